@@ -1,0 +1,96 @@
+"""The root of the typed Config tree."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from slowatch.config.consumers import ConsumerConfig
+from slowatch.config.endpoints import Endpoint
+from slowatch.config.types import Duration, Model
+
+
+class RetentionConfig(Model):
+    raw: Duration = 48 * 3600.0
+    rollups: Duration = 400 * 86400.0
+
+
+class MetricsConfig(Model):
+    """Shape of /metrics. `endpoint_labels` names endpoint labels copied onto per-endpoint series."""
+
+    duration_buckets: list[float] = Field(
+        default_factory=lambda: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+    )
+    endpoint_labels: list[str] = Field(default_factory=list)
+    histograms: bool = True
+
+
+class ServerConfig(Model):
+    listen: str = "127.0.0.1:9464"
+    database: str = "./slowatch.db"
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 256
+    jitter: Annotated[float, Field(ge=0.0, le=0.5)] = 0.1
+    shutdown_grace: Duration = 10.0
+    external_url: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"must be HOST:PORT (got {v!r})")
+        return v
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class Defaults(Model):
+    interval: Duration = 30.0
+    timeout: Duration = 5.0
+
+
+class Config(Model):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    defaults: Defaults = Field(default_factory=Defaults)
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    consumers: list[ConsumerConfig] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        """Copy `defaults.interval`/`defaults.timeout` into endpoints that do not set their own."""
+        if not isinstance(data, dict):
+            return data
+        defaults = data.get("defaults") or {}
+        if not isinstance(defaults, dict):
+            return data
+        endpoints = data.get("endpoints")
+        if not isinstance(endpoints, list):
+            return data
+        filled = []
+        for ep in endpoints:
+            if isinstance(ep, dict):
+                ep = dict(ep)
+                ep.setdefault("interval", defaults.get("interval", "30s"))
+                ep.setdefault("timeout", defaults.get("timeout", "5s"))
+            filled.append(ep)
+        return {**data, "endpoints": filled}
+
+    def endpoint(self, name: str) -> Endpoint:
+        for ep in self.endpoints:
+            if ep.name == name:
+                return ep
+        raise KeyError(name)
+
+
+__all__ = ["Config", "Defaults", "MetricsConfig", "RetentionConfig", "ServerConfig"]

@@ -1,0 +1,41 @@
+"""Durations as SREs write them: `500ms`, `15s`, `5m`, `1h`, `30d`, `1h30m`."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds. Raises ValueError with a message fit for a config error."""
+    s = text.strip()
+    if not s:
+        raise ValueError("empty duration")
+    pos = 0
+    total = 0.0
+    for match in _PART.finditer(s):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(s) or pos == 0:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 15s, 5m, 1h, 30d)")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact spelling, for messages: 90 -> '1m30s', 0.5 -> '500ms'."""
+    if seconds < 1 and seconds != 0:
+        return f"{round(seconds * 1000)}ms"
+    rest = round(seconds)
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            n, rest = divmod(rest, size)
+            out.append(f"{n}{unit}")
+    return "".join(out) or "0s"
+
+
+__all__ = ["format_duration", "parse_duration"]

@@ -1,0 +1,90 @@
+"""Probes: `async def probe(endpoint, ctx) -> ProbeResult`. Failures are values, never exceptions.
+
+Adding a kind: write `probes/<kind>.py` with a `probe` function and its config model in
+`config/endpoints.py`, then add one line to `PROBES` below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+import aiohttp
+
+from slowatch.clock import Clock
+from slowatch.config.endpoints import Endpoint
+from slowatch.models import Outcome, ProbeResult
+from slowatch.probes import http
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeContext:
+    """What a probe may use: the shared aiohttp session and the clock."""
+
+    session: aiohttp.ClientSession
+    clock: Clock
+
+
+ProbeFn = Callable[[Endpoint, ProbeContext], Awaitable[ProbeResult]]
+
+PROBES: dict[str, ProbeFn] = {
+    "http": http.probe,
+}
+
+
+def make_session(limit: int = 100) -> aiohttp.ClientSession:
+    """The one ClientSession the daemon probes with: a fresh connection per probe, like an uptime
+    check should (keep-alive would hide connect and TLS failures), no cookies carried between probes."""
+    connector = aiohttp.TCPConnector(limit=limit, force_close=True, enable_cleanup_closed=True, ttl_dns_cache=10)
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=True,
+        headers={"User-Agent": "slowatch"},
+    )
+
+
+async def probe_once(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
+    """One attempt, with a safety net: a probe that overruns its timeout by a margin or raises a bug
+    still yields a result, so one broken target or probe can never stall or crash the scheduler."""
+    fn = PROBES[endpoint.kind]
+    started = ctx.clock.time()
+    t0 = ctx.clock.monotonic()
+    try:
+        return await asyncio.wait_for(fn(endpoint, ctx), timeout=endpoint.timeout + 1.0)
+    except TimeoutError:
+        outcome, message = Outcome.TIMEOUT, f"no answer within {endpoint.timeout:g}s"
+    except Exception as exc:  # a bug in a probe: record it, log it, keep going
+        logger.exception("probe raised endpoint=%s kind=%s", endpoint.name, endpoint.kind)
+        outcome, message = Outcome.ERROR, f"{type(exc).__name__}: {exc}"[:300]
+    return ProbeResult(
+        endpoint=endpoint.name,
+        kind=endpoint.kind,
+        outcome=outcome,
+        started_at=started,
+        duration=ctx.clock.monotonic() - t0,
+        message=message,
+    )
+
+
+async def run_probe(
+    endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[ProbeResult], None]
+) -> ProbeResult:
+    """Probe with `endpoint.retries` retries; every attempt goes to `on_result`, only the last is final."""
+    attempts = endpoint.retries + 1
+    for attempt in range(1, attempts + 1):
+        result = await probe_once(endpoint, ctx)
+        last = result.ok or attempt == attempts
+        result = replace(result, attempt=attempt, final=last)
+        on_result(result)
+        if last:
+            return result
+        await asyncio.sleep(endpoint.retry_delay)
+    raise AssertionError("unreachable")
+
+
+__all__ = ["PROBES", "ProbeContext", "ProbeFn", "make_session", "probe_once", "run_probe"]
