@@ -1,0 +1,199 @@
+"""Read queries: plain functions of a `Database`, run through `await store.read(fn)`.
+
+Every function returns fully materialised values (frozen dataclasses, lists and dicts of them),
+never a lazy cursor, so nothing touches SQLite after the reader thread hands the result back:
+
+    await store.read(lambda db: history(db, "api", since=t0, limit=50))
+
+Times are unix seconds. Only `final` attempts count in latest/rollups/counts; `history` shows
+every attempt unless `final_only=True`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlite_utils import Database
+
+from slowatch.models import Outcome, ProbeResult
+from slowatch.store.results import hour_of
+from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS, RESULT_COLUMNS
+
+_RESULT_SELECT = ", ".join(RESULT_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    """One row of `results` (or `latest`, where `id` is None)."""
+
+    id: int | None
+    ts: float
+    endpoint: str
+    kind: str
+    outcome: Outcome
+    duration: float
+    status_code: int | None
+    message: str
+    attempt: int
+    final: bool
+    phases: Mapping[str, float] = field(default_factory=dict)
+    cert_expiry: float | None = None
+    final_url: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.SUCCESS
+
+    def to_probe_result(self) -> ProbeResult:
+        return ProbeResult(
+            endpoint=self.endpoint, kind=self.kind, outcome=self.outcome, started_at=self.ts,
+            duration=self.duration, message=self.message, status_code=self.status_code,
+            phases=dict(self.phases), cert_expiry=self.cert_expiry, final_url=self.final_url,
+            attempt=self.attempt, final=self.final,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """One endpoint-hour of final attempts. `buckets[i]` counts good attempts with
+    duration <= LATENCY_BUCKETS[i] (cumulative); `outcomes` maps outcome value -> count."""
+
+    endpoint: str
+    hour: int
+    total: int
+    good: int
+    latency_sum: float
+    buckets: tuple[int, ...]
+    outcomes: Mapping[str, int]
+
+    @property
+    def mean_latency(self) -> float | None:
+        return self.latency_sum / self.good if self.good else None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int
+    endpoint: str
+    ts: float
+    from_state: str  # "unknown" (first result ever seen), "up" or "down"
+    to_state: str  # "up" or "down"
+    outcome: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    total: int
+    good: int
+
+
+def _stored(row: Sequence[Any], id_: int | None) -> StoredResult:
+    ts, ep, kind, outcome, duration, status, message, attempt, final, phases, cert, url = row
+    return StoredResult(
+        id=id_, ts=ts, endpoint=ep, kind=kind, outcome=Outcome(outcome), duration=duration,
+        status_code=status, message=message, attempt=attempt, final=bool(final),
+        phases=json.loads(phases) if phases else {}, cert_expiry=cert, final_url=url,
+    )  # fmt: skip
+
+
+def latest_results(db: Database, endpoints: Sequence[str] | None = None) -> dict[str, StoredResult]:
+    """The newest final result of each endpoint (or of the given ones), by endpoint name."""
+    sql = f"SELECT {_RESULT_SELECT} FROM latest"
+    params: list[Any] = []
+    if endpoints is not None:
+        sql += f" WHERE endpoint IN ({', '.join('?' for _ in endpoints)})"
+        params = list(endpoints)
+    return {row[1]: _stored(row, None) for row in db.conn.execute(sql, params)}
+
+
+def history(
+    db: Database, endpoint: str, *, since: float | None = None, until: float | None = None,
+    limit: int = 1000, final_only: bool = False,
+) -> list[StoredResult]:  # fmt: skip
+    """Raw results of one endpoint with since <= ts < until, newest first, at most `limit`."""
+    sql = f"SELECT id, {_RESULT_SELECT} FROM results WHERE endpoint = ? AND ts >= ? AND ts < ?"
+    if final_only:
+        sql += " AND final = 1"
+    sql += " ORDER BY ts DESC, id DESC LIMIT ?"
+    lo = -1e18 if since is None else since
+    hi = 1e18 if until is None else until
+    return [_stored(row[1:], row[0]) for row in db.conn.execute(sql, (endpoint, lo, hi, limit))]
+
+
+def rollups(db: Database, endpoint: str, *, since: float, until: float | None = None) -> list[Rollup]:
+    """Hourly rollups of one endpoint whose hour overlaps [since, until), oldest first."""
+    hi = 1e18 if until is None else until
+    lo = hour_of(since)
+    outcomes: dict[int, dict[str, int]] = {}
+    for hour, outcome, count in db.conn.execute(
+        "SELECT hour, outcome, count FROM rollup_outcomes WHERE endpoint = ? AND hour >= ? AND hour < ?",
+        (endpoint, lo, hi),
+    ):
+        outcomes.setdefault(hour, {})[outcome] = count
+    cols = ", ".join(BUCKET_COLUMNS)
+    rows = db.conn.execute(
+        f"SELECT hour, total, good, latency_sum, {cols} FROM rollups "
+        "WHERE endpoint = ? AND hour >= ? AND hour < ? ORDER BY hour",
+        (endpoint, lo, hi),
+    )
+    n = len(LATENCY_BUCKETS)
+    return [Rollup(endpoint, r[0], r[1], r[2], r[3], tuple(r[4 : 4 + n]), outcomes.get(r[0], {})) for r in rows]
+
+
+def incidents(
+    db: Database, endpoint: str | None = None, *, since: float | None = None, limit: int = 100
+) -> list[Incident]:
+    """State changes, newest first; all endpoints unless `endpoint` is given."""
+    sql = "SELECT id, endpoint, ts, from_state, to_state, outcome, message FROM incidents WHERE ts >= ?"
+    params: list[Any] = [-1e18 if since is None else since]
+    if endpoint is not None:
+        sql += " AND endpoint = ?"
+        params.append(endpoint)
+    sql += " ORDER BY ts DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return [Incident(*row) for row in db.conn.execute(sql, params)]
+
+
+def counts_since(db: Database, since: float, *, endpoint: str | None = None) -> dict[str, Counts]:
+    """Exact total/good final attempts per endpoint with ts >= since, from raw results (so only as
+    far back as `retention.raw`; use `rollup_counts_since` for longer windows)."""
+    sql = "SELECT endpoint, count(*), sum(outcome = ?) FROM results WHERE ts >= ? AND final = 1"
+    params: list[Any] = [Outcome.SUCCESS.value, since]
+    if endpoint is not None:
+        sql += " AND endpoint = ?"
+        params.append(endpoint)
+    sql += " GROUP BY endpoint"
+    return {ep: Counts(total, good or 0) for ep, total, good in db.conn.execute(sql, params)}
+
+
+def rollup_counts_since(db: Database, since: float) -> dict[str, Counts]:
+    """Total/good final attempts per endpoint from rollups, from the start of since's hour."""
+    rows = db.conn.execute(
+        "SELECT endpoint, sum(total), sum(good) FROM rollups WHERE hour >= ? GROUP BY endpoint",
+        (hour_of(since),),
+    )
+    return {ep: Counts(total, good) for ep, total, good in rows}
+
+
+def get_state(db: Database, key: str) -> Any:
+    """The JSON-decoded value stored under `key`, or None."""
+    row = db.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+def get_states(db: Database, prefix: str = "") -> dict[str, Any]:
+    """Every key starting with `prefix`, JSON-decoded, in key order."""
+    rows = db.conn.execute(
+        "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key", (prefix, prefix + "\U0010ffff")
+    )
+    return {key: json.loads(value) for key, value in rows}
+
+
+__all__ = [
+    "Counts", "Incident", "Rollup", "StoredResult", "counts_since", "get_state", "get_states", "history",
+    "incidents", "latest_results", "rollup_counts_since", "rollups",
+]  # fmt: skip

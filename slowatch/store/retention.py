@@ -1,0 +1,107 @@
+"""Retention: delete expired rows in small transactions on the writer thread.
+
+Every `interval` seconds (by the Clock) a pass starts: for each table, rows older than its cutoff
+are deleted at most `batch` rows per transaction, oldest first. The writer runs one such
+transaction per loop turn, between result batches, so retention never holds the write lock long
+and never starves recording. Raw `results` use `retention.raw`; rollups, per-outcome counts,
+incidents and stale `latest` rows (endpoints not probed for that long) use `retention.rollups`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Literal
+
+from sqlite_utils import Database
+
+from slowatch.clock import Clock
+from slowatch.config.schema import RetentionConfig
+from slowatch.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+TARGETS: tuple[tuple[str, str, Literal["raw", "rollups"]], ...] = (
+    ("results", "ts", "raw"),
+    ("rollups", "hour", "rollups"),
+    ("rollup_outcomes", "hour", "rollups"),
+    ("incidents", "ts", "rollups"),
+    ("latest", "ts", "rollups"),
+)
+
+Transact = Callable[[Callable[[Database], int]], "int | None"]
+"""Runs a function in one writer transaction; returns its value, or None if the transaction failed."""
+
+
+def delete_batch(db: Database, table: str, column: str, cutoff: float, limit: int) -> int:
+    """Delete up to `limit` rows of `table` with `column < cutoff`, oldest first; return how many."""
+    cur = db.conn.execute(
+        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
+        (cutoff, limit),
+    )
+    return cur.rowcount
+
+
+class Retention:
+    """The retention schedule. `tick` is called by the writer thread once per loop turn."""
+
+    def __init__(self, clock: Clock, config: RetentionConfig, *, interval: float, batch: int) -> None:
+        self._clock = clock
+        self._config = config
+        self._interval = interval
+        self._batch = batch
+        self._next_due = clock.time()
+        self._todo: list[tuple[str, str, float]] = []
+        self._deleted: dict[str, int] = {}
+        self._requests: deque[Future[dict[str, int]]] = deque()  # appended from any thread
+        self._waiters: list[Future[dict[str, int]]] = []
+
+    @property
+    def busy(self) -> bool:
+        """A pass is under way (the writer should not sleep between its transactions)."""
+        return bool(self._todo) or bool(self._requests)
+
+    def request(self, future: Future[dict[str, int]]) -> None:
+        """Ask for a full pass now; `future` gets the rows deleted per table when it ends."""
+        self._requests.append(future)
+
+    def tick(self, transact: Transact) -> None:
+        if not self._todo:
+            now = self._clock.time()
+            if not self._requests and now < self._next_due:
+                return
+            while self._requests:
+                self._waiters.append(self._requests.popleft())
+            cutoff = {"raw": now - self._config.raw, "rollups": now - self._config.rollups}
+            self._todo = [(table, column, cutoff[kind]) for table, column, kind in TARGETS]
+            self._deleted = dict.fromkeys((t for t, _, _ in TARGETS), 0)
+        table, column, cutoff_ts = self._todo[0]
+        limit = self._batch
+        n = transact(lambda db: delete_batch(db, table, column, cutoff_ts, limit))
+        if n is None:  # the writer logged and counted the failure; retry on the next turn
+            return
+        self._deleted[table] += n
+        if n < limit:
+            self._todo.pop(0)
+        if not self._todo:
+            self._next_due = self._clock.time() + self._interval
+            if any(self._deleted.values()):
+                logger.info(
+                    "store retention pass done: %s",
+                    " ".join(f"{t}={n}" for t, n in self._deleted.items()),
+                )
+            for fut in self._waiters:
+                fut.set_result(dict(self._deleted))
+            self._waiters.clear()
+
+    def fail_waiters(self, error: StoreError) -> None:
+        while self._requests:
+            self._waiters.append(self._requests.popleft())
+        for fut in self._waiters:
+            fut.set_exception(error)
+        self._waiters.clear()
+
+
+__all__ = ["TARGETS", "Retention", "delete_batch"]

@@ -1,0 +1,148 @@
+"""The SQLite schema, as an ordered list of migrations. `PRAGMA user_version` = migrations applied.
+
+Tables (all times are unix seconds; `hour` is the start of a UTC hour as an integer):
+
+    results          raw attempts, one row per ProbeResult, kept `retention.raw` (default 48h)
+        id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
+        status_code INTEGER NULL, message, attempt INTEGER, final INTEGER (0/1),
+        phases TEXT NULL (JSON object of phase -> seconds), cert_expiry REAL NULL, final_url NULL
+        indexes: (endpoint, ts), (ts)
+    latest           the newest *final* result per endpoint (same columns, endpoint PRIMARY KEY);
+                     the status page's "current state" and the writer's up/down state at start
+    rollups          one row per (endpoint, hour) of *final* attempts, kept `retention.rollups`
+        endpoint, hour, total, good, latency_sum REAL, le_5ms ... le_10000ms
+        PRIMARY KEY (endpoint, hour), index (hour). `good` counts Outcome.SUCCESS. The latency
+        columns cover the good attempts only: latency_sum is their summed duration (so the mean
+        is latency_sum / good) and each `le_<N>ms` counts good attempts with duration <= N ms
+        (cumulative, like a Prometheus histogram; the implicit +Inf bucket is `good`).
+    rollup_outcomes  per (endpoint, hour, outcome) count of final attempts, same retention
+        PRIMARY KEY (endpoint, hour, outcome), index (hour)
+    incidents        up/down transitions from final results, kept `retention.rollups`
+        id INTEGER PRIMARY KEY, endpoint, ts, from_state ('unknown' | 'up' | 'down'),
+        to_state ('up' | 'down'), outcome, message; indexes (endpoint, ts), (ts)
+    state            small durable key/value state for other layers (JSON values)
+        key TEXT PRIMARY KEY, value TEXT (JSON), updated REAL
+
+Rollups and incidents are maintained incrementally by the writer inside the same transaction that
+inserts the raw rows, so they can never disagree with what was committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlite_utils import Database
+
+from slowatch.errors import StoreError
+from slowatch.slo.persist import slo_tables
+
+Migration = Callable[[Database], None]
+
+LATENCY_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Upper bounds (seconds) of the rollup latency buckets; changing them needs a migration."""
+
+BUCKET_COLUMNS: tuple[str, ...] = tuple(f"le_{round(b * 1000)}ms" for b in LATENCY_BUCKETS)
+
+RESULT_COLUMNS: tuple[str, ...] = (
+    "ts", "endpoint", "kind", "outcome", "duration", "status_code", "message",
+    "attempt", "final", "phases", "cert_expiry", "final_url",
+)  # fmt: skip
+
+_RESULT_COLUMNS_SQL = """
+    ts REAL NOT NULL,
+    endpoint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    duration REAL NOT NULL,
+    status_code INTEGER,
+    message TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1,
+    final INTEGER NOT NULL DEFAULT 1,
+    phases TEXT,
+    cert_expiry REAL,
+    final_url TEXT
+"""
+
+
+def _v1_initial(db: Database) -> None:
+    buckets = ",\n".join(f"    {c} INTEGER NOT NULL DEFAULT 0" for c in BUCKET_COLUMNS)
+    for sql in (
+        f"CREATE TABLE results (id INTEGER PRIMARY KEY, {_RESULT_COLUMNS_SQL})",
+        "CREATE INDEX results_endpoint_ts ON results (endpoint, ts)",
+        "CREATE INDEX results_ts ON results (ts)",
+        f"CREATE TABLE latest ({_RESULT_COLUMNS_SQL}, PRIMARY KEY (endpoint))",
+        f"""CREATE TABLE rollups (
+            endpoint TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            total INTEGER NOT NULL DEFAULT 0,
+            good INTEGER NOT NULL DEFAULT 0,
+            latency_sum REAL NOT NULL DEFAULT 0,
+        {buckets},
+            PRIMARY KEY (endpoint, hour))""",
+        "CREATE INDEX rollups_hour ON rollups (hour)",
+        """CREATE TABLE rollup_outcomes (
+            endpoint TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (endpoint, hour, outcome))""",
+        "CREATE INDEX rollup_outcomes_hour ON rollup_outcomes (hour)",
+        """CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            endpoint TEXT NOT NULL,
+            ts REAL NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            message TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX incidents_endpoint_ts ON incidents (endpoint, ts)",
+        "CREATE INDEX incidents_ts ON incidents (ts)",
+        "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL)",
+    ):
+        db.execute(sql)
+
+
+# Applied in order, each in its own transaction; `PRAGMA user_version` records how many ran.
+# Append only: never edit or reorder a released migration. Other layers (SLO ledger, alert
+# outbox) add their tables by appending here.
+MIGRATIONS: list[Migration] = [
+    _v1_initial,
+    slo_tables,  # v2: slo_cells, slo_counters (slowatch/slo/persist.py)
+]
+
+
+def user_version(db: Database) -> int:
+    row = db.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, path: str = "") -> int:
+    """Apply the migrations this database has not seen yet; return how many ran.
+
+    `db` must be in driver autocommit mode (isolation_level=None). Raises StoreError if the
+    database was written by a newer slowatch (user_version > len(migrations)) or a migration fails.
+    """
+    current = user_version(db)
+    if current > len(migrations):
+        raise StoreError(
+            f"database {path or '?'} has schema version {current}, newer than this slowatch knows "
+            f"({len(migrations)}): upgrade slowatch or point server.database at another file"
+        )
+    for version in range(current + 1, len(migrations) + 1):
+        step = migrations[version - 1]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            step(db)
+            db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException as e:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(e, Exception):
+                name = getattr(step, "__name__", repr(step))
+                raise StoreError(f"database {path or '?'}: migration {version} ({name}) failed: {e}") from e
+            raise
+    return len(migrations) - current
+
+
+__all__ = ["BUCKET_COLUMNS", "LATENCY_BUCKETS", "MIGRATIONS", "RESULT_COLUMNS", "Migration", "migrate"]

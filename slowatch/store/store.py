@@ -1,0 +1,262 @@
+"""`Store`: the event loop's handle on SQLite. Nothing here touches the database on the loop.
+
+    record(result) / submit(op) / put_state(k, v)  -> deque -> writer thread (writer.py)
+    read(fn) / get_state(k) / get_states(prefix)   -> one reader thread with its own connection
+
+The writer and the reader each own a connection; the database is in WAL mode, so reads never
+wait for writes. `healthy` is False while writes are failing (shown on /readyz); `write_errors`,
+`dropped` and `pending` are meant for /metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from slowatch.clock import Clock
+from slowatch.config.schema import RetentionConfig
+from slowatch.errors import StoreError
+from slowatch.models import ProbeResult
+from slowatch.store import queries
+from slowatch.store.items import FlushMarker, Op, running_future
+from slowatch.store.schema import MIGRATIONS, Migration
+from slowatch.store.writer import Writer
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_PUT_STATE = (
+    "INSERT INTO state (key, value, updated) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated"
+)
+
+
+class Store:
+    """Durable history. `record()` is O(1) and never blocks; see the module docstring.
+
+    Tuning and test parameters beyond the public contract: `migrations` (defaults to
+    schema.MIGRATIONS), `max_page_count` (caps the writer connection's database size: a test hook
+    for "disk full"; also settable later with `set_max_page_count`), `busy_timeout` (seconds a
+    transaction waits for a lock before failing), `max_backoff` (retry ceiling), `retention_interval`
+    and `retention_batch` (rows per retention transaction), `max_batch` (items per write
+    transaction) and `close_timeout` (how long close() keeps retrying unwritten items).
+    """
+
+    def __init__(
+        self, path: str, *, clock: Clock, retention: RetentionConfig, batch_interval: float = 0.5,
+        max_pending: int = 1_000_000, observe_write: Callable[[float], None] | None = None,
+        migrations: Sequence[Migration] = MIGRATIONS, max_page_count: int | None = None,
+        busy_timeout: float = 5.0, max_backoff: float = 30.0, retention_interval: float = 60.0,
+        retention_batch: int = 5_000, max_batch: int = 20_000, close_timeout: float = 10.0,
+    ) -> None:  # fmt: skip
+        self.path = path
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+        self._close_timeout = close_timeout
+        self._writer = Writer(
+            path, clock=clock, retention=retention, batch_interval=batch_interval,
+            max_pending=max_pending, observe_write=observe_write, migrations=list(migrations),
+            max_page_count=max_page_count, busy_timeout=busy_timeout, max_backoff=max_backoff,
+            retention_interval=retention_interval, retention_batch=retention_batch, max_batch=max_batch,
+        )  # fmt: skip
+        self._reader: ThreadPoolExecutor | None = None
+        self._read_db: Database | None = None
+        self._started = self._closed = False
+
+    async def start(self) -> None:
+        """Open and migrate the database (on the writer thread) and start the reader."""
+        if self._started:
+            raise StoreError("store already started")
+        self._started = True
+        self._writer.thread.start()
+        try:
+            await asyncio.wrap_future(self._writer.ready)
+        except StoreError:
+            self._closed = True
+            await asyncio.wrap_future(self._writer.done)
+            self._writer.thread.join()
+            raise
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="slowatch-store-reader")
+        try:
+            self._read_db = await asyncio.get_running_loop().run_in_executor(self._reader, self._open_reader)
+        except sqlite3.Error as e:
+            await self.close()
+            raise StoreError(f"cannot open database {self.path} for reading: {e}") from e
+
+    def _open_reader(self) -> Database:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            conn.execute("PRAGMA query_only = 1")
+            return Database(conn, execute_plugins=False, recursive_triggers=False)
+        except BaseException:
+            conn.close()
+            raise
+
+    # -- writes: O(1), any thread -------------------------------------------------------------
+    def record(self, result: ProbeResult) -> None:
+        """Queue one attempt for writing. Dropped (and counted) only past `max_pending` or after close."""
+        self._writer.put_result(result)
+
+    def submit(self, op: Callable[[Database], object]) -> None:
+        """Run `op(db)` inside the writer's next transaction, after everything queued before it.
+
+        The return value is ignored. If the transaction fails (disk full, locked) it is rolled back
+        and the whole batch, `op` included, runs again later: ops must keep their effects inside
+        the database (or be safe to repeat). An op that raises anything else is a bug: it is
+        logged with its traceback, counted in `rejected` and dropped; the batch is still written.
+        """
+        self._writer.put(Op(op))
+
+    def put_state(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value under `key` (via `submit`; `flush()` to await it)."""
+        text = json.dumps(value)  # fails here, on the caller's thread, if not serialisable
+        params = (key, text, self._clock.time())
+
+        def put(db: Database) -> None:
+            db.conn.execute(_PUT_STATE, params)
+
+        self.submit(put)
+
+    def set_max_page_count(self, pages: int | None) -> None:
+        """Test hook: cap (or with None, uncap) the database size from the next transaction."""
+        self._writer.max_page_count = pages
+
+    async def flush(self) -> None:
+        """Return once everything recorded or submitted before this call is committed."""
+        self._check_open()
+        marker = FlushMarker(running_future())
+        self._writer.put(marker)
+        self._writer.wake()
+        if self._writer.finished:  # the writer is gone: nothing will ever resolve the marker
+            raise StoreError(f"store writer stopped (last error: {self.last_error})")
+        await asyncio.wrap_future(marker.future)
+
+    async def prune(self) -> dict[str, int]:
+        """Run a full retention pass now (in ≤ retention_batch-row transactions); rows deleted per table."""
+        self._check_open()
+        fut: Future[dict[str, int]] = running_future()
+        self._writer.retention.request(fut)
+        self._writer.wake()
+        if self._writer.finished:
+            raise StoreError(f"store writer stopped (last error: {self.last_error})")
+        return await asyncio.wrap_future(fut)
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def read(self, fn: Callable[[Database], T]) -> T:
+        """Run `fn(db)` in one read transaction on the reader thread; `fn` must return plain values."""
+        self._check_open()
+        assert self._reader is not None
+        return await asyncio.get_running_loop().run_in_executor(self._reader, self._run_read, fn)
+
+    def _run_read(self, fn: Callable[[Database], T]) -> T:
+        db = self._read_db
+        if db is None:
+            raise StoreError("store is closed")
+        try:
+            db.conn.execute("BEGIN")
+            try:
+                return fn(db)
+            finally:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            raise StoreError(f"read from {self.path} failed: {type(e).__name__}: {e}") from e
+
+    async def get_state(self, key: str) -> Any:
+        return await self.read(lambda db: queries.get_state(db, key))
+
+    async def get_states(self, prefix: str = "") -> dict[str, Any]:
+        return await self.read(lambda db: queries.get_states(db, prefix))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Write what is queued (retrying for at most `close_timeout` s), stop both threads, close.
+
+        Bounded: at most close_timeout + busy_timeout + 2 s even if a statement is stuck (it is
+        interrupted; a wait on a lock cannot be, hence busy_timeout). Unwritten items are logged.
+        """
+        if self._closed or not self._started:
+            self._closed = True
+            return
+        self._closed = True
+        writer = self._writer
+        writer.stop(self._close_timeout)
+        done = asyncio.wrap_future(writer.done)
+        _, pending = await asyncio.wait({done}, timeout=self._close_timeout + 1.0)
+        if pending:  # stuck in a statement (e.g. waiting on a lock): interrupt it
+            writer.abort()
+            _, pending = await asyncio.wait({done}, timeout=self._busy_timeout + 1.0)
+        if pending:
+            logger.critical("store writer thread did not stop: path=%s", self.path)
+        else:
+            writer.thread.join()
+        if self._reader is not None:
+            if self._read_db is not None:
+                self._read_db.conn.interrupt()
+            await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reader)
+            self._reader.shutdown(wait=True)  # its only thread is idle now: this returns at once
+        logger.info(
+            "store closed: path=%s committed=%d write_errors=%d dropped=%d",
+            self.path, writer.committed, writer.write_errors, writer.dropped,
+        )  # fmt: skip
+
+    def _close_reader(self) -> None:
+        db, self._read_db = self._read_db, None
+        if db is not None:
+            db.close()
+
+    def _check_open(self) -> None:
+        if not self._started:
+            raise StoreError("store not started")
+        if self._closed:
+            raise StoreError("store is closed")
+
+    # -- health and counters -------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Items queued or in a transaction that has not committed yet."""
+        return len(self._writer.queue) + self._writer.inflight
+
+    @property
+    def healthy(self) -> bool:
+        w = self._writer
+        return self._started and not self._closed and w.healthy and w.thread.is_alive()
+
+    @property
+    def last_error(self) -> str | None:
+        return self._writer.last_error
+
+    @property
+    def dropped(self) -> int:
+        return self._writer.dropped
+
+    @property
+    def write_errors(self) -> int:
+        return self._writer.write_errors
+
+    @property
+    def rejected(self) -> int:
+        """Submitted ops that raised and malformed results (bugs upstream): logged and dropped."""
+        return self._writer.rejected
+
+    @property
+    def committed(self) -> int:
+        """Results committed since start."""
+        return self._writer.committed
+
+    @property
+    def transactions(self) -> int:
+        """Write transactions committed since start (batches and retention)."""
+        return self._writer.transactions
+
+
+__all__ = ["Store"]

@@ -1,0 +1,287 @@
+"""The one writer thread: queue -> batched SQLite transactions, retention, retry with backoff.
+
+Items (ProbeResults, submitted ops, flush markers) are appended to a deque by any thread;
+`deque.append` and `len` are atomic, so enqueueing is O(1) and never waits for the writer. Every
+`batch_interval` (or at once when a flush asks) the writer takes up to `max_batch` items and
+writes them in ONE `BEGIN IMMEDIATE` transaction, in order. A failed transaction (disk full,
+database locked past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store
+unhealthy and is retried with exponential backoff up to `max_backoff`; the batch is kept. A
+submitted op that raises a non-environmental error (a bug in the op) is logged with its traceback,
+counted in `rejected`, dropped, and the rest of the batch is retried at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections import ChainMap, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from functools import partial
+
+from sqlite_utils import Database
+
+from slowatch.clock import Clock
+from slowatch.config.schema import RetentionConfig
+from slowatch.errors import StoreError
+from slowatch.models import ProbeResult
+from slowatch.store.items import BadOp, FlushMarker, Item, Op, is_environmental, running_future
+from slowatch.store.results import load_states, write_results
+from slowatch.store.retention import Retention
+from slowatch.store.schema import Migration, migrate
+
+logger = logging.getLogger(__name__)
+
+MIN_BACKOFF = 0.05
+
+
+class Writer:
+    def __init__(
+        self, path: str, *, clock: Clock, retention: RetentionConfig, batch_interval: float,
+        max_pending: int, observe_write: Callable[[float], None] | None, migrations: Sequence[Migration],
+        max_page_count: int | None, busy_timeout: float, max_backoff: float,
+        retention_interval: float, retention_batch: int, max_batch: int,
+    ) -> None:  # fmt: skip
+        self.path = path
+        self.queue: deque[Item] = deque()
+        self.inflight = 0  # items taken from the queue and not yet committed
+        self.max_pending = max_pending
+        self.max_page_count = max_page_count  # test hook: applied before the next transaction
+        self.dropped = self.write_errors = self.rejected = self.transactions = self.committed = 0
+        self.healthy = True
+        self.finished = False
+        self.last_error: str | None = None
+        self.ready: Future[None] = running_future()
+        self.done: Future[None] = running_future()
+        self.retention = Retention(clock, retention, interval=retention_interval, batch=retention_batch)
+        self._batch_interval, self._max_batch, self._max_backoff = batch_interval, max_batch, max_backoff
+        self._busy_timeout, self._migrations, self._observe = busy_timeout, migrations, observe_write
+        self._wake, self._stop, self._abort = threading.Event(), threading.Event(), threading.Event()
+        self._drop_lock = threading.Lock()
+        self._deadline = math.inf
+        self._states: dict[str, str] = {}
+        self._db: Database | None = None
+        self._page_count_applied: int | None = None
+        self._default_page_count = 0
+        self._dropped_logged = 0
+        self.thread = threading.Thread(target=self._run, name="slowatch-store-writer", daemon=True)
+
+    # -- any thread ---------------------------------------------------------------------------
+    def put_result(self, result: ProbeResult) -> None:
+        if len(self.queue) + self.inflight >= self.max_pending or self._stop.is_set():
+            with self._drop_lock:
+                self.dropped += 1  # the writer thread logs it; no I/O on the caller's thread
+            return
+        self.queue.append(result)
+
+    def put(self, item: Op | FlushMarker) -> None:
+        """Ops and markers are never dropped: other layers' state must not vanish silently."""
+        self.queue.append(item)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float) -> None:
+        """Write what is queued (retrying until `timeout` seconds from now), then exit."""
+        self._deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+
+    def abort(self) -> None:
+        """Give up now: end any backoff wait and interrupt a statement in progress."""
+        self._deadline = -math.inf
+        self._abort.set()
+        db = self._db
+        if db is not None:
+            db.conn.interrupt()
+
+    # -- writer thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._db = self._open()
+        except BaseException as e:
+            err = e if isinstance(e, StoreError) else StoreError(f"cannot open database {self.path}: {e}")
+            self.healthy, self.last_error = False, str(err)
+            self.finished = True
+            self.ready.set_exception(err)
+            self.done.set_result(None)
+            return
+        self.ready.set_result(None)
+        try:
+            self._loop(self._db)
+        except BaseException as e:  # a bug: make it loud and visible on /readyz
+            logger.exception("store writer crashed: path=%s", self.path)
+            self.healthy, self.last_error = False, f"writer crashed: {type(e).__name__}: {e}"
+        finally:
+            self._finish()
+
+    def _open(self) -> Database:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            db = Database(conn, execute_plugins=False)
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                logger.warning("store: WAL not available, journal_mode=%s path=%s", mode, self.path)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._default_page_count = int(conn.execute("PRAGMA max_page_count").fetchone()[0])
+            applied = migrate(db, self._migrations, path=self.path)
+            if applied:
+                logger.info("store: applied %d migration(s): path=%s", applied, self.path)
+            self._states = load_states(db)
+            return db
+        except BaseException:
+            conn.close()
+            raise
+
+    def _loop(self, db: Database) -> None:
+        kept: list[Item] = []
+        backoff = 0.0
+        while True:
+            self._report_drops()
+            if not kept:
+                kept = self._drain()
+            if kept:
+                if self._commit(db, kept):
+                    kept, backoff = [], 0.0
+                elif self._stop.is_set() and time.monotonic() >= self._deadline:
+                    self.queue.extendleft(reversed(kept))  # counted as lost by _finish()
+                    break
+                else:
+                    backoff = min(self._max_backoff, max(backoff * 2, MIN_BACKOFF))
+                    self._abort.wait(min(backoff, max(0.0, self._deadline - time.monotonic())))
+                    continue
+            if self._stop.is_set():
+                if not self.queue:
+                    break
+                continue
+            self.retention.tick(lambda fn: self._transact(db, fn))
+            if len(self.queue) >= self._max_batch or self.retention.busy:
+                continue
+            self._wake.wait(self._batch_interval)
+            self._wake.clear()
+
+    def _drain(self) -> list[Item]:
+        n = min(len(self.queue), self._max_batch)
+        self.inflight = n  # counted before popping, so `pending` never under-reports
+        popleft = self.queue.popleft
+        return [popleft() for _ in range(n)]
+
+    def _commit(self, db: Database, batch: list[Item]) -> bool:
+        while True:
+            overlay: ChainMap[str, str] = ChainMap({}, self._states)
+            try:
+                rejected = self._transact(db, partial(self._write, batch=batch, states=overlay), raise_errors=True)
+            except BadOp as bad:
+                logger.error("store: a submitted write failed and was dropped: op=%r", bad.op.fn,
+                             exc_info=bad.__cause__)  # fmt: skip
+                self.rejected += 1
+                batch.remove(bad.op)
+                self.inflight -= 1
+                continue
+            except Exception:
+                return False
+            self._states.update(overlay.maps[0])
+            self.rejected += rejected or 0
+            self.committed += sum(1 for item in batch if isinstance(item, ProbeResult)) - (rejected or 0)
+            self.inflight = 0
+            for item in batch:
+                if isinstance(item, FlushMarker):
+                    item.future.set_result(None)
+            return True
+
+    @staticmethod
+    def _write(db: Database, batch: list[Item], states: ChainMap[str, str]) -> int:
+        """Write the batch in order; return how many malformed results were skipped."""
+        run: list[ProbeResult] = []
+        rejected = 0
+        for item in batch:
+            if isinstance(item, ProbeResult):
+                run.append(item)
+            elif isinstance(item, Op):
+                if run:
+                    rejected += write_results(db, run, states)
+                    run = []
+                try:
+                    item.fn(db)
+                except Exception as e:
+                    if is_environmental(e):
+                        raise
+                    raise BadOp(item) from e
+        if run:
+            rejected += write_results(db, run, states)
+        return rejected
+
+    def _transact(self, db: Database, fn: Callable[[Database], int], *, raise_errors: bool = False) -> int | None:
+        """Run `fn` in one transaction. On failure: roll back, log, count, mark unhealthy."""
+        conn = db.conn
+        started = time.perf_counter()
+        try:
+            self._apply_page_limit(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                value = fn(db)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except BadOp:
+            raise
+        except Exception as e:
+            self.write_errors += 1
+            self.healthy, self.last_error = False, f"{type(e).__name__}: {e}"
+            logger.error("store write failed, keeping the batch and retrying: error=%r pending=%d path=%s",
+                         self.last_error, len(self.queue) + self.inflight, self.path)  # fmt: skip
+            if raise_errors:
+                raise
+            return None
+        elapsed = time.perf_counter() - started
+        self.transactions += 1
+        if not self.healthy:
+            logger.warning("store writes resumed: path=%s pending=%d", self.path, len(self.queue))
+            self.healthy = True
+        if self._observe is not None:
+            try:
+                self._observe(elapsed)
+            except Exception:
+                logger.exception("store: observe_write callback failed")
+        return value
+
+    def _apply_page_limit(self, conn: sqlite3.Connection) -> None:
+        want = self.max_page_count
+        if want != self._page_count_applied:
+            conn.execute(f"PRAGMA max_page_count = {int(want or self._default_page_count)}")
+            self._page_count_applied = want
+
+    def _report_drops(self) -> None:
+        dropped = self.dropped
+        if dropped != self._dropped_logged:
+            logger.error("store queue full (max_pending=%d): dropped %d results, %d in total; last_error=%r",
+                         self.max_pending, dropped - self._dropped_logged, dropped, self.last_error)  # fmt: skip
+            self._dropped_logged = dropped
+
+    def _finish(self) -> None:
+        self.finished = True  # set before taking the queue: see Store.flush()
+        lost = [*self.queue]
+        self.queue.clear()
+        self.inflight = 0
+        n_lost = sum(1 for item in lost if not isinstance(item, FlushMarker))
+        if n_lost:
+            logger.error("store closed with %d unwritten items: last_error=%r path=%s",
+                         n_lost, self.last_error, self.path)  # fmt: skip
+        error = StoreError(f"store closed with {n_lost} unwritten items (last error: {self.last_error})")
+        for item in lost:
+            if isinstance(item, FlushMarker):
+                item.future.set_exception(error)
+        self.retention.fail_waiters(StoreError("store closed"))
+        self._report_drops()
+        if self._db is not None:
+            self._db.close()
+        self.done.set_result(None)
+
+
+__all__ = ["Writer"]

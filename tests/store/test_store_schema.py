@@ -1,0 +1,129 @@
+"""Migrations and retention."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlite_utils import Database
+
+from slowatch.clock import FakeClock
+from slowatch.config.schema import RetentionConfig
+from slowatch.errors import StoreError
+from slowatch.store import MIGRATIONS, history, incidents, latest_results, rollups
+from tests.store.conftest import MakeStore
+from tests.store.helpers import T0, result
+
+HOUR = 3600.0
+DAY = 86400.0
+
+
+def user_version(path: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_migrations_run_once_and_set_user_version(make_store: MakeStore, db_path: str) -> None:
+    runs: list[int] = []
+
+    def add_outbox(db: Database) -> None:
+        runs.append(1)
+        db.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY, body TEXT)")  # fails if run twice
+
+    migrations = [*MIGRATIONS, add_outbox]
+    for _ in range(3):
+        store = make_store(db_path, migrations=migrations)
+        await store.start()
+        assert await store.read(lambda db: db["outbox"].exists())
+        mode = await store.read(lambda db: db.execute("PRAGMA journal_mode").fetchone()[0])
+        assert mode == "wal"
+        await store.close()
+    assert runs == [1]
+    assert user_version(db_path) == len(MIGRATIONS) + 1
+
+
+async def test_a_newer_schema_is_refused(make_store: MakeStore, db_path: str) -> None:
+    store = make_store()
+    await store.start()
+    await store.close()
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match=r"schema version \d+, newer than this slowatch knows"):
+        await make_store(db_path).start()
+
+
+async def test_a_failing_migration_is_rolled_back(make_store: MakeStore, db_path: str) -> None:
+    def broken(db: Database) -> None:
+        db.execute("CREATE TABLE half_done (x)")
+        raise ValueError("boom")
+
+    with pytest.raises(StoreError, match=rf"migration {len(MIGRATIONS) + 1} \(broken\) failed: boom"):
+        await make_store(migrations=[*MIGRATIONS, broken]).start()
+    assert user_version(db_path) == len(MIGRATIONS)
+    store = make_store()
+    await store.start()
+    assert not await store.read(lambda db: db["half_done"].exists())
+
+
+async def test_retention_deletes_old_raw_rows_in_batches_and_keeps_rollups(
+    make_store: MakeStore, clock: FakeClock
+) -> None:
+    store = make_store(
+        retention=RetentionConfig(raw=48 * HOUR, rollups=400 * DAY), retention_batch=100, retention_interval=1e9
+    )
+    await store.start()
+    await store.prune()
+    for i in range(350):
+        store.record(result(at=T0 + i))
+    store.record(result(at=T0 + 47 * HOUR))
+    await store.flush()
+    clock.advance(48 * HOUR + 1000)
+    before = store.transactions
+    deleted = await store.prune()
+    assert deleted["results"] == 350
+    assert store.transactions - before >= 4 + 4  # 100+100+100+50 rows, then one per other table
+    assert [r.ts for r in await store.read(lambda db: history(db, "api"))] == [T0 + 47 * HOUR]
+    kept = await store.read(lambda db: rollups(db, "api", since=T0))
+    assert sum(r.total for r in kept) == 351
+    assert len(await store.read(lambda db: incidents(db))) == 1
+    assert "api" in await store.read(latest_results)
+
+
+async def test_retention_of_rollups_incidents_and_stale_endpoints(make_store: MakeStore, clock: FakeClock) -> None:
+    store = make_store(retention=RetentionConfig(raw=HOUR, rollups=10 * DAY), retention_interval=1e9)
+    await store.start()
+    store.record(result("gone", at=T0))
+    store.record(result("api", at=T0))
+    await store.flush()
+    clock.advance(10 * DAY + HOUR)
+    store.record(result("api", at=clock.time()))
+    await store.flush()
+    deleted = await store.prune()
+    assert deleted == {
+        "results": 2, "rollups": 2, "rollup_outcomes": 2, "incidents": 2, "latest": 1,
+    }  # fmt: skip
+    assert list(await store.read(latest_results)) == ["api"]
+    assert [r.hour for r in await store.read(lambda db: rollups(db, "api", since=T0))] == [clock.time()]
+
+
+async def test_retention_runs_on_its_own_every_interval(make_store: MakeStore, clock: FakeClock) -> None:
+    store = make_store(retention=RetentionConfig(raw=HOUR), retention_interval=2 * HOUR)
+    await store.start()
+    await store.prune()  # the next pass is due at T0 + 2h
+    store.record(result(at=T0))
+    await store.flush()
+    clock.advance(HOUR + 1)  # the row has expired, but no pass is due
+    await store.flush()
+    await store.flush()  # a whole writer turn (and its retention tick) has passed
+    assert await store.read(lambda db: db["results"].count) == 1
+    clock.advance(HOUR)
+    counts = [1]
+    while counts[-1] and len(counts) < 500:
+        await asyncio.sleep(0.01)
+        counts.append(await store.read(lambda db: db["results"].count))
+    assert counts[-1] == 0
