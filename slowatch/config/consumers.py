@@ -1,16 +1,193 @@
-"""Consumer models: who depends on which endpoints (SLOs are added by the SLO layer)."""
+"""Consumer models: who depends on which endpoints, and the SLOs they hold those endpoints to.
+
+An endpoint reference is a name (`payments-api`) or a label selector (`{labels: {tier: critical}}`);
+`resolve_endpoints` turns a list of them into endpoint names. Semantic checks (unknown endpoints,
+selectors that match nothing, duplicate names) live in `check_consumers`, registered in `CHECKS`.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from slowatch.config.types import Model, Name
+from pydantic import AfterValidator, Field, model_validator
+
+from slowatch.config.types import Duration, Model, Name
+
+if TYPE_CHECKING:
+    from slowatch.config.endpoints import EndpointBase
+    from slowatch.config.schema import Config
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_timezone)]
+"""An IANA time zone name that exists in the tz database (e.g. `Europe/Berlin`, `UTC`)."""
+
+
+class LabelSelector(Model):
+    """Every endpoint whose labels include all of these key/value pairs."""
+
+    labels: dict[str, str] = Field(min_length=1)
+
+    def matches(self, endpoint: EndpointBase) -> bool:
+        return all(endpoint.labels.get(k) == v for k, v in self.labels.items())
+
+
+EndpointRef = Name | LabelSelector
+
+
+class CalendarWindow(Model):
+    """A calendar period (ISO weeks start on Monday) in a time zone; it resets at each period start."""
+
+    calendar: Literal["week", "month", "quarter"]
+    timezone: TimeZone = "UTC"
+
+
+def _rolling(seconds: float) -> float:
+    if seconds < 3600 or seconds % 3600:
+        raise ValueError("a rolling window must be a whole number of hours (e.g. 7d, 30d, 36h)")
+    if seconds > 400 * 86400:
+        raise ValueError("a rolling window can be at most 400d")
+    return seconds
+
+
+RollingWindow = Annotated[Duration, AfterValidator(_rolling)]
+
+TIMESLICE_LENGTHS = (60, 120, 180, 240, 300, 360, 600, 720, 900, 1200, 1800, 3600)
+
+
+def _slice_length(seconds: float) -> float:
+    if seconds not in TIMESLICE_LENGTHS:
+        raise ValueError("must be a whole number of minutes that divides an hour (1m, 2m, 5m, ... 30m, 1h)")
+    return seconds
+
+
+class Timeslice(Model):
+    """A slice is good when at least `good_when` of its probes are good; slices without probes don't count."""
+
+    length: Annotated[Duration, AfterValidator(_slice_length)] = 60.0
+    good_when: Annotated[float, Field(gt=0, le=1)] = 0.95
+
+
+class SloConfig(Model):
+    name: Name
+    description: str = ""
+    sli: Literal["availability", "latency"]
+    threshold: Annotated[Duration, Field(gt=0)] | None = None
+    objective: Annotated[float, Field(gt=0, lt=100)]
+    window: RollingWindow | CalendarWindow = 30 * 86400.0
+    budgeting: Literal["occurrences", "timeslices"] = "occurrences"
+    timeslice: Timeslice | None = None
+    endpoints: list[EndpointRef] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SloConfig:
+        if self.sli == "latency" and self.threshold is None:
+            raise ValueError("a latency SLI needs `threshold` (e.g. threshold: 300ms)")
+        if self.sli != "latency" and self.threshold is not None:
+            raise ValueError("`threshold` is only allowed with sli: latency")
+        if self.budgeting == "occurrences" and self.timeslice is not None:
+            raise ValueError("`timeslice` is only allowed with budgeting: timeslices")
+        return self
+
+    @property
+    def slicing(self) -> Timeslice | None:
+        """The timeslice rule when budgeting by timeslices (defaulting to 1m / 0.95), else None."""
+        if self.budgeting != "timeslices":
+            return None
+        return self.timeslice or Timeslice()
+
+    @property
+    def ratio(self) -> float:
+        """The objective as a ratio: 99.9 -> 0.999 (the double nearest the decimal, not 0.9990000000000001)."""
+        return float(Decimal(repr(self.objective)) / 100)
 
 
 class ConsumerConfig(Model):
     name: Name
     description: str = ""
-    endpoints: list[Name] = Field(default_factory=list)
+    endpoints: list[EndpointRef] = Field(default_factory=list)
+    slos: list[SloConfig] = Field(default_factory=list)
 
 
-__all__ = ["ConsumerConfig"]
+def resolve_endpoints(refs: Sequence[EndpointRef], endpoints: Sequence[EndpointBase]) -> list[str]:
+    """Endpoint names for `refs`, in config order, without duplicates; unknown names are skipped."""
+    known = {ep.name for ep in endpoints}
+    out: dict[str, None] = {}
+    for ref in refs:
+        if isinstance(ref, str):
+            if ref in known:
+                out[ref] = None
+        else:
+            out.update((ep.name, None) for ep in endpoints if ref.matches(ep))
+    return list(out)
+
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def check_refs(
+    refs: Sequence[EndpointRef], endpoints: Sequence[EndpointBase], path: tuple[str | int, ...]
+) -> Iterable[Problem]:
+    """Unknown endpoint names and selectors that match nothing, located at `path + (index,)`."""
+    known = {ep.name for ep in endpoints}
+    for i, ref in enumerate(refs):
+        if isinstance(ref, str):
+            if ref not in known:
+                yield (*path, i), f"unknown endpoint {ref!r}"
+        elif not any(ref.matches(ep) for ep in endpoints):
+            yield (*path, i), f"label selector {ref.labels} matches no endpoint"
+
+
+def check_consumers(config: Config) -> Iterable[Problem]:
+    """Semantic checks for `consumers`: references resolve, names are unique, SLOs have endpoints."""
+    seen: set[str] = set()
+    for ci, consumer in enumerate(config.consumers):
+        base: tuple[str | int, ...] = ("consumers", ci)
+        if consumer.name in seen:
+            yield (*base, "name"), f"duplicate consumer name {consumer.name!r}"
+        seen.add(consumer.name)
+        yield from check_refs(consumer.endpoints, config.endpoints, (*base, "endpoints"))
+        own = set(resolve_endpoints(consumer.endpoints, config.endpoints))
+        if consumer.slos and not consumer.endpoints:
+            yield (*base, "endpoints"), "a consumer with SLOs needs at least one endpoint"
+        slo_names: set[str] = set()
+        for si, slo in enumerate(consumer.slos):
+            spath = (*base, "slos", si)
+            if slo.name in slo_names:
+                yield (*spath, "name"), f"duplicate SLO name {slo.name!r} in consumer {consumer.name!r}"
+            slo_names.add(slo.name)
+            if slo.endpoints is None:
+                continue
+            if not slo.endpoints:
+                yield (*spath, "endpoints"), "must not be empty (omit it to use the consumer's endpoints)"
+            yield from check_refs(slo.endpoints, config.endpoints, (*spath, "endpoints"))
+            for ei, ref in enumerate(slo.endpoints):
+                outside = set(resolve_endpoints([ref], config.endpoints)) - own
+                if outside:
+                    names = ", ".join(sorted(outside))
+                    msg = f"narrows to endpoint(s) outside consumer {consumer.name!r}: {names}"
+                    yield (*spath, "endpoints", ei), msg
+
+
+__all__ = [
+    "CalendarWindow",
+    "ConsumerConfig",
+    "EndpointRef",
+    "LabelSelector",
+    "SloConfig",
+    "TimeZone",
+    "Timeslice",
+    "check_consumers",
+    "check_refs",
+    "resolve_endpoints",
+]

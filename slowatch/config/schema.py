@@ -8,7 +8,8 @@ from pydantic import Field, field_validator, model_validator
 
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.endpoints import Endpoint
-from slowatch.config.types import Duration, Model
+from slowatch.config.maintenance import MaintenanceConfig
+from slowatch.config.types import Duration, Interval, Model
 
 
 class RetentionConfig(Model):
@@ -55,7 +56,7 @@ class ServerConfig(Model):
 
 
 class Defaults(Model):
-    interval: Duration = 30.0
+    interval: Interval = 30.0
     timeout: Duration = 5.0
 
 
@@ -64,6 +65,7 @@ class Config(Model):
     defaults: Defaults = Field(default_factory=Defaults)
     endpoints: list[Endpoint] = Field(default_factory=list)
     consumers: list[ConsumerConfig] = Field(default_factory=list)
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,5 @@
+import sys
+
+from slowatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,190 @@
+"""Command line: `slowatch run | check | probe | demo | report`. The only module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from slowatch import __version__
+from slowatch.config import Config, load
+from slowatch.errors import ConfigError, SlowatchError
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc)
+
+
+def setup_logging(fmt: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # slowatch logs skips and misses itself
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _load_or_report(path: str) -> Config | None:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{path}: {len(exc.problems)} error(s)", file=sys.stderr)
+        return None
+
+
+def _override(config: Config, listen: str | None, db: str | None, log_format: str | None) -> Config:
+    changes: dict[str, object] = {}
+    if listen:
+        changes["listen"] = listen
+    if db:
+        changes["database"] = db
+    if log_format:
+        changes["log_format"] = log_format
+    if not changes:
+        return config
+    server = config.server.model_validate({**config.server.model_dump(), **changes})
+    return config.model_copy(update={"server": server})
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from slowatch.daemon import Daemon
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    config = _override(config, args.listen, args.db, args.log_format)
+    setup_logging(config.server.log_format, args.log_level)
+    daemon = Daemon(config, config_path=args.config)
+
+    async def main() -> int:
+        if args.once:
+            await daemon.start(schedule=False, serve=False)
+            try:
+                results = await daemon.probe_all_once()
+            finally:
+                await daemon.stop()
+            for r in results:
+                print(f"{r.endpoint:30} {r.outcome.value:20} {r.duration * 1000:8.1f}ms  {r.message}")
+            return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
+        await daemon.run()
+        return EXIT_OK
+
+    try:
+        return asyncio.run(main())
+    except SlowatchError as exc:
+        logging.getLogger("slowatch").error("%s", exc)
+        return EXIT_FAILURE
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    enabled = sum(1 for ep in config.endpoints if ep.enabled)
+    print(f"{args.config}: OK ({enabled} endpoints, {len(config.consumers)} consumers)")
+    return EXIT_OK
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from slowatch.clock import SystemClock
+    from slowatch.models import ProbeResult
+    from slowatch.probes import ProbeContext, make_session, run_probe
+    from slowatch.probes.describe import describe
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    try:
+        endpoint = config.endpoint(args.name)
+    except KeyError:
+        names = ", ".join(ep.name for ep in config.endpoints)
+        print(f"no endpoint named {args.name!r} (known: {names})", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def main() -> int:
+        async with make_session() as session:
+            ctx = ProbeContext(session=session, clock=SystemClock())
+            attempts: list[ProbeResult] = []
+            final = await run_probe(endpoint, ctx, attempts.append)
+        for r in attempts:
+            if len(attempts) > 1:
+                print(f"attempt {r.attempt}/{endpoint.retries + 1}:")
+            print(describe(r))
+        return EXIT_OK if final.ok else EXIT_FAILURE
+
+    return asyncio.run(main())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from slowatch.demo import run_demo
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    config = _override(config, args.listen, args.db, None)
+    setup_logging(config.server.log_format, args.log_level)
+    return asyncio.run(run_demo(config, config_path=args.config, port=args.demo_port))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slowatch", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"slowatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", "-c", required=True, help="YAML config file")
+    run.add_argument("--listen", help="HOST:PORT for /metrics, the API and the status page")
+    run.add_argument("--db", help="SQLite database path")
+    run.add_argument("--log-format", choices=["text", "json"])
+    run.add_argument("--log-level", default="INFO")
+    run.add_argument("--once", action="store_true", help="probe every endpoint once, record, print, exit")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate a config file; prints every error")
+    check.add_argument("config")
+    check.set_defaults(func=cmd_check)
+
+    probe = sub.add_parser("probe", help="run one endpoint's probe once and print the result")
+    probe.add_argument("--config", "-c", required=True)
+    probe.add_argument("name")
+    probe.set_defaults(func=cmd_probe)
+
+    demo = sub.add_parser("demo", help="start a local demo platform and the daemon probing it")
+    demo.add_argument("--config", "-c", default=str(Path("config") / "slowatch.yaml"))
+    demo.add_argument("--listen")
+    demo.add_argument("--db")
+    demo.add_argument("--demo-port", type=int, default=8900)
+    demo.add_argument("--log-level", default="WARNING")
+    demo.set_defaults(func=cmd_demo)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,65 @@
+"""`${VAR}`, `${VAR:-default}` and `$$` in config strings.
+
+`${VAR:-default}` uses the default when VAR is unset or empty (as in POSIX shells); `$$` is a literal
+`$`; a `$` followed by anything else is kept as written (regexes such as `^ok$` need no escaping).
+Everything taken from the environment is reported back as a secret so error messages can hide it.
+Inside YAML flow collections (`[...]`, `{...}`) quote the string: `[ "${NAME}" ]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
+_BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
+
+INVALID = "invalid ${...} expression: use ${VAR} or ${VAR:-default}, and $$ for a literal $"
+
+
+@dataclass(slots=True)
+class Interpolated:
+    """The result of interpolating one string."""
+
+    value: str
+    substituted: bool = False
+    """True when at least one `${...}` was replaced: the value must then never be echoed."""
+    secrets: list[str] = field(default_factory=list)
+    """The values read from the environment."""
+    errors: list[str] = field(default_factory=list)
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
+    """Replace every `${...}` and `$$` in `text`; unset variables without a default are errors."""
+    if "$" not in text:
+        return Interpolated(text)
+    result = Interpolated("")
+    out: list[str] = []
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        out.append(text[pos : match.start()])
+        pos = match.end()
+        if match.group(0) == "$$":
+            out.append("$")
+            continue
+        result.substituted = True
+        body = _BODY.fullmatch(match.group(1) or "")
+        if match.group(1) is None or body is None:
+            result.errors.append(INVALID)
+            continue
+        name, default = body.group(1), body.group(2)
+        value = env.get(name)
+        if value is not None and (value or default is None):
+            result.secrets.append(value)
+            out.append(value)
+        elif default is not None:
+            out.append(default)
+        else:
+            result.errors.append(f"environment variable {name} is not set")
+    out.append(text[pos:])
+    result.value = "".join(out)
+    return result
+
+
+__all__ = ["INVALID", "Interpolated", "interpolate"]

@@ -1,0 +1,254 @@
+"""Load one YAML file into a frozen, validated Config, or raise ConfigError listing every problem.
+
+Stages: YAML text -> located plain data (`yamlnodes`), -> `Config.model_validate` (every field
+error), -> the semantic checks in `checks.CHECKS` (only when validation passed). Each problem is
+reported as `file:line:col path: message`, sorted by position. Values that are secret-typed
+(SecretStr) or came from `${...}` are never echoed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from slowatch.config import messages, typewalk
+from slowatch.config.checks import CHECKS
+from slowatch.config.schema import Config
+from slowatch.config.yamlnodes import Document, Mark, Path, YamlProblem, parse
+from slowatch.errors import ConfigError, ConfigProblem
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+HIDDEN = "<hidden>"
+MIN_SCRUB = 6
+"""Secrets at least this long are hidden from every message wherever they appear; shorter ones
+(`json`, `1`) would garble unrelated text, so they are hidden in problems about their own value."""
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """`("endpoints", 1, "headers", "X-Token")` -> `endpoints[1].headers.X-Token`."""
+    out = ""
+    for key in path:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif _PLAIN_KEY.fullmatch(key):
+            out += f".{key}" if out else key
+        else:
+            out += f"[{key!r}]"
+    return out
+
+
+def _child(node: Any, key: str | int) -> tuple[bool, Any]:
+    if isinstance(node, dict) and isinstance(key, str) and key in node:
+        return True, node[key]
+    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        return True, node[key]
+    return False, None
+
+
+def _scrub(message: str, secrets: Iterable[str], *, min_bare: int) -> str:
+    """Hide each secret quoted (`'s3cret'`) and, when at least `min_bare` long, as a bare word."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret.strip():
+            message = message.replace(repr(secret), HIDDEN)
+            if len(secret) >= min_bare:
+                message = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", HIDDEN, message)
+    return message
+
+
+class _Report:
+    """Turns paths into located, secret-free ConfigProblems."""
+
+    def __init__(self, filename: str, doc: Document) -> None:
+        self.filename = filename
+        self.doc = doc
+        self.problems: list[ConfigProblem] = []
+        self._seen: set[ConfigProblem] = set()
+        self.secret_paths = typewalk.secret_paths(Config, doc.data)
+        self.secrets = set(doc.secrets)
+        for path in self.secret_paths:
+            found, value = self.value_at(path)
+            if found and not isinstance(value, dict | list) and value is not None:
+                self.secrets.add(value if isinstance(value, str) else doc.source.get(path, str(value)))
+
+    def value_at(self, path: Path) -> tuple[bool, Any]:
+        node: Any = self.doc.data
+        for key in path:
+            found, node = _child(node, key)
+            if not found:
+                return False, None
+        return True, node
+
+    def hidden(self, path: Path) -> bool:
+        return path in self.doc.interpolated or path in self.secret_paths
+
+    def got(self, path: Path) -> str | None:
+        """The value at `path` quoted for a message, or None if it must not be shown."""
+        found, value = self.value_at(path)
+        if not found or (self.hidden(path) and not isinstance(value, dict | list | None)):
+            return None
+        return messages.shown(value, self.doc.source.get(path))
+
+    def fields(self, path: Path) -> list[str]:
+        return typewalk.field_names(typewalk.types_at(Config, self.doc.data, path))
+
+    def resolve(self, loc: Iterable[str | int], *, keep_leaf: bool) -> tuple[Path, Path, int | None]:
+        """(path to show, deepest path present in the data, index of the first loc key not in the data).
+
+        Keys absent from the data (union tags, union member names) are dropped, except a last key
+        naming a field of the model there (`keep_leaf`): a missing field or a default filled in.
+        """
+        keys = list(loc)
+        shown: list[str | int] = []
+        found: list[str | int] = []
+        dropped: int | None = None
+        node: Any = self.doc.data
+        for i, key in enumerate(keys):
+            present, child = _child(node, key)
+            if present:
+                node = child
+                shown.append(key)
+                found.append(key)
+            elif keep_leaf and i == len(keys) - 1 and isinstance(node, dict) and key in self.fields(tuple(found)):
+                shown.append(key)
+            elif dropped is None:
+                dropped = i
+        return tuple(shown), tuple(found), dropped
+
+    def mark(self, path: Path, *, key: bool = False) -> Mark | None:
+        """Where `path` is written: the key for unknown fields, collections and empty values, else
+        the value itself."""
+        while True:
+            _, value = self.value_at(path)
+            if path in self.doc.keys and (key or isinstance(value, dict | list | None)):
+                return self.doc.keys[path]
+            if path in self.doc.values:
+                return self.doc.values[path]
+            if not path:
+                return None
+            path = path[:-1]
+
+    def add(self, shown: Path, found: Path, message: str, *, mark: Mark | None = None, key: bool = False) -> None:
+        """Record a problem; `key` locates it at the key (unknown fields), else at the value."""
+        if mark is None and not key and any(found[: len(p)] == p for p in self.doc.poisoned):
+            return  # a placeholder stands in for a value already reported (e.g. an unset variable)
+        if self.hidden(found):
+            _, value = self.value_at(found)
+            source = self.doc.source.get(found)
+            message = _scrub(message, [v for v in (value, source) if isinstance(v, str)], min_bare=3)
+        message = _scrub(message, (s for s in self.secrets if len(s) >= MIN_SCRUB), min_bare=MIN_SCRUB)
+        where = mark or self.mark(found, key=key)
+        problem = ConfigProblem(
+            self.filename,
+            where.line if where else None,
+            where.column if where else None,
+            format_path(shown),
+            message,
+        )
+        if problem not in self._seen:
+            self._seen.add(problem)
+            self.problems.append(problem)
+
+    def sorted(self) -> list[ConfigProblem]:
+        return sorted(self.problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _validation_problems(report: _Report, errors: list[ErrorDetails]) -> None:
+    resolved = []
+    for error in errors:
+        shown, found, dropped = report.resolve(error["loc"], keep_leaf=True)
+        resolved.append((error, shown, found, dropped))
+    # A plain (non-discriminated) union reports every alternative: keep those that got past the
+    # type check (`consumers[0].endpoints[0].foo: unknown field`), else merge them into one message.
+    members: dict[tuple[Any, ...], set[Any]] = {}
+    deep: set[tuple[Any, ...]] = set()
+    for error, _, _, dropped in resolved:
+        if dropped is not None:
+            group = tuple(error["loc"][:dropped])
+            members.setdefault(group, set()).add(error["loc"][dropped])
+            if len(error["loc"]) > dropped + 1:
+                deep.add(group)
+    merged: dict[Path, list[str]] = {}
+    singles: list[tuple[ErrorDetails, Path, Path]] = []
+    for error, shown, found, dropped in resolved:
+        alternative = dropped is not None and len(members[tuple(error["loc"][:dropped])]) > 1
+        if not alternative or len(error["loc"]) > (dropped or 0) + 1:
+            singles.append((error, shown, found))
+        elif tuple(error["loc"][:dropped]) not in deep:
+            merged.setdefault(found, []).append(messages.describe(error, None))
+    for found, parts in merged.items():
+        report.add(found, found, messages.combine(parts, report.got(found)))
+    # Values filled in from `defaults` are validated there too: report each such problem once.
+    direct = {messages.describe(e, None) for e, s, f, _ in resolved if s == f}
+    for error, shown, found in singles:
+        injected = shown != found and error["type"] != "missing"
+        if injected and messages.describe(error, None) in direct:
+            continue
+        message = _describe(report, error, shown, found)
+        key = error["type"] == "extra_forbidden"
+        if error["type"].startswith("union_tag_"):
+            shown = (*shown, str(error.get("ctx", {}).get("discriminator", "kind")).strip("'"))
+            if report.value_at(shown)[0]:
+                found = shown
+        report.add(shown, found, message, key=key)
+
+
+def _describe(report: _Report, error: ErrorDetails, shown: Path, found: Path) -> str:
+    got = report.got(found) if shown == found else None
+    if error["type"] == "extra_forbidden":
+        return messages.describe(error, got, fields=report.fields(found[:-1]))
+    if error["type"].startswith("union_tag_"):
+        discriminator = str(error.get("ctx", {}).get("discriminator", "kind")).strip("'")
+        tags = typewalk.tags(typewalk.types_at(Config, report.doc.data, found), discriminator)
+        return messages.describe(error, report.got((*found, discriminator)), tags=tags)
+    return messages.describe(error, got)
+
+
+def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] | None = None) -> Config:
+    """Parse, interpolate, validate and check one YAML document. Raises ConfigError."""
+    try:
+        doc = parse(text, os.environ if env is None else env)
+    except YamlProblem as exc:
+        line, column = (exc.mark.line, exc.mark.column) if exc.mark else (None, None)
+        raise ConfigError([ConfigProblem(filename, line, column, "", exc.message)]) from None
+    report = _Report(filename, doc)
+    for path, mark, message in doc.problems:
+        report.add(path, path, message, mark=mark)
+    try:
+        config = Config.model_validate(doc.data)
+    except ValidationError as exc:
+        _validation_problems(report, exc.errors(include_url=False, include_input=False))
+    else:
+        for check in CHECKS:
+            for path, message in check(config):
+                shown, found, _ = report.resolve(path, keep_leaf=True)
+                report.add(shown, found, message)
+    if report.problems:
+        raise ConfigError(report.sorted())
+    return config
+
+
+def load(path: str | FsPath, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (UTF-8) and load it like `load_text`. Raises ConfigError."""
+    filename = str(path)
+    try:
+        raw = FsPath(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError([ConfigProblem(filename, None, None, "", f"cannot read the file: {reason}")]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problem = ConfigProblem(filename, line, column, "", "not UTF-8 text")
+        raise ConfigError([problem]) from None
+    return load_text(text, filename, env=env)
+
+
+__all__ = ["format_path", "load", "load_text"]

@@ -1,0 +1,105 @@
+"""Pydantic's validation messages, rewritten in the plain English an SRE expects in a config error."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_core import ErrorDetails
+
+_PLAIN = {
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "set_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "datetime_type": "must be a date and time with an offset (e.g. 2026-12-01T22:00:00Z)",
+    "datetime_parsing": "must be a date and time with an offset (e.g. 2026-12-01T22:00:00Z)",
+    "datetime_from_date_parsing": "must be a date and time with an offset (e.g. 2026-12-01T22:00:00Z)",
+    "none_required": "must be empty",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "greater_than": ("gt", "must be greater than {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "less_than": ("lt", "must be less than {}"),
+    "too_short": ("min_length", "must have at least {} item(s)"),
+    "too_long": ("max_length", "must have at most {} item(s)"),
+    "string_too_short": ("min_length", "must be at least {} character(s) long"),
+    "string_too_long": ("max_length", "must be at most {} character(s) long"),
+}
+_SHOULD = re.compile(r"^(?:Input|String|List|Dictionary|Value|Tuple|Set|Data|Object) should\b")
+_VALUE_ERROR = re.compile(r"^(?:Value error|Assertion failed), ")
+
+
+def shown(value: Any, source: str | None) -> str:
+    """How a rejected value is quoted: `'0s'`, `11` (as written), `a mapping`, `a list`, `nothing`."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return repr(value)
+    return source if source is not None else repr(value)
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def describe(error: ErrorDetails, got: str | None, *, fields: Sequence[str] = (), tags: Sequence[str] = ()) -> str:
+    """One pydantic error as a message. `got` is the quoted value, or None when it must stay hidden."""
+    kind = error["type"]
+    ctx: dict[str, Any] = dict(error.get("ctx") or {})
+    suffix = f" (got {got})" if got is not None else ""
+    expected = f" (expected one of: {', '.join(tags)})" if tags else ""
+    if kind == "missing":
+        return "required field missing"
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1]) if error["loc"] else "?"
+        return f"unknown field {key!r}" + did_you_mean(key, fields)
+    if kind == "union_tag_invalid":
+        tag = f" {ctx.get('tag')!r}" if got is not None else ""
+        return f"unknown kind{tag}{expected}"
+    if kind == "union_tag_not_found":
+        return "required field missing" + expected
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])
+    if kind in _PLAIN:
+        return _PLAIN[kind] + suffix
+    if kind in _BOUNDS:
+        name, template = _BOUNDS[kind]
+        if name in ctx:
+            return template.format(ctx[name]) + suffix
+    if kind == "literal_error" and "expected" in ctx:
+        return f"must be {ctx['expected']}" + suffix
+    if kind == "string_pattern_mismatch" and "pattern" in ctx:
+        return f"must match {ctx['pattern']}" + suffix
+    message = _VALUE_ERROR.sub("", error["msg"])
+    return _SHOULD.sub("must", message) + suffix
+
+
+def combine(messages: Sequence[str], got: str | None) -> str:
+    """Errors of each alternative of a union: `must be a string or a mapping (got 1)`."""
+    unique = list(dict.fromkeys(messages))
+    if all(m.startswith("must be ") for m in unique):
+        joined = "must be " + " or ".join(m.removeprefix("must be ") for m in unique)
+        return joined + (f" (got {got})" if got is not None else "")
+    return "; or ".join(unique)
+
+
+__all__ = ["combine", "describe", "did_you_mean", "shown"]

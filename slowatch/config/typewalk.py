@@ -1,0 +1,154 @@
+"""Which model type describes a given place in the config data.
+
+Error messages need to know the fields a model accepts (for "did you mean"), the tags of a
+discriminated union (for "expected one of") and whether a value is a secret (never echoed). This
+walks the annotations from the root model along a data path, choosing union members by their
+`Literal` fields (the `kind: http` of an endpoint) when the data says which one applies.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, Secret, SecretBytes, SecretStr
+
+Path = tuple[str | int, ...]
+
+_SECRETS = (SecretStr, SecretBytes, Secret)
+_MISSING = object()
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _flatten(tp: Any) -> list[Any]:
+    """The concrete alternatives of an annotation: Annotated stripped, unions spread, None dropped."""
+    if get_origin(tp) is Annotated:
+        return _flatten(get_args(tp)[0])
+    if get_origin(tp) in (Union, types.UnionType):
+        return [alt for arg in get_args(tp) for alt in _flatten(arg)]
+    return [] if tp is None or tp is type(None) else [tp]
+
+
+@cache
+def _literal_fields(model: type[BaseModel]) -> dict[str, tuple[Any, ...]]:
+    return {
+        name: get_args(info.annotation)
+        for name, info in model.model_fields.items()
+        if get_origin(info.annotation) is Literal
+    }
+
+
+def _matches(model: type[BaseModel], data: Any) -> bool:
+    literals = _literal_fields(model)
+    return bool(literals) and all(name in data and data[name] in allowed for name, allowed in literals.items())
+
+
+def _candidates(tp: Any, data: Any) -> list[Any]:
+    alternatives = _flatten(tp)
+    models = [alt for alt in alternatives if _is_model(alt)]
+    if len(models) > 1 and isinstance(data, dict):
+        chosen = [m for m in models if _matches(m, data)]
+        if chosen:
+            return [alt for alt in alternatives if not _is_model(alt) or alt in chosen]
+    return alternatives
+
+
+@cache
+def _fields(model: type[BaseModel]) -> dict[str | int, Any]:
+    """Annotation by key as written in YAML: the alias where one is set, else the field name."""
+    out: dict[str | int, Any] = {}
+    for name, info in model.model_fields.items():
+        out[name] = info.annotation
+        if info.alias:
+            out[info.alias] = info.annotation
+    return out
+
+
+def _step(tp: Any, key: str | int) -> Any:
+    if _is_model(tp):
+        return _fields(tp).get(key, _MISSING)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is None or not isinstance(origin, type) or not args:
+        return _MISSING
+    if issubclass(origin, Mapping):
+        return args[-1]
+    if issubclass(origin, Sequence | set | frozenset) and isinstance(key, int):
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return args[key] if 0 <= key < len(args) else _MISSING
+        return args[0]
+    return _MISSING
+
+
+def types_at(root: type[BaseModel], data: Any, path: Path) -> list[Any]:
+    """The possible types of the value at `path` (empty when the path leaves the schema)."""
+    current = _candidates(root, data)
+    node = data
+    for key in path:
+        if isinstance(node, dict):
+            node = node.get(key, _MISSING)
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        else:
+            node = _MISSING
+        following = [_step(tp, key) for tp in current]
+        current = [alt for tp in following if tp is not _MISSING for alt in _candidates(tp, node)]
+    return current
+
+
+def secret_paths(root: type[BaseModel], data: Any) -> set[Path]:
+    """Every path in `data` whose value is (or lies inside) a secret-typed field."""
+    out: set[Path] = set()
+
+    def visit(candidates: list[Any], node: Any, path: Path, inside: bool) -> None:
+        inside = inside or is_secret(candidates)
+        if inside:
+            out.add(path)
+        if isinstance(node, dict):
+            items: list[tuple[str | int, Any]] = list(node.items())
+        elif isinstance(node, list):
+            items = list(enumerate(node))
+        else:
+            return
+        for key, child in items:
+            following = [_step(tp, key) for tp in candidates]
+            below = [alt for tp in following if tp is not _MISSING for alt in _candidates(tp, child)]
+            if below or inside:
+                visit(below, child, (*path, key), inside)
+
+    visit(_candidates(root, data), data, (), False)
+    return out
+
+
+def is_secret(candidates: list[Any]) -> bool:
+    """True when any of the types is a pydantic secret (SecretStr, Secret[...], ...)."""
+    for tp in candidates:
+        cls = get_origin(tp) or tp
+        if isinstance(cls, type) and issubclass(cls, _SECRETS):
+            return True
+    return False
+
+
+def field_names(candidates: list[Any]) -> list[str]:
+    """The keys the models among `candidates` accept (aliases where set)."""
+    names: dict[str, None] = {}
+    for tp in candidates:
+        if _is_model(tp):
+            names.update((info.alias or name, None) for name, info in tp.model_fields.items())
+    return list(names)
+
+
+def tags(candidates: list[Any], discriminator: str) -> list[str]:
+    """The values a discriminator field may take across the union members among `candidates`."""
+    out: dict[str, None] = {}
+    for tp in candidates:
+        if _is_model(tp):
+            out.update((str(tag), None) for tag in _literal_fields(tp).get(discriminator, ()))
+    return list(out)
+
+
+__all__ = ["field_names", "is_secret", "secret_paths", "tags", "types_at"]

@@ -1,0 +1,293 @@
+"""YAML text -> plain Python data, plus where every key, value and list item was written.
+
+Parsing uses PyYAML's SafeLoader composer only: we build dicts, lists and scalars ourselves from
+the node graph, so no tag can construct an arbitrary object. Aliases are measured before they are
+expanded (an "anchor bomb" is refused in linear time), merge keys (`<<: *defaults`) are honoured,
+duplicate keys are reported, and `${VAR}` interpolation happens on string scalars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from slowatch.config.interpolate import interpolate
+
+Path = tuple[str | int, ...]
+
+MAX_NODES = 100_000
+"""The most nodes a document may hold once aliases are expanded."""
+
+_T = "tag:yaml.org,2002:"
+_STR, _NULL, _BOOL, _INT, _FLOAT = _T + "str", _T + "null", _T + "bool", _T + "int", _T + "float"
+_SEQ, _MAP, _MERGE, _TIMESTAMP = _T + "seq", _T + "map", _T + "merge", _T + "timestamp"
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A position in the file, 1-based."""
+
+    line: int
+    column: int
+
+    @classmethod
+    def of(cls, mark: yaml.Mark) -> Mark:
+        return cls(mark.line + 1, mark.column + 1)
+
+
+class YamlProblem(Exception):
+    """The document cannot be turned into data at all (syntax error, alias bomb, ...)."""
+
+    def __init__(self, message: str, mark: Mark | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+@dataclass(slots=True)
+class Document:
+    data: dict[str, Any]
+    values: dict[Path, Mark] = field(default_factory=dict)
+    """Where each value (or list item) starts."""
+    keys: dict[Path, Mark] = field(default_factory=dict)
+    """Where the key of each mapping entry is."""
+    source: dict[Path, str] = field(default_factory=dict)
+    """The text of each scalar as written (before interpolation)."""
+    interpolated: set[Path] = field(default_factory=set)
+    """Values that came (partly) from `${...}`: never echo them."""
+    secrets: set[str] = field(default_factory=set)
+    """Every value read from the environment."""
+    problems: list[tuple[Path, Mark, str]] = field(default_factory=list)
+    poisoned: set[Path] = field(default_factory=set)
+    """Values replaced by a placeholder after a problem: later errors about them are noise."""
+
+    def problem(self, path: Path, mark: Mark, message: str, *, poison: bool = False) -> None:
+        """Record a problem once, even when aliases or merges reach the same text again."""
+        if poison:
+            self.poisoned.add(path)
+        if not any(m == mark and msg == message for _, m, msg in self.problems):
+            self.problems.append((path, mark, message))
+
+    def adopt(self, other: Document, under: set[Path]) -> None:
+        """Take `other`'s records for the paths below `under` (keys adopted by a merge)."""
+        depth = len(next(iter(under))) if under else 0
+        self.values.update((p, v) for p, v in other.values.items() if p[:depth] in under)
+        self.keys.update((p, v) for p, v in other.keys.items() if p[:depth] in under)
+        self.source.update((p, v) for p, v in other.source.items() if p[:depth] in under)
+        self.interpolated.update(p for p in other.interpolated if p[:depth] in under)
+        self.poisoned.update(p for p in other.poisoned if p[:depth] in under)
+        self.secrets.update(other.secrets)
+        for path, mark, message in other.problems:
+            self.problem(path, mark, message)
+
+
+class _Alias(yaml.Node):
+    """Where an alias (`*name`) was used; PyYAML's composer would hand back the target node itself."""
+
+    id = "alias"
+
+    def __init__(self, target: yaml.Node, start_mark: yaml.Mark, end_mark: yaml.Mark) -> None:
+        super().__init__(target.tag, target.value, start_mark, end_mark)
+        self.target = target
+
+
+class _Loader(yaml.SafeLoader):
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+            target = super().compose_node(parent, index)
+            assert target is not None
+            return _Alias(target, event.start_mark, event.end_mark)
+        return super().compose_node(parent, index)
+
+
+def _deref(node: yaml.Node) -> yaml.Node:
+    return node.target if isinstance(node, _Alias) else node
+
+
+def _children(node: yaml.Node) -> Iterator[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        yield from node.value
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+
+
+def _check_expansion(root: yaml.Node, limit: int) -> None:
+    """Refuse documents whose aliases expand beyond `limit` nodes, without expanding them."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        active.add(id(node))
+        total = 1
+        for child in _children(node):
+            if isinstance(child, _Alias) and id(child.target) in active:
+                raise YamlProblem("an alias refers to a node that contains it", Mark.of(child.start_mark))
+            total += size(_deref(child))
+        active.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    count = 0
+
+    def walk(node: yaml.Node) -> None:
+        nonlocal count
+        if isinstance(node, _Alias):
+            count += size(node.target)
+            if count > limit:
+                message = f"aliases expand the document beyond {limit} values (an alias bomb?)"
+                raise YamlProblem(message, Mark.of(node.start_mark))
+            return
+        count += 1
+        for child in _children(node):
+            walk(child)
+
+    walk(root)
+
+
+def _describe_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_T) if tag.startswith(_T) else tag
+
+
+class _Builder:
+    def __init__(self, doc: Document, env: Mapping[str, str]) -> None:
+        self.doc = doc
+        self.env = env
+        self.constructor = SafeConstructor()
+
+    def value(self, node: yaml.Node, path: Path) -> Any:
+        self.doc.values[path] = Mark.of(node.start_mark)
+        node = _deref(node)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            return self.mapping(node, path)
+        return self.unsupported(node, path)
+
+    def unsupported(self, node: yaml.Node, path: Path) -> None:
+        message = f"unsupported YAML tag {_describe_tag(node.tag)!r}"
+        self.doc.problem(path, Mark.of(node.start_mark), message, poison=True)
+
+    def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        text: str = node.value
+        self.doc.source[path] = text
+        if node.tag == _STR:
+            result = interpolate(text, self.env)
+            if result.substituted:
+                self.doc.interpolated.add(path)
+                self.doc.secrets.update(result.secrets)
+            for message in result.errors:
+                self.doc.problem(path, Mark.of(node.start_mark), message, poison=True)
+            return result.value
+        if node.tag in (_TIMESTAMP,) or (node.tag in (_INT, _FLOAT) and ":" in text):
+            return text  # pydantic parses ISO 8601; YAML 1.1 base-60 numbers (10:30) stay text
+        if node.tag == _NULL:
+            return None
+        if node.tag == _BOOL:
+            return self.constructor.construct_yaml_bool(node)
+        if node.tag == _INT:
+            return self.constructor.construct_yaml_int(node)
+        if node.tag == _FLOAT:
+            return self.constructor.construct_yaml_float(node)
+        return self.unsupported(node, path)
+
+    def key(self, node: yaml.Node, path: Path) -> str | None:
+        target = _deref(node)
+        if isinstance(target, yaml.ScalarNode):
+            text: str = target.value
+            return text
+        self.doc.problem(path, Mark.of(node.start_mark), "mapping keys must be plain text")
+        return None
+
+    def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        explicit: dict[str, Mark] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                self.merge(value_node, path, out)
+                continue
+            key = self.key(key_node, path)
+            if key is None:
+                continue
+            mark = Mark.of(key_node.start_mark)
+            if key in explicit:
+                message = f"duplicate key {key!r} (first on line {explicit[key].line})"
+                self.doc.problem((*path, key), mark, message)
+                continue
+            explicit[key] = mark
+            self.doc.keys[(*path, key)] = mark
+            out[key] = self.value(value_node, (*path, key))
+        return out
+
+    def merge(self, node: yaml.Node, path: Path, out: dict[str, Any]) -> None:
+        """`<<: *a` or `<<: [*a, *b]`: adopt keys not set yet (earlier sources win)."""
+        target = _deref(node)
+        sources = list(target.value) if isinstance(target, yaml.SequenceNode) else [node]
+        for source in sources:
+            mapping = _deref(source)
+            if not isinstance(mapping, yaml.MappingNode):
+                message = "a merge key (<<) needs a mapping or a list of mappings"
+                self.doc.problem(path, Mark.of(source.start_mark), message)
+                continue
+            scratch = Document({})
+            built = _Builder(scratch, self.env).mapping(mapping, path)
+            adopted = [k for k in built if k not in out]
+            for k in adopted:
+                out[k] = built[k]
+            self.doc.adopt(scratch, {(*path, k) for k in adopted})
+
+
+def _syntax_problem(exc: yaml.YAMLError, text: str) -> YamlProblem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.problem and exc.problem.startswith("but "):
+            message = f"invalid YAML: {exc.context}, {exc.problem}"
+        elif exc.context and exc.problem and exc.context_mark is not None:
+            message += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        return YamlProblem(message, Mark.of(mark) if mark is not None else None)
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        return YamlProblem(f"invalid YAML: unacceptable character #x{exc.character:04x}", Mark(line, column))
+    return YamlProblem("invalid YAML")
+
+
+def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES) -> Document:
+    """Compose and build one YAML document whose top level is a mapping. Raises YamlProblem."""
+    try:
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise _syntax_problem(exc, text) from None
+    except RecursionError:
+        raise YamlProblem("invalid YAML: nested too deeply") from None
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _NULL):
+        raise YamlProblem("the file is empty: expected a mapping with server, defaults, endpoints, ...")
+    if not isinstance(root, yaml.MappingNode):
+        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        message = f"the top level must be a mapping with server, defaults, endpoints, ... (got {kind})"
+        raise YamlProblem(message, Mark.of(root.start_mark))
+    doc = Document({})
+    try:
+        _check_expansion(root, max_nodes)
+        doc.data = _Builder(doc, env).value(root, ())
+    except RecursionError:
+        raise YamlProblem("invalid YAML: nested too deeply") from None
+    return doc
+
+
+__all__ = ["MAX_NODES", "Document", "Mark", "Path", "YamlProblem", "parse"]

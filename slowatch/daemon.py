@@ -1,0 +1,320 @@
+"""The composition root: builds and owns every component, starts, reloads and stops them.
+
+Lifecycle: SIGTERM/SIGINT stop scheduling, let in-flight probes finish for `server.shutdown_grace`,
+flush the store, close everything and log a one-line summary; a second SIGINT/SIGTERM forces exit.
+SIGHUP, or a change of the config file's content, reloads: added endpoints start, removed ones stop,
+changed ones reschedule; an invalid new config is logged and the old one keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from slowatch.clock import Clock, SystemClock
+from slowatch.config import load
+from slowatch.config.endpoints import Endpoint
+from slowatch.config.schema import Config
+from slowatch.errors import ConfigError
+from slowatch.metrics import ProbeMetrics, SelfMetrics
+from slowatch.models import ProbeResult
+from slowatch.probes import ProbeContext, make_session, run_probe
+from slowatch.scheduler import ProbeScheduler
+from slowatch.store import Store
+from slowatch.store.queries import latest_results
+from slowatch.web.app import make_app
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunStats:
+    started: float = field(default_factory=time.monotonic)
+    probes: int = 0
+    failures: int = 0
+    reloads: int = 0
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: str | Path | None = None,
+        clock: Clock | None = None,
+        registry: CollectorRegistry | None = None,
+        watch_interval: float = 5.0,
+        listeners: list[Callable[[ProbeResult], None]] | None = None,
+    ) -> None:
+        self._config = config
+        self._config_path = Path(config_path) if config_path is not None else None
+        self._config_digest = _digest(self._config_path)
+        self._clock = clock or SystemClock()
+        self._registry = registry or CollectorRegistry()
+        self._watch_interval = watch_interval
+        self._latest: dict[str, ProbeResult] = {}
+        self._listeners = list(listeners or [])
+        self._stats = RunStats()
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._reload_lock = asyncio.Lock()
+        self._runner: web.AppRunner | None = None
+        self._ready = False
+        self._store = Store(
+            config.server.database,
+            clock=self._clock,
+            retention=config.server.retention,
+            observe_write=self._observe_write,
+        )
+        self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics)
+        self._scheduler = ProbeScheduler(
+            self._probe,
+            max_concurrency=config.server.max_concurrency,
+            jitter=config.server.jitter,
+            observe_lag=self._observe_lag,
+            on_skipped=self._on_skipped,
+            on_missed=self._on_missed,
+        )
+        self._self_metrics = SelfMetrics(
+            self._registry,
+            pending_writes=lambda: float(self._store.pending),
+            store_healthy=lambda: 1.0 if self._store.healthy else 0.0,
+            in_flight=lambda: float(self._scheduler.in_flight),
+            jobs=lambda: float(self._scheduler.job_count),
+            store_write_errors=lambda: float(self._store.write_errors),
+            store_dropped=lambda: float(self._store.dropped),
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._ctx: ProbeContext | None = None
+        self.bound_port: int | None = None
+
+    # --- the DaemonView the web layer reads -------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self._registry
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def latest(self) -> dict[str, ProbeResult]:
+        return self._latest
+
+    def readiness(self) -> list[str]:
+        reasons = []
+        if not self._ready:
+            reasons.append("starting")
+        if self._ready and not self._scheduler.running:
+            reasons.append("scheduler is not running")
+        if not self._store.healthy:
+            reasons.append(f"database is not writable: {self._store.last_error or 'unknown error'}")
+        return reasons
+
+    def slo_view(self) -> list[dict[str, object]]:
+        return []
+
+    # --- the probe path ----------------------------------------------------------------------
+    def on_result(self, result: ProbeResult) -> None:
+        """Every attempt goes to history; final results drive metrics and state. O(1), no awaits."""
+        self._store.record(result)
+        if not result.final:
+            return
+        self._stats.probes += 1
+        if not result.ok:
+            self._stats.failures += 1
+        self._latest[result.endpoint] = result
+        self._probe_metrics.observe(result)
+        for listener in self._listeners:
+            listener(result)
+
+    async def _probe(self, endpoint: Endpoint) -> None:
+        assert self._ctx is not None
+        await run_probe(endpoint, self._ctx, self.on_result)
+
+    async def probe_all_once(self) -> list[ProbeResult]:
+        """Probe every enabled endpoint once, concurrently within the bound (`slowatch run --once`)."""
+        assert self._ctx is not None
+        ctx = self._ctx
+        slots = asyncio.Semaphore(self._config.server.max_concurrency)
+
+        async def one(ep: Endpoint) -> ProbeResult:
+            async with slots:
+                return await run_probe(ep, ctx, self.on_result)
+
+        return list(await asyncio.gather(*(one(ep) for ep in self._config.endpoints if ep.enabled)))
+
+    def _observe_lag(self, seconds: float) -> None:
+        self._self_metrics.lag.observe(seconds)
+
+    def _observe_write(self, seconds: float) -> None:
+        self._self_metrics.write_duration.observe(seconds)
+
+    def _on_skipped(self, name: str) -> None:
+        self._self_metrics.skipped.inc()
+        logger.warning("probe still running at its next run, skipped endpoint=%s", name)
+
+    def _on_missed(self, name: str) -> None:
+        self._self_metrics.missed.inc()
+        logger.warning("scheduled run missed endpoint=%s", name)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self, *, schedule: bool = True, serve: bool = True) -> None:
+        await self._store.start()
+        configured = [ep.name for ep in self._config.endpoints]
+        restored = await self._store.read(lambda db: latest_results(db, configured))
+        self._latest.update({name: row.to_probe_result() for name, row in restored.items()})
+        self._session = make_session(limit=self._config.server.max_concurrency)
+        self._ctx = ProbeContext(session=self._session, clock=self._clock)
+        self._probe_metrics.set_endpoints(self._config.endpoints)
+        self._self_metrics.config_loaded(True, self._clock.time())
+        if serve:
+            await self._serve()
+        if schedule:
+            self._scheduler.start(list(self._config.endpoints))
+            if self._config_path is not None and self._watch_interval > 0:
+                self._spawn(self._watch_config())
+        self._ready = True
+        logger.info(
+            "slowatch started endpoints=%d consumers=%d listen=%s database=%s",
+            sum(1 for ep in self._config.endpoints if ep.enabled),
+            len(self._config.consumers),
+            f"{self._config.server.host}:{self.bound_port}" if serve else "-",
+            self._config.server.database,
+        )
+
+    async def _serve(self) -> None:
+        self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._config.server.host, self._config.server.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.bound_port = sockets[0].getsockname()[1] if sockets else self._config.server.port
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def request_stop(self) -> None:
+        if self._stop.is_set():
+            logger.warning("second stop signal: exiting now")
+            os._exit(1)
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+
+    async def stopped(self) -> None:
+        """Returns once a stop was requested."""
+        await self._stop.wait()
+
+    async def run(self) -> None:
+        """Start, serve until SIGTERM/SIGINT, then stop cleanly."""
+        await self.start()
+        self.install_signal_handlers()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        self._ready = False
+        grace = self._config.server.shutdown_grace
+        cancelled = await self._scheduler.stop(grace)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2.0)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+        await self._store.close()
+        s = self._stats
+        logger.info(
+            "slowatch stopped uptime=%.0fs probes=%d failures=%d reloads=%d cancelled_in_flight=%d",
+            time.monotonic() - s.started, s.probes, s.failures, s.reloads, cancelled,
+        )
+
+    # --- reload ------------------------------------------------------------------------------
+    async def reload(self) -> bool:
+        """Re-read the config file. On error keep the running config and say why."""
+        if self._config_path is None:
+            logger.warning("reload requested but the daemon has no config file")
+            return False
+        async with self._reload_lock:
+            path = self._config_path
+            try:
+                new = await asyncio.to_thread(load, path)
+            except ConfigError as exc:
+                self._self_metrics.config_loaded(False, self._clock.time())
+                logger.error(
+                    "config reload rejected, keeping the running config file=%s errors=%d\n%s",
+                    path, len(exc.problems), exc,
+                )
+                return False
+            self._config_digest = _digest(path)
+            self._apply(new)
+            self._stats.reloads += 1
+            self._self_metrics.config_loaded(True, self._clock.time())
+            return True
+
+    def _apply(self, new: Config) -> None:
+        old = self._config
+        restart_needed = [
+            key for key in ("listen", "database", "max_concurrency")
+            if getattr(old.server, key) != getattr(new.server, key)
+        ]
+        if restart_needed:
+            logger.warning("config reload: %s changed; takes effect after a restart", ", ".join(restart_needed))
+        self._config = new
+        self._probe_metrics.set_endpoints(new.endpoints)
+        added, removed, changed = self._scheduler.update(list(new.endpoints))
+        live = {ep.name for ep in new.endpoints if ep.enabled}
+        for name in set(self._latest) - live:
+            del self._latest[name]
+        logger.info("config reloaded added=%d removed=%d changed=%d", added, removed, changed)
+
+    async def _watch_config(self) -> None:
+        """Reload when the file's content changes (cheap: a hash every few seconds, off-loop)."""
+        assert self._config_path is not None
+        while True:
+            await asyncio.sleep(self._watch_interval)
+            digest = await asyncio.to_thread(_digest, self._config_path)
+            if digest is not None and digest != self._config_digest:
+                self._config_digest = digest
+                logger.info("config file changed, reloading file=%s", self._config_path)
+                await self.reload()
+
+
+def _digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+__all__ = ["Daemon"]

@@ -1,0 +1,178 @@
+"""JSON API, `/api/v1/...`. Secrets never appear: targets are redacted, headers are not shown."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from slowatch.config.endpoints import Endpoint
+from slowatch.models import ProbeResult
+from slowatch.redact import describe_target, redact_url
+from slowatch.store import queries
+from slowatch.store.schema import LATENCY_BUCKETS
+from slowatch.web.view import VIEW
+
+
+def result_json(r: ProbeResult | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "outcome": r.outcome.value,
+        "ok": r.ok,
+        "started_at": r.started_at,
+        "duration_seconds": round(r.duration, 6),
+        "message": r.message,
+        "status_code": r.status_code,
+        "phases": dict(r.phases),
+        "cert_expiry": r.cert_expiry,
+        "final_url": redact_url(r.final_url) if r.final_url else None,
+        "attempt": r.attempt,
+    }
+
+
+def endpoint_json(ep: Endpoint, latest: ProbeResult | None) -> dict[str, Any]:
+    return {
+        "name": ep.name,
+        "kind": ep.kind,
+        "target": describe_target(ep),
+        "interval_seconds": ep.interval,
+        "timeout_seconds": ep.timeout,
+        "labels": dict(ep.labels),
+        "enabled": ep.enabled,
+        "latest": result_json(latest),
+    }
+
+
+async def endpoints(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    return web.json_response(
+        {"endpoints": [endpoint_json(ep, view.latest.get(ep.name)) for ep in view.config.endpoints]}
+    )
+
+
+async def endpoint(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    name = request.match_info["name"]
+    try:
+        ep = view.config.endpoint(name)
+    except KeyError:
+        raise web.HTTPNotFound(text=f"no endpoint named {name!r}") from None
+    return web.json_response(endpoint_json(ep, view.latest.get(name)))
+
+
+async def consumers(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    slos = view.slo_view()
+    out = []
+    for c in view.config.consumers:
+        out.append(
+            {
+                "name": c.name,
+                "description": c.description,
+                "endpoints": list(c.endpoints),
+                "slos": [s for s in slos if s.get("consumer") == c.name],
+            }
+        )
+    return web.json_response({"consumers": out})
+
+
+def _number(request: web.Request, key: str, default: float | None, *, maximum: float | None = None) -> float | None:
+    raw = request.query.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{key} must be a number (got {raw!r})") from None
+    return min(value, maximum) if maximum is not None else value
+
+
+def _known(request: web.Request) -> str:
+    name = request.match_info["name"]
+    if all(ep.name != name for ep in request.app[VIEW].config.endpoints):
+        raise web.HTTPNotFound(text=f"no endpoint named {name!r}")
+    return name
+
+
+async def results(request: web.Request) -> web.Response:
+    """Raw history, newest first: `?since=UNIX&until=UNIX&limit=N&final_only=1`."""
+    name = _known(request)
+    since = _number(request, "since", None)
+    until = _number(request, "until", None)
+    limit = int(_number(request, "limit", 100, maximum=10_000) or 100)
+    final_only = request.query.get("final_only", "0") in ("1", "true")
+    rows = await request.app[VIEW].store.read(
+        lambda db: queries.history(db, name, since=since, until=until, limit=limit, final_only=final_only)
+    )
+    return web.json_response({"endpoint": name, "results": [_stored_json(r) for r in rows]})
+
+
+async def rollups(request: web.Request) -> web.Response:
+    """Hourly rollups, oldest first: `?since=UNIX` (default: the last 7 days)."""
+    name = _known(request)
+    since = _number(request, "since", time.time() - 7 * 86400)
+    assert since is not None
+    rows = await request.app[VIEW].store.read(lambda db: queries.rollups(db, name, since=since))
+    return web.json_response(
+        {
+            "endpoint": name,
+            "latency_buckets": list(LATENCY_BUCKETS),
+            "rollups": [
+                {
+                    "hour": r.hour,
+                    "total": r.total,
+                    "good": r.good,
+                    "mean_latency_seconds": r.mean_latency,
+                    "latency_buckets_cumulative": list(r.buckets),
+                    "outcomes": dict(r.outcomes),
+                }
+                for r in rows
+            ],
+        }
+    )
+
+
+async def incidents(request: web.Request) -> web.Response:
+    """Up/down state changes, newest first: `?endpoint=NAME&since=UNIX&limit=N`."""
+    endpoint_name = request.query.get("endpoint")
+    since = _number(request, "since", None)
+    limit = int(_number(request, "limit", 100, maximum=10_000) or 100)
+    rows = await request.app[VIEW].store.read(
+        lambda db: queries.incidents(db, endpoint_name, since=since, limit=limit)
+    )
+    return web.json_response(
+        {
+            "incidents": [
+                {
+                    "endpoint": i.endpoint,
+                    "ts": i.ts,
+                    "from": i.from_state,
+                    "to": i.to_state,
+                    "outcome": i.outcome,
+                    "message": i.message,
+                }
+                for i in rows
+            ]
+        }
+    )
+
+
+def _stored_json(r: queries.StoredResult) -> dict[str, Any]:
+    doc = result_json(r.to_probe_result())
+    assert doc is not None
+    doc["final"] = r.final
+    return doc
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/api/v1/endpoints", endpoints)
+    router.add_get("/api/v1/endpoints/{name}", endpoint)
+    router.add_get("/api/v1/endpoints/{name}/results", results)
+    router.add_get("/api/v1/endpoints/{name}/rollups", rollups)
+    router.add_get("/api/v1/incidents", incidents)
+    router.add_get("/api/v1/consumers", consumers)
+
+
+__all__ = ["add_routes", "endpoint_json", "result_json"]

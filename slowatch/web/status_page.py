@@ -1,0 +1,90 @@
+"""A server-rendered status page at `/`: endpoints now, and each consumer's error budgets.
+
+No JavaScript and no external assets (it works air-gapped); it refreshes itself every 15 s.
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+
+from aiohttp import web
+
+from slowatch.redact import describe_target
+from slowatch.web.view import VIEW
+
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#1d232a;background:#f6f7f9}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
+th,td{text-align:left;padding:.45rem .7rem;border-bottom:1px solid #eceef1;vertical-align:top}
+th{font-weight:600;color:#5b6470;font-size:12px;text-transform:uppercase}
+.dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.4rem}
+.ok{background:#2da44e}.bad{background:#cf222e}.unknown{background:#8c959f}
+.bar{height:.6rem;background:#eceef1;border-radius:.3rem;min-width:8rem}
+.fill{height:100%;border-radius:.3rem}
+.muted{color:#8c959f}
+"""
+
+
+def _age(ts: float, now: float) -> str:
+    sec = max(0, int(now - ts))
+    return f"{sec}s ago" if sec < 120 else f"{sec // 60}m ago"
+
+
+async def index(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    now = time.time()
+    rows = []
+    for ep in view.config.endpoints:
+        r = view.latest.get(ep.name)
+        if r is None:
+            state, outcome, took, msg, when = "unknown", "waiting", "", "", ""
+        else:
+            state = "ok" if r.ok else "bad"
+            outcome, took = r.outcome.value, f"{r.duration * 1000:.0f} ms"
+            msg, when = r.message, _age(r.started_at, now)
+        rows.append(
+            f"<tr><td><span class='dot {state}'></span>{escape(ep.name)}</td><td>{escape(ep.kind)}</td>"
+            f"<td class='muted'>{escape(describe_target(ep))}</td><td>{escape(outcome)}</td><td>{took}</td>"
+            f"<td>{escape(msg)}</td><td class='muted'>{when}</td></tr>"
+        )
+    slo_rows = []
+    for s in view.slo_view():
+        left = s.get("budget_remaining")
+        if isinstance(left, float):
+            pct = max(0.0, min(1.0, left))
+            color = "#2da44e" if left > 0.5 else "#bf8700" if left > 0.1 else "#cf222e"
+            bar = f"<div class='bar'><div class='fill' style='width:{pct:.0%};background:{color}'></div></div>"
+            shown = f"{left:.1%}"
+        else:
+            bar, shown = "", escape(str(s.get("state", "no data")))
+        sli = s.get("sli")
+        slo_rows.append(
+            f"<tr><td>{escape(str(s.get('consumer')))}</td><td>{escape(str(s.get('slo')))}</td>"
+            f"<td>{escape(str(s.get('objective_percent', '')))}%</td>"
+            f"<td>{f'{sli:.4%}' if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
+        )
+    slo_table = (
+        "<h2>Error budgets</h2><table><tr><th>consumer</th><th>SLO</th><th>objective</th><th>SLI</th>"
+        f"<th>budget left</th></tr>{''.join(slo_rows)}</table>"
+        if slo_rows
+        else ""
+    )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
+        f"<title>slowatch status</title><style>{_STYLE}</style></head><body><h1>slowatch status</h1>"
+        "<table><tr><th>endpoint</th><th>kind</th><th>target</th><th>last outcome</th><th>time</th>"
+        f"<th>message</th><th>when</th></tr>{''.join(rows)}</table>{slo_table}"
+        "<p class='muted'>JSON: <a href='/api/v1/endpoints'>/api/v1/endpoints</a> · "
+        "<a href='/api/v1/consumers'>/api/v1/consumers</a> · <a href='/metrics'>/metrics</a></p>"
+        "</body></html>"
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/", index)
+
+
+__all__ = ["add_routes"]

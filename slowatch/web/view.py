@@ -1,0 +1,39 @@
+"""The read-only view of the daemon that web handlers get (keeps the web layer testable alone)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from slowatch.config.schema import Config
+from slowatch.models import ProbeResult
+from slowatch.store import Store
+
+
+class DaemonView(Protocol):
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def latest(self) -> dict[str, ProbeResult]: ...
+
+    def readiness(self) -> list[str]:
+        """Reasons the daemon is not ready; empty when ready."""
+        ...
+
+    def slo_view(self) -> list[dict[str, object]]:
+        """The current SLO snapshot as JSON-ready dicts, one per (consumer, SLO)."""
+        ...
+
+
+VIEW: web.AppKey[DaemonView] = web.AppKey("view", DaemonView)
+
+__all__ = ["VIEW", "DaemonView"]

@@ -1,0 +1,135 @@
+"""Pydantic's errors, rewritten as located plain-English problems."""
+
+from __future__ import annotations
+
+import pytest
+
+from slowatch.config.loader import format_path
+from tests.config.conftest import Errors
+
+HTTP = "  - name: {name}\n    kind: http\n    url: http://{name}.example/\n"
+
+
+def test_unknown_field_with_suggestion_points_at_the_key(errors: Errors) -> None:
+    text = "endpoints:\n" + HTTP.format(name="a") + "    intervall: 5s\n    colour: red\n"
+    assert errors(text) == [
+        "5:5 endpoints[0].intervall: unknown field 'intervall' (did you mean 'interval'?)",
+        "6:5 endpoints[0].colour: unknown field 'colour'",
+    ]
+
+
+def test_unknown_top_level_section(errors: Errors) -> None:
+    assert errors("endpoint: []\n") == ["1:1 endpoint: unknown field 'endpoint' (did you mean 'endpoints'?)"]
+
+
+def test_required_field_missing_is_located_at_its_mapping(errors: Errors) -> None:
+    assert errors("endpoints:\n  - name: a\n    kind: http\n") == ["2:5 endpoints[0].url: required field missing"]
+
+
+def test_unknown_and_missing_kind(errors: Errors) -> None:
+    text = "endpoints:\n  - name: a\n    kind: htp\n  - name: b\n    url: http://b/\n"
+    assert errors(text) == [
+        "3:11 endpoints[0].kind: unknown kind 'htp' (expected one of: http, tcp, tls, dns)",
+        "4:5 endpoints[1].kind: required field missing (expected one of: http, tcp, tls, dns)",
+    ]
+
+
+def test_interval_must_be_at_least_one_second(errors: Errors) -> None:
+    text = "endpoints:\n" + HTTP.format(name="a") + HTTP.format(name="b") + "    interval: 0s\n"
+    assert errors(text) == ["8:15 endpoints[1].interval: must be at least 1s (got '0s')"]
+
+
+def test_default_interval_is_reported_once_at_defaults(errors: Errors) -> None:
+    text = "defaults:\n  interval: 500ms\nendpoints:\n" + HTTP.format(name="a") + HTTP.format(name="b")
+    assert errors(text) == ["2:13 defaults.interval: must be at least 1s (got '500ms')"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("retries: many", "5:14 endpoints[0].retries: must be a whole number (got 'many')"),
+        ("retries: 11", "5:14 endpoints[0].retries: must be at most 10 (got 11)"),
+        ("retries: -1", "5:14 endpoints[0].retries: must be at least 0 (got -1)"),
+        ("retries: 1.5", "5:14 endpoints[0].retries: must be a whole number (got 1.5)"),
+        ("enabled: perhaps", "5:14 endpoints[0].enabled: must be true or false (got 'perhaps')"),
+        ("timeout: soon", "5:14 endpoints[0].timeout: not a duration: 'soon' (use e.g. 500ms, 15s, 5m, 1h, 30d)"),
+        ("labels: [a]", "5:5 endpoints[0].labels: must be a mapping (got a list)"),
+        ("labels: {team: {a: 1}}", "5:14 endpoints[0].labels.team: must be a string (got a mapping)"),
+        ("name: a b", "5:11 endpoints[0].name: must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got 'a b')"),
+    ],
+)
+def test_field_errors(errors: Errors, line: str, expected: str) -> None:
+    text = "endpoints:\n" + HTTP.format(name="a") + f"    {line}\n"
+    if line.startswith("name:"):
+        text = text.replace("  - name: a\n", "  -\n", 1)
+    assert errors(text) == [expected]
+
+
+def test_literal_and_empty_value(errors: Errors) -> None:
+    assert errors("server:\n  log_format: yaml\n  jitter:\n") == [
+        "2:15 server.log_format: must be 'text' or 'json' (got 'yaml')",
+        "3:3 server.jitter: must be a number (got nothing)",
+    ]
+
+
+def test_section_of_the_wrong_shape(errors: Errors) -> None:
+    assert errors("server: []\nendpoints: {a: 1}\n") == [
+        "1:1 server: must be a mapping (got a list)",
+        "2:1 endpoints: must be a list (got a mapping)",
+    ]
+
+
+def test_plain_union_alternatives_are_merged(errors: Errors) -> None:
+    text = (
+        "endpoints:\n"
+        + HTTP.format(name="a")
+        + "consumers:\n  - name: c\n    endpoints: [a, 7, {labels: {t: x}, lables: 1}]\n"
+    )
+    assert errors(text) == [
+        "7:20 consumers[0].endpoints[1]: must be a string or a mapping (got 7)",
+        "7:40 consumers[0].endpoints[2].lables: unknown field 'lables' (did you mean 'labels'?)",
+    ]
+
+
+def test_every_problem_is_reported_sorted_by_line(errors: Errors) -> None:
+    text = """\
+    server:
+      listen: nowhere
+      max_concurrency: 0
+    endpoints:
+      - name: a
+        kind: http
+        url: ftp://a.example/
+        interval: 0s
+        timeout: 1x
+      - name: b
+        kind: tcp
+        host: db.example
+        port: 70000
+    consumers:
+      - name: c
+        endpoints: [a]
+        slo: []
+    """
+    assert errors(text) == [
+        "2:11 server.listen: must be HOST:PORT (got 'nowhere')",
+        "3:20 server.max_concurrency: must be at least 1 (got 0)",
+        "7:10 endpoints[0].url: must be an http:// or https:// URL",
+        "8:15 endpoints[0].interval: must be at least 1s (got '0s')",
+        "9:14 endpoints[0].timeout: not a duration: '1x' (use e.g. 500ms, 15s, 5m, 1h, 30d)",
+        "13:11 endpoints[1].port: must be at most 65535 (got 70000)",
+        "17:5 consumers[0].slo: unknown field 'slo' (did you mean 'slos'?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        (("endpoints", 1, "interval"), "endpoints[1].interval"),
+        (("endpoints", 0, "headers", "X-Token"), "endpoints[0].headers.X-Token"),
+        (("endpoints", 0, "labels", "app.kubernetes.io/name"), "endpoints[0].labels['app.kubernetes.io/name']"),
+        ((), ""),
+    ],
+)
+def test_format_path(path: tuple[str | int, ...], text: str) -> None:
+    assert format_path(path) == text

@@ -1,0 +1,193 @@
+"""YAML-level problems: syntax, shape, duplicate keys, aliases, tags, and recorded locations."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from slowatch.config import load, load_text
+from slowatch.config.yamlnodes import Mark, parse
+from slowatch.errors import ConfigError
+from tests.config.conftest import Errors, Loader
+
+
+def test_syntax_error_is_located(errors: Errors) -> None:
+    assert errors("server:\n  listen: [1, 2\n") == [
+        "3:1: invalid YAML: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence on line 2)"
+    ]
+
+
+def test_mapping_value_in_a_plain_scalar(errors: Errors) -> None:
+    assert errors("server:\n  listen: a: b\n") == ["2:12: invalid YAML: mapping values are not allowed here"]
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "~\n", "---\n"])
+def test_empty_file(errors: Errors, text: str) -> None:
+    assert errors(text) == ["the file is empty: expected a mapping with server, defaults, endpoints, ..."]
+
+
+@pytest.mark.parametrize(("text", "got"), [("- name: a\n", "a list"), ("just text\n", "a single value")])
+def test_top_level_must_be_a_mapping(errors: Errors, text: str, got: str) -> None:
+    assert errors(text) == [f"1:1: the top level must be a mapping with server, defaults, endpoints, ... (got {got})"]
+
+
+def test_one_document_only(errors: Errors) -> None:
+    assert errors("server: {}\n---\nendpoints: []\n") == [
+        "2:1: invalid YAML: expected a single document in the stream, but found another document"
+    ]
+
+
+def test_duplicate_keys_point_at_the_second(errors: Errors) -> None:
+    text = """\
+    server:
+      listen: 127.0.0.1:1
+      listen: 127.0.0.1:2
+    server: {}
+    """
+    assert errors(text) == [
+        "3:3 server.listen: duplicate key 'listen' (first on line 2)",
+        "4:1 server: duplicate key 'server' (first on line 1)",
+    ]
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as info:
+        load(missing)
+    assert [str(p) for p in info.value.problems] == [f"{missing}: cannot read the file: No such file or directory"]
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path)
+    assert [str(p) for p in info.value.problems] == [f"{tmp_path}: cannot read the file: Is a directory"]
+
+
+def test_not_utf8(config_path: Path) -> None:
+    config_path.write_bytes(b"server:\n  listen: caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load(config_path)
+    assert [str(p) for p in info.value.problems] == [f"{config_path}:2:14: not UTF-8 text"]
+
+
+def test_control_character(errors: Errors) -> None:
+    assert errors("server:\n  listen: a\x07\n") == ["2:12: invalid YAML: unacceptable character #x0007"]
+
+
+def _billion_laughs(levels: int) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_fast_and_located() -> None:
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as info:
+        load_text(_billion_laughs(30), "bomb.yaml")  # 9**30 values if it were expanded
+    assert time.perf_counter() - started < 1.0
+    assert [str(p) for p in info.value.problems] == [
+        "bomb.yaml:6:10: aliases expand the document beyond 100000 values (an alias bomb?)"
+    ]
+
+
+def test_small_anchors_are_fine() -> None:
+    doc = parse(_billion_laughs(4), {})  # 9**4 = 6561 values once expanded
+    assert len(doc.data["a3"]) == 9 and doc.data["a3"][8][8][8][8] == "lol"
+
+
+def test_expansion_limit_is_a_parameter() -> None:
+    parse(_billion_laughs(3), {}, max_nodes=1000)
+    with pytest.raises(Exception, match="beyond 100 values"):
+        parse(_billion_laughs(3), {}, max_nodes=100)
+
+
+@pytest.mark.parametrize(("text", "col"), [("a: &a [1, *a]\n", 11), ("a: &a {b: {c: *a}}\n", 15)])
+def test_recursive_alias(errors: Errors, text: str, col: int) -> None:
+    assert errors(text) == [f"1:{col}: an alias refers to a node that contains it"]
+
+
+def test_undefined_alias(errors: Errors) -> None:
+    assert errors("defaults: *nope\n") == ["1:11: invalid YAML: found undefined alias 'nope'"]
+
+
+def test_merge_keys_and_explicit_keys_win(load_config: Loader) -> None:
+    config = load_config(
+        """\
+        defaults: &timing {interval: 10s, timeout: 2s}
+        endpoints:
+          - <<: *timing
+            name: a
+            kind: http
+            url: http://a.example/
+            timeout: 3s
+          - timeout: 4s
+            <<: *timing
+            name: b
+            kind: http
+            url: http://b.example/
+          - <<: [*timing, {timeout: 9s, retries: 2}]
+            name: c
+            kind: http
+            url: http://c.example/
+        """
+    )
+    timings = [(ep.interval, ep.timeout, ep.retries) for ep in config.endpoints]
+    assert timings == [(10.0, 3.0, 0), (10.0, 4.0, 0), (10.0, 2.0, 2)]
+
+
+def test_errors_in_merged_values_point_into_the_anchor(errors: Errors) -> None:
+    text = """\
+    x: &base {kind: http, url: http://a.example/, retries: 99}
+    endpoints:
+      - <<: *base
+        name: a
+    """
+    assert errors(text) == [
+        "1:1 x: unknown field 'x'",
+        "1:56 endpoints[0].retries: must be at most 10 (got 99)",
+    ]
+
+
+def test_merge_needs_a_mapping(errors: Errors) -> None:
+    assert errors("server:\n  <<: 5\n") == ["2:7 server: a merge key (<<) needs a mapping or a list of mappings"]
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        ("!!python/object/apply:os.system ['true']", "!!python/object/apply:os.system"),
+        ("!!binary aGk=", "!!binary"),
+        ("!!set {a, b}", "!!set"),
+        ("!custom x", "!custom"),
+    ],
+)
+def test_unsupported_tags_are_refused(errors: Errors, value: str, tag: str) -> None:
+    assert errors(f"server:\n  listen: {value}\n") == [f"2:11 server.listen: unsupported YAML tag {tag!r}"]
+
+
+def test_scalars() -> None:
+    doc = parse("a: 10:30\nb: 2026-12-01\nc: 0x1f\nd: 1.5\ne: yes\nf: ~\ng: '12'\n200: ok\n", {})
+    assert doc.data == {
+        "a": "10:30",
+        "b": "2026-12-01",
+        "c": 31,
+        "d": 1.5,
+        "e": True,
+        "f": None,
+        "g": "12",
+        "200": "ok",
+    }
+
+
+def test_locations_are_recorded_per_path() -> None:
+    doc = parse("endpoints:\n  - name: a\n    labels: {team: x}\n  - name: b\n", {})
+    assert doc.keys[("endpoints",)] == Mark(1, 1)
+    assert doc.values[("endpoints", 0)] == Mark(2, 5)
+    assert doc.keys[("endpoints", 0, "labels")] == Mark(3, 5)
+    assert doc.values[("endpoints", 0, "labels", "team")] == Mark(3, 20)
+    assert doc.values[("endpoints", 1, "name")] == Mark(4, 11)
+    assert doc.source[("endpoints", 1, "name")] == "b"
+
+
+def test_absurd_nesting_is_an_error_not_a_crash(errors: Errors) -> None:
+    assert errors("server: " + "[" * 5000 + "]" * 5000 + "\n") == ["invalid YAML: nested too deeply"]

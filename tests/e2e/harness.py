@@ -1,0 +1,99 @@
+"""Run the real daemon (`python -m slowatch run`) as a subprocess and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DaemonProcess:
+    def __init__(self, config: Path, workdir: Path, *, env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.port = free_port()
+        self.log_path = workdir / f"daemon-{self.port}.log"
+        self.env = {**os.environ, **(env or {})}
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 20.0) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "slowatch", "run", "--config", str(self.config),
+                "--listen", f"127.0.0.1:{self.port}", "--log-level", "INFO",
+                stdout=log, stderr=log, cwd=self.workdir, env=self.env,
+            )
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as s:
+            while time.monotonic() < deadline:
+                if self.proc.returncode is not None:
+                    raise RuntimeError(f"daemon exited {self.proc.returncode}:\n{self.log()}")
+                try:
+                    async with s.get(f"{self.url}/readyz") as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"daemon not ready after {timeout}s:\n{self.log()}")
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as s, s.get(f"{self.url}{path}") as r:
+            return r.status, await r.text()
+
+    async def metrics(self) -> str:
+        status, text = await self.get("/metrics")
+        assert status == 200, text
+        return text
+
+    async def wait_for_metric(self, line_prefix: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = await self.metrics()
+            for line in text.splitlines():
+                if line.startswith(line_prefix):
+                    return line
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no metric line starting with {line_prefix!r} within {timeout}s")
+
+    def send(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            raise
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def metric_value(text: str, prefix: str) -> float:
+    """The value of the first sample line starting with `prefix` (name plus labels as rendered)."""
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {prefix!r} in /metrics")
