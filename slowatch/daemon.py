@@ -72,6 +72,7 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
         self._ready = False
+        self._scheduling = False
         self._store = Store(
             config.server.database,
             clock=self._clock,
@@ -121,7 +122,7 @@ class Daemon:
         reasons = []
         if not self._ready:
             reasons.append("starting")
-        if self._ready and not self._scheduler.running:
+        if self._ready and self._scheduling and not self._scheduler.running:
             reasons.append("scheduler is not running")
         if not self._store.healthy:
             reasons.append(f"database is not writable: {self._store.last_error or 'unknown error'}")
@@ -187,6 +188,7 @@ class Daemon:
         if serve:
             await self._serve()
         if schedule:
+            self._scheduling = True
             self._scheduler.start(list(self._config.endpoints))
             if self._config_path is not None and self._watch_interval > 0:
                 self._spawn(self._watch_config())

@@ -1,0 +1,125 @@
+"""The command line as an SRE uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from slowatch import __version__
+from slowatch.cli import JsonFormatter, main
+from slowatch.config import load
+from slowatch.demo import run_demo
+from tests.e2e.harness import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[TestServer]:
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="fine")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def cli(*args: str) -> tuple[int, str, str]:
+    """Run `python -m slowatch ARGS` without blocking the loop that serves the test targets."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "slowatch", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(ROOT / "config" / "slowatch.yaml")]) == 0
+    assert "OK (6 endpoints" in capsys.readouterr().out
+
+    bad = write(
+        tmp_path,
+        "endpoints:\n  - name: a\n    kind: http\n    url: http://x/\n    interval: 0s\n"
+        "consumers:\n  - name: c\n    endpoints: [a]\n    colour: blue\n",
+    )
+    assert main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5:15 endpoints[0].interval: must be at least 1s (got '0s')" in err
+    assert f"{bad}:9:5 consumers[0].colour: unknown field 'colour'" in err
+    assert "2 error(s)" in err
+
+
+def test_version_and_python_dash_m() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "slowatch", "--version"], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == f"slowatch {__version__}"
+
+
+async def test_probe_and_run_once(target: TestServer, tmp_path: Path) -> None:
+    cfg = write(
+        tmp_path,
+        f"""
+server: {{database: "{tmp_path / 'once.db'}"}}
+endpoints:
+  - {{name: good, kind: http, url: "http://127.0.0.1:{target.port}/ok"}}
+  - {{name: refused, kind: http, url: "http://127.0.0.1:{free_port()}/"}}
+""",
+    )
+    code, out, err = await cli("probe", "--config", str(cfg), "good")
+    assert code == 0, out + err
+    assert "success" in out
+    code, out, _ = await cli("probe", "--config", str(cfg), "refused")
+    assert code == 1 and "connection_refused" in out
+    code, _, err = await cli("probe", "--config", str(cfg), "nope")
+    assert code == 2 and "no endpoint named 'nope'" in err
+
+    code, out, err = await cli("run", "--config", str(cfg), "--once", "--log-format", "json")
+    assert code == 1
+    assert "good" in out and "connection_refused" in out
+    for line in err.strip().splitlines():
+        json.loads(line)  # every log line is one JSON object
+    assert (tmp_path / "once.db").exists()
+
+
+def test_json_formatter_keeps_context() -> None:
+    record = logging.LogRecord("slowatch.x", logging.WARNING, __file__, 1, "probe failed endpoint=%s", ("api",), None)
+    doc = json.loads(JsonFormatter().format(record))
+    assert doc["level"] == "warning" and doc["msg"] == "probe failed endpoint=api"
+
+
+async def test_demo_shows_successes_and_failures(tmp_path: Path) -> None:
+    demo_port = free_port()
+    config = load(
+        ROOT / "config" / "slowatch.yaml",
+        env={
+            "DEMO_HOST": f"127.0.0.1:{demo_port}",
+            "SLOWATCH_LISTEN": "127.0.0.1:0",
+            "SLOWATCH_DB": str(tmp_path / "d.db"),
+        },
+    )
+    lines: list[str] = []
+    assert await run_demo(config, config_path=None, port=demo_port, write=lines.append, duration=7, refresh=3) == 0
+    screen = "\n".join(lines)
+    assert "status page http://127.0.0.1:" in screen
+    assert "payments-api" in screen and "success" in screen
+    assert "connection_refused" in screen  # legacy-reports has nothing listening

@@ -1,0 +1,143 @@
+"""The daemon in-process (no scheduler), its HTTP face, and /readyz on a full database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from slowatch.config import load_text
+from slowatch.daemon import Daemon
+
+TOKEN = "tok-9f8e7d6c5b4a"
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[TestServer]:
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({"status": "up"})
+
+    async def fail(request: web.Request) -> web.Response:
+        return web.Response(status=500, text="boom <b>&</b>")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/fail", fail)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def daemon(target: TestServer, tmp_path: Path) -> AsyncIterator[Daemon]:
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / 'w.db'}"}}
+endpoints:
+  - name: up
+    kind: http
+    url: http://127.0.0.1:{target.port}/ok?api_key=${{TOKEN}}
+    headers: {{X-Token: "${{TOKEN}}"}}
+  - name: down
+    kind: http
+    url: http://127.0.0.1:{target.port}/fail
+consumers:
+  - name: shop
+    endpoints: [up, down]
+""",
+        env={"TOKEN": TOKEN},
+    )
+    d = Daemon(config)
+    await d.start(schedule=False)
+    yield d
+    await d.stop()
+
+
+async def get(d: Daemon, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{d.bound_port}{path}") as r:
+        return r.status, await r.text()
+
+
+async def test_api_serves_latest_history_rollups_incidents(daemon: Daemon) -> None:
+    for _ in range(3):
+        await daemon.probe_all_once()
+    await daemon.store.flush()
+
+    status, body = await get(daemon, "/api/v1/endpoints")
+    assert status == 200
+    eps = {e["name"]: e for e in json.loads(body)["endpoints"]}
+    assert eps["up"]["latest"]["outcome"] == "success"
+    assert eps["down"]["latest"]["status_code"] == 500
+    assert eps["up"]["target"].endswith("/ok?api_key=redacted")
+
+    status, body = await get(daemon, "/api/v1/endpoints/down/results?limit=2")
+    results = json.loads(body)["results"]
+    assert status == 200 and len(results) == 2
+    assert results[0]["started_at"] >= results[1]["started_at"]
+
+    status, body = await get(daemon, "/api/v1/endpoints/up/rollups")
+    (hour,) = json.loads(body)["rollups"]
+    assert hour["total"] == 3 and hour["good"] == 3
+
+    status, body = await get(daemon, "/api/v1/incidents?endpoint=down")
+    (incident,) = json.loads(body)["incidents"]
+    assert (incident["from"], incident["to"]) == ("unknown", "down")
+
+    assert (await get(daemon, "/api/v1/endpoints/nope"))[0] == 404
+    assert (await get(daemon, "/api/v1/endpoints/nope/results"))[0] == 404
+    assert (await get(daemon, "/api/v1/endpoints/up/results?limit=abc"))[0] == 400
+
+    status, body = await get(daemon, "/api/v1/consumers")
+    assert json.loads(body)["consumers"][0]["endpoints"] == ["up", "down"]
+
+    status, page = await get(daemon, "/")
+    assert "boom" not in page or "<b>&</b>" not in page  # target text is escaped, never raw HTML
+    for path in ("/api/v1/endpoints", "/metrics", "/", "/api/v1/endpoints/up/results"):
+        assert TOKEN not in (await get(daemon, path))[1]
+
+
+async def test_readyz_reports_a_full_database_and_recovers(daemon: Daemon) -> None:
+    assert (await get(daemon, "/readyz"))[0] == 200
+    assert (await get(daemon, "/healthz"))[0] == 200
+    daemon.store.set_max_page_count(1)
+    probed = 0
+    for _ in range(40):
+        probed += len(await daemon.probe_all_once())
+        status, body = await get(daemon, "/readyz")
+        if status == 503:
+            break
+        await asyncio.sleep(0.1)
+    assert status == 503
+    assert "database is not writable" in body and "full" in body
+    _, metrics = await get(daemon, "/metrics")
+    assert "slowatch_store_healthy 0.0" in metrics
+    # The probes themselves were not recorded as failures because of the database.
+    assert daemon.latest["up"].ok
+    daemon.store.set_max_page_count(None)
+    for _ in range(100):
+        if (await get(daemon, "/readyz"))[0] == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert (await get(daemon, "/readyz"))[0] == 200
+    await daemon.store.flush()
+    rows = await daemon.store.read(lambda db: db.execute("select count(*) from results").fetchone()[0])
+    assert rows == probed  # nothing was lost while the database was full
+
+
+async def test_metrics_gzip_and_openmetrics(daemon: Daemon) -> None:
+    await daemon.probe_all_once()
+    url = f"http://127.0.0.1:{daemon.bound_port}/metrics"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url, headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.headers["Content-Encoding"] == "gzip"
+            assert "slowatch_probe_success" in await r.text()
+        async with s.get(url, headers={"Accept": "application/openmetrics-text; version=1.0.0"}) as r:
+            assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+            assert (await r.text()).rstrip().endswith("# EOF")
