@@ -6,9 +6,12 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
+import dns.exception
+import dns.name
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from yarl import URL
 
+from slowatch.config.alerting import EndpointAlerts
 from slowatch.config.types import Duration, Interval, Model, Name
 
 
@@ -22,6 +25,7 @@ class EndpointBase(Model):
     retry_delay: Duration = 1.0
     labels: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
+    alerts: EndpointAlerts = Field(default_factory=EndpointAlerts)
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
@@ -29,12 +33,10 @@ _SIZE_UNITS = {None: 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 10**6, "MiB": 1 <
 
 
 def _to_bytes(value: Any) -> Any:
-    if isinstance(value, str):
-        match = _SIZE.match(value)
-        if not match:
-            raise ValueError(f"not a size: {value!r} (use e.g. 4096, 64KiB, 1MiB)")
-        return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
-    return value
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if isinstance(value, str) and not match:
+        raise ValueError(f"not a size: {value!r} (use e.g. 4096, 64KiB, 1MiB)")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)] if match else value
 
 
 ByteSize = Annotated[int, BeforeValidator(_to_bytes), Field(ge=1, le=1 << 30)]
@@ -55,6 +57,18 @@ def _compile(pattern: str) -> str:
     except re.error as exc:
         raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
     return pattern
+
+
+def _http_url(value: str, no_credentials: str) -> str:
+    try:
+        url = URL(value)
+    except ValueError as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an http:// or https:// URL")
+    if url.user or url.password:
+        raise ValueError(no_credentials)
+    return value
 
 
 class BodyAssertion(Model):
@@ -132,12 +146,7 @@ class Proxy(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        url = URL(v)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL")
-        if url.user or url.password:
-            raise ValueError("put proxy credentials in username/password, not in the URL")
-        return v
+        return _http_url(v, "put proxy credentials in username/password, not in the URL")
 
     @field_validator("username")
     @classmethod
@@ -164,15 +173,7 @@ class HttpEndpoint(EndpointBase):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        try:
-            url = URL(v)
-        except ValueError as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL")
-        if url.user or url.password:
-            raise ValueError("credentials do not belong in the URL: use an Authorization header")
-        return v
+        return _http_url(v, "credentials do not belong in the URL: use an Authorization header")
 
     @field_validator("method")
     @classmethod
@@ -240,6 +241,15 @@ class DnsEndpoint(EndpointBase):
     transport: Literal["udp", "tcp"] = "udp"
     expect: DnsExpect = Field(default_factory=DnsExpect)
 
+    @field_validator("query")
+    @classmethod
+    def _query(cls, v: str) -> str:
+        try:
+            dns.name.from_text(v)
+        except dns.exception.DNSException as exc:
+            raise ValueError(f"not a DNS name: {v!r} ({exc})") from None
+        return v
+
     @field_validator("nameserver")
     @classmethod
     def _nameserver(cls, v: str | None) -> str | None:
@@ -261,7 +271,10 @@ def split_hostport(value: str, default_port: int) -> tuple[str, int]:
         host, _, p = value.partition(":")
         port = int(p) if p.isdigit() else -1
     elif ":" in value:
-        ipaddress.IPv6Address(value)
+        try:
+            ipaddress.IPv6Address(value)
+        except ValueError:
+            raise ValueError(f"not host[:port]: {value!r} (write IPv6 with a port as [addr]:port)") from None
     if not host or not 1 <= port <= 65535 or any(c in host for c in " /@"):
         raise ValueError(f"not host[:port]: {value!r}")
     return host, port
@@ -272,7 +285,6 @@ Endpoint = Annotated[HttpEndpoint | TcpEndpoint | TlsEndpoint | DnsEndpoint, Fie
 __all__ = [
     "JSON_PATH_STEP",
     "BodyAssertion",
-    "ByteSize",
     "DnsEndpoint",
     "DnsExpect",
     "Endpoint",

@@ -9,39 +9,51 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import aiohttp
 
 from slowatch.clock import Clock
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.probes import http
+from slowatch.probes import dns, http, tcp, tls
+from slowatch.probes.certs import SslContexts
+from slowatch.probes.tracing import ProbeConnector, trace_config
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeContext:
-    """What a probe may use: the shared aiohttp session and the clock."""
+    """What a probe may use: the shared aiohttp session, the clock, and TLS contexts built once.
+
+    Make one per daemon (or per `slowatch probe` run) and share it: `ssl_contexts` is a cache."""
 
     session: aiohttp.ClientSession
     clock: Clock
+    ssl_contexts: SslContexts = field(default_factory=SslContexts)
 
 
-ProbeFn = Callable[[Endpoint, ProbeContext], Awaitable[ProbeResult]]
+ProbeFn = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
+"""Takes the endpoint model of its own kind (`PROBES[endpoint.kind]` guarantees the match)."""
 
 PROBES: dict[str, ProbeFn] = {
     "http": http.probe,
+    "tcp": tcp.probe,
+    "tls": tls.probe,
+    "dns": dns.probe,
 }
 
 
 def make_session(limit: int = 100) -> aiohttp.ClientSession:
     """The one ClientSession the daemon probes with: a fresh connection per probe, like an uptime
-    check should (keep-alive would hide connect and TLS failures), no cookies carried between probes."""
-    connector = aiohttp.TCPConnector(limit=limit, force_close=True, enable_cleanup_closed=True, ttl_dns_cache=10)
+    check should (keep-alive would hide connect and TLS failures), no cookies carried between probes,
+    and the tracing HTTP probes use to time phases and read the peer certificate."""
+    connector = ProbeConnector(limit=limit, force_close=True, ttl_dns_cache=10)
     return aiohttp.ClientSession(
         connector=connector,
+        trace_configs=[trace_config()],
         cookie_jar=aiohttp.DummyCookieJar(),
         auto_decompress=True,
         headers={"User-Agent": "slowatch"},
@@ -71,9 +83,7 @@ async def probe_once(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     )
 
 
-async def run_probe(
-    endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[ProbeResult], None]
-) -> ProbeResult:
+async def run_probe(endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[ProbeResult], None]) -> ProbeResult:
     """Probe with `endpoint.retries` retries; every attempt goes to `on_result`, only the last is final."""
     attempts = endpoint.retries + 1
     for attempt in range(1, attempts + 1):

@@ -1,53 +1,197 @@
-"""HTTP(S) probe."""
+"""HTTP(S) probe: one request (following redirects if asked), bounded body read, then the checks.
+
+Redirects are followed by aiohttp, also to other hosts (`localhost` -> `127.0.0.1`, `http` -> `https`):
+`final_url` shows where the probe ended. On a cross-origin hop aiohttp drops `Authorization`, `Cookie`
+and `Proxy-Authorization`; other configured headers are sent on (like `curl -L`). Probe a URL that does
+not redirect, or set `follow_redirects: false`, when a header must never leave the first host.
+
+Outcome order: transport failures (timeout, refused, reset, dns, tls, protocol), then `http_status`,
+then expected headers (`assertion_failed`), then `body_too_large`, then body assertions.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import re
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from yarl import URL
 
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.models import Outcome, ProbeResult
+from slowatch.probes.assertions import check_body, check_headers, check_status
+from slowatch.probes.certs import TlsSettings, load_error
+from slowatch.probes.failures import Failure, classify, classify_os_error, short
+from slowatch.probes.tracing import PhaseRecorder, recording
+from slowatch.redact import redact_url
 
 if TYPE_CHECKING:
     from slowatch.probes import ProbeContext
+
+_CHUNK = 64 * 1024
+_CUT_SHORT = re.compile(r"received (\d+) of (\d+) bytes")
+
+
+@dataclass(slots=True)
+class _Seen:
+    status: int | None = None
+    final_url: str | None = None
+    reading_body: bool = False
 
 
 async def probe(endpoint: HttpEndpoint, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
-    status: int | None = None
-    headers = {k: v.get_secret_value() for k, v in endpoint.headers.items()}
+    recorder = PhaseRecorder(ctx.clock)
+    seen = _Seen()
     try:
-        async with ctx.session.request(
-            endpoint.method,
-            endpoint.url,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=endpoint.timeout),
-            allow_redirects=False,
-        ) as resp:
-            status = resp.status
-            await resp.content.read(1 << 20)
-        if status in endpoint.expect.status:
-            outcome, message = Outcome.SUCCESS, ""
-        else:
-            expected = ", ".join(str(s) for s in endpoint.expect.status)
-            outcome, message = Outcome.HTTP_STATUS, f"expected status {expected}, got {status}"
+        opts = _request_options(endpoint, ctx)
+    except OSError as exc:  # a missing or unreadable CA bundle / client certificate, a wrong key password
+        return _result(endpoint, started, ctx.clock.monotonic() - t0, Outcome.ERROR, load_error(exc))
+    try:
+        async with asyncio.timeout(endpoint.timeout):
+            with recording(recorder):
+                outcome, message = await _exchange(endpoint, ctx, opts, recorder, seen)
     except TimeoutError:
-        outcome, message = Outcome.TIMEOUT, f"no answer within {endpoint.timeout:g}s"
-    except aiohttp.ClientConnectorError as exc:
-        refused = isinstance(exc.os_error, ConnectionRefusedError)
-        outcome = Outcome.CONNECTION_REFUSED if refused else Outcome.ERROR
-        message = str(exc)[:300]
-    except (aiohttp.ClientError, asyncio.IncompleteReadError, OSError) as exc:
-        outcome, message = Outcome.ERROR, f"{type(exc).__name__}: {exc}"[:300]
+        stage = "waiting for the response"
+        if seen.reading_body:
+            stage = "reading the body"
+        elif recorder.connecting:
+            stage = "connecting (TCP/TLS)"
+        outcome, message = Outcome.TIMEOUT, f"timed out after {endpoint.timeout:g}s {stage}"
+    except (aiohttp.ClientError, OSError) as exc:
+        outcome, message = _classify(exc, endpoint)
+    return _result(endpoint, started, ctx.clock.monotonic() - t0, outcome, message, seen, recorder)
+
+
+def _result(
+    endpoint: HttpEndpoint,
+    started: float,
+    duration: float,
+    outcome: Outcome,
+    message: str,
+    seen: _Seen | None = None,
+    recorder: PhaseRecorder | None = None,
+) -> ProbeResult:
     return ProbeResult(
         endpoint=endpoint.name,
         kind="http",
         outcome=outcome,
         started_at=started,
-        duration=ctx.clock.monotonic() - t0,
+        duration=duration,
         message=message,
-        status_code=status,
+        status_code=seen.status if seen else None,
+        phases=recorder.phases if recorder else {},
+        cert_expiry=recorder.cert_expiry if recorder else None,
+        final_url=seen.final_url if seen else None,
     )
+
+
+def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any]:
+    opts: dict[str, Any] = {
+        "headers": {k: v.get_secret_value() for k, v in endpoint.headers.items()},
+        "allow_redirects": endpoint.follow_redirects,
+        "max_redirects": endpoint.max_redirects + 1,
+        "timeout": aiohttp.ClientTimeout(total=endpoint.timeout),
+    }
+    if endpoint.body is not None:
+        opts["data"] = endpoint.body.encode()
+    elif "json_body" in endpoint.model_fields_set:
+        opts["json"] = endpoint.json_body
+    tls = endpoint.tls
+    if tls.ca_file or tls.cert_file:
+        opts["ssl"] = ctx.ssl_contexts.get(
+            TlsSettings(tls.verify, tls.ca_file, tls.cert_file, tls.key_file, tls.key_password)
+        )
+    elif not tls.verify:
+        opts["ssl"] = False
+    if endpoint.proxy is not None:
+        opts["proxy"] = endpoint.proxy.url
+        if endpoint.proxy.username is not None:
+            password = endpoint.proxy.password.get_secret_value() if endpoint.proxy.password else ""
+            # https: sent with CONNECT only; http: the proxy reads it from the request itself
+            auth = {"Proxy-Authorization": aiohttp.encode_basic_auth(endpoint.proxy.username, password)}
+            if URL(endpoint.url).scheme == "https":
+                opts["proxy_headers"] = auth
+            else:
+                opts["headers"].update(auth)
+    return opts
+
+
+async def _exchange(
+    endpoint: HttpEndpoint, ctx: ProbeContext, opts: dict[str, Any], recorder: PhaseRecorder, seen: _Seen
+) -> Failure:
+    limit = endpoint.max_body_size
+    async with ctx.session.request(endpoint.method, endpoint.url, trace_request_ctx=recorder, **opts) as resp:
+        seen.status = resp.status
+        seen.final_url = redact_url(str(resp.url))
+        seen.reading_body = True
+        recorder.start("transfer")
+        announced = None if endpoint.method == "HEAD" else resp.content_length  # HEAD: the size of a GET
+        too_large = announced is not None and announced > limit
+        body = bytearray()
+        while not too_large:
+            chunk = await resp.content.read(min(_CHUNK, limit + 1 - len(body)))
+            if not chunk:
+                break
+            body += chunk
+            too_large = len(body) > limit
+        recorder.stop("transfer")
+        seen.reading_body = False
+        failed = check_status(endpoint.expect, resp.status)
+        if failed is not None:
+            return Outcome.HTTP_STATUS, failed
+        failed = check_headers(endpoint.expect, resp.headers)
+        if failed is not None:
+            return Outcome.ASSERTION_FAILED, failed
+        if too_large:
+            return Outcome.BODY_TOO_LARGE, f"body larger than max_body_size ({limit} bytes)"
+        failed = check_body(endpoint.expect.body, bytes(body), resp.charset)
+        if failed is not None:
+            return Outcome.ASSERTION_FAILED, failed
+    return Outcome.SUCCESS, ""
+
+
+def _where(endpoint: HttpEndpoint) -> str:
+    url = URL(endpoint.url)
+    return f"{url.host}:{url.port}"
+
+
+def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
+    where = _where(endpoint)
+    if isinstance(exc, aiohttp.ClientProxyConnectionError) and endpoint.proxy is not None:
+        proxy = URL(endpoint.proxy.url)
+        where = f"proxy {proxy.host}:{proxy.port}"
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return Outcome.TOO_MANY_REDIRECTS, f"more than {endpoint.max_redirects} redirects"
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return Outcome.ERROR, f"proxy refused the tunnel: {exc.status} {short(exc.message, 80)}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return Outcome.DNS_ERROR, f"cannot resolve {where}"
+    if isinstance(exc, aiohttp.ServerFingerprintMismatch | aiohttp.ClientSSLError | ssl.SSLError):
+        found = classify_os_error(exc, where)
+        return found or (Outcome.TLS_ERROR, short(str(exc)))
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.RedirectClientError):  # a bad Location (ours is valid)
+        target = exc.args[0] if exc.args else ""
+        return Outcome.PROTOCOL_ERROR, f"invalid redirect target: {short(redact_url(str(target)), 120)}"
+    found = classify_os_error(exc, where)
+    if found is not None:
+        return found
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return Outcome.CONNECTION_RESET, f"{where} closed the connection without a response"
+    if isinstance(exc, aiohttp.ClientResponseError):  # the response could not be parsed
+        return Outcome.PROTOCOL_ERROR, f"invalid HTTP response: {short(exc.message, 120)}"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        # aiohttp keeps the socket error of a reset mid-body only in the message text
+        if "ConnectionResetError" in str(exc):
+            return Outcome.CONNECTION_RESET, f"connection reset by {where} while reading the body"
+        cut = _CUT_SHORT.search(str(exc))
+        detail = f"received {cut.group(1)} of {cut.group(2)} bytes" if cut else short(str(exc), 120)
+        return Outcome.PROTOCOL_ERROR, f"response body cut short: {detail}"
+    return classify(exc, where, endpoint.timeout)
+
+
+__all__ = ["probe"]

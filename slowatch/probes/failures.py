@@ -1,0 +1,80 @@
+"""Turn exceptions from sockets, TLS and DNS into (Outcome, message): short, useful to on-call, no secrets."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from collections.abc import Iterator
+
+import aiohttp
+
+from slowatch.models import Outcome
+
+Failure = tuple[Outcome, str]
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, then what caused it (`__cause__`, `__context__`, aiohttp's `os_error`), once each."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        os_error = getattr(e, "os_error", None)
+        todo.extend([os_error if isinstance(os_error, BaseException) else None, e.__cause__, e.__context__])
+
+
+def tls_message(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    reason = exc.reason or exc.strerror or str(exc)
+    return f"TLS handshake failed: {reason}"
+
+
+def classify_os_error(exc: BaseException, where: str) -> Failure | None:
+    """Outcome for a low-level cause anywhere in the chain, or None if there is none we know."""
+    for e in causes(exc):
+        if isinstance(e, ssl.SSLError) and not isinstance(e, aiohttp.ClientError):  # not aiohttp's wrappers
+            if isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+                return Outcome.CONNECTION_RESET, f"{where} closed the connection during the TLS handshake"
+            return Outcome.TLS_ERROR, tls_message(e)
+        if isinstance(e, socket.gaierror):
+            return Outcome.DNS_ERROR, f"cannot resolve {where}: {e.strerror or e}"
+        if isinstance(e, ConnectionRefusedError):
+            return Outcome.CONNECTION_REFUSED, f"connection refused by {where}"
+        if isinstance(e, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+            return Outcome.CONNECTION_RESET, f"connection reset by {where}"
+    return None
+
+
+def classify(exc: BaseException, where: str, timeout: float) -> Failure:
+    """Any exception -> one outcome. `where` is `host:port` (never a URL with credentials)."""
+    if isinstance(exc, TimeoutError):
+        return Outcome.TIMEOUT, f"no answer from {where} within {timeout:g}s"
+    found = classify_os_error(exc, where)
+    if found is not None:
+        return found
+    if isinstance(exc, OSError) and exc.strerror:
+        return Outcome.ERROR, f"{type(exc).__name__}: {exc.strerror} ({where})"
+    return Outcome.ERROR, short(f"{type(exc).__name__}: {exc}")
+
+
+def short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def show(value: object, limit: int = 80) -> str:
+    """A value from a response, quoted and clipped for a message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return short(text, limit)
+
+
+__all__ = ["Failure", "causes", "classify", "classify_os_error", "short", "show", "tls_message"]

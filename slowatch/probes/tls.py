@@ -1,0 +1,88 @@
+"""TLS probe: handshake, verify chain and hostname, and fail early when the certificate nears expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from slowatch.config.endpoints import TlsEndpoint
+from slowatch.models import Outcome, ProbeResult
+from slowatch.probes.certs import TlsSettings, load_error, peer_cert_expiry
+from slowatch.probes.failures import Failure, classify
+from slowatch.probes.net import open_tcp
+
+if TYPE_CHECKING:
+    from slowatch.probes import ProbeContext
+
+
+async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
+    started = ctx.clock.time()
+    t0 = ctx.clock.monotonic()
+    where = f"{endpoint.host}:{endpoint.port}"
+    server_name = endpoint.server_name or endpoint.host
+    phases: dict[str, float] = {}
+    expiry: float | None = None
+    writer: asyncio.StreamWriter | None = None
+    try:
+        context = ctx.ssl_contexts.get(TlsSettings(verify=endpoint.verify, ca_file=endpoint.ca_file))
+    except OSError as exc:  # a missing or unreadable ca_file
+        return _result(endpoint, started, ctx.clock.monotonic() - t0, Outcome.ERROR, load_error(exc), {}, None)
+    try:
+        async with asyncio.timeout(endpoint.timeout):
+            _, writer = await open_tcp(endpoint.host, endpoint.port, ctx.clock, phases)
+            t = ctx.clock.monotonic()
+            await writer.start_tls(context, server_hostname=server_name)
+            phases["tls"] = ctx.clock.monotonic() - t
+            expiry = peer_cert_expiry(writer.get_extra_info("ssl_object"))
+        outcome, message = _judge(endpoint, server_name, expiry, ctx.clock.time())
+    except TimeoutError:
+        stage = "TLS handshake with" if "connect" in phases else "connection to"
+        outcome, message = Outcome.TIMEOUT, f"no {stage} {where} within {endpoint.timeout:g}s"
+    except OSError as exc:  # includes ssl.SSLError
+        outcome, message = classify(exc, where, endpoint.timeout)
+    finally:
+        if writer is not None:
+            writer.transport.abort()
+    return _result(endpoint, started, ctx.clock.monotonic() - t0, outcome, message, phases, expiry)
+
+
+def _result(
+    endpoint: TlsEndpoint,
+    started: float,
+    duration: float,
+    outcome: Outcome,
+    message: str,
+    phases: dict[str, float],
+    expiry: float | None,
+) -> ProbeResult:
+    return ProbeResult(
+        endpoint=endpoint.name,
+        kind="tls",
+        outcome=outcome,
+        started_at=started,
+        duration=duration,
+        message=message,
+        phases=phases,
+        cert_expiry=expiry,
+    )
+
+
+def _judge(endpoint: TlsEndpoint, server_name: str, expiry: float | None, now: float) -> Failure:
+    if expiry is None:
+        return Outcome.TLS_ERROR, f"{server_name} sent no readable certificate"
+    left = expiry - now
+    if left >= endpoint.expiry_threshold:
+        return Outcome.SUCCESS, ""
+    return Outcome.CERTIFICATE_EXPIRING, f"certificate for {server_name} {expires_in(left)}"
+
+
+def expires_in(seconds: float) -> str:
+    """`expires in 3 days`, `expires in 5 hours`, `expired 2 days ago` (whole units, rounded down)."""
+    ago = seconds < 0
+    span = abs(seconds)
+    count, unit = (int(span // 86400), "day") if span >= 86400 else (int(span // 3600), "hour")
+    text = f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"expired {text} ago" if ago else f"expires in {text}"
+
+
+__all__ = ["expires_in", "probe"]

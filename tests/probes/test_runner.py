@@ -1,0 +1,57 @@
+"""probe_once / run_probe: the safety net and retries around every probe kind; the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from slowatch.config.endpoints import HttpEndpoint
+from slowatch.models import Outcome, ProbeResult
+from slowatch.probes import PROBES, ProbeContext, probe_once, run_probe
+from tests.probes.conftest import http_endpoint
+from tests.support.hostile import TcpTarget
+
+
+def test_registry_has_every_kind() -> None:
+    assert sorted(PROBES) == ["dns", "http", "tcp", "tls"]
+
+
+async def test_a_probe_bug_becomes_an_error_result(
+    ctx: ProbeContext, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(endpoint: HttpEndpoint, ctx: ProbeContext) -> ProbeResult:
+        raise KeyError("oops")
+
+    monkeypatch.setitem(PROBES, "http", broken)
+    result = await probe_once(http_endpoint("http://127.0.0.1:9/"), ctx)
+    assert (result.outcome, result.message) == (Outcome.ERROR, "KeyError: 'oops'")
+    assert "probe raised endpoint=t kind=http" in caplog.text
+
+
+async def test_a_probe_overrunning_its_timeout_is_cut_off(ctx: ProbeContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def stuck(endpoint: HttpEndpoint, ctx: ProbeContext) -> ProbeResult:
+        await asyncio.sleep(60)
+        raise AssertionError("not reached")
+
+    monkeypatch.setitem(PROBES, "http", stuck)
+    t0 = time.monotonic()
+    result = await probe_once(http_endpoint("http://127.0.0.1:9/", timeout=0.1), ctx)
+    assert (result.outcome, result.message) == (Outcome.TIMEOUT, "no answer within 0.1s")
+    assert time.monotonic() - t0 < 1.1 + 0.3
+
+
+async def test_retries_report_every_attempt_and_only_the_last_is_final(ctx: ProbeContext, hostile: TcpTarget) -> None:
+    seen: list[ProbeResult] = []
+    endpoint = http_endpoint(f"http://127.0.0.1:{hostile.port}/status/503", retries=2, retry_delay=0.01)
+    final = await run_probe(endpoint, ctx, seen.append)
+    assert [(r.attempt, r.final) for r in seen] == [(1, False), (2, False), (3, True)]
+    assert final is seen[-1] and final.outcome is Outcome.HTTP_STATUS
+
+
+async def test_success_stops_retrying(ctx: ProbeContext, hostile: TcpTarget) -> None:
+    seen: list[Any] = []
+    await run_probe(http_endpoint(f"http://127.0.0.1:{hostile.port}/ok", retries=3), ctx, seen.append)
+    assert [(r.attempt, r.final, r.ok) for r in seen] == [(1, True, True)]

@@ -1,0 +1,113 @@
+"""The tcp probe: connect, send, expect, against banner/echo/hostile servers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from slowatch.models import Outcome
+from slowatch.probes import ProbeContext, tcp
+from slowatch.probes.net import decode_escapes
+from tests.probes.conftest import MARGIN, tcp_endpoint
+from tests.support.hostile import banner, close_at_once, echo, free_port, hang, reset_at_once
+
+SMTP = b"220 mail.example ESMTP ready\r\n"
+
+
+async def test_connect_only(ctx: ProbeContext, serve: Any) -> None:
+    target = await serve(hang)
+    result = await tcp.probe(tcp_endpoint(target.port), ctx)
+    assert result.outcome is Outcome.SUCCESS and result.kind == "tcp"
+    assert {"resolve", "connect"} <= set(result.phases)
+    assert target.connections == 1
+
+
+@pytest.mark.parametrize("expect", [{"contains": "220 "}, {"regex": r"^220 [\w.]+ ESMTP"}])
+async def test_banner_matches(ctx: ProbeContext, serve: Any, expect: dict[str, str]) -> None:
+    target = await serve(banner(SMTP))
+    result = await tcp.probe(tcp_endpoint(target.port, expect=expect), ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+    assert "processing" in result.phases
+
+
+async def test_send_with_escapes_then_expect(ctx: ProbeContext, serve: Any) -> None:
+    target = await serve(echo)
+    endpoint = tcp_endpoint(target.port, send="PING\\r\\n", expect={"contains": "+PONG"})
+    result = await tcp.probe(endpoint, ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+
+
+async def test_banner_mismatch_while_server_holds_the_connection(ctx: ProbeContext, serve: Any) -> None:
+    target = await serve(banner(SMTP))
+    t0 = time.monotonic()
+    result = await tcp.probe(tcp_endpoint(target.port, timeout=0.3, expect={"contains": "+OK"}), ctx)
+    assert time.monotonic() - t0 <= 0.3 + MARGIN
+    assert result.outcome is Outcome.ASSERTION_FAILED
+    assert result.message == 'expected "+OK" within 0.3s, got "220 mail.example ESMTP ready\\r\\n"'
+
+
+async def test_mismatch_after_read_bytes_is_immediate(ctx: ProbeContext, serve: Any) -> None:
+    target = await serve(banner(b"x" * 10_000))
+    result = await tcp.probe(tcp_endpoint(target.port, read_bytes=100, expect={"regex": "y"}), ctx)
+    assert result.outcome is Outcome.ASSERTION_FAILED
+    assert result.message.startswith('expected /y/ in the first bytes, got "xxxx')
+    assert result.duration < 0.5
+
+
+async def test_server_closes_after_partial_banner(ctx: ProbeContext, serve: Any) -> None:
+    async def short_banner(reader: Any, writer: Any) -> None:
+        writer.write(b"-ERR busy\r\n")
+        await writer.drain()
+        writer.close()
+
+    target = await serve(short_banner)
+    result = await tcp.probe(tcp_endpoint(target.port, expect={"contains": "+PONG"}), ctx)
+    assert result.outcome is Outcome.ASSERTION_FAILED
+    assert result.message == f'127.0.0.1:{target.port} closed the connection before "+PONG", got "-ERR busy\\r\\n"'
+
+
+@pytest.mark.parametrize(
+    ("handler", "outcome", "message"),
+    [
+        (hang, Outcome.TIMEOUT, "no data from 127.0.0.1:{port} within 0.3s"),
+        (close_at_once, Outcome.CONNECTION_RESET, "127.0.0.1:{port} closed the connection without sending anything"),
+        (reset_at_once, Outcome.CONNECTION_RESET, "connection reset by 127.0.0.1:{port}"),
+    ],
+)
+async def test_hostile_servers(ctx: ProbeContext, serve: Any, handler: Any, outcome: Outcome, message: str) -> None:
+    target = await serve(handler)
+    t0 = time.monotonic()
+    result = await tcp.probe(tcp_endpoint(target.port, timeout=0.3, expect={"contains": "220"}), ctx)
+    assert time.monotonic() - t0 <= 0.3 + MARGIN
+    assert (result.outcome, result.message) == (outcome, message.format(port=target.port))
+
+
+async def test_refused_and_unresolvable(ctx: ProbeContext) -> None:
+    port = free_port()
+    refused = await tcp.probe(tcp_endpoint(port), ctx)
+    assert (refused.outcome, refused.message) == (Outcome.CONNECTION_REFUSED, f"connection refused by 127.0.0.1:{port}")
+    unknown = await tcp.probe(tcp_endpoint(25, host="no-such-host.invalid", timeout=2), ctx)
+    assert unknown.outcome is Outcome.DNS_ERROR
+    assert unknown.message.startswith("cannot resolve no-such-host.invalid:25")
+
+
+async def test_localhost_name_resolves_and_connects(ctx: ProbeContext, serve: Any) -> None:
+    target = await serve(banner(SMTP))
+    result = await tcp.probe(tcp_endpoint(target.port, host="localhost", expect={"contains": "ESMTP"}), ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        ("PING\\r\\n", b"PING\r\n"),
+        ("PING\r\n", b"PING\r\n"),
+        ("a\\tb\\\\n\\x00\\xff", b"a\tb\\n\x00\xff"),
+        ("héllo\\n", "héllo\n".encode()),
+        ("no escapes \\q", b"no escapes \\q"),
+    ],
+)
+def test_decode_escapes(text: str, data: bytes) -> None:
+    assert decode_escapes(text) == data

@@ -1,0 +1,206 @@
+"""HTTPS and the tls probe against good, expired, not-yet-valid, wrong-host, self-signed and soon-expiring
+certificates, mTLS, and TLS-hostile servers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slowatch.models import Outcome
+from slowatch.probes import ProbeContext, http, tls
+from tests.probes.conftest import MARGIN, http_endpoint, tls_endpoint
+from tests.support.certs import CertSet
+from tests.support.hostile import HostileHttp, close_at_once, free_port, garbage, hang
+
+
+async def https(serve: Any, certs: CertSet, variant: str, require_client_cert: bool = False) -> int:
+    target = await serve(HostileHttp(), certs.server_context(variant, require_client_cert))
+    return int(target.port)
+
+
+async def test_https_success_records_tls_phase_and_cert_expiry(ctx: ProbeContext, serve: Any, certs: CertSet) -> None:
+    port = await https(serve, certs, "good")
+    endpoint = http_endpoint(f"https://127.0.0.1:{port}/ok", tls={"ca_file": str(certs.ca_file)})
+    result = await http.probe(endpoint, ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+    assert result.cert_expiry == pytest.approx(certs.expiry["good"], abs=1)
+    assert {"connect", "tls", "processing", "transfer"} <= set(result.phases)
+    assert result.final_url == f"https://127.0.0.1:{port}/ok"
+
+
+@pytest.mark.parametrize(
+    ("variant", "message"),
+    [
+        ("expired", "certificate verify failed: certificate has expired"),
+        ("not_yet_valid", "certificate verify failed: certificate is not yet valid"),
+        ("wrong_host", "certificate verify failed: IP address mismatch"),
+        ("self_signed", "certificate verify failed: self-signed certificate"),
+    ],
+)
+async def test_https_bad_certificates_are_tls_errors(
+    ctx: ProbeContext, serve: Any, certs: CertSet, variant: str, message: str
+) -> None:
+    port = await https(serve, certs, variant)
+    endpoint = http_endpoint(f"https://127.0.0.1:{port}/ok", tls={"ca_file": str(certs.ca_file)}, timeout=0.5)
+    result = await http.probe(endpoint, ctx)
+    assert result.outcome is Outcome.TLS_ERROR
+    assert result.message.startswith(message), result.message
+
+
+async def test_https_untrusted_ca_without_ca_file(ctx: ProbeContext, serve: Any, certs: CertSet) -> None:
+    port = await https(serve, certs, "good")
+    result = await http.probe(http_endpoint(f"https://127.0.0.1:{port}/ok"), ctx)
+    assert result.outcome is Outcome.TLS_ERROR
+    assert result.message == "certificate verify failed: unable to get local issuer certificate"
+
+
+async def test_https_verify_off_accepts_expired_and_still_reads_expiry(
+    ctx: ProbeContext, serve: Any, certs: CertSet
+) -> None:
+    port = await https(serve, certs, "expired")
+    result = await http.probe(http_endpoint(f"https://127.0.0.1:{port}/ok", tls={"verify": False}), ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+    assert result.cert_expiry == pytest.approx(certs.expiry["expired"], abs=1)
+
+
+async def test_mtls_client_certificate(ctx: ProbeContext, serve: Any, certs: CertSet) -> None:
+    port = await https(serve, certs, "good", require_client_cert=True)
+    cert, key = certs.client
+    tls_opts = {"ca_file": str(certs.ca_file), "cert_file": str(cert), "key_file": str(key)}
+    with_cert = await http.probe(http_endpoint(f"https://127.0.0.1:{port}/ok", tls=tls_opts), ctx)
+    assert with_cert.outcome is Outcome.SUCCESS, with_cert.message
+    without = await http.probe(http_endpoint(f"https://127.0.0.1:{port}/ok", tls={"ca_file": str(certs.ca_file)}), ctx)
+    # TLS 1.3: the server rejects the missing certificate after the client's handshake is done, and
+    # the client only sees the connection close
+    assert (without.outcome, without.message) == (
+        Outcome.CONNECTION_RESET,
+        f"127.0.0.1:{port} closed the connection without a response",
+    )
+
+
+async def test_https_to_a_non_tls_server_is_tls_error(ctx: ProbeContext, serve: Any) -> None:
+    target = await serve(garbage)
+    result = await http.probe(http_endpoint(f"https://127.0.0.1:{target.port}/ok", timeout=0.5), ctx)
+    assert result.outcome is Outcome.TLS_ERROR
+    assert result.message.startswith("TLS handshake failed"), result.message
+
+
+async def test_https_to_a_server_that_never_handshakes_times_out(ctx: ProbeContext, serve: Any) -> None:
+    target = await serve(hang)
+    t0 = time.monotonic()
+    result = await http.probe(http_endpoint(f"https://127.0.0.1:{target.port}/ok", timeout=0.4), ctx)
+    assert time.monotonic() - t0 <= 0.4 + MARGIN
+    assert (result.outcome, result.message) == (Outcome.TIMEOUT, "timed out after 0.4s connecting (TCP/TLS)")
+
+
+# --- the tls probe -----------------------------------------------------------------------------
+
+
+async def tls_port(serve: Any, certs: CertSet, variant: str) -> int:
+    target = await serve(hang, certs.server_context(variant))
+    return int(target.port)
+
+
+async def test_tls_probe_success(ctx: ProbeContext, serve: Any, certs: CertSet) -> None:
+    port = await tls_port(serve, certs, "good")
+    result = await tls.probe(tls_endpoint(port, ca_file=str(certs.ca_file)), ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+    assert result.kind == "tls"
+    assert result.cert_expiry == pytest.approx(certs.expiry["good"], abs=1)
+    assert {"resolve", "connect", "tls"} <= set(result.phases)
+
+
+async def test_tls_probe_certificate_expiring(ctx: ProbeContext, serve: Any, certs: CertSet) -> None:
+    port = await tls_port(serve, certs, "expiring")
+    endpoint = tls_endpoint(port, host="localhost", ca_file=str(certs.ca_file))
+    result = await tls.probe(endpoint, ctx)
+    assert result.outcome is Outcome.CERTIFICATE_EXPIRING
+    assert result.message == "certificate for localhost expires in 3 days"
+    assert result.cert_expiry == pytest.approx(certs.expiry["expiring"], abs=1)
+    relaxed = await tls.probe(tls_endpoint(port, ca_file=str(certs.ca_file), expiry_threshold="3d"), ctx)
+    assert relaxed.outcome is Outcome.SUCCESS
+
+
+async def test_tls_probe_server_name_overrides_sni_and_hostname_check(
+    ctx: ProbeContext, serve: Any, certs: CertSet
+) -> None:
+    port = await tls_port(serve, certs, "wrong_host")
+    endpoint = tls_endpoint(port, server_name="other.example", ca_file=str(certs.ca_file))
+    assert (await tls.probe(endpoint, ctx)).outcome is Outcome.SUCCESS
+    plain = await tls.probe(tls_endpoint(port, host="localhost", ca_file=str(certs.ca_file)), ctx)
+    assert plain.outcome is Outcome.TLS_ERROR
+    assert plain.message.startswith("certificate verify failed: Hostname mismatch"), plain.message
+
+
+@pytest.mark.parametrize(
+    ("variant", "message"),
+    [
+        ("expired", "certificate verify failed: certificate has expired"),
+        ("not_yet_valid", "certificate verify failed: certificate is not yet valid"),
+        ("self_signed", "certificate verify failed: self-signed certificate"),
+    ],
+)
+async def test_tls_probe_bad_certificates(
+    ctx: ProbeContext, serve: Any, certs: CertSet, variant: str, message: str
+) -> None:
+    port = await tls_port(serve, certs, variant)
+    result = await tls.probe(tls_endpoint(port, host="localhost", ca_file=str(certs.ca_file)), ctx)
+    assert result.outcome is Outcome.TLS_ERROR
+    assert result.message == message
+
+
+async def test_tls_probe_expired_without_verification(ctx: ProbeContext, serve: Any, certs: CertSet) -> None:
+    port = await tls_port(serve, certs, "expired")
+    result = await tls.probe(tls_endpoint(port, verify=False), ctx)
+    assert result.outcome is Outcome.CERTIFICATE_EXPIRING
+    assert result.message == "certificate for 127.0.0.1 expired 2 days ago"
+
+
+@pytest.mark.parametrize(
+    ("handler", "outcome", "message"),
+    [
+        (hang, Outcome.TIMEOUT, "no TLS handshake with 127.0.0.1:{port} within 0.4s"),
+        (garbage, Outcome.TLS_ERROR, "TLS handshake failed: WRONG_VERSION_NUMBER"),
+        (close_at_once, Outcome.CONNECTION_RESET, "connection reset by 127.0.0.1:{port}"),
+    ],
+)
+async def test_tls_probe_hostile_servers(
+    ctx: ProbeContext, serve: Any, handler: Any, outcome: Outcome, message: str
+) -> None:
+    target = await serve(handler)
+    t0 = time.monotonic()
+    result = await tls.probe(tls_endpoint(target.port, timeout=0.4), ctx)
+    assert time.monotonic() - t0 <= 0.4 + MARGIN
+    assert (result.outcome, result.message) == (outcome, message.format(port=target.port))
+
+
+async def test_tls_probe_refused_and_missing_ca_file(ctx: ProbeContext) -> None:
+    port = free_port()
+    refused = await tls.probe(tls_endpoint(port), ctx)
+    assert (refused.outcome, refused.message) == (Outcome.CONNECTION_REFUSED, f"connection refused by 127.0.0.1:{port}")
+    missing = await tls.probe(tls_endpoint(port, ca_file="/nonexistent.pem"), ctx)
+    assert (missing.outcome, missing.message) == (
+        Outcome.ERROR,
+        "cannot load TLS files: No such file or directory: /nonexistent.pem",
+    )
+
+
+async def test_garbage_ca_file_is_a_setup_error(ctx: ProbeContext, serve: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    target = await serve(hang)
+    result = await tls.probe(tls_endpoint(target.port, ca_file=str(bad)), ctx)
+    assert result.outcome is Outcome.ERROR
+    assert result.message.startswith("cannot load TLS files: "), result.message
+    https = await http.probe(http_endpoint(f"https://127.0.0.1:{target.port}/", tls={"ca_file": str(bad)}), ctx)
+    assert (https.outcome, https.message) == (result.outcome, result.message)
+
+
+def test_expires_in_wording() -> None:
+    assert tls.expires_in(3 * 86400 + 3600) == "expires in 3 days"
+    assert tls.expires_in(86400) == "expires in 1 day"
+    assert tls.expires_in(5 * 3600 + 59) == "expires in 5 hours"
+    assert tls.expires_in(-2.5 * 86400) == "expired 2 days ago"

@@ -1,0 +1,143 @@
+"""Raw TCP targets on loopback: real sockets, asyncio, nothing mocked.
+
+`TcpTarget` runs one connection handler on a random port (optionally over TLS) and, on `close()`, cancels
+every connection it still holds, so hanging handlers never leak. The handlers here are the raw-TCP
+behaviours (hang, banner, echo, close, reset, garbage); HTTP behaviours are in `hostile.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class TcpTarget:
+    """A loopback server running `handler` for each connection."""
+
+    def __init__(self, handler: Handler, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.handler = handler
+        self._ssl = ssl_context
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+        self.connections = 0
+
+    async def start(self) -> TcpTarget:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._ssl)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(writer)
+        self.connections += 1
+        try:
+            await self.handler(reader, writer)
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass  # the client went away: that is what probes do
+        except asyncio.CancelledError:
+            pass  # close() ends hanging handlers; end quietly (asyncio logs cancelled handler tasks)
+        finally:
+            self._tasks.discard(task)
+            self._writers.discard(writer)
+            writer.transport.abort()
+            with contextlib.suppress(Exception):  # retrieve the close error so asyncio does not log it
+                await writer.wait_closed()
+
+    async def idle(self, within: float = 2.0) -> None:
+        """Wait until every connection handler has finished (clients gone), at most `within` seconds."""
+        deadline = asyncio.get_running_loop().time() + within
+        while self._tasks and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            await task
+        for writer in list(self._writers):
+            writer.transport.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+        await asyncio.sleep(0)  # let aborted transports finish closing
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST (SO_LINGER 0), like a crashing server or a middlebox."""
+    sock = writer.get_extra_info("socket")
+    with contextlib.suppress(OSError):  # the client may have closed first: nothing left to reset
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accept and never answer; ends when the client goes away (so no server-side socket lingers)."""
+    while await reader.read(65536):
+        pass
+
+
+def banner(text: bytes) -> Handler:
+    """Send `text` on accept (an SMTP/Redis-style greeting), then hold the connection."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(text)
+        await writer.drain()
+        await hang(reader, writer)
+
+    return handler
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Echo each line back upper-cased, like a tiny line protocol (`PING` -> `+PONG`)."""
+    while line := await reader.readline():
+        reply = b"+PONG\r\n" if line.strip() == b"PING" else line.upper()
+        writer.write(reply)
+        await writer.drain()
+
+
+async def close_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+async def reset_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    reset(writer)
+
+
+async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\x00\xff not what you expected\r\n" * 4)
+    await writer.drain()
+    await hang(reader, writer)
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+__all__ = [
+    "Handler",
+    "TcpTarget",
+    "banner",
+    "close_at_once",
+    "echo",
+    "free_port",
+    "garbage",
+    "hang",
+    "reset",
+    "reset_at_once",
+]
