@@ -103,6 +103,7 @@ async def run_demo(
     *,
     config_path: str | Path | None,
     port: int = 8900,
+    banner_port: int | None = None,
     write: Callable[[str], None] = print,
     duration: float | None = None,
     refresh: float = 5.0,
@@ -111,7 +112,7 @@ async def run_demo(
     runner = web.AppRunner(make_platform(random.Random()), access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    banner = await asyncio.start_server(_banner, "127.0.0.1", port + 25)
+    banner = await asyncio.start_server(_banner, "127.0.0.1", port + 25 if banner_port is None else banner_port)
     counts: dict[str, Counter[str]] = {}
 
     def count(result: ProbeResult) -> None:

@@ -54,7 +54,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ROOT / "config" / "slowatch.yaml")]) == 0
-    assert "OK (6 endpoints" in capsys.readouterr().out
+    assert "OK (7 endpoints" in capsys.readouterr().out
 
     bad = write(
         tmp_path,
@@ -108,18 +108,23 @@ def test_json_formatter_keeps_context() -> None:
 
 
 async def test_demo_shows_successes_and_failures(tmp_path: Path) -> None:
-    demo_port = free_port()
+    demo_port, smtp_port = free_port(), free_port()
     config = load(
         ROOT / "config" / "slowatch.yaml",
         env={
             "DEMO_HOST": f"127.0.0.1:{demo_port}",
+            "DEMO_SMTP_PORT": str(smtp_port),
             "SLOWATCH_LISTEN": "127.0.0.1:0",
             "SLOWATCH_DB": str(tmp_path / "d.db"),
         },
     )
     lines: list[str] = []
-    assert await run_demo(config, config_path=None, port=demo_port, write=lines.append, duration=7, refresh=3) == 0
+    code = await run_demo(
+        config, config_path=None, port=demo_port, banner_port=smtp_port, write=lines.append, duration=7, refresh=3
+    )
+    assert code == 0
     screen = "\n".join(lines)
     assert "status page http://127.0.0.1:" in screen
     assert "payments-api" in screen and "success" in screen
     assert "connection_refused" in screen  # legacy-reports has nothing listening
+    assert "SLO checkout/availability: budget left" in screen
