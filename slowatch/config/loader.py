@@ -1,7 +1,8 @@
 """Load one YAML file into a frozen, validated Config, or raise ConfigError listing every problem.
 
 Stages: YAML text -> located plain data (`yamlnodes`), -> `Config.model_validate` (every field
-error), -> the semantic checks in `checks.CHECKS` (only when validation passed). Each problem is
+error), -> the semantic checks in `checks.CHECKS` (on the whole config, or, when some fields are
+invalid, on the valid rest). Each problem is
 reported as `file:line:col path: message`, sorted by position. Values that are secret-typed
 (SecretStr) or came from `${...}` are never echoed.
 """
@@ -18,8 +19,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from slowatch.config import messages, typewalk
-from slowatch.config.checks import CHECKS
 from slowatch.config.schema import Config
+from slowatch.config.semantic import check_the_rest, run_checks
 from slowatch.config.yamlnodes import Document, Mark, Path, YamlProblem, parse
 from slowatch.errors import ConfigError, ConfigProblem
 
@@ -222,12 +223,11 @@ def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] |
     try:
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
-        _validation_problems(report, exc.errors(include_url=False, include_input=False))
+        errors = exc.errors(include_url=False, include_input=False)
+        _validation_problems(report, errors)
+        check_the_rest(report, errors)
     else:
-        for check in CHECKS:
-            for path, message in check(config):
-                shown, found, _ = report.resolve(path, keep_leaf=True)
-                report.add(shown, found, message)
+        run_checks(report, config, lambda path: path)
     if report.problems:
         raise ConfigError(report.sorted())
     return config

@@ -1,0 +1,95 @@
+"""Semantic (cross-reference) checks: on the whole config, or on the valid rest when fields fail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from slowatch.config.checks import CHECKS
+from slowatch.config.schema import Config
+from slowatch.config.yamlnodes import Path
+
+if TYPE_CHECKING:
+    from slowatch.config.loader import _Report as Report
+
+
+def run_checks(report: Report, config: Config, original: Callable[[Path], Path | None]) -> None:
+    for check in CHECKS:
+        for path, message in check(config):
+            mapped = original(tuple(path))
+            if mapped is None:
+                continue
+            shown, found, _ = report.resolve(mapped, keep_leaf=True)
+            report.add(shown, found, message)
+
+
+def check_the_rest(report: Report, errors: list[ErrorDetails]) -> None:
+    """Run the cross-reference checks on what is valid, so one run reports every problem.
+
+    The list items and sections with field errors are set aside; the rest is validated again and
+    checked. Problems about set-aside items, or naming one (`unknown endpoint 'x'` when endpoint x
+    only had a bad field), are dropped: they would be false.
+    """
+    data = report.doc.data
+    if not isinstance(data, dict):
+        return
+    broken_items: dict[str, set[int]] = {}
+    broken_keys: dict[str, set[str]] = {}
+    for error in errors:
+        loc = error["loc"]
+        if not loc or not isinstance(loc[0], str) or loc[0] not in data:
+            continue
+        top = data[loc[0]]
+        if isinstance(top, list) and len(loc) > 1 and isinstance(loc[1], int):
+            broken_items.setdefault(loc[0], set()).add(loc[1])
+        elif isinstance(top, dict) and loc[0] == "sinks" and len(loc) > 1 and isinstance(loc[1], str):
+            broken_keys.setdefault(loc[0], set()).add(loc[1])
+        else:
+            broken_keys.setdefault("", set()).add(loc[0])
+    if broken_keys.get(""):
+        return  # a broken section (server, defaults, ...) changes what everything else means
+    pruned: dict[str, Any] = {}
+    kept: dict[str, list[int]] = {}
+    dropped_names: set[str] = set()
+    for key, value in data.items():
+        if key in broken_keys.get("", set()):
+            continue
+        if isinstance(value, list) and key in broken_items:
+            kept[key] = [i for i in range(len(value)) if i not in broken_items[key]]
+            pruned[key] = [value[i] for i in kept[key]]
+            for i in broken_items[key]:
+                name = value[i].get("name") if 0 <= i < len(value) and isinstance(value[i], dict) else None
+                if isinstance(name, str):
+                    dropped_names.add(name)
+        elif isinstance(value, dict) and key in broken_keys:
+            pruned[key] = {k: v for k, v in value.items() if k not in broken_keys[key]}
+            dropped_names.update(broken_keys[key])
+        else:
+            pruned[key] = value
+    try:
+        partial = Config.model_validate(pruned)
+    except ValidationError:
+        return  # the remaining problems depend on each other: the field errors come first
+
+    def original(path: Path) -> Path | None:
+        if len(path) > 1 and isinstance(path[0], str) and path[0] in kept and isinstance(path[1], int):
+            return (path[0], kept[path[0]][path[1]], *path[2:])
+        return path
+
+    before = len(report.problems)
+    run_checks(report, partial, original)
+    quoted = [repr(name) for name in dropped_names]
+
+    def trustworthy(message: str) -> bool:
+        if any(q in message for q in quoted):
+            return False
+        # With endpoints set aside, what a selector matches is unknown: keep only name-level problems.
+        return "endpoints" not in broken_items or message.startswith(("duplicate", "unknown"))
+
+    report.problems[before:] = [p for p in report.problems[before:] if trustworthy(p.message)]
+
+
+__all__ = ["check_the_rest", "run_checks"]

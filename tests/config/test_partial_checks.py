@@ -1,0 +1,73 @@
+"""Cross-reference problems are reported in the same run as field errors, without false ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from slowatch.config import load_text
+from slowatch.errors import ConfigError
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_text(text, "c.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+def test_field_errors_and_unknown_references_together() -> None:
+    found = problems(
+        """
+endpoints:
+  - {name: a, kind: http, url: "http://x/", interval: 0s}
+  - {name: b, kind: http, url: "http://x/"}
+consumers:
+  - {name: c, endpoints: [b, missing]}
+"""
+    )
+    assert found == [
+        "c.yaml:3:55 endpoints[0].interval: must be at least 1s (got '0s')",
+        "c.yaml:6:30 consumers[0].endpoints[1]: unknown endpoint 'missing'",
+    ]
+
+
+def test_reference_to_an_endpoint_with_a_field_error_is_not_called_unknown() -> None:
+    found = problems(
+        """
+endpoints:
+  - {name: a, kind: http, url: "http://x/", retries: 99}
+  - {name: b, kind: http, url: "http://x/"}
+consumers:
+  - {name: c, endpoints: [a, b]}
+  - {name: c, endpoints: [b]}
+"""
+    )
+    assert len(found) == 2
+    assert "endpoints[0].retries: must be at most 10" in found[0]
+    assert found[1].endswith("consumers[1].name: duplicate consumer name 'c'")
+    # Later list items keep their original index in the message after a broken one is set aside.
+
+
+def test_indices_after_a_broken_item_point_at_the_right_line() -> None:
+    found = problems(
+        """
+endpoints:
+  - {name: a, kind: http, url: "http://x/", retries: 99}
+  - {name: b, kind: http, url: "http://x/"}
+  - {name: b, kind: http, url: "http://x/"}
+"""
+    )
+    assert found[1].startswith("c.yaml:5:")
+    assert "endpoints[2].name: duplicate endpoint name 'b'" in found[1]
+
+
+def test_broken_top_level_section_skips_the_second_pass() -> None:
+    found = problems(
+        """
+defaults: {interval: 0s}
+endpoints:
+  - {name: a, kind: http, url: "http://x/", timeout: 20s}
+consumers:
+  - {name: c, endpoints: [nope]}
+"""
+    )
+    assert found == ["c.yaml:2:22 defaults.interval: must be at least 1s (got '0s')"]
