@@ -1,0 +1,165 @@
+"""`slowatch report`: SLIs and error budgets per consumer and SLO, from the database.
+
+    slowatch report --config FILE [--consumer NAME] [--slo NAME] [--window 30d | --month 2026-10]
+                    [--objective 99.95] [--format table|json|csv|markdown] [--at 2026-11-01T00:00:00Z]
+
+Opens the database read-only (the daemon may be running; WAL lets both work). The period is the
+SLO's own window by default; `--month` is that calendar month in the SLO's time zone (UTC for
+rolling SLOs); `--objective` recomputes the budget for another objective (a what-if).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import sqlite3
+import sys
+from dataclasses import asdict
+from zoneinfo import ZoneInfo
+
+from slowatch.config import load
+from slowatch.config.consumers import resolve_endpoints
+from slowatch.config.schema import Config
+from slowatch.durations import format_duration, parse_duration
+from slowatch.errors import ConfigError
+from slowatch.slo import report_format
+from slowatch.slo.definitions import SloDef, compile_config
+from slowatch.slo.history import SloFigures, slo_figures
+from slowatch.slo.windows import CalendarPeriod, month_bounds
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="the slowatch YAML config")
+    parser.add_argument("--database", help="SQLite file (default: server.database from the config)")
+    parser.add_argument("--consumer", help="only this consumer")
+    parser.add_argument("--slo", help="only SLOs with this name")
+    period = parser.add_mutually_exclusive_group()
+    period.add_argument("--window", type=parse_duration, help="a rolling period ending now, e.g. 30d")
+    period.add_argument("--month", type=_month, help="a calendar month, e.g. 2026-10")
+    parser.add_argument("--objective", type=float, help="what-if objective in percent, e.g. 99.95")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--at", type=_instant, help="report as of this instant (ISO 8601; default now)")
+
+
+def _month(text: str) -> tuple[int, int]:
+    try:
+        parsed = dt.datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a month: {text!r} (use YYYY-MM)") from None
+    return parsed.year, parsed.month
+
+
+def _instant(text: str) -> float:
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError("give an offset, e.g. 2026-11-01T00:00:00Z")
+    return parsed.timestamp()
+
+
+def _period(d: SloDef, args: argparse.Namespace, now: float) -> tuple[str, float, float, float, ZoneInfo]:
+    """(label, start, end, full length, time zone) of the period to report on."""
+    tz = d.window.tz if isinstance(d.window, CalendarPeriod) else ZoneInfo("UTC")
+    if args.month is not None:
+        year, month = args.month
+        start, end = month_bounds(year, month, tz)
+        return f"{year:04d}-{month:02d}", start, min(end, now + 1), end - start, tz
+    if args.window is not None:
+        return format_duration(args.window), now - args.window, now + 1, args.window, tz
+    if isinstance(d.window, CalendarPeriod):
+        start, end = d.window.bounds(now)
+        label = dt.datetime.fromtimestamp(start, tz).strftime("%Y-%m" if d.window.unit == "month" else "%Y-%m-%d")
+        return f"{d.window.unit} {label}", start, now + 1, end - start, tz
+    seconds = d.window.seconds
+    return d.window.label, now - seconds, now + 1, seconds, tz
+
+
+def _maintenance(config: Config, d: SloDef) -> tuple[str, ...]:
+    names = []
+    for m in config.maintenance:
+        endpoints = set(resolve_endpoints(m.endpoints, config.endpoints))
+        if d.consumer in m.consumers or endpoints & set(d.endpoints):
+            names.append(m.name)
+    return tuple(names)
+
+
+def collect(config: Config, conn: sqlite3.Connection, args: argparse.Namespace, now: float) -> list[SloFigures]:
+    objective = None if args.objective is None else args.objective / 100.0
+    out = []
+    for d in compile_config(config):
+        if (args.consumer and d.consumer != args.consumer) or (args.slo and d.name != args.slo):
+            continue
+        label, start, end, length, tz = _period(d, args, now)
+        out.append(
+            slo_figures(
+                conn,
+                d,
+                period=label,
+                start=start,
+                end=end,
+                period_seconds=length,
+                tz=tz,
+                objective=objective,
+                maintenance=_maintenance(config, d),
+            )
+        )
+    return out
+
+
+def run_report(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+    path = args.database or config.server.database
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.execute("SELECT 1 FROM slo_cells LIMIT 1")
+    except sqlite3.Error as e:
+        print(f"cannot read SLO data from {path}: {e}", file=sys.stderr)
+        return 2
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        now = args.at if args.at is not None else dt.datetime.now(dt.UTC).timestamp()
+        figures = collect(config, conn, args, now)
+    finally:
+        conn.close()
+    if not figures:
+        print("no SLO matches the given --consumer/--slo", file=sys.stderr)
+        return 1
+    sys.stdout.write(render(figures, args.format))
+    return 0
+
+
+def render(figures: list[SloFigures], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([_jsonable(f) for f in figures], indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(report_format.CSV_COLUMNS)
+        writer.writerows(report_format.csv_row(f) for f in figures)
+        return buf.getvalue()
+    if fmt == "markdown":
+        return report_format.markdown(figures)
+    return report_format.table(figures)
+
+
+def _jsonable(f: SloFigures) -> dict[str, object]:
+    data = asdict(f)
+    data["state"] = f.state.value
+    data["budget_seconds"], data["used_seconds"], data["left_seconds"] = (
+        f.budget_seconds,
+        f.used_seconds,
+        f.left_seconds,
+    )
+    data["worst_days"] = [{**asdict(day), "sli": day.sli} for day in f.worst_days]
+    return data
+
+
+__all__ = ["add_report_arguments", "collect", "render", "run_report"]

@@ -1,0 +1,161 @@
+"""The SLO engine: routes final probe results into ledgers and turns them into Snapshots.
+
+`observe` is O(ledgers that include the endpoint) and does no I/O. `refresh(now)` advances every
+ledger to `now` and builds a new immutable Snapshot from the running sums: O(SLOs x windows),
+independent of how much history the windows hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from slowatch.config.schema import Config
+from slowatch.durations import format_duration
+from slowatch.models import ProbeResult
+from slowatch.slo import budget
+from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, EXHAUSTION_WINDOW, SloDef, compile_config
+from slowatch.slo.ledger import Ledger
+from slowatch.slo.maintenance import MaintenanceCalendar, Rule, any_active
+from slowatch.slo.snapshot import SloState, SloStatus, Snapshot, WindowStatus
+
+Counter = list[int]  # [events, good events], monotonic
+
+
+@dataclass(slots=True)
+class _Route:
+    """Where a result for one endpoint goes: one ledger, its goodness rule, maintenance rules."""
+
+    ledger: Ledger
+    slo: SloDef
+    rules: tuple[Rule, ...]
+    counters: list[Counter]
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        now: float,
+        alert_windows: Sequence[float] = DEFAULT_ALERT_WINDOWS,
+        previous: Engine | None = None,
+    ) -> None:
+        """Build ledgers for `config`; ledgers and counters of `previous` carry over by fingerprint.
+
+        A ledger whose windows changed starts empty (in `resized`): persist and flush the previous
+        engine first, then load its persisted cells, which hold the longer history too.
+        """
+        self.alert_windows = tuple(alert_windows)
+        self.alert_labels = tuple(format_duration(w) for w in self.alert_windows)
+        self.defs = compile_config(config)
+        self.counters: dict[tuple[str, str], Counter] = dict(previous.counters) if previous else {}
+        self.new_fingerprints: set[str] = set()  # not in `previous`: rebuild from raw history
+        self.resized: set[str] = set()  # in `previous` with other windows: reload persisted cells
+        year = dt.datetime.fromtimestamp(now, dt.UTC).year
+        groups: dict[str, list[SloDef]] = {}
+        for d in self.defs:
+            groups.setdefault(d.fingerprint, []).append(d)
+            self.counters.setdefault(d.key, [0, 0])
+        self.ledgers: dict[str, Ledger] = {}
+        self.window_index: dict[tuple[str, str], int] = {}
+        for fp, defs in groups.items():
+            windows = list(dict.fromkeys(d.window for d in defs))
+            for d in defs:
+                self.window_index[d.key] = windows.index(d.window)
+            coarse = min(d.coarse_cell(year) for d in defs)
+            first = defs[0]
+            ledger = Ledger(first.fine_cell, coarse, first.good_when, self.alert_windows, windows, now)
+            old = previous.ledgers.get(fp) if previous else None
+            if old is None or previous is None:
+                self.new_fingerprints.add(fp)
+            elif old.windows == windows and old.coarse == coarse and previous.alert_windows == self.alert_windows:
+                ledger = old
+            else:
+                self.resized.add(fp)
+            self.ledgers[fp] = ledger
+        self._plan = [
+            (d, self.ledgers[d.fingerprint], self.window_index[d.key], self.counters[d.key]) for d in self.defs
+        ]
+        calendar = MaintenanceCalendar(config)
+        self._routes: dict[str, list[_Route]] = {}
+        for fp, defs in groups.items():
+            for endpoint in defs[0].endpoints:
+                route = _Route(
+                    self.ledgers[fp],
+                    defs[0],
+                    calendar.rules(defs[0].consumer, endpoint),
+                    [self.counters[d.key] for d in defs],
+                )
+                self._routes.setdefault(endpoint, []).append(route)
+
+    def observe(self, result: ProbeResult) -> None:
+        if not result.final:
+            return
+        ts = result.started_at
+        for route in self._routes.get(result.endpoint, ()):
+            excluded = bool(route.rules) and any_active(route.rules, ts)
+            good = route.slo.good(result)
+            if route.ledger.observe(ts, good, excluded) and not excluded:
+                for counter in route.counters:
+                    counter[0] += 1
+                    counter[1] += good
+
+    def refresh(self, now: float) -> Snapshot:
+        for ledger in self.ledgers.values():
+            ledger.advance(now)
+        return Snapshot(now, tuple(self._status(*plan, now) for plan in self._plan))
+
+    def _status(self, d: SloDef, ledger: Ledger, index: int, counter: Counter, now: float) -> SloStatus:
+        objective = d.objective
+        first, good_ev, total_ev, good, total, excluded = ledger.sums[index]
+        windows = []
+        burn_now = None
+        for label, seconds, s in zip(self.alert_labels, self.alert_windows, ledger.alert, strict=True):
+            burn = budget.burn_rate(s[3], s[4], objective)
+            windows.append(WindowStatus(label, seconds, s[3], s[4], budget.sli(s[3], s[4]), burn))
+            if seconds == EXHAUSTION_WINDOW:
+                burn_now = burn
+        length = d.window.length(now)
+        remaining = budget.budget_remaining(good, total, objective)
+        if total == 0:
+            state = SloState.NO_DATA
+        elif budget.too_few_events(total, objective):
+            state = SloState.TOO_FEW_EVENTS
+        else:
+            state = SloState.OK
+        return SloStatus(
+            consumer=d.consumer,
+            slo=d.name,
+            sli_kind=d.sli,
+            budgeting=d.budgeting,
+            objective=objective,
+            window=d.window.label,
+            window_start=float(first * ledger.coarse),
+            window_seconds=length,
+            state=state,
+            good=good,
+            total=total,
+            good_events=good_ev,
+            total_events=total_ev,
+            excluded_events=excluded,
+            sli=budget.sli(good, total),
+            budget_remaining=remaining,
+            burn_rate=budget.burn_rate(good, total, objective),
+            time_to_exhaustion=budget.time_to_exhaustion(remaining, length, burn_now),
+            windows=tuple(windows),
+            events_total=counter[0],
+            good_events_total=counter[1],
+            fingerprint=d.fingerprint,
+        )
+
+    def definition(self, fingerprint: str) -> SloDef:
+        return next(d for d in self.defs if d.fingerprint == fingerprint)
+
+    def rules_for(self, fingerprint: str) -> dict[str, tuple[Rule, ...]]:
+        """Maintenance rules per endpoint of one ledger."""
+        ledger = self.ledgers[fingerprint]
+        return {ep: r.rules for ep, routes in self._routes.items() for r in routes if r.ledger is ledger}
+
+
+__all__ = ["Engine"]

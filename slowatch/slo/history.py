@@ -1,0 +1,182 @@
+"""SLO figures for a past or current period, read from the database (for `slowatch report`).
+
+Reads the ledger's persisted coarse cells (`slo_cells`, layer 'c', kept `retention.rollups`) of
+each SLO's fingerprint, so the report agrees with the daemon's own numbers; and the store's
+`incidents` table. Takes a plain read-only sqlite3 connection: the daemon may be running.
+
+A period counts the coarse cells (1 h, or 15 min for zones with sub-hour offsets) that start
+inside it, so `--window 30d` starts at the first whole cell. Budget-as-time is the ratio times the
+period's full length (745 h for October in Europe/Berlin), also while the period is running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from slowatch.slo import budget
+from slowatch.slo.definitions import SloDef
+from slowatch.slo.snapshot import SloState
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigure:
+    day: str  # ISO date in the report's time zone
+    good: int
+    total: int
+
+    @property
+    def sli(self) -> float:
+        return self.good / self.total
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFigure:
+    endpoint: str
+    start: float
+    end: float | None  # None: still down at the end of the period
+    outcome: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SloFigures:
+    consumer: str
+    slo: str
+    sli_kind: str
+    budgeting: str
+    objective: float  # ratio (the what-if objective when one was given)
+    period: str  # e.g. "2026-10" or "30d"
+    start: float
+    end: float
+    period_seconds: float  # full length of the period (a whole month even while it is running)
+    state: SloState
+    good: int  # units: probes (occurrences) or timeslices with data
+    total: int
+    good_events: int
+    total_events: int
+    excluded_events: int  # probes inside maintenance windows
+    sli: float | None
+    budget_used: float | None  # fraction of the error budget spent: (1 - sli) / (1 - objective)
+    budget_remaining: float | None  # 1 - budget_used; negative when overspent
+    allowed_bad: float  # bad units the budget allows
+    bad: int
+    worst_days: tuple[DayFigure, ...]
+    incidents: tuple[IncidentFigure, ...]
+    maintenance: tuple[str, ...]  # names of the maintenance windows that apply
+    data_since: float | None  # first cell with data in the period
+
+    @property
+    def budget_seconds(self) -> float:
+        """The error budget as time: (1 - objective) x the period."""
+        return (1.0 - self.objective) * self.period_seconds
+
+    @property
+    def used_seconds(self) -> float | None:
+        return None if self.sli is None else (1.0 - self.sli) * self.period_seconds
+
+    @property
+    def left_seconds(self) -> float | None:
+        used = self.used_seconds
+        return None if used is None else self.budget_seconds - used
+
+
+def slo_figures(
+    conn: sqlite3.Connection,
+    d: SloDef,
+    *,
+    period: str,
+    start: float,
+    end: float,
+    period_seconds: float,
+    tz: ZoneInfo,
+    objective: float | None = None,
+    maintenance: tuple[str, ...] = (),
+    worst: int = 3,
+) -> SloFigures:
+    rows = conn.execute(
+        "SELECT start, good, total, excluded, good_slices, slices FROM slo_cells "
+        "WHERE fingerprint = ? AND layer = 'c' AND start >= ? AND start < ? ORDER BY start",
+        (d.fingerprint, start, end),
+    ).fetchall()
+    sliced = d.budgeting == "timeslices"
+    good = total = good_ev = total_ev = excluded = 0
+    days: dict[str, list[int]] = {}
+    first: float | None = None
+    for cell_start, g, t, x, sg, st in rows:
+        ug, ut = (sg, st) if sliced else (g, t)
+        good, total, good_ev, total_ev, excluded = good + ug, total + ut, good_ev + g, total_ev + t, excluded + x
+        if t and first is None:
+            first = float(cell_start)
+        if ut:
+            day = dt.datetime.fromtimestamp(cell_start, tz).date().isoformat()
+            acc = days.setdefault(day, [0, 0])
+            acc[0] += ug
+            acc[1] += ut
+    obj = d.objective if objective is None else objective
+    used = budget.burn_rate(good, total, obj)
+    day_figures = [DayFigure(day, g, t) for day, (g, t) in days.items() if g < t]
+    day_figures.sort(key=lambda f: (f.sli, f.day))
+    if total == 0:
+        state = SloState.NO_DATA
+    elif budget.too_few_events(total, obj):
+        state = SloState.TOO_FEW_EVENTS
+    else:
+        state = SloState.OK
+    return SloFigures(
+        consumer=d.consumer,
+        slo=d.name,
+        sli_kind=d.sli,
+        budgeting=d.budgeting,
+        objective=obj,
+        period=period,
+        start=start,
+        end=end,
+        period_seconds=period_seconds,
+        state=state,
+        good=good,
+        total=total,
+        good_events=good_ev,
+        total_events=total_ev,
+        excluded_events=excluded,
+        sli=budget.sli(good, total),
+        budget_used=used,
+        budget_remaining=None if used is None else 1.0 - used,
+        allowed_bad=budget.allowed_bad(total, obj),
+        bad=total - good,
+        worst_days=tuple(day_figures[:worst]),
+        incidents=incidents(conn, d.endpoints, start, end),
+        maintenance=maintenance,
+        data_since=first,
+    )
+
+
+def incidents(
+    conn: sqlite3.Connection, endpoints: tuple[str, ...], start: float, end: float
+) -> tuple[IncidentFigure, ...]:
+    """Down periods of `endpoints` overlapping [start, end), from the store's up/down transitions."""
+    if not endpoints:
+        return ()
+    marks = ", ".join("?" for _ in endpoints)
+    rows = conn.execute(
+        f"SELECT endpoint, ts, to_state, outcome, message FROM incidents WHERE endpoint IN ({marks}) "
+        "AND ts < ? ORDER BY ts, id",
+        (*endpoints, end),
+    ).fetchall()
+    open_: dict[str, tuple[float, str, str]] = {}
+    found: list[IncidentFigure] = []
+    for endpoint, ts, to_state, outcome, message in rows:
+        if to_state == "down" and endpoint not in open_:
+            open_[endpoint] = (ts, outcome, message)
+        elif to_state == "up" and endpoint in open_:
+            began, out, msg = open_.pop(endpoint)
+            if ts >= start:
+                found.append(IncidentFigure(endpoint, began, ts, out, msg))
+    found.extend(IncidentFigure(ep, began, None, out, msg) for ep, (began, out, msg) in open_.items())
+    found.sort(key=lambda i: (i.start, i.endpoint))
+    return tuple(found)
+
+
+__all__ = ["DayFigure", "IncidentFigure", "SloFigures", "incidents", "slo_figures"]

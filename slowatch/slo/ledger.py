@@ -1,0 +1,249 @@
+"""Per-SLO time buckets with running window sums: O(1) to observe, O(windows) to read.
+
+A Ledger holds the events of one *fingerprint* (what decides goodness: consumer, endpoints, SLI,
+threshold, budgeting, timeslice rule) in two rings of cells:
+
+- fine cells (60 s, or the timeslice length) covering the longest alerting window (3 d by default),
+  each `good`/`total` probes; with timeslices a fine cell is a slice, good when
+  `good / total >= good_when`;
+- coarse cells (1 h; 15 min when a calendar window's time zone has a sub-hour offset) covering the
+  longest SLO window, each `good`/`total`/`excluded` probes plus good/total slices (timeslices).
+
+Every window (alerting windows on the fine ring, SLO windows on the coarse ring) keeps a running sum
+`[first_cell, good, total, good_units, units, excluded]` of the cells `first_cell..current`. An
+observation adds to the sums that cover its cell; moving time forward subtracts the cells that left
+each window and clears the ring slots being reused. Units are probes (occurrences) or slices with
+data (timeslices); a slice's unit is counted in the coarse cell holding the slice's start.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable, Sequence
+
+from slowatch.slo.windows import Window
+
+Sums = list[int]  # [first_cell, good, total, good_units, units, excluded]
+FineRow = tuple[int, int, int]  # (cell start ts, good, total)
+CoarseRow = tuple[int, int, int, int, int, int]  # (start, good, total, excluded, good_slices, slices)
+
+
+def _zeros(n: int) -> array[int]:
+    return array("I", bytes(4 * n))
+
+
+def _ring_sum(a: array[int], lo: int, hi: int, n: int) -> int:
+    """Sum of the ring slots of cells lo..hi (inclusive; at most n cells)."""
+    if hi < lo:
+        return 0
+    i, j = lo % n, hi % n
+    return sum(a[i : j + 1]) if i <= j else sum(a[i:]) + sum(a[: j + 1])
+
+
+class Ledger:
+    def __init__(
+        self,
+        fine: int,
+        coarse: int,
+        good_when: float | None,
+        alert_windows: Sequence[float],
+        windows: Sequence[Window],
+        now: float,
+    ) -> None:
+        self.fine, self.coarse, self.good_when = fine, coarse, good_when
+        self.sliced = good_when is not None
+        self.alert_cells = [math.ceil(w / fine) for w in alert_windows]
+        self.windows = list(windows)
+        self.nf = max(self.alert_cells, default=0) + 2
+        self.nc = max((math.ceil(w.span() / coarse) for w in windows), default=0) + 2
+        self.fg, self.ft = _zeros(self.nf), _zeros(self.nf)
+        self.cg, self.ct, self.cx = _zeros(self.nc), _zeros(self.nc), _zeros(self.nc)
+        self.csg, self.cst = (_zeros(self.nc), _zeros(self.nc)) if self.sliced else (self.cg, self.ct)
+        self.cur_f, self.cur_c = int(now // fine), int(now // coarse)
+        self.alert: list[Sums] = [[self.cur_f - n, 0, 0, 0, 0, 0] for n in self.alert_cells]
+        self.sums: list[Sums] = [[w.first_cell(now, coarse), 0, 0, 0, 0, 0] for w in self.windows]
+        self.dirty_f: set[int] = set()
+        self.dirty_c: set[int] = set()
+        self.floor = -math.inf  # results at or before this are ignored: a rebuild from the store covers them
+
+    def _slice_good(self, good: int, total: int) -> int:
+        assert self.good_when is not None
+        return 1 if total and good / total >= self.good_when else 0
+
+    def observe(self, ts: float, good: bool, excluded: bool = False) -> bool:
+        """Count one final probe result; False when it is too old for any ring."""
+        f, c = int(ts // self.fine), int(ts // self.coarse)
+        if f > self.cur_f or c > self.cur_c:
+            self.advance(ts)
+        if c <= self.cur_c - self.nc or ts <= self.floor:
+            return False
+        ci = c % self.nc
+        self.dirty_c.add(c)
+        if excluded:
+            self.cx[ci] += 1
+            for s in self.sums:
+                if c >= s[0]:
+                    s[5] += 1
+            return True
+        g = 1 if good else 0
+        ug, ut, uc = g, 1, c
+        if f > self.cur_f - self.nf:
+            fi = f % self.nf
+            og, ot = self.fg[fi], self.ft[fi]
+            self.fg[fi], self.ft[fi] = og + g, ot + 1
+            self.dirty_f.add(f)
+            if self.sliced:
+                ug = self._slice_good(og + g, ot + 1) - self._slice_good(og, ot)
+                ut, uc = (1 if ot == 0 else 0), f * self.fine // self.coarse
+            for s in self.alert:
+                if f >= s[0]:
+                    s[1] += g
+                    s[2] += 1
+                    s[3] += ug
+                    s[4] += ut
+        elif self.sliced:
+            ug = ut = 0  # its slice left the fine ring: count the probe, not the slice
+        self.cg[ci] += g
+        self.ct[ci] += 1
+        if self.sliced and uc > self.cur_c - self.nc:
+            self.csg[uc % self.nc] += ug
+            self.cst[uc % self.nc] += ut
+        for s in self.sums:
+            if c >= s[0]:
+                s[1] += g
+                s[2] += 1
+            if uc >= s[0]:
+                s[3] += ug
+                s[4] += ut
+        return True
+
+    def advance(self, now: float) -> None:
+        """Move the current cells to `now`: drop cells that left each window, recycle ring slots."""
+        f, c = int(now // self.fine), int(now // self.coarse)
+        if f > self.cur_f:
+            for s, n in zip(self.alert, self.alert_cells, strict=True):
+                self._drop_fine(s, f - n)
+            self._clear((self.fg, self.ft), self.cur_f, f, self.nf)
+            self.cur_f = f
+        if c > self.cur_c:
+            for s, w in zip(self.sums, self.windows, strict=True):
+                self._drop_coarse(s, w.first_cell(now, self.coarse))
+            arrays = (self.cg, self.ct, self.cx, self.csg, self.cst) if self.sliced else (self.cg, self.ct, self.cx)
+            self._clear(arrays, self.cur_c, c, self.nc)
+            self.cur_c = c
+
+    def _fine_units(self, i: int) -> tuple[int, int]:
+        g, t = self.fg[i], self.ft[i]
+        if self.sliced:
+            return self._slice_good(g, t), 1 if t else 0
+        return g, t
+
+    def _drop_fine(self, s: Sums, edge: int) -> None:
+        if edge <= s[0]:
+            return
+        if edge > self.cur_f:
+            s[1:] = [0, 0, 0, 0, 0]
+        else:
+            for cell in range(s[0], edge):
+                i = cell % self.nf
+                ug, ut = self._fine_units(i)
+                s[1] -= self.fg[i]
+                s[2] -= self.ft[i]
+                s[3] -= ug
+                s[4] -= ut
+        s[0] = edge
+
+    def _drop_coarse(self, s: Sums, edge: int) -> None:
+        if edge <= s[0]:
+            return
+        if edge > self.cur_c:
+            s[1:] = [0, 0, 0, 0, 0]
+        else:
+            for cell in range(s[0], edge):
+                i = cell % self.nc
+                s[1] -= self.cg[i]
+                s[2] -= self.ct[i]
+                s[3] -= self.csg[i]
+                s[4] -= self.cst[i]
+                s[5] -= self.cx[i]
+        s[0] = edge
+
+    @staticmethod
+    def _clear(arrays: Iterable[array[int]], old: int, new: int, n: int) -> None:
+        cells = range(old + 1, new + 1) if new - old < n else range(n)
+        for a in arrays:
+            for cell in cells:
+                a[cell % n] = 0
+
+    def recompute(self) -> None:
+        """Rebuild every running sum from the cells (after loading them)."""
+        for s in self.alert:
+            lo = max(s[0], self.cur_f - self.nf + 1)
+            g, t = _ring_sum(self.fg, lo, self.cur_f, self.nf), _ring_sum(self.ft, lo, self.cur_f, self.nf)
+            if self.sliced:
+                units = [self._fine_units(cell % self.nf) for cell in range(lo, self.cur_f + 1)]
+                s[1:] = [g, t, sum(u[0] for u in units), sum(u[1] for u in units), 0]
+            else:
+                s[1:] = [g, t, g, t, 0]
+        for s in self.sums:
+            lo, hi, n = max(s[0], self.cur_c - self.nc + 1), self.cur_c, self.nc
+            arrays = (self.cg, self.ct, self.csg, self.cst, self.cx)
+            s[1:] = [_ring_sum(a, lo, hi, n) for a in arrays]
+
+    def _fine_row(self, cell: int) -> FineRow:
+        i = cell % self.nf
+        return cell * self.fine, self.fg[i], self.ft[i]
+
+    def _coarse_row(self, cell: int) -> CoarseRow:
+        i = cell % self.nc
+        sg, st = (self.csg[i], self.cst[i]) if self.sliced else (0, 0)
+        return cell * self.coarse, self.cg[i], self.ct[i], self.cx[i], sg, st
+
+    def take_dirty(self) -> tuple[list[FineRow], list[CoarseRow]]:
+        """Rows for the cells changed since the last call (those still in their ring)."""
+        fine = [self._fine_row(c) for c in sorted(self.dirty_f) if c > self.cur_f - self.nf]
+        coarse = [self._coarse_row(c) for c in sorted(self.dirty_c) if c > self.cur_c - self.nc]
+        self.dirty_f.clear()
+        self.dirty_c.clear()
+        return fine, coarse
+
+    def rows(self) -> tuple[list[FineRow], list[CoarseRow]]:
+        """Every non-empty cell, e.g. to copy into a ledger with other windows."""
+        fine = [self._fine_row(c) for c in range(self.cur_f - self.nf + 1, self.cur_f + 1) if self.ft[c % self.nf]]
+        coarse = [
+            self._coarse_row(c)
+            for c in range(self.cur_c - self.nc + 1, self.cur_c + 1)
+            if self.ct[c % self.nc] or self.cx[c % self.nc]
+        ]
+        return fine, coarse
+
+    def load(self, fine: Iterable[FineRow], coarse: Iterable[CoarseRow], *, add: bool = False) -> None:
+        """Set (or with `add`, add to) cells from rows, ignoring ones outside the rings; recompute sums.
+
+        Added cells are marked dirty so the merged values get persisted.
+        """
+        for start, good, total in fine:
+            cell = int(start // self.fine)
+            if self.cur_f - self.nf < cell <= self.cur_f:
+                i = cell % self.nf
+                if add:
+                    good, total = good + self.fg[i], total + self.ft[i]
+                    self.dirty_f.add(cell)
+                self.fg[i], self.ft[i] = good, total
+        for start, good, total, excluded, sgood, stotal in coarse:
+            cell = int(start // self.coarse)
+            if self.cur_c - self.nc < cell <= self.cur_c:
+                i = cell % self.nc
+                if add:
+                    good, total, excluded = good + self.cg[i], total + self.ct[i], excluded + self.cx[i]
+                    if self.sliced:
+                        sgood, stotal = sgood + self.csg[i], stotal + self.cst[i]
+                    self.dirty_c.add(cell)
+                self.cg[i], self.ct[i], self.cx[i] = good, total, excluded
+                if self.sliced:
+                    self.csg[i], self.cst[i] = sgood, stotal
+        self.recompute()
+
+
+__all__ = ["CoarseRow", "FineRow", "Ledger", "Sums"]

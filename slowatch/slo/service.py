@@ -1,0 +1,203 @@
+"""`SloService`: the façade the daemon wires in (observe, periodic refresh, persistence, reload).
+
+    result --observe()--> Engine ledgers (memory) --every refresh_interval--> Snapshot (swapped)
+                                 └--every persist_interval: dirty cells + counters, one store.submit
+
+Restart-safe: `start()` loads every ledger's cells (and the monotonic counters) from the store, so
+budgets after a restart equal those before it (to the last persist; `stop()` persists last). A
+fingerprint with no persisted cells (a new or changed definition) is rebuilt from raw results and
+rollups (see rebuild.py); live results before the rebuild point are left to the rebuild.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Iterable
+
+from prometheus_client.registry import Collector
+
+from slowatch.clock import Clock
+from slowatch.config.schema import Config
+from slowatch.models import ProbeResult
+from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS
+from slowatch.slo.engine import Engine
+from slowatch.slo.metrics import SloCollector
+from slowatch.slo.persist import COARSE, FINE, Batch, load_cells, load_counters
+from slowatch.slo.rebuild import rebuild
+from slowatch.slo.snapshot import Snapshot
+from slowatch.store.store import Store
+
+logger = logging.getLogger(__name__)
+
+PRUNE_EVERY = 3600.0  # drop expired cells of the current ledgers (by primary key)
+SWEEP_EVERY = 86400.0  # and once a day also those of removed SLOs (a table scan)
+
+
+class SloService:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        *,
+        refresh_interval: float = 5.0,
+        persist_interval: float = 5.0,
+        alert_windows: Iterable[float] = DEFAULT_ALERT_WINDOWS,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._clock = clock
+        self._refresh_interval = refresh_interval
+        self._persist_interval = persist_interval
+        self._stop_timeout = stop_timeout
+        self._engine = Engine(config, clock.time(), tuple(alert_windows))
+        self._snapshot = Snapshot(clock.time())
+        self._saved_counters: dict[tuple[str, str], tuple[int, int]] = {}
+        self._replace: list[tuple[str, float, float]] = []
+        self._last_prune = self._last_sweep = -SWEEP_EVERY
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- the event loop's side: O(1)-ish, no I/O ------------------------------------------------
+    def observe(self, result: ProbeResult) -> None:
+        """Count a final result for every SLO that includes its endpoint (non-final ones are ignored)."""
+        self._engine.observe(result)
+
+    def refresh(self) -> Snapshot:
+        self._snapshot = self._engine.refresh(self._clock.time())
+        return self._snapshot
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def collector(self) -> Collector:
+        return SloCollector(lambda: self._snapshot)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Restore ledgers and counters from the store, refresh once, start the periodic tasks."""
+        counters = await self._store.read(load_counters)
+        for key, (events, good) in counters.items():
+            if key in self._engine.counters:
+                counter = self._engine.counters[key]  # add in place: routes hold this list
+                counter[0] += events
+                counter[1] += good
+        self._saved_counters = {k: (v[0], v[1]) for k, v in counters.items()}
+        await self._restore(set(self._engine.ledgers), persisted=True)
+        self.refresh()
+        self._tasks = [
+            asyncio.create_task(self._every(self._refresh_interval, self.refresh), name="slo-refresh"),
+            asyncio.create_task(self._every(self._persist_interval, self.persist), name="slo-persist"),
+        ]
+
+    async def stop(self) -> None:
+        """Cancel the tasks, persist everything and wait (at most `stop_timeout`) for the write."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self.persist()
+        try:
+            await asyncio.wait_for(self._store.flush(), self._stop_timeout)
+        except TimeoutError:
+            logger.error("slo state not flushed within %.0fs: budgets may lag after restart", self._stop_timeout)
+
+    async def reload(self, config: Config) -> None:
+        """Swap in `config`'s SLOs; removed ones are dropped.
+
+        Unchanged fingerprints keep their ledgers (an objective change only recomputes), ones with
+        other windows reload their persisted cells, new fingerprints are rebuilt from raw history.
+        """
+        self.persist()
+        try:
+            await asyncio.wait_for(self._store.flush(), self._stop_timeout)
+        except TimeoutError:
+            logger.error("slo reload: state not flushed within %.0fs; resized SLOs may lag", self._stop_timeout)
+        engine = Engine(config, self._clock.time(), self._engine.alert_windows, previous=self._engine)
+        self._config, self._engine = config, engine  # no await since the flush: nothing was missed
+        self.refresh()
+        await self._restore(engine.resized, persisted=True)
+        await self._restore(engine.new_fingerprints, persisted=False)
+        self.refresh()
+
+    async def _every(self, interval: float, fn: object) -> None:
+        assert callable(fn)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                fn()
+            except Exception:
+                logger.exception("slo periodic task failed: task=%s", getattr(fn, "__name__", fn))
+
+    # -- the store's side ----------------------------------------------------------------------
+    async def _restore(self, fingerprints: set[str], *, persisted: bool) -> None:
+        engine = self._engine
+        for fp in sorted(fingerprints):
+            ledger = engine.ledgers[fp]
+            if persisted:
+                read = functools.partial(
+                    load_cells,
+                    fingerprint=fp,
+                    fine=ledger.fine,
+                    coarse=ledger.coarse,
+                    fine_since=(ledger.cur_f - ledger.nf + 1) * ledger.fine,
+                    coarse_since=(ledger.cur_c - ledger.nc + 1) * ledger.coarse,
+                )
+                fine, coarse = await self._store.read(read)
+                if engine is not self._engine:
+                    return  # reloaded again meanwhile: the newer reload restores what it needs
+                if fine or coarse:
+                    dirty = set(ledger.dirty_f), set(ledger.dirty_c)  # live since start: persist those
+                    ledger.load(fine, coarse, add=True)
+                    ledger.dirty_f, ledger.dirty_c = dirty
+                    continue
+            ledger.floor = until = self._clock.time()
+            await self._store.flush()
+            replay = functools.partial(
+                rebuild, slo=engine.definition(fp), template=ledger, rules=engine.rules_for(fp), until=until
+            )
+            rows = await self._store.read(replay)
+            if engine is not self._engine:
+                return  # reloaded again meanwhile: the newer reload rebuilds what it needs
+            ledger.load(*rows, add=True)
+            since = min((ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse)
+            self._replace.append((fp, since, until))
+            logger.info("slo ledger rebuilt from the store: fingerprint=%s cells=%d", fp, len(rows[1]))
+
+    def persist(self) -> None:
+        """Queue one store transaction with every dirty cell and changed counter (no I/O here)."""
+        batch = Batch()
+        batch.replace, self._replace = self._replace, []
+        for fp, ledger in self._engine.ledgers.items():
+            fine, coarse = ledger.take_dirty()
+            batch.add_fine(fp, ledger.fine, fine)
+            batch.add_coarse(fp, ledger.coarse, coarse)
+        for (consumer, slo), (events, good) in self._engine.counters.items():
+            if self._saved_counters.get((consumer, slo)) != (events, good):
+                self._saved_counters[(consumer, slo)] = (events, good)
+                batch.counters.append((consumer, slo, events, good))
+        now = self._clock.time()
+        if now - self._last_prune >= PRUNE_EVERY:
+            self._last_prune = now
+            fine_cut = now - max(self._engine.alert_windows, default=0.0) - 86400.0
+            coarse_cut = now - self._config.server.retention.rollups
+            for fp in self._engine.ledgers:
+                batch.prune += [(fp, FINE, fine_cut), (fp, COARSE, coarse_cut)]
+            if now - self._last_sweep >= SWEEP_EVERY:
+                self._last_sweep = now
+                batch.prune += [(None, FINE, fine_cut), (None, COARSE, coarse_cut)]
+        if batch:
+            self._store.submit(batch)
+
+
+__all__ = ["SloService"]

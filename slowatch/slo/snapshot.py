@@ -1,0 +1,92 @@
+"""The immutable result of one engine refresh: every SLO's SLI, budget and burn rates."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class SloState(StrEnum):
+    OK = "ok"
+    NO_DATA = "no_data"  # no counted probes (or slices) in the SLO window: no SLI, no budget
+    TOO_FEW_EVENTS = "too_few_events"  # the budget allows fewer than one bad unit: numbers are noisy
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStatus:
+    """One alerting window (e.g. `1h`): units are probes (occurrences) or slices with data."""
+
+    window: str
+    seconds: float
+    good: int
+    total: int
+    sli: float | None
+    burn_rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SloStatus:
+    consumer: str
+    slo: str
+    sli_kind: str
+    budgeting: str
+    objective: float  # ratio, e.g. 0.999
+    window: str  # "30d", "month", ...
+    window_start: float  # unix seconds, first instant the SLO window covers
+    window_seconds: float  # nominal length (a calendar period's full length)
+    state: SloState
+    good: int  # good units in the SLO window
+    total: int  # units in the SLO window
+    good_events: int  # good probes in the SLO window (== good with occurrences)
+    total_events: int
+    excluded_events: int  # probes inside maintenance windows, not counted anywhere else
+    sli: float | None
+    budget_remaining: float | None  # 1 - (1 - sli)/(1 - objective); negative when overspent
+    burn_rate: float | None  # over the whole SLO window
+    time_to_exhaustion: float | None  # seconds; see budget.time_to_exhaustion
+    windows: tuple[WindowStatus, ...]
+    events_total: int  # counted probes since the SLO was first seen (monotonic, persisted)
+    good_events_total: int
+    fingerprint: str
+
+    @property
+    def error_budget(self) -> float:
+        return 1.0 - self.objective
+
+    @property
+    def exhausted(self) -> bool:
+        """True when the budget is used up or overspent (remaining <= 0)."""
+        return self.budget_remaining is not None and self.budget_remaining <= 0
+
+    def window_status(self, label: str) -> WindowStatus | None:
+        return next((w for w in self.windows if w.window == label), None)
+
+    def burn(self, seconds: float) -> float | None:
+        """Burn rate over the alerting window of this length (None: no data, or not computed)."""
+        return next((w.burn_rate for w in self.windows if w.seconds == seconds), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (for /api and status pages): every field plus `exhausted` and `error_budget`."""
+        data = asdict(self)
+        data.update(state=self.state.value, exhausted=self.exhausted, error_budget=self.error_budget)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    taken_at: float
+    slos: tuple[SloStatus, ...] = ()
+    _index: dict[tuple[str, str], SloStatus] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._index.update(((s.consumer, s.slo), s) for s in self.slos)
+
+    def get(self, consumer: str, slo: str) -> SloStatus | None:
+        return self._index.get((consumer, slo))
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [s.as_dict() for s in self.slos]
+
+
+__all__ = ["SloState", "SloStatus", "Snapshot", "WindowStatus"]

@@ -1,0 +1,127 @@
+"""SLO windows: rolling (the last N hours) and calendar (week/month/quarter in a time zone).
+
+Windows are measured on cells (time buckets) of a fixed length. A window of length W at time `now`
+covers the cell containing `now` plus the W seconds before that cell's start, i.e. the events with
+`cell_start(now) - W <= ts <= now`. At a cell boundary that is exactly W; otherwise at most one
+cell more. A calendar window covers `period_start <= ts <= now`; its length, for budget-as-time and
+time-to-exhaustion, is the whole period (October 2026 in Europe/Berlin is 745 hours: 31 days and
+the 25-hour day when DST ends). Periods start at local midnight (weeks on Monday, ISO); a local
+midnight that does not exist resolves with fold=0 (PEP 495).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from slowatch.config.consumers import CalendarWindow
+from slowatch.durations import format_duration
+
+CalendarUnit = Literal["week", "month", "quarter"]
+
+
+def _local_midnight(day: dt.date, tz: ZoneInfo) -> float:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def _period_first_day(day: dt.date, unit: CalendarUnit) -> dt.date:
+    if unit == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _next_first_day(first: dt.date, unit: CalendarUnit) -> dt.date:
+    if unit == "week":
+        return first + dt.timedelta(days=7)
+    months = 1 if unit == "month" else 3
+    index = first.year * 12 + first.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def period_bounds(now: float, unit: CalendarUnit, tz: ZoneInfo) -> tuple[float, float]:
+    """Unix [start, end) of the calendar period containing `now`."""
+    local = dt.datetime.fromtimestamp(now, tz).date()
+    first = _period_first_day(local, unit)
+    start = _local_midnight(first, tz)
+    if start > now:  # a midnight that fold=0 placed after `now`: take the previous period
+        first = _period_first_day(first - dt.timedelta(days=1), unit)
+        start = _local_midnight(first, tz)
+    return start, _local_midnight(_next_first_day(first, unit), tz)
+
+
+def month_bounds(year: int, month: int, tz: ZoneInfo) -> tuple[float, float]:
+    first = dt.date(year, month, 1)
+    return _local_midnight(first, tz), _local_midnight(_next_first_day(first, "month"), tz)
+
+
+@dataclass(frozen=True, slots=True)
+class RollingWindow:
+    seconds: float
+    label: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", format_duration(self.seconds))
+
+    def span(self) -> float:
+        """The most history this window ever needs, in seconds."""
+        return self.seconds
+
+    def first_cell(self, now: float, cell: int) -> int:
+        return int(now // cell) - math.ceil(self.seconds / cell)
+
+    def length(self, now: float) -> float:
+        return self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarPeriod:
+    unit: CalendarUnit
+    timezone: str
+
+    @property
+    def label(self) -> str:
+        return self.unit
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def span(self) -> float:
+        days = {"week": 7, "month": 31, "quarter": 92}[self.unit]
+        return days * 86400.0 + 3600.0
+
+    def bounds(self, now: float) -> tuple[float, float]:
+        return period_bounds(now, self.unit, self.tz)
+
+    def first_cell(self, now: float, cell: int) -> int:
+        return int(self.bounds(now)[0] // cell)
+
+    def length(self, now: float) -> float:
+        start, end = self.bounds(now)
+        return end - start
+
+    def sub_hour_offset(self, year: int) -> bool:
+        """True when this zone's offset is not a whole number of hours at some point of `year`."""
+        tz = self.tz
+        for month in (1, 4, 7, 10):
+            offset = dt.datetime(year, month, 1, 12, tzinfo=tz).utcoffset()
+            if offset is not None and offset.total_seconds() % 3600:
+                return True
+        return False
+
+
+Window = RollingWindow | CalendarPeriod
+
+
+def window_of(spec: float | CalendarWindow) -> Window:
+    if isinstance(spec, CalendarWindow):
+        return CalendarPeriod(spec.calendar, spec.timezone)
+    return RollingWindow(float(spec))
+
+
+__all__ = ["CalendarPeriod", "RollingWindow", "Window", "month_bounds", "period_bounds", "window_of"]

@@ -1,0 +1,130 @@
+"""`slowatch report` over a database written by a real Store and SloService."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from slowatch.clock import FakeClock
+from slowatch.config import load
+from slowatch.config.schema import RetentionConfig
+from slowatch.report import add_report_arguments, run_report
+from slowatch.slo.service import SloService
+from slowatch.store import Store
+from tests.slo.helpers import result
+
+OCT_START = dt.datetime(2026, 9, 30, 22, tzinfo=dt.UTC).timestamp()  # Oct 1 00:00 in Berlin
+OCT_END = dt.datetime(2026, 10, 31, 23, tzinfo=dt.UTC).timestamp()
+
+
+def utc(*args: int) -> float:
+    return dt.datetime(*args, tzinfo=dt.UTC).timestamp()  # type: ignore[arg-type, misc]
+
+
+BAD = {utc(2026, 10, 15, 10, m) for m in range(0, 60, 10)} | {utc(2026, 10, 20, 12), utc(2026, 10, 20, 12, 10)}
+MAINTENANCE = {utc(2026, 10, 10, h, m) for h in (0, 1) for m in range(0, 60, 10)}
+
+CONFIG = """
+server: {{database: "{db}"}}
+endpoints:
+  - {{name: api, kind: http, url: "http://api/"}}
+consumers:
+  - name: checkout
+    endpoints: [api]
+    slos:
+      - {{name: availability, sli: availability, objective: 99, window: {{calendar: month, timezone: Europe/Berlin}}}}
+maintenance:
+  - {{name: migration, endpoints: [api], start: 2026-10-10T00:00:00Z, end: 2026-10-10T02:00:00Z}}
+"""
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import asyncio
+
+    tmp = tmp_path_factory.mktemp("report")
+    path = tmp / "slowatch.yaml"
+    path.write_text(CONFIG.format(db=tmp / "slowatch.db"))
+
+    async def fill() -> None:
+        config = load(path)
+        clock = FakeClock(OCT_START - 60)  # the service starts before the first probe
+        store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.01)
+        await store.start()
+        service = SloService(config, store, clock, refresh_interval=3600, persist_interval=3600)
+        await service.start()
+        ts = OCT_START
+        while ts < OCT_END:
+            clock.set(ts)
+            r = result(ts, ok=ts not in BAD and ts not in MAINTENANCE, endpoint="api")
+            store.record(r)
+            service.observe(r)
+            ts += 600
+        await service.stop()
+        await store.close()
+
+    asyncio.run(fill())
+    return path
+
+
+def report(config_file: Path, *argv: str) -> tuple[int, str]:
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    args = parser.parse_args(["--config", str(config_file), "--at", "2026-11-01T12:00:00Z", *argv])
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sys.stdout", out)
+        code = run_report(args)
+    return code, out.getvalue()
+
+
+def test_json_report_for_a_month(config_file: Path) -> None:
+    code, text = report(config_file, "--month", "2026-10", "--format", "json")
+    assert code == 0
+    [f] = json.loads(text)
+    assert (f["consumer"], f["slo"], f["period"], f["state"]) == ("checkout", "availability", "2026-10", "ok")
+    assert (f["good"], f["total"], f["excluded_events"]) == (4450, 4458, 12)  # 4470 probes, 12 in maintenance
+    assert f["period_seconds"] == 745 * 3600
+    assert f["budget_seconds"] == pytest.approx(0.01 * 745 * 3600)
+    assert f["used_seconds"] == pytest.approx(8 / 4458 * 745 * 3600)
+    assert f["budget_remaining"] == pytest.approx(1 - (8 / 4458) / 0.01)
+    assert [d["day"] for d in f["worst_days"]] == ["2026-10-15", "2026-10-20"]
+    assert f["worst_days"][0]["good"] == 138 and f["worst_days"][0]["total"] == 144
+    spans = [(i["start"], i["end"]) for i in f["incidents"]]
+    assert (utc(2026, 10, 15, 10), utc(2026, 10, 15, 11)) in spans
+    assert f["maintenance"] == ["migration"]
+
+
+def test_what_if_objective_and_other_formats(config_file: Path) -> None:
+    code, text = report(config_file, "--month", "2026-10", "--objective", "99.9", "--format", "csv")
+    assert code == 0
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert float(row["objective_percent"]) == pytest.approx(99.9)
+    assert float(row["budget_remaining_ratio"]) == pytest.approx(1 - (8 / 4458) / 0.001)
+    code, text = report(config_file, "--month", "2026-10", "--objective", "99.9", "--format", "markdown")
+    assert code == 0
+    assert "## checkout" in text and "| availability | 2026-10 | 99.900% | 99.821% |" in text
+    assert "budget overspent" in text and "Worst days: 2026-10-15 (95.833%)" in text
+    assert "Planned maintenance (migration): 12 probes excluded from the budget" in text
+    code, text = report(config_file, "--month", "2026-10")
+    assert code == 0
+    head, first = text.splitlines()[:2]
+    assert head.split() == ["CONSUMER", "SLO", "PERIOD", "OBJECTIVE", "SLI", "BUDGET", "USED", "LEFT", "LEFT%", "STATE"]
+    assert first.split()[:5] == ["checkout", "availability", "2026-10", "99.000%", "99.821%"]
+    assert "7h27m" in first  # 1% of 745 hours
+
+
+def test_default_period_is_the_slo_window_and_errors_exit_non_zero(config_file: Path, tmp_path: Path) -> None:
+    code, text = report(config_file, "--format", "json")  # November has just begun: no data yet
+    assert code == 0 and json.loads(text)[0]["state"] == "no_data" and json.loads(text)[0]["sli"] is None
+    assert report(config_file, "--consumer", "nobody")[0] == 1
+    assert report(config_file, "--database", str(tmp_path / "missing.db"))[0] == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("consumers: [{name: x, slos: [{name: s, sli: availability, objective: 100}]}]\n")
+    assert report(bad)[0] == 2
