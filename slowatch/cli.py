@@ -1,4 +1,7 @@
-"""Command line: `slowatch run | check | probe | demo | report`. The only module that prints."""
+"""Command line: `slowatch run | check | probe | demo | report | alerts | test-sink | silence`.
+
+The only module that prints.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 from slowatch import __version__
 from slowatch.config import Config, load
 from slowatch.errors import ConfigError, SlowatchError
+from slowatch.report import add_report_arguments, run_report
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -147,6 +151,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(config, config_path=args.config, port=args.demo_port))
 
 
+def _print_result(result: tuple[list[str], int]) -> int:
+    lines, code = result
+    print("\n".join(lines), file=sys.stdout if code == EXIT_OK else sys.stderr)
+    return code
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from slowatch.alerting.cli import alerts_report
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    return _print_result(alerts_report(_override(config, None, args.db, None), limit=args.limit))
+
+
+def cmd_test_sink(args: argparse.Namespace) -> int:
+    from slowatch.alerting.cli import test_sink
+
+    config = _load_or_report(args.config)
+    return EXIT_CONFIG if config is None else _print_result(test_sink(config, args.name))
+
+
+def cmd_silence(args: argparse.Namespace) -> int:
+    from slowatch.alerting.cli import parse_until, silence
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    try:
+        until = parse_until(args.until)
+    except ValueError:
+        print(f"--until: not a timestamp: {args.until!r} (use e.g. 2026-12-01T10:00Z)", file=sys.stderr)
+        return EXIT_CONFIG
+    target, name = ("consumer", args.consumer) if args.consumer else ("endpoint", args.endpoint)
+    return _print_result(silence(_override(config, None, args.db, None), target, name, until, args.reason))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slowatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"slowatch {__version__}")
@@ -177,6 +218,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--demo-port", type=int, default=8900)
     demo.add_argument("--log-level", default="WARNING")
     demo.set_defaults(func=cmd_demo)
+
+    report = sub.add_parser("report", help="SLO and error-budget report from the database (daemon may run)")
+    add_report_arguments(report)
+    report.set_defaults(func=run_report)
+    alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
+    alerts.add_argument("--config", "-c", required=True)
+    alerts.add_argument("--db", help="SQLite database path (default: server.database)")
+    alerts.add_argument("--limit", type=int, default=50, help="outbox rows to show")
+    alerts.set_defaults(func=cmd_alerts)
+
+    test_sink = sub.add_parser("test-sink", help="send a clearly marked test message to one sink")
+    test_sink.add_argument("--config", "-c", required=True)
+    test_sink.add_argument("name")
+    test_sink.set_defaults(func=cmd_test_sink)
+
+    silence = sub.add_parser("silence", help="silence a consumer's or an endpoint's alerts until a time")
+    silence.add_argument("--config", "-c", required=True)
+    silence.add_argument("--db", help="SQLite database path (default: server.database)")
+    who = silence.add_mutually_exclusive_group(required=True)
+    who.add_argument("--consumer")
+    who.add_argument("--endpoint")
+    silence.add_argument("--until", required=True, help="e.g. 2026-12-01T10:00Z")
+    silence.add_argument("--reason", default="")
+    silence.set_defaults(func=cmd_silence)
 
     return parser
 

@@ -6,10 +6,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from slowatch.config.alerting import AlertingPolicy, EndpointAlerts, Route, SilenceConfig, SinkConfig
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.maintenance import MaintenanceConfig
-from slowatch.config.types import Duration, Interval, Model
+from slowatch.config.types import Duration, Interval, Model, Name
 
 
 class RetentionConfig(Model):
@@ -58,6 +59,7 @@ class ServerConfig(Model):
 class Defaults(Model):
     interval: Interval = 30.0
     timeout: Duration = 5.0
+    alerts: EndpointAlerts = Field(default_factory=EndpointAlerts)
 
 
 class Config(Model):
@@ -66,6 +68,10 @@ class Config(Model):
     endpoints: list[Endpoint] = Field(default_factory=list)
     consumers: list[ConsumerConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
+    sinks: dict[Name, SinkConfig] = Field(default_factory=dict)
+    routes: list[Route] = Field(default_factory=list)
+    alerting: AlertingPolicy = Field(default_factory=AlertingPolicy)
+    silences: list[SilenceConfig] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +91,9 @@ class Config(Model):
                 ep = dict(ep)
                 ep.setdefault("interval", defaults.get("interval", "30s"))
                 ep.setdefault("timeout", defaults.get("timeout", "5s"))
+                alerts = defaults.get("alerts")
+                if isinstance(alerts, dict) and isinstance(ep.get("alerts", {}), dict):
+                    ep["alerts"] = {**alerts, **ep.get("alerts", {})}  # endpoint keys win
             filled.append(ep)
         return {**data, "endpoints": filled}
 

@@ -34,7 +34,8 @@ from collections.abc import Callable, Sequence
 from sqlite_utils import Database
 
 from slowatch.errors import StoreError
-from slowatch.slo.persist import slo_tables
+from slowatch.store.alert_tables import alert_tables
+from slowatch.store.slo_tables import slo_tables
 
 Migration = Callable[[Database], None]
 
@@ -107,7 +108,8 @@ def _v1_initial(db: Database) -> None:
 # outbox) add their tables by appending here.
 MIGRATIONS: list[Migration] = [
     _v1_initial,
-    slo_tables,  # v2: slo_cells, slo_counters (slowatch/slo/persist.py)
+    slo_tables,  # v2: slo_cells, slo_counters (slowatch/store/slo_tables.py)
+    alert_tables,  # v3: alert_streaks, alert_firing, alert_outbox (slowatch/store/alert_tables.py)
 ]
 
 

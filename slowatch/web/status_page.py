@@ -27,6 +27,10 @@ th{font-weight:600;color:#5b6470;font-size:12px;text-transform:uppercase}
 """
 
 
+def _percent(ratio: object) -> str:
+    return f"{ratio * 100:g}%" if isinstance(ratio, float) else ""
+
+
 def _age(ts: float, now: float) -> str:
     sec = max(0, int(now - ts))
     return f"{sec}s ago" if sec < 120 else f"{sec // 60}m ago"
@@ -62,7 +66,7 @@ async def index(request: web.Request) -> web.Response:
         sli = s.get("sli")
         slo_rows.append(
             f"<tr><td>{escape(str(s.get('consumer')))}</td><td>{escape(str(s.get('slo')))}</td>"
-            f"<td>{escape(str(s.get('objective_percent', '')))}%</td>"
+            f"<td>{_percent(s.get('objective'))}</td>"
             f"<td>{f'{sli:.4%}' if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
         )
     slo_table = (

@@ -1,0 +1,173 @@
+"""SLO alerts from each Snapshot: burn rate (per severity), budget exhausted, no data.
+
+Burn: a severity's alert fires when any of its tiers fires (long AND short burn rate above the
+tier's factor); it needs state `ok` (too few events or no data say nothing about burn). Every SLO
+alert resolves once its condition has been false for `resolve_after` (the hysteresis is kept in
+memory: after a restart, a condition already false waits `resolve_after` again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from slowatch.alerting.book import AlertBook
+from slowatch.alerting.events import AlertEvent, burn_key, exhausted_key, no_data_key
+from slowatch.alerting.outbox import Decision
+from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
+from slowatch.alerting.suppress import Suppressor
+from slowatch.config.schema import Config
+from slowatch.durations import format_duration
+from slowatch.models import ProbeResult
+from slowatch.slo.definitions import compile_config
+from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
+
+SLO_KINDS = ("burn_rate", "budget_exhausted", "no_data")
+
+
+class SloAlerts:
+    def __init__(self, config: Config, book: AlertBook, suppressor: Suppressor,
+                 latest: Mapping[str, ProbeResult]) -> None:  # fmt: skip
+        self.book = book
+        self.suppressor = suppressor
+        self._latest = latest
+        self._no_data_since: dict[tuple[str, str], float] = {}
+        self.configure(config)
+
+    def configure(self, config: Config) -> None:
+        self.policies = PolicyBook(config)
+        self._endpoints = {d.key: d.endpoints for d in compile_config(config)}
+        self._possible: set[str] = set()  # every SLO alert key this config can fire
+        for consumer, slo in self._endpoints:
+            policy = self.policies.get(consumer, slo)
+            if policy.enabled:
+                self._possible |= {exhausted_key(consumer, slo), no_data_key(consumer, slo)}
+                self._possible |= {burn_key(consumer, slo, t.severity) for t in policy.tiers}
+
+    def evaluate(self, snapshot: Snapshot, now: float) -> None:
+        """Decide every SLO's alerts from `snapshot`. Alerts the config can no longer fire (SLO or
+        tier removed, alerting disabled) resolve; an SLO merely absent from a snapshot is left alone."""
+        decision = Decision(now)
+        for st in snapshot.slos:
+            policy = self.policies.get(st.consumer, st.slo)
+            if policy.enabled:
+                self._evaluate_one(st, policy, decision)
+        stale = [k for k, f in self.book.firing.items() if f.event.kind in SLO_KINDS and k not in self._possible]
+        for key in stale:
+            self.book.resolve(key, decision, details={"reason": "SLO, tier or its alerting removed from the config"})
+        self.book.commit(decision)
+
+    def _evaluate_one(self, st: SloStatus, policy: SloPolicy, decision: Decision) -> None:
+        now = decision.now
+        quiet = self.suppressor.slo_suppressed(st.consumer, now)
+        for severity, tiers in _by_severity(policy.tiers_for(st.window_seconds)).items():
+            key = burn_key(st.consumer, st.slo, severity)
+            firing = st.state is SloState.OK and any(_tier_fires(st, t) for t in tiers)
+            build = partial(self._burn_event, st, severity, tiers, now)
+            self._update(key, firing, build, policy, quiet, decision, partial(self._burn_details, st, tiers))
+        key = exhausted_key(st.consumer, st.slo)
+        exhausted = (st.state is not SloState.NO_DATA and st.budget_remaining is not None
+                     and st.budget_remaining <= policy.exhausted_threshold)  # fmt: skip
+        build = partial(self._exhausted_event, st, policy, now)
+        self._update(key, exhausted, build, policy, quiet, decision, partial(self._slo_details, st))
+        key, ident = no_data_key(st.consumer, st.slo), (st.consumer, st.slo)
+        if st.state is SloState.NO_DATA:
+            since = self._no_data_since.setdefault(ident, now)
+        else:
+            since = self._no_data_since.pop(ident, now)
+        no_data = st.state is SloState.NO_DATA and now - since >= policy.no_data_after
+        build = partial(self._no_data_event, st, since, now)
+        self._update(key, no_data, build, policy, quiet, decision, dict)
+
+    def _update(self, key: str, condition: bool, build: Callable[[], AlertEvent], policy: SloPolicy,
+                quiet: str | None, decision: Decision, details: Callable[[], dict[str, Any]]) -> None:  # fmt: skip
+        f = self.book.firing.get(key)
+        if condition:
+            if f is None:
+                self.book.fire(build(), quiet, decision)
+            else:
+                f.clear_since = None
+                if not f.notified and quiet is None:
+                    self.book.notify(key, decision)
+        elif f is not None:
+            if f.clear_since is None:
+                f.clear_since = decision.now
+            if decision.now - f.clear_since >= policy.resolve_after:
+                self.book.resolve(key, decision, details=details())
+
+    def _failing(self, st: SloStatus) -> list[dict[str, str]]:
+        out = []
+        for name in self._endpoints.get((st.consumer, st.slo), ()):
+            r = self._latest.get(name)
+            if r is not None and not r.ok:
+                out.append({"endpoint": name, "error": r.message or r.outcome.value})
+        return out
+
+    def _slo_details(self, st: SloStatus) -> dict[str, Any]:
+        remaining = st.budget_remaining
+        return {
+            "objective": st.objective, "slo_window": st.window, "sli": st.sli, "budget_remaining": remaining,
+            "budget_consumed": None if remaining is None else 1.0 - remaining,
+            "time_to_exhaustion": st.time_to_exhaustion, "failing": self._failing(st),
+        }  # fmt: skip
+
+    def _burn_details(self, st: SloStatus, tiers: list[Tier]) -> dict[str, Any]:
+        windows = []
+        for t in tiers:
+            lw, sw = _window(st, t.long), _window(st, t.short)
+            lb = lw.burn_rate if lw else None
+            windows.append({
+                "long": format_duration(t.long), "short": format_duration(t.short), "factor": t.factor,
+                "budget_percent": t.budget_percent, "long_burn": lb, "short_burn": sw.burn_rate if sw else None,
+                "consumed": None if lb is None else lb * t.long / st.window_seconds, "firing": _tier_fires(st, t),
+            })  # fmt: skip
+        return {**self._slo_details(st), "windows": windows}
+
+    def _burn_event(self, st: SloStatus, severity: str, tiers: list[Tier], now: float) -> AlertEvent:
+        d = self._burn_details(st, tiers)
+        hot = next(w for w in d["windows"] if w["firing"])
+        summary = (f"{st.consumer}/{st.slo} is burning its error budget {hot['long_burn']:.1f}x over {hot['long']} "
+                   f"(threshold {hot['factor']:.1f}x); {_pct(st.budget_remaining)} of the budget left")  # fmt: skip
+        return AlertEvent(burn_key(st.consumer, st.slo, severity), "burn_rate", "firing", severity, now, now,
+                          f"{st.consumer} · {st.slo}: error budget burning fast", summary,
+                          (st.consumer,), st.slo, "", 0, d)  # fmt: skip
+
+    def _exhausted_event(self, st: SloStatus, policy: SloPolicy, now: float) -> AlertEvent:
+        summary = f"{st.consumer}/{st.slo} has {_pct(st.budget_remaining)} of its error budget left"
+        return AlertEvent(exhausted_key(st.consumer, st.slo), "budget_exhausted", "firing",
+                          policy.exhausted_severity, now, now, f"{st.consumer} · {st.slo}: error budget exhausted",
+                          summary, (st.consumer,), st.slo, "", 0,
+                          {**self._slo_details(st), "threshold": policy.exhausted_threshold})  # fmt: skip
+
+    def _no_data_event(self, st: SloStatus, since: float, now: float) -> AlertEvent:
+        summary = f"no probe results counted for {st.consumer}/{st.slo} for {format_duration(now - since)}"
+        policy = self.policies.get(st.consumer, st.slo)
+        return AlertEvent(no_data_key(st.consumer, st.slo), "no_data", "firing", policy.no_data_severity,
+                          now, now, f"{st.consumer} · {st.slo}: no data", summary, (st.consumer,), st.slo, "", 0,
+                          {**self._slo_details(st), "no_data_for": now - since})  # fmt: skip
+
+
+def _by_severity(tiers: tuple[Tier, ...]) -> dict[str, list[Tier]]:
+    out: dict[str, list[Tier]] = {}
+    for t in tiers:
+        out.setdefault(t.severity, []).append(t)
+    return out
+
+
+def _window(st: SloStatus, seconds: float) -> Any:
+    return next((w for w in st.windows if w.seconds == seconds), None)
+
+
+def _tier_fires(st: SloStatus, t: Tier) -> bool:
+    lw, sw = _window(st, t.long), _window(st, t.short)
+    if lw is None or sw is None or lw.burn_rate is None or sw.burn_rate is None:
+        return False
+    return bool(lw.burn_rate > t.factor and sw.burn_rate > t.factor)
+
+
+def _pct(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio * 100:.1f}%"
+
+
+__all__ = ["SLO_KINDS", "SloAlerts"]

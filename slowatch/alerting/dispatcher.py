@@ -1,0 +1,244 @@
+"""Deliver outbox items to sinks: one worker task per sink, FIFO, never on the probe path.
+
+Each worker takes the head of its sink's queue (items are in the outbox table before it looks:
+it awaits `store.flush()` first), sends it, and on the sink's ack submits the `delivered` mark
+and awaits `store.flush()` before taking the next item. A crash can therefore re-send only what
+was acked but not yet marked: at most the one message in flight per sink, within one writer
+transaction (milliseconds: the flush wakes the writer) of its ack. Exception: when the store
+cannot commit for `durable_wait` (10 s; disk full), delivery goes on without waiting, because
+silence is worse than a possible duplicate after a crash.
+
+Transient failures (5xx, 429, timeouts, network) retry the same message with exponential backoff
+and jitter, or after `Retry-After`; a sink's queue waits behind its head, which keeps every
+alert's events in order. Permanent failures (other 4xx) are marked `failed` and not retried;
+items older than `give_up_after` are marked `expired`.
+
+Storm control: the head of a queue waits `group_wait` after it was queued; then everything queued
+behind it is looked at together. When that is more than `storm.threshold` items, they go out as
+ONE grouped message; when fewer, but the sink already got enough in the last `storm.window` to
+pass the threshold, the worker waits until the head is `group_interval` old and sends everything
+queued by then as one message. Otherwise the head goes alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+
+import aiohttp
+
+from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Mark, OutboxItem
+from slowatch.alerting.sinks.base import Sink
+from slowatch.clock import Clock
+from slowatch.config.alerting import StormControl
+from slowatch.errors import StoreError
+from slowatch.store import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_GROUP = 200
+
+
+class SinkWorker:
+    def __init__(self, sink: Sink, owner: Dispatcher) -> None:
+        self.sink = sink
+        self.queue: deque[OutboxItem] = deque()
+        self._owner = owner
+        self._wake = asyncio.Event()
+        self._sent: deque[float] = deque()  # loop times of events delivered, for storm control
+        self.task: asyncio.Task[None] | None = None
+
+    def push(self, item: OutboxItem) -> None:
+        self.queue.append(item)
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._owner.closing.is_set():
+            if not self.queue:
+                self._wake.clear()
+                await self._owner.sleep(None, self._wake)
+                continue
+            batch = await self._next_batch()
+            if batch and not self._owner.closing.is_set():
+                await self._owner.durable("before sending")  # the items' outbox rows are committed
+                await self._deliver(batch)
+
+    async def _next_batch(self) -> list[OutboxItem]:
+        storm, loop = self._owner.storm, asyncio.get_running_loop()
+        await self._owner.sleep(self.queue[0].queued + storm.group_wait - loop.time())
+        ready = list(itertools.islice(self.queue, MAX_GROUP))  # the head waited group_wait: all go with it
+        if self.sink.always_batch or len(ready) > storm.threshold:
+            return ready
+        now = loop.time()
+        while self._sent and self._sent[0] < now - storm.window:
+            self._sent.popleft()
+        if len(self._sent) + len(ready) > storm.threshold and self.queue:
+            await self._owner.sleep(self.queue[0].queued + storm.group_interval - loop.time())
+            return list(itertools.islice(self.queue, MAX_GROUP))
+        return ready[:1]
+
+    async def _deliver(self, batch: list[OutboxItem]) -> None:
+        owner, name = self._owner, self.sink.name
+        backoff = self.sink.config.retry_initial
+        while batch and not owner.closing.is_set():
+            now = owner.clock.time()
+            expired = [i for i in batch if now - i.created > self.sink.config.give_up_after]
+            if expired:
+                logger.error("notifications expired undelivered sink=%s events=%d last_error=%s",
+                             name, len(expired), expired[0].last_error)  # fmt: skip
+                await self._finish(expired, EXPIRED)
+                batch = [i for i in batch if i not in expired]
+                continue
+            for item in batch:
+                item.attempts += 1
+            attempt = await self.sink.send(owner.session(), [i.event for i in batch])
+            if attempt.ok:
+                await self._finish(batch, DELIVERED)
+                self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
+                return
+            for item in batch:
+                item.last_error = attempt.error
+            if attempt.permanent:
+                logger.error("notification rejected permanently, not retrying sink=%s events=%d error=%s",
+                             name, len(batch), attempt.error)  # fmt: skip
+                await self._finish(batch, FAILED)
+                return
+            owner.count(name, "retried")
+            owner.store.submit(Mark.of(batch, PENDING, owner.clock.time()))  # attempts and last error, for the CLI
+            if attempt.retry_after is not None:  # floored: `Retry-After: 0` must not become a busy loop
+                delay = max(attempt.retry_after, self.sink.config.retry_initial / 2)
+            else:
+                delay = backoff / 2 + random.uniform(0, backoff / 2)
+                backoff = min(backoff * 2, self.sink.config.retry_max)
+            logger.warning("notification failed, will retry sink=%s events=%d error=%s retry_in=%.1fs",
+                           name, len(batch), attempt.error, delay)  # fmt: skip
+            await owner.sleep(delay)
+
+    async def _finish(self, items: Sequence[OutboxItem], status: str) -> None:
+        owner = self._owner
+        owner.store.submit(Mark.of(items, status, owner.clock.time()))
+        await owner.durable("after the ack")  # durable before the next item is taken: see the module docstring
+        for item in items:
+            if self.queue and self.queue[0] is item:
+                self.queue.popleft()
+            else:
+                with contextlib.suppress(ValueError):
+                    self.queue.remove(item)
+        owner.count(self.sink.name, status, len(items))
+
+
+class Dispatcher:
+    def __init__(
+        self, store: Store, clock: Clock, storm: StormControl,
+        session_factory: Callable[[], aiohttp.ClientSession],
+        firing_for: Callable[[str], list[AlertEvent]], durable_wait: float = 10.0,
+    ) -> None:  # fmt: skip
+        self.store, self.clock, self.storm = store, clock, storm
+        self.closing = asyncio.Event()
+        self.counters: Counter[tuple[str, str]] = Counter()
+        self.workers: dict[str, SinkWorker] = {}
+        self._session_factory = session_factory
+        self._session: aiohttp.ClientSession | None = None
+        self._firing_for = firing_for
+        self._tasks: list[asyncio.Task[None]] = []
+        self.durable_wait = durable_wait
+
+    async def durable(self, when: str) -> None:
+        """Wait until what was submitted so far is committed, at most `durable_wait` seconds.
+
+        A store that cannot commit (disk full, locked) must not silence alerts: past the wait the
+        worker goes on and the writes land when the store recovers (a crash before then can re-send).
+        """
+        try:
+            await asyncio.wait_for(self.store.flush(), self.durable_wait)
+        except TimeoutError:
+            logger.warning("store not committing within %.0fs %s; delivering anyway: error=%s",
+                           self.durable_wait, when, self.store.last_error)  # fmt: skip
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = self._session_factory()
+        return self._session
+
+    def count(self, sink: str, outcome: str, n: int = 1) -> None:
+        self.counters[(sink, outcome)] += n
+
+    async def sleep(self, seconds: float | None, wake: asyncio.Event | None = None) -> None:
+        """Sleep, ending early on close (or when `wake` is set)."""
+        if seconds is not None and seconds <= 0:
+            return
+        waits = [asyncio.ensure_future(self.closing.wait())]
+        if wake is not None:
+            waits.append(asyncio.ensure_future(wake.wait()))
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    def enqueue(self, items: Sequence[OutboxItem]) -> None:
+        now = asyncio.get_running_loop().time()
+        for item in items:
+            worker = self.workers.get(item.sink)
+            if worker is None:
+                continue  # a sink removed by a reload: its rows stay pending in the outbox
+            item.queued = now
+            worker.push(item)
+
+    def set_sinks(self, sinks: dict[str, Sink], storm: StormControl) -> None:
+        self.storm = storm
+        for name in list(self.workers):
+            if name not in sinks:
+                worker = self.workers.pop(name)
+                if worker.task is not None:
+                    worker.task.cancel()
+                if worker.queue:
+                    logger.warning("sink removed with %d undelivered notifications kept in the outbox sink=%s",
+                                   len(worker.queue), name)  # fmt: skip
+        for name, sink in sinks.items():
+            if name in self.workers:
+                self.workers[name].sink = sink
+                continue
+            worker = self.workers[name] = SinkWorker(sink, self)
+            worker.task = asyncio.create_task(self._run(worker), name=f"alert-sink-{name}")
+            if getattr(sink, "resend_interval", None):
+                self._tasks.append(asyncio.create_task(self._resend(worker), name=f"alert-resend-{name}"))
+
+    async def _run(self, worker: SinkWorker) -> None:
+        try:
+            await worker.run()
+        except StoreError as e:
+            logger.error("alert dispatcher stopped: the store is gone sink=%s error=%s", worker.sink.name, e)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("alert dispatcher crashed sink=%s", worker.sink.name)
+
+    async def _resend(self, worker: SinkWorker) -> None:
+        """Re-POST the alerts still firing for this sink (Alertmanager), so they do not time out."""
+        while not self.closing.is_set():
+            await self.sleep(float(getattr(worker.sink, "resend_interval", 60.0)))
+            events = self._firing_for(worker.sink.name)
+            if events and worker.sink.name in self.workers and not self.closing.is_set():
+                attempt = await worker.sink.send(self.session(), events)
+                self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
+
+    async def stop(self, grace: float = 2.0) -> None:
+        self.closing.set()
+        tasks = [w.task for w in self.workers.values() if w.task is not None] + self._tasks
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=grace)
+        if self._session is not None:
+            await self._session.close()
+
+
+__all__ = ["Dispatcher", "SinkWorker"]

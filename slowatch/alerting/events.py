@@ -1,0 +1,99 @@
+"""`AlertEvent`: one notification-worthy decision (firing, reminder, resolved), as data.
+
+Every event has a stable `event_id`, derived from what it is, never from when it was noticed:
+
+    <alert key>@<since>/firing        the alert started firing at `since` (unix seconds)
+    <alert key>@<since>/reminder/<n>  the n-th reminder of that firing
+    <alert key>@<since>/resolved      its end
+
+Alert keys: `endpoint:<name>`, `burn:<consumer>/<slo>:<severity>`, `exhausted:<consumer>/<slo>`,
+`no_data:<consumer>/<slo>`. The id is what sinks deduplicate on (webhook `Idempotency-Key`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["firing", "reminder", "resolved"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    alert_key: str
+    kind: str  # endpoint_down | burn_rate | budget_exhausted | no_data | test
+    status: Status
+    severity: str
+    since: float  # when the alert started firing
+    ts: float  # when this event was decided
+    title: str
+    summary: str
+    consumers: tuple[str, ...] = ()
+    slo: str = ""
+    endpoint: str = ""
+    seq: int = 0  # reminder number
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def event_id(self) -> str:
+        base = f"{self.alert_key}@{self.since:.3f}/{self.status}"
+        return f"{base}/{self.seq}" if self.status == "reminder" else base
+
+    @property
+    def firing(self) -> bool:
+        return self.status != "resolved"
+
+    def to_json(self) -> str:
+        doc = asdict(self)
+        doc["consumers"] = list(self.consumers)
+        doc["details"] = dict(self.details)
+        return json.dumps(doc, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> AlertEvent:
+        doc = json.loads(text)
+        doc["consumers"] = tuple(doc.get("consumers", ()))
+        return cls(**doc)
+
+    def as_resolved(self, ts: float, details: Mapping[str, Any] | None = None) -> AlertEvent:
+        merged = {**self.details, **(details or {}), "fired_at": self.since, "duration": ts - self.since}
+        return AlertEvent(
+            self.alert_key, self.kind, "resolved", self.severity, self.since, ts,
+            self.title, f"Resolved: {self.summary}", self.consumers, self.slo, self.endpoint, 0, merged,
+        )  # fmt: skip
+
+    def as_reminder(self, ts: float, n: int) -> AlertEvent:
+        return AlertEvent(
+            self.alert_key, self.kind, "reminder", self.severity, self.since, ts,
+            self.title, self.summary, self.consumers, self.slo, self.endpoint, n, self.details,
+        )  # fmt: skip
+
+
+def test_event(sink: str, now: float) -> AlertEvent:
+    """The clearly marked message `slowatch test-sink NAME` sends (kind `test`, severity `info`)."""
+    return AlertEvent(
+        alert_key=f"test:{sink}", kind="test", status="firing", severity="info", since=now, ts=now,
+        title=f"slowatch test message for sink {sink}",
+        summary=f"This is a test notification from slowatch to sink {sink!r}. No action is needed.",
+    )  # fmt: skip
+
+
+def endpoint_key(endpoint: str) -> str:
+    return f"endpoint:{endpoint}"
+
+
+def burn_key(consumer: str, slo: str, severity: str) -> str:
+    return f"burn:{consumer}/{slo}:{severity}"
+
+
+def exhausted_key(consumer: str, slo: str) -> str:
+    return f"exhausted:{consumer}/{slo}"
+
+
+def no_data_key(consumer: str, slo: str) -> str:
+    return f"no_data:{consumer}/{slo}"
+
+
+__all__ = ["AlertEvent", "Status", "burn_key", "endpoint_key", "exhausted_key", "no_data_key", "test_event"]

@@ -1,0 +1,126 @@
+"""Endpoint down/up alerts from streaks of final probe results. O(1) per result, no I/O.
+
+An endpoint is down after `failure_threshold` consecutive failures and up again after
+`success_threshold` consecutive successes. Streaks are persisted (capped at the thresholds, so a
+steady endpoint writes nothing) and restored at start: a restart neither re-alerts nor forgets a
+half-built streak. While down, a reminder goes out every `reminder_interval` (when set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slowatch.alerting.book import AlertBook
+from slowatch.alerting.events import AlertEvent, endpoint_key
+from slowatch.alerting.outbox import Decision
+from slowatch.alerting.suppress import Suppressor
+from slowatch.config.alerting import EndpointAlerts
+from slowatch.config.consumers import resolve_endpoints
+from slowatch.config.schema import Config
+from slowatch.models import ProbeResult
+from slowatch.redact import describe_target
+
+
+@dataclass(slots=True)
+class Streak:
+    fails: int = 0
+    oks: int = 0
+
+
+class EndpointHealth:
+    def __init__(self, config: Config, book: AlertBook, suppressor: Suppressor) -> None:
+        self.book = book
+        self.suppressor = suppressor
+        self.streaks: dict[str, Streak] = {}
+        self.configure(config)
+
+    def configure(self, config: Config) -> None:
+        self._alerts: dict[str, EndpointAlerts] = {ep.name: ep.alerts for ep in config.endpoints}
+        self._targets = {ep.name: describe_target(ep) for ep in config.endpoints}
+        consumers: dict[str, list[str]] = {}
+        for c in config.consumers:
+            for name in resolve_endpoints(c.endpoints, config.endpoints):
+                consumers.setdefault(name, []).append(c.name)
+        self._consumers = {k: tuple(v) for k, v in consumers.items()}
+
+    def restore(self, streaks: dict[str, tuple[int, int]]) -> None:
+        self.streaks = {k: Streak(f, o) for k, (f, o) in streaks.items()}
+
+    def consumers_of(self, endpoint: str) -> tuple[str, ...]:
+        return self._consumers.get(endpoint, ())
+
+    def observe(self, result: ProbeResult, now: float) -> None:
+        cfg = self._alerts.get(result.endpoint)
+        if cfg is None or not result.final:
+            return
+        name = result.endpoint
+        key = endpoint_key(name)
+        if not cfg.enabled:
+            if key in self.book.firing:
+                decision = Decision(now)
+                self.book.resolve(key, decision, send=cfg.send_resolved)
+                self.book.commit(decision)
+            return
+        s = self.streaks.get(name)
+        if s is None:
+            s = self.streaks[name] = Streak()
+        before = (s.fails, s.oks)
+        if result.ok:
+            s.fails, s.oks = 0, min(s.oks + 1, cfg.success_threshold)
+        else:
+            s.fails, s.oks = min(s.fails + 1, cfg.failure_threshold), 0
+        firing = self.book.firing.get(key)
+        up_and_fine = result.ok and firing is None
+        down_and_told = not result.ok and firing is not None and firing.notified and cfg.reminder_interval is None
+        if (s.fails, s.oks) == before and (up_and_fine or down_and_told):
+            return  # the steady state: nothing to decide, nothing to write
+        decision = Decision(now)
+        if result.ok:
+            if firing is not None and s.oks >= cfg.success_threshold:
+                details = {"recovered_at": result.started_at}
+                self.book.resolve(key, decision, send=cfg.send_resolved, details=details)
+        else:
+            self._failed(result, cfg, s, decision)
+        if (s.fails, s.oks) != before:
+            decision.streaks[name] = (s.fails, s.oks)
+        self.book.commit(decision)
+
+    def _failed(self, result: ProbeResult, cfg: EndpointAlerts, s: Streak, decision: Decision) -> None:
+        name, now = result.endpoint, decision.now
+        key = endpoint_key(name)
+        firing = self.book.firing.get(key)
+        if firing is None and s.fails < cfg.failure_threshold:
+            return
+        suppressed = self.suppressor.endpoint_suppressed(name, self.consumers_of(name), now)
+        if firing is None:
+            self.book.fire(self._event(result, cfg, now), suppressed, decision)
+        elif not firing.notified and suppressed is None:
+            self.book.notify(key, decision)
+        elif firing.notified and cfg.reminder_interval is not None and suppressed is None:
+            last = firing.last_sent if firing.last_sent is not None else firing.event.since
+            if now - last >= cfg.reminder_interval:
+                self.book.remind(key, int((now - firing.event.since) // cfg.reminder_interval), decision)
+
+    def _event(self, r: ProbeResult, cfg: EndpointAlerts, now: float) -> AlertEvent:
+        error = r.message or r.outcome.value
+        details = {
+            "target": self._targets.get(r.endpoint, ""), "error": error, "outcome": r.outcome.value,
+            "status_code": r.status_code, "failures": cfg.failure_threshold, "threshold": cfg.failure_threshold,
+        }  # fmt: skip
+        return AlertEvent(
+            alert_key=endpoint_key(r.endpoint), kind="endpoint_down", status="firing", severity=cfg.severity,
+            since=r.started_at, ts=now, title=f"endpoint {r.endpoint} is down",
+            summary=f"{r.endpoint} failed {cfg.failure_threshold} times in a row: {error}",
+            consumers=self.consumers_of(r.endpoint), endpoint=r.endpoint, details=details,
+        )  # fmt: skip
+
+    def forget(self, live: set[str]) -> list[str]:
+        """Drop streaks of endpoints that are gone; return the firing alert keys to resolve."""
+        for name in set(self.streaks) - live:
+            del self.streaks[name]
+        return [
+            k for k, f in self.book.firing.items() if f.event.kind == "endpoint_down" and f.event.endpoint not in live
+        ]
+
+
+__all__ = ["EndpointHealth", "Streak"]

@@ -1,0 +1,68 @@
+"""`AlertCollector`: alerting metrics built from in-memory state at scrape time (no I/O).
+
+slowatch_alerts_firing{consumer,slo,severity,kind}     1 per firing SLO alert (kind: burn_rate,
+                                                         budget_exhausted, no_data)
+slowatch_endpoint_down{endpoint}                        1 while an endpoint-down alert fires, else 0
+slowatch_alerts_suppressed{alert}                      1 per firing alert kept quiet (silence/maintenance)
+slowatch_notifications_total{sink,outcome}             delivered | failed | expired | retried |
+                                                         refreshed | refresh_failed; sink="(none)",
+                                                         outcome="unrouted" for events no route took
+slowatch_outbox_pending{sink}                          undelivered items
+slowatch_outbox_oldest_pending_age_seconds{sink}       age of the oldest undelivered item (0 if none)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from prometheus_client import Metric
+
+    from slowatch.alerting.service import AlertService
+
+
+class AlertCollector(Collector):
+    def __init__(self, service: AlertService, now: Callable[[], float]) -> None:
+        self._service = service
+        self._now = now
+
+    def collect(self) -> Iterable[Metric]:
+        svc = self._service
+        firing = GaugeMetricFamily("slowatch_alerts_firing", "Firing SLO alerts (1 per alert).",
+                                   labels=["consumer", "slo", "severity", "kind"])  # fmt: skip
+        down = GaugeMetricFamily(
+            "slowatch_endpoint_down", "1 while the endpoint's down alert fires.", labels=["endpoint"]
+        )
+        quiet = GaugeMetricFamily("slowatch_alerts_suppressed", "Firing alerts kept quiet by a silence or maintenance.",
+                                  labels=["alert"])  # fmt: skip
+        down_now = set()
+        for key, f in sorted(svc.book.firing.items()):
+            e = f.event
+            if e.kind == "endpoint_down":
+                down_now.add(e.endpoint)
+            else:
+                firing.add_metric([",".join(e.consumers), e.slo, e.severity, e.kind], 1.0)
+            if not f.notified:
+                quiet.add_metric([key], 1.0)
+        for name in svc.alerting_endpoints():
+            down.add_metric([name], 1.0 if name in down_now else 0.0)
+        sent = CounterMetricFamily("slowatch_notifications", "Notification outcomes per sink (per event).",
+                                   labels=["sink", "outcome"])  # fmt: skip
+        counts = svc.book.counters + svc.dispatcher.counters
+        for (sink, outcome), n in sorted(counts.items()):
+            sent.add_metric([sink, outcome], float(n))
+        pending = GaugeMetricFamily("slowatch_outbox_pending", "Undelivered outbox items.", labels=["sink"])
+        age = GaugeMetricFamily("slowatch_outbox_oldest_pending_age_seconds", "Age of the oldest undelivered item.",
+                                labels=["sink"])  # fmt: skip
+        now = self._now()
+        for name, worker in sorted(svc.dispatcher.workers.items()):
+            pending.add_metric([name], float(len(worker.queue)))
+            age.add_metric([name], max(0.0, now - worker.queue[0].created) if worker.queue else 0.0)
+        yield from (firing, down, quiet, sent, pending, age)
+
+
+__all__ = ["AlertCollector"]

@@ -1,0 +1,140 @@
+"""The durable side of alerting: store ops (run on the writer thread) and read queries.
+
+A decision (streak change, alert firing/resolving, events for sinks) is ONE `Decision` op, so the
+firing state and the outbox rows it implies commit in the same transaction or not at all. Every op
+is idempotent (upserts, INSERT OR IGNORE on (sink, event_id)), as the store may re-run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from slowatch.alerting.events import AlertEvent
+
+PENDING, DELIVERED, FAILED, EXPIRED = "pending", "delivered", "failed", "expired"
+
+
+@dataclass(slots=True, eq=False)
+class OutboxItem:
+    sink: str
+    event: AlertEvent
+    created: float
+    attempts: int = 0
+    last_error: str = ""
+    queued: float = 0.0  # event-loop time it was queued in memory (0: restored, ready at once)
+
+
+@dataclass(frozen=True, slots=True)
+class FiringRow:
+    key: str
+    event: AlertEvent
+    notified: bool
+    last_sent: float | None
+
+
+@dataclass(slots=True)
+class Decision:
+    """Everything one alert decision writes. Callable as a store op."""
+
+    now: float
+    streaks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    firing: dict[str, FiringRow] = field(default_factory=dict)
+    cleared: set[str] = field(default_factory=set)
+    items: list[OutboxItem] = field(default_factory=list)
+
+    def __call__(self, db: Database) -> None:
+        c = db.conn
+        for endpoint, (fails, oks) in self.streaks.items():
+            c.execute(
+                "INSERT INTO alert_streaks (endpoint, fails, oks, updated) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (endpoint) DO UPDATE SET fails = excluded.fails, oks = excluded.oks, "
+                "updated = excluded.updated",
+                (endpoint, fails, oks, self.now),
+            )
+        for row in self.firing.values():
+            c.execute(
+                "INSERT INTO alert_firing (key, event, notified, last_sent, updated) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET event = excluded.event, notified = excluded.notified, "
+                "last_sent = excluded.last_sent, updated = excluded.updated",
+                (row.key, row.event.to_json(), int(row.notified), row.last_sent, self.now),
+            )
+        for key in self.cleared:
+            c.execute("DELETE FROM alert_firing WHERE key = ?", (key,))
+        c.executemany(
+            "INSERT OR IGNORE INTO alert_outbox (sink, event_id, alert_key, payload, created) VALUES (?, ?, ?, ?, ?)",
+            [(i.sink, i.event.event_id, i.event.alert_key, i.event.to_json(), i.created) for i in self.items],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Record the outcome of delivering `items`: DELIVERED, FAILED, EXPIRED, or PENDING after a failed try."""
+
+    items: tuple[tuple[str, str, int, str], ...]  # sink, event_id, attempts, last_error
+    status: str
+    now: float
+
+    @classmethod
+    def of(cls, items: Sequence[OutboxItem], status: str, now: float) -> Mark:
+        return cls(tuple((i.sink, i.event.event_id, i.attempts, i.last_error) for i in items), status, now)
+
+    def __call__(self, db: Database) -> None:
+        done = None if self.status == PENDING else self.now
+        db.conn.executemany(
+            "UPDATE alert_outbox SET status = ?, attempts = ?, last_error = ?, done_at = ? "
+            "WHERE sink = ? AND event_id = ?",
+            [(self.status, a, err, done, sink, eid) for sink, eid, a, err in self.items],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    before: float
+
+    def __call__(self, db: Database) -> None:
+        db.conn.execute("DELETE FROM alert_outbox WHERE status != 'pending' AND done_at < ?", (self.before,))
+
+
+def load_streaks(db: Database) -> dict[str, tuple[int, int]]:
+    return {r[0]: (int(r[1]), int(r[2])) for r in db.execute("SELECT endpoint, fails, oks FROM alert_streaks")}
+
+
+def load_firing(db: Database) -> list[FiringRow]:
+    rows = db.execute("SELECT key, event, notified, last_sent FROM alert_firing ORDER BY key").fetchall()
+    return [FiringRow(k, AlertEvent.from_json(e), bool(n), s) for k, e, n, s in rows]
+
+
+def load_pending(db: Database) -> list[OutboxItem]:
+    rows = db.execute(
+        "SELECT sink, payload, created, attempts, last_error FROM alert_outbox WHERE status = 'pending' ORDER BY id"
+    ).fetchall()
+    return [OutboxItem(s, AlertEvent.from_json(p), c, a, e) for s, p, c, a, e in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    sink: str
+    event_id: str
+    status: str
+    created: float
+    attempts: int
+    last_error: str
+    done_at: float | None
+
+
+def list_outbox(db: Database, limit: int = 50) -> list[OutboxRow]:
+    """Pending rows first (oldest first), then the most recent finished ones."""
+    sql = (
+        "SELECT sink, event_id, status, created, attempts, last_error, done_at FROM alert_outbox "
+        "ORDER BY status != 'pending', CASE WHEN status = 'pending' THEN id ELSE -id END LIMIT ?"
+    )
+    return [OutboxRow(*r) for r in db.execute(sql, (limit,)).fetchall()]
+
+
+__all__ = [
+    "DELIVERED", "EXPIRED", "FAILED", "PENDING", "Decision", "FiringRow", "Mark", "OutboxItem", "OutboxRow",
+    "Prune", "list_outbox", "load_firing", "load_pending", "load_streaks",
+]  # fmt: skip

@@ -1,0 +1,170 @@
+"""`AlertService`: the façade the daemon wires in.
+
+    on_result -> observe(result)      O(1), no awaits: streaks -> decisions -> store.submit + queues
+    every evaluate_interval           silences from the store, evaluate(snapshot_source()), prune
+    Dispatcher                        outbox -> sinks, one worker per sink (dispatcher.py)
+
+`start()` restores streaks, firing alerts and undelivered outbox items from the store before
+anything is observed; `stop()` is bounded (in-flight sends get `stop_timeout`, then are cancelled
+and stay pending for the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+
+import aiohttp
+from prometheus_client.registry import Collector
+
+from slowatch.alerting.book import AlertBook, Router
+from slowatch.alerting.burn import SloAlerts
+from slowatch.alerting.dispatcher import Dispatcher
+from slowatch.alerting.events import AlertEvent, test_event
+from slowatch.alerting.health import EndpointHealth
+from slowatch.alerting.metrics import AlertCollector
+from slowatch.alerting.outbox import Decision, Prune, load_firing, load_pending, load_streaks
+from slowatch.alerting.sinks import Attempt, build_sinks
+from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor
+from slowatch.clock import Clock
+from slowatch.config.schema import Config
+from slowatch.errors import StoreError
+from slowatch.models import ProbeResult
+from slowatch.slo.snapshot import Snapshot
+from slowatch.store import Store
+
+logger = logging.getLogger(__name__)
+
+KEEP_DONE = 7 * 86400.0
+PRUNE_EVERY = 3600.0
+
+
+def default_session() -> aiohttp.ClientSession:
+    """The sinks' own session (never the probes'). Each sink has at most two requests in flight (its
+    worker and, for Alertmanager, the re-POST), so the pool is unbounded; HTTP(S)_PROXY and NO_PROXY
+    from the environment apply, as outbound webhooks often need an egress proxy."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=True)
+
+
+class AlertService:
+    def __init__(
+        self, config: Config, store: Store, clock: Clock,
+        session_factory: Callable[[], aiohttp.ClientSession] = default_session,
+        snapshot_source: Callable[[], Snapshot | None] | None = None, *,
+        latest: Mapping[str, ProbeResult] | None = None, stop_timeout: float = 2.0, durable_wait: float = 10.0,
+    ) -> None:  # fmt: skip
+        self._config = config
+        self._store = store
+        self._clock = clock
+        self._snapshot_source = snapshot_source
+        self._stop_timeout = stop_timeout
+        own: dict[str, ProbeResult] = {}
+        self._own_latest: dict[str, ProbeResult] | None = None if latest is not None else own
+        self._latest: Mapping[str, ProbeResult] = latest if latest is not None else own
+        self.suppressor = Suppressor(config)
+        self.dispatcher = Dispatcher(
+            store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait
+        )
+        self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue)
+        self.health = EndpointHealth(config, self.book, self.suppressor)
+        self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
+        self._task: asyncio.Task[None] | None = None
+        self._last_prune = -PRUNE_EVERY
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    # -- the probe path: O(1), no awaits -------------------------------------------------------
+    def observe(self, result: ProbeResult) -> None:
+        if not result.final:
+            return
+        if self._own_latest is not None:
+            self._own_latest[result.endpoint] = result
+        self.health.observe(result, self._clock.time())
+
+    def evaluate(self, snapshot: Snapshot) -> None:
+        self.slo.evaluate(snapshot, self._clock.time())
+
+    def collector(self) -> Collector:
+        return AlertCollector(self, self._clock.time)
+
+    def alerting_endpoints(self) -> list[str]:
+        return [ep.name for ep in self._config.endpoints if ep.enabled and ep.alerts.enabled]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        streaks = await self._store.read(load_streaks)
+        firing = await self._store.read(load_firing)
+        pending = await self._store.read(load_pending)
+        self.suppressor.load_stored(await self._store.get_states(SILENCE_PREFIX))
+        self.health.restore(streaks)
+        self.book.restore(firing)
+        self.dispatcher.set_sinks(build_sinks(self._config), self._config.alerting.storm)
+        self.dispatcher.enqueue(pending)
+        self._forget_removed()
+        if pending:
+            logger.info("alerting: %d undelivered notification(s) restored from the outbox", len(pending))
+        self._task = asyncio.create_task(self._periodic(), name="alert-evaluate")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.dispatcher.stop(self._stop_timeout)
+
+    async def reload(self, config: Config) -> None:
+        self._config = config
+        self.suppressor = Suppressor(config)
+        with contextlib.suppress(StoreError):
+            self.suppressor.load_stored(await self._store.get_states(SILENCE_PREFIX))
+        self.health.suppressor = self.slo.suppressor = self.suppressor
+        self.book.router = Router(config.routes)
+        self.health.configure(config)
+        self.slo.configure(config)
+        self.dispatcher.set_sinks(build_sinks(config), config.alerting.storm)
+        self._forget_removed()
+
+    def _forget_removed(self) -> None:
+        live = {ep.name for ep in self._config.endpoints if ep.enabled}
+        gone = self.health.forget(live)
+        if gone:
+            decision = Decision(self._clock.time())
+            for key in gone:
+                self.book.resolve(key, decision, details={"reason": "endpoint removed from the config"})
+            self.book.commit(decision)
+
+    async def _periodic(self) -> None:
+        while True:
+            await asyncio.sleep(self._config.alerting.evaluate_interval)
+            try:
+                self.suppressor.load_stored(await self._store.get_states(SILENCE_PREFIX))
+                snapshot = self._snapshot_source() if self._snapshot_source is not None else None
+                if snapshot is not None:
+                    self.evaluate(snapshot)
+                now = self._clock.time()
+                if now - self._last_prune >= PRUNE_EVERY:
+                    self._last_prune = now
+                    self._store.submit(Prune(now - KEEP_DONE))
+            except StoreError as e:
+                logger.error("alert evaluation skipped: store error=%s", e)
+            except Exception:
+                logger.exception("alert evaluation failed")
+
+    # -- sinks ---------------------------------------------------------------------------------
+    def _firing_for(self, sink: str) -> list[AlertEvent]:
+        return [
+            f.event for f in self.book.firing.values() if f.notified and sink in self.book.router.sinks_for(f.event)
+        ]
+
+    async def test_sink(self, name: str) -> Attempt:
+        """Send a clearly marked test message to sink `name` now (no outbox, no retries)."""
+        sink = build_sinks(self._config)[name]
+        return await sink.send(self.dispatcher.session(), [test_event(name, self._clock.time())], test=True)
+
+
+__all__ = ["AlertService", "default_session"]

@@ -1,0 +1,68 @@
+"""Alertmanager: POST /api/v2/alerts with a list of alerts.
+
+Labels: alertname (SlowatchEndpointDown, SlowatchBurnRate, SlowatchBudgetExhausted, SlowatchNoData,
+SlowatchTest), alert_key, severity, kind, and consumer / slo / endpoint when set (several consumers
+are joined with ","). Annotations: summary, title. `startsAt` is when the alert started firing;
+a resolved event sets `endsAt`. Firing alerts are re-POSTed every `resend_interval` by the
+dispatcher so Alertmanager does not time them out (its resolve_timeout, 5m by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.sinks.base import Request, Sink
+from slowatch.alerting.sinks.text import iso
+from slowatch.config.alerting import AlertmanagerSinkConfig
+
+ALERTNAMES = {
+    "endpoint_down": "SlowatchEndpointDown",
+    "burn_rate": "SlowatchBurnRate",
+    "budget_exhausted": "SlowatchBudgetExhausted",
+    "no_data": "SlowatchNoData",
+    "test": "SlowatchTest",
+}
+TEST_LIFETIME = 300.0
+
+
+def am_alert(e: AlertEvent, url: str | None, *, test: bool = False) -> dict[str, Any]:
+    labels = {
+        "alertname": ALERTNAMES.get(e.kind, "Slowatch"), "alert_key": e.alert_key, "severity": e.severity,
+        "kind": e.kind, "consumer": ",".join(e.consumers), "slo": e.slo, "endpoint": e.endpoint,
+    }  # fmt: skip
+    alert: dict[str, Any] = {
+        "labels": {k: v for k, v in labels.items() if v},
+        "annotations": {"summary": e.summary[:1000], "title": e.title},
+        "startsAt": iso(e.since),
+    }
+    if url:
+        alert["generatorURL"] = f"{url}/"
+    if e.status == "resolved":
+        alert["endsAt"] = iso(e.ts)
+    elif test:
+        alert["endsAt"] = iso(e.ts + TEST_LIFETIME)
+    return alert
+
+
+class AlertmanagerSink(Sink):
+    kind = "alertmanager"
+    always_batch = True
+
+    def __init__(self, name: str, config: AlertmanagerSinkConfig, external_url: str | None) -> None:
+        super().__init__(name, config, external_url)
+        self.resend_interval = config.resend_interval
+        self._url = config.url
+        self._headers = config.headers
+
+    def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request:
+        url = self._url.get_secret_value().rstrip("/") + "/api/v2/alerts"
+        headers = {k: v.get_secret_value() for k, v in self._headers.items()}
+        return Request(url, [am_alert(e, self.external_url, test=test) for e in events], headers)
+
+    def secrets(self) -> list[str]:
+        return [self._url.get_secret_value(), *(v.get_secret_value() for v in self._headers.values())]
+
+
+__all__ = ["ALERTNAMES", "AlertmanagerSink", "am_alert"]

@@ -1,0 +1,116 @@
+"""What every sink shares: one HTTP POST per message, classified into ok / retry / permanent.
+
+    2xx                    delivered
+    429                    retry after `Retry-After` (seconds or an HTTP date; capped at 1h)
+    408, 5xx, network      retry with exponential backoff and jitter (the dispatcher's job)
+    timeout                retry (each attempt is bounded by the sink's `timeout`)
+    any other 4xx          permanent: not retried, counted, logged with the sink name
+
+Error texts never contain the sink's URL or header values: they are built from the status, a
+short prefix of the response body and exception class names, then scrubbed of every secret.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from slowatch.alerting.events import AlertEvent
+from slowatch.config.alerting import SinkBase
+
+MAX_RETRY_AFTER = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    ok: bool
+    permanent: bool = False
+    retry_after: float | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    url: str
+    body: Any
+    headers: Mapping[str, str]
+
+
+class Sink(ABC):
+    """One configured sink. `always_batch`: every ready item goes in one request (Alertmanager)."""
+
+    kind: ClassVar[str]
+    always_batch: ClassVar[bool] = False
+
+    def __init__(self, name: str, config: SinkBase, external_url: str | None) -> None:
+        self.name = name
+        self.config = config
+        self.external_url = external_url.rstrip("/") if external_url else None
+
+    @abstractmethod
+    def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request: ...
+
+    @abstractmethod
+    def secrets(self) -> list[str]:
+        """Every secret value this sink holds (scrubbed from error texts)."""
+
+    def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
+        if 200 <= status < 300:
+            return Attempt(ok=True)
+        detail = f"HTTP {status}" + (f": {body.strip()[:120]}" if body.strip() else "")
+        if status == 429:
+            return Attempt(ok=False, retry_after=retry_after(headers.get("Retry-After")), error=self.scrub(detail))
+        if status == 408 or status >= 500:
+            return Attempt(ok=False, error=self.scrub(detail))
+        return Attempt(ok=False, permanent=True, error=self.scrub(detail))
+
+    async def send(
+        self, session: aiohttp.ClientSession, events: Sequence[AlertEvent], *, test: bool = False
+    ) -> Attempt:
+        req = self.request(events, test=test)
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
+        data = json.dumps(req.body).encode()
+        headers = {"Content-Type": "application/json", **req.headers}
+        try:
+            async with session.post(req.url, data=data, headers=headers, timeout=timeout, allow_redirects=False) as r:
+                body = (await r.content.read(2048)).decode("utf-8", errors="replace")
+                return self.classify(r.status, body, r.headers)
+        except TimeoutError:
+            return Attempt(ok=False, error=f"timeout after {self.config.timeout:g}s")
+        except aiohttp.ClientConnectorError as e:
+            return Attempt(
+                ok=False, error=self.scrub(f"cannot connect: {e.os_error.strerror or type(e.os_error).__name__}")
+            )
+        except (aiohttp.ClientError, OSError) as e:
+            return Attempt(ok=False, error=f"network error: {type(e).__name__}")
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "<hidden>")
+        return text
+
+
+def retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP date; None when absent or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER)
+
+
+__all__ = ["MAX_RETRY_AFTER", "Attempt", "Request", "Sink", "retry_after"]

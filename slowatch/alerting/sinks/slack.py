@@ -1,0 +1,185 @@
+"""Slack incoming webhooks: Block Kit blocks plus a plain-text `text` fallback.
+
+Slack answers 200 `ok`; 400 `invalid_payload`, 403 `action_prohibited`, 404 `no_service` /
+`channel_not_found`, 410 `channel_is_archived` are permanent; 429 carries `Retry-After`; 5xx are
+retried (base.Sink.classify). Names (consumers, SLOs, endpoints) are config `Name`s and safe as
+they are; anything taken from a target (error messages, bodies) goes through `escape`, which
+neutralises `&`, `<`, `>` and truncates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.sinks.base import Request, Sink
+from slowatch.alerting.sinks.text import burn, clip, duration, escape, pct, when
+from slowatch.config.alerting import SlackSinkConfig
+
+ICON = {"firing": ":rotating_light:", "reminder": ":bell:", "resolved": ":white_check_mark:"}
+WORD = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}
+Block = dict[str, Any]
+
+
+def mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": clip(text, 2900)}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, 150), "emoji": True}}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def fields(pairs: Sequence[tuple[str, str]]) -> Block:
+    return {"type": "section", "fields": [mrkdwn(f"*{k}*\n{v}") for k, v in pairs[:10]]}
+
+
+def headline(e: AlertEvent) -> str:
+    return f"[{WORD[e.status]}] {e.severity.upper()}: {e.title}"
+
+
+def message(events: Sequence[AlertEvent], external_url: str | None, *, test: bool = False) -> dict[str, Any]:
+    if test:
+        return test_message(events[0])
+    if len(events) == 1:
+        return single(events[0], external_url)
+    return grouped(events, external_url)
+
+
+def single(e: AlertEvent, url: str | None) -> dict[str, Any]:
+    blocks: list[Block] = [header(f"{WORD[e.status]} · {e.severity.upper()} · {e.title}")]
+    d = e.details
+    if e.status == "resolved":
+        lasted = duration(float(d.get("duration", e.ts - e.since)))
+        reason = f" {escape(str(d['reason']), 200)}." if d.get("reason") else ""
+        blocks.append(section(f":white_check_mark: Resolves `{e.alert_key}`, firing since {when(e.since)} "
+                              f"(lasted {lasted}).{reason}"))  # fmt: skip
+    else:
+        blocks.append(section(f"{ICON[e.status]} {escape(e.summary, 500)}"))
+    if e.kind == "burn_rate":
+        blocks.extend(burn_blocks(e, d))
+    elif e.kind == "budget_exhausted":
+        blocks.append(fields(slo_fields(e, d)))
+        blocks.extend(failing_blocks(d))
+    elif e.kind == "no_data":
+        blocks.append(fields([*slo_fields(e, d)[:2], ("No data for", duration(d.get("no_data_for")))]))
+    elif e.kind == "endpoint_down":
+        blocks.append(fields(endpoint_fields(e, d)))
+        if d.get("error") and e.status != "resolved":
+            blocks.append(section(f"*Latest error*\n{escape(str(d['error']))}"))
+    blocks.append(context(e, url))
+    return {"text": clip(f"{headline(e)} — {escape(e.summary, 300)}", 3000), "blocks": blocks}
+
+
+def slo_fields(e: AlertEvent, d: Mapping[str, Any]) -> list[tuple[str, str]]:
+    objective = d.get("objective")
+    target = f"{objective * 100:g}% over {d.get('slo_window', '?')}" if isinstance(objective, float) else "?"
+    return [
+        ("Consumer", ", ".join(e.consumers) or "-"),
+        ("SLO", f"{e.slo} ({target})"),
+        ("Budget left", pct(d.get("budget_remaining"))),
+        ("Time to exhaustion", exhaustion(d)),
+    ]
+
+
+def exhaustion(d: Mapping[str, Any]) -> str:
+    remaining = d.get("budget_remaining")
+    if isinstance(remaining, float) and remaining <= 0:
+        return "already exhausted"
+    return f"{duration(d.get('time_to_exhaustion'))} at the current burn"
+
+
+def burn_blocks(e: AlertEvent, d: Mapping[str, Any]) -> list[Block]:
+    lines = []
+    for w in d.get("windows", []):
+        mark = ":fire:" if w.get("firing") else ":small_blue_diamond:"
+        spent = f" — {pct(w.get('consumed'))} of the budget spent in the last {w['long']}"
+        lines.append(f"{mark} {w['long']} *{burn(w.get('long_burn'))}* and {w['short']} *{burn(w.get('short_burn'))}* "
+                     f"vs threshold {burn(w.get('factor'))}{spent}")  # fmt: skip
+    budget_fields = slo_fields(e, d)
+    budget_fields.insert(3, ("Budget consumed", pct(d.get("budget_consumed"))))
+    out = [
+        fields(budget_fields),
+        section("*Burn rates* (long and short window vs tier threshold)\n" + "\n".join(lines)),
+    ]
+    return out + failing_blocks(d)
+
+
+def failing_blocks(d: Mapping[str, Any]) -> list[Block]:
+    failing = d.get("failing") or []
+    if not failing:
+        return []
+    lines = [f"• `{f['endpoint']}` — {escape(f.get('error') or 'failing', 200)}" for f in failing[:10]]
+    if len(failing) > 10:
+        lines.append(f"… and {len(failing) - 10} more")
+    return [section("*Failing endpoints*\n" + "\n".join(lines))]
+
+
+def endpoint_fields(e: AlertEvent, d: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out = [("Endpoint", f"`{e.endpoint}`"), ("Target", escape(str(d.get("target", "")), 200) or "-")]
+    if e.status == "resolved":
+        out.append(("Down for", duration(d.get("duration"))))
+    else:
+        out.append(("Failures", f"{d.get('failures', '?')} in a row (threshold {d.get('threshold', '?')})"))
+        out.append(("Outcome", escape(str(d.get("outcome", "")), 60)))
+    out.append(("Consumers", ", ".join(e.consumers) or "-"))
+    return out
+
+
+def context(e: AlertEvent, url: str | None) -> Block:
+    parts = []
+    if url:
+        link = f"{url}/api/v1/endpoints/{e.endpoint}" if e.endpoint else f"{url}/"
+        parts.append(f"<{link}|Open in slowatch>")
+    parts.append(f"alert `{e.alert_key}`")
+    parts.append(f"since {when(e.since)}")
+    return {"type": "context", "elements": [mrkdwn(" · ".join(parts))]}
+
+
+def grouped(events: Sequence[AlertEvent], url: str | None) -> dict[str, Any]:
+    firing = sum(1 for e in events if e.firing)
+    resolved = len(events) - firing
+    title = f"{len(events)} alerts at once: {firing} firing, {resolved} resolved"
+    lines = [f"{ICON[e.status]} *{WORD[e.status]}* {e.severity} — {escape(e.title, 120)}"
+             + (f": {escape(str(e.details['error']), 100)}" if e.firing and e.details.get("error") else "")
+             for e in events]  # fmt: skip
+    blocks: list[Block] = [header(f":rotating_light: {title}"), section("Grouped by storm control (one message).")]
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2800 or len(chunk) >= 40:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+        if len(blocks) >= 47:
+            break
+    if chunk and len(blocks) < 48:
+        blocks.append(section("\n".join(chunk)))
+    if url:
+        blocks.append({"type": "context", "elements": [mrkdwn(f"<{url}/|Open in slowatch>")]})
+    return {"text": title, "blocks": blocks}
+
+
+def test_message(e: AlertEvent) -> dict[str, Any]:
+    text = f":test_tube: *TEST* — {escape(e.summary)}"
+    return {"text": f"[TEST] {e.title}", "blocks": [header(f"TEST · {e.title}"), section(text)]}
+
+
+class SlackSink(Sink):
+    kind = "slack"
+
+    def __init__(self, name: str, config: SlackSinkConfig, external_url: str | None) -> None:
+        super().__init__(name, config, external_url)
+        self._url = config.webhook_url
+
+    def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request:
+        return Request(self._url.get_secret_value(), message(events, self.external_url, test=test), {})
+
+    def secrets(self) -> list[str]:
+        return [self._url.get_secret_value()]
+
+
+__all__ = ["SlackSink", "message"]

@@ -1,0 +1,75 @@
+"""Who is silenced or in maintenance right now: decides whether an alert is notified.
+
+Silences come from config (`silences:`) and from `slowatch silence` (the store's `state` table,
+key `alerting.silence.<consumer|endpoint>.<name>`, value `{"until": unix seconds, "reason": ...}`).
+
+An SLO alert is suppressed while its consumer is silenced or in a consumer maintenance window.
+An endpoint alert is suppressed while the endpoint is silenced or in maintenance, or while every
+consumer depending on it is (an endpoint nobody else watches is not kept quiet by one consumer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slowatch.config.schema import Config
+from slowatch.slo.maintenance import MaintenanceCalendar, any_active
+
+SILENCE_PREFIX = "alerting.silence."
+
+
+def silence_key(target: str, name: str) -> str:
+    return f"{SILENCE_PREFIX}{target}.{name}"
+
+
+class Suppressor:
+    def __init__(self, config: Config) -> None:
+        self._calendar = MaintenanceCalendar(config)
+        self._configured: dict[tuple[str, str], float] = {}
+        for s in config.silences:
+            target = ("consumer", s.consumer) if s.consumer is not None else ("endpoint", s.endpoint or "")
+            self._configured[target] = max(self._configured.get(target, 0.0), s.until.timestamp())
+        self._silences = dict(self._configured)
+
+    def load_stored(self, states: Mapping[str, Any]) -> None:
+        """Merge the CLI's silences (from `store.get_states(SILENCE_PREFIX)`) with the configured ones."""
+        merged = dict(self._configured)
+        for key, value in states.items():
+            target, _, name = key.removeprefix(SILENCE_PREFIX).partition(".")
+            if target in ("consumer", "endpoint") and isinstance(value, dict):
+                until = value.get("until")
+                if isinstance(until, int | float):
+                    merged[(target, name)] = max(merged.get((target, name), 0.0), float(until))
+        self._silences = merged
+
+    def silenced(self, target: str, name: str, ts: float) -> bool:
+        return self._silences.get((target, name), 0.0) > ts
+
+    def consumer_quiet(self, consumer: str, ts: float) -> str | None:
+        if self.silenced("consumer", consumer, ts):
+            return "silenced"
+        if any_active(self._calendar.rules(consumer, ""), ts):
+            return "maintenance"
+        return None
+
+    def slo_suppressed(self, consumer: str, ts: float) -> str | None:
+        return self.consumer_quiet(consumer, ts)
+
+    def endpoint_suppressed(self, endpoint: str, consumers: Sequence[str], ts: float) -> str | None:
+        if self.silenced("endpoint", endpoint, ts):
+            return "silenced"
+        if any_active(self._calendar.rules("", endpoint), ts):
+            return "maintenance"
+        if consumers:
+            reasons = [self.consumer_quiet(c, ts) for c in consumers]
+            if all(reasons):
+                return reasons[0]
+        return None
+
+    def active(self, ts: float) -> dict[str, float]:
+        """`consumer:<name>` / `endpoint:<name>` -> until, for the silences still in force."""
+        return {f"{t}:{n}": until for (t, n), until in self._silences.items() if until > ts}
+
+
+__all__ = ["SILENCE_PREFIX", "Suppressor", "silence_key"]

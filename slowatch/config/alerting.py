@@ -1,0 +1,238 @@
+"""Alerting config: sinks (where), routes (which alerts go where), policy (when), silences.
+
+sinks:     name -> {kind: slack | webhook | alertmanager, ...}     registry: alerting.sinks.SINKS
+routes:    ordered; the first route whose `match` fits an alert wins, unless it says
+           `continue: true` (then later routes are tried too), as in Alertmanager
+alerting:  burn-rate tiers, resolve delay, exhausted / no-data rules, storm control,
+           per-SLO overrides (`alerting.slos`)
+silences:  a consumer or endpoint silenced until a time
+endpoints[].alerts / defaults.alerts: failure/success thresholds, reminders, send_resolved
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+
+from slowatch.config.types import Duration, Model, Name
+from slowatch.durations import format_duration
+
+if TYPE_CHECKING:
+    from slowatch.config.schema import Config
+
+Severity = Literal["page", "ticket", "info"]
+AlertKind = Literal["endpoint_down", "burn_rate", "budget_exhausted", "no_data"]
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def _at_least(minimum: float) -> AfterValidator:
+    def check(v: float | None) -> float | None:
+        if v is not None and v < minimum:
+            raise ValueError(f"must be at least {minimum:g}s (got {v:g}s)")
+        return v
+
+    return AfterValidator(check)
+
+
+class EndpointAlerts(Model):
+    """`alerts:` of an endpoint (or of `defaults`): when an endpoint is down, and what to send."""
+
+    enabled: bool = True
+    failure_threshold: Annotated[int, Field(ge=1, le=1000)] = 3
+    success_threshold: Annotated[int, Field(ge=1, le=1000)] = 2
+    reminder_interval: Annotated[Duration | None, _at_least(300.0)] = None
+    send_resolved: bool = True
+    severity: Severity = "page"
+
+
+class SinkBase(Model):
+    timeout: Annotated[Duration, Field(gt=0, le=300)] = 10.0
+    retry_initial: Annotated[Duration, Field(gt=0)] = 1.0
+    retry_max: Annotated[Duration, Field(gt=0)] = 300.0
+    give_up_after: Annotated[Duration, Field(gt=0)] = 86400.0
+
+
+def _http_url(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value()
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")  # never echo the value: it is a secret
+    return value
+
+
+HttpUrlSecret = Annotated[SecretStr, AfterValidator(_http_url)]
+
+
+class SlackSinkConfig(SinkBase):
+    kind: Literal["slack"]
+    webhook_url: HttpUrlSecret
+
+
+class WebhookSinkConfig(SinkBase):
+    kind: Literal["webhook"]
+    url: HttpUrlSecret
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class AlertmanagerSinkConfig(SinkBase):
+    kind: Literal["alertmanager"]
+    url: HttpUrlSecret
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    resend_interval: Annotated[Duration, Field(gt=0)] = 60.0
+    """Firing alerts are re-POSTed this often so Alertmanager does not resolve them (resolve_timeout)."""
+
+
+SinkConfig = Annotated[SlackSinkConfig | WebhookSinkConfig | AlertmanagerSinkConfig, Field(discriminator="kind")]
+
+
+class RouteMatch(Model):
+    """Every key given must match; `{}` matches everything. `consumer` matches any consumer of the alert."""
+
+    consumer: Name | None = None
+    severity: Severity | None = None
+    kind: AlertKind | None = None
+    endpoint: Name | None = None
+    slo: Name | None = None
+
+
+class Route(Model):
+    match: RouteMatch = Field(default_factory=RouteMatch)
+    sinks: list[Name] = Field(min_length=1)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class BurnTier(Model):
+    """Fire when both `long` and `short` burn rates exceed the factor. `factor` is derived from
+    `budget_percent` as budget% x SLO window / long window unless given explicitly."""
+
+    severity: Severity
+    long: Duration
+    short: Duration
+    budget_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    factor: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> BurnTier:
+        if (self.budget_percent is None) == (self.factor is None):
+            raise ValueError("set exactly one of budget_percent, factor")
+        if self.short >= self.long:
+            raise ValueError("`short` must be shorter than `long`")
+        return self
+
+
+class SloAlertOverride(Model):
+    """Per-SLO policy: anything left unset comes from the `alerting:` defaults."""
+
+    consumer: Name
+    slo: Name
+    enabled: bool = True
+    burn_tiers: list[BurnTier] | None = None
+    exhausted_threshold: float | None = None
+    no_data_after: Duration | None = None
+
+
+class StormControl(Model):
+    threshold: Annotated[int, Field(ge=1)] = 10
+    window: Annotated[Duration, Field(gt=0)] = 60.0
+    group_wait: Annotated[Duration, Field(ge=0)] = 1.0
+    group_interval: Annotated[Duration, Field(ge=0)] = 30.0
+
+
+class AlertingPolicy(Model):
+    burn_tiers: list[BurnTier] | None = None
+    """None: the Workbook's four tiers (see alerting.policy.DEFAULT_TIERS)."""
+    resolve_after: Duration = 300.0
+    exhausted_threshold: float = 0.0
+    exhausted_severity: Severity = "ticket"
+    no_data_after: Duration = 600.0
+    no_data_severity: Severity = "ticket"
+    evaluate_interval: Annotated[Duration, Field(gt=0)] = 5.0
+    storm: StormControl = Field(default_factory=StormControl)
+    slos: list[SloAlertOverride] = Field(default_factory=list)
+
+
+class SilenceConfig(Model):
+    """Silence every alert of a consumer (or of an endpoint) until `until`."""
+
+    consumer: Name | None = None
+    endpoint: Name | None = None
+    until: dt.datetime
+    reason: str = ""
+
+    @field_validator("until")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("must include an offset (e.g. 2026-12-01T10:00:00Z)")
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> SilenceConfig:
+        if (self.consumer is None) == (self.endpoint is None):
+            raise ValueError("set exactly one of consumer, endpoint")
+        return self
+
+
+def check_alerting(config: Config) -> Iterable[Problem]:
+    """Routes name known sinks, consumers, endpoints and SLOs; overrides and silences too."""
+    consumers = {c.name: {s.name for s in c.slos} for c in config.consumers}
+    endpoints = {ep.name for ep in config.endpoints}
+    for ri, route in enumerate(config.routes):
+        base: tuple[str | int, ...] = ("routes", ri)
+        for si, sink in enumerate(route.sinks):
+            if sink not in config.sinks:
+                yield (*base, "sinks", si), f"unknown sink {sink!r} (known: {', '.join(config.sinks) or 'none'})"
+        m = route.match
+        if m.consumer is not None and m.consumer not in consumers:
+            yield (*base, "match", "consumer"), f"unknown consumer {m.consumer!r}"
+        if m.endpoint is not None and m.endpoint not in endpoints:
+            yield (*base, "match", "endpoint"), f"unknown endpoint {m.endpoint!r}"
+    if config.sinks and not config.routes:
+        yield ("routes",), "sinks are defined but no route sends anything to them (add `- match: {}`)"
+    from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS  # lazy: slo imports config
+
+    windows = ", ".join(format_duration(w) for w in DEFAULT_ALERT_WINDOWS)
+    tier_lists: list[tuple[tuple[str | int, ...], list[BurnTier] | None]] = [
+        (("alerting", "burn_tiers"), config.alerting.burn_tiers)
+    ]
+    tier_lists += [(("alerting", "slos", i, "burn_tiers"), o.burn_tiers) for i, o in enumerate(config.alerting.slos)]
+    for path, tiers in tier_lists:
+        for ti, tier in enumerate(tiers or []):
+            for key in ("long", "short"):
+                if getattr(tier, key) not in DEFAULT_ALERT_WINDOWS:
+                    yield (*path, ti, key), f"the SLO engine computes burn rates over {windows} only"
+    seen: set[tuple[str, str]] = set()
+    for oi, o in enumerate(config.alerting.slos):
+        base = ("alerting", "slos", oi)
+        if o.consumer not in consumers:
+            yield (*base, "consumer"), f"unknown consumer {o.consumer!r}"
+        elif o.slo not in consumers[o.consumer]:
+            yield (*base, "slo"), f"consumer {o.consumer!r} has no SLO {o.slo!r}"
+        if (o.consumer, o.slo) in seen:
+            yield base, f"duplicate override for {o.consumer}/{o.slo}"
+        seen.add((o.consumer, o.slo))
+    for si, silence in enumerate(config.silences):
+        if silence.consumer is not None and silence.consumer not in consumers:
+            yield ("silences", si, "consumer"), f"unknown consumer {silence.consumer!r}"
+        if silence.endpoint is not None and silence.endpoint not in endpoints:
+            yield ("silences", si, "endpoint"), f"unknown endpoint {silence.endpoint!r}"
+
+
+__all__ = [
+    "AlertKind",
+    "AlertingPolicy",
+    "AlertmanagerSinkConfig",
+    "BurnTier",
+    "EndpointAlerts",
+    "Route",
+    "RouteMatch",
+    "SilenceConfig",
+    "SinkConfig",
+    "SlackSinkConfig",
+    "SloAlertOverride",
+    "StormControl",
+    "WebhookSinkConfig",
+    "check_alerting",
+]

@@ -1,0 +1,129 @@
+"""The Alertmanager sink against Debian's real `prometheus-alertmanager` on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.alerting.conftest import FAST_SINK, http_endpoint, make_config
+from tests.alerting.fakes import Target
+from tests.e2e.harness import free_port
+
+BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    if BINARY is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
+        pytest.skip("prometheus-alertmanager is not installed")
+    conf = tmp_path / "am.yml"
+    conf.write_text('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
+    port = free_port()
+    log = (tmp_path / "am.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            BINARY,
+            f"--config.file={conf}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+async def am_alerts(session: aiohttp.ClientSession, url: str) -> list[dict[str, Any]]:
+    async with session.get(f"{url}/api/v2/alerts") as r:
+        assert r.status == 200
+        data: list[dict[str, Any]] = await r.json()
+        return data
+
+
+async def wait_ready(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            try:
+                async with s.get(f"{url}/-/ready") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("alertmanager not ready")
+
+
+@pytest.fixture
+async def am(alertmanager: str) -> AsyncIterator[str]:
+    await wait_ready(alertmanager)
+    yield alertmanager
+
+
+async def test_alerts_reach_alertmanager_stay_alive_and_resolve(
+    tmp_path: Path, target: Target, am: str, rig: Any
+) -> None:
+    config = make_config(
+        tmp_path,
+        server={"database": str(tmp_path / "am.db"), "external_url": "https://slowatch.example"},
+        endpoints=[http_endpoint("api", target.url(), failure_threshold=1, success_threshold=1)],
+        consumers=[{"name": "checkout", "endpoints": ["api"]}],
+        sinks={"am": {"kind": "alertmanager", "url": am, "resend_interval": "300ms", **FAST_SINK}},
+        routes=[{"match": {"consumer": "checkout"}, "sinks": ["am"]}],
+    )
+    r = await rig(config)
+    target.up = False
+    await r.probe("api")
+    async with aiohttp.ClientSession() as s:
+        deadline = time.monotonic() + 10
+        alerts: list[dict[str, Any]] = []
+        while not alerts and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            alerts = await am_alerts(s, am)
+        [alert] = alerts
+        assert alert["labels"] == {
+            "alertname": "SlowatchEndpointDown",
+            "alert_key": "endpoint:api",
+            "severity": "page",
+            "kind": "endpoint_down",
+            "consumer": "checkout",
+            "endpoint": "api",
+        }
+        assert "api failed 1 times in a row" in alert["annotations"]["summary"]
+        assert alert["generatorURL"] == "https://slowatch.example/"
+        assert alert["status"]["state"] == "active"
+        first_update = alert["updatedAt"]
+        await asyncio.sleep(1.0)  # the dispatcher re-POSTs firing alerts every resend_interval
+        [alert] = await am_alerts(s, am)
+        assert alert["updatedAt"] != first_update
+        assert r.service.dispatcher.counters[("am", "refreshed")] >= 2
+        target.up = True
+        await r.probe("api")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if not [a for a in await am_alerts(s, am) if a["status"]["state"] == "active"]:
+                break
+        assert [a for a in await am_alerts(s, am) if a["status"]["state"] == "active"] == []
+    assert r.service.dispatcher.counters[("am", "delivered")] == 2

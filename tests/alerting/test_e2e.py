@@ -1,0 +1,162 @@
+"""The real daemon (subprocess): SIGKILL with undelivered notifications, and a hung sink vs probes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.alerting.fakes import FakeReceiver, Reply
+from tests.e2e.harness import DaemonProcess, metric_value
+
+DOWN: web.AppKey[set[str]] = web.AppKey("down", set)
+
+
+@pytest.fixture
+async def targets() -> AsyncIterator[TestServer]:
+    """GET /ep/<name>: 503 while <name> is in app[DOWN], else 200."""
+
+    async def ep(request: web.Request) -> web.Response:
+        down = request.match_info["name"] in request.app[DOWN]
+        return web.Response(status=503 if down else 200, text="down" if down else "ok")
+
+    app = web.Application()
+    app[DOWN] = set()
+    app.router.add_get("/ep/{name}", ep)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def daemons() -> AsyncIterator[list[DaemonProcess]]:
+    """Daemons a test left running are killed at teardown."""
+    started: list[DaemonProcess] = []
+    yield started
+    for d in started:
+        if d.proc is not None and d.proc.returncode is None:
+            d.proc.kill()
+            await d.proc.wait()
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[FakeReceiver]:
+    r = await FakeReceiver().start()
+    yield r
+    await r.close()
+
+
+def daemon_config(tmp_path: Path, targets: TestServer, names: list[str], sinks: str, routes: str) -> Path:
+    eps = "\n".join(f'  - {{name: {n}, kind: http, url: "{targets.make_url("/ep/" + n)}"}}' for n in names)
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(f"""
+server: {{database: "{tmp_path / "daemon.db"}"}}
+defaults:
+  interval: 1s
+  timeout: 500ms
+  alerts: {{failure_threshold: 1, success_threshold: 1}}
+endpoints:
+{eps}
+sinks:
+{sinks}
+routes:
+{routes}
+alerting:
+  storm: {{threshold: 50, group_wait: 0s}}
+""")
+    return path
+
+
+async def wait_until(predicate: object, timeout: float = 15.0, what: str = "") -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_sigkill_with_undelivered_outbox_then_restart(
+    tmp_path: Path, targets: TestServer, hook: FakeReceiver, daemons: list[DaemonProcess]
+) -> None:
+    sinks = f'  hook: {{kind: webhook, url: "{hook.url()}", retry_initial: 100ms, retry_max: 200ms}}'
+    config = daemon_config(tmp_path, targets, ["e1", "e2", "e3"], sinks, "  - {match: {}, sinks: [hook]}")
+    first = DaemonProcess(config, tmp_path)
+    daemons.append(first)
+    await first.start()
+    targets.app[DOWN].add("e1")
+    await hook.wait_acked(1, timeout=15)  # e1 down: delivered and acknowledged before the kill
+    hook.default = Reply(503, "unavailable")
+    targets.app[DOWN].update({"e2", "e3"})
+
+    async def two_pending() -> bool:
+        return metric_value(await first.metrics(), 'slowatch_outbox_pending{sink="hook"}') == 2
+
+    await wait_until(two_pending, what="two undelivered notifications")
+    assert len(hook.attempts) > 1  # the sink was tried and failed
+    first.proc.kill()  # type: ignore[union-attr]  # SIGKILL: no shutdown, no flush
+    await first.proc.wait()  # type: ignore[union-attr]
+    hook.default = Reply()
+    second = DaemonProcess(config, tmp_path)
+    daemons.append(second)
+    await second.start()
+    await hook.wait_acked(3, timeout=15)
+    await asyncio.sleep(2.5)  # e1..e3 stay down for two more probe rounds: nothing is re-sent
+    keys = [h.headers["Idempotency-Key"] for h in hook.acked]
+    assert len(keys) == 3 and len(set(keys)) == 3, keys
+    alerts = [h.body["events"][0]["alert"] for h in hook.acked]
+    assert alerts[0] == "endpoint:e1" and sorted(alerts[1:]) == ["endpoint:e2", "endpoint:e3"]
+    assert all(h.body["events"][0]["status"] == "firing" for h in hook.acked)
+    text = await second.metrics()
+    assert metric_value(text, 'slowatch_outbox_pending{sink="hook"}') == 0
+    assert metric_value(text, 'slowatch_endpoint_down{endpoint="e1"}') == 1
+    assert await second.stop(signal.SIGTERM) == 0
+
+
+async def test_hung_sink_does_not_delay_probes_or_other_sinks(
+    tmp_path: Path, targets: TestServer, hook: FakeReceiver, daemons: list[DaemonProcess]
+) -> None:
+    hung = await FakeReceiver().start()
+    hung.default = Reply(hang=60)
+    try:
+        sinks = f'  hung: {{kind: slack, webhook_url: "{hung.url()}"}}\n  fast: {{kind: webhook, url: "{hook.url()}"}}'
+        names = [f"s{i}" for i in range(8)]
+        config = daemon_config(tmp_path, targets, names, sinks, "  - {match: {}, sinks: [hung, fast]}")
+        daemon = DaemonProcess(config, tmp_path)
+        daemons.append(daemon)
+        await daemon.start()
+        await asyncio.sleep(2.0)
+        before, t_before = await daemon.metrics(), time.monotonic()
+        targets.app[DOWN].update(names)
+        started = time.monotonic()
+        await hook.wait_acked(8, timeout=5)  # every alert reached the healthy sink
+        assert time.monotonic() - started < 3.5
+        await asyncio.sleep(3.0)
+        after, elapsed = await daemon.metrics(), time.monotonic() - t_before
+        assert len(hung.attempts) >= 1 and hung.acked == []  # the hung sink is stuck in its first attempt
+        assert metric_value(after, 'slowatch_outbox_pending{sink="hung"}') >= 1
+        runs = metric_value(after, "slowatch_scheduler_lag_seconds_count") - metric_value(
+            before, "slowatch_scheduler_lag_seconds_count"
+        )
+        late = runs - (
+            metric_value(after, 'slowatch_scheduler_lag_seconds_bucket{le="0.25"}')
+            - metric_value(before, 'slowatch_scheduler_lag_seconds_bucket{le="0.25"}')
+        )
+        assert runs >= 8 * (elapsed - 1.0)  # 8 endpoints kept their 1 s cadence (one run of slack for jitter)
+        assert late <= runs * 0.05  # at most 5% (a busy shared machine) started >250 ms late
+        started = time.monotonic()
+        assert await daemon.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 8.0  # shutdown is bounded with a send in flight
+    finally:
+        await hung.close()

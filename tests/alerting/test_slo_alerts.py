@@ -1,0 +1,242 @@
+"""Burn-rate, budget-exhausted and no-data alerts from real probes -> SloService -> Snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slowatch.alerting import AlertService
+from slowatch.alerting.policy import DEFAULT_TIERS, PolicyBook
+from slowatch.clock import FakeClock
+from slowatch.config.schema import Config, RetentionConfig
+from slowatch.probes import ProbeContext, make_session, run_probe
+from slowatch.slo.service import SloService
+from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
+from slowatch.store import Store
+from tests.alerting.conftest import http_endpoint, make_config, slack_sink
+from tests.alerting.fakes import FakeReceiver, Target
+
+
+def shop_config(tmp_path: Path, target: Target, receiver: FakeReceiver, **policy: Any) -> Config:
+    return make_config(
+        tmp_path,
+        server={"database": str(tmp_path / "slo.db"), "external_url": "https://slowatch.example/"},
+        endpoints=[http_endpoint("api", target.url(), enabled=False), http_endpoint("idle", target.url())],
+        consumers=[
+            {"name": "shop", "endpoints": ["api"], "slos": [{"name": "avail", "sli": "availability", "objective": 99}]},
+            {
+                "name": "quiet",
+                "endpoints": ["idle"],
+                "slos": [{"name": "avail", "sli": "availability", "objective": 99}],
+            },
+        ],
+        sinks={"oncall": slack_sink(receiver.url())},
+        routes=[{"match": {}, "sinks": ["oncall"]}],
+        alerting={
+            "resolve_after": "60s",
+            "no_data_after": "2m",
+            "storm": {"threshold": 10, "window": "1m", "group_wait": 0, "group_interval": "200ms"},
+            **policy,
+        },
+    )
+
+
+class SloRig:
+    def __init__(self, config: Config, clock: FakeClock) -> None:
+        self.config, self.clock = config, clock
+        self.store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
+        self.slo = SloService(config, self.store, clock, refresh_interval=3600, persist_interval=3600)
+        self.alerts = AlertService(config, self.store, clock)
+        self.session = make_session()
+        self.ctx = ProbeContext(session=self.session, clock=clock)
+
+    def on_result(self, result: Any) -> None:
+        self.slo.observe(result)
+        self.alerts.observe(result)
+
+    async def step(self, name: str = "api") -> SloStatus:
+        """Probe for real 10 s later, refresh the snapshot, evaluate it; return shop/avail's status."""
+        self.clock.advance(10)
+        await run_probe(self.config.endpoint(name), self.ctx, self.on_result)
+        snapshot = self.slo.refresh()
+        self.alerts.evaluate(snapshot)
+        status = snapshot.get("shop", "avail")
+        assert status is not None
+        return status
+
+    def firing(self) -> set[str]:
+        return set(self.alerts.book.firing)
+
+
+@pytest.fixture
+async def slo_rig(tmp_path: Path, target: Target, receiver: FakeReceiver, request: Any) -> AsyncIterator[SloRig]:
+    policy = getattr(request, "param", {})
+    rig = SloRig(shop_config(tmp_path, target, receiver, **policy), FakeClock())
+    await rig.store.start()
+    await rig.slo.start()
+    await rig.alerts.start()
+    yield rig
+    await rig.alerts.stop()
+    await rig.slo.stop()
+    await rig.session.close()
+    await rig.store.close()
+
+
+def expected_severities(st: SloStatus, config: Config) -> set[str]:
+    """The policy restated from the snapshot: a severity fires when one of its tiers has both windows above."""
+    out = set()
+    for tier in PolicyBook(config).get(st.consumer, st.slo).tiers_for(st.window_seconds):
+        rates = {w.seconds: w.burn_rate for w in st.windows}
+        long, short = rates.get(tier.long), rates.get(tier.short)
+        if st.state is SloState.OK and long is not None and short is not None and min(long, short) > tier.factor:
+            out.add(tier.severity)
+    return out
+
+
+def test_default_tiers_are_the_workbooks() -> None:
+    tiers = {
+        (t.severity, t.long, t.short, round(t.factor, 6))
+        for t in PolicyBook(Config()).get("c", "s").tiers_for(30 * 86400)
+    }
+    assert tiers == {
+        ("page", 3600, 300, 14.4),
+        ("page", 21600, 1800, 6.0),
+        ("ticket", 86400, 7200, 3.0),
+        ("ticket", 259200, 21600, 1.0),
+    }
+    assert len(DEFAULT_TIERS) == 4
+    week = {round(t.factor, 6) for t in PolicyBook(Config()).get("c", "s").tiers_for(7 * 86400)}
+    assert week == {round(0.02 * 168, 6), round(0.05 * 28, 6), round(0.1 * 7, 6), round(0.1 * 7 / 3, 6)}
+
+
+async def test_burn_exhausted_and_no_data_fire_and_resolve(
+    slo_rig: SloRig, target: Target, receiver: FakeReceiver
+) -> None:
+    rig = slo_rig
+    start = rig.clock.time()
+    no_data_at = None
+    for _ in range(200):
+        st = await rig.step()
+        if "no_data:quiet/avail" in rig.firing() and no_data_at is None:
+            no_data_at = rig.clock.time()
+        assert not {k for k in rig.firing() if "shop" in k}
+    assert no_data_at is not None and no_data_at - (start + 10) == 120  # first seen at the first evaluation
+    assert st.state is SloState.OK
+
+    target.up = False
+    fired_at: dict[str, int] = {}
+    for n in range(1, 41):
+        st = await rig.step()
+        for sev in expected_severities(st, rig.config):
+            fired_at.setdefault(f"burn:shop/avail:{sev}", n)
+        if st.budget_remaining is not None and st.budget_remaining <= 0:
+            fired_at.setdefault("exhausted:shop/avail", n)
+        assert {k for k in rig.firing() if "shop" in k} == set(fired_at), n
+    # 3 failures in 203 probes burn > 1x over 3d and 6h; > 6x over 6h and 30m needs ~13
+    assert fired_at["burn:shop/avail:ticket"] == 3
+    assert fired_at["exhausted:shop/avail"] == 3
+    assert 11 <= fired_at["burn:shop/avail:page"] <= 15
+
+    await rig.store.flush()
+    acked = await receiver.wait_acked(4)
+    page = next(a.body for a in acked if "burn:shop/avail:page" in str(a.body))
+    assert page["text"].startswith("[FIRING] PAGE: shop · avail: error budget burning fast")
+    blocks = str(page["blocks"])
+    for expected in (
+        "*Consumer*\\nshop",
+        "avail (99% over 30d)",
+        "*Budget left*",
+        "*Budget consumed*",
+        "*Time to exhaustion*",
+        "vs threshold 6.0x",
+        "vs threshold 14.4x",
+        "*Failing endpoints*",
+        "`api` — $.status was",
+        "&lt;maintenance&gt; &amp; more",
+        "<https://slowatch.example/|Open in slowatch>",
+    ):
+        assert expected in blocks, expected
+
+    target.up = True
+    false_since = None
+    for _ in range(400):
+        st = await rig.step()
+        if "page" not in expected_severities(st, rig.config) and false_since is None:
+            false_since = rig.clock.time()
+        if "burn:shop/avail:page" not in rig.firing():
+            break
+    assert false_since is not None
+    assert 60 <= rig.clock.time() - false_since < 70  # resolve_after: 60s of a false condition
+    assert "exhausted:shop/avail" in rig.firing()  # the 30d budget is still overspent
+
+    await rig.step("idle")  # data for quiet at last
+    assert "no_data:quiet/avail" in rig.firing()
+    for _ in range(6):
+        await rig.step("idle")
+    assert "no_data:quiet/avail" not in rig.firing()
+    await rig.store.flush()
+    acked = await receiver.wait_acked(6)  # 4 firing (no data, ticket, exhausted, page), 2 resolved
+    assert "burn:shop/avail:ticket" in rig.firing()
+    resolved = [a.body for a in acked if a.body["text"].startswith("[RESOLVED]")]
+    assert len(resolved) == 2
+    assert any("Resolves `burn:shop/avail:page`" in str(r["blocks"]) for r in resolved)
+    assert any("Resolves `no_data:quiet/avail`" in str(r["blocks"]) for r in resolved)
+
+
+HALF_BUDGET = {"slos": [{"consumer": "shop", "slo": "avail", "exhausted_threshold": 0.5, "burn_tiers": []}]}
+
+
+@pytest.mark.parametrize("slo_rig", [HALF_BUDGET], indirect=True)
+async def test_exhausted_fires_at_its_threshold_and_resolves_when_the_budget_recovers(
+    slo_rig: SloRig, target: Target, receiver: FakeReceiver
+) -> None:
+    rig = slo_rig
+    for _ in range(200):
+        await rig.step()
+    target.up = False
+    st = await rig.step()  # 1 bad in 201: 50.2% of the budget left
+    assert st.budget_remaining is not None and st.budget_remaining > 0.5
+    assert "exhausted:shop/avail" not in rig.firing()
+    st = await rig.step()  # 2 bad in 202: 1% left, under the 50% threshold
+    assert st.budget_remaining is not None and st.budget_remaining <= 0.5
+    assert "exhausted:shop/avail" in rig.firing()
+    assert not any(k.startswith("burn:") for k in rig.firing())  # this override has no burn tiers
+    target.up = True
+    recovered_at = None
+    for _ in range(300):
+        st = await rig.step()
+        if recovered_at is None and st.budget_remaining is not None and st.budget_remaining > 0.5:
+            recovered_at = rig.clock.time()
+        if "exhausted:shop/avail" not in rig.firing():
+            break
+    assert recovered_at is not None and rig.clock.time() - recovered_at == 60  # resolve_after
+    await rig.store.flush()
+    acked = await receiver.wait_acked(3)  # no data for quiet, exhausted firing, exhausted resolved
+    texts = [a.body["text"] for a in acked if "exhausted" in a.body["text"]]
+    assert texts[0].startswith("[FIRING] TICKET: shop · avail: error budget exhausted")
+    assert texts[1].startswith("[RESOLVED] TICKET: shop · avail: error budget exhausted")
+
+
+@pytest.mark.parametrize("slo_rig", [HALF_BUDGET], indirect=True)
+async def test_an_slo_missing_from_a_snapshot_stays_firing_one_removed_from_the_config_resolves(
+    slo_rig: SloRig, target: Target, tmp_path: Path, receiver: FakeReceiver
+) -> None:
+    rig = slo_rig
+    for _ in range(200):
+        await rig.step()
+    target.up = False
+    await rig.step(), await rig.step()
+    assert "exhausted:shop/avail" in rig.firing()
+    rig.alerts.evaluate(Snapshot(rig.clock.time()))  # e.g. an engine that has not refreshed yet
+    assert "exhausted:shop/avail" in rig.firing()
+    disabled = {"slos": [{"consumer": "shop", "slo": "avail", "enabled": False}]}
+    await rig.alerts.reload(shop_config(tmp_path, target, receiver, **disabled))
+    rig.alerts.evaluate(rig.slo.refresh())
+    assert "exhausted:shop/avail" not in rig.firing()
+    await rig.store.flush()
+    acked = await receiver.wait_acked(3)
+    assert acked[-1].body["text"].startswith("[RESOLVED] TICKET: shop · avail: error budget exhausted")
+    assert "SLO, tier or its alerting removed from the config" in str(acked[-1].body["blocks"])
