@@ -8,6 +8,7 @@ Everything listens on 127.0.0.1, so the demo works without internet access:
     /inventory/healthz   down (500) for 45 s of every 3 minutes
     /auth/healthz        JSON status "degraded" about 10% of the time
     TCP port+25          an SMTP-like banner service ("220 demo.slowatch ESMTP ready")
+    POST /demo-slack/X   a stand-in for Slack incoming webhooks: the demo prints what alerts arrive
 """
 
 from __future__ import annotations
@@ -30,8 +31,16 @@ from slowatch.models import ProbeResult
 logger = logging.getLogger(__name__)
 
 
+SLACK: web.AppKey[list[tuple[str, str]]] = web.AppKey("slack", list)
+
+
 def make_platform(rng: random.Random, now: Callable[[], float] = time.monotonic) -> web.Application:
     t0 = now()
+
+    async def slack(request: web.Request) -> web.Response:
+        doc = await request.json()
+        request.app[SLACK].append((request.match_info["channel"], str(doc.get("text", ""))))
+        return web.Response(text="ok")
 
     async def payments(request: web.Request) -> web.Response:
         await asyncio.sleep(rng.uniform(0.01, 0.04))
@@ -58,6 +67,8 @@ def make_platform(rng: random.Random, now: Callable[[], float] = time.monotonic)
         return web.json_response({"status": status})
 
     app = web.Application()
+    app[SLACK] = []
+    app.router.add_post("/demo-slack/{channel}", slack)
     app.router.add_get("/payments/healthz", payments)
     app.router.add_get("/catalog/products", catalog)
     app.router.add_get("/search/query", search)
@@ -92,8 +103,10 @@ def render_table(daemon: Daemon, counts: dict[str, Counter[str]]) -> str:
             f"{ep.name:24} {r.outcome.value:20} {r.duration * 1000:7.0f}ms {ratio:>9}  {r.message[:60]}"
         )
     for row in daemon.slo_view():
-        left = row.get("budget_remaining")
-        shown = f"{left:.1%}" if isinstance(left, float) else str(row.get("state"))
+        left, state = row.get("budget_remaining"), row.get("state")
+        shown = f"{left:.1%}" if isinstance(left, float) else "no data yet"
+        if state == "too_few_events":
+            shown += " (too few probes yet for this objective: noise, no alerts)"
         lines.append(f"  SLO {row.get('consumer')}/{row.get('slo')}: budget left {shown}")
     return "\n".join(lines)
 
@@ -109,7 +122,8 @@ async def run_demo(
     refresh: float = 5.0,
 ) -> int:
     """Start the demo platform, then the daemon; print a live table until Ctrl-C (or `duration`)."""
-    runner = web.AppRunner(make_platform(random.Random()), access_log=None, handle_signals=False)
+    platform = make_platform(random.Random())
+    runner = web.AppRunner(platform, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     banner = await asyncio.start_server(_banner, "127.0.0.1", port + 25 if banner_port is None else banner_port)
@@ -135,6 +149,9 @@ async def run_demo(
                 await asyncio.wait_for(daemon.stopped(), timeout=refresh)
                 break
             write("\n" + time.strftime("%H:%M:%S ") + render_table(daemon, counts))
+            while platform[SLACK]:
+                channel, text = platform[SLACK].pop(0)
+                write(f"  -> slack #{channel}: {text[:160]}")
     finally:
         await daemon.stop()
         banner.close()

@@ -114,6 +114,8 @@ async def test_demo_shows_successes_and_failures(tmp_path: Path) -> None:
         env={
             "DEMO_HOST": f"127.0.0.1:{demo_port}",
             "DEMO_SMTP_PORT": str(smtp_port),
+            "ONCALL_SLACK_WEBHOOK": f"http://127.0.0.1:{demo_port}/demo-slack/oncall",
+            "PLATFORM_SLACK_WEBHOOK": f"http://127.0.0.1:{demo_port}/demo-slack/platform-feed",
             "SLOWATCH_LISTEN": "127.0.0.1:0",
             "SLOWATCH_DB": str(tmp_path / "d.db"),
         },

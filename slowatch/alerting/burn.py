@@ -67,7 +67,8 @@ class SloAlerts:
             build = partial(self._burn_event, st, severity, tiers, now)
             self._update(key, firing, build, policy, quiet, decision, partial(self._burn_details, st, tiers))
         key = exhausted_key(st.consumer, st.slo)
-        exhausted = (st.state is not SloState.NO_DATA and st.budget_remaining is not None
+        # Like burn alerts, only on a trustworthy SLI: 7 probes against 99.5% "exhaust" a budget by noise.
+        exhausted = (st.state is SloState.OK and st.budget_remaining is not None
                      and st.budget_remaining <= policy.exhausted_threshold)  # fmt: skip
         build = partial(self._exhausted_event, st, policy, now)
         self._update(key, exhausted, build, policy, quiet, decision, partial(self._slo_details, st))

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from slowatch.durations import format_duration
+
 Status = Literal["firing", "reminder", "resolved"]
 
 
@@ -61,8 +63,26 @@ class AlertEvent:
         merged = {**self.details, **(details or {}), "fired_at": self.since, "duration": ts - self.since}
         return AlertEvent(
             self.alert_key, self.kind, "resolved", self.severity, self.since, ts,
-            self.title, f"Resolved: {self.summary}", self.consumers, self.slo, self.endpoint, 0, merged,
+            self.title, self._resolved_summary(ts, merged), self.consumers, self.slo, self.endpoint, 0, merged,
         )  # fmt: skip
+
+    def _resolved_summary(self, ts: float, details: Mapping[str, Any]) -> str:
+        """What changed, in the words of on-call: not the firing summary again."""
+        lasted = format_duration(max(0.0, ts - self.since))
+        subject = f"{self.consumers[0]}/{self.slo}" if self.consumers and self.slo else self.endpoint
+        left = details.get("budget_remaining")
+        budget = f"; {left:.1%} of the error budget left" if isinstance(left, float) else ""
+        if self.kind == "endpoint_down":
+            return f"{self.endpoint} is up again after {lasted} down"
+        if self.kind == "burn_rate":
+            return (
+                f"{subject} burns its error budget below the {self.severity} thresholds again (fired {lasted}){budget}"
+            )
+        if self.kind == "budget_exhausted":
+            return f"{subject} error budget is above its threshold again (after {lasted}){budget}"
+        if self.kind == "no_data":
+            return f"{subject} counts probes again after {lasted} without data"
+        return f"Resolved: {self.summary}"
 
     def as_reminder(self, ts: float, n: int) -> AlertEvent:
         return AlertEvent(

@@ -61,6 +61,8 @@ async def index(request: web.Request) -> web.Response:
             color = "#2da44e" if left > 0.5 else "#bf8700" if left > 0.1 else "#cf222e"
             bar = f"<div class='bar'><div class='fill' style='width:{pct:.0%};background:{color}'></div></div>"
             shown = f"{left:.1%}"
+            if s.get("state") == "too_few_events":
+                shown += " <span class='muted'>(too few probes yet)</span>"
         else:
             bar, shown = "", escape(str(s.get("state", "no data")))
         sli = s.get("sli")

@@ -55,6 +55,7 @@ async def test_down_after_threshold_up_after_successes(
     await r.probe("api")
     acked = await receiver.wait_acked(2)
     assert acked[1].body["text"].startswith("[RESOLVED] PAGE: endpoint api is down")
+    assert "api is up again after" in acked[1].body["text"] and "failed 3 times" not in acked[1].body["text"]
     assert "Resolves `endpoint:api`" in str(acked[1].body["blocks"])
     await settle(r)
     assert len(receiver.attempts) == 2

@@ -240,3 +240,16 @@ async def test_an_slo_missing_from_a_snapshot_stays_firing_one_removed_from_the_
     acked = await receiver.wait_acked(3)
     assert acked[-1].body["text"].startswith("[RESOLVED] TICKET: shop · avail: error budget exhausted")
     assert "SLO, tier or its alerting removed from the config" in str(acked[-1].body["blocks"])
+
+
+@pytest.mark.parametrize("slo_rig", [HALF_BUDGET], indirect=True)
+async def test_exhausted_waits_for_enough_events(slo_rig: SloRig, target: Target) -> None:
+    """Two failures in the first five probes overspend a 99% budget on paper; with fewer than 100
+    probes the budget allows less than one bad probe, so the state is too_few_events and nothing fires."""
+    rig = slo_rig
+    target.up = False
+    for _ in range(5):
+        st = await rig.step()
+    assert st.state is SloState.TOO_FEW_EVENTS
+    assert st.budget_remaining is not None and st.budget_remaining < 0
+    assert "exhausted:shop/avail" not in rig.firing()

@@ -1,0 +1,49 @@
+"""The scale benchmark harness (benchmarks/run.py) still runs end to end and reports sane figures.
+
+A few seconds with 20 endpoints: real target servers, the real daemon, the restart and the
+bare-aiohttp baseline. The figures themselves are not judged here, only that they exist.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+
+
+@pytest.mark.slow
+def test_benchmark_harness_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable, str(RUN), "--endpoints", "20", "--interval", "1", "--duration", "3",
+            "--warmup", "0.5", "--consumers", "3", "--baseline-duration", "2", "--target-procs", "1",
+            "--ports-per-proc", "1", "--scrape-interval", "1", "--ready-timeout", "15",
+            "--workdir", str(tmp_path / "work"), "--json", str(out),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "RATIO daemon / baseline CPU" in proc.stdout
+    res = json.loads(out.read_text())
+    d = res["daemon"]
+    assert d["probes"] > 0
+    assert 0 < res["probes_per_s"] <= res["scheduled_per_s"] * 1.5
+    assert set(d["outcomes"]) <= {"success", "http_status", "connection_refused"}
+    assert d["outcomes"].get("success", 0) > 0
+    assert d["cpu_s"] > 0 and res["daemon_cpu_per_1000"] > 0
+    assert d["peak_rss_mb"] > 10
+    assert d["lag"]["count"] > 0 and d["lag"]["p99_s"] is not None
+    assert d["missed"] == 0
+    assert d["scrape_last"]["bytes"] > 0 and d["scrapes"]
+    assert res["raw_bytes_per_row"] > 0
+    assert res["restart"]["start_to_ready_s"] > 0
+    assert res["baseline"]["probes"] > 0
+    assert res["ratio"] > 0
