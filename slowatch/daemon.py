@@ -140,6 +140,9 @@ class Daemon:
     def slo_view(self) -> list[dict[str, object]]:
         return self._slo.snapshot.as_list()
 
+    def alerts_view(self) -> list[dict[str, object]]:
+        return self._alerts.firing_view()
+
     # --- the probe path ----------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
         """Every attempt goes to history; final results drive metrics and state. O(1), no awaits."""

@@ -97,8 +97,14 @@ async def test_api_serves_latest_history_rollups_incidents(daemon: Daemon) -> No
     status, body = await get(daemon, "/api/v1/consumers")
     assert json.loads(body)["consumers"][0]["endpoints"] == ["up", "down"]
 
+    status, body = await get(daemon, "/api/v1/alerts")
+    (alert,) = json.loads(body)["alerts"]  # three failures in a row: the default failure_threshold
+    assert (alert["alert"], alert["kind"], alert["severity"]) == ("endpoint:down", "endpoint_down", "page")
+    assert alert["consumers"] == ["shop"] and not alert["suppressed"]
+
     status, page = await get(daemon, "/")
-    assert "boom" not in page or "<b>&</b>" not in page  # target text is escaped, never raw HTML
+    assert "Firing alerts" in page and "endpoint down is down" in page
+    assert "<b>&</b>" not in page  # target text is escaped, never raw HTML
     for path in ("/api/v1/endpoints", "/metrics", "/", "/api/v1/endpoints/up/results"):
         assert TOKEN not in (await get(daemon, path))[1]
 

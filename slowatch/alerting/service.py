@@ -91,6 +91,27 @@ class AlertService:
     def collector(self) -> Collector:
         return AlertCollector(self, self._clock.time)
 
+    def firing_view(self) -> list[dict[str, object]]:
+        """Firing alerts, oldest first, JSON-ready (for the API and the status page)."""
+        out: list[dict[str, object]] = []
+        for f in sorted(self.book.firing.values(), key=lambda f: f.event.since):
+            e = f.event
+            out.append(
+                {
+                    "alert": e.alert_key,
+                    "kind": e.kind,
+                    "severity": e.severity,
+                    "since": e.since,
+                    "title": e.title,
+                    "summary": e.summary,
+                    "consumers": list(e.consumers),
+                    "slo": e.slo,
+                    "endpoint": e.endpoint,
+                    "suppressed": not f.notified,
+                }
+            )
+        return out
+
     def alerting_endpoints(self) -> list[str]:
         return [ep.name for ep in self._config.endpoints if ep.enabled and ep.alerts.enabled]
 

@@ -78,6 +78,10 @@ async def consumers(request: web.Request) -> web.Response:
     return web.json_response({"consumers": out})
 
 
+async def alerts(request: web.Request) -> web.Response:
+    return web.json_response({"alerts": request.app[VIEW].alerts_view()})
+
+
 def _number(request: web.Request, key: str, default: float | None, *, maximum: float | None = None) -> float | None:
     raw = request.query.get(key)
     if raw is None:
@@ -173,6 +177,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/v1/endpoints/{name}/rollups", rollups)
     router.add_get("/api/v1/incidents", incidents)
     router.add_get("/api/v1/consumers", consumers)
+    router.add_get("/api/v1/alerts", alerts)
 
 
 __all__ = ["add_routes", "endpoint_json", "result_json"]

@@ -77,13 +77,28 @@ async def index(request: web.Request) -> web.Response:
         if slo_rows
         else ""
     )
+    alert_rows = [
+        f"<tr><td>{escape(str(a.get('severity', '')))}</td><td>{escape(str(a.get('title', '')))}"
+        f"{' <span class=muted>(suppressed)</span>' if a.get('suppressed') else ''}</td>"
+        f"<td>{escape(str(a.get('summary', '')))}</td>"
+        f"<td class='muted'>{_age(since, now) if isinstance(since := a.get('since'), float) else ''}</td></tr>"
+        for a in view.alerts_view()
+    ]
+    alert_table = (
+        "<h2>Firing alerts</h2><table><tr><th>severity</th><th>alert</th><th>summary</th><th>since</th></tr>"
+        f"{''.join(alert_rows)}</table>"
+        if alert_rows
+        else ""
+    )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
         f"<title>slowatch status</title><style>{_STYLE}</style></head><body><h1>slowatch status</h1>"
-        "<table><tr><th>endpoint</th><th>kind</th><th>target</th><th>last outcome</th><th>time</th>"
+        f"{alert_table}<h2>Endpoints</h2><table><tr><th>endpoint</th><th>kind</th><th>target</th>"
+        "<th>last outcome</th><th>time</th>"
         f"<th>message</th><th>when</th></tr>{''.join(rows)}</table>{slo_table}"
         "<p class='muted'>JSON: <a href='/api/v1/endpoints'>/api/v1/endpoints</a> · "
-        "<a href='/api/v1/consumers'>/api/v1/consumers</a> · <a href='/metrics'>/metrics</a></p>"
+        "<a href='/api/v1/consumers'>/api/v1/consumers</a> · <a href='/api/v1/alerts'>/api/v1/alerts</a> · "
+        "<a href='/metrics'>/metrics</a></p>"
         "</body></html>"
     )
     return web.Response(text=page, content_type="text/html")

@@ -33,6 +33,10 @@ class DaemonView(Protocol):
         """The current SLO snapshot as JSON-ready dicts, one per (consumer, SLO)."""
         ...
 
+    def alerts_view(self) -> list[dict[str, object]]:
+        """Firing alerts as JSON-ready dicts, oldest first (`suppressed`: silenced or in maintenance)."""
+        ...
+
 
 VIEW: web.AppKey[DaemonView] = web.AppKey("view", DaemonView)
 
