@@ -68,11 +68,11 @@ async def index(request: web.Request) -> web.Response:
         sli = s.get("sli")
         slo_rows.append(
             f"<tr><td>{escape(str(s.get('consumer')))}</td><td>{escape(str(s.get('slo')))}</td>"
-            f"<td>{_percent(s.get('objective'))}</td>"
-            f"<td>{f'{sli:.4%}' if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
+            f"<td>{_percent(s.get('objective'))}</td><td>{escape(str(s.get('window', '')))}</td>"
+            f"<td>{f'{sli:.3%}' if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
         )
     slo_table = (
-        "<h2>Error budgets</h2><table><tr><th>consumer</th><th>SLO</th><th>objective</th><th>SLI</th>"
+        "<h2>Error budgets</h2><table><tr><th>consumer</th><th>SLO</th><th>objective</th><th>window</th><th>SLI</th>"
         f"<th>budget left</th></tr>{''.join(slo_rows)}</table>"
         if slo_rows
         else ""
