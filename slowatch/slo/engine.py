@@ -18,7 +18,7 @@ from slowatch.slo import budget
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, EXHAUSTION_WINDOW, SloDef, compile_config
 from slowatch.slo.ledger import Ledger
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule, any_active
-from slowatch.slo.snapshot import SloState, SloStatus, Snapshot, WindowStatus
+from slowatch.slo.snapshot import SloStatus, Snapshot, WindowStatus, state_of
 
 Counter = list[int]  # [events, good events], monotonic
 
@@ -118,12 +118,7 @@ class Engine:
                 burn_now = burn
         length = d.window.length(now)
         remaining = budget.budget_remaining(good, total, objective)
-        if total == 0:
-            state = SloState.NO_DATA
-        elif budget.too_few_events(total, objective):
-            state = SloState.TOO_FEW_EVENTS
-        else:
-            state = SloState.OK
+        state = state_of(total, objective)
         return SloStatus(
             consumer=d.consumer,
             slo=d.name,

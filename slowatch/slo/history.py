@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from slowatch.slo import budget
 from slowatch.slo.definitions import SloDef
-from slowatch.slo.snapshot import SloState
+from slowatch.slo.snapshot import SloState, state_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +119,7 @@ def slo_figures(
     used = budget.burn_rate(good, total, obj)
     day_figures = [DayFigure(day, g, t) for day, (g, t) in days.items() if g < t]
     day_figures.sort(key=lambda f: (f.sli, f.day))
-    if total == 0:
-        state = SloState.NO_DATA
-    elif budget.too_few_events(total, obj):
-        state = SloState.TOO_FEW_EVENTS
-    else:
-        state = SloState.OK
+    state = state_of(total, obj)
     return SloFigures(
         consumer=d.consumer,
         slo=d.name,

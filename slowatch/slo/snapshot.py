@@ -6,11 +6,22 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from slowatch.slo.budget import too_few_events
+
 
 class SloState(StrEnum):
     OK = "ok"
     NO_DATA = "no_data"  # no counted probes (or slices) in the SLO window: no SLI, no budget
     TOO_FEW_EVENTS = "too_few_events"  # the budget allows fewer than one bad unit: numbers are noisy
+
+
+def state_of(total: int, objective: float) -> SloState:
+    """The state of a window holding `total` units (probes or slices) against `objective`."""
+    if total == 0:
+        return SloState.NO_DATA
+    if too_few_events(total, objective):
+        return SloState.TOO_FEW_EVENTS
+    return SloState.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,4 +100,4 @@ class Snapshot:
         return [s.as_dict() for s in self.slos]
 
 
-__all__ = ["SloState", "SloStatus", "Snapshot", "WindowStatus"]
+__all__ = ["SloState", "SloStatus", "Snapshot", "WindowStatus", "state_of"]
