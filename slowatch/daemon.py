@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
@@ -82,6 +82,9 @@ class Daemon:
             retention=config.server.retention,
             observe_write=self._observe_write,
         )
+        # No `_created` series (process-wide in prometheus-client): the per-endpoint families never export them,
+        # so counters and histograms look alike on /metrics; see slowatch/metrics/exposition.py.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics)
         self._scheduler = ProbeScheduler(
             self._probe,

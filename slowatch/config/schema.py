@@ -27,6 +27,29 @@ class MetricsConfig(Model):
     endpoint_labels: list[str] = Field(default_factory=list)
     histograms: bool = True
 
+    @field_validator("endpoint_labels")
+    @classmethod
+    def _labels(cls, v: list[str]) -> list[str]:
+        """They become Prometheus label names (`team-name` -> `team_name`): no clashes allowed."""
+        reserved = {"endpoint", "kind", "outcome", "phase", "le"}
+        seen: set[str] = set()
+        for name in v:
+            label = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+            label = label if label and not label[0].isdigit() else f"_{label}"
+            if label in reserved:
+                raise ValueError(f"{name!r} would clash with slowatch's own {label!r} label")
+            if label in seen:
+                raise ValueError(f"{name!r} is listed twice (as the Prometheus label {label!r})")
+            seen.add(label)
+        return v
+
+    @field_validator("duration_buckets")
+    @classmethod
+    def _buckets(cls, v: list[float]) -> list[float]:
+        if not v or any(b <= 0 for b in v) or sorted(set(v)) != v:
+            raise ValueError("must be positive, increasing bucket bounds in seconds, e.g. [0.1, 0.5, 1]")
+        return v
+
 
 class ServerConfig(Model):
     listen: str = "127.0.0.1:9464"

@@ -9,30 +9,18 @@ thread-safe).
 from __future__ import annotations
 
 import asyncio
-import gzip
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
+from slowatch.metrics import render_response
 from slowatch.web import api, status_page
 from slowatch.web.view import VIEW, DaemonView
-
-
-def _render_metrics(registry: CollectorRegistry, accept: str, accept_encoding: str) -> tuple[bytes, dict[str, str]]:
-    encoder, content_type = choose_encoder(accept)
-    body = encoder(registry)
-    headers = {"Content-Type": content_type}
-    if "gzip" in accept_encoding.lower():
-        body = gzip.compress(body, compresslevel=1)
-        headers["Content-Encoding"] = "gzip"
-    return body, headers
 
 
 async def metrics(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     body, headers = await asyncio.to_thread(
-        _render_metrics,
+        render_response,
         view.registry,
         request.headers.get("Accept", ""),
         request.headers.get("Accept-Encoding", ""),

@@ -71,3 +71,11 @@ consumers:
 """
     )
     assert found == ["c.yaml:2:22 defaults.interval: must be at least 1s (got '0s')"]
+
+
+def test_endpoint_labels_that_clash_with_metric_labels_are_config_errors() -> None:
+    found = problems("server:\n  metrics:\n    endpoint_labels: [team, kind, team]\n")
+    assert len(found) == 1
+    assert "server.metrics.endpoint_labels: 'kind' would clash with slowatch's own 'kind' label" in found[0]
+    found = problems("server:\n  metrics:\n    duration_buckets: [1, 0.5]\n")
+    assert "server.metrics.duration_buckets: must be positive, increasing bucket bounds" in found[0]

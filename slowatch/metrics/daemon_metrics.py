@@ -1,0 +1,98 @@
+"""The daemon's own health: scheduler, store, config reloads, build info (prometheus-client objects)."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from slowatch import __version__
+
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class _StoreCounters(Collector):
+    """Counters the store keeps itself (plain ints updated on its writer thread); read, never computed."""
+
+    def __init__(self, write_errors: Callable[[], float], dropped: Callable[[], float]) -> None:
+        self._write_errors = write_errors
+        self._dropped = dropped
+
+    def collect(self) -> Iterable[Metric]:
+        yield CounterMetricFamily(
+            "slowatch_store_write_errors", "Failed database transactions (each is retried)", self._write_errors()
+        )
+        yield CounterMetricFamily(
+            "slowatch_store_dropped_results", "Results dropped because the write queue overflowed", self._dropped()
+        )
+
+
+class SelfMetrics:
+    """The daemon's own health."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        pending_writes: Callable[[], float],
+        store_healthy: Callable[[], float],
+        in_flight: Callable[[], float],
+        jobs: Callable[[], float],
+        store_write_errors: Callable[[], float],
+        store_dropped: Callable[[], float],
+    ) -> None:
+        self.lag = Histogram(
+            "slowatch_scheduler_lag_seconds",
+            "Probe start minus planned start (scheduler overhead, loop stalls, concurrency waits)",
+            buckets=LAG_BUCKETS,
+            registry=registry,
+        )
+        self.skipped = Counter(
+            "slowatch_scheduler_skipped_runs",
+            "Runs skipped because the endpoint's previous probe was still running",
+            registry=registry,
+        )
+        self.missed = Counter(
+            "slowatch_scheduler_missed_runs", "Runs the scheduler missed entirely", registry=registry
+        )
+        Gauge("slowatch_scheduler_jobs", "Scheduled endpoints", registry=registry).set_function(jobs)
+        Gauge("slowatch_probes_in_flight", "Probes running now", registry=registry).set_function(in_flight)
+        Gauge(
+            "slowatch_store_pending_writes", "Results and writes queued for the database", registry=registry
+        ).set_function(pending_writes)
+        Gauge(
+            "slowatch_store_healthy", "1 if the last database write succeeded", registry=registry
+        ).set_function(store_healthy)
+        self.write_duration = Histogram(
+            "slowatch_store_write_duration_seconds",
+            "Duration of one batched database transaction",
+            buckets=WRITE_BUCKETS,
+            registry=registry,
+        )
+        registry.register(_StoreCounters(store_write_errors, store_dropped))
+        self.reload_ok = Gauge(
+            "slowatch_config_last_reload_successful", "1 if the last config (re)load succeeded", registry=registry
+        )
+        self.reload_ts = Gauge(
+            "slowatch_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config (re)load",
+            registry=registry,
+        )
+        Gauge(
+            "slowatch_build_info",
+            "Build information",
+            ["version", "python"],
+            registry=registry,
+        ).labels(__version__, platform.python_version()).set(1)
+
+    def config_loaded(self, ok: bool, now: float) -> None:
+        self.reload_ok.set(1 if ok else 0)
+        if ok:
+            self.reload_ts.set(now)
+
+
+__all__ = ["LAG_BUCKETS", "WRITE_BUCKETS", "SelfMetrics"]

@@ -1,0 +1,65 @@
+"""One endpoint's per-endpoint metric state: plain attributes updated on the event loop, read by the renderer.
+
+The label text of every series is built and escaped once, when the slot is made (at start and on reload);
+a scrape only pastes it. The renderer reads a slot from a worker thread without a lock: each attribute read
+is atomic under the GIL, counters only grow, and a histogram's `_count` is the sum of the bucket counts read
+in the same pass, so buckets stay cumulative and consistent with `_count` (only `_sum` can be one
+observation ahead or behind, which the exposition formats tolerate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slowatch.metrics.text import label_text, split_at
+from slowatch.models import Outcome
+
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
+OUTCOME_INDEX: dict[Outcome, int] = {o: i for i, o in enumerate(OUTCOMES)}
+
+
+class EndpointSlot:
+    """Labels (pre-rendered) and last values of one configured endpoint."""
+
+    __slots__ = (
+        "base",
+        "buckets",
+        "cert_expiry",
+        "duration_sum",
+        "ep",
+        "extra",
+        "kind",
+        "last_run",
+        "le",
+        "name",
+        "ok",
+        "outcome",
+        "outcomes",
+        "phase",
+        "phases",
+        "status",
+    )
+
+    def __init__(self, name: str, kind: str, extra: Sequence[tuple[str, str]], buckets: int) -> None:
+        self.name = name
+        self.kind = kind
+        self.extra = tuple(extra)
+        base = [("endpoint", name), ("kind", kind), *extra]
+        ep = [("endpoint", name), *extra]
+        self.base = label_text(base)  # endpoint, kind, extra labels
+        self.ep = label_text(ep)  # endpoint, extra labels
+        self.le = split_at(base, "le")
+        outcome = split_at(base, "outcome")
+        self.outcome = self.le if outcome == self.le else outcome  # the same strings in the usual case
+        self.phase = split_at(ep, "phase")
+        self.ok = False
+        self.last_run: float | None = None  # None until the first final result: no series yet
+        self.status: int | None = None
+        self.cert_expiry: float | None = None
+        self.phases: dict[str, float] = {}  # replaced (never resized) when a new phase name appears
+        self.outcomes = [0] * len(OUTCOMES)  # final results per outcome, indexed like OUTCOMES
+        self.buckets = [0] * buckets  # per bucket, not cumulative; the last is +Inf
+        self.duration_sum = 0.0
+
+
+__all__ = ["OUTCOMES", "OUTCOME_INDEX", "EndpointSlot"]
