@@ -1,8 +1,9 @@
 """Consumer models: who depends on which endpoints, and the SLOs they hold those endpoints to.
 
 An endpoint reference is a name (`payments-api`) or a label selector (`{labels: {tier: critical}}`);
-`resolve_endpoints` turns a list of them into endpoint names. Semantic checks (unknown endpoints,
-selectors that match nothing, duplicate names) live in `check_consumers`, registered in `CHECKS`.
+`resolve_endpoints` (or an `EndpointIndex`, built once per config) turns a list of them into endpoint
+names. Semantic checks (unknown endpoints, selectors that match nothing, duplicate names) live in
+`check_consumers`, registered in `CHECKS`.
 """
 
 from __future__ import annotations
@@ -119,45 +120,87 @@ class ConsumerConfig(Model):
     slos: list[SloConfig] = Field(default_factory=list)
 
 
-def resolve_endpoints(refs: Sequence[EndpointRef], endpoints: Sequence[EndpointBase]) -> list[str]:
-    """Endpoint names for `refs`, in config order, without duplicates; unknown names are skipped."""
-    known = {ep.name for ep in endpoints}
-    out: dict[str, None] = {}
-    for ref in refs:
-        if isinstance(ref, str):
-            if ref in known:
-                out[ref] = None
-        else:
-            out.update((ep.name, None) for ep in endpoints if ref.matches(ep))
-    return list(out)
+class EndpointIndex:
+    """Endpoint names and a `(label key, value) -> endpoint positions` index, built once per config.
+
+    Resolving a reference is then a set lookup (a name) or an intersection of the selector's label
+    postings (a selector), instead of a pass over every endpoint.
+    """
+
+    def __init__(self, endpoints: Sequence[EndpointBase]) -> None:
+        self.endpoints = endpoints
+        self.known = {ep.name for ep in endpoints}
+        self._by_label: dict[tuple[str, str], list[int]] | None = None
+
+    @property
+    def by_label(self) -> dict[tuple[str, str], list[int]]:
+        """Positions of the endpoints carrying each (key, value) label; built on first use."""
+        if self._by_label is None:
+            self._by_label = {}
+            for i, ep in enumerate(self.endpoints):
+                for pair in ep.labels.items():
+                    self._by_label.setdefault(pair, []).append(i)
+        return self._by_label
+
+    def select(self, selector: LabelSelector) -> list[str]:
+        """Names of the endpoints whose labels include all of the selector's, in config order."""
+        by_label = self.by_label
+        postings = sorted((by_label.get(pair, []) for pair in selector.labels.items()), key=len)
+        if not postings[0]:
+            return []
+        hits = set(postings[0])
+        for more in postings[1:]:
+            hits.intersection_update(more)
+        return [self.endpoints[i].name for i in sorted(hits)]
+
+    def resolve(self, refs: Sequence[EndpointRef]) -> list[str]:
+        """Endpoint names for `refs`, in config order, without duplicates; unknown names are skipped."""
+        out: dict[str, None] = {}
+        for ref in refs:
+            if isinstance(ref, str):
+                if ref in self.known:
+                    out[ref] = None
+            else:
+                out.update(dict.fromkeys(self.select(ref)))
+        return list(out)
+
+
+def resolve_endpoints(refs: Sequence[EndpointRef], endpoints: Sequence[EndpointBase] | EndpointIndex) -> list[str]:
+    """Endpoint names for `refs`, in config order, without duplicates; unknown names are skipped.
+
+    Pass an `EndpointIndex` when resolving many reference lists against the same endpoints.
+    """
+    index = endpoints if isinstance(endpoints, EndpointIndex) else EndpointIndex(endpoints)
+    return index.resolve(refs)
 
 
 Problem = tuple[tuple[str | int, ...], str]
 
 
 def check_refs(
-    refs: Sequence[EndpointRef], endpoints: Sequence[EndpointBase], path: tuple[str | int, ...]
+    refs: Sequence[EndpointRef], endpoints: Sequence[EndpointBase] | EndpointIndex, path: tuple[str | int, ...]
 ) -> Iterable[Problem]:
     """Unknown endpoint names and selectors that match nothing, located at `path + (index,)`."""
-    known = {ep.name for ep in endpoints}
+    index = endpoints if isinstance(endpoints, EndpointIndex) else EndpointIndex(endpoints)
     for i, ref in enumerate(refs):
         if isinstance(ref, str):
-            if ref not in known:
+            if ref not in index.known:
                 yield (*path, i), f"unknown endpoint {ref!r}"
-        elif not any(ref.matches(ep) for ep in endpoints):
+        elif not index.select(ref):
             yield (*path, i), f"label selector {ref.labels} matches no endpoint"
 
 
 def check_consumers(config: Config) -> Iterable[Problem]:
     """Semantic checks for `consumers`: references resolve, names are unique, SLOs have endpoints."""
+    index = EndpointIndex(config.endpoints)
     seen: set[str] = set()
     for ci, consumer in enumerate(config.consumers):
         base: tuple[str | int, ...] = ("consumers", ci)
         if consumer.name in seen:
             yield (*base, "name"), f"duplicate consumer name {consumer.name!r}"
         seen.add(consumer.name)
-        yield from check_refs(consumer.endpoints, config.endpoints, (*base, "endpoints"))
-        own = set(resolve_endpoints(consumer.endpoints, config.endpoints))
+        yield from check_refs(consumer.endpoints, index, (*base, "endpoints"))
+        own = set(index.resolve(consumer.endpoints))
         if consumer.slos and not consumer.endpoints:
             yield (*base, "endpoints"), "a consumer with SLOs needs at least one endpoint"
         slo_names: set[str] = set()
@@ -170,9 +213,9 @@ def check_consumers(config: Config) -> Iterable[Problem]:
                 continue
             if not slo.endpoints:
                 yield (*spath, "endpoints"), "must not be empty (omit it to use the consumer's endpoints)"
-            yield from check_refs(slo.endpoints, config.endpoints, (*spath, "endpoints"))
+            yield from check_refs(slo.endpoints, index, (*spath, "endpoints"))
             for ei, ref in enumerate(slo.endpoints):
-                outside = set(resolve_endpoints([ref], config.endpoints)) - own
+                outside = set(index.resolve([ref])) - own
                 if outside:
                     names = ", ".join(sorted(outside))
                     msg = f"narrows to endpoint(s) outside consumer {consumer.name!r}: {names}"
@@ -182,6 +225,7 @@ def check_consumers(config: Config) -> Iterable[Problem]:
 __all__ = [
     "CalendarWindow",
     "ConsumerConfig",
+    "EndpointIndex",
     "EndpointRef",
     "LabelSelector",
     "SloConfig",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from slowatch.config.consumers import EndpointRef, Problem, TimeZone, check_refs
+from slowatch.config.consumers import EndpointIndex, EndpointRef, Problem, TimeZone, check_refs
 from slowatch.config.types import Duration, Model, Name
 
 if TYPE_CHECKING:
@@ -94,6 +94,7 @@ class MaintenanceConfig(Model):
 def check_maintenance(config: Config) -> Iterable[Problem]:
     """Semantic checks for `maintenance`: consumers and endpoints exist, names are unique."""
     consumers = {c.name for c in config.consumers}
+    index = EndpointIndex(config.endpoints)
     seen: set[str] = set()
     for i, window in enumerate(config.maintenance):
         base: tuple[str | int, ...] = ("maintenance", i)
@@ -103,7 +104,7 @@ def check_maintenance(config: Config) -> Iterable[Problem]:
         for ci, name in enumerate(window.consumers):
             if name not in consumers:
                 yield (*base, "consumers", ci), f"unknown consumer {name!r}"
-        yield from check_refs(window.endpoints, config.endpoints, (*base, "endpoints"))
+        yield from check_refs(window.endpoints, index, (*base, "endpoints"))
 
 
 __all__ = ["WEEKDAYS", "MaintenanceConfig", "RecurringWindow", "Weekday", "check_maintenance"]

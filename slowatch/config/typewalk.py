@@ -25,8 +25,24 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
+_FLAT: dict[int, tuple[Any, list[Any]]] = {}
+
+
 def _flatten(tp: Any) -> list[Any]:
-    """The concrete alternatives of an annotation: Annotated stripped, unions spread, None dropped."""
+    """The concrete alternatives of an annotation: Annotated stripped, unions spread, None dropped.
+
+    Memoized per annotation object (by identity: `A | B == B | A`, but their orders differ); the
+    same few are asked about for every endpoint. Do not mutate the result.
+    """
+    cached = _FLAT.get(id(tp))
+    if cached is not None and cached[0] is tp:
+        return cached[1]
+    flat = _flatten_now(tp)
+    _FLAT[id(tp)] = (tp, flat)  # holding `tp` keeps its id from being reused
+    return flat
+
+
+def _flatten_now(tp: Any) -> list[Any]:
     if get_origin(tp) is Annotated:
         return _flatten(get_args(tp)[0])
     if get_origin(tp) in (Union, types.UnionType):
@@ -116,12 +132,44 @@ def secret_paths(root: type[BaseModel], data: Any) -> set[Path]:
             return
         for key, child in items:
             following = [_step(tp, key) for tp in candidates]
+            if not inside and not any(_may_hold_secret(tp) for tp in following if tp is not _MISSING):
+                continue  # nothing below can be secret (labels, URLs, ...): skip the subtree
             below = [alt for tp in following if tp is not _MISSING for alt in _candidates(tp, child)]
             if below or inside:
                 visit(below, child, (*path, key), inside)
 
     visit(_candidates(root, data), data, (), False)
     return out
+
+
+_HOLDS_SECRET: dict[Any, bool] = {}
+_IN_PROGRESS: set[Any] = set()
+
+
+def _may_hold_secret(tp: Any) -> bool:
+    """Whether a value of type `tp` is, or may contain, a secret (memoized per type)."""
+    try:
+        known = _HOLDS_SECRET.get(tp)
+    except TypeError:  # an unhashable annotation: assume it may
+        return True
+    if known is not None:
+        return known
+    if tp in _IN_PROGRESS:
+        return True  # a self-referencing type: assume it may (never skips a secret)
+    _IN_PROGRESS.add(tp)
+    result = False
+    for alt in _flatten(tp):
+        if is_secret([alt]):
+            result = True
+        elif _is_model(alt):
+            result = any(_may_hold_secret(field) for field in _fields(alt).values())
+        else:
+            result = any(_may_hold_secret(arg) for arg in get_args(alt) if arg is not Ellipsis)
+        if result:
+            break
+    _IN_PROGRESS.discard(tp)
+    _HOLDS_SECRET[tp] = result
+    return result
 
 
 def is_secret(candidates: list[Any]) -> bool:

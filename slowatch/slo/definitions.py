@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from slowatch.config.consumers import ConsumerConfig, SloConfig, resolve_endpoints
+from slowatch.config.consumers import ConsumerConfig, EndpointIndex, SloConfig
 from slowatch.config.schema import Config
 from slowatch.models import Outcome, ProbeResult
 from slowatch.slo.windows import CalendarPeriod, Window, window_of
@@ -71,7 +71,9 @@ class SloDef:
         return self.slice_length or 60
 
 
-def compile_slo(consumer: ConsumerConfig, slo: SloConfig, config: Config) -> SloDef:
+def compile_slo(consumer: ConsumerConfig, slo: SloConfig, config: Config, index: EndpointIndex | None = None) -> SloDef:
+    """One SLO's definition; pass `index` (built once from `config.endpoints`) when compiling many."""
+    index = index or EndpointIndex(config.endpoints)
     refs = slo.endpoints if slo.endpoints is not None else consumer.endpoints
     slicing = slo.slicing
     return SloDef(
@@ -84,12 +86,13 @@ def compile_slo(consumer: ConsumerConfig, slo: SloConfig, config: Config) -> Slo
         slice_length=int(slicing.length) if slicing else None,
         good_when=slicing.good_when if slicing else None,
         window=window_of(slo.window),
-        endpoints=tuple(resolve_endpoints(refs, config.endpoints)),
+        endpoints=tuple(index.resolve(refs)),
     )
 
 
 def compile_config(config: Config) -> list[SloDef]:
-    return [compile_slo(c, s, config) for c in config.consumers for s in c.slos]
+    index = EndpointIndex(config.endpoints)
+    return [compile_slo(c, s, config, index) for c in config.consumers for s in c.slos]
 
 
 __all__ = ["DEFAULT_ALERT_WINDOWS", "EXHAUSTION_WINDOW", "SloDef", "compile_config", "compile_slo"]

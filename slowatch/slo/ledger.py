@@ -22,23 +22,15 @@ import math
 from array import array
 from collections.abc import Iterable, Sequence
 
+from slowatch.slo.rings import copy_run
+from slowatch.slo.rings import ring_sum as _ring_sum
+from slowatch.slo.rings import zeros as _zeros
 from slowatch.slo.windows import Window
 
 Sums = list[int]  # [first_cell, good, total, good_units, units, excluded]
 FineRow = tuple[int, int, int]  # (cell start ts, good, total)
+FineBlock = tuple[int, "array[int]", "array[int]"]  # (start ts, good per cell, total per cell): consecutive cells
 CoarseRow = tuple[int, int, int, int, int, int]  # (start, good, total, excluded, good_slices, slices)
-
-
-def _zeros(n: int) -> array[int]:
-    return array("I", bytes(4 * n))
-
-
-def _ring_sum(a: array[int], lo: int, hi: int, n: int) -> int:
-    """Sum of the ring slots of cells lo..hi (inclusive; at most n cells)."""
-    if hi < lo:
-        return 0
-    i, j = lo % n, hi % n
-    return sum(a[i : j + 1]) if i <= j else sum(a[i:]) + sum(a[: j + 1])
 
 
 class Ledger:
@@ -178,12 +170,18 @@ class Ledger:
 
     def recompute(self) -> None:
         """Rebuild every running sum from the cells (after loading them)."""
+        units = (_zeros(0), _zeros(0))
+        if self.sliced:  # each fine slot's slice: (good, with data), as _fine_units says
+            when = self.good_when
+            assert when is not None
+            good = array("I", (1 if t and g / t >= when else 0 for g, t in zip(self.fg, self.ft, strict=True)))
+            units = (good, array("I", (1 if t else 0 for t in self.ft)))
         for s in self.alert:
             lo = max(s[0], self.cur_f - self.nf + 1)
             g, t = _ring_sum(self.fg, lo, self.cur_f, self.nf), _ring_sum(self.ft, lo, self.cur_f, self.nf)
             if self.sliced:
-                units = [self._fine_units(cell % self.nf) for cell in range(lo, self.cur_f + 1)]
-                s[1:] = [g, t, sum(u[0] for u in units), sum(u[1] for u in units), 0]
+                ug, ut = units
+                s[1:] = [g, t, _ring_sum(ug, lo, self.cur_f, self.nf), _ring_sum(ut, lo, self.cur_f, self.nf), 0]
             else:
                 s[1:] = [g, t, g, t, 0]
         for s in self.sums:
@@ -218,6 +216,39 @@ class Ledger:
         ]
         return fine, coarse
 
+    def fine_block(self, start: int, cells: int) -> FineBlock:
+        """The `cells` fine cells from `start` on (zero where outside the ring)."""
+        first = start // self.fine
+        good, total = _zeros(cells), _zeros(cells)
+        for j in range(max(0, self.cur_f - self.nf + 1 - first), min(cells, self.cur_f + 1 - first)):
+            i = (first + j) % self.nf
+            good[j], total[j] = self.fg[i], self.ft[i]
+        return start, good, total
+
+    def add_fine_blocks(self, blocks: Iterable[FineBlock]) -> None:
+        """Add runs of fine cells (ignoring ones outside the ring); call `load` or `recompute` after.
+
+        Cells that already held counts are marked dirty, so their merged values get persisted.
+        """
+        lo, hi = self.cur_f - self.nf + 1, self.cur_f
+        for start, good, total in blocks:
+            self.dirty_f.update(copy_run((self.fg, self.ft), (good, total), start // self.fine, lo, hi, add=True))
+
+    def _load_coarse_run(self, rows: Sequence[CoarseRow], add: bool) -> bool:
+        """Copy consecutive coarse cells into an empty ring slice-wise (what `load` does row by row)."""
+        if not rows or any(self.ct) or any(self.cx) or any(self.cst):
+            return False
+        first, step = rows[0][0], self.coarse
+        if first % step or [r[0] for r in rows] != list(range(first, first + len(rows) * step, step)):
+            return False
+        columns = list(zip(*rows, strict=True))[1:]
+        rings = [self.cg, self.ct, self.cx] + ([self.csg, self.cst] if self.sliced else [])
+        lo, hi = self.cur_c - self.nc + 1, self.cur_c
+        copy_run(rings, columns[: len(rings)], first // step, lo, hi, add=False)
+        if add:
+            self.dirty_c.update(range(max(lo, first // step), min(hi + 1, first // step + len(rows))))
+        return True
+
     def load(self, fine: Iterable[FineRow], coarse: Iterable[CoarseRow], *, add: bool = False) -> None:
         """Set (or with `add`, add to) cells from rows, ignoring ones outside the rings; recompute sums.
 
@@ -231,6 +262,9 @@ class Ledger:
                     good, total = good + self.fg[i], total + self.ft[i]
                     self.dirty_f.add(cell)
                 self.fg[i], self.ft[i] = good, total
+        coarse = list(coarse)
+        if self._load_coarse_run(coarse, add):
+            coarse = []
         for start, good, total, excluded, sgood, stotal in coarse:
             cell = int(start // self.coarse)
             if self.cur_c - self.nc < cell <= self.cur_c:
@@ -246,4 +280,4 @@ class Ledger:
         self.recompute()
 
 
-__all__ = ["CoarseRow", "FineRow", "Ledger", "Sums"]
+__all__ = ["CoarseRow", "FineBlock", "FineRow", "Ledger", "Sums"]

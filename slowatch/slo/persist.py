@@ -1,28 +1,36 @@
 """The ledger's SQLite side: its tables, batched saves, restores and rebuilds from raw history.
 
 Every function here runs on a store thread (`store.submit(op)` or `await store.read(fn)`), never
-on the event loop. Tables (created by `store/slo_tables.py`, migration v2):
+on the event loop. Tables (created by `store/slo_tables.py`, migrations v2 and v4):
 
     slo_cells     (fingerprint, layer, start) -> res, good, total, excluded, good_slices, slices
-                  layer 'f': fine cells (`res` 60 s or the timeslice length), kept for the fine
-                  ring (3 days); layer 'c': coarse cells (`res` 3600 or 900 s), kept for
-                  `retention.rollups`, so `slowatch report` can look back at past months.
+                  layer 'c': coarse cells (`res` 3600 or 900 s), kept for `retention.rollups`, so
+                  `slowatch report` can look back at past months. (Layer 'f' until migration v4.)
+    slo_fine      (fingerprint, start) -> res, good, total: the fine cells (`res` 60 s or the
+                  timeslice length) of one UTC hour, packed as little-endian uint32 arrays; kept
+                  for the fine ring (3 days). A save rewrites every hour with a changed cell.
     slo_counters  (consumer, slo) -> events, good: the monotonic `*_events_total` counters
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sys
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlite_utils import Database
 
-from slowatch.slo.ledger import CoarseRow, FineRow
+from slowatch.slo.ledger import CoarseRow, FineBlock, FineRow, Ledger
+
+HOUR = 3600
+_SWAP = sys.byteorder == "big"  # blobs are little-endian
 
 _UPSERT_CELL = (
     "INSERT OR REPLACE INTO slo_cells (fingerprint, layer, res, start, good, total, excluded, good_slices, slices) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 FINE, COARSE = "f", "c"
+_UPSERT_FINE = "INSERT OR REPLACE INTO slo_fine (fingerprint, res, start, good, total) VALUES (?, ?, ?, ?, ?)"
 _UPSERT_COUNTER = "INSERT OR REPLACE INTO slo_counters (consumer, slo, events, good) VALUES (?, ?, ?, ?)"
 
 
@@ -33,48 +41,102 @@ class Batch:
         # (fingerprint, since, until): drop its cells with since <= start < until first (a rebuild's range)
         self.replace: list[tuple[str, float, float]] = []
         self.cells: list[tuple[str, str, int, int, int, int, int, int, int]] = []
+        self.fine: list[tuple[str, int, int, bytes, bytes]] = []
         self.counters: list[tuple[str, str, int, int]] = []
         # (fingerprint, layer, cutoff): drop its cells with start < cutoff (through the primary key);
         # a None fingerprint sweeps every fingerprint (a table scan: removed SLOs' leftovers)
         self.prune: list[tuple[str | None, str, float]] = []
 
-    def add_fine(self, fingerprint: str, res: int, rows: Iterable[FineRow]) -> None:
-        self.cells.extend((fingerprint, FINE, res, start, g, t, 0, 0, 0) for start, g, t in rows)
+    def add_fine(self, fingerprint: str, ledger: Ledger, rows: Iterable[FineRow]) -> None:
+        """The whole hour of each changed fine cell, as the ledger holds it now."""
+        for hour in sorted({start - start % HOUR for start, _, _ in rows}):
+            _, good, total = ledger.fine_block(hour, HOUR // ledger.fine)
+            self.fine.append((fingerprint, ledger.fine, hour, _pack(good), _pack(total)))
 
     def add_coarse(self, fingerprint: str, res: int, rows: Iterable[CoarseRow]) -> None:
         self.cells.extend((fingerprint, COARSE, res, *row) for row in rows)
 
     def __bool__(self) -> bool:
-        return bool(self.replace or self.cells or self.counters or self.prune)
+        return bool(self.replace or self.cells or self.fine or self.counters or self.prune)
 
     def __call__(self, db: Database) -> None:
         conn = db.conn
         for replaced, since, until in self.replace:
             sql = "DELETE FROM slo_cells WHERE fingerprint = ? AND start >= ? AND start < ?"
             conn.execute(sql, (replaced, since, until))
+            sql = "DELETE FROM slo_fine WHERE fingerprint = ? AND start >= ? AND start + ? <= ?"
+            conn.execute(sql, (replaced, since, HOUR, until))  # hours wholly in the range
         conn.executemany(_UPSERT_CELL, self.cells)
+        conn.executemany(_UPSERT_FINE, self.fine)
         conn.executemany(_UPSERT_COUNTER, self.counters)
         for fingerprint, layer, cutoff in self.prune:
+            fine = layer == FINE  # a fine hour goes once all of it is before the cutoff
+            table, where = ("slo_fine", "start + 3600 <= ?") if fine else ("slo_cells", "layer = 'c' AND start < ?")
             if fingerprint is None:
-                conn.execute("DELETE FROM slo_cells WHERE layer = ? AND start < ?", (layer, cutoff))
+                conn.execute(f"DELETE FROM {table} WHERE {where}", (cutoff,))
             else:
-                sql = "DELETE FROM slo_cells WHERE fingerprint = ? AND layer = ? AND start < ?"
-                conn.execute(sql, (fingerprint, layer, cutoff))
+                conn.execute(f"DELETE FROM {table} WHERE fingerprint = ? AND {where}", (fingerprint, cutoff))
+
+
+def _pack(cells: array[int]) -> bytes:
+    if _SWAP:
+        cells = array("I", cells)
+        cells.byteswap()
+    return cells.tobytes()
+
+
+def _unpack(blob: bytes) -> array[int]:
+    cells = array("I", blob)
+    if _SWAP:
+        cells.byteswap()
+    return cells
 
 
 def load_cells(
-    db: Database, fingerprint: str, fine: int, coarse: int, fine_since: float, coarse_since: float
-) -> tuple[list[FineRow], list[CoarseRow]]:
-    """Persisted cells of one fingerprint from the given starts on, at the given resolutions."""
-    sql = (
-        "SELECT start, good, total, excluded, good_slices, slices FROM slo_cells "
-        "WHERE fingerprint = ? AND layer = ? AND res = ? AND start >= ? ORDER BY start"
-    )
-    rows = db.conn.execute(sql, (fingerprint, FINE, fine, fine_since))
-    fine_rows = [(r[0], r[1], r[2]) for r in rows]
-    rows = db.conn.execute(sql, (fingerprint, COARSE, coarse, coarse_since))
-    coarse_rows = [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
-    return fine_rows, coarse_rows
+    db: Database,
+    fingerprint: str,
+    fine: int,
+    coarse: int,
+    fine_since: float,
+    coarse_since: float,
+    sliced: bool = True,
+) -> tuple[list[FineBlock], list[CoarseRow]]:
+    """Persisted cells of one fingerprint from the given starts on, at the given resolutions: the
+    fine cells as runs of consecutive hours (`Ledger.add_fine_blocks`), the coarse ones as rows
+    (without timeslices, `sliced` False, their slice counts are not read: 0, as a ledger keeps them)."""
+    sql = "SELECT start, good, total FROM slo_fine WHERE fingerprint = ? AND res = ? AND start > ? ORDER BY start"
+    size = 4 * (HOUR // fine)
+    runs: list[tuple[int, list[bytes], list[bytes]]] = []
+    for start, good, total in db.conn.execute(sql, (fingerprint, fine, fine_since - HOUR)):
+        if len(good) != size or len(total) != size:
+            continue  # not this resolution's hour: cannot be written
+        if runs and runs[-1][0] + len(runs[-1][1]) * HOUR == start:
+            runs[-1][1].append(good)
+            runs[-1][2].append(total)
+        else:
+            runs.append((start, [good], [total]))
+    blocks = [(start, _unpack(b"".join(good)), _unpack(b"".join(total))) for start, good, total in runs]
+    sql = _COARSE if sliced else _COARSE.replace("good_slices, slices", "0, 0")
+    return blocks, db.conn.execute(sql, (fingerprint, coarse, coarse_since)).fetchall()
+
+
+_COARSE = (
+    "SELECT start, good, total, excluded, good_slices, slices FROM slo_cells "
+    "WHERE fingerprint = ? AND layer = 'c' AND res = ? AND start >= ? ORDER BY start"
+)
+
+
+def load_all_cells(
+    db: Database, plans: Mapping[str, tuple[int, int, float, float, bool]]
+) -> dict[str, tuple[list[FineBlock], list[CoarseRow]]]:
+    """`load_cells` for each fingerprint -> (fine, coarse, fine_since, coarse_since, sliced), in one
+    store read; only fingerprints with persisted cells are in the result."""
+    out = {}
+    for fingerprint, plan in plans.items():
+        blocks, rows = load_cells(db, fingerprint, *plan)
+        if blocks or rows:
+            out[fingerprint] = (blocks, rows)
+    return out
 
 
 def load_counters(db: Database) -> dict[tuple[str, str], list[int]]:
@@ -121,6 +183,7 @@ __all__ = [
     "HourRow",
     "RawRow",
     "hourly_rollups",
+    "load_all_cells",
     "load_cells",
     "load_counters",
     "oldest_raw",

@@ -25,7 +25,7 @@ from slowatch.models import ProbeResult
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS
 from slowatch.slo.engine import Engine
 from slowatch.slo.metrics import SloCollector
-from slowatch.slo.persist import COARSE, FINE, Batch, load_cells, load_counters
+from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters
 from slowatch.slo.rebuild import rebuild
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store.store import Store
@@ -141,26 +141,28 @@ class SloService:
 
     # -- the store's side ----------------------------------------------------------------------
     async def _restore(self, fingerprints: set[str], *, persisted: bool) -> None:
+        """Load the persisted cells of `fingerprints` (one store read for all of them); rebuild the
+        ones without any (or all of them when not `persisted`) from raw history."""
         engine = self._engine
+        if persisted and fingerprints:
+            plans = {}
+            for fp in fingerprints:
+                ledger = engine.ledgers[fp]
+                fine_since = (ledger.cur_f - ledger.nf + 1) * ledger.fine
+                coarse_since = (ledger.cur_c - ledger.nc + 1) * ledger.coarse
+                plans[fp] = (ledger.fine, ledger.coarse, fine_since, coarse_since, ledger.sliced)
+            loaded = await self._store.read(functools.partial(load_all_cells, plans=plans))
+            if engine is not self._engine:
+                return  # reloaded again meanwhile: the newer reload restores what it needs
+            for fp, (fine, coarse) in loaded.items():
+                ledger = engine.ledgers[fp]
+                dirty = set(ledger.dirty_f), set(ledger.dirty_c)  # live since start: persist those
+                ledger.add_fine_blocks(fine)
+                ledger.load((), coarse, add=True)
+                ledger.dirty_f, ledger.dirty_c = dirty
+            fingerprints = fingerprints - set(loaded)
         for fp in sorted(fingerprints):
             ledger = engine.ledgers[fp]
-            if persisted:
-                read = functools.partial(
-                    load_cells,
-                    fingerprint=fp,
-                    fine=ledger.fine,
-                    coarse=ledger.coarse,
-                    fine_since=(ledger.cur_f - ledger.nf + 1) * ledger.fine,
-                    coarse_since=(ledger.cur_c - ledger.nc + 1) * ledger.coarse,
-                )
-                fine, coarse = await self._store.read(read)
-                if engine is not self._engine:
-                    return  # reloaded again meanwhile: the newer reload restores what it needs
-                if fine or coarse:
-                    dirty = set(ledger.dirty_f), set(ledger.dirty_c)  # live since start: persist those
-                    ledger.load(fine, coarse, add=True)
-                    ledger.dirty_f, ledger.dirty_c = dirty
-                    continue
             ledger.floor = until = self._clock.time()
             await self._store.flush()
             replay = functools.partial(
@@ -180,7 +182,7 @@ class SloService:
         batch.replace, self._replace = self._replace, []
         for fp, ledger in self._engine.ledgers.items():
             fine, coarse = ledger.take_dirty()
-            batch.add_fine(fp, ledger.fine, fine)
+            batch.add_fine(fp, ledger, fine)
             batch.add_coarse(fp, ledger.coarse, coarse)
         for (consumer, slo), (events, good) in self._engine.counters.items():
             if self._saved_counters.get((consumer, slo)) != (events, good):

@@ -7,6 +7,13 @@ never a lazy cursor, so nothing touches SQLite after the reader thread hands the
 
 Times are unix seconds. Only `final` attempts count in latest/rollups/counts; `history` shows
 every attempt unless `final_only=True`.
+
+Freshness: `history`, `counts_since` and `incidents` read what the writer committed (raw rows and
+incidents are written per batch). `latest_results`, `rollups` and `rollup_counts_since` read tables
+folded from the raw rows every `rollup_interval` (60 s) by the writer (store/fold.py): they are exact
+up to the last fold. Callers that need them to include everything recorded so far await
+`store.flush()` first (it folds); at start the store folds before it is ready, so a read right after
+`await store.start()` is exact too.
 """
 
 from __future__ import annotations
@@ -101,7 +108,8 @@ def _stored(row: Sequence[Any], id_: int | None) -> StoredResult:
 
 
 def latest_results(db: Database, endpoints: Sequence[str] | None = None) -> dict[str, StoredResult]:
-    """The newest final result of each endpoint (or of the given ones), by endpoint name."""
+    """The newest final result of each endpoint (or of the given ones), by endpoint name (as of the last
+    fold: see the module docstring)."""
     sql = f"SELECT {_RESULT_SELECT} FROM latest"
     params: list[Any] = []
     if endpoints is not None:
@@ -125,7 +133,7 @@ def history(
 
 
 def rollups(db: Database, endpoint: str, *, since: float, until: float | None = None) -> list[Rollup]:
-    """Hourly rollups of one endpoint whose hour overlaps [since, until), oldest first."""
+    """Hourly rollups of one endpoint whose hour overlaps [since, until), oldest first (as of the last fold)."""
     hi = 1e18 if until is None else until
     lo = hour_of(since)
     outcomes: dict[int, dict[str, int]] = {}
@@ -160,7 +168,8 @@ def incidents(
 
 def counts_since(db: Database, since: float, *, endpoint: str | None = None) -> dict[str, Counts]:
     """Exact total/good final attempts per endpoint with ts >= since, from raw results (so only as
-    far back as `retention.raw`; use `rollup_counts_since` for longer windows)."""
+    far back as `retention.raw`; use `rollup_counts_since` for longer windows). Without `endpoint`
+    this scans the raw table (there is no index on ts alone)."""
     sql = "SELECT endpoint, count(*), sum(outcome = ?) FROM results WHERE ts >= ? AND final = 1"
     params: list[Any] = [Outcome.SUCCESS.value, since]
     if endpoint is not None:
@@ -171,7 +180,7 @@ def counts_since(db: Database, since: float, *, endpoint: str | None = None) -> 
 
 
 def rollup_counts_since(db: Database, since: float) -> dict[str, Counts]:
-    """Total/good final attempts per endpoint from rollups, from the start of since's hour."""
+    """Total/good final attempts per endpoint from rollups, from the start of since's hour (as of the last fold)."""
     rows = db.conn.execute(
         "SELECT endpoint, sum(total), sum(good) FROM rollups WHERE hour >= ? GROUP BY endpoint",
         (hour_of(since),),

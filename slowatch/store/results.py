@@ -1,51 +1,53 @@
 """Write one run of ProbeResults inside the writer's open transaction.
 
-Raw rows are inserted with one `executemany`; hourly rollups, per-outcome counts and the `latest`
-row per endpoint are aggregated in Python first and upserted once per key; up/down transitions of
-*final* results become incidents. Runs on the writer thread only.
+Raw rows are inserted with one `executemany`; up/down transitions of *final* results become
+incidents. Hourly rollups, per-outcome counts and the `latest` row per endpoint are derived from the
+raw rows by `fold.fold`, periodically (see fold.py). Runs on the writer thread only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from bisect import bisect_left
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 
 from sqlite_utils import Database
 
 from slowatch.models import Outcome, ProbeResult
-from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS, RESULT_COLUMNS
+from slowatch.store.fold import unfolded_newest
+from slowatch.store.schema import RESULT_COLUMNS
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN, UP, DOWN = "unknown", "up", "down"
 HOUR = 3600
 
-_N_BUCKETS = len(LATENCY_BUCKETS)
+_SUCCESS = Outcome.SUCCESS.value
 _PLACEHOLDERS = ", ".join("?" for _ in RESULT_COLUMNS)
 _INSERT_RESULTS = f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({_PLACEHOLDERS})"
-_UPSERT_LATEST = (
-    f"INSERT INTO latest ({', '.join(RESULT_COLUMNS)}) VALUES ({_PLACEHOLDERS}) "
-    "ON CONFLICT (endpoint) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "endpoint")
-    + " WHERE excluded.ts >= latest.ts"
-)
-_ROLLUP_COUNTERS = ("total", "good", "latency_sum", *BUCKET_COLUMNS)
-_UPSERT_ROLLUPS = (
-    f"INSERT INTO rollups (endpoint, hour, {', '.join(_ROLLUP_COUNTERS)}) "
-    f"VALUES (?, ?, {', '.join('?' for _ in _ROLLUP_COUNTERS)}) "
-    "ON CONFLICT (endpoint, hour) DO UPDATE SET " + ", ".join(f"{c} = {c} + excluded.{c}" for c in _ROLLUP_COUNTERS)
-)
-_UPSERT_OUTCOMES = (
-    "INSERT INTO rollup_outcomes (endpoint, hour, outcome, count) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (endpoint, hour, outcome) DO UPDATE SET count = count + excluded.count"
-)
 _INSERT_INCIDENT = (
     "INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome, message) VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 Row = tuple[object, ...]
+_PHASE_KEYS: dict[str, str] = {}
+
+
+def phases_json(phases: Mapping[str, float]) -> str:
+    """`json.dumps({str(k): float(v)}, separators=(",", ":"))`, character for character, at half the cost
+    (it was a third of the writer's CPU per result): keys encoded once, finite floats by repr like json."""
+    parts: list[str] = []
+    for k, v in phases.items():
+        key = _PHASE_KEYS.get(k) if type(k) is str else None
+        if key is None:
+            if type(k) is not str:  # str(k) may collide with another key: let json decide
+                return json.dumps({str(k): float(v) for k, v in phases.items()}, separators=(",", ":"))
+            key = json.dumps(k) + ":"
+            if len(_PHASE_KEYS) < 64:
+                _PHASE_KEYS[k] = key
+        f = float(v)
+        parts.append(key + (repr(f) if f - f == 0.0 else json.dumps(f)))  # NaN/Infinity as json writes them
+    return "{" + ",".join(parts) + "}"
 
 
 def result_row(r: ProbeResult) -> Row:
@@ -54,7 +56,7 @@ def result_row(r: ProbeResult) -> Row:
     Values are coerced to their column types, so a malformed result fails here (TypeError or
     ValueError), alone, instead of failing the whole batch's transaction.
     """
-    phases = json.dumps({str(k): float(v) for k, v in r.phases.items()}, separators=(",", ":")) if r.phases else None
+    phases = phases_json(r.phases) if r.phases else None
     return (
         float(r.started_at), str(r.endpoint), str(r.kind), Outcome(r.outcome).value, float(r.duration),
         None if r.status_code is None else int(r.status_code), str(r.message), int(r.attempt),
@@ -68,20 +70,19 @@ def hour_of(ts: float) -> int:
 
 
 def write_results(db: Database, results: Sequence[ProbeResult], states: MutableMapping[str, str]) -> int:
-    """Insert `results` and update rollups, latest and incidents; return how many were rejected.
+    """Insert `results` (raw rows) and log up/down transitions as incidents; return how many were rejected.
 
-    A malformed result (a bug upstream) is logged and skipped rather than blocking every write.
+    Rollups, per-outcome counts and `latest` are not touched here: `fold.fold` derives them from the
+    raw rows later (see fold.py). A malformed result (a bug upstream) is logged and skipped rather
+    than blocking every write.
 
     `states` maps endpoint -> "up"/"down" and is updated in place; the writer passes an overlay it
     only merges into its committed view once the transaction commits.
     """
     rows: list[Row] = []
-    latest: dict[str, tuple[float, Row]] = {}
-    counts: dict[tuple[str, int], list[int]] = {}  # [total, good, *cumulative buckets]
-    latency: dict[tuple[str, int], float] = {}
-    outcomes: dict[tuple[str, int, str], int] = {}
     incidents: list[Row] = []
     rejected = 0
+    success = _SUCCESS
     for r in results:
         try:
             row = result_row(r)
@@ -90,46 +91,30 @@ def write_results(db: Database, results: Sequence[ProbeResult], states: MutableM
             rejected += 1
             continue
         rows.append(row)
-        if not r.final:
-            continue
-        ep, ts, duration = r.endpoint, float(r.started_at), float(r.duration)
-        prev = latest.get(ep)
-        if prev is None or ts >= prev[0]:
-            latest[ep] = (ts, row)
-        key = (ep, hour_of(ts))
-        c = counts.get(key)
-        if c is None:
-            c = counts[key] = [0] * (2 + _N_BUCKETS)
-            latency[key] = 0.0
-        c[0] += 1
-        ok = r.outcome is Outcome.SUCCESS
-        if ok:
-            c[1] += 1
-            latency[key] += duration
-            for i in range(2 + bisect_left(LATENCY_BUCKETS, duration), 2 + _N_BUCKETS):
-                c[i] += 1
-        okey = (ep, key[1], r.outcome.value)
-        outcomes[okey] = outcomes.get(okey, 0) + 1
-        new = UP if ok else DOWN
-        old = states.get(ep, UNKNOWN)
-        if new != old:
-            incidents.append((ep, ts, old, new, row[3], row[6]))
-            states[ep] = new
+        if row[8]:  # final: only final attempts move the up/down state
+            ep = r.endpoint
+            new = UP if row[3] == success else DOWN
+            old = states.get(ep, UNKNOWN)
+            if new != old:
+                incidents.append((ep, row[0], old, new, row[3], row[6]))
+                states[ep] = new
     conn = db.conn
     conn.executemany(_INSERT_RESULTS, rows)
-    if counts:
-        conn.executemany(_UPSERT_ROLLUPS, [(k[0], k[1], c[0], c[1], latency[k], *c[2:]) for k, c in counts.items()])
-        conn.executemany(_UPSERT_OUTCOMES, [(*k, n) for k, n in outcomes.items()])
-        conn.executemany(_UPSERT_LATEST, [row for _, row in latest.values()])
     if incidents:
         conn.executemany(_INSERT_INCIDENT, incidents)
     return rejected
 
 
 def load_states(db: Database) -> dict[str, str]:
-    """Each endpoint's up/down state from its latest final result (what the incident log ends with)."""
-    cur = db.conn.execute("SELECT endpoint, outcome FROM latest")
-    return {ep: UP if outcome == Outcome.SUCCESS.value else DOWN for ep, outcome in cur}
+    """Each endpoint's up/down state from its latest final result (what the incident log ends with).
+
+    `latest` plus the raw rows not folded into it yet (there are some only if the start-up fold failed).
+    """
+    newest = {ep: (ts, outcome) for ep, ts, outcome in db.conn.execute("SELECT endpoint, ts, outcome FROM latest")}
+    for ep, ts, outcome in unfolded_newest(db):
+        if ep not in newest or ts >= newest[ep][0]:
+            newest[ep] = (ts, outcome)
+    return {ep: UP if outcome == _SUCCESS else DOWN for ep, (_, outcome) in newest.items()}
 
 
-__all__ = ["DOWN", "UNKNOWN", "UP", "hour_of", "load_states", "result_row", "write_results"]
+__all__ = ["DOWN", "UNKNOWN", "UP", "hour_of", "load_states", "phases_json", "result_row", "write_results"]

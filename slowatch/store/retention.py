@@ -5,6 +5,14 @@ are deleted at most `batch` rows per transaction, oldest first. The writer runs 
 transaction per loop turn, between result batches, so retention never holds the write lock long
 and never starves recording. Raw `results` use `retention.raw`; rollups, per-outcome counts,
 incidents and stale `latest` rows (endpoints not probed for that long) use `retention.rollups`.
+
+Raw results are deleted by id range: there is no index on `results.ts` (it cost ~19 B per row).
+Ids follow time within a probe's duration, so a bisection on id finds where `ts` crosses the cutoff
+plus OUT_OF_ORDER seconds, and each transaction deletes the oldest ids below that point whose `ts` is
+before the cutoff: the same rows as a delete by `ts` unless a row arrived more than OUT_OF_ORDER late
+(it then waits for a later pass), in id rather than ts order. So, as before, the rows left are those
+with ts >= cutoff (the SLO rebuild relies on that: slo/rebuild.py). Only rows already folded into the rollups (id <= the
+fold watermark, see fold.py) are deleted, and never the newest row (ids are never reused).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from sqlite_utils import Database
 from slowatch.clock import Clock
 from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
+from slowatch.store.fold import watermark
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +40,9 @@ TARGETS: tuple[tuple[str, str, Literal["raw", "rollups"]], ...] = (
     ("latest", "ts", "rollups"),
 )
 
+OUT_OF_ORDER = 120.0
+"""Seconds by which a raw row's `ts` (its probe's start) may trail the rows stored before it."""
+
 Transact = Callable[[Callable[[Database], int]], "int | None"]
 """Runs a function in one writer transaction; returns its value, or None if the transaction failed."""
 
@@ -40,6 +52,40 @@ def delete_batch(db: Database, table: str, column: str, cutoff: float, limit: in
     cur = db.conn.execute(
         f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
         (cutoff, limit),
+    )
+    return cur.rowcount
+
+
+def first_id_at(db: Database, cutoff: float) -> int:
+    """Where `results.ts` crosses `cutoff`: the smallest id found by bisection whose row has ts >= cutoff
+    (max(id) + 1 if none). Exact when ids follow ts; ~log2(rows) primary-key lookups."""
+    conn = db.conn
+    lo, hi = conn.execute("SELECT (SELECT min(id) FROM results), (SELECT max(id) FROM results)").fetchone()
+    if lo is None:
+        return 0
+    hi += 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        nxt = conn.execute("SELECT id, ts FROM results WHERE id >= ? ORDER BY id LIMIT 1", (mid,)).fetchone()
+        if nxt is None or nxt[1] >= cutoff:
+            hi = mid
+        else:
+            lo = int(nxt[0]) + 1
+    return int(lo)
+
+
+def delete_results_batch(db: Database, cutoff: float, limit: int) -> int:
+    """Delete up to `limit` raw results with ts < cutoff, oldest ids first; return how many.
+
+    Only rows already folded (id <= the watermark) and never the newest row: SQLite numbers a new
+    row max(id) + 1, so keeping the newest one keeps ids (and the watermark) growing forever."""
+    top = db.conn.execute("SELECT max(id) FROM results").fetchone()[0]
+    if top is None:
+        return 0
+    below = min(first_id_at(db, cutoff + OUT_OF_ORDER), watermark(db) + 1, top)
+    cur = db.conn.execute(
+        "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id < ? AND ts < ? ORDER BY id LIMIT ?)",
+        (below, cutoff, limit),
     )
     return cur.rowcount
 
@@ -79,7 +125,10 @@ class Retention:
             self._deleted = dict.fromkeys((t for t, _, _ in TARGETS), 0)
         table, column, cutoff_ts = self._todo[0]
         limit = self._batch
-        n = transact(lambda db: delete_batch(db, table, column, cutoff_ts, limit))
+        if table == "results":
+            n = transact(lambda db: delete_results_batch(db, cutoff_ts, limit))
+        else:
+            n = transact(lambda db: delete_batch(db, table, column, cutoff_ts, limit))
         if n is None:  # the writer logged and counted the failure; retry on the next turn
             return
         self._deleted[table] += n
@@ -104,4 +153,4 @@ class Retention:
         self._waiters.clear()
 
 
-__all__ = ["TARGETS", "Retention", "delete_batch"]
+__all__ = ["TARGETS", "Retention", "delete_batch", "delete_results_batch", "first_id_at"]

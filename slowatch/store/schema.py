@@ -6,7 +6,7 @@ Tables (all times are unix seconds; `hour` is the start of a UTC hour as an inte
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
         status_code INTEGER NULL, message, attempt INTEGER, final INTEGER (0/1),
         phases TEXT NULL (JSON object of phase -> seconds), cert_expiry REAL NULL, final_url NULL
-        indexes: (endpoint, ts), (ts)
+        indexes: (endpoint, ts); (ts) until v5 (retention deletes by id range, see retention.py)
     latest           the newest *final* result per endpoint (same columns, endpoint PRIMARY KEY);
                      the status page's "current state" and the writer's up/down state at start
     rollups          one row per (endpoint, hour) of *final* attempts, kept `retention.rollups`
@@ -22,9 +22,13 @@ Tables (all times are unix seconds; `hour` is the start of a UTC hour as an inte
         to_state ('up' | 'down'), outcome, message; indexes (endpoint, ts), (ts)
     state            small durable key/value state for other layers (JSON values)
         key TEXT PRIMARY KEY, value TEXT (JSON), updated REAL
+    rollup_watermark one row (v5): results_id INTEGER, the highest results.id folded into rollups,
+                     rollup_outcomes and latest (see fold.py); updated REAL
 
-Rollups and incidents are maintained incrementally by the writer inside the same transaction that
-inserts the raw rows, so they can never disagree with what was committed.
+Incidents are written by the writer in the same transaction as the raw rows they come from.
+`rollups`, `rollup_outcomes` and `latest` are folded from the raw rows periodically (fold.py), in one
+transaction with the watermark `rollup_watermark.results_id` (the highest folded results.id), so
+they always equal the raw rows up to the watermark; `await store.flush()` folds everything before it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from sqlite_utils import Database
 
 from slowatch.errors import StoreError
 from slowatch.store.alert_tables import alert_tables
-from slowatch.store.slo_tables import slo_tables
+from slowatch.store.slo_tables import slo_fine_blocks, slo_tables
 
 Migration = Callable[[Database], None]
 
@@ -103,6 +107,20 @@ def _v1_initial(db: Database) -> None:
         db.execute(sql)
 
 
+def fold_watermark(db: Database) -> None:
+    """Rollups/latest are folded from raw rows up to a watermark; `results(ts)` is no longer needed.
+
+    The watermark starts at max(results.id): before this migration the writer upserted rollups and
+    latest with every batch, so an existing database's derived tables include every committed row.
+    """
+    db.execute("DROP INDEX IF EXISTS results_ts")
+    db.execute(
+        "CREATE TABLE rollup_watermark (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "results_id INTEGER NOT NULL, updated REAL NOT NULL)"
+    )
+    db.execute("INSERT INTO rollup_watermark (id, results_id, updated) SELECT 1, coalesce(max(id), 0), 0 FROM results")
+
+
 # Applied in order, each in its own transaction; `PRAGMA user_version` records how many ran.
 # Append only: never edit or reorder a released migration. Other layers (SLO ledger, alert
 # outbox) add their tables by appending here.
@@ -110,6 +128,8 @@ MIGRATIONS: list[Migration] = [
     _v1_initial,
     slo_tables,  # v2: slo_cells, slo_counters (slowatch/store/slo_tables.py)
     alert_tables,  # v3: alert_streaks, alert_firing, alert_outbox (slowatch/store/alert_tables.py)
+    slo_fine_blocks,  # v4: slo_fine, SLO fine cells packed per hour (slowatch/store/slo_tables.py)
+    fold_watermark,  # v5: rollup_watermark (the fold's, store/fold.py); drop index results_ts
 ]
 
 

@@ -4,8 +4,11 @@
     read(fn) / get_state(k) / get_states(prefix)   -> one reader thread with its own connection
 
 The writer and the reader each own a connection; the database is in WAL mode, so reads never
-wait for writes. `healthy` is False while writes are failing (shown on /readyz); `write_errors`,
-`dropped` and `pending` are meant for /metrics.
+wait for writes. The writer commits raw results (and incidents) per batch; `rollups`,
+`rollup_outcomes` and `latest` are folded from them every `rollup_interval` seconds (store/fold.py),
+so a read of those tables sees the results up to the last fold: at most `rollup_interval` old, or
+everything recorded before an `await store.flush()` that returned. `healthy` is False while writes
+are failing (shown on /readyz); `write_errors`, `dropped` and `pending` are meant for /metrics.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class Store:
     for "disk full"; also settable later with `set_max_page_count`), `busy_timeout` (seconds a
     transaction waits for a lock before failing), `max_backoff` (retry ceiling), `retention_interval`
     and `retention_batch` (rows per retention transaction), `max_batch` (items per write
-    transaction) and `close_timeout` (how long close() keeps retrying unwritten items).
+    transaction), `close_timeout` (how long close() keeps retrying unwritten items) and
+    `rollup_interval` (seconds of the Clock between folds of raw results into rollups and latest).
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class Store:
         migrations: Sequence[Migration] = MIGRATIONS, max_page_count: int | None = None,
         busy_timeout: float = 5.0, max_backoff: float = 30.0, retention_interval: float = 60.0,
         retention_batch: int = 5_000, max_batch: int = 20_000, close_timeout: float = 10.0,
+        rollup_interval: float = 60.0,
     ) -> None:  # fmt: skip
         self.path = path
         self._clock = clock
@@ -66,13 +71,15 @@ class Store:
             max_pending=max_pending, observe_write=observe_write, migrations=list(migrations),
             max_page_count=max_page_count, busy_timeout=busy_timeout, max_backoff=max_backoff,
             retention_interval=retention_interval, retention_batch=retention_batch, max_batch=max_batch,
+            rollup_interval=rollup_interval,
         )  # fmt: skip
         self._reader: ThreadPoolExecutor | None = None
         self._read_db: Database | None = None
         self._started = self._closed = False
 
     async def start(self) -> None:
-        """Open and migrate the database (on the writer thread) and start the reader."""
+        """Open and migrate the database, fold raw results a killed run left unfolded (all on the writer
+        thread, so rollups and `latest` are exact from here on), and start the reader."""
         if self._started:
             raise StoreError("store already started")
         self._started = True
@@ -131,7 +138,12 @@ class Store:
         self._writer.max_page_count = pages
 
     async def flush(self) -> None:
-        """Return once everything recorded or submitted before this call is committed."""
+        """Return once everything recorded or submitted before this call is committed and folded into
+        `rollups`, `rollup_outcomes` and `latest` (one fold in the same transaction as the last batch).
+
+        Call it before reading those tables when they must include the very latest results; otherwise
+        they lag the raw results by at most `rollup_interval`.
+        """
         self._check_open()
         marker = FlushMarker(running_future())
         self._writer.put(marker)
@@ -141,7 +153,9 @@ class Store:
         await asyncio.wrap_future(marker.future)
 
     async def prune(self) -> dict[str, int]:
-        """Run a full retention pass now (in ≤ retention_batch-row transactions); rows deleted per table."""
+        """Run a full retention pass now (in ≤ retention_batch-row transactions); rows deleted per table.
+
+        Raw results are deleted only once folded into the rollups (`await store.flush()` folds)."""
         self._check_open()
         fut: Future[dict[str, int]] = running_future()
         self._writer.retention.request(fut)
@@ -252,6 +266,11 @@ class Store:
     def committed(self) -> int:
         """Results committed since start."""
         return self._writer.committed
+
+    @property
+    def rollup_watermark(self) -> int:
+        """The highest results.id folded into rollups/latest, as of the last fold this store committed."""
+        return self._writer.folds.watermark
 
     @property
     def transactions(self) -> int:

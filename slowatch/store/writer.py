@@ -3,8 +3,10 @@
 Items (ProbeResults, submitted ops, flush markers) are appended to a deque by any thread;
 `deque.append` and `len` are atomic, so enqueueing is O(1) and never waits for the writer. Every
 `batch_interval` (or at once when a flush asks) the writer takes up to `max_batch` items and
-writes them in ONE `BEGIN IMMEDIATE` transaction, in order. A failed transaction (disk full,
-database locked past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store
+writes them in ONE `BEGIN IMMEDIATE` transaction, in order (raw rows and incidents; rollups,
+per-outcome counts and `latest` are folded from raw rows every `rollup_interval`, in a batch with
+a flush marker, at close, and at open before anything else: see fold.py). A failed transaction
+(disk full, locked past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store
 unhealthy and is retried with exponential backoff up to `max_backoff`; the batch is kept. A
 submitted op that raises a non-environmental error (a bug in the op) is logged with its traceback,
 counted in `rejected`, dropped, and the rest of the batch is retried at once.
@@ -28,13 +30,13 @@ from slowatch.clock import Clock
 from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
-from slowatch.store.items import BadOp, FlushMarker, Item, Op, is_environmental, running_future
+from slowatch.store.fold import FoldSchedule
+from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
 from slowatch.store.results import load_states, write_results
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, migrate
 
 logger = logging.getLogger(__name__)
-
 MIN_BACKOFF = 0.05
 
 
@@ -43,7 +45,7 @@ class Writer:
         self, path: str, *, clock: Clock, retention: RetentionConfig, batch_interval: float,
         max_pending: int, observe_write: Callable[[float], None] | None, migrations: Sequence[Migration],
         max_page_count: int | None, busy_timeout: float, max_backoff: float,
-        retention_interval: float, retention_batch: int, max_batch: int,
+        retention_interval: float, retention_batch: int, max_batch: int, rollup_interval: float,
     ) -> None:  # fmt: skip
         self.path = path
         self.queue: deque[Item] = deque()
@@ -57,6 +59,7 @@ class Writer:
         self.ready: Future[None] = running_future()
         self.done: Future[None] = running_future()
         self.retention = Retention(clock, retention, interval=retention_interval, batch=retention_batch)
+        self.folds = FoldSchedule(clock, rollup_interval, path=path)
         self._batch_interval, self._max_batch, self._max_backoff = batch_interval, max_batch, max_backoff
         self._busy_timeout, self._migrations, self._observe = busy_timeout, migrations, observe_write
         self._wake, self._stop, self._abort = threading.Event(), threading.Event(), threading.Event()
@@ -131,6 +134,7 @@ class Writer:
             applied = migrate(db, self._migrations, path=self.path)
             if applied:
                 logger.info("store: applied %d migration(s): path=%s", applied, self.path)
+            self.folds.catch_up(lambda fn: self._transact(db, fn))  # failed: load_states sees unfolded rows
             self._states = load_states(db)
             return db
         except BaseException:
@@ -156,9 +160,13 @@ class Writer:
                     continue
             if self._stop.is_set():
                 if not self.queue:
+                    if time.monotonic() < self._deadline:  # not aborted: fold the rest (else: at next start)
+                        self.folds.run(lambda fn: self._transact(db, fn))
                     break
                 continue
             self.retention.tick(lambda fn: self._transact(db, fn))
+            if self.folds.due:
+                self.folds.run(lambda fn: self._transact(db, fn))
             if len(self.queue) >= self._max_batch or self.retention.busy:
                 continue
             self._wake.wait(self._batch_interval)
@@ -173,8 +181,10 @@ class Writer:
     def _commit(self, db: Database, batch: list[Item]) -> bool:
         while True:
             overlay: ChainMap[str, str] = ChainMap({}, self._states)
+            fold_now = self.folds.due or any(isinstance(item, FlushMarker) for item in batch)
+            write = partial(self._write, batch=batch, states=overlay, fold=self.folds.fold if fold_now else None)
             try:
-                rejected = self._transact(db, partial(self._write, batch=batch, states=overlay), raise_errors=True)
+                rejected, marks = self._transact(db, write, raise_errors=True) or (0, None)
             except BadOp as bad:
                 logger.error("store: a submitted write failed and was dropped: op=%r", bad.op.fn,
                              exc_info=bad.__cause__)  # fmt: skip
@@ -185,8 +195,10 @@ class Writer:
             except Exception:
                 return False
             self._states.update(overlay.maps[0])
-            self.rejected += rejected or 0
-            self.committed += sum(1 for item in batch if isinstance(item, ProbeResult)) - (rejected or 0)
+            if marks is not None:
+                self.folds.folded(marks[1])
+            self.rejected += rejected
+            self.committed += sum(1 for item in batch if isinstance(item, ProbeResult)) - rejected
             self.inflight = 0
             for item in batch:
                 if isinstance(item, FlushMarker):
@@ -194,8 +206,9 @@ class Writer:
             return True
 
     @staticmethod
-    def _write(db: Database, batch: list[Item], states: ChainMap[str, str]) -> int:
-        """Write the batch in order; return how many malformed results were skipped."""
+    def _write(db: Database, batch: list[Item], states: ChainMap[str, str],
+               fold: Callable[[Database], tuple[int, int]] | None) -> tuple[int, tuple[int, int] | None]:  # fmt: skip
+        """Write the batch in order, then fold if asked; return (malformed results skipped, fold marks)."""
         run: list[ProbeResult] = []
         rejected = 0
         for item in batch:
@@ -213,9 +226,9 @@ class Writer:
                     raise BadOp(item) from e
         if run:
             rejected += write_results(db, run, states)
-        return rejected
+        return rejected, None if fold is None else fold(db)
 
-    def _transact(self, db: Database, fn: Callable[[Database], int], *, raise_errors: bool = False) -> int | None:
+    def _transact(self, db: Database, fn: Callable[[Database], T], *, raise_errors: bool = False) -> T | None:
         """Run `fn` in one transaction. On failure: roll back, log, count, mark unhealthy."""
         conn = db.conn
         started = time.perf_counter()

@@ -230,9 +230,12 @@ async def test_expired_cells_are_pruned_in_the_persist_transaction(make_store: M
     await service.stop()  # persists, and prunes: over an hour since the last prune
 
     def cells(db: Any) -> list[tuple[str, int]]:
-        return [(layer, start) for layer, start in db.conn.execute("SELECT layer, start FROM slo_cells")]
+        coarse = db.conn.execute("SELECT layer, start FROM slo_cells").fetchall()
+        return [*coarse, *(("f", start) for (start,) in db.conn.execute("SELECT start FROM slo_fine"))]
 
     kept = await store.read(cells)
-    assert not [start for layer, start in kept if layer == "f" and start < clock.time() - 4 * 86400]
+    assert {layer for layer, _ in kept} == {"c", "f"}
+    # fine cells are kept per hour: an hour goes once all of it is older than the cutoff
+    assert not [start for layer, start in kept if layer == "f" and start + 3600 < clock.time() - 4 * 86400]
     assert [start for layer, start in kept if layer == "c" and start <= first]  # coarse: kept for reports
-    assert [start for layer, start in kept if layer == "f" and start >= clock.time() - 60]
+    assert [start for layer, start in kept if layer == "f" and start >= clock.time() - 3600]

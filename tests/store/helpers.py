@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -31,3 +32,23 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+def mixed(n: int, seed: int = 1, start: float = T0, endpoints: int = 7) -> list[ProbeResult]:
+    """`n` varied results over a few hours: outcomes, non-final attempts, bucket-edge durations,
+    equal timestamps per endpoint (ties for `latest`) and a little out-of-order time."""
+    rng = random.Random(seed)
+    edges = (0.005, 0.01, 0.25, 10.0, 10.5, 0.0)
+    out: list[ProbeResult] = []
+    for i in range(n):
+        ep = f"ep{rng.randrange(endpoints)}"
+        ok = rng.random() < 0.8
+        at = start + i * 37.0 + (rng.random() * 20 if rng.random() < 0.2 else 0.0)
+        if rng.random() < 0.05 and out:
+            at, ep = out[-1].started_at, out[-1].endpoint  # the same instant, the same endpoint
+        duration = rng.choice(edges) if rng.random() < 0.3 else rng.uniform(0.0, 3.0)
+        outcome = Outcome.SUCCESS if ok else rng.choice([Outcome.TIMEOUT, Outcome.HTTP_STATUS])
+        final = rng.random() > 0.1
+        out.append(result(ep, outcome, at=at, duration=duration, final=final, attempt=1 if final else 2,
+                          message=f"m{i}"))  # fmt: skip
+    return out

@@ -1,0 +1,163 @@
+"""YAML text -> node graph, keeping where each alias was *used* (not only where its anchor is).
+
+Two composers build the same graph (`yaml.Node`s, an `Alias` node at each `*name`):
+
+- the fast one reads libyaml's event stream (`yaml.CSafeLoader`: C scanner and parser) and builds
+  the nodes here, in a loop (no recursion, so no depth can crash it);
+- the pure-Python one is PyYAML's SafeLoader composer. It is the reference: whenever the fast one
+  meets anything unusual (any error, a nesting deeper than `FAST_DEPTH`, a byte-order mark inside
+  the text, no libyaml), the text is composed again by the pure one, so every error message,
+  location and "nested too deeply" stays exactly what it always was.
+
+libyaml's marks are 0-based lines and columns counted in characters, like PyYAML's, and the
+resolver (plain scalar -> tag) is PyYAML's own in both: tests/config/test_compose.py checks that
+both composers give the same data and the same line:column for every key, value and list item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+FAST_DEPTH = 64
+"""Deeper documents are left to the pure composer (which reports "nested too deeply")."""
+
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)
+
+
+class Alias(yaml.Node):
+    """Where an alias (`*name`) was used; PyYAML's composer would hand back the target node itself."""
+
+    id = "alias"
+
+    def __init__(self, target: yaml.Node, start_mark: Any, end_mark: Any) -> None:
+        super().__init__(target.tag, target.value, start_mark, end_mark)
+        self.target = target
+
+
+class _PureLoader(yaml.SafeLoader):
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+            target = super().compose_node(parent, index)
+            assert target is not None
+            return Alias(target, event.start_mark, event.end_mark)
+        return super().compose_node(parent, index)
+
+
+class _Fallback(Exception):
+    """The fast composer declines: compose with the pure one."""
+
+
+def compose_pure(text: str) -> yaml.Node | None:
+    """PyYAML's pure-Python composer (raises its YAMLErrors, or RecursionError when too deep)."""
+    loader = _PureLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def _compose_fast(text: str) -> tuple[yaml.Node | None, bool]:
+    """The node graph from libyaml's events, as `compose_pure` builds it, and whether it has
+    aliases; raises _Fallback."""
+    loader = _CLoader(text)
+    resolve, get = loader.resolve, loader.get_event
+    ScalarNode, SequenceNode, MappingNode = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+    ScalarEvent, AliasEvent = yaml.ScalarEvent, yaml.AliasEvent
+    SeqStart, MapStart = yaml.SequenceStartEvent, yaml.MappingStartEvent
+    SeqEnd, MapEnd = yaml.SequenceEndEvent, yaml.MappingEndEvent
+    anchors: dict[str, yaml.Node] = {}
+    aliases = False
+    # The open collections, innermost last; for the innermost: its items, whether it is a sequence,
+    # and a mapping's key waiting for its value.
+    stack: list[tuple[yaml.Node, list[Any], bool, yaml.Node | None]] = []
+    items: list[Any] = []
+    in_seq = True
+    key: yaml.Node | None = None
+    root: yaml.Node | None = None
+    try:
+        if type(get()) is not yaml.StreamStartEvent:
+            raise _Fallback
+        event = get()
+        if type(event) is yaml.StreamEndEvent:
+            return None, False
+        if type(event) is not yaml.DocumentStartEvent:
+            raise _Fallback
+        while True:
+            event = get()
+            cls = type(event)
+            node: yaml.Node
+            if cls is ScalarEvent:
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = resolve(ScalarNode, event.value, event.implicit)
+                node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+            elif cls is SeqEnd or cls is MapEnd:
+                if key is not None or not stack:
+                    raise _Fallback  # a key without a value: the parser never emits that
+                node, items, in_seq, key = stack.pop()
+                node.end_mark = event.end_mark
+                if not stack:
+                    root = node
+                    break
+                continue
+            elif cls is AliasEvent:
+                if event.anchor not in anchors:
+                    raise _Fallback  # undefined alias: the pure composer words the error
+                node = Alias(anchors[event.anchor], event.start_mark, event.end_mark)
+                aliases = True
+            elif cls is SeqStart or cls is MapStart:
+                kind = SequenceNode if cls is SeqStart else MappingNode
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = resolve(kind, None, event.implicit)
+                node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            else:
+                raise _Fallback
+            anchor = getattr(event, "anchor", None)
+            if anchor is not None and cls is not AliasEvent:
+                if anchor in anchors:
+                    raise _Fallback  # duplicate anchor
+                anchors[anchor] = node
+            if stack:
+                if in_seq:
+                    items.append(node)
+                elif key is None:
+                    key = node
+                else:
+                    items.append((key, node))
+                    key = None
+            if cls is SeqStart or cls is MapStart:
+                if len(stack) >= FAST_DEPTH:
+                    raise _Fallback
+                stack.append((node, items, in_seq, key))
+                items, in_seq, key = node.value, cls is SeqStart, None
+            elif not stack:
+                root = node
+                break
+        if type(get()) is not yaml.DocumentEndEvent or type(get()) is not yaml.StreamEndEvent:
+            raise _Fallback  # a second document: the pure composer words the error
+        return root, aliases
+    except yaml.YAMLError:
+        raise _Fallback from None
+    finally:
+        loader.dispose()
+
+
+def compose(text: str) -> tuple[yaml.Node | None, bool]:
+    """The node graph of the single document in `text` (None when empty), and whether it may hold
+    aliases (always True from the pure composer).
+
+    Raises what `compose_pure` raises: yaml.YAMLError on bad YAML, RecursionError when too deep.
+    """
+    if _CLoader is not None and "\ufeff" not in text:
+        try:
+            return _compose_fast(text)
+        except (_Fallback, UnicodeError):
+            pass
+    return compose_pure(text), True
+
+
+__all__ = ["FAST_DEPTH", "Alias", "compose", "compose_pure"]
