@@ -41,6 +41,8 @@ from slowatch.web.app import make_app
 
 logger = logging.getLogger(__name__)
 
+SKIP_WARN_EVERY = 600
+
 
 @dataclass
 class RunStats:
@@ -69,6 +71,8 @@ class Daemon:
         self._watch_interval = watch_interval
         self._latest: dict[str, ProbeResult] = {}
         self._listeners = list(listeners or [])
+        self._unprobed = {ep.name for ep in config.endpoints if ep.enabled}
+        self._skip_warned: dict[str, float] = {}
         self._stats = RunStats()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
@@ -156,6 +160,10 @@ class Daemon:
         if not result.ok:
             self._stats.failures += 1
         self._latest[result.endpoint] = result
+        if self._unprobed:
+            self._unprobed.discard(result.endpoint)
+            if not self._unprobed:
+                gc.freeze()  # every endpoint's long-lived state now exists: keep it out of GC scans too
         self._probe_metrics.observe(result)
         self._slo.observe(result)
         self._alerts.observe(result)
@@ -186,7 +194,13 @@ class Daemon:
 
     def _on_skipped(self, name: str) -> None:
         self._self_metrics.skipped.inc()
-        logger.warning("probe still running at its next run, skipped endpoint=%s", name)
+        now = time.monotonic()
+        if now - self._skip_warned.get(name, -SKIP_WARN_EVERY) >= SKIP_WARN_EVERY:  # at most every 10 min
+            self._skip_warned[name] = now
+            logger.warning(
+                "probe still running at its next run, skipped (counted in slowatch_scheduler_skipped_runs_total;"
+                " logged at most every %ds per endpoint) endpoint=%s", SKIP_WARN_EVERY, name,
+            )
 
     def _on_missed(self, name: str) -> None:
         self._self_metrics.missed.inc()
@@ -213,8 +227,11 @@ class Daemon:
                 self._spawn(self._watch_config())
         self._ready = True
         # Everything built so far lives for the whole run: keep it out of the cyclic GC's scans, which
-        # otherwise cost 70-130 ms pauses at 1,000 SLOs (measured in benchmarks/slo_refresh.py).
+        # otherwise cost 70-130 ms pauses at 1,000 SLOs (benchmarks/slo_refresh.py), and collect the
+        # young generation less often: probes allocate many short-lived objects, and at 10,000 endpoints
+        # the default thresholds paused the loop for 10 s in every 45 (benchmarks/README.md, fix 0).
         gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         logger.info(
             "slowatch started endpoints=%d consumers=%d listen=%s database=%s",
             sum(1 for ep in self._config.endpoints if ep.enabled),

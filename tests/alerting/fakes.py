@@ -33,13 +33,15 @@ class Reply:
 
 
 class FakeReceiver:
-    """Records every POST (`attempts`) and the acknowledged ones (`acked`); replies from `script`
-    in order, then `default`. `hang` makes every reply wait that long first."""
+    """Records every POST (`attempts`) and the acknowledged ones (`acked`); replies from the request
+    path's own script in `scripts` if it has one, else from `script`, in order, then `default`.
+    `hang` makes every reply wait that long first."""
 
     def __init__(self) -> None:
         self.attempts: list[Hit] = []
         self.acked: list[Hit] = []
         self.script: deque[Reply] = deque()
+        self.scripts: dict[str, deque[Reply]] = {}
         self.default = Reply()
         self.arrived = asyncio.Event()
         self.release = asyncio.Event()  # ends every hang (set at close, so the server stops at once)
@@ -47,7 +49,8 @@ class FakeReceiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        reply = self.script.popleft() if self.script else self.default
+        own = self.scripts.get(request.path)
+        reply = own.popleft() if own else self.script.popleft() if self.script else self.default
         hit = Hit(request.path_qs, dict(request.headers), json.loads(raw), time.monotonic(), reply.status)
         self.attempts.append(hit)
         if reply.hang:
