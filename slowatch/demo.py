@@ -104,10 +104,18 @@ def render_table(daemon: Daemon, counts: dict[str, Counter[str]]) -> str:
         )
     for row in daemon.slo_view():
         left, state = row.get("budget_remaining"), row.get("state")
-        shown = f"{left:.1%}" if isinstance(left, float) else "no data yet"
-        if state == "too_few_events":
-            shown += " (too few probes yet for this objective: noise, no alerts)"
-        lines.append(f"  SLO {row.get('consumer')}/{row.get('slo')}: budget left {shown}")
+        if isinstance(left, float):
+            text = f"budget left {left:.1%}"
+            if state == "too_few_events":
+                text += " (too few probes yet for this objective: noise, no alerts)"
+        elif row.get("excluded_events"):
+            text = "no data: every probe so far fell in a maintenance window (excluded from the budget)"
+        else:
+            text = "no data yet"
+        lines.append(f"  SLO {row.get('consumer')}/{row.get('slo')}: {text}")
+    for alert in daemon.alerts_view():
+        quiet = " (suppressed: silence or maintenance)" if alert.get("suppressed") else ""
+        lines.append(f"  ALERT {str(alert.get('severity')).upper()}: {alert.get('title')}{quiet}")
     return "\n".join(lines)
 
 
