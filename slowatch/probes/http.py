@@ -35,6 +35,24 @@ _CHUNK = 64 * 1024
 _CUT_SHORT = re.compile(r"received (\d+) of (\d+) bytes")
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a probe of one endpoint sends, built once per endpoint definition (not per probe)."""
+
+    endpoint: HttpEndpoint
+    options: dict[str, Any]
+    shown_url: str  # the configured URL, redacted: `final_url` when there was no redirect
+
+
+def prepared(endpoint: HttpEndpoint, ctx: ProbeContext) -> Prepared:
+    """The cached request options of `endpoint`; a reloaded (new) endpoint object gets new ones."""
+    cached = ctx.http_options.get(endpoint.name)
+    if cached is None or cached.endpoint is not endpoint:
+        cached = Prepared(endpoint, _request_options(endpoint, ctx), redact_url(endpoint.url))
+        ctx.http_options[endpoint.name] = cached
+    return cached
+
+
 @dataclass(slots=True)
 class _Seen:
     status: int | None = None
@@ -48,13 +66,13 @@ async def probe(endpoint: HttpEndpoint, ctx: ProbeContext) -> ProbeResult:
     recorder = PhaseRecorder(ctx.clock)
     seen = _Seen()
     try:
-        opts = _request_options(endpoint, ctx)
+        prep = prepared(endpoint, ctx)
     except OSError as exc:  # a missing or unreadable CA bundle / client certificate, a wrong key password
         return _result(endpoint, started, ctx.clock.monotonic() - t0, Outcome.ERROR, load_error(exc))
     try:
         async with asyncio.timeout(endpoint.timeout):
             with recording(recorder):
-                outcome, message = await _exchange(endpoint, ctx, opts, recorder, seen)
+                outcome, message = await _exchange(endpoint, ctx, prep, recorder, seen)
     except TimeoutError:
         stage = "waiting for the response"
         if seen.reading_body:
@@ -122,12 +140,14 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
 
 
 async def _exchange(
-    endpoint: HttpEndpoint, ctx: ProbeContext, opts: dict[str, Any], recorder: PhaseRecorder, seen: _Seen
+    endpoint: HttpEndpoint, ctx: ProbeContext, prep: Prepared, recorder: PhaseRecorder, seen: _Seen
 ) -> Failure:
     limit = endpoint.max_body_size
-    async with ctx.session.request(endpoint.method, endpoint.url, trace_request_ctx=recorder, **opts) as resp:
+    request = ctx.session.request(endpoint.method, endpoint.url, trace_request_ctx=recorder, **prep.options)
+    async with request as resp:
         seen.status = resp.status
-        seen.final_url = redact_url(str(resp.url))
+        url = str(resp.url)
+        seen.final_url = prep.shown_url if url == endpoint.url else redact_url(url)
         seen.reading_body = True
         recorder.start("transfer")
         announced = None if endpoint.method == "HEAD" else resp.content_length  # HEAD: the size of a GET
