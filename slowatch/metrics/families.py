@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TypeVar
 
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,6 +22,7 @@ from slowatch.metrics.slots import OUTCOMES, EndpointSlot
 from slowatch.metrics.text import count_text, escape_value, go_float, header
 
 Lines = Callable[[Sequence[EndpointSlot], list[str]], None]
+V = TypeVar("V", int, float)
 _OUTCOME_VALUES = tuple(escape_value(o.value) for o in OUTCOMES)
 
 
@@ -66,34 +68,32 @@ def success_lines(name: str) -> Lines:
     return lines
 
 
-def last_run_lines(name: str) -> Lines:
+def value_lines(name: str, value: Callable[[EndpointSlot], V | None], text: Callable[[V], str]) -> Lines:
+    """One `name{endpoint labels} value` line per endpoint whose `value` is set."""
+
     def lines(slots: Sequence[EndpointSlot], parts: list[str]) -> None:
         for s in slots:
-            ts = s.last_run
-            if ts is not None:
-                parts.append(f"{name}{{{s.ep}}} {go_float(ts)}\n")
+            v = value(s)
+            if v is not None:
+                parts.append(f"{name}{{{s.ep}}} {text(v)}\n")
 
     return lines
+
+
+def _status_text(code: int) -> str:
+    return count_text(code) if code >= 0 else go_float(float(code))
+
+
+def last_run_lines(name: str) -> Lines:
+    return value_lines(name, lambda s: s.last_run, go_float)
 
 
 def status_lines(name: str) -> Lines:
-    def lines(slots: Sequence[EndpointSlot], parts: list[str]) -> None:
-        for s in slots:
-            code = s.status
-            if code is not None:
-                parts.append(f"{name}{{{s.ep}}} {count_text(code) if code >= 0 else go_float(float(code))}\n")
-
-    return lines
+    return value_lines(name, lambda s: s.status, _status_text)
 
 
 def cert_lines(name: str) -> Lines:
-    def lines(slots: Sequence[EndpointSlot], parts: list[str]) -> None:
-        for s in slots:
-            ts = s.cert_expiry
-            if ts is not None:
-                parts.append(f"{name}{{{s.ep}}} {go_float(float(ts))}\n")
-
-    return lines
+    return value_lines(name, lambda s: s.cert_expiry, lambda ts: go_float(float(ts)))
 
 
 def outcome_lines(name: str) -> Lines:
