@@ -33,6 +33,36 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK  # fields 14 and 15 of proc(5)
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (the daemon and its prober workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def tree_cpu(pid: int) -> float:
+    """utime + stime of `pid` and its live descendants, in seconds."""
+    return sum(proc_cpu(p) for p in tree(pid))
+
+
+def tree_status(pid: int) -> dict[str, int]:
+    """VmHWM / VmRSS summed over `pid` and its descendants (kB); `Processes` counts them."""
+    total: dict[str, int] = {}
+    pids = tree(pid)
+    for p in pids:
+        for k, v in proc_status(p).items():
+            total[k] = total.get(k, 0) + v
+    total["Processes"] = len(pids)
+    return total
+
+
 def proc_status(pid: int) -> dict[str, int]:
     """VmHWM / VmRSS in kB (empty if the process is gone)."""
     out: dict[str, int] = {}

@@ -141,7 +141,8 @@ def endpoint_classes(n: int, mix: dict[str, float]) -> list[str]:
 
 def write_config(path: Path, *, n: int, interval: float, timeout: float, ports: list[int], refused_port: int,
                  mix: dict[str, float], consumers: int, db: Path, listen: str, histograms: bool,
-                 max_concurrency: int | None, jitter: float | None) -> list[str]:  # fmt: skip
+                 max_concurrency: int | None, jitter: float | None,
+                 probe_workers: str | None = None) -> list[str]:  # fmt: skip
     """Write the daemon config (JSON-in-YAML, one endpoint per line); return the endpoint URLs."""
     urls = []
     classes = endpoint_classes(n, mix)
@@ -153,6 +154,8 @@ def write_config(path: Path, *, n: int, interval: float, timeout: float, ports: 
     ]
     if max_concurrency:
         lines.append(f"  max_concurrency: {max_concurrency}")
+    if probe_workers is not None:
+        lines.append(f"  probe_workers: {probe_workers}")
     if jitter is not None:
         lines.append(f"  jitter: {jitter:g}")
     lines += ["defaults:", f"  interval: {interval:g}s", f"  timeout: {timeout:g}s", "endpoints:"]
@@ -209,7 +212,7 @@ def measure_daemon(args: argparse.Namespace, children: Children, workdir: Path, 
     proc, ready = start_daemon(children, config, listen, log, args.ready_timeout, args.uvloop, args.gc_log,
                                args.gc_threshold)  # fmt: skip
     out["start_to_ready_s"] = ready
-    out["rss_after_start_mb"] = m.proc_status(proc.pid).get("VmRSS", 0) / 1024
+    out["rss_after_start_mb"] = m.tree_status(proc.pid).get("VmRSS", 0) / 1024
     metrics_url = f"http://{listen}/metrics"
     time.sleep(args.warmup)
     first = m.scrape(metrics_url)
@@ -221,11 +224,12 @@ def measure_daemon(args: argparse.Namespace, children: Children, workdir: Path, 
         spy = children.start(
             [str(Path(PY).parent / "py-spy"), "record", "--pid", str(proc.pid), "--duration", str(int(args.duration)),
              "--rate", str(args.profile_rate), "--format", "raw", "--output", str(spy_out), "--nonblocking",
-             "--threads"],
+             "--threads", "--subprocesses"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     t_start_wall, t_start = time.time(), time.monotonic()
-    cpu0 = m.proc_cpu(proc.pid)
+    cpu0 = m.tree_cpu(proc.pid)
+    main_cpu0 = m.proc_cpu(proc.pid)
     tcpu0 = sum(m.proc_cpu(p.pid) for p in targets)
     load0 = m.loadavg()
     scrapes: list[dict[str, float]] = []
@@ -244,14 +248,16 @@ def measure_daemon(args: argparse.Namespace, children: Children, workdir: Path, 
             next_scrape += args.scrape_interval
         tick = time.monotonic()
         time.sleep(max(0.0, min(1.0, t_start + args.duration - tick)))
-        c = m.proc_cpu(proc.pid)
+        c = m.tree_cpu(proc.pid)
         per_second.append((c - last_cpu) / max(1e-3, time.monotonic() - last_tick))
         last_cpu, last_tick = c, time.monotonic()
-    cpu1 = m.proc_cpu(proc.pid)
+    cpu1 = m.tree_cpu(proc.pid)
+    main_cpu1 = m.proc_cpu(proc.pid)
     tcpu1 = sum(m.proc_cpu(p.pid) for p in targets)
     t_end_wall, t_end = time.time(), time.monotonic()
     load1 = m.loadavg()
-    status = m.proc_status(proc.pid)
+    status = m.tree_status(proc.pid)
+    main_status = m.proc_status(proc.pid)
     last = m.scrape(metrics_url)
     (workdir / "metrics-last.txt").write_text(last.text)
     if spy is not None:
@@ -262,6 +268,9 @@ def measure_daemon(args: argparse.Namespace, children: Children, workdir: Path, 
     out.update(
         window_s=window,
         cpu_s=cpu1 - cpu0,
+        main_cpu_s=main_cpu1 - main_cpu0,
+        processes=status.get("Processes", 1),
+        main_peak_rss_mb=main_status.get("VmHWM", 0) / 1024,
         cpu_per_s_max=max(per_second, default=0.0),
         target_cpu_s=tcpu1 - tcpu0,
         peak_rss_mb=status.get("VmHWM", 0) / 1024,
@@ -463,11 +472,13 @@ def report(res: dict[str, Any]) -> str:
         f"missed / skipped runs            {d['missed']:.0f} / {d['skipped']:.0f}"
         f"   (store dropped {d['store_dropped']:.0f}, write errors {d['store_write_errors']:.0f},"
         f" pending at end {d['store_pending_end']:.0f}, write p99 {ms(d['write_p99_s'])})",
-        f"daemon CPU                       {d['cpu_s']:.2f} s = {d['cpu_s'] / d['window_s']:.2f} cores"
-        f" (busiest second {d['cpu_per_s_max']:.2f})",
+        f"daemon CPU (with its workers)    {d['cpu_s']:.2f} s = {d['cpu_s'] / d['window_s']:.2f} cores"
+        f" (busiest second {d['cpu_per_s_max']:.2f}; main process {d['main_cpu_s'] / d['window_s']:.2f} cores,"
+        f" {d['processes']} process(es))",
         f"daemon CPU-s per 1,000 probes    {fmt(res['daemon_cpu_per_1000'])}",
         f"target servers CPU               {d['target_cpu_s']:.2f} s = {d['target_cpu_s'] / d['window_s']:.2f} cores",
-        f"peak RSS (VmHWM)                 {d['peak_rss_mb']:.0f} MB   (threads {d['threads']})",
+        f"peak RSS (VmHWM, all processes)  {d['peak_rss_mb']:.0f} MB   (main process {d['main_peak_rss_mb']:.0f} MB,"
+        f" threads {d['threads']})",
     ]
     sc = d["scrapes"] or [d["scrape_last"]]
     worst = max(sc, key=lambda s: s["seconds"])
@@ -536,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-histograms", dest="histograms", action="store_false",
                    help="server.metrics.histograms: false")  # fmt: skip
     p.add_argument("--max-concurrency", type=int, default=None, help="server.max_concurrency (default: daemon's)")
+    p.add_argument("--probe-workers", default=None, help="server.probe_workers: N or auto (default: daemon's)")
     p.add_argument(
         "--jitter",
         type=float,
@@ -598,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
             config, n=args.endpoints, interval=args.interval, timeout=args.timeout, ports=ports,
             refused_port=refused.getsockname()[1], mix=mix, consumers=args.consumers, db=db, listen=listen,
             histograms=args.histograms, max_concurrency=args.max_concurrency, jitter=args.jitter,
+            probe_workers=args.probe_workers,
         )  # fmt: skip
         res: dict[str, Any] = {
             "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),

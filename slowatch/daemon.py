@@ -38,6 +38,7 @@ from slowatch.slo.service import SloService
 from slowatch.store import Store
 from slowatch.store.queries import latest_results
 from slowatch.web.app import make_app
+from slowatch.workers import ProberPool, worker_count
 
 logger = logging.getLogger(__name__)
 
@@ -90,14 +91,29 @@ class Daemon:
         # so counters and histograms look alike on /metrics; see slowatch/metrics/exposition.py.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics)
-        self._scheduler = ProbeScheduler(
-            self._probe,
-            max_concurrency=config.server.max_concurrency,
-            jitter=config.server.jitter,
-            observe_lag=self._observe_lag,
-            on_skipped=self._on_skipped,
-            on_missed=self._on_missed,
-        )
+        self._scheduler: ProbeScheduler | ProberPool
+        workers = worker_count(config.server.probe_workers, config.endpoints)
+        if workers:
+            self._scheduler = ProberPool(
+                workers,
+                on_result=self.on_result,
+                observe_lag=self._observe_lag,
+                on_skipped=self._on_skipped,
+                on_missed=self._on_missed,
+                max_concurrency=config.server.max_concurrency,
+                jitter=config.server.jitter,
+                log_format=config.server.log_format,
+                on_restart=self._on_worker_restart,
+            )
+        else:
+            self._scheduler = ProbeScheduler(
+                self._probe,
+                max_concurrency=config.server.max_concurrency,
+                jitter=config.server.jitter,
+                observe_lag=self._observe_lag,
+                on_skipped=self._on_skipped,
+                on_missed=self._on_missed,
+            )
         self._self_metrics = SelfMetrics(
             self._registry,
             pending_writes=lambda: float(self._store.pending),
@@ -139,7 +155,8 @@ class Daemon:
         if not self._ready:
             reasons.append("starting")
         if self._ready and self._scheduling and not self._scheduler.running:
-            reasons.append("scheduler is not running")
+            down = self._scheduler.down() if isinstance(self._scheduler, ProberPool) else []
+            reasons.append(f"prober workers down: {down}" if down else "scheduler is not running")
         if not self._store.healthy:
             reasons.append(f"database is not writable: {self._store.last_error or 'unknown error'}")
         return reasons
@@ -202,6 +219,9 @@ class Daemon:
                 " logged at most every %ds per endpoint) endpoint=%s", SKIP_WARN_EVERY, name,
             )
 
+    def _on_worker_restart(self) -> None:
+        self._self_metrics.worker_restarts.inc()
+
     def _on_missed(self, name: str) -> None:
         self._self_metrics.missed.inc()
         logger.warning("scheduled run missed endpoint=%s", name)
@@ -222,7 +242,10 @@ class Daemon:
             await self._serve()
         if schedule:
             self._scheduling = True
-            self._scheduler.start(list(self._config.endpoints))
+            if isinstance(self._scheduler, ProberPool):
+                await self._scheduler.start(list(self._config.endpoints))
+            else:
+                self._scheduler.start(list(self._config.endpoints))
             if self._config_path is not None and self._watch_interval > 0:
                 self._spawn(self._watch_config())
         self._ready = True
@@ -233,9 +256,10 @@ class Daemon:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         logger.info(
-            "slowatch started endpoints=%d consumers=%d listen=%s database=%s",
+            "slowatch started endpoints=%d consumers=%d prober_workers=%d listen=%s database=%s",
             sum(1 for ep in self._config.endpoints if ep.enabled),
             len(self._config.consumers),
+            self._scheduler.size if isinstance(self._scheduler, ProberPool) else 0,
             f"{self._config.server.host}:{self.bound_port}" if serve else "-",
             self._config.server.database,
         )
@@ -328,7 +352,7 @@ class Daemon:
     def _apply(self, new: Config) -> None:
         old = self._config
         restart_needed = [
-            key for key in ("listen", "database", "max_concurrency")
+            key for key in ("listen", "database", "max_concurrency", "probe_workers")
             if getattr(old.server, key) != getattr(new.server, key)
         ]
         if restart_needed:

@@ -57,6 +57,9 @@ class ServerConfig(Model):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     max_concurrency: Annotated[int, Field(ge=1, le=100_000)] = 256
     jitter: Annotated[float, Field(ge=0.0, le=0.5)] = 0.1
+    probe_workers: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
+    """Prober worker processes (slowatch/workers/): 0 probes in the daemon's own event loop; "auto" uses
+    one per core (up to 4) once the planned probe rate reaches 100/s and the machine has 2+ cores."""
     shutdown_grace: Duration = 10.0
     external_url: str | None = None
     log_format: Literal["text", "json"] = "text"

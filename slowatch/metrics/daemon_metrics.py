@@ -60,6 +60,11 @@ class SelfMetrics:
             "slowatch_scheduler_missed_runs", "Runs the scheduler missed entirely", registry=registry
         )
         Gauge("slowatch_scheduler_jobs", "Scheduled endpoints", registry=registry).set_function(jobs)
+        self.worker_restarts = Counter(
+            "slowatch_prober_worker_restarts",
+            "Prober worker processes that exited unexpectedly and were started again",
+            registry=registry,
+        )
         Gauge("slowatch_probes_in_flight", "Probes running now", registry=registry).set_function(in_flight)
         Gauge(
             "slowatch_store_pending_writes", "Results and writes queued for the database", registry=registry

@@ -1,0 +1,15 @@
+"""`python -m slowatch.workers --fd N --index I`: a prober worker (started by the daemon, not by hand)."""
+
+from __future__ import annotations
+
+import argparse
+
+from slowatch.workers.child import main
+
+parser = argparse.ArgumentParser(prog="python -m slowatch.workers", description=__doc__)
+parser.add_argument("--fd", type=int, required=True, help="the inherited socket to the daemon")
+parser.add_argument("--index", type=int, default=0)
+parser.add_argument("--log-format", default="text", choices=("text", "json"))
+parser.add_argument("--log-level", default="INFO")
+args = parser.parse_args()
+main(args.fd, args.index, args.log_format, args.log_level)

@@ -1,0 +1,139 @@
+"""A prober worker process: schedules and probes its shard of endpoints, streams results to the daemon.
+
+Started by `ProberPool` as `python -m slowatch.workers --fd N --index I`. It runs the same
+`ProbeScheduler` and probe functions as the in-process daemon, on its own event loop and core, and
+sends what they produce in batches every `FLUSH_EVERY` seconds. It owns no state worth keeping: the
+store, SLOs, alerting and /metrics live in the daemon. It exits when told to stop, or as soon as the
+daemon's end of the socket closes (the daemon died), so no orphan keeps probing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+from slowatch.clock import SystemClock
+from slowatch.config.endpoints import Endpoint
+from slowatch.models import ProbeResult
+from slowatch.probes import ProbeContext, make_session, run_probe
+from slowatch.scheduler import ProbeScheduler
+from slowatch.workers.protocol import ResultTuple, encode, pack_result, read_frame
+
+logger = logging.getLogger(__name__)
+
+FLUSH_EVERY = 0.05
+
+
+class _Outbox:
+    """What the worker has to tell the daemon since the last batch."""
+
+    def __init__(self) -> None:
+        self.results: list[ResultTuple] = []
+        self.lags: list[float] = []
+        self.skipped: list[str] = []
+        self.missed: list[str] = []
+
+    def result(self, r: ProbeResult) -> None:
+        self.results.append(pack_result(r))
+
+    def take(self, in_flight: int) -> bytes | None:
+        if not (self.results or self.lags or self.skipped or self.missed):
+            return None
+        frame = encode(("batch", self.results, self.lags, self.skipped, self.missed, in_flight))
+        self.results, self.lags, self.skipped, self.missed = [], [], [], []
+        return frame
+
+
+async def serve(sock: socket.socket) -> None:
+    reader, writer = await asyncio.open_connection(sock=sock)
+    first = await read_frame(reader)
+    if first is None:
+        return
+    if first[0] != "start":
+        raise ConnectionError(f"prober worker: expected 'start', got {first[0]!r}")
+    endpoints: list[Endpoint] = first[1]
+    options: dict[str, Any] = first[2]
+    out = _Outbox()
+    session = make_session(limit=int(options["max_concurrency"]))
+    ctx = ProbeContext(session=session, clock=SystemClock())
+
+    async def probe(ep: Endpoint) -> None:
+        await run_probe(ep, ctx, out.result)
+
+    scheduler = ProbeScheduler(
+        probe,
+        max_concurrency=int(options["max_concurrency"]),
+        jitter=float(options["jitter"]),
+        observe_lag=lambda seconds: out.lags.append(seconds),  # not `out.lags.append`: take() swaps the lists
+        on_skipped=lambda name: out.skipped.append(name),
+        on_missed=lambda name: out.missed.append(name),
+    )
+    scheduler.start(endpoints)
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+    async def flush_forever() -> None:
+        quiet = 0
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            frame = out.take(scheduler.in_flight)
+            quiet += 1
+            if frame is None and quiet >= 20:  # a heartbeat about once a second keeps in_flight current
+                frame = encode(("batch", [], [], [], [], scheduler.in_flight))
+            if frame is not None:
+                quiet = 0
+                try:
+                    writer.write(frame)
+                    await writer.drain()
+                except ConnectionError:
+                    return  # the read loop sees the end of the stream and stops
+
+    flusher = asyncio.create_task(flush_forever())
+    cancelled = 0
+    try:
+        while True:
+            message = await read_frame(reader)
+            if message is None:
+                logger.warning("prober worker: the daemon went away, stopping")
+                cancelled = await scheduler.stop(0.0)
+                return
+            if message[0] == "update":
+                scheduler.update(message[1])
+            elif message[0] == "stop":
+                cancelled = await scheduler.stop(float(message[1]))
+                break
+        flusher.cancel()
+        frame = out.take(0)
+        if frame is not None:
+            writer.write(frame)
+        writer.write(encode(("bye", cancelled)))
+        try:
+            await writer.drain()
+        except ConnectionError:
+            logger.warning("prober worker: the daemon went away before the last batch")
+    finally:
+        flusher.cancel()
+        await session.close()
+        writer.close()
+
+
+def main(fd: int, index: int, log_format: str, log_level: str) -> None:
+    from slowatch.cli import setup_logging
+
+    setup_logging(log_format, log_level)
+    # Ctrl-C in a terminal reaches the whole process group: the daemon decides when its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock = socket.socket(fileno=fd)
+    logger.debug("prober worker started index=%d pid=%d", index, os.getpid())
+    try:
+        asyncio.run(serve(sock))
+    except (ConnectionError, OSError) as e:
+        logger.error("prober worker: lost the daemon index=%d error=%s", index, e)
+
+
+__all__ = ["FLUSH_EVERY", "main", "serve"]

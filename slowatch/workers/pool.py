@@ -1,0 +1,249 @@
+"""Prober worker processes: the daemon's way past the one core a single event loop can use.
+
+With `server.probe_workers: N` (N >= 1) the daemon does not probe itself: it starts N worker
+processes (`slowatch/workers/child.py`), gives each a shard of the endpoints (by a stable hash of
+the name, so an endpoint stays on its worker across reloads), and receives their results, lag
+observations and skipped/missed runs in batches. Everything else (store, SLOs, alerting, /metrics,
+the JSON API) stays in the daemon and sees exactly the results it would see from in-process probing.
+
+A worker that exits unexpectedly is logged, counted (`slowatch_prober_worker_restarts_total`) and
+started again with its shard after a backoff (1 s doubling to 30 s); /readyz reports it while it is
+down. On stop every worker drains its in-flight probes for the grace period and sends the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from slowatch.config.endpoints import Endpoint
+from slowatch.models import ProbeResult
+from slowatch.workers.protocol import encode, read_frame, unpack_result
+
+logger = logging.getLogger(__name__)
+
+AUTO_MIN_RATE = 100.0
+"""`probe_workers: auto` uses workers from this many planned probes per second (1,000 endpoints at 10 s)."""
+AUTO_MAX_WORKERS = 4
+BACKOFF_MAX = 30.0
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def worker_count(setting: int | Literal["auto"], endpoints: list[Endpoint], cpus: int | None = None) -> int:
+    """How many prober workers to run: `setting` itself, or for "auto" one per usable core (at most
+    AUTO_MAX_WORKERS) once the planned probe rate reaches AUTO_MIN_RATE per second and there are 2+ cores."""
+    if setting != "auto":
+        return setting
+    cpus = usable_cpus() if cpus is None else cpus
+    rate = sum(1.0 / ep.interval for ep in endpoints if ep.enabled)
+    if cpus < 2 or rate < AUTO_MIN_RATE:
+        return 0
+    return min(cpus, AUTO_MAX_WORKERS)
+
+
+def shard_of(name: str, workers: int) -> int:
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % workers
+
+
+@dataclass
+class _Worker:
+    index: int
+    shard: list[Endpoint] = field(default_factory=list)
+    proc: asyncio.subprocess.Process | None = None
+    writer: asyncio.StreamWriter | None = None
+    alive: bool = False
+    in_flight: int = 0
+    cancelled: int = 0
+    task: asyncio.Task[None] | None = None
+
+    def send(self, message: tuple[object, ...]) -> None:
+        if self.alive and self.writer is not None and not self.writer.is_closing():
+            self.writer.write(encode(message))
+
+
+class ProberPool:
+    """Same contract as `ProbeScheduler` (start/update/stop, running, in_flight, job_count), out of process."""
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        on_result: Callable[[ProbeResult], None],
+        observe_lag: Callable[[float], None],
+        on_skipped: Callable[[str], None],
+        on_missed: Callable[[str], None],
+        max_concurrency: int,
+        jitter: float,
+        log_format: str = "text",
+        on_restart: Callable[[], None] | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("ProberPool needs at least one worker")
+        self._workers = [_Worker(i) for i in range(workers)]
+        self._on_result = on_result
+        self._observe_lag = observe_lag
+        self._on_skipped = on_skipped
+        self._on_missed = on_missed
+        self._on_restart = on_restart
+        self._options = {"max_concurrency": max(1, -(-max_concurrency // workers)), "jitter": jitter}
+        self._log_format = log_format
+        self._endpoints: dict[str, Endpoint] = {}
+        self._stopping = False
+        self._started = False
+
+    @property
+    def size(self) -> int:
+        return len(self._workers)
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopping and all(w.alive for w in self._workers)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(w.in_flight for w in self._workers)
+
+    @property
+    def job_count(self) -> int:
+        return len(self._endpoints)
+
+    def down(self) -> list[int]:
+        """Indexes of workers that are not running right now (for /readyz)."""
+        return [w.index for w in self._workers if not w.alive] if self._started and not self._stopping else []
+
+    def _reshard(self, endpoints: list[Endpoint]) -> None:
+        self._endpoints = {ep.name: ep for ep in endpoints if ep.enabled}
+        for w in self._workers:
+            w.shard = []
+        for ep in self._endpoints.values():
+            self._workers[shard_of(ep.name, len(self._workers))].shard.append(ep)
+
+    async def start(self, endpoints: list[Endpoint]) -> None:
+        self._reshard(endpoints)
+        self._started = True
+        ready = [asyncio.get_running_loop().create_future() for _ in self._workers]
+        for w, fut in zip(self._workers, ready, strict=True):
+            w.task = asyncio.create_task(self._supervise(w, fut), name=f"prober-worker-{w.index}")
+        await asyncio.gather(*ready)
+
+    def update(self, endpoints: list[Endpoint]) -> tuple[int, int, int]:
+        """Apply a new endpoint list: returns (added, removed, changed). Unchanged endpoints keep their phase."""
+        old = self._endpoints
+        self._reshard(endpoints)
+        new = self._endpoints
+        added = sum(1 for name in new if name not in old)
+        removed = sum(1 for name in old if name not in new)
+        changed = sum(1 for name, ep in new.items() if name in old and old[name] != ep)
+        for w in self._workers:
+            w.send(("update", w.shard))
+        return added, removed, changed
+
+    async def _spawn(self, w: _Worker) -> asyncio.StreamReader:
+        ours, theirs = socket.socketpair()
+        try:
+            w.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "slowatch.workers", "--fd", str(theirs.fileno()), "--index", str(w.index),
+                "--log-format", self._log_format, "--log-level", logging.getLevelName(logging.getLogger().level),
+                pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            theirs.close()
+        reader, w.writer = await asyncio.open_connection(sock=ours)
+        w.alive = True
+        w.in_flight = 0
+        w.send(("start", w.shard, self._options))
+        logger.info("prober worker started index=%d pid=%d endpoints=%d", w.index, w.proc.pid, len(w.shard))
+        return reader
+
+    async def _supervise(self, w: _Worker, ready: asyncio.Future[None]) -> None:
+        backoff = 1.0
+        while not self._stopping:
+            began = time.monotonic()
+            try:
+                reader = await self._spawn(w)
+            except OSError as e:
+                logger.error("prober worker could not start index=%d error=%s", w.index, e)
+                reader = None
+            if not ready.done():
+                ready.set_result(None)
+            if reader is not None:
+                await self._read(w, reader)
+            code = await self._reap(w)
+            if self._stopping:
+                return
+            logger.error(
+                "prober worker exited unexpectedly index=%d exit_code=%s endpoints=%d restart_in=%.0fs",
+                w.index, code, len(w.shard), backoff,
+            )
+            if self._on_restart is not None:
+                self._on_restart()
+            await asyncio.sleep(backoff)
+            backoff = 1.0 if time.monotonic() - began > 60 else min(BACKOFF_MAX, backoff * 2)
+
+    async def _read(self, w: _Worker, reader: asyncio.StreamReader) -> None:
+        on_result, observe_lag = self._on_result, self._observe_lag
+        try:
+            while (message := await read_frame(reader)) is not None:
+                if message[0] == "batch":
+                    _, results, lags, skipped, missed, w.in_flight = message
+                    for t in results:
+                        on_result(unpack_result(t))
+                    for lag in lags:
+                        observe_lag(lag)
+                    for name in skipped:
+                        self._on_skipped(name)
+                    for name in missed:
+                        self._on_missed(name)
+                elif message[0] == "bye":
+                    w.cancelled = int(message[1])
+        except (ConnectionError, OSError, ValueError) as e:
+            logger.error("prober worker connection failed index=%d error=%s", w.index, e)
+        finally:
+            w.alive = False
+            w.in_flight = 0
+            if w.writer is not None:
+                w.writer.close()
+
+    async def _reap(self, w: _Worker) -> int | None:
+        if w.proc is None:
+            return None
+        try:
+            return await asyncio.wait_for(w.proc.wait(), 5.0)
+        except TimeoutError:
+            w.proc.kill()
+            return await w.proc.wait()
+
+    async def stop(self, grace: float) -> int:
+        """Tell every worker to stop; they drain for `grace` s and send what is left. Returns how many
+        probes were cancelled."""
+        self._stopping = True
+        for w in self._workers:
+            w.send(("stop", grace))
+        tasks = [w.task for w in self._workers if w.task is not None]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace + 10.0)
+            for w in self._workers:
+                if w.proc is not None and w.proc.returncode is None and late:
+                    logger.error("prober worker did not stop in time, killing index=%d", w.index)
+                    w.proc.kill()
+            if late:
+                await asyncio.wait(late, timeout=5.0)
+        return sum(w.cancelled for w in self._workers)
+
+
+__all__ = ["AUTO_MAX_WORKERS", "AUTO_MIN_RATE", "ProberPool", "shard_of", "usable_cpus", "worker_count"]

@@ -1,0 +1,84 @@
+"""The wire between the daemon and its prober workers: length-prefixed pickle frames over a socketpair.
+
+Both ends are this package's own code (the daemon spawns the worker with `sys.executable` and hands
+it one end of a `socket.socketpair()`), so pickle is safe here: nothing else can write to the socket.
+
+Daemon -> worker:
+    ("start", endpoints, options)   the worker's shard and its settings; sent once, first
+    ("update", endpoints)           a new shard after a reload (unchanged endpoints keep their phase)
+    ("stop", grace)                 stop scheduling, drain for `grace` s, flush, say "bye", exit
+Worker -> daemon:
+    ("batch", results, lags, skipped, missed, in_flight)   every ~50 ms while there is news
+    ("bye", cancelled)                                    the last frame before a clean exit
+
+Results travel as plain tuples (`pack_result`/`unpack_result`): pickling a tuple of builtins is several
+times cheaper than pickling the frozen dataclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import struct
+from typing import Any
+
+from slowatch.models import Outcome, ProbeResult
+
+_HEADER = struct.Struct("!I")
+MAX_FRAME = 1 << 30
+
+ResultTuple = tuple[
+    str, str, str, float, float, str, int | None, dict[str, float] | None, float | None, str | None, int, bool
+]
+
+
+def pack_result(r: ProbeResult) -> ResultTuple:
+    return (
+        r.endpoint, r.kind, r.outcome.value, r.started_at, r.duration, r.message, r.status_code,
+        dict(r.phases) if r.phases else None, r.cert_expiry, r.final_url, r.attempt, r.final,
+    )  # fmt: skip
+
+
+_OUTCOMES = {o.value: o for o in Outcome}
+
+
+def unpack_result(t: ResultTuple) -> ProbeResult:
+    endpoint, kind, outcome, started, duration, message, status, phases, cert, final_url, attempt, final = t
+    if phases is None:
+        return ProbeResult(endpoint, kind, _OUTCOMES[outcome], started, duration, message, status,
+                           cert_expiry=cert, final_url=final_url, attempt=attempt, final=final)  # fmt: skip
+    return ProbeResult(
+        endpoint, kind, _OUTCOMES[outcome], started, duration, message, status, phases, cert, final_url, attempt, final
+    )
+
+
+def encode(message: tuple[Any, ...]) -> bytes:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(body)) + body
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[Any, ...] | None:
+    """The next message, or None at a clean end of stream (the peer closed or exited)."""
+    try:
+        header = await reader.readexactly(_HEADER.size)
+    except asyncio.IncompleteReadError as e:
+        if e.partial:
+            raise ConnectionError("prober wire: stream ended inside a frame header") from e
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise ConnectionError(f"prober wire: frame of {size} bytes is larger than {MAX_FRAME}")
+    try:
+        body = await reader.readexactly(size)
+    except asyncio.IncompleteReadError as e:
+        raise ConnectionError("prober wire: stream ended inside a frame") from e
+    try:
+        message = pickle.loads(body)
+    except Exception as e:  # a torn or foreign frame: whatever pickle raises, the wire is broken
+        raise ConnectionError(f"prober wire: undecodable frame ({type(e).__name__}: {e})") from e
+    if not isinstance(message, tuple) or not message or not isinstance(message[0], str):
+        raise ConnectionError(f"prober wire: unexpected message {type(message).__name__}")
+    return message
+
+
+__all__ = ["MAX_FRAME", "ResultTuple", "encode", "pack_result", "read_frame", "unpack_result"]
