@@ -98,13 +98,59 @@ async def test_concurrency_bound_holds_and_lag_shows_the_wait() -> None:
     rec = Recorder(hold=0.6)
     sched = rec.scheduler(max_concurrency=2)
     # All six start at once (same phase is impossible to force by name, so start them together).
-    sched.start([])
+    sched.start([ep(f"e{i}", interval=30.0) for i in range(6)])
+    now = asyncio.get_running_loop().time()
     for i in range(6):
-        sched._endpoints[f"e{i}"] = ep(f"e{i}", interval=30.0)
-    await asyncio.gather(*(sched._job(f"e{i}") for i in range(6)))
+        sched._fire(sched._slots[f"e{i}"], now)
+    while sched.in_flight:
+        await asyncio.sleep(0.05)
     await sched.stop(grace=1.0)
     assert sum(rec.calls.values()) == 6
     assert rec.peak == 2
+    assert sorted(rec.lags)[-1] >= 1.1  # the last two waited for two rounds of 0.6 s
+
+
+async def test_a_stalled_loop_coalesces_overdue_runs_and_counts_them_missed() -> None:
+    rec = Recorder()
+    sched = rec.scheduler()
+    sched.start([ep("a", interval=1.0)])
+    await asyncio.sleep(1.2)
+    before = rec.calls["a"]
+    time.sleep(3.5)  # the loop is blocked: three or four runs cannot happen
+    await asyncio.sleep(1.1)
+    await sched.stop(grace=1.0)
+    assert rec.calls["a"] - before <= 3  # one catch-up run, then back on the grid
+    assert 2 <= len(rec.missed) <= 4
+    assert set(rec.missed) == {"a"}
+
+
+async def test_runs_stay_on_their_grid_with_exact_small_lag() -> None:
+    rec = Recorder()
+    sched = rec.scheduler()
+    sched.start([ep(f"g{i}", interval=1.0) for i in range(20)])
+    await asyncio.sleep(3.05)
+    await sched.stop(grace=1.0)
+    assert all(2 <= rec.calls[f"g{i}"] <= 4 for i in range(20))
+    assert max(rec.lags) < 0.05, "an idle loop starts every probe within a few ms of its planned time"
+
+
+async def test_jitter_delays_runs_within_its_share_of_the_interval() -> None:
+    rec = Recorder()
+    sched = ProbeScheduler(rec.run, max_concurrency=10, jitter=0.5, observe_lag=rec.lags.append,  # type: ignore[arg-type]
+                           on_skipped=rec.skipped.append, on_missed=rec.missed.append)  # fmt: skip
+    sched.start([ep(f"j{i}", interval=1.0) for i in range(30)])
+    planned: list[float] = []
+    original = sched._fire
+
+    def spy(slot: object, when: float) -> None:
+        planned.append(when - (slot.base - 1.0))  # type: ignore[attr-defined]
+        original(slot, when)  # type: ignore[arg-type]
+
+    sched._fire = spy  # type: ignore[method-assign]
+    await asyncio.sleep(2.5)
+    await sched.stop(grace=1.0)
+    assert planned and all(-1e-6 <= d <= 0.5 + 1e-6 for d in planned)
+    assert max(planned) > 0.2  # really jittered
 
 
 async def test_stop_cancels_after_grace_without_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
