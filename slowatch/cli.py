@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from slowatch import __version__
+from slowatch import __version__, loops
 from slowatch.config import Config, load
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.report import add_report_arguments, run_report
@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     try:
-        return asyncio.run(main())
+        return loops.run(main(), config.server.event_loop)
     except SlowatchError as exc:
         logging.getLogger("slowatch").error("%s", exc)
         return EXIT_FAILURE
@@ -148,7 +148,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     config = _override(config, args.listen, args.db, None)
     setup_logging(config.server.log_format, args.log_level)
-    return asyncio.run(run_demo(config, config_path=args.config, port=args.demo_port))
+    return loops.run(run_demo(config, config_path=args.config, port=args.demo_port), config.server.event_loop)
 
 
 def _print_result(result: tuple[list[str], int]) -> int:

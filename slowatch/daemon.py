@@ -103,6 +103,7 @@ class Daemon:
                 max_concurrency=config.server.max_concurrency,
                 jitter=config.server.jitter,
                 log_format=config.server.log_format,
+                event_loop=config.server.event_loop,
                 on_restart=self._on_worker_restart,
             )
         else:
@@ -256,10 +257,11 @@ class Daemon:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         logger.info(
-            "slowatch started endpoints=%d consumers=%d prober_workers=%d listen=%s database=%s",
+            "slowatch started endpoints=%d consumers=%d prober_workers=%d loop=%s listen=%s database=%s",
             sum(1 for ep in self._config.endpoints if ep.enabled),
             len(self._config.consumers),
             self._scheduler.size if isinstance(self._scheduler, ProberPool) else 0,
+            type(asyncio.get_running_loop()).__module__.partition(".")[0],
             f"{self._config.server.host}:{self.bound_port}" if serve else "-",
             self._config.server.database,
         )
@@ -352,7 +354,7 @@ class Daemon:
     def _apply(self, new: Config) -> None:
         old = self._config
         restart_needed = [
-            key for key in ("listen", "database", "max_concurrency", "probe_workers")
+            key for key in ("listen", "database", "max_concurrency", "probe_workers", "event_loop")
             if getattr(old.server, key) != getattr(new.server, key)
         ]
         if restart_needed:

@@ -14,8 +14,12 @@ from slowatch.config.types import Duration, Interval, Model, Name
 
 
 class RetentionConfig(Model):
+    """How long history is kept. Raw results older than `pack_after` (and folded into the rollups) are
+    packed into compressed 10-minute blocks (slowatch/store/pack.py); `raw` applies to both forms."""
+
     raw: Duration = 48 * 3600.0
     rollups: Duration = 400 * 86400.0
+    pack_after: Duration = 15 * 60.0
 
 
 class MetricsConfig(Model):
@@ -60,6 +64,8 @@ class ServerConfig(Model):
     probe_workers: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
     """Prober worker processes (slowatch/workers/): 0 probes in the daemon's own event loop; "auto" uses
     one per core (up to 4) once the planned probe rate reaches 100/s and the machine has 2+ cores."""
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    """"auto": uvloop when installed (~25 % less CPU per probe), else asyncio's own loop (slowatch/loops.py)."""
     shutdown_grace: Duration = 10.0
     external_url: str | None = None
     log_format: Literal["text", "json"] = "text"

@@ -11,5 +11,6 @@ parser.add_argument("--fd", type=int, required=True, help="the inherited socket 
 parser.add_argument("--index", type=int, default=0)
 parser.add_argument("--log-format", default="text", choices=("text", "json"))
 parser.add_argument("--log-level", default="INFO")
+parser.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"))
 args = parser.parse_args()
-main(args.fd, args.index, args.log_format, args.log_level)
+main(args.fd, args.index, args.log_format, args.log_level, args.loop)

@@ -17,6 +17,7 @@ import signal
 import socket
 from typing import Any
 
+from slowatch import loops
 from slowatch.clock import SystemClock
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import ProbeResult
@@ -122,7 +123,7 @@ async def serve(sock: socket.socket) -> None:
         writer.close()
 
 
-def main(fd: int, index: int, log_format: str, log_level: str) -> None:
+def main(fd: int, index: int, log_format: str, log_level: str, event_loop: str = "auto") -> None:
     from slowatch.cli import setup_logging
 
     setup_logging(log_format, log_level)
@@ -131,7 +132,7 @@ def main(fd: int, index: int, log_format: str, log_level: str) -> None:
     sock = socket.socket(fileno=fd)
     logger.debug("prober worker started index=%d pid=%d", index, os.getpid())
     try:
-        asyncio.run(serve(sock))
+        loops.run(serve(sock), event_loop)
     except (ConnectionError, OSError) as e:
         logger.error("prober worker: lost the daemon index=%d error=%s", index, e)
 

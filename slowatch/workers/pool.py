@@ -90,6 +90,7 @@ class ProberPool:
         max_concurrency: int,
         jitter: float,
         log_format: str = "text",
+        event_loop: str = "auto",
         on_restart: Callable[[], None] | None = None,
     ) -> None:
         if workers < 1:
@@ -102,6 +103,7 @@ class ProberPool:
         self._on_restart = on_restart
         self._options = {"max_concurrency": max(1, -(-max_concurrency // workers)), "jitter": jitter}
         self._log_format = log_format
+        self._event_loop = event_loop
         self._endpoints: dict[str, Endpoint] = {}
         self._stopping = False
         self._started = False
@@ -158,7 +160,8 @@ class ProberPool:
         try:
             w.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "slowatch.workers", "--fd", str(theirs.fileno()), "--index", str(w.index),
-                "--log-format", self._log_format, "--log-level", logging.getLevelName(logging.getLogger().level),
+                "--log-format", self._log_format, "--loop", self._event_loop,
+                "--log-level", logging.getLevelName(logging.getLogger().level),
                 pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
         finally:
