@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from slowatch import __version__, loops
-from slowatch.config import Config, load
+from slowatch.config import Config
+from slowatch.config.isolated import load_isolated
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.report import add_report_arguments, run_report
 
@@ -49,7 +50,7 @@ def setup_logging(fmt: str, level: str = "INFO") -> None:
 
 def _load_or_report(path: str) -> Config | None:
     try:
-        return load(path)
+        return load_isolated(path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -26,8 +26,8 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
-from slowatch.config import load
 from slowatch.config.endpoints import Endpoint
+from slowatch.config.isolated import load_isolated
 from slowatch.config.schema import Config
 from slowatch.errors import ConfigError
 from slowatch.metrics import ProbeMetrics, SelfMetrics
@@ -335,7 +335,7 @@ class Daemon:
         async with self._reload_lock:
             path = self._config_path
             try:
-                new = await asyncio.to_thread(load, path)
+                new = await asyncio.to_thread(load_isolated, path)
             except ConfigError as exc:
                 self._self_metrics.config_loaded(False, self._clock.time())
                 logger.error(

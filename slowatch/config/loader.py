@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 from slowatch.config import messages, typewalk
 from slowatch.config.schema import Config
 from slowatch.config.semantic import check_the_rest, run_checks
+from slowatch.config.share import share_equal_parts
 from slowatch.config.yamlnodes import Document, Mark, Path, YamlProblem, parse
 from slowatch.errors import ConfigError, ConfigProblem
 
@@ -230,6 +231,7 @@ def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] |
         run_checks(report, config, lambda path: path)
     if report.problems:
         raise ConfigError(report.sorted())
+    share_equal_parts(config.endpoints)
     return config
 
 

@@ -1,0 +1,73 @@
+"""Large configs load in a child process (config/isolated.py) and share equal sub-models (config/share.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slowatch.config import load
+from slowatch.config.endpoints import HttpEndpoint
+from slowatch.config.isolated import load_isolated
+from slowatch.errors import ConfigError
+
+
+def big_config(n: int, *, broken: bool = False) -> str:
+    lines = ["defaults:", "  interval: 30s", "  alerts: {failure_threshold: 5}", "endpoints:"]
+    for i in range(n):
+        lines.append(f"  - name: ep-{i}")
+        lines.append("    kind: http")
+        lines.append(f"    url: ${{BASE}}/{i}")
+        lines.append("    labels: {team: core}")
+        if i % 3 == 0:
+            lines.append("    expect: {status: [200, 204], body: [{contains: ok}]}")
+        if broken and i == n - 1:
+            lines.append("    interval: 0s")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_large_file_loads_in_a_child_and_equals_the_in_process_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASE", "http://127.0.0.1:9")
+    path = tmp_path / "big.yaml"
+    path.write_text(big_config(300))
+    isolated = load_isolated(path, threshold=1)
+    assert isolated == load(path)
+    assert isolated.endpoints[7].url == "http://127.0.0.1:9/7"  # the child saw the environment
+
+
+def test_problems_come_back_from_the_child_with_their_locations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASE", "http://127.0.0.1:9")
+    path = tmp_path / "big.yaml"
+    path.write_text(big_config(50, broken=True))
+    with pytest.raises(ConfigError) as direct:
+        load(path)
+    with pytest.raises(ConfigError) as child:
+        load_isolated(path, threshold=1)
+    assert child.value.problems == direct.value.problems
+    assert "endpoints[49].interval" in str(child.value)
+    assert f"{path}:" in str(child.value)
+
+
+def test_an_unreadable_file_is_reported_like_load(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_isolated(tmp_path / "missing.yaml", threshold=1)
+
+
+def test_equal_sub_models_are_one_instance_but_body_assertions_are_not_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASE", "http://127.0.0.1:9")
+    path = tmp_path / "c.yaml"
+    path.write_text(big_config(30))
+    eps = [ep for ep in load(path).endpoints if isinstance(ep, HttpEndpoint)]
+    assert len({id(ep.alerts) for ep in eps}) == 1 and eps[0].alerts.failure_threshold == 5
+    assert len({id(ep.tls) for ep in eps}) == 1
+    assert len({id(ep.labels) for ep in eps}) == 1
+    plain = [ep.expect for i, ep in enumerate(eps) if i % 3]
+    with_body = [ep.expect for i, ep in enumerate(eps) if i % 3 == 0]
+    assert len({id(x) for x in plain}) == 1
+    assert len({id(x) for x in with_body}) == len(with_body)
