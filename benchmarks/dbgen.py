@@ -4,9 +4,13 @@ then the daemon's start -> /readyz time on it.
     .venv/bin/python benchmarks/dbgen.py --endpoints 10000 --interval 30 --db /tmp/bench/30d.db [--restarts 3]
 
 Contents (all times end "now", so retention has nothing to delete at start):
-  results          every endpoint every `--interval` for `--raw-hours` (48 h: the raw retention),
-                   rows shaped like the daemon's (phases JSON, final_url; 1% of endpoints failing)
-  rollups          one row per endpoint-hour for `--days` (30), rollup_outcomes likewise
+  result_blocks    every endpoint every `--interval` for `--raw-hours` (48 h: the raw retention), packed
+                   per endpoint and 10-minute block (schema v6) up to the pack cutoff (the last block that
+                   ended 15 min ago: `retention.pack_after`), like the daemon's pack step leaves them
+  results          the rows after the pack cutoff (15-25 min), shaped like the daemon's (phases JSON,
+                   final_url; 1% of endpoints failing)
+  rollups          one row per endpoint-hour for `--days` (30); rollup_outcomes for the failing endpoints
+                   (since v6 it keeps only outcomes other than success)
   latest, incidents, alert_streaks  one row per endpoint (incidents: failing endpoints)
   slo_cells        per SLO ledger of the generated consumers (fingerprints from slowatch.slo's
                    Engine, so the daemon loads them instead of rebuilding): fine cells for 3 days,
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
 import sqlite3
 import sys
@@ -34,16 +39,18 @@ sys.path.insert(0, str(HERE))
 
 import measure as m  # noqa: E402
 import run as bench  # noqa: E402
+from dbgen_blocks import packed_blocks  # noqa: E402
 
 HOUR = 3600
 _CELL = "INSERT OR REPLACE INTO slo_cells (fingerprint, layer, res, start, good, total, excluded, good_slices, slices)"
 
 
 def generate(db_path: Path, config_path: Path, *, n: int, interval: float, raw_hours: float, days: int,
-             now: float) -> dict[str, Any]:  # fmt: skip
+             now: float, pack_after: float = 900.0) -> dict[str, Any]:  # fmt: skip
     from sqlite_utils import Database
 
     from slowatch.config import load
+    from slowatch.store.blocks import block_of
     from slowatch.store.schema import BUCKET_COLUMNS, migrate
 
     for suffix in ("", "-wal", "-shm"):
@@ -70,13 +77,21 @@ def generate(db_path: Path, config_path: Path, *, n: int, interval: float, raw_h
         "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'results' AND sql IS NOT NULL"
     ).fetchall():
         conn.execute(f"DROP INDEX {name}")
+    # Raw history: packed blocks up to the pack cutoff (what the daemon packs `retention.pack_after` after
+    # a block ends), recent rows in `results` after it. 1% of endpoints fail with HTTP 500.
     steps = int(raw_hours * HOUR / interval)
     start = now - steps * interval
-    # 1% of endpoints fail with HTTP 500; phases/final_url like the daemon's rows.
+    packed_until = float(block_of(now - pack_after))
+    first_recent = max(0, math.ceil((packed_until - start) / interval))
+    if "result_blocks" in {name for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}:
+        packed_blocks(conn, step, n=n, interval=interval, since=start, until=packed_until)
+    else:
+        first_recent = 0
     endpoints_cte = f"e(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM e WHERE j + 1 < {n})"
     step(
         "results",
-        f"""WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i + 1 < {steps}), {endpoints_cte}
+        f"""WITH RECURSIVE t(i) AS (SELECT {first_recent} UNION ALL SELECT i + 1 FROM t WHERE i + 1 < {steps}),
+        {endpoints_cte}
         INSERT INTO results (ts, endpoint, kind, outcome, duration, status_code, message, attempt, final,
                              phases, cert_expiry, final_url)
         SELECT ?1 + i * ?2 + ((j * 7919) % 30000) / 30000.0 * ?2, printf('ep-%06d', j), 'http',
@@ -99,25 +114,28 @@ def generate(db_path: Path, config_path: Path, *, n: int, interval: float, raw_h
     per_hour = int(HOUR / interval)
     zero = ", ".join("0" for _ in BUCKET_COLUMNS)
     buckets = ", ".join(f"CASE WHEN j % 100 = 0 THEN 0 ELSE {per_hour} END" for _ in BUCKET_COLUMNS)
+    v6 = "latency_us" in {name for _, name, *_ in conn.execute("PRAGMA table_info(rollups)")}
+    latency = ("latency_us", "1000000") if v6 else ("latency_sum", "1.0")
     step(
         "rollups",
         f"""WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k + 1 < {hours}), {endpoints_cte}
-        INSERT INTO rollups (endpoint, hour, total, good, latency_sum, {", ".join(BUCKET_COLUMNS)})
+        INSERT INTO rollups (endpoint, hour, total, good, {latency[0]}, {", ".join(BUCKET_COLUMNS)})
         SELECT printf('ep-%06d', j), ?1 + k * 3600, {per_hour},
                CASE WHEN j % 100 = 0 THEN 0 ELSE {per_hour} END,
-               CASE WHEN j % 100 = 0 THEN 0.0 ELSE {per_hour} * 0.0021 + (abs(random()) % 1000) / 1e6 END,
+               CASE WHEN j % 100 = 0 THEN 0 ELSE CAST(({per_hour} * 0.0021 + (abs(random()) % 1000) / 1e6)
+                                                      * {latency[1]} AS {"INTEGER" if v6 else "REAL"}) END,
                {buckets if per_hour else zero}
         FROM h, e""",
         (first_hour,),
     )
-    step(
+    step(  # since v6 only outcomes other than success (whose count is rollups.good)
         "rollup_outcomes",
         f"""WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k + 1 < {hours}), {endpoints_cte}
         INSERT INTO rollup_outcomes (endpoint, hour, outcome, count)
         SELECT printf('ep-%06d', j), ?1 + k * 3600, CASE WHEN j % 100 = 0 THEN 'http_status' ELSE 'success' END,
                {per_hour}
-        FROM h, e""",
-        (first_hour,),
+        FROM h, e WHERE NOT ?2 OR j % 100 = 0""",
+        (first_hour, v6),
     )
     step(
         "latest",
@@ -155,7 +173,8 @@ def generate(db_path: Path, config_path: Path, *, n: int, interval: float, raw_h
         slo = slo_cells(conn, config_path, now, days, load)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.close()
-    return {"timings_s": timings, "raw_rows": steps * n, "rollup_rows": hours * n, "slo": slo}
+    return {"timings_s": timings, "raw_rows": steps * n, "packed_rows": first_recent * n, "rollup_rows": hours * n,
+            "slo": slo}  # fmt: skip
 
 
 def slo_cells(conn: sqlite3.Connection, config_path: Path, now: float, days: int, load: Any) -> dict[str, Any]:
@@ -233,16 +252,26 @@ def main() -> int:
         out["generate"] = generate(db, config, n=args.endpoints, interval=args.interval, raw_hours=args.raw_hours,
                                    days=args.days, now=time.time())  # fmt: skip
     tables = m.table_bytes(str(db))
-    raw_rows = int(m.query(str(db), "SELECT count(*) FROM results")[0][0])  # type: ignore[call-overload]
+    recent_rows = int(m.query(str(db), "SELECT count(*) FROM results")[0][0])  # type: ignore[call-overload]
+    has_blocks = "result_blocks" in tables
+    packed = m.query(str(db), "SELECT count(*), sum(n) FROM result_blocks")[0] if has_blocks else (0, 0)
+    blocks, packed_rows = int(packed[0] or 0), int(packed[1] or 0)  # type: ignore[call-overload]
+    raw_rows = recent_rows + packed_rows
     rollup_rows = int(m.query(str(db), "SELECT count(*) FROM rollups")[0][0])  # type: ignore[call-overload]
-    out.update(file_bytes=db.stat().st_size, tables=tables, raw_rows=raw_rows, rollup_rows=rollup_rows)
-    print(f"database {db}: {db.stat().st_size / 1e9:.2f} GB, {raw_rows} raw rows, {rollup_rows} rollup rows")
+    out.update(file_bytes=db.stat().st_size, tables=tables, raw_rows=raw_rows, packed_rows=packed_rows,
+               blocks=blocks, rollup_rows=rollup_rows)  # fmt: skip
+    print(f"database {db}: {db.stat().st_size / 1e9:.2f} GB, {raw_rows} raw results ({packed_rows} packed in "
+          f"{blocks} blocks, {recent_rows} recent), {rollup_rows} rollup rows")  # fmt: skip
     for name, size in sorted(tables.items(), key=lambda kv: -kv[1]):
         if size > 1e6:
             print(f"  {name:20} {size / 1e9:7.3f} GB")
-    print(f"  bytes per raw row (results + indexes): {tables.get('results', 0) / max(1, raw_rows):.0f}")
+    print(f"  bytes per raw result, all raw (results + result_blocks, indexes included): "
+          f"{(tables.get('results', 0) + tables.get('result_blocks', 0)) / max(1, raw_rows):.1f}")  # fmt: skip
+    if packed_rows:
+        print(f"  bytes per packed result (result_blocks + index): {tables['result_blocks'] / packed_rows:.1f}; "
+              f"per recent row (results + index): {tables.get('results', 0) / max(1, recent_rows):.0f}")  # fmt: skip
     print(f"  bytes per rollup endpoint-hour (rollups + rollup_outcomes): "
-          f"{(tables.get('rollups', 0) + tables.get('rollup_outcomes', 0)) / max(1, rollup_rows):.0f}")  # fmt: skip
+          f"{(tables.get('rollups', 0) + tables.get('rollup_outcomes', 0)) / max(1, rollup_rows):.1f}")  # fmt: skip
     children = bench.Children()
     readies = []
     try:

@@ -31,10 +31,12 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -303,14 +305,12 @@ def measure_daemon(args: argparse.Namespace, children: Children, workdir: Path, 
         m.histogram_delta(m.histogram(last.text, "slowatch_store_write_duration_seconds"),
                           m.histogram(first.text, "slowatch_store_write_duration_seconds")), 0.99)  # fmt: skip
     # Probes and outcomes from the database the daemon wrote (flushed at shutdown).
-    rows = m.query(str(db), "SELECT outcome, count(*) FROM results WHERE ts >= ? AND ts < ? GROUP BY outcome",
-                   (t_start_wall, t_end_wall))  # fmt: skip
-    outcomes = {str(k): int(v) for k, v in rows}  # type: ignore[call-overload]
+    outcomes = db_outcomes(str(db), t_start_wall, t_end_wall)
     out["outcomes"] = outcomes
     out["probes"] = sum(outcomes.values())
     if args.jitter == 0:
         out["lag_db"] = db_lag(str(db), args.interval, t_start_wall, t_end_wall)
-    total_rows = int(m.query(str(db), "SELECT count(*) FROM results")[0][0])  # type: ignore[call-overload]
+    total_rows = db_raw_count(str(db))
     out["results_rows"] = total_rows
     out["db_tables_bytes"] = m.table_bytes(str(db))
     out["db_file_bytes"] = db.stat().st_size
@@ -328,6 +328,34 @@ def measure_daemon(args: argparse.Namespace, children: Children, workdir: Path, 
     return out
 
 
+def db_raw(db: str, since: float | None = None, until: float | None = None) -> list[tuple[Any, ...]]:
+    """Every raw result of the daemon's database with since <= ts < until, oldest first, packed blocks and
+    recent rows alike (slowatch.store.raw: (id, ts, endpoint, kind, outcome, duration, ..., attempt, ...))."""
+    from sqlite_utils import Database
+
+    from slowatch.store.raw import raw_results
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return raw_results(Database(conn), None, since, until)
+    finally:
+        conn.close()
+
+
+def db_outcomes(db: str, since: float, until: float) -> dict[str, int]:
+    """Raw results per outcome with since <= ts < until."""
+    return dict(Counter(str(row[4]) for row in db_raw(db, since, until)))
+
+
+def db_raw_count(db: str) -> int:
+    """Every raw result kept: rows of `results` plus the rows packed in `result_blocks`."""
+    recent = int(m.query(db, "SELECT count(*) FROM results")[0][0])  # type: ignore[call-overload]
+    tables = {str(name) for (name,) in m.query(db, "SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    if "result_blocks" not in tables:
+        return recent
+    return recent + int(m.query(db, "SELECT coalesce(sum(n), 0) FROM result_blocks")[0][0])  # type: ignore[call-overload]
+
+
 def db_lag(db: str, interval: float, t0: float, t1: float) -> dict[str, Any]:
     """Lag of every first attempt started in [t0, t1), from the database (needs jitter 0).
 
@@ -335,10 +363,10 @@ def db_lag(db: str, interval: float, t0: float, t1: float) -> dict[str, Any]:
     k = round((ts - ts_first_seen) / interval) and `first` is estimated as min(ts - k * interval),
     so each lag is measured relative to that endpoint's smallest lag over the whole run (a slight
     underestimate when even the best run of an endpoint was late)."""
-    rows = m.query(db, "SELECT endpoint, ts FROM results WHERE attempt = 1 ORDER BY endpoint, ts")
     by_ep: dict[str, list[float]] = {}
-    for ep, ts in rows:
-        by_ep.setdefault(str(ep), []).append(float(ts))  # type: ignore[arg-type]
+    for row in db_raw(db):  # oldest first: each endpoint's series is in time order
+        if row[8] == 1:  # attempt
+            by_ep.setdefault(str(row[2]), []).append(float(row[1]))
     lags: list[float] = []
     for series in by_ep.values():
         if len(series) < 3:  # too few runs to know the planned phase

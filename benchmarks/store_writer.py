@@ -1,12 +1,14 @@
 """CPU per result of the store writer's work, in-process: write_results per 0.5 s batch, plus (when the
-store has it) the periodic rollup fold, amortised over the results it folds.
+store has them) the periodic rollup fold and the pack step, amortised over the results written.
 
-  .venv/bin/python benchmarks/store_writer.py [--endpoints 10000] [--rate 1000] [--minutes 3]
+  .venv/bin/python benchmarks/store_writer.py [--endpoints 10000] [--rate 1000] [--minutes 40]
 
 Simulates `--endpoints` endpoints probed at `--rate` results/s (10,000 at 10 s = 1,000/s): batches of
 rate/2 results (the writer's 0.5 s batch interval), each in one transaction like the writer's, and
-every `--fold-every` s of simulated time one fold transaction. Reports µs CPU (process_time) per result,
-steady state (the first minute is warm-up), split into batch writes and folds.
+every `--fold-every` s of simulated time one fold transaction, then (schema v6 on) a pack pass in
+transactions of `--pack-batch` rows of what is older than `--pack-after` (simulate 30 minutes or more
+to see packs: blocks are packed once they ended `--pack-after` ago). Reports µs CPU (process_time) per
+result, steady state (the first minute is warm-up), split into batch writes, folds and packs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ try:
     from slowatch.store import fold as store_fold
 except ImportError:  # before the rollup fold existed: rollups were upserted per batch
     store_fold = None  # type: ignore[assignment]
+try:
+    from slowatch.store import pack as store_pack
+    from slowatch.store.blocks import block_of
+except ImportError:  # before packed blocks (schema v6)
+    store_pack = None  # type: ignore[assignment]
 
 
 def batch(rng: random.Random, n_endpoints: int, start: int, size: int, now: float) -> list[ProbeResult]:
@@ -54,6 +61,8 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=1_000)
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--fold-every", type=float, default=60.0)
+    ap.add_argument("--pack-after", type=float, default=900.0)
+    ap.add_argument("--pack-batch", type=int, default=5_000)
     args = ap.parse_args()
     rng = random.Random(7)
     per_batch = args.rate // 2
@@ -67,8 +76,9 @@ def main() -> None:
         db = Database(conn, execute_plugins=False)
         migrate(db)
         states: dict[str, str] = {}
-        t_write = t_fold = 0.0
-        counted = folds = 0
+        t_write = t_fold = t_pack = 0.0
+        counted = folds = packed = pack_tx = 0
+        pack_max = 0.0
         now = 1_767_225_600.0 + 1800
         for b in range(n_batches):
             rs = batch(rng, args.endpoints, b * per_batch, per_batch, now + b * 0.5)
@@ -88,6 +98,20 @@ def main() -> None:
                 if b >= warm:
                     t_fold += time.process_time() - c0
                     folds += 1
+                if store_pack is not None:
+                    cutoff, after = float(block_of(now + b * 0.5 - args.pack_after)), ""
+                    while after is not None:
+                        c0 = time.process_time()
+                        conn.execute("BEGIN IMMEDIATE")
+                        n, after = store_pack.pack_batch(db, cutoff, args.pack_batch, after)
+                        conn.execute("COMMIT")
+                        spent = time.process_time() - c0
+                        if b >= warm:
+                            t_pack += spent
+                            packed += n
+                            pack_tx += 1
+                            pack_max = max(pack_max, spent)
+        sizes = {name: size for name, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")}
         conn.close()
     per = 1e6 / max(1, counted)
     print(f"store writer at {args.endpoints} endpoints, {args.rate} results/s, batches of {per_batch}, "
@@ -96,7 +120,12 @@ def main() -> None:
     if store_fold is not None:
         print(f"  rollup folds: {t_fold * per:6.1f} µs CPU per result "
               f"({t_fold / max(1, folds) * 1e3:.0f} ms per fold, SQLite C code, GIL released)")  # fmt: skip
-    print(f"  total:        {(t_write + t_fold) * per:6.1f} µs CPU per result")
+    if store_pack is not None:
+        print(f"  packs:        {t_pack * per:6.1f} µs CPU per result ({packed} rows packed in {pack_tx} "
+              f"transactions, longest {pack_max * 1e3:.0f} ms; {t_pack / max(1, packed) * 1e6:.1f} µs per packed row)")
+        blocks = sizes.get("result_blocks", 0) + sizes.get("result_blocks_endpoint_start", 0)
+        print(f"  result_blocks: {blocks / max(1, packed):.1f} bytes per packed row (index included)")
+    print(f"  total:        {(t_write + t_fold + t_pack) * per:6.1f} µs CPU per result")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ on the event loop. Tables (created by `store/slo_tables.py`, migrations v2 and v
 
 from __future__ import annotations
 
+import math
 import sys
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlite_utils import Database
 
 from slowatch.slo.ledger import CoarseRow, FineBlock, FineRow, Ledger
+from slowatch.store import raw
 
 HOUR = 3600
 _SWAP = sys.byteorder == "big"  # blobs are little-endian
@@ -148,19 +150,15 @@ HourRow = tuple[int, str, int, int, tuple[int, ...]]  # hour, endpoint, total, g
 
 
 def raw_results(db: Database, endpoints: Sequence[str], since: float, until: float) -> list[RawRow]:
-    """Final raw results of `endpoints` with since <= ts <= until, oldest first."""
-    marks = ", ".join("?" for _ in endpoints)
-    sql = (
-        f"SELECT ts, endpoint, outcome, duration FROM results WHERE final = 1 AND endpoint IN ({marks}) "
-        "AND ts >= ? AND ts <= ? ORDER BY ts"
-    )
-    return [(r[0], r[1], r[2], r[3]) for r in db.conn.execute(sql, (*endpoints, since, until))]
+    """Final raw results of `endpoints` with since <= ts <= until, oldest first (packed and recent alike:
+    store/raw.py)."""
+    rows = raw.raw_results(db, endpoints, since, math.nextafter(until, math.inf), final_only=True)
+    return [(r[1], r[2], r[4], r[5]) for r in rows]
 
 
 def oldest_raw(db: Database, endpoints: Sequence[str]) -> float | None:
-    marks = ", ".join("?" for _ in endpoints)
-    row = db.conn.execute(f"SELECT min(ts) FROM results WHERE endpoint IN ({marks})", tuple(endpoints)).fetchone()
-    return None if row is None or row[0] is None else float(row[0])
+    """From when on the raw results of `endpoints` are complete (store/raw.py `oldest_raw`)."""
+    return raw.oldest_raw(db, endpoints)
 
 
 def hourly_rollups(

@@ -1,7 +1,8 @@
 """Rollups, per-outcome counts and `latest` are folded from raw results in SQL, not upserted per batch.
 
 The writer inserts only raw rows (and incidents) per batch. `fold(db)` then aggregates every *final*
-result with `watermark < id <= max(id)` into `rollups`, `rollup_outcomes` and `latest` with three
+result with `watermark < id <= max(id)` into `rollups`, `rollup_outcomes` (non-success outcomes only:
+the success count is `rollups.good`) and `latest` with three
 `INSERT ... SELECT ... ON CONFLICT DO UPDATE` statements and advances the watermark (the one row of
 `rollup_watermark`) in the caller's transaction, so a fold is all or nothing and the watermark always
 says exactly which raw rows the derived tables include: each result is counted once, however the
@@ -12,9 +13,9 @@ The writer folds every `interval` seconds (by its Clock), in the transaction of 
 carries a flush marker (`await store.flush()`), when it closes, and once at start before anything
 else (the catch-up after a kill: raw rows are committed before their fold, so they are all there).
 
-Invariants kept by retention (retention.py): it never deletes a raw row above the watermark, nor the
-newest row (SQLite numbers a new row max(id) + 1, so ids are never reused and the watermark only grows:
-every row above it is unfolded, every row at or below it folded).
+Invariants kept by retention (retention.py) and the pack step (pack.py): neither deletes a raw row
+above the watermark, nor the newest row (SQLite numbers a new row max(id) + 1, so ids are never reused
+and the watermark only grows: every row above it is unfolded, every row at or below it folded).
 """
 
 from __future__ import annotations
@@ -32,18 +33,19 @@ logger = logging.getLogger(__name__)
 
 _RANGE = "FROM results WHERE id > :lo AND id <= :hi AND final = 1"
 _HOUR = "(CAST(ts AS INTEGER) / 3600) * 3600"  # == results.hour_of(ts) for ts >= 0 (floor, integer math)
-_COUNTERS = ("total", "good", "latency_sum", *BUCKET_COLUMNS)
-_FOLD_ROLLUPS = (  # d: the duration of a good (successful) attempt, NULL otherwise
+_COUNTERS = ("total", "good", "latency_us", *BUCKET_COLUMNS)
+_FOLD_ROLLUPS = (  # d: the duration of a good (successful) attempt, NULL otherwise; latency_us sums whole µs
     f"WITH f AS MATERIALIZED (SELECT endpoint, {_HOUR} AS hour, iif(outcome = :ok, duration, NULL) AS d {_RANGE}) "
     f"INSERT INTO rollups (endpoint, hour, {', '.join(_COUNTERS)}) "
-    "SELECT endpoint, hour, count(*), count(d), total(d), "
+    "SELECT endpoint, hour, count(*), count(d), CAST(total(round(d * 1e6)) AS INTEGER), "
     + ", ".join(f"coalesce(sum(d <= :b{i}), 0)" for i in range(len(LATENCY_BUCKETS)))
     + " FROM f WHERE true GROUP BY 1, 2 "
     "ON CONFLICT (endpoint, hour) DO UPDATE SET " + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNTERS)
 )
 _FOLD_OUTCOMES = (
     f"INSERT INTO rollup_outcomes (endpoint, hour, outcome, count) SELECT endpoint, {_HOUR}, outcome, count(*) "
-    f"{_RANGE} GROUP BY 1, 2, 3 ON CONFLICT (endpoint, hour, outcome) DO UPDATE SET count = count + excluded.count"
+    f"{_RANGE} AND outcome != :ok GROUP BY 1, 2, 3 "
+    "ON CONFLICT (endpoint, hour, outcome) DO UPDATE SET count = count + excluded.count"
 )
 _COLS = ", ".join(RESULT_COLUMNS)
 _NEWEST = (  # the id of each endpoint's newest final result in the range (equal ts: the later row)
@@ -86,7 +88,7 @@ def fold(db: Database, now: float = 0.0) -> tuple[int, int]:
         return lo, lo
     params = {"lo": lo, "hi": hi}
     conn.execute(_FOLD_ROLLUPS, {**params, **_BOUNDS, "ok": Outcome.SUCCESS.value})
-    conn.execute(_FOLD_OUTCOMES, params)
+    conn.execute(_FOLD_OUTCOMES, {**params, "ok": Outcome.SUCCESS.value})
     conn.execute(_FOLD_LATEST, params)
     conn.execute("UPDATE rollup_watermark SET results_id = ?, updated = ?", (hi, now))
     return lo, int(hi)

@@ -9,10 +9,12 @@ Times are unix seconds. Only `final` attempts count in latest/rollups/counts; `h
 every attempt unless `final_only=True`.
 
 Freshness: `history`, `counts_since` and `incidents` read what the writer committed (raw rows and
-incidents are written per batch). `latest_results`, `rollups` and `rollup_counts_since` read tables
-folded from the raw rows every `rollup_interval` (60 s) by the writer (store/fold.py): they are exact
-up to the last fold. Callers that need them to include everything recorded so far await
-`store.flush()` first (it folds); at start the store folds before it is ready, so a read right after
+incidents are written per batch). Raw results are read through `raw.raw_results`, from packed blocks
+and recent rows alike; a packed row has no `id` (None) and keeps less (see blocks.py).
+`latest_results`, `rollups` and `rollup_counts_since` read tables folded from the raw rows every
+`rollup_interval` (60 s) by the writer (store/fold.py): they are exact up to the last fold. Callers
+that need them to include everything recorded so far await `store.flush()` first (it folds); at
+start the store folds before it is ready, so a read right after
 `await store.start()` is exact too.
 """
 
@@ -26,15 +28,21 @@ from typing import Any
 from sqlite_utils import Database
 
 from slowatch.models import Outcome, ProbeResult
+from slowatch.store.raw import raw_results
 from slowatch.store.results import hour_of
 from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS, RESULT_COLUMNS
 
 _RESULT_SELECT = ", ".join(RESULT_COLUMNS)
+EACH_ENDPOINT = (
+    "eps(e) AS (SELECT min(endpoint) FROM {table} UNION ALL "
+    "SELECT (SELECT min(endpoint) FROM {table} WHERE endpoint > e) FROM eps WHERE e IS NOT NULL)"
+)
+"""A recursive CTE `eps(e)`: each endpoint of `{table}` once, found through an index led by endpoint."""
 
 
 @dataclass(frozen=True, slots=True)
 class StoredResult:
-    """One row of `results` (or `latest`, where `id` is None)."""
+    """One raw result: a row of `results` (with its id), of a packed block or of `latest` (id None)."""
 
     id: int | None
     ts: float
@@ -123,17 +131,14 @@ def history(
     limit: int = 1000, final_only: bool = False,
 ) -> list[StoredResult]:  # fmt: skip
     """Raw results of one endpoint with since <= ts < until, newest first, at most `limit`."""
-    sql = f"SELECT id, {_RESULT_SELECT} FROM results WHERE endpoint = ? AND ts >= ? AND ts < ?"
-    if final_only:
-        sql += " AND final = 1"
-    sql += " ORDER BY ts DESC, id DESC LIMIT ?"
-    lo = -1e18 if since is None else since
-    hi = 1e18 if until is None else until
-    return [_stored(row[1:], row[0]) for row in db.conn.execute(sql, (endpoint, lo, hi, limit))]
+    rows = raw_results(db, [endpoint], since, until, final_only=final_only, newest_first=True, limit=limit)
+    return [_stored(row[1:], row[0]) for row in rows]
 
 
 def rollups(db: Database, endpoint: str, *, since: float, until: float | None = None) -> list[Rollup]:
-    """Hourly rollups of one endpoint whose hour overlaps [since, until), oldest first (as of the last fold)."""
+    """Hourly rollups of one endpoint whose hour overlaps [since, until), oldest first (as of the last fold).
+
+    `outcomes` has `success` (the `good` count: rollup_outcomes keeps the other outcomes only)."""
     hi = 1e18 if until is None else until
     lo = hour_of(since)
     outcomes: dict[int, dict[str, int]] = {}
@@ -144,12 +149,19 @@ def rollups(db: Database, endpoint: str, *, since: float, until: float | None = 
         outcomes.setdefault(hour, {})[outcome] = count
     cols = ", ".join(BUCKET_COLUMNS)
     rows = db.conn.execute(
-        f"SELECT hour, total, good, latency_sum, {cols} FROM rollups "
+        f"SELECT hour, total, good, latency_us, {cols} FROM rollups "
         "WHERE endpoint = ? AND hour >= ? AND hour < ? ORDER BY hour",
         (endpoint, lo, hi),
     )
     n = len(LATENCY_BUCKETS)
-    return [Rollup(endpoint, r[0], r[1], r[2], r[3], tuple(r[4 : 4 + n]), outcomes.get(r[0], {})) for r in rows]
+    return [
+        Rollup(endpoint, r[0], r[1], r[2], r[3] / 1e6, tuple(r[4 : 4 + n]), _outcomes(r[2], outcomes.get(r[0], {})))
+        for r in rows
+    ]
+
+
+def _outcomes(good: int, others: dict[str, int]) -> dict[str, int]:
+    return {Outcome.SUCCESS.value: good, **others} if good else others
 
 
 def incidents(
@@ -169,23 +181,25 @@ def incidents(
 def counts_since(db: Database, since: float, *, endpoint: str | None = None) -> dict[str, Counts]:
     """Exact total/good final attempts per endpoint with ts >= since, from raw results (so only as
     far back as `retention.raw`; use `rollup_counts_since` for longer windows). Without `endpoint`
-    this scans the raw table (there is no index on ts alone)."""
-    sql = "SELECT endpoint, count(*), sum(outcome = ?) FROM results WHERE ts >= ? AND final = 1"
-    params: list[Any] = [Outcome.SUCCESS.value, since]
-    if endpoint is not None:
-        sql += " AND endpoint = ?"
-        params.append(endpoint)
-    sql += " GROUP BY endpoint"
-    return {ep: Counts(total, good or 0) for ep, total, good in db.conn.execute(sql, params)}
+    this decodes every block since `since` (there is no index on time alone)."""
+    counts: dict[str, list[int]] = {}
+    success = Outcome.SUCCESS.value
+    for row in raw_results(db, None if endpoint is None else [endpoint], since, final_only=True):
+        c = counts.setdefault(row[2], [0, 0])
+        c[0] += 1
+        c[1] += row[4] == success
+    return {ep: Counts(total, good) for ep, (total, good) in counts.items()}
 
 
 def rollup_counts_since(db: Database, since: float) -> dict[str, Counts]:
     """Total/good final attempts per endpoint from rollups, from the start of since's hour (as of the last fold)."""
-    rows = db.conn.execute(
-        "SELECT endpoint, sum(total), sum(good) FROM rollups WHERE hour >= ? GROUP BY endpoint",
-        (hour_of(since),),
+    rows = db.conn.execute(  # endpoint by endpoint through the primary key (a skip scan)
+        f"WITH RECURSIVE {EACH_ENDPOINT.format(table='rollups')} SELECT e, (SELECT sum(total) FROM rollups "
+        "WHERE endpoint = e AND hour >= :h), (SELECT sum(good) FROM rollups WHERE endpoint = e AND hour >= :h) "
+        "FROM eps WHERE e IS NOT NULL",
+        {"h": hour_of(since)},
     )
-    return {ep: Counts(total, good) for ep, total, good in rows}
+    return {ep: Counts(total, good) for ep, total, good in rows if total is not None}
 
 
 def get_state(db: Database, key: str) -> Any:

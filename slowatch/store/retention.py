@@ -1,10 +1,15 @@
 """Retention: delete expired rows in small transactions on the writer thread.
 
 Every `interval` seconds (by the Clock) a pass starts: for each table, rows older than its cutoff
-are deleted at most `batch` rows per transaction, oldest first. The writer runs one such
-transaction per loop turn, between result batches, so retention never holds the write lock long
-and never starves recording. Raw `results` use `retention.raw`; rollups, per-outcome counts,
+are deleted at most `batch` rows per transaction. The writer runs one such transaction per loop
+turn, between result batches, so retention never holds the write lock long and never starves
+recording. Raw `results` and packed `result_blocks` use `retention.raw`; rollups, per-outcome counts,
 incidents and stale `latest` rows (endpoints not probed for that long) use `retention.rollups`.
+
+`result_blocks`, `rollups` and `rollup_outcomes` have no index on time: their rows are found endpoint
+by endpoint through the index or primary key led by endpoint (a skip scan run inside SQLite, a few µs
+per endpoint). A block goes once all of its rows have expired (`end < cutoff`), so up to one block
+(10 minutes) of older rows per endpoint may outlive the cutoff until the next pass.
 
 Raw results are deleted by id range: there is no index on `results.ts` (it cost ~19 B per row).
 Ids follow time within a probe's duration, so a bisection on id finds where `ts` crosses the cutoff
@@ -29,11 +34,13 @@ from slowatch.clock import Clock
 from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
 from slowatch.store.fold import watermark
+from slowatch.store.queries import EACH_ENDPOINT
 
 logger = logging.getLogger(__name__)
 
 TARGETS: tuple[tuple[str, str, Literal["raw", "rollups"]], ...] = (
     ("results", "ts", "raw"),
+    ("result_blocks", "end", "raw"),
     ("rollups", "hour", "rollups"),
     ("rollup_outcomes", "hour", "rollups"),
     ("incidents", "ts", "rollups"),
@@ -54,6 +61,26 @@ def delete_batch(db: Database, table: str, column: str, cutoff: float, limit: in
         (cutoff, limit),
     )
     return cur.rowcount
+
+
+_KEYED = {  # table -> (its key, the condition on a row `r` to delete; :cutoff, via the endpoint-led index)
+    "result_blocks": ("id", "r.start < :cutoff AND r.end < :cutoff"),
+    "rollups": ("(endpoint, hour)", "r.hour < :cutoff"),
+    "rollup_outcomes": ("(endpoint, hour, outcome)", "r.hour < :cutoff"),
+}
+
+
+def delete_per_endpoint(db: Database, table: str, cutoff: float, limit: int) -> int:
+    """Delete up to `limit` expired rows of `table` (a key of _KEYED), endpoint by endpoint; return how many."""
+    key, expired = _KEYED[table]
+    cols = ", ".join(f"r.{c.strip()}" for c in key.strip("()").split(","))
+    before = db.conn.total_changes  # (a statement starting with WITH has no rowcount)
+    db.conn.execute(
+        f"WITH RECURSIVE {EACH_ENDPOINT.format(table=table)} DELETE FROM {table} WHERE {key} IN "
+        f"(SELECT {cols} FROM eps JOIN {table} AS r ON r.endpoint = eps.e AND {expired} LIMIT :limit)",
+        {"cutoff": cutoff, "limit": limit},
+    )
+    return db.conn.total_changes - before
 
 
 def first_id_at(db: Database, cutoff: float) -> int:
@@ -127,6 +154,8 @@ class Retention:
         limit = self._batch
         if table == "results":
             n = transact(lambda db: delete_results_batch(db, cutoff_ts, limit))
+        elif table in _KEYED:
+            n = transact(lambda db: delete_per_endpoint(db, table, cutoff_ts, limit))
         else:
             n = transact(lambda db: delete_batch(db, table, column, cutoff_ts, limit))
         if n is None:  # the writer logged and counted the failure; retry on the next turn
@@ -153,4 +182,4 @@ class Retention:
         self._waiters.clear()
 
 
-__all__ = ["TARGETS", "Retention", "delete_batch", "delete_results_batch", "first_id_at"]
+__all__ = ["TARGETS", "Retention", "delete_batch", "delete_per_endpoint", "delete_results_batch", "first_id_at"]

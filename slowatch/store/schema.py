@@ -1,22 +1,27 @@
 """The SQLite schema, as an ordered list of migrations. `PRAGMA user_version` = migrations applied.
 
-Tables (all times are unix seconds; `hour` is the start of a UTC hour as an integer):
+Tables (all times are unix seconds; `hour` is the start of a UTC hour as an integer), as of v6:
 
-    results          raw attempts, one row per ProbeResult, kept `retention.raw` (default 48h)
+    results          recent raw attempts, one row per ProbeResult, until packed into result_blocks
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
         status_code INTEGER NULL, message, attempt INTEGER, final INTEGER (0/1),
         phases TEXT NULL (JSON object of phase -> seconds), cert_expiry REAL NULL, final_url NULL
         indexes: (endpoint, ts); (ts) until v5 (retention deletes by id range, see retention.py)
+    result_blocks    (v6) raw attempts packed per endpoint and 10-minute block, kept `retention.raw`
+        id INTEGER PRIMARY KEY, endpoint, start INTEGER (block start), end REAL (max ts), n INTEGER,
+        data BLOB (blocks.py); index (endpoint, start). Several rows may share (endpoint, start).
     latest           the newest *final* result per endpoint (same columns, endpoint PRIMARY KEY);
                      the status page's "current state" and the writer's up/down state at start
     rollups          one row per (endpoint, hour) of *final* attempts, kept `retention.rollups`
-        endpoint, hour, total, good, latency_sum REAL, le_5ms ... le_10000ms
-        PRIMARY KEY (endpoint, hour), index (hour). `good` counts Outcome.SUCCESS. The latency
-        columns cover the good attempts only: latency_sum is their summed duration (so the mean
-        is latency_sum / good) and each `le_<N>ms` counts good attempts with duration <= N ms
+        endpoint, hour, total, good, latency_us INTEGER, le_5ms ... le_10000ms
+        PRIMARY KEY (endpoint, hour) WITHOUT ROWID (v6; a rowid table with an (hour) index and
+        latency_sum REAL before). `good` counts Outcome.SUCCESS. The latency columns cover the good
+        attempts only: latency_us is the sum of their durations, each rounded to the µs (so the mean
+        is latency_us / 1e6 / good) and each `le_<N>ms` counts good attempts with duration <= N ms
         (cumulative, like a Prometheus histogram; the implicit +Inf bucket is `good`).
     rollup_outcomes  per (endpoint, hour, outcome) count of final attempts, same retention
-        PRIMARY KEY (endpoint, hour, outcome), index (hour)
+        PRIMARY KEY (endpoint, hour, outcome) WITHOUT ROWID; since v6 only outcomes other than
+        `success` (whose count is rollups.good)
     incidents        up/down transitions from final results, kept `retention.rollups`
         id INTEGER PRIMARY KEY, endpoint, ts, from_state ('unknown' | 'up' | 'down'),
         to_state ('up' | 'down'), outcome, message; indexes (endpoint, ts), (ts)
@@ -29,6 +34,8 @@ Incidents are written by the writer in the same transaction as the raw rows they
 `rollups`, `rollup_outcomes` and `latest` are folded from the raw rows periodically (fold.py), in one
 transaction with the watermark `rollup_watermark.results_id` (the highest folded results.id), so
 they always equal the raw rows up to the watermark; `await store.flush()` folds everything before it.
+Folded rows older than `retention.pack_after` are then packed into `result_blocks` (pack.py); every
+reader of raw results goes through raw.py, which merges both tables.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from sqlite_utils import Database
 
 from slowatch.errors import StoreError
 from slowatch.store.alert_tables import alert_tables
+from slowatch.store.compact import compact_storage
 from slowatch.store.slo_tables import slo_fine_blocks, slo_tables
 
 Migration = Callable[[Database], None]
@@ -130,6 +138,7 @@ MIGRATIONS: list[Migration] = [
     alert_tables,  # v3: alert_streaks, alert_firing, alert_outbox (slowatch/store/alert_tables.py)
     slo_fine_blocks,  # v4: slo_fine, SLO fine cells packed per hour (slowatch/store/slo_tables.py)
     fold_watermark,  # v5: rollup_watermark (the fold's, store/fold.py); drop index results_ts
+    compact_storage,  # v6: result_blocks; rollups, rollup_outcomes WITHOUT ROWID (store/compact.py)
 ]
 
 

@@ -51,7 +51,8 @@ class Store:
     transaction waits for a lock before failing), `max_backoff` (retry ceiling), `retention_interval`
     and `retention_batch` (rows per retention transaction), `max_batch` (items per write
     transaction), `close_timeout` (how long close() keeps retrying unwritten items) and
-    `rollup_interval` (seconds of the Clock between folds of raw results into rollups and latest).
+    `rollup_interval` (seconds of the Clock between folds of raw results into rollups and latest, and
+    between passes of the pack step) and `pack_batch` (raw rows per pack transaction, see pack.py).
     """
 
     def __init__(
@@ -60,7 +61,7 @@ class Store:
         migrations: Sequence[Migration] = MIGRATIONS, max_page_count: int | None = None,
         busy_timeout: float = 5.0, max_backoff: float = 30.0, retention_interval: float = 60.0,
         retention_batch: int = 5_000, max_batch: int = 20_000, close_timeout: float = 10.0,
-        rollup_interval: float = 60.0,
+        rollup_interval: float = 60.0, pack_batch: int = 5_000,
     ) -> None:  # fmt: skip
         self.path = path
         self._clock = clock
@@ -71,7 +72,7 @@ class Store:
             max_pending=max_pending, observe_write=observe_write, migrations=list(migrations),
             max_page_count=max_page_count, busy_timeout=busy_timeout, max_backoff=max_backoff,
             retention_interval=retention_interval, retention_batch=retention_batch, max_batch=max_batch,
-            rollup_interval=rollup_interval,
+            rollup_interval=rollup_interval, pack_batch=pack_batch,
         )  # fmt: skip
         self._reader: ThreadPoolExecutor | None = None
         self._read_db: Database | None = None
@@ -271,6 +272,11 @@ class Store:
     def rollup_watermark(self) -> int:
         """The highest results.id folded into rollups/latest, as of the last fold this store committed."""
         return self._writer.folds.watermark
+
+    @property
+    def packed(self) -> int:
+        """Raw results packed into result_blocks since start (pack.py)."""
+        return self._writer.packs.packed
 
     @property
     def transactions(self) -> int:

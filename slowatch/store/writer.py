@@ -3,13 +3,13 @@
 Items (ProbeResults, submitted ops, flush markers) are appended to a deque by any thread;
 `deque.append` and `len` are atomic, so enqueueing is O(1) and never waits for the writer. Every
 `batch_interval` (or at once when a flush asks) the writer takes up to `max_batch` items and
-writes them in ONE `BEGIN IMMEDIATE` transaction, in order (raw rows and incidents; rollups,
-per-outcome counts and `latest` are folded from raw rows every `rollup_interval`, in a batch with
-a flush marker, at close, and at open before anything else: see fold.py). A failed transaction
-(disk full, locked past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store
-unhealthy and is retried with exponential backoff up to `max_backoff`; the batch is kept. A
-submitted op that raises a non-environmental error (a bug in the op) is logged with its traceback,
-counted in `rejected`, dropped, and the rest of the batch is retried at once.
+writes them in ONE `BEGIN IMMEDIATE` transaction, in order (raw rows and incidents; rollups, outcome
+counts and `latest` are folded from raw rows every `rollup_interval`, in a batch with a flush marker,
+at close, and at open first: fold.py; then packed: pack.py). A failed transaction (disk full, locked
+past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store unhealthy and is
+retried with exponential backoff up to `max_backoff`; the batch is kept. A submitted op that raises
+a non-environmental error (a bug in the op) is logged with its traceback, counted in `rejected`,
+dropped, and the rest of the batch is retried at once.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
 from slowatch.store.fold import FoldSchedule
 from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
+from slowatch.store.pack import Pack, oldest_due
 from slowatch.store.results import load_states, write_results
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, migrate
@@ -45,7 +46,7 @@ class Writer:
         self, path: str, *, clock: Clock, retention: RetentionConfig, batch_interval: float,
         max_pending: int, observe_write: Callable[[float], None] | None, migrations: Sequence[Migration],
         max_page_count: int | None, busy_timeout: float, max_backoff: float,
-        retention_interval: float, retention_batch: int, max_batch: int, rollup_interval: float,
+        retention_interval: float, retention_batch: int, max_batch: int, rollup_interval: float, pack_batch: int,
     ) -> None:  # fmt: skip
         self.path = path
         self.queue: deque[Item] = deque()
@@ -53,23 +54,21 @@ class Writer:
         self.max_pending = max_pending
         self.max_page_count = max_page_count  # test hook: applied before the next transaction
         self.dropped = self.write_errors = self.rejected = self.transactions = self.committed = 0
-        self.healthy = True
-        self.finished = False
+        self.healthy, self.finished = True, False
         self.last_error: str | None = None
         self.ready: Future[None] = running_future()
         self.done: Future[None] = running_future()
         self.retention = Retention(clock, retention, interval=retention_interval, batch=retention_batch)
         self.folds = FoldSchedule(clock, rollup_interval, path=path)
+        self.packs = Pack(clock, pack_after=retention.pack_after, interval=rollup_interval, batch=pack_batch, path=path)
         self._batch_interval, self._max_batch, self._max_backoff = batch_interval, max_batch, max_backoff
         self._busy_timeout, self._migrations, self._observe = busy_timeout, migrations, observe_write
         self._wake, self._stop, self._abort = threading.Event(), threading.Event(), threading.Event()
-        self._drop_lock = threading.Lock()
-        self._deadline = math.inf
+        self._drop_lock, self._deadline = threading.Lock(), math.inf
         self._states: dict[str, str] = {}
         self._db: Database | None = None
         self._page_count_applied: int | None = None
-        self._default_page_count = 0
-        self._dropped_logged = 0
+        self._default_page_count = self._dropped_logged = 0
         self.thread = threading.Thread(target=self._run, name="slowatch-store-writer", daemon=True)
 
     # -- any thread ---------------------------------------------------------------------------
@@ -167,7 +166,8 @@ class Writer:
             self.retention.tick(lambda fn: self._transact(db, fn))
             if self.folds.due:
                 self.folds.run(lambda fn: self._transact(db, fn))
-            if len(self.queue) >= self._max_batch or self.retention.busy:
+            self.packs.tick(lambda fn: self._transact(db, fn), lambda cutoff: oldest_due(db, cutoff))
+            if len(self.queue) >= self._max_batch or self.retention.busy or self.packs.busy:
                 continue
             self._wake.wait(self._batch_interval)
             self._wake.clear()

@@ -203,7 +203,8 @@ async def test_the_watermark_only_grows(make_store: MakeStore, clock: FakeClock,
 async def test_retention_deletes_only_folded_rows_and_keeps_the_newest(
     make_store: MakeStore, clock: FakeClock, db_path: str
 ) -> None:
-    store = make_store(retention=RetentionConfig(raw=HOUR), rollup_interval=1e9, retention_interval=1e9)
+    no_pack = RetentionConfig(raw=HOUR, pack_after=1e9)  # this is about `results` alone
+    store = make_store(retention=no_pack, rollup_interval=1e9, retention_interval=1e9)
     await store.start()
     store.record(result(at=T0))
     store.record(result(at=T0 + 1))
@@ -225,7 +226,8 @@ async def test_retention_deletes_only_folded_rows_and_keeps_the_newest(
 async def test_retention_by_id_copes_with_rows_out_of_time_order(
     make_store: MakeStore, clock: FakeClock, db_path: str
 ) -> None:
-    store = make_store(retention=RetentionConfig(raw=HOUR), retention_batch=7, retention_interval=1e9)
+    no_pack = RetentionConfig(raw=HOUR, pack_after=1e9)  # this is about `results` alone
+    store = make_store(retention=no_pack, retention_batch=7, retention_interval=1e9)
     await store.start()
     cutoff = T0 + HOUR
     late = [cutoff + 5, cutoff - 30, cutoff + 6, cutoff - 1000, cutoff + 100]  # two rows arrive late

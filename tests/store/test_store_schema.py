@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
+from slowatch.models import Outcome
 from slowatch.store import MIGRATIONS, history, incidents, latest_results, rollups
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, result
@@ -74,7 +75,8 @@ async def test_retention_deletes_old_raw_rows_in_batches_and_keeps_rollups(
     make_store: MakeStore, clock: FakeClock
 ) -> None:
     store = make_store(
-        retention=RetentionConfig(raw=48 * HOUR, rollups=400 * DAY), retention_batch=100, retention_interval=1e9
+        retention=RetentionConfig(raw=48 * HOUR, rollups=400 * DAY, pack_after=1e9),  # `results` alone
+        retention_batch=100, retention_interval=1e9,
     )
     await store.start()
     await store.prune()
@@ -95,9 +97,10 @@ async def test_retention_deletes_old_raw_rows_in_batches_and_keeps_rollups(
 
 
 async def test_retention_of_rollups_incidents_and_stale_endpoints(make_store: MakeStore, clock: FakeClock) -> None:
-    store = make_store(retention=RetentionConfig(raw=HOUR, rollups=10 * DAY), retention_interval=1e9)
+    no_pack = RetentionConfig(raw=HOUR, rollups=10 * DAY, pack_after=1e9)  # blocks: test_store_blocks.py
+    store = make_store(retention=no_pack, retention_interval=1e9)
     await store.start()
-    store.record(result("gone", at=T0))
+    store.record(result("gone", Outcome.TIMEOUT, at=T0))  # rollup_outcomes keeps non-success outcomes only
     store.record(result("api", at=T0))
     await store.flush()
     clock.advance(10 * DAY + HOUR)
@@ -105,14 +108,14 @@ async def test_retention_of_rollups_incidents_and_stale_endpoints(make_store: Ma
     await store.flush()
     deleted = await store.prune()
     assert deleted == {
-        "results": 2, "rollups": 2, "rollup_outcomes": 2, "incidents": 2, "latest": 1,
+        "results": 2, "result_blocks": 0, "rollups": 2, "rollup_outcomes": 1, "incidents": 2, "latest": 1,
     }  # fmt: skip
     assert list(await store.read(latest_results)) == ["api"]
     assert [r.hour for r in await store.read(lambda db: rollups(db, "api", since=T0))] == [clock.time()]
 
 
 async def test_retention_runs_on_its_own_every_interval(make_store: MakeStore, clock: FakeClock) -> None:
-    store = make_store(retention=RetentionConfig(raw=HOUR), retention_interval=2 * HOUR)
+    store = make_store(retention=RetentionConfig(raw=HOUR, pack_after=1e9), retention_interval=2 * HOUR)
     await store.start()
     await store.prune()  # the next pass is due at T0 + 2h
     store.record(result(at=T0))

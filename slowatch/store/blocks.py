@@ -1,0 +1,202 @@
+"""The packed form of raw results: one `result_blocks.data` blob holds one endpoint's results of one block.
+
+A block is BLOCK (600) seconds of one endpoint, starting at a multiple of BLOCK. Format v1 (the first
+byte of the blob) is a raw-deflate stream of: the row count (uint32), then fixed-width little-endian
+columns, each stored byte plane by byte plane (all low bytes, then the next ones: runs deflate well):
+
+    ts        uint32  ms since the previous row (the first: since the block start); ts floored to the ms
+    duration  uint32  µs, rounded up (never below the measured duration: see _micros); 0xFFFFFFFF: "d"
+    outcome   uint8   index in OUTCOME_CODES (append only: the codes of format v1 never change); 255: "o"
+    status    uint16  HTTP status, 0 for none; 0xFFFF: see "s"
+    attempt   uint8   255: see "a"
+    final     uint8   0 / 1
+
+and a JSON object of what fixed columns cannot hold, as [row, value] pairs: "k" kind, "c" cert_expiry
+and "u" final_url where they change (run-length), "m" non-empty messages, "p" phases (JSON text) of
+non-success results only, and "d", "s", "a", "o" for values out of their column's range. Rows are in
+(ts, results.id) order; a decoded row is `RawRow` (id None). What is not kept: the phases of successful
+results, and ts / duration precision below 1 ms / 1 µs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import sys
+import zlib
+from array import array
+from collections.abc import Sequence
+from itertools import accumulate, repeat
+from typing import Any
+
+from slowatch.models import Outcome
+
+BLOCK = 600
+FORMAT = 1
+OUTCOME_CODES: tuple[str, ...] = (
+    "success", "timeout", "connection_refused", "connection_reset", "dns_error", "tls_error",
+    "certificate_expiring", "http_status", "assertion_failed", "body_too_large", "too_many_redirects",
+    "protocol_error", "error",
+)  # fmt: skip
+"""Format v1's outcome codes. Append only: a new Outcome gets the next code."""
+
+RawRow = tuple[Any, ...]
+"""(id or None, *RESULT_COLUMNS): id, ts, endpoint, kind, outcome, duration, status_code, message,
+attempt, final, phases (JSON text or None), cert_expiry, final_url."""
+
+_CODE = {name: i for i, name in enumerate(OUTCOME_CODES)}
+_SUCCESS = Outcome.SUCCESS.value
+_BIG = sys.byteorder == "big"
+_COLUMNS = (("I", 4), ("I", 4), ("B", 1), ("H", 2), ("B", 1), ("B", 1))  # ts, duration, outcome, status, ...
+_U32, _U16, _U8 = 0xFFFFFFFF, 0xFFFF, 0xFF
+_FLOOR = """ts is floored to the ms after adding 0.9 ulp (of the block's largest ts): `T0 + 0.05` is stored as
+the double just below it, which must still pack as 50 ms, while a ts a whole ulp below a boundary stays below."""
+assert set(_CODE) >= {o.value for o in Outcome}, "every Outcome needs a code in OUTCOME_CODES"
+
+
+def block_of(ts: float) -> int:
+    return int(ts // BLOCK) * BLOCK
+
+
+def _planes(values: array[int], width: int) -> bytes:
+    if _BIG and width > 1:
+        values = array(values.typecode, values)
+        values.byteswap()
+    raw = values.tobytes()
+    return raw if width == 1 else b"".join(raw[i::width] for i in range(width))
+
+
+def _unplanes(data: bytes, typecode: str, width: int, n: int) -> array[int]:
+    if width == 1:
+        return array(typecode, data)
+    raw = bytearray(n * width)
+    for i in range(width):
+        raw[i::width] = data[i * n : (i + 1) * n]
+    values = array(typecode, bytes(raw))
+    if _BIG:
+        values.byteswap()
+    return values
+
+
+def _runs(values: Sequence[Any], default: Any) -> list[list[Any]]:
+    """[row, value] wherever the value changes, starting from `default`."""
+    out: list[list[Any]] = []
+    prev = default
+    for i, v in enumerate(values):
+        if v != prev:
+            out.append([i, v])
+            prev = v
+    return out
+
+
+def _column(typecode: str, values: list[Any], key: str, side: dict[str, list[list[Any]]], lo: int,
+            sentinel: int, fixed: list[Any] | None = None) -> array[int]:  # fmt: skip
+    """`values` as an array; a value outside [lo, sentinel) is stored as `sentinel` with the original
+    (or `fixed`'s) value in `side[key]`. The common case (all in range) runs in C."""
+    try:
+        if values and lo <= min(values) and max(values) < sentinel:
+            return array(typecode, values)
+    except TypeError:  # None or a non-number among them
+        pass
+    out = array(typecode)
+    for i, v in enumerate(values):
+        if isinstance(v, int) and lo <= v < sentinel:
+            out.append(v)
+        else:
+            out.append(sentinel)
+            side.setdefault(key, []).append([i, (fixed or values)[i]])
+    return out
+
+
+def _micros(d: float) -> int | None:
+    """The fewest whole µs whose decoded value (us / 1e6) is >= d: a latency threshold of whole µs
+    (`duration <= t`) answers the same for the packed duration as for the measured one."""
+    if not math.isfinite(d):
+        return None
+    us = round(d * 1e6)
+    return us + 1 if us / 1e6 < d else us
+
+
+def encode(start: int, rows: Sequence[RawRow]) -> tuple[float, bytes]:
+    """Pack rows of one endpoint and block (sorted by ts, then id); return (max ts, blob)."""
+    n = len(rows)
+    side: dict[str, list[list[Any]]] = {}
+    nudge = math.ulp(start + BLOCK) * 900  # see _FLOOR (ms of an ulp of the block's largest ts)
+    ms = [max(0, math.floor((r[1] - start) * 1000 + nudge)) for r in rows]
+    deltas = array("I", [b - a for a, b in zip([0, *ms], ms, strict=False)])
+    durations = [r[5] for r in rows]
+    dur = _column("I", [_micros(d) for d in durations], "d", side, 0, _U32, durations)
+    outcomes = [r[4] for r in rows]
+    out = _column("B", [_CODE.get(o) for o in outcomes], "o", side, 0, _U8, outcomes)
+    statuses = [r[6] for r in rows]
+    status = _column("H", [0 if s is None else s for s in statuses], "s", side, 0, _U16, statuses)
+    if any(s == 0 for s in statuses):  # a status 0 must not read back as None
+        zeros = [i for i, s in enumerate(statuses) if s == 0]
+        for i in zeros:
+            status[i] = _U16
+        side["s"] = sorted([*side.get("s", []), *([i, 0] for i in zeros)])
+    attempt = _column("B", [r[8] for r in rows], "a", side, 0, _U8)
+    final = array("B", [1 if r[9] else 0 for r in rows])
+    messages = [[i, r[7]] for i, r in enumerate(rows) if r[7]]
+    phases = [[i, r[10]] for i, r in enumerate(rows) if r[10] is not None and r[4] != _SUCCESS]
+    for key, pairs in (("m", messages), ("p", phases)):
+        if pairs:
+            side[key] = pairs
+    for key, col, default in (("k", 3, ""), ("c", 11, None), ("u", 12, None)):
+        runs = _runs([r[col] for r in rows], default)
+        if runs:
+            side[key] = runs
+    body = [struct.pack("<I", n)] + [_planes(col, w) for col, (_, w) in zip((deltas, dur, out, status, attempt, final),
+                                                                             _COLUMNS, strict=True)]  # fmt: skip
+    body.append(json.dumps(side, separators=(",", ":")).encode() if side else b"")
+    blob = bytes([FORMAT]) + zlib.compress(b"".join(body), 6, wbits=-15)
+    return max(r[1] for r in rows), blob
+
+
+def _fill(n: int, default: Any, runs: list[list[Any]] | None) -> list[Any]:
+    values = [default] * n
+    for j, (i, v) in enumerate(runs or ()):
+        end = runs[j + 1][0] if runs and j + 1 < len(runs) else n
+        values[i:end] = repeat(v, end - i)
+    return values
+
+
+def _sparse(n: int, default: Any, pairs: list[list[Any]] | None) -> list[Any]:
+    values = [default] * n
+    for i, v in pairs or ():
+        values[i] = v
+    return values
+
+
+def decode(endpoint: str, start: int, blob: bytes) -> list[RawRow]:
+    """The rows of one block, in the order they were packed."""
+    if not blob or blob[0] != FORMAT:
+        raise ValueError(f"result block of {endpoint!r} at {start}: unknown format {blob[:1]!r}")
+    data = zlib.decompress(blob[1:], -15)
+    (n,) = struct.unpack_from("<I", data)
+    pos = 4
+    cols = []
+    for typecode, width in _COLUMNS:
+        cols.append(_unplanes(data[pos : pos + n * width], typecode, width, n))
+        pos += n * width
+    side: dict[str, list[list[Any]]] = json.loads(data[pos:]) if pos < len(data) else {}
+    deltas, dur, out, status, attempt, final = cols
+    ts = [start + ms / 1000 for ms in accumulate(deltas)]
+    durations: list[Any] = [us / 1e6 for us in dur]
+    outcomes: list[Any] = [OUTCOME_CODES[c] if c < len(OUTCOME_CODES) else "" for c in out]
+    statuses: list[Any] = [s or None for s in status]
+    attempts: list[Any] = list(attempt)
+    for key, column in (("d", durations), ("o", outcomes), ("s", statuses), ("a", attempts)):
+        for i, v in side.get(key, ()):
+            column[i] = v
+    return list(
+        zip(
+            repeat(None, n), ts, repeat(endpoint, n), _fill(n, "", side.get("k")), outcomes, durations, statuses,
+            _sparse(n, "", side.get("m")), attempts, final, _sparse(n, None, side.get("p")),
+            _fill(n, None, side.get("c")), _fill(n, None, side.get("u")), strict=True,
+        )
+    )  # fmt: skip
+
+
+__all__ = ["BLOCK", "FORMAT", "OUTCOME_CODES", "RawRow", "block_of", "decode", "encode"]

@@ -1,0 +1,95 @@
+"""The one read path of raw results: packed blocks (`result_blocks`) and recent rows (`results`), merged.
+
+Every reader of raw history goes through `raw_results` (the API's history, the SLO rebuild, the
+benchmarks' probe counts): it decodes the blocks overlapping the range, adds the recent rows, filters
+and orders them by time. Rows are `RawRow` tuples: (id, *RESULT_COLUMNS), with id None for packed
+rows; `phases` is JSON text (None for packed successful results: not kept, see blocks.py).
+
+Order: by ts; equal ts keep the order they were written in (within a block rows are in (ts, id)
+order, blocks packed later hold later ids, and rows still in `results` were written after every
+packed row of the same ts).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlite_utils import Database
+
+from slowatch.store.blocks import BLOCK, RawRow, decode
+from slowatch.store.schema import RESULT_COLUMNS
+
+_FAR = 1e18
+
+
+def _where_endpoints(endpoints: Sequence[str] | None) -> tuple[str, list[Any]]:
+    if endpoints is None:
+        return "", []
+    return f" AND endpoint IN ({', '.join('?' for _ in endpoints)})", list(endpoints)
+
+
+def _recent(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float, final_only: bool) -> list[RawRow]:
+    where, params = _where_endpoints(endpoints)
+    sql = f"SELECT id, {', '.join(RESULT_COLUMNS)} FROM results WHERE ts >= ? AND ts < ?{where}"
+    if final_only:
+        sql += " AND final = 1"
+    return db.conn.execute(sql, [lo, hi, *params]).fetchall()
+
+
+def _blocks(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float, newest_first: bool) -> Iterable[Any]:
+    where, params = _where_endpoints(endpoints)
+    order = "DESC" if newest_first else "ASC"
+    sql = (
+        "SELECT id, endpoint, start, data FROM result_blocks "
+        f"WHERE start > ? AND start < ? AND end >= ?{where} ORDER BY start {order}, id"
+    )
+    return db.conn.execute(sql, [lo - BLOCK, hi, lo, *params])
+
+
+def raw_results(
+    db: Database, endpoints: Sequence[str] | None = None, since: float | None = None, until: float | None = None,
+    *, final_only: bool = False, newest_first: bool = False, limit: int | None = None,
+) -> list[RawRow]:  # fmt: skip
+    """Raw results of `endpoints` (all if None) with since <= ts < until, oldest first (or newest first),
+    only final attempts if `final_only`, at most `limit` (the newest ones when `newest_first`)."""
+    lo = -_FAR if since is None else since
+    hi = _FAR if until is None else until
+    recent = _recent(db, endpoints, lo, hi, final_only)
+    keyed: list[tuple[tuple[float, int, int, int], RawRow]] = [((row[1], 1, row[0], 0), row) for row in recent]
+    recent_ts = sorted(row[1] for row in recent)
+    group_start: int | None = None
+    for block_id, endpoint, start, data in _blocks(db, endpoints, lo, hi, newest_first):
+        if newest_first and limit is not None and start != group_start:
+            # newest first, every block left starts before group_start: enough rows at or after it?
+            if group_start is not None:
+                newer = len(keyed) - bisect_left(recent_ts, group_start)
+                if newer >= limit:
+                    break
+            group_start = start
+        for pos, row in enumerate(decode(endpoint, start, data)):
+            if lo <= row[1] < hi and (row[9] or not final_only):
+                keyed.append(((row[1], 0, block_id, pos), row))
+    keyed.sort(key=lambda kr: kr[0], reverse=newest_first)
+    rows = [row for _, row in keyed]
+    return rows if limit is None else rows[:limit]
+
+
+def oldest_raw(db: Database, endpoints: Sequence[str]) -> float | None:
+    """A time from which on every raw result of `endpoints` is still kept: the oldest row of `results`
+    or the earliest `end` of a block (retention deletes a block once all its rows have expired, so the
+    oldest block may hold rows from before the retention cutoff, but never after its `end`)."""
+    where, params = _where_endpoints(endpoints)
+    recent = db.conn.execute(f"SELECT min(ts) FROM results WHERE true{where}", params).fetchone()[0]
+    marks = ", ".join("?" for _ in endpoints)
+    packed = db.conn.execute(  # the earliest end is among each endpoint's blocks with the earliest start
+        "SELECT min(b.end) FROM result_blocks AS b WHERE b.start = (SELECT min(start) FROM result_blocks AS m "
+        f"WHERE m.endpoint = b.endpoint) AND b.endpoint IN ({marks})",
+        params,
+    ).fetchone()[0]
+    found = [float(t) for t in (recent, packed) if t is not None]
+    return min(found) if found else None
+
+
+__all__ = ["RawRow", "oldest_raw", "raw_results"]

@@ -1,0 +1,300 @@
+"""Packed raw results: the block codec, the pack step, the merged read path and retention of blocks."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slowatch.clock import FakeClock
+from slowatch.config.schema import RetentionConfig
+from slowatch.models import Outcome
+from slowatch.store import history, rollups
+from slowatch.store.blocks import BLOCK, OUTCOME_CODES, block_of, decode, encode
+from slowatch.store.raw import oldest_raw, raw_results
+from slowatch.web.api import result_json
+from tests.store.conftest import MakeStore
+from tests.store.helpers import T0, eventually, mixed, result
+from tests.store.recompute import assert_exact
+
+HOUR = 3600.0
+REPO = Path(__file__).resolve().parents[2]
+PACKED = T0 + 2 * HOUR  # a clock at which every block of `mixed(...)` from T0 is due (n <= ~150)
+
+
+def scalar(path: str, sql: str) -> Any:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def packed_form(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What a raw row (id, *RESULT_COLUMNS) reads back as once packed (see blocks.py)."""
+    _, ts, ep, kind, outcome, duration, status, message, attempt, final, phases, cert, url = row
+    start = block_of(ts)
+    packed_ts = start + math.floor((ts - start) * 1000 + math.ulp(ts) * 900) / 1000
+    kept_phases = None if outcome == "success" else phases
+    return (None, packed_ts, ep, kind, outcome, packed_duration(duration), status, message, attempt, final,
+            kept_phases, cert, url)  # fmt: skip
+
+
+def packed_duration(duration: float) -> float:
+    """Whole µs, rounded up (never below the measured duration)."""
+    us = round(duration * 1e6)
+    return (us + (us / 1e6 < duration)) / 1e6
+
+
+EDGES = [0.005, 0.25, 0.3, 0.1 + 0.2, math.nextafter(0.005, 1), math.nextafter(0.25, 0), 1e-7, 1e9, math.inf]
+_rows = st.lists(
+    st.tuples(
+        st.floats(0, BLOCK, exclude_max=True),  # ts offset
+        st.sampled_from(["http", "tcp", "tls"]),
+        st.sampled_from([*OUTCOME_CODES, "from_the_future"]),
+        st.one_of(st.floats(0, 5000, allow_nan=False), st.sampled_from(EDGES)),
+        st.one_of(st.none(), st.integers(-5, 70_000)),
+        st.text(max_size=8),
+        st.integers(0, 300),
+        st.booleans(),
+        st.one_of(st.none(), st.just('{"connect":0.1,"tls":1e-300}')),
+        st.one_of(st.none(), st.floats(0, 2e9)),
+        st.one_of(st.none(), st.sampled_from(["https://a.example/x", "http://b/é?q=redacted"])),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_rows)
+def test_a_block_decodes_to_what_was_packed(spec: list[tuple[Any, ...]]) -> None:
+    start = block_of(T0 + 7 * BLOCK)
+    rows = sorted(
+        ((i, start + off, "ep", kind, outcome, dur, status, msg, attempt, 1 if final else 0, phases, cert, url)
+         for i, (off, kind, outcome, dur, status, msg, attempt, final, phases, cert, url) in enumerate(spec)),
+        key=lambda r: (r[1], r[0]),
+    )  # fmt: skip
+    end, blob = encode(start, rows)
+    assert blob[0] == 1 and end == max(r[1] for r in rows)
+    back = decode("ep", start, blob)
+    assert len(back) == len(rows)
+    for got, row in zip(back, rows, strict=True):
+        if math.isfinite(row[5]) and 0 <= round(row[5] * 1e6) < 0xFFFFFFFF - 1:
+            want = packed_form(row)
+        else:  # kept exactly, out of the column's range
+            shape = packed_form((*row[:5], 0.0, *row[6:]))
+            want = (*shape[:5], row[5], *shape[6:])
+        assert got[2:] == want[2:]
+        assert abs(got[1] - row[1]) < 0.001 and int(got[1] // 60) == int(row[1] // 60)
+        for threshold in (0.005, 0.25, 0.3, 1.0):  # latency SLIs answer the same
+            assert (got[5] <= threshold) == (row[5] <= threshold)
+
+
+def test_successful_results_pack_small() -> None:
+    start = block_of(T0)
+    rows = [(i, start + 3.7 + i * 30 + i % 3 * 0.0013, "ep-000042", "http", "success", 0.0005 + i % 7 * 0.0004, 200,
+             "", 1, 1, '{"connect":0.0001,"processing":0.0002}', None, "http://127.0.0.1:33001/fast/42")
+            for i in range(20)]  # fmt: skip
+    _, blob = encode(start, rows)
+    assert len(blob) < 160  # ~7 bytes per result before the row and index overhead
+
+
+async def test_packed_history_reads_back_like_the_rows_it_replaced(
+    make_store: MakeStore, clock: FakeClock, db_path: str
+) -> None:
+    store = make_store(rollup_interval=60.0)
+    await store.start()
+    recorded = mixed(150, seed=11)
+    for r in recorded:
+        store.record(r)
+    await store.flush()
+    before = await store.read(lambda db: raw_results(db))
+    endpoints = sorted({r.endpoint for r in recorded})
+    api_before = await store.read(lambda db: {ep: history(db, ep, limit=10_000) for ep in endpoints})
+    assert_exact(db_path)
+    clock.set(PACKED)
+    await eventually(lambda: store.packed == len(recorded) - 1)  # all but the newest row (ids are never reused)
+    assert scalar(db_path, "SELECT count(*) FROM results") == 1
+    newest = max(row[0] for row in before)
+    after = await store.read(lambda db: raw_results(db))
+    assert sorted(map(repr, after)) == sorted(repr(row if row[0] == newest else packed_form(row)) for row in before)
+
+    def shown(r: Any) -> dict[str, Any]:  # what /api/v1/endpoints/X/results shows, but started_at (to the ms)
+        doc = result_json(r.to_probe_result())
+        assert doc is not None
+        return {**doc, "started_at": None, "final": r.final}
+
+    for ep, rows in api_before.items():
+        api_after = await store.read(lambda db, ep=ep: history(db, ep, limit=10_000))  # type: ignore[misc]
+        assert {r.id for r in api_after} <= {None, newest}
+        for b, a in zip(rows, api_after, strict=True):  # the same results, in the same order
+            want = shown(b)
+            if a.id is None:  # packed: phases of a success not kept; duration rounded up to the µs
+                want["duration_seconds"] = round(packed_duration(b.duration), 6)
+                want["phases"] = {} if b.outcome is Outcome.SUCCESS else want["phases"]
+            assert shown(a) == want
+            assert abs(a.ts - b.ts) < 0.001
+    (hour, *_) = await store.read(lambda db: rollups(db, "ep1", since=T0))
+    assert hour.total == sum(1 for r in recorded if r.endpoint == "ep1" and r.final and r.started_at < T0 + HOUR)
+
+
+async def test_a_late_result_for_a_packed_block_gets_a_block_row_of_its_own(
+    make_store: MakeStore, clock: FakeClock, db_path: str
+) -> None:
+    store = make_store(rollup_interval=60.0)
+    await store.start()
+    for i in range(10):
+        store.record(result(at=T0 + i * 30, duration=0.01 * i))
+    store.record(result("other", at=T0 + 2 * BLOCK))  # the newest row stays in `results`
+    await store.flush()
+    clock.set(T0 + BLOCK + 900)
+    await eventually(lambda: store.packed == 10)
+    store.record(result(at=T0 + 45, outcome=Outcome.TIMEOUT, message="late", phases={"connect": 0.5}))
+    store.record(result("other", at=T0 + 2 * BLOCK + 1))
+    await store.flush()
+    clock.advance(60)  # the pack cutoff has not moved and the oldest row is not due: no pass
+    await store.flush()
+    await store.flush()
+    assert store.packed == 10
+    clock.advance(BLOCK)  # the cutoff moves a block on: a pass packs the late row (not the newest one)
+    await eventually(lambda: store.packed == 11)
+    blocks = sqlite3.connect(db_path).execute("SELECT endpoint, start, n FROM result_blocks ORDER BY id").fetchall()
+    assert blocks == [("api", T0, 10), ("api", T0, 1)]
+    rows = await store.read(lambda db: history(db, "api"))
+    assert [r.ts for r in rows] == sorted([T0 + i * 30 for i in range(10)] + [T0 + 45], reverse=True)
+    late = next(r for r in rows if r.message == "late")
+    assert (late.outcome, late.phases, late.id) == (Outcome.TIMEOUT, {"connect": 0.5}, None)
+    assert [r.ts for r in await store.read(lambda db: history(db, "api", since=T0 + 40, until=T0 + 95))] == [
+        T0 + 90, T0 + 60, T0 + 45,
+    ]  # fmt: skip
+    (hour,) = await store.read(lambda db: rollups(db, "api", since=T0))
+    assert (hour.total, hour.good, hour.outcomes) == (11, 10, {"success": 10, "timeout": 1})
+
+
+async def test_the_read_path_merges_blocks_and_recent_rows(make_store: MakeStore, clock: FakeClock) -> None:
+    store = make_store(rollup_interval=60.0)
+    await store.start()
+    times = [T0 + i * 20 for i in range(90)]  # 30 min: three blocks
+    for i, at in enumerate(times):
+        store.record(result(at=at, final=i % 4 != 1, attempt=1 + (i % 4 == 1)))
+    await store.flush()
+    clock.set(T0 + 2 * BLOCK + 900)  # the first two blocks are due, the third is not
+    await eventually(lambda: store.packed == 60)
+    newest = await store.read(lambda db: history(db, "api", limit=40))
+    assert [r.ts for r in newest] == times[::-1][:40]
+    assert {r.id is None for r in newest} == {True, False}  # both tables
+    assert [r.ts for r in await store.read(lambda db: history(db, "api", limit=1000))] == times[::-1]
+    finals = await store.read(lambda db: history(db, "api", final_only=True, since=T0 + 500, until=T0 + 1300))
+    assert [r.ts for r in finals] == [at for i, at in enumerate(times) if i % 4 != 1 and 500 <= at - T0 < 1300][::-1]
+    oldest_first = await store.read(lambda db: raw_results(db, ["api"], T0 + 590, T0 + 610))
+    assert [row[1] for row in oldest_first] == [T0 + 600]
+    assert await store.read(lambda db: oldest_raw(db, ["api"])) == T0 + BLOCK - 20  # the first block's end
+    assert await store.read(lambda db: oldest_raw(db, ["nope"])) is None
+
+
+async def test_retention_deletes_a_block_once_all_its_rows_expired(make_store: MakeStore, clock: FakeClock) -> None:
+    store = make_store(retention=RetentionConfig(raw=HOUR), rollup_interval=60.0, retention_interval=1e9,
+                       retention_batch=2)  # fmt: skip
+    await store.start()
+    for ep in ("a", "b", "c"):
+        for i in range(6):
+            store.record(result(ep, at=T0 + i * 200))  # blocks T0 and T0 + 600
+    store.record(result("z", at=T0 + 3 * HOUR))
+    await store.flush()
+    clock.set(T0 + HOUR + 300)
+    await eventually(lambda: store.packed == 18)
+    deleted = await store.prune()  # cutoff T0 + 300: the T0 blocks still hold rows at T0 + 400
+    assert deleted["result_blocks"] == 0
+    clock.set(T0 + HOUR + 600)  # cutoff T0 + 600 > every ts of the T0 blocks (T0 + 400 the latest)
+    deleted = await store.prune()
+    assert deleted["result_blocks"] == 3  # in transactions of two
+    left = await store.read(lambda db: raw_results(db, ["a", "b", "c"]))
+    assert sorted({row[1] for row in left}) == [T0 + 600, T0 + 800, T0 + 1000]
+    clock.set(T0 + 2 * HOUR)
+    assert (await store.prune())["result_blocks"] == 3
+    assert await store.read(lambda db: raw_results(db, ["a", "b", "c"])) == []
+
+
+async def test_a_pack_failing_mid_pass_loses_and_doubles_nothing(
+    make_store: MakeStore, clock: FakeClock, db_path: str
+) -> None:
+    store = make_store(rollup_interval=60.0, pack_batch=7)
+    await store.start()
+    recorded = mixed(120, seed=4)
+    for r in recorded:
+        store.record(r)
+    await store.flush()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute(  # a failure inside a pack transaction, after its first blocks are inserted
+        "CREATE TRIGGER fail_pack BEFORE INSERT ON result_blocks WHEN (SELECT count(*) FROM result_blocks) >= 12 "
+        "BEGIN SELECT RAISE(FAIL, 'injected failure'); END"
+    )
+    clock.set(PACKED)
+    await eventually(lambda: store.write_errors > 0)
+    assert 0 < store.packed < len(recorded) - 1
+    assert scalar(db_path, "SELECT count(*) FROM result_blocks") < 12  # the failed transaction left nothing
+    assert scalar(db_path, "SELECT sum(n) FROM result_blocks") == store.packed
+    assert scalar(db_path, "SELECT count(*) FROM results") == len(recorded) - store.packed
+    conn.execute("DROP TRIGGER fail_pack")
+    conn.close()
+    clock.advance(60)  # the next pass goes on where the failed one stopped
+    await eventually(lambda: store.packed == len(recorded) - 1)
+    await eventually(lambda: store.healthy)
+    rows = await store.read(lambda db: raw_results(db))
+    assert sorted((row[2], row[7]) for row in rows) == sorted((r.endpoint, r.message) for r in recorded)
+    assert scalar(db_path, "SELECT sum(n) FROM result_blocks") == len(recorded) - 1
+    assert scalar(db_path, "SELECT count(*) FROM results") == 1
+
+
+KILLED = """
+import asyncio, os, signal, sys
+from slowatch.clock import FakeClock
+from slowatch.config.schema import RetentionConfig
+from slowatch.store import Store
+from tests.store.helpers import mixed
+
+async def main(path):
+    store = Store(path, clock=FakeClock(), retention=RetentionConfig(), batch_interval=0.01, rollup_interval=1e9)
+    await store.start()
+    results = mixed(200, seed=8)
+    for r in results[:100]:
+        store.record(r)
+    await store.flush()  # committed and folded, not packed (not due)
+    for r in results[100:]:
+        store.record(r)
+    while store.committed < 200:  # committed, neither folded nor packed
+        await asyncio.sleep(0.005)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_a_kill_between_insert_and_pack_loses_and_doubles_nothing(
+    make_store: MakeStore, clock: FakeClock, db_path: str
+) -> None:
+    proc = subprocess.run([sys.executable, "-c", KILLED, db_path], cwd=REPO, timeout=60)
+    assert proc.returncode == -9
+    assert scalar(db_path, "SELECT count(*) FROM results") == 200
+    clock.set(T0 + 200 * 37 + 3 * HOUR)  # every block is due at start
+    store = make_store(rollup_interval=60.0)
+    await store.start()  # folds the unfolded rows, then packs everything but the newest row
+    await eventually(lambda: store.packed == 199)
+    recorded = mixed(200, seed=8)
+    rows = await store.read(lambda db: raw_results(db))
+    assert sorted((row[2], row[7]) for row in rows) == sorted((r.endpoint, r.message) for r in recorded)
+    assert scalar(db_path, "SELECT sum(total) FROM rollups") == sum(r.final for r in recorded)
+    await store.close()
+    again = make_store()  # a second start packs and folds nothing more
+    await again.start()
+    await again.flush()
+    assert again.packed == 0
+    assert scalar(db_path, "SELECT sum(total) FROM rollups") == sum(r.final for r in recorded)
+    assert len(await again.read(lambda db: raw_results(db))) == 200
