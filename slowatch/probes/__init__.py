@@ -92,7 +92,8 @@ async def run_probe(endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[
     for attempt in range(1, attempts + 1):
         result = await probe_once(endpoint, ctx)
         last = result.ok or attempt == attempts
-        result = replace(result, attempt=attempt, final=last)
+        if attempt != 1 or not last:  # the defaults are attempt=1, final=True: no copy for most probes
+            result = replace(result, attempt=attempt, final=last)
         on_result(result)
         if last:
             return result

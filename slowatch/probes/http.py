@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 _CHUNK = 64 * 1024
 _CUT_SHORT = re.compile(r"received (\d+) of (\d+) bytes")
+_NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,14 @@ class Prepared:
     endpoint: HttpEndpoint
     options: dict[str, Any]
     shown_url: str  # the configured URL, redacted: `final_url` when there was no redirect
+    url: URL  # parsed once: aiohttp would parse the string again on every request
 
 
 def prepared(endpoint: HttpEndpoint, ctx: ProbeContext) -> Prepared:
     """The cached request options of `endpoint`; a reloaded (new) endpoint object gets new ones."""
     cached = ctx.http_options.get(endpoint.name)
     if cached is None or cached.endpoint is not endpoint:
-        cached = Prepared(endpoint, _request_options(endpoint, ctx), redact_url(endpoint.url))
+        cached = Prepared(endpoint, _request_options(endpoint, ctx), redact_url(endpoint.url), URL(endpoint.url))
         ctx.http_options[endpoint.name] = cached
     return cached
 
@@ -113,7 +115,8 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
         "headers": {k: v.get_secret_value() for k, v in endpoint.headers.items()},
         "allow_redirects": endpoint.follow_redirects,
         "max_redirects": endpoint.max_redirects + 1,
-        "timeout": aiohttp.ClientTimeout(total=endpoint.timeout),
+        # `probe` bounds the whole exchange with asyncio.timeout(endpoint.timeout): no second timer from aiohttp
+        "timeout": _NO_CLIENT_TIMEOUT,
     }
     if endpoint.body is not None:
         opts["data"] = endpoint.body.encode()
@@ -143,11 +146,10 @@ async def _exchange(
     endpoint: HttpEndpoint, ctx: ProbeContext, prep: Prepared, recorder: PhaseRecorder, seen: _Seen
 ) -> Failure:
     limit = endpoint.max_body_size
-    request = ctx.session.request(endpoint.method, endpoint.url, trace_request_ctx=recorder, **prep.options)
+    request = ctx.session.request(endpoint.method, prep.url, trace_request_ctx=recorder, **prep.options)
     async with request as resp:
         seen.status = resp.status
-        url = str(resp.url)
-        seen.final_url = prep.shown_url if url == endpoint.url else redact_url(url)
+        seen.final_url = prep.shown_url if resp.url == prep.url else redact_url(str(resp.url))
         seen.reading_body = True
         recorder.start("transfer")
         announced = None if endpoint.method == "HEAD" else resp.content_length  # HEAD: the size of a GET
