@@ -349,11 +349,12 @@ def db_outcomes(db: str, since: float, until: float) -> dict[str, int]:
 
 def db_raw_count(db: str) -> int:
     """Every raw result kept: rows of `results` plus the rows packed in `result_blocks`."""
-    recent = int(m.query(db, "SELECT count(*) FROM results")[0][0])  # type: ignore[call-overload]
+    recent: int = int(str(m.query(db, "SELECT count(*) FROM results")[0][0]))
     tables = {str(name) for (name,) in m.query(db, "SELECT name FROM sqlite_schema WHERE type = 'table'")}
     if "result_blocks" not in tables:
         return recent
-    return recent + int(m.query(db, "SELECT coalesce(sum(n), 0) FROM result_blocks")[0][0])  # type: ignore[call-overload]
+    packed = m.query(db, "SELECT coalesce(sum(n), 0) FROM result_blocks")[0][0]
+    return recent + int(str(packed))
 
 
 def db_lag(db: str, interval: float, t0: float, t1: float) -> dict[str, Any]:

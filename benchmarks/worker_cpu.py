@@ -26,22 +26,23 @@ sys.path.insert(0, str(HERE.parent))
 import measure as m  # noqa: E402
 from run import PY, Children, start_targets  # noqa: E402
 
-from slowatch.config.endpoints import HttpEndpoint  # noqa: E402
+from slowatch.config.endpoints import Endpoint, HttpEndpoint  # noqa: E402
+from slowatch.models import ProbeResult  # noqa: E402
 from slowatch.workers.pool import ProberPool  # noqa: E402
 
 
 async def run_pool(urls: list[str], interval: float, duration: float, warmup: float, loop: str,
                    profile: str | None = None) -> dict[str, float]:  # fmt: skip
     count = [0]
-    eps = [
+    eps: list[Endpoint] = [
         HttpEndpoint(name=f"ep-{i}", kind="http", url=u, interval=interval, timeout=min(2.0, interval / 2))
         for i, u in enumerate(urls)
     ]
 
-    def on_result(r: object) -> None:
+    def on_result(r: ProbeResult) -> None:
         count[0] += 1
 
-    pool = ProberPool(1, on_result=on_result, observe_lag=lambda s: None, on_skipped=lambda n: None,  # type: ignore[arg-type]
+    pool = ProberPool(1, on_result=on_result, observe_lag=lambda s: None, on_skipped=lambda n: None,
                       on_missed=lambda n: None, max_concurrency=256, jitter=0.0, event_loop=loop)  # fmt: skip
     await pool.start(eps)
     await asyncio.sleep(warmup)
