@@ -304,6 +304,13 @@ def measure_daemon(args: argparse.Namespace, children: Children, workdir: Path, 
     out["write_p99_s"] = m.quantile(
         m.histogram_delta(m.histogram(last.text, "slowatch_store_write_duration_seconds"),
                           m.histogram(first.text, "slowatch_store_write_duration_seconds")), 0.99)  # fmt: skip
+    refresh = m.histogram_delta(m.histogram(last.text, "slowatch_slo_refresh_seconds"),
+                                m.histogram(first.text, "slowatch_slo_refresh_seconds"))  # fmt: skip
+    n_refresh = refresh[-1][1] if refresh else 0.0
+    sum_refresh = m.value(last.text, "slowatch_slo_refresh_seconds_sum") - m.value(
+        first.text, "slowatch_slo_refresh_seconds_sum")  # fmt: skip
+    out["slo_refresh"] = {"count": n_refresh, "mean_s": sum_refresh / n_refresh if n_refresh else None,
+                          "p99_s": m.quantile(refresh, 0.99)}  # fmt: skip
     # Probes and outcomes from the database the daemon wrote (flushed at shutdown).
     outcomes = db_outcomes(str(db), t_start_wall, t_end_wall)
     out["outcomes"] = outcomes
@@ -501,6 +508,8 @@ def report(res: dict[str, Any]) -> str:
         f"missed / skipped runs            {d['missed']:.0f} / {d['skipped']:.0f}"
         f"   (store dropped {d['store_dropped']:.0f}, write errors {d['store_write_errors']:.0f},"
         f" pending at end {d['store_pending_end']:.0f}, write p99 {ms(d['write_p99_s'])})",
+        f"SLO engine refresh               mean {ms(d['slo_refresh']['mean_s'])} / p99 {ms(d['slo_refresh']['p99_s'])}"
+        f"   ({d['slo_refresh']['count']:.0f} refreshes in the window)",
         f"daemon CPU (with its workers)    {d['cpu_s']:.2f} s = {d['cpu_s'] / d['window_s']:.2f} cores"
         f" (busiest second {d['cpu_per_s_max']:.2f}; main process {d['main_cpu_s'] / d['window_s']:.2f} cores,"
         f" {d['processes']} process(es))",

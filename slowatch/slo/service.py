@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Iterable
 
 from prometheus_client.registry import Collector
@@ -24,7 +25,7 @@ from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS
 from slowatch.slo.engine import Engine
-from slowatch.slo.metrics import SloCollector
+from slowatch.slo.metrics import RefreshTimes, SloCollector
 from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters
 from slowatch.slo.rebuild import rebuild
 from slowatch.slo.snapshot import Snapshot
@@ -60,6 +61,7 @@ class SloService:
         self._replace: list[tuple[str, float, float]] = []
         self._last_prune = self._last_sweep = -SWEEP_EVERY
         self._tasks: list[asyncio.Task[None]] = []
+        self.refresh_times = RefreshTimes()
 
     # -- the event loop's side: O(1)-ish, no I/O ------------------------------------------------
     def observe(self, result: ProbeResult) -> None:
@@ -67,7 +69,9 @@ class SloService:
         self._engine.observe(result)
 
     def refresh(self) -> Snapshot:
+        t0 = time.perf_counter()
         self._snapshot = self._engine.refresh(self._clock.time())
+        self.refresh_times.observe(time.perf_counter() - t0)
         return self._snapshot
 
     @property
@@ -79,7 +83,7 @@ class SloService:
         return self._engine
 
     def collector(self) -> Collector:
-        return SloCollector(lambda: self._snapshot)
+        return SloCollector(lambda: self._snapshot, self.refresh_times)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -60,3 +60,21 @@ def test_time_to_exhaustion_is_exported_while_budget_remains() -> None:
     shop = (("consumer", "shop"), ("slo", "avail"))
     # remaining 1 - (1/100)/0.1 = 0.9; the 1h window holds 100 probes, 1 bad: burn (1/100)/0.1 = 0.1
     assert abs(samples[("slowatch_slo_time_to_exhaustion_seconds", shop)] - 0.9 * 86400 / 0.1) < 1e-6
+
+
+def test_refresh_durations_are_a_histogram() -> None:
+    from slowatch.slo.metrics import RefreshTimes
+
+    times = RefreshTimes()
+    for seconds in (0.0004, 0.003, 0.003, 0.2, 7.0):
+        times.observe(seconds)
+    registry = CollectorRegistry()
+    registry.register(SloCollector(lambda: Engine(config([]), H).refresh(H), times))
+    text = generate_latest(registry).decode()
+    samples = {(s.name, s.labels.get("le")): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    assert samples[("slowatch_slo_refresh_seconds_bucket", "0.001")] == 1
+    assert samples[("slowatch_slo_refresh_seconds_bucket", "0.005")] == 3
+    assert samples[("slowatch_slo_refresh_seconds_bucket", "0.25")] == 4
+    assert samples[("slowatch_slo_refresh_seconds_bucket", "+Inf")] == 5
+    assert samples[("slowatch_slo_refresh_seconds_count", None)] == 5
+    assert abs(samples[("slowatch_slo_refresh_seconds_sum", None)] - 7.2064) < 1e-9
