@@ -12,7 +12,7 @@ CPU seconds (this process's own rusage) inside the measurement window, which sta
 `--mode` swaps in more of slowatch's own probe path, to split the daemon's cost per probe:
 
     bare            aiohttp ClientSession.get + read (the baseline)
-    bare-trace      + slowatch's ProbeConnector and TraceConfig (phase timings) with a PhaseRecorder
+    bare-trace      + slowatch's ProbeConnector (phase timings) with a PhaseRecorder
     slowatch-http   slowatch.probes.http.probe(endpoint, ctx) called directly
     slowatch-probe  slowatch.probes.run_probe (adds probe_once's asyncio.wait_for safety net)
 
@@ -61,18 +61,18 @@ def make_prober(mode: str, urls: list[str], interval: float, timeout: float, con
     from slowatch.clock import SystemClock
     from slowatch.probes import ProbeContext, make_session, run_probe
     from slowatch.probes import http as http_probe
-    from slowatch.probes.tracing import PhaseRecorder
+    from slowatch.probes.tracing import PhaseRecorder, recording
 
-    session = make_session(limit=concurrency)  # ProbeConnector + trace_config, force_close
+    session = make_session(limit=concurrency)  # ProbeConnector (phase timings), force_close
     clock = SystemClock()
     if mode == "bare-trace":
 
         async def traced(url: str) -> bool:
             try:
-                recorder = PhaseRecorder(clock)
-                async with session.get(url, timeout=client_timeout, trace_request_ctx=recorder) as resp:
-                    await resp.read()
-                    return resp.status == 200
+                with recording(PhaseRecorder(clock)):
+                    async with session.get(url, timeout=client_timeout) as resp:
+                        await resp.read()
+                        return resp.status == 200
             except (aiohttp.ClientError, OSError, TimeoutError):
                 return False
 

@@ -19,7 +19,7 @@ from slowatch.config.endpoints import Endpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes import dns, http, tcp, tls
 from slowatch.probes.certs import SslContexts
-from slowatch.probes.tracing import ProbeConnector, trace_config
+from slowatch.probes.tracing import ProbeConnector
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ def make_session(limit: int = 100) -> aiohttp.ClientSession:
     connector = ProbeConnector(limit=limit, force_close=True, ttl_dns_cache=10)
     return aiohttp.ClientSession(
         connector=connector,
-        trace_configs=[trace_config()],
         cookie_jar=aiohttp.DummyCookieJar(),
         auto_decompress=True,
         headers={"User-Agent": "slowatch"},

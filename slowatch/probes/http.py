@@ -146,8 +146,9 @@ async def _exchange(
     endpoint: HttpEndpoint, ctx: ProbeContext, prep: Prepared, recorder: PhaseRecorder, seen: _Seen
 ) -> Failure:
     limit = endpoint.max_body_size
-    request = ctx.session.request(endpoint.method, prep.url, trace_request_ctx=recorder, **prep.options)
+    request = ctx.session.request(endpoint.method, prep.url, **prep.options)
     async with request as resp:
+        recorder.stop("processing")
         seen.status = resp.status
         seen.final_url = prep.shown_url if resp.url == prep.url else redact_url(str(resp.url))
         seen.reading_body = True

@@ -2,11 +2,15 @@
 
 `resolve` (DNS), `connect` (TCP), `tls` (handshake), `processing` (request sent -> response headers, i.e.
 server think time plus first byte), `transfer` (headers -> body read, recorded by the probe). With redirects
-the phases of every hop are added up. Timings ride on `aiohttp.TraceConfig` (attached to the shared session
-by `make_session`, fed per request through `trace_request_ctx`), plus one hook aiohttp has no signal for:
-the moment TCP is up and TLS starts, taken from the connector's protocol factory (it also hands over the
-protocol, whose transport carries the peer certificate). When that hook is absent (another aiohttp
-version) `tls` is folded into `connect` and `cert_expiry` stays None. IP-literal hosts have no `resolve`.
+the phases of every hop are added up. The probe makes its PhaseRecorder current (`recording`, a context
+variable) and `ProbeConnector`, the session's connector, reports to it: around `connect` (connection
+creation: DNS, TCP, TLS; then `processing` starts as the request goes out, and ends when the probe has the
+response headers or the next redirect hop connects), around `_resolve_host` (DNS), and from its protocol
+factory the moment TCP is up and TLS starts (it also hands over the protocol, whose transport carries the
+peer certificate). This replaced `aiohttp.TraceConfig`, whose per-request Trace objects and awaited
+signals cost ~15 % of a probe's CPU (benchmarks/README.md). When the factory hook is absent (another
+aiohttp version) `tls` is folded into `connect` and `cert_expiry` stays None. IP-literal hosts have no
+`resolve`.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
+from aiohttp.connector import Connection
+from aiohttp.helpers import is_ip_address
 
 from slowatch.clock import Clock
 from slowatch.probes.certs import peer_cert_expiry
@@ -50,6 +55,7 @@ class PhaseRecorder:
         self.phases[phase] = self.phases.get(phase, 0.0) + max(seconds, 0.0)
 
     def connection_started(self) -> None:
+        self.stop("processing")  # a redirect: the previous hop's response has arrived
         self.connecting = True
         self.start("connect")
 
@@ -98,7 +104,9 @@ def _reporting_factory(factory: Callable[[], ResponseHandler]) -> ResponseHandle
 
 
 class ProbeConnector(aiohttp.TCPConnector):
-    """A TCPConnector whose protocol factory tells the current probe when TCP is up (see module doc)."""
+    """A TCPConnector that times the phases of the current probe's connections (see module doc).
+
+    Requests made outside `recording(...)` (no current PhaseRecorder) pass straight through."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -106,33 +114,25 @@ class ProbeConnector(aiohttp.TCPConnector):
         if isinstance(factory, functools.partial):
             self._factory = functools.partial(_reporting_factory, factory)
 
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Connection:  # noqa: ASYNC109 (aiohttp's signature)
+        recorder = _current.get()
+        if recorder is None:
+            return await super().connect(req, traces, timeout)
+        recorder.connection_started()
+        conn = await super().connect(req, traces, timeout)
+        recorder.connection_ready()
+        recorder.start("processing")  # the request goes out on this connection right away
+        return conn
 
-def _recorder(trace_config_ctx: SimpleNamespace) -> PhaseRecorder | None:
-    rec = getattr(trace_config_ctx, "trace_request_ctx", None)
-    return rec if isinstance(rec, PhaseRecorder) else None
-
-
-def _on(action: Callable[[PhaseRecorder], None]) -> Callable[..., Any]:
-    async def handler(session: aiohttp.ClientSession, trace_config_ctx: SimpleNamespace, params: Any) -> None:
-        rec = _recorder(trace_config_ctx)
-        if rec is not None:
-            action(rec)
-
-    return handler
-
-
-def trace_config() -> aiohttp.TraceConfig:
-    """The TraceConfig `make_session` attaches; requests without a PhaseRecorder are ignored."""
-    tc = aiohttp.TraceConfig()
-    tc.on_dns_resolvehost_start.append(_on(lambda r: r.start("resolve")))
-    tc.on_dns_resolvehost_end.append(_on(lambda r: r.resolved()))
-    tc.on_dns_cache_hit.append(_on(lambda r: r.add("resolve", 0.0)))
-    tc.on_connection_create_start.append(_on(lambda r: r.connection_started()))
-    tc.on_connection_create_end.append(_on(lambda r: r.connection_ready()))
-    tc.on_request_headers_sent.append(_on(lambda r: r.start("processing")))
-    tc.on_request_end.append(_on(lambda r: r.stop("processing")))
-    tc.on_request_redirect.append(_on(lambda r: r.stop("processing")))
-    return tc
+    async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
+        recorder = _current.get()
+        if recorder is None or is_ip_address(host):
+            return await super()._resolve_host(host, port, traces)
+        recorder.start("resolve")
+        try:
+            return await super()._resolve_host(host, port, traces)
+        finally:
+            recorder.resolved()
 
 
-__all__ = ["PhaseRecorder", "ProbeConnector", "recording", "trace_config"]
+__all__ = ["PhaseRecorder", "ProbeConnector", "recording"]

@@ -30,6 +30,9 @@ async def test_redirects_are_followed_and_final_url_recorded(ctx: ProbeContext, 
     result = await http.probe(http_endpoint(f"http://127.0.0.1:{hostile.port}/chain/3", max_redirects=3), ctx)
     assert result.outcome is Outcome.SUCCESS
     assert result.final_url == f"http://127.0.0.1:{hostile.port}/ok"
+    # every hop's connect and processing are added up; nothing is counted twice
+    assert {"connect", "processing", "transfer"} <= set(result.phases)
+    assert sum(result.phases.values()) <= result.duration
 
 
 async def test_one_redirect_too_many(ctx: ProbeContext, hostile: TcpTarget) -> None:
