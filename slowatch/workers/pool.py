@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import os
 import socket
 import sys
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 AUTO_MIN_RATE = 100.0
 """`probe_workers: auto` uses workers from this many planned probes per second (1,000 endpoints at 10 s)."""
+AUTO_RATE_PER_WORKER = 1000.0
+"""Plain-HTTP probes per second one worker is given under `auto` (about half a core; benchmarks/README.md)."""
 AUTO_MAX_WORKERS = 4
 BACKOFF_MAX = 30.0
 
@@ -43,16 +46,26 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def probe_weight(ep: Endpoint) -> float:
+    """Relative CPU of one probe: a TLS handshake costs ~3 plain HTTP requests, a TCP connect or DNS query ~half."""
+    if ep.kind == "tls" or (ep.kind == "http" and str(getattr(ep, "url", "")).startswith("https:")):
+        return 3.0
+    return 1.0 if ep.kind == "http" else 0.5
+
+
 def worker_count(setting: int | Literal["auto"], endpoints: list[Endpoint], cpus: int | None = None) -> int:
-    """How many prober workers to run: `setting` itself, or for "auto" one per usable core (at most
-    AUTO_MAX_WORKERS) once the planned probe rate reaches AUTO_MIN_RATE per second and there are 2+ cores."""
+    """How many prober workers to run: `setting` itself, or for "auto": none below AUTO_MIN_RATE planned
+    probes per second or on one core; else one per AUTO_RATE_PER_WORKER weighted probes per second, at
+    most one per usable core and AUTO_MAX_WORKERS."""
     if setting != "auto":
         return setting
     cpus = usable_cpus() if cpus is None else cpus
-    rate = sum(1.0 / ep.interval for ep in endpoints if ep.enabled)
+    enabled = [ep for ep in endpoints if ep.enabled]
+    rate = sum(1.0 / ep.interval for ep in enabled)
     if cpus < 2 or rate < AUTO_MIN_RATE:
         return 0
-    return min(cpus, AUTO_MAX_WORKERS)
+    weighted = sum(probe_weight(ep) / ep.interval for ep in enabled)
+    return max(1, min(cpus, AUTO_MAX_WORKERS, math.ceil(weighted / AUTO_RATE_PER_WORKER)))
 
 
 def shard_of(name: str, workers: int) -> int:
@@ -249,4 +262,7 @@ class ProberPool:
         return sum(w.cancelled for w in self._workers)
 
 
-__all__ = ["AUTO_MAX_WORKERS", "AUTO_MIN_RATE", "ProberPool", "shard_of", "usable_cpus", "worker_count"]
+__all__ = [
+    "AUTO_MAX_WORKERS", "AUTO_MIN_RATE", "AUTO_RATE_PER_WORKER", "ProberPool", "probe_weight", "shard_of",
+    "usable_cpus", "worker_count",
+]  # fmt: skip
