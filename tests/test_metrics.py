@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 import shutil
@@ -13,13 +14,15 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import Metric
-from prometheus_client.exposition import generate_latest
+from prometheus_client.exposition import choose_encoder, generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import Config, MetricsConfig
-from slowatch.metrics import ProbeMetrics, SelfMetrics, prometheus_label, render_metrics, render_response
+from slowatch.metrics import ProbeMetrics, Scrape, SelfMetrics, prometheus_label, render_metrics, render_response
+from slowatch.metrics import scrape as scrape_module
+from slowatch.metrics.probe import SCRAPE_BUCKETS
 from slowatch.models import Outcome, ProbeResult
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
@@ -202,6 +205,9 @@ class ClientMetrics:
                           "Unix time the earliest certificate seen by the last probe expires", ep, registry=registry)
         self.phase = Gauge("slowatch_probe_http_duration_seconds", "Duration of each phase of the last HTTP probe",
                            ["endpoint", "phase", *extra], registry=registry)  # fmt: skip
+        Histogram("slowatch_metrics_scrape_duration_seconds",
+                  "Duration of one /metrics scrape, from the request to the last byte written",
+                  buckets=SCRAPE_BUCKETS, registry=registry)  # fmt: skip
 
     def observe(self, r: ProbeResult, extra: tuple[str, ...]) -> None:
         self.success.labels(r.endpoint, r.kind, *extra).set(1.0 if r.ok else 0.0)
@@ -269,3 +275,127 @@ def test_promtool_accepts_1000_endpoints(tmp_path: Any) -> None:
     # without HELP); the OpenMetrics body goes through the client's strict OpenMetrics parser instead.
     om = render_metrics(registry, OPENMETRICS)[0].decode()
     assert len(samples(om, openmetrics=True)) == len(samples(body.decode()))
+
+
+def test_cache_rerenders_only_observed_endpoints() -> None:
+    registry, pm = observed()
+    first = scrape(registry)
+    web, db = pm._by_name["web"], pm._by_name["db"]
+    web_chunks, db_chunks = web.chunks, db.chunks
+    assert not web.dirty and not db.dirty
+    assert scrape(registry) == first and web.chunks is web_chunks  # nothing observed: cached text, not re-rendered
+    pm.observe(result("web", duration=0.05, started_at=1763770020.0))
+    assert web.dirty
+    got = samples(scrape(registry))
+    labels = {"endpoint": "web", "team_name": "shop"}
+    assert got[key("slowatch_probe_last_run_timestamp_seconds", **labels)] == 1763770020.0
+    assert got[key("slowatch_probe_duration_seconds_count", kind="http", **labels)] == 4.0
+    assert got[key("slowatch_probes_total", kind="http", outcome="success", **labels)] == 3.0
+    assert web.chunks is not web_chunks and db.chunks is db_chunks  # only the observed endpoint was rendered again
+    pm.observe(result("nope"))  # not configured: dropped, nothing goes dirty
+    assert not any(slot.dirty for slot in pm._by_name.values())
+
+
+def test_cache_follows_endpoints_added_and_removed_at_reload() -> None:
+    registry, pm = observed()
+    scrape(registry)
+    web = pm._by_name["web"]
+    cached = web.chunks
+    pm.set_endpoints(endpoints(("web", "http", {"team-name": "shop"}), ("new", "http", {})))  # db removed, new added
+    text = scrape(registry)
+    assert pm._by_name["web"] is web and web.chunks is cached  # unchanged endpoint: same slot, text still cached
+    assert 'endpoint="db"' not in text and 'endpoint="new"' not in text  # removed: gone; added: no result yet
+    assert 'slowatch_probes_total{endpoint="web",kind="http",outcome="success",team_name="shop"} 2.0' in text
+    pm.observe(result("new"))
+    assert 'slowatch_probe_success{endpoint="new",kind="http",team_name=""} 1.0' in scrape(registry)
+    pm.set_endpoints(endpoints(("web", "http", {"team-name": "ops"}), ("new", "http", {})))  # relabelled
+    text = scrape(registry, OPENMETRICS)
+    assert 'endpoint="web"' not in text and text.count("# EOF") == 1
+    assert generate_latest(registry) == scrape(registry).encode()  # samples of the client's encoder: same cache
+
+
+@pytest.mark.parametrize("accept", ["", OPENMETRICS])
+@pytest.mark.parametrize("offload", [True, False])
+async def test_scrape_stream_gzip_round_trip(accept: str, offload: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scrape_module, "CHUNK_BYTES", 2048)  # several chunks (and deflate calls) per body
+    registry = CollectorRegistry()
+    pm = ProbeMetrics(registry, MetricsConfig(endpoint_labels=["team"]))
+    pm.set_endpoints(endpoints(*((f"ep-{i}", "http", {"team": f"t{i % 9}"}) for i in range(200))))
+    for r in mixed_results(200):
+        pm.observe(r)
+    expected, content_type = render_metrics(registry, accept)
+    zipped = Scrape(registry, accept, "gzip, deflate", offload=offload)
+    assert zipped.headers == {"Content-Type": content_type, "Content-Encoding": "gzip"}
+    chunks = [c async for c in zipped.body()]
+    assert len(chunks) >= 2 and gzip.decompress(b"".join(chunks)) == expected
+    plain = Scrape(registry, accept, "identity")
+    assert "Content-Encoding" not in plain.headers
+    plain_chunks = [c async for c in plain.body()]
+    assert len(plain_chunks) > 3 and b"".join(plain_chunks) == expected
+    assert zipped.finished() > 0
+    count = 'slowatch_metrics_scrape_duration_seconds_count'
+    assert f"{count} 1.0\n" in scrape(registry)  # observed once (the plain scrape was never finished)
+
+
+async def test_concurrent_scrapes_each_see_one_rendering_per_endpoint() -> None:
+    """Two scrapes pausing at every point while results arrive between the pauses: both bodies are valid and
+    an endpoint's lines (success count, histogram count, last run) always belong to the same observation."""
+    registry = CollectorRegistry()
+    pm = ProbeMetrics(registry, MetricsConfig(duration_buckets=[0.01, 0.1]))
+    n = 700  # several refresh and join slices
+    pm.set_endpoints(endpoints(*((f"ep-{i}", "http", {}) for i in range(n))))
+    seen = [0] * n
+    stop = False
+
+    async def observer() -> None:
+        i = 0
+        while not stop:
+            seen[i % n] += 1
+            pm.observe(result(f"ep-{i % n}", duration=0.05, started_at=float(seen[i % n])))
+            i += 7
+            await asyncio.sleep(0)
+
+    async def one(accept: str) -> str:
+        body = Scrape(registry, accept, "", budget=0.0).body()  # budget 0: pause at every point
+        return b"".join([c async for c in body]).decode()
+
+    task = asyncio.create_task(observer())
+    texts = await asyncio.gather(one(OPENMETRICS), one(""), one(OPENMETRICS))
+    stop = True
+    await task
+    for text, om in zip(texts, (True, False, True), strict=True):
+        got = samples(text, openmetrics=om)
+        assert text.count("# EOF") == (1 if om else 0)
+        for i in range(n):
+            labels = {"endpoint": f"ep-{i}", "kind": "http"}
+            count = got.get(key("slowatch_probe_duration_seconds_count", **labels))
+            if count is None:
+                continue
+            assert got[key("slowatch_probes_total", outcome="success", **labels)] == count
+            assert got[key("slowatch_probe_last_run_timestamp_seconds", endpoint=f"ep-{i}")] == count
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "",
+        OPENMETRICS,
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8",
+        "application/openmetrics-text;version=1.0.0;escaping=dots",
+        "text/plain;version=1.0.0;escaping=allow-utf-8",
+    ],
+)
+def test_registry_families_as_the_client_encodes_them(accept: str) -> None:
+    """The registry part (written here for plain samples, sliced) is byte for byte the client's encoder output."""
+    registry = CollectorRegistry()
+    SelfMetrics(registry, pending_writes=lambda: 3.0, store_healthy=lambda: 1.0, in_flight=lambda: 0.0,
+                jobs=lambda: 2.0, store_write_errors=lambda: 1.0, store_dropped=lambda: 0.0)  # fmt: skip
+    big = Gauge("big_family", "many\nsamples \\ here", ["consumer", "slo", "a_window"], registry=registry)
+    for i in range(1_234):  # several slices
+        big.labels(f'c"{i % 7}\\x\n', f"slo-{i}", "1h").set(i / 7 if i % 5 else 1.7e9 + i)
+    Counter("odd:name_events", "colon in the name", ["k"], registry=registry).labels("v").inc(3)
+    Gauge("unit_gauge_bytes", "with a unit", unit="bytes", registry=registry).set(float("inf"))
+    Histogram("plain_seconds", "a histogram", registry=registry).observe(0.3)
+    Counter("plain_events", "a counter", registry=registry).inc(12345678.5)
+    om_encoder, _ = choose_encoder(accept)
+    assert render_metrics(registry, accept)[0] == om_encoder(registry)

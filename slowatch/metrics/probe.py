@@ -1,8 +1,10 @@
 """Per-endpoint series: a slot of plain values per configured endpoint, rendered by `families`.
 
 `observe` is a handful of attribute and list updates on the event loop (no prometheus-client children,
-no locks); the families are collected from the daemon's `CollectorRegistry` like any other collector,
-so names clash-check at registration and any prometheus-client encoder can still render them.
+no locks) and marks the slot dirty; a scrape re-renders dirty slots only (`families.EndpointTable`). The
+families are collected from the daemon's `CollectorRegistry` like any other collector, so names
+clash-check at registration and any prometheus-client encoder can still render them. The registry also
+gets `slowatch_metrics_scrape_duration_seconds`, which /metrics observes (`exposition.Scrape`).
 """
 
 from __future__ import annotations
@@ -11,38 +13,39 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import MetricsConfig
 from slowatch.metrics import families as f
-from slowatch.metrics.families import EndpointFamily, FamilySpec
+from slowatch.metrics.families import EndpointFamily, EndpointTable, FamilySpec
 from slowatch.metrics.slots import OUTCOME_INDEX, EndpointSlot
 from slowatch.metrics.text import prometheus_label
 from slowatch.models import Outcome, ProbeResult
 
 _RESERVED = {"endpoint", "kind", "outcome", "phase", "le"}
+SCRAPE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 def _specs(bounds: tuple[float, ...] | None) -> tuple[FamilySpec, ...]:
     name = "slowatch_probe_success"
-    specs = [FamilySpec(name, "1 if the endpoint's last probe succeeded, else 0", "gauge", f.success_lines(name))]
+    specs = [FamilySpec(name, "1 if the endpoint's last probe succeeded, else 0", "gauge", f.success_chunk(name))]
     if bounds is not None:
         name = "slowatch_probe_duration_seconds"
-        specs.append(FamilySpec(name, "Probe duration (final attempts)", "histogram", f.histogram_lines(name, bounds)))
+        specs.append(FamilySpec(name, "Probe duration (final attempts)", "histogram", f.histogram_chunk(name, bounds)))
     name = "slowatch_probes"
-    specs.append(FamilySpec(name, "Final probe results by outcome", "counter", f.outcome_lines(name)))
+    specs.append(FamilySpec(name, "Final probe results by outcome", "counter", f.outcome_chunk(name)))
     name = "slowatch_probe_last_run_timestamp_seconds"
-    specs.append(FamilySpec(name, "Unix time the endpoint's last probe started", "gauge", f.last_run_lines(name)))
+    specs.append(FamilySpec(name, "Unix time the endpoint's last probe started", "gauge", f.last_run_chunk(name)))
     name = "slowatch_probe_http_status_code"
-    specs.append(FamilySpec(name, "HTTP status of the last probe (0 when no response)", "gauge", f.status_lines(name)))
+    specs.append(FamilySpec(name, "HTTP status of the last probe (0 when no response)", "gauge", f.status_chunk(name)))
     name = "slowatch_probe_ssl_earliest_cert_expiry"
     help_text = "Unix time the earliest certificate seen by the last probe expires"
-    specs.append(FamilySpec(name, help_text, "gauge", f.cert_lines(name)))
+    specs.append(FamilySpec(name, help_text, "gauge", f.cert_chunk(name)))
     name = "slowatch_probe_http_duration_seconds"
-    specs.append(FamilySpec(name, "Duration of each phase of the last HTTP probe", "gauge", f.phase_lines(name)))
+    specs.append(FamilySpec(name, "Duration of each phase of the last HTTP probe", "gauge", f.phase_chunk(name)))
     return tuple(specs)
 
 
@@ -64,18 +67,25 @@ class ProbeMetrics(Collector):
         self._specs = _specs(self._bounds)
         self._slots: tuple[EndpointSlot, ...] = ()
         self._by_name: dict[str, EndpointSlot] = {}
+        self._scrape_seconds = Histogram(
+            "slowatch_metrics_scrape_duration_seconds",
+            "Duration of one /metrics scrape, from the request to the last byte written",
+            buckets=SCRAPE_BUCKETS,
+            registry=registry,
+        )  # registered first: /metrics writes the per-endpoint families last, and so does the client then
         registry.register(self)
 
     def set_endpoints(self, endpoints: Iterable[Endpoint]) -> None:
-        """Keep the slots of endpoints whose labels are unchanged; series of the others start afresh or go."""
-        width = len(self._bounds or ())
+        """Keep the slots (and cached text) of endpoints whose labels are unchanged; series of the others start
+        afresh or go. Endpoints added start without series (and clean: nothing to render until a result)."""
+        width, families = len(self._bounds or ()), len(self._specs)
         old = self._by_name
         new: dict[str, EndpointSlot] = {}
         for ep in endpoints:
             extra = tuple(zip(self._extra_names, (ep.labels.get(k, "") for k in self._extra), strict=True))
             slot = old.get(ep.name)
             if slot is None or slot.kind != ep.kind or slot.extra != extra:
-                slot = EndpointSlot(ep.name, ep.kind, extra, width)
+                slot = EndpointSlot(ep.name, ep.kind, extra, width, families)
             new[ep.name] = slot
         self._by_name = new
         self._slots = tuple(new.values())  # one reference swap: a scrape sees the old set or the new one
@@ -104,14 +114,15 @@ class ProbeMetrics(Collector):
                     slot.phases = {**slot.phases, **phases}
         if result.cert_expiry is not None:
             slot.cert_expiry = result.cert_expiry
-        slot.last_run = result.started_at  # last: marks the slot as having series
+        slot.last_run = result.started_at  # marks the slot as having series
+        slot.dirty = True  # last: a rendering from another thread that missed part of this result repeats
 
     def describe(self) -> Iterable[Metric]:
         return [Metric(spec.name, spec.help, spec.type) for spec in self._specs]
 
     def collect(self) -> Iterable[Metric]:
-        slots = self._slots
-        return [EndpointFamily(spec, slots) for spec in self._specs]
+        table = EndpointTable(self._specs, self._slots, self._scrape_seconds)
+        return [EndpointFamily(table, i) for i in range(len(self._specs))]
 
 
 __all__ = ["ProbeMetrics"]

@@ -1,10 +1,12 @@
 """One endpoint's per-endpoint metric state: plain attributes updated on the event loop, read by the renderer.
 
 The label text of every series is built and escaped once, when the slot is made (at start and on reload);
-a scrape only pastes it. The renderer reads a slot from a worker thread without a lock: each attribute read
-is atomic under the GIL, counters only grow, and a histogram's `_count` is the sum of the bucket counts read
-in the same pass, so buckets stay cumulative and consistent with `_count` (only `_sum` can be one
-observation ahead or behind, which the exposition formats tolerate).
+a rendering only pastes it. The slot also keeps its last rendering (`chunks`, one string per family) and a
+`dirty` flag, set by every observation and cleared when the slot is rendered again (`families`). /metrics
+renders on the event loop, between observations, so a rendering is one consistent snapshot of the slot.
+Rendered from another thread (e.g. `render_metrics` in a test), reads are still safe without a lock: each
+attribute read is atomic under the GIL, counters only grow, and a histogram's `_count` is the sum of the
+bucket counts read in the same pass (only `_sum` can then be one observation ahead or behind).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class EndpointSlot:
         "base",
         "buckets",
         "cert_expiry",
+        "chunks",
+        "dirty",
         "duration_sum",
         "ep",
         "extra",
@@ -40,7 +44,7 @@ class EndpointSlot:
         "status",
     )
 
-    def __init__(self, name: str, kind: str, extra: Sequence[tuple[str, str]], buckets: int) -> None:
+    def __init__(self, name: str, kind: str, extra: Sequence[tuple[str, str]], buckets: int, families: int) -> None:
         self.name = name
         self.kind = kind
         self.extra = tuple(extra)
@@ -60,6 +64,8 @@ class EndpointSlot:
         self.outcomes = [0] * len(OUTCOMES)  # final results per outcome, indexed like OUTCOMES
         self.buckets = [0] * buckets  # per bucket, not cumulative; the last is +Inf
         self.duration_sum = 0.0
+        self.dirty = False  # set by each observation: `chunks` is stale
+        self.chunks: tuple[str, ...] = ("",) * families  # the last rendering: no series before the first result
 
 
 __all__ = ["OUTCOMES", "OUTCOME_INDEX", "EndpointSlot"]

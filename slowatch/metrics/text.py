@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 _SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
 # Counts are small integers most of the time: their text is looked up, not formatted.
-_COUNTS = tuple(f"{i}.0" for i in range(4096))
+COUNTS = tuple(f"{i}.0" for i in range(4096))
 
 
 def prometheus_label(name: str) -> str:
@@ -35,7 +35,7 @@ def go_float(value: float) -> str:
 
 def count_text(n: int) -> str:
     """A counter or bucket count, printed as the client prints a float (`3.0`, `1.234567e+06`)."""
-    return _COUNTS[n] if n < 4096 else go_float(float(n))
+    return COUNTS[n] if n < 4096 else go_float(float(n))
 
 
 def escape_value(value: str) -> str:
@@ -65,4 +65,4 @@ def header(name: str, help_text: str, typ: str, *, openmetrics: bool) -> str:
     return f"# HELP {shown} {doc}\n# TYPE {shown} {typ}\n"
 
 
-__all__ = ["count_text", "escape_value", "go_float", "header", "label_text", "prometheus_label", "split_at"]
+__all__ = ["COUNTS", "count_text", "escape_value", "go_float", "header", "label_text", "prometheus_label", "split_at"]

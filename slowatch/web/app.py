@@ -1,31 +1,35 @@
 """The HTTP face of the daemon: /metrics, /healthz, /readyz, the JSON API and the status page.
 
 Handlers never touch SQLite on the event loop: they read in-memory state or go through
-`Store.read`, which runs the query on the store's reader thread. /metrics is rendered in a worker
-thread too, so a large scrape never stalls probing (collectors only read in-memory state and are
-thread-safe).
+`Store.read`, which runs the query on the store's reader thread. /metrics is rendered on the event
+loop in slices of a few milliseconds and streamed (`slowatch.metrics.Scrape`): rendering in a worker
+thread held the GIL against the loop, and most endpoints' text is cached between scrapes anyway.
 """
 
 from __future__ import annotations
 
-import asyncio
+from contextlib import aclosing
 
 from aiohttp import web
 
-from slowatch.metrics import render_response
+from slowatch.metrics import Scrape
 from slowatch.web import api, status_page
 from slowatch.web.view import VIEW, DaemonView
 
 
-async def metrics(request: web.Request) -> web.Response:
-    view = request.app[VIEW]
-    body, headers = await asyncio.to_thread(
-        render_response,
-        view.registry,
-        request.headers.get("Accept", ""),
-        request.headers.get("Accept-Encoding", ""),
-    )
-    return web.Response(body=body, headers=headers)
+async def metrics(request: web.Request) -> web.StreamResponse:
+    headers = request.headers
+    scrape = Scrape(request.app[VIEW].registry, headers.get("Accept", ""), headers.get("Accept-Encoding", ""))
+    response = web.StreamResponse(headers=scrape.headers)
+    await response.prepare(request)
+    try:
+        async with aclosing(scrape.body()) as body:  # closed at once if the scraper goes away mid-body
+            async for chunk in body:
+                await response.write(chunk)
+        await response.write_eof()
+    finally:
+        scrape.finished()
+    return response
 
 
 async def healthz(request: web.Request) -> web.Response:
