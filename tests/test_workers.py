@@ -87,6 +87,7 @@ def test_auto_uses_workers_only_at_rate_and_with_cores() -> None:
     assert worker_count("auto", small + disabled, cpus=8) == 0
     assert worker_count("auto", large, cpus=1) == 0
     assert worker_count("auto", large, cpus=2) == 1  # 200 probes/s: one worker is plenty
+    assert worker_count("auto", [ep(f"e{i}", 10.0) for i in range(10_000)], cpus=2) == 1  # exactly 1,000/s
     busy = [ep(f"e{i}", 1.0) for i in range(2500)]  # 2,500 probes/s
     assert worker_count("auto", busy, cpus=2) == 2
     assert worker_count("auto", busy, cpus=64) == 3

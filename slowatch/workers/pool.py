@@ -65,7 +65,7 @@ def worker_count(setting: int | Literal["auto"], endpoints: list[Endpoint], cpus
     if cpus < 2 or rate < AUTO_MIN_RATE:
         return 0
     weighted = sum(probe_weight(ep) / ep.interval for ep in enabled)
-    return max(1, min(cpus, AUTO_MAX_WORKERS, math.ceil(weighted / AUTO_RATE_PER_WORKER)))
+    return max(1, min(cpus, AUTO_MAX_WORKERS, math.ceil(round(weighted / AUTO_RATE_PER_WORKER, 6))))  # 1000.0000001
 
 
 def shard_of(name: str, workers: int) -> int:
