@@ -93,7 +93,7 @@ async def test_api_serves_latest_history_rollups_incidents(daemon: Daemon) -> No
 
     status, body = await get(daemon, "/api/v1/endpoints/up/rollups")
     (hour,) = json.loads(body)["rollups"]
-    assert hour["total"] == 3 and hour["good"] == 3
+    assert hour["total"] == 3 and hour["good"] == 3 and hour["seconds"] == 3600
 
     status, body = await get(daemon, "/api/v1/incidents?endpoint=down")
     (incident,) = json.loads(body)["incidents"]

@@ -4,22 +4,50 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from slowatch.config.alerting import AlertingPolicy, EndpointAlerts, Route, SilenceConfig, SinkConfig
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.maintenance import MaintenanceConfig
 from slowatch.config.types import Duration, Interval, Model, Name
+from slowatch.durations import format_duration
 
 
 class RetentionConfig(Model):
     """How long history is kept. Raw results older than `pack_after` (and folded into the rollups) are
-    packed into compressed 10-minute blocks (slowatch/store/pack.py); `raw` applies to both forms."""
+    packed into compressed 10-minute blocks (slowatch/store/pack.py); `raw` applies to both forms.
+
+    Rollups are hourly for `hourly`, then merged into one row per endpoint and UTC day
+    (slowatch/store/daily.py) and kept `rollups` in all. `hourly` must cover the longest calendar SLO
+    window (a quarter: 92 days and an hour), so that an SLO rebuild finds hourly rows for all of it:
+    at least 93d, or `rollups` if that is shorter (then nothing is downsampled). Unset, it is 95d or
+    `rollups`, whichever is shorter (`hourly_kept`)."""
 
     raw: Duration = 48 * 3600.0
     rollups: Duration = 400 * 86400.0
+    hourly: Duration = 95 * 86400.0
     pack_after: Duration = 15 * 60.0
+
+    @field_validator("hourly")
+    @classmethod
+    def _hourly(cls, v: float, info: ValidationInfo) -> float:
+        rollups = info.data.get("rollups")
+        if rollups is None:  # rollups itself was invalid: reported there
+            return v
+        if v > rollups:
+            raise ValueError(f"must not be longer than retention.rollups ({format_duration(rollups)})")
+        if v < min(93 * 86400.0, rollups):
+            raise ValueError(
+                "must be at least 93d (a calendar quarter SLO window, 92 days and "
+                "an hour, is rebuilt from hourly rollups), or retention.rollups"
+            )
+        return v
+
+    @property
+    def hourly_kept(self) -> float:
+        """Seconds for which rollups stay hourly (older ones are daily); `rollups` means never downsampled."""
+        return min(self.hourly, self.rollups)
 
 
 class MetricsConfig(Model):

@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from slowatch.slo.ledger import CoarseRow, FineBlock, FineRow, Ledger
 from slowatch.store import raw
+from slowatch.store.results import DAY
 
 HOUR = 3600
 _SWAP = sys.byteorder == "big"  # blobs are little-endian
@@ -164,14 +165,22 @@ def oldest_raw(db: Database, endpoints: Sequence[str]) -> float | None:
 def hourly_rollups(
     db: Database, endpoints: Sequence[str], since: float, until: float, columns: Sequence[str]
 ) -> list[HourRow]:
-    """Hourly rollups of `endpoints` with since <= hour < until; `columns` picks latency buckets."""
+    """Hourly rollups of `endpoints` with since <= hour < until; `columns` picks latency buckets.
+
+    Beyond `retention.hourly` (95d, store/daily.py) the hours are merged per UTC day: only a rolling
+    SLO window longer than that reaches them. Each such day whose whole span is in [since, until)
+    comes as ONE row at its start hour (`hour` = the day's start) with the day's sums: per-day exact,
+    but the window's oldest day leaves it at once, and a maintenance check sees its first hour only."""
     marks = ", ".join("?" for _ in endpoints)
     extra = "".join(f", {c}" for c in columns)
     sql = (
         f"SELECT hour, endpoint, total, good{extra} FROM rollups WHERE endpoint IN ({marks}) "
-        "AND hour >= ? AND hour < ? ORDER BY hour"
+        "AND hour >= ? AND hour < ? UNION ALL "
+        f"SELECT day, endpoint, total, good{extra} FROM rollups_daily WHERE endpoint IN ({marks}) "
+        f"AND day >= ? AND day <= ? - {DAY} ORDER BY 1"
     )
-    return [(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in db.conn.execute(sql, (*endpoints, since, until))]
+    params = (*endpoints, since, until, *endpoints, since, until)
+    return [(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in db.conn.execute(sql, params)]
 
 
 __all__ = [

@@ -1,4 +1,6 @@
-"""Migration v6, compact storage: packed raw result blocks and WITHOUT ROWID rollups.
+"""Migrations v6 and v7, compact storage: packed raw result blocks, WITHOUT ROWID rollups, daily rollups.
+
+v6:
 
 - `result_blocks` (new): raw results older than `retention.pack_after`, packed per endpoint and
   10-minute block (blocks.py); the writer's pack step (pack.py) moves folded rows there from
@@ -10,6 +12,10 @@
   index, and keeps non-success outcomes only: the count of `success` is `rollups.good`.
 
 Retention deletes from these tables endpoint by endpoint through their primary keys (retention.py).
+
+v7 (`daily_rollups`): `rollups_daily` and `rollup_outcomes_daily`, the same columns keyed by UTC `day`
+instead of `hour`, both WITHOUT ROWID; retention merges hourly rows older than `retention.hourly`
+into them (daily.py). Created empty: no existing row moves, so the migration is instant.
 """
 
 from __future__ import annotations
@@ -73,4 +79,22 @@ def compact_storage(db: Database) -> None:
     db.execute("CREATE INDEX result_blocks_endpoint_start ON result_blocks (endpoint, start)")
 
 
-__all__ = ["compact_storage"]
+def daily_rollups(db: Database) -> None:
+    """Migration v7 (see the module docstring): the daily rollup tables, with the hourly table's buckets."""
+    buckets = "".join(f"{c} INTEGER NOT NULL DEFAULT 0, " for c in _bucket_columns(db))
+    db.execute(
+        "CREATE TABLE rollups_daily (endpoint TEXT NOT NULL, day INTEGER NOT NULL, "
+        "total INTEGER NOT NULL DEFAULT 0, good INTEGER NOT NULL DEFAULT 0, latency_us INTEGER NOT NULL DEFAULT 0, "
+        f"{buckets}PRIMARY KEY (endpoint, day)) WITHOUT ROWID"
+    )
+    db.execute(
+        """CREATE TABLE rollup_outcomes_daily (
+            endpoint TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (endpoint, day, outcome)) WITHOUT ROWID"""
+    )
+
+
+__all__ = ["compact_storage", "daily_rollups"]

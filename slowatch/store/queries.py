@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from slowatch.models import Outcome, ProbeResult
 from slowatch.store.raw import raw_results
-from slowatch.store.results import hour_of
+from slowatch.store.results import DAY, HOUR, day_of, hour_of
 from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS, RESULT_COLUMNS
 
 _RESULT_SELECT = ", ".join(RESULT_COLUMNS)
@@ -73,8 +73,10 @@ class StoredResult:
 
 @dataclass(frozen=True, slots=True)
 class Rollup:
-    """One endpoint-hour of final attempts. `buckets[i]` counts good attempts with
-    duration <= LATENCY_BUCKETS[i] (cumulative); `outcomes` maps outcome value -> count."""
+    """Final attempts of one endpoint from `hour` for `seconds`: an hour (3600), or for rollups older
+    than `retention.hourly` a whole UTC day (86400; `hour` is then the day's start, daily.py).
+    `buckets[i]` counts good attempts with duration <= LATENCY_BUCKETS[i] (cumulative); `outcomes`
+    maps outcome value -> count."""
 
     endpoint: str
     hour: int
@@ -83,6 +85,7 @@ class Rollup:
     latency_sum: float
     buckets: tuple[int, ...]
     outcomes: Mapping[str, int]
+    seconds: int = HOUR
 
     @property
     def mean_latency(self) -> float | None:
@@ -136,28 +139,30 @@ def history(
 
 
 def rollups(db: Database, endpoint: str, *, since: float, until: float | None = None) -> list[Rollup]:
-    """Hourly rollups of one endpoint whose hour overlaps [since, until), oldest first (as of the last fold).
+    """Rollups of one endpoint overlapping [since, until), oldest first (as of the last fold): hourly
+    rows, and daily rows (`seconds` 86400) where the hours were merged (older than `retention.hourly`).
 
-    `outcomes` has `success` (the `good` count: rollup_outcomes keeps the other outcomes only)."""
+    `outcomes` has `success` (the `good` count: the outcome tables keep the other outcomes only)."""
     hi = 1e18 if until is None else until
-    lo = hour_of(since)
-    outcomes: dict[int, dict[str, int]] = {}
-    for hour, outcome, count in db.conn.execute(
-        "SELECT hour, outcome, count FROM rollup_outcomes WHERE endpoint = ? AND hour >= ? AND hour < ?",
-        (endpoint, lo, hi),
-    ):
-        outcomes.setdefault(hour, {})[outcome] = count
-    cols = ", ".join(BUCKET_COLUMNS)
-    rows = db.conn.execute(
-        f"SELECT hour, total, good, latency_us, {cols} FROM rollups "
-        "WHERE endpoint = ? AND hour >= ? AND hour < ? ORDER BY hour",
-        (endpoint, lo, hi),
-    )
-    n = len(LATENCY_BUCKETS)
-    return [
-        Rollup(endpoint, r[0], r[1], r[2], r[3] / 1e6, tuple(r[4 : 4 + n]), _outcomes(r[2], outcomes.get(r[0], {})))
-        for r in rows
-    ]
+    found: list[Rollup] = []
+    tables = (("rollups_daily", "day", DAY, day_of(since)), ("rollups", "hour", HOUR, hour_of(since)))
+    for table, key, seconds, lo in tables:
+        where = f"WHERE endpoint = ? AND {key} >= ? AND {key} < ?"
+        outcomes: dict[int, dict[str, int]] = {}
+        for start, outcome, count in db.conn.execute(
+            f"SELECT {key}, outcome, count FROM {_OUTCOMES[table]} {where}", (endpoint, lo, hi)
+        ):
+            outcomes.setdefault(start, {})[outcome] = count
+        sql = f"SELECT {key}, total, good, latency_us, {', '.join(BUCKET_COLUMNS)} FROM {table} {where}"
+        n = len(LATENCY_BUCKETS)
+        for r in db.conn.execute(sql, (endpoint, lo, hi)):
+            others = _outcomes(r[2], outcomes.get(r[0], {}))
+            found.append(Rollup(endpoint, r[0], r[1], r[2], r[3] / 1e6, tuple(r[4 : 4 + n]), others, seconds))
+    found.sort(key=lambda r: (r.hour, -r.seconds))  # a day before its hours folded late (daily.py)
+    return found
+
+
+_OUTCOMES = {"rollups": "rollup_outcomes", "rollups_daily": "rollup_outcomes_daily"}
 
 
 def _outcomes(good: int, others: dict[str, int]) -> dict[str, int]:
@@ -192,14 +197,21 @@ def counts_since(db: Database, since: float, *, endpoint: str | None = None) -> 
 
 
 def rollup_counts_since(db: Database, since: float) -> dict[str, Counts]:
-    """Total/good final attempts per endpoint from rollups, from the start of since's hour (as of the last fold)."""
-    rows = db.conn.execute(  # endpoint by endpoint through the primary key (a skip scan)
-        f"WITH RECURSIVE {EACH_ENDPOINT.format(table='rollups')} SELECT e, (SELECT sum(total) FROM rollups "
-        "WHERE endpoint = e AND hour >= :h), (SELECT sum(good) FROM rollups WHERE endpoint = e AND hour >= :h) "
-        "FROM eps WHERE e IS NOT NULL",
-        {"h": hour_of(since)},
-    )
-    return {ep: Counts(total, good) for ep, total, good in rows if total is not None}
+    """Total/good final attempts per endpoint from rollups, from the start of since's hour, or of its
+    day where the hours were merged into daily rows (as of the last fold)."""
+    counts: dict[str, Counts] = {}
+    for table, key, start in (("rollups", "hour", hour_of(since)), ("rollups_daily", "day", day_of(since))):
+        rows = db.conn.execute(  # endpoint by endpoint through the primary key (a skip scan)
+            f"WITH RECURSIVE {EACH_ENDPOINT.format(table=table)} SELECT e, (SELECT sum(total) FROM {table} "
+            f"WHERE endpoint = e AND {key} >= :h), (SELECT sum(good) FROM {table} WHERE endpoint = e AND {key} >= :h) "
+            "FROM eps WHERE e IS NOT NULL",
+            {"h": start},
+        )
+        for ep, total, good in rows:
+            if total is not None:
+                had = counts.get(ep, Counts(0, 0))
+                counts[ep] = Counts(had.total + total, had.good + good)
+    return counts
 
 
 def get_state(db: Database, key: str) -> Any:

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 UNKNOWN, UP, DOWN = "unknown", "up", "down"
 HOUR = 3600
+DAY = 86400
 
 _SUCCESS = Outcome.SUCCESS.value
 _PLACEHOLDERS = ", ".join("?" for _ in RESULT_COLUMNS)
@@ -67,6 +68,11 @@ def result_row(r: ProbeResult) -> Row:
 
 def hour_of(ts: float) -> int:
     return int(ts // HOUR) * HOUR
+
+
+def day_of(ts: float) -> int:
+    """The start of ts's UTC day (unix days have no leap seconds: always a multiple of 86400)."""
+    return int(ts // DAY) * DAY
 
 
 def write_results(db: Database, results: Sequence[ProbeResult], states: MutableMapping[str, str]) -> int:
@@ -117,4 +123,7 @@ def load_states(db: Database) -> dict[str, str]:
     return {ep: UP if outcome == _SUCCESS else DOWN for ep, (_, outcome) in newest.items()}
 
 
-__all__ = ["DOWN", "UNKNOWN", "UP", "hour_of", "load_states", "phases_json", "result_row", "write_results"]
+__all__ = [
+    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "day_of", "hour_of", "load_states", "phases_json", "result_row",
+    "write_results",
+]  # fmt: skip

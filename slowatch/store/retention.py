@@ -5,8 +5,11 @@ are deleted at most `batch` rows per transaction. The writer runs one such trans
 turn, between result batches, so retention never holds the write lock long and never starves
 recording. Raw `results` and packed `result_blocks` use `retention.raw`; rollups, per-outcome counts,
 incidents and stale `latest` rows (endpoints not probed for that long) use `retention.rollups`.
+Hourly rollups older than `retention.hourly` are merged into daily rows first (daily.py: the step
+DOWNSAMPLE, one merge-and-delete transaction per batch); a daily row goes once its whole day is
+older than `retention.rollups`.
 
-`result_blocks`, `rollups` and `rollup_outcomes` have no index on time: their rows are found endpoint
+`result_blocks` and the rollup tables (hourly and daily) have no index on time: their rows are found endpoint
 by endpoint through the index or primary key led by endpoint (a skip scan run inside SQLite, a few µs
 per endpoint). A block goes once all of its rows have expired (`end < cutoff`), so up to one block
 (10 minutes) of older rows per endpoint may outlive the cutoff until the next pass.
@@ -33,16 +36,24 @@ from sqlite_utils import Database
 from slowatch.clock import Clock
 from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
+from slowatch.store.daily import downsample_batch, downsample_cutoff
 from slowatch.store.fold import watermark
 from slowatch.store.queries import EACH_ENDPOINT
+from slowatch.store.results import DAY
 
 logger = logging.getLogger(__name__)
 
-TARGETS: tuple[tuple[str, str, Literal["raw", "rollups"]], ...] = (
+DOWNSAMPLE = "rollups_downsampled"
+"""The step merging hourly rollups into daily ones (daily.py); its count is hourly rows merged."""
+
+TARGETS: tuple[tuple[str, str, Literal["raw", "rollups", "hourly"]], ...] = (
     ("results", "ts", "raw"),
     ("result_blocks", "end", "raw"),
-    ("rollups", "hour", "rollups"),
+    ("rollups", "hour", "rollups"),  # (only on an upgraded database, or with hourly = rollups)
     ("rollup_outcomes", "hour", "rollups"),
+    (DOWNSAMPLE, "hour", "hourly"),  # after the hourly deletes: expired hours are not merged first
+    ("rollups_daily", "day", "rollups"),
+    ("rollup_outcomes_daily", "day", "rollups"),
     ("incidents", "ts", "rollups"),
     ("latest", "ts", "rollups"),
 )
@@ -67,6 +78,8 @@ _KEYED = {  # table -> (its key, the condition on a row `r` to delete; :cutoff, 
     "result_blocks": ("id", "r.start < :cutoff AND r.end < :cutoff"),
     "rollups": ("(endpoint, hour)", "r.hour < :cutoff"),
     "rollup_outcomes": ("(endpoint, hour, outcome)", "r.hour < :cutoff"),
+    "rollups_daily": ("(endpoint, day)", f"r.day <= :cutoff - {DAY}"),  # once the whole day has expired
+    "rollup_outcomes_daily": ("(endpoint, day, outcome)", f"r.day <= :cutoff - {DAY}"),
 }
 
 
@@ -147,13 +160,20 @@ class Retention:
                 return
             while self._requests:
                 self._waiters.append(self._requests.popleft())
-            cutoff = {"raw": now - self._config.raw, "rollups": now - self._config.rollups}
-            self._todo = [(table, column, cutoff[kind]) for table, column, kind in TARGETS]
+            hourly = self._config.hourly_kept
+            cutoff = {"raw": now - self._config.raw, "rollups": now - self._config.rollups,
+                      "hourly": downsample_cutoff(now, hourly)}  # fmt: skip
+            self._todo = [
+                (table, column, cutoff[kind]) for table, column, kind in TARGETS
+                if kind != "hourly" or hourly < self._config.rollups
+            ]  # fmt: skip
             self._deleted = dict.fromkeys((t for t, _, _ in TARGETS), 0)
         table, column, cutoff_ts = self._todo[0]
         limit = self._batch
         if table == "results":
             n = transact(lambda db: delete_results_batch(db, cutoff_ts, limit))
+        elif table == DOWNSAMPLE:
+            n = transact(lambda db: downsample_batch(db, cutoff_ts, limit))
         elif table in _KEYED:
             n = transact(lambda db: delete_per_endpoint(db, table, cutoff_ts, limit))
         else:
@@ -182,4 +202,6 @@ class Retention:
         self._waiters.clear()
 
 
-__all__ = ["TARGETS", "Retention", "delete_batch", "delete_per_endpoint", "delete_results_batch", "first_id_at"]
+__all__ = [
+    "DOWNSAMPLE", "TARGETS", "Retention", "delete_batch", "delete_per_endpoint", "delete_results_batch", "first_id_at",
+]  # fmt: skip

@@ -1,6 +1,7 @@
 """The SQLite schema, as an ordered list of migrations. `PRAGMA user_version` = migrations applied.
 
-Tables (all times are unix seconds; `hour` is the start of a UTC hour as an integer), as of v6:
+Tables (all times are unix seconds; `hour` is the start of a UTC hour, `day` of a UTC day, as integers),
+as of v7:
 
     results          recent raw attempts, one row per ProbeResult, until packed into result_blocks
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
@@ -12,16 +13,19 @@ Tables (all times are unix seconds; `hour` is the start of a UTC hour as an inte
         data BLOB (blocks.py); index (endpoint, start). Several rows may share (endpoint, start).
     latest           the newest *final* result per endpoint (same columns, endpoint PRIMARY KEY);
                      the status page's "current state" and the writer's up/down state at start
-    rollups          one row per (endpoint, hour) of *final* attempts, kept `retention.rollups`
+    rollups          one row per (endpoint, hour) of *final* attempts, kept `retention.hourly` (95d)
         endpoint, hour, total, good, latency_us INTEGER, le_5ms ... le_10000ms
         PRIMARY KEY (endpoint, hour) WITHOUT ROWID (v6; a rowid table with an (hour) index and
         latency_sum REAL before). `good` counts Outcome.SUCCESS. The latency columns cover the good
         attempts only: latency_us is the sum of their durations, each rounded to the µs (so the mean
         is latency_us / 1e6 / good) and each `le_<N>ms` counts good attempts with duration <= N ms
         (cumulative, like a Prometheus histogram; the implicit +Inf bucket is `good`).
-    rollup_outcomes  per (endpoint, hour, outcome) count of final attempts, same retention
+    rollup_outcomes  per (endpoint, hour, outcome) count of final attempts, kept like rollups
         PRIMARY KEY (endpoint, hour, outcome) WITHOUT ROWID; since v6 only outcomes other than
         `success` (whose count is rollups.good)
+    rollups_daily, rollup_outcomes_daily  (v7) the same per (endpoint, day): hourly rows older than
+        `retention.hourly` merged (summed) per UTC day by retention (daily.py), kept until the whole
+        day is older than `retention.rollups`. An hour is counted in exactly one of the two tables.
     incidents        up/down transitions from final results, kept `retention.rollups`
         id INTEGER PRIMARY KEY, endpoint, ts, from_state ('unknown' | 'up' | 'down'),
         to_state ('up' | 'down'), outcome, message; indexes (endpoint, ts), (ts)
@@ -46,7 +50,7 @@ from sqlite_utils import Database
 
 from slowatch.errors import StoreError
 from slowatch.store.alert_tables import alert_tables
-from slowatch.store.compact import compact_storage
+from slowatch.store.compact import compact_storage, daily_rollups
 from slowatch.store.slo_tables import slo_fine_blocks, slo_tables
 
 Migration = Callable[[Database], None]
@@ -139,6 +143,7 @@ MIGRATIONS: list[Migration] = [
     slo_fine_blocks,  # v4: slo_fine, SLO fine cells packed per hour (slowatch/store/slo_tables.py)
     fold_watermark,  # v5: rollup_watermark (the fold's, store/fold.py); drop index results_ts
     compact_storage,  # v6: result_blocks; rollups, rollup_outcomes WITHOUT ROWID (store/compact.py)
+    daily_rollups,  # v7: rollups_daily, rollup_outcomes_daily (store/compact.py; filled by store/daily.py)
 ]
 
 

@@ -114,7 +114,8 @@ async def results(request: web.Request) -> web.Response:
 
 
 async def rollups(request: web.Request) -> web.Response:
-    """Hourly rollups, oldest first: `?since=UNIX` (default: the last 7 days)."""
+    """Rollups, oldest first: `?since=UNIX` (default: the last 7 days). Hourly rows (`seconds` 3600); beyond
+    `retention.hourly` one row per UTC day (`seconds` 86400, `hour` = the day's start)."""
     name = _known(request)
     since = _number(request, "since", time.time() - 7 * 86400)
     assert since is not None
@@ -126,6 +127,7 @@ async def rollups(request: web.Request) -> web.Response:
             "rollups": [
                 {
                     "hour": r.hour,
+                    "seconds": r.seconds,
                     "total": r.total,
                     "good": r.good,
                     "mean_latency_seconds": r.mean_latency,
