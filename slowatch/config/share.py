@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from slowatch.config.endpoints import HttpExpect
 
 _SHARED_FIELDS = ("alerts", "tls", "expect", "labels", "headers")
-_KEEP = 8  # distinct values remembered per field: most configs have one or two of each
+_KEEP = 8  # distinct sub-models remembered per field: most configs have one or two of each
 
 
 def _shareable(value: Any) -> bool:
@@ -27,27 +27,64 @@ def _shareable(value: Any) -> bool:
     return isinstance(value, BaseModel | dict)
 
 
+def _dict_key(value: dict[Any, Any]) -> tuple[Any, ...] | None:
+    """A hashable key for a small dict of hashable values (labels, headers), else None."""
+    if len(value) > 32:
+        return None
+    try:
+        key = tuple(value.items())
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class _Interner:
+    def __init__(self) -> None:
+        self.models: dict[tuple[str, type], list[Any]] = {}
+        self.dicts: dict[tuple[str, tuple[Any, ...]], dict[Any, Any]] = {}
+        self.fields_sets: dict[frozenset[str], set[str]] = {}
+        self.replaced = 0
+
+    def value(self, name: str, value: Any) -> Any:
+        if isinstance(value, dict):
+            key = _dict_key(value)
+            if key is not None:
+                return self.dicts.setdefault((name, key), value)
+        known = self.models.setdefault((name, type(value)), [])
+        for candidate in known:
+            if candidate is value or candidate == value:
+                return candidate
+        if len(known) < _KEEP:
+            known.append(value)
+        return value
+
+    def fields_set(self, model: BaseModel) -> None:
+        """Pydantic keeps a set of the fields given explicitly per instance (~200-700 B); frozen models never
+        change it, so equal sets can be one set."""
+        current = model.__pydantic_fields_set__
+        shared = self.fields_sets.setdefault(frozenset(current), current)
+        if shared is not current:
+            object.__setattr__(model, "__pydantic_fields_set__", shared)
+
+
 def share_equal_parts(endpoints: list[Any]) -> int:
-    """Replace sub-models equal to one already seen by that instance; return how many were replaced."""
-    seen: dict[tuple[str, type], list[Any]] = {}
-    replaced = 0
+    """Replace sub-models, label/header dicts and fields-sets equal to ones already seen by those instances;
+    return how many parts were replaced."""
+    interner = _Interner()
     for ep in endpoints:
+        interner.fields_set(ep)
         for name in _SHARED_FIELDS:
             value = ep.__dict__.get(name)
             if value is None or not _shareable(value):
                 continue
-            known = seen.setdefault((name, type(value)), [])
-            for candidate in known:
-                if candidate is value:
-                    break
-                if candidate == value:
-                    object.__setattr__(ep, name, candidate)  # frozen model: same value, shared instance
-                    replaced += 1
-                    break
-            else:
-                if len(known) < _KEEP:
-                    known.append(value)
-    return replaced
+            shared = interner.value(name, value)
+            if shared is not value:
+                object.__setattr__(ep, name, shared)  # frozen model: same value, shared instance
+                interner.replaced += 1
+            elif isinstance(value, BaseModel):
+                interner.fields_set(value)
+    return interner.replaced
 
 
 __all__ = ["share_equal_parts"]

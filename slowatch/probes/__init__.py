@@ -35,6 +35,8 @@ class ProbeContext:
     ssl_contexts: SslContexts = field(default_factory=SslContexts)
     http_options: dict[str, http.Prepared] = field(default_factory=dict)
     """Per endpoint name: request options built once (`http.prepared`); rebuilt when the endpoint changes."""
+    http_options_shared: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    """Equal request options of different endpoints, kept once (`http.prepared`)."""
 
 
 ProbeFn = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]

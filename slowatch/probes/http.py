@@ -50,7 +50,12 @@ def prepared(endpoint: HttpEndpoint, ctx: ProbeContext) -> Prepared:
     """The cached request options of `endpoint`; a reloaded (new) endpoint object gets new ones."""
     cached = ctx.http_options.get(endpoint.name)
     if cached is None or cached.endpoint is not endpoint:
-        cached = Prepared(endpoint, _request_options(endpoint, ctx), redact_url(endpoint.url), URL(endpoint.url))
+        shown = redact_url(endpoint.url)
+        options = _request_options(endpoint, ctx)
+        key = _options_key(options)
+        if key is not None:  # most endpoints send the same options: one dict for all of them (memory)
+            options = ctx.http_options_shared.setdefault(key, options)
+        cached = Prepared(endpoint, options, endpoint.url if shown == endpoint.url else shown, URL(endpoint.url))
         ctx.http_options[endpoint.name] = cached
     return cached
 
@@ -108,6 +113,13 @@ def _result(
         cert_expiry=recorder.cert_expiry if recorder else None,
         final_url=seen.final_url if seen else None,
     )
+
+
+def _options_key(options: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A key for request options that hold only headers and flags (no body, TLS context or proxy)."""
+    if set(options) != {"headers", "allow_redirects", "max_redirects", "timeout"}:
+        return None
+    return (tuple(options["headers"].items()), options["allow_redirects"], options["max_redirects"])
 
 
 def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any]:
