@@ -4,9 +4,10 @@ Why not one APScheduler job per endpoint (the first design): every run of an APS
 ~0.06-0.1 ms of CPU in trigger datetime arithmetic, job-store bookkeeping and event objects
 (benchmarks/README.md), 10-20 % of a probe at 1,000+ probes/s. Here APScheduler runs one interval job,
 `_dispatch`, every `TICK` seconds; it pops the runs due before the next tick from a heap keyed by
-planned time and arms each with `loop.call_at` for its exact moment. Per run that is one heap push,
-one timer and one task, like a hand-written asyncio loop, and the planned time of every run is known
-exactly, so lag is exact too.
+planned time and arms them with `loop.call_at`, grouped in `BATCH` (5 ms) slots so that the probes of
+one slot start in one loop wake-up. Per run that is one heap push and one task, like a hand-written
+asyncio loop, and the planned time of every run is known exactly, so lag is exact too (it includes
+the ≤ 5 ms wait for the slot).
 
 The contract is the same as before:
 - first runs are spread over each endpoint's interval by a stable hash of its name (`phase_offset`),
@@ -26,6 +27,7 @@ import asyncio
 import hashlib
 import heapq
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -44,6 +46,10 @@ RunProbe = Callable[[Endpoint], Awaitable[None]]
 
 TICK = 0.25
 """Seconds between dispatch ticks: runs due before the next tick (plus this much slack) are armed."""
+BATCH = 0.005
+"""Runs planned within the same BATCH-wide slot start together, at the slot's end (so at most this much
+late): one timer and one loop wake-up for several probes. Arming every run at its own instant cost
+~25 % more CPU per probe at 1,667 probes/s (benchmarks/README.md)."""
 
 
 def phase_offset(name: str, interval: float) -> float:
@@ -149,13 +155,14 @@ class ProbeScheduler:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Arm every run due before the next tick; plan each endpoint's following run."""
+        """Arm every run due before the next tick, grouped in BATCH-wide slots; plan each endpoint's next run."""
         loop = self._loop
         if loop is None or not self._accepting:
             return
         now = loop.time()
         horizon = now + 2 * TICK
         heap, slots, jitter = self._heap, self._slots, self._jitter
+        batches: dict[int, list[tuple[_Slot, float]]] = {}
         while heap and heap[0][0] < horizon:
             base, _, slot = heapq.heappop(heap)
             if slots.get(slot.ep.name) is not slot:
@@ -167,9 +174,15 @@ class ProbeScheduler:
                 for _ in range(dropped):
                     self._on_missed(slot.ep.name)
             planned = base + (random.uniform(0.0, jitter * interval) if jitter else 0.0)
-            loop.call_at(planned, self._fire, slot, planned)
+            batches.setdefault(math.ceil(planned / BATCH), []).append((slot, planned))
             slot.base = base + interval
             self._push(slot)
+        for key, runs in batches.items():
+            loop.call_at(key * BATCH, self._fire_batch, runs)
+
+    def _fire_batch(self, runs: list[tuple[_Slot, float]]) -> None:
+        for slot, planned in runs:
+            self._fire(slot, planned)
 
     def _fire(self, slot: _Slot, planned: float) -> None:
         if not self._accepting or self._slots.get(slot.ep.name) is not slot:
