@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from tests.e2e.harness import DaemonProcess, metric_value
 
 
-def worker_config(port: int, workers: int = 2, endpoints: int = 8) -> str:
+def worker_config(port: int, workers: int = 2, endpoints: int = 8, loop: str = "auto") -> str:
     eps = "\n".join(
         f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{port}/{'fail' if i == 0 else 'ok'}'}}"
         for i in range(endpoints)
@@ -25,6 +25,7 @@ server:
   database: ./slowatch.db
   shutdown_grace: 2s
   probe_workers: {workers}
+  event_loop: {loop}
 defaults:
   interval: 1s
   timeout: 800ms
@@ -151,3 +152,15 @@ async def test_reload_moves_endpoints_without_restarting_workers(
     assert sorted(children(d.proc.pid)) == workers
     assert "config reloaded added=2 removed=0 changed=0" in d.log()
     assert await d.stop() == 0
+
+
+async def test_the_standard_asyncio_loop_works_too(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    d = DaemonProcess(write_config(worker_config(targets.port, workers=1, endpoints=3, loop="asyncio")), tmp_path)
+    daemons.append(d)
+    await d.start()
+    for i in range(3):
+        await d.wait_for_metric(f'slowatch_probes_total{{endpoint="ep{i}",kind="http",outcome=')
+    assert await d.stop() == 0
+    assert "prober_workers=1 loop=asyncio" in d.log()
