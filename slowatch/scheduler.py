@@ -45,7 +45,8 @@ RunProbe = Callable[[Endpoint], Awaitable[None]]
 """Runs one endpoint's probe (with its retries) and hands the results on; must not raise."""
 
 TICK = 0.25
-"""Seconds between dispatch ticks: runs due before the next tick (plus this much slack) are armed."""
+"""Seconds between dispatch ticks; each arms the runs due within the next 4 ticks (so a tick that comes
+late under load does not make runs late)."""
 BATCH = 0.005
 """Runs planned within the same BATCH-wide slot start together, at the slot's end (so at most this much
 late): one timer and one loop wake-up for several probes. Arming every run at its own instant cost
@@ -160,7 +161,7 @@ class ProbeScheduler:
         if loop is None or not self._accepting:
             return
         now = loop.time()
-        horizon = now + 2 * TICK
+        horizon = now + 4 * TICK  # slack for a late tick: a run is armed up to a second ahead
         heap, slots, jitter = self._heap, self._slots, self._jitter
         batches: dict[int, list[tuple[_Slot, float]]] = {}
         while heap and heap[0][0] < horizon:

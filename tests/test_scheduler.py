@@ -131,19 +131,25 @@ async def test_runs_stay_on_their_grid_with_exact_small_lag() -> None:
     await asyncio.sleep(3.05)
     await sched.stop(grace=1.0)
     assert all(2 <= rec.calls[f"g{i}"] <= 4 for i in range(20))
-    assert max(rec.lags) < 0.05, "an idle loop starts every probe within a few ms of its planned time"
+    lags = sorted(rec.lags)
+    # an idle loop starts probes within a few ms of their planned time (the 5 ms slot included); the
+    # bounds leave room for a shared machine's hiccups, they are not a benchmark
+    assert lags[len(lags) * 9 // 10] < 0.02 and lags[-1] < 0.5, lags
 
 
 async def test_jitter_delays_runs_within_its_share_of_the_interval() -> None:
     rec = Recorder()
     sched = ProbeScheduler(rec.run, max_concurrency=10, jitter=0.5, observe_lag=rec.lags.append,  # type: ignore[arg-type]
                            on_skipped=rec.skipped.append, on_missed=rec.missed.append)  # fmt: skip
+    t0 = asyncio.get_running_loop().time()
     sched.start([ep(f"j{i}", interval=1.0) for i in range(30)])
     planned: list[float] = []
     original = sched._fire
 
     def spy(slot: object, when: float) -> None:
-        planned.append(when - (slot.base - 1.0))  # type: ignore[attr-defined]
+        name = slot.ep.name  # type: ignore[attr-defined]
+        delay = (when - t0 - phase_offset(name, 1.0)) % 1.0  # how far past its grid point the run is planned
+        planned.append(0.0 if delay > 0.999 else delay)
         original(slot, when)  # type: ignore[arg-type]
 
     sched._fire = spy  # type: ignore[method-assign]
