@@ -3,7 +3,7 @@
 Why not one APScheduler job per endpoint (the first design): every run of an APScheduler job costs
 ~0.06-0.1 ms of CPU in trigger datetime arithmetic, job-store bookkeeping and event objects
 (benchmarks/README.md), 10-20 % of a probe at 1,000+ probes/s. Here APScheduler runs one interval job,
-`_dispatch`, every `TICK` seconds; it pops the runs due before the next tick from a heap keyed by
+`_dispatch`, every `TICK` seconds; it pops the runs due within the next 4 ticks from a heap keyed by
 planned time and arms them with `loop.call_at`, grouped in `BATCH` (5 ms) slots so that the probes of
 one slot start in one loop wake-up. Per run that is one heap push and one task, like a hand-written
 asyncio loop, and the planned time of every run is known exactly, so lag is exact too (it includes
@@ -156,7 +156,7 @@ class ProbeScheduler:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Arm every run due before the next tick, grouped in BATCH-wide slots; plan each endpoint's next run."""
+        """Arm every run due within 4 ticks, grouped in BATCH-wide slots; plan each endpoint's next run."""
         loop = self._loop
         if loop is None or not self._accepting:
             return
