@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import pickle
+import signal
 import struct
+import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.workers.pool import AUTO_MAX_WORKERS, shard_of, worker_count
+from slowatch.workers.pool import AUTO_MAX_WORKERS, ProberPool, shard_of, worker_count
 from slowatch.workers.protocol import MAX_FRAME, encode, pack_result, read_frame, unpack_result
 
 
@@ -97,3 +101,55 @@ def test_auto_uses_workers_only_at_rate_and_with_cores() -> None:
     assert worker_count("auto", https, cpus=8) == 3  # 700 TLS handshakes/s weigh like 2,100 plain requests
     assert worker_count(0, large, cpus=8) == 0
     assert worker_count(3, small, cpus=1) == 3
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.results: list[ProbeResult] = []
+        self.restarts = 0
+
+    def pool(self, **kw: object) -> ProberPool:
+        return ProberPool(
+            1, on_result=self.results.append, observe_lag=lambda s: None, on_skipped=lambda n: None,
+            on_missed=lambda n: None, max_concurrency=10, jitter=0.0, on_restart=self.count, **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def count(self) -> None:
+        self.restarts += 1
+
+
+async def wait_for(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_hung_worker_is_killed_and_restarted(caplog: pytest.LogCaptureFixture) -> None:
+    sink = Sink()
+    pool = sink.pool(silent_limit=2.0)
+    await pool.start([ep("refused", 1.0)])  # nothing listens on port 1: quick connection_refused results
+    await wait_for(lambda: bool(sink.results), 10)
+    proc = pool._workers[0].proc
+    assert proc is not None
+    os.kill(proc.pid, signal.SIGSTOP)  # alive but silent: no heartbeat, no results
+    await wait_for(lambda: sink.restarts == 1, 10)
+    assert "prober worker silent, killing it index=0" in caplog.text
+    await wait_for(lambda: pool.running, 10)
+    seen = len(sink.results)
+    await wait_for(lambda: len(sink.results) > seen, 10)  # the new worker probes the shard again
+    assert await pool.stop(1.0) == 0
+    assert proc.returncode == -signal.SIGKILL
+
+
+async def test_stop_does_not_wait_out_a_restart_backoff() -> None:
+    sink = Sink()
+    pool = sink.pool()
+    await pool.start([ep("refused", 1.0)])
+    proc = pool._workers[0].proc
+    assert proc is not None
+    proc.kill()
+    await wait_for(lambda: sink.restarts == 1, 10)  # now sleeping 1 s before the restart
+    t0 = time.monotonic()
+    await pool.stop(5.0)
+    assert time.monotonic() - t0 < 2.0

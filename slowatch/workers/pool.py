@@ -37,6 +37,8 @@ AUTO_RATE_PER_WORKER = 1000.0
 """Plain-HTTP probes per second one worker is given under `auto` (about half a core; benchmarks/README.md)."""
 AUTO_MAX_WORKERS = 4
 BACKOFF_MAX = 30.0
+SILENT_LIMIT = 15.0
+"""A worker that sent nothing (not even its ~1 s heartbeat) for this long is hung: it is killed and restarted."""
 
 
 def usable_cpus() -> int:
@@ -83,6 +85,7 @@ class _Worker:
     in_flight: int = 0
     cancelled: int = 0
     task: asyncio.Task[None] | None = None
+    last_seen: float = 0.0
 
     def send(self, message: tuple[object, ...]) -> None:
         if self.alive and self.writer is not None and not self.writer.is_closing():
@@ -105,6 +108,7 @@ class ProberPool:
         log_format: str = "text",
         event_loop: str = "auto",
         on_restart: Callable[[], None] | None = None,
+        silent_limit: float = SILENT_LIMIT,
     ) -> None:
         if workers < 1:
             raise ValueError("ProberPool needs at least one worker")
@@ -120,6 +124,8 @@ class ProberPool:
         self._endpoints: dict[str, Endpoint] = {}
         self._stopping = False
         self._started = False
+        self._silent_limit = silent_limit
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def size(self) -> int:
@@ -155,6 +161,28 @@ class ProberPool:
         for w, fut in zip(self._workers, ready, strict=True):
             w.task = asyncio.create_task(self._supervise(w, fut), name=f"prober-worker-{w.index}")
         await asyncio.gather(*ready)
+        self._watchdog = asyncio.create_task(self._watch(), name="prober-watchdog")
+
+    async def _watch(self) -> None:
+        """Kill a worker that went silent (a blocked loop, SIGSTOP, a livelock): its supervisor restarts it."""
+        step = min(1.0, self._silent_limit / 4)
+        while not self._stopping:
+            before = time.monotonic()
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            if now - before > step + 1.0:  # our own loop was blocked: the workers' frames wait unread
+                for w in self._workers:
+                    w.last_seen = now
+                continue
+            for w in self._workers:
+                proc = w.proc
+                if w.alive and proc is not None and proc.returncode is None and now - w.last_seen > self._silent_limit:
+                    logger.error(
+                        "prober worker silent, killing it index=%d pid=%d silent_for=%.0fs endpoints=%d",
+                        w.index, proc.pid, now - w.last_seen, len(w.shard),
+                    )  # fmt: skip
+                    proc.kill()
+                    w.last_seen = now  # one kill per silence; the supervisor takes it from here
 
     def update(self, endpoints: list[Endpoint]) -> tuple[int, int, int]:
         """Apply a new endpoint list: returns (added, removed, changed). Unchanged endpoints keep their phase."""
@@ -182,6 +210,7 @@ class ProberPool:
         reader, w.writer = await asyncio.open_connection(sock=ours)
         w.alive = True
         w.in_flight = 0
+        w.last_seen = time.monotonic()
         w.send(("start", w.shard, self._options))
         logger.info("prober worker started index=%d pid=%d endpoints=%d", w.index, w.proc.pid, len(w.shard))
         return reader
@@ -215,6 +244,7 @@ class ProberPool:
         on_result, observe_lag = self._on_result, self._observe_lag
         try:
             while (message := await read_frame(reader)) is not None:
+                w.last_seen = time.monotonic()
                 if message[0] == "batch":
                     _, results, lags, skipped, missed, w.in_flight = message
                     for t in results:
@@ -248,8 +278,12 @@ class ProberPool:
         """Tell every worker to stop; they drain for `grace` s and send what is left. Returns how many
         probes were cancelled."""
         self._stopping = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         for w in self._workers:
             w.send(("stop", grace))
+            if not w.alive and w.task is not None:
+                w.task.cancel()  # waiting out a restart backoff: nothing to drain
         tasks = [w.task for w in self._workers if w.task is not None]
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=grace + 10.0)
@@ -263,6 +297,6 @@ class ProberPool:
 
 
 __all__ = [
-    "AUTO_MAX_WORKERS", "AUTO_MIN_RATE", "AUTO_RATE_PER_WORKER", "ProberPool", "probe_weight", "shard_of",
-    "usable_cpus", "worker_count",
+    "AUTO_MAX_WORKERS", "AUTO_MIN_RATE", "AUTO_RATE_PER_WORKER", "SILENT_LIMIT", "ProberPool", "probe_weight",
+    "shard_of", "usable_cpus", "worker_count",
 ]  # fmt: skip
