@@ -359,6 +359,14 @@ class Daemon:
         ]
         if restart_needed:
             logger.warning("config reload: %s changed; takes effect after a restart", ", ".join(restart_needed))
+        have = self._scheduler.size if isinstance(self._scheduler, ProberPool) else 0
+        want = worker_count(new.server.probe_workers, new.endpoints)
+        if want != have and "probe_workers" not in restart_needed:
+            logger.warning(
+                "config reload: probe_workers=%s now means %d prober worker(s), %d running; "
+                "takes effect after a restart",
+                new.server.probe_workers, want, have,
+            )  # fmt: skip
         self._config = new
         self._probe_metrics.set_endpoints(new.endpoints)
         added, removed, changed = self._scheduler.update(list(new.endpoints))

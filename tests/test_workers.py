@@ -10,6 +10,7 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,27 @@ async def test_stop_does_not_wait_out_a_restart_backoff() -> None:
     t0 = time.monotonic()
     await pool.stop(5.0)
     assert time.monotonic() - t0 < 2.0
+
+
+async def test_reload_says_when_the_worker_count_would_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from slowatch.config import load
+    from slowatch.daemon import Daemon
+
+    def write(n: int) -> Path:
+        eps = "\n".join(f"  - {{name: e{i}, kind: http, url: 'http://127.0.0.1:1/'}}" for i in range(n))
+        path = tmp_path / "c.yaml"
+        head = f"server: {{database: '{tmp_path / 'd.db'}'}}\ndefaults: {{interval: 10s}}\nendpoints:\n"
+        path.write_text(head + eps + "\n")
+        return path
+
+    path = write(3)
+    daemon = Daemon(load(path), config_path=path, watch_interval=0)
+    await daemon.start(serve=False)
+    try:
+        write(1500)  # 150 probes/s: "auto" would now use a worker
+        assert await daemon.reload()
+        assert "now means 1 prober worker(s), 0 running; takes effect after a restart" in caplog.text
+    finally:
+        await daemon.stop()
