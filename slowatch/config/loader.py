@@ -138,7 +138,7 @@ class _Report:
     def add(self, shown: Path, found: Path, message: str, *, mark: Mark | None = None, key: bool = False) -> None:
         """Record a problem; `key` locates it at the key (unknown fields), else at the value."""
         if mark is None and not key and any(found[: len(p)] == p for p in self.doc.poisoned):
-            return  # a placeholder stands in for a value already reported (e.g. an unset variable)
+            return  # the value was already reported (e.g. an unset variable) and was swapped for an empty stand-in
         if self.hidden(found):
             _, value = self.value_at(found)
             source = self.doc.source.get(found)

@@ -64,7 +64,7 @@ class Document:
     """Every value read from the environment."""
     problems: list[tuple[Path, Mark, str]] = field(default_factory=list)
     poisoned: set[Path] = field(default_factory=set)
-    """Values replaced by a placeholder after a problem: later errors about them are noise."""
+    """Values swapped for an empty stand-in after a reported problem: later errors about them are noise."""
 
     def problem(self, path: Path, mark: Mark, message: str, *, poison: bool = False) -> None:
         """Record a problem once, even when aliases or merges reach the same text again."""
