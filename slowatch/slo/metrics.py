@@ -7,10 +7,10 @@ counters are persisted and restored, so they are monotonic across restarts.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client import Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -23,38 +23,24 @@ _WINDOW = ["consumer", "slo", "window"]
 REFRESH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
-class RefreshTimes:
-    """A plain histogram of engine refresh durations, updated on the loop, read by the collector."""
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(REFRESH_BUCKETS) + 1)
-        self.total = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect_left(REFRESH_BUCKETS, seconds)] += 1
-        self.total += seconds
-
-    def family(self) -> HistogramMetricFamily:
-        cumulative, running = [], 0
-        for bound, n in zip((*(str(b) for b in REFRESH_BUCKETS), "+Inf"), self.counts, strict=True):
-            running += n
-            cumulative.append((bound, float(running)))
-        return HistogramMetricFamily(
-            "slowatch_slo_refresh_seconds",
-            "Duration of one SLO engine refresh (every SLO's SLI, budget and burn rates from the ledgers).",
-            buckets=cumulative,
-            sum_value=self.total,
-        )
+def refresh_histogram() -> Histogram:
+    """Durations of SLO engine refreshes; not registered itself: `SloCollector` yields it."""
+    return Histogram(
+        "slowatch_slo_refresh_seconds",
+        "Duration of one SLO engine refresh (every SLO's SLI, budget and burn rates from the ledgers).",
+        buckets=REFRESH_BUCKETS,
+        registry=None,
+    )
 
 
 class SloCollector(Collector):
-    def __init__(self, snapshot: Callable[[], Snapshot], refresh_times: RefreshTimes | None = None) -> None:
+    def __init__(self, snapshot: Callable[[], Snapshot], refresh_times: Histogram | None = None) -> None:
         self._snapshot = snapshot
         self._refresh_times = refresh_times
 
     def collect(self) -> Iterator[Metric]:
         if self._refresh_times is not None:
-            yield self._refresh_times.family()
+            yield from self._refresh_times.collect()
         snap = self._snapshot()
         objective = GaugeMetricFamily("slowatch_slo_objective_ratio", "SLO objective as a ratio.", labels=_SLO)
         sli = GaugeMetricFamily(
@@ -108,4 +94,4 @@ class SloCollector(Collector):
         yield from (objective, sli, remaining, burn, tte, no_data, too_few, events, good)
 
 
-__all__ = ["REFRESH_BUCKETS", "RefreshTimes", "SloCollector"]
+__all__ = ["REFRESH_BUCKETS", "SloCollector", "refresh_histogram"]

@@ -25,7 +25,7 @@ from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS
 from slowatch.slo.engine import Engine
-from slowatch.slo.metrics import RefreshTimes, SloCollector
+from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters
 from slowatch.slo.rebuild import rebuild
 from slowatch.slo.snapshot import Snapshot
@@ -61,7 +61,7 @@ class SloService:
         self._replace: list[tuple[str, float, float]] = []
         self._last_prune = self._last_sweep = -SWEEP_EVERY
         self._tasks: list[asyncio.Task[None]] = []
-        self.refresh_times = RefreshTimes()
+        self.refresh_times = refresh_histogram()
 
     # -- the event loop's side: O(1)-ish, no I/O ------------------------------------------------
     def observe(self, result: ProbeResult) -> None:

@@ -63,9 +63,9 @@ def test_time_to_exhaustion_is_exported_while_budget_remains() -> None:
 
 
 def test_refresh_durations_are_a_histogram() -> None:
-    from slowatch.slo.metrics import RefreshTimes
+    from slowatch.slo.metrics import refresh_histogram
 
-    times = RefreshTimes()
+    times = refresh_histogram()
     for seconds in (0.0004, 0.003, 0.003, 0.2, 7.0):
         times.observe(seconds)
     registry = CollectorRegistry()
