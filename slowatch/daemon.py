@@ -156,7 +156,7 @@ class Daemon:
         if not self._ready:
             reasons.append("starting")
         if self._ready and self._scheduling and not self._scheduler.running:
-            down = self._scheduler.down() if isinstance(self._scheduler, ProberPool) else []
+            down = self._scheduler.down()
             reasons.append(f"prober workers down: {down}" if down else "scheduler is not running")
         if not self._store.healthy:
             reasons.append(f"database is not writable: {self._store.last_error or 'unknown error'}")
@@ -260,7 +260,7 @@ class Daemon:
             "slowatch started endpoints=%d consumers=%d prober_workers=%d loop=%s listen=%s database=%s",
             sum(1 for ep in self._config.endpoints if ep.enabled),
             len(self._config.consumers),
-            self._scheduler.size if isinstance(self._scheduler, ProberPool) else 0,
+            self._scheduler.workers,
             type(asyncio.get_running_loop()).__module__.partition(".")[0],
             f"{self._config.server.host}:{self.bound_port}" if serve else "-",
             self._config.server.database,
@@ -359,7 +359,7 @@ class Daemon:
         ]
         if restart_needed:
             logger.warning("config reload: %s changed; takes effect after a restart", ", ".join(restart_needed))
-        have = self._scheduler.size if isinstance(self._scheduler, ProberPool) else 0
+        have = self._scheduler.workers
         want = worker_count(new.server.probe_workers, new.endpoints)
         if want != have and "probe_workers" not in restart_needed:
             logger.warning(

@@ -106,6 +106,13 @@ class ProbeScheduler:
     def job_count(self) -> int:
         return len(self._slots)
 
+    workers = 0
+    """Prober worker processes: none, this scheduler probes in the daemon's own loop (cf. ProberPool)."""
+
+    def down(self) -> list[int]:
+        """Prober workers that are down: none here (cf. ProberPool.down)."""
+        return []
+
     def start(self, endpoints: list[Endpoint]) -> None:
         self._loop = asyncio.get_running_loop()
         now = self._loop.time()

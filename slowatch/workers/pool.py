@@ -128,7 +128,8 @@ class ProberPool:
         self._watchdog: asyncio.Task[None] | None = None
 
     @property
-    def size(self) -> int:
+    def workers(self) -> int:
+        """Prober worker processes run by this pool."""
         return len(self._workers)
 
     @property
