@@ -39,6 +39,15 @@ consumers:
 """
 
 
+async def started(path: Path, workdir: Path, daemons: list[DaemonProcess]) -> DaemonProcess:
+    """The daemon as a subprocess, ready (killed at teardown if a test leaves it running)."""
+    d = DaemonProcess(path, workdir)
+    daemons.append(d)
+    await d.start()
+    assert d.proc is not None
+    return d
+
+
 def children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -71,9 +80,7 @@ async def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> None:
 async def test_workers_probe_every_endpoint_and_feed_metrics_store_and_slos(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    d = DaemonProcess(write_config(worker_config(targets.port)), tmp_path)
-    daemons.append(d)
-    await d.start()
+    d = await started(write_config(worker_config(targets.port)), tmp_path, daemons)
     assert d.proc is not None
     workers = children(d.proc.pid)
     assert len(workers) == 2
@@ -95,9 +102,7 @@ async def test_workers_probe_every_endpoint_and_feed_metrics_store_and_slos(
 async def test_a_killed_worker_is_restarted_with_its_shard(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    d = DaemonProcess(write_config(worker_config(targets.port)), tmp_path)
-    daemons.append(d)
-    await d.start()
+    d = await started(write_config(worker_config(targets.port)), tmp_path, daemons)
     assert d.proc is not None
     victim = children(d.proc.pid)[0]
     os.kill(victim, signal.SIGKILL)
@@ -123,9 +128,7 @@ async def test_a_killed_worker_is_restarted_with_its_shard(
 async def test_workers_do_not_outlive_a_killed_daemon(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    d = DaemonProcess(write_config(worker_config(targets.port)), tmp_path)
-    daemons.append(d)
-    await d.start()
+    d = await started(write_config(worker_config(targets.port)), tmp_path, daemons)
     assert d.proc is not None
     workers = children(d.proc.pid)
     d.proc.kill()
@@ -140,9 +143,7 @@ async def test_reload_moves_endpoints_without_restarting_workers(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     cfg = write_config(worker_config(targets.port, endpoints=4))
-    d = DaemonProcess(cfg, tmp_path)
-    daemons.append(d)
-    await d.start()
+    d = await started(cfg, tmp_path, daemons)
     assert d.proc is not None
     workers = sorted(children(d.proc.pid))
     write_config(worker_config(targets.port, endpoints=6))
@@ -157,9 +158,9 @@ async def test_reload_moves_endpoints_without_restarting_workers(
 async def test_the_standard_asyncio_loop_works_too(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    d = DaemonProcess(write_config(worker_config(targets.port, workers=1, endpoints=3, loop="asyncio")), tmp_path)
-    daemons.append(d)
-    await d.start()
+    cfg = write_config(worker_config(targets.port, workers=1, endpoints=3, loop="asyncio"))
+    d = await started(cfg, tmp_path, daemons)
+    assert d.proc is not None
     for i in range(3):
         await d.wait_for_metric(f'slowatch_probes_total{{endpoint="ep{i}",kind="http",outcome=')
     assert await d.stop() == 0
