@@ -15,11 +15,13 @@ from typing import Any
 import aiohttp
 
 from slowatch.clock import Clock
+from slowatch.config.concealed import concealed_of
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes import dns, http, tcp, tls
 from slowatch.probes.certs import SslContexts
 from slowatch.probes.tracing import ProbeConnector
+from slowatch.redact import conceal_result
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +67,16 @@ def make_session(limit: int = 100) -> aiohttp.ClientSession:
 
 async def probe_once(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     """One attempt, with a safety net: a probe that overruns its timeout by a margin or raises a bug
-    still yields a result, so one broken target or probe can never stall or crash the scheduler."""
+    still yields a result, so one broken target or probe can never stall or crash the scheduler.
+
+    Values the config interpolated into the endpoint are replaced by their `${NAME}` in the result
+    (redact.conceal_result) here, where every result is made (in the daemon or a prober worker)."""
+    result = await _attempt(endpoint, ctx)
+    concealed = concealed_of(endpoint)
+    return result if concealed is None else conceal_result(result, concealed)
+
+
+async def _attempt(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     fn = PROBES[endpoint.kind]
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
