@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -86,7 +87,12 @@ async def _attempt(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     except TimeoutError:
         outcome, message = Outcome.TIMEOUT, f"no answer within {endpoint.timeout:g}s"
     except Exception as exc:  # a bug in a probe: record it, log it, keep going
-        logger.exception("probe raised endpoint=%s kind=%s", endpoint.name, endpoint.kind)
+        concealed = concealed_of(endpoint)
+        if concealed is None:
+            logger.exception("probe raised endpoint=%s kind=%s", endpoint.name, endpoint.kind)
+        else:  # the traceback may quote the URL or host: conceal it like the result
+            trace = concealed.scrub("".join(traceback.format_exception(exc))).rstrip()
+            logger.error("probe raised endpoint=%s kind=%s\n%s", endpoint.name, endpoint.kind, trace)
         outcome, message = Outcome.ERROR, f"{type(exc).__name__}: {exc}"[:300]
     return ProbeResult(
         endpoint=endpoint.name,

@@ -26,7 +26,9 @@ from aiohttp.test_utils import TestServer
 from slowatch.clock import SystemClock
 from slowatch.config import load_text
 from slowatch.config.concealed import build_concealed, concealed_of
-from slowatch.probes import ProbeContext, make_session, probe_once
+from slowatch.config.endpoints import HttpEndpoint
+from slowatch.models import ProbeResult
+from slowatch.probes import PROBES, ProbeContext, make_session, probe_once
 from slowatch.redact import describe_target
 from slowatch.web.app import make_app
 from slowatch.web.view import DaemonView
@@ -137,6 +139,21 @@ async def test_probe_results_conceal_values_also_for_a_pickled_endpoint(redirect
     assert results["path-secret"].final_url == f"http://127.0.0.1:{redirecting.port}/json/${{PATH_SECRET}}/down"
     assert results["tcp-secret"].message.startswith("cannot resolve ${HOST_SECRET}.invalid:80")
     assert results["dns-secret"].message == "NXDOMAIN for ${PATH_SECRET}.test A, expected NOERROR"
+
+
+async def test_a_probe_bug_logs_its_traceback_concealed(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(endpoint: HttpEndpoint, ctx: ProbeContext) -> ProbeResult:
+        raise ValueError(f"cannot use {endpoint.url}")
+
+    monkeypatch.setitem(PROBES, "http", broken)
+    config = load_text(config_text(8080, 9, 53), env=ENV)
+    async with make_session() as session:
+        result = await probe_once(config.endpoint("path-secret"), ProbeContext(session=session, clock=SystemClock()))
+    assert result.message == "ValueError: cannot use http://127.0.0.1:8080/json/${PATH_SECRET}"
+    assert "raise ValueError" in caplog.text and "${PATH_SECRET}" in caplog.text
+    assert not leaked(caplog.text), caplog.text
 
 
 # --- the whole daemon -------------------------------------------------------------------------------
