@@ -27,6 +27,7 @@ from slowatch.clock import SystemClock
 from slowatch.config import load_text
 from slowatch.config.concealed import build_concealed, concealed_of
 from slowatch.config.endpoints import HttpEndpoint
+from slowatch.config.isolated import load_isolated
 from slowatch.models import ProbeResult
 from slowatch.probes import PROBES, ProbeContext, make_session, probe_once
 from slowatch.redact import describe_target
@@ -94,6 +95,17 @@ def test_targets_are_shown_as_written_and_plain_endpoints_carry_nothing() -> Non
     plain = load_text("endpoints: [{name: a, kind: http, url: 'http://h/x?k=v', interval: 10s}]", env=ENV)
     assert concealed_of(plain.endpoints[0]) is None  # nothing to do on the probe path
     assert describe_target(plain.endpoints[0]) == "http://h/x?k=redacted"
+
+
+def test_a_large_config_loaded_in_a_child_process_keeps_its_concealment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(8080, 9000, 53))
+    config = load_isolated(path, threshold=0)  # the Config comes back pickled from `python -m ...isolated`
+    assert describe_target(config.endpoint("host-secret")) == "http://${HOST_SECRET}.invalid/"
 
 
 def test_a_short_value_is_replaced_only_as_a_whole_word() -> None:
