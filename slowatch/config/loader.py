@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from slowatch.config import messages, typewalk
+from slowatch.config.concealed import conceal_endpoints
 from slowatch.config.schema import Config
 from slowatch.config.semantic import check_the_rest, run_checks
 from slowatch.config.share import share_equal_parts
@@ -231,6 +232,7 @@ def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] |
         run_checks(report, config, lambda path: path)
     if report.problems:
         raise ConfigError(report.sorted())
+    conceal_endpoints(config.endpoints, doc.interpolated, doc.source, os.environ if env is None else env)
     share_equal_parts(config.endpoints)
     return config
 

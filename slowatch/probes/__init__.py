@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -15,11 +16,13 @@ from typing import Any
 import aiohttp
 
 from slowatch.clock import Clock
+from slowatch.config.concealed import concealed_of
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes import dns, http, tcp, tls
 from slowatch.probes.certs import SslContexts
 from slowatch.probes.tracing import ProbeConnector
+from slowatch.redact import conceal_result
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,16 @@ def make_session(limit: int = 100) -> aiohttp.ClientSession:
 
 async def probe_once(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     """One attempt, with a safety net: a probe that overruns its timeout by a margin or raises a bug
-    still yields a result, so one broken target or probe can never stall or crash the scheduler."""
+    still yields a result, so one broken target or probe can never stall or crash the scheduler.
+
+    Values the config interpolated into the endpoint are replaced by their `${NAME}` in the result
+    (redact.conceal_result) here, where every result is made (in the daemon or a prober worker)."""
+    result = await _attempt(endpoint, ctx)
+    concealed = concealed_of(endpoint)
+    return result if concealed is None else conceal_result(result, concealed)
+
+
+async def _attempt(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     fn = PROBES[endpoint.kind]
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
@@ -75,7 +87,12 @@ async def probe_once(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     except TimeoutError:
         outcome, message = Outcome.TIMEOUT, f"no answer within {endpoint.timeout:g}s"
     except Exception as exc:  # a bug in a probe: record it, log it, keep going
-        logger.exception("probe raised endpoint=%s kind=%s", endpoint.name, endpoint.kind)
+        concealed = concealed_of(endpoint)
+        if concealed is None:
+            logger.exception("probe raised endpoint=%s kind=%s", endpoint.name, endpoint.kind)
+        else:  # the traceback may quote the URL or host: conceal it like the result
+            trace = concealed.scrub("".join(traceback.format_exception(exc))).rstrip()
+            logger.error("probe raised endpoint=%s kind=%s\n%s", endpoint.name, endpoint.kind, trace)
         outcome, message = Outcome.ERROR, f"{type(exc).__name__}: {exc}"[:300]
     return ProbeResult(
         endpoint=endpoint.name,

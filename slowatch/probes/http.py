@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from yarl import URL
 
+from slowatch.config.concealed import concealed_of
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.assertions import check_body, check_headers, check_status
@@ -51,6 +52,9 @@ def prepared(endpoint: HttpEndpoint, ctx: ProbeContext) -> Prepared:
     cached = ctx.http_options.get(endpoint.name)
     if cached is None or cached.endpoint is not endpoint:
         shown = redact_url(endpoint.url)
+        concealed = concealed_of(endpoint)
+        if concealed is not None:  # `${...}` in the URL: the final URL shows `${NAME}` (no new result per probe)
+            shown = concealed.scrub(shown)
         options = _request_options(endpoint, ctx)
         key = _options_key(options)
         if key is not None:  # most endpoints send the same options: one dict for all of them (memory)
