@@ -13,7 +13,8 @@ dropped unsaid. Burn tiers other than the defaults, and SLOs without alert polic
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -36,6 +37,7 @@ from slowatch.generate.openslo_schema import (
     ConditionRef,
     InlineAlertPolicy,
     InlineSli,
+    Metadata,
     ServiceDoc,
     SliDoc,
     SloDoc,
@@ -88,18 +90,18 @@ class Importer:
                 self.out.notes.append(s.problem((), "not imported: slowatch's SLIs read its own counters"))
         return self.out
 
-    def metadata(self, s: Source) -> None:
-        meta = s.model.metadata
+    def metadata(self, s: Source, meta: Metadata | None = None, at: Path = ("metadata",)) -> None:
+        """Notes for metadata without a slowatch home; unknown slowatch annotations are errors."""
+        meta = meta or s.model.metadata
         if meta.displayName is not None:
-            self.out.notes.append(s.problem(("metadata", "displayName"), "not imported (slowatch uses the name)"))
+            self.out.notes.append(s.problem((*at, "displayName"), "not imported (slowatch uses the name)"))
         if meta.labels:
-            self.out.notes.append(s.problem(("metadata", "labels"), "not imported (slowatch SLOs have no labels)"))
-        for key in s.annotations():
-            path = ("metadata", "annotations", key)
+            self.out.notes.append(s.problem((*at, "labels"), "not imported (slowatch SLOs have no labels)"))
+        for key in meta.annotations or {}:
+            path = (*at, "annotations", key)
             if key.startswith(gen.PREFIX) and key not in _KNOWN:
-                self.out.problems.append(
-                    s.problem(path, f"unknown slowatch annotation (known: {', '.join(sorted(_KNOWN))})")
-                )
+                known = ", ".join(sorted(_KNOWN))
+                self.out.problems.append(s.problem(path, f"unknown slowatch annotation (known: {known})"))
             elif not key.startswith(gen.PREFIX):
                 self.out.notes.append(s.problem(path, "another tool's annotation: not imported"))
 
@@ -112,14 +114,14 @@ class Importer:
             entry: dict[str, Any] = {"name": name}
             if doc and isinstance(doc.model, ServiceDoc) and doc.model.spec.description:
                 entry["description"] = doc.model.spec.description
-            entry["endpoints"] = self.refs(doc, ("metadata", "annotations", gen.A_ENDPOINTS)) if doc else None
+            entry["endpoints"] = self.refs(doc, ("metadata", "annotations", gen.A_ENDPOINTS), notes) if doc else None
             entry["slos"] = []
             self.out.consumers[name] = entry
         return self.out.consumers[name]
 
     @staticmethod
-    def refs(s: Source, path: Path) -> list[Any] | None:
-        text = s.annotations().get(gen.A_ENDPOINTS)
+    def refs(s: Source, path: Path, notes: dict[str, str]) -> list[Any] | None:
+        text = notes.get(gen.A_ENDPOINTS)
         if text is None:
             return None
         try:
@@ -132,42 +134,71 @@ class Importer:
 
     def slo(self, s: Source, model: SloDoc) -> None:
         spec = model.spec
-        notes = s.annotations()
         consumer = self.consumer(spec.service)
-        name = notes.get(gen.A_SLO, model.metadata.name.removeprefix(f"{spec.service}-"))
+        name = s.annotations().get(gen.A_SLO, model.metadata.name.removeprefix(f"{spec.service}-"))
+        out: dict[str, Any] = {"name": name}
+        if spec.description:
+            out["description"] = spec.description
+        failed = False
+
+        def attempt(step: Callable[[], dict[str, Any] | None], suffix: str = "") -> None:
+            nonlocal failed
+            try:
+                out.update(step() or {})
+            except Unmappable as exc:
+                failed = True
+                problem = exc.problem
+                if suffix and problem.what != s.what:
+                    problem = replace(problem, message=f"{problem.message} ({suffix})")
+                self.out.problems.append(problem)
+
+        where: dict[str, Path] = {}
+        attempt(lambda: self.sli(s, model, consumer, name, where), f"used by {s.what}")
+        attempt(lambda: objective(s, model) | {"window": window(s, model)})
+        if not failed:
+            ordered = ("name", "description", "sli", "threshold", "endpoints", "objective", "window")
+            out = {k: out[k] for k in ordered if k in out} | out
+            attempt(lambda: self.validate(s, SloConfig, out, where))
+        if not failed and any(o["name"] == name for o in consumer["slos"]):
+            message = f"a second SLO {name!r} for consumer {consumer['name']!r}"
+            attempt(lambda: self.fail(s, ("metadata", "name"), message))
+        attempt(lambda: self.alerting(s, model, consumer["name"], name))
+        attempt(lambda: self.maintenance(s))
+        if not failed:
+            consumer["slos"].append(out)
+            self.out.slos += 1
+
+    @staticmethod
+    def fail(s: Source, path: Path, message: str) -> None:
+        raise Unmappable(s, path, message)
+
+    def sli(
+        self, s: Source, model: SloDoc, consumer: dict[str, Any], name: str, where: dict[str, Path]
+    ) -> dict[str, Any]:
+        """`sli`, `threshold` and `endpoints` from the SLO's SLI; `where` learns where they are written."""
         sli_source, sli_path, sli = self.indicator(s, model)
-        kind = sli_source.annotations().get(gen.A_SLI)
+        sli_notes = dict(sli.metadata.annotations or {})
         ann: Path = (*sli_path, "metadata", "annotations")
+        where |= {"threshold": (*ann, gen.A_THRESHOLD), "endpoints": (*ann, gen.A_ENDPOINTS)}
+        if sli_source is s:  # inline: its metadata is not a document's, so check it here
+            self.metadata(s, sli.metadata, ann[:-1])
+        kind = sli_notes.get(gen.A_SLI)
         if kind not in ("availability", "latency"):
             message = "cannot map: needs annotation slowatch/sli: availability or latency (what a good probe is)"
             raise Unmappable(sli_source, ann, message)
         check_ratio(sli_source, (*sli_path, "spec", "ratioMetric"), sli, consumer["name"], name)
-        out: dict[str, Any] = {"name": name}
-        if spec.description:
-            out["description"] = spec.description
-        out["sli"] = kind
+        out: dict[str, Any] = {"sli": kind}
         if kind == "latency":
-            out["threshold"] = sli_source.annotations().get(gen.A_THRESHOLD)
-        refs = self.refs(sli_source, (*ann, gen.A_ENDPOINTS))
+            out["threshold"] = sli_notes.get(gen.A_THRESHOLD)
+        refs = self.refs(sli_source, (*ann, gen.A_ENDPOINTS), sli_notes)
         if refs is None and consumer["endpoints"] is None:
-            raise Unmappable(
-                sli_source, ann, "cannot map: no annotation slowatch/endpoints names the endpoints it measures"
-            )
+            message = "cannot map: no annotation slowatch/endpoints names the endpoints it measures"
+            raise Unmappable(sli_source, ann, message)
         if consumer["endpoints"] is None:
             consumer["endpoints"] = refs
         if refs is not None and refs != consumer["endpoints"]:
             out["endpoints"] = refs
-        settings = objective(s, model)
-        out["objective"] = settings.pop("objective")
-        out["window"] = window(s, model)
-        out.update(settings)
-        self.validate(s, SloConfig, out, {"threshold": (*ann, gen.A_THRESHOLD), "endpoints": (*ann, gen.A_ENDPOINTS)})
-        if any(o["name"] == name for o in consumer["slos"]):
-            raise Unmappable(s, ("metadata", "name"), f"a second SLO {name!r} for consumer {consumer['name']!r}")
-        consumer["slos"].append(out)
-        self.alerting(s, model, consumer["name"], name)
-        self.maintenance(s)
-        self.out.slos += 1
+        return out
 
     def indicator(self, s: Source, model: SloDoc) -> tuple[Source, Path, InlineSli | SliDoc]:
         spec = model.spec
@@ -221,6 +252,7 @@ class Importer:
             s, path, policy = found, (), found.model
         else:
             policy = item
+            self.metadata(s, item.metadata, (*path, "metadata"))
         spec, at = policy.spec, (*path, "spec")
         for flag, want in (("alertWhenBreaching", True), ("alertWhenResolved", True), ("alertWhenNoData", False)):
             if getattr(spec, flag) is not want:
@@ -243,6 +275,7 @@ class Importer:
             self.used.add(("AlertCondition", condition.conditionRef))
             assert isinstance(found.model, AlertConditionDoc)
             return tier(found, (), found.model)
+        self.metadata(s, condition.metadata, (*at, "conditions", 0, "metadata"))
         return tier(s, (*at, "conditions", 0), condition)
 
     def maintenance(self, s: Source) -> None:
@@ -292,7 +325,8 @@ def render(result: Imported, paths: list[str]) -> str:
         blocks["alerting"] = {"slos": result.overrides}
     header = [
         f"# slowatch import openslo {' '.join(paths)}: {result.slos} SLO(s) of {len(result.consumers)} consumer(s).",
-        "# Paste into a config that defines these endpoints; merge `alerting.slos` into your `alerting:`.",
+        "# Paste into a config that defines these endpoints"
+        + ("; merge alerting.slos into its alerting block." if result.overrides else "."),
     ]
     return "\n".join(header) + "\n" + yaml.safe_dump(blocks, sort_keys=False, width=1000, allow_unicode=True)
 
