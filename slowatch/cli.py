@@ -1,4 +1,4 @@
-"""Command line: `slowatch run | check | probe | demo | report | alerts | test-sink | silence`.
+"""Command line: `slowatch run | check | probe | demo | report | alerts | test-sink | silence | generate | import`.
 
 The only module that prints.
 """
@@ -189,6 +189,40 @@ def cmd_silence(args: argparse.Namespace) -> int:
     return _print_result(silence(_override(config, None, args.db, None), target, name, until, args.reason))
 
 
+def _emit(text: str, output: str | None) -> int:
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"{output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_generate_openslo(args: argparse.Namespace) -> int:
+    from slowatch.generate.openslo import generate, render
+
+    config = _load_or_report(args.config)
+    return EXIT_CONFIG if config is None else _emit(render(generate(config), args.config), args.output)
+
+
+def cmd_import_openslo(args: argparse.Namespace) -> int:
+    from slowatch.generate.openslo_import import import_files, render
+
+    result = import_files(args.files)
+    for note in sorted(result.notes, key=lambda p: p.key):
+        print(f"note: {note}", file=sys.stderr)
+    for problem in sorted(result.problems, key=lambda p: p.key):
+        print(problem, file=sys.stderr)
+    if result.problems:
+        print(f"{len(result.problems)} error(s): nothing imported", file=sys.stderr)
+        return EXIT_CONFIG
+    return _emit(render(result, args.files), args.output)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slowatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"slowatch {__version__}")
@@ -243,6 +277,20 @@ def build_parser() -> argparse.ArgumentParser:
     silence.add_argument("--until", required=True, help="e.g. 2026-12-01T10:00Z")
     silence.add_argument("--reason", default="")
     silence.set_defaults(func=cmd_silence)
+
+    generate = sub.add_parser("generate", help="write files for other tools from the config")
+    generate_sub = generate.add_subparsers(dest="generate", required=True)
+    openslo = generate_sub.add_parser("openslo", help="the consumers and SLOs as OpenSLO v1 documents")
+    openslo.add_argument("--config", "-c", required=True)
+    openslo.add_argument("--output", "-o", help="file to write (default: standard output)")
+    openslo.set_defaults(func=cmd_generate_openslo)
+
+    import_ = sub.add_parser("import", help="turn other tools' files into slowatch config")
+    import_sub = import_.add_subparsers(dest="import_", required=True)
+    openslo_in = import_sub.add_parser("openslo", help="OpenSLO SLOs over slowatch endpoints -> a consumers: block")
+    openslo_in.add_argument("files", nargs="+", metavar="FILE")
+    openslo_in.add_argument("--output", "-o", help="file to write (default: standard output)")
+    openslo_in.set_defaults(func=cmd_import_openslo)
 
     return parser
 

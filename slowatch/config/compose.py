@@ -59,6 +59,23 @@ def compose_pure(text: str) -> yaml.Node | None:
         loader.dispose()
 
 
+def compose_stream(text: str) -> list[yaml.Node]:
+    """Every document of a multi-document stream (`---`), by the pure composer; empty ones are skipped.
+
+    Raises what `compose_pure` raises.
+    """
+    loader = _PureLoader(text)
+    try:
+        nodes = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                nodes.append(node)
+        return nodes
+    finally:
+        loader.dispose()
+
+
 def _compose_fast(text: str) -> tuple[yaml.Node | None, bool]:
     """The node graph from libyaml's events, as `compose_pure` builds it, and whether it has
     aliases; raises _Fallback."""
@@ -160,4 +177,4 @@ def compose(text: str) -> tuple[yaml.Node | None, bool]:
     return compose_pure(text), True
 
 
-__all__ = ["FAST_DEPTH", "Alias", "compose", "compose_pure"]
+__all__ = ["FAST_DEPTH", "Alias", "compose", "compose_pure", "compose_stream"]

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import yaml
 from yaml.constructor import SafeConstructor
 
-from slowatch.config.compose import Alias, compose
+from slowatch.config.compose import Alias, compose, compose_stream
 from slowatch.config.interpolate import interpolate
 
 Path = tuple[str | int, ...]
@@ -139,7 +139,7 @@ def _describe_tag(tag: str) -> str:
 
 
 class _Builder:
-    def __init__(self, doc: Document, env: Mapping[str, str]) -> None:
+    def __init__(self, doc: Document, env: Mapping[str, str] | None) -> None:
         self.doc = doc
         self.env = env
         self.constructor = SafeConstructor()
@@ -163,6 +163,8 @@ class _Builder:
         text: str = node.value
         self.doc.source[path] = text
         if node.tag == _STR:
+            if self.env is None:
+                return text
             result = interpolate(text, self.env)
             if result.substituted:
                 self.doc.interpolated.add(path)
@@ -268,4 +270,28 @@ def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES) -> D
     return doc
 
 
-__all__ = ["MAX_NODES", "Document", "Mark", "Path", "YamlProblem", "parse"]
+def parse_stream(text: str, *, max_nodes: int = MAX_NODES) -> list[Document]:
+    """Every document of a multi-document YAML stream, built like `parse` builds one but without
+    `${...}` interpolation (the text is data, not config). A document may be any value; empty
+    documents are skipped. Raises YamlProblem."""
+    try:
+        roots = compose_stream(text)
+    except yaml.YAMLError as exc:
+        raise _syntax_problem(exc, text) from None
+    except RecursionError:
+        raise YamlProblem("invalid YAML: nested too deeply") from None
+    docs = []
+    for root in roots:
+        if isinstance(root, yaml.ScalarNode) and root.tag == _NULL:
+            continue
+        doc = Document({})
+        try:
+            _check_expansion(root, max_nodes)
+            doc.data = _Builder(doc, None).value(root, ())
+        except RecursionError:
+            raise YamlProblem("invalid YAML: nested too deeply") from None
+        docs.append(doc)
+    return docs
+
+
+__all__ = ["MAX_NODES", "Document", "Mark", "Path", "YamlProblem", "parse", "parse_stream"]

@@ -1,0 +1,1 @@
+"""Files generated from the slowatch config for other tools (OpenSLO, ...), and imports back."""
