@@ -15,8 +15,9 @@ from slowatch.daemon import Daemon
 
 
 @asynccontextmanager
-async def serving_daemon(db: Path, *, rounds: int = 3) -> AsyncIterator[Daemon]:
-    """The daemon (no scheduler) after `rounds` probes of an endpoint that is up and one that is down."""
+async def serving_daemon(db: Path, *, rounds: int = 3, http: str = "{}") -> AsyncIterator[Daemon]:
+    """The daemon (no scheduler) after `rounds` probes of an endpoint that is up and one that is down;
+    `http` is its `server.http` (YAML)."""
 
     async def ok(request: web.Request) -> web.Response:
         return web.json_response({"status": "up"})
@@ -30,17 +31,17 @@ async def serving_daemon(db: Path, *, rounds: int = 3) -> AsyncIterator[Daemon]:
     target = TestServer(app, host="127.0.0.1")
     await target.start_server()
     try:
-        async with _daemon(db, target.port, rounds) as daemon:
+        async with _daemon(db, target.port, rounds, http) as daemon:
             yield daemon
     finally:
         await target.close()
 
 
 @asynccontextmanager
-async def _daemon(db: Path, port: int, rounds: int) -> AsyncIterator[Daemon]:
+async def _daemon(db: Path, port: int, rounds: int, http: str) -> AsyncIterator[Daemon]:
     config = load_text(
         f"""
-server: {{listen: "127.0.0.1:0", database: "{db}"}}
+server: {{listen: "127.0.0.1:0", database: "{db}", http: {http}}}
 endpoints:
   - {{name: up, kind: http, url: "http://127.0.0.1:{port}/ok"}}
   - {{name: down, kind: http, url: "http://127.0.0.1:{port}/fail"}}
