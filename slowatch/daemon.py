@@ -64,8 +64,11 @@ class Daemon:
         registry: CollectorRegistry | None = None,
         watch_interval: float = 5.0,
         listeners: list[Callable[[ProbeResult], None]] | None = None,
+        load: Callable[[Path], Config] = load_isolated,
     ) -> None:
+        """`load(config_path)` re-reads the config on reload (the demo's keeps its own ports and database)."""
         self._config = config
+        self._load = load
         self._config_path = Path(config_path) if config_path is not None else None
         self._config_digest = _digest(self._config_path)
         self._clock = clock or SystemClock()
@@ -333,7 +336,7 @@ class Daemon:
         async with self._reload_lock:
             path = self._config_path
             try:
-                new = await asyncio.to_thread(load_isolated, path)
+                new = await asyncio.to_thread(self._load, path)
             except ConfigError as exc:
                 self._self_metrics.config_loaded(False, self._clock.time())
                 logger.error(
