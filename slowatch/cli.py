@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from slowatch import __version__, loops
@@ -142,14 +142,28 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from slowatch.config import load
     from slowatch.demo import run_demo
 
-    config = _load_or_report(args.config)
+    config = _load_or_report(args.config)  # reported before anything starts; loaded again with the demo's ports
     if config is None:
         return EXIT_CONFIG
-    config = _override(config, args.listen, args.db, None)
     setup_logging(config.server.log_format, args.log_level)
-    return loops.run(run_demo(config, config_path=args.config, port=args.demo_port), config.server.event_loop)
+
+    def load_config(env: Mapping[str, str]) -> Config:
+        return _override(load(args.config, env=env), None, args.db, None)
+
+    demo = run_demo(
+        load_config, config_path=args.config, port=args.demo_port, listen=args.listen, duration=args.duration
+    )
+    try:
+        return loops.run(demo, config.server.event_loop)
+    except ConfigError as exc:
+        print("\n".join(map(str, exc.problems)), file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:  # a port given with --demo-port or --listen is taken
+        print(f"slowatch demo: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _print_result(result: tuple[list[str], int]) -> int:
@@ -248,9 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start a local demo platform and the daemon probing it")
     demo.add_argument("--config", "-c", default=str(Path("config") / "slowatch.yaml"))
-    demo.add_argument("--listen")
+    demo.add_argument("--listen", help="HOST:PORT for the daemon (default: server.listen if free, else a free port)")
     demo.add_argument("--db")
-    demo.add_argument("--demo-port", type=int, default=8900)
+    demo.add_argument("--demo-port", type=int, help="the demo platform's port (default: 8900 if free, else any)")
+    demo.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
     demo.add_argument("--log-level", default="WARNING")
     demo.set_defaults(func=cmd_demo)
 

@@ -38,6 +38,7 @@ from slowatch.slo.service import SloService
 from slowatch.store import Store
 from slowatch.store.queries import latest_results
 from slowatch.web.app import make_app
+from slowatch.web.server import fitted_limits, serve
 from slowatch.workers import ProberPool, worker_count
 
 logger = logging.getLogger(__name__)
@@ -63,8 +64,11 @@ class Daemon:
         registry: CollectorRegistry | None = None,
         watch_interval: float = 5.0,
         listeners: list[Callable[[ProbeResult], None]] | None = None,
+        load: Callable[[Path], Config] = load_isolated,
     ) -> None:
+        """`load(config_path)` re-reads the config on reload (the demo's keeps its own ports and database)."""
         self._config = config
+        self._load = load
         self._config_path = Path(config_path) if config_path is not None else None
         self._config_digest = _digest(self._config_path)
         self._clock = clock or SystemClock()
@@ -267,13 +271,10 @@ class Daemon:
         )
 
     async def _serve(self) -> None:
-        self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._config.server.host, self._config.server.port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.bound_port = sockets[0].getsockname()[1] if sockets else self._config.server.port
+        server = self._config.server
+        limits = fitted_limits(server.http, probe_sockets=server.max_concurrency)
+        self._runner, site = await serve(make_app(self), server.host, server.port, limits)
+        self.bound_port = site.port
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task: asyncio.Task[object] = asyncio.ensure_future(coro)
@@ -335,7 +336,7 @@ class Daemon:
         async with self._reload_lock:
             path = self._config_path
             try:
-                new = await asyncio.to_thread(load_isolated, path)
+                new = await asyncio.to_thread(self._load, path)
             except ConfigError as exc:
                 self._self_metrics.config_loaded(False, self._clock.time())
                 logger.error(
@@ -354,7 +355,7 @@ class Daemon:
     def _apply(self, new: Config) -> None:
         old = self._config
         restart_needed = [
-            key for key in ("listen", "database", "max_concurrency", "probe_workers", "event_loop")
+            key for key in ("listen", "database", "max_concurrency", "probe_workers", "event_loop", "http")
             if getattr(old.server, key) != getattr(new.server, key)
         ]
         if restart_needed:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -119,52 +121,150 @@ def render_table(daemon: Daemon, counts: dict[str, Counter[str]]) -> str:
     return "\n".join(lines)
 
 
+DEMO_PORT = 8900
+"""The platform's port when free (then the shipped config's defaults need no moving); else any free port."""
+
+
+def demo_env(port: int, smtp_port: int, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the demo loads its config with: the variables of the shipped config/slowatch.yaml
+    point at the ports the platform got (DEMO_HOST, DEMO_SMTP_PORT), and so do its Slack webhooks
+    unless ONCALL_SLACK_WEBHOOK / PLATFORM_SLACK_WEBHOOK are set."""
+    env = dict(environ)
+    env["DEMO_HOST"] = f"127.0.0.1:{port}"
+    env["DEMO_SMTP_PORT"] = str(smtp_port)
+    for var, channel in (("ONCALL_SLACK_WEBHOOK", "oncall"), ("PLATFORM_SLACK_WEBHOOK", "platform-feed")):
+        if not env.get(var):
+            env[var] = f"http://127.0.0.1:{port}/demo-slack/{channel}"
+    return env
+
+
+def bind_local(port: int | None, preferred: int) -> socket.socket:
+    """A socket bound on 127.0.0.1: to `port` when given (taken is an error), else to `preferred` if free,
+    else to a port the OS picks."""
+    candidates = [port] if port is not None else [preferred, 0]
+    for candidate in candidates:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", candidate))
+        except OSError as exc:
+            sock.close()
+            if candidate == candidates[-1]:
+                raise OSError(exc.errno, f"cannot listen on 127.0.0.1:{candidate}: {exc.strerror}") from None
+            continue
+        return sock
+    raise AssertionError("unreachable")
+
+
+def _port_free(host: str, port: int) -> bool:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError:
+        return False
+    return True
+
+
 async def run_demo(
-    config: Config,
+    load_config: Callable[[Mapping[str, str]], Config],
     *,
     config_path: str | Path | None,
-    port: int = 8900,
+    port: int | None = None,
     banner_port: int | None = None,
+    listen: str | None = None,
     write: Callable[[str], None] = print,
     duration: float | None = None,
     refresh: float = 5.0,
 ) -> int:
-    """Start the demo platform, then the daemon; print a live table until Ctrl-C (or `duration`)."""
+    """Start the demo platform, then the daemon; print a live table until Ctrl-C (or `duration`).
+
+    The platform takes `port` (default: DEMO_PORT if free, else any free port) and the SMTP-like service
+    `banner_port` (default: the platform's + 25 if free, else any); `load_config(env)` loads the config
+    with `demo_env`, so its targets follow. The daemon listens on `listen` when given, else on the
+    config's `server.listen` if free, else on a free port. Raises ConfigError from `load_config`."""
+    platform_sock = bind_local(port, DEMO_PORT)
+    platform_port = platform_sock.getsockname()[1]
+    try:
+        banner_sock = bind_local(banner_port, platform_port + 25)
+    except OSError:
+        platform_sock.close()
+        raise
+    smtp_port = banner_sock.getsockname()[1]
     platform = make_platform(random.Random())
     runner = web.AppRunner(platform, access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    banner = await asyncio.start_server(_banner, "127.0.0.1", port + 25 if banner_port is None else banner_port)
-    counts: dict[str, Counter[str]] = {}
-
-    def count(result: ProbeResult) -> None:
-        c = counts.setdefault(result.endpoint, Counter())
-        c["total"] += 1
-        c["ok"] += int(result.ok)
-
-    daemon = Daemon(config, config_path=config_path, listeners=[count])
-    await daemon.start()
-    daemon.install_signal_handlers()
-    server = config.server
-    write(
-        f"slowatch demo: platform on http://127.0.0.1:{port}, status page http://{server.host}:{daemon.bound_port}/,"
-        f" metrics http://{server.host}:{daemon.bound_port}/metrics  (Ctrl-C to stop)"
-    )
-    deadline = None if duration is None else time.monotonic() + duration
     try:
+        await web.SockSite(runner, platform_sock).start()
+        banner = await asyncio.start_server(_banner, sock=banner_sock)
+        try:
+            env = demo_env(platform_port, smtp_port, os.environ)
+            config = _listening(load_config(env), listen)
+            chosen = config.server.listen
+
+            def reload(_path: Path) -> Config:  # same ports on reload: the platform does not move
+                return _listening(load_config(env), chosen)
+
+            where = f"127.0.0.1:{platform_port}"
+            counts: dict[str, Counter[str]] = {}
+
+            def count(result: ProbeResult) -> None:
+                c = counts.setdefault(result.endpoint, Counter())
+                c["total"] += 1
+                c["ok"] += int(result.ok)
+
+            daemon = Daemon(config, config_path=config_path, listeners=[count], load=reload)
+            return await _watch(daemon, counts, platform[SLACK], where, smtp_port, write, duration, refresh)
+        finally:
+            banner.close()
+            await banner.wait_closed()
+    finally:
+        await runner.cleanup()
+        banner_sock.close()  # no-ops when the servers took them (and closed them)
+        platform_sock.close()
+
+
+def _listening(config: Config, listen: str | None) -> Config:
+    """`config` with `server.listen` set to `listen`, or moved to a free port if its own is taken."""
+    server = config.server
+    if listen is None:
+        if server.port == 0 or _port_free(server.host, server.port):
+            return config
+        listen = server.listen.rpartition(":")[0] + ":0"
+    return config.model_copy(update={"server": server.model_validate({**server.model_dump(), "listen": listen})})
+
+
+async def _watch(
+    daemon: Daemon,
+    counts: dict[str, Counter[str]],
+    slack: list[tuple[str, str]],
+    platform: str,
+    smtp_port: int,
+    write: Callable[[str], None],
+    duration: float | None,
+    refresh: float,
+) -> int:
+    try:
+        await daemon.start()
+        daemon.install_signal_handlers()
+        web_at = f"http://{daemon.config.server.host}:{daemon.bound_port}"
+        write(
+            f"slowatch demo: platform on http://{platform} (SMTP-like service on port {smtp_port}),"
+            f" status page {web_at}/, metrics {web_at}/metrics  (Ctrl-C to stop)"
+        )
+        deadline = None if duration is None else time.monotonic() + duration
         while deadline is None or time.monotonic() < deadline:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(daemon.stopped(), timeout=refresh)
+                wait = refresh if deadline is None else max(0.0, min(refresh, deadline - time.monotonic()))
+                await asyncio.wait_for(daemon.stopped(), timeout=wait)
                 break
             write("\n" + time.strftime("%H:%M:%S ") + render_table(daemon, counts))
-            while platform[SLACK]:
-                channel, text = platform[SLACK].pop(0)
+            while slack:
+                channel, text = slack.pop(0)
                 write(f"  -> slack #{channel}: {text[:160]}")
     finally:
         await daemon.stop()
-        banner.close()
-        await banner.wait_closed()
-        await runner.cleanup()
     return 0
 
 

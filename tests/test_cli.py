@@ -7,7 +7,7 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from slowatch import __version__
 from slowatch.cli import JsonFormatter, main
-from slowatch.config import load
+from slowatch.config import Config, load
 from slowatch.demo import run_demo
 from tests.e2e.harness import free_port
 
@@ -108,21 +108,12 @@ def test_json_formatter_keeps_context() -> None:
 
 
 async def test_demo_shows_successes_and_failures(tmp_path: Path) -> None:
-    demo_port, smtp_port = free_port(), free_port()
-    config = load(
-        ROOT / "config" / "slowatch.yaml",
-        env={
-            "DEMO_HOST": f"127.0.0.1:{demo_port}",
-            "DEMO_SMTP_PORT": str(smtp_port),
-            "ONCALL_SLACK_WEBHOOK": f"http://127.0.0.1:{demo_port}/demo-slack/oncall",
-            "PLATFORM_SLACK_WEBHOOK": f"http://127.0.0.1:{demo_port}/demo-slack/platform-feed",
-            "SLOWATCH_LISTEN": "127.0.0.1:0",
-            "SLOWATCH_DB": str(tmp_path / "d.db"),
-        },
-    )
+    def load_config(env: Mapping[str, str]) -> Config:
+        return load(ROOT / "config" / "slowatch.yaml", env={**env, "SLOWATCH_DB": str(tmp_path / "d.db")})
+
     lines: list[str] = []
     code = await run_demo(
-        config, config_path=None, port=demo_port, banner_port=smtp_port, write=lines.append, duration=7, refresh=3
+        load_config, config_path=None, port=free_port(), listen="127.0.0.1:0", write=lines.append, duration=7, refresh=3
     )
     assert code == 0
     screen = "\n".join(lines)

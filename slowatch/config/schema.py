@@ -83,6 +83,16 @@ class MetricsConfig(Model):
         return v
 
 
+class HttpConfig(Model):
+    """Limits of the HTTP listener against slow and greedy clients (slowatch/web/server.py)."""
+
+    header_timeout: Annotated[Duration, Field(gt=0, le=3600)] = 10.0
+    """Time a client has, from connecting or from its previous response, to send a whole request head;
+    idle keep-alive connections close after the same time (behind a load balancer: longer than its idle timeout)."""
+    max_connections: Annotated[int, Field(ge=16, le=1_000_000)] = 1024
+    """Open connections at most (lowered to fit the open-file limit); one more is answered 503."""
+
+
 class ServerConfig(Model):
     listen: str = "127.0.0.1:9464"
     database: str = "./slowatch.db"
@@ -98,6 +108,7 @@ class ServerConfig(Model):
     external_url: str | None = None
     log_format: Literal["text", "json"] = "text"
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
 
     @field_validator("listen")
     @classmethod

@@ -12,7 +12,11 @@ from slowatch.models import ProbeResult
 from slowatch.redact import describe_target, redact_url
 from slowatch.store import queries
 from slowatch.store.schema import LATENCY_BUCKETS
+from slowatch.web.params import Query, bad_parameter, not_found
 from slowatch.web.view import VIEW
+
+MAX_LIMIT = 10_000
+"""The most rows one `results` or `incidents` answer holds (`limit`)."""
 
 
 def result_json(r: ProbeResult | None) -> dict[str, Any] | None:
@@ -46,6 +50,7 @@ def endpoint_json(ep: Endpoint, latest: ProbeResult | None) -> dict[str, Any]:
 
 
 async def endpoints(request: web.Request) -> web.Response:
+    Query(request)
     view = request.app[VIEW]
     return web.json_response(
         {"endpoints": [endpoint_json(ep, view.latest.get(ep.name)) for ep in view.config.endpoints]}
@@ -54,15 +59,14 @@ async def endpoints(request: web.Request) -> web.Response:
 
 async def endpoint(request: web.Request) -> web.Response:
     view = request.app[VIEW]
-    name = request.match_info["name"]
-    try:
-        ep = view.config.endpoint(name)
-    except KeyError:
-        raise web.HTTPNotFound(text=f"no endpoint named {name!r}") from None
+    Query(request)
+    name = _known(request, request.match_info["name"])
+    ep = view.config.endpoint(name)
     return web.json_response(endpoint_json(ep, view.latest.get(name)))
 
 
 async def consumers(request: web.Request) -> web.Response:
+    Query(request)
     view = request.app[VIEW]
     slos = view.slo_view()
     out = []
@@ -79,34 +83,26 @@ async def consumers(request: web.Request) -> web.Response:
 
 
 async def alerts(request: web.Request) -> web.Response:
+    Query(request)
     return web.json_response({"alerts": request.app[VIEW].alerts_view()})
 
 
-def _number(request: web.Request, key: str, default: float | None, *, maximum: float | None = None) -> float | None:
-    raw = request.query.get(key)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"{key} must be a number (got {raw!r})") from None
-    return min(value, maximum) if maximum is not None else value
-
-
-def _known(request: web.Request) -> str:
-    name = request.match_info["name"]
-    if all(ep.name != name for ep in request.app[VIEW].config.endpoints):
-        raise web.HTTPNotFound(text=f"no endpoint named {name!r}")
+def _known(request: web.Request, name: str) -> str:
+    names = [ep.name for ep in request.app[VIEW].config.endpoints]
+    if name not in names:
+        raise not_found("endpoint", name, names)
     return name
 
 
 async def results(request: web.Request) -> web.Response:
     """Raw history, newest first: `?since=UNIX&until=UNIX&limit=N&final_only=1`."""
-    name = _known(request)
-    since = _number(request, "since", None)
-    until = _number(request, "until", None)
-    limit = int(_number(request, "limit", 100, maximum=10_000) or 100)
-    final_only = request.query.get("final_only", "0") in ("1", "true")
+    q = Query(request, "since", "until", "limit", "final_only")
+    name = _known(request, request.match_info["name"])
+    since, until = q.timestamp("since"), q.timestamp("until")
+    if since is not None and until is not None and until < since:
+        raise bad_parameter("until", f"must not be before since (got since={since:g}, until={until:g})")
+    limit = q.integer("limit", default=100, low=1, high=MAX_LIMIT)
+    final_only = q.flag("final_only")
     rows = await request.app[VIEW].store.read(
         lambda db: queries.history(db, name, since=since, until=until, limit=limit, final_only=final_only)
     )
@@ -116,9 +112,11 @@ async def results(request: web.Request) -> web.Response:
 async def rollups(request: web.Request) -> web.Response:
     """Rollups, oldest first: `?since=UNIX` (default: the last 7 days). Hourly rows (`seconds` 3600); beyond
     `retention.hourly` one row per UTC day (`seconds` 86400, `hour` = the day's start)."""
-    name = _known(request)
-    since = _number(request, "since", time.time() - 7 * 86400)
-    assert since is not None
+    q = Query(request, "since")
+    name = _known(request, request.match_info["name"])
+    since = q.timestamp("since")
+    if since is None:
+        since = time.time() - 7 * 86400
     rows = await request.app[VIEW].store.read(lambda db: queries.rollups(db, name, since=since))
     return web.json_response(
         {
@@ -142,9 +140,12 @@ async def rollups(request: web.Request) -> web.Response:
 
 async def incidents(request: web.Request) -> web.Response:
     """Up/down state changes, newest first: `?endpoint=NAME&since=UNIX&limit=N`."""
-    endpoint_name = request.query.get("endpoint")
-    since = _number(request, "since", None)
-    limit = int(_number(request, "limit", 100, maximum=10_000) or 100)
+    q = Query(request, "endpoint", "since", "limit")
+    endpoint_name = q.get("endpoint")
+    if endpoint_name is not None:
+        _known(request, endpoint_name)
+    since = q.timestamp("since")
+    limit = q.integer("limit", default=100, low=1, high=MAX_LIMIT)
     rows = await request.app[VIEW].store.read(
         lambda db: queries.incidents(db, endpoint_name, since=since, limit=limit)
     )

@@ -1,0 +1,151 @@
+"""The HTTP listener, hardened against slow and greedy clients.
+
+Two limits (`server.http`), because aiohttp alone holds a connection that sends half a request head
+for an hour (its default keep-alive timeout, 3630 s) and accepts connections until file descriptors
+run out:
+
+- `header_timeout`: a client has this long, from connecting or from the end of its previous response,
+  to send a complete request head; then the connection is closed. aiohttp 3.14 starts its keep-alive
+  timer when the connection is made, does not push it back when bytes trickle in, and closes the
+  connection at the deadline while no complete request has arrived; so its `keepalive_timeout` *is*
+  this deadline (an idle keep-alive connection closes after the same time). A request body left
+  unread is drained for at most the same time (`lingering_time`); no route of slowatch reads bodies.
+- `max_connections`: open connections at most; one more is answered `503` and closed at once. The
+  limit is lowered to fit the process's open-file limit (RLIMIT_NOFILE), keeping room for probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from slowatch.config.schema import HttpConfig
+
+logger = logging.getLogger(__name__)
+
+FULL = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+RESERVED_FDS = 64
+"""File descriptors kept free beyond the probes' own (the database, logs, the event loop, workers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    header_timeout: float = 10.0
+    max_connections: int = 1024
+
+
+def fitted_limits(config: HttpConfig, *, probe_sockets: int) -> HttpLimits:
+    """The configured limits, `max_connections` lowered to what the open-file limit leaves after the
+    probes' sockets and `RESERVED_FDS` (at least 16)."""
+    wanted = config.max_connections
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    fitted = wanted if soft == resource.RLIM_INFINITY else max(16, min(wanted, soft - probe_sockets - RESERVED_FDS))
+    if fitted < wanted:
+        logger.warning(
+            "http: max_connections lowered to fit the open-file limit (RLIMIT_NOFILE) configured=%d used=%d nofile=%d",
+            wanted, fitted, soft,
+        )  # fmt: skip
+    return HttpLimits(header_timeout=config.header_timeout, max_connections=fitted)
+
+
+class _Counted(asyncio.Protocol):
+    """Passes everything to aiohttp's handler; gives its slot back when the connection ends."""
+
+    __slots__ = ("_inner", "_site")
+
+    def __init__(self, inner: asyncio.Protocol, site: GuardedSite) -> None:
+        self._inner, self._site = inner, site
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._site.open_connections -= 1
+        self._inner.connection_lost(exc)
+
+
+class _Full(asyncio.Protocol):
+    """A connection beyond `max_connections`: a 503 and goodbye, before reading anything."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(FULL)
+        transport.close()
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site that counts its connections and refuses those beyond `max_connections`."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, max_connections: int) -> None:
+        super().__init__(runner)
+        self._host, self._port = host, port
+        self.max_connections = max_connections
+        self.open_connections = 0
+        self.refused = 0
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        """The bound port (the configured one, or the one the OS chose for port 0)."""
+        sockets = getattr(self._server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else self._port
+
+    def _protocol(self) -> asyncio.Protocol:
+        if self.open_connections >= self.max_connections:
+            self.refused += 1
+            if self.refused in (1, 10, 100) or self.refused % 1000 == 0:
+                logger.warning(
+                    "http: connection limit reached, refusing connections max_connections=%d refused=%d",
+                    self.max_connections, self.refused,
+                )  # fmt: skip
+            return _Full()
+        server = self._runner.server
+        assert server is not None
+        self.open_connections += 1
+        return _Counted(server(), self)
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._protocol, self._host, self._port, reuse_address=True)
+
+
+async def serve(app: web.Application, host: str, port: int, limits: HttpLimits) -> tuple[web.AppRunner, GuardedSite]:
+    """Start serving `app`; `runner.cleanup()` stops it."""
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=limits.header_timeout,
+        lingering_time=limits.header_timeout,
+    )
+    await runner.setup()
+    site = GuardedSite(runner, host, port, max_connections=limits.max_connections)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, site
+
+
+__all__ = ["GuardedSite", "HttpLimits", "fitted_limits", "serve"]

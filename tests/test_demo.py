@@ -1,0 +1,74 @@
+"""`slowatch demo` runs on any free ports by itself: 8900 and 9464 taken is no obstacle."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from slowatch.cli import main
+from slowatch.demo import demo_env
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_VARIABLES = ("DEMO_HOST", "DEMO_SMTP_PORT", "SLOWATCH_LISTEN", "ONCALL_SLACK_WEBHOOK", "PLATFORM_SLACK_WEBHOOK")
+
+
+@pytest.fixture
+def taken_ports() -> Iterator[None]:
+    """8900 (the platform's default), 8925 (its SMTP-like service) and 9464 (the daemon's) are listened on
+    by someone else (by these sockets, or already by another process)."""
+    held = []
+    for port in (8900, 8925, 9464):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+        except OSError:
+            sock.close()  # somebody else holds it: as good for this test
+            continue
+        held.append(sock)
+    yield
+    for sock in held:
+        sock.close()
+
+
+@pytest.mark.slow
+def test_demo_moves_to_free_ports_and_probes_its_platform(
+    taken_ports: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in DEMO_VARIABLES:  # the demo must need none of them
+        monkeypatch.delenv(name, raising=False)
+    config = str(ROOT / "config" / "slowatch.yaml")
+    code = main(["demo", "--config", config, "--db", str(tmp_path / "demo.db"), "--duration", "6"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    banner = re.search(r"platform on http://127\.0\.0\.1:(\d+) \(SMTP-like service on port (\d+)\), status page "
+                       r"http://127\.0\.0\.1:(\d+)/", out)  # fmt: skip
+    assert banner, out
+    platform, smtp, web = map(int, banner.groups())
+    assert {platform, smtp, web}.isdisjoint({8900, 8925, 9464}) and len({platform, smtp, web}) == 3
+    table = {line.split()[0]: line for line in out.splitlines() if line[:1].isalpha() and "-" in line.split()[0]}
+    assert "success" in table["payments-api"], out  # probed on the port the platform got
+    assert "success" in table["mail-relay"], out  # the SMTP-like service too
+    assert "connection_refused" in table["legacy-reports"], out
+
+
+def test_explicit_demo_port_is_honoured_or_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        config = str(ROOT / "config" / "slowatch.yaml")
+        code = main(["demo", "-c", config, "--db", str(tmp_path / "d.db"), "--demo-port", str(port), "--duration", "1"])
+    assert code == 1
+    assert f"slowatch demo: cannot listen on 127.0.0.1:{port}: Address already in use" in capsys.readouterr().err
+
+
+def test_demo_env_keeps_real_webhooks() -> None:
+    env = demo_env(4100, 4125, {"ONCALL_SLACK_WEBHOOK": "https://hooks.example/T/B/x", "PLATFORM_SLACK_WEBHOOK": ""})
+    assert env["DEMO_HOST"] == "127.0.0.1:4100" and env["DEMO_SMTP_PORT"] == "4125"
+    assert env["ONCALL_SLACK_WEBHOOK"] == "https://hooks.example/T/B/x"
+    assert env["PLATFORM_SLACK_WEBHOOK"] == "http://127.0.0.1:4100/demo-slack/platform-feed"
