@@ -80,7 +80,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     config = _override(config, args.listen, args.db, args.log_format)
     setup_logging(config.server.log_format, args.log_level)
-    daemon = Daemon(config, config_path=args.config)
+
+    def load(path: Path) -> Config:  # a reload keeps the command line's overrides
+        return _override(load_isolated(path), args.listen, args.db, args.log_format)
+
+    daemon = Daemon(config, config_path=args.config, load=load)
 
     async def main() -> int:
         if args.once:
