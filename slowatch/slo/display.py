@@ -58,6 +58,8 @@ def duration_words(seconds: float | None) -> str:
         return "n/a"
     sign = "-" if seconds < 0 else ""
     s = abs(seconds)
+    if s < 1:
+        return f"{sign}{s * 1000:.0f}ms"
     if s < 90:
         return f"{sign}{s:.0f}s"
     if s < 3600:

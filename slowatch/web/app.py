@@ -13,7 +13,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from slowatch.metrics import Scrape
-from slowatch.web import api, status_page
+from slowatch.web import api, consumer_page, status_page
 from slowatch.web.view import VIEW, DaemonView
 
 
@@ -51,6 +51,7 @@ def make_app(view: DaemonView) -> web.Application:
     app.router.add_get("/readyz", readyz)
     api.add_routes(app.router)
     status_page.add_routes(app.router)
+    consumer_page.add_routes(app.router)
     return app
 
 

@@ -91,9 +91,14 @@ async def index(request: web.Request) -> web.Response:
         if alert_rows
         else ""
     )
+    consumers = " · ".join(
+        f"<a href='/consumers/{quote(c.name)}'>{escape(c.name)}</a>" for c in view.config.consumers
+    )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>slowatch status</title><style>{_STYLE}</style></head><body><h1>slowatch status</h1>"
+        f"{f'<p class=consumers>Consumer pages: {consumers}</p>' if consumers else ''}"
         f"{alert_table}<h2>Endpoints</h2><table><tr><th>endpoint</th><th>kind</th><th>target</th>"
         "<th>last outcome</th><th>time</th>"
         f"<th>message</th><th>when</th></tr>{''.join(rows)}</table>{slo_table}"
