@@ -8,11 +8,13 @@ scripts and no external assets and refreshes itself every 60 s.
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 from aiohttp import web
 
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
+from slowatch.web.api import consumer_json
 from slowatch.web.consumer_html import (
     STYLE,
     alerts_section,
@@ -54,7 +56,13 @@ def consumer_alerts(view: DaemonView, name: str) -> list[dict[str, object]]:
     return out
 
 
-def render_page(f: ConsumerFigures, alerts: list[dict[str, object]]) -> str:
+def token_suffix(request: web.Request) -> str:
+    """`?token=...` when the page was opened with one (so its links keep working), else ''."""
+    token = request.query.get("token")
+    return f"?token={quote(token, safe='')}" if token else ""
+
+
+def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "") -> str:
     c = f.consumer
     description = f"<p class='muted'>{escape(c.description)}</p>" if c.description else ""
     slos = "".join(slo_card(s) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
@@ -66,7 +74,7 @@ def render_page(f: ConsumerFigures, alerts: list[dict[str, object]]) -> str:
         f"<h1>{escape(c.name)}</h1>{description}"
         f"<div class='small muted'>as of {when(f.now)} · refreshes every {REFRESH_SECONDS}s · "
         f"depends on {len(f.endpoints)} endpoint{'s' if len(f.endpoints) != 1 else ''} · "
-        f"<a href='/consumers/{escape(c.name)}/report'>monthly report</a></div>"
+        f"<a href='/consumers/{quote(c.name)}/report{escape(suffix)}'>monthly report</a></div>"
         f"{alerts_section(alerts)}<h2>Service level objectives</h2>{slos}"
         f"{incidents_section(f)}{maintenance_section(f)}{endpoints_section(f)}"
         "</main></body></html>"
@@ -77,12 +85,22 @@ async def page(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     consumer = known_consumer(request)
     figures = await figures_for(view, consumer)
-    html = render_page(figures, consumer_alerts(view, consumer.name))
+    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request))
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def api_consumer(request: web.Request) -> web.Response:
+    """The consumer's subset of the API: its endpoints, SLOs (raw figures and state) and firing alerts."""
+    view = request.app[VIEW]
+    consumer = known_consumer(request)
+    doc = consumer_json(view.config, consumer, view.slo_view())
+    doc["alerts"] = consumer_alerts(view, consumer.name)
+    return web.json_response(doc)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/consumers/{consumer}", page)
+    router.add_get("/api/v1/consumers/{consumer}", api_consumer)
 
 
 __all__ = ["add_routes", "consumer_alerts", "figures_for", "find_consumer", "known_consumer", "render_page"]
