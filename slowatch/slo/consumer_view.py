@@ -8,6 +8,7 @@ ledger cells, rollups and incidents in SQLite.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slowatch.config.consumers import ConsumerConfig, SloConfig, resolve_endpoints
@@ -69,14 +70,14 @@ def consumer_figures(
     now: float,
     *,
     days: int = HISTORY_DAYS,
-    bounds: tuple[float, float] | None = None,
+    bounds: Callable[[SloDef], tuple[float, float]] | None = None,
 ) -> ConsumerFigures:
-    """`bounds`: report on this period (e.g. a month) instead of each SLO's current one."""
+    """`bounds`: each SLO's period to report on (e.g. a month in its time zone) instead of its current one."""
     endpoints = tuple(resolve_endpoints(consumer.endpoints, config.endpoints))
     rules = consumer_rules(config, consumer.name, endpoints)
     history_from = now - days * DAY
     defs = [(compile_slo(consumer, s, config), s) for s in consumer.slos]
-    periods = {d.name: bounds or period(d, now) for d, _ in defs}
+    periods = {d.name: bounds(d) if bounds else period(d, now) for d, _ in defs}
     since = min([history_from, *(p[0] for p in periods.values())])
     found = outages(conn, endpoints, since, now + 1)
     spans = maintenance_spans(rules, history_from, now + DAY)

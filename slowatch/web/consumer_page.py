@@ -7,12 +7,14 @@ scripts and no external assets and refreshes itself every 60 s.
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 from urllib.parse import quote
 
 from aiohttp import web
 
 from slowatch.config.consumers import ConsumerConfig
+from slowatch.reports.html import report_html
 from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
 from slowatch.web.api import consumer_json
 from slowatch.web.consumer_html import (
@@ -89,6 +91,26 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
+def parse_month(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        parsed = dt.datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"month must be YYYY-MM, e.g. 2026-11 (got {text[:20]!r})") from None
+    return parsed.year, parsed.month
+
+
+async def report(request: web.Request) -> web.Response:
+    """The consumer's report as one self-contained HTML file: `?month=2026-11` (default: current periods)."""
+    view = request.app[VIEW]
+    consumer = known_consumer(request)
+    month = parse_month(request.query.get("month"))
+    config, snapshot, now = view.config, view.slo_snapshot(), view.now()
+    html = await view.store.read(lambda db: report_html(db.conn, config, [consumer], snapshot, now, month))
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
 async def api_consumer(request: web.Request) -> web.Response:
     """The consumer's subset of the API: its endpoints, SLOs (raw figures and state) and firing alerts."""
     view = request.app[VIEW]
@@ -100,6 +122,7 @@ async def api_consumer(request: web.Request) -> web.Response:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/consumers/{consumer}", page)
+    router.add_get("/consumers/{consumer}/report", report)
     router.add_get("/api/v1/consumers/{consumer}", api_consumer)
 
 

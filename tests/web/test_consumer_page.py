@@ -50,3 +50,20 @@ async def test_partner_page_and_overview_links(build: Builder) -> None:
     assert "href='/consumers/checkout'" in overview and "href='/consumers/partner'" in overview
     assert (await fetch(daemon, "/consumers/nobody"))[0] == 404
     assert OUTAGE[0] > T0
+
+
+async def test_report_route_and_badges(build: Builder) -> None:
+    daemon = await build()
+    status, ctype, html = await fetch(daemon, "/consumers/checkout/report?month=2026-11")
+    assert status == 200 and ctype.startswith("text/html")
+    assert "Service report: checkout, November 2026" in html and "@media print" in html
+    assert "mostly by the 11 Nov pay outage (1h)" in html
+    status, _, text = await fetch(daemon, "/consumers/checkout/report?month=November")
+    assert status == 400 and "month must be YYYY-MM" in text
+    status, ctype, svg = await fetch(daemon, "/badges/checkout/availability.svg")
+    assert status == 200 and ctype.startswith("image/svg+xml")
+    assert re.search(r"<title>checkout availability: [\d.]+% budget left</title>", svg) and "#2da44e" in svg
+    status, _, svg = await fetch(daemon, "/badges/checkout/availability.svg?show=sli")
+    assert "<title>checkout availability: 99.285%</title>" in svg
+    assert (await fetch(daemon, "/badges/checkout/availability.svg?show=everything"))[0] == 400
+    assert (await fetch(daemon, "/badges/checkout/nope.svg"))[0] == 404
