@@ -132,7 +132,7 @@ def render(parts: list[Part], now: float, month: Month | None) -> str:
     title = f"Service report: {names}, {when_text}"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>{escape(title)}</title><style>{STYLE}{PRINT_STYLE}</style></head><body><main>"
         f"<p class='small muted'>{escape(title)} · generated {when(now)} by slowatch · times in UTC</p>"
         f"{''.join(consumer_section(*p) for p in parts)}</main></body></html>"

@@ -70,7 +70,7 @@ def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str
     slos = "".join(slo_card(s) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<meta http-equiv='refresh' content='{REFRESH_SECONDS}'>"
         f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}</style></head><body><main>"
         f"<h1>{escape(c.name)}</h1>{description}"

@@ -96,7 +96,7 @@ async def index(request: web.Request) -> web.Response:
     )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>slowatch status</title><style>{_STYLE}</style></head><body><h1>slowatch status</h1>"
         f"{f'<p class=consumers>Consumer pages: {consumers}</p>' if consumers else ''}"
         f"{alert_table}<h2>Endpoints</h2><table><tr><th>endpoint</th><th>kind</th><th>target</th>"
