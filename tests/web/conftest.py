@@ -73,6 +73,8 @@ async def feed(daemon: Daemon, clock: FakeClock) -> None:
         clock.advance(ts - clock.time())
         for name in ("pay", "cat", "far"):
             daemon.on_result(result(name, ts))
+        if ts % 21600 == 0:  # the daemon persists its ledgers every 5 s; every 6 simulated hours is plenty
+            daemon._slo.persist()
         ts += STEP
     clock.advance(ts - clock.time())
     daemon._slo.refresh()
