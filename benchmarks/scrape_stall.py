@@ -70,6 +70,7 @@ for i in range(n):
 @dataclass
 class View:
     registry: Any
+    config: Any = None  # read by the auth middleware: a Config without server.auth
 
 
 def build(n: int, histograms: bool) -> tuple[Any, Any, list[Any]]:
@@ -115,11 +116,12 @@ def build(n: int, histograms: bool) -> tuple[Any, Any, list[Any]]:
 async def serve(args: argparse.Namespace) -> dict[str, Any]:
     from aiohttp import web
 
+    from slowatch.config.schema import Config
     from slowatch.metrics import render_response
     from slowatch.web.app import make_app
 
     registry, pm, results = build(args.endpoints, not args.no_histograms)
-    app = make_app(View(registry))  # type: ignore[arg-type]
+    app = make_app(View(registry, Config.model_validate({})))  # type: ignore[arg-type]
     if args.variant == "thread":
 
         async def threaded(request: web.Request) -> web.Response:

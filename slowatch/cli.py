@@ -110,6 +110,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config)
     if config is None:
         return EXIT_CONFIG
+    from slowatch.config.access import exposure_warning
+
+    warning = exposure_warning(config)
+    if warning:
+        print(warning, file=sys.stderr)
     enabled = sum(1 for ep in config.endpoints if ep.enabled)
     print(f"{args.config}: OK ({enabled} endpoints, {len(config.consumers)} consumers)")
     return EXIT_OK

@@ -35,6 +35,7 @@ from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.scheduler import ProbeScheduler
 from slowatch.slo.service import SloService
+from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
 from slowatch.store.queries import latest_results
 from slowatch.web.app import make_app
@@ -168,6 +169,12 @@ class Daemon:
 
     def slo_view(self) -> list[dict[str, object]]:
         return self._slo.snapshot.as_list()
+
+    def now(self) -> float:
+        return self._clock.time()
+
+    def slo_snapshot(self) -> Snapshot:
+        return self._slo.snapshot
 
     def alerts_view(self) -> list[dict[str, object]]:
         return self._alerts.firing_view()

@@ -29,6 +29,7 @@ from aiohttp import web
 from slowatch.config.schema import Config
 from slowatch.daemon import Daemon
 from slowatch.models import ProbeResult
+from slowatch.slo.display import row_budget_text
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +106,9 @@ def render_table(daemon: Daemon, counts: dict[str, Counter[str]]) -> str:
             f"{ep.name:24} {r.outcome.value:20} {r.duration * 1000:7.0f}ms {ratio:>9}  {r.message[:60]}"
         )
     for row in daemon.slo_view():
-        left, state = row.get("budget_remaining"), row.get("state")
-        if isinstance(left, float):
-            text = f"budget left {left:.1%}"
-            if state == "too_few_events":
-                text += " (too few probes yet for this objective: noise, no alerts)"
-        elif row.get("excluded_events"):
-            text = "no data: every probe so far fell in a maintenance window (excluded from the budget)"
-        else:
-            text = "no data yet"
+        text = "budget left " + row_budget_text(row)
+        if row.get("state") == "too_few_events":
+            text += " (no alerts until then)"
         lines.append(f"  SLO {row.get('consumer')}/{row.get('slo')}: {text}")
     for alert in daemon.alerts_view():
         quiet = " (suppressed: silence or maintenance)" if alert.get("suppressed") else ""

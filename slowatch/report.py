@@ -30,7 +30,7 @@ from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.windows import CalendarPeriod, month_bounds
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +126,8 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         conn.execute("PRAGMA query_only = 1")
         now = args.at if args.at is not None else dt.datetime.now(dt.UTC).timestamp()
+        if args.format == "html":
+            return _html(config, conn, args, now)
         figures = collect(config, conn, args, now)
     finally:
         conn.close()
@@ -133,6 +135,18 @@ def run_report(args: argparse.Namespace) -> int:
         print("no SLO matches the given --consumer/--slo", file=sys.stderr)
         return 1
     sys.stdout.write(render(figures, args.format))
+    return 0
+
+
+def _html(config: Config, conn: sqlite3.Connection, args: argparse.Namespace, now: float) -> int:
+    from slowatch.reports.html import report_html
+    from slowatch.slo.snapshot import Snapshot
+
+    consumers = [c for c in config.consumers if not args.consumer or c.name == args.consumer]
+    if not consumers:
+        print(f"no consumer named {args.consumer!r}", file=sys.stderr)
+        return 1
+    sys.stdout.write(report_html(conn, config, consumers, Snapshot(now), now, args.month))
     return 0
 
 

@@ -159,10 +159,11 @@ async def test_metrics_gzip_and_openmetrics(daemon: Daemon) -> None:
 
 
 class _MetricsView:
-    """Just what the /metrics handler reads."""
+    """Just what the /metrics handler (and the auth middleware: no server.auth) reads."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self.config = Config.model_validate({})
 
 
 Served = tuple[TestServer, CollectorRegistry, ProbeMetrics, list[ProbeResult]]

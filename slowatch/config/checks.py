@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from slowatch.config.access import check_access
 from slowatch.config.alerting import check_alerting
 from slowatch.config.consumers import check_consumers
 from slowatch.config.maintenance import check_maintenance
@@ -45,7 +46,7 @@ def check_endpoints(config: Config) -> Iterable[Problem]:
                 )
 
 
-CHECKS: list[Check] = [check_endpoints, check_consumers, check_maintenance, check_alerting]
+CHECKS: list[Check] = [check_endpoints, check_consumers, check_maintenance, check_alerting, check_access]
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 
 __all__ = ["CHECKS", "Check", "Problem", "check_alerting", "check_consumers", "check_endpoints", "check_maintenance"]

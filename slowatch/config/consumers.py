@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
 
+from slowatch.config.access import AccessConfig
 from slowatch.config.types import Duration, Model, Name
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class ConsumerConfig(Model):
     description: str = ""
     endpoints: list[EndpointRef] = Field(default_factory=list)
     slos: list[SloConfig] = Field(default_factory=list)
+    access: AccessConfig | None = None  # who may read its page, API subset and badges (with server.auth)
 
 
 class EndpointIndex:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from slowatch.config.access import AuthConfig
 from slowatch.config.alerting import AlertingPolicy, EndpointAlerts, Route, SilenceConfig, SinkConfig
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.endpoints import Endpoint
@@ -109,6 +110,7 @@ class ServerConfig(Model):
     log_format: Literal["text", "json"] = "text"
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    auth: AuthConfig | None = None
 
     @field_validator("listen")
     @classmethod

@@ -48,7 +48,7 @@ class SloCollector(Collector):
         )
         remaining = GaugeMetricFamily(
             "slowatch_slo_error_budget_remaining_ratio",
-            "1 - (1 - SLI) / (1 - objective) over the SLO window; negative when overspent.",
+            "1 - (1 - SLI) / (1 - objective) over the SLO window; negative when overspent; absent with too few events.",
             labels=_SLO,
         )
         burn = GaugeMetricFamily("slowatch_slo_burn_rate", "Error ratio / (1 - objective) per window.", labels=_WINDOW)
@@ -80,9 +80,10 @@ class SloCollector(Collector):
                 sli.add_metric([*key, s.window], s.sli)
             if s.burn_rate is not None:
                 burn.add_metric([*key, s.window], s.burn_rate)
-            if s.budget_remaining is not None:
+            trusted = s.state is SloState.OK  # while collecting, -39,900% is noise: too_few_events says so
+            if s.budget_remaining is not None and trusted:
                 remaining.add_metric(key, s.budget_remaining)
-            if s.time_to_exhaustion is not None:
+            if s.time_to_exhaustion is not None and trusted:
                 tte.add_metric(key, s.time_to_exhaustion)
             for w in s.windows:
                 if w.window == s.window:

@@ -47,14 +47,17 @@ def verdict(f: SloFigures) -> str:
 
 
 def csv_row(f: SloFigures) -> list[object]:
-    def opt(v: float | None) -> object:
-        return "" if v is None else v
+    """Rounded sensibly: percentages to 4 decimals, seconds to 0.1 s, ratios to 6 decimals (no
+    13392.000000000013 from floating point)."""
+
+    def r(v: float | None, digits: int) -> object:
+        return "" if v is None else round(v, digits) + 0.0  # + 0.0: no "-0.0"
 
     return [
         f.consumer, f.slo, f.period, _iso(f.start), _iso(min(f.end, f.start + f.period_seconds)), f.state.value,
-        f.objective * 100, opt(None if f.sli is None else f.sli * 100), f.good, f.total, f.excluded_events,
-        f.budget_seconds, opt(f.used_seconds), opt(f.left_seconds), opt(f.budget_used), opt(f.budget_remaining),
-        len(f.incidents),
+        r(f.objective * 100, 4), r(None if f.sli is None else f.sli * 100, 4), f.good, f.total, f.excluded_events,
+        r(f.budget_seconds, 1), r(f.used_seconds, 1), r(f.left_seconds, 1), r(f.budget_used, 6),
+        r(f.budget_remaining, 6), len(f.incidents),
     ]  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from slowatch.slo.budget import too_few_events
+from slowatch.slo.display import units_needed
 
 
 class SloState(StrEnum):
@@ -78,9 +79,10 @@ class SloStatus:
         return next((w.burn_rate for w in self.windows if w.seconds == seconds), None)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (for /api and status pages): every field plus `exhausted` and `error_budget`."""
+        """JSON-ready (for /api and status pages): every field plus `exhausted`, `error_budget`, `units_needed`."""
         data = asdict(self)
         data.update(state=self.state.value, exhausted=self.exhausted, error_budget=self.error_budget)
+        data["units_needed"] = units_needed(self.objective)  # before which the state is too_few_events
         return data
 
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
+from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.config.endpoints import Endpoint
+from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
 from slowatch.redact import describe_target, redact_url
 from slowatch.store import queries
@@ -65,21 +67,23 @@ async def endpoint(request: web.Request) -> web.Response:
     return web.json_response(endpoint_json(ep, view.latest.get(name)))
 
 
+def consumer_json(config: Config, c: ConsumerConfig, slos: list[dict[str, object]]) -> dict[str, Any]:
+    """`endpoints`: the endpoint names the consumer depends on (selectors resolved); `endpoint_refs`: as
+    configured (a name, or `{"labels": {...}}`)."""
+    return {
+        "name": c.name,
+        "description": c.description,
+        "endpoints": resolve_endpoints(c.endpoints, config.endpoints),
+        "endpoint_refs": [ref if isinstance(ref, str) else ref.model_dump() for ref in c.endpoints],
+        "slos": [s for s in slos if s.get("consumer") == c.name],
+    }
+
+
 async def consumers(request: web.Request) -> web.Response:
     Query(request)
     view = request.app[VIEW]
     slos = view.slo_view()
-    out = []
-    for c in view.config.consumers:
-        out.append(
-            {
-                "name": c.name,
-                "description": c.description,
-                "endpoints": list(c.endpoints),
-                "slos": [s for s in slos if s.get("consumer") == c.name],
-            }
-        )
-    return web.json_response({"consumers": out})
+    return web.json_response({"consumers": [consumer_json(view.config, c, slos) for c in view.config.consumers]})
 
 
 async def alerts(request: web.Request) -> web.Response:
@@ -183,4 +187,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/v1/alerts", alerts)
 
 
-__all__ = ["add_routes", "endpoint_json", "result_json"]
+__all__ = ["add_routes", "consumer_json", "endpoint_json", "result_json"]

@@ -13,7 +13,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from slowatch.metrics import Scrape
-from slowatch.web import api, status_page
+from slowatch.web import api, auth, badges, consumer_page, status_page
 from slowatch.web.view import VIEW, DaemonView
 
 
@@ -44,13 +44,15 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def make_app(view: DaemonView) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[auth.require_token])
     app[VIEW] = view
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     api.add_routes(app.router)
     status_page.add_routes(app.router)
+    consumer_page.add_routes(app.router)
+    badges.add_routes(app.router)
     return app
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import time
 from html import escape
+from urllib.parse import quote
 
 from aiohttp import web
 
 from slowatch.redact import describe_target
+from slowatch.slo.display import row_budget_text, sli_percent
 from slowatch.web.view import VIEW
 
 _STYLE = """
@@ -55,21 +57,20 @@ async def index(request: web.Request) -> web.Response:
         )
     slo_rows = []
     for s in view.slo_view():
-        left = s.get("budget_remaining")
-        if isinstance(left, float):
+        left, state = s.get("budget_remaining"), str(s.get("state", "no_data"))
+        shown = escape(row_budget_text(s))
+        bar = ""
+        if isinstance(left, float) and state == "ok":
             pct = max(0.0, min(1.0, left))
             color = "#2da44e" if left > 0.5 else "#bf8700" if left > 0.1 else "#cf222e"
             bar = f"<div class='bar'><div class='fill' style='width:{pct:.0%};background:{color}'></div></div>"
-            shown = f"{left:.1%}"
-            if s.get("state") == "too_few_events":
-                shown += " <span class='muted'>(too few probes yet)</span>"
-        else:
-            bar, shown = "", escape(str(s.get("state", "no data")))
         sli = s.get("sli")
+        consumer = str(s.get("consumer"))
         slo_rows.append(
-            f"<tr><td>{escape(str(s.get('consumer')))}</td><td>{escape(str(s.get('slo')))}</td>"
+            f"<tr><td><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
+            f"<td>{escape(str(s.get('slo')))}</td>"
             f"<td>{_percent(s.get('objective'))}</td><td>{escape(str(s.get('window', '')))}</td>"
-            f"<td>{f'{sli:.3%}' if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
+            f"<td>{sli_percent(sli) if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
         )
     slo_table = (
         "<h2>Error budgets</h2><table><tr><th>consumer</th><th>SLO</th><th>objective</th><th>window</th><th>SLI</th>"
@@ -90,9 +91,14 @@ async def index(request: web.Request) -> web.Response:
         if alert_rows
         else ""
     )
+    consumers = " · ".join(
+        f"<a href='/consumers/{quote(c.name)}'>{escape(c.name)}</a>" for c in view.config.consumers
+    )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>slowatch status</title><style>{_STYLE}</style></head><body><h1>slowatch status</h1>"
+        f"{f'<p class=consumers>Consumer pages: {consumers}</p>' if consumers else ''}"
         f"{alert_table}<h2>Endpoints</h2><table><tr><th>endpoint</th><th>kind</th><th>target</th>"
         "<th>last outcome</th><th>time</th>"
         f"<th>message</th><th>when</th></tr>{''.join(rows)}</table>{slo_table}"

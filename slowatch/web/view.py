@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
+from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
 
 
@@ -31,6 +32,14 @@ class DaemonView(Protocol):
 
     def slo_view(self) -> list[dict[str, object]]:
         """The current SLO snapshot as JSON-ready dicts, one per (consumer, SLO)."""
+        ...
+
+    def now(self) -> float:
+        """Wall-clock unix seconds from the daemon's Clock."""
+        ...
+
+    def slo_snapshot(self) -> Snapshot:
+        """The engine's current immutable Snapshot (safe to hand to the store's reader thread)."""
         ...
 
     def alerts_view(self) -> list[dict[str, object]]:

@@ -1,0 +1,86 @@
+"""Who may read what: `server.auth` (the operator's tokens) and each consumer's `access` block.
+
+    server:
+      auth:
+        operator_tokens: ["${SLOWATCH_OPERATOR_TOKEN}"]   # the overview, the full API, every consumer
+        protect_metrics: false                             # true: /metrics needs an operator token too
+    consumers:
+      - name: checkout
+        access: {tokens: ["${CHECKOUT_TOKEN}"]}            # or {public: true}
+
+Tokens are SecretStr: never logged, echoed in errors, or shown. Without `server.auth` nothing is
+protected (local use); a consumer `access` block then is an error, since it would protect nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import AfterValidator, Field, SecretStr, model_validator
+
+from slowatch.config.types import Model
+
+if TYPE_CHECKING:
+    from slowatch.config.schema import Config
+
+MIN_TOKEN_LENGTH = 16
+
+
+def _strong(token: SecretStr) -> SecretStr:
+    if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"a token must be at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 24`)")
+    return token
+
+
+Token = Annotated[SecretStr, AfterValidator(_strong)]
+
+
+class AuthConfig(Model):
+    operator_tokens: list[Token] = Field(min_length=1)
+    protect_metrics: bool = False
+
+
+class AccessConfig(Model):
+    public: bool = False
+    tokens: list[Token] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> AccessConfig:
+        if self.public and self.tokens:
+            raise ValueError("a public consumer needs no tokens: set `public: true` or `tokens`, not both")
+        return self
+
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def check_access(config: Config) -> Iterable[Problem]:
+    if config.server.auth is not None:
+        return
+    for i, consumer in enumerate(config.consumers):
+        if consumer.access is not None:
+            yield ("consumers", i, "access"), "needs server.auth (an operator token): without it nothing is protected"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(config: Config) -> str | None:
+    """A warning for `slowatch check` when the pages and API are reachable beyond this host, unprotected."""
+    if config.server.auth is None and not is_loopback(config.server.host):
+        return (
+            f"warning: server.listen {config.server.listen} is not a loopback address and nothing is protected: "
+            "anyone who reaches it reads every consumer's data; set server.auth (and consumers[].access)"
+        )
+    return None
+
+
+__all__ = ["AccessConfig", "AuthConfig", "check_access", "exposure_warning", "is_loopback"]

@@ -1,0 +1,1 @@
+"""Reports people send: a self-contained HTML report per consumer (html.py)."""

@@ -1,0 +1,172 @@
+"""A self-contained HTML report per consumer (inline CSS and SVG, no network), for a month or the
+SLOs' current periods: what a platform PM sends to stakeholders. It prints cleanly.
+
+    slowatch report --config FILE --format html [--month 2026-11] [--consumer checkout] > report.html
+    GET /consumers/checkout/report?month=2026-11
+
+Per SLO: attainment, budget used, a plain-language summary ("kept its promise; 37% of the budget
+used, mostly by the 12 Nov pay outage"), the burn-down chart, worst days, incidents and the
+maintenance excluded. Figures come from slowatch/slo/history.py (the same as the other formats).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from html import escape
+from zoneinfo import ZoneInfo
+
+from slowatch.config.consumers import ConsumerConfig
+from slowatch.config.schema import Config
+from slowatch.slo.consumer_view import ConsumerFigures, SloFigure, consumer_figures, consumer_rules, period
+from slowatch.slo.definitions import SloDef
+from slowatch.slo.display import duration_words, percent, sli_percent, unit_word, units_needed
+from slowatch.slo.history import SloFigures, slo_figures
+from slowatch.slo.snapshot import SloState, Snapshot
+from slowatch.slo.windows import CalendarPeriod, month_bounds
+from slowatch.web.charts import burn_down_svg
+from slowatch.web.consumer_html import PRINT_STYLE, STYLE, when
+
+Month = tuple[int, int]
+
+
+def _tz(d: SloDef) -> ZoneInfo:
+    return d.window.tz if isinstance(d.window, CalendarPeriod) else ZoneInfo("UTC")
+
+
+def bounds_for(d: SloDef, month: Month | None, now: float) -> tuple[float, float]:
+    if month is None:
+        return period(d, now)
+    return month_bounds(month[0], month[1], _tz(d))
+
+
+def period_label(d: SloDef, month: Month | None, now: float) -> str:
+    if month is not None:
+        return dt.date(month[0], month[1], 1).strftime("%B %Y")
+    start, _ = period(d, now)
+    if isinstance(d.window, CalendarPeriod):
+        return f"{d.window.unit} from {dt.datetime.fromtimestamp(start, _tz(d)).strftime('%d %b %Y')}"
+    return f"the last {d.window.label}"
+
+
+Shares = dict[float, dict[str, float]]  # outage start -> SLO name -> share of the period's budget
+
+
+def summary(f: SloFigures, s: SloFigure, shares: Shares) -> str:
+    """One plain sentence about how the SLO did in the period."""
+    if f.state is SloState.NO_DATA:
+        return "No data for this period."
+    if f.state is SloState.TOO_FEW_EVENTS:
+        need = units_needed(f.objective)
+        return f"Too early to judge: {f.total:,} of the {need:,} {unit_word(f.budgeting, need)} needed."
+    used = f.budget_used or 0.0
+    text = f"{'Kept its promise' if used <= 1.0 else 'Missed its promise'}; {percent(used)} of the budget used"
+    name = s.definition.name
+    hits = [(shares[o.start][name], o) for o in s.burn.outages if name in shares.get(o.start, {})]
+    if hits and used > 0:
+        share, outage = max(hits, key=lambda hit: hit[0])
+        day = dt.datetime.fromtimestamp(outage.start, dt.UTC)
+        label = f"the {day.day} {day.strftime('%b')} {', '.join(outage.endpoints)} outage"
+        lasted = duration_words(outage.duration(s.burn.now))
+        text += f", mostly by {label} ({lasted})" if share >= used / 2 else f"; the largest was {label} ({lasted})"
+    elif used > 0:
+        text += ", by scattered failures rather than one outage"
+    return text + "."
+
+
+def slo_section(f: SloFigures, s: SloFigure, label: str, shares: Shares) -> str:
+    d = s.definition
+    worst = "".join(
+        f"<li>{escape(day.day)}: {sli_percent(day.sli)} ({day.good:,} of {day.total:,} good)</li>"
+        for day in f.worst_days
+    )
+    incident_rows = "".join(
+        f"<tr><td>{when(o.start)}</td><td>{'ongoing' if o.end is None else duration_words(o.end - o.start)}</td>"
+        f"<td>{escape(', '.join(o.endpoints))}</td><td>{percent(shares.get(o.start, {}).get(d.name))}</td></tr>"
+        for o in s.burn.outages
+    )
+    incidents = (
+        f"<table><tr><th>start</th><th>lasted</th><th>endpoints</th><th>budget spent</th></tr>{incident_rows}</table>"
+        if incident_rows
+        else "<p>none</p>"
+    )
+    maintenance = (
+        f"{f.excluded_events:,} probes excluded ({escape(', '.join(f.maintenance) or 'maintenance')})"
+        if f.excluded_events or f.maintenance
+        else "none"
+    )
+    chart = burn_down_svg(s.burn, f"{d.name}: budget remaining, {label}")
+    worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>"
+    return (
+        f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"
+        f"<p class='summary'>{escape(summary(f, s, shares))}</p><div class='figures'>"
+        f"<div class='figure'><span>objective</span><b>{percent(f.objective, 3)}</b></div>"
+        f"<div class='figure'><span>attained</span><b>{sli_percent(f.sli)}</b></div>"
+        f"<div class='figure'><span>budget used</span><b>{percent(f.budget_used)}</b></div>"
+        f"<div class='figure'><span>budget as time</span><b>{duration_words(f.budget_seconds)}</b></div>"
+        f"<div class='figure'><span>{unit_word(d.budgeting)}</span><b>{f.total:,}</b></div></div>"
+        f"{chart}<h3 style='margin-top:.8rem'>Worst days</h3>{worst_list}<h3>Incidents</h3>{incidents}"
+        f"<h3>Maintenance excluded</h3><p>{maintenance}</p></div>"
+    )
+
+
+Part = tuple[ConsumerFigures, list[SloFigures], dict[str, str]]
+
+
+def consumer_section(figures: ConsumerFigures, periods: list[SloFigures], labels: dict[str, str]) -> str:
+    c = figures.consumer
+    shares: Shares = {o.outage.start: dict(o.budget) for o in figures.outages}
+    sections = "".join(
+        slo_section(f, s, labels[s.definition.name], shares) for f, s in zip(periods, figures.slos, strict=True)
+    )
+    return (
+        f"<section class='consumer'><h1>{escape(c.name)}</h1>"
+        f"{f'<p class=muted>{escape(c.description)}</p>' if c.description else ''}"
+        f"{sections or '<p>This consumer has no SLOs.</p>'}</section>"
+    )
+
+
+def render(parts: list[Part], now: float, month: Month | None) -> str:
+    names = ", ".join(p[0].consumer.name for p in parts)
+    when_text = dt.date(month[0], month[1], 1).strftime("%B %Y") if month else "current periods"
+    title = f"Service report: {names}, {when_text}"
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
+        f"<title>{escape(title)}</title><style>{STYLE}{PRINT_STYLE}</style></head><body><main>"
+        f"<p class='small muted'>{escape(title)} · generated {when(now)} by slowatch · times in UTC</p>"
+        f"{''.join(consumer_section(*p) for p in parts)}</main></body></html>"
+    )
+
+
+def consumer_part(
+    conn: sqlite3.Connection, config: Config, consumer: ConsumerConfig, snapshot: Snapshot, now: float,
+    month: Month | None,
+) -> Part:  # fmt: skip
+    figures = consumer_figures(
+        conn, config, consumer, snapshot, now, days=1, bounds=lambda d: bounds_for(d, month, now)
+    )
+    names = tuple(dict.fromkeys(r.name for r in consumer_rules(config, consumer.name, figures.endpoints)))
+    periods, labels = [], {}
+    for s in figures.slos:
+        d = s.definition
+        start, end = bounds_for(d, month, now)
+        labels[d.name] = period_label(d, month, now)
+        label = labels[d.name]
+        end_now = min(end, now + 1)
+        periods.append(
+            slo_figures(conn, d, period=label, start=start, end=end_now, period_seconds=end - start, tz=_tz(d),
+                        maintenance=names)
+        )
+    return figures, periods, labels
+
+
+def report_html(
+    conn: sqlite3.Connection, config: Config, consumers: list[ConsumerConfig], snapshot: Snapshot, now: float,
+    month: Month | None,
+) -> str:  # fmt: skip
+    """One self-contained document for `consumers` (runs on a reader thread or a read-only connection)."""
+    return render([consumer_part(conn, config, c, snapshot, now, month) for c in consumers], now, month)
+
+
+__all__ = ["bounds_for", "consumer_part", "render", "report_html", "summary"]

@@ -1,0 +1,104 @@
+"""Everything a consumer's page (and its monthly report) shows, read in one go from the database.
+
+`consumer_figures` runs on the store's reader thread (or on a read-only connection in
+`slowatch report`): the SLO states come from the engine's immutable Snapshot, the history from the
+ledger cells, rollups and incidents in SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from slowatch.config.consumers import ConsumerConfig, SloConfig, resolve_endpoints
+from slowatch.config.schema import Config
+from slowatch.slo.daybars import DAY, DayBar, endpoint_days, slo_days
+from slowatch.slo.definitions import SloDef, compile_slo
+from slowatch.slo.maintenance import MaintenanceCalendar, Rule
+from slowatch.slo.snapshot import SloStatus, Snapshot
+from slowatch.slo.timeline import BurnDown, Outage, Span, bad_units, burn_down, maintenance_spans, outages
+from slowatch.slo.windows import CalendarPeriod
+
+HISTORY_DAYS = 90
+UPCOMING = 7 * DAY
+
+
+@dataclass(frozen=True, slots=True)
+class SloFigure:
+    definition: SloDef
+    config: SloConfig
+    status: SloStatus | None
+    burn: BurnDown
+    days: tuple[DayBar, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutageFigure:
+    outage: Outage
+    budget: tuple[tuple[str, float], ...]  # (SLO name, share of its period's budget the outage's hours spent)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerFigures:
+    consumer: ConsumerConfig
+    now: float
+    endpoints: tuple[str, ...]
+    slos: tuple[SloFigure, ...]
+    endpoint_days: tuple[tuple[str, tuple[DayBar, ...]], ...]
+    outages: tuple[OutageFigure, ...]
+    maintenance: tuple[Span, ...]  # active now or starting within a week
+
+
+def period(d: SloDef, now: float) -> tuple[float, float]:
+    """The SLO's current period: a calendar window's whole period, or the rolling window ending now."""
+    if isinstance(d.window, CalendarPeriod):
+        return d.window.bounds(now)
+    return now - d.window.seconds, now
+
+
+def consumer_rules(config: Config, consumer: str, endpoints: tuple[str, ...]) -> list[Rule]:
+    calendar = MaintenanceCalendar(config)
+    return list(dict.fromkeys(r for ep in endpoints for r in calendar.rules(consumer, ep)))
+
+
+def consumer_figures(
+    conn: sqlite3.Connection,
+    config: Config,
+    consumer: ConsumerConfig,
+    snapshot: Snapshot,
+    now: float,
+    *,
+    days: int = HISTORY_DAYS,
+    bounds: Callable[[SloDef], tuple[float, float]] | None = None,
+) -> ConsumerFigures:
+    """`bounds`: each SLO's period to report on (e.g. a month in its time zone) instead of its current one."""
+    endpoints = tuple(resolve_endpoints(consumer.endpoints, config.endpoints))
+    rules = consumer_rules(config, consumer.name, endpoints)
+    history_from = now - days * DAY
+    defs = [(compile_slo(consumer, s, config), s) for s in consumer.slos]
+    periods = {d.name: bounds(d) if bounds else period(d, now) for d, _ in defs}
+    since = min([history_from, *(p[0] for p in periods.values())])
+    found = outages(conn, endpoints, since, now + 1)
+    spans = maintenance_spans(rules, history_from, now + DAY)
+    slos = []
+    for d, cfg in defs:
+        start, end = periods[d.name]
+        burn = burn_down(conn, d, start, end, min(now, end), rules, found)
+        bars = tuple(slo_days(conn, d, now, days, spans))
+        slos.append(SloFigure(d, cfg, snapshot.get(consumer.name, d.name), burn, bars))
+    objective = {ep: max((d.objective for d, _ in defs if ep in d.endpoints), default=0.99) for ep in endpoints}
+    per_endpoint = tuple((ep, tuple(endpoint_days(conn, ep, objective[ep], now, days, spans))) for ep in endpoints)
+    figures = []
+    for o in found:
+        shares = []
+        for s in slos:
+            d = s.definition
+            if set(o.endpoints) & set(d.endpoints) and s.burn.budget_units > 0:
+                shares.append((d.name, bad_units(conn, d, o.start, o.end or now) / s.burn.budget_units))
+        figures.append(OutageFigure(o, tuple(shares)))
+    upcoming = tuple(span for span in maintenance_spans(rules, now, now + UPCOMING) if span[1] > now)
+    return ConsumerFigures(consumer, now, endpoints, tuple(slos), per_endpoint, tuple(figures), upcoming)
+
+
+__all__ = ["ConsumerFigures", "OutageFigure", "SloFigure", "consumer_figures", "consumer_rules", "period"]

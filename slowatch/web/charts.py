@@ -1,0 +1,136 @@
+"""Server-rendered SVG charts (no JavaScript, no CDN): an SLO's burn-down and a row of daily bars.
+
+The SVG scales with its container (`viewBox`, width 100%), so the charts read on a phone. Every
+mark has a `<title>`, which browsers show on hover (and screen readers read).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from html import escape
+
+from slowatch.slo.daybars import DayBar
+from slowatch.slo.display import duration_words, percent, sli_percent
+from slowatch.slo.timeline import BurnDown
+
+COLORS = {"good": "#2da44e", "degraded": "#d4a72c", "bad": "#cf222e", "nodata": "#d0d7de", "maintenance": "#8ca7d8"}
+STATE_WORDS = {"good": "met the objective", "degraded": "missed the objective", "bad": "missed it badly",
+               "nodata": "no data", "maintenance": "maintenance"}  # fmt: skip
+
+W, H = 640.0, 220.0
+LEFT, RIGHT, TOP, BOTTOM = 44.0, 10.0, 10.0, 26.0
+
+
+def _date(ts: float, fmt: str = "%d %b") -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime(fmt)
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def burn_down_svg(b: BurnDown, title: str) -> str:
+    """Budget remaining over the period (the line) against spending it evenly (dashed)."""
+    lowest = min([0.0, *(v for _, v in b.points)])
+    span_t = max(1.0, b.end - b.start)
+
+    def x(ts: float) -> float:
+        return LEFT + (min(max(ts, b.start), b.end) - b.start) / span_t * (W - LEFT - RIGHT)
+
+    def y(v: float) -> float:
+        return TOP + (1.0 - v) / (1.0 - lowest) * (H - TOP - BOTTOM)
+
+    parts = [
+        f"<svg class='chart burndown' viewBox='0 0 {W:.0f} {H:.0f}' role='img' preserveAspectRatio='none' "
+        f"aria-label='{escape(title)}' data-points='{len(b.points)}'>",
+        f"<title>{escape(title)}</title>",
+        f"<rect x='{LEFT}' y='{TOP}' width='{W - LEFT - RIGHT}' height='{H - TOP - BOTTOM}' fill='#fff'/>",
+    ]
+    for start, end, name in b.maintenance:
+        parts.append(
+            f"<rect class='maint' x='{x(start):.1f}' y='{TOP}' width='{max(1.0, x(end) - x(start)):.1f}' "
+            f"height='{H - TOP - BOTTOM}' fill='{COLORS['maintenance']}' opacity='0.35'>"
+            f"<title>maintenance {escape(name)}: {_when(start)} to {_when(end)}</title></rect>"
+        )
+    for o in b.outages:
+        end = b.now if o.end is None else o.end
+        label = f"outage {', '.join(o.endpoints)}: {_when(o.start)}, " + (
+            "ongoing" if o.end is None else f"lasted {duration_words(end - o.start)}"
+        )
+        parts.append(
+            f"<rect class='outage' x='{x(o.start):.1f}' y='{TOP}' width='{max(2.0, x(end) - x(o.start)):.1f}' "
+            f"height='{H - TOP - BOTTOM}' fill='#cf222e' opacity='0.25'><title>{escape(label)}</title></rect>"
+        )
+    for v in sorted({1.0, 0.5, 0.0, lowest}):
+        parts.append(
+            f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{y(v):.1f}' y2='{y(v):.1f}' stroke='#d0d7de' stroke-width='1'/>"
+            f"<text x='{LEFT - 4}' y='{y(v) + 4:.1f}' text-anchor='end' font-size='13' fill='#57606a'>"
+            f"{escape(percent(v, 0))}</text>"
+        )
+    parts.append(
+        f"<line class='ideal' x1='{x(b.start):.1f}' y1='{y(1.0):.1f}' x2='{x(b.end):.1f}' y2='{y(0.0):.1f}' "
+        "stroke='#8c959f' stroke-width='1.5' stroke-dasharray='5 4'><title>spending the budget evenly</title></line>"
+    )
+    if b.now < b.end:
+        parts.append(
+            f"<line class='now' x1='{x(b.now):.1f}' x2='{x(b.now):.1f}' y1='{TOP}' y2='{H - BOTTOM}' "
+            "stroke='#57606a' stroke-width='1'><title>now</title></line>"
+        )
+    if b.points:
+        coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in b.points)
+        last = b.points[-1][1]
+        color = "#2da44e" if last >= b.ideal(b.points[-1][0]) else "#bf8700" if last > 0 else "#cf222e"
+        parts.append(
+            f"<polyline class='burn' points='{coords}' fill='none' stroke='{color}' stroke-width='2.5'>"
+            f"<title>budget left {escape(percent(last))} at {_when(b.points[-1][0])}</title></polyline>"
+        )
+    else:
+        parts.append(
+            f"<text x='{W / 2}' y='{H / 2}' text-anchor='middle' font-size='14' fill='#57606a'>no data yet</text>"
+        )
+    fmt = "%d %b %H:%M" if span_t <= 2 * 86400 else "%d %b"
+    parts.append(
+        f"<text x='{LEFT}' y='{H - 8}' font-size='13' fill='#57606a'>{_date(b.start, fmt)}</text>"
+        f"<text x='{W - RIGHT}' y='{H - 8}' font-size='13' text-anchor='end' fill='#57606a'>{_date(b.end, fmt)}</text>"
+        "</svg>"
+    )
+    return "".join(parts)
+
+
+def day_title(bar: DayBar, unit: str) -> str:
+    text = f"{_date(bar.start, '%Y-%m-%d')}: {STATE_WORDS[bar.state]}"
+    if bar.total:
+        text += f", {sli_percent(bar.sli)} ({bar.good:,} of {bar.total:,} {unit} good)"
+    if bar.excluded:
+        text += f", {bar.excluded:,} probes in maintenance (excluded)"
+    elif bar.maintenance_seconds:
+        text += f", maintenance {duration_words(bar.maintenance_seconds)}"
+    return text
+
+
+def day_bars_svg(bars: Sequence[DayBar], label: str, unit: str = "probes") -> str:
+    """One bar per day, oldest left; colour by state, the day's figures in the hover title."""
+    n = max(1, len(bars))
+    step = W / n
+    parts = [
+        f"<svg class='chart days' viewBox='0 0 {W:.0f} 34' preserveAspectRatio='none' role='img' "
+        f"aria-label='{escape(label)}' data-days='{len(bars)}'><title>{escape(label)}</title>"
+    ]
+    for i, bar in enumerate(bars):
+        parts.append(
+            f"<rect class='day {bar.state}' x='{i * step + 0.5:.2f}' y='2' width='{max(1.0, step - 1.5):.2f}' "
+            f"height='30' rx='1.5' fill='{COLORS[bar.state]}'><title>{escape(day_title(bar, unit))}</title></rect>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def legend() -> str:
+    return "".join(
+        f"<span class='key'><i style='background:{color}'></i>{escape(STATE_WORDS[state])}</span>"
+        for state, color in COLORS.items()
+    )
+
+
+__all__ = ["COLORS", "burn_down_svg", "day_bars_svg", "day_title", "legend"]

@@ -1,0 +1,194 @@
+"""HTML sections about one consumer, shared by its live page and its monthly report.
+
+Pure functions of `ConsumerFigures` (and the firing alerts): inline CSS and SVG, no scripts, no
+external assets. Everything a person reads goes through slowatch.slo.display (state words, sensible
+rounding).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+
+from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
+from slowatch.slo.display import budget_text, duration_words, percent, sli_percent, state_word, unit_word
+from slowatch.slo.windows import CalendarPeriod
+from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
+
+STYLE = """
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+main{max-width:980px;margin:0 auto;padding:1rem}
+h1{font-size:1.5rem;margin:.3rem 0}h2{font-size:1.15rem;margin:1.6rem 0 .5rem}h3{font-size:1rem;margin:0 0 .4rem}
+a{color:#0969da}.muted{color:#57606a}.small{font-size:13px}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:1rem;margin:.8rem 0}
+.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:.6rem;margin:.6rem 0}
+.figure{background:#f6f8fa;border-radius:6px;padding:.45rem .6rem}
+.figure b{display:block;font-size:1.15rem}.figure span{font-size:12px;color:#57606a;text-transform:uppercase}
+.state{display:inline-block;border-radius:1rem;padding:.05rem .6rem;font-size:13px;font-weight:600;color:#fff}
+.st-ok{background:#2da44e}.st-burning{background:#bf8700}.st-exhausted{background:#cf222e}
+.st-collecting{background:#6e7781}.st-no-data{background:#8c959f}
+.chart{width:100%;height:auto;display:block}.burndown{max-height:240px}.days{height:34px}
+.key{display:inline-block;margin-right:.8rem;font-size:12px;color:#57606a}
+.key i{display:inline-block;width:.7rem;height:.7rem;border-radius:2px;margin-right:.3rem;vertical-align:-1px}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #eaeef2;vertical-align:top}
+th{font-size:12px;color:#57606a;text-transform:uppercase;font-weight:600}
+.scroll{overflow-x:auto}.endpoint{margin:.4rem 0}.endpoint div{font-size:13px}
+@media (max-width:600px){main{padding:.5rem}.card{padding:.7rem}body{font-size:14px}}
+"""
+
+PRINT_STYLE = """
+@media print{body{background:#fff}main{max-width:none;padding:0}.card{break-inside:avoid;border-color:#bbb}
+.noprint{display:none}a{color:inherit;text-decoration:none}}
+"""
+
+
+def when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def window_words(s: SloFigure) -> str:
+    w = s.definition.window
+    return f"calendar {w.label} ({w.tz.key})" if isinstance(w, CalendarPeriod) else w.label
+
+
+def slo_state(s: SloFigure) -> str:
+    st = s.status
+    if st is None:
+        return "no data"
+    return state_word(st.state.value, st.budget_remaining, st.burn(3600.0))
+
+
+def _figure(label: str, value: str) -> str:
+    return f"<div class='figure'><span>{escape(label)}</span><b>{escape(value)}</b></div>"
+
+
+def slo_card(s: SloFigure) -> str:
+    d, st = s.definition, s.status
+    state = slo_state(s)
+    unit = unit_word(d.budgeting)
+    sli_kind = "availability" if d.sli == "availability" else f"latency ≤ {duration_words(d.threshold)}"
+    head = (
+        f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} "
+        f"<span class='state st-{state.replace(' ', '-')}'>{escape(state)}</span></h3>"
+        f"<div class='muted small'>{escape(sli_kind)} · objective {percent(d.objective, 3)} over "
+        f"{escape(window_words(s))} · {escape(d.budgeting)}"
+        f"{' · ' + escape(s.config.description) if s.config.description else ''}</div>"
+    )
+    if st is None:
+        return head + "<p>no data</p></div>"
+    left_words = budget_text(st.state.value, st.total, st.objective, st.budget_remaining, d.budgeting,
+                             st.excluded_events)  # fmt: skip
+    left_time = "n/a"
+    if st.budget_remaining is not None and st.state.value == "ok":
+        left_time = duration_words(st.budget_remaining * st.error_budget * st.window_seconds)
+    tte = duration_words(st.time_to_exhaustion) if st.time_to_exhaustion and st.state.value == "ok" else "not burning"
+    if state == "exhausted":
+        tte = "exhausted"
+    figures = "".join(
+        [
+            _figure("SLI", sli_percent(st.sli) if st.state.value != "no_data" else "no data"),
+            _figure("budget left", left_words),
+            _figure("budget left as time", left_time),
+            _figure("time to exhaustion", tte if st.state.value == "ok" else state),
+            _figure(f"{unit} counted", f"{st.total:,}"),
+        ]
+    )
+    burns = "".join(
+        f"<td>{'—' if w.burn_rate is None else f'{w.burn_rate:,.1f}&times;'}</td>" for w in st.windows
+    )
+    heads = "".join(f"<th>{escape(w.window)}</th>" for w in st.windows)
+    burn_table = (
+        f"<div class='scroll'><table class='burns'><tr><th>burn rate</th>{heads}</tr>"
+        f"<tr><td class='muted'>&times; budget pace</td>{burns}</tr></table></div>"
+    )
+    b = s.burn
+    chart_title = f"{d.name}: budget remaining from {when(b.start)} to {when(b.end)}"
+    chart = (
+        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{burn_down_svg(b, chart_title)}"
+        "<div class='small muted'>solid: budget left"
+        f"{' of the whole period' + chr(39) + 's expected budget' if isinstance(d.window, CalendarPeriod) else ''}"
+        " · dashed: spending it evenly · blue: maintenance (excluded) · red: outages</div>"
+    )
+    days = (
+        f"<h3 style='margin-top:.8rem'>Last {len(s.days)} days</h3>"
+        f"{day_bars_svg(s.days, f'{d.name}: one bar per UTC day', unit)}"
+    )
+    return head + f"<div class='figures'>{figures}</div>{burn_table}{chart}{days}</div>"
+
+
+def endpoints_section(f: ConsumerFigures) -> str:
+    rows = "".join(
+        f"<div class='endpoint'><div>{escape(name)}</div>{day_bars_svg(bars, f'{name}: one bar per UTC day')}</div>"
+        for name, bars in f.endpoint_days
+    )
+    days = len(f.endpoint_days[0][1]) if f.endpoint_days else 0
+    return (
+        f"<h2>Endpoints it depends on</h2><div class='card'><div class='small muted'>last {days} days, "
+        f"availability per UTC day against the strictest objective that covers the endpoint</div>{rows}"
+        f"<div style='margin-top:.5rem'>{legend()}</div></div>"
+    )
+
+
+def incidents_section(f: ConsumerFigures, limit: int = 50) -> str:
+    if not f.outages:
+        return "<h2>Incidents</h2><div class='card muted'>No outage in this period.</div>"
+    rows = []
+    for o in f.outages[:limit]:
+        out = o.outage
+        end = "ongoing" if out.end is None else when(out.end)
+        spent = ", ".join(f"{escape(name)} {percent(share)}" for name, share in o.budget) or "—"
+        detail = "<br>".join(escape(m) for m in out.messages[:3])
+        rows.append(
+            f"<tr><td>{when(out.start)}</td><td>{end}</td><td>{duration_words(out.duration(f.now))}</td>"
+            f"<td>{escape(', '.join(out.endpoints))}<div class='small muted'>{detail}</div></td><td>{spent}</td></tr>"
+        )
+    return (
+        "<h2>Incidents</h2><div class='card scroll'><table class='incidents'><tr><th>start</th><th>end</th>"
+        "<th>duration</th><th>endpoints</th><th>budget spent (its hours)</th></tr>"
+        f"{''.join(rows)}</table></div>"
+    )
+
+
+def maintenance_section(f: ConsumerFigures) -> str:
+    if not f.maintenance:
+        return "<h2>Maintenance</h2><div class='card muted'>None active or planned within a week.</div>"
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{when(start)}</td><td>{when(end)}</td>"
+        f"<td>{'active now' if start <= f.now else 'upcoming'}</td></tr>"
+        for start, end, name in f.maintenance
+    )
+    return (
+        "<h2>Maintenance</h2><div class='card scroll'><table><tr><th>window</th><th>from</th><th>until</th>"
+        f"<th></th></tr>{rows}</table><div class='small muted'>probes inside are excluded from every budget</div>"
+        "</div>"
+    )
+
+
+def alerts_section(alerts: list[dict[str, object]]) -> str:
+    if not alerts:
+        return "<h2>Firing alerts</h2><div class='card muted'>None.</div>"
+    rows = "".join(
+        f"<tr><td>{escape(str(a.get('severity', '')))}</td><td>{escape(str(a.get('title', '')))}"
+        f"{' <span class=muted>(suppressed)</span>' if a.get('suppressed') else ''}</td>"
+        f"<td>{escape(str(a.get('summary', '')))}</td></tr>"
+        for a in alerts
+    )
+    return (
+        "<h2>Firing alerts</h2><div class='card scroll'><table class='alerts'><tr><th>severity</th><th>alert</th>"
+        f"<th>summary</th></tr>{rows}</table></div>"
+    )
+
+
+__all__ = [
+    "PRINT_STYLE",
+    "STYLE",
+    "alerts_section",
+    "endpoints_section",
+    "incidents_section",
+    "maintenance_section",
+    "slo_card",
+    "slo_state",
+    "when",
+]

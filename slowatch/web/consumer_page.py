@@ -1,0 +1,129 @@
+"""`/consumers/{consumer}`: one consumer's promise, for the people it is made to.
+
+Each SLO with its figures, burn-down and daily history, the endpoints it depends on, incidents,
+maintenance and firing alerts. History is read on the store's reader thread; the page has no
+scripts and no external assets and refreshes itself every 60 s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from urllib.parse import quote
+
+from aiohttp import web
+
+from slowatch.config.consumers import ConsumerConfig
+from slowatch.reports.html import report_html
+from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
+from slowatch.web.api import consumer_json
+from slowatch.web.consumer_html import (
+    STYLE,
+    alerts_section,
+    endpoints_section,
+    incidents_section,
+    maintenance_section,
+    slo_card,
+    when,
+)
+from slowatch.web.view import VIEW, DaemonView
+
+REFRESH_SECONDS = 60
+
+
+def find_consumer(view: DaemonView, name: str) -> ConsumerConfig | None:
+    return next((c for c in view.config.consumers if c.name == name), None)
+
+
+def known_consumer(request: web.Request) -> ConsumerConfig:
+    """The consumer named in the path; 404 when there is none (access is checked before, by auth)."""
+    consumer = find_consumer(request.app[VIEW], request.match_info["consumer"])
+    if consumer is None:
+        raise web.HTTPNotFound(text="no such consumer")
+    return consumer
+
+
+async def figures_for(view: DaemonView, consumer: ConsumerConfig, now: float | None = None) -> ConsumerFigures:
+    config, snapshot = view.config, view.slo_snapshot()
+    at = view.now() if now is None else now
+    return await view.store.read(lambda db: consumer_figures(db.conn, config, consumer, snapshot, at))
+
+
+def consumer_alerts(view: DaemonView, name: str) -> list[dict[str, object]]:
+    out = []
+    for a in view.alerts_view():
+        consumers = a.get("consumers")
+        if isinstance(consumers, list) and name in consumers:
+            out.append(a)
+    return out
+
+
+def token_suffix(request: web.Request) -> str:
+    """`?token=...` when the page was opened with one (so its links keep working), else ''."""
+    token = request.query.get("token")
+    return f"?token={quote(token, safe='')}" if token else ""
+
+
+def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "") -> str:
+    c = f.consumer
+    description = f"<p class='muted'>{escape(c.description)}</p>" if c.description else ""
+    slos = "".join(slo_card(s) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
+        f"<meta http-equiv='refresh' content='{REFRESH_SECONDS}'>"
+        f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>{escape(c.name)}</h1>{description}"
+        f"<div class='small muted'>as of {when(f.now)} · refreshes every {REFRESH_SECONDS}s · "
+        f"depends on {len(f.endpoints)} endpoint{'s' if len(f.endpoints) != 1 else ''} · "
+        f"<a href='/consumers/{quote(c.name)}/report{escape(suffix)}'>monthly report</a></div>"
+        f"{alerts_section(alerts)}<h2>Service level objectives</h2>{slos}"
+        f"{incidents_section(f)}{maintenance_section(f)}{endpoints_section(f)}"
+        "</main></body></html>"
+    )
+
+
+async def page(request: web.Request) -> web.Response:
+    view = request.app[VIEW]
+    consumer = known_consumer(request)
+    figures = await figures_for(view, consumer)
+    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request))
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def parse_month(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        parsed = dt.datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"month must be YYYY-MM, e.g. 2026-11 (got {text[:20]!r})") from None
+    return parsed.year, parsed.month
+
+
+async def report(request: web.Request) -> web.Response:
+    """The consumer's report as one self-contained HTML file: `?month=2026-11` (default: current periods)."""
+    view = request.app[VIEW]
+    consumer = known_consumer(request)
+    month = parse_month(request.query.get("month"))
+    config, snapshot, now = view.config, view.slo_snapshot(), view.now()
+    html = await view.store.read(lambda db: report_html(db.conn, config, [consumer], snapshot, now, month))
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def api_consumer(request: web.Request) -> web.Response:
+    """The consumer's subset of the API: its endpoints, SLOs (raw figures and state) and firing alerts."""
+    view = request.app[VIEW]
+    consumer = known_consumer(request)
+    doc = consumer_json(view.config, consumer, view.slo_view())
+    doc["alerts"] = consumer_alerts(view, consumer.name)
+    return web.json_response(doc)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/consumers/{consumer}", page)
+    router.add_get("/consumers/{consumer}/report", report)
+    router.add_get("/api/v1/consumers/{consumer}", api_consumer)
+
+
+__all__ = ["add_routes", "consumer_alerts", "figures_for", "find_consumer", "known_consumer", "render_page"]

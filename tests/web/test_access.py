@@ -1,0 +1,103 @@
+"""Access control: operator and consumer tokens, public consumers, and no leaks between consumers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from slowatch.config import load_text
+from slowatch.errors import ConfigError
+from tests.web.conftest import Builder, config_text, fetch
+
+OPERATOR = "op-7f3a9c1e5b2d4f60"
+CHECKOUT = "co-1a2b3c4d5e6f7a8b"
+PARTNER = "pa-9e8d7c6b5a4f3e2d"
+AUTH = f"""  auth:
+    operator_tokens: ["{OPERATOR}"]
+    protect_metrics: true"""
+CHECKOUT_ACCESS = f'    access: {{tokens: ["{CHECKOUT}"]}}'
+PARTNER_ACCESS = f'    access: {{tokens: ["{PARTNER}"]}}'
+
+CHECKOUT_PATHS = ["/consumers/checkout", "/api/v1/consumers/checkout", "/badges/checkout/availability.svg",
+                  "/consumers/checkout/report"]  # fmt: skip
+PARTNER_PATHS = ["/consumers/partner", "/api/v1/consumers/partner", "/badges/partner/availability.svg"]
+OPERATOR_PATHS = ["/", "/api/v1/consumers", "/api/v1/endpoints", "/api/v1/alerts", "/metrics"]
+
+
+async def test_every_access_case(build: Builder, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS, partner_access=PARTNER_ACCESS)
+    # Always open: liveness and readiness.
+    for path in ("/healthz", "/readyz"):
+        assert (await fetch(daemon, path))[0] == 200
+    # No token: 401 everywhere else, with a Bearer challenge.
+    for path in CHECKOUT_PATHS[:3] + PARTNER_PATHS + OPERATOR_PATHS:
+        assert (await fetch(daemon, path))[0] == 401, path
+    # A consumer's token reads its own page, API subset and badges ...
+    for path in CHECKOUT_PATHS[:3]:
+        assert (await fetch(daemon, path, CHECKOUT))[0] == 200, path
+    status, _, body = await fetch(daemon, "/api/v1/consumers/checkout", CHECKOUT)
+    assert json.loads(body)["name"] == "checkout"
+    # ... and never another consumer's, nor the operator's views.
+    for path in PARTNER_PATHS + OPERATOR_PATHS:
+        assert (await fetch(daemon, path, CHECKOUT))[0] == 403, path
+    for path in CHECKOUT_PATHS[:3]:
+        assert (await fetch(daemon, path, PARTNER))[0] == 403, path
+    # A consumer that does not exist answers like one the token may not read: its existence stays hidden.
+    for token, expected in ((None, 401), (CHECKOUT, 403), ("wrong-token-000000", 403)):
+        for path in ("/consumers/ghost", "/api/v1/consumers/ghost", "/badges/ghost/availability.svg"):
+            assert (await fetch(daemon, path, token))[0] == expected, (path, token)
+    # The operator reads everything; only then does a missing consumer say 404.
+    for path in CHECKOUT_PATHS[:3] + PARTNER_PATHS + OPERATOR_PATHS:
+        assert (await fetch(daemon, path, OPERATOR))[0] == 200, path
+    assert (await fetch(daemon, "/consumers/ghost", OPERATOR))[0] == 404
+    # ?token= works too (links, badge images), and a page opened with it keeps it in its links.
+    status, _, page = await fetch(daemon, f"/consumers/checkout?token={CHECKOUT}")
+    assert status == 200 and f"/consumers/checkout/report?token={CHECKOUT}" in page
+    # Tokens never reach the logs.
+    for token in (OPERATOR, CHECKOUT, PARTNER):
+        assert token not in caplog.text
+
+
+async def test_public_consumer_and_unprotected_metrics(build: Builder) -> None:
+    auth = f'  auth: {{operator_tokens: ["{OPERATOR}"]}}'
+    daemon = await build(auth=auth, checkout_access="    access: {public: true}")
+    for path in [*CHECKOUT_PATHS[:3], "/metrics"]:
+        assert (await fetch(daemon, path))[0] == 200, path
+    assert (await fetch(daemon, "/consumers/partner"))[0] == 401  # no access block: operator only
+    assert (await fetch(daemon, "/"))[0] == 401
+
+
+async def test_without_server_auth_everything_is_open(build: Builder) -> None:
+    daemon = await build()
+    for path in CHECKOUT_PATHS[:3] + PARTNER_PATHS + OPERATOR_PATHS:
+        assert (await fetch(daemon, path))[0] == 200, path
+
+
+def test_access_config_errors_are_located(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_text(config_text(tmp_path, checkout_access=CHECKOUT_ACCESS), "pages.yaml", env={})
+    assert "consumers[0].access: needs server.auth" in str(err.value)
+    short = '    access: {tokens: ["short"]}'
+    with pytest.raises(ConfigError) as err:
+        load_text(config_text(tmp_path, auth=AUTH, checkout_access=short), "pages.yaml", env={})
+    text = str(err.value)
+    assert "pages.yaml:" in text and "consumers[0].access.tokens[0]" in text and "at least 16" in text
+    assert "short" not in text.replace("at least", "")
+
+
+def test_check_warns_when_listening_beyond_loopback_unprotected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from slowatch.cli import main
+
+    for listen, auth, warned in (("0.0.0.0:9464", "", True), ("127.0.0.1:9464", "", False),
+                                 ("[::1]:9464", "", False), ("0.0.0.0:9464", AUTH, False)):  # fmt: skip
+        path = tmp_path / "c.yaml"
+        path.write_text(config_text(tmp_path, auth=auth).replace('"127.0.0.1:0"', f'"{listen}"'))
+        assert main(["check", str(path)]) == 0
+        err = capsys.readouterr().err
+        assert ("is not a loopback address and nothing is protected" in err) is warned, (listen, auth)

@@ -1,0 +1,69 @@
+"""`/consumers/{consumer}`: figures, burn-down, daily history, incidents and maintenance from real history."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import HOURS, OUTAGE, T0, Builder, fetch
+
+
+async def test_consumer_page_shows_each_slo_with_chart_days_incidents_and_maintenance(build: Builder) -> None:
+    daemon = await build()
+    status, ctype, page = await fetch(daemon, "/consumers/checkout")
+    assert status == 200 and ctype.startswith("text/html")
+    assert "<script" not in page and "http://" not in page.replace("http://127.0.0.1", "")  # no CDN, no scripts
+    assert "Checkout web and mobile apps" in page
+    # Each SLO: objective and window, state, SLI, budget, burn rates per alerting window.
+    assert "objective 99% over 7d" in page and "calendar month (Europe/Berlin)" in page
+    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"):
+        assert f"<th>{window}</th>" in page
+    # 6 bad of 840 counted probes at 99%: about 70% of the budget spent, not exhausted.
+    cards = dict(re.findall(r"<div class='card slo' id='slo-([\w-]+)'>(.*?)</svg></div>", page, re.S))
+    assert set(cards) == {"availability", "monthly"}
+    assert "st-ok" in cards["availability"] or "st-burning" in cards["availability"]
+    # Burn-down: one point per hour with counted probes plus the start; the 2 maintenance hours count none.
+    points = re.findall(r"<svg class='chart burndown'[^>]*data-points='(\d+)'", page)
+    assert [int(p) for p in points] == [HOURS - 2 + 1, HOURS - 2 + 1]
+    # The rolling window's line ends at the budget left the card shows (the engine's figure).
+    shown = re.search(r"<span>budget left</span><b>([\d.]+%)</b>", cards["availability"])
+    assert shown and f"<title>budget left {shown.group(1)} at " in cards["availability"]
+    assert "latency ≤ 300ms" in cards["monthly"]
+    assert page.count("class='maint'") >= 2 and page.count("class='outage'") == 2
+    # A calendar month: the whole of November on the x axis (Berlin midnight = 23:00 UTC the day before).
+    assert ">31 Oct</text>" in page and ">30 Nov</text>" in page
+    # Daily history: 90 bars per SLO and per endpoint, with the day's figures in the title.
+    assert page.count("data-days='90'") == 4
+    assert "2026-11-11: missed the objective" in page or "2026-11-11: missed it badly" in page
+    assert re.search(r"2026-11-10: met the objective, 100% \(288 of 288 probes good\)", page)
+    # Incidents: the hour pay was down, with the budget its hour spent.
+    incidents = page[page.index("<h2>Incidents</h2>") :]
+    assert "2026-11-11 06:00 UTC" in incidents and "1h" in incidents and "pay" in incidents
+    assert re.search(r"availability \d+(\.\d+)?%", incidents)
+    assert "connection refused by 127.0.0.1:9" in incidents
+
+
+async def test_partner_page_and_overview_links(build: Builder) -> None:
+    daemon = await build()
+    status, _, page = await fetch(daemon, "/consumers/partner")
+    assert status == 200 and "No outage in this period." in page
+    status, _, overview = await fetch(daemon, "/")
+    assert "href='/consumers/checkout'" in overview and "href='/consumers/partner'" in overview
+    assert (await fetch(daemon, "/consumers/nobody"))[0] == 404
+    assert OUTAGE[0] > T0
+
+
+async def test_report_route_and_badges(build: Builder) -> None:
+    daemon = await build()
+    status, ctype, html = await fetch(daemon, "/consumers/checkout/report?month=2026-11")
+    assert status == 200 and ctype.startswith("text/html")
+    assert "Service report: checkout, November 2026" in html and "@media print" in html
+    assert "mostly by the 11 Nov pay outage (1h)" in html
+    status, _, text = await fetch(daemon, "/consumers/checkout/report?month=November")
+    assert status == 400 and "month must be YYYY-MM" in text
+    status, ctype, svg = await fetch(daemon, "/badges/checkout/availability.svg")
+    assert status == 200 and ctype.startswith("image/svg+xml")
+    assert re.search(r"<title>checkout availability: [\d.]+% budget left</title>", svg) and "#2da44e" in svg
+    status, _, svg = await fetch(daemon, "/badges/checkout/availability.svg?show=sli")
+    assert "<title>checkout availability: 99.285%</title>" in svg
+    assert (await fetch(daemon, "/badges/checkout/availability.svg?show=everything"))[0] == 400
+    assert (await fetch(daemon, "/badges/checkout/nope.svg"))[0] == 404
