@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from aiohttp.http import HttpProcessingError
 from yarl import URL
 
 from slowatch.config.concealed import concealed_of
@@ -30,6 +31,9 @@ from slowatch.probes.tracing import PhaseRecorder, recording
 from slowatch.redact import redact_url
 
 if TYPE_CHECKING:
+    from aiohttp.client_reqrep import ClientResponse
+    from aiohttp.connector import Connection
+
     from slowatch.probes import ProbeContext
 
 _CHUNK = 64 * 1024
@@ -194,6 +198,31 @@ async def _exchange(
     return Outcome.SUCCESS, ""
 
 
+class ProbeRequest(aiohttp.ClientRequest):
+    """The probe session's request class (`make_session`): a reply that arrived before the request was sent
+    is classified by what it said, whatever the event loop.
+
+    A peer that talks first and then closes (an SMTP/SSH banner, random bytes) makes the response parser fail.
+    asyncio writes the request before it reads, so the parse error is what the probe sees; uvloop reads as
+    soon as the connection is up, the parser error closes the transport, and writing the request then fails
+    with "Cannot write to closing transport", which read as `connection_reset` (276 of 300 SMTP-banner probes
+    on uvloop). Here that write failure yields the parse error already recorded on the connection, as the
+    response would have raised it: `protocol_error`. A peer that closed without sending bytes is still a reset.
+    """
+
+    async def send(self, conn: Connection) -> ClientResponse:
+        try:
+            return await super().send(conn)
+        except aiohttp.ClientConnectionResetError:
+            early = conn.protocol.exception() if conn.protocol is not None else None
+            if not isinstance(early, HttpProcessingError):
+                raise
+        # raised outside the handler: no reset in its context for `classify_os_error` to find
+        raise aiohttp.ClientResponseError(
+            self.request_info, (), status=early.code, message=early.message, headers=early.headers
+        ) from early
+
+
 def _where(endpoint: HttpEndpoint) -> str:
     url = URL(endpoint.url)
     return f"{url.host}:{url.port}"
@@ -233,4 +262,4 @@ def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
     return classify(exc, where, endpoint.timeout)
 
 
-__all__ = ["probe"]
+__all__ = ["ProbeRequest", "probe"]

@@ -8,12 +8,12 @@ independent of how much history the windows hold.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
-from slowatch.models import ProbeResult
+from slowatch.models import Outcome, ProbeResult
 from slowatch.slo import budget
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, EXHAUSTION_WINDOW, SloDef, compile_config
 from slowatch.slo.ledger import Ledger
@@ -100,6 +100,30 @@ class Engine:
                 for counter in route.counters:
                     counter[0] += 1
                     counter[1] += good
+
+    def catch_up(self, rows: Iterable[tuple[float, str, str, float]], counters_only: Set[str] = frozenset()) -> int:
+        """Count stored final results (ts, endpoint, outcome, duration) as `observe` would; the ledgers of
+        `counters_only` (just rebuilt from the store, so holding them) only count them in the counters.
+        Returns how many results reached at least one ledger or counter."""
+        success = Outcome.SUCCESS.value
+        counted = 0
+        for ts, endpoint, outcome, duration in rows:
+            hit = False
+            for route in self._routes.get(endpoint, ()):
+                excluded = bool(route.rules) and any_active(route.rules, ts)
+                threshold = route.slo.threshold
+                good = outcome == success and (threshold is None or duration <= threshold)
+                if route.slo.fingerprint in counters_only:
+                    kept = route.ledger.holds(ts)
+                else:
+                    kept = route.ledger.observe(ts, good, excluded)
+                if kept and not excluded:
+                    for counter in route.counters:
+                        counter[0] += 1
+                        counter[1] += good
+                hit = hit or kept
+            counted += hit
+        return counted
 
     def refresh(self, now: float) -> Snapshot:
         for ledger in self.ledgers.values():

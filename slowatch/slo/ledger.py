@@ -110,6 +110,10 @@ class Ledger:
                 s[4] += ut
         return True
 
+    def holds(self, ts: float) -> bool:
+        """Whether a result at `ts` is recent enough for the coarse ring (`floor` aside)."""
+        return int(ts // self.coarse) > max(self.cur_c, int(ts // self.coarse)) - self.nc
+
     def advance(self, now: float) -> None:
         """Move the current cells to `now`: drop cells that left each window, recycle ring slots."""
         f, c = int(now // self.fine), int(now // self.coarse)

@@ -10,6 +10,10 @@ on the event loop. Tables (created by `store/slo_tables.py`, migrations v2 and v
                   timeslice length) of one UTC hour, packed as little-endian uint32 arrays; kept
                   for the fine ring (3 days). A save rewrites every hour with a changed cell.
     slo_counters  (consumer, slo) -> events, good: the monotonic `*_events_total` counters
+    slo_watermark the highest `results.id` the cells and counters include: every save sets it to the
+                  newest stored result, in the same transaction. Results reach the store's queue before
+                  the ledger sees them (daemon.on_result), so the rows up to it are exactly those the saved
+                  state counts; after a kill the rows above it are counted again at start (`uncounted`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlite_utils import Database
 from slowatch.slo.ledger import CoarseRow, FineBlock, FineRow, Ledger
 from slowatch.store import raw
 from slowatch.store.results import DAY
+from slowatch.store.slo_tables import counted_watermark, set_counted_watermark
 
 HOUR = 3600
 _SWAP = sys.byteorder == "big"  # blobs are little-endian
@@ -49,6 +54,7 @@ class Batch:
         # (fingerprint, layer, cutoff): drop its cells with start < cutoff (through the primary key);
         # a None fingerprint sweeps every fingerprint (a table scan: removed SLOs' leftovers)
         self.prune: list[tuple[str | None, str, float]] = []
+        self.saved_at: float | None = None  # set: advance the watermark to the newest stored result
 
     def add_fine(self, fingerprint: str, ledger: Ledger, rows: Iterable[FineRow]) -> None:
         """The whole hour of each changed fine cell, as the ledger holds it now."""
@@ -60,7 +66,7 @@ class Batch:
         self.cells.extend((fingerprint, COARSE, res, *row) for row in rows)
 
     def __bool__(self) -> bool:
-        return bool(self.replace or self.cells or self.fine or self.counters or self.prune)
+        return bool(self.replace or self.cells or self.fine or self.counters or self.prune or self.saved_at is not None)
 
     def __call__(self, db: Database) -> None:
         conn = db.conn
@@ -79,6 +85,8 @@ class Batch:
                 conn.execute(f"DELETE FROM {table} WHERE {where}", (cutoff,))
             else:
                 conn.execute(f"DELETE FROM {table} WHERE fingerprint = ? AND {where}", (fingerprint, cutoff))
+        if self.saved_at is not None:
+            set_counted_watermark(db, self.saved_at)
 
 
 def _pack(cells: array[int]) -> bytes:
@@ -147,6 +155,19 @@ def load_counters(db: Database) -> dict[tuple[str, str], list[int]]:
 
 
 RawRow = tuple[float, str, str, float]  # ts, endpoint, outcome, duration
+
+
+def uncounted(db: Database) -> tuple[int | None, int, list[RawRow]]:
+    """(the SLO watermark or None if never set, the newest results.id, the final results above the
+    watermark in id order): what a killed run stored but never saved into the SLO state."""
+    top = int(db.conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0])
+    mark = counted_watermark(db)
+    if mark is None or mark >= top:
+        return mark, top, []
+    sql = "SELECT ts, endpoint, outcome, duration FROM results WHERE id > ? AND final = 1 ORDER BY id"
+    return mark, top, db.conn.execute(sql, (mark,)).fetchall()
+
+
 HourRow = tuple[int, str, int, int, tuple[int, ...]]  # hour, endpoint, total, good, latency buckets
 
 
@@ -195,4 +216,5 @@ __all__ = [
     "load_counters",
     "oldest_raw",
     "raw_results",
+    "uncounted",
 ]

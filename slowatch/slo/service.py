@@ -4,9 +4,14 @@
                                  └--every persist_interval: dirty cells + counters, one store.submit
 
 Restart-safe: `start()` loads every ledger's cells (and the monotonic counters) from the store, so
-budgets after a restart equal those before it (to the last persist; `stop()` persists last). A
-fingerprint with no persisted cells (a new or changed definition) is rebuilt from raw results and
-rollups (see rebuild.py); live results before the rebuild point are left to the rebuild.
+budgets after a restart equal those before it (`stop()` persists last). A fingerprint with no persisted
+cells (a new or changed definition) is rebuilt from raw results and rollups (see rebuild.py); live
+results before the rebuild point are left to the rebuild.
+
+Crash-safe: every persist also advances the SLO watermark (persist.py) in the same transaction, so the
+saved state counts exactly the stored results up to it. After a kill (up to `persist_interval` of
+results stored but not saved), `start()` counts the final results above the watermark before any probe
+runs: however often the process is killed, the SLO events equal the stored final results in scope.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from slowatch.models import ProbeResult
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS
 from slowatch.slo.engine import Engine
 from slowatch.slo.metrics import SloCollector, refresh_histogram
-from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters
+from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters, uncounted
 from slowatch.slo.rebuild import rebuild
 from slowatch.slo.snapshot import Snapshot
+from slowatch.store.slo_tables import set_counted_watermark
 from slowatch.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -95,7 +101,8 @@ class SloService:
                 counter[0] += events
                 counter[1] += good
         self._saved_counters = {k: (v[0], v[1]) for k, v in counters.items()}
-        await self._restore(set(self._engine.ledgers), persisted=True)
+        rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
+        await self._catch_up(rebuilt)
         self.refresh()
         self._tasks = [
             asyncio.create_task(self._every(self._refresh_interval, self.refresh), name="slo-refresh"),
@@ -144,9 +151,24 @@ class SloService:
                 logger.exception("slo periodic task failed: task=%s", getattr(fn, "__name__", fn))
 
     # -- the store's side ----------------------------------------------------------------------
-    async def _restore(self, fingerprints: set[str], *, persisted: bool) -> None:
+    async def _catch_up(self, rebuilt: set[str]) -> None:
+        """Count the stored results the saved state does not include (only after an unclean stop); the
+        `rebuilt` ledgers hold them already, their counters do not. Runs before any probe."""
+        mark, top, rows = await self._store.read(uncounted)
+        if mark is None:  # first start on this database (or its first since the upgrade): nothing to add
+            self._store.submit(functools.partial(set_counted_watermark, now=self._clock.time(), results_id=top))
+            await self._store.flush()
+            return
+        if rows:
+            counted = self._engine.catch_up(rows, rebuilt)
+            logger.warning(
+                "slo: counted %d stored results the saved SLO state did not include (the last stop was "
+                "unclean): results=%d counted=%d ids=%d..%d", len(rows), len(rows), counted, mark + 1, top,
+            )  # fmt: skip
+
+    async def _restore(self, fingerprints: set[str], *, persisted: bool) -> set[str]:
         """Load the persisted cells of `fingerprints` (one store read for all of them); rebuild the
-        ones without any (or all of them when not `persisted`) from raw history."""
+        ones without any (or all of them when not `persisted`) from raw history. Returns the rebuilt."""
         engine = self._engine
         if persisted and fingerprints:
             plans = {}
@@ -157,7 +179,7 @@ class SloService:
                 plans[fp] = (ledger.fine, ledger.coarse, fine_since, coarse_since, ledger.sliced)
             loaded = await self._store.read(functools.partial(load_all_cells, plans=plans))
             if engine is not self._engine:
-                return  # reloaded again meanwhile: the newer reload restores what it needs
+                return set()  # reloaded again meanwhile: the newer reload restores what it needs
             for fp, (fine, coarse) in loaded.items():
                 ledger = engine.ledgers[fp]
                 dirty = set(ledger.dirty_f), set(ledger.dirty_c)  # live since start: persist those
@@ -174,15 +196,17 @@ class SloService:
             )
             rows = await self._store.read(replay)
             if engine is not self._engine:
-                return  # reloaded again meanwhile: the newer reload rebuilds what it needs
+                return set()  # reloaded again meanwhile: the newer reload rebuilds what it needs
             ledger.load(*rows, add=True)
             since = min((ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse)
             self._replace.append((fp, since, until))
             logger.info("slo ledger rebuilt from the store: fingerprint=%s cells=%d", fp, len(rows[1]))
+        return fingerprints
 
     def persist(self) -> None:
         """Queue one store transaction with every dirty cell and changed counter (no I/O here)."""
         batch = Batch()
+        batch.saved_at = self._clock.time()  # always: the watermark holds raw rows back from packing
         batch.replace, self._replace = self._replace, []
         for fp, ledger in self._engine.ledgers.items():
             fine, coarse = ledger.take_dirty()

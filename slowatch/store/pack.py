@@ -2,7 +2,8 @@
 
 `results` stays the crash-safe table the writer inserts into (nothing is buffered in memory). Every
 `interval` seconds (the fold's) a pass packs the rows that are
-  - folded (id <= the fold watermark, fold.py) and not the newest row (ids are never reused), and
+  - folded (id <= the fold watermark, fold.py), counted in the persisted SLO state (id <= the SLO
+    watermark, slo_tables.py) and not the newest row (ids are never reused), and
   - in a block that ended at least `pack_after` ago (ts < block_of(now - pack_after)),
 in transactions of at most `batch` rows, one per writer loop turn (results are written in between).
 A transaction reads its rows in (endpoint, ts, id) order through the (endpoint, ts) index, packs each
@@ -26,6 +27,7 @@ from slowatch.clock import Clock
 from slowatch.store.blocks import RawRow, block_of, encode
 from slowatch.store.fold import watermark
 from slowatch.store.schema import RESULT_COLUMNS
+from slowatch.store.slo_tables import counted_watermark
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ def pack_batch(db: Database, cutoff: float, limit: int, after: str = "") -> tupl
     top = conn.execute("SELECT max(id) FROM results").fetchone()[0]
     if top is None:
         return 0, None
-    params = {"after": after, "cutoff": cutoff, "top": min(watermark(db), top - 1), "limit": limit}
+    held = [w for w in (watermark(db), counted_watermark(db), top - 1) if w is not None]
+    params = {"after": after, "cutoff": cutoff, "top": min(held), "limit": limit}
     rows: list[RawRow] = conn.execute(_SELECT, params).fetchall()
     more = len(rows) == limit
     groups: list[tuple[str, int, int, int]] = []  # endpoint, start, first row, end row

@@ -20,7 +20,8 @@ plus OUT_OF_ORDER seconds, and each transaction deletes the oldest ids below tha
 before the cutoff: the same rows as a delete by `ts` unless a row arrived more than OUT_OF_ORDER late
 (it then waits for a later pass), in id rather than ts order. So, as before, the rows left are those
 with ts >= cutoff (the SLO rebuild relies on that: slo/rebuild.py). Only rows already folded into the rollups (id <= the
-fold watermark, see fold.py) are deleted, and never the newest row (ids are never reused).
+fold watermark, see fold.py) and counted in the persisted SLO state (the SLO watermark, slo_tables.py) are
+deleted, and never the newest row (ids are never reused).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from slowatch.store.daily import downsample_batch, downsample_cutoff
 from slowatch.store.fold import watermark
 from slowatch.store.queries import EACH_ENDPOINT
 from slowatch.store.results import DAY
+from slowatch.store.slo_tables import counted_watermark
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +119,14 @@ def first_id_at(db: Database, cutoff: float) -> int:
 def delete_results_batch(db: Database, cutoff: float, limit: int) -> int:
     """Delete up to `limit` raw results with ts < cutoff, oldest ids first; return how many.
 
-    Only rows already folded (id <= the watermark) and never the newest row: SQLite numbers a new
+    Only rows already folded (id <= the watermark) and counted in the persisted SLO state (id <= the SLO
+    watermark, slo_tables.py), and never the newest row: SQLite numbers a new
     row max(id) + 1, so keeping the newest one keeps ids (and the watermark) growing forever."""
     top = db.conn.execute("SELECT max(id) FROM results").fetchone()[0]
     if top is None:
         return 0
-    below = min(first_id_at(db, cutoff + OUT_OF_ORDER), watermark(db) + 1, top)
+    counted = counted_watermark(db)
+    below = min(first_id_at(db, cutoff + OUT_OF_ORDER), watermark(db) + 1, top if counted is None else counted + 1, top)
     cur = db.conn.execute(
         "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id < ? AND ts < ? ORDER BY id LIMIT ?)",
         (below, cutoff, limit),

@@ -1,7 +1,7 @@
 """The SQLite schema, as an ordered list of migrations. `PRAGMA user_version` = migrations applied.
 
 Tables (all times are unix seconds; `hour` is the start of a UTC hour, `day` of a UTC day, as integers),
-as of v7:
+as of v8:
 
     results          recent raw attempts, one row per ProbeResult, until packed into result_blocks
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
@@ -33,13 +33,16 @@ as of v7:
         key TEXT PRIMARY KEY, value TEXT (JSON), updated REAL
     rollup_watermark one row (v5): results_id INTEGER, the highest results.id folded into rollups,
                      rollup_outcomes and latest (see fold.py); updated REAL
+    slo_watermark    one row (v8): results_id INTEGER, the highest results.id the persisted SLO cells and
+                     counters include (written with them: slo/persist.py); updated REAL
+    slo_cells, slo_fine, slo_counters   the SLO ledger's state (slo_tables.py, slo/persist.py)
 
 Incidents are written by the writer in the same transaction as the raw rows they come from.
 `rollups`, `rollup_outcomes` and `latest` are folded from the raw rows periodically (fold.py), in one
 transaction with the watermark `rollup_watermark.results_id` (the highest folded results.id), so
 they always equal the raw rows up to the watermark; `await store.flush()` folds everything before it.
-Folded rows older than `retention.pack_after` are then packed into `result_blocks` (pack.py); every
-reader of raw results goes through raw.py, which merges both tables.
+Folded rows (at or below both watermarks) older than `retention.pack_after` are then packed into
+`result_blocks` (pack.py); every reader of raw results goes through raw.py, which merges both tables.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from sqlite_utils import Database
 from slowatch.errors import StoreError
 from slowatch.store.alert_tables import alert_tables
 from slowatch.store.compact import compact_storage, daily_rollups
-from slowatch.store.slo_tables import slo_fine_blocks, slo_tables
+from slowatch.store.slo_tables import slo_fine_blocks, slo_tables, slo_watermark
 
 Migration = Callable[[Database], None]
 
@@ -144,6 +147,7 @@ MIGRATIONS: list[Migration] = [
     fold_watermark,  # v5: rollup_watermark (the fold's, store/fold.py); drop index results_ts
     compact_storage,  # v6: result_blocks; rollups, rollup_outcomes WITHOUT ROWID (store/compact.py)
     daily_rollups,  # v7: rollups_daily, rollup_outcomes_daily (store/compact.py; filled by store/daily.py)
+    slo_watermark,  # v8: slo_watermark, the results the SLO state includes (slowatch/store/slo_tables.py)
 ]
 
 

@@ -1,5 +1,10 @@
-"""Tables of the SLO layer (migrations v2 and v4). The store knows their shape; slowatch/slo/persist.py
+"""Tables of the SLO layer (migrations v2, v4 and v8). The store knows their shape; slowatch/slo/persist.py
 knows their meaning (ledger cells per SLO fingerprint, and the monotonic event counters).
+
+`slo_watermark.results_id` (v8) is the highest `results.id` the persisted cells and counters include,
+written in the same transaction as them. Like the fold's watermark (fold.py) it holds raw rows back:
+the pack step and retention leave every row above it in `results`, so a start after a kill can count
+exactly the rows the last run stored but never persisted into the SLO state (slo/service.py).
 """
 
 from __future__ import annotations
@@ -75,4 +80,29 @@ def slo_fine_blocks(db: Database) -> None:
     db.execute("DELETE FROM slo_cells WHERE layer = 'f'")
 
 
-__all__ = ["slo_fine_blocks", "slo_tables"]
+def slo_watermark(db: Database) -> None:
+    """Migration: the SLO state's watermark table (see the module docstring), empty until the SLO service
+    first starts on this database (slo/service.py): a store used without it holds no rows back."""
+    db.execute(
+        "CREATE TABLE slo_watermark (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "results_id INTEGER NOT NULL, updated REAL NOT NULL)"
+    )
+
+
+def counted_watermark(db: Database) -> int | None:
+    """The highest results.id the persisted SLO state includes; None before the SLO service first started."""
+    row = db.conn.execute("SELECT results_id FROM slo_watermark").fetchone()
+    return None if row is None else int(row[0])
+
+
+def set_counted_watermark(db: Database, now: float, results_id: int | None = None) -> None:
+    """Mark the results up to `results_id` (default: every row written so far) as included in the SLO
+    state, in the caller's transaction."""
+    db.conn.execute(
+        "INSERT OR REPLACE INTO slo_watermark (id, results_id, updated) "
+        "VALUES (1, coalesce(?, (SELECT coalesce(max(id), 0) FROM results)), ?)",
+        (results_id, now),
+    )
+
+
+__all__ = ["counted_watermark", "set_counted_watermark", "slo_fine_blocks", "slo_tables", "slo_watermark"]

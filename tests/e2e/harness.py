@@ -33,12 +33,20 @@ class DaemonProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, timeout: float = 20.0) -> None:
+        await self.spawn()
+        await self.ready(timeout)
+
+    async def spawn(self) -> None:
+        """Start the process without waiting for it to be ready."""
         with open(self.log_path, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "slowatch", "run", "--config", str(self.config),
                 "--listen", f"127.0.0.1:{self.port}", "--log-level", "INFO",
                 stdout=log, stderr=log, cwd=self.workdir, env=self.env,
             )
+
+    async def ready(self, timeout: float = 20.0) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as s:
             while time.monotonic() < deadline:

@@ -18,6 +18,7 @@ from slowatch.models import Outcome
 from slowatch.store import history, rollups
 from slowatch.store.blocks import BLOCK, OUTCOME_CODES, block_of, decode, encode
 from slowatch.store.raw import oldest_raw, raw_results
+from slowatch.store.slo_tables import set_counted_watermark
 from slowatch.web.api import result_json
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, eventually, mixed, result
@@ -298,3 +299,22 @@ async def test_a_kill_between_insert_and_pack_loses_and_doubles_nothing(
     assert again.packed == 0
     assert scalar(db_path, "SELECT sum(total) FROM rollups") == sum(r.final for r in recorded)
     assert len(await again.read(lambda db: raw_results(db))) == 200
+
+
+async def test_rows_the_saved_slo_state_does_not_include_stay_in_results(
+    make_store: MakeStore, clock: FakeClock, db_path: str
+) -> None:
+    """Above the SLO watermark (slo_tables.py) rows are neither packed nor deleted: a start after a kill
+    counts them from `results` (slo/service.py). Before the watermark they were packed like any other."""
+    store = make_store(rollup_interval=60.0, retention=RetentionConfig(raw=2 * 3600.0))
+    await store.start()
+    for i in range(40):
+        store.record(result(at=T0 + i * 30))
+    store.submit(lambda db: set_counted_watermark(db, T0, results_id=10))  # the SLO state saved 10 rows
+    await store.flush()
+    clock.set(PACKED)
+    await eventually(lambda: store.packed == 10)
+    clock.set(T0 + 30 * 3600.0)  # every row is past retention.raw
+    assert (await store.prune())["results"] == 0  # none at or below the watermark left in `results`
+    assert scalar(db_path, "SELECT min(id), count(*) FROM results") == 11
+    assert scalar(db_path, "SELECT count(*) FROM results") == 30
