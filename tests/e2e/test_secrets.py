@@ -200,7 +200,8 @@ def every_get_route() -> set[str]:
 
 
 def concrete(route: str, name: str) -> str:
-    return route.replace("{name}", name)
+    """A route of the app with its path parameters filled: an endpoint `name`, the consumer app/avail."""
+    return route.replace("{name}", name).replace("{consumer}", "app").replace("{slo}", "avail")
 
 
 async def cli(*args: str, cwd: Path) -> str:
