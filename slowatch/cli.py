@@ -1,4 +1,4 @@
-"""Command line: `slowatch run | check | probe | demo | report | alerts | test-sink | silence`.
+"""Command line: `slowatch run | check | probe | demo | report | alerts | test-sink | silence | generate`.
 
 The only module that prints.
 """
@@ -189,6 +189,40 @@ def cmd_silence(args: argparse.Namespace) -> int:
     return _print_result(silence(_override(config, None, args.db, None), target, name, until, args.reason))
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from slowatch.generate.cli import TARGETS
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    for path, text in TARGETS[args.target].write(config, args.config, args.output):
+        if path == "-":
+            sys.stdout.write(text)
+            continue
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from slowatch.generate.cli import TARGETS
+
+    generate = sub.add_parser("generate", help="generate Prometheus rules, Grafana dashboards, ... from a config")
+    targets = generate.add_subparsers(dest="target", required=True)
+    for name, target in TARGETS.items():
+        p = targets.add_parser(name, help=target.help)
+        p.add_argument("--config", "-c", required=True, help="YAML config file")
+        p.add_argument(
+            "--output",
+            "-o",
+            metavar=target.output,
+            required=target.needs_output,
+            help=f"write to this {target.output}" + ("" if target.needs_output else " (default: stdout)"),
+        )
+        p.set_defaults(func=cmd_generate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slowatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"slowatch {__version__}")
@@ -244,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     silence.add_argument("--reason", default="")
     silence.set_defaults(func=cmd_silence)
 
+    _add_generate(sub)
     return parser
 
 
