@@ -13,7 +13,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from slowatch.metrics import Scrape
-from slowatch.web import api, status_page
+from slowatch.web import api, rules_api, status_page
 from slowatch.web.view import VIEW, DaemonView
 
 
@@ -50,6 +50,7 @@ def make_app(view: DaemonView) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     api.add_routes(app.router)
+    rules_api.add_routes(app)
     status_page.add_routes(app.router)
     return app
 
