@@ -131,7 +131,7 @@ def endpoint_alerts(config: Config, agg: Aggregation) -> list[Rule]:
             "expr": agg.gauge(f"{PROBE_SUCCESS}{selector(endpoint=ep.name)}") + " == 0",
         }
         hold = _down_for(ep)
-        if hold:
+        if hold > 0:
             rule["for"] = prom_duration(hold)
         rule["labels"] = {"severity": alerts.severity, "endpoint": ep.name, "kind": "endpoint_down"}
         rule["annotations"] = {
@@ -146,7 +146,7 @@ def endpoint_alerts(config: Config, agg: Aggregation) -> list[Rule]:
 
 def _down_for(ep: Endpoint) -> float:
     """The first failure sets the gauge to 0; `failure_threshold - 1` intervals later is the N-th failure."""
-    return float(round((ep.alerts.failure_threshold - 1) * ep.interval))
+    return (ep.alerts.failure_threshold - 1) * ep.interval
 
 
 __all__ = ["BURN_ALERT", "DOWN_ALERT", "EXHAUSTED_ALERT", "NO_DATA_ALERT", "budget_alerts", "burn_alerts",

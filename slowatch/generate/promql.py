@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
 from slowatch.config.schema import Config
-from slowatch.durations import format_duration
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
 from slowatch.slo.windows import CalendarPeriod
 
@@ -60,10 +59,16 @@ class Aggregation:
 
 
 def prom_duration(seconds: float) -> str:
-    """A PromQL range: 300 -> `5m`, 2592000 -> `30d`, 5400 -> `1h30m` (whole seconds only)."""
-    if seconds < 1 or seconds != int(seconds):
-        raise ValueError(f"not a whole number of seconds: {seconds}")
-    return format_duration(seconds)
+    """A PromQL duration, exact to the millisecond: 300 -> `5m`, 2592000 -> `30d`, 90.5 -> `1m30s500ms`."""
+    rest = round(seconds * 1000)
+    if rest <= 0:
+        raise ValueError(f"not a positive duration: {seconds}")
+    out = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        if rest >= size:
+            n, rest = divmod(rest, size)
+            out.append(f"{n}{unit}")
+    return "".join(out)
 
 
 def any_of(names: Iterable[str]) -> str:
