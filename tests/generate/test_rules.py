@@ -24,7 +24,8 @@ def test_burn_alerts_follow_the_slo_policy_with_overrides(rules_config: Config) 
     assert 'window="1h"} > 14.4)' in burns["page"] and 'window="5m"} > 14.4)' in burns["page"]
     assert 'window="6h"' not in burns["page"]  # the override has one page tier only
     assert 'window="1d"} > 3)' in burns["ticket"] and 'window="3d"' not in burns["ticket"]
-    defaults = [r for r in rules_of(rules_config, "slowatch-slo:quiet/avail") if r.get("alert") == "SlowatchErrorBudgetBurn"]
+    quiet = rules_of(rules_config, "slowatch-slo:quiet/avail")
+    defaults = [r for r in quiet if r.get("alert") == "SlowatchErrorBudgetBurn"]
     page = next(r["expr"] for r in defaults if r["labels"]["severity"] == "page")
     # 28d window: 2% in 1h -> 13.44, 5% in 6h -> 5.6 (budget% x window / long window, as slowatch computes)
     assert 'window="1h"} > 13.44)' in page and 'window="6h"} > 5.6)' in page
