@@ -34,7 +34,7 @@ DOWN_ALERT = "SlowatchEndpointDown"
 def _query(expr: str, fmt: str) -> str:
     """A Go-template snippet that shows `expr`'s first value (or `n/a` when it has none)."""
     shown = f"{{{{ . | first | value | {fmt} }}}}"
-    return f'{{{{ with query "{expr}" }}}}{{{{ if . }}}}{shown}{{{{ else }}}}n/a{{{{ end }}}}{{{{ end }}}}'
+    return f'{{{{ with query "{expr}" }}}}{shown}{{{{ else }}}}n/a{{{{ end }}}}'
 
 
 def _link(config: Config) -> str:
@@ -77,7 +77,7 @@ def burn_alerts(t: SloTarget, config: Config) -> list[Rule]:
             "annotations": {
                 "summary": f"{t.consumer} · {t.name}: error budget burning fast "
                 "({{ $value | printf \"%.1f\" }}x over the long window)",
-                "description": f"{t.consumer}/{t.name} (objective {t.slo.objective:.4%}, error budget {budget}) "
+                "description": f"{t.consumer}/{t.name} (objective {t.slo.objective * 100:g}%, error budget {budget}) "
                 f"burns its error budget above a {severity} tier ({spec}). Budget left: {explain['budget_left']}; "
                 f"exhausted in {explain['time_to_exhaustion']} at the 1h burn rate.",
                 "runbook_url": explain["runbook_url"],

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -88,6 +89,12 @@ async def test_prometheus_and_slowatch_agree_on_burn_budget_and_alerts(
             if set(down) != {("ep0",), ("ep1",)} or set(prom_down) != set(down):
                 problems.append(f"down: slowatch {sorted(down)}, prometheus {sorted(prom_down)}")
         assert not problems, "\n".join(problems) + "\n" + prom.log()
+        async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{prom.port}/api/v1/alerts") as r:
+            firing = (await r.json())["data"]["alerts"]
+        page = next(a for a in firing if a["labels"].get("slo") == "strict" and a["labels"]["severity"] == "page")
+        text = page["annotations"]["description"]  # the templates render: budget left, no time to exhaustion
+        assert "(objective 99%, error budget 0.01)" in text and "Budget left: -2" in text, text
+        assert "exhausted in n/a" in text, text
     finally:
         await prom.stop()
     assert await d.stop() == 0
