@@ -225,13 +225,6 @@ def _emit(text: str, output: str | None) -> int:
     return EXIT_OK
 
 
-def cmd_generate_openslo(args: argparse.Namespace) -> int:
-    from slowatch.generate.openslo import generate, render
-
-    config = _load_or_report(args.config)
-    return EXIT_CONFIG if config is None else _emit(render(generate(config), args.config), args.output)
-
-
 def cmd_import_openslo(args: argparse.Namespace) -> int:
     from slowatch.generate.openslo_import import import_files, render
 
@@ -244,6 +237,44 @@ def cmd_import_openslo(args: argparse.Namespace) -> int:
         print(f"{len(result.problems)} error(s): nothing imported", file=sys.stderr)
         return EXIT_CONFIG
     return _emit(render(result, args.files), args.output)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from slowatch.generate.cli import TARGETS
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    for path, text in TARGETS[args.target].write(config, args.config, args.output):
+        if path == "-":
+            sys.stdout.write(text)
+            continue
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"{path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from slowatch.generate.cli import TARGETS
+
+    generate = sub.add_parser("generate", help="generate Prometheus rules, Grafana dashboards, ... from a config")
+    targets = generate.add_subparsers(dest="target", required=True)
+    for name, target in TARGETS.items():
+        p = targets.add_parser(name, help=target.help)
+        p.add_argument("--config", "-c", required=True, help="YAML config file")
+        p.add_argument(
+            "--output",
+            "-o",
+            metavar=target.output,
+            required=target.needs_output,
+            help=f"write to this {target.output}" + ("" if target.needs_output else " (default: stdout)"),
+        )
+        p.set_defaults(func=cmd_generate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,12 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     silence.add_argument("--reason", default="")
     silence.set_defaults(func=cmd_silence)
 
-    generate = sub.add_parser("generate", help="write files for other tools from the config")
-    generate_sub = generate.add_subparsers(dest="generate", required=True)
-    openslo = generate_sub.add_parser("openslo", help="the consumers and SLOs as OpenSLO v1 documents")
-    openslo.add_argument("--config", "-c", required=True)
-    openslo.add_argument("--output", "-o", help="file to write (default: standard output)")
-    openslo.set_defaults(func=cmd_generate_openslo)
+    _add_generate(sub)
 
     import_ = sub.add_parser("import", help="turn other tools' files into slowatch config")
     import_sub = import_.add_subparsers(dest="import_", required=True)

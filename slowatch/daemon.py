@@ -95,7 +95,8 @@ class Daemon:
         # No `_created` series (process-wide in prometheus-client): the per-endpoint families never export them,
         # so counters and histograms look alike on /metrics; see slowatch/metrics/exposition.py.
         disable_created_metrics()  # type: ignore[no-untyped-call]
-        self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics)
+        thresholds = [s.threshold for c in config.consumers for s in c.slos if s.threshold is not None]
+        self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics, thresholds)
         self._scheduler: ProbeScheduler | ProberPool
         workers = worker_count(config.server.probe_workers, config.endpoints)
         if workers:

@@ -7,6 +7,7 @@ Register a new check by appending it to `CHECKS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from slowatch.config.access import check_access
@@ -46,7 +47,38 @@ def check_endpoints(config: Config) -> Iterable[Problem]:
                 )
 
 
-CHECKS: list[Check] = [check_endpoints, check_consumers, check_maintenance, check_alerting, check_access]
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+RULE_LABELS = frozenset({"consumer", "slo", "severity", "window", "kind", "alertname", "alertstate", "job",
+                         "instance", "shard", "replica", "location"})  # fmt: skip
+"""Labels the generated Prometheus rules set, aggregate over, or that Prometheus itself attaches."""
+
+
+def check_prometheus_labels(config: Config) -> Iterable[Problem]:
+    """`server.metrics.endpoint_labels` must become valid Prometheus label names that the generated rules
+    (`slowatch generate prometheus-rules`) neither set nor sum away."""
+    for i, key in enumerate(config.server.metrics.endpoint_labels):
+        label = "".join(c if c.isalnum() or c == "_" else "_" for c in key)
+        label = label if label and not label[0].isdigit() else f"_{label}"
+        path = ("server", "metrics", "endpoint_labels", i)
+        if not _LABEL_NAME.fullmatch(label) or label.startswith("__"):
+            yield path, f"{key!r} cannot be a Prometheus label name (as {label!r}): use ASCII letters, digits and _"
+        elif label in RULE_LABELS:
+            yield path, f"{key!r} would clash with the {label!r} label of the generated Prometheus rules"
+
+
+CHECKS: list[Check] = [
+    check_endpoints, check_consumers, check_maintenance, check_alerting, check_access, check_prometheus_labels,
+]
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 
-__all__ = ["CHECKS", "Check", "Problem", "check_alerting", "check_consumers", "check_endpoints", "check_maintenance"]
+__all__ = [
+    "CHECKS",
+    "RULE_LABELS",
+    "Check",
+    "Problem",
+    "check_alerting",
+    "check_consumers",
+    "check_endpoints",
+    "check_maintenance",
+    "check_prometheus_labels",
+]

@@ -52,7 +52,9 @@ def _specs(bounds: tuple[float, ...] | None) -> tuple[FamilySpec, ...]:
 class ProbeMetrics(Collector):
     """Per-endpoint series. `endpoint_labels` from the config are appended to every label set."""
 
-    def __init__(self, registry: CollectorRegistry, config: MetricsConfig) -> None:
+    def __init__(self, registry: CollectorRegistry, config: MetricsConfig, extra_bounds: Iterable[float] = ()) -> None:
+        """`extra_bounds` are added to the duration histogram's buckets (the daemon passes every latency SLO
+        threshold, so an SLI can also be built from the histogram, as Sloth or Pyrra users do)."""
         self._extra = list(config.endpoint_labels)
         self._extra_names = [prometheus_label(k) for k in self._extra]
         clash = sorted(n for n in self._extra_names if n in _RESERVED or self._extra_names.count(n) > 1)
@@ -60,7 +62,7 @@ class ProbeMetrics(Collector):
             raise ValueError(f"server.metrics.endpoint_labels: label names used twice or reserved: {clash}")
         self._bounds: tuple[float, ...] | None = None
         if config.histograms:
-            bounds = sorted(float(b) for b in config.duration_buckets)
+            bounds = sorted({float(b) for b in (*config.duration_buckets, *extra_bounds)})
             if not bounds or bounds[-1] != math.inf:
                 bounds.append(math.inf)
             self._bounds = tuple(bounds)

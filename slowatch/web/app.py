@@ -13,7 +13,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from slowatch.metrics import Scrape
-from slowatch.web import api, auth, badges, consumer_page, status_page
+from slowatch.web import api, auth, badges, consumer_page, rules_api, status_page
 from slowatch.web.view import VIEW, DaemonView
 
 
@@ -50,6 +50,7 @@ def make_app(view: DaemonView) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     api.add_routes(app.router)
+    rules_api.add_routes(app)
     status_page.add_routes(app.router)
     consumer_page.add_routes(app.router)
     badges.add_routes(app.router)
