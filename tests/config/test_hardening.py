@@ -257,3 +257,11 @@ def test_check_reports_nan_without_a_traceback(tmp_path: Path, capsys: pytest.Ca
         f"{path}:6:14 endpoints[0].timeout: must be a finite duration (use e.g. 500ms, 15s, 5m, 1h, 30d)",
         f"{path}: 2 error(s)",
     ]
+
+
+def test_fewer_suggestions_when_there_are_very_many_names() -> None:
+    from slowatch.config.messages import Suggester
+
+    suggest = Suggester([f"ep-{i:06d}" for i in range(100_000)])
+    assert suggest.limit == 5
+    assert suggest("ep-00001x") != ""
