@@ -10,7 +10,7 @@ from slowatch.config.alerting import AlertingPolicy, EndpointAlerts, Route, Sile
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.maintenance import MaintenanceConfig
-from slowatch.config.types import AS_TEXT, MINUTE, Duration, Interval, Model, Name, Retention, Timeout, duration_between
+from slowatch.config.types import AS_TEXT, DAY, MINUTE, Interval, Model, Name, Retention, Timeout, duration_between
 from slowatch.durations import format_duration
 
 
@@ -27,7 +27,7 @@ class RetentionConfig(Model):
     raw: Retention = 48 * 3600.0
     rollups: Retention = 400 * 86400.0
     hourly: Retention = 95 * 86400.0
-    pack_after: Duration = 15 * 60.0
+    pack_after: Annotated[float, duration_between(0.0, 10 * 366 * DAY), AS_TEXT] = 15 * 60.0
 
     @field_validator("hourly")
     @classmethod
