@@ -31,9 +31,7 @@ def check_endpoints(config: Config) -> Iterable[Problem]:
         else:
             first[ep.name] = i
         interval, timeout = format_duration(ep.interval), format_duration(ep.timeout)
-        if ep.timeout <= 0:
-            yield (*base, "timeout"), f"must be greater than 0 (got {timeout})"
-        elif ep.timeout >= ep.interval:
+        if ep.timeout >= ep.interval:
             yield (*base, "timeout"), f"must be shorter than the interval ({timeout} >= {interval})"
         elif ep.retries:
             worst = (ep.retries + 1) * ep.timeout + ep.retries * ep.retry_delay

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, model_validator
 
 from slowatch.config.access import AccessConfig
-from slowatch.config.types import Duration, Model, Name
+from slowatch.config.messages import Suggester
+from slowatch.config.types import Duration, Model, Name, Timeout, Window
 
 if TYPE_CHECKING:
     from slowatch.config.endpoints import EndpointBase
@@ -62,7 +63,7 @@ def _rolling(seconds: float) -> float:
     return seconds
 
 
-RollingWindow = Annotated[Duration, AfterValidator(_rolling)]
+RollingWindow = Annotated[Window, AfterValidator(_rolling)]
 
 TIMESLICE_LENGTHS = (60, 120, 180, 240, 300, 360, 600, 720, 900, 1200, 1800, 3600)
 
@@ -84,7 +85,7 @@ class SloConfig(Model):
     name: Name
     description: str = ""
     sli: Literal["availability", "latency"]
-    threshold: Annotated[Duration, Field(gt=0)] | None = None
+    threshold: Timeout | None = None
     objective: Annotated[float, Field(gt=0, lt=100)]
     window: RollingWindow | CalendarWindow = 30 * 86400.0
     budgeting: Literal["occurrences", "timeslices"] = "occurrences"
@@ -133,6 +134,13 @@ class EndpointIndex:
         self.endpoints = endpoints
         self.known = {ep.name for ep in endpoints}
         self._by_label: dict[tuple[str, str], list[int]] | None = None
+        self._suggester: Suggester | None = None
+
+    def suggest(self, unknown: str) -> str:
+        """` (did you mean 'payments-api'?)` for an unknown endpoint name, or ""."""
+        if self._suggester is None:
+            self._suggester = Suggester(ep.name for ep in self.endpoints)
+        return self._suggester(unknown)
 
     @property
     def by_label(self) -> dict[tuple[str, str], list[int]]:
@@ -187,7 +195,7 @@ def check_refs(
     for i, ref in enumerate(refs):
         if isinstance(ref, str):
             if ref not in index.known:
-                yield (*path, i), f"unknown endpoint {ref!r}"
+                yield (*path, i), f"unknown endpoint {ref!r}" + index.suggest(ref)
         elif not index.select(ref):
             yield (*path, i), f"label selector {ref.labels} matches no endpoint"
 
