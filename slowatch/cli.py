@@ -16,6 +16,7 @@ from pathlib import Path
 from slowatch import __version__, loops
 from slowatch.config import Config
 from slowatch.config.isolated import load_isolated
+from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.report import add_report_arguments, run_report
 
@@ -312,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="SLO and error-budget report from the database (daemon may run)")
     add_report_arguments(report)
     report.set_defaults(func=run_report)
+    correct = sub.add_parser("correct", help="record, revoke or list budget corrections (retroactive exclusions)")
+    add_correct_arguments(correct)
+    correct.set_defaults(func=run_correct)
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
     alerts.add_argument("--db", help="SQLite database path (default: server.database)")

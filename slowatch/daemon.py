@@ -39,6 +39,7 @@ from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
 from slowatch.store.queries import latest_results
 from slowatch.web.app import make_app
+from slowatch.web.corrections import SYNC as CORRECTIONS_SYNC
 from slowatch.web.server import fitted_limits, serve
 from slowatch.workers import ProberPool, worker_count
 
@@ -280,7 +281,9 @@ class Daemon:
     async def _serve(self) -> None:
         server = self._config.server
         limits = fitted_limits(server.http, probe_sockets=server.max_concurrency)
-        self._runner, site = await serve(make_app(self), server.host, server.port, limits)
+        app = make_app(self)
+        app[CORRECTIONS_SYNC] = self._slo.sync_corrections
+        self._runner, site = await serve(app, server.host, server.port, limits)
         self.bound_port = site.port
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:

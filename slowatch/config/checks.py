@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from slowatch.config.access import check_access
 from slowatch.config.alerting import check_alerting
+from slowatch.config.composite import check_composites
 from slowatch.config.consumers import check_consumers
 from slowatch.config.maintenance import check_maintenance
 from slowatch.config.schema import Config
@@ -65,8 +66,9 @@ def check_prometheus_labels(config: Config) -> Iterable[Problem]:
 
 
 CHECKS: list[Check] = [
-    check_endpoints, check_consumers, check_maintenance, check_alerting, check_access, check_prometheus_labels,
-]
+    check_endpoints, check_consumers, check_composites, check_maintenance, check_alerting, check_access,
+    check_prometheus_labels,
+]  # fmt: skip
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 
 __all__ = [

@@ -109,7 +109,8 @@ class _Writer:
         for consumer in self.config.consumers:
             docs.append(self.service(consumer))
             for slo in consumer.slos:
-                docs.extend(self.slo(consumer, slo))
+                if slo.composite is None:  # OpenSLO v1 has no composite SLOs (OpenSLO #41, #182): not exported
+                    docs.extend(self.slo(consumer, slo))
         for name in self.sinks:
             sink = self.config.sinks[name]
             spec = {
@@ -135,7 +136,7 @@ class _Writer:
         name = dns_name(consumer.name, slo.name)
         refs = slo.endpoints if slo.endpoints is not None else consumer.endpoints
         good, total = queries(consumer.name, slo.name)
-        sli_notes = {A_SLI: slo.sli, A_ENDPOINTS: refs_json(refs)}
+        sli_notes = {A_SLI: slo.sli or "availability", A_ENDPOINTS: refs_json(refs)}
         if slo.threshold is not None:
             sli_notes[A_THRESHOLD] = format_duration(slo.threshold)
         fast = f" within {format_duration(slo.threshold)}" if slo.threshold is not None else ""

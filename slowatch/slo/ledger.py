@@ -110,6 +110,38 @@ class Ledger:
                 s[4] += ut
         return True
 
+    def add_counts(self, ts: float, good: int, total: int) -> None:
+        """Add (or, negative, take away) units in the cell of `ts`, as `observe` does one probe at a time.
+
+        For ledgers without timeslices (a composite's: slowatch/slo/composite.py); cells never go below 0."""
+        assert not self.sliced
+        f, c = int(ts // self.fine), int(ts // self.coarse)
+        if f > self.cur_f or c > self.cur_c:
+            self.advance(ts)
+        if c <= self.cur_c - self.nc:
+            return
+        ci = c % self.nc
+        self.dirty_c.add(c)
+        if f > self.cur_f - self.nf:
+            fi = f % self.nf
+            self.fg[fi] += good
+            self.ft[fi] += total
+            self.dirty_f.add(f)
+            for s in self.alert:
+                if f >= s[0]:
+                    s[1] += good
+                    s[2] += total
+                    s[3] += good
+                    s[4] += total
+        self.cg[ci] += good
+        self.ct[ci] += total
+        for s in self.sums:
+            if c >= s[0]:
+                s[1] += good
+                s[2] += total
+                s[3] += good
+                s[4] += total
+
     def holds(self, ts: float) -> bool:
         """Whether a result at `ts` is recent enough for the coarse ring (`floor` aside)."""
         return int(ts // self.coarse) > max(self.cur_c, int(ts // self.coarse)) - self.nc

@@ -59,7 +59,7 @@ def allowed(config: Config, token: str | None, consumer: str | None) -> bool | N
         return True
     if token is None:
         return None
-    candidates = list(auth.operator_tokens)
+    candidates = [t for _, t in auth.operator_secrets]
     if target is not None and target.access is not None:
         candidates += target.access.tokens
     return _matches(token, candidates)
@@ -67,7 +67,19 @@ def allowed(config: Config, token: str | None, consumer: str | None) -> bool | N
 
 def is_operator(config: Config, token: str | None) -> bool:
     auth = config.server.auth
-    return auth is None or (token is not None and _matches(token, auth.operator_tokens))
+    return auth is None or (token is not None and _matches(token, [t for _, t in auth.operator_secrets]))
+
+
+def operator_name(config: Config, token: str | None) -> str | None:
+    """The name of the operator token presented (`local` without server.auth); None: not an operator's."""
+    auth = config.server.auth
+    if auth is None:
+        return "local"
+    found = None
+    for name, secret in auth.operator_secrets:  # every candidate is compared: constant time per token
+        if token is not None and _matches(token, [secret]):
+            found = name
+    return found
 
 
 def _deny(status: int) -> web.HTTPException:
@@ -96,4 +108,4 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     raise _deny(401 if verdict is None else 403)
 
 
-__all__ = ["allowed", "is_operator", "presented_token", "require_token"]
+__all__ = ["allowed", "is_operator", "operator_name", "presented_token", "require_token"]
