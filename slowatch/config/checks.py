@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from slowatch.config.access import check_access
 from slowatch.config.alerting import check_alerting
+from slowatch.config.cluster import check_cluster
 from slowatch.config.consumers import check_consumers
 from slowatch.config.maintenance import check_maintenance
 from slowatch.config.schema import Config
@@ -66,6 +67,7 @@ def check_prometheus_labels(config: Config) -> Iterable[Problem]:
 
 CHECKS: list[Check] = [
     check_endpoints, check_consumers, check_maintenance, check_alerting, check_access, check_prometheus_labels,
+    check_cluster,
 ]
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 
