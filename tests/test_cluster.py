@@ -174,3 +174,21 @@ def test_shard_command_and_bad_shard_flag(tmp_path: Path, capsys: pytest.Capture
     assert "I must be 0..N-1" in capsys.readouterr().err
     assert main(["run", "-c", str(path), "--location", "ap"]) == 2
     assert "server.cluster.location: 'ap' is not one of locations: eu, us" in capsys.readouterr().err
+
+
+async def test_report_of_a_shard_notes_partial_consumers(
+    target: TestServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(config_text(target.port, tmp_path / "r.db"))
+    d = Daemon(load_text(path.read_text()))
+    await d.start(schedule=False, serve=False)
+    await d.probe_all_once()
+    await d.stop()
+    import asyncio
+
+    code = await asyncio.to_thread(main, ["report", "--config", str(path), "--window", "1h"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "note: consumer mixed: partial on this instance: 1 of 2 endpoints (shard 1 of 2, 0-based)" in err
+    assert "elsewhere" not in out and "here" in out
