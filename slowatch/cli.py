@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from slowatch import __version__, loops
+from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.config import Config
 from slowatch.config.isolated import load_isolated
 from slowatch.correct import add_correct_arguments, run_correct
@@ -79,11 +80,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config)
     if config is None:
         return EXIT_CONFIG
-    config = _override(config, args.listen, args.db, args.log_format)
+    from slowatch.cluster_cli import apply_cluster_flags
+
+    try:
+        config = apply_cluster_flags(_override(config, args.listen, args.db, args.log_format), args)
+    except ValueError as exc:
+        print(f"slowatch run: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     setup_logging(config.server.log_format, args.log_level)
 
     def load(path: Path) -> Config:  # a reload keeps the command line's overrides
-        return _override(load_isolated(path), args.listen, args.db, args.log_format)
+        return apply_cluster_flags(_override(load_isolated(path), args.listen, args.db, args.log_format), args)
 
     daemon = Daemon(config, config_path=args.config, load=load)
 
@@ -112,13 +119,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_CONFIG
     from slowatch.config.access import exposure_warning
+    from slowatch.config.cluster import replica_sink_warning
 
-    warning = exposure_warning(config)
-    if warning:
-        print(warning, file=sys.stderr)
+    for warning in (exposure_warning(config), replica_sink_warning(config)):
+        if warning:
+            print(warning, file=sys.stderr)
     enabled = sum(1 for ep in config.endpoints if ep.enabled)
     print(f"{args.config}: OK ({enabled} endpoints, {len(config.consumers)} consumers)")
     return EXIT_OK
+
+
+def cmd_shard(args: argparse.Namespace) -> int:
+    from slowatch.cluster_cli import shard_lines
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    return _print_result(shard_lines(config, args.shards, args.names))
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -290,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=["text", "json"])
     run.add_argument("--log-level", default="INFO")
     run.add_argument("--once", action="store_true", help="probe every endpoint once, record, print, exit")
+    add_cluster_arguments(run)
     run.set_defaults(func=cmd_run)
+    add_shard_command(sub).set_defaults(func=cmd_shard)
 
     check = sub.add_parser("check", help="validate a config file; prints every error")
     check.add_argument("config")

@@ -26,10 +26,12 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
+from slowatch.cluster import ClusterView, local_view
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.isolated import load_isolated
 from slowatch.config.schema import Config
 from slowatch.metrics import ProbeMetrics, SelfMetrics
+from slowatch.metrics.cluster_labels import LabelledRegistry
 from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.reload import ConfigReloader
@@ -68,13 +70,17 @@ class Daemon:
         listeners: list[Callable[[ProbeResult], None]] | None = None,
         load: Callable[[Path], Config] = load_isolated,
     ) -> None:
-        """`load(config_path)` re-reads the config on reload (the demo's keeps its own ports and database)."""
+        """`load(config_path)` re-reads the config on reload (the demo's keeps its own ports and database).
+        With `server.cluster` sharded, everything works on the endpoints this instance owns (`cluster.local_view`)."""
+        self._view = local_view(config)
+        config = self._view.local
         self._config = config
         self._clock = clock or SystemClock()
         self._reloader = None if config_path is None else ConfigReloader(
-            Path(config_path), current=lambda: self._config, switch=self._switch, report=self._reloaded, loader=load
+            Path(config_path), current=lambda: self._view.full, switch=self._switch, report=self._reloaded, loader=load
         )  # fmt: skip
-        self._registry = registry or CollectorRegistry()
+        labels = self._view.labels  # shard / replica / location on every series, when configured
+        self._registry = registry or (LabelledRegistry(labels) if labels else CollectorRegistry())
         self._watch_interval = watch_interval
         self._latest: dict[str, ProbeResult] = {}
         self._listeners = list(listeners or [])
@@ -96,7 +102,7 @@ class Daemon:
         # so counters and histograms look alike on /metrics; see slowatch/metrics/exposition.py.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         thresholds = [s.threshold for c in config.consumers for s in c.slos if s.threshold is not None]
-        self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics, thresholds)
+        self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics, thresholds, labels)
         self._scheduler: ProbeScheduler | ProberPool
         workers = worker_count(config.server.probe_workers, config.endpoints)
         if workers:
@@ -111,6 +117,7 @@ class Daemon:
                 log_format=config.server.log_format,
                 event_loop=config.server.event_loop,
                 on_restart=self._on_worker_restart,
+                shards=self._view.shards,
             )
         else:
             self._scheduler = ProbeScheduler(
@@ -144,6 +151,11 @@ class Daemon:
     @property
     def config(self) -> Config:
         return self._config
+
+    @property
+    def cluster(self) -> ClusterView:
+        """The full config, this instance's part of it and the consumers that are partial here."""
+        return self._view
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -346,9 +358,15 @@ class Daemon:
         return await self._reloader.reload()
 
     async def _switch(self, new: Config) -> None:
-        self._apply(new)
-        await self._slo.reload(new)
-        await self._alerts.reload(new)
+        running = self._view.full.server.cluster
+        if new.server.cluster != running:
+            logger.warning("config reload: server.cluster changed; takes effect after a restart")
+            new = new.model_copy(update={"server": new.server.model_copy(update={"cluster": running})})
+        view = local_view(new)
+        self._apply(view.local)
+        self._view = view
+        await self._slo.reload(view.local)
+        await self._alerts.reload(view.local)
 
     def _reloaded(self, ok: bool) -> None:
         if ok:

@@ -116,6 +116,13 @@ def run_report(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
+    from slowatch.cluster import local_view
+
+    view = local_view(config)  # a sharded instance's database holds its own endpoints only
+    config = view.local
+    for name, partial in view.partial.items():
+        if not args.consumer or args.consumer == name:
+            print(f"note: consumer {name}: {partial.text}", file=sys.stderr)
     path = args.database or config.server.database
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

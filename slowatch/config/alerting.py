@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
+from slowatch.config.cluster import LocationQuorum
 from slowatch.config.messages import Suggester, did_you_mean
 from slowatch.config.types import (
     AS_TEXT,
@@ -62,6 +63,7 @@ class EndpointAlerts(Model):
     reminder_interval: Reminder | None = None
     send_resolved: bool = True
     severity: Severity = "page"
+    locations: LocationQuorum | None = None  # evaluated by the generated Prometheus rules (config/cluster.py)
 
 
 class SinkBase(Model):

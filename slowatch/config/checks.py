@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from slowatch.config.access import check_access
 from slowatch.config.alerting import check_alerting
+from slowatch.config.cluster import check_cluster
 from slowatch.config.composite import check_composites
 from slowatch.config.consumers import check_consumers
 from slowatch.config.maintenance import check_maintenance
@@ -67,7 +68,7 @@ def check_prometheus_labels(config: Config) -> Iterable[Problem]:
 
 CHECKS: list[Check] = [
     check_endpoints, check_consumers, check_composites, check_maintenance, check_alerting, check_access,
-    check_prometheus_labels,
+    check_prometheus_labels, check_cluster,
 ]  # fmt: skip
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, model_validator
 
 from slowatch.config.access import AccessConfig
+from slowatch.config.cluster import LocationQuorum
 from slowatch.config.messages import Suggester
 from slowatch.config.types import Duration, Model, Name, Timeout, Window
 
@@ -112,6 +113,7 @@ class SloConfig(Model):
     timeslice: Timeslice | None = None
     endpoints: list[EndpointRef] | None = None
     composite: CompositeConfig | None = None
+    locations: LocationQuorum | None = None  # evaluated by the generated Prometheus rules (config/cluster.py)
 
     @model_validator(mode="after")
     def _consistent(self) -> SloConfig:

@@ -8,6 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from slowatch.config.access import AuthConfig
 from slowatch.config.alerting import AlertingPolicy, EndpointAlerts, Route, SilenceConfig, SinkConfig
+from slowatch.config.cluster import ClusterConfig
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.maintenance import MaintenanceConfig
@@ -124,6 +125,8 @@ class ServerConfig(Model):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     auth: AuthConfig | None = None
+    cluster: ClusterConfig | None = None
+    """Shard, replica and location of this instance among several (slowatch/config/cluster.py)."""
 
     @field_validator("listen")
     @classmethod

@@ -15,7 +15,6 @@ from slowatch.generate.promql import (
     BUDGET_REMAINING,
     BURN_RATE,
     EVENTS,
-    PROBE_SUCCESS,
     TIME_TO_EXHAUSTION,
     WINDOW_EVENTS,
     Aggregation,
@@ -23,6 +22,7 @@ from slowatch.generate.promql import (
     prom_duration,
     selector,
 )
+from slowatch.generate.quorum import endpoint_down_expr
 from slowatch.generate.rules import Rule, number
 
 BURN_ALERT = "SlowatchErrorBudgetBurn"
@@ -128,7 +128,7 @@ def endpoint_alerts(config: Config, agg: Aggregation) -> list[Rule]:
             continue
         rule: Rule = {
             "alert": DOWN_ALERT,
-            "expr": agg.gauge(f"{PROBE_SUCCESS}{selector(endpoint=ep.name)}") + " == 0",
+            "expr": endpoint_down_expr(ep, agg),
         }
         hold = _down_for(ep)
         if hold > 0:

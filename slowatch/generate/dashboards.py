@@ -85,7 +85,7 @@ def overview(agg: Aggregation) -> gd.Dashboard:
         _series("Endpoint up", "bool", _query(ep_up, "{{endpoint}}")),
         _series("Probe latency p95", "s", _query(f"histogram_quantile(0.95, {latency})", "{{endpoint}}")),
         _series("Scheduler lag p99", "s", _query(
-            "histogram_quantile(0.99, sum without (instance, shard) "
+            "histogram_quantile(0.99, sum without (instance, replica, shard, location) "
             "(rate(slowatch_scheduler_lag_seconds_bucket[$__rate_interval])))", "{{job}}")),
         _series("Store: pending writes", "none", _query("slowatch_store_pending_writes", "{{instance}}")),
     ]  # fmt: skip

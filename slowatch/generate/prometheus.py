@@ -21,8 +21,13 @@ HEADER = """\
 # from {source}. Do not edit: change the slowatch config and generate again.
 #
 # Source counters: slowatch_slo_events_total / slowatch_slo_good_events_total per (consumer, slo),
-# maintenance windows already excluded; summed `{aggregation}` so processes that split the
-# endpoints add up.
+# maintenance windows already excluded. Several slowatch processes: one HA replica is taken
+# (`max without ({replicas})`, the one that counted most), then shards and locations are summed
+# (`sum without ({splits})`), so the budget equals one unsharded slowatch's.
+# Location quorum (`locations: {{quorum: q}}`, slowatch_slo:quorum_failed:bool): a slice (1m, or the
+# SLO's longest probe interval) fails when at least q locations saw at least one failed probe in it;
+# the error ratio is the share of time failing (Grafana Synthetic Monitoring's "uptime", not
+# "reachability"). Endpoint alerts with a quorum fire when q locations see the endpoint down.
 # Windows: Prometheus can only look back a fixed range. Calendar SLO windows are evaluated as rolling
 # ones here ({calendar}); slowatch itself resets them at each
 # period start, so near a period start the two differ. SLOs budgeted by timeslices are computed
@@ -60,8 +65,12 @@ def render_rules(config: Config, source: str = "the slowatch config", agg: Aggre
     """The rules file's text: a header comment, then the YAML document."""
     agg = agg or Aggregation()
     calendar = ", ".join(f"{unit} as {int(s // 86400)}d" for unit, s in CALENDAR_AS_ROLLING.items())
-    without = f"without ({', '.join(agg.instance_labels)})"
-    head = HEADER.format(source=source, aggregation=without, calendar=calendar)
+    head = HEADER.format(
+        source=source,
+        replicas=", ".join(agg.replica_labels),
+        splits=", ".join((*agg.split_labels, agg.location_label)),
+        calendar=calendar,
+    )
     body = yaml.dump(rule_groups(config, agg), Dumper=_Dumper, sort_keys=False, width=1000, allow_unicode=True)
     return head + body
 

@@ -1,9 +1,12 @@
 """PromQL building blocks shared by every generator (Prometheus rules, dashboards, OpenSLO).
 
 - `Aggregation`: how series from several slowatch processes add up. It is the one place that knows
-  which labels tell instances apart: counters are summed `without (instance, shard)` (processes that
-  split the endpoints add up); gauges such as `slowatch_probe_success` take the `max` over them.
-  The scale-out work (replicas, locations) changes this class and nothing else.
+  which labels tell instances apart: replicas (`instance`, `replica`) hold copies of the same counts, so
+  one is taken (`max`, the replica that counted most: a replica that was down counts less); shards
+  split the endpoints, so they are summed (`shard`); locations probe the same endpoints from several
+  places, so without a quorum their probes are summed too (every probe from every location counts:
+  Grafana Synthetic Monitoring's "reachability"). Gauges such as `slowatch_probe_success` take the
+  `max` over all of them (an endpoint is up if any process sees it up).
 - `SloTarget`: one consumer SLO as the generators see it (objective, window, alert policy), built
   from the same `compile_config` and `PolicyBook` the daemon uses, so the rules cannot drift from
   what slowatch computes itself.
@@ -43,19 +46,36 @@ CALENDAR_AS_ROLLING = {"week": 7 * 86400.0, "month": 30 * 86400.0, "quarter": 90
 class Aggregation:
     """How series of several slowatch processes combine: the labels that only tell processes apart."""
 
-    instance_labels: tuple[str, ...] = ("instance", "shard")
+    replica_labels: tuple[str, ...] = ("instance", "replica")
+    """Copies of the same counts (HA replicas of one shard, and the scrape's own `instance`): one is taken."""
+    split_labels: tuple[str, ...] = ("shard",)
+    """Processes that split the endpoints between them: summed."""
+    location_label: str = "location"
 
     @property
-    def _without(self) -> str:
-        return f"without ({', '.join(self.instance_labels)})"
+    def instance_labels(self) -> tuple[str, ...]:
+        return (*self.replica_labels, *self.split_labels, self.location_label)
+
+    @staticmethod
+    def _without(labels: Iterable[str]) -> str:
+        return f"without ({', '.join(labels)})"
 
     def counter(self, expr: str) -> str:
-        """Sum a counter expression (e.g. an `increase(...)`) over processes."""
-        return f"sum {self._without} ({expr})"
+        """A counter expression (e.g. an `increase(...)`) over processes: one replica, summed over shards and
+        locations."""
+        one = f"max {self._without(self.replica_labels)} ({expr})"
+        return f"sum {self._without((*self.split_labels, self.location_label))} ({one})"
+
+    def counter_per_location(self, expr: str) -> str:
+        """As `counter`, but kept apart per `location` (for a location quorum)."""
+        return f"sum {self._without(self.split_labels)} (max {self._without(self.replica_labels)} ({expr}))"
 
     def gauge(self, expr: str) -> str:
         """The best value of a per-process gauge (an endpoint is up if any process sees it up)."""
-        return f"max {self._without} ({expr})"
+        return f"max {self._without(self.instance_labels)} ({expr})"
+
+    def gauge_per_location(self, expr: str) -> str:
+        return f"max {self._without((*self.replica_labels, *self.split_labels))} ({expr})"
 
 
 def prom_duration(seconds: float) -> str:
@@ -91,6 +111,8 @@ class SloTarget:
     window_seconds: float  # the rolling range Prometheus uses for the SLO window
     window_label: str  # slowatch's own `window` label for it ("30d", "month", ...)
     calendar: bool
+    quorum: int | None = None  # `locations: {quorum: q}` (slowatch/generate/quorum.py)
+    quorum_slice: float = 60.0  # a slice for the quorum: 1m, or the SLO's longest probe interval
 
     @property
     def consumer(self) -> str:
@@ -136,6 +158,8 @@ class SloTarget:
 def slo_targets(config: Config) -> list[SloTarget]:
     """Every consumer SLO of `config`, in config order."""
     book = PolicyBook(config)
+    quorums = {(c.name, s.name): s.locations.quorum for c in config.consumers for s in c.slos if s.locations}
+    intervals = {ep.name: ep.interval for ep in config.endpoints}
     out = []
     for slo in compile_config(config):
         window = slo.window
@@ -143,7 +167,9 @@ def slo_targets(config: Config) -> list[SloTarget]:
             seconds, calendar = CALENDAR_AS_ROLLING[window.unit], True
         else:
             seconds, calendar = window.seconds, False
-        out.append(SloTarget(slo, book.get(slo.consumer, slo.name), seconds, window.label, calendar))
+        slice_ = max([60.0, *(intervals.get(name, 0.0) for name in slo.endpoints)])
+        policy = book.get(slo.consumer, slo.name)
+        out.append(SloTarget(slo, policy, seconds, window.label, calendar, quorums.get(slo.key), slice_))
     return out
 
 

@@ -28,6 +28,7 @@ from slowatch.generate.promql import (
     prom_duration,
     selector,
 )
+from slowatch.generate.quorum import quorum_error_ratio, quorum_rules
 from slowatch.slo.definitions import EXHAUSTION_WINDOW
 
 Rule = dict[str, Any]
@@ -39,6 +40,8 @@ def number(value: float) -> str:
 
 
 def error_ratio_expr(t: SloTarget, seconds: float, agg: Aggregation) -> str:
+    if t.quorum is not None:
+        return quorum_error_ratio(t, seconds)
     rng = prom_duration(seconds)
     total = agg.counter(f"increase({EVENTS}{t.sel}[{rng}])")
     good = agg.counter(f"increase({GOOD_EVENTS}{t.sel}[{rng}])")
@@ -47,7 +50,7 @@ def error_ratio_expr(t: SloTarget, seconds: float, agg: Aggregation) -> str:
 
 def recording_rules(t: SloTarget, agg: Aggregation) -> list[Rule]:
     labels = t.labels
-    rules: list[Rule] = []
+    rules: list[Rule] = quorum_rules(t, agg) if t.quorum is not None else []
     for seconds in t.alert_windows:
         rules.append({"record": t.error_ratio(seconds), "expr": error_ratio_expr(t, seconds, agg), "labels": labels})
     budget = number(t.error_budget)

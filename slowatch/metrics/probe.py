@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import Metric
@@ -52,9 +52,17 @@ def _specs(bounds: tuple[float, ...] | None) -> tuple[FamilySpec, ...]:
 class ProbeMetrics(Collector):
     """Per-endpoint series. `endpoint_labels` from the config are appended to every label set."""
 
-    def __init__(self, registry: CollectorRegistry, config: MetricsConfig, extra_bounds: Iterable[float] = ()) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        config: MetricsConfig,
+        extra_bounds: Iterable[float] = (),
+        const_labels: Sequence[tuple[str, str]] = (),
+    ) -> None:
         """`extra_bounds` are added to the duration histogram's buckets (the daemon passes every latency SLO
-        threshold, so an SLI can also be built from the histogram, as Sloth or Pyrra users do)."""
+        threshold, so an SLI can also be built from the histogram, as Sloth or Pyrra users do). `const_labels`
+        (the instance's shard, replica, location) are added to every per-endpoint label set."""
+        self._const = tuple(const_labels)
         self._extra = list(config.endpoint_labels)
         self._extra_names = [prometheus_label(k) for k in self._extra]
         clash = sorted(n for n in self._extra_names if n in _RESERVED or self._extra_names.count(n) > 1)
@@ -85,6 +93,7 @@ class ProbeMetrics(Collector):
         new: dict[str, EndpointSlot] = {}
         for ep in endpoints:
             extra = tuple(zip(self._extra_names, (ep.labels.get(k, "") for k in self._extra), strict=True))
+            extra += self._const
             slot = old.get(ep.name)
             if slot is None or slot.kind != ep.kind or slot.extra != extra:
                 slot = EndpointSlot(ep.name, ep.kind, extra, width, families)

@@ -64,9 +64,11 @@ def token_suffix(request: web.Request) -> str:
     return f"?token={quote(token, safe='')}" if token else ""
 
 
-def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "") -> str:
+def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "", note: str = "") -> str:
+    """`note`: shown under the title (a consumer partial on this shard says so)."""
     c = f.consumer
     description = f"<p class='muted'>{escape(c.description)}</p>" if c.description else ""
+    description += f"<p class='partial'><strong>{escape(note)}</strong></p>" if note else ""
     slos = "".join(slo_card(s) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -87,7 +89,9 @@ async def page(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     consumer = known_consumer(request)
     figures = await figures_for(view, consumer)
-    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request))
+    partial = view.cluster.partial.get(consumer.name)
+    note = partial.text if partial is not None else ""
+    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request), note)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -115,7 +119,7 @@ async def api_consumer(request: web.Request) -> web.Response:
     """The consumer's subset of the API: its endpoints, SLOs (raw figures and state) and firing alerts."""
     view = request.app[VIEW]
     consumer = known_consumer(request)
-    doc = consumer_json(view.config, consumer, view.slo_view())
+    doc = consumer_json(view.config, consumer, view.slo_view(), view.cluster.partial.get(consumer.name))
     doc["alerts"] = consumer_alerts(view, consumer.name)
     return web.json_response(doc)
 

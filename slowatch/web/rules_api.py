@@ -31,7 +31,7 @@ CACHE: web.AppKey[RulesCache] = web.AppKey("rules_cache", RulesCache)
 
 
 async def prometheus_rules(request: web.Request) -> web.Response:
-    text = request.app[CACHE].text(request.app[VIEW].config)
+    text = request.app[CACHE].text(request.app[VIEW].cluster.full)  # every shard: the whole picture
     return web.Response(text=text, content_type="application/yaml")
 
 

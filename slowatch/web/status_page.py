@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from slowatch.cluster import RULES_POINTER
 from slowatch.redact import describe_target
 from slowatch.slo.display import row_budget_text, sli_percent
 from slowatch.web.view import VIEW
@@ -91,9 +92,17 @@ async def index(request: web.Request) -> web.Response:
         if alert_rows
         else ""
     )
+    partial = view.cluster.partial
     consumers = " · ".join(
-        f"<a href='/consumers/{quote(c.name)}'>{escape(c.name)}</a>" for c in view.config.consumers
+        f"<a href='/consumers/{quote(c.name)}'>{escape(c.name)}</a>{' (partial)' if c.name in partial else ''}"
+        for c in view.config.consumers
     )
+    if partial:
+        first = next(iter(partial.values()))
+        consumers += (
+            f"<br><span class='muted'>partial: this instance is shard {first.shard} of {first.shards} (0-based) and "
+            f"probes only some of these consumers' endpoints; {escape(RULES_POINTER)}</span>"
+        )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"

@@ -1,7 +1,7 @@
 """The generated rules checked by Debian's promtool: `check rules`, and `test rules` unit tests.
 
-The unit tests feed counters from two slowatch instances (`a` and `b`, splitting the endpoints) at
-one scrape a minute and assert what Prometheus computes and which alerts fire.
+The unit tests feed counters from two slowatch instances (`a` and `b`, shards 0 and 1 splitting the
+endpoints) at one scrape a minute and assert what Prometheus computes and which alerts fire.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ def counters(consumer: str, slo: str, per_minute: int, bad_per_minute: int, minu
     out = []
     for instance, share in (("a", 0.6), ("b", 0.4)):
         total, bad = per_minute * share, bad_per_minute * share
+        shard = "0" if instance == "a" else "1"
         for name, step in (("slowatch_slo_events_total", total), ("slowatch_slo_good_events_total", total - bad)):
-            labels = f'{{consumer="{consumer}",slo="{slo}",instance="{instance}",job="slowatch"}}'
+            labels = f'{{consumer="{consumer}",slo="{slo}",instance="{instance}",shard="{shard}",job="slowatch"}}'
             out.append({"series": name + labels, "values": f"1000+{step:g}x{minutes}"})
     return out
 

@@ -46,13 +46,17 @@ def test_every_window_has_an_error_ratio_and_a_burn_rate(rules_config: Config) -
 def test_endpoint_down_waits_for_the_failure_threshold(rules_config: Config) -> None:
     down = rules_of(rules_config, "slowatch-endpoints")
     assert [(r["labels"]["endpoint"], r.get("for")) for r in down] == [("api", "20s"), ("web.front", "15s")]
-    assert down[0]["expr"] == 'max without (instance, shard) (slowatch_probe_success{endpoint="api"}) == 0'
+    expr = 'max without (instance, replica, shard, location) (slowatch_probe_success{endpoint="api"}) == 0'
+    assert down[0]["expr"] == expr
 
 
 def test_aggregation_is_one_parameter(rules_config: Config) -> None:
-    text = render_rules(rules_config, agg=Aggregation(("instance", "shard", "replica")))
-    assert "sum without (instance, shard, replica) (increase(slowatch_slo_events_total" in text
-    assert "sum without (instance, shard) (" not in text
+    text = render_rules(rules_config, agg=Aggregation(("instance", "replica", "prometheus_replica")))
+    assert (
+        "sum without (shard, location) (max without (instance, replica, prometheus_replica) "
+        "(increase(slowatch_slo_events_total"
+    ) in text
+    assert "max without (instance, replica) (" not in text
 
 
 def test_output_is_deterministic_yaml_with_a_header(rules_config: Config) -> None:
