@@ -53,6 +53,10 @@ class Aggregation:
         """Sum a counter expression (e.g. an `increase(...)`) over processes."""
         return f"sum {self._without} ({expr})"
 
+    def counter_across(self, expr: str, labels: tuple[str, ...]) -> str:
+        """Sum a counter expression over processes and over `labels` too (e.g. the members of a journey)."""
+        return f"sum without ({', '.join((*self.instance_labels, *labels))}) ({expr})"
+
     def gauge(self, expr: str) -> str:
         """The best value of a per-process gauge (an endpoint is up if any process sees it up)."""
         return f"max {self._without} ({expr})"
