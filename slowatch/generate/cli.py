@@ -44,7 +44,7 @@ def write_dashboards(config: Config, source: str, out: str | None) -> Output:
 
 
 def write_openslo(config: Config, source: str, out: str | None) -> Output:
-    return [(out or "-", openslo.render(openslo.generate(config), source))]
+    return [(out or "-", openslo.render(openslo.generate(config), source, config))]
 
 
 TARGETS: dict[str, Target] = {

@@ -34,6 +34,14 @@ HEADER = """\
 # from probe counts here (as occurrences).
 """
 
+COMPOSITES = """\
+# Composite (journey) SLOs: `weighted` ones add their members' counters times the weights (as the
+# daemon does, exact however the members' endpoints are split across instances). `serial` and `worst`
+# ones read the journey's own counters (its final timeslices), which are exact only when one slowatch
+# instance probes every member's endpoints: if sharding splits them, each instance judges its part of a
+# slice and the sum over instances counts those slices more than once. Here: {names}.
+"""
+
 
 def rule_groups(config: Config, agg: Aggregation | None = None) -> dict[str, Any]:
     """The rules document (`{"groups": [...]}`) for `config`."""
@@ -71,6 +79,10 @@ def render_rules(config: Config, source: str = "the slowatch config", agg: Aggre
         splits=", ".join((*agg.split_labels, agg.location_label)),
         calendar=calendar,
     )
+    own = [f"{t.consumer}/{t.name} ({t.slo.composite.method})" for t in slo_targets(config)
+           if t.slo.composite is not None and t.slo.composite.method != "weighted"]  # fmt: skip
+    if own:
+        head += COMPOSITES.format(names=", ".join(own))
     body = yaml.dump(rule_groups(config, agg), Dumper=_Dumper, sort_keys=False, width=1000, allow_unicode=True)
     return head + body
 

@@ -70,6 +70,10 @@ class Aggregation:
         """As `counter`, but kept apart per `location` (for a location quorum)."""
         return f"sum {self._without(self.split_labels)} (max {self._without(self.replica_labels)} ({expr}))"
 
+    def counter_across(self, expr: str, labels: tuple[str, ...]) -> str:
+        """Sum a counter expression over processes and over `labels` too (e.g. the members of a journey)."""
+        return f"sum without ({', '.join((*self.instance_labels, *labels))}) ({expr})"
+
     def gauge(self, expr: str) -> str:
         """The best value of a per-process gauge (an endpoint is up if any process sees it up)."""
         return f"max {self._without(self.instance_labels)} ({expr})"

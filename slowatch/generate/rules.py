@@ -39,12 +39,26 @@ def number(value: float) -> str:
     return f"{value:.12g}"
 
 
+def events_expr(t: SloTarget, metric: str, rng: str, agg: Aggregation) -> str:
+    """A counter's increase over `rng`, summed over processes. A `weighted` journey adds its members'
+    counters times their weights (exact however the members are split across instances); `serial` and
+    `worst` ones use their own counters, exact only when one instance sees every member (see HEADER)."""
+    c = t.slo.composite
+    if c is None or c.method != "weighted":
+        return agg.counter(f"increase({metric}{t.sel}[{rng}])")
+    parts = [
+        f"{number(w)} * increase({metric}{selector(consumer=consumer, slo=slo)}[{rng}])"
+        for (consumer, slo), w in zip(c.members, c.weights, strict=True)
+    ]
+    return agg.counter_across("\n  or ".join(parts), ("consumer", "slo"))
+
+
 def error_ratio_expr(t: SloTarget, seconds: float, agg: Aggregation) -> str:
     if t.quorum is not None:
         return quorum_error_ratio(t, seconds)
     rng = prom_duration(seconds)
-    total = agg.counter(f"increase({EVENTS}{t.sel}[{rng}])")
-    good = agg.counter(f"increase({GOOD_EVENTS}{t.sel}[{rng}])")
+    total = events_expr(t, EVENTS, rng, agg)
+    good = events_expr(t, GOOD_EVENTS, rng, agg)
     return f"({total} - {good})\n/\n({total} > 0)"
 
 
@@ -73,7 +87,7 @@ def recording_rules(t: SloTarget, agg: Aggregation) -> list[Rule]:
             f"/ ignoring (window) ({BURN_RATE}{burn_1h} > 0)",
             "labels": labels,
         },
-        {"record": WINDOW_EVENTS, "expr": agg.counter(f"increase({EVENTS}{t.sel}[{rng}])"), "labels": labels},
+        {"record": WINDOW_EVENTS, "expr": events_expr(t, EVENTS, rng, agg), "labels": labels},
         {"record": OBJECTIVE, "expr": f"vector({number(t.slo.objective)})", "labels": labels},
         {"record": WINDOW_SECONDS, "expr": f"vector({number(t.window_seconds)})", "labels": labels},
     ]

@@ -16,6 +16,10 @@ so its coarse cells and window sums stay exact). Afterwards `dirty_from` trails 
 results that arrive late (a slow probe, retries) still reach the slice they started in. A restore or a
 correction moves `dirty_from` back; the members' fine rings (3 days) bound how far back it can go.
 Older composite cells are the persisted ones, like any ledger's.
+
+The exported event counters (`slowatch_slo_events_total` / `..._good_events_total`) add each slice's
+units once it is final (older than the tail): monotonic, like the members' (a later correction or
+restore changes the cells, not the counters). Slices before the composite existed are not counted.
 """
 
 from __future__ import annotations
@@ -60,9 +64,13 @@ def member_units(m: Member, cell: int) -> tuple[int, int]:
 
 
 class Composite:
-    def __init__(self, slo: SloDef, ledger: Ledger, members: Sequence[Member], tail: int) -> None:
+    def __init__(
+        self, slo: SloDef, ledger: Ledger, members: Sequence[Member], tail: int, counters: Sequence[list[int]] = ()
+    ) -> None:
         assert slo.composite is not None
         self.slo, self.ledger, self.members, self.tail = slo, ledger, tuple(members), max(tail, 1)
+        self.counters = tuple(counters)  # [events, good] of its SLOs (monotonic): slices added once final
+        self.counted_to = ledger.cur_f  # the last slice in the counters (none from before it existed)
         self.method = slo.composite.method
         self.dirty_from = ledger.cur_f - ledger.nf + 1
         self.excluded: tuple[tuple[float, float], ...] = ()  # corrections naming this SLO: [start, end)
@@ -95,6 +103,15 @@ class Composite:
             if g != fg[i] or t != ft[i]:
                 led.add_counts(cell * fine, g - fg[i], t - ft[i])
         self.dirty_from = hi - self.tail + 1
+        final = hi - self.tail  # later results can no longer reach slices up to here
+        if final > self.counted_to:
+            good = total = 0
+            for cell in range(max(self.counted_to + 1, hi - n + 1), final + 1):
+                good, total = good + fg[cell % n], total + ft[cell % n]
+            for counter in self.counters:
+                counter[0] += total
+                counter[1] += good
+            self.counted_to = final
 
 
 def tail_slices(fine: int, late: float) -> int:

@@ -18,6 +18,7 @@ from slowatch.slo import budget
 from slowatch.slo.composite import Composite, Member, tail_slices
 from slowatch.slo.corrections import Correction
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, EXHAUSTION_WINDOW, SloDef, compile_config
+from slowatch.slo.display import sli_words, units_of
 from slowatch.slo.ledger import Ledger
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule, any_active
 from slowatch.slo.snapshot import SloStatus, Snapshot, WindowStatus, state_of
@@ -82,6 +83,7 @@ class Engine:
         self._plan = [
             (d, self.ledgers[d.fingerprint], self.window_index[d.key], self.counters[d.key]) for d in self.defs
         ]
+        self._words = {d.key: (sli_words(d), units_of(d)) for d in self.defs}
         calendar = MaintenanceCalendar(config)
         self._routes: dict[str, list[_Route]] = {}
         for fp, defs in groups.items():
@@ -117,8 +119,11 @@ class Engine:
             parts = zip(d.composite.fingerprints, d.composite.good_when, d.composite.weights, strict=True)
             members = [Member(self.ledgers[fp], when, weight) for fp, when, weight in parts]
             tail = tail_slices(d.fine_cell, max((late.get(e, 0.0) for e in d.endpoints), default=0.0) + 1.0)
-            comp = Composite(d, self.ledgers[d.fingerprint], members, tail)
+            counters = [self.counters[x.key] for x in self.defs if x.fingerprint == d.fingerprint]
+            comp = Composite(d, self.ledgers[d.fingerprint], members, tail, counters)
             old = previous.composites.get(d.fingerprint) if previous else None
+            if old is not None:
+                comp.counted_to = old.counted_to
             if (
                 old is not None
                 and old.ledger is comp.ledger
@@ -224,6 +229,8 @@ class Engine:
             events_total=counter[0],
             good_events_total=counter[1],
             fingerprint=d.fingerprint,
+            measures=self._words[d.key][0],
+            units=self._words[d.key][1],
         )
 
     def definition(self, fingerprint: str) -> SloDef:

@@ -14,6 +14,7 @@ from slowatch.slo.daybars import DayBar
 from slowatch.slo.display import duration_words, percent, sli_percent
 from slowatch.slo.timeline import BurnDown
 
+CORRECTION_COLOR = "#a475f9"
 COLORS = {"good": "#2da44e", "degraded": "#d4a72c", "bad": "#cf222e", "nodata": "#d0d7de", "maintenance": "#8ca7d8"}
 STATE_WORDS = {"good": "met the objective", "degraded": "missed the objective", "bad": "missed it badly",
                "nodata": "no data", "maintenance": "maintenance"}  # fmt: skip
@@ -30,8 +31,9 @@ def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def burn_down_svg(b: BurnDown, title: str) -> str:
-    """Budget remaining over the period (the line) against spending it evenly (dashed)."""
+def burn_down_svg(b: BurnDown, title: str, corrections: Sequence[tuple[float, float, str]] = ()) -> str:
+    """Budget remaining over the period (the line) against spending it evenly (dashed); `corrections`:
+    (start, end, label) of budget corrections, marked like maintenance (they are excluded the same way)."""
     lowest = min([0.0, *(v for _, v in b.points)])
     span_t = max(1.0, b.end - b.start)
 
@@ -52,6 +54,12 @@ def burn_down_svg(b: BurnDown, title: str) -> str:
             f"<rect class='maint' x='{x(start):.1f}' y='{TOP}' width='{max(1.0, x(end) - x(start)):.1f}' "
             f"height='{H - TOP - BOTTOM}' fill='{COLORS['maintenance']}' opacity='0.35'>"
             f"<title>maintenance {escape(name)}: {_when(start)} to {_when(end)}</title></rect>"
+        )
+    for start, end, name in corrections:
+        parts.append(
+            f"<rect class='correction' x='{x(start):.1f}' y='{TOP}' width='{max(1.0, x(end) - x(start)):.1f}' "
+            f"height='{H - TOP - BOTTOM}' fill='{CORRECTION_COLOR}' opacity='0.35'>"
+            f"<title>{escape(name)}: {_when(start)} to {_when(end)}</title></rect>"
         )
     for o in b.outages:
         end = b.now if o.end is None else o.end

@@ -11,7 +11,17 @@ import datetime as dt
 from html import escape
 
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
-from slowatch.slo.display import budget_text, duration_words, percent, sli_percent, state_word, unit_word
+from slowatch.slo.correction_report import CorrectionFigure, budget_returned, returned_words
+from slowatch.slo.display import (
+    budget_text,
+    duration_words,
+    percent,
+    sli_percent,
+    sli_words,
+    state_word,
+    unit_word,
+    units_of,
+)
 from slowatch.slo.windows import CalendarPeriod
 from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
 
@@ -67,18 +77,19 @@ def _figure(label: str, value: str) -> str:
 def slo_card(s: SloFigure) -> str:
     d, st = s.definition, s.status
     state = slo_state(s)
-    unit = unit_word(d.budgeting)
-    sli_kind = "availability" if d.sli == "availability" else f"latency ≤ {duration_words(d.threshold)}"
+    unit = unit_word(units_of(d))
+    sli_kind = sli_words(d)
+    counting = "per timeslice" if d.composite is not None else d.budgeting
     head = (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} "
         f"<span class='state st-{state.replace(' ', '-')}'>{escape(state)}</span></h3>"
         f"<div class='muted small'>{escape(sli_kind)} · objective {percent(d.objective, 3)} over "
-        f"{escape(window_words(s))} · {escape(d.budgeting)}"
+        f"{escape(window_words(s))} · {escape(counting)}"
         f"{' · ' + escape(s.config.description) if s.config.description else ''}</div>"
     )
     if st is None:
         return head + "<p>no data</p></div>"
-    left_words = budget_text(st.state.value, st.total, st.objective, st.budget_remaining, d.budgeting,
+    left_words = budget_text(st.state.value, st.total, st.objective, st.budget_remaining, units_of(d),
                              st.excluded_events)  # fmt: skip
     left_time = "n/a"
     if st.budget_remaining is not None and st.state.value == "ok":
@@ -95,9 +106,7 @@ def slo_card(s: SloFigure) -> str:
             _figure(f"{unit} counted", f"{st.total:,}"),
         ]
     )
-    burns = "".join(
-        f"<td>{'—' if w.burn_rate is None else f'{w.burn_rate:,.1f}&times;'}</td>" for w in st.windows
-    )
+    burns = "".join(f"<td>{'—' if w.burn_rate is None else f'{w.burn_rate:,.1f}&times;'}</td>" for w in st.windows)
     heads = "".join(f"<th>{escape(w.window)}</th>" for w in st.windows)
     burn_table = (
         f"<div class='scroll'><table class='burns'><tr><th>burn rate</th>{heads}</tr>"
@@ -106,16 +115,48 @@ def slo_card(s: SloFigure) -> str:
     b = s.burn
     chart_title = f"{d.name}: budget remaining from {when(b.start)} to {when(b.end)}"
     chart = (
-        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{burn_down_svg(b, chart_title)}"
+        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{burn_down_svg(b, chart_title, correction_marks(s.corrections))}"
         "<div class='small muted'>solid: budget left"
         f"{' of the whole period' + chr(39) + 's expected budget' if isinstance(d.window, CalendarPeriod) else ''}"
-        " · dashed: spending it evenly · blue: maintenance (excluded) · red: outages</div>"
+        " · dashed: spending it evenly · blue: maintenance (excluded) · purple: budget corrections (excluded)"
+        " · red: outages</div>"
     )
     days = (
         f"<h3 style='margin-top:.8rem'>Last {len(s.days)} days</h3>"
         f"{day_bars_svg(s.days, f'{d.name}: one bar per UTC day', unit)}"
     )
-    return head + f"<div class='figures'>{figures}</div>{burn_table}{chart}{days}</div>"
+    fixes = corrections_table(s.corrections, st.total, st.objective) if s.corrections else ""
+    return head + f"<div class='figures'>{figures}</div>{burn_table}{chart}{fixes}{days}</div>"
+
+
+def correction_marks(corrections: tuple[CorrectionFigure, ...]) -> list[tuple[float, float, str]]:
+    return [(c.start, c.end, f"correction #{c.id} ({c.reason})") for c in corrections if not c.revoked]
+
+
+def corrections_table(corrections: tuple[CorrectionFigure, ...], total: int, objective: float) -> str:
+    """Every budget correction touching the SLO: who, when, why, revoked or not, the budget it returned."""
+    rows = []
+    for c in corrections:
+        if c.revoked:
+            returned = "none (revoked)"
+            status = f"revoked {when(c.revoked_at or 0.0)} by {escape(c.revoked_by or '?')}"
+            if c.revoke_reason:
+                status += f": {escape(c.revoke_reason)}"
+        else:
+            share = budget_returned(c, total, objective)
+            returned = returned_words(c)
+            returned += f" ({percent(share)} of the budget)" if share is not None else ""
+            status = "active"
+        rows.append(
+            f"<tr><td>#{c.id}</td><td>{when(c.start)} to {when(c.end)}</td><td>{escape(c.scope)}</td>"
+            f"<td>{escape(c.reason)}<div class='small muted'>by {escape(c.author)}, {when(c.created_at)}</div></td>"
+            f"<td>{status}</td><td>{returned}</td></tr>"
+        )
+    return (
+        "<h3 style='margin-top:.8rem'>Budget corrections</h3><div class='scroll'><table class='corrections'>"
+        "<tr><th>id</th><th>excluded period</th><th>scope</th><th>why</th><th>status</th><th>budget returned</th>"
+        f"</tr>{''.join(rows)}</table></div>"
+    )
 
 
 def endpoints_section(f: ConsumerFigures) -> str:
@@ -185,6 +226,8 @@ __all__ = [
     "PRINT_STYLE",
     "STYLE",
     "alerts_section",
+    "correction_marks",
+    "corrections_table",
     "endpoints_section",
     "incidents_section",
     "maintenance_section",

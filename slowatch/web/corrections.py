@@ -70,6 +70,7 @@ async def _record(request: web.Request, row: dict[str, Any]) -> web.Response:
     sync = request.app.get(SYNC)
     if sync is not None:
         await sync()
+        await view.store.flush()  # the sync's `correction_applied` row is written by the store's writer
     row = {"id": ids[-1], **row}
     state = await view.store.read(lambda db: applied(db.conn))
     row["applied"] = state.get(row["id"] if row["action"] == "correct" else row["revokes"])

@@ -67,9 +67,10 @@ async def index(request: web.Request) -> web.Response:
             bar = f"<div class='bar'><div class='fill' style='width:{pct:.0%};background:{color}'></div></div>"
         sli = s.get("sli")
         consumer = str(s.get("consumer"))
+        journey = f"<div class='muted'>{escape(str(s['measures']))}</div>" if s.get("sli_kind") == "composite" else ""
         slo_rows.append(
             f"<tr><td><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
-            f"<td>{escape(str(s.get('slo')))}</td>"
+            f"<td>{escape(str(s.get('slo')))}{journey}</td>"
             f"<td>{_percent(s.get('objective'))}</td><td>{escape(str(s.get('window', '')))}</td>"
             f"<td>{sli_percent(sli) if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
         )

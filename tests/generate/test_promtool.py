@@ -151,3 +151,52 @@ def test_promtool_unit_tests(rules_config: Config, tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(promtool_test_file(rules), sort_keys=False, width=1000))
     proc = promtool("test", "rules", str(path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+JOURNEYS = """
+server: {listen: "127.0.0.1:0", database: "/tmp/unused.db"}
+endpoints:
+  - {name: a, kind: http, url: "http://127.0.0.1:9/a"}
+  - {name: b, kind: http, url: "http://127.0.0.1:9/b"}
+consumers:
+  - name: shop
+    endpoints: [a, b]
+    slos:
+      - {name: pay, sli: availability, objective: 99, window: 7d, endpoints: [a]}
+      - {name: cart, sli: availability, objective: 99, window: 7d, endpoints: [b]}
+      - name: journey
+        objective: 95
+        window: 7d
+        composite: {method: weighted, members: [{slo: pay, weight: 3}, {slo: cart}]}
+      - {name: path, objective: 95, window: 7d, composite: {method: serial, members: [{slo: pay}, {slo: cart}]}}
+"""
+
+
+def test_weighted_journeys_add_their_members_counters_and_serial_ones_are_flagged(tmp_path: Path) -> None:
+    """pay fails 10 of 100 probes a minute, cart none; both split over instances a and b. The weighted
+    journey (pay x3, cart x1): 30 bad of 400 = 7.5% errors, a 1.5x burn of its 5% budget, from the
+    members' counters (the journey's own are absent here); the serial one reads its own counters."""
+    (tmp_path / "slowatch.yaml").write_text(JOURNEYS)
+    config = load(tmp_path / "slowatch.yaml", env={})
+    text = render_rules(config)
+    assert "exact only when one slowatch\n# instance probes every member's endpoints" in text
+    assert "Here: shop/path (serial)." in text and "shop/journey (weighted)" not in text
+    rules = tmp_path / "rules.yml"
+    rules.write_text(text)
+    journey_1h = 'slowatch_slo:burn_rate:ratio{consumer="shop",slo="journey",window="1h"}'
+    journey_labels = '{consumer="shop",job="slowatch",slo="journey",window="1h"}'
+    case = {
+        "name": "weighted journey from its members",
+        "interval": "1m",
+        "input_series": counters("shop", "pay", 100, 10) + counters("shop", "cart", 100, 0),
+        "promql_expr_test": [
+            expect(f"abs({journey_1h} - 1.5) < bool 1e-9", "60m", [{"labels": journey_labels, "value": 1}]),
+            expect('slowatch_slo:burn_rate:ratio{slo="path"}', "60m", []),
+        ],
+    }
+    tests = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": [case]}
+    path = tmp_path / "tests.yml"
+    path.write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
+    proc = promtool("test", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert promtool("check", "rules", str(rules)).returncode == 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
-from slowatch.config import Config
+from slowatch.config import Config, load
+from slowatch.generate import openslo
 from slowatch.generate.prometheus import render_rules, rule_groups
 from slowatch.generate.promql import Aggregation, prom_duration
 
@@ -66,3 +69,13 @@ def test_output_is_deterministic_yaml_with_a_header(rules_config: Config) -> Non
     assert "Calendar SLO windows are evaluated as rolling" in first
     assert "&id" not in first  # no YAML anchors
     assert yaml.safe_load(first) == rule_groups(rules_config)
+
+
+def test_openslo_says_which_composite_slos_it_leaves_out(tmp_path: Path) -> None:
+    from tests.generate.test_promtool import JOURNEYS
+
+    (tmp_path / "slowatch.yaml").write_text(JOURNEYS)
+    config = load(tmp_path / "slowatch.yaml", env={})
+    text = openslo.render(openslo.generate(config), "slowatch.yaml", config)
+    assert "# Not exported (OpenSLO v1 has no composite SLOs, OpenSLO #41/#182): shop/journey, shop/path\n" in text
+    assert "name: shop-journey" not in text and "name: shop-pay" in text

@@ -213,3 +213,24 @@ def test_engine_composite_equals_brute_force(method: str, weights: tuple[int, in
         assert w.sli is None or 0 <= w.sli <= 1
         assert w.burn_rate is None or math.isfinite(w.burn_rate)
     assert s.budget_remaining is None or math.isfinite(s.budget_remaining)
+
+
+def test_composite_cells_restored_without_their_coarse_cells_never_go_negative() -> None:
+    """A restart loads a composite's fine cells (kept 3 days + 1) and its coarse ones (kept
+    `retention.rollups`, which may be shorter): recomputing the fine ring then takes back from coarse
+    cells that were pruned. They stay at 0 (no OverflowError) and the fine cells are exact again."""
+    cfg = journey("weighted", (2, 1))
+    live = Engine(cfg, H)
+    feed(live, SCENARIO)
+    expected = status(live, H + 600)
+    restored = Engine(cfg, H + 600)
+    for fp, ledger in live.ledgers.items():
+        fine, coarse = ledger.rows()
+        if fp in restored.composites:
+            fine, coarse = [(s, g + 5, t + 9) for s, g, t in fine], []  # the coarse rows were pruned
+        restored.ledgers[fp].load(fine, coarse)
+    got = status(restored, H + 600)
+    assert (got.good, got.total) == (0, 0)  # the coarse window has nothing left to hold them
+    assert [(w.good, w.total) for w in got.windows] == [(w.good, w.total) for w in expected.windows]
+    comp = restored.ledgers[next(iter(restored.composites))]
+    assert min(comp.fg) >= 0 and min(comp.cg) >= 0 and all(g <= t for g, t in zip(comp.cg, comp.ct, strict=True))

@@ -175,3 +175,23 @@ def test_the_correct_command_records_lists_revokes_and_refuses_bad_input(tmp_pat
     conn = sqlite3.connect(tmp_path / "x.db")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM corrections")
+
+
+async def test_a_correction_over_a_maintenance_window_removed_since_never_makes_a_cell_negative(
+    make_store: Make,
+) -> None:
+    """The outage was inside a maintenance window (excluded); a reload then drops the window. Correcting
+    the outage replays it with today's rules (counted -> excluded) and takes from cells that never held
+    it: the cells never go below 0 nor good above total (before: OverflowError, the correction never applied)."""
+    _, store, service = await play(make_store, "dropped.db", shop(maintenance=True))
+    planned = figures(service.refresh())
+    await service.reload(shop())
+    assert figures(service.refresh()) == planned  # a maintenance change does not rebuild the past
+    correct(store.path, {"action": "correct", "consumer": "shop", "slo": None, "endpoint": None,
+                         "start": OUTAGE[0], "end": OUTAGE[1], "reason": "the monitor's own network"})  # fmt: skip
+    assert await service.sync_corrections() == 1
+    after = figures(service.snapshot)
+    for slo, good, total, good_ev, total_ev, excluded, sli, *_ in after:
+        assert 0 <= good <= total and 0 <= good_ev <= total_ev and excluded >= 0, slo
+        assert sli is None or 0.0 <= sli <= 1.0
+    await service.stop()
