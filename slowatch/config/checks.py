@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from slowatch.config.access import check_access
 from slowatch.config.alerting import check_alerting
 from slowatch.config.consumers import check_consumers
+from slowatch.config.dependencies import check_dependencies
 from slowatch.config.maintenance import check_maintenance
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
@@ -46,7 +47,9 @@ def check_endpoints(config: Config) -> Iterable[Problem]:
                 )
 
 
-CHECKS: list[Check] = [check_endpoints, check_consumers, check_maintenance, check_alerting, check_access]
+CHECKS: list[Check] = [
+    check_endpoints, check_consumers, check_maintenance, check_alerting, check_access, check_dependencies,
+]  # fmt: skip
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 
 __all__ = ["CHECKS", "Check", "Problem", "check_alerting", "check_consumers", "check_endpoints", "check_maintenance"]
