@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from slowatch.config.consumers import ConsumerConfig
+from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.reports.html import report_html
 from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
 from slowatch.web.api import consumer_json
@@ -26,6 +26,7 @@ from slowatch.web.consumer_html import (
     slo_card,
     when,
 )
+from slowatch.web.dependencies import TREE_STYLE, DependencyView
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
@@ -64,7 +65,7 @@ def token_suffix(request: web.Request) -> str:
     return f"?token={quote(token, safe='')}" if token else ""
 
 
-def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "") -> str:
+def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "", deps: str = "") -> str:
     c = f.consumer
     description = f"<p class='muted'>{escape(c.description)}</p>" if c.description else ""
     slos = "".join(slo_card(s) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
@@ -72,13 +73,13 @@ def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<meta http-equiv='refresh' content='{REFRESH_SECONDS}'>"
-        f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}</style></head><body><main>"
+        f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}{TREE_STYLE}</style></head><body><main>"
         f"<h1>{escape(c.name)}</h1>{description}"
         f"<div class='small muted'>as of {when(f.now)} · refreshes every {REFRESH_SECONDS}s · "
         f"depends on {len(f.endpoints)} endpoint{'s' if len(f.endpoints) != 1 else ''} · "
         f"<a href='/consumers/{quote(c.name)}/report{escape(suffix)}'>monthly report</a></div>"
         f"{alerts_section(alerts)}<h2>Service level objectives</h2>{slos}"
-        f"{incidents_section(f)}{maintenance_section(f)}{endpoints_section(f)}"
+        f"{incidents_section(f)}{maintenance_section(f)}{deps}{endpoints_section(f)}"
         "</main></body></html>"
     )
 
@@ -87,7 +88,8 @@ async def page(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     consumer = known_consumer(request)
     figures = await figures_for(view, consumer)
-    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request))
+    tree = DependencyView(view).tree_html(resolve_endpoints(consumer.endpoints, view.config.endpoints))
+    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request), tree)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
