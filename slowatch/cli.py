@@ -1,4 +1,5 @@
-"""Command line: `slowatch run | check | probe | demo | report | alerts | test-sink | silence | generate | import`.
+"""Command line: `slowatch run | check | probe | demo | report | gate | annotate | alerts | test-sink | silence |
+generate | import`.
 
 The only module that prints.
 """
@@ -17,6 +18,7 @@ from slowatch import __version__, loops
 from slowatch.config import Config
 from slowatch.config.isolated import load_isolated
 from slowatch.errors import ConfigError, SlowatchError
+from slowatch.gate_cli import add_gate_arguments
 from slowatch.report import add_report_arguments, run_report
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -212,6 +214,19 @@ def cmd_silence(args: argparse.Namespace) -> int:
     return _print_result(silence(_override(config, None, args.db, None), target, name, until, args.reason))
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    from slowatch.gate_cli import ERROR, run
+
+    config = None
+    if args.config:
+        config = _load_or_report(args.config)
+        if config is None:
+            return EXIT_CONFIG
+    lines, code = run(args, config)
+    print("\n".join(lines), file=sys.stderr if code == ERROR else sys.stdout)
+    return code
+
+
 def _emit(text: str, output: str | None) -> int:
     if output is None:
         sys.stdout.write(text)
@@ -281,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="SLO and error-budget report from the database (daemon may run)")
     add_report_arguments(report)
     report.set_defaults(func=run_report)
+
+    gate = sub.add_parser("gate", help="may changes ship now? exit 0 go, 1 hold (error-budget policies)")
+    add_gate_arguments(gate)
+    gate.set_defaults(func=cmd_gate)
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
     alerts.add_argument("--db", help="SQLite database path (default: server.database)")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, model_validator
 
 from slowatch.config.access import AccessConfig
+from slowatch.config.policy import BudgetPolicy
 from slowatch.config.types import Duration, Model, Name
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class SloConfig(Model):
     budgeting: Literal["occurrences", "timeslices"] = "occurrences"
     timeslice: Timeslice | None = None
     endpoints: list[EndpointRef] | None = None
+    policy: BudgetPolicy | None = None  # the deploy gate's rules (config/policy.py)
 
     @model_validator(mode="after")
     def _consistent(self) -> SloConfig:

@@ -13,7 +13,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from slowatch.metrics import Scrape
-from slowatch.web import api, auth, badges, consumer_page, dependencies, status_page
+from slowatch.web import api, auth, badges, consumer_page, dependencies, gate, status_page
 from slowatch.web.view import VIEW, DaemonView
 
 
@@ -54,6 +54,7 @@ def make_app(view: DaemonView) -> web.Application:
     consumer_page.add_routes(app.router)
     badges.add_routes(app.router)
     dependencies.add_routes(app.router)
+    gate.add_routes(app.router)
     return app
 
 

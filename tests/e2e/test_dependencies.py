@@ -54,9 +54,9 @@ async def wait_for(predicate: object, timeout: float, what: str) -> None:
 @pytest.mark.slow
 async def test_root_outage_is_one_page_and_one_resolved_message(tmp_path: Path, platform: TestServer) -> None:
     slack = await FakeReceiver().start()
+    on_data = "depends_on: [{labels: {tier: data}}]"
     svcs = "\n".join(
-        f'  - {{name: {n}, kind: http, url: "{platform.make_url("/svc/" + n)}", depends_on: [{{labels: {{tier: data}}}}]}}'
-        for n in DEPENDENTS
+        f'  - {{name: {n}, kind: http, url: "{platform.make_url("/svc/" + n)}", {on_data}}}' for n in DEPENDENTS
     )
     config = tmp_path / "slowatch.yaml"
     config.write_text(f"""
