@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from slowatch import __version__, loops
+from slowatch.annotate import add_annotate_arguments
 from slowatch.config import Config
 from slowatch.config.isolated import load_isolated
 from slowatch.errors import ConfigError, SlowatchError
@@ -227,6 +228,17 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from slowatch.annotate import run_annotate
+
+    config = None
+    if args.config:
+        config = _load_or_report(args.config)
+        if config is None:
+            return EXIT_CONFIG
+    return _print_result(run_annotate(args, config))
+
+
 def _emit(text: str, output: str | None) -> int:
     if output is None:
         sys.stdout.write(text)
@@ -300,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     gate = sub.add_parser("gate", help="may changes ship now? exit 0 go, 1 hold (error-budget policies)")
     add_gate_arguments(gate)
     gate.set_defaults(func=cmd_gate)
+
+    annotate = sub.add_parser("annotate", help="record a deploy, incident or note (API or database)")
+    add_annotate_arguments(annotate)
+    annotate.set_defaults(func=cmd_annotate)
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
     alerts.add_argument("--db", help="SQLite database path (default: server.database)")

@@ -36,6 +36,7 @@ as of v8:
     slo_watermark    one row (v8): results_id INTEGER, the highest results.id the persisted SLO cells and
                      counters include (written with them: slo/persist.py); updated REAL
     slo_cells, slo_fine, slo_counters   the SLO ledger's state (slo_tables.py, slo/persist.py)
+    annotations      (v10) deploys, incidents and notes (annotations.py)
 
 Incidents are written by the writer in the same transaction as the raw rows they come from.
 `rollups`, `rollup_outcomes` and `latest` are folded from the raw rows periodically (fold.py), in one
@@ -53,6 +54,7 @@ from sqlite_utils import Database
 
 from slowatch.errors import StoreError
 from slowatch.store.alert_tables import alert_tables
+from slowatch.store.annotations import annotation_tables
 from slowatch.store.compact import compact_storage, daily_rollups
 from slowatch.store.slo_tables import slo_fine_blocks, slo_tables, slo_watermark
 
@@ -136,6 +138,10 @@ def fold_watermark(db: Database) -> None:
     db.execute("INSERT INTO rollup_watermark (id, results_id, updated) SELECT 1, coalesce(max(id), 0), 0 FROM results")
 
 
+def _v9_reserved(db: Database) -> None:
+    """Nothing: v9 is the budget corrections' migration, developed on another branch."""
+
+
 # Applied in order, each in its own transaction; `PRAGMA user_version` records how many ran.
 # Append only: never edit or reorder a released migration. Other layers (SLO ledger, alert
 # outbox) add their tables by appending here.
@@ -148,6 +154,8 @@ MIGRATIONS: list[Migration] = [
     compact_storage,  # v6: result_blocks; rollups, rollup_outcomes WITHOUT ROWID (store/compact.py)
     daily_rollups,  # v7: rollups_daily, rollup_outcomes_daily (store/compact.py; filled by store/daily.py)
     slo_watermark,  # v8: slo_watermark, the results the SLO state includes (slowatch/store/slo_tables.py)
+    _v9_reserved,  # v9: reserved for budget corrections (another branch); a no-op here
+    annotation_tables,  # v10: annotations, deploys/incidents/notes (slowatch/store/annotations.py)
 ]
 
 

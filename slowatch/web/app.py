@@ -13,6 +13,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from slowatch.metrics import Scrape
+from slowatch.web import annotations as annotation_api
 from slowatch.web import api, auth, badges, consumer_page, dependencies, gate, status_page
 from slowatch.web.view import VIEW, DaemonView
 
@@ -55,6 +56,7 @@ def make_app(view: DaemonView) -> web.Application:
     badges.add_routes(app.router)
     dependencies.add_routes(app.router)
     gate.add_routes(app.router)
+    annotation_api.add_routes(app.router)
     return app
 
 

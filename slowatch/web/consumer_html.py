@@ -8,11 +8,13 @@ rounding).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from html import escape
 
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
 from slowatch.slo.display import budget_text, duration_words, percent, sli_percent, state_word, unit_word
 from slowatch.slo.windows import CalendarPeriod
+from slowatch.store.annotations import Annotation
 from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
 
 STYLE = """
@@ -64,7 +66,7 @@ def _figure(label: str, value: str) -> str:
     return f"<div class='figure'><span>{escape(label)}</span><b>{escape(value)}</b></div>"
 
 
-def slo_card(s: SloFigure) -> str:
+def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     d, st = s.definition, s.status
     state = slo_state(s)
     unit = unit_word(d.budgeting)
@@ -106,10 +108,11 @@ def slo_card(s: SloFigure) -> str:
     b = s.burn
     chart_title = f"{d.name}: budget remaining from {when(b.start)} to {when(b.end)}"
     chart = (
-        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{burn_down_svg(b, chart_title)}"
+        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{burn_down_svg(b, chart_title, marks)}"
         "<div class='small muted'>solid: budget left"
         f"{' of the whole period' + chr(39) + 's expected budget' if isinstance(d.window, CalendarPeriod) else ''}"
-        " · dashed: spending it evenly · blue: maintenance (excluded) · red: outages</div>"
+        " · dashed: spending it evenly · blue: maintenance (excluded) · red: outages"
+        f"{' · marks: deploys (purple), incidents (red), notes (grey)' if marks else ''}</div>"
     )
     days = (
         f"<h3 style='margin-top:.8rem'>Last {len(s.days)} days</h3>"

@@ -8,6 +8,7 @@ scripts and no external assets and refreshes itself every 60 s.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.reports.html import report_html
 from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
+from slowatch.store.annotations import Annotation, list_annotations
 from slowatch.web.api import consumer_json
 from slowatch.web.consumer_html import (
     STYLE,
@@ -65,10 +67,13 @@ def token_suffix(request: web.Request) -> str:
     return f"?token={quote(token, safe='')}" if token else ""
 
 
-def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "", deps: str = "") -> str:
+def render_page(
+    f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "", deps: str = "",
+    marks: Sequence[Annotation] = (),
+) -> str:  # fmt: skip
     c = f.consumer
     description = f"<p class='muted'>{escape(c.description)}</p>" if c.description else ""
-    slos = "".join(slo_card(s) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
+    slos = "".join(slo_card(s, marks) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
@@ -89,7 +94,10 @@ async def page(request: web.Request) -> web.Response:
     consumer = known_consumer(request)
     figures = await figures_for(view, consumer)
     tree = DependencyView(view).tree_html(resolve_endpoints(consumer.endpoints, view.config.endpoints))
-    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request), tree)
+    since = min((s.burn.start for s in figures.slos), default=figures.now)
+    stored = await view.store.read(lambda db: list_annotations(db.conn, since=since))
+    marks = [a for a in stored if a.concerns(consumer.name, figures.endpoints)]
+    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request), tree, marks)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
