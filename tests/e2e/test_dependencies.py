@@ -1,5 +1,6 @@
 """The real daemon: a root dependency's outage with five dependents is one page and one resolved
-message at a Slack stand-in; the API and the consumer page show the tree with what is down."""
+message at a Slack stand-in; the dependents still burn their consumers' budgets; the API and the
+consumer page show the tree with what is down."""
 
 from __future__ import annotations
 
@@ -69,12 +70,14 @@ endpoints:
   - {{name: db, kind: http, url: "{platform.make_url("/db")}", labels: {{tier: data}}}}
 {svcs}
 consumers:
-  - {{name: shop, endpoints: [svc0, svc1]}}
+  - name: shop
+    endpoints: [svc0, svc1]
+    slos: [{{name: availability, sli: availability, objective: 50, window: 1h}}]
   - {{name: ledger, endpoints: [svc4]}}
 sinks:
   slack: {{kind: slack, webhook_url: "{slack.url()}"}}
 routes:
-  - {{match: {{}}, sinks: [slack]}}
+  - {{match: {{kind: endpoint_down}}, sinks: [slack]}}   # SLO alerts (the budget burns) are not what is counted
 alerting:
   storm: {{threshold: 50, group_wait: 0s}}
 """)
@@ -84,9 +87,12 @@ alerting:
         await asyncio.sleep(2.5)  # every endpoint known up
         platform.app[DB_DOWN][0] = True
 
-        async def all_down() -> bool:
+        async def down_alerts() -> list[str]:
             _, text = await daemon.get("/api/v1/alerts")
-            return len(json.loads(text)["alerts"]) == 6
+            return [a["endpoint"] for a in json.loads(text)["alerts"] if a["kind"] == "endpoint_down"]
+
+        async def all_down() -> bool:
+            return len(await down_alerts()) == 6
 
         await wait_for(all_down, 15, "the db and its five dependents down")
         await asyncio.sleep(3)  # more failing rounds: still nothing more is sent
@@ -104,11 +110,17 @@ alerting:
         assert status == 200 and "<span class='dep dep-down'>db</span> down" in page
         assert "(because db is down)" in page
 
+
+        async def shop_burnt() -> bool:  # the dependents' failures still count against their consumers
+            _, text = await daemon.get("/api/v1/consumers/shop")
+            [slo] = json.loads(text)["slos"]
+            return bool(slo["total_events"] - slo["good_events"] >= 4)
+
+        await wait_for(shop_burnt, 10, "shop's budget burning")
         platform.app[DB_DOWN][0] = False
 
         async def all_up() -> bool:
-            _, text = await daemon.get("/api/v1/alerts")
-            return json.loads(text)["alerts"] == []
+            return await down_alerts() == []
 
         await wait_for(all_up, 15, "everything up again")
         await asyncio.sleep(2)
