@@ -18,7 +18,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 from slowatch.config.types import Model
 
@@ -41,7 +41,7 @@ def _percent(value: Any) -> Any:
     return value
 
 
-BudgetShare = Annotated[float, BeforeValidator(_percent)]
+BudgetShare = Annotated[float, BeforeValidator(_percent), PlainSerializer(lambda r: f"{r * 100:g}%", return_type=str)]
 """A share of the error budget, written `25%` (or `25`); held as a ratio (0.25)."""
 
 
