@@ -20,6 +20,7 @@ from slowatch.annotate import AnnotationError, parse_annotation
 from slowatch.config.consumers import resolve_endpoints
 from slowatch.store.annotations import KINDS, add_annotation, list_annotations
 from slowatch.web.auth import ANNOTATIONS_PATH, is_operator, presented_token
+from slowatch.web.consumer_page import known_consumer
 from slowatch.web.params import Query, bad_parameter, json_error, not_found
 from slowatch.web.view import VIEW
 
@@ -58,9 +59,7 @@ async def listing(request: web.Request) -> web.Response:
     if since is not None and until is not None and until < since:
         raise bad_parameter("until", f"must not be before since (got since={since:g}, until={until:g})")
     limit = q.integer("limit", default=1000, low=1, high=10_000)
-    kind = q.get("kind")
-    if kind is not None and kind not in KINDS:
-        raise bad_parameter("kind", f"must be one of {', '.join(KINDS)} (got {kind[:40]!r})")
+    kind = _kind(q)
     consumer, endpoint = q.get("consumer"), q.get("endpoint")
     scope: set[str] = set()
     if consumer is not None:
@@ -80,9 +79,33 @@ async def listing(request: web.Request) -> web.Response:
     return web.json_response({"annotations": out})
 
 
+async def consumer_listing(request: web.Request) -> web.Response:
+    """`/api/v1/consumers/{consumer}/annotations`: the ones concerning it (its access tokens may read them)."""
+    q = Query(request, "since", "until", "kind", "limit")
+    consumer = known_consumer(request)
+    view = request.app[VIEW]
+    since, until = q.timestamp("since"), q.timestamp("until")
+    if since is not None and until is not None and until < since:
+        raise bad_parameter("until", f"must not be before since (got since={since:g}, until={until:g})")
+    limit = q.integer("limit", default=1000, low=1, high=10_000)
+    kind = _kind(q)
+    scope = set(resolve_endpoints(consumer.endpoints, view.config.endpoints))
+    rows = await view.store.read(lambda db: list_annotations(db.conn, since=since, until=until, limit=limit))
+    out = [a.as_dict() for a in rows if (kind is None or a.kind == kind) and a.concerns(consumer.name, scope)]
+    return web.json_response({"consumer": consumer.name, "annotations": out})
+
+
+def _kind(q: Query) -> str | None:
+    kind = q.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise bad_parameter("kind", f"must be one of {', '.join(KINDS)} (got {kind[:40]!r})")
+    return kind
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post(ANNOTATIONS_PATH, post)
     router.add_get(ANNOTATIONS_PATH, listing)
+    router.add_get("/api/v1/consumers/{consumer}/annotations", consumer_listing)
 
 
 __all__ = ["add_routes"]

@@ -169,12 +169,19 @@ def maintenance_section(f: ConsumerFigures) -> str:
     )
 
 
+def _quiet(alert: dict[str, object]) -> str:
+    """Why a firing alert was not notified: its dependency's outage, or a silence / maintenance."""
+    if alert.get("root_cause"):
+        return f" <span class=muted>(covered: dependency {escape(str(alert['root_cause']))} is down)</span>"
+    return " <span class=muted>(suppressed)</span>" if alert.get("suppressed") else ""
+
+
 def alerts_section(alerts: list[dict[str, object]]) -> str:
     if not alerts:
         return "<h2>Firing alerts</h2><div class='card muted'>None.</div>"
     rows = "".join(
         f"<tr><td>{escape(str(a.get('severity', '')))}</td><td>{escape(str(a.get('title', '')))}"
-        f"{' <span class=muted>(suppressed)</span>' if a.get('suppressed') else ''}</td>"
+        f"{_quiet(a)}</td>"
         f"<td>{escape(str(a.get('summary', '')))}</td></tr>"
         for a in alerts
     )

@@ -28,7 +28,7 @@ from slowatch.web.consumer_html import (
     slo_card,
     when,
 )
-from slowatch.web.dependencies import TREE_STYLE, DependencyView
+from slowatch.web.dependencies import GRAPH, TREE_STYLE, DependencyView
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
@@ -93,7 +93,8 @@ async def page(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     consumer = known_consumer(request)
     figures = await figures_for(view, consumer)
-    tree = DependencyView(view).tree_html(resolve_endpoints(consumer.endpoints, view.config.endpoints))
+    endpoints = resolve_endpoints(consumer.endpoints, view.config.endpoints)
+    tree = DependencyView(view, request.app[GRAPH]).tree_html(endpoints)
     since = min((s.burn.start for s in figures.slos), default=figures.now)
     stored = await view.store.read(lambda db: list_annotations(db.conn, since=since))
     marks = [a for a in stored if a.concerns(consumer.name, figures.endpoints)]

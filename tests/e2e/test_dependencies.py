@@ -109,6 +109,7 @@ alerting:
         status, page = await daemon.get("/consumers/shop")
         assert status == 200 and "<span class='dep dep-down'>db</span> down" in page
         assert "(because db is down)" in page
+        assert "(covered: dependency db is down)" in page  # svc0's and svc1's own alerts
 
 
         async def shop_burnt() -> bool:  # the dependents' failures still count against their consumers

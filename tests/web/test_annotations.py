@@ -66,6 +66,11 @@ async def test_post_and_list_with_tokens_and_filters(build: Builder) -> None:
     assert [a["text"] for a in doc["annotations"]] == ["partner launch"]
     _, doc = await listing(daemon, f"?until={T0 + 30 * 3600}&endpoint=pay&limit=5")
     assert [a["text"] for a in doc["annotations"]] == ["pay v142"]
+    # A consumer's token reads the ones concerning it.
+    status, _, body = await fetch(daemon, "/api/v1/consumers/checkout/annotations?kind=deploy", CHECKOUT)
+    assert status == 200 and [a["text"] for a in json.loads(body)["annotations"]] == ["pay v142"]
+    assert (await fetch(daemon, "/api/v1/consumers/partner/annotations", CHECKOUT))[0] == 403
+    assert (await fetch(daemon, "/api/v1/consumers/checkout/annotations?kind=x", CHECKOUT))[0] == 400
 
 
 async def test_bad_input_is_a_400_naming_the_field(build: Builder) -> None:
