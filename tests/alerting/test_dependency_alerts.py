@@ -162,3 +162,51 @@ async def test_chain_pages_the_deepest_down_ancestor(tmp_path: Path, receiver: F
     finally:
         for t in targets.values():
             await t.close()
+
+
+async def test_reload_without_the_dependency_pages_the_dependent_on_its_own(
+    tmp_path: Path, receiver: FakeReceiver, rig: Any
+) -> None:
+    targets = await make_targets(["db", "api"])
+    try:
+        config = config_for(tmp_path, targets, {"api": ["db"]}, receiver)
+        r = await rig(config)
+        await probe_round(r, ["api", "db"])
+        targets["api"].up = targets["db"].up = False
+        for _ in range(3):
+            await probe_round(r, ["api", "db"])
+        [page] = await receiver.wait_acked(1)
+        assert "endpoint db is down" in page.body["text"]
+        await r.service.reload(config_for(tmp_path, targets, {}, receiver))  # api no longer depends on db
+        await probe_round(r, ["api"])
+        acked = await receiver.wait_acked(2)
+        assert acked[1].body["text"].startswith("[FIRING] PAGE: endpoint api is down")
+    finally:
+        for t in targets.values():
+            await t.close()
+
+
+async def test_a_restart_keeps_dependents_covered(tmp_path: Path, receiver: FakeReceiver, rig: Any) -> None:
+    targets = await make_targets(["db", "api"])
+    try:
+        config = config_for(tmp_path, targets, {"api": ["db"]}, receiver)
+        first = await rig(config)
+        await probe_round(first, ["api", "db"])
+        targets["api"].up = targets["db"].up = False
+        for _ in range(3):
+            await probe_round(first, ["api", "db"])
+        await receiver.wait_acked(1)
+        await first.stop()
+        second = await rig(config)  # the same database: firing alerts and streaks restored
+        for _ in range(2):
+            await probe_round(second, ["api", "db"])
+        await settle(second)
+        assert len(receiver.attempts) == 1
+        targets["api"].up = targets["db"].up = True
+        await probe_round(second, ["api", "db"])
+        await receiver.wait_acked(2)
+        await settle(second)
+        assert [h.body["text"].split(":")[0] for h in receiver.attempts] == ["[FIRING] PAGE", "[RESOLVED] PAGE"]
+    finally:
+        for t in targets.values():
+            await t.close()
