@@ -8,6 +8,7 @@ in the window / bad units the period's budget allows), so the rows compare with 
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,11 +18,14 @@ from zoneinfo import ZoneInfo
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.display import percent
 from slowatch.slo.history import SloFigures, slo_figures
-from slowatch.store.annotations import Annotation
-from slowatch.web.consumer_html import when
+from slowatch.store.annotations import Annotation, list_annotations
 
 DEPLOY_HOURS = 4
 HOUR = 3600
+
+
+def when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,37 @@ def deploy_impacts(
     return out
 
 
+def report_deploys(
+    conn: sqlite3.Connection, defs: Sequence[SloDef], periods: Sequence[SloFigures],
+    consumer_endpoints: dict[str, set[str]],
+) -> dict[tuple[str, str], list[DeployImpact]]:  # fmt: skip
+    """(consumer, SLO) -> the deploys in its reported period (for `slowatch report`'s text and JSON)."""
+    stored = list_annotations(conn)
+    by_key = {(d.consumer, d.name): d for d in defs}
+    out = {}
+    for f in periods:
+        d = by_key[(f.consumer, f.slo)]
+        marks = [a for a in stored if a.concerns(f.consumer, consumer_endpoints.get(f.consumer, set()))]
+        out[(f.consumer, f.slo)] = deploy_impacts(conn, d, f, marks)
+    return out
+
+
+def impact_json(i: DeployImpact) -> dict[str, object]:
+    return {"deploy": i.deploy.as_dict(), "window_start": i.start, "window_end": i.end, "bad": i.bad,
+            "total": i.total, "budget_share": i.share}  # fmt: skip
+
+
+def deploys_text(rows: dict[tuple[str, str], list[DeployImpact]], hours: int = DEPLOY_HOURS) -> str:
+    """Lines for the table and markdown formats; empty when no deploy falls in a reported period."""
+    lines = []
+    for (consumer, slo), impacts in rows.items():
+        for i in impacts:
+            share = percent(i.share) if i.share is not None else "n/a"
+            lines.append(f"  {consumer}/{slo}  {when(i.deploy.ts)}  {i.deploy.text[:60]}: "
+                         f"{i.bad:,} bad of {i.total:,} in {hours} h, {share} of the budget")  # fmt: skip
+    return f"\nBudget burned in the {hours} h after each deploy:\n" + "\n".join(lines) + "\n" if lines else ""
+
+
 def deploys_html(impacts: Sequence[DeployImpact], unit: str, hours: int = DEPLOY_HOURS) -> str:
     if not impacts:
         return ""
@@ -65,4 +100,6 @@ def deploys_html(impacts: Sequence[DeployImpact], unit: str, hours: int = DEPLOY
     )
 
 
-__all__ = ["DEPLOY_HOURS", "DeployImpact", "deploy_impacts", "deploys_html"]
+__all__ = [
+    "DEPLOY_HOURS", "DeployImpact", "deploy_impacts", "deploys_html", "deploys_text", "impact_json", "report_deploys",
+]  # fmt: skip

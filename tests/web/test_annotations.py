@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from slowatch.daemon import Daemon
 from tests.web.conftest import OUTAGE, T0, Builder, config_text, fetch
@@ -144,3 +145,30 @@ async def test_annotate_cli_posts_or_writes_the_database(build: Builder, tmp_pat
         ("from cron", "cli"),
         ("v1", "api:annotation-token"),
     ]
+
+
+async def test_text_and_json_reports_list_the_budget_burned_after_deploys(build: Builder, tmp_path: Path) -> None:
+    daemon = await build()
+    await post(daemon, {"kind": "deploy", "text": "pay v142", "consumer": "checkout", "time": OUTAGE[0] - 1800})
+    await post(daemon, {"kind": "note", "text": "not a deploy", "consumer": "checkout", "time": OUTAGE[0] - 1800})
+    config = tmp_path / "slowatch.yaml"
+    config.write_text(config_text(tmp_path))
+    at = "2026-11-13T00:00:00+00:00"  # T0 + 72 h, when build() stopped feeding
+
+    async def report(fmt: str) -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "slowatch", "report", "--config", str(config), "--consumer", "checkout",
+            "--slo", "availability", "--format", fmt, "--at", at, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0
+        return out.decode()
+
+    [doc] = json.loads(await report("json"))
+    [after] = doc["after_deploys"]
+    assert after["deploy"]["text"] == "pay v142" and (after["bad"], after["total"]) == (6, 48)
+    assert after["budget_share"] == pytest.approx(6 / 8.4) and after["window_start"] == OUTAGE[0] - 3600
+    table = await report("table")
+    assert "Budget burned in the 4 h after each deploy:" in table
+    assert "checkout/availability  2026-11-11 05:30 UTC  pay v142: 6 bad of 48 in 4 h, 71.4% of the budget" in table
+    assert "Budget burned" not in await report("csv")
