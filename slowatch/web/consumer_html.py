@@ -13,6 +13,7 @@ from html import escape
 
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
 from slowatch.slo.display import budget_text, duration_words, percent, sli_percent, state_word, unit_word
+from slowatch.slo.gate import decide
 from slowatch.slo.windows import CalendarPeriod
 from slowatch.store.annotations import Annotation
 from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
@@ -118,7 +119,22 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
         f"<h3 style='margin-top:.8rem'>Last {len(s.days)} days</h3>"
         f"{day_bars_svg(s.days, f'{d.name}: one bar per UTC day', unit)}"
     )
-    return head + f"<div class='figures'>{figures}</div>{burn_table}{chart}{days}</div>"
+    return head + f"<div class='figures'>{figures}</div>{gate_line(s)}{burn_table}{chart}{days}</div>"
+
+
+def gate_line(s: SloFigure) -> str:
+    """The deploy gate's answer under an SLO's figures, when the SLO has a policy (slowatch/slo/gate.py)."""
+    if s.config.policy is None or s.status is None:
+        return ""
+    st = s.status
+    g = decide(st.consumer, s.config, st.state.value, st.budget_remaining, st.burn(3600.0))
+    word = "deploys on hold" if g.decision == "hold" else "deploys may go"
+    color = "#cf222e" if g.decision == "hold" else "#1a7f37"
+    message = f" — {escape(g.message)}" if g.message else ""
+    return (
+        f"<p class='gate small'><b style='color:{color}'>{word}</b> · {escape(g.reason)} "
+        f"<span class='muted'>(rule: {escape(g.rule)})</span>{message}</p>"
+    )
 
 
 def endpoints_section(f: ConsumerFigures) -> str:

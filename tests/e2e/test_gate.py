@@ -89,6 +89,8 @@ consumers:
             assert first["decision"] == "go" and "collecting data" in str(first["reason"]), first
             code, out = await gate_cli("--url", daemon.url, "--consumer", "shop", token=SHOP)
             assert code == 0 and out.startswith("GO: "), out
+            async with s.get(f"{daemon.url}/consumers/shop") as r:
+                assert "deploys may go</b> · shop/availability is still collecting data" in await r.text()
 
             deadline = time.monotonic() + 20
             while (await gate())["slos"][0]["rule"] != "within policy":  # type: ignore[index]
@@ -105,6 +107,10 @@ consumers:
                 assert time.monotonic() < deadline + 40  # well below the line: no flapping back to go
                 await asyncio.sleep(0.5)
 
+            async with s.get(f"{daemon.url}/consumers/shop") as r:  # the consumer page says it too
+                page = await r.text()
+                assert "<b style='color:#cf222e'>deploys on hold</b> · shop/availability: " in page
+                assert "(rule: freeze_below: 90.0%)</span> — ask #sre before shipping" in page
             async with s.get(f"{daemon.url}/api/v1/consumers/shop/slos/availability/gate") as r:
                 assert (await r.json())["decision"] == "hold"
             async with s.get(f"{daemon.url}/api/v1/consumers/shop/slos/nope/gate") as r:
