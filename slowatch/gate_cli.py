@@ -6,7 +6,8 @@
 Exit status: 0 go, 1 hold, 2 an error (bad config, unknown consumer or SLO, daemon unreachable or
 refusing the token). With `--url` the token comes from `--token` or, better (no secret in the
 process list), the `SLOWATCH_TOKEN` environment variable. Without `--url` the database is opened
-read-only (the daemon may be running), figures computed like `slowatch report`.
+read-only (the daemon may be running), figures computed like `slowatch report`; its "last hour"
+burn is the current clock hour (the stored cells are hourly), the daemon's a rolling hour.
 """
 
 from __future__ import annotations
