@@ -1,4 +1,5 @@
-"""Command line: `slowatch run | check | probe | demo | report | alerts | test-sink | silence | generate | import`.
+"""Command line: `slowatch run | check | probe | demo | report | gate | annotate | alerts | test-sink | silence |
+generate | import`.
 
 The only module that prints.
 """
@@ -14,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from slowatch import __version__, loops
+from slowatch.annotate import add_annotate_arguments
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.config import Config
 from slowatch.config.isolated import load_isolated
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
+from slowatch.gate_cli import add_gate_arguments
 from slowatch.report import add_report_arguments, run_report
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -230,6 +233,30 @@ def cmd_silence(args: argparse.Namespace) -> int:
     return _print_result(silence(_override(config, None, args.db, None), target, name, until, args.reason))
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    from slowatch.gate_cli import ERROR, run
+
+    config = None
+    if args.config:
+        config = _load_or_report(args.config)
+        if config is None:
+            return EXIT_CONFIG
+    lines, code = run(args, config)
+    print("\n".join(lines), file=sys.stderr if code == ERROR else sys.stdout)
+    return code
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from slowatch.annotate import run_annotate
+
+    config = None
+    if args.config:
+        config = _load_or_report(args.config)
+        if config is None:
+            return EXIT_CONFIG
+    return _print_result(run_annotate(args, config))
+
+
 def _emit(text: str, output: str | None) -> int:
     if output is None:
         sys.stdout.write(text)
@@ -335,6 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     correct = sub.add_parser("correct", help="record, revoke or list budget corrections (retroactive exclusions)")
     add_correct_arguments(correct)
     correct.set_defaults(func=run_correct)
+
+    gate = sub.add_parser("gate", help="may changes ship now? exit 0 go, 1 hold (error-budget policies)")
+    add_gate_arguments(gate)
+    gate.set_defaults(func=cmd_gate)
+
+    annotate = sub.add_parser("annotate", help="record a deploy, incident or note (API or database)")
+    add_annotate_arguments(annotate)
+    annotate.set_defaults(func=cmd_annotate)
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
     alerts.add_argument("--db", help="SQLite database path (default: server.database)")

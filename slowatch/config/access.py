@@ -4,6 +4,7 @@
       auth:
         operator_tokens: ["${SLOWATCH_OPERATOR_TOKEN}"]   # the overview, the full API, every consumer
         protect_metrics: false                             # true: /metrics needs an operator token too
+        annotation_tokens: ["${DEPLOY_TOKEN}"]             # optional: may only POST /api/v1/annotations
     consumers:
       - name: checkout
         access: {tokens: ["${CHECKOUT_TOKEN}"]}            # or {public: true}
@@ -47,6 +48,7 @@ class NamedToken(Model):
 class AuthConfig(Model):
     operator_tokens: list[Token | NamedToken] = Field(min_length=1)
     protect_metrics: bool = False
+    annotation_tokens: list[Token] = Field(default_factory=list)  # may only POST /api/v1/annotations (CI deploys)
 
     @property
     def operator_secrets(self) -> list[tuple[str, SecretStr]]:

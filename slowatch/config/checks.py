@@ -15,6 +15,7 @@ from slowatch.config.alerting import check_alerting
 from slowatch.config.cluster import check_cluster
 from slowatch.config.composite import check_composites
 from slowatch.config.consumers import check_consumers
+from slowatch.config.dependencies import check_dependencies
 from slowatch.config.maintenance import check_maintenance
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
@@ -68,7 +69,7 @@ def check_prometheus_labels(config: Config) -> Iterable[Problem]:
 
 CHECKS: list[Check] = [
     check_endpoints, check_consumers, check_composites, check_maintenance, check_alerting, check_access,
-    check_prometheus_labels, check_cluster,
+    check_prometheus_labels, check_cluster, check_dependencies,
 ]  # fmt: skip
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, Field, model_validator
 from slowatch.config.access import AccessConfig
 from slowatch.config.cluster import LocationQuorum
 from slowatch.config.messages import Suggester
+from slowatch.config.policy import BudgetPolicy
 from slowatch.config.types import Duration, Model, Name, Timeout, Window
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class SloConfig(Model):
     endpoints: list[EndpointRef] | None = None
     composite: CompositeConfig | None = None
     locations: LocationQuorum | None = None  # evaluated by the generated Prometheus rules (config/cluster.py)
+    policy: BudgetPolicy | None = None  # the deploy gate's rules (config/policy.py)
 
     @model_validator(mode="after")
     def _consistent(self) -> SloConfig:

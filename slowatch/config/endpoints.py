@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, field_va
 from yarl import URL
 
 from slowatch.config.alerting import EndpointAlerts
+from slowatch.config.consumers import EndpointRef
 from slowatch.config.types import (
     Delay,
     Duration,
@@ -37,6 +38,7 @@ class EndpointBase(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
     alerts: EndpointAlerts = Field(default_factory=EndpointAlerts)
+    depends_on: list[EndpointRef] = Field(default_factory=list)  # names or label selectors (config/dependencies.py)
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")

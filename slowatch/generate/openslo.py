@@ -35,6 +35,7 @@ A_MAINTENANCE, A_NO_DATA_AFTER, A_EXHAUSTED = (
     PREFIX + "exhausted-threshold",
 )
 A_SHORT_WINDOW, A_BUDGET_PERCENT = PREFIX + "short-window", PREFIX + "budget-percent"
+A_POLICY = PREFIX + "policy"  # the error-budget policy (deploy gate) as JSON
 
 GOOD_METRIC, TOTAL_METRIC = "slowatch_slo_good_events_total", "slowatch_slo_events_total"
 
@@ -166,6 +167,8 @@ class _Writer:
         if windows:
             dumped = [m.model_dump(mode="json", exclude_defaults=True) for m in windows]
             notes[A_MAINTENANCE] = json.dumps(dumped, separators=(", ", ": "))
+        if slo.policy is not None:
+            notes[A_POLICY] = json.dumps(slo.policy.model_dump(mode="json", exclude_defaults=True))
         override = self.overrides.get((consumer.name, slo.name))
         if override is not None and override.no_data_after is not None:
             notes[A_NO_DATA_AFTER] = format_duration(override.no_data_after)
@@ -248,6 +251,7 @@ __all__ = [
     "A_EXHAUSTED",
     "A_MAINTENANCE",
     "A_NO_DATA_AFTER",
+    "A_POLICY",
     "A_SHORT_WINDOW",
     "A_SLI",
     "A_SLO",

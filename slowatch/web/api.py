@@ -15,6 +15,7 @@ from slowatch.models import ProbeResult
 from slowatch.redact import describe_target, redact_url
 from slowatch.store import queries
 from slowatch.store.schema import LATENCY_BUCKETS
+from slowatch.web.dependencies import GRAPH, DependencyView
 from slowatch.web.params import Query, bad_parameter, not_found
 from slowatch.web.view import VIEW
 
@@ -65,7 +66,9 @@ async def endpoint(request: web.Request) -> web.Response:
     Query(request)
     name = _known(request, request.match_info["name"])
     ep = view.config.endpoint(name)
-    return web.json_response(endpoint_json(ep, view.latest.get(name)))
+    doc = endpoint_json(ep, view.latest.get(name))
+    doc["dependencies"] = DependencyView(view, request.app[GRAPH]).endpoint(name)
+    return web.json_response(doc)
 
 
 def consumer_json(

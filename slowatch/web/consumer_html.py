@@ -8,6 +8,7 @@ rounding).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from html import escape
 
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
@@ -22,7 +23,9 @@ from slowatch.slo.display import (
     unit_word,
     units_of,
 )
+from slowatch.slo.gate import decide
 from slowatch.slo.windows import CalendarPeriod
+from slowatch.store.annotations import Annotation
 from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
 
 STYLE = """
@@ -74,7 +77,7 @@ def _figure(label: str, value: str) -> str:
     return f"<div class='figure'><span>{escape(label)}</span><b>{escape(value)}</b></div>"
 
 
-def slo_card(s: SloFigure) -> str:
+def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     d, st = s.definition, s.status
     state = slo_state(s)
     unit = unit_word(units_of(d))
@@ -114,19 +117,21 @@ def slo_card(s: SloFigure) -> str:
     )
     b = s.burn
     chart_title = f"{d.name}: budget remaining from {when(b.start)} to {when(b.end)}"
+    svg = burn_down_svg(b, chart_title, correction_marks(s.corrections), marks)
     chart = (
-        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{burn_down_svg(b, chart_title, correction_marks(s.corrections))}"
+        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{svg}"
         "<div class='small muted'>solid: budget left"
         f"{' of the whole period' + chr(39) + 's expected budget' if isinstance(d.window, CalendarPeriod) else ''}"
-        " · dashed: spending it evenly · blue: maintenance (excluded) · purple: budget corrections (excluded)"
-        " · red: outages</div>"
+        " · dashed: spending it evenly · blue: maintenance (excluded) · teal: budget corrections (excluded)"
+        " · red: outages"
+        f"{' · marks: deploys (purple), incidents (red), notes (grey)' if marks else ''}</div>"
     )
     days = (
         f"<h3 style='margin-top:.8rem'>Last {len(s.days)} days</h3>"
         f"{day_bars_svg(s.days, f'{d.name}: one bar per UTC day', unit)}"
     )
     fixes = corrections_table(s.corrections, st.total, st.objective) if s.corrections else ""
-    return head + f"<div class='figures'>{figures}</div>{burn_table}{chart}{fixes}{days}</div>"
+    return head + f"<div class='figures'>{figures}</div>{gate_line(s)}{burn_table}{chart}{fixes}{days}</div>"
 
 
 def correction_marks(corrections: tuple[CorrectionFigure, ...]) -> list[tuple[float, float, str]]:
@@ -156,6 +161,21 @@ def corrections_table(corrections: tuple[CorrectionFigure, ...], total: int, obj
         "<h3 style='margin-top:.8rem'>Budget corrections</h3><div class='scroll'><table class='corrections'>"
         "<tr><th>id</th><th>excluded period</th><th>scope</th><th>why</th><th>status</th><th>budget returned</th>"
         f"</tr>{''.join(rows)}</table></div>"
+    )
+
+
+def gate_line(s: SloFigure) -> str:
+    """The deploy gate's answer under an SLO's figures, when the SLO has a policy (slowatch/slo/gate.py)."""
+    if s.config.policy is None or s.status is None:
+        return ""
+    st = s.status
+    g = decide(st.consumer, s.config, st.state.value, st.budget_remaining, st.burn(3600.0))
+    word = "deploys on hold" if g.decision == "hold" else "deploys may go"
+    color = "#cf222e" if g.decision == "hold" else "#1a7f37"
+    message = f" — {escape(g.message)}" if g.message else ""
+    return (
+        f"<p class='gate small'><b style='color:{color}'>{word}</b> · {escape(g.reason)} "
+        f"<span class='muted'>(rule: {escape(g.rule)})</span>{message}</p>"
     )
 
 
@@ -207,12 +227,19 @@ def maintenance_section(f: ConsumerFigures) -> str:
     )
 
 
+def _quiet(alert: dict[str, object]) -> str:
+    """Why a firing alert was not notified: its dependency's outage, or a silence / maintenance."""
+    if alert.get("root_cause"):
+        return f" <span class=muted>(covered: dependency {escape(str(alert['root_cause']))} is down)</span>"
+    return " <span class=muted>(suppressed)</span>" if alert.get("suppressed") else ""
+
+
 def alerts_section(alerts: list[dict[str, object]]) -> str:
     if not alerts:
         return "<h2>Firing alerts</h2><div class='card muted'>None.</div>"
     rows = "".join(
         f"<tr><td>{escape(str(a.get('severity', '')))}</td><td>{escape(str(a.get('title', '')))}"
-        f"{' <span class=muted>(suppressed)</span>' if a.get('suppressed') else ''}</td>"
+        f"{_quiet(a)}</td>"
         f"<td>{escape(str(a.get('summary', '')))}</td></tr>"
         for a in alerts
     )
