@@ -37,6 +37,11 @@ def _at_least(minimum: float) -> AfterValidator:
     return AfterValidator(check)
 
 
+
+DEFAULT_ALERT_WINDOWS: tuple[float, ...] = (300.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0, 259200.0)
+"""The windows the SLO engine computes burn rates over: the Workbook's multi-window pairs 5m/1h, 30m/6h,
+2h/1d, 6h/3d. Burn tiers may only use these (`check_alerting`); slo.definitions re-exports them."""
+
 class EndpointAlerts(Model):
     """`alerts:` of an endpoint (or of `defaults`): when an endpoint is down, and what to send."""
 
@@ -191,8 +196,6 @@ def check_alerting(config: Config) -> Iterable[Problem]:
             yield (*base, "match", "endpoint"), f"unknown endpoint {m.endpoint!r}"
     if config.sinks and not config.routes:
         yield ("routes",), "sinks are defined but no route sends anything to them (add `- match: {}`)"
-    from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS  # lazy: slo imports config
-
     windows = ", ".join(format_duration(w) for w in DEFAULT_ALERT_WINDOWS)
     tier_lists: list[tuple[tuple[str | int, ...], list[BurnTier] | None]] = [
         (("alerting", "burn_tiers"), config.alerting.burn_tiers)
@@ -221,6 +224,7 @@ def check_alerting(config: Config) -> Iterable[Problem]:
 
 
 __all__ = [
+    "DEFAULT_ALERT_WINDOWS",
     "AlertKind",
     "AlertingPolicy",
     "AlertmanagerSinkConfig",

@@ -27,6 +27,7 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.assertions import check_body, check_headers, check_status
 from slowatch.probes.certs import TlsSettings, load_error
 from slowatch.probes.failures import Failure, classify, classify_os_error, short
+from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
 from slowatch.probes.tracing import PhaseRecorder, recording
 from slowatch.redact import redact_url
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from aiohttp.client_reqrep import ClientResponse
     from aiohttp.connector import Connection
 
-    from slowatch.probes import ProbeContext
+    from slowatch.probes.context import ProbeContext
 
 _CHUNK = 64 * 1024
 _CUT_SHORT = re.compile(r"received (\d+) of (\d+) bytes")
@@ -262,4 +263,25 @@ def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
     return classify(exc, where, endpoint.timeout)
 
 
-__all__ = ["ProbeRequest", "probe"]
+
+def _weight(endpoint: HttpEndpoint) -> float:
+    return 3.0 if endpoint.url.startswith("https:") else 1.0  # a TLS handshake costs ~3 plain requests
+
+
+KIND = ProbeKind(
+    name="http",
+    model=HttpEndpoint,
+    probe=probe,
+    target=lambda shown: shown.url() or "",
+    outcomes=TRANSPORT_OUTCOMES | {
+        Outcome.TLS_ERROR, Outcome.HTTP_STATUS, Outcome.ASSERTION_FAILED, Outcome.BODY_TOO_LARGE,
+        Outcome.TOO_MANY_REDIRECTS, Outcome.PROTOCOL_ERROR,
+    },
+    weight=_weight,
+    gauges=(KindGauge("slowatch_probe_http_duration_seconds", "Duration of each phase of the last HTTP probe", "phase",
+                      phases_of),),
+    status_code=True,
+)  # fmt: skip
+
+
+__all__ = ["KIND", "ProbeRequest", "probe"]

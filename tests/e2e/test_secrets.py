@@ -16,6 +16,7 @@ import pickle
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,8 +30,8 @@ from slowatch.config.concealed import build_concealed, concealed_of
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.config.isolated import load_isolated
 from slowatch.models import ProbeResult
-from slowatch.probes import PROBES, ProbeContext, make_session, probe_once
-from slowatch.redact import describe_target
+from slowatch.probes import ProbeContext, make_session, probe_once
+from slowatch.probes.registry import KINDS, describe_target
 from slowatch.web.app import make_app
 from slowatch.web.view import DaemonView
 from tests.e2e.harness import DaemonProcess
@@ -159,7 +160,7 @@ async def test_a_probe_bug_logs_its_traceback_concealed(
     async def broken(endpoint: HttpEndpoint, ctx: ProbeContext) -> ProbeResult:
         raise ValueError(f"cannot use {endpoint.url}")
 
-    monkeypatch.setitem(PROBES, "http", broken)
+    monkeypatch.setitem(KINDS, "http", replace(KINDS["http"], probe=broken))
     config = load_text(config_text(8080, 9, 53), env=ENV)
     async with make_session() as session:
         result = await probe_once(config.endpoint("path-secret"), ProbeContext(session=session, clock=SystemClock()))
