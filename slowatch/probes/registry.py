@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slowatch.probes import dns, http, tcp, tls
+from slowatch.probes import dns, http, tcp, tls, transaction
 from slowatch.probes.kind import ProbeKind
 from slowatch.redact import Shown
 
@@ -16,6 +16,7 @@ KINDS: dict[str, ProbeKind] = {
         tcp.KIND,
         tls.KIND,
         dns.KIND,
+        transaction.KIND,
     )
 }
 
