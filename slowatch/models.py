@@ -27,6 +27,8 @@ class Outcome(StrEnum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     PROTOCOL_ERROR = "protocol_error"
     ERROR = "error"
+    NOT_SERVING = "not_serving"
+    UNKNOWN_SERVICE = "unknown_service"
 
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})

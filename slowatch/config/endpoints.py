@@ -287,10 +287,11 @@ def split_hostport(value: str, default_port: int) -> tuple[str, int]:
 
 
 # The other kinds' models build on the ones above, in modules of their own: imported last.
+from slowatch.config.grpc import GrpcEndpoint  # noqa: E402
 from slowatch.config.transaction import TransactionEndpoint  # noqa: E402
 
 Endpoint = Annotated[
-    HttpEndpoint | TcpEndpoint | TlsEndpoint | DnsEndpoint | TransactionEndpoint,
+    HttpEndpoint | TcpEndpoint | TlsEndpoint | DnsEndpoint | TransactionEndpoint | GrpcEndpoint,
     Field(discriminator="kind"),
 ]
 
@@ -301,6 +302,7 @@ __all__ = [
     "DnsExpect",
     "Endpoint",
     "EndpointBase",
+    "GrpcEndpoint",
     "HttpEndpoint",
     "HttpExpect",
     "Proxy",

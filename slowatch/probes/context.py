@@ -27,6 +27,9 @@ class ProbeContext:
     """Per endpoint name: request options built once (`http.prepared`); rebuilt when the endpoint changes."""
     http_options_shared: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     """Equal request options of different endpoints, kept once (`http.prepared`)."""
+    prepared: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
+    """Other kinds' per-endpoint state built once: (kind, endpoint name) -> (endpoint, state); rebuilt
+    when the endpoint object changes (a reload)."""
 
 
 __all__ = ["ProbeContext"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slowatch.probes import dns, http, tcp, tls, transaction
+from slowatch.probes import dns, grpc, http, tcp, tls, transaction
 from slowatch.probes.kind import ProbeKind
 from slowatch.redact import Shown
 
@@ -17,6 +17,7 @@ KINDS: dict[str, ProbeKind] = {
         tls.KIND,
         dns.KIND,
         transaction.KIND,
+        grpc.KIND,
     )
 }
 
