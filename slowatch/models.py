@@ -29,6 +29,7 @@ class Outcome(StrEnum):
     ERROR = "error"
     NOT_SERVING = "not_serving"
     UNKNOWN_SERVICE = "unknown_service"
+    PACKET_LOSS = "packet_loss"
 
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})

@@ -288,10 +288,11 @@ def split_hostport(value: str, default_port: int) -> tuple[str, int]:
 
 # The other kinds' models build on the ones above, in modules of their own: imported last.
 from slowatch.config.grpc import GrpcEndpoint  # noqa: E402
+from slowatch.config.icmp import IcmpEndpoint  # noqa: E402
 from slowatch.config.transaction import TransactionEndpoint  # noqa: E402
 
 Endpoint = Annotated[
-    HttpEndpoint | TcpEndpoint | TlsEndpoint | DnsEndpoint | TransactionEndpoint | GrpcEndpoint,
+    HttpEndpoint | TcpEndpoint | TlsEndpoint | DnsEndpoint | TransactionEndpoint | GrpcEndpoint | IcmpEndpoint,
     Field(discriminator="kind"),
 ]
 
@@ -305,6 +306,7 @@ __all__ = [
     "GrpcEndpoint",
     "HttpEndpoint",
     "HttpExpect",
+    "IcmpEndpoint",
     "Proxy",
     "TcpEndpoint",
     "TcpExpect",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slowatch.probes import dns, grpc, http, tcp, tls, transaction
+from slowatch.probes import dns, grpc, http, icmp, tcp, tls, transaction
 from slowatch.probes.kind import ProbeKind
 from slowatch.redact import Shown
 
@@ -18,6 +18,7 @@ KINDS: dict[str, ProbeKind] = {
         dns.KIND,
         transaction.KIND,
         grpc.KIND,
+        icmp.KIND,
     )
 }
 
