@@ -81,7 +81,8 @@ async def test_a_huge_reply_is_body_too_large(ctx: ProbeContext) -> None:
         result = await probe_once(grpc_endpoint(target.port, max_message_size="1MiB"), ctx)
     finally:
         await target.close()
-    assert (result.outcome, result.message) == (Outcome.BODY_TOO_LARGE, "reply larger than max_message_size (1048576 bytes)")
+    assert result.outcome is Outcome.BODY_TOO_LARGE
+    assert result.message == "reply larger than max_message_size (1048576 bytes)"
 
 
 async def test_tls_with_the_ca_and_a_wrong_ca(certs: CertSet, ctx: ProbeContext) -> None:
@@ -108,5 +109,5 @@ async def test_a_missing_ca_file_is_a_clear_error(ctx: ProbeContext) -> None:
 def test_config_and_target() -> None:
     assert describe_target(grpc_endpoint(50051, service="orders")) == "grpc://127.0.0.1:50051 orders"
     assert describe_target(grpc_endpoint(443, tls={})) == "grpcs://127.0.0.1:443"
-    with pytest.raises(ValueError, match="tls.verify: false is not supported"):
+    with pytest.raises(ValueError, match=r"tls\.verify: false is not supported"):
         grpc_endpoint(443, tls={"verify": False})

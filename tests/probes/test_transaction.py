@@ -140,7 +140,8 @@ endpoints:
 """
     with pytest.raises(ConfigError) as caught:
         load_text(text, "c.yaml", env={"SECRET": "s3cr3t-value"})
-    assert any(error in str(p) and str(p).startswith("c.yaml:3:5 endpoints[0]: steps[1] (orders): ") for p in caught.value.problems), caught.value.problems
+    where = "c.yaml:3:5 endpoints[0]: steps[1] (orders): "
+    assert any(error in str(p) and str(p).startswith(where) for p in caught.value.problems), caught.value.problems
 
 
 def test_env_interpolation_and_step_references_coexist() -> None:
