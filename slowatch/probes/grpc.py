@@ -67,6 +67,9 @@ def _channel(endpoint: GrpcEndpoint, credentials: grpc.ChannelCredentials | None
     options: list[tuple[str, Any]] = [
         ("grpc.use_local_subchannel_pool", 1),  # a connection of our own: not shared with other channels
         ("grpc.enable_retries", 0),
+        # the connect attempt (TCP + TLS + HTTP/2 settings) ends with the probe: by default grpc keeps trying for
+        # at least 20 s after the channel is closed, holding the socket (2 fds per probe to a silent peer)
+        ("grpc.min_reconnect_backoff_ms", max(100, int(endpoint.timeout * 1000))),
         ("grpc.max_receive_message_length", endpoint.max_message_size),
         ("grpc.primary_user_agent", "slowatch"),
     ]

@@ -5,11 +5,9 @@ drops every reply or all but the first; "not permitted" from a subprocess that g
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import textwrap
@@ -25,8 +23,8 @@ from slowatch.metrics import ProbeMetrics, render_metrics
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, icmp, probe_once
 from slowatch.probes.registry import describe_target
+from tests.support.icmpfilter import DROP_ALL, ONLY_SEQ_0, filtered
 
-SO_ATTACH_FILTER = 26
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,22 +32,6 @@ def icmp_endpoint(**options: Any) -> IcmpEndpoint:
     data = {"kind": "icmp", "name": "t", "interval": 10, "timeout": 1, "host": "127.0.0.1", "spacing": 0.02}
     return IcmpEndpoint.model_validate({**data, **options})
 
-
-def filtered(*program: tuple[int, int, int, int]) -> icmp.Opener:
-    """The real opener, plus a classic BPF program attached to the socket."""
-
-    def opener(family: int) -> tuple[socket.socket, bool]:
-        sock, raw = icmp.open_icmp_socket(family)
-        code = b"".join(struct.pack("HBBI", *insn) for insn in program)
-        buffer = ctypes.create_string_buffer(code)
-        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HL", len(program), ctypes.addressof(buffer)))
-        return sock, raw
-
-    return opener
-
-
-DROP_ALL = ((0x06, 0, 0, 0),)
-ONLY_SEQ_0 = ((0x28, 0, 0, 26), (0x15, 0, 1, 0), (0x06, 0, 0, 0xFFFF), (0x06, 0, 0, 0))  # ldh [26]; seq == 0?
 
 needs_icmp = pytest.mark.skipif(os.geteuid() != 0, reason="ICMP sockets need root here (ping_group_range = 1 0)")
 
