@@ -18,7 +18,7 @@ from tests.support.hostile import TcpTarget
 
 
 def test_registry_has_every_kind() -> None:
-    assert sorted(KINDS) == ["dns", "http", "tcp", "tls"]
+    assert sorted(KINDS) == ["dns", "grpc", "http", "icmp", "tcp", "tls", "transaction"]
 
 
 async def test_a_probe_bug_becomes_an_error_result(
