@@ -62,6 +62,14 @@ async def _credentials(endpoint: GrpcEndpoint, ctx: ProbeContext) -> grpc.Channe
     return credentials
 
 
+def _keep_runtime(ctx: ProbeContext) -> None:
+    """grpc.aio starts its poller thread with the first channel and stops it (joining the thread, on the
+    event loop) when the last one is gone: with one channel per probe that would be a thread start and a
+    blocking join per probe. An idle channel (it never connects) kept in the context holds the runtime up."""
+    if ("grpc", "") not in ctx.prepared:
+        ctx.prepared[("grpc", "")] = (None, grpc.aio.insecure_channel("127.0.0.1:9"))
+
+
 def _channel(endpoint: GrpcEndpoint, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
     target = f"[{endpoint.host}]:{endpoint.port}" if ":" in endpoint.host else f"{endpoint.host}:{endpoint.port}"
     options: list[tuple[str, Any]] = [
@@ -89,6 +97,7 @@ async def probe(endpoint: GrpcEndpoint, ctx: ProbeContext) -> ProbeResult:
     except OSError as exc:  # a missing or unreadable CA / client certificate
         outcome, message = Outcome.ERROR, load_error(exc)
     else:
+        _keep_runtime(ctx)
         channel = _channel(endpoint, credentials)
         try:
             stub = health_pb2_grpc.HealthStub(channel)
