@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from slowatch import __version__, loops
+from slowatch import __version__, process
 from slowatch.annotate import add_annotate_arguments
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.config import Config
@@ -25,32 +24,6 @@ from slowatch.gate_cli import add_gate_arguments
 from slowatch.report import add_report_arguments, run_report
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        doc = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc)
-
-
-def setup_logging(fmt: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # slowatch logs skips and misses itself
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 def _load_or_report(path: str) -> Config | None:
@@ -90,7 +63,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"slowatch run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging(config.server.log_format, args.log_level)
 
     def load(path: Path) -> Config:  # a reload keeps the command line's overrides
         return apply_cluster_flags(_override(load_isolated(path), args.listen, args.db, args.log_format), args)
@@ -111,7 +83,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     try:
-        return loops.run(main(), config.server.event_loop)
+        return process.run(
+            main(), event_loop=config.server.event_loop, log_format=config.server.log_format, log_level=args.log_level
+        )
     except SlowatchError as exc:
         logging.getLogger("slowatch").error("%s", exc)
         return EXIT_FAILURE
@@ -178,7 +152,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config)  # reported before anything starts; loaded again with the demo's ports
     if config is None:
         return EXIT_CONFIG
-    setup_logging(config.server.log_format, args.log_level)
 
     def load_config(env: Mapping[str, str]) -> Config:
         return _override(load(args.config, env=env), None, args.db, None)
@@ -187,7 +160,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         load_config, config_path=args.config, port=args.demo_port, listen=args.listen, duration=args.duration
     )
     try:
-        return loops.run(demo, config.server.event_loop)
+        return process.run(
+            demo, event_loop=config.server.event_loop, log_format=config.server.log_format, log_level=args.log_level
+        )
     except ConfigError as exc:
         print("\n".join(map(str, exc.problems)), file=sys.stderr)
         return EXIT_CONFIG

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry
 
 from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
@@ -98,9 +98,6 @@ class Daemon:
             retention=config.server.retention,
             observe_write=self._observe_write,
         )
-        # No `_created` series (process-wide in prometheus-client): the per-endpoint families never export them,
-        # so counters and histograms look alike on /metrics; see slowatch/metrics/exposition.py.
-        disable_created_metrics()  # type: ignore[no-untyped-call]
         thresholds = [s.threshold for c in config.consumers for s in c.slos if s.threshold is not None]
         self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics, thresholds, labels)
         self._scheduler: ProbeScheduler | ProberPool
@@ -275,9 +272,8 @@ class Daemon:
                 self._spawn(self._reloader.watch(self._watch_interval))
         self._ready = True
         # Everything built so far lives for the whole run: keep it out of the cyclic GC's scans, which
-        # otherwise cost 70-130 ms pauses at 1,000 SLOs (benchmarks/slo_refresh.py), and collect the
-        # young generation less often: probes allocate many short-lived objects, and at 10,000 endpoints
-        # the default thresholds paused the loop for 10 s in every 45 (benchmarks/README.md, fix 0).
+        # otherwise cost 70-130 ms pauses at 1,000 SLOs (benchmarks/slo_refresh.py). The young generation is
+        # collected less often too (`process.tune`, run by the entry point: benchmarks/README.md, fix 0).
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         logger.info(

@@ -9,7 +9,10 @@ from types import MappingProxyType
 
 
 class Outcome(StrEnum):
-    """Exactly one per probe result. The names are the `outcome` label values on /metrics."""
+    """Exactly one per probe result. The names are the `outcome` label values on /metrics.
+
+    Append only: the position of each member is its code in the store (store/blocks.py). Which kinds
+    produce which outcomes: each kind's `ProbeKind.outcomes` (probes/registry.py)."""
 
     SUCCESS = "success"
     TIMEOUT = "timeout"
@@ -24,6 +27,9 @@ class Outcome(StrEnum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     PROTOCOL_ERROR = "protocol_error"
     ERROR = "error"
+    NOT_SERVING = "not_serving"
+    UNKNOWN_SERVICE = "unknown_service"
+    PACKET_LOSS = "packet_loss"
 
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})

@@ -11,10 +11,10 @@ see the concealed text).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from slowatch.config.concealed import Concealed, concealed_of
-from slowatch.config.endpoints import Endpoint
 from slowatch.models import ProbeResult
 
 
@@ -47,33 +47,44 @@ def redact_written_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, _redact_query(parts.query), ""))
 
 
-def describe_target(ep: Endpoint) -> str:
-    """What an endpoint points at, safe to show anyone: interpolated fields as written (`${NAME}`)."""
-    concealed = concealed_of(ep)
-    written = concealed.templates if concealed is not None else {}
+class Shown:
+    """An endpoint's fields as they may be shown to anyone: a field the config interpolated appears as
+    written (`${NAME}`), other text has interpolated values scrubbed, URLs lose credentials and query
+    values. Each kind's `target` (probes/kind.py) builds its description from these. `path` is a field
+    path as the loader records it: `url`, `host`, `steps.0.url`."""
 
-    def field(name: str) -> str | None:
-        if name in written:
-            return written[name]
-        value = getattr(ep, name, None)
+    __slots__ = ("concealed", "endpoint", "written")
+
+    def __init__(self, endpoint: Any) -> None:
+        self.endpoint = endpoint
+        self.concealed = concealed_of(endpoint)
+        self.written = self.concealed.templates if self.concealed is not None else {}
+
+    def __call__(self, path: str) -> str | None:
+        if path in self.written:
+            return self.written[path]
+        value: Any = self.endpoint
+        for key in path.split("."):
+            value = value[int(key)] if key.isdigit() else getattr(value, key, None)
+            if value is None:
+                return None
+        text = str(value)
+        return text if self.concealed is None else self.concealed.scrub(text)
+
+    def url(self, path: str = "url") -> str | None:
+        if path in self.written:
+            return redact_written_url(self.written[path])
+        value = self.endpoint
+        for key in path.split("."):
+            value = value[int(key)] if key.isdigit() else getattr(value, key, None)
         if value is None:
             return None
-        if name == "url":
-            value = redact_url(value)
-        return str(value) if concealed is None else concealed.scrub(str(value))
+        shown = redact_url(str(value))
+        return shown if self.concealed is None else self.concealed.scrub(shown)
 
-    url = field("url")
-    if url is not None:
-        return redact_written_url(url) if "url" in written else url
-    query = field("query")
-    if query is not None:
-        server = field("nameserver")
-        return f"{query} {field('record_type')}" + (f" @{server}" if server else "")
-    host = field("host")
-    if host is not None:
-        port = field("port")
-        return f"{host}:{port}" if port is not None else host
-    return ep.kind
+    def host_port(self, host: str = "host", port: str = "port") -> str:
+        shown_host, shown_port = self(host) or "", self(port)
+        return shown_host if shown_port is None else f"{shown_host}:{shown_port}"
 
 
 def conceal_result(result: ProbeResult, concealed: Concealed) -> ProbeResult:
@@ -86,4 +97,4 @@ def conceal_result(result: ProbeResult, concealed: Concealed) -> ProbeResult:
     return replace(result, message=message, final_url=final_url)
 
 
-__all__ = ["conceal_result", "describe_target", "redact_url", "redact_written_url"]
+__all__ = ["Shown", "conceal_result", "redact_url", "redact_written_url"]

@@ -15,9 +15,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from slowatch import __version__
-from slowatch.cli import JsonFormatter, main
+from slowatch.cli import main
 from slowatch.config import Config, load
 from slowatch.demo import run_demo
+from slowatch.process import JsonFormatter
 from tests.e2e.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -205,6 +205,12 @@ class ClientMetrics:
                           "Unix time the earliest certificate seen by the last probe expires", ep, registry=registry)
         self.phase = Gauge("slowatch_probe_http_duration_seconds", "Duration of each phase of the last HTTP probe",
                            ["endpoint", "phase", *extra], registry=registry)  # fmt: skip
+        Gauge("slowatch_probe_step_duration_seconds", "Duration of each step of the last transaction probe",
+              ["endpoint", "step", *extra], registry=registry)  # fmt: skip
+        Gauge("slowatch_probe_icmp_rtt_seconds", "Round-trip times of the last ICMP probe (min, avg, max)",
+              ["endpoint", "stat", *extra], registry=registry)  # fmt: skip
+        Gauge("slowatch_probe_icmp_packet_loss_ratio", "Share of echo requests of the last ICMP probe unanswered",
+              ep, registry=registry)  # fmt: skip
         Histogram("slowatch_metrics_scrape_duration_seconds",
                   "Duration of one /metrics scrape, from the request to the last byte written",
                   buckets=SCRAPE_BUCKETS, registry=registry)  # fmt: skip

@@ -170,7 +170,7 @@ async def test_reload_says_when_the_worker_count_would_change(
         return path
 
     path = write(3)
-    daemon = Daemon(load(path), config_path=path, watch_interval=0)
+    daemon = Daemon(await asyncio.to_thread(load, path), config_path=path, watch_interval=0)
     await daemon.start(serve=False)
     try:
         write(1500)  # 150 probes/s: "auto" would now use a worker

@@ -20,7 +20,7 @@ from slowatch.config.alerting import EndpointAlerts
 from slowatch.config.consumers import EndpointIndex, resolve_endpoints
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
-from slowatch.redact import describe_target
+from slowatch.probes.registry import describe_target
 
 
 @dataclass(slots=True)

@@ -64,7 +64,7 @@ _JSON_PATH = re.compile(rf"^\$(?:{JSON_PATH_STEP})*$")
 _STATUS_RANGE = re.compile(r"^[1-5]xx$|^([1-5]\d\d)-([1-5]\d\d)$")
 
 
-def _compile(pattern: str) -> str:
+def check_regex(pattern: str) -> str:
     try:
         re.compile(pattern)
     except re.error as exc:
@@ -72,7 +72,13 @@ def _compile(pattern: str) -> str:
     return pattern
 
 
-def _http_url(value: str, no_credentials: str) -> str:
+def check_json_path(path: str) -> str:
+    if not _JSON_PATH.match(path):
+        raise ValueError(f"unsupported JSON path {path!r} (use e.g. $.a.b[0].c)")
+    return path
+
+
+def http_url(value: str, no_credentials: str) -> str:
     found = control_character(value)
     if found is not None:  # yarl would silently drop it: the URL probed would not be the one written
         raise ValueError(f"a URL cannot contain {found}")
@@ -106,9 +112,9 @@ class BodyAssertion(Model):
         if {"equals", "exists"} <= self.model_fields_set:
             raise ValueError("set equals or exists, not both")
         if self.regex is not None:
-            _compile(self.regex)
-        if self.json_path is not None and not _JSON_PATH.match(self.json_path):
-            raise ValueError(f"unsupported JSON path {self.json_path!r} (use e.g. $.a.b[0].c)")
+            check_regex(self.regex)
+        if self.json_path is not None:
+            check_json_path(self.json_path)
         return self
 
 
@@ -134,7 +140,7 @@ class HttpExpect(Model):
     @classmethod
     def _headers(cls, v: dict[str, str]) -> dict[str, str]:
         for pattern in v.values():
-            _compile(pattern)
+            check_regex(pattern)
         return v
 
 
@@ -162,7 +168,7 @@ class Proxy(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        return _http_url(v, "put proxy credentials in username/password, not in the URL")
+        return http_url(v, "put proxy credentials in username/password, not in the URL")
 
     @field_validator("username")
     @classmethod
@@ -189,7 +195,7 @@ class HttpEndpoint(EndpointBase):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        return _http_url(v, "credentials do not belong in the URL: use an Authorization header")
+        return http_url(v, "credentials do not belong in the URL: use an Authorization header")
 
     @field_validator("method")
     @classmethod
@@ -216,7 +222,7 @@ class TcpExpect(Model):
         if (self.contains is None) == (self.regex is None):
             raise ValueError("set exactly one of contains, regex")
         if self.regex is not None:
-            _compile(self.regex)
+            check_regex(self.regex)
         return self
 
 
@@ -296,7 +302,15 @@ def split_hostport(value: str, default_port: int) -> tuple[str, int]:
     return host, port
 
 
-Endpoint = Annotated[HttpEndpoint | TcpEndpoint | TlsEndpoint | DnsEndpoint, Field(discriminator="kind")]
+# The other kinds' models build on the ones above, in modules of their own: imported last.
+from slowatch.config.grpc import GrpcEndpoint  # noqa: E402
+from slowatch.config.icmp import IcmpEndpoint  # noqa: E402
+from slowatch.config.transaction import TransactionEndpoint  # noqa: E402
+
+Endpoint = Annotated[
+    HttpEndpoint | TcpEndpoint | TlsEndpoint | DnsEndpoint | TransactionEndpoint | GrpcEndpoint | IcmpEndpoint,
+    Field(discriminator="kind"),
+]
 
 __all__ = [
     "JSON_PATH_STEP",
@@ -305,12 +319,18 @@ __all__ = [
     "DnsExpect",
     "Endpoint",
     "EndpointBase",
+    "GrpcEndpoint",
     "HttpEndpoint",
     "HttpExpect",
+    "IcmpEndpoint",
     "Proxy",
     "TcpEndpoint",
     "TcpExpect",
     "TlsClient",
     "TlsEndpoint",
+    "TransactionEndpoint",
+    "check_json_path",
+    "check_regex",
+    "http_url",
     "split_hostport",
 ]

@@ -76,7 +76,7 @@ class MetricsConfig(Model):
     @classmethod
     def _labels(cls, v: list[str]) -> list[str]:
         """They become Prometheus label names (`team-name` -> `team_name`): no clashes allowed."""
-        reserved = {"endpoint", "kind", "outcome", "phase", "le"}
+        reserved = {"endpoint", "kind", "outcome", "phase", "step", "stat", "le"}  # stat, step: kinds' gauges
         seen: set[str] = set()
         for name in v:
             label = "".join(c if c.isalnum() or c == "_" else "_" for c in name)

@@ -136,20 +136,24 @@ def outcome_chunk(name: str) -> Chunk:
     return chunk
 
 
-def phase_chunk(name: str) -> Chunk:
+def gauge_chunk(name: str, label: str | None) -> Chunk:
+    """A kind's extra family (`probes.kind.KindGauge`): one line per label value of the last result."""
     escaped: dict[str, str] = {}
 
-    def label(phase: str) -> str:
-        text = escaped[phase] = escape_value(phase)
+    def quoted(value: str) -> str:
+        text = escaped[value] = escape_value(value)
         return text
 
     def chunk(s: EndpointSlot) -> str:
-        if not s.phases:
+        values = s.gauges.get(name)
+        if not values:
             return ""
-        before, after = s.phase
+        if label is None:
+            return f"{name}{{{s.ep}}} {go_float(values[''])}\n"
+        before, after = s.splits[label]
         return "".join([
-            f'{name}{{{before}phase="{escaped.get(phase) or label(phase)}"{after}}} {go_float(seconds)}\n'
-            for phase, seconds in list(s.phases.items())
+            f'{name}{{{before}{label}="{escaped.get(key) or quoted(key)}"{after}}} {go_float(value)}\n'
+            for key, value in list(values.items())
         ])  # fmt: skip
 
     return chunk

@@ -24,8 +24,10 @@ from slowatch.metrics.families import EndpointFamily, EndpointTable, FamilySpec
 from slowatch.metrics.slots import OUTCOME_INDEX, EndpointSlot
 from slowatch.metrics.text import prometheus_label
 from slowatch.models import Outcome, ProbeResult
+from slowatch.probes.kind import KindGauge
+from slowatch.probes.registry import KINDS
 
-_RESERVED = {"endpoint", "kind", "outcome", "phase", "le"}
+_RESERVED = {"endpoint", "kind", "outcome", "le"} | {g.label for k in KINDS.values() for g in k.gauges if g.label}
 SCRAPE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -44,9 +46,18 @@ def _specs(bounds: tuple[float, ...] | None) -> tuple[FamilySpec, ...]:
     name = "slowatch_probe_ssl_earliest_cert_expiry"
     help_text = "Unix time the earliest certificate seen by the last probe expires"
     specs.append(FamilySpec(name, help_text, "gauge", f.cert_chunk(name)))
-    name = "slowatch_probe_http_duration_seconds"
-    specs.append(FamilySpec(name, "Duration of each phase of the last HTTP probe", "gauge", f.phase_chunk(name)))
+    for gauge in kind_gauges():
+        specs.append(FamilySpec(gauge.name, gauge.help, "gauge", f.gauge_chunk(gauge.name, gauge.label)))
     return tuple(specs)
+
+
+def kind_gauges() -> list[KindGauge]:
+    """Every kind's extra families, once each (kinds may share one), in registry order."""
+    seen: dict[str, KindGauge] = {}
+    for kind in KINDS.values():
+        for gauge in kind.gauges:
+            seen.setdefault(gauge.name, gauge)
+    return list(seen.values())
 
 
 class ProbeMetrics(Collector):
@@ -96,7 +107,8 @@ class ProbeMetrics(Collector):
             extra += self._const
             slot = old.get(ep.name)
             if slot is None or slot.kind != ep.kind or slot.extra != extra:
-                slot = EndpointSlot(ep.name, ep.kind, extra, width, families)
+                kind = KINDS[ep.kind]
+                slot = EndpointSlot(ep.name, ep.kind, extra, width, families, kind.gauges, kind.status_code)
             new[ep.name] = slot
         self._by_name = new
         self._slots = tuple(new.values())  # one reference swap: a scrape sees the old set or the new one
@@ -115,14 +127,16 @@ class ProbeMetrics(Collector):
             seconds = result.duration
             slot.buckets[bisect_left(bounds, seconds)] += 1
             slot.duration_sum += seconds
-        if result.kind == "http":
+        if slot.reports_status:
             slot.status = result.status_code or 0
-            phases = result.phases
-            if phases:
-                if phases.keys() <= slot.phases.keys():
-                    slot.phases.update(phases)
+        for gauge in slot.kind_gauges:
+            values = gauge.values(result)
+            if values:
+                current = slot.gauges.get(gauge.name)
+                if current is not None and values.keys() <= current.keys():
+                    current.update(values)
                 else:
-                    slot.phases = {**slot.phases, **phases}
+                    slot.gauges[gauge.name] = {**(current or {}), **values}
         if result.cert_expiry is not None:
             slot.cert_expiry = result.cert_expiry
         slot.last_run = result.started_at  # marks the slot as having series

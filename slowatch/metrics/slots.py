@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from slowatch.metrics.text import label_text, split_at
 from slowatch.models import Outcome
+from slowatch.probes.kind import KindGauge
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 OUTCOME_INDEX: dict[Outcome, int] = {o: i for i, o in enumerate(OUTCOMES)}
@@ -32,19 +33,30 @@ class EndpointSlot:
         "duration_sum",
         "ep",
         "extra",
+        "gauges",
         "kind",
+        "kind_gauges",
         "last_run",
         "le",
         "name",
         "ok",
         "outcome",
         "outcomes",
-        "phase",
-        "phases",
+        "reports_status",
+        "splits",
         "status",
     )
 
-    def __init__(self, name: str, kind: str, extra: Sequence[tuple[str, str]], buckets: int, families: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        extra: Sequence[tuple[str, str]],
+        buckets: int,
+        families: int,
+        kind_gauges: tuple[KindGauge, ...] = (),
+        reports_status: bool = False,
+    ) -> None:
         self.name = name
         self.kind = kind
         self.extra = tuple(extra)
@@ -55,12 +67,15 @@ class EndpointSlot:
         self.le = split_at(base, "le")
         outcome = split_at(base, "outcome")
         self.outcome = self.le if outcome == self.le else outcome  # the same strings in the usual case
-        self.phase = split_at(ep, "phase")
+        self.splits = {g.label: split_at(ep, g.label) for g in kind_gauges if g.label is not None}
+        self.kind_gauges = kind_gauges  # the kind's extra families (probes/kind.py), from the registry
+        self.reports_status = reports_status
         self.ok = False
         self.last_run: float | None = None  # None until the first final result: no series yet
         self.status: int | None = None
         self.cert_expiry: float | None = None
-        self.phases: dict[str, float] = {}  # replaced (never resized) when a new phase name appears
+        self.gauges: dict[str, dict[str, float]] = {}  # family -> label value -> value; an inner dict is replaced
+        # (never resized) when a new label value appears, so a rendering from another thread never sees it grow
         self.outcomes = [0] * len(OUTCOMES)  # final results per outcome, indexed like OUTCOMES
         self.buckets = [0] * buckets  # per bucket, not cumulative; the last is +Inf
         self.duration_sum = 0.0

@@ -1,7 +1,6 @@
 """Probes: `async def probe(endpoint, ctx) -> ProbeResult`. Failures are values, never exceptions.
 
-Adding a kind: write `probes/<kind>.py` with a `probe` function and its config model in
-`config/endpoints.py`, then add one line to `PROBES` below.
+Adding a kind: see `probes/registry.py` (its config model, its module with `probe` and `KIND`, one line).
 """
 
 from __future__ import annotations
@@ -9,48 +8,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
 import aiohttp
 
-from slowatch.clock import Clock
 from slowatch.config.concealed import concealed_of
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.probes import dns, http, tcp, tls
-from slowatch.probes.certs import SslContexts
+from slowatch.probes import http
+from slowatch.probes.context import ProbeContext
+from slowatch.probes.kind import ProbeFn
+from slowatch.probes.registry import KINDS
 from slowatch.probes.tracing import ProbeConnector
 from slowatch.redact import conceal_result
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeContext:
-    """What a probe may use: the shared aiohttp session, the clock, and TLS contexts built once.
-
-    Make one per daemon (or per `slowatch probe` run) and share it: `ssl_contexts` is a cache."""
-
-    session: aiohttp.ClientSession
-    clock: Clock
-    ssl_contexts: SslContexts = field(default_factory=SslContexts)
-    http_options: dict[str, http.Prepared] = field(default_factory=dict)
-    """Per endpoint name: request options built once (`http.prepared`); rebuilt when the endpoint changes."""
-    http_options_shared: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
-    """Equal request options of different endpoints, kept once (`http.prepared`)."""
-
-
-ProbeFn = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
-"""Takes the endpoint model of its own kind (`PROBES[endpoint.kind]` guarantees the match)."""
-
-PROBES: dict[str, ProbeFn] = {
-    "http": http.probe,
-    "tcp": tcp.probe,
-    "tls": tls.probe,
-    "dns": dns.probe,
-}
 
 
 def make_session(limit: int = 100) -> aiohttp.ClientSession:
@@ -79,7 +52,7 @@ async def probe_once(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
 
 
 async def _attempt(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
-    fn = PROBES[endpoint.kind]
+    fn = KINDS[endpoint.kind].probe
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
     try:
@@ -120,4 +93,4 @@ async def run_probe(endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[
     raise AssertionError("unreachable")
 
 
-__all__ = ["PROBES", "ProbeContext", "ProbeFn", "make_session", "probe_once", "run_probe"]
+__all__ = ["ProbeContext", "ProbeFn", "make_session", "probe_once", "run_probe"]

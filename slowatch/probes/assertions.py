@@ -15,6 +15,8 @@ from slowatch.probes.failures import show
 
 _STEP = re.compile(JSON_PATH_STEP)
 _MISSING = object()
+MISSING = _MISSING
+"""What `json_path_get` returns for a path that is not in the document."""
 
 
 def status_matches(spec: int | str, code: int) -> bool:
@@ -151,4 +153,4 @@ def check_body(assertions: Sequence[BodyAssertion], body: bytes, charset: str | 
     return None
 
 
-__all__ = ["BodyChecker", "check_body", "check_headers", "check_status", "json_path_get", "status_matches"]
+__all__ = ["MISSING", "BodyChecker", "check_body", "check_headers", "check_status", "json_path_get", "status_matches"]

@@ -10,6 +10,10 @@ from slowatch.models import ProbeResult
 PHASE_ORDER = ("resolve", "connect", "tls", "processing", "transfer")
 
 
+def _phase(name: str, value: float) -> str:
+    return f"{name} {value:.0%}" if name.endswith("_ratio") else f"{name} {value * 1000:.1f} ms"
+
+
 def describe(result: ProbeResult, now: float | None = None) -> str:
     """Several lines: outcome and duration, message, status, phases in ms, cert expiry, final URL.
 
@@ -22,7 +26,7 @@ def describe(result: ProbeResult, now: float | None = None) -> str:
     if result.phases:
         names = [p for p in PHASE_ORDER if p in result.phases]
         names += sorted(p for p in result.phases if p not in PHASE_ORDER)
-        lines.append("  phases:      " + ", ".join(f"{p} {result.phases[p] * 1000:.1f} ms" for p in names))
+        lines.append("  phases:      " + ", ".join(_phase(p, result.phases[p]) for p in names))
     if result.cert_expiry is not None:
         left = result.cert_expiry - (time.time() if now is None else now)
         date = datetime.fromtimestamp(result.cert_expiry, UTC).strftime("%Y-%m-%d %H:%M UTC")

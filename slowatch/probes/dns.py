@@ -24,9 +24,11 @@ import dns.resolver
 from slowatch.config.endpoints import DnsEndpoint, split_hostport
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.failures import Failure, classify, show
+from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
+from slowatch.redact import Shown
 
 if TYPE_CHECKING:
-    from slowatch.probes import ProbeContext
+    from slowatch.probes.context import ProbeContext
 
 
 async def probe(endpoint: DnsEndpoint, ctx: ProbeContext) -> ProbeResult:
@@ -130,4 +132,20 @@ def judge(endpoint: DnsEndpoint, response: dns.message.Message) -> Failure:
     return Outcome.SUCCESS, ""
 
 
-__all__ = ["answers", "judge", "probe"]
+
+def _target(shown: Shown) -> str:
+    server = shown("nameserver")
+    return f"{shown('query')} {shown('record_type')}" + (f" @{server}" if server else "")
+
+
+KIND = ProbeKind(
+    name="dns",
+    model=DnsEndpoint,
+    probe=probe,
+    target=_target,
+    outcomes=TRANSPORT_OUTCOMES | {Outcome.ASSERTION_FAILED, Outcome.PROTOCOL_ERROR},
+    weight=lambda endpoint: 0.5,
+)
+
+
+__all__ = ["KIND", "answers", "judge", "probe"]

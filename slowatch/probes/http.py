@@ -27,6 +27,7 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.assertions import check_body, check_headers, check_status
 from slowatch.probes.certs import TlsSettings, load_error
 from slowatch.probes.failures import Failure, classify, classify_os_error, short
+from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
 from slowatch.probes.tracing import PhaseRecorder, recording
 from slowatch.redact import redact_url
 
@@ -34,11 +35,11 @@ if TYPE_CHECKING:
     from aiohttp.client_reqrep import ClientResponse
     from aiohttp.connector import Connection
 
-    from slowatch.probes import ProbeContext
+    from slowatch.probes.context import ProbeContext
 
 _CHUNK = 64 * 1024
 _CUT_SHORT = re.compile(r"received (\d+) of (\d+) bytes")
-_NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
+NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
         "allow_redirects": endpoint.follow_redirects,
         "max_redirects": endpoint.max_redirects + 1,
         # `probe` bounds the whole exchange with asyncio.timeout(endpoint.timeout): no second timer from aiohttp
-        "timeout": _NO_CLIENT_TIMEOUT,
+        "timeout": NO_CLIENT_TIMEOUT,
     }
     if endpoint.body is not None:
         opts["data"] = endpoint.body.encode()
@@ -173,15 +174,7 @@ async def _exchange(
         seen.final_url = prep.shown_url if resp.url == prep.url else redact_url(str(resp.url))
         seen.reading_body = True
         recorder.start("transfer")
-        announced = None if endpoint.method == "HEAD" else resp.content_length  # HEAD: the size of a GET
-        too_large = announced is not None and announced > limit
-        body = bytearray()
-        while not too_large:
-            chunk = await resp.content.read(min(_CHUNK, limit + 1 - len(body)))
-            if not chunk:
-                break
-            body += chunk
-            too_large = len(body) > limit
+        body, too_large = await read_bounded(resp, limit, endpoint.method)
         recorder.stop("transfer")
         seen.reading_body = False
         failed = check_status(endpoint.expect, resp.status)
@@ -196,6 +189,20 @@ async def _exchange(
         if failed is not None:
             return Outcome.ASSERTION_FAILED, failed
     return Outcome.SUCCESS, ""
+
+
+async def read_bounded(resp: ClientResponse, limit: int, method: str) -> tuple[bytearray, bool]:
+    """The body, up to `limit` bytes, and whether it was larger (reading stops there)."""
+    announced = None if method == "HEAD" else resp.content_length  # HEAD: the size of a GET
+    too_large = announced is not None and announced > limit
+    body = bytearray()
+    while not too_large:
+        chunk = await resp.content.read(min(_CHUNK, limit + 1 - len(body)))
+        if not chunk:
+            break
+        body += chunk
+        too_large = len(body) > limit
+    return body, too_large
 
 
 class ProbeRequest(aiohttp.ClientRequest):
@@ -229,12 +236,17 @@ def _where(endpoint: HttpEndpoint) -> str:
 
 
 def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
-    where = _where(endpoint)
-    if isinstance(exc, aiohttp.ClientProxyConnectionError) and endpoint.proxy is not None:
-        proxy = URL(endpoint.proxy.url)
-        where = f"proxy {proxy.host}:{proxy.port}"
+    proxy = endpoint.proxy.url if endpoint.proxy is not None else None
+    return classify_http(exc, _where(endpoint), endpoint.timeout, endpoint.max_redirects, proxy)
+
+
+def classify_http(exc: BaseException, where: str, timeout: float, max_redirects: int, proxy: str | None) -> Failure:
+    """An exception of an aiohttp request -> one outcome (also used by the transaction kind's steps)."""
+    if isinstance(exc, aiohttp.ClientProxyConnectionError) and proxy is not None:
+        proxy_url = URL(proxy)
+        where = f"proxy {proxy_url.host}:{proxy_url.port}"
     if isinstance(exc, aiohttp.TooManyRedirects):
-        return Outcome.TOO_MANY_REDIRECTS, f"more than {endpoint.max_redirects} redirects"
+        return Outcome.TOO_MANY_REDIRECTS, f"more than {max_redirects} redirects"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return Outcome.ERROR, f"proxy refused the tunnel: {exc.status} {short(exc.message, 80)}"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
@@ -259,7 +271,28 @@ def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
         cut = _CUT_SHORT.search(str(exc))
         detail = f"received {cut.group(1)} of {cut.group(2)} bytes" if cut else short(str(exc), 120)
         return Outcome.PROTOCOL_ERROR, f"response body cut short: {detail}"
-    return classify(exc, where, endpoint.timeout)
+    return classify(exc, where, timeout)
 
 
-__all__ = ["ProbeRequest", "probe"]
+
+def _weight(endpoint: HttpEndpoint) -> float:
+    return 3.0 if endpoint.url.startswith("https:") else 1.0  # a TLS handshake costs ~3 plain requests
+
+
+KIND = ProbeKind(
+    name="http",
+    model=HttpEndpoint,
+    probe=probe,
+    target=lambda shown: shown.url() or "",
+    outcomes=TRANSPORT_OUTCOMES | {
+        Outcome.TLS_ERROR, Outcome.HTTP_STATUS, Outcome.ASSERTION_FAILED, Outcome.BODY_TOO_LARGE,
+        Outcome.TOO_MANY_REDIRECTS, Outcome.PROTOCOL_ERROR,
+    },
+    weight=_weight,
+    gauges=(KindGauge("slowatch_probe_http_duration_seconds", "Duration of each phase of the last HTTP probe", "phase",
+                      phases_of),),
+    status_code=True,
+)  # fmt: skip
+
+
+__all__ = ["KIND", "NO_CLIENT_TIMEOUT", "ProbeRequest", "classify_http", "probe", "read_bounded"]

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from slowatch.config.endpoints import TcpEndpoint, TcpExpect
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.failures import Failure, classify, show
+from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
 from slowatch.probes.net import decode_escapes, open_tcp
 
 if TYPE_CHECKING:
-    from slowatch.probes import ProbeContext
+    from slowatch.probes.context import ProbeContext
 
 
 async def probe(endpoint: TcpEndpoint, ctx: ProbeContext) -> ProbeResult:
@@ -97,4 +98,15 @@ def _timed_out(endpoint: TcpEndpoint, connected: bool, received: bytearray, wher
     return Outcome.TIMEOUT, f"no data from {where} within {endpoint.timeout:g}s"
 
 
-__all__ = ["probe"]
+
+KIND = ProbeKind(
+    name="tcp",
+    model=TcpEndpoint,
+    probe=probe,
+    target=lambda shown: shown.host_port(),
+    outcomes=TRANSPORT_OUTCOMES | {Outcome.ASSERTION_FAILED},
+    weight=lambda endpoint: 0.5,
+)
+
+
+__all__ = ["KIND", "probe"]

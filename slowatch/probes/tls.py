@@ -9,10 +9,11 @@ from slowatch.config.endpoints import TlsEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.certs import TlsSettings, load_error, peer_cert_expiry
 from slowatch.probes.failures import Failure, classify
+from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
 from slowatch.probes.net import open_tcp
 
 if TYPE_CHECKING:
-    from slowatch.probes import ProbeContext
+    from slowatch.probes.context import ProbeContext
 
 
 async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
@@ -85,4 +86,15 @@ def expires_in(seconds: float) -> str:
     return f"expired {text} ago" if ago else f"expires in {text}"
 
 
-__all__ = ["expires_in", "probe"]
+
+KIND = ProbeKind(
+    name="tls",
+    model=TlsEndpoint,
+    probe=probe,
+    target=lambda shown: shown.host_port(),
+    outcomes=TRANSPORT_OUTCOMES | {Outcome.TLS_ERROR, Outcome.CERTIFICATE_EXPIRING},
+    weight=lambda endpoint: 3.0,
+)
+
+
+__all__ = ["KIND", "expires_in", "probe"]

@@ -13,14 +13,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from slowatch.config.alerting import DEFAULT_ALERT_WINDOWS
 from slowatch.config.composite import member_key
 from slowatch.config.consumers import ConsumerConfig, EndpointIndex, SloConfig
 from slowatch.config.schema import Config
 from slowatch.models import Outcome, ProbeResult
 from slowatch.slo.windows import CalendarPeriod, Window, window_of
-
-DEFAULT_ALERT_WINDOWS: tuple[float, ...] = (300.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0, 259200.0)
-"""The Workbook's multi-window pairs: 5m/1h, 30m/6h, 2h/1d, 6h/3d."""
 
 EXHAUSTION_WINDOW = 3600.0
 """Time to exhaustion uses the burn rate over this alerting window."""

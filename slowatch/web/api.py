@@ -12,7 +12,8 @@ from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
-from slowatch.redact import describe_target, redact_url
+from slowatch.probes.registry import describe_target
+from slowatch.redact import redact_url
 from slowatch.store import queries
 from slowatch.store.schema import LATENCY_BUCKETS
 from slowatch.web.dependencies import GRAPH, DependencyView

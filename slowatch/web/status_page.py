@@ -12,7 +12,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from slowatch.cluster import RULES_POINTER
-from slowatch.redact import describe_target
+from slowatch.probes.registry import describe_target
 from slowatch.slo.display import row_budget_text, sli_percent
 from slowatch.web.view import VIEW
 

@@ -17,7 +17,7 @@ import signal
 import socket
 from typing import Any
 
-from slowatch import loops
+from slowatch import process
 from slowatch.clock import SystemClock
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import ProbeResult
@@ -75,8 +75,7 @@ async def serve(sock: socket.socket) -> None:
         on_missed=lambda name: out.missed.append(name),
     )
     scheduler.start(endpoints)
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.freeze()  # the shard's long-lived state now exists: keep it out of GC scans (thresholds: process.tune)
 
     async def flush_forever() -> None:
         quiet = 0
@@ -124,15 +123,12 @@ async def serve(sock: socket.socket) -> None:
 
 
 def main(fd: int, index: int, log_format: str, log_level: str, event_loop: str = "auto") -> None:
-    from slowatch.cli import setup_logging
-
-    setup_logging(log_format, log_level)
     # Ctrl-C in a terminal reaches the whole process group: the daemon decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     logger.debug("prober worker started index=%d pid=%d", index, os.getpid())
     try:
-        loops.run(serve(sock), event_loop)
+        process.run(serve(sock), event_loop=event_loop, log_format=log_format, log_level=log_level)
     except (ConnectionError, OSError) as e:
         logger.error("prober worker: lost the daemon index=%d error=%s", index, e)
 

@@ -26,6 +26,7 @@ from typing import Literal
 
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import ProbeResult
+from slowatch.probes.registry import probe_weight
 from slowatch.sharding import shard_of, worker_of
 from slowatch.workers.protocol import encode, read_frame, unpack_result
 
@@ -46,13 +47,6 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def probe_weight(ep: Endpoint) -> float:
-    """Relative CPU of one probe: a TLS handshake costs ~3 plain HTTP requests, a TCP connect or DNS query ~half."""
-    if ep.kind == "tls" or (ep.kind == "http" and str(getattr(ep, "url", "")).startswith("https:")):
-        return 3.0
-    return 1.0 if ep.kind == "http" else 0.5
 
 
 def worker_count(setting: int | Literal["auto"], endpoints: list[Endpoint], cpus: int | None = None) -> int:

@@ -139,7 +139,8 @@ consumers:
         "secrets.yaml:10:14 endpoints[0].retries: must be at most 10",
         "secrets.yaml:14:17 endpoints[0].headers.X-Number: must be a string",
         "secrets.yaml:15:7 endpoints[0].headers.X-List: must be a string (got a list)",
-        "secrets.yaml:17:11 endpoints[1].kind: unknown kind (expected one of: http, tcp, tls, dns)",
+        "secrets.yaml:17:11 endpoints[1].kind: unknown kind"
+        " (expected one of: http, tcp, tls, dns, transaction, grpc, icmp)",
     ]
     for problem in [*rendered, str(info.value)]:
         assert SECRET not in problem and "12345678" not in problem and "99" not in problem

@@ -29,8 +29,8 @@ def test_required_field_missing_is_located_at_its_mapping(errors: Errors) -> Non
 def test_unknown_and_missing_kind(errors: Errors) -> None:
     text = "endpoints:\n  - name: a\n    kind: htp\n  - name: b\n    url: http://b/\n"
     assert errors(text) == [
-        "3:11 endpoints[0].kind: unknown kind 'htp' (expected one of: http, tcp, tls, dns)",
-        "4:5 endpoints[1].kind: required field missing (expected one of: http, tcp, tls, dns)",
+        "3:11 endpoints[0].kind: unknown kind 'htp' (expected one of: http, tcp, tls, dns, transaction, grpc, icmp)",
+        "4:5 endpoints[1].kind: required field missing (expected one of: http, tcp, tls, dns, transaction, grpc, icmp)",
     ]
 
 

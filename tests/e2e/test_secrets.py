@@ -16,6 +16,7 @@ import pickle
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,8 +30,8 @@ from slowatch.config.concealed import build_concealed, concealed_of
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.config.isolated import load_isolated
 from slowatch.models import ProbeResult
-from slowatch.probes import PROBES, ProbeContext, make_session, probe_once
-from slowatch.redact import describe_target
+from slowatch.probes import ProbeContext, make_session, probe_once
+from slowatch.probes.registry import KINDS, describe_target
 from slowatch.web.app import make_app
 from slowatch.web.view import DaemonView
 from tests.e2e.harness import DaemonProcess
@@ -39,7 +40,7 @@ from tests.support.dnsserver import DnsTarget
 PATH_SECRET = "pathS3cretTok"
 HOST_SECRET = "hostS3cretTok"
 ENV = {"PATH_SECRET": PATH_SECRET, "HOST_SECRET": HOST_SECRET}
-NAMES = ("path-secret", "host-secret", "tcp-secret", "dns-secret")
+NAMES = ("path-secret", "host-secret", "tcp-secret", "dns-secret", "txn-secret", "grpc-secret", "icmp-secret")
 SINKS = ("slack", "hook", "am")
 
 
@@ -65,9 +66,13 @@ endpoints:
   - {{name: host-secret, kind: http, url: "http://${{HOST_SECRET}}.invalid/"}}
   - {{name: tcp-secret, kind: tcp, host: "${{HOST_SECRET}}.invalid", port: 80}}
   - {{name: dns-secret, kind: dns, query: "${{PATH_SECRET}}.test", nameserver: "127.0.0.1:{dns}"}}
+  - {{name: txn-secret, kind: transaction, steps: [{{name: login, url: "http://${{HOST_SECRET}}.invalid/login"}},
+                                                  {{name: call, url: "http://127.0.0.1:{target}/${{PATH_SECRET}}"}}]}}
+  - {{name: grpc-secret, kind: grpc, host: "${{HOST_SECRET}}.invalid", port: 50051, service: "${{PATH_SECRET}}"}}
+  - {{name: icmp-secret, kind: icmp, host: "${{HOST_SECRET}}.invalid", count: 1}}
 consumers:
   - name: app
-    endpoints: [path-secret, host-secret, tcp-secret, dns-secret]
+    endpoints: [path-secret, host-secret, tcp-secret, dns-secret, txn-secret, grpc-secret, icmp-secret]
     slos:
       - {{name: avail, sli: availability, objective: 99, window: 1h}}
 sinks:
@@ -91,6 +96,9 @@ def test_targets_are_shown_as_written_and_plain_endpoints_carry_nothing() -> Non
         "host-secret": "http://${HOST_SECRET}.invalid/",
         "tcp-secret": "${HOST_SECRET}.invalid:80",
         "dns-secret": "${PATH_SECRET}.test A @127.0.0.1:53",
+        "txn-secret": "http://${HOST_SECRET}.invalid/login (+1 step)",
+        "grpc-secret": "grpc://${HOST_SECRET}.invalid:50051 ${PATH_SECRET}",
+        "icmp-secret": "${HOST_SECRET}.invalid",
     }
     plain = load_text("endpoints: [{name: a, kind: http, url: 'http://h/x?k=v', interval: 10s}]", env=ENV)
     assert concealed_of(plain.endpoints[0]) is None  # nothing to do on the probe path
@@ -151,6 +159,9 @@ async def test_probe_results_conceal_values_also_for_a_pickled_endpoint(redirect
     assert results["path-secret"].final_url == f"http://127.0.0.1:{redirecting.port}/json/${{PATH_SECRET}}/down"
     assert results["tcp-secret"].message.startswith("cannot resolve ${HOST_SECRET}.invalid:80")
     assert results["dns-secret"].message == "NXDOMAIN for ${PATH_SECRET}.test A, expected NOERROR"
+    assert results["txn-secret"].message == "step login: cannot resolve ${HOST_SECRET}.invalid:80"
+    assert results["grpc-secret"].outcome.value == "dns_error", results["grpc-secret"]
+    assert results["icmp-secret"].message.startswith("cannot resolve ${HOST_SECRET}.invalid")
 
 
 async def test_a_probe_bug_logs_its_traceback_concealed(
@@ -159,7 +170,7 @@ async def test_a_probe_bug_logs_its_traceback_concealed(
     async def broken(endpoint: HttpEndpoint, ctx: ProbeContext) -> ProbeResult:
         raise ValueError(f"cannot use {endpoint.url}")
 
-    monkeypatch.setitem(PROBES, "http", broken)
+    monkeypatch.setitem(KINDS, "http", replace(KINDS["http"], probe=broken))
     config = load_text(config_text(8080, 9, 53), env=ENV)
     async with make_session() as session:
         result = await probe_once(config.endpoint("path-secret"), ProbeContext(session=session, clock=SystemClock()))

@@ -33,7 +33,7 @@ async def test_healthy_probes_are_not_slowed_by_hanging_ones(ctx: ProbeContext, 
 
 
 def test_no_fd_or_memory_growth_after_1000_failing_probes() -> None:
-    """1,000 failing probes (14 kinds of failure) in a fresh interpreter: no more fds and (within allocator
+    """1,000 failing probes (20 kinds of failure) in a fresh interpreter: no more fds and (within allocator
     noise) no more RSS than after the first 100; and nothing left for asyncio or GC to complain about."""
     proc = subprocess.run(
         [sys.executable, "-W", "error", "-m", "tests.support.leakcheck"],

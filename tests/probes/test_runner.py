@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.probes import PROBES, ProbeContext, probe_once, run_probe
+from slowatch.probes import ProbeContext, probe_once, run_probe
+from slowatch.probes.registry import KINDS
 from tests.probes.conftest import http_endpoint
 from tests.support.hostile import TcpTarget
 
 
 def test_registry_has_every_kind() -> None:
-    assert sorted(PROBES) == ["dns", "http", "tcp", "tls"]
+    assert sorted(KINDS) == ["dns", "grpc", "http", "icmp", "tcp", "tls", "transaction"]
 
 
 async def test_a_probe_bug_becomes_an_error_result(
@@ -25,7 +27,7 @@ async def test_a_probe_bug_becomes_an_error_result(
     async def broken(endpoint: HttpEndpoint, ctx: ProbeContext) -> ProbeResult:
         raise KeyError("oops")
 
-    monkeypatch.setitem(PROBES, "http", broken)
+    monkeypatch.setitem(KINDS, "http", replace(KINDS["http"], probe=broken))
     result = await probe_once(http_endpoint("http://127.0.0.1:9/"), ctx)
     assert (result.outcome, result.message) == (Outcome.ERROR, "KeyError: 'oops'")
     assert "probe raised endpoint=t kind=http" in caplog.text
@@ -36,7 +38,7 @@ async def test_a_probe_overrunning_its_timeout_is_cut_off(ctx: ProbeContext, mon
         await asyncio.sleep(60)
         raise AssertionError("not reached")
 
-    monkeypatch.setitem(PROBES, "http", stuck)
+    monkeypatch.setitem(KINDS, "http", replace(KINDS["http"], probe=stuck))
     t0 = time.monotonic()
     result = await probe_once(http_endpoint("http://127.0.0.1:9/", timeout=0.1), ctx)
     assert (result.outcome, result.message) == (Outcome.TIMEOUT, "no answer within 0.1s")

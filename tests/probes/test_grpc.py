@@ -1,0 +1,113 @@
+"""`kind: grpc` against a real grpc.aio server with the standard health servicer, and hostile peers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from slowatch.config.endpoints import GrpcEndpoint
+from slowatch.models import Outcome
+from slowatch.probes import ProbeContext, probe_once
+from slowatch.probes.registry import describe_target
+from tests.support.certs import CertSet
+from tests.support.grpcserver import NOT_SERVING, SERVING, GrpcTarget
+from tests.support.hostile import HostileHttp, TcpTarget, free_port, hang
+
+
+def grpc_endpoint(port: int, **options: Any) -> GrpcEndpoint:
+    data = {"kind": "grpc", "name": "t", "interval": 10, "timeout": 1, "host": "127.0.0.1", "port": port}
+    return GrpcEndpoint.model_validate({**data, **options})
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[GrpcTarget]:
+    target = await GrpcTarget().start()
+    yield target
+    await target.close()
+
+
+async def test_serving_then_not_serving(server: GrpcTarget, ctx: ProbeContext) -> None:
+    await server.set("orders", SERVING)
+    ep = grpc_endpoint(server.port, service="orders")
+    assert (await probe_once(ep, ctx)).outcome is Outcome.SUCCESS
+    await server.set("orders", NOT_SERVING)
+    result = await probe_once(ep, ctx)
+    assert (result.outcome, result.message) == (Outcome.NOT_SERVING, "service 'orders' is NOT_SERVING")
+    await server.set("", NOT_SERVING)
+    result = await probe_once(grpc_endpoint(server.port), ctx)
+    assert (result.outcome, result.message) == (Outcome.NOT_SERVING, "the server is NOT_SERVING")
+
+
+async def test_unknown_service(server: GrpcTarget, ctx: ProbeContext) -> None:
+    result = await probe_once(grpc_endpoint(server.port, service="nope"), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.UNKNOWN_SERVICE, f"127.0.0.1:{server.port} does not know the service 'nope'"
+    )
+
+
+async def test_refused(ctx: ProbeContext) -> None:
+    port = free_port()
+    result = await probe_once(grpc_endpoint(port), ctx)
+    assert (result.outcome, result.message) == (Outcome.CONNECTION_REFUSED, f"connection refused by 127.0.0.1:{port}")
+
+
+async def test_a_server_that_accepts_and_never_answers_is_a_timeout(ctx: ProbeContext) -> None:
+    target = await TcpTarget(hang).start()
+    try:
+        t0 = time.monotonic()
+        result = await probe_once(grpc_endpoint(target.port, timeout=0.5), ctx)
+    finally:
+        await target.close()
+    assert (result.outcome, result.message) == (Outcome.TIMEOUT, f"no answer from 127.0.0.1:{target.port} within 0.5s")
+    assert time.monotonic() - t0 < 1.0
+
+
+async def test_an_http1_server_is_a_protocol_error(ctx: ProbeContext) -> None:
+    target = await TcpTarget(HostileHttp()).start()
+    try:
+        result = await probe_once(grpc_endpoint(target.port, timeout=0.5), ctx)
+    finally:
+        await target.close()
+    assert result.outcome is Outcome.PROTOCOL_ERROR, result
+    assert result.message.startswith(f"127.0.0.1:{target.port} does not speak gRPC: ")
+
+
+async def test_a_huge_reply_is_body_too_large(ctx: ProbeContext) -> None:
+    target = await GrpcTarget(huge=8 << 20).start()
+    try:
+        result = await probe_once(grpc_endpoint(target.port, max_message_size="1MiB"), ctx)
+    finally:
+        await target.close()
+    assert result.outcome is Outcome.BODY_TOO_LARGE
+    assert result.message == "reply larger than max_message_size (1048576 bytes)"
+
+
+async def test_tls_with_the_ca_and_a_wrong_ca(certs: CertSet, ctx: ProbeContext) -> None:
+    cert, key = certs.chains["good"]
+    target = await GrpcTarget(tls=(cert.read_bytes(), key.read_bytes())).start()
+    try:
+        ok = await probe_once(grpc_endpoint(target.port, tls={"ca_file": str(certs.ca_file)},
+                                            server_name="localhost"), ctx)  # fmt: skip
+        other = certs.chains["self_signed"][0]
+        bad = await probe_once(grpc_endpoint(target.port, tls={"ca_file": str(other)}, server_name="localhost"), ctx)
+        plain = await probe_once(grpc_endpoint(target.port, timeout=0.5), ctx)
+    finally:
+        await target.close()
+    assert ok.outcome is Outcome.SUCCESS, ok
+    assert bad.outcome is Outcome.TLS_ERROR, bad
+    assert plain.outcome is not Outcome.SUCCESS
+
+
+async def test_a_missing_ca_file_is_a_clear_error(ctx: ProbeContext) -> None:
+    result = await probe_once(grpc_endpoint(1, tls={"ca_file": "/nonexistent/ca.pem"}), ctx)
+    assert result.outcome is Outcome.ERROR and "/nonexistent/ca.pem" in result.message
+
+
+def test_config_and_target() -> None:
+    assert describe_target(grpc_endpoint(50051, service="orders")) == "grpc://127.0.0.1:50051 orders"
+    assert describe_target(grpc_endpoint(443, tls={})) == "grpcs://127.0.0.1:443"
+    with pytest.raises(ValueError, match=r"tls\.verify: false is not supported"):
+        grpc_endpoint(443, tls={"verify": False})

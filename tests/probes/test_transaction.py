@@ -1,0 +1,162 @@
+"""`kind: transaction` against a real API: log in, take the token and cookie, call with them; failures at each step."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from slowatch.config import load_text
+from slowatch.config.endpoints import TransactionEndpoint
+from slowatch.errors import ConfigError
+from slowatch.models import Outcome
+from slowatch.probes import ProbeContext, probe_once
+from slowatch.probes.registry import describe_target
+from tests.support.transactions import FAIL, SEEN, TOKEN, make_app, transaction
+
+
+@pytest.fixture
+async def api(aiohttp_server: Any) -> TestServer:
+    server: TestServer = await aiohttp_server(make_app())
+    return server
+
+
+def endpoint(server: TestServer, **options: Any) -> TransactionEndpoint:
+    return TransactionEndpoint.model_validate(transaction(server.port, **options))
+
+
+def fail(server: TestServer, **how: Any) -> None:
+    app: web.Application = server.app  # type: ignore[assignment]
+    app[FAIL].update(how)
+
+
+async def test_every_step_passes_with_the_token_and_the_cookie(api: TestServer, ctx: ProbeContext) -> None:
+    result = await probe_once(endpoint(api), ctx)
+    assert (result.outcome, result.message, result.status_code) == (Outcome.SUCCESS, "", 200)
+    assert list(result.phases) == ["login", "orders"] and all(v > 0 for v in result.phases.values())
+
+
+@pytest.mark.parametrize(
+    ("how", "outcome", "message"),
+    [
+        ({"login": 500}, Outcome.HTTP_STATUS, "step login: expected status 200, got 500"),
+        ({"no_token": True}, Outcome.ASSERTION_FAILED, "step login: cannot extract token: $.session.token not found"),
+        ({"orders": 503}, Outcome.HTTP_STATUS, "step orders: expected status 200, got 503"),
+    ],
+)
+async def test_a_failure_names_its_step(
+    api: TestServer, ctx: ProbeContext, how: dict[str, Any], outcome: Outcome, message: str
+) -> None:
+    fail(api, **how)
+    result = await probe_once(endpoint(api), ctx)
+    assert (result.outcome, result.message) == (outcome, message)
+    assert list(result.phases) == (["login"] if "orders" not in how else ["login", "orders"])
+
+
+async def test_form_bodies_regex_and_header_extraction(api: TestServer, ctx: ProbeContext) -> None:
+    doc = transaction(api.port)
+    doc["steps"][0] = {**doc["steps"][0], "json": None, "form": {"password": "pw"},
+                       "extract": {"token": {"regex": r'"token": "([^"]+)"'}}}  # fmt: skip
+    del doc["steps"][0]["json"]
+    doc["steps"].append({"name": "again", "url": f"http://127.0.0.1:{api.port}/orders",
+                         "headers": {"Authorization": "Bearer {{ steps.orders.echoed }}"}})  # fmt: skip
+    doc["steps"][1]["extract"] = {"echoed": {"header": "X-Echo"}}
+    result = await probe_once(TransactionEndpoint.model_validate(doc), ctx)
+    assert (result.outcome, result.message) == (Outcome.SUCCESS, ""), result.message
+
+
+async def test_extracted_values_never_appear_in_the_result(api: TestServer, ctx: ProbeContext) -> None:
+    doc = transaction(api.port)
+    doc["steps"][1]["expect"] = {"headers": {"X-Echo": "^nope$"}, "body": [{"json_path": "$.echo", "equals": "x"}]}
+    result = await probe_once(TransactionEndpoint.model_validate(doc), ctx)
+    assert result.outcome is Outcome.ASSERTION_FAILED
+    assert result.message == 'step orders: header X-Echo was "{{steps.login.token}}", expected /^nope$/'
+    doc["steps"][1]["expect"] = {"body": [{"json_path": "$.echo", "equals": "x"}]}
+    result = await probe_once(TransactionEndpoint.model_validate(doc), ctx)
+    assert result.message == 'step orders: $.echo was "Bearer {{steps.login.token}}", expected "x"'
+    assert TOKEN not in repr(result)
+
+
+async def test_cookies_stay_within_one_run(api: TestServer, ctx: ProbeContext) -> None:
+    for _ in range(2):
+        assert (await probe_once(endpoint(api), ctx)).ok
+    app: web.Application = api.app  # type: ignore[assignment]
+    assert app[SEEN] == [{}, {}]  # the second run's login carried no cookie from the first
+
+
+async def test_a_hanging_step_times_out_the_whole_run(api: TestServer, ctx: ProbeContext) -> None:
+    fail(api, orders_hang=True)
+    t0 = time.monotonic()
+    result = await probe_once(endpoint(api, timeout=0.5), ctx)
+    assert result.outcome is Outcome.TIMEOUT
+    assert result.message == "step orders: timed out waiting for the response (0.5s for the whole transaction)"
+    assert 0.45 < time.monotonic() - t0 < 1.0
+
+
+async def test_a_refused_step_is_classified(ctx: ProbeContext) -> None:
+    from tests.support.hostile import free_port
+
+    result = await probe_once(TransactionEndpoint.model_validate(transaction(free_port())), ctx)
+    assert result.outcome is Outcome.CONNECTION_REFUSED and result.message.startswith("step login: connection refused")
+
+
+async def test_max_latency_fails_a_slow_step(api: TestServer, ctx: ProbeContext) -> None:
+    doc = transaction(api.port)
+    doc["steps"][0]["max_latency"] = 0.000001
+    result = await probe_once(TransactionEndpoint.model_validate(doc), ctx)
+    assert result.outcome is Outcome.ASSERTION_FAILED and result.message.startswith("step login: took ")
+
+
+def test_target_shows_the_first_step() -> None:
+    assert describe_target(TransactionEndpoint.model_validate(transaction(8080))) == (
+        "http://127.0.0.1:8080/login (+1 step)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"Authorization": "Bearer {{steps.orders.token}}"}, "{{steps.orders.token}} refers to no earlier step"),
+        ({"Authorization": "Bearer {{steps.login.nope}}"}, "step 'login' extracts no 'nope' (it extracts: token)"),
+    ],
+)
+def test_references_are_checked_at_load_time(change: dict[str, str], error: str) -> None:
+    text = f"""
+endpoints:
+  - name: flow
+    kind: transaction
+    interval: 10s
+    timeout: 2s
+    steps:
+      - name: login
+        url: "http://127.0.0.1:1/login?k=${{SECRET}}"
+        extract: {{token: {{json_path: $.token}}}}
+      - name: orders
+        url: http://127.0.0.1:1/orders
+        headers: {{Authorization: "{change['Authorization']}"}}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_text(text, "c.yaml", env={"SECRET": "s3cr3t-value"})
+    where = "c.yaml:3:5 endpoints[0]: steps[1] (orders): "
+    assert any(error in str(p) and str(p).startswith(where) for p in caught.value.problems), caught.value.problems
+
+
+def test_env_interpolation_and_step_references_coexist() -> None:
+    text = """
+endpoints:
+  - name: flow
+    kind: transaction
+    interval: 10s
+    timeout: 2s
+    steps:
+      - {name: login, url: "http://127.0.0.1:1/login", json: {password: "${PASSWORD}"},
+         extract: {token: {json_path: $.token}}}
+      - {name: orders, url: "http://127.0.0.1:1/orders", headers: {Authorization: "Bearer {{steps.login.token}}"}}
+"""
+    ep = load_text(text, env={"PASSWORD": "pw"}).endpoint("flow")
+    assert isinstance(ep, TransactionEndpoint)
+    assert ep.steps[0].json_body == {"password": "pw"}
+    assert ep.steps[1].headers["Authorization"].get_secret_value() == "Bearer {{steps.login.token}}"
