@@ -27,9 +27,13 @@ from slowatch.topology.slack import SLACK_TEXT
 @dataclass(frozen=True, slots=True)
 class AmTiming:
     group_wait: str = "1s"
-    group_interval: str = "2s"
+    group_interval: str = "5s"
+    """Keep it well above `peer_timeout` x members: a member still waiting out its peer timeout with the
+    previous flush's firing state, after another member already notified the resolution, notifies the stale
+    firing state once more (seen here with 2s / 3s)."""
     repeat_interval: str = "4h"
-    peer_timeout: str = "3s"
+    peer_timeout: str = "1s"
+    """Gossip on loopback takes milliseconds; Alertmanager's default (15s) is for members across a network."""
     settle_timeout: str = "5s"
 
 

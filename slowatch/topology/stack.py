@@ -134,7 +134,10 @@ class Topology:
             raise
 
     def _rules(self) -> str:
-        return render_rules(load(self.config, env={**os.environ, **self.env}), str(self.config))
+        """The rules of the whole config, loaded as the first instance loads it (instances differ only in
+        their place and in what their env points at, not in what the rules need)."""
+        first = next(iter(self.specs.values()), InstanceSpec())
+        return render_rules(load(self.config, env={**os.environ, **self.env, **first.env}), str(self.config))
 
     async def _start_prometheus(self, rules: str) -> None:
         cwd = self.prometheus.cwd
