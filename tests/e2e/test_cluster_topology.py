@@ -263,3 +263,23 @@ async def test_a_location_quorum_ignores_one_failing_location_and_fires_on_two(
     finally:
         codes = await topo.stop()
     assert set(codes.values()) == {0}
+
+
+def test_the_cluster_demo_script_starts_and_stops_cleanly(tmp_path: Path) -> None:
+    """scripts/cluster-demo: 1 shard x 2 replicas for a few seconds; every URL printed, every process gone."""
+    import subprocess
+
+    binaries()
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [str(root / "scripts" / "cluster-demo"), "--shards", "1", "--replicas", "2", "--duration", "3",
+         "--workdir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=90, cwd=root,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for line in ("slowatch a ", "slowatch b ", "prometheus ", "alertmanager 1 ", "alertmanager 2 ", "stopped\n"):
+        assert line in out, out
+    assert "did not exit cleanly" not in out, out
+    logs = {p.name: p.read_text() for p in (tmp_path / "demo").rglob("*.log")}
+    assert "slowatch stopped" in logs["a.log"] and "slowatch stopped" in logs["b.log"], logs
