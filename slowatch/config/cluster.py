@@ -94,6 +94,12 @@ class ClusterConfig(Model):
             out.append(("location", self.location))
         return tuple(out)
 
+    def alert_labels(self) -> tuple[tuple[str, str], ...]:
+        """The labels this instance adds to the alerts it sends Alertmanager: `shard` (when sharded) and
+        `location`, which tell apart alerts about different facts, but never `replica`: HA replicas must
+        send identical labels for Alertmanager to deduplicate them."""
+        return tuple((k, v) for k, v in self.labels() if k != "replica")
+
     @property
     def all_locations(self) -> list[str]:
         """`locations`, or just `location` when only that is set."""

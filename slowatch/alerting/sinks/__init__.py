@@ -15,7 +15,12 @@ SINKS: dict[str, type[Any]] = {"slack": SlackSink, "webhook": WebhookSink, "aler
 
 def build_sinks(config: Config) -> dict[str, Sink]:
     url = config.server.external_url
-    return {name: SINKS[sc.kind](name, sc, url) for name, sc in config.sinks.items()}
+    cluster = config.server.cluster
+    scope = dict(cluster.alert_labels()) if cluster is not None else {}
+    sinks: dict[str, Sink] = {name: SINKS[sc.kind](name, sc, url) for name, sc in config.sinks.items()}
+    for sink in sinks.values():
+        sink.scope = scope
+    return sinks
 
 
 __all__ = ["SINKS", "AlertmanagerSink", "Attempt", "Sink", "SlackSink", "WebhookSink", "build_sinks"]

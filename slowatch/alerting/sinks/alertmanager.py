@@ -2,14 +2,17 @@
 
 Labels: alertname (SlowatchEndpointDown, SlowatchBurnRate, SlowatchBudgetExhausted, SlowatchNoData,
 SlowatchTest), alert_key, severity, kind, and consumer / slo / endpoint when set (several consumers
-are joined with ","). Annotations: summary, title. `startsAt` is when the alert started firing;
+are joined with ","), and, on one of several instances (`server.cluster`), `shard` (when sharded) and
+`location` (when set), never `replica`: HA replicas of one shard send identical labels, so Alertmanager
+deduplicates them, while alerts of different shards or locations stay apart.
+Annotations: summary, title. `startsAt` is when the alert started firing;
 a resolved event sets `endsAt`. Firing alerts are re-POSTed every `resend_interval` by the
 dispatcher so Alertmanager does not time them out (its resolve_timeout, 5m by default).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slowatch.alerting.events import AlertEvent
@@ -27,8 +30,11 @@ ALERTNAMES = {
 TEST_LIFETIME = 300.0
 
 
-def am_alert(e: AlertEvent, url: str | None, *, test: bool = False) -> dict[str, Any]:
+def am_alert(
+    e: AlertEvent, url: str | None, *, test: bool = False, scope: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     labels = {
+        **(scope or {}),
         "alertname": ALERTNAMES.get(e.kind, "Slowatch"), "alert_key": e.alert_key, "severity": e.severity,
         "kind": e.kind, "consumer": ",".join(e.consumers), "slo": e.slo, "endpoint": e.endpoint,
     }  # fmt: skip
@@ -59,7 +65,7 @@ class AlertmanagerSink(Sink):
     def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request:
         url = self._url.get_secret_value().rstrip("/") + "/api/v2/alerts"
         headers = {k: v.get_secret_value() for k, v in self._headers.items()}
-        return Request(url, [am_alert(e, self.external_url, test=test) for e in events], headers)
+        return Request(url, [am_alert(e, self.external_url, test=test, scope=self.scope) for e in events], headers)
 
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value(), *(v.get_secret_value() for v in self._headers.values())]

@@ -54,6 +54,9 @@ class Sink(ABC):
         self.name = name
         self.config = config
         self.external_url = external_url.rstrip("/") if external_url else None
+        self.scope: Mapping[str, str] = {}
+        """This instance's `shard` / `location` among several (`ClusterConfig.alert_labels`), set by
+        `build_sinks`; never `replica`. The Alertmanager sink adds them to every alert's labels."""
 
     @abstractmethod
     def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request: ...

@@ -1,0 +1,5 @@
+import sys
+
+from slowatch.topology.demo import main
+
+sys.exit(main())
