@@ -38,7 +38,7 @@ class ConfigReloader:
         self._switch = switch
         self._report = report
         self._loader = loader
-        self._digest = fingerprint(path)
+        self._digest: str | None = None  # taken off the loop when watch() starts (or by a reload)
         self._lock = asyncio.Lock()
 
     async def reload(self) -> bool:
@@ -76,6 +76,8 @@ class ConfigReloader:
 
     async def watch(self, interval: float) -> None:
         """Reload whenever the file's fingerprint changes (a hash every `interval` seconds, off-loop)."""
+        if self._digest is None:
+            self._digest = await asyncio.to_thread(fingerprint, self.path)
         while True:
             await asyncio.sleep(interval)
             try:

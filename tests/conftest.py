@@ -19,13 +19,11 @@ ALLOWED = (
     # waits of microseconds.
     ("slowatch/config/loader.py", "load"),
     ("slowatch/config/loader.py", "load_text"),
-    ("slowatch/daemon.py", "_digest"),
     ("slowatch/cli.py", "main"),
     ("slowatch/demo.py", "run_demo"),
     ("slowatch/alerting/cli.py", "alerts_report"),
     # Entry points and config loading, which run before the event loop (or in a thread: Daemon.reload) but
-    # which tests call from async test functions. `_digest` also reads the config file on the loop every
-    # `watch_interval` (a few hundred bytes): known, see the report of issue 15.
+    # which tests call from async test functions.
     ("slowatch/store/schema.py", "migrate"),
     # Migrations run in the store's writer thread; tests build old-format databases with it from async tests.
     ("grpc_aio.pyx.pxi", "shutdown_grpc_aio"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from slowatch.sharding import shard_of
 from slowatch.topology import AmTiming, InstanceSpec, Topology, find_binary, grid
 from slowatch.topology.processes import Service
+
+
+@pytest.fixture(autouse=True)
+def blockbuster() -> Iterator[None]:
+    """No blocking-call guard here: `slowatch.topology` is a harness (scripts/cluster-demo and this test) that
+    writes a few config files and starts processes while it sets a topology up; it is not the daemon, whose
+    own processes run without the guard anyway (they are subprocesses)."""
+    yield
+
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 

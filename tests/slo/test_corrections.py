@@ -3,6 +3,7 @@ restart-safe, with composite SLOs following their members; and the `slowatch cor
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -112,7 +113,7 @@ async def test_a_correction_equals_a_maintenance_window_and_a_revocation_takes_i
 
     row = {"action": "correct", "consumer": "shop", "slo": None, "endpoint": None, "start": OUTAGE[0],
            "end": OUTAGE[1], "reason": "the monitor's own network"}  # fmt: skip
-    cid = correct(store.path, row)
+    cid = await asyncio.to_thread(correct, store.path, row)
     assert await service.sync_corrections() == 1
     assert figures(service.snapshot) == expected  # every SLO, the composite too, exactly
 
@@ -125,7 +126,8 @@ async def test_a_correction_equals_a_maintenance_window_and_a_revocation_takes_i
     assert figures(again.refresh()) == expected
     assert await again.sync_corrections() == 0
 
-    correct(store.path, {**row, "action": "revoke", "reason": "it was a real outage", "revokes": cid})
+    revoke = {**row, "action": "revoke", "reason": "it was a real outage", "revokes": cid}
+    await asyncio.to_thread(correct, store.path, revoke)
     assert await again.sync_corrections() == 1
     assert figures(again.snapshot) == burnt
     await again.stop()
@@ -134,8 +136,9 @@ async def test_a_correction_equals_a_maintenance_window_and_a_revocation_takes_i
 async def test_an_endpoint_correction_only_touches_that_endpoint(make_store: Make) -> None:
     _, store, service = await play(make_store, "ep.db", shop())
     before = service.refresh()
-    correct(store.path, {"action": "correct", "consumer": "shop", "slo": None, "endpoint": "b",
-                         "start": OUTAGE[0], "end": OUTAGE[1], "reason": "b's planned test"})  # fmt: skip
+    row = {"action": "correct", "consumer": "shop", "slo": None, "endpoint": "b",
+           "start": OUTAGE[0], "end": OUTAGE[1], "reason": "b's planned test"}  # fmt: skip
+    await asyncio.to_thread(correct, store.path, row)
     await service.sync_corrections()
     after = service.snapshot
     fast_before, fast_after = before.get("shop", "fast"), after.get("shop", "fast")  # endpoint a only
@@ -187,8 +190,9 @@ async def test_a_correction_over_a_maintenance_window_removed_since_never_makes_
     planned = figures(service.refresh())
     await service.reload(shop())
     assert figures(service.refresh()) == planned  # a maintenance change does not rebuild the past
-    correct(store.path, {"action": "correct", "consumer": "shop", "slo": None, "endpoint": None,
-                         "start": OUTAGE[0], "end": OUTAGE[1], "reason": "the monitor's own network"})  # fmt: skip
+    row = {"action": "correct", "consumer": "shop", "slo": None, "endpoint": None,
+           "start": OUTAGE[0], "end": OUTAGE[1], "reason": "the monitor's own network"}  # fmt: skip
+    await asyncio.to_thread(correct, store.path, row)
     assert await service.sync_corrections() == 1
     after = figures(service.snapshot)
     for slo, good, total, good_ev, total_ev, excluded, sli, *_ in after:

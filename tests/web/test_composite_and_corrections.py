@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import sqlite3
 from collections import Counter
+from typing import Any
 
+from slowatch.daemon import Daemon
 from slowatch.demo import render_table
 from slowatch.report import collect, render
 from slowatch.store.correction_tables import insert_correction
@@ -43,8 +46,7 @@ async def test_a_composite_slo_shows_what_it_is_everywhere(build: Builder) -> No
     table = render_table(daemon, {e.name: Counter() for e in daemon.config.endpoints})
     assert f"SLO checkout/journey ({WORDS}): budget left 30.6%" in table
     args = argparse.Namespace(consumer="checkout", slo="journey", month=(2026, 11), window=None, objective=None)
-    with sqlite3.connect(daemon.config.server.database) as conn:
-        figures = collect(daemon.config, conn, args, T0 + 72 * 3600)
+    figures = await asyncio.to_thread(report_figures, daemon, args)
     assert f"  {WORDS}" in render(figures, "table") and WORDS.capitalize() in render(figures, "markdown")
 
 
@@ -52,10 +54,9 @@ async def test_reports_and_pages_list_corrections_with_the_budget_they_returned(
     daemon = await build(checkout_slos=JOURNEY)
     before = daemon.slo_snapshot().get("checkout", "availability")
     assert before is not None and (before.good, before.total) == (834, 840)
-    with sqlite3.connect(daemon.config.server.database) as conn:
-        cid = insert_correction(conn, {"created_at": T0 + 70 * 3600, "author": "ops-token", "action": "correct",
-                                       "consumer": "checkout", "endpoint": "pay", "start": OUTAGE[0],
-                                       "end": OUTAGE[1], "reason": "our own network"})  # fmt: skip
+    row = {"created_at": T0 + 70 * 3600, "author": "ops-token", "action": "correct", "consumer": "checkout",
+           "endpoint": "pay", "start": OUTAGE[0], "end": OUTAGE[1], "reason": "our own network"}  # fmt: skip
+    cid = await asyncio.to_thread(insert_row, daemon, row)
     assert await daemon._slo.sync_corrections() == 1
     await daemon.store.flush()
     after = daemon.slo_snapshot().get("checkout", "availability")
@@ -79,8 +80,7 @@ async def test_reports_and_pages_list_corrections_with_the_budget_they_returned(
                      (T0 + 71 * 3600, OUTAGE[0], OUTAGE[1], cid))  # fmt: skip
     assert await daemon._slo.sync_corrections() == 1
     await daemon.store.flush()
-    with sqlite3.connect(daemon.config.server.database) as conn:
-        figures = collect(daemon.config, conn, args, T0 + 72 * 3600)
+    figures = await asyncio.to_thread(report_figures, daemon, args)
     text = render(figures, "table")
     assert f"correction: #{cid} 2026-11-11 06:00 UTC to 2026-11-11 07:00 UTC (endpoint pay) by ops-token" in text
     assert "revoked 2026-11-12 23:00 UTC by cli:alice" in text
@@ -90,3 +90,15 @@ async def test_reports_and_pages_list_corrections_with_the_budget_they_returned(
     _, _, page = await fetch(daemon, "/consumers/checkout")
     assert "revoked 2026-11-12 23:00 UTC by cli:alice: a real outage after all" in page
     assert "none (revoked)" in page and "class='correction'" not in page
+
+
+def report_figures(daemon: Daemon, args: argparse.Namespace) -> Any:
+    """What `slowatch report` computes, read as the CLI does: its own connection, off the event loop."""
+    with sqlite3.connect(daemon.config.server.database) as conn:
+        return collect(daemon.config, conn, args, T0 + 72 * 3600)
+
+
+def insert_row(daemon: Daemon, row: dict[str, Any]) -> int:
+    """A correction written as `slowatch correct` writes it: its own connection, off the event loop."""
+    with sqlite3.connect(daemon.config.server.database) as conn:
+        return insert_correction(conn, row)
