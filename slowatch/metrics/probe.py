@@ -29,7 +29,10 @@ _RESERVED = {"endpoint", "kind", "outcome", "phase", "le"}
 SCRAPE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def _specs(bounds: tuple[float, ...] | None) -> tuple[FamilySpec, ...]:
+def _specs(bounds: tuple[float, ...] | None, phases: bool) -> tuple[FamilySpec, ...]:
+    """The families, in /metrics order. By default an HTTP endpoint has 4 series (success, one `probes_total`
+    per outcome seen, last run, status code; +1 cert expiry with TLS); `histograms` adds len(bounds) + 2
+    (buckets with +Inf, `_count`, `_sum`) and `phases` 5 (resolve, connect, tls, processing, transfer)."""
     name = "slowatch_probe_success"
     specs = [FamilySpec(name, "1 if the endpoint's last probe succeeded, else 0", "gauge", f.success_chunk(name))]
     if bounds is not None:
@@ -44,13 +47,15 @@ def _specs(bounds: tuple[float, ...] | None) -> tuple[FamilySpec, ...]:
     name = "slowatch_probe_ssl_earliest_cert_expiry"
     help_text = "Unix time the earliest certificate seen by the last probe expires"
     specs.append(FamilySpec(name, help_text, "gauge", f.cert_chunk(name)))
-    name = "slowatch_probe_http_duration_seconds"
-    specs.append(FamilySpec(name, "Duration of each phase of the last HTTP probe", "gauge", f.phase_chunk(name)))
+    if phases:
+        name = "slowatch_probe_http_duration_seconds"
+        specs.append(FamilySpec(name, "Duration of each phase of the last HTTP probe", "gauge", f.phase_chunk(name)))
     return tuple(specs)
 
 
 class ProbeMetrics(Collector):
-    """Per-endpoint series. `endpoint_labels` from the config are appended to every label set."""
+    """Per-endpoint series. `endpoint_labels` from the config are appended to every label set; the duration
+    histogram and the phase gauges only when `histograms` / `phases` are on (README "Metrics" prices them)."""
 
     def __init__(self, registry: CollectorRegistry, config: MetricsConfig) -> None:
         self._extra = list(config.endpoint_labels)
@@ -64,7 +69,8 @@ class ProbeMetrics(Collector):
             if not bounds or bounds[-1] != math.inf:
                 bounds.append(math.inf)
             self._bounds = tuple(bounds)
-        self._specs = _specs(self._bounds)
+        self._phases = config.phases
+        self._specs = _specs(self._bounds, config.phases)
         self._slots: tuple[EndpointSlot, ...] = ()
         self._by_name: dict[str, EndpointSlot] = {}
         self._scrape_seconds = Histogram(
@@ -107,7 +113,7 @@ class ProbeMetrics(Collector):
         if result.kind == "http":
             slot.status = result.status_code or 0
             phases = result.phases
-            if phases:
+            if phases and self._phases:
                 if phases.keys() <= slot.phases.keys():
                     slot.phases.update(phases)
                 else:
