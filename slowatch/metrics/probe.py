@@ -91,7 +91,7 @@ class ProbeMetrics(Collector):
             extra = tuple(zip(self._extra_names, (ep.labels.get(k, "") for k in self._extra), strict=True))
             slot = old.get(ep.name)
             if slot is None or slot.kind != ep.kind or slot.extra != extra:
-                slot = EndpointSlot(ep.name, ep.kind, extra, width, families)
+                slot = EndpointSlot(ep.name, ep.kind, extra, width, families, phases=self._phases)
             new[ep.name] = slot
         self._by_name = new
         self._slots = tuple(new.values())  # one reference swap: a scrape sees the old set or the new one

@@ -18,6 +18,7 @@ from slowatch.models import Outcome
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 OUTCOME_INDEX: dict[Outcome, int] = {o: i for i, o in enumerate(OUTCOMES)}
+_NONE = ("", "")
 
 
 class EndpointSlot:
@@ -44,7 +45,10 @@ class EndpointSlot:
         "status",
     )
 
-    def __init__(self, name: str, kind: str, extra: Sequence[tuple[str, str]], buckets: int, families: int) -> None:
+    def __init__(self, name: str, kind: str, extra: Sequence[tuple[str, str]], buckets: int, families: int,
+                 *, phases: bool = True) -> None:  # fmt: skip
+        """`buckets` 0: no histogram; `phases` False: no phase gauges (their label text is not built: at
+        100,000 endpoints the slots' strings are a large part of the daemon's memory)."""
         self.name = name
         self.kind = kind
         self.extra = tuple(extra)
@@ -52,10 +56,10 @@ class EndpointSlot:
         ep = [("endpoint", name), *extra]
         self.base = label_text(base)  # endpoint, kind, extra labels
         self.ep = label_text(ep)  # endpoint, extra labels
-        self.le = split_at(base, "le")
-        outcome = split_at(base, "outcome")
-        self.outcome = self.le if outcome == self.le else outcome  # the same strings in the usual case
-        self.phase = split_at(ep, "phase")
+        self.outcome = split_at(base, "outcome")
+        le = split_at(base, "le") if buckets else _NONE
+        self.le = self.outcome if le == self.outcome else le  # the same strings in the usual case
+        self.phase = split_at(ep, "phase") if phases else _NONE
         self.ok = False
         self.last_run: float | None = None  # None until the first final result: no series yet
         self.status: int | None = None
