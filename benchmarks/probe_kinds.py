@@ -5,7 +5,7 @@
 One child process serves loopback targets (not measured): HTTP and HTTPS (aiohttp, a trustme CA's leaf for
 127.0.0.1 / localhost), a TCP listener that accepts and closes, and a DNS server (tests/support/dnsserver,
 UDP). Then, per kind, two prober child processes one after the other probe at `--rate` per second for
-`--duration` s (after 2 s of warm-up), at most 256 at once, and report their own CPU (getrusage) and probes:
+`--duration` s (after `--warmup` s, 2), at most 256 at once, and report their own CPU (getrusage) and probes:
 
   bare       the least code doing the same work: aiohttp GET with a fresh connection per request
              (force_close) and the body read (http, https: full TLS handshake, certificate verified);
@@ -125,7 +125,8 @@ async def bare_probe(kind: str, t: dict[str, Any]) -> Any:
     return query
 
 
-async def prober(kind: str, mode: str, t: dict[str, Any], rate: float, duration: float) -> dict[str, Any]:
+async def prober(kind: str, mode: str, t: dict[str, Any], rate: float, duration: float,
+                 warmup: float) -> dict[str, Any]:  # fmt: skip
     from slowatch.clock import SystemClock
     from slowatch.models import Outcome
     from slowatch.probes import ProbeContext, make_session, probe_once
@@ -152,8 +153,8 @@ async def prober(kind: str, mode: str, t: dict[str, Any], rate: float, duration:
 
     tasks: set[asyncio.Task[None]] = set()
     start, sent, c0, t0 = time.monotonic(), 0, None, 0.0
-    while (now := time.monotonic()) < start + 2 + duration:
-        if c0 is None and now >= start + 2:
+    while (now := time.monotonic()) < start + warmup + duration:
+        if c0 is None and now >= start + warmup:
             c0, t0, counting[0] = resource.getrusage(resource.RUSAGE_SELF), now, True
         due = int((now - start) * rate)
         for _ in range(due - sent):
@@ -175,6 +176,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", type=float, default=200.0, help="probes per second")
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds per kind and mode")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of probing before the measurement")
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--json", help="write every figure to this file")
     p.add_argument("--targets", help=argparse.SUPPRESS)
@@ -185,7 +187,8 @@ def main() -> None:
         return
     if args.prober:
         kind, mode, targets = args.prober
-        print(json.dumps(asyncio.run(prober(kind, mode, json.loads(targets), args.rate, args.duration))))
+        got = asyncio.run(prober(kind, mode, json.loads(targets), args.rate, args.duration, args.warmup))
+        print(json.dumps(got))
         return
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen([sys.executable, __file__, "--targets", tmp], stdin=subprocess.PIPE,
@@ -200,7 +203,7 @@ def main() -> None:
                 got = {}
                 for mode in ("bare", "slowatch"):
                     cmd = [sys.executable, __file__, "--rate", str(args.rate), "--duration", str(args.duration),
-                           "--prober", kind, mode, targets]  # fmt: skip
+                           "--warmup", str(args.warmup), "--prober", kind, mode, targets]  # fmt: skip
                     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 120, check=True)
                     got[mode] = json.loads(out.stdout.strip().splitlines()[-1])
                     rows.append(got[mode])
