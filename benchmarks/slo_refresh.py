@@ -6,6 +6,7 @@ Builds the engine from a generated Config (500 consumers x 2 SLOs; every 10th SL
 SLO, every 5th budgets by 1-minute timeslices over a calendar month in Europe/Berlin), loads 30 days
 of synthetic history into every ledger (as a restart would), then alternates: advance the clock
 5 s, observe the results 10,000 endpoints probed every 30 s would produce in those 5 s, refresh.
+`--composites 100` adds 100 composite SLOs (journey = availability + fast, the methods in turn).
 Prints ms per refresh (mean / p50 / p99 / max), µs per observe, and ledger memory.
 
 After loading, the benchmark calls `gc.freeze()` as the daemon should once it has started (a full
@@ -21,6 +22,7 @@ import random
 import resource
 import statistics
 import time
+from typing import Any
 
 from slowatch.clock import FakeClock
 from slowatch.config.schema import Config
@@ -28,9 +30,9 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.slo.engine import Engine
 
 
-def build_config(n_slos: int, n_endpoints: int, per_consumer: int = 20) -> Config:
+def build_config(n_slos: int, n_endpoints: int, per_consumer: int = 20, composites: int = 0) -> Config:
     endpoints = [{"name": f"ep-{i}", "kind": "http", "url": f"http://h{i}/"} for i in range(n_endpoints)]
-    consumers = []
+    consumers: list[dict[str, Any]] = []
     for c in range(n_slos // 2):
         eps = [f"ep-{(c * per_consumer + k) % n_endpoints}" for k in range(per_consumer)]
         slos: list[dict[str, object]] = [{"name": "availability", "sli": "availability", "objective": 99.9}]
@@ -46,6 +48,10 @@ def build_config(n_slos: int, n_endpoints: int, per_consumer: int = 20) -> Confi
             )
         else:
             slos.append({"name": "fast", "sli": "latency", "threshold": "300ms", "objective": 99, "window": "30d"})
+            if composites and c % 5 and sum(1 for x in consumers if len(x["slos"]) > 2) < composites:
+                method = ("serial", "weighted", "worst")[c % 3]
+                members = [{"slo": "availability"}, {"slo": "fast"}]
+                slos.append({"name": "journey", "objective": 99, "composite": {"method": method, "members": members}})
         consumers.append({"name": f"consumer-{c}", "endpoints": eps, "slos": slos})
     return Config.model_validate({"endpoints": endpoints, "consumers": consumers})
 
@@ -56,19 +62,22 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=10_000)
     parser.add_argument("--refreshes", type=int, default=60)
     parser.add_argument("--interval", type=float, default=30.0, help="probe interval per endpoint (s)")
+    parser.add_argument("--composites", type=int, default=0, help="composite SLOs to add")
     parser.add_argument("--no-gc-freeze", action="store_true", help="leave long-lived objects to the GC")
     args = parser.parse_args()
     rng = random.Random(7)
     clock = FakeClock(1_790_000_000.0)
-    config = build_config(args.slos, args.endpoints)
+    config = build_config(args.slos, args.endpoints, composites=args.composites)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     engine = Engine(config, clock.time())
     built = time.perf_counter() - t0
     now = int(clock.time())
-    for ledger in engine.ledgers.values():
+    for fp, ledger in engine.ledgers.items():
         fine_rows = [(start, 19, 20) for start in range(now - 3 * 86400, now, ledger.fine)]
         coarse_rows = [(start, 2390, 2400, 0, 59, 60) for start in range(now - 31 * 86400, now, ledger.coarse)]
+        if fp in engine.composites:  # the last 3 days are computed from the members at the first refresh
+            fine_rows, coarse_rows = [], [r for r in coarse_rows if r[0] < now - 3 * 86400 - 3600]
         ledger.load(fine_rows, coarse_rows)
     loaded = time.perf_counter() - t0 - built
     if not args.no_gc_freeze:
@@ -98,7 +107,8 @@ def main() -> None:
         refresh_ms.append((time.perf_counter() - t) * 1000)
     refresh_ms.sort()
     print(
-        f"SLOs={len(snapshot.slos)} ledgers={len(engine.ledgers)} endpoints={args.endpoints} window=30d "
+        f"SLOs={len(snapshot.slos)} composites={len(engine.composites)} ledgers={len(engine.ledgers)} "
+        f"endpoints={args.endpoints} window=30d "
         f"refreshes={args.refreshes} ({per_refresh} results between refreshes)"
     )
     print(

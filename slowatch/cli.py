@@ -1,4 +1,5 @@
-"""Command line: `slowatch run | check | probe | demo | report | alerts | test-sink | silence | generate | import`.
+"""Command line: `slowatch run | check | probe | demo | report | gate | annotate | alerts | test-sink | silence |
+generate | import`.
 
 The only module that prints.
 """
@@ -14,9 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from slowatch import __version__, loops
+from slowatch.annotate import add_annotate_arguments
+from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.config import Config
 from slowatch.config.isolated import load_isolated
+from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
+from slowatch.gate_cli import add_gate_arguments
 from slowatch.report import add_report_arguments, run_report
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -78,11 +83,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config)
     if config is None:
         return EXIT_CONFIG
-    config = _override(config, args.listen, args.db, args.log_format)
+    from slowatch.cluster_cli import apply_cluster_flags
+
+    try:
+        config = apply_cluster_flags(_override(config, args.listen, args.db, args.log_format), args)
+    except ValueError as exc:
+        print(f"slowatch run: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     setup_logging(config.server.log_format, args.log_level)
 
     def load(path: Path) -> Config:  # a reload keeps the command line's overrides
-        return _override(load_isolated(path), args.listen, args.db, args.log_format)
+        return apply_cluster_flags(_override(load_isolated(path), args.listen, args.db, args.log_format), args)
 
     daemon = Daemon(config, config_path=args.config, load=load)
 
@@ -111,13 +122,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_CONFIG
     from slowatch.config.access import exposure_warning
+    from slowatch.config.cluster import replica_sink_warning
 
-    warning = exposure_warning(config)
-    if warning:
-        print(warning, file=sys.stderr)
+    for warning in (exposure_warning(config), replica_sink_warning(config)):
+        if warning:
+            print(warning, file=sys.stderr)
     enabled = sum(1 for ep in config.endpoints if ep.enabled)
     print(f"{args.config}: OK ({enabled} endpoints, {len(config.consumers)} consumers)")
     return EXIT_OK
+
+
+def cmd_shard(args: argparse.Namespace) -> int:
+    from slowatch.cluster_cli import shard_lines
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    return _print_result(shard_lines(config, args.shards, args.names))
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -212,6 +233,30 @@ def cmd_silence(args: argparse.Namespace) -> int:
     return _print_result(silence(_override(config, None, args.db, None), target, name, until, args.reason))
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    from slowatch.gate_cli import ERROR, run
+
+    config = None
+    if args.config:
+        config = _load_or_report(args.config)
+        if config is None:
+            return EXIT_CONFIG
+    lines, code = run(args, config)
+    print("\n".join(lines), file=sys.stderr if code == ERROR else sys.stdout)
+    return code
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from slowatch.annotate import run_annotate
+
+    config = None
+    if args.config:
+        config = _load_or_report(args.config)
+        if config is None:
+            return EXIT_CONFIG
+    return _print_result(run_annotate(args, config))
+
+
 def _emit(text: str, output: str | None) -> int:
     if output is None:
         sys.stdout.write(text)
@@ -223,13 +268,6 @@ def _emit(text: str, output: str | None) -> int:
         return EXIT_FAILURE
     print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
-
-
-def cmd_generate_openslo(args: argparse.Namespace) -> int:
-    from slowatch.generate.openslo import generate, render
-
-    config = _load_or_report(args.config)
-    return EXIT_CONFIG if config is None else _emit(render(generate(config), args.config), args.output)
 
 
 def cmd_import_openslo(args: argparse.Namespace) -> int:
@@ -246,6 +284,44 @@ def cmd_import_openslo(args: argparse.Namespace) -> int:
     return _emit(render(result, args.files), args.output)
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from slowatch.generate.cli import TARGETS
+
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    for path, text in TARGETS[args.target].write(config, args.config, args.output):
+        if path == "-":
+            sys.stdout.write(text)
+            continue
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"{path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from slowatch.generate.cli import TARGETS
+
+    generate = sub.add_parser("generate", help="generate Prometheus rules, Grafana dashboards, ... from a config")
+    targets = generate.add_subparsers(dest="target", required=True)
+    for name, target in TARGETS.items():
+        p = targets.add_parser(name, help=target.help)
+        p.add_argument("--config", "-c", required=True, help="YAML config file")
+        p.add_argument(
+            "--output",
+            "-o",
+            metavar=target.output,
+            required=target.needs_output,
+            help=f"write to this {target.output}" + ("" if target.needs_output else " (default: stdout)"),
+        )
+        p.set_defaults(func=cmd_generate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slowatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"slowatch {__version__}")
@@ -258,7 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=["text", "json"])
     run.add_argument("--log-level", default="INFO")
     run.add_argument("--once", action="store_true", help="probe every endpoint once, record, print, exit")
+    add_cluster_arguments(run)
     run.set_defaults(func=cmd_run)
+    add_shard_command(sub).set_defaults(func=cmd_shard)
 
     check = sub.add_parser("check", help="validate a config file; prints every error")
     check.add_argument("config")
@@ -281,6 +359,17 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="SLO and error-budget report from the database (daemon may run)")
     add_report_arguments(report)
     report.set_defaults(func=run_report)
+    correct = sub.add_parser("correct", help="record, revoke or list budget corrections (retroactive exclusions)")
+    add_correct_arguments(correct)
+    correct.set_defaults(func=run_correct)
+
+    gate = sub.add_parser("gate", help="may changes ship now? exit 0 go, 1 hold (error-budget policies)")
+    add_gate_arguments(gate)
+    gate.set_defaults(func=cmd_gate)
+
+    annotate = sub.add_parser("annotate", help="record a deploy, incident or note (API or database)")
+    add_annotate_arguments(annotate)
+    annotate.set_defaults(func=cmd_annotate)
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
     alerts.add_argument("--db", help="SQLite database path (default: server.database)")
@@ -302,12 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     silence.add_argument("--reason", default="")
     silence.set_defaults(func=cmd_silence)
 
-    generate = sub.add_parser("generate", help="write files for other tools from the config")
-    generate_sub = generate.add_subparsers(dest="generate", required=True)
-    openslo = generate_sub.add_parser("openslo", help="the consumers and SLOs as OpenSLO v1 documents")
-    openslo.add_argument("--config", "-c", required=True)
-    openslo.add_argument("--output", "-o", help="file to write (default: standard output)")
-    openslo.set_defaults(func=cmd_generate_openslo)
+    _add_generate(sub)
 
     import_ = sub.add_parser("import", help="turn other tools' files into slowatch config")
     import_sub = import_.add_subparsers(dest="import_", required=True)

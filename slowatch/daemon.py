@@ -3,14 +3,14 @@
 Lifecycle: SIGTERM/SIGINT stop scheduling, let in-flight probes finish for `server.shutdown_grace`,
 flush the store, close everything and log a one-line summary; a second SIGINT/SIGTERM forces exit.
 SIGHUP, or a change of the config file's content, reloads: added endpoints start, removed ones stop,
-changed ones reschedule; an invalid new config is logged and the old one keeps running.
+changed ones reschedule; an invalid new config (or any failure while reloading) is logged and the old
+one keeps running, and the watcher keeps watching (slowatch/reload.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
 import logging
 import os
 import signal
@@ -26,19 +26,22 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
+from slowatch.cluster import ClusterView, local_view
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.isolated import load_isolated
 from slowatch.config.schema import Config
-from slowatch.errors import ConfigError
 from slowatch.metrics import ProbeMetrics, SelfMetrics
+from slowatch.metrics.cluster_labels import LabelledRegistry
 from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
+from slowatch.reload import ConfigReloader
 from slowatch.scheduler import ProbeScheduler
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
 from slowatch.store.queries import latest_results
 from slowatch.web.app import make_app
+from slowatch.web.corrections import SYNC as CORRECTIONS_SYNC
 from slowatch.web.server import fitted_limits, serve
 from slowatch.workers import ProberPool, worker_count
 
@@ -67,13 +70,17 @@ class Daemon:
         listeners: list[Callable[[ProbeResult], None]] | None = None,
         load: Callable[[Path], Config] = load_isolated,
     ) -> None:
-        """`load(config_path)` re-reads the config on reload (the demo's keeps its own ports and database)."""
+        """`load(config_path)` re-reads the config on reload (the demo's keeps its own ports and database).
+        With `server.cluster` sharded, everything works on the endpoints this instance owns (`cluster.local_view`)."""
+        self._view = local_view(config)
+        config = self._view.local
         self._config = config
-        self._load = load
-        self._config_path = Path(config_path) if config_path is not None else None
-        self._config_digest = _digest(self._config_path)
         self._clock = clock or SystemClock()
-        self._registry = registry or CollectorRegistry()
+        self._reloader = None if config_path is None else ConfigReloader(
+            Path(config_path), current=lambda: self._view.full, switch=self._switch, report=self._reloaded, loader=load
+        )  # fmt: skip
+        labels = self._view.labels  # shard / replica / location on every series, when configured
+        self._registry = registry or (LabelledRegistry(labels) if labels else CollectorRegistry())
         self._watch_interval = watch_interval
         self._latest: dict[str, ProbeResult] = {}
         self._listeners = list(listeners or [])
@@ -82,7 +89,6 @@ class Daemon:
         self._stats = RunStats()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
-        self._reload_lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
         self._ready = False
         self._scheduling = False
@@ -95,7 +101,8 @@ class Daemon:
         # No `_created` series (process-wide in prometheus-client): the per-endpoint families never export them,
         # so counters and histograms look alike on /metrics; see slowatch/metrics/exposition.py.
         disable_created_metrics()  # type: ignore[no-untyped-call]
-        self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics)
+        thresholds = [s.threshold for c in config.consumers for s in c.slos if s.threshold is not None]
+        self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics, thresholds, labels)
         self._scheduler: ProbeScheduler | ProberPool
         workers = worker_count(config.server.probe_workers, config.endpoints)
         if workers:
@@ -110,6 +117,7 @@ class Daemon:
                 log_format=config.server.log_format,
                 event_loop=config.server.event_loop,
                 on_restart=self._on_worker_restart,
+                shards=self._view.shards,
             )
         else:
             self._scheduler = ProbeScheduler(
@@ -143,6 +151,11 @@ class Daemon:
     @property
     def config(self) -> Config:
         return self._config
+
+    @property
+    def cluster(self) -> ClusterView:
+        """The full config, this instance's part of it and the consumers that are partial here."""
+        return self._view
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -258,8 +271,8 @@ class Daemon:
                 await self._scheduler.start(list(self._config.endpoints))
             else:
                 self._scheduler.start(list(self._config.endpoints))
-            if self._config_path is not None and self._watch_interval > 0:
-                self._spawn(self._watch_config())
+            if self._reloader is not None and self._watch_interval > 0:
+                self._spawn(self._reloader.watch(self._watch_interval))
         self._ready = True
         # Everything built so far lives for the whole run: keep it out of the cyclic GC's scans, which
         # otherwise cost 70-130 ms pauses at 1,000 SLOs (benchmarks/slo_refresh.py), and collect the
@@ -280,7 +293,9 @@ class Daemon:
     async def _serve(self) -> None:
         server = self._config.server
         limits = fitted_limits(server.http, probe_sockets=server.max_concurrency)
-        self._runner, site = await serve(make_app(self), server.host, server.port, limits)
+        app = make_app(self)
+        app[CORRECTIONS_SYNC] = self._slo.sync_corrections
+        self._runner, site = await serve(app, server.host, server.port, limits)
         self.bound_port = site.port
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
@@ -336,28 +351,27 @@ class Daemon:
 
     # --- reload ------------------------------------------------------------------------------
     async def reload(self) -> bool:
-        """Re-read the config file. On error keep the running config and say why."""
-        if self._config_path is None:
+        """Re-read the config file. On any error keep the running config and say why; never raises."""
+        if self._reloader is None:
             logger.warning("reload requested but the daemon has no config file")
             return False
-        async with self._reload_lock:
-            path = self._config_path
-            try:
-                new = await asyncio.to_thread(self._load, path)
-            except ConfigError as exc:
-                self._self_metrics.config_loaded(False, self._clock.time())
-                logger.error(
-                    "config reload rejected, keeping the running config file=%s errors=%d\n%s",
-                    path, len(exc.problems), exc,
-                )
-                return False
-            self._config_digest = _digest(path)
-            self._apply(new)
-            await self._slo.reload(new)
-            await self._alerts.reload(new)
+        return await self._reloader.reload()
+
+    async def _switch(self, new: Config) -> None:
+        running = self._view.full.server.cluster
+        if new.server.cluster != running:
+            logger.warning("config reload: server.cluster changed; takes effect after a restart")
+            new = new.model_copy(update={"server": new.server.model_copy(update={"cluster": running})})
+        view = local_view(new)
+        self._apply(view.local)
+        self._view = view
+        await self._slo.reload(view.local)
+        await self._alerts.reload(view.local)
+
+    def _reloaded(self, ok: bool) -> None:
+        if ok:
             self._stats.reloads += 1
-            self._self_metrics.config_loaded(True, self._clock.time())
-            return True
+        self._self_metrics.config_loaded(ok, self._clock.time())
 
     def _apply(self, new: Config) -> None:
         old = self._config
@@ -382,26 +396,6 @@ class Daemon:
         for name in set(self._latest) - live:
             del self._latest[name]
         logger.info("config reloaded added=%d removed=%d changed=%d", added, removed, changed)
-
-    async def _watch_config(self) -> None:
-        """Reload when the file's content changes (cheap: a hash every few seconds, off-loop)."""
-        assert self._config_path is not None
-        while True:
-            await asyncio.sleep(self._watch_interval)
-            digest = await asyncio.to_thread(_digest, self._config_path)
-            if digest is not None and digest != self._config_digest:
-                self._config_digest = digest
-                logger.info("config file changed, reloading file=%s", self._config_path)
-                await self.reload()
-
-
-def _digest(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 __all__ = ["Daemon"]

@@ -109,7 +109,8 @@ def render_table(daemon: Daemon, counts: dict[str, Counter[str]]) -> str:
         text = "budget left " + row_budget_text(row)
         if row.get("state") == "too_few_events":
             text += " (no alerts until then)"
-        lines.append(f"  SLO {row.get('consumer')}/{row.get('slo')}: {text}")
+        journey = f" ({row.get('measures')})" if row.get("sli_kind") == "composite" else ""
+        lines.append(f"  SLO {row.get('consumer')}/{row.get('slo')}{journey}: {text}")
     for alert in daemon.alerts_view():
         quiet = " (suppressed: silence or maintenance)" if alert.get("suppressed") else ""
         lines.append(f"  ALERT {str(alert.get('severity')).upper()}: {alert.get('title')}{quiet}")

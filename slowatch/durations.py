@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -22,11 +23,17 @@ def parse_duration(text: str) -> float:
         pos = match.end()
     if pos != len(s) or pos == 0:
         raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 15s, 5m, 1h, 30d)")
+    if not math.isfinite(total):
+        raise ValueError(f"not a finite duration: {text!r}")
     return total
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest exact spelling, for messages: 90 -> '1m30s', 0.5 -> '500ms'."""
+    """The shortest exact spelling, for messages: 90 -> '1m30s', 0.5 -> '500ms' (NaN -> 'nan')."""
+    if not math.isfinite(seconds):
+        return str(seconds)
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
     if seconds < 1 and seconds != 0:
         return f"{round(seconds * 1000)}ms"
     rest = round(seconds)

@@ -5,7 +5,8 @@
 
 Opens the database read-only (the daemon may be running; WAL lets both work). The period is the
 SLO's own window by default; `--month` is that calendar month in the SLO's time zone (UTC for
-rolling SLOs); `--objective` recomputes the budget for another objective (a what-if).
+rolling SLOs); `--objective` recomputes the budget for another objective (a what-if). Deploy
+annotations in the period add the budget burned in the 4 hours after each (not in csv).
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from slowatch.config.consumers import resolve_endpoints
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration, parse_duration
 from slowatch.errors import ConfigError
+from slowatch.reports.deploys import DeployImpact, deploys_text, impact_json, report_deploys
 from slowatch.slo import report_format
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.windows import CalendarPeriod, month_bounds
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
+Key = tuple[str, str]
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +119,13 @@ def run_report(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
+    from slowatch.cluster import local_view
+
+    view = local_view(config)  # a sharded instance's database holds its own endpoints only
+    config = view.local
+    for name, partial in view.partial.items():
+        if not args.consumer or args.consumer == name:
+            print(f"note: consumer {name}: {partial.text}", file=sys.stderr)
     path = args.database or config.server.database
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -129,13 +139,25 @@ def run_report(args: argparse.Namespace) -> int:
         if args.format == "html":
             return _html(config, conn, args, now)
         figures = collect(config, conn, args, now)
+        deploys = _deploys(config, conn, figures)
     finally:
         conn.close()
     if not figures:
         print("no SLO matches the given --consumer/--slo", file=sys.stderr)
         return 1
-    sys.stdout.write(render(figures, args.format))
+    if args.format == "json":
+        docs = [_jsonable(f) | {"after_deploys": [impact_json(i) for i in deploys[(f.consumer, f.slo)]]}
+                for f in figures]  # fmt: skip
+        sys.stdout.write(json.dumps(docs, indent=2) + "\n")
+        return 0
+    sys.stdout.write(render(figures, args.format) + (deploys_text(deploys) if args.format != "csv" else ""))
     return 0
+
+
+def _deploys(config: Config, conn: sqlite3.Connection, figures: list[SloFigures]) -> dict[Key, list[DeployImpact]]:
+    """The budget burned after each deploy annotation, per reported SLO (slowatch/reports/deploys.py)."""
+    endpoints = {c.name: set(resolve_endpoints(c.endpoints, config.endpoints)) for c in config.consumers}
+    return report_deploys(conn, compile_config(config), figures, endpoints)
 
 
 def _html(config: Config, conn: sqlite3.Connection, args: argparse.Namespace, now: float) -> int:

@@ -4,13 +4,15 @@ An endpoint is down after `failure_threshold` consecutive failures and up again 
 `success_threshold` consecutive successes. Streaks are persisted (capped at the thresholds, so a
 steady endpoint writes nothing) and restored at start: a restart neither re-alerts nor forgets a
 half-built streak. While down, a reminder goes out every `reminder_interval` (when set).
+Along `depends_on`, a dependent's alert is covered by its root's (slowatch/alerting/dependencies.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slowatch.alerting.book import AlertBook
+from slowatch.alerting.dependencies import Dependencies
 from slowatch.alerting.events import AlertEvent, endpoint_key
 from slowatch.alerting.outbox import Decision
 from slowatch.alerting.suppress import Suppressor
@@ -32,6 +34,7 @@ class EndpointHealth:
         self.book = book
         self.suppressor = suppressor
         self.streaks: dict[str, Streak] = {}
+        self.deps = Dependencies(config)
         self.configure(config)
 
     def configure(self, config: Config) -> None:
@@ -43,6 +46,7 @@ class EndpointHealth:
             for name in resolve_endpoints(c.endpoints, index):
                 consumers.setdefault(name, []).append(c.name)
         self._consumers = {k: tuple(v) for k, v in consumers.items()}
+        self.deps.configure(config)
 
     def restore(self, streaks: dict[str, tuple[int, int]]) -> None:
         self.streaks = {k: Streak(f, o) for k, (f, o) in streaks.items()}
@@ -78,8 +82,13 @@ class EndpointHealth:
         decision = Decision(now)
         if result.ok:
             if firing is not None and s.oks >= cfg.success_threshold:
-                details = {"recovered_at": result.started_at}
+                details: dict[str, object] = {"recovered_at": result.started_at}
+                if affected := self.deps.outage_ended(name, now):
+                    details["dependents_affected"] = affected
+                self.deps.forget(name)
                 self.book.resolve(key, decision, send=cfg.send_resolved, details=details)
+            for held in self.deps.released(name):
+                self._recheck(held, decision)
         else:
             self._failed(result, cfg, s, decision)
         if (s.fails, s.oks) != before:
@@ -93,8 +102,14 @@ class EndpointHealth:
         if firing is None and s.fails < cfg.failure_threshold:
             return
         suppressed = self.suppressor.endpoint_suppressed(name, self.consumers_of(name), now)
+        if suppressed is None and (not firing or not firing.notified):
+            cover = self.deps.cover(name, result.started_at, now, self._down, self._suspect)
+            suppressed = cover.reason if cover is not None else None
         if firing is None:
-            self.book.fire(self._event(result, cfg, now), suppressed, decision)
+            event = self._event(result, cfg, now)
+            if dependents := self.deps.dependents(name):
+                event = self._root_event(event, dependents)
+            self.book.fire(event, suppressed, decision)
         elif not firing.notified and suppressed is None:
             self.book.notify(key, decision)
         elif firing.notified and cfg.reminder_interval is not None and suppressed is None:
@@ -114,6 +129,36 @@ class EndpointHealth:
             summary=f"{r.endpoint} failed {cfg.failure_threshold} times in a row: {error}",
             consumers=self.consumers_of(r.endpoint), endpoint=r.endpoint, details=details,
         )  # fmt: skip
+
+    def _down(self, name: str) -> bool:
+        return endpoint_key(name) in self.book.firing
+
+    def _suspect(self, name: str) -> bool:
+        s = self.streaks.get(name)
+        return s is None or s.fails > 0
+
+    def _recheck(self, name: str, decision: Decision) -> None:
+        """A held dependent whose ancestor just answered: page it now unless still covered or held."""
+        firing = self.book.firing.get(endpoint_key(name))
+        if firing is None or firing.notified:
+            self.deps.forget(name)
+            return
+        if self.suppressor.endpoint_suppressed(name, self.consumers_of(name), decision.now) is not None:
+            return
+        if self.deps.cover(name, firing.event.since, decision.now, self._down, self._suspect) is None:
+            self.book.notify(endpoint_key(name), decision)
+
+    def _root_event(self, event: AlertEvent, dependents: tuple[str, ...]) -> AlertEvent:
+        """The root cause's page: which dependents (failing now or not) and consumers it affects."""
+        failing = [d for d in dependents if (s := self.streaks.get(d)) is not None and s.fails > 0]
+        self.deps.outage_started(event.endpoint, failing)
+        consumers = dict.fromkeys(event.consumers)
+        for d in dependents:
+            consumers.update(dict.fromkeys(self.consumers_of(d)))
+        shown = ", ".join(dependents[:10]) + (f" and {len(dependents) - 10} more" if len(dependents) > 10 else "")
+        summary = f"{event.summary}; root cause for {len(dependents)} dependent endpoint(s): {shown}"
+        details = {**event.details, "dependents": list(dependents), "dependents_failing": failing}
+        return replace(event, summary=summary, consumers=tuple(consumers), details=details)
 
     def forget(self, live: set[str]) -> list[str]:
         """Drop streaks of endpoints that are gone; return the firing alert keys to resolve."""

@@ -108,6 +108,7 @@ class AlertService:
                     "slo": e.slo,
                     "endpoint": e.endpoint,
                     "suppressed": not f.notified,
+                    "root_cause": self.health.deps.covered_by.get(e.endpoint) if e.endpoint else None,
                 }
             )
         return out

@@ -4,6 +4,7 @@
       auth:
         operator_tokens: ["${SLOWATCH_OPERATOR_TOKEN}"]   # the overview, the full API, every consumer
         protect_metrics: false                             # true: /metrics needs an operator token too
+        annotation_tokens: ["${DEPLOY_TOKEN}"]             # optional: may only POST /api/v1/annotations
     consumers:
       - name: checkout
         access: {tokens: ["${CHECKOUT_TOKEN}"]}            # or {public: true}
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from slowatch.config.types import Model
+from slowatch.config.types import Model, Name
 
 if TYPE_CHECKING:
     from slowatch.config.schema import Config
@@ -37,9 +38,25 @@ def _strong(token: SecretStr) -> SecretStr:
 Token = Annotated[SecretStr, AfterValidator(_strong)]
 
 
+class NamedToken(Model):
+    """An operator token with a name: who recorded a correction (or annotation) is this name."""
+
+    name: Name
+    token: Token
+
+
 class AuthConfig(Model):
-    operator_tokens: list[Token] = Field(min_length=1)
+    operator_tokens: list[Token | NamedToken] = Field(min_length=1)
     protect_metrics: bool = False
+    annotation_tokens: list[Token] = Field(default_factory=list)  # may only POST /api/v1/annotations (CI deploys)
+
+    @property
+    def operator_secrets(self) -> list[tuple[str, SecretStr]]:
+        """(name, token) per operator token; unnamed ones are `operator-<n>` (from 1, in config order)."""
+        return [
+            (t.name, t.token) if isinstance(t, NamedToken) else (f"operator-{i}", t)
+            for i, t in enumerate(self.operator_tokens, 1)
+        ]
 
 
 class AccessConfig(Model):

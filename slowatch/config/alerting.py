@@ -17,7 +17,22 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from slowatch.config.types import Duration, Model, Name
+from slowatch.config.cluster import LocationQuorum
+from slowatch.config.messages import Suggester, did_you_mean
+from slowatch.config.types import (
+    AS_TEXT,
+    DAY,
+    HOUR,
+    MINUTE,
+    Delay,
+    Headers,
+    Model,
+    Name,
+    Timeout,
+    Window,
+    control_character,
+    duration_between,
+)
 from slowatch.durations import format_duration
 
 if TYPE_CHECKING:
@@ -28,13 +43,15 @@ AlertKind = Literal["endpoint_down", "burn_rate", "budget_exhausted", "no_data"]
 Problem = tuple[tuple[str | int, ...], str]
 
 
-def _at_least(minimum: float) -> AfterValidator:
-    def check(v: float | None) -> float | None:
-        if v is not None and v < minimum:
-            raise ValueError(f"must be at least {minimum:g}s (got {v:g}s)")
-        return v
+Reminder = Annotated[float, duration_between(5 * MINUTE, 30 * DAY), AS_TEXT]
+RetryStart = Annotated[float, duration_between(0.0, HOUR, exclusive=True), AS_TEXT]
+RetryCap = Annotated[float, duration_between(0.0, DAY, exclusive=True), AS_TEXT]
+GiveUp = Annotated[float, duration_between(0.0, 30 * DAY, exclusive=True), AS_TEXT]
+Every = Annotated[float, duration_between(0.0, HOUR, exclusive=True), AS_TEXT]
+"""A period of repeated work (evaluating, resending): more than 0s, at most 1h."""
 
-    return AfterValidator(check)
+ExhaustedThreshold = Annotated[float, Field(ge=-100, le=1)]
+"""Budget remaining as a ratio (1 = untouched, 0 = spent, below 0 = overspent)."""
 
 
 class EndpointAlerts(Model):
@@ -43,20 +60,24 @@ class EndpointAlerts(Model):
     enabled: bool = True
     failure_threshold: Annotated[int, Field(ge=1, le=1000)] = 3
     success_threshold: Annotated[int, Field(ge=1, le=1000)] = 2
-    reminder_interval: Annotated[Duration | None, _at_least(300.0)] = None
+    reminder_interval: Reminder | None = None
     send_resolved: bool = True
     severity: Severity = "page"
+    locations: LocationQuorum | None = None  # evaluated by the generated Prometheus rules (config/cluster.py)
 
 
 class SinkBase(Model):
-    timeout: Annotated[Duration, Field(gt=0, le=300)] = 10.0
-    retry_initial: Annotated[Duration, Field(gt=0)] = 1.0
-    retry_max: Annotated[Duration, Field(gt=0)] = 300.0
-    give_up_after: Annotated[Duration, Field(gt=0)] = 86400.0
+    timeout: Timeout = 10.0
+    retry_initial: RetryStart = 1.0
+    retry_max: RetryCap = 300.0
+    give_up_after: GiveUp = 86400.0
 
 
 def _http_url(value: SecretStr) -> SecretStr:
     text = value.get_secret_value()
+    found = control_character(text)
+    if found is not None:
+        raise ValueError(f"a URL cannot contain {found}")
     if not text.startswith(("http://", "https://")):
         raise ValueError("must be an http:// or https:// URL")  # never echo the value: it is a secret
     return value
@@ -73,14 +94,14 @@ class SlackSinkConfig(SinkBase):
 class WebhookSinkConfig(SinkBase):
     kind: Literal["webhook"]
     url: HttpUrlSecret
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
 
 
 class AlertmanagerSinkConfig(SinkBase):
     kind: Literal["alertmanager"]
     url: HttpUrlSecret
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
-    resend_interval: Annotated[Duration, Field(gt=0)] = 60.0
+    headers: Headers = Field(default_factory=dict)
+    resend_interval: Every = 60.0
     """Firing alerts are re-POSTed this often so Alertmanager does not resolve them (resolve_timeout)."""
 
 
@@ -108,10 +129,10 @@ class BurnTier(Model):
     `budget_percent` as budget% x SLO window / long window unless given explicitly."""
 
     severity: Severity
-    long: Duration
-    short: Duration
+    long: Window
+    short: Window
     budget_percent: Annotated[float, Field(gt=0, le=100)] | None = None
-    factor: Annotated[float, Field(gt=0)] | None = None
+    factor: Annotated[float, Field(gt=0, le=100_000)] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> BurnTier:
@@ -129,26 +150,26 @@ class SloAlertOverride(Model):
     slo: Name
     enabled: bool = True
     burn_tiers: list[BurnTier] | None = None
-    exhausted_threshold: float | None = None
-    no_data_after: Duration | None = None
+    exhausted_threshold: ExhaustedThreshold | None = None
+    no_data_after: Window | None = None
 
 
 class StormControl(Model):
-    threshold: Annotated[int, Field(ge=1)] = 10
-    window: Annotated[Duration, Field(gt=0)] = 60.0
-    group_wait: Annotated[Duration, Field(ge=0)] = 1.0
-    group_interval: Annotated[Duration, Field(ge=0)] = 30.0
+    threshold: Annotated[int, Field(ge=1, le=100_000)] = 10
+    window: Annotated[float, duration_between(0.0, DAY, exclusive=True), AS_TEXT] = 60.0
+    group_wait: Delay = 1.0
+    group_interval: Annotated[float, duration_between(0.0, DAY), AS_TEXT] = 30.0
 
 
 class AlertingPolicy(Model):
     burn_tiers: list[BurnTier] | None = None
     """None: the Workbook's four tiers (see alerting.policy.DEFAULT_TIERS)."""
-    resolve_after: Duration = 300.0
-    exhausted_threshold: float = 0.0
+    resolve_after: Annotated[float, duration_between(0.0, 7 * DAY), AS_TEXT] = 300.0
+    exhausted_threshold: ExhaustedThreshold = 0.0
     exhausted_severity: Severity = "ticket"
-    no_data_after: Duration = 600.0
+    no_data_after: Window = 600.0
     no_data_severity: Severity = "ticket"
-    evaluate_interval: Annotated[Duration, Field(gt=0)] = 5.0
+    evaluate_interval: Every = 5.0
     storm: StormControl = Field(default_factory=StormControl)
     slos: list[SloAlertOverride] = Field(default_factory=list)
 
@@ -175,20 +196,54 @@ class SilenceConfig(Model):
         return self
 
 
-def check_alerting(config: Config) -> Iterable[Problem]:
-    """Routes name known sinks, consumers, endpoints and SLOs; overrides and silences too."""
+def _references(config: Config) -> Iterable[Problem]:
+    """Routes, overrides and silences name known sinks, consumers, endpoints and SLOs."""
     consumers = {c.name: {s.name for s in c.slos} for c in config.consumers}
     endpoints = {ep.name for ep in config.endpoints}
+    all_slos = sorted({slo for slos in consumers.values() for slo in slos})
+    suggest_consumer = Suggester(consumers)
+    suggest_endpoint = Suggester(endpoints)
+    suggest_sink = Suggester(config.sinks)
+
+    def unknown_consumer(name: str) -> str:
+        return f"unknown consumer {name!r}" + suggest_consumer(name)
+
+    def unknown_endpoint(name: str) -> str:
+        return f"unknown endpoint {name!r}" + suggest_endpoint(name)
+
+    def no_slo(consumer: str | None, slo: str) -> str:
+        if consumer is None:
+            return f"no consumer has an SLO named {slo!r}" + did_you_mean(slo, all_slos)
+        return f"consumer {consumer!r} has no SLO {slo!r}" + did_you_mean(slo, sorted(consumers[consumer]))
+
     for ri, route in enumerate(config.routes):
         base: tuple[str | int, ...] = ("routes", ri)
         for si, sink in enumerate(route.sinks):
             if sink not in config.sinks:
-                yield (*base, "sinks", si), f"unknown sink {sink!r} (known: {', '.join(config.sinks) or 'none'})"
+                hint = suggest_sink(sink) or f" (known: {', '.join(config.sinks) or 'none'})"
+                yield (*base, "sinks", si), f"unknown sink {sink!r}{hint}"
         m = route.match
         if m.consumer is not None and m.consumer not in consumers:
-            yield (*base, "match", "consumer"), f"unknown consumer {m.consumer!r}"
+            yield (*base, "match", "consumer"), unknown_consumer(m.consumer)
+        elif m.slo is not None and m.slo not in (consumers[m.consumer] if m.consumer is not None else all_slos):
+            yield (*base, "match", "slo"), no_slo(m.consumer, m.slo)
         if m.endpoint is not None and m.endpoint not in endpoints:
-            yield (*base, "match", "endpoint"), f"unknown endpoint {m.endpoint!r}"
+            yield (*base, "match", "endpoint"), unknown_endpoint(m.endpoint)
+    for oi, o in enumerate(config.alerting.slos):
+        if o.consumer not in consumers:
+            yield ("alerting", "slos", oi, "consumer"), unknown_consumer(o.consumer)
+        elif o.slo not in consumers[o.consumer]:
+            yield ("alerting", "slos", oi, "slo"), no_slo(o.consumer, o.slo)
+    for si, silence in enumerate(config.silences):
+        if silence.consumer is not None and silence.consumer not in consumers:
+            yield ("silences", si, "consumer"), unknown_consumer(silence.consumer)
+        if silence.endpoint is not None and silence.endpoint not in endpoints:
+            yield ("silences", si, "endpoint"), unknown_endpoint(silence.endpoint)
+
+
+def check_alerting(config: Config) -> Iterable[Problem]:
+    """References resolve (`_references`); sinks are routed; tiers use computed windows; one override per SLO."""
+    yield from _references(config)
     if config.sinks and not config.routes:
         yield ("routes",), "sinks are defined but no route sends anything to them (add `- match: {}`)"
     from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS  # lazy: slo imports config
@@ -205,19 +260,9 @@ def check_alerting(config: Config) -> Iterable[Problem]:
                     yield (*path, ti, key), f"the SLO engine computes burn rates over {windows} only"
     seen: set[tuple[str, str]] = set()
     for oi, o in enumerate(config.alerting.slos):
-        base = ("alerting", "slos", oi)
-        if o.consumer not in consumers:
-            yield (*base, "consumer"), f"unknown consumer {o.consumer!r}"
-        elif o.slo not in consumers[o.consumer]:
-            yield (*base, "slo"), f"consumer {o.consumer!r} has no SLO {o.slo!r}"
         if (o.consumer, o.slo) in seen:
-            yield base, f"duplicate override for {o.consumer}/{o.slo}"
+            yield ("alerting", "slos", oi), f"duplicate override for {o.consumer}/{o.slo}"
         seen.add((o.consumer, o.slo))
-    for si, silence in enumerate(config.silences):
-        if silence.consumer is not None and silence.consumer not in consumers:
-            yield ("silences", si, "consumer"), f"unknown consumer {silence.consumer!r}"
-        if silence.endpoint is not None and silence.endpoint not in endpoints:
-            yield ("silences", si, "endpoint"), f"unknown endpoint {silence.endpoint!r}"
 
 
 __all__ = [

@@ -7,11 +7,15 @@ Register a new check by appending it to `CHECKS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 from slowatch.config.access import check_access
 from slowatch.config.alerting import check_alerting
+from slowatch.config.cluster import check_cluster
+from slowatch.config.composite import check_composites
 from slowatch.config.consumers import check_consumers
+from slowatch.config.dependencies import check_dependencies
 from slowatch.config.maintenance import check_maintenance
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
@@ -30,9 +34,7 @@ def check_endpoints(config: Config) -> Iterable[Problem]:
         else:
             first[ep.name] = i
         interval, timeout = format_duration(ep.interval), format_duration(ep.timeout)
-        if ep.timeout <= 0:
-            yield (*base, "timeout"), f"must be greater than 0 (got {timeout})"
-        elif ep.timeout >= ep.interval:
+        if ep.timeout >= ep.interval:
             yield (*base, "timeout"), f"must be shorter than the interval ({timeout} >= {interval})"
         elif ep.retries:
             worst = (ep.retries + 1) * ep.timeout + ep.retries * ep.retry_delay
@@ -46,7 +48,39 @@ def check_endpoints(config: Config) -> Iterable[Problem]:
                 )
 
 
-CHECKS: list[Check] = [check_endpoints, check_consumers, check_maintenance, check_alerting, check_access]
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+RULE_LABELS = frozenset({"consumer", "slo", "severity", "window", "kind", "alertname", "alertstate", "job",
+                         "instance", "shard", "replica", "location"})  # fmt: skip
+"""Labels the generated Prometheus rules set, aggregate over, or that Prometheus itself attaches."""
+
+
+def check_prometheus_labels(config: Config) -> Iterable[Problem]:
+    """`server.metrics.endpoint_labels` must become valid Prometheus label names that the generated rules
+    (`slowatch generate prometheus-rules`) neither set nor sum away."""
+    for i, key in enumerate(config.server.metrics.endpoint_labels):
+        label = "".join(c if c.isalnum() or c == "_" else "_" for c in key)
+        label = label if label and not label[0].isdigit() else f"_{label}"
+        path = ("server", "metrics", "endpoint_labels", i)
+        if not _LABEL_NAME.fullmatch(label) or label.startswith("__"):
+            yield path, f"{key!r} cannot be a Prometheus label name (as {label!r}): use ASCII letters, digits and _"
+        elif label in RULE_LABELS:
+            yield path, f"{key!r} would clash with the {label!r} label of the generated Prometheus rules"
+
+
+CHECKS: list[Check] = [
+    check_endpoints, check_consumers, check_composites, check_maintenance, check_alerting, check_access,
+    check_prometheus_labels, check_cluster, check_dependencies,
+]  # fmt: skip
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 
-__all__ = ["CHECKS", "Check", "Problem", "check_alerting", "check_consumers", "check_endpoints", "check_maintenance"]
+__all__ = [
+    "CHECKS",
+    "RULE_LABELS",
+    "Check",
+    "Problem",
+    "check_alerting",
+    "check_consumers",
+    "check_endpoints",
+    "check_maintenance",
+    "check_prometheus_labels",
+]

@@ -16,7 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, model_validator
 
 from slowatch.config.access import AccessConfig
-from slowatch.config.types import Duration, Model, Name
+from slowatch.config.cluster import LocationQuorum
+from slowatch.config.messages import Suggester
+from slowatch.config.policy import BudgetPolicy
+from slowatch.config.types import Duration, Model, Name, Timeout, Window
 
 if TYPE_CHECKING:
     from slowatch.config.endpoints import EndpointBase
@@ -62,7 +65,7 @@ def _rolling(seconds: float) -> float:
     return seconds
 
 
-RollingWindow = Annotated[Duration, AfterValidator(_rolling)]
+RollingWindow = Annotated[Window, AfterValidator(_rolling)]
 
 TIMESLICE_LENGTHS = (60, 120, 180, 240, 300, 360, 600, 720, 900, 1200, 1800, 3600)
 
@@ -80,19 +83,52 @@ class Timeslice(Model):
     good_when: Annotated[float, Field(gt=0, le=1)] = 0.95
 
 
+class CompositeMember(Model):
+    """One part of a journey: `consumer/slo`, or a bare SLO name of the same consumer."""
+
+    slo: str = Field(min_length=1)
+    weight: Annotated[int, Field(ge=1, le=1000)] | None = None  # only with method: weighted (default 1)
+
+
+class CompositeConfig(Model):
+    """A journey SLO built from other SLOs' per-timeslice good/total (slowatch/slo/composite.py)."""
+
+    method: Literal["serial", "weighted", "worst"]
+    members: list[CompositeMember] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _weights(self) -> CompositeConfig:
+        if self.method != "weighted" and any(m.weight is not None for m in self.members):
+            raise ValueError("`weight` is only used with method: weighted")
+        return self
+
+
 class SloConfig(Model):
     name: Name
     description: str = ""
-    sli: Literal["availability", "latency"]
-    threshold: Annotated[Duration, Field(gt=0)] | None = None
+    sli: Literal["availability", "latency"] | None = None  # required unless `composite`
+    threshold: Timeout | None = None
     objective: Annotated[float, Field(gt=0, lt=100)]
     window: RollingWindow | CalendarWindow = 30 * 86400.0
     budgeting: Literal["occurrences", "timeslices"] = "occurrences"
     timeslice: Timeslice | None = None
     endpoints: list[EndpointRef] | None = None
+    composite: CompositeConfig | None = None
+    locations: LocationQuorum | None = None  # evaluated by the generated Prometheus rules (config/cluster.py)
+    policy: BudgetPolicy | None = None  # the deploy gate's rules (config/policy.py)
 
     @model_validator(mode="after")
     def _consistent(self) -> SloConfig:
+        if self.composite is not None:
+            given = [k for k in ("sli", "threshold", "timeslice", "endpoints") if getattr(self, k) is not None]
+            if self.budgeting != "occurrences":
+                given.append("budgeting")
+            if given:
+                names = ", ".join(f"`{k}`" for k in given)
+                raise ValueError(f"a composite SLO takes its events from its members: remove {names}")
+            return self
+        if self.sli is None:
+            raise ValueError("needs `sli` (availability or latency) or `composite`")
         if self.sli == "latency" and self.threshold is None:
             raise ValueError("a latency SLI needs `threshold` (e.g. threshold: 300ms)")
         if self.sli != "latency" and self.threshold is not None:
@@ -133,6 +169,13 @@ class EndpointIndex:
         self.endpoints = endpoints
         self.known = {ep.name for ep in endpoints}
         self._by_label: dict[tuple[str, str], list[int]] | None = None
+        self._suggester: Suggester | None = None
+
+    def suggest(self, unknown: str) -> str:
+        """` (did you mean 'payments-api'?)` for an unknown endpoint name, or ""."""
+        if self._suggester is None:
+            self._suggester = Suggester(ep.name for ep in self.endpoints)
+        return self._suggester(unknown)
 
     @property
     def by_label(self) -> dict[tuple[str, str], list[int]]:
@@ -187,7 +230,7 @@ def check_refs(
     for i, ref in enumerate(refs):
         if isinstance(ref, str):
             if ref not in index.known:
-                yield (*path, i), f"unknown endpoint {ref!r}"
+                yield (*path, i), f"unknown endpoint {ref!r}" + index.suggest(ref)
         elif not index.select(ref):
             yield (*path, i), f"label selector {ref.labels} matches no endpoint"
 
@@ -203,7 +246,7 @@ def check_consumers(config: Config) -> Iterable[Problem]:
         seen.add(consumer.name)
         yield from check_refs(consumer.endpoints, index, (*base, "endpoints"))
         own = set(index.resolve(consumer.endpoints))
-        if consumer.slos and not consumer.endpoints:
+        if any(s.composite is None for s in consumer.slos) and not consumer.endpoints:
             yield (*base, "endpoints"), "a consumer with SLOs needs at least one endpoint"
         slo_names: set[str] = set()
         for si, slo in enumerate(consumer.slos):
@@ -226,6 +269,8 @@ def check_consumers(config: Config) -> Iterable[Problem]:
 
 __all__ = [
     "CalendarWindow",
+    "CompositeConfig",
+    "CompositeMember",
     "ConsumerConfig",
     "EndpointIndex",
     "EndpointRef",

@@ -8,11 +8,23 @@ from typing import Annotated, Any, Literal
 
 import dns.exception
 import dns.name
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, field_validator, model_validator
 from yarl import URL
 
 from slowatch.config.alerting import EndpointAlerts
-from slowatch.config.types import Duration, Interval, Model, Name
+from slowatch.config.consumers import EndpointRef
+from slowatch.config.types import (
+    Delay,
+    Duration,
+    HeaderName,
+    Headers,
+    Interval,
+    Model,
+    Name,
+    Timeout,
+    control_character,
+    finite_json,
+)
 
 
 class EndpointBase(Model):
@@ -20,12 +32,13 @@ class EndpointBase(Model):
 
     name: Name
     interval: Interval
-    timeout: Duration
+    timeout: Timeout
     retries: Annotated[int, Field(ge=0, le=10)] = 0
-    retry_delay: Duration = 1.0
+    retry_delay: Delay = 1.0
     labels: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
     alerts: EndpointAlerts = Field(default_factory=EndpointAlerts)
+    depends_on: list[EndpointRef] = Field(default_factory=list)  # names or label selectors (config/dependencies.py)
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
@@ -60,6 +73,9 @@ def _compile(pattern: str) -> str:
 
 
 def _http_url(value: str, no_credentials: str) -> str:
+    found = control_character(value)
+    if found is not None:  # yarl would silently drop it: the URL probed would not be the one written
+        raise ValueError(f"a URL cannot contain {found}")
     try:
         url = URL(value)
     except ValueError as exc:
@@ -77,7 +93,7 @@ class BodyAssertion(Model):
     contains: str | None = None
     regex: str | None = None
     json_path: str | None = None
-    equals: Any = None
+    equals: Annotated[Any, AfterValidator(finite_json)] = None
     exists: bool | None = None
 
     @model_validator(mode="after")
@@ -101,7 +117,7 @@ class HttpExpect(Model):
     in the value (plain text matches as a substring; `""` only requires presence)."""
 
     status: list[int | str] = Field(default_factory=lambda: list[int | str]([200]), min_length=1)
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[HeaderName, str] = Field(default_factory=dict)
     body: list[BodyAssertion] = Field(default_factory=list)
 
     @field_validator("status")
@@ -160,9 +176,9 @@ class HttpEndpoint(EndpointBase):
     kind: Literal["http"]
     url: str
     method: str = "GET"
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     body: str | None = None
-    json_body: Any = Field(default=None, alias="json")
+    json_body: Annotated[Any, AfterValidator(finite_json)] = Field(default=None, alias="json")
     expect: HttpExpect = Field(default_factory=HttpExpect)
     follow_redirects: bool = True
     max_redirects: Annotated[int, Field(ge=1, le=50)] = 10
@@ -219,7 +235,7 @@ class TlsEndpoint(EndpointBase):
     kind: Literal["tls"]
     host: Host
     port: Port = 443
-    server_name: str | None = None
+    server_name: Host | None = None
     verify: bool = True
     ca_file: str | None = None
     expiry_threshold: Duration = 14 * 86400.0
@@ -275,7 +291,7 @@ def split_hostport(value: str, default_port: int) -> tuple[str, int]:
             ipaddress.IPv6Address(value)
         except ValueError:
             raise ValueError(f"not host[:port]: {value!r} (write IPv6 with a port as [addr]:port)") from None
-    if not host or not 1 <= port <= 65535 or any(c in host for c in " /@"):
+    if not host or not 1 <= port <= 65535 or any(c in host for c in " /@") or control_character(host):
         raise ValueError(f"not host[:port]: {value!r}")
     return host, port
 

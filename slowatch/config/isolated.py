@@ -12,7 +12,6 @@ The child inherits the environment, so `${VAR}` interpolation is the same.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from slowatch.config.loader import load
 from slowatch.config.schema import Config
+from slowatch.config.source import config_size
 from slowatch.errors import ConfigError, ConfigProblem
 
 logger = logging.getLogger(__name__)
@@ -30,11 +30,9 @@ load peak is small (~60 MB at 10,000 endpoints) and a child's start-up (~1 s) wo
 
 
 def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE) -> Config:
-    """`load(path)`, in a child process when the file is large. Raises ConfigError like `load`."""
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        size = 0  # `load` reports the unreadable file with its reason
+    """`load(path)`, in a child process when the file is large. Raises ConfigError like `load`
+    (a path that is no regular file, or too large, is refused here, before any child starts)."""
+    size = config_size(path)
     if size < threshold:
         return load(path)
     proc = subprocess.run(

@@ -23,6 +23,7 @@ from slowatch.config.concealed import conceal_endpoints
 from slowatch.config.schema import Config
 from slowatch.config.semantic import check_the_rest, run_checks
 from slowatch.config.share import share_equal_parts
+from slowatch.config.source import read_config_bytes
 from slowatch.config.yamlnodes import Document, Mark, Path, YamlProblem, parse
 from slowatch.errors import ConfigError, ConfigProblem
 
@@ -238,13 +239,10 @@ def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] |
 
 
 def load(path: str | FsPath, *, env: Mapping[str, str] | None = None) -> Config:
-    """Read `path` (UTF-8) and load it like `load_text`. Raises ConfigError."""
+    """Read `path` (UTF-8; a regular file of at most `source.MAX_CONFIG_BYTES`) and load it like
+    `load_text`. Raises ConfigError."""
     filename = str(path)
-    try:
-        raw = FsPath(path).read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError([ConfigProblem(filename, None, None, "", f"cannot read the file: {reason}")]) from None
+    raw = read_config_bytes(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from slowatch.config.consumers import EndpointIndex, EndpointRef, Problem, TimeZone, check_refs
-from slowatch.config.types import Duration, Model, Name
+from slowatch.config.messages import Suggester
+from slowatch.config.types import AS_TEXT, DAY, Model, Name, duration_between
 
 if TYPE_CHECKING:
     from slowatch.config.schema import Config
@@ -33,12 +34,6 @@ def _wall_time(value: str) -> str:
     return value
 
 
-def _max_week(seconds: float) -> float:
-    if not 0 < seconds <= 7 * 86400:
-        raise ValueError("must be more than 0s and at most 7d")
-    return seconds
-
-
 class RecurringWindow(Model):
     """Every `weekday` (one, a list, or omitted for every day) at local `start` for `duration`.
 
@@ -48,7 +43,7 @@ class RecurringWindow(Model):
 
     weekday: Weekday | list[Weekday] | None = None
     start: Annotated[str, AfterValidator(_wall_time)]
-    duration: Annotated[Duration, AfterValidator(_max_week)]
+    duration: Annotated[float, duration_between(0.0, 7 * DAY, exclusive=True), AS_TEXT]
     timezone: TimeZone = "UTC"
 
     @property
@@ -94,6 +89,7 @@ class MaintenanceConfig(Model):
 def check_maintenance(config: Config) -> Iterable[Problem]:
     """Semantic checks for `maintenance`: consumers and endpoints exist, names are unique."""
     consumers = {c.name for c in config.consumers}
+    suggest = Suggester(consumers)
     index = EndpointIndex(config.endpoints)
     seen: set[str] = set()
     for i, window in enumerate(config.maintenance):
@@ -103,7 +99,7 @@ def check_maintenance(config: Config) -> Iterable[Problem]:
         seen.add(window.name)
         for ci, name in enumerate(window.consumers):
             if name not in consumers:
-                yield (*base, "consumers", ci), f"unknown consumer {name!r}"
+                yield (*base, "consumers", ci), f"unknown consumer {name!r}" + suggest(name)
         yield from check_refs(window.endpoints, index, (*base, "endpoints"))
 
 

@@ -8,10 +8,22 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from slowatch.config.access import AuthConfig
 from slowatch.config.alerting import AlertingPolicy, EndpointAlerts, Route, SilenceConfig, SinkConfig
+from slowatch.config.cluster import ClusterConfig
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.maintenance import MaintenanceConfig
-from slowatch.config.types import Duration, Interval, Model, Name
+from slowatch.config.types import (
+    AS_TEXT,
+    DAY,
+    HOUR,
+    MINUTE,
+    Interval,
+    Model,
+    Name,
+    Retention,
+    Timeout,
+    duration_between,
+)
 from slowatch.durations import format_duration
 
 
@@ -25,10 +37,10 @@ class RetentionConfig(Model):
     at least 93d, or `rollups` if that is shorter (then nothing is downsampled). Unset, it is 95d or
     `rollups`, whichever is shorter (`hourly_kept`)."""
 
-    raw: Duration = 48 * 3600.0
-    rollups: Duration = 400 * 86400.0
-    hourly: Duration = 95 * 86400.0
-    pack_after: Duration = 15 * 60.0
+    raw: Retention = 48 * 3600.0
+    rollups: Retention = 400 * 86400.0
+    hourly: Retention = 95 * 86400.0
+    pack_after: Annotated[float, duration_between(0.0, 10 * 366 * DAY), AS_TEXT] = 15 * 60.0
 
     @field_validator("hourly")
     @classmethod
@@ -89,13 +101,15 @@ class MetricsConfig(Model):
     def _buckets(cls, v: list[float]) -> list[float]:
         if not v or any(b <= 0 for b in v) or sorted(set(v)) != v:
             raise ValueError("must be positive, increasing bucket bounds in seconds, e.g. [0.1, 0.5, 1]")
+        if v[-1] > 3600 or len(v) > 100:
+            raise ValueError("must be at most 100 bucket bounds, none above 3600 (seconds)")
         return v
 
 
 class HttpConfig(Model):
     """Limits of the HTTP listener against slow and greedy clients (slowatch/web/server.py)."""
 
-    header_timeout: Annotated[Duration, Field(gt=0, le=3600)] = 10.0
+    header_timeout: Annotated[float, duration_between(0.0, HOUR, exclusive=True), AS_TEXT] = 10.0
     """Time a client has, from connecting or from its previous response, to send a whole request head;
     idle keep-alive connections close after the same time (behind a load balancer: longer than its idle timeout)."""
     max_connections: Annotated[int, Field(ge=16, le=1_000_000)] = 1024
@@ -113,12 +127,14 @@ class ServerConfig(Model):
     one per core (up to 4) once the planned probe rate reaches 100/s and the machine has 2+ cores."""
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     """"auto": uvloop when installed (~25 % less CPU per probe), else asyncio's own loop (slowatch/loops.py)."""
-    shutdown_grace: Duration = 10.0
+    shutdown_grace: Annotated[float, duration_between(0.0, 10 * MINUTE), AS_TEXT] = 10.0
     external_url: str | None = None
     log_format: Literal["text", "json"] = "text"
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     auth: AuthConfig | None = None
+    cluster: ClusterConfig | None = None
+    """Shard, replica and location of this instance among several (slowatch/config/cluster.py)."""
 
     @field_validator("listen")
     @classmethod
@@ -139,7 +155,7 @@ class ServerConfig(Model):
 
 class Defaults(Model):
     interval: Interval = 30.0
-    timeout: Duration = 5.0
+    timeout: Timeout = 5.0
     alerts: EndpointAlerts = Field(default_factory=EndpointAlerts)
 
 

@@ -28,7 +28,7 @@ from slowatch.config.maintenance import MaintenanceConfig
 from slowatch.config.yamlnodes import Path
 from slowatch.durations import format_duration
 from slowatch.generate import openslo as gen
-from slowatch.generate.openslo_map import Unmappable, check_ratio, objective, tier, window
+from slowatch.generate.openslo_map import Unmappable, check_ratio, objective, policy, tier, window
 from slowatch.generate.openslo_read import Problem, Reader, Source
 from slowatch.generate.openslo_schema import (
     AlertConditionDoc,
@@ -155,8 +155,9 @@ class Importer:
         where: dict[str, Path] = {}
         attempt(lambda: self.sli(s, model, consumer, name, where), f"used by {s.what}")
         attempt(lambda: objective(s, model) | {"window": window(s, model)})
+        attempt(lambda: policy(s, where))
         if not failed:
-            ordered = ("name", "description", "sli", "threshold", "endpoints", "objective", "window")
+            ordered = ("name", "description", "sli", "threshold", "endpoints", "objective", "window", "policy")
             out = {k: out[k] for k in ordered if k in out} | out
             attempt(lambda: self.validate(s, SloConfig, out, where))
         if not failed and any(o["name"] == name for o in consumer["slos"]):

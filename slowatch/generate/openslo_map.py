@@ -7,6 +7,7 @@ document that has no slowatch equivalent.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -106,6 +107,22 @@ def objective(s: Source, model: SloDoc) -> dict[str, Any]:
     return out
 
 
+def policy(s: Source, where: dict[str, Path]) -> dict[str, Any]:
+    """The error-budget policy from the `slowatch/policy` annotation (JSON), checked with the SLO."""
+    text = s.annotations().get(gen.A_POLICY)
+    if text is None:
+        return {}
+    path: Path = ("metadata", "annotations", gen.A_POLICY)
+    where["policy"] = path
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise Unmappable(s, path, 'must be a JSON object, e.g. {"freeze_below": "25%"}')
+    return {"policy": value}
+
+
 def window(s: Source, model: SloDoc) -> Any:
     """Seconds of a rolling window, or a calendar window's settings."""
     w, path = model.spec.timeWindow[0], ("spec", "timeWindow", 0)
@@ -189,4 +206,4 @@ def tier(s: Source, base: Path, cond: InlineAlertCondition | AlertConditionDoc) 
         raise Unmappable(s, where, f"cannot map: {messages.describe(error, None)}") from None
 
 
-__all__ = ["Unmappable", "check_query", "check_ratio", "objective", "seconds", "tier", "window"]
+__all__ = ["Unmappable", "check_query", "check_ratio", "objective", "policy", "seconds", "tier", "window"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import Metric
@@ -57,7 +57,17 @@ class ProbeMetrics(Collector):
     """Per-endpoint series. `endpoint_labels` from the config are appended to every label set; the duration
     histogram and the phase gauges only when `histograms` / `phases` are on (README "Metrics" prices them)."""
 
-    def __init__(self, registry: CollectorRegistry, config: MetricsConfig) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        config: MetricsConfig,
+        extra_bounds: Iterable[float] = (),
+        const_labels: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """`extra_bounds` are added to the duration histogram's buckets (the daemon passes every latency SLO
+        threshold, so an SLI can also be built from the histogram, as Sloth or Pyrra users do). `const_labels`
+        (the instance's shard, replica, location) are added to every per-endpoint label set."""
+        self._const = tuple(const_labels)
         self._extra = list(config.endpoint_labels)
         self._extra_names = [prometheus_label(k) for k in self._extra]
         clash = sorted(n for n in self._extra_names if n in _RESERVED or self._extra_names.count(n) > 1)
@@ -65,7 +75,7 @@ class ProbeMetrics(Collector):
             raise ValueError(f"server.metrics.endpoint_labels: label names used twice or reserved: {clash}")
         self._bounds: tuple[float, ...] | None = None
         if config.histograms:
-            bounds = sorted(float(b) for b in config.duration_buckets)
+            bounds = sorted({float(b) for b in (*config.duration_buckets, *extra_bounds)})
             if not bounds or bounds[-1] != math.inf:
                 bounds.append(math.inf)
             self._bounds = tuple(bounds)
@@ -89,6 +99,7 @@ class ProbeMetrics(Collector):
         new: dict[str, EndpointSlot] = {}
         for ep in endpoints:
             extra = tuple(zip(self._extra_names, (ep.labels.get(k, "") for k in self._extra), strict=True))
+            extra += self._const
             slot = old.get(ep.name)
             if slot is None or slot.kind != ep.kind or slot.extra != extra:
                 slot = EndpointSlot(ep.name, ep.kind, extra, width, families, phases=self._phases)

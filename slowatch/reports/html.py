@@ -6,26 +6,30 @@ SLOs' current periods: what a platform PM sends to stakeholders. It prints clean
 
 Per SLO: attainment, budget used, a plain-language summary ("kept its promise; 37% of the budget
 used, mostly by the 12 Nov pay outage"), the burn-down chart, worst days, incidents and the
-maintenance excluded. Figures come from slowatch/slo/history.py (the same as the other formats).
+maintenance excluded, the annotations on the chart and the budget burned in the hours after each
+deploy (slowatch/reports/deploys.py). Figures come from slowatch/slo/history.py (the same as the other formats).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Sequence
 from html import escape
 from zoneinfo import ZoneInfo
 
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.schema import Config
+from slowatch.reports.deploys import deploy_impacts, deploys_html
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure, consumer_figures, consumer_rules, period
 from slowatch.slo.definitions import SloDef
-from slowatch.slo.display import duration_words, percent, sli_percent, unit_word, units_needed
+from slowatch.slo.display import duration_words, percent, sli_percent, sli_words, unit_word, units_needed, units_of
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.snapshot import SloState, Snapshot
 from slowatch.slo.windows import CalendarPeriod, month_bounds
+from slowatch.store.annotations import Annotation, list_annotations
 from slowatch.web.charts import burn_down_svg
-from slowatch.web.consumer_html import PRINT_STYLE, STYLE, when
+from slowatch.web.consumer_html import PRINT_STYLE, STYLE, correction_marks, corrections_table, when
 
 Month = tuple[int, int]
 
@@ -58,7 +62,7 @@ def summary(f: SloFigures, s: SloFigure, shares: Shares) -> str:
         return "No data for this period."
     if f.state is SloState.TOO_FEW_EVENTS:
         need = units_needed(f.objective)
-        return f"Too early to judge: {f.total:,} of the {need:,} {unit_word(f.budgeting, need)} needed."
+        return f"Too early to judge: {f.total:,} of the {need:,} {unit_word(units_of(s.definition), need)} needed."
     used = f.budget_used or 0.0
     text = f"{'Kept its promise' if used <= 1.0 else 'Missed its promise'}; {percent(used)} of the budget used"
     name = s.definition.name
@@ -74,7 +78,9 @@ def summary(f: SloFigures, s: SloFigure, shares: Shares) -> str:
     return text + "."
 
 
-def slo_section(f: SloFigures, s: SloFigure, label: str, shares: Shares) -> str:
+def slo_section(
+    f: SloFigures, s: SloFigure, label: str, shares: Shares, marks: Sequence[Annotation] = (), deploys: str = ""
+) -> str:
     d = s.definition
     worst = "".join(
         f"<li>{escape(day.day)}: {sli_percent(day.sli)} ({day.good:,} of {day.total:,} good)</li>"
@@ -91,33 +97,46 @@ def slo_section(f: SloFigures, s: SloFigure, label: str, shares: Shares) -> str:
         else "<p>none</p>"
     )
     maintenance = (
-        f"{f.excluded_events:,} probes excluded ({escape(', '.join(f.maintenance) or 'maintenance')})"
+        "in its members' figures"
+        if d.composite is not None
+        else f"{f.excluded_events:,} probes excluded ({escape(', '.join(f.maintenance) or 'maintenance')})"
         if f.excluded_events or f.maintenance
         else "none"
     )
-    chart = burn_down_svg(s.burn, f"{d.name}: budget remaining, {label}")
+    chart = burn_down_svg(s.burn, f"{d.name}: budget remaining, {label}", correction_marks(f.corrections), marks)
+    fixes = (
+        corrections_table(f.corrections, f.total, f.objective)
+        if f.corrections
+        else "<h3 style='margin-top:.8rem'>Budget corrections</h3><p>none</p>"
+    )
     worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>"
     return (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"
+        f"<div class='muted small'>{escape(sli_words(d))}</div>"
         f"<p class='summary'>{escape(summary(f, s, shares))}</p><div class='figures'>"
         f"<div class='figure'><span>objective</span><b>{percent(f.objective, 3)}</b></div>"
         f"<div class='figure'><span>attained</span><b>{sli_percent(f.sli)}</b></div>"
         f"<div class='figure'><span>budget used</span><b>{percent(f.budget_used)}</b></div>"
         f"<div class='figure'><span>budget as time</span><b>{duration_words(f.budget_seconds)}</b></div>"
-        f"<div class='figure'><span>{unit_word(d.budgeting)}</span><b>{f.total:,}</b></div></div>"
-        f"{chart}<h3 style='margin-top:.8rem'>Worst days</h3>{worst_list}<h3>Incidents</h3>{incidents}"
-        f"<h3>Maintenance excluded</h3><p>{maintenance}</p></div>"
+        f"<div class='figure'><span>{unit_word(units_of(d))}</span><b>{f.total:,}</b></div></div>"
+        f"{chart}<h3 style='margin-top:.8rem'>Worst days</h3>{worst_list}<h3>Incidents</h3>{incidents}{deploys}"
+        f"<h3>Maintenance excluded</h3><p>{maintenance}</p>{fixes}</div>"
     )
 
 
-Part = tuple[ConsumerFigures, list[SloFigures], dict[str, str]]
+Part = tuple[ConsumerFigures, list[SloFigures], dict[str, str], list[Annotation], dict[str, str]]
 
 
-def consumer_section(figures: ConsumerFigures, periods: list[SloFigures], labels: dict[str, str]) -> str:
+def consumer_section(
+    figures: ConsumerFigures, periods: list[SloFigures], labels: dict[str, str],
+    marks: Sequence[Annotation] = (), deploys: dict[str, str] | None = None,
+) -> str:  # fmt: skip
     c = figures.consumer
     shares: Shares = {o.outage.start: dict(o.budget) for o in figures.outages}
+    deploys = deploys or {}
     sections = "".join(
-        slo_section(f, s, labels[s.definition.name], shares) for f, s in zip(periods, figures.slos, strict=True)
+        slo_section(f, s, labels[s.definition.name], shares, marks, deploys.get(s.definition.name, ""))
+        for f, s in zip(periods, figures.slos, strict=True)
     )
     return (
         f"<section class='consumer'><h1>{escape(c.name)}</h1>"
@@ -158,7 +177,12 @@ def consumer_part(
             slo_figures(conn, d, period=label, start=start, end=end_now, period_seconds=end - start, tz=_tz(d),
                         maintenance=names)
         )
-    return figures, periods, labels
+    marks = [a for a in list_annotations(conn) if a.concerns(consumer.name, figures.endpoints)]
+    deploys = {
+        f.slo: deploys_html(deploy_impacts(conn, s.definition, f, marks), unit_word(s.definition.budgeting))
+        for f, s in zip(periods, figures.slos, strict=True)
+    }
+    return figures, periods, labels, marks, deploys
 
 
 def report_html(

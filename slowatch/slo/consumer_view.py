@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from slowatch.config.consumers import ConsumerConfig, SloConfig, resolve_endpoints
 from slowatch.config.schema import Config
+from slowatch.slo.correction_report import CorrectionFigure, correction_figures
 from slowatch.slo.daybars import DAY, DayBar, endpoint_days, slo_days
 from slowatch.slo.definitions import SloDef, compile_slo
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule
@@ -31,6 +32,7 @@ class SloFigure:
     status: SloStatus | None
     burn: BurnDown
     days: tuple[DayBar, ...]
+    corrections: tuple[CorrectionFigure, ...] = ()  # budget corrections touching the SLO in its period
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,8 @@ def consumer_figures(
         start, end = periods[d.name]
         burn = burn_down(conn, d, start, end, min(now, end), rules, found)
         bars = tuple(slo_days(conn, d, now, days, spans))
-        slos.append(SloFigure(d, cfg, snapshot.get(consumer.name, d.name), burn, bars))
+        corrected = correction_figures(conn, d, start, end)
+        slos.append(SloFigure(d, cfg, snapshot.get(consumer.name, d.name), burn, bars, corrected))
     objective = {ep: max((d.objective for d, _ in defs if ep in d.endpoints), default=0.99) for ep in endpoints}
     per_endpoint = tuple((ep, tuple(endpoint_days(conn, ep, objective[ep], now, days, spans))) for ep in endpoints)
     figures = []

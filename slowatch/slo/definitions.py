@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from slowatch.config.composite import member_key
 from slowatch.config.consumers import ConsumerConfig, EndpointIndex, SloConfig
 from slowatch.config.schema import Config
 from slowatch.models import Outcome, ProbeResult
@@ -23,6 +24,18 @@ DEFAULT_ALERT_WINDOWS: tuple[float, ...] = (300.0, 1800.0, 3600.0, 7200.0, 21600
 
 EXHAUSTION_WINDOW = 3600.0
 """Time to exhaustion uses the burn rate over this alerting window."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeDef:
+    """A journey SLO's parts: per member its key, ledger fingerprint, slice rule and weight."""
+
+    method: str  # serial | weighted | worst
+    members: tuple[tuple[str, str], ...]
+    fingerprints: tuple[str, ...]
+    good_when: tuple[float | None, ...]  # a member's slice rule (None: a slice is good when all its units are)
+    weights: tuple[int, ...]
+    fine: int  # the members' (shared) timeslice length
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +50,25 @@ class SloDef:
     good_when: float | None
     window: Window
     endpoints: tuple[str, ...]
+    composite: CompositeDef | None = None
     fingerprint: str = ""  # filled by __post_init__
 
     def __post_init__(self) -> None:
-        ident = {
-            "consumer": self.consumer,
-            "endpoints": sorted(self.endpoints),
-            "sli": self.sli,
-            "threshold": self.threshold,
-            "budgeting": self.budgeting,
-            "slice": self.slice_length,
-            "good_when": self.good_when,
-        }
+        c = self.composite
+        ident: dict[str, object]
+        if c is not None:  # what decides a composite's slices: its method and its members' ledgers
+            members = zip(c.fingerprints, c.good_when, c.weights, strict=True)
+            ident = {"consumer": self.consumer, "composite": c.method, "members": [list(m) for m in members]}
+        else:
+            ident = {
+                "consumer": self.consumer,
+                "endpoints": sorted(self.endpoints),
+                "sli": self.sli,
+                "threshold": self.threshold,
+                "budgeting": self.budgeting,
+                "slice": self.slice_length,
+                "good_when": self.good_when,
+            }
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
         object.__setattr__(self, "fingerprint", digest)
 
@@ -68,11 +88,15 @@ class SloDef:
 
     @property
     def fine_cell(self) -> int:
+        if self.composite is not None:
+            return self.composite.fine
         return self.slice_length or 60
 
 
 def compile_slo(consumer: ConsumerConfig, slo: SloConfig, config: Config, index: EndpointIndex | None = None) -> SloDef:
     """One SLO's definition; pass `index` (built once from `config.endpoints`) when compiling many."""
+    if slo.composite is not None:
+        return next(d for d in compile_config(config) if d.key == (consumer.name, slo.name))
     index = index or EndpointIndex(config.endpoints)
     refs = slo.endpoints if slo.endpoints is not None else consumer.endpoints
     slicing = slo.slicing
@@ -80,7 +104,7 @@ def compile_slo(consumer: ConsumerConfig, slo: SloConfig, config: Config, index:
         consumer=consumer.name,
         name=slo.name,
         objective=slo.ratio,
-        sli=slo.sli,
+        sli=slo.sli or "availability",
         threshold=slo.threshold,
         budgeting=slo.budgeting,
         slice_length=int(slicing.length) if slicing else None,
@@ -90,9 +114,59 @@ def compile_slo(consumer: ConsumerConfig, slo: SloConfig, config: Config, index:
     )
 
 
+def _compile_composite(consumer: ConsumerConfig, slo: SloConfig, done: dict[tuple[str, str], SloDef]) -> SloDef | None:
+    """The composite's definition once all its members are compiled (None until then)."""
+    assert slo.composite is not None
+    keys = [member_key(consumer.name, m.slo) for m in slo.composite.members]
+    if not all(k in done for k in keys):
+        return None
+    members = [done[k] for k in keys]
+    composite = CompositeDef(
+        method=slo.composite.method,
+        members=tuple(keys),
+        fingerprints=tuple(m.fingerprint for m in members),
+        good_when=tuple(m.good_when for m in members),
+        weights=tuple(m.weight or 1 for m in slo.composite.members),
+        fine=members[0].fine_cell,
+    )
+    return SloDef(
+        consumer=consumer.name,
+        name=slo.name,
+        objective=slo.ratio,
+        sli="composite",
+        threshold=None,
+        budgeting="occurrences",
+        slice_length=None,
+        good_when=None,
+        window=window_of(slo.window),
+        endpoints=tuple(dict.fromkeys(e for m in members for e in m.endpoints)),
+        composite=composite,
+    )
+
+
 def compile_config(config: Config) -> list[SloDef]:
+    """Every SLO's definition in config order; composites after their members are known (a cycle,
+    refused by the config checks, would leave them out)."""
     index = EndpointIndex(config.endpoints)
-    return [compile_slo(c, s, config, index) for c in config.consumers for s in c.slos]
+    done: dict[tuple[str, str], SloDef] = {}
+    pending = []
+    for c in config.consumers:
+        for s in c.slos:
+            if s.composite is None:
+                done[(c.name, s.name)] = compile_slo(c, s, config, index)
+            else:
+                pending.append((c, s))
+    progress = True
+    while pending and progress:
+        left = []
+        for c, s in pending:
+            d = _compile_composite(c, s, done)
+            if d is None:
+                left.append((c, s))
+            else:
+                done[d.key] = d
+        progress, pending = len(left) < len(pending), left
+    return [done[(c.name, s.name)] for c in config.consumers for s in c.slos if (c.name, s.name) in done]
 
 
-__all__ = ["DEFAULT_ALERT_WINDOWS", "EXHAUSTION_WINDOW", "SloDef", "compile_config", "compile_slo"]
+__all__ = ["DEFAULT_ALERT_WINDOWS", "EXHAUSTION_WINDOW", "CompositeDef", "SloDef", "compile_config", "compile_slo"]

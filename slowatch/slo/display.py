@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from slowatch.slo.budget import too_few_events
+from slowatch.slo.definitions import SloDef
 
 
 def units_needed(objective: float) -> int:
@@ -23,8 +24,32 @@ def units_needed(objective: float) -> int:
 
 
 def unit_word(budgeting: str, count: int = 2) -> str:
-    word = "timeslice" if budgeting == "timeslices" else "probe"
+    """`budgeting`, or an SLO's `units_of` kind: probes, timeslices, or a composite's "units"."""
+    word = {"timeslices": "timeslice", "units": "unit"}.get(budgeting, "probe")
     return word if count == 1 else word + "s"
+
+
+def units_of(d: SloDef) -> str:
+    """What an SLO counts, for `unit_word`: a serial journey one timeslice per slice, weighted and worst
+    ones their members' (weighted) units; otherwise its budgeting."""
+    if d.composite is not None:
+        return "timeslices" if d.composite.method == "serial" else "units"
+    return d.budgeting
+
+
+def sli_words(d: SloDef) -> str:
+    """What the SLO measures: 'availability', 'latency ≤ 300ms', 'journey: weighted of a/x, b/y (weight 2)'."""
+    c = d.composite
+    if c is not None:
+        weighted = c.method == "weighted"
+        parts = [
+            f"{consumer}/{slo}" + (f" (weight {w})" if weighted and w != 1 else "")
+            for (consumer, slo), w in zip(c.members, c.weights, strict=True)
+        ]
+        return f"journey: {c.method} of {', '.join(parts)}"
+    if d.sli == "latency":
+        return f"latency ≤ {duration_words(d.threshold)}"
+    return d.sli
 
 
 def percent(ratio: float | None, digits: int | None = None) -> str:
@@ -108,7 +133,7 @@ def row_budget_text(s: dict[str, object]) -> str:
         total if isinstance(total, int) else 0,
         objective if isinstance(objective, float) else 0.999,
         left if isinstance(left, float) else None,
-        str(s.get("budgeting", "occurrences")),
+        str(s.get("units") or s.get("budgeting", "occurrences")),
         int(str(s.get("excluded_events") or 0)),
     )
 
@@ -119,7 +144,9 @@ __all__ = [
     "percent",
     "row_budget_text",
     "sli_percent",
+    "sli_words",
     "state_word",
     "unit_word",
     "units_needed",
+    "units_of",
 ]

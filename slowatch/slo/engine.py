@@ -15,7 +15,10 @@ from slowatch.config.schema import Config
 from slowatch.durations import format_duration
 from slowatch.models import Outcome, ProbeResult
 from slowatch.slo import budget
+from slowatch.slo.composite import Composite, Member, tail_slices
+from slowatch.slo.corrections import Correction
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, EXHAUSTION_WINDOW, SloDef, compile_config
+from slowatch.slo.display import sli_words, units_of
 from slowatch.slo.ledger import Ledger
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule, any_active
 from slowatch.slo.snapshot import SloStatus, Snapshot, WindowStatus, state_of
@@ -31,6 +34,8 @@ class _Route:
     slo: SloDef
     rules: tuple[Rule, ...]
     counters: list[Counter]
+    endpoint: str
+    base: tuple[Rule, ...]  # maintenance; `rules` adds the corrections that apply
 
 
 class Engine:
@@ -40,6 +45,7 @@ class Engine:
         now: float,
         alert_windows: Sequence[float] = DEFAULT_ALERT_WINDOWS,
         previous: Engine | None = None,
+        corrections: Sequence[Correction] = (),
     ) -> None:
         """Build ledgers for `config`; ledgers and counters of `previous` carry over by fingerprint.
 
@@ -77,17 +83,72 @@ class Engine:
         self._plan = [
             (d, self.ledgers[d.fingerprint], self.window_index[d.key], self.counters[d.key]) for d in self.defs
         ]
+        self._words = {d.key: (sli_words(d), units_of(d)) for d in self.defs}
         calendar = MaintenanceCalendar(config)
         self._routes: dict[str, list[_Route]] = {}
         for fp, defs in groups.items():
+            if defs[0].composite is not None:
+                continue
             for endpoint in defs[0].endpoints:
-                route = _Route(
-                    self.ledgers[fp],
-                    defs[0],
-                    calendar.rules(defs[0].consumer, endpoint),
-                    [self.counters[d.key] for d in defs],
-                )
+                rules = calendar.rules(defs[0].consumer, endpoint)
+                counters = [self.counters[d.key] for d in defs]
+                route = _Route(self.ledgers[fp], defs[0], rules, counters, endpoint, rules)
                 self._routes.setdefault(endpoint, []).append(route)
+        self.composites = self._composites(config, previous)
+        self.corrections: tuple[Correction, ...] = ()
+        self.set_corrections(corrections)
+
+    def _composites(self, config: Config, previous: Engine | None) -> dict[str, Composite]:
+        """A Composite per composite fingerprint, members before the composites that contain them."""
+        late = {ep.name: (ep.retries + 1) * ep.timeout + ep.retries * ep.retry_delay for ep in config.endpoints}
+        by_key = {d.key: d for d in self.defs}
+        depth: dict[str, int] = {}
+
+        def depth_of(d: SloDef) -> int:
+            if d.composite is None:
+                return 0
+            if d.fingerprint not in depth:
+                depth[d.fingerprint] = 1 + max(depth_of(by_key[k]) for k in d.composite.members)
+            return depth[d.fingerprint]
+
+        out: dict[str, Composite] = {}
+        for d in sorted((d for d in self.defs if d.composite is not None), key=depth_of):
+            if d.fingerprint in out:
+                continue
+            assert d.composite is not None
+            parts = zip(d.composite.fingerprints, d.composite.good_when, d.composite.weights, strict=True)
+            members = [Member(self.ledgers[fp], when, weight) for fp, when, weight in parts]
+            tail = tail_slices(d.fine_cell, max((late.get(e, 0.0) for e in d.endpoints), default=0.0) + 1.0)
+            counters = [self.counters[x.key] for x in self.defs if x.fingerprint == d.fingerprint]
+            comp = Composite(d, self.ledgers[d.fingerprint], members, tail, counters)
+            old = previous.composites.get(d.fingerprint) if previous else None
+            if old is not None:
+                comp.counted_to = old.counted_to
+            if (
+                old is not None
+                and old.ledger is comp.ledger
+                and [m.ledger for m in old.members] == [m.ledger for m in members]
+            ):
+                comp.dirty_from = old.dirty_from  # the same cells on both sides: carry on where it was
+            out[d.fingerprint] = comp
+        return out
+
+    def set_corrections(self, corrections: Sequence[Correction]) -> None:
+        """Exclude the (active) `corrections` from now on; rebuilding the past is the caller's (service.py)."""
+        self.corrections = tuple(corrections)
+        keys = {d.key: d.fingerprint for d in self.defs}
+        for routes in self._routes.values():
+            for route in routes:
+                extra = [
+                    c.rule
+                    for c in self.corrections
+                    if c.applies(route.slo.consumer, keys, route.slo.fingerprint, route.endpoint)
+                ]
+                route.rules = route.base + tuple(extra)
+        for fp, comp in self.composites.items():
+            comp.excluded = tuple(
+                (c.start, c.end) for c in self.corrections if c.slo is not None and keys.get((c.consumer, c.slo)) == fp
+            )
 
     def observe(self, result: ProbeResult) -> None:
         if not result.final:
@@ -128,6 +189,8 @@ class Engine:
     def refresh(self, now: float) -> Snapshot:
         for ledger in self.ledgers.values():
             ledger.advance(now)
+        for composite in self.composites.values():
+            composite.update(now)
         return Snapshot(now, tuple(self._status(*plan, now) for plan in self._plan))
 
     def _status(self, d: SloDef, ledger: Ledger, index: int, counter: Counter, now: float) -> SloStatus:
@@ -166,10 +229,22 @@ class Engine:
             events_total=counter[0],
             good_events_total=counter[1],
             fingerprint=d.fingerprint,
+            measures=self._words[d.key][0],
+            units=self._words[d.key][1],
         )
 
     def definition(self, fingerprint: str) -> SloDef:
         return next(d for d in self.defs if d.fingerprint == fingerprint)
+
+    def fingerprints_matching(self, correction: Correction) -> set[str]:
+        """The (non-composite) ledgers a correction excludes results from."""
+        keys = {d.key: d.fingerprint for d in self.defs}
+        return {
+            r.slo.fingerprint
+            for routes in self._routes.values()
+            for r in routes
+            if correction.applies(r.slo.consumer, keys, r.slo.fingerprint, r.endpoint)
+        }
 
     def rules_for(self, fingerprint: str) -> dict[str, tuple[Rule, ...]]:
         """Maintenance rules per endpoint of one ledger."""

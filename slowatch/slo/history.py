@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from slowatch.slo import budget
+from slowatch.slo.correction_report import CorrectionFigure, correction_figures
 from slowatch.slo.definitions import SloDef
+from slowatch.slo.display import sli_words
 from slowatch.slo.snapshot import SloState, state_of
 
 
@@ -67,6 +69,8 @@ class SloFigures:
     incidents: tuple[IncidentFigure, ...]
     maintenance: tuple[str, ...]  # names of the maintenance windows that apply
     data_since: float | None  # first cell with data in the period
+    corrections: tuple[CorrectionFigure, ...] = ()  # budget corrections touching the SLO in the period
+    sli_words: str = ""  # "availability", "latency ≤ 300ms", "journey: serial of checkout/availability, ..."
 
     @property
     def budget_seconds(self) -> float:
@@ -145,6 +149,8 @@ def slo_figures(
         incidents=incidents(conn, d.endpoints, start, end),
         maintenance=maintenance,
         data_since=first,
+        corrections=correction_figures(conn, d, start, end),
+        sli_words=sli_words(d),
     )
 
 

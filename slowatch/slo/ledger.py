@@ -110,6 +110,38 @@ class Ledger:
                 s[4] += ut
         return True
 
+    def add_counts(self, ts: float, good: int, total: int) -> None:
+        """Add (or, negative, take away) units in the cell of `ts`, as `observe` does one probe at a time.
+
+        For ledgers without timeslices (a composite's: slowatch/slo/composite.py). Cells never go below 0
+        nor good above total: a cell that cannot give back what is asked (its coarse cell was pruned, or
+        restored without it) gives what it has, and the window sums move by what the cells did."""
+        assert not self.sliced
+        f, c = int(ts // self.fine), int(ts // self.coarse)
+        if f > self.cur_f or c > self.cur_c:
+            self.advance(ts)
+        if c <= self.cur_c - self.nc:
+            return
+        ci = c % self.nc
+        self.dirty_c.add(c)
+        if f > self.cur_f - self.nf:
+            fi = f % self.nf
+            dg, dt = _clamped(self.fg, self.ft, fi, good, total)
+            self.dirty_f.add(f)
+            for s in self.alert:
+                if f >= s[0]:
+                    s[1] += dg
+                    s[2] += dt
+                    s[3] += dg
+                    s[4] += dt
+        dg, dt = _clamped(self.cg, self.ct, ci, good, total)
+        for s in self.sums:
+            if c >= s[0]:
+                s[1] += dg
+                s[2] += dt
+                s[3] += dg
+                s[4] += dt
+
     def holds(self, ts: float) -> bool:
         """Whether a result at `ts` is recent enough for the coarse ring (`floor` aside)."""
         return int(ts // self.coarse) > max(self.cur_c, int(ts // self.coarse)) - self.nc
@@ -240,8 +272,8 @@ class Ledger:
 
     def _load_coarse_run(self, rows: Sequence[CoarseRow], add: bool) -> bool:
         """Copy consecutive coarse cells into an empty ring slice-wise (what `load` does row by row)."""
-        if not rows or any(self.ct) or any(self.cx) or any(self.cst):
-            return False
+        if not rows or any(self.ct) or any(self.cx) or any(self.cst) or any(min(r) < 0 for r in rows):
+            return False  # (negative values: `load` clamps them row by row)
         first, step = rows[0][0], self.coarse
         if first % step or [r[0] for r in rows] != list(range(first, first + len(rows) * step, step)):
             return False
@@ -265,7 +297,8 @@ class Ledger:
                 if add:
                     good, total = good + self.fg[i], total + self.ft[i]
                     self.dirty_f.add(cell)
-                self.fg[i], self.ft[i] = good, total
+                total = max(total, 0)
+                self.fg[i], self.ft[i] = min(max(good, 0), total), total
         coarse = list(coarse)
         if self._load_coarse_run(coarse, add):
             coarse = []
@@ -278,10 +311,20 @@ class Ledger:
                     if self.sliced:
                         sgood, stotal = sgood + self.csg[i], stotal + self.cst[i]
                     self.dirty_c.add(cell)
-                self.cg[i], self.ct[i], self.cx[i] = good, total, excluded
+                total, stotal = max(total, 0), max(stotal, 0)
+                self.cg[i], self.ct[i], self.cx[i] = min(max(good, 0), total), total, max(excluded, 0)
                 if self.sliced:
-                    self.csg[i], self.cst[i] = sgood, stotal
+                    self.csg[i], self.cst[i] = min(max(sgood, 0), stotal), stotal
         self.recompute()
+
+
+def _clamped(good: array[int], total: array[int], i: int, dg: int, dt: int) -> tuple[int, int]:
+    """Add (dg, dt) to slot i, keeping 0 <= good <= total; returns the change actually made."""
+    og, ot = good[i], total[i]
+    nt = max(ot + dt, 0)
+    ng = min(max(og + dg, 0), nt)
+    good[i], total[i] = ng, nt
+    return ng - og, nt - ot
 
 
 __all__ = ["CoarseRow", "FineBlock", "FineRow", "Ledger", "Sums"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sqlite_utils import Database
 
@@ -55,6 +55,7 @@ class Batch:
         # a None fingerprint sweeps every fingerprint (a table scan: removed SLOs' leftovers)
         self.prune: list[tuple[str | None, str, float]] = []
         self.saved_at: float | None = None  # set: advance the watermark to the newest stored result
+        self.extra: list[Callable[[Database], object]] = []  # more writes that must commit with these cells
 
     def add_fine(self, fingerprint: str, ledger: Ledger, rows: Iterable[FineRow]) -> None:
         """The whole hour of each changed fine cell, as the ledger holds it now."""
@@ -66,7 +67,15 @@ class Batch:
         self.cells.extend((fingerprint, COARSE, res, *row) for row in rows)
 
     def __bool__(self) -> bool:
-        return bool(self.replace or self.cells or self.fine or self.counters or self.prune or self.saved_at is not None)
+        return bool(
+            self.replace
+            or self.cells
+            or self.fine
+            or self.counters
+            or self.prune
+            or self.extra
+            or self.saved_at is not None
+        )
 
     def __call__(self, db: Database) -> None:
         conn = db.conn
@@ -87,6 +96,8 @@ class Batch:
                 conn.execute(f"DELETE FROM {table} WHERE fingerprint = ? AND {where}", (fingerprint, cutoff))
         if self.saved_at is not None:
             set_counted_watermark(db, self.saved_at)
+        for op in self.extra:
+            op(db)
 
 
 def _pack(cells: array[int]) -> bytes:

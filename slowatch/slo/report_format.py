@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from slowatch.durations import format_duration
+from slowatch.slo.correction_report import CorrectionFigure, budget_returned, returned_words
 from slowatch.slo.history import IncidentFigure, SloFigures
 from slowatch.slo.snapshot import SloState
 
 CSV_COLUMNS = (
     "consumer", "slo", "period", "start", "end", "state", "objective_percent", "sli_percent", "good", "total",
     "excluded_events", "budget_total_seconds", "budget_used_seconds", "budget_left_seconds", "budget_used_ratio",
-    "budget_remaining_ratio", "incidents",
+    "budget_remaining_ratio", "incidents", "corrections", "corrected_bad_units",
 )  # fmt: skip
 
 
@@ -57,7 +58,8 @@ def csv_row(f: SloFigures) -> list[object]:
         f.consumer, f.slo, f.period, _iso(f.start), _iso(min(f.end, f.start + f.period_seconds)), f.state.value,
         r(f.objective * 100, 4), r(None if f.sli is None else f.sli * 100, 4), f.good, f.total, f.excluded_events,
         r(f.budget_seconds, 1), r(f.used_seconds, 1), r(f.left_seconds, 1), r(f.budget_used, 6),
-        r(f.budget_remaining, 6), len(f.incidents),
+        r(f.budget_remaining, 6), len(f.incidents), len(f.corrections),
+        sum(c.bad_units_returned for c in f.corrections if not c.revoked),
     ]  # fmt: skip
 
 
@@ -65,6 +67,15 @@ def _incident(i: IncidentFigure) -> str:
     length = "ongoing" if i.end is None else span(i.end - i.start)
     detail = f": {i.message}" if i.message else ""
     return f"{when(i.start)} {i.endpoint} down for {length} ({i.outcome}{detail})"
+
+
+def correction_line(c: CorrectionFigure, f: SloFigures) -> str:
+    """One budget correction: what, who, why, and the budget it returned (or that it was revoked)."""
+    text = f"#{c.id} {when(c.start)} to {when(c.end)} ({c.scope}) by {c.author}: {c.reason}"
+    if c.revoked:
+        return text + f"; revoked {when(c.revoked_at or 0.0)} by {c.revoked_by}"
+    share = budget_returned(c, f.total, f.objective)
+    return text + f"; {returned_words(c)}" + ("" if share is None else f" ({pct(share, 1)} of the budget)")
 
 
 def table(figures: list[SloFigures]) -> str:
@@ -95,6 +106,9 @@ def table(figures: list[SloFigures]) -> str:
         if f.excluded_events or f.maintenance:
             names = ", ".join(f.maintenance) or "-"
             extra.append(f"  maintenance: {f.excluded_events} probes excluded ({names})")
+        extra.extend(f"  correction: {correction_line(c, f)}" for c in f.corrections)
+        if f.sli_kind == "composite":
+            extra.insert(0, f"  {f.sli_words}")
         if extra:
             lines.append(f"{f.consumer}/{f.slo}:")
             lines.extend(extra)
@@ -125,6 +139,11 @@ def markdown(figures: list[SloFigures]) -> str:
             if f.excluded_events or f.maintenance:
                 names = ", ".join(f.maintenance) or "maintenance"
                 notes.append(f"Planned maintenance ({names}): {f.excluded_events} probes excluded from the budget")
+            if f.corrections:
+                notes.append(f"Budget corrections ({len(f.corrections)}):")
+                notes.extend(f"  - {correction_line(c, f)}" for c in f.corrections)
+            if f.sli_kind == "composite":
+                notes.insert(0, f.sli_words[0].upper() + f.sli_words[1:])
             if notes:
                 out.append(f"**{f.slo}**\n")
                 out.extend(f"- {n}" if not n.startswith("  ") else n for n in notes)
@@ -132,4 +151,4 @@ def markdown(figures: list[SloFigures]) -> str:
     return "\n".join(out)
 
 
-__all__ = ["CSV_COLUMNS", "csv_row", "markdown", "pct", "span", "table", "verdict"]
+__all__ = ["CSV_COLUMNS", "correction_line", "csv_row", "markdown", "pct", "span", "table", "verdict"]

@@ -21,13 +21,15 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client.registry import Collector
+from sqlite_utils import Database
 
 from slowatch.clock import Clock
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
+from slowatch.slo.correcting import Corrector
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS
 from slowatch.slo.engine import Engine
 from slowatch.slo.metrics import SloCollector, refresh_histogram
@@ -54,6 +56,7 @@ class SloService:
         persist_interval: float = 5.0,
         alert_windows: Iterable[float] = DEFAULT_ALERT_WINDOWS,
         stop_timeout: float = 10.0,
+        corrections_poll: float = 10.0,
     ) -> None:
         self._config = config
         self._store = store
@@ -68,6 +71,9 @@ class SloService:
         self._last_prune = self._last_sweep = -SWEEP_EVERY
         self._tasks: list[asyncio.Task[None]] = []
         self.refresh_times = refresh_histogram()
+        self.lock = asyncio.Lock()  # one correction or reload at a time
+        self.corrector = Corrector(self)
+        self._corrections_poll = corrections_poll
 
     # -- the event loop's side: O(1)-ish, no I/O ------------------------------------------------
     def observe(self, result: ProbeResult) -> None:
@@ -88,6 +94,17 @@ class SloService:
     def engine(self) -> Engine:
         return self._engine
 
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def now(self) -> float:
+        return self._clock.time()
+
+    async def sync_corrections(self) -> int:
+        """Apply corrections recorded since the last sync, take back revoked ones (see correcting.py)."""
+        return await self.corrector.sync()
+
     def collector(self) -> Collector:
         return SloCollector(lambda: self._snapshot, self.refresh_times)
 
@@ -101,12 +118,14 @@ class SloService:
                 counter[0] += events
                 counter[1] += good
         self._saved_counters = {k: (v[0], v[1]) for k, v in counters.items()}
+        await self.corrector.load()  # before the catch-up: it counts results as the routes' rules say
         rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
         await self._catch_up(rebuilt)
         self.refresh()
         self._tasks = [
             asyncio.create_task(self._every(self._refresh_interval, self.refresh), name="slo-refresh"),
             asyncio.create_task(self._every(self._persist_interval, self.persist), name="slo-persist"),
+            asyncio.create_task(self._poll_corrections(), name="slo-corrections"),
         ]
 
     async def stop(self) -> None:
@@ -129,17 +148,30 @@ class SloService:
         Unchanged fingerprints keep their ledgers (an objective change only recomputes), ones with
         other windows reload their persisted cells, new fingerprints are rebuilt from raw history.
         """
+        async with self.lock:
+            await self._reload(config)
+
+    async def _reload(self, config: Config) -> None:
         self.persist()
         try:
             await asyncio.wait_for(self._store.flush(), self._stop_timeout)
         except TimeoutError:
             logger.error("slo reload: state not flushed within %.0fs; resized SLOs may lag", self._stop_timeout)
-        engine = Engine(config, self._clock.time(), self._engine.alert_windows, previous=self._engine)
+        old = self._engine
+        engine = Engine(config, self._clock.time(), old.alert_windows, previous=old, corrections=old.corrections)
         self._config, self._engine = config, engine  # no await since the flush: nothing was missed
         self.refresh()
         await self._restore(engine.resized, persisted=True)
         await self._restore(engine.new_fingerprints, persisted=False)
         self.refresh()
+
+    async def _poll_corrections(self) -> None:
+        while True:
+            await asyncio.sleep(self._corrections_poll)
+            try:
+                await self.corrector.sync()
+            except Exception:
+                logger.exception("slo corrections sync failed")
 
     async def _every(self, interval: float, fn: object) -> None:
         assert callable(fn)
@@ -187,6 +219,9 @@ class SloService:
                 ledger.load((), coarse, add=True)
                 ledger.dirty_f, ledger.dirty_c = dirty
             fingerprints = fingerprints - set(loaded)
+        fingerprints -= set(engine.composites)  # recomputed from their members' cells, never from raw results
+        for comp in engine.composites.values():
+            comp.invalidate()  # members' cells changed (or the composite's were loaded): redo the fine ring
         for fp in sorted(fingerprints):
             ledger = engine.ledgers[fp]
             ledger.floor = until = self._clock.time()
@@ -203,9 +238,11 @@ class SloService:
             logger.info("slo ledger rebuilt from the store: fingerprint=%s cells=%d", fp, len(rows[1]))
         return fingerprints
 
-    def persist(self) -> None:
-        """Queue one store transaction with every dirty cell and changed counter (no I/O here)."""
+    def persist(self, extra: Callable[[Database], object] | None = None) -> None:
+        """Queue one store transaction with every dirty cell and changed counter (no I/O here), and `extra`."""
         batch = Batch()
+        if extra is not None:
+            batch.extra.append(extra)
         batch.saved_at = self._clock.time()  # always: the watermark holds raw rows back from packing
         batch.replace, self._replace = self._replace, []
         for fp, ledger in self._engine.ledgers.items():

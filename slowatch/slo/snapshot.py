@@ -61,6 +61,8 @@ class SloStatus:
     events_total: int  # counted probes since the SLO was first seen (monotonic, persisted)
     good_events_total: int
     fingerprint: str
+    measures: str = ""  # what the SLI is, for people: "availability", "journey: serial of a/x, b/y" (display.sli_words)
+    units: str = "occurrences"  # what it counts, for display.unit_word: occurrences, timeslices, units
 
     @property
     def error_budget(self) -> float:

@@ -1,7 +1,7 @@
 """The SQLite schema, as an ordered list of migrations. `PRAGMA user_version` = migrations applied.
 
 Tables (all times are unix seconds; `hour` is the start of a UTC hour, `day` of a UTC day, as integers),
-as of v8:
+as of v9:
 
     results          recent raw attempts, one row per ProbeResult, until packed into result_blocks
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
@@ -36,6 +36,8 @@ as of v8:
     slo_watermark    one row (v8): results_id INTEGER, the highest results.id the persisted SLO cells and
                      counters include (written with them: slo/persist.py); updated REAL
     slo_cells, slo_fine, slo_counters   the SLO ledger's state (slo_tables.py, slo/persist.py)
+    corrections, correction_applied, correction_effects   budget corrections (v9, correction_tables.py)
+    annotations      (v10) deploys, incidents and notes (annotations.py)
 
 Incidents are written by the writer in the same transaction as the raw rows they come from.
 `rollups`, `rollup_outcomes` and `latest` are folded from the raw rows periodically (fold.py), in one
@@ -53,7 +55,9 @@ from sqlite_utils import Database
 
 from slowatch.errors import StoreError
 from slowatch.store.alert_tables import alert_tables
+from slowatch.store.annotations import annotation_tables
 from slowatch.store.compact import compact_storage, daily_rollups
+from slowatch.store.correction_tables import correction_tables
 from slowatch.store.slo_tables import slo_fine_blocks, slo_tables, slo_watermark
 
 Migration = Callable[[Database], None]
@@ -148,6 +152,8 @@ MIGRATIONS: list[Migration] = [
     compact_storage,  # v6: result_blocks; rollups, rollup_outcomes WITHOUT ROWID (store/compact.py)
     daily_rollups,  # v7: rollups_daily, rollup_outcomes_daily (store/compact.py; filled by store/daily.py)
     slo_watermark,  # v8: slo_watermark, the results the SLO state includes (slowatch/store/slo_tables.py)
+    correction_tables,  # v9: corrections (append-only), correction_applied, correction_effects
+    annotation_tables,  # v10: annotations, deploys/incidents/notes (slowatch/store/annotations.py)
 ]
 
 

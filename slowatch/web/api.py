@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from slowatch.cluster import Partial
 from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import Config
@@ -14,6 +15,7 @@ from slowatch.models import ProbeResult
 from slowatch.redact import describe_target, redact_url
 from slowatch.store import queries
 from slowatch.store.schema import LATENCY_BUCKETS
+from slowatch.web.dependencies import GRAPH, DependencyView
 from slowatch.web.params import Query, bad_parameter, not_found
 from slowatch.web.view import VIEW
 
@@ -64,26 +66,35 @@ async def endpoint(request: web.Request) -> web.Response:
     Query(request)
     name = _known(request, request.match_info["name"])
     ep = view.config.endpoint(name)
-    return web.json_response(endpoint_json(ep, view.latest.get(name)))
+    doc = endpoint_json(ep, view.latest.get(name))
+    doc["dependencies"] = DependencyView(view, request.app[GRAPH]).endpoint(name)
+    return web.json_response(doc)
 
 
-def consumer_json(config: Config, c: ConsumerConfig, slos: list[dict[str, object]]) -> dict[str, Any]:
+def consumer_json(
+    config: Config, c: ConsumerConfig, slos: list[dict[str, object]], partial: Partial | None = None
+) -> dict[str, Any]:
     """`endpoints`: the endpoint names the consumer depends on (selectors resolved); `endpoint_refs`: as
-    configured (a name, or `{"labels": {...}}`)."""
-    return {
+    configured (a name, or `{"labels": {...}}`); `partial` only on a shard that probes some of them."""
+    doc: dict[str, Any] = {
         "name": c.name,
         "description": c.description,
         "endpoints": resolve_endpoints(c.endpoints, config.endpoints),
         "endpoint_refs": [ref if isinstance(ref, str) else ref.model_dump() for ref in c.endpoints],
         "slos": [s for s in slos if s.get("consumer") == c.name],
     }
+    if partial is not None:
+        doc["partial"] = partial.as_json()
+    return doc
 
 
 async def consumers(request: web.Request) -> web.Response:
     Query(request)
     view = request.app[VIEW]
     slos = view.slo_view()
-    return web.json_response({"consumers": [consumer_json(view.config, c, slos) for c in view.config.consumers]})
+    partial = view.cluster.partial
+    docs = [consumer_json(view.config, c, slos, partial.get(c.name)) for c in view.config.consumers]
+    return web.json_response({"consumers": docs})
 
 
 async def alerts(request: web.Request) -> web.Response:

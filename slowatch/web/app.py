@@ -13,7 +13,8 @@ from contextlib import aclosing
 from aiohttp import web
 
 from slowatch.metrics import Scrape
-from slowatch.web import api, auth, badges, consumer_page, status_page
+from slowatch.web import annotations as annotation_api
+from slowatch.web import api, auth, badges, consumer_page, corrections, dependencies, gate, rules_api, status_page
 from slowatch.web.view import VIEW, DaemonView
 
 
@@ -46,13 +47,19 @@ async def readyz(request: web.Request) -> web.Response:
 def make_app(view: DaemonView) -> web.Application:
     app = web.Application(middlewares=[auth.require_token])
     app[VIEW] = view
+    app[dependencies.GRAPH] = dependencies.DependencyGraph()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     api.add_routes(app.router)
+    rules_api.add_routes(app)
     status_page.add_routes(app.router)
     consumer_page.add_routes(app.router)
     badges.add_routes(app.router)
+    corrections.add_routes(app.router)
+    dependencies.add_routes(app.router)
+    gate.add_routes(app.router)
+    annotation_api.add_routes(app.router)
     return app
 
 

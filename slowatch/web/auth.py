@@ -4,7 +4,8 @@ Scopes, decided per request from the matched route:
 - open: `/healthz`, `/readyz`; `/metrics` unless `server.auth.protect_metrics`;
 - consumer: routes with a `{consumer}` part (its page, report, badges, `/api/v1/consumers/{consumer}`):
   the consumer is public, or the token is one of its tokens or an operator token;
-- operator: everything else (the overview, the full API, unknown paths).
+- operator: everything else (the overview, the full API, unknown paths); `POST /api/v1/annotations`
+  also takes an annotation token (`server.auth.annotation_tokens`: CI pipelines marking deploys).
 
 A token comes as `Authorization: Bearer <token>` or `?token=<token>` (for links and badge images). A
 missing token is 401, a wrong one 403, and a consumer that does not exist answers exactly like one
@@ -28,6 +29,7 @@ from slowatch.web.view import VIEW
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+ANNOTATIONS_PATH = "/api/v1/annotations"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -59,7 +61,7 @@ def allowed(config: Config, token: str | None, consumer: str | None) -> bool | N
         return True
     if token is None:
         return None
-    candidates = list(auth.operator_tokens)
+    candidates = [t for _, t in auth.operator_secrets]
     if target is not None and target.access is not None:
         candidates += target.access.tokens
     return _matches(token, candidates)
@@ -67,7 +69,27 @@ def allowed(config: Config, token: str | None, consumer: str | None) -> bool | N
 
 def is_operator(config: Config, token: str | None) -> bool:
     auth = config.server.auth
-    return auth is None or (token is not None and _matches(token, auth.operator_tokens))
+    return auth is None or (token is not None and _matches(token, [t for _, t in auth.operator_secrets]))
+
+
+def operator_name(config: Config, token: str | None) -> str | None:
+    """The name of the operator token presented (`local` without server.auth); None: not an operator's."""
+    auth = config.server.auth
+    if auth is None:
+        return "local"
+    found = None
+    for name, secret in auth.operator_secrets:  # every candidate is compared: constant time per token
+        if token is not None and _matches(token, [secret]):
+            found = name
+    return found
+
+
+def annotation_writer(config: Config, request: web.Request, token: str | None) -> bool:
+    """An annotation token posting an annotation (the one thing it may do)."""
+    auth = config.server.auth
+    if auth is None or token is None or request.method != "POST" or request.path != ANNOTATIONS_PATH:
+        return False
+    return _matches(token, auth.annotation_tokens)
 
 
 def _deny(status: int) -> web.HTTPException:
@@ -89,11 +111,14 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     consumer = request.match_info.get("consumer")
     token = presented_token(request)
     verdict = allowed(config, token, consumer)
-    if verdict is True:
+    if verdict is True or (verdict is False and annotation_writer(config, request, token)):
         return await handler(request)
     logger.info("request refused path_kind=%s token=%s", "consumer" if consumer else "operator",
                 "missing" if verdict is None else "not allowed")  # fmt: skip
     raise _deny(401 if verdict is None else 403)
 
 
-__all__ = ["allowed", "is_operator", "presented_token", "require_token"]
+__all__ = [
+    "ANNOTATIONS_PATH", "allowed", "annotation_writer", "is_operator", "operator_name", "presented_token",
+    "require_token",
+]  # fmt: skip

@@ -13,7 +13,9 @@ from html import escape
 from slowatch.slo.daybars import DayBar
 from slowatch.slo.display import duration_words, percent, sli_percent
 from slowatch.slo.timeline import BurnDown
+from slowatch.store.annotations import Annotation
 
+CORRECTION_COLOR = "#1b9aaa"  # teal: purple is for deploy marks
 COLORS = {"good": "#2da44e", "degraded": "#d4a72c", "bad": "#cf222e", "nodata": "#d0d7de", "maintenance": "#8ca7d8"}
 STATE_WORDS = {"good": "met the objective", "degraded": "missed the objective", "bad": "missed it badly",
                "nodata": "no data", "maintenance": "maintenance"}  # fmt: skip
@@ -30,8 +32,15 @@ def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def burn_down_svg(b: BurnDown, title: str) -> str:
-    """Budget remaining over the period (the line) against spending it evenly (dashed)."""
+MARK_COLORS = {"deploy": "#8250df", "incident": "#cf222e", "note": "#57606a"}
+
+
+def burn_down_svg(
+    b: BurnDown, title: str, corrections: Sequence[tuple[float, float, str]] = (), marks: Sequence[Annotation] = ()
+) -> str:
+    """Budget remaining over the period (the line) against spending it evenly (dashed); `corrections`:
+    (start, end, label) of budget corrections, shaded like maintenance (they are excluded the same way);
+    `marks`: annotations (deploys, incidents, notes) inside the period as labelled vertical marks."""
     lowest = min([0.0, *(v for _, v in b.points)])
     span_t = max(1.0, b.end - b.start)
 
@@ -52,6 +61,12 @@ def burn_down_svg(b: BurnDown, title: str) -> str:
             f"<rect class='maint' x='{x(start):.1f}' y='{TOP}' width='{max(1.0, x(end) - x(start)):.1f}' "
             f"height='{H - TOP - BOTTOM}' fill='{COLORS['maintenance']}' opacity='0.35'>"
             f"<title>maintenance {escape(name)}: {_when(start)} to {_when(end)}</title></rect>"
+        )
+    for start, end, name in corrections:
+        parts.append(
+            f"<rect class='correction' x='{x(start):.1f}' y='{TOP}' width='{max(1.0, x(end) - x(start)):.1f}' "
+            f"height='{H - TOP - BOTTOM}' fill='{CORRECTION_COLOR}' opacity='0.35'>"
+            f"<title>{escape(name)}: {_when(start)} to {_when(end)}</title></rect>"
         )
     for o in b.outages:
         end = b.now if o.end is None else o.end
@@ -77,6 +92,15 @@ def burn_down_svg(b: BurnDown, title: str) -> str:
             f"<line class='now' x1='{x(b.now):.1f}' x2='{x(b.now):.1f}' y1='{TOP}' y2='{H - BOTTOM}' "
             "stroke='#57606a' stroke-width='1'><title>now</title></line>"
         )
+    for a in marks:
+        if b.start <= a.ts <= b.end:
+            color = MARK_COLORS.get(a.kind, "#57606a")
+            parts.append(
+                f"<g class='mark {escape(a.kind)}'><line x1='{x(a.ts):.1f}' x2='{x(a.ts):.1f}' y1='{TOP}' "
+                f"y2='{H - BOTTOM}' stroke='{color}' stroke-width='1.5' stroke-dasharray='2 2'/>"
+                f"<path d='M{x(a.ts) - 4:.1f},{TOP} h8 l-4,6 z' fill='{color}'/>"
+                f"<title>{escape(a.kind)} {_when(a.ts)}: {escape(a.text[:200])}</title></g>"
+            )
     if b.points:
         coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in b.points)
         last = b.points[-1][1]

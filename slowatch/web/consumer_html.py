@@ -8,11 +8,24 @@ rounding).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from html import escape
 
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
-from slowatch.slo.display import budget_text, duration_words, percent, sli_percent, state_word, unit_word
+from slowatch.slo.correction_report import CorrectionFigure, budget_returned, returned_words
+from slowatch.slo.display import (
+    budget_text,
+    duration_words,
+    percent,
+    sli_percent,
+    sli_words,
+    state_word,
+    unit_word,
+    units_of,
+)
+from slowatch.slo.gate import decide
 from slowatch.slo.windows import CalendarPeriod
+from slowatch.store.annotations import Annotation
 from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
 
 STYLE = """
@@ -64,21 +77,22 @@ def _figure(label: str, value: str) -> str:
     return f"<div class='figure'><span>{escape(label)}</span><b>{escape(value)}</b></div>"
 
 
-def slo_card(s: SloFigure) -> str:
+def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     d, st = s.definition, s.status
     state = slo_state(s)
-    unit = unit_word(d.budgeting)
-    sli_kind = "availability" if d.sli == "availability" else f"latency ≤ {duration_words(d.threshold)}"
+    unit = unit_word(units_of(d))
+    sli_kind = sli_words(d)
+    counting = "per timeslice" if d.composite is not None else d.budgeting
     head = (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} "
         f"<span class='state st-{state.replace(' ', '-')}'>{escape(state)}</span></h3>"
         f"<div class='muted small'>{escape(sli_kind)} · objective {percent(d.objective, 3)} over "
-        f"{escape(window_words(s))} · {escape(d.budgeting)}"
+        f"{escape(window_words(s))} · {escape(counting)}"
         f"{' · ' + escape(s.config.description) if s.config.description else ''}</div>"
     )
     if st is None:
         return head + "<p>no data</p></div>"
-    left_words = budget_text(st.state.value, st.total, st.objective, st.budget_remaining, d.budgeting,
+    left_words = budget_text(st.state.value, st.total, st.objective, st.budget_remaining, units_of(d),
                              st.excluded_events)  # fmt: skip
     left_time = "n/a"
     if st.budget_remaining is not None and st.state.value == "ok":
@@ -95,9 +109,7 @@ def slo_card(s: SloFigure) -> str:
             _figure(f"{unit} counted", f"{st.total:,}"),
         ]
     )
-    burns = "".join(
-        f"<td>{'—' if w.burn_rate is None else f'{w.burn_rate:,.1f}&times;'}</td>" for w in st.windows
-    )
+    burns = "".join(f"<td>{'—' if w.burn_rate is None else f'{w.burn_rate:,.1f}&times;'}</td>" for w in st.windows)
     heads = "".join(f"<th>{escape(w.window)}</th>" for w in st.windows)
     burn_table = (
         f"<div class='scroll'><table class='burns'><tr><th>burn rate</th>{heads}</tr>"
@@ -105,17 +117,66 @@ def slo_card(s: SloFigure) -> str:
     )
     b = s.burn
     chart_title = f"{d.name}: budget remaining from {when(b.start)} to {when(b.end)}"
+    svg = burn_down_svg(b, chart_title, correction_marks(s.corrections), marks)
     chart = (
-        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{burn_down_svg(b, chart_title)}"
+        f"<h3 style='margin-top:.8rem'>Burn-down</h3>{svg}"
         "<div class='small muted'>solid: budget left"
         f"{' of the whole period' + chr(39) + 's expected budget' if isinstance(d.window, CalendarPeriod) else ''}"
-        " · dashed: spending it evenly · blue: maintenance (excluded) · red: outages</div>"
+        " · dashed: spending it evenly · blue: maintenance (excluded) · teal: budget corrections (excluded)"
+        " · red: outages"
+        f"{' · marks: deploys (purple), incidents (red), notes (grey)' if marks else ''}</div>"
     )
     days = (
         f"<h3 style='margin-top:.8rem'>Last {len(s.days)} days</h3>"
         f"{day_bars_svg(s.days, f'{d.name}: one bar per UTC day', unit)}"
     )
-    return head + f"<div class='figures'>{figures}</div>{burn_table}{chart}{days}</div>"
+    fixes = corrections_table(s.corrections, st.total, st.objective) if s.corrections else ""
+    return head + f"<div class='figures'>{figures}</div>{gate_line(s)}{burn_table}{chart}{fixes}{days}</div>"
+
+
+def correction_marks(corrections: tuple[CorrectionFigure, ...]) -> list[tuple[float, float, str]]:
+    return [(c.start, c.end, f"correction #{c.id} ({c.reason})") for c in corrections if not c.revoked]
+
+
+def corrections_table(corrections: tuple[CorrectionFigure, ...], total: int, objective: float) -> str:
+    """Every budget correction touching the SLO: who, when, why, revoked or not, the budget it returned."""
+    rows = []
+    for c in corrections:
+        if c.revoked:
+            returned = "none (revoked)"
+            status = f"revoked {when(c.revoked_at or 0.0)} by {escape(c.revoked_by or '?')}"
+            if c.revoke_reason:
+                status += f": {escape(c.revoke_reason)}"
+        else:
+            share = budget_returned(c, total, objective)
+            returned = returned_words(c)
+            returned += f" ({percent(share)} of the budget)" if share is not None else ""
+            status = "active"
+        rows.append(
+            f"<tr><td>#{c.id}</td><td>{when(c.start)} to {when(c.end)}</td><td>{escape(c.scope)}</td>"
+            f"<td>{escape(c.reason)}<div class='small muted'>by {escape(c.author)}, {when(c.created_at)}</div></td>"
+            f"<td>{status}</td><td>{returned}</td></tr>"
+        )
+    return (
+        "<h3 style='margin-top:.8rem'>Budget corrections</h3><div class='scroll'><table class='corrections'>"
+        "<tr><th>id</th><th>excluded period</th><th>scope</th><th>why</th><th>status</th><th>budget returned</th>"
+        f"</tr>{''.join(rows)}</table></div>"
+    )
+
+
+def gate_line(s: SloFigure) -> str:
+    """The deploy gate's answer under an SLO's figures, when the SLO has a policy (slowatch/slo/gate.py)."""
+    if s.config.policy is None or s.status is None:
+        return ""
+    st = s.status
+    g = decide(st.consumer, s.config, st.state.value, st.budget_remaining, st.burn(3600.0))
+    word = "deploys on hold" if g.decision == "hold" else "deploys may go"
+    color = "#cf222e" if g.decision == "hold" else "#1a7f37"
+    message = f" — {escape(g.message)}" if g.message else ""
+    return (
+        f"<p class='gate small'><b style='color:{color}'>{word}</b> · {escape(g.reason)} "
+        f"<span class='muted'>(rule: {escape(g.rule)})</span>{message}</p>"
+    )
 
 
 def endpoints_section(f: ConsumerFigures) -> str:
@@ -166,12 +227,19 @@ def maintenance_section(f: ConsumerFigures) -> str:
     )
 
 
+def _quiet(alert: dict[str, object]) -> str:
+    """Why a firing alert was not notified: its dependency's outage, or a silence / maintenance."""
+    if alert.get("root_cause"):
+        return f" <span class=muted>(covered: dependency {escape(str(alert['root_cause']))} is down)</span>"
+    return " <span class=muted>(suppressed)</span>" if alert.get("suppressed") else ""
+
+
 def alerts_section(alerts: list[dict[str, object]]) -> str:
     if not alerts:
         return "<h2>Firing alerts</h2><div class='card muted'>None.</div>"
     rows = "".join(
         f"<tr><td>{escape(str(a.get('severity', '')))}</td><td>{escape(str(a.get('title', '')))}"
-        f"{' <span class=muted>(suppressed)</span>' if a.get('suppressed') else ''}</td>"
+        f"{_quiet(a)}</td>"
         f"<td>{escape(str(a.get('summary', '')))}</td></tr>"
         for a in alerts
     )
@@ -185,6 +253,8 @@ __all__ = [
     "PRINT_STYLE",
     "STYLE",
     "alerts_section",
+    "correction_marks",
+    "corrections_table",
     "endpoints_section",
     "incidents_section",
     "maintenance_section",

@@ -8,14 +8,16 @@ scripts and no external assets and refreshes itself every 60 s.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
 from aiohttp import web
 
-from slowatch.config.consumers import ConsumerConfig
+from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.reports.html import report_html
 from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
+from slowatch.store.annotations import Annotation, list_annotations
 from slowatch.web.api import consumer_json
 from slowatch.web.consumer_html import (
     STYLE,
@@ -26,6 +28,7 @@ from slowatch.web.consumer_html import (
     slo_card,
     when,
 )
+from slowatch.web.dependencies import GRAPH, TREE_STYLE, DependencyView
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
@@ -64,21 +67,27 @@ def token_suffix(request: web.Request) -> str:
     return f"?token={quote(token, safe='')}" if token else ""
 
 
-def render_page(f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "") -> str:
+def render_page(
+    f: ConsumerFigures, alerts: list[dict[str, object]], suffix: str = "", note: str = "", deps: str = "",
+    marks: Sequence[Annotation] = (),
+) -> str:  # fmt: skip
+    """`note`: shown under the title (a consumer partial on this shard says so); `deps`: its dependency tree;
+    `marks`: annotations shown on the burn-down charts."""
     c = f.consumer
     description = f"<p class='muted'>{escape(c.description)}</p>" if c.description else ""
-    slos = "".join(slo_card(s) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
+    description += f"<p class='partial'><strong>{escape(note)}</strong></p>" if note else ""
+    slos = "".join(slo_card(s, marks) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<meta http-equiv='refresh' content='{REFRESH_SECONDS}'>"
-        f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}</style></head><body><main>"
+        f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}{TREE_STYLE}</style></head><body><main>"
         f"<h1>{escape(c.name)}</h1>{description}"
         f"<div class='small muted'>as of {when(f.now)} · refreshes every {REFRESH_SECONDS}s · "
         f"depends on {len(f.endpoints)} endpoint{'s' if len(f.endpoints) != 1 else ''} · "
         f"<a href='/consumers/{quote(c.name)}/report{escape(suffix)}'>monthly report</a></div>"
         f"{alerts_section(alerts)}<h2>Service level objectives</h2>{slos}"
-        f"{incidents_section(f)}{maintenance_section(f)}{endpoints_section(f)}"
+        f"{incidents_section(f)}{maintenance_section(f)}{deps}{endpoints_section(f)}"
         "</main></body></html>"
     )
 
@@ -87,7 +96,14 @@ async def page(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     consumer = known_consumer(request)
     figures = await figures_for(view, consumer)
-    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request))
+    partial = view.cluster.partial.get(consumer.name)
+    note = partial.text if partial is not None else ""
+    endpoints = resolve_endpoints(consumer.endpoints, view.config.endpoints)
+    tree = DependencyView(view, request.app[GRAPH]).tree_html(endpoints)
+    since = min((s.burn.start for s in figures.slos), default=figures.now)
+    stored = await view.store.read(lambda db: list_annotations(db.conn, since=since))
+    marks = [a for a in stored if a.concerns(consumer.name, figures.endpoints)]
+    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request), note, tree, marks)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -115,7 +131,7 @@ async def api_consumer(request: web.Request) -> web.Response:
     """The consumer's subset of the API: its endpoints, SLOs (raw figures and state) and firing alerts."""
     view = request.app[VIEW]
     consumer = known_consumer(request)
-    doc = consumer_json(view.config, consumer, view.slo_view())
+    doc = consumer_json(view.config, consumer, view.slo_view(), view.cluster.partial.get(consumer.name))
     doc["alerts"] = consumer_alerts(view, consumer.name)
     return web.json_response(doc)
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from slowatch.cluster import RULES_POINTER
 from slowatch.redact import describe_target
 from slowatch.slo.display import row_budget_text, sli_percent
 from slowatch.web.view import VIEW
@@ -66,9 +67,10 @@ async def index(request: web.Request) -> web.Response:
             bar = f"<div class='bar'><div class='fill' style='width:{pct:.0%};background:{color}'></div></div>"
         sli = s.get("sli")
         consumer = str(s.get("consumer"))
+        journey = f"<div class='muted'>{escape(str(s['measures']))}</div>" if s.get("sli_kind") == "composite" else ""
         slo_rows.append(
             f"<tr><td><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
-            f"<td>{escape(str(s.get('slo')))}</td>"
+            f"<td>{escape(str(s.get('slo')))}{journey}</td>"
             f"<td>{_percent(s.get('objective'))}</td><td>{escape(str(s.get('window', '')))}</td>"
             f"<td>{sli_percent(sli) if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
         )
@@ -91,9 +93,17 @@ async def index(request: web.Request) -> web.Response:
         if alert_rows
         else ""
     )
+    partial = view.cluster.partial
     consumers = " · ".join(
-        f"<a href='/consumers/{quote(c.name)}'>{escape(c.name)}</a>" for c in view.config.consumers
+        f"<a href='/consumers/{quote(c.name)}'>{escape(c.name)}</a>{' (partial)' if c.name in partial else ''}"
+        for c in view.config.consumers
     )
+    if partial:
+        first = next(iter(partial.values()))
+        consumers += (
+            f"<br><span class='muted'>partial: this instance is shard {first.shard} of {first.shards} (0-based) and "
+            f"probes only some of these consumers' endpoints; {escape(RULES_POINTER)}</span>"
+        )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"

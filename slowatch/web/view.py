@@ -7,6 +7,7 @@ from typing import Protocol
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from slowatch.cluster import ClusterView
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
 from slowatch.slo.snapshot import Snapshot
@@ -19,6 +20,11 @@ class DaemonView(Protocol):
 
     @property
     def registry(self) -> CollectorRegistry: ...
+
+    @property
+    def cluster(self) -> ClusterView:
+        """The full config, this instance's part of it (`config`) and the consumers partial here."""
+        ...
 
     @property
     def store(self) -> Store: ...

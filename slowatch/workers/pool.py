@@ -14,7 +14,6 @@ down. On stop every worker drains its in-flight probes for the grace period and 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import os
@@ -27,6 +26,7 @@ from typing import Literal
 
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import ProbeResult
+from slowatch.sharding import shard_of, worker_of
 from slowatch.workers.protocol import encode, read_frame, unpack_result
 
 logger = logging.getLogger(__name__)
@@ -70,11 +70,6 @@ def worker_count(setting: int | Literal["auto"], endpoints: list[Endpoint], cpus
     return max(1, min(cpus, AUTO_MAX_WORKERS, math.ceil(round(weighted / AUTO_RATE_PER_WORKER, 6))))  # 1000.0000001
 
 
-def shard_of(name: str, workers: int) -> int:
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % workers
-
-
 @dataclass
 class _Worker:
     index: int
@@ -109,7 +104,10 @@ class ProberPool:
         event_loop: str = "auto",
         on_restart: Callable[[], None] | None = None,
         silent_limit: float = SILENT_LIMIT,
+        shards: int = 1,
     ) -> None:
+        """`shards`: how many instance shards the endpoints were split into (`server.cluster.shards`), so
+        the workers split by `sharding.worker_of`, independent of the instance's own shard."""
         if workers < 1:
             raise ValueError("ProberPool needs at least one worker")
         self._workers = [_Worker(i) for i in range(workers)]
@@ -125,6 +123,7 @@ class ProberPool:
         self._stopping = False
         self._started = False
         self._silent_limit = silent_limit
+        self._shards = shards
         self._watchdog: asyncio.Task[None] | None = None
 
     @property
@@ -153,7 +152,7 @@ class ProberPool:
         for w in self._workers:
             w.shard = []
         for ep in self._endpoints.values():
-            self._workers[shard_of(ep.name, len(self._workers))].shard.append(ep)
+            self._workers[worker_of(ep.name, len(self._workers), self._shards)].shard.append(ep)
 
     async def start(self, endpoints: list[Endpoint]) -> None:
         self._reshard(endpoints)

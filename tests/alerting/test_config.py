@@ -173,7 +173,7 @@ defaults:
     assert "set exactly one of budget_percent, factor" in text
     assert "`short` must be shorter than `long`" in text
     assert "set exactly one of consumer, endpoint" in text
-    assert "must be at least 300s" in text
+    assert "reminder_interval: must be at least 5m (got '1m')" in text
     assert "sinks.t.timeout" in text
 
 

@@ -28,7 +28,7 @@ def test_timeout_from_defaults_is_located_at_the_endpoint(errors: Errors) -> Non
 
 def test_timeout_must_be_positive(errors: Errors) -> None:
     text = "endpoints:\n" + HTTP.format(name="a") + "    timeout: 0s\n"
-    assert errors(text) == ["5:14 endpoints[0].timeout: must be greater than 0 (got 0s)"]
+    assert errors(text) == ["5:14 endpoints[0].timeout: must be more than 0s (got '0s')"]
 
 
 def test_retries_must_fit_in_the_interval(errors: Errors, load_config: Loader) -> None:
@@ -47,7 +47,7 @@ def test_consumer_references(errors: Errors) -> None:
         "  - name: checkout\n    endpoints: [payments-api]\n"
     )
     assert errors(text) == [
-        "7:31 consumers[0].endpoints[1]: unknown endpoint 'paymnts-api'",
+        "7:31 consumers[0].endpoints[1]: unknown endpoint 'paymnts-api' (did you mean 'payments-api'?)",
         "8:11 consumers[1].name: duplicate consumer name 'checkout'",
     ]
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slowatch.config.consumers import EndpointIndex, EndpointRef, LabelSelector, check_refs, resolve_endpoints
+from slowatch.config.messages import did_you_mean
 
 if TYPE_CHECKING:
     from slowatch.config.endpoints import EndpointBase
@@ -40,7 +41,8 @@ def naive_problems(refs: Sequence[EndpointRef], endpoints: Sequence[Any]) -> lis
     for i, ref in enumerate(refs):
         if isinstance(ref, str):
             if ref not in known:
-                out.append((("refs", i), f"unknown endpoint {ref!r}"))
+                hint = did_you_mean(ref, [ep.name for ep in endpoints])
+                out.append((("refs", i), f"unknown endpoint {ref!r}{hint}"))
         elif not any(ref.matches(ep) for ep in endpoints):
             out.append((("refs", i), f"label selector {ref.labels} matches no endpoint"))
     return out

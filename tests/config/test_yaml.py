@@ -59,7 +59,9 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     assert [str(p) for p in info.value.problems] == [f"{missing}: cannot read the file: No such file or directory"]
     with pytest.raises(ConfigError) as info:
         load(tmp_path)
-    assert [str(p) for p in info.value.problems] == [f"{tmp_path}: cannot read the file: Is a directory"]
+    assert [str(p) for p in info.value.problems] == [
+        f"{tmp_path}: is a directory, not a regular file: point --config at the YAML file itself"
+    ]
 
 
 def test_not_utf8(config_path: Path) -> None:

@@ -204,7 +204,8 @@ def test_unmappable_documents_are_located_errors(tmp_path: Path, capsys: pytest.
     assert out == ""
     errors = [line.removeprefix(f"{path}:") for line in err.splitlines() if not line.startswith("note:")]
     known = "slowatch/budget-percent, slowatch/consumer, slowatch/endpoints, slowatch/exhausted-threshold, "
-    known += "slowatch/maintenance, slowatch/no-data-after, slowatch/short-window, slowatch/sli, slowatch/slo, "
+    known += "slowatch/maintenance, slowatch/no-data-after, slowatch/policy, slowatch/short-window, "
+    known += "slowatch/sli, slowatch/slo, "
     query = "31:59 SLI shop-sli spec.ratioMetric.good.metricSource.spec.query: cannot map: the good query must count "
     query += 'slowatch_slo_good_events_total{consumer="shop",slo="%s"} (used by SLO shop-%s)'
     assert errors == [

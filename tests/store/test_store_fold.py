@@ -203,7 +203,7 @@ async def test_the_watermark_only_grows(make_store: MakeStore, clock: FakeClock,
 async def test_retention_deletes_only_folded_rows_and_keeps_the_newest(
     make_store: MakeStore, clock: FakeClock, db_path: str
 ) -> None:
-    no_pack = RetentionConfig(raw=HOUR, pack_after=1e9)  # this is about `results` alone
+    no_pack = RetentionConfig(raw=HOUR, pack_after="3650d")  # this is about `results` alone
     store = make_store(retention=no_pack, rollup_interval=1e9, retention_interval=1e9)
     await store.start()
     store.record(result(at=T0))
@@ -226,7 +226,7 @@ async def test_retention_deletes_only_folded_rows_and_keeps_the_newest(
 async def test_retention_by_id_copes_with_rows_out_of_time_order(
     make_store: MakeStore, clock: FakeClock, db_path: str
 ) -> None:
-    no_pack = RetentionConfig(raw=HOUR, pack_after=1e9)  # this is about `results` alone
+    no_pack = RetentionConfig(raw=HOUR, pack_after="3650d")  # this is about `results` alone
     store = make_store(retention=no_pack, retention_batch=7, retention_interval=1e9)
     await store.start()
     cutoff = T0 + HOUR

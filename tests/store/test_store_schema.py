@@ -75,7 +75,7 @@ async def test_retention_deletes_old_raw_rows_in_batches_and_keeps_rollups(
     make_store: MakeStore, clock: FakeClock
 ) -> None:
     store = make_store(
-        retention=RetentionConfig(raw=48 * HOUR, rollups=400 * DAY, pack_after=1e9),  # `results` alone
+        retention=RetentionConfig(raw=48 * HOUR, rollups=400 * DAY, pack_after="3650d"),  # `results` alone
         retention_batch=100, retention_interval=1e9,
     )
     await store.start()
@@ -97,7 +97,7 @@ async def test_retention_deletes_old_raw_rows_in_batches_and_keeps_rollups(
 
 
 async def test_retention_of_rollups_incidents_and_stale_endpoints(make_store: MakeStore, clock: FakeClock) -> None:
-    no_pack = RetentionConfig(raw=HOUR, rollups=10 * DAY, pack_after=1e9)  # blocks: test_store_blocks.py
+    no_pack = RetentionConfig(raw=HOUR, rollups=10 * DAY, pack_after="3650d")  # blocks: test_store_blocks.py
     store = make_store(retention=no_pack, retention_interval=1e9)
     await store.start()
     store.record(result("gone", Outcome.TIMEOUT, at=T0))  # rollup_outcomes keeps non-success outcomes only
@@ -116,7 +116,7 @@ async def test_retention_of_rollups_incidents_and_stale_endpoints(make_store: Ma
 
 
 async def test_retention_runs_on_its_own_every_interval(make_store: MakeStore, clock: FakeClock) -> None:
-    store = make_store(retention=RetentionConfig(raw=HOUR, pack_after=1e9), retention_interval=2 * HOUR)
+    store = make_store(retention=RetentionConfig(raw=HOUR, pack_after="3650d"), retention_interval=2 * HOUR)
     await store.start()
     await store.prune()  # the next pass is due at T0 + 2h
     store.record(result(at=T0))

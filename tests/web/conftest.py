@@ -87,7 +87,10 @@ OUTAGE = (T0 + 30 * 3600, T0 + 31 * 3600)
 MAINTENANCE = (T0 + 50 * 3600, T0 + 52 * 3600)
 
 
-def config_text(tmp_path: Path, *, auth: str = "", checkout_access: str = "", partner_access: str = "") -> str:
+def config_text(
+    tmp_path: Path, *, auth: str = "", checkout_access: str = "", partner_access: str = "", checkout_slos: str = ""
+) -> str:
+    """`checkout_slos`: more of checkout's SLOs (YAML list items, indented 6), e.g. `JOURNEY`."""
     start = dt.datetime.fromtimestamp(MAINTENANCE[0], dt.UTC).isoformat()
     end = dt.datetime.fromtimestamp(MAINTENANCE[1], dt.UTC).isoformat()
     return f"""
@@ -111,6 +114,7 @@ consumers:
         threshold: 300ms
         objective: 99
         window: {{calendar: month, timezone: Europe/Berlin}}
+{checkout_slos}
   - name: partner
     endpoints: [far]
 {partner_access}
@@ -119,6 +123,13 @@ consumers:
 maintenance:
   - {{name: db-migration, consumers: [checkout], endpoints: [cat], start: "{start}", end: "{end}"}}
 """
+
+JOURNEY = """\
+      - name: journey
+        description: pay, then the partner's confirmation
+        objective: 98
+        window: 7d
+        composite: {method: serial, members: [{slo: availability}, {slo: partner/availability}]}"""
 
 
 def result(endpoint: str, ts: float) -> ProbeResult:

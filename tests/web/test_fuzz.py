@@ -21,19 +21,25 @@ ROUTES = [
     "/api/v1/incidents",
     "/api/v1/consumers",
     "/api/v1/alerts",
+    "/api/v1/dependencies",
+    "/api/v1/annotations",
+    "/api/v1/consumers/{name}/gate",
+    "/api/v1/consumers/shop/slos/{name}/gate",
+    "/api/v1/consumers/{name}/annotations",
     "/",
     "/healthz",
     "/readyz",
     "/metrics",
 ]
-KEYS = ["since", "until", "limit", "final_only", "endpoint"]
+KEYS = ["since", "until", "limit", "final_only", "endpoint", "consumer", "kind"]
 NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.sampled_from(["nan", "-0", "1e300", "-1e-300", "0x10", "1_000", " 5", "5 ", "٣", "¹", "", "true", "up"]),
 )
 VALUES = st.one_of(NUMBERS, st.text(max_size=30))
-WITH_PARAMETERS = ["/api/v1/endpoints/{name}/results", "/api/v1/endpoints/{name}/rollups", "/api/v1/incidents"]
+WITH_PARAMETERS = ["/api/v1/endpoints/{name}/results", "/api/v1/endpoints/{name}/rollups", "/api/v1/incidents",
+                   "/api/v1/annotations", "/api/v1/consumers/{name}/annotations"]  # fmt: skip
 NAMES = st.one_of(
     st.sampled_from(["up", "down"]),
     st.sampled_from(["shop", "..", "%2F", "up/results", "UP", " up"]),
@@ -76,6 +82,47 @@ def test_api_never_answers_5xx(tmp_path: Path) -> None:
 
             structured()
             raw()
+        finally:
+            runner.run(session.close())
+            runner.run(context.__aexit__(None, None, None))
+
+
+JSON = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.floats(), st.integers(min_value=-(10**20), max_value=10**20), st.text(max_size=20)
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(["kind", "text", "consumer", "consumers", "endpoint", "endpoints", "time"])
+BODIES = st.one_of(
+    JSON,
+    st.dictionaries(FIELDS, st.one_of(JSON, st.sampled_from(["deploy", "note", "shop", "up", "2026-12-01T10:00Z"]))),
+)
+
+
+def test_annotation_posts_never_answer_5xx(tmp_path: Path) -> None:
+    """Any JSON body (or none) is stored (201) or refused with a 400 naming the field, never a 5xx."""
+    with asyncio.Runner() as runner:
+        context = serving_daemon(tmp_path / "fuzz.db")
+        daemon = runner.run(context.__aenter__())
+        session = runner.run(_session())
+        url = f"http://127.0.0.1:{daemon.bound_port}/api/v1/annotations"
+        try:
+
+            async def post(data: bytes) -> tuple[int, str]:
+                async with session.post(url, data=data) as r:
+                    return r.status, await r.text()
+
+            @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+            @given(body=st.one_of(BODIES.map(lambda b: json.dumps(b).encode()), st.binary(max_size=40)))
+            def posts(body: bytes) -> None:
+                status, text = runner.run(post(body))
+                assert status in (201, 400), (body, status, text)
+                if status == 400:
+                    assert json.loads(text)["parameter"]
+
+            posts()
         finally:
             runner.run(session.close())
             runner.run(context.__aexit__(None, None, None))

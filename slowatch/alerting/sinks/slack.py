@@ -71,6 +71,7 @@ def single(e: AlertEvent, url: str | None) -> dict[str, Any]:
         blocks.append(fields(endpoint_fields(e, d)))
         if d.get("error") and e.status != "resolved":
             blocks.append(section(f"*Latest error*\n{escape(str(d['error']))}"))
+        blocks.extend(dependent_blocks(e, d))
     blocks.append(context(e, url))
     return {"text": clip(f"{headline(e)} — {escape(e.summary, 300)}", 3000), "blocks": blocks}
 
@@ -128,6 +129,20 @@ def endpoint_fields(e: AlertEvent, d: Mapping[str, Any]) -> list[tuple[str, str]
         out.append(("Outcome", escape(str(d.get("outcome", "")), 60)))
     out.append(("Consumers", ", ".join(e.consumers) or "-"))
     return out
+
+
+def dependent_blocks(e: AlertEvent, d: Mapping[str, Any]) -> list[Block]:
+    """A root cause's dependents: all of them when it fires, the ones that failed when it resolves."""
+    resolved = e.status == "resolved"
+    names = list(d.get("dependents_affected", []) if resolved else d.get("dependents", []))
+    if not names:
+        return []
+    failing = set(d.get("dependents_failing", []))
+    lines = [f"• `{n}`" + (" — failing" if n in failing and not resolved else "") for n in names[:20]]
+    if len(names) > 20:
+        lines.append(f"… and {len(names) - 20} more")
+    title = "Dependents that failed meanwhile" if resolved else f"Root cause for {len(names)} dependent endpoint(s)"
+    return [section(f"*{title}* (their own alerts are not paged separately)\n" + "\n".join(lines))]
 
 
 def context(e: AlertEvent, url: str | None) -> Block:

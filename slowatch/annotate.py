@@ -1,0 +1,158 @@
+"""Annotations as input: the one validation for the API and `slowatch annotate`.
+
+    slowatch annotate --url http://slowatch:9464 --kind deploy --text "checkout v142" --consumer checkout
+    slowatch annotate --config slowatch.yaml --kind incident --text "card network outage" --at 2026-12-01T10:00Z
+
+With `--url` the token comes from `--token` or `$SLOWATCH_TOKEN` (an operator or annotation token);
+with `--config` the annotation is written to the database directly (WAL: safe while the daemon runs).
+Exit status 0 stored, 2 an error (bad input, daemon unreachable or refusing the token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import math
+import os
+from typing import Annotated, Any, Literal
+
+import aiohttp
+from pydantic import Field, ValidationError, field_validator
+
+from slowatch.clock import SystemClock
+from slowatch.config.schema import Config
+from slowatch.config.types import Model, Name
+from slowatch.store import Store
+from slowatch.store.annotations import KINDS, Annotation, add_annotation
+
+MAX_TEXT = 2000
+LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
+class AnnotationError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+class AnnotationIn(Model):
+    kind: Literal["deploy", "incident", "note"]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    consumer: Name | None = None
+    consumers: list[Name] = Field(default_factory=list, max_length=100)
+    endpoint: Name | None = None
+    endpoints: list[Name] = Field(default_factory=list, max_length=1000)
+    time: float | str | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, v: float | str | None) -> float | str | None:
+        if isinstance(v, str):
+            v = parse_time(v)
+        if v is not None and (not math.isfinite(v) or not 0 <= v <= LATEST):
+            raise ValueError("must be a Unix time from 0 to the end of year 9999")
+        return v
+
+
+def parse_time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError("not a time: use Unix seconds or ISO 8601, e.g. 2026-12-01T10:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise ValueError("give an offset, e.g. 2026-12-01T10:00:00Z")
+    return parsed.timestamp()
+
+
+def parse_annotation(config: Config, doc: Any, now: float, source: str) -> Annotation:
+    """`doc` (a JSON object) as an Annotation; AnnotationError naming the field when anything is wrong."""
+    try:
+        data = AnnotationIn.model_validate(doc)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        raise AnnotationError(where, err["msg"].removeprefix("Value error, ")) from None
+    consumers = tuple(dict.fromkeys([*([data.consumer] if data.consumer else []), *data.consumers]))
+    endpoints = tuple(dict.fromkeys([*([data.endpoint] if data.endpoint else []), *data.endpoints]))
+    known_c, known_e = {c.name for c in config.consumers}, {e.name for e in config.endpoints}
+    for name in consumers:
+        if name not in known_c:
+            raise AnnotationError("consumers", f"unknown consumer {name!r}")
+    for name in endpoints:
+        if name not in known_e:
+            raise AnnotationError("endpoints", f"unknown endpoint {name!r}")
+    ts = float(data.time) if data.time is not None else now
+    return Annotation(ts, data.kind, data.text, consumers, endpoints, source, now)
+
+
+def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="a running daemon, e.g. http://slowatch:9464")
+    target.add_argument("--config", "-c", help="the YAML config: write to the database directly")
+    parser.add_argument("--database", help="SQLite file (default: server.database from the config)")
+    parser.add_argument("--kind", choices=KINDS, required=True)
+    parser.add_argument("--text", required=True)
+    parser.add_argument("--consumer", action="append", default=[], help="repeatable; none: every consumer")
+    parser.add_argument("--endpoint", action="append", default=[], help="repeatable")
+    parser.add_argument("--at", help="when (Unix seconds or ISO 8601 with an offset; default now)")
+    parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
+    parser.add_argument("--timeout", type=float, default=10.0)
+
+
+def _doc(args: argparse.Namespace) -> dict[str, Any]:
+    doc: dict[str, Any] = {"kind": args.kind, "text": args.text, "consumers": args.consumer, "endpoints": args.endpoint}
+    if args.at is not None:
+        doc["time"] = args.at
+    return doc
+
+
+async def _post(args: argparse.Namespace) -> tuple[list[str], int]:
+    url = f"{args.url.rstrip('/')}/api/v1/annotations"
+    token = args.token or os.environ.get("SLOWATCH_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        timeout = aiohttp.ClientTimeout(total=args.timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as s, s.post(url, json=_doc(args), headers=headers) as r:
+            text = await r.text()
+            if r.status != 201:
+                return [f"{url} answered {r.status}: {text.strip()[:300]}"], 2
+            stored = json.loads(text)["annotation"]
+    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as e:
+        return [f"cannot post to {url}: {type(e).__name__}: {e}"], 2
+    return [f"annotated {stored['kind']} at {_iso(stored['ts'])} (id {stored['id']})"], 0
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_annotate(args: argparse.Namespace, config: Config | None) -> tuple[list[str], int]:
+    if args.url:
+        return asyncio.run(_post(args))
+    assert config is not None
+    now = SystemClock().time()
+    try:
+        annotation = parse_annotation(config, _doc(args), now, "cli")
+    except AnnotationError as e:
+        return [f"--{e.field.rstrip('s').replace('time', 'at')}: {e.message}"], 2
+
+    async def write() -> None:
+        store = Store(args.database or config.server.database, clock=SystemClock(), retention=config.server.retention)
+        await store.start()
+        try:
+            store.submit(add_annotation(annotation))
+            await store.flush()
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+    return [f"annotated {annotation.kind} at {_iso(annotation.ts)} (id {annotation.id})"], 0
+
+
+__all__ = ["AnnotationError", "AnnotationIn", "add_annotate_arguments", "parse_annotation", "run_annotate"]

@@ -1,0 +1,80 @@
+"""Command-line pieces for running several slowatch processes: `run --shard/--replica/--location`, `shard`.
+
+`cli.py` prints what these return; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pydantic import ValidationError
+
+from slowatch.cluster import local_view
+from slowatch.config.cluster import ClusterConfig, parse_shard
+from slowatch.config.schema import Config
+from slowatch.sharding import endpoint_hash, shard_of
+
+
+def add_cluster_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="probe only shard I of N (0-based: 0/4 .. 3/4); overrides server.cluster.shard/shards",
+    )
+    run.add_argument("--replica", help="this instance's replica label (e.g. a, b); overrides server.cluster.replica")
+    run.add_argument("--location", help="this instance's location label; overrides server.cluster.location")
+
+
+def apply_cluster_flags(config: Config, args: argparse.Namespace) -> Config:
+    """`config` with the command line's cluster flags; ValueError with a message naming the flag when bad."""
+    changes: dict[str, object] = {}
+    if args.shard:
+        changes["shard"], changes["shards"] = parse_shard(args.shard)
+    if args.replica is not None:
+        changes["replica"] = args.replica
+    if args.location is not None:
+        changes["location"] = args.location
+    if not changes:
+        return config
+    current = config.server.cluster.model_dump() if config.server.cluster else {}
+    try:
+        cluster = ClusterConfig.model_validate({**current, **changes})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
+        raise ValueError(f"--shard/--replica/--location: server.cluster.{problems}") from None
+    return config.model_copy(update={"server": config.server.model_copy(update={"cluster": cluster})})
+
+
+def add_shard_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    shard = sub.add_parser("shard", help="which shard (0-based) probes each endpoint, and what each shard owns")
+    shard.add_argument("--config", "-c", required=True)
+    shard.add_argument("--shards", type=int, help="number of shards (default: server.cluster.shards)")
+    shard.add_argument("names", nargs="*", metavar="NAME", help="endpoint names (default: a summary per shard)")
+    return shard
+
+
+def shard_lines(config: Config, shards: int | None, names: list[str]) -> tuple[list[str], int]:
+    n = shards or (config.server.cluster.shards if config.server.cluster else 1)
+    if n < 1:
+        return [f"--shards must be at least 1 (got {n})"], 2
+    if names:
+        known = {ep.name for ep in config.endpoints}
+        lines = []
+        for name in names:
+            note = "" if name in known else "  (not in this config)"
+            lines.append(f"{name}\tshard {shard_of(name, n)} of {n}\thash {endpoint_hash(name):#018x}{note}")
+        return lines, 0
+    lines = [f"{n} shard(s), 0-based; an endpoint lives in shard blake2b-64(name) mod {n}"]
+    for i in range(n):
+        cluster = ClusterConfig(shards=n, shard=i)
+        view = local_view(config.model_copy(update={"server": config.server.model_copy(update={"cluster": cluster})}))
+        lines.append(
+            f"shard {i}: {len(view.local.endpoints)} endpoints, {len(view.local.consumers)} consumers "
+            f"({len(view.partial)} partial)"
+        )
+    return lines, 0
+
+
+__all__ = ["add_cluster_arguments", "add_shard_command", "apply_cluster_flags", "shard_lines"]

@@ -1,0 +1,115 @@
+"""`slowatch gate`: may changes to what a consumer depends on ship now? For CI pipelines.
+
+    slowatch gate --url http://slowatch:9464 --consumer checkout [--slo availability]   # asks the daemon
+    slowatch gate --config slowatch.yaml --consumer checkout [--slo availability]       # reads the database
+
+Exit status: 0 go, 1 hold, 2 an error (bad config, unknown consumer or SLO, daemon unreachable or
+refusing the token). With `--url` the token comes from `--token` or, better (no secret in the
+process list), the `SLOWATCH_TOKEN` environment variable. Without `--url` the database is opened
+read-only (the daemon may be running), figures computed like `slowatch report`; its "last hour"
+burn is the current clock hour (the stored cells are hourly), the daemon's a rolling hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import sqlite3
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from slowatch.config.schema import Config
+from slowatch.report import collect
+from slowatch.slo.gate import SloGate, consumer_gate, decide
+
+GO, HOLD, ERROR = 0, 1, 2
+Outcome = tuple[list[str], int]
+
+
+def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="a running daemon, e.g. http://slowatch:9464")
+    source.add_argument("--config", "-c", help="the YAML config: read the database directly")
+    parser.add_argument("--database", help="SQLite file (default: server.database from the config)")
+    parser.add_argument("--consumer", required=True)
+    parser.add_argument("--slo", help="only this SLO (default: the consumer's gate over all its SLOs)")
+    parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the daemon")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def render(doc: dict[str, Any], fmt: str) -> Outcome:
+    code = HOLD if doc.get("decision") == "hold" else GO
+    if fmt == "json":
+        return [json.dumps(doc, indent=2)], code
+    slos = doc.get("slos", [doc])
+    lines = [f"{str(doc.get('decision', '?')).upper()}: {doc.get('reason', '')}"]
+    for s in slos:
+        message = f" — {s['message']}" if s.get("message") else ""
+        lines.append(f"  {s['slo']}: {s['decision']} (rule: {s['rule']}){message}")
+    return lines, code
+
+
+async def ask_daemon(args: argparse.Namespace) -> Outcome:
+    base = args.url.rstrip("/")
+    path = f"/api/v1/consumers/{quote(args.consumer, safe='')}"
+    if args.slo:
+        path += f"/slos/{quote(args.slo, safe='')}"
+    token = args.token or os.environ.get("SLOWATCH_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as s, s.get(f"{base}{path}/gate", headers=headers) as r:
+            text = await r.text()
+            if r.status != 200:
+                return [f"{base}{path}/gate answered {r.status}: {text.strip()[:300]}"], ERROR
+            doc = json.loads(text)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+        return [f"cannot ask {base}: {type(e).__name__}: {e}"], ERROR
+    return render(doc if isinstance(doc, dict) else {}, args.format)
+
+
+def from_database(config: Config, args: argparse.Namespace) -> Outcome:
+    consumer = next((c for c in config.consumers if c.name == args.consumer), None)
+    if consumer is None:
+        return [f"no consumer named {args.consumer!r}"], ERROR
+    slos = [s for s in consumer.slos if not args.slo or s.name == args.slo]
+    if args.slo and not slos:
+        return [f"consumer {consumer.name!r} has no SLO named {args.slo!r}"], ERROR
+    path = args.database or config.server.database
+    now = dt.datetime.now(dt.UTC).timestamp()
+    own = argparse.Namespace(consumer=consumer.name, slo=args.slo, objective=None, month=None, window=None)
+    last_hour = argparse.Namespace(**{**vars(own), "window": 3600.0})
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA query_only = 1")
+            figures = {f.slo: f for f in collect(config, conn, own, now)}
+            burns = {f.slo: f.budget_used for f in collect(config, conn, last_hour, now)}
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        return [f"cannot read SLO data from {path}: {e}"], ERROR
+    answers: list[SloGate] = []
+    for slo in slos:
+        f = figures.get(slo.name)
+        state, remaining = (f.state.value, f.budget_remaining) if f is not None else ("no_data", None)
+        answers.append(decide(consumer.name, slo, state, remaining, burns.get(slo.name)))
+    if args.slo:
+        return render(answers[0].as_dict(), args.format)
+    return render(consumer_gate(consumer.name, answers), args.format)
+
+
+def run(args: argparse.Namespace, config: Config | None) -> Outcome:
+    if args.url:
+        return asyncio.run(ask_daemon(args))
+    assert config is not None
+    return from_database(config, args)
+
+
+__all__ = ["ERROR", "GO", "HOLD", "add_gate_arguments", "run"]

@@ -1,0 +1,199 @@
+"""PromQL building blocks shared by every generator (Prometheus rules, dashboards, OpenSLO).
+
+- `Aggregation`: how series from several slowatch processes add up. It is the one place that knows
+  which labels tell instances apart: replicas (`instance`, `replica`) hold copies of the same counts, so
+  one is taken (`max`, the replica that counted most: a replica that was down counts less); shards
+  split the endpoints, so they are summed (`shard`); locations probe the same endpoints from several
+  places, so without a quorum their probes are summed too (every probe from every location counts:
+  Grafana Synthetic Monitoring's "reachability"). Gauges such as `slowatch_probe_success` take the
+  `max` over all of them (an endpoint is up if any process sees it up).
+- `SloTarget`: one consumer SLO as the generators see it (objective, window, alert policy), built
+  from the same `compile_config` and `PolicyBook` the daemon uses, so the rules cannot drift from
+  what slowatch computes itself.
+- Names of the recording rules (Sloth's style: `slowatch_slo:sli_error:ratio_rate5m`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
+from slowatch.config.schema import Config
+from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
+from slowatch.slo.windows import CalendarPeriod
+
+EVENTS = "slowatch_slo_events_total"
+GOOD_EVENTS = "slowatch_slo_good_events_total"
+PROBE_SUCCESS = "slowatch_probe_success"
+
+ERROR_RATIO = "slowatch_slo:sli_error:ratio_rate{window}"
+BURN_RATE = "slowatch_slo:burn_rate:ratio"
+SLI = "slowatch_slo:sli:ratio"
+BUDGET_REMAINING = "slowatch_slo:error_budget_remaining:ratio"
+TIME_TO_EXHAUSTION = "slowatch_slo:time_to_exhaustion:seconds"
+OBJECTIVE = "slowatch_slo:objective:ratio"
+WINDOW_SECONDS = "slowatch_slo:window:seconds"
+WINDOW_EVENTS = "slowatch_slo:events:window_total"
+ENDPOINT_UP = "slowatch_slo:probe_success:max"
+
+CALENDAR_AS_ROLLING = {"week": 7 * 86400.0, "month": 30 * 86400.0, "quarter": 90 * 86400.0}
+"""Prometheus can only look back a fixed range: a calendar window is evaluated as this rolling one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregation:
+    """How series of several slowatch processes combine: the labels that only tell processes apart."""
+
+    replica_labels: tuple[str, ...] = ("instance", "replica")
+    """Copies of the same counts (HA replicas of one shard, and the scrape's own `instance`): one is taken."""
+    split_labels: tuple[str, ...] = ("shard",)
+    """Processes that split the endpoints between them: summed."""
+    location_label: str = "location"
+
+    @property
+    def instance_labels(self) -> tuple[str, ...]:
+        return (*self.replica_labels, *self.split_labels, self.location_label)
+
+    @staticmethod
+    def _without(labels: Iterable[str]) -> str:
+        return f"without ({', '.join(labels)})"
+
+    def counter(self, expr: str) -> str:
+        """A counter expression (e.g. an `increase(...)`) over processes: one replica, summed over shards and
+        locations."""
+        one = f"max {self._without(self.replica_labels)} ({expr})"
+        return f"sum {self._without((*self.split_labels, self.location_label))} ({one})"
+
+    def counter_per_location(self, expr: str) -> str:
+        """As `counter`, but kept apart per `location` (for a location quorum)."""
+        return f"sum {self._without(self.split_labels)} (max {self._without(self.replica_labels)} ({expr}))"
+
+    def counter_across(self, expr: str, labels: tuple[str, ...]) -> str:
+        """Sum a counter expression over processes and over `labels` too (e.g. the members of a journey)."""
+        return f"sum without ({', '.join((*self.instance_labels, *labels))}) ({expr})"
+
+    def gauge(self, expr: str) -> str:
+        """The best value of a per-process gauge (an endpoint is up if any process sees it up)."""
+        return f"max {self._without(self.instance_labels)} ({expr})"
+
+    def gauge_per_location(self, expr: str) -> str:
+        return f"max {self._without((*self.replica_labels, *self.split_labels))} ({expr})"
+
+
+def prom_duration(seconds: float) -> str:
+    """A PromQL duration, exact to the millisecond: 300 -> `5m`, 2592000 -> `30d`, 90.5 -> `1m30s500ms`."""
+    rest = round(seconds * 1000)
+    if rest <= 0:
+        raise ValueError(f"not a positive duration: {seconds}")
+    out = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        if rest >= size:
+            n, rest = divmod(rest, size)
+            out.append(f"{n}{unit}")
+    return "".join(out)
+
+
+def any_of(names: Iterable[str]) -> str:
+    """A regex matching exactly these config names (`.` escaped as PromQL's `\\\\.`)."""
+    return "|".join(n.replace(".", "\\\\.") for n in names)
+
+
+def selector(**labels: str) -> str:
+    """`{consumer="checkout",slo="availability"}`; values are config names (no quotes or backslashes)."""
+    inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    return "{" + inner + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class SloTarget:
+    """One consumer SLO for the generators: what to compute, over which windows, and when to alert."""
+
+    slo: SloDef
+    policy: SloPolicy
+    window_seconds: float  # the rolling range Prometheus uses for the SLO window
+    window_label: str  # slowatch's own `window` label for it ("30d", "month", ...)
+    calendar: bool
+    quorum: int | None = None  # `locations: {quorum: q}` (slowatch/generate/quorum.py)
+    quorum_slice: float = 60.0  # a slice for the quorum: 1m, or the SLO's longest probe interval
+
+    @property
+    def consumer(self) -> str:
+        return self.slo.consumer
+
+    @property
+    def name(self) -> str:
+        return self.slo.name
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"consumer": self.slo.consumer, "slo": self.slo.name}
+
+    @property
+    def sel(self) -> str:
+        return selector(**self.labels)
+
+    @property
+    def error_budget(self) -> float:
+        return round(1.0 - self.slo.objective, 12)
+
+    @property
+    def min_events(self) -> int:
+        """Fewest units for a trustworthy SLI: the budget must allow at least one bad one (`too_few_events`)."""
+        return math.ceil((1.0 - 1e-9) / self.error_budget)
+
+    @property
+    def tiers(self) -> tuple[Tier, ...]:
+        return self.policy.tiers_for(self.window_seconds) if self.policy.enabled else ()
+
+    @property
+    def alert_windows(self) -> tuple[float, ...]:
+        """Every window the alerting policy uses (the engine's seven), then the SLO window if it is another."""
+        windows = list(DEFAULT_ALERT_WINDOWS)
+        if self.window_seconds not in windows:
+            windows.append(self.window_seconds)
+        return tuple(windows)
+
+    def error_ratio(self, seconds: float) -> str:
+        return ERROR_RATIO.format(window=prom_duration(seconds))
+
+
+def slo_targets(config: Config) -> list[SloTarget]:
+    """Every consumer SLO of `config`, in config order."""
+    book = PolicyBook(config)
+    quorums = {(c.name, s.name): s.locations.quorum for c in config.consumers for s in c.slos if s.locations}
+    intervals = {ep.name: ep.interval for ep in config.endpoints}
+    out = []
+    for slo in compile_config(config):
+        window = slo.window
+        if isinstance(window, CalendarPeriod):
+            seconds, calendar = CALENDAR_AS_ROLLING[window.unit], True
+        else:
+            seconds, calendar = window.seconds, False
+        slice_ = max([60.0, *(intervals.get(name, 0.0) for name in slo.endpoints)])
+        policy = book.get(slo.consumer, slo.name)
+        out.append(SloTarget(slo, policy, seconds, window.label, calendar, quorums.get(slo.key), slice_))
+    return out
+
+
+__all__ = [
+    "BUDGET_REMAINING",
+    "BURN_RATE",
+    "CALENDAR_AS_ROLLING",
+    "ENDPOINT_UP",
+    "EVENTS",
+    "GOOD_EVENTS",
+    "OBJECTIVE",
+    "PROBE_SUCCESS",
+    "SLI",
+    "TIME_TO_EXHAUSTION",
+    "WINDOW_EVENTS",
+    "WINDOW_SECONDS",
+    "Aggregation",
+    "SloTarget",
+    "any_of",
+    "prom_duration",
+    "selector",
+    "slo_targets",
+]

@@ -1,0 +1,60 @@
+"""Location quorum in the generated rules: `locations: {quorum: q}` on a consumer SLO or an endpoint's alerts.
+
+Several slowatch instances (`server.cluster.locations`) probe the same endpoints from different places.
+Without a quorum their probes add up ("reachability" in Grafana Synthetic Monitoring's terms: every
+probe from every location counts). With `quorum: q` slowatch computes a *timeslice* SLI closer to
+Grafana's "uptime":
+
+- per location, the SLO's error ratio over a slice (1m, or the SLO's longest probe interval if longer);
+- the slice is **failed when at least q locations saw at least one failed probe of the SLO in it**
+  (`slowatch_slo:quorum_failed:bool`, 1 or 0, recorded at every rule evaluation);
+- the error ratio over a window is the fraction of evaluations whose slice failed
+  (`avg_over_time(...[window])`), i.e. the share of time the quorum saw the SLO failing.
+
+A location that sends nothing (its instances are down) does not count as failing: with q = 2 of 3 and
+one location gone, both others must see failures. An endpoint alert with a quorum fires when at least
+q locations see the endpoint down (`slowatch_probe_success` 0 at every replica of that location) for
+the usual `failure_threshold` intervals.
+"""
+
+from __future__ import annotations
+
+from slowatch.config.endpoints import Endpoint
+from slowatch.generate.promql import EVENTS, GOOD_EVENTS, PROBE_SUCCESS, Aggregation, SloTarget, prom_duration, selector
+
+LOCATION_ERROR = "slowatch_slo:location_error:ratio_slice"
+QUORUM_FAILED = "slowatch_slo:quorum_failed:bool"
+
+
+def quorum_rules(t: SloTarget, agg: Aggregation) -> list[dict[str, object]]:
+    """The per-location error ratio over a slice and the failed-slice series of one SLO with a quorum."""
+    assert t.quorum is not None
+    rng = prom_duration(t.quorum_slice)
+    total = agg.counter_per_location(f"increase({EVENTS}{t.sel}[{rng}])")
+    good = agg.counter_per_location(f"increase({GOOD_EVENTS}{t.sel}[{rng}])")
+    per_location = f"{LOCATION_ERROR}{t.sel}"
+    failed = (
+        f"(count without (location) ({per_location} > 0) >= bool {t.quorum})\n"
+        f"or on (consumer, slo)\n(0 * count without (location) ({per_location}))"
+    )
+    return [
+        {"record": LOCATION_ERROR, "expr": f"({total} - {good})\n/\n({total} > 0)", "labels": t.labels},
+        {"record": QUORUM_FAILED, "expr": failed, "labels": t.labels},
+    ]
+
+
+def quorum_error_ratio(t: SloTarget, seconds: float) -> str:
+    return f"avg_over_time({QUORUM_FAILED}{t.sel}[{prom_duration(seconds)}])"
+
+
+def endpoint_down_expr(ep: Endpoint, agg: Aggregation) -> str:
+    """`SlowatchEndpointDown`'s condition: every process sees it down, or, with a quorum, q locations do."""
+    sel = selector(endpoint=ep.name)
+    quorum = ep.alerts.locations
+    if quorum is None:
+        return agg.gauge(f"{PROBE_SUCCESS}{sel}") + " == 0"
+    down = agg.gauge_per_location(f"{PROBE_SUCCESS}{sel}") + " == 0"
+    return f"count without (location) ({down}) >= {quorum.quorum}"
+
+
+__all__ = ["LOCATION_ERROR", "QUORUM_FAILED", "endpoint_down_expr", "quorum_error_ratio", "quorum_rules"]

@@ -1,0 +1,43 @@
+"""`GET /api/v1/prometheus/rules`: the Prometheus rules of the running config, as a rule_files YAML file.
+
+The same text as `slowatch generate prometheus-rules` for the config the daemon runs now (after a
+reload, the new one). Rendering is pure CPU; the text is kept until the config object changes.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from slowatch.config.schema import Config
+from slowatch.generate.prometheus import render_rules
+from slowatch.web.view import VIEW
+
+
+class RulesCache:
+    """The rendered rules of the last config seen (configs are immutable: identity is enough)."""
+
+    def __init__(self) -> None:
+        self._config: Config | None = None
+        self._text = ""
+
+    def text(self, config: Config) -> str:
+        if config is not self._config:
+            self._text = render_rules(config, "the running slowatch config")
+            self._config = config
+        return self._text
+
+
+CACHE: web.AppKey[RulesCache] = web.AppKey("rules_cache", RulesCache)
+
+
+async def prometheus_rules(request: web.Request) -> web.Response:
+    text = request.app[CACHE].text(request.app[VIEW].cluster.full)  # every shard: the whole picture
+    return web.Response(text=text, content_type="application/yaml")
+
+
+def add_routes(app: web.Application) -> None:
+    app[CACHE] = RulesCache()
+    app.router.add_get("/api/v1/prometheus/rules", prometheus_rules)
+
+
+__all__ = ["add_routes"]

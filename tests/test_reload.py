@@ -1,0 +1,111 @@
+"""Config reload under bad input (issue #10): whatever the new file holds, the running config stays,
+the failure is reported, and the file watcher goes on to pick up the next good edit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from slowatch.config import Config, load
+from slowatch.daemon import Daemon
+
+RELOAD_OK = "slowatch_config_last_reload_successful"
+
+
+def config_text(tmp_path: Path, *names: str, interval: str = "10s") -> str:
+    endpoints = "".join(f"  - {{name: {n}, kind: http, url: 'http://127.0.0.1:1/{n}'}}\n" for n in names)
+    return f"server: {{database: '{tmp_path / 'd.db'}'}}\ndefaults: {{interval: {interval}}}\nendpoints:\n{endpoints}"
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def names(daemon: Daemon) -> list[str]:
+    return [ep.name for ep in daemon.config.endpoints]
+
+
+def reload_ok(daemon: Daemon) -> float | None:
+    return daemon.registry.get_sample_value(RELOAD_OK)
+
+
+@pytest.fixture
+async def watched(tmp_path: Path) -> AsyncIterator[tuple[Daemon, Path]]:
+    """A daemon probing (a refused loopback port, every 10 s) and watching its config file every 50 ms."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(tmp_path, "first"))
+    daemon = Daemon(load(path), config_path=path, watch_interval=0.05)
+    await daemon.start(serve=False)
+    try:
+        yield daemon, path
+    finally:
+        await daemon.stop()
+
+
+@pytest.mark.parametrize("bad", ["interval: .nan", "interval: .inf", "timeout: .inf", "interval: 99999999999999d"])
+async def test_a_bad_number_is_rejected_and_the_next_good_edit_is_picked_up(
+    watched: tuple[Daemon, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture, bad: str
+) -> None:
+    daemon, path = watched
+    text = config_text(tmp_path, "first", "second")
+    path.write_text(text.replace("defaults: {interval: 10s}", f"defaults: {{{bad}}}"))
+    await eventually(lambda: reload_ok(daemon) == 0.0)
+    assert names(daemon) == ["first"]  # the running config stays
+    assert f"{path}:2:" in caplog.text and "defaults." in caplog.text and "config reload rejected" in caplog.text
+
+    path.write_text(config_text(tmp_path, "first", "third"))
+    await eventually(lambda: names(daemon) == ["first", "third"] and reload_ok(daemon) == 1.0)
+
+
+async def test_a_fifo_in_place_of_the_file_is_refused_without_blocking(
+    watched: tuple[Daemon, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon, path = watched
+    good = tmp_path / "good.yaml"
+    good.write_text(config_text(tmp_path, "first", "second"))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    path.unlink()
+    path.symlink_to(fifo)  # nobody ever writes to it: opening it for reading would block for good
+    await eventually(lambda: reload_ok(daemon) == 0.0)
+    assert "is a FIFO (named pipe), not a regular file" in caplog.text
+    assert names(daemon) == ["first"]
+
+    path.unlink()
+    path.symlink_to(good)
+    await eventually(lambda: names(daemon) == ["first", "second"] and reload_ok(daemon) == 1.0)
+
+
+async def test_any_failure_of_the_loader_keeps_the_running_config(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(tmp_path, "first"))
+    failures = [RuntimeError("a bug in the loader"), MemoryError(), OverflowError("int too large to convert")]
+
+    def loader(p: Path) -> Config:
+        if failures:
+            raise failures.pop(0)
+        return load(p)
+
+    daemon = Daemon(load(path), config_path=path, watch_interval=0, load=loader)
+    await daemon.start(serve=False)
+    try:
+        path.write_text(config_text(tmp_path, "first", "second"))
+        for _ in range(3):
+            assert await daemon.reload() is False
+            assert reload_ok(daemon) == 0.0 and names(daemon) == ["first"]
+        assert "config reload failed, keeping the running config" in caplog.text
+        assert "a bug in the loader" in caplog.text and "MemoryError" in caplog.text
+        assert await daemon.reload() is True
+        assert names(daemon) == ["first", "second"] and reload_ok(daemon) == 1.0
+    finally:
+        await daemon.stop()

@@ -1,0 +1,79 @@
+"""`/api/v1/corrections`: the operator token records, lists and revokes; consumer tokens and no token
+are refused; bad input is a 400 naming what is wrong (never a 500) and records nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+
+from slowatch.daemon import Daemon
+from tests.web.conftest import T0, Builder, fetch
+from tests.web.test_access import AUTH, CHECKOUT, CHECKOUT_ACCESS, OPERATOR
+
+H = 3600
+
+
+async def post(daemon: Daemon, path: str, body: Any, token: str | None = OPERATOR) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = body if isinstance(body, str) else json.dumps(body)
+    url = f"http://127.0.0.1:{daemon.bound_port}{path}"
+    async with aiohttp.ClientSession() as s, s.post(url, data=data, headers=headers) as r:
+        text = await r.text()
+        try:
+            return r.status, json.loads(text)
+        except ValueError:
+            return r.status, text
+
+
+async def test_corrections_api_access_and_bad_input(build: Builder) -> None:
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS)
+    good = {"consumer": "checkout", "endpoint": "pay", "from": T0 + 60 * H, "to": "2026-11-12T13:00:00Z",
+            "reason": "planned test"}  # fmt: skip
+    for token in (None, CHECKOUT):  # no token, a consumer's token: refused, nothing recorded
+        assert (await fetch(daemon, "/api/v1/corrections", token))[0] in (401, 403)
+        assert (await post(daemon, "/api/v1/corrections", good, token))[0] in (401, 403)
+        assert (await post(daemon, "/api/v1/corrections/1/revoke", {"reason": "x"}, token))[0] in (401, 403)
+    bad = [
+        ("{not json", "the body must be a JSON object"),
+        ("[1, 2]", "the body must be a JSON object"),
+        ({**good, "colour": "red"}, "unknown field(s): colour"),
+        ({**good, "from": "yesterday"}, "from: not a time: 'yesterday'"),
+        ({**good, "to": "2026-11-12T13:00:00"}, "to: give an offset"),
+        ({**good, "from": None}, "from: required"),
+        ({**good, "consumer": 7}, "consumer: must be a string"),
+        ({**good, "consumer": "nobody"}, "unknown consumer 'nobody'"),
+        ({**good, "slo": "availability"}, "give --slo or --endpoint, not both"),
+        ({**good, "endpoint": "far"}, "does not depend on endpoint 'far'"),
+        ({**good, "from": T0 + 62 * H}, "`from` must be before `to`"),
+        ({**good, "to": T0 + 80 * H}, "must end in the past"),
+        ({**good, "from": T0 + 10 * H, "to": T0 + 11 * H}, "can only correct the last 2d"),
+        ({**good, "reason": "  "}, "a reason is required"),
+    ]
+    for body, message in bad:
+        status, answer = await post(daemon, "/api/v1/corrections", body)
+        assert status == 400 and message in answer["error"], (body, answer)
+    assert json.loads((await fetch(daemon, "/api/v1/corrections", OPERATOR))[2]) == {"corrections": []}
+
+    status, made = await post(daemon, "/api/v1/corrections", good)
+    assert status == 201 and made["applied"] is True and made["author"] == "operator-1"
+    assert (made["start"], made["end"], made["endpoint"]) == (T0 + 60 * H, T0 + 61 * H, "pay")
+    cid = made["id"]
+    for path, body, status_, message in [
+        ("/api/v1/corrections/abc/revoke", {"reason": "x"}, 400, "id: must be a correction's number"),
+        ("/api/v1/corrections/999/revoke", {"reason": "x"}, 404, "no correction #999"),
+        (f"/api/v1/corrections/{cid}/revoke", {}, 400, "a reason is required"),
+        (f"/api/v1/corrections/{cid}/revoke", "nope", 400, "the body must be a JSON object"),
+    ]:
+        got, answer = await post(daemon, path, body)
+        assert got == status_ and message in answer["error"], (path, answer)
+    status, revoked = await post(daemon, f"/api/v1/corrections/{cid}/revoke", {"reason": "a real outage"})
+    assert status == 201 and revoked["revokes"] == cid and revoked["applied"] is False
+    status, again = await post(daemon, f"/api/v1/corrections/{cid}/revoke", {"reason": "twice"})
+    assert status == 400 and f"correction #{cid} is already revoked" in again["error"]
+    rows = json.loads((await fetch(daemon, "/api/v1/corrections", OPERATOR))[2])["corrections"]
+    assert [(r["id"], r["action"], r["revoked_by"], r["applied"]) for r in rows] == [
+        (cid, "correct", revoked["id"], False),
+        (revoked["id"], "revoke", None, None),
+    ]
