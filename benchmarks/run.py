@@ -144,7 +144,7 @@ def endpoint_classes(n: int, mix: dict[str, float]) -> list[str]:
 def write_config(path: Path, *, n: int, interval: float, timeout: float, ports: list[int], refused_port: int,
                  mix: dict[str, float], consumers: int, db: Path, listen: str, histograms: bool,
                  max_concurrency: int | None, jitter: float | None,
-                 probe_workers: str | None = None) -> list[str]:  # fmt: skip
+                 probe_workers: str | None = None, phases: bool = False) -> list[str]:  # fmt: skip
     """Write the daemon config (JSON-in-YAML, one endpoint per line); return the endpoint URLs."""
     urls = []
     classes = endpoint_classes(n, mix)
@@ -152,7 +152,7 @@ def write_config(path: Path, *, n: int, interval: float, timeout: float, ports: 
         "server:",
         f"  listen: {json.dumps(listen)}",
         f"  database: {json.dumps(str(db))}",
-        f"  metrics: {{histograms: {'true' if histograms else 'false'}}}",
+        f"  metrics: {{histograms: {'true' if histograms else 'false'}{', phases: true' if phases else ''}}}",
     ]
     if max_concurrency:
         lines.append(f"  max_concurrency: {max_concurrency}")
@@ -493,7 +493,8 @@ def report(res: dict[str, Any]) -> str:
         ldb_line = "lag from the database            n/a (jitter > 0, or < 3 runs per endpoint)"
     lines = [
         f"slowatch benchmark  {res['date']}  endpoints={a['endpoints']} interval={a['interval']:g}s "
-        f"duration={a['duration']:g}s consumers={a['consumers']} histograms={a['histograms']} mix={a['mix']}"
+        f"duration={a['duration']:g}s consumers={a['consumers']} histograms={a['histograms']} "
+        f"phases={a.get('phases', False)} mix={a['mix']}"
         f"{' uvloop' if a.get('uvloop') else ''}",
         f"load average: start {d['loadavg_start'][0]:.2f}  end {d['loadavg_end'][0]:.2f}  (2 cores shared)"
         f"   source: {res.get('source', '?')}",
@@ -582,8 +583,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mix", default="fast=0.90,slow=0.05,fail=0.04,refused=0.01")
     p.add_argument("--slow-ms", type=float, default=200.0)
     p.add_argument("--consumers", type=int, default=300, help="consumers with 2 SLOs each (0: none)")
+    p.add_argument("--histograms", action="store_true", help="server.metrics.histograms: true (default: false)")
     p.add_argument("--no-histograms", dest="histograms", action="store_false",
-                   help="server.metrics.histograms: false")  # fmt: skip
+                   help="server.metrics.histograms: false (the default; written explicitly)")  # fmt: skip
+    p.add_argument("--phases", action="store_true", help="server.metrics.phases: true (default: false)")
     p.add_argument("--max-concurrency", type=int, default=None, help="server.max_concurrency (default: daemon's)")
     p.add_argument("--probe-workers", default=None, help="server.probe_workers: N or auto (default: daemon's)")
     p.add_argument(
@@ -648,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
             config, n=args.endpoints, interval=args.interval, timeout=args.timeout, ports=ports,
             refused_port=refused.getsockname()[1], mix=mix, consumers=args.consumers, db=db, listen=listen,
             histograms=args.histograms, max_concurrency=args.max_concurrency, jitter=args.jitter,
-            probe_workers=args.probe_workers,
+            probe_workers=args.probe_workers, phases=args.phases,
         )  # fmt: skip
         res: dict[str, Any] = {
             "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),

@@ -1,6 +1,6 @@
 """/metrics under load: scrape time, event-loop stalls and CPU per scrape, for several /metrics variants.
 
-  .venv/bin/python benchmarks/scrape_stall.py [--endpoints 10000] [--no-histograms] [--scrapes 5]
+  .venv/bin/python benchmarks/scrape_stall.py [--endpoints 10000] [--no-histograms] [--phases] [--scrapes 5]
       [--src DIR]  [--variants app,thread]  [--json FILE]
 
 Each variant runs in a fresh child process that builds the metrics as the daemon does (`ProbeMetrics` over
@@ -73,7 +73,7 @@ class View:
     config: Any = None  # read by the auth middleware: a Config without server.auth
 
 
-def build(n: int, histograms: bool) -> tuple[Any, Any, list[Any]]:
+def build(n: int, histograms: bool, phases: bool = False) -> tuple[Any, Any, list[Any]]:
     from prometheus_client import CollectorRegistry, disable_created_metrics
     from prometheus_client.core import GaugeMetricFamily
 
@@ -83,7 +83,7 @@ def build(n: int, histograms: bool) -> tuple[Any, Any, list[Any]]:
 
     disable_created_metrics()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry()
-    pm = ProbeMetrics(registry, MetricsConfig(histograms=histograms))
+    pm = ProbeMetrics(registry, MetricsConfig(histograms=histograms, **({"phases": True} if phases else {})))
     SelfMetrics(registry, pending_writes=lambda: 0.0, store_healthy=lambda: 1.0, in_flight=lambda: 12.0,
                 jobs=lambda: float(n), store_write_errors=lambda: 0.0, store_dropped=lambda: 0.0)  # fmt: skip
 
@@ -120,7 +120,7 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
     from slowatch.metrics import render_response
     from slowatch.web.app import make_app
 
-    registry, pm, results = build(args.endpoints, not args.no_histograms)
+    registry, pm, results = build(args.endpoints, not args.no_histograms, args.phases)
     app = make_app(View(registry, Config.model_validate({})))  # type: ignore[arg-type]
     if args.variant == "thread":
 
@@ -215,6 +215,7 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
     stalls = [max((lag for t, lag in lags if s["t0"] <= t <= s["t1"] + 0.05), default=0.0) for s in scrapes]
     return {
         "variant": args.label or args.variant, "endpoints": args.endpoints, "histograms": not args.no_histograms,
+        "phases": args.phases,
         "scrape_s": [round(s["t1"] - s["t0"], 3) for s in scrapes], "ok": all(s["ok"] for s in scrapes),
         "first_byte_s": [round(s["first_byte"], 3) for s in scrapes],
         "text_mb": scrapes[-1]["text"] / 1e6, "gzip_mb": scrapes[-1]["gzip"] / 1e6,
@@ -234,6 +235,8 @@ def child(variant: str, label: str, src: str | None, args: argparse.Namespace) -
            "--observes", str(args.observes)]  # fmt: skip
     if args.no_histograms:
         cmd.append("--no-histograms")
+    if args.phases:
+        cmd.append("--phases")
     env = {**os.environ, "PYTHONPATH": str(Path(src).resolve())} if src else None
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode:
@@ -256,7 +259,8 @@ def show(r: dict[str, Any]) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--endpoints", type=int, default=10_000)
-    p.add_argument("--no-histograms", action="store_true")
+    p.add_argument("--no-histograms", action="store_true", help="server.metrics.histograms: false (the default)")
+    p.add_argument("--phases", action="store_true", help="server.metrics.phases: true (trees before it: always on)")
     p.add_argument("--scrapes", type=int, default=5)
     p.add_argument("--every", type=float, default=2.0, help="seconds between scrape starts")
     p.add_argument("--quiet", type=float, default=4.0, help="seconds of load without scrapes (baseline)")
@@ -280,7 +284,8 @@ def main() -> None:
         print(json.dumps(asyncio.run(serve(args))))
         return
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {os.getloadavg()[0]:.2f}, "
-          f"{args.endpoints} endpoints, histograms {'off' if args.no_histograms else 'on'}")  # fmt: skip
+          f"{args.endpoints} endpoints, histograms {'off' if args.no_histograms else 'on'}, "
+          f"phases {'on' if args.phases else 'off'}")  # fmt: skip
     runs = [("app", "before:app", args.src)] if args.src else []
     runs += [(v, v, None) for v in args.variants.split(",") if v]
     results = []

@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--endpoints", type=int, default=10_000)
     ap.add_argument("--rate", type=int, default=1_000)
     ap.add_argument("--minutes", type=float, default=3.0)
-    ap.add_argument("--fold-every", type=float, default=60.0)
+    ap.add_argument("--fold-every", type=float, default=300.0, help="seconds between folds (Store.rollup_interval)")
     ap.add_argument("--pack-after", type=float, default=900.0)
     ap.add_argument("--pack-batch", type=int, default=5_000)
     args = ap.parse_args()

@@ -372,7 +372,7 @@ class Daemon:
     def _apply(self, new: Config) -> None:
         old = self._config
         restart_needed = [
-            key for key in ("listen", "database", "max_concurrency", "probe_workers", "event_loop", "http")
+            key for key in ("listen", "database", "max_concurrency", "probe_workers", "event_loop", "http", "metrics")
             if getattr(old.server, key) != getattr(new.server, key)
         ]
         if restart_needed:

@@ -69,3 +69,18 @@ def test_benchmark_harness_smoke(tmp_path: Path) -> None:
     assert res["restart"]["start_to_ready_s"] > 0
     assert res["baseline"]["probes"] > 0
     assert res["ratio"] > 0
+
+
+@pytest.mark.slow
+def test_probe_kinds_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/probe_kinds.py: every kind probes its loopback target successfully, in both modes."""
+    out = tmp_path / "kinds.json"
+    script = RUN.parent / "probe_kinds.py"
+    cmd = [sys.executable, str(script), "--rate", "20", "--duration", "0.5", "--warmup", "0.2", "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads(out.read_text())
+    assert {(r["kind"], r["mode"]) for r in rows} == {
+        (k, m) for k in ("http", "https", "tcp", "tls", "dns") for m in ("bare", "slowatch")
+    }
+    assert all(r["probes"] > 0 and r["ok"] == r["probes"] and r["cpu_per_1000"] > 0 for r in rows), rows

@@ -64,7 +64,9 @@ def scrape(registry: CollectorRegistry, accept: str = "") -> str:
 
 def observed() -> tuple[CollectorRegistry, ProbeMetrics]:
     registry = CollectorRegistry()
-    pm = ProbeMetrics(registry, MetricsConfig(duration_buckets=[0.01, 0.1, 1.0], endpoint_labels=["team-name"]))
+    buckets = [0.01, 0.1, 1.0]
+    config = MetricsConfig(duration_buckets=buckets, endpoint_labels=["team-name"], histograms=True, phases=True)
+    pm = ProbeMetrics(registry, config)
     pm.set_endpoints(endpoints(("web", "http", {"team-name": "shop"}), ("db", "tcp", {}), ("idle", "http", {})))
     pm.observe(result("web", duration=0.005, started_at=1763770000.25,
                       phases={"connect": 0.001, "processing": 0.004}, cert_expiry=1800000000.0))  # fmt: skip
@@ -159,7 +161,7 @@ def test_removed_and_relabelled_endpoints_vanish() -> None:
 def test_scrapes_from_another_thread_while_observing() -> None:
     """The renderer reads slots without a lock: counters never go back, buckets match `_count`, nothing raises."""
     registry = CollectorRegistry()
-    pm = ProbeMetrics(registry, MetricsConfig(duration_buckets=[0.01, 0.1]))
+    pm = ProbeMetrics(registry, MetricsConfig(duration_buckets=[0.01, 0.1], histograms=True))
     specs: list[tuple[str, str, dict[str, str]]] = [(f"ep-{i}", "http", {}) for i in range(50)]
     pm.set_endpoints(endpoints(*specs))
     stop, seen, errors = threading.Event(), list[float](), list[Exception]()
@@ -239,7 +241,7 @@ def mixed_results(n: int) -> Iterable[ProbeResult]:
 
 @pytest.mark.parametrize("accept", ["", OPENMETRICS])
 def test_same_exposition_as_prometheus_client(accept: str) -> None:
-    config = MetricsConfig(endpoint_labels=["zone", "env"])
+    config = MetricsConfig(endpoint_labels=["zone", "env"], histograms=True, phases=True)
     ours, theirs = CollectorRegistry(), CollectorRegistry()
     pm, client = ProbeMetrics(ours, config), ClientMetrics(theirs, config, ["zone", "env"])
     pm.set_endpoints(endpoints(*((f"ep-{i}", "http", {"zone": f'z"{i % 3}', "env": "p\\d"}) for i in range(20))))
@@ -269,7 +271,7 @@ def test_promtool_accepts_1000_endpoints(tmp_path: Any) -> None:
             pytest.fail("promtool is not installed (scripts/dev test installs Debian's prometheus package)")
         pytest.skip("promtool not installed")
     registry = CollectorRegistry()
-    pm = ProbeMetrics(registry, MetricsConfig(endpoint_labels=["team"]))
+    pm = ProbeMetrics(registry, MetricsConfig(endpoint_labels=["team"], histograms=True, phases=True))
     pm.set_endpoints(endpoints(*((f"ep-{i}", "http", {"team": f"t{i % 9}"}) for i in range(1000))))
     for r in mixed_results(1000):
         pm.observe(r)
@@ -347,7 +349,7 @@ async def test_concurrent_scrapes_each_see_one_rendering_per_endpoint() -> None:
     """Two scrapes pausing at every point while results arrive between the pauses: both bodies are valid and
     an endpoint's lines (success count, histogram count, last run) always belong to the same observation."""
     registry = CollectorRegistry()
-    pm = ProbeMetrics(registry, MetricsConfig(duration_buckets=[0.01, 0.1]))
+    pm = ProbeMetrics(registry, MetricsConfig(duration_buckets=[0.01, 0.1], histograms=True))
     n = 700  # several refresh and join slices
     pm.set_endpoints(endpoints(*((f"ep-{i}", "http", {}) for i in range(n))))
     seen = [0] * n

@@ -171,7 +171,7 @@ Served = tuple[TestServer, CollectorRegistry, ProbeMetrics, list[ProbeResult]]
 
 async def metrics_server(n: int) -> Served:
     registry = CollectorRegistry()
-    pm = ProbeMetrics(registry, MetricsConfig())
+    pm = ProbeMetrics(registry, MetricsConfig(histograms=True, phases=True))
     eps = [{"name": f"ep-{i}", "kind": "http", "url": "http://127.0.0.1/"} for i in range(n)]
     pm.set_endpoints(Config.model_validate({"endpoints": eps}).endpoints)
     results = [

@@ -64,13 +64,21 @@ class RetentionConfig(Model):
 
 
 class MetricsConfig(Model):
-    """Shape of /metrics. `endpoint_labels` names endpoint labels copied onto per-endpoint series."""
+    """Shape of /metrics. `endpoint_labels` names endpoint labels copied onto per-endpoint series.
+
+    Per-endpoint detail is opt-in: every line is a series Prometheus keeps (~3-4 KB each), and the duration
+    histogram (len(duration_buckets) + 3 series) and the phase gauges (5 per HTTP endpoint) were 19 of the
+    ~23 series per HTTP endpoint (185 MB per scrape at 100,000 endpoints; ~30 MB without them).
+    """
 
     duration_buckets: list[float] = Field(
         default_factory=lambda: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
     )
     endpoint_labels: list[str] = Field(default_factory=list)
-    histograms: bool = True
+    histograms: bool = False
+    """slowatch_probe_duration_seconds per endpoint (latency also lives in the rollups, the API and latency SLOs)."""
+    phases: bool = False
+    """slowatch_probe_http_duration_seconds: the last HTTP probe's duration per phase, per endpoint."""
 
     @field_validator("endpoint_labels")
     @classmethod

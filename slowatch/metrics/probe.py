@@ -31,7 +31,10 @@ _RESERVED = {"endpoint", "kind", "outcome", "le"} | {g.label for k in KINDS.valu
 SCRAPE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def _specs(bounds: tuple[float, ...] | None) -> tuple[FamilySpec, ...]:
+def _specs(bounds: tuple[float, ...] | None, phases: bool) -> tuple[FamilySpec, ...]:
+    """The families, in /metrics order. By default an HTTP endpoint has 4 series (success, one `probes_total`
+    per outcome seen, last run, status code; +1 cert expiry with TLS); `histograms` adds len(bounds) + 2
+    (buckets with +Inf, `_count`, `_sum`) and `phases` 5 (resolve, connect, tls, processing, transfer)."""
     name = "slowatch_probe_success"
     specs = [FamilySpec(name, "1 if the endpoint's last probe succeeded, else 0", "gauge", f.success_chunk(name))]
     if bounds is not None:
@@ -47,7 +50,8 @@ def _specs(bounds: tuple[float, ...] | None) -> tuple[FamilySpec, ...]:
     help_text = "Unix time the earliest certificate seen by the last probe expires"
     specs.append(FamilySpec(name, help_text, "gauge", f.cert_chunk(name)))
     for gauge in kind_gauges():
-        specs.append(FamilySpec(gauge.name, gauge.help, "gauge", f.gauge_chunk(gauge.name, gauge.label)))
+        if phases or not gauge.phases:
+            specs.append(FamilySpec(gauge.name, gauge.help, "gauge", f.gauge_chunk(gauge.name, gauge.label)))
     return tuple(specs)
 
 
@@ -61,7 +65,8 @@ def kind_gauges() -> list[KindGauge]:
 
 
 class ProbeMetrics(Collector):
-    """Per-endpoint series. `endpoint_labels` from the config are appended to every label set."""
+    """Per-endpoint series. `endpoint_labels` from the config are appended to every label set; the duration
+    histogram and the phase gauges only when `histograms` / `phases` are on (README "Metrics" prices them)."""
 
     def __init__(
         self,
@@ -85,7 +90,8 @@ class ProbeMetrics(Collector):
             if not bounds or bounds[-1] != math.inf:
                 bounds.append(math.inf)
             self._bounds = tuple(bounds)
-        self._specs = _specs(self._bounds)
+        self._phases = config.phases
+        self._specs = _specs(self._bounds, config.phases)
         self._slots: tuple[EndpointSlot, ...] = ()
         self._by_name: dict[str, EndpointSlot] = {}
         self._scrape_seconds = Histogram(
@@ -108,7 +114,8 @@ class ProbeMetrics(Collector):
             slot = old.get(ep.name)
             if slot is None or slot.kind != ep.kind or slot.extra != extra:
                 kind = KINDS[ep.kind]
-                slot = EndpointSlot(ep.name, ep.kind, extra, width, families, kind.gauges, kind.status_code)
+                gauges = tuple(g for g in kind.gauges if self._phases or not g.phases)
+                slot = EndpointSlot(ep.name, ep.kind, extra, width, families, gauges, kind.status_code)
             new[ep.name] = slot
         self._by_name = new
         self._slots = tuple(new.values())  # one reference swap: a scrape sees the old set or the new one

@@ -19,6 +19,7 @@ from slowatch.probes.kind import KindGauge
 
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 OUTCOME_INDEX: dict[Outcome, int] = {o: i for i, o in enumerate(OUTCOMES)}
+_NONE = ("", "")
 
 
 class EndpointSlot:
@@ -57,6 +58,8 @@ class EndpointSlot:
         kind_gauges: tuple[KindGauge, ...] = (),
         reports_status: bool = False,
     ) -> None:
+        """`buckets` 0: no histogram (no `le` label text is built: at 100,000 endpoints the slots' strings are a
+        large part of the daemon's memory); `kind_gauges`: the kind's extra families that are on."""
         self.name = name
         self.kind = kind
         self.extra = tuple(extra)
@@ -64,9 +67,9 @@ class EndpointSlot:
         ep = [("endpoint", name), *extra]
         self.base = label_text(base)  # endpoint, kind, extra labels
         self.ep = label_text(ep)  # endpoint, extra labels
-        self.le = split_at(base, "le")
-        outcome = split_at(base, "outcome")
-        self.outcome = self.le if outcome == self.le else outcome  # the same strings in the usual case
+        self.outcome = split_at(base, "outcome")
+        le = split_at(base, "le") if buckets else _NONE
+        self.le = self.outcome if le == self.outcome else le  # the same strings in the usual case
         self.splits = {g.label: split_at(ep, g.label) for g in kind_gauges if g.label is not None}
         self.kind_gauges = kind_gauges  # the kind's extra families (probes/kind.py), from the registry
         self.reports_status = reports_status

@@ -290,7 +290,7 @@ KIND = ProbeKind(
     },
     weight=_weight,
     gauges=(KindGauge("slowatch_probe_http_duration_seconds", "Duration of each phase of the last HTTP probe", "phase",
-                      phases_of),),
+                      phases_of, phases=True),),
     status_code=True,
 )  # fmt: skip
 

@@ -38,6 +38,8 @@ class KindGauge:
     help: str
     label: str | None
     values: Callable[[ProbeResult], Mapping[str, float]]
+    phases: bool = False
+    """A timing per phase or step: exported only with `server.metrics.phases: true` (README "Metrics")."""
 
 
 @dataclass(frozen=True, slots=True)

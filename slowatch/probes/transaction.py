@@ -218,7 +218,7 @@ KIND = ProbeKind(
     },
     weight=_weight,
     gauges=(KindGauge("slowatch_probe_step_duration_seconds", "Duration of each step of the last transaction probe",
-                      "step", phases_of),),
+                      "step", phases_of, phases=True),),
     status_code=True,
 )  # fmt: skip
 

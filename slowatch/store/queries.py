@@ -12,7 +12,7 @@ Freshness: `history`, `counts_since` and `incidents` read what the writer commit
 incidents are written per batch). Raw results are read through `raw.raw_results`, from packed blocks
 and recent rows alike; a packed row has no `id` (None) and keeps less (see blocks.py).
 `latest_results`, `rollups` and `rollup_counts_since` read tables folded from the raw rows every
-`rollup_interval` (60 s) by the writer (store/fold.py): they are exact up to the last fold. Callers
+`rollup_interval` (300 s) by the writer (store/fold.py): they are exact up to the last fold. Callers
 that need them to include everything recorded so far await `store.flush()` first (it folds); at
 start the store folds before it is ready, so a read right after
 `await store.start()` is exact too.

@@ -46,7 +46,8 @@ async def test_hostile_targets_are_classified_while_healthy_ones_stay_on_schedul
     hostile: TcpTarget, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     port = hostile.port
-    lines = ["server: {database: ./h.db, shutdown_grace: 1s}", "defaults: {interval: 1s, timeout: 700ms}", "endpoints:"]
+    server = "server: {database: ./h.db, shutdown_grace: 1s, metrics: {histograms: true}}"  # durations below
+    lines = [server, "defaults: {interval: 1s, timeout: 700ms}", "endpoints:"]
     for i in range(10):
         lines.append(f"  - {{name: healthy-{i}, kind: http, url: 'http://127.0.0.1:{port}/ok'}}")
     for path in HOSTILE:

@@ -38,6 +38,7 @@ server:
   database: ./slowatch.db
   shutdown_grace: 2s
   probe_workers: 1
+  metrics: {{phases: true}}
 defaults:
   interval: 1s
   timeout: 800ms

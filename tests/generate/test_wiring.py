@@ -16,7 +16,7 @@ from slowatch.daemon import Daemon
 from slowatch.generate.prometheus import render_rules
 
 CONFIG = """\
-server: {{listen: "127.0.0.1:0", database: "{db}"}}
+server: {{listen: "127.0.0.1:0", database: "{db}", metrics: {{histograms: true}}}}
 endpoints:
   - {{name: up, kind: http, url: "http://127.0.0.1:{port}/ok"}}
 consumers:
