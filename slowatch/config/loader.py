@@ -241,8 +241,11 @@ def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] |
 def load(path: str | FsPath, *, env: Mapping[str, str] | None = None) -> Config:
     """Read `path` (UTF-8; a regular file of at most `source.MAX_CONFIG_BYTES`) and load it like
     `load_text`. Raises ConfigError."""
-    filename = str(path)
-    raw = read_config_bytes(path)
+    return load_bytes(read_config_bytes(path), str(path), env=env)
+
+
+def load_bytes(raw: bytes, filename: str, *, env: Mapping[str, str] | None = None) -> Config:
+    """Decode `raw` (UTF-8, an optional BOM) and load it like `load_text`. Raises ConfigError."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -253,4 +256,4 @@ def load(path: str | FsPath, *, env: Mapping[str, str] | None = None) -> Config:
     return load_text(text, filename, env=env)
 
 
-__all__ = ["format_path", "load", "load_text"]
+__all__ = ["format_path", "load", "load_bytes", "load_text"]
