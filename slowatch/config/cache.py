@@ -39,6 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import slowatch
+from slowatch.config.loader import gc_paused
 from slowatch.config.schema import Config
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,8 @@ def read_cached(config: str | Path, key: bytes) -> Config | None:
     except InvalidTag:
         return None  # another content, environment or slowatch version: the usual case after an edit
     try:
-        config = pickle.loads(plain)  # authenticated above: written by us, for exactly this key
+        with gc_paused():  # millions of objects, all alive: see loader.gc_paused
+            config = pickle.loads(plain)  # authenticated above: written by us, for exactly this key
     except Exception:  # a class that no longer unpickles: treat as stale
         logger.warning("config cache unreadable, loading the file file=%s", path, exc_info=True)
         return None

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from slowatch.config.cache import CACHE_ABOVE, cache_key, read_cached, write_cached
-from slowatch.config.loader import load, load_bytes
+from slowatch.config.loader import gc_paused, load, load_bytes
 from slowatch.config.schema import Config
 from slowatch.config.source import config_size, read_config_bytes
 from slowatch.errors import ConfigError, ConfigProblem
@@ -66,7 +66,8 @@ def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_abo
     command = [sys.executable, "-m", "slowatch.config.isolated", str(path), str(cache_above)]
     proc = subprocess.run(command, capture_output=True, check=False)
     if proc.returncode == 0:
-        kind, payload = pickle.loads(proc.stdout)  # our own child's output (see module docstring)
+        with gc_paused():
+            kind, payload = pickle.loads(proc.stdout)  # our own child's output (see module docstring)
         if kind == "ok" and isinstance(payload, Config):
             return payload
         if kind == "error":
