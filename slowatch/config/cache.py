@@ -115,16 +115,18 @@ def read_cached(config: str | Path, key: bytes) -> Config | None:
     return config if isinstance(config, Config) else None
 
 
-def write_cached(config_file: str | Path, key: bytes, config: Config) -> bool:
-    """Store `config` as the cache of `config_file` under `key` (atomically, 0600); False when it cannot."""
+def write_cached(config_file: str | Path, key: bytes, config: Config) -> bytes:
+    """Store `config` as the cache of `config_file` under `key` (atomically, 0600), even when that fails
+    (a read-only directory: logged) return its pickle."""
     path = cache_path(config_file)
+    pickled = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
     nonce = os.urandom(12)
-    blob = _MAGIC + nonce + AESGCM(key).encrypt(nonce, pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL), _MAGIC)
+    blob = _MAGIC + nonce + AESGCM(key).encrypt(nonce, pickled, _MAGIC)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")  # mode 0600
     except OSError as exc:
         logger.info("config cache not written: %s file=%s", exc.strerror or type(exc).__name__, path)
-        return False
+        return pickled
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
@@ -132,8 +134,7 @@ def write_cached(config_file: str | Path, key: bytes, config: Config) -> bool:
     except OSError as exc:
         logger.info("config cache not written: %s file=%s", exc.strerror or type(exc).__name__, path)
         Path(tmp).unlink(missing_ok=True)
-        return False
-    return True
+    return pickled
 
 
 __all__ = ["CACHE_ABOVE", "cache_key", "cache_path", "read_cached", "write_cached"]

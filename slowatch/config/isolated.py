@@ -38,17 +38,21 @@ load peak is small (~60 MB at 10,000 endpoints) and a child's start-up (~1 s) wo
 def load_cached(path: str | Path, *, cache_above: int = CACHE_ABOVE) -> Config:
     """`load(path)` under this process's environment, through the compiled cache when the file has at
     least `cache_above` bytes (a miss writes it). Raises ConfigError like `load`."""
+    return _load_cached(path, cache_above)[0]
+
+
+def _load_cached(path: str | Path, cache_above: int) -> tuple[Config, bytes | None]:
+    """The Config and, when it was just loaded from YAML and written to the cache, its pickle."""
     raw = read_config_bytes(path)
     if len(raw) < cache_above:
-        return load_bytes(raw, str(path))
+        return load_bytes(raw, str(path)), None
     key = cache_key(raw, os.environ)
     cached = read_cached(path, key)
     if cached is not None:
         logger.info("config loaded from the compiled cache file=%s", path)
-        return cached
+        return cached, None
     config = load_bytes(raw, str(path))
-    write_cached(path, key, config)
-    return config
+    return config, write_cached(path, key, config)
 
 
 def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_above: int = CACHE_ABOVE) -> Config:
@@ -68,6 +72,8 @@ def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_abo
     if proc.returncode == 0:
         with gc_paused():
             kind, payload = pickle.loads(proc.stdout)  # our own child's output (see module docstring)
+            if kind == "ok" and isinstance(payload, bytes):
+                payload = pickle.loads(payload)  # the Config, pickled once for the cache and for us
         if kind == "ok" and isinstance(payload, Config):
             return payload
         if kind == "error":
@@ -81,7 +87,10 @@ def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_abo
 
 def _child(path: str, cache_above: int) -> int:
     try:
-        result: tuple[str, object] = ("ok", load_cached(path, cache_above=cache_above))
+        config, pickled = _load_cached(path, cache_above)
+        if pickled is None:
+            pickled = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+        result: tuple[str, object] = ("ok", pickled)
     except ConfigError as exc:
         result = ("error", [(p.file, p.line, p.column, p.path, p.message) for p in exc.problems])
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
