@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from slowatch.clock import Clock
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
-from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS
+from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, compile_config
 from slowatch.slo.engine import Engine
 from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters, uncounted
@@ -129,12 +129,13 @@ class SloService:
         Unchanged fingerprints keep their ledgers (an objective change only recomputes), ones with
         other windows reload their persisted cells, new fingerprints are rebuilt from raw history.
         """
+        defs = await asyncio.to_thread(compile_config, config)  # ~0.1 s at 100,000 endpoints: off the loop
         self.persist()
         try:
             await asyncio.wait_for(self._store.flush(), self._stop_timeout)
         except TimeoutError:
             logger.error("slo reload: state not flushed within %.0fs; resized SLOs may lag", self._stop_timeout)
-        engine = Engine(config, self._clock.time(), self._engine.alert_windows, previous=self._engine)
+        engine = Engine(config, self._clock.time(), self._engine.alert_windows, previous=self._engine, defs=defs)
         self._config, self._engine = config, engine  # no await since the flush: nothing was missed
         self.refresh()
         await self._restore(engine.resized, persisted=True)
