@@ -348,11 +348,13 @@ class Daemon:
         """Switch to `new`. What changed among the endpoints is worked out in a thread (comparing 100,000
         endpoint models takes ~0.3 s), so the loop applies only that."""
         t0 = time.perf_counter()
-        changes = await asyncio.to_thread(diff_endpoints, self._config.endpoints, new.endpoints)
+        old = self._config.endpoints
+        changes = await asyncio.to_thread(diff_endpoints, old, new.endpoints)
+        workers = await asyncio.to_thread(worker_count, new.server.probe_workers, new.endpoints)
         if changes:  # the metrics' new slot table is built aside and swapped in (a scrape sees one or the other)
             await asyncio.to_thread(self._probe_metrics.set_endpoints, new.endpoints)
         t1 = time.perf_counter()
-        self._apply(new, changes)
+        self._apply(new, changes, workers)
         t2 = time.perf_counter()
         await self._slo.reload(new)
         t3 = time.perf_counter()
@@ -368,7 +370,8 @@ class Daemon:
             self._stats.reloads += 1
         self._self_metrics.config_loaded(ok, self._clock.time())
 
-    def _apply(self, new: Config, changes: EndpointChanges) -> None:
+    def _apply(self, new: Config, changes: EndpointChanges, want: int) -> None:
+        """Switch to `new`: `changes` from the running endpoints, `want` prober workers it calls for."""
         old = self._config
         restart_needed = [
             key for key in ("listen", "database", "max_concurrency", "probe_workers", "event_loop", "http")
@@ -377,7 +380,6 @@ class Daemon:
         if restart_needed:
             logger.warning("config reload: %s changed; takes effect after a restart", ", ".join(restart_needed))
         have = self._scheduler.workers
-        want = worker_count(new.server.probe_workers, new.endpoints)
         if want != have and "probe_workers" not in restart_needed:
             logger.warning(
                 "config reload: probe_workers=%s now means %d prober worker(s), %d running; "

@@ -8,7 +8,7 @@ half-built streak. While down, a reminder goes out every `reminder_interval` (wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slowatch.alerting.book import AlertBook
 from slowatch.alerting.events import AlertEvent, endpoint_key
@@ -16,6 +16,7 @@ from slowatch.alerting.outbox import Decision
 from slowatch.alerting.suppress import Suppressor
 from slowatch.config.alerting import EndpointAlerts
 from slowatch.config.consumers import EndpointIndex, resolve_endpoints
+from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
 from slowatch.redact import describe_target
@@ -32,9 +33,11 @@ class HealthConfig:
     """What EndpointHealth needs of a config, per endpoint. A pure function of the Config (no shared state):
     safe to build in a thread."""
 
+    endpoints: dict[str, Endpoint]
     alerts: dict[str, EndpointAlerts]
-    targets: dict[str, str]
     consumers: dict[str, tuple[str, ...]]
+    targets: dict[str, str] = field(default_factory=dict)
+    """Each endpoint's redacted target, described when its first alert is (1 s for 100,000 endpoints up front)."""
 
     @classmethod
     def of(cls, config: Config) -> HealthConfig:
@@ -43,11 +46,16 @@ class HealthConfig:
         for c in config.consumers:
             for name in resolve_endpoints(c.endpoints, index):
                 consumers.setdefault(name, []).append(c.name)
-        return cls(
-            {ep.name: ep.alerts for ep in config.endpoints},
-            {ep.name: describe_target(ep) for ep in config.endpoints},
-            {k: tuple(v) for k, v in consumers.items()},
-        )
+        endpoints = {ep.name: ep for ep in config.endpoints}
+        alerts = {name: ep.alerts for name, ep in endpoints.items()}
+        return cls(endpoints, alerts, {k: tuple(v) for k, v in consumers.items()})
+
+    def target(self, name: str) -> str:
+        target = self.targets.get(name)
+        if target is None:
+            ep = self.endpoints.get(name)
+            target = self.targets[name] = "" if ep is None else describe_target(ep)
+        return target
 
 
 class EndpointHealth:
@@ -61,7 +69,7 @@ class EndpointHealth:
         """Take `config`'s per-endpoint settings: `prepared` (`HealthConfig.of(config)`, worked out off the
         event loop: ~1 s at 100,000 endpoints) or, without it, worked out here."""
         state = prepared if prepared is not None else HealthConfig.of(config)
-        self._alerts, self._targets, self._consumers = state.alerts, state.targets, state.consumers
+        self._state, self._alerts, self._consumers = state, state.alerts, state.consumers
 
     def restore(self, streaks: dict[str, tuple[int, int]]) -> None:
         self.streaks = {k: Streak(f, o) for k, (f, o) in streaks.items()}
@@ -124,7 +132,7 @@ class EndpointHealth:
     def _event(self, r: ProbeResult, cfg: EndpointAlerts, now: float) -> AlertEvent:
         error = r.message or r.outcome.value
         details = {
-            "target": self._targets.get(r.endpoint, ""), "error": error, "outcome": r.outcome.value,
+            "target": self._state.target(r.endpoint), "error": error, "outcome": r.outcome.value,
             "status_code": r.status_code, "failures": cfg.failure_threshold, "threshold": cfg.failure_threshold,
         }  # fmt: skip
         return AlertEvent(

@@ -138,9 +138,10 @@ class SloService:
         engine = Engine(config, self._clock.time(), self._engine.alert_windows, previous=self._engine, defs=defs)
         self._config, self._engine = config, engine  # no await since the flush: nothing was missed
         self.refresh()
-        await self._restore(engine.resized, persisted=True)
-        await self._restore(engine.new_fingerprints, persisted=False)
-        self.refresh()
+        if engine.resized or engine.new_fingerprints:  # else nothing changes what the refresh above saw
+            await self._restore(engine.resized, persisted=True)
+            await self._restore(engine.new_fingerprints, persisted=False)
+            self.refresh()
 
     async def _every(self, interval: float, fn: object) -> None:
         assert callable(fn)
