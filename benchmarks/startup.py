@@ -20,8 +20,11 @@ Steps (loopback targets from benchmarks/targets.py; every child is killed on exi
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
+import os
+import resource
 import signal
 import subprocess
 import sys
@@ -48,17 +51,32 @@ def forget_cache(config: Path) -> None:
         f.unlink()
 
 
-def time_check(children: run.Children, config: Path) -> float:
+def tree_cpu_all(pid: int) -> float:
+    """CPU seconds of `pid` (with its children that exited: the config loader) and its live descendants."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    own = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    return own + sum(m.proc_cpu(p) for p in m.tree(pid) if p != pid)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_check(children: run.Children, config: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of `slowatch check` (its loader child included)."""
+    cpu0 = children_cpu()
     t0 = time.monotonic()
     proc = children.start([PY, "-m", "slowatch", "check", str(config)], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)  # fmt: skip
     out, _ = proc.communicate(timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"slowatch check failed:\n{out.decode()[-3000:]}")
-    return time.monotonic() - t0
+    return time.monotonic() - t0, children_cpu() - cpu0
 
 
-def start(children: run.Children, config: Path, listen: str, log: Path, timeout: float) -> tuple[Any, float]:
+def start(children: run.Children, config: Path, listen: str, log: Path, timeout: float) -> tuple[Any, float, float]:
+    """Start the daemon; (process, wall seconds to /readyz 200, CPU seconds of its tree until then)."""
     t0 = time.monotonic()
     with open(log, "ab") as f:
         proc = children.start([PY, "-m", "slowatch", "run", "--config", str(config), "--listen", listen,
@@ -67,7 +85,7 @@ def start(children: run.Children, config: Path, listen: str, log: Path, timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"daemon exited with {proc.returncode}; see {log}")
         if m.http_status(f"http://{listen}/readyz", timeout=1.0) == 200:
-            return proc, time.monotonic() - t0
+            return proc, time.monotonic() - t0, tree_cpu_all(proc.pid)
         time.sleep(0.05)
     raise TimeoutError(f"daemon not ready after {timeout:.0f}s; see {log}")
 
@@ -165,15 +183,24 @@ def main(argv: list[str] | None = None) -> int:
                          consumers=args.consumers, db=workdir / "bench.db", listen=listen, histograms=True,
                          max_concurrency=None, jitter=None)  # fmt: skip
         res["config_bytes"] = config.stat().st_size
-        t0 = time.perf_counter()
-        yaml.load(config.read_text(), Loader=yaml.CSafeLoader)
-        res["libyaml_s"] = time.perf_counter() - t0
+        text = config.read_text()
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        yaml.load(text, Loader=yaml.CSafeLoader)
+        res["libyaml_s"], res["libyaml_cpu"] = time.perf_counter() - t0, time.process_time() - cpu0
+        gc.disable()  # the same without the cyclic GC (slowatch loads with it paused): a stricter yardstick
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        yaml.load(text, Loader=yaml.CSafeLoader)
+        res["libyaml_nogc_s"], res["libyaml_nogc_cpu"] = time.perf_counter() - t0, time.process_time() - cpu0
+        gc.enable()
+        del text
         forget_cache(config)
-        res["check_cold_s"] = time_check(children, config)
-        res["check_warm_s"] = time_check(children, config)
+        res["check_cold_s"], res["check_cold_cpu"] = time_check(children, config)
+        res["check_warm_s"], res["check_warm_cpu"] = time_check(children, config)
         forget_cache(config)
         for phase in ("cold", "warm"):
-            proc, res[f"ready_{phase}_s"] = start(children, config, listen, log, args.ready_timeout)
+            proc, res[f"ready_{phase}_s"], res[f"ready_{phase}_cpu"] = start(
+                children, config, listen, log, args.ready_timeout
+            )
             if phase == "warm" and not args.no_reload:
                 res["reload"] = measure_reload(proc, config, listen, log, args)
             res[f"stop_{phase}_s"] = children.stop(proc)
@@ -187,20 +214,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(res: dict[str, Any]) -> str:
-    base = res["libyaml_s"]
+    base, base_cpu = res["libyaml_s"], res["libyaml_cpu"]
     lines = [
         f"{res['date']}  {res['endpoints']:,} endpoints, {res['config_bytes'] / 2**20:.1f} MiB;"
         f" load {res['load_before'][0]:.1f} -> {res['load_after'][0]:.1f}",
-        f"  libyaml alone (yaml.load CSafeLoader)  {base:7.2f} s   1.00x",
+        f"  {'':38} {'wall':>8}  {'x libyaml':>9}  {'CPU':>7}  {'x libyaml':>9}",
     ]
     labels = {
-        "check_cold_s": "slowatch check, cold",
-        "check_warm_s": "slowatch check, warm",
-        "ready_cold_s": "start -> /readyz, cold",
-        "ready_warm_s": "start -> /readyz, warm",
+        "libyaml": "libyaml alone (yaml.load, CSafeLoader)",
+        "libyaml_nogc": "libyaml alone, cyclic GC off",
+        "check_cold": "slowatch check, cold",
+        "check_warm": "slowatch check, warm",
+        "ready_cold": "start -> /readyz, cold",
+        "ready_warm": "start -> /readyz, warm",
     }
     for key, label in labels.items():
-        lines.append(f"  {label:<38} {res[key]:7.2f} s   {res[key] / base:.2f}x")
+        wall, cpu = res[f"{key}_s"], res[f"{key}_cpu"]
+        lines.append(f"  {label:<38} {wall:7.2f}s  {wall / base:8.2f}x  {cpu:6.2f}s  {cpu / base_cpu:8.2f}x")
     if "reload" in res:
         r = res["reload"]
         lines += [
