@@ -67,8 +67,9 @@ def time_check(children: run.Children, config: Path) -> tuple[float, float]:
     """Wall and CPU seconds of `slowatch check` (its loader child included)."""
     cpu0 = children_cpu()
     t0 = time.monotonic()
+    # cwd: not the source tree, so that with `--src` the snapshot is what `-m slowatch` imports
     proc = children.start([PY, "-m", "slowatch", "check", str(config)], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT)  # fmt: skip
+                          stderr=subprocess.STDOUT, cwd=str(config.parent))  # fmt: skip
     out, _ = proc.communicate(timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"slowatch check failed:\n{out.decode()[-3000:]}")
