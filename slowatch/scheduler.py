@@ -37,6 +37,7 @@ from datetime import UTC
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from slowatch.config.diff import EndpointChanges, diff_endpoints
 from slowatch.config.endpoints import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -133,19 +134,30 @@ class ProbeScheduler:
         self._slots[ep.name] = slot
         self._push(slot)
 
-    def update(self, endpoints: list[Endpoint]) -> tuple[int, int, int]:
-        """Apply a new endpoint list: returns (added, removed, changed). Unchanged jobs keep their phase."""
+    def update(self, endpoints: list[Endpoint], changes: EndpointChanges | None = None) -> tuple[int, int, int]:
+        """Apply a new endpoint list: returns (added, removed, changed). Unchanged jobs keep their phase.
+
+        `changes` (from the running list to `endpoints`, worked out off the loop) makes this touch only
+        what changed; without it every endpoint is compared here."""
+        if changes is None:
+            changes = diff_endpoints([slot.ep for slot in self._slots.values()], endpoints)
+        return self.apply(changes)
+
+    def apply(self, changes: EndpointChanges) -> tuple[int, int, int]:
+        """`update` with only the changes (what a prober worker is sent): (added, removed, changed)."""
         assert self._loop is not None, "update() before start()"
         now = self._loop.time()
-        new = {ep.name: ep for ep in endpoints if ep.enabled}
         added = removed = changed = 0
-        for name in list(self._slots):
-            if name not in new:
-                del self._slots[name]  # its heap entry is dropped when popped (no longer the live slot)
+        for name in changes.removed:
+            if self._slots.pop(name, None) is not None:  # its heap entry is dropped when popped
                 removed += 1
-        for name, ep in new.items():
-            old = self._slots.get(name)
-            if old is None:
+        for ep in changes.upserts:
+            old = self._slots.get(ep.name)
+            if not ep.enabled:
+                if old is not None:
+                    del self._slots[ep.name]
+                    removed += 1
+            elif old is None:
                 added += 1
                 self._add(ep, now)
             elif old.ep != ep:
@@ -153,7 +165,7 @@ class ProbeScheduler:
                 if old.ep.interval == ep.interval:
                     old.ep = ep  # same timing: keep the phase, use the new definition from the next run
                 else:
-                    del self._slots[name]
+                    del self._slots[ep.name]
                     self._add(ep, now)
         self._dispatch()
         return added, removed, changed

@@ -8,7 +8,7 @@ memory: after a restart, a condition already false waits `resolve_after` again).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -20,7 +20,7 @@ from slowatch.alerting.suppress import Suppressor
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
 from slowatch.models import ProbeResult
-from slowatch.slo.definitions import compile_config
+from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
 
 SLO_KINDS = ("burn_rate", "budget_exhausted", "no_data")
@@ -35,9 +35,10 @@ class SloAlerts:
         self._no_data_since: dict[tuple[str, str], float] = {}
         self.configure(config)
 
-    def configure(self, config: Config) -> None:
+    def configure(self, config: Config, defs: Sequence[SloDef] | None = None) -> None:
+        """`defs`: `compile_config(config)` when already worked out (off the event loop, on reload)."""
         self.policies = PolicyBook(config)
-        self._endpoints = {d.key: d.endpoints for d in compile_config(config)}
+        self._endpoints = {d.key: d.endpoints for d in (compile_config(config) if defs is None else defs)}
         self._possible: set[str] = set()  # every SLO alert key this config can fire
         for consumer, slo in self._endpoints:
             policy = self.policies.get(consumer, slo)

@@ -33,12 +33,13 @@ def check_endpoints(config: Config) -> Iterable[Problem]:
             yield (*base, "name"), f"duplicate endpoint name {ep.name!r} (first defined at endpoints[{first[ep.name]}])"
         else:
             first[ep.name] = i
-        interval, timeout = format_duration(ep.interval), format_duration(ep.timeout)
         if ep.timeout >= ep.interval:
+            interval, timeout = format_duration(ep.interval), format_duration(ep.timeout)
             yield (*base, "timeout"), f"must be shorter than the interval ({timeout} >= {interval})"
         elif ep.retries:
             worst = (ep.retries + 1) * ep.timeout + ep.retries * ep.retry_delay
             if worst >= ep.interval:
+                interval, timeout = format_duration(ep.interval), format_duration(ep.timeout)
                 yield (
                     (*base, "retries"),
                     (

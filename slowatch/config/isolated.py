@@ -7,19 +7,25 @@ memory long after the garbage is freed. The finished Config, with equal sub-mode
 loaded by `python -m slowatch.config.isolated FILE` and the Config (or the ConfigError's problems)
 comes back pickled on its stdout: the daemon never holds the peak. Files below ISOLATE_ABOVE load in-process.
 The child inherits the environment, so `${VAR}` interpolation is the same.
+
+Both paths go through the compiled config cache (config/cache.py) for files of at least `CACHE_ABOVE`
+bytes: a hit is read in-process (no child: unpickling the Config is all there is to do), a miss is
+loaded as above and its Config written to the cache by whoever loaded it, from the very bytes it read.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import subprocess
 import sys
 from pathlib import Path
 
-from slowatch.config.loader import load
+from slowatch.config.cache import CACHE_ABOVE, cache_key, read_cached, write_cached
+from slowatch.config.loader import gc_paused, load, load_bytes
 from slowatch.config.schema import Config
-from slowatch.config.source import config_size
+from slowatch.config.source import config_size, read_config_bytes
 from slowatch.errors import ConfigError, ConfigProblem
 
 logger = logging.getLogger(__name__)
@@ -29,17 +35,45 @@ ISOLATE_ABOVE = 8 << 20
 load peak is small (~60 MB at 10,000 endpoints) and a child's start-up (~1 s) would only delay readiness."""
 
 
-def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE) -> Config:
-    """`load(path)`, in a child process when the file is large. Raises ConfigError like `load`
-    (a path that is no regular file, or too large, is refused here, before any child starts)."""
+def load_cached(path: str | Path, *, cache_above: int = CACHE_ABOVE) -> Config:
+    """`load(path)` under this process's environment, through the compiled cache when the file has at
+    least `cache_above` bytes (a miss writes it). Raises ConfigError like `load`."""
+    return _load_cached(path, cache_above)[0]
+
+
+def _load_cached(path: str | Path, cache_above: int) -> tuple[Config, bytes | None]:
+    """The Config and, when it was just loaded from YAML and written to the cache, its pickle."""
+    raw = read_config_bytes(path)
+    if len(raw) < cache_above:
+        return load_bytes(raw, str(path)), None
+    key = cache_key(raw, os.environ)
+    cached = read_cached(path, key)
+    if cached is not None:
+        logger.info("config loaded from the compiled cache file=%s", path)
+        return cached, None
+    config = load_bytes(raw, str(path))
+    return config, write_cached(path, key, config)
+
+
+def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_above: int = CACHE_ABOVE) -> Config:
+    """`load_cached(path)`, in a child process when the file is large and not cached. Raises ConfigError
+    like `load` (a path that is no regular file, or too large, is refused here, before any child starts)."""
     size = config_size(path)
     if size < threshold:
-        return load(path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "slowatch.config.isolated", str(path)], capture_output=True, check=False
-    )
+        return load_cached(path, cache_above=cache_above)
+    if size >= cache_above:
+        raw = read_config_bytes(path)
+        cached = read_cached(path, cache_key(raw, os.environ))
+        if cached is not None:
+            logger.info("config loaded from the compiled cache file=%s", path)
+            return cached
+    command = [sys.executable, "-m", "slowatch.config.isolated", str(path), str(cache_above)]
+    proc = subprocess.run(command, capture_output=True, check=False)
     if proc.returncode == 0:
-        kind, payload = pickle.loads(proc.stdout)  # our own child's output (see module docstring)
+        with gc_paused():
+            kind, payload = pickle.loads(proc.stdout)  # our own child's output (see module docstring)
+            if kind == "ok" and isinstance(payload, bytes):
+                payload = pickle.loads(payload)  # the Config, pickled once for the cache and for us
         if kind == "ok" and isinstance(payload, Config):
             return payload
         if kind == "error":
@@ -51,9 +85,12 @@ def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE) -> Config
     return load(path)
 
 
-def _child(path: str) -> int:
+def _child(path: str, cache_above: int) -> int:
     try:
-        result: tuple[str, object] = ("ok", load(path))
+        config, pickled = _load_cached(path, cache_above)
+        if pickled is None:
+            pickled = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+        result: tuple[str, object] = ("ok", pickled)
     except ConfigError as exc:
         result = ("error", [(p.file, p.line, p.column, p.path, p.message) for p in exc.problems])
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
@@ -62,7 +99,7 @@ def _child(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+    sys.exit(_child(sys.argv[1], int(sys.argv[2])))
 
 
-__all__ = ["ISOLATE_ABOVE", "load_isolated"]
+__all__ = ["ISOLATE_ABOVE", "load_cached", "load_isolated"]

@@ -9,9 +9,12 @@ reported as `file:line:col path: message`, sorted by position. Values that are s
 
 from __future__ import annotations
 
+import gc
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -73,12 +76,20 @@ class _Report:
         self.doc = doc
         self.problems: list[ConfigProblem] = []
         self._seen: set[ConfigProblem] = set()
-        self.secret_paths = typewalk.secret_paths(Config, doc.data)
-        self.secrets = set(doc.secrets)
+
+    @cached_property
+    def secret_paths(self) -> set[Path]:
+        """Worked out on the first problem (a walk of the whole document: ~1.4 s at 100,000 endpoints)."""
+        return typewalk.secret_paths(Config, self.doc.data)
+
+    @cached_property
+    def secrets(self) -> set[str]:
+        secrets = set(self.doc.secrets)
         for path in self.secret_paths:
             found, value = self.value_at(path)
             if found and not isinstance(value, dict | list) and value is not None:
-                self.secrets.add(value if isinstance(value, str) else doc.source.get(path, str(value)))
+                secrets.add(value if isinstance(value, str) else self.doc.source.get(path, str(value)))
+        return secrets
 
     def value_at(self, path: Path) -> tuple[bool, Any]:
         node: Any = self.doc.data
@@ -213,10 +224,32 @@ def _describe(report: _Report, error: ErrorDetails, shown: Path, found: Path) ->
     return messages.describe(error, got)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (restored after, if it was on).
+
+    Loading builds millions of objects that all stay alive (nodes, data, models): every collection
+    scans them in vain. At 100,000 endpoints that tripled the CPU time of composing the YAML, and
+    even of `yaml.load` itself (benchmarks/README.md). Nothing made while loading is cyclic garbage
+    worth collecting early."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] | None = None) -> Config:
     """Parse, interpolate, validate and check one YAML document. Raises ConfigError."""
+    with gc_paused():
+        return _load_text(text, filename, os.environ if env is None else env)
+
+
+def _load_text(text: str, filename: str, env: Mapping[str, str]) -> Config:
     try:
-        doc = parse(text, os.environ if env is None else env)
+        doc = parse(text, env)
     except YamlProblem as exc:
         line, column = (exc.mark.line, exc.mark.column) if exc.mark else (None, None)
         raise ConfigError([ConfigProblem(filename, line, column, "", exc.message)]) from None
@@ -233,7 +266,7 @@ def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] |
         run_checks(report, config, lambda path: path)
     if report.problems:
         raise ConfigError(report.sorted())
-    conceal_endpoints(config.endpoints, doc.interpolated, doc.source, os.environ if env is None else env)
+    conceal_endpoints(config.endpoints, doc.interpolated, doc.source, env)
     share_equal_parts(config.endpoints)
     return config
 
@@ -241,8 +274,11 @@ def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] |
 def load(path: str | FsPath, *, env: Mapping[str, str] | None = None) -> Config:
     """Read `path` (UTF-8; a regular file of at most `source.MAX_CONFIG_BYTES`) and load it like
     `load_text`. Raises ConfigError."""
-    filename = str(path)
-    raw = read_config_bytes(path)
+    return load_bytes(read_config_bytes(path), str(path), env=env)
+
+
+def load_bytes(raw: bytes, filename: str, *, env: Mapping[str, str] | None = None) -> Config:
+    """Decode `raw` (UTF-8, an optional BOM) and load it like `load_text`. Raises ConfigError."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -253,4 +289,4 @@ def load(path: str | FsPath, *, env: Mapping[str, str] | None = None) -> Config:
     return load_text(text, filename, env=env)
 
 
-__all__ = ["format_path", "load", "load_text"]
+__all__ = ["format_path", "gc_paused", "load", "load_bytes", "load_text"]

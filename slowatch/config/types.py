@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, SecretStr
@@ -26,9 +27,13 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+_parse_duration = lru_cache(maxsize=4096)(parse_duration)
+"""Every endpoint repeats the same few durations (`30s`, `5s`): parse each once per process."""
+
+
 def _to_seconds(value: Any) -> Any:
     if isinstance(value, str):
-        return parse_duration(value)
+        return _parse_duration(value)
     if isinstance(value, bool):
         raise ValueError("not a duration (use e.g. 500ms, 15s, 5m, 1h, 30d)")
     if isinstance(value, (int, float)):

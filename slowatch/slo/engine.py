@@ -46,15 +46,17 @@ class Engine:
         alert_windows: Sequence[float] = DEFAULT_ALERT_WINDOWS,
         previous: Engine | None = None,
         corrections: Sequence[Correction] = (),
+        defs: Sequence[SloDef] | None = None,
     ) -> None:
         """Build ledgers for `config`; ledgers and counters of `previous` carry over by fingerprint.
+        `defs`: `compile_config(config)` when already worked out (off the event loop, on reload).
 
         A ledger whose windows changed starts empty (in `resized`): persist and flush the previous
         engine first, then load its persisted cells, which hold the longer history too.
         """
         self.alert_windows = tuple(alert_windows)
         self.alert_labels = tuple(format_duration(w) for w in self.alert_windows)
-        self.defs = compile_config(config)
+        self.defs = compile_config(config) if defs is None else list(defs)
         self.counters: dict[tuple[str, str], Counter] = dict(previous.counters) if previous else {}
         self.new_fingerprints: set[str] = set()  # not in `previous`: rebuild from raw history
         self.resized: set[str] = set()  # in `previous` with other windows: reload persisted cells

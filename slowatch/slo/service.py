@@ -21,7 +21,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client.registry import Collector
 from sqlite_utils import Database
@@ -30,7 +30,7 @@ from slowatch.clock import Clock
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
 from slowatch.slo.correcting import Corrector
-from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS
+from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
 from slowatch.slo.engine import Engine
 from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters, uncounted
@@ -148,22 +148,26 @@ class SloService:
         Unchanged fingerprints keep their ledgers (an objective change only recomputes), ones with
         other windows reload their persisted cells, new fingerprints are rebuilt from raw history.
         """
+        defs = await asyncio.to_thread(compile_config, config)  # ~0.1 s at 100,000 endpoints: off the loop
         async with self.lock:
-            await self._reload(config)
+            await self._reload(config, defs)
 
-    async def _reload(self, config: Config) -> None:
+    async def _reload(self, config: Config, defs: Sequence[SloDef]) -> None:
         self.persist()
         try:
             await asyncio.wait_for(self._store.flush(), self._stop_timeout)
         except TimeoutError:
             logger.error("slo reload: state not flushed within %.0fs; resized SLOs may lag", self._stop_timeout)
         old = self._engine
-        engine = Engine(config, self._clock.time(), old.alert_windows, previous=old, corrections=old.corrections)
+        engine = Engine(
+            config, self._clock.time(), old.alert_windows, previous=old, corrections=old.corrections, defs=defs
+        )
         self._config, self._engine = config, engine  # no await since the flush: nothing was missed
         self.refresh()
-        await self._restore(engine.resized, persisted=True)
-        await self._restore(engine.new_fingerprints, persisted=False)
-        self.refresh()
+        if engine.resized or engine.new_fingerprints:  # else nothing changes what the refresh above saw
+            await self._restore(engine.resized, persisted=True)
+            await self._restore(engine.new_fingerprints, persisted=False)
+            self.refresh()
 
     async def _poll_corrections(self) -> None:
         while True:

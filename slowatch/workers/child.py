@@ -104,6 +104,8 @@ async def serve(sock: socket.socket) -> None:
                 return
             if message[0] == "update":
                 scheduler.update(message[1])
+            elif message[0] == "apply":
+                scheduler.apply(message[1])
             elif message[0] == "stop":
                 cancelled = await scheduler.stop(float(message[1]))
                 break

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from slowatch.config.diff import EndpointChanges
 from slowatch.config.endpoints import Endpoint
 from slowatch.models import ProbeResult
 from slowatch.probes.registry import probe_weight
@@ -67,7 +68,7 @@ def worker_count(setting: int | Literal["auto"], endpoints: list[Endpoint], cpus
 @dataclass
 class _Worker:
     index: int
-    shard: list[Endpoint] = field(default_factory=list)
+    shard: dict[str, Endpoint] = field(default_factory=dict)
     proc: asyncio.subprocess.Process | None = None
     writer: asyncio.StreamWriter | None = None
     alive: bool = False
@@ -144,9 +145,9 @@ class ProberPool:
     def _reshard(self, endpoints: list[Endpoint]) -> None:
         self._endpoints = {ep.name: ep for ep in endpoints if ep.enabled}
         for w in self._workers:
-            w.shard = []
-        for ep in self._endpoints.values():
-            self._workers[worker_of(ep.name, len(self._workers), self._shards)].shard.append(ep)
+            w.shard = {}
+        for name, ep in self._endpoints.items():
+            self._workers[worker_of(name, len(self._workers), self._shards)].shard[name] = ep
 
     async def start(self, endpoints: list[Endpoint]) -> None:
         self._reshard(endpoints)
@@ -178,8 +179,13 @@ class ProberPool:
                     proc.kill()
                     w.last_seen = now  # one kill per silence; the supervisor takes it from here
 
-    def update(self, endpoints: list[Endpoint]) -> tuple[int, int, int]:
-        """Apply a new endpoint list: returns (added, removed, changed). Unchanged endpoints keep their phase."""
+    def update(self, endpoints: list[Endpoint], changes: EndpointChanges | None = None) -> tuple[int, int, int]:
+        """Apply a new endpoint list: returns (added, removed, changed). Unchanged endpoints keep their phase.
+
+        With `changes` (from the running list to `endpoints`) only they are applied, and each worker is sent
+        only its part of them (none when nothing of its shard changed); without, every worker its whole shard."""
+        if changes is not None:
+            return self._apply(changes)
         old = self._endpoints
         self._reshard(endpoints)
         new = self._endpoints
@@ -187,7 +193,30 @@ class ProberPool:
         removed = sum(1 for name in old if name not in new)
         changed = sum(1 for name, ep in new.items() if name in old and old[name] != ep)
         for w in self._workers:
-            w.send(("update", w.shard))
+            w.send(("update", list(w.shard.values())))
+        return added, removed, changed
+
+    def _apply(self, changes: EndpointChanges) -> tuple[int, int, int]:
+        added = removed = changed = 0
+        parts: dict[int, tuple[list[Endpoint], list[str]]] = {}
+        for name, ep in [(name, None) for name in changes.removed] + [(ep.name, ep) for ep in changes.upserts]:
+            w = self._workers[worker_of(name, len(self._workers), self._shards)]
+            upserts, gone = parts.setdefault(w.index, ([], []))
+            if ep is None or not ep.enabled:
+                if self._endpoints.pop(name, None) is not None:
+                    del w.shard[name]
+                    gone.append(name)
+                    removed += 1
+                continue
+            if name in self._endpoints:
+                changed += 1
+            else:
+                added += 1
+            self._endpoints[name] = w.shard[name] = ep
+            upserts.append(ep)
+        for index, (upserts, gone) in parts.items():
+            if upserts or gone:
+                self._workers[index].send(("apply", EndpointChanges((), (), tuple(gone), tuple(upserts))))
         return added, removed, changed
 
     async def _spawn(self, w: _Worker) -> asyncio.StreamReader:
@@ -205,7 +234,7 @@ class ProberPool:
         w.alive = True
         w.in_flight = 0
         w.last_seen = time.monotonic()
-        w.send(("start", w.shard, self._options))
+        w.send(("start", list(w.shard.values()), self._options))
         logger.info("prober worker started index=%d pid=%d endpoints=%d", w.index, w.proc.pid, len(w.shard))
         return reader
 
