@@ -108,7 +108,7 @@ def render_table(daemon: Daemon, counts: dict[str, Counter[str]]) -> str:
     for row in daemon.slo_view():
         text = "budget left " + row_budget_text(row)
         if row.get("state") == "too_few_events":
-            text += " (no alerts until then)"
+            text = row_budget_text(row) + " (no burn-rate alerts until then)"
         journey = f" ({row.get('measures')})" if row.get("sli_kind") == "composite" else ""
         lines.append(f"  SLO {row.get('consumer')}/{row.get('slo')}{journey}: {text}")
     for alert in daemon.alerts_view():

@@ -108,8 +108,16 @@ async def test_sharded_daemon_probes_its_shard_labels_every_series_and_says_part
                 page = await r.text()
             async with s.get(f"{base}/api/v1/prometheus/rules") as r:
                 rules = await r.text()
+            async with s.get(f"{base}/api/v1/endpoints") as r:
+                latest = [e["latest"] for e in (await r.json())["endpoints"]]
+            await d.store.flush()
+            async with s.get(f"{base}/api/v1/endpoints/e3/results") as r:
+                stored = (await r.json())["results"]
     finally:
         await d.stop()
+    for doc in [*latest, *stored]:  # every result says where it was seen from
+        assert (doc["shard"], doc["replica"], doc["location"]) == ("1", "a", "us"), doc
+    assert stored
     samples = [s for f in text_string_to_metric_families(metrics) for s in f.samples]
     assert len(samples) > 50
     for s in samples:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -24,10 +25,15 @@ MAX_LIMIT = 10_000
 """The most rows one `results` or `incidents` answer holds (`limit`)."""
 
 
-def result_json(r: ProbeResult | None) -> dict[str, Any] | None:
+_NOWHERE: Mapping[str, str] = {}
+
+
+def result_json(r: ProbeResult | None, where: Mapping[str, str] = _NOWHERE) -> dict[str, Any] | None:
+    """One result; `where`: the instance's `shard`/`replica`/`location` when `server.cluster` sets them (a
+    result is what this instance saw from where it runs)."""
     if r is None:
         return None
-    return {
+    return {**where,
         "outcome": r.outcome.value,
         "ok": r.ok,
         "started_at": r.started_at,
@@ -41,7 +47,7 @@ def result_json(r: ProbeResult | None) -> dict[str, Any] | None:
     }
 
 
-def endpoint_json(ep: Endpoint, latest: ProbeResult | None) -> dict[str, Any]:
+def endpoint_json(ep: Endpoint, latest: ProbeResult | None, where: Mapping[str, str] = _NOWHERE) -> dict[str, Any]:
     return {
         "name": ep.name,
         "kind": ep.kind,
@@ -50,15 +56,16 @@ def endpoint_json(ep: Endpoint, latest: ProbeResult | None) -> dict[str, Any]:
         "timeout_seconds": ep.timeout,
         "labels": dict(ep.labels),
         "enabled": ep.enabled,
-        "latest": result_json(latest),
+        "latest": result_json(latest, where),
     }
 
 
 async def endpoints(request: web.Request) -> web.Response:
     Query(request)
     view = request.app[VIEW]
+    where = dict(view.cluster.labels)
     return web.json_response(
-        {"endpoints": [endpoint_json(ep, view.latest.get(ep.name)) for ep in view.config.endpoints]}
+        {"endpoints": [endpoint_json(ep, view.latest.get(ep.name), where) for ep in view.config.endpoints]}
     )
 
 
@@ -67,7 +74,7 @@ async def endpoint(request: web.Request) -> web.Response:
     Query(request)
     name = _known(request, request.match_info["name"])
     ep = view.config.endpoint(name)
-    doc = endpoint_json(ep, view.latest.get(name))
+    doc = endpoint_json(ep, view.latest.get(name), dict(view.cluster.labels))
     doc["dependencies"] = DependencyView(view, request.app[GRAPH]).endpoint(name)
     return web.json_response(doc)
 
@@ -122,7 +129,8 @@ async def results(request: web.Request) -> web.Response:
     rows = await request.app[VIEW].store.read(
         lambda db: queries.history(db, name, since=since, until=until, limit=limit, final_only=final_only)
     )
-    return web.json_response({"endpoint": name, "results": [_stored_json(r) for r in rows]})
+    where = dict(request.app[VIEW].cluster.labels)
+    return web.json_response({"endpoint": name, "results": [_stored_json(r, where) for r in rows]})
 
 
 async def rollups(request: web.Request) -> web.Response:
@@ -165,10 +173,12 @@ async def incidents(request: web.Request) -> web.Response:
     rows = await request.app[VIEW].store.read(
         lambda db: queries.incidents(db, endpoint_name, since=since, limit=limit)
     )
+    where = dict(request.app[VIEW].cluster.labels)
     return web.json_response(
         {
             "incidents": [
                 {
+                    **where,
                     "endpoint": i.endpoint,
                     "ts": i.ts,
                     "from": i.from_state,
@@ -182,8 +192,8 @@ async def incidents(request: web.Request) -> web.Response:
     )
 
 
-def _stored_json(r: queries.StoredResult) -> dict[str, Any]:
-    doc = result_json(r.to_probe_result())
+def _stored_json(r: queries.StoredResult, where: Mapping[str, str]) -> dict[str, Any]:
+    doc = result_json(r.to_probe_result(), where)
     assert doc is not None
     doc["final"] = r.final
     return doc
