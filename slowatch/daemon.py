@@ -271,6 +271,7 @@ class Daemon:
             else:
                 self._scheduler.start(list(self._config.endpoints))
             if self._reloader is not None and self._watch_interval > 0:
+                await self._reloader.prime()
                 self._spawn(self._reloader.watch(self._watch_interval))
         self._ready = True
         # Everything built so far lives for the whole run: keep it out of the cyclic GC's scans, which

@@ -85,10 +85,15 @@ class ConfigReloader:
             gc.freeze()
         return config
 
-    async def watch(self, interval: float) -> None:
-        """Reload whenever the file's fingerprint changes (a hash every `interval` seconds, off-loop)."""
+    async def prime(self) -> None:
+        """Take the file's fingerprint as the running one (off the loop), unless a reload already did: the
+        daemon's start awaits it, so an edit made once the daemon is up is always seen as a change."""
         if self._digest is None:
             self._digest = await asyncio.to_thread(fingerprint, self.path)
+
+    async def watch(self, interval: float) -> None:
+        """Reload whenever the file's fingerprint changes (a hash every `interval` seconds, off-loop)."""
+        await self.prime()
         while True:
             await asyncio.sleep(interval)
             try:
