@@ -66,7 +66,8 @@ class Run:
     def config(self, generation: int, *, bad: bool = False, final: bool = False) -> str:
         a, hp, ap = self.args, self.hostile_port, self.app_port
         lines = [
-            f"server: {{database: ./soak.db, shutdown_grace: 2s, probe_workers: {a.probe_workers}}}",
+            f"server: {{database: ./soak.db, shutdown_grace: 2s, probe_workers: {a.probe_workers}"
+            + (f", retention: {{pack_after: {a.pack_after}}}}}" if a.pack_after else "}"),
             "defaults: {interval: 1s, timeout: 700ms, alerts: {failure_threshold: 2, success_threshold: 2}}",
             "endpoints:",
         ]
@@ -294,6 +295,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
                    help="with --diag: trace allocations, a snapshot each time")  # fmt: skip
     p.add_argument("--tracemalloc-roles", default="daemon", help="daemon,worker: which processes trace")
+    p.add_argument("--pack-after", help="server.retention.pack_after (e.g. 0s: raw results packed every 10 min)")
     p.add_argument("--workdir")
     p.add_argument("--json", action="store_true")
     return p.parse_args(argv)
