@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from soak_support import Flappers, Receiver, proc_tree_stats  # noqa: E402
+from soak_support import Flappers, Receiver, proc_rss, proc_tree_stats  # noqa: E402
 
 from tests.e2e.harness import DaemonProcess, free_port, metric_value  # noqa: E402
 from tests.support.hostile import HostileHttp, TcpTarget  # noqa: E402
@@ -66,7 +66,8 @@ class Run:
     def config(self, generation: int, *, bad: bool = False, final: bool = False) -> str:
         a, hp, ap = self.args, self.hostile_port, self.app_port
         lines = [
-            f"server: {{database: ./soak.db, shutdown_grace: 2s, probe_workers: {a.probe_workers}}}",
+            f"server: {{database: ./soak.db, shutdown_grace: 2s, probe_workers: {a.probe_workers}"
+            + (f", retention: {{pack_after: {a.pack_after}}}}}" if a.pack_after else "}"),
             "defaults: {interval: 1s, timeout: 700ms, alerts: {failure_threshold: 2, success_threshold: 2}}",
             "endpoints:",
         ]
@@ -78,13 +79,14 @@ class Run:
             )
         if generation % 3 == 1:
             lines.append(f"  - {{name: comes-and-goes, kind: http, url: 'http://127.0.0.1:{hp}/ok'}}")
-        for path in HOSTILE:
+        for path in HOSTILE if a.hostile else []:
             lines.append(f"  - {{name: hostile-{path}, kind: http, url: 'http://127.0.0.1:{hp}/{path}',"
                          " max_redirects: 5, alerts: {enabled: false}}")  # fmt: skip
-        lines.append(f"  - {{name: hostile-refused, kind: http, url: 'http://127.0.0.1:{self.refused_port}/',"
-                     " alerts: {enabled: false}}")  # fmt: skip
-        lines.append(f"  - {{name: hostile-tcp-garbage, kind: tcp, host: 127.0.0.1, port: {hp},"
-                     " expect: {contains: '220 '}, alerts: {enabled: false}}")  # fmt: skip
+        if a.hostile:
+            lines.append(f"  - {{name: hostile-refused, kind: http, url: 'http://127.0.0.1:{self.refused_port}/',"
+                         " alerts: {enabled: false}}")  # fmt: skip
+            lines.append(f"  - {{name: hostile-tcp-garbage, kind: tcp, host: 127.0.0.1, port: {hp},"
+                         " expect: {contains: '220 '}, alerts: {enabled: false}}")  # fmt: skip
         for i in range(a.flappers):
             lines.append(f"  - {{name: flapper-{i}, kind: http, url: 'http://127.0.0.1:{ap}/flap/{i}'}}")
         if final:
@@ -123,14 +125,16 @@ async def main(a: argparse.Namespace) -> int:
     run = Run(a, workdir, hostile_port=hostile.port, app_port=runner.addresses[0][1])
     config_path = workdir / "soak.yaml"
     config_path.write_text(run.config(0))
-    daemon = DaemonProcess(config_path, workdir)
+    daemon = DaemonProcess(config_path, workdir, env=diag_env(a, workdir))
     await daemon.start(timeout=60)
     pid = daemon.proc.pid if daemon.proc else 0
     print(f"daemon pid {pid} on {daemon.url}; workdir {workdir}; window {a.duration:.0f}s", flush=True)
     await asyncio.sleep(a.warmup)
     first = proc_tree_stats(pid)
+    trace = open(a.trace, "w") if a.trace else None  # noqa: SIM115  (closed below)
     flappers.start()
-    receiver.start()
+    if a.sink_flap:
+        receiver.start()
     peak = dict(first)
     t0 = time.monotonic()
     next_reload = t0 + a.reload_every
@@ -140,7 +144,7 @@ async def main(a: argparse.Namespace) -> int:
         if daemon.proc is None or daemon.proc.returncode is not None:
             print("daemon died:\n" + daemon.log()[-3000:], file=sys.stderr)
             return 1
-        if now >= next_reload:
+        if a.reloads and now >= next_reload:
             generation += 1
             bad = a.bad_reloads and generation % 4 == 0
             run.writes += 1
@@ -153,6 +157,9 @@ async def main(a: argparse.Namespace) -> int:
         if now >= next_sample:
             stats = proc_tree_stats(pid)
             peak = {k: max(peak[k], stats[k]) for k in peak}
+            if trace is not None:
+                trace.write(json.dumps({"t": round(now - t0, 1), "procs": proc_rss(pid)}) + "\n")
+                trace.flush()
             next_sample += 10
         await asyncio.sleep(0.2)
     config_path.write_text(run.config(generation + 1, final=True))  # end on a valid config, no SIGHUP
@@ -162,6 +169,9 @@ async def main(a: argparse.Namespace) -> int:
     settled = await wait_settled(daemon, flappers, receiver, a.settle)
     last = proc_tree_stats(pid)
     peak = {k: max(peak[k], last[k]) for k in peak}
+    if trace is not None:
+        trace.write(json.dumps({"t": "end", "procs": proc_rss(pid)}) + "\n")
+        trace.close()
     text = await daemon.metrics()
     reload_ok = metric_value(text, "slowatch_config_last_reload_successful")
     code = await daemon.stop()
@@ -172,6 +182,24 @@ async def main(a: argparse.Namespace) -> int:
     )
     print(json.dumps(report, indent=2) if a.json else format_report(report))
     return 0 if report["pass"] else 1
+
+
+def diag_env(a: argparse.Namespace, workdir: Path) -> dict[str, str]:
+    """`--diag SECONDS` (see soak_diag/sitecustomize.py): GC figures, optional full collections and
+    tracemalloc snapshots of the daemon and its workers, in WORKDIR/diag."""
+    if not a.diag:
+        return {}
+    out = workdir / "diag"
+    out.mkdir(exist_ok=True)
+    path = [str(Path(__file__).parent / "soak_diag"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    return {
+        "SOAK_DIAG_DIR": str(out),
+        "SOAK_DIAG_EVERY": str(a.diag),
+        "SOAK_DIAG_COLLECT": a.diag_collect,
+        "SOAK_DIAG_TRACEMALLOC": str(a.tracemalloc),
+        "SOAK_DIAG_ROLES": a.tracemalloc_roles,
+        "PYTHONPATH": os.pathsep.join(p for p in path if p),
+    }
 
 
 async def wait_for(daemon: DaemonProcess, path: str, limit: float) -> bool:
@@ -214,7 +242,7 @@ def build_report(
         "invalid_config_writes": run.bad_writes, "sighups": run.sighups, "reload_ok_at_end": reload_ok,
         "watcher_alive_at_end": watcher_alive,
         "start": first, "end": last, "peak": peak, "fd_growth": growth_fds, "rss_growth": round(growth_rss, 3),
-        "receiver_modes": receiver.modes_seen, "receiver_requests": receiver.requests,
+        "receiver_modes": sorted(receiver.modes_seen), "receiver_requests": receiver.requests,
         "sinks": sinks, "settled": settled, "exit_code": code, "workdir": str(workdir), "pass": ok,
     }  # fmt: skip
 
@@ -256,6 +284,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=90.0, help="how long to wait for the last alerts at the end")
     p.add_argument("--max-growth", type=float, default=0.25, help="allowed RSS growth, start to end")
     p.add_argument("--max-fd-growth", type=int, default=10)
+    p.add_argument("--no-hostile", dest="hostile", action="store_false", help="no hostile endpoints")
+    p.add_argument("--no-reloads", dest="reloads", action="store_false", help="never rewrite the config")
+    p.add_argument("--no-sink-flap", dest="sink_flap", action="store_false", help="receivers always answer 200")
+    p.add_argument("--trace", help="append per-process RSS (daemon, each worker; anon/file) every 10 s as JSON lines")
+    p.add_argument("--diag", type=float, default=0.0, metavar="SECONDS",
+                   help="every SECONDS, each process logs RSS and GC figures to WORKDIR/diag")  # fmt: skip
+    p.add_argument("--diag-collect", choices=["0", "1", "types"], default="0",
+                   help="with --diag: a full gc.collect() each time (types: and log what it found)")  # fmt: skip
+    p.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                   help="with --diag: trace allocations, a snapshot each time")  # fmt: skip
+    p.add_argument("--tracemalloc-roles", default="daemon", help="daemon,worker: which processes trace")
+    p.add_argument("--pack-after", help="server.retention.pack_after (e.g. 0s: raw results packed every 10 min)")
     p.add_argument("--workdir")
     p.add_argument("--json", action="store_true")
     return p.parse_args(argv)

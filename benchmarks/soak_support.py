@@ -204,4 +204,26 @@ def proc_tree_stats(pid: int) -> dict[str, float]:
     return {"fds": float(fds), "threads": float(threads), "rss_mb": round(rss_kb / 1024, 1)}
 
 
-__all__ = ["Flappers", "Receiver", "proc_tree_stats"]
+def proc_rss(pid: int) -> list[dict[str, Any]]:
+    """Per process of the tree: pid, role (`daemon` or `worker`), RSS and its anonymous/file parts (MB)."""
+    out: list[dict[str, Any]] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        todo += _children(p)
+        row: dict[str, Any] = {"pid": p, "role": "daemon" if p == pid else "worker"}
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key in ("VmRSS", "RssAnon", "RssFile"):
+                        row[{"VmRSS": "rss_mb", "RssAnon": "anon_mb", "RssFile": "file_mb"}[key]] = round(
+                            int(value.split()[0]) / 1024, 1
+                        )
+        except OSError:
+            continue
+        out.append(row)
+    return out
+
+
+__all__ = ["Flappers", "Receiver", "proc_rss", "proc_tree_stats"]
