@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from blockbuster import BlockBuster, blockbuster_ctx
 
 ALLOWED = (
@@ -49,3 +51,18 @@ def blockbuster() -> Iterator[BlockBuster]:
         # ALLOWED to match); a ProbeContext holding one sits in a reference cycle, so without this the
         # collector frees it, and blocks, in the middle of some later test.
         gc.collect()
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[TestServer]:
+    """A probe target on a loopback port: `GET /ok` answers 200 "ok"."""
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()

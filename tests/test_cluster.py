@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -43,19 +41,6 @@ consumers:
 def config_text(port: int, db: Path) -> str:
     eps = "\n".join(f"  - {{name: e{i}, kind: http, url: 'http://127.0.0.1:{port}/ok'}}" for i in range(5))
     return CONFIG.format(db=db, endpoints=eps)
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[TestServer]:
-    async def ok(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/ok", ok)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield server
-    await server.close()
 
 
 def test_the_shard_hash_is_documented_and_predictable() -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from slowatch.alerting.events import AlertEvent, endpoint_key
@@ -40,19 +37,6 @@ consumers:
   - name: only-b
     slos: [{{name: j, objective: 99, composite: {{method: serial, members: [{{slo: b/up}}]}}}}]
 """
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[TestServer]:
-    async def ok(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/ok", ok)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield server
-    await server.close()
 
 
 def test_a_shard_keeps_a_composite_with_the_members_it_owns(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ class Concealed:
     """Field path (`url`, `host`, `port`, `proxy.url`) -> its text as written: `http://h/${TOKEN}`."""
     pattern: re.Pattern[str]
     """Matches any value (or its percent-encoded or IDNA form), longest first, ignoring case."""
-    placeholders: dict[str, str]
+    stand_ins: dict[str, str]
     """Each matched form, lowercased -> what is shown instead (`${TOKEN}`)."""
     memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Texts already scrubbed: a probe's final URL and failure messages repeat, and a dict lookup
@@ -62,7 +62,7 @@ class Concealed:
         return done
 
     def _replace(self, match: re.Match[str]) -> str:
-        return self.placeholders.get(match.group(0).lower(), "<redacted>")
+        return self.stand_ins.get(match.group(0).lower(), "<redacted>")
 
 
 def _forms(value: str) -> set[str]:
@@ -74,20 +74,20 @@ def _forms(value: str) -> set[str]:
 
 
 def build_concealed(templates: Mapping[str, str], values: Iterable[tuple[str, str]]) -> Concealed | None:
-    """A Concealed for (value, placeholder) pairs; None when there is no non-blank value to hide."""
-    placeholders: dict[str, str] = {}
-    for value, placeholder in values:
+    """A Concealed for (value, stand-in) pairs; None when there is no non-blank value to hide."""
+    stand_ins: dict[str, str] = {}
+    for value, stand_in in values:
         if value.strip():
             for form in _forms(value):
-                placeholders.setdefault(form.lower(), placeholder)
-    if not placeholders:
+                stand_ins.setdefault(form.lower(), stand_in)
+    if not stand_ins:
         return None
     parts = []
-    for form in sorted(placeholders, key=len, reverse=True):
+    for form in sorted(stand_ins, key=len, reverse=True):
         escaped = re.escape(form)
         parts.append(escaped if len(form) >= MIN_BARE else rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])")
     pattern = re.compile("|".join(parts), re.IGNORECASE)
-    return Concealed(dict(templates), pattern, placeholders)
+    return Concealed(dict(templates), pattern, stand_ins)
 
 
 def concealed_of(endpoint: Any) -> Concealed | None:
@@ -124,7 +124,7 @@ def conceal_endpoints(
         pairs: list[tuple[str, str]] = []
         for written in templates.values():
             result = interpolate(written, env)
-            pairs.extend(zip(result.secrets, result.placeholders, strict=True))
+            pairs.extend(zip(result.secrets, result.stand_ins, strict=True))
         concealed = build_concealed(templates, pairs)
         if concealed is not None:
             attach_concealed(endpoints[index], concealed)

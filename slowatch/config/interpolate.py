@@ -27,7 +27,7 @@ class Interpolated:
     """True when at least one `${...}` was replaced: the value must then never be echoed."""
     secrets: list[str] = field(default_factory=list)
     """The values read from the environment."""
-    placeholders: list[str] = field(default_factory=list)
+    stand_ins: list[str] = field(default_factory=list)
     """For each of `secrets`, how it is written in the config (`${NAME}`): what is shown in its place."""
     errors: list[str] = field(default_factory=list)
 
@@ -54,7 +54,7 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
         value = env.get(name)
         if value is not None and (value or default is None):
             result.secrets.append(value)
-            result.placeholders.append(f"${{{name}}}")
+            result.stand_ins.append(f"${{{name}}}")
             out.append(value)
         elif default is not None:
             out.append(default)

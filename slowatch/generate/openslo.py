@@ -73,7 +73,7 @@ def selector(consumer: str, slo: str) -> str:
 
 
 def queries(consumer: str, slo: str) -> tuple[str, str]:
-    """The good and total PromQL, with Sloth's `{{.window}}` placeholder for the range."""
+    """The good and total PromQL, with Sloth's `{{.window}}` template variable for the range."""
     sel = selector(consumer, slo)
     return (
         f"sum(rate({GOOD_METRIC}{sel}[{{{{.window}}}}]))",

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 import yaml
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from slowatch.config import load
@@ -26,19 +23,6 @@ consumers:
       - {{name: quick, sli: latency, threshold: 300ms, objective: 99}}
 {more}"""
 MORE = "      - {name: avail, sli: availability, objective: 99.9, window: 7d}\n"
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[TestServer]:
-    async def ok(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/ok", ok)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield server
-    await server.close()
 
 
 async def get(d: Daemon, path: str) -> tuple[int, str, str]:
