@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import socket
 
@@ -12,13 +13,17 @@ from slowatch.clock import Clock
 async def open_tcp(
     host: str, port: int, clock: Clock, phases: dict[str, float], limit: int = 65536
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Resolve, then try each address in turn; raises OSError (socket.gaierror when resolving fails)."""
-    loop = asyncio.get_running_loop()
+    """Resolve, then try each address in turn; raises OSError (socket.gaierror when resolving fails). An IP
+    literal is not resolved (no resolver thread hop; its `resolve` phase is 0)."""
+    addresses = _literal(host, port)
+    if addresses is None:
+        t = clock.monotonic()
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        phases["resolve"] = clock.monotonic() - t
+        addresses = list(dict.fromkeys((str(info[4][0]), int(info[4][1])) for info in infos))
+    else:
+        phases["resolve"] = 0.0
     t = clock.monotonic()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    phases["resolve"] = clock.monotonic() - t
-    t = clock.monotonic()
-    addresses = list(dict.fromkeys((str(info[4][0]), int(info[4][1])) for info in infos))
     error: OSError = OSError(f"no addresses for {host}")
     for address, address_port in addresses:
         try:
@@ -29,6 +34,16 @@ async def open_tcp(
         phases["connect"] = clock.monotonic() - t
         return reader, writer
     raise error
+
+
+def _literal(host: str, port: int) -> list[tuple[str, int]] | None:
+    """`[(host, port)]` when `host` is an IPv4 or IPv6 address (brackets allowed), else None."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        return None
+    return [(bare, port)]
 
 
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|[rnt0\\])")

@@ -24,6 +24,15 @@ async def test_connect_only(ctx: ProbeContext, serve: Any) -> None:
     assert target.connections == 1
 
 
+async def test_an_ip_literal_is_not_resolved_and_a_name_is(ctx: ProbeContext, serve: Any) -> None:
+    """No resolver thread hop per probe for `host: 127.0.0.1` (it cost a TCP probe ~2x the bare loop's CPU)."""
+    target = await serve(hang)
+    literal = await tcp.probe(tcp_endpoint(target.port, host="127.0.0.1"), ctx)
+    named = await tcp.probe(tcp_endpoint(target.port, host="localhost"), ctx)
+    assert literal.outcome is Outcome.SUCCESS and literal.phases["resolve"] == 0.0
+    assert named.outcome is Outcome.SUCCESS and named.phases["resolve"] > 0.0
+
+
 @pytest.mark.parametrize("expect", [{"contains": "220 "}, {"regex": r"^220 [\w.]+ ESMTP"}])
 async def test_banner_matches(ctx: ProbeContext, serve: Any, expect: dict[str, str]) -> None:
     target = await serve(banner(SMTP))
