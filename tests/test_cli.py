@@ -7,11 +7,10 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from slowatch import __version__
@@ -22,19 +21,6 @@ from slowatch.process import JsonFormatter
 from tests.e2e.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[TestServer]:
-    async def ok(request: web.Request) -> web.Response:
-        return web.Response(text="fine")
-
-    app = web.Application()
-    app.router.add_get("/ok", ok)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield server
-    await server.close()
 
 
 async def cli(*args: str) -> tuple[int, str, str]:

@@ -13,6 +13,7 @@ trip above `max_rtt` is `assertion_failed`. The result's `phases` carry `rtt_min
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import os
 import random
@@ -166,16 +167,17 @@ async def _exchange(
                 done.set()
 
     loop.add_reader(sock.fileno(), readable)
+    deadline = loop.time() + max(0.0, endpoint.timeout - (clock.monotonic() - t0))
     try:
-        async with asyncio.timeout_at(loop.time() + max(0.0, endpoint.timeout - (clock.monotonic() - t0))):
-            for seq in range(endpoint.count):
-                if seq:
-                    await asyncio.sleep(endpoint.spacing)
-                sent[seq] = clock.monotonic()
-                sock.sendto(echo_request(family, ident, seq, payload), (address, 0))
-            await done.wait()
-    except TimeoutError:
-        pass  # what did not come back in time is lost
+        # A timeout is no error: what did not come back by the deadline counts as lost (`_judge`).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                for seq in range(endpoint.count):
+                    if seq:
+                        await asyncio.sleep(endpoint.spacing)
+                    sent[seq] = clock.monotonic()
+                    sock.sendto(echo_request(family, ident, seq, payload), (address, 0))
+                await done.wait()
     finally:
         loop.remove_reader(sock.fileno())
 
