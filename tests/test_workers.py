@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from slowatch.config import load
 from slowatch.config.endpoints import HttpEndpoint
+from slowatch.daemon import Daemon
 from slowatch.models import Outcome, ProbeResult
-from slowatch.workers.pool import AUTO_MAX_WORKERS, ProberPool, shard_of, worker_count
+from slowatch.workers.pool import AUTO_MAX_WORKERS, START_CHUNK, ProberPool, shard_of, worker_count
 from slowatch.workers.protocol import MAX_FRAME, encode, pack_result, read_frame, unpack_result
 
 
@@ -143,6 +145,19 @@ async def test_a_hung_worker_is_killed_and_restarted(caplog: pytest.LogCaptureFi
     assert proc.returncode == -signal.SIGKILL
 
 
+async def test_a_large_shard_arrives_whole_in_chunks() -> None:
+    """A shard bigger than START_CHUNK goes in "part" frames before "start": every endpoint is probed."""
+    sink = Sink()
+    pool = sink.pool()
+    n = 2 * START_CHUNK + 1
+    await pool.start([ep(f"e{i}", 4.0) for i in range(n)])  # connection refused at once: cheap probes
+    try:
+        await wait_for(lambda: len({r.endpoint for r in sink.results}) == n, 30)
+    finally:
+        await pool.stop(1.0)
+    assert {r.endpoint for r in sink.results} == {f"e{i}" for i in range(n)}
+
+
 async def test_stop_does_not_wait_out_a_restart_backoff() -> None:
     sink = Sink()
     pool = sink.pool()
@@ -159,9 +174,6 @@ async def test_stop_does_not_wait_out_a_restart_backoff() -> None:
 async def test_reload_says_when_the_worker_count_would_change(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from slowatch.config import load
-    from slowatch.daemon import Daemon
-
     def write(n: int) -> Path:
         eps = "\n".join(f"  - {{name: e{i}, kind: http, url: 'http://127.0.0.1:1/'}}" for i in range(n))
         path = tmp_path / "c.yaml"

@@ -1,4 +1,4 @@
-"""gRPC probe: `grpc.health.v1.Health/Check` on a fresh channel (its own connection, like every probe).
+"""`kind: grpc`: a `grpc.health.v1.Health/Check` probe (the work is in `probes/grpc_call.py`).
 
 Outcomes: SERVING is `success`; NOT_SERVING (or SERVICE_UNKNOWN from a Watch-style server) is
 `not_serving`; the status NOT_FOUND (the server does not know `service`) is `unknown_service`;
@@ -6,144 +6,42 @@ DEADLINE_EXCEEDED is `timeout`; UNAVAILABLE is split by its cause (`connection_r
 `dns_error`, `connection_reset`, `protocol_error` for a peer that is not gRPC); a reply larger than
 `max_message_size` (RESOURCE_EXHAUSTED) is `body_too_large`; UNIMPLEMENTED (no health service) is
 `protocol_error`; anything else is `error` with the status name.
+
+This module registers the kind without importing grpc: grpc and grpc_health cost ~20 MB of resident memory
+in each process that imports them (the daemon and every prober worker), so they are imported, in a thread
+(an import reads files: never on the event loop), when the first gRPC probe of the process runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import grpc
-import grpc.aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+import importlib
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from slowatch.config.grpc import GrpcEndpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.probes.certs import load_error
-from slowatch.probes.failures import Failure, short
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
 from slowatch.redact import Shown
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
 
-_SERVING = health_pb2.HealthCheckResponse.SERVING
-_UNAVAILABLE_CAUSES = (
-    (("connection refused", "connect failed"), Outcome.CONNECTION_REFUSED, "connection refused by {where}"),
-    (("dns resolution failed", "name or service not known", "domain name not found"), Outcome.DNS_ERROR,
-     "cannot resolve {where}"),
-    (("ssl", "handshake", "certificate", "tls"), Outcome.TLS_ERROR, "TLS handshake with {where} failed: {details}"),
-    (("http1", "http/1", "protocol", "frame"), Outcome.PROTOCOL_ERROR, "{where} does not speak gRPC: {details}"),
-    (("reset", "socket closed", "connection closed", "eof", "broken pipe"), Outcome.CONNECTION_RESET,
-     "connection reset by {where}"),
-)  # fmt: skip
+_IMPL = "slowatch.probes.grpc_call"
 
 
-async def _credentials(endpoint: GrpcEndpoint, ctx: ProbeContext) -> grpc.ChannelCredentials | None:
-    """TLS credentials, read once per endpoint definition (in a thread: file reads never block the loop)."""
-    if endpoint.tls is None:
-        return None
-    key = ("grpc", endpoint.name)
-    cached = ctx.prepared.get(key)
-    if cached is not None and cached[0] is endpoint:
-        credentials: grpc.ChannelCredentials = cached[1]
-        return credentials
-    tls = endpoint.tls
-
-    def read(path: str | None) -> bytes | None:
-        return Path(path).read_bytes() if path else None
-
-    root, chain, key_pem = await asyncio.to_thread(lambda: (read(tls.ca_file), read(tls.cert_file), read(tls.key_file)))
-    if chain is not None and key_pem is None:  # the key in the certificate file, as for kind: http
-        key_pem = chain
-    credentials = grpc.ssl_channel_credentials(root_certificates=root, private_key=key_pem, certificate_chain=chain)
-    ctx.prepared[key] = (endpoint, credentials)
-    return credentials
-
-
-def _keep_runtime(ctx: ProbeContext) -> None:
-    """grpc.aio starts its poller thread with the first channel and stops it (joining the thread, on the
-    event loop) when the last one is gone: with one channel per probe that would be a thread start and a
-    blocking join per probe. An idle channel (it never connects) kept in the context holds the runtime up."""
-    if ("grpc", "") not in ctx.prepared:
-        ctx.prepared[("grpc", "")] = (None, grpc.aio.insecure_channel("127.0.0.1:9"))
-
-
-def _channel(endpoint: GrpcEndpoint, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
-    target = f"[{endpoint.host}]:{endpoint.port}" if ":" in endpoint.host else f"{endpoint.host}:{endpoint.port}"
-    options: list[tuple[str, Any]] = [
-        ("grpc.use_local_subchannel_pool", 1),  # a connection of our own: not shared with other channels
-        ("grpc.enable_retries", 0),
-        # the connect attempt (TCP + TLS + HTTP/2 settings) ends with the probe: by default grpc keeps trying for
-        # at least 20 s after the channel is closed, holding the socket (2 fds per probe to a silent peer)
-        ("grpc.min_reconnect_backoff_ms", max(100, int(endpoint.timeout * 1000))),
-        ("grpc.max_receive_message_length", endpoint.max_message_size),
-        ("grpc.primary_user_agent", "slowatch"),
-    ]
-    if credentials is None:
-        return grpc.aio.insecure_channel(target, options=options)
-    if endpoint.server_name is not None:
-        options.append(("grpc.ssl_target_name_override", endpoint.server_name))
-    return grpc.aio.secure_channel(target, credentials, options=options)
+async def _implementation() -> ModuleType:
+    impl = sys.modules.get(_IMPL)
+    if impl is None:
+        impl = await asyncio.to_thread(importlib.import_module, _IMPL)
+    return impl
 
 
 async def probe(endpoint: GrpcEndpoint, ctx: ProbeContext) -> ProbeResult:
-    started = ctx.clock.time()
-    t0 = ctx.clock.monotonic()
-    where = f"{endpoint.host}:{endpoint.port}"
-    try:
-        credentials = await _credentials(endpoint, ctx)
-    except OSError as exc:  # a missing or unreadable CA / client certificate
-        outcome, message = Outcome.ERROR, load_error(exc)
-    else:
-        _keep_runtime(ctx)
-        channel = _channel(endpoint, credentials)
-        try:
-            stub = health_pb2_grpc.HealthStub(channel)
-            request = health_pb2.HealthCheckRequest(service=endpoint.service)
-            reply = await stub.Check(request, timeout=endpoint.timeout, wait_for_ready=False)
-            outcome, message = _judge(endpoint, reply.status)
-        except grpc.aio.AioRpcError as exc:
-            outcome, message = classify_rpc(exc, endpoint, where)
-        finally:
-            await channel.close(grace=None)
-    return ProbeResult(
-        endpoint=endpoint.name,
-        kind="grpc",
-        outcome=outcome,
-        started_at=started,
-        duration=ctx.clock.monotonic() - t0,
-        message=message,
-    )
-
-
-def _judge(endpoint: GrpcEndpoint, status: int) -> Failure:
-    if status == _SERVING:
-        return Outcome.SUCCESS, ""
-    name = health_pb2.HealthCheckResponse.ServingStatus.Name(status) if status in (0, 1, 2, 3) else str(status)
-    what = f"service {endpoint.service!r}" if endpoint.service else "the server"
-    return Outcome.NOT_SERVING, f"{what} is {name}"
-
-
-def classify_rpc(exc: grpc.aio.AioRpcError, endpoint: GrpcEndpoint, where: str) -> Failure:
-    code = exc.code()
-    details = short(exc.details() or "", 160)
-    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return Outcome.TIMEOUT, f"no answer from {where} within {endpoint.timeout:g}s"
-    if code is grpc.StatusCode.NOT_FOUND:
-        return Outcome.UNKNOWN_SERVICE, f"{where} does not know the service {endpoint.service!r}"
-    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return Outcome.BODY_TOO_LARGE, f"reply larger than max_message_size ({endpoint.max_message_size} bytes)"
-    if code is grpc.StatusCode.UNIMPLEMENTED:
-        return Outcome.PROTOCOL_ERROR, f"{where} does not implement grpc.health.v1.Health"
-    if code is grpc.StatusCode.UNAVAILABLE:
-        lowered = details.lower()
-        for needles, outcome, template in _UNAVAILABLE_CAUSES:
-            if any(n in lowered for n in needles):
-                return outcome, template.format(where=where, details=details)
-        return Outcome.ERROR, f"{where} unavailable: {details}"
-    return Outcome.ERROR, f"gRPC {code.name}: {details}"
+    impl = await _implementation()
+    result: ProbeResult = await impl.probe(endpoint, ctx)
+    return result
 
 
 def _target(shown: Shown) -> str:
@@ -164,4 +62,4 @@ KIND = ProbeKind(
     weight=lambda endpoint: 4.0 if endpoint.tls is not None else 2.0,
 )  # fmt: skip
 
-__all__ = ["KIND", "classify_rpc", "probe"]
+__all__ = ["KIND", "probe"]

@@ -52,12 +52,16 @@ class _Outbox:
 
 async def serve(sock: socket.socket) -> None:
     reader, writer = await asyncio.open_connection(sock=sock)
+    endpoints: list[Endpoint] = []
     first = await read_frame(reader)
+    while first is not None and first[0] == "part":  # a large shard comes in chunks before "start"
+        endpoints.extend(first[1])
+        first = await read_frame(reader)
     if first is None:
         return
     if first[0] != "start":
         raise ConnectionError(f"prober worker: expected 'start', got {first[0]!r}")
-    endpoints: list[Endpoint] = first[1]
+    endpoints.extend(first[1])
     options: dict[str, Any] = first[2]
     out = _Outbox()
     session = make_session(limit=int(options["max_concurrency"]))

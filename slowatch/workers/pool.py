@@ -37,6 +37,9 @@ AUTO_MIN_RATE = 100.0
 """`probe_workers: auto` uses workers from this many planned probes per second (1,000 endpoints at 10 s)."""
 AUTO_RATE_PER_WORKER = 1000.0
 """Plain-HTTP probes per second one worker is given under `auto` (about half a core; benchmarks/README.md)."""
+START_CHUNK = 2000
+"""Endpoints per frame when a worker is given its shard: pickling 100,000 endpoints in one frame took ~55 MB of
+memory for a moment (the pickler's memo and the 17 MB frame), in chunks ~1 MB (benchmarks/README.md)."""
 AUTO_MAX_WORKERS = 4
 BACKOFF_MAX = 30.0
 SILENT_LIMIT = 15.0
@@ -234,7 +237,12 @@ class ProberPool:
         w.alive = True
         w.in_flight = 0
         w.last_seen = time.monotonic()
-        w.send(("start", list(w.shard.values()), self._options))
+        shard = list(w.shard.values())
+        last = max(0, len(shard) - 1) // START_CHUNK * START_CHUNK  # where the last chunk begins
+        for i in range(0, last, START_CHUNK):
+            w.send(("part", shard[i : i + START_CHUNK]))
+            await w.writer.drain()  # one chunk's bytes at a time: no 10-20 MB pickle of the whole shard at once
+        w.send(("start", shard[last:], self._options))
         logger.info("prober worker started index=%d pid=%d endpoints=%d", w.index, w.proc.pid, len(w.shard))
         return reader
 

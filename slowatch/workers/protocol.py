@@ -4,7 +4,8 @@ Both ends are this package's own code (the daemon spawns the worker with `sys.ex
 it one end of a `socket.socketpair()`), so pickle is safe here: nothing else can write to the socket.
 
 Daemon -> worker:
-    ("start", endpoints, options)   the worker's shard and its settings; sent once, first
+    ("part", endpoints)             the first chunks of a large shard (START_CHUNK endpoints each), if any
+    ("start", endpoints, options)   the (rest of the) worker's shard and its settings; sent once, after the parts
     ("update", endpoints)           a new shard after a reload (unchanged endpoints keep their phase)
     ("stop", grace)                 stop scheduling, drain for `grace` s, flush, say "bye", exit
 Worker -> daemon:
