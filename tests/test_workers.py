@@ -10,6 +10,7 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from slowatch.config import load
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.daemon import Daemon
 from slowatch.models import Outcome, ProbeResult
+from slowatch.phases import Phases
 from slowatch.workers.pool import AUTO_MAX_WORKERS, START_CHUNK, ProberPool, shard_of, worker_count
 from slowatch.workers.protocol import MAX_FRAME, encode, pack_result, read_frame, unpack_result
 
@@ -40,6 +42,24 @@ def test_results_cross_the_wire_unchanged(result: ProbeResult) -> None:
     back = unpack_result(pickle.loads(pickle.dumps(pack_result(result))))
     assert back == result
     assert back.outcome is result.outcome
+
+
+def test_the_daemon_side_shares_config_strings_and_keeps_phases_compact() -> None:
+    endpoint = HttpEndpoint(name="api", kind="http", url="http://127.0.0.1:1/x", interval=10, timeout=1)
+    sent = ProbeResult("api", "http", Outcome.SUCCESS, 1.5, 0.01, status_code=200, final_url="http://127.0.0.1:1/x",
+                       phases={"connect": 0.001, "processing": 0.002, "transfer": 0.0})  # fmt: skip
+    back = unpack_result(pickle.loads(pickle.dumps(pack_result(sent))), {"api": endpoint})
+    assert back == sent and back.phases == sent.phases and dict(back.phases) == dict(sent.phases)
+    assert back.endpoint is endpoint.name and back.final_url is endpoint.url
+    assert isinstance(back.phases, Phases) and list(back.phases) == ["connect", "processing", "transfer"]
+    assert back.phases["processing"] == 0.002 and "tls" not in back.phases and len(back.phases) == 3
+    with pytest.raises(KeyError):
+        back.phases["tls"]
+    assert pickle.loads(pickle.dumps(back)) == sent  # Phases pickles as the dict it stands for
+    other = unpack_result(pack_result(sent), {"api": endpoint})
+    assert other.phases._keys is back.phases._keys  # one key tuple per shape
+    redirected = unpack_result(pack_result(replace(sent, final_url="http://127.0.0.1:1/y")), {"api": endpoint})
+    assert redirected.final_url == "http://127.0.0.1:1/y"
 
 
 async def frames(data: bytes) -> list[tuple[object, ...]]:

@@ -278,8 +278,9 @@ class ProberPool:
                 w.last_seen = time.monotonic()
                 if message[0] == "batch":
                     _, results, lags, skipped, missed, w.in_flight = message
+                    known = self._endpoints
                     for t in results:
-                        on_result(unpack_result(t))
+                        on_result(unpack_result(t, known))
                     for lag in lags:
                         observe_lag(lag)
                     for name in skipped:

@@ -21,9 +21,14 @@ from __future__ import annotations
 import asyncio
 import pickle
 import struct
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from slowatch.models import Outcome, ProbeResult
+from slowatch.phases import Phases
+
+if TYPE_CHECKING:
+    from slowatch.config.endpoints import Endpoint
 
 _HEADER = struct.Struct("!I")
 MAX_FRAME = 1 << 30
@@ -43,8 +48,20 @@ def pack_result(r: ProbeResult) -> ResultTuple:
 _OUTCOMES = {o.value: o for o in Outcome}
 
 
-def unpack_result(t: ResultTuple) -> ProbeResult:
+def unpack_result(t: ResultTuple, known: Mapping[str, Endpoint] | None = None) -> ProbeResult:
+    """The ProbeResult a tuple stands for. With `known` (the daemon's endpoints by name) the result shares the
+    config's name and URL strings where equal, and its phases are a compact `Phases`: the daemon keeps every
+    endpoint's latest result, ~330 B less each at 100,000 endpoints."""
     endpoint, kind, outcome, started, duration, message, status, phases, cert, final_url, attempt, final = t
+    if known is not None:
+        ep = known.get(endpoint)
+        if ep is not None:
+            endpoint = ep.name
+            url = getattr(ep, "url", None)
+            if final_url is not None and final_url == url:
+                final_url = url
+        if phases is not None:
+            phases = Phases.of(phases)  # type: ignore[assignment]
     if phases is None:
         return ProbeResult(endpoint, kind, _OUTCOMES[outcome], started, duration, message, status,
                            cert_expiry=cert, final_url=final_url, attempt=attempt, final=final)  # fmt: skip
