@@ -2,7 +2,11 @@
 
 slowatch_alerts_firing{consumer,slo,severity,kind}     1 per firing SLO alert (kind: burn_rate,
                                                          budget_exhausted, no_data)
-slowatch_endpoint_down{endpoint}                        1 while an endpoint-down alert fires, else 0
+slowatch_endpoint_down{endpoint}                        1 while an endpoint-down alert fires; no series
+                                                         otherwise (like Prometheus's own ALERTS: a 0 per
+                                                         endpoint was 100,000 series at 100,000 endpoints, and
+                                                         a third of the scrape's CPU; `slowatch_probe_success`
+                                                         says up or down for every endpoint)
 slowatch_alerts_suppressed{alert}                      1 per firing alert kept quiet (silence/maintenance)
 slowatch_notifications_total{sink,outcome}             delivered | failed | expired | retried |
                                                          refreshed | refresh_failed; sink="(none)",
@@ -48,8 +52,8 @@ class AlertCollector(Collector):
                 firing.add_metric([",".join(e.consumers), e.slo, e.severity, e.kind], 1.0)
             if not f.notified:
                 quiet.add_metric([key], 1.0)
-        for name in svc.alerting_endpoints():
-            down.add_metric([name], 1.0 if name in down_now else 0.0)
+        for name in sorted(down_now):
+            down.add_metric([name], 1.0)
         sent = CounterMetricFamily("slowatch_notifications", "Notification outcomes per sink (per event).",
                                    labels=["sink", "outcome"])  # fmt: skip
         counts = svc.book.counters + svc.dispatcher.counters

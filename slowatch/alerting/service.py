@@ -119,9 +119,6 @@ class AlertService:
             )
         return out
 
-    def alerting_endpoints(self) -> list[str]:
-        return [ep.name for ep in self._config.endpoints if ep.enabled and ep.alerts.enabled]
-
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         streaks = await self._store.read(load_streaks)

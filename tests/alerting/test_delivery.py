@@ -213,3 +213,24 @@ async def test_a_store_that_cannot_commit_does_not_silence_alerts(
     assert row.status == "delivered"  # the writes landed once the store recovered
     await asyncio.sleep(0.3)
     assert len(receiver.attempts) == 1
+
+
+async def test_endpoint_down_series_exist_only_while_the_alert_fires(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    """Like Prometheus's ALERTS: no `slowatch_endpoint_down 0` per healthy endpoint (100,000 series at scale)."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint(n, target.url(), failure_threshold=1, success_threshold=1) for n in "ab"],
+        sinks={"oncall": slack_sink(receiver.url())},
+        routes=[{"match": {}, "sinks": ["oncall"]}],
+    )
+    r = await rig(config)
+    await r.probe("b")
+    target.up = False
+    await r.probe("a")
+    down = [line for line in metrics_text(r).splitlines() if line.startswith("slowatch_endpoint_down{")]
+    assert down == ['slowatch_endpoint_down{endpoint="a"} 1.0']
+    target.up = True
+    await r.probe("a")
+    assert "slowatch_endpoint_down{" not in metrics_text(r)
