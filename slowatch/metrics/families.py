@@ -130,7 +130,7 @@ def outcome_chunk(name: str) -> Chunk:
         before, after = s.outcome
         return "".join([
             f'{sample}{{{before}outcome="{value}"{after}}} {count_text(n)}\n'
-            for value, n in zip(_OUTCOME_VALUES, s.outcomes, strict=True) if n
+            for value, n in zip(_OUTCOME_VALUES, s.outcomes) if n  # noqa: B905 (outcomes stops at the last seen)
         ])  # fmt: skip
 
     return chunk

@@ -21,7 +21,7 @@ from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import MetricsConfig
 from slowatch.metrics import families as f
 from slowatch.metrics.families import EndpointFamily, EndpointTable, FamilySpec
-from slowatch.metrics.slots import OUTCOME_INDEX, EndpointSlot
+from slowatch.metrics.slots import OUTCOME_INDEX, EndpointSlot, count_outcome
 from slowatch.metrics.text import prometheus_label
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.kind import KindGauge
@@ -128,7 +128,7 @@ class ProbeMetrics(Collector):
             return
         outcome = result.outcome
         slot.ok = outcome is Outcome.SUCCESS
-        slot.outcomes[OUTCOME_INDEX[outcome]] += 1
+        count_outcome(slot.outcomes, OUTCOME_INDEX[outcome])
         bounds = self._bounds
         if bounds is not None:
             seconds = result.duration

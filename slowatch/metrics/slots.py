@@ -20,6 +20,17 @@ from slowatch.probes.kind import KindGauge
 OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 OUTCOME_INDEX: dict[Outcome, int] = {o: i for i, o in enumerate(OUTCOMES)}
 _NONE = ("", "")
+_NO_SPLITS: dict[str, tuple[str, str]] = {}
+_NO_GAUGES: dict[str, dict[str, float]] = {}
+_NO_BUCKETS: list[int] = []
+assert OUTCOMES[0] is Outcome.SUCCESS  # EndpointSlot.outcomes starts with success's count alone
+
+
+def count_outcome(outcomes: list[int], index: int) -> None:
+    """One more final result with the outcome at `index` (the list grows to reach it)."""
+    if index >= len(outcomes):
+        outcomes.extend([0] * (index + 1 - len(outcomes)))
+    outcomes[index] += 1
 
 
 class EndpointSlot:
@@ -70,20 +81,24 @@ class EndpointSlot:
         self.outcome = split_at(base, "outcome")
         le = split_at(base, "le") if buckets else _NONE
         self.le = self.outcome if le == self.outcome else le  # the same strings in the usual case
-        self.splits = {g.label: split_at(ep, g.label) for g in kind_gauges if g.label is not None}
+        splits = {g.label: split_at(ep, g.label) for g in kind_gauges if g.label is not None}
+        self.splits = splits or _NO_SPLITS
         self.kind_gauges = kind_gauges  # the kind's extra families (probes/kind.py), from the registry
         self.reports_status = reports_status
         self.ok = False
         self.last_run: float | None = None  # None until the first final result: no series yet
         self.status: int | None = None
         self.cert_expiry: float | None = None
-        self.gauges: dict[str, dict[str, float]] = {}  # family -> label value -> value; an inner dict is replaced
-        # (never resized) when a new label value appears, so a rendering from another thread never sees it grow
-        self.outcomes = [0] * len(OUTCOMES)  # final results per outcome, indexed like OUTCOMES
-        self.buckets = [0] * buckets  # per bucket, not cumulative; the last is +Inf
+        # family -> label value -> value; an inner dict is replaced (never resized) when a new label value
+        # appears, so a rendering from another thread never sees it grow. Slots without such families (and
+        # without a histogram: `buckets`) share one empty dict (list) that nothing writes to: ~200 B per endpoint.
+        self.gauges: dict[str, dict[str, float]] = {} if kind_gauges else _NO_GAUGES
+        self.outcomes = [0]  # final results per outcome, indexed like OUTCOMES, as long as the last outcome seen
+        # needs (success is index 0: most endpoints never need more than one entry; `count_outcome`)
+        self.buckets = [0] * buckets if buckets else _NO_BUCKETS  # per bucket, not cumulative; the last is +Inf
         self.duration_sum = 0.0
         self.dirty = False  # set by each observation: `chunks` is stale
         self.chunks: tuple[str, ...] = ("",) * families  # the last rendering: no series before the first result
 
 
-__all__ = ["OUTCOMES", "OUTCOME_INDEX", "EndpointSlot"]
+__all__ = ["OUTCOMES", "OUTCOME_INDEX", "EndpointSlot", "count_outcome"]
