@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 import slowatch
 from slowatch.config.loader import gc_paused
 from slowatch.config.schema import Config
+from slowatch.config.share import share_scalars
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,10 @@ def read_cached(config: str | Path, key: bytes) -> Config | None:
     except Exception:  # a class that no longer unpickles: treat as stale
         logger.warning("config cache unreadable, loading the file file=%s", path, exc_info=True)
         return None
-    return config if isinstance(config, Config) else None
+    if not isinstance(config, Config):
+        return None
+    share_scalars(config.endpoints)  # pickle does not keep equal floats shared
+    return config
 
 
 def write_cached(config_file: str | Path, key: bytes, config: Config) -> bytes:

@@ -11,6 +11,7 @@ alone (`BodyAssertion` tells an explicit `equals: null` from an absent one by it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -68,6 +69,33 @@ class _Interner:
             object.__setattr__(model, "__pydantic_fields_set__", shared)
 
 
+_SCALARS = ("interval", "timeout", "retry_delay", "max_body_size", "max_message_size", "retries", "port")
+_LISTS = ("depends_on",)
+
+
+def share_scalars(endpoints: Sequence[Any]) -> None:
+    """Make equal durations and sizes one float/int object and every empty `depends_on` one list.
+
+    Each endpoint otherwise holds its own `interval`, `timeout` and `retry_delay` floats and an empty list
+    (~150 B per endpoint). Pickle does not keep floats shared, so this also runs after the compiled config
+    cache is read and in each prober worker once its shard arrived (cheap: a few dict lookups per endpoint).
+    """
+    scalars: dict[tuple[type, Any], Any] = {}
+    empty: dict[str, list[Any]] = {}
+    for ep in endpoints:
+        values = ep.__dict__
+        for name in _SCALARS:
+            value = values.get(name)
+            if type(value) is float or type(value) is int:
+                shared = scalars.setdefault((type(value), value), value)
+                if shared is not value:
+                    values[name] = shared  # frozen model: the same value, a shared object
+        for name in _LISTS:
+            value = values.get(name)
+            if type(value) is list and not value:
+                values[name] = empty.setdefault(name, value)
+
+
 def share_equal_parts(endpoints: list[Any]) -> int:
     """Replace sub-models, label/header dicts and fields-sets equal to ones already seen by those instances;
     return how many parts were replaced."""
@@ -84,7 +112,8 @@ def share_equal_parts(endpoints: list[Any]) -> int:
                 interner.replaced += 1
             elif isinstance(value, BaseModel):
                 interner.fields_set(value)
+    share_scalars(endpoints)
     return interner.replaced
 
 
-__all__ = ["share_equal_parts"]
+__all__ = ["share_equal_parts", "share_scalars"]

@@ -20,6 +20,7 @@ from typing import Any
 from slowatch import process
 from slowatch.clock import SystemClock
 from slowatch.config.endpoints import Endpoint
+from slowatch.config.share import share_scalars
 from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.scheduler import ProbeScheduler
@@ -62,6 +63,7 @@ async def serve(sock: socket.socket) -> None:
     if first[0] != "start":
         raise ConnectionError(f"prober worker: expected 'start', got {first[0]!r}")
     endpoints.extend(first[1])
+    share_scalars(endpoints)  # equal intervals and timeouts one object again (pickle copies floats)
     options: dict[str, Any] = first[2]
     out = _Outbox()
     session = make_session(limit=int(options["max_concurrency"]))

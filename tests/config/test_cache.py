@@ -55,6 +55,10 @@ def test_the_second_load_comes_from_the_cache_and_equals_the_yaml_load(
     assert hits(caplog) == 1
     assert second == first == load(path)
     assert second.endpoints[3].url == f"http://127.0.0.1:9/3?t={TOKEN}"
+    for config in (first, second):  # equal durations are one float object, also after the cache's pickle
+        assert len({id(ep.interval) for ep in config.endpoints}) == 1
+        assert len({id(ep.timeout) for ep in config.endpoints}) == 1
+        assert len({id(ep.depends_on) for ep in config.endpoints}) == 1
 
 
 @pytest.mark.usefixtures("env")
