@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
+import threading
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -29,12 +29,22 @@ if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
 
 _IMPL = "slowatch.probes.grpc_call"
+_impl: ModuleType | None = None  # set once the import has finished (sys.modules holds it while half-built)
+_importing = threading.Lock()  # one import at a time: grpc's own modules fail when imported by two threads at once
+
+
+def _load() -> ModuleType:
+    global _impl
+    with _importing:
+        if _impl is None:
+            _impl = importlib.import_module(_IMPL)
+        return _impl
 
 
 async def _implementation() -> ModuleType:
-    impl = sys.modules.get(_IMPL)
+    impl = _impl
     if impl is None:
-        impl = await asyncio.to_thread(importlib.import_module, _IMPL)
+        impl = await asyncio.to_thread(_load)
     return impl
 
 
