@@ -48,10 +48,10 @@ _FOLD_OUTCOMES = (
     "ON CONFLICT (endpoint, hour, outcome) DO UPDATE SET count = count + excluded.count"
 )
 _COLS = ", ".join(RESULT_COLUMNS)
-_NEWEST = (  # the id of each endpoint's newest final result in the range (equal ts: the later row)
-    "SELECT (SELECT max(r.id) FROM results AS r WHERE r.endpoint = m.endpoint AND r.ts = m.ts "
-    "AND r.id > :lo AND r.id <= :hi AND r.final = 1) "
-    f"FROM (SELECT endpoint, max(ts) AS ts {_RANGE} GROUP BY endpoint) AS m"
+_NEWEST = (  # the id of each endpoint's newest final result in the range (equal ts: the later row); one sort of
+    # the range's (endpoint, ts, id), no index on results (endpoint, ts) since v11 (pack_marker.py)
+    "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY endpoint ORDER BY ts DESC, id DESC) AS newest "
+    f"{_RANGE}) WHERE newest = 1"
 )
 _FOLD_LATEST = (  # kept unless older than the row already there
     f"INSERT INTO latest ({_COLS}) SELECT {_COLS} FROM results WHERE id IN ({_NEWEST}) "

@@ -19,23 +19,28 @@ from typing import Any
 from sqlite_utils import Database
 
 from slowatch.store.blocks import BLOCK, RawRow, decode
+from slowatch.store.pack_marker import not_covered
 from slowatch.store.schema import RESULT_COLUMNS
 
 _FAR = 1e18
 
 
-def _where_endpoints(endpoints: Sequence[str] | None) -> tuple[str, list[Any]]:
+def _where_endpoints(endpoints: Sequence[str] | None, column: str = "endpoint") -> tuple[str, dict[str, Any]]:
     if endpoints is None:
-        return "", []
-    return f" AND endpoint IN ({', '.join('?' for _ in endpoints)})", list(endpoints)
+        return "", {}
+    names = {f"e{i}": e for i, e in enumerate(endpoints)}
+    return f" AND {column} IN ({', '.join(f':{k}' for k in names)})", names
 
 
 def _recent(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float, final_only: bool) -> list[RawRow]:
+    """Rows of `results` not packed yet: a scan of the table (no index on endpoint since v11: its rows are
+    the last `retention.pack_after` + up to two blocks; see pack_marker.py)."""
     where, params = _where_endpoints(endpoints)
-    sql = f"SELECT id, {', '.join(RESULT_COLUMNS)} FROM results WHERE ts >= ? AND ts < ?{where}"
+    unpacked, marks = not_covered(db.conn)
+    sql = f"SELECT id, {', '.join(RESULT_COLUMNS)} FROM results WHERE ts >= :lo AND ts < :hi{where}{unpacked}"
     if final_only:
         sql += " AND final = 1"
-    return db.conn.execute(sql, [lo, hi, *params]).fetchall()
+    return db.conn.execute(sql, {**params, **marks, "lo": lo, "hi": hi}).fetchall()
 
 
 def _blocks(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float, newest_first: bool) -> Iterable[Any]:
@@ -43,9 +48,9 @@ def _blocks(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float,
     order = "DESC" if newest_first else "ASC"
     sql = (
         "SELECT id, endpoint, start, data FROM result_blocks "
-        f"WHERE start > ? AND start < ? AND end >= ?{where} ORDER BY start {order}, id"
+        f"WHERE start > :lo - {BLOCK} AND start < :hi AND end >= :lo{where} ORDER BY start {order}, id"
     )
-    return db.conn.execute(sql, [lo - BLOCK, hi, lo, *params])
+    return db.conn.execute(sql, {**params, "lo": lo, "hi": hi})
 
 
 def raw_results(
@@ -81,11 +86,13 @@ def oldest_raw(db: Database, endpoints: Sequence[str]) -> float | None:
     or the earliest `end` of a block (retention deletes a block once all its rows have expired, so the
     oldest block may hold rows from before the retention cutoff, but never after its `end`)."""
     where, params = _where_endpoints(endpoints)
-    recent = db.conn.execute(f"SELECT min(ts) FROM results WHERE true{where}", params).fetchone()[0]
-    marks = ", ".join("?" for _ in endpoints)
+    unpacked, covered = not_covered(db.conn)
+    sql = f"SELECT min(ts) FROM results WHERE true{where}{unpacked}"  # a scan, like _recent
+    recent = db.conn.execute(sql, {**params, **covered}).fetchone()[0]
+    where, params = _where_endpoints(endpoints, "b.endpoint")
     packed = db.conn.execute(  # the earliest end is among each endpoint's blocks with the earliest start
         "SELECT min(b.end) FROM result_blocks AS b WHERE b.start = (SELECT min(start) FROM result_blocks AS m "
-        f"WHERE m.endpoint = b.endpoint) AND b.endpoint IN ({marks})",
+        f"WHERE m.endpoint = b.endpoint){where}",
         params,
     ).fetchone()[0]
     found = [float(t) for t in (recent, packed) if t is not None]

@@ -39,6 +39,7 @@ from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
 from slowatch.store.daily import downsample_batch, downsample_cutoff
 from slowatch.store.fold import watermark
+from slowatch.store.pack_marker import outside_pass
 from slowatch.store.queries import EACH_ENDPOINT
 from slowatch.store.results import DAY
 from slowatch.store.slo_tables import counted_watermark
@@ -127,9 +128,11 @@ def delete_results_batch(db: Database, cutoff: float, limit: int) -> int:
         return 0
     counted = counted_watermark(db)
     below = min(first_id_at(db, cutoff + OUT_OF_ORDER), watermark(db) + 1, top if counted is None else counted + 1, top)
+    outside, params = outside_pass(db.conn)  # a pack pass's rows are its own until it ends (pack_marker.py)
     cur = db.conn.execute(
-        "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id < ? AND ts < ? ORDER BY id LIMIT ?)",
-        (below, cutoff, limit),
+        "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id < :below AND ts < :cutoff"
+        f"{outside} ORDER BY id LIMIT :limit)",
+        {**params, "below": below, "cutoff": cutoff, "limit": limit},
     )
     return cur.rowcount
 

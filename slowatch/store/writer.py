@@ -292,6 +292,7 @@ class Writer:
                 item.future.set_exception(error)
         self.retention.fail_waiters(StoreError("store closed"))
         self._report_drops()
+        self.packs.close()
         if self._db is not None:
             self._db.close()
         self.done.set_result(None)
