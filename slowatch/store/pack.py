@@ -30,12 +30,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from itertools import groupby
 from typing import Protocol, TypeVar
 
 from sqlite_utils import Database
 
 from slowatch.clock import Clock
-from slowatch.store.blocks import RawRow, block_of, encode
+from slowatch.store.blocks import BLOCK, RawRow, block_of, encode
 from slowatch.store.fold import watermark
 from slowatch.store.pack_marker import COVERED, DUE, marker
 from slowatch.store.schema import RESULT_COLUMNS
@@ -72,18 +73,19 @@ def start_pass(db: Database, cutoff: float) -> int | None:
     return int(held)
 
 
+def _group(row: RawRow) -> tuple[str, float]:
+    return row[2], row[1] // BLOCK  # (endpoint, block number): block_of(ts) == block number * BLOCK
+
+
 def pack_rows(db: Database, rows: list[RawRow]) -> int:
     """Write `rows` (sorted by endpoint, ts, id) as blocks, one per (endpoint, block) group, and move the
     marker's position to the last one. Runs in the caller's transaction."""
     blocks = []
-    first = 0
-    for i in range(1, len(rows) + 1):
-        if i == len(rows) or rows[i][2] != rows[first][2] or block_of(rows[i][1]) != block_of(rows[first][1]):
-            group = rows[first:i]
-            start = block_of(group[0][1])
-            last_ts, blob = encode(start, group)
-            blocks.append((group[0][2], start, last_ts, len(group), blob))
-            first = i
+    for (endpoint, number), grouped in groupby(rows, _group):
+        group = list(grouped)
+        start = int(number) * BLOCK
+        last_ts, blob = encode(start, group)
+        blocks.append((endpoint, start, last_ts, len(group), blob))
     db.conn.executemany(_INSERT, blocks)
     last = rows[-1]
     db.conn.execute(_POSITION, (last[2], last[1], last[0]))
@@ -112,9 +114,9 @@ def delete_covered(db: Database, after: int, end: int | None, chunk: int) -> int
 
 def _split(rows: list[RawRow]) -> int:
     """Where the last (endpoint, block) group of `rows` starts (0 if there is only one)."""
-    ep, start = rows[-1][2], block_of(rows[-1][1])
+    last = _group(rows[-1])
     i = len(rows) - 1
-    while i > 0 and rows[i - 1][2] == ep and block_of(rows[i - 1][1]) == start:
+    while i > 0 and _group(rows[i - 1]) == last:
         i -= 1
     return i
 
