@@ -53,15 +53,26 @@ def _blocks(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float,
     return db.conn.execute(sql, {**params, "lo": lo, "hi": hi})
 
 
+def recent_rows(db: Database, endpoints: Sequence[str]) -> list[RawRow]:
+    """Every row of `results` of `endpoints` not packed yet (one scan), for `raw_results` and `oldest_raw`
+    to share: the SLO rebuild calls both for the same endpoints in one read."""
+    return _recent(db, endpoints, -_FAR, _FAR, False)
+
+
 def raw_results(
     db: Database, endpoints: Sequence[str] | None = None, since: float | None = None, until: float | None = None,
     *, final_only: bool = False, newest_first: bool = False, limit: int | None = None,
+    recent: Sequence[RawRow] | None = None,
 ) -> list[RawRow]:  # fmt: skip
     """Raw results of `endpoints` (all if None) with since <= ts < until, oldest first (or newest first),
-    only final attempts if `final_only`, at most `limit` (the newest ones when `newest_first`)."""
+    only final attempts if `final_only`, at most `limit` (the newest ones when `newest_first`). `recent`:
+    `recent_rows(db, endpoints)` read before in the same transaction (else `results` is scanned here)."""
     lo = -_FAR if since is None else since
     hi = _FAR if until is None else until
-    recent = _recent(db, endpoints, lo, hi, final_only)
+    if recent is None:
+        recent = _recent(db, endpoints, lo, hi, final_only)
+    else:
+        recent = [row for row in recent if lo <= row[1] < hi and (row[9] or not final_only)]
     keyed: list[tuple[tuple[float, int, int, int], RawRow]] = [((row[1], 1, row[0], 0), row) for row in recent]
     recent_ts = sorted(row[1] for row in recent)
     group_start: int | None = None
@@ -81,22 +92,26 @@ def raw_results(
     return rows if limit is None else rows[:limit]
 
 
-def oldest_raw(db: Database, endpoints: Sequence[str]) -> float | None:
+def oldest_raw(db: Database, endpoints: Sequence[str], recent: Sequence[RawRow] | None = None) -> float | None:
     """A time from which on every raw result of `endpoints` is still kept: the oldest row of `results`
     or the earliest `end` of a block (retention deletes a block once all its rows have expired, so the
-    oldest block may hold rows from before the retention cutoff, but never after its `end`)."""
-    where, params = _where_endpoints(endpoints)
-    unpacked, covered = not_covered(db.conn)
-    sql = f"SELECT min(ts) FROM results WHERE true{where}{unpacked}"  # a scan, like _recent
-    recent = db.conn.execute(sql, {**params, **covered}).fetchone()[0]
+    oldest block may hold rows from before the retention cutoff, but never after its `end`). `recent`: as
+    for `raw_results`."""
+    if recent is None:
+        where, params = _where_endpoints(endpoints)
+        unpacked, covered = not_covered(db.conn)
+        sql = f"SELECT min(ts) FROM results WHERE true{where}{unpacked}"  # a scan, like _recent
+        recent_min = db.conn.execute(sql, {**params, **covered}).fetchone()[0]
+    else:
+        recent_min = min((row[1] for row in recent), default=None)
     where, params = _where_endpoints(endpoints, "b.endpoint")
     packed = db.conn.execute(  # the earliest end is among each endpoint's blocks with the earliest start
         "SELECT min(b.end) FROM result_blocks AS b WHERE b.start = (SELECT min(start) FROM result_blocks AS m "
         f"WHERE m.endpoint = b.endpoint){where}",
         params,
     ).fetchone()[0]
-    found = [float(t) for t in (recent, packed) if t is not None]
+    found = [float(t) for t in (recent_min, packed) if t is not None]
     return min(found) if found else None
 
 
-__all__ = ["RawRow", "oldest_raw", "raw_results"]
+__all__ = ["RawRow", "oldest_raw", "raw_results", "recent_rows"]
