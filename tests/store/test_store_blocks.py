@@ -23,7 +23,7 @@ from slowatch.store.raw import oldest_raw, raw_results
 from slowatch.store.slo_tables import set_counted_watermark
 from slowatch.web.api import result_json
 from tests.store.conftest import MakeStore
-from tests.store.helpers import T0, eventually, mixed, result
+from tests.store.helpers import T0, eventually, mixed, pass_done, result
 from tests.store.recompute import assert_exact
 
 HOUR = 3600.0
@@ -123,7 +123,8 @@ async def test_packed_history_reads_back_like_the_rows_it_replaced(
     api_before = await store.read(lambda db: {ep: history(db, ep, limit=10_000) for ep in endpoints})
     assert_exact(db_path)
     clock.set(PACKED)
-    await eventually(lambda: store.packed == len(recorded) - 1)  # all but the newest row (ids are never reused)
+    # all but the newest row (ids are never reused); once the pass ended they are gone from `results`
+    await eventually(lambda: store.packed == len(recorded) - 1 and pass_done(db_path))
     assert scalar(db_path, "SELECT count(*) FROM results") == 1
     newest = max(row[0] for row in before)
     after = await store.read(lambda db: raw_results(db))
@@ -244,11 +245,13 @@ async def test_a_pack_failing_mid_pass_loses_and_doubles_nothing(
     assert 0 < store.packed < len(recorded) - 1
     assert scalar(db_path, "SELECT count(*) FROM result_blocks") < 12  # the failed transaction left nothing
     assert scalar(db_path, "SELECT sum(n) FROM result_blocks") == store.packed
+    # the pass ended with the failure; what it packed before goes from `results` (pack_marker.py)
+    await eventually(lambda: pass_done(db_path))
     assert scalar(db_path, "SELECT count(*) FROM results") == len(recorded) - store.packed
     conn.execute("DROP TRIGGER fail_pack")
     conn.close()
     clock.advance(60)  # the next pass goes on where the failed one stopped
-    await eventually(lambda: store.packed == len(recorded) - 1)
+    await eventually(lambda: store.packed == len(recorded) - 1 and pass_done(db_path))
     await eventually(lambda: store.healthy)
     rows = await store.read(lambda db: raw_results(db))
     assert sorted((row[2], row[7]) for row in rows) == sorted((r.endpoint, r.message) for r in recorded)
@@ -315,7 +318,7 @@ async def test_rows_the_saved_slo_state_does_not_include_stay_in_results(
     store.submit(lambda db: set_counted_watermark(db, T0, results_id=10))  # the SLO state saved 10 rows
     await store.flush()
     clock.set(PACKED)
-    await eventually(lambda: store.packed == 10)
+    await eventually(lambda: store.packed == 10 and pass_done(db_path))
     clock.set(T0 + 30 * 3600.0)  # every row is past retention.raw
     assert (await store.prune())["results"] == 0  # none at or below the watermark left in `results`
     assert scalar(db_path, "SELECT min(id), count(*) FROM results") == 11
