@@ -161,6 +161,8 @@ def main() -> None:
         if close is not None:
             close()
         table_bytes = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
+        raw_rows = conn.execute("SELECT count(*) FROM results").fetchone()[0]
+        raw_bytes = sum(size for name, size in table_bytes.items() if name == "results" or name.startswith("results_"))
         conn.close()
     per = 1e6 / max(1, counted)
     cpu, calls, longest = meter.cpu, meter.calls, meter.longest
@@ -174,7 +176,8 @@ def main() -> None:
     print(f"  packs:        {cpu['pack'] * per:6.1f} µs CPU per result ({calls['pack']} transactions, longest turn "
           f"{longest['pack'] * 1e3:.0f} ms; {packs.packed:,} rows packed since start)")  # fmt: skip
     blocks = table_bytes.get("result_blocks", 0) + table_bytes.get("result_blocks_endpoint_start", 0)
-    print(f"  result_blocks: {blocks / max(1, packs.packed):.1f} bytes per packed row (index included)")
+    print(f"  result_blocks: {blocks / max(1, packs.packed):.1f} bytes per packed row (index included); results: "
+          f"{raw_bytes / max(1, raw_rows):.0f} bytes per row (indexes included)")  # fmt: skip
     print(f"  total:        {sum(cpu.values()) * per:6.1f} µs CPU per result")
 
 

@@ -69,6 +69,8 @@ def start_pass(db: Database, cutoff: float) -> int | None:
     if top is None:
         return None
     held = min(w for w in (watermark(db), counted_watermark(db), top - 1) if w is not None)
+    if held <= 0:
+        return None
     conn.execute("INSERT INTO pack_progress (id, top, cutoff) VALUES (1, ?, ?)", (held, cutoff))
     return int(held)
 
@@ -214,6 +216,12 @@ class Pack:
             conn.execute("PRAGMA query_only = 1")
             self._reader = conn
         return self._reader
+
+    def interrupt(self) -> None:
+        """Interrupt a statement of the pass's read connection (any thread: the writer's `abort`)."""
+        reader = self._reader
+        if reader is not None:
+            reader.interrupt()
 
     def close(self) -> None:
         """Close the pass's read connection (the writer thread, when it stops)."""

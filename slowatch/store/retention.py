@@ -21,7 +21,8 @@ before the cutoff: the same rows as a delete by `ts` unless a row arrived more t
 (it then waits for a later pass), in id rather than ts order. So, as before, the rows left are those
 with ts >= cutoff (the SLO rebuild relies on that: slo/rebuild.py). Only rows already folded into the rollups (id <= the
 fold watermark, see fold.py) and counted in the persisted SLO state (the SLO watermark, slo_tables.py) are
-deleted, and never the newest row (ids are never reused).
+deleted, and never the newest row (ids are never reused); while a pack pass runs, none of its rows (it packs
+exactly what its snapshot holds; they go with their block: pack_marker.py).
 """
 
 from __future__ import annotations

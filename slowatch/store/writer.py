@@ -96,8 +96,8 @@ class Writer:
         """Give up now: end any backoff wait and interrupt a statement in progress."""
         self._deadline = -math.inf
         self._abort.set()
-        db = self._db
-        if db is not None:
+        self.packs.interrupt()  # (a pass's sort runs on a connection of its own)
+        if (db := self._db) is not None:
             db.conn.interrupt()
 
     # -- writer thread -------------------------------------------------------------------------
