@@ -182,16 +182,23 @@ def uncounted(db: Database) -> tuple[int | None, int, list[RawRow]]:
 HourRow = tuple[int, str, int, int, tuple[int, ...]]  # hour, endpoint, total, good, latency buckets
 
 
-def raw_results(db: Database, endpoints: Sequence[str], since: float, until: float) -> list[RawRow]:
+def raw_results(
+    db: Database, endpoints: Sequence[str], since: float, until: float, recent: Sequence[raw.RawRow] | None = None
+) -> list[RawRow]:
     """Final raw results of `endpoints` with since <= ts <= until, oldest first (packed and recent alike:
-    store/raw.py)."""
-    rows = raw.raw_results(db, endpoints, since, math.nextafter(until, math.inf), final_only=True)
+    store/raw.py; `recent`: `recent_rows(db, endpoints)` read before, else `results` is scanned)."""
+    rows = raw.raw_results(db, endpoints, since, math.nextafter(until, math.inf), final_only=True, recent=recent)
     return [(r[1], r[2], r[4], r[5]) for r in rows]
 
 
-def oldest_raw(db: Database, endpoints: Sequence[str]) -> float | None:
+def oldest_raw(db: Database, endpoints: Sequence[str], recent: Sequence[raw.RawRow] | None = None) -> float | None:
     """From when on the raw results of `endpoints` are complete (store/raw.py `oldest_raw`)."""
-    return raw.oldest_raw(db, endpoints)
+    return raw.oldest_raw(db, endpoints, recent)
+
+
+def recent_rows(db: Database, endpoints: Sequence[str]) -> list[raw.RawRow]:
+    """The rows of `endpoints` still in `results` (one scan: store/raw.py `recent_rows`)."""
+    return raw.recent_rows(db, endpoints)
 
 
 def hourly_rollups(
@@ -227,5 +234,6 @@ __all__ = [
     "load_counters",
     "oldest_raw",
     "raw_results",
+    "recent_rows",
     "uncounted",
 ]

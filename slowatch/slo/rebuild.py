@@ -23,7 +23,7 @@ from slowatch.models import Outcome
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.ledger import CoarseRow, FineRow, Ledger
 from slowatch.slo.maintenance import Rule, any_active
-from slowatch.slo.persist import hourly_rollups, oldest_raw, raw_results
+from slowatch.slo.persist import hourly_rollups, oldest_raw, raw_results, recent_rows
 from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS
 
 HOUR = 3600
@@ -59,7 +59,8 @@ def rebuild(
         until,
     )
     start = (ledger.cur_c - ledger.nc + 1) * ledger.coarse
-    raw_from = oldest_raw(db, endpoints)
+    recent = recent_rows(db, endpoints)  # one scan of `results` (no index on endpoint: store/pack_marker.py)
+    raw_from = oldest_raw(db, endpoints, recent)
     raw_from = until if raw_from is None else max(raw_from, start)
     raw_from_hour = -(-int(raw_from) // HOUR) * HOUR  # first whole hour the raw rows cover
     extra: list[CoarseRow] = []
@@ -76,7 +77,7 @@ def rebuild(
         raw_since = raw_from_hour
     else:
         raw_since = start
-    for ts, endpoint, outcome, duration in raw_results(db, endpoints, raw_since, until):
+    for ts, endpoint, outcome, duration in raw_results(db, endpoints, raw_since, until, recent):
         ep_rules = rules.get(endpoint, ())
         ok = outcome == Outcome.SUCCESS.value and (slo.threshold is None or duration <= slo.threshold)
         ledger.observe(ts, ok, bool(ep_rules) and any_active(ep_rules, ts))

@@ -28,6 +28,8 @@ import zlib
 from array import array
 from collections.abc import Sequence
 from itertools import accumulate, repeat
+from json.encoder import encode_basestring_ascii as _quote  # json.dumps's own quoting of a str
+from operator import sub
 from typing import Any
 
 from slowatch.models import Outcome
@@ -47,6 +49,7 @@ _SUCCESS = Outcome.SUCCESS.value
 _BIG = sys.byteorder == "big"
 _COLUMNS = (("I", 4), ("I", 4), ("B", 1), ("H", 2), ("B", 1), ("B", 1))  # ts, duration, outcome, status, ...
 _U32, _U16, _U8 = 0xFFFFFFFF, 0xFFFF, 0xFF
+_SIDE = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(side, separators=...) builds per call
 _FLOOR = """ts is floored to the ms after adding 0.9 ulp (of the block's largest ts): `T0 + 0.05` is stored as
 the double just below it, which must still pack as 50 ms, while a ts a whole ulp below a boundary stays below."""
 
@@ -60,7 +63,7 @@ def _planes(values: array[int], width: int) -> bytes:
         values = array(values.typecode, values)
         values.byteswap()
     raw = values.tobytes()
-    return raw if width == 1 else b"".join(raw[i::width] for i in range(width))
+    return raw if width == 1 else b"".join([raw[i::width] for i in range(width)])
 
 
 def _unplanes(data: bytes, typecode: str, width: int, n: int) -> array[int]:
@@ -77,6 +80,9 @@ def _unplanes(data: bytes, typecode: str, width: int, n: int) -> array[int]:
 
 def _runs(values: Sequence[Any], default: Any) -> list[list[Any]]:
     """[row, value] wherever the value changes, starting from `default`."""
+    first = values[0] if values else default
+    if first == first and values.count(first) == len(values):  # one value throughout (the usual case; not NaN)
+        return [] if first == default else [[0, first]]
     out: list[list[Any]] = []
     prev = default
     for i, v in enumerate(values):
@@ -114,40 +120,74 @@ def _micros(d: float) -> int | None:
     return us + 1 if us / 1e6 < d else us
 
 
+def _micros_all(durations: Sequence[Any]) -> list[int | None]:
+    """`_micros` of each duration; the usual case (all finite) in one comprehension."""
+    try:
+        return [(us := round(d * 1e6)) + (us / 1e6 < d) for d in durations]
+    except (OverflowError, ValueError, TypeError):  # an infinity, NaN or non-number among them
+        return [_micros(d) for d in durations]
+
+
+def _side_json(side: dict[str, list[list[Any]]]) -> bytes:
+    """`json.dumps(side, separators=(",", ":"))`, byte for byte; values that are not str, None, int or finite
+    float (the usual case: kinds, URLs, messages, phases) go through json itself."""
+    parts = []
+    for key, pairs in side.items():
+        items = []
+        for i, v in pairs:
+            t = type(v)
+            if t is str:
+                items.append(f"[{i},{_quote(v)}]")
+            elif v is None:
+                items.append(f"[{i},null]")
+            elif t is int or (t is float and v - v == 0.0):
+                items.append(f"[{i},{v!r}]")
+            else:
+                return _SIDE.encode(side).encode()
+        parts.append(f'"{key}":[{",".join(items)}]')
+    return ("{" + ",".join(parts) + "}").encode()
+
+
 def encode(start: int, rows: Sequence[RawRow]) -> tuple[float, bytes]:
     """Pack rows of one endpoint and block (sorted by ts, then id); return (max ts, blob)."""
     n = len(rows)
+    columns = zip(*rows, strict=True)  # one tuple per column
+    _, tss, _, kinds, outcomes, durations, statuses, messages, attempts, finals, phases, certs, urls = columns
     side: dict[str, list[list[Any]]] = {}
     nudge = math.ulp(start + BLOCK) * 900  # see _FLOOR (ms of an ulp of the block's largest ts)
-    ms = [max(0, math.floor((r[1] - start) * 1000 + nudge)) for r in rows]
-    deltas = array("I", [b - a for a, b in zip([0, *ms], ms, strict=False)])
-    durations = [r[5] for r in rows]
-    dur = _column("I", [_micros(d) for d in durations], "d", side, 0, _U32, durations)
-    outcomes = [r[4] for r in rows]
-    out = _column("B", [_CODE.get(o) for o in outcomes], "o", side, 0, _U8, outcomes)
-    statuses = [r[6] for r in rows]
-    status = _column("H", [0 if s is None else s for s in statuses], "s", side, 0, _U16, statuses)
-    if any(s == 0 for s in statuses):  # a status 0 must not read back as None
+    floor = math.floor
+    ms = [floor((t - start) * 1000 + nudge) for t in tss]
+    if min(ms) < 0:
+        ms = [max(0, m) for m in ms]
+    deltas = array("I", map(sub, ms, [0, *ms]))
+    dur = _column("I", _micros_all(durations), "d", side, 0, _U32, list(durations))
+    out = _column("B", list(map(_CODE.get, outcomes)), "o", side, 0, _U8, list(outcomes))
+    plain = list(statuses) if None not in statuses else [0 if s is None else s for s in statuses]
+    status = _column("H", plain, "s", side, 0, _U16, list(statuses))
+    if 0 in statuses:  # a status 0 must not read back as None
         zeros = [i for i, s in enumerate(statuses) if s == 0]
         for i in zeros:
             status[i] = _U16
         side["s"] = sorted([*side.get("s", []), *([i, 0] for i in zeros)])
-    attempt = _column("B", [r[8] for r in rows], "a", side, 0, _U8)
-    final = array("B", [1 if r[9] else 0 for r in rows])
-    messages = [[i, r[7]] for i, r in enumerate(rows) if r[7]]
-    phases = [[i, r[10]] for i, r in enumerate(rows) if r[10] is not None and r[4] != _SUCCESS]
-    for key, pairs in (("m", messages), ("p", phases)):
-        if pairs:
-            side[key] = pairs
-    for key, col, default in (("k", 3, ""), ("c", 11, None), ("u", 12, None)):
-        runs = _runs([r[col] for r in rows], default)
+    attempt = _column("B", list(attempts), "a", side, 0, _U8)
+    final = array("B", map(bool, finals))
+    if any(messages):
+        side["m"] = [[i, m] for i, m in enumerate(messages) if m]
+    if phases.count(None) != n:
+        kept = [
+            [i, p] for i, (p, o) in enumerate(zip(phases, outcomes, strict=True)) if p is not None and o != _SUCCESS
+        ]
+        if kept:
+            side["p"] = kept
+    for key, values, default in (("k", kinds, ""), ("c", certs, None), ("u", urls, None)):
+        runs = _runs(values, default)
         if runs:
             side[key] = runs
     body = [struct.pack("<I", n)] + [_planes(col, w) for col, (_, w) in zip((deltas, dur, out, status, attempt, final),
                                                                              _COLUMNS, strict=True)]  # fmt: skip
-    body.append(json.dumps(side, separators=(",", ":")).encode() if side else b"")
+    body.append(_side_json(side) if side else b"")
     blob = bytes([FORMAT]) + zlib.compress(b"".join(body), 6, wbits=-15)
-    return max(r[1] for r in rows), blob
+    return max(tss), blob
 
 
 def _fill(n: int, default: Any, runs: list[list[Any]] | None) -> list[Any]:

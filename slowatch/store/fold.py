@@ -38,7 +38,7 @@ _FOLD_ROLLUPS = (  # d: the duration of a good (successful) attempt, NULL otherw
     f"WITH f AS MATERIALIZED (SELECT endpoint, {_HOUR} AS hour, iif(outcome = :ok, duration, NULL) AS d {_RANGE}) "
     f"INSERT INTO rollups (endpoint, hour, {', '.join(_COUNTERS)}) "
     "SELECT endpoint, hour, count(*), count(d), CAST(total(round(d * 1e6)) AS INTEGER), "
-    + ", ".join(f"coalesce(sum(d <= :b{i}), 0)" for i in range(len(LATENCY_BUCKETS)))
+    + ", ".join(f"count(*) FILTER (WHERE d <= :b{i})" for i in range(len(LATENCY_BUCKETS)))  # (sum(d <= b): +13 %)
     + " FROM f WHERE true GROUP BY 1, 2 "
     "ON CONFLICT (endpoint, hour) DO UPDATE SET " + ", ".join(f"{c} = {c} + excluded.{c}" for c in _COUNTERS)
 )
@@ -48,10 +48,10 @@ _FOLD_OUTCOMES = (
     "ON CONFLICT (endpoint, hour, outcome) DO UPDATE SET count = count + excluded.count"
 )
 _COLS = ", ".join(RESULT_COLUMNS)
-_NEWEST = (  # the id of each endpoint's newest final result in the range (equal ts: the later row)
-    "SELECT (SELECT max(r.id) FROM results AS r WHERE r.endpoint = m.endpoint AND r.ts = m.ts "
-    "AND r.id > :lo AND r.id <= :hi AND r.final = 1) "
-    f"FROM (SELECT endpoint, max(ts) AS ts {_RANGE} GROUP BY endpoint) AS m"
+_NEWEST = (  # the id of each endpoint's newest final result in the range (equal ts: the later row); one sort of
+    # the range's (endpoint, ts, id), no index on results (endpoint, ts) since v11 (pack_marker.py)
+    "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY endpoint ORDER BY ts DESC, id DESC) AS newest "
+    f"{_RANGE}) WHERE newest = 1"
 )
 _FOLD_LATEST = (  # kept unless older than the row already there
     f"INSERT INTO latest ({_COLS}) SELECT {_COLS} FROM results WHERE id IN ({_NEWEST}) "

@@ -2,8 +2,12 @@
 
 Every reader of raw history goes through `raw_results` (the API's history, the SLO rebuild, the
 benchmarks' probe counts): it decodes the blocks overlapping the range, adds the recent rows, filters
-and orders them by time. Rows are `RawRow` tuples: (id, *RESULT_COLUMNS), with id None for packed
-rows; `phases` is JSON text (None for packed successful results: not kept, see blocks.py).
+and orders them by time. Recent rows are found by a scan of `results` (no index by endpoint since v11),
+leaving out those a pack pass already packed (pack_marker.py): at 100,000 endpoints every 60 s (1.6-2.5 M
+rows) ~0.2-0.3 s per call on the reader thread, bounded by `retention.pack_after`; the SLO rebuild scans
+once for `oldest_raw` and `raw_results` (`recent_rows`). Rows are `RawRow` tuples: (id, *RESULT_COLUMNS),
+with id None for packed rows; `phases` is JSON text (None for packed successful results: not kept, see
+blocks.py).
 
 Order: by ts; equal ts keep the order they were written in (within a block rows are in (ts, id)
 order, blocks packed later hold later ids, and rows still in `results` were written after every
@@ -19,23 +23,28 @@ from typing import Any
 from sqlite_utils import Database
 
 from slowatch.store.blocks import BLOCK, RawRow, decode
+from slowatch.store.pack_marker import not_covered
 from slowatch.store.schema import RESULT_COLUMNS
 
 _FAR = 1e18
 
 
-def _where_endpoints(endpoints: Sequence[str] | None) -> tuple[str, list[Any]]:
+def _where_endpoints(endpoints: Sequence[str] | None, column: str = "endpoint") -> tuple[str, dict[str, Any]]:
     if endpoints is None:
-        return "", []
-    return f" AND endpoint IN ({', '.join('?' for _ in endpoints)})", list(endpoints)
+        return "", {}
+    names = {f"e{i}": e for i, e in enumerate(endpoints)}
+    return f" AND {column} IN ({', '.join(f':{k}' for k in names)})", names
 
 
 def _recent(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float, final_only: bool) -> list[RawRow]:
+    """Rows of `results` not packed yet: a scan of the table (no index on endpoint since v11: its rows are
+    the last `retention.pack_after` + up to two blocks; see pack_marker.py)."""
     where, params = _where_endpoints(endpoints)
-    sql = f"SELECT id, {', '.join(RESULT_COLUMNS)} FROM results WHERE ts >= ? AND ts < ?{where}"
+    unpacked, marks = not_covered(db.conn)
+    sql = f"SELECT id, {', '.join(RESULT_COLUMNS)} FROM results WHERE ts >= :lo AND ts < :hi{where}{unpacked}"
     if final_only:
         sql += " AND final = 1"
-    return db.conn.execute(sql, [lo, hi, *params]).fetchall()
+    return db.conn.execute(sql, {**params, **marks, "lo": lo, "hi": hi}).fetchall()
 
 
 def _blocks(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float, newest_first: bool) -> Iterable[Any]:
@@ -43,20 +52,31 @@ def _blocks(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float,
     order = "DESC" if newest_first else "ASC"
     sql = (
         "SELECT id, endpoint, start, data FROM result_blocks "
-        f"WHERE start > ? AND start < ? AND end >= ?{where} ORDER BY start {order}, id"
+        f"WHERE start > :lo - {BLOCK} AND start < :hi AND end >= :lo{where} ORDER BY start {order}, id"
     )
-    return db.conn.execute(sql, [lo - BLOCK, hi, lo, *params])
+    return db.conn.execute(sql, {**params, "lo": lo, "hi": hi})
+
+
+def recent_rows(db: Database, endpoints: Sequence[str]) -> list[RawRow]:
+    """Every row of `results` of `endpoints` not packed yet (one scan), for `raw_results` and `oldest_raw`
+    to share: the SLO rebuild calls both for the same endpoints in one read."""
+    return _recent(db, endpoints, -_FAR, _FAR, False)
 
 
 def raw_results(
     db: Database, endpoints: Sequence[str] | None = None, since: float | None = None, until: float | None = None,
     *, final_only: bool = False, newest_first: bool = False, limit: int | None = None,
+    recent: Sequence[RawRow] | None = None,
 ) -> list[RawRow]:  # fmt: skip
     """Raw results of `endpoints` (all if None) with since <= ts < until, oldest first (or newest first),
-    only final attempts if `final_only`, at most `limit` (the newest ones when `newest_first`)."""
+    only final attempts if `final_only`, at most `limit` (the newest ones when `newest_first`). `recent`:
+    `recent_rows(db, endpoints)` read before in the same transaction (else `results` is scanned here)."""
     lo = -_FAR if since is None else since
     hi = _FAR if until is None else until
-    recent = _recent(db, endpoints, lo, hi, final_only)
+    if recent is None:
+        recent = _recent(db, endpoints, lo, hi, final_only)
+    else:
+        recent = [row for row in recent if lo <= row[1] < hi and (row[9] or not final_only)]
     keyed: list[tuple[tuple[float, int, int, int], RawRow]] = [((row[1], 1, row[0], 0), row) for row in recent]
     recent_ts = sorted(row[1] for row in recent)
     group_start: int | None = None
@@ -76,20 +96,26 @@ def raw_results(
     return rows if limit is None else rows[:limit]
 
 
-def oldest_raw(db: Database, endpoints: Sequence[str]) -> float | None:
+def oldest_raw(db: Database, endpoints: Sequence[str], recent: Sequence[RawRow] | None = None) -> float | None:
     """A time from which on every raw result of `endpoints` is still kept: the oldest row of `results`
     or the earliest `end` of a block (retention deletes a block once all its rows have expired, so the
-    oldest block may hold rows from before the retention cutoff, but never after its `end`)."""
-    where, params = _where_endpoints(endpoints)
-    recent = db.conn.execute(f"SELECT min(ts) FROM results WHERE true{where}", params).fetchone()[0]
-    marks = ", ".join("?" for _ in endpoints)
+    oldest block may hold rows from before the retention cutoff, but never after its `end`). `recent`: as
+    for `raw_results`."""
+    if recent is None:
+        where, params = _where_endpoints(endpoints)
+        unpacked, covered = not_covered(db.conn)
+        sql = f"SELECT min(ts) FROM results WHERE true{where}{unpacked}"  # a scan, like _recent
+        recent_min = db.conn.execute(sql, {**params, **covered}).fetchone()[0]
+    else:
+        recent_min = min((row[1] for row in recent), default=None)
+    where, params = _where_endpoints(endpoints, "b.endpoint")
     packed = db.conn.execute(  # the earliest end is among each endpoint's blocks with the earliest start
         "SELECT min(b.end) FROM result_blocks AS b WHERE b.start = (SELECT min(start) FROM result_blocks AS m "
-        f"WHERE m.endpoint = b.endpoint) AND b.endpoint IN ({marks})",
+        f"WHERE m.endpoint = b.endpoint){where}",
         params,
     ).fetchone()[0]
-    found = [float(t) for t in (recent, packed) if t is not None]
+    found = [float(t) for t in (recent_min, packed) if t is not None]
     return min(found) if found else None
 
 
-__all__ = ["RawRow", "oldest_raw", "raw_results"]
+__all__ = ["RawRow", "oldest_raw", "raw_results", "recent_rows"]

@@ -21,7 +21,8 @@ before the cutoff: the same rows as a delete by `ts` unless a row arrived more t
 (it then waits for a later pass), in id rather than ts order. So, as before, the rows left are those
 with ts >= cutoff (the SLO rebuild relies on that: slo/rebuild.py). Only rows already folded into the rollups (id <= the
 fold watermark, see fold.py) and counted in the persisted SLO state (the SLO watermark, slo_tables.py) are
-deleted, and never the newest row (ids are never reused).
+deleted, and never the newest row (ids are never reused); while a pack pass runs, none of its rows (it packs
+exactly what its snapshot holds; they go with their block: pack_marker.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
 from slowatch.store.daily import downsample_batch, downsample_cutoff
 from slowatch.store.fold import watermark
+from slowatch.store.pack_marker import outside_pass
 from slowatch.store.queries import EACH_ENDPOINT
 from slowatch.store.results import DAY
 from slowatch.store.slo_tables import counted_watermark
@@ -127,9 +129,11 @@ def delete_results_batch(db: Database, cutoff: float, limit: int) -> int:
         return 0
     counted = counted_watermark(db)
     below = min(first_id_at(db, cutoff + OUT_OF_ORDER), watermark(db) + 1, top if counted is None else counted + 1, top)
+    outside, params = outside_pass(db.conn)  # a pack pass's rows are its own until it ends (pack_marker.py)
     cur = db.conn.execute(
-        "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id < ? AND ts < ? ORDER BY id LIMIT ?)",
-        (below, cutoff, limit),
+        "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id < :below AND ts < :cutoff"
+        f"{outside} ORDER BY id LIMIT :limit)",
+        {**params, "below": below, "cutoff": cutoff, "limit": limit},
     )
     return cur.rowcount
 

@@ -1,13 +1,14 @@
 """The SQLite schema, as an ordered list of migrations. `PRAGMA user_version` = migrations applied.
 
 Tables (all times are unix seconds; `hour` is the start of a UTC hour, `day` of a UTC day, as integers),
-as of v9:
+as of v11:
 
     results          recent raw attempts, one row per ProbeResult, until packed into result_blocks
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
         status_code INTEGER NULL, message, attempt INTEGER, final INTEGER (0/1),
         phases TEXT NULL (JSON object of phase -> seconds), cert_expiry REAL NULL, final_url NULL
-        indexes: (endpoint, ts); (ts) until v5 (retention deletes by id range, see retention.py)
+        no index since v11: (endpoint, ts) until v10 (each row dirtied a random leaf; see pack_marker.py),
+        (ts) until v5 (retention deletes by id range, see retention.py)
     result_blocks    (v6) raw attempts packed per endpoint and 10-minute block, kept `retention.raw`
         id INTEGER PRIMARY KEY, endpoint, start INTEGER (block start), end REAL (max ts), n INTEGER,
         data BLOB (blocks.py); index (endpoint, start). Several rows may share (endpoint, start).
@@ -38,13 +39,16 @@ as of v9:
     slo_cells, slo_fine, slo_counters   the SLO ledger's state (slo_tables.py, slo/persist.py)
     corrections, correction_applied, correction_effects   budget corrections (v9, correction_tables.py)
     annotations      (v10) deploys, incidents and notes (annotations.py)
+    pack_progress    (v11) one row while a pack pass runs: its rows (top, cutoff) and the last one packed
+                     (endpoint, ts, rid); the rows of `results` it covers are packed (pack_marker.py)
 
 Incidents are written by the writer in the same transaction as the raw rows they come from.
 `rollups`, `rollup_outcomes` and `latest` are folded from the raw rows periodically (fold.py), in one
 transaction with the watermark `rollup_watermark.results_id` (the highest folded results.id), so
 they always equal the raw rows up to the watermark; `await store.flush()` folds everything before it.
 Folded rows (at or below both watermarks) older than `retention.pack_after` are then packed into
-`result_blocks` (pack.py); every reader of raw results goes through raw.py, which merges both tables.
+`result_blocks` (pack.py); every reader of raw results goes through raw.py, which merges both tables
+and leaves out the rows of `results` a pass has packed but not deleted yet (pack_marker.py).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from slowatch.store.alert_tables import alert_tables
 from slowatch.store.annotations import annotation_tables
 from slowatch.store.compact import compact_storage, daily_rollups
 from slowatch.store.correction_tables import correction_tables
+from slowatch.store.pack_marker import pack_marker
 from slowatch.store.slo_tables import slo_fine_blocks, slo_tables, slo_watermark
 
 Migration = Callable[[Database], None]
@@ -154,6 +159,7 @@ MIGRATIONS: list[Migration] = [
     slo_watermark,  # v8: slo_watermark, the results the SLO state includes (slowatch/store/slo_tables.py)
     correction_tables,  # v9: corrections (append-only), correction_applied, correction_effects
     annotation_tables,  # v10: annotations, deploys/incidents/notes (slowatch/store/annotations.py)
+    pack_marker,  # v11: drop index results_endpoint_ts; pack_progress (slowatch/store/pack_marker.py)
 ]
 
 

@@ -96,8 +96,8 @@ class Writer:
         """Give up now: end any backoff wait and interrupt a statement in progress."""
         self._deadline = -math.inf
         self._abort.set()
-        db = self._db
-        if db is not None:
+        self.packs.interrupt()  # (a pass's sort runs on a connection of its own)
+        if (db := self._db) is not None:
             db.conn.interrupt()
 
     # -- writer thread -------------------------------------------------------------------------
@@ -282,8 +282,7 @@ class Writer:
         lost = [*self.queue]
         self.queue.clear()
         self.inflight = 0
-        n_lost = sum(1 for item in lost if not isinstance(item, FlushMarker))
-        if n_lost:
+        if n_lost := sum(1 for item in lost if not isinstance(item, FlushMarker)):
             logger.error("store closed with %d unwritten items: last_error=%r path=%s",
                          n_lost, self.last_error, self.path)  # fmt: skip
         error = StoreError(f"store closed with {n_lost} unwritten items (last error: {self.last_error})")
@@ -292,6 +291,7 @@ class Writer:
                 item.future.set_exception(error)
         self.retention.fail_waiters(StoreError("store closed"))
         self._report_drops()
+        self.packs.close()  # (its read connection)
         if self._db is not None:
             self._db.close()
         self.done.set_result(None)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,15 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+def pass_done(path: str) -> bool:
+    """No pack pass under way: the rows the last one packed are gone from `results` (store/pack_marker.py)."""
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM pack_progress").fetchone()[0]) == 0
+    finally:
+        conn.close()
 
 
 def mixed(n: int, seed: int = 1, start: float = T0, endpoints: int = 7) -> list[ProbeResult]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import random
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from slowatch.store.raw import oldest_raw, raw_results
 from slowatch.store.slo_tables import set_counted_watermark
 from slowatch.web.api import result_json
 from tests.store.conftest import MakeStore
-from tests.store.helpers import T0, eventually, mixed, result
+from tests.store.helpers import T0, eventually, mixed, pass_done, result
 from tests.store.recompute import assert_exact
 
 HOUR = 3600.0
@@ -121,7 +123,8 @@ async def test_packed_history_reads_back_like_the_rows_it_replaced(
     api_before = await store.read(lambda db: {ep: history(db, ep, limit=10_000) for ep in endpoints})
     assert_exact(db_path)
     clock.set(PACKED)
-    await eventually(lambda: store.packed == len(recorded) - 1)  # all but the newest row (ids are never reused)
+    # all but the newest row (ids are never reused); once the pass ended they are gone from `results`
+    await eventually(lambda: store.packed == len(recorded) - 1 and pass_done(db_path))
     assert scalar(db_path, "SELECT count(*) FROM results") == 1
     newest = max(row[0] for row in before)
     after = await store.read(lambda db: raw_results(db))
@@ -242,11 +245,13 @@ async def test_a_pack_failing_mid_pass_loses_and_doubles_nothing(
     assert 0 < store.packed < len(recorded) - 1
     assert scalar(db_path, "SELECT count(*) FROM result_blocks") < 12  # the failed transaction left nothing
     assert scalar(db_path, "SELECT sum(n) FROM result_blocks") == store.packed
+    # the pass ended with the failure; what it packed before goes from `results` (pack_marker.py)
+    await eventually(lambda: pass_done(db_path))
     assert scalar(db_path, "SELECT count(*) FROM results") == len(recorded) - store.packed
     conn.execute("DROP TRIGGER fail_pack")
     conn.close()
     clock.advance(60)  # the next pass goes on where the failed one stopped
-    await eventually(lambda: store.packed == len(recorded) - 1)
+    await eventually(lambda: store.packed == len(recorded) - 1 and pass_done(db_path))
     await eventually(lambda: store.healthy)
     rows = await store.read(lambda db: raw_results(db))
     assert sorted((row[2], row[7]) for row in rows) == sorted((r.endpoint, r.message) for r in recorded)
@@ -313,8 +318,44 @@ async def test_rows_the_saved_slo_state_does_not_include_stay_in_results(
     store.submit(lambda db: set_counted_watermark(db, T0, results_id=10))  # the SLO state saved 10 rows
     await store.flush()
     clock.set(PACKED)
-    await eventually(lambda: store.packed == 10)
+    await eventually(lambda: store.packed == 10 and pass_done(db_path))
     clock.set(T0 + 30 * 3600.0)  # every row is past retention.raw
     assert (await store.prune())["results"] == 0  # none at or below the watermark left in `results`
     assert scalar(db_path, "SELECT min(id), count(*) FROM results") == 11
     assert scalar(db_path, "SELECT count(*) FROM results") == 30
+
+
+def _pinned_blocks() -> list[tuple[int, list[tuple[Any, ...]]]]:
+    """200 seeded blocks of varied rows: outcomes (one unknown), statuses (None, 0, out of range), attempts,
+    finals, messages, phases, cert expiries, URLs and edge durations (infinity included)."""
+    rng = random.Random(20261206)
+    edges = [0.005, 0.25, 0.3, 0.1 + 0.2, math.nextafter(0.005, 1), 1e-7, 1e9, math.inf, 0.0]
+    out = []
+    for b in range(200):
+        start = block_of(T0 + b * BLOCK)
+        rows = []
+        for i in range(rng.choice([1, 2, 10, 10, 10, 37])):
+            ok = rng.random() < 0.85
+            rows.append((
+                i, start + rng.random() * BLOCK, f"ep-{b % 13}", rng.choice(["http", "http", "tcp"]),
+                "success" if ok else rng.choice([*OUTCOME_CODES, "from_the_future"]),
+                rng.choice(edges) if rng.random() < 0.2 else rng.uniform(0, 3),
+                rng.choice([200, 200, None, 0, 500, 70000]), "" if ok else f"m{i}", rng.choice([1, 1, 2, 300]),
+                rng.random() < 0.9, None if ok else '{"connect":0.1}', rng.choice([None, None, 1.9e9]),
+                rng.choice(["https://a.example/x", "https://a.example/x", None]),
+            ))  # fmt: skip
+        rows.sort(key=lambda r: (r[1], r[0]))
+        out.append((start, rows))
+    return out
+
+
+def test_blocks_are_byte_for_byte_what_format_v1_always_wrote() -> None:
+    """The encoder's speed-ups (column transposes, fast paths, its own JSON for the side object) must not
+    change a byte: the SHA-256 of these blocks as the first v1 encoder wrote them."""
+    digest = hashlib.sha256()
+    for start, rows in _pinned_blocks():
+        last, blob = encode(start, rows)
+        assert decode(rows[0][2], start, blob)[0][2] == rows[0][2]
+        digest.update(blob)
+        digest.update(repr(last).encode())
+    assert digest.hexdigest() == "4d7de0463c2ca01d7ddc77ee41e4331317e0247bb264aed66ec4b0724adcf934"
