@@ -11,11 +11,18 @@ threshold, SLI, budgeting). What can be rebuilt:
 Timeslice SLOs cannot be rebuilt from hourly rollups: their history starts at the oldest raw result.
 Results after `until` (the ledger's `floor`) are left to live observation; ones at or before it that reach
 the store only after the rebuild read (in flight during a reload) are not counted.
+
+Several SLOs are rebuilt in one read (`rebuild_group`, in the groups `groups` forms): the unpacked rows of
+`results` are found by a scan of the table (no index on endpoint since v11: ~0.3-0.6 s at 100,000
+endpoints every 60 s, store/raw.py), so a group scans ONCE for the union of its SLOs' endpoints and each
+SLO is rebuilt from its own endpoints' share of that scan (the same cells as alone: the rows are ordered
+by (ts, id) and `oldest_raw` takes their minimum). A group's union holds at most `GROUP_ENDPOINTS`
+endpoints (~30 unpacked rows each at 60 s: the memory held); a bigger SLO is a group of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlite_utils import Database
 
@@ -24,9 +31,13 @@ from slowatch.slo.definitions import SloDef
 from slowatch.slo.ledger import CoarseRow, FineRow, Ledger
 from slowatch.slo.maintenance import Rule, any_active
 from slowatch.slo.persist import hourly_rollups, oldest_raw, raw_results, recent_rows
+from slowatch.store.raw import RawRow
 from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS
 
 HOUR = 3600
+GROUP_ENDPOINTS = 5000  # the most endpoints one rebuild read scans `results` for
+Cells = tuple[list[FineRow], list[CoarseRow]]
+Job = tuple[SloDef, Ledger, Mapping[str, Sequence[Rule]]]  # an SLO, its ledger (template), its rules
 
 
 def rollup_column(threshold: float | None) -> str | None:
@@ -45,9 +56,11 @@ def rebuild(
     template: Ledger,
     rules: Mapping[str, Sequence[Rule]],
     until: float,
-) -> tuple[list[FineRow], list[CoarseRow]]:
-    """Cells for `slo`'s fingerprint from the store, for events before `until`."""
-    endpoints = list(slo.endpoints)
+    recent: Sequence[RawRow] | None = None,
+) -> Cells:
+    """Cells for `slo`'s fingerprint from the store, for events before `until`. `recent`: the unpacked rows
+    of `slo`'s endpoints (`recent_rows`, read in the same transaction), else `results` is scanned here."""
+    endpoints = list(dict.fromkeys(slo.endpoints))
     if not endpoints:
         return [], []
     ledger = Ledger(
@@ -59,7 +72,8 @@ def rebuild(
         until,
     )
     start = (ledger.cur_c - ledger.nc + 1) * ledger.coarse
-    recent = recent_rows(db, endpoints)  # one scan of `results` (no index on endpoint: store/pack_marker.py)
+    if recent is None:
+        recent = recent_rows(db, endpoints)  # one scan of `results` (no index on endpoint: store/pack_marker.py)
     raw_from = oldest_raw(db, endpoints, recent)
     raw_from = until if raw_from is None else max(raw_from, start)
     raw_from_hour = -(-int(raw_from) // HOUR) * HOUR  # first whole hour the raw rows cover
@@ -85,4 +99,33 @@ def rebuild(
     return fine, coarse + extra
 
 
-__all__ = ["rebuild", "rollup_column"]
+def rebuild_group(db: Database, jobs: Sequence[Job], until: float) -> list[Cells]:
+    """`rebuild` for each of `jobs` (in order), with ONE scan of `results` for all their endpoints."""
+    union = list(dict.fromkeys(e for slo, _, _ in jobs for e in slo.endpoints))
+    by_endpoint: dict[str, list[RawRow]] = {e: [] for e in union}
+    for row in recent_rows(db, union) if union else ():
+        by_endpoint[row[2]].append(row)
+    cells = []
+    for slo, template, rules in jobs:
+        recent = [row for e in dict.fromkeys(slo.endpoints) for row in by_endpoint[e]]
+        cells.append(rebuild(db, slo, template, rules, until, recent))
+    return cells
+
+
+def groups(slos: Iterable[SloDef], limit: int = GROUP_ENDPOINTS) -> list[list[SloDef]]:
+    """`slos` in groups whose union of endpoints stays within `limit` (an SLO with more is alone in its
+    group). SLOs are taken in the order of their endpoints, so ones sharing endpoints share a group."""
+    out: list[list[SloDef]] = []
+    union: set[str] = set()
+    for slo in sorted(slos, key=lambda d: (sorted(d.endpoints), d.fingerprint)):
+        grown = union.union(slo.endpoints)
+        if out and len(grown) <= limit:
+            out[-1].append(slo)
+            union = grown
+        else:
+            out.append([slo])
+            union = set(slo.endpoints)
+    return out
+
+
+__all__ = ["GROUP_ENDPOINTS", "Cells", "Job", "groups", "rebuild", "rebuild_group", "rollup_column"]

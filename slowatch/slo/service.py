@@ -5,8 +5,9 @@
 
 Restart-safe: `start()` loads every ledger's cells (and the monotonic counters) from the store, so
 budgets after a restart equal those before it (`stop()` persists last). A fingerprint with no persisted
-cells (a new or changed definition) is rebuilt from raw results and rollups (see rebuild.py); live
-results before the rebuild point are left to the rebuild.
+cells (a new or changed definition) is rebuilt from raw results and rollups (see rebuild.py), in groups
+of SLOs: one flush and one store read per group, which scans `results` once for all its endpoints; live
+results before the group's rebuild point are left to the rebuild.
 
 Crash-safe: every persist also advances the SLO watermark (persist.py) in the same transaction, so the
 saved state counts exactly the stored results up to it. After a kill (up to `persist_interval` of
@@ -34,7 +35,7 @@ from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_conf
 from slowatch.slo.engine import Engine
 from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters, uncounted
-from slowatch.slo.rebuild import rebuild
+from slowatch.slo.rebuild import groups, rebuild_group
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store.slo_tables import set_counted_watermark
 from slowatch.store.store import Store
@@ -226,20 +227,22 @@ class SloService:
         fingerprints -= set(engine.composites)  # recomputed from their members' cells, never from raw results
         for comp in engine.composites.values():
             comp.invalidate()  # members' cells changed (or the composite's were loaded): redo the fine ring
-        for fp in sorted(fingerprints):
-            ledger = engine.ledgers[fp]
-            ledger.floor = until = self._clock.time()
+        for group in groups(engine.definition(fp) for fp in fingerprints):
+            until = self._clock.time()
+            jobs = [(slo, engine.ledgers[slo.fingerprint], engine.rules_for(slo.fingerprint)) for slo in group]
+            for _, ledger, _ in jobs:
+                ledger.floor = until
             await self._store.flush()
-            replay = functools.partial(
-                rebuild, slo=engine.definition(fp), template=ledger, rules=engine.rules_for(fp), until=until
-            )
-            rows = await self._store.read(replay)
+            cells = await self._store.read(functools.partial(rebuild_group, jobs=jobs, until=until))
             if engine is not self._engine:
                 return set()  # reloaded again meanwhile: the newer reload rebuilds what it needs
-            ledger.load(*rows, add=True)
-            since = min((ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse)
-            self._replace.append((fp, since, until))
-            logger.info("slo ledger rebuilt from the store: fingerprint=%s cells=%d", fp, len(rows[1]))
+            for (slo, ledger, _), rows in zip(jobs, cells, strict=True):
+                ledger.load(*rows, add=True)
+                since = min(
+                    (ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse
+                )
+                self._replace.append((slo.fingerprint, since, until))
+                logger.info("slo ledger rebuilt from the store: fingerprint=%s cells=%d", slo.fingerprint, len(rows[1]))
         return fingerprints
 
     def persist(self, extra: Callable[[Database], object] | None = None) -> None:
