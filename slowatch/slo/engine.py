@@ -249,9 +249,10 @@ class Engine:
         }
 
     def rules_for(self, fingerprint: str) -> dict[str, tuple[Rule, ...]]:
-        """Maintenance rules per endpoint of one ledger."""
+        """Maintenance rules per endpoint of one ledger (from its endpoints' routes: O(its endpoints))."""
         ledger = self.ledgers[fingerprint]
-        return {ep: r.rules for ep, routes in self._routes.items() for r in routes if r.ledger is ledger}
+        endpoints = self.definition(fingerprint).endpoints
+        return {ep: r.rules for ep in endpoints for r in self._routes.get(ep, ()) if r.ledger is ledger}
 
 
 __all__ = ["Engine"]

@@ -237,7 +237,8 @@ class SloService:
             if engine is not self._engine:
                 return set()  # reloaded again meanwhile: the newer reload rebuilds what it needs
             for (slo, ledger, _), rows in zip(jobs, cells, strict=True):
-                ledger.load(*rows, add=True)
+                await asyncio.sleep(0)  # one ledger's cells at a time (~0.5-3 ms each, hundreds per group);
+                ledger.load(*rows, add=True)  # the group's read was for these ledgers: a reload now keeps them
                 since = min(
                     (ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse
                 )

@@ -187,12 +187,25 @@ async def test_start_rebuilds_every_slo_from_one_scan_per_group(
     statements: list[str] = []
     await store.read(lambda db: db.conn.set_trace_callback(statements.append))  # the reader thread's connection
     service = SloService(CONFIG, store, clock, refresh_interval=3600, persist_interval=3600)
+    seen: list[int] = []  # rebuilt ledgers so far, each time another task gets the loop
+
+    def rebuilt_so_far() -> int:
+        return sum(1 for r in caplog.records if "rebuilt from the store" in r.getMessage())
+
+    async def other_task() -> None:
+        while True:
+            seen.append(rebuilt_so_far())
+            await asyncio.sleep(0)
+
     with caplog.at_level(logging.INFO, logger="slowatch.slo.service"):
+        ticker = asyncio.create_task(other_task())
         await service.start()
+        ticker.cancel()
     await store.read(lambda db: db.conn.set_trace_callback(None))
     engine = service.engine
     rebuilt = set(engine.ledgers) - set(engine.composites)
     assert _scans(statements) == 1  # one per SLO before
+    assert set(range(len(rebuilt))) <= set(seen)  # the loop ran between the group's ledger loads
     logged = [r.getMessage() for r in caplog.records if "rebuilt from the store" in r.getMessage()]
     assert sorted(m.split("fingerprint=")[1].split()[0] for m in logged) == sorted(rebuilt)
     floors = {engine.ledgers[fp].floor for fp in rebuilt}
