@@ -84,3 +84,13 @@ def test_probe_kinds_benchmark_smoke(tmp_path: Path) -> None:
         (k, m) for k in ("http", "https", "tcp", "tls", "dns") for m in ("bare", "slowatch")
     }
     assert all(r["probes"] > 0 and r["ok"] == r["probes"] and r["cpu_per_1000"] > 0 for r in rows), rows
+
+
+@pytest.mark.slow
+def test_slo_rebuild_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/slo_rebuild.py on 400 endpoints: one read per group, the same cells as one SLO at a time."""
+    script = RUN.parent / "slo_rebuild.py"
+    args = ["--endpoints", "400", "--consumers", "10", "--alone", "4", "--db", str(tmp_path / "r.db")]
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 scans; cells identical for 4/4 SLOs" in proc.stdout

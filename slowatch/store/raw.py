@@ -5,7 +5,8 @@ benchmarks' probe counts): it decodes the blocks overlapping the range, adds the
 and orders them by time. Recent rows are found by a scan of `results` (no index by endpoint since v11),
 leaving out those a pack pass already packed (pack_marker.py): at 100,000 endpoints every 60 s (1.6-2.5 M
 rows) ~0.2-0.3 s per call on the reader thread, bounded by `retention.pack_after`; the SLO rebuild scans
-once for `oldest_raw` and `raw_results` (`recent_rows`). Rows are `RawRow` tuples: (id, *RESULT_COLUMNS),
+once per group of SLOs (`recent_rows` for their endpoints, shared by each SLO's `oldest_raw` and
+`raw_results`: slo/rebuild.py). Rows are `RawRow` tuples: (id, *RESULT_COLUMNS),
 with id None for packed rows; `phases` is JSON text (None for packed successful results: not kept, see
 blocks.py).
 
@@ -59,7 +60,7 @@ def _blocks(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float,
 
 def recent_rows(db: Database, endpoints: Sequence[str]) -> list[RawRow]:
     """Every row of `results` of `endpoints` not packed yet (one scan), for `raw_results` and `oldest_raw`
-    to share: the SLO rebuild calls both for the same endpoints in one read."""
+    to share: the SLO rebuild calls both, for each SLO of a group, in the group's one read."""
     return _recent(db, endpoints, -_FAR, _FAR, False)
 
 
