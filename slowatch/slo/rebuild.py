@@ -36,6 +36,10 @@ from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS
 
 HOUR = 3600
 GROUP_ENDPOINTS = 5000  # the most endpoints one rebuild read scans `results` for
+GROUP_SLOS = 16
+"""The most SLOs rebuilt in one read: each also decodes its endpoints' packed blocks (~6 ms per SLO and hour of
+packed history: ~0.3 s at the default 48 h), so a bigger group would hold the store's reader thread (and every
+API read waiting behind it) for minutes; 16 keep a read to a few seconds (600 SLOs: ~38 scans of `results`)."""
 Cells = tuple[list[FineRow], list[CoarseRow]]
 Job = tuple[SloDef, Ledger, Mapping[str, Sequence[Rule]]]  # an SLO, its ledger (template), its rules
 
@@ -112,14 +116,14 @@ def rebuild_group(db: Database, jobs: Sequence[Job], until: float) -> list[Cells
     return cells
 
 
-def groups(slos: Iterable[SloDef], limit: int = GROUP_ENDPOINTS) -> list[list[SloDef]]:
-    """`slos` in groups whose union of endpoints stays within `limit` (an SLO with more is alone in its
-    group). SLOs are taken in the order of their endpoints, so ones sharing endpoints share a group."""
+def groups(slos: Iterable[SloDef], limit: int = GROUP_ENDPOINTS, most: int = GROUP_SLOS) -> list[list[SloDef]]:
+    """`slos` in groups of at most `most` whose union of endpoints stays within `limit` (an SLO with more is
+    alone in its group). SLOs are taken in the order of their endpoints, so ones sharing endpoints share a group."""
     out: list[list[SloDef]] = []
     union: set[str] = set()
     for slo in sorted(slos, key=lambda d: (sorted(d.endpoints), d.fingerprint)):
         grown = union.union(slo.endpoints)
-        if out and len(grown) <= limit:
+        if out and len(grown) <= limit and len(out[-1]) < most:
             out[-1].append(slo)
             union = grown
         else:
@@ -128,4 +132,4 @@ def groups(slos: Iterable[SloDef], limit: int = GROUP_ENDPOINTS) -> list[list[Sl
     return out
 
 
-__all__ = ["GROUP_ENDPOINTS", "Cells", "Job", "groups", "rebuild", "rebuild_group", "rollup_column"]
+__all__ = ["GROUP_ENDPOINTS", "GROUP_SLOS", "Cells", "Job", "groups", "rebuild", "rebuild_group", "rollup_column"]

@@ -179,6 +179,8 @@ def test_groups_bound_the_union_of_endpoints_and_keep_sharing_slos_together() ->
     ]
     assert sorted(d.fingerprint for g in formed for d in g) == sorted(d.fingerprint for d in defs)
     assert groups([], limit=3) == []
+    capped = groups(defs, limit=3, most=2)  # and at most `most` SLOs each: a read's block decoding stays short
+    assert [len(g) for g in capped] == [2, 1, 1, 2]
 
 
 async def test_start_rebuilds_every_slo_from_one_scan_per_group(
