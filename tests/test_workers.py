@@ -115,13 +115,15 @@ def test_auto_uses_workers_only_at_rate_and_with_cores() -> None:
     assert worker_count("auto", large, cpus=1) == 0
     assert worker_count("auto", large, cpus=2) == 1  # 200 probes/s: one worker is plenty
     assert worker_count("auto", [ep(f"e{i}", 10.0) for i in range(10_000)], cpus=2) == 1  # exactly 1,000/s
+    assert worker_count("auto", [ep(f"e{i}", 60.0) for i in range(100_000)], cpus=2) == 1  # 1,667/s
+    assert worker_count("auto", [ep(f"e{i}", 1.0) for i in range(2000)], cpus=8) == 1  # exactly 2,000/s
     busy = [ep(f"e{i}", 1.0) for i in range(2500)]  # 2,500 probes/s
     assert worker_count("auto", busy, cpus=2) == 2
-    assert worker_count("auto", busy, cpus=64) == 3
+    assert worker_count("auto", busy * 2, cpus=64) == 3
     assert worker_count("auto", busy * 4, cpus=64) == AUTO_MAX_WORKERS
     https = [HttpEndpoint(name=f"s{i}", kind="http", url="https://127.0.0.1:1/", interval=1.0, timeout=1.0)
              for i in range(700)]  # fmt: skip
-    assert worker_count("auto", https, cpus=8) == 3  # 700 TLS handshakes/s weigh like 2,100 plain requests
+    assert worker_count("auto", https, cpus=8) == 2  # 700 TLS handshakes/s weigh like 2,100 plain requests
     assert worker_count(0, large, cpus=8) == 0
     assert worker_count(3, small, cpus=1) == 3
 
