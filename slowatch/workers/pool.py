@@ -37,7 +37,7 @@ AUTO_MIN_RATE = 100.0
 """`probe_workers: auto` uses workers from this many planned probes per second (1,000 endpoints at 10 s)."""
 AUTO_RATE_PER_WORKER = 2000.0
 """Plain-HTTP probes per second one worker is given under `auto`: 1,667/s took one worker 0.47 cores on uvloop with
-a scheduler lag p99 of 9 ms, and the daemon with one worker 13 % less CPU per probe and 60 MB less memory than with
+a scheduler lag p99 of 9 ms, and the daemon with one worker ~15 % less CPU per probe and ~65 MB less memory than with
 two at the same rate (benchmarks/README.md, session 4); a second worker pays for itself only past ~1 core."""
 START_CHUNK = 2000
 """Endpoints per frame when a worker is given its shard: pickling 100,000 endpoints in one frame took ~55 MB of
