@@ -1,9 +1,10 @@
 """Load a large config in a short-lived child process and take back only the result.
 
-Composing and validating YAML for 100,000 endpoints peaks at ~600 MB (the node tree with locations,
-the plain data and the models all alive at once); the allocator keeps most of that peak as resident
-memory long after the garbage is freed. The finished Config, with equal sub-models shared
-(config/share.py), is ~210 MB and pickles to ~21 MB. So a file above `ISOLATE_ABOVE` bytes is
+Composing and validating YAML for 100,000 endpoints (12.5 MiB) peaks at ~1 GB (the node tree with locations,
+the plain data and the models all alive at once: the child's VmHWM); the allocator keeps most of that peak as
+resident memory long after the garbage is freed (a daemon that loaded 50,000 endpoints in-process stayed at
+550 MB, one that loaded 100,000 in a child at 430 MB). The finished Config, with equal sub-models shared
+(config/share.py), is ~70 MB and pickles to ~18 MB. So a file above `ISOLATE_ABOVE` bytes is
 loaded by `python -m slowatch.config.isolated FILE` and the Config (or the ConfigError's problems)
 comes back pickled on its stdout: the daemon never holds the peak. Files below ISOLATE_ABOVE load in-process.
 The child inherits the environment, so `${VAR}` interpolation is the same.
@@ -31,9 +32,10 @@ from slowatch.errors import ConfigError, ConfigProblem
 
 logger = logging.getLogger(__name__)
 
-ISOLATE_ABOVE = 8 << 20
-"""Bytes of YAML (~50,000 endpoints) from which the config is loaded in a child process: below it the
-load peak is small (~60 MB at 10,000 endpoints) and a child's start-up (~1 s) would only delay readiness."""
+ISOLATE_ABOVE = 1 << 20
+"""Bytes of YAML (~8,000 endpoints, as for the compiled cache) from which a config that is not in the cache is
+loaded in a child process: below it the load peak is small and a child's start-up (~1 s) would only delay
+readiness; above it the peak grows ~10 MB per 1,000 endpoints and would stay resident in the daemon."""
 
 
 def load_cached(path: str | Path, *, cache_above: int = CACHE_ABOVE) -> Config:
