@@ -180,6 +180,26 @@ async def test_a_large_shard_arrives_whole_in_chunks() -> None:
     assert {r.endpoint for r in sink.results} == {f"e{i}" for i in range(n)}
 
 
+async def test_a_reload_while_the_shard_goes_out_reaches_the_worker_after_it() -> None:
+    """An update made while the chunks are being sent is held and sent after "start": no confused worker."""
+    sink = Sink()
+    pool = sink.pool()
+    first = [ep(f"e{i}", 4.0) for i in range(2 * START_CHUNK + 1)]
+    starting = asyncio.create_task(pool.start(first))
+    for _ in range(10_000):
+        if pool._workers[0].held is not None:
+            break
+        await asyncio.sleep(0)
+    assert pool._workers[0].held is not None, "the shard went out before the test could reload"
+    pool.update([*first[10:], ep("new", 4.0)])  # 10 endpoints gone, one added, mid-start
+    await starting
+    try:
+        await wait_for(lambda: any(r.endpoint == "new" for r in sink.results), 30)
+    finally:
+        await pool.stop(1.0)
+    assert sink.restarts == 0  # the worker took the update after its shard (it used to die on it)
+
+
 async def test_stop_does_not_wait_out_a_restart_backoff() -> None:
     sink = Sink()
     pool = sink.pool()

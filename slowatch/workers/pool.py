@@ -81,9 +81,12 @@ class _Worker:
     cancelled: int = 0
     task: asyncio.Task[None] | None = None
     last_seen: float = 0.0
+    held: list[tuple[object, ...]] | None = None  # while its shard is being sent: messages to send after it
 
     def send(self, message: tuple[object, ...]) -> None:
-        if self.alive and self.writer is not None and not self.writer.is_closing():
+        if self.held is not None:  # a reload or stop while the shard goes out in chunks: after "start", in order
+            self.held.append(message)
+        elif self.alive and self.writer is not None and not self.writer.is_closing():
             self.writer.write(encode(message))
 
 
@@ -241,10 +244,16 @@ class ProberPool:
         w.last_seen = time.monotonic()
         shard = list(w.shard.values())
         last = max(0, len(shard) - 1) // START_CHUNK * START_CHUNK  # where the last chunk begins
-        for i in range(0, last, START_CHUNK):
-            w.send(("part", shard[i : i + START_CHUNK]))
-            await w.writer.drain()  # one chunk's bytes at a time: no 10-20 MB pickle of the whole shard at once
-        w.send(("start", shard[last:], self._options))
+        writer, w.held = w.writer, []
+        try:
+            for i in range(0, last, START_CHUNK):
+                writer.write(encode(("part", shard[i : i + START_CHUNK])))
+                await writer.drain()  # one chunk's bytes at a time: no 10-20 MB pickle of the whole shard at once
+            writer.write(encode(("start", shard[last:], self._options)))
+        finally:
+            held, w.held = w.held, None
+        for message in held:  # changes made to the shard meanwhile (they apply to the snapshot just sent)
+            w.send(message)
         logger.info("prober worker started index=%d pid=%d endpoints=%d", w.index, w.proc.pid, len(w.shard))
         return reader
 
