@@ -84,8 +84,18 @@ def day_of(ts: float) -> int:
     return int(ts // DAY) * DAY
 
 
-def write_results(db: Database, results: Sequence[ProbeResult], states: MutableMapping[str, str]) -> int:
+Written = tuple[int, list[Row]]
+"""(id of the first row, the rows inserted, in RESULT_COLUMNS order): the rows have ids first, first + 1, ..."""
+
+
+def write_results(
+    db: Database, results: Sequence[ProbeResult], states: MutableMapping[str, str], written: list[Written] | None = None
+) -> int:
     """Insert `results` (raw rows) and log up/down transitions as incidents; return how many were rejected.
+
+    `written` (if given) gets the inserted rows with the id of the first: SQLite numbers each new row
+    max(id) + 1 (ids are never reused, fold.py), so the rows of one `executemany` in the writer's
+    transaction have consecutive ids.
 
     Rollups, per-outcome counts and `latest` are not touched here: `fold.fold` derives them from the
     raw rows later (see fold.py). A malformed result (a bug upstream) is logged and skipped rather
@@ -115,6 +125,9 @@ def write_results(db: Database, results: Sequence[ProbeResult], states: MutableM
                 states[ep] = new
     conn = db.conn
     conn.executemany(_INSERT_RESULTS, rows)
+    if written is not None and rows:
+        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        written.append((last - len(rows) + 1, rows))
     if incidents:
         conn.executemany(_INSERT_INCIDENT, incidents)
     return rejected
@@ -133,6 +146,6 @@ def load_states(db: Database) -> dict[str, str]:
 
 
 __all__ = [
-    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "day_of", "hour_of", "load_states", "phases_json", "result_row",
-    "write_results",
+    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "Written", "day_of", "hour_of", "load_states", "phases_json",
+    "result_row", "write_results",
 ]  # fmt: skip

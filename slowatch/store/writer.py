@@ -33,7 +33,7 @@ from slowatch.models import ProbeResult
 from slowatch.store.fold import FoldSchedule
 from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
 from slowatch.store.pack import Pack, oldest_due
-from slowatch.store.results import load_states, write_results
+from slowatch.store.results import Written, load_states, write_results
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, migrate
 
@@ -182,7 +182,9 @@ class Writer:
         while True:
             overlay: ChainMap[str, str] = ChainMap({}, self._states)
             fold_now = self.folds.due or any(isinstance(item, FlushMarker) for item in batch)
-            write = partial(self._write, batch=batch, states=overlay, fold=self.folds.fold if fold_now else None)
+            written: list[Written] = []
+            write = partial(self._write, batch=batch, states=overlay, fold=self.folds.fold if fold_now else None,
+                            written=written)  # fmt: skip
             try:
                 rejected, marks = self._transact(db, write, raise_errors=True) or (0, None)
             except BadOp as bad:
@@ -195,6 +197,7 @@ class Writer:
             except Exception:
                 return False
             self._states.update(overlay.maps[0])
+            self._committed(written)
             if marks is not None:
                 self.folds.folded(marks[1])
             self.rejected += rejected
@@ -205,10 +208,15 @@ class Writer:
                     item.future.set_result(None)
             return True
 
+    def _committed(self, written: list[Written]) -> None:
+        """The rows of a batch's transaction were committed (their ids and values)."""
+
     @staticmethod
     def _write(db: Database, batch: list[Item], states: ChainMap[str, str],
-               fold: Callable[[Database], tuple[int, int]] | None) -> tuple[int, tuple[int, int] | None]:  # fmt: skip
-        """Write the batch in order, then fold if asked; return (malformed results skipped, fold marks)."""
+               fold: Callable[[Database], tuple[int, int]] | None,
+               written: list[Written]) -> tuple[int, tuple[int, int] | None]:  # fmt: skip
+        """Write the batch in order, then fold if asked; return (malformed results skipped, fold marks).
+        `written` gets the rows inserted, with their ids (results.write_results)."""
         run: list[ProbeResult] = []
         rejected = 0
         for item in batch:
@@ -216,7 +224,7 @@ class Writer:
                 run.append(item)
             elif isinstance(item, Op):
                 if run:
-                    rejected += write_results(db, run, states)
+                    rejected += write_results(db, run, states, written)
                     run = []
                 try:
                     item.fn(db)
@@ -225,7 +233,7 @@ class Writer:
                         raise
                     raise BadOp(item) from e
         if run:
-            rejected += write_results(db, run, states)
+            rejected += write_results(db, run, states, written)
         return rejected, None if fold is None else fold(db)
 
     def _transact(self, db: Database, fn: Callable[[Database], T], *, raise_errors: bool = False) -> T | None:
