@@ -31,6 +31,11 @@ class Phases(Mapping[str, float]):
             shared = keys
         return cls(shared, array("d", phases.values()))
 
+    def parts(self) -> tuple[tuple[str, ...], array[float]]:
+        """(names, values): the shared key tuple and the `array('d')` itself (the store's phase_codec packs
+        the array as it is; neither may be changed)."""
+        return self._keys, self._values
+
     def __getitem__(self, key: str) -> float:
         try:
             return self._values[self._keys.index(key)]

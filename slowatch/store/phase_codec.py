@@ -1,0 +1,127 @@
+"""The stored form of a result's phase timings: the `phases` column of `results` and `latest`.
+
+Since session 5 the writer stores a BLOB (the column is declared TEXT, but SQLite columns are dynamically
+typed: a BLOB stays a BLOB, no migration). Format 1:
+
+    0x01                          the format byte
+    uint32 little-endian L        length of the names
+    L bytes                       the phase names: a JSON array of strings (ASCII, `json.dumps` of a list)
+    8 bytes per name              the values, float64 little-endian, in the names' order
+
+Results of one kind share their names, so the header (format byte, L, names) is built once per shape of
+names and cached (`_MAX_SHAPES` of them; beyond, built per row): a row is `header + values`, the values from
+a `Phases`' `array('d')` as they are (`tobytes`; byte-swapped on big-endian hosts) or from a dict through a
+cached `struct.Struct`. Anything else (non-str keys, values that are not floats or ints) takes the slow path,
+which stores what the JSON form stored: `{str(k): float(v)}`. Every float64 round-trips exactly (NaN,
+infinities and -0.0 included).
+
+Rows written before session 5 hold JSON text (`json.dumps({str(k): float(v)}, separators=(",", ":"))`):
+`decode` reads both. Packed blocks (blocks.py, format v1) keep JSON text in their side data: `as_json`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from array import array
+from collections.abc import Mapping
+from typing import Any
+
+from slowatch.phases import Phases
+
+FORMAT = 1
+_BIG = sys.byteorder == "big"
+_LENGTH = struct.Struct("<I")
+_MAX_SHAPES = 64  # a few shapes in practice (one per probe kind and TLS or not, transaction steps)
+_HEADERS: dict[tuple[object, ...], tuple[bytes, struct.Struct]] = {}  # names -> (header, values' Struct)
+_NAMES: dict[bytes, tuple[str, ...]] = {}  # header -> names (decode)
+_COMPACT = (",", ":")
+
+
+def _header(keys: tuple[object, ...]) -> bytes:
+    names = json.dumps(list(keys), separators=_COMPACT).encode("ascii")
+    return bytes([FORMAT]) + _LENGTH.pack(len(names)) + names
+
+
+def _slow(phases: Mapping[Any, Any]) -> bytes | None:
+    """What the JSON form kept: str keys (the last of colliding ones wins), float values."""
+    plain = {str(k): float(v) for k, v in phases.items()}
+    if not plain:
+        return None
+    return _header(tuple(plain)) + struct.pack(f"<{len(plain)}d", *plain.values())
+
+
+def _shape(keys: tuple[object, ...]) -> tuple[bytes, struct.Struct] | None:
+    """The cached (header, values' Struct) of a new shape of names; None: not cached (non-str names, or too
+    many shapes already)."""
+    if len(_HEADERS) >= _MAX_SHAPES or any(type(k) is not str for k in keys):
+        return None
+    shape = _HEADERS[keys] = (_header(keys), struct.Struct(f"<{len(keys)}d"))
+    return shape
+
+
+def encode(phases: Mapping[str, float] | None) -> bytes | None:
+    """The stored form of `phases` (None for None or no phases)."""
+    if not phases:
+        return None
+    if type(phases) is Phases:
+        keys, values = phases.parts()
+        if values.typecode == "d" and len(values) == len(keys):
+            shape = _HEADERS.get(keys) or _shape(keys)
+            if shape is None:
+                return _slow(phases)
+            if _BIG:
+                values = array("d", values)
+                values.byteswap()
+            return shape[0] + values.tobytes()
+    keys = tuple(phases)
+    shape = _HEADERS.get(keys) or _shape(keys)
+    if shape is not None:
+        try:
+            return shape[0] + shape[1].pack(*phases.values())
+        except struct.error:  # a value struct does not take as a double (float() may): the slow path
+            pass
+    return _slow(phases)
+
+
+def _decode_blob(stored: bytes) -> dict[str, float]:
+    end = 5 + _LENGTH.unpack_from(stored, 1)[0]
+    header = stored[:end]
+    keys = _NAMES.get(header)
+    if keys is None:
+        if stored[0] != FORMAT:
+            raise ValueError(f"phases: unknown stored format {stored[:1]!r}")
+        keys = tuple(json.loads(header[5:]))
+        if len(_NAMES) < _MAX_SHAPES:
+            _NAMES[header] = keys
+    values = array("d", stored[end:])
+    if _BIG:
+        values.byteswap()
+    if len(values) != len(keys):
+        raise ValueError(f"phases: {len(keys)} names but {len(values)} values")
+    return dict(zip(keys, values, strict=True))
+
+
+def decode(stored: bytes | str | None) -> dict[str, float]:
+    """The phases of a stored value: the binary form, JSON text (rows written before session 5, packed
+    blocks' side data) or None / empty (no phases)."""
+    if not stored:
+        return {}
+    if type(stored) is bytes:
+        return _decode_blob(stored)
+    value: dict[str, float] = json.loads(stored)
+    return value
+
+
+def as_json(stored: bytes | str | None) -> str | None:
+    """The JSON text of a stored value (`json.dumps(..., separators=(",", ":"))`, as rows before session 5
+    held it); None for None / empty."""
+    if not stored:
+        return None
+    if type(stored) is str:
+        return stored
+    return json.dumps(decode(stored), separators=_COMPACT)
+
+
+__all__ = ["FORMAT", "as_json", "decode", "encode"]
