@@ -12,10 +12,11 @@ columns, each stored byte plane by byte plane (all low bytes, then the next ones
     final     uint8   0 / 1
 
 and a JSON object of what fixed columns cannot hold, as [row, value] pairs: "k" kind, "c" cert_expiry
-and "u" final_url where they change (run-length), "m" non-empty messages, "p" phases (JSON text) of
-non-success results only, and "d", "s", "a", "o" for values out of their column's range. Rows are in
-(ts, results.id) order; a decoded row is `RawRow` (id None). What is not kept: the phases of successful
-results, and ts / duration precision below 1 ms / 1 µs.
+and "u" final_url where they change (run-length), "m" non-empty messages, "p" phases (JSON text: `encode`
+converts the binary form of `results.phases` with phase_codec.as_json) of non-success results only, and
+"d", "s", "a", "o" for values out of their column's range. Rows are in (ts, results.id) order; a decoded
+row is `RawRow` (id None). What is not kept: the phases of successful results, and ts / duration precision
+below 1 ms / 1 µs.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from operator import sub
 from typing import Any
 
 from slowatch.models import Outcome
+from slowatch.store.phase_codec import as_json
 
 BLOCK = 600
 FORMAT = 1
@@ -42,7 +44,8 @@ OUTCOME_CODES: tuple[str, ...] = tuple(o.value for o in Outcome)
 
 RawRow = tuple[Any, ...]
 """(id or None, *RESULT_COLUMNS): id, ts, endpoint, kind, outcome, duration, status_code, message,
-attempt, final, phases (JSON text or None), cert_expiry, final_url."""
+attempt, final, phases (JSON text or None from `decode`; `encode` also takes the binary form of
+phase_codec.py), cert_expiry, final_url."""
 
 _CODE = {name: i for i, name in enumerate(OUTCOME_CODES)}
 _SUCCESS = Outcome.SUCCESS.value
@@ -175,7 +178,9 @@ def encode(start: int, rows: Sequence[RawRow]) -> tuple[float, bytes]:
         side["m"] = [[i, m] for i, m in enumerate(messages) if m]
     if phases.count(None) != n:
         kept = [
-            [i, p] for i, (p, o) in enumerate(zip(phases, outcomes, strict=True)) if p is not None and o != _SUCCESS
+            [i, as_json(p)]
+            for i, (p, o) in enumerate(zip(phases, outcomes, strict=True))
+            if p is not None and o != _SUCCESS
         ]
         if kept:
             side["p"] = kept

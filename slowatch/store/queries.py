@@ -28,6 +28,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from slowatch.models import Outcome, ProbeResult
+from slowatch.store.phase_codec import decode as decode_phases
 from slowatch.store.raw import raw_results
 from slowatch.store.results import DAY, HOUR, day_of, hour_of
 from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS, RESULT_COLUMNS
@@ -114,7 +115,7 @@ def _stored(row: Sequence[Any], id_: int | None) -> StoredResult:
     return StoredResult(
         id=id_, ts=ts, endpoint=ep, kind=kind, outcome=Outcome(outcome), duration=duration,
         status_code=status, message=message, attempt=attempt, final=bool(final),
-        phases=json.loads(phases) if phases else {}, cert_expiry=cert, final_url=url,
+        phases=decode_phases(phases), cert_expiry=cert, final_url=url,
     )  # fmt: skip
 
 

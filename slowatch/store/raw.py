@@ -7,8 +7,9 @@ leaving out those a pack pass already packed (pack_marker.py): at 100,000 endpoi
 rows) ~0.2-0.3 s per call on the reader thread, bounded by `retention.pack_after`; the SLO rebuild scans
 once per group of SLOs (`recent_rows` for their endpoints, shared by each SLO's `oldest_raw` and
 `raw_results`: slo/rebuild.py). Rows are `RawRow` tuples: (id, *RESULT_COLUMNS),
-with id None for packed rows; `phases` is JSON text (None for packed successful results: not kept, see
-blocks.py).
+with id None for packed rows; `phases` is as stored (phase_codec.py: the binary form, JSON text in packed
+rows and in rows written before session 5; None for packed successful results: not kept, see blocks.py):
+`phase_codec.decode` reads any of them.
 
 Order: by ts; equal ts keep the order they were written in (within a block rows are in (ts, id)
 order, blocks packed later hold later ids, and rows still in `results` were written after every

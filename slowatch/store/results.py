@@ -7,14 +7,14 @@ raw rows by `fold.fold`, periodically (see fold.py). Runs on the writer thread o
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 
 from sqlite_utils import Database
 
 from slowatch.models import Outcome, ProbeResult
 from slowatch.store.fold import unfolded_newest
+from slowatch.store.phase_codec import encode as encode_phases
 from slowatch.store.schema import RESULT_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -31,30 +31,7 @@ _INSERT_INCIDENT = (
 )
 
 Row = tuple[object, ...]
-_TEMPLATES: dict[tuple[str, ...], str] = {}  # phase names -> '{"a":%r,"b":%r}' (a few shapes in practice)
 _OUTCOME_VALUES: dict[str, str] = {o.value: o.value for o in Outcome}  # Outcome members are str: both look up
-
-
-def _phases_json_slow(phases: Mapping[str, float]) -> str:
-    return json.dumps({str(k): float(v) for k, v in phases.items()}, separators=(",", ":"))
-
-
-def phases_json(phases: Mapping[str, float]) -> str:
-    """`json.dumps({str(k): float(v)}, separators=(",", ":"))`, character for character, at a fifth of the
-    cost (it was a third of the writer's CPU per result): one %-template per shape of phase names, finite
-    floats by repr as json writes them; anything else (non-str keys, NaN/Infinity) goes through json."""
-    keys = tuple(phases)
-    template = _TEMPLATES.get(keys)
-    if template is None:
-        if len(_TEMPLATES) >= 64 or any(type(k) is not str for k in keys):
-            return _phases_json_slow(phases)
-        template = "{" + ",".join([json.dumps(k).replace("%", "%%") + ":%r" for k in keys]) + "}"
-        _TEMPLATES[keys] = template
-    values = tuple([float(v) for v in phases.values()])
-    total = sum(values)
-    if total - total != 0.0:  # an infinity or NaN among them (or a sum that overflowed): json's spelling
-        return _phases_json_slow(phases)
-    return template % values
 
 
 def result_row(r: ProbeResult) -> Row:
@@ -70,7 +47,7 @@ def result_row(r: ProbeResult) -> Row:
     return (
         float(r.started_at), str(r.endpoint), str(r.kind), outcome, float(r.duration),
         None if status is None else int(status), str(r.message), int(r.attempt), 1 if r.final else 0,
-        phases_json(r.phases) if r.phases else None, None if cert is None else float(cert),
+        encode_phases(r.phases), None if cert is None else float(cert),
         None if url is None else str(url),
     )  # fmt: skip
 
@@ -146,6 +123,6 @@ def load_states(db: Database) -> dict[str, str]:
 
 
 __all__ = [
-    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "Written", "day_of", "hour_of", "load_states", "phases_json",
-    "result_row", "write_results",
+    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "Written", "day_of", "hour_of", "load_states", "result_row",
+    "write_results",
 ]  # fmt: skip

@@ -6,7 +6,9 @@ as of v11:
     results          recent raw attempts, one row per ProbeResult, until packed into result_blocks
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
         status_code INTEGER NULL, message, attempt INTEGER, final INTEGER (0/1),
-        phases TEXT NULL (JSON object of phase -> seconds), cert_expiry REAL NULL, final_url NULL
+        phases TEXT NULL (phase -> seconds: since session 5 a BLOB in phase_codec.py's binary form; rows
+        written before hold JSON text; both are read; SQLite columns are dynamically typed, so no migration),
+        cert_expiry REAL NULL, final_url NULL
         no index since v11: (endpoint, ts) until v10 (each row dirtied a random leaf; see pack_marker.py),
         (ts) until v5 (retention deletes by id range, see retention.py)
     result_blocks    (v6) raw attempts packed per endpoint and 10-minute block, kept `retention.raw`

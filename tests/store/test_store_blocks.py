@@ -19,6 +19,8 @@ from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome
 from slowatch.store import history, rollups
 from slowatch.store.blocks import BLOCK, OUTCOME_CODES, block_of, decode, encode
+from slowatch.store.phase_codec import as_json
+from slowatch.store.phase_codec import encode as encode_phases
 from slowatch.store.raw import oldest_raw, raw_results
 from slowatch.store.slo_tables import set_counted_watermark
 from slowatch.web.api import result_json
@@ -44,7 +46,7 @@ def packed_form(row: tuple[Any, ...]) -> tuple[Any, ...]:
     _, ts, ep, kind, outcome, duration, status, message, attempt, final, phases, cert, url = row
     start = block_of(ts)
     packed_ts = start + math.floor((ts - start) * 1000 + math.ulp(ts) * 900) / 1000
-    kept_phases = None if outcome == "success" else phases
+    kept_phases = None if outcome == "success" else as_json(phases)  # JSON text, also of a binary form
     return (None, packed_ts, ep, kind, outcome, packed_duration(duration), status, message, attempt, final,
             kept_phases, cert, url)  # fmt: skip
 
@@ -66,7 +68,7 @@ _rows = st.lists(
         st.text(max_size=8),
         st.integers(0, 300),
         st.booleans(),
-        st.one_of(st.none(), st.just('{"connect":0.1,"tls":1e-300}')),
+        st.one_of(st.none(), st.just('{"connect":0.1,"tls":1e-300}'), st.just(encode_phases({"tls": 1e-300}))),
         st.one_of(st.none(), st.floats(0, 2e9)),
         st.one_of(st.none(), st.sampled_from(["https://a.example/x", "http://b/é?q=redacted"])),
     ),

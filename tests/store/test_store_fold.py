@@ -3,13 +3,10 @@ a kill, never counted twice, folded on the Clock's interval, on flush and at clo
 
 from __future__ import annotations
 
-import json
-import math
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from sqlite_utils import Database
 
@@ -17,7 +14,6 @@ from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome
 from slowatch.store import MIGRATIONS, latest_results, rollups
-from slowatch.store.results import phases_json
 from slowatch.store.schema import migrate
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, eventually, mixed, result
@@ -266,14 +262,3 @@ async def test_upgrading_a_database_whose_rollups_were_written_per_batch(make_st
     (hour,) = await store.read(lambda db: rollups(db, "api", since=T0))
     assert (hour.total, hour.outcomes) == (2, {"success": 2})
     assert scalar(db_path, "SELECT count(*) FROM sqlite_master WHERE name = 'results_ts'") == 0
-
-
-def test_phases_json_writes_what_json_dumps_writes() -> None:
-    cases: list[dict[Any, Any]] = [
-        {"connect": 0.001, "tls": 1e-300, "processing": 5, "transfer": True},
-        {"a": math.nan, 'b"q': math.inf, "é\n": -math.inf, "z": -0.0, "big": 1e300},
-        {3: 1.5, "3": 2.5},  # keys that collide once made strings: json's rule decides
-        {"x": 0.1 + 0.2},
-    ]
-    for phases in cases:
-        assert phases_json(phases) == json.dumps({str(k): float(v) for k, v in phases.items()}, separators=(",", ":"))
