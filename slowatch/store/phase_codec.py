@@ -35,7 +35,7 @@ _BIG = sys.byteorder == "big"
 _LENGTH = struct.Struct("<I")
 _MAX_SHAPES = 64  # a few shapes in practice (one per probe kind and TLS or not, transaction steps)
 _HEADERS: dict[tuple[object, ...], tuple[bytes, struct.Struct]] = {}  # names -> (header, values' Struct)
-_NAMES: dict[bytes, tuple[str, ...]] = {}  # header -> names (decode)
+_NAMES: dict[bytes, tuple[tuple[str, ...], struct.Struct]] = {}  # header -> (names, values' Struct)
 _COMPACT = (",", ":")
 
 
@@ -88,19 +88,18 @@ def encode(phases: Mapping[str, float] | None) -> bytes | None:
 def _decode_blob(stored: bytes) -> dict[str, float]:
     end = 5 + _LENGTH.unpack_from(stored, 1)[0]
     header = stored[:end]
-    keys = _NAMES.get(header)
-    if keys is None:
+    shape = _NAMES.get(header)
+    if shape is None:
         if stored[0] != FORMAT:
             raise ValueError(f"phases: unknown stored format {stored[:1]!r}")
         keys = tuple(json.loads(header[5:]))
+        shape = (keys, struct.Struct(f"<{len(keys)}d"))
         if len(_NAMES) < _MAX_SHAPES:
-            _NAMES[header] = keys
-    values = array("d", stored[end:])
-    if _BIG:
-        values.byteswap()
-    if len(values) != len(keys):
-        raise ValueError(f"phases: {len(keys)} names but {len(values)} values")
-    return dict(zip(keys, values, strict=True))
+            _NAMES[header] = shape
+    keys, values = shape
+    if len(stored) - end != values.size:
+        raise ValueError(f"phases: {len(keys)} names but {(len(stored) - end) / 8:g} values")
+    return dict(zip(keys, values.unpack_from(stored, end), strict=True))
 
 
 def decode(stored: bytes | str | None) -> dict[str, float]:
