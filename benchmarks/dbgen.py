@@ -7,8 +7,9 @@ Contents (all times end "now", so retention has nothing to delete at start):
   result_blocks    every endpoint every `--interval` for `--raw-hours` (48 h: the raw retention), packed
                    per endpoint and 10-minute block (schema v6) up to the pack cutoff (the last block that
                    ended 15 min ago: `retention.pack_after`), like the daemon's pack step leaves them
-  results          the rows after the pack cutoff (15-25 min), shaped like the daemon's (phases JSON,
-                   final_url; 1% of endpoints failing)
+  results          the rows after the pack cutoff (15-25 min), shaped like the daemon's (phases as JSON
+                   text, as before session 5: still read, 32 B more per row than the binary form of
+                   store/phase_codec.py; final_url; 1% of endpoints failing)
   rollups          one row per endpoint-hour for `--days` (30); rollup_outcomes for the failing endpoints
                    (since v6 it keeps only outcomes other than success)
   latest, incidents, alert_streaks  one row per endpoint (incidents: failing endpoints)

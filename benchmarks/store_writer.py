@@ -6,10 +6,12 @@ fold and the pack step, amortised over the results written, with a `results` tab
 Simulates `--endpoints` endpoints probed at `--rate` results/s (100,000 at 60 s = 1,667/s) in the order the
 scheduler runs them: by `scheduler.phase_offset` (a hash of the name), so each batch's endpoints are in a
 random order relative to their names, as in the live daemon (`--order name` gives the old, optimistic
-name order). Batches of rate/2 results (the writer's 0.5 s batch interval), each in one transaction like the
-writer's; every `--fold-every` s of simulated time one fold transaction; after every batch up to
-`--pack-ticks` turns of the writer's pack schedule (`pack.Pack`, FakeClock at the simulated time: passes
-of what is older than `--pack-after`, `--pack-batch` rows per turn), so passes run between batches.
+name order). Each result's phases are a `Phases` (an `array('d')` under a shared key tuple), as the daemon
+gets them from a prober worker (workers/protocol.unpack_result). Batches of rate/2 results (the writer's
+0.5 s batch interval), each in one transaction like the writer's; every `--fold-every` s of simulated time
+one fold transaction; after every batch up to `--pack-ticks` turns of the writer's pack schedule
+(`pack.Pack`, FakeClock at the simulated time: passes of what is older than `--pack-after`, `--pack-batch`
+rows per turn), so passes run between batches.
 
 The first `--warmup` simulated minutes are written but not measured (default: pack_after + a block + a
 fold interval + 1 minute, so `results` has reached its live size and passes are running); then
@@ -33,6 +35,7 @@ from sqlite_utils import Database
 
 from slowatch.clock import FakeClock
 from slowatch.models import Outcome, ProbeResult
+from slowatch.phases import Phases
 from slowatch.scheduler import phase_offset
 from slowatch.store import fold as store_fold
 from slowatch.store import pack as store_pack
@@ -61,7 +64,7 @@ def batch(rng: random.Random, eps: list[int], start: int, size: int, t0: float, 
                 endpoint=f"ep-{i:06d}", kind="http",
                 outcome=Outcome.SUCCESS if ok else Outcome.HTTP_STATUS, started_at=t0 + k / rate,
                 duration=d, status_code=200 if ok else 500,
-                phases={"connect": d / 4, "processing": d / 2, "transfer": d / 8},
+                phases=Phases.of({"connect": d / 4, "processing": d / 2, "transfer": d / 8}),
                 final_url=f"http://127.0.0.1:3300{i % 8}/fast/{i}",
                 message="" if ok else "expected status 200, got 500",
             )

@@ -97,3 +97,13 @@ def test_slo_rebuild_benchmark_smoke(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     scans = -(-20 // GROUP_SLOS)  # 10 consumers x 2 SLOs over 400 endpoints: groups of at most GROUP_SLOS
     assert f"{scans} scans; cells identical for 4/4 SLOs" in proc.stdout
+
+
+def test_result_row_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/result_row.py beside a baseline (here: the same results.py) reports every variant."""
+    script = RUN.parent / "result_row.py"
+    baseline = RUN.parent.parent / "slowatch" / "store" / "results.py"
+    cmd = [sys.executable, str(script), "--rows", "200", "--repeat", "1", "--baseline", str(baseline)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("µs CPU per row") == 9 and "stored phases: 64 bytes binary, 96 bytes" in proc.stdout
