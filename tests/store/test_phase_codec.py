@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import slowatch.phases as phases_module
 from slowatch.clock import FakeClock
 from slowatch.models import Outcome, ProbeResult
 from slowatch.phases import Phases
@@ -30,13 +31,14 @@ from tests.store.helpers import T0, eventually, pass_done, result
 
 @pytest.fixture(autouse=True, scope="module")
 def own_shape_caches() -> Iterator[None]:
-    """The many random shapes of these tests do not fill the codec's caches for the tests after them."""
-    headers, names = dict(codec._HEADERS), dict(codec._NAMES)
+    """The many random shapes of these tests do not fill the shape caches (the codec's, `Phases.of`'s) for
+    the tests after them: full, they share no more key tuples."""
+    caches: list[dict[Any, Any]] = [codec._HEADERS, codec._NAMES, phases_module._SHAPES]
+    saved = [dict(cache) for cache in caches]
     yield
-    codec._HEADERS.clear()
-    codec._HEADERS.update(headers)
-    codec._NAMES.clear()
-    codec._NAMES.update(names)
+    for cache, before in zip(caches, saved, strict=True):
+        cache.clear()
+        cache.update(before)
 
 
 PHASES = {"resolve": 0.0, "connect": 0.0123, "tls": 1e-300, "processing": 0.1 + 0.2, "transfer": 5e-6}
