@@ -29,8 +29,9 @@ disarms it: the next fold is the SQL one for its whole range, and arms it again.
 parts add up to the single fold's figures (`latest` keeps the newer row either way). The memory changes
 only when a transaction committed (`add`, `arm`), so a failed fold leaves it as it was.
 
-Memory: endpoints get slots (rebuilt hourly, so removed endpoints are forgotten); per hour 13 int64 per
-slot, per slot the newest (ts, id): ~12 MB per hour at 100,000 endpoints.
+Memory: endpoints get slots (rebuilt hourly, so removed endpoints are forgotten); per hour and slot an
+int64 (µs) and 12 uint32 bins (an overflow disarms), per slot the newest (ts, id): at 100,000 endpoints
+5.6 MB per hour (rows of more than MAX_HOURS hours between two folds disarm), 1.6 MB, and the slot table.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ DURATION_LIMIT = 1e6
 """A good attempt's duration (s) above this (or negative) is left to the SQL fold: µs sums stay < 2^53."""
 SLOTS_TTL = 3600.0
 """Seconds (of the writer's Clock) after which the endpoint slots are rebuilt at the next arm."""
+MAX_HOURS = 6
+"""Rows of more distinct hours than this between two folds are left to the SQL fold (an hour costs 56 bytes
+per endpoint: 5.6 MB at 100,000 endpoints)."""
 
 _BINS = len(LATENCY_BUCKETS) + 1
 _SUCCESS = Outcome.SUCCESS.value
@@ -77,7 +81,7 @@ _UPSERT_NEWEST = (
 )
 
 
-_ZERO_BINS: array[int] = array("q", bytes(8 * _BINS))
+_ZERO_BINS: array[int] = array("I", bytes(4 * _BINS))
 _NONE: array[int] = array("q")
 
 
@@ -107,7 +111,7 @@ class FoldMemory:
 
     def _clear(self) -> None:
         n = len(self._names)
-        self._hours: dict[int, tuple[array[int], array[int]]] = {}  # hour -> (µs per slot, bins per slot)
+        self._hours: dict[int, tuple[array[int], array[int]]] = {}  # hour -> (µs per slot, bins per slot: uint32)
         self._outcomes: dict[tuple[int, int, str], int] = {}  # (slot, hour, outcome) -> count
         self._newest_ts: array[float] = array("d", [-1.0]) * n
         self._newest_id: array[int] = array("q", bytes(8 * n))  # 0: no final row
@@ -177,7 +181,9 @@ class FoldMemory:
         found = self._hours.get(hour)
         if found is None:
             n = len(self._names)
-            found = self._hours[hour] = (array("q", bytes(8 * n)), array("q", bytes(8 * n * _BINS)))
+            if len(self._hours) >= MAX_HOURS:
+                raise _Unusual(f"id {rid}: rows of more than {MAX_HOURS} hours")
+            found = self._hours[hour] = (array("q", bytes(8 * n)), array("I", bytes(4 * n * _BINS)))
         return hour, *found
 
     def _new_slot(self, name: str) -> int:

@@ -21,7 +21,7 @@ from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome, ProbeResult
 from slowatch.store.fold import FoldSchedule, fold
-from slowatch.store.fold_memory import FoldMemory
+from slowatch.store.fold_memory import MAX_HOURS, FoldMemory
 from slowatch.store.results import Written, write_results
 from slowatch.store.schema import LATENCY_BUCKETS, RESULT_COLUMNS, migrate
 from tests.store.conftest import MakeStore
@@ -43,12 +43,14 @@ def edge_duration(rng: random.Random) -> float:
     ])  # fmt: skip
 
 
-def tricky(rng: random.Random, n: int, start: float, endpoints: int = 9) -> list[ProbeResult]:
+def tricky(
+    rng: random.Random, n: int, start: float, endpoints: int = 9, late: tuple[int, ...] = (0, 0, 0, 0, 1, 5)
+) -> list[ProbeResult]:
     """Hour edges, late rows of older hours, equal ts per endpoint, non-final attempts, edge durations."""
     out: list[ProbeResult] = []
     for i in range(n):
         ep = f"ep{rng.randrange(endpoints)}" if rng.random() < 0.9 else "é-ü"
-        hour = start // HOUR * HOUR - HOUR * rng.choice([0, 0, 0, 0, 1, 5])
+        hour = start // HOUR * HOUR - HOUR * rng.choice(late)
         at = hour + rng.choice([0.0, 0.5, HOUR - 0.001, HOUR, HOUR + 0.25, rng.uniform(0, 2 * HOUR)])
         if out and rng.random() < 0.1:
             at, ep = out[-1].started_at, out[-1].endpoint  # the same instant, the same endpoint
@@ -141,7 +143,7 @@ def test_each_fold_equals_the_sql_fold_of_its_range(tmp_path: Path, seed: int, p
     folds.folded(folds.fold(mem)[1])  # at start: SQL, then armed
     mem.conn.execute("COMMIT")
     for step in plan:
-        rs = tricky(rng, rng.randrange(1, 40), T0 + rng.uniform(0, 3 * HOUR), endpoints=4)
+        rs = tricky(rng, rng.randrange(1, 40), T0 + rng.uniform(0, 2 * HOUR), endpoints=4, late=(0, 1))  # 5 hours
         written: list[Written] = []
         mem.conn.execute("BEGIN")
         if step != "fold":
@@ -256,11 +258,18 @@ async def test_unusual_values_fall_back_to_sql(
         await store.flush()
         assert folds.sql_folds == 2 + n
         assert actual(db_path) == await asyncio.to_thread(sql_fold_of, db_path, tmp_path)  # (recompute.py: floors)
+    for hour in range(MAX_HOURS + 1):  # rows of too many hours between two folds
+        store.record(result(at=T0 - hour * HOUR))
+    await eventually(lambda: store.pending == 0)
+    await store.flush()
+    assert folds.sql_folds == 6
+    for hour in range(MAX_HOURS):
+        store.record(result(at=T0 - hour * HOUR))
     store.record(result(at=T0 + 100, final=False, duration=-5.0))  # not final: not counted, fine in memory
     store.record(result(at=T0 + 100))
     await eventually(lambda: store.pending == 0)
     await store.flush()
-    assert folds.sql_folds == 5
+    assert folds.sql_folds == 6
     assert actual(db_path) == await asyncio.to_thread(sql_fold_of, db_path, tmp_path)
 
 
