@@ -1,6 +1,5 @@
-"""Folds from the writer's memory (store/fold_memory.py) write exactly what the SQL fold derives from the same
-raw rows: random rows on hour and bucket edges, through the real writer; failed transactions, rows the
-memory did not see (a submitted op, another process) and restarts stay exact."""
+"""Folds from the writer's memory (store/fold_memory.py) equal the SQL fold of the same raw rows (random rows on
+hour and bucket edges, through the real writer), also after failed transactions, unseen rows and restarts."""
 
 from __future__ import annotations
 
@@ -76,18 +75,10 @@ def sql_fold_of(path: str, tmp: Path) -> Tables:
     return actual(copy)
 
 
-def max_id(path: str) -> int:
+def scalar(path: str, sql: str) -> int:
     conn = sqlite3.connect(path)
     try:
-        return int(conn.execute("SELECT max(id) FROM results").fetchone()[0] or 0)
-    finally:
-        conn.close()
-
-
-def watermark(path: str) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute("SELECT results_id FROM rollup_watermark").fetchone()[0])
+        return int(conn.execute(sql).fetchone()[0] or 0)
     finally:
         conn.close()
 
@@ -113,7 +104,7 @@ async def test_memory_folds_equal_the_sql_fold(
         if way != "flush":
             await eventually(lambda: store.pending == 0)
         if way == "interval":  # the idle writer folds in a transaction of its own
-            top = max_id(db_path)
+            top = scalar(db_path, "SELECT max(id) FROM results")
             clock.advance(60)
             await eventually(lambda top=top: store.rollup_watermark == top)  # type: ignore[misc]
         elif way.startswith("flush"):  # folded in the batch's transaction (with its rows, if any)
@@ -169,14 +160,6 @@ def test_each_fold_equals_the_sql_fold_of_its_range(tmp_path: Path, seed: int, p
         db.conn.close()
 
 
-def page_count(path: str) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute("PRAGMA page_count").fetchone()[0])
-    finally:
-        conn.close()
-
-
 async def test_a_failed_fold_is_counted_once_when_it_succeeds(
     make_store: MakeStore, clock: FakeClock, db_path: str
 ) -> None:
@@ -187,7 +170,7 @@ async def test_a_failed_fold_is_counted_once_when_it_succeeds(
     for r in tricky(rng, 300, clock.time(), endpoints=300):  # many new rollup rows: the fold needs pages
         store.record(r)
     await eventually(lambda: store.pending == 0)
-    store.set_max_page_count(page_count(db_path))  # a full "disk": the fold's upserts fail
+    store.set_max_page_count(scalar(db_path, "PRAGMA page_count"))  # a full "disk": the fold's upserts fail
     flushed = asyncio.ensure_future(store.flush())
     await eventually(lambda: store.write_errors >= 3)  # the fold failed, was rolled back and retried
     assert folds.memory is not None and folds.memory.folds >= 3 and store.rollup_watermark == 0
@@ -301,7 +284,10 @@ asyncio.run(main(sys.argv[1]))
 async def test_after_a_kill_the_catch_up_is_exact_and_memory_folds_go_on(make_store: MakeStore, db_path: str) -> None:
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", KILLED_WRITER, db_path, cwd=REPO)
     assert await asyncio.wait_for(proc.wait(), 60) == -9
-    assert max_id(db_path) == 900 and watermark(db_path) == 600
+    assert (
+        scalar(db_path, "SELECT max(id) FROM results") == 900
+        and scalar(db_path, "SELECT results_id FROM rollup_watermark") == 600
+    )
     store = make_store(rollup_interval=1e9)
     await store.start()  # the catch-up: SQL
     assert_exact(db_path)
