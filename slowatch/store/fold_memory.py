@@ -244,4 +244,4 @@ class FoldMemory:
                     yield (names[slot], hour, n, lat[slot], *seg)
 
 
-__all__ = ["DURATION_LIMIT", "SLOTS_TTL", "TS_LIMIT", "FoldMemory"]
+__all__ = ["DURATION_LIMIT", "MAX_HOURS", "SLOTS_TTL", "TS_LIMIT", "FoldMemory"]
