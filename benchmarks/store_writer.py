@@ -1,22 +1,29 @@
-"""CPU per result of the store writer's work, in-process: write_results per 0.5 s batch, the periodic rollup
+"""CPU per result of the store writer's work, in-process: each 0.5 s batch's transaction, the periodic rollup
 fold and the pack step, amortised over the results written, with a `results` table of live size.
 
   .venv/bin/python benchmarks/store_writer.py --endpoints 100000 --rate 1667 [--minutes 20] [--warmup 31]
+                                              [--fold memory|sql]
+
+It drives the store's own `Writer` (store/writer.py) on this thread, without its thread and queue: its
+`_commit` per batch (write_results, incidents, the commit hook that hands the rows to the fold memory),
+its `FoldSchedule` and its `Pack`, each transaction through `Writer._transact`.
 
 Simulates `--endpoints` endpoints probed at `--rate` results/s (100,000 at 60 s = 1,667/s) in the order the
 scheduler runs them: by `scheduler.phase_offset` (a hash of the name), so each batch's endpoints are in a
 random order relative to their names, as in the live daemon (`--order name` gives the old, optimistic
 name order). Each result's phases are a `Phases` (an `array('d')` under a shared key tuple), as the daemon
-gets them from a prober worker (workers/protocol.unpack_result). Batches of rate/2 results (the writer's
-0.5 s batch interval), each in one transaction like the writer's; every `--fold-every` s of simulated time
-one fold transaction; after every batch up to `--pack-ticks` turns of the writer's pack schedule
-(`pack.Pack`, FakeClock at the simulated time: passes of what is older than `--pack-after`, `--pack-batch`
-rows per turn), so passes run between batches.
+gets them from a prober worker (workers/protocol.unpack_result). Batches of rate/2 results (the writer's 0.5 s batch interval), each in one transaction
+(`Writer._commit`); every `--fold-every` s of simulated time one fold transaction (`FoldSchedule.run`, as the
+idle writer does; `--fold sql` gives the writer a schedule without memory: every fold is the SQL
+`fold.fold`, as before fold_memory.py); after every batch up to
+`--pack-ticks` turns of the writer's pack schedule (`pack.Pack`, FakeClock at the simulated time: passes
+of what is older than `--pack-after`, `--pack-batch` rows per turn), so passes run between batches.
 
 The first `--warmup` simulated minutes are written but not measured (default: pack_after + a block + a
 fold interval + 1 minute, so `results` has reached its live size and passes are running); then
 `--minutes` are measured (whole 10-minute blocks: each has one pass). Reports µs CPU (process_time) per
-result, split into batch writes, folds and packs, the size range of `results` and the load average.
+result, split into batch writes (of which the fold memory taking the committed rows in), folds and packs,
+the size range of `results`, the process's peak RSS and the load average.
 """
 
 from __future__ import annotations
@@ -24,23 +31,24 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sqlite3
+import resource
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from slowatch.clock import FakeClock
+from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome, ProbeResult
 from slowatch.phases import Phases
 from slowatch.scheduler import phase_offset
-from slowatch.store import fold as store_fold
 from slowatch.store import pack as store_pack
-from slowatch.store import results as store_results
-from slowatch.store.schema import migrate
+from slowatch.store.fold import FoldSchedule
+from slowatch.store.fold_memory import FoldMemory
+from slowatch.store.items import Item
+from slowatch.store.schema import MIGRATIONS
+from slowatch.store.writer import Writer
 
 T0 = 1_767_225_600.0 + 1800
 
@@ -73,11 +81,10 @@ def batch(rng: random.Random, eps: list[int], start: int, size: int, t0: float, 
 
 
 class Meter:
-    """Process CPU time spent in `transact` calls, per kind of work, counted only while `on`."""
+    """Process CPU time spent per kind of work, counted only while `on`."""
 
-    def __init__(self, conn: sqlite3.Connection, db: Database) -> None:
-        self.conn, self.db = conn, db
-        self.cpu: dict[str, float] = {"write": 0.0, "fold": 0.0, "pack": 0.0}
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {"write": 0.0, "memory": 0.0, "fold": 0.0, "pack": 0.0}
         self.calls: dict[str, int] = dict.fromkeys(self.cpu, 0)
         self.longest: dict[str, float] = dict.fromkeys(self.cpu, 0.0)
         self.on = False
@@ -89,26 +96,22 @@ class Meter:
         if self.on:
             spent = time.process_time() - c0
             self.cpu[kind] += spent
+            self.calls[kind] += 1
             self.longest[kind] = max(self.longest[kind], spent)
         return value
 
-    def transact(self, kind: str, fn: Callable[[Database], Any]) -> Any:
-        c0 = time.process_time()
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            value = fn(self.db)
-            self.conn.execute("COMMIT")
-        except Exception as e:
-            self.conn.execute("ROLLBACK")
-            print(f"  {kind} transaction failed: {e!r}")
-            value = None
-        spent = time.process_time() - c0
-        if self.on:
-            self.calls[kind] += 1
-            if kind != "pack":  # (counted by `timed`, with the rest of the tick)
-                self.cpu[kind] += spent
-                self.longest[kind] = max(self.longest[kind], spent)
-        return value
+
+def make_writer(path: str, clock: FakeClock, args: argparse.Namespace) -> Writer:
+    """The store's writer, as Store builds it (retention passes off: the benchmark never ticks them)."""
+    writer = Writer(
+        path, clock=clock, retention=RetentionConfig(pack_after=args.pack_after), batch_interval=0.5,
+        max_pending=1 << 40, observe_write=None, migrations=MIGRATIONS, max_page_count=None, busy_timeout=5.0,
+        max_backoff=1.0, retention_interval=1e12, retention_batch=5_000, max_batch=1 << 30,
+        rollup_interval=args.fold_every, pack_batch=args.pack_batch,
+    )  # fmt: skip
+    memory = FoldMemory() if args.fold == "memory" else None
+    writer.folds = FoldSchedule(clock, args.fold_every, path=path, memory=memory)
+    return writer
 
 
 def main() -> None:
@@ -122,6 +125,7 @@ def main() -> None:
     ap.add_argument("--pack-after", type=float, default=900.0)
     ap.add_argument("--pack-batch", type=int, default=5_000)
     ap.add_argument("--pack-ticks", type=int, default=4, help="pack turns after each batch while a pass runs")
+    ap.add_argument("--fold", choices=("memory", "sql"), default="memory", help="the writer's folds (sql: as before)")
     args = ap.parse_args()
     warmup = args.warmup if args.warmup is not None else (args.pack_after + 600 + args.fold_every + 60) / 60
     rng = random.Random(7)
@@ -131,57 +135,63 @@ def main() -> None:
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "w.db")
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        db = Database(conn, execute_plugins=False)
-        migrate(db)
         clock = FakeClock(T0)
-        packs = store_pack.Pack(clock, pack_after=args.pack_after, interval=args.fold_every, batch=args.pack_batch,
-                                path=path)  # fmt: skip
-        meter = Meter(conn, db)
-        states: dict[str, str] = {}
+        writer = make_writer(path, clock, args)
+        db = writer._db = writer._open()  # (on this thread: migrations, the catch-up fold, journal and sync modes)
+        conn, folds, packs = db.conn, writer.folds, writer.packs
+        meter = Meter()
+        committed = folds.committed
+        folds.committed = lambda written: meter.timed("memory", lambda: committed(written))  # type: ignore[method-assign]
+
+        def transact(fn: Callable[[Any], Any]) -> Any:
+            return writer._transact(db, fn)
+
+        def pack_transact(fn: Callable[[Any], Any]) -> Any:
+            meter.calls["pack"] += meter.on
+            return writer._transact(db, fn)
+
         counted, sizes = 0, []
-        next_fold = T0 + args.fold_every
         for b in range(n_batches):
             now = T0 + b * 0.5
             clock.set(now + 0.5)
-            rs = batch(rng, eps, b * per_batch, per_batch, T0, args.rate)
+            rs: list[Item] = [*batch(rng, eps, b * per_batch, per_batch, T0, args.rate)]
             meter.on = b >= n_warm
-            meter.transact("write", lambda db, rs=rs: store_results.write_results(db, rs, states))  # type: ignore[misc]
+            if folds.due:  # (before the batch, so that `_commit` does not fold in its transaction: measured apart)
+                meter.timed("fold", lambda: folds.run(transact))
+            if not meter.timed("write", lambda rs=rs: writer._commit(db, rs)):  # type: ignore[misc]
+                raise SystemExit(f"a batch transaction failed: {writer.last_error}")
             counted += per_batch if meter.on else 0
-            if clock.time() >= next_fold:
-                next_fold += args.fold_every
-                meter.transact("fold", store_fold.fold)
             for _ in range(args.pack_ticks):
-                meter.timed("pack", lambda: packs.tick(lambda fn: meter.transact("pack", fn),
-                                                       lambda cutoff: store_pack.oldest_due(db, cutoff)))  # fmt: skip
+                meter.timed("pack", lambda: packs.tick(pack_transact, lambda cutoff: store_pack.oldest_due(db, cutoff)))
                 if not packs.busy:
                     break
             if meter.on and b % 120 == 0:
                 sizes.append(conn.execute("SELECT count(*) FROM results").fetchone()[0])
-        close = getattr(packs, "close", None)
-        if close is not None:
-            close()
+        packs.close()
         table_bytes = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
         raw_rows = conn.execute("SELECT count(*) FROM results").fetchone()[0]
         raw_bytes = sum(size for name, size in table_bytes.items() if name == "results" or name.startswith("results_"))
         conn.close()
     per = 1e6 / max(1, counted)
     cpu, calls, longest = meter.cpu, meter.calls, meter.longest
+    n_folds = calls["fold"]
+    memory_folds = 0 if folds.memory is None else folds.memory.folds
     print(f"store writer at {args.endpoints} endpoints, {args.rate} results/s ({args.order} order), batches of "
-          f"{per_batch}; {warmup:g} min warm-up, {counted} results measured over {args.minutes:g} min; "
-          f"load average {load0[0]:.2f} -> {os.getloadavg()[0]:.2f}")  # fmt: skip
+          f"{per_batch}; {warmup:g} min warm-up, {counted} results measured over {args.minutes:g} min; folds: "
+          f"{args.fold}; load average {load0[0]:.2f} -> {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"  results table while measured: {min(sizes, default=0):,} - {max(sizes, default=0):,} rows")
-    print(f"  batch writes: {cpu['write'] * per:6.1f} µs CPU per result (longest {longest['write'] * 1e3:.0f} ms)")
-    print(f"  rollup folds: {cpu['fold'] * per:6.1f} µs CPU per result ({calls['fold']} folds, "
-          f"{cpu['fold'] / max(1, calls['fold']) * 1e3:.0f} ms each)")  # fmt: skip
+    print(f"  batch writes: {cpu['write'] * per:6.1f} µs CPU per result (longest {longest['write'] * 1e3:.0f} ms; of "
+          f"which the fold memory taking the rows in {cpu['memory'] * per:.2f} µs)")  # fmt: skip
+    print(f"  rollup folds: {cpu['fold'] * per:6.1f} µs CPU per result ({n_folds} folds, "
+          f"{cpu['fold'] / max(1, n_folds) * 1e3:.0f} ms each; since start {memory_folds} from memory, "
+          f"{folds.sql_folds} in SQL)")  # fmt: skip
     print(f"  packs:        {cpu['pack'] * per:6.1f} µs CPU per result ({calls['pack']} transactions, longest turn "
           f"{longest['pack'] * 1e3:.0f} ms; {packs.packed:,} rows packed since start)")  # fmt: skip
     blocks = table_bytes.get("result_blocks", 0) + table_bytes.get("result_blocks_endpoint_start", 0)
     print(f"  result_blocks: {blocks / max(1, packs.packed):.1f} bytes per packed row (index included); results: "
           f"{raw_bytes / max(1, raw_rows):.0f} bytes per row (indexes included)")  # fmt: skip
-    print(f"  total:        {sum(cpu.values()) * per:6.1f} µs CPU per result")
+    print(f"  total:        {(cpu['write'] + cpu['fold'] + cpu['pack']) * per:6.1f} µs CPU per result; peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -107,3 +107,15 @@ def test_result_row_benchmark_smoke(tmp_path: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("µs CPU per row") == 9 and "stored phases: 64 bytes binary, 96 bytes" in proc.stdout
+
+
+@pytest.mark.slow
+def test_store_writer_benchmark_smoke() -> None:
+    """benchmarks/store_writer.py drives the store's Writer: its folds come from memory (`--fold sql`: never)."""
+    script = RUN.parent / "store_writer.py"
+    args = ["--endpoints", "300", "--rate", "60", "--minutes", "10", "--pack-after", "60", "--fold-every", "60"]
+    for fold, figures in (("memory", "since start 23 from memory, 1 in SQL"), ("sql", "0 from memory, 24 in SQL")):
+        proc = subprocess.run([sys.executable, str(script), *args, "--fold", fold], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert figures in proc.stdout and "rows packed since start" in proc.stdout, proc.stdout

@@ -2,7 +2,8 @@
 
 Raw rows are inserted with one `executemany`; up/down transitions of *final* results become
 incidents. Hourly rollups, per-outcome counts and the `latest` row per endpoint are derived from the
-raw rows by `fold.fold`, periodically (see fold.py). Runs on the writer thread only.
+raw rows periodically (fold.py; from what the writer kept of the rows written here, fold_memory.py). Runs
+on the writer thread only.
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def write_results(
     max(id) + 1 (ids are never reused, fold.py), so the rows of one `executemany` in the writer's
     transaction have consecutive ids.
 
-    Rollups, per-outcome counts and `latest` are not touched here: `fold.fold` derives them from the
-    raw rows later (see fold.py). A malformed result (a bug upstream) is logged and skipped rather
+    Rollups, per-outcome counts and `latest` are not touched here: the fold derives them from the
+    raw rows (or `written`) later (see fold.py). A malformed result (a bug upstream) is logged and skipped rather
     than blocking every write.
 
     `states` maps endpoint -> "up"/"down" and is updated in place; the writer passes an overlay it

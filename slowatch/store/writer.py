@@ -5,7 +5,8 @@ Items (ProbeResults, submitted ops, flush markers) are appended to a deque by an
 `batch_interval` (or at once when a flush asks) the writer takes up to `max_batch` items and
 writes them in ONE `BEGIN IMMEDIATE` transaction, in order (raw rows and incidents; rollups, outcome
 counts and `latest` are folded from raw rows every `rollup_interval`, in a batch with a flush marker,
-at close, and at open first: fold.py; then packed: pack.py). A failed transaction (disk full, locked
+at close, and at open first: fold.py; normally from what the writer accumulated from the rows it
+committed, `_committed`: fold_memory.py; then packed: pack.py). A failed transaction (disk full, locked
 past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store unhealthy and is
 retried with exponential backoff up to `max_backoff`; the batch is kept. A submitted op that raises
 a non-environmental error (a bug in the op) is logged with its traceback, counted in `rejected`,
@@ -31,6 +32,7 @@ from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
 from slowatch.store.fold import FoldSchedule
+from slowatch.store.fold_memory import FoldMemory
 from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
 from slowatch.store.pack import Pack, oldest_due
 from slowatch.store.results import Written, load_states, write_results
@@ -59,7 +61,7 @@ class Writer:
         self.ready: Future[None] = running_future()
         self.done: Future[None] = running_future()
         self.retention = Retention(clock, retention, interval=retention_interval, batch=retention_batch)
-        self.folds = FoldSchedule(clock, rollup_interval, path=path)
+        self.folds = FoldSchedule(clock, rollup_interval, path=path, memory=FoldMemory())
         self.packs = Pack(clock, pack_after=retention.pack_after, interval=rollup_interval, batch=pack_batch, path=path)
         self._batch_interval, self._max_batch, self._max_backoff = batch_interval, max_batch, max_backoff
         self._busy_timeout, self._migrations, self._observe = busy_timeout, migrations, observe_write
@@ -210,6 +212,7 @@ class Writer:
 
     def _committed(self, written: list[Written]) -> None:
         """The rows of a batch's transaction were committed (their ids and values)."""
+        self.folds.committed(written)
 
     @staticmethod
     def _write(db: Database, batch: list[Item], states: ChainMap[str, str],
