@@ -12,10 +12,10 @@ Simulates `--endpoints` endpoints probed at `--rate` results/s (100,000 at 60 s 
 scheduler runs them: by `scheduler.phase_offset` (a hash of the name), so each batch's endpoints are in a
 random order relative to their names, as in the live daemon (`--order name` gives the old, optimistic
 name order). Each result's phases are a `Phases` (an `array('d')` under a shared key tuple), as the daemon
-gets them from a prober worker (workers/protocol.unpack_result). Batches of rate/2 results (the writer's 0.5 s batch interval), each in one transaction
-(`Writer._commit`); every `--fold-every` s of simulated time one fold transaction (`FoldSchedule.run`, as the
-idle writer does; `--fold sql` gives the writer a schedule without memory: every fold is the SQL
-`fold.fold`, as before fold_memory.py); after every batch up to
+gets them from a prober worker (workers/protocol.unpack_result). Batches of rate/2 results (the writer's
+0.5 s batch interval), each in one transaction (`Writer._commit`); every `--fold-every` s of simulated time
+one fold transaction (`FoldSchedule.run`, as the idle writer does; `--fold sql` gives the writer a schedule
+without memory: every fold is the SQL `fold.fold`, as before fold_memory.py); after every batch up to
 `--pack-ticks` turns of the writer's pack schedule (`pack.Pack`, FakeClock at the simulated time: passes
 of what is older than `--pack-after`, `--pack-batch` rows per turn), so passes run between batches.
 
