@@ -9,7 +9,7 @@ on the writer thread only.
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 
 from sqlite_utils import Database
 
@@ -67,8 +67,9 @@ Written = tuple[int, list[Row]]
 
 
 def write_results(
-    db: Database, results: Sequence[ProbeResult], states: MutableMapping[str, str], written: list[Written] | None = None
-) -> int:
+    db: Database, results: Sequence[ProbeResult], states: MutableMapping[str, str],
+    written: list[Written] | None = None, *, committed: Mapping[str, str] | None = None,
+) -> int:  # fmt: skip
     """Insert `results` (raw rows) and log up/down transitions as incidents; return how many were rejected.
 
     `written` (if given) gets the inserted rows with the id of the first: SQLite numbers each new row
@@ -76,11 +77,13 @@ def write_results(
     transaction have consecutive ids.
 
     Rollups, per-outcome counts and `latest` are not touched here: the fold derives them from the
-    raw rows (or `written`) later (see fold.py). A malformed result (a bug upstream) is logged and skipped rather
-    than blocking every write.
+    raw rows (or `written`) later (see fold.py). A malformed result (a bug upstream) is logged and skipped
+    rather than blocking every write.
 
-    `states` maps endpoint -> "up"/"down" and is updated in place; the writer passes an overlay it
-    only merges into its committed view once the transaction commits.
+    `states` maps endpoint -> "up"/"down" and is updated in place; with `committed`, a state not in
+    `states` is looked up there (the writer passes an empty dict of this transaction's changes and its
+    committed view, merged once the transaction commits: a ChainMap's `get` cost ~0.9 µs per result, two
+    dict lookups ~0.1).
     """
     rows: list[Row] = []
     incidents: list[Row] = []
@@ -97,7 +100,9 @@ def write_results(
         if row[8]:  # final: only final attempts move the up/down state
             ep = r.endpoint
             new = UP if row[3] == success else DOWN
-            old = states.get(ep, UNKNOWN)
+            old = states.get(ep)
+            if old is None:
+                old = UNKNOWN if committed is None else committed.get(ep, UNKNOWN)
             if new != old:
                 incidents.append((ep, row[0], old, new, row[3], row[6]))
                 states[ep] = new

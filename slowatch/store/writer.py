@@ -20,7 +20,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections import ChainMap, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from functools import partial
@@ -182,11 +182,11 @@ class Writer:
 
     def _commit(self, db: Database, batch: list[Item]) -> bool:
         while True:
-            overlay: ChainMap[str, str] = ChainMap({}, self._states)
+            changes: dict[str, str] = {}  # this transaction's up/down changes over self._states
             fold_now = self.folds.due or any(isinstance(item, FlushMarker) for item in batch)
             written: list[Written] = []
-            write = partial(self._write, batch=batch, states=overlay, fold=self.folds.fold if fold_now else None,
-                            written=written)  # fmt: skip
+            write = partial(self._write, batch=batch, states=changes, committed=self._states, written=written,
+                            fold=self.folds.fold if fold_now else None)  # fmt: skip
             try:
                 rejected, marks = self._transact(db, write, raise_errors=True) or (0, None)
             except BadOp as bad:
@@ -198,7 +198,7 @@ class Writer:
                 continue
             except Exception:
                 return False
-            self._states.update(overlay.maps[0])
+            self._states.update(changes)
             self._committed(written)
             if marks is not None:
                 self.folds.folded(marks[1])
@@ -215,11 +215,12 @@ class Writer:
         self.folds.committed(written)
 
     @staticmethod
-    def _write(db: Database, batch: list[Item], states: ChainMap[str, str],
+    def _write(db: Database, batch: list[Item], states: dict[str, str], committed: dict[str, str],
                fold: Callable[[Database], tuple[int, int]] | None,
                written: list[Written]) -> tuple[int, tuple[int, int] | None]:  # fmt: skip
         """Write the batch in order, then fold if asked; return (malformed results skipped, fold marks).
-        `written` gets the rows inserted, with their ids (results.write_results)."""
+        `states` gets the up/down changes over `committed`; `written` the rows inserted, with their ids
+        (results.write_results)."""
         run: list[ProbeResult] = []
         rejected = 0
         for item in batch:
@@ -227,7 +228,7 @@ class Writer:
                 run.append(item)
             elif isinstance(item, Op):
                 if run:
-                    rejected += write_results(db, run, states, written)
+                    rejected += write_results(db, run, states, written, committed=committed)
                     run = []
                 try:
                     item.fn(db)
@@ -236,7 +237,7 @@ class Writer:
                         raise
                     raise BadOp(item) from e
         if run:
-            rejected += write_results(db, run, states, written)
+            rejected += write_results(db, run, states, written, committed=committed)
         return rejected, None if fold is None else fold(db)
 
     def _transact(self, db: Database, fn: Callable[[Database], T], *, raise_errors: bool = False) -> T | None:
