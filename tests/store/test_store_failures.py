@@ -11,7 +11,7 @@ import pytest
 
 from slowatch.errors import StoreError
 from slowatch.models import Outcome
-from slowatch.store import Store, history
+from slowatch.store import Store, history, incidents
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, eventually, result
 
@@ -181,3 +181,28 @@ async def test_flush_after_close_and_prune_after_close_fail(store: Store) -> Non
         await store.flush()
     with pytest.raises(StoreError, match="closed"):
         await store.prune()
+
+
+async def test_state_changes_of_a_failed_batch_are_logged_once_when_it_commits(
+    make_store: MakeStore, db_path: str
+) -> None:
+    """The writer keeps a batch's up/down changes apart from its committed states until the commit: a
+    failed attempt neither loses the incident nor logs it twice, and later batches see the state."""
+    store = make_store()
+    await store.start()
+    store.record(result("api", at=T0))
+    await store.flush()
+    store.set_max_page_count(page_count(db_path) + 2)  # two free pages: the next batch fails until lifted
+    store.record(result("api", Outcome.TIMEOUT, at=T0 + 60, message="down"))
+    for i in range(300):
+        store.record(result(f"ep{i}", at=T0 + 61 + i / 10, message="x" * 500))
+    store.record(result("api", Outcome.TIMEOUT, at=T0 + 120, message="still down"))
+    await eventually(lambda: store.write_errors >= 2)
+    store.set_max_page_count(None)
+    await asyncio.wait_for(store.flush(), 5.0)
+    store.record(result("api", at=T0 + 180))
+    await store.flush()
+    logged = await store.read(lambda db: incidents(db, "api"))
+    assert [(i.from_state, i.to_state, i.ts) for i in reversed(logged)] == [
+        ("unknown", "up", T0), ("up", "down", T0 + 60), ("down", "up", T0 + 180)
+    ]  # fmt: skip
