@@ -151,6 +151,30 @@ def _side_json(side: dict[str, list[list[Any]]]) -> bytes:
     return ("{" + ",".join(parts) + "}").encode()
 
 
+_RECORD = struct.Struct("<IIBHBB")  # one row of the fixed columns, little-endian: see _fixed_planes
+_PLANE_OFFSETS = tuple(offset + i for offset, (_, width) in zip((0, 4, 8, 9, 11, 12), _COLUMNS, strict=True)
+                       for i in range(width))  # fmt: skip
+
+
+def _fixed_planes(deltas: list[int], micros: list[Any], codes: list[Any], statuses: Sequence[Any],
+                  attempts: Sequence[Any], finals: Sequence[Any]) -> list[bytes] | None:  # fmt: skip
+    """The byte planes of the fixed columns when every value is in its column's range (the usual case:
+    one `struct` record per row, sliced into planes, ~a third of the per-column path's cost); None
+    otherwise (then `_column` stores sentinels and side values)."""
+    if None in micros or None in codes or None in statuses or 0 in statuses:
+        return None
+    try:
+        if max(micros) >= _U32 or min(micros) < 0 or max(statuses) >= _U16 or min(statuses) < 0:
+            return None
+        if max(attempts) >= _U8 or min(attempts) < 0:
+            return None
+        records = b"".join(map(_RECORD.pack, deltas, micros, codes, statuses, attempts, map(bool, finals)))
+    except (TypeError, struct.error):  # a non-integer among them
+        return None
+    size = _RECORD.size
+    return [records[i::size] for i in _PLANE_OFFSETS]
+
+
 def encode(start: int, rows: Sequence[RawRow]) -> tuple[float, bytes]:
     """Pack rows of one endpoint and block (sorted by ts, then id); return (max ts, blob)."""
     n = len(rows)
@@ -162,18 +186,23 @@ def encode(start: int, rows: Sequence[RawRow]) -> tuple[float, bytes]:
     ms = [floor((t - start) * 1000 + nudge) for t in tss]
     if min(ms) < 0:
         ms = [max(0, m) for m in ms]
-    deltas = array("I", map(sub, ms, [0, *ms]))
-    dur = _column("I", _micros_all(durations), "d", side, 0, _U32, list(durations))
-    out = _column("B", list(map(_CODE.get, outcomes)), "o", side, 0, _U8, list(outcomes))
-    plain = list(statuses) if None not in statuses else [0 if s is None else s for s in statuses]
-    status = _column("H", plain, "s", side, 0, _U16, list(statuses))
-    if 0 in statuses:  # a status 0 must not read back as None
-        zeros = [i for i, s in enumerate(statuses) if s == 0]
-        for i in zeros:
-            status[i] = _U16
-        side["s"] = sorted([*side.get("s", []), *([i, 0] for i in zeros)])
-    attempt = _column("B", list(attempts), "a", side, 0, _U8)
-    final = array("B", map(bool, finals))
+    deltas = list(map(sub, ms, [0, *ms]))
+    micros, codes = _micros_all(durations), list(map(_CODE.get, outcomes))
+    planes = _fixed_planes(deltas, micros, codes, statuses, attempts, finals)
+    if planes is None:
+        dur = _column("I", micros, "d", side, 0, _U32, list(durations))
+        out = _column("B", codes, "o", side, 0, _U8, list(outcomes))
+        plain = list(statuses) if None not in statuses else [0 if s is None else s for s in statuses]
+        status = _column("H", plain, "s", side, 0, _U16, list(statuses))
+        if 0 in statuses:  # a status 0 must not read back as None
+            zeros = [i for i, s in enumerate(statuses) if s == 0]
+            for i in zeros:
+                status[i] = _U16
+            side["s"] = sorted([*side.get("s", []), *([i, 0] for i in zeros)])
+        attempt = _column("B", list(attempts), "a", side, 0, _U8)
+        final = array("B", map(bool, finals))
+        fixed = (array("I", deltas), dur, out, status, attempt, final)
+        planes = [_planes(col, w) for col, (_, w) in zip(fixed, _COLUMNS, strict=True)]
     if any(messages):
         side["m"] = [[i, m] for i, m in enumerate(messages) if m]
     if phases.count(None) != n:
@@ -188,9 +217,7 @@ def encode(start: int, rows: Sequence[RawRow]) -> tuple[float, bytes]:
         runs = _runs(values, default)
         if runs:
             side[key] = runs
-    body = [struct.pack("<I", n)] + [_planes(col, w) for col, (_, w) in zip((deltas, dur, out, status, attempt, final),
-                                                                             _COLUMNS, strict=True)]  # fmt: skip
-    body.append(_side_json(side) if side else b"")
+    body = [struct.pack("<I", n), *planes, _side_json(side) if side else b""]
     blob = bytes([FORMAT]) + zlib.compress(b"".join(body), 6, wbits=-15)
     return max(tss), blob
 
