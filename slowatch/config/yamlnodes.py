@@ -139,13 +139,15 @@ def _describe_tag(tag: str) -> str:
 
 
 class _Builder:
-    def __init__(self, doc: Document, env: Mapping[str, str] | None) -> None:
+    def __init__(self, doc: Document, env: Mapping[str, str] | None, locate: bool = True) -> None:
         self.doc = doc
         self.env = env
+        self.locate = locate
         self.constructor = SafeConstructor()
 
     def value(self, node: yaml.Node, path: Path) -> Any:
-        self.doc.values[path] = Mark.of(node.start_mark)
+        if self.locate:
+            self.doc.values[path] = Mark.of(node.start_mark)
         node = _deref(node)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
@@ -161,12 +163,14 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         text: str = node.value
-        self.doc.source[path] = text
+        if self.locate:
+            self.doc.source[path] = text
         if node.tag == _STR:
             if self.env is None:
                 return text
             result = interpolate(text, self.env)
             if result.substituted:
+                self.doc.source[path] = text  # (also when not locating: conceal.py needs the templates)
                 self.doc.interpolated.add(path)
                 self.doc.secrets.update(result.secrets)
             for message in result.errors:
@@ -202,14 +206,20 @@ class _Builder:
             key = self.key(key_node, path)
             if key is None:
                 continue
+            if not self.locate:  # (a duplicate is a problem: the loader parses again, locating, to word it)
+                if key in out:
+                    self.doc.problem((*path, key), Mark.of(key_node.start_mark), "duplicate key")
+                out[key] = self.value(value_node, (*path, key))
+                continue
             mark = Mark.of(key_node.start_mark)
             if key in explicit:
                 message = f"duplicate key {key!r} (first on line {explicit[key].line})"
                 self.doc.problem((*path, key), mark, message)
                 continue
             explicit[key] = mark
-            self.doc.keys[(*path, key)] = mark
-            out[key] = self.value(value_node, (*path, key))
+            child = (*path, key)
+            self.doc.keys[child] = mark
+            out[key] = self.value(value_node, child)
         return out
 
     def merge(self, node: yaml.Node, path: Path, out: dict[str, Any]) -> None:
@@ -223,7 +233,7 @@ class _Builder:
                 self.doc.problem(path, Mark.of(source.start_mark), message)
                 continue
             scratch = Document({})
-            built = _Builder(scratch, self.env).mapping(mapping, path)
+            built = _Builder(scratch, self.env, self.locate).mapping(mapping, path)
             adopted = [k for k in built if k not in out]
             for k in adopted:
                 out[k] = built[k]
@@ -246,8 +256,12 @@ def _syntax_problem(exc: yaml.YAMLError, text: str) -> YamlProblem:
     return YamlProblem("invalid YAML")
 
 
-def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES) -> Document:
-    """Compose and build one YAML document whose top level is a mapping. Raises YamlProblem."""
+def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, locate: bool = True) -> Document:
+    """Compose and build one YAML document whose top level is a mapping. Raises YamlProblem.
+
+    `locate=False` keeps no position or source text per value (only the source of interpolated values): at
+    100,000 endpoints those records were ~300 MB at the peak of a load. A document with problems then says
+    only *that* there are some (the loader parses it again, locating, to report them)."""
     try:
         root, aliases = compose(text)
     except yaml.YAMLError as exc:
@@ -264,7 +278,7 @@ def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES) -> D
     try:
         if aliases:
             _check_expansion(root, max_nodes)
-        doc.data = _Builder(doc, env).value(root, ())
+        doc.data = _Builder(doc, env, locate).value(root, ())
     except RecursionError:
         raise YamlProblem("invalid YAML: nested too deeply") from None
     return doc
