@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import yaml
 from yaml.constructor import SafeConstructor
 
-from slowatch.config.compose import Alias, compose, compose_stream
+from slowatch.config.compose import MAPPING, SCALAR, SEQUENCE, Alias, Node, compose, compose_stream
 from slowatch.config.interpolate import interpolate
 
 Path = tuple[str | int, ...]
@@ -86,25 +86,25 @@ class Document:
             self.problem(path, mark, message)
 
 
-def _deref(node: yaml.Node) -> yaml.Node:
+def _deref(node: Node) -> Node:
     return node.target if isinstance(node, Alias) else node
 
 
-def _children(node: yaml.Node) -> Iterator[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, SEQUENCE):
         yield from node.value
-    elif isinstance(node, yaml.MappingNode):
+    elif isinstance(node, MAPPING):
         for key, value in node.value:
             yield key
             yield value
 
 
-def _check_expansion(root: yaml.Node, limit: int) -> None:
+def _check_expansion(root: Node, limit: int) -> None:
     """Refuse documents whose aliases expand beyond `limit` nodes, without expanding them."""
     sizes: dict[int, int] = {}
     active: set[int] = set()
 
-    def size(node: yaml.Node) -> int:
+    def size(node: Node) -> int:
         if id(node) in sizes:
             return sizes[id(node)]
         active.add(id(node))
@@ -119,7 +119,7 @@ def _check_expansion(root: yaml.Node, limit: int) -> None:
 
     count = 0
 
-    def walk(node: yaml.Node) -> None:
+    def walk(node: Node) -> None:
         nonlocal count
         if isinstance(node, Alias):
             count += size(node.target)
@@ -145,23 +145,23 @@ class _Builder:
         self.locate = locate
         self.constructor = SafeConstructor()
 
-    def value(self, node: yaml.Node, path: Path) -> Any:
+    def value(self, node: Node, path: Path) -> Any:
         if self.locate:
             self.doc.values[path] = Mark.of(node.start_mark)
         node = _deref(node)
-        if isinstance(node, yaml.ScalarNode):
+        if isinstance(node, SCALAR):
             return self.scalar(node, path)
-        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+        if isinstance(node, SEQUENCE) and node.tag == _SEQ:
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+        if isinstance(node, MAPPING) and node.tag == _MAP:
             return self.mapping(node, path)
         return self.unsupported(node, path)
 
-    def unsupported(self, node: yaml.Node, path: Path) -> None:
+    def unsupported(self, node: Node, path: Path) -> None:
         message = f"unsupported YAML tag {_describe_tag(node.tag)!r}"
         self.doc.problem(path, Mark.of(node.start_mark), message, poison=True)
 
-    def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+    def scalar(self, node: Node, path: Path) -> Any:
         text: str = node.value
         if self.locate:
             self.doc.source[path] = text
@@ -180,23 +180,24 @@ class _Builder:
             return text  # pydantic parses ISO 8601; YAML 1.1 base-60 numbers (10:30) stay text
         if node.tag == _NULL:
             return None
-        if node.tag == _BOOL:
-            return self.constructor.construct_yaml_bool(node)
+        if node.tag not in (_BOOL, _INT, _FLOAT):
+            return self.unsupported(node, path)
+        plain = node if isinstance(node, yaml.ScalarNode) else yaml.ScalarNode(node.tag, text)  # (PyYAML's own
+        if node.tag == _BOOL:  # constructors: they accept only its node class)
+            return self.constructor.construct_yaml_bool(plain)
         if node.tag == _INT:
-            return self.constructor.construct_yaml_int(node)
-        if node.tag == _FLOAT:
-            return self.constructor.construct_yaml_float(node)
-        return self.unsupported(node, path)
+            return self.constructor.construct_yaml_int(plain)
+        return self.constructor.construct_yaml_float(plain)
 
-    def key(self, node: yaml.Node, path: Path) -> str | None:
+    def key(self, node: Node, path: Path) -> str | None:
         target = _deref(node)
-        if isinstance(target, yaml.ScalarNode):
+        if isinstance(target, SCALAR):
             text: str = target.value
             return text
         self.doc.problem(path, Mark.of(node.start_mark), "mapping keys must be plain text")
         return None
 
-    def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+    def mapping(self, node: Node, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
         explicit: dict[str, Mark] = {}
         for key_node, value_node in node.value:
@@ -222,13 +223,13 @@ class _Builder:
             out[key] = self.value(value_node, child)
         return out
 
-    def merge(self, node: yaml.Node, path: Path, out: dict[str, Any]) -> None:
+    def merge(self, node: Node, path: Path, out: dict[str, Any]) -> None:
         """`<<: *a` or `<<: [*a, *b]`: adopt keys not set yet (earlier sources win)."""
         target = _deref(node)
-        sources = list(target.value) if isinstance(target, yaml.SequenceNode) else [node]
+        sources = list(target.value) if isinstance(target, SEQUENCE) else [node]
         for source in sources:
             mapping = _deref(source)
-            if not isinstance(mapping, yaml.MappingNode):
+            if not isinstance(mapping, MAPPING):
                 message = "a merge key (<<) needs a mapping or a list of mappings"
                 self.doc.problem(path, Mark.of(source.start_mark), message)
                 continue
@@ -268,10 +269,10 @@ def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, loca
         raise _syntax_problem(exc, text) from None
     except RecursionError:
         raise YamlProblem("invalid YAML: nested too deeply") from None
-    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag == _NULL):
+    if root is None or (isinstance(root, SCALAR) and root.tag == _NULL):
         raise YamlProblem("the file is empty: expected a mapping with server, defaults, endpoints, ...")
-    if not isinstance(root, yaml.MappingNode):
-        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+    if not isinstance(root, MAPPING):
+        kind = "a list" if isinstance(root, SEQUENCE) else "a single value"
         message = f"the top level must be a mapping with server, defaults, endpoints, ... (got {kind})"
         raise YamlProblem(message, Mark.of(root.start_mark))
     doc = Document({})
@@ -296,7 +297,7 @@ def parse_stream(text: str, *, max_nodes: int = MAX_NODES) -> list[Document]:
         raise YamlProblem("invalid YAML: nested too deeply") from None
     docs = []
     for root in roots:
-        if isinstance(root, yaml.ScalarNode) and root.tag == _NULL:
+        if isinstance(root, SCALAR) and root.tag == _NULL:
             continue
         doc = Document({})
         try:
