@@ -111,18 +111,22 @@ class SloService:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Restore ledgers and counters from the store, refresh once, start the periodic tasks."""
-        counters = await self._store.read(load_counters)
-        for key, (events, good) in counters.items():
-            if key in self._engine.counters:
-                counter = self._engine.counters[key]  # add in place: routes hold this list
-                counter[0] += events
-                counter[1] += good
-        self._saved_counters = {k: (v[0], v[1]) for k, v in counters.items()}
-        await self.corrector.load()  # before the catch-up: it counts results as the routes' rules say
-        rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
-        await self._catch_up(rebuilt)
-        self.refresh()
+        """Restore ledgers and counters from the store, refresh once, start the periodic tasks.
+
+        Under `lock`: a reload arriving meanwhile (a rebuild at 100,000 endpoints takes seconds) waits,
+        else it would swap the engine mid-restore and the SLOs it kept would never be restored."""
+        async with self.lock:
+            counters = await self._store.read(load_counters)
+            for key, (events, good) in counters.items():
+                if key in self._engine.counters:
+                    counter = self._engine.counters[key]  # add in place: routes hold this list
+                    counter[0] += events
+                    counter[1] += good
+            self._saved_counters = {k: (v[0], v[1]) for k, v in counters.items()}
+            await self.corrector.load()  # before the catch-up: it counts results as the routes' rules say
+            rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
+            await self._catch_up(rebuilt)
+            self.refresh()
         self._tasks = [
             asyncio.create_task(self._every(self._refresh_interval, self.refresh), name="slo-refresh"),
             asyncio.create_task(self._every(self._persist_interval, self.persist), name="slo-persist"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from slowatch.clock import FakeClock
 from slowatch.config.schema import Config, RetentionConfig
 from slowatch.models import ProbeResult
-from slowatch.slo.persist import raw_results
+from slowatch.slo.persist import load_all_cells, raw_results
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import SloStatus, Snapshot
 from slowatch.store import Store
@@ -107,6 +108,41 @@ async def test_budgets_are_identical_after_a_restart(make_store: Make, clock: Fa
     restarted.observe(result(clock.time(), ok=True))
     counters = restarted.refresh().get("shop", "avail")
     assert counters is not None and counters.events_total == before.slos[0].events_total + 1
+    await restarted.stop()
+
+
+async def test_a_reload_during_the_start_waits_and_every_slo_is_restored(make_store: Make, clock: FakeClock) -> None:
+    store = make_store()
+    await store.start()
+    service = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600)
+    await service.start()
+    await run(service, store, stream(clock, 3000))
+    before = service.refresh().get("shop", "avail")
+    await service.stop()
+    await store.close()
+
+    store = make_store()
+    await store.start()
+    restarted = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600)
+    restoring, go_on = asyncio.Event(), asyncio.Event()
+    read = store.read
+
+    async def held_read(fn: Callable[[Any], Any]) -> Any:  # the start's read of the saved cells waits for go_on
+        if getattr(fn, "func", None) is load_all_cells:
+            restoring.set()
+            await go_on.wait()
+        return await read(fn)
+
+    store.read = held_read  # type: ignore[method-assign]
+    starting = asyncio.create_task(restarted.start())
+    await restoring.wait()
+    reloading = asyncio.create_task(restarted.reload(shop(objective=90)))  # "avail" keeps its ledger
+    await asyncio.wait([reloading], timeout=0.5)  # (it waits for the start to finish: give it time to try)
+    go_on.set()
+    await asyncio.gather(starting, reloading)
+    after = restarted.refresh().get("shop", "avail")
+    assert before is not None and after is not None and before.total > 1000
+    assert (after.good, after.total) == (before.good, before.total)
     await restarted.stop()
 
 
