@@ -35,21 +35,39 @@ class Cover:
         return f"dependency {self.root} is down" if self.how == "covered" else f"waiting for dependency {self.root}"
 
 
+@dataclass(frozen=True, slots=True)
+class DependencyPlan:
+    """What Dependencies needs of a config; a pure function of it, safe to build in a thread."""
+
+    ancestors: dict[str, tuple[str, ...]]
+    dependents: dict[str, tuple[str, ...]]
+    hold_for: dict[str, float]
+
+    @classmethod
+    def of(cls, config: Config) -> DependencyPlan:
+        deps = dependency_map(config)
+        alerting = {ep.name for ep in config.endpoints if ep.enabled and ep.alerts.enabled}
+        below = dependents_map(deps)
+        return cls(
+            {n: tuple(a for a in closure(n, deps) if a in alerting) for n in deps},
+            {n: tuple(closure(n, below)) for n in below},
+            {ep.name: (ep.alerts.failure_threshold + 1) * ep.interval for ep in config.endpoints},
+        )
+
+
 class Dependencies:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, plan: DependencyPlan | None = None) -> None:
         self.affected: dict[str, dict[str, None]] = {}  # root -> dependents covered during its outage
         self.held: dict[str, float] = {}  # dependent -> when its hold started
         self.covered_by: dict[str, str] = {}  # dependent -> its root, while covered
         self._recovered: dict[str, float] = {}  # root -> when its alert resolved
-        self.configure(config)
+        self.configure(config, plan)
 
-    def configure(self, config: Config) -> None:
-        deps = dependency_map(config)
-        alerting = {ep.name for ep in config.endpoints if ep.enabled and ep.alerts.enabled}
-        self._ancestors = {n: tuple(a for a in closure(n, deps) if a in alerting) for n in deps}
-        below = dependents_map(deps)
-        self._dependents = {n: tuple(closure(n, below)) for n in below}
-        self._hold_for = {ep.name: (ep.alerts.failure_threshold + 1) * ep.interval for ep in config.endpoints}
+    def configure(self, config: Config, plan: DependencyPlan | None = None) -> None:
+        """Take `config`'s dependencies: `plan` (`DependencyPlan.of(config)`, worked out off the event loop:
+        ~110 ms at 100,000 endpoints) or, without it, worked out here."""
+        plan = plan if plan is not None else DependencyPlan.of(config)
+        self._ancestors, self._dependents, self._hold_for = plan.ancestors, plan.dependents, plan.hold_for
 
     def ancestors(self, name: str) -> tuple[str, ...]:
         return self._ancestors.get(name, ())
@@ -103,4 +121,4 @@ class Dependencies:
         self.covered_by.pop(name, None)
 
 
-__all__ = ["Cover", "Dependencies"]
+__all__ = ["Cover", "Dependencies", "DependencyPlan"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from slowatch.alerting.book import AlertBook
-from slowatch.alerting.dependencies import Dependencies
+from slowatch.alerting.dependencies import Dependencies, DependencyPlan
 from slowatch.alerting.events import AlertEvent, endpoint_key
 from slowatch.alerting.outbox import Decision
 from slowatch.alerting.suppress import Suppressor
@@ -38,6 +38,8 @@ class HealthConfig:
     endpoints: dict[str, Endpoint]
     alerts: dict[str, EndpointAlerts]
     consumers: dict[str, tuple[str, ...]]
+    deps: DependencyPlan | None = None
+    """The endpoints' dependencies (None: worked out by `configure`)."""
     targets: dict[str, str] = field(default_factory=dict)
     """Each endpoint's redacted target, described when its first alert is (1 s for 100,000 endpoints up front)."""
 
@@ -50,7 +52,7 @@ class HealthConfig:
                 consumers.setdefault(name, []).append(c.name)
         endpoints = {ep.name: ep for ep in config.endpoints}
         alerts = {name: ep.alerts for name, ep in endpoints.items()}
-        return cls(endpoints, alerts, {k: tuple(v) for k, v in consumers.items()})
+        return cls(endpoints, alerts, {k: tuple(v) for k, v in consumers.items()}, DependencyPlan.of(config))
 
     def target(self, name: str) -> str:
         target = self.targets.get(name)
@@ -65,15 +67,16 @@ class EndpointHealth:
         self.book = book
         self.suppressor = suppressor
         self.streaks: dict[str, Streak] = {}
-        self.deps = Dependencies(config)
-        self.configure(config)
+        state = HealthConfig.of(config)
+        self.deps = Dependencies(config, state.deps)
+        self.configure(config, state)
 
     def configure(self, config: Config, prepared: HealthConfig | None = None) -> None:
         """Take `config`'s per-endpoint settings: `prepared` (`HealthConfig.of(config)`, worked out off the
         event loop: ~1 s at 100,000 endpoints) or, without it, worked out here."""
         state = prepared if prepared is not None else HealthConfig.of(config)
         self._state, self._alerts, self._consumers = state, state.alerts, state.consumers
-        self.deps.configure(config)
+        self.deps.configure(config, state.deps)
 
     def restore(self, streaks: dict[str, tuple[int, int]]) -> None:
         self.streaks = {k: Streak(f, o) for k, (f, o) in streaks.items()}

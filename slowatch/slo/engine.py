@@ -102,7 +102,13 @@ class Engine:
 
     def _composites(self, config: Config, previous: Engine | None) -> dict[str, Composite]:
         """A Composite per composite fingerprint, members before the composites that contain them."""
-        late = {ep.name: (ep.retries + 1) * ep.timeout + ep.retries * ep.retry_delay for ep in config.endpoints}
+        names = {e for d in self.defs if d.composite is not None for e in d.endpoints}
+        if not names:  # (a map of every endpoint's lateness cost ~60 ms at 100,000, on the loop in a reload)
+            return {}
+        late = {
+            ep.name: (ep.retries + 1) * ep.timeout + ep.retries * ep.retry_delay
+            for ep in config.endpoints if ep.name in names
+        }  # fmt: skip
         by_key = {d.key: d for d in self.defs}
         depth: dict[str, int] = {}
 
