@@ -44,6 +44,15 @@ def pass_done(path: str) -> bool:
         conn.close()
 
 
+def scalar(path: str, sql: str) -> int:
+    """One integer from a query on its own connection (0 for NULL)."""
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute(sql).fetchone()[0] or 0)
+    finally:
+        conn.close()
+
+
 def mixed(n: int, seed: int = 1, start: float = T0, endpoints: int = 7) -> list[ProbeResult]:
     """`n` varied results over a few hours: outcomes, non-final attempts, bucket-edge durations,
     equal timestamps per endpoint (ties for `latest`) and a little out-of-order time."""

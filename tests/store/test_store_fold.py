@@ -16,7 +16,7 @@ from slowatch.models import Outcome
 from slowatch.store import MIGRATIONS, latest_results, rollups
 from slowatch.store.schema import migrate
 from tests.store.conftest import MakeStore
-from tests.store.helpers import T0, eventually, mixed, result
+from tests.store.helpers import T0, eventually, mixed, result, scalar
 from tests.store.recompute import actual, assert_exact, expected
 
 HOUR = 3600
@@ -44,14 +44,6 @@ async def main(path, folded, unfolded):
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
 """
-
-
-def scalar(path: str, sql: str) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute(sql).fetchone()[0] or 0)
-    finally:
-        conn.close()
 
 
 def watermark(path: str) -> int:

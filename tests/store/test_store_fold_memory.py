@@ -24,7 +24,7 @@ from slowatch.store.fold_memory import MAX_HOURS, FoldMemory
 from slowatch.store.results import Written, write_results
 from slowatch.store.schema import LATENCY_BUCKETS, RESULT_COLUMNS, migrate
 from tests.store.conftest import MakeStore
-from tests.store.helpers import T0, eventually, mixed, result
+from tests.store.helpers import T0, eventually, mixed, result, scalar
 from tests.store.recompute import Tables, actual, assert_exact
 
 HOUR = 3600
@@ -73,14 +73,6 @@ def sql_fold_of(path: str, tmp: Path) -> Tables:
     conn.execute("COMMIT")
     conn.close()
     return actual(copy)
-
-
-def scalar(path: str, sql: str) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return int(conn.execute(sql).fetchone()[0] or 0)
-    finally:
-        conn.close()
 
 
 def schedule(store_folds: object) -> FoldSchedule:
