@@ -44,13 +44,18 @@ def pass_done(path: str) -> bool:
         conn.close()
 
 
-def scalar(path: str, sql: str) -> int:
-    """One integer from a query on its own connection (0 for NULL)."""
+def query_value(path: str, sql: str) -> Any:
+    """The first column of a query's first row, on its own connection."""
     conn = sqlite3.connect(path)
     try:
-        return int(conn.execute(sql).fetchone()[0] or 0)
+        return conn.execute(sql).fetchone()[0]
     finally:
         conn.close()
+
+
+def scalar(path: str, sql: str) -> int:
+    """One integer from a query on its own connection (0 for NULL)."""
+    return int(query_value(path, sql) or 0)
 
 
 def mixed(n: int, seed: int = 1, start: float = T0, endpoints: int = 7) -> list[ProbeResult]:

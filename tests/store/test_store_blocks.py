@@ -26,19 +26,12 @@ from slowatch.store.slo_tables import set_counted_watermark
 from slowatch.web.api import result_json
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, eventually, mixed, pass_done, result
+from tests.store.helpers import query_value as scalar
 from tests.store.recompute import assert_exact
 
 HOUR = 3600.0
 REPO = Path(__file__).resolve().parents[2]
 PACKED = T0 + 2 * HOUR  # a clock at which every block of `mixed(...)` from T0 is due (n <= ~150)
-
-
-def scalar(path: str, sql: str) -> Any:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
 
 
 def packed_form(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from sqlite_utils import Database
@@ -26,6 +26,7 @@ from slowatch.store.retention import delete_results_batch
 from slowatch.store.schema import migrate
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, eventually, mixed, result
+from tests.store.helpers import query_value as scalar
 
 T = TypeVar("T")
 HOUR = 3600.0
@@ -66,14 +67,6 @@ def seen(path: str) -> list[tuple[str, str]]:
     try:
         conn.execute("BEGIN")
         return sorted((row[2], row[7]) for row in raw_results(Database(conn)))
-    finally:
-        conn.close()
-
-
-def scalar(path: str, sql: str) -> Any:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchone()[0]
     finally:
         conn.close()
 
