@@ -247,17 +247,29 @@ def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] |
         return _load_text(text, filename, os.environ if env is None else env)
 
 
-def _load_text(text: str, filename: str, env: Mapping[str, str], *, locate: bool = False) -> Config:
+def _load_text(text: str, filename: str, env: Mapping[str, str]) -> Config:
     """A valid document is loaded without the parser's per-value positions (`yamlnodes.parse`,
     `locate=False`: ~300 MB less at the peak for 100,000 endpoints); one with any problem is parsed
     again with them, and every problem is reported with its line and column."""
+    config = _load_once(text, filename, env, locate=False)
+    return config if config is not None else _located(text, filename, env)
+
+
+def _located(text: str, filename: str, env: Mapping[str, str]) -> Config:
+    config = _load_once(text, filename, env, locate=True)
+    assert config is not None  # (a located load raises ConfigError for any problem)
+    return config
+
+
+def _load_once(text: str, filename: str, env: Mapping[str, str], *, locate: bool) -> Config | None:
+    """The Config, or ConfigError; without `locate`, None for any problem (the caller loads again, locating)."""
     try:
         doc = parse(text, env, locate=locate)
     except YamlProblem as exc:
         line, column = (exc.mark.line, exc.mark.column) if exc.mark else (None, None)
         raise ConfigError([ConfigProblem(filename, line, column, "", exc.message)]) from None
     if doc.problems and not locate:
-        return _load_text(text, filename, env, locate=True)
+        return None
     report = _Report(filename, doc)
     for path, mark, message in doc.problems:
         report.add(path, path, message, mark=mark)
@@ -265,8 +277,7 @@ def _load_text(text: str, filename: str, env: Mapping[str, str], *, locate: bool
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
         if not locate:
-            del doc
-            return _load_text(text, filename, env, locate=True)
+            return None
         errors = exc.errors(include_url=False, include_input=False)
         _validation_problems(report, errors)
         check_the_rest(report, errors)
@@ -274,8 +285,7 @@ def _load_text(text: str, filename: str, env: Mapping[str, str], *, locate: bool
         run_checks(report, config, lambda path: path)
     if report.problems:
         if not locate:
-            del doc, report
-            return _load_text(text, filename, env, locate=True)
+            return None
         raise ConfigError(report.sorted())
     conceal_endpoints(config.endpoints, doc.interpolated, doc.source, env)
     share_equal_parts(config.endpoints)
