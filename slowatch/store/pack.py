@@ -62,9 +62,17 @@ class Transact(Protocol):
     def __call__(self, fn: Callable[[Database], T], /) -> T | None: ...
 
 
+LEFTOVER = -1
+"""`start_pass`: a marker is there already, left by a pass of another process (one killed mid-pass is
+finished at our start; this one appeared since: a store of an older slowatch command, store/owner.py)."""
+
+
 def start_pass(db: Database, cutoff: float) -> int | None:
-    """Record a pass up to `cutoff` in the marker; return its `top` (None: no row may be packed)."""
+    """Record a pass up to `cutoff` in the marker; return its `top` (None: no row may be packed;
+    LEFTOVER: a marker is there, to be finished first)."""
     conn = db.conn
+    if marker(conn) is not None:
+        return LEFTOVER
     top = conn.execute("SELECT max(id) FROM results").fetchone()[0]
     if top is None:
         return None
@@ -171,6 +179,10 @@ class Pack:
         top = transact(lambda db: start_pass(db, cutoff))
         if top is None:
             return
+        if top == LEFTOVER:  # finish it (delete what it covered) in the next turns, then pass again
+            logger.warning("store: finishing a pack pass another process left: path=%s", self._path)
+            self._after, self._first_id, self._end_id, self._last_cutoff = -1, None, None, -1.0
+            return
         self._first_id = self._end_id = None
         try:
             self._cursor = self._connect().execute(_SELECT, {"p_top": top, "p_cutoff": cutoff})
@@ -239,4 +251,4 @@ def oldest_due(db: Database, cutoff: float) -> bool:
     return row is not None and row[0] < cutoff
 
 
-__all__ = ["DELETE_CHUNK", "Pack", "delete_covered", "oldest_due", "pack_rows", "start_pass"]
+__all__ = ["DELETE_CHUNK", "LEFTOVER", "Pack", "delete_covered", "oldest_due", "pack_rows", "start_pass"]

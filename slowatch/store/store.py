@@ -57,6 +57,11 @@ class Store:
     100,000 endpoints every 60 s a 60 s SQL fold cost 7.6 µs per result and a 300 s one 3.0 µs; a 300 s
     fold from the writer's memory 1.9 µs, plus ~1 µs per result to take the rows in, store/fold_memory.py;
     benchmarks/store_writer.py) and `pack_batch` (raw rows per pack transaction, see pack.py).
+
+    `maintain` (default): this store owns the database: it holds its lock (owner.py: a second one fails
+    to start, naming the holder), folds, packs and applies retention. `maintain=False` is for a command
+    that only adds rows (ops) while a daemon may run: no lock, no catch-up or periodic fold (a flush
+    does not fold either), no pack pass, no retention, and no up/down states loaded (it records no results).
     """
 
     def __init__(
@@ -65,7 +70,7 @@ class Store:
         migrations: Sequence[Migration] = MIGRATIONS, max_page_count: int | None = None,
         busy_timeout: float = 5.0, max_backoff: float = 30.0, retention_interval: float = 60.0,
         retention_batch: int = 5_000, max_batch: int = 20_000, close_timeout: float = 10.0,
-        rollup_interval: float = 300.0, pack_batch: int = 5_000,
+        rollup_interval: float = 300.0, pack_batch: int = 5_000, maintain: bool = True,
     ) -> None:  # fmt: skip
         self.path = path
         self._clock = clock
@@ -76,7 +81,7 @@ class Store:
             max_pending=max_pending, observe_write=observe_write, migrations=list(migrations),
             max_page_count=max_page_count, busy_timeout=busy_timeout, max_backoff=max_backoff,
             retention_interval=retention_interval, retention_batch=retention_batch, max_batch=max_batch,
-            rollup_interval=rollup_interval, pack_batch=pack_batch,
+            rollup_interval=rollup_interval, pack_batch=pack_batch, maintain=maintain,
         )  # fmt: skip
         self._reader: ThreadPoolExecutor | None = None
         self._read_db: Database | None = None

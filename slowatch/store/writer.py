@@ -34,6 +34,7 @@ from slowatch.models import ProbeResult
 from slowatch.store.fold import FoldSchedule
 from slowatch.store.fold_memory import FoldMemory
 from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
+from slowatch.store.owner import DatabaseLock
 from slowatch.store.pack import Pack, oldest_due
 from slowatch.store.results import Written, load_states, write_results
 from slowatch.store.retention import Retention
@@ -49,6 +50,7 @@ class Writer:
         max_pending: int, observe_write: Callable[[float], None] | None, migrations: Sequence[Migration],
         max_page_count: int | None, busy_timeout: float, max_backoff: float,
         retention_interval: float, retention_batch: int, max_batch: int, rollup_interval: float, pack_batch: int,
+        maintain: bool = True,
     ) -> None:  # fmt: skip
         self.path = path
         self.queue: deque[Item] = deque()
@@ -71,6 +73,8 @@ class Writer:
         self._db: Database | None = None
         self._page_count_applied: int | None = None
         self._default_page_count = self._dropped_logged = 0
+        self.maintain = maintain  # folds, packs, retention and the database's lock (owner.py); else ops only
+        self._lock = DatabaseLock(path)
         self.thread = threading.Thread(target=self._run, name="slowatch-store-writer", daemon=True)
 
     # -- any thread ---------------------------------------------------------------------------
@@ -105,8 +109,11 @@ class Writer:
     # -- writer thread -------------------------------------------------------------------------
     def _run(self) -> None:
         try:
+            if self.maintain:
+                self._lock.acquire()
             self._db = self._open()
         except BaseException as e:
+            self._lock.release()
             err = e if isinstance(e, StoreError) else StoreError(f"cannot open database {self.path}: {e}")
             self.healthy, self.last_error = False, str(err)
             self.finished = True
@@ -135,8 +142,9 @@ class Writer:
             applied = migrate(db, self._migrations, path=self.path)
             if applied:
                 logger.info("store: applied %d migration(s): path=%s", applied, self.path)
-            self.folds.catch_up(lambda fn: self._transact(db, fn))  # failed: load_states sees unfolded rows
-            self._states = load_states(db)
+            if self.maintain:  # (a store with maintain=False records no results: it needs neither)
+                self.folds.catch_up(lambda fn: self._transact(db, fn))  # failed: load_states sees unfolded rows
+                self._states = load_states(db)
             return db
         except BaseException:
             conn.close()
@@ -161,9 +169,13 @@ class Writer:
                     continue
             if self._stop.is_set():
                 if not self.queue:
-                    if time.monotonic() < self._deadline:  # not aborted: fold the rest (else: at next start)
+                    if self.maintain and time.monotonic() < self._deadline:  # fold the rest (aborted: at next start)
                         self.folds.run(lambda fn: self._transact(db, fn))
                     break
+                continue
+            if not self.maintain:
+                self._wake.wait(self._batch_interval)
+                self._wake.clear()
                 continue
             self.retention.tick(lambda fn: self._transact(db, fn))
             if self.folds.due:
@@ -183,7 +195,7 @@ class Writer:
     def _commit(self, db: Database, batch: list[Item]) -> bool:
         while True:
             changes: dict[str, str] = {}  # this transaction's up/down changes over self._states
-            fold_now = self.folds.due or any(isinstance(item, FlushMarker) for item in batch)
+            fold_now = self.maintain and (self.folds.due or any(isinstance(item, FlushMarker) for item in batch))
             written: list[Written] = []
             write = partial(self._write, batch=batch, states=changes, committed=self._states, written=written,
                             fold=self.folds.fold if fold_now else None)  # fmt: skip
@@ -306,6 +318,7 @@ class Writer:
         self.packs.close()  # (its read connection)
         if self._db is not None:
             self._db.close()
+        self._lock.release()
         self.done.set_result(None)
 
 

@@ -20,8 +20,11 @@ def free_port() -> int:
 
 
 class DaemonProcess:
-    def __init__(self, config: Path, workdir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, workdir: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.config = config
+        self.args = args  # more `run` flags (e.g. --shard 0/2)
         self.workdir = workdir
         self.port = free_port()
         self.log_path = workdir / f"daemon-{self.port}.log"
@@ -41,7 +44,7 @@ class DaemonProcess:
         with open(self.log_path, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "slowatch", "run", "--config", str(self.config),
-                "--listen", f"127.0.0.1:{self.port}", "--log-level", "INFO",
+                "--listen", f"127.0.0.1:{self.port}", "--log-level", "INFO", *self.args,
                 stdout=log, stderr=log, cwd=self.workdir, env=self.env,
             )
 

@@ -1,0 +1,83 @@
+"""One maintaining store per database: an exclusive lock next to the SQLite file.
+
+A database belongs to one `slowatch run` at a time. The running store's writer does more than write:
+it folds raw results from its memory, packs them in passes that span many transactions, applies
+retention, and the daemon around it restores its SLO counters and alert state from the file at start
+and counts whatever results were stored above the saved watermark as a killed run's. A second daemon
+on the same file (four `--shard`/`--replica` instances started in one directory with the README's one
+config and its default `database: ./slowatch.db`, a systemd unit plus a manual run, two pods on one
+volume) would count the first one's results as its own, alert twice, and break the pack passes of the
+other. So the store that maintains a database (the default, `Store(maintain=True)`) holds an exclusive
+`flock` on `<database>.lock` from open to close, and a second one fails to start with a message that
+names the holder (pid, host, start time) and the fix: a database per instance.
+
+`flock` locks belong to the open file: the kernel releases them when the process exits, however it
+exits (kill -9 included), so there is no stale lock to clean up; the file itself is left in place. A
+lock on a separate file never meets SQLite's own POSIX locks on the database (on file systems that
+implement `flock` with POSIX locks, NFS for one, a lock on the database file itself would). The
+commands that only add a row while a daemon runs (`silence`, `annotate`) open a store with
+`maintain=False`: no lock, and no fold, pack or retention of theirs (store.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import socket
+
+from slowatch.errors import StoreError
+
+
+def lock_path(database: str) -> str:
+    return f"{database}.lock"
+
+
+class DatabaseLock:
+    """Held from `acquire` to `release` (both on the writer thread: they touch the file system)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise StoreError naming who holds it. In-memory databases need none."""
+        if self.database in ("", ":memory:") or self.database.startswith("file::memory:"):
+            return
+        path = lock_path(self.database)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise StoreError(f"cannot open database {self.database}: its lock file {path}: {e.strerror}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _read(fd)
+            os.close(fd)
+            raise StoreError(
+                f"database {self.database} is in use by another slowatch run ({holder or 'holder unknown'}); "
+                "each instance needs a database of its own: set server.database or pass --db FILE "
+                f"(the lock is {path})"
+            ) from None
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {now}\n".encode(), 0)
+        except OSError:
+            pass  # who holds it is only for the message: the lock itself is what counts
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor of the open file releases the flock
+
+
+def _read(fd: int) -> str:
+    try:
+        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+__all__ = ["DatabaseLock", "lock_path"]

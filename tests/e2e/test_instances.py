@@ -1,0 +1,69 @@
+"""Several `slowatch run`s started with one config in one directory (the README's shard/replica example):
+each needs a database of its own. The second on a database fails at once and says why; the first goes on;
+the lock dies with its process (kill -9 included); a command that adds a silence works beside a daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp.test_utils import TestServer
+
+from tests.e2e.harness import DaemonProcess
+
+
+def config(port: int) -> str:
+    return f"""
+server:
+  database: ./slowatch.db
+  shutdown_grace: 1s
+defaults:
+  interval: 1s
+  timeout: 800ms
+endpoints:
+  - {{name: a, kind: http, url: 'http://127.0.0.1:{port}/ok'}}
+  - {{name: b, kind: http, url: 'http://127.0.0.1:{port}/ok'}}
+consumers:
+  - name: team
+    endpoints: [a, b]
+"""
+
+
+async def test_a_second_instance_on_the_same_database_refuses_to_start(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    cfg = write_config(config(targets.port))
+    first = DaemonProcess(cfg, tmp_path, args=("--shard", "0/2"))
+    daemons.append(first)
+    await first.start()
+    second = DaemonProcess(cfg, tmp_path, args=("--shard", "1/2"))
+    daemons.append(second)
+    await second.spawn()
+    assert second.proc is not None and first.proc is not None
+    assert await asyncio.wait_for(second.proc.wait(), 20) == 1
+    log = second.log()
+    assert f"database ./slowatch.db is in use by another slowatch run (pid {first.proc.pid} on " in log
+    assert "each instance needs a database of its own: set server.database or pass --db FILE" in log
+    assert "Traceback" not in log
+    assert (await first.get("/readyz"))[0] == 200  # the first one goes on
+
+    silence = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "slowatch", "silence", "-c", str(cfg), "--endpoint", "a",
+        "--until", "2099-01-01T00:00Z", cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(silence.communicate(), 30)
+    assert silence.returncode == 0, out.decode()
+    assert (await first.get("/readyz"))[0] == 200
+
+    first.send(signal.SIGKILL)
+    await first.proc.wait()
+    third = DaemonProcess(cfg, tmp_path, args=("--shard", "0/2"))
+    daemons.append(third)
+    await third.start()  # the kernel released the lock with the killed process
+    await third.stop()
+    other = DaemonProcess(cfg, tmp_path, args=("--shard", "1/2", "--db", "shard-1.db"))
+    daemons.append(other)
+    await other.start()  # a database of its own: fine
