@@ -263,7 +263,11 @@ class Daemon:
         self._probe_metrics.set_endpoints(self._config.endpoints)
         self._self_metrics.config_loaded(True, self._clock.time())
         if serve:
-            await self._serve()
+            try:
+                await self._serve()
+            except BaseException:  # (the port is taken): stop what started, the store's lock included
+                await self.stop()
+                raise
         if schedule:
             self._scheduling = True
             if isinstance(self._scheduler, ProberPool):

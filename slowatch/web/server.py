@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from slowatch.config.schema import HttpConfig
+from slowatch.errors import SlowatchError
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,11 @@ async def serve(app: web.Application, host: str, port: int, limits: HttpLimits) 
     site = GuardedSite(runner, host, port, max_connections=limits.max_connections)
     try:
         await site.start()
+    except OSError as e:  # (address in use, not ours to bind, unknown host): the user's to fix, said plainly
+        await runner.cleanup()
+        raise SlowatchError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}; set server.listen or pass --listen"
+        ) from None
     except BaseException:
         await runner.cleanup()
         raise

@@ -67,3 +67,25 @@ async def test_a_second_instance_on_the_same_database_refuses_to_start(
     other = DaemonProcess(cfg, tmp_path, args=("--shard", "1/2", "--db", "shard-1.db"))
     daemons.append(other)
     await other.start()  # a database of its own: fine
+
+
+async def test_a_taken_port_is_a_one_line_error_and_the_database_is_left_free(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    cfg = write_config(config(targets.port))
+    first = DaemonProcess(cfg, tmp_path)
+    daemons.append(first)
+    await first.start()
+    second = DaemonProcess(cfg, tmp_path, args=("--db", "second.db"))
+    second.port = first.port  # (it used to end in a traceback from the event loop's create_server)
+    daemons.append(second)
+    await second.spawn()
+    assert second.proc is not None
+    assert await asyncio.wait_for(second.proc.wait(), 20) == 1
+    log = second.log()
+    assert f"ERROR slowatch: cannot listen on 127.0.0.1:{first.port}: " in log
+    assert "address already in use; set server.listen or pass --listen" in log
+    assert "Traceback" not in log
+    third = DaemonProcess(cfg, tmp_path, args=("--db", "second.db"))
+    daemons.append(third)
+    await third.start()  # the failed start released second.db's lock
