@@ -53,6 +53,7 @@ async def test_a_store_that_only_adds_rows_leaves_folds_and_packs_to_the_owner(
         owner.record(result(at=T0 + i * 30))
     owner.record(result("other", at=T0 + 2 * BLOCK))
     await owner.flush()
+    await eventually(lambda: owner._writer.packs._next_due == T0 + 3600)  # its first (empty) pass is over
     sql_folds = owner._writer.folds.sql_folds
     clock.set(T0 + BLOCK + 900)  # rows are due for a pass, the owner's is not due yet
     tool = make_store(maintain=False)
@@ -82,6 +83,7 @@ async def test_a_pack_pass_another_process_left_is_finished(
         store.record(result(at=T0 + i * 30))
     store.record(result("other", at=T0 + 2 * BLOCK))
     await store.flush()
+    await eventually(lambda: store._writer.packs._next_due == T0 + 60)  # its first (empty) pass is over
 
     def other_process() -> None:
         conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
