@@ -81,6 +81,16 @@ def loadavg() -> tuple[float, float, float]:
     return float(one), float(five), float(fifteen)
 
 
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds of the whole machine since boot: (busy, stolen by the hypervisor), from /proc/stat. Steal
+    means this VM's vCPUs were runnable but not running: a process then stalls however idle it is."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(x) for x in Path("/proc/stat").read_text().split()[1:9]
+    )
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
 # -- HTTP -------------------------------------------------------------------------------------
 @dataclass
 class Scrape:

@@ -15,6 +15,9 @@ Steps (loopback targets from benchmarks/targets.py; every child is killed on exi
     the reload next to the longest before it, and the missed runs and scheduler lag (counter and
     histogram deltas from /metrics scraped before and after, outside the window).
 
+`--reload-only` skips steps 2-3 and the cold start: one start (cold), then step 5 `--reloads` times in a
+row (the k-th sets the same endpoint's URL to `?changed=k`: each reload changes one endpoint).
+
 `--src DIR` measures another snapshot of the package (like run.py). Prints a report; `--json FILE` too.
 """
 
@@ -129,7 +132,9 @@ def wait_for(log: Path, needle: str, offset: int, timeout: float) -> float:
     raise TimeoutError(f"no {needle!r} in {log} after {timeout:.0f}s")
 
 
-def measure_reload(proc: Any, config: Path, listen: str, log: Path, args: argparse.Namespace) -> dict[str, Any]:
+def measure_reload(
+    proc: Any, config: Path, listen: str, log: Path, args: argparse.Namespace, k: int = 1
+) -> dict[str, Any]:
     time.sleep(args.warmup)
     missed0, lag0 = counters(listen)
     poller = Poller(listen, args.poll_ms / 1000)
@@ -137,15 +142,19 @@ def measure_reload(proc: Any, config: Path, listen: str, log: Path, args: argpar
     time.sleep(3.0)
     quiet_until = time.monotonic()
     text = config.read_text()
+    if k > 1:  # back to the original URL before changing it again
+        text = text.replace(f'/fast/7?changed={k - 1}"', '/fast/7"', 1)
     offset = len(log.read_text(errors="replace"))
     changed = config.with_name(config.name + ".new")
-    changed.write_text(text.replace('/fast/7"', '/fast/7?changed=1"', 1))
+    changed.write_text(text.replace('/fast/7"', f'/fast/7?changed={k}"', 1))
+    busy0, steal0 = m.machine_cpu()
     t0 = time.monotonic()
     changed.replace(config)  # atomically: the daemon's file watcher (every 5 s) reloads it, once
     reloaded = wait_for(log, "config reloaded", offset, 300)
     time.sleep(args.settle)
     poller.done.set()
     poller.join()
+    busy1, steal1 = m.machine_cpu()
     missed1, lag1 = counters(listen)
     lag = m.histogram_delta(lag1, lag0)
     return {
@@ -161,6 +170,9 @@ def measure_reload(proc: Any, config: Path, listen: str, log: Path, args: argpar
         "lag_p99_s": m.quantile(lag, 0.99),
         "lag_max_bucket_s": m.max_bucket(lag),
         "samples": len(poller.samples),
+        # the whole machine (other sessions too) from the change to the end of --settle: cores busy, and stolen
+        "machine_busy_cores": (busy1 - busy0) / (time.monotonic() - t0),
+        "machine_steal_s": steal1 - steal0,
     }
 
 
@@ -172,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", type=Path)
     p.add_argument("--src", help="measure another snapshot of the slowatch package (see run.py)")
     p.add_argument("--no-reload", action="store_true")
+    p.add_argument("--reload-only", action="store_true", help="one (cold) start, then only the reload(s)")
+    p.add_argument("--reloads", type=int, default=1, help="reloads measured one after the other (each after --warmup)")
     p.add_argument("--poll-ms", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=10.0, help="seconds after /readyz before the reload")
     p.add_argument("--settle", type=float, default=10.0, help="seconds observed after the reload")
@@ -191,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                          consumers=args.consumers, db=workdir / "bench.db", listen=listen, histograms=True,
                          max_concurrency=None, jitter=None)  # fmt: skip
         res["config_bytes"] = config.stat().st_size
+        if args.reload_only:
+            proc, res["ready_cold_s"], res["ready_cold_cpu"] = start(children, config, listen, log, args.ready_timeout)
+            res["reloads"] = [measure_reload(proc, config, listen, log, args, k) for k in range(1, args.reloads + 1)]
+            res["stop_cold_s"] = children.stop(proc)
+            return finish(res, args)
         text = config.read_text()
         t0, cpu0 = time.perf_counter(), time.process_time()
         yaml.load(text, Loader=yaml.CSafeLoader)
@@ -210,10 +229,16 @@ def main(argv: list[str] | None = None) -> int:
                 children, config, listen, log, args.ready_timeout
             )
             if phase == "warm" and not args.no_reload:
-                res["reload"] = measure_reload(proc, config, listen, log, args)
+                res["reloads"] = [
+                    measure_reload(proc, config, listen, log, args, k) for k in range(1, args.reloads + 1)
+                ]
             res[f"stop_{phase}_s"] = children.stop(proc)
     finally:
         children.stop_all()
+    return finish(res, args)
+
+
+def finish(res: dict[str, Any], args: argparse.Namespace) -> int:
     res["load_after"] = m.loadavg()
     print(report(res))
     if args.json:
@@ -222,7 +247,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(res: dict[str, Any]) -> str:
-    base, base_cpu = res["libyaml_s"], res["libyaml_cpu"]
     lines = [
         f"{res['date']}  {res['endpoints']:,} endpoints, {res['config_bytes'] / 2**20:.1f} MiB;"
         f" load {res['load_before'][0]:.1f} -> {res['load_after'][0]:.1f}",
@@ -236,11 +260,14 @@ def report(res: dict[str, Any]) -> str:
         "ready_cold": "start -> /readyz, cold",
         "ready_warm": "start -> /readyz, warm",
     }
+    base, base_cpu = res.get("libyaml_s"), res.get("libyaml_cpu")
     for key, label in labels.items():
+        if f"{key}_s" not in res:
+            continue
         wall, cpu = res[f"{key}_s"], res[f"{key}_cpu"]
-        lines.append(f"  {label:<38} {wall:7.2f}s  {wall / base:8.2f}x  {cpu:6.2f}s  {cpu / base_cpu:8.2f}x")
-    if "reload" in res:
-        r = res["reload"]
+        ratios = (f"{wall / base:8.2f}x", f"{cpu / base_cpu:8.2f}x") if base and base_cpu else ("", "")
+        lines.append(f"  {label:<38} {wall:7.2f}s  {ratios[0]:>9}  {cpu:6.2f}s  {ratios[1]:>9}")
+    for r in res.get("reloads", []):
         lines += [
             f"  reload, one endpoint changed: file replaced -> 'config reloaded' {r['reload_s']:.2f} s",
             f"    longest /healthz latency: {r['stall_during_s'] * 1000:.0f} ms during the reload"
@@ -250,6 +277,8 @@ def report(res: dict[str, Any]) -> str:
             f" 'config reloaded' on (the daemon's own part) {r['stall_switch_s'] * 1000:.0f} ms",
             f"    missed runs {r['missed']:.0f}; scheduler lag p99 {run.ms(r['lag_p99_s'])},"
             f" largest bucket {run.ms(r['lag_max_bucket_s'])}",
+            f"    the machine meanwhile: {r['machine_busy_cores']:.2f} cores busy, {r['machine_steal_s']:.2f} s stolen"
+            " (hypervisor steal: the VM's vCPUs not running)",
         ]
     return "\n".join(lines)
 

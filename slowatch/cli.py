@@ -17,7 +17,7 @@ from slowatch import __version__, process
 from slowatch.annotate import add_annotate_arguments
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.config import Config
-from slowatch.config.isolated import load_isolated
+from slowatch.config.isolated import load_isolated, reload_isolated
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     def load(path: Path) -> Config:  # a reload keeps the command line's overrides
-        return apply_cluster_flags(_override(load_isolated(path), args.listen, args.db, args.log_format), args)
+        return apply_cluster_flags(_override(reload_isolated(path), args.listen, args.db, args.log_format), args)
 
     daemon = Daemon(config, config_path=args.config, load=load)
 

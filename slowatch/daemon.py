@@ -29,7 +29,7 @@ from slowatch.clock import Clock, SystemClock
 from slowatch.cluster import ClusterView, local_view
 from slowatch.config.diff import EndpointChanges, diff_endpoints
 from slowatch.config.endpoints import Endpoint
-from slowatch.config.isolated import load_isolated
+from slowatch.config.isolated import reload_isolated
 from slowatch.config.schema import Config
 from slowatch.metrics import ProbeMetrics, SelfMetrics
 from slowatch.metrics.cluster_labels import LabelledRegistry
@@ -69,7 +69,7 @@ class Daemon:
         registry: CollectorRegistry | None = None,
         watch_interval: float = 5.0,
         listeners: list[Callable[[ProbeResult], None]] | None = None,
-        load: Callable[[Path], Config] = load_isolated,
+        load: Callable[[Path], Config] = reload_isolated,
     ) -> None:
         """`load(config_path)` re-reads the config on reload (the demo's keeps its own ports and database).
         With `server.cluster` sharded, everything works on the endpoints this instance owns (`cluster.local_view`)."""

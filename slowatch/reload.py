@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from slowatch.config.isolated import load_isolated
+from slowatch.config.isolated import reload_isolated
 from slowatch.config.loader import gc_paused
 from slowatch.config.schema import Config
 from slowatch.config.source import fingerprint
@@ -33,7 +33,7 @@ class ConfigReloader:
         current: Callable[[], Config],
         switch: Callable[[Config], Awaitable[None]],
         report: Callable[[bool], None],
-        loader: Callable[[Path], Config] = load_isolated,
+        loader: Callable[[Path], Config] = reload_isolated,
     ) -> None:
         self.path = path
         self._current = current

@@ -20,7 +20,14 @@ from slowatch.config.endpoints import HttpEndpoint
 from slowatch.daemon import Daemon
 from slowatch.models import Outcome, ProbeResult
 from slowatch.phases import Phases
-from slowatch.workers.pool import AUTO_MAX_WORKERS, START_CHUNK, ProberPool, shard_of, worker_count
+from slowatch.workers.pool import (
+    AUTO_MAX_WORKERS,
+    RESULTS_PER_STEP,
+    START_CHUNK,
+    ProberPool,
+    shard_of,
+    worker_count,
+)
 from slowatch.workers.protocol import MAX_FRAME, encode, pack_result, read_frame, unpack_result
 
 
@@ -148,6 +155,32 @@ async def wait_for(check: Callable[[], bool], timeout: float) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+async def test_buffered_batches_are_handled_in_bounded_steps() -> None:
+    """Frames already in the socket buffer (a worker that got ahead while the loop was held up) are handled a
+    step at a time, never more than RESULTS_PER_STEP results: other callbacks (a /healthz request) run between."""
+    sink = Sink()
+    pool = sink.pool()
+    result = pack_result(ProbeResult("a", "http", Outcome.SUCCESS, 1.0, 0.1))
+    big, small = 2 * RESULTS_PER_STEP + 5, 3
+    reader = asyncio.StreamReader()
+    for n in (big, small):
+        reader.feed_data(encode(("batch", [result] * n, [], [], [], 0)))
+    reader.feed_eof()
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while len(sink.results) < big + small:
+            seen.append(len(sink.results))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    await pool._read(pool._workers[0], reader)
+    await watcher
+    assert len(sink.results) == big + small
+    steps = sorted(set(seen))
+    assert steps == [RESULTS_PER_STEP, 2 * RESULTS_PER_STEP, big]  # the old reader: [] (all of it in one piece)
 
 
 async def test_a_hung_worker_is_killed_and_restarted(caplog: pytest.LogCaptureFixture) -> None:

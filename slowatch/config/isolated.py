@@ -12,6 +12,12 @@ The child inherits the environment, so `${VAR}` interpolation is the same.
 Both paths go through the compiled config cache (config/cache.py) for files of at least `CACHE_ABOVE`
 bytes: a hit is read in-process (no child: unpickling the Config is all there is to do), a miss is
 loaded as above and its Config written to the cache by whoever loaded it, from the very bytes it read.
+
+A reload's child (`reload_isolated`) keeps to `RELOAD_CPU_SHARE` of one core: it sleeps the rest of every
+`THROTTLE_PERIOD` (a CPU-time timer, so it yields more on a busy machine, never less). At start nothing waits
+for the CPU, but during a reload the daemon probes on: a child taking a whole core for ~8 s (100,000 endpoints)
+saturated a 2-core machine, and the daemon's event loop then waited 100 ms at a time (the hypervisor's steal on
+a VM; the OS scheduler elsewhere). A reload takes about twice as long instead (benchmarks/README.md, session 6).
 """
 
 from __future__ import annotations
@@ -19,8 +25,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from slowatch.config.cache import CACHE_ABOVE, cache_key, read_cached, write_cached
@@ -36,6 +46,12 @@ ISOLATE_ABOVE = 1 << 20
 """Bytes of YAML (~8,000 endpoints, as for the compiled cache) from which a config that is not in the cache is
 loaded in a child process: below it the load peak is small and a child's start-up (~1 s) would only delay
 readiness; above it the peak grows ~10 MB per 1,000 endpoints and would stay resident in the daemon."""
+
+
+RELOAD_CPU_SHARE = 0.5
+"""The share of one core a reload's loader child may use (`reload_isolated`)."""
+THROTTLE_PERIOD = 0.02
+"""Seconds of CPU time plus sleep per throttling cycle: short enough that no core is taken for long at a time."""
 
 
 def load_cached(path: str | Path, *, cache_above: int = CACHE_ABOVE) -> Config:
@@ -58,9 +74,12 @@ def _load_cached(path: str | Path, cache_above: int) -> tuple[Config, bytes | No
     return config, write_cached(path, key, config)
 
 
-def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_above: int = CACHE_ABOVE) -> Config:
-    """`load_cached(path)`, in a child process when the file is large and not cached. Raises ConfigError
-    like `load` (a path that is no regular file, or too large, is refused here, before any child starts)."""
+def load_isolated(
+    path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_above: int = CACHE_ABOVE, cpu_share: float = 1.0
+) -> Config:
+    """`load_cached(path)`, in a child process when the file is large and not cached; the child uses at most
+    `cpu_share` of one core. Raises ConfigError like `load` (a path that is no regular file, or too large,
+    is refused here, before any child starts)."""
     size = config_size(path)
     if size < threshold:
         return load_cached(path, cache_above=cache_above)
@@ -70,7 +89,7 @@ def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_abo
         if cached is not None:
             logger.info("config loaded from the compiled cache file=%s", path)
             return cached
-    command = [sys.executable, "-m", "slowatch.config.isolated", str(path), str(cache_above)]
+    command = [sys.executable, "-m", "slowatch.config.isolated", str(path), str(cache_above), repr(cpu_share)]
     proc = subprocess.run(command, capture_output=True, check=False)
     if proc.returncode == 0:
         out, proc.stdout = proc.stdout, b""
@@ -91,21 +110,47 @@ def load_isolated(path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_abo
     return load(path)
 
 
-def _child(path: str, cache_above: int) -> int:
+def reload_isolated(path: str | Path) -> Config:
+    """`load_isolated(path)` for a reload: its child, if one is needed, keeps to RELOAD_CPU_SHARE of a core."""
+    return load_isolated(path, cpu_share=RELOAD_CPU_SHARE)
+
+
+@contextmanager
+def throttled(share: float, period: float = THROTTLE_PERIOD) -> Iterator[None]:
+    """Hold this (single-threaded) process to `share` of one core meanwhile: after every `share * period` seconds
+    of CPU time it sleeps `(1 - share) * period` (SIGPROF; the handler runs between bytecodes). The timer is
+    stopped on the way out (at interpreter exit a SIGPROF would find no handler, and kill the process)."""
+    if share >= 1.0:
+        yield
+        return
+    if share <= 0.0:
+        raise ValueError(f"cpu share must be above 0 (got {share})")
+    run, pause = share * period, (1.0 - share) * period
+    previous = signal.signal(signal.SIGPROF, lambda _signum, _frame: time.sleep(pause))
+    signal.setitimer(signal.ITIMER_PROF, run, run)
     try:
-        config, pickled = _load_cached(path, cache_above)
-        if pickled is None:
-            pickled = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
-        result: tuple[str, object] = ("ok", pickled)
-    except ConfigError as exc:
-        result = ("error", [(p.file, p.line, p.column, p.path, p.message) for p in exc.problems])
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0.0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def _child(path: str, cache_above: int, cpu_share: float) -> int:
+    with throttled(cpu_share):
+        try:
+            config, pickled = _load_cached(path, cache_above)
+            if pickled is None:
+                pickled = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+            result: tuple[str, object] = ("ok", pickled)
+        except ConfigError as exc:
+            result = ("error", [(p.file, p.line, p.column, p.path, p.message) for p in exc.problems])
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], int(sys.argv[2])))
+    sys.exit(_child(sys.argv[1], int(sys.argv[2]), float(sys.argv[3])))
 
 
-__all__ = ["ISOLATE_ABOVE", "load_cached", "load_isolated"]
+__all__ = ["ISOLATE_ABOVE", "RELOAD_CPU_SHARE", "load_cached", "load_isolated", "reload_isolated", "throttled"]

@@ -42,6 +42,11 @@ two at the same rate (benchmarks/README.md, session 4); a second worker pays for
 START_CHUNK = 2000
 """Endpoints per frame when a worker is given its shard: pickling 100,000 endpoints in one frame took ~55 MB of
 memory for a moment (the pickler's memo and the 17 MB frame), in chunks ~1 MB (benchmarks/README.md)."""
+RESULTS_PER_STEP = 128
+"""Results handled in one event-loop step: between two steps (and between two frames) other callbacks run, a
+/healthz request among them. A worker sends ~80 results per frame at 1,667/s; after a stall (a busy core, the GIL
+shared with a reload's threads) several frames wait in the socket buffer, and handled back to back they were one
+piece of 25 ms and more (benchmarks/README.md, "session 6: reload")."""
 AUTO_MAX_WORKERS = 4
 BACKOFF_MAX = 30.0
 SILENT_LIMIT = 15.0
@@ -289,9 +294,12 @@ class ProberPool:
                 w.last_seen = time.monotonic()
                 if message[0] == "batch":
                     _, results, lags, skipped, missed, w.in_flight = message
-                    known = self._endpoints
-                    for t in results:
-                        on_result(unpack_result(t, known))
+                    for start in range(0, len(results), RESULTS_PER_STEP):
+                        if start:
+                            await asyncio.sleep(0)
+                        known = self._endpoints
+                        for t in results[start : start + RESULTS_PER_STEP]:
+                            on_result(unpack_result(t, known))
                     for lag in lags:
                         observe_lag(lag)
                     for name in skipped:
@@ -300,6 +308,7 @@ class ProberPool:
                         self._on_missed(name)
                 elif message[0] == "bye":
                     w.cancelled = int(message[1])
+                await asyncio.sleep(0)  # frames already buffered would otherwise be read without yielding
         except (ConnectionError, OSError, ValueError) as e:
             logger.error("prober worker connection failed index=%d error=%s", w.index, e)
         finally:

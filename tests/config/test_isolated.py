@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from slowatch.config import load
 from slowatch.config.endpoints import HttpEndpoint
-from slowatch.config.isolated import load_isolated
+from slowatch.config.isolated import RELOAD_CPU_SHARE, load_isolated
 from slowatch.errors import ConfigError
 
 
@@ -35,6 +38,33 @@ def test_a_large_file_loads_in_a_child_and_equals_the_in_process_load(
     isolated = load_isolated(path, threshold=1)
     assert isolated == load(path)
     assert isolated.endpoints[7].url == "http://127.0.0.1:9/7"  # the child saw the environment
+
+
+def test_a_reload_child_loads_the_same_config_on_its_share_of_a_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASE", "http://127.0.0.1:9")
+    path = tmp_path / "big.yaml"
+    path.write_text(big_config(300))
+    assert 0 < RELOAD_CPU_SHARE < 1
+    assert load_isolated(path, threshold=1, cpu_share=RELOAD_CPU_SHARE) == load(path)
+
+
+def test_a_throttled_process_uses_no_more_than_its_share_of_a_core() -> None:
+    """0.4 s of CPU at a quarter of a core takes at least ~1.6 s (a busy machine only makes the share smaller)."""
+    burn = textwrap.dedent("""
+        import time
+        from slowatch.config.isolated import throttled
+        with throttled(0.25):
+            wall, cpu = time.perf_counter(), time.process_time()
+            while time.process_time() - cpu < 0.4:
+                pass
+            print(time.process_time() - cpu, time.perf_counter() - wall)
+    """)
+    out = subprocess.run([sys.executable, "-c", burn], capture_output=True, text=True, check=True, timeout=60)
+    cpu, wall = map(float, out.stdout.split())
+    assert cpu >= 0.4
+    assert cpu / wall < 0.3  # unthrottled on an idle core: ~1.0
 
 
 def test_problems_come_back_from_the_child_with_their_locations(

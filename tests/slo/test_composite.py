@@ -111,6 +111,26 @@ def test_a_composite_of_composites_and_objective_changes_keep_the_cells() -> Non
     assert (s.good, s.total, s.objective) == (2, 5, 0.8)
 
 
+def test_an_engine_built_aside_takes_over_the_composites_where_they_are_when_linked() -> None:
+    """A reload builds the next engine in a thread (`link=False`) while the running one keeps refreshing; linked
+    on the loop later, its composites carry on from the running ones' latest slices, as if built right then."""
+    cfg = journey("serial")
+    running = {way: Engine(cfg, H) for way in ("aside", "fresh")}  # the same history twice (counters are shared)
+    for engine in running.values():
+        feed(engine, {m: SCENARIO[m] for m in (0, 1, 2)})
+        status(engine, H + 180)
+    aside = Engine(cfg, H + 180, previous=running["aside"], link=False)
+    for engine in running.values():
+        feed(engine, {m: SCENARIO[m] for m in (3, 4, 5)})
+        status(engine, H + 360)  # the running composites count minutes 3-5 now
+    aside.link(running["aside"])
+    fresh = Engine(cfg, H + 360, previous=running["fresh"])
+    a, f = status(aside, H + 420), status(fresh, H + 420)
+    assert (a.good, a.total, a.events_total, a.good_events_total) == (f.good, f.total, f.events_total,
+                                                                      f.good_events_total)  # fmt: skip
+    assert (a.good, a.total) == (2, 5)
+
+
 def write(tmp_path: Path, slos: str) -> Path:
     path = tmp_path / "c.yaml"
     path.write_text(
