@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
 from slowatch.cluster import ClusterView, local_view
-from slowatch.config.diff import EndpointChanges, diff_endpoints
+from slowatch.config.diff import EndpointChanges
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.isolated import reload_isolated
 from slowatch.config.schema import Config
@@ -41,14 +41,13 @@ from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
 from slowatch.store.queries import latest_results
+from slowatch.switch import prepare, restart_needed
 from slowatch.web.app import make_app
 from slowatch.web.corrections import SYNC as CORRECTIONS_SYNC
 from slowatch.web.server import fitted_limits, serve
 from slowatch.workers import ProberPool, worker_count
 
 logger = logging.getLogger(__name__)
-
-SKIP_WARN_EVERY = 600
 
 
 @dataclass
@@ -86,7 +85,6 @@ class Daemon:
         self._latest: dict[str, ProbeResult] = {}
         self._listeners = list(listeners or [])
         self._unprobed = {ep.name for ep in config.endpoints if ep.enabled}
-        self._skip_warned: dict[str, float] = {}
         self._stats = RunStats()
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
@@ -233,21 +231,13 @@ class Daemon:
         self._self_metrics.write_duration.observe(seconds)
 
     def _on_skipped(self, name: str) -> None:
-        self._self_metrics.skipped.inc()
-        now = time.monotonic()
-        if now - self._skip_warned.get(name, -SKIP_WARN_EVERY) >= SKIP_WARN_EVERY:  # at most every 10 min
-            self._skip_warned[name] = now
-            logger.warning(
-                "probe still running at its next run, skipped (counted in slowatch_scheduler_skipped_runs_total;"
-                " logged at most every %ds per endpoint) endpoint=%s", SKIP_WARN_EVERY, name,
-            )
+        self._self_metrics.skipped_run(name)
 
     def _on_worker_restart(self) -> None:
         self._self_metrics.worker_restarts.inc()
 
     def _on_missed(self, name: str) -> None:
-        self._self_metrics.missed.inc()
-        logger.warning("scheduled run missed endpoint=%s", name)
+        self._self_metrics.missed_run(name)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, schedule: bool = True, serve: bool = True) -> None:
@@ -361,22 +351,14 @@ class Daemon:
         return await self._reloader.reload()
 
     async def _switch(self, new: Config) -> None:
-        """Switch to `new` (this instance's part of it when sharded). What changed among the endpoints is worked
-        out in a thread (comparing 100,000 endpoint models takes ~0.3 s), so the loop applies only that."""
-        running = self._view.full.server.cluster
-        if new.server.cluster != running:
-            logger.warning("config reload: server.cluster changed; takes effect after a restart")
-            new = new.model_copy(update={"server": new.server.model_copy(update={"cluster": running})})
+        """Switch to `new` (this instance's part of it when sharded): what changed is worked out in threads
+        (switch.py), so the loop applies only that."""
         t0 = time.perf_counter()
-        view = await asyncio.to_thread(local_view, new)
-        local = view.local
-        changes = await asyncio.to_thread(diff_endpoints, self._config.endpoints, local.endpoints)
-        workers = await asyncio.to_thread(worker_count, local.server.probe_workers, local.endpoints)
-        if changes:  # the metrics' new slot table is built aside and swapped in (a scrape sees one or the other)
-            await asyncio.to_thread(self._probe_metrics.set_endpoints, local.endpoints)
+        switch = await prepare(self._view, self._config.endpoints, new, self._probe_metrics)
+        local = switch.view.local
         t1 = time.perf_counter()
-        self._apply(local, changes, workers)
-        self._view = view
+        self._apply(local, switch.changes, switch.workers)
+        self._view = switch.view
         t2 = time.perf_counter()
         await self._slo.reload(local)
         t3 = time.perf_counter()
@@ -395,14 +377,11 @@ class Daemon:
     def _apply(self, new: Config, changes: EndpointChanges, want: int) -> None:
         """Switch to `new`: `changes` from the running endpoints, `want` prober workers it calls for."""
         old = self._config
-        restart_needed = [
-            key for key in ("listen", "database", "max_concurrency", "probe_workers", "event_loop", "http", "metrics")
-            if getattr(old.server, key) != getattr(new.server, key)
-        ]
-        if restart_needed:
-            logger.warning("config reload: %s changed; takes effect after a restart", ", ".join(restart_needed))
+        waiting = restart_needed(old, new)
+        if waiting:
+            logger.warning("config reload: %s changed; takes effect after a restart", ", ".join(waiting))
         have = self._scheduler.workers
-        if want != have and "probe_workers" not in restart_needed:
+        if want != have and "probe_workers" not in waiting:
             logger.warning(
                 "config reload: probe_workers=%s now means %d prober worker(s), %d running; "
                 "takes effect after a restart",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import platform
+import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -11,7 +13,11 @@ from prometheus_client.registry import Collector
 
 from slowatch import __version__
 
+logger = logging.getLogger(__name__)
+
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SKIP_WARN_EVERY = 600
+"""Seconds between two warnings about one endpoint's skipped runs (each is counted)."""
 WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -79,6 +85,7 @@ class SelfMetrics:
             registry=registry,
         )
         registry.register(_StoreCounters(store_write_errors, store_dropped))
+        self._skip_warned: dict[str, float] = {}
         self.reload_ok = Gauge(
             "slowatch_config_last_reload_successful", "1 if the last config (re)load succeeded", registry=registry
         )
@@ -94,10 +101,26 @@ class SelfMetrics:
             registry=registry,
         ).labels(__version__, platform.python_version()).set(1)
 
+    def skipped_run(self, name: str) -> None:
+        """An endpoint's run was skipped (its previous probe still running): counted, logged at most every
+        SKIP_WARN_EVERY seconds per endpoint."""
+        self.skipped.inc()
+        now = time.monotonic()
+        if now - self._skip_warned.get(name, -SKIP_WARN_EVERY) >= SKIP_WARN_EVERY:
+            self._skip_warned[name] = now
+            logger.warning(
+                "probe still running at its next run, skipped (counted in slowatch_scheduler_skipped_runs_total;"
+                " logged at most every %ds per endpoint) endpoint=%s", SKIP_WARN_EVERY, name,
+            )  # fmt: skip
+
+    def missed_run(self, name: str) -> None:
+        self.missed.inc()
+        logger.warning("scheduled run missed endpoint=%s", name)
+
     def config_loaded(self, ok: bool, now: float) -> None:
         self.reload_ok.set(1 if ok else 0)
         if ok:
             self.reload_ts.set(now)
 
 
-__all__ = ["LAG_BUCKETS", "WRITE_BUCKETS", "SelfMetrics"]
+__all__ = ["LAG_BUCKETS", "SKIP_WARN_EVERY", "WRITE_BUCKETS", "SelfMetrics"]
