@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome
-from slowatch.store import history, rollups
+from slowatch.store import blocks, history, rollups
+from slowatch.store.block_columns import general_planes
 from slowatch.store.blocks import BLOCK, OUTCOME_CODES, block_of, decode, encode
 from slowatch.store.phase_codec import as_json
 from slowatch.store.phase_codec import encode as encode_phases
@@ -94,6 +95,60 @@ def test_a_block_decodes_to_what_was_packed(spec: list[tuple[Any, ...]]) -> None
         assert abs(got[1] - row[1]) < 0.001 and int(got[1] // 60) == int(row[1] // 60)
         for threshold in (0.005, 0.25, 0.3, 1.0):  # latency SLIs answer the same
             assert (got[5] <= threshold) == (row[5] <= threshold)
+
+
+ODD = {  # per column: values the fast path must leave to the general one, or store as it would
+    5: [0.0, -0.0, 1e-7, 4294.967294, 4294.967295, 4295.0, math.inf, -math.inf, math.nan, -1e-9, 5],
+    6: [None, 0, 0.0, 200.0, True, False, -1, 0xFFFE, 0xFFFF, 70_000, 500],
+    8: [0, 254, 255, 256, -1, 1.0, True, 2],
+    9: [0, 1, True, False, 2, 0.0, None],
+    4: ["from_the_future", "timeout", Outcome.SUCCESS, Outcome.TIMEOUT],
+    3: ["tcp", "", None, 7],
+    11: [None, 1.9e9, 1_900_000_000, math.inf],
+    12: [None, "https://b.example/é", ""],
+}
+_typical_with_odd_values = st.tuples(
+    st.lists(st.floats(0, BLOCK, exclude_max=True), min_size=1, max_size=40),  # ts offsets
+    st.sampled_from(["http", "tcp", ""]),
+    st.sampled_from([200, None, 404]),
+    st.one_of(st.none(), st.just(1.9e9)),
+    st.one_of(st.none(), st.just("http://127.0.0.1:33001/fast/42")),
+    st.lists(st.tuples(st.integers(0, 39), st.sampled_from(sorted(ODD)), st.integers(0, 11)), max_size=3),
+    st.sampled_from([0.0, -0.004, -5.0]),  # the first ts's offset: at or before the block start
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_typical_with_odd_values)
+def test_the_fast_path_writes_what_the_general_path_writes(spec: tuple[Any, ...]) -> None:
+    """Usual blocks (one kind, status, URL throughout) with a few odd values anywhere: `encode`'s fast path
+    either leaves the block to the general one (blocks._fixed_planes is None) or writes its very planes,
+    and the rows read back with their values and types."""
+    offsets, kind, status, cert, url, odd, first = spec
+    start = block_of(T0 + 3 * BLOCK)
+    rows = [[i, start + off, "ep", kind, "success", 0.0004 + off / 1e4, status, "", 1, 1, None, cert, url]
+            for i, off in enumerate(sorted([first, *offsets]))]  # fmt: skip
+    for i, column, k in odd:
+        if i < len(rows):
+            rows[i][column] = ODD[column][k % len(ODD[column])]
+    block = [tuple(row) for row in rows]
+    _, tss, _, _, outcomes, durations, statuses, _, attempts, finals, _, _, _ = zip(*block, strict=True)
+    fast = blocks._fixed_planes(start, tss, outcomes, durations, statuses, attempts, finals)
+    nudge = math.ulp(start + BLOCK) * 900
+    ms = [math.floor((t - start) * 1000 + nudge) for t in tss]
+    codes = [blocks._CODE.get(o) for o in outcomes]
+    side: dict[str, Any] = {}
+    general = b"".join(general_planes(ms, codes, (outcomes, durations, statuses, attempts, finals), side))
+    assert fast is None or (fast == general and side == {})
+    back = decode("ep", start, encode(start, block)[1])
+    if fast is None:  # the general path's (the first encoder's) own ways: the tests above and the pinned bodies
+        return
+    for got, row in zip(back, block, strict=True):  # in range: kept as they were, types included
+        for column in (4, 6, 8):
+            want = row[column].value if isinstance(row[column], Outcome) else row[column]
+            assert repr(got[column]) == repr(want)
+        assert [got[3], got[11], got[12]] == [row[3], row[11], row[12]]  # runs of equal values (1.9e9 == 1.9e9 int)
+        assert got[9] == bool(row[9]) and 0 <= got[5] - row[5] < 1e-6
 
 
 def test_successful_results_pack_small() -> None:
