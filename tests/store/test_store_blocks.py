@@ -118,20 +118,9 @@ _typical_with_odd_values = st.tuples(
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(_typical_with_odd_values)
-def test_the_fast_path_writes_what_the_general_path_writes(spec: tuple[Any, ...]) -> None:
-    """Usual blocks (one kind, status, URL throughout) with a few odd values anywhere: `encode`'s fast path
-    either leaves the block to the general one (blocks._fixed_planes is None) or writes its very planes,
-    and the rows read back with their values and types."""
-    offsets, kind, status, cert, url, odd, first = spec
-    start = block_of(T0 + 3 * BLOCK)
-    rows = [[i, start + off, "ep", kind, "success", 0.0004 + off / 1e4, status, "", 1, 1, None, cert, url]
-            for i, off in enumerate(sorted([first, *offsets]))]  # fmt: skip
-    for i, column, k in odd:
-        if i < len(rows):
-            rows[i][column] = ODD[column][k % len(ODD[column])]
-    block = [tuple(row) for row in rows]
+def assert_fast_path_writes_what_the_general_path_writes(start: int, block: list[tuple[Any, ...]]) -> None:
+    """`encode`'s fast path either leaves the block to the general one (blocks._fixed_planes is None) or
+    writes its very planes, and then the rows read back with their values and types."""
     _, tss, _, _, outcomes, durations, statuses, _, attempts, finals, _, _, _ = zip(*block, strict=True)
     fast = blocks._fixed_planes(start, tss, outcomes, durations, statuses, attempts, finals)
     nudge = math.ulp(start + BLOCK) * 900
@@ -144,11 +133,35 @@ def test_the_fast_path_writes_what_the_general_path_writes(spec: tuple[Any, ...]
     if fast is None:  # the general path's (the first encoder's) own ways: the tests above and the pinned bodies
         return
     for got, row in zip(back, block, strict=True):  # in range: kept as they were, types included
-        for column in (4, 6, 8):
+        for column in (4, 6, 8):  # (a bool status or attempt reads back as the int it is)
             want = row[column].value if isinstance(row[column], Outcome) else row[column]
-            assert repr(got[column]) == repr(want)
+            assert got[column] == want and (type(want) is bool or type(got[column]) is type(want))
         assert [got[3], got[11], got[12]] == [row[3], row[11], row[12]]  # runs of equal values (1.9e9 == 1.9e9 int)
         assert got[9] == bool(row[9]) and 0 <= got[5] - row[5] < 1e-6
+
+
+def test_each_odd_value_in_a_usual_block_is_stored_as_the_general_path_stores_it() -> None:
+    start = block_of(T0 + 3 * BLOCK)
+    usual = [(i, start + 3.7 + i * 60, "ep", "http", "success", 0.0004 + i / 1e4, 200, "", 1, 1, None, None,
+              "http://127.0.0.1:33001/fast/42") for i in range(10)]  # fmt: skip
+    for column, values in ODD.items():
+        for value in values:
+            for i in (0, 4, 9):
+                block = [(*row[:column], value, *row[column + 1 :]) if j == i else row for j, row in enumerate(usual)]
+                assert_fast_path_writes_what_the_general_path_writes(start, block)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_typical_with_odd_values)
+def test_the_fast_path_writes_what_the_general_path_writes(spec: tuple[Any, ...]) -> None:
+    """Usual blocks (one kind, status, URL throughout) with a few odd values anywhere."""
+    offsets, kind, status, cert, url, odd, first = spec
+    start = block_of(T0 + 3 * BLOCK)
+    rows = [[i, start + off, "ep", kind, "success", 0.0004 + off / 1e4, status, "", 1, 1, None, cert, url]
+            for i, off in enumerate(sorted([first, *offsets]))]  # fmt: skip
+    for i, column, k in odd:
+        rows[i % len(rows)][column] = ODD[column][k % len(ODD[column])]
+    assert_fast_path_writes_what_the_general_path_writes(start, [tuple(row) for row in rows])
 
 
 def test_successful_results_pack_small() -> None:
