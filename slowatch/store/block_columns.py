@@ -1,7 +1,8 @@
 """The fixed columns of a result block (format v1, blocks.py) for any values: sentinels, side values, planes.
 
 `blocks.encode` packs the usual block (every value in its column's range) on its own fast path; this
-module is the general path it falls back to, and the byte-plane transposes both directions share:
+module is the general path it falls back to (the first v1 encoder's), with its byte-plane transposes and
+the inverse one `blocks.decode` uses:
 
     ts        uint32  ms deltas (a negative ms, a ts before the block start, is stored as 0)
     duration  uint32  `micros` of each duration; NaN, infinities and what does not fit: 0xFFFFFFFF + "d"
@@ -10,7 +11,8 @@ module is the general path it falls back to, and the byte-plane transposes both 
     attempt   uint8   255 and above, negatives, non-integers: 255 + "a"
     final     uint8   bool
 
-`side_json` writes the side object as `json.dumps(side, separators=(",", ":"))` would, byte for byte.
+`side_json` writes the side object, the runs of kind, cert expiry and URL last, as `json.dumps(side,
+separators=(",", ":"))` would, byte for byte.
 """
 
 from __future__ import annotations
