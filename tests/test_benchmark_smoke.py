@@ -110,6 +110,16 @@ def test_result_row_benchmark_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_block_encode_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/block_encode.py beside a baseline checkout (here: this one) reports every case."""
+    script = RUN.parent / "block_encode.py"
+    cmd = [sys.executable, str(script), "--number", "20", "--repeat", "1", "--baseline", str(RUN.parent.parent)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("x   ") == 7 and "ok10       10" in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
 def test_store_writer_benchmark_smoke() -> None:
     """benchmarks/store_writer.py drives the store's Writer: its folds come from memory (`--fold sql`: never)."""
     script = RUN.parent / "store_writer.py"

@@ -5,7 +5,7 @@ byte of the blob) is a raw-deflate stream of: the row count (uint32), then fixed
 columns, each stored byte plane by byte plane (all low bytes, then the next ones: runs deflate well):
 
     ts        uint32  ms since the previous row (the first: since the block start); ts floored to the ms
-    duration  uint32  µs, rounded up (never below the measured duration: see _micros); 0xFFFFFFFF: "d"
+    duration  uint32  µs, rounded up (never below the measured duration: block_columns.micros); 0xFFFFFFFF: "d"
     outcome   uint8   index in OUTCOME_CODES (append only: the codes of format v1 never change); 255: "o"
     status    uint16  HTTP status, 0 for none; 0xFFFF: see "s"
     attempt   uint8   255: see "a"
@@ -17,6 +17,12 @@ converts the binary form of `results.phases` with phase_codec.as_json) of non-su
 "d", "s", "a", "o" for values out of their column's range. Rows are in (ts, results.id) order; a decoded
 row is `RawRow` (id None). What is not kept: the phases of successful results, and ts / duration precision
 below 1 ms / 1 µs.
+
+The format is the inflated body: how it is deflated is free (`decode` inflates any raw stream; since session
+6 a 4 KiB window, see `_deflate`), and tests/store pins the bodies of the first v1 encoder byte for byte.
+`encode` packs the usual block (every fixed value in its column's range: ~10 rows of one endpoint at 60 s)
+on a fast path, `_fixed_planes`; anything else goes the general way (block_columns.py: sentinels and side
+values), which is the first encoder's. At 10 rows the deflate is a third of the cost (~5 µs).
 """
 
 from __future__ import annotations
@@ -24,16 +30,14 @@ from __future__ import annotations
 import json
 import math
 import struct
-import sys
 import zlib
 from array import array
 from collections.abc import Sequence
 from itertools import accumulate, repeat
-from json.encoder import encode_basestring_ascii as _quote  # json.dumps's own quoting of a str
-from operator import sub
 from typing import Any
 
 from slowatch.models import Outcome
+from slowatch.store.block_columns import BIG, COLUMNS, U8, U16, U32, Side, general_planes, side_json, unplanes
 from slowatch.store.phase_codec import as_json
 
 BLOCK = 600
@@ -49,10 +53,8 @@ phase_codec.py), cert_expiry, final_url."""
 
 _CODE = {name: i for i, name in enumerate(OUTCOME_CODES)}
 _SUCCESS = Outcome.SUCCESS.value
-_BIG = sys.byteorder == "big"
-_COLUMNS = (("I", 4), ("I", 4), ("B", 1), ("H", 2), ("B", 1), ("B", 1))  # ts, duration, outcome, status, ...
-_U32, _U16, _U8 = 0xFFFFFFFF, 0xFFFF, 0xFF
-_SIDE = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(side, separators=...) builds per call
+_COUNT = struct.Struct("<I")
+_FORMAT = bytes((FORMAT,))
 _FLOOR = """ts is floored to the ms after adding 0.9 ulp (of the block's largest ts): `T0 + 0.05` is stored as
 the double just below it, which must still pack as 50 ms, while a ts a whole ulp below a boundary stays below."""
 
@@ -61,148 +63,60 @@ def block_of(ts: float) -> int:
     return int(ts // BLOCK) * BLOCK
 
 
-def _planes(values: array[int], width: int) -> bytes:
-    if _BIG and width > 1:
-        values = array(values.typecode, values)
-        values.byteswap()
-    raw = values.tobytes()
-    return raw if width == 1 else b"".join([raw[i::width] for i in range(width)])
-
-
-def _unplanes(data: bytes, typecode: str, width: int, n: int) -> array[int]:
-    if width == 1:
-        return array(typecode, data)
-    raw = bytearray(n * width)
-    for i in range(width):
-        raw[i::width] = data[i * n : (i + 1) * n]
-    values = array(typecode, bytes(raw))
-    if _BIG:
-        values.byteswap()
-    return values
-
-
-def _runs(values: Sequence[Any], default: Any) -> list[list[Any]]:
-    """[row, value] wherever the value changes, starting from `default`."""
-    first = values[0] if values else default
-    if first == first and values.count(first) == len(values):  # one value throughout (the usual case; not NaN)
-        return [] if first == default else [[0, first]]
-    out: list[list[Any]] = []
-    prev = default
-    for i, v in enumerate(values):
-        if v != prev:
-            out.append([i, v])
-            prev = v
-    return out
-
-
-def _column(typecode: str, values: list[Any], key: str, side: dict[str, list[list[Any]]], lo: int,
-            sentinel: int, fixed: list[Any] | None = None) -> array[int]:  # fmt: skip
-    """`values` as an array; a value outside [lo, sentinel) is stored as `sentinel` with the original
-    (or `fixed`'s) value in `side[key]`. The common case (all in range) runs in C."""
-    try:
-        if values and lo <= min(values) and max(values) < sentinel:
-            return array(typecode, values)
-    except TypeError:  # None or a non-number among them
-        pass
-    out = array(typecode)
-    for i, v in enumerate(values):
-        if isinstance(v, int) and lo <= v < sentinel:
-            out.append(v)
-        else:
-            out.append(sentinel)
-            side.setdefault(key, []).append([i, (fixed or values)[i]])
-    return out
-
-
-def _micros(d: float) -> int | None:
-    """The fewest whole µs whose decoded value (us / 1e6) is >= d: a latency threshold of whole µs
-    (`duration <= t`) answers the same for the packed duration as for the measured one."""
-    if not math.isfinite(d):
+def _fixed_planes(start: int, tss: Sequence[float], outcomes: Sequence[Any], durations: Sequence[Any],
+                  statuses: Sequence[Any], attempts: Sequence[Any], finals: Sequence[Any]) -> bytes | None:  # fmt: skip
+    """The fixed columns plane by plane when every value is in its column's range (the usual block), else
+    None: then `general_planes` stores sentinels and side values. array() refuses None, non-integers and
+    what its type cannot hold (a negative ms delta: rows out of order or before the block start); the
+    sentinels are checked apart. Floats where they are exact (start, 1000) let the interpreter's float
+    arithmetic take its fast path; each value is the one the general path computes."""
+    n = len(tss)
+    if 0 in statuses:  # stored as 0xFFFF and "s" (a status 0 must not read back as None)
         return None
-    us = round(d * 1e6)
-    return us + 1 if us / 1e6 < d else us
-
-
-def _micros_all(durations: Sequence[Any]) -> list[int | None]:
-    """`_micros` of each duration; the usual case (all finite) in one comprehension."""
+    o, f, s = outcomes[0], finals[0], float(start)
+    nudge = math.ulp(start + BLOCK) * 900  # see _FLOOR (ms of an ulp of the block's largest ts)
+    floor = math.floor
+    prev = 0
     try:
-        return [(us := round(d * 1e6)) + (us / 1e6 < d) for d in durations]
-    except (OverflowError, ValueError, TypeError):  # an infinity, NaN or non-number among them
-        return [_micros(d) for d in durations]
-
-
-def _side_json(side: dict[str, list[list[Any]]]) -> bytes:
-    """`json.dumps(side, separators=(",", ":"))`, byte for byte; values that are not str, None, int or finite
-    float (the usual case: kinds, URLs, messages, phases) go through json itself."""
-    parts = []
-    for key, pairs in side.items():
-        items = []
-        for i, v in pairs:
-            t = type(v)
-            if t is str:
-                items.append(f"[{i},{_quote(v)}]")
-            elif v is None:
-                items.append(f"[{i},null]")
-            elif t is int or (t is float and v - v == 0.0):
-                items.append(f"[{i},{v!r}]")
-            else:
-                return _SIDE.encode(side).encode()
-        parts.append(f'"{key}":[{",".join(items)}]')
-    return ("{" + ",".join(parts) + "}").encode()
-
-
-_RECORD = struct.Struct("<IIBHBB")  # one row of the fixed columns, little-endian: see _fixed_planes
-_PLANE_OFFSETS = tuple(offset + i for offset, (_, width) in zip((0, 4, 8, 9, 11, 12), _COLUMNS, strict=True)
-                       for i in range(width))  # fmt: skip
-
-
-def _fixed_planes(deltas: list[int], micros: list[Any], codes: list[Any], statuses: Sequence[Any],
-                  attempts: Sequence[Any], finals: Sequence[Any]) -> list[bytes] | None:  # fmt: skip
-    """The byte planes of the fixed columns when every value is in its column's range (the usual case:
-    one `struct` record per row, sliced into planes, ~a third of the per-column path's cost); None
-    otherwise (then `_column` stores sentinels and side values)."""
-    if None in micros or None in codes or None in statuses or 0 in statuses:
+        status = array("H", statuses if None not in statuses else [0 if v is None else v for v in statuses])
+        attempt = array("B", attempts)
+        codes = bytes((_CODE[o],)) * n if outcomes.count(o) == n else bytes(map(_CODE.__getitem__, outcomes))
+        deltas = array("I", [-prev + (prev := floor((t - s) * 1000.0 + nudge)) for t in tss])
+        micros = array("I", [(us := round(d * 1e6)) + (us / 1e6 < d) for d in durations])  # block_columns.micros
+    except (KeyError, TypeError, ValueError, OverflowError):  # and NaN, infinities
         return None
-    try:
-        if max(micros) >= _U32 or min(micros) < 0 or max(statuses) >= _U16 or min(statuses) < 0:
-            return None
-        if max(attempts) >= _U8 or min(attempts) < 0:
-            return None
-        records = b"".join(map(_RECORD.pack, deltas, micros, codes, statuses, attempts, map(bool, finals)))
-    except (TypeError, struct.error):  # a non-integer among them
+    if U16 in status or U8 in attempt or U32 in micros:
         return None
-    size = _RECORD.size
-    return [records[i::size] for i in _PLANE_OFFSETS]
+    if BIG:
+        for column in (status, deltas, micros):
+            column.byteswap()
+    t, d, h = deltas.tobytes(), micros.tobytes(), status.tobytes()
+    final = bytes((f != 0,)) * n if type(f) is int and finals.count(f) == n else bytes(map(bool, finals))
+    return b"".join((t[0::4], t[1::4], t[2::4], t[3::4], d[0::4], d[1::4], d[2::4], d[3::4], codes, h[0::2],
+                     h[1::2], attempt.tobytes(), final))  # fmt: skip
+
+
+def _deflate(body: bytes) -> bytes:
+    """Raw deflate at level 6 with a window that covers the body: the 4 KiB one (memLevel 2: a ~20 KiB state
+    instead of zlib.compress's ~256 KiB, set up per call: ~50 µs when that lands on fresh pages) for the
+    usual block of a few hundred bytes. `decode` inflates streams of any window."""
+    small = len(body) < 3_800  # zlib's matches reach back up to the window size - 262 bytes
+    deflater = zlib.compressobj(6, zlib.DEFLATED, -12 if small else -15, 2 if small else 8)
+    return b"".join((_FORMAT, deflater.compress(body), deflater.flush()))
 
 
 def encode(start: int, rows: Sequence[RawRow]) -> tuple[float, bytes]:
     """Pack rows of one endpoint and block (sorted by ts, then id); return (max ts, blob)."""
     n = len(rows)
-    columns = zip(*rows, strict=True)  # one tuple per column
+    columns = zip(*rows, strict=False)  # one tuple per column (every row has them all)
     _, tss, _, kinds, outcomes, durations, statuses, messages, attempts, finals, phases, certs, urls = columns
-    side: dict[str, list[list[Any]]] = {}
-    nudge = math.ulp(start + BLOCK) * 900  # see _FLOOR (ms of an ulp of the block's largest ts)
-    floor = math.floor
-    ms = [floor((t - start) * 1000 + nudge) for t in tss]
-    if min(ms) < 0:
-        ms = [max(0, m) for m in ms]
-    deltas = list(map(sub, ms, [0, *ms]))
-    micros, codes = _micros_all(durations), list(map(_CODE.get, outcomes))
-    planes = _fixed_planes(deltas, micros, codes, statuses, attempts, finals)
-    if planes is None:
-        dur = _column("I", micros, "d", side, 0, _U32, list(durations))
-        out = _column("B", codes, "o", side, 0, _U8, list(outcomes))
-        plain = list(statuses) if None not in statuses else [0 if s is None else s for s in statuses]
-        status = _column("H", plain, "s", side, 0, _U16, list(statuses))
-        if 0 in statuses:  # a status 0 must not read back as None
-            zeros = [i for i, s in enumerate(statuses) if s == 0]
-            for i in zeros:
-                status[i] = _U16
-            side["s"] = sorted([*side.get("s", []), *([i, 0] for i in zeros)])
-        attempt = _column("B", list(attempts), "a", side, 0, _U8)
-        final = array("B", map(bool, finals))
-        fixed = (array("I", deltas), dur, out, status, attempt, final)
-        planes = [_planes(col, w) for col, (_, w) in zip(fixed, _COLUMNS, strict=True)]
+    side: Side = {}
+    fixed = _fixed_planes(start, tss, outcomes, durations, statuses, attempts, finals)
+    if fixed is None:
+        nudge = math.ulp(start + BLOCK) * 900  # see _FLOOR
+        ms = [math.floor((t - start) * 1000 + nudge) for t in tss]
+        general = (outcomes, durations, statuses, attempts, finals)
+        fixed = b"".join(general_planes(ms, list(map(_CODE.get, outcomes)), general, side))
     if any(messages):
         side["m"] = [[i, m] for i, m in enumerate(messages) if m]
     if phases.count(None) != n:
@@ -213,13 +127,7 @@ def encode(start: int, rows: Sequence[RawRow]) -> tuple[float, bytes]:
         ]
         if kept:
             side["p"] = kept
-    for key, values, default in (("k", kinds, ""), ("c", certs, None), ("u", urls, None)):
-        runs = _runs(values, default)
-        if runs:
-            side[key] = runs
-    body = [struct.pack("<I", n), *planes, _side_json(side) if side else b""]
-    blob = bytes([FORMAT]) + zlib.compress(b"".join(body), 6, wbits=-15)
-    return max(tss), blob
+    return max(tss), _deflate(b"".join((_COUNT.pack(n), fixed, side_json(side, (kinds, certs, urls)))))
 
 
 def _fill(n: int, default: Any, runs: list[list[Any]] | None) -> list[Any]:
@@ -245,8 +153,8 @@ def decode(endpoint: str, start: int, blob: bytes) -> list[RawRow]:
     (n,) = struct.unpack_from("<I", data)
     pos = 4
     cols = []
-    for typecode, width in _COLUMNS:
-        cols.append(_unplanes(data[pos : pos + n * width], typecode, width, n))
+    for typecode, width in COLUMNS:
+        cols.append(unplanes(data[pos : pos + n * width], typecode, width, n))
         pos += n * width
     side: dict[str, list[list[Any]]] = json.loads(data[pos:]) if pos < len(data) else {}
     deltas, dur, out, status, attempt, final = cols

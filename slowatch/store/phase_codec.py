@@ -26,6 +26,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Mapping
+from json.encoder import encode_basestring_ascii as quote  # json.dumps's own quoting of a str
 from typing import Any
 
 from slowatch.phases import Phases
@@ -120,7 +121,11 @@ def as_json(stored: bytes | str | None) -> str | None:
         return None
     if type(stored) is str:
         return stored
-    return json.dumps(decode(stored), separators=_COMPACT)
+    phases = decode(stored)
+    total = sum(phases.values())
+    if total - total == 0.0:  # finite floats (an infinite or NaN one makes the sum so): as json.dumps writes them
+        return "{" + ",".join([f"{quote(k)}:{v!r}" for k, v in phases.items()]) + "}"
+    return json.dumps(phases, separators=_COMPACT)  # (NaN, Infinity)
 
 
 __all__ = ["FORMAT", "as_json", "decode", "encode"]

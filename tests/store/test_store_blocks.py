@@ -8,6 +8,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome
-from slowatch.store import history, rollups
+from slowatch.store import blocks, history, rollups
+from slowatch.store.block_columns import general_planes
 from slowatch.store.blocks import BLOCK, OUTCOME_CODES, block_of, decode, encode
 from slowatch.store.phase_codec import as_json
 from slowatch.store.phase_codec import encode as encode_phases
@@ -93,6 +95,73 @@ def test_a_block_decodes_to_what_was_packed(spec: list[tuple[Any, ...]]) -> None
         assert abs(got[1] - row[1]) < 0.001 and int(got[1] // 60) == int(row[1] // 60)
         for threshold in (0.005, 0.25, 0.3, 1.0):  # latency SLIs answer the same
             assert (got[5] <= threshold) == (row[5] <= threshold)
+
+
+ODD = {  # per column: values the fast path must leave to the general one, or store as it would
+    5: [0.0, -0.0, 1e-7, 4294.967294, 4294.967295, 4295.0, math.inf, -math.inf, math.nan, -1e-9, 5],
+    6: [None, 0, 0.0, 200.0, True, False, -1, 0xFFFE, 0xFFFF, 70_000, 500],
+    8: [0, 254, 255, 256, -1, 1.0, True, 2],
+    9: [0, 1, True, False, 2, 0.0, None],
+    4: ["from_the_future", "timeout", Outcome.SUCCESS, Outcome.TIMEOUT],
+    3: ["tcp", "", None, 7],
+    11: [None, 1.9e9, 1_900_000_000, math.inf],
+    12: [None, "https://b.example/é", ""],
+}
+_typical_with_odd_values = st.tuples(
+    st.lists(st.floats(0, BLOCK, exclude_max=True), min_size=1, max_size=40),  # ts offsets
+    st.sampled_from(["http", "tcp", ""]),
+    st.sampled_from([200, None, 404]),
+    st.one_of(st.none(), st.just(1.9e9)),
+    st.one_of(st.none(), st.just("http://127.0.0.1:33001/fast/42")),
+    st.lists(st.tuples(st.integers(0, 39), st.sampled_from(sorted(ODD)), st.integers(0, 11)), max_size=3),
+    st.sampled_from([0.0, -0.004, -5.0]),  # the first ts's offset: at or before the block start
+)
+
+
+def assert_fast_path_writes_what_the_general_path_writes(start: int, block: list[tuple[Any, ...]]) -> None:
+    """`encode`'s fast path either leaves the block to the general one (blocks._fixed_planes is None) or
+    writes its very planes, and then the rows read back with their values and types."""
+    _, tss, _, _, outcomes, durations, statuses, _, attempts, finals, _, _, _ = zip(*block, strict=True)
+    fast = blocks._fixed_planes(start, tss, outcomes, durations, statuses, attempts, finals)
+    nudge = math.ulp(start + BLOCK) * 900
+    ms = [math.floor((t - start) * 1000 + nudge) for t in tss]
+    codes = [blocks._CODE.get(o) for o in outcomes]
+    side: dict[str, Any] = {}
+    general = b"".join(general_planes(ms, codes, (outcomes, durations, statuses, attempts, finals), side))
+    assert fast is None or (fast == general and side == {})
+    back = decode("ep", start, encode(start, block)[1])
+    if fast is None:  # the general path's (the first encoder's) own ways: the tests above and the pinned bodies
+        return
+    for got, row in zip(back, block, strict=True):  # in range: kept as they were, types included
+        for column in (4, 6, 8):  # (a bool status or attempt reads back as the int it is)
+            want = row[column].value if isinstance(row[column], Outcome) else row[column]
+            assert got[column] == want and (type(want) is bool or type(got[column]) is type(want))
+        assert [got[3], got[11], got[12]] == [row[3], row[11], row[12]]  # runs of equal values (1.9e9 == 1.9e9 int)
+        assert got[9] == bool(row[9]) and 0 <= got[5] - row[5] < 1e-6
+
+
+def test_each_odd_value_in_a_usual_block_is_stored_as_the_general_path_stores_it() -> None:
+    start = block_of(T0 + 3 * BLOCK)
+    usual = [(i, start + 3.7 + i * 60, "ep", "http", "success", 0.0004 + i / 1e4, 200, "", 1, 1, None, None,
+              "http://127.0.0.1:33001/fast/42") for i in range(10)]  # fmt: skip
+    for column, values in ODD.items():
+        for value in values:
+            for i in (0, 4, 9):
+                block = [(*row[:column], value, *row[column + 1 :]) if j == i else row for j, row in enumerate(usual)]
+                assert_fast_path_writes_what_the_general_path_writes(start, block)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_typical_with_odd_values)
+def test_the_fast_path_writes_what_the_general_path_writes(spec: tuple[Any, ...]) -> None:
+    """Usual blocks (one kind, status, URL throughout) with a few odd values anywhere."""
+    offsets, kind, status, cert, url, odd, first = spec
+    start = block_of(T0 + 3 * BLOCK)
+    rows = [[i, start + off, "ep", kind, "success", 0.0004 + off / 1e4, status, "", 1, 1, None, cert, url]
+            for i, off in enumerate(sorted([first, *offsets]))]  # fmt: skip
+    for i, column, k in odd:
+        rows[i % len(rows)][column] = ODD[column][k % len(ODD[column])]
+    assert_fast_path_writes_what_the_general_path_writes(start, [tuple(row) for row in rows])
 
 
 def test_successful_results_pack_small() -> None:
@@ -344,13 +413,83 @@ def _pinned_blocks() -> list[tuple[int, list[tuple[Any, ...]]]]:
     return out
 
 
-def test_blocks_are_byte_for_byte_what_format_v1_always_wrote() -> None:
+def _typical_blocks() -> list[tuple[int, list[tuple[Any, ...]]]]:
+    """120 seeded blocks shaped like the pack pass's usual ones: 1-40 rows a few seconds apart, one kind and
+    final URL throughout (or none, or one change), a constant or absent cert expiry, mostly successes with
+    phases in the binary form, sometimes a failure or two with a message and phases (binary or JSON text),
+    now and then a retried attempt or a non-final row."""
+    rng = random.Random(20261207)
+    out = []
+    for b in range(120):
+        start = block_of(T0 + b * BLOCK)
+        n = rng.choice([1, 2, 9, 10, 10, 10, 11, 20, 40])
+        kind = rng.choice(["http", "http", "tcp", "tls", ""])
+        url = rng.choice([f"http://127.0.0.1:3300{b % 8}/fast/{b}", None, "https://b.example/é"])
+        cert = rng.choice([None, None, 1.9e9 + b])
+        failures = set(rng.sample(range(n), rng.choice([0, 0, 0, 1, 1, 2]) if n > 2 else 0))
+        rows = []
+        for i in range(n):
+            ok = i not in failures
+            d = rng.uniform(0.0005, 0.4) if rng.random() < 0.95 else rng.choice([0.005, 0.25, 1e-7, 0.0])
+            phases = encode_phases({"connect": d / 4, "processing": d / 2, "transfer": d / 8})
+            rows.append((
+                b * 100 + i, start + (i * BLOCK + rng.random() * 3) / n, f"ep-{b:06d}", kind,
+                "success" if ok else rng.choice(["http_status", "timeout", "connection_refused"]),
+                d, (200 if ok else rng.choice([500, None])) if kind == "http" else None,
+                "" if ok else "expected status 200, got 500", 1 if rng.random() < 0.9 else 2,
+                1 if rng.random() < 0.95 else 0, phases if ok or rng.random() < 0.5 else '{"connect":0.1}',
+                cert, url if i < n - 1 or rng.random() < 0.9 else "https://c.example/moved",
+            ))  # fmt: skip
+        rows.sort(key=lambda r: (r[1], r[0]))
+        out.append((start, rows))
+    return out
+
+
+def test_block_bodies_are_byte_for_byte_what_format_v1_always_wrote() -> None:
     """The encoder's speed-ups (column transposes, fast paths, its own JSON for the side object) must not
-    change a byte: the SHA-256 of these blocks as the first v1 encoder wrote them."""
+    change a byte of what is deflated (how it is deflated may change: the reader inflates any raw stream):
+    the SHA-256 of these blocks' bodies and last ts as the first v1 encoder wrote them."""
     digest = hashlib.sha256()
-    for start, rows in _pinned_blocks():
+    for start, rows in _pinned_blocks() + _typical_blocks():
         last, blob = encode(start, rows)
-        assert decode(rows[0][2], start, blob)[0][2] == rows[0][2]
-        digest.update(blob)
-        digest.update(repr(last).encode())
-    assert digest.hexdigest() == "4d7de0463c2ca01d7ddc77ee41e4331317e0247bb264aed66ec4b0724adcf934"
+        assert blob[0] == 1 and decode(rows[0][2], start, blob)[0][2] == rows[0][2]
+        body = zlib.decompress(blob[1:], -15)
+        digest.update(b"%d:%s%r;" % (len(body), body, last))
+    assert digest.hexdigest() == "2a64cdb936a823e347e3a105804666f0820b6ea78c611cc85ebc6157c8603798"
+
+
+OLD_BLOBS = {  # block -> the blob the first v1 encoder (zlib.compress(body, 6, wbits=-15)) wrote for it
+    "typical 0": "01e3646060906e38fdd46485c47a270616206066656665608402061898cdabd5b7fc5a50e5d467afad5eb3769d577dcac8"
+    "ccc8ccc6c8cacccc80014ec0005c841103542b652b5945471be8286594941428c5c6ea28952209145be9eb27e9a55624e616e4a4eac79"
+    "41a18a45a0215d50200",
+    "typical 3": "01e3626060e8bfbf65e377cdca8f5fbc195ebd04c25740cc8005cce3fca775db6695d5a3ef6b02346efccf6fdb66398599"
+    "95958589999585155d313b36134080110ba856ca55b28a8e36d5514aad28484d2e494d51282e492c292d56303230d05148cf2f5130353"
+    "0508a8dd5512a802aac8e514acecfcb032a8e51b232d033ac05cb6683640d74944a920bc0fc6408dfd0d200028cf50c62636b01",
+    "pinned 56": "01e3626060a8e76b58699cb9a28b5d2dee6faab797bc5d148f300313230323500e424040fca3ffc5bd8b6c67eaab1a24ff"
+    "df2615ddccf65e9c59fc3fb7840a33b7121303c37fa83a1e263005e2fe3f7102888018c4030b3030fdffcff89f1108c00404542ba5285"
+    "945471be978e6a565e6659654c6c6ea28e58384cc7594d28af273e34b3252e3d34a4b4a8b52954072c52039431d83589d68131d730320"
+    "00b22c807ca05c2244ce182c6604a54da0b4259806aaca05a93200d2a64a40614320c312c400da976b02b6a200aaa03a4629393f2f2f35"
+    "b92446c9ca40cfb016aa1eabb8395671a069d950d3324a4a0a94c0ee522a4906b34c11826670417384a0055cd0122608342f19649e898e"
+    "a1a50114e81980cdca2bcdc9019b8426630e93b14095011a558ae4b4622b7dfd44bdd48ac4dc829c54fd0a90adc6309da6389598210cc"
+    "7ae24b61600",
+}
+
+
+def test_blocks_written_by_the_first_encoder_still_decode_to_the_same_rows() -> None:
+    """Blocks already in databases: the old encoder's blobs (32 KiB window, memLevel 8) decode to the rows
+    the current encoder's blobs of the same block decode to, from the same body. "pinned 56" holds an
+    infinite duration, statuses None, 0 and 70,000, attempt 300, an unknown outcome, runs of kind, cert
+    and URL; "typical 3" a failure with phases and a cert expiry."""
+    blocks = {"typical 0": _typical_blocks()[0], "typical 3": _typical_blocks()[3], "pinned 56": _pinned_blocks()[56]}
+    for name, (start, rows) in blocks.items():
+        old = bytes.fromhex(OLD_BLOBS[name])
+        _, new = encode(start, rows)
+        assert zlib.decompress(old[1:], -15) == zlib.decompress(new[1:], -15), name
+        back = decode(rows[0][2], start, old)
+        assert back == decode(rows[0][2], start, new), name
+        for got, row in zip(back, rows, strict=True):
+            finite = math.isfinite(row[5])
+            want = packed_form(row if finite else (*row[:5], 0.0, *row[6:]))
+            assert got[2:5] == want[2:5] and got[6:] == want[6:], name
+            assert got[5] == (want[5] if finite else row[5]), name
+            assert abs(got[1] - row[1]) < 0.001, name
