@@ -75,11 +75,13 @@ def _load_cached(path: str | Path, cache_above: int) -> tuple[Config, bytes | No
 
 
 def load_isolated(
-    path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_above: int = CACHE_ABOVE, cpu_share: float = 1.0
+    path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_above: int = CACHE_ABOVE, cpu_share: float = 1.0,
+    python: str = sys.executable,
 ) -> Config:
-    """`load_cached(path)`, in a child process when the file is large and not cached; the child uses at most
-    `cpu_share` of one core. Raises ConfigError like `load` (a path that is no regular file, or too large,
-    is refused here, before any child starts)."""
+    """`load_cached(path)`, in a child process (`python -m slowatch.config.isolated`) when the file is large and
+    not cached; the child uses at most `cpu_share` of one core. Raises ConfigError like `load` (a path that is
+    no regular file, or too large, is refused here, before any child starts). A child that fails, or whose
+    output cannot be read back, is logged and the file is loaded in this process instead."""
     size = config_size(path)
     if size < threshold:
         return load_cached(path, cache_above=cache_above)
@@ -89,23 +91,27 @@ def load_isolated(
         if cached is not None:
             logger.info("config loaded from the compiled cache file=%s", path)
             return cached
-    command = [sys.executable, "-m", "slowatch.config.isolated", str(path), str(cache_above), repr(cpu_share)]
+    command = [python, "-m", "slowatch.config.isolated", str(path), str(cache_above), repr(cpu_share)]
     proc = subprocess.run(command, capture_output=True, check=False)
+    failure = f"exit {proc.returncode}"
     if proc.returncode == 0:
         out, proc.stdout = proc.stdout, b""
-        with gc_paused():
-            kind, payload = pickle.loads(out)  # our own child's output (see module docstring)
-            del out  # not held while the Config is built from its copy: ~17 MB less at the peak (100,000 endpoints)
-            if kind == "ok" and isinstance(payload, bytes):
-                payload = pickle.loads(payload)  # the Config, pickled once for the cache and for us
+        try:
+            with gc_paused():
+                kind, payload = pickle.loads(out)  # our own child's output (see module docstring)
+                del out  # not held while the Config is built from its copy: ~17 MB less at the peak (100,000 endpoints)
+                if kind == "ok" and isinstance(payload, bytes):
+                    payload = pickle.loads(payload)  # the Config, pickled once for the cache and for us
+        except Exception as e:  # (cut short, or not ours): not worth a failed start or reload
+            kind, payload, failure = "", None, f"exit 0, its output unreadable: {e!r}"
         if kind == "ok" and isinstance(payload, Config):
             share_scalars(payload.endpoints)
             return payload
-        if kind == "error":
+        if kind == "error" and isinstance(payload, list):
             raise ConfigError([ConfigProblem(*p) for p in payload])
     logger.warning(
-        "config: the loader process failed (exit %s), loading in-process file=%s stderr=%s",
-        proc.returncode, path, proc.stderr.decode(errors="replace")[-500:],
+        "config: the loader process failed (%s), loading in-process file=%s stderr=%s",
+        failure, path, proc.stderr.decode(errors="replace")[-500:],
     )
     return load(path)
 

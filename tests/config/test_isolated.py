@@ -50,6 +50,23 @@ def test_a_reload_child_loads_the_same_config_on_its_share_of_a_core(
     assert load_isolated(path, threshold=1, cpu_share=RELOAD_CPU_SHARE) == load(path)
 
 
+@pytest.mark.parametrize("output", [b"", b"\x80\x05\x95garbage", b"not a pickle at all"])
+def test_a_child_whose_output_cannot_be_read_back_falls_back_to_loading_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, output: bytes
+) -> None:
+    """A loader child that exits 0 with output cut short (or not ours) used to end the start in an
+    UnpicklingError traceback; now it is logged and the file loads in this process."""
+    monkeypatch.setenv("BASE", "http://127.0.0.1:9")
+    path = tmp_path / "big.yaml"
+    path.write_text(big_config(50))
+    (tmp_path / "out").write_bytes(output)
+    fake = tmp_path / "fake-python"
+    fake.write_text(f"#!/bin/sh\ncat {tmp_path / 'out'}\nexit 0\n")
+    fake.chmod(0o755)
+    assert load_isolated(path, threshold=1, python=str(fake)) == load(path)
+    assert "the loader process failed (exit 0, its output unreadable: " in caplog.text
+
+
 def test_a_throttled_process_uses_no_more_than_its_share_of_a_core() -> None:
     """0.4 s of CPU at a quarter of a core takes at least ~1.6 s (a busy machine only makes the share smaller)."""
     burn = textwrap.dedent("""
