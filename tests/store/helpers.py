@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slowatch.models import Outcome, ProbeResult
+from slowatch.store import Store
 
 T0 = 1_767_225_600.0  # FakeClock's default start, 2026-01-01T00:00:00Z (an hour boundary)
 
@@ -33,6 +34,18 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+async def settled(store: Store, quiet: float = 0.1) -> None:
+    """Wait until the writer's start-up work is over: the pack schedule has had its first look (its
+    `_next_due` moved past the FakeClock's time, in a transaction of its own) and the transaction count then
+    stays the same for `quiet` seconds."""
+    packs = store._writer.packs
+    await eventually(lambda: packs._next_due > packs._clock.time())
+    count = -1
+    while count != store.transactions:
+        count = store.transactions
+        await asyncio.sleep(quiet)
 
 
 def pass_done(path: str) -> bool:

@@ -20,7 +20,7 @@ from slowatch.store import (
     rollups,
 )
 from tests.store.conftest import MakeStore
-from tests.store.helpers import T0, result
+from tests.store.helpers import T0, result, settled
 
 HOUR = 3600.0
 
@@ -66,6 +66,7 @@ async def test_many_records_are_written_in_few_transactions(make_store: MakeStor
     store = make_store(batch_interval=30.0, observe_write=seen.append)
     await store.start()
     await store.prune()
+    await settled(store)  # (the pack schedule's first look, a transaction of its own, is over)
     before, observed = store.transactions, len(seen)
     for i in range(5_000):
         store.record(result(f"ep{i % 50}", at=T0 + i * 0.01))
