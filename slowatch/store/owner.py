@@ -21,6 +21,7 @@ commands that only add a row while a daemon runs (`silence`, `annotate`) open a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import os
@@ -60,11 +61,9 @@ class DatabaseLock:
                 f"(the lock is {path})"
             ) from None
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        try:
+        with contextlib.suppress(OSError):  # who holds it is only for the message: the lock is what counts
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {now}\n".encode(), 0)
-        except OSError:
-            pass  # who holds it is only for the message: the lock itself is what counts
         self._fd = fd
 
     def release(self) -> None:
