@@ -15,6 +15,7 @@ from sqlite_utils import Database
 
 from slowatch.clock import FakeClock
 from slowatch.errors import StoreError
+from slowatch.store import Store
 from slowatch.store.blocks import BLOCK
 from slowatch.store.owner import lock_path
 from slowatch.store.pack import Pack, oldest_due
@@ -24,6 +25,19 @@ from tests.store.helpers import T0, eventually, pass_done, result
 from tests.store.helpers import query_value as scalar
 
 T = TypeVar("T")
+
+
+async def started_with_rows(store: Store) -> Store:
+    """`store` started with 10 results of "api" in the first block and the newest row ("other") two blocks
+    on, once its pack schedule's first (empty) look is over."""
+    await store.start()
+    for i in range(10):
+        store.record(result(at=T0 + i * 30))
+    store.record(result("other", at=T0 + 2 * BLOCK))
+    await store.flush()
+    packs = store._writer.packs
+    await eventually(lambda: packs._next_due > T0)
+    return store
 
 
 async def test_a_second_store_on_the_database_fails_naming_the_holder(make_store: MakeStore, db_path: str) -> None:
@@ -47,13 +61,7 @@ async def test_a_second_store_on_the_database_fails_naming_the_holder(make_store
 async def test_a_store_that_only_adds_rows_leaves_folds_and_packs_to_the_owner(
     make_store: MakeStore, clock: FakeClock, db_path: str
 ) -> None:
-    owner = make_store(rollup_interval=3600.0)  # its next fold and pass: at T0 + 1 h
-    await owner.start()
-    for i in range(10):
-        owner.record(result(at=T0 + i * 30))
-    owner.record(result("other", at=T0 + 2 * BLOCK))
-    await owner.flush()
-    await eventually(lambda: owner._writer.packs._next_due == T0 + 3600)  # its first (empty) pass is over
+    owner = await started_with_rows(make_store(rollup_interval=3600.0))  # its next fold and pass: at T0 + 1 h
     sql_folds = owner._writer.folds.sql_folds
     clock.set(T0 + BLOCK + 900)  # rows are due for a pass, the owner's is not due yet
     tool = make_store(maintain=False)
@@ -77,13 +85,7 @@ async def test_a_pack_pass_another_process_left_is_finished(
     """A store of an older slowatch command (or anything else) started a pass and stopped after one turn,
     while this store was running: this store's next pass finishes that one first (it used to fail on the
     marker at every attempt: `UNIQUE constraint failed: pack_progress.id`, unhealthy, nothing packed)."""
-    store = make_store(rollup_interval=60.0, pack_batch=3)
-    await store.start()
-    for i in range(10):
-        store.record(result(at=T0 + i * 30))
-    store.record(result("other", at=T0 + 2 * BLOCK))
-    await store.flush()
-    await eventually(lambda: store._writer.packs._next_due == T0 + 60)  # its first (empty) pass is over
+    store = await started_with_rows(make_store(rollup_interval=60.0, pack_batch=3))
 
     def other_process() -> None:
         conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
