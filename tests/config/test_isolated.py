@@ -29,36 +29,35 @@ def big_config(n: int, *, broken: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_large_file_loads_in_a_child_and_equals_the_in_process_load(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def big_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A 300-endpoint config whose URLs come from `${BASE}` (set here: the child must see the environment)."""
     monkeypatch.setenv("BASE", "http://127.0.0.1:9")
     path = tmp_path / "big.yaml"
     path.write_text(big_config(300))
+    return path
+
+
+def test_a_large_file_loads_in_a_child_and_equals_the_in_process_load(big_file: Path) -> None:
+    path = big_file
     isolated = load_isolated(path, threshold=1)
     assert isolated == load(path)
     assert isolated.endpoints[7].url == "http://127.0.0.1:9/7"  # the child saw the environment
 
 
-def test_a_reload_child_loads_the_same_config_on_its_share_of_a_core(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("BASE", "http://127.0.0.1:9")
-    path = tmp_path / "big.yaml"
-    path.write_text(big_config(300))
+def test_a_reload_child_loads_the_same_config_on_its_share_of_a_core(big_file: Path) -> None:
+    path = big_file
     assert 0 < RELOAD_CPU_SHARE < 1
     assert load_isolated(path, threshold=1, cpu_share=RELOAD_CPU_SHARE) == load(path)
 
 
 @pytest.mark.parametrize("output", [b"", b"\x80\x05\x95garbage", b"not a pickle at all"])
 def test_a_child_whose_output_cannot_be_read_back_falls_back_to_loading_here(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, output: bytes
+    big_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, output: bytes
 ) -> None:
     """A loader child that exits 0 with output cut short (or not ours) used to end the start in an
     UnpicklingError traceback; now it is logged and the file loads in this process."""
-    monkeypatch.setenv("BASE", "http://127.0.0.1:9")
-    path = tmp_path / "big.yaml"
-    path.write_text(big_config(50))
+    path = big_file
     (tmp_path / "out").write_bytes(output)
     fake = tmp_path / "fake-python"
     fake.write_text(f"#!/bin/sh\ncat {tmp_path / 'out'}\nexit 0\n")
