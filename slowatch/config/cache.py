@@ -4,6 +4,7 @@ Composing and validating 100,000 endpoints takes about as long as libyaml needs 
 twice over; unpickling the finished Config takes a twentieth of that. So after a successful load of a
 file of at least `CACHE_ABOVE` bytes the Config is written to `.<config file name>.cache` next to the
 config file, and the next load of the same result (`slowatch check`, a start, a reload) reads it back.
+It is kept in parts (config/parts.py): a reload takes over the Endpoint objects of unchanged parts.
 
 **Key**: everything the result depends on: the file's bytes, the value (or absence) of every variable
 the text names in a `${NAME...}` (a superset: comments and `$${...}` count too), the source of every
@@ -23,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import pickle
 import re
 import stat
 import sys
@@ -39,16 +39,15 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import slowatch
-from slowatch.config.loader import gc_paused
+from slowatch.config.parts import UNPACKER, pack
 from slowatch.config.schema import Config
-from slowatch.config.share import share_scalars
 
 logger = logging.getLogger(__name__)
 
 CACHE_ABOVE = 1 << 20
 """Bytes of YAML (~8,000 endpoints) from which a config is cached: below it a load takes well under a second."""
 
-_MAGIC = b"slowatch-config-cache/1\n"
+_MAGIC = b"slowatch-config-cache/2\n"  # 2: the Config in parts (config/parts.py)
 _NAMES = re.compile(rb"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -108,22 +107,17 @@ def read_cached(config: str | Path, key: bytes) -> Config | None:
     except InvalidTag:
         return None  # another content, environment or slowatch version: the usual case after an edit
     try:
-        with gc_paused():  # millions of objects, all alive: see loader.gc_paused
-            config = pickle.loads(plain)  # authenticated above: written by us, for exactly this key
+        return UNPACKER.build(plain)  # authenticated above: written by us, for exactly this key
     except Exception:  # a class that no longer unpickles: treat as stale
         logger.warning("config cache unreadable, loading the file file=%s", path, exc_info=True)
         return None
-    if not isinstance(config, Config):
-        return None
-    share_scalars(config.endpoints)  # pickle does not keep equal floats shared
-    return config
 
 
 def write_cached(config_file: str | Path, key: bytes, config: Config) -> bytes:
     """Store `config` as the cache of `config_file` under `key` (atomically, 0600), even when that fails
-    (a read-only directory: logged) return its pickle."""
+    (a read-only directory: logged) return its packed form (parts.pack)."""
     path = cache_path(config_file)
-    pickled = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+    pickled = pack(config)
     nonce = os.urandom(12)
     blob = _MAGIC + nonce + AESGCM(key).encrypt(nonce, pickled, _MAGIC)
     try:

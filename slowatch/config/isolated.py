@@ -6,8 +6,10 @@ resident memory long after the garbage is freed (a daemon that loaded 50,000 end
 550 MB, one that loaded 100,000 in a child at 430 MB). The finished Config, with equal sub-models shared
 (config/share.py), is ~70 MB and pickles to ~18 MB. So a file above `ISOLATE_ABOVE` bytes is
 loaded by `python -m slowatch.config.isolated FILE` and the Config (or the ConfigError's problems)
-comes back pickled on its stdout: the daemon never holds the peak. Files below ISOLATE_ABOVE load in-process.
-The child inherits the environment, so `${VAR}` interpolation is the same.
+comes back pickled on its stdout, in parts (config/parts.py: a reload that changed one endpoint
+unpickles one part and keeps the running Endpoint objects of the others): the daemon never holds the peak.
+Files below ISOLATE_ABOVE load in-process. The child inherits the environment, so `${VAR}` interpolation
+is the same (its PYTHONHASHSEED is fixed: CHILD_HASH_SEED).
 
 Both paths go through the compiled config cache (config/cache.py) for files of at least `CACHE_ABOVE`
 bytes: a hit is read in-process (no child: unpickling the Config is all there is to do), a miss is
@@ -34,9 +36,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from slowatch.config.cache import CACHE_ABOVE, cache_key, read_cached, write_cached
-from slowatch.config.loader import gc_paused, load, load_bytes
+from slowatch.config.loader import load, load_bytes
+from slowatch.config.parts import UNPACKER, pack
 from slowatch.config.schema import Config
-from slowatch.config.share import share_scalars
 from slowatch.config.source import config_size, read_config_bytes
 from slowatch.errors import ConfigError, ConfigProblem
 
@@ -52,6 +54,9 @@ RELOAD_CPU_SHARE = 0.5
 """The share of one core a reload's loader child may use (`reload_isolated`)."""
 THROTTLE_PERIOD = 0.02
 """Seconds of CPU time plus sleep per throttling cycle: short enough that no core is taken for long at a time."""
+CHILD_HASH_SEED = "0"
+"""The loader child's PYTHONHASHSEED: sets of strings pickle in the same order from one reload to the next, so
+unchanged parts of the Config are the same bytes and the daemon takes over their objects (config/parts.py)."""
 
 
 def load_cached(path: str | Path, *, cache_above: int = CACHE_ABOVE) -> Config:
@@ -92,20 +97,19 @@ def load_isolated(
             logger.info("config loaded from the compiled cache file=%s", path)
             return cached
     command = [python, "-m", "slowatch.config.isolated", str(path), str(cache_above), repr(cpu_share)]
-    proc = subprocess.run(command, capture_output=True, check=False)
+    env = {**os.environ, "PYTHONHASHSEED": CHILD_HASH_SEED}  # equal parts pickle to equal bytes (parts.py)
+    proc = subprocess.run(command, capture_output=True, check=False, env=env)
     failure = f"exit {proc.returncode}"
     if proc.returncode == 0:
         out, proc.stdout = proc.stdout, b""
         try:
-            with gc_paused():
-                kind, payload = pickle.loads(out)  # our own child's output (see module docstring)
-                del out  # not held while the Config is built from its copy: ~17 MB less at the peak (100,000 endpoints)
-                if kind == "ok" and isinstance(payload, bytes):
-                    payload = pickle.loads(payload)  # the Config, pickled once for the cache and for us
+            kind, payload = pickle.loads(out)  # our own child's output (see module docstring)
+            del out  # not held while the Config is built from its copy: ~17 MB less at the peak (100,000 endpoints)
+            if kind == "ok" and isinstance(payload, bytes):
+                payload = UNPACKER.build(payload)  # the Config, packed once for the cache and for us
         except Exception as e:  # (cut short, or not ours): not worth a failed start or reload
             kind, payload, failure = "", None, f"exit 0, its output unreadable: {e!r}"
         if kind == "ok" and isinstance(payload, Config):
-            share_scalars(payload.endpoints)
             return payload
         if kind == "error" and isinstance(payload, list):
             raise ConfigError([ConfigProblem(*p) for p in payload])
@@ -146,7 +150,7 @@ def _child(path: str, cache_above: int, cpu_share: float) -> int:
         try:
             config, pickled = _load_cached(path, cache_above)
             if pickled is None:
-                pickled = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+                pickled = pack(config)
             result: tuple[str, object] = ("ok", pickled)
         except ConfigError as exc:
             result = ("error", [(p.file, p.line, p.column, p.path, p.message) for p in exc.problems])

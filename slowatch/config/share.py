@@ -73,14 +73,15 @@ _SCALARS = ("interval", "timeout", "retry_delay", "max_body_size", "max_message_
 _LISTS = ("depends_on",)
 
 
-def share_scalars(endpoints: Sequence[Any]) -> None:
+def share_scalars(endpoints: Sequence[Any], table: dict[tuple[type, Any], Any] | None = None) -> None:
     """Make equal durations and sizes one float/int object and every empty `depends_on` one list.
 
     Each endpoint otherwise holds its own `interval`, `timeout` and `retry_delay` floats and an empty list
     (~150 B per endpoint). Pickle does not keep floats shared, so this also runs after the compiled config
     cache is read and in each prober worker once its shard arrived (cheap: a few dict lookups per endpoint).
+    `table` (kept by the caller) shares them with the endpoints of earlier calls too (config/parts.py).
     """
-    scalars: dict[tuple[type, Any], Any] = {}
+    scalars: dict[tuple[type, Any], Any] = {} if table is None else table
     empty: dict[str, list[Any]] = {}
     for ep in endpoints:
         values = ep.__dict__
