@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from slowatch.clock import FakeClock
+from slowatch.config import load_text
+from slowatch.daemon import Daemon
+from slowatch.models import Outcome, ProbeResult
 from tests.web.conftest import HOURS, OUTAGE, T0, Builder, fetch
 
 
@@ -70,3 +75,44 @@ async def test_report_route_and_badges(build: Builder) -> None:
     assert "<title>checkout availability: 99.285%</title>" in svg
     assert (await fetch(daemon, "/badges/checkout/availability.svg?show=everything"))[0] == 400
     assert (await fetch(daemon, "/badges/checkout/nope.svg"))[0] == 404
+
+
+async def test_a_budget_burnt_hundreds_of_times_over_reads_sensibly(tmp_path: Path) -> None:
+    """20 of 24 hours down at 99.9%: the budget is overspent ~830 times. The card says so in words, and
+    the burn-down stops at -100% instead of putting -83,233% (or -83,333,335,590%) on its axis."""
+    db = tmp_path / "burnt.db"
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{db}"}}
+endpoints: [{{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}}]
+consumers:
+  - name: burnt
+    endpoints: [pay]
+    slos:
+      - {{name: availability, sli: availability, objective: 99.9, window: 7d}}
+      - {{name: tight, sli: availability, objective: 99.9999999, window: 7d}}
+""",
+        env={},
+    )
+    clock = FakeClock(T0 - 60)
+    daemon = Daemon(config, clock=clock)
+    await daemon.start(schedule=False)
+    try:
+        for i in range(24 * 120):
+            ts = T0 + 30 * i
+            clock.set(ts)
+            outcome = Outcome.CONNECTION_REFUSED if i < 20 * 120 else Outcome.SUCCESS
+            daemon.on_result(ProbeResult("pay", "http", outcome, ts, 0.05))
+        daemon._slo.refresh()
+        daemon._slo.persist()
+        await daemon.store.flush()
+        for path in ("/consumers/burnt", "/consumers/burnt/report"):
+            status, _, page = await fetch(daemon, path)
+            assert status == 200
+            assert "overspent by 83,233.3%" in page  # the card, in words
+            charts = "".join(re.findall(r"<svg class='chart burndown'.*?</svg>", page, re.S))
+            assert charts.count("<title>budget exhausted: overspent by ") == 2, path
+            assert not re.findall(r"-\d{1,3},\d{3}(,\d{3})*(\.\d+)?%", charts), path  # no -1,000% or beyond
+            assert "≤-100%" in charts
+    finally:
+        await daemon.stop()
