@@ -114,5 +114,8 @@ consumers:
             assert charts.count("<title>budget exhausted: overspent by ") == 2, path
             assert not re.findall(r"-\d{1,3},\d{3}(,\d{3})*(\.\d+)?%", charts), path  # no -1,000% or beyond
             assert "≤-100%" in charts
+            assert "99.9999999%" in page and "100%</b>" not in page  # the objective as written, not rounded up
+        status, _, overview = await fetch(daemon, "/")
+        assert "<td>99.9999999%</td>" in overview and "<td>99.9%</td>" in overview
     finally:
         await daemon.stop()
