@@ -29,6 +29,7 @@ from slowatch.web.consumer_html import (
     when,
 )
 from slowatch.web.dependencies import GRAPH, TREE_STYLE, DependencyView
+from slowatch.web.params import not_found
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
@@ -39,9 +40,13 @@ def find_consumer(view: DaemonView, name: str) -> ConsumerConfig | None:
 
 
 def known_consumer(request: web.Request) -> ConsumerConfig:
-    """The consumer named in the path; 404 when there is none (access is checked before, by auth)."""
-    consumer = find_consumer(request.app[VIEW], request.match_info["consumer"])
+    """The consumer named in the path; 404 when there is none (access is checked before, by auth: only
+    an operator learns that a name is unknown), with the API's JSON body under /api/."""
+    view, name = request.app[VIEW], request.match_info["consumer"]
+    consumer = find_consumer(view, name)
     if consumer is None:
+        if request.path.startswith("/api/"):
+            raise not_found("consumer", name, (c.name for c in view.config.consumers))
         raise web.HTTPNotFound(text="no such consumer")
     return consumer
 
