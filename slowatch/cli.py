@@ -13,6 +13,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
 from slowatch import __version__, process
 from slowatch.annotate import add_annotate_arguments
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
@@ -46,8 +49,20 @@ def _override(config: Config, listen: str | None, db: str | None, log_format: st
         changes["log_format"] = log_format
     if not changes:
         return config
-    server = config.server.model_validate({**config.server.model_dump(), **changes})
+    try:
+        server = config.server.model_validate({**config.server.model_dump(), **changes})
+    except ValidationError as exc:  # only the overridden fields can be wrong: the config itself was valid
+        raise ValueError("; ".join(_flag_problem(e) for e in exc.errors(include_url=False))) from None
     return config.model_copy(update={"server": server})
+
+
+FLAGS = {"listen": "--listen", "database": "--db", "log_format": "--log-format"}
+
+
+def _flag_problem(error: ErrorDetails) -> str:
+    field = str(error["loc"][0]) if error["loc"] else ""
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{FLAGS.get(field, field)}: {message}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -307,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", help="HOST:PORT for /metrics, the API and the status page")
     run.add_argument("--db", help="SQLite database path")
     run.add_argument("--log-format", choices=["text", "json"])
-    run.add_argument("--log-level", default="INFO")
+    levels = f"one of {', '.join(process.LOG_LEVELS)}, in any case"
+    run.add_argument("--log-level", type=process.log_level, default="INFO", help=levels)
     run.add_argument("--once", action="store_true", help="probe every endpoint once, record, print, exit")
     add_cluster_arguments(run)
     run.set_defaults(func=cmd_run)
@@ -328,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db")
     demo.add_argument("--demo-port", type=int, help="the demo platform's port (default: 8900 if free, else any)")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
-    demo.add_argument("--log-level", default="WARNING")
+    demo.add_argument("--log-level", type=process.log_level, default="WARNING", help=levels)
     demo.set_defaults(func=cmd_demo)
 
     report = sub.add_parser("report", help="SLO and error-budget report from the database (daemon may run)")

@@ -7,6 +7,7 @@ Library code (the `Daemon`, the probes, the tests that build them) never flips p
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import logging
@@ -19,6 +20,16 @@ from prometheus_client import disable_created_metrics
 from slowatch import loops
 
 T = TypeVar("T")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(text: str) -> str:
+    """`--log-level` (an argparse type): a level name in any case; anything else is a usage error."""
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"not a log level: {text[:40]!r} (choose from {', '.join(LOG_LEVELS)})")
+    return text.upper()
+
 
 GC_THRESHOLDS = (50_000, 20, 100)
 """Probes allocate many short-lived objects: at 10,000 endpoints the default thresholds paused the loop
@@ -66,4 +77,4 @@ def run(main: Coroutine[Any, Any, T], *, event_loop: str, log_format: str, log_l
     return loops.run(main, event_loop)
 
 
-__all__ = ["GC_THRESHOLDS", "JsonFormatter", "run", "setup_logging", "tune"]
+__all__ = ["GC_THRESHOLDS", "LOG_LEVELS", "JsonFormatter", "log_level", "run", "setup_logging", "tune"]

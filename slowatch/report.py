@@ -30,7 +30,7 @@ from slowatch.reports.deploys import DeployImpact, deploys_text, impact_json, re
 from slowatch.slo import report_format
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.history import SloFigures, slo_figures
-from slowatch.slo.windows import CalendarPeriod, month_bounds
+from slowatch.slo.windows import CalendarPeriod, month_bounds, parse_month
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
 Key = tuple[str, str]
@@ -51,10 +51,9 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _month(text: str) -> tuple[int, int]:
     try:
-        parsed = dt.datetime.strptime(text, "%Y-%m")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a month: {text!r} (use YYYY-MM)") from None
-    return parsed.year, parsed.month
+        return parse_month(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _instant(text: str) -> float:

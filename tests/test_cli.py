@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import subprocess
@@ -53,6 +54,25 @@ def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert f"{bad}:5:15 endpoints[0].interval: must be at least 1s (got '0s')" in err
     assert f"{bad}:9:5 consumers[0].colour: unknown field 'colour'" in err
     assert "2 error(s)" in err
+
+
+def test_bad_run_flags_are_one_line_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:9/'}\n")
+    for flag, value, expected in (
+        ("--listen", "nothost", "slowatch run: --listen: must be HOST:PORT (got 'nothost')"),
+        ("--listen", "127.0.0.1:99999", "slowatch run: --listen: must be HOST:PORT (got '127.0.0.1:99999')"),
+        ("--log-level", "LOUD", "not a log level: 'LOUD' (choose from DEBUG, INFO, WARNING, ERROR, CRITICAL)"),
+    ):
+        with pytest.raises(SystemExit) if flag == "--log-level" else contextlib.nullcontext() as exited:
+            assert main(["run", "--config", str(config), flag, value, "--once"]) == 2
+        if exited is not None:
+            assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert expected in err, err
+        assert "Traceback" not in err and "pydantic" not in err and "validation error" not in err
+    argv = ["run", "--config", str(config), "--log-level", "warning", "--once", "--db", str(tmp_path / "x.db")]
+    done = subprocess.run([sys.executable, "-m", "slowatch", *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "connection_refused" in done.stdout  # any case of a level name is fine
 
 
 def test_version_and_python_dash_m() -> None:

@@ -158,6 +158,21 @@ async def test_metrics_gzip_and_openmetrics(daemon: Daemon) -> None:
             assert (await r.text()).rstrip().endswith("# EOF")
 
 
+async def test_head_metrics_has_no_body_and_the_connection_stays_usable(daemon: Daemon) -> None:
+    """HEAD /metrics answers GET's headers without the body (none may follow a HEAD's headers): the next
+    request on the same keep-alive connection gets its own response, not the rest of a scrape."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", daemon.bound_port)
+    try:
+        writer.write(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200") and b"text/plain" in head
+        following = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert following.startswith(b"HTTP/1.1 200"), following[:200]
+        assert b"application/json" in following
+    finally:
+        writer.close()
+
+
 class _MetricsView:
     """Just what the /metrics handler (and the auth middleware: no server.auth) reads."""
 

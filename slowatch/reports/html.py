@@ -23,7 +23,16 @@ from slowatch.config.schema import Config
 from slowatch.reports.deploys import deploy_impacts, deploys_html
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure, consumer_figures, consumer_rules, period
 from slowatch.slo.definitions import SloDef
-from slowatch.slo.display import duration_words, percent, sli_percent, sli_words, unit_word, units_needed, units_of
+from slowatch.slo.display import (
+    duration_words,
+    objective_percent,
+    percent,
+    sli_percent,
+    sli_words,
+    unit_word,
+    units_needed,
+    units_of,
+)
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.snapshot import SloState, Snapshot
 from slowatch.slo.windows import CalendarPeriod, month_bounds
@@ -114,7 +123,7 @@ def slo_section(
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"
         f"<div class='muted small'>{escape(sli_words(d))}</div>"
         f"<p class='summary'>{escape(summary(f, s, shares))}</p><div class='figures'>"
-        f"<div class='figure'><span>objective</span><b>{percent(f.objective, 3)}</b></div>"
+        f"<div class='figure'><span>objective</span><b>{objective_percent(f.objective)}</b></div>"
         f"<div class='figure'><span>attained</span><b>{sli_percent(f.sli)}</b></div>"
         f"<div class='figure'><span>budget used</span><b>{percent(f.budget_used)}</b></div>"
         f"<div class='figure'><span>budget as time</span><b>{duration_words(f.budget_seconds)}</b></div>"

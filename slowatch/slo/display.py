@@ -65,6 +65,11 @@ def percent(ratio: float | None, digits: int | None = None) -> str:
     return f"{text}%"
 
 
+def objective_percent(objective: float) -> str:
+    """An objective as written, never rounded up: 99.9%, 99.95%, 99.9999999% (not 100%)."""
+    return f"{round(objective * 100, 9):.9f}".rstrip("0").rstrip(".") + "%"
+
+
 def sli_percent(sli: float | None) -> str:
     """An SLI with enough digits to compare with objectives like 99.95% (never rounded up to 100%)."""
     if sli is None:
@@ -141,6 +146,7 @@ def row_budget_text(s: dict[str, object]) -> str:
 __all__ = [
     "budget_text",
     "duration_words",
+    "objective_percent",
     "percent",
     "row_budget_text",
     "sli_percent",

@@ -54,6 +54,22 @@ def period_bounds(now: float, unit: CalendarUnit, tz: ZoneInfo) -> tuple[float, 
     return start, _local_midnight(_next_first_day(first, unit), tz)
 
 
+FIRST_MONTH, LAST_MONTH = (1970, 1), (9998, 12)
+"""The months a report may name: from the Unix epoch to the last whose end `datetime` can still hold."""
+MONTH_RANGE = "from {:04d}-{:02d} to {:04d}-{:02d}".format(*FIRST_MONTH, *LAST_MONTH)
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """`2026-11` -> (2026, 11); ValueError naming the accepted form and range for anything else."""
+    try:
+        parsed = dt.datetime.strptime(text, "%Y-%m")
+    except ValueError:
+        parsed = None
+    if parsed is None or not FIRST_MONTH <= (parsed.year, parsed.month) <= LAST_MONTH:
+        raise ValueError(f"not a month: {text[:20]!r} (use YYYY-MM, {MONTH_RANGE})")
+    return parsed.year, parsed.month
+
+
 def month_bounds(year: int, month: int, tz: ZoneInfo) -> tuple[float, float]:
     first = dt.date(year, month, 1)
     return _local_midnight(first, tz), _local_midnight(_next_first_day(first, "month"), tz)
@@ -124,4 +140,7 @@ def window_of(spec: float | CalendarWindow) -> Window:
     return RollingWindow(float(spec))
 
 
-__all__ = ["CalendarPeriod", "RollingWindow", "Window", "month_bounds", "period_bounds", "window_of"]
+__all__ = [
+    "FIRST_MONTH", "LAST_MONTH", "MONTH_RANGE", "CalendarPeriod", "RollingWindow", "Window", "month_bounds",
+    "parse_month", "period_bounds", "window_of",
+]  # fmt: skip

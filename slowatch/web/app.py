@@ -21,6 +21,8 @@ from slowatch.web.view import VIEW, DaemonView
 async def metrics(request: web.Request) -> web.StreamResponse:
     headers = request.headers
     scrape = Scrape(request.app[VIEW].registry, headers.get("Accept", ""), headers.get("Accept-Encoding", ""))
+    if request.method == "HEAD":  # a GET's headers and no body: a streamed body would corrupt the connection
+        return web.Response(headers=scrape.headers)
     response = web.StreamResponse(headers=scrape.headers)
     await response.prepare(request)
     try:

@@ -1,7 +1,8 @@
 """Server-rendered SVG charts (no JavaScript, no CDN): an SLO's burn-down and a row of daily bars.
 
 The SVG scales with its container (`viewBox`, width 100%), so the charts read on a phone. Every
-mark has a `<title>`, which browsers show on hover (and screen readers read).
+mark has a `<title>`, which browsers show on hover (and screen readers read). A burn-down stops at
+-100% (`FLOOR`): a budget overspent further is drawn there, and its title says so in words.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def _when(ts: float) -> str:
 
 
 MARK_COLORS = {"deploy": "#8250df", "incident": "#cf222e", "note": "#57606a"}
+FLOOR = -1.0
+"""The burn-down's lowest line, -100%: a budget overspent further is drawn there and the axis reads
+"≤-100%" (a 400x burn would otherwise put -39,900% on it and squash the rest of the chart flat)."""
+
+
+def left_words(ratio: float) -> str:
+    """The line's last figure: 'budget left 62.3%', or 'budget exhausted: overspent by 83,233.3%'."""
+    return f"budget left {percent(ratio)}" if ratio >= 0 else f"budget exhausted: overspent by {percent(-ratio)}"
 
 
 def burn_down_svg(
@@ -41,14 +50,15 @@ def burn_down_svg(
     """Budget remaining over the period (the line) against spending it evenly (dashed); `corrections`:
     (start, end, label) of budget corrections, shaded like maintenance (they are excluded the same way);
     `marks`: annotations (deploys, incidents, notes) inside the period as labelled vertical marks."""
-    lowest = min([0.0, *(v for _, v in b.points)])
+    lowest = max(FLOOR, min([0.0, *(v for _, v in b.points)]))
+    clipped = any(v < FLOOR for _, v in b.points)
     span_t = max(1.0, b.end - b.start)
 
     def x(ts: float) -> float:
         return LEFT + (min(max(ts, b.start), b.end) - b.start) / span_t * (W - LEFT - RIGHT)
 
     def y(v: float) -> float:
-        return TOP + (1.0 - v) / (1.0 - lowest) * (H - TOP - BOTTOM)
+        return TOP + (1.0 - max(v, FLOOR)) / (1.0 - lowest) * (H - TOP - BOTTOM)
 
     parts = [
         f"<svg class='chart burndown' viewBox='0 0 {W:.0f} {H:.0f}' role='img' preserveAspectRatio='none' "
@@ -81,7 +91,7 @@ def burn_down_svg(
         parts.append(
             f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{y(v):.1f}' y2='{y(v):.1f}' stroke='#d0d7de' stroke-width='1'/>"
             f"<text x='{LEFT - 4}' y='{y(v) + 4:.1f}' text-anchor='end' font-size='13' fill='#57606a'>"
-            f"{escape(percent(v, 0))}</text>"
+            f"{'≤' if clipped and v == FLOOR else ''}{escape(percent(v, 0))}</text>"
         )
     parts.append(
         f"<line class='ideal' x1='{x(b.start):.1f}' y1='{y(1.0):.1f}' x2='{x(b.end):.1f}' y2='{y(0.0):.1f}' "
@@ -107,7 +117,7 @@ def burn_down_svg(
         color = "#2da44e" if last >= b.ideal(b.points[-1][0]) else "#bf8700" if last > 0 else "#cf222e"
         parts.append(
             f"<polyline class='burn' points='{coords}' fill='none' stroke='{color}' stroke-width='2.5'>"
-            f"<title>budget left {escape(percent(last))} at {_when(b.points[-1][0])}</title></polyline>"
+            f"<title>{escape(left_words(last))} at {_when(b.points[-1][0])}</title></polyline>"
         )
     else:
         parts.append(
@@ -157,4 +167,4 @@ def legend() -> str:
     )
 
 
-__all__ = ["COLORS", "burn_down_svg", "day_bars_svg", "day_title", "legend"]
+__all__ = ["COLORS", "FLOOR", "burn_down_svg", "day_bars_svg", "day_title", "left_words", "legend"]

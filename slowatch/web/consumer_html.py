@@ -16,6 +16,7 @@ from slowatch.slo.correction_report import CorrectionFigure, budget_returned, re
 from slowatch.slo.display import (
     budget_text,
     duration_words,
+    objective_percent,
     percent,
     sli_percent,
     sli_words,
@@ -86,7 +87,7 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     head = (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} "
         f"<span class='state st-{state.replace(' ', '-')}'>{escape(state)}</span></h3>"
-        f"<div class='muted small'>{escape(sli_kind)} · objective {percent(d.objective, 3)} over "
+        f"<div class='muted small'>{escape(sli_kind)} · objective {objective_percent(d.objective)} over "
         f"{escape(window_words(s))} · {escape(counting)}"
         f"{' · ' + escape(s.config.description) if s.config.description else ''}</div>"
     )

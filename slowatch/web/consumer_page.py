@@ -7,7 +7,6 @@ scripts and no external assets and refreshes itself every 60 s.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
@@ -17,6 +16,7 @@ from aiohttp import web
 from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.reports.html import report_html
 from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
+from slowatch.slo.windows import MONTH_RANGE, parse_month
 from slowatch.store.annotations import Annotation, list_annotations
 from slowatch.web.api import consumer_json
 from slowatch.web.consumer_html import (
@@ -29,6 +29,7 @@ from slowatch.web.consumer_html import (
     when,
 )
 from slowatch.web.dependencies import GRAPH, TREE_STYLE, DependencyView
+from slowatch.web.params import not_found
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
@@ -39,9 +40,13 @@ def find_consumer(view: DaemonView, name: str) -> ConsumerConfig | None:
 
 
 def known_consumer(request: web.Request) -> ConsumerConfig:
-    """The consumer named in the path; 404 when there is none (access is checked before, by auth)."""
-    consumer = find_consumer(request.app[VIEW], request.match_info["consumer"])
+    """The consumer named in the path; 404 when there is none (access is checked before, by auth: only
+    an operator learns that a name is unknown), with the API's JSON body under /api/."""
+    view, name = request.app[VIEW], request.match_info["consumer"]
+    consumer = find_consumer(view, name)
     if consumer is None:
+        if request.path.startswith("/api/"):
+            raise not_found("consumer", name, (c.name for c in view.config.consumers))
         raise web.HTTPNotFound(text="no such consumer")
     return consumer
 
@@ -107,21 +112,21 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-def parse_month(text: str | None) -> tuple[int, int] | None:
+def report_month(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
     try:
-        parsed = dt.datetime.strptime(text, "%Y-%m")
+        return parse_month(text)
     except ValueError:
-        raise web.HTTPBadRequest(text=f"month must be YYYY-MM, e.g. 2026-11 (got {text[:20]!r})") from None
-    return parsed.year, parsed.month
+        message = f"month must be YYYY-MM, e.g. 2026-11, {MONTH_RANGE} (got {text[:20]!r})"
+        raise web.HTTPBadRequest(text=message) from None
 
 
 async def report(request: web.Request) -> web.Response:
     """The consumer's report as one self-contained HTML file: `?month=2026-11` (default: current periods)."""
     view = request.app[VIEW]
     consumer = known_consumer(request)
-    month = parse_month(request.query.get("month"))
+    month = report_month(request.query.get("month"))
     config, snapshot, now = view.config, view.slo_snapshot(), view.now()
     html = await view.store.read(lambda db: report_html(db.conn, config, [consumer], snapshot, now, month))
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})

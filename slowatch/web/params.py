@@ -1,7 +1,7 @@
 """Query parameters of the HTTP API, read one way: every bad value is a 400 whose JSON names the parameter
 and what it accepts, never a 500 and never a silently clamped or ignored value.
 
-    q = Query(request, "since", "until", "limit")    # any other parameter: 400, naming the allowed ones
+    q = Query(request, "since", "until", "limit")    # any other parameter but `token`: 400, naming the allowed
     since = q.timestamp("since")                     # None when absent
     limit = q.integer("limit", default=100, low=1, high=10_000)
 
@@ -38,15 +38,19 @@ def not_found(what: str, name: str, known: Iterable[str]) -> web.HTTPError:
     return json_error(web.HTTPNotFound, f"no {what} named {name!r} (known: {shown or 'none'})", **{what: name})
 
 
+TOKEN = "token"
+"""Accepted on every path: the access token (`?token=`), which the auth middleware has checked already."""
+
+
 class Query:
-    """The query string of one request, restricted to `allowed` names, each given at most once."""
+    """The query string of one request, restricted to `allowed` names (and `token`), each given at most once."""
 
     __slots__ = ("_values",)
 
     def __init__(self, request: web.Request, *allowed: str) -> None:
         query = request.query
         for key in query:
-            if key not in allowed:
+            if key not in allowed and key != TOKEN:
                 accepted = ", ".join(allowed) if allowed else "none"
                 raise bad_parameter(key, f"unknown parameter (this path accepts: {accepted})")
             if len(query.getall(key)) > 1:
@@ -100,4 +104,4 @@ def _shown(raw: str) -> str:
     return repr(raw if len(raw) <= 40 else raw[:40] + "...")
 
 
-__all__ = ["LATEST_TIMESTAMP", "Query", "bad_parameter", "json_error", "not_found"]
+__all__ = ["LATEST_TIMESTAMP", "TOKEN", "Query", "bad_parameter", "json_error", "not_found"]

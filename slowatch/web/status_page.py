@@ -13,7 +13,7 @@ from aiohttp import web
 
 from slowatch.cluster import RULES_POINTER
 from slowatch.probes.registry import describe_target
-from slowatch.slo.display import row_budget_text, sli_percent
+from slowatch.slo.display import objective_percent, row_budget_text, sli_percent
 from slowatch.web.view import VIEW
 
 _STYLE = """
@@ -30,8 +30,8 @@ th{font-weight:600;color:#5b6470;font-size:12px;text-transform:uppercase}
 """
 
 
-def _percent(ratio: object) -> str:
-    return f"{ratio * 100:g}%" if isinstance(ratio, float) else ""
+def _objective(ratio: object) -> str:
+    return objective_percent(ratio) if isinstance(ratio, float) else ""
 
 
 def _age(ts: float, now: float) -> str:
@@ -71,7 +71,7 @@ async def index(request: web.Request) -> web.Response:
         slo_rows.append(
             f"<tr><td><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
             f"<td>{escape(str(s.get('slo')))}{journey}</td>"
-            f"<td>{_percent(s.get('objective'))}</td><td>{escape(str(s.get('window', '')))}</td>"
+            f"<td>{_objective(s.get('objective'))}</td><td>{escape(str(s.get('window', '')))}</td>"
             f"<td>{sli_percent(sli) if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
         )
     slo_table = (

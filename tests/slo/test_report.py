@@ -128,3 +128,13 @@ def test_default_period_is_the_slo_window_and_errors_exit_non_zero(config_file: 
     bad = tmp_path / "bad.yaml"
     bad.write_text("consumers: [{name: x, slos: [{name: s, sli: availability, objective: 100}]}]\n")
     assert report(bad)[0] == 2
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "1969-12", "2026-13"])
+def test_a_month_beyond_the_calendar_is_a_usage_error(
+    config_file: Path, month: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        report(config_file, "--month", month)
+    assert exit_.value.code == 2
+    assert f"not a month: {month!r} (use YYYY-MM, from 1970-01 to 9998-12)" in capsys.readouterr().err

@@ -62,6 +62,22 @@ async def test_every_access_case(build: Builder, caplog: pytest.LogCaptureFixtur
         assert token not in caplog.text
 
 
+async def test_a_token_in_the_query_string_works_on_every_api_route(build: Builder) -> None:
+    """`?token=` is accepted wherever a token is, also by routes that refuse parameters they do not know."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS, partner_access=PARTNER_ACCESS)
+    for path in ("/api/v1/consumers/checkout/gate", "/api/v1/consumers/checkout/slos/availability/gate",
+                 "/api/v1/consumers/checkout/annotations?limit=5"):  # fmt: skip
+        joined = "&" if "?" in path else "?"
+        status, _, body = await fetch(daemon, f"{path}{joined}token={CHECKOUT}")
+        assert status == 200, (path, body)
+        assert (await fetch(daemon, f"{path}{joined}token={PARTNER}"))[0] == 403, path
+    for path in ("/api/v1/endpoints", "/api/v1/endpoints/pay/results?limit=1", "/api/v1/incidents",
+                 "/api/v1/annotations", "/api/v1/corrections"):  # fmt: skip
+        joined = "&" if "?" in path else "?"
+        status, _, body = await fetch(daemon, f"{path}{joined}token={OPERATOR}")
+        assert status == 200, (path, body)
+
+
 async def test_public_consumer_and_unprotected_metrics(build: Builder) -> None:
     auth = f'  auth: {{operator_tokens: ["{OPERATOR}"]}}'
     daemon = await build(auth=auth, checkout_access="    access: {public: true}")

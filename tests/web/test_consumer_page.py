@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from slowatch.clock import FakeClock
+from slowatch.config import load_text
+from slowatch.daemon import Daemon
+from slowatch.models import Outcome, ProbeResult
 from tests.web.conftest import HOURS, OUTAGE, T0, Builder, fetch
 
 
@@ -60,6 +65,9 @@ async def test_report_route_and_badges(build: Builder) -> None:
     assert "mostly by the 11 Nov pay outage (1h)" in html
     status, _, text = await fetch(daemon, "/consumers/checkout/report?month=November")
     assert status == 400 and "month must be YYYY-MM" in text
+    for month in ("9999-12", "0001-01", "1969-12", "10000-01"):  # past the calendar's ends: a 400, not a 500
+        status, _, text = await fetch(daemon, f"/consumers/checkout/report?month={month}")
+        assert status == 400 and "from 1970-01 to 9998-12" in text, (month, status, text)
     status, ctype, svg = await fetch(daemon, "/badges/checkout/availability.svg")
     assert status == 200 and ctype.startswith("image/svg+xml")
     assert re.search(r"<title>checkout availability: [\d.]+% budget left</title>", svg) and "#2da44e" in svg
@@ -67,3 +75,47 @@ async def test_report_route_and_badges(build: Builder) -> None:
     assert "<title>checkout availability: 99.285%</title>" in svg
     assert (await fetch(daemon, "/badges/checkout/availability.svg?show=everything"))[0] == 400
     assert (await fetch(daemon, "/badges/checkout/nope.svg"))[0] == 404
+
+
+async def test_a_budget_burnt_hundreds_of_times_over_reads_sensibly(tmp_path: Path) -> None:
+    """20 of 24 hours down at 99.9%: the budget is overspent ~830 times. The card says so in words, and
+    the burn-down stops at -100% instead of putting -83,233% (or -83,333,335,590%) on its axis."""
+    db = tmp_path / "burnt.db"
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{db}"}}
+endpoints: [{{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}}]
+consumers:
+  - name: burnt
+    endpoints: [pay]
+    slos:
+      - {{name: availability, sli: availability, objective: 99.9, window: 7d}}
+      - {{name: tight, sli: availability, objective: 99.9999999, window: 7d}}
+""",
+        env={},
+    )
+    clock = FakeClock(T0 - 60)
+    daemon = Daemon(config, clock=clock)
+    await daemon.start(schedule=False)
+    try:
+        for i in range(24 * 120):
+            ts = T0 + 30 * i
+            clock.set(ts)
+            outcome = Outcome.CONNECTION_REFUSED if i < 20 * 120 else Outcome.SUCCESS
+            daemon.on_result(ProbeResult("pay", "http", outcome, ts, 0.05))
+        daemon._slo.refresh()
+        daemon._slo.persist()
+        await daemon.store.flush()
+        for path in ("/consumers/burnt", "/consumers/burnt/report"):
+            status, _, page = await fetch(daemon, path)
+            assert status == 200
+            assert "overspent by 83,233.3%" in page  # the card, in words
+            charts = "".join(re.findall(r"<svg class='chart burndown'.*?</svg>", page, re.S))
+            assert charts.count("<title>budget exhausted: overspent by ") == 2, path
+            assert not re.findall(r"-\d{1,3},\d{3}(,\d{3})*(\.\d+)?%", charts), path  # no -1,000% or beyond
+            assert "≤-100%" in charts
+            assert "99.9999999%" in page and "100%</b>" not in page  # the objective as written, not rounded up
+        status, _, overview = await fetch(daemon, "/")
+        assert "<td>99.9999999%</td>" in overview and "<td>99.9%</td>" in overview
+    finally:
+        await daemon.stop()

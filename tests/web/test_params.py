@@ -74,3 +74,12 @@ async def test_unknown_names_are_404_with_the_known_ones(daemon: Daemon, path: s
     assert status == 404
     assert body[what] == name
     assert body["error"] == f"no {what} named {name!r} (known: down, up)"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/consumers/nope", "/api/v1/consumers/nope/gate", "/api/v1/consumers/nope/annotations"]
+)
+async def test_an_unknown_consumer_in_the_api_is_a_json_404(daemon: Daemon, path: str) -> None:
+    status, body = await get(daemon, path)
+    assert status == 404
+    assert body == {"error": "no consumer named 'nope' (known: shop)", "consumer": "nope"}
