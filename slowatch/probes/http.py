@@ -241,10 +241,13 @@ def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
 
 
 def classify_http(exc: BaseException, where: str, timeout: float, max_redirects: int, proxy: str | None) -> Failure:
-    """An exception of an aiohttp request -> one outcome (also used by the transaction kind's steps)."""
+    """An exception of an aiohttp request -> one outcome (also used by the transaction kind's steps). `where`
+    is the configured `host:port`; a connection that failed (DNS, refused, TLS) names its own (redirects)."""
     if isinstance(exc, aiohttp.ClientProxyConnectionError) and proxy is not None:
         proxy_url = URL(proxy)
         where = f"proxy {proxy_url.host}:{proxy_url.port}"
+    elif isinstance(exc, aiohttp.ClientConnectorError):  # the hop that failed (after a redirect, not `where`)
+        where = f"{exc.host}:{exc.port}"
     if isinstance(exc, aiohttp.TooManyRedirects):
         return Outcome.TOO_MANY_REDIRECTS, f"more than {max_redirects} redirects"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
@@ -272,7 +275,6 @@ def classify_http(exc: BaseException, where: str, timeout: float, max_redirects:
         detail = f"received {cut.group(1)} of {cut.group(2)} bytes" if cut else short(str(exc), 120)
         return Outcome.PROTOCOL_ERROR, f"response body cut short: {detail}"
     return classify(exc, where, timeout)
-
 
 
 def _weight(endpoint: HttpEndpoint) -> float:
