@@ -103,3 +103,13 @@ async def test_a_charset_python_cannot_decode_with_falls_back_to_utf8(
     assert found.outcome is Outcome.SUCCESS, found.message
     missing = await http.probe(http_endpoint(url, expect={"body": [{"contains": "down"}]}), ctx)
     assert (missing.outcome, missing.message) == (Outcome.ASSERTION_FAILED, 'body does not contain "down"')
+
+
+async def test_a_body_that_does_not_decode_as_its_content_encoding_says_so(ctx: ProbeContext, serve: Any) -> None:
+    headers = {"Content-Encoding": "gzip"}
+    target = await serve(HostileHttp(routes={"/": respond(200, b"this is not gzip at all", headers)}))
+    result = await http.probe(http_endpoint(f"http://127.0.0.1:{target.port}/"), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.PROTOCOL_ERROR,
+        "cannot decode the body (Content-Encoding: gzip)",
+    )
