@@ -28,11 +28,16 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<invalid url>"
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    if ":" in (parts.hostname or ""):
-        netloc = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port is not None else "")
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number (a redirect's Location): shown as written, no credentials
+        netloc = parts.netloc.rpartition("@")[2]
+    else:
+        netloc = parts.hostname or ""
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if port is not None:
+            netloc = f"{netloc}:{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, _redact_query(parts.query), ""))
 
 

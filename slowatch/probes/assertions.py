@@ -103,7 +103,7 @@ class BodyChecker:
         if self._text is None:
             try:
                 self._text = self._body.decode(self._charset, errors="replace")
-            except LookupError:
+            except (LookupError, UnicodeError):  # unknown, not text (rot13), or refusing "replace" (idna)
                 self._text = self._body.decode("utf-8", errors="replace")
         return self._text
 

@@ -3,7 +3,8 @@ from /etc/resolv.conf in turn. Names are queried as absolute names (no search do
 
 Outcomes: an rcode other than the expected one, or an empty answer where NOERROR was expected, is
 `dns_error`; answers that differ from `expect.answers` / `expect.contains` are `assertion_failed`;
-no answer in time is `timeout`; an unparseable reply is `protocol_error`.
+no answer in time is `timeout`; an unparseable reply is `protocol_error`; a TCP connection the server
+closes before the whole reply is `connection_reset`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ async def probe(endpoint: DnsEndpoint, ctx: ProbeContext) -> ProbeResult:
         outcome, message = Outcome.TIMEOUT, f"no answer from {where} within {endpoint.timeout:g}s"
     except dns.exception.DNSException as exc:  # malformed or mismatched reply
         outcome, message = Outcome.PROTOCOL_ERROR, f"bad DNS reply from {where}: {type(exc).__name__}"
+    except EOFError as exc:  # dnspython's end of a TCP stream; args: the server that closed (see _ask)
+        outcome, message = Outcome.CONNECTION_RESET, f"{exc} closed the TCP connection without a complete reply"
     except OSError as exc:
         outcome, message = classify(exc, where, endpoint.timeout)
     return ProbeResult(
@@ -90,6 +93,8 @@ async def _ask(endpoint: DnsEndpoint, servers: list[tuple[str, int]]) -> dns.mes
             return response
         except dns.exception.Timeout:
             last = TimeoutError()
+        except EOFError:  # TCP (or a truncated UDP answer's TCP retry) closed before the whole reply
+            last = EOFError(f"{host}:{port}")
         except OSError as exc:
             last = exc
     raise last
@@ -130,7 +135,6 @@ def judge(endpoint: DnsEndpoint, response: dns.message.Message) -> Failure:
         if _normalize(wanted) not in normalized:
             return Outcome.ASSERTION_FAILED, f"{what} answers {show(sorted(got))} do not include {show(wanted)}"
     return Outcome.SUCCESS, ""
-
 
 
 def _target(shown: Shown) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -63,6 +64,23 @@ def classify(exc: BaseException, where: str, timeout: float) -> Failure:
     return Outcome.ERROR, short(f"{type(exc).__name__}: {exc}")
 
 
+_CUT_SHORT = re.compile(r"received (\d+) of (\d+) bytes")
+_ENCODING = re.compile(r"[Cc]an not decode content-encoding: (\w+)")
+
+
+def payload_failure(text: str, where: str) -> Failure:
+    """An HTTP body that could not be read, from the text of aiohttp's ClientPayloadError (which keeps the
+    socket error of a reset, the byte counts and a decoding failure only in its message)."""
+    if "ConnectionResetError" in text:
+        return Outcome.CONNECTION_RESET, f"connection reset by {where} while reading the body"
+    encoding = _ENCODING.search(text)
+    if encoding is not None:  # corrupt gzip/deflate, or brotli/zstd without their module
+        return Outcome.PROTOCOL_ERROR, f"cannot decode the body (Content-Encoding: {encoding.group(1)})"
+    cut = _CUT_SHORT.search(text)
+    detail = f"received {cut.group(1)} of {cut.group(2)} bytes" if cut else short(text, 120)
+    return Outcome.PROTOCOL_ERROR, f"response body cut short: {detail}"
+
+
 def short(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -77,4 +95,4 @@ def show(value: object, limit: int = 80) -> str:
     return short(text, limit)
 
 
-__all__ = ["Failure", "causes", "classify", "classify_os_error", "short", "show", "tls_message"]
+__all__ = ["Failure", "causes", "classify", "classify_os_error", "payload_failure", "short", "show", "tls_message"]

@@ -12,7 +12,6 @@ then expected headers (`assertion_failed`), then `body_too_large`, then body ass
 from __future__ import annotations
 
 import asyncio
-import re
 import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from slowatch.config.endpoints import HttpEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.assertions import check_body, check_headers, check_status
 from slowatch.probes.certs import TlsSettings, load_error
-from slowatch.probes.failures import Failure, classify, classify_os_error, short
+from slowatch.probes.failures import Failure, classify, classify_os_error, payload_failure, short
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
 from slowatch.probes.tracing import PhaseRecorder, recording
 from slowatch.redact import redact_url
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
 
 _CHUNK = 64 * 1024
-_CUT_SHORT = re.compile(r"received (\d+) of (\d+) bytes")
 NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 
 
@@ -241,10 +239,13 @@ def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
 
 
 def classify_http(exc: BaseException, where: str, timeout: float, max_redirects: int, proxy: str | None) -> Failure:
-    """An exception of an aiohttp request -> one outcome (also used by the transaction kind's steps)."""
+    """An exception of an aiohttp request -> one outcome (also used by the transaction kind's steps). `where`
+    is the configured `host:port`; a connection that failed (DNS, refused, TLS) names its own (redirects)."""
     if isinstance(exc, aiohttp.ClientProxyConnectionError) and proxy is not None:
         proxy_url = URL(proxy)
         where = f"proxy {proxy_url.host}:{proxy_url.port}"
+    elif isinstance(exc, aiohttp.ClientConnectorError):  # the hop that failed (after a redirect, not `where`)
+        where = f"{exc.host}:{exc.port}"
     if isinstance(exc, aiohttp.TooManyRedirects):
         return Outcome.TOO_MANY_REDIRECTS, f"more than {max_redirects} redirects"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
@@ -265,14 +266,8 @@ def classify_http(exc: BaseException, where: str, timeout: float, max_redirects:
     if isinstance(exc, aiohttp.ClientResponseError):  # the response could not be parsed
         return Outcome.PROTOCOL_ERROR, f"invalid HTTP response: {short(exc.message, 120)}"
     if isinstance(exc, aiohttp.ClientPayloadError):
-        # aiohttp keeps the socket error of a reset mid-body only in the message text
-        if "ConnectionResetError" in str(exc):
-            return Outcome.CONNECTION_RESET, f"connection reset by {where} while reading the body"
-        cut = _CUT_SHORT.search(str(exc))
-        detail = f"received {cut.group(1)} of {cut.group(2)} bytes" if cut else short(str(exc), 120)
-        return Outcome.PROTOCOL_ERROR, f"response body cut short: {detail}"
+        return payload_failure(str(exc), where)
     return classify(exc, where, timeout)
-
 
 
 def _weight(endpoint: HttpEndpoint) -> float:

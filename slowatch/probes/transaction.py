@@ -7,8 +7,10 @@ give. Per-step durations are the result's `phases` (the API's `phases`, the metr
 `slowatch_probe_step_duration_seconds{step}`); the status code is the last response's.
 
 Extracted values are secrets: every message is scrubbed of them (shown as `{{steps.login.token}}`), they
-are never logged, and they live only as long as the run. Cookies set by one step go with the next steps of
-the same run, never to another run (a fresh jar per run, on the daemon's shared connector).
+are never logged, and they live only as long as the run. A header that filling would give a control
+character (a target handing out a token with CR/LF: header injection) fails the step, unsent. Cookies
+set by one step go with the next steps of the same run, never to another run (a fresh jar per run, on
+the daemon's shared connector).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
 
 Values = dict[tuple[str, str], str]
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what aiohttp refuses in a header (raising ValueError)
+_CONTROLS = "(CR, LF, NUL, ...)"
 
 
 class _Run:
@@ -127,8 +131,12 @@ def _current(endpoint: TransactionEndpoint, name: str) -> Step:
 async def _step(
     endpoint: TransactionEndpoint, step: Step, session: aiohttp.ClientSession, run: _Run, ssl_option: Any
 ) -> Failure:
+    headers = {k: run.fill(v.get_secret_value()) for k, v in step.headers.items()}
+    for name, text in headers.items():  # an extracted value with CR/LF: header injection by the target
+        if _CONTROL.search(text):
+            return Outcome.ASSERTION_FAILED, f"header {name} would carry a control character {_CONTROLS}; not sent"
     options: dict[str, Any] = {
-        "headers": {k: run.fill(v.get_secret_value()) for k, v in step.headers.items()},
+        "headers": headers,
         "allow_redirects": endpoint.follow_redirects,
         "max_redirects": endpoint.max_redirects + 1,
         "timeout": NO_CLIENT_TIMEOUT,  # the run's asyncio.timeout bounds every step

@@ -89,6 +89,18 @@ async def test_truncated_udp_answer_falls_back_to_tcp(ctx: ProbeContext, dns_ser
     assert [q[0] for q in dns_server.queries] == ["udp", "tcp"]
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])  # udp: the truncated answer's TCP retry is closed
+async def test_a_nameserver_closing_the_tcp_connection_is_a_reset(
+    ctx: ProbeContext, dns_server: DnsTarget, transport: str
+) -> None:
+    result = await dns.probe(dns_endpoint("close.test", dns_server.port, transport=transport), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.CONNECTION_RESET,
+        f"127.0.0.1:{dns_server.port} closed the TCP connection without a complete reply",
+    )
+    assert result.duration < 0.5
+
+
 async def test_nameserver_given_by_name(ctx: ProbeContext, dns_server: DnsTarget) -> None:
     endpoint = dns_endpoint("up.test", dns_server.port, nameserver=f"localhost:{dns_server.port}")
     result = await dns.probe(endpoint, ctx)

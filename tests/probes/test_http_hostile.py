@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, http
 from tests.probes.conftest import MARGIN, http_endpoint
-from tests.support.hostile import TcpTarget, free_port
+from tests.support.hostile import HostileHttp, TcpTarget, free_port, respond
 
 TIMEOUT = 0.5
 
@@ -88,3 +89,27 @@ async def test_ssl_setup_failure_is_error_not_exception(ctx: ProbeContext, hosti
     result = await http.probe(endpoint, ctx)
     assert result.outcome is Outcome.ERROR
     assert result.message == "cannot load TLS files: No such file or directory: /nonexistent/ca.pem"
+
+
+@pytest.mark.parametrize("charset", ["idna", "undefined", "punycode", "no-such-charset", "rot13"])
+async def test_a_charset_python_cannot_decode_with_falls_back_to_utf8(
+    ctx: ProbeContext, serve: Any, charset: str
+) -> None:
+    """`charset=idna` names a codec that refuses errors="replace"; `undefined` refuses everything."""
+    headers = {"Content-Type": f"text/plain; charset={charset}"}
+    target = await serve(HostileHttp(routes={"/": respond(200, "status: \xe9t\xe9 up".encode(), headers)}))
+    url = f"http://127.0.0.1:{target.port}/"
+    found = await http.probe(http_endpoint(url, expect={"body": [{"contains": "été up"}]}), ctx)
+    assert found.outcome is Outcome.SUCCESS, found.message
+    missing = await http.probe(http_endpoint(url, expect={"body": [{"contains": "down"}]}), ctx)
+    assert (missing.outcome, missing.message) == (Outcome.ASSERTION_FAILED, 'body does not contain "down"')
+
+
+async def test_a_body_that_does_not_decode_as_its_content_encoding_says_so(ctx: ProbeContext, serve: Any) -> None:
+    headers = {"Content-Encoding": "gzip"}
+    target = await serve(HostileHttp(routes={"/": respond(200, b"this is not gzip at all", headers)}))
+    result = await http.probe(http_endpoint(f"http://127.0.0.1:{target.port}/"), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.PROTOCOL_ERROR,
+        "cannot decode the body (Content-Encoding: gzip)",
+    )

@@ -15,6 +15,7 @@ from slowatch.errors import ConfigError
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, probe_once
 from slowatch.probes.registry import describe_target
+from tests.support.hostile import HostileHttp, respond
 from tests.support.transactions import FAIL, SEEN, TOKEN, make_app, transaction
 
 
@@ -101,6 +102,26 @@ async def test_a_refused_step_is_classified(ctx: ProbeContext) -> None:
 
     result = await probe_once(TransactionEndpoint.model_validate(transaction(free_port())), ctx)
     assert result.outcome is Outcome.CONNECTION_REFUSED and result.message.startswith("step login: connection refused")
+
+
+@pytest.mark.parametrize("token", ["abc\r\nX-Injected: 1", "a\x00b", "line\nbreak"])
+async def test_an_extracted_value_with_control_characters_is_never_sent_in_a_header(
+    ctx: ProbeContext, serve: Any, token: str
+) -> None:
+    """A target handing out a token with CR/LF is trying header injection: the step fails, nothing is sent."""
+    target = await serve(HostileHttp(routes={"/login": respond(200, {"token": token}), "/next": respond(200, "ok")}))
+    base = f"http://127.0.0.1:{target.port}"
+    steps = [
+        {"name": "login", "url": f"{base}/login", "extract": {"token": {"json_path": "$.token"}}},
+        {"name": "next", "url": f"{base}/next", "headers": {"Authorization": "Bearer {{steps.login.token}}"}},
+    ]
+    doc = {"kind": "transaction", "name": "t", "interval": 10, "timeout": 1, "steps": steps}
+    result = await probe_once(TransactionEndpoint.model_validate(doc), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.ASSERTION_FAILED,
+        "step next: header Authorization would carry a control character (CR, LF, NUL, ...); not sent",
+    )
+    assert [r.path for r in target.handler.requests] == ["/login"]
 
 
 async def test_max_latency_fails_a_slow_step(api: TestServer, ctx: ProbeContext) -> None:

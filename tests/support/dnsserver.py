@@ -1,7 +1,8 @@
 """A loopback DNS server (dnslib for the wire format, asyncio for the sockets) on one random port,
 UDP and TCP. Behaviour per name: records from `zone`, or `nxdomain.test.` -> NXDOMAIN,
 `servfail.test.` -> SERVFAIL, `timeout.test.` -> never answers, `garbage.test.` -> junk bytes,
-`big.test.` -> TC over UDP (too many records) and the full answer over TCP."""
+`big.test.` -> TC over UDP (too many records) and the full answer over TCP, `close.test.` -> TC over UDP
+and, over TCP, the connection closed without a reply."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class DnsTarget:
             await self._tcp.wait_closed()
 
     def answer(self, data: bytes, transport: str) -> bytes | None:
-        """The reply to one query, or None to stay silent."""
+        """The reply to one query, None to stay silent, or b"" to close the connection (TCP)."""
         request = DNSRecord.parse(data)
         qname, qtype = str(request.q.qname), QTYPE[request.q.qtype]
         self.queries.append((transport, qname, qtype))
@@ -77,6 +78,10 @@ class DnsTarget:
             reply.header.rcode = RCODE.NXDOMAIN
         elif qname == "servfail.test.":
             reply.header.rcode = RCODE.SERVFAIL
+        elif qname == "close.test.":
+            if transport == "tcp":
+                return b""  # close without a reply
+            reply.header.tc = 1
         elif qname == "big.test.":
             if transport == "udp":
                 reply.header.tc = 1
@@ -108,6 +113,8 @@ class DnsTarget:
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
                 reply = self.answer(await reader.readexactly(length), "tcp")
+                if reply == b"":
+                    return
                 if reply is None:  # stay silent until the client gives up
                     while await reader.read(65536):
                         pass
