@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from slowatch.alerting.book import AlertBook
-from slowatch.alerting.events import AlertEvent, burn_key, exhausted_key, no_data_key
+from slowatch.alerting.events import AlertEvent, burn_key, exhausted_key, left_words, no_data_key
 from slowatch.alerting.outbox import Decision
 from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
 from slowatch.alerting.suppress import Suppressor
@@ -21,6 +21,7 @@ from slowatch.config.schema import Config
 from slowatch.durations import format_duration
 from slowatch.models import ProbeResult
 from slowatch.slo.definitions import SloDef, compile_config
+from slowatch.slo.display import times
 from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
 
 SLO_KINDS = ("burn_rate", "budget_exhausted", "no_data")
@@ -129,14 +130,14 @@ class SloAlerts:
     def _burn_event(self, st: SloStatus, severity: str, tiers: list[Tier], now: float) -> AlertEvent:
         d = self._burn_details(st, tiers)
         hot = next(w for w in d["windows"] if w["firing"])
-        summary = (f"{st.consumer}/{st.slo} is burning its error budget {hot['long_burn']:.1f}x over {hot['long']} "
-                   f"(threshold {hot['factor']:.1f}x); {_pct(st.budget_remaining)} of the budget left")  # fmt: skip
+        summary = (f"{st.consumer}/{st.slo} is burning its error budget {times(hot['long_burn'], 'x')} over "
+                   f"{hot['long']} (threshold {times(hot['factor'], 'x')}); {_left(st.budget_remaining)}")  # fmt: skip
         return AlertEvent(burn_key(st.consumer, st.slo, severity), "burn_rate", "firing", severity, now, now,
                           f"{st.consumer} · {st.slo}: error budget burning fast", summary,
                           (st.consumer,), st.slo, "", 0, d)  # fmt: skip
 
     def _exhausted_event(self, st: SloStatus, policy: SloPolicy, now: float) -> AlertEvent:
-        summary = f"{st.consumer}/{st.slo} has {_pct(st.budget_remaining)} of its error budget left"
+        summary = f"{st.consumer}/{st.slo}: {_left(st.budget_remaining)}"
         return AlertEvent(exhausted_key(st.consumer, st.slo), "budget_exhausted", "firing",
                           policy.exhausted_severity, now, now, f"{st.consumer} · {st.slo}: error budget exhausted",
                           summary, (st.consumer,), st.slo, "", 0,
@@ -168,8 +169,8 @@ def _tier_fires(st: SloStatus, t: Tier) -> bool:
     return bool(lw.burn_rate > t.factor and sw.burn_rate > t.factor)
 
 
-def _pct(ratio: float | None) -> str:
-    return "n/a" if ratio is None else f"{ratio * 100:.1f}%"
+def _left(ratio: float | None) -> str:
+    return "error budget left: n/a" if ratio is None else left_words(ratio)
 
 
 __all__ = ["SLO_KINDS", "SloAlerts"]

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from slowatch.durations import format_duration
+from slowatch.slo.display import budget_left_words
 
 Status = Literal["firing", "reminder", "resolved"]
 
@@ -71,7 +72,7 @@ class AlertEvent:
         lasted = format_duration(max(0.0, ts - self.since))
         subject = f"{self.consumers[0]}/{self.slo}" if self.consumers and self.slo else self.endpoint
         left = details.get("budget_remaining")
-        budget = f"; {left:.1%} of the error budget left" if isinstance(left, float) else ""
+        budget = f"; {left_words(left)}" if isinstance(left, float) else ""
         if self.kind == "endpoint_down":
             return f"{self.endpoint} is up again after {lasted} down"
         if self.kind == "burn_rate":
@@ -89,6 +90,12 @@ class AlertEvent:
             self.alert_key, self.kind, "reminder", self.severity, self.since, ts,
             self.title, self.summary, self.consumers, self.slo, self.endpoint, n, self.details,
         )  # fmt: skip
+
+
+def left_words(remaining: float) -> str:
+    """'62.3% of the error budget left', 'error budget exhausted (spent 400x its budget)' (display's rules)."""
+    words = budget_left_words(remaining, "x")
+    return f"error budget {words}" if remaining < 0 else f"{words} of the error budget left"
 
 
 def test_event(sink: str, now: float) -> AlertEvent:
@@ -116,4 +123,6 @@ def no_data_key(consumer: str, slo: str) -> str:
     return f"no_data:{consumer}/{slo}"
 
 
-__all__ = ["AlertEvent", "Status", "burn_key", "endpoint_key", "exhausted_key", "no_data_key", "test_event"]
+__all__ = [
+    "AlertEvent", "Status", "burn_key", "endpoint_key", "exhausted_key", "left_words", "no_data_key", "test_event",
+]  # fmt: skip

@@ -3,7 +3,9 @@
 A deploy annotation (slowatch/store/annotations.py) concerning the consumer, inside the reported
 period, is followed for `DEPLOY_HOURS`. The SLO's stored hourly cells are the resolution: the window
 starts at the beginning of the deploy's hour. The share is of the period's error budget (bad units
-in the window / bad units the period's budget allows), so the rows compare with "budget used".
+in the window / bad units the period's budget allows), so the rows compare with "budget used". While
+the period collects data (too few units for one bad one) the share reads "collecting data"; the JSON
+keeps the exact `budget_share`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from slowatch.slo.definitions import SloDef
-from slowatch.slo.display import percent
+from slowatch.slo.display import of_budget, share_words
 from slowatch.slo.history import SloFigures, slo_figures
+from slowatch.slo.snapshot import SloState
 from slowatch.store.annotations import Annotation, list_annotations
 
 DEPLOY_HOURS = 4
@@ -36,6 +39,13 @@ class DeployImpact:
     bad: int  # bad units in the window
     total: int
     share: float | None  # of the period's error budget; None when the period allows no bad unit yet
+    collecting: bool = False  # the period holds too few units to judge its budget: the share is noise
+
+    def share_words(self) -> str:
+        return "n/a" if self.share is None else share_words(self.share, self.collecting)
+
+    def of_budget(self) -> str:
+        return "n/a" if self.share is None else of_budget(self.share, self.collecting)
 
 
 def deploy_impacts(
@@ -51,7 +61,7 @@ def deploy_impacts(
                         tz=ZoneInfo("UTC"), objective=period.objective)  # fmt: skip
         bad = f.total - f.good
         share = bad / period.allowed_bad if period.allowed_bad > 0 else None
-        out.append(DeployImpact(a, start, end, bad, f.total, share))
+        out.append(DeployImpact(a, start, end, bad, f.total, share, period.state is SloState.TOO_FEW_EVENTS))
     return out
 
 
@@ -80,9 +90,8 @@ def deploys_text(rows: dict[tuple[str, str], list[DeployImpact]], hours: int = D
     lines = []
     for (consumer, slo), impacts in rows.items():
         for i in impacts:
-            share = percent(i.share) if i.share is not None else "n/a"
             lines.append(f"  {consumer}/{slo}  {when(i.deploy.ts)}  {i.deploy.text[:60]}: "
-                         f"{i.bad:,} bad of {i.total:,} in {hours} h, {share} of the budget")  # fmt: skip
+                         f"{i.bad:,} bad of {i.total:,} in {hours} h, {i.of_budget()}")  # fmt: skip
     return f"\nBudget burned in the {hours} h after each deploy:\n" + "\n".join(lines) + "\n" if lines else ""
 
 
@@ -91,7 +100,7 @@ def deploys_html(impacts: Sequence[DeployImpact], unit: str, hours: int = DEPLOY
         return ""
     rows = "".join(
         f"<tr><td>{when(i.deploy.ts)}</td><td>{escape(i.deploy.text)}</td>"
-        f"<td>{i.bad:,} of {i.total:,}</td><td>{percent(i.share) if i.share is not None else 'n/a'}</td></tr>"
+        f"<td>{i.bad:,} of {i.total:,}</td><td>{i.share_words()}</td></tr>"
         for i in impacts
     )
     return (

@@ -24,9 +24,10 @@ from slowatch.reports.deploys import deploy_impacts, deploys_html
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure, consumer_figures, consumer_rules, period
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.display import (
+    budget_used_words,
     duration_words,
     objective_percent,
-    percent,
+    share_words,
     sli_percent,
     sli_words,
     unit_word,
@@ -62,7 +63,8 @@ def period_label(d: SloDef, month: Month | None, now: float) -> str:
     return f"the last {d.window.label}"
 
 
-Shares = dict[float, dict[str, float]]  # outage start -> SLO name -> share of the period's budget
+Shares = dict[float, dict[str, float | None]]  # outage start -> SLO name -> share of the period's budget
+# (None while the SLO collects data: consumer_view.OutageFigure)
 
 
 def summary(f: SloFigures, s: SloFigure, shares: Shares) -> str:
@@ -73,9 +75,11 @@ def summary(f: SloFigures, s: SloFigure, shares: Shares) -> str:
         need = units_needed(f.objective)
         return f"Too early to judge: {f.total:,} of the {need:,} {unit_word(units_of(s.definition), need)} needed."
     used = f.budget_used or 0.0
-    text = f"{'Kept its promise' if used <= 1.0 else 'Missed its promise'}; {percent(used)} of the budget used"
+    spent = budget_used_words(used)  # "37%" or "400x the budget"
+    spent += " of the budget used" if spent.endswith("%") else " used"
+    text = f"{'Kept its promise' if used <= 1.0 else 'Missed its promise'}; {spent}"
     name = s.definition.name
-    hits = [(shares[o.start][name], o) for o in s.burn.outages if name in shares.get(o.start, {})]
+    hits = [(share, o) for o in s.burn.outages if (share := shares.get(o.start, {}).get(name)) is not None]
     if hits and used > 0:
         share, outage = max(hits, key=lambda hit: hit[0])
         day = dt.datetime.fromtimestamp(outage.start, dt.UTC)
@@ -85,6 +89,18 @@ def summary(f: SloFigures, s: SloFigure, shares: Shares) -> str:
     elif used > 0:
         text += ", by scattered failures rather than one outage"
     return text + "."
+
+
+def _share(shares: dict[str, float | None], name: str) -> str:
+    """An outage's share of the SLO's budget: 'n/a' when it did not touch the SLO, 'collecting data'."""
+    return share_words(shares.get(name), name in shares and shares[name] is None)
+
+
+def used_figure(f: SloFigures) -> str:
+    """The 'budget used' figure: a share, or the state when the budget cannot be judged."""
+    if f.state is SloState.TOO_FEW_EVENTS:
+        return "collecting data"
+    return budget_used_words(f.budget_used)
 
 
 def slo_section(
@@ -97,7 +113,7 @@ def slo_section(
     )
     incident_rows = "".join(
         f"<tr><td>{when(o.start)}</td><td>{'ongoing' if o.end is None else duration_words(o.end - o.start)}</td>"
-        f"<td>{escape(', '.join(o.endpoints))}</td><td>{percent(shares.get(o.start, {}).get(d.name))}</td></tr>"
+        f"<td>{escape(', '.join(o.endpoints))}</td><td>{_share(shares.get(o.start, {}), d.name)}</td></tr>"
         for o in s.burn.outages
     )
     incidents = (
@@ -125,7 +141,7 @@ def slo_section(
         f"<p class='summary'>{escape(summary(f, s, shares))}</p><div class='figures'>"
         f"<div class='figure'><span>objective</span><b>{objective_percent(f.objective)}</b></div>"
         f"<div class='figure'><span>attained</span><b>{sli_percent(f.sli)}</b></div>"
-        f"<div class='figure'><span>budget used</span><b>{percent(f.budget_used)}</b></div>"
+        f"<div class='figure'><span>budget used</span><b>{used_figure(f)}</b></div>"
         f"<div class='figure'><span>budget as time</span><b>{duration_words(f.budget_seconds)}</b></div>"
         f"<div class='figure'><span>{unit_word(units_of(d))}</span><b>{f.total:,}</b></div></div>"
         f"{chart}<h3 style='margin-top:.8rem'>Worst days</h3>{worst_list}<h3>Incidents</h3>{incidents}{deploys}"
@@ -183,8 +199,16 @@ def consumer_part(
         label = labels[d.name]
         end_now = min(end, now + 1)
         periods.append(
-            slo_figures(conn, d, period=label, start=start, end=end_now, period_seconds=end - start, tz=_tz(d),
-                        maintenance=names)
+            slo_figures(
+                conn,
+                d,
+                period=label,
+                start=start,
+                end=end_now,
+                period_seconds=end - start,
+                tz=_tz(d),
+                maintenance=names,
+            )
         )
     marks = [a for a in list_annotations(conn) if a.concerns(consumer.name, figures.endpoints)]
     deploys = {

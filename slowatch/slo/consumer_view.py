@@ -38,7 +38,9 @@ class SloFigure:
 @dataclass(frozen=True, slots=True)
 class OutageFigure:
     outage: Outage
-    budget: tuple[tuple[str, float], ...]  # (SLO name, share of its period's budget the outage's hours spent)
+    # (SLO name, share of its period's budget the outage's hours spent); the share is None while the SLO
+    # collects data (its period holds too few units for the budget to allow one bad one: any share is noise)
+    budget: tuple[tuple[str, float | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +96,14 @@ def consumer_figures(
     per_endpoint = tuple((ep, tuple(endpoint_days(conn, ep, objective[ep], now, days, spans))) for ep in endpoints)
     figures = []
     for o in found:
-        shares = []
+        shares: list[tuple[str, float | None]] = []
         for s in slos:
             d = s.definition
-            if set(o.endpoints) & set(d.endpoints) and s.burn.budget_units > 0:
+            if not set(o.endpoints) & set(d.endpoints) or s.burn.budget_units <= 0:
+                continue
+            if s.burn.collecting:
+                shares.append((d.name, None))
+            else:
                 shares.append((d.name, bad_units(conn, d, o.start, o.end or now) / s.burn.budget_units))
         figures.append(OutageFigure(o, tuple(shares)))
     upcoming = tuple(span for span in maintenance_spans(rules, now, now + UPCOMING) if span[1] > now)

@@ -1,8 +1,21 @@
-"""Words and rounded numbers for the SLO figures a person reads (pages, the demo table, reports).
+"""Words and rounded numbers for the SLO figures a person reads (pages, reports, badges, alert texts,
+gate reasons, the demo table).
 
-The JSON API keeps the raw figures; everything shown to a person goes through here, so a budget
-early in a window reads "collecting data: 12 of 1,000 probes" instead of "-39,900%", and an SLO
-without counted probes reads "no data" instead of an empty cell or 100%.
+The JSON API's numeric fields, the CSV columns and /metrics keep the raw figures; everything shown to
+a person goes through here, so a budget early in a window reads "collecting data: 12 of 1,000 probes"
+instead of "-39,900%", and an SLO without counted probes reads "no data" instead of an empty cell or
+100%. The rules for extreme figures, in one place:
+
+- a percentage beyond ±1,000% is never printed: `percent` says "> 1,000%" / "< -1,000%", and the budget
+  helpers say it as a multiple ("spent 400x its budget");
+- a multiple (burn rate, budget spent) above 1,000x reads "> 1,000x" (`times`);
+- an overspent budget reads "exhausted (overspent by 50%)" or "exhausted (spent 400x its budget)",
+  never a negative percentage (`budget_left_words`); as time it reads "none (2.8d over budget)", never a
+  negative duration (`budget_time_words`; `duration_words` never prints a sign);
+- shares of a budget that is still collecting data (too few units for one bad one) read
+  "collecting data" (`share_words`), and so do the burn rates of such an SLO (`burn_words`);
+- a span longer than 1,000 days reads "> 1,000d", one shorter than half a millisecond "under 1ms";
+- NaN and infinities read "n/a" (and an infinite duration "never").
 """
 
 from __future__ import annotations
@@ -52,11 +65,21 @@ def sli_words(d: SloDef) -> str:
     return d.sli
 
 
+LIMIT = 1000.0
+"""The largest multiple (and, as 1,000%, the largest percentage) a person reads as a number."""
+
+
+TIMES = "\u00d7"  # the multiplication sign pages and reports print after a multiple ("400\u00d7")
+
+
 def percent(ratio: float | None, digits: int | None = None) -> str:
-    """A ratio as a percentage, rounded sensibly: 62.3%, 4.25%, 100%, 1,234.5%; 'n/a' for None."""
+    """A ratio as a percentage, rounded sensibly: 62.3%, 4.25%, 100%, 999.5%; 'n/a' for None or NaN;
+    beyond ±1,000% only the bound: '> 1,000%', '< -1,000%' (say more with the budget helpers below)."""
     if ratio is None or math.isnan(ratio):
         return "n/a"
     value = ratio * 100
+    if abs(value) > LIMIT:
+        return f"> {LIMIT:,.0f}%" if value > 0 else f"< -{LIMIT:,.0f}%"
     if digits is None:
         digits = 1 if abs(value) >= 10 else 2
     text = f"{value:,.{digits}f}"
@@ -83,21 +106,89 @@ def sli_percent(sli: float | None) -> str:
 
 
 def duration_words(seconds: float | None) -> str:
-    """A span for people: 45s, 12m, 3h 20m, 4.5d; 'n/a' for None."""
-    if seconds is None:
+    """A span for people: 45s, 12m, 3h 20m, 4.5d, 'under 1ms', '> 1,000d'; 'n/a' for None or NaN, 'never'
+    for infinity. Never negative: a span below zero reads 'none' (an overspent budget's time left is
+    `budget_time_words`)."""
+    if seconds is None or math.isnan(seconds):
         return "n/a"
-    sign = "-" if seconds < 0 else ""
-    s = abs(seconds)
+    if math.isinf(seconds):
+        return "never" if seconds > 0 else "none"
+    if seconds < 0:
+        return "none"
+    s = seconds
+    if s > LIMIT * 86400:  # a time to exhaustion at a tiny burn: "> 1,000d", not "11,574,074.1d"
+        return f"> {LIMIT:,.0f}d"
+    if 0 < s < 0.0005:
+        return "under 1ms"
     if s < 1:
-        return f"{sign}{s * 1000:.0f}ms"
+        return f"{s * 1000:.0f}ms"
     if s < 90:
-        return f"{sign}{s:.0f}s"
+        return f"{s:.0f}s"
     if s < 3600:
-        return f"{sign}{s / 60:.0f}m"
+        return f"{s / 60:.0f}m"
     if s < 86400:
         h, m = divmod(round(s / 60), 60)
-        return f"{sign}{h}h {m}m" if m else f"{sign}{h}h"
-    return f"{sign}{s / 86400:.1f}d".replace(".0d", "d")
+        return f"{h}h {m}m" if m else f"{h}h"
+    return f"{s / 86400:,.1f}d".replace(".0d", "d")
+
+
+def times(multiple: float | None, sign: str = TIMES) -> str:
+    """A multiple for people: 0.4x, 14.4x, 400x, 1,000x; above 1,000 only '> 1,000x'; 'n/a' for None or
+    NaN. `sign`: 'x' for plain-text channels (alert texts, CI logs)."""
+    if multiple is None or math.isnan(multiple):
+        return "n/a"
+    if multiple > LIMIT:
+        return f"> {LIMIT:,.0f}{sign}"
+    return f"{multiple:,.1f}{sign}" if multiple < 99.95 else f"{multiple:,.0f}{sign}"
+
+
+def burn_words(rate: float | None, state: str = "ok", sign: str = TIMES) -> str:
+    """A burn rate: '2.5x', '400x', '> 1,000x'; '—' without data; 'collecting data' while the SLO has too
+    few units to judge (3 probes with one bad 'burn' 333x a 99.9% budget: noise, not a finding)."""
+    if state == "too_few_events":
+        return "collecting data"
+    return "—" if rate is None else times(rate, sign)
+
+
+def budget_used_words(used: float | None, sign: str = TIMES) -> str:
+    """How much of a budget was spent: '62.3%', '950%', then as a multiple: '400x the budget',
+    '> 1,000x the budget'."""
+    if used is None or math.isnan(used):
+        return "n/a"
+    if used * 100 <= LIMIT:
+        return percent(used)
+    return f"{times(used, sign)} the budget"
+
+
+def share_words(share: float | None, collecting: bool = False) -> str:
+    """A share of a period's budget (an incident's, a deploy's, a correction's): like `budget_used_words`;
+    'collecting data' while the period has too few units for its budget to allow one bad one."""
+    return "collecting data" if collecting else budget_used_words(share)
+
+
+def of_budget(share: float | None, collecting: bool = False, sign: str = TIMES) -> str:
+    """`share_words` in a sentence: '37% of the budget', '400x the budget', 'collecting data'."""
+    words = "collecting data" if collecting else budget_used_words(share, sign)
+    return words + " of the budget" if words.endswith("%") else words
+
+
+def budget_left_words(remaining: float | None, sign: str = TIMES) -> str:
+    """Budget left: '62.3%', 'exhausted (overspent by 50%)', 'exhausted (spent 400x its budget)',
+    'exhausted (spent > 1,000x its budget)'; never a negative percentage."""
+    if remaining is None or math.isnan(remaining):
+        return "n/a"
+    if remaining >= 0:
+        return percent(remaining)
+    if -remaining * 100 <= LIMIT:
+        return f"exhausted (overspent by {percent(-remaining)})"
+    return f"exhausted (spent {times(1.0 - remaining, sign)} its budget)"
+
+
+def budget_time_words(seconds: float | None) -> str:
+    """Budget left as time: '3h 20m'; an overspent budget 'none (2.8d over budget)', never '-2.8d'."""
+    if seconds is None or math.isnan(seconds) or seconds >= 0:
+        return duration_words(seconds)
+    return f"none ({duration_words(-seconds)} over budget)"
 
 
 def state_word(state: str, budget_remaining: float | None, burn_1h: float | None = None) -> str:
@@ -125,9 +216,7 @@ def budget_text(
     if state == "too_few_events":
         need = units_needed(objective)
         return f"collecting data: {total:,} of {need:,} {unit_word(budgeting, need)} needed"
-    if budget_remaining < 0:
-        return f"exhausted (overspent by {percent(-budget_remaining)})"
-    return percent(budget_remaining)
+    return budget_left_words(budget_remaining)
 
 
 def row_budget_text(s: dict[str, object]) -> str:
@@ -144,14 +233,23 @@ def row_budget_text(s: dict[str, object]) -> str:
 
 
 __all__ = [
+    "LIMIT",
+    "TIMES",
+    "budget_left_words",
     "budget_text",
+    "budget_time_words",
+    "budget_used_words",
+    "burn_words",
     "duration_words",
     "objective_percent",
+    "of_budget",
     "percent",
     "row_budget_text",
+    "share_words",
     "sli_percent",
     "sli_words",
     "state_word",
+    "times",
     "unit_word",
     "units_needed",
     "units_of",

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from slowatch.config.consumers import ConsumerConfig, SloConfig
+from slowatch.slo.display import of_budget, times
 from slowatch.slo.snapshot import Snapshot
 
 Decision = Literal["go", "hold"]
@@ -55,7 +56,7 @@ def decide(consumer: str, slo: SloConfig, state: str, remaining: float | None, b
     """The gate's answer for one SLO, from its state, budget left and last hour's burn rate."""
     remaining, burn_1h = _finite(remaining), _finite(burn_1h)
     policy = slo.policy
-    burn = "n/a" if burn_1h is None else f"{burn_1h:.1f}x"
+    burn = times(burn_1h, "x")  # 2.0x, 400x, > 1,000x
 
     def answer(decision: Decision, rule: str, reason: str) -> SloGate:
         message = policy.message if policy is not None and decision == "hold" else ""
@@ -67,7 +68,10 @@ def decide(consumer: str, slo: SloConfig, state: str, remaining: float | None, b
         words = state.replace("_", " ")
         why = f"is still collecting data ({words}): its budget cannot be judged yet, so it does not hold deploys"
         return answer("go", "collecting data", f"{consumer}/{slo.name} {why}")
-    left = f"{_pct(max(remaining, 0.0))} of the error budget left, burning {burn} over the last hour"
+    # "10.0% of the error budget left"; overspent: "400x the budget spent", never "-39900.0%" or "0.0%"
+    spent = f"{of_budget(1.0 - remaining, sign='x')} spent"
+    left = spent if remaining < 0 else f"{_pct(remaining)} of the error budget left"
+    left += f", burning {burn} over the last hour"
     if remaining <= 0:
         if policy.on_exhausted == "freeze":
             return answer("hold", "on_exhausted: freeze", f"{consumer}/{slo.name}: the error budget is spent ({left})")

@@ -1,11 +1,18 @@
-"""Text renderings of SLO report figures: an aligned table, CSV rows, and Markdown for humans."""
+"""Text renderings of SLO report figures: an aligned table, CSV rows, and Markdown for humans.
+
+The CSV keeps exact figures (negative seconds and ratios of an overspent budget included); the table
+and Markdown say extreme figures in words through slowatch.slo.display: "exhausted (spent 400x its
+budget)", "none (2d19h over budget)", "collecting data: 3 of 1,000 probes needed".
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from slowatch.durations import format_duration
+from slowatch.slo.budget import too_few_events
 from slowatch.slo.correction_report import CorrectionFigure, budget_returned, returned_words
+from slowatch.slo.display import budget_left_words, objective_percent, of_budget, sli_percent, unit_word, units_needed
 from slowatch.slo.history import IncidentFigure, SloFigures
 from slowatch.slo.snapshot import SloState
 
@@ -16,15 +23,51 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+STATE_WORDS = {SloState.OK: "ok", SloState.NO_DATA: "no data", SloState.TOO_FEW_EVENTS: "collecting data"}
+
+
 def pct(ratio: float | None, digits: int = 3) -> str:
-    return "n/a" if ratio is None else f"{ratio * 100:.{digits}f}%"
+    """An SLI to `digits` decimals, never rounded up to 100% (99.9996% reads 99.9996%, not 100.000%)."""
+    if ratio is None:
+        return "n/a"
+    text = f"{ratio * 100:.{digits}f}%"
+    return sli_percent(ratio) if ratio < 1.0 and text.startswith("100.") else text
+
+
+def objective_pct(ratio: float) -> str:
+    """An objective to 3 decimals, or as written when that would round it (99.9999999%, not 100.000%)."""
+    text = f"{ratio * 100:.3f}%"
+    return text if abs(float(text[:-1]) - ratio * 100) < 1e-9 else objective_percent(ratio)
 
 
 def span(seconds: float | None) -> str:
+    """A span, never negative: a time left below zero reads 'none (2d19h over budget)'."""
     if seconds is None:
         return "n/a"
-    sign = "-" if seconds < 0 else ""
-    return sign + format_duration(round(abs(seconds)))
+    if seconds < 0:
+        return f"none ({format_duration(round(-seconds))} over budget)"
+    if 0 < seconds < 0.5:  # 99.9999999% of 7d: 0.6 ms of budget, not "0s"
+        return "under 1s"
+    return format_duration(round(seconds))
+
+
+def collecting_words(f: SloFigures) -> str:
+    need = units_needed(f.objective)
+    return f"collecting data: {f.total:,} of {need:,} {unit_word(f.budgeting, need)} needed"
+
+
+def used_span(f: SloFigures) -> str:
+    """Time spent: not while the SLO collects data (1 bad probe of 3 is not a third of the period)."""
+    return "n/a" if f.state is SloState.TOO_FEW_EVENTS else span(f.used_seconds)
+
+
+def left_span(f: SloFigures) -> str:
+    return "n/a" if f.state is SloState.TOO_FEW_EVENTS else span(f.left_seconds)
+
+
+def left_words(f: SloFigures) -> str:
+    """Budget left as a share: '62.3%', 'exhausted (spent 400x its budget)', 'collecting data: ...'."""
+    return collecting_words(f) if f.state is SloState.TOO_FEW_EVENTS else budget_left_words(f.budget_remaining)
 
 
 def when(ts: float) -> str:
@@ -38,13 +81,14 @@ def _iso(ts: float) -> str:
 def verdict(f: SloFigures) -> str:
     if f.state is SloState.NO_DATA:
         return "no data"
+    if f.state is SloState.TOO_FEW_EVENTS:
+        return collecting_words(f)
     assert f.budget_remaining is not None
     if f.budget_remaining < 0:
-        return "budget overspent"
+        return f"budget {budget_left_words(f.budget_remaining)}"  # budget exhausted (overspent by 79.5%)
     if f.budget_remaining == 0:
         return "budget exhausted"
-    note = " (too few events to judge)" if f.state is SloState.TOO_FEW_EVENTS else ""
-    return "meeting objective" + note
+    return "meeting objective"
 
 
 def csv_row(f: SloFigures) -> list[object]:
@@ -75,7 +119,8 @@ def correction_line(c: CorrectionFigure, f: SloFigures) -> str:
     if c.revoked:
         return text + f"; revoked {when(c.revoked_at or 0.0)} by {c.revoked_by}"
     share = budget_returned(c, f.total, f.objective)
-    return text + f"; {returned_words(c)}" + ("" if share is None else f" ({pct(share, 1)} of the budget)")
+    collecting = too_few_events(f.total, f.objective)
+    return text + f"; {returned_words(c)}" + ("" if share is None else f" ({of_budget(share, collecting)})")
 
 
 def table(figures: list[SloFigures]) -> str:
@@ -85,13 +130,13 @@ def table(figures: list[SloFigures]) -> str:
             f.consumer,
             f.slo,
             f.period,
-            pct(f.objective),
+            objective_pct(f.objective),
             pct(f.sli),
             span(f.budget_seconds),
-            span(f.used_seconds),
-            span(f.left_seconds),
-            pct(f.budget_remaining, 1),
-            f.state.value,
+            used_span(f),
+            left_span(f),
+            left_words(f),
+            STATE_WORDS[f.state],
         )
         for f in figures
     ]
@@ -123,10 +168,11 @@ def markdown(figures: list[SloFigures]) -> str:
         out.append("|---|---|---|---|---|---|---|---|")
         mine = [f for f in figures if f.consumer == consumer]
         for f in mine:
-            left = f"{span(f.left_seconds)} ({pct(f.budget_remaining, 1)})"
+            ok = f.state is SloState.OK and (f.budget_remaining or 0.0) >= 0  # else the status says it in words
+            left = f"{left_span(f)} ({left_words(f)})" if ok else left_span(f)
             out.append(
-                f"| {f.slo} | {f.period} | {pct(f.objective)} | {pct(f.sli)} | {span(f.budget_seconds)} "
-                f"| {span(f.used_seconds)} | {left} | {verdict(f)} |"
+                f"| {f.slo} | {f.period} | {objective_pct(f.objective)} | {pct(f.sli)} | {span(f.budget_seconds)} "
+                f"| {used_span(f)} | {left} | {verdict(f)} |"
             )
         out.append("")
         for f in mine:
@@ -151,4 +197,7 @@ def markdown(figures: list[SloFigures]) -> str:
     return "\n".join(out)
 
 
-__all__ = ["CSV_COLUMNS", "correction_line", "csv_row", "markdown", "pct", "span", "table", "verdict"]
+__all__ = [
+    "CSV_COLUMNS", "STATE_WORDS", "correction_line", "csv_row", "left_words", "markdown", "objective_pct", "pct",
+    "span", "table", "verdict",
+]  # fmt: skip

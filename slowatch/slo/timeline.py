@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from slowatch.slo.budget import too_few_events
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.history import incidents
 from slowatch.slo.maintenance import OneOff, Recurring, Rule
@@ -108,6 +109,7 @@ class BurnDown:
     spent_units: int
     maintenance: tuple[Span, ...]
     outages: tuple[Outage, ...]
+    collecting: bool = False  # the period holds too few units for one bad one (the SLO's too_few_events)
 
     def ideal(self, ts: float) -> float:
         return 1.0 - (ts - self.start) / (self.end - self.start)
@@ -135,8 +137,9 @@ def burn_down(
             points.append((min(now, float(cell_start + cell_len)), 1.0 - spent / budget_units))
     marked = tuple(o for o in outage_list if (o.end is None or o.end > start) and o.start < end)
     return BurnDown(
-        start, end, now, tuple(points), budget_units, spent, tuple(maintenance_spans(rules, start, end)), marked
-    )
+        start, end, now, tuple(points), budget_units, spent, tuple(maintenance_spans(rules, start, end)), marked,
+        too_few_events(total, d.objective),
+    )  # fmt: skip
 
 
 __all__ = ["BurnDown", "Outage", "Span", "bad_units", "burn_down", "maintenance_spans", "outages"]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from html import escape
 
 from slowatch.slo.daybars import DayBar
-from slowatch.slo.display import duration_words, percent, sli_percent
+from slowatch.slo.display import budget_left_words, duration_words, percent, sli_percent
 from slowatch.slo.timeline import BurnDown
 from slowatch.store.annotations import Annotation
 
@@ -39,9 +39,13 @@ FLOOR = -1.0
 "≤-100%" (a 400x burn would otherwise put -39,900% on it and squash the rest of the chart flat)."""
 
 
-def left_words(ratio: float) -> str:
-    """The line's last figure: 'budget left 62.3%', or 'budget exhausted: overspent by 83,233.3%'."""
-    return f"budget left {percent(ratio)}" if ratio >= 0 else f"budget exhausted: overspent by {percent(-ratio)}"
+def left_words(ratio: float, collecting: bool = False) -> str:
+    """The line's last figure: 'budget left 62.3%', 'budget exhausted (spent 833x its budget)', or while the
+    period holds too few units to judge, 'collecting data' (display.budget_left_words)."""
+    if collecting:
+        return "collecting data: too few units to judge the budget yet"
+    words = budget_left_words(ratio)
+    return f"budget left {words}" if ratio >= 0 else f"budget {words}"
 
 
 def burn_down_svg(
@@ -117,7 +121,7 @@ def burn_down_svg(
         color = "#2da44e" if last >= b.ideal(b.points[-1][0]) else "#bf8700" if last > 0 else "#cf222e"
         parts.append(
             f"<polyline class='burn' points='{coords}' fill='none' stroke='{color}' stroke-width='2.5'>"
-            f"<title>{escape(left_words(last))} at {_when(b.points[-1][0])}</title></polyline>"
+            f"<title>{escape(left_words(last, b.collecting))} at {_when(b.points[-1][0])}</title></polyline>"
         )
     else:
         parts.append(

@@ -11,13 +11,17 @@ import datetime as dt
 from collections.abc import Sequence
 from html import escape
 
+from slowatch.slo.budget import too_few_events
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
 from slowatch.slo.correction_report import CorrectionFigure, budget_returned, returned_words
 from slowatch.slo.display import (
     budget_text,
+    budget_time_words,
+    burn_words,
     duration_words,
     objective_percent,
-    percent,
+    of_budget,
+    share_words,
     sli_percent,
     sli_words,
     state_word,
@@ -97,7 +101,7 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
                              st.excluded_events)  # fmt: skip
     left_time = "n/a"
     if st.budget_remaining is not None and st.state.value == "ok":
-        left_time = duration_words(st.budget_remaining * st.error_budget * st.window_seconds)
+        left_time = budget_time_words(st.budget_remaining * st.error_budget * st.window_seconds)
     tte = duration_words(st.time_to_exhaustion) if st.time_to_exhaustion and st.state.value == "ok" else "not burning"
     if state == "exhausted":
         tte = "exhausted"
@@ -110,7 +114,10 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
             _figure(f"{unit} counted", f"{st.total:,}"),
         ]
     )
-    burns = "".join(f"<td>{'—' if w.burn_rate is None else f'{w.burn_rate:,.1f}&times;'}</td>" for w in st.windows)
+    if st.state.value == "too_few_events":  # a handful of units "burns" 333x: noise, not a finding
+        burns = f"<td colspan='{len(st.windows)}' class='muted'>{burn_words(None, st.state.value)}</td>"
+    else:
+        burns = "".join(f"<td>{escape(burn_words(w.burn_rate))}</td>" for w in st.windows)
     heads = "".join(f"<th>{escape(w.window)}</th>" for w in st.windows)
     burn_table = (
         f"<div class='scroll'><table class='burns'><tr><th>burn rate</th>{heads}</tr>"
@@ -151,7 +158,8 @@ def corrections_table(corrections: tuple[CorrectionFigure, ...], total: int, obj
         else:
             share = budget_returned(c, total, objective)
             returned = returned_words(c)
-            returned += f" ({percent(share)} of the budget)" if share is not None else ""
+            collecting = too_few_events(total, objective)
+            returned += f" ({of_budget(share, collecting)})" if share is not None else ""
             status = "active"
         rows.append(
             f"<tr><td>#{c.id}</td><td>{when(c.start)} to {when(c.end)}</td><td>{escape(c.scope)}</td>"
@@ -197,10 +205,10 @@ def incidents_section(f: ConsumerFigures, limit: int = 50) -> str:
     if not f.outages:
         return "<h2>Incidents</h2><div class='card muted'>No outage in this period.</div>"
     rows = []
-    for o in f.outages[:limit]:
+    for o in f.outages[:limit]:  # a share is None while its SLO collects data (too few units to judge)
         out = o.outage
         end = "ongoing" if out.end is None else when(out.end)
-        spent = ", ".join(f"{escape(name)} {percent(share)}" for name, share in o.budget) or "—"
+        spent = ", ".join(f"{escape(name)} {share_words(share, share is None)}" for name, share in o.budget) or "—"
         detail = "<br>".join(escape(m) for m in out.messages[:3])
         rows.append(
             f"<tr><td>{when(out.start)}</td><td>{end}</td><td>{duration_words(out.duration(f.now))}</td>"

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from slowatch.cluster import RULES_POINTER
 from slowatch.probes.registry import describe_target
-from slowatch.slo.display import objective_percent, row_budget_text, sli_percent
+from slowatch.slo.display import duration_words, objective_percent, row_budget_text, sli_percent
 from slowatch.web.view import VIEW
 
 _STYLE = """
@@ -36,7 +36,7 @@ def _objective(ratio: object) -> str:
 
 def _age(ts: float, now: float) -> str:
     sec = max(0, int(now - ts))
-    return f"{sec}s ago" if sec < 120 else f"{sec // 60}m ago"
+    return f"{sec}s ago" if sec < 120 else f"{duration_words(sec)} ago"  # 3h 20m ago, not 200m ago
 
 
 async def index(request: web.Request) -> web.Response:

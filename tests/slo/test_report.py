@@ -110,7 +110,7 @@ def test_what_if_objective_and_other_formats(config_file: Path) -> None:
     code, text = report(config_file, "--month", "2026-10", "--objective", "99.9", "--format", "markdown")
     assert code == 0
     assert "## checkout" in text and "| availability | 2026-10 | 99.900% | 99.821% |" in text
-    assert "budget overspent" in text and "Worst days: 2026-10-15 (95.833%)" in text
+    assert "budget exhausted (overspent by 79.5%)" in text and "Worst days: 2026-10-15 (95.833%)" in text
     assert "Planned maintenance (migration): 12 probes excluded from the budget" in text
     code, text = report(config_file, "--month", "2026-10")
     assert code == 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.sinks.base import Request, Sink
-from slowatch.alerting.sinks.text import burn, clip, duration, escape, pct, when
+from slowatch.alerting.sinks.text import burn, clip, duration, escape, left, used, when
 from slowatch.config.alerting import SlackSinkConfig
 
 ICON = {"firing": ":rotating_light:", "reminder": ":bell:", "resolved": ":white_check_mark:"}
@@ -82,7 +82,7 @@ def slo_fields(e: AlertEvent, d: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [
         ("Consumer", ", ".join(e.consumers) or "-"),
         ("SLO", f"{e.slo} ({target})"),
-        ("Budget left", pct(d.get("budget_remaining"))),
+        ("Budget left", left(d.get("budget_remaining"))),
         ("Time to exhaustion", exhaustion(d)),
     ]
 
@@ -98,11 +98,12 @@ def burn_blocks(e: AlertEvent, d: Mapping[str, Any]) -> list[Block]:
     lines = []
     for w in d.get("windows", []):
         mark = ":fire:" if w.get("firing") else ":small_blue_diamond:"
-        spent = f" — {pct(w.get('consumed'))} of the budget spent in the last {w['long']}"
+        spent = used(w.get("consumed"))
+        spent = f" — {spent}{' of the budget' if spent.endswith('%') else ''} spent in the last {w['long']}"
         lines.append(f"{mark} {w['long']} *{burn(w.get('long_burn'))}* and {w['short']} *{burn(w.get('short_burn'))}* "
                      f"vs threshold {burn(w.get('factor'))}{spent}")  # fmt: skip
     budget_fields = slo_fields(e, d)
-    budget_fields.insert(3, ("Budget consumed", pct(d.get("budget_consumed"))))
+    budget_fields.insert(3, ("Budget consumed", used(d.get("budget_consumed"))))
     out = [
         fields(budget_fields),
         section("*Burn rates* (long and short window vs tier threshold)\n" + "\n".join(lines)),

@@ -1,10 +1,14 @@
-"""Formatting shared by the sinks: Slack mrkdwn escaping, truncation, numbers people can read."""
+"""Formatting shared by the sinks: Slack mrkdwn escaping, truncation, numbers people can read.
+
+Budget figures follow slowatch.slo.display's rules (no "-39900.0%", no "1000000.0x"), with an ASCII 'x'.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from slowatch.durations import format_duration
+from slowatch.slo.display import budget_left_words, budget_used_words, times
 
 
 def escape(text: str, limit: int = 300) -> str:
@@ -23,19 +27,28 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def pct(ratio: float | None, digits: int = 1) -> str:
-    return "n/a" if ratio is None else f"{ratio * 100:.{digits}f}%"
+def left(ratio: float | None) -> str:
+    """Budget left: '62.3%', 'exhausted (spent 400x its budget)'."""
+    return budget_left_words(ratio, "x")
+
+
+def used(ratio: float | None) -> str:
+    """Budget spent: '62.3%', '400x the budget', '> 1,000x the budget'."""
+    return budget_used_words(ratio, "x")
 
 
 def burn(rate: float | None) -> str:
-    return "n/a" if rate is None else f"{rate:.1f}x"
+    """A burn rate: '2.5x', '400x', '> 1,000x'."""
+    return times(rate, "x")
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
+    if seconds is None or seconds != seconds:  # None or NaN
         return "n/a"
     if seconds == float("inf"):
         return "never at this rate"
+    if seconds > 1000 * 86400:  # display.duration_words' bound
+        return "> 1,000d"
     if seconds >= 86400:
         return f"{seconds / 86400:.1f}d"
     return format_duration(max(0.0, round(seconds / 60) * 60) if seconds >= 600 else max(0.0, round(seconds)))
@@ -49,4 +62,4 @@ def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-__all__ = ["burn", "clip", "duration", "escape", "iso", "pct", "when"]
+__all__ = ["burn", "clip", "duration", "escape", "iso", "left", "used", "when"]

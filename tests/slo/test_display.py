@@ -1,0 +1,103 @@
+"""The rules for extreme figures (slowatch/slo/display.py), one test each, and their use in the text
+renderings (report_format, the alert sinks, the deploy gate)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from slowatch.alerting.sinks import text
+from slowatch.config.consumers import SloConfig
+from slowatch.slo.display import (
+    budget_left_words,
+    budget_text,
+    budget_time_words,
+    budget_used_words,
+    burn_words,
+    duration_words,
+    of_budget,
+    percent,
+    share_words,
+    times,
+)
+from slowatch.slo.gate import decide
+from slowatch.slo.report_format import objective_pct, pct, span
+
+
+def test_a_percentage_beyond_a_thousand_is_only_its_bound() -> None:
+    assert percent(0.623) == "62.3%" and percent(9.995) == "999.5%" and percent(10.0) == "1,000%"
+    assert percent(399.0) == "> 1,000%" and percent(-399.0) == "< -1,000%"
+    assert percent(math.inf) == "> 1,000%" and percent(math.nan) == "n/a" and percent(None) == "n/a"
+
+
+def test_a_multiple_above_a_thousand_reads_as_the_bound() -> None:
+    assert times(2.0) == "2.0\u00d7" and times(14.4, "x") == "14.4x" and times(99.99, "x") == "100x"
+    assert times(400.0, "x") == "400x" and times(1000.0, "x") == "1,000x"
+    assert times(80_000.0, "x") == "> 1,000x" and times(400_000_011.3, "x") == "> 1,000x"
+    assert times(math.inf, "x") == "> 1,000x" and times(math.nan) == "n/a" and times(None) == "n/a"
+
+
+def test_an_overspent_budget_reads_exhausted_never_a_negative_percentage() -> None:
+    assert budget_left_words(0.25) == "25%" and budget_left_words(0.0) == "0%"
+    assert budget_left_words(-0.5) == "exhausted (overspent by 50%)"
+    assert budget_left_words(-9.0) == "exhausted (overspent by 900%)"
+    assert budget_left_words(-399.0, "x") == "exhausted (spent 400x its budget)"
+    assert budget_left_words(-79_999.0, "x") == "exhausted (spent > 1,000x its budget)"
+    assert budget_text("ok", 2880, 0.999, -399.0) == "exhausted (spent 400\u00d7 its budget)"
+
+
+def test_budget_used_and_shares_turn_into_multiples_past_a_thousand_percent() -> None:
+    assert budget_used_words(0.37) == "37%" and budget_used_words(9.5) == "950%"
+    assert budget_used_words(400.0, "x") == "400x the budget"
+    assert budget_used_words(400_000_011.3, "x") == "> 1,000x the budget"
+    assert of_budget(0.37) == "37% of the budget" and of_budget(400.0, sign="x") == "400x the budget"
+
+
+def test_shares_of_a_budget_still_collecting_data_read_collecting_data() -> None:
+    assert share_words(400_000_011.3, collecting=True) == "collecting data"
+    assert of_budget(333.3, collecting=True) == "collecting data"
+    assert share_words(0.4) == "40%"
+
+
+def test_burn_rates_of_an_slo_collecting_data_are_not_shown() -> None:
+    assert burn_words(333.3, "too_few_events") == "collecting data"
+    assert burn_words(None) == "\u2014" and burn_words(400.0, sign="x") == "400x"
+    assert burn_words(400_000_011.3) == "> 1,000\u00d7"
+
+
+def test_durations_are_never_negative() -> None:
+    assert duration_words(-5.8 * 86400) == "none" and duration_words(0.0) == "0ms"
+    assert budget_time_words(-5.8 * 86400) == "none (5.8d over budget)"
+    assert budget_time_words(3 * 3600 + 20 * 60) == "3h 20m"
+    assert span(-241315.2) == "none (2d19h1m55s over budget)" and span(0.0006) == "under 1s"
+
+
+def test_durations_beyond_a_thousand_days_or_under_a_millisecond_are_bounds() -> None:
+    assert duration_words(1e12) == "> 1,000d" and duration_words(400 * 86400) == "400d"
+    assert duration_words(0.0006048) == "1ms" and duration_words(0.0001) == "under 1ms"
+    assert duration_words(math.inf) == "never" and duration_words(math.nan) == "n/a"
+    assert text.duration(1e12) == "> 1,000d" and text.duration(math.nan) == "n/a"
+
+
+def test_report_percentages_are_never_rounded_up_to_100() -> None:
+    assert objective_pct(0.999) == "99.900%" and objective_pct(0.999999999) == "99.9999999%"
+    assert pct(0.99821) == "99.821%" and pct(0.9999996) == "99.99996%" and pct(1.0) == "100.000%"
+
+
+def test_alert_texts_say_budgets_in_words() -> None:
+    assert text.left(-399.0) == "exhausted (spent 400x its budget)" and text.left(0.502) == "50.2%"
+    assert text.used(1000.0) == "1,000x the budget" and text.used(0.05) == "5%"
+    assert text.burn(1e6) == "> 1,000x" and text.burn(14.4) == "14.4x"
+
+
+@pytest.mark.parametrize(
+    ("remaining", "burn", "words"),
+    [
+        (-399.0, 0.0, "the error budget is spent (400x the budget spent, burning 0.0x over the last hour)"),
+        (-0.5, 2e6, "the error budget is spent (150% of the budget spent, burning > 1,000x over the last hour)"),
+    ],
+)
+def test_gate_reasons_say_an_overspent_budget_in_words(remaining: float, burn: float, words: str) -> None:
+    slo = SloConfig.model_validate({"name": "avail", "sli": "availability", "objective": 99.9, "policy": {}})
+    assert decide("shop", slo, "ok", remaining, burn).reason == f"shop/avail: {words}"
