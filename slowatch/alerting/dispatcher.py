@@ -13,6 +13,13 @@ and jitter, or after `Retry-After`; a sink's queue waits behind its head, which 
 alert's events in order. Permanent failures (other 4xx) are marked `failed` and not retried;
 items older than `give_up_after` are marked `expired`.
 
+Supervision: an exception a sink raises while sending (a bug, or a reply nobody anticipated) is a
+failed attempt like a 5xx: counted (`error` and `retried`), the notification kept pending in the
+outbox and retried with backoff until it goes through or expires. Anything else that escapes a
+worker (a bug in the dispatcher itself) restarts that worker after a backoff (`retry_initial`
+doubling to `retry_max`), keeping its queue; `restarts` counts it. Either is logged with the sink's
+name, with a traceback (secrets scrubbed) the first time a given place raises, one line after that.
+
 Storm control: the head of a queue waits `group_wait` after it was queued; then everything queued
 behind it is looked at together. When that is more than `storm.threshold` items, they go out as
 ONE grouped message; when fewer, but the sink already got enough in the last `storm.window` to
@@ -27,6 +34,7 @@ import contextlib
 import itertools
 import logging
 import random
+import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 
@@ -34,7 +42,7 @@ import aiohttp
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Mark, OutboxItem
-from slowatch.alerting.sinks.base import Sink
+from slowatch.alerting.sinks.base import Attempt, Sink
 from slowatch.clock import Clock
 from slowatch.config.alerting import StormControl
 from slowatch.errors import StoreError
@@ -43,6 +51,7 @@ from slowatch.store import Store
 logger = logging.getLogger(__name__)
 
 MAX_GROUP = 200
+MAX_SEEN_ERRORS = 64  # distinct (exception type, place) whose traceback was logged, per sink
 
 
 class SinkWorker:
@@ -52,6 +61,7 @@ class SinkWorker:
         self._owner = owner
         self._wake = asyncio.Event()
         self._sent: deque[float] = deque()  # loop times of events delivered, for storm control
+        self._seen: set[tuple[str, str, int]] = set()  # where an unexpected exception came from: see `report`
         self.task: asyncio.Task[None] | None = None
 
     def push(self, item: OutboxItem) -> None:
@@ -97,7 +107,7 @@ class SinkWorker:
                 continue
             for item in batch:
                 item.attempts += 1
-            attempt = await self.sink.send(owner.session(), [i.event for i in batch])
+            attempt = await self.send([i.event for i in batch])
             if attempt.ok:
                 await self._finish(batch, DELIVERED)
                 self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
@@ -119,6 +129,35 @@ class SinkWorker:
             logger.warning("notification failed, will retry sink=%s events=%d error=%s retry_in=%.1fs",
                            name, len(batch), attempt.error, delay)  # fmt: skip
             await owner.sleep(delay)
+
+    async def send(self, events: Sequence[AlertEvent]) -> Attempt:
+        """`sink.send`, where an exception is a failed attempt (retried like a 5xx), logged and counted."""
+        try:
+            return await self.sink.send(self._owner.session(), events)
+        except Exception as exc:  # a bug in the sink or a reply it did not anticipate: never the end of the worker
+            self._owner.count(self.sink.name, "error")
+            self.report(exc, f"sink raised while sending; counted as a failed attempt events={len(events)}")
+            return Attempt(ok=False, error=f"internal error: {self.describe(exc)}")
+
+    def describe(self, exc: BaseException) -> str:
+        return self.sink.scrub(f"{type(exc).__name__}: {exc}")[:200]
+
+    def report(self, exc: BaseException, what: str, *, repeat_line: bool = False) -> None:
+        """Log an unexpected exception with the sink's name: with its traceback the first time this type
+        is raised from this place, then (with `repeat_line`) one line, else nothing more: the retry
+        warning that follows says it. Secrets the sink holds are scrubbed from the traceback too."""
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = (type(exc).__qualname__, frames[-1].filename, frames[-1].lineno or 0) if frames else ("", "", 0)
+        name, error = self.sink.name, self.describe(exc)
+        if where in self._seen:
+            if repeat_line:
+                logger.error("%s sink=%s error=%s (traceback logged before)", what, name, error)
+            return
+        if len(self._seen) >= MAX_SEEN_ERRORS:
+            self._seen.clear()
+        self._seen.add(where)
+        trace = self.sink.scrub("".join(traceback.format_exception(exc))).rstrip()
+        logger.error("%s sink=%s error=%s\n%s", what, name, error, trace)
 
     async def _finish(self, items: Sequence[OutboxItem], status: str) -> None:
         owner = self._owner
@@ -142,6 +181,7 @@ class Dispatcher:
         self.store, self.clock, self.storm = store, clock, storm
         self.closing = asyncio.Event()
         self.counters: Counter[tuple[str, str]] = Counter()
+        self.restarts: Counter[str] = Counter()  # sink -> times its worker was restarted after a crash
         self.workers: dict[str, SinkWorker] = {}
         self._session_factory = session_factory
         self._session: aiohttp.ClientSession | None = None
@@ -211,14 +251,24 @@ class Dispatcher:
                 self._tasks.append(asyncio.create_task(self._resend(worker), name=f"alert-resend-{name}"))
 
     async def _run(self, worker: SinkWorker) -> None:
-        try:
-            await worker.run()
-        except StoreError as e:
-            logger.error("alert dispatcher stopped: the store is gone sink=%s error=%s", worker.sink.name, e)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("alert dispatcher crashed sink=%s", worker.sink.name)
+        """Keep `worker` running until close: a crash restarts it after a backoff (see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        backoff = worker.sink.config.retry_initial
+        while not self.closing.is_set():
+            started = loop.time()
+            try:
+                await worker.run()
+            except StoreError as e:
+                logger.error("alert dispatcher stopped: the store is gone sink=%s error=%s", worker.sink.name, e)
+                return
+            except Exception as exc:
+                if loop.time() - started > worker.sink.config.retry_max:  # it had been running fine
+                    backoff = worker.sink.config.retry_initial
+                self.restarts[worker.sink.name] += 1
+                what = f"alert sink worker crashed, restarting restart_in={backoff:g}s pending={len(worker.queue)}"
+                worker.report(exc, what, repeat_line=True)
+                await self.sleep(backoff)
+                backoff = min(backoff * 2, worker.sink.config.retry_max)
 
     async def _resend(self, worker: SinkWorker) -> None:
         """Re-POST the alerts still firing for this sink (Alertmanager), so they do not time out."""
@@ -226,7 +276,7 @@ class Dispatcher:
             await self.sleep(float(getattr(worker.sink, "resend_interval", 60.0)))
             events = self._firing_for(worker.sink.name)
             if events and worker.sink.name in self.workers and not self.closing.is_set():
-                attempt = await worker.sink.send(self.session(), events)
+                attempt = await worker.send(events)
                 self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
 
     async def stop(self, grace: float = 2.0) -> None:

@@ -9,8 +9,11 @@ slowatch_endpoint_down{endpoint}                        1 while an endpoint-down
                                                          says up or down for every endpoint)
 slowatch_alerts_suppressed{alert}                      1 per firing alert kept quiet (silence/maintenance)
 slowatch_notifications_total{sink,outcome}             delivered | failed | expired | retried |
-                                                         refreshed | refresh_failed; sink="(none)",
-                                                         outcome="unrouted" for events no route took
+                                                         refreshed | refresh_failed; error: an attempt
+                                                         that raised (a bug; also counted as retried);
+                                                         sink="(none)", outcome="unrouted" for events no
+                                                         route took
+slowatch_alert_sink_restarts_total{sink}               times the sink's worker crashed and was restarted
 slowatch_outbox_pending{sink}                          undelivered items
 slowatch_outbox_oldest_pending_age_seconds{sink}       age of the oldest undelivered item (0 if none)
 """
@@ -59,6 +62,10 @@ class AlertCollector(Collector):
         counts = svc.book.counters + svc.dispatcher.counters
         for (sink, outcome), n in sorted(counts.items()):
             sent.add_metric([sink, outcome], float(n))
+        restarts = CounterMetricFamily("slowatch_alert_sink_restarts", "Sink workers restarted after a crash.",
+                                       labels=["sink"])  # fmt: skip
+        for name in sorted(svc.dispatcher.workers):
+            restarts.add_metric([name], float(svc.dispatcher.restarts[name]))
         pending = GaugeMetricFamily("slowatch_outbox_pending", "Undelivered outbox items.", labels=["sink"])
         age = GaugeMetricFamily("slowatch_outbox_oldest_pending_age_seconds", "Age of the oldest undelivered item.",
                                 labels=["sink"])  # fmt: skip
@@ -66,7 +73,7 @@ class AlertCollector(Collector):
         for name, worker in sorted(svc.dispatcher.workers.items()):
             pending.add_metric([name], float(len(worker.queue)))
             age.add_metric([name], max(0.0, now - worker.queue[0].created) if worker.queue else 0.0)
-        yield from (firing, down, quiet, sent, pending, age)
+        yield from (firing, down, quiet, sent, restarts, pending, age)
 
 
 __all__ = ["AlertCollector"]

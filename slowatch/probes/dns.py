@@ -3,15 +3,23 @@ from /etc/resolv.conf in turn. Names are queried as absolute names (no search do
 
 Outcomes: an rcode other than the expected one, or an empty answer where NOERROR was expected, is
 `dns_error`; answers that differ from `expect.answers` / `expect.contains` are `assertion_failed`;
-no answer in time is `timeout`; an unparseable reply is `protocol_error`; a TCP connection the server
-closes before the whole reply is `connection_reset`.
+no answer in time is `timeout`; a reply to the query that does not parse is `protocol_error`; a TCP
+connection the server closes before the whole reply is `connection_reset`.
+
+Over UDP, like a stub resolver, a datagram that is not the reply (from another address or port, with
+another id, or for another question: spoofed, or late from an earlier query) is ignored and the probe
+keeps waiting for the real one; if none comes, the `timeout` message says how many were ignored.
+A datagram with the query's id that does not parse is `protocol_error` (over TCP, on our own
+connection, any mismatch is).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-from typing import TYPE_CHECKING
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import dns.asyncquery
 import dns.exception
@@ -31,22 +39,39 @@ from slowatch.redact import Shown
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
 
+HEADER = 12  # bytes of a DNS header: a shorter datagram cannot be a reply
+QUEUED = 64  # datagrams held unread at most; more are dropped (and counted as ignored)
+
+
+@dataclass(slots=True)
+class Ignored:
+    """Datagrams that were not the reply to the query, over all servers asked."""
+
+    count: int = 0
+
+    def note(self) -> str:
+        n = self.count
+        return f"; ignored {n} {'reply' if n == 1 else 'replies'} not matching the query (id, question or source)"
+
 
 async def probe(endpoint: DnsEndpoint, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
     phases: dict[str, float] = {}
     where = endpoint.nameserver or "system nameservers"
+    ignored = Ignored()
     try:
         async with asyncio.timeout(endpoint.timeout):
             servers = await _nameservers(endpoint)
             where = ", ".join(f"{host}:{port}" for host, port in servers)
             t = ctx.clock.monotonic()
-            response = await _ask(endpoint, servers)
+            response = await _ask(endpoint, servers, ignored)
             phases["resolve"] = ctx.clock.monotonic() - t
         outcome, message = judge(endpoint, response)
     except TimeoutError:
         outcome, message = Outcome.TIMEOUT, f"no answer from {where} within {endpoint.timeout:g}s"
+        if ignored.count:
+            message += ignored.note()
     except dns.exception.DNSException as exc:  # malformed or mismatched reply
         outcome, message = Outcome.PROTOCOL_ERROR, f"bad DNS reply from {where}: {type(exc).__name__}"
     except EOFError as exc:  # dnspython's end of a TCP stream; args: the server that closed (see _ask)
@@ -80,7 +105,7 @@ async def _nameservers(endpoint: DnsEndpoint) -> list[tuple[str, int]]:
     return servers
 
 
-async def _ask(endpoint: DnsEndpoint, servers: list[tuple[str, int]]) -> dns.message.Message:
+async def _ask(endpoint: DnsEndpoint, servers: list[tuple[str, int]], ignored: Ignored) -> dns.message.Message:
     """Ask each server in turn (the first to answer wins); the overall timeout bounds it all."""
     query = dns.message.make_query(dns.name.from_text(endpoint.query), endpoint.record_type)
     share = endpoint.timeout / len(servers)
@@ -89,15 +114,73 @@ async def _ask(endpoint: DnsEndpoint, servers: list[tuple[str, int]]) -> dns.mes
         try:
             if endpoint.transport == "tcp":
                 return await dns.asyncquery.tcp(query, host, timeout=share, port=port)
-            response, _ = await dns.asyncquery.udp_with_fallback(query, host, timeout=share, port=port)
-            return response
-        except dns.exception.Timeout:
+            async with asyncio.timeout(share):
+                response = await _udp(query, host, port, ignored)
+            if response is not None:
+                return response
+            return await dns.asyncquery.tcp(query, host, timeout=share, port=port)  # truncated: ask again over TCP
+        except (TimeoutError, dns.exception.Timeout):
             last = TimeoutError()
         except EOFError:  # TCP (or a truncated UDP answer's TCP retry) closed before the whole reply
             last = EOFError(f"{host}:{port}")
         except OSError as exc:
             last = exc
     raise last
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[bytes, Any] | OSError] = asyncio.Queue(QUEUED)
+        self.dropped = 0
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        try:
+            self.queue.put_nowait((data, addr))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def error_received(self, exc: Exception) -> None:  # an ICMP error, where the OS reports one
+        if isinstance(exc, OSError) and not self.queue.full():
+            self.queue.put_nowait(exc)
+
+
+async def _udp(query: dns.message.Message, host: str, port: int, ignored: Ignored) -> dns.message.Message | None:
+    """Send `query` and wait for its reply, ignoring other datagrams; None: the reply is truncated."""
+    wire = query.to_wire()
+    server = ipaddress.ip_address(host)
+    family = socket.AF_INET6 if server.version == 6 else socket.AF_INET
+    loop = asyncio.get_running_loop()
+    transport, datagrams = await loop.create_datagram_endpoint(_Datagrams, family=family)
+    try:
+        transport.sendto(wire, (host, port))
+        while True:
+            got = await datagrams.queue.get()
+            if isinstance(got, OSError):
+                raise got
+            data, addr = got
+            if not _from(addr, server, port) or len(data) < HEADER or data[:2] != wire[:2]:
+                ignored.count += 1
+                continue
+            try:  # the id matches: a reply that does not parse is the server's (protocol_error)
+                response = dns.message.from_wire(data, raise_on_truncation=True)
+            except dns.message.Truncated as exc:
+                if query.is_response(exc.message()):  # type: ignore[no-untyped-call]
+                    return None
+                ignored.count += 1
+                continue
+            if query.is_response(response):
+                return response
+            ignored.count += 1
+    finally:
+        ignored.count += datagrams.dropped
+        transport.close()
+
+
+def _from(addr: Any, server: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int) -> bool:
+    try:
+        return bool(addr[1] == port and ipaddress.ip_address(addr[0]) == server)
+    except (ValueError, IndexError, TypeError):
+        return False
 
 
 def _normalize(text: str) -> str:

@@ -12,6 +12,12 @@ run out:
   unread is drained for at most the same time (`lingering_time`); no route of slowatch reads bodies.
 - `max_connections`: open connections at most; one more is answered `503` and closed at once. The
   limit is lowered to fit the process's open-file limit (RLIMIT_NOFILE), keeping room for probes.
+
+A request aiohttp cannot parse (a request line or header over 8 KB, a bad status line or header: its
+`BadHttpMessage` family) gets aiohttp's own 400, and aiohttp logs it at ERROR with a traceback, so
+anyone who can reach the port could fill the logs. `ClientErrorLog` (the handlers' logger) makes it
+one WARNING line without a traceback, `peer=` and the error's short text, at most `CLIENT_ERROR_BURST`
+lines a minute (the next line says how many were `suppressed`); a real server error keeps its traceback.
 """
 
 from __future__ import annotations
@@ -19,9 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from slowatch.config.schema import HttpConfig
 from slowatch.errors import SlowatchError
@@ -31,6 +40,9 @@ logger = logging.getLogger(__name__)
 FULL = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 RESERVED_FDS = 64
 """File descriptors kept free beyond the probes' own (the database, logs, the event loop, workers)."""
+CLIENT_ERROR_BURST = 10
+"""Lines about unparsable requests logged per `CLIENT_ERROR_WINDOW` seconds; the rest are counted."""
+CLIENT_ERROR_WINDOW = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,40 @@ def fitted_limits(config: HttpConfig, *, probe_sockets: int) -> HttpLimits:
             wanted, fitted, soft,
         )  # fmt: skip
     return HttpLimits(header_timeout=config.header_timeout, max_connections=fitted)
+
+
+class ClientErrorLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's request handler logger (`aiohttp.server`), with a request that could not be parsed
+    logged as one rate-limited WARNING line instead of an ERROR with a traceback (see the docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"))
+        self.window_start = -CLIENT_ERROR_WINDOW
+        self.logged = 0
+        self.suppressed = 0
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if level >= logging.ERROR and isinstance(exc, BadHttpMessage):
+            self.client_error(exc, args[0] if args else None)  # "Error handling request from %s", peer
+        else:
+            super().log(level, msg, *args, **kwargs)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return msg, kwargs  # LoggerAdapter would replace `extra` with its own (empty) one
+
+    def client_error(self, exc: BadHttpMessage, peer: object) -> None:
+        now = time.monotonic()
+        if now - self.window_start >= CLIENT_ERROR_WINDOW:
+            self.window_start, self.logged = now, 0
+        if self.logged >= CLIENT_ERROR_BURST:
+            self.suppressed += 1
+            return
+        self.logged += 1
+        text = "".join(c if c.isprintable() else "?" for c in " ".join(exc.message[:400].split()))[:160]
+        more = f" suppressed={self.suppressed}" if self.suppressed else ""
+        self.suppressed = 0
+        logger.warning("http: bad request from a client, answered %d peer=%s error=%r%s", exc.code, peer, text, more)
 
 
 class _Counted(asyncio.Protocol):
@@ -138,6 +184,7 @@ async def serve(app: web.Application, host: str, port: int, limits: HttpLimits) 
         handle_signals=False,
         keepalive_timeout=limits.header_timeout,
         lingering_time=limits.header_timeout,
+        logger=ClientErrorLog(),
     )
     await runner.setup()
     site = GuardedSite(runner, host, port, max_connections=limits.max_connections)
@@ -154,4 +201,4 @@ async def serve(app: web.Application, host: str, port: int, limits: HttpLimits) 
     return runner, site
 
 
-__all__ = ["GuardedSite", "HttpLimits", "fitted_limits", "serve"]
+__all__ = ["CLIENT_ERROR_BURST", "ClientErrorLog", "GuardedSite", "HttpLimits", "fitted_limits", "serve"]

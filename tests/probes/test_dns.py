@@ -11,7 +11,7 @@ import pytest
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, dns
 from tests.probes.conftest import MARGIN, dns_endpoint
-from tests.support.dnsserver import DnsTarget
+from tests.support.dnsserver import DECOYS, DnsTarget
 from tests.support.hostile import free_port
 
 
@@ -75,6 +75,33 @@ async def test_silent_nameserver_times_out_in_time(ctx: ProbeContext, dns_server
     assert time.monotonic() - t0 <= 0.3 + MARGIN
     assert result.outcome is Outcome.TIMEOUT
     assert result.message == f"no answer from 127.0.0.1:{dns_server.port} within 0.3s"
+
+
+@pytest.mark.parametrize("decoys", [(kind,) for kind in DECOYS] + [DECOYS])
+async def test_replies_not_matching_the_query_are_ignored_and_the_right_one_still_counts(
+    ctx: ProbeContext, dns_server: DnsTarget, decoys: tuple[str, ...]
+) -> None:
+    """Another id or question, another source port, junk: spoofed or stale. A resolver keeps waiting."""
+    dns_server.decoys["up.test."] = decoys
+    endpoint = dns_endpoint("up.test", dns_server.port, expect={"answers": ["127.0.0.10", "127.0.0.11"]})
+    result = await dns.probe(endpoint, ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+    assert list(dns_server.queries) == [("udp", "up.test.", "A")]  # a truncated decoy is no reason to ask over TCP
+
+
+@pytest.mark.parametrize(("decoys", "ignored"), [(("id",), "1 reply"), (DECOYS, f"{len(DECOYS)} replies")])
+async def test_only_mismatched_replies_until_the_deadline_is_a_timeout_that_counts_them(
+    ctx: ProbeContext, dns_server: DnsTarget, decoys: tuple[str, ...], ignored: str
+) -> None:
+    dns_server.decoys["up.test."] = decoys
+    dns_server.silent.add("up.test.")
+    result = await dns.probe(dns_endpoint("up.test", dns_server.port, timeout=0.3), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.TIMEOUT,
+        f"no answer from 127.0.0.1:{dns_server.port} within 0.3s; "
+        f"ignored {ignored} not matching the query (id, question or source)",
+    )
+    assert 0.3 - MARGIN / 10 <= result.duration <= 0.3 + MARGIN
 
 
 async def test_tcp_transport_is_used(ctx: ProbeContext, dns_server: DnsTarget) -> None:

@@ -1,8 +1,13 @@
 """A loopback DNS server (dnslib for the wire format, asyncio for the sockets) on one random port,
 UDP and TCP. Behaviour per name: records from `zone`, or `nxdomain.test.` -> NXDOMAIN,
-`servfail.test.` -> SERVFAIL, `timeout.test.` -> never answers, `garbage.test.` -> junk bytes,
-`big.test.` -> TC over UDP (too many records) and the full answer over TCP, `close.test.` -> TC over UDP
-and, over TCP, the connection closed without a reply."""
+`servfail.test.` -> SERVFAIL, `timeout.test.` -> never answers, `garbage.test.` -> the query's id and
+flags, then junk, `big.test.` -> TC over UDP (too many records) and the full answer over TCP,
+`close.test.` -> TC over UDP and, over TCP, the connection closed without a reply.
+
+Over UDP, `decoys[name]` are datagrams sent before the reply to a query for `name`, as a spoofer or a
+late answer would: "id" (the reply with another id), "question" (the query's id, another question),
+"question_tc" (the same, truncated), "source" (the right reply, from another port), "junk" (six bytes).
+`silent` names get only their decoys."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 
 from dnslib import QTYPE, RCODE, RR, DNSRecord
 
+DECOYS = ("id", "question", "question_tc", "source", "junk")
 DEFAULT_ZONE = """
 up.test.        60 IN A     127.0.0.10
 up.test.        60 IN A     127.0.0.11
@@ -33,8 +39,11 @@ class DnsTarget:
     queries: collections.deque[tuple[str, str, str]] = field(  # (transport, name, type), the last 100
         default_factory=lambda: collections.deque(maxlen=100)
     )
+    decoys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    silent: set[str] = field(default_factory=set)
     _records: list[RR] = field(default_factory=list)
     _udp: asyncio.DatagramTransport | None = None
+    _other: Any = None  # a second UDP socket, for replies from another port
     _tcp: asyncio.Server | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -50,12 +59,15 @@ class DnsTarget:
                 transport.close()
                 continue
             self._udp, self.port = transport, port
+            self._other, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0))
             return self
         raise RuntimeError("no free port for UDP and TCP")
 
     async def close(self) -> None:
         if self._udp is not None:
             self._udp.close()
+        if self._other is not None:
+            self._other.close()
         if self._tcp is not None:
             self._tcp.close()
         for task in list(self._tasks):
@@ -72,8 +84,8 @@ class DnsTarget:
         reply = request.reply()
         if qname == "timeout.test.":
             return None
-        if qname == "garbage.test.":
-            return b"\x00\x01junk"
+        if qname == "garbage.test.":  # a header for one question, then no question
+            return data[:2] + b"\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00junk"
         if qname == "nxdomain.test.":
             reply.header.rcode = RCODE.NXDOMAIN
         elif qname == "servfail.test.":
@@ -92,6 +104,31 @@ class DnsTarget:
             self._add_answers(reply, qname, qtype)
         packed: bytes = reply.pack()
         return packed
+
+    def send_udp(self, data: bytes, addr: tuple[str, int], udp: Any) -> None:
+        """The decoys for the query's name (see the module docstring), then its reply unless `silent`."""
+        reply = self.answer(data, "udp")
+        if reply is None:
+            return
+        qname = str(DNSRecord.parse(data).q.qname)
+        for kind in self.decoys.get(qname, ()):
+            sender = self._other if kind == "source" else udp
+            sender.sendto(reply if kind == "source" else self._decoy(kind, reply), addr)
+        if qname not in self.silent:
+            udp.sendto(reply, addr)
+
+    @staticmethod
+    def _decoy(kind: str, reply: bytes) -> bytes:
+        if kind == "id":
+            return struct.pack("!H", (struct.unpack("!H", reply[:2])[0] + 1) & 0xFFFF) + reply[2:]
+        if kind in ("question", "question_tc"):
+            other = DNSRecord.parse(reply)
+            other.q.qname = "decoy.test."
+            other.header.tc = int(kind == "question_tc")
+            packed: bytes = other.pack()
+            return packed
+        assert kind == "junk", kind
+        return b"\x00\x01junk"
 
     def _add_answers(self, reply: DNSRecord, qname: str, qtype: str) -> None:
         names = [qname]
@@ -139,9 +176,8 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport  # a datagram transport (not a DatagramTransport subclass in 3.11)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = self.target.answer(data, "udp")
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
+        if self.transport is not None:
+            self.target.send_udp(data, addr, self.transport)
 
 
-__all__ = ["DEFAULT_ZONE", "DnsTarget"]
+__all__ = ["DECOYS", "DEFAULT_ZONE", "DnsTarget"]

@@ -1,0 +1,77 @@
+"""Requests aiohttp cannot parse get its 400 and cost one WARNING line, never a traceback per request:
+anyone who can reach the port must not be able to fill the logs. A bug in a handler keeps its traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from slowatch.web.server import CLIENT_ERROR_BURST, HttpLimits, serve
+from tests.web.conftest import serving_daemon
+
+LONG_LINE = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+LONG_HEADER = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n"
+BAD_HEADER = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\x1b[2J: x\r\n\r\n"
+
+
+async def exchange(port: int, raw: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+async def test_an_oversized_or_malformed_request_is_a_400_and_one_warning_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving_daemon(tmp_path / "web.db", rounds=1) as daemon:
+        with caplog.at_level(logging.INFO):
+            replies = [await exchange(daemon.bound_port, raw) for raw in (LONG_LINE, LONG_HEADER, BAD_HEADER)]
+            ok = await exchange(daemon.bound_port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert all(reply.startswith(b"HTTP/1.0 400 Bad Request") for reply in replies)
+    assert ok.startswith(b"HTTP/1.1 200 OK")  # still serving
+    assert tracebacks(caplog) == []
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    lines = [r.getMessage() for r in caplog.records if "bad request from a client" in r.getMessage()]
+    assert len(lines) == 3
+    assert all("answered 400 peer=127.0.0.1 error=" in line and len(line) < 300 for line in lines)
+    assert "8190 bytes" in lines[0] and "8190 bytes" in lines[1] and "Invalid header" in lines[2]
+    assert all("\n" not in line and "\x1b" not in line for line in lines)  # nothing a terminal would act on
+
+
+async def test_a_flood_of_bad_requests_is_rate_limited(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with serving_daemon(tmp_path / "web.db", rounds=1) as daemon:
+        with caplog.at_level(logging.INFO):
+            for _ in range(CLIENT_ERROR_BURST * 3):
+                assert (await exchange(daemon.bound_port, LONG_LINE)).startswith(b"HTTP/1.0 400")
+    lines = [r.getMessage() for r in caplog.records if "bad request from a client" in r.getMessage()]
+    assert len(lines) == CLIENT_ERROR_BURST and tracebacks(caplog) == []
+
+
+async def test_a_bug_in_a_handler_still_logs_its_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a real server error")
+
+    app = web.Application()
+    app.router.add_get("/broken", broken)
+    runner, site = await serve(app, "127.0.0.1", 0, HttpLimits())
+    try:
+        with caplog.at_level(logging.INFO):
+            reply = await exchange(site.port, b"GET /broken HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    finally:
+        await runner.cleanup()
+    assert reply.startswith(b"HTTP/1.1 500")
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.name == "aiohttp.server" and record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
