@@ -15,7 +15,9 @@ items older than `give_up_after` are marked `expired`.
 
 Supervision: an exception a sink raises while sending (a bug, or a reply nobody anticipated) is a
 failed attempt like a 5xx: counted (`error` and `retried`), the notification kept pending in the
-outbox and retried with backoff until it goes through or expires. Anything else that escapes a
+outbox and retried with backoff; a batch it happens on is retried one notification at a time, and one
+the sink raised on INTERNAL_STRIKES times is marked failed (the same bug each time: it must not hold
+up the sink's queue until it expires). Anything else that escapes a
 worker (a bug in the dispatcher itself) restarts that worker after a backoff (`retry_initial`
 doubling to `retry_max`), keeping its queue; `restarts` counts it. Either is logged with the sink's
 name, with a traceback (secrets scrubbed) the first time a given place raises, one line after that.
@@ -52,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 MAX_GROUP = 200
 MAX_SEEN_ERRORS = 64  # distinct (exception type, place) whose traceback was logged, per sink
+INTERNAL_STRIKES = 3
+"""Attempts on which the sink raised (not the receiver: a bug, or an outbox row this version cannot render)
+after which a notification is marked failed: retrying it until `give_up_after` would hold up every
+notification queued behind it on that sink for a day."""
 
 
 class SinkWorker:
@@ -62,6 +68,7 @@ class SinkWorker:
         self._wake = asyncio.Event()
         self._sent: deque[float] = deque()  # loop times of events delivered, for storm control
         self._seen: set[tuple[str, str, int]] = set()  # where an unexpected exception came from: see `report`
+        self._internal: dict[str, int] = {}  # event id -> attempts the sink raised on (INTERNAL_STRIKES)
         self.task: asyncio.Task[None] | None = None
 
     def push(self, item: OutboxItem) -> None:
@@ -114,6 +121,17 @@ class SinkWorker:
                 return
             for item in batch:
                 item.last_error = attempt.error
+            if attempt.internal and len(batch) > 1:  # find the one this version cannot send: each on its own
+                for item in batch:
+                    await self._deliver([item])
+                return
+            if attempt.internal:
+                strikes = self._internal[batch[0].event.event_id] = self._internal.get(batch[0].event.event_id, 0) + 1
+                if strikes >= INTERNAL_STRIKES:  # the same bug every time: it would block this sink's queue
+                    logger.error("notification cannot be sent by this version, giving up on it sink=%s event=%s "
+                                 "error=%s", name, batch[0].event.event_id, attempt.error)  # fmt: skip
+                    await self._finish(batch, FAILED)
+                    return
             if attempt.permanent:
                 logger.error("notification rejected permanently, not retrying sink=%s events=%d error=%s",
                              name, len(batch), attempt.error)  # fmt: skip
@@ -137,7 +155,7 @@ class SinkWorker:
         except Exception as exc:  # a bug in the sink or a reply it did not anticipate: never the end of the worker
             self._owner.count(self.sink.name, "error")
             self.report(exc, f"sink raised while sending; counted as a failed attempt events={len(events)}")
-            return Attempt(ok=False, error=f"internal error: {self.describe(exc)}")
+            return Attempt(ok=False, error=f"internal error: {self.describe(exc)}", internal=True)
 
     def describe(self, exc: BaseException) -> str:
         return self.sink.scrub(f"{type(exc).__name__}: {exc}")[:200]
@@ -170,6 +188,8 @@ class SinkWorker:
                 with contextlib.suppress(ValueError):
                     self.queue.remove(item)
         owner.count(self.sink.name, status, len(items))
+        for item in items:
+            self._internal.pop(item.event.event_id, None)
 
 
 class Dispatcher:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from slowatch.alerting.dispatcher import INTERNAL_STRIKES
 from slowatch.alerting.events import AlertEvent, endpoint_key
 from slowatch.alerting.outbox import Decision, OutboxItem, list_outbox
 from slowatch.alerting.sinks import SlackSink
@@ -46,41 +47,85 @@ def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "Traceback" in r.getMessage()]
 
 
-async def test_a_notification_the_sink_cannot_render_is_retried_until_it_expires_and_the_sink_keeps_delivering(
-    tmp_path: Path, clock: FakeClock, target: Target, receiver: FakeReceiver, rig: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    """An outbox row left by another slowatch version (a status this one does not know) makes the Slack
-    formatter raise. It used to end the sink's worker: nothing more was delivered until a restart."""
-    config = one_sink_config(tmp_path, target, receiver.url(), give_up_after="1m")
+def odd_event(clock: FakeClock) -> AlertEvent:
+    """An alert with a status this version does not know (an outbox row left by another slowatch version):
+    the Slack formatter raises on it."""
     now = clock.time()
-    odd = AlertEvent(endpoint_key("old"), "endpoint_down", "escalated", "page", now - 60, now - 55,  # type: ignore[arg-type]
-                     "endpoint old is down", "written by a newer slowatch", endpoint="old")  # fmt: skip
+    return AlertEvent(endpoint_key("old"), "endpoint_down", "escalated", "page", now - 60, now - 55,  # type: ignore[arg-type]
+                      "endpoint old is down", "written by a newer slowatch", endpoint="old")  # fmt: skip
+
+
+async def left_in_outbox(config: Config, clock: FakeClock, event: AlertEvent) -> None:
     store = Store(config.server.database, clock=clock, retention=RetentionConfig())
     await store.start()
-    store.submit(Decision(now, items=[OutboxItem("oncall", odd, created=now - 55)]))
+    store.submit(Decision(clock.time(), items=[OutboxItem("oncall", event, created=clock.time() - 55)]))
     await store.flush()
     await store.close()
+
+
+async def test_a_notification_the_sink_cannot_render_fails_after_three_tries_and_the_sink_keeps_delivering(
+    tmp_path: Path, clock: FakeClock, target: Target, receiver: FakeReceiver, rig: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It used to end the sink's worker (nothing more delivered until a restart); then it was retried until
+    `give_up_after` (a day by default), holding up every alert behind it on that sink."""
+    config = one_sink_config(tmp_path, target, receiver.url())
+    odd = odd_event(clock)
+    await left_in_outbox(config, clock, odd)
 
     with caplog.at_level(logging.INFO, logger="slowatch"):
         r = await rig(config)  # restores the odd row from the outbox and tries it at once
         counters = r.service.dispatcher.counters
-        await until(lambda: counters[("oncall", "error")] >= 3)
+        await until(lambda: counters[("oncall", "failed")] == 1, timeout=10)
         target.up = False
-        await r.probe("a")  # 10 s later: the odd row is past give_up_after, the new alert goes out
+        await r.probe("a")
         acked = await receiver.wait_acked(1)
-        await until(lambda: counters[("oncall", "expired")] == 1)
     assert len(receiver.attempts) == 1 and "endpoint a is down" in acked[0].body["text"]
     rows = {row.event_id: row for row in await r.store.read(list_outbox)}
-    assert rows[odd.event_id].status == "expired" and rows[odd.event_id].attempts >= 3
+    assert (rows[odd.event_id].status, rows[odd.event_id].attempts) == ("failed", INTERNAL_STRIKES)
     assert rows[odd.event_id].last_error == "internal error: KeyError: 'escalated'"
-    assert sorted(row.status for row in rows.values()) == ["delivered", "expired"]
+    assert sorted(row.status for row in rows.values()) == ["delivered", "failed"]
     [trace] = tracebacks(caplog)  # once, however often it was retried
     assert "sink raised while sending" in trace and "sink=oncall" in trace and "KeyError" in trace
+    assert "cannot be sent by this version, giving up on it sink=oncall" in caplog.text
     assert "crashed" not in caplog.text
     text = metrics_text(r)
-    assert f'slowatch_notifications_total{{outcome="error",sink="oncall"}} {counters[("oncall", "error")]:.1f}' in text
+    assert f'slowatch_notifications_total{{outcome="error",sink="oncall"}} {INTERNAL_STRIKES:.1f}' in text
     assert 'slowatch_notifications_total{outcome="delivered",sink="oncall"} 1.0' in text
     assert 'slowatch_alert_sink_restarts_total{sink="oncall"} 0.0' in text
+
+
+class RaisesOnB(SlackSink):
+    """Sends whatever is queued as one message (as the Alertmanager sink does), and cannot render endpoint b's."""
+
+    always_batch = True
+
+    def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request:
+        if any(e.endpoint == "b" for e in events):
+            raise RuntimeError("cannot render endpoint b")
+        return super().request(events, test=test)
+
+
+async def test_a_batch_the_sink_raises_on_is_retried_one_by_one_and_the_good_ones_go_out(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint(n, target.url(), failure_threshold=1) for n in ("a", "b", "c")],
+        sinks={"oncall": slack_sink(receiver.url())},
+        routes=[{"match": {}, "sinks": ["oncall"]}],
+    )
+    r = await rig(config)
+    dispatcher = r.service.dispatcher
+    dispatcher.set_sinks({"oncall": RaisesOnB("oncall", config.sinks["oncall"], None)}, config.alerting.storm)
+    target.up = False
+    for name in ("a", "b", "c"):  # queued within the head's group_wait: one batch
+        await r.probe(name)
+    await until(lambda: dispatcher.counters[("oncall", "failed")] == 1, timeout=10)
+    await until(lambda: dispatcher.counters[("oncall", "delivered")] == 2, timeout=10)
+    sent = " ".join(hit.body["text"] for hit in receiver.acked)
+    assert "endpoint a is down" in sent and "endpoint c is down" in sent and "endpoint b" not in sent
+    statuses = sorted(row.status for row in await r.store.read(list_outbox))
+    assert statuses == ["delivered", "delivered", "failed"]
 
 
 class RaisesOnce(SlackSink):

@@ -35,6 +35,7 @@ class Attempt:
     permanent: bool = False
     retry_after: float | None = None
     error: str = ""
+    internal: bool = False  # the sink raised while sending (a bug here, not the receiver's answer)
 
 
 @dataclass(frozen=True, slots=True)
