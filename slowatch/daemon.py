@@ -365,8 +365,8 @@ class Daemon:
         await self._alerts.reload(local)
         t4 = time.perf_counter()
         logger.info(
-            "config switched prepare_ms=%.0f apply_ms=%.0f slo_ms=%.0f alerts_ms=%.0f",
-            (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3,
+            "config switched prepare_ms=%.0f prepare_cpu_ms=%.0f apply_ms=%.0f slo_ms=%.0f alerts_ms=%.0f",
+            (t1 - t0) * 1e3, switch.cpu * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3,
         )  # fmt: skip
 
     def _reloaded(self, ok: bool) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -80,9 +81,14 @@ class ConfigReloader:
         """The loader, then the new Config (millions of objects, all long-lived) out of the cyclic GC's
         sight, before the GC may run again: the first collections would otherwise scan all of it, on
         whichever thread allocates next (the event loop, for a second or more at 100,000 endpoints)."""
+        started, cpu = time.monotonic(), time.thread_time()
         with gc_paused():
             config = self._loader(path)
             gc.freeze()
+        logger.info(  # this thread's CPU: taking the Config over (a loader child's parsing is another process's)
+            "config file loaded file=%s seconds=%.1f cpu_ms=%.0f endpoints=%d",
+            path, time.monotonic() - started, (time.thread_time() - cpu) * 1e3, len(config.endpoints),
+        )  # fmt: skip
         return config
 
     async def prime(self) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from slowatch.cluster import ClusterView, local_view
 from slowatch.config.diff import EndpointChanges, diff_endpoints
@@ -20,6 +22,7 @@ from slowatch.metrics import ProbeMetrics
 from slowatch.workers import worker_count
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RESTART_KEYS = ("listen", "database", "max_concurrency", "probe_workers", "event_loop", "http", "metrics")
 """`server` settings a running daemon keeps until a restart."""
@@ -30,6 +33,7 @@ class Switch:
     view: ClusterView  # the new config and this instance's part of it (`view.local`)
     changes: EndpointChanges  # from the running endpoints to `view.local`'s
     workers: int  # prober workers `view.local` calls for
+    cpu: float = 0.0  # CPU seconds the threads took to work this out
 
 
 async def prepare(running: ClusterView, endpoints: Sequence[Endpoint], new: Config, metrics: ProbeMetrics) -> Switch:
@@ -40,13 +44,27 @@ async def prepare(running: ClusterView, endpoints: Sequence[Endpoint], new: Conf
     if new.server.cluster != cluster:
         logger.warning("config reload: server.cluster changed; takes effect after a restart")
         new = new.model_copy(update={"server": new.server.model_copy(update={"cluster": cluster})})
-    view = await asyncio.to_thread(local_view, new)
+    cpu = [0.0]
+    view = await _thread(cpu, local_view, new)
     local = view.local
-    changes = await asyncio.to_thread(diff_endpoints, endpoints, local.endpoints)
-    workers = await asyncio.to_thread(worker_count, local.server.probe_workers, local.endpoints)
+    changes = await _thread(cpu, diff_endpoints, endpoints, local.endpoints)
+    workers = await _thread(cpu, worker_count, local.server.probe_workers, local.endpoints)
     if changes:
-        await asyncio.to_thread(metrics.set_endpoints, local.endpoints)
-    return Switch(view, changes, workers)
+        await _thread(cpu, metrics.set_endpoints, local.endpoints)
+    return Switch(view, changes, workers, cpu[0])
+
+
+async def _thread(cpu: list[float], fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a thread; its CPU seconds added to `cpu[0]`."""
+
+    def timed() -> T:
+        start = time.thread_time()
+        try:
+            return fn(*args)
+        finally:
+            cpu[0] += time.thread_time() - start
+
+    return await asyncio.to_thread(timed)
 
 
 def restart_needed(old: Config, new: Config) -> list[str]:
