@@ -40,8 +40,9 @@ import json
 import logging
 import math
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Iterator, Sequence
+from heapq import merge
 from typing import Any
 
 from sqlite_utils import Database
@@ -62,6 +63,10 @@ MAX_HOURS = 6
 """Rows of more distinct hours than this between two folds are left to the SQL fold (an hour costs 56 bytes
 per endpoint: 5.6 MB at 100,000 endpoints)."""
 
+GIL_CHUNK = 4096
+"""Items per C call that holds the GIL (a sort, a json.dumps): the writer thread must not keep the event loop
+waiting (a single sort of 100,000 names by name held it ~45 ms, once per hour and at a reload's fold)."""
+
 _BINS = len(LATENCY_BUCKETS) + 1
 _SUCCESS = Outcome.SUCCESS.value
 _BIN_PARAMS = [f"?{5 + i}" for i in range(_BINS)]  # ?1 endpoint, ?2 hour, ?3 other outcomes, ?4 latency_us
@@ -79,6 +84,21 @@ _UPSERT_NEWEST = (
     f"INSERT INTO latest ({_COLS}) SELECT {_COLS} FROM results WHERE id IN (SELECT value FROM json_each(?)) "
     + sql.UPSERT_LATEST
 )
+
+
+def name_order(names: Sequence[str], order: list[int]) -> list[int]:
+    """The slots 0..len(names)-1 in name order, given `order`: the first len(order) of them in name order.
+    A few new names are inserted in place; many (all, after the hourly rebuild) are sorted in chunks of
+    GIL_CHUNK and merged by a Python generator, so no single C call holds the GIL for long."""
+    key = names.__getitem__
+    new = range(len(order), len(names))
+    if len(new) * 16 <= len(order):
+        order = list(order)
+        for slot in new:
+            insort(order, slot, key=key)
+        return order
+    chunks = [sorted(range(i, min(i + GIL_CHUNK, len(names))), key=key) for i in range(0, len(names), GIL_CHUNK)]
+    return list(merge(*chunks, key=key))
 
 
 _ZERO_BINS: array[int] = array("I", bytes(4 * _BINS))
@@ -221,15 +241,16 @@ class FoldMemory:
     def _write(self, db: Database) -> None:
         conn, names = db.conn, self._names
         if len(self._order) != len(names):
-            self._order = sorted(range(len(names)), key=names.__getitem__)
+            self._order = name_order(names, self._order)
         others: dict[tuple[int, int], int] = {}
         for (slot, hour, _), n in self._outcomes.items():
             others[slot, hour] = others.get((slot, hour), 0) + n
         conn.executemany(_UPSERT_ROLLUP, self._rollup_rows(others))
         outcomes = sorted((names[slot], hour, outcome, n) for (slot, hour, outcome), n in self._outcomes.items())
         conn.executemany(_UPSERT_OUTCOME, outcomes)
-        newest = self._newest_id
-        conn.execute(_UPSERT_NEWEST, (json.dumps([rid for rid in map(newest.__getitem__, self._order) if rid]),))
+        newest = [rid for rid in map(self._newest_id.__getitem__, self._order) if rid]
+        for i in range(0, len(newest), GIL_CHUNK):  # (one json.dumps of 100,000 ids held the GIL ~15 ms)
+            conn.execute(_UPSERT_NEWEST, (json.dumps(newest[i : i + GIL_CHUNK]),))
 
     def _rollup_rows(self, others: dict[tuple[int, int], int]) -> Iterator[tuple[Any, ...]]:
         """(endpoint, hour, other outcomes, latency_us, *bins) of each group, in (endpoint, hour) order."""
@@ -244,4 +265,4 @@ class FoldMemory:
                     yield (names[slot], hour, n, lat[slot], *seg)
 
 
-__all__ = ["DURATION_LIMIT", "MAX_HOURS", "SLOTS_TTL", "TS_LIMIT", "FoldMemory"]
+__all__ = ["DURATION_LIMIT", "GIL_CHUNK", "MAX_HOURS", "SLOTS_TTL", "TS_LIMIT", "FoldMemory", "name_order"]
