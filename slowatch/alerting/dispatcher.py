@@ -1,8 +1,8 @@
 """Deliver outbox items to sinks: one worker task per sink, FIFO, never on the probe path.
 
 Each worker takes the head of its sink's queue (items are in the outbox table before it looks:
-it awaits `store.flush()` first), sends it, and on the sink's ack submits the `delivered` mark
-and awaits `store.flush()` before taking the next item. A crash can therefore re-send only what
+it awaits `store.flush(fold=False)` first: committed, not folded), sends it, and on the sink's ack
+submits the `delivered` mark and awaits the commit again before taking the next item. A crash can therefore re-send only what
 was acked but not yet marked: at most the one message in flight per sink, within one writer
 transaction (milliseconds: the flush wakes the writer) of its ack. Exception: when the store
 cannot commit for `durable_wait` (10 s; disk full), delivery goes on without waiting, because
@@ -216,7 +216,7 @@ class Dispatcher:
         worker goes on and the writes land when the store recovers (a crash before then can re-send).
         """
         try:
-            await asyncio.wait_for(self.store.flush(), self.durable_wait)
+            await asyncio.wait_for(self.store.flush(fold=False), self.durable_wait)  # committed: no fold needed
         except TimeoutError:
             logger.warning("store not committing within %.0fs %s; delivering anyway: error=%s",
                            self.durable_wait, when, self.store.last_error)  # fmt: skip

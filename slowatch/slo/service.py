@@ -164,8 +164,8 @@ class SloService:
             defs=defs, link=False,
         )  # fmt: skip
         self.persist()
-        try:
-            await asyncio.wait_for(self._store.flush(), self._stop_timeout)
+        try:  # (committed is enough: the state is read back, not the rollups)
+            await asyncio.wait_for(self._store.flush(fold=False), self._stop_timeout)
         except TimeoutError:
             logger.error("slo reload: state not flushed within %.0fs; resized SLOs may lag", self._stop_timeout)
         engine.link(old)  # the composites, where the old ones are now

@@ -33,6 +33,7 @@ class Op:
 @dataclass(eq=False, slots=True)
 class FlushMarker:
     future: Future[None]
+    fold: bool = True  # fold in the same transaction (False: only wait for the commit)
 
 
 Item = ProbeResult | Op | FlushMarker

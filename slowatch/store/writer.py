@@ -195,7 +195,8 @@ class Writer:
     def _commit(self, db: Database, batch: list[Item]) -> bool:
         while True:
             changes: dict[str, str] = {}  # this transaction's up/down changes over self._states
-            fold_now = self.maintain and (self.folds.due or any(isinstance(item, FlushMarker) for item in batch))
+            asked = any(isinstance(item, FlushMarker) and item.fold for item in batch)
+            fold_now = self.maintain and (self.folds.due or asked)
             written: list[Written] = []
             write = partial(self._write, batch=batch, states=changes, committed=self._states, written=written,
                             fold=self.folds.fold if fold_now else None)  # fmt: skip

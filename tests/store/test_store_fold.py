@@ -167,6 +167,21 @@ async def test_flush_folds_everything_recorded_before_it(make_store: MakeStore, 
     assert store.rollup_watermark == 2
 
 
+async def test_a_flush_without_fold_only_waits_for_the_commit(make_store: MakeStore, db_path: str) -> None:
+    """The alert outbox and the SLO state wait for their writes to be committed; each such wait used to
+    fold too (~0.5 s of the writer's CPU at 100,000 endpoints, for every alert delivered)."""
+    store = make_store(rollup_interval=1e9)
+    await store.start()
+    store.record(result(at=T0, duration=0.004))
+    store.put_state("outbox", 1)
+    await store.flush(fold=False)
+    assert scalar(db_path, "SELECT count(*) FROM results") == 1  # committed, visible to another connection
+    assert scalar(db_path, "SELECT count(*) FROM state") == 1
+    assert store.rollup_watermark == 0 and await store.read(latest_results) == {}  # not folded
+    await store.flush()
+    assert store.rollup_watermark == 1 and set(await store.read(latest_results)) == {"api"}
+
+
 async def test_the_watermark_only_grows(make_store: MakeStore, clock: FakeClock, db_path: str) -> None:
     store = make_store(retention=RetentionConfig(raw=HOUR), rollup_interval=30.0)
     await store.start()
