@@ -36,7 +36,7 @@ import run  # noqa: E402
 
 from slowatch.config.diff import diff_endpoints  # noqa: E402
 from slowatch.config.isolated import CHILD_HASH_SEED  # noqa: E402
-from slowatch.config.parts import UNPACKER, Unpacker  # noqa: E402
+from slowatch.config.parts import Unpacker  # noqa: E402
 from slowatch.config.share import share_scalars  # noqa: E402
 
 
@@ -74,6 +74,9 @@ def in_thread(steps: list[tuple[str, Callable[[], Any]]]) -> tuple[dict[str, flo
         late = max(late, time.perf_counter() - t0 - 0.001)
     worker.join()
     return cpu, late
+
+
+UNPACKER = Unpacker()  # the daemon's (cli.py makes one per `slowatch run`)
 
 
 def measure(way: str, previous: bytes, packed: bytes) -> tuple[dict[str, float], float]:

@@ -21,6 +21,7 @@ from slowatch.annotate import add_annotate_arguments
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.config import Config
 from slowatch.config.isolated import load_isolated, reload_isolated
+from slowatch.config.parts import Unpacker
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
@@ -29,9 +30,9 @@ from slowatch.report import add_report_arguments, run_report
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
 
-def _load_or_report(path: str) -> Config | None:
+def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | None:
     try:
-        return load_isolated(path)
+        return load_isolated(path, unpacker=unpacker)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -68,7 +69,8 @@ def _flag_problem(error: ErrorDetails) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from slowatch.daemon import Daemon
 
-    config = _load_or_report(args.config)
+    unpacker = Unpacker()  # a reload takes over the parts of the Config this start built (config/parts.py)
+    config = _load_or_report(args.config, unpacker)
     if config is None:
         return EXIT_CONFIG
     from slowatch.cluster_cli import apply_cluster_flags
@@ -80,7 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     def load(path: Path) -> Config:  # a reload keeps the command line's overrides
-        return apply_cluster_flags(_override(reload_isolated(path), args.listen, args.db, args.log_format), args)
+        loaded = reload_isolated(path, unpacker)
+        return apply_cluster_flags(_override(loaded, args.listen, args.db, args.log_format), args)
 
     daemon = Daemon(config, config_path=args.config, load=load)
 

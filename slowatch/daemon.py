@@ -29,7 +29,7 @@ from slowatch.clock import Clock, SystemClock
 from slowatch.cluster import ClusterView, local_view
 from slowatch.config.diff import EndpointChanges
 from slowatch.config.endpoints import Endpoint
-from slowatch.config.isolated import reload_isolated
+from slowatch.config.isolated import reloader
 from slowatch.config.schema import Config
 from slowatch.metrics import ProbeMetrics, SelfMetrics
 from slowatch.metrics.cluster_labels import LabelledRegistry
@@ -68,17 +68,17 @@ class Daemon:
         registry: CollectorRegistry | None = None,
         watch_interval: float = 5.0,
         listeners: list[Callable[[ProbeResult], None]] | None = None,
-        load: Callable[[Path], Config] = reload_isolated,
+        load: Callable[[Path], Config] | None = None,
     ) -> None:
-        """`load(config_path)` re-reads the config on reload (the demo's keeps its own ports and database).
+        """`load(config_path)` re-reads the config on reload (default: `reloader()`; the demo's keeps its ports).
         With `server.cluster` sharded, everything works on the endpoints this instance owns (`cluster.local_view`)."""
         self._view = local_view(config)
         config = self._view.local
         self._config = config
         self._clock = clock or SystemClock()
         self._reloader = None if config_path is None else ConfigReloader(
-            Path(config_path), current=lambda: self._view.full, switch=self._switch, report=self._reloaded, loader=load
-        )  # fmt: skip
+            Path(config_path), current=lambda: self._view.full, switch=self._switch, report=self._reloaded,
+            loader=load or reloader())  # fmt: skip
         labels = self._view.labels  # shard / replica / location on every series, when configured
         self._registry = registry or (LabelledRegistry(labels) if labels else CollectorRegistry())
         self._watch_interval = watch_interval

@@ -2,8 +2,8 @@
 
 Each worker takes the head of its sink's queue (items are in the outbox table before it looks:
 it awaits `store.flush(fold=False)` first: committed, not folded), sends it, and on the sink's ack
-submits the `delivered` mark and awaits the commit again before taking the next item. A crash can therefore re-send only what
-was acked but not yet marked: at most the one message in flight per sink, within one writer
+submits the `delivered` mark and awaits the commit again before taking the next item. A crash can
+therefore re-send only what was acked but not yet marked: at most the one message in flight per sink, within one writer
 transaction (milliseconds: the flush wakes the writer) of its ack. Exception: when the store
 cannot commit for `durable_wait` (10 s; disk full), delivery goes on without waiting, because
 silence is worse than a possible duplicate after a crash.

@@ -39,7 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import slowatch
-from slowatch.config.parts import UNPACKER, pack
+from slowatch.config.parts import Unpacker, pack
 from slowatch.config.schema import Config
 
 logger = logging.getLogger(__name__)
@@ -81,8 +81,9 @@ def cache_key(raw: bytes, env: Mapping[str, str]) -> bytes:
     return digest.digest()
 
 
-def read_cached(config: str | Path, key: bytes) -> Config | None:
-    """The Config cached for `config` under `key`, or None (absent, not ours, stale or damaged)."""
+def read_cached(config: str | Path, key: bytes, unpacker: Unpacker | None = None) -> Config | None:
+    """The Config cached for `config` under `key`, or None (absent, not ours, stale or damaged); built by
+    `unpacker` (which takes over the parts it built last time) or a new one."""
     path = cache_path(config)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
@@ -107,7 +108,7 @@ def read_cached(config: str | Path, key: bytes) -> Config | None:
     except InvalidTag:
         return None  # another content, environment or slowatch version: the usual case after an edit
     try:
-        return UNPACKER.build(plain)  # authenticated above: written by us, for exactly this key
+        return (unpacker or Unpacker()).build(plain)  # authenticated above: written by us, for exactly this key
     except Exception:  # a class that no longer unpickles: treat as stale
         logger.warning("config cache unreadable, loading the file file=%s", path, exc_info=True)
         return None

@@ -31,13 +31,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from slowatch.config.cache import CACHE_ABOVE, cache_key, read_cached, write_cached
 from slowatch.config.loader import load, load_bytes
-from slowatch.config.parts import UNPACKER, pack
+from slowatch.config.parts import Unpacker, pack
 from slowatch.config.schema import Config
 from slowatch.config.source import config_size, read_config_bytes
 from slowatch.errors import ConfigError, ConfigProblem
@@ -59,19 +59,19 @@ CHILD_HASH_SEED = "0"
 unchanged parts of the Config are the same bytes and the daemon takes over their objects (config/parts.py)."""
 
 
-def load_cached(path: str | Path, *, cache_above: int = CACHE_ABOVE) -> Config:
+def load_cached(path: str | Path, *, cache_above: int = CACHE_ABOVE, unpacker: Unpacker | None = None) -> Config:
     """`load(path)` under this process's environment, through the compiled cache when the file has at
     least `cache_above` bytes (a miss writes it). Raises ConfigError like `load`."""
-    return _load_cached(path, cache_above)[0]
+    return _load_cached(path, cache_above, unpacker)[0]
 
 
-def _load_cached(path: str | Path, cache_above: int) -> tuple[Config, bytes | None]:
+def _load_cached(path: str | Path, cache_above: int, unpacker: Unpacker | None = None) -> tuple[Config, bytes | None]:
     """The Config and, when it was just loaded from YAML and written to the cache, its pickle."""
     raw = read_config_bytes(path)
     if len(raw) < cache_above:
         return load_bytes(raw, str(path)), None
     key = cache_key(raw, os.environ)
-    cached = read_cached(path, key)
+    cached = read_cached(path, key, unpacker)
     if cached is not None:
         logger.info("config loaded from the compiled cache file=%s", path)
         return cached, None
@@ -81,18 +81,19 @@ def _load_cached(path: str | Path, cache_above: int) -> tuple[Config, bytes | No
 
 def load_isolated(
     path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_above: int = CACHE_ABOVE, cpu_share: float = 1.0,
-    python: str = sys.executable,
+    python: str = sys.executable, unpacker: Unpacker | None = None,
 ) -> Config:
     """`load_cached(path)`, in a child process (`python -m slowatch.config.isolated`) when the file is large and
     not cached; the child uses at most `cpu_share` of one core. Raises ConfigError like `load` (a path that is
     no regular file, or too large, is refused here, before any child starts). A child that fails, or whose
-    output cannot be read back, is logged and the file is loaded in this process instead."""
+    output cannot be read back, is logged and the file is loaded in this process instead. `unpacker` (kept
+    from one load to the next by the caller) takes over the unchanged parts of the last Config it built."""
     size = config_size(path)
     if size < threshold:
-        return load_cached(path, cache_above=cache_above)
+        return load_cached(path, cache_above=cache_above, unpacker=unpacker)
     if size >= cache_above:
         raw = read_config_bytes(path)
-        cached = read_cached(path, cache_key(raw, os.environ))
+        cached = read_cached(path, cache_key(raw, os.environ), unpacker)
         if cached is not None:
             logger.info("config loaded from the compiled cache file=%s", path)
             return cached
@@ -106,7 +107,7 @@ def load_isolated(
             kind, payload = pickle.loads(out)  # our own child's output (see module docstring)
             del out  # not held while the Config is built from its copy: ~17 MB less at the peak (100,000 endpoints)
             if kind == "ok" and isinstance(payload, bytes):
-                payload = UNPACKER.build(payload)  # the Config, packed once for the cache and for us
+                payload = (unpacker or Unpacker()).build(payload)  # the Config, packed once for the cache and for us
         except Exception as e:  # (cut short, or not ours): not worth a failed start or reload
             kind, payload, failure = "", None, f"exit 0, its output unreadable: {e!r}"
         if kind == "ok" and isinstance(payload, Config):
@@ -120,9 +121,15 @@ def load_isolated(
     return load(path)
 
 
-def reload_isolated(path: str | Path) -> Config:
+def reload_isolated(path: str | Path, unpacker: Unpacker | None = None) -> Config:
     """`load_isolated(path)` for a reload: its child, if one is needed, keeps to RELOAD_CPU_SHARE of a core."""
-    return load_isolated(path, cpu_share=RELOAD_CPU_SHARE)
+    return load_isolated(path, cpu_share=RELOAD_CPU_SHARE, unpacker=unpacker)
+
+
+def reloader() -> Callable[[str | Path], Config]:
+    """`reload_isolated` that takes over, at each reload, the parts of the Config it built the time before."""
+    unpacker = Unpacker()
+    return lambda path: reload_isolated(path, unpacker)
 
 
 @contextmanager
@@ -163,4 +170,7 @@ if __name__ == "__main__":
     sys.exit(_child(sys.argv[1], int(sys.argv[2]), float(sys.argv[3])))
 
 
-__all__ = ["ISOLATE_ABOVE", "RELOAD_CPU_SHARE", "load_cached", "load_isolated", "reload_isolated", "throttled"]
+__all__ = [
+    "CHILD_HASH_SEED", "ISOLATE_ABOVE", "RELOAD_CPU_SHARE", "load_cached", "load_isolated", "reload_isolated",
+    "reloader", "throttled",
+]  # fmt: skip

@@ -69,7 +69,8 @@ def _digest(blob: bytes) -> bytes:
 
 
 class Unpacker:
-    """Builds Configs from `pack`'s bytes, taking over the Endpoint objects of parts it built last time."""
+    """Builds Configs from `pack`'s bytes, taking over the Endpoint objects of parts it built last time.
+    The daemon's command line makes one and hands it to the start's load and to every reload's."""
 
     def __init__(self) -> None:
         self._parts: dict[bytes, list[Endpoint]] = {}
@@ -101,8 +102,4 @@ class Unpacker:
         return head.model_copy(update={"endpoints": endpoints})
 
 
-UNPACKER = Unpacker()
-"""This process's: the daemon's reloads take over the parts its last load built."""
-
-
-__all__ = ["PART_SIZE", "UNPACKER", "Unpacker", "pack", "part_of", "parts"]
+__all__ = ["PART_SIZE", "Unpacker", "pack", "part_of", "parts"]

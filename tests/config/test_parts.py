@@ -99,8 +99,9 @@ def test_two_loader_children_pickle_the_same_config_to_the_same_parts(
     order, which differs between processes unless the child's PYTHONHASHSEED is fixed. Without it no part
     would ever match, and every reload would unpickle and free the whole config again."""
     path = config_file(tmp_path, monkeypatch, n=300)
-    first = load_isolated(path, threshold=1, cache_above=1 << 40)  # a child each time, no cache
-    second = load_isolated(path, threshold=1, cache_above=1 << 40)
+    unpacker = Unpacker()  # the daemon's, kept from one load to the next
+    first = load_isolated(path, threshold=1, cache_above=1 << 40, unpacker=unpacker)  # a child each time, no cache
+    second = load_isolated(path, threshold=1, cache_above=1 << 40, unpacker=unpacker)
     assert second == first
     assert all(a is b for a, b in zip(first.endpoints, second.endpoints, strict=True))
 
@@ -112,12 +113,14 @@ def test_a_reload_through_the_cache_takes_over_what_the_start_built(
     it did not change match the cache's bytes."""
     path = config_file(tmp_path, monkeypatch, n=300)
     load_isolated(path, threshold=1, cache_above=1)  # a child loads it and writes the cache
-    started = read_cached(path, cache_key(path.read_bytes(), {"BASE": "http://127.0.0.1:9"}))
+    unpacker = Unpacker()
+    started = read_cached(path, cache_key(path.read_bytes(), {"BASE": "http://127.0.0.1:9"}), unpacker)
     assert started is not None
     edited(path, "objective: 99.5", "objective: 99.0")
-    reloaded = load_isolated(path, threshold=1, cache_above=1)
+    reloaded = load_isolated(path, threshold=1, cache_above=1, unpacker=unpacker)
     assert reloaded.consumers[0].slos[0].objective == 99.0
     assert all(a is b for a, b in zip(started.endpoints, reloaded.endpoints, strict=True))
+    assert load_isolated(path, threshold=1, cache_above=1).endpoints[0] is not started.endpoints[0]  # (no unpacker)
 
 
 def test_the_diff_leaves_out_the_places_holding_the_same_object(
