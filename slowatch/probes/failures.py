@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import resource
 import socket
 import ssl
 from collections.abc import Iterator
@@ -52,10 +54,27 @@ def classify_os_error(exc: BaseException, where: str) -> Failure | None:
     return None
 
 
+def out_of_descriptors(exc: BaseException) -> Failure | None:
+    """slowatch's own open-file limit (EMFILE) or the system's (ENFILE), anywhere in the chain: said as
+    such, with the limit, so that nobody chases the target (it is an `error`, like other local faults)."""
+    for e in causes(exc):
+        if isinstance(e, OSError) and e.errno in (errno.EMFILE, errno.ENFILE):
+            if e.errno == errno.ENFILE:
+                return Outcome.ERROR, "slowatch could not open a socket: the system's open-file table is full"
+            soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            return Outcome.ERROR, (
+                f"slowatch is out of file descriptors (open-file limit {soft}): "
+                "raise ulimit -n / LimitNOFILE or lower server.max_concurrency"
+            )
+    return None
+
+
 def classify(exc: BaseException, where: str, timeout: float) -> Failure:
     """Any exception -> one outcome. `where` is `host:port` (never a URL with credentials)."""
     if isinstance(exc, TimeoutError):
         return Outcome.TIMEOUT, f"no answer from {where} within {timeout:g}s"
+    if (local := out_of_descriptors(exc)) is not None:
+        return local
     found = classify_os_error(exc, where)
     if found is not None:
         return found
@@ -95,4 +114,14 @@ def show(value: object, limit: int = 80) -> str:
     return short(text, limit)
 
 
-__all__ = ["Failure", "causes", "classify", "classify_os_error", "payload_failure", "short", "show", "tls_message"]
+__all__ = [
+    "Failure",
+    "causes",
+    "classify",
+    "classify_os_error",
+    "out_of_descriptors",
+    "payload_failure",
+    "short",
+    "show",
+    "tls_message",
+]

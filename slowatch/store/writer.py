@@ -8,7 +8,9 @@ counts and `latest` are folded from raw rows every `rollup_interval`, in a batch
 at close, and at open first: fold.py; normally from what the writer accumulated from the rows it
 committed, `_committed`: fold_memory.py; then packed: pack.py). A failed transaction (disk full, locked
 past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store unhealthy and is
-retried with exponential backoff up to `max_backoff`; the batch is kept. A submitted op that raises
+retried with exponential backoff up to `max_backoff`; the batch is kept. So is a transaction
+refused because the path no longer names the file the writer opened (deleted, moved, replaced:
+identity.py). A submitted op that raises
 a non-environmental error (a bug in the op) is logged with its traceback, counted in `rejected`,
 dropped, and the rest of the batch is retried at once.
 """
@@ -33,6 +35,7 @@ from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
 from slowatch.store.fold import FoldSchedule
 from slowatch.store.fold_memory import FoldMemory
+from slowatch.store.identity import FileIdentity
 from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
 from slowatch.store.owner import DatabaseLock
 from slowatch.store.pack import Pack, oldest_due
@@ -75,6 +78,7 @@ class Writer:
         self._default_page_count = self._dropped_logged = 0
         self.maintain = maintain  # folds, packs, retention and the database's lock (owner.py); else ops only
         self._lock = DatabaseLock(path)
+        self._file = FileIdentity(path)  # the path still names the file opened (identity.py)
         self.thread = threading.Thread(target=self._run, name="slowatch-store-writer", daemon=True)
 
     # -- any thread ---------------------------------------------------------------------------
@@ -138,6 +142,7 @@ class Writer:
             if str(mode).lower() != "wal":
                 logger.warning("store: WAL not available, journal_mode=%s path=%s", mode, self.path)
             conn.execute("PRAGMA synchronous = NORMAL")
+            self._file.remember()
             self._default_page_count = int(conn.execute("PRAGMA max_page_count").fetchone()[0])
             applied = migrate(db, self._migrations, path=self.path)
             if applied:
@@ -258,6 +263,7 @@ class Writer:
         conn = db.conn
         started = time.perf_counter()
         try:
+            self._file.check()
             self._apply_page_limit(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:

@@ -57,6 +57,13 @@ def fitted_limits(config: HttpConfig, *, probe_sockets: int) -> HttpLimits:
     wanted = config.max_connections
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     fitted = wanted if soft == resource.RLIM_INFINITY else max(16, min(wanted, soft - probe_sockets - RESERVED_FDS))
+    if soft != resource.RLIM_INFINITY and soft < probe_sockets + RESERVED_FDS + 16:
+        logger.warning(
+            "open-file limit too low for max_concurrency: nofile=%d needed=%d (max_concurrency=%d + %d spare + 16 "
+            "for the API); probes past it fail with outcome=error 'out of file descriptors': raise ulimit -n / "
+            "LimitNOFILE or lower server.max_concurrency",
+            soft, probe_sockets + RESERVED_FDS + 16, probe_sockets, RESERVED_FDS,
+        )  # fmt: skip
     if fitted < wanted:
         logger.warning(
             "http: max_connections lowered to fit the open-file limit (RLIMIT_NOFILE) configured=%d used=%d nofile=%d",

@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -21,14 +22,16 @@ def free_port() -> int:
 
 class DaemonProcess:
     def __init__(
-        self, config: Path, workdir: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
-    ) -> None:
+        self, config: Path, workdir: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+        preexec: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
         self.config = config
         self.args = args  # more `run` flags (e.g. --shard 0/2)
         self.workdir = workdir
         self.port = free_port()
         self.log_path = workdir / f"daemon-{self.port}.log"
         self.env = {**os.environ, **(env or {})}
+        self.preexec = preexec  # run in the child before exec (e.g. resource.setrlimit)
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -43,9 +46,22 @@ class DaemonProcess:
         """Start the process without waiting for it to be ready."""
         with open(self.log_path, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "slowatch", "run", "--config", str(self.config),
-                "--listen", f"127.0.0.1:{self.port}", "--log-level", "INFO", *self.args,
-                stdout=log, stderr=log, cwd=self.workdir, env=self.env,
+                sys.executable,
+                "-m",
+                "slowatch",
+                "run",
+                "--config",
+                str(self.config),
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "INFO",
+                *self.args,
+                stdout=log,
+                stderr=log,
+                cwd=self.workdir,
+                env=self.env,
+                preexec_fn=self.preexec,
             )
 
     async def ready(self, timeout: float = 20.0) -> None:

@@ -1,0 +1,52 @@
+"""The daemon when its own environment fails: here, too few file descriptors for its probes.
+
+(A database deleted or replaced while running: tests/store/test_store_file.py; a full disk:
+tests/store/test_store_failures.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from tests.e2e.harness import DaemonProcess
+
+pytestmark = pytest.mark.slow
+
+
+def low_fd_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
+async def test_too_few_file_descriptors_is_said_at_start_and_in_each_failed_result(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    endpoints = "".join(
+        f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{targets.port}/slow?i={i}'}}\n" for i in range(300)
+    )
+    cfg = write_config(
+        "server:\n  database: ./slowatch.db\n  shutdown_grace: 1s\n  max_concurrency: 300\n"
+        f"defaults:\n  interval: 4s\n  timeout: 2s\nendpoints:\n{endpoints}"
+    )
+    d = DaemonProcess(cfg, tmp_path, preexec=low_fd_limit)
+    daemons.append(d)
+    await d.start()
+    await asyncio.sleep(6)  # every endpoint probed at least once, most of them past the limit
+    assert d.proc is not None and d.proc.returncode is None  # no crash
+    assert await d.stop() == 0
+
+    log = d.log()
+    assert "open-file limit too low for max_concurrency: nofile=128" in log
+    assert "Traceback" not in log
+    db = sqlite3.connect(tmp_path / "slowatch.db")
+    try:
+        messages = dict(db.execute("SELECT message, count(*) FROM results WHERE outcome = 'error' GROUP BY 1"))
+    finally:
+        db.close()
+    said = "slowatch is out of file descriptors (open-file limit 128): raise ulimit -n"
+    assert any(m.startswith(said) for m in messages), messages

@@ -1,0 +1,75 @@
+"""The database file is deleted, moved away or replaced while the store runs: writes are held, loudly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+
+from slowatch.models import Outcome
+from tests.store.conftest import MakeStore
+from tests.store.helpers import T0, eventually, result
+
+
+async def filled(make_store: MakeStore, path: str, n: int = 300) -> None:
+    """A database with `n` results in it, checkpointed into the main file and closed (no WAL left)."""
+    store = make_store(path)
+    await store.start()
+    for i in range(n):
+        store.record(result(f"ep{i % 30}", Outcome.TIMEOUT, at=T0 + i, message="x" * 300))
+    await store.flush()
+    await store.close()
+    assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
+
+
+def count(path: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM results").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def test_a_database_moved_away_holds_writes_until_it_is_back(make_store: MakeStore, db_path: str) -> None:
+    store = make_store()
+    await store.start()
+    store.record(result(at=T0))
+    await store.flush()
+    os.rename(db_path, db_path + ".away")  # `mv` by an operator, a cleanup job
+    for i in range(20):
+        store.record(result(f"ep{i}", at=T0 + 1 + i))
+    await eventually(lambda: not store.healthy)
+    assert store.last_error is not None and f"database {db_path} was deleted or moved" in store.last_error
+    assert store.pending == 20  # held, not written into a file nobody can find
+
+    os.rename(db_path + ".away", db_path)  # back: writes resume by themselves
+    await asyncio.wait_for(store.flush(), 5.0)
+    assert store.healthy and store.pending == 0
+    await store.close()
+    assert count(db_path) == 21
+
+
+async def test_a_database_replaced_under_the_store_is_not_written_to(
+    make_store: MakeStore, db_path: str, tmp_path: object
+) -> None:
+    other = str(tmp_path) + "/other.db"
+    await filled(make_store, other, n=10)
+    store = make_store()
+    await store.start()
+    store.record(result(at=T0))
+    await store.flush()
+    os.rename(db_path, db_path + ".mine")
+    shutil.copy(other, db_path + ".tmp")
+    os.rename(db_path + ".tmp", db_path)  # another file where ours was
+    store.record(result(at=T0 + 1))
+    await eventually(lambda: not store.healthy)
+    assert store.last_error is not None and f"database {db_path} was replaced by another file" in store.last_error
+    with open(db_path, "rb") as f, open(other, "rb") as g:
+        assert f.read() == g.read()  # the other file is untouched (not opened with SQLite: our -wal is beside it)
+
+    os.replace(db_path + ".mine", db_path)
+    await asyncio.wait_for(store.flush(), 5.0)
+    assert store.healthy
+    await store.close()
+    assert count(db_path) == 2
