@@ -11,6 +11,7 @@ import argparse
 import gc
 import json
 import logging
+import resource
 import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -62,12 +63,31 @@ def setup_logging(fmt: str, level: str = "INFO") -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise this process's soft open-file limit (RLIMIT_NOFILE) to its hard limit, as Go's runtime does:
+    every probe holds a socket, and the usual soft default (1024) is far below `max_concurrency` plus the
+    API's connections, while the hard limit (systemd: 524288) is the administrator's real bound. Prober
+    workers inherit it. Returns (before, after); a limit that cannot be raised is left as it is."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft == resource.RLIM_INFINITY or soft >= hard:
+        return soft, soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):  # (a hard limit above the kernel's nr_open: keep the soft one)
+        return soft, soft
+    return soft, hard
+
+
 def tune() -> None:
     """Process-wide switches: no `_created` series (prometheus-client's switch is per process; the
     per-endpoint families never export them, so counters and histograms look alike on /metrics, see
-    metrics/exposition.py), and a young GC generation collected less often."""
+    metrics/exposition.py), a young GC generation collected less often, and the open-file limit
+    raised to its hard limit (`raise_open_file_limit`, logged when it changed)."""
     disable_created_metrics()  # type: ignore[no-untyped-call]
     gc.set_threshold(*GC_THRESHOLDS)
+    before, after = raise_open_file_limit()
+    if after != before:
+        logging.getLogger(__name__).info("open-file limit raised to the hard limit nofile=%d->%d", before, after)
 
 
 def run(main: Coroutine[Any, Any, T], *, event_loop: str, log_format: str, log_level: str) -> T:
@@ -77,4 +97,7 @@ def run(main: Coroutine[Any, Any, T], *, event_loop: str, log_format: str, log_l
     return loops.run(main, event_loop)
 
 
-__all__ = ["GC_THRESHOLDS", "LOG_LEVELS", "JsonFormatter", "log_level", "run", "setup_logging", "tune"]
+__all__ = [
+    "GC_THRESHOLDS", "LOG_LEVELS", "JsonFormatter", "log_level", "raise_open_file_limit", "run", "setup_logging",
+    "tune",
+]  # fmt: skip

@@ -20,6 +20,12 @@ pytestmark = pytest.mark.slow
 
 
 def low_fd_limit() -> None:
+    """A hard limit of 128 (a container's): slowatch cannot raise it."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+
+def low_soft_fd_limit() -> None:
+    """A soft limit of 128 under a high hard one (the usual 1024 / 524288 of a shell or a systemd unit)."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
@@ -50,3 +56,32 @@ async def test_too_few_file_descriptors_is_said_at_start_and_in_each_failed_resu
         db.close()
     said = "slowatch is out of file descriptors (open-file limit 128): raise ulimit -n"
     assert any(m.startswith(said) for m in messages), messages
+
+
+@pytest.mark.skipif(resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 4096, reason="needs a hard open-file limit >= 4096")
+async def test_a_low_soft_open_file_limit_is_raised_to_the_hard_one(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """The same 300 endpoints under a soft limit of 128 only: the daemon raises it (as Go programs do), so
+    no probe fails for want of a descriptor (they used to: a target's SLO paid for the host's limit)."""
+    endpoints = "".join(
+        f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{targets.port}/slow?i={i}'}}\n" for i in range(300)
+    )
+    cfg = write_config(
+        "server:\n  database: ./slowatch.db\n  shutdown_grace: 1s\n  max_concurrency: 300\n"
+        f"defaults:\n  interval: 4s\n  timeout: 2s\nendpoints:\n{endpoints}"
+    )
+    d = DaemonProcess(cfg, tmp_path, preexec=low_soft_fd_limit)
+    daemons.append(d)
+    await d.start()
+    await asyncio.sleep(6)
+    assert await d.stop() == 0
+    log = d.log()
+    assert "open-file limit raised to the hard limit nofile=128->" in log
+    assert "open-file limit too low" not in log and "Traceback" not in log
+    db = sqlite3.connect(tmp_path / "slowatch.db")
+    try:
+        outcomes = dict(db.execute("SELECT outcome, count(*) FROM results GROUP BY 1"))
+    finally:
+        db.close()
+    assert sum(outcomes.values()) >= 300 and "error" not in outcomes, outcomes  # (/slow: timeouts, as intended)
