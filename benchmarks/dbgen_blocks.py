@@ -52,5 +52,4 @@ def packed_blocks(
     )
 
 
-
 __all__ = ["packed_blocks"]

@@ -90,8 +90,10 @@ def main() -> int:
         urls = [f"http://127.0.0.1:{ports[i % len(ports)]}/fast/{i}" for i in range(args.endpoints)]
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write("\n".join(urls))
-        print(f"worker_cpu  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  {args.endpoints} endpoints at "
-              f"{args.interval:g} s = {args.endpoints / args.interval:.0f} probes/s; load {m.loadavg()[0]:.2f}")
+        print(
+            f"worker_cpu  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  {args.endpoints} endpoints at "
+            f"{args.interval:g} s = {args.endpoints / args.interval:.0f} probes/s; load {m.loadavg()[0]:.2f}"
+        )
         per: dict[str, float] = {}
         for name, uv in (("bare asyncio", False), ("bare uvloop", True)) if args.bare else ():
             b = bare(f.name, args.interval, args.duration, args.warmup, uv)
@@ -108,8 +110,10 @@ def main() -> int:
             print("  top inclusive:", *(f"    {100 * n / total:5.1f}%  {f}" for f, n in top_incl), sep="\n")
         if not args.bare:
             return 0
-        print(f"  worker / bare asyncio {per['worker'] / per['bare asyncio']:.2f}x,"
-              f" worker / bare uvloop {per['worker'] / per['bare uvloop']:.2f}x;  load {m.loadavg()[0]:.2f}")
+        print(
+            f"  worker / bare asyncio {per['worker'] / per['bare asyncio']:.2f}x,"
+            f" worker / bare uvloop {per['worker'] / per['bare uvloop']:.2f}x;  load {m.loadavg()[0]:.2f}"
+        )
     finally:
         children.stop_all()
     return 0

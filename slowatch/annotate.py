@@ -143,8 +143,12 @@ def run_annotate(args: argparse.Namespace, config: Config | None) -> tuple[list[
         return [f"--{e.field.rstrip('s').replace('time', 'at')}: {e.message}"], 2
 
     async def write() -> None:
-        store = Store(args.database or config.server.database, clock=SystemClock(), retention=config.server.retention,
-                      maintain=False)  # a daemon may own the database (store/owner.py)
+        store = Store(
+            args.database or config.server.database,
+            clock=SystemClock(),
+            retention=config.server.retention,
+            maintain=False,
+        )  # a daemon may own the database (store/owner.py)
         await store.start()
         try:
             store.submit(add_annotation(annotation))

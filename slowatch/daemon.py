@@ -340,7 +340,7 @@ class Daemon:
         logger.info(
             "slowatch stopped uptime=%.0fs probes=%d failures=%d reloads=%d cancelled_in_flight=%d",
             time.monotonic() - s.started, s.probes, s.failures, s.reloads, cancelled,
-        )
+        )  # fmt: skip
 
     # --- reload ------------------------------------------------------------------------------
     async def reload(self) -> bool:

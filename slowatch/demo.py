@@ -102,9 +102,7 @@ def render_table(daemon: Daemon, counts: dict[str, Counter[str]]) -> str:
             continue
         c = counts.setdefault(ep.name, Counter())
         ratio = f"{c['ok']}/{c['total']}"
-        lines.append(
-            f"{ep.name:24} {r.outcome.value:20} {r.duration * 1000:7.0f}ms {ratio:>9}  {r.message[:60]}"
-        )
+        lines.append(f"{ep.name:24} {r.outcome.value:20} {r.duration * 1000:7.0f}ms {ratio:>9}  {r.message[:60]}")
     for row in daemon.slo_view():
         text = "budget left " + row_budget_text(row)
         if row.get("state") == "too_few_events":

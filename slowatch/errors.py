@@ -1,10 +1,10 @@
 """The exception tree. Probe failures are never exceptions: they are `ProbeResult` values.
 
-    SlowatchError
-     ├── ConfigError          the config file is invalid; carries every located problem
-     ├── StoreError           the database cannot be opened, migrated or written
-     └── SinkError            an alert sink failed (kept for the alerting layer)
-          └── PermanentSinkError   the sink rejected the message for good (e.g. 404 no_service)
+SlowatchError
+ ├── ConfigError          the config file is invalid; carries every located problem
+ ├── StoreError           the database cannot be opened, migrated or written
+ └── SinkError            an alert sink failed (kept for the alerting layer)
+      └── PermanentSinkError   the sink rejected the message for good (e.g. 404 no_service)
 """
 
 from __future__ import annotations

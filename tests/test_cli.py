@@ -86,7 +86,7 @@ async def test_probe_and_run_once(target: TestServer, tmp_path: Path) -> None:
     cfg = write(
         tmp_path,
         f"""
-server: {{database: "{tmp_path / 'once.db'}"}}
+server: {{database: "{tmp_path / "once.db"}"}}
 endpoints:
   - {{name: good, kind: http, url: "http://127.0.0.1:{target.port}/ok"}}
   - {{name: refused, kind: http, url: "http://127.0.0.1:{free_port()}/"}}

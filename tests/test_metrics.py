@@ -203,8 +203,12 @@ class ClientMetrics:
                               "Unix time the endpoint's last probe started", ep, registry=registry)  # fmt: skip
         self.status = Gauge("slowatch_probe_http_status_code", "HTTP status of the last probe (0 when no response)",
                             ep, registry=registry)  # fmt: skip
-        self.cert = Gauge("slowatch_probe_ssl_earliest_cert_expiry",
-                          "Unix time the earliest certificate seen by the last probe expires", ep, registry=registry)
+        self.cert = Gauge(
+            "slowatch_probe_ssl_earliest_cert_expiry",
+            "Unix time the earliest certificate seen by the last probe expires",
+            ep,
+            registry=registry,
+        )
         self.phase = Gauge("slowatch_probe_http_duration_seconds", "Duration of each phase of the last HTTP probe",
                            ["endpoint", "phase", *extra], registry=registry)  # fmt: skip
         Gauge("slowatch_probe_step_duration_seconds", "Duration of each step of the last transaction probe",
@@ -354,7 +358,7 @@ async def test_scrape_stream_gzip_round_trip(accept: str, offload: bool, monkeyp
     plain_chunks = [c async for c in plain.body()]
     assert len(plain_chunks) > 3 and b"".join(plain_chunks) == expected
     assert zipped.finished() > 0
-    count = 'slowatch_metrics_scrape_duration_seconds_count'
+    count = "slowatch_metrics_scrape_duration_seconds_count"
     assert f"{count} 1.0\n" in scrape(registry)  # observed once (the plain scrape was never finished)
 
 

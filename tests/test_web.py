@@ -48,7 +48,7 @@ async def target() -> AsyncIterator[TestServer]:
 async def daemon(target: TestServer, tmp_path: Path) -> AsyncIterator[Daemon]:
     config = load_text(
         f"""
-server: {{listen: "127.0.0.1:0", database: "{tmp_path / 'w.db'}"}}
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "w.db"}"}}
 endpoints:
   - name: up
     kind: http
@@ -218,6 +218,7 @@ async def test_metrics_is_streamed_and_concurrent_scrapes_agree() -> None:
             (om_type, om_text), (text_type, text) = await asyncio.gather(scrape(om), scrape(""))
         assert om_type.startswith("application/openmetrics-text") and text_type.startswith("text/plain; version=0.0.4")
         assert om_text.endswith("# EOF\n") and om_text.count("# EOF") == 1 and "# EOF" not in text
+
         def own(body: str) -> list[str]:  # without the scrape-duration histogram (the other scrape observes it)
             return [line for line in body.splitlines() if "slowatch_metrics_scrape_duration" not in line]
 

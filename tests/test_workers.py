@@ -32,15 +32,24 @@ from slowatch.workers.protocol import MAX_FRAME, encode, pack_result, read_frame
 
 
 def ep(name: str, interval: float = 10.0, enabled: bool = True) -> HttpEndpoint:
-    return HttpEndpoint(name=name, kind="http", url="http://127.0.0.1:1/", interval=interval, timeout=1.0,
-                        enabled=enabled)
+    return HttpEndpoint(
+        name=name, kind="http", url="http://127.0.0.1:1/", interval=interval, timeout=1.0, enabled=enabled
+    )
 
 
 @pytest.mark.parametrize(
     "result",
     [
-        ProbeResult("api", "http", Outcome.SUCCESS, 1_700_000_000.25, 0.0123, status_code=200,
-                    phases={"connect": 0.001, "transfer": 0.0002}, final_url="https://x/y"),
+        ProbeResult(
+            "api",
+            "http",
+            Outcome.SUCCESS,
+            1_700_000_000.25,
+            0.0123,
+            status_code=200,
+            phases={"connect": 0.001, "transfer": 0.0002},
+            final_url="https://x/y",
+        ),
         ProbeResult("db", "tcp", Outcome.TIMEOUT, 1.5, 5.0, "timed out after 5s", attempt=2, final=False),
         ProbeResult("tls", "tls", Outcome.CERTIFICATE_EXPIRING, 2.0, 0.1, "expires in 3d", cert_expiry=3e9),
     ],
@@ -246,9 +255,7 @@ async def test_stop_does_not_wait_out_a_restart_backoff() -> None:
     assert time.monotonic() - t0 < 2.0
 
 
-async def test_reload_says_when_the_worker_count_would_change(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_reload_says_when_the_worker_count_would_change(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     def write(n: int) -> Path:
         eps = "\n".join(f"  - {{name: e{i}, kind: http, url: 'http://127.0.0.1:1/'}}" for i in range(n))
         path = tmp_path / "c.yaml"

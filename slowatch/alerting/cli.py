@@ -66,8 +66,9 @@ def silence(config: Config, target: str, name: str, until: dt.datetime, reason: 
         return [f"unknown {target} {name!r}"], 2
 
     async def write() -> None:
-        store = Store(config.server.database, clock=SystemClock(), retention=config.server.retention,
-                      maintain=False)  # a daemon may own the database (store/owner.py)
+        store = Store(
+            config.server.database, clock=SystemClock(), retention=config.server.retention, maintain=False
+        )  # a daemon may own the database (store/owner.py)
         await store.start()
         try:
             store.put_state(silence_key(target, name), {"until": until.timestamp(), "reason": reason})

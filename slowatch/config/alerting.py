@@ -54,10 +54,10 @@ ExhaustedThreshold = Annotated[float, Field(ge=-100, le=1)]
 """Budget remaining as a ratio (1 = untouched, 0 = spent, below 0 = overspent)."""
 
 
-
 DEFAULT_ALERT_WINDOWS: tuple[float, ...] = (300.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0, 259200.0)
 """The windows the SLO engine computes burn rates over: the Workbook's multi-window pairs 5m/1h, 30m/6h,
 2h/1d, 6h/3d. Burn tiers may only use these (`check_alerting`); slo.definitions re-exports them."""
+
 
 class EndpointAlerts(Model):
     """`alerts:` of an endpoint (or of `defaults`): when an endpoint is down, and what to send."""

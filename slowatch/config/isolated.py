@@ -80,8 +80,13 @@ def _load_cached(path: str | Path, cache_above: int, unpacker: Unpacker | None =
 
 
 def load_isolated(
-    path: str | Path, *, threshold: int = ISOLATE_ABOVE, cache_above: int = CACHE_ABOVE, cpu_share: float = 1.0,
-    python: str = sys.executable, unpacker: Unpacker | None = None,
+    path: str | Path,
+    *,
+    threshold: int = ISOLATE_ABOVE,
+    cache_above: int = CACHE_ABOVE,
+    cpu_share: float = 1.0,
+    python: str = sys.executable,
+    unpacker: Unpacker | None = None,
 ) -> Config:
     """`load_cached(path)`, in a child process (`python -m slowatch.config.isolated`) when the file is large and
     not cached; the child uses at most `cpu_share` of one core. Raises ConfigError like `load` (a path that is
@@ -116,7 +121,9 @@ def load_isolated(
             raise ConfigError([ConfigProblem(*p) for p in payload])
     logger.warning(
         "config: the loader process failed (%s), loading in-process file=%s stderr=%s",
-        failure, path, proc.stderr.decode(errors="replace")[-500:],
+        failure,
+        path,
+        proc.stderr.decode(errors="replace")[-500:],
     )
     return load(path)
 

@@ -62,9 +62,7 @@ class SelfMetrics:
             "Runs skipped because the endpoint's previous probe was still running",
             registry=registry,
         )
-        self.missed = Counter(
-            "slowatch_scheduler_missed_runs", "Runs the scheduler missed entirely", registry=registry
-        )
+        self.missed = Counter("slowatch_scheduler_missed_runs", "Runs the scheduler missed entirely", registry=registry)
         Gauge("slowatch_scheduler_jobs", "Scheduled endpoints", registry=registry).set_function(jobs)
         self.worker_restarts = Counter(
             "slowatch_prober_worker_restarts",
@@ -75,9 +73,9 @@ class SelfMetrics:
         Gauge(
             "slowatch_store_pending_writes", "Results and writes queued for the database", registry=registry
         ).set_function(pending_writes)
-        Gauge(
-            "slowatch_store_healthy", "1 if the last database write succeeded", registry=registry
-        ).set_function(store_healthy)
+        Gauge("slowatch_store_healthy", "1 if the last database write succeeded", registry=registry).set_function(
+            store_healthy
+        )
         self.write_duration = Histogram(
             "slowatch_store_write_duration_seconds",
             "Duration of one batched database transaction",

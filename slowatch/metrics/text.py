@@ -26,7 +26,7 @@ def go_float(value: float) -> str:
     s = repr(value)
     dot = s.find(".")
     if dot > 6 and value > 0:
-        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1:]}".rstrip("0.")
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
         return f"{mantissa}e+{dot - 1:02d}"
     if dot < 0 and s in _SPECIAL:
         return _SPECIAL[s]

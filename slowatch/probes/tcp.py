@@ -98,7 +98,6 @@ def _timed_out(endpoint: TcpEndpoint, connected: bool, received: bytearray, wher
     return Outcome.TIMEOUT, f"no data from {where} within {endpoint.timeout:g}s"
 
 
-
 KIND = ProbeKind(
     name="tcp",
     model=TcpEndpoint,

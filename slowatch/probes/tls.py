@@ -86,7 +86,6 @@ def expires_in(seconds: float) -> str:
     return f"expired {text} ago" if ago else f"expires in {text}"
 
 
-
 KIND = ProbeKind(
     name="tls",
     model=TlsEndpoint,

@@ -58,9 +58,7 @@ def _maintenance_per_day(spans: Sequence[Span], starts: Sequence[int]) -> dict[i
     return out
 
 
-def slo_days(
-    conn: sqlite3.Connection, d: SloDef, now: float, days: int, spans: Sequence[Span] = ()
-) -> list[DayBar]:
+def slo_days(conn: sqlite3.Connection, d: SloDef, now: float, days: int, spans: Sequence[Span] = ()) -> list[DayBar]:
     starts = day_range(now, days)
     sliced = d.budgeting == "timeslices"
     acc: dict[int, list[int]] = {day: [0, 0, 0] for day in starts}

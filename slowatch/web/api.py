@@ -33,7 +33,8 @@ def result_json(r: ProbeResult | None, where: Mapping[str, str] = _NOWHERE) -> d
     result is what this instance saw from where it runs)."""
     if r is None:
         return None
-    return {**where,
+    return {
+        **where,
         "outcome": r.outcome.value,
         "ok": r.ok,
         "started_at": r.started_at,
@@ -170,9 +171,7 @@ async def incidents(request: web.Request) -> web.Response:
         _known(request, endpoint_name)
     since = q.timestamp("since")
     limit = q.integer("limit", default=100, low=1, high=MAX_LIMIT)
-    rows = await request.app[VIEW].store.read(
-        lambda db: queries.incidents(db, endpoint_name, since=since, limit=limit)
-    )
+    rows = await request.app[VIEW].store.read(lambda db: queries.incidents(db, endpoint_name, since=since, limit=limit))
     where = dict(request.app[VIEW].cluster.labels)
     return web.json_response(
         {

@@ -280,7 +280,10 @@ class ProberPool:
                 return
             logger.error(
                 "prober worker exited unexpectedly index=%d exit_code=%s endpoints=%d restart_in=%.0fs",
-                w.index, code, len(w.shard), backoff,
+                w.index,
+                code,
+                len(w.shard),
+                backoff,
             )
             if self._on_restart is not None:
                 self._on_restart()

@@ -56,7 +56,7 @@ async def test_probes_metrics_history_and_clean_stop(
     assert metric_value(text, 'slowatch_probe_http_status_code{endpoint="failing"}') == 503.0
     assert metric_value(text, "slowatch_config_last_reload_successful") == 1.0
     assert metric_value(text, "slowatch_scheduler_lag_seconds_count") >= 2
-    assert 'slowatch_build_info{' in text
+    assert "slowatch_build_info{" in text
 
     status, body = await d.get("/api/v1/endpoints")
     assert status == 200

@@ -111,7 +111,6 @@ alerting:
         assert "(because db is down)" in page
         assert "(covered: dependency db is down)" in page  # svc0's and svc1's own alerts
 
-
         async def shop_burnt() -> bool:  # the dependents' failures still count against their consumers
             _, text = await daemon.get("/api/v1/consumers/shop")
             [slo] = json.loads(text)["slos"]

@@ -83,9 +83,7 @@ scrape_configs:
                         doc = await r.json()
                 except aiohttp.ClientError:
                     continue
-                series = {
-                    item["metric"]["endpoint"]: float(item["value"][1]) for item in doc["data"]["result"]
-                }
+                series = {item["metric"]["endpoint"]: float(item["value"][1]) for item in doc["data"]["result"]}
         assert series == {"healthy": 1.0, "failing": 0.0}, (tmp_path / "prometheus.log").read_text()[-3000:]
     finally:
         proc.terminate()

@@ -44,7 +44,8 @@ async def test_serving_then_not_serving(server: GrpcTarget, ctx: ProbeContext) -
 async def test_unknown_service(server: GrpcTarget, ctx: ProbeContext) -> None:
     result = await probe_once(grpc_endpoint(server.port, service="nope"), ctx)
     assert (result.outcome, result.message) == (
-        Outcome.UNKNOWN_SERVICE, f"127.0.0.1:{server.port} does not know the service 'nope'"
+        Outcome.UNKNOWN_SERVICE,
+        f"127.0.0.1:{server.port} does not know the service 'nope'",
     )
 
 

@@ -157,7 +157,7 @@ endpoints:
         extract: {{token: {{json_path: $.token}}}}
       - name: orders
         url: http://127.0.0.1:1/orders
-        headers: {{Authorization: "{change['Authorization']}"}}
+        headers: {{Authorization: "{change["Authorization"]}"}}
 """
     with pytest.raises(ConfigError) as caught:
         load_text(text, "c.yaml", env={"SECRET": "s3cr3t-value"})

@@ -76,7 +76,8 @@ async def test_retention_deletes_old_raw_rows_in_batches_and_keeps_rollups(
 ) -> None:
     store = make_store(
         retention=RetentionConfig(raw=48 * HOUR, rollups=400 * DAY, pack_after="3650d"),  # `results` alone
-        retention_batch=100, retention_interval=1e9,
+        retention_batch=100,
+        retention_interval=1e9,
     )
     await store.start()
     await store.prune()

@@ -80,6 +80,7 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     async with serving_daemon(tmp_path / "web.db") as d:
         yield d
 
+
 T0 = dt.datetime(2026, 11, 10, tzinfo=dt.UTC).timestamp()
 HOURS = 72
 STEP = 600.0  # one probe per endpoint every 10 minutes
@@ -96,7 +97,7 @@ def config_text(
     return f"""
 server:
   listen: "127.0.0.1:0"
-  database: "{tmp_path / 'pages.db'}"
+  database: "{tmp_path / "pages.db"}"
 {auth}
 endpoints:
   - {{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}}
@@ -123,6 +124,7 @@ consumers:
 maintenance:
   - {{name: db-migration, consumers: [checkout], endpoints: [cat], start: "{start}", end: "{end}"}}
 """
+
 
 JOURNEY = """\
       - name: journey

@@ -25,12 +25,16 @@ __all__ = ["browser"]  # the fixture, imported to be used here
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
-    text = config_text(tmp_path).replace(
-        '{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}',
-        '{name: pay, kind: http, url: "http://127.0.0.1:9/pay", depends_on: [cat]}',
-    ).replace(
-        "{name: availability, sli: availability, objective: 99, window: 7d}",
-        "{name: availability, sli: availability, objective: 99, window: 7d, policy: {freeze_below: 50%}}",
+    text = (
+        config_text(tmp_path)
+        .replace(
+            '{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}',
+            '{name: pay, kind: http, url: "http://127.0.0.1:9/pay", depends_on: [cat]}',
+        )
+        .replace(
+            "{name: availability, sli: availability, objective: 99, window: 7d}",
+            "{name: availability, sli: availability, objective: 99, window: 7d, policy: {freeze_below: 50%}}",
+        )
     )
     clock = FakeClock(T0 - 60)
     d = Daemon(load_text(text, env={}), clock=clock)

@@ -55,11 +55,7 @@ async def test_every_get_route_answers_without_a_server_error(shipped: Daemon) -
     runner = shipped._runner
     assert runner is not None
     app_paths = sorted(
-        {
-            r.resource.canonical
-            for r in runner.app.router.routes()
-            if r.method == "GET" and r.resource is not None
-        }
+        {r.resource.canonical for r in runner.app.router.routes() if r.method == "GET" and r.resource is not None}
     )
     assert "/api/v1/consumers" in app_paths
     async with aiohttp.ClientSession() as session:
