@@ -27,6 +27,13 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int = 120, n
     return path
 
 
+def started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Unpacker, Config]:
+    """The config file, the daemon's Unpacker and the running Config it built from the file."""
+    path = config_file(tmp_path, monkeypatch)
+    unpacker = Unpacker()
+    return path, unpacker, unpacker.build(pack(load(path)))
+
+
 def edited(path: Path, old: str, new: str) -> Config:
     path.write_text(path.read_text().replace(old, new, 1))
     return load(path)
@@ -48,9 +55,7 @@ def test_a_packed_config_builds_back_equal_in_its_order(tmp_path: Path, monkeypa
 def test_a_changed_endpoint_is_unpickled_alone_the_rest_taken_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_parts: None
 ) -> None:
-    path = config_file(tmp_path, monkeypatch)
-    unpacker = Unpacker()
-    first = unpacker.build(pack(load(path)))
+    path, unpacker, first = started(tmp_path, monkeypatch)
     count = parts(120)
     assert count == 8 and unpacker.reused == 0
     second = unpacker.build(pack(edited(path, "${BASE}/7\n", "${BASE}/7?changed=1\n")))
@@ -68,9 +73,7 @@ def test_a_changed_endpoint_is_unpickled_alone_the_rest_taken_over(
 def test_an_added_endpoint_keeps_its_place_and_the_other_parts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_parts: None
 ) -> None:
-    path = config_file(tmp_path, monkeypatch)
-    unpacker = Unpacker()
-    first = unpacker.build(pack(load(path)))
+    path, unpacker, first = started(tmp_path, monkeypatch)
     added = "  - name: ep-new\n    kind: http\n    url: http://127.0.0.1:9/new\n"
     second = unpacker.build(pack(edited(path, "  - name: ep-50\n", added + "  - name: ep-50\n")))
     names = [ep.name for ep in second.endpoints]
@@ -83,9 +86,7 @@ def test_an_added_endpoint_keeps_its_place_and_the_other_parts(
 def test_a_change_outside_the_endpoints_takes_over_every_part(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_parts: None
 ) -> None:
-    path = config_file(tmp_path, monkeypatch)
-    unpacker = Unpacker()
-    first = unpacker.build(pack(load(path)))
+    path, unpacker, first = started(tmp_path, monkeypatch)
     second = unpacker.build(pack(edited(path, "objective: 99.5", "objective: 99.9")))
     assert unpacker.reused == parts(120)
     assert all(a is b for a, b in zip(first.endpoints, second.endpoints, strict=True))

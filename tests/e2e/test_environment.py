@@ -29,16 +29,21 @@ def low_soft_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
 
-async def test_too_few_file_descriptors_is_said_at_start_and_in_each_failed_result(
-    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
-) -> None:
+def slow_endpoints(targets: TestServer, write_config: Callable[[str], Path]) -> Path:
+    """300 endpoints whose probes each hold a socket for their whole 2 s timeout, all at once."""
     endpoints = "".join(
         f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{targets.port}/slow?i={i}'}}\n" for i in range(300)
     )
-    cfg = write_config(
+    return write_config(
         "server:\n  database: ./slowatch.db\n  shutdown_grace: 1s\n  max_concurrency: 300\n"
         f"defaults:\n  interval: 4s\n  timeout: 2s\nendpoints:\n{endpoints}"
     )
+
+
+async def test_too_few_file_descriptors_is_said_at_start_and_in_each_failed_result(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    cfg = slow_endpoints(targets, write_config)
     d = DaemonProcess(cfg, tmp_path, preexec=low_fd_limit)
     daemons.append(d)
     await d.start()
@@ -64,13 +69,7 @@ async def test_a_low_soft_open_file_limit_is_raised_to_the_hard_one(
 ) -> None:
     """The same 300 endpoints under a soft limit of 128 only: the daemon raises it (as Go programs do), so
     no probe fails for want of a descriptor (they used to: a target's SLO paid for the host's limit)."""
-    endpoints = "".join(
-        f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{targets.port}/slow?i={i}'}}\n" for i in range(300)
-    )
-    cfg = write_config(
-        "server:\n  database: ./slowatch.db\n  shutdown_grace: 1s\n  max_concurrency: 300\n"
-        f"defaults:\n  interval: 4s\n  timeout: 2s\nendpoints:\n{endpoints}"
-    )
+    cfg = slow_endpoints(targets, write_config)
     d = DaemonProcess(cfg, tmp_path, preexec=low_soft_fd_limit)
     daemons.append(d)
     await d.start()
