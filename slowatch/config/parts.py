@@ -37,6 +37,8 @@ from slowatch.config.share import share_scalars
 PART_SIZE = 1_000
 """About this many endpoints per part (a power-of-two count of parts, so it moves rarely)."""
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+SCALARS_KEPT = 1 << 16
+"""Distinct shared scalars (durations, sizes, ports) an Unpacker keeps between builds at most."""
 
 
 def parts(n: int) -> int:
@@ -85,6 +87,8 @@ class Unpacker:
             if not isinstance(head, Config) or not isinstance(blobs, list):
                 raise TypeError(f"not a packed Config: {type(head).__name__}")
             known, current, reused = self._parts, {}, 0
+            if len(self._scalars) > SCALARS_KEPT:  # (values of endpoints long gone: start sharing afresh)
+                self._scalars = {}
             by_name: dict[str, Endpoint] = {}
             for blob in blobs:
                 digest = _digest(blob)
