@@ -32,6 +32,7 @@ class OutboxItem:
     attempts: int = 0
     last_error: str = ""
     queued: float = 0.0  # event-loop time it was queued in memory (0: restored, ready at once)
+    born: float | None = None  # Clock.monotonic() when created (set on enqueue): its age for give_up_after
 
 
 @dataclass(frozen=True, slots=True)
