@@ -63,7 +63,7 @@ class Firing:
     event: AlertEvent  # the firing event (its `since` and details as first notified)
     notified: bool
     last_sent: float | None
-    clear_since: float | None = None  # SLO alerts: when the condition was first seen false
+    clear_since: float | None = None  # SLO alerts: when the condition was first seen false (Clock.monotonic)
 
     def row(self) -> FiringRow:
         return FiringRow(self.event.alert_key, self.event, self.notified, self.last_sent)
