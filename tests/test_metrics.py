@@ -423,7 +423,7 @@ def test_registry_families_as_the_client_encodes_them(accept: str) -> None:
     assert render_metrics(registry, accept)[0] == om_encoder(registry)
 
 
-async def test_a_burst_of_missed_runs_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_burst_of_missed_or_skipped_runs_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
     registry = CollectorRegistry()
     metrics = SelfMetrics(registry, pending_writes=lambda: 0.0, store_healthy=lambda: 1.0,
                           in_flight=lambda: 0.0, jobs=lambda: 200.0, store_write_errors=lambda: 0.0,
@@ -438,3 +438,8 @@ async def test_a_burst_of_missed_runs_is_one_log_line(caplog: pytest.LogCaptureF
     await asyncio.sleep(0.05)
     assert len([r for r in caplog.records if "missed" in r.getMessage()]) == 1
     assert registry.get_sample_value("slowatch_scheduler_missed_runs_total") == 3601
+    for i in range(54):  # the runs armed before the stop and their collapsed successors, in one turn
+        metrics.skipped_run(f"e{i}")
+    await asyncio.sleep(0)
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 1 and "runs=54 endpoints=54" in skipped[0]
