@@ -25,16 +25,17 @@ class SystemClock:
 
 
 class FakeClock:
-    """A clock that only moves when told to. `monotonic` moves with `time`."""
+    """A clock that only moves when told to. `monotonic` moves with `time`, except across `step`."""
 
     def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
         self._now = start
+        self._mono = 0.0  # monotonic() - time()
 
     def time(self) -> float:
         return self._now
 
     def monotonic(self) -> float:
-        return self._now
+        return self._now + self._mono
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
@@ -43,6 +44,12 @@ class FakeClock:
 
     def set(self, now: float) -> None:
         self._now = now
+        self._mono = 0.0
+
+    def step(self, seconds: float) -> None:
+        """A wall-clock step (NTP, a VM resumed, an operator): `time` jumps either way, `monotonic` does not."""
+        self._now += seconds
+        self._mono -= seconds
 
 
 __all__ = ["Clock", "FakeClock", "SystemClock"]

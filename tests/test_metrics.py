@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import os
 import shutil
 import subprocess
@@ -424,3 +425,25 @@ def test_registry_families_as_the_client_encodes_them(accept: str) -> None:
     Counter("plain_events", "a counter", registry=registry).inc(12345678.5)
     om_encoder, _ = choose_encoder(accept)
     assert render_metrics(registry, accept)[0] == om_encoder(registry)
+
+
+async def test_a_burst_of_missed_or_skipped_runs_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    registry = CollectorRegistry()
+    metrics = SelfMetrics(registry, pending_writes=lambda: 0.0, store_healthy=lambda: 1.0,
+                          in_flight=lambda: 0.0, jobs=lambda: 200.0, store_write_errors=lambda: 0.0,
+                          store_dropped=lambda: 0.0)  # fmt: skip
+    caplog.set_level(logging.WARNING)
+    for i in range(3600):  # what one scheduler tick reports after a 60 s SIGSTOP at 200 endpoints
+        metrics.missed_run(f"e{i % 200}")
+    await asyncio.sleep(0)
+    lines = [r.getMessage() for r in caplog.records if "missed" in r.getMessage()]
+    assert len(lines) == 1 and "runs=3600 endpoints=200" in lines[0]
+    metrics.missed_run("e1")  # within MISS_LOG_EVERY of the last line: summed into the next one
+    await asyncio.sleep(0.05)
+    assert len([r for r in caplog.records if "missed" in r.getMessage()]) == 1
+    assert registry.get_sample_value("slowatch_scheduler_missed_runs_total") == 3601
+    for i in range(54):  # the runs armed before the stop and their collapsed successors, in one turn
+        metrics.skipped_run(f"e{i}")
+    await asyncio.sleep(0)
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 1 and "runs=54 endpoints=54" in skipped[0]

@@ -63,7 +63,7 @@ class Firing:
     event: AlertEvent  # the firing event (its `since` and details as first notified)
     notified: bool
     last_sent: float | None
-    clear_since: float | None = None  # SLO alerts: when the condition was first seen false
+    clear_since: float | None = None  # SLO alerts: when the condition was first seen false (Clock.monotonic)
 
     def row(self) -> FiringRow:
         return FiringRow(self.event.alert_key, self.event, self.notified, self.last_sent)
@@ -76,6 +76,7 @@ class AlertBook:
         self.firing: dict[str, Firing] = {}
         self.counters: Counter[tuple[str, str]] = Counter()
         self._enqueue = enqueue
+        self._streaks_op: Decision | None = None  # the last decision queued, while streak-only: absorbs the next
 
     def restore(self, rows: Sequence[FiringRow]) -> None:
         self.firing = {r.key: Firing(r.event, r.notified, r.last_sent) for r in rows}
@@ -121,10 +122,14 @@ class AlertBook:
         decision.cleared.add(key)
 
     def commit(self, decision: Decision) -> None:
-        if decision.streaks or decision.firing or decision.cleared or decision.items:
+        if decision.firing or decision.cleared or decision.items:
             self.store.submit(decision)
+            self._streaks_op = None  # later streaks must be written after this one's: a new op
             if decision.items:
                 self._enqueue(decision.items)
+        elif decision.streaks and (self._streaks_op is None or not self._streaks_op.absorb(decision)):
+            self.store.submit(decision)
+            self._streaks_op = decision
 
 
 __all__ = ["AlertBook", "Firing", "Router", "matches"]

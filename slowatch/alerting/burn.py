@@ -3,7 +3,9 @@
 Burn: a severity's alert fires when any of its tiers fires (long AND short burn rate above the
 tier's factor); it needs state `ok` (too few events or no data say nothing about burn). Every SLO
 alert resolves once its condition has been false for `resolve_after` (the hysteresis is kept in
-memory: after a restart, a condition already false waits `resolve_after` again).
+memory: after a restart, a condition already false waits `resolve_after` again). That and
+`no_data_after` are measured on the monotonic clock: a step of the wall clock neither resolves an
+alert nor fires "no data" early.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class SloAlerts:
         self.book = book
         self.suppressor = suppressor
         self._latest = latest
-        self._no_data_since: dict[tuple[str, str], float] = {}
+        self._no_data_since: dict[tuple[str, str], float] = {}  # Clock.monotonic() first seen without data
+        self._mono = 0.0  # Clock.monotonic() of the evaluation in progress
         self.configure(config)
 
     def configure(self, config: Config, defs: Sequence[SloDef] | None = None) -> None:
@@ -47,9 +50,11 @@ class SloAlerts:
                 self._possible |= {exhausted_key(consumer, slo), no_data_key(consumer, slo)}
                 self._possible |= {burn_key(consumer, slo, t.severity) for t in policy.tiers}
 
-    def evaluate(self, snapshot: Snapshot, now: float) -> None:
-        """Decide every SLO's alerts from `snapshot`. Alerts the config can no longer fire (SLO or
-        tier removed, alerting disabled) resolve; an SLO merely absent from a snapshot is left alone."""
+    def evaluate(self, snapshot: Snapshot, now: float, mono: float | None = None) -> None:
+        """Decide every SLO's alerts from `snapshot` at wall time `now` (`mono`: the monotonic clock, for
+        durations; default `now`). Alerts the config can no longer fire (SLO or tier removed, alerting
+        disabled) resolve; an SLO merely absent from a snapshot is left alone."""
+        self._mono = now if mono is None else mono
         decision = Decision(now)
         for st in snapshot.slos:
             policy = self.policies.get(st.consumer, st.slo)
@@ -76,11 +81,12 @@ class SloAlerts:
         self._update(key, exhausted, build, policy, quiet, decision, partial(self._slo_details, st))
         key, ident = no_data_key(st.consumer, st.slo), (st.consumer, st.slo)
         if st.state is SloState.NO_DATA:
-            since = self._no_data_since.setdefault(ident, now)
+            since = self._no_data_since.setdefault(ident, self._mono)
         else:
-            since = self._no_data_since.pop(ident, now)
-        no_data = st.state is SloState.NO_DATA and now - since >= policy.no_data_after
-        build = partial(self._no_data_event, st, since, now)
+            since = self._no_data_since.pop(ident, self._mono)
+        lasted = self._mono - since
+        no_data = st.state is SloState.NO_DATA and lasted >= policy.no_data_after
+        build = partial(self._no_data_event, st, now - lasted, now)
         self._update(key, no_data, build, policy, quiet, decision, dict)
 
     def _update(self, key: str, condition: bool, build: Callable[[], AlertEvent], policy: SloPolicy,
@@ -95,8 +101,8 @@ class SloAlerts:
                     self.book.notify(key, decision)
         elif f is not None:
             if f.clear_since is None:
-                f.clear_since = decision.now
-            if decision.now - f.clear_since >= policy.resolve_after:
+                f.clear_since = self._mono
+            if self._mono - f.clear_since >= policy.resolve_after:
                 self.book.resolve(key, decision, details=details())
 
     def _failing(self, st: SloStatus) -> list[dict[str, str]]:

@@ -11,7 +11,8 @@ silence is worse than a possible duplicate after a crash.
 Transient failures (5xx, 429, timeouts, network) retry the same message with exponential backoff
 and jitter, or after `Retry-After`; a sink's queue waits behind its head, which keeps every
 alert's events in order. Permanent failures (other 4xx) are marked `failed` and not retried;
-items older than `give_up_after` are marked `expired`.
+items older than `give_up_after` are marked `expired`: their age is on the monotonic clock (a
+restored item starts at its wall-clock age), so a step of the wall clock expires nothing early.
 
 Supervision: an exception a sink raises while sending (a bug, or a reply nobody anticipated) is a
 failed attempt like a 5xx: counted (`error` and `retried`), the notification kept pending in the
@@ -104,8 +105,8 @@ class SinkWorker:
         owner, name = self._owner, self.sink.name
         backoff = self.sink.config.retry_initial
         while batch and not owner.closing.is_set():
-            now = owner.clock.time()
-            expired = [i for i in batch if now - i.created > self.sink.config.give_up_after]
+            mono, give_up = owner.clock.monotonic(), self.sink.config.give_up_after  # (not the wall clock: steps)
+            expired = [i for i in batch if i.born is not None and mono - i.born > give_up]
             if expired:
                 logger.error("notifications expired undelivered sink=%s events=%d last_error=%s",
                              name, len(expired), expired[0].last_error)  # fmt: skip
@@ -244,7 +245,10 @@ class Dispatcher:
 
     def enqueue(self, items: Sequence[OutboxItem]) -> None:
         now = asyncio.get_running_loop().time()
+        wall, mono = self.clock.time(), self.clock.monotonic()
         for item in items:
+            if item.born is None:  # new: now; restored from the outbox: as old as its wall-clock age at start
+                item.born = mono - max(0.0, wall - item.created)
             worker = self.workers.get(item.sink)
             if worker is None:
                 continue  # a sink removed by a reload: its rows stay pending in the outbox

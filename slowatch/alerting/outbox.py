@@ -3,10 +3,17 @@
 A decision (streak change, alert firing/resolving, events for sinks) is ONE `Decision` op, so the
 firing state and the outbox rows it implies commit in the same transaction or not at all. Every op
 is idempotent (upserts, INSERT OR IGNORE on (sink, event_id)), as the store may re-run it.
+
+Streak-only decisions (a flapping endpoint makes one per result) are coalesced while the store has
+not taken them (`Decision.absorb`, AlertBook.commit): a long store outage holds at most one of them
+instead of one per result. Decisions with firing state or outbox rows are never merged nor dropped:
+they are as many as alert transitions (each needs `failure_threshold` / `success_threshold` results
+in a row), and their notifications are delivered from memory meanwhile (dispatcher: `durable_wait`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +32,7 @@ class OutboxItem:
     attempts: int = 0
     last_error: str = ""
     queued: float = 0.0  # event-loop time it was queued in memory (0: restored, ready at once)
+    born: float | None = None  # Clock.monotonic() when created (set on enqueue): its age for give_up_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +52,22 @@ class Decision:
     firing: dict[str, FiringRow] = field(default_factory=dict)
     cleared: set[str] = field(default_factory=set)
     items: list[OutboxItem] = field(default_factory=list)
+    started: bool = False  # the writer thread has taken it: it no longer absorbs streaks
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def absorb(self, newer: Decision) -> bool:
+        """Take the streaks of a later streak-only decision, if the writer has not taken this one yet (its
+        streak rows are state: only the newest per endpoint matters). False: submit `newer` itself."""
+        with self._lock:
+            if self.started:
+                return False
+            self.streaks.update(newer.streaks)
+            self.now = newer.now
+            return True
 
     def __call__(self, db: Database) -> None:
+        with self._lock:
+            self.started = True
         c = db.conn
         for endpoint, (fails, oks) in self.streaks.items():
             c.execute(

@@ -92,7 +92,7 @@ class AlertService:
         self.health.observe(result, self._clock.time())
 
     def evaluate(self, snapshot: Snapshot) -> None:
-        self.slo.evaluate(snapshot, self._clock.time())
+        self.slo.evaluate(snapshot, self._clock.time(), self._clock.monotonic())
 
     def collector(self) -> Collector:
         return AlertCollector(self, self._clock.time)

@@ -78,11 +78,23 @@ async def _attempt(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     )
 
 
+def stalled(endpoint: Endpoint, result: ProbeResult) -> bool:
+    """A timeout that fired far later than any timer of the probe was set for (its timeout, the safety
+    net one second after it): the process was stopped (SIGSTOP, a paused VM) or its event loop blocked,
+    so the attempt says nothing about the target."""
+    return result.outcome is Outcome.TIMEOUT and result.duration > endpoint.timeout + 1.0 + max(1.0, endpoint.timeout)
+
+
 async def run_probe(endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[ProbeResult], None]) -> ProbeResult:
-    """Probe with `endpoint.retries` retries; every attempt goes to `on_result`, only the last is final."""
+    """Probe with `endpoint.retries` retries; every attempt goes to `on_result`, only the last is final.
+    An attempt cut short by a stalled process (`stalled`) is not reported: it is made again, once."""
     attempts = endpoint.retries + 1
     for attempt in range(1, attempts + 1):
         result = await probe_once(endpoint, ctx)
+        if stalled(endpoint, result):
+            logger.info("probe attempt discarded, the process was stalled: endpoint=%s timeout=%gs took=%.1fs; "
+                        "probing again", endpoint.name, endpoint.timeout, result.duration)  # fmt: skip
+            result = await probe_once(endpoint, ctx)
         last = result.ok or attempt == attempts
         if attempt != 1 or not last:  # the defaults are attempt=1, final=True: no copy for most probes
             result = replace(result, attempt=attempt, final=last)
@@ -93,4 +105,4 @@ async def run_probe(endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[
     raise AssertionError("unreachable")
 
 
-__all__ = ["ProbeContext", "ProbeFn", "make_session", "probe_once", "run_probe"]
+__all__ = ["ProbeContext", "ProbeFn", "make_session", "probe_once", "run_probe", "stalled"]

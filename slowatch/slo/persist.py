@@ -56,6 +56,7 @@ class Batch:
         self.prune: list[tuple[str | None, str, float]] = []
         self.saved_at: float | None = None  # set: advance the watermark to the newest stored result
         self.extra: list[Callable[[Database], object]] = []  # more writes that must commit with these cells
+        self.started = False  # the writer thread has taken it (set on its first try)
 
     def add_fine(self, fingerprint: str, ledger: Ledger, rows: Iterable[FineRow]) -> None:
         """The whole hour of each changed fine cell, as the ledger holds it now."""
@@ -78,6 +79,7 @@ class Batch:
         )
 
     def __call__(self, db: Database) -> None:
+        self.started = True
         conn = db.conn
         for replaced, since, until in self.replace:
             sql = "DELETE FROM slo_cells WHERE fingerprint = ? AND start >= ? AND start < ?"

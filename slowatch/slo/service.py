@@ -2,6 +2,7 @@
 
     result --observe()--> Engine ledgers (memory) --every refresh_interval--> Snapshot (swapped)
                                  └--every persist_interval: dirty cells + counters, one store.submit
+                                    (skipped while the previous one is still queued: persist_due)
 
 Restart-safe: `start()` loads every ledger's cells (and the monotonic counters) from the store, so
 budgets after a restart equal those before it (`stop()` persists last). A fingerprint with no persisted
@@ -69,6 +70,8 @@ class SloService:
         self._snapshot = Snapshot(clock.time())
         self._saved_counters: dict[tuple[str, str], tuple[int, int]] = {}
         self._replace: list[tuple[str, float, float]] = []
+        self._queued: Batch | None = None  # the last save submitted (its `started`: the writer took it)
+        self.saves_held = 0  # periodic saves skipped while the previous one was still queued
         self._last_prune = self._last_sweep = -SWEEP_EVERY
         self._tasks: list[asyncio.Task[None]] = []
         self.refresh_times = refresh_histogram()
@@ -129,7 +132,7 @@ class SloService:
             self.refresh()
         self._tasks = [
             asyncio.create_task(self._every(self._refresh_interval, self.refresh), name="slo-refresh"),
-            asyncio.create_task(self._every(self._persist_interval, self.persist), name="slo-persist"),
+            asyncio.create_task(self._every(self._persist_interval, self.persist_due), name="slo-persist"),
             asyncio.create_task(self._poll_corrections(), name="slo-corrections"),
         ]
 
@@ -252,6 +255,23 @@ class SloService:
                 logger.info("slo ledger rebuilt from the store: fingerprint=%s cells=%d", slo.fingerprint, len(rows[1]))
         return fingerprints
 
+    def persist_due(self) -> None:
+        """The periodic save: skipped while the previous save is still queued (the store cannot write, or
+        is catching up). Its cells stay dirty in the ledgers, the truth, so the next save carries their
+        newest values: at most two saves are held in memory however long the outage, instead of one per
+        `persist_interval`. (Not merged into the queued one: the watermark it sets must match its place.)"""
+        queued = self._queued
+        if queued is not None and not queued.started:
+            if self.saves_held == 0:
+                logger.warning("slo: state saves held while the store has not taken the last one: store_pending=%d "
+                               "last_error=%r", self._store.pending, self._store.last_error)  # fmt: skip
+            self.saves_held += 1
+            return
+        if self.saves_held:
+            logger.info("slo: state saves resumed: held=%d", self.saves_held)
+            self.saves_held = 0
+        self.persist()
+
     def persist(self, extra: Callable[[Database], object] | None = None) -> None:
         """Queue one store transaction with every dirty cell and changed counter (no I/O here), and `extra`."""
         batch = Batch()
@@ -279,6 +299,7 @@ class SloService:
                 batch.prune += [(None, FINE, fine_cut), (None, COARSE, coarse_cut)]
         if batch:
             self._store.submit(batch)
+            self._queued = batch
 
 
 __all__ = ["SloService"]

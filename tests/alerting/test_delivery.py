@@ -188,6 +188,40 @@ async def test_undeliverable_items_expire_after_give_up_after(
     assert 'slowatch_notifications_total{outcome="expired",sink="oncall"} 1.0' in metrics_text(r)
 
 
+async def test_a_wall_clock_step_forward_expires_no_notification(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    receiver.default = Reply(503, "unavailable")
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("a", target.url(), failure_threshold=1)],
+        sinks={"oncall": {**slack_sink(receiver.url()), "give_up_after": "1h"}},
+        routes=[{"match": {}, "sinks": ["oncall"]}],
+    )
+    r = await rig(config)
+    target.up = False
+    await r.probe("a")
+    for _ in range(100):
+        if len(receiver.attempts) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    r.clock.step(86400)  # NTP fixes a clock a day behind: the notification is seconds old, not a day
+    attempts = len(receiver.attempts)
+    for _ in range(100):
+        if len(receiver.attempts) >= attempts + 2:
+            break
+        await asyncio.sleep(0.02)
+    assert len(receiver.attempts) >= attempts + 2  # still retried
+    assert not r.service.dispatcher.counters[("oncall", "expired")]
+    receiver.default = Reply(200, "ok")
+    for _ in range(100):
+        if r.service.dispatcher.counters[("oncall", "delivered")]:
+            break
+        await asyncio.sleep(0.02)
+    [row] = await r.store.read(list_outbox)
+    assert row.status == "delivered"
+
+
 async def test_a_store_that_cannot_commit_does_not_silence_alerts(
     tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
 ) -> None:

@@ -253,3 +253,36 @@ async def test_exhausted_waits_for_enough_events(slo_rig: SloRig, target: Target
     assert st.state is SloState.TOO_FEW_EVENTS
     assert st.budget_remaining is not None and st.budget_remaining < 0
     assert "exhausted:shop/avail" not in rig.firing()
+
+
+async def test_a_wall_clock_step_fires_no_no_data_alert_early(slo_rig: SloRig) -> None:
+    rig = slo_rig
+    await rig.step()
+    rig.clock.step(86400)  # NTP fixes a clock a day behind: 10 s pass, not a day
+    await rig.step()
+    assert "no_data:quiet/avail" not in rig.firing()  # `idle` is never probed: no data for 10 s, not 2m
+    for _ in range(12):
+        await rig.step()
+    assert "no_data:quiet/avail" in rig.firing()
+
+
+@pytest.mark.parametrize("slo_rig", [HALF_BUDGET], indirect=True)
+async def test_a_wall_clock_step_resolves_no_alert_early(slo_rig: SloRig, target: Target) -> None:
+    rig = slo_rig
+    for _ in range(200):
+        await rig.step()
+    target.up = False
+    await rig.step()
+    await rig.step()
+    assert "exhausted:shop/avail" in rig.firing()
+    target.up = True
+    for _ in range(300):  # until the budget recovers: the alert's condition is false from then on
+        st = await rig.step()
+        if st.budget_remaining is not None and st.budget_remaining > 0.5:
+            break
+    rig.clock.step(86400)  # 10 s pass, not a day
+    await rig.step()
+    assert "exhausted:shop/avail" in rig.firing()  # resolve_after (60 s) has not passed
+    for _ in range(6):
+        await rig.step()
+    assert "exhausted:shop/avail" not in rig.firing()

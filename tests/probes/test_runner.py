@@ -57,3 +57,29 @@ async def test_success_stops_retrying(ctx: ProbeContext, hostile: TcpTarget) -> 
     seen: list[Any] = []
     await run_probe(http_endpoint(f"http://127.0.0.1:{hostile.port}/ok", retries=3), ctx, seen.append)
     assert [(r.attempt, r.final, r.ok) for r in seen] == [(1, True, True)]
+
+
+async def test_an_attempt_cut_short_by_a_stalled_process_is_made_again(ctx: ProbeContext, aiohttp_server: Any) -> None:
+    from aiohttp import web
+
+    calls = 0
+
+    async def slow_once(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(30)  # in flight while the process is "stopped"
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", slow_once)
+    server = await aiohttp_server(app)
+    seen: list[ProbeResult] = []
+    probing = asyncio.create_task(run_probe(http_endpoint(f"http://127.0.0.1:{server.port}/", timeout=0.2), ctx,
+                                            seen.append))  # fmt: skip
+    while calls == 0:
+        await asyncio.sleep(0.01)
+    time.sleep(2.5)  # the event loop does not run, as under SIGSTOP: the 0.2 s timeout fires 2.5 s late
+    result = await probing
+    assert [r.outcome for r in seen] == [Outcome.SUCCESS] and result.ok  # not a timeout of the target's
+    assert calls == 2

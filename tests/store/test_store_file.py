@@ -73,3 +73,18 @@ async def test_a_database_replaced_under_the_store_is_not_written_to(
     assert store.healthy
     await store.close()
     assert count(db_path) == 2
+
+
+async def test_the_wal_is_cut_back_after_a_large_catch_up_write(make_store: MakeStore, db_path: str) -> None:
+    store = make_store()
+    await store.start()
+    store.submit(lambda db: db.conn.execute("CREATE TABLE big (b BLOB)"))
+    store.submit(lambda db: db.conn.executemany("INSERT INTO big VALUES (zeroblob(1048576))", [()] * 40))
+    await store.flush(fold=False)  # one 40 MB transaction: the -wal grows past it
+    assert os.path.getsize(db_path + "-wal") > 40 * 2**20
+    for i in range(3):  # later small transactions restart the -wal once it is checkpointed
+        store.submit(lambda db: db.conn.execute("DELETE FROM big WHERE rowid IN (SELECT rowid FROM big LIMIT 1)"))
+        store.record(result(at=T0 + i))
+        await store.flush(fold=False)
+        await asyncio.sleep(0.05)
+    assert os.path.getsize(db_path + "-wal") <= 17 * 2**20  # JOURNAL_SIZE_LIMIT (16 MB) plus a transaction
