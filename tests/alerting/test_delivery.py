@@ -158,14 +158,13 @@ async def test_storm_control_groups_50_failures_into_one_message_per_sink(
     assert {e["alert"] for e in hook.body["events"]} == {f"endpoint:{n}" for n in names}
 
 
-async def test_undeliverable_items_expire_after_give_up_after(
-    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
-) -> None:
+async def retrying(tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any, give_up_after: str) -> Any:
+    """A rig whose one alert the receiver keeps refusing (503), once it was tried twice."""
     receiver.default = Reply(503, "unavailable")
     config = make_config(
         tmp_path,
         endpoints=[http_endpoint("a", target.url(), failure_threshold=1)],
-        sinks={"oncall": {**slack_sink(receiver.url()), "give_up_after": "1m"}},
+        sinks={"oncall": {**slack_sink(receiver.url()), "give_up_after": give_up_after}},
         routes=[{"match": {}, "sinks": ["oncall"]}],
     )
     r = await rig(config)
@@ -175,6 +174,13 @@ async def test_undeliverable_items_expire_after_give_up_after(
         if len(receiver.attempts) >= 2:
             break
         await asyncio.sleep(0.02)
+    return r
+
+
+async def test_undeliverable_items_expire_after_give_up_after(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    r = await retrying(tmp_path, target, receiver, rig, "1m")
     r.clock.advance(61)  # the next retry finds the item older than give_up_after
     for _ in range(100):
         if r.service.dispatcher.counters[("oncall", "expired")]:
@@ -191,20 +197,7 @@ async def test_undeliverable_items_expire_after_give_up_after(
 async def test_a_wall_clock_step_forward_expires_no_notification(
     tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
 ) -> None:
-    receiver.default = Reply(503, "unavailable")
-    config = make_config(
-        tmp_path,
-        endpoints=[http_endpoint("a", target.url(), failure_threshold=1)],
-        sinks={"oncall": {**slack_sink(receiver.url()), "give_up_after": "1h"}},
-        routes=[{"match": {}, "sinks": ["oncall"]}],
-    )
-    r = await rig(config)
-    target.up = False
-    await r.probe("a")
-    for _ in range(100):
-        if len(receiver.attempts) >= 2:
-            break
-        await asyncio.sleep(0.02)
+    r = await retrying(tmp_path, target, receiver, rig, "1h")
     r.clock.step(86400)  # NTP fixes a clock a day behind: the notification is seconds old, not a day
     attempts = len(receiver.attempts)
     for _ in range(100):
