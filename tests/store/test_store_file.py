@@ -59,9 +59,9 @@ async def test_a_database_replaced_under_the_store_is_not_written_to(
     await store.start()
     store.record(result(at=T0))
     await store.flush()
-    os.rename(db_path, db_path + ".mine")
-    shutil.copy(other, db_path + ".tmp")
-    os.rename(db_path + ".tmp", db_path)  # another file where ours was
+    os.link(db_path, db_path + ".mine")  # ours kept under another name (same file), so that the path is never
+    shutil.copy(other, db_path + ".tmp")  # missing (a writer turn then would say "deleted or moved": a flake)
+    os.replace(db_path + ".tmp", db_path)  # another file where ours was, in one step
     store.record(result(at=T0 + 1))
     await eventually(lambda: not store.healthy)
     assert store.last_error is not None and f"database {db_path} was replaced by another file" in store.last_error
