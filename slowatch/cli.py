@@ -75,19 +75,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from slowatch.cluster_cli import apply_cluster_flags
 
+    overrides = (args.listen, args.db, args.log_format)
     try:
-        config = apply_cluster_flags(_override(config, args.listen, args.db, args.log_format), args)
+        config = apply_cluster_flags(_override(config, *overrides), args)
     except ValueError as exc:
         print(f"slowatch run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
     def load(path: Path) -> Config:  # a reload keeps the command line's overrides
-        loaded = reload_isolated(path, unpacker)
-        return apply_cluster_flags(_override(loaded, args.listen, args.db, args.log_format), args)
-
-    daemon = Daemon(config, config_path=args.config, load=load)
+        return apply_cluster_flags(_override(reload_isolated(path, unpacker), *overrides), args)
 
     async def main() -> int:
+        daemon = Daemon(config, config_path=args.config, load=load)  # here: after process.run raised nofile
         if args.once:
             await daemon.start(schedule=False, serve=False)
             try:
@@ -305,13 +304,9 @@ def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     for name, target in TARGETS.items():
         p = targets.add_parser(name, help=target.help)
         p.add_argument("--config", "-c", required=True, help="YAML config file")
-        p.add_argument(
-            "--output",
-            "-o",
-            metavar=target.output,
-            required=target.needs_output,
-            help=f"write to this {target.output}" + ("" if target.needs_output else " (default: stdout)"),
-        )
+        default = "" if target.needs_output else " (default: stdout)"
+        p.add_argument("--output", "-o", metavar=target.output, required=target.needs_output,
+                       help=f"write to this {target.output}{default}")  # fmt: skip
         p.set_defaults(func=cmd_generate)
 
 

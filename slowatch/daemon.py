@@ -44,7 +44,7 @@ from slowatch.store.queries import latest_results
 from slowatch.switch import prepare, restart_needed
 from slowatch.web.app import make_app
 from slowatch.web.corrections import SYNC as CORRECTIONS_SYNC
-from slowatch.web.server import fitted_limits, serve
+from slowatch.web.server import fitted_concurrency, fitted_limits, serve
 from slowatch.workers import ProberPool, worker_count
 
 logger = logging.getLogger(__name__)
@@ -92,14 +92,13 @@ class Daemon:
         self._ready = False
         self._scheduling = False
         self._store = Store(
-            config.server.database,
-            clock=self._clock,
-            retention=config.server.retention,
+            config.server.database, clock=self._clock, retention=config.server.retention,
             observe_write=self._observe_write,
-        )
+        )  # fmt: skip
         thresholds = [s.threshold for c in config.consumers for s in c.slos if s.threshold is not None]
         self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics, thresholds, labels)
         self._scheduler: ProbeScheduler | ProberPool
+        self._concurrency = fitted_concurrency(config.server.max_concurrency)  # (to the open-file limit)
         workers = worker_count(config.server.probe_workers, config.endpoints)
         if workers:
             self._scheduler = ProberPool(
@@ -108,7 +107,7 @@ class Daemon:
                 observe_lag=self._observe_lag,
                 on_skipped=self._on_skipped,
                 on_missed=self._on_missed,
-                max_concurrency=config.server.max_concurrency,
+                max_concurrency=self._concurrency,
                 jitter=config.server.jitter,
                 log_format=config.server.log_format,
                 event_loop=config.server.event_loop,
@@ -118,7 +117,7 @@ class Daemon:
         else:
             self._scheduler = ProbeScheduler(
                 self._probe,
-                max_concurrency=config.server.max_concurrency,
+                max_concurrency=self._concurrency,
                 jitter=config.server.jitter,
                 observe_lag=self._observe_lag,
                 on_skipped=self._on_skipped,
@@ -216,7 +215,7 @@ class Daemon:
         """Probe every enabled endpoint once, concurrently within the bound (`slowatch run --once`)."""
         assert self._ctx is not None
         ctx = self._ctx
-        slots = asyncio.Semaphore(self._config.server.max_concurrency)
+        slots = asyncio.Semaphore(self._concurrency)
 
         async def one(ep: Endpoint) -> ProbeResult:
             async with slots:
@@ -248,7 +247,7 @@ class Daemon:
         self._latest.update({name: row.to_probe_result() for name, row in restored.items()})
         await self._slo.start()
         await self._alerts.start()
-        self._session = make_session(limit=self._config.server.max_concurrency)
+        self._session = make_session(limit=self._concurrency)
         self._ctx = ProbeContext(session=self._session, clock=self._clock)
         self._probe_metrics.set_endpoints(self._config.endpoints)
         self._self_metrics.config_loaded(True, self._clock.time())
@@ -285,7 +284,7 @@ class Daemon:
 
     async def _serve(self) -> None:
         server = self._config.server
-        limits = fitted_limits(server.http, probe_sockets=server.max_concurrency)
+        limits = fitted_limits(server.http, probe_sockets=self._concurrency)
         app = make_app(self)
         app[CORRECTIONS_SYNC] = self._slo.sync_corrections
         self._runner, site = await serve(app, server.host, server.port, limits)

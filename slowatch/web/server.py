@@ -11,7 +11,8 @@ run out:
   this deadline (an idle keep-alive connection closes after the same time). A request body left
   unread is drained for at most the same time (`lingering_time`); no route of slowatch reads bodies.
 - `max_connections`: open connections at most; one more is answered `503` and closed at once. The
-  limit is lowered to fit the process's open-file limit (RLIMIT_NOFILE), keeping room for probes.
+  limit is lowered to fit the process's open-file limit (RLIMIT_NOFILE), keeping room for probes, whose
+  `max_concurrency` is fitted to it first (`fitted_concurrency`).
 
 A request aiohttp cannot parse (a request line or header over 8 KB, a bad status line or header: its
 `BadHttpMessage` family) gets aiohttp's own 400, and aiohttp logs it at ERROR with a traceback, so
@@ -49,6 +50,22 @@ CLIENT_ERROR_WINDOW = 60.0
 class HttpLimits:
     header_timeout: float = 10.0
     max_connections: int = 1024
+
+
+def fitted_concurrency(configured: int, *, api: int = 16) -> int:
+    """`server.max_concurrency`, lowered (with a warning) to what the open-file limit leaves after
+    `RESERVED_FDS` and `api` connections: probes past it would fail for want of a socket and count against
+    their targets; within it they wait for a slot (lag, skipped runs: the host's limit, said as such)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft - RESERVED_FDS - api >= configured:
+        return configured
+    fitted = max(1, soft - RESERVED_FDS - api)
+    logger.warning(
+        "max_concurrency lowered to fit the open-file limit configured=%d used=%d nofile=%d: probes beyond it "
+        "wait for a slot instead of failing; raise ulimit -n / LimitNOFILE to probe more at once",
+        configured, fitted, soft,
+    )  # fmt: skip
+    return fitted
 
 
 def fitted_limits(config: HttpConfig, *, probe_sockets: int) -> HttpLimits:
@@ -208,4 +225,6 @@ async def serve(app: web.Application, host: str, port: int, limits: HttpLimits) 
     return runner, site
 
 
-__all__ = ["CLIENT_ERROR_BURST", "ClientErrorLog", "GuardedSite", "HttpLimits", "fitted_limits", "serve"]
+__all__ = [
+    "CLIENT_ERROR_BURST", "ClientErrorLog", "GuardedSite", "HttpLimits", "fitted_concurrency", "fitted_limits", "serve",
+]  # fmt: skip

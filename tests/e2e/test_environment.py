@@ -40,27 +40,31 @@ def slow_endpoints(targets: TestServer, write_config: Callable[[str], Path]) -> 
     )
 
 
-async def test_too_few_file_descriptors_is_said_at_start_and_in_each_failed_result(
+async def test_a_hard_open_file_limit_lowers_the_concurrency_and_no_probe_fails_for_it(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
+    """300 slow probes at once under a hard limit of 128 descriptors. They used to fail as `error` (out of
+    file descriptors: counted against their targets' SLOs) and could leave the API none; now the bound on
+    concurrent probes is fitted to the limit, the rest wait for a slot, and the API keeps answering."""
     cfg = slow_endpoints(targets, write_config)
     d = DaemonProcess(cfg, tmp_path, preexec=low_fd_limit)
     daemons.append(d)
     await d.start()
-    await asyncio.sleep(6)  # every endpoint probed at least once, most of them past the limit
+    await asyncio.sleep(3)
+    assert (await d.get("/healthz"))[0] == 200  # while every slot is taken
+    await asyncio.sleep(3)
     assert d.proc is not None and d.proc.returncode is None  # no crash
     assert await d.stop() == 0
 
     log = d.log()
-    assert "open-file limit too low for max_concurrency: nofile=128" in log
-    assert "Traceback" not in log
+    assert "max_concurrency lowered to fit the open-file limit configured=300 used=48 nofile=128" in log
+    assert "Traceback" not in log and "open-file limit too low" not in log
     db = sqlite3.connect(tmp_path / "slowatch.db")
     try:
-        messages = dict(db.execute("SELECT message, count(*) FROM results WHERE outcome = 'error' GROUP BY 1"))
+        outcomes = dict(db.execute("SELECT outcome, count(*) FROM results GROUP BY 1"))
     finally:
         db.close()
-    said = "slowatch is out of file descriptors (open-file limit 128): raise ulimit -n"
-    assert any(m.startswith(said) for m in messages), messages
+    assert outcomes.get("timeout", 0) >= 48 and "error" not in outcomes, outcomes  # (/slow: timeouts, as intended)
 
 
 @pytest.mark.skipif(resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 4096, reason="needs a hard open-file limit >= 4096")
