@@ -129,4 +129,6 @@ async def test_slo_counts_equal_stored_results_after_many_kill_9s(
         events, good, excluded = expected(db, slo.endpoints, slo.threshold)
         assert counters[slo.key] == (events, good), (slo.key, stored, seed, last.log()[-3000:])
         assert cells[slo.fingerprint] == (events, good, excluded), (slo.key, seed)
-    assert "the last stop was unclean" in last.log()  # the catch-up ran (and said so)
+    # the catch-up ran (and said so) at some start after a kill: not always at the last one, which finds
+    # nothing uncounted when the run before it was killed after its own catch-up had been saved (seed-dependent)
+    assert any("the last stop was unclean" in d.log() for d in daemons), seed
