@@ -40,6 +40,14 @@ def slow_endpoints(targets: TestServer, write_config: Callable[[str], Path]) -> 
     )
 
 
+def stored_outcomes(workdir: Path) -> dict[str, int]:
+    db = sqlite3.connect(workdir / "slowatch.db")
+    try:
+        return dict(db.execute("SELECT outcome, count(*) FROM results GROUP BY 1"))
+    finally:
+        db.close()
+
+
 async def test_a_hard_open_file_limit_lowers_the_concurrency_and_no_probe_fails_for_it(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
@@ -59,11 +67,7 @@ async def test_a_hard_open_file_limit_lowers_the_concurrency_and_no_probe_fails_
     log = d.log()
     assert "max_concurrency lowered to fit the open-file limit configured=300 used=48 nofile=128" in log
     assert "Traceback" not in log and "open-file limit too low" not in log
-    db = sqlite3.connect(tmp_path / "slowatch.db")
-    try:
-        outcomes = dict(db.execute("SELECT outcome, count(*) FROM results GROUP BY 1"))
-    finally:
-        db.close()
+    outcomes = stored_outcomes(tmp_path)
     assert outcomes.get("timeout", 0) >= 48 and "error" not in outcomes, outcomes  # (/slow: timeouts, as intended)
 
 
@@ -82,9 +86,5 @@ async def test_a_low_soft_open_file_limit_is_raised_to_the_hard_one(
     log = d.log()
     assert "open-file limit raised to the hard limit nofile=128->" in log
     assert "open-file limit too low" not in log and "Traceback" not in log
-    db = sqlite3.connect(tmp_path / "slowatch.db")
-    try:
-        outcomes = dict(db.execute("SELECT outcome, count(*) FROM results GROUP BY 1"))
-    finally:
-        db.close()
+    outcomes = stored_outcomes(tmp_path)
     assert sum(outcomes.values()) >= 300 and "error" not in outcomes, outcomes  # (/slow: timeouts, as intended)
