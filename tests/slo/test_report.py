@@ -73,10 +73,11 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def report(config_file: Path, *argv: str) -> tuple[int, str]:
+def report(config_file: Path, *argv: str, at: str = "2026-11-01T12:00:00Z") -> tuple[int, str]:
+    """`slowatch report --config FILE --at AT ARGV...` in-process: (exit code, what it printed)."""
     parser = argparse.ArgumentParser()
     add_report_arguments(parser)
-    args = parser.parse_args(["--config", str(config_file), "--at", "2026-11-01T12:00:00Z", *argv])
+    args = parser.parse_args(["--config", str(config_file), "--at", at, *argv])
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("sys.stdout", out)

@@ -9,10 +9,8 @@ percentages beyond ±1,000% (or below -100%), multiples beyond 1,000x, negative 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import html
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -20,15 +18,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from slowatch.alerting.sinks.slack import message
 from slowatch.alerting.sinks.webhook import event_doc
 from slowatch.clock import FakeClock
 from slowatch.config import load_text
 from slowatch.daemon import Daemon
 from slowatch.models import Outcome, ProbeResult
-from slowatch.report import add_report_arguments, run_report
+from tests.slo.test_report import report
 from tests.web.conftest import T0, fetch
 
 SLOS = ("x400", "x80k", "three", "empty", "tight", "hour", "slowlat", "gated")
@@ -124,14 +120,9 @@ def human_fields(doc: Any) -> Iterator[str]:
 
 
 def cli_report(config: Path, *argv: str) -> str:
-    parser = argparse.ArgumentParser()
-    add_report_arguments(parser)
-    args = parser.parse_args(["--config", str(config), "--at", "2026-11-10T23:59:30Z", *argv])
-    out = io.StringIO()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("sys.stdout", out)
-        assert run_report(args) == 0
-    return out.getvalue()
+    code, text = report(config, *argv, at="2026-11-10T23:59:30Z")
+    assert code == 0
+    return text
 
 
 async def test_no_absurd_figure_on_any_page_report_badge_or_alert(tmp_path: Path) -> None:
