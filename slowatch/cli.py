@@ -25,6 +25,7 @@ from slowatch.config.parts import Unpacker
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
+from slowatch.generate_cli import add_generate_commands
 from slowatch.report import add_report_arguments, run_report
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -249,67 +250,6 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return _print_result(run_annotate(args, config))
 
 
-def _emit(text: str, output: str | None) -> int:
-    if output is None:
-        sys.stdout.write(text)
-        return EXIT_OK
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        print(f"{output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(f"wrote {output}", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_import_openslo(args: argparse.Namespace) -> int:
-    from slowatch.generate.openslo_import import import_files, render
-
-    result = import_files(args.files)
-    for note in sorted(result.notes, key=lambda p: p.key):
-        print(f"note: {note}", file=sys.stderr)
-    for problem in sorted(result.problems, key=lambda p: p.key):
-        print(problem, file=sys.stderr)
-    if result.problems:
-        print(f"{len(result.problems)} error(s): nothing imported", file=sys.stderr)
-        return EXIT_CONFIG
-    return _emit(render(result, args.files), args.output)
-
-
-def cmd_generate(args: argparse.Namespace) -> int:
-    from slowatch.generate.cli import TARGETS
-
-    config = _load_or_report(args.config)
-    if config is None:
-        return EXIT_CONFIG
-    for path, text in TARGETS[args.target].write(config, args.config, args.output):
-        if path == "-":
-            sys.stdout.write(text)
-            continue
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            print(f"{path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_FAILURE
-        print(f"wrote {path}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from slowatch.generate.cli import TARGETS
-
-    generate = sub.add_parser("generate", help="generate Prometheus rules, Grafana dashboards, ... from a config")
-    targets = generate.add_subparsers(dest="target", required=True)
-    for name, target in TARGETS.items():
-        p = targets.add_parser(name, help=target.help)
-        p.add_argument("--config", "-c", required=True, help="YAML config file")
-        default = "" if target.needs_output else " (default: stdout)"
-        p.add_argument("--output", "-o", metavar=target.output, required=target.needs_output,
-                       help=f"write to this {target.output}{default}")  # fmt: skip
-        p.set_defaults(func=cmd_generate)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slowatch", description=__doc__)
     parser.add_argument("--version", action="version", version=f"slowatch {__version__}")
@@ -380,14 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     silence.add_argument("--reason", default="")
     silence.set_defaults(func=cmd_silence)
 
-    _add_generate(sub)
-
-    import_ = sub.add_parser("import", help="turn other tools' files into slowatch config")
-    import_sub = import_.add_subparsers(dest="import_", required=True)
-    openslo_in = import_sub.add_parser("openslo", help="OpenSLO SLOs over slowatch endpoints -> a consumers: block")
-    openslo_in.add_argument("files", nargs="+", metavar="FILE")
-    openslo_in.add_argument("--output", "-o", help="file to write (default: standard output)")
-    openslo_in.set_defaults(func=cmd_import_openslo)
+    add_generate_commands(sub, _load_or_report)
 
     return parser
 
