@@ -2,7 +2,8 @@
 
 The writer inserts only raw rows (and incidents) per batch. A fold then adds every *final* result with
 `watermark < id <= max(id)` into `rollups`, `rollup_outcomes` (non-success outcomes only: the success
-count is `rollups.good`) and `latest` (kept unless older than the row already there) with
+count is `rollups.good`) and `latest` (each endpoint's newest final result by write order, i.e. by id: the
+order the writer's up/down state and its incidents follow, whatever the wall clock did) with
 `INSERT ... ON CONFLICT DO UPDATE` statements and advances the watermark (the one row of
 `rollup_watermark`) in the caller's transaction, so a fold is all or nothing and the watermark always
 says exactly which raw rows the derived tables include: each result is counted once, however the
@@ -51,10 +52,11 @@ UPSERT_ROLLUPS = "ON CONFLICT (endpoint, hour) DO UPDATE SET " + ", ".join(
     f"{c} = {c} + excluded.{c}" for c in COUNTERS
 )
 UPSERT_OUTCOMES = "ON CONFLICT (endpoint, hour, outcome) DO UPDATE SET count = count + excluded.count"
-UPSERT_LATEST = (  # kept unless older than the row already there
+UPSERT_LATEST = (  # a fold's rows are newer (by id) than every row folded before: always replaced. (Until
+    # session 8 only by a row with a ts at least as late: after the wall clock stepped back an hour, `latest`
+    # kept the row from before the step for that hour, and a restart then read a stale up/down state.)
     "ON CONFLICT (endpoint) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "endpoint")
-    + " WHERE excluded.ts >= latest.ts"
 )
 _FOLD_ROLLUPS = (  # d: the duration of a good (successful) attempt, NULL otherwise; latency_us sums whole µs
     f"WITH f AS MATERIALIZED (SELECT endpoint, {_HOUR} AS hour, iif(outcome = :ok, duration, NULL) AS d {_RANGE}) "
@@ -69,11 +71,7 @@ _FOLD_OUTCOMES = (
     f"{_RANGE} AND outcome != :ok GROUP BY 1, 2, 3 " + UPSERT_OUTCOMES
 )
 _COLS = ", ".join(RESULT_COLUMNS)
-_NEWEST = (  # the id of each endpoint's newest final result in the range (equal ts: the later row); one sort of
-    # the range's (endpoint, ts, id), no index on results (endpoint, ts) since v11 (pack_marker.py)
-    "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY endpoint ORDER BY ts DESC, id DESC) AS newest "
-    f"{_RANGE}) WHERE newest = 1"
-)
+_NEWEST = f"SELECT max(id) {_RANGE} GROUP BY endpoint"  # each endpoint's newest final result in the range, by id
 _FOLD_LATEST = f"INSERT INTO latest ({_COLS}) SELECT {_COLS} FROM results WHERE id IN ({_NEWEST}) " + UPSERT_LATEST
 _BOUNDS = {f"b{i}": b for i, b in enumerate(LATENCY_BUCKETS)}  # bound as doubles: the same as Python's
 
@@ -85,7 +83,7 @@ def watermark(db: Database) -> int:
 
 
 def unfolded_newest(db: Database) -> list[tuple[str, float, str]]:
-    """(endpoint, ts, outcome) of each endpoint's newest final result not folded into `latest` yet."""
+    """(endpoint, ts, outcome) of each endpoint's newest final result (by id) not folded into `latest` yet."""
     params = {"lo": watermark(db), "hi": 1 << 62}
     sql = f"SELECT endpoint, ts, outcome FROM results WHERE id IN ({_NEWEST})"
     return [(ep, ts, outcome) for ep, ts, outcome in db.conn.execute(sql, params)]

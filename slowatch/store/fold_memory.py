@@ -8,7 +8,7 @@ exactly what the SQL fold (fold.py `fold`) derives from them:
     histogram over LATENCY_BUCKETS (non-cumulative bins, the last one slower than every bound; `good`
     is their sum, `le_<N>ms` their running sums: the upsert adds them up);
   - per (endpoint, hour, outcome) the count of the other final attempts (`total` = good + these);
-  - per endpoint the id of its newest final row (ts, then id: of equal ts the later row).
+  - per endpoint the id of its newest final row (by id: fold.py).
 
 SQLite's arithmetic is matched, not approximated: hour = `CAST(ts AS INTEGER) / 3600 * 3600` (for
 0 <= ts < 2^52: Python's int() then floor division), µs = `round(d * 1e6)`, which SQLite computes as
@@ -30,8 +30,8 @@ parts add up to the single fold's figures (`latest` keeps the newer row either w
 only when a transaction committed (`add`, `arm`), so a failed fold leaves it as it was.
 
 Memory: endpoints get slots (rebuilt hourly, so removed endpoints are forgotten); per hour and slot an
-int64 (µs) and 12 uint32 bins (an overflow disarms), per slot the newest (ts, id): at 100,000 endpoints
-5.6 MB per hour (rows of more than MAX_HOURS hours between two folds disarm), 1.6 MB, and the slot table.
+int64 (µs) and 12 uint32 bins (an overflow disarms), per slot the newest id: at 100,000 endpoints
+5.6 MB per hour (rows of more than MAX_HOURS hours between two folds disarm), 0.8 MB, and the slot table.
 """
 
 from __future__ import annotations
@@ -133,7 +133,6 @@ class FoldMemory:
         n = len(self._names)
         self._hours: dict[int, tuple[array[int], array[int]]] = {}  # hour -> (µs per slot, bins per slot: uint32)
         self._outcomes: dict[tuple[int, int, str], int] = {}  # (slot, hour, outcome) -> count
-        self._newest_ts: array[float] = array("d", [-1.0]) * n
         self._newest_id: array[int] = array("q", bytes(8 * n))  # 0: no final row
 
     def arm(self, watermark: int, now: float) -> None:
@@ -166,7 +165,7 @@ class FoldMemory:
             self.next_id = first + len(rows)
 
     def _take(self, first: int, rows: Sequence[tuple[Any, ...]]) -> None:
-        slots, newest_ts, newest_id, outcomes = self._slots, self._newest_ts, self._newest_id, self._outcomes
+        slots, newest_id, outcomes = self._slots, self._newest_id, self._outcomes
         bounds, bins_per_slot, success = LATENCY_BUCKETS, _BINS, _SUCCESS
         lo = hi = 0.0  # [lo, hi): the hour of `lat` and `bins` (none yet)
         hour, lat, bins = 0, _NONE, _NONE
@@ -190,9 +189,7 @@ class FoldMemory:
             else:
                 key = (slot, hour, row[3])
                 outcomes[key] = outcomes.get(key, 0) + 1
-            if ts >= newest_ts[slot]:
-                newest_ts[slot] = ts
-                newest_id[slot] = rid
+            newest_id[slot] = rid
 
     def _hour(self, ts: float, rid: int) -> tuple[int, array[int], array[int]]:
         if not 0.0 <= ts < TS_LIMIT:
@@ -209,7 +206,6 @@ class FoldMemory:
     def _new_slot(self, name: str) -> int:
         slot = self._slots[name] = len(self._names)
         self._names.append(name)
-        self._newest_ts.append(-1.0)
         self._newest_id.append(0)
         for lat, bins in self._hours.values():
             lat.append(0)

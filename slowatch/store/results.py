@@ -119,13 +119,12 @@ def write_results(
 def load_states(db: Database) -> dict[str, str]:
     """Each endpoint's up/down state from its latest final result (what the incident log ends with).
 
-    `latest` plus the raw rows not folded into it yet (there are some only if the start-up fold failed).
+    `latest` plus the raw rows not folded into it yet (there are some only if the start-up fold failed): those
+    were written after every row of `latest`, so they replace it whatever their ts (fold.py).
     """
-    newest = {ep: (ts, outcome) for ep, ts, outcome in db.conn.execute("SELECT endpoint, ts, outcome FROM latest")}
-    for ep, ts, outcome in unfolded_newest(db):
-        if ep not in newest or ts >= newest[ep][0]:
-            newest[ep] = (ts, outcome)
-    return {ep: UP if outcome == _SUCCESS else DOWN for ep, (_, outcome) in newest.items()}
+    newest = dict(db.conn.execute("SELECT endpoint, outcome FROM latest").fetchall())
+    newest.update((ep, outcome) for ep, _, outcome in unfolded_newest(db))
+    return {ep: UP if outcome == _SUCCESS else DOWN for ep, outcome in newest.items()}
 
 
 __all__ = [

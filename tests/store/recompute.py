@@ -38,8 +38,7 @@ def expected(path: str) -> Tables:
         if outcome != "success":  # its count is rollups.good
             okey = (*key, outcome)
             outcomes[okey] = outcomes.get(okey, 0) + 1
-        if ep not in latest or ts >= latest[ep][0]:  # ordered by id: an equal ts goes to the later row
-            latest[ep] = row[1:]
+        latest[ep] = row[1:]  # ordered by id: the later row, whatever its ts (fold.py)
     return {
         "rollups": {k: tuple(v) for k, v in rollups.items()},
         "rollup_outcomes": {k: (n,) for k, n in outcomes.items()},

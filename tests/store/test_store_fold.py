@@ -16,7 +16,7 @@ from slowatch.models import Outcome
 from slowatch.store import MIGRATIONS, latest_results, rollups
 from slowatch.store.schema import migrate
 from tests.store.conftest import MakeStore
-from tests.store.helpers import T0, eventually, mixed, result, scalar
+from tests.store.helpers import T0, eventually, mixed, query_value, result, scalar
 from tests.store.recompute import actual, assert_exact, expected
 
 HOUR = 3600
@@ -134,6 +134,39 @@ async def test_a_failed_catch_up_is_retried_and_the_states_see_unfolded_rows(
     assert again.healthy
     assert scalar(db_path, "SELECT count(*) FROM incidents") == 2
     assert_exact(db_path)
+
+
+async def test_after_the_wall_clock_steps_back_latest_and_the_states_follow_write_order(
+    make_store: MakeStore, db_path: str
+) -> None:
+    """A result written after another is the newer one whatever its ts: after the wall clock stepped back an
+    hour, `latest` (the status page after a restart) and the up/down state a restart reads follow it, from the
+    fold memory and from the SQL fold at start alike."""
+
+    def latest() -> str:
+        return str(query_value(db_path, "SELECT outcome FROM latest WHERE endpoint = 'api'"))
+
+    store = make_store()
+    await store.start()
+    store.record(result("api", at=T0))
+    await store.flush()
+    store.record(result("api", Outcome.TIMEOUT, at=T0 - HOUR))  # the clock stepped back an hour; api went down
+    await store.flush()
+    assert latest() == "timeout"
+    await store.close()
+    conn = sqlite3.connect(db_path)
+    with conn:  # as a killed writer leaves it: a raw row (an hour further back), not folded, and its incident
+        conn.execute("INSERT INTO results (ts, endpoint, kind, outcome, duration) VALUES (?, 'api', 'http', "
+                     "'success', 0.1)", (T0 - 2 * HOUR,))  # fmt: skip
+        conn.execute("INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome) "
+                     "VALUES ('api', ?, 'down', 'up', 'success')", (T0 - 2 * HOUR,))  # fmt: skip
+    conn.close()
+    again = make_store()
+    await again.start()
+    assert latest() == "success"
+    again.record(result("api", at=T0 - 2 * HOUR + 60))  # still up: no new incident
+    await again.flush()
+    assert scalar(db_path, "SELECT count(*) FROM incidents") == 3
 
 
 async def test_rollups_fold_on_the_clocks_interval(make_store: MakeStore, clock: FakeClock, db_path: str) -> None:
