@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from slowatch.clock import FakeClock
@@ -16,7 +17,7 @@ from slowatch.config import load_text
 from slowatch.daemon import Daemon
 from slowatch.models import Outcome, ProbeResult
 from tests.web.conftest import T0, config_text, feed, fetch
-from tests.web.test_access import AUTH, CHECKOUT, CHECKOUT_ACCESS, PARTNER_ACCESS
+from tests.web.test_access import AUTH, CHECKOUT, CHECKOUT_ACCESS, OPERATOR, PARTNER_ACCESS
 
 PAY = '{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}'
 FAR = '{name: far, kind: http, url: "http://127.0.0.1:9/far"}'
@@ -43,9 +44,20 @@ async def shared(tmp_path: Path) -> AsyncIterator[Daemon]:
             for name in ("db", "pay", "far", "cat"):
                 daemon.on_result(ProbeResult(name, "http", Outcome.CONNECTION_REFUSED, clock.time(), 0.01))
         await daemon.store.flush()
+        for consumers, endpoints in ((["checkout", "partner"], ["cat", "far"]), (["partner"], [])):
+            doc = {"kind": "deploy", "text": "v142", "consumers": consumers, "endpoints": endpoints, "time": T0 + 3600}
+            status, _, body = await post(daemon, "/api/v1/annotations", doc)
+            assert status == 201, body
         yield daemon
     finally:
         await daemon.stop()
+
+
+async def post(daemon: Daemon, path: str, doc: object) -> tuple[int, str, str]:
+    headers = {"Authorization": f"Bearer {OPERATOR}"}
+    async with aiohttp.ClientSession() as s, s.post(f"http://127.0.0.1:{daemon.bound_port}{path}", json=doc,
+                                                     headers=headers) as r:  # fmt: skip
+        return r.status, r.headers.get("Content-Type", ""), await r.text()
 
 
 def consumer_paths(daemon: Daemon) -> list[str]:
@@ -74,7 +86,15 @@ async def test_a_consumer_sees_the_alerts_that_concern_it_as_its_own(shared: Dae
     assert alerts["endpoint:db"]["summary"].endswith("root cause for 1 dependent endpoint(s): pay")
     assert alerts["endpoint:db"]["dependents"] == ["pay"]
     # The operator still sees the whole alert.
-    _, _, body = await fetch(shared, "/api/v1/alerts", "op-7f3a9c1e5b2d4f60")
+    _, _, body = await fetch(shared, "/api/v1/alerts", OPERATOR)
     full = {a["alert"]: a for a in json.loads(body)["alerts"]}
     assert full["endpoint:cat"]["consumers"] == ["checkout", "partner"]
     assert full["endpoint:db"]["summary"].endswith("root cause for 2 dependent endpoint(s): pay, far")
+
+
+async def test_a_consumer_sees_a_shared_annotation_as_its_own(shared: Daemon) -> None:
+    _, _, body = await fetch(shared, "/api/v1/consumers/checkout/annotations", CHECKOUT)
+    [annotation] = json.loads(body)["annotations"]  # the one about partner alone is not there
+    assert (annotation["text"], annotation["consumers"], annotation["endpoints"]) == ("v142", ["checkout"], ["cat"])
+    _, _, body = await fetch(shared, "/api/v1/annotations", OPERATOR)
+    assert [a["consumers"] for a in json.loads(body)["annotations"]] == [["checkout", "partner"], ["partner"]]
