@@ -11,6 +11,8 @@
 
 Tokens are SecretStr: never logged, echoed in errors, or shown. Without `server.auth` nothing is
 protected (local use); a consumer `access` block then is an error, since it would protect nothing.
+`/metrics` holds every consumer's figures: `slowatch check` warns when it is open beyond loopback while
+some consumer is not public.
 """
 
 from __future__ import annotations
@@ -100,4 +102,19 @@ def exposure_warning(config: Config) -> str | None:
     return None
 
 
-__all__ = ["AccessConfig", "AuthConfig", "check_access", "exposure_warning", "is_loopback"]
+def metrics_exposure_warning(config: Config) -> str | None:
+    """A warning for `slowatch check` when consumers are kept apart by tokens but /metrics, which holds every
+    consumer's figures and names, is open to anyone who reaches a non-loopback listener."""
+    auth = config.server.auth
+    private = [c.name for c in config.consumers if c.access is None or not c.access.public]
+    if auth is None or auth.protect_metrics or not private or is_loopback(config.server.host):
+        return None
+    return (
+        f"warning: /metrics is open (server.auth.protect_metrics is false) on {config.server.listen}: anyone who "
+        f"reaches it reads every consumer's SLO figures, names and endpoints, {len(private)} consumer(s) that "
+        "tokens protect included; set protect_metrics: true and give Prometheus an operator token "
+        "(scrape_config authorization: {credentials: ...})"
+    )
+
+
+__all__ = ["AccessConfig", "AuthConfig", "check_access", "exposure_warning", "is_loopback", "metrics_exposure_warning"]

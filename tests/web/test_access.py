@@ -117,3 +117,23 @@ def test_check_warns_when_listening_beyond_loopback_unprotected(
         assert main(["check", str(path)]) == 0
         err = capsys.readouterr().err
         assert ("is not a loopback address and nothing is protected" in err) is warned, (listen, auth)
+
+
+def test_check_warns_when_metrics_are_open_beyond_loopback_while_consumers_are_protected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/metrics holds every consumer's figures and names: open to anyone, it undoes the consumers' tokens."""
+    from slowatch.cli import main
+
+    open_metrics = AUTH.replace("protect_metrics: true", "protect_metrics: false")
+    public = "    access: {public: true}"
+    for listen, auth, partner, warned in (("0.0.0.0:9464", open_metrics, PARTNER_ACCESS, True),
+                                          ("0.0.0.0:9464", open_metrics, public, False),  # nothing to hide
+                                          ("0.0.0.0:9464", AUTH, PARTNER_ACCESS, False),
+                                          ("127.0.0.1:9464", open_metrics, PARTNER_ACCESS, False)):  # fmt: skip
+        path = tmp_path / "c.yaml"
+        text = config_text(tmp_path, auth=auth, checkout_access=public, partner_access=partner)
+        path.write_text(text.replace('"127.0.0.1:0"', f'"{listen}"'))
+        assert main(["check", str(path)]) == 0
+        err = capsys.readouterr().err
+        assert ("/metrics is open" in err and "1 consumer(s) that tokens protect" in err) is warned, (listen, err)
