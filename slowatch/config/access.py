@@ -9,7 +9,9 @@
       - name: checkout
         access: {tokens: ["${CHECKOUT_TOKEN}"]}            # or {public: true}
 
-Tokens are SecretStr: never logged, echoed in errors, or shown. Without `server.auth` nothing is
+Tokens are SecretStr: never logged, echoed in errors, or shown. A consumer token that is also an operator
+or annotation token is an error (its holder would read everything); two consumers may share a token,
+which then reads both. Without `server.auth` nothing is
 protected (local use); a consumer `access` block then is an error, since it would protect nothing.
 `/metrics` holds every consumer's figures: `slowatch check` warns when it is open beyond loopback while
 some consumer is not public.
@@ -76,11 +78,21 @@ Problem = tuple[tuple[str | int, ...], str]
 
 
 def check_access(config: Config) -> Iterable[Problem]:
-    if config.server.auth is not None:
+    auth = config.server.auth
+    if auth is None:
+        unprotected = "needs server.auth (an operator token): without it nothing is protected"
+        for i, consumer in enumerate(config.consumers):
+            if consumer.access is not None:
+                yield ("consumers", i, "access"), unprotected
         return
+    roles = {t.get_secret_value(): "an operator token" for _, t in auth.operator_secrets}
+    for t in auth.annotation_tokens:
+        roles.setdefault(t.get_secret_value(), "an annotation token")
     for i, consumer in enumerate(config.consumers):
-        if consumer.access is not None:
-            yield ("consumers", i, "access"), "needs server.auth (an operator token): without it nothing is protected"
+        for j, token in enumerate(consumer.access.tokens if consumer.access is not None else ()):
+            role = roles.get(token.get_secret_value())
+            if role is not None:  # its holder would read (or write) far more than this consumer
+                yield ("consumers", i, "access", "tokens", j), f"is also {role} in server.auth: give each its own"
 
 
 def is_loopback(host: str) -> bool:

@@ -137,3 +137,14 @@ def test_check_warns_when_metrics_are_open_beyond_loopback_while_consumers_are_p
         assert main(["check", str(path)]) == 0
         err = capsys.readouterr().err
         assert ("/metrics is open" in err and "1 consumer(s) that tokens protect" in err) is warned, (listen, err)
+
+
+def test_a_consumer_token_that_is_also_an_operator_or_annotation_token_is_refused(tmp_path: Path) -> None:
+    """A copy-pasted `${OPERATOR_TOKEN}` under a consumer would hand its integrator every consumer's data."""
+    auth = AUTH + '\n    annotation_tokens: ["deploy-0123456789abcdef"]'
+    for token, role in ((OPERATOR, "an operator token"), ("deploy-0123456789abcdef", "an annotation token")):
+        access = f'    access: {{tokens: ["{CHECKOUT}", "{token}"]}}'
+        with pytest.raises(ConfigError) as err:
+            load_text(config_text(tmp_path, auth=auth, checkout_access=access), "pages.yaml", env={})
+        assert f"consumers[0].access.tokens[1]: is also {role} in server.auth" in str(err.value)
+        assert token not in str(err.value)
