@@ -31,7 +31,7 @@ from slowatch.web.consumer_html import (
     when,
 )
 from slowatch.web.dependencies import GRAPH, TREE_STYLE, DependencyView
-from slowatch.web.params import not_found
+from slowatch.web.params import Query, not_found
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
@@ -147,6 +147,7 @@ async def report(request: web.Request) -> web.Response:
 
 async def api_consumer(request: web.Request) -> web.Response:
     """The consumer's subset of the API: its endpoints, SLOs (raw figures and state) and firing alerts."""
+    Query(request)
     view = request.app[VIEW]
     consumer = known_consumer(request)
     doc = consumer_json(view.config, consumer, view.slo_view(), view.cluster.partial.get(consumer.name))
