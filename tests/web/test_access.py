@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -148,3 +149,19 @@ def test_a_consumer_token_that_is_also_an_operator_or_annotation_token_is_refuse
             load_text(config_text(tmp_path, auth=auth, checkout_access=access), "pages.yaml", env={})
         assert f"consumers[0].access.tokens[1]: is also {role} in server.auth" in str(err.value)
         assert token not in str(err.value)
+
+
+async def test_a_token_that_is_not_utf8_is_refused_not_a_server_error(
+    build: Builder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp hands over undecodable header bytes as surrogates: the comparison must not raise on them."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS)
+    raw = b"GET /consumers/checkout HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe-0123456789abcdef\r\n"
+    with caplog.at_level(logging.INFO):
+        for path in (b"/consumers/checkout", b"/api/v1/endpoints"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", daemon.bound_port)
+            writer.write(raw.replace(b"/consumers/checkout", path) + b"Connection: close\r\n\r\n")
+            reply = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            assert reply.startswith(b"HTTP/1.1 403 Forbidden"), reply[:200]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
