@@ -113,10 +113,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config)
     if config is None:
         return EXIT_CONFIG
-    from slowatch.config.access import exposure_warning
+    from slowatch.config.access import exposure_warning, metrics_exposure_warning
     from slowatch.config.cluster import replica_sink_warning
 
-    for warning in (exposure_warning(config), replica_sink_warning(config)):
+    for warning in (exposure_warning(config), metrics_exposure_warning(config), replica_sink_warning(config)):
         if warning:
             print(warning, file=sys.stderr)
     enabled = sum(1 for ep in config.endpoints if ep.enabled)

@@ -9,6 +9,7 @@ Along `depends_on`, a dependent's alert is covered by its root's (slowatch/alert
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from slowatch.alerting.book import AlertBook
@@ -22,6 +23,12 @@ from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
 from slowatch.probes.registry import describe_target
+
+
+def root_cause_suffix(dependents: Sequence[str]) -> str:
+    """What a root cause's summary adds to its own: `; root cause for 2 dependent endpoint(s): pay, far`."""
+    shown = ", ".join(dependents[:10]) + (f" and {len(dependents) - 10} more" if len(dependents) > 10 else "")
+    return f"; root cause for {len(dependents)} dependent endpoint(s): {shown}"
 
 
 @dataclass(slots=True)
@@ -185,8 +192,7 @@ class EndpointHealth:
         consumers = dict.fromkeys(event.consumers)
         for d in dependents:
             consumers.update(dict.fromkeys(self.consumers_of(d)))
-        shown = ", ".join(dependents[:10]) + (f" and {len(dependents) - 10} more" if len(dependents) > 10 else "")
-        summary = f"{event.summary}; root cause for {len(dependents)} dependent endpoint(s): {shown}"
+        summary = event.summary + root_cause_suffix(dependents)
         details = {**event.details, "dependents": list(dependents), "dependents_failing": failing}
         return replace(event, summary=summary, consumers=tuple(consumers), details=details)
 
@@ -199,4 +205,4 @@ class EndpointHealth:
         ]
 
 
-__all__ = ["EndpointHealth", "HealthConfig", "Streak"]
+__all__ = ["EndpointHealth", "HealthConfig", "Streak", "root_cause_suffix"]

@@ -115,6 +115,7 @@ class AlertService:
                     "endpoint": e.endpoint,
                     "suppressed": not f.notified,
                     "root_cause": self.health.deps.covered_by.get(e.endpoint) if e.endpoint else None,
+                    "dependents": list(e.details.get("dependents", ())),
                 }
             )
         return out

@@ -9,8 +9,12 @@
       - name: checkout
         access: {tokens: ["${CHECKOUT_TOKEN}"]}            # or {public: true}
 
-Tokens are SecretStr: never logged, echoed in errors, or shown. Without `server.auth` nothing is
+Tokens are SecretStr: never logged, echoed in errors, or shown. A consumer token that is also an operator
+or annotation token is an error (its holder would read everything); two consumers may share a token,
+which then reads both. Without `server.auth` nothing is
 protected (local use); a consumer `access` block then is an error, since it would protect nothing.
+`/metrics` holds every consumer's figures: `slowatch check` warns when it is open beyond loopback while
+some consumer is not public.
 """
 
 from __future__ import annotations
@@ -74,11 +78,21 @@ Problem = tuple[tuple[str | int, ...], str]
 
 
 def check_access(config: Config) -> Iterable[Problem]:
-    if config.server.auth is not None:
+    auth = config.server.auth
+    if auth is None:
+        unprotected = "needs server.auth (an operator token): without it nothing is protected"
+        for i, consumer in enumerate(config.consumers):
+            if consumer.access is not None:
+                yield ("consumers", i, "access"), unprotected
         return
+    roles = {t.get_secret_value(): "an operator token" for _, t in auth.operator_secrets}
+    for t in auth.annotation_tokens:
+        roles.setdefault(t.get_secret_value(), "an annotation token")
     for i, consumer in enumerate(config.consumers):
-        if consumer.access is not None:
-            yield ("consumers", i, "access"), "needs server.auth (an operator token): without it nothing is protected"
+        for j, token in enumerate(consumer.access.tokens if consumer.access is not None else ()):
+            role = roles.get(token.get_secret_value())
+            if role is not None:  # its holder would read (or write) far more than this consumer
+                yield ("consumers", i, "access", "tokens", j), f"is also {role} in server.auth: give each its own"
 
 
 def is_loopback(host: str) -> bool:
@@ -100,4 +114,19 @@ def exposure_warning(config: Config) -> str | None:
     return None
 
 
-__all__ = ["AccessConfig", "AuthConfig", "check_access", "exposure_warning", "is_loopback"]
+def metrics_exposure_warning(config: Config) -> str | None:
+    """A warning for `slowatch check` when consumers are kept apart by tokens but /metrics, which holds every
+    consumer's figures and names, is open to anyone who reaches a non-loopback listener."""
+    auth = config.server.auth
+    private = [c.name for c in config.consumers if c.access is None or not c.access.public]
+    if auth is None or auth.protect_metrics or not private or is_loopback(config.server.host):
+        return None
+    return (
+        f"warning: /metrics is open (server.auth.protect_metrics is false) on {config.server.listen}: anyone who "
+        f"reaches it reads every consumer's SLO figures, names and endpoints, {len(private)} consumer(s) that "
+        "tokens protect included; set protect_metrics: true and give Prometheus an operator token "
+        "(scrape_config authorization: {credentials: ...})"
+    )
+
+
+__all__ = ["AccessConfig", "AuthConfig", "check_access", "exposure_warning", "is_loopback", "metrics_exposure_warning"]

@@ -5,7 +5,8 @@
         text TEXT, consumers TEXT (JSON list), endpoints TEXT (JSON list), source TEXT (who wrote it:
         `api:operator`, `api:annotation-token`, `cli`), created REAL; index (ts)
 
-An annotation naming neither consumers nor endpoints concerns every consumer. Written through
+An annotation naming neither consumers nor endpoints concerns every consumer. A consumer's token reads
+an annotation `seen_by` it: the other consumers and endpoints it names are left out. Written through
 `Store.submit(add_annotation(a))`; read with `list_annotations` on any sqlite3 connection (the
 reader thread, or a read-only one from the CLI and reports). Kept forever: a few per day.
 """
@@ -16,7 +17,7 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlite_utils import Database
@@ -40,6 +41,14 @@ class Annotation:
         if not self.consumers and not self.endpoints:
             return True
         return consumer in self.consumers or any(e in endpoints for e in self.endpoints)
+
+    def seen_by(self, consumer: str, endpoints: Collection[str]) -> Annotation:
+        """As `consumer` may see it: of the consumers and endpoints it names, only itself and its `endpoints`."""
+        return replace(
+            self,
+            consumers=tuple(c for c in self.consumers if c == consumer),
+            endpoints=tuple(e for e in self.endpoints if e in endpoints),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)

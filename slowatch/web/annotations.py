@@ -7,6 +7,9 @@ POST /api/v1/annotations   {"kind": "deploy", "text": "checkout v142",
     201 with the stored annotation; 400 naming the field for anything wrong.
 GET /api/v1/annotations?since=&until=&consumer=&endpoint=&kind=&limit=
     oldest first; `consumer` also matches annotations about its endpoints, or about everyone.
+GET /api/v1/consumers/{consumer}/annotations?since=&until=&kind=&limit=
+    the ones concerning the consumer (its tokens may read them), each naming only that consumer and its
+    endpoints of those it concerns.
 """
 
 from __future__ import annotations
@@ -91,7 +94,10 @@ async def consumer_listing(request: web.Request) -> web.Response:
     kind = _kind(q)
     scope = set(resolve_endpoints(consumer.endpoints, view.config.endpoints))
     rows = await view.store.read(lambda db: list_annotations(db.conn, since=since, until=until, limit=limit))
-    out = [a.as_dict() for a in rows if (kind is None or a.kind == kind) and a.concerns(consumer.name, scope)]
+    out = [
+        a.seen_by(consumer.name, scope).as_dict() for a in rows
+        if (kind is None or a.kind == kind) and a.concerns(consumer.name, scope)
+    ]  # fmt: skip
     return web.json_response({"consumer": consumer.name, "annotations": out})
 
 

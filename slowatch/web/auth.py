@@ -10,7 +10,8 @@ Scopes, decided per request from the matched route:
 A token comes as `Authorization: Bearer <token>` or `?token=<token>` (for links and badge images). A
 missing token is 401, a wrong one 403, and a consumer that does not exist answers exactly like one
 the token may not read, so neither reveals which consumers exist (an operator gets the real 404).
-Every comparison is constant-time (`hmac.compare_digest`) and goes through all candidate tokens.
+Every comparison is constant-time (`hmac.compare_digest`) and goes through all candidate tokens; a
+token with bytes that are not UTF-8 is compared as those bytes (and refused), never an error.
 Tokens are never logged. Without `server.auth` every request passes (local use).
 """
 
@@ -42,7 +43,7 @@ def presented_token(request: web.Request) -> str | None:
 
 
 def _matches(token: str, candidates: Iterable[SecretStr]) -> bool:
-    given = token.encode()
+    given = token.encode("utf-8", "surrogateescape")  # undecodable header bytes arrive as surrogates
     found = False
     for candidate in candidates:
         found |= hmac.compare_digest(given, candidate.get_secret_value().encode())

@@ -1,8 +1,9 @@
 """`/consumers/{consumer}`: one consumer's promise, for the people it is made to.
 
 Each SLO with its figures, burn-down and daily history, the endpoints it depends on, incidents,
-maintenance and firing alerts. History is read on the store's reader thread; the page has no
-scripts and no external assets and refreshes itself every 60 s.
+maintenance and firing alerts (as the consumer's own: no other consumer, nor its endpoints, named).
+History is read on the store's reader thread; the page has no scripts and no external assets and
+refreshes itself every 60 s.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from slowatch.alerting.health import root_cause_suffix
 from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.reports.html import report_html
 from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
@@ -29,7 +31,7 @@ from slowatch.web.consumer_html import (
     when,
 )
 from slowatch.web.dependencies import GRAPH, TREE_STYLE, DependencyView
-from slowatch.web.params import not_found
+from slowatch.web.params import Query, not_found
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
@@ -57,12 +59,23 @@ async def figures_for(view: DaemonView, consumer: ConsumerConfig, now: float | N
     return await view.store.read(lambda db: consumer_figures(db.conn, config, consumer, snapshot, at))
 
 
-def consumer_alerts(view: DaemonView, name: str) -> list[dict[str, object]]:
-    out = []
+def consumer_alerts(view: DaemonView, consumer: ConsumerConfig) -> list[dict[str, object]]:
+    """The firing alerts concerning `consumer`, as its own: an alert shared with other consumers names only
+    this one, and a root cause's summary and `dependents` only this consumer's endpoints."""
+    endpoints = set(resolve_endpoints(consumer.endpoints, view.config.endpoints))
+    out: list[dict[str, object]] = []
     for a in view.alerts_view():
         consumers = a.get("consumers")
-        if isinstance(consumers, list) and name in consumers:
-            out.append(a)
+        if not (isinstance(consumers, list) and consumer.name in consumers):
+            continue
+        raw = a.get("dependents")
+        dependents = [str(d) for d in raw] if isinstance(raw, list) else []
+        summary = str(a.get("summary", ""))
+        if dependents:
+            own = [d for d in dependents if d in endpoints]
+            summary = summary.removesuffix(root_cause_suffix(dependents)) + (root_cause_suffix(own) if own else "")
+            dependents = own
+        out.append({**a, "consumers": [consumer.name], "summary": summary, "dependents": dependents})
     return out
 
 
@@ -108,7 +121,7 @@ async def page(request: web.Request) -> web.Response:
     since = min((s.burn.start for s in figures.slos), default=figures.now)
     stored = await view.store.read(lambda db: list_annotations(db.conn, since=since))
     marks = [a for a in stored if a.concerns(consumer.name, figures.endpoints)]
-    html = render_page(figures, consumer_alerts(view, consumer.name), token_suffix(request), note, tree, marks)
+    html = render_page(figures, consumer_alerts(view, consumer), token_suffix(request), note, tree, marks)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -134,10 +147,11 @@ async def report(request: web.Request) -> web.Response:
 
 async def api_consumer(request: web.Request) -> web.Response:
     """The consumer's subset of the API: its endpoints, SLOs (raw figures and state) and firing alerts."""
+    Query(request)
     view = request.app[VIEW]
     consumer = known_consumer(request)
     doc = consumer_json(view.config, consumer, view.slo_view(), view.cluster.partial.get(consumer.name))
-    doc["alerts"] = consumer_alerts(view, consumer.name)
+    doc["alerts"] = consumer_alerts(view, consumer)
     return web.json_response(doc)
 
 

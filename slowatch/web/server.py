@@ -19,12 +19,16 @@ A request aiohttp cannot parse (a request line or header over 8 KB, a bad status
 anyone who can reach the port could fill the logs. `ClientErrorLog` (the handlers' logger) makes it
 one WARNING line without a traceback, `peer=` and the error's short text, at most `CLIENT_ERROR_BURST`
 lines a minute (the next line says how many were `suppressed`); a real server error keeps its traceback.
+The parser's text quotes the offending request line or header, which may carry an access token: query
+values and the values of `Authorization`, `Proxy-Authorization` and `Cookie` headers (and anything after
+`Bearer`) are logged as `redacted`, before the text is cut to length.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import resource
 import time
 from dataclasses import dataclass
@@ -44,6 +48,16 @@ RESERVED_FDS = 64
 CLIENT_ERROR_BURST = 10
 """Lines about unparsable requests logged per `CLIENT_ERROR_WINDOW` seconds; the rest are counted."""
 CLIENT_ERROR_WINDOW = 60.0
+_QUERY_VALUE = re.compile(r"([?&][^=&\s]*=)[^&\s]*")
+_SECRET_HEADER = re.compile(r"((?:proxy-)?authorization|cookie)[^:\n]{0,16}:[^\n]*", re.IGNORECASE)
+_BEARER = re.compile(r"(bearer\s+)\S+", re.IGNORECASE)
+
+
+def redacted_request_text(text: str) -> str:
+    """The parser's message with what may be a secret replaced: query values, credential headers' values."""
+    text = _QUERY_VALUE.sub(r"\1redacted", text)
+    text = _SECRET_HEADER.sub(r"\1: redacted", text)
+    return _BEARER.sub(r"\1redacted", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +131,8 @@ class ClientErrorLog(logging.LoggerAdapter[logging.Logger]):
             self.suppressed += 1
             return
         self.logged += 1
-        text = "".join(c if c.isprintable() else "?" for c in " ".join(exc.message[:400].split()))[:160]
+        message = redacted_request_text(exc.message[:400])
+        text = "".join(c if c.isprintable() else "?" for c in " ".join(message.split()))[:160]
         more = f" suppressed={self.suppressed}" if self.suppressed else ""
         self.suppressed = 0
         logger.warning("http: bad request from a client, answered %d peer=%s error=%r%s", exc.code, peer, text, more)

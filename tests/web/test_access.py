@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -117,3 +118,50 @@ def test_check_warns_when_listening_beyond_loopback_unprotected(
         assert main(["check", str(path)]) == 0
         err = capsys.readouterr().err
         assert ("is not a loopback address and nothing is protected" in err) is warned, (listen, auth)
+
+
+def test_check_warns_when_metrics_are_open_beyond_loopback_while_consumers_are_protected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/metrics holds every consumer's figures and names: open to anyone, it undoes the consumers' tokens."""
+    from slowatch.cli import main
+
+    open_metrics = AUTH.replace("protect_metrics: true", "protect_metrics: false")
+    public = "    access: {public: true}"
+    for listen, auth, partner, warned in (("0.0.0.0:9464", open_metrics, PARTNER_ACCESS, True),
+                                          ("0.0.0.0:9464", open_metrics, public, False),  # nothing to hide
+                                          ("0.0.0.0:9464", AUTH, PARTNER_ACCESS, False),
+                                          ("127.0.0.1:9464", open_metrics, PARTNER_ACCESS, False)):  # fmt: skip
+        path = tmp_path / "c.yaml"
+        text = config_text(tmp_path, auth=auth, checkout_access=public, partner_access=partner)
+        path.write_text(text.replace('"127.0.0.1:0"', f'"{listen}"'))
+        assert main(["check", str(path)]) == 0
+        err = capsys.readouterr().err
+        assert ("/metrics is open" in err and "1 consumer(s) that tokens protect" in err) is warned, (listen, err)
+
+
+def test_a_consumer_token_that_is_also_an_operator_or_annotation_token_is_refused(tmp_path: Path) -> None:
+    """A copy-pasted `${OPERATOR_TOKEN}` under a consumer would hand its integrator every consumer's data."""
+    auth = AUTH + '\n    annotation_tokens: ["deploy-0123456789abcdef"]'
+    for token, role in ((OPERATOR, "an operator token"), ("deploy-0123456789abcdef", "an annotation token")):
+        access = f'    access: {{tokens: ["{CHECKOUT}", "{token}"]}}'
+        with pytest.raises(ConfigError) as err:
+            load_text(config_text(tmp_path, auth=auth, checkout_access=access), "pages.yaml", env={})
+        assert f"consumers[0].access.tokens[1]: is also {role} in server.auth" in str(err.value)
+        assert token not in str(err.value)
+
+
+async def test_a_token_that_is_not_utf8_is_refused_not_a_server_error(
+    build: Builder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp hands over undecodable header bytes as surrogates: the comparison must not raise on them."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS)
+    raw = b"GET /consumers/checkout HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe-0123456789abcdef\r\n"
+    with caplog.at_level(logging.INFO):
+        for path in (b"/consumers/checkout", b"/api/v1/endpoints"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", daemon.bound_port)
+            writer.write(raw.replace(b"/consumers/checkout", path) + b"Connection: close\r\n\r\n")
+            reply = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            assert reply.startswith(b"HTTP/1.1 403 Forbidden"), reply[:200]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

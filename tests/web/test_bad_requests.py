@@ -75,3 +75,26 @@ async def test_a_bug_in_a_handler_still_logs_its_traceback(caplog: pytest.LogCap
     [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.name == "aiohttp.server" and record.exc_info is not None
     assert isinstance(record.exc_info[1], RuntimeError)
+
+
+async def test_a_malformed_request_never_writes_its_token_to_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The parser's message quotes the offending line: a `?token=` or an `Authorization` header on it is redacted."""
+    secret = "co-1a2b3c4d5e6f7a8b"
+    raws = [
+        f"GET /consumers/shop?token={secret} HTTP/9.9\r\nHost: x\r\n\r\n",  # bad version: the request line
+        f"GET /consumers/shop?show=sli&token={secret}\x7f HTTP/1.1\r\nHost: x\r\n\r\n",  # bad char in the query
+        f"GET /consumers/shop HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\x01\r\n\r\n",
+        f"GET /consumers/shop HTTP/1.1\r\nHost: x\r\nauthorization : bearer {secret}\r\n\r\n",  # space before ':'
+        f"GET /consumers/shop HTTP/1.1\r\nHost: x\r\nCookie: t={secret}\x01\r\n\r\n",
+    ]
+    async with serving_daemon(tmp_path / "web.db", rounds=1) as daemon:
+        with caplog.at_level(logging.DEBUG):
+            replies = [await exchange(daemon.bound_port, raw.encode("latin-1")) for raw in raws]
+    assert all(reply.startswith(b"HTTP/1.0 400 Bad Request") for reply in replies)
+    lines = [r.getMessage() for r in caplog.records if "bad request from a client" in r.getMessage()]
+    assert len(lines) == len(raws)
+    assert secret[:8] not in caplog.text and secret[-8:] not in caplog.text, lines
+    assert "token=redacted" in lines[0] and "HTTP/9.9" in lines[0]  # still says what was wrong
+    assert "Authorization: redacted" in lines[2]

@@ -40,6 +40,7 @@ async def get(d: Daemon, path: str) -> tuple[int, dict[str, object]]:
         ("/api/v1/incidents?since=inf", "since", "Unix time in seconds"),
         ("/api/v1/endpoints?x=1", "x", "accepts: none"),
         ("/api/v1/consumers?verbose=1", "verbose", "accepts: none"),
+        ("/api/v1/consumers/shop?consumer=other", "consumer", "accepts: none"),  # no widening, said as such
     ],
 )
 async def test_bad_parameter_is_a_400_naming_it(daemon: Daemon, path: str, parameter: str, allowed: str) -> None:
