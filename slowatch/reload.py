@@ -23,6 +23,11 @@ from slowatch.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+SETTLE = 1.0
+"""Seconds a changed file must stay the same before it is reloaded (`ConfigReloader._settled`)."""
+SETTLE_ROUNDS = 10
+"""A file that keeps changing for this many settle periods is reloaded as it then is (it may never settle)."""
+
 
 class ConfigReloader:
     """Owns the config path, the fingerprint of what was last loaded, and the reload lock."""
@@ -97,13 +102,16 @@ class ConfigReloader:
         if self._digest is None:
             self._digest = await asyncio.to_thread(fingerprint, self.path)
 
-    async def watch(self, interval: float) -> None:
-        """Reload whenever the file's fingerprint changes (a hash every `interval` seconds, off-loop)."""
+    async def watch(self, interval: float, settle: float = SETTLE) -> None:
+        """Reload whenever the file's fingerprint changes (a hash every `interval` seconds, off-loop) and
+        has then held still for `settle` seconds (`_settled`)."""
         await self.prime()
         while True:
             await asyncio.sleep(interval)
             try:
                 digest = await asyncio.to_thread(fingerprint, self.path)
+                if digest is not None and digest != self._digest:
+                    digest = await self._settled(digest, settle)
                 if digest is not None and digest != self._digest:
                     self._digest = digest
                     logger.info("config file changed, reloading file=%s", self.path)
@@ -111,5 +119,18 @@ class ConfigReloader:
             except Exception:  # reload() reports its own failures: this is a last resort, the watch goes on
                 logger.exception("config watch: unexpected error, still watching file=%s", self.path)
 
+    async def _settled(self, digest: str | None, settle: float) -> str | None:
+        """The fingerprint once two reads `settle` seconds apart agree (at most SETTLE_ROUNDS more reads): a
+        file written in place (truncated, then written in one or more writes) is read when it is whole,
+        not empty or cut short at a point that may even be valid YAML, and a file deleted and written
+        again is read once it is back."""
+        for _ in range(SETTLE_ROUNDS):
+            await asyncio.sleep(settle)
+            again = await asyncio.to_thread(fingerprint, self.path)
+            if again == digest:
+                break
+            digest = again
+        return digest
 
-__all__ = ["ConfigReloader"]
+
+__all__ = ["SETTLE", "SETTLE_ROUNDS", "ConfigReloader"]

@@ -4,6 +4,7 @@ the failure is reported, and the file watcher goes on to pick up the next good e
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -42,7 +43,7 @@ async def watched(tmp_path: Path) -> AsyncIterator[tuple[Daemon, Path]]:
     """A daemon probing (a refused loopback port, every 10 s) and watching its config file every 50 ms."""
     path = tmp_path / "slowatch.yaml"
     path.write_text(config_text(tmp_path, "first"))
-    daemon = Daemon(load(path), config_path=path, watch_interval=0.05)
+    daemon = Daemon(load(path), config_path=path, watch_interval=0.05, watch_settle=0.05)
     await daemon.start(serve=False)
     try:
         yield daemon, path
@@ -82,6 +83,37 @@ async def test_a_fifo_in_place_of_the_file_is_refused_without_blocking(
     path.unlink()
     path.symlink_to(good)
     await eventually(lambda: names(daemon) == ["first", "second"] and reload_ok(daemon) == 1.0)
+
+
+def reloads(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(("config reloaded", "config reload "))]
+
+
+async def test_a_file_written_in_place_is_reloaded_whole_never_empty_or_cut_short(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`open(path, "w")` truncates, then the text comes in more than one write (a large file, a slow
+    writer): the watcher used to load the empty file (an error) and the first part (valid YAML that
+    dropped the endpoints not yet written: their probes stopped, their series left /metrics)."""
+    path = tmp_path / "slowatch.yaml"
+    caplog.set_level(logging.INFO, "slowatch")
+    path.write_text(config_text(tmp_path, "first", "second", "third"))
+    daemon = Daemon(load(path), config_path=path, watch_interval=0.05)  # the default settle time (1 s)
+    await daemon.start(serve=False)
+    try:
+        whole = config_text(tmp_path, "first", "second", "third", "fourth")
+        cut = whole.index("  - {name: second")  # a config of its own: "first" only
+        with path.open("w") as f:
+            await asyncio.sleep(0.3)  # empty
+            f.write(whole[:cut])
+            f.flush()
+            await asyncio.sleep(0.3)  # "first" only
+            f.write(whole[cut:])
+        await eventually(lambda: names(daemon) == ["first", "second", "third", "fourth"])
+        assert reloads(caplog) == ["config reloaded added=1 removed=0 changed=0"]
+        assert reload_ok(daemon) == 1.0
+    finally:
+        await daemon.stop()
 
 
 async def test_any_failure_of_the_loader_keeps_the_running_config(
