@@ -4,6 +4,13 @@ Whatever goes wrong (a located config error, a path that is no regular file, a b
 applying the new config) ends the same way: the running config stays (a half-applied one is switched
 back), the error is logged, `report(False)` sets slowatch_config_last_reload_successful to 0, and the
 watcher keeps watching, so the next good edit is picked up.
+
+The watcher polls: every `interval` seconds it hashes the file's content (config/source.py `fingerprint`,
+following symlinks: a Kubernetes ConfigMap's `..data` swap is a change; mtime, inode and renames are not
+looked at, so identical content is no change and content restored with an older mtime is one). A path it
+cannot open or read (deleted, permission denied) is a change too: reported once, reloaded when readable
+again. A change is reloaded once two reads `settle` seconds apart agree (a file written in place is
+read whole).
 """
 
 from __future__ import annotations
@@ -110,16 +117,16 @@ class ConfigReloader:
             await asyncio.sleep(interval)
             try:
                 digest = await asyncio.to_thread(fingerprint, self.path)
-                if digest is not None and digest != self._digest:
+                if digest != self._digest:
                     digest = await self._settled(digest, settle)
-                if digest is not None and digest != self._digest:
+                if digest != self._digest:
                     self._digest = digest
                     logger.info("config file changed, reloading file=%s", self.path)
                     await self.reload()
             except Exception:  # reload() reports its own failures: this is a last resort, the watch goes on
                 logger.exception("config watch: unexpected error, still watching file=%s", self.path)
 
-    async def _settled(self, digest: str | None, settle: float) -> str | None:
+    async def _settled(self, digest: str, settle: float) -> str:
         """The fingerprint once two reads `settle` seconds apart agree (at most SETTLE_ROUNDS more reads): a
         file written in place (truncated, then written in one or more writes) is read when it is whole,
         not empty or cut short at a point that may even be valid YAML, and a file deleted and written

@@ -85,6 +85,25 @@ async def test_a_fifo_in_place_of_the_file_is_refused_without_blocking(
     await eventually(lambda: names(daemon) == ["first", "second"] and reload_ok(daemon) == 1.0)
 
 
+async def test_a_deleted_file_is_reported_once_and_its_return_reloaded(
+    watched: tuple[Daemon, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file the watcher cannot open (deleted; unreadable to the daemon's user after a deploy) was
+    skipped without a word: an edit the daemon could not read was never applied, and nothing said so."""
+    daemon, path = watched
+    text = path.read_text()
+    path.unlink()
+    await eventually(lambda: reload_ok(daemon) == 0.0)
+    await asyncio.sleep(0.5)  # ten more checks of the missing file
+    assert caplog.text.count("config reload rejected") == 1
+    assert f"{path}: cannot read the file: No such file or directory" in caplog.text
+    assert names(daemon) == ["first"]
+
+    path.write_text(text)  # back as it was: nothing to change, but the file is read again
+    await eventually(lambda: reload_ok(daemon) == 1.0)
+    assert names(daemon) == ["first"] and caplog.text.count("config reload rejected") == 1
+
+
 def reloads(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith(("config reloaded", "config reload "))]
 
