@@ -55,39 +55,57 @@ class ConfigReloader:
         self._loader = loader
         self._digest: str | None = None  # taken off the loop when watch() starts (or by a reload)
         self._lock = asyncio.Lock()
+        self._queued: asyncio.Future[bool] | None = None  # the reload waiting for the running one, if any
 
     async def reload(self) -> bool:
-        """Load the file and switch to it; on any failure keep the running config and say why."""
-        async with self._lock:
-            path = self.path
+        """Load the file and switch to it; on any failure keep the running config and say why. Requests
+        made while a reload runs share one reload after it (it reads the file as it then is): a burst of
+        SIGHUPs during a 20 s reload of 100,000 endpoints used to queue one full reload each."""
+        if self._queued is not None:
+            return await asyncio.shield(self._queued)
+        queued = self._queued = asyncio.get_running_loop().create_future()
+        try:
+            async with self._lock:
+                self._queued = None  # the file is read from here on: a later request needs another reload
+                ok = await self._reload()
+            queued.set_result(ok)
+            return ok
+        finally:
+            if self._queued is queued:
+                self._queued = None
+            queued.cancel()  # (no-op once it has its result) the requests sharing it are cancelled with it
+
+    async def _reload(self) -> bool:
+        """One reload, under the lock."""
+        path = self.path
+        try:
+            digest = await asyncio.to_thread(fingerprint, path)
+            new = await asyncio.to_thread(self._load, path)
+        except ConfigError as exc:
+            self._report(False)
+            logger.error(
+                "config reload rejected, keeping the running config file=%s errors=%d\n%s",
+                path, len(exc.problems), exc,
+            )  # fmt: skip
+            return False
+        except Exception:  # a bug must not end reloads for good
+            self._report(False)
+            logger.exception("config reload failed, keeping the running config file=%s", path)
+            return False
+        self._digest = digest
+        old = self._current()
+        try:
+            await self._switch(new)
+        except Exception:
+            self._report(False)
+            logger.exception("config reload failed while applying it, restoring the running config file=%s", path)
             try:
-                digest = await asyncio.to_thread(fingerprint, path)
-                new = await asyncio.to_thread(self._load, path)
-            except ConfigError as exc:
-                self._report(False)
-                logger.error(
-                    "config reload rejected, keeping the running config file=%s errors=%d\n%s",
-                    path, len(exc.problems), exc,
-                )  # fmt: skip
-                return False
-            except Exception:  # a bug must not end reloads for good
-                self._report(False)
-                logger.exception("config reload failed, keeping the running config file=%s", path)
-                return False
-            self._digest = digest
-            old = self._current()
-            try:
-                await self._switch(new)
+                await self._switch(old)
             except Exception:
-                self._report(False)
-                logger.exception("config reload failed while applying it, restoring the running config file=%s", path)
-                try:
-                    await self._switch(old)
-                except Exception:
-                    logger.exception("config reload: restoring the running config failed too file=%s", path)
-                return False
-            self._report(True)
-            return True
+                logger.exception("config reload: restoring the running config failed too file=%s", path)
+            return False
+        self._report(True)
+        return True
 
     def _load(self, path: Path) -> Config:
         """The loader, then the new Config (millions of objects, all long-lived) out of the cyclic GC's

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -158,5 +159,32 @@ async def test_any_failure_of_the_loader_keeps_the_running_config(
         assert "a bug in the loader" in caplog.text and "MemoryError" in caplog.text
         assert await daemon.reload() is True
         assert names(daemon) == ["first", "second"] and reload_ok(daemon) == 1.0
+    finally:
+        await daemon.stop()
+
+
+async def test_reload_requests_during_a_reload_share_one_reload_after_it(tmp_path: Path) -> None:
+    """SIGHUP spawns `daemon.reload()`: five during a slow reload used to queue five more full reloads."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(tmp_path, "first"))
+    loads: list[list[str]] = []
+
+    def slow_load(p: Path) -> Config:  # the real loader, taking as long as a large config does
+        config = load(p)
+        loads.append([ep.name for ep in config.endpoints])
+        time.sleep(0.3)
+        return config
+
+    daemon = Daemon(load(path), config_path=path, watch_interval=0, load=slow_load)
+    await daemon.start(serve=False)
+    try:
+        path.write_text(config_text(tmp_path, "first", "second"))
+        running = asyncio.ensure_future(daemon.reload())
+        await eventually(lambda: len(loads) == 1)  # the first has read the file: the next must read it again
+        path.write_text(config_text(tmp_path, "first", "third"))
+        results = await asyncio.gather(running, *(daemon.reload() for _ in range(5)))
+        assert results == [True] * 6
+        assert loads == [["first", "second"], ["first", "third"]]
+        assert names(daemon) == ["first", "third"] and reload_ok(daemon) == 1.0
     finally:
         await daemon.stop()
