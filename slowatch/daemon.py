@@ -70,9 +70,11 @@ class Daemon:
         watch_settle: float = SETTLE,
         listeners: list[Callable[[ProbeResult], None]] | None = None,
         load: Callable[[Path], Config] | None = None,
+        config_digest: str | None = None,
     ) -> None:
         """`load(config_path)` re-reads the config on reload (default: `reloader()`; the demo's keeps its ports).
-        The file is checked every `watch_interval` s, a change reloaded once it held still `watch_settle` s.
+        The file is checked every `watch_interval` s, a change reloaded once it held still `watch_settle` s;
+        `config_digest` is `fingerprint(config_path)` taken before `config` was loaded (default: at start).
         With `server.cluster` sharded, everything works on the endpoints this instance owns (`cluster.local_view`)."""
         self._view = local_view(config)
         config = self._view.local
@@ -80,7 +82,7 @@ class Daemon:
         self._clock = clock or SystemClock()
         self._reloader = None if config_path is None else ConfigReloader(
             Path(config_path), current=lambda: self._view.full, switch=self._switch, report=self._reloaded,
-            loader=load or reloader())  # fmt: skip
+            loader=load or reloader(), digest=config_digest)  # fmt: skip
         labels = self._view.labels  # shard / replica / location on every series, when configured
         self._registry = registry or (LabelledRegistry(labels) if labels else CollectorRegistry())
         self._watch_interval, self._watch_settle = watch_interval, watch_settle

@@ -47,13 +47,16 @@ class ConfigReloader:
         switch: Callable[[Config], Awaitable[None]],
         report: Callable[[bool], None],
         loader: Callable[[Path], Config] = reload_isolated,
+        digest: str | None = None,
     ) -> None:
+        """`digest`: the fingerprint of the file the running config came from, taken before it was read
+        (else `prime` takes it when the daemon starts: an edit made meanwhile would be taken as running)."""
         self.path = path
         self._current = current
         self._switch = switch
         self._report = report
         self._loader = loader
-        self._digest: str | None = None  # taken off the loop when watch() starts (or by a reload)
+        self._digest = digest  # or taken off the loop when watch() starts (or by a reload)
         self._lock = asyncio.Lock()
         self._queued: asyncio.Future[bool] | None = None  # the reload waiting for the running one, if any
 
