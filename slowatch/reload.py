@@ -82,7 +82,8 @@ class ConfigReloader:
         """One reload, under the lock."""
         path = self.path
         try:
-            digest = await asyncio.to_thread(fingerprint, path)
+            # what is about to be read, recorded whatever comes of it: the watcher reloads only a later change
+            self._digest = await asyncio.to_thread(fingerprint, path)
             new = await asyncio.to_thread(self._load, path)
         except ConfigError as exc:
             self._report(False)
@@ -95,7 +96,6 @@ class ConfigReloader:
             self._report(False)
             logger.exception("config reload failed, keeping the running config file=%s", path)
             return False
-        self._digest = digest
         old = self._current()
         try:
             await self._switch(new)

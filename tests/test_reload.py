@@ -188,3 +188,21 @@ async def test_reload_requests_during_a_reload_share_one_reload_after_it(tmp_pat
         assert names(daemon) == ["first", "third"] and reload_ok(daemon) == 1.0
     finally:
         await daemon.stop()
+
+
+async def test_an_invalid_edit_reloaded_by_sighup_is_not_rejected_again_by_the_watcher(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Edit, then SIGHUP (a habit): a rejected reload did not record what it had read, so the watcher
+    then found the same bytes "changed" and logged the same errors a second time."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(tmp_path, "first"))
+    daemon = Daemon(load(path), config_path=path, watch_interval=0.3, watch_settle=0.05)
+    await daemon.start(serve=False)
+    try:
+        path.write_text(config_text(tmp_path, "first") + "bogus_key: true\n")
+        assert await daemon.reload() is False
+        await asyncio.sleep(1.0)  # three checks by the watcher
+        assert caplog.text.count("config reload rejected") == 1 and reload_ok(daemon) == 0.0
+    finally:
+        await daemon.stop()
