@@ -224,3 +224,20 @@ async def test_a_ca_file_rotated_with_the_same_mtime_is_picked_up(
     os.utime(ca, ns=(mtime, mtime))
     result = await http.probe(http_endpoint(f"https://127.0.0.1:{new}/ok", tls={"ca_file": str(ca)}), ctx)
     assert result.outcome is Outcome.SUCCESS, result.message
+
+
+async def test_a_ca_file_rotated_while_running_is_picked_up_by_the_same_endpoint(
+    ctx: ProbeContext, serve: Any, certs: CertSet, tmp_path: Path
+) -> None:
+    """A probe's request options are built once per endpoint object, and a reload keeps the objects of the
+    endpoints it did not change: their TLS context, built once, kept a rotated CA out until a restart."""
+    (tmp_path / "rotated").mkdir()
+    rotated = make_certs(tmp_path / "rotated")
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(certs.ca_file.read_bytes())
+    server = await serve(HostileHttp(), certs.server_context("good"))
+    endpoint = http_endpoint(f"https://127.0.0.1:{server.port}/ok", tls={"ca_file": str(ca)})
+    assert (await http.probe(endpoint, ctx)).ok
+    ca.write_bytes(rotated.ca_file.read_bytes())  # the server's CA is no longer trusted
+    result = await http.probe(endpoint, ctx)
+    assert result.outcome is Outcome.TLS_ERROR, result.message
