@@ -20,7 +20,7 @@ class TlsSettings:
 
 
 class SslContexts:
-    """SSLContexts keyed by settings and the files' identity and change times (`_stamp`), so a rotated CA
+    """SSLContexts keyed by settings and the files' identity and change times (`file_stamp`), so a rotated CA
     bundle or client certificate is picked up, while the common case costs a dict lookup and a stat per
     file (loading a CA bundle costs milliseconds of CPU). Bounded, least recently used first out. One
     per ProbeContext."""
@@ -32,7 +32,7 @@ class SslContexts:
     def get(self, settings: TlsSettings) -> ssl.SSLContext:
         """Raises OSError (missing file) or ssl.SSLError (bad file or password)."""
         files = (settings.ca_file, settings.cert_file, settings.key_file)
-        stamps = tuple(_stamp(f) if f else None for f in files)
+        stamps = tuple(file_stamp(f) if f else None for f in files)
         password = settings.key_password.get_secret_value() if settings.key_password else None
         key = (settings.verify, *files, *stamps, password)
         ctx = self._cache.get(key)
@@ -46,7 +46,7 @@ class SslContexts:
         return ctx
 
 
-def _stamp(path: str) -> tuple[int, ...]:
+def file_stamp(path: str) -> tuple[int, ...]:
     """What changes whenever the file at `path` (after symlinks) does: a file renamed over it (a Kubernetes
     Secret's `..data` swap, an editor's save) is another inode; a write in place, or a file copied back
     with its old or the same mtime (`cp -p`, `rsync -t`, a restore), changes the ctime, which no one can
@@ -97,4 +97,4 @@ def peer_cert_expiry(ssl_object: object) -> float | None:
         return None
 
 
-__all__ = ["SslContexts", "TlsSettings", "load_error", "peer_cert_expiry"]
+__all__ = ["SslContexts", "TlsSettings", "file_stamp", "load_error", "peer_cert_expiry"]
