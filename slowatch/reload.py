@@ -10,7 +10,9 @@ following symlinks: a Kubernetes ConfigMap's `..data` swap is a change; mtime, i
 looked at, so identical content is no change and content restored with an older mtime is one). A path it
 cannot open or read (deleted, permission denied) is a change too: reported once, reloaded when readable
 again. A change is reloaded once two reads `settle` seconds apart agree (a file written in place is
-read whole).
+read whole). The first fingerprint is the file's before the start read it (`digest`, from `slowatch
+run`), so an edit made while the daemon starts is a change. Reload requests made while a reload runs
+(SIGHUPs, the watcher) share one reload after it.
 """
 
 from __future__ import annotations
