@@ -22,6 +22,7 @@ from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.config import Config
 from slowatch.config.isolated import load_isolated, reload_isolated
 from slowatch.config.parts import Unpacker
+from slowatch.config.source import fingerprint
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
@@ -71,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from slowatch.daemon import Daemon
 
     unpacker = Unpacker()  # a reload takes over the parts of the Config this start built (config/parts.py)
+    digest = fingerprint(args.config)  # before reading it: an edit made while the daemon starts is a change
     config = _load_or_report(args.config, unpacker)
     if config is None:
         return EXIT_CONFIG
@@ -87,7 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return apply_cluster_flags(_override(reload_isolated(path, unpacker), *overrides), args)
 
     async def main() -> int:
-        daemon = Daemon(config, config_path=args.config, load=load)  # here: after process.run raised nofile
+        # here: after process.run raised nofile
+        daemon = Daemon(config, config_path=args.config, load=load, config_digest=digest)
         if args.once:
             await daemon.start(schedule=False, serve=False)
             try:

@@ -35,7 +35,7 @@ from slowatch.metrics import ProbeMetrics, SelfMetrics
 from slowatch.metrics.cluster_labels import LabelledRegistry
 from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
-from slowatch.reload import ConfigReloader
+from slowatch.reload import SETTLE, ConfigReloader
 from slowatch.scheduler import ProbeScheduler
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
@@ -67,10 +67,14 @@ class Daemon:
         clock: Clock | None = None,
         registry: CollectorRegistry | None = None,
         watch_interval: float = 5.0,
+        watch_settle: float = SETTLE,
         listeners: list[Callable[[ProbeResult], None]] | None = None,
         load: Callable[[Path], Config] | None = None,
+        config_digest: str | None = None,
     ) -> None:
         """`load(config_path)` re-reads the config on reload (default: `reloader()`; the demo's keeps its ports).
+        The file is checked every `watch_interval` s, a change reloaded once it held still `watch_settle` s;
+        `config_digest` is `fingerprint(config_path)` taken before `config` was loaded (default: at start).
         With `server.cluster` sharded, everything works on the endpoints this instance owns (`cluster.local_view`)."""
         self._view = local_view(config)
         config = self._view.local
@@ -78,10 +82,10 @@ class Daemon:
         self._clock = clock or SystemClock()
         self._reloader = None if config_path is None else ConfigReloader(
             Path(config_path), current=lambda: self._view.full, switch=self._switch, report=self._reloaded,
-            loader=load or reloader())  # fmt: skip
+            loader=load or reloader(), digest=config_digest)  # fmt: skip
         labels = self._view.labels  # shard / replica / location on every series, when configured
         self._registry = registry or (LabelledRegistry(labels) if labels else CollectorRegistry())
-        self._watch_interval = watch_interval
+        self._watch_interval, self._watch_settle = watch_interval, watch_settle
         self._latest: dict[str, ProbeResult] = {}
         self._listeners = list(listeners or [])
         self._unprobed = {ep.name for ep in config.endpoints if ep.enabled}
@@ -265,7 +269,7 @@ class Daemon:
                 self._scheduler.start(list(self._config.endpoints))
             if self._reloader is not None and self._watch_interval > 0:
                 await self._reloader.prime()
-                self._spawn(self._reloader.watch(self._watch_interval))
+                self._spawn(self._reloader.watch(self._watch_interval, self._watch_settle))
         self._ready = True
         # Everything built so far lives for the whole run: keep it out of the cyclic GC's scans, which
         # otherwise cost 70-130 ms pauses at 1,000 SLOs (benchmarks/slo_refresh.py). The young generation is

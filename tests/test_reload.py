@@ -4,7 +4,9 @@ the failure is reported, and the file watcher goes on to pick up the next good e
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -42,7 +44,7 @@ async def watched(tmp_path: Path) -> AsyncIterator[tuple[Daemon, Path]]:
     """A daemon probing (a refused loopback port, every 10 s) and watching its config file every 50 ms."""
     path = tmp_path / "slowatch.yaml"
     path.write_text(config_text(tmp_path, "first"))
-    daemon = Daemon(load(path), config_path=path, watch_interval=0.05)
+    daemon = Daemon(load(path), config_path=path, watch_interval=0.05, watch_settle=0.05)
     await daemon.start(serve=False)
     try:
         yield daemon, path
@@ -84,6 +86,56 @@ async def test_a_fifo_in_place_of_the_file_is_refused_without_blocking(
     await eventually(lambda: names(daemon) == ["first", "second"] and reload_ok(daemon) == 1.0)
 
 
+async def test_a_deleted_file_is_reported_once_and_its_return_reloaded(
+    watched: tuple[Daemon, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file the watcher cannot open (deleted; unreadable to the daemon's user after a deploy) was
+    skipped without a word: an edit the daemon could not read was never applied, and nothing said so."""
+    daemon, path = watched
+    text = path.read_text()
+    path.unlink()
+    await eventually(lambda: reload_ok(daemon) == 0.0)
+    await asyncio.sleep(0.5)  # ten more checks of the missing file
+    assert caplog.text.count("config reload rejected") == 1
+    assert f"{path}: cannot read the file: No such file or directory" in caplog.text
+    assert names(daemon) == ["first"]
+
+    path.write_text(text)  # back as it was: nothing to change, but the file is read again
+    await eventually(lambda: reload_ok(daemon) == 1.0)
+    assert names(daemon) == ["first"] and caplog.text.count("config reload rejected") == 1
+
+
+def reloads(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(("config reloaded", "config reload "))]
+
+
+async def test_a_file_written_in_place_is_reloaded_whole_never_empty_or_cut_short(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`open(path, "w")` truncates, then the text comes in more than one write (a large file, a slow
+    writer): the watcher used to load the empty file (an error) and the first part (valid YAML that
+    dropped the endpoints not yet written: their probes stopped, their series left /metrics)."""
+    path = tmp_path / "slowatch.yaml"
+    caplog.set_level(logging.INFO, "slowatch")
+    path.write_text(config_text(tmp_path, "first", "second", "third"))
+    daemon = Daemon(load(path), config_path=path, watch_interval=0.05)  # the default settle time (1 s)
+    await daemon.start(serve=False)
+    try:
+        whole = config_text(tmp_path, "first", "second", "third", "fourth")
+        cut = whole.index("  - {name: second")  # a config of its own: "first" only
+        with path.open("w") as f:
+            await asyncio.sleep(0.3)  # empty
+            f.write(whole[:cut])
+            f.flush()
+            await asyncio.sleep(0.3)  # "first" only
+            f.write(whole[cut:])
+        await eventually(lambda: names(daemon) == ["first", "second", "third", "fourth"])
+        assert reloads(caplog) == ["config reloaded added=1 removed=0 changed=0"]
+        assert reload_ok(daemon) == 1.0
+    finally:
+        await daemon.stop()
+
+
 async def test_any_failure_of_the_loader_keeps_the_running_config(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -107,5 +159,50 @@ async def test_any_failure_of_the_loader_keeps_the_running_config(
         assert "a bug in the loader" in caplog.text and "MemoryError" in caplog.text
         assert await daemon.reload() is True
         assert names(daemon) == ["first", "second"] and reload_ok(daemon) == 1.0
+    finally:
+        await daemon.stop()
+
+
+async def test_reload_requests_during_a_reload_share_one_reload_after_it(tmp_path: Path) -> None:
+    """SIGHUP spawns `daemon.reload()`: five during a slow reload used to queue five more full reloads."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(tmp_path, "first"))
+    loads: list[list[str]] = []
+
+    def slow_load(p: Path) -> Config:  # the real loader, taking as long as a large config does
+        config = load(p)
+        loads.append([ep.name for ep in config.endpoints])
+        time.sleep(0.3)
+        return config
+
+    daemon = Daemon(load(path), config_path=path, watch_interval=0, load=slow_load)
+    await daemon.start(serve=False)
+    try:
+        path.write_text(config_text(tmp_path, "first", "second"))
+        running = asyncio.ensure_future(daemon.reload())
+        await eventually(lambda: len(loads) == 1)  # the first has read the file: the next must read it again
+        path.write_text(config_text(tmp_path, "first", "third"))
+        results = await asyncio.gather(running, *(daemon.reload() for _ in range(5)))
+        assert results == [True] * 6
+        assert loads == [["first", "second"], ["first", "third"]]
+        assert names(daemon) == ["first", "third"] and reload_ok(daemon) == 1.0
+    finally:
+        await daemon.stop()
+
+
+async def test_an_invalid_edit_reloaded_by_sighup_is_not_rejected_again_by_the_watcher(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Edit, then SIGHUP (a habit): a rejected reload did not record what it had read, so the watcher
+    then found the same bytes "changed" and logged the same errors a second time."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(tmp_path, "first"))
+    daemon = Daemon(load(path), config_path=path, watch_interval=0.3, watch_settle=0.05)
+    await daemon.start(serve=False)
+    try:
+        path.write_text(config_text(tmp_path, "first") + "bogus_key: true\n")
+        assert await daemon.reload() is False
+        await asyncio.sleep(1.0)  # three checks by the watcher
+        assert caplog.text.count("config reload rejected") == 1 and reload_ok(daemon) == 0.0
     finally:
         await daemon.stop()

@@ -8,6 +8,7 @@ checked with fstat on the open descriptor, so it cannot be swapped between the c
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -86,13 +87,14 @@ def read_config_bytes(path: str | Path, *, max_bytes: int = MAX_CONFIG_BYTES) ->
     return data
 
 
-def fingerprint(path: str | Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> str | None:
+def fingerprint(path: str | Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> str:
     """What the config watcher compares: a hash of the content, or, for a file that would be refused,
-    its type, size and modification time (never read). None when the path cannot be opened."""
+    its type, size and modification time (never read), or, for a path that cannot be opened or read
+    (deleted, permission denied, a dangling symlink), why: a change the watcher reports once."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
+    except OSError as exc:
+        return _unreadable(exc)
     try:
         st = os.fstat(fd)
         if _refusal(st, max_bytes) is not None:
@@ -104,10 +106,14 @@ def fingerprint(path: str | Path, *, max_bytes: int = MAX_CONFIG_BYTES) -> str |
                 digest.update(block)
                 left -= len(block)
         return digest.hexdigest()
-    except OSError:
-        return None
+    except OSError as exc:
+        return _unreadable(exc)
     finally:
         os.close(fd)
+
+
+def _unreadable(exc: OSError) -> str:
+    return f"unreadable:{errno.errorcode.get(exc.errno or 0, type(exc).__name__)}"
 
 
 __all__ = ["MAX_CONFIG_BYTES", "config_size", "fingerprint", "read_config_bytes"]

@@ -20,9 +20,10 @@ class TlsSettings:
 
 
 class SslContexts:
-    """SSLContexts keyed by settings and the files' modification times, so a rotated CA bundle or client
-    certificate is picked up, while the common case costs a dict lookup (loading a CA bundle costs
-    milliseconds of CPU). Bounded, least recently used first out. One per ProbeContext."""
+    """SSLContexts keyed by settings and the files' identity and change times (`file_stamp`), so a rotated CA
+    bundle or client certificate is picked up, while the common case costs a dict lookup and a stat per
+    file (loading a CA bundle costs milliseconds of CPU). Bounded, least recently used first out. One
+    per ProbeContext."""
 
     def __init__(self, max_size: int = 128) -> None:
         self._max_size = max_size
@@ -31,9 +32,9 @@ class SslContexts:
     def get(self, settings: TlsSettings) -> ssl.SSLContext:
         """Raises OSError (missing file) or ssl.SSLError (bad file or password)."""
         files = (settings.ca_file, settings.cert_file, settings.key_file)
-        mtimes = tuple(os.stat(f).st_mtime_ns if f else None for f in files)
+        stamps = tuple(file_stamp(f) if f else None for f in files)
         password = settings.key_password.get_secret_value() if settings.key_password else None
-        key = (settings.verify, *files, *mtimes, password)
+        key = (settings.verify, *files, *stamps, password)
         ctx = self._cache.get(key)
         if ctx is None:
             ctx = _build(settings)
@@ -43,6 +44,15 @@ class SslContexts:
         else:
             self._cache.move_to_end(key)
         return ctx
+
+
+def file_stamp(path: str) -> tuple[int, ...]:
+    """What changes whenever the file at `path` (after symlinks) does: a file renamed over it (a Kubernetes
+    Secret's `..data` swap, an editor's save) is another inode; a write in place, or a file copied back
+    with its old or the same mtime (`cp -p`, `rsync -t`, a restore), changes the ctime, which no one can
+    set. The mtime alone missed a CA bundle replaced by one with the same mtime."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _build(settings: TlsSettings) -> ssl.SSLContext:
@@ -87,4 +97,4 @@ def peer_cert_expiry(ssl_object: object) -> float | None:
         return None
 
 
-__all__ = ["SslContexts", "TlsSettings", "load_error", "peer_cert_expiry"]
+__all__ = ["SslContexts", "TlsSettings", "file_stamp", "load_error", "peer_cert_expiry"]

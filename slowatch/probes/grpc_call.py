@@ -24,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from slowatch.config.grpc import GrpcEndpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.probes.certs import load_error
+from slowatch.probes.certs import file_stamp, load_error
 from slowatch.probes.failures import Failure, short
 
 if TYPE_CHECKING:
@@ -43,15 +43,17 @@ _UNAVAILABLE_CAUSES = (
 
 
 async def _credentials(endpoint: GrpcEndpoint, ctx: ProbeContext) -> grpc.ChannelCredentials | None:
-    """TLS credentials, read once per endpoint definition (in a thread: file reads never block the loop)."""
+    """TLS credentials, read once per endpoint definition and version of its files (in a thread: file reads
+    never block the loop), so a rotated or corrected CA, certificate or key is picked up as for kind: http."""
     if endpoint.tls is None:
         return None
+    tls = endpoint.tls
     key = ("grpc", endpoint.name)
+    stamps = (endpoint, *(_stamp(f) for f in (tls.ca_file, tls.cert_file, tls.key_file)))
     cached = ctx.prepared.get(key)
-    if cached is not None and cached[0] is endpoint:
+    if cached is not None and cached[0] == stamps:
         credentials: grpc.ChannelCredentials = cached[1]
         return credentials
-    tls = endpoint.tls
 
     def read(path: str | None) -> bytes | None:
         return Path(path).read_bytes() if path else None
@@ -60,8 +62,16 @@ async def _credentials(endpoint: GrpcEndpoint, ctx: ProbeContext) -> grpc.Channe
     if chain is not None and key_pem is None:  # the key in the certificate file, as for kind: http
         key_pem = chain
     credentials = grpc.ssl_channel_credentials(root_certificates=root, private_key=key_pem, certificate_chain=chain)
-    ctx.prepared[key] = (endpoint, credentials)
+    ctx.prepared[key] = (stamps, credentials)
     return credentials
+
+
+def _stamp(path: str | None) -> tuple[int, ...] | None:
+    """`file_stamp(path)`, None for no file or one that cannot be stat'ed (reading it will say why)."""
+    try:
+        return file_stamp(path) if path else None
+    except OSError:
+        return None
 
 
 def _keep_runtime(ctx: ProbeContext) -> None:

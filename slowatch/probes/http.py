@@ -42,12 +42,14 @@ NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=No
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """What a probe of one endpoint sends, built once per endpoint definition (not per probe)."""
+    """What a probe of one endpoint sends, built once per endpoint definition (not per probe), but for the
+    TLS context of an endpoint with TLS files, looked up per probe (`tls`): a rotated file is picked up."""
 
     endpoint: HttpEndpoint
     options: dict[str, Any]
     shown_url: str  # the configured URL, redacted: `final_url` when there was no redirect
     url: URL  # parsed once: aiohttp would parse the string again on every request
+    tls: TlsSettings | None = None  # the endpoint's CA / client certificate files, if any
 
 
 def prepared(endpoint: HttpEndpoint, ctx: ProbeContext) -> Prepared:
@@ -62,9 +64,19 @@ def prepared(endpoint: HttpEndpoint, ctx: ProbeContext) -> Prepared:
         key = _options_key(options)
         if key is not None:  # most endpoints send the same options: one dict for all of them (memory)
             options = ctx.http_options_shared.setdefault(key, options)
-        cached = Prepared(endpoint, options, endpoint.url if shown == endpoint.url else shown, URL(endpoint.url))
+        shown = endpoint.url if shown == endpoint.url else shown
+        cached = Prepared(endpoint, options, shown, URL(endpoint.url), _tls_files(endpoint))
         ctx.http_options[endpoint.name] = cached
+    elif cached.tls is not None:  # (never shared: `_options_key`) the same context until a file changes
+        cached.options["ssl"] = ctx.ssl_contexts.get(cached.tls)
     return cached
+
+
+def _tls_files(endpoint: HttpEndpoint) -> TlsSettings | None:
+    tls = endpoint.tls
+    if tls.ca_file or tls.cert_file:
+        return TlsSettings(tls.verify, tls.ca_file, tls.cert_file, tls.key_file, tls.key_password)
+    return None
 
 
 @dataclass(slots=True)
@@ -141,12 +153,10 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
         opts["data"] = endpoint.body.encode()
     elif "json_body" in endpoint.model_fields_set:
         opts["json"] = endpoint.json_body
-    tls = endpoint.tls
-    if tls.ca_file or tls.cert_file:
-        opts["ssl"] = ctx.ssl_contexts.get(
-            TlsSettings(tls.verify, tls.ca_file, tls.cert_file, tls.key_file, tls.key_password)
-        )
-    elif not tls.verify:
+    files = _tls_files(endpoint)
+    if files is not None:
+        opts["ssl"] = ctx.ssl_contexts.get(files)
+    elif not endpoint.tls.verify:
         opts["ssl"] = False
     if endpoint.proxy is not None:
         opts["proxy"] = endpoint.proxy.url

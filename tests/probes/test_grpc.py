@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,3 +113,21 @@ def test_config_and_target() -> None:
     assert describe_target(grpc_endpoint(443, tls={})) == "grpcs://127.0.0.1:443"
     with pytest.raises(ValueError, match=r"tls\.verify: false is not supported"):
         grpc_endpoint(443, tls={"verify": False})
+
+
+async def test_a_ca_file_fixed_while_running_is_picked_up(certs: CertSet, ctx: ProbeContext, tmp_path: Path) -> None:
+    """The credentials were kept per endpoint object, and a reload keeps the objects of the endpoints it did
+    not change: a CA file corrected on disk went on failing until a restart (kind: http picks it up)."""
+    cert, key = certs.chains["good"]
+    target = await GrpcTarget(tls=(cert.read_bytes(), key.read_bytes())).start()
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(certs.chains["self_signed"][0].read_bytes())  # the wrong CA
+    endpoint = grpc_endpoint(target.port, tls={"ca_file": str(ca)}, server_name="localhost")
+    try:
+        before = await probe_once(endpoint, ctx)
+        ca.write_bytes(certs.ca_file.read_bytes())
+        after = await probe_once(endpoint, ctx)
+    finally:
+        await target.close()
+    assert before.outcome is Outcome.TLS_ERROR, before
+    assert after.outcome is Outcome.SUCCESS, after

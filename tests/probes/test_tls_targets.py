@@ -3,6 +3,7 @@ certificates, mTLS, and TLS-hostile servers."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, http, tls
 from tests.probes.conftest import MARGIN, http_endpoint, tls_endpoint
-from tests.support.certs import CertSet
+from tests.support.certs import CertSet, make_certs
 from tests.support.hostile import HostileHttp, close_at_once, free_port, garbage, hang
 
 
@@ -204,3 +205,39 @@ def test_expires_in_wording() -> None:
     assert tls.expires_in(86400) == "expires in 1 day"
     assert tls.expires_in(5 * 3600 + 59) == "expires in 5 hours"
     assert tls.expires_in(-2.5 * 86400) == "expired 2 days ago"
+
+
+async def test_a_ca_file_rotated_with_the_same_mtime_is_picked_up(
+    ctx: ProbeContext, serve: Any, certs: CertSet, tmp_path: Path
+) -> None:
+    """The contexts were keyed by the files' mtimes only: a CA bundle replaced by one with the same mtime
+    (`cp -p` / `rsync -t` of files built with a fixed SOURCE_DATE_EPOCH) kept the old CA's context."""
+    (tmp_path / "rotated").mkdir()
+    rotated = make_certs(tmp_path / "rotated")
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(certs.ca_file.read_bytes())
+    old = await https(serve, certs, "good")
+    assert (await http.probe(http_endpoint(f"https://127.0.0.1:{old}/ok", tls={"ca_file": str(ca)}), ctx)).ok
+    mtime = ca.stat().st_mtime_ns
+    new = await https(serve, rotated, "good")
+    ca.write_bytes(rotated.ca_file.read_bytes())
+    os.utime(ca, ns=(mtime, mtime))
+    result = await http.probe(http_endpoint(f"https://127.0.0.1:{new}/ok", tls={"ca_file": str(ca)}), ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+
+
+async def test_a_ca_file_rotated_while_running_is_picked_up_by_the_same_endpoint(
+    ctx: ProbeContext, serve: Any, certs: CertSet, tmp_path: Path
+) -> None:
+    """A probe's request options are built once per endpoint object, and a reload keeps the objects of the
+    endpoints it did not change: their TLS context, built once, kept a rotated CA out until a restart."""
+    (tmp_path / "rotated").mkdir()
+    rotated = make_certs(tmp_path / "rotated")
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(certs.ca_file.read_bytes())
+    server = await serve(HostileHttp(), certs.server_context("good"))
+    endpoint = http_endpoint(f"https://127.0.0.1:{server.port}/ok", tls={"ca_file": str(ca)})
+    assert (await http.probe(endpoint, ctx)).ok
+    ca.write_bytes(rotated.ca_file.read_bytes())  # the server's CA is no longer trusted
+    result = await http.probe(endpoint, ctx)
+    assert result.outcome is Outcome.TLS_ERROR, result.message
