@@ -41,7 +41,7 @@ from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
 from slowatch.store.queries import latest_results
-from slowatch.switch import prepare, restart_needed
+from slowatch.switch import prepare, say_waiting
 from slowatch.web.app import make_app
 from slowatch.web.corrections import SYNC as CORRECTIONS_SYNC
 from slowatch.web.server import fitted_concurrency, fitted_limits, serve
@@ -379,17 +379,7 @@ class Daemon:
 
     def _apply(self, new: Config, changes: EndpointChanges, want: int) -> None:
         """Switch to `new`: `changes` from the running endpoints, `want` prober workers it calls for."""
-        old = self._config
-        waiting = restart_needed(old, new)
-        if waiting:
-            logger.warning("config reload: %s changed; takes effect after a restart", ", ".join(waiting))
-        have = self._scheduler.workers
-        if want != have and "probe_workers" not in waiting:
-            logger.warning(
-                "config reload: probe_workers=%s now means %d prober worker(s), %d running; "
-                "takes effect after a restart",
-                new.server.probe_workers, want, have,
-            )  # fmt: skip
+        say_waiting(self._config, new, want, self._scheduler.workers)
         self._config = new
         added, removed, changed = self._scheduler.update(list(new.endpoints), changes)
         for ep in changes.upserts:

@@ -72,4 +72,17 @@ def restart_needed(old: Config, new: Config) -> list[str]:
     return [key for key in RESTART_KEYS if getattr(old.server, key) != getattr(new.server, key)]
 
 
-__all__ = ["RESTART_KEYS", "Switch", "prepare", "restart_needed"]
+def say_waiting(old: Config, new: Config, want: int, have: int) -> None:
+    """Log what switching from `old` to `new` leaves for a restart: `server` settings, and the prober workers
+    `new` calls for (`want`) where they differ from those running (`have`)."""
+    waiting = restart_needed(old, new)
+    if waiting:
+        logger.warning("config reload: %s changed; takes effect after a restart", ", ".join(waiting))
+    if want != have and "probe_workers" not in waiting:
+        logger.warning(
+            "config reload: probe_workers=%s now means %d prober worker(s), %d running; takes effect after a restart",
+            new.server.probe_workers, want, have,
+        )  # fmt: skip
+
+
+__all__ = ["RESTART_KEYS", "Switch", "prepare", "restart_needed", "say_waiting"]
