@@ -33,6 +33,7 @@ from slowatch.config.isolated import reloader
 from slowatch.config.schema import Config
 from slowatch.metrics import ProbeMetrics, SelfMetrics
 from slowatch.metrics.cluster_labels import LabelledRegistry
+from slowatch.metrics.fleet import FleetMetrics
 from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.reload import ConfigReloader
@@ -134,6 +135,7 @@ class Daemon:
         )
         self._slo = SloService(config, self._store, self._clock)
         self._registry.register(self._slo.collector())
+        self._registry.register(FleetMetrics(lambda: self._view.shards, self._config_sha256))
         self._alerts = AlertService(
             config, self._store, self._clock, snapshot_source=lambda: self._slo.snapshot, latest=self._latest
         )
@@ -263,8 +265,9 @@ class Daemon:
                 await self._scheduler.start(list(self._config.endpoints))
             else:
                 self._scheduler.start(list(self._config.endpoints))
-            if self._reloader is not None and self._watch_interval > 0:
-                await self._reloader.prime()
+        if self._reloader is not None:
+            await self._reloader.prime()  # (also the sha256 of slowatch_config_info)
+            if schedule and self._watch_interval > 0:
                 self._spawn(self._reloader.watch(self._watch_interval))
         self._ready = True
         # Everything built so far lives for the whole run: keep it out of the cyclic GC's scans, which
@@ -340,6 +343,9 @@ class Daemon:
             "slowatch stopped uptime=%.0fs probes=%d failures=%d reloads=%d cancelled_in_flight=%d",
             time.monotonic() - s.started, s.probes, s.failures, s.reloads, cancelled,
         )  # fmt: skip
+
+    def _config_sha256(self) -> str | None:
+        return None if self._reloader is None else self._reloader.running
 
     # --- reload ------------------------------------------------------------------------------
     async def reload(self) -> bool:

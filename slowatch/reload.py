@@ -42,6 +42,9 @@ class ConfigReloader:
         self._report = report
         self._loader = loader
         self._digest: str | None = None  # taken off the loop when watch() starts (or by a reload)
+        self.running: str | None = None
+        """The SHA-256 of the file the running config came from (slowatch_config_info): set by `prime()` at
+        start and by each successful reload, kept by a rejected one."""
         self._lock = asyncio.Lock()
 
     async def reload(self) -> bool:
@@ -74,6 +77,7 @@ class ConfigReloader:
                 except Exception:
                     logger.exception("config reload: restoring the running config failed too file=%s", path)
                 return False
+            self.running = digest
             self._report(True)
             return True
 
@@ -96,6 +100,8 @@ class ConfigReloader:
         daemon's start awaits it, so an edit made once the daemon is up is always seen as a change."""
         if self._digest is None:
             self._digest = await asyncio.to_thread(fingerprint, self.path)
+        if self.running is None:
+            self.running = self._digest
 
     async def watch(self, interval: float) -> None:
         """Reload whenever the file's fingerprint changes (a hash every `interval` seconds, off-loop)."""

@@ -5,6 +5,7 @@ the lock dies with its process (kill -9 included); a command that adds a silence
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
-from tests.e2e.harness import DaemonProcess
+from tests.e2e.harness import DaemonProcess, metric_value
 
 
 def config(port: int) -> str:
@@ -89,3 +90,32 @@ async def test_a_taken_port_is_a_one_line_error_and_the_database_is_left_free(
     third = DaemonProcess(cfg, tmp_path, args=("--db", "second.db"))
     daemons.append(third)
     await third.start()  # the failed start released second.db's lock
+
+
+async def test_each_instance_exports_its_shard_count_and_the_sha256_of_the_config_it_runs(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """What the fleet rules (slowatch/generate/fleet.py) compare across instances: a reloaded instance says so,
+    one that rejected the new file keeps the old sha256."""
+    cfg = write_config(config(targets.port))
+    d = DaemonProcess(cfg, tmp_path, args=("--shard", "1/2", "--replica", "b"))
+    daemons.append(d)
+    await d.start()
+    labels = 'replica="b",shard="1"'
+    assert metric_value(await d.metrics(), f"slowatch_cluster_shards{{{labels}}}") == 2
+
+    def info(sha256: str) -> str:
+        return f'slowatch_config_info{{replica="b",sha256="{sha256}",shard="1"}} 1.0'
+
+    first = hashlib.sha256(cfg.read_bytes()).hexdigest()
+    await d.wait_for_metric(info(first))
+
+    cfg.write_text(config(targets.port).replace("interval: 1s", "interval: 2s"))
+    d.send(signal.SIGHUP)
+    second = hashlib.sha256(cfg.read_bytes()).hexdigest()
+    await d.wait_for_metric(info(second))
+    cfg.write_text(config(targets.port).replace("interval: 1s", "interval: fast"))  # rejected
+    d.send(signal.SIGHUP)
+    await d.wait_for_metric(f"slowatch_config_last_reload_successful{{{labels}}} 0.0")
+    lines = [x for x in (await d.metrics()).splitlines() if x.startswith("slowatch_config_info{")]
+    assert lines == [info(second)]
