@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
+from slowatch.cluster import STATE_KEY as CLUSTER_STATE
 from slowatch.cluster import ClusterView, local_view
 from slowatch.config.diff import EndpointChanges
 from slowatch.config.endpoints import Endpoint
@@ -244,6 +245,7 @@ class Daemon:
     async def start(self, *, schedule: bool = True, serve: bool = True) -> None:
         gc.freeze()  # the Config lives for the run: keep its millions of objects out of every collection
         await self._store.start()
+        self._store.put_state(CLUSTER_STATE, {"shard": self._view.shard, "shards": self._view.shards})  # (report)
         configured = [ep.name for ep in self._config.endpoints]
         restored = await self._store.read(lambda db: latest_results(db, configured))
         self._latest.update({name: row.to_probe_result() for name, row in restored.items()})
