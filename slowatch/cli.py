@@ -27,6 +27,7 @@ from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
 from slowatch.generate_cli import add_generate_commands
 from slowatch.report import add_report_arguments, run_report
+from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -223,7 +224,8 @@ def cmd_silence(args: argparse.Namespace) -> int:
         print(f"--until: not a timestamp: {args.until!r} (use e.g. 2026-12-01T10:00Z)", file=sys.stderr)
         return EXIT_CONFIG
     target, name = ("consumer", args.consumer) if args.consumer else ("endpoint", args.endpoint)
-    return _print_result(silence(_override(config, None, args.db, None), target, name, until, args.reason))
+    config = _override(config, None, args.db, None)
+    return _print_result(silence(config, target, name, until, args.reason, wait=args.lock_wait))
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -318,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--endpoint")
     silence.add_argument("--until", required=True, help="e.g. 2026-12-01T10:00Z")
     silence.add_argument("--reason", default="")
+    silence.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP)
     silence.set_defaults(func=cmd_silence)
 
     add_generate_commands(sub, _load_or_report)
