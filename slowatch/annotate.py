@@ -95,7 +95,7 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="a running daemon, e.g. http://slowatch:9464")
     target.add_argument("--config", "-c", help="the YAML config: write to the database directly")
-    parser.add_argument("--database", help="SQLite file (default: server.database from the config)")
+    parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--text", required=True)
     parser.add_argument("--consumer", action="append", default=[], help="repeatable; none: every consumer")

@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.set_defaults(func=cmd_annotate)
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
-    alerts.add_argument("--db", help="SQLite database path (default: server.database)")
+    alerts.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
     alerts.add_argument("--limit", type=int, default=50, help="outbox rows to show")
     alerts.set_defaults(func=cmd_alerts)
 
@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     silence = sub.add_parser("silence", help="silence a consumer's or an endpoint's alerts until a time")
     silence.add_argument("--config", "-c", required=True)
-    silence.add_argument("--db", help="SQLite database path (default: server.database)")
+    silence.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
     who = silence.add_mutually_exclusive_group(required=True)
     who.add_argument("--consumer")
     who.add_argument("--endpoint")

@@ -29,7 +29,7 @@ from slowatch.web.corrections import parse_time
 
 def add_correct_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", required=True)
-    parser.add_argument("--db", help="SQLite database path (default: server.database)")
+    parser.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
     parser.add_argument("--consumer")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--slo", help="only this SLO (and SLOs that differ from it only by objective or window)")

@@ -36,7 +36,7 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--url", help="a running daemon, e.g. http://slowatch:9464")
     source.add_argument("--config", "-c", help="the YAML config: read the database directly")
-    parser.add_argument("--database", help="SQLite file (default: server.database from the config)")
+    parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
     parser.add_argument("--consumer", required=True)
     parser.add_argument("--slo", help="only this SLO (default: the consumer's gate over all its SLOs)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
