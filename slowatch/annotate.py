@@ -24,8 +24,8 @@ from pydantic import Field, ValidationError, field_validator
 from slowatch.clock import SystemClock
 from slowatch.config.schema import Config
 from slowatch.config.types import Model, Name
-from slowatch.store import Store
 from slowatch.store.annotations import KINDS, Annotation, add_annotation
+from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP, write_once
 
 MAX_TEXT = 2000
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
@@ -95,7 +95,7 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="a running daemon, e.g. http://slowatch:9464")
     target.add_argument("--config", "-c", help="the YAML config: write to the database directly")
-    parser.add_argument("--database", help="SQLite file (default: server.database from the config)")
+    parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--text", required=True)
     parser.add_argument("--consumer", action="append", default=[], help="repeatable; none: every consumer")
@@ -103,6 +103,7 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", help="when (Unix seconds or ISO 8601 with an offset; default now)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP + " (--config)")
 
 
 def _doc(args: argparse.Namespace) -> dict[str, Any]:
@@ -142,21 +143,10 @@ def run_annotate(args: argparse.Namespace, config: Config | None) -> tuple[list[
     except AnnotationError as e:
         return [f"--{e.field.rstrip('s').replace('time', 'at')}: {e.message}"], 2
 
-    async def write() -> None:
-        store = Store(
-            args.database or config.server.database,
-            clock=SystemClock(),
-            retention=config.server.retention,
-            maintain=False,
-        )  # a daemon may own the database (store/owner.py)
-        await store.start()
-        try:
-            store.submit(add_annotation(annotation))
-            await store.flush()
-        finally:
-            await store.close()
-
-    asyncio.run(write())
+    path = args.database or config.server.database  # a daemon may be writing it (store/one_write.py)
+    failed = asyncio.run(write_once(path, config.server.retention, add_annotation(annotation), wait=args.lock_wait))
+    if failed:
+        return [failed], 1
     return [f"annotated {annotation.kind} at {_iso(annotation.ts)} (id {annotation.id})"], 0
 
 

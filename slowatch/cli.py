@@ -28,6 +28,7 @@ from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
 from slowatch.generate_cli import add_generate_commands
 from slowatch.report import add_report_arguments, run_report
+from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -226,7 +227,8 @@ def cmd_silence(args: argparse.Namespace) -> int:
         print(f"--until: not a timestamp: {args.until!r} (use e.g. 2026-12-01T10:00Z)", file=sys.stderr)
         return EXIT_CONFIG
     target, name = ("consumer", args.consumer) if args.consumer else ("endpoint", args.endpoint)
-    return _print_result(silence(_override(config, None, args.db, None), target, name, until, args.reason))
+    config = _override(config, None, args.db, None)
+    return _print_result(silence(config, target, name, until, args.reason, wait=args.lock_wait))
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -304,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.set_defaults(func=cmd_annotate)
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
-    alerts.add_argument("--db", help="SQLite database path (default: server.database)")
+    alerts.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
     alerts.add_argument("--limit", type=int, default=50, help="outbox rows to show")
     alerts.set_defaults(func=cmd_alerts)
 
@@ -315,12 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     silence = sub.add_parser("silence", help="silence a consumer's or an endpoint's alerts until a time")
     silence.add_argument("--config", "-c", required=True)
-    silence.add_argument("--db", help="SQLite database path (default: server.database)")
+    silence.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
     who = silence.add_mutually_exclusive_group(required=True)
     who.add_argument("--consumer")
     who.add_argument("--endpoint")
     silence.add_argument("--until", required=True, help="e.g. 2026-12-01T10:00Z")
     silence.add_argument("--reason", default="")
+    silence.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP)
     silence.set_defaults(func=cmd_silence)
 
     add_generate_commands(sub, _load_or_report)

@@ -7,18 +7,28 @@ pages) then works on that config as a complete slowatch for what it owns. A cons
 shards is *partial* here: its figures cover only the owned endpoints, and the whole picture is the
 Prometheus rules' (`slowatch generate prometheus-rules`), which sum the per-SLO counters of every shard.
 An unsharded config is returned as is.
+
+A database holds one shard's endpoints. The daemon records which (`STATE_KEY` in the `state` table, at
+every start), so that `slowatch report` and `slowatch gate --config` read a shard's database with that
+shard's view (`database_view`) even when the instance got its shard from `run --shard I/N` and the
+config file says nothing: without it every SLO of the database read "no data".
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from dataclasses import dataclass, field
 
+from slowatch.config.cluster import ClusterConfig
 from slowatch.config.composite import Key, member_key
 from slowatch.config.consumers import ConsumerConfig, EndpointIndex, SloConfig
 from slowatch.config.schema import Config
 from slowatch.sharding import shard_of
 
 RULES_POINTER = "the Prometheus rules (slowatch generate prometheus-rules) sum every shard"
+STATE_KEY = "cluster"
+"""`state` row: `{"shard": i, "shards": n}` of the instance that writes the database."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,11 @@ class ClusterView:
         cluster = self.full.server.cluster
         return cluster.shards if cluster is not None else 1
 
+    @property
+    def shard(self) -> int:
+        cluster = self.full.server.cluster
+        return cluster.shard if cluster is not None and cluster.sharded else 0
+
 
 def local_view(config: Config) -> ClusterView:
     cluster = config.server.cluster
@@ -90,6 +105,34 @@ def local_view(config: Config) -> ClusterView:
             consumers.append(c if same else c.model_copy(update={"slos": slos}))
     local = config.model_copy(update={"endpoints": owned, "consumers": consumers})
     return ClusterView(config, local, partial)
+
+
+def stored_shard(conn: sqlite3.Connection) -> tuple[int, int] | None:
+    """(shard, shards) recorded in a database by the daemon that writes it; None if not recorded (a database
+    of an older slowatch, or one no daemon has run on)."""
+    try:
+        row = conn.execute("SELECT value FROM state WHERE key = ?", (STATE_KEY,)).fetchone()
+        value = json.loads(row[0]) if row is not None else None
+        return (int(value["shard"]), int(value["shards"])) if isinstance(value, dict) else None
+    except (sqlite3.Error, ValueError, KeyError, TypeError):
+        return None
+
+
+def database_view(config: Config, stored: tuple[int, int] | None) -> tuple[ClusterView, str | None]:
+    """The view of `config` for a database written by shard `stored` (`stored_shard`; the config's own when
+    None), and a note when the config says another shard."""
+    cluster = config.server.cluster
+    said = (cluster.shard, cluster.shards) if cluster is not None else (0, 1)
+    if stored is None or stored == said:
+        return local_view(config), None
+    shard, shards = stored
+    note = None
+    if cluster is not None and cluster.sharded:
+        note = (f"the database was written by shard {shard} of {shards}, the config says shard {said[0]} of "
+                f"{said[1]}: reading it as shard {shard} of {shards}")  # fmt: skip
+    base = cluster or ClusterConfig()
+    server = config.server.model_copy(update={"cluster": base.model_copy(update={"shard": shard, "shards": shards})})
+    return local_view(config.model_copy(update={"server": server})), note
 
 
 def slo_endpoints(config: Config, index: EndpointIndex | None = None) -> dict[Key, set[str]]:
@@ -129,4 +172,5 @@ def _local_composite(consumer: str, slo: SloConfig, reach: dict[Key, set[str]], 
     return slo.model_copy(update={"composite": composite})
 
 
-__all__ = ["RULES_POINTER", "ClusterView", "Partial", "local_view", "slo_endpoints"]
+__all__ = ["RULES_POINTER", "STATE_KEY", "ClusterView", "Partial", "database_view", "local_view", "slo_endpoints",
+           "stored_shard"]  # fmt: skip

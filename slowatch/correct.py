@@ -22,13 +22,14 @@ from slowatch.config import load
 from slowatch.errors import ConfigError, StoreError
 from slowatch.slo.corrections import validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
+from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
 from slowatch.store.schema import migrate
 from slowatch.web.corrections import parse_time
 
 
 def add_correct_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", required=True)
-    parser.add_argument("--db", help="SQLite database path (default: server.database)")
+    parser.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
     parser.add_argument("--consumer")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--slo", help="only this SLO (and SLOs that differ from it only by objective or window)")
@@ -38,6 +39,7 @@ def add_correct_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", default="")
     parser.add_argument("--revoke", type=int, metavar="ID", help="take back correction ID (recorded too)")
     parser.add_argument("--list", action="store_true", help="print every correction and revocation")
+    parser.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP)
 
 
 def _when(ts: float) -> str:
@@ -52,13 +54,17 @@ def run_correct(args: argparse.Namespace) -> int:
         return 2
     path = args.db or config.server.database
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=args.lock_wait)
         migrate(Database(conn), path=path)
     except (sqlite3.Error, StoreError) as e:
         print(f"cannot open {path}: {e}", file=sys.stderr)
         return 2
     try:
         return _run(args, config, conn)
+    except sqlite3.OperationalError as e:  # a write lock held past --lock-wait (a daemon's take at most seconds)
+        print(f"slowatch correct: database {path}: {e} (for {args.lock_wait:g} s); nothing was written, try again",
+              file=sys.stderr)  # fmt: skip
+        return 2
     finally:
         conn.close()
 

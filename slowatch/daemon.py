@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
+from slowatch.cluster import STATE_KEY as CLUSTER_STATE
 from slowatch.cluster import ClusterView, local_view
 from slowatch.config.diff import EndpointChanges
 from slowatch.config.endpoints import Endpoint
@@ -33,6 +34,7 @@ from slowatch.config.isolated import reloader
 from slowatch.config.schema import Config
 from slowatch.metrics import ProbeMetrics, SelfMetrics
 from slowatch.metrics.cluster_labels import LabelledRegistry
+from slowatch.metrics.fleet import FleetMetrics
 from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.reload import SETTLE, ConfigReloader
@@ -138,6 +140,7 @@ class Daemon:
         )
         self._slo = SloService(config, self._store, self._clock)
         self._registry.register(self._slo.collector())
+        self._registry.register(FleetMetrics(lambda: self._view.shards, self._config_sha256))
         self._alerts = AlertService(
             config, self._store, self._clock, snapshot_source=lambda: self._slo.snapshot, latest=self._latest
         )
@@ -246,6 +249,7 @@ class Daemon:
     async def start(self, *, schedule: bool = True, serve: bool = True) -> None:
         gc.freeze()  # the Config lives for the run: keep its millions of objects out of every collection
         await self._store.start()
+        self._store.put_state(CLUSTER_STATE, {"shard": self._view.shard, "shards": self._view.shards})  # (report)
         configured = [ep.name for ep in self._config.endpoints]
         restored = await self._store.read(lambda db: latest_results(db, configured))
         self._latest.update({name: row.to_probe_result() for name, row in restored.items()})
@@ -267,8 +271,9 @@ class Daemon:
                 await self._scheduler.start(list(self._config.endpoints))
             else:
                 self._scheduler.start(list(self._config.endpoints))
-            if self._reloader is not None and self._watch_interval > 0:
-                await self._reloader.prime()
+        if self._reloader is not None:
+            await self._reloader.prime()  # (also the sha256 of slowatch_config_info)
+            if schedule and self._watch_interval > 0:
                 self._spawn(self._reloader.watch(self._watch_interval, self._watch_settle))
         self._ready = True
         # Everything built so far lives for the whole run: keep it out of the cyclic GC's scans, which
@@ -344,6 +349,9 @@ class Daemon:
             "slowatch stopped uptime=%.0fs probes=%d failures=%d reloads=%d cancelled_in_flight=%d",
             time.monotonic() - s.started, s.probes, s.failures, s.reloads, cancelled,
         )  # fmt: skip
+
+    def _config_sha256(self) -> str | None:
+        return None if self._reloader is None else self._reloader.running
 
     # --- reload ------------------------------------------------------------------------------
     async def reload(self) -> bool:

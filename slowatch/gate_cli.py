@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from slowatch.cluster import database_view, stored_shard
 from slowatch.config.schema import Config
 from slowatch.report import collect
 from slowatch.slo.gate import SloGate, consumer_gate, decide
@@ -35,7 +36,7 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--url", help="a running daemon, e.g. http://slowatch:9464")
     source.add_argument("--config", "-c", help="the YAML config: read the database directly")
-    parser.add_argument("--database", help="SQLite file (default: server.database from the config)")
+    parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
     parser.add_argument("--consumer", required=True)
     parser.add_argument("--slo", help="only this SLO (default: the consumer's gate over all its SLOs)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
@@ -75,22 +76,32 @@ async def ask_daemon(args: argparse.Namespace) -> Outcome:
 
 
 def from_database(config: Config, args: argparse.Namespace) -> Outcome:
-    consumer = next((c for c in config.consumers if c.name == args.consumer), None)
-    if consumer is None:
+    if not any(c.name == args.consumer for c in config.consumers):
         return [f"no consumer named {args.consumer!r}"], ERROR
-    slos = [s for s in consumer.slos if not args.slo or s.name == args.slo]
-    if args.slo and not slos:
-        return [f"consumer {consumer.name!r} has no SLO named {args.slo!r}"], ERROR
     path = args.database or config.server.database
     now = dt.datetime.now(dt.UTC).timestamp()
-    own = argparse.Namespace(consumer=consumer.name, slo=args.slo, objective=None, month=None, window=None)
-    last_hour = argparse.Namespace(**{**vars(own), "window": 3600.0})
+    notes: list[str] = []
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             conn.execute("PRAGMA query_only = 1")
-            figures = {f.slo: f for f in collect(config, conn, own, now)}
-            burns = {f.slo: f.budget_used for f in collect(config, conn, last_hour, now)}
+            # a sharded instance's database holds its own endpoints only (the shard it records, else the config's)
+            view, mismatch = database_view(config, stored_shard(conn))
+            local = view.local
+            consumer = next((c for c in local.consumers if c.name == args.consumer), None)
+            if consumer is None:
+                where = f"shard {view.shard} of {view.shards}, which {path} holds"
+                return [f"consumer {args.consumer!r} has no endpoint in {where}: ask another shard's instance"], ERROR
+            slos = [s for s in consumer.slos if not args.slo or s.name == args.slo]
+            if args.slo and not slos:
+                return [f"consumer {consumer.name!r} has no SLO named {args.slo!r} here"], ERROR
+            notes += [f"note: {path}: {mismatch}"] if mismatch else []
+            if consumer.name in view.partial:
+                notes.append(f"note: consumer {consumer.name}: {view.partial[consumer.name].text}")
+            own = argparse.Namespace(consumer=consumer.name, slo=args.slo, objective=None, month=None, window=None)
+            last_hour = argparse.Namespace(**{**vars(own), "window": 3600.0})
+            figures = {f.slo: f for f in collect(local, conn, own, now)}
+            burns = {f.slo: f.budget_used for f in collect(local, conn, last_hour, now)}
         finally:
             conn.close()
     except sqlite3.Error as e:
@@ -100,9 +111,9 @@ def from_database(config: Config, args: argparse.Namespace) -> Outcome:
         f = figures.get(slo.name)
         state, remaining = (f.state.value, f.budget_remaining) if f is not None else ("no_data", None)
         answers.append(decide(consumer.name, slo, state, remaining, burns.get(slo.name)))
-    if args.slo:
-        return render(answers[0].as_dict(), args.format)
-    return render(consumer_gate(consumer.name, answers), args.format)
+    doc = answers[0].as_dict() if args.slo else consumer_gate(consumer.name, answers)
+    lines, code = render({**doc, "notes": notes} if notes else doc, args.format)
+    return (lines + notes if args.format == "text" else lines), code
 
 
 def run(args: argparse.Namespace, config: Config | None) -> Outcome:

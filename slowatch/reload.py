@@ -59,6 +59,9 @@ class ConfigReloader:
         self._report = report
         self._loader = loader
         self._digest = digest  # or taken off the loop when watch() starts (or by a reload)
+        self.running: str | None = None
+        """The SHA-256 of the file the running config came from (slowatch_config_info): set by `prime()` at
+        start and by each successful reload, kept by a rejected one."""
         self._lock = asyncio.Lock()
         self._queued: asyncio.Future[bool] | None = None  # the reload waiting for the running one, if any
 
@@ -85,7 +88,7 @@ class ConfigReloader:
         path = self.path
         try:
             # what is about to be read, recorded whatever comes of it: the watcher reloads only a later change
-            self._digest = await asyncio.to_thread(fingerprint, path)
+            self._digest = digest = await asyncio.to_thread(fingerprint, path)
             new = await asyncio.to_thread(self._load, path)
         except ConfigError as exc:
             self._report(False)
@@ -109,6 +112,7 @@ class ConfigReloader:
             except Exception:
                 logger.exception("config reload: restoring the running config failed too file=%s", path)
             return False
+        self.running = digest
         self._report(True)
         return True
 
@@ -131,6 +135,8 @@ class ConfigReloader:
         daemon's start awaits it, so an edit made once the daemon is up is always seen as a change."""
         if self._digest is None:
             self._digest = await asyncio.to_thread(fingerprint, self.path)
+        if self.running is None:
+            self.running = self._digest
 
     async def watch(self, interval: float, settle: float = SETTLE) -> None:
         """Reload whenever the file's fingerprint changes (a hash every `interval` seconds, off-loop) and

@@ -6,7 +6,8 @@
 Opens the database read-only (the daemon may be running; WAL lets both work). The period is the
 SLO's own window by default; `--month` is that calendar month in the SLO's time zone (UTC for
 rolling SLOs); `--objective` recomputes the budget for another objective (a what-if). Deploy
-annotations in the period add the budget burned in the 4 hours after each (not in csv).
+annotations in the period add the budget burned in the 4 hours after each (not in csv). A sharded
+instance's database is read as the shard it records (`cluster.database_view`), whatever the config says.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ Key = tuple[str, str]
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="the slowatch YAML config")
-    parser.add_argument("--database", help="SQLite file (default: server.database from the config)")
+    parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
     parser.add_argument("--consumer", help="only this consumer")
     parser.add_argument("--slo", help="only SLOs with this name")
     period = parser.add_mutually_exclusive_group()
@@ -118,13 +119,8 @@ def run_report(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
-    from slowatch.cluster import local_view
+    from slowatch.cluster import database_view, stored_shard
 
-    view = local_view(config)  # a sharded instance's database holds its own endpoints only
-    config = view.local
-    for name, partial in view.partial.items():
-        if not args.consumer or args.consumer == name:
-            print(f"note: consumer {name}: {partial.text}", file=sys.stderr)
     path = args.database or config.server.database
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -133,6 +129,14 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"cannot read SLO data from {path}: {e}", file=sys.stderr)
         return 2
     try:
+        # a sharded instance's database holds its own endpoints only (the shard it records, else the config's)
+        view, mismatch = database_view(config, stored_shard(conn))
+        config = view.local
+        if mismatch:
+            print(f"note: {path}: {mismatch}", file=sys.stderr)
+        for name, partial in view.partial.items():
+            if not args.consumer or args.consumer == name:
+                print(f"note: consumer {name}: {partial.text}", file=sys.stderr)
         conn.execute("PRAGMA query_only = 1")
         now = args.at if args.at is not None else dt.datetime.now(dt.UTC).timestamp()
         if args.format == "html":

@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from slowatch import __version__
-from slowatch.cli import main
+from slowatch.cli import build_parser, main
 from slowatch.config import Config, load
 from slowatch.demo import run_demo
 from slowatch.process import JsonFormatter
@@ -128,3 +128,20 @@ async def test_demo_shows_successes_and_failures(tmp_path: Path) -> None:
     assert "payments-api" in screen and "success" in screen
     assert "connection_refused" in screen  # legacy-reports has nothing listening
     assert "SLO checkout/availability: budget left" in screen
+
+
+def test_every_command_on_a_database_takes_both_db_and_database() -> None:
+    """`run --db FILE` names an instance's database; the commands run against it took `--db` (alerts, silence,
+    correct) or `--database` (report, gate, annotate) and refused the other spelling."""
+    parser = build_parser()
+    for command in (
+        ["report", "--config", "c.yaml"],
+        ["gate", "-c", "c.yaml", "--consumer", "shop"],
+        ["annotate", "-c", "c.yaml", "--kind", "note", "--text", "x"],
+        ["alerts", "-c", "c.yaml"],
+        ["silence", "-c", "c.yaml", "--endpoint", "api", "--until", "2099-01-01T00:00Z"],
+        ["correct", "-c", "c.yaml", "--list"],
+    ):
+        for flag in ("--db", "--database"):
+            args = vars(parser.parse_args([*command, flag, "shard0-a.db"]))
+            assert args.get("db", args.get("database")) == "shard0-a.db", (command, flag)

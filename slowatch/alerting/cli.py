@@ -1,6 +1,7 @@
 """`slowatch alerts | test-sink | silence`: the alerting side of the command line.
 
-These read or write the database directly (WAL mode: safe while the daemon runs). They return
+These read or write the database directly (WAL mode: safe while the daemon runs; a write gives up
+after 30 s of a lock held by another process, store/one_write.py). They return
 lines to print and an exit code; slowatch/cli.py does the printing.
 """
 
@@ -21,8 +22,9 @@ from slowatch.alerting.sinks.text import when
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor, silence_key
 from slowatch.clock import SystemClock
 from slowatch.config.schema import Config
-from slowatch.store import Store
+from slowatch.store.one_write import CLI_WAIT, write_once
 from slowatch.store.queries import get_states
+from slowatch.store.store import state_op
 
 
 def alerts_report(config: Config, *, limit: int = 50) -> tuple[list[str], int]:
@@ -58,25 +60,20 @@ def alerts_report(config: Config, *, limit: int = 50) -> tuple[list[str], int]:
     return out, 0
 
 
-def silence(config: Config, target: str, name: str, until: dt.datetime, reason: str) -> tuple[list[str], int]:
+def silence(
+    config: Config, target: str, name: str, until: dt.datetime, reason: str, *, wait: float = CLI_WAIT
+) -> tuple[list[str], int]:
     if until.tzinfo is None:
         return ["--until needs an offset, e.g. 2026-12-01T10:00Z"], 2
     known = {c.name for c in config.consumers} if target == "consumer" else {ep.name for ep in config.endpoints}
     if name not in known:
         return [f"unknown {target} {name!r}"], 2
 
-    async def write() -> None:
-        store = Store(
-            config.server.database, clock=SystemClock(), retention=config.server.retention, maintain=False
-        )  # a daemon may own the database (store/owner.py)
-        await store.start()
-        try:
-            store.put_state(silence_key(target, name), {"until": until.timestamp(), "reason": reason})
-            await store.flush()
-        finally:
-            await store.close()
-
-    asyncio.run(write())
+    put = state_op(silence_key(target, name), {"until": until.timestamp(), "reason": reason}, SystemClock().time())
+    path = config.server.database  # a daemon may be writing it (store/one_write.py)
+    failed = asyncio.run(write_once(path, config.server.retention, put, wait=wait))
+    if failed:
+        return [failed], 1
     return [f"{target} {name} silenced until {when(until.timestamp())} (the daemon picks it up within seconds)"], 0
 
 

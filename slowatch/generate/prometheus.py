@@ -1,7 +1,8 @@
 """`slowatch generate prometheus-rules`: one Prometheus `rule_files` document from a Config.
 
 One group per consumer SLO (its recording rules, then its alerts, which read them: Prometheus
-evaluates a group's rules in order) and one group of endpoint-down alerts. The output is
+evaluates a group's rules in order), one group of endpoint-down alerts and one of alerts on the
+instances themselves (`generate/fleet.py`: a shard nobody runs, shard counts or configs that differ). The output is
 deterministic: config order, fixed key order, so a committed file can be checked for staleness.
 """
 
@@ -13,6 +14,7 @@ import yaml
 
 from slowatch.config.schema import Config
 from slowatch.generate.alerts import budget_alerts, burn_alerts, endpoint_alerts
+from slowatch.generate.fleet import fleet_alerts
 from slowatch.generate.promql import CALENDAR_AS_ROLLING, Aggregation, slo_targets
 from slowatch.generate.rules import recording_rules
 
@@ -53,6 +55,7 @@ def rule_groups(config: Config, agg: Aggregation | None = None) -> dict[str, Any
     endpoints = endpoint_alerts(config, agg)
     if endpoints:
         groups.append({"name": "slowatch-endpoints", "rules": endpoints})
+    groups.append({"name": "slowatch-fleet", "rules": fleet_alerts(agg)})
     return {"groups": groups}
 
 

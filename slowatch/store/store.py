@@ -43,6 +43,17 @@ _PUT_STATE = (
 )
 
 
+def state_op(key: str, value: Any, now: float) -> Callable[[Database], None]:
+    """A writer op storing the JSON-serialisable `value` under `key` in `state` (serialised here, on the
+    caller's thread, so an unserialisable value fails there)."""
+    params = (key, json.dumps(value), now)
+
+    def put(db: Database) -> None:
+        db.conn.execute(_PUT_STATE, params)
+
+    return put
+
+
 class Store:
     """Durable history. `record()` is O(1) and never blocks; see the module docstring.
 
@@ -135,13 +146,7 @@ class Store:
 
     def put_state(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable value under `key` (via `submit`; `flush()` to await it)."""
-        text = json.dumps(value)  # fails here, on the caller's thread, if not serialisable
-        params = (key, text, self._clock.time())
-
-        def put(db: Database) -> None:
-            db.conn.execute(_PUT_STATE, params)
-
-        self.submit(put)
+        self.submit(state_op(key, value, self._clock.time()))
 
     def set_max_page_count(self, pages: int | None) -> None:
         """Test hook: cap (or with None, uncap) the database size from the next transaction."""
@@ -204,8 +209,9 @@ class Store:
         return await self.read(lambda db: queries.get_states(db, prefix))
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def close(self) -> None:
+    async def close(self, *, discard: bool = False) -> None:
         """Write what is queued (retrying for at most `close_timeout` s), stop both threads, close.
+        `discard`: write nothing more (a statement in progress is interrupted; store/one_write.py).
 
         Bounded: at most close_timeout + busy_timeout + 2 s even if a statement is stuck (it is
         interrupted; a wait on a lock cannot be, hence busy_timeout). Unwritten items are logged.
@@ -215,6 +221,8 @@ class Store:
             return
         self._closed = True
         writer = self._writer
+        if discard:
+            writer.abort()
         writer.stop(self._close_timeout)
         done = asyncio.wrap_future(writer.done)
         _, pending = await asyncio.wait({done}, timeout=self._close_timeout + 1.0)

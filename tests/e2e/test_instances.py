@@ -5,6 +5,8 @@ the lock dies with its process (kill -9 included); a command that adds a silence
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
-from tests.e2e.harness import DaemonProcess
+from tests.e2e.harness import DaemonProcess, metric_value
 
 
 def config(port: int) -> str:
@@ -89,3 +91,81 @@ async def test_a_taken_port_is_a_one_line_error_and_the_database_is_left_free(
     third = DaemonProcess(cfg, tmp_path, args=("--db", "second.db"))
     daemons.append(third)
     await third.start()  # the failed start released second.db's lock
+
+
+async def test_each_instance_exports_its_shard_count_and_the_sha256_of_the_config_it_runs(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """What the fleet rules (slowatch/generate/fleet.py) compare across instances: a reloaded instance says so,
+    one that rejected the new file keeps the old sha256."""
+    cfg = write_config(config(targets.port))
+    d = DaemonProcess(cfg, tmp_path, args=("--shard", "1/2", "--replica", "b"))
+    daemons.append(d)
+    await d.start()
+    labels = 'replica="b",shard="1"'
+    assert metric_value(await d.metrics(), f"slowatch_cluster_shards{{{labels}}}") == 2
+
+    def info(sha256: str) -> str:
+        return f'slowatch_config_info{{replica="b",sha256="{sha256}",shard="1"}} 1.0'
+
+    first = hashlib.sha256(cfg.read_bytes()).hexdigest()
+    await d.wait_for_metric(info(first))
+
+    cfg.write_text(config(targets.port).replace("interval: 1s", "interval: 2s"))
+    d.send(signal.SIGHUP)
+    second = hashlib.sha256(cfg.read_bytes()).hexdigest()
+    await d.wait_for_metric(info(second))
+    cfg.write_text(config(targets.port).replace("interval: 1s", "interval: fast"))  # rejected
+    d.send(signal.SIGHUP)
+    await d.wait_for_metric(f"slowatch_config_last_reload_successful{{{labels}}} 0.0")
+    lines = [x for x in (await d.metrics()).splitlines() if x.startswith("slowatch_config_info{")]
+    assert lines == [info(second)]
+
+
+async def test_report_and_gate_read_a_shards_database_as_that_shard_when_the_shard_came_from_the_run_flags(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """The README's `run --shard 1/2 --db shard1.db` with a config that says nothing of shards: report and gate
+    used to read every SLO of shard1.db as "no data" (GO, "still collecting data")."""
+    endpoints = "".join(
+        f"  - {{name: e{i}, kind: http, url: 'http://127.0.0.1:{targets.port}/ok'}}\n" for i in range(5)
+    )
+    cfg = write_config(f"""
+server: {{database: ./slowatch.db, shutdown_grace: 1s}}
+defaults: {{interval: 1s, timeout: 800ms}}
+endpoints:
+{endpoints}consumers:
+  - name: mixed       # e1 on shard 0, e3 on shard 1
+    endpoints: [e1, e3]
+    slos: [{{name: up, sli: availability, objective: 99}}]
+  - name: elsewhere   # shard 0 only
+    endpoints: [e0]
+    slos: [{{name: up, sli: availability, objective: 99}}]
+""")
+    d = DaemonProcess(cfg, tmp_path, args=("--shard", "1/2", "--replica", "a", "--db", "shard1.db"))
+    daemons.append(d)
+    await d.start()
+    await d.wait_for_metric('slowatch_slo_events_total{consumer="mixed"')
+    await asyncio.sleep(6)  # the SLO state is saved every 5 s
+
+    async def cli(*args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "slowatch", *args, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, err = await cli("report", "--config", str(cfg), "--database", "shard1.db", "--format", "json")
+    assert code == 0, err
+    assert [(f["consumer"], f["slo"]) for f in json.loads(out)] == [("mixed", "up")]
+    assert json.loads(out)[0]["state"] != "no_data" and json.loads(out)[0]["total"] > 0, out
+    assert "note: consumer mixed: partial on this instance: 1 of 2 endpoints (shard 1 of 2, 0-based)" in err
+
+    code, out, err = await cli("gate", "-c", str(cfg), "--database", "shard1.db", "--consumer", "mixed")
+    assert code == 0 and "(no data)" not in out, out + err
+    assert "note: consumer mixed: partial on this instance" in out
+    code, out, err = await cli("gate", "-c", str(cfg), "--database", "shard1.db", "--consumer", "elsewhere")
+    assert code == 2 and "Traceback" not in err
+    assert "consumer 'elsewhere' has no endpoint in shard 1 of 2, which shard1.db holds" in err

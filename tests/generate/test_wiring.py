@@ -40,12 +40,12 @@ async def test_rules_are_served_for_the_running_config_and_follow_a_reload(targe
         assert (status, ctype) == (200, "application/yaml")
         assert text == render_rules(load(path, env={}), "the running slowatch config")
         names = [g["name"] for g in yaml.safe_load(text)["groups"]]
-        assert names == ["slowatch-slo:shop/quick", "slowatch-endpoints"]
+        assert names == ["slowatch-slo:shop/quick", "slowatch-endpoints", "slowatch-fleet"]
 
         path.write_text(CONFIG.format(db=tmp_path / "s.db", port=target.port, more=MORE))
         assert await d.reload()
         names = [g["name"] for g in yaml.safe_load((await get(d, "/api/v1/prometheus/rules"))[2])["groups"]]
-        assert names == ["slowatch-slo:shop/quick", "slowatch-slo:shop/avail", "slowatch-endpoints"]
+        assert names == ["slowatch-slo:shop/quick", "slowatch-slo:shop/avail", "slowatch-endpoints", "slowatch-fleet"]
     finally:
         await d.stop()
 

@@ -1,0 +1,113 @@
+"""The alerts on the instances themselves (slowatch/generate/fleet.py), unit-tested with `promtool test rules`.
+
+Input: `slowatch_cluster_shards` and `slowatch_config_info` as 2 shards x 2 replicas (x 2 locations)
+export them, scraped once a minute; instances die, start with another shard count or another config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slowatch.config import Config
+from slowatch.generate.prometheus import render_rules
+from tests.generate.test_promtool import alerts, expect, promtool
+
+pytestmark = pytest.mark.prometheus
+
+OLD, NEW = "0" * 64, "f" * 64
+
+
+def fleet(
+    *, gone: tuple[str, ...] = (), shards: dict[str, int] | None = None, configs: dict[str, str] | None = None,
+    locations: tuple[str, ...] = ("",),
+) -> list[dict[str, str]]:  # fmt: skip
+    """Every instance (`<shard><replica>`, e.g. "1b", per location) for 60 minutes; those in `gone` stop
+    after 30 (`loc/1b` for one location only). `shards` and `configs` override an instance's shard count
+    (default 2) and config sha256 (default OLD)."""
+    out = []
+    for loc in locations:
+        for name in ("0a", "0b", "1a", "1b"):
+            where = f"{loc}/{name}" if loc else name
+            values = "{v}x30 _x30" if name in gone or where in gone else "{v}x60"
+            labels = {"instance": f"{where}:9464", "shard": name[0], "replica": name[1], "job": "slowatch"}
+            if loc:
+                labels["location"] = loc
+            inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            n = (shards or {}).get(name, 2)
+            sha = (configs or {}).get(name, OLD)
+            out.append({"series": f"slowatch_cluster_shards{{{inner}}}", "values": values.format(v=n)})
+            out.append({"series": f'slowatch_config_info{{{inner},sha256="{sha}"}}', "values": values.format(v=1)})
+    return out
+
+
+def fleet_alert(name: str, **labels: str) -> dict[str, Any]:
+    severity = "ticket" if name == "SlowatchConfigMismatch" else "page"
+    return alerts(name, severity=severity, kind="fleet", **labels)
+
+
+MISSING = 'ALERTS{alertname="SlowatchShardMissing",alertstate="firing"}'
+COUNTS = 'ALERTS{alertname="SlowatchShardCountMismatch",alertstate="firing"}'
+CONFIGS = 'ALERTS{alertname="SlowatchConfigMismatch",alertstate="firing"}'
+DOWN = 'ALERTS{alertname="SlowatchEndpointDown"}'
+
+
+def case(name: str, input_series: list[dict[str, str]], *tests: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "interval": "1m", "input_series": input_series, "promql_expr_test": list(tests)}
+
+
+def cases() -> list[dict[str, Any]]:
+    probe_gone = {"series": 'slowatch_probe_success{endpoint="api",kind="http",shard="1",job="slowatch"}',
+                  "values": "1x30 _x30"}  # fmt: skip
+    return [
+        case(
+            "every replica of shard 1 dies: its endpoints' down alert cannot fire, the fleet alert does",
+            [*fleet(gone=("1a", "1b")), probe_gone],
+            expect(MISSING, "30m", []),
+            expect(MISSING, "38m", []),  # (promtool keeps a series 5m after its last sample; Prometheus marks it
+            # stale at the first failed scrape), then `for: 5m`
+            expect(MISSING, "41m", [fleet_alert("SlowatchShardMissing")]),
+            expect(DOWN, "41m", []),  # absent, not 0: nothing else says it
+        ),
+        case("one replica of each shard dies: still covered", fleet(gone=("0a", "1b")), expect(MISSING, "50m", [])),
+        case(
+            "a shard gone in one location of two: said for that location",
+            fleet(gone=("us/1a", "us/1b"), locations=("eu", "us")),
+            expect(MISSING, "50m", [fleet_alert("SlowatchShardMissing", location="us")]),
+        ),
+        case(
+            "no slowatch scraped at all",
+            [probe_gone],
+            expect(MISSING, "50m", [{"labels": MISSING.replace("}", ',kind="fleet",severity="page"}'), "value": 1}]),
+        ),
+        case(
+            "an instance started with --shard 1/3 among 2-shard ones",
+            fleet(shards={"1b": 3}),
+            expect(COUNTS, "4m", []),
+            expect(COUNTS, "6m", [fleet_alert("SlowatchShardCountMismatch")]),
+            expect(MISSING, "6m", [fleet_alert("SlowatchShardMissing")]),  # and shard 2 of 3 has no instance
+        ),
+        case(
+            "one instance runs another config file: a ticket after 15 minutes; all alike: nothing",
+            fleet(configs={"1a": NEW}),
+            expect(CONFIGS, "14m", []),
+            expect(CONFIGS, "16m", [fleet_alert("SlowatchConfigMismatch")]),
+            expect(COUNTS, "16m", []),
+        ),
+        case(
+            "the same config and shard count everywhere", fleet(), expect(CONFIGS, "50m", []), expect(COUNTS, "50m", [])
+        ),
+    ]
+
+
+def test_fleet_alerts_under_promtool(rules_config: Config, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(render_rules(rules_config))
+    doc = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": cases()}
+    path = tmp_path / "tests.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
+    proc = promtool("test", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
