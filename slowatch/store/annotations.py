@@ -83,13 +83,14 @@ def add_annotation(a: Annotation) -> Callable[[Database], None]:
 def list_annotations(
     conn: sqlite3.Connection, *, since: float | None = None, until: float | None = None, limit: int = 1000
 ) -> list[Annotation]:
-    """Annotations with since <= ts <= until, oldest first, at most `limit` (the newest ones).
+    """Annotations with since <= ts <= until, oldest first (of equal ts, in the order they were stored), at
+    most `limit` (the newest ones).
 
     A database from before v10 (read-only, never migrated) has none: an empty list."""
     try:
         rows = conn.execute(
             "SELECT id, ts, kind, text, consumers, endpoints, source, created FROM annotations "
-            "WHERE ts >= ? AND ts <= ? ORDER BY ts DESC, id LIMIT ?",
+            "WHERE ts >= ? AND ts <= ? ORDER BY ts DESC, rowid DESC LIMIT ?",
             (since if since is not None else float("-inf"), until if until is not None else float("inf"), limit),
         ).fetchall()
     except sqlite3.OperationalError as e:
