@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
 from slowatch.config.schema import Config
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
-from slowatch.slo.windows import CalendarPeriod
+from slowatch.slo.windows import NOMINAL_SECONDS, CalendarPeriod
 
 EVENTS = "slowatch_slo_events_total"
 GOOD_EVENTS = "slowatch_slo_good_events_total"
@@ -38,8 +38,9 @@ WINDOW_SECONDS = "slowatch_slo:window:seconds"
 WINDOW_EVENTS = "slowatch_slo:events:window_total"
 ENDPOINT_UP = "slowatch_slo:probe_success:max"
 
-CALENDAR_AS_ROLLING = {"week": 7 * 86400.0, "month": 30 * 86400.0, "quarter": 90 * 86400.0}
-"""Prometheus can only look back a fixed range: a calendar window is evaluated as this rolling one."""
+CALENDAR_AS_ROLLING = NOMINAL_SECONDS
+"""Prometheus can only look back a fixed range: a calendar window is evaluated as its nominal rolling one
+(whose length slowatch's own burn tiers use too)."""
 
 
 @dataclass(frozen=True, slots=True)
