@@ -3,7 +3,9 @@
 They mirror slowatch's own policy (`alerting.policy.PolicyBook`, `alerting.burn`): the same tiers
 with the same factors (defaults and per-SLO overrides), one alert per severity that fires when any of
 its tiers has both windows above the factor; burn and exhausted alerts need a trustworthy SLI (the
-budget allows at least one bad probe in the SLO window), exactly as slowatch's state `ok`.
+budget allows at least one bad probe in the SLO window), exactly as slowatch's state `ok`. Like
+slowatch's, every SLO alert resolves only once its condition has been false for `resolve_after`
+(`keep_firing_for`, Prometheus >= 2.42).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ def _link(config: Config) -> str:
     return base.rstrip("/") + "/"
 
 
+def _hold(seconds: float) -> Rule:
+    """`keep_firing_for` of `seconds`: the alert resolves once its condition has been false that long."""
+    return {"keep_firing_for": prom_duration(seconds)} if seconds > 0 else {}
+
+
 def _trusted(t: SloTarget) -> str:
     return f"on (consumer, slo) ({WINDOW_EVENTS}{t.sel} >= {t.min_events})"
 
@@ -73,6 +80,7 @@ def burn_alerts(t: SloTarget, config: Config) -> list[Rule]:
         rules.append({
             "alert": BURN_ALERT,
             "expr": f"(\n{expr}\n)\nand {_trusted(t)}",
+            **_hold(t.policy.resolve_after),
             "labels": {"severity": severity, **t.labels, "kind": "burn_rate"},
             "annotations": {
                 "summary": f"{t.consumer} · {t.name}: error budget burning fast "
@@ -96,6 +104,7 @@ def budget_alerts(t: SloTarget, config: Config) -> list[Rule]:
         {
             "alert": EXHAUSTED_ALERT,
             "expr": f"{BUDGET_REMAINING}{t.sel} <= {threshold}\nand {_trusted(t)}",
+            **_hold(t.policy.resolve_after),
             "labels": {"severity": t.policy.exhausted_severity, **t.labels, "kind": "budget_exhausted"},
             "annotations": {
                 "summary": f"{t.consumer} · {t.name}: error budget exhausted",
@@ -108,6 +117,7 @@ def budget_alerts(t: SloTarget, config: Config) -> list[Rule]:
             "alert": NO_DATA_ALERT,
             "expr": f"{WINDOW_EVENTS}{t.sel} == 0\nor {absent}",
             "for": prom_duration(t.policy.no_data_after),
+            **_hold(t.policy.resolve_after),
             "labels": {"severity": t.policy.no_data_severity, **t.labels, "kind": "no_data"},
             "annotations": {
                 "summary": f"{t.consumer} · {t.name}: no data",
