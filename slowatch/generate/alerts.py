@@ -5,7 +5,8 @@ with the same factors (defaults and per-SLO overrides), one alert per severity t
 its tiers has both windows above the factor; burn and exhausted alerts need a trustworthy SLI (the
 budget allows at least one bad probe in the SLO window), exactly as slowatch's state `ok`. Like
 slowatch's, every SLO alert resolves only once its condition has been false for `resolve_after`
-(`keep_firing_for`, Prometheus >= 2.42).
+(`keep_firing_for`, Prometheus >= 2.42); an endpoint's down alert resolves at its
+`success_threshold`-th success (`keep_firing_for` of the intervals between), as slowatch's does.
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ def endpoint_alerts(config: Config, agg: Aggregation) -> list[Rule]:
         hold = _down_for(ep)
         if hold > 0:
             rule["for"] = prom_duration(hold)
+        rule.update(_hold(_up_for(ep)))
         rule["labels"] = {"severity": alerts.severity, "endpoint": ep.name, "kind": "endpoint_down"}
         rule["annotations"] = {
             "summary": f"{ep.name} is down",
@@ -157,6 +159,11 @@ def endpoint_alerts(config: Config, agg: Aggregation) -> list[Rule]:
 def _down_for(ep: Endpoint) -> float:
     """The first failure sets the gauge to 0; `failure_threshold - 1` intervals later is the N-th failure."""
     return (ep.alerts.failure_threshold - 1) * ep.interval
+
+
+def _up_for(ep: Endpoint) -> float:
+    """The first success sets the gauge to 1; `success_threshold - 1` intervals later is the N-th success."""
+    return (ep.alerts.success_threshold - 1) * ep.interval
 
 
 __all__ = ["BURN_ALERT", "DOWN_ALERT", "EXHAUSTED_ALERT", "NO_DATA_ALERT", "budget_alerts", "burn_alerts",
