@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
 from slowatch.config.schema import Config
@@ -137,7 +138,8 @@ class SloTarget:
 
     @property
     def error_budget(self) -> float:
-        return round(1.0 - self.slo.objective, 12)
+        """1 - objective in decimal (99.9% -> 0.001, not 0.0010000000000000009; 99.99999999999% -> 1e-13, not 0)."""
+        return float(1 - Decimal(repr(self.slo.objective)))
 
     @property
     def min_events(self) -> int:
