@@ -3,7 +3,8 @@
 Burn: a severity's alert fires when any of its tiers fires (long AND short burn rate above the
 tier's factor), the factors of `budget_percent` tiers derived from the SLO window's nominal length
 (`Window.nominal`: a calendar month is 30 days, as in the generated Prometheus rules, whatever the
-month's length); it needs state `ok` (too few events or no data say nothing about burn). Every SLO
+month's length); it needs a trustworthy SLI (`SloStatus.burn_trusted`: enough units in the SLO
+window, or for a calendar one in its last nominal period, so a month's first hours still page). Every SLO
 alert resolves once its condition has been false for `resolve_after` (the hysteresis is kept in
 memory: after a restart, a condition already false waits `resolve_after` again). That and
 `no_data_after` are measured on the monotonic clock: a step of the wall clock neither resolves an
@@ -74,7 +75,7 @@ class SloAlerts:
         quiet = self.suppressor.slo_suppressed(st.consumer, now)
         for severity, tiers in _by_severity(policy.tiers_for(self._nominal_of(st))).items():
             key = burn_key(st.consumer, st.slo, severity)
-            firing = st.state is SloState.OK and any(_tier_fires(st, t) for t in tiers)
+            firing = st.burn_trusted and any(_tier_fires(st, t) for t in tiers)
             build = partial(self._burn_event, st, severity, tiers, now)
             self._update(key, firing, build, policy, quiet, decision, partial(self._burn_details, st, tiers))
         key = exhausted_key(st.consumer, st.slo)

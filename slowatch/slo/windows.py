@@ -150,6 +150,12 @@ class CalendarPeriod:
 Window = RollingWindow | CalendarPeriod
 
 
+def trust_window(window: Window) -> Window:
+    """The window whose units say whether burn rates are trustworthy: the SLO window itself when rolling; for
+    a calendar one the rolling window of its nominal length (a month's first hours are not too few events)."""
+    return RollingWindow(window.nominal()) if isinstance(window, CalendarPeriod) else window
+
+
 def window_of(spec: float | CalendarWindow) -> Window:
     if isinstance(spec, CalendarWindow):
         return CalendarPeriod(spec.calendar, spec.timezone)
@@ -158,5 +164,5 @@ def window_of(spec: float | CalendarWindow) -> Window:
 
 __all__ = [
     "FIRST_MONTH", "LAST_MONTH", "MONTH_RANGE", "NOMINAL_SECONDS", "CalendarPeriod", "RollingWindow", "Window",
-    "month_bounds", "parse_month", "period_bounds", "window_of",
+    "month_bounds", "parse_month", "period_bounds", "trust_window", "window_of",
 ]  # fmt: skip

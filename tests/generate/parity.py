@@ -28,13 +28,13 @@ from tests.generate.conftest import binary
 Minutes = Sequence[tuple[int, int]]  # (probes, failed) per minute
 
 
-def shop_config(tmp_path: Path, window: Any = "30d", **alerting: Any) -> Config:
-    """Consumer `shop`, SLO `avail` (availability 99%) over endpoint `api`."""
+def shop_config(tmp_path: Path, window: Any = "30d", objective: float = 99, **alerting: Any) -> Config:
+    """Consumer `shop`, SLO `avail` (availability, 99% by default) over endpoint `api`."""
     return Config.model_validate({
         "server": {"database": str(tmp_path / "slo.db")},
         "endpoints": [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/", "interval": "10s"}],
         "consumers": [{"name": "shop", "endpoints": ["api"], "slos": [
-            {"name": "avail", "sli": "availability", "objective": 99, "window": window},
+            {"name": "avail", "sli": "availability", "objective": objective, "window": window},
         ]}],
         "alerting": alerting,
     })  # fmt: skip
