@@ -1,7 +1,10 @@
 """SLO alerts from each Snapshot: burn rate (per severity), budget exhausted, no data.
 
 Burn: a severity's alert fires when any of its tiers fires (long AND short burn rate above the
-tier's factor); it needs state `ok` (too few events or no data say nothing about burn). Every SLO
+tier's factor), the factors of `budget_percent` tiers derived from the SLO window's nominal length
+(`Window.nominal`: a calendar month is 30 days, as in the generated Prometheus rules, whatever the
+month's length); it needs a trustworthy SLI (`SloStatus.burn_trusted`: enough units in the SLO
+window, or for a calendar one in its last nominal period, so a month's first hours still page). Every SLO
 alert resolves once its condition has been false for `resolve_after` (the hysteresis is kept in
 memory: after a restart, a condition already false waits `resolve_after` again). That and
 `no_data_after` are measured on the monotonic clock: a step of the wall clock neither resolves an
@@ -42,7 +45,9 @@ class SloAlerts:
     def configure(self, config: Config, defs: Sequence[SloDef] | None = None) -> None:
         """`defs`: `compile_config(config)` when already worked out (off the event loop, on reload)."""
         self.policies = PolicyBook(config)
-        self._endpoints = {d.key: d.endpoints for d in (compile_config(config) if defs is None else defs)}
+        defs = compile_config(config) if defs is None else defs
+        self._endpoints = {d.key: d.endpoints for d in defs}
+        self._nominal = {d.key: d.window.nominal() for d in defs}  # the length tier factors derive from
         self._possible: set[str] = set()  # every SLO alert key this config can fire
         for consumer, slo in self._endpoints:
             policy = self.policies.get(consumer, slo)
@@ -68,9 +73,9 @@ class SloAlerts:
     def _evaluate_one(self, st: SloStatus, policy: SloPolicy, decision: Decision) -> None:
         now = decision.now
         quiet = self.suppressor.slo_suppressed(st.consumer, now)
-        for severity, tiers in _by_severity(policy.tiers_for(st.window_seconds)).items():
+        for severity, tiers in _by_severity(policy.tiers_for(self._nominal_of(st))).items():
             key = burn_key(st.consumer, st.slo, severity)
-            firing = st.state is SloState.OK and any(_tier_fires(st, t) for t in tiers)
+            firing = st.burn_trusted and any(_tier_fires(st, t) for t in tiers)
             build = partial(self._burn_event, st, severity, tiers, now)
             self._update(key, firing, build, policy, quiet, decision, partial(self._burn_details, st, tiers))
         key = exhausted_key(st.consumer, st.slo)
@@ -88,6 +93,9 @@ class SloAlerts:
         no_data = st.state is SloState.NO_DATA and lasted >= policy.no_data_after
         build = partial(self._no_data_event, st, now - lasted, now)
         self._update(key, no_data, build, policy, quiet, decision, dict)
+
+    def _nominal_of(self, st: SloStatus) -> float:
+        return self._nominal.get((st.consumer, st.slo), st.window_seconds)
 
     def _update(self, key: str, condition: bool, build: Callable[[], AlertEvent], policy: SloPolicy,
                 quiet: str | None, decision: Decision, details: Callable[[], dict[str, Any]]) -> None:  # fmt: skip
@@ -122,14 +130,14 @@ class SloAlerts:
         }  # fmt: skip
 
     def _burn_details(self, st: SloStatus, tiers: list[Tier]) -> dict[str, Any]:
-        windows = []
+        windows, nominal = [], self._nominal_of(st)
         for t in tiers:
             lw, sw = _window(st, t.long), _window(st, t.short)
             lb = lw.burn_rate if lw else None
             windows.append({
                 "long": format_duration(t.long), "short": format_duration(t.short), "factor": t.factor,
                 "budget_percent": t.budget_percent, "long_burn": lb, "short_burn": sw.burn_rate if sw else None,
-                "consumed": None if lb is None else lb * t.long / st.window_seconds, "firing": _tier_fires(st, t),
+                "consumed": None if lb is None else lb * t.long / nominal, "firing": _tier_fires(st, t),
             })  # fmt: skip
         return {**self._slo_details(st), "windows": windows}
 

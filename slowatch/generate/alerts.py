@@ -3,7 +3,10 @@
 They mirror slowatch's own policy (`alerting.policy.PolicyBook`, `alerting.burn`): the same tiers
 with the same factors (defaults and per-SLO overrides), one alert per severity that fires when any of
 its tiers has both windows above the factor; burn and exhausted alerts need a trustworthy SLI (the
-budget allows at least one bad probe in the SLO window), exactly as slowatch's state `ok`.
+budget allows at least one bad probe in the SLO window), exactly as slowatch's state `ok`. Like
+slowatch's, every SLO alert resolves only once its condition has been false for `resolve_after`
+(`keep_firing_for`, Prometheus >= 2.42); an endpoint's down alert resolves at its
+`success_threshold`-th success (`keep_firing_for` of the intervals between), as slowatch's does.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ def _link(config: Config) -> str:
     return base.rstrip("/") + "/"
 
 
+def _hold(seconds: float) -> Rule:
+    """`keep_firing_for` of `seconds`: the alert resolves once its condition has been false that long."""
+    return {"keep_firing_for": prom_duration(seconds)} if seconds > 0 else {}
+
+
 def _trusted(t: SloTarget) -> str:
     return f"on (consumer, slo) ({WINDOW_EVENTS}{t.sel} >= {t.min_events})"
 
@@ -73,6 +81,7 @@ def burn_alerts(t: SloTarget, config: Config) -> list[Rule]:
         rules.append({
             "alert": BURN_ALERT,
             "expr": f"(\n{expr}\n)\nand {_trusted(t)}",
+            **_hold(t.policy.resolve_after),
             "labels": {"severity": severity, **t.labels, "kind": "burn_rate"},
             "annotations": {
                 "summary": f"{t.consumer} · {t.name}: error budget burning fast "
@@ -96,6 +105,7 @@ def budget_alerts(t: SloTarget, config: Config) -> list[Rule]:
         {
             "alert": EXHAUSTED_ALERT,
             "expr": f"{BUDGET_REMAINING}{t.sel} <= {threshold}\nand {_trusted(t)}",
+            **_hold(t.policy.resolve_after),
             "labels": {"severity": t.policy.exhausted_severity, **t.labels, "kind": "budget_exhausted"},
             "annotations": {
                 "summary": f"{t.consumer} · {t.name}: error budget exhausted",
@@ -108,6 +118,7 @@ def budget_alerts(t: SloTarget, config: Config) -> list[Rule]:
             "alert": NO_DATA_ALERT,
             "expr": f"{WINDOW_EVENTS}{t.sel} == 0\nor {absent}",
             "for": prom_duration(t.policy.no_data_after),
+            **_hold(t.policy.resolve_after),
             "labels": {"severity": t.policy.no_data_severity, **t.labels, "kind": "no_data"},
             "annotations": {
                 "summary": f"{t.consumer} · {t.name}: no data",
@@ -133,6 +144,7 @@ def endpoint_alerts(config: Config, agg: Aggregation) -> list[Rule]:
         hold = _down_for(ep)
         if hold > 0:
             rule["for"] = prom_duration(hold)
+        rule.update(_hold(_up_for(ep)))
         rule["labels"] = {"severity": alerts.severity, "endpoint": ep.name, "kind": "endpoint_down"}
         rule["annotations"] = {
             "summary": f"{ep.name} is down",
@@ -147,6 +159,11 @@ def endpoint_alerts(config: Config, agg: Aggregation) -> list[Rule]:
 def _down_for(ep: Endpoint) -> float:
     """The first failure sets the gauge to 0; `failure_threshold - 1` intervals later is the N-th failure."""
     return (ep.alerts.failure_threshold - 1) * ep.interval
+
+
+def _up_for(ep: Endpoint) -> float:
+    """The first success sets the gauge to 1; `success_threshold - 1` intervals later is the N-th success."""
+    return (ep.alerts.success_threshold - 1) * ep.interval
 
 
 __all__ = ["BURN_ALERT", "DOWN_ALERT", "EXHAUSTED_ALERT", "NO_DATA_ALERT", "budget_alerts", "burn_alerts",

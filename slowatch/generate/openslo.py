@@ -25,6 +25,7 @@ from slowatch.config.maintenance import MaintenanceConfig
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
 from slowatch.generate.openslo_schema import API_VERSION
+from slowatch.slo.windows import NOMINAL_SECONDS
 
 PREFIX = "slowatch/"
 A_CONSUMER, A_SLO = PREFIX + "consumer", PREFIX + "slo"
@@ -42,8 +43,8 @@ GOOD_METRIC, TOTAL_METRIC = "slowatch_slo_good_events_total", "slowatch_slo_even
 CALENDAR_DURATION = {"week": "1w", "month": "1M", "quarter": "1Q"}
 CALENDAR_START = "2024-01-01 00:00:00"
 """A Monday, a month's and a quarter's first day: every slowatch period starts in step with it."""
-NOMINAL_PERIOD = {"week": 7 * 86400.0, "month": 30 * 86400.0, "quarter": 91 * 86400.0}
-"""Calendar lengths for a tier's threshold in the document; slowatch uses each period's real length."""
+NOMINAL_PERIOD = NOMINAL_SECONDS
+"""Calendar lengths for a tier's threshold in the document: those slowatch's alerts and Prometheus rules use."""
 
 
 def dns_name(*parts: str) -> str:

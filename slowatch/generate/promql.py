@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
 from slowatch.config.schema import Config
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
-from slowatch.slo.windows import CalendarPeriod
+from slowatch.slo.windows import NOMINAL_SECONDS, CalendarPeriod
 
 EVENTS = "slowatch_slo_events_total"
 GOOD_EVENTS = "slowatch_slo_good_events_total"
@@ -38,8 +39,9 @@ WINDOW_SECONDS = "slowatch_slo:window:seconds"
 WINDOW_EVENTS = "slowatch_slo:events:window_total"
 ENDPOINT_UP = "slowatch_slo:probe_success:max"
 
-CALENDAR_AS_ROLLING = {"week": 7 * 86400.0, "month": 30 * 86400.0, "quarter": 90 * 86400.0}
-"""Prometheus can only look back a fixed range: a calendar window is evaluated as this rolling one."""
+CALENDAR_AS_ROLLING = NOMINAL_SECONDS
+"""Prometheus can only look back a fixed range: a calendar window is evaluated as its nominal rolling one
+(whose length slowatch's own burn tiers use too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,8 @@ class SloTarget:
 
     @property
     def error_budget(self) -> float:
-        return round(1.0 - self.slo.objective, 12)
+        """1 - objective in decimal (99.9% -> 0.001, not 0.0010000000000000009; 99.99999999999% -> 1e-13, not 0)."""
+        return float(1 - Decimal(repr(self.slo.objective)))
 
     @property
     def min_events(self) -> int:

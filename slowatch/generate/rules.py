@@ -88,7 +88,7 @@ def recording_rules(t: SloTarget, agg: Aggregation) -> list[Rule]:
             "labels": labels,
         },
         {"record": WINDOW_EVENTS, "expr": events_expr(t, EVENTS, rng, agg), "labels": labels},
-        {"record": OBJECTIVE, "expr": f"vector({number(t.slo.objective)})", "labels": labels},
+        {"record": OBJECTIVE, "expr": f"vector({t.slo.objective!r})", "labels": labels},
         {"record": WINDOW_SECONDS, "expr": f"vector({number(t.window_seconds)})", "labels": labels},
     ]
     if t.slo.endpoints:  # which endpoints the SLO depends on, and whether they are up (dashboards)

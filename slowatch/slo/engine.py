@@ -25,6 +25,7 @@ from slowatch.slo.display import sli_words, units_of
 from slowatch.slo.ledger import Ledger
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule, any_active
 from slowatch.slo.snapshot import SloStatus, Snapshot, WindowStatus, state_of
+from slowatch.slo.windows import trust_window
 
 Counter = list[int]  # [events, good events], monotonic
 
@@ -76,10 +77,12 @@ class Engine:
             self.counters.setdefault(d.key, [0, 0])
         self.ledgers: dict[str, Ledger] = {}
         self.window_index: dict[tuple[str, str], int] = {}
+        self.trust_index: dict[tuple[str, str], int] = {}
         for fp, defs in groups.items():
-            windows = list(dict.fromkeys(d.window for d in defs))
+            windows = list(dict.fromkeys(w for d in defs for w in (d.window, trust_window(d.window))))
             for d in defs:
                 self.window_index[d.key] = windows.index(d.window)
+                self.trust_index[d.key] = windows.index(trust_window(d.window))
             coarse = min(d.coarse_cell(year) for d in defs)
             first = defs[0]
             ledger = Ledger(first.fine_cell, coarse, first.good_when, self.alert_windows, windows, now)
@@ -92,7 +95,8 @@ class Engine:
                 self.resized.add(fp)
             self.ledgers[fp] = ledger
         self._plan = [
-            (d, self.ledgers[d.fingerprint], self.window_index[d.key], self.counters[d.key]) for d in self.defs
+            (d, self.ledgers[d.fingerprint], self.window_index[d.key], self.trust_index[d.key], self.counters[d.key])
+            for d in self.defs
         ]
         self._words = {d.key: (sli_words(d), units_of(d)) for d in self.defs}
         calendar = MaintenanceCalendar(config)
@@ -227,7 +231,7 @@ class Engine:
             composite.update(now)
         return Snapshot(now, tuple(self._status(*plan, now) for plan in self._plan))
 
-    def _status(self, d: SloDef, ledger: Ledger, index: int, counter: Counter, now: float) -> SloStatus:
+    def _status(self, d: SloDef, ledger: Ledger, index: int, trust: int, counter: Counter, now: float) -> SloStatus:
         objective = d.objective
         first, good_ev, total_ev, good, total, excluded = ledger.sums[index]
         windows = []
@@ -263,6 +267,7 @@ class Engine:
             events_total=counter[0],
             good_events_total=counter[1],
             fingerprint=d.fingerprint,
+            trust_total=ledger.sums[trust][4],
             measures=self._words[d.key][0],
             units=self._words[d.key][1],
         )

@@ -61,6 +61,7 @@ class SloStatus:
     events_total: int  # counted probes since the SLO was first seen (monotonic, persisted)
     good_events_total: int
     fingerprint: str
+    trust_total: int | None = None  # units in the window burn alerts trust (engine._trust_window); None: `total`
     measures: str = ""  # what the SLI is, for people: "availability", "journey: serial of a/x, b/y" (display.sli_words)
     units: str = "occurrences"  # what it counts, for display.unit_word: occurrences, timeslices, units
 
@@ -72,6 +73,13 @@ class SloStatus:
     def exhausted(self) -> bool:
         """True when the budget is used up or overspent (remaining <= 0)."""
         return self.budget_remaining is not None and self.budget_remaining <= 0
+
+    @property
+    def burn_trusted(self) -> bool:
+        """Whether burn rates may alert: enough units for the budget to allow one bad one in the SLO window,
+        or, for a calendar window, in the last nominal period (30d for a month), as the generated rules count."""
+        total = self.total if self.trust_total is None else self.trust_total
+        return state_of(total, self.objective) is SloState.OK
 
     def window_status(self, label: str) -> WindowStatus | None:
         return next((w for w in self.windows if w.window == label), None)

@@ -7,6 +7,11 @@ cell more. A calendar window covers `period_start <= ts <= now`; its length, for
 time-to-exhaustion, is the whole period (October 2026 in Europe/Berlin is 745 hours: 31 days and
 the 25-hour day when DST ends). Periods start at local midnight (weeks on Monday, ISO); a local
 midnight that does not exist resolves with fold=0 (PEP 495).
+
+Burn-rate tiers given as a share of the budget (`budget_percent`) need one length per window: a
+calendar window's is its *nominal* length (`NOMINAL_SECONDS`: week 7d, month 30d, quarter 90d), the
+same in every month, and the rolling range the generated Prometheus rules evaluate it over, so the
+daemon and the rules page at the same burn (2% of a month's budget in 1h is 14.4 in February too).
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from slowatch.config.consumers import CalendarWindow
 from slowatch.durations import format_duration
 
 CalendarUnit = Literal["week", "month", "quarter"]
+
+NOMINAL_SECONDS: dict[CalendarUnit, float] = {"week": 7 * 86400.0, "month": 30 * 86400.0, "quarter": 90 * 86400.0}
+"""A calendar window's nominal length: for burn-tier factors, and the rolling range Prometheus evaluates."""
 
 
 def _local_midnight(day: dt.date, tz: ZoneInfo) -> float:
@@ -93,6 +101,10 @@ class RollingWindow:
     def length(self, now: float) -> float:
         return self.seconds
 
+    def nominal(self) -> float:
+        """The length burn-tier factors derive from."""
+        return self.seconds
+
 
 @dataclass(frozen=True, slots=True)
 class CalendarPeriod:
@@ -121,6 +133,10 @@ class CalendarPeriod:
         start, end = self.bounds(now)
         return end - start
 
+    def nominal(self) -> float:
+        """The length burn-tier factors derive from: the same for every period (`NOMINAL_SECONDS`)."""
+        return NOMINAL_SECONDS[self.unit]
+
     def sub_hour_offset(self, year: int) -> bool:
         """True when this zone's offset is not a whole number of hours at some point of `year`."""
         tz = self.tz
@@ -134,6 +150,12 @@ class CalendarPeriod:
 Window = RollingWindow | CalendarPeriod
 
 
+def trust_window(window: Window) -> Window:
+    """The window whose units say whether burn rates are trustworthy: the SLO window itself when rolling; for
+    a calendar one the rolling window of its nominal length (a month's first hours are not too few events)."""
+    return RollingWindow(window.nominal()) if isinstance(window, CalendarPeriod) else window
+
+
 def window_of(spec: float | CalendarWindow) -> Window:
     if isinstance(spec, CalendarWindow):
         return CalendarPeriod(spec.calendar, spec.timezone)
@@ -141,6 +163,6 @@ def window_of(spec: float | CalendarWindow) -> Window:
 
 
 __all__ = [
-    "FIRST_MONTH", "LAST_MONTH", "MONTH_RANGE", "CalendarPeriod", "RollingWindow", "Window", "month_bounds",
-    "parse_month", "period_bounds", "window_of",
+    "FIRST_MONTH", "LAST_MONTH", "MONTH_RANGE", "NOMINAL_SECONDS", "CalendarPeriod", "RollingWindow", "Window",
+    "month_bounds", "parse_month", "period_bounds", "trust_window", "window_of",
 ]  # fmt: skip

@@ -79,3 +79,17 @@ def test_openslo_says_which_composite_slos_it_leaves_out(tmp_path: Path) -> None
     text = openslo.render(openslo.generate(config), "slowatch.yaml", config)
     assert "# Not exported (OpenSLO v1 has no composite SLOs, OpenSLO #41/#182): shop/journey, shop/path\n" in text
     assert "name: shop-journey" not in text and "name: shop-pay" in text
+
+
+def test_a_tiny_error_budget_is_kept_exact(tmp_path: Path) -> None:
+    """99.99999999999% leaves a 1e-13 budget: the rules divide by it (not by 0) and record the objective as is."""
+    config = Config.model_validate({
+        "endpoints": [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/"}],
+        "consumers": [{"name": "shop", "endpoints": ["api"], "slos": [
+            {"name": "avail", "sli": "availability", "objective": 99.99999999999},
+        ]}],
+    })  # fmt: skip
+    rules = {r.get("record") or r["alert"]: r for g in rule_groups(config)["groups"] for r in g["rules"]}
+    assert rules["slowatch_slo:sli:ratio"]["expr"].startswith("1 - ")
+    assert rules["slowatch_slo:error_budget_remaining:ratio"]["expr"].endswith(" / 1e-13")
+    assert rules["slowatch_slo:objective:ratio"]["expr"] == "vector(0.9999999999999)"
