@@ -1,0 +1,61 @@
+"""Text that other people control (what targets answer, what API clients write) made safe to keep and show.
+
+Three helpers, one per place such text goes; each medium's own escaping (HTML in `web/`, Slack
+mrkdwn in `alerting/sinks/text.py`, JSON by `json.dumps`) runs on top of them:
+
+    valid(text)          storable: lone surrogates (aiohttp decodes header bytes that are not UTF-8
+                         with `surrogateescape`; JSON allows "\\ud800") become U+FFFD, so SQLite, UTF-8
+                         pages and strict JSON parsers accept it. Every ProbeResult message and every
+                         API text (annotations, corrections, silences) goes through `one_line` or this.
+    one_line(text, n)    a message: `valid`, whitespace runs (CR, LF, tabs, U+2028) collapsed to one
+                         space, other control characters (ESC, BEL, DEL, C1) and bidi overrides shown as
+                         `\\u001b`, and at most n characters ("…" marks a cut).
+    printable(text)      terminal and log output: `valid`, and every control or bidi character but
+                         LF and TAB shown as `\\u001b`, so no ANSI sequence from a target reaches a tty.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_AND_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"\s+")
+
+MESSAGE_LIMIT = 1000
+"""The longest ProbeResult message kept (a target's 1 MB header is cut to this)."""
+
+
+def _shown(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def valid(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD; the same object when there are none."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
+
+
+def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """One line of at most `limit` characters with nothing a terminal, log or chat client acts on."""
+    if len(text) > 4 * limit:  # bound the work on a huge input before the regexes run
+        text = text[: 4 * limit]
+    text = _CONTROLS.sub(_shown, _SPACES.sub(" ", valid(text)).strip())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """`text` for a terminal or a log file: lines and tabs kept, every other control shown escaped."""
+    text = valid(text)
+    return text if text.isprintable() else _CONTROLS_AND_BREAKS.sub(_keep_breaks, text)
+
+
+def _keep_breaks(match: re.Match[str]) -> str:
+    return match.group() if match.group() in "\n\t" else _shown(match)
+
+
+__all__ = ["MESSAGE_LIMIT", "one_line", "printable", "valid"]
