@@ -1,17 +1,21 @@
 """Command line: `slowatch run | check | probe | demo | report | gate | annotate | alerts | test-sink | silence |
 generate | import`.
 
-The only module that prints.
+The only module that prints. While a command runs, stdout and stderr pass through
+`untrusted.printable`: text a target or an API client wrote (a banner, a correction's reason) never
+reaches the terminal as an ANSI escape sequence or another control character; it is shown escaped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -29,6 +33,7 @@ from slowatch.gate_cli import add_gate_arguments
 from slowatch.generate_cli import add_generate_commands
 from slowatch.report import add_report_arguments, run_report
 from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.untrusted import printable
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -331,9 +336,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Printable(io.TextIOBase):
+    """A text stream writing through `untrusted.printable` to another one (the terminal's)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Printable(stdout), Printable(stderr)
+    try:
+        code: int = args.func(args)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
     return code
 
 

@@ -24,6 +24,7 @@ from slowatch.slo.corrections import validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
 from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
 from slowatch.store.schema import migrate
+from slowatch.untrusted import one_line
 from slowatch.web.corrections import parse_time
 
 
@@ -90,9 +91,9 @@ def _run(args: argparse.Namespace, config: object, conn: sqlite3.Connection) -> 
                     else ("applied" if state.get(r["id"]) else "pending")
                 )
                 span = f"{_when(r['start'])}..{_when(r['end'])}"
-                print(f"#{r['id']} {scope} {span} by {r['author']} ({status}): {r['reason']}")
+                print(f"#{r['id']} {scope} {span} by {one_line(r['author'], 100)} ({status}): {one_line(r['reason'])}")
             else:
-                print(f"#{r['id']} revokes #{r['revokes']} by {r['author']}: {r['reason']}")
+                print(f"#{r['id']} revokes #{r['revokes']} by {one_line(r['author'], 100)}: {one_line(r['reason'])}")
         return 0
     author = f"cli:{getpass.getuser()}"
     if args.revoke is not None:
