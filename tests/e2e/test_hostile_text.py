@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -16,10 +17,11 @@ from tests.support.sockets import TcpTarget, banner
 
 __all__ = ["receiver"]  # the fixture, shared with test_secrets
 
-EVIL = b"\xff\xfe\x1b[31mRED\x1b]0;pwn\x07 <script>alert(1)</script> <!channel> <@U123> *RESOLVED*"
+EVIL = b"\xff\xfe\x1b[31mRED\x1b]0;pwn\x07 <script>alert(1)</script> <!channel> <@U123>"
+SLACK = b"*RESOLVED* :white_check_mark: `x` <!here> "  # mrkdwn that would fake a resolved alert
 BIG = b"A" * 6000  # under aiohttp's 8 KiB header line limit, far over what any message should carry
 HEADER = b"HTTP/1.1 200 OK\r\nX-Ver: " + EVIL + BIG + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-BANNER = b"\x1b[2J\x1b[31m220 \xff\xfe <!here> <script>alert(2)</script>\r\n2026-12-07 06:00:00,000 INFO forged\r\n"
+BANNER = SLACK + b"\x1b[2J\x1b[31m220 \xff\xfe <script>alert(2)</script>\r\n2026-12-07 06:00:00,000 INFO forged\r\n"
 NAMES = ("hdr", "banner")
 
 
@@ -55,6 +57,21 @@ async def targets() -> AsyncIterator[tuple[TcpTarget, TcpTarget]]:
     yield http, tcp
     await http.close()
     await tcp.close()
+
+
+def mrkdwn_texts(payload: dict[str, Any]) -> list[str]:
+    """Every text of a Slack message that Slack parses as mrkdwn (headers are plain_text)."""
+    texts = [payload["text"]]
+    for block in payload["blocks"]:
+        texts.extend(t["text"] for t in [block.get("text") or {}, *block.get("fields", []), *block.get("elements", [])]
+                     if t.get("type") == "mrkdwn")  # fmt: skip
+    return texts
+
+
+def only_in_code(text: str, needle: str) -> bool:
+    """Each `needle` in `text` sits inside an inline code span, where Slack applies no formatting."""
+    starts = [i for i in range(len(text)) if text.startswith(needle, i)]
+    return all(text[:i].count("`") % 2 == 1 and "`" not in needle for i in starts)
 
 
 def strict_utf8(doc: object) -> bool:
@@ -113,3 +130,7 @@ async def test_hostile_text_is_stored_and_shown_inert_everywhere(
         if text.lstrip().lower().startswith("<!doctype") or "<svg" in text[:200]:
             assert "<script" not in text, where
     assert "<!channel>" not in shown["slack payloads"] and "<!here>" not in shown["slack payloads"]
+    # What the target wrote is shown in code spans, so `*RESOLVED* :white_check_mark:` is not bold and no emoji.
+    texts = [t for b in bodies["slack"] for t in mrkdwn_texts(json.loads(b))]
+    assert any("RESOLVED" in t for t in texts)
+    assert all(only_in_code(t, "*RESOLVED*") and only_in_code(t, ":white_check_mark:") for t in texts), texts
