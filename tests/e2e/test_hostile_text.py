@@ -3,12 +3,15 @@ headers) recorded by the real daemon: stored, and on every page, API, sink paylo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.e2e.harness import DaemonProcess, metric_value
@@ -134,3 +137,51 @@ async def test_hostile_text_is_stored_and_shown_inert_everywhere(
     texts = [t for b in bodies["slack"] for t in mrkdwn_texts(json.loads(b))]
     assert any("RESOLVED" in t for t in texts)
     assert all(only_in_code(t, "*RESOLVED*") and only_in_code(t, ":white_check_mark:") for t in texts), texts
+
+
+FORGED = "2026-12-07 06:00:00,000 CRITICAL slowatch.daemon: forged"
+LOG_HEAD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
+
+
+@pytest.fixture
+async def hostile_receiver() -> AsyncIterator[TestServer]:
+    """A webhook receiver answering 500 with a body that would forge a log line and clear the terminal."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=500, text=f"nope\r\n{FORGED}\n\x1b[2J\x1b]0;x\x07")
+
+    app = web.Application()
+    app.router.add_post("/hook", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+@pytest.mark.slow
+async def test_no_log_line_is_forged_by_what_a_target_or_a_receiver_sent(
+    targets: tuple[TcpTarget, TcpTarget], hostile_receiver: TestServer, daemons: list[DaemonProcess], tmp_path: Path
+) -> None:
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(f"""\
+server: {{database: ./slowatch.db, shutdown_grace: 1s}}
+defaults: {{interval: 1s, timeout: 800ms, alerts: {{failure_threshold: 1}}}}
+endpoints:
+  - {{name: banner, kind: tcp, host: 127.0.0.1, port: {targets[1].port}, expect: {{contains: "+PONG"}}}}
+sinks:
+  hook: {{kind: webhook, url: "http://127.0.0.1:{hostile_receiver.port}/hook", retry_initial: 100ms}}
+routes: [{{match: {{}}, sinks: [hook]}}]
+""")
+    d = DaemonProcess(path, tmp_path)
+    daemons.append(d)
+    await d.start()
+    await wait_for(lambda: asyncio.sleep(0, "notification failed" in d.log()), "a failed delivery logged")
+    assert await d.stop() == 0
+    log = d.log()
+    assert "nope" in log
+    for line in log.splitlines():
+        assert LOG_HEAD.match(line) or line[:1].isspace(), f"a line that is no record's head: {line!r}"
+        assert not line.startswith(FORGED), line
+        assert "\x1b" not in line and "\r" not in line and "\x07" not in line, line
+    shown = await cli("alerts", "--config", str(path), cwd=tmp_path)
+    assert f"last_error=HTTP 500: nope {FORGED} \\u001b[2J" in shown, shown  # on the outbox item's line
