@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -33,7 +31,7 @@ from slowatch.gate_cli import add_gate_arguments
 from slowatch.generate_cli import add_generate_commands
 from slowatch.report import add_report_arguments, run_report
 from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
-from slowatch.untrusted import printable
+from slowatch.untrusted import Printable
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -334,30 +332,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_commands(sub, _load_or_report)
 
     return parser
-
-
-class Printable(io.TextIOBase):
-    """A text stream writing through `untrusted.printable` to another one (the terminal's)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        self._stream.write(printable(text))
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return self._stream.isatty()
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return self._stream.encoding
 
 
 def main(argv: Sequence[str] | None = None) -> int:
