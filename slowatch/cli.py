@@ -1,7 +1,9 @@
 """Command line: `slowatch run | check | probe | demo | report | gate | annotate | alerts | test-sink | silence |
 generate | import`.
 
-The only module that prints.
+The only module that prints. While a command runs, stdout and stderr pass through
+`untrusted.printable`: text a target or an API client wrote (a banner, a correction's reason) never
+reaches the terminal as an ANSI escape sequence or another control character; it is shown escaped.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from slowatch.gate_cli import add_gate_arguments
 from slowatch.generate_cli import add_generate_commands
 from slowatch.report import add_report_arguments, run_report
 from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.untrusted import Printable
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -333,7 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Printable(stdout), Printable(stderr)
+    try:
+        code: int = args.func(args)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
     return code
 
 

@@ -20,10 +20,11 @@ from sqlite_utils import Database
 
 from slowatch.config import load
 from slowatch.errors import ConfigError, StoreError
-from slowatch.slo.corrections import validate
+from slowatch.slo.corrections import reason_problems, validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
 from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
 from slowatch.store.schema import migrate
+from slowatch.untrusted import one_line
 from slowatch.web.corrections import parse_time
 
 
@@ -90,9 +91,9 @@ def _run(args: argparse.Namespace, config: object, conn: sqlite3.Connection) -> 
                     else ("applied" if state.get(r["id"]) else "pending")
                 )
                 span = f"{_when(r['start'])}..{_when(r['end'])}"
-                print(f"#{r['id']} {scope} {span} by {r['author']} ({status}): {r['reason']}")
+                print(f"#{r['id']} {scope} {span} by {one_line(r['author'], 100)} ({status}): {one_line(r['reason'])}")
             else:
-                print(f"#{r['id']} revokes #{r['revokes']} by {r['author']}: {r['reason']}")
+                print(f"#{r['id']} revokes #{r['revokes']} by {one_line(r['author'], 100)}: {one_line(r['reason'])}")
         return 0
     author = f"cli:{getpass.getuser()}"
     if args.revoke is not None:
@@ -100,8 +101,7 @@ def _run(args: argparse.Namespace, config: object, conn: sqlite3.Connection) -> 
         errors = [f"no correction #{args.revoke}"] if found is None else []
         if found is not None and found["revoked_by"] is not None:
             errors.append(f"correction #{args.revoke} is already revoked (by #{found['revoked_by']})")
-        if not args.reason.strip():
-            errors.append("a reason is required (--reason)")
+        errors.extend(f"{problem} (--reason)" for problem in reason_problems(args.reason))
         if errors or found is None:
             print("slowatch correct: " + "; ".join(errors), file=sys.stderr)
             return 2

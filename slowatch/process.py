@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from prometheus_client import disable_created_metrics
 
 from slowatch import loops
+from slowatch.untrusted import printable
 
 T = TypeVar("T")
 
@@ -35,6 +36,18 @@ def log_level(text: str) -> str:
 GC_THRESHOLDS = (50_000, 20, 100)
 """Probes allocate many short-lived objects: at 10,000 endpoints the default thresholds paused the loop
 for 10 s in every 45 (benchmarks/README.md, fix 0)."""
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message`, one line per record whatever the message quotes: control characters
+    (CR, ESC, ...) are shown escaped (untrusted.printable) and every further line (a traceback, a line
+    break a target or a receiver sent) is indented, so a line starting at column 0 is always a record's."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record)).replace("\n", "\n    ")
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,7 +68,7 @@ def setup_logging(fmt: str, level: str = "INFO") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

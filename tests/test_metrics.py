@@ -447,3 +447,17 @@ async def test_a_burst_of_missed_or_skipped_runs_is_one_log_line(caplog: pytest.
     await asyncio.sleep(0)
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert len(skipped) == 1 and "runs=54 endpoints=54" in skipped[0]
+
+
+@pytest.mark.parametrize("accept", ["", OPENMETRICS])
+def test_a_label_value_that_is_not_valid_unicode_does_not_break_the_exposition(accept: str) -> None:
+    """`${TEAM}` from an environment that is not UTF-8 arrives with lone surrogates (Python's
+    surrogateescape): the scrape must still be UTF-8 that parses, the bad bytes shown as U+FFFD."""
+    registry = CollectorRegistry()
+    pm = ProbeMetrics(registry, MetricsConfig(endpoint_labels=["team"]))
+    pm.set_endpoints(endpoints(("a", "http", {"team": 'v\udcff "q" \\ \n'})))
+    pm.observe(result("a", Outcome.SUCCESS))
+    body = render_metrics(registry, accept)[0]
+    parse = parse_openmetrics if accept else parse_text
+    [sample] = [s for f in parse(body.decode()) for s in f.samples if s.name == "slowatch_probe_success"]
+    assert sample.labels["team"] == 'v\ufffd "q" \\ \n'

@@ -25,6 +25,7 @@ from slowatch.config.schema import Config
 from slowatch.store.one_write import CLI_WAIT, write_once
 from slowatch.store.queries import get_states
 from slowatch.store.store import state_op
+from slowatch.untrusted import one_line
 
 
 def alerts_report(config: Config, *, limit: int = 50) -> tuple[list[str], int]:
@@ -46,7 +47,8 @@ def alerts_report(config: Config, *, limit: int = 50) -> tuple[list[str], int]:
     out = [f"FIRING ({len(firing)})"]
     for f in firing:
         state = "notified" if f.notified else "suppressed"
-        out.append(f"  {f.key:45} {f.event.severity:7} {state:10} since {when(f.event.since)}  {f.event.title}")
+        title = one_line(f.event.title, 200)
+        out.append(f"  {f.key:45} {f.event.severity:7} {state:10} since {when(f.event.since)}  {title}")
     suppressor = Suppressor(config)
     suppressor.load_stored(stored)
     silences = suppressor.active(now)
@@ -55,7 +57,7 @@ def alerts_report(config: Config, *, limit: int = 50) -> tuple[list[str], int]:
     pending = sum(1 for r in outbox if r.status == "pending")
     out.append(f"OUTBOX ({pending} pending, showing {len(outbox)})")
     for r in outbox:
-        err = f"  last_error={r.last_error}" if r.last_error else ""
+        err = f"  last_error={one_line(r.last_error, 300)}" if r.last_error else ""
         out.append(f"  {r.sink:20} {r.status:9} attempts={r.attempts:<3} {when(r.created)}  {r.event_id}{err}")
     return out, 0
 

@@ -2,13 +2,16 @@
 
 Numbers are formatted exactly as prometheus-client's `floatToGoString` does (so the fast renderer's
 output is byte-for-byte what the client would print for the same samples); label values are escaped
-per the text and OpenMetrics formats (backslash, double quote, newline); label sets are sorted by
+per the text and OpenMetrics formats (backslash, double quote, newline; lone surrogates, which UTF-8
+cannot encode, become U+FFFD); label sets are sorted by
 name, as the client's encoders sort them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from slowatch.untrusted import valid
 
 _SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
 # Counts are small integers most of the time: their text is looked up, not formatted.
@@ -39,6 +42,8 @@ def count_text(n: int) -> str:
 
 
 def escape_value(value: str) -> str:
+    if not value.isascii():  # lone surrogates (a `${VAR}` from a non-UTF-8 environment) would fail to encode
+        value = valid(value)
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 

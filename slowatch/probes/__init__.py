@@ -22,6 +22,7 @@ from slowatch.probes.kind import ProbeFn
 from slowatch.probes.registry import KINDS
 from slowatch.probes.tracing import ProbeConnector
 from slowatch.redact import conceal_result
+from slowatch.untrusted import MESSAGE_LIMIT, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,12 @@ async def probe_once(endpoint: Endpoint, ctx: ProbeContext) -> ProbeResult:
     still yields a result, so one broken target or probe can never stall or crash the scheduler.
 
     Values the config interpolated into the endpoint are replaced by their `${NAME}` in the result
-    (redact.conceal_result) here, where every result is made (in the daemon or a prober worker)."""
+    (redact.conceal_result), and the message, which quotes what the target sent, is made one valid
+    line of at most 1,000 characters (untrusted.one_line), here, where every result is made (in the
+    daemon or a prober worker)."""
     result = await _attempt(endpoint, ctx)
+    if not (result.message.isprintable() and len(result.message) <= MESSAGE_LIMIT):
+        result = replace(result, message=one_line(result.message))
     concealed = concealed_of(endpoint)
     return result if concealed is None else conceal_result(result, concealed)
 

@@ -22,6 +22,7 @@ from slowatch.slo.display import of_budget, share_words
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.snapshot import SloState
 from slowatch.store.annotations import Annotation, list_annotations
+from slowatch.untrusted import one_line
 
 DEPLOY_HOURS = 4
 HOUR = 3600
@@ -90,7 +91,7 @@ def deploys_text(rows: dict[tuple[str, str], list[DeployImpact]], hours: int = D
     lines = []
     for (consumer, slo), impacts in rows.items():
         for i in impacts:
-            lines.append(f"  {consumer}/{slo}  {when(i.deploy.ts)}  {i.deploy.text[:60]}: "
+            lines.append(f"  {consumer}/{slo}  {when(i.deploy.ts)}  {one_line(i.deploy.text, 60)}: "
                          f"{i.bad:,} bad of {i.total:,} in {hours} h, {i.of_budget()}")  # fmt: skip
     return f"\nBudget burned in the {hours} h after each deploy:\n" + "\n".join(lines) + "\n" if lines else ""
 

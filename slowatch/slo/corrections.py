@@ -24,6 +24,7 @@ from slowatch.slo.definitions import SloDef
 from slowatch.slo.ledger import CoarseRow, FineRow, Ledger
 from slowatch.slo.maintenance import OneOff, Rule, any_active
 from slowatch.slo.persist import raw_results
+from slowatch.untrusted import valid
 
 MAX_REASON = 500
 
@@ -86,11 +87,19 @@ def validate(
     raw = config.server.retention.raw
     if start < now - raw:
         errors.append(f"can only correct the last {format_duration(raw)} (retention.raw): older raw results are gone")
+    return errors + reason_problems(reason)
+
+
+def reason_problems(reason: str) -> list[str]:
+    """What is wrong with a correction's or a revocation's reason: missing, too long, or not text that can
+    be stored (a lone surrogate, which JSON's `\\udcff` and a non-UTF-8 command line both produce)."""
     if not reason.strip():
-        errors.append("a reason is required")
-    elif len(reason) > MAX_REASON:
-        errors.append(f"the reason is longer than {MAX_REASON} characters")
-    return errors
+        return ["a reason is required"]
+    if len(reason) > MAX_REASON:
+        return [f"the reason is longer than {MAX_REASON} characters"]
+    if valid(reason) != reason:
+        return ["the reason is not valid Unicode text (it holds a lone surrogate)"]
+    return []
 
 
 Plan = tuple[SloDef, Ledger, Mapping[str, Sequence[Rule]], Mapping[str, Sequence[Rule]]]  # slo, template, old, new

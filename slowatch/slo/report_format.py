@@ -15,6 +15,7 @@ from slowatch.slo.correction_report import CorrectionFigure, budget_returned, re
 from slowatch.slo.display import budget_left_words, objective_percent, of_budget, sli_percent, unit_word, units_needed
 from slowatch.slo.history import IncidentFigure, SloFigures
 from slowatch.slo.snapshot import SloState
+from slowatch.untrusted import one_line
 
 CSV_COLUMNS = (
     "consumer", "slo", "period", "start", "end", "state", "objective_percent", "sli_percent", "good", "total",
@@ -109,15 +110,15 @@ def csv_row(f: SloFigures) -> list[object]:
 
 def _incident(i: IncidentFigure) -> str:
     length = "ongoing" if i.end is None else span(i.end - i.start)
-    detail = f": {i.message}" if i.message else ""
+    detail = f": {one_line(i.message, 300)}" if i.message else ""
     return f"{when(i.start)} {i.endpoint} down for {length} ({i.outcome}{detail})"
 
 
 def correction_line(c: CorrectionFigure, f: SloFigures) -> str:
     """One budget correction: what, who, why, and the budget it returned (or that it was revoked)."""
-    text = f"#{c.id} {when(c.start)} to {when(c.end)} ({c.scope}) by {c.author}: {c.reason}"
+    text = f"#{c.id} {when(c.start)} to {when(c.end)} ({c.scope}) by {one_line(c.author, 100)}: {one_line(c.reason)}"
     if c.revoked:
-        return text + f"; revoked {when(c.revoked_at or 0.0)} by {c.revoked_by}"
+        return text + f"; revoked {when(c.revoked_at or 0.0)} by {one_line(c.revoked_by or '?', 100)}"
     share = budget_returned(c, f.total, f.objective)
     collecting = too_few_events(f.total, f.objective)
     return text + f"; {returned_words(c)}" + ("" if share is None else f" ({of_budget(share, collecting)})")

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from slowatch.slo.corrections import validate
+from slowatch.slo.corrections import reason_problems, validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
 from slowatch.web.auth import operator_name, presented_token
 from slowatch.web.params import json_error
@@ -105,8 +105,8 @@ async def revoke(request: web.Request) -> web.Response:
     except ValueError:
         raise _bad("id: must be a correction's number") from None
     reason = _opt(await _body(request), "reason") or ""
-    if not reason.strip():
-        raise _bad("a reason is required")
+    if problems := reason_problems(reason):
+        raise _bad(problems[0])
     rows = await view.store.read(lambda db: all_corrections(db.conn))
     found = next((r for r in rows if r["id"] == target and r["action"] == "correct"), None)
     if found is None:

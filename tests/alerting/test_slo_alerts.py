@@ -154,7 +154,7 @@ async def test_burn_exhausted_and_no_data_fire_and_resolve(
         "vs threshold 6.0x",
         "vs threshold 14.4x",
         "*Failing endpoints*",
-        "`api` — $.status was",
+        "`api` — `$.status was",  # the error, in a code span
         "&lt;maintenance&gt; &amp; more",
         "<https://slowatch.example/|Open in slowatch>",
     ):

@@ -50,6 +50,7 @@ async def test_corrections_api_access_and_bad_input(build: Builder) -> None:
         ({**good, "to": T0 + 80 * H}, "must end in the past"),
         ({**good, "from": T0 + 10 * H, "to": T0 + 11 * H}, "can only correct the last 2d"),
         ({**good, "reason": "  "}, "a reason is required"),
+        ({**good, "reason": "cut \udcff"}, "the reason is not valid Unicode"),  # JSON allows lone surrogates
     ]
     for body, message in bad:
         status, answer = await post(daemon, "/api/v1/corrections", body)
@@ -65,6 +66,8 @@ async def test_corrections_api_access_and_bad_input(build: Builder) -> None:
         ("/api/v1/corrections/999/revoke", {"reason": "x"}, 404, "no correction #999"),
         (f"/api/v1/corrections/{cid}/revoke", {}, 400, "a reason is required"),
         (f"/api/v1/corrections/{cid}/revoke", "nope", 400, "the body must be a JSON object"),
+        (f"/api/v1/corrections/{cid}/revoke", {"reason": "\ud800"}, 400, "the reason is not valid Unicode"),
+        (f"/api/v1/corrections/{cid}/revoke", {"reason": "x" * 501}, 400, "longer than 500 characters"),
     ]:
         got, answer = await post(daemon, path, body)
         assert got == status_ and message in answer["error"], (path, answer)

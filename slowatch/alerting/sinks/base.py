@@ -7,7 +7,8 @@
     any other 4xx          permanent: not retried, counted, logged with the sink name
 
 Error texts never contain the sink's URL or header values: they are built from the status, a
-short prefix of the response body and exception class names, then scrubbed of every secret.
+short prefix of the response body (one line: untrusted.one_line) and exception class names, then
+scrubbed of every secret.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from multidict import CIMultiDictProxy
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.config.alerting import SinkBase
+from slowatch.untrusted import one_line
 
 MAX_RETRY_AFTER = 3600.0
 
@@ -69,7 +71,7 @@ class Sink(ABC):
     def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
         if 200 <= status < 300:
             return Attempt(ok=True)
-        detail = f"HTTP {status}" + (f": {body.strip()[:120]}" if body.strip() else "")
+        detail = f"HTTP {status}" + (f": {one_line(body, 120)}" if body.strip() else "")
         if status == 429:
             return Attempt(ok=False, retry_after=retry_after(headers.get("Retry-After")), error=self.scrub(detail))
         if status == 408 or status >= 500:

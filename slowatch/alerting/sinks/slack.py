@@ -3,8 +3,9 @@
 Slack answers 200 `ok`; 400 `invalid_payload`, 403 `action_prohibited`, 404 `no_service` /
 `channel_not_found`, 410 `channel_is_archived` are permanent; 429 carries `Retry-After`; 5xx are
 retried (base.Sink.classify). Names (consumers, SLOs, endpoints) are config `Name`s and safe as
-they are; anything taken from a target (error messages, bodies) goes through `escape`, which
-neutralises `&`, `<`, `>` and truncates.
+they are; anything taken from a target (error messages, bodies, the outcome) is shown by `quoted`
+(text.py): escaped, truncated and inside an inline code span, so no mention, link, formatting or
+emoji it carries works.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.sinks.base import Request, Sink
-from slowatch.alerting.sinks.text import burn, clip, duration, escape, left, used, when
+from slowatch.alerting.sinks.text import burn, clip, duration, escape, left, quoted, quoted_in, used, when
 from slowatch.config.alerting import SlackSinkConfig
 
 ICON = {"firing": ":rotating_light:", "reminder": ":bell:", "resolved": ":white_check_mark:"}
@@ -59,7 +60,7 @@ def single(e: AlertEvent, url: str | None) -> dict[str, Any]:
         blocks.append(section(f":white_check_mark: Resolves `{e.alert_key}`, firing since {when(e.since)} "
                               f"(lasted {lasted}).{reason}"))  # fmt: skip
     else:
-        blocks.append(section(f"{ICON[e.status]} {escape(e.summary, 500)}"))
+        blocks.append(section(f"{ICON[e.status]} {summary(e, 500)}"))
     if e.kind == "burn_rate":
         blocks.extend(burn_blocks(e, d))
     elif e.kind == "budget_exhausted":
@@ -70,10 +71,15 @@ def single(e: AlertEvent, url: str | None) -> dict[str, Any]:
     elif e.kind == "endpoint_down":
         blocks.append(fields(endpoint_fields(e, d)))
         if d.get("error") and e.status != "resolved":
-            blocks.append(section(f"*Latest error*\n{escape(str(d['error']))}"))
+            blocks.append(section(f"*Latest error*\n{quoted(str(d['error']))}"))
         blocks.extend(dependent_blocks(e, d))
     blocks.append(context(e, url))
-    return {"text": clip(f"{headline(e)} — {escape(e.summary, 300)}", 3000), "blocks": blocks}
+    return {"text": clip(f"{headline(e)} — {summary(e, 300)}", 3000), "blocks": blocks}
+
+
+def summary(e: AlertEvent, limit: int) -> str:
+    """The summary, where the target's error it quotes (an endpoint's latest message) is `quoted`."""
+    return quoted_in(e.summary, str(e.details.get("error") or ""), limit)
 
 
 def slo_fields(e: AlertEvent, d: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -115,7 +121,7 @@ def failing_blocks(d: Mapping[str, Any]) -> list[Block]:
     failing = d.get("failing") or []
     if not failing:
         return []
-    lines = [f"• `{f['endpoint']}` — {escape(f.get('error') or 'failing', 200)}" for f in failing[:10]]
+    lines = [f"• `{f['endpoint']}` — {quoted(f.get('error') or 'failing', 200)}" for f in failing[:10]]
     if len(failing) > 10:
         lines.append(f"… and {len(failing) - 10} more")
     return [section("*Failing endpoints*\n" + "\n".join(lines))]
@@ -127,7 +133,7 @@ def endpoint_fields(e: AlertEvent, d: Mapping[str, Any]) -> list[tuple[str, str]
         out.append(("Down for", duration(d.get("duration"))))
     else:
         out.append(("Failures", f"{d.get('failures', '?')} in a row (threshold {d.get('threshold', '?')})"))
-        out.append(("Outcome", escape(str(d.get("outcome", "")), 60)))
+        out.append(("Outcome", quoted(str(d.get("outcome", "")), 60)))
     out.append(("Consumers", ", ".join(e.consumers) or "-"))
     return out
 
@@ -161,7 +167,7 @@ def grouped(events: Sequence[AlertEvent], url: str | None) -> dict[str, Any]:
     resolved = len(events) - firing
     title = f"{len(events)} alerts at once: {firing} firing, {resolved} resolved"
     lines = [f"{ICON[e.status]} *{WORD[e.status]}* {e.severity} — {escape(e.title, 120)}"
-             + (f": {escape(str(e.details['error']), 100)}" if e.firing and e.details.get("error") else "")
+             + (f": {quoted(str(e.details['error']), 100)}" if e.firing and e.details.get("error") else "")
              for e in events]  # fmt: skip
     blocks: list[Block] = [header(f":rotating_light: {title}"), section("Grouped by storm control (one message).")]
     chunk: list[str] = []

@@ -1,5 +1,10 @@
 """Formatting shared by the sinks: Slack mrkdwn escaping, truncation, numbers people can read.
 
+Slack parses `<...>` (links, `<!channel>`, `<@U123>`) and `*bold*`, `_italic_`, `~strike~`,
+`:emoji:` in mrkdwn, and offers no escape but `&amp; &lt; &gt;`. So text a target wrote (an error
+message, an answer) goes out through `quoted`: one line, cut, `&<>` escaped and inside an inline code
+span (its backticks turned into U+02CB), where Slack applies no formatting: `*RESOLVED*` stays literal.
+
 Budget figures follow slowatch.slo.display's rules (no "-39900.0%", no "1000000.0x"), with an ASCII 'x'.
 """
 
@@ -20,6 +25,23 @@ def escape(text: str, limit: int = 300) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quoted(text: str, limit: int = 300) -> str:
+    """Text from a target as an inline code span: no mention, link, formatting or emoji in it works."""
+    text = escape(text, limit).replace("`", "\u02cb")
+    return f"`{text}`" if text else ""
+
+
+def quoted_in(text: str, quote: str, limit: int = 300) -> str:
+    """`text` (ours, with names from the config) escaped, where its first `quote` (from a target) is
+    `quoted`: a summary such as `pay failed 3 times in a row: <the error>`."""
+    before, found, after = text.partition(quote) if quote else (text, "", "")
+    if not found:
+        return escape(text, limit)
+    head = escape(before, limit) + (" " if before[-1:].isspace() else "")
+    tail = escape(after, limit)
+    return head + quoted(quote, max(20, limit - len(head) - len(tail))) + (" " if after[:1].isspace() else "") + tail
 
 
 def clip(text: str, limit: int) -> str:
@@ -62,4 +84,4 @@ def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-__all__ = ["burn", "clip", "duration", "escape", "iso", "left", "used", "when"]
+__all__ = ["burn", "clip", "duration", "escape", "iso", "left", "quoted", "quoted_in", "used", "when"]
