@@ -17,6 +17,7 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.store.fold import unfolded_newest
 from slowatch.store.phase_codec import encode as encode_phases
 from slowatch.store.schema import RESULT_COLUMNS
+from slowatch.untrusted import valid
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +40,24 @@ def result_row(r: ProbeResult) -> Row:
     """The `results`/`latest` column values of one result, in RESULT_COLUMNS order.
 
     Values are coerced to their column types, so a malformed result fails here (TypeError or
-    ValueError), alone, instead of failing the whole batch's transaction.
+    ValueError), alone, instead of failing the whole batch's transaction. The texts a target controls
+    (message, final URL) are made storable (`untrusted.valid`): a lone surrogate made SQLite refuse the whole
+    batch, and the writer retried it forever (probes.probe_once cleans messages already: this is the store's
+    own guard, for every other source of results).
     """
     outcome = _OUTCOME_VALUES.get(r.outcome)
     if outcome is None:
         raise ValueError(f"{r.outcome!r} is not an Outcome")
-    status, cert, url = r.status_code, r.cert_expiry, r.final_url
+    status, cert, url, message = r.status_code, r.cert_expiry, r.final_url, str(r.message)
+    if not message.isascii():  # (the usual message and URL are ASCII: no encoding to check them)
+        message = valid(message)
+    if url is not None:
+        url = str(url)
+        url = url if url.isascii() else valid(url)
     return (
         float(r.started_at), str(r.endpoint), str(r.kind), outcome, float(r.duration),
-        None if status is None else int(status), str(r.message), int(r.attempt), 1 if r.final else 0,
-        encode_phases(r.phases), None if cert is None else float(cert),
-        None if url is None else str(url),
+        None if status is None else int(status), message, int(r.attempt), 1 if r.final else 0,
+        encode_phases(r.phases), None if cert is None else float(cert), url,
     )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -224,3 +225,15 @@ async def test_a_malformed_result_is_rejected_alone(store: Store) -> None:
     await store.flush()
     assert (store.rejected, store.committed, store.write_errors) == (1, 2, 0)
     assert [r.ts for r in await store.read(lambda db: history(db, "api"))] == [T0 + 2, T0]
+
+
+async def test_undecodable_text_from_a_target_is_stored_with_replacement_characters(store: Store) -> None:
+    """A lone surrogate (bytes a library decoded with `surrogateescape`) in a message or final URL made SQLite
+    refuse the whole batch, and the writer retried it forever: nothing more was stored."""
+    store.record(result(at=T0, message="bad \udcff byte"))
+    store.record(result(at=T0 + 1, final_url="http://x/\udcfe"))
+    store.record(result(at=T0 + 2))
+    await asyncio.wait_for(store.flush(), 10)
+    assert (store.committed, store.write_errors) == (3, 0)
+    rows = await store.read(lambda db: history(db, "api"))
+    assert [(r.message, r.final_url) for r in rows][1:] == [("", "http://x/\ufffd"), ("bad \ufffd byte", None)]
