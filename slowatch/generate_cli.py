@@ -19,18 +19,25 @@ Load = Callable[[str], "Config | None"]
 """Loads a config file, printing its problems (None: invalid): cli.py's."""
 
 
+def write(path: str, text: str, *, parents: bool = False) -> int:
+    """Write `text` to the file `path` (with `parents`, its missing directories first) and say so on stderr."""
+    try:
+        if parents:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"{path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
 def emit(text: str, output: str | None) -> int:
     """Write `text` to the file `output`, or standard output if None."""
     if output is None:
         sys.stdout.write(text)
         return EXIT_OK
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        print(f"{output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(f"wrote {output}", file=sys.stderr)
-    return EXIT_OK
+    return write(output, text)
 
 
 def run_import_openslo(args: argparse.Namespace) -> int:
@@ -56,14 +63,8 @@ def run_generate(args: argparse.Namespace, load: Load) -> int:
     for path, text in TARGETS[args.target].write(config, args.config, args.output):
         if path == "-":
             sys.stdout.write(text)
-            continue
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            print(f"{path}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_FAILURE
-        print(f"wrote {path}", file=sys.stderr)
+        elif (code := write(path, text, parents=True)) != EXIT_OK:
+            return code
     return EXIT_OK
 
 
@@ -89,4 +90,4 @@ def add_generate_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     openslo_in.set_defaults(func=run_import_openslo)
 
 
-__all__ = ["add_generate_commands", "emit", "run_generate", "run_import_openslo"]
+__all__ = ["add_generate_commands", "emit", "run_generate", "run_import_openslo", "write"]

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.cli import run_cli
+
 CONFIG = """\
 server: {database: ./slowatch.db}
 endpoints:
@@ -29,13 +31,8 @@ time.sleep(60)
 
 
 async def slowatch(tmp_path: Path, *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "slowatch", *args, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), 40)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
+    code, out, _ = await run_cli(*args, cwd=tmp_path, merged=True)
+    return code, out
 
 
 async def test_writing_commands_give_up_on_a_locked_database_with_one_line(tmp_path: Path) -> None:

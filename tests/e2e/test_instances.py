@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestServer
 
 from tests.e2e.harness import DaemonProcess, metric_value
+from tests.support.cli import run_cli
 
 
 def config(port: int) -> str:
@@ -149,13 +150,7 @@ endpoints:
     await asyncio.sleep(6)  # the SLO state is saved every 5 s
 
     async def cli(*args: str) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "slowatch", *args, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(), err.decode()
+        return await run_cli(*args, cwd=tmp_path, timeout=30)
 
     code, out, err = await cli("report", "--config", str(cfg), "--database", "shard1.db", "--format", "json")
     assert code == 0, err
