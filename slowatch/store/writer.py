@@ -39,7 +39,7 @@ from slowatch.store.identity import FileIdentity
 from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
 from slowatch.store.owner import DatabaseLock
 from slowatch.store.pack import Pack, oldest_due
-from slowatch.store.results import Written, load_states, write_results
+from slowatch.store.results import Written, fast_binding, load_states, write_results
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, migrate
 
@@ -60,6 +60,7 @@ class Writer:
         retention_interval: float, retention_batch: int, max_batch: int, rollup_interval: float, pack_batch: int,
         maintain: bool = True,
     ) -> None:  # fmt: skip
+        fast_binding()
         self.path = path
         self.queue: deque[Item] = deque()
         self.inflight = 0  # items taken from the queue and not yet committed
