@@ -138,3 +138,25 @@ def test_the_diff_leaves_out_the_places_holding_the_same_object(
     assert (changes.added, changes.changed, changes.removed) == ((), ("ep-12",), ())
     assert changes.upserts == (new[12],)
     assert not diff_endpoints(old, list(old))
+
+
+def test_equal_parts_of_endpoints_in_different_parts_are_one_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_parts: None
+) -> None:
+    """Each part is pickled apart, so it arrives with its own copies of what endpoints share (labels, expect,
+    alerts, tls, timeouts): the Unpacker makes them one instance again, in a reload's new parts too. (An
+    `expect` with body checks is never shared: share.py.)"""
+    path, unpacker, first = started(tmp_path, monkeypatch)
+    assert parts(120) == 8
+    fields = ("labels", "expect", "alerts", "tls", "timeout")
+
+    def distinct(config: Config) -> dict[str, int]:
+        plain = [ep for ep in config.endpoints if not ep.expect.body]
+        return {field: len({id(getattr(ep, field)) for ep in plain}) for field in fields}
+
+    assert distinct(first) == dict.fromkeys(fields, 1)
+    second = unpacker.build(pack(edited(path, "${BASE}/7\n", "${BASE}/7?changed=1\n")))
+    assert unpacker.reused == 7
+    assert distinct(second) == dict.fromkeys(fields, 1)
+    assert second.endpoints[7] is not first.endpoints[7]
+    assert second.endpoints[7].labels is first.endpoints[1].labels
