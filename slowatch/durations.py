@@ -29,19 +29,23 @@ def parse_duration(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest exact spelling, for messages: 90 -> '1m30s', 0.5 -> '500ms' (NaN -> 'nan')."""
+    """The shortest exact spelling, which parse_duration reads back: 90 -> '1m30s', 1.5 -> '1s500ms',
+    0.0004 -> '0.4ms' (NaN -> 'nan'). Round a measured time first: it has no reason to show milliseconds."""
     if not math.isfinite(seconds):
         return str(seconds)
     if seconds < 0:
         return "-" + format_duration(-seconds)
-    if seconds < 1 and seconds != 0:
-        return f"{round(seconds * 1000)}ms"
-    rest = round(seconds)
+    rest = math.floor(seconds)
+    ms = round((seconds - rest) * 1000, 6)
+    if ms >= 1000:
+        rest, ms = rest + 1, 0.0
     out = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if rest >= size:
             n, rest = divmod(rest, size)
             out.append(f"{n}{unit}")
+    if ms:
+        out.append(f"{ms:g}ms")
     return "".join(out) or "0s"
 
 

@@ -158,7 +158,7 @@ class SloAlerts:
                           {**self._slo_details(st), "threshold": policy.exhausted_threshold})  # fmt: skip
 
     def _no_data_event(self, st: SloStatus, since: float, now: float) -> AlertEvent:
-        summary = f"no probe results counted for {st.consumer}/{st.slo} for {format_duration(now - since)}"
+        summary = f"no probe results counted for {st.consumer}/{st.slo} for {format_duration(round(now - since))}"
         policy = self.policies.get(st.consumer, st.slo)
         return AlertEvent(no_data_key(st.consumer, st.slo), "no_data", "firing", policy.no_data_severity,
                           now, now, f"{st.consumer} · {st.slo}: no data", summary, (st.consumer,), st.slo, "", 0,

@@ -69,7 +69,7 @@ class AlertEvent:
 
     def _resolved_summary(self, ts: float, details: Mapping[str, Any]) -> str:
         """What changed, in the words of on-call: not the firing summary again."""
-        lasted = format_duration(max(0.0, ts - self.since))
+        lasted = format_duration(max(0, round(ts - self.since)))
         subject = f"{self.consumers[0]}/{self.slo}" if self.consumers and self.slo else self.endpoint
         left = details.get("budget_remaining")
         budget = f"; {left_words(left)}" if isinstance(left, float) else ""

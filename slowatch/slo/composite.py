@@ -95,6 +95,8 @@ class Composite:
         """Bring the slices from `dirty_from` to `now` up to date; the members must be at `now` already."""
         led = self.ledger
         led.advance(now)
+        # after the wall clock stepped back (Ledger.rewind) the slices it emptied are counted again when they come
+        self.counted_to = min(self.counted_to, led.cur_f - self.tail)
         lo, hi = max(self.dirty_from, led.cur_f - led.nf + 1), led.cur_f
         fg, ft, n, fine = led.fg, led.ft, led.nf, led.fine
         for cell in range(lo, hi + 1):

@@ -226,7 +226,8 @@ class Engine:
 
     def refresh(self, now: float) -> Snapshot:
         for ledger in self.ledgers.values():
-            ledger.advance(now)
+            if not ledger.rewind(now):  # a wall clock stepped back: the windows follow it (ledger.py)
+                ledger.advance(now)
         for composite in self.composites.values():
             composite.update(now)
         return Snapshot(now, tuple(self._status(*plan, now) for plan in self._plan))

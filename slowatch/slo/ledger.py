@@ -13,7 +13,8 @@ Every window (alerting windows on the fine ring, SLO windows on the coarse ring)
 `[first_cell, good, total, good_units, units, excluded]` of the cells `first_cell..current`. An
 observation adds to the sums that cover its cell; moving time forward subtracts the cells that left
 each window and clears the ring slots being reused. Units are probes (occurrences) or slices with
-data (timeslices); a slice's unit is counted in the coarse cell holding the slice's start.
+data (timeslices); a slice's unit is counted in the coarse cell holding the slice's start. A wall clock
+stepped back behind the current cells `rewind`s them: the cells after now are emptied.
 """
 
 from __future__ import annotations
@@ -160,6 +161,34 @@ class Ledger:
             arrays = (self.cg, self.ct, self.cx, self.csg, self.cst) if self.sliced else (self.cg, self.ct, self.cx)
             self._clear(arrays, self.cur_c, c, self.nc)
             self.cur_c = c
+
+    def rewind(self, now: float) -> bool:
+        """The wall clock stepped back behind the current cells: make `now` current again. False if it did not.
+
+        The cells after `now` (results stamped while the clock was ahead) are emptied and marked dirty, so
+        the store forgets them too; without this the windows would stay ahead, blind to every new result
+        until the clock caught up (a day ahead and back: no page for a day)."""
+        f, c = int(now // self.fine), int(now // self.coarse)
+        if f >= self.cur_f and c >= self.cur_c:
+            return False
+        coarse = (self.cg, self.ct, self.cx, self.csg, self.cst) if self.sliced else (self.cg, self.ct, self.cx)
+        rings: list[tuple[Sequence[array[int]], int, int, int, set[int]]] = [
+            ((self.fg, self.ft), f, self.cur_f, self.nf, self.dirty_f),
+            (coarse, c, self.cur_c, self.nc, self.dirty_c),
+        ]
+        for arrays, new, old, n, dirty in rings:
+            cells = range(max(new + 1, old - n + 1), old + 1)
+            dirty.update(cells)
+            for a in arrays:
+                for cell in cells:
+                    a[cell % n] = 0
+        self.cur_f, self.cur_c = min(f, self.cur_f), min(c, self.cur_c)
+        for s, cells_back in zip(self.alert, self.alert_cells, strict=True):
+            s[0] = self.cur_f - cells_back
+        for s, w in zip(self.sums, self.windows, strict=True):
+            s[0] = w.first_cell(now, self.coarse)
+        self.recompute()
+        return True
 
     def _fine_units(self, i: int) -> tuple[int, int]:
         g, t = self.fg[i], self.ft[i]

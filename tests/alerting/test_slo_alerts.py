@@ -286,3 +286,22 @@ async def test_a_wall_clock_step_resolves_no_alert_early(slo_rig: SloRig, target
     for _ in range(6):
         await rig.step()
     assert "exhausted:shop/avail" not in rig.firing()
+
+
+async def test_a_clock_a_day_ahead_and_stepped_back_still_pages(slo_rig: SloRig, target: Target) -> None:
+    """Results stamped while the clock was a day ahead must not hold the windows a day ahead once it is
+    fixed: the outage that follows pages as it would have without the step."""
+    rig = slo_rig
+    for _ in range(200):
+        await rig.step()
+    rig.clock.step(86400)  # the clock jumps a day ahead ...
+    for _ in range(3):
+        await rig.step()
+    rig.clock.step(-86400)  # ... and NTP steps it back
+    await rig.step()
+    target.up = False
+    for _ in range(20):
+        st = await rig.step()
+    assert "burn:shop/avail:page" in rig.firing()
+    five_minutes = next(w for w in st.windows if w.seconds == 300)
+    assert five_minutes.burn_rate is not None and five_minutes.burn_rate > 14.4

@@ -254,3 +254,19 @@ def test_composite_cells_restored_without_their_coarse_cells_never_go_negative()
     assert [(w.good, w.total) for w in got.windows] == [(w.good, w.total) for w in expected.windows]
     comp = restored.ledgers[next(iter(restored.composites))]
     assert min(comp.fg) >= 0 and min(comp.cg) >= 0 and all(g <= t for g, t in zip(comp.cg, comp.ct, strict=True))
+
+
+def test_a_clock_stepped_back_leaves_the_results_stamped_ahead_out_and_counts_what_follows() -> None:
+    engine = Engine(journey("serial"), H)
+    feed(engine, SCENARIO)
+    assert (status(engine, H + 6 * 60).good, status(engine, H + 6 * 60).total) == (2, 5)
+    feed(engine, {1440: ([False], [False])})  # the clock a day ahead: one bad slice stamped tomorrow
+    assert status(engine, H + 1440 * 60 + 30).total == 6  # the 1d window, a day on (hour cells: the first hour too)
+    s = status(engine, H + 7 * 60)  # NTP steps the clock back
+    assert (s.good, s.total) == (2, 5)
+    feed(engine, {7: ([True], [True]), 8: ([True], [False])})
+    s = status(engine, H + 9 * 60)
+    assert (s.good, s.total) == (3, 7)
+    counted = s.events_total
+    s = status(engine, H + 20 * 60)  # minutes 7 and 8 are final: the counters go on
+    assert s.events_total == counted + 2
