@@ -1,5 +1,5 @@
-"""Command line: `slowatch run | check | probe | demo | report | gate | annotate | alerts | test-sink | silence |
-generate | import`.
+"""Command line: `slowatch run | shard | check | probe | demo | report | correct | gate | annotate | alerts |
+test-sink | silence | generate | import`.
 
 The only module that prints. While a command runs, stdout and stderr pass through
 `untrusted.printable`: text a target or an API client wrote (a banner, a correction's reason) never

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -80,6 +81,14 @@ def test_version_and_python_dash_m() -> None:
         [sys.executable, "-m", "slowatch", "--version"], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == f"slowatch {__version__}"
+
+
+def test_help_names_every_command() -> None:
+    """`slowatch --help` opens with the list of commands: it names each one the parser has."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    described = (parser.description or "").split("\n\n")[0]
+    assert [name for name in commands if f" {name} " not in described.replace("`", " ").replace("\n", " ")] == []
 
 
 async def test_probe_and_run_once(target: TestServer, tmp_path: Path) -> None:

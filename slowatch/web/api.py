@@ -14,7 +14,7 @@ from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import Config
 from slowatch.models import ProbeResult
 from slowatch.probes.registry import describe_target
-from slowatch.redact import redact_url
+from slowatch.redact import redact_written_url
 from slowatch.store import queries
 from slowatch.store.schema import LATENCY_BUCKETS
 from slowatch.web.dependencies import GRAPH, DependencyView
@@ -43,7 +43,7 @@ def result_json(r: ProbeResult | None, where: Mapping[str, str] = _NOWHERE) -> d
         "status_code": r.status_code,
         "phases": dict(r.phases),
         "cert_expiry": r.cert_expiry,
-        "final_url": redact_url(r.final_url) if r.final_url else None,
+        "final_url": redact_written_url(r.final_url) if r.final_url else None,  # recorded redacted; host as shown
         "attempt": r.attempt,
     }
 
