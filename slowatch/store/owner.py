@@ -22,7 +22,8 @@ exits (kill -9 included), so there is no stale lock to clean up; the file itself
 lock on a separate file never meets SQLite's own POSIX locks on the database (on file systems that
 implement `flock` with POSIX locks, NFS for one, a lock on the database file itself would). The
 commands that only add a row while a daemon runs (`silence`, `annotate`) open a store with
-`maintain=False`: no lock, and no fold, pack or retention of theirs (store.py).
+`maintain=False`: no lock, and no fold, pack or retention of theirs (store.py); they refuse a hard-linked
+database too (`one_name`).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class DatabaseLock:
                 f"(the lock is {path})"
             ) from None
         try:
-            _one_name(self.database)
+            one_name(self.database)
         except StoreError:
             os.close(fd)
             raise
@@ -84,7 +85,7 @@ class DatabaseLock:
             os.close(fd)  # closing the last descriptor of the open file releases the flock
 
 
-def _one_name(database: str) -> None:
+def one_name(database: str) -> None:
     """Refuse a database file with hard links (see the module docstring); a missing file is a new database."""
     try:
         links = os.stat(database).st_nlink
@@ -105,4 +106,4 @@ def _read(fd: int) -> str:
         return ""
 
 
-__all__ = ["DatabaseLock", "lock_path"]
+__all__ = ["DatabaseLock", "lock_path", "one_name"]
