@@ -11,12 +11,19 @@ other. So the store that maintains a database (the default, `Store(maintain=True
 `flock` on `<database>.lock` from open to close, and a second one fails to start with a message that
 names the holder (pid, host, start time) and the fix: a database per instance.
 
+The lock is named after the database's real path (symlinks resolved): `--db current.db`, a symlink to
+`slowatch.db`, meets the same `slowatch.db.lock` (it took a `current.db.lock` of its own before, and two
+daemons wrote one file). A database file with more than one name (a hard link) is refused: a lock file
+cannot be named after every name, and SQLite keeps the `-wal` and `-shm` beside the name it opened, so a
+second process through the other name would write a second WAL into the same file and corrupt it.
+
 `flock` locks belong to the open file: the kernel releases them when the process exits, however it
 exits (kill -9 included), so there is no stale lock to clean up; the file itself is left in place. A
 lock on a separate file never meets SQLite's own POSIX locks on the database (on file systems that
 implement `flock` with POSIX locks, NFS for one, a lock on the database file itself would). The
 commands that only add a row while a daemon runs (`silence`, `annotate`) open a store with
-`maintain=False`: no lock, and no fold, pack or retention of theirs (store.py).
+`maintain=False`: no lock, and no fold, pack or retention of theirs (store.py); they refuse a hard-linked
+database too (`one_name`).
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from slowatch.errors import StoreError
 
 
 def lock_path(database: str) -> str:
-    return f"{database}.lock"
+    """`<database>.lock` beside the file the path names (symlinks resolved: one lock per database file)."""
+    return f"{os.path.realpath(database)}.lock"
 
 
 class DatabaseLock:
@@ -60,6 +68,11 @@ class DatabaseLock:
                 "each instance needs a database of its own: set server.database or pass --db FILE "
                 f"(the lock is {path})"
             ) from None
+        try:
+            one_name(self.database)
+        except StoreError:
+            os.close(fd)
+            raise
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with contextlib.suppress(OSError):  # who holds it is only for the message: the lock is what counts
             os.ftruncate(fd, 0)
@@ -72,6 +85,20 @@ class DatabaseLock:
             os.close(fd)  # closing the last descriptor of the open file releases the flock
 
 
+def one_name(database: str) -> None:
+    """Refuse a database file with hard links (see the module docstring); a missing file is a new database."""
+    try:
+        links = os.stat(database).st_nlink
+    except OSError:
+        return
+    if links > 1:
+        raise StoreError(
+            f"database {database} has {links} names (hard links) for one file: SQLite keeps a -wal beside "
+            "each name, so a second process through another name would corrupt it; keep one name (remove "
+            "the other links; a symlink is fine) or copy the file"
+        )
+
+
 def _read(fd: int) -> str:
     try:
         return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
@@ -79,4 +106,4 @@ def _read(fd: int) -> str:
         return ""
 
 
-__all__ = ["DatabaseLock", "lock_path"]
+__all__ = ["DatabaseLock", "lock_path", "one_name"]

@@ -37,7 +37,7 @@ from slowatch.store.fold import FoldSchedule
 from slowatch.store.fold_memory import FoldMemory
 from slowatch.store.identity import FileIdentity
 from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
-from slowatch.store.owner import DatabaseLock
+from slowatch.store.owner import DatabaseLock, one_name
 from slowatch.store.pack import Pack, oldest_due
 from slowatch.store.results import Written, fast_binding, load_states, write_results
 from slowatch.store.retention import Retention
@@ -121,6 +121,8 @@ class Writer:
         try:
             if self.maintain:
                 self._lock.acquire()
+            else:  # (acquire checks it under the lock)
+                one_name(self.path)
             self._db = self._open()
         except BaseException as e:
             self._lock.release()

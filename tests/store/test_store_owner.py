@@ -8,6 +8,7 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -49,12 +50,40 @@ async def test_a_second_store_on_the_database_fails_naming_the_holder(make_store
     message = str(caught.value)
     assert f"database {db_path} is in use by another slowatch run (pid {os.getpid()} on " in message
     assert "each instance needs a database of its own: set server.database or pass --db FILE" in message
-    assert lock_path(db_path) in message
+    assert await asyncio.to_thread(lock_path, db_path) in message
     first.record(result(at=T0))  # the first one is untouched
     await first.flush()
     await first.close()
     again = make_store()
     await again.start()  # released at close
+    assert [r.ts for r in await again.read(lambda db: history(db, "api"))] == [T0]
+
+
+async def test_another_name_for_the_database_file_is_the_same_database(
+    make_store: MakeStore, db_path: str, tmp_path: Path
+) -> None:
+    """A symlink to the database (`--db current.db`) used to take a lock of its own (`current.db.lock`), so two
+    daemons wrote one file and counted each other's results; a hard link also got a `-wal` of its own: two WALs
+    on one database file corrupt it. The symlink meets the same lock; a hard-linked database is refused."""
+    first = make_store()
+    await first.start()
+    first.record(result(at=T0))
+    await first.flush()
+    link = tmp_path / "current.db"
+    link.symlink_to(db_path)
+    with pytest.raises(StoreError, match=f"database {link} is in use by another slowatch run"):
+        await make_store(str(link)).start()
+    await first.close()
+    hard = tmp_path / "hard.db"
+    os.link(db_path, hard)
+    for name, maintain in ((db_path, True), (str(hard), True), (str(hard), False)):
+        with pytest.raises(StoreError) as caught:
+            await make_store(name, maintain=maintain).start()
+        assert f"database {name} has 2 names (hard links)" in str(caught.value)
+    assert not os.path.exists(f"{hard}-wal")  # refused before SQLite opened it
+    os.unlink(hard)
+    again = make_store(str(link))  # through the symlink, alone: fine
+    await again.start()
     assert [r.ts for r in await again.read(lambda db: history(db, "api"))] == [T0]
 
 
