@@ -6,7 +6,9 @@ threshold, SLI, budgeting). What can be rebuilt:
 - raw `results` (kept `retention.raw`, 48 h by default): replayed exactly, maintenance included;
 - older hours from `rollups`, for occurrence SLOs only, and for latency SLIs only when the threshold
   is one of the rollup latency bucket bounds (5ms ... 10s). An hour whose start or last second is
-  in maintenance for the endpoint counts as excluded as a whole.
+  in maintenance for the endpoint counts as excluded as a whole. The hour the raw results start in is
+  replayed from them, not its rollup, when they hold at least what the rollup counted (`_raw_whole`: a
+  database younger than an hour; the rollup also lags by up to `rollup_interval`).
 
 Timeslice SLOs cannot be rebuilt from hourly rollups: their history starts at the oldest raw result.
 Results after `until` (the ledger's `floor`) are left to live observation; ones at or before it that reach
@@ -30,7 +32,7 @@ from slowatch.models import Outcome
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.ledger import CoarseRow, FineRow, Ledger
 from slowatch.slo.maintenance import Rule, any_active
-from slowatch.slo.persist import hourly_rollups, oldest_raw, raw_results, recent_rows
+from slowatch.slo.persist import HourRow, hourly_rollups, oldest_raw, raw_results, recent_rows
 from slowatch.store.raw import RawRow
 from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS
 
@@ -81,26 +83,45 @@ def rebuild(
     raw_from = oldest_raw(db, endpoints, recent)
     raw_from = until if raw_from is None else max(raw_from, start)
     raw_from_hour = -(-int(raw_from) // HOUR) * HOUR  # first whole hour the raw rows cover
+    first_hour = int(raw_from) // HOUR * HOUR  # the hour they start in (== raw_from_hour: they start on the hour)
     extra: list[CoarseRow] = []
     column = rollup_column(slo.threshold)
-    if slo.budgeting == "occurrences" and column is not None:
-        columns = [] if column == "good" else [column]
-        for hour, endpoint, total, good, buckets in hourly_rollups(db, endpoints, start, raw_from_hour, columns):
+    from_rollups = slo.budgeting == "occurrences" and column is not None
+    rows = raw_results(db, endpoints, first_hour if from_rollups else start, until, recent)
+    whole: set[str] | None = None  # endpoints whose raw rows of `first_hour` are replayed instead of its rollup
+    if from_rollups:
+        columns = [] if column in ("good", None) else [column]
+        rollups = hourly_rollups(db, endpoints, start, raw_from_hour, columns)
+        whole = _raw_whole(rollups, [row for row in rows if row[0] < raw_from_hour], first_hour)
+        for hour, endpoint, total, good, buckets in rollups:
+            if hour == first_hour and endpoint in whole:
+                continue
             good = buckets[0] if buckets else good
             ep_rules = rules.get(endpoint, ())
             if ep_rules and (any_active(ep_rules, hour) or any_active(ep_rules, hour + HOUR - 1)):
                 extra.append((hour, 0, 0, total, 0, 0))
             else:
                 extra.append((hour, good, total, 0, 0, 0))
-        raw_since = raw_from_hour
-    else:
-        raw_since = start
-    for ts, endpoint, outcome, duration in raw_results(db, endpoints, raw_since, until, recent):
+    for ts, endpoint, outcome, duration in rows:
+        if whole is not None and ts < raw_from_hour and endpoint not in whole:
+            continue  # its rollup of that hour counted it
         ep_rules = rules.get(endpoint, ())
         ok = outcome == Outcome.SUCCESS.value and (slo.threshold is None or duration <= slo.threshold)
         ledger.observe(ts, ok, bool(ep_rules) and any_active(ep_rules, ts))
     fine, coarse = ledger.rows()
     return fine, coarse + extra
+
+
+def _raw_whole(rollups: Sequence[HourRow], raw: Sequence[tuple[float, str, str, float]], hour: int) -> set[str]:
+    """The endpoints whose raw rows of `hour` (the hour the raw results start in, part of it) hold at least what
+    its rollup counted: the database began within that hour (a young one), so replaying them is exact (maintenance
+    and corrections to the second) and also counts the rows not folded into the rollup yet (it lags by up to
+    `rollup_interval`). Fewer raw rows than the rollup's: retention removed the hour's first results; the rollup."""
+    counted = {endpoint: total for h, endpoint, total, _, _ in rollups if h == hour}
+    have: dict[str, int] = {}
+    for _, endpoint, _, _ in raw:
+        have[endpoint] = have.get(endpoint, 0) + 1
+    return {endpoint for endpoint, n in have.items() if n >= counted.get(endpoint, 0)}
 
 
 def rebuild_group(db: Database, jobs: Sequence[Job], until: float) -> list[Cells]:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,44 @@ async def test_slos_beyond_the_group_bound_are_rebuilt_in_more_reads(tmp_path: P
     assert totals == {("low", 2), ("high", 2), ("few", 1)}
     await service.stop()
     await store.close()
+
+
+async def test_a_young_database_is_rebuilt_from_its_raw_rows_to_the_second(tmp_path: Path) -> None:
+    """Raw results starting mid-hour (a database younger than an hour): the rebuild replays that hour's rows,
+    so a maintenance window inside it is excluded to the second, and rows the rollup has not folded yet count.
+    (Before session 9 that hour came from its rollup: the window, touching neither end of the hour, was not
+    excluded, and the rows after the last fold were lost.)"""
+    hour = int(T0) // HOUR * HOUR + HOUR  # 13:00 UTC
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    window = {"name": "deploy", "endpoints": ["a"], "start": time.strftime(iso, time.gmtime(hour + 20 * 60)),
+              "end": time.strftime(iso, time.gmtime(hour + 30 * 60))}  # fmt: skip
+    slos = [{"name": "avail", "sli": "availability", "objective": 99, "window": "7d"}]
+    cfg = config([{"name": "shop", "endpoints": ["a", "b"], "slos": slos}], maintenance=[window])
+    clock = FakeClock(hour + 15 * 60)
+    store = Store(str(tmp_path / "young.db"), clock=clock, retention=RetentionConfig(), batch_interval=0.01,
+                  close_timeout=2.0)  # fmt: skip
+    await store.start()
+    try:
+        sent = {"a": 0, "b": 0}
+        in_window = 0
+        for i in range(70):  # 13:15 .. 13:49:30, every 30 s
+            ts = clock.time()
+            for endpoint in ("a", "b"):
+                store.record(result(ts, ok=i % 9 != 0, endpoint=endpoint))
+                sent[endpoint] += 1
+            in_window += hour + 20 * 60 <= ts < hour + 30 * 60
+            if i == 50:
+                await store.flush()  # folded up to here: the rollup of 13:00 holds 51 rows per endpoint
+            clock.advance(30)
+        await store.flush(fold=False)
+        engine = Engine(cfg, clock.time())
+        (fp,) = engine.ledgers
+        _, coarse = await store.read(
+            lambda db: rebuild(db, engine.definition(fp), engine.ledgers[fp], engine.rules_for(fp), clock.time())
+        )
+    finally:
+        await store.close()
+    total = sum(row[2] for row in coarse)
+    excluded = sum(row[3] for row in coarse)
+    assert excluded == in_window == 20
+    assert total + excluded == sent["a"] + sent["b"] == 140
