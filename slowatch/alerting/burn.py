@@ -30,6 +30,11 @@ from slowatch.slo.display import times
 from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
 
 SLO_KINDS = ("burn_rate", "budget_exhausted", "no_data")
+FAILING_LISTED = 50
+"""The failing endpoints an SLO alert's details list at most (`failing`, in the SLO's endpoint order; how many
+there are in all: `failing_total`). Before session 9 every one was listed: in a platform-wide outage a
+consumer of 5,000 endpoints had each of its alert events carry ~5 MB (each error up to 1,000 characters) into
+the outbox and every webhook receiver, for each consumer affected."""
 
 
 class SloAlerts:
@@ -113,20 +118,24 @@ class SloAlerts:
             if self._mono - f.clear_since >= policy.resolve_after:
                 self.book.resolve(key, decision, details=details())
 
-    def _failing(self, st: SloStatus) -> list[dict[str, str]]:
-        out = []
+    def _failing(self, st: SloStatus) -> tuple[list[dict[str, str]], int]:
+        """The first FAILING_LISTED failing endpoints of the SLO (each with its error) and how many fail."""
+        out, total = [], 0
         for name in self._endpoints.get((st.consumer, st.slo), ()):
             r = self._latest.get(name)
             if r is not None and not r.ok:
-                out.append({"endpoint": name, "error": r.message or r.outcome.value})
-        return out
+                total += 1
+                if total <= FAILING_LISTED:
+                    out.append({"endpoint": name, "error": r.message or r.outcome.value})
+        return out, total
 
     def _slo_details(self, st: SloStatus) -> dict[str, Any]:
         remaining = st.budget_remaining
+        failing, failing_total = self._failing(st)
         return {
             "objective": st.objective, "slo_window": st.window, "sli": st.sli, "budget_remaining": remaining,
             "budget_consumed": None if remaining is None else 1.0 - remaining,
-            "time_to_exhaustion": st.time_to_exhaustion, "failing": self._failing(st),
+            "time_to_exhaustion": st.time_to_exhaustion, "failing": failing, "failing_total": failing_total,
         }  # fmt: skip
 
     def _burn_details(self, st: SloStatus, tiers: list[Tier]) -> dict[str, Any]:

@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 
 from slowatch.alerting import AlertService
+from slowatch.alerting.burn import FAILING_LISTED
 from slowatch.alerting.policy import DEFAULT_TIERS, PolicyBook
 from slowatch.clock import FakeClock
 from slowatch.config.schema import Config, RetentionConfig
+from slowatch.models import Outcome, ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
 from slowatch.store import Store
-from tests.alerting.conftest import http_endpoint, make_config, slack_sink
+from tests.alerting.conftest import FAST_SINK, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Target
 
 
@@ -305,3 +307,54 @@ async def test_a_clock_a_day_ahead_and_stepped_back_still_pages(slo_rig: SloRig,
     assert "burn:shop/avail:page" in rig.firing()
     five_minutes = next(w for w in st.windows if w.seconds == 300)
     assert five_minutes.burn_rate is not None and five_minutes.burn_rate > 14.4
+
+
+async def test_an_outage_of_many_endpoints_lists_a_bounded_number_of_them(
+    tmp_path: Path, receiver: FakeReceiver
+) -> None:
+    """A burn alert's details list at most FAILING_LISTED failing endpoints, and how many fail in all: a platform-wide
+    outage must not put megabytes into every event of every consumer (the outbox, each webhook, Slack's count)."""
+    names = [f"svc-{i:03d}" for i in range(120)]
+    config = make_config(
+        tmp_path,
+        server={"database": str(tmp_path / "slo.db")},
+        endpoints=[http_endpoint(n, "http://127.0.0.1:9/", enabled=False) for n in names],
+        consumers=[{"name": "big", "endpoints": names, "slos": [{"name": "avail", "sli": "availability",
+                                                                 "objective": 99}]}],
+        sinks={"hook": {"kind": "webhook", "url": receiver.url(), **FAST_SINK},
+               "oncall": slack_sink(receiver.url("/slack"))},
+        routes=[{"match": {}, "sinks": ["hook", "oncall"]}],
+    )  # fmt: skip
+    clock = FakeClock()
+    latest: dict[str, ProbeResult] = {}
+    store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
+    slo = SloService(config, store, clock, refresh_interval=3600, persist_interval=3600)
+    alerts = AlertService(config, store, clock, latest=latest)
+    await store.start()
+    await slo.start()
+    await alerts.start()
+    try:
+        for step in range(60):
+            clock.advance(10)
+            for name in names:
+                failing = step >= 40 and name != "svc-007"
+                result = ProbeResult(name, "http", Outcome.TIMEOUT if failing else Outcome.SUCCESS, clock.time(), 0.1,
+                                     message="timed out after 2s" if failing else "")  # fmt: skip
+                latest[name] = result
+                slo.observe(result)
+                alerts.observe(result)
+            alerts.evaluate(slo.refresh())
+        assert "burn:big/avail:page" in alerts.book.firing
+        await store.flush()
+        await receiver.wait_acked(2)
+    finally:
+        await alerts.stop()
+        await slo.stop()
+        await store.close()
+    hook = next(a.body for a in receiver.acked if a.path == "/hook" and "burn:big/avail:page" in str(a.body))
+    details = next(e["details"] for e in hook["events"] if e["alert"] == "burn:big/avail:page")
+    assert details["failing_total"] == 119
+    assert len(details["failing"]) == FAILING_LISTED
+    assert [f["endpoint"] for f in details["failing"][:8]] == [f"svc-{i:03d}" for i in (0, 1, 2, 3, 4, 5, 6, 8)]
+    slack = next(a.body for a in receiver.acked if a.path == "/slack" and "burn:big/avail:page" in str(a.body))
+    assert "… and 109 more" in str(slack["blocks"])

@@ -121,9 +121,10 @@ def failing_blocks(d: Mapping[str, Any]) -> list[Block]:
     failing = d.get("failing") or []
     if not failing:
         return []
+    total = d.get("failing_total", len(failing))  # (events queued before session 9 listed them all)
     lines = [f"• `{f['endpoint']}` — {quoted(f.get('error') or 'failing', 200)}" for f in failing[:10]]
-    if len(failing) > 10:
-        lines.append(f"… and {len(failing) - 10} more")
+    if total > 10:
+        lines.append(f"… and {total - 10} more")
     return [section("*Failing endpoints*\n" + "\n".join(lines))]
 
 
