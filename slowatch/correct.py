@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from slowatch.config import load
 from slowatch.errors import ConfigError, StoreError
-from slowatch.slo.corrections import reason_problems, validate
+from slowatch.slo.corrections import reason_problems, revoke_problems, validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
 from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
 from slowatch.store.schema import migrate
@@ -101,6 +101,8 @@ def _run(args: argparse.Namespace, config: object, conn: sqlite3.Connection) -> 
         errors = [f"no correction #{args.revoke}"] if found is None else []
         if found is not None and found["revoked_by"] is not None:
             errors.append(f"correction #{args.revoke} is already revoked (by #{found['revoked_by']})")
+        if found is not None and found["revoked_by"] is None:
+            errors.extend(revoke_problems(config, found, now))
         errors.extend(f"{problem} (--reason)" for problem in reason_problems(args.reason))
         if errors or found is None:
             print("slowatch correct: " + "; ".join(errors), file=sys.stderr)

@@ -5,7 +5,8 @@ excluded. Going forward the engine adds it to the matching routes' rules (`Corre
 is rebuilt exactly from the raw results (`replay_deltas`, on the store thread): the stored results of the
 affected ledgers in the correction's hours are replayed twice, with the rules before and after the
 change, and the difference is added to the live cells. Raw results are kept `retention.raw` (48 h), so
-a correction must start within that; it must also end in the past (`validate`).
+a correction must start within that; it must also end in the past (`validate`). So must one revoked
+(`revoke_problems`): its replay needs the same raw results.
 """
 
 from __future__ import annotations
@@ -90,6 +91,21 @@ def validate(
     return errors + reason_problems(reason)
 
 
+def revoke_problems(config: Config, found: Mapping[str, Any], now: float) -> list[str]:
+    """What stops revoking the correction row `found` now (empty: it may be revoked).
+
+    Taking a correction back replays its hours' raw results like applying it did; once its start is older
+    than `retention.raw` they are (partly) gone, the replay would change nothing (or part) and the budgets
+    would keep the correction while it is listed as revoked."""
+    raw = config.server.retention.raw
+    if found["start"] < now - raw:
+        return [
+            f"correction #{found['id']} can no longer be revoked: it starts more than {format_duration(raw)} "
+            "ago (retention.raw) and the raw results its budgets would be recomputed from are gone"
+        ]
+    return []
+
+
 def reason_problems(reason: str) -> list[str]:
     """What is wrong with a correction's or a revocation's reason: missing, too long, or not text that can
     be stored (a lone surrogate, which JSON's `\\udcff` and a non-UTF-8 command line both produce)."""
@@ -149,4 +165,4 @@ def replay_deltas(
     return out
 
 
-__all__ = ["Correction", "replay_deltas", "validate"]
+__all__ = ["Correction", "reason_problems", "replay_deltas", "revoke_problems", "validate"]

@@ -226,7 +226,7 @@ class Engine:
 
     def refresh(self, now: float) -> Snapshot:
         for ledger in self.ledgers.values():
-            if not ledger.rewind(now):  # a wall clock stepped back: the windows follow it (ledger.py)
+            if not ledger.rewind(now):  # a wall clock stepped back: the windows follow it (ledger_rings.py)
                 ledger.advance(now)
         for composite in self.composites.values():
             composite.update(now)

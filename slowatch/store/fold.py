@@ -18,7 +18,8 @@ committed, written without reading the raw rows back (at 100,000 endpoints @ 60 
 else) are added by `fold_range` in SQL, and whenever the memory cannot vouch for a range it falls back
 to `fold` for all of it.
 
-The writer folds every `interval` seconds (by its Clock), in the transaction of any batch that
+The writer folds every `interval` seconds (by its Clock's monotonic time: a step of the wall clock a day
+back does not hold the next fold a day), in the transaction of any batch that
 carries a flush marker (`await store.flush()`), when it closes, and once at start before anything
 else (the catch-up after a kill: raw rows are committed before their fold, so they are all there).
 
@@ -130,7 +131,7 @@ Written = tuple[int, Sequence[tuple[object, ...]]]
 
 
 class FoldSchedule:
-    """The writer's folds: every `interval` seconds of its Clock after the last one, and when asked.
+    """The writer's folds: every `interval` monotonic seconds of its Clock after the last one, and when asked.
 
     With a `memory` (fold_memory.py) a fold writes what it accumulated from the committed rows
     (`committed`) whenever it can vouch for them, otherwise the SQL `fold`; without one, always the SQL.
@@ -142,12 +143,12 @@ class FoldSchedule:
         self.memory = memory
         self.sql_folds = 0  # folds of the SQL `fold` (tried: a failed transaction counts too)
         self.interval = interval
-        self.next_due = clock.time() + interval
+        self.next_due = clock.monotonic() + interval  # (a step of the wall clock neither stalls nor hurries it)
         self.watermark = 0  # as last committed (read by other threads: an int, swapped atomically)
 
     @property
     def due(self) -> bool:
-        return self._clock.time() >= self.next_due
+        return self._clock.monotonic() >= self.next_due
 
     def fold(self, db: Database) -> tuple[int, int]:
         """Fold in the caller's transaction (from memory if it can, else `fold(db)`); call `folded` once it
@@ -167,7 +168,7 @@ class FoldSchedule:
     def folded(self, watermark: int) -> None:
         """A fold committed (everything up to `watermark`, max(id) then): start the next interval."""
         self.watermark = watermark
-        now = self._clock.time()
+        now = self._clock.monotonic()
         if self.memory is not None:
             self.memory.arm(watermark, now)
         self.next_due = now + self.interval
@@ -176,7 +177,7 @@ class FoldSchedule:
         """Fold in a transaction of its own; a failure (logged by `transact`) is retried next interval."""
         marks = transact(self.fold)
         if marks is None:
-            self.next_due = self._clock.time() + self.interval
+            self.next_due = self._clock.monotonic() + self.interval
         else:
             self.folded(marks[1])
         return marks

@@ -58,7 +58,7 @@ TS_LIMIT = float(2**52)
 DURATION_LIMIT = 1e6
 """A good attempt's duration (s) above this (or negative) is left to the SQL fold: µs sums stay < 2^53."""
 SLOTS_TTL = 3600.0
-"""Seconds (of the writer's Clock) after which the endpoint slots are rebuilt at the next arm."""
+"""Monotonic seconds (of the writer's Clock) after which the endpoint slots are rebuilt at the next arm."""
 MAX_HOURS = 6
 """Rows of more distinct hours than this between two folds are left to the SQL fold (an hour costs 56 bytes
 per endpoint: 5.6 MB at 100,000 endpoints)."""

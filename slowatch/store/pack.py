@@ -1,9 +1,10 @@
 """The pack step: folded raw rows older than `retention.pack_after` move from `results` into `result_blocks`.
 
 `results` stays the crash-safe table the writer inserts into (nothing is buffered in memory). Every
-`interval` seconds (the fold's) a pass starts when the cutoff moved to a new block (every 10 minutes) or
-the oldest row is due; otherwise there is nothing to pack but rows that arrived late, and they wait for the
-next such pass. A pass packs the rows that are
+`interval` seconds (the fold's, on the Clock's monotonic time) a pass starts when the cutoff moved to another
+block (every 10 minutes, or when the wall clock stepped: rows stamped while it was ahead are not due until it
+catches up, and must not hold back the others) or the oldest row is due; otherwise there is nothing to pack
+but rows that arrived late, and they wait for the next such pass. A pass packs the rows that are
   - folded (id <= the fold watermark, fold.py), counted in the persisted SLO state (id <= the SLO
     watermark, slo_tables.py) and not the newest row (ids are never reused): `id <= top`, and
   - in a block that ended at least `pack_after` ago: `ts < cutoff = block_of(now - pack_after)`;
@@ -140,7 +141,7 @@ class Pack:
         self._interval = interval
         self._batch = batch
         self._path = path
-        self._next_due = clock.time()
+        self._next_due = clock.monotonic()
         self._last_cutoff = -1.0
         self._reader: sqlite3.Connection | None = None
         self._cursor: sqlite3.Cursor | None = None  # a pass is reading its rows
@@ -168,12 +169,12 @@ class Pack:
             self._turn(transact)
 
     def _start(self, transact: Transact, due_check: Callable[[float], bool]) -> None:
-        now = self._clock.time()
-        if now < self._next_due:
+        mono = self._clock.monotonic()
+        if mono < self._next_due:
             return
-        self._next_due = now + self._interval
-        cutoff = float(block_of(now - self._pack_after))
-        if cutoff <= self._last_cutoff and not due_check(cutoff):
+        self._next_due = mono + self._interval
+        cutoff = float(block_of(self._clock.time() - self._pack_after))
+        if cutoff == self._last_cutoff and not due_check(cutoff):  # (a cutoff back in time: the clock stepped)
             return
         self._last_cutoff = cutoff
         top = transact(lambda db: start_pass(db, cutoff))

@@ -1,6 +1,6 @@
 """Retention: delete expired rows in small transactions on the writer thread.
 
-Every `interval` seconds (by the Clock) a pass starts: for each table, rows older than its cutoff
+Every `interval` seconds (by the Clock's monotonic time) a pass starts: for each table, rows older than its cutoff
 are deleted at most `batch` rows per transaction. The writer runs one such transaction per loop
 turn, between result batches, so retention never holds the write lock long and never starves
 recording. Raw `results` and packed `result_blocks` use `retention.raw`; rollups, per-outcome counts,
@@ -146,7 +146,7 @@ class Retention:
         self._config = config
         self._interval = interval
         self._batch = batch
-        self._next_due = clock.time()
+        self._next_due = clock.monotonic()  # (a step of the wall clock neither stalls nor hurries the passes)
         self._todo: list[tuple[str, str, float]] = []
         self._deleted: dict[str, int] = {}
         self._requests: deque[Future[dict[str, int]]] = deque()  # appended from any thread
@@ -164,7 +164,7 @@ class Retention:
     def tick(self, transact: Transact) -> None:
         if not self._todo:
             now = self._clock.time()
-            if not self._requests and now < self._next_due:
+            if not self._requests and self._clock.monotonic() < self._next_due:
                 return
             while self._requests:
                 self._waiters.append(self._requests.popleft())
@@ -192,7 +192,7 @@ class Retention:
         if n < limit:
             self._todo.pop(0)
         if not self._todo:
-            self._next_due = self._clock.time() + self._interval
+            self._next_due = self._clock.monotonic() + self._interval
             if any(self._deleted.values()):
                 logger.info(
                     "store retention pass done: %s",

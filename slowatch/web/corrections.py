@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from slowatch.slo.corrections import reason_problems, validate
+from slowatch.slo.corrections import reason_problems, revoke_problems, validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
 from slowatch.web.auth import operator_name, presented_token
 from slowatch.web.params import json_error
@@ -113,6 +113,8 @@ async def revoke(request: web.Request) -> web.Response:
         raise json_error(web.HTTPNotFound, f"no correction #{target}")
     if found["revoked_by"] is not None:
         raise _bad(f"correction #{target} is already revoked (by #{found['revoked_by']})")
+    if problems := revoke_problems(view.config, found, view.now()):
+        raise _bad(problems[0])
     author = operator_name(view.config, presented_token(request)) or "operator"
     keep = {k: found[k] for k in ("consumer", "slo", "endpoint", "start", "end")}
     row = {"created_at": view.now(), "author": author, "action": "revoke", **keep, "reason": reason, "revokes": target}

@@ -171,10 +171,17 @@ def test_the_correct_command_records_lists_revokes_and_refuses_bad_input(tmp_pat
     )
     assert "can only correct the last 2d" in capsys.readouterr().err
     assert main([*base, "--revoke", "1", "--reason", "wrong"]) == 0
+    made_then = {"created_at": now - 3 * 86400, "author": "test", "action": "correct", "consumer": "shop",
+                 "start": now - 3 * 86400, "end": now - 3 * 86400 + 600, "reason": "recorded 3 days ago"}  # fmt: skip
+    old = correct(str(tmp_path / "x.db"), made_then)  # (#3) its raw results are gone: revoking it would do nothing
+    assert main([*base, "--revoke", str(old), "--reason", "a real outage"]) == 2
+    err = capsys.readouterr().err
+    assert f"correction #{old} can no longer be revoked" in err and "retention.raw" in err
     assert main([*base, "--revoke", "1", "--reason", "again"]) == 2
     assert main([*base, "--list"]) == 0
     listed = capsys.readouterr().out
     assert "#1 shop" in listed and "revoked by #2" in listed and "#2 revokes #1 by cli:" in listed
+    assert "#3 shop" in listed and "#4" not in listed
     conn = sqlite3.connect(tmp_path / "x.db")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM corrections")

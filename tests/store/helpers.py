@@ -41,7 +41,7 @@ async def settled(store: Store, quiet: float = 0.1) -> None:
     `_next_due` moved past the FakeClock's time, in a transaction of its own) and the transaction count then
     stays the same for `quiet` seconds."""
     packs = store._writer.packs
-    await eventually(lambda: packs._next_due > packs._clock.time())
+    await eventually(lambda: packs._next_due > packs._clock.monotonic())
     count = -1
     while count != store.transactions:
         count = store.transactions

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from slowatch.clock import FakeClock
 from slowatch.daemon import Daemon
 from tests.web.conftest import T0, Builder, fetch
 from tests.web.test_access import AUTH, CHECKOUT, CHECKOUT_ACCESS, OPERATOR
@@ -80,3 +81,20 @@ async def test_corrections_api_access_and_bad_input(build: Builder) -> None:
         (cid, "correct", revoked["id"], False),
         (revoked["id"], "revoke", None, None),
     ]
+
+
+async def test_a_correction_older_than_raw_retention_cannot_be_revoked(build: Builder) -> None:
+    """Its raw results are gone, so revoking it would change no cell while listing it as revoked (the budgets
+    kept the correction, silently): refused, naming why, and nothing is recorded."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS)
+    body = {"consumer": "checkout", "endpoint": "pay", "from": T0 + 60 * H, "to": T0 + 61 * H, "reason": "test"}
+    status, made = await post(daemon, "/api/v1/corrections", body)
+    assert status == 201 and made["applied"] is True
+    clock = daemon._clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(T0 + 60 * H + 2 * 86400 + 1 - clock.time())  # its start is now older than retention.raw (2d)
+    status, answer = await post(daemon, f"/api/v1/corrections/{made['id']}/revoke", {"reason": "a real outage"})
+    assert status == 400 and f"correction #{made['id']} can no longer be revoked" in answer["error"], answer
+    assert "retention.raw" in answer["error"]
+    rows = json.loads((await fetch(daemon, "/api/v1/corrections", OPERATOR))[2])["corrections"]
+    assert [(r["action"], r["revoked_by"], r["applied"]) for r in rows] == [("correct", None, True)]
