@@ -1,0 +1,97 @@
+"""The pages and reports as a consumer reads them under extreme data: an outage going on for days, a
+month without data, the state column of `slowatch report`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from slowatch.clock import FakeClock
+from slowatch.config import load_text
+from slowatch.daemon import Daemon
+from slowatch.models import Outcome, ProbeResult
+from slowatch.report import add_report_arguments, run_report
+from tests.web.conftest import T0, fetch
+
+DAYS = 4
+NOW = T0 + DAYS * 86400  # 2026-11-14 00:00 UTC
+
+CONFIG = """
+server: {{listen: "127.0.0.1:0", database: "{db}"}}
+endpoints:
+  - {{name: up, kind: http, url: "http://127.0.0.1:9/up"}}
+  - {{name: down, kind: http, url: "http://127.0.0.1:9/down"}}
+consumers:
+  - name: shop
+    endpoints: [up, down]
+    slos:
+      - {{name: month, sli: availability, objective: 99.9, window: {{calendar: month, timezone: UTC}}}}
+"""
+
+
+@pytest.fixture
+async def outage(tmp_path: Path) -> AsyncIterator[Daemon]:
+    """`down` fails from one day in to now (3 days, ongoing); `up` never fails."""
+    config = load_text(CONFIG.format(db=tmp_path / "outage.db"), env={})
+    (tmp_path / "slowatch.yaml").write_text(CONFIG.format(db=tmp_path / "outage.db"))
+    clock = FakeClock(T0 - 60)
+    daemon = Daemon(config, clock=clock)
+    await daemon.start(schedule=False)
+    try:
+        ts = T0
+        while ts < NOW:
+            clock.set(ts)
+            daemon.on_result(ProbeResult("up", "http", Outcome.SUCCESS, ts, 0.05))
+            down = ts >= T0 + 86400
+            outcome = Outcome.CONNECTION_REFUSED if down else Outcome.SUCCESS
+            daemon.on_result(ProbeResult("down", "http", outcome, ts, 0.05, message="refused" if down else ""))
+            ts += 600
+        clock.set(NOW)
+        daemon._slo.refresh()
+        daemon._slo.persist()
+        await daemon.store.flush()
+        yield daemon
+    finally:
+        await daemon.stop()
+
+
+def cli_report(config: Path, *argv: str) -> str:
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    args = parser.parse_args(["--config", str(config), "--at", "2026-11-14T00:00:00Z", *argv])
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sys.stdout", out)
+        assert run_report(args) == 0
+    return out.getvalue()
+
+
+async def test_a_month_without_data_has_no_worst_days_rather_than_none_below_100(outage: Daemon) -> None:
+    status, _, html = await fetch(outage, "/consumers/shop/report?month=2026-10")
+    assert status == 200 and "No data for this period." in html
+    worst = html[html.index("Worst days") :]
+    assert "none below 100%" not in worst[:200] and "<p>no data</p>" in worst[:200]
+
+
+async def test_an_ongoing_outage_says_how_long_it_has_lasted(outage: Daemon, tmp_path: Path) -> None:
+    status, _, html = await fetch(outage, "/consumers/shop/report")
+    assert status == 200
+    incidents = html[html.index("<h3>Incidents</h3>") :]
+    assert re.search(r"<td>3d \(ongoing\)</td><td>down</td>", incidents), incidents[:600]
+    for fmt in ("table", "markdown"):
+        text = await asyncio.to_thread(cli_report, tmp_path / "slowatch.yaml", "--format", fmt)
+        assert "down for ongoing" not in text
+        assert "down down for 3d (still down at 2026-11-14 00:00 UTC) (connection_refused: refused)" in text, text
+
+
+async def test_the_report_tables_state_column_says_exhausted(outage: Daemon, tmp_path: Path) -> None:
+    """The state column of `slowatch report` agrees with the LEFT% column (and with the pages)."""
+    text = await asyncio.to_thread(cli_report, tmp_path / "slowatch.yaml")
+    row = text.splitlines()[1]
+    assert "exhausted (spent" in row and row.split()[-1] == "exhausted", row
