@@ -95,3 +95,28 @@ async def test_the_report_tables_state_column_says_exhausted(outage: Daemon, tmp
     text = await asyncio.to_thread(cli_report, tmp_path / "slowatch.yaml")
     row = text.splitlines()[1]
     assert "exhausted (spent" in row and row.split()[-1] == "exhausted", row
+
+
+async def test_json_escaped_emoji_in_the_config_render(tmp_path: Path) -> None:
+    """JSON is YAML: a description written as "\\ud83d\\udd25" (json.dumps' escape of 🔥) is one emoji, not two
+    lone surrogates that made the consumer page a 500 (UnicodeEncodeError); a lone one reads U+FFFD."""
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "emoji.db"}"}}
+endpoints: [{{name: up, kind: http, url: "http://127.0.0.1:9/up"}}]
+consumers:
+  - name: shop
+    description: "on fire \\ud83d\\udd25, lone \\udc80"
+    endpoints: [up]
+    slos: [{{name: availability, sli: availability, objective: 99, window: 7d}}]
+""",
+        env={},
+    )
+    assert config.consumers[0].description == "on fire \U0001f525, lone \ufffd"
+    daemon = Daemon(config, clock=FakeClock(T0))
+    await daemon.start(schedule=False)
+    try:
+        status, _, page = await fetch(daemon, "/consumers/shop")
+        assert status == 200 and "on fire \U0001f525, lone \ufffd" in page
+    finally:
+        await daemon.stop()
