@@ -113,7 +113,7 @@ def slo_section(
     )
     incident_rows = "".join(
         f"<tr><td>{when(o.start)}</td><td>{duration_words(o.duration(s.burn.now))}{'' if o.end else ' (ongoing)'}</td>"
-        f"<td>{escape(', '.join(o.endpoints))}</td><td>{_share(shares.get(o.start, {}), d.name)}</td></tr>"
+        f"<td class='name'>{escape(', '.join(o.endpoints))}</td><td>{_share(shares.get(o.start, {}), d.name)}</td></tr>"
         for o in s.burn.outages
     )
     incidents = (

@@ -36,7 +36,8 @@ from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
 
 STYLE = """
 *{box-sizing:border-box}
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#f6f8fa;
+overflow-wrap:break-word}
 main{max-width:980px;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.3rem 0}h2{font-size:1.15rem;margin:1.6rem 0 .5rem}h3{font-size:1rem;margin:0 0 .4rem}
 a{color:#0969da}.muted{color:#57606a}.small{font-size:13px}
@@ -53,7 +54,8 @@ a{color:#0969da}.muted{color:#57606a}.small{font-size:13px}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #eaeef2;vertical-align:top}
 th{font-size:12px;color:#57606a;text-transform:uppercase;font-weight:600}
-.scroll{overflow-x:auto}.endpoint{margin:.4rem 0}.endpoint div{font-size:13px}
+.scroll{overflow-x:auto}td.name{overflow-wrap:anywhere;min-width:7rem}
+.endpoint{margin:.4rem 0}.endpoint div{font-size:13px}
 @media (max-width:600px){main{padding:.5rem}.card{padding:.7rem}body{font-size:14px}}
 """
 
@@ -236,7 +238,8 @@ def incidents_section(f: ConsumerFigures, limit: int = 50) -> str:
         detail = "<br>".join(escape(m) for m in out.messages[:3])
         rows.append(
             f"<tr><td>{when(out.start)}</td><td>{end}</td><td>{duration_words(out.duration(f.now))}</td>"
-            f"<td>{escape(', '.join(out.endpoints))}<div class='small muted'>{detail}</div></td><td>{spent}</td></tr>"
+            f"<td class='name'>{escape(', '.join(out.endpoints))}<div class='small muted'>{detail}</div></td>"
+            f"<td>{spent}</td></tr>"
         )
     return (
         "<h2>Incidents</h2><div class='card scroll'><table class='incidents'><tr><th>start</th><th>end</th>"
@@ -271,7 +274,7 @@ def alerts_section(alerts: list[dict[str, object]]) -> str:
     if not alerts:
         return "<h2>Firing alerts</h2><div class='card muted'>None.</div>"
     rows = "".join(
-        f"<tr><td>{escape(str(a.get('severity', '')))}</td><td>{escape(str(a.get('title', '')))}"
+        f"<tr><td>{escape(str(a.get('severity', '')))}</td><td class='name'>{escape(str(a.get('title', '')))}"
         f"{_quiet(a)}</td>"
         f"<td>{escape(str(a.get('summary', '')))}</td></tr>"
         for a in alerts
