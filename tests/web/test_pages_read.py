@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +33,7 @@ consumers:
     endpoints: [up, down]
     slos:
       - {{name: month, sli: availability, objective: 99.9, window: {{calendar: month, timezone: UTC}}}}
+      - {{name: slightly, sli: availability, objective: 64, window: 7d}}
 """
 
 
@@ -157,3 +159,14 @@ consumers:
         assert "10 more endpoints not drawn, none of which missed the objective on any day" in page
     finally:
         await daemon.stop()
+
+
+async def test_a_budget_slightly_overspent_has_readable_axis_labels(outage: Daemon) -> None:
+    """3 of 8 probes bad at 64%: overspent by 4.17%. The burn-down's axis goes down to -4%, and that label
+    sat on top of the 0% one; labels closer than a line of text are not drawn."""
+    status, _, page = await fetch(outage, "/consumers/shop")
+    assert status == 200 and "exhausted (overspent by 4.17%)" in page
+    chart = re.search(r"<svg class='chart burndown'[^>]*aria-label='slightly:.*?</svg>", page, re.S)
+    assert chart is not None
+    labels = sorted(float(y) for y in re.findall(r"<text x='[\d.]+' y='([\d.]+)' text-anchor='end'", chart.group()))
+    assert len(labels) >= 3 and all(b - a >= 14 for a, b in itertools.pairwise(labels)), labels
