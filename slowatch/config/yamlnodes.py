@@ -162,7 +162,7 @@ class _Builder:
         self.doc.problem(path, Mark.of(node.start_mark), message, poison=True)
 
     def scalar(self, node: Node, path: Path) -> Any:
-        text: str = node.value
+        text: str = _paired(node.value) if node.tag == _STR else node.value
         if self.locate:
             self.doc.source[path] = text
         if node.tag == _STR:
@@ -239,6 +239,19 @@ class _Builder:
             for k in adopted:
                 out[k] = built[k]
             self.doc.adopt(scratch, {(*path, k) for k in adopted})
+
+
+def _paired(text: str) -> str:
+    """A string with the surrogate pairs of `\\ud83d\\udd25` escapes (JSON's, which is YAML too) joined into
+    the character they spell (PyYAML keeps them apart) and lone surrogates as U+FFFD: neither encodes to
+    UTF-8, so a page showing the text would fail."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def _syntax_problem(exc: yaml.YAMLError, text: str) -> YamlProblem:

@@ -112,8 +112,8 @@ def slo_section(
         for day in f.worst_days
     )
     incident_rows = "".join(
-        f"<tr><td>{when(o.start)}</td><td>{'ongoing' if o.end is None else duration_words(o.end - o.start)}</td>"
-        f"<td>{escape(', '.join(o.endpoints))}</td><td>{_share(shares.get(o.start, {}), d.name)}</td></tr>"
+        f"<tr><td>{when(o.start)}</td><td>{duration_words(o.duration(s.burn.now))}{'' if o.end else ' (ongoing)'}</td>"
+        f"<td class='name'>{escape(', '.join(o.endpoints))}</td><td>{_share(shares.get(o.start, {}), d.name)}</td></tr>"
         for o in s.burn.outages
     )
     incidents = (
@@ -134,7 +134,7 @@ def slo_section(
         if f.corrections
         else "<h3 style='margin-top:.8rem'>Budget corrections</h3><p>none</p>"
     )
-    worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>"
+    worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>" if f.total else "<p>no data</p>"
     return (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"
         f"<div class='muted small'>{escape(sli_words(d))}</div>"

@@ -71,6 +71,12 @@ def left_words(f: SloFigures) -> str:
     return collecting_words(f) if f.state is SloState.TOO_FEW_EVENTS else budget_left_words(f.budget_remaining)
 
 
+def state_text(f: SloFigures) -> str:
+    """The table's STATE: as the pages say it, `exhausted` once the budget is spent (LEFT% says by how much)."""
+    spent = f.state is SloState.OK and f.budget_remaining is not None and f.budget_remaining <= 0
+    return "exhausted" if spent else STATE_WORDS[f.state]
+
+
 def when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -108,9 +114,14 @@ def csv_row(f: SloFigures) -> list[object]:
     ]  # fmt: skip
 
 
-def _incident(i: IncidentFigure) -> str:
-    length = "ongoing" if i.end is None else span(i.end - i.start)
+def _incident(i: IncidentFigure, until: float) -> str:
+    """`until`: the end of the report's period (now + 1 s for the current one), where an ongoing incident is
+    still down; its length in whole minutes, as `when` shows times."""
     detail = f": {one_line(i.message, 300)}" if i.message else ""
+    if i.end is None:
+        length = f"{span((until - i.start) // 60 * 60)} (still down at {when(until)})"
+    else:
+        length = span(i.end - i.start)
     return f"{when(i.start)} {i.endpoint} down for {length} ({i.outcome}{detail})"
 
 
@@ -137,7 +148,7 @@ def table(figures: list[SloFigures]) -> str:
             used_span(f),
             left_span(f),
             left_words(f),
-            STATE_WORDS[f.state],
+            state_text(f),
         )
         for f in figures
     ]
@@ -148,7 +159,7 @@ def table(figures: list[SloFigures]) -> str:
         if f.worst_days:
             days = ", ".join(f"{d.day} {pct(d.sli)}" for d in f.worst_days)
             extra.append(f"  worst days: {days}")
-        extra.extend(f"  incident: {_incident(i)}" for i in f.incidents)
+        extra.extend(f"  incident: {_incident(i, f.end)}" for i in f.incidents)
         if f.excluded_events or f.maintenance:
             names = ", ".join(f.maintenance) or "-"
             extra.append(f"  maintenance: {f.excluded_events} probes excluded ({names})")
@@ -182,7 +193,7 @@ def markdown(figures: list[SloFigures]) -> str:
                 notes.append("Worst days: " + ", ".join(f"{d.day} ({pct(d.sli)})" for d in f.worst_days))
             if f.incidents:
                 notes.append(f"Incidents ({len(f.incidents)}):")
-                notes.extend(f"  - {_incident(i)}" for i in f.incidents[:10])
+                notes.extend(f"  - {_incident(i, f.end)}" for i in f.incidents[:10])
             if f.excluded_events or f.maintenance:
                 names = ", ".join(f.maintenance) or "maintenance"
                 notes.append(f"Planned maintenance ({names}): {f.excluded_events} probes excluded from the budget")
@@ -200,5 +211,5 @@ def markdown(figures: list[SloFigures]) -> str:
 
 __all__ = [
     "CSV_COLUMNS", "STATE_WORDS", "correction_line", "csv_row", "left_words", "markdown", "objective_pct", "pct",
-    "span", "table", "verdict",
+    "span", "state_text", "table", "verdict",
 ]  # fmt: skip

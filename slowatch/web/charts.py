@@ -34,6 +34,9 @@ def _when(ts: float) -> str:
 
 
 MARK_COLORS = {"deploy": "#8250df", "incident": "#cf222e", "note": "#57606a"}
+LABEL_GAP = 14.0
+"""The least distance between two axis labels (font-size 13): a lower line closer to 0% goes unlabelled."""
+
 FLOOR = -1.0
 """The burn-down's lowest line, -100%: a budget overspent further is drawn there and the axis reads
 "≤-100%" (a 400x burn would otherwise put -39,900% on it and squash the rest of the chart flat)."""
@@ -94,6 +97,10 @@ def burn_down_svg(
     for v in sorted({1.0, 0.5, 0.0, lowest}):
         parts.append(
             f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{y(v):.1f}' y2='{y(v):.1f}' stroke='#d0d7de' stroke-width='1'/>"
+        )
+        if v == lowest < 0.0 and y(lowest) - y(0.0) < LABEL_GAP:  # -4% would sit on the 0% label
+            continue
+        parts.append(
             f"<text x='{LEFT - 4}' y='{y(v) + 4:.1f}' text-anchor='end' font-size='13' fill='#57606a'>"
             f"{'≤' if clipped and v == FLOOR else ''}{escape(percent(v, 0))}</text>"
         )

@@ -14,6 +14,7 @@ from html import escape
 from slowatch.slo.budget import too_few_events
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
 from slowatch.slo.correction_report import CorrectionFigure, budget_returned, returned_words
+from slowatch.slo.daybars import DayBar
 from slowatch.slo.display import (
     budget_text,
     budget_time_words,
@@ -35,7 +36,8 @@ from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
 
 STYLE = """
 *{box-sizing:border-box}
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#f6f8fa;
+overflow-wrap:break-word}
 main{max-width:980px;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.3rem 0}h2{font-size:1.15rem;margin:1.6rem 0 .5rem}h3{font-size:1rem;margin:0 0 .4rem}
 a{color:#0969da}.muted{color:#57606a}.small{font-size:13px}
@@ -52,7 +54,8 @@ a{color:#0969da}.muted{color:#57606a}.small{font-size:13px}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #eaeef2;vertical-align:top}
 th{font-size:12px;color:#57606a;text-transform:uppercase;font-weight:600}
-.scroll{overflow-x:auto}.endpoint{margin:.4rem 0}.endpoint div{font-size:13px}
+.scroll{overflow-x:auto}td.name{overflow-wrap:anywhere;min-width:7rem}
+.endpoint{margin:.4rem 0}.endpoint div{font-size:13px}
 @media (max-width:600px){main{padding:.5rem}.card{padding:.7rem}body{font-size:14px}}
 """
 
@@ -188,15 +191,38 @@ def gate_line(s: SloFigure) -> str:
     )
 
 
-def endpoints_section(f: ConsumerFigures) -> str:
+ENDPOINT_BARS = 50
+"""The most endpoints whose daily bars the page draws: 2,000 endpoints' bars weighed 24 MB."""
+
+
+def _missed(bars: Sequence[DayBar]) -> tuple[int, int]:
+    return sum(b.state == "bad" for b in bars), sum(b.state == "degraded" for b in bars)
+
+
+def endpoints_section(f: ConsumerFigures, limit: int = ENDPOINT_BARS) -> str:
+    """Each endpoint's daily bars; beyond `limit` endpoints, the `limit` with the most missed days (badly
+    missed first), and how many days the others missed."""
+    shown = list(f.endpoint_days)
+    note = ""
+    if len(shown) > limit:
+        ranked = sorted(range(len(shown)), key=lambda i: tuple(-n for n in _missed(shown[i][1])))
+        rest = [shown[i] for i in ranked[limit:]]
+        shown = [shown[i] for i in sorted(ranked[:limit])]
+        missed = sum(sum(_missed(bars)) for _, bars in rest)
+        together = f"which together missed the objective on {missed:,} endpoint-day{'s' if missed != 1 else ''}"
+        note = (
+            f"<div class='small muted'>{len(rest):,} more endpoint{'s' if len(rest) != 1 else ''} not drawn, "
+            f"{together if missed else 'none of which missed the objective on any day'}; the {limit} drawn are "
+            "those with the most missed days.</div>"
+        )
     rows = "".join(
         f"<div class='endpoint'><div>{escape(name)}</div>{day_bars_svg(bars, f'{name}: one bar per UTC day')}</div>"
-        for name, bars in f.endpoint_days
+        for name, bars in shown
     )
     days = len(f.endpoint_days[0][1]) if f.endpoint_days else 0
     return (
         f"<h2>Endpoints it depends on</h2><div class='card'><div class='small muted'>last {days} days, "
-        f"availability per UTC day against the strictest objective that covers the endpoint</div>{rows}"
+        f"availability per UTC day against the strictest objective that covers the endpoint</div>{rows}{note}"
         f"<div style='margin-top:.5rem'>{legend()}</div></div>"
     )
 
@@ -212,7 +238,8 @@ def incidents_section(f: ConsumerFigures, limit: int = 50) -> str:
         detail = "<br>".join(escape(m) for m in out.messages[:3])
         rows.append(
             f"<tr><td>{when(out.start)}</td><td>{end}</td><td>{duration_words(out.duration(f.now))}</td>"
-            f"<td>{escape(', '.join(out.endpoints))}<div class='small muted'>{detail}</div></td><td>{spent}</td></tr>"
+            f"<td class='name'>{escape(', '.join(out.endpoints))}<div class='small muted'>{detail}</div></td>"
+            f"<td>{spent}</td></tr>"
         )
     return (
         "<h2>Incidents</h2><div class='card scroll'><table class='incidents'><tr><th>start</th><th>end</th>"
@@ -247,7 +274,7 @@ def alerts_section(alerts: list[dict[str, object]]) -> str:
     if not alerts:
         return "<h2>Firing alerts</h2><div class='card muted'>None.</div>"
     rows = "".join(
-        f"<tr><td>{escape(str(a.get('severity', '')))}</td><td>{escape(str(a.get('title', '')))}"
+        f"<tr><td>{escape(str(a.get('severity', '')))}</td><td class='name'>{escape(str(a.get('title', '')))}"
         f"{_quiet(a)}</td>"
         f"<td>{escape(str(a.get('summary', '')))}</td></tr>"
         for a in alerts

@@ -17,7 +17,7 @@ from slowatch.slo.display import duration_words, objective_percent, row_budget_t
 from slowatch.web.view import VIEW
 
 _STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#1d232a;background:#f6f7f9}
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#1d232a;background:#f6f7f9;overflow-wrap:break-word}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
 th,td{text-align:left;padding:.45rem .7rem;border-bottom:1px solid #eceef1;vertical-align:top}
@@ -27,6 +27,8 @@ th{font-weight:600;color:#5b6470;font-size:12px;text-transform:uppercase}
 .bar{height:.6rem;background:#eceef1;border-radius:.3rem;min-width:8rem}
 .fill{height:100%;border-radius:.3rem}
 .muted{color:#8c959f}
+.scroll{overflow-x:auto}td.name{overflow-wrap:anywhere;min-width:7rem}
+@media (max-width:600px){body{margin:1rem .5rem}}
 """
 
 
@@ -52,9 +54,9 @@ async def index(request: web.Request) -> web.Response:
             outcome, took = r.outcome.value, f"{r.duration * 1000:.0f} ms"
             msg, when = r.message, _age(r.started_at, now)
         rows.append(
-            f"<tr><td><span class='dot {state}'></span>{escape(ep.name)}</td><td>{escape(ep.kind)}</td>"
-            f"<td class='muted'>{escape(describe_target(ep))}</td><td>{escape(outcome)}</td><td>{took}</td>"
-            f"<td>{escape(msg)}</td><td class='muted'>{when}</td></tr>"
+            f"<tr><td class='name'><span class='dot {state}'></span>{escape(ep.name)}</td><td>{escape(ep.kind)}</td>"
+            f"<td class='muted name'>{escape(describe_target(ep))}</td><td>{escape(outcome)}</td><td>{took}</td>"
+            f"<td class='name'>{escape(msg)}</td><td class='muted'>{when}</td></tr>"
         )
     slo_rows = []
     for s in view.slo_view():
@@ -69,27 +71,29 @@ async def index(request: web.Request) -> web.Response:
         consumer = str(s.get("consumer"))
         journey = f"<div class='muted'>{escape(str(s['measures']))}</div>" if s.get("sli_kind") == "composite" else ""
         slo_rows.append(
-            f"<tr><td><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
-            f"<td>{escape(str(s.get('slo')))}{journey}</td>"
+            f"<tr><td class='name'><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
+            f"<td class='name'>{escape(str(s.get('slo')))}{journey}</td>"
             f"<td>{_objective(s.get('objective'))}</td><td>{escape(str(s.get('window', '')))}</td>"
             f"<td>{sli_percent(sli) if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
         )
     slo_table = (
-        "<h2>Error budgets</h2><table><tr><th>consumer</th><th>SLO</th><th>objective</th><th>window</th><th>SLI</th>"
-        f"<th>budget left</th></tr>{''.join(slo_rows)}</table>"
+        "<h2>Error budgets</h2><div class='scroll'><table>"
+        "<tr><th>consumer</th><th>SLO</th><th>objective</th><th>window</th><th>SLI</th>"
+        f"<th>budget left</th></tr>{''.join(slo_rows)}</table></div>"
         if slo_rows
         else ""
     )
     alert_rows = [
-        f"<tr><td>{escape(str(a.get('severity', '')))}</td><td>{escape(str(a.get('title', '')))}"
+        f"<tr><td>{escape(str(a.get('severity', '')))}</td><td class='name'>{escape(str(a.get('title', '')))}"
         f"{' <span class=muted>(suppressed)</span>' if a.get('suppressed') else ''}</td>"
-        f"<td>{escape(str(a.get('summary', '')))}</td>"
+        f"<td class='name'>{escape(str(a.get('summary', '')))}</td>"
         f"<td class='muted'>{_age(since, now) if isinstance(since := a.get('since'), float) else ''}</td></tr>"
         for a in view.alerts_view()
     ]
     alert_table = (
-        "<h2>Firing alerts</h2><table><tr><th>severity</th><th>alert</th><th>summary</th><th>since</th></tr>"
-        f"{''.join(alert_rows)}</table>"
+        "<h2>Firing alerts</h2><div class='scroll'><table>"
+        "<tr><th>severity</th><th>alert</th><th>summary</th><th>since</th></tr>"
+        f"{''.join(alert_rows)}</table></div>"
         if alert_rows
         else ""
     )
@@ -109,9 +113,9 @@ async def index(request: web.Request) -> web.Response:
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>slowatch status</title><style>{_STYLE}</style></head><body><h1>slowatch status</h1>"
         f"{f'<p class=consumers>Consumer pages: {consumers}</p>' if consumers else ''}"
-        f"{alert_table}<h2>Endpoints</h2><table><tr><th>endpoint</th><th>kind</th><th>target</th>"
+        f"{alert_table}<h2>Endpoints</h2><div class='scroll'><table><tr><th>endpoint</th><th>kind</th><th>target</th>"
         "<th>last outcome</th><th>time</th>"
-        f"<th>message</th><th>when</th></tr>{''.join(rows)}</table>{slo_table}"
+        f"<th>message</th><th>when</th></tr>{''.join(rows)}</table></div>{slo_table}"
         "<p class='muted'>JSON: <a href='/api/v1/endpoints'>/api/v1/endpoints</a> · "
         "<a href='/api/v1/consumers'>/api/v1/consumers</a> · <a href='/api/v1/alerts'>/api/v1/alerts</a> · "
         "<a href='/metrics'>/metrics</a></p>"
