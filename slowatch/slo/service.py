@@ -34,6 +34,7 @@ from slowatch.models import ProbeResult
 from slowatch.slo.correcting import Corrector
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
 from slowatch.slo.engine import Engine
+from slowatch.slo.judgeable import unjudgeable_warnings
 from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters, uncounted
 from slowatch.slo.rebuild import groups, rebuild_group
@@ -130,6 +131,7 @@ class SloService:
             rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
             await self._catch_up(rebuilt)
             self.refresh()
+        await self._warn_unjudgeable(self._config, None)
         self._tasks = [
             asyncio.create_task(self._every(self._refresh_interval, self.refresh), name="slo-refresh"),
             asyncio.create_task(self._every(self._persist_interval, self.persist_due), name="slo-persist"),
@@ -159,6 +161,12 @@ class SloService:
         defs = await asyncio.to_thread(compile_config, config)  # ~0.1 s at 100,000 endpoints: off the loop
         async with self.lock:
             await self._reload(config, defs)
+        await self._warn_unjudgeable(config, defs)
+
+    @staticmethod
+    async def _warn_unjudgeable(config: Config, defs: Sequence[SloDef] | None) -> None:
+        for warning in await asyncio.to_thread(unjudgeable_warnings, config, defs):
+            logger.warning("%s", warning)
 
     async def _reload(self, config: Config, defs: Sequence[SloDef]) -> None:
         old = self._engine  # (under the lock: no correction changes it meanwhile)

@@ -1,0 +1,82 @@
+"""SLOs whose window can never hold the units their objective needs (slo/judgeable.py): a warning from `slowatch
+check` and in the daemon's log, since such an SLO reads "collecting data" for ever and never pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from slowatch.cli import main
+from slowatch.clock import FakeClock
+from slowatch.config.loader import load_text
+from slowatch.config.schema import RetentionConfig
+from slowatch.slo.definitions import compile_config
+from slowatch.slo.judgeable import units_per_window, unjudgeable_warnings
+from slowatch.slo.service import SloService
+from slowatch.store import Store
+
+CONFIG = """
+endpoints:
+  - {name: a, kind: http, url: "http://127.0.0.1:9/", interval: 5m}
+  - {name: b, kind: http, url: "http://127.0.0.1:9/", interval: 30s}
+  - {name: spare, kind: http, url: "http://127.0.0.1:9/", interval: 10s, enabled: false}
+consumers:
+  - name: shop
+    endpoints: [a, spare]
+    slos:
+      - {name: strict, sli: availability, objective: 99.99}
+      - {name: fine, sli: availability, objective: 99.9}
+      - {name: minutes, sli: availability, objective: 99.999, budgeting: timeslices, window: {calendar: month}}
+      - {name: journey, objective: 99.99, composite: {method: worst, members: [{slo: strict}, {slo: fine}]}}
+  - name: both
+    endpoints: [a, b]
+    slos:
+      - {name: strict, sli: availability, objective: 99.99}
+"""
+
+
+def test_an_objective_the_window_can_never_judge_is_named_with_its_figures() -> None:
+    config = load_text(CONFIG)
+    warnings = unjudgeable_warnings(config)
+    assert [w.split(" (")[0] for w in warnings] == ["SLO shop/strict", "SLO shop/minutes"]
+    assert warnings[0] == (
+        "SLO shop/strict (99.99% over 30d) can never be judged: its window holds at most 8,640 probes and 99.99% "
+        "needs 10,000 probes before one bad one fits in its budget, so it stays 'collecting data' and never pages: "
+        "probe its endpoints more often, add endpoints, or lower the objective"
+    )  # (the disabled endpoint adds no probes)
+    assert "at most 43,200 timeslices" in warnings[1] and "needs 100,000 timeslices" in warnings[1]
+    both = next(d for d in compile_config(config) if d.consumer == "both")
+    assert units_per_window(config, both) == 8_640 + 86_400
+
+
+def test_check_warns_and_still_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(CONFIG)
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr()
+    assert "warning: SLO shop/strict (99.99% over 30d) can never be judged" in out.err
+    assert "OK (2 endpoints" in out.out
+
+
+async def test_the_daemon_logs_it_at_start_and_on_reload(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = CONFIG.replace("window: {calendar: month}", "window: 7d")  # (no time zone read on the loop)
+    text = f"server: {{database: {tmp_path / 'j.db'}}}\n" + text
+    config = load_text(text)
+    clock = FakeClock()
+    store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
+    service = SloService(config, store, clock, refresh_interval=3600, persist_interval=3600)
+    await store.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="slowatch.slo.service"):
+            await service.start()
+            started = [r.getMessage() for r in caplog.records if "can never be judged" in r.getMessage()]
+            assert [m.split(" (")[0] for m in started] == ["SLO shop/strict", "SLO shop/minutes"]
+            caplog.clear()
+            await service.reload(load_text(text.replace("interval: 5m", "interval: 1m")))
+            reloaded = [r.getMessage() for r in caplog.records if "can never be judged" in r.getMessage()]
+            assert [m.split(" (")[0] for m in reloaded] == ["SLO shop/minutes"]  # 43,200 probes judge 99.99%
+    finally:
+        await service.stop()
+        await store.close()
