@@ -77,6 +77,9 @@ class SloAlerts:
 
     def _evaluate_one(self, st: SloStatus, policy: SloPolicy, decision: Decision) -> None:
         now = decision.now
+        if self.suppressor.slo_in_maintenance(st.consumer, self._endpoints.get((st.consumer, st.slo), ()), now):
+            self._hold(st, policy)
+            return
         quiet = self.suppressor.slo_suppressed(st.consumer, now)
         for severity, tiers in _by_severity(policy.tiers_for(self._nominal_of(st))).items():
             key = burn_key(st.consumer, st.slo, severity)
@@ -98,6 +101,17 @@ class SloAlerts:
         no_data = st.state is SloState.NO_DATA and lasted >= policy.no_data_after
         build = partial(self._no_data_event, st, now - lasted, now)
         self._update(key, no_data, build, policy, quiet, decision, dict)
+
+    def _hold(self, st: SloStatus, policy: SloPolicy) -> None:
+        """In maintenance no probe of the SLO counts: its short windows empty out and its alerts would
+        resolve (to fire again when the window ends, if the outage outlasts it). They are held as they
+        are instead, their resolve_after starting again after the window."""
+        severities = {t.severity for t in policy.tiers}
+        for key in (*(burn_key(st.consumer, st.slo, s) for s in severities), exhausted_key(st.consumer, st.slo),
+                    no_data_key(st.consumer, st.slo)):  # fmt: skip
+            if (f := self.book.firing.get(key)) is not None:
+                f.clear_since = None
+        self._no_data_since.pop((st.consumer, st.slo), None)
 
     def _nominal_of(self, st: SloStatus) -> float:
         return self._nominal.get((st.consumer, st.slo), st.window_seconds)

@@ -4,6 +4,8 @@ Silences come from config (`silences:`) and from `slowatch silence` (the store's
 key `alerting.silence.<consumer|endpoint>.<name>`, value `{"until": unix seconds, "reason": ...}`).
 
 An SLO alert is suppressed while its consumer is silenced or in a consumer maintenance window.
+While none of an SLO's probes count (`slo_in_maintenance`), its firing alerts are held: burn.py
+neither resolves them nor fires new ones, as nothing can be judged.
 An endpoint alert is suppressed while the endpoint is silenced or in maintenance, or while every
 consumer depending on it is (an endpoint nobody else watches is not kept quiet by one consumer).
 """
@@ -55,6 +57,13 @@ class Suppressor:
 
     def slo_suppressed(self, consumer: str, ts: float) -> str | None:
         return self.consumer_quiet(consumer, ts)
+
+    def slo_in_maintenance(self, consumer: str, endpoints: Sequence[str], ts: float) -> bool:
+        """Whether none of an SLO's probes count now: its consumer, or every one of its endpoints, is in
+        maintenance. O(1) when the consumer's is active or an endpoint has none (they stop the scan)."""
+        if any_active(self._calendar.rules(consumer, ""), ts):
+            return True
+        return bool(endpoints) and all(self._calendar.excluded(consumer, e, ts) for e in endpoints)
 
     def endpoint_suppressed(self, endpoint: str, consumers: Sequence[str], ts: float) -> str | None:
         if self.silenced("endpoint", endpoint, ts):

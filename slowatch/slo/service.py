@@ -9,6 +9,8 @@ budgets after a restart equal those before it (`stop()` persists last). A finger
 cells (a new or changed definition) is rebuilt from raw results and rollups (see rebuild.py), in groups
 of SLOs: one flush and one store read per group, which scans `results` once for all its endpoints; live
 results before the group's rebuild point are left to the rebuild.
+Saved cells that start after now (counted while the wall clock was ahead) are deleted at start, as a
+running ledger's rewind empties them: else a later start would load them once the clock had passed them.
 
 Crash-safe: every persist also advances the SLO watermark (persist.py) in the same transaction, so the
 saved state counts exactly the stored results up to it. After a kill (up to `persist_interval` of
@@ -39,7 +41,7 @@ from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters, uncounted
 from slowatch.slo.rebuild import groups, rebuild_group
 from slowatch.slo.snapshot import Snapshot
-from slowatch.store.slo_tables import set_counted_watermark
+from slowatch.store.slo_tables import drop_cells_after, set_counted_watermark
 from slowatch.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -127,6 +129,8 @@ class SloService:
                     counter[0] += events
                     counter[1] += good
             self._saved_counters = {k: (v[0], v[1]) for k, v in counters.items()}
+            # cells stamped ahead of now by a run whose clock was ahead: rewound as a running ledger would
+            self._store.submit(functools.partial(drop_cells_after, now=self._clock.time()))
             await self.corrector.load()  # before the catch-up: it counts results as the routes' rules say
             rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
             await self._catch_up(rebuilt)

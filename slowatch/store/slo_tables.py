@@ -9,10 +9,13 @@ exactly the rows the last run stored but never persisted into the SLO state (slo
 
 from __future__ import annotations
 
+import logging
 import sys
 from array import array
 
 from sqlite_utils import Database
+
+logger = logging.getLogger(__name__)
 
 
 def slo_tables(db: Database) -> None:
@@ -105,4 +108,26 @@ def set_counted_watermark(db: Database, now: float, results_id: int | None = Non
     )
 
 
-__all__ = ["counted_watermark", "set_counted_watermark", "slo_fine_blocks", "slo_tables", "slo_watermark"]
+def drop_cells_after(db: Database, now: float) -> None:
+    """Delete the SLO cells that start after `now`: counts stamped by a run whose wall clock was ahead.
+
+    What the running daemon's rewind does to its rings (slo/ledger_rings.py), for a start behind them: it
+    loads only cells up to now, and the rows left behind would be loaded by a later start once the clock
+    has passed them, counted again wherever nothing newer had replaced them."""
+    cells = db.conn.execute("DELETE FROM slo_cells WHERE start > ?", (now,)).rowcount
+    hours = db.conn.execute("DELETE FROM slo_fine WHERE start > ?", (now,)).rowcount
+    if cells or hours:
+        logger.warning(
+            "slo: dropped saved cells stamped after now (the wall clock was ahead when they were counted): "
+            "coarse_cells=%d fine_hours=%d now=%.0f", cells, hours, now,
+        )  # fmt: skip
+
+
+__all__ = [
+    "counted_watermark",
+    "drop_cells_after",
+    "set_counted_watermark",
+    "slo_fine_blocks",
+    "slo_tables",
+    "slo_watermark",
+]

@@ -139,3 +139,48 @@ def test_a_month_beyond_the_calendar_is_a_usage_error(
         report(config_file, "--month", month)
     assert exit_.value.code == 2
     assert f"not a month: {month!r} (use YYYY-MM, from 1970-01 to 9998-12)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--at", "0001-01-01T00:00:00Z"], "--at: must be from 1970-01-01 to 9998-12-31"),
+        (["--at", "9999-12-31T23:59:59-14:00"], "--at: must be from 1970-01-01 to 9998-12-31"),
+        (["--at", "yesterday"], "--at: not an instant: 'yesterday' (ISO 8601 with an offset"),
+        (["--objective", "100"], "--objective: must be a percentage between 0 and 100, exclusive"),
+        (["--objective", "-5"], "--objective: must be a percentage between 0 and 100, exclusive"),
+        (["--objective", "nan"], "--objective: must be a percentage between 0 and 100, exclusive"),
+        (["--window", "0s"], "--window: must be longer than 0s"),
+    ],
+)
+def test_an_absurd_instant_objective_or_window_is_a_usage_error(
+    config_file: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Year 1 or 9999 as `--at` was a traceback (year 0 is out of range); an objective of -5% or 100%
+    printed a report with it, and a 0s window one of nothing."""
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--config", str(config_file), *argv])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["json", "html"])
+def test_the_first_and_last_instants_and_months_around_the_data(config_file: Path, fmt: str) -> None:
+    for at in ("1970-01-01T00:00:00Z", "9998-12-31T00:00:00Z"):
+        code, text = report(config_file, "--format", fmt, at=at)
+        assert code == 0 and text
+    # the current month at its first second (Berlin midnight), and the last one before it, whole
+    code, text = report(config_file, "--format", "json", at="2026-10-31T23:00:00Z")
+    [f] = json.loads(text)
+    assert (f["period"], f["start"], f["end"], f["state"]) == ("month 2026-11", OCT_END, OCT_END + 1, "no_data")
+    code, text = report(config_file, "--format", "json", at="2026-10-31T22:59:59Z")
+    [f] = json.loads(text)
+    assert (f["period"], f["good"], f["total"], f["end"]) == ("month 2026-10", 4450, 4458, OCT_END)
+    # a month before the database existed, and one after now: no data, and a period that never ends
+    # before it starts (a future month ended at now: before its start)
+    for month in ("2026-09", "2026-12"):
+        code, text = report(config_file, "--month", month, "--format", "json")
+        [f] = json.loads(text)
+        assert code == 0 and f["state"] == "no_data" and f["total"] == 0 and f["start"] <= f["end"], f

@@ -281,3 +281,48 @@ async def test_expired_cells_are_pruned_in_the_persist_transaction(make_store: M
     assert not [start for layer, start in kept if layer == "f" and start + 3600 < clock.time() - 4 * 86400]
     assert [start for layer, start in kept if layer == "c" and start <= first]  # coarse: kept for reports
     assert [start for layer, start in kept if layer == "f" and start >= clock.time() - 3600]
+
+
+async def test_cells_stamped_ahead_are_dropped_by_a_start_behind_them(make_store: Make, clock: FakeClock) -> None:
+    """The wall clock a day ahead while the daemon runs and stops; it starts again after the clock stepped
+    back. The running daemon's rewind empties such cells; a start left them in slo_cells, out of its
+    rings, and once the clock had passed them the next start loaded them: a day-old outage that never
+    happened then, counted again (and shown by reports) wherever the daemon had recorded nothing since."""
+
+    async def session(results: int, ok: bool) -> None:
+        store = make_store()
+        await store.start()
+        service = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600)
+        await service.start()
+        for _ in range(results):
+            clock.advance(60)
+            r = result(clock.time(), ok=ok, endpoint="a")
+            store.record(r)
+            service.observe(r)
+        await service.stop()
+        await store.close()
+
+    await session(120, ok=True)  # two good hours
+    clock.step(86400.0)
+    await session(120, ok=False)  # two failing hours, stamped a day ahead
+    clock.step(-86400.0)
+    await session(0, ok=True)  # a start while the clock is behind them: nothing to record
+
+    def after_now(db: Any) -> int:
+        cells = db.conn.execute("SELECT count(*) FROM slo_cells WHERE start > ?", (clock.time(),)).fetchone()[0]
+        return int(cells) + int(
+            db.conn.execute("SELECT count(*) FROM slo_fine WHERE start > ?", (clock.time(),)).fetchone()[0]
+        )
+
+    store = make_store()
+    await store.start()
+    assert await store.read(after_now) == 0
+    await store.close()
+    clock.advance(2 * 86400.0)  # past the hours stamped ahead, with the daemon stopped through them
+    store = make_store()
+    await store.start()
+    service = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600)
+    await service.start()
+    avail = service.refresh().get("shop", "avail")
+    assert avail is not None and (avail.good, avail.total) == (120, 120)
+    await service.stop()
