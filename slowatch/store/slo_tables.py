@@ -108,22 +108,40 @@ def set_counted_watermark(db: Database, now: float, results_id: int | None = Non
     )
 
 
+MAX_LEAD = 7 * 86400.0
+"""`drop_cells_after` drops nothing when the saved cells reach further ahead of now than this: then it is the
+clock at this start that is wrong (a machine booted before NTP synced, a reset RTC), not the one that counted
+them, and dropping would erase the SLO state of every run up to it."""
+
+
 def drop_cells_after(db: Database, now: float) -> None:
     """Delete the SLO cells that start after `now`: counts stamped by a run whose wall clock was ahead.
 
     What the running daemon's rewind does to its rings (slo/ledger_rings.py), for a start behind them: it
     loads only cells up to now, and the rows left behind would be loaded by a later start once the clock
-    has passed them, counted again wherever nothing newer had replaced them."""
-    cells = db.conn.execute("DELETE FROM slo_cells WHERE start > ?", (now,)).rowcount
-    hours = db.conn.execute("DELETE FROM slo_fine WHERE start > ?", (now,)).rowcount
-    if cells or hours:
-        logger.warning(
-            "slo: dropped saved cells stamped after now (the wall clock was ahead when they were counted): "
-            "coarse_cells=%d fine_hours=%d now=%.0f", cells, hours, now,
+    has passed them, counted again wherever nothing newer had replaced them. Not when they reach more than
+    MAX_LEAD ahead: then now is what is wrong (logged as an error; nothing is deleted)."""
+    conn = db.conn
+    newest = max((conn.execute(f"SELECT max(start) FROM {t}").fetchone()[0] or 0.0) for t in ("slo_cells", "slo_fine"))
+    if newest <= now:
+        return
+    if newest - now > MAX_LEAD:
+        logger.error(
+            "slo: the saved SLO state reaches %.1f days past the wall clock: is the clock set (NTP synced)? "
+            "nothing dropped; budgets cover only what is counted from now on until a restart with the right "
+            "time now=%.0f newest_cell=%.0f", (newest - now) / 86400, now, newest,
         )  # fmt: skip
+        return
+    cells = conn.execute("DELETE FROM slo_cells WHERE start > ?", (now,)).rowcount
+    hours = conn.execute("DELETE FROM slo_fine WHERE start > ?", (now,)).rowcount
+    logger.warning(
+        "slo: dropped saved cells stamped after now (the wall clock was ahead when they were counted): "
+        "coarse_cells=%d fine_hours=%d now=%.0f", cells, hours, now,
+    )  # fmt: skip
 
 
 __all__ = [
+    "MAX_LEAD",
     "counted_watermark",
     "drop_cells_after",
     "set_counted_watermark",

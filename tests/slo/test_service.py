@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -325,4 +326,43 @@ async def test_cells_stamped_ahead_are_dropped_by_a_start_behind_them(make_store
     await service.start()
     avail = service.refresh().get("shop", "avail")
     assert avail is not None and (avail.good, avail.total) == (120, 120)
+    await service.stop()
+
+
+async def test_a_start_with_the_clock_far_behind_the_saved_state_drops_none_of_it(
+    make_store: Make, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A machine booted before NTP synced (or with a reset RTC) is weeks or years behind its data: the clock
+    now is what is wrong, and dropping every cell after it would erase the SLO state of every run before."""
+    store = make_store()
+    await store.start()
+    service = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600)
+    await service.start()
+    for _ in range(120):
+        clock.advance(60)
+        r = result(clock.time(), endpoint="a")
+        store.record(r)
+        service.observe(r)
+    await service.stop()
+    await store.close()
+
+    def saved(db: Any) -> int:
+        return int(db.conn.execute("SELECT count(*) FROM slo_cells").fetchone()[0]) + int(
+            db.conn.execute("SELECT count(*) FROM slo_fine").fetchone()[0]
+        )
+
+    store = make_store()
+    await store.start()
+    before = await store.read(saved)
+    await store.close()
+    assert before > 0
+    clock.step(-30 * 86400.0)
+    store = make_store()
+    await store.start()
+    with caplog.at_level(logging.ERROR, logger="slowatch.store.slo_tables"):
+        service = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600)
+        await service.start()
+        await store.flush(fold=False)
+    assert await store.read(saved) >= before
+    assert any("is the clock set" in r.getMessage() for r in caplog.records)
     await service.stop()
