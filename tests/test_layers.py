@@ -57,6 +57,7 @@ def test_every_configurable_kind_has_one_registry_entry_and_back() -> None:
     union = typing.get_args(typing.get_args(Endpoint)[0])
     models = {typing.get_args(m.model_fields["kind"].annotation)[0]: m for m in union}
     assert {name: kind.model for name, kind in KINDS.items()} == models
+    assert list(KINDS) == list(models)  # one order: `slowatch check`'s "expected one of" lists the union's
 
 
 def test_nothing_outside_a_kind_branches_on_its_name() -> None:
