@@ -57,6 +57,7 @@ def test_every_configurable_kind_has_one_registry_entry_and_back() -> None:
     union = typing.get_args(typing.get_args(Endpoint)[0])
     models = {typing.get_args(m.model_fields["kind"].annotation)[0]: m for m in union}
     assert {name: kind.model for name, kind in KINDS.items()} == models
+    assert list(KINDS) == list(models)  # one order: `slowatch check`'s "expected one of" lists the union's
 
 
 def test_nothing_outside_a_kind_branches_on_its_name() -> None:
@@ -81,3 +82,19 @@ def test_every_outcome_a_kind_produces_is_known_everywhere() -> None:
         "certificate_expiring", "http_status", "assertion_failed", "body_too_large", "too_many_redirects",
         "protocol_error", "error",
     )  # fmt: skip
+
+
+def test_no_layer_above_the_kinds_names_a_kind_model() -> None:
+    """The scheduler, workers, store, metrics, web, alerting and generators see `Endpoint` and ask the
+    registry (`KINDS[ep.kind]`); a kind's own model (`UdpEndpoint`) is named only in config/ and probes/."""
+    models = {kind.model.__name__ for kind in KINDS.values()}
+    hits = [
+        f"{p.relative_to(PACKAGE)}: {name}"
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if p.parent.name not in ("config", "probes")
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.Name | ast.alias | ast.Attribute)
+        for name in [node.id if isinstance(node, ast.Name) else node.name if isinstance(node, ast.alias) else node.attr]
+        if name in models
+    ]
+    assert hits == []

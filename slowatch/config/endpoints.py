@@ -306,9 +306,17 @@ def split_hostport(value: str, default_port: int) -> tuple[str, int]:
 from slowatch.config.grpc import GrpcEndpoint  # noqa: E402
 from slowatch.config.icmp import IcmpEndpoint  # noqa: E402
 from slowatch.config.transaction import TransactionEndpoint  # noqa: E402
+from slowatch.config.udp import UdpEndpoint  # noqa: E402
 
 Endpoint = Annotated[
-    HttpEndpoint | TcpEndpoint | TlsEndpoint | DnsEndpoint | TransactionEndpoint | GrpcEndpoint | IcmpEndpoint,
+    HttpEndpoint
+    | TcpEndpoint
+    | TlsEndpoint
+    | DnsEndpoint
+    | TransactionEndpoint
+    | GrpcEndpoint
+    | IcmpEndpoint
+    | UdpEndpoint,
     Field(discriminator="kind"),
 ]
 

@@ -1,4 +1,4 @@
-"""Plain TCP connections for the tcp and tls probes, with `resolve` and `connect` phase timings."""
+"""Plain TCP connections for the tcp and tls probes, with `resolve` and `connect` phase timings; escapes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ async def open_tcp(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Resolve, then try each address in turn; raises OSError (socket.gaierror when resolving fails). An IP
     literal is not resolved (no resolver thread hop; its `resolve` phase is 0)."""
-    addresses = _literal(host, port)
+    addresses = literal_address(host, port)
     if addresses is None:
         t = clock.monotonic()
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -36,7 +36,7 @@ async def open_tcp(
     raise error
 
 
-def _literal(host: str, port: int) -> list[tuple[str, int]] | None:
+def literal_address(host: str, port: int) -> list[tuple[str, int]] | None:
     """`[(host, port)]` when `host` is an IPv4 or IPv6 address (brackets allowed), else None."""
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
@@ -63,4 +63,4 @@ def decode_escapes(text: str) -> bytes:
     return bytes(out)
 
 
-__all__ = ["decode_escapes", "open_tcp"]
+__all__ = ["decode_escapes", "literal_address", "open_tcp"]

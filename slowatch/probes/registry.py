@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slowatch.probes import dns, grpc, http, icmp, tcp, tls, transaction
+from slowatch.probes import dns, grpc, http, icmp, tcp, tls, transaction, udp
 from slowatch.probes.kind import ProbeKind
 from slowatch.redact import Shown
 
@@ -19,6 +19,7 @@ KINDS: dict[str, ProbeKind] = {
         transaction.KIND,
         grpc.KIND,
         icmp.KIND,
+        udp.KIND,
     )
 }
 

@@ -45,7 +45,7 @@ async def probe(endpoint: TcpEndpoint, ctx: ProbeContext) -> ProbeResult:
     )
 
 
-def _matches(expect: TcpExpect, data: bytes | bytearray) -> bool:
+def matches(expect: TcpExpect, data: bytes | bytearray) -> bool:
     text = data.decode("utf-8", errors="replace")
     if expect.contains is not None:
         return expect.contains in text
@@ -53,7 +53,7 @@ def _matches(expect: TcpExpect, data: bytes | bytearray) -> bool:
     return re.search(expect.regex, text) is not None
 
 
-def _wanted(expect: TcpExpect) -> str:
+def wanted(expect: TcpExpect) -> str:
     return show(expect.contains) if expect.contains is not None else f"/{expect.regex}/"
 
 
@@ -73,16 +73,16 @@ async def _converse(
     expect = endpoint.expect
     if expect is None:
         return Outcome.SUCCESS, ""
-    while not _matches(expect, received):
+    while not matches(expect, received):
         if len(received) >= endpoint.read_bytes:
             got = show(received.decode("utf-8", errors="replace"))
-            return Outcome.ASSERTION_FAILED, f"expected {_wanted(expect)} in the first bytes, got {got}"
+            return Outcome.ASSERTION_FAILED, f"expected {wanted(expect)} in the first bytes, got {got}"
         chunk = await reader.read(endpoint.read_bytes - len(received))
         if not chunk and not received:
             return Outcome.CONNECTION_RESET, f"{where} closed the connection without sending anything"
         if not chunk:
             got = show(received.decode("utf-8", errors="replace"))
-            return Outcome.ASSERTION_FAILED, f"{where} closed the connection before {_wanted(expect)}, got {got}"
+            return Outcome.ASSERTION_FAILED, f"{where} closed the connection before {wanted(expect)}, got {got}"
         received += chunk
     phases["processing"] = ctx.clock.monotonic() - t
     return Outcome.SUCCESS, ""
@@ -93,8 +93,7 @@ def _timed_out(endpoint: TcpEndpoint, connected: bool, received: bytearray, wher
         return Outcome.TIMEOUT, f"no connection to {where} within {endpoint.timeout:g}s"
     if received and endpoint.expect is not None:
         got = show(received.decode("utf-8", errors="replace"))
-        wanted = _wanted(endpoint.expect)
-        return Outcome.ASSERTION_FAILED, f"expected {wanted} within {endpoint.timeout:g}s, got {got}"
+        return Outcome.ASSERTION_FAILED, f"expected {wanted(endpoint.expect)} within {endpoint.timeout:g}s, got {got}"
     return Outcome.TIMEOUT, f"no data from {where} within {endpoint.timeout:g}s"
 
 
@@ -108,4 +107,4 @@ KIND = ProbeKind(
 )
 
 
-__all__ = ["KIND", "probe"]
+__all__ = ["KIND", "matches", "probe", "wanted"]

@@ -9,6 +9,7 @@ from slowatch.config import Config, load_text
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.config.interpolate import INVALID, interpolate
 from slowatch.errors import ConfigError
+from slowatch.probes.registry import KINDS
 from tests.config.conftest import Errors, Loader
 
 ENDPOINT = """\
@@ -139,8 +140,7 @@ consumers:
         "secrets.yaml:10:14 endpoints[0].retries: must be at most 10",
         "secrets.yaml:14:17 endpoints[0].headers.X-Number: must be a string",
         "secrets.yaml:15:7 endpoints[0].headers.X-List: must be a string (got a list)",
-        "secrets.yaml:17:11 endpoints[1].kind: unknown kind"
-        " (expected one of: http, tcp, tls, dns, transaction, grpc, icmp)",
+        f"secrets.yaml:17:11 endpoints[1].kind: unknown kind (expected one of: {', '.join(KINDS)})",
     ]
     for problem in [*rendered, str(info.value)]:
         assert SECRET not in problem and "12345678" not in problem and "99" not in problem
