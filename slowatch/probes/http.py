@@ -3,7 +3,9 @@
 Redirects are followed by aiohttp, also to other hosts (`localhost` -> `127.0.0.1`, `http` -> `https`):
 `final_url` shows where the probe ended. On a cross-origin hop aiohttp drops `Authorization`, `Cookie`
 and `Proxy-Authorization`; other configured headers are sent on (like `curl -L`). Probe a URL that does
-not redirect, or set `follow_redirects: false`, when a header must never leave the first host.
+not redirect, or set `follow_redirects: false`, when a header must never leave the first host. A
+configured `Host` (a virtual host of the configured server) goes to the configured origin only; another
+origin gets its own name (`keep_host_at_origin`), as Go's client (blackbox_exporter) does.
 
 Outcome order: transport failures (timeout, refused, reset, dns, tls, protocol), then `http_status`,
 then expected headers (`assertion_failed`), then `body_too_large`, then body assertions.
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from aiohttp import hdrs
 from aiohttp.http import HttpProcessingError
 from yarl import URL
 
@@ -31,6 +34,7 @@ from slowatch.probes.tracing import PhaseRecorder, recording
 from slowatch.redact import redact_url
 
 if TYPE_CHECKING:
+    from aiohttp.client_middlewares import ClientHandlerType
     from aiohttp.client_reqrep import ClientResponse
     from aiohttp.connector import Connection
 
@@ -149,6 +153,7 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
         # `probe` bounds the whole exchange with asyncio.timeout(endpoint.timeout): no second timer from aiohttp
         "timeout": NO_CLIENT_TIMEOUT,
     }
+    opts.update(keep_host_at_origin(opts["headers"], URL(endpoint.url)))
     if endpoint.body is not None:
         opts["data"] = endpoint.body.encode()
     elif "json_body" in endpoint.model_fields_set:
@@ -169,6 +174,24 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
             else:
                 opts["headers"].update(auth)
     return opts
+
+
+def keep_host_at_origin(headers: dict[str, str], url: URL) -> dict[str, Any]:
+    """Request options that send a configured `Host` header to `url`'s origin only: a redirect to another
+    origin carries that origin's own host (aiohttp would send the configured one on every hop). Empty
+    (no middleware, no cost) when `headers` set no `Host`."""
+    if not any(name.lower() == "host" for name in headers):
+        return {}
+    origin = url.origin()
+
+    async def own_host(req: aiohttp.ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        if req.url.origin() != origin:
+            host = req.url.host_port_subcomponent
+            if host is not None:
+                req.headers[hdrs.HOST] = host
+        return await handler(req)
+
+    return {"middlewares": (own_host,)}
 
 
 async def _exchange(
@@ -300,4 +323,4 @@ KIND = ProbeKind(
 )  # fmt: skip
 
 
-__all__ = ["KIND", "NO_CLIENT_TIMEOUT", "ProbeRequest", "classify_http", "probe", "read_bounded"]
+__all__ = ["KIND", "NO_CLIENT_TIMEOUT", "ProbeRequest", "classify_http", "keep_host_at_origin", "probe", "read_bounded"]
