@@ -31,7 +31,7 @@ from slowatch.probes.certs import TlsSettings, load_error
 from slowatch.probes.failures import Failure, classify, classify_os_error, payload_failure, short
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
 from slowatch.probes.tracing import PhaseRecorder, recording
-from slowatch.redact import redact_url
+from slowatch.redact import join_host_port, redact_url
 
 if TYPE_CHECKING:
     from aiohttp.client_middlewares import ClientHandlerType
@@ -263,7 +263,7 @@ class ProbeRequest(aiohttp.ClientRequest):
 
 def _where(endpoint: HttpEndpoint) -> str:
     url = URL(endpoint.url)
-    return f"{url.host}:{url.port}"
+    return join_host_port(url.host or "", url.port)
 
 
 def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
@@ -276,9 +276,9 @@ def classify_http(exc: BaseException, where: str, timeout: float, max_redirects:
     is the configured `host:port`; a connection that failed (DNS, refused, TLS) names its own (redirects)."""
     if isinstance(exc, aiohttp.ClientProxyConnectionError) and proxy is not None:
         proxy_url = URL(proxy)
-        where = f"proxy {proxy_url.host}:{proxy_url.port}"
+        where = f"proxy {join_host_port(proxy_url.host or '', proxy_url.port)}"
     elif isinstance(exc, aiohttp.ClientConnectorError):  # the hop that failed (after a redirect, not `where`)
-        where = f"{exc.host}:{exc.port}"
+        where = join_host_port(exc.host, exc.port)
     if isinstance(exc, aiohttp.TooManyRedirects):
         return Outcome.TOO_MANY_REDIRECTS, f"more than {max_redirects} redirects"
     if isinstance(exc, aiohttp.ClientHttpProxyError):

@@ -12,6 +12,7 @@ from slowatch.probes.certs import ChainExpiry, TlsSettings, chain_expiry, load_e
 from slowatch.probes.failures import Failure, classify
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
 from slowatch.probes.net import open_tcp
+from slowatch.redact import join_host_port
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
-    where = f"{endpoint.host}:{endpoint.port}"
+    where = join_host_port(endpoint.host, endpoint.port)
     server_name = endpoint.server_name or endpoint.host
     phases: dict[str, float] = {}
     expiry: ChainExpiry | None = None

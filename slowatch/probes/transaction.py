@@ -30,7 +30,7 @@ from slowatch.probes.certs import TlsSettings, load_error
 from slowatch.probes.failures import Failure
 from slowatch.probes.http import NO_CLIENT_TIMEOUT, ProbeRequest, classify_http, keep_host_at_origin, read_bounded
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
-from slowatch.redact import Shown
+from slowatch.redact import Shown, join_host_port
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -116,7 +116,8 @@ async def _run(endpoint: TransactionEndpoint, ctx: ProbeContext, run: _Run, ssl_
         return Outcome.TIMEOUT, f"step {run.step}: timed out {stage} ({endpoint.timeout:g}s for the whole transaction)"
     except (aiohttp.ClientError, OSError) as exc:
         url = URL(run.fill(_current(endpoint, run.step).url))
-        outcome, message = classify_http(exc, f"{url.host}:{url.port}", endpoint.timeout, endpoint.max_redirects, None)
+        where = join_host_port(url.host or "", url.port)
+        outcome, message = classify_http(exc, where, endpoint.timeout, endpoint.max_redirects, None)
         return outcome, f"step {run.step}: {message}"
     finally:
         await session.close()
