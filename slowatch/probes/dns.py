@@ -184,7 +184,17 @@ def _from(addr: Any, server: ipaddress.IPv4Address | ipaddress.IPv6Address, port
 
 
 def _normalize(text: str) -> str:
-    return " ".join(token.rstrip(".") for token in text.lower().split())
+    """Lower case, no trailing dots, and an address in its canonical form (`2001:db8:0:0::1` is `2001:db8::1`)."""
+    return " ".join(_canonical(token.rstrip(".")) for token in text.lower().split())
+
+
+def _canonical(token: str) -> str:
+    if ":" not in token:  # only IPv6 has several spellings (Python refuses IPv4 with leading zeros)
+        return token
+    try:
+        return str(ipaddress.IPv6Address(token))
+    except ValueError:
+        return token
 
 
 def _answer_text(rdata: dns.rdata.Rdata) -> str:
