@@ -18,6 +18,11 @@ from slowatch.config.concealed import Concealed, concealed_of
 from slowatch.models import ProbeResult
 
 
+def join_host_port(host: str, port: object) -> str:
+    """`host:port`, with an IPv6 address in brackets as in a URL (`[::1]:8080`, never `::1:8080`)."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
 def _redact_query(query: str) -> str:
     return "&".join(f"{pair.split('=', 1)[0]}=redacted" if "=" in pair else pair for pair in query.split("&") if pair)
 
@@ -89,7 +94,7 @@ class Shown:
 
     def host_port(self, host: str = "host", port: str = "port") -> str:
         shown_host, shown_port = self(host) or "", self(port)
-        return shown_host if shown_port is None else f"{shown_host}:{shown_port}"
+        return shown_host if shown_port is None else join_host_port(shown_host, shown_port)
 
 
 def conceal_result(result: ProbeResult, concealed: Concealed) -> ProbeResult:
@@ -102,4 +107,4 @@ def conceal_result(result: ProbeResult, concealed: Concealed) -> ProbeResult:
     return replace(result, message=message, final_url=final_url)
 
 
-__all__ = ["Shown", "conceal_result", "redact_url", "redact_written_url"]
+__all__ = ["Shown", "conceal_result", "join_host_port", "redact_url", "redact_written_url"]

@@ -1,4 +1,4 @@
-"""Client TLS contexts (built once, shared) and peer certificate expiry."""
+"""Client TLS contexts (built once, shared) and the expiry of a peer's certificate chain."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import ssl
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -73,13 +74,64 @@ def load_error(exc: OSError) -> str:
     return f"cannot load TLS files: {exc.strerror or exc}: {exc.filename}"
 
 
-def peer_cert_expiry(ssl_object: object) -> float | None:
-    """notAfter of the peer's (leaf) certificate as unix seconds, verified or not.
+@dataclass(frozen=True, slots=True)
+class ChainExpiry:
+    """The certificate of a peer's chain that expires first."""
 
-    Unverified certificates are only available DER-encoded; they are parsed with `cryptography` when it is
-    installed. Python 3.11 does not expose the verified chain, so intermediates are not looked at."""
+    not_after: float  # unix seconds
+    name: str | None  # its subject's common name when it is not the leaf (an intermediate or the root), else None
+
+
+def chain_expiry(ssl_object: object) -> ChainExpiry | None:
+    """The earliest notAfter in the peer's chain: of the verified chain (leaf to trust anchor) when the
+    connection was verified, of the certificates the server sent when it was not; what blackbox_exporter
+    exports as `probe_ssl_last_chain_expiry_timestamp_seconds` and `probe_ssl_earliest_cert_expiry`. An
+    intermediate that expires before the leaf breaks every client at its own date, so the leaf's alone
+    said "fine" too long. Falls back to the leaf when no chain can be read."""
     if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
         return None
+    earliest: ChainExpiry | None = None
+    for position, info in enumerate(_chain(ssl_object)):
+        try:
+            not_after = float(ssl.cert_time_to_seconds(info["notAfter"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if earliest is None or not_after < earliest.not_after:
+            earliest = ChainExpiry(not_after, None if position == 0 else _common_name(info))
+    if earliest is not None:
+        return earliest
+    leaf = _leaf_expiry(ssl_object)
+    return None if leaf is None else ChainExpiry(leaf, None)
+
+
+def peer_cert_expiry(ssl_object: object) -> float | None:
+    """`chain_expiry`'s unix time."""
+    found = chain_expiry(ssl_object)
+    return None if found is None else found.not_after
+
+
+def _chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[dict[str, Any]]:
+    """The decoded certificates of the chain, leaf first. Python makes the chains public in 3.13 (as DER);
+    its `_ssl` object has had them, decoded by `get_info()`, since 3.10."""
+    which = "get_unverified_chain" if ssl_object.context.verify_mode == ssl.CERT_NONE else "get_verified_chain"
+    getter = getattr(getattr(ssl_object, "_sslobj", None), which, None)
+    if getter is None:  # pragma: no cover - another Python
+        return []
+    try:
+        return [cert.get_info() for cert in getter() or ()]
+    except (ssl.SSLError, ValueError, AttributeError):  # pragma: no cover - a certificate OpenSSL cannot decode
+        return []
+
+
+def _common_name(info: dict[str, Any]) -> str:
+    pairs = [pair for rdn in info.get("subject", ()) for pair in rdn]
+    names = [value for key, value in pairs if key == "commonName"]
+    return names[0] if names else ", ".join(f"{key}={value}" for key, value in pairs) or "(no subject)"
+
+
+def _leaf_expiry(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> float | None:
+    """notAfter of the peer's (leaf) certificate, verified or not (unverified ones only as DER: parsed with
+    `cryptography` when it is installed)."""
     decoded = ssl_object.getpeercert()
     not_after = decoded.get("notAfter") if decoded else None
     if isinstance(not_after, str):
@@ -97,4 +149,4 @@ def peer_cert_expiry(ssl_object: object) -> float | None:
         return None
 
 
-__all__ = ["SslContexts", "TlsSettings", "file_stamp", "load_error", "peer_cert_expiry"]
+__all__ = ["ChainExpiry", "SslContexts", "TlsSettings", "chain_expiry", "file_stamp", "load_error", "peer_cert_expiry"]

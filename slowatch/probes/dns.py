@@ -34,7 +34,7 @@ from slowatch.config.endpoints import DnsEndpoint, split_hostport
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.failures import Failure, classify, show
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
-from slowatch.redact import Shown
+from slowatch.redact import Shown, join_host_port
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -63,7 +63,7 @@ async def probe(endpoint: DnsEndpoint, ctx: ProbeContext) -> ProbeResult:
     try:
         async with asyncio.timeout(endpoint.timeout):
             servers = await _nameservers(endpoint)
-            where = ", ".join(f"{host}:{port}" for host, port in servers)
+            where = ", ".join(join_host_port(host, port) for host, port in servers)
             t = ctx.clock.monotonic()
             response = await _ask(endpoint, servers, ignored)
             phases["resolve"] = ctx.clock.monotonic() - t
@@ -122,7 +122,7 @@ async def _ask(endpoint: DnsEndpoint, servers: list[tuple[str, int]], ignored: I
         except (TimeoutError, dns.exception.Timeout):
             last = TimeoutError()
         except EOFError:  # TCP (or a truncated UDP answer's TCP retry) closed before the whole reply
-            last = EOFError(f"{host}:{port}")
+            last = EOFError(join_host_port(host, port))
         except OSError as exc:
             last = exc
     raise last
@@ -184,7 +184,17 @@ def _from(addr: Any, server: ipaddress.IPv4Address | ipaddress.IPv6Address, port
 
 
 def _normalize(text: str) -> str:
-    return " ".join(token.rstrip(".") for token in text.lower().split())
+    """Lower case, no trailing dots, and an address in its canonical form (`2001:db8:0:0::1` is `2001:db8::1`)."""
+    return " ".join(_canonical(token.rstrip(".")) for token in text.lower().split())
+
+
+def _canonical(token: str) -> str:
+    if ":" not in token:  # only IPv6 has several spellings (Python refuses IPv4 with leading zeros)
+        return token
+    try:
+        return str(ipaddress.IPv6Address(token))
+    except ValueError:
+        return token
 
 
 def _answer_text(rdata: dns.rdata.Rdata) -> str:

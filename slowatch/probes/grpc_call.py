@@ -26,6 +26,7 @@ from slowatch.config.grpc import GrpcEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.certs import file_stamp, load_error
 from slowatch.probes.failures import Failure, short
+from slowatch.redact import join_host_port
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -83,7 +84,7 @@ def _keep_runtime(ctx: ProbeContext) -> None:
 
 
 def _channel(endpoint: GrpcEndpoint, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
-    target = f"[{endpoint.host}]:{endpoint.port}" if ":" in endpoint.host else f"{endpoint.host}:{endpoint.port}"
+    target = join_host_port(endpoint.host, endpoint.port)
     options: list[tuple[str, Any]] = [
         ("grpc.use_local_subchannel_pool", 1),  # a connection of our own: not shared with other channels
         ("grpc.enable_retries", 0),
@@ -103,7 +104,7 @@ def _channel(endpoint: GrpcEndpoint, credentials: grpc.ChannelCredentials | None
 async def probe(endpoint: GrpcEndpoint, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
-    where = f"{endpoint.host}:{endpoint.port}"
+    where = join_host_port(endpoint.host, endpoint.port)
     try:
         credentials = await _credentials(endpoint, ctx)
     except OSError as exc:  # a missing or unreadable CA / client certificate

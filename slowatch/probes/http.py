@@ -3,7 +3,9 @@
 Redirects are followed by aiohttp, also to other hosts (`localhost` -> `127.0.0.1`, `http` -> `https`):
 `final_url` shows where the probe ended. On a cross-origin hop aiohttp drops `Authorization`, `Cookie`
 and `Proxy-Authorization`; other configured headers are sent on (like `curl -L`). Probe a URL that does
-not redirect, or set `follow_redirects: false`, when a header must never leave the first host.
+not redirect, or set `follow_redirects: false`, when a header must never leave the first host. A
+configured `Host` (a virtual host of the configured server) goes to the configured origin only; another
+origin gets its own name (`keep_host_at_origin`), as Go's client (blackbox_exporter) does.
 
 Outcome order: transport failures (timeout, refused, reset, dns, tls, protocol), then `http_status`,
 then expected headers (`assertion_failed`), then `body_too_large`, then body assertions.
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from aiohttp import hdrs
 from aiohttp.http import HttpProcessingError
 from yarl import URL
 
@@ -28,9 +31,10 @@ from slowatch.probes.certs import TlsSettings, load_error
 from slowatch.probes.failures import Failure, classify, classify_os_error, payload_failure, short
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
 from slowatch.probes.tracing import PhaseRecorder, recording
-from slowatch.redact import redact_url
+from slowatch.redact import join_host_port, redact_url
 
 if TYPE_CHECKING:
+    from aiohttp.client_middlewares import ClientHandlerType
     from aiohttp.client_reqrep import ClientResponse
     from aiohttp.connector import Connection
 
@@ -149,6 +153,7 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
         # `probe` bounds the whole exchange with asyncio.timeout(endpoint.timeout): no second timer from aiohttp
         "timeout": NO_CLIENT_TIMEOUT,
     }
+    opts.update(keep_host_at_origin(opts["headers"], URL(endpoint.url)))
     if endpoint.body is not None:
         opts["data"] = endpoint.body.encode()
     elif "json_body" in endpoint.model_fields_set:
@@ -169,6 +174,24 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
             else:
                 opts["headers"].update(auth)
     return opts
+
+
+def keep_host_at_origin(headers: dict[str, str], url: URL) -> dict[str, Any]:
+    """Request options that send a configured `Host` header to `url`'s origin only: a redirect to another
+    origin carries that origin's own host (aiohttp would send the configured one on every hop). Empty
+    (no middleware, no cost) when `headers` set no `Host`."""
+    if not any(name.lower() == "host" for name in headers):
+        return {}
+    origin = url.origin()
+
+    async def own_host(req: aiohttp.ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        if req.url.origin() != origin:
+            host = req.url.host_port_subcomponent
+            if host is not None:
+                req.headers[hdrs.HOST] = host
+        return await handler(req)
+
+    return {"middlewares": (own_host,)}
 
 
 async def _exchange(
@@ -240,7 +263,7 @@ class ProbeRequest(aiohttp.ClientRequest):
 
 def _where(endpoint: HttpEndpoint) -> str:
     url = URL(endpoint.url)
-    return f"{url.host}:{url.port}"
+    return join_host_port(url.host or "", url.port)
 
 
 def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
@@ -253,9 +276,9 @@ def classify_http(exc: BaseException, where: str, timeout: float, max_redirects:
     is the configured `host:port`; a connection that failed (DNS, refused, TLS) names its own (redirects)."""
     if isinstance(exc, aiohttp.ClientProxyConnectionError) and proxy is not None:
         proxy_url = URL(proxy)
-        where = f"proxy {proxy_url.host}:{proxy_url.port}"
+        where = f"proxy {join_host_port(proxy_url.host or '', proxy_url.port)}"
     elif isinstance(exc, aiohttp.ClientConnectorError):  # the hop that failed (after a redirect, not `where`)
-        where = f"{exc.host}:{exc.port}"
+        where = join_host_port(exc.host, exc.port)
     if isinstance(exc, aiohttp.TooManyRedirects):
         return Outcome.TOO_MANY_REDIRECTS, f"more than {max_redirects} redirects"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
@@ -300,4 +323,4 @@ KIND = ProbeKind(
 )  # fmt: skip
 
 
-__all__ = ["KIND", "NO_CLIENT_TIMEOUT", "ProbeRequest", "classify_http", "probe", "read_bounded"]
+__all__ = ["KIND", "NO_CLIENT_TIMEOUT", "ProbeRequest", "classify_http", "keep_host_at_origin", "probe", "read_bounded"]

@@ -11,6 +11,7 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.failures import Failure, classify, show
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
 from slowatch.probes.net import decode_escapes, open_tcp
+from slowatch.redact import join_host_port
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 async def probe(endpoint: TcpEndpoint, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
-    where = f"{endpoint.host}:{endpoint.port}"
+    where = join_host_port(endpoint.host, endpoint.port)
     phases: dict[str, float] = {}
     received = bytearray()
     writer: asyncio.StreamWriter | None = None

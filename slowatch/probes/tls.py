@@ -1,4 +1,5 @@
-"""TLS probe: handshake, verify chain and hostname, and fail early when the certificate nears expiry."""
+"""TLS probe: handshake, verify chain and hostname, and fail early when a certificate of the chain nears expiry
+(the leaf, an intermediate or the root: `certs.chain_expiry`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from slowatch.config.endpoints import TlsEndpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.probes.certs import TlsSettings, load_error, peer_cert_expiry
+from slowatch.probes.certs import ChainExpiry, TlsSettings, chain_expiry, load_error
 from slowatch.probes.failures import Failure, classify
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
 from slowatch.probes.net import open_tcp
+from slowatch.redact import join_host_port
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -19,10 +21,10 @@ if TYPE_CHECKING:
 async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
-    where = f"{endpoint.host}:{endpoint.port}"
+    where = join_host_port(endpoint.host, endpoint.port)
     server_name = endpoint.server_name or endpoint.host
     phases: dict[str, float] = {}
-    expiry: float | None = None
+    expiry: ChainExpiry | None = None
     writer: asyncio.StreamWriter | None = None
     try:
         context = ctx.ssl_contexts.get(TlsSettings(verify=endpoint.verify, ca_file=endpoint.ca_file))
@@ -34,7 +36,7 @@ async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
             t = ctx.clock.monotonic()
             await writer.start_tls(context, server_hostname=server_name)
             phases["tls"] = ctx.clock.monotonic() - t
-            expiry = peer_cert_expiry(writer.get_extra_info("ssl_object"))
+            expiry = chain_expiry(writer.get_extra_info("ssl_object"))
         outcome, message = _judge(endpoint, server_name, expiry, ctx.clock.time())
     except TimeoutError:
         stage = "TLS handshake with" if "connect" in phases else "connection to"
@@ -44,7 +46,8 @@ async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
     finally:
         if writer is not None:
             writer.transport.abort()
-    return _result(endpoint, started, ctx.clock.monotonic() - t0, outcome, message, phases, expiry)
+    not_after = None if expiry is None else expiry.not_after
+    return _result(endpoint, started, ctx.clock.monotonic() - t0, outcome, message, phases, not_after)
 
 
 def _result(
@@ -68,13 +71,15 @@ def _result(
     )
 
 
-def _judge(endpoint: TlsEndpoint, server_name: str, expiry: float | None, now: float) -> Failure:
+def _judge(endpoint: TlsEndpoint, server_name: str, expiry: ChainExpiry | None, now: float) -> Failure:
     if expiry is None:
         return Outcome.TLS_ERROR, f"{server_name} sent no readable certificate"
-    left = expiry - now
+    left = expiry.not_after - now
     if left >= endpoint.expiry_threshold:
         return Outcome.SUCCESS, ""
-    return Outcome.CERTIFICATE_EXPIRING, f"certificate for {server_name} {expires_in(left)}"
+    if expiry.name is None:
+        return Outcome.CERTIFICATE_EXPIRING, f"certificate for {server_name} {expires_in(left)}"
+    return Outcome.CERTIFICATE_EXPIRING, f"certificate {expiry.name!r} in the chain of {server_name} {expires_in(left)}"
 
 
 def expires_in(seconds: float) -> str:

@@ -28,9 +28,9 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.assertions import MISSING, BodyChecker, check_headers, check_status, json_path_get
 from slowatch.probes.certs import TlsSettings, load_error
 from slowatch.probes.failures import Failure
-from slowatch.probes.http import NO_CLIENT_TIMEOUT, ProbeRequest, classify_http, read_bounded
+from slowatch.probes.http import NO_CLIENT_TIMEOUT, ProbeRequest, classify_http, keep_host_at_origin, read_bounded
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
-from slowatch.redact import Shown
+from slowatch.redact import Shown, join_host_port
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -116,7 +116,8 @@ async def _run(endpoint: TransactionEndpoint, ctx: ProbeContext, run: _Run, ssl_
         return Outcome.TIMEOUT, f"step {run.step}: timed out {stage} ({endpoint.timeout:g}s for the whole transaction)"
     except (aiohttp.ClientError, OSError) as exc:
         url = URL(run.fill(_current(endpoint, run.step).url))
-        outcome, message = classify_http(exc, f"{url.host}:{url.port}", endpoint.timeout, endpoint.max_redirects, None)
+        where = join_host_port(url.host or "", url.port)
+        outcome, message = classify_http(exc, where, endpoint.timeout, endpoint.max_redirects, None)
         return outcome, f"step {run.step}: {message}"
     finally:
         await session.close()
@@ -141,6 +142,8 @@ async def _step(
         "max_redirects": endpoint.max_redirects + 1,
         "timeout": NO_CLIENT_TIMEOUT,  # the run's asyncio.timeout bounds every step
     }
+    url = URL(run.fill(step.url), encoded=False)
+    options.update(keep_host_at_origin(headers, url))
     if ssl_option is not None:
         options["ssl"] = ssl_option
     if step.body is not None:
@@ -149,7 +152,7 @@ async def _step(
         options["data"] = aiohttp.FormData({k: run.fill(v) for k, v in step.form.items()})
     elif "json_body" in step.model_fields_set:
         options["json"] = run.fill_json(step.json_body)
-    async with session.request(step.method, URL(run.fill(step.url), encoded=False), **options) as resp:
+    async with session.request(step.method, url, **options) as resp:
         run.status = resp.status
         run.reading = True
         body, too_large = await read_bounded(resp, endpoint.max_body_size, step.method)

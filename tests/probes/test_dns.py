@@ -20,6 +20,7 @@ from tests.support.hostile import free_port
     [
         ("up.test", "A", ["127.0.0.11", "127.0.0.10"]),
         ("v6.test", "AAAA", ["::1"]),
+        ("v6.test", "AAAA", ["0:0:0:0:0:0:0:1"]),  # the same address written in full
         ("alias.test", "CNAME", ["up.test."]),
         ("alias.test", "A", ["127.0.0.10", "127.0.0.11"]),
         ("up.test", "MX", ["10 mail.up.test"]),

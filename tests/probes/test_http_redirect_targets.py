@@ -41,3 +41,25 @@ async def test_an_unresolvable_redirect_hop_names_its_own_host(ctx: ProbeContext
     result = await http.probe(http_endpoint(f"http://127.0.0.1:{target.port}/r", timeout=2), ctx)
     assert result.outcome is Outcome.DNS_ERROR
     assert result.message == "cannot resolve no-such-host.invalid:8080"
+
+
+async def test_a_configured_host_header_stays_with_the_configured_origin(ctx: ProbeContext, serve: Any) -> None:
+    """As Go's client (blackbox_exporter) does: `Host` names a virtual host of the configured server; another
+    server reached by a redirect gets its own name, or it would answer for a host it does not serve."""
+    other = HostileHttp()
+    other_target = await serve(other)
+    first = HostileHttp(routes={"/away": redirect(lambda req: f"http://localhost:{other_target.port}/ok")})
+    first.routes["/near"] = redirect(lambda req: "/ok")
+    target = await serve(first)
+    headers = {"host": "vhost.example", "X-Probe": "1"}
+    near = await http.probe(http_endpoint(f"http://127.0.0.1:{target.port}/near", headers=headers), ctx)
+    assert near.outcome is Outcome.SUCCESS
+    assert [(r.path, r.headers["host"]) for r in first.requests] == [
+        ("/near", "vhost.example"),
+        ("/ok", "vhost.example"),
+    ]
+    away = await http.probe(http_endpoint(f"http://127.0.0.1:{target.port}/away", headers=headers), ctx)
+    assert away.outcome is Outcome.SUCCESS
+    assert first.requests[-1].headers["host"] == "vhost.example"
+    assert other.requests[-1].headers["host"] == f"localhost:{other_target.port}"
+    assert other.requests[-1].headers["x-probe"] == "1"  # other headers follow, as before

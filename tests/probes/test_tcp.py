@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
 import pytest
 
 from slowatch.models import Outcome
-from slowatch.probes import ProbeContext, tcp
+from slowatch.probes import ProbeContext, dns, http, tcp, tls
 from slowatch.probes.net import decode_escapes
-from tests.probes.conftest import MARGIN, tcp_endpoint
+from slowatch.probes.registry import describe_target
+from tests.probes.conftest import MARGIN, dns_endpoint, http_endpoint, tcp_endpoint, tls_endpoint
 from tests.support.hostile import banner, close_at_once, echo, free_port, hang, reset_at_once
 
 SMTP = b"220 mail.example ESMTP ready\r\n"
@@ -100,6 +102,22 @@ async def test_refused_and_unresolvable(ctx: ProbeContext) -> None:
     unknown = await tcp.probe(tcp_endpoint(25, host="no-such-host.invalid", timeout=2), ctx)
     assert unknown.outcome is Outcome.DNS_ERROR
     assert unknown.message.startswith("cannot resolve no-such-host.invalid:25")
+
+
+async def test_an_ipv6_address_is_written_in_brackets(ctx: ProbeContext) -> None:
+    """`::1:8080` reads as an address, or as port 1 of `::1:8080`: `[::1]:8080`, as in a URL."""
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.bind(("::1", 0))
+        port = sock.getsockname()[1]
+    refused = f"connection refused by [::1]:{port}"
+    for endpoint in (tcp_endpoint(port, host="::1"), tls_endpoint(port, host="::1")):
+        result = await (tcp.probe(endpoint, ctx) if endpoint.kind == "tcp" else tls.probe(endpoint, ctx))
+        assert (result.outcome, result.message) == (Outcome.CONNECTION_REFUSED, refused)
+        assert describe_target(endpoint) == f"[::1]:{port}"
+    page = await http.probe(http_endpoint(f"http://[::1]:{port}/"), ctx)
+    assert (page.outcome, page.message) == (Outcome.CONNECTION_REFUSED, refused)
+    answer = await dns.probe(dns_endpoint("up.test", port, nameserver=f"[::1]:{port}", transport="tcp"), ctx)
+    assert (answer.outcome, answer.message) == (Outcome.CONNECTION_REFUSED, refused)
 
 
 async def test_localhost_name_resolves_and_connects(ctx: ProbeContext, serve: Any) -> None:

@@ -13,7 +13,7 @@ import pytest
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, http, tls
 from tests.probes.conftest import MARGIN, http_endpoint, tls_endpoint
-from tests.support.certs import CertSet, make_certs
+from tests.support.certs import CertSet, make_certs, make_chain
 from tests.support.hostile import HostileHttp, close_at_once, free_port, garbage, hang
 
 
@@ -158,6 +158,35 @@ async def test_tls_probe_expired_without_verification(ctx: ProbeContext, serve: 
     result = await tls.probe(tls_endpoint(port, verify=False), ctx)
     assert result.outcome is Outcome.CERTIFICATE_EXPIRING
     assert result.message == "certificate for 127.0.0.1 expired 2 days ago"
+
+
+@pytest.mark.parametrize(
+    ("days", "verify", "earliest", "left"),
+    [
+        ({"intermediate_days": 5}, True, "intermediate", "4 days"),
+        ({"intermediate_days": 5}, False, "intermediate", "4 days"),
+        ({"root_days": 4, "intermediate_days": 60}, True, "root", "3 days"),  # the verified chain ends at the root
+        ({"root_days": 4, "intermediate_days": 60}, False, "intermediate", None),  # unverified: what the server sent
+    ],
+)
+async def test_the_earliest_expiry_in_the_chain_counts_not_the_leafs(
+    ctx: ProbeContext, serve: Any, tmp_path: Path, days: dict[str, int], verify: bool, earliest: str, left: str | None
+) -> None:
+    chain = make_chain(tmp_path, **days)
+    port = (await serve(hang, chain.server_context())).port
+    endpoint = tls_endpoint(port, host="localhost", ca_file=str(chain.ca_file), verify=verify, expiry_threshold="30d")
+    result = await tls.probe(endpoint, ctx)
+    assert result.cert_expiry == pytest.approx(chain.expiry[earliest], abs=1)
+    if left is None:
+        assert result.outcome is Outcome.SUCCESS, result.message
+    else:
+        assert result.outcome is Outcome.CERTIFICATE_EXPIRING
+        assert result.message == f"certificate 'slowatch test {earliest}' in the chain of localhost expires in {left}"
+    https_port = (await serve(HostileHttp(), chain.server_context())).port
+    tls_options = {"ca_file": str(chain.ca_file), "verify": verify}
+    page = await http.probe(http_endpoint(f"https://localhost:{https_port}/ok", tls=tls_options), ctx)
+    assert page.outcome is Outcome.SUCCESS, page.message
+    assert page.cert_expiry == pytest.approx(chain.expiry[earliest], abs=1)
 
 
 @pytest.mark.parametrize(

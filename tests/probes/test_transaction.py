@@ -15,7 +15,7 @@ from slowatch.errors import ConfigError
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, probe_once
 from slowatch.probes.registry import describe_target
-from tests.support.hostile import HostileHttp, respond
+from tests.support.hostile import HostileHttp, redirect, respond
 from tests.support.transactions import FAIL, SEEN, TOKEN, make_app, transaction
 
 
@@ -102,6 +102,16 @@ async def test_a_refused_step_is_classified(ctx: ProbeContext) -> None:
 
     result = await probe_once(TransactionEndpoint.model_validate(transaction(free_port())), ctx)
     assert result.outcome is Outcome.CONNECTION_REFUSED and result.message.startswith("step login: connection refused")
+
+
+async def test_a_steps_host_header_is_not_sent_to_another_origin(ctx: ProbeContext, serve: Any) -> None:
+    other = await serve(HostileHttp())
+    first = await serve(HostileHttp(routes={"/away": redirect(lambda req: f"http://localhost:{other.port}/ok")}))
+    steps = [{"name": "away", "url": f"http://127.0.0.1:{first.port}/away", "headers": {"Host": "vhost.example"}}]
+    doc = {"kind": "transaction", "name": "t", "interval": 10, "timeout": 1, "steps": steps}
+    assert (await probe_once(TransactionEndpoint.model_validate(doc), ctx)).outcome is Outcome.SUCCESS
+    assert first.handler.requests[-1].headers["host"] == "vhost.example"
+    assert other.handler.requests[-1].headers["host"] == f"localhost:{other.port}"
 
 
 @pytest.mark.parametrize("token", ["abc\r\nX-Injected: 1", "a\x00b", "line\nbreak"])

@@ -1,9 +1,11 @@
 """Certificates for TLS targets: one trusted CA (trustme) issuing good, expired, not-yet-valid,
-wrong-hostname and soon-expiring leaves, a self-signed leaf (cryptography), and a client certificate."""
+wrong-hostname and soon-expiring leaves, a self-signed leaf (cryptography), and a client certificate;
+`make_chain`: a root, an intermediate and a leaf with chosen lifetimes (cryptography)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,4 +99,58 @@ def make_certs(directory: Path) -> CertSet:
     return CertSet(ca_file, chains, client_files, expiry)
 
 
-__all__ = ["EXPIRING_IN", "HOSTS", "VARIANTS", "CertSet", "make_certs"]
+@dataclass(frozen=True)
+class Chain:
+    ca_file: Path  # the root only: the intermediate must come from the server
+    cert_file: Path  # leaf, then intermediate
+    key_file: Path
+    expiry: dict[str, float]  # "leaf", "intermediate", "root" -> notAfter (unix seconds)
+
+    def server_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.cert_file, self.key_file)
+        return ctx
+
+
+def _issue(
+    subject: str, issuer: str, issuer_key: ec.EllipticCurvePrivateKey, key: ec.EllipticCurvePrivateKey, days: int
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - dt.timedelta(days=1))
+        .not_valid_after(_now() + dt.timedelta(days=days))
+    )
+    if subject in HOSTS:  # the leaf
+        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    else:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def make_chain(directory: Path, root_days: int = 3650, intermediate_days: int = 5, leaf_days: int = 90) -> Chain:
+    """root -> "slowatch test intermediate" -> leaf for localhost and 127.0.0.1; the server sends leaf and
+    intermediate."""
+    root_key, inter_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _issue("slowatch test root", "slowatch test root", root_key, root_key, root_days)
+    inter = _issue("slowatch test intermediate", "slowatch test root", root_key, inter_key, intermediate_days)
+    leaf = _issue("localhost", "slowatch test intermediate", inter_key, leaf_key, leaf_days)
+    pem = serialization.Encoding.PEM
+    chain = Chain(directory / "chain-ca.pem", directory / "chain.pem", directory / "chain.key", {
+        "root": root.not_valid_after_utc.timestamp(),
+        "intermediate": inter.not_valid_after_utc.timestamp(),
+        "leaf": leaf.not_valid_after_utc.timestamp(),
+    })  # fmt: skip
+    chain.ca_file.write_bytes(root.public_bytes(pem))
+    chain.cert_file.write_bytes(leaf.public_bytes(pem) + inter.public_bytes(pem))
+    chain.key_file.write_bytes(
+        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return chain
+
+
+__all__ = ["EXPIRING_IN", "HOSTS", "VARIANTS", "CertSet", "Chain", "make_certs", "make_chain"]
