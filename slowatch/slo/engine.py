@@ -269,6 +269,7 @@ class Engine:
             good_events_total=counter[1],
             fingerprint=d.fingerprint,
             trust_total=ledger.sums[trust][4],
+            data_since=ledger.data_since(first),
             measures=self._words[d.key][0],
             units=self._words[d.key][1],
         )

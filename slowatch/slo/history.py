@@ -79,7 +79,14 @@ class SloFigures:
 
     @property
     def used_seconds(self) -> float | None:
-        return None if self.sli is None else (1.0 - self.sli) * self.period_seconds
+        """The bad time so far: (1 - SLI) x the time the period has data for (from `data_since`, its first
+        cell with data, to `end`), not x the whole period (SloStatus.time_left)."""
+        if self.sli is None:
+            return None
+        covered = self.period_seconds
+        if self.data_since is not None:
+            covered = min(covered, max(0.0, self.end - self.data_since))
+        return (1.0 - self.sli) * covered
 
     @property
     def left_seconds(self) -> float | None:

@@ -45,6 +45,9 @@ class Ledger(LedgerRings):
             return False
         ci = c % self.nc
         self.dirty_c.add(c)
+        first = self.first_data
+        if first is None or c < first:
+            self.first_data = c
         if excluded:
             self.cx[ci] += 1
             for s in self.sums:
@@ -97,6 +100,8 @@ class Ledger(LedgerRings):
             return
         ci = c % self.nc
         self.dirty_c.add(c)
+        if total > 0 and (self.first_data is None or c < self.first_data):
+            self.first_data = c
         if f > self.cur_f - self.nf:
             fi = f % self.nf
             dg, dt = _clamped(self.fg, self.ft, fi, good, total)

@@ -204,3 +204,22 @@ def test_a_new_engine_carries_ledgers_and_counters_over_by_fingerprint() -> None
     assert same.counters[("shop", "s")] == [10, 9]
     narrowed = Engine(slo_config(endpoints=["a"]), H + 10, previous=same)
     assert narrowed.new_fingerprints == set(narrowed.ledgers)
+
+
+def test_budget_left_as_time_counts_the_bad_time_so_far_not_the_rate_over_the_whole_window() -> None:
+    """Four days of data in a 30-day window, the last three 100 % down: 3 days of bad time against a budget of
+    43.2 minutes. Before session 9 the page multiplied the error ratio by the whole window ("26.2 days over")."""
+    start = H - 4 * DAY
+    engine = Engine(slo_config(objective=99.9), start)
+    for i in range(4 * 1440):
+        engine.observe(result(start + 60 * i, ok=i < 1440, endpoint="a"))
+    s = status(engine, H)
+    assert s.data_since == start
+    assert s.sli == pytest.approx(0.25)
+    left = s.time_left(H)
+    assert left == pytest.approx(0.001 * 30 * DAY - 0.75 * 4 * DAY)  # -3 days + 43.2 minutes
+    full = Engine(slo_config(objective=99.9), H - 30 * DAY)  # a window full of data: the same as before
+    for i in range(30 * 1440):
+        full.observe(result(H - 30 * DAY + 60 * i, ok=i % 100 != 0, endpoint="a"))
+    f = status(full, H)
+    assert f.time_left(H) == pytest.approx(f.budget_remaining * f.error_budget * f.window_seconds)

@@ -85,6 +85,18 @@ def report(config_file: Path, *argv: str, at: str = "2026-11-01T12:00:00Z") -> t
     return code, out.getvalue()
 
 
+def test_a_running_month_has_used_the_bad_time_so_far_not_its_rate_over_the_month(config_file: Path) -> None:
+    """Half of October: the budget used is (1 - SLI) x the time with data so far, not x the whole month
+    (which read as if the month's rate had run all month: "26d" used after four days of an outage)."""
+    code, text = report(config_file, "--month", "2026-10", "--format", "json", at="2026-10-16T00:00:00Z")
+    assert code == 0
+    [f] = json.loads(text)
+    assert (f["good"], f["total"], f["data_since"]) == (2160, 2166, OCT_START)  # 6 bad (Oct 15)
+    assert f["period_seconds"] == 745 * 3600  # the whole month's budget
+    assert f["end"] == utc(2026, 10, 16) + 1  # (the report's end: now + 1 s)
+    assert f["used_seconds"] == pytest.approx(6 / 2166 * (f["end"] - OCT_START))  # an hour, not 745 h x 6/2166
+
+
 def test_json_report_for_a_month(config_file: Path) -> None:
     code, text = report(config_file, "--month", "2026-10", "--format", "json")
     assert code == 0
