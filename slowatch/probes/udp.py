@@ -19,6 +19,7 @@ from slowatch.probes.failures import Failure, classify, show
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
 from slowatch.probes.net import decode_escapes, literal_address
 from slowatch.probes.tcp import matches, wanted
+from slowatch.redact import join_host_port
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -46,7 +47,7 @@ class _Reply(asyncio.DatagramProtocol):
 async def probe(endpoint: UdpEndpoint, ctx: ProbeContext) -> ProbeResult:
     started = ctx.clock.time()
     t0 = ctx.clock.monotonic()
-    where = f"{endpoint.host}:{endpoint.port}"
+    where = join_host_port(endpoint.host, endpoint.port)
     phases: dict[str, float] = {}
     transport: asyncio.DatagramTransport | None = None
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -74,6 +75,15 @@ async def test_a_closed_port_is_refused(ctx: ProbeContext) -> None:
     result = await udp.probe(udp_endpoint(port, timeout=2, expect={"contains": "x"}), ctx)
     assert result.outcome is Outcome.CONNECTION_REFUSED
     assert result.message == f"connection refused by 127.0.0.1:{port}"
+
+
+async def test_an_ipv6_address_is_written_in_brackets(ctx: ProbeContext) -> None:
+    """As for tcp (test_tcp.py): `::1:8080` reads as another address; `[::1]:8080`."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        sock.bind(("::1", 0))
+        port = sock.getsockname()[1]
+    result = await udp.probe(udp_endpoint(port, host="::1", timeout=2, expect={"contains": "x"}), ctx)
+    assert (result.outcome, result.message) == (Outcome.CONNECTION_REFUSED, f"connection refused by [::1]:{port}")
 
 
 async def test_a_name_is_resolved_and_a_bad_one_is_a_dns_error(ctx: ProbeContext, udp_serve: Any) -> None:
