@@ -40,8 +40,12 @@ class _Reply(asyncio.DatagramProtocol):
             self.first.set_exception(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.first.done():
-            self.first.set_exception(exc or ConnectionResetError("socket closed"))
+        if self.first.done():
+            return
+        if exc is None:  # the probe closed it: nobody waits for a reply (an exception set here went unretrieved)
+            self.first.cancel()
+        else:
+            self.first.set_exception(exc)
 
 
 async def probe(endpoint: UdpEndpoint, ctx: ProbeContext) -> ProbeResult:

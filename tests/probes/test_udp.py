@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import socket
 import time
 from typing import Any
@@ -43,6 +45,21 @@ async def test_without_expect_sending_is_enough(ctx: ProbeContext, udp_serve: An
             break
         await asyncio.sleep(0.01)
     assert server.received == [b"metric:1|c"]
+
+
+async def test_without_expect_nothing_is_left_for_asyncio_to_log(
+    ctx: ProbeContext, udp_serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reply future of a probe that waits for no reply is not left holding an exception: asyncio logged
+    'Future exception was never retrieved' (an ERROR) for every such probe once the socket was closed."""
+    _, port = await udp_serve(lambda data: None)
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    result = await udp.probe(udp_endpoint(port, send="metric:1|c"), ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+    for _ in range(3):  # connection_lost runs on a later turn of the loop
+        await asyncio.sleep(0)
+    gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
 
 
 async def test_a_reply_that_does_not_match_fails_at_once(ctx: ProbeContext, udp_serve: Any) -> None:
