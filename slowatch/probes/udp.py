@@ -3,7 +3,8 @@ NTP-style or home-made health ports).
 
 A connected UDP socket hears the ICMP "port unreachable" a closed port answers with: that is
 `connection_refused`. Without `expect` the probe succeeds once the datagram is sent: UDP says nothing
-more (a silent drop looks the same as a delivery). Outcomes: `success`, `timeout` (no reply in time),
+more (a silent drop looks the same as a delivery), unless the kernel refuses the datagram at once (too
+long for UDP: `error`). Outcomes: `success`, `timeout` (no reply in time),
 `connection_refused`, `dns_error`, `assertion_failed` (a reply that does not match), `error`.
 """
 
@@ -111,6 +112,8 @@ async def _exchange(
     t = ctx.clock.monotonic()
     transport.sendto(decode_escapes(endpoint.send))
     if endpoint.expect is None:
+        if reply.first.done():  # the send failed at once (asyncio hands the OSError to error_received): EMSGSIZE
+            await reply.first  # raises it
         return Outcome.SUCCESS, ""
     data = (await reply.first)[: endpoint.read_bytes]
     phases["processing"] = ctx.clock.monotonic() - t

@@ -62,6 +62,16 @@ async def test_without_expect_nothing_is_left_for_asyncio_to_log(
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
 
 
+async def test_a_datagram_the_kernel_refuses_to_send_is_an_error(ctx: ProbeContext, udp_serve: Any) -> None:
+    """80,000 bytes (40,000 two-byte characters, within `send`'s 65,000 characters) exceed a UDP datagram:
+    the send fails at once (EMSGSIZE, through the protocol's error_received), and without expect too."""
+    _, port = await udp_serve(lambda data: None)
+    payload = "é" * 40_000
+    got = [(await udp.probe(udp_endpoint(port, send=payload, expect=expect), ctx)) for expect in (None, {"regex": "."})]
+    too_long = (Outcome.ERROR, f"OSError: Message too long (127.0.0.1:{port})")
+    assert [(r.outcome, r.message) for r in got] == [too_long, too_long]
+
+
 async def test_a_reply_that_does_not_match_fails_at_once(ctx: ProbeContext, udp_serve: Any) -> None:
     _, port = await udp_serve(lambda data: b"-ERR unknown command\n")
     t0 = time.monotonic()
