@@ -44,8 +44,8 @@ def format_duration(seconds: float) -> str:
         if rest >= size:
             n, rest = divmod(rest, size)
             out.append(f"{n}{unit}")
-    if ms:
-        out.append(f"{ms:g}ms")
+    if ms:  # (`:g` keeps 6 significant digits: 999.9999 read '1000', 0.00001 '1e-05')
+        out.append(f"{ms:.6f}".rstrip("0").rstrip(".") + "ms")
     return "".join(out) or "0s"
 
 

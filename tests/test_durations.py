@@ -13,7 +13,9 @@ from slowatch.generate.openslo import A_THRESHOLD, generate
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [(0, "0s"), (0.5, "500ms"), (1.5, "1s500ms"), (2.5, "2s500ms"), (59.6, "59s600ms"), (0.0004, "0.4ms"),
-     (90061.25, "1d1h1m1s250ms"), (400 * 86400, "400d")],
+     (90061.25, "1d1h1m1s250ms"), (400 * 86400, "400d"),
+     # more than 6 significant digits of milliseconds: `:g` rounded them (59s1000ms, 1s234.568ms, 1e-05ms)
+     (59.9999999, "59s999.9999ms"), (1.2345678, "1s234.5678ms"), (1e-8, "0.00001ms")],
 )  # fmt: skip
 def test_a_duration_is_spelled_exactly(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
