@@ -24,11 +24,12 @@ from slowatch.slo.display import objective_percent, unit_word, units_needed
 def units_per_window(config: Config, slo: SloDef, intervals: dict[str, float] | None = None) -> float:
     """How many units `slo`'s window holds at most (probes of its enabled endpoints, or timeslices)."""
     seconds = slo.window.nominal()
-    if slo.budgeting == "timeslices" and slo.slice_length:
-        return seconds / slo.slice_length
     if intervals is None:
         intervals = {ep.name: ep.interval for ep in config.endpoints if ep.enabled}
-    return sum(seconds / intervals[name] for name in slo.endpoints if intervals.get(name))
+    probes = sum(seconds / intervals[name] for name in slo.endpoints if intervals.get(name))
+    if slo.budgeting == "timeslices" and slo.slice_length:
+        return min(seconds / slo.slice_length, probes)  # a slice counts when a probe fell in it
+    return probes
 
 
 def unjudgeable_warnings(config: Config, defs: Sequence[SloDef] | None = None) -> list[str]:
@@ -45,7 +46,7 @@ def unjudgeable_warnings(config: Config, defs: Sequence[SloDef] | None = None) -
         unit = unit_word(slo.budgeting, need)
         window = format_duration(slo.window.nominal())
         if slo.budgeting == "timeslices":
-            fix = "use shorter timeslices or lower the objective"
+            fix = "probe its endpoints at least once a timeslice, use shorter timeslices, or lower the objective"
         else:
             fix = "probe its endpoints more often, add endpoints, or lower the objective"
         out.append(

@@ -45,15 +45,15 @@ class Ledger(LedgerRings):
             return False
         ci = c % self.nc
         self.dirty_c.add(c)
-        first = self.first_data
-        if first is None or c < first:
-            self.first_data = c
         if excluded:
             self.cx[ci] += 1
             for s in self.sums:
                 if c >= s[0]:
                     s[5] += 1
             return True
+        first = self.first_data
+        if first is None or c < first:
+            self.first_data = c
         g = 1 if good else 0
         ug, ut, uc = g, 1, c
         if f > self.cur_f - self.nf:

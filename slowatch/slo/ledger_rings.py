@@ -51,7 +51,7 @@ class LedgerRings:
         self.dirty_f: set[int] = set()
         self.dirty_c: set[int] = set()
         self.floor = -math.inf  # results at or before this are ignored: a rebuild from the store covers them
-        self.first_data: int | None = None  # the oldest coarse cell given data (counted or excluded): `data_since`
+        self.first_data: int | None = None  # the oldest coarse cell holding counted probes: `data_since`
 
     def _slice_good(self, good: int, total: int) -> int:
         assert self.good_when is not None
@@ -164,7 +164,7 @@ class LedgerRings:
             arrays = (self.cg, self.ct, self.csg, self.cst, self.cx)
             s[1:] = [_ring_sum(a, lo, hi, n) for a in arrays]
         cells = range(self.cur_c - self.nc + 1, self.cur_c + 1)
-        self.first_data = next((c for c in cells if self.ct[c % self.nc] or self.cx[c % self.nc]), None)
+        self.first_data = next((c for c in cells if self.ct[c % self.nc]), None)
 
     def data_since(self, first_cell: int) -> float | None:
         """When a window starting at coarse cell `first_cell` has data from (None: none yet): its first cell,

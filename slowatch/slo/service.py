@@ -135,7 +135,7 @@ class SloService:
             rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
             await self._catch_up(rebuilt)
             self.refresh()
-        await self._warn_unjudgeable(self._config, None)
+        await self._warn_unjudgeable(self._config, self._engine.defs)
         self._tasks = [
             asyncio.create_task(self._every(self._refresh_interval, self.refresh), name="slo-refresh"),
             asyncio.create_task(self._every(self._persist_interval, self.persist_due), name="slo-persist"),

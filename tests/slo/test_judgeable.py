@@ -46,7 +46,7 @@ def test_an_objective_the_window_can_never_judge_is_named_with_its_figures() -> 
         "needs 10,000 probes before one bad one fits in its budget, so it stays 'collecting data' and never pages: "
         "probe its endpoints more often, add endpoints, or lower the objective"
     )  # (the disabled endpoint adds no probes)
-    assert "at most 43,200 timeslices" in warnings[1] and "needs 100,000 timeslices" in warnings[1]
+    assert "at most 8,640 timeslices" in warnings[1] and "needs 100,000 timeslices" in warnings[1]
     both = next(d for d in compile_config(config) if d.consumer == "both")
     assert units_per_window(config, both) == 8_640 + 86_400
 
@@ -80,3 +80,19 @@ async def test_the_daemon_logs_it_at_start_and_on_reload(tmp_path: Path, caplog:
     finally:
         await service.stop()
         await store.close()
+
+
+def test_timeslices_count_only_the_slices_a_probe_can_fall_in() -> None:
+    """One endpoint every 5 minutes fills at most one 1-minute slice in five: 8,640 in 30 days, not 43,200."""
+    config = load_text("""
+endpoints:
+  - {name: a, kind: http, url: "http://127.0.0.1:9/", interval: 5m}
+consumers:
+  - name: shop
+    endpoints: [a]
+    slos:
+      - {name: minutes, sli: availability, objective: 99.99, budgeting: timeslices, window: 30d}
+""")
+    (warning,) = unjudgeable_warnings(config)
+    assert "at most 8,640 timeslices" in warning and "needs 10,000 timeslices" in warning
+    assert "probe its endpoints at least once a timeslice" in warning
