@@ -87,10 +87,12 @@ def endpoint_days(
     starts = day_range(now, days)
     acc: dict[int, list[int]] = {day: [0, 0] for day in starts}
     lo, hi = starts[0], starts[-1] + DAY
-    for table, key in (("rollups", "hour"), ("rollups_daily", "day")):
-        sql = f"SELECT {key}, good, total FROM {table} WHERE endpoint = ? AND {key} >= ? AND {key} < ?"
-        for start, good, total in conn.execute(sql, (endpoint, lo, hi)):
-            day = acc[int(start // DAY) * DAY]
+    for table, key in (("rollups", "hour"), ("rollups_daily", "day")):  # summed per day by SQLite: a consumer
+        # page of 2,000 endpoints reads 4 million hourly rows, which took seconds one by one in Python
+        sql = (f"SELECT CAST({key} AS INTEGER) / {DAY}, sum(good), sum(total) FROM {table} "
+               f"WHERE endpoint = ? AND {key} >= ? AND {key} < ? GROUP BY 1")  # fmt: skip
+        for number, good, total in conn.execute(sql, (endpoint, lo, hi)):
+            day = acc[number * DAY]
             day[0] += good
             day[1] += total
     maint = _maintenance_per_day(spans, starts)
