@@ -109,6 +109,16 @@ def test_result_row_benchmark_smoke(tmp_path: Path) -> None:
     assert proc.stdout.count("µs CPU per row") == 9 and "stored phases: 64 bytes binary, 96 bytes" in proc.stdout
 
 
+def test_daybars_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/daybars.py beside a baseline (here: the same daybars.py): both draw the same bars."""
+    script = RUN.parent / "daybars.py"
+    baseline = RUN.parent.parent / "slowatch" / "slo" / "daybars.py"
+    cmd = [sys.executable, str(script), "--endpoints", "3", "--days", "2", "--repeat", "1", "--baseline", str(baseline)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("ms CPU per endpoint") == 2, proc.stdout
+
+
 @pytest.mark.slow
 def test_block_encode_benchmark_smoke(tmp_path: Path) -> None:
     """benchmarks/block_encode.py beside a baseline checkout (here: this one) reports every case."""
