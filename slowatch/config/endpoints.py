@@ -56,7 +56,19 @@ ByteSize = Annotated[int, BeforeValidator(_to_bytes), Field(ge=1, le=1 << 30)]
 """Bytes; written as `4096`, `64KiB`, `1MiB` (KB/MB/GB are powers of 1000)."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
-Host = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[^\s/:@]+$|^[0-9A-Fa-f:.]+$")]
+def _unbracketed(value: Any) -> Any:
+    """`[::1]` (an IPv6 address as a URL writes it) -> `::1`: the host field takes both spellings."""
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]") and ":" in value:
+        return value[1:-1]
+    return value
+
+
+Host = Annotated[
+    str,
+    BeforeValidator(_unbracketed),
+    Field(min_length=1, max_length=253, pattern=r"^[^\s/:@]+$|^[0-9A-Fa-f:.]+$"),
+]
+"""A name or an address; an IPv6 address bare (`::1`) or in brackets (`[::1]`)."""
 
 JSON_PATH_STEP = r"\.[A-Za-z_][\w-]*|\[-?\d+\]|\['[^']*'\]|\[\"[^\"]*\"\]"
 """One step of the JSONPath subset: `.name`, `[0]`, `[-1]`, `['odd key']`. A path is `$` then steps."""

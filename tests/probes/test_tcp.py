@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from typing import Any
@@ -118,6 +119,20 @@ async def test_an_ipv6_address_is_written_in_brackets(ctx: ProbeContext) -> None
     assert (page.outcome, page.message) == (Outcome.CONNECTION_REFUSED, refused)
     answer = await dns.probe(dns_endpoint("up.test", port, nameserver=f"[::1]:{port}", transport="tcp"), ctx)
     assert (answer.outcome, answer.message) == (Outcome.CONNECTION_REFUSED, refused)
+
+
+async def test_an_ipv6_host_may_be_written_in_brackets(ctx: ProbeContext) -> None:
+    """`host: "[::1]"`, as a URL writes the address, is the address `::1` (it was refused by the config)."""
+    server = await asyncio.start_server(lambda r, w: w.close(), host="::1", port=0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        endpoint = tcp_endpoint(port, host="[::1]")
+        assert endpoint.host == "::1" and describe_target(endpoint) == f"[::1]:{port}"
+        result = await tcp.probe(endpoint, ctx)
+        assert result.outcome is Outcome.SUCCESS, result.message
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def test_localhost_name_resolves_and_connects(ctx: ProbeContext, serve: Any) -> None:
