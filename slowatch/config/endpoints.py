@@ -56,6 +56,8 @@ ByteSize = Annotated[int, BeforeValidator(_to_bytes), Field(ge=1, le=1 << 30)]
 """Bytes; written as `4096`, `64KiB`, `1MiB` (KB/MB/GB are powers of 1000)."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
 def _unbracketed(value: Any) -> Any:
     """`[::1]` (an IPv6 address as a URL writes it) -> `::1`: the host field takes both spellings."""
     if isinstance(value, str) and value.startswith("[") and value.endswith("]") and ":" in value:
@@ -157,13 +159,16 @@ class HttpExpect(Model):
 
 
 class TlsClient(Model):
-    """TLS options of an HTTP probe: verification, a custom CA bundle, a client certificate (mTLS)."""
+    """TLS options of an HTTP probe: verification, a custom CA bundle, a client certificate (mTLS), and the name
+    sent as SNI and checked against the certificate when it is not the URL's host (`server_name`: probing one
+    backend by its address, as blackbox_exporter's `tls_config.server_name`)."""
 
     verify: bool = True
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
     key_password: SecretStr | None = None
+    server_name: Host | None = None
 
     @model_validator(mode="after")
     def _pairs(self) -> TlsClient:

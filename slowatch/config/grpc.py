@@ -30,6 +30,8 @@ class GrpcEndpoint(EndpointBase):
                              "give the server's CA in tls.ca_file")  # fmt: skip
         if self.tls is None and self.server_name is not None:
             raise ValueError("server_name needs tls")
+        if self.tls is not None and self.tls.server_name is not None:
+            raise ValueError("tls.server_name: for grpc the name is `server_name`, beside `tls`")
         return self
 
 

@@ -99,6 +99,13 @@ class TransactionEndpoint(EndpointBase):
     max_redirects: Annotated[int, Field(ge=1, le=50)] = 10
     max_body_size: ByteSize = 1 << 20
 
+    @field_validator("tls")
+    @classmethod
+    def _one_name(cls, tls: TlsClient) -> TlsClient:
+        if tls.server_name is not None:
+            raise ValueError("server_name is for kind: http; a transaction's steps may go to several hosts")
+        return tls
+
     @model_validator(mode="after")
     def _references(self) -> TransactionEndpoint:
         known: dict[str, set[str]] = {}

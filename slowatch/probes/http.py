@@ -153,7 +153,10 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
         # `probe` bounds the whole exchange with asyncio.timeout(endpoint.timeout): no second timer from aiohttp
         "timeout": NO_CLIENT_TIMEOUT,
     }
-    opts.update(keep_host_at_origin(opts["headers"], URL(endpoint.url)))
+    server_name = endpoint.tls.server_name
+    if server_name is not None:
+        opts["server_hostname"] = server_name
+    opts.update(keep_host_at_origin(opts["headers"], URL(endpoint.url), server_name))
     if endpoint.body is not None:
         opts["data"] = endpoint.body.encode()
     elif "json_body" in endpoint.model_fields_set:
@@ -176,19 +179,22 @@ def _request_options(endpoint: HttpEndpoint, ctx: ProbeContext) -> dict[str, Any
     return opts
 
 
-def keep_host_at_origin(headers: dict[str, str], url: URL) -> dict[str, Any]:
-    """Request options that send a configured `Host` header to `url`'s origin only: a redirect to another
-    origin carries that origin's own host (aiohttp would send the configured one on every hop). Empty
-    (no middleware, no cost) when `headers` set no `Host`."""
-    if not any(name.lower() == "host" for name in headers):
+def keep_host_at_origin(headers: dict[str, str], url: URL, server_name: str | None = None) -> dict[str, Any]:
+    """Request options that send a configured `Host` header, and check the certificate against a configured
+    `server_name`, at `url`'s origin only: a redirect to another origin carries that origin's own host and
+    checks its own name (aiohttp would use the configured ones on every hop). Empty (no middleware, no cost)
+    when neither is configured."""
+    host_set = any(name.lower() == "host" for name in headers)
+    if not host_set and server_name is None:
         return {}
     origin = url.origin()
 
     async def own_host(req: aiohttp.ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         if req.url.origin() != origin:
             host = req.url.host_port_subcomponent
-            if host is not None:
+            if host_set and host is not None:
                 req.headers[hdrs.HOST] = host
+            req.server_hostname = None
         return await handler(req)
 
     return {"middlewares": (own_host,)}

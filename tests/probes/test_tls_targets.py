@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from slowatch.config.schema import Config
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, http, tls
 from tests.probes.conftest import MARGIN, http_endpoint, tls_endpoint
 from tests.support.certs import CertSet, make_certs, make_chain
-from tests.support.hostile import HostileHttp, close_at_once, free_port, garbage, hang
+from tests.support.hostile import HostileHttp, close_at_once, free_port, garbage, hang, redirect
 
 
 async def https(serve: Any, certs: CertSet, variant: str, require_client_cert: bool = False) -> int:
@@ -270,3 +272,35 @@ async def test_a_ca_file_rotated_while_running_is_picked_up_by_the_same_endpoint
     ca.write_bytes(rotated.ca_file.read_bytes())  # the server's CA is no longer trusted
     result = await http.probe(endpoint, ctx)
     assert result.outcome is Outcome.TLS_ERROR, result.message
+
+
+async def test_https_server_name_checks_the_certificate_of_a_backend_probed_by_its_address(
+    ctx: ProbeContext, serve: Any, certs: CertSet
+) -> None:
+    """`tls.server_name` (blackbox_exporter's `tls_config.server_name`): a backend probed at 127.0.0.1 serving
+    the certificate of `other.example` verifies against that name, sent as SNI; a redirect to another origin
+    checks that origin's own name, not the configured one."""
+    port = await https(serve, certs, "wrong_host")
+    tls_options = {"ca_file": str(certs.ca_file), "server_name": "other.example"}
+    result = await http.probe(http_endpoint(f"https://127.0.0.1:{port}/ok", tls=tls_options), ctx)
+    assert result.outcome is Outcome.SUCCESS, result.message
+    assert result.cert_expiry == pytest.approx(certs.expiry["wrong_host"], abs=1)
+    good = await https(serve, certs, "good")  # a certificate for 127.0.0.1 and localhost, not other.example
+    hop = HostileHttp(routes={"/away": redirect(lambda req: f"https://localhost:{good}/ok")})
+    away = (await serve(hop, certs.server_context("wrong_host"))).port
+    moved = await http.probe(http_endpoint(f"https://127.0.0.1:{away}/away", tls=tls_options), ctx)
+    assert moved.outcome is Outcome.SUCCESS, moved.message
+    assert moved.final_url == f"https://localhost:{good}/ok"
+
+
+def test_server_name_is_refused_where_it_would_do_nothing() -> None:
+    step = {"name": "s", "url": "https://127.0.0.1/"}
+    for endpoint, message in (
+        (
+            {"kind": "transaction", "steps": [step], "tls": {"server_name": "a.example"}},
+            "server_name is for kind: http",
+        ),
+        ({"kind": "grpc", "host": "h", "port": 1, "tls": {"server_name": "a.example"}}, "beside `tls`"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            Config.model_validate({"endpoints": [{"name": "e", **endpoint}]})
