@@ -1,12 +1,18 @@
 """Upgrading in place: the commands that write one row into a database a daemon may be using (`silence`,
 `annotate --config`, `correct`) on a database of another schema version.
 
-A newer schema (written by a newer slowatch) is refused with one line, not a traceback. The old
+A newer schema (written by a newer slowatch) is refused with one line, not a traceback. An older one is
+refused too, and left as it is: the old daemon may still be running on it (new code installed, daemon not
+restarted yet), and a migration under it broke it (v6 rebuilt `rollups` without `latency_sum`: the old
+writer failed every batch from then on). The upgraded `slowatch run` migrates it; a new file is created
+by any of them as before. The old
 databases here are built by the real migrations, cut where an older release stopped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
@@ -14,7 +20,10 @@ import pytest
 from sqlite_utils import Database
 
 from slowatch.cli import main
-from slowatch.store import MIGRATIONS
+from slowatch.clock import FakeClock
+from slowatch.config.schema import RetentionConfig
+from slowatch.errors import StoreError
+from slowatch.store import MIGRATIONS, Store
 from slowatch.store.schema import migrate, user_version
 
 
@@ -48,11 +57,16 @@ def _version(path: Path) -> int:
         conn.close()
 
 
+def _ago(seconds: float) -> str:
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+
+
 COMMANDS = (
     ["silence", "--endpoint", "api", "--until", "2099-01-01T00:00Z", "--lock-wait", "5"],
     ["annotate", "--kind", "deploy", "--text", "v2", "--lock-wait", "5"],
-    ["correct", "--consumer", "shop", "--from", "2026-01-01T00:00Z", "--to", "2026-01-01T01:00Z", "--lock-wait", "5"],
-)
+    ["correct", "--consumer", "shop", "--from", _ago(3600), "--to", _ago(1800), "--reason", "bad deploy",
+     "--lock-wait", "5"],
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
@@ -68,3 +82,40 @@ def test_a_newer_schema_is_refused_in_one_line(
     assert f"schema version {len(MIGRATIONS) + 1}, newer than this slowatch knows" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert _version(db) == len(MIGRATIONS) + 1
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_an_older_schema_is_left_to_the_daemon_to_migrate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    db = tmp_path / "s.db"
+    _database(db, 5)  # the rollups a v5 daemon writes (latency_sum) are gone after v6
+    config = _config(tmp_path, db)
+    code = main([command[0], "-c", config, *command[1:]])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "schema version 5, older than this slowatch (11)" in err and "slowatch run" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _version(db) == 5
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_a_new_database_is_created_by_a_command(tmp_path: Path, command: list[str]) -> None:
+    db = tmp_path / "s.db"
+    assert main([command[0], "-c", _config(tmp_path, db), *command[1:]]) == 0
+    assert _version(db) == len(MIGRATIONS)
+
+
+async def test_the_maintaining_store_migrates_what_a_command_refused(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    await asyncio.to_thread(_database, db, 5)
+    kw = {"clock": FakeClock(1_800_000_000.0), "retention": RetentionConfig(), "close_timeout": 2.0}
+    tool = Store(str(db), maintain=False, **kw)
+    with pytest.raises(StoreError, match="older than this slowatch"):
+        await tool.start()
+    await tool.close()
+    assert await asyncio.to_thread(_version, db) == 5
+    daemon = Store(str(db), **kw)
+    await daemon.start()
+    await daemon.close()
+    assert await asyncio.to_thread(_version, db) == len(MIGRATIONS)
