@@ -56,7 +56,7 @@ def run_correct(args: argparse.Namespace) -> int:
     path = args.db or config.server.database
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=args.lock_wait)
-        migrate(Database(conn), path=path)
+        migrate(Database(conn), path=path, upgrade=False)  # a daemon may be running on it (schema.py)
     except (sqlite3.Error, StoreError) as e:
         print(f"cannot open {path}: {e}", file=sys.stderr)
         return 2

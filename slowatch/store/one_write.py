@@ -7,7 +7,8 @@ time. The daemon's own transactions last milliseconds to a second; a write lock 
 start) used to keep these commands retrying without end, a log line per retry. Now they give up after
 `wait` seconds with one line that says why and that nothing was written (the queued write is discarded;
 a lock released in the very last moment may still let it through, which is harmless: both writes are
-"add this row" and the caller may simply run again).
+"add this row" and the caller may simply run again). A database the store cannot open (one written by a
+newer slowatch, a hard-linked one) is the same: one line that says why, not a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlite_utils import Database
 
 from slowatch.clock import SystemClock
 from slowatch.config.schema import RetentionConfig
+from slowatch.errors import StoreError
 
 CLI_WAIT = 30.0
 LOCK_WAIT_HELP = f"seconds to wait for a database another process keeps locked (default {CLI_WAIT:g})"
@@ -31,7 +33,10 @@ async def write_once(path: str, retention: RetentionConfig, work: Callable[[Data
     from slowatch.store.store import Store  # (the command line imports this module for CLI_WAIT alone)
 
     store = Store(path, clock=SystemClock(), retention=retention, maintain=False, close_timeout=0.0)
-    await store.start()
+    try:
+        await store.start()
+    except StoreError as e:  # a newer schema, a hard link, a file that is no database: one line, no traceback
+        return str(e)
     try:
         store.submit(work)
         await asyncio.wait_for(store.flush(fold=False), wait)

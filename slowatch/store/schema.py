@@ -170,17 +170,27 @@ def user_version(db: Database) -> int:
     return int(row[0])
 
 
-def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, path: str = "") -> int:
+def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, path: str = "", upgrade: bool = True) -> int:
     """Apply the migrations this database has not seen yet; return how many ran.
 
     `db` must be in driver autocommit mode (isolation_level=None). Raises StoreError if the
     database was written by a newer slowatch (user_version > len(migrations)) or a migration fails.
+    `upgrade=False` (the commands that add a row beside a running daemon: silence, annotate, correct)
+    creates a new database but raises StoreError for an older one instead of migrating it: the
+    daemon of the older slowatch may still be running on it, and a migration under it breaks it
+    (v6 dropped the `rollups.latency_sum` its writer writes). The upgraded `slowatch run` migrates it.
     """
     current = user_version(db)
     if current > len(migrations):
         raise StoreError(
             f"database {path or '?'} has schema version {current}, newer than this slowatch knows "
             f"({len(migrations)}): upgrade slowatch or point server.database at another file"
+        )
+    if not upgrade and 0 < current < len(migrations):
+        raise StoreError(
+            f"database {path or '?'} has schema version {current}, older than this slowatch ({len(migrations)}): "
+            "restart `slowatch run` with this version first (it migrates the database; an older daemon "
+            "still running on it would break), then run this command again"
         )
     for version in range(current + 1, len(migrations) + 1):
         step = migrations[version - 1]

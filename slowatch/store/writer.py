@@ -153,7 +153,7 @@ class Writer:
             conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             self._file.remember()
             self._default_page_count = int(conn.execute("PRAGMA max_page_count").fetchone()[0])
-            applied = migrate(db, self._migrations, path=self.path)
+            applied = migrate(db, self._migrations, path=self.path, upgrade=self.maintain)  # (schema.py)
             if applied:
                 logger.info("store: applied %d migration(s): path=%s", applied, self.path)
             if self.maintain:  # (a store with maintain=False records no results: it needs neither)
