@@ -187,10 +187,10 @@ def keep_host_at_origin(headers: dict[str, str], url: URL, server_name: str | No
     host_set = any(name.lower() == "host" for name in headers)
     if not host_set and server_name is None:
         return {}
-    origin = url.origin()
+    origin = (url.scheme, url.host, url.port)  # not url.origin(): `https://h:443` and `https://h` differ there
 
     async def own_host(req: aiohttp.ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        if req.url.origin() != origin:
+        if (req.url.scheme, req.url.host, req.url.port) != origin:
             host = req.url.host_port_subcomponent
             if host_set and host is not None:
                 req.headers[hdrs.HOST] = host

@@ -3,6 +3,7 @@ certificates, mTLS, and TLS-hostile servers."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -291,6 +292,27 @@ async def test_https_server_name_checks_the_certificate_of_a_backend_probed_by_i
     moved = await http.probe(http_endpoint(f"https://127.0.0.1:{away}/away", tls=tls_options), ctx)
     assert moved.outcome is Outcome.SUCCESS, moved.message
     assert moved.final_url == f"https://localhost:{good}/ok"
+
+
+async def test_https_server_name_is_kept_on_a_redirect_to_the_same_origin_spelled_without_its_default_port(
+    ctx: ProbeContext, certs: CertSet
+) -> None:
+    """`https://addr:443/` and `https://addr/` are one origin: a redirect between them (a server writes its absolute
+    Location without the default port) still checks the configured `server_name` (yarl's `origin()` of the two
+    differs, which read as another origin: the certificate was checked against the address, a `tls_error`)."""
+    hop = HostileHttp(routes={"/away": redirect(lambda req: "https://127.0.0.2/ok")})
+    try:
+        server = await asyncio.start_server(hop, "127.0.0.2", 443, ssl=certs.server_context("wrong_host"))
+    except OSError as e:  # not root, or 443 taken
+        pytest.skip(f"cannot listen on 127.0.0.2:443: {e}")
+    try:
+        tls_options = {"ca_file": str(certs.ca_file), "server_name": "other.example"}
+        result = await http.probe(http_endpoint("https://127.0.0.2:443/away", tls=tls_options), ctx)
+        assert result.outcome is Outcome.SUCCESS, result.message
+        assert result.final_url == "https://127.0.0.2/ok"
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def test_server_name_is_refused_where_it_would_do_nothing() -> None:
