@@ -50,7 +50,7 @@ async def prepare(running: ClusterView, endpoints: Sequence[Endpoint], new: Conf
     changes = await _thread(cpu, diff_endpoints, endpoints, local.endpoints)
     workers = await _thread(cpu, worker_count, local.server.probe_workers, local.endpoints)
     if changes:
-        await _thread(cpu, metrics.set_endpoints, local.endpoints)
+        await _thread(cpu, metrics.set_endpoints, local.endpoints, frozenset(changes.changed))
     return Switch(view, changes, workers, cpu[0])
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import Metric
@@ -102,9 +102,12 @@ class ProbeMetrics(Collector):
         )  # registered first: /metrics writes the per-endpoint families last, and so does the client then
         registry.register(self)
 
-    def set_endpoints(self, endpoints: Iterable[Endpoint]) -> None:
+    def set_endpoints(self, endpoints: Iterable[Endpoint], changed: Collection[str] = ()) -> None:
         """Keep the slots (and cached text) of endpoints whose labels are unchanged; series of the others start
-        afresh or go. Endpoints added start without series (and clean: nothing to render until a result)."""
+        afresh or go. Endpoints added start without series (and clean: nothing to render until a result).
+        A kept slot of an endpoint in `changed` (its definition edited: a reload) keeps its counters, but its
+        next result replaces its last-result series (steps, phases, certificate expiry) instead of adding to
+        them, so a step renamed or removed, or TLS dropped, leaves no series behind."""
         width, families = len(self._bounds or ()), len(self._specs)
         old = self._by_name
         new: dict[str, EndpointSlot] = {}
@@ -116,6 +119,8 @@ class ProbeMetrics(Collector):
                 kind = KINDS[ep.kind]
                 gauges = tuple(g for g in kind.gauges if self._phases or not g.phases)
                 slot = EndpointSlot(ep.name, ep.kind, extra, width, families, gauges, kind.status_code)
+            elif ep.name in changed:
+                slot.redefined = True
             new[ep.name] = slot
         self._by_name = new
         self._slots = tuple(new.values())  # one reference swap: a scrape sees the old set or the new one
@@ -136,6 +141,10 @@ class ProbeMetrics(Collector):
             slot.duration_sum += seconds
         if slot.reports_status:
             slot.status = result.status_code or 0
+        if slot.redefined:  # the first result since a reload edited the endpoint: what it no longer has goes
+            slot.redefined = False
+            slot.gauges = {} if slot.kind_gauges else slot.gauges
+            slot.cert_expiry = None
         for gauge in slot.kind_gauges:
             values = gauge.values(result)
             if values:

@@ -54,6 +54,7 @@ class EndpointSlot:
         "ok",
         "outcome",
         "outcomes",
+        "redefined",
         "reports_status",
         "splits",
         "status",
@@ -98,6 +99,7 @@ class EndpointSlot:
         self.buckets = [0] * buckets if buckets else _NO_BUCKETS  # per bucket, not cumulative; the last is +Inf
         self.duration_sum = 0.0
         self.dirty = False  # set by each observation: `chunks` is stale
+        self.redefined = False  # set by a reload that edited the endpoint (`ProbeMetrics.set_endpoints`)
         self.chunks: tuple[str, ...] = ("",) * families  # the last rendering: no series before the first result
 
 
