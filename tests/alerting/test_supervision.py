@@ -80,6 +80,11 @@ async def test_a_notification_the_sink_cannot_render_fails_after_three_tries_and
         await r.probe("a")
         acked = await receiver.wait_acked(1)
     assert len(receiver.attempts) == 1 and "endpoint a is down" in acked[0].body["text"]
+    # (the receiver has answered; the dispatcher records the acknowledgement in the outbox right after)
+    deadline = asyncio.get_running_loop().time() + 5
+    while "pending" in {row.status for row in await r.store.read(list_outbox)}:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
     rows = {row.event_id: row for row in await r.store.read(list_outbox)}
     assert (rows[odd.event_id].status, rows[odd.event_id].attempts) == ("failed", INTERNAL_STRIKES)
     assert rows[odd.event_id].last_error == "internal error: KeyError: 'escalated'"
