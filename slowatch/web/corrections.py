@@ -21,7 +21,7 @@ from aiohttp import web
 from slowatch.slo.corrections import reason_problems, revoke_problems, validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
 from slowatch.web.auth import operator_name, presented_token
-from slowatch.web.params import json_error
+from slowatch.web.params import Query, json_error
 from slowatch.web.view import VIEW
 
 SYNC: web.AppKey[Callable[[], Awaitable[int]]] = web.AppKey("corrections_sync", Callable[[], Awaitable[int]])  # type: ignore[arg-type]
@@ -78,6 +78,7 @@ async def _record(request: web.Request, row: dict[str, Any]) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
+    Query(request)
     view = request.app[VIEW]
     body = await _body(request)
     unknown = sorted(set(body) - {"consumer", "slo", "endpoint", "from", "to", "reason"})
@@ -99,6 +100,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def revoke(request: web.Request) -> web.Response:
+    Query(request)
     view = request.app[VIEW]
     try:
         target = int(request.match_info["id"])
@@ -122,6 +124,8 @@ async def revoke(request: web.Request) -> web.Response:
 
 
 async def listing(request: web.Request) -> web.Response:
+    Query(request)
+
     def read(db: Any) -> tuple[list[dict[str, Any]], dict[int, bool]]:
         conn: sqlite3.Connection = db.conn
         return all_corrections(conn), applied(conn)
