@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,7 +30,10 @@ SYNC: web.AppKey[Callable[[], Awaitable[int]]] = web.AppKey("corrections_sync", 
 
 def parse_time(value: object, name: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        seconds = float(value) if isinstance(value, float) or abs(value) < 10**300 else math.inf  # 1e400: no float
+        if not math.isfinite(seconds):
+            raise ValueError(f"{name}: not a time: {str(value)[:40]} (ISO 8601 with an offset, or unix seconds)")
+        return seconds
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -51,3 +51,12 @@ async def test_the_pages_still_take_their_own_parameters(daemon: Daemon) -> None
                  "/api/v1/prometheus/rules", "/api/v1/corrections", "/consumers/shop?token=whatever"):  # fmt: skip
         status, _, text = await request(daemon, "GET", path)
         assert status == 200, (path, text[:200])
+
+
+@pytest.mark.parametrize("number", ["9" * 400, "-" + "9" * 400, "1e400", "NaN", "-Infinity"])
+async def test_a_correction_time_too_large_for_a_float_is_a_400(daemon: Daemon, number: str) -> None:
+    """A 400-digit integer is valid JSON that `float()` cannot hold: it was an OverflowError (500)."""
+    body = f'{{"consumer": "shop", "from": {number}, "to": 1, "reason": "a hostile number"}}'.encode()
+    status, _, text = await request(daemon, "POST", "/api/v1/corrections", body)
+    assert status == 400, text[:300]
+    assert "from: " in json.loads(text)["error"]
