@@ -35,7 +35,7 @@ async def post(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     try:
         doc = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested 100,000 deep
         raise bad_parameter("body", "must be a JSON object") from None
     config = view.config
     if config.server.auth is None:

@@ -60,3 +60,12 @@ async def test_a_correction_time_too_large_for_a_float_is_a_400(daemon: Daemon, 
     status, _, text = await request(daemon, "POST", "/api/v1/corrections", body)
     assert status == 400, text[:300]
     assert "from: " in json.loads(text)["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/corrections", "/api/v1/corrections/1/revoke", "/api/v1/annotations"])
+async def test_a_deeply_nested_json_body_is_a_400(daemon: Daemon, path: str) -> None:
+    """100,000 nested objects (600 kB, under the 1 MiB body limit) exhaust json's recursion: a RecursionError (500)."""
+    body = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    status, _, text = await request(daemon, "POST", path, body)
+    assert status == 400, text[:300]
+    assert "JSON object" in json.loads(text)["error"]
