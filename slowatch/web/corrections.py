@@ -21,7 +21,7 @@ from aiohttp import web
 
 from slowatch.slo.corrections import reason_problems, revoke_problems, validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
-from slowatch.web.auth import operator_name, presented_token
+from slowatch.web.auth import access, presented_token
 from slowatch.web.params import Query, json_error
 from slowatch.web.view import VIEW
 
@@ -97,7 +97,7 @@ async def create(request: web.Request) -> web.Response:
     errors = validate(view.config, consumer, slo, endpoint, start, end, reason, view.now())
     if errors:
         raise _bad("; ".join(errors))
-    author = operator_name(view.config, presented_token(request)) or "operator"
+    author = access(request).operator_name(presented_token(request)) or "operator"
     row = {"created_at": view.now(), "author": author, "action": "correct", "consumer": consumer, "slo": slo,
            "endpoint": endpoint, "start": start, "end": end, "reason": reason, "revokes": None}  # fmt: skip
     return await _record(request, row)
@@ -121,7 +121,7 @@ async def revoke(request: web.Request) -> web.Response:
         raise _bad(f"correction #{target} is already revoked (by #{found['revoked_by']})")
     if problems := revoke_problems(view.config, found, view.now()):
         raise _bad(problems[0])
-    author = operator_name(view.config, presented_token(request)) or "operator"
+    author = access(request).operator_name(presented_token(request)) or "operator"
     keep = {k: found[k] for k in ("consumer", "slo", "endpoint", "start", "end")}
     row = {"created_at": view.now(), "author": author, "action": "revoke", **keep, "reason": reason, "revokes": target}
     return await _record(request, row)
