@@ -94,9 +94,7 @@ def render_page(
     c = f.consumer
     description = f"<p class='muted'>{escape(c.description)}</p>" if c.description else ""
     description += f"<p class='partial'><strong>{escape(note)}</strong></p>" if note else ""
-    slos = (
-        "".join(slo_card(s, f.now, marks) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
-    )
+    slos = "".join(slo_card(s, marks) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
