@@ -123,7 +123,7 @@ class SloAlerts:
             if f is None:
                 self.book.fire(build(), quiet, decision)
             else:
-                f.clear_since = None
+                f.clear_since, f.confirmed = None, True
                 if not f.notified and quiet is None:
                     self.book.notify(key, decision)
         elif f is not None:
