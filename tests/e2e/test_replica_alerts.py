@@ -5,6 +5,8 @@ stand-in behind two clustered `prometheus-alertmanager`s; slowatch.topology), lo
    replica is killed (SIGKILL) mid-outage and restarted after the other one resolved it.
 2. The whole Alertmanager cluster down for a while, then back: the outage's alert arrives once firing and once
    resolved, and both replicas' outboxes drain.
+3. Three locations with a quorum of 2, every instance routed to Alertmanager: one location's blip pages no
+   one (neither an instance nor the rules); two failing locations page once (the rules' quorum alert).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from slowatch.topology import AmTiming, Delivery, Topology, grid
+from slowatch.topology import AmTiming, Delivery, InstanceSpec, Topology, grid
 from slowatch.topology.processes import get_json
 from tests.e2e.test_cluster_topology import FAILING, binaries, eventually
 
@@ -153,6 +155,57 @@ async def test_alertmanager_down_then_back_gets_each_alert_once_and_both_outboxe
         await asyncio.sleep(6)  # a group_interval: a duplicate would be here
         got = ours(topo)
         assert Counter(d.status for d in got) == {"firing": 1, "resolved": 1}, got
+    finally:
+        codes = await topo.stop()
+    assert set(codes.values()) == {0}, codes
+
+
+def location_config() -> str:
+    return f"""\
+server: {{database: ./slowatch.db, jitter: 0, cluster: {{locations: [eu, us, ap]}}}}
+defaults: {{interval: 1s, timeout: 500ms, alerts: {{failure_threshold: 2, success_threshold: 2}}}}
+endpoints:
+  - {{name: api, kind: http, url: "http://${{TARGET}}", alerts: {{locations: {{quorum: 2}}}}}}
+consumers:
+  - name: shop
+    endpoints: [api]
+    slos: [{{name: up, sli: availability, objective: 99, window: 30d, locations: {{quorum: 2}}}}]
+alerting: {{evaluate_interval: 1s}}
+{SINKS}"""
+
+
+async def test_a_local_blip_pages_no_one_when_every_location_sends_to_alertmanager(
+    target: TestServer, tmp_path: Path
+) -> None:
+    prometheus, alertmanager = binaries()
+    config = tmp_path / "slowatch.yaml"
+    config.write_text(location_config())
+    where = {loc: f"127.0.0.1:{target.port}/switch/{loc}" for loc in ("eu", "us", "ap")}
+    specs = [InstanceSpec(location=loc, env={"TARGET": url}) for loc, url in where.items()]
+    topo = Topology(tmp_path / "topology", config, specs, prometheus=prometheus, alertmanager=alertmanager)
+    target.app[FAILING].add("eu")  # the network near the eu monitor is broken
+    await topo.start()
+    try:
+
+        async def eu_down() -> list[str]:
+            down = await topo.values("slowatch_probe_success == 0", "location")
+            return [] if set(down) == {("eu",)} else [f"down {down}"]
+
+        await eventually(eu_down, 30, "eu alone seeing api down")
+        await asyncio.sleep(8)  # past the failure threshold, a resend and Alertmanager's group_wait
+        assert not topo.slack.deliveries, topo.slack.deliveries
+        target.app[FAILING].add("us")
+
+        async def paged() -> list[str]:
+            return [] if any(d.status == "firing" for d in topo.slack.deliveries) else ["nothing yet"]
+
+        await eventually(paged, 30, "a page with two of three locations failing")
+        await asyncio.sleep(6)  # a group_interval: other pages about the same outage would be here
+        firing = [d for d in topo.slack.deliveries if d.status == "firing"]
+        assert [(d.labels["alertname"], d.labels.get("endpoint")) for d in firing] == [
+            ("SlowatchEndpointDown", "api")
+        ], firing
+        assert "alert_key" not in firing[0].labels, firing  # the rules' quorum alert, not one location's own
     finally:
         codes = await topo.stop()
     assert set(codes.values()) == {0}, codes
