@@ -186,8 +186,11 @@ class AlertService:
 
     # -- sinks ---------------------------------------------------------------------------------
     def _firing_for(self, sink: str) -> list[AlertEvent]:
+        """What to re-post to `sink` (Alertmanager): notified alerts this process has confirmed (`Firing.confirmed`)."""
         return [
-            f.event for f in self.book.firing.values() if f.notified and sink in self.book.router.sinks_for(f.event)
+            f.event
+            for f in self.book.firing.values()
+            if f.notified and f.confirmed and sink in self.book.router.sinks_for(f.event)
         ]
 
     async def test_sink(self, name: str) -> Attempt:
