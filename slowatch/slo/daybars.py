@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from slowatch.slo.budget import error_budget
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.timeline import Span
 
@@ -39,7 +40,7 @@ def classify(good: int, total: int, objective: float, excluded: int, maintenance
     sli = good / total
     if sli >= objective:
         return "good"
-    return "degraded" if (1.0 - sli) / (1.0 - objective) <= BAD_BURN else "bad"
+    return "degraded" if (1.0 - sli) / error_budget(objective) <= BAD_BURN else "bad"
 
 
 def day_range(now: float, days: int) -> list[int]:

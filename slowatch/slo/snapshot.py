@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from slowatch.slo import budget
 from slowatch.slo.budget import too_few_events
 from slowatch.slo.display import units_needed
 
@@ -69,7 +70,7 @@ class SloStatus:
 
     @property
     def error_budget(self) -> float:
-        return 1.0 - self.objective
+        return budget.error_budget(self.objective)
 
     def time_left(self) -> float | None:
         """The error budget left as time: the budget's share of the window less the bad time so far, (1 - SLI)
