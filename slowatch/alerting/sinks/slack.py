@@ -2,7 +2,9 @@
 
 Slack answers 200 `ok`; 400 `invalid_payload`, 403 `action_prohibited`, 404 `no_service` /
 `channel_not_found`, 410 `channel_is_archived` are permanent; 429 carries `Retry-After`; 5xx are
-retried (base.Sink.classify). Names (consumers, SLOs, endpoints) are config `Name`s and safe as
+retried (base.Sink.classify). A 2xx whose whole body is one of Slack's error codes (`ERRORS`: what
+legacy webhooks and some Slack-compatible receivers answer) was not posted: permanent, like the 4xx
+carrying that code, never counted as delivered. Names (consumers, SLOs, endpoints) are config `Name`s and safe as
 they are; anything taken from a target (error messages, bodies, the outcome) is shown by `quoted`
 (text.py): escaped, truncated and inside an inline code span, so no mention, link, formatting or
 emoji it carries works.
@@ -13,11 +15,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from multidict import CIMultiDictProxy
+
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.sinks.base import Request, Sink
+from slowatch.alerting.sinks.base import Attempt, Request, Sink
 from slowatch.alerting.sinks.text import burn, clip, duration, escape, left, quoted, quoted_in, used, when
 from slowatch.config.alerting import SlackSinkConfig
 
+ERRORS = frozenset({
+    "invalid_payload", "no_text", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
+    "missing_text_or_fallback_or_attachments", "too_many_attachments", "user_not_found", "channel_not_found",
+    "channel_is_archived", "action_prohibited", "posting_to_general_channel_denied", "no_service",
+    "no_service_id", "no_team", "team_disabled", "invalid_token",
+})  # fmt: skip
+"""Slack's incoming-webhook error codes that mean the message will never be posted (`rollup_error`,
+its 500, is not here: retried)."""
 ICON = {"firing": ":rotating_light:", "reminder": ":bell:", "resolved": ":white_check_mark:"}
 WORD = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}
 Block = dict[str, Any]
@@ -201,8 +213,13 @@ class SlackSink(Sink):
     def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request:
         return Request(self._url.get_secret_value(), message(events, self.external_url, test=test), {})
 
+    def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
+        if 200 <= status < 300 and body.strip() in ERRORS:
+            return Attempt(ok=False, permanent=True, error=f"HTTP {status} with Slack's error: {body.strip()}")
+        return super().classify(status, body, headers)
+
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value()]
 
 
-__all__ = ["SlackSink", "message"]
+__all__ = ["ERRORS", "SlackSink", "message"]
