@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -160,3 +161,44 @@ async def test_hung_sink_does_not_delay_probes_or_other_sinks(
         assert time.monotonic() - started < 8.0  # shutdown is bounded with a send in flight
     finally:
         await hung.close()
+
+
+async def test_a_permanent_slack_error_is_visible_in_the_api_metrics_and_log_never_the_url(
+    tmp_path: Path, targets: TestServer, hook: FakeReceiver, daemons: list[DaemonProcess]
+) -> None:
+    """A Slack webhook whose channel is gone: one attempt, then `failed` in /metrics, the log and
+    /api/v1/alerts (`sinks`), while a second sink that keeps answering 503 shows what it retries."""
+    flaky = await FakeReceiver().start()
+    flaky.default = Reply(503, "upstream down")
+    hook.default = Reply(404, "channel_not_found")
+    try:
+        secret = "/services/T0E2ESECRET/B0E2ESECRET/e2eSECRETxyz"
+        sinks = (
+            f'  oncall: {{kind: slack, webhook_url: "{hook.url(secret)}"}}\n'
+            f'  feed: {{kind: slack, webhook_url: "{flaky.url(secret)}", retry_initial: 100ms, retry_max: 200ms}}'
+        )
+        config = daemon_config(tmp_path, targets, ["e1"], sinks, "  - {match: {}, sinks: [oncall, feed]}")
+        daemon = DaemonProcess(config, tmp_path)
+        daemons.append(daemon)
+        await daemon.start()
+        targets.app[DOWN].add("e1")
+        await daemon.wait_for_metric('slowatch_notifications_total{outcome="failed",sink="oncall"} 1.0')
+        await wait_until(lambda: len(flaky.attempts) >= 2, what="retries of the flaky sink")
+        _, text = await daemon.get("/api/v1/alerts")
+        doc = json.loads(text)
+        assert [a["alert"] for a in doc["alerts"]] == ["endpoint:e1"]
+        feed, oncall = doc["sinks"]
+        assert (oncall["sink"], oncall["kind"], oncall["failed"], oncall["pending"]) == ("oncall", "slack", 1, 0)
+        assert oncall["last_failure"]["status"] == "failed"
+        assert oncall["last_failure"]["event"].startswith("endpoint:e1@")
+        assert oncall["last_failure"]["error"] == "HTTP 404: channel_not_found"
+        assert (feed["sink"], feed["failed"], feed["pending"], feed["last_failure"]) == ("feed", 0, 1, None)
+        assert feed["retrying"]["error"] == "HTTP 503: upstream down" and feed["retrying"]["attempts"] >= 1
+        assert len(hook.attempts) == 1  # permanent: never retried
+        metrics = await daemon.metrics()
+        assert await daemon.stop(signal.SIGTERM) == 0
+        log = daemon.log()
+        assert "rejected permanently" in log and "sink=oncall" in log and "channel_not_found" in log
+        assert "SECRET" not in text + metrics + log
+    finally:
+        await flaky.close()
