@@ -202,3 +202,51 @@ async def test_a_permanent_slack_error_is_visible_in_the_api_metrics_and_log_nev
         assert "SECRET" not in text + metrics + log
     finally:
         await flaky.close()
+
+
+async def test_sigkill_after_the_receiver_got_the_post_resends_it_once_with_the_same_key(
+    tmp_path: Path, targets: TestServer, daemons: list[DaemonProcess]
+) -> None:
+    """The residual window of at-least-once: the receiver has the POST, the daemon dies before it
+    records the acknowledgement. The next start sends that notification once more (same
+    `Idempotency-Key`), and nothing else twice."""
+    victim: list[DaemonProcess] = []
+    seen: list[tuple[str, str]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append((request.headers["Idempotency-Key"], body["events"][0]["status"]))
+        if len(seen) == 2 and victim[0].proc is not None:  # the second notification: kill -9 mid-delivery
+            victim[0].proc.kill()
+            await victim[0].proc.wait()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        sinks = f'  hook: {{kind: webhook, url: "{server.make_url("/hook")}", retry_initial: 100ms}}'
+        config = daemon_config(tmp_path, targets, ["e1", "e2"], sinks, "  - {match: {}, sinks: [hook]}")
+        first = DaemonProcess(config, tmp_path)
+        victim.append(first)
+        daemons.append(first)
+        await first.start()
+        targets.app[DOWN].add("e1")
+        await wait_until(lambda: len(seen) == 1, what="e1 firing delivered")
+        targets.app[DOWN].add("e2")
+        await wait_until(lambda: first.proc is not None and first.proc.returncode is not None, what="the kill")
+        second = DaemonProcess(config, tmp_path)
+        daemons.append(second)
+        await second.start()
+        await wait_until(lambda: len(seen) >= 3, what="the re-send")
+        targets.app[DOWN].clear()
+        await wait_until(lambda: len(seen) >= 5, what="both resolved")
+        await asyncio.sleep(1.5)
+        keys = [k for k, _ in seen]
+        assert keys[1] == keys[2] and keys[1].startswith("endpoint:e2@")  # the one in flight, sent again
+        assert len(keys) == 5 and len(set(keys)) == 4, seen  # and nothing else twice
+        assert sorted(s for _, s in seen[3:]) == ["resolved", "resolved"]
+        assert await second.stop(signal.SIGTERM) == 0
+    finally:
+        await server.close()
