@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from slowatch.alerting.outbox import list_outbox
-from tests.alerting.conftest import http_endpoint, make_config, slack_sink
+from tests.alerting.conftest import FAST_SINK, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Reply, Target
 from tests.alerting.test_delivery import metrics_text
 
@@ -60,3 +60,45 @@ async def test_slack_ok_and_other_2xx_bodies_are_deliveries(
     receiver.default = Reply(200, '{"success": true}')  # e.g. Rocket.Chat's Slack-compatible hook
     r = await one_alert(tmp_path, target, rig, slack_sink(receiver.url()))
     await until(lambda: r.service.dispatcher.counters[("oncall", "delivered")])
+
+
+async def test_a_flapping_endpoint_through_an_outage_is_delivered_in_order_and_slack_shows_each_alert_once(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    """60 FIRING/RESOLVED pairs queue up while both sinks answer 503. After recovery the webhook gets
+    every event in order (the last one RESOLVED), and Slack's grouped message lists the alert once,
+    in its latest state: not "60 firing, 60 resolved" for one endpoint that is up again."""
+    receiver.default = Reply(503, "down")
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("a", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={
+            "slack": slack_sink(receiver.url("/slack")),
+            "hook": {"kind": "webhook", "url": receiver.url("/hook"), **FAST_SINK},
+        },
+        routes=[{"match": {}, "sinks": ["slack", "hook"]}],
+    )
+    r = await rig(config)
+    for _ in range(60):
+        target.up = False
+        await r.probe("a")
+        target.up = True
+        await r.probe("a")
+    workers = r.service.dispatcher.workers
+    await until(lambda: len(workers["slack"].queue) == 120 and len(workers["hook"].queue) == 120)
+    receiver.default = Reply(200, "ok")
+    await until(lambda: not workers["slack"].queue and not workers["hook"].queue, 20)
+    hook = [e for a in receiver.acked if a.path == "/hook" for e in a.body["events"]]
+    assert [e["status"] for e in hook] == ["firing", "resolved"] * 60  # every event, in order
+    assert [e["since"] for e in hook] == sorted(e["since"] for e in hook)
+    slack = [a.body for a in receiver.acked if a.path == "/slack"]
+    grouped = [b for b in slack if "at once" in b["text"]]
+    assert grouped, [b["text"] for b in slack]
+    for body in grouped:
+        lines = [ln for blk in body["blocks"][2:] if "text" in blk for ln in blk["text"]["text"].splitlines()]
+        assert len([ln for ln in lines if "endpoint a is down" in ln]) == 1, lines  # the alert once
+        assert body["text"].startswith("1 alert at once (")
+    last = grouped[-1]
+    assert last["text"].endswith("0 firing, 1 resolved")  # its latest state: up again
+    rows = await r.store.read(lambda db: list_outbox(db, 1000))
+    assert len(rows) == 240 and {row.status for row in rows} == {"delivered"}

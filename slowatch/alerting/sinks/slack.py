@@ -7,11 +7,13 @@ legacy webhooks and some Slack-compatible receivers answer) was not posted: perm
 carrying that code, never counted as delivered. Names (consumers, SLOs, endpoints) are config `Name`s and safe as
 they are; anything taken from a target (error messages, bodies, the outcome) is shown by `quoted`
 (text.py): escaped, truncated and inside an inline code span, so no mention, link, formatting or
-emoji it carries works.
+emoji it carries works. A grouped message (storm control) has one line per alert, in the latest
+state the group holds for it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -176,12 +178,23 @@ def context(e: AlertEvent, url: str | None) -> Block:
 
 
 def grouped(events: Sequence[AlertEvent], url: str | None) -> dict[str, Any]:
-    firing = sum(1 for e in events if e.firing)
-    resolved = len(events) - firing
+    """One line per alert, in its latest state: after an outage a flapping endpoint's 120 queued
+    FIRING/RESOLVED events read as the one alert, not as "60 firing" when it is up again."""
+    latest: dict[str, AlertEvent] = {}
+    seen: Counter[str] = Counter()
+    for e in events:  # (a dict keeps each alert where it first appeared)
+        latest[e.alert_key] = e
+        seen[e.alert_key] += 1
+    firing = sum(1 for e in latest.values() if e.firing)
+    resolved = len(latest) - firing
     title = f"{len(events)} alerts at once: {firing} firing, {resolved} resolved"
+    if len(latest) < len(events):
+        counts = f"{firing} firing, {resolved} resolved"
+        title = f"{plural(len(latest), 'alert')} at once ({len(events)} notifications): {counts}"
     lines = [f"{ICON[e.status]} *{WORD[e.status]}* {e.severity} — {escape(e.title, 120)}"
              + (f": {quoted(str(e.details['error']), 100)}" if e.firing and e.details.get("error") else "")
-             for e in events]  # fmt: skip
+             + (f" _(latest of {seen[e.alert_key]})_" if seen[e.alert_key] > 1 else "")
+             for e in latest.values()]  # fmt: skip
     blocks: list[Block] = [header(f":rotating_light: {title}"), section("Grouped by storm control (one message).")]
     chunk: list[str] = []
     for line in lines:
@@ -196,6 +209,10 @@ def grouped(events: Sequence[AlertEvent], url: str | None) -> dict[str, Any]:
     if url:
         blocks.append({"type": "context", "elements": [mrkdwn(f"<{url}/|Open in slowatch>")]})
     return {"text": title, "blocks": blocks}
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def test_message(e: AlertEvent) -> dict[str, Any]:
