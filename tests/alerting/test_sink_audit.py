@@ -4,17 +4,23 @@ outbox after a long outage with a flapping endpoint. Real aiohttp receivers on l
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from slowatch.alerting.outbox import list_outbox
 from tests.alerting.conftest import FAST_SINK, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Reply, Target
 from tests.alerting.test_delivery import metrics_text
+from tests.support.certs import make_certs
 
 
 async def one_alert(tmp_path: Path, target: Target, rig: Any, sink: dict[str, Any]) -> Any:
@@ -102,3 +108,136 @@ async def test_a_flapping_endpoint_through_an_outage_is_delivered_in_order_and_s
     assert last["text"].endswith("0 firing, 1 resolved")  # its latest state: up again
     rows = await r.store.read(lambda db: list_outbox(db, 1000))
     assert len(rows) == 240 and {row.status for row in rows} == {"delivered"}
+
+
+async def test_a_receiver_that_accepts_and_never_answers_is_retried_each_attempt_cut_at_the_timeout(
+    tmp_path: Path, target: Target, rig: Any
+) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):  # takes the request, answers nothing, until the client hangs up
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        sink = {**slack_sink(f"http://127.0.0.1:{port}/services/T0/B0/SILENTSECRET"), "timeout": "300ms"}
+        r = await one_alert(tmp_path, target, rig, sink)
+        await until(lambda: r.service.dispatcher.counters[("oncall", "retried")] >= 3)
+        [view] = r.service.sinks_view()
+        assert view["pending"] == 1 and view["retrying"]["error"] == "timeout after 0.3s"  # type: ignore[index]
+        started = time.monotonic()
+        await r.service.stop()
+        assert time.monotonic() - started < 2.5
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("reply", ["trickle", "huge"])
+async def test_a_trickling_or_endless_reply_body_neither_holds_the_worker_nor_is_read_whole(
+    tmp_path: Path, target: Target, rig: Any, reply: str
+) -> None:
+    """200, then the body at 1 byte/s, or 1 GiB of it: the sink reads its 2 KiB at most and goes on."""
+    sent = [0]
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(status=200)
+        await resp.prepare(request)
+        chunk, pause = (b"o", 1.0) if reply == "trickle" else (b"k" * 65536, 0.0)
+        with contextlib.suppress(ConnectionError):
+            while sent[0] < 2**30:
+                await resp.write(chunk)
+                sent[0] += len(chunk)
+                await asyncio.sleep(pause)
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        cpu = time.process_time()
+        r = await one_alert(tmp_path, target, rig, {**slack_sink(str(server.make_url("/hook"))), "timeout": "5s"})
+        await until(lambda: r.service.dispatcher.counters[("oncall", "delivered")], timeout=3)
+        assert time.process_time() - cpu < 2.0
+        await asyncio.sleep(0.3)
+        assert sent[0] < 64 * 2**20  # the client hung up: not a GiB pushed through
+    finally:
+        await server.close()
+
+
+async def test_a_redirect_to_another_host_is_not_followed_and_leaks_nothing(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    elsewhere = await FakeReceiver().start()
+    try:
+        for status in (301, 307):
+            receiver.script.append(Reply(status, "moved", {"Location": elsewhere.url("/collect")}))
+        url = receiver.url("/services/T0/B0/REDIRSECRET")
+        with caplog.at_level(logging.INFO, logger="slowatch"):
+            r = await one_alert(tmp_path, target, rig, {"kind": "webhook", "url": url,
+                                                        "headers": {"Authorization": "Bearer HDRSECRET"}})  # fmt: skip
+            await until(lambda: r.service.dispatcher.counters[("oncall", "failed")])
+            target.up = True
+            await r.probe("a")
+            await until(lambda: r.service.dispatcher.counters[("oncall", "failed")] == 2)
+        assert elsewhere.attempts == []  # neither the body nor the Authorization header went there
+        rows = await r.store.read(list_outbox)
+        assert sorted(row.last_error for row in rows) == ["HTTP 301: moved", "HTTP 307: moved"]
+        assert "REDIRSECRET" not in caplog.text and "HDRSECRET" not in caplog.text
+    finally:
+        await elsewhere.close()
+
+
+async def test_a_receiver_with_a_bad_certificate_is_retried_with_the_reason_and_gets_nothing(
+    tmp_path: Path, target: Target, rig: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    certs = make_certs(tmp_path)
+    receiver = FakeReceiver()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", receiver.handle)
+    server = TestServer(app, host="127.0.0.1", scheme="https")
+    await server.start_server(ssl=certs.server_context("self_signed"))
+    try:
+        with caplog.at_level(logging.INFO, logger="slowatch"):
+            r = await one_alert(tmp_path, target, rig, slack_sink(str(server.make_url("/services/T0/B0/TLSSECRET"))))
+            await until(lambda: r.service.dispatcher.counters[("oncall", "retried")] >= 2)
+        assert receiver.attempts == []
+        [view] = r.service.sinks_view()
+        assert "CERTIFICATE_VERIFY_FAILED" in str(view["retrying"])
+        assert "TLSSECRET" not in caplog.text + str(view)
+    finally:
+        await server.close()
+
+
+async def test_ten_minutes_of_500s_keep_being_retried_at_the_capped_backoff_then_deliver_once(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    receiver.default = Reply(500, "rollup_error")
+    r = await one_alert(tmp_path, target, rig, slack_sink(receiver.url()))  # retry 50ms doubling to 200ms
+    for _ in range(10):  # ten minutes on the fake clock (give_up_after is a day), retries all along
+        seen = len(receiver.attempts)
+        r.clock.advance(60)
+        await until(lambda seen=seen: len(receiver.attempts) >= seen + 2)
+    gaps = [b.at - a.at for a, b in zip(receiver.attempts[3:], receiver.attempts[4:], strict=False)]
+    assert sorted(gaps)[len(gaps) // 2] < 0.3  # retry_max (200 ms) caps the backoff: no growth past it
+    assert not r.service.dispatcher.counters[("oncall", "expired")]
+    receiver.default = Reply(200, "ok")
+    await receiver.wait_acked(1)
+    await asyncio.sleep(0.3)
+    assert len(receiver.acked) == 1
+    [row] = await r.store.read(list_outbox)
+    assert row.status == "delivered" and row.attempts == len(receiver.attempts)
+
+
+async def test_retry_after_as_an_http_date_is_waited_for(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    later = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: waits 1 to 2 s
+    receiver.script.append(Reply(429, "rate_limited", {"Retry-After": later}))
+    await one_alert(tmp_path, target, rig, slack_sink(receiver.url()))
+    await receiver.wait_acked(1)
+    first, second = receiver.attempts
+    assert 0.9 <= second.at - first.at < 2.5  # not retry_initial (50 ms)
