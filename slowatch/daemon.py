@@ -195,6 +195,9 @@ class Daemon:
     def alerts_view(self) -> list[dict[str, object]]:
         return self._alerts.firing_view()
 
+    def sinks_view(self) -> list[dict[str, object]]:
+        return self._alerts.sinks_view()
+
     # --- the probe path ----------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
         """Every attempt goes to history; final results drive metrics and state. O(1), no awaits."""
