@@ -9,6 +9,7 @@ on string scalars.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -186,7 +187,13 @@ class _Builder:
         if node.tag == _BOOL:  # constructors: they accept only its node class)
             return self.constructor.construct_yaml_bool(plain)
         if node.tag == _INT:
-            return self.constructor.construct_yaml_int(plain)
+            try:
+                return self.constructor.construct_yaml_int(plain)
+            except ValueError:  # more decimal digits than int() takes (sys.get_int_max_str_digits)
+                digits = sum(c.isdigit() for c in text)
+                message = f"a whole number of {digits} digits is too long (at most {sys.get_int_max_str_digits()})"
+                self.doc.problem(path, Mark.of(node.start_mark), message, poison=True)
+                return None
         return self.constructor.construct_yaml_float(plain)
 
     def key(self, node: Node, path: Path) -> str | None:

@@ -228,3 +228,10 @@ def test_a_valid_document_is_loaded_without_a_position_per_value(monkeypatch: py
         load_text(text.replace("interval: 10s", "interval: soon"), env=env)
     assert located_parses == [False, False, True]
     assert [(p.line, p.path) for p in err.value.problems] == [(4, "endpoints[0].interval")]
+
+
+def test_an_integer_too_long_for_python_is_a_located_error(errors: Errors) -> None:
+    """Python refuses int() of more than 4,300 decimal digits (a ValueError): it was a traceback."""
+    assert errors("server:\n  max_concurrency: " + "9" * 5000 + "\n") == [
+        "2:20 server.max_concurrency: a whole number of 5000 digits is too long (at most 4300)"
+    ]
