@@ -58,13 +58,21 @@ def _child(node: Any, key: str | int) -> tuple[bool, Any]:
     return False, None
 
 
+def _escaped(secret: str) -> set[str]:
+    """`secret` as repr writes it inside a longer quoted string (`'checkout/a\\nb'`), in either quote style."""
+    core = "".join(c if c in "'\"" else repr(c)[1:-1] for c in secret)
+    return {core, core.replace("'", "\\'")} - {secret}
+
+
 def _scrub(message: str, secrets: Iterable[str], *, min_bare: int) -> str:
-    """Hide each secret quoted (`'s3cret'`) and, when at least `min_bare` long, as a bare word."""
+    """Hide each secret quoted (`'s3cret'`) and, when at least `min_bare` long, as a bare word, also as
+    repr escapes it inside a longer quoted string."""
     for secret in sorted(secrets, key=len, reverse=True):
         if secret.strip():
             message = message.replace(repr(secret), HIDDEN)
             if len(secret) >= min_bare:
-                message = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", HIDDEN, message)
+                for form in (secret, *sorted(_escaped(secret), key=len, reverse=True)):
+                    message = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", HIDDEN, message)
     return message
 
 
