@@ -4,7 +4,8 @@ Stages: YAML text -> located plain data (`yamlnodes`), -> `Config.model_validate
 error), -> the semantic checks in `checks.CHECKS` (on the whole config, or, when some fields are
 invalid, on the valid rest). Each problem is
 reported as `file:line:col path: message`, sorted by position. Values that are secret-typed
-(SecretStr) or came from `${...}` are never echoed.
+(SecretStr) or came from `${...}` are never echoed (nor as repr escapes them inside a longer quoted
+string); a quoted value longer than LONG_QUOTE characters is shortened (`'aaaa…aa' (5000 characters)`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,22 @@ def _child(node: Any, key: str | int) -> tuple[bool, Any]:
     if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
         return True, node[key]
     return False, None
+
+
+LONG_QUOTE = 100
+"""Quoted values in a message longer than this many characters are shortened (`_shorten`)."""
+_QUOTED = re.compile(rf"'(?:[^'\\\n]|\\.){{{LONG_QUOTE},}}'|\"(?:[^\"\\\n]|\\.){{{LONG_QUOTE},}}\"")
+
+
+def _shorten(message: str) -> str:
+    """`'aaaa…aa' (100000 characters)` for each quoted value longer than LONG_QUOTE: a 1 MB value rejected
+    was echoed whole, a 1 MB line in check's output and the daemon's log."""
+
+    def cut(match: re.Match[str]) -> str:
+        quoted = match.group(0)
+        return f"{quoted[:41]}…{quoted[-11:]} ({len(quoted) - 2} characters)"
+
+    return _QUOTED.sub(cut, message) if len(message) > LONG_QUOTE else message
 
 
 def _escaped(secret: str) -> set[str]:
@@ -164,7 +181,7 @@ class _Report:
             _, value = self.value_at(found)
             source = self.doc.source.get(found)
             message = _scrub(message, [v for v in (value, source) if isinstance(v, str)], min_bare=3)
-        message = _scrub(message, (s for s in self.secrets if len(s) >= MIN_SCRUB), min_bare=MIN_SCRUB)
+        message = _shorten(_scrub(message, (s for s in self.secrets if len(s) >= MIN_SCRUB), min_bare=MIN_SCRUB))
         where = mark or self.mark(found, key=key)
         problem = ConfigProblem(
             self.filename,
