@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 from slowatch.config import Config, load_text
 from slowatch.config.endpoints import HttpEndpoint
-from slowatch.config.interpolate import INVALID, interpolate
+from slowatch.config.interpolate import INVALID, NESTED, interpolate
 from slowatch.errors import ConfigError
 from slowatch.probes.registry import KINDS
 from tests.config.conftest import Errors, Loader
@@ -57,6 +57,13 @@ def test_interpolate_reports_what_came_from_the_environment() -> None:
 @pytest.mark.parametrize("text", ["${1ABC}", "${A B}", "${A:default}", "${}", "${UNCLOSED", "x ${A:-b"])
 def test_invalid_expressions(text: str) -> None:
     assert interpolate(text, {"A": "a"}).errors == [INVALID]
+
+
+@pytest.mark.parametrize("text", ["${A:-${B}}", "Bearer ${TOKEN:-${FALLBACK}}", "${A:-x${B:-y}}"])
+def test_a_variable_in_a_default_is_an_error_not_literal_text(text: str) -> None:
+    """`${A:-${B}}` read as the default `${B` and a stray `}`: the value became the text `${B}` (a header
+    `Bearer ${FALLBACK}` sent as written, no error)."""
+    assert interpolate(text, {"B": "b", "FALLBACK": "fb"}).errors == [NESTED]
 
 
 def test_interpolated_config_loads(load_config: Loader) -> None:
