@@ -296,7 +296,15 @@ def verdict(name: str, raw: bytes, mutated: tuple[Any, ...] | None) -> tuple[str
             if leaked:
                 return "BUG-secret", text[:300]
             if not problem.path and not problem.message.startswith(
-                ("invalid YAML", "the top level", "not UTF-8", "aliases expand", "an alias", "mapping keys")
+                (
+                    "invalid YAML",
+                    "the top level",
+                    "not UTF-8",
+                    "aliases expand",
+                    "an alias",
+                    "mapping keys",
+                    "the file is empty",
+                )
             ):
                 return "BUG-nofield", text[:300]
         if mutated is not None:
