@@ -126,6 +126,8 @@ async def _post(args: argparse.Namespace) -> tuple[list[str], int]:
             stored = json.loads(text)["annotation"]
     except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as e:
         return [f"cannot post to {url}: {type(e).__name__}: {e}"], 2
+    except RecursionError:  # json.loads of a hostile answer, e.g. 100,000 nested arrays
+        return [f"cannot post to {url}: its answer is JSON nested too deep"], 2
     return [f"annotated {stored['kind']} at {_iso(stored['ts'])} (id {stored['id']})"], 0
 
 

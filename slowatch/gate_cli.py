@@ -74,6 +74,8 @@ async def ask_daemon(args: argparse.Namespace) -> Outcome:
             doc = json.loads(text)
     except (aiohttp.ClientError, TimeoutError, ValueError) as e:
         return [f"cannot ask {base}: {type(e).__name__}: {e}"], ERROR
+    except RecursionError:  # json.loads of a hostile answer, e.g. 100,000 nested arrays
+        return [f"cannot ask {base}: its answer is JSON nested too deep"], ERROR
     return render(doc if isinstance(doc, dict) else {}, args.format)
 
 
