@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import math
 import os
 from typing import Annotated, Any, Literal
 
-import aiohttp
 from pydantic import Field, ValidationError, field_validator
 
+from slowatch.api_client import DEFAULT_TIMEOUT, TIMEOUT_HELP, ApiError, base_url, call, positive_seconds, redact
 from slowatch.clock import SystemClock
 from slowatch.config.schema import Config
 from slowatch.config.types import Model, Name
@@ -102,7 +101,7 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", action="append", default=[], help="repeatable")
     parser.add_argument("--at", help="when (Unix seconds or ISO 8601 with an offset; default now)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, help=TIMEOUT_HELP)
     parser.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP + " (--config)")
 
 
@@ -114,21 +113,16 @@ def _doc(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _post(args: argparse.Namespace) -> tuple[list[str], int]:
-    url = f"{args.url.rstrip('/')}/api/v1/annotations"
     token = args.token or os.environ.get("SLOWATCH_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        timeout = aiohttp.ClientTimeout(total=args.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as s, s.post(url, json=_doc(args), headers=headers) as r:
-            text = await r.text()
-            if r.status != 201:
-                return [f"{url} answered {r.status}: {text.strip()[:300]}"], 2
-            stored = json.loads(text)["annotation"]
-    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as e:
-        return [f"cannot post to {url}: {type(e).__name__}: {e}"], 2
-    except RecursionError:  # json.loads of a hostile answer, e.g. 100,000 nested arrays
-        return [f"cannot post to {url}: its answer is JSON nested too deep"], 2
-    return [f"annotated {stored['kind']} at {_iso(stored['ts'])} (id {stored['id']})"], 0
+        base = base_url(args.url)
+        doc = await call(
+            base, "/api/v1/annotations", token=token, within=args.timeout, expect=201, json_body=_doc(args)
+        )
+    except ApiError as e:
+        return [redact(str(e), token)], 2
+    stored = doc["annotation"]
+    return [redact(f"annotated {stored['kind']} at {_iso(stored['ts'])} (id {stored['id']})", token)], 0
 
 
 def _iso(ts: float) -> str:
@@ -136,7 +130,7 @@ def _iso(ts: float) -> str:
 
 
 def run_annotate(args: argparse.Namespace, config: Config | None) -> tuple[list[str], int]:
-    if args.url:
+    if args.url is not None:  # even "": an error line, not the --config path
         return asyncio.run(_post(args))
     assert config is not None
     now = SystemClock().time()

@@ -22,8 +22,7 @@ import sqlite3
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
+from slowatch.api_client import DEFAULT_TIMEOUT, TIMEOUT_HELP, ApiError, base_url, call, positive_seconds, redact
 from slowatch.cluster import database_view, stored_shard
 from slowatch.config.schema import Config
 from slowatch.report import collect
@@ -42,7 +41,7 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--consumer", required=True)
     parser.add_argument("--slo", help="only this SLO (default: the consumer's gate over all its SLOs)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the daemon")
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, help=TIMEOUT_HELP)
     parser.add_argument("--format", choices=["text", "json"], default="text")
 
 
@@ -59,24 +58,17 @@ def render(doc: dict[str, Any], fmt: str) -> Outcome:
 
 
 async def ask_daemon(args: argparse.Namespace) -> Outcome:
-    base = args.url.rstrip("/")
+    token = args.token or os.environ.get("SLOWATCH_TOKEN")
     path = f"/api/v1/consumers/{quote(args.consumer, safe='')}"
     if args.slo:
         path += f"/slos/{quote(args.slo, safe='')}"
-    token = args.token or os.environ.get("SLOWATCH_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    timeout = aiohttp.ClientTimeout(total=args.timeout)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as s, s.get(f"{base}{path}/gate", headers=headers) as r:
-            text = await r.text()
-            if r.status != 200:
-                return [f"{base}{path}/gate answered {r.status}: {text.strip()[:300]}"], ERROR
-            doc = json.loads(text)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-        return [f"cannot ask {base}: {type(e).__name__}: {e}"], ERROR
-    except RecursionError:  # json.loads of a hostile answer, e.g. 100,000 nested arrays
-        return [f"cannot ask {base}: its answer is JSON nested too deep"], ERROR
-    return render(doc if isinstance(doc, dict) else {}, args.format)
+        base = base_url(args.url)
+        doc = await call(base, f"{path}/gate", token=token, within=args.timeout, expect=200)
+    except ApiError as e:
+        return [redact(str(e), token)], ERROR
+    lines, code = render(doc if isinstance(doc, dict) else {}, args.format)
+    return [redact(line, token) for line in lines], code
 
 
 def from_database(config: Config, args: argparse.Namespace) -> Outcome:
@@ -124,7 +116,7 @@ def from_database(config: Config, args: argparse.Namespace) -> Outcome:
 
 
 def run(args: argparse.Namespace, config: Config | None) -> Outcome:
-    if args.url:
+    if args.url is not None:  # even "": an error line, not the --config path
         return asyncio.run(ask_daemon(args))
     assert config is not None
     return from_database(config, args)
