@@ -25,6 +25,7 @@ from slowatch.config.schema import Config
 from slowatch.config.types import Model, Name
 from slowatch.store.annotations import KINDS, Annotation, add_annotation
 from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP, write_once
+from slowatch.untrusted import one_line
 
 MAX_TEXT = 2000
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
@@ -119,10 +120,21 @@ async def _post(args: argparse.Namespace) -> tuple[list[str], int]:
         doc = await call(
             base, "/api/v1/annotations", token=token, within=args.timeout, expect=201, json_body=_doc(args)
         )
+        kind, ts, id_ = _stored(doc)
     except ApiError as e:
         return [redact(str(e), token)], 2
-    stored = doc["annotation"]
-    return [redact(f"annotated {stored['kind']} at {_iso(stored['ts'])} (id {stored['id']})", token)], 0
+    return [redact(f"annotated {kind} at {_iso(ts)} (id {id_})", token)], 0
+
+
+def _stored(doc: Any) -> tuple[str, float, int | str]:
+    """(kind, time, id) from the daemon's 201 answer (web/annotations.py), or ApiError."""
+    stored = doc.get("annotation") if isinstance(doc, dict) else None
+    if isinstance(stored, dict):
+        kind, ts, id_ = stored.get("kind"), stored.get("ts"), stored.get("id")
+        when = ts if isinstance(ts, int | float) and not isinstance(ts, bool) and math.isfinite(ts) else -1.0
+        if isinstance(kind, str) and 0 <= when <= LATEST and isinstance(id_, int | str) and not isinstance(id_, bool):
+            return one_line(kind, 40), float(when), id_ if isinstance(id_, int) else one_line(id_, 80)
+    raise ApiError("the daemon's 201 answer is not an annotation (kind, ts, id): is --url the daemon?")
 
 
 def _iso(ts: float) -> str:

@@ -28,6 +28,7 @@ from slowatch.config.schema import Config
 from slowatch.report import collect
 from slowatch.slo.gate import SloGate, consumer_gate, decide
 from slowatch.store.read_only import begin_read
+from slowatch.untrusted import one_line
 
 GO, HOLD, ERROR = 0, 1, 2
 Outcome = tuple[list[str], int]
@@ -65,10 +66,35 @@ async def ask_daemon(args: argparse.Namespace) -> Outcome:
     try:
         base = base_url(args.url)
         doc = await call(base, f"{path}/gate", token=token, within=args.timeout, expect=200)
+        answer = gate_answer(doc, one_slo=bool(args.slo))
     except ApiError as e:
         return [redact(str(e), token)], ERROR
-    lines, code = render(doc if isinstance(doc, dict) else {}, args.format)
+    lines, code = render(answer, args.format)
     return [redact(line, token) for line in lines], code
+
+
+def gate_answer(doc: Any, *, one_slo: bool) -> dict[str, Any]:
+    """The daemon's answer (slowatch/web/gate.py) if it is one this command understands, else ApiError:
+    anything else must never read as "go" to a CI pipeline."""
+
+    def decision_of(d: Any, where: str) -> dict[str, Any]:
+        if not isinstance(d, dict) or d.get("decision") not in ("go", "hold"):
+            raise ApiError(f"the daemon's answer is not a gate answer: {where} has no decision go or hold")
+        for key in ("reason", *(("slo", "rule") if where != "the answer" or one_slo else ())):
+            if not isinstance(d.get(key), str):
+                raise ApiError(f"the daemon's answer is not a gate answer: {where} has no {key}")
+        return {k: one_line(v, 4000) if isinstance(v, str) else v for k, v in d.items()}
+
+    answer = decision_of(doc, "the answer")
+    if one_slo:
+        return answer
+    slos = answer.get("slos")
+    if not isinstance(slos, list):
+        raise ApiError("the daemon's answer is not a gate answer: it lists no SLOs")
+    answer["slos"] = [decision_of(s, f"SLO #{i + 1}") for i, s in enumerate(slos)]
+    if (answer["decision"] == "hold") != any(s["decision"] == "hold" for s in answer["slos"]):
+        raise ApiError(f"the daemon's answer is not a gate answer: {answer['decision']} disagrees with its SLOs")
+    return answer
 
 
 def from_database(config: Config, args: argparse.Namespace) -> Outcome:

@@ -133,6 +133,46 @@ async def test_json_nested_100000_deep_is_an_error_not_a_recursion_error(
     assert "nested too deep" in err, err
 
 
+GATE_ANSWERS_NOT_UNDERSTOOD = {
+    "list": [],
+    "empty": {},
+    "maybe": {**GO, "decision": "maybe"},
+    "no_reason": {"decision": "go"},
+    "slo_not_object": {**GO, "slos": [1]},
+    "slo_without_name": {**GO, "slos": [{"decision": "go", "rule": "x"}]},
+    "contradiction": {**GO, "slos": [{**GO["slos"][0], "decision": "hold"}]},  # type: ignore[index]
+    "slo_unknown_decision": {**GO, "slos": [{**GO["slos"][0], "decision": "skip"}]},  # type: ignore[index]
+}
+
+
+@pytest.mark.parametrize("case", GATE_ANSWERS_NOT_UNDERSTOOD)
+async def test_a_gate_answer_it_does_not_understand_is_an_error_never_a_go(
+    hostile: Hostile, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    hostile.cases[case] = document(GATE_ANSWERS_NOT_UNDERSTOOD[case])
+    for fmt in ("text", "json"):
+        err = one_error_line(*(await run(gate_argv(hostile.url(case), "--format", fmt), capsys))[:3])
+        assert "not a gate answer" in err, err
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        [],
+        {},
+        {"annotation": []},
+        {"annotation": {"id": 1, "kind": "deploy", "ts": "x"}},
+        {"annotation": {"id": 1, "kind": "deploy", "ts": 1e300}},
+    ],
+)
+async def test_an_annotate_answer_it_does_not_understand_is_an_error_line(
+    hostile: Hostile, capsys: pytest.CaptureFixture[str], stored: object
+) -> None:
+    hostile.cases["odd"] = document(stored, 201)
+    err = one_error_line(*(await run(annotate_argv(hostile.url("odd")), capsys))[:3])
+    assert "not an annotation" in err, err
+
+
 async def _huge(request: web.Request, hostile: Hostile, declared: bool) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     if declared:
