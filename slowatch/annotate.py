@@ -5,7 +5,9 @@
 
 With `--url` the token comes from `--token` or `$SLOWATCH_TOKEN` (an operator or annotation token);
 with `--config` the annotation is written to the database directly (WAL: safe while the daemon runs).
-Exit status 0 stored, 2 an error (bad input, daemon unreachable or refusing the token).
+Exit status 0 stored, 2 an error (bad input, daemon unreachable or refusing the token, an answer
+that is not the stored annotation; the HTTP exchange and its --timeout: slowatch/api_client.py);
+with `--config`, 1 when the database cannot be written.
 """
 
 from __future__ import annotations
