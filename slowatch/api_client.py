@@ -99,7 +99,7 @@ async def call(base: URL, path: str, *, token: str | None, within: float, expect
         ):
             body = await _body(r, shown)
             if r.status != expect:
-                raise ApiError(_refusal(shown, r, body))
+                raise ApiError(_refusal(shown, r, body, expect))
             return _json(shown, r, body)
     except ApiError as e:
         raise ApiError(redact(str(e), token)) from None
@@ -125,9 +125,9 @@ async def _body(r: aiohttp.ClientResponse, shown: str) -> bytes:
     return bytes(body)
 
 
-def _refusal(shown: str, r: aiohttp.ClientResponse, body: bytes) -> str:
+def _refusal(shown: str, r: aiohttp.ClientResponse, body: bytes, expect: int) -> str:
     reason = f" {one_line(r.reason or '', 40)}" if r.reason else ""
-    why = _WHY.get(r.status, "the daemon failed" if r.status >= 500 else "")
+    why = _WHY.get(r.status, "a server error" if r.status >= 500 else f"expected {expect}" if r.status < 300 else "")
     if r.status == 429 and r.headers.get("Retry-After"):
         why += f", retry after {one_line(r.headers['Retry-After'], 40)}"
     if 300 <= r.status < 400:

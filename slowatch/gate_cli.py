@@ -5,11 +5,11 @@
 
 Exit status: 0 go, 1 hold, 2 an error (bad config, unknown consumer or SLO, daemon unreachable or
 refusing the token, an answer that is not a gate answer: never read as go). The HTTP exchange, its
---timeout and its limits: slowatch/api_client.py. With `--url` the token comes from `--token` or, better (no secret in the
-process list), the `SLOWATCH_TOKEN` environment variable. Without `--url` the database is opened
-read-only (the daemon may be running; never migrated; a newer schema or one older than it reads is an
-error, store/read_only.py), figures computed like `slowatch report`; its "last hour"
-burn is the current clock hour (the stored cells are hourly), the daemon's a rolling hour.
+--timeout and its limits: slowatch/api_client.py. With `--url` the token comes from `--token` or,
+better (no secret in the process list), the `SLOWATCH_TOKEN` environment variable. Without `--url`
+the database is opened read-only (the daemon may be running; never migrated; a newer schema or one
+older than it reads is an error, store/read_only.py), figures computed like `slowatch report`; its
+"last hour" burn is the current clock hour (the stored cells are hourly), the daemon's a rolling hour.
 """
 
 from __future__ import annotations

@@ -7,99 +7,32 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import pytest
 import trustme
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from slowatch.cli import main
+from tests.support.daemon_stub import (
+    COMMANDS,
+    GO,
+    STORED,
+    TOKEN,
+    Hostile,
+    annotate_argv,
+    document,
+    gate_argv,
+    one_error_line,
+    reply,
+    run,
+    serve,
+)
 from tests.support.sockets import free_port
-
-TOKEN = "s3cret-ci-token-0123456789"
-GO = {"consumer": "shop", "decision": "go", "reason": "within policy", "slos": [
-    {"slo": "availability", "decision": "go", "rule": "within policy", "reason": "ok", "message": ""}]}  # fmt: skip
-STORED = {"annotation": {"id": 7, "ts": 1_800_000_000.0, "kind": "deploy", "text": "v1"}}
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class Hostile:
-    """One loopback server; `/<case>/...` answers as `cases[case]`; every request's Authorization is kept."""
-
-    server: TestServer
-    cases: dict[str, Handler]
-    stop: asyncio.Event
-    seen: list[tuple[str, str | None]] = field(default_factory=list)
-    sent: list[int] = field(default_factory=lambda: [0])
-
-    def url(self, case: str) -> str:
-        return str(self.server.make_url(f"/{case}"))
-
-
-async def _serve(cases: dict[str, Handler], **ssl_kw: ssl.SSLContext) -> AsyncIterator[Hostile]:
-    stop = asyncio.Event()
-    holder: list[Hostile] = []
-
-    async def route(request: web.Request) -> web.StreamResponse:
-        holder[0].seen.append((request.path, request.headers.get("Authorization")))
-        return await cases[request.match_info["case"]](request)
-
-    app = web.Application()
-    app.router.add_route("*", "/{case}/{tail:.*}", route)
-    server = TestServer(app, host="127.0.0.1", scheme="https" if ssl_kw else "http")
-    await server.start_server(**ssl_kw)
-    holder.append(Hostile(server, cases, stop))
-    yield holder[0]
-    stop.set()
-    await server.close()
-
-
-def reply(status: int, body: bytes | str = b"", content_type: str = "application/json", **headers: str) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        data = body.encode() if isinstance(body, str) else body
-        return web.Response(status=status, body=data, headers={"Content-Type": content_type, **headers})
-
-    return handler
-
-
-def document(doc: object, status: int = 200) -> Handler:
-    return reply(status, json.dumps(doc))
-
-
-async def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str, float]:
-    """The command line in a thread (its own event loop, like a real run): (exit status, stdout, stderr, seconds)."""
-    capsys.readouterr()
-    start = time.monotonic()
-    code = await asyncio.to_thread(main, argv)
-    out, err = capsys.readouterr()
-    return code, out, err, time.monotonic() - start
-
-
-def gate_argv(url: str, *extra: str) -> list[str]:
-    return ["gate", "--url", url, "--consumer", "shop", "--token", TOKEN, *extra]
-
-
-def annotate_argv(url: str, *extra: str) -> list[str]:
-    return ["annotate", "--url", url, "--kind", "deploy", "--text", "v1", "--token", TOKEN, *extra]
-
-
-COMMANDS = {"gate": gate_argv, "annotate": annotate_argv}
-
-
-def one_error_line(code: int, out: str, err: str) -> str:
-    assert code == 2, (code, out, err)
-    assert out == "" and len(err.splitlines()) == 1 and err.endswith("\n"), (out, err)
-    assert "Traceback" not in err and TOKEN not in err, err
-    return err
 
 
 @pytest.fixture
 async def hostile() -> AsyncIterator[Hostile]:
-    async for server in _serve({}):
+    async for server in serve({}):
         yield server
 
 
@@ -286,7 +219,7 @@ async def test_every_error_status_is_one_line_naming_the_status_without_the_toke
 async def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else(
     hostile: Hostile, capsys: pytest.CaptureFixture[str], command: str, status: int
 ) -> None:
-    async for other in _serve({"go": document(GO), "stored": document(STORED, 201)}):
+    async for other in serve({"go": document(GO), "stored": document(STORED, 201)}):
         target = (
             other.url("go" if command == "gate" else "stored")
             + "/api/v1/"
@@ -305,7 +238,7 @@ async def test_connection_refused_tls_errors_and_bad_urls_are_one_line(
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    async for tls in _serve({"go": document(GO), "stored": document(STORED, 201)}, ssl=context):
+    async for tls in serve({"go": document(GO), "stored": document(STORED, 201)}, ssl=context):
         err = one_error_line(*(await run(COMMANDS[command](tls.url("go")), capsys))[:3])
         assert "certificate" in err.lower(), err
         plain = tls.url("go").replace("https://", "http://")  # plain HTTP to a TLS port
