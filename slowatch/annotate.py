@@ -5,7 +5,9 @@
 
 With `--url` the token comes from `--token` or `$SLOWATCH_TOKEN` (an operator or annotation token);
 with `--config` the annotation is written to the database directly (WAL: safe while the daemon runs).
-Exit status 0 stored, 2 an error (bad input, daemon unreachable or refusing the token).
+Exit status 0 stored, 2 an error (bad input, daemon unreachable or refusing the token, an answer
+that is not the stored annotation; the HTTP exchange and its --timeout: slowatch/api_client.py);
+with `--config`, 1 when the database cannot be written.
 """
 
 from __future__ import annotations
@@ -13,19 +15,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import math
 import os
 from typing import Annotated, Any, Literal
 
-import aiohttp
 from pydantic import Field, ValidationError, field_validator
 
+from slowatch.api_client import DEFAULT_TIMEOUT, TIMEOUT_HELP, ApiError, base_url, call, positive_seconds, redact
 from slowatch.clock import SystemClock
 from slowatch.config.schema import Config
 from slowatch.config.types import Model, Name
 from slowatch.store.annotations import KINDS, Annotation, add_annotation
 from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP, write_once
+from slowatch.untrusted import one_line
 
 MAX_TEXT = 2000
 LATEST = 253_402_300_799.0  # 9999-12-31T23:59:59Z
@@ -102,7 +104,7 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", action="append", default=[], help="repeatable")
     parser.add_argument("--at", help="when (Unix seconds or ISO 8601 with an offset; default now)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, help=TIMEOUT_HELP)
     parser.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP + " (--config)")
 
 
@@ -114,19 +116,27 @@ def _doc(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _post(args: argparse.Namespace) -> tuple[list[str], int]:
-    url = f"{args.url.rstrip('/')}/api/v1/annotations"
     token = args.token or os.environ.get("SLOWATCH_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        timeout = aiohttp.ClientTimeout(total=args.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as s, s.post(url, json=_doc(args), headers=headers) as r:
-            text = await r.text()
-            if r.status != 201:
-                return [f"{url} answered {r.status}: {text.strip()[:300]}"], 2
-            stored = json.loads(text)["annotation"]
-    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as e:
-        return [f"cannot post to {url}: {type(e).__name__}: {e}"], 2
-    return [f"annotated {stored['kind']} at {_iso(stored['ts'])} (id {stored['id']})"], 0
+        base = base_url(args.url)
+        doc = await call(
+            base, "/api/v1/annotations", token=token, within=args.timeout, expect=201, json_body=_doc(args)
+        )
+        kind, ts, id_ = _stored(doc)
+    except ApiError as e:
+        return [redact(str(e), token)], 2
+    return [redact(f"annotated {kind} at {_iso(ts)} (id {id_})", token)], 0
+
+
+def _stored(doc: Any) -> tuple[str, float, int | str]:
+    """(kind, time, id) from the daemon's 201 answer (web/annotations.py), or ApiError."""
+    stored = doc.get("annotation") if isinstance(doc, dict) else None
+    if isinstance(stored, dict):
+        kind, ts, id_ = stored.get("kind"), stored.get("ts"), stored.get("id")
+        when = ts if isinstance(ts, int | float) and not isinstance(ts, bool) and math.isfinite(ts) else -1.0
+        if isinstance(kind, str) and 0 <= when <= LATEST and isinstance(id_, int | str) and not isinstance(id_, bool):
+            return one_line(kind, 40), float(when), id_ if isinstance(id_, int) else one_line(id_, 80)
+    raise ApiError("the daemon's 201 answer is not an annotation (kind, ts, id): is --url the daemon?")
 
 
 def _iso(ts: float) -> str:
@@ -134,7 +144,7 @@ def _iso(ts: float) -> str:
 
 
 def run_annotate(args: argparse.Namespace, config: Config | None) -> tuple[list[str], int]:
-    if args.url:
+    if args.url is not None:  # even "": an error line, not the --config path
         return asyncio.run(_post(args))
     assert config is not None
     now = SystemClock().time()

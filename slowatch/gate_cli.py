@@ -4,11 +4,12 @@
     slowatch gate --config slowatch.yaml --consumer checkout [--slo availability]       # reads the database
 
 Exit status: 0 go, 1 hold, 2 an error (bad config, unknown consumer or SLO, daemon unreachable or
-refusing the token). With `--url` the token comes from `--token` or, better (no secret in the
-process list), the `SLOWATCH_TOKEN` environment variable. Without `--url` the database is opened
-read-only (the daemon may be running; never migrated; a newer schema or one older than it reads is an
-error, store/read_only.py), figures computed like `slowatch report`; its "last hour"
-burn is the current clock hour (the stored cells are hourly), the daemon's a rolling hour.
+refusing the token, an answer that is not a gate answer: never read as go). The HTTP exchange, its
+--timeout and its limits: slowatch/api_client.py. With `--url` the token comes from `--token` or,
+better (no secret in the process list), the `SLOWATCH_TOKEN` environment variable. Without `--url`
+the database is opened read-only (the daemon may be running; never migrated; a newer schema or one
+older than it reads is an error, store/read_only.py), figures computed like `slowatch report`; its
+"last hour" burn is the current clock hour (the stored cells are hourly), the daemon's a rolling hour.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import sqlite3
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
+from slowatch.api_client import DEFAULT_TIMEOUT, TIMEOUT_HELP, ApiError, base_url, call, positive_seconds, redact
 from slowatch.cluster import database_view, stored_shard
 from slowatch.config.schema import Config
 from slowatch.report import collect
 from slowatch.slo.gate import SloGate, consumer_gate, decide
 from slowatch.store.read_only import begin_read
+from slowatch.untrusted import one_line
 
 GO, HOLD, ERROR = 0, 1, 2
 Outcome = tuple[list[str], int]
@@ -42,7 +43,7 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--consumer", required=True)
     parser.add_argument("--slo", help="only this SLO (default: the consumer's gate over all its SLOs)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the daemon")
+    parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, help=TIMEOUT_HELP)
     parser.add_argument("--format", choices=["text", "json"], default="text")
 
 
@@ -59,22 +60,42 @@ def render(doc: dict[str, Any], fmt: str) -> Outcome:
 
 
 async def ask_daemon(args: argparse.Namespace) -> Outcome:
-    base = args.url.rstrip("/")
+    token = args.token or os.environ.get("SLOWATCH_TOKEN")
     path = f"/api/v1/consumers/{quote(args.consumer, safe='')}"
     if args.slo:
         path += f"/slos/{quote(args.slo, safe='')}"
-    token = args.token or os.environ.get("SLOWATCH_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    timeout = aiohttp.ClientTimeout(total=args.timeout)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as s, s.get(f"{base}{path}/gate", headers=headers) as r:
-            text = await r.text()
-            if r.status != 200:
-                return [f"{base}{path}/gate answered {r.status}: {text.strip()[:300]}"], ERROR
-            doc = json.loads(text)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-        return [f"cannot ask {base}: {type(e).__name__}: {e}"], ERROR
-    return render(doc if isinstance(doc, dict) else {}, args.format)
+        base = base_url(args.url)
+        doc = await call(base, f"{path}/gate", token=token, within=args.timeout, expect=200)
+        answer = gate_answer(doc, one_slo=bool(args.slo))
+    except ApiError as e:
+        return [redact(str(e), token)], ERROR
+    lines, code = render(answer, args.format)
+    return [redact(line, token) for line in lines], code
+
+
+def gate_answer(doc: Any, *, one_slo: bool) -> dict[str, Any]:
+    """The daemon's answer (slowatch/web/gate.py) if it is one this command understands, else ApiError:
+    anything else must never read as "go" to a CI pipeline."""
+
+    def decision_of(d: Any, where: str) -> dict[str, Any]:
+        if not isinstance(d, dict) or d.get("decision") not in ("go", "hold"):
+            raise ApiError(f"the daemon's answer is not a gate answer: {where} has no decision go or hold")
+        for key in ("reason", *(("slo", "rule") if where != "the answer" or one_slo else ())):
+            if not isinstance(d.get(key), str):
+                raise ApiError(f"the daemon's answer is not a gate answer: {where} has no {key}")
+        return {k: one_line(v, 4000) if isinstance(v, str) else v for k, v in d.items()}
+
+    answer = decision_of(doc, "the answer")
+    if one_slo:
+        return answer
+    slos = answer.get("slos")
+    if not isinstance(slos, list):
+        raise ApiError("the daemon's answer is not a gate answer: it lists no SLOs")
+    answer["slos"] = [decision_of(s, f"SLO #{i + 1}") for i, s in enumerate(slos)]
+    if (answer["decision"] == "hold") != any(s["decision"] == "hold" for s in answer["slos"]):
+        raise ApiError(f"the daemon's answer is not a gate answer: {answer['decision']} disagrees with its SLOs")
+    return answer
 
 
 def from_database(config: Config, args: argparse.Namespace) -> Outcome:
@@ -122,7 +143,7 @@ def from_database(config: Config, args: argparse.Namespace) -> Outcome:
 
 
 def run(args: argparse.Namespace, config: Config | None) -> Outcome:
-    if args.url:
+    if args.url is not None:  # even "": an error line, not the --config path
         return asyncio.run(ask_daemon(args))
     assert config is not None
     return from_database(config, args)

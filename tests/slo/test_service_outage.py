@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from pathlib import Path
+
+import pytest
 
 from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
@@ -20,7 +24,18 @@ def make(path: Path, clock: FakeClock) -> Store:
                  close_timeout=5.0)  # fmt: skip
 
 
-async def test_saves_during_a_full_disk_are_held_not_queued_and_the_newest_state_lands(tmp_path: Path) -> None:
+def resumed(caplog: pytest.LogCaptureFixture) -> int | None:
+    """`held=` of the first "state saves resumed" record SloService.persist_due logged, None before one."""
+    for record in caplog.records:
+        if found := re.fullmatch(r"slo: state saves resumed: held=(\d+)", record.getMessage()):
+            return int(found[1])
+    return None
+
+
+async def test_saves_during_a_full_disk_are_held_not_queued_and_the_newest_state_lands(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="slowatch.slo.service")
     clock = FakeClock(T0)
     with tmpfs(tmp_path / "disk") as disk:
         store = make(disk.root / "slo.db", clock)
@@ -29,23 +44,28 @@ async def test_saves_during_a_full_disk_are_held_not_queued_and_the_newest_state
         try:
             await service.start()
             await run(service, store, stream(clock, 200))
-            await asyncio.sleep(0.05)
+            service.persist()  # the state before the outage, saved
             await store.flush()
 
             disk.fill()
             results = stream(clock, 300, seed=5)
             await run(service, store, results)
             await eventually(lambda: store.write_errors >= 3)
-            await asyncio.sleep(0.5)  # ~50 persist ticks with the disk full
+            await eventually(lambda: service.saves_held >= 10, timeout=30.0)  # ten ticks with the disk full
             assert not store.healthy
             assert store.pending - len(results) <= 2  # results plus at most two saves (was one per tick)
-            assert service.saves_held >= 10
 
+            caplog.clear()
             disk.free()
             await asyncio.wait_for(store.flush(), 10.0)
-            await asyncio.sleep(0.05)  # a tick after the writer took the held save: a new one goes out
+            # Saves resume: the first tick that finds the held save taken by the writer says so (with the count
+            # it held) and queues a new one. Waited for as that event, not as a time: `saves_held` is not 0 at
+            # any given moment after it, since a later tick holds again while that new save waits for the
+            # writer (10 ms ticks and a loaded writer thread; as designed, service.persist_due).
+            await eventually(lambda: resumed(caplog) is not None, timeout=30.0)
+            assert (resumed(caplog) or 0) >= 10
             await asyncio.wait_for(store.flush(), 10.0)
-            assert service.saves_held == 0
+            assert store.healthy
             before = service.refresh()
             await service.stop()
             await store.close()
