@@ -242,6 +242,7 @@ async def test_retention_deletes_only_folded_rows_and_keeps_the_newest(
     no_pack = RetentionConfig(raw=HOUR, pack_after="3650d")  # this is about `results` alone
     store = make_store(retention=no_pack, rollup_interval=1e9, retention_interval=1e9)
     await store.start()
+    await store.prune()  # the pass due at start is over: none again (retention_interval)
     store.record(result(at=T0))
     store.record(result(at=T0 + 1))
     await store.flush()
@@ -265,6 +266,7 @@ async def test_retention_by_id_copes_with_rows_out_of_time_order(
     no_pack = RetentionConfig(raw=HOUR, pack_after="3650d")  # this is about `results` alone
     store = make_store(retention=no_pack, retention_batch=7, retention_interval=1e9)
     await store.start()
+    await store.prune()  # the pass due at start is over: none again (retention_interval)
     cutoff = T0 + HOUR
     late = [cutoff + 5, cutoff - 30, cutoff + 6, cutoff - 1000, cutoff + 100]  # two rows arrive late
     for at in [T0 + i for i in range(50)] + late + [cutoff + 200, cutoff + 300]:
