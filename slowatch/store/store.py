@@ -6,8 +6,9 @@
 The writer and the reader each own a connection; the database is in WAL mode, so reads never
 wait for writes. The reader's is a `ListedDatabase`: a few endpoints' recent raw rows are read by the ids the
 writer listed for them (recent_ids.py), not by a scan of `results`. The writer commits raw results
-(and incidents) per batch; `rollups`, `rollup_outcomes` and `latest` are folded from them every `rollup_interval` seconds (store/fold.py;
-from what the writer kept of the rows it committed, store/fold_memory.py),
+(and incidents) per batch; `rollups`, `rollup_outcomes` and `latest` are folded from them every
+`rollup_interval` seconds (store/fold.py; from what the writer kept of the rows it committed,
+store/fold_memory.py),
 so a read of those tables sees the results up to the last fold: at most `rollup_interval` old, or
 everything recorded before an `await store.flush()` that returned. `healthy` is False while writes
 are failing (shown on /readyz); `write_errors`, `dropped` and `pending` are meant for /metrics.
