@@ -156,14 +156,15 @@ def reads(path: str, writer: Writer, args: argparse.Namespace) -> None:
         conn.execute("ROLLBACK")
     conn.close()
     recent = writer.recent
-    size = sum(sys.getsizeof(a) for a in recent._ids.values()) + sys.getsizeof(recent._ids)
+    slots = recent._slots
+    size = sum(sys.getsizeof(run) for _, run in recent._runs) + sys.getsizeof(slots) + 28 * len(slots)
     print(
         f"  history of {args.reads} endpoints (limit 100, {rows / args.reads:.0f} rows each): listed ids "
         f"{cpu['listed'] / args.reads * 1e3:.2f} ms CPU per read, scan {cpu['scan'] / args.reads * 1e3:.1f} ms"
     )
     print(f"  recent rows of {len(group):,} endpoints ({found:,} rows): listed ids {cpu['group listed'] * 1e3:.0f} ms, "
           f"scan {cpu['group scan'] * 1e3:.0f} ms CPU")  # fmt: skip
-    print(f"  the writer's list: {recent.rows:,} ids of {len(recent._ids):,} endpoints, {size / 1e6:.1f} MB")
+    print(f"  the writer's list: {recent.rows:,} ids of {len(slots):,} endpoints, {size / 1e6:.1f} MB")
 
 
 def main() -> None:

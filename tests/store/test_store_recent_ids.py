@@ -152,3 +152,29 @@ def test_rows_the_list_did_not_see_are_read_once(tmp_path: Path) -> None:
     assert (recent.floor, recent.known) == (8, 8)
     assert [r[0] for r in raw_results(db, ["a", "b"])] == [7, 8]
     assert oldest_raw(db, ["a"]) == T0 + 10
+
+
+def test_lookup_of_few_and_many_endpoints_gives_their_ids_at_or_above_the_floor(tmp_path: Path) -> None:
+    conn = sqlite3.connect(str(tmp_path / "runs.db"), isolation_level=None)
+    migrate(Database(conn))
+    recent = RecentIds()
+    recent.start(conn)
+    names = [f"e{(k * 7919) % 300}" for k in range(3000)]  # 300 endpoints (numbers past one byte), mixed order
+    first = 1
+    for k in range(0, 3000, 250):  # runs of 250 rows
+        recent.add([(first, [(T0, name) for name in names[k : k + 250]])])
+        first += 250
+    with conn:  # (one transaction)
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO results (id, ts, endpoint, kind, outcome, duration) VALUES (?, ?, ?, "
+                         "'http', 'success', 0.1)", [(i, T0, names[i - 1]) for i in range(1101, 3001)])  # fmt: skip
+    recent.prune(conn)  # rows 1-1100 gone: the floor in the middle of a run
+    assert (recent.floor, recent.known, recent.rows) == (1101, 3000, 1900)
+
+    def want(eps: list[str]) -> list[int]:
+        return [i for i in range(1101, 3001) if names[i - 1] in eps]
+
+    for eps in (["e0"], ["e1", "e256", "e299"], [f"e{i}" for i in range(0, 300, 3)], ["nope"]):
+        found = recent.lookup(eps, 10_000)
+        assert found is not None and found == (1101, 3000, want(eps)), eps
+    assert recent.lookup([f"e{i}" for i in range(0, 300, 3)], 100) is None  # more than `most`: a scan instead
