@@ -63,6 +63,7 @@ class RecentIds:
         self._lock = threading.Lock()
         self._slots = _Slots()
         self._runs: deque[tuple[int, bytes]] = deque()  # (first id, each row's endpoint number as _SLOT items)
+        self._listed = 0  # rows in the runs
         self.floor, self.known = NONE_YET, NONE_YET - 1
 
     def start(self, conn: sqlite3.Connection) -> None:
@@ -71,6 +72,7 @@ class RecentIds:
         with self._lock:
             self._runs.clear()
             self._slots.clear()
+            self._listed = 0
             self.floor, self.known = top + 1, top
 
     def add(self, written: Sequence[Written]) -> None:
@@ -80,10 +82,12 @@ class RecentIds:
                 if first != self.known + 1:  # rows in between that we did not see: start over from here
                     self._runs.clear()
                     self._slots.clear()
+                    self._listed = 0
                     self.floor = first
                 if rows:
                     slots = array(_SLOT, map(self._slots.__getitem__, map(_ENDPOINT, rows)))
                     self._runs.append((first, slots.tobytes()))
+                    self._listed += len(rows)
                     self.known = first + len(rows) - 1
 
     def prune(self, conn: sqlite3.Connection) -> None:
@@ -96,7 +100,7 @@ class RecentIds:
             self.floor = lowest
             runs = self._runs
             while runs and runs[0][0] + len(runs[0][1]) // _WIDTH <= lowest:
-                runs.popleft()
+                self._listed -= len(runs.popleft()[1]) // _WIDTH
             if not runs:  # (endpoints removed by a reload keep their numbers until nothing is listed)
                 self._slots.clear()
 
@@ -104,6 +108,8 @@ class RecentIds:
         """(floor, known, the listed ids of `endpoints`, ascending), or None if they have more than `most`."""
         with self._lock:  # (a run never changes: searched outside the lock)
             wanted = {slot for ep in endpoints if (slot := self._slots.get(ep)) is not None}
+            if len(wanted) * self._listed > most * max(1, len(self._slots)):  # (more than `most` on average)
+                return None
             runs, floor, known = list(self._runs), self.floor, self.known
         ids: list[int] = []
         for first, data in runs:
