@@ -5,7 +5,7 @@ benchmarks' probe counts): it decodes the blocks overlapping the range, adds the
 and orders them by time. Recent rows are those of `results` not packed yet (pack_marker.py). `results` has no
 index by endpoint (v11): on the store's reader connection (a `ListedDatabase`) the rows of a few endpoints
 are read by id, from the ids the writer listed for them (recent_ids.py: up to MOST_LISTED ids; at 100,000
-endpoints every 60 s one endpoint's history ~0.3 s → ~1 ms, benchmarks/README.md session 10); otherwise
+endpoints every 60 s one endpoint's history ~0.3 s → ~11 ms, benchmarks/README.md session 10); otherwise
 (all endpoints, many, or another connection) by a scan of the table (1.6-2.5 M rows there: ~0.2-0.3 s). The
 SLO rebuild reads once per group of SLOs (`recent_rows` for their endpoints, shared by each SLO's
 `oldest_raw` and `raw_results`: slo/rebuild.py). Rows are `RawRow` tuples: (id, *RESULT_COLUMNS),

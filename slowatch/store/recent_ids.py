@@ -21,9 +21,11 @@ lowest id left in `results`; store/writer.py) raises `floor` to that id and drop
 its `id < floor` range, once. Changes are made under a lock, after the transaction committed; a run's array
 never changes, so `lookup` searches them outside it.
 
-Cost (100,000 endpoints every 60 s, benchmarks/README.md session 10): ~0.1 µs per result on the writer
-thread (a dict lookup per row, in C); 4 bytes per row of `results` and ~80 per endpoint (2.1-2.5 M rows:
-~15 MB); a lookup of one endpoint ~5 ms (10 MB searched), of 5,000 endpoints ~0.2 s (in Python).
+Cost (100,000 endpoints every 60 s, benchmarks/README.md session 10): ~0.4 µs per result on the writer
+thread (a dict lookup per row: cache misses; an array of ids per endpoint cost the same, and twice the
+memory); 4 bytes per row of `results` and ~80 per endpoint (2.1 M rows: ~15 MB); a lookup of one endpoint
+~10 ms (the runs searched as bytes), of 2,000 endpoints ~0.12 s (in Python). Endpoints removed by a reload keep
+their numbers until the list is empty or starts over.
 """
 
 from __future__ import annotations
