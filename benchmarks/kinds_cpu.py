@@ -34,7 +34,7 @@ from slowatch.config.schema import Config  # noqa: E402
 from slowatch.probes import ProbeContext, make_session, probe_once  # noqa: E402
 
 
-def endpoints(http: int, https: int, grpc: int, dns: int, ca: str) -> dict[str, Any]:
+def endpoints(http: int, https: int, grpc: int, dns: int, ca: str, udp: int) -> dict[str, Any]:
     base, tls = f"http://127.0.0.1:{http}", {"ca_file": ca}
     steps = [
         {"name": "login", "method": "POST", "url": f"{base}/login", "json": {"password": "pw"},
@@ -47,6 +47,7 @@ def endpoints(http: int, https: int, grpc: int, dns: int, ca: str) -> dict[str, 
         "tcp": {"kind": "tcp", "host": "127.0.0.1", "port": http},
         "tls": {"kind": "tls", "host": "localhost", "port": https, "ca_file": ca},
         "dns": {"kind": "dns", "query": "up.test", "nameserver": f"127.0.0.1:{dns}"},
+        "udp": {"kind": "udp", "host": "127.0.0.1", "port": udp, "send": "ping\\n", "expect": {"contains": "ping"}},
         "transaction": {"kind": "transaction", "steps": steps},
         "grpc": {"kind": "grpc", "host": "127.0.0.1", "port": grpc},
     }
@@ -79,7 +80,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         assert proc.stdout is not None
         line = proc.stdout.readline().decode().split()
         http, https, grpc, dns = (int(x) for x in line[1:5])
-        eps = endpoints(http, https, grpc, dns, line[5])
+        eps = endpoints(http, https, grpc, dns, line[5], int(line[6]))
         bare_url = f"http://127.0.0.1:{http}/fast"
         figures: dict[str, list[float]] = {"bare": [], **{name: [] for name in eps}}
         failed: dict[str, int] = dict.fromkeys(figures, 0)

@@ -1,5 +1,6 @@
 """Targets for benchmarks/kinds_cpu.py in their own process: HTTP and HTTPS (a login/orders API as well),
-a gRPC health server and a DNS server, all on 127.0.0.1. Prints one line `ports HTTP HTTPS GRPC DNS CA_FILE`
+a gRPC health server, a DNS server and a UDP echo server, all on 127.0.0.1. Prints one line
+`ports HTTP HTTPS GRPC DNS CA_FILE UDP`
 once they accept; exits after `--lifetime` seconds or on SIGTERM."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.support.certs import make_certs  # noqa: E402
 from tests.support.dnsserver import DnsTarget  # noqa: E402
 from tests.support.grpcserver import SERVING, GrpcTarget  # noqa: E402
 from tests.support.transactions import make_app  # noqa: E402
+from tests.support.udpserver import UdpServer  # noqa: E402
 
 
 async def main(lifetime: float) -> None:
@@ -40,15 +42,17 @@ async def main(lifetime: float) -> None:
     grpc_target = await GrpcTarget().start()
     await grpc_target.set("", SERVING)
     dns = await DnsTarget().start()
-    ports = [s._server.sockets[0].getsockname()[1] for s in (plain, tls)]  # type: ignore[union-attr]
-    print("ports", *ports, grpc_target.port, dns.port, certs.ca_file, flush=True)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    udp, _ = await loop.create_datagram_endpoint(lambda: UdpServer(lambda data: data), local_addr=("127.0.0.1", 0))
+    ports = [s._server.sockets[0].getsockname()[1] for s in (plain, tls)]  # type: ignore[union-attr]
+    print("ports", *ports, grpc_target.port, dns.port, certs.ca_file, udp.get_extra_info("sockname")[1], flush=True)
+    stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), lifetime)
     await grpc_target.close()
     await dns.close()
+    udp.close()
     await runner.cleanup()
 
 

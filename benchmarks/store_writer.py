@@ -21,9 +21,10 @@ of what is older than `--pack-after`, `--pack-batch` rows per turn), so passes r
 
 The first `--warmup` simulated minutes are written but not measured (default: pack_after + a block + a
 fold interval + 1 minute, so `results` has reached its live size and passes are running); then
-`--minutes` are measured (whole 10-minute blocks: each has one pass). Reports µs CPU (process_time) per
-result, split into batch writes (of which the fold memory taking the committed rows in), folds and packs,
-the size range of `results`, the process's peak RSS and the load average.
+`--minutes` are measured (whole 10-minute blocks: each has one pass). Reports µs CPU (user + system, os.times)
+per result, split into batch writes (of which the fold memory taking the committed rows in), folds and packs,
+and the system time of each; the size range of `results`, the process's peak RSS and the load average.
+`--sql-profile` adds the thread CPU of each SQL statement per result (connections made with a timing factory).
 
 `--reads N` then reads, at that live size, N endpoints' history (`queries.history`, limit 100: the API's
 default) and one SLO-rebuild group's recent rows (`raw.recent_rows`, `--group` endpoints) on a second
@@ -38,6 +39,7 @@ import argparse
 import os
 import random
 import resource
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -95,13 +97,16 @@ class Meter:
         self.calls: dict[str, int] = dict.fromkeys(self.cpu, 0)
         self.longest: dict[str, float] = dict.fromkeys(self.cpu, 0.0)
         self.on = False
+        self.sys: dict[str, float] = dict.fromkeys(self.cpu, 0.0)
 
     def timed(self, kind: str, fn: Callable[[], Any]) -> Any:
         """Run `fn()`, its CPU counted as `kind` (all of a pack tick: its reads outside transactions too)."""
-        c0 = time.process_time()
+        t0 = os.times()
         value = fn()
         if self.on:
-            spent = time.process_time() - c0
+            t1 = os.times()
+            self.sys[kind] += t1.system - t0.system
+            spent = (t1.user - t0.user) + (t1.system - t0.system)
             self.cpu[kind] += spent
             self.calls[kind] += 1
             self.longest[kind] = max(self.longest[kind], spent)
@@ -121,9 +126,59 @@ def make_writer(path: str, clock: FakeClock, args: argparse.Namespace) -> Writer
     return writer
 
 
+SQLCPU: dict[str, list[float]] = {}
+"""--sql-profile: thread CPU seconds and calls per statement (its first 70 characters), while measured"""
+SQLON = [False]
+
+
+def _key(sql: str) -> str:
+    return " ".join(sql.split())[:70]
+
+
+class TimedCursor(sqlite3.Cursor):
+    """A cursor whose `fetchmany` (the pack pass's reads) is timed."""
+
+    def fetchmany(self, *a: Any) -> Any:
+        t = time.thread_time()
+        v = super().fetchmany(*a)
+        if SQLON[0]:
+            e = SQLCPU.setdefault("fetchmany", [0.0, 0])
+            e[0] += time.thread_time() - t
+            e[1] += 1
+        return v
+
+
+class TimedConnection(sqlite3.Connection):
+    """A connection whose statements are timed (thread CPU: the statement's own work, SQLite's included)."""
+
+    def execute(self, sql: str, *a: Any) -> Any:  # type: ignore[override]
+        t = time.thread_time()
+        v = self.cursor(TimedCursor).execute(sql, *a)
+        if SQLON[0]:
+            e = SQLCPU.setdefault(_key(sql), [0.0, 0])
+            e[0] += time.thread_time() - t
+            e[1] += 1
+        return v
+
+    def executemany(self, sql: str, *a: Any) -> Any:  # type: ignore[override]
+        t = time.thread_time()
+        v = super().executemany(sql, *a)
+        if SQLON[0]:
+            e = SQLCPU.setdefault("MANY " + _key(sql), [0.0, 0])
+            e[0] += time.thread_time() - t
+            e[1] += 1
+        return v
+
+
+_connect = sqlite3.connect
+
+
+def _timed_connect(*a: Any, **k: Any) -> Any:
+    return _connect(*a, factory=TimedConnection, **k)
+
+
 def reads(path: str, writer: Writer, args: argparse.Namespace) -> None:
     """One endpoint's history and a group's recent rows, listed ids against a scan (see the module docstring)."""
-    import sqlite3
     import sys
 
     from sqlite_utils import Database
@@ -181,7 +236,14 @@ def main() -> None:
     ap.add_argument("--fold", choices=("memory", "sql"), default="memory", help="the writer's folds (sql: as before)")
     ap.add_argument("--reads", type=int, default=0, help="endpoints whose history is read at the end, both ways")
     ap.add_argument("--group", type=int, default=5_000, help="endpoints of the SLO-rebuild read (with --reads)")
+    ap.add_argument(
+        "--sql-profile",
+        action="store_true",
+        help="also print the thread CPU of each SQL statement (and of the pack's fetchmany) per result",
+    )
     args = ap.parse_args()
+    if args.sql_profile:
+        sqlite3.connect = _timed_connect  # type: ignore[assignment]
     warmup = args.warmup if args.warmup is not None else (args.pack_after + 600 + args.fold_every + 60) / 60
     rng = random.Random(7)
     per_batch = args.rate // 2
@@ -211,6 +273,7 @@ def main() -> None:
             clock.set(now + 0.5)
             rs: list[Item] = [*batch(rng, eps, b * per_batch, per_batch, T0, args.rate)]
             meter.on = b >= n_warm
+            SQLON[0] = meter.on
             if folds.due:  # (before the batch, so that `_commit` does not fold in its transaction: measured apart)
                 meter.timed("fold", lambda: folds.run(transact))
             if not meter.timed("write", lambda rs=rs: writer._commit(db, rs)):  # type: ignore[misc]
@@ -250,6 +313,9 @@ def main() -> None:
     blocks = table_bytes.get("result_blocks", 0) + table_bytes.get("result_blocks_endpoint_start", 0)
     print(f"  result_blocks: {blocks / max(1, packs.packed):.1f} bytes per packed row (index included); results: "
           f"{raw_bytes / max(1, raw_rows):.0f} bytes per row (indexes included)")  # fmt: skip
+    print("  of which system time, µs per result: " + ", ".join(f"{k} {v * per:.2f}" for k, v in meter.sys.items()))
+    for k, (v, n) in sorted(SQLCPU.items(), key=lambda kv: -kv[1][0])[:16]:
+        print(f"    {v * per:6.2f} µs per result  {n:6d} calls  {k}")
     print(f"  total:        {(cpu['write'] + cpu['fold'] + cpu['pack']) * per:6.1f} µs CPU per result; peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # fmt: skip
 

@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config, unpacker)
     if config is None:
         return EXIT_CONFIG
-    from slowatch.cluster_cli import apply_cluster_flags
+    from slowatch.cluster_cli import FlagConflict, apply_cluster_flags
 
     overrides = (args.listen, args.db, args.log_format)
     try:
@@ -90,7 +90,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     def load(path: Path) -> Config:  # a reload keeps the command line's overrides
-        return apply_cluster_flags(_override(reload_isolated(path, unpacker), *overrides), args)
+        try:
+            return apply_cluster_flags(_override(reload_isolated(path, unpacker), *overrides), args)
+        except FlagConflict as exc:  # a new file that no longer fits the flags: rejected like any bad config
+            raise exc.located(path) from None
 
     async def main() -> int:
         # here: after process.run raised nofile

@@ -6,12 +6,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from slowatch.cluster import local_view
 from slowatch.config.cluster import ClusterConfig, parse_shard
 from slowatch.config.schema import Config
+from slowatch.config.source import read_config_bytes
+from slowatch.config.yamlnodes import Document, YamlProblem, parse
+from slowatch.errors import ConfigError, ConfigProblem
 from slowatch.sharding import endpoint_hash, shard_of
 
 
@@ -40,11 +45,44 @@ def apply_cluster_flags(config: Config, args: argparse.Namespace) -> Config:
     try:
         cluster = ClusterConfig.model_validate({**current, **changes})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
-        )
-        raise ValueError(f"--shard/--replica/--location: server.cluster.{problems}") from None
+        raise FlagConflict(exc, set(changes)) from None
     return config.model_copy(update={"server": config.server.model_copy(update={"cluster": cluster})})
+
+
+_FLAG = {"shard": "--shard", "shards": "--shard", "replica": "--replica", "location": "--location"}
+
+
+class FlagConflict(ValueError):
+    """The cluster flags do not fit the config: `problems` are (field of server.cluster, message)."""
+
+    def __init__(self, exc: ValidationError, flagged: set[str]) -> None:
+        self.problems: list[tuple[str, str]] = []
+        for e in exc.errors(include_url=False):
+            field = str(e["loc"][0]) if e["loc"] else ""
+            message = e["msg"].removeprefix("Value error, ")
+            if field in flagged:  # the flag's value, not the file's, is what the message quotes
+                message = message.replace(repr(str(e.get("input"))), f"{e.get('input')!r} (from {_FLAG[field]})", 1)
+            self.problems.append((field, message))
+        text = "; ".join(f"server.cluster.{field}: {message}" for field, message in self.problems)
+        super().__init__(f"--shard/--replica/--location: {text}")
+
+    def located(self, path: str | Path) -> ConfigError:
+        """As a reload reports it: each problem at server.cluster.<field> in the file (the field itself when
+        written there, else the nearest of server.cluster, server)."""
+        try:
+            doc: Document | None = parse(read_config_bytes(path).decode("utf-8-sig"), os.environ)
+        except (ConfigError, YamlProblem, ValueError):  # (the file changed again since: no place, still the problem)
+            doc = None
+        problems = []
+        for field, message in self.problems:
+            where = None
+            for keys in (("server", "cluster", field), ("server", "cluster"), ("server",)):
+                where = doc.keys.get(keys) if doc is not None else None
+                if where is not None:
+                    break
+            line, column = (where.line, where.column) if where else (None, None)
+            problems.append(ConfigProblem(str(path), line, column, f"server.cluster.{field}", message))
+        return ConfigError(problems)
 
 
 def add_shard_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:

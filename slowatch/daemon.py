@@ -147,6 +147,7 @@ class Daemon:
         self._registry.register(self._alerts.collector())
         self._session: aiohttp.ClientSession | None = None
         self._ctx: ProbeContext | None = None
+        self._revision = 0  # reloads switched to (or tried): the next one's changes carry the next number
         self.bound_port: int | None = None
 
     # --- the DaemonView the web layer reads -------------------------------------------------
@@ -194,6 +195,9 @@ class Daemon:
     def alerts_view(self) -> list[dict[str, object]]:
         return self._alerts.firing_view()
 
+    def sinks_view(self) -> list[dict[str, object]]:
+        return self._alerts.sinks_view()
+
     # --- the probe path ----------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
         """Every attempt goes to history; final results drive metrics and state. O(1), no awaits."""
@@ -214,9 +218,9 @@ class Daemon:
         for listener in self._listeners:
             listener(result)
 
-    async def _probe(self, endpoint: Endpoint) -> None:
+    async def _probe(self, endpoint: Endpoint, revision: int) -> None:
         assert self._ctx is not None
-        await run_probe(endpoint, self._ctx, self.on_result)
+        await run_probe(endpoint, self._ctx, self.on_result, revision)
 
     async def probe_all_once(self) -> list[ProbeResult]:
         """Probe every enabled endpoint once, concurrently within the bound (`slowatch run --once`)."""
@@ -365,7 +369,8 @@ class Daemon:
         """Switch to `new` (this instance's part of it when sharded): what changed is worked out in threads
         (switch.py), so the loop applies only that."""
         t0 = time.perf_counter()
-        switch = await prepare(self._view, self._config.endpoints, new, self._probe_metrics)
+        self._revision += 1  # (also when this switch fails: a number is never given to two definitions)
+        switch = await prepare(self._view, self._config.endpoints, new, self._probe_metrics, self._revision)
         local = switch.view.local
         t1 = time.perf_counter()
         self._apply(local, switch.changes, switch.workers)

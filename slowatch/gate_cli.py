@@ -6,7 +6,8 @@
 Exit status: 0 go, 1 hold, 2 an error (bad config, unknown consumer or SLO, daemon unreachable or
 refusing the token). With `--url` the token comes from `--token` or, better (no secret in the
 process list), the `SLOWATCH_TOKEN` environment variable. Without `--url` the database is opened
-read-only (the daemon may be running), figures computed like `slowatch report`; its "last hour"
+read-only (the daemon may be running; never migrated; a newer schema or one older than it reads is an
+error, store/read_only.py), figures computed like `slowatch report`; its "last hour"
 burn is the current clock hour (the stored cells are hourly), the daemon's a rolling hour.
 """
 
@@ -27,6 +28,7 @@ from slowatch.cluster import database_view, stored_shard
 from slowatch.config.schema import Config
 from slowatch.report import collect
 from slowatch.slo.gate import SloGate, consumer_gate, decide
+from slowatch.store.read_only import begin_read
 
 GO, HOLD, ERROR = 0, 1, 2
 Outcome = tuple[list[str], int]
@@ -85,6 +87,9 @@ def from_database(config: Config, args: argparse.Namespace) -> Outcome:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             conn.execute("PRAGMA query_only = 1")
+            refused = begin_read(conn, path, "gate")  # a newer or too old schema (store/read_only.py)
+            if refused is not None:
+                return [refused], ERROR
             # a sharded instance's database holds its own endpoints only (the shard it records, else the config's)
             view, mismatch = database_view(config, stored_shard(conn))
             local = view.local

@@ -41,7 +41,10 @@ class ProbeResult:
 
     `started_at` is wall-clock unix seconds (from the Clock); `duration` is seconds measured on a
     monotonic clock. `attempt` counts from 1; `final` is False for an attempt that failed and was
-    retried (recorded in history, not counted in SLIs or `slowatch_probes_total`).
+    retried (recorded in history, not counted in SLIs or `slowatch_probes_total`). `revision` says which
+    definition of the endpoint was probed: 0 the one the daemon started with, else the number of the reload
+    that last added or edited it (`EndpointChanges.revision`), so a probe in flight across a reload is told
+    apart from the new definition's (metrics/probe.py).
     """
 
     endpoint: str
@@ -56,6 +59,7 @@ class ProbeResult:
     final_url: str | None = None
     attempt: int = 1
     final: bool = True
+    revision: int = 0
 
     @property
     def ok(self) -> bool:

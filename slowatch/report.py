@@ -3,7 +3,8 @@
     slowatch report --config FILE [--consumer NAME] [--slo NAME] [--window 30d | --month 2026-10]
                     [--objective 99.95] [--format table|json|csv|markdown] [--at 2026-11-01T00:00:00Z]
 
-Opens the database read-only (the daemon may be running; WAL lets both work). The period is the
+Opens the database read-only (the daemon may be running; WAL lets both work), never migrates it, and
+refuses one of a newer schema or one older than it reads (store/read_only.py). The period is the
 SLO's own window by default; `--month` is that calendar month in the SLO's time zone (UTC for
 rolling SLOs); `--objective` recomputes the budget for another objective (a what-if). Deploy
 annotations in the period add the budget burned in the 4 hours after each (not in csv). A sharded
@@ -33,6 +34,7 @@ from slowatch.slo import report_format
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.windows import CalendarPeriod, month_bounds, parse_month
+from slowatch.store.read_only import begin_read
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
 Key = tuple[str, str]
@@ -157,9 +159,18 @@ def run_report(args: argparse.Namespace) -> int:
     path = args.database or config.server.database
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.execute("SELECT 1 FROM slo_cells LIMIT 1")
     except sqlite3.Error as e:
         print(f"cannot read SLO data from {path}: {e}", file=sys.stderr)
+        return 2
+    try:
+        refused = begin_read(conn, path, "report")  # one read transaction; a schema it cannot read: why (read_only.py)
+        if refused is None:
+            conn.execute("SELECT 1 FROM slo_cells LIMIT 1")
+    except sqlite3.Error as e:
+        refused = f"cannot read SLO data from {path}: {e}"
+    if refused is not None:
+        conn.close()
+        print(refused, file=sys.stderr)
         return 2
     try:
         # a sharded instance's database holds its own endpoints only (the shard it records, else the config's)

@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -42,8 +42,9 @@ from slowatch.config.endpoints import Endpoint
 
 logger = logging.getLogger(__name__)
 
-RunProbe = Callable[[Endpoint], Awaitable[None]]
-"""Runs one endpoint's probe (with its retries) and hands the results on; must not raise."""
+RunProbe = Callable[[Endpoint, int], Awaitable[None]]
+"""Runs one endpoint's probe (with its retries) and hands the results on, stamped with the definition's revision
+(the second argument: `ProbeResult.revision`); must not raise."""
 
 TICK = 0.25
 """Seconds between dispatch ticks; each arms the runs due within the next 4 ticks (so a tick that comes
@@ -66,6 +67,7 @@ class _Slot:
     base: float  # loop time of the next planned run, before jitter (first + k * interval)
     running: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    revision: int = 0  # of `ep`: the reload that last added or edited it (EndpointChanges.revision)
 
 
 class ProbeScheduler:
@@ -114,11 +116,14 @@ class ProbeScheduler:
         """Prober workers that are down: none here (cf. ProberPool.down)."""
         return []
 
-    def start(self, endpoints: list[Endpoint]) -> None:
+    def start(self, endpoints: list[Endpoint], revisions: Mapping[str, int] | None = None) -> None:
+        """Schedule `endpoints`; `revisions` (by name, default 0) are their definitions' (a prober worker restarted
+        after reloads is given them)."""
         self._loop = asyncio.get_running_loop()
         now = self._loop.time()
+        revisions = revisions or {}
         for ep in endpoints:
-            self._add(ep, now)
+            self._add(ep, now, revisions.get(ep.name, 0))
         self._scheduler.add_job(self._tick, IntervalTrigger(seconds=TICK, timezone=UTC), id="dispatch")
         self._scheduler.start()
         self._dispatch()  # arm the first window now, not one tick from now
@@ -127,10 +132,10 @@ class ProbeScheduler:
         self._seq += 1
         heapq.heappush(self._heap, (slot.base, self._seq, slot))
 
-    def _add(self, ep: Endpoint, now: float) -> None:
+    def _add(self, ep: Endpoint, now: float, revision: int) -> None:
         if not ep.enabled:
             return
-        slot = _Slot(ep, now + phase_offset(ep.name, ep.interval))
+        slot = _Slot(ep, now + phase_offset(ep.name, ep.interval), revision=revision)
         self._slots[ep.name] = slot
         self._push(slot)
 
@@ -144,7 +149,8 @@ class ProbeScheduler:
         return self.apply(changes)
 
     def apply(self, changes: EndpointChanges) -> tuple[int, int, int]:
-        """`update` with only the changes (what a prober worker is sent): (added, removed, changed)."""
+        """`update` with only the changes (what a prober worker is sent): (added, removed, changed). The probes of
+        `changes.upserts` carry `changes.revision` from their next run on (one running now keeps its own)."""
         assert self._loop is not None, "update() before start()"
         now = self._loop.time()
         added = removed = changed = 0
@@ -159,14 +165,14 @@ class ProbeScheduler:
                     removed += 1
             elif old is None:
                 added += 1
-                self._add(ep, now)
+                self._add(ep, now, changes.revision)
             elif old.ep != ep:
                 changed += 1
                 if old.ep.interval == ep.interval:
-                    old.ep = ep  # same timing: keep the phase, use the new definition from the next run
-                else:
+                    old.ep, old.revision = ep, changes.revision  # same timing: keep the phase, new definition
+                else:  # from the next run
                     del self._slots[ep.name]
-                    self._add(ep, now)
+                    self._add(ep, now, changes.revision)
         self._dispatch()
         return added, removed, changed
 
@@ -222,7 +228,7 @@ class ProbeScheduler:
                 assert self._loop is not None
                 self._observe_lag(max(0.0, self._loop.time() - planned))
                 if self._accepting:
-                    await self._run_probe(slot.ep)
+                    await self._run_probe(slot.ep, slot.revision)  # read together: one definition
         except asyncio.CancelledError:
             # Only stop() cancels probes: a cancelled probe at shutdown is expected, not an error.
             logger.info("probe cancelled at shutdown endpoint=%s", name)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from slowatch.cluster import ClusterView, local_view
@@ -36,10 +36,13 @@ class Switch:
     cpu: float = 0.0  # CPU seconds the threads took to work this out
 
 
-async def prepare(running: ClusterView, endpoints: Sequence[Endpoint], new: Config, metrics: ProbeMetrics) -> Switch:
+async def prepare(
+    running: ClusterView, endpoints: Sequence[Endpoint], new: Config, metrics: ProbeMetrics, revision: int
+) -> Switch:
     """The switch from `running` (whose local endpoints are `endpoints`) to `new`, off the event loop;
     `metrics` gets the new endpoints' slot table if any endpoint changed (a scrape sees one or the other).
-    A changed `server.cluster` is kept as it runs (logged: it takes effect after a restart)."""
+    `revision` numbers this reload (from 1, never reused): the changes carry it, and with them the results of
+    the new definitions. A changed `server.cluster` is kept as it runs (logged: it takes effect after a restart)."""
     cluster = running.full.server.cluster
     if new.server.cluster != cluster:
         logger.warning("config reload: server.cluster changed; takes effect after a restart")
@@ -47,10 +50,10 @@ async def prepare(running: ClusterView, endpoints: Sequence[Endpoint], new: Conf
     cpu = [0.0]
     view = await _thread(cpu, local_view, new)
     local = view.local
-    changes = await _thread(cpu, diff_endpoints, endpoints, local.endpoints)
+    changes = replace(await _thread(cpu, diff_endpoints, endpoints, local.endpoints), revision=revision)
     workers = await _thread(cpu, worker_count, local.server.probe_workers, local.endpoints)
     if changes:
-        await _thread(cpu, metrics.set_endpoints, local.endpoints, frozenset(changes.changed))
+        await _thread(cpu, metrics.set_endpoints, local.endpoints, frozenset(changes.changed), revision)
     return Switch(view, changes, workers, cpu[0])
 
 

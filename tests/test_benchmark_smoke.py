@@ -148,10 +148,14 @@ def test_store_writer_benchmark_smoke() -> None:
     script = RUN.parent / "store_writer.py"
     args = ["--endpoints", "300", "--rate", "60", "--minutes", "10", "--pack-after", "60", "--fold-every", "60"]
     for fold, figures in (("memory", "since start 23 from memory, 1 in SQL"), ("sql", "0 from memory, 24 in SQL")):
-        proc = subprocess.run([sys.executable, str(script), *args, "--fold", fold], capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        extra = ["--sql-profile"] if fold == "memory" else []
+        proc = subprocess.run([sys.executable, str(script), *args, "--fold", fold, *extra], capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert figures in proc.stdout and "rows packed since start" in proc.stdout, proc.stdout
+        assert "of which system time" in proc.stdout, proc.stdout
+        if extra:  # the statements the writer runs, timed
+            assert "calls  MANY INSERT INTO results" in proc.stdout and "calls  COMMIT" in proc.stdout, proc.stdout
     proc = subprocess.run([sys.executable, str(script), *args, "--reads", "3", "--group", "20"], capture_output=True,
                           text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -166,7 +166,7 @@ def test_shard_command_and_bad_shard_flag(tmp_path: Path, capsys: pytest.Capture
     assert main(["run", "-c", str(path), "--shard", "2/2"]) == 2
     assert "I must be 0..N-1" in capsys.readouterr().err
     assert main(["run", "-c", str(path), "--location", "ap"]) == 2
-    assert "server.cluster.location: 'ap' is not one of locations: eu, us" in capsys.readouterr().err
+    assert "server.cluster.location: 'ap' (from --location) is not one of locations: eu, us" in capsys.readouterr().err
 
 
 async def test_report_of_a_shard_notes_partial_consumers(

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -71,4 +72,68 @@ async def test_a_renamed_step_leaves_no_series_and_counters_go_on(aiohttp_server
         assert set(steps) == {"login", "basket"}  # not "orders": the old step's series is gone
         assert samples(daemon, PROBES)["success"] > before  # the edited endpoint's counter was not reset
     finally:
+        await daemon.stop()
+
+
+def held_config(tmp_path: Path, base: str, second_step: str, workers: int) -> str:
+    return f"""
+server: {{database: '{tmp_path / "d.db"}', metrics: {{phases: true}}, probe_workers: {workers}}}
+defaults: {{interval: 2s, timeout: 1500ms}}
+endpoints:
+  - name: flow
+    kind: transaction
+    steps:
+      - {{name: login, url: "{base}/ok"}}
+      - {{name: {second_step}, url: "{base}/second"}}
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "prober-worker"])
+async def test_a_probe_in_flight_across_the_reload_does_not_bring_the_old_step_back(
+    aiohttp_server: Any, tmp_path: Path, workers: int
+) -> None:
+    """The probe that started before the reload (steps login, orders) answers after it: its result is counted
+    (and stored), but its `orders` series does not come back, neither before nor after the new definition's
+    first result. Before session 10 it came back with that result and stayed until a restart."""
+    hold = asyncio.Event()  # set: the next request to /second waits for `release`
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def second(request: web.Request) -> web.Response:
+        if hold.is_set():
+            hold.clear()
+            held.set()
+            await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/second", second)
+    server = await aiohttp_server(app)
+    base = f"http://127.0.0.1:{server.port}"
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(held_config(tmp_path, base, "orders", workers))
+    daemon = Daemon(load(path), config_path=path, watch_interval=0)
+    await daemon.start(serve=False)
+    try:
+        assert set(await until(daemon, STEP, "orders")) == {"login", "orders"}
+        hold.set()
+        await asyncio.wait_for(held.wait(), 10.0)  # a probe of the old definition is in flight
+        path.write_text(held_config(tmp_path, base, "basket", workers))
+        assert await daemon.reload()
+        before = sum(samples(daemon, PROBES).values())
+        release.set()  # the old definition's probe finishes after the reload
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while sum(samples(daemon, PROBES).values()) == before:  # its result is counted ...
+            assert asyncio.get_running_loop().time() < deadline, "the in-flight probe's result never came"
+            await asyncio.sleep(0.02)
+        assert set(samples(daemon, STEP)) <= {"login", "orders"}  # ... (the series until the edit's first result)
+        steps = await until(daemon, STEP, "basket")
+        assert set(steps) == {"login", "basket"}  # ... but brings no "orders" back with it
+        await asyncio.sleep(2.5)  # and a later result does not either
+        assert set(samples(daemon, STEP)) == {"login", "basket"}
+    finally:
+        release.set()
         await daemon.stop()

@@ -25,7 +25,7 @@ def ep(name: str, interval: float = 1.0, **kw: object) -> HttpEndpoint:
     )
 
 
-async def nothing(endpoint: HttpEndpoint) -> None:
+async def nothing(endpoint: HttpEndpoint, revision: int) -> None:
     return None
 
 

@@ -6,9 +6,11 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
+from slowatch.config.diff import diff_endpoints
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.scheduler import ProbeScheduler, phase_offset
 
@@ -22,6 +24,7 @@ def ep(name: str, interval: float = 1.0, **kw: object) -> HttpEndpoint:
 class Recorder:
     def __init__(self, hold: float = 0.0) -> None:
         self.calls: Counter[str] = Counter()
+        self.revisions: dict[str, list[int]] = {}
         self.lags: list[float] = []
         self.skipped: list[str] = []
         self.missed: list[str] = []
@@ -29,8 +32,9 @@ class Recorder:
         self.active = 0
         self.peak = 0
 
-    async def run(self, endpoint: HttpEndpoint) -> None:
+    async def run(self, endpoint: HttpEndpoint, revision: int) -> None:
         self.calls[endpoint.name] += 1
+        self.revisions.setdefault(endpoint.name, []).append(revision)
         self.active += 1
         self.peak = max(self.peak, self.active)
         try:
@@ -92,6 +96,24 @@ async def test_update_adds_removes_and_changes() -> None:
     await sched.stop(grace=0.5)
     assert rec.calls["new"] >= 1
     assert "drop" not in rec.calls
+
+
+async def test_the_probes_of_a_reloads_changes_carry_its_revision() -> None:
+    """What a reload adds or edits is probed with the reload's number (ProbeResult.revision), the unchanged
+    keep theirs; a scheduler started with revisions (a restarted prober worker) uses them."""
+    rec = Recorder()
+    sched = rec.scheduler()
+    sched.start([ep("keep"), ep("edit"), ep("retime")], {"keep": 2})
+    await asyncio.sleep(1.1)
+    changes = diff_endpoints(
+        [ep("keep"), ep("edit"), ep("retime")],
+        [ep("keep"), ep("edit", timeout=0.4), ep("retime", interval=2.0), ep("new")],
+    )
+    rec.revisions.clear()
+    assert sched.apply(replace(changes, revision=7)) == (1, 0, 2)
+    await asyncio.sleep(2.2)
+    await sched.stop(grace=0.5)
+    assert {name: set(r) for name, r in rec.revisions.items()} == {"keep": {2}, "edit": {7}, "retime": {7}, "new": {7}}
 
 
 async def test_concurrency_bound_holds_and_lag_shows_the_wait() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from slowatch.config import load
+from slowatch.config.diff import diff_endpoints
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.daemon import Daemon
 from slowatch.models import Outcome, ProbeResult
@@ -52,6 +53,7 @@ def ep(name: str, interval: float = 10.0, enabled: bool = True) -> HttpEndpoint:
         ),
         ProbeResult("db", "tcp", Outcome.TIMEOUT, 1.5, 5.0, "timed out after 5s", attempt=2, final=False),
         ProbeResult("tls", "tls", Outcome.CERTIFICATE_EXPIRING, 2.0, 0.1, "expires in 3d", cert_expiry=3e9),
+        ProbeResult("edited", "http", Outcome.SUCCESS, 2.5, 0.1, status_code=200, revision=3),
     ],
 )
 def test_results_cross_the_wire_unchanged(result: ProbeResult) -> None:
@@ -240,6 +242,28 @@ async def test_a_reload_while_the_shard_goes_out_reaches_the_worker_after_it() -
     finally:
         await pool.stop(1.0)
     assert sink.restarts == 0  # the worker took the update after its shard (it used to die on it)
+
+
+async def test_a_restarted_worker_probes_with_the_revisions_reloads_gave() -> None:
+    """The reload's number reaches the worker with its changes and comes back on the results; a worker started
+    again afterwards is given it with its shard (else the edited endpoint's results would read as older)."""
+    sink = Sink()
+    pool = sink.pool()
+    await pool.start([ep("kept", 1.0), ep("edited", 1.0)])
+    try:
+        changes = diff_endpoints([ep("kept", 1.0), ep("edited", 1.0)], [ep("kept", 1.0), ep("edited", 1.5)])
+        pool.update([], replace(changes, revision=4))
+        seen = len(sink.results)
+        await wait_for(lambda: any(r.endpoint == "edited" and r.revision == 4 for r in sink.results[seen:]), 10)
+        proc = pool._workers[0].proc
+        assert proc is not None
+        proc.kill()
+        await wait_for(lambda: sink.restarts == 1 and pool.running, 10)
+        seen = len(sink.results)
+        await wait_for(lambda: {r.endpoint for r in sink.results[seen:]} == {"kept", "edited"}, 10)
+    finally:
+        await pool.stop(1.0)
+    assert {(r.endpoint, r.revision) for r in sink.results[seen:]} == {("kept", 0), ("edited", 4)}
 
 
 async def test_stop_does_not_wait_out_a_restart_backoff() -> None:

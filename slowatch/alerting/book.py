@@ -64,6 +64,12 @@ class Firing:
     notified: bool
     last_sent: float | None
     clear_since: float | None = None  # SLO alerts: when the condition was first seen false (Clock.monotonic)
+    confirmed: bool = True
+    """This process saw the alert's condition hold: it fired here, or (restored from the store at start) a
+    probe failed since, or an evaluation found the SLO condition true; for an endpoint alert, also false again
+    while its latest probe succeeded. Only confirmed alerts are re-posted (`resend_interval`): a replica
+    restarted after its peer resolved an outage, or one a probe behind its peer, must not tell Alertmanager the
+    alert fires again (it would notify it anew)."""
 
     def row(self) -> FiringRow:
         return FiringRow(self.event.alert_key, self.event, self.notified, self.last_sent)
@@ -79,7 +85,7 @@ class AlertBook:
         self._streaks_op: Decision | None = None  # the last decision queued, while streak-only: absorbs the next
 
     def restore(self, rows: Sequence[FiringRow]) -> None:
-        self.firing = {r.key: Firing(r.event, r.notified, r.last_sent) for r in rows}
+        self.firing = {r.key: Firing(r.event, r.notified, r.last_sent, confirmed=False) for r in rows}
 
     def _route(self, event: AlertEvent, decision: Decision) -> bool:
         sinks = self.router.sinks_for(event)

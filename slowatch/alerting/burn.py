@@ -80,7 +80,7 @@ class SloAlerts:
         if self.suppressor.slo_in_maintenance(st.consumer, self._endpoints.get((st.consumer, st.slo), ()), now):
             self._hold(st, policy)
             return
-        quiet = self.suppressor.slo_suppressed(st.consumer, now)
+        quiet = self.suppressor.slo_suppressed(st.consumer, now, st.slo)
         for severity, tiers in _by_severity(policy.tiers_for(self._nominal_of(st))).items():
             key = burn_key(st.consumer, st.slo, severity)
             firing = st.burn_trusted and any(_tier_fires(st, t) for t in tiers)
@@ -123,7 +123,7 @@ class SloAlerts:
             if f is None:
                 self.book.fire(build(), quiet, decision)
             else:
-                f.clear_since = None
+                f.clear_since, f.confirmed = None, True
                 if not f.notified and quiet is None:
                     self.book.notify(key, decision)
         elif f is not None:

@@ -1,7 +1,8 @@
 """`slowatch alerts | test-sink | silence`: the alerting side of the command line.
 
 These read or write the database directly (WAL mode: safe while the daemon runs; a write gives up
-after 30 s of a lock held by another process, store/one_write.py). They return
+after 30 s of a lock held by another process, store/one_write.py; `alerts` never migrates it and refuses
+a newer schema or one older than it reads, store/read_only.py). They return
 lines to print and an exit code; slowatch/cli.py does the printing.
 """
 
@@ -24,6 +25,7 @@ from slowatch.clock import SystemClock
 from slowatch.config.schema import Config
 from slowatch.store.one_write import CLI_WAIT, write_once
 from slowatch.store.queries import get_states
+from slowatch.store.read_only import begin_read
 from slowatch.store.store import state_op
 from slowatch.untrusted import one_line
 
@@ -35,6 +37,9 @@ def alerts_report(config: Config, *, limit: int = 50) -> tuple[list[str], int]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
+        refused = begin_read(conn, path, "alerts")  # a newer or too old schema (store/read_only.py)
+        if refused is not None:
+            return [refused], 2
         db = Database(conn)
         if "alert_outbox" not in db.table_names():
             return [f"{path}: no alerting tables yet (start the daemon once)"], 1

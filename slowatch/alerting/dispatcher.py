@@ -189,6 +189,8 @@ class SinkWorker:
                 with contextlib.suppress(ValueError):
                     self.queue.remove(item)
         owner.count(self.sink.name, status, len(items))
+        if status in (FAILED, EXPIRED):  # shown by /api/v1/alerts (AlertService.sinks_view)
+            owner.last_failure[self.sink.name] = (items[-1], status, owner.clock.time())
         for item in items:
             self._internal.pop(item.event.event_id, None)
 
@@ -203,6 +205,7 @@ class Dispatcher:
         self.closing = asyncio.Event()
         self.counters: Counter[tuple[str, str]] = Counter()
         self.restarts: Counter[str] = Counter()  # sink -> times its worker was restarted after a crash
+        self.last_failure: dict[str, tuple[OutboxItem, str, float]] = {}  # sink -> (item, failed|expired, when)
         self.workers: dict[str, SinkWorker] = {}
         self._session_factory = session_factory
         self._session: aiohttp.ClientSession | None = None

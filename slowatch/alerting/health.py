@@ -112,6 +112,8 @@ class EndpointHealth:
         else:
             s.fails, s.oks = min(s.fails + 1, cfg.failure_threshold), 0
         firing = self.book.firing.get(key)
+        if firing is not None:
+            firing.confirmed = not result.ok  # re-posted to Alertmanager only while it fails (AlertBook.Firing)
         up_and_fine = result.ok and firing is None
         down_and_told = not result.ok and firing is not None and firing.notified and cfg.reminder_interval is None
         if (s.fails, s.oks) == before and (up_and_fine or down_and_told):

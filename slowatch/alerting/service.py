@@ -120,6 +120,35 @@ class AlertService:
             )
         return out
 
+    def sinks_view(self) -> list[dict[str, object]]:
+        """Each sink's delivery state, JSON-ready (for the API): counts since start, what waits, the error
+        the head of its queue last got (retrying) and the last notification given up on (failed, expired).
+        Errors are the sinks' scrubbed texts: never a URL or header value."""
+        d = self.dispatcher
+        out: list[dict[str, object]] = []
+        for name, worker in sorted(d.workers.items()):
+            head = worker.queue[0] if worker.queue else None
+            retrying = failure = None
+            if head is not None and head.attempts:
+                retrying = {"event": head.event.event_id, "attempts": head.attempts, "error": head.last_error}
+            if (last := d.last_failure.get(name)) is not None:
+                item, status, at = last
+                failure = {"event": item.event.event_id, "status": status, "at": at, "error": item.last_error}
+            out.append(
+                {
+                    "sink": name,
+                    "kind": worker.sink.kind,
+                    "delivered": d.counters[(name, "delivered")],
+                    "failed": d.counters[(name, "failed")],
+                    "expired": d.counters[(name, "expired")],
+                    "pending": len(worker.queue),
+                    "oldest_pending_age_seconds": max(0.0, self._clock.time() - head.created) if head else 0.0,
+                    "retrying": retrying,
+                    "last_failure": failure,
+                }
+            )
+        return out
+
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         streaks = await self._store.read(load_streaks)
@@ -186,8 +215,11 @@ class AlertService:
 
     # -- sinks ---------------------------------------------------------------------------------
     def _firing_for(self, sink: str) -> list[AlertEvent]:
+        """What to re-post to `sink` (Alertmanager): notified alerts this process has confirmed (`Firing.confirmed`)."""
         return [
-            f.event for f in self.book.firing.values() if f.notified and sink in self.book.router.sinks_for(f.event)
+            f.event
+            for f in self.book.firing.values()
+            if f.notified and f.confirmed and sink in self.book.router.sinks_for(f.event)
         ]
 
     async def test_sink(self, name: str) -> Attempt:

@@ -8,6 +8,12 @@ While none of an SLO's probes count (`slo_in_maintenance`), its firing alerts ar
 neither resolves them nor fires new ones, as nothing can be judged.
 An endpoint alert is suppressed while the endpoint is silenced or in maintenance, or while every
 consumer depending on it is (an endpoint nobody else watches is not kept quiet by one consumer).
+
+On an instance with a `location` (server.cluster or `run --location`), an endpoint alert or SLO with
+`locations: {quorum: q}` is always suppressed here (reason `location quorum`): whether at least q locations
+see it fail is judged by the generated Prometheus rules (their `SlowatchEndpointDown`, `quorum_failed`),
+which page; this location's own alert is recorded and shown (/api/v1/alerts) but notified to no sink, so
+a network blip near one monitor pages no one, and an outage seen everywhere pages once, not once per location.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from slowatch.config.schema import Config
 from slowatch.slo.maintenance import MaintenanceCalendar, any_active
 
 SILENCE_PREFIX = "alerting.silence."
+QUORUM = "location quorum"
+"""Why a location's own alert is not notified: the Prometheus rules judge the quorum (see above)."""
 
 
 def silence_key(target: str, name: str) -> str:
@@ -33,6 +41,11 @@ class Suppressor:
             target = ("consumer", s.consumer) if s.consumer is not None else ("endpoint", s.endpoint or "")
             self._configured[target] = max(self._configured.get(target, 0.0), s.until.timestamp())
         self._silences = dict(self._configured)
+        located = config.server.cluster is not None and config.server.cluster.location is not None
+        self._quorum_endpoints = {e.name for e in config.endpoints if located and e.alerts.locations is not None}
+        self._quorum_slos = {
+            (c.name, slo.name) for c in config.consumers for slo in c.slos if located and slo.locations is not None
+        }
 
     def load_stored(self, states: Mapping[str, Any]) -> None:
         """Merge the CLI's silences (from `store.get_states(SILENCE_PREFIX)`) with the configured ones."""
@@ -55,8 +68,9 @@ class Suppressor:
             return "maintenance"
         return None
 
-    def slo_suppressed(self, consumer: str, ts: float) -> str | None:
-        return self.consumer_quiet(consumer, ts)
+    def slo_suppressed(self, consumer: str, ts: float, slo: str = "") -> str | None:
+        quiet = self.consumer_quiet(consumer, ts)
+        return quiet if quiet is not None or (consumer, slo) not in self._quorum_slos else QUORUM
 
     def slo_in_maintenance(self, consumer: str, endpoints: Sequence[str], ts: float) -> bool:
         """Whether none of an SLO's probes count now: its consumer, or every one of its endpoints, is in
@@ -74,11 +88,11 @@ class Suppressor:
             reasons = [self.consumer_quiet(c, ts) for c in consumers]
             if all(reasons):
                 return reasons[0]
-        return None
+        return QUORUM if endpoint in self._quorum_endpoints else None
 
     def active(self, ts: float) -> dict[str, float]:
         """`consumer:<name>` / `endpoint:<name>` -> until, for the silences still in force."""
         return {f"{t}:{n}": until for (t, n), until in self._silences.items() if until > ts}
 
 
-__all__ = ["SILENCE_PREFIX", "Suppressor", "silence_key"]
+__all__ = ["QUORUM", "SILENCE_PREFIX", "Suppressor", "silence_key"]

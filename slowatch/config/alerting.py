@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from yarl import URL
 
 from slowatch.config.cluster import LocationQuorum
 from slowatch.config.messages import Suggester, did_you_mean
@@ -85,7 +86,21 @@ def _http_url(value: SecretStr) -> SecretStr:
         raise ValueError(f"a URL cannot contain {found}")
     if not text.startswith(("http://", "https://")):
         raise ValueError("must be an http:// or https:// URL")  # never echo the value: it is a secret
+    if not _usable(text):  # found at load, not by an alert failing every delivery until give_up_after
+        raise ValueError("not a usable http:// or https:// URL (check its host and port)")
     return value
+
+
+def _usable(text: str) -> bool:
+    """What aiohttp needs to send to it: it parses, with a host (IDNA-encodable) and a port in range."""
+    try:
+        url = URL(text)
+        if not url.raw_host or url.port is None or not 0 < url.port < 65536:
+            return False
+        url.raw_host.encode("idna")  # a label over 63 characters fails here, as it would on every send
+    except (ValueError, UnicodeError):
+        return False
+    return True
 
 
 HttpUrlSecret = Annotated[SecretStr, AfterValidator(_http_url)]

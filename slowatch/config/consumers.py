@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory (`Europe`), a name too long
         raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
     return value
 

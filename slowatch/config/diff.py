@@ -17,12 +17,15 @@ from slowatch.config.endpoints import Endpoint
 @dataclass(frozen=True, slots=True)
 class EndpointChanges:
     """From one endpoint list to the next (by name). `upserts` are the new definitions of the endpoints
-    added or changed in any way (enabled or not); `removed` are names no longer configured."""
+    added or changed in any way (enabled or not); `removed` are names no longer configured. `revision`
+    numbers the reload they come from (the daemon's count, from 1): the probes of `upserts` carry it in
+    their results (`ProbeResult.revision`); 0 when nobody counts."""
 
     added: tuple[str, ...]
     changed: tuple[str, ...]
     removed: tuple[str, ...]
     upserts: tuple[Endpoint, ...]
+    revision: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.upserts or self.removed)

@@ -2,6 +2,7 @@
 
 `${VAR:-default}` uses the default when VAR is unset or empty (as in POSIX shells); `$$` is a literal
 `$`; a `$` followed by anything else is kept as written (regexes such as `^ok$` need no escaping).
+A default holding another `${...}` (`${A:-${B}}`, which shells expand) is an error, not literal text.
 Everything taken from the environment is reported back as a secret so error messages can hide it.
 Inside YAML flow collections (`[...]`, `{...}`) quote the string: `[ "${NAME}" ]`.
 """
@@ -16,6 +17,7 @@ _TOKEN = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
 _BODY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
 
 INVALID = "invalid ${...} expression: use ${VAR} or ${VAR:-default}, and $$ for a literal $"
+NESTED = "a ${VAR:-default} default cannot hold another ${...}: nested variables are not supported"
 
 
 @dataclass(slots=True)
@@ -51,6 +53,9 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
             result.errors.append(INVALID)
             continue
         name, default = body.group(1), body.group(2)
+        if default is not None and "${" in default:  # (the match ended at the inner `}`: the rest would be text)
+            result.errors.append(NESTED)
+            continue
         value = env.get(name)
         if value is not None and (value or default is None):
             result.secrets.append(value)
@@ -65,4 +70,4 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
     return result
 
 
-__all__ = ["INVALID", "Interpolated", "interpolate"]
+__all__ = ["INVALID", "NESTED", "Interpolated", "interpolate"]

@@ -4,7 +4,8 @@ Stages: YAML text -> located plain data (`yamlnodes`), -> `Config.model_validate
 error), -> the semantic checks in `checks.CHECKS` (on the whole config, or, when some fields are
 invalid, on the valid rest). Each problem is
 reported as `file:line:col path: message`, sorted by position. Values that are secret-typed
-(SecretStr) or came from `${...}` are never echoed.
+(SecretStr) or came from `${...}` are never echoed (nor as repr escapes them inside a longer quoted
+string); a quoted value longer than LONG_QUOTE characters is shortened (`'aaaa…aa' (5000 characters)`).
 """
 
 from __future__ import annotations
@@ -58,13 +59,37 @@ def _child(node: Any, key: str | int) -> tuple[bool, Any]:
     return False, None
 
 
+LONG_QUOTE = 100
+"""Quoted values in a message longer than this many characters are shortened (`_shorten`)."""
+_QUOTED = re.compile(rf"'(?:[^'\\\n]|\\.){{{LONG_QUOTE},}}'|\"(?:[^\"\\\n]|\\.){{{LONG_QUOTE},}}\"")
+
+
+def _shorten(message: str) -> str:
+    """`'aaaa…aa' (100000 characters)` for each quoted value longer than LONG_QUOTE: a 1 MB value rejected
+    was echoed whole, a 1 MB line in check's output and the daemon's log."""
+
+    def cut(match: re.Match[str]) -> str:
+        quoted = match.group(0)
+        return f"{quoted[:41]}…{quoted[-11:]} ({len(quoted) - 2} characters)"
+
+    return _QUOTED.sub(cut, message) if len(message) > LONG_QUOTE else message
+
+
+def _escaped(secret: str) -> set[str]:
+    """`secret` as repr writes it inside a longer quoted string (`'checkout/a\\nb'`), in either quote style."""
+    core = "".join(c if c in "'\"" else repr(c)[1:-1] for c in secret)
+    return {core, core.replace("'", "\\'")} - {secret}
+
+
 def _scrub(message: str, secrets: Iterable[str], *, min_bare: int) -> str:
-    """Hide each secret quoted (`'s3cret'`) and, when at least `min_bare` long, as a bare word."""
+    """Hide each secret quoted (`'s3cret'`) and, when at least `min_bare` long, as a bare word, also as
+    repr escapes it inside a longer quoted string."""
     for secret in sorted(secrets, key=len, reverse=True):
         if secret.strip():
             message = message.replace(repr(secret), HIDDEN)
             if len(secret) >= min_bare:
-                message = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", HIDDEN, message)
+                for form in (secret, *sorted(_escaped(secret), key=len, reverse=True)):
+                    message = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", HIDDEN, message)
     return message
 
 
@@ -156,7 +181,7 @@ class _Report:
             _, value = self.value_at(found)
             source = self.doc.source.get(found)
             message = _scrub(message, [v for v in (value, source) if isinstance(v, str)], min_bare=3)
-        message = _scrub(message, (s for s in self.secrets if len(s) >= MIN_SCRUB), min_bare=MIN_SCRUB)
+        message = _shorten(_scrub(message, (s for s in self.secrets if len(s) >= MIN_SCRUB), min_bare=MIN_SCRUB))
         where = mark or self.mark(found, key=key)
         problem = ConfigProblem(
             self.filename,

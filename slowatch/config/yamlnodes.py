@@ -9,6 +9,7 @@ on string scalars.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -186,7 +187,13 @@ class _Builder:
         if node.tag == _BOOL:  # constructors: they accept only its node class)
             return self.constructor.construct_yaml_bool(plain)
         if node.tag == _INT:
-            return self.constructor.construct_yaml_int(plain)
+            try:
+                return self.constructor.construct_yaml_int(plain)
+            except ValueError:  # more decimal digits than int() takes (sys.get_int_max_str_digits)
+                digits = sum(c.isdigit() for c in text)
+                message = f"a whole number of {digits} digits is too long (at most {sys.get_int_max_str_digits()})"
+                self.doc.problem(path, Mark.of(node.start_mark), message, poison=True)
+                return None
         return self.constructor.construct_yaml_float(plain)
 
     def key(self, node: Node, path: Path) -> str | None:
@@ -270,6 +277,34 @@ def _syntax_problem(exc: yaml.YAMLError, text: str) -> YamlProblem:
     return YamlProblem("invalid YAML")
 
 
+TOO_DEEP = 100
+"""Nesting levels past which "nested too deeply" is located (a config needs about ten)."""
+
+
+def _too_deep(text: str) -> YamlProblem:
+    """ "nested too deeply", at the first collection opened `TOO_DEEP` levels down: PyYAML's event parser
+    keeps its own stack (no recursion), so it walks any depth the composer could not. libyaml's is tried
+    first (fast); it refuses more than 1,000 flow levels itself, and that refusal has a place too."""
+    for loader in (getattr(yaml, "CSafeLoader", None), yaml.SafeLoader):
+        if loader is None:
+            continue
+        depth = 0
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > TOO_DEEP and (at := event.start_mark) is not None:
+                        return YamlProblem("invalid YAML: nested too deeply", Mark(at.line + 1, at.column + 1))
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
+        except yaml.MarkedYAMLError as exc:
+            if "nesting depth" in str(exc.problem) and exc.problem_mark is not None:
+                return YamlProblem("invalid YAML: nested too deeply", Mark.of(exc.problem_mark))
+        except yaml.YAMLError:
+            pass
+    return YamlProblem("invalid YAML: nested too deeply")
+
+
 def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, locate: bool = True) -> Document:
     """Compose and build one YAML document whose top level is a mapping. Raises YamlProblem.
 
@@ -281,7 +316,7 @@ def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, loca
     except yaml.YAMLError as exc:
         raise _syntax_problem(exc, text) from None
     except RecursionError:
-        raise YamlProblem("invalid YAML: nested too deeply") from None
+        raise _too_deep(text) from None
     if root is None or (isinstance(root, SCALAR) and root.tag == _NULL):
         raise YamlProblem("the file is empty: expected a mapping with server, defaults, endpoints, ...")
     if not isinstance(root, MAPPING):
@@ -294,7 +329,7 @@ def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, loca
             _check_expansion(root, max_nodes)
         doc.data = _Builder(doc, env, locate).value(root, ())
     except RecursionError:
-        raise YamlProblem("invalid YAML: nested too deeply") from None
+        raise _too_deep(text) from None
     return doc
 
 
@@ -307,7 +342,7 @@ def parse_stream(text: str, *, max_nodes: int = MAX_NODES) -> list[Document]:
     except yaml.YAMLError as exc:
         raise _syntax_problem(exc, text) from None
     except RecursionError:
-        raise YamlProblem("invalid YAML: nested too deeply") from None
+        raise _too_deep(text) from None
     docs = []
     for root in roots:
         if isinstance(root, SCALAR) and root.tag == _NULL:
@@ -317,7 +352,7 @@ def parse_stream(text: str, *, max_nodes: int = MAX_NODES) -> list[Document]:
             _check_expansion(root, max_nodes)
             doc.data = _Builder(doc, None).value(root, ())
         except RecursionError:
-            raise YamlProblem("invalid YAML: nested too deeply") from None
+            raise _too_deep(text) from None
         docs.append(doc)
     return docs
 

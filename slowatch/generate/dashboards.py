@@ -2,7 +2,8 @@
 
 Built with grafana-foundation-sdk's builders (schema version of Grafana 11.6). Every query reads
 the generated recording rules (`slowatch_slo:*`) or slowatch's own /metrics series; the data source
-is a `datasource` variable, so no UID is hard-coded. `panel_queries` lists every query for tests.
+is a `datasource` variable, so no UID is hard-coded; panels are numbered 1, 2, ... (`id`, which
+Grafana links to). `panel_queries` lists every query for tests.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ def _base(uid: str, title: str, time_from: str) -> gd.Dashboard:
     )  # fmt: skip
 
 
+def _with_panels(board: gd.Dashboard, panels: list[Panel]) -> gd.Dashboard:
+    """Panels numbered 1, 2, ... in order: Grafana links to a panel by its id (`viewPanel=3`), and made ids
+    up at every load for panels without one."""
+    for number, p in enumerate(panels, start=1):
+        board = board.with_panel(p.id(number))
+    return board
+
+
 def overview(agg: Aggregation) -> gd.Dashboard:
     by_slo = "{{consumer}} / {{slo}}"
     ep_up = agg.gauge(PROBE_SUCCESS)
@@ -89,10 +98,7 @@ def overview(agg: Aggregation) -> gd.Dashboard:
             "(rate(slowatch_scheduler_lag_seconds_bucket[$__rate_interval])))", "{{job}}")),
         _series("Store: pending writes", "none", _query("slowatch_store_pending_writes", "{{instance}}")),
     ]  # fmt: skip
-    board = _base(OVERVIEW_UID, "slowatch · overview", "now-6h")
-    for p in panels:
-        board = board.with_panel(p)
-    return board
+    return _with_panels(_base(OVERVIEW_UID, "slowatch · overview", "now-6h"), panels)
 
 
 def per_consumer() -> gd.Dashboard:
@@ -115,10 +121,7 @@ def per_consumer() -> gd.Dashboard:
         .query({"query": f"label_values({OBJECTIVE}, consumer)", "refId": "consumer"})
         .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
     )  # fmt: skip
-    board = _base(CONSUMER_UID, "slowatch · consumer", "now-7d").with_variable(consumer)
-    for p in panels:
-        board = board.with_panel(p)
-    return board
+    return _with_panels(_base(CONSUMER_UID, "slowatch · consumer", "now-7d").with_variable(consumer), panels)
 
 
 def _plain(board: gd.Dashboard) -> dict[str, Any]:

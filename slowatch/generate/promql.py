@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
 from slowatch.config.schema import Config
+from slowatch.slo.budget import error_budget
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
 from slowatch.slo.windows import NOMINAL_SECONDS, CalendarPeriod
 
@@ -138,8 +138,9 @@ class SloTarget:
 
     @property
     def error_budget(self) -> float:
-        """1 - objective in decimal (99.9% -> 0.001, not 0.0010000000000000009; 99.99999999999% -> 1e-13, not 0)."""
-        return float(1 - Decimal(repr(self.slo.objective)))
+        """1 - objective in decimal (99.9% -> 0.001, not 0.0010000000000000009; 99.99999999999% -> 1e-13, not 0),
+        the very number slowatch divides by (`slo.budget.error_budget`)."""
+        return error_budget(self.slo.objective)
 
     @property
     def min_events(self) -> int:

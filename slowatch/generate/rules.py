@@ -35,8 +35,12 @@ Rule = dict[str, Any]
 
 
 def number(value: float) -> str:
-    """A float for PromQL, rounded to 12 significant digits (`0.005`, `14.4`, `2592000`, not 14.399999999999999)."""
-    return f"{value:.12g}"
+    """A float for PromQL: the shortest text that reads back as the same double (`0.005`, `14.4`,
+    `2592000`, `0.9333333333333333`), so a rule compares with exactly the number slowatch does (rounded
+    to 12 digits, a 28d SLO's 3d tier factor 0.9333333333333333 became 0.933333333333: a burn between
+    the two fired the rule and not slowatch)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
 
 
 def events_expr(t: SloTarget, metric: str, rng: str, agg: Aggregation) -> str:

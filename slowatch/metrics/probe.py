@@ -102,12 +102,15 @@ class ProbeMetrics(Collector):
         )  # registered first: /metrics writes the per-endpoint families last, and so does the client then
         registry.register(self)
 
-    def set_endpoints(self, endpoints: Iterable[Endpoint], changed: Collection[str] = ()) -> None:
+    def set_endpoints(self, endpoints: Iterable[Endpoint], changed: Collection[str] = (), revision: int = 0) -> None:
         """Keep the slots (and cached text) of endpoints whose labels are unchanged; series of the others start
         afresh or go. Endpoints added start without series (and clean: nothing to render until a result).
-        A kept slot of an endpoint in `changed` (its definition edited: a reload) keeps its counters, but its
-        next result replaces its last-result series (steps, phases, certificate expiry) instead of adding to
-        them, so a step renamed or removed, or TLS dropped, leaves no series behind."""
+        A kept slot of an endpoint in `changed` (its definition edited: a reload) keeps its counters, but the
+        next result of the new definition replaces its last-result series (steps, phases, certificate expiry)
+        instead of adding to them, so a step renamed or removed, or TLS dropped, leaves no series behind.
+        `revision` is the reload's number (`EndpointChanges.revision`), which the new and edited endpoints'
+        results carry: a result of an older definition (a probe in flight across the reload) still counts, but
+        neither adds nor clears those series (`observe`)."""
         width, families = len(self._bounds or ()), len(self._specs)
         old = self._by_name
         new: dict[str, EndpointSlot] = {}
@@ -119,15 +122,19 @@ class ProbeMetrics(Collector):
                 kind = KINDS[ep.kind]
                 gauges = tuple(g for g in kind.gauges if self._phases or not g.phases)
                 slot = EndpointSlot(ep.name, ep.kind, extra, width, families, gauges, kind.status_code)
+                slot.revision = revision
             elif ep.name in changed:
-                slot.redefined = True
+                slot.redefined, slot.revision = True, revision
             new[ep.name] = slot
         self._by_name = new
         self._slots = tuple(new.values())  # one reference swap: a scrape sees the old set or the new one
 
     def observe(self, result: ProbeResult) -> None:
         """Every final result, on the event loop. Results of endpoints no longer configured (or of another kind:
-        an in-flight probe across a reload) are dropped, so removed endpoints stay gone."""
+        an in-flight probe across a reload) are dropped, so removed endpoints stay gone. A result of an older
+        definition of the endpoint (`ProbeResult.revision`: probed across the reload that edited it) counts and
+        is the last result (success, status, last run), but its steps, phases and certificate are not the
+        endpoint's any more: they are left to the new definition's first result."""
         slot = self._by_name.get(result.endpoint)
         if slot is None or slot.kind != result.kind:
             return
@@ -141,7 +148,11 @@ class ProbeMetrics(Collector):
             slot.duration_sum += seconds
         if slot.reports_status:
             slot.status = result.status_code or 0
-        if slot.redefined:  # the first result since a reload edited the endpoint: what it no longer has goes
+        if result.revision < slot.revision:  # probed with the definition before the edit
+            slot.last_run = result.started_at
+            slot.dirty = True
+            return
+        if slot.redefined:  # the new definition's first result: what the endpoint no longer has goes
             slot.redefined = False
             slot.gauges = {} if slot.kind_gauges else slot.gauges
             slot.cert_expiry = None

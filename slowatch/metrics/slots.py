@@ -56,6 +56,7 @@ class EndpointSlot:
         "outcomes",
         "redefined",
         "reports_status",
+        "revision",
         "splits",
         "status",
     )
@@ -100,6 +101,7 @@ class EndpointSlot:
         self.duration_sum = 0.0
         self.dirty = False  # set by each observation: `chunks` is stale
         self.redefined = False  # set by a reload that edited the endpoint (`ProbeMetrics.set_endpoints`)
+        self.revision = 0  # of the endpoint's definition: results of an older one leave the last-result series
         self.chunks: tuple[str, ...] = ("",) * families  # the last rendering: no series before the first result
 
 

@@ -90,9 +90,12 @@ def stalled(endpoint: Endpoint, result: ProbeResult) -> bool:
     return result.outcome is Outcome.TIMEOUT and result.duration > endpoint.timeout + 1.0 + max(1.0, endpoint.timeout)
 
 
-async def run_probe(endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[ProbeResult], None]) -> ProbeResult:
-    """Probe with `endpoint.retries` retries; every attempt goes to `on_result`, only the last is final.
-    An attempt cut short by a stalled process (`stalled`) is not reported: it is made again, once."""
+async def run_probe(
+    endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[ProbeResult], None], revision: int = 0
+) -> ProbeResult:
+    """Probe with `endpoint.retries` retries; every attempt goes to `on_result`, only the last is final, each
+    stamped with the definition's `revision` (`ProbeResult.revision`). An attempt cut short by a stalled
+    process (`stalled`) is not reported: it is made again, once."""
     attempts = endpoint.retries + 1
     for attempt in range(1, attempts + 1):
         result = await probe_once(endpoint, ctx)
@@ -101,8 +104,8 @@ async def run_probe(endpoint: Endpoint, ctx: ProbeContext, on_result: Callable[[
                         "probing again", endpoint.name, endpoint.timeout, result.duration)  # fmt: skip
             result = await probe_once(endpoint, ctx)
         last = result.ok or attempt == attempts
-        if attempt != 1 or not last:  # the defaults are attempt=1, final=True: no copy for most probes
-            result = replace(result, attempt=attempt, final=last)
+        if attempt != 1 or not last or revision:  # defaults attempt=1, final=True, revision=0: no copy for most
+            result = replace(result, attempt=attempt, final=last, revision=revision)
         on_result(result)
         if last:
             return result

@@ -4,7 +4,9 @@
 budgeting by occurrences, slices with data when budgeting by timeslices.
 
 - SLI = good / total; None when total is 0 (no data is a state, never 100%).
-- error budget = 1 - objective (the allowed error ratio).
+- error budget = 1 - objective (the allowed error ratio), taken in decimal: 99.95% allows 0.0005, not the
+  0.00049999999999994 of `1.0 - 0.9995` in floats, which made a burn of exactly 10x read 10.0000000000011
+  and fire a 10x tier. The generated Prometheus rules divide by the same number (generate/promql.py).
 - burn rate = (1 - SLI) / (1 - objective): 1.0 spends exactly the budget over the window.
 - budget remaining = 1 - (1 - SLI) / (1 - objective): 1.0 untouched, 0 spent, negative overspent.
 - time to exhaustion = remaining x window_seconds / burn_rate: how long until the remaining budget
@@ -14,9 +16,14 @@ budgeting by occurrences, slices with data when budgeting by timeslices.
 
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
 
+
+@functools.lru_cache(maxsize=4096)
 def error_budget(objective: float) -> float:
-    return 1.0 - objective
+    """1 - objective, the double nearest the decimal difference (0.999 -> 0.001, not 0.0010000000000000009)."""
+    return float(1 - Decimal(repr(objective)))
 
 
 def sli(good: int, total: int) -> float | None:
@@ -26,7 +33,7 @@ def sli(good: int, total: int) -> float | None:
 def burn_rate(good: int, total: int, objective: float) -> float | None:
     if total <= 0:
         return None
-    return ((total - good) / total) / (1.0 - objective)
+    return ((total - good) / total) / error_budget(objective)
 
 
 def budget_remaining(good: int, total: int, objective: float) -> float | None:
@@ -42,12 +49,12 @@ def time_to_exhaustion(remaining: float | None, window_seconds: float, burn: flo
 
 def too_few_events(total: int, objective: float) -> bool:
     """True when the budget allows fewer than one bad unit (99.9% of 200 probes allows 0.2)."""
-    return total > 0 and total * (1.0 - objective) < 1.0 - 1e-9  # 1e-9: 1,000 x (1 - 0.999) is one
+    return total > 0 and total * error_budget(objective) < 1.0 - 1e-9  # 1e-9: 1,000 x (1 - 0.999) is one
 
 
 def allowed_bad(total: int, objective: float) -> float:
     """How many bad units the budget allows out of `total`."""
-    return total * (1.0 - objective)
+    return total * error_budget(objective)
 
 
 __all__ = [

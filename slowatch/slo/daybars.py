@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from slowatch.slo.budget import error_budget
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.timeline import Span
 
@@ -40,7 +41,7 @@ def classify(good: int, total: int, objective: float, excluded: int, maintenance
     sli = good / total
     if sli >= objective:
         return "good"
-    return "degraded" if (1.0 - sli) / (1.0 - objective) <= BAD_BURN else "bad"
+    return "degraded" if (1.0 - sli) / error_budget(objective) <= BAD_BURN else "bad"
 
 
 def day_range(now: float, days: int) -> list[int]:
@@ -84,7 +85,8 @@ def endpoint_days(
     conn: sqlite3.Connection, endpoint: str, objective: float, now: float, days: int, spans: Sequence[Span] = ()
 ) -> list[DayBar]:
     """Availability per day from the endpoint's rollups (hourly rows and, beyond `retention.hourly`,
-    daily ones); the objective is the strictest of the consumer's SLOs that cover the endpoint."""
+    daily ones: none in a database before v7); the objective is the strictest of the consumer's SLOs that
+    cover the endpoint."""
     starts = day_range(now, days)
     acc: dict[int, list[int]] = {day: [0, 0] for day in starts}
     lo, hi = starts[0], starts[-1] + DAY
@@ -92,7 +94,13 @@ def endpoint_days(
         # page of 2,000 endpoints reads 4 million hourly rows, which took seconds one by one in Python
         sql = (f"SELECT CAST({key} AS INTEGER) / {DAY}, sum(good), sum(total) FROM {table} "
                f"WHERE endpoint = ? AND {key} >= ? AND {key} < ? GROUP BY 1")  # fmt: skip
-        for number, good, total in conn.execute(sql, (endpoint, lo, hi)):
+        try:
+            rows = conn.execute(sql, (endpoint, lo, hi)).fetchall()
+        except sqlite3.OperationalError as e:  # `slowatch report` reads a database before v7 as it is: no daily rows
+            if "no such table" not in str(e):
+                raise
+            rows = []
+        for number, good, total in rows:
             day = acc[number * DAY]
             day[0] += good
             day[1] += total

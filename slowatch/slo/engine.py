@@ -234,7 +234,8 @@ class Engine:
 
     def _status(self, d: SloDef, ledger: Ledger, index: int, trust: int, counter: Counter, now: float) -> SloStatus:
         objective = d.objective
-        first, good_ev, total_ev, good, total, excluded = ledger.sums[index]
+        sums = ledger.sums[index]
+        first, good_ev, total_ev, good, total, excluded, _ = sums
         windows = []
         burn_now = None
         for label, seconds, s in zip(self.alert_labels, self.alert_windows, ledger.alert, strict=True):
@@ -269,7 +270,8 @@ class Engine:
             good_events_total=counter[1],
             fingerprint=d.fingerprint,
             trust_total=ledger.sums[trust][4],
-            data_since=ledger.data_since(first),
+            data_since=ledger.data_since(sums),
+            data_seconds=ledger.data_seconds(sums, now),
             measures=self._words[d.key][0],
             units=self._words[d.key][1],
         )

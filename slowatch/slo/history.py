@@ -6,7 +6,9 @@ each SLO's fingerprint, so the report agrees with the daemon's own numbers; and 
 
 A period counts the coarse cells (1 h, or 15 min for zones with sub-hour offsets) that start
 inside it, so `--window 30d` starts at the first whole cell. Budget-as-time is the ratio times the
-period's full length (745 h for October in Europe/Berlin), also while the period is running.
+period's full length (745 h for October in Europe/Berlin), also while the period is running; the time
+used is (1 - SLI) x the time the period has data for (its cells holding counted probes, to the end), so
+a gap without probes (or a maintenance window) is neither good nor bad time.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class SloFigures:
     incidents: tuple[IncidentFigure, ...]
     maintenance: tuple[str, ...]  # names of the maintenance windows that apply
     data_since: float | None  # first cell with data in the period
+    data_seconds: float | None  # the time the period has data for: its cells with counted probes, to `end`
     corrections: tuple[CorrectionFigure, ...] = ()  # budget corrections touching the SLO in the period
     sli_words: str = ""  # "availability", "latency ≤ 300ms", "journey: serial of checkout/availability, ..."
 
@@ -79,13 +82,11 @@ class SloFigures:
 
     @property
     def used_seconds(self) -> float | None:
-        """The bad time so far: (1 - SLI) x the time the period has data for (from `data_since`, its first
-        cell with data, to `end`), not x the whole period (SloStatus.time_left)."""
+        """The bad time so far: (1 - SLI) x the time the period has data for (`data_seconds`), not x the whole
+        period, nor x the time since its first data: a gap without probes is not in it (SloStatus.time_left)."""
         if self.sli is None:
             return None
-        covered = self.period_seconds
-        if self.data_since is not None:
-            covered = min(covered, max(0.0, self.end - self.data_since))
+        covered = self.period_seconds if self.data_seconds is None else min(self.period_seconds, self.data_seconds)
         return (1.0 - self.sli) * covered
 
     @property
@@ -116,11 +117,14 @@ def slo_figures(
     good = total = good_ev = total_ev = excluded = 0
     days: dict[str, list[int]] = {}
     first: float | None = None
+    cell = d.coarse_cell(dt.datetime.fromtimestamp(start, dt.UTC).year)
+    covered = 0.0
     for cell_start, g, t, x, sg, st in rows:
         ug, ut = (sg, st) if sliced else (g, t)
         good, total, good_ev, total_ev, excluded = good + ug, total + ut, good_ev + g, total_ev + t, excluded + x
-        if t and first is None:
-            first = float(cell_start)
+        if t:
+            first = float(cell_start) if first is None else first
+            covered += max(0.0, min(float(cell), end - cell_start))
         if ut:
             day = dt.datetime.fromtimestamp(cell_start, tz).date().isoformat()
             acc = days.setdefault(day, [0, 0])
@@ -156,6 +160,7 @@ def slo_figures(
         incidents=incidents(conn, d.endpoints, start, end),
         maintenance=maintenance,
         data_since=first,
+        data_seconds=covered if total_ev else None,
         corrections=correction_figures(conn, d, start, end),
         sli_words=sli_words(d),
     )

@@ -10,7 +10,8 @@ threshold, budgeting, timeslice rule) in two rings of cells:
   longest SLO window, each `good`/`total`/`excluded` probes plus good/total slices (timeslices).
 
 Every window (alerting windows on the fine ring, SLO windows on the coarse ring) keeps a running sum
-`[first_cell, good, total, good_units, units, excluded]` of the cells `first_cell..current`. An
+`[first_cell, good, total, good_units, units, excluded]` of the cells `first_cell..current` (an SLO window's
+also the number of its cells holding counted probes). An
 observation adds to the sums that cover its cell; moving time forward subtracts the cells that left
 each window and clears the ring slots being reused. Units are probes (occurrences) or slices with
 data (timeslices); a slice's unit is counted in the coarse cell holding the slice's start. A wall clock
@@ -55,6 +56,7 @@ class Ledger(LedgerRings):
         if first is None or c < first:
             self.first_data = c
         g = 1 if good else 0
+        opened = 0 if self.ct[ci] else 1  # the coarse cell's first counted probe: the window has data there
         ug, ut, uc = g, 1, c
         if f > self.cur_f - self.nf:
             fi = f % self.nf
@@ -81,6 +83,7 @@ class Ledger(LedgerRings):
             if c >= s[0]:
                 s[1] += g
                 s[2] += 1
+                s[6] += opened
             if uc >= s[0]:
                 s[3] += ug
                 s[4] += ut
@@ -112,13 +115,16 @@ class Ledger(LedgerRings):
                     s[2] += dt
                     s[3] += dg
                     s[4] += dt
+        had = 1 if self.ct[ci] else 0
         dg, dt = _clamped(self.cg, self.ct, ci, good, total)
+        opened = (1 if self.ct[ci] else 0) - had
         for s in self.sums:
             if c >= s[0]:
                 s[1] += dg
                 s[2] += dt
                 s[3] += dg
                 s[4] += dt
+                s[6] += opened
 
     def holds(self, ts: float) -> bool:
         """Whether a result at `ts` is recent enough for the coarse ring (`floor` aside)."""

@@ -4,7 +4,8 @@ The layout (ledger.py says what the cells count): fine cells (`fine` seconds) in
 covering the longest alerting window, coarse cells (`coarse` seconds) in a ring of `nc` slots covering the
 longest SLO window; cell n lives in slot n % ring size, and `cur_f`/`cur_c` are the current cells. Every
 window keeps a running sum `[first_cell, good, total, good_units, units, excluded]` of its cells
-`first_cell..current`: `alert` (alerting windows, fine ring) and `sums` (SLO windows, coarse ring).
+`first_cell..current`: `alert` (alerting windows, fine ring) and `sums` (SLO windows, coarse ring, which
+also count `cells`, those holding counted probes: the time the window has data for, `data_seconds`).
 
 Moving forward (`advance`) subtracts the cells that left each window and clears the ring slots being
 reused. A wall clock stepped back behind the current cells `rewind`s them: the cells after now are emptied
@@ -21,7 +22,7 @@ from slowatch.slo.rings import ring_sum as _ring_sum
 from slowatch.slo.rings import zeros as _zeros
 from slowatch.slo.windows import Window
 
-Sums = list[int]  # [first_cell, good, total, good_units, units, excluded]
+Sums = list[int]  # [first_cell, good, total, good_units, units, excluded] (+ cells with data: SLO windows)
 
 
 class LedgerRings:
@@ -47,7 +48,7 @@ class LedgerRings:
         self.csg, self.cst = (_zeros(self.nc), _zeros(self.nc)) if self.sliced else (self.cg, self.ct)
         self.cur_f, self.cur_c = int(now // fine), int(now // coarse)
         self.alert: list[Sums] = [[self.cur_f - n, 0, 0, 0, 0, 0] for n in self.alert_cells]
-        self.sums: list[Sums] = [[w.first_cell(now, coarse), 0, 0, 0, 0, 0] for w in self.windows]
+        self.sums: list[Sums] = [[w.first_cell(now, coarse), 0, 0, 0, 0, 0, 0] for w in self.windows]
         self.dirty_f: set[int] = set()
         self.dirty_c: set[int] = set()
         self.floor = -math.inf  # results at or before this are ignored: a rebuild from the store covers them
@@ -125,7 +126,7 @@ class LedgerRings:
         if edge <= s[0]:
             return
         if edge > self.cur_c:
-            s[1:] = [0, 0, 0, 0, 0]
+            s[1:] = [0, 0, 0, 0, 0, 0]
         else:
             for cell in range(s[0], edge):
                 i = cell % self.nc
@@ -134,6 +135,7 @@ class LedgerRings:
                 s[3] -= self.csg[i]
                 s[4] -= self.cst[i]
                 s[5] -= self.cx[i]
+                s[6] -= 1 if self.ct[i] else 0
         s[0] = edge
 
     @staticmethod
@@ -159,18 +161,31 @@ class LedgerRings:
                 s[1:] = [g, t, _ring_sum(ug, lo, self.cur_f, self.nf), _ring_sum(ut, lo, self.cur_f, self.nf), 0]
             else:
                 s[1:] = [g, t, g, t, 0]
+        with_data = array("I", (1 if t else 0 for t in self.ct))
         for s in self.sums:
             lo, hi, n = max(s[0], self.cur_c - self.nc + 1), self.cur_c, self.nc
-            arrays = (self.cg, self.ct, self.csg, self.cst, self.cx)
+            arrays = (self.cg, self.ct, self.csg, self.cst, self.cx, with_data)
             s[1:] = [_ring_sum(a, lo, hi, n) for a in arrays]
         cells = range(self.cur_c - self.nc + 1, self.cur_c + 1)
         self.first_data = next((c for c in cells if self.ct[c % self.nc]), None)
 
-    def data_since(self, first_cell: int) -> float | None:
-        """When a window starting at coarse cell `first_cell` has data from (None: none yet): its first cell,
-        or a later one holding the oldest data, to the cell (a gap after that oldest data is not seen)."""
-        first = self.first_data
-        return None if first is None else float(max(first, first_cell) * self.coarse)
+    def data_since(self, s: Sums) -> float | None:
+        """When the SLO window of sums `s` has data from (None: none in it): the start of its first coarse cell
+        holding counted probes (not the window's start when the data before a gap has left the window)."""
+        if not s[6]:
+            return None
+        cell = max(s[0], self.first_data if self.first_data is not None else s[0])
+        while cell < self.cur_c and not self.ct[cell % self.nc]:  # (after a gap: as many steps as it has cells)
+            cell += 1
+        return float(cell * self.coarse)
+
+    def data_seconds(self, s: Sums, now: float) -> float:
+        """The time the SLO window of sums `s` has data for: its coarse cells holding counted probes, the current
+        one up to `now`. A gap without probes (or with only excluded ones: maintenance) is not in it."""
+        seconds = float(s[6] * self.coarse)
+        if s[6] and self.ct[self.cur_c % self.nc]:  # the current cell is not over yet
+            seconds -= min(float(self.coarse), max(0.0, (self.cur_c + 1) * self.coarse - now))
+        return seconds
 
 
 __all__ = ["LedgerRings", "Sums"]

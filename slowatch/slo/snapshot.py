@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from slowatch.slo import budget
 from slowatch.slo.budget import too_few_events
 from slowatch.slo.display import units_needed
 
@@ -65,20 +66,20 @@ class SloStatus:
     measures: str = ""  # what the SLI is, for people: "availability", "journey: serial of a/x, b/y" (display.sli_words)
     units: str = "occurrences"  # what it counts, for display.unit_word: occurrences, timeslices, units
     data_since: float | None = None  # when the SLO window has data from (Ledger.data_since; to the coarse cell)
+    data_seconds: float | None = None  # the time the window has data for (Ledger.data_seconds): gaps are not in it
 
     @property
     def error_budget(self) -> float:
-        return 1.0 - self.objective
+        return budget.error_budget(self.objective)
 
-    def time_left(self, now: float) -> float | None:
+    def time_left(self) -> float | None:
         """The error budget left as time: the budget's share of the window less the bad time so far, (1 - SLI)
-        x the time the window has had data for; negative when overspent (display.budget_time_words). Not x the
-        whole window: four days of data 87.5 % bad have used 3.5 days, not the 26 of a month at that rate."""
+        x the time the window has data for (`data_seconds`); negative when overspent (display.budget_time_words).
+        Not x the whole window: four days of data 87.5 % bad have used 3.5 days, not the 26 of a month at that
+        rate; and not x the time since the first data either: a gap without probes was neither good nor bad."""
         if self.sli is None:
             return None
-        covered = self.window_seconds
-        if self.data_since is not None:
-            covered = min(covered, max(0.0, now - self.data_since))
+        covered = self.window_seconds if self.data_seconds is None else min(self.window_seconds, self.data_seconds)
         return self.error_budget * self.window_seconds - (1.0 - self.sli) * covered
 
     @property

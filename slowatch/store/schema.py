@@ -55,6 +55,8 @@ and leaves out the rows of `results` a pass has packed but not deleted yet (pack
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable, Sequence
 
 from sqlite_utils import Database
@@ -147,7 +149,8 @@ def fold_watermark(db: Database) -> None:
     db.execute("INSERT INTO rollup_watermark (id, results_id, updated) SELECT 1, coalesce(max(id), 0), 0 FROM results")
 
 
-# Applied in order, each in its own transaction; `PRAGMA user_version` records how many ran.
+# Applied in order (to an existing database each in its own transaction, to a new one all in one: see
+# migrate); `PRAGMA user_version` records how many ran.
 # Append only: never edit or reorder a released migration. Other layers (SLO ledger, alert
 # outbox) add their tables by appending here.
 MIGRATIONS: list[Migration] = [
@@ -179,34 +182,77 @@ def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, path:
     creates a new database but raises StoreError for an older one instead of migrating it: the
     daemon of the older slowatch may still be running on it, and a migration under it breaks it
     (v6 dropped the `rollups.latency_sum` its writer writes). The upgraded `slowatch run` migrates it.
+
+    Several processes may open one file at once (`run` started together with `silence`, `annotate` or
+    `correct`): the version is read again inside the write transaction (BEGIN IMMEDIATE, which waits up
+    to the connection's busy timeout for another's), so a migration another process has committed is not
+    run twice; and a new database (version 0) is created in a single transaction, all migrations or none,
+    so no other process ever sees it half made (a command would take that for an older schema). An older
+    database is migrated one migration per transaction (a kill mid-way resumes at the next start).
     """
-    current = user_version(db)
-    if current > len(migrations):
+    known = len(migrations)
+    if user_version(db) == known:  # the usual case, without the write lock (a version only grows)
+        return 0
+    applied = 0
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            current = user_version(db)
+            _check(current, known, path, upgrade or current == 0 or applied > 0)
+            if current == known:
+                db.execute("COMMIT")
+                return applied
+            last = known if current == 0 else current + 1
+            for version in range(current + 1, last + 1):
+                _apply(db, migrations[version - 1], version, path)
+            db.execute(f"PRAGMA user_version = {last}")
+            db.execute("COMMIT")
+            applied += last - current
+        except BaseException:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+def _check(current: int, known: int, path: str, upgrade: bool) -> None:
+    if current > known:
         raise StoreError(
             f"database {path or '?'} has schema version {current}, newer than this slowatch knows "
-            f"({len(migrations)}): upgrade slowatch or point server.database at another file"
+            f"({known}): upgrade slowatch or point server.database at another file"
         )
-    if not upgrade and 0 < current < len(migrations):
+    if not upgrade and current < known:
         raise StoreError(
-            f"database {path or '?'} has schema version {current}, older than this slowatch ({len(migrations)}): "
+            f"database {path or '?'} has schema version {current}, older than this slowatch ({known}): "
             "restart `slowatch run` with this version first (it migrates the database; an older daemon "
             "still running on it would break), then run this command again"
         )
-    for version in range(current + 1, len(migrations) + 1):
-        step = migrations[version - 1]
-        db.execute("BEGIN IMMEDIATE")
+
+
+def _apply(db: Database, step: Migration, version: int, path: str) -> None:
+    try:
+        step(db)
+    except Exception as e:
+        name = getattr(step, "__name__", repr(step))
+        raise StoreError(f"database {path or '?'}: migration {version} ({name}) failed: {e}") from e
+
+
+def wal_mode(conn: sqlite3.Connection, wait: float) -> str:
+    """Set `journal_mode = WAL`; return the mode the database is in.
+
+    Switching a database into WAL takes an exclusive lock, and SQLite does not call the busy handler for
+    it: a process creating a new database while another has it open got "database is locked" at once
+    (about one start in 60 with four processes). Retried here for up to `wait` seconds (the busy timeout).
+    """
+    deadline = time.monotonic() + wait
+    pause = 0.005
+    while True:
         try:
-            step(db)
-            db.execute(f"PRAGMA user_version = {version}")
-            db.execute("COMMIT")
-        except BaseException as e:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            if isinstance(e, Exception):
-                name = getattr(step, "__name__", repr(step))
-                raise StoreError(f"database {path or '?'}: migration {version} ({name}) failed: {e}") from e
-            raise
-    return len(migrations) - current
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
-__all__ = ["BUCKET_COLUMNS", "LATENCY_BUCKETS", "MIGRATIONS", "RESULT_COLUMNS", "Migration", "migrate"]
+__all__ = ["BUCKET_COLUMNS", "LATENCY_BUCKETS", "MIGRATIONS", "RESULT_COLUMNS", "Migration", "migrate", "wal_mode"]

@@ -43,7 +43,7 @@ from slowatch.store.pack import Pack, oldest_due
 from slowatch.store.recent_ids import RecentIds
 from slowatch.store.results import Written, fast_binding, load_states, write_results
 from slowatch.store.retention import Retention
-from slowatch.store.schema import Migration, migrate
+from slowatch.store.schema import Migration, migrate, wal_mode
 
 logger = logging.getLogger(__name__)
 MIN_BACKOFF = 0.05
@@ -149,7 +149,7 @@ class Writer:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             db = Database(conn, execute_plugins=False)
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = wal_mode(conn, self._busy_timeout)  # (retried: another process may be creating the file)
             if str(mode).lower() != "wal":
                 logger.warning("store: WAL not available, journal_mode=%s path=%s", mode, self.path)
             conn.execute("PRAGMA synchronous = NORMAL")

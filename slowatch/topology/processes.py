@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -23,9 +24,31 @@ import aiohttp
 logger = logging.getLogger(__name__)
 
 
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768 elsewhere or if unreadable)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket() as s:
+    """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range when it can.
+
+    A service restarted on its port (a replica after `kill -9`: Prometheus scrapes that port) must find it free.
+    A port the OS picks (bind to 0) is an ephemeral one, which any outgoing connection of any process may take
+    meanwhile ("address already in use" on the restart, seen under load); ports below the range are only
+    ever taken by a bind that asks for them."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # (everything there taken: let the OS pick)
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

@@ -22,7 +22,7 @@ from aiohttp import web
 from slowatch.annotate import AnnotationError, parse_annotation
 from slowatch.config.consumers import resolve_endpoints
 from slowatch.store.annotations import KINDS, add_annotation, list_annotations
-from slowatch.web.auth import ANNOTATIONS_PATH, is_operator, presented_token
+from slowatch.web.auth import ANNOTATIONS_PATH, access, presented_token
 from slowatch.web.consumer_page import known_consumer
 from slowatch.web.params import Query, bad_parameter, json_error, not_found
 from slowatch.web.view import VIEW
@@ -35,13 +35,13 @@ async def post(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     try:
         doc = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested 100,000 deep
         raise bad_parameter("body", "must be a JSON object") from None
     config = view.config
     if config.server.auth is None:
         source = "api"
     else:
-        source = "api:operator" if is_operator(config, presented_token(request)) else "api:annotation-token"
+        source = "api:operator" if access(request).is_operator(presented_token(request)) else "api:annotation-token"
     try:
         annotation = parse_annotation(config, doc, view.now(), source)
     except AnnotationError as e:

@@ -108,7 +108,8 @@ async def consumers(request: web.Request) -> web.Response:
 
 async def alerts(request: web.Request) -> web.Response:
     Query(request)
-    return web.json_response({"alerts": request.app[VIEW].alerts_view()})
+    view = request.app[VIEW]
+    return web.json_response({"alerts": view.alerts_view(), "sinks": view.sinks_view()})
 
 
 def _known(request: web.Request, name: str) -> str:

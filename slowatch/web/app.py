@@ -49,6 +49,7 @@ async def readyz(request: web.Request) -> web.Response:
 def make_app(view: DaemonView) -> web.Application:
     app = web.Application(middlewares=[auth.require_token])
     app[VIEW] = view
+    app[auth.ACCESS] = auth.AccessTables()
     app[dependencies.GRAPH] = dependencies.DependencyGraph()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)

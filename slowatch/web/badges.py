@@ -13,6 +13,7 @@ from aiohttp import web
 from slowatch.slo.display import percent, sli_percent, state_word
 from slowatch.slo.snapshot import SloStatus
 from slowatch.web.consumer_page import known_consumer
+from slowatch.web.params import Query, bad_parameter
 from slowatch.web.view import VIEW
 
 COLORS = {"ok": "#2da44e", "burning": "#bf8700", "exhausted": "#cf222e", "collecting": "#6e7781", "no data": "#8c959f"}
@@ -52,14 +53,16 @@ def badge_svg(label: str, value: str, color: str) -> str:
 
 
 async def badge(request: web.Request) -> web.Response:
+    q = Query(request, "show")
     view = request.app[VIEW]
     consumer = known_consumer(request)
     slo = request.match_info["slo"]
     if all(s.name != slo for s in consumer.slos):
         raise web.HTTPNotFound(text="no such SLO")
-    show = request.query.get("show", "budget")
+    show = q.get("show")
+    show = "budget" if show is None else show
     if show not in SHOW:
-        raise web.HTTPBadRequest(text=f"show must be one of {', '.join(SHOW)} (got {show!r})")
+        raise bad_parameter("show", f"must be one of {', '.join(SHOW)} (got {show[:40]!r})")
     value, state = badge_value(view.slo_snapshot().get(consumer.name, slo), show)
     svg = badge_svg(f"{consumer.name} {slo}", value, COLORS[state])
     return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "max-age=60"})

@@ -84,7 +84,7 @@ def _figure(label: str, value: str) -> str:
     return f"<div class='figure'><span>{escape(label)}</span><b>{escape(value)}</b></div>"
 
 
-def slo_card(s: SloFigure, now: float, marks: Sequence[Annotation] = ()) -> str:
+def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     d, st = s.definition, s.status
     state = slo_state(s)
     unit = unit_word(units_of(d))
@@ -103,7 +103,7 @@ def slo_card(s: SloFigure, now: float, marks: Sequence[Annotation] = ()) -> str:
                              st.excluded_events)  # fmt: skip
     left_time = "n/a"
     if st.budget_remaining is not None and st.state.value == "ok":
-        left_time = budget_time_words(st.time_left(now))
+        left_time = budget_time_words(st.time_left())
     tte = duration_words(st.time_to_exhaustion) if st.time_to_exhaustion and st.state.value == "ok" else "not burning"
     if state == "exhausted":
         tte = "exhausted"

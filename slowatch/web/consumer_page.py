@@ -32,7 +32,7 @@ from slowatch.web.consumer_html import (
     when,
 )
 from slowatch.web.dependencies import GRAPH, TREE_STYLE, DependencyView
-from slowatch.web.params import Query, not_found
+from slowatch.web.params import Query, bad_parameter, not_found
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
@@ -97,9 +97,7 @@ def render_page(
     c = f.consumer
     description = f"<p class='muted'>{escape(c.description)}</p>" if c.description else ""
     description += f"<p class='partial'><strong>{escape(note)}</strong></p>" if note else ""
-    slos = (
-        "".join(slo_card(s, f.now, marks) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
-    )
+    slos = "".join(slo_card(s, marks) for s in f.slos) or "<div class='card muted'>This consumer has no SLOs.</div>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
@@ -116,6 +114,7 @@ def render_page(
 
 
 async def page(request: web.Request) -> web.Response:
+    Query(request)
     view = request.app[VIEW]
     consumer = known_consumer(request)
     figures = await figures_for(view, consumer)
@@ -136,15 +135,15 @@ def report_month(text: str | None) -> tuple[int, int] | None:
     try:
         return parse_month(text)
     except ValueError:
-        message = f"month must be YYYY-MM, e.g. 2026-11, {MONTH_RANGE} (got {text[:20]!r})"
-        raise web.HTTPBadRequest(text=message) from None
+        raise bad_parameter("month", f"must be YYYY-MM, e.g. 2026-11, {MONTH_RANGE} (got {text[:20]!r})") from None
 
 
 async def report(request: web.Request) -> web.Response:
     """The consumer's report as one self-contained HTML file: `?month=2026-11` (default: current periods)."""
+    q = Query(request, "month")
     view = request.app[VIEW]
     consumer = known_consumer(request)
-    month = report_month(request.query.get("month"))
+    month = report_month(q.get("month"))
     config, snapshot, now = view.config, view.slo_snapshot(), view.now()
     html = await view.store.read(lambda db: report_html(db.conn, config, [consumer], snapshot, now, month))
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})

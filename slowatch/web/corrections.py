@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,8 +21,8 @@ from aiohttp import web
 
 from slowatch.slo.corrections import reason_problems, revoke_problems, validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
-from slowatch.web.auth import operator_name, presented_token
-from slowatch.web.params import json_error
+from slowatch.web.auth import access, presented_token
+from slowatch.web.params import Query, json_error
 from slowatch.web.view import VIEW
 
 SYNC: web.AppKey[Callable[[], Awaitable[int]]] = web.AppKey("corrections_sync", Callable[[], Awaitable[int]])  # type: ignore[arg-type]
@@ -29,7 +30,10 @@ SYNC: web.AppKey[Callable[[], Awaitable[int]]] = web.AppKey("corrections_sync", 
 
 def parse_time(value: object, name: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        seconds = float(value) if isinstance(value, float) or abs(value) < 10**300 else math.inf  # 1e400: no float
+        if not math.isfinite(seconds):
+            raise ValueError(f"{name}: not a time: {str(value)[:40]} (ISO 8601 with an offset, or unix seconds)")
+        return seconds
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -48,7 +52,7 @@ def _bad(message: str) -> web.HTTPError:
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.text() or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested 100,000 deep
         raise _bad("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise _bad("the body must be a JSON object")
@@ -78,6 +82,7 @@ async def _record(request: web.Request, row: dict[str, Any]) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
+    Query(request)
     view = request.app[VIEW]
     body = await _body(request)
     unknown = sorted(set(body) - {"consumer", "slo", "endpoint", "from", "to", "reason"})
@@ -92,13 +97,14 @@ async def create(request: web.Request) -> web.Response:
     errors = validate(view.config, consumer, slo, endpoint, start, end, reason, view.now())
     if errors:
         raise _bad("; ".join(errors))
-    author = operator_name(view.config, presented_token(request)) or "operator"
+    author = access(request).operator_name(presented_token(request)) or "operator"
     row = {"created_at": view.now(), "author": author, "action": "correct", "consumer": consumer, "slo": slo,
            "endpoint": endpoint, "start": start, "end": end, "reason": reason, "revokes": None}  # fmt: skip
     return await _record(request, row)
 
 
 async def revoke(request: web.Request) -> web.Response:
+    Query(request)
     view = request.app[VIEW]
     try:
         target = int(request.match_info["id"])
@@ -115,13 +121,15 @@ async def revoke(request: web.Request) -> web.Response:
         raise _bad(f"correction #{target} is already revoked (by #{found['revoked_by']})")
     if problems := revoke_problems(view.config, found, view.now()):
         raise _bad(problems[0])
-    author = operator_name(view.config, presented_token(request)) or "operator"
+    author = access(request).operator_name(presented_token(request)) or "operator"
     keep = {k: found[k] for k in ("consumer", "slo", "endpoint", "start", "end")}
     row = {"created_at": view.now(), "author": author, "action": "revoke", **keep, "reason": reason, "revokes": target}
     return await _record(request, row)
 
 
 async def listing(request: web.Request) -> web.Response:
+    Query(request)
+
     def read(db: Any) -> tuple[list[dict[str, Any]], dict[int, bool]]:
         conn: sqlite3.Connection = db.conn
         return all_corrections(conn), applied(conn)

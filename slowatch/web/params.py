@@ -1,5 +1,7 @@
 """Query parameters of the HTTP API, read one way: every bad value is a 400 whose JSON names the parameter
-and what it accepts, never a 500 and never a silently clamped or ignored value.
+and what it accepts, never a 500 and never a silently clamped or ignored value. Every route but `/metrics`,
+`/healthz` and `/readyz` (read by probes and scrapers that may add their own) and the overview `/` reads its
+query through `Query`: the consumer pages, reports, badges, rules and corrections too.
 
     q = Query(request, "since", "until", "limit")    # any other parameter but `token`: 400, naming the allowed
     since = q.timestamp("since")                     # None when absent

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from slowatch.config.schema import Config
 from slowatch.generate.prometheus import render_rules
+from slowatch.web.params import Query
 from slowatch.web.view import VIEW
 
 
@@ -31,6 +32,7 @@ CACHE: web.AppKey[RulesCache] = web.AppKey("rules_cache", RulesCache)
 
 
 async def prometheus_rules(request: web.Request) -> web.Response:
+    Query(request)
     text = request.app[CACHE].text(request.app[VIEW].cluster.full)  # every shard: the whole picture
     return web.Response(text=text, content_type="application/yaml")
 

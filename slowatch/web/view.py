@@ -52,6 +52,10 @@ class DaemonView(Protocol):
         """Firing alerts as JSON-ready dicts, oldest first (`suppressed`: silenced or in maintenance)."""
         ...
 
+    def sinks_view(self) -> list[dict[str, object]]:
+        """Each sink's delivery state as JSON-ready dicts (AlertService.sinks_view)."""
+        ...
+
 
 VIEW: web.AppKey[DaemonView] = web.AppKey("view", DaemonView)
 

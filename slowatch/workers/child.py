@@ -74,8 +74,8 @@ async def serve(sock: socket.socket) -> None:
 
     unprobed = {ep.name for ep in endpoints if ep.enabled}
 
-    async def probe(ep: Endpoint) -> None:
-        await run_probe(ep, ctx, out.result)
+    async def probe(ep: Endpoint, revision: int) -> None:
+        await run_probe(ep, ctx, out.result, revision)
         if unprobed:
             unprobed.discard(ep.name)
             if not unprobed:  # every endpoint's per-endpoint caches (prepared requests, URLs) now exist:
@@ -89,7 +89,7 @@ async def serve(sock: socket.socket) -> None:
         on_skipped=lambda name: out.skipped.append(name),
         on_missed=lambda name: out.missed.append(name),
     )
-    scheduler.start(endpoints)
+    scheduler.start(endpoints, options.get("revisions"))
     gc.freeze()  # the shard's long-lived state now exists: keep it out of GC scans (thresholds: process.tune)
 
     async def flush_forever() -> None:

@@ -128,6 +128,7 @@ class ProberPool:
         self._log_format = log_format
         self._event_loop = event_loop
         self._endpoints: dict[str, Endpoint] = {}
+        self._revisions: dict[str, int] = {}  # the endpoints whose definition a reload added or edited: its number
         self._stopping = False
         self._started = False
         self._silent_limit = silent_limit
@@ -205,6 +206,7 @@ class ProberPool:
         added = sum(1 for name in new if name not in old)
         removed = sum(1 for name in old if name not in new)
         changed = sum(1 for name, ep in new.items() if name in old and old[name] != ep)
+        self._revisions = {name: r for name, r in self._revisions.items() if old.get(name) is new.get(name)}
         for w in self._workers:
             w.send(("update", list(w.shard.values())))
         return added, removed, changed
@@ -216,6 +218,7 @@ class ProberPool:
             w = self._workers[worker_of(name, len(self._workers), self._shards)]
             upserts, gone = parts.setdefault(w.index, ([], []))
             if ep is None or not ep.enabled:
+                self._revisions.pop(name, None)
                 if self._endpoints.pop(name, None) is not None:
                     del w.shard[name]
                     gone.append(name)
@@ -226,10 +229,12 @@ class ProberPool:
             else:
                 added += 1
             self._endpoints[name] = w.shard[name] = ep
+            self._revisions[name] = changes.revision
             upserts.append(ep)
         for index, (upserts, gone) in parts.items():
             if upserts or gone:
-                self._workers[index].send(("apply", EndpointChanges((), (), tuple(gone), tuple(upserts))))
+                part = EndpointChanges((), (), tuple(gone), tuple(upserts), changes.revision)
+                self._workers[index].send(("apply", part))
         return added, removed, changed
 
     async def _spawn(self, w: _Worker) -> asyncio.StreamReader:
@@ -254,7 +259,8 @@ class ProberPool:
             for i in range(0, last, START_CHUNK):
                 writer.write(encode(("part", shard[i : i + START_CHUNK])))
                 await writer.drain()  # one chunk's bytes at a time: no 10-20 MB pickle of the whole shard at once
-            writer.write(encode(("start", shard[last:], self._options)))
+            revisions = {ep.name: r for ep in shard if (r := self._revisions.get(ep.name))}
+            writer.write(encode(("start", shard[last:], {**self._options, "revisions": revisions})))
         finally:
             held, w.held = w.held, None
         for message in held:  # changes made to the shard meanwhile (they apply to the snapshot just sent)

@@ -5,8 +5,10 @@ it one end of a `socket.socketpair()`), so pickle is safe here: nothing else can
 
 Daemon -> worker:
     ("part", endpoints)             the first chunks of a large shard (START_CHUNK endpoints each), if any
-    ("start", endpoints, options)   the (rest of the) worker's shard and its settings; sent once, after the parts
+    ("start", endpoints, options)   the (rest of the) worker's shard and its settings (with "revisions": the
+                                    definitions' numbers where not 0); sent once, after the parts
     ("update", endpoints)           a new shard after a reload (unchanged endpoints keep their phase)
+    ("apply", changes)              a reload's EndpointChanges for the shard (with the reload's revision)
     ("stop", grace)                 stop scheduling, drain for `grace` s, flush, say "bye", exit
 Worker -> daemon:
     ("batch", results, lags, skipped, missed, in_flight)   every ~50 ms while there is news
@@ -34,14 +36,14 @@ _HEADER = struct.Struct("!I")
 MAX_FRAME = 1 << 30
 
 ResultTuple = tuple[
-    str, str, str, float, float, str, int | None, dict[str, float] | None, float | None, str | None, int, bool
+    str, str, str, float, float, str, int | None, dict[str, float] | None, float | None, str | None, int, bool, int
 ]
 
 
 def pack_result(r: ProbeResult) -> ResultTuple:
     return (
         r.endpoint, r.kind, r.outcome.value, r.started_at, r.duration, r.message, r.status_code,
-        dict(r.phases) if r.phases else None, r.cert_expiry, r.final_url, r.attempt, r.final,
+        dict(r.phases) if r.phases else None, r.cert_expiry, r.final_url, r.attempt, r.final, r.revision,
     )  # fmt: skip
 
 
@@ -52,7 +54,7 @@ def unpack_result(t: ResultTuple, known: Mapping[str, Endpoint] | None = None) -
     """The ProbeResult a tuple stands for. With `known` (the daemon's endpoints by name) the result shares the
     config's name and URL strings where equal, and its phases are a compact `Phases`: the daemon keeps every
     endpoint's latest result, ~330 B less each at 100,000 endpoints."""
-    endpoint, kind, outcome, started, duration, message, status, phases, cert, final_url, attempt, final = t
+    endpoint, kind, outcome, started, duration, message, status, phases, cert, final_url, attempt, final, revision = t
     if known is not None:
         ep = known.get(endpoint)
         if ep is not None:
@@ -64,10 +66,12 @@ def unpack_result(t: ResultTuple, known: Mapping[str, Endpoint] | None = None) -
             phases = Phases.of(phases)  # type: ignore[assignment]
     if phases is None:
         return ProbeResult(endpoint, kind, _OUTCOMES[outcome], started, duration, message, status,
-                           cert_expiry=cert, final_url=final_url, attempt=attempt, final=final)  # fmt: skip
+                           cert_expiry=cert, final_url=final_url, attempt=attempt, final=final,
+                           revision=revision)  # fmt: skip
     return ProbeResult(
-        endpoint, kind, _OUTCOMES[outcome], started, duration, message, status, phases, cert, final_url, attempt, final
-    )
+        endpoint, kind, _OUTCOMES[outcome], started, duration, message, status, phases, cert, final_url, attempt, final,
+        revision,
+    )  # fmt: skip
 
 
 def encode(message: tuple[Any, ...]) -> bytes:

@@ -127,3 +127,39 @@ async def test_alerts_reach_alertmanager_stay_alive_and_resolve(
                 break
         assert [a for a in await am_alerts(s, am) if a["status"]["state"] == "active"] == []
     assert r.service.dispatcher.counters[("am", "delivered")] == 2
+
+
+async def test_only_alerts_this_process_saw_failing_are_re_posted(
+    tmp_path: Path, target: Target, am: str, rig: Any
+) -> None:
+    """A replica restarted after its peer resolved an outage (its database still says firing), or one a probe
+    behind its peer, used to re-POST the alert every resend_interval: Alertmanager took it as firing again
+    and notified it anew. Re-posts now wait for a failed probe of this process, and stop at a success."""
+    config = make_config(
+        tmp_path,
+        server={"database": str(tmp_path / "am.db")},
+        endpoints=[http_endpoint("api", target.url(), failure_threshold=1, success_threshold=2)],
+        sinks={"am": {"kind": "alertmanager", "url": am, "resend_interval": "200ms", **FAST_SINK}},
+        routes=[{"sinks": ["am"]}],
+    )
+    first = await rig(config)
+    target.up = False
+    await first.probe("api")
+    await asyncio.sleep(0.7)
+    assert first.service.dispatcher.counters[("am", "refreshed")] >= 2
+    await first.stop()
+    second = await rig(config)  # restored as firing, not seen failing by this process yet
+    assert "endpoint:api" in second.service.book.firing
+    await asyncio.sleep(0.7)
+    assert second.service.dispatcher.counters[("am", "refreshed")] == 0
+    await second.probe("api")  # still down: re-posted again
+    await asyncio.sleep(0.7)
+    refreshed = second.service.dispatcher.counters[("am", "refreshed")]
+    assert refreshed >= 2
+    target.up = True
+    await second.probe("api")  # one success of two: not resolved, no longer re-posted
+    await asyncio.sleep(0.3)
+    refreshed = second.service.dispatcher.counters[("am", "refreshed")]
+    await asyncio.sleep(0.7)
+    assert "endpoint:api" in second.service.book.firing
+    assert second.service.dispatcher.counters[("am", "refreshed")] == refreshed

@@ -177,6 +177,24 @@ defaults:
     assert "sinks.t.timeout" in text
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/sekrit",  # port out of range
+        "http://[::1/sekrit",  # broken IPv6 literal
+        "http:///sekrit",  # no host
+        "https://" + "a" * 70 + ".example/sekrit",  # a DNS label longer than 63: cannot be encoded
+        "http://hooks.example:notaport/sekrit",
+    ],
+)
+def test_a_sink_url_no_request_could_use_is_a_config_error_not_a_day_of_retries(url: str) -> None:
+    """These passed `check` and then failed every delivery ("network error: InvalidUrlClientError",
+    or the sink raising) until give_up_after: a broken sink was found only when an alert needed it."""
+    found = errors(BASE + f'sinks:\n  s: {{kind: webhook, url: "{url}"}}\nroutes: [{{match: {{}}, sinks: [s]}}]\n')
+    assert any("sinks.s.url: not a usable http:// or https:// URL" in f for f in found), found
+    assert not any("sekrit" in f for f in found)
+
+
 def test_sinks_without_routes_is_an_error() -> None:
     found = errors(BASE + 'sinks:\n  s: {kind: slack, webhook_url: "https://hooks.slack.com/x"}\n')
     assert any("no route sends anything" in f for f in found)

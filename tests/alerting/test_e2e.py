@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -160,3 +161,92 @@ async def test_hung_sink_does_not_delay_probes_or_other_sinks(
         assert time.monotonic() - started < 8.0  # shutdown is bounded with a send in flight
     finally:
         await hung.close()
+
+
+async def test_a_permanent_slack_error_is_visible_in_the_api_metrics_and_log_never_the_url(
+    tmp_path: Path, targets: TestServer, hook: FakeReceiver, daemons: list[DaemonProcess]
+) -> None:
+    """A Slack webhook whose channel is gone: one attempt, then `failed` in /metrics, the log and
+    /api/v1/alerts (`sinks`), while a second sink that keeps answering 503 shows what it retries."""
+    flaky = await FakeReceiver().start()
+    flaky.default = Reply(503, "upstream down")
+    hook.default = Reply(404, "channel_not_found")
+    try:
+        secret = "/services/T0E2ESECRET/B0E2ESECRET/e2eSECRETxyz"
+        sinks = (
+            f'  oncall: {{kind: slack, webhook_url: "{hook.url(secret)}"}}\n'
+            f'  feed: {{kind: slack, webhook_url: "{flaky.url(secret)}", retry_initial: 100ms, retry_max: 200ms}}'
+        )
+        config = daemon_config(tmp_path, targets, ["e1"], sinks, "  - {match: {}, sinks: [oncall, feed]}")
+        daemon = DaemonProcess(config, tmp_path)
+        daemons.append(daemon)
+        await daemon.start()
+        targets.app[DOWN].add("e1")
+        await daemon.wait_for_metric('slowatch_notifications_total{outcome="failed",sink="oncall"} 1.0')
+        await wait_until(lambda: len(flaky.attempts) >= 2, what="retries of the flaky sink")
+        _, text = await daemon.get("/api/v1/alerts")
+        doc = json.loads(text)
+        assert [a["alert"] for a in doc["alerts"]] == ["endpoint:e1"]
+        feed, oncall = doc["sinks"]
+        assert (oncall["sink"], oncall["kind"], oncall["failed"], oncall["pending"]) == ("oncall", "slack", 1, 0)
+        assert oncall["last_failure"]["status"] == "failed"
+        assert oncall["last_failure"]["event"].startswith("endpoint:e1@")
+        assert oncall["last_failure"]["error"] == "HTTP 404: channel_not_found"
+        assert (feed["sink"], feed["failed"], feed["pending"], feed["last_failure"]) == ("feed", 0, 1, None)
+        assert feed["retrying"]["error"] == "HTTP 503: upstream down" and feed["retrying"]["attempts"] >= 1
+        assert len(hook.attempts) == 1  # permanent: never retried
+        metrics = await daemon.metrics()
+        assert await daemon.stop(signal.SIGTERM) == 0
+        log = daemon.log()
+        assert "rejected permanently" in log and "sink=oncall" in log and "channel_not_found" in log
+        assert "SECRET" not in text + metrics + log
+    finally:
+        await flaky.close()
+
+
+async def test_sigkill_after_the_receiver_got_the_post_resends_it_once_with_the_same_key(
+    tmp_path: Path, targets: TestServer, daemons: list[DaemonProcess]
+) -> None:
+    """The residual window of at-least-once: the receiver has the POST, the daemon dies before it
+    records the acknowledgement. The next start sends that notification once more (same
+    `Idempotency-Key`), and nothing else twice."""
+    victim: list[DaemonProcess] = []
+    seen: list[tuple[str, str]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append((request.headers["Idempotency-Key"], body["events"][0]["status"]))
+        if len(seen) == 2 and victim[0].proc is not None:  # the second notification: kill -9 mid-delivery
+            victim[0].proc.kill()
+            await victim[0].proc.wait()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        sinks = f'  hook: {{kind: webhook, url: "{server.make_url("/hook")}", retry_initial: 100ms}}'
+        config = daemon_config(tmp_path, targets, ["e1", "e2"], sinks, "  - {match: {}, sinks: [hook]}")
+        first = DaemonProcess(config, tmp_path)
+        victim.append(first)
+        daemons.append(first)
+        await first.start()
+        targets.app[DOWN].add("e1")
+        await wait_until(lambda: len(seen) == 1, what="e1 firing delivered")
+        targets.app[DOWN].add("e2")
+        await wait_until(lambda: first.proc is not None and first.proc.returncode is not None, what="the kill")
+        second = DaemonProcess(config, tmp_path)
+        daemons.append(second)
+        await second.start()
+        await wait_until(lambda: len(seen) >= 3, what="the re-send")
+        targets.app[DOWN].clear()
+        await wait_until(lambda: len(seen) >= 5, what="both resolved")
+        await asyncio.sleep(1.5)
+        keys = [k for k, _ in seen]
+        assert keys[1] == keys[2] and keys[1].startswith("endpoint:e2@")  # the one in flight, sent again
+        assert len(keys) == 5 and len(set(keys)) == 4, seen  # and nothing else twice
+        assert sorted(s for _, s in seen[3:]) == ["resolved", "resolved"]
+        assert await second.stop(signal.SIGTERM) == 0
+    finally:
+        await server.close()

@@ -175,3 +175,24 @@ async def test_reload_applies_new_thresholds_routes_and_resolves_removed_endpoin
     acked = await receiver.wait_acked(2)
     assert acked[1].body["text"].startswith("[RESOLVED]")
     assert r.service.book.firing == {} and r.service.health.streaks == {}
+
+
+async def test_a_location_leaves_a_quorum_endpoint_alert_to_the_rules(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    """With `alerts.locations.quorum`, whether enough locations see the endpoint down is the Prometheus rules'
+    call: one location's own alert used to be notified too, so a blip near one monitor paged someone."""
+    server = {"database": str(tmp_path / "eu.db"), "cluster": {"locations": ["eu", "us"], "location": "eu"}}
+    config = config_for(tmp_path, target, receiver, failure_threshold=1, locations={"quorum": 2},
+                        extra={"server": server})  # fmt: skip
+    r = await rig(config)
+    target.up = False
+    await r.probe("api", 2)
+    await settle(r)
+    assert r.service.firing_view()[0]["suppressed"] is True  # recorded and shown, not sent
+    assert receiver.attempts == []
+    plain = {"database": str(tmp_path / "plain.db"), "cluster": {"locations": ["eu", "us"]}}  # no location:
+    r2 = await rig(config_for(tmp_path, target, receiver, failure_threshold=1, locations={"quorum": 2},
+                              extra={"server": plain}))  # fmt: skip
+    await r2.probe("api")
+    await receiver.wait_acked(1)

@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 from slowatch.config import Config, load_text
 from slowatch.config.endpoints import HttpEndpoint
-from slowatch.config.interpolate import INVALID, interpolate
+from slowatch.config.interpolate import INVALID, NESTED, interpolate
 from slowatch.errors import ConfigError
 from slowatch.probes.registry import KINDS
 from tests.config.conftest import Errors, Loader
@@ -57,6 +57,13 @@ def test_interpolate_reports_what_came_from_the_environment() -> None:
 @pytest.mark.parametrize("text", ["${1ABC}", "${A B}", "${A:default}", "${}", "${UNCLOSED", "x ${A:-b"])
 def test_invalid_expressions(text: str) -> None:
     assert interpolate(text, {"A": "a"}).errors == [INVALID]
+
+
+@pytest.mark.parametrize("text", ["${A:-${B}}", "Bearer ${TOKEN:-${FALLBACK}}", "${A:-x${B:-y}}"])
+def test_a_variable_in_a_default_is_an_error_not_literal_text(text: str) -> None:
+    """`${A:-${B}}` read as the default `${B` and a stray `}`: the value became the text `${B}` (a header
+    `Bearer ${FALLBACK}` sent as written, no error)."""
+    assert interpolate(text, {"B": "b", "FALLBACK": "fb"}).errors == [NESTED]
 
 
 def test_interpolated_config_loads(load_config: Loader) -> None:
@@ -151,6 +158,23 @@ def test_secrets_are_hidden_in_semantic_check_messages() -> None:
     with pytest.raises(ConfigError) as info:
         load_text(text, "c.yaml", env={"EP": "private-endpoint-name"})
     assert [str(p) for p in info.value.problems] == ["c.yaml:8:27 consumers[0].endpoints[0]: unknown endpoint <hidden>"]
+
+
+@pytest.mark.parametrize("value", ["line1-Zq9x\nline2", "tab\there-Zq9x", "back\\slash-Zq9x", "it's-Zq9x\n"])
+def test_a_secret_that_a_message_quotes_inside_a_longer_string_is_hidden(value: str) -> None:
+    """repr() of `checkout/<secret>` escapes a newline, tab or backslash: the secret as written in the
+    message was not the secret itself, so neither the quoted nor the bare form matched and it was shown."""
+    text = ENDPOINT.format(url="http://a.example/", auth="x") + (
+        "consumers:\n  - name: checkout\n    endpoints: [payments-api]\n    slos:\n"
+        "      - {name: a, sli: availability, objective: 99}\n"
+        "      - {name: j, objective: 99, composite: {method: serial, members: [{slo: '${REF}'}]}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_text(text, "c.yaml", env={"REF": value})
+    rendered = str(info.value)
+    assert "Zq9x" not in rendered and "line2" not in rendered, rendered
+    assert rendered.startswith("c.yaml:12:78 consumers[0].slos[1].composite.members[0].slo: unknown SLO ")
+    assert "checkout/<hidden>" in rendered
 
 
 def test_secret_values_stay_secret_types(load_config: Loader) -> None:

@@ -130,7 +130,7 @@ def test_the_bounds_themselves_are_accepted(load_config: Loader) -> None:
 
 def test_a_duration_too_long_for_a_float_is_an_error(errors: Errors) -> None:
     assert errors(ONE + f"    interval: {'9' * 400}s\n") == [
-        f"5:15 endpoints[0].interval: not a finite duration: '{'9' * 400}s'"
+        f"5:15 endpoints[0].interval: not a finite duration: '{'9' * 40}…{'9' * 9}s' (401 characters)"
     ]
 
 

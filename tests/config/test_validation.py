@@ -135,3 +135,27 @@ def test_every_problem_is_reported_sorted_by_line(errors: Errors) -> None:
 )
 def test_format_path(path: tuple[str | int, ...], text: str) -> None:
     assert format_path(path) == text
+
+
+@pytest.mark.parametrize(
+    ("field", "start", "length"),
+    [
+        ("name: {long}", "2:11 consumers[0].name: must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,127}}$ (got 'aaa", 100_000),
+        (
+            'name: "{quoted}"',
+            "2:11 consumers[0].name: must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,127}}$ (got \"it's",
+            100_005,
+        ),
+        (
+            "name: c\n    slos: [{{name: s, sli: availability, objective: 99, window: {long}}}]",
+            "3:64 consumers",
+            100_000,
+        ),
+    ],
+)
+def test_a_huge_rejected_value_is_shortened_in_its_message(errors: Errors, field: str, start: str, length: int) -> None:
+    """A 100,000-character value was echoed whole: one problem line of 100 KB in check's output and the log."""
+    found = errors("consumers:\n  - " + field.format(long="a" * 100_000, quoted="it's " + "b" * 100_000) + "\n")
+    assert found[0].startswith(start.format()), found[0][:200]
+    assert all(len(problem) < 400 for problem in found), [p[:200] for p in found]
+    assert f"({length} characters)" in found[0], found[0][:400]

@@ -191,8 +191,17 @@ def test_locations_are_recorded_per_path() -> None:
     assert doc.source[("endpoints", 1, "name")] == "b"
 
 
-def test_absurd_nesting_is_an_error_not_a_crash(errors: Errors) -> None:
-    assert errors("server: " + "[" * 5000 + "]" * 5000 + "\n") == ["invalid YAML: nested too deeply"]
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("server: " + "[" * 5000 + "]" * 5000 + "\n", "1:1008"),  # (libyaml's own limit: 1,000 flow levels)
+        ("server: {}\ndeep: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", "2:403"),
+        ("server:\n" + "".join(" " * i + "- \n" for i in range(2, 2000, 2)), "101:201"),
+    ],
+)
+def test_absurd_nesting_is_a_located_error_not_a_crash(errors: Errors, text: str, where: str) -> None:
+    """Located where the nesting passes 100 levels (it had no line: `slowatch check` printed the file name only)."""
+    assert errors(text) == [f"{where}: invalid YAML: nested too deeply"]
 
 
 def test_a_valid_document_is_loaded_without_a_position_per_value(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,3 +237,10 @@ def test_a_valid_document_is_loaded_without_a_position_per_value(monkeypatch: py
         load_text(text.replace("interval: 10s", "interval: soon"), env=env)
     assert located_parses == [False, False, True]
     assert [(p.line, p.path) for p in err.value.problems] == [(4, "endpoints[0].interval")]
+
+
+def test_an_integer_too_long_for_python_is_a_located_error(errors: Errors) -> None:
+    """Python refuses int() of more than 4,300 decimal digits (a ValueError): it was a traceback."""
+    assert errors("server:\n  max_concurrency: " + "9" * 5000 + "\n") == [
+        "2:20 server.max_concurrency: a whole number of 5000 digits is too long (at most 4300)"
+    ]

@@ -123,6 +123,28 @@ async def test_sighup_reload_valid_then_invalid(
     assert await d.stop() == 0
 
 
+async def test_a_reload_that_conflicts_with_a_run_flag_is_a_located_rejection(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """`run --location eu`, then a reload whose `locations` no longer hold eu: the flag's check raised a
+    ValueError, logged as 'config reload failed' with a traceback and no place in the file."""
+    text = base_config(targets.port).replace("server:\n", "server:\n  cluster: {locations: [eu, us]}\n", 1)
+    cfg = write_config(text)
+    d = DaemonProcess(cfg, tmp_path, env={"TOKEN": SECRET}, args=("--location", "eu"))
+    daemons.append(d)
+    await d.start()
+    write_config(text.replace("[eu, us]", "[us, ap]"))
+    d.send(signal.SIGHUP)
+    await d.wait_for_metric('slowatch_config_last_reload_successful{location="eu"} 0.0')
+    log = d.log()
+    assert "Traceback" not in log and "config reload rejected" in log
+    assert f"{cfg}:3:3 server.cluster.location: 'eu' (from --location) is not one of locations: us, ap" in log
+    write_config(text.replace("[eu, us]", "[eu, ap]"))
+    d.send(signal.SIGHUP)
+    await d.wait_for_metric('slowatch_config_last_reload_successful{location="eu"} 1.0')
+    assert await d.stop() == 0
+
+
 async def test_sigterm_with_hanging_probe_exits_within_grace(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -93,3 +94,15 @@ def test_a_tiny_error_budget_is_kept_exact(tmp_path: Path) -> None:
     assert rules["slowatch_slo:sli:ratio"]["expr"].startswith("1 - ")
     assert rules["slowatch_slo:error_budget_remaining:ratio"]["expr"].endswith(" / 1e-13")
     assert rules["slowatch_slo:objective:ratio"]["expr"] == "vector(0.9999999999999)"
+
+
+def test_tier_factors_are_written_as_the_exact_doubles_slowatch_compares_with(rules_config: Config) -> None:
+    """28d: 10% in 3d is 0.9333333333333333; written as 0.933333333333 (12 digits), a burn between the two
+    fired the rule but not slowatch."""
+    from slowatch.generate.promql import slo_targets
+
+    for t in slo_targets(rules_config):
+        exprs = "".join(r["expr"] for r in rules_of(rules_config, f"slowatch-slo:{t.consumer}/{t.name}")
+                        if r.get("alert") == "SlowatchErrorBudgetBurn")  # fmt: skip
+        written = {float(x) for x in re.findall(r"\} > ([0-9.e+-]+)\)", exprs)}
+        assert written == {tier.factor for tier in t.tiers}, (t.consumer, t.name)

@@ -33,3 +33,13 @@ def test_dashboards_use_a_datasource_variable_and_no_fixed_uid() -> None:
         }
         assert uids == {"${datasource}"}
         assert panel_queries(doc)
+
+
+def test_every_panel_has_a_unique_id_and_a_place() -> None:
+    """Grafana links to a panel by its id (`viewPanel=3`, panel links, library panels); without one it makes
+    ids up at every load."""
+    for path in sorted((ROOT / "config" / "grafana").glob("*.json")):
+        panels = json.loads(path.read_text(encoding="utf-8"))["panels"]
+        ids = [p.get("id") for p in panels]
+        assert all(isinstance(i, int) and i > 0 for i in ids) and len(set(ids)) == len(ids), (path.name, ids)
+        assert all({"h", "w", "x", "y"} <= set(p["gridPos"]) for p in panels), path.name

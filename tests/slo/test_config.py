@@ -89,6 +89,20 @@ def test_invalid_slos_are_located_errors(fields: dict[str, object], expected: st
     assert any(expected in p for p in found), found
 
 
+@pytest.mark.parametrize("zone", ["Europe", "__pycache__", "a" * 300, "zone.tab", "Europe/../Berlin"])
+def test_a_time_zone_that_is_a_directory_or_too_long_is_an_error(zone: str) -> None:
+    """ZoneInfo raises OSError (IsADirectoryError, name too long) for these, not ZoneInfoNotFoundError:
+    `timezone: Europe` was a traceback from slowatch check."""
+    window = f"{{calendar: month, timezone: {zone}}}"
+    recurring = f"{{weekday: sun, start: '02:00', duration: 2h, timezone: {zone}}}"
+    text = slo(window=window) + f"maintenance:\n  - {{name: m, consumers: [shop], recurring: {recurring}}}\n"
+    shown = repr(zone) if len(zone) <= 100 else f"'{zone[:40]}…{zone[-10:]}' ({len(zone)} characters)"
+    assert problems(text) == [
+        f"consumers[0].slos[0].window.timezone: unknown time zone {shown} (use an IANA name such as Europe/Berlin)",
+        f"maintenance[0].recurring.timezone: unknown time zone {shown} (use an IANA name such as Europe/Berlin)",
+    ]
+
+
 def test_unknown_endpoints_and_empty_selectors_are_located_semantic_errors() -> None:
     found = problems(
         """

@@ -206,6 +206,36 @@ def test_a_new_engine_carries_ledgers_and_counters_over_by_fingerprint() -> None
     assert narrowed.new_fingerprints == set(narrowed.ledgers)
 
 
+def test_budget_left_as_time_counts_the_time_with_data_not_a_gap_without_probes() -> None:
+    """Probes stop for 40 days (longer than the 30d window) and start again: the window has 2 days of data,
+    half bad, so 1 day of bad time is used, not half of the 30 days "since" the window's start (before session
+    10 `data_since` stayed the window's start: the ledger's oldest data had left the ring). A gap inside the
+    window (probes on days 1-2 and 9-10 of it) is neither good nor bad time either: 4 days are covered."""
+    old = H - 45 * DAY
+    engine = Engine(slo_config(objective=99.9), old)
+    for i in range(3 * 1440):  # 3 days of good data, 45 days ago
+        engine.observe(result(old + 60 * i, ok=True, endpoint="a"))
+    again = H - 2 * DAY
+    for i in range(2 * 1440):  # then nothing for 40 days; 2 days of data, the first all bad
+        engine.observe(result(again + 60 * i, ok=i >= 1440, endpoint="a"))
+    s = status(engine, H)
+    assert (s.total, s.sli) == (2 * 1440, pytest.approx(0.5))
+    assert s.data_since == again
+    assert s.data_seconds == pytest.approx(2 * DAY)
+    assert s.time_left() == pytest.approx(0.001 * 30 * DAY - 1 * DAY)  # not 43.2 min - 15 days
+    gap = Engine(slo_config(objective=99.9), H - 30 * DAY)
+    for start in (H - 30 * DAY, H - 22 * DAY):  # days 1-2 and 9-10 of the window, 10 % bad; nothing since
+        for i in range(2 * 1440):
+            gap.observe(result(start + 60 * i, ok=i % 10 != 0, endpoint="a"))
+    g = status(gap, H)
+    assert (g.data_since, g.data_seconds) == (H - 30 * DAY, pytest.approx(4 * DAY))
+    assert g.time_left() == pytest.approx(0.001 * 30 * DAY - 0.1 * 4 * DAY)  # not x the 30 days since the first data
+    now = Engine(slo_config(objective=99.9), H - 7200)
+    for i in range(90):
+        now.observe(result(H - 7200 + 60 * i, ok=True, endpoint="a"))
+    assert status(now, H - 1800).data_seconds == pytest.approx(5400)  # an hour, and the current one so far
+
+
 def test_budget_left_as_time_counts_the_bad_time_so_far_not_the_rate_over_the_whole_window() -> None:
     """Four days of data in a 30-day window, the last three 100 % down: 3 days of bad time against a budget of
     43.2 minutes. Before session 9 the page multiplied the error ratio by the whole window ("26.2 days over")."""
@@ -216,10 +246,10 @@ def test_budget_left_as_time_counts_the_bad_time_so_far_not_the_rate_over_the_wh
     s = status(engine, H)
     assert s.data_since == start
     assert s.sli == pytest.approx(0.25)
-    left = s.time_left(H)
+    left = s.time_left()
     assert left == pytest.approx(0.001 * 30 * DAY - 0.75 * 4 * DAY)  # -3 days + 43.2 minutes
     full = Engine(slo_config(objective=99.9), H - 30 * DAY)  # a window full of data: the same as before
     for i in range(30 * 1440):
         full.observe(result(H - 30 * DAY + 60 * i, ok=i % 100 != 0, endpoint="a"))
     f = status(full, H)
-    assert f.time_left(H) == pytest.approx(f.budget_remaining * f.error_budget * f.window_seconds)
+    assert f.time_left() == pytest.approx(f.budget_remaining * f.error_budget * f.window_seconds)

@@ -126,3 +126,14 @@ def test_engine_matches_brute_force(
     remaining = budget.budget_remaining(good, total, d.objective)
     assert s.budget_remaining == (pytest.approx(remaining) if remaining is not None else None)
     assert s.burn_rate == budget.burn_rate(good, total, d.objective)
+    # the time the window has data for: its coarse cells holding counted probes, the current one up to now
+    cells = {
+        int(r.started_at // ledger.coarse)
+        for r in results
+        if r.final and r.endpoint in "ab" and r.started_at >= since
+        and not any(rule.active(r.started_at) for rule in rules_by_ep[r.endpoint])
+    }  # fmt: skip
+    current = int(now // ledger.coarse)
+    covered = len(cells) * ledger.coarse - (((current + 1) * ledger.coarse - now) if current in cells else 0)
+    assert s.data_seconds == pytest.approx(covered)
+    assert s.data_since == (min(cells) * ledger.coarse if cells else None)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,15 +46,10 @@ maintenance:
 """
 
 
-@pytest.fixture(scope="module")
-def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import asyncio
+def fill(path: Path, probed: Callable[[float], bool] = lambda ts: True) -> None:
+    """A probe of `api` every 10 minutes of October where `probed`, by a real Store and SloService."""
 
-    tmp = tmp_path_factory.mktemp("report")
-    path = tmp / "slowatch.yaml"
-    path.write_text(CONFIG.format(db=tmp / "slowatch.db"))
-
-    async def fill() -> None:
+    async def run() -> None:
         config = load(path)
         clock = FakeClock(OCT_START - 60)  # the service starts before the first probe
         store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.01)
@@ -62,14 +59,23 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ts = OCT_START
         while ts < OCT_END:
             clock.set(ts)
-            r = result(ts, ok=ts not in BAD and ts not in MAINTENANCE, endpoint="api")
-            store.record(r)
-            service.observe(r)
+            if probed(ts):
+                r = result(ts, ok=ts not in BAD and ts not in MAINTENANCE, endpoint="api")
+                store.record(r)
+                service.observe(r)
             ts += 600
         await service.stop()
         await store.close()
 
-    asyncio.run(fill())
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("report")
+    path = tmp / "slowatch.yaml"
+    path.write_text(CONFIG.format(db=tmp / "slowatch.db"))
+    fill(path)
     return path
 
 
@@ -94,7 +100,33 @@ def test_a_running_month_has_used_the_bad_time_so_far_not_its_rate_over_the_mont
     assert (f["good"], f["total"], f["data_since"]) == (2160, 2166, OCT_START)  # 6 bad (Oct 15)
     assert f["period_seconds"] == 745 * 3600  # the whole month's budget
     assert f["end"] == utc(2026, 10, 16) + 1  # (the report's end: now + 1 s)
-    assert f["used_seconds"] == pytest.approx(6 / 2166 * (f["end"] - OCT_START))  # an hour, not 745 h x 6/2166
+    covered = f["end"] - OCT_START - 2 * 3600  # less the 2 h of maintenance: neither good nor bad time
+    assert f["data_seconds"] == pytest.approx(covered)
+    assert f["used_seconds"] == pytest.approx(6 / 2166 * covered)  # an hour, not 745 h x 6/2166
+
+
+def test_a_gap_without_probes_is_not_counted_as_used_time(tmp_path: Path) -> None:
+    """Probes on October 1-15 and 28-31 only (the daemon was down in between): the 12 days without data are
+    neither good nor bad, so USED is (1 - SLI) x the 19 days with data (before session 10: x the 31 days from the
+    first data to the end of the month, as if the gap had run at the same error rate)."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(CONFIG.format(db=tmp_path / "slowatch.db"))
+    fill(path, lambda ts: not utc(2026, 10, 15, 22) <= ts < utc(2026, 10, 27, 23))  # Oct 16-27 in Berlin: none
+    code, text = report(path, "--month", "2026-10", "--format", "json")
+    assert code == 0
+    [f] = json.loads(text)
+    hours = 745 - 12 * 24 - 1 - 2  # the month, less the gap (12 days and the hour summer time ended) and maintenance
+    assert (f["good"], f["total"], f["data_since"]) == (hours * 6 - 6, hours * 6, OCT_START)  # Oct 15's bad six
+    assert f["data_seconds"] == hours * 3600
+    assert f["used_seconds"] == pytest.approx(3600)  # the six bad probes' hour, not 6/2724 x 745 h (98 min)
+    assert f["left_seconds"] == pytest.approx(0.01 * 745 * 3600 - 3600)
+    code, table = report(path, "--month", "2026-10")
+    assert code == 0
+    assert table.splitlines()[1].split()[5:8] == [
+        "7h27m",
+        "1h",
+        "6h27m",
+    ]  # BUDGET, USED, LEFT (were 1h38m27s, 5h48m33s)
 
 
 def test_json_report_for_a_month(config_file: Path) -> None:
@@ -105,7 +137,7 @@ def test_json_report_for_a_month(config_file: Path) -> None:
     assert (f["good"], f["total"], f["excluded_events"]) == (4450, 4458, 12)  # 4470 probes, 12 in maintenance
     assert f["period_seconds"] == 745 * 3600
     assert f["budget_seconds"] == pytest.approx(0.01 * 745 * 3600)
-    assert f["used_seconds"] == pytest.approx(8 / 4458 * 745 * 3600)
+    assert f["used_seconds"] == pytest.approx(8 / 4458 * 743 * 3600)  # not x the 2 h of maintenance
     assert f["budget_remaining"] == pytest.approx(1 - (8 / 4458) / 0.01)
     assert [d["day"] for d in f["worst_days"]] == ["2026-10-15", "2026-10-20"]
     assert f["worst_days"][0]["good"] == 138 and f["worst_days"][0]["total"] == 144

@@ -63,12 +63,35 @@ async def test_a_failing_migration_is_rolled_back(make_store: MakeStore, db_path
         db.execute("CREATE TABLE half_done (x)")
         raise ValueError("boom")
 
+    first = make_store()
+    await first.start()
+    await first.close()
     with pytest.raises(StoreError, match=rf"migration {len(MIGRATIONS) + 1} \(broken\) failed: boom"):
         await make_store(migrations=[*MIGRATIONS, broken]).start()
     assert user_version(db_path) == len(MIGRATIONS)
     store = make_store()
     await store.start()
     assert not await store.read(lambda db: db["half_done"].exists())
+
+
+async def test_a_new_database_is_created_whole_or_not_at_all(make_store: MakeStore, db_path: str) -> None:
+    """Creation is one transaction (so another process never sees a half-made database, which a command
+    would take for an older schema): a failing last migration leaves no table behind."""
+
+    def broken(db: Database) -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(StoreError, match=rf"migration {len(MIGRATIONS) + 1} \(broken\) failed: boom"):
+        await make_store(migrations=[*MIGRATIONS, broken]).start()
+    assert user_version(db_path) == 0
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    finally:
+        conn.close()
+    store = make_store()
+    await store.start()
+    assert user_version(db_path) == len(MIGRATIONS)
 
 
 async def test_retention_deletes_old_raw_rows_in_batches_and_keeps_rollups(

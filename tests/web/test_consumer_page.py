@@ -64,7 +64,7 @@ async def test_report_route_and_badges(build: Builder) -> None:
     assert "Service report: checkout, November 2026" in html and "@media print" in html
     assert "mostly by the 11 Nov pay outage (1h)" in html
     status, _, text = await fetch(daemon, "/consumers/checkout/report?month=November")
-    assert status == 400 and "month must be YYYY-MM" in text
+    assert status == 400 and "month: must be YYYY-MM" in text
     for month in ("9999-12", "0001-01", "1969-12", "10000-01"):  # past the calendar's ends: a 400, not a 500
         status, _, text = await fetch(daemon, f"/consumers/checkout/report?month={month}")
         assert status == 400 and "from 1970-01 to 9998-12" in text, (month, status, text)

@@ -7,7 +7,9 @@ are joined with ","), and, on one of several instances (`server.cluster`), `shar
 deduplicates them, while alerts of different shards or locations stay apart.
 Annotations: summary, title. `startsAt` is when the alert started firing;
 a resolved event sets `endsAt`. Firing alerts are re-POSTed every `resend_interval` by the
-dispatcher so Alertmanager does not time them out (its resolve_timeout, 5m by default).
+dispatcher so Alertmanager does not time them out (its resolve_timeout, 5m by default), but only those this
+process confirmed (`Firing.confirmed`: an endpoint alert while its latest probe failed): a stale "firing"
+from one replica after another resolved the alert would make Alertmanager notify it anew.
 """
 
 from __future__ import annotations

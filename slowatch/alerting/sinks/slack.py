@@ -2,22 +2,36 @@
 
 Slack answers 200 `ok`; 400 `invalid_payload`, 403 `action_prohibited`, 404 `no_service` /
 `channel_not_found`, 410 `channel_is_archived` are permanent; 429 carries `Retry-After`; 5xx are
-retried (base.Sink.classify). Names (consumers, SLOs, endpoints) are config `Name`s and safe as
+retried (base.Sink.classify). A 2xx whose whole body is one of Slack's error codes (`ERRORS`: what
+legacy webhooks and some Slack-compatible receivers answer) was not posted: permanent, like the 4xx
+carrying that code, never counted as delivered. Names (consumers, SLOs, endpoints) are config `Name`s and safe as
 they are; anything taken from a target (error messages, bodies, the outcome) is shown by `quoted`
 (text.py): escaped, truncated and inside an inline code span, so no mention, link, formatting or
-emoji it carries works.
+emoji it carries works. A grouped message (storm control) has one line per alert, in the latest
+state the group holds for it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from multidict import CIMultiDictProxy
+
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.sinks.base import Request, Sink
+from slowatch.alerting.sinks.base import Attempt, Request, Sink
 from slowatch.alerting.sinks.text import burn, clip, duration, escape, left, quoted, quoted_in, used, when
 from slowatch.config.alerting import SlackSinkConfig
 
+ERRORS = frozenset({
+    "invalid_payload", "no_text", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
+    "missing_text_or_fallback_or_attachments", "too_many_attachments", "user_not_found", "channel_not_found",
+    "channel_is_archived", "action_prohibited", "posting_to_general_channel_denied", "no_service",
+    "no_service_id", "no_team", "team_disabled", "invalid_token",
+})  # fmt: skip
+"""Slack's incoming-webhook error codes that mean the message will never be posted (`rollup_error`,
+its 500, is not here: retried)."""
 ICON = {"firing": ":rotating_light:", "reminder": ":bell:", "resolved": ":white_check_mark:"}
 WORD = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}
 Block = dict[str, Any]
@@ -164,12 +178,23 @@ def context(e: AlertEvent, url: str | None) -> Block:
 
 
 def grouped(events: Sequence[AlertEvent], url: str | None) -> dict[str, Any]:
-    firing = sum(1 for e in events if e.firing)
-    resolved = len(events) - firing
+    """One line per alert, in its latest state: after an outage a flapping endpoint's 120 queued
+    FIRING/RESOLVED events read as the one alert, not as "60 firing" when it is up again."""
+    latest: dict[str, AlertEvent] = {}
+    seen: Counter[str] = Counter()
+    for e in events:  # (a dict keeps each alert where it first appeared)
+        latest[e.alert_key] = e
+        seen[e.alert_key] += 1
+    firing = sum(1 for e in latest.values() if e.firing)
+    resolved = len(latest) - firing
     title = f"{len(events)} alerts at once: {firing} firing, {resolved} resolved"
+    if len(latest) < len(events):
+        counts = f"{firing} firing, {resolved} resolved"
+        title = f"{plural(len(latest), 'alert')} at once ({len(events)} notifications): {counts}"
     lines = [f"{ICON[e.status]} *{WORD[e.status]}* {e.severity} — {escape(e.title, 120)}"
              + (f": {quoted(str(e.details['error']), 100)}" if e.firing and e.details.get("error") else "")
-             for e in events]  # fmt: skip
+             + (f" _(latest of {seen[e.alert_key]})_" if seen[e.alert_key] > 1 else "")
+             for e in latest.values()]  # fmt: skip
     blocks: list[Block] = [header(f":rotating_light: {title}"), section("Grouped by storm control (one message).")]
     chunk: list[str] = []
     for line in lines:
@@ -184,6 +209,10 @@ def grouped(events: Sequence[AlertEvent], url: str | None) -> dict[str, Any]:
     if url:
         blocks.append({"type": "context", "elements": [mrkdwn(f"<{url}/|Open in slowatch>")]})
     return {"text": title, "blocks": blocks}
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def test_message(e: AlertEvent) -> dict[str, Any]:
@@ -201,8 +230,13 @@ class SlackSink(Sink):
     def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request:
         return Request(self._url.get_secret_value(), message(events, self.external_url, test=test), {})
 
+    def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
+        if 200 <= status < 300 and body.strip() in ERRORS:
+            return Attempt(ok=False, permanent=True, error=f"HTTP {status} with Slack's error: {body.strip()}")
+        return super().classify(status, body, headers)
+
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value()]
 
 
-__all__ = ["SlackSink", "message"]
+__all__ = ["ERRORS", "SlackSink", "message"]
