@@ -8,6 +8,14 @@ database in the same run, interleaved.
 A consumer page draws the bars of its 50 endpoints with the most missed days, so it computes them for every
 endpoint of the consumer: at 2,000 endpoints, 2,000 of these on the store's reader thread. Reports the fastest of
 `--repeat` rounds (process_time) per variant in ms per endpoint, and the load average.
+
+  .venv/bin/python benchmarks/daybars.py --consumer --endpoints 2000 [--draw 50] [--db FILE]
+
+`--consumer`: the consumer page's part, side by side: every endpoint's bars built and ranked (before session 10)
+against `drawn_endpoint_days` (the missed days counted for all, the bars built for the `--draw` drawn). The
+rollups have the store's own schema, every column filled (a row as wide as a live one); `--db` keeps the
+database in FILE (built once, ~1 min at 2,000 endpoints x 90 days). Checks both draw the same endpoints and
+count the same missed days, and reports CPU (process_time) and wall time per page, best of `--repeat`.
 """
 
 from __future__ import annotations
@@ -48,13 +56,76 @@ def load(path: str) -> Callable[..., Any]:
     return module.endpoint_days  # type: ignore[no-any-return]
 
 
+def consumer_database(endpoints: int, days: int, path: str) -> sqlite3.Connection:
+    """Hourly rollups in the store's schema (a few hours a day missed, differently per endpoint)."""
+    from sqlite_utils import Database
+
+    from slowatch.store.schema import BUCKET_COLUMNS, migrate
+
+    exists = os.path.exists(path) and path != ":memory:"
+    conn = sqlite3.connect(path, isolation_level=None)
+    if not exists:
+        migrate(Database(conn))
+        columns = ["endpoint", "hour", "total", "good", "latency_us", *BUCKET_COLUMNS]
+        sql = f"INSERT INTO rollups ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        first = int(NOW // 3600) * 3600
+        conn.execute("BEGIN")
+        for i in range(endpoints):
+            good = [60 - ((k + i) % 97 == 0) * (1 + i % 5) for k in range(days * 24)]
+            conn.executemany(sql, ((f"ep-{i:05d}", first - 3600 * k, 60, g, g * 52_000, *range(g - 11, g))
+                                   for k, g in enumerate(good)))  # fmt: skip
+        conn.execute("COMMIT")
+    return conn
+
+
+def consumer_main(args: argparse.Namespace) -> None:
+    from slowatch.slo.daybars import drawn_endpoint_days
+
+    conn = consumer_database(args.endpoints, args.days, args.db)
+    names = [f"ep-{i:05d}" for i in range(args.endpoints)]
+    objective = dict.fromkeys(names, 0.999)
+
+    def before() -> tuple[list[str], tuple[int, int]]:  # web/consumer_html.py endpoints_section until session 10
+        bars = [(ep, endpoint_days(conn, ep, objective[ep], NOW, args.days)) for ep in names]
+        missed = [(sum(b.state == "bad" for b in bs), sum(b.state == "degraded" for b in bs)) for _, bs in bars]
+        ranked = sorted(range(len(bars)), key=lambda i: tuple(-n for n in missed[i]))
+        rest = ranked[args.draw :]
+        return [bars[i][0] for i in sorted(ranked[: args.draw])], (len(rest), sum(sum(missed[i]) for i in rest))
+
+    def after() -> tuple[list[str], tuple[int, int]]:
+        drawn, rest = drawn_endpoint_days(conn, names, objective, NOW, args.days, (), args.draw)
+        return [ep for ep, _ in drawn], rest
+
+    load0 = os.getloadavg()[0]
+    best = {"before": (float("inf"), float("inf")), "after": (float("inf"), float("inf"))}
+    got = {}
+    for _ in range(args.repeat):
+        for name, fn in (("before", before), ("after", after)):
+            c, w = time.process_time(), time.perf_counter()
+            got[name] = fn()
+            spent = (time.process_time() - c, time.perf_counter() - w)
+            best[name] = min(best[name], spent)
+    assert got["before"] == got["after"], "the two draw different endpoints"
+    print(f"consumer page, {args.endpoints} endpoints x {args.days} days of hourly rollups, {args.draw} drawn "
+          f"({got['after'][1][0]} left out, {got['after'][1][1]} missed days among them); load {load0:.2f} -> "
+          f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+    for name, (cpu, wall) in best.items():
+        print(f"  {name:7s} {cpu:.3f} s CPU, {wall:.3f} s wall")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--endpoints", type=int, default=200)
     p.add_argument("--days", type=int, default=90)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--baseline", help="another version of slowatch/slo/daybars.py")
+    p.add_argument("--consumer", action="store_true", help="the consumer page's part: all bars against the drawn")
+    p.add_argument("--draw", type=int, default=50)
+    p.add_argument("--db", default=":memory:", help="with --consumer: the rollups database (built if missing)")
     args = p.parse_args()
+    if args.consumer:
+        consumer_main(args)
+        return
     conn = database(args.endpoints, args.days)
     names = [f"ep-{i:05d}" for i in range(args.endpoints)]
     variants = {"this tree": endpoint_days}

@@ -25,6 +25,12 @@ fold interval + 1 minute, so `results` has reached its live size and passes are 
 per result, split into batch writes (of which the fold memory taking the committed rows in), folds and packs,
 and the system time of each; the size range of `results`, the process's peak RSS and the load average.
 `--sql-profile` adds the thread CPU of each SQL statement per result (connections made with a timing factory).
+
+`--reads N` then reads, at that live size, N endpoints' history (`queries.history`, limit 100: the API's
+default) and one SLO-rebuild group's recent rows (`raw.recent_rows`, `--group` endpoints) on a second
+connection, each both ways side by side, alternately: through the ids the writer listed
+(store/recent_ids.py, as the store's reader connection) and by a scan of `results` (a plain connection, as
+before session 10); CPU (process_time) per read, the rows read compared, and the list's size.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from slowatch.store import pack as store_pack
 from slowatch.store.fold import FoldSchedule
 from slowatch.store.fold_memory import FoldMemory
 from slowatch.store.items import Item
+from slowatch.store.queries import history
 from slowatch.store.schema import MIGRATIONS
 from slowatch.store.writer import Writer
 
@@ -170,6 +177,51 @@ def _timed_connect(*a: Any, **k: Any) -> Any:
     return _connect(*a, factory=TimedConnection, **k)
 
 
+def reads(path: str, writer: Writer, args: argparse.Namespace) -> None:
+    """One endpoint's history and a group's recent rows, listed ids against a scan (see the module docstring)."""
+    import sys
+
+    from sqlite_utils import Database
+
+    from slowatch.store.raw import recent_rows
+    from slowatch.store.recent_ids import ListedDatabase
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    listed, plain = ListedDatabase(conn, writer.recent), Database(conn)
+    rng = random.Random(11)
+    names = [f"ep-{i:06d}" for i in rng.sample(range(args.endpoints), args.reads)]
+    group = [f"ep-{i:06d}" for i in sorted(rng.sample(range(args.endpoints), min(args.group, args.endpoints)))]
+    cpu = {"listed": 0.0, "scan": 0.0, "group listed": 0.0, "group scan": 0.0}
+    rows = 0
+    for name in names:
+        got = {}
+        for way, db in (("listed", listed), ("scan", plain)):
+            conn.execute("BEGIN")
+            c0 = time.process_time()
+            got[way] = history(db, name, limit=100)
+            cpu[way] += time.process_time() - c0
+            conn.execute("ROLLBACK")
+        assert got["listed"] == got["scan"], name
+        rows += len(got["scan"])
+    for way, db in (("group listed", listed), ("group scan", plain), ("group listed", listed), ("group scan", plain)):
+        conn.execute("BEGIN")
+        c0 = time.process_time()
+        found = len(recent_rows(db, group))
+        cpu[way] += (time.process_time() - c0) / 2
+        conn.execute("ROLLBACK")
+    conn.close()
+    recent = writer.recent
+    slots = recent._slots
+    size = sum(sys.getsizeof(run) for _, run in recent._runs) + sys.getsizeof(slots) + 28 * len(slots)
+    print(
+        f"  history of {args.reads} endpoints (limit 100, {rows / args.reads:.0f} rows each): listed ids "
+        f"{cpu['listed'] / args.reads * 1e3:.2f} ms CPU per read, scan {cpu['scan'] / args.reads * 1e3:.1f} ms"
+    )
+    print(f"  recent rows of {len(group):,} endpoints ({found:,} rows): listed ids {cpu['group listed'] * 1e3:.0f} ms, "
+          f"scan {cpu['group scan'] * 1e3:.0f} ms CPU")  # fmt: skip
+    print(f"  the writer's list: {recent.rows:,} ids of {len(slots):,} endpoints, {size / 1e6:.1f} MB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoints", type=int, default=100_000)
@@ -182,6 +234,8 @@ def main() -> None:
     ap.add_argument("--pack-batch", type=int, default=5_000)
     ap.add_argument("--pack-ticks", type=int, default=4, help="pack turns after each batch while a pass runs")
     ap.add_argument("--fold", choices=("memory", "sql"), default="memory", help="the writer's folds (sql: as before)")
+    ap.add_argument("--reads", type=int, default=0, help="endpoints whose history is read at the end, both ways")
+    ap.add_argument("--group", type=int, default=5_000, help="endpoints of the SLO-rebuild read (with --reads)")
     ap.add_argument(
         "--sql-profile",
         action="store_true",
@@ -226,12 +280,17 @@ def main() -> None:
                 raise SystemExit(f"a batch transaction failed: {writer.last_error}")
             counted += per_batch if meter.on else 0
             for _ in range(args.pack_ticks):
+                passes = packs.passes
                 meter.timed("pack", lambda: packs.tick(pack_transact, lambda cutoff: store_pack.oldest_due(db, cutoff)))
+                if packs.passes != passes:  # (as the writer's loop does: store/recent_ids.py)
+                    meter.timed("pack", lambda: writer.recent.prune(conn))
                 if not packs.busy:
                     break
             if meter.on and b % 120 == 0:
                 sizes.append(conn.execute("SELECT count(*) FROM results").fetchone()[0])
         packs.close()
+        if args.reads:
+            reads(path, writer, args)
         table_bytes = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
         raw_rows = conn.execute("SELECT count(*) FROM results").fetchone()[0]
         raw_bytes = sum(size for name, size in table_bytes.items() if name == "results" or name.startswith("results_"))

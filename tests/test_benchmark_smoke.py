@@ -119,6 +119,19 @@ def test_daybars_benchmark_smoke(tmp_path: Path) -> None:
     assert proc.stdout.count("ms CPU per endpoint") == 2, proc.stdout
 
 
+def test_consumer_daybars_and_newest_cell_benchmarks_smoke(tmp_path: Path) -> None:
+    """benchmarks/daybars.py --consumer and benchmarks/slo_newest.py: both ways agree and are reported."""
+    cmd = [sys.executable, str(RUN.parent / "daybars.py"), "--consumer", "--endpoints", "6", "--days", "3",
+           "--draw", "2", "--repeat", "1"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 drawn (4 left out" in proc.stdout and proc.stdout.count("s CPU") == 2, proc.stdout
+    cmd = [sys.executable, str(RUN.parent / "slo_newest.py"), "--slos", "3", "--days", "2", "--repeat", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("ms CPU") == 2, proc.stdout
+
+
 @pytest.mark.slow
 def test_block_encode_benchmark_smoke(tmp_path: Path) -> None:
     """benchmarks/block_encode.py beside a baseline checkout (here: this one) reports every case."""
@@ -143,3 +156,7 @@ def test_store_writer_benchmark_smoke() -> None:
         assert "of which system time" in proc.stdout, proc.stdout
         if extra:  # the statements the writer runs, timed
             assert "calls  MANY INSERT INTO results" in proc.stdout and "calls  COMMIT" in proc.stdout, proc.stdout
+    proc = subprocess.run([sys.executable, str(script), *args, "--reads", "3", "--group", "20"], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "history of 3 endpoints" in proc.stdout and "recent rows of 20 endpoints" in proc.stdout, proc.stdout

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from slowatch.config.consumers import ConsumerConfig, SloConfig, resolve_endpoints
 from slowatch.config.schema import Config
 from slowatch.slo.correction_report import CorrectionFigure, correction_figures
-from slowatch.slo.daybars import DAY, DayBar, endpoint_days, slo_days
+from slowatch.slo.daybars import DAY, DayBar, drawn_endpoint_days, slo_days
 from slowatch.slo.definitions import SloDef, compile_slo
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule
 from slowatch.slo.snapshot import SloStatus, Snapshot
@@ -49,9 +49,10 @@ class ConsumerFigures:
     now: float
     endpoints: tuple[str, ...]
     slos: tuple[SloFigure, ...]
-    endpoint_days: tuple[tuple[str, tuple[DayBar, ...]], ...]
+    endpoint_days: tuple[tuple[str, tuple[DayBar, ...]], ...]  # those drawn (`draw`), in the consumer's order
     outages: tuple[OutageFigure, ...]
     maintenance: tuple[Span, ...]  # active now or starting within a week
+    undrawn: tuple[int, int] = (0, 0)  # endpoints whose bars were left out (`draw`), and the days they missed
 
 
 def period(d: SloDef, now: float) -> tuple[float, float]:
@@ -75,8 +76,11 @@ def consumer_figures(
     *,
     days: int = HISTORY_DAYS,
     bounds: Callable[[SloDef], tuple[float, float]] | None = None,
+    draw: int | None = None,
 ) -> ConsumerFigures:
-    """`bounds`: each SLO's period to report on (e.g. a month in its time zone) instead of its current one."""
+    """`bounds`: each SLO's period to report on (e.g. a month in its time zone) instead of its current one.
+    `draw`: the day bars of at most this many endpoints, those with the most missed days (the page's); the
+    others are only counted (daybars.drawn_endpoint_days)."""
     endpoints = tuple(resolve_endpoints(consumer.endpoints, config.endpoints))
     rules = consumer_rules(config, consumer.name, endpoints)
     history_from = now - days * DAY
@@ -93,7 +97,9 @@ def consumer_figures(
         corrected = correction_figures(conn, d, start, end)
         slos.append(SloFigure(d, cfg, snapshot.get(consumer.name, d.name), burn, bars, corrected))
     objective = {ep: max((d.objective for d, _ in defs if ep in d.endpoints), default=0.99) for ep in endpoints}
-    per_endpoint = tuple((ep, tuple(endpoint_days(conn, ep, objective[ep], now, days, spans))) for ep in endpoints)
+    most = len(endpoints) if draw is None else draw
+    drawn, undrawn = drawn_endpoint_days(conn, endpoints, objective, now, days, spans, most)
+    per_endpoint = tuple((ep, tuple(bars)) for ep, bars in drawn)
     figures = []
     for o in found:
         shares: list[tuple[str, float | None]] = []
@@ -107,7 +113,7 @@ def consumer_figures(
                 shares.append((d.name, bad_units(conn, d, o.start, o.end or now) / s.burn.budget_units))
         figures.append(OutageFigure(o, tuple(shares)))
     upcoming = tuple(span for span in maintenance_spans(rules, now, now + UPCOMING) if span[1] > now)
-    return ConsumerFigures(consumer, now, endpoints, tuple(slos), per_endpoint, tuple(figures), upcoming)
+    return ConsumerFigures(consumer, now, endpoints, tuple(slos), per_endpoint, tuple(figures), upcoming, undrawn)
 
 
 __all__ = ["ConsumerFigures", "OutageFigure", "SloFigure", "consumer_figures", "consumer_rules", "period"]

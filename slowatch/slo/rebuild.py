@@ -15,8 +15,9 @@ Results after `until` (the ledger's `floor`) are left to live observation; ones 
 the store only after the rebuild read (in flight during a reload) are not counted.
 
 Several SLOs are rebuilt in one read (`rebuild_group`, in the groups `groups` forms): the unpacked rows of
-`results` are found by a scan of the table (no index on endpoint since v11: ~0.3-0.6 s at 100,000
-endpoints every 60 s, store/raw.py), so a group scans ONCE for the union of its SLOs' endpoints and each
+`results` are found by the ids the writer listed for them (store/recent_ids.py), or, beyond 50,000 of them,
+by a scan of the table (no index on endpoint since v11: ~0.3-0.6 s at 100,000 endpoints every 60 s,
+store/raw.py), so a group reads `results` ONCE for the union of its SLOs' endpoints and each
 SLO is rebuilt from its own endpoints' share of that scan (the same cells as alone: the rows are ordered
 by (ts, id) and `oldest_raw` takes their minimum). A group's union holds at most `GROUP_ENDPOINTS`
 endpoints (~30 unpacked rows each at 60 s: the memory held); a bigger SLO is a group of its own.

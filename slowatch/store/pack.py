@@ -150,6 +150,7 @@ class Pack:
         self._first_id: int | None = None  # the least and greatest id the pass packed (None: unknown)
         self._end_id: int | None = None
         self.packed = 0  # rows packed since start (read by other threads)
+        self.passes = 0  # passes whose covered rows are all deleted from `results` since start
 
     @property
     def busy(self) -> bool:
@@ -162,6 +163,7 @@ class Pack:
             done = transact(lambda db: (delete_covered(db, after, end, chunk),))
             if done is not None:  # (a failed transaction is retried next turn)
                 self._after = done[0]
+                self.passes += self._after is None
             return
         if self._cursor is None:
             self._start(transact, due_check)

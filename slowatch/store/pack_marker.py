@@ -5,7 +5,8 @@ the scheduler's phase order (a hash of the name), so every inserted row dirtied 
 index: each batch's commit wrote about one 4 KiB WAL page per row, then the checkpoint again (23.9 µs per
 row into a 1.5 M-row table, 3.9 without the index). Nothing reads `results` by endpoint on the write path
 any more: the fold groups its id range (fold.py), the pack step sorts its due rows once per pass (pack.py),
-and the readers scan the recent rows (raw.py; bounded by `retention.pack_after`).
+and the readers read the recent rows of a few endpoints by the ids the writer listed for them (recent_ids.py),
+the others by a scan (raw.py; bounded by `retention.pack_after`).
 
     pack_progress   one row while a pack pass runs (or after one was interrupted), none otherwise
         id INTEGER PRIMARY KEY CHECK (id = 1), top INTEGER, cutoff REAL: the pass packs the rows with

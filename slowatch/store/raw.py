@@ -2,11 +2,13 @@
 
 Every reader of raw history goes through `raw_results` (the API's history, the SLO rebuild, the
 benchmarks' probe counts): it decodes the blocks overlapping the range, adds the recent rows, filters
-and orders them by time. Recent rows are found by a scan of `results` (no index by endpoint since v11),
-leaving out those a pack pass already packed (pack_marker.py): at 100,000 endpoints every 60 s (1.6-2.5 M
-rows) ~0.2-0.3 s per call on the reader thread, bounded by `retention.pack_after`; the SLO rebuild scans
-once per group of SLOs (`recent_rows` for their endpoints, shared by each SLO's `oldest_raw` and
-`raw_results`: slo/rebuild.py). Rows are `RawRow` tuples: (id, *RESULT_COLUMNS),
+and orders them by time. Recent rows are those of `results` not packed yet (pack_marker.py). `results` has no
+index by endpoint (v11): on the store's reader connection (a `ListedDatabase`) the rows of a few endpoints
+are read by id, from the ids the writer listed for them (recent_ids.py: up to MOST_LISTED ids; at 100,000
+endpoints every 60 s one endpoint's history ~0.3 s → ~11 ms, benchmarks/README.md session 10); otherwise
+(all endpoints, many, or another connection) by a scan of the table (1.6-2.5 M rows there: ~0.2-0.3 s). The
+SLO rebuild reads once per group of SLOs (`recent_rows` for their endpoints, shared by each SLO's
+`oldest_raw` and `raw_results`: slo/rebuild.py). Rows are `RawRow` tuples: (id, *RESULT_COLUMNS),
 with id None for packed rows; `phases` is as stored (phase_codec.py: the binary form, JSON text in packed
 rows and in rows written before session 5; None for packed successful results: not kept, see blocks.py):
 `phase_codec.decode` reads any of them.
@@ -18,6 +20,7 @@ packed row of the same ts).
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,9 +29,12 @@ from sqlite_utils import Database
 
 from slowatch.store.blocks import BLOCK, RawRow, decode
 from slowatch.store.pack_marker import not_covered
+from slowatch.store.recent_ids import ListedDatabase
 from slowatch.store.schema import RESULT_COLUMNS
 
 _FAR = 1e18
+MOST_LISTED = 50_000
+"""The most listed ids a read of `results` looks up one by one (recent_ids.py); beyond, it scans the table."""
 
 
 def _where_endpoints(endpoints: Sequence[str] | None, column: str = "endpoint") -> tuple[str, dict[str, Any]]:
@@ -38,15 +44,30 @@ def _where_endpoints(endpoints: Sequence[str] | None, column: str = "endpoint") 
     return f" AND {column} IN ({', '.join(f':{k}' for k in names)})", names
 
 
+def _from_results(
+    db: Database, endpoints: Sequence[str] | None, columns: str, where: str, params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """`SELECT columns FROM results WHERE where` (in id order) and its parameters: through the ids the writer
+    listed for `endpoints` and two id ranges (recent_ids.py) where it has them, else a scan of the table."""
+    listed = None
+    if endpoints is not None and isinstance(db, ListedDatabase):
+        listed = db.recent.lookup(endpoints, MOST_LISTED)
+    if listed is None:
+        return f"SELECT {columns} FROM results WHERE {where}", params
+    floor, known, ids = listed
+    parts = ("id < :r_floor", "id IN (SELECT value FROM json_each(:r_ids))", "id > :r_known")
+    sql = " UNION ALL ".join(f"SELECT {columns} FROM results WHERE {part} AND {where}" for part in parts)
+    return sql, {**params, "r_floor": floor, "r_known": known, "r_ids": json.dumps(ids)}
+
+
 def _recent(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float, final_only: bool) -> list[RawRow]:
-    """Rows of `results` not packed yet: a scan of the table (no index on endpoint since v11: its rows are
-    the last `retention.pack_after` + up to two blocks; see pack_marker.py)."""
+    """Rows of `results` not packed yet (the last `retention.pack_after` + up to two blocks; pack_marker.py)."""
     where, params = _where_endpoints(endpoints)
     unpacked, marks = not_covered(db.conn)
-    sql = f"SELECT id, {', '.join(RESULT_COLUMNS)} FROM results WHERE ts >= :lo AND ts < :hi{where}{unpacked}"
-    if final_only:
-        sql += " AND final = 1"
-    return db.conn.execute(sql, {**params, **marks, "lo": lo, "hi": hi}).fetchall()
+    cond = f"ts >= :lo AND ts < :hi{where}{unpacked}" + (" AND final = 1" if final_only else "")
+    columns = f"id, {', '.join(RESULT_COLUMNS)}"
+    sql, bound = _from_results(db, endpoints, columns, cond, {**params, **marks, "lo": lo, "hi": hi})
+    return db.conn.execute(sql, bound).fetchall()
 
 
 def _blocks(db: Database, endpoints: Sequence[str] | None, lo: float, hi: float, newest_first: bool) -> Iterable[Any]:
@@ -106,8 +127,8 @@ def oldest_raw(db: Database, endpoints: Sequence[str], recent: Sequence[RawRow] 
     if recent is None:
         where, params = _where_endpoints(endpoints)
         unpacked, covered = not_covered(db.conn)
-        sql = f"SELECT min(ts) FROM results WHERE true{where}{unpacked}"  # a scan, like _recent
-        recent_min = db.conn.execute(sql, {**params, **covered}).fetchone()[0]
+        sql, bound = _from_results(db, endpoints, "ts", f"true{where}{unpacked}", {**params, **covered})
+        recent_min = db.conn.execute(f"SELECT min(ts) FROM ({sql})", bound).fetchone()[0]
     else:
         recent_min = min((row[1] for row in recent), default=None)
     where, params = _where_endpoints(endpoints, "b.endpoint")

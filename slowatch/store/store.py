@@ -4,9 +4,11 @@
     read(fn) / get_state(k) / get_states(prefix)   -> one reader thread with its own connection
 
 The writer and the reader each own a connection; the database is in WAL mode, so reads never
-wait for writes. The writer commits raw results (and incidents) per batch; `rollups`,
-`rollup_outcomes` and `latest` are folded from them every `rollup_interval` seconds (store/fold.py;
-from what the writer kept of the rows it committed, store/fold_memory.py),
+wait for writes. The reader's is a `ListedDatabase`: a few endpoints' recent raw rows are read by the ids the
+writer listed for them (recent_ids.py), not by a scan of `results`. The writer commits raw results
+(and incidents) per batch; `rollups`, `rollup_outcomes` and `latest` are folded from them every
+`rollup_interval` seconds (store/fold.py; from what the writer kept of the rows it committed,
+store/fold_memory.py),
 so a read of those tables sees the results up to the last fold: at most `rollup_interval` old, or
 everything recorded before an `await store.flush()` that returned. `healthy` is False while writes
 are failing (shown on /readyz); `write_errors`, `dropped` and `pending` are meant for /metrics.
@@ -30,6 +32,7 @@ from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
 from slowatch.store import queries
 from slowatch.store.items import FlushMarker, Op, running_future
+from slowatch.store.recent_ids import ListedDatabase
 from slowatch.store.schema import MIGRATIONS, Migration
 from slowatch.store.writer import Writer
 
@@ -124,7 +127,7 @@ class Store:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             conn.execute("PRAGMA query_only = 1")
-            return Database(conn, execute_plugins=False, recursive_triggers=False)
+            return ListedDatabase(conn, self._writer.recent, execute_plugins=False, recursive_triggers=False)
         except BaseException:
             conn.close()
             raise

@@ -6,7 +6,8 @@ Items (ProbeResults, submitted ops, flush markers) are appended to a deque by an
 writes them in ONE `BEGIN IMMEDIATE` transaction, in order (raw rows and incidents; rollups, outcome
 counts and `latest` are folded from raw rows every `rollup_interval`, in a batch with a flush marker,
 at close, and at open first: fold.py; normally from what the writer accumulated from the rows it
-committed, `_committed`: fold_memory.py; then packed: pack.py). A failed transaction (disk full, locked
+committed, `_committed`: fold_memory.py; then packed: pack.py; the rows' ids are listed per endpoint for the
+readers: recent_ids.py). A failed transaction (disk full, locked
 past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store unhealthy and is
 retried with exponential backoff up to `max_backoff`; the batch is kept. So is a transaction
 refused because the path no longer names the file the writer opened (deleted, moved, replaced:
@@ -39,6 +40,7 @@ from slowatch.store.identity import FileIdentity
 from slowatch.store.items import BadOp, FlushMarker, Item, Op, T, is_environmental, running_future
 from slowatch.store.owner import DatabaseLock, one_name
 from slowatch.store.pack import Pack, oldest_due
+from slowatch.store.recent_ids import RecentIds
 from slowatch.store.results import Written, fast_binding, load_states, write_results
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, migrate, wal_mode
@@ -74,6 +76,7 @@ class Writer:
         self.retention = Retention(clock, retention, interval=retention_interval, batch=retention_batch)
         self.folds = FoldSchedule(clock, rollup_interval, path=path, memory=FoldMemory())
         self.packs = Pack(clock, pack_after=retention.pack_after, interval=rollup_interval, batch=pack_batch, path=path)
+        self.recent = RecentIds()  # where each endpoint's rows are in `results`, for the readers (recent_ids.py)
         self._batch_interval, self._max_batch, self._max_backoff = batch_interval, max_batch, max_backoff
         self._busy_timeout, self._migrations, self._observe = busy_timeout, migrations, observe_write
         self._wake, self._stop, self._abort = threading.Event(), threading.Event(), threading.Event()
@@ -154,6 +157,7 @@ class Writer:
             self._file.remember()
             self._default_page_count = int(conn.execute("PRAGMA max_page_count").fetchone()[0])
             applied = migrate(db, self._migrations, path=self.path, upgrade=self.maintain)  # (schema.py)
+            self.recent.start(conn)
             if applied:
                 logger.info("store: applied %d migration(s): path=%s", applied, self.path)
             if self.maintain:  # (a store with maintain=False records no results: it needs neither)
@@ -194,7 +198,10 @@ class Writer:
             self.retention.tick(lambda fn: self._transact(db, fn))
             if self.folds.due:
                 self.folds.run(lambda fn: self._transact(db, fn))
+            passes = self.packs.passes
             self.packs.tick(lambda fn: self._transact(db, fn), lambda cutoff: oldest_due(db, cutoff))
+            if self.packs.passes != passes:  # a pass deleted what it packed: drop those ids (recent_ids.py)
+                self.recent.prune(db.conn)
             if len(self.queue) >= self._max_batch or self.retention.busy or self.packs.busy:
                 continue
             self._wake.wait(self._batch_interval)
@@ -240,6 +247,7 @@ class Writer:
     def _committed(self, written: list[Written]) -> None:
         """The rows of a batch's transaction were committed (their ids and values)."""
         self.folds.committed(written)
+        self.recent.add(written)
 
     @staticmethod
     def _write(db: Database, batch: list[Item], states: dict[str, str], committed: dict[str, str],

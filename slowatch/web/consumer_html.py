@@ -14,7 +14,6 @@ from html import escape
 from slowatch.slo.budget import too_few_events
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure
 from slowatch.slo.correction_report import CorrectionFigure, budget_returned, returned_words
-from slowatch.slo.daybars import DayBar
 from slowatch.slo.display import (
     budget_text,
     budget_time_words,
@@ -195,24 +194,17 @@ ENDPOINT_BARS = 50
 """The most endpoints whose daily bars the page draws: 2,000 endpoints' bars weighed 24 MB."""
 
 
-def _missed(bars: Sequence[DayBar]) -> tuple[int, int]:
-    return sum(b.state == "bad" for b in bars), sum(b.state == "degraded" for b in bars)
-
-
-def endpoints_section(f: ConsumerFigures, limit: int = ENDPOINT_BARS) -> str:
-    """Each endpoint's daily bars; beyond `limit` endpoints, the `limit` with the most missed days (badly
-    missed first), and how many days the others missed."""
+def endpoints_section(f: ConsumerFigures) -> str:
+    """Each endpoint's daily bars: of the endpoints `consumer_figures` drew (`draw`: ENDPOINT_BARS, those with
+    the most missed days, badly missed first), and how many days the others missed."""
     shown = list(f.endpoint_days)
     note = ""
-    if len(shown) > limit:
-        ranked = sorted(range(len(shown)), key=lambda i: tuple(-n for n in _missed(shown[i][1])))
-        rest = [shown[i] for i in ranked[limit:]]
-        shown = [shown[i] for i in sorted(ranked[:limit])]
-        missed = sum(sum(_missed(bars)) for _, bars in rest)
+    left, missed = f.undrawn
+    if left:
         together = f"which together missed the objective on {missed:,} endpoint-day{'s' if missed != 1 else ''}"
         note = (
-            f"<div class='small muted'>{len(rest):,} more endpoint{'s' if len(rest) != 1 else ''} not drawn, "
-            f"{together if missed else 'none of which missed the objective on any day'}; the {limit} drawn are "
+            f"<div class='small muted'>{left:,} more endpoint{'s' if left != 1 else ''} not drawn, "
+            f"{together if missed else 'none of which missed the objective on any day'}; the {len(shown)} drawn are "
             "those with the most missed days.</div>"
         )
     rows = "".join(

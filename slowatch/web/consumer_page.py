@@ -22,6 +22,7 @@ from slowatch.slo.windows import MONTH_RANGE, parse_month
 from slowatch.store.annotations import Annotation, list_annotations
 from slowatch.web.api import consumer_json
 from slowatch.web.consumer_html import (
+    ENDPOINT_BARS,
     STYLE,
     alerts_section,
     endpoints_section,
@@ -56,7 +57,9 @@ def known_consumer(request: web.Request) -> ConsumerConfig:
 async def figures_for(view: DaemonView, consumer: ConsumerConfig, now: float | None = None) -> ConsumerFigures:
     config, snapshot = view.config, view.slo_snapshot()
     at = view.now() if now is None else now
-    return await view.store.read(lambda db: consumer_figures(db.conn, config, consumer, snapshot, at))
+    return await view.store.read(
+        lambda db: consumer_figures(db.conn, config, consumer, snapshot, at, draw=ENDPOINT_BARS)
+    )
 
 
 def consumer_alerts(view: DaemonView, consumer: ConsumerConfig) -> list[dict[str, object]]:

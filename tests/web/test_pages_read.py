@@ -18,6 +18,9 @@ from slowatch.config import load_text
 from slowatch.daemon import Daemon
 from slowatch.models import Outcome, ProbeResult
 from slowatch.report import add_report_arguments, run_report
+from slowatch.slo.consumer_view import consumer_figures
+from slowatch.web.consumer_html import ENDPOINT_BARS
+from tests.slo.test_daybars_drawn import before_section
 from tests.web.conftest import T0, fetch
 
 DAYS = 4
@@ -157,6 +160,51 @@ consumers:
         drawn = re.findall(r"<div class='endpoint'><div>(e\d\d)</div>", page)
         assert len(drawn) == 50 and "e59" in drawn and drawn == sorted(drawn)  # in config order
         assert "10 more endpoints not drawn, none of which missed the objective on any day" in page
+    finally:
+        await daemon.stop()
+
+
+async def test_the_endpoints_section_is_what_it_was_when_every_endpoints_bars_were_built(tmp_path: Path) -> None:
+    """60 endpoints, 50 drawn: the page builds the bars of those 50 only (slo/daybars.py `drawn_endpoint_days`);
+    its section is the one the page made from all 60 endpoints' bars (ranked by missed days, ties in order)."""
+    endpoints = "\n".join(f"  - {{name: e{i:02d}, kind: http, url: 'http://127.0.0.1:9/{i}'}}" for i in range(60))
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "ranked.db"}"}}
+endpoints:
+{endpoints}
+consumers:
+  - name: many
+    endpoints: [{", ".join(f"e{i:02d}" for i in range(60))}]
+    slos: [{{name: availability, sli: availability, objective: 99, window: 7d}}]
+""",
+        env={},
+    )
+    clock = FakeClock(T0 - 60)
+    daemon = Daemon(config, clock=clock)
+    await daemon.start(schedule=False)
+    try:
+        for ts in range(int(T0), int(T0) + 3 * 86400, 1800):
+            clock.set(ts)
+            day, hour = divmod(ts - int(T0), 86400)
+            for i in range(60):  # hours failed on some days: bad days, degraded ones, ties, and none
+                bad = i % 7 == 3 and (day + i) % 3 != 0 and hour < 3600 * (1 + i % 4)
+                degraded = i % 10 != 0 and (day + i) % 2 == 0 and hour == 0  # 1 of 48: 97.9 % < 99 %
+                outcome = Outcome.CONNECTION_REFUSED if bad or degraded else Outcome.SUCCESS
+                daemon.on_result(ProbeResult(f"e{i:02d}", "http", outcome, ts, 0.05))
+        clock.set(T0 + 3 * 86400)
+        daemon._slo.refresh()
+        await daemon.store.flush()
+        status, _, page = await fetch(daemon, "/consumers/many")
+        consumer, snapshot = config.consumers[0], daemon._slo.snapshot
+        everything = await daemon.store.read(
+            lambda db: consumer_figures(db.conn, config, consumer, snapshot, clock.time())
+        )
+        assert len(everything.endpoint_days) == 60
+        names, section = before_section(everything.endpoint_days, ENDPOINT_BARS)
+        assert status == 200 and section in page
+        assert len(names) == 50 and names != [f"e{i:02d}" for i in range(50)]  # ranked, not the first 50
+        assert "10 more endpoints not drawn, which together missed the objective on " in section
     finally:
         await daemon.stop()
 
