@@ -90,6 +90,22 @@ class Suppressor:
                 return reasons[0]
         return QUORUM if endpoint in self._quorum_endpoints else None
 
+    def quiet(self, ts: float) -> tuple[dict[str, str], dict[str, str]]:
+        """The endpoints and the consumers silenced or in a maintenance window of their own at `ts`, with the
+        reason `consumer_quiet` / `endpoint_suppressed` give (a silence first): O(silences + windows + what
+        they cover), not O(endpoints)."""
+        in_consumers, in_endpoints = self._calendar.active(ts)
+        endpoints: dict[str, str] = {}
+        consumers: dict[str, str] = {}
+        for (target, name), until in self._silences.items():
+            if until > ts:
+                (consumers if target == "consumer" else endpoints)[name] = "silenced"
+        for name in in_endpoints:
+            endpoints.setdefault(name, "maintenance")
+        for name in in_consumers:
+            consumers.setdefault(name, "maintenance")
+        return endpoints, consumers
+
     def active(self, ts: float) -> dict[str, float]:
         """`consumer:<name>` / `endpoint:<name>` -> until, for the silences still in force."""
         return {f"{t}:{n}": until for (t, n), until in self._silences.items() if until > ts}
