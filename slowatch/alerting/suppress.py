@@ -8,6 +8,8 @@ While none of an SLO's probes count (`slo_in_maintenance`), its firing alerts ar
 neither resolves them nor fires new ones, as nothing can be judged.
 An endpoint alert is suppressed while the endpoint is silenced or in maintenance, or while every
 consumer depending on it is (an endpoint nobody else watches is not kept quiet by one consumer).
+Which endpoints are held now is exported (`slowatch_endpoint_suppressed`, slowatch/alerting/held.py, from
+`quiet()`) so the generated Prometheus rules hold theirs too.
 
 On an instance with a `location` (server.cluster or `run --location`), an endpoint alert or SLO with
 `locations: {quorum: q}` is always suppressed here (reason `location quorum`): whether at least q locations
