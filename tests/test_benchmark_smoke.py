@@ -143,3 +143,13 @@ def test_store_writer_benchmark_smoke() -> None:
         assert "of which system time" in proc.stdout, proc.stdout
         if extra:  # the statements the writer runs, timed
             assert "calls  MANY INSERT INTO results" in proc.stdout and "calls  COMMIT" in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+def test_held_pages_benchmark_smoke() -> None:
+    """benchmarks/held_pages.py: the series `slowatch_endpoint_suppressed` exports in each scene."""
+    cmd = [sys.executable, str(RUN.parent / "held_pages.py"), "--endpoints", "2000", "--repeat", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    counts = [line.split()[-2] for line in proc.stdout.splitlines() if line.endswith(" series")]
+    assert counts == ["0", "100", "990", "2000"], proc.stdout
