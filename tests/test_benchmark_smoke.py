@@ -160,3 +160,14 @@ def test_store_writer_benchmark_smoke() -> None:
                           text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "history of 3 endpoints" in proc.stdout and "recent rows of 20 endpoints" in proc.stdout, proc.stdout
+
+
+
+@pytest.mark.slow
+def test_held_pages_benchmark_smoke() -> None:
+    """benchmarks/held_pages.py: the series `slowatch_endpoint_suppressed` exports in each scene."""
+    cmd = [sys.executable, str(RUN.parent / "held_pages.py"), "--endpoints", "2000", "--repeat", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    counts = [line.split()[-2] for line in proc.stdout.splitlines() if line.endswith(" series")]
+    assert counts == ["0", "100", "990", "2000"], proc.stdout

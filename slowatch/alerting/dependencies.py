@@ -100,6 +100,10 @@ class Dependencies:
         self.covered_by.pop(name, None)
         return None
 
+    def with_dependents(self) -> Iterable[tuple[str, tuple[str, ...]]]:
+        """(endpoint, its dependents) for every endpoint something depends on."""
+        return self._dependents.items()
+
     def released(self, name: str) -> list[str]:
         """Held dependents to look at again now that ancestor `name` has a result."""
         return [d for d in self.dependents(name) if d in self.held]

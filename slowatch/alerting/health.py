@@ -49,17 +49,27 @@ class HealthConfig:
     """The endpoints' dependencies (None: worked out by `configure`)."""
     targets: dict[str, str] = field(default_factory=dict)
     """Each endpoint's redacted target, described when its first alert is (1 s for 100,000 endpoints up front)."""
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each consumer's endpoints (the inverse of `consumers`)."""
 
     @classmethod
     def of(cls, config: Config) -> HealthConfig:
         consumers: dict[str, list[str]] = {}
+        members: dict[str, tuple[str, ...]] = {}
         index = EndpointIndex(config.endpoints)  # built once: resolving per consumer costs 0.4 s at 10,000
         for c in config.consumers:
-            for name in resolve_endpoints(c.endpoints, index):
+            members[c.name] = tuple(resolve_endpoints(c.endpoints, index))
+            for name in members[c.name]:
                 consumers.setdefault(name, []).append(c.name)
         endpoints = {ep.name: ep for ep in config.endpoints}
         alerts = {name: ep.alerts for name, ep in endpoints.items()}
-        return cls(endpoints, alerts, {k: tuple(v) for k, v in consumers.items()}, DependencyPlan.of(config))
+        deps = DependencyPlan.of(config)
+        return cls(endpoints, alerts, {k: tuple(v) for k, v in consumers.items()}, deps, members=members)
+
+    def alerting(self, name: str) -> bool:
+        """Whether `name` has an endpoint-down alert (and a `SlowatchEndpointDown` rule)."""
+        ep = self.endpoints.get(name)
+        return ep is not None and ep.enabled and ep.alerts.enabled
 
     def target(self, name: str) -> str:
         target = self.targets.get(name)
@@ -87,6 +97,10 @@ class EndpointHealth:
 
     def restore(self, streaks: dict[str, tuple[int, int]]) -> None:
         self.streaks = {k: Streak(f, o) for k, (f, o) in streaks.items()}
+
+    @property
+    def state(self) -> HealthConfig:
+        return self._state
 
     def consumers_of(self, endpoint: str) -> tuple[str, ...]:
         return self._consumers.get(endpoint, ())

@@ -7,6 +7,11 @@ slowatch_endpoint_down{endpoint}                        1 while an endpoint-down
                                                          endpoint was 100,000 series at 100,000 endpoints, and
                                                          a third of the scrape's CPU; `slowatch_probe_success`
                                                          says up or down for every endpoint)
+slowatch_endpoint_suppressed{endpoint,reason}          1 while slowatch would keep the endpoint's down page
+                                                         quiet (reason: silence, maintenance, dependency;
+                                                         slowatch/alerting/held.py), firing or not; no series
+                                                         otherwise. The generated SlowatchEndpointDown is
+                                                         kept quiet by it
 slowatch_alerts_suppressed{alert}                      1 per firing alert kept quiet (silence/maintenance)
 slowatch_notifications_total{sink,outcome}             delivered | failed | expired | retried |
                                                          refreshed | refresh_failed; error: an attempt
@@ -26,6 +31,8 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from slowatch.alerting.held import held_pages
+
 if TYPE_CHECKING:
     from prometheus_client import Metric
 
@@ -38,7 +45,7 @@ class AlertCollector(Collector):
         self._now = now
 
     def collect(self) -> Iterable[Metric]:
-        svc = self._service
+        svc, now = self._service, self._now()
         firing = GaugeMetricFamily("slowatch_alerts_firing", "Firing SLO alerts (1 per alert).",
                                    labels=["consumer", "slo", "severity", "kind"])  # fmt: skip
         down = GaugeMetricFamily(
@@ -57,6 +64,11 @@ class AlertCollector(Collector):
                 quiet.add_metric([key], 1.0)
         for name in sorted(down_now):
             down.add_metric([name], 1.0)
+        held = GaugeMetricFamily("slowatch_endpoint_suppressed",
+                                 "1 while slowatch keeps the endpoint's down page quiet (firing or not).",
+                                 labels=["endpoint", "reason"])  # fmt: skip
+        for name, reason in sorted(held_pages(svc.health, svc.suppressor, now).items()):
+            held.add_metric([name, reason], 1.0)
         sent = CounterMetricFamily("slowatch_notifications", "Notification outcomes per sink (per event).",
                                    labels=["sink", "outcome"])  # fmt: skip
         counts = svc.book.counters + svc.dispatcher.counters
@@ -69,11 +81,10 @@ class AlertCollector(Collector):
         pending = GaugeMetricFamily("slowatch_outbox_pending", "Undelivered outbox items.", labels=["sink"])
         age = GaugeMetricFamily("slowatch_outbox_oldest_pending_age_seconds", "Age of the oldest undelivered item.",
                                 labels=["sink"])  # fmt: skip
-        now = self._now()
         for name, worker in sorted(svc.dispatcher.workers.items()):
             pending.add_metric([name], float(len(worker.queue)))
             age.add_metric([name], max(0.0, now - worker.queue[0].created) if worker.queue else 0.0)
-        yield from (firing, down, quiet, sent, restarts, pending, age)
+        yield from (firing, down, held, quiet, sent, restarts, pending, age)
 
 
 __all__ = ["AlertCollector"]

@@ -8,6 +8,8 @@ While none of an SLO's probes count (`slo_in_maintenance`), its firing alerts ar
 neither resolves them nor fires new ones, as nothing can be judged.
 An endpoint alert is suppressed while the endpoint is silenced or in maintenance, or while every
 consumer depending on it is (an endpoint nobody else watches is not kept quiet by one consumer).
+Which endpoints are held now is exported (`slowatch_endpoint_suppressed`, slowatch/alerting/held.py, from
+`quiet()`) so the generated Prometheus rules hold theirs too.
 
 On an instance with a `location` (server.cluster or `run --location`), an endpoint alert or SLO with
 `locations: {quorum: q}` is always suppressed here (reason `location quorum`): whether at least q locations
@@ -89,6 +91,22 @@ class Suppressor:
             if all(reasons):
                 return reasons[0]
         return QUORUM if endpoint in self._quorum_endpoints else None
+
+    def quiet(self, ts: float) -> tuple[dict[str, str], dict[str, str]]:
+        """The endpoints and the consumers silenced or in a maintenance window of their own at `ts`, with the
+        reason `consumer_quiet` / `endpoint_suppressed` give (a silence first): O(silences + windows + what
+        they cover), not O(endpoints)."""
+        in_consumers, in_endpoints = self._calendar.active(ts)
+        endpoints: dict[str, str] = {}
+        consumers: dict[str, str] = {}
+        for (target, name), until in self._silences.items():
+            if until > ts:
+                (consumers if target == "consumer" else endpoints)[name] = "silenced"
+        for name in in_endpoints:
+            endpoints.setdefault(name, "maintenance")
+        for name in in_consumers:
+            consumers.setdefault(name, "maintenance")
+        return endpoints, consumers
 
     def active(self, ts: float) -> dict[str, float]:
         """`consumer:<name>` / `endpoint:<name>` -> until, for the silences still in force."""

@@ -6,7 +6,10 @@ its tiers has both windows above the factor; burn and exhausted alerts need a tr
 budget allows at least one bad probe in the SLO window), exactly as slowatch's state `ok`. Like
 slowatch's, every SLO alert resolves only once its condition has been false for `resolve_after`
 (`keep_firing_for`, Prometheus >= 2.42); an endpoint's down alert resolves at its
-`success_threshold`-th success (`keep_firing_for` of the intervals between), as slowatch's does.
+`success_threshold`-th success (`keep_firing_for` of the intervals between), as slowatch's does, and stays
+quiet while a slowatch process holds its page (`slowatch_endpoint_suppressed`: slowatch/generate/quorum.py).
+SLO alerts see maintenance only through the counters (its probes are not counted) and no consumer silence:
+README "Prometheus rules and Grafana dashboards" says where they differ from slowatch's.
 """
 
 from __future__ import annotations

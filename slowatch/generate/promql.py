@@ -6,7 +6,8 @@
   split the endpoints, so they are summed (`shard`); locations probe the same endpoints from several
   places, so without a quorum their probes are summed too (every probe from every location counts:
   Grafana Synthetic Monitoring's "reachability"). Gauges such as `slowatch_probe_success` take the
-  `max` over all of them (an endpoint is up if any process sees it up).
+  `max` over all of them (an endpoint is up if any process sees it up). A process holding an endpoint's
+  page (`slowatch_endpoint_suppressed`) is enough to keep the generated page quiet (`unless on (endpoint)`).
 - `SloTarget`: one consumer SLO as the generators see it (objective, window, alert policy), built
   from the same `compile_config` and `PolicyBook` the daemon uses, so the rules cannot drift from
   what slowatch computes itself.
@@ -28,6 +29,8 @@ from slowatch.slo.windows import NOMINAL_SECONDS, CalendarPeriod
 EVENTS = "slowatch_slo_events_total"
 GOOD_EVENTS = "slowatch_slo_good_events_total"
 PROBE_SUCCESS = "slowatch_probe_success"
+SUPPRESSED = "slowatch_endpoint_suppressed"
+"""Sparse: 1 while a process holds the endpoint's page (slowatch/alerting/held.py); taken if ANY process says so."""
 
 ERROR_RATIO = "slowatch_slo:sli_error:ratio_rate{window}"
 BURN_RATE = "slowatch_slo:burn_rate:ratio"
@@ -191,6 +194,7 @@ __all__ = [
     "OBJECTIVE",
     "PROBE_SUCCESS",
     "SLI",
+    "SUPPRESSED",
     "TIME_TO_EXHAUSTION",
     "WINDOW_EVENTS",
     "WINDOW_SECONDS",

@@ -15,12 +15,25 @@ A location that sends nothing (its instances are down) does not count as failing
 one location gone, both others must see failures. An endpoint alert with a quorum fires when at least
 q locations see the endpoint down (`slowatch_probe_success` 0 at every replica of that location) for
 the usual `failure_threshold` intervals.
+
+Either way the alert stays quiet while any slowatch process judging the endpoint (a replica, a location)
+holds its page, as slowatch itself does: `unless on (endpoint) slowatch_endpoint_suppressed` (a silence, a
+maintenance window, a dependency's outage: slowatch/alerting/held.py).
 """
 
 from __future__ import annotations
 
 from slowatch.config.endpoints import Endpoint
-from slowatch.generate.promql import EVENTS, GOOD_EVENTS, PROBE_SUCCESS, Aggregation, SloTarget, prom_duration, selector
+from slowatch.generate.promql import (
+    EVENTS,
+    GOOD_EVENTS,
+    PROBE_SUCCESS,
+    SUPPRESSED,
+    Aggregation,
+    SloTarget,
+    prom_duration,
+    selector,
+)
 
 LOCATION_ERROR = "slowatch_slo:location_error:ratio_slice"
 QUORUM_FAILED = "slowatch_slo:quorum_failed:bool"
@@ -48,13 +61,16 @@ def quorum_error_ratio(t: SloTarget, seconds: float) -> str:
 
 
 def endpoint_down_expr(ep: Endpoint, agg: Aggregation) -> str:
-    """`SlowatchEndpointDown`'s condition: every process sees it down, or, with a quorum, q locations do."""
+    """`SlowatchEndpointDown`'s condition: every process sees it down, or, with a quorum, q locations do; and no
+    process holds its page (any replica or location saying so is enough: a silence is one instance's)."""
     sel = selector(endpoint=ep.name)
     quorum = ep.alerts.locations
     if quorum is None:
-        return agg.gauge(f"{PROBE_SUCCESS}{sel}") + " == 0"
-    down = agg.gauge_per_location(f"{PROBE_SUCCESS}{sel}") + " == 0"
-    return f"count without (location) ({down}) >= {quorum.quorum}"
+        down = f"{agg.gauge(f'{PROBE_SUCCESS}{sel}')} == 0"
+    else:
+        per_location = agg.gauge_per_location(f"{PROBE_SUCCESS}{sel}") + " == 0"
+        down = f"count without (location) ({per_location}) >= {quorum.quorum}"
+    return f"(\n  {down}\n)\nunless on (endpoint)\n  {SUPPRESSED}{sel}"
 
 
 __all__ = ["LOCATION_ERROR", "QUORUM_FAILED", "endpoint_down_expr", "quorum_error_ratio", "quorum_rules"]

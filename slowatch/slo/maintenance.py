@@ -65,11 +65,14 @@ class MaintenanceCalendar:
     def __init__(self, config: Config) -> None:
         self._by_consumer: dict[str, list[Rule]] = {}
         self._by_endpoint: dict[str, list[Rule]] = {}
+        self._windows: list[tuple[Rule, tuple[str, ...], tuple[str, ...]]] = []
         for cfg in config.maintenance:
             rule = rule_of(cfg)
+            endpoints = tuple(resolve_endpoints(cfg.endpoints, config.endpoints))
+            self._windows.append((rule, tuple(cfg.consumers), endpoints))
             for consumer in cfg.consumers:
                 self._by_consumer.setdefault(consumer, []).append(rule)
-            for endpoint in resolve_endpoints(cfg.endpoints, config.endpoints):
+            for endpoint in endpoints:
                 self._by_endpoint.setdefault(endpoint, []).append(rule)
 
     def rules(self, consumer: str, endpoint: str) -> tuple[Rule, ...]:
@@ -79,6 +82,17 @@ class MaintenanceCalendar:
 
     def excluded(self, consumer: str, endpoint: str, ts: float) -> bool:
         return any_active(self.rules(consumer, endpoint), ts)
+
+    def active(self, ts: float) -> tuple[set[str], set[str]]:
+        """The consumers and the endpoints named or selected by a window open at `ts`: O(windows + what the
+        open ones cover), for a scrape (`slowatch_endpoint_suppressed`) rather than a per-endpoint question."""
+        consumers: set[str] = set()
+        endpoints: set[str] = set()
+        for rule, named, selected in self._windows:
+            if rule.active(ts):
+                consumers.update(named)
+                endpoints.update(selected)
+        return consumers, endpoints
 
 
 def any_active(rules: Iterable[Rule], ts: float) -> bool:

@@ -32,6 +32,10 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+EPHEMERAL_LOW = _ephemeral_low()
+"""Read once, at import: `free_port()` is called from the event loop (the e2e harness), where a file read blocks."""
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range when it can.
 
@@ -39,7 +43,7 @@ def free_port() -> int:
     A port the OS picks (bind to 0) is an ephemeral one, which any outgoing connection of any process may take
     meanwhile ("address already in use" on the restart, seen under load); ports below the range are only
     ever taken by a bind that asks for them."""
-    low = _ephemeral_low()
+    low = EPHEMERAL_LOW
     for _ in range(200):
         port = random.randrange(max(1024, low - 12_000), low)
         with socket.socket() as s:
