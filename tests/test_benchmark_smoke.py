@@ -162,7 +162,6 @@ def test_store_writer_benchmark_smoke() -> None:
     assert "history of 3 endpoints" in proc.stdout and "recent rows of 20 endpoints" in proc.stdout, proc.stdout
 
 
-
 @pytest.mark.slow
 def test_held_pages_benchmark_smoke() -> None:
     """benchmarks/held_pages.py: the series `slowatch_endpoint_suppressed` exports in each scene."""
