@@ -20,6 +20,8 @@ Older composite cells are the persisted ones, like any ledger's.
 The exported event counters (`slowatch_slo_events_total` / `..._good_events_total`) add each slice's
 units once it is final (older than the tail): monotonic, like the members' (a later correction or
 restore changes the cells, not the counters). Slices before the composite existed are not counted.
+A restart restores them from the saved counters only (slices counted after the last save are never
+counted again), which is why the service exports the counters of the last committed save.
 """
 
 from __future__ import annotations

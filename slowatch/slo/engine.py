@@ -11,7 +11,7 @@ to the running one on the event loop (`link`: the composites, which take over th
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from slowatch.config.schema import Config
@@ -224,15 +224,24 @@ class Engine:
             counted += hit
         return counted
 
-    def refresh(self, now: float) -> Snapshot:
+    def refresh(self, now: float, exported: Mapping[tuple[str, str], tuple[int, int]] | None = None) -> Snapshot:
+        """Advance every ledger to `now`; the Snapshot. Its `events_total`/`good_events_total` are
+        `exported`'s ((0, 0) for a key not in it) when given (service.py: the counters a restart restores),
+        else the live counters."""
         for ledger in self.ledgers.values():
             if not ledger.rewind(now):  # a wall clock stepped back: the windows follow it (ledger_rings.py)
                 ledger.advance(now)
         for composite in self.composites.values():
             composite.update(now)
-        return Snapshot(now, tuple(self._status(*plan, now) for plan in self._plan))
+        if exported is None:
+            return Snapshot(now, tuple(self._status(*plan, now) for plan in self._plan))
+        return Snapshot(
+            now, tuple(self._status(d, led, i, t, exported.get(d.key, (0, 0)), now) for d, led, i, t, _ in self._plan)
+        )
 
-    def _status(self, d: SloDef, ledger: Ledger, index: int, trust: int, counter: Counter, now: float) -> SloStatus:
+    def _status(
+        self, d: SloDef, ledger: Ledger, index: int, trust: int, counter: Sequence[int], now: float
+    ) -> SloStatus:
         objective = d.objective
         sums = ledger.sums[index]
         first, good_ev, total_ev, good, total, excluded, _ = sums

@@ -2,7 +2,8 @@
 
 Series without a value (no data in a window, budget gone for time-to-exhaustion) are omitted rather
 than exported as NaN; `slowatch_slo_no_data` is 1 for an SLO with no data in its window. The event
-counters are persisted and restored, so they are monotonic across restarts.
+counters are the Snapshot's `events_total`/`good_events_total`: the counters of the last committed SLO
+save (slo/service.py), which a restart restores, so they are monotonic across restarts, kill -9 included.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ Crash-safe: every persist also advances the SLO watermark (persist.py) in the sa
 saved state counts exactly the stored results up to it. After a kill (up to `persist_interval` of
 results stored but not saved), `start()` counts the final results above the watermark before any probe
 runs: however often the process is killed, the SLO events equal the stored final results in scope.
+
+Exported counters: the Snapshot's `events_total`/`good_events_total` (what /metrics serves) are those of
+the last committed save, never the live ones, which a kill -9 can take back (exported.py). They trail the
+results by one save (`persist_interval` plus the commit, seen at the next refresh); `observe` is unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from slowatch.models import ProbeResult
 from slowatch.slo.correcting import Corrector
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
 from slowatch.slo.engine import Engine
+from slowatch.slo.exported import ExportedCounters
 from slowatch.slo.judgeable import unjudgeable_warnings
 from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters, uncounted
@@ -71,7 +76,8 @@ class SloService:
         self._stop_timeout = stop_timeout
         self._engine = Engine(config, clock.time(), tuple(alert_windows))
         self._snapshot = Snapshot(clock.time())
-        self._saved_counters: dict[tuple[str, str], tuple[int, int]] = {}
+        self._saved_counters: dict[tuple[str, str], tuple[int, int]] = {}  # the last ones queued
+        self._exported = ExportedCounters()  # the last ones committed: what a restart restores
         self._replace: list[tuple[str, float, float]] = []
         self._queued: Batch | None = None  # the last save submitted (its `started`: the writer took it)
         self.saves_held = 0  # periodic saves skipped while the previous one was still queued
@@ -89,7 +95,7 @@ class SloService:
 
     def refresh(self) -> Snapshot:
         t0 = time.perf_counter()
-        self._snapshot = self._engine.refresh(self._clock.time())
+        self._snapshot = self._engine.refresh(self._clock.time(), self._exported.confirm())
         self.refresh_times.observe(time.perf_counter() - t0)
         return self._snapshot
 
@@ -134,6 +140,7 @@ class SloService:
             await self.corrector.load()  # before the catch-up: it counts results as the routes' rules say
             rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
             await self._catch_up(rebuilt)
+            self._exported.restored(self._engine.counters)  # all from the database: a restart restores them
             self.refresh()
         await self._warn_unjudgeable(self._config, self._engine.defs)
         self._tasks = [
@@ -185,6 +192,7 @@ class SloService:
             logger.error("slo reload: state not flushed within %.0fs; resized SLOs may lag", self._stop_timeout)
         engine.link(old)  # the composites, where the old ones are now
         self._config, self._engine = config, engine  # no await since the flush: nothing was missed
+        self._exported.keep(engine.counters)  # (the save above is committed: flushed)
         self.refresh()
         if engine.resized or engine.new_fingerprints:  # else nothing changes what the refresh above saw
             await self._restore(engine.resized, persisted=True)
@@ -310,7 +318,7 @@ class SloService:
                 self._last_sweep = now
                 batch.prune += [(None, FINE, fine_cut), (None, COARSE, coarse_cut)]
         if batch:
-            self._store.submit(batch)
+            self._exported.saved(self._store.submit_tracked(batch), batch.counters)
             self._queued = batch
 
 

@@ -59,7 +59,7 @@ class SloStatus:
     burn_rate: float | None  # over the whole SLO window
     time_to_exhaustion: float | None  # seconds; see budget.time_to_exhaustion
     windows: tuple[WindowStatus, ...]
-    events_total: int  # counted probes since the SLO was first seen (monotonic, persisted)
+    events_total: int  # counted probes since the SLO was first seen, as of the last committed save (monotonic)
     good_events_total: int
     fingerprint: str
     trust_total: int | None = None  # units in the window burn alerts trust (engine._trust_window); None: `total`

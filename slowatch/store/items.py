@@ -28,6 +28,8 @@ def is_environmental(e: BaseException) -> bool:
 @dataclass(eq=False, slots=True)
 class Op:
     fn: Callable[[Database], object]
+    # resolved by the writer thread once the transaction that ran `fn` committed (an exception: dropped)
+    committed: Future[None] | None = None
 
 
 @dataclass(eq=False, slots=True)

@@ -147,6 +147,13 @@ class Store:
         """
         self._writer.put(Op(op))
 
+    def submit_tracked(self, op: Callable[[Database], object]) -> Future[None]:
+        """`submit`, returning a Future the writer thread resolves once `op`'s transaction committed (an
+        exception if `op` was dropped, or lost at close). Poll `done()` from the event loop: no await needed."""
+        committed: Future[None] = running_future()
+        self._writer.put(Op(op, committed))
+        return committed
+
     def put_state(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable value under `key` (via `submit`; `flush()` to await it)."""
         self.submit(state_op(key, value, self._clock.time()))

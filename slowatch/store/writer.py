@@ -11,7 +11,8 @@ readers: recent_ids.py). A failed transaction (disk full, locked
 past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store unhealthy and is
 retried with exponential backoff up to `max_backoff`; the batch is kept. So is a transaction
 refused because the path no longer names the file the writer opened (deleted, moved, replaced:
-identity.py). A submitted op that raises
+identity.py). An op submitted with a `committed` future (Store.submit_tracked) has it resolved after
+the COMMIT (with an exception when it is dropped, or lost at close). A submitted op that raises
 a non-environmental error (a bug in the op) is logged with its traceback, counted in `rejected`,
 dropped, and the rest of the batch is retried at once.
 """
@@ -227,6 +228,8 @@ class Writer:
                 logger.error("store: a submitted write failed and was dropped: op=%r", bad.op.fn,
                              exc_info=bad.__cause__)  # fmt: skip
                 self.rejected += 1
+                if bad.op.committed is not None:
+                    bad.op.committed.set_exception(StoreError("the op failed and was dropped"))
                 batch.remove(bad.op)
                 self.inflight -= 1
                 continue
@@ -242,6 +245,8 @@ class Writer:
             for item in batch:
                 if isinstance(item, FlushMarker):
                     item.future.set_result(None)
+                elif isinstance(item, Op) and item.committed is not None:
+                    item.committed.set_result(None)
             return True
 
     def _committed(self, written: list[Written]) -> None:
@@ -337,6 +342,8 @@ class Writer:
         for item in lost:
             if isinstance(item, FlushMarker):
                 item.future.set_exception(error)
+            elif isinstance(item, Op) and item.committed is not None:
+                item.committed.set_exception(error)
         self.retention.fail_waiters(StoreError("store closed"))
         self._report_drops()
         self.packs.close()  # (its read connection)

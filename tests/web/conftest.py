@@ -154,6 +154,7 @@ async def feed(daemon: Daemon, clock: FakeClock) -> None:
     daemon._slo.refresh()
     daemon._slo.persist()
     await daemon.store.flush()
+    daemon._slo.refresh()  # the snapshot exporting the counters just saved (slowatch/slo/service.py)
 
 
 Builder = Callable[..., Awaitable[Daemon]]
