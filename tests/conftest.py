@@ -32,9 +32,6 @@ ALLOWED = (
     ("slowatch/alerting/cli.py", "alerts_report"),
     # Entry points and config loading, which run before the event loop (or in a thread: Daemon.reload) but
     # which tests call from async test functions.
-    ("slowatch/topology/processes.py", "_ephemeral_low"),
-    # free_port() reads /proc/sys/net/ipv4/ip_local_port_range (a few bytes of procfs) when a test builds a
-    # DaemonProcess or a topology service on its event loop.
     ("slowatch/store/schema.py", "migrate"),
     # Migrations run in the store's writer thread; tests build old-format databases with it from async tests.
     ("grpc_aio.pyx.pxi", "shutdown_grpc_aio"),
