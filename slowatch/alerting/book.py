@@ -70,6 +70,11 @@ class Firing:
     while its latest probe succeeded. Only confirmed alerts are re-posted (`resend_interval`): a replica
     restarted after its peer resolved an outage, or one a probe behind its peer, must not tell Alertmanager the
     alert fires again (it would notify it anew)."""
+    released: bool = False
+    """Notified to no sink only because the Prometheus rules judge its location quorum (Suppressor `QUORUM`):
+    no silence, window or dependency of this process held it when last looked at, so the rules' page may be
+    out. Like a notified alert, it is no longer held (`slowatch_endpoint_suppressed`, alerting/held.py) by a
+    hold starting later. In memory only: a restored alert is looked at again at its next failed probe."""
 
     def row(self) -> FiringRow:
         return FiringRow(self.event.alert_key, self.event, self.notified, self.last_sent)

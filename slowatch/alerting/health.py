@@ -16,7 +16,7 @@ from slowatch.alerting.book import AlertBook
 from slowatch.alerting.dependencies import Dependencies, DependencyPlan
 from slowatch.alerting.events import AlertEvent, endpoint_key
 from slowatch.alerting.outbox import Decision
-from slowatch.alerting.suppress import Suppressor
+from slowatch.alerting.suppress import QUORUM, Suppressor
 from slowatch.config.alerting import EndpointAlerts
 from slowatch.config.consumers import EndpointIndex, resolve_endpoints
 from slowatch.config.endpoints import Endpoint
@@ -155,9 +155,9 @@ class EndpointHealth:
         if firing is None and s.fails < cfg.failure_threshold:
             return
         suppressed = self.suppressor.endpoint_suppressed(name, self.consumers_of(name), now)
-        if suppressed is None and (not firing or not firing.notified):
+        if suppressed in (None, QUORUM) and (not firing or not firing.notified):
             cover = self.deps.cover(name, result.started_at, now, self._down, self._suspect)
-            suppressed = cover.reason if cover is not None else None
+            suppressed = cover.reason if cover is not None else suppressed
         if firing is None:
             event = self._event(result, cfg, now)
             if dependents := self.deps.dependents(name):
@@ -169,6 +169,8 @@ class EndpointHealth:
             last = firing.last_sent if firing.last_sent is not None else firing.event.since
             if now - last >= cfg.reminder_interval:
                 self.book.remind(key, int((now - firing.event.since) // cfg.reminder_interval), decision)
+        if suppressed == QUORUM:  # held by nothing but the quorum: the rules' page may be out (Firing.released)
+            self.book.firing[key].released = True
 
     def _event(self, r: ProbeResult, cfg: EndpointAlerts, now: float) -> AlertEvent:
         error = r.message or r.outcome.value

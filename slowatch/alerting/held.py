@@ -13,7 +13,9 @@ quiet too; no series otherwise. Reasons:
   covered or held and not notified.
 
 No series for an endpoint whose down alert has been sent: slowatch keeps a page already sent firing through
-a silence or a window that starts later (it resolves when the endpoint recovers), and so do the rules.
+a silence or a window that starts later (it resolves when the endpoint recovers), and so do the rules. On a
+location, an alert with a quorum is never sent; once it fires held by nothing but the quorum (`Firing.released`),
+the rules' page may be out, and it is not held by a later silence or window either.
 Silences and windows are exported whether the endpoint fails or not (they are known before any failure,
 so the rules never see the failure first); a dependency is exported from the dependent's first failure,
 in the same scrape as its `slowatch_probe_success 0`. `location quorum` is not a reason here: the rules
@@ -37,9 +39,10 @@ def held_pages(health: EndpointHealth, suppressor: Suppressor, ts: float) -> dic
     state, firing = health.state, health.book.firing
 
     def holdable(name: str) -> bool:
-        """It has a down alert, and that alert has not been sent (a page sent stays firing through a silence)."""
+        """It has a down alert, and that alert has not been sent (a page sent stays firing through a silence),
+        nor released to the rules' quorum page (`Firing.released`: the rules' page may be out)."""
         f = firing.get(endpoint_key(name))
-        return (f is None or not f.notified) and state.alerting(name)
+        return (f is None or not (f.notified or f.released)) and state.alerting(name)
 
     own, quiet_consumers = suppressor.quiet(ts)
     out = {name: REASONS[why] for name, why in own.items() if holdable(name)}

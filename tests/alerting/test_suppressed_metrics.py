@@ -160,3 +160,49 @@ async def test_dependents_of_a_failing_endpoint_are_held_from_their_first_failur
     finally:
         for t in targets.values():
             await t.close()
+
+
+async def test_a_location_does_not_hold_a_quorum_page_the_rules_may_have_sent(
+    tmp_path: Path, receiver: FakeReceiver, rig: Any
+) -> None:
+    """On a location, a quorum endpoint's own alert is never notified (the rules page), yet once it fires
+    unheld the rules' page may be out: a silence or window starting later must not take it back (the series
+    ended it, as for a page slowatch sent itself). `b`, silenced before it fails, is held throughout; `web`,
+    failing while its dependency `api` is down here, stays held as a dependency until `api` is back."""
+    targets = {n: await Target().start() for n in ("a", "b", "api", "web")}
+    try:
+        endpoints = []
+        for name, t in targets.items():
+            ep = http_endpoint(name, t.url(), failure_threshold=1, success_threshold=1, locations={"quorum": 2})
+            ep["depends_on"] = ["api"] if name == "web" else []
+            endpoints.append(ep)
+        server = {"database": str(tmp_path / "eu.db"), "cluster": {"locations": ["eu", "us"], "location": "eu"}}
+        config = make_config(tmp_path, server=server, endpoints=endpoints,
+                             sinks={"oncall": slack_sink(receiver.url())},
+                             routes=[{"match": {}, "sinks": ["oncall"]}])  # fmt: skip
+        r = await rig(config)
+        clock = r.clock
+        for name in targets:
+            await r.probe(name, step=1.0)
+        for t in targets.values():
+            t.up = False
+        await r.probe("a")
+        await r.probe("api")
+        await r.probe("web")
+        assert held(r) == [line("web", "dependency")]
+        until = {"until": clock.time() + 3600, "reason": "late"}
+        r.service.suppressor.load_stored({silence_key("endpoint", n): until for n in ("a", "b")})
+        assert held(r) == [line("b", "silence"), line("web", "dependency")]  # not `a`: its page may be out
+        await r.probe("b")
+        await r.probe("a")
+        await r.probe("web")
+        assert held(r) == [line("b", "silence"), line("web", "dependency")]
+        targets["api"].up = True
+        await r.probe("api")
+        await r.probe("web")  # api is back: web, still down, is the rules' to page now
+        assert held(r) == [line("b", "silence")]
+        assert all(not f.notified for f in r.service.book.firing.values())
+        assert receiver.attempts == []
+    finally:
+        for t in targets.values():
+            await t.close()
