@@ -18,7 +18,9 @@ the usual `failure_threshold` intervals.
 
 Either way the alert stays quiet while any slowatch process judging the endpoint (a replica, a location)
 holds its page, as slowatch itself does: `unless on (endpoint) slowatch_endpoint_suppressed` (a silence, a
-maintenance window, a dependency's outage: slowatch/alerting/held.py).
+maintenance window, a dependency's outage: slowatch/alerting/held.py). With a quorum, a hold for a dependency's
+outage counts only where q locations hold it: one location's local view of a dependency must not cancel a
+page a quorum of locations sees.
 """
 
 from __future__ import annotations
@@ -62,15 +64,24 @@ def quorum_error_ratio(t: SloTarget, seconds: float) -> str:
 
 def endpoint_down_expr(ep: Endpoint, agg: Aggregation) -> str:
     """`SlowatchEndpointDown`'s condition: every process sees it down, or, with a quorum, q locations do; and no
-    process holds its page (any replica or location saying so is enough: a silence is one instance's)."""
+    process holds its page (any replica or location saying so is enough: a silence is one instance's), except
+    that with a quorum a dependency hold needs q locations."""
     sel = selector(endpoint=ep.name)
     quorum = ep.alerts.locations
     if quorum is None:
         down = f"{agg.gauge(f'{PROBE_SUCCESS}{sel}')} == 0"
-    else:
-        per_location = agg.gauge_per_location(f"{PROBE_SUCCESS}{sel}") + " == 0"
-        down = f"count without (location) ({per_location}) >= {quorum.quorum}"
-    return f"(\n  {down}\n)\nunless on (endpoint)\n  {SUPPRESSED}{sel}"
+        return f"(\n  {down}\n)\nunless on (endpoint)\n  {SUPPRESSED}{sel}"
+    per_location = agg.gauge_per_location(f"{PROBE_SUCCESS}{sel}") + " == 0"
+    down = f"count without (location) ({per_location}) >= {quorum.quorum}"
+    # A dependency's outage seen from one location is that location's view, like the endpoint's own failures:
+    # it holds a quorum page only where q locations hold it (else one location's local blip of the dependency
+    # would cancel a page a quorum of locations sees). A silence or a maintenance window holds it anywhere.
+    deps = f'{SUPPRESSED}{sel[:-1]},reason="dependency"}}'
+    held = (
+        f'{SUPPRESSED}{sel[:-1]},reason!="dependency"}}\n'
+        f"  or on (endpoint)\n  count by (endpoint) (max by (endpoint, location) ({deps})) >= {quorum.quorum}"
+    )
+    return f"(\n  {down}\n)\nunless on (endpoint)\n(\n  {held}\n)"
 
 
 __all__ = ["LOCATION_ERROR", "QUORUM_FAILED", "endpoint_down_expr", "quorum_error_ratio", "quorum_rules"]

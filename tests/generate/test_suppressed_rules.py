@@ -50,16 +50,16 @@ def replicas(held: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def locations(held_at: str | None) -> list[dict[str, str]]:
-    """`edge` down from minute 5 at eu and us (quorum 2 met), up at ap; `held_at`: the location holding the page
-    (a silence in its database) for the whole hour."""
+def locations(held_at: str | None, reason: str = "silence") -> list[dict[str, str]]:
+    """`edge` down from minute 5 at eu and us (quorum 2 met), up at ap; `held_at`: the locations holding the page
+    (comma-separated; a silence in its database, or `reason`) for the whole hour."""
     out = []
     for loc in ("eu", "us", "ap"):
         labels = {"instance": f"{loc}:9464", "replica": "a", "location": loc}
         values = "1x60" if loc == "ap" else "1x4 0x55"
         out.append(series("slowatch_probe_success", values, endpoint="edge", kind="http", **labels))
-        if loc == held_at:
-            out.append(series("slowatch_endpoint_suppressed", "1x60", endpoint="edge", reason="silence", **labels))
+        if held_at is not None and loc in held_at.split(","):
+            out.append(series("slowatch_endpoint_suppressed", "1x60", endpoint="edge", reason=reason, **labels))
     return out
 
 
@@ -73,6 +73,10 @@ def cases() -> list[dict[str, Any]]:
              expect(FIRING_API, "5m", []), expect(FIRING_API, "6m", [API]), expect(FIRING_API, "40m", [API])),
         case("a location quorum without suppression pages", locations(None), expect(FIRING_EDGE, "10m", [EDGE])),
         case("one location holding a quorum endpoint's page keeps it quiet", locations("us"),
+             expect(FIRING_EDGE, "10m", []), expect(FIRING_EDGE, "50m", [])),
+        case("one location seeing a dependency down (its local view) does not hold a quorum page",
+             locations("us", "dependency"), expect(FIRING_EDGE, "10m", [EDGE])),
+        case("a quorum of locations seeing the dependency down holds it", locations("eu,us", "dependency"),
              expect(FIRING_EDGE, "10m", []), expect(FIRING_EDGE, "50m", [])),
     ]  # fmt: skip
     for reason in ("maintenance", "silence", "dependency"):
