@@ -24,6 +24,9 @@ from slowatch.slo.definitions import SloDef
 from slowatch.slo.display import sli_words
 from slowatch.slo.snapshot import SloState, state_of
 
+SUB_HOUR_CELL = 900
+"""The coarse cell of a ledger with a calendar SLO in a zone with a sub-hour offset (SloDef.coarse_cell)."""
+
 
 @dataclass(frozen=True, slots=True)
 class DayFigure:
@@ -118,6 +121,8 @@ def slo_figures(
     days: dict[str, list[int]] = {}
     first: float | None = None
     cell = d.coarse_cell(dt.datetime.fromtimestamp(start, dt.UTC).year)
+    if any(row[0] % cell for row in rows):  # 15-minute cells: the ledger is shared with a calendar SLO in a zone
+        cell = SUB_HOUR_CELL  # with a sub-hour offset (same fingerprint; engine.py takes the shortest cell)
     covered = 0.0
     for cell_start, g, t, x, sg, st in rows:
         ug, ut = (sg, st) if sliced else (g, t)

@@ -228,3 +228,31 @@ def test_the_first_and_last_instants_and_months_around_the_data(config_file: Pat
         code, text = report(config_file, "--month", month, "--format", "json")
         [f] = json.loads(text)
         assert code == 0 and f["state"] == "no_data" and f["total"] == 0 and f["start"] <= f["end"], f
+
+
+SHARED = """
+server: {{database: "{db}"}}
+endpoints:
+  - {{name: api, kind: http, url: "http://api/"}}
+consumers:
+  - name: checkout
+    endpoints: [api]
+    slos:
+      - {{name: availability, sli: availability, objective: 99, window: 30d}}
+      - {{name: monthly, sli: availability, objective: 99, window: {{calendar: month, timezone: Asia/Kolkata}}}}
+"""
+
+
+def test_data_seconds_counts_the_stored_cells_length_when_a_sub_hour_zone_shares_the_ledger(tmp_path: Path) -> None:
+    """A rolling SLO sharing its ledger (same fingerprint) with a calendar SLO in a zone with a half-hour offset:
+    the ledger's cells are 15 minutes (engine.py: the shortest), so the report must not count each stored cell
+    as the rolling SLO's own hour (4x the time with data: USED four times the bad time)."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(SHARED.format(db=tmp_path / "slowatch.db"))
+    first, last = utc(2026, 10, 20), utc(2026, 10, 22)
+    fill(path, lambda ts: first <= ts < last)  # two days of probes every 10 minutes, none bad
+    code, text = report(path, "--slo", "availability", "--format", "json", at="2026-10-22T00:00:00Z")
+    assert code == 0
+    [f] = json.loads(text)
+    assert f["total"] == 2 * 144
+    assert f["data_seconds"] == pytest.approx(last - first)
