@@ -253,13 +253,13 @@ class ProberPool:
         w.in_flight = 0
         w.last_seen = time.monotonic()
         shard = list(w.shard.values())
+        revisions = {ep.name: r for ep in shard if (r := self._revisions.get(ep.name))}  # (of this snapshot)
         last = max(0, len(shard) - 1) // START_CHUNK * START_CHUNK  # where the last chunk begins
         writer, w.held = w.writer, []
         try:
             for i in range(0, last, START_CHUNK):
                 writer.write(encode(("part", shard[i : i + START_CHUNK])))
                 await writer.drain()  # one chunk's bytes at a time: no 10-20 MB pickle of the whole shard at once
-            revisions = {ep.name: r for ep in shard if (r := self._revisions.get(ep.name))}
             writer.write(encode(("start", shard[last:], {**self._options, "revisions": revisions})))
         finally:
             held, w.held = w.held, None
