@@ -17,7 +17,8 @@ crash them, hang them, fill their memory or show the token: every failure is one
                 text, undecodable bytes or JSON nested too deep are errors, not a traceback
     errors      another status: "<url> answered 403 Forbidden (why): <the daemon's `error` field, or
                 the body's text, one line of at most 200 characters>"; 429 adds its Retry-After
-    secrets     the token never appears in a message, even when the server echoes it back
+    secrets     the token never appears in a message, even when the server echoes it back (removed
+                before a field is cut short, so no part of it shows either)
 
 What the JSON means is the caller's to check (gate_cli.gate_answer, annotate._stored): a shape it does
 not know is an ApiError too, never a default.
@@ -99,8 +100,8 @@ async def call(base: URL, path: str, *, token: str | None, within: float, expect
         ):
             body = await _body(r, shown)
             if r.status != expect:
-                raise ApiError(_refusal(shown, r, body, expect))
-            return _json(shown, r, body)
+                raise ApiError(_refusal(shown, r, body, expect, token))
+            return _redacted(_json(shown, r, body), token)
     except ApiError as e:
         raise ApiError(redact(str(e), token)) from None
     except TimeoutError:  # also aiohttp's ServerTimeoutError
@@ -125,13 +126,14 @@ async def _body(r: aiohttp.ClientResponse, shown: str) -> bytes:
     return bytes(body)
 
 
-def _refusal(shown: str, r: aiohttp.ClientResponse, body: bytes, expect: int) -> str:
+def _refusal(shown: str, r: aiohttp.ClientResponse, body: bytes, expect: int, token: str | None) -> str:
+    """(What the server echoes loses the token before it is cut short: a cut token is no longer found.)"""
     reason = f" {one_line(r.reason or '', 40)}" if r.reason else ""
     why = _WHY.get(r.status, "a server error" if r.status >= 500 else f"expected {expect}" if r.status < 300 else "")
     if r.status == 429 and r.headers.get("Retry-After"):
         why += f", retry after {one_line(r.headers['Retry-After'], 40)}"
     if 300 <= r.status < 400:
-        where = one_line(r.headers.get("Location", "nowhere"), _SHOWN)
+        where = one_line(redact(r.headers.get("Location", "nowhere"), token), _SHOWN)
         return f"{shown} answered {r.status}{reason} redirecting to {where}: not followed (give that address as --url)"
     text = body.decode("utf-8", errors="replace")
     try:
@@ -139,7 +141,7 @@ def _refusal(shown: str, r: aiohttp.ClientResponse, body: bytes, expect: int) ->
         detail = str(doc["error"]) if isinstance(doc, dict) and "error" in doc else text
     except (ValueError, RecursionError):
         detail = text
-    detail = one_line(detail, _SHOWN)
+    detail = one_line(redact(detail, token), _SHOWN)
     return f"{shown} answered {r.status}{reason}" + (f" ({why})" if why else "") + (f": {detail}" if detail else "")
 
 
@@ -155,6 +157,27 @@ def _json(shown: str, r: aiohttp.ClientResponse, body: bytes) -> Any:
         raise ApiError(f"{shown} answered {r.status} with JSON nested too deep") from None
     except ValueError as e:
         raise ApiError(f"{shown} answered {r.status} with broken JSON: {one_line(str(e), 100)}") from None
+
+
+def _redacted(doc: Any, token: str | None) -> Any:
+    """The parsed answer with the token removed from every string in it (keys too), before the caller cuts
+    any of them short. Iterative: JSON as deep as `json.loads` takes needs no recursion here."""
+    if not token:
+        return doc
+    if isinstance(doc, str):
+        return redact(doc, token)
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            items = [(redact(k, token), v) for k, v in node.items()]
+            node.clear()
+            node.update((k, redact(v, token) if isinstance(v, str) else v) for k, v in items)
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            node[:] = [redact(v, token) if isinstance(v, str) else v for v in node]
+            stack.extend(v for v in node if isinstance(v, dict | list))
+    return doc
 
 
 def redact(text: str, token: str | None) -> str:

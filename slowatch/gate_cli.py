@@ -87,7 +87,9 @@ def gate_answer(doc: Any, *, one_slo: bool) -> dict[str, Any]:
         return {k: one_line(v, 4000) if isinstance(v, str) else v for k, v in d.items()}
 
     answer = decision_of(doc, "the answer")
-    if one_slo:
+    if one_slo:  # (render() reads `slos` whenever there is one)
+        if "slos" in answer:
+            raise ApiError("the daemon's answer is not a gate answer: one SLO's answer lists SLOs")
         return answer
     slos = answer.get("slos")
     if not isinstance(slos, list):

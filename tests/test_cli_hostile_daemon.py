@@ -249,3 +249,37 @@ async def test_connection_refused_tls_errors_and_bad_urls_are_one_line(
                 "http://127.0.0.1:9/?q=1", f"http://ci:{TOKEN}@127.0.0.1:9/", "http://exa mple.com/"]:  # fmt: skip
         err = one_error_line(*(await run(COMMANDS[command](url), capsys))[:3])
         assert err.startswith("--url: "), err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("where", ["error", "location", "answer"])
+async def test_a_token_echoed_where_the_line_is_cut_shows_no_part_of_it(
+    hostile: Hostile, capsys: pytest.CaptureFixture[str], command: str, where: str
+) -> None:
+    pad = "x" * (195 - len(TOKEN) // 2)  # the echo straddles the cut of a 200-character field
+    if where == "error":
+        hostile.cases["echo"] = document({"error": pad + TOKEN}, 403)
+    elif where == "location":
+        hostile.cases["echo"] = reply(302, "", "text/html", Location=f"http://x/{pad[9:]}{TOKEN}")
+    elif command == "gate":
+        hostile.cases["echo"] = document({**GO, "reason": "y" * (3995 - len(TOKEN) // 2) + TOKEN})
+    else:
+        hostile.cases["echo"] = document({"annotation": {**STORED["annotation"], "id": "z" * 70 + TOKEN}}, 201)  # type: ignore[dict-item]
+    code, out, err, _ = await run(COMMANDS[command](hostile.url("echo")), capsys)
+    assert code in (0, 2) and "Traceback" not in err, (code, out, err)
+    assert TOKEN[:8] not in out + err, (out, err)
+
+
+@pytest.mark.parametrize("slos", [[1], "x", [{"decision": "hold"}]])
+async def test_a_one_slo_gate_answer_with_an_slos_field_is_an_error(
+    hostile: Hostile, capsys: pytest.CaptureFixture[str], slos: object
+) -> None:
+    """`gate --slo` checked the answer's own decision, slo and rule, but render() read `slos` whenever the
+    answer had one, unchecked: a traceback (KeyError, TypeError). The daemon's one-SLO answer has none."""
+    one = {**GO["slos"][0], "slos": slos}  # type: ignore[index]
+    hostile.cases["one"] = document(one)
+    plain = await run(gate_argv(hostile.url("one"), "--slo", "availability"), capsys)
+    assert "not a gate answer" in one_error_line(*plain[:3])
+    hostile.cases["good"] = document(GO["slos"][0])  # type: ignore[index]
+    code, out, err, _ = await run(gate_argv(hostile.url("good"), "--slo", "availability"), capsys)
+    assert (code, out, err) == (0, "GO: ok\n  availability: go (rule: within policy)\n", ""), (code, out, err)

@@ -4,7 +4,8 @@ Parsing composes a node graph only (libyaml's parser when available, see `compos
 dicts, lists and scalars ourselves from it, so no tag can construct an arbitrary object. Aliases
 are measured before they are expanded (an "anchor bomb" is refused in linear time), merge keys
 (`<<: *defaults`) are honoured, duplicate keys are reported, and `${VAR}` interpolation happens
-on string scalars.
+on string scalars. A bool, int or float scalar that does not construct (an explicit `!!int abc`, more
+digits than int() takes) is a located problem, never an exception.
 """
 
 from __future__ import annotations
@@ -139,6 +140,20 @@ def _describe_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_T) if tag.startswith(_T) else tag
 
 
+_READS = {_BOOL: ("true or false", "bool"), _INT: ("a whole number", "int"), _FLOAT: ("a number", "float")}
+
+
+def _unreadable(tag: str, text: str) -> str:
+    """Why a bool/int/float scalar did not construct: more decimal digits than int() takes
+    (sys.get_int_max_str_digits), or an explicit tag on text that is not of its kind."""
+    limit = sys.get_int_max_str_digits()
+    digits = sum(c.isdigit() for c in text)
+    if tag == _INT and 0 < limit < digits:
+        return f"a whole number of {digits} digits is too long (at most {limit})"
+    what, name = _READS[tag]
+    return f"{text!r} is not {what} (tag !!{name})"
+
+
 class _Builder:
     def __init__(self, doc: Document, env: Mapping[str, str] | None, locate: bool = True) -> None:
         self.doc = doc
@@ -184,17 +199,15 @@ class _Builder:
         if node.tag not in (_BOOL, _INT, _FLOAT):
             return self.unsupported(node, path)
         plain = node if isinstance(node, yaml.ScalarNode) else yaml.ScalarNode(node.tag, text)  # (PyYAML's own
-        if node.tag == _BOOL:  # constructors: they accept only its node class)
-            return self.constructor.construct_yaml_bool(plain)
-        if node.tag == _INT:
-            try:
+        try:  # constructors: they accept only its node class)
+            if node.tag == _BOOL:
+                return self.constructor.construct_yaml_bool(plain)
+            if node.tag == _INT:
                 return self.constructor.construct_yaml_int(plain)
-            except ValueError:  # more decimal digits than int() takes (sys.get_int_max_str_digits)
-                digits = sum(c.isdigit() for c in text)
-                message = f"a whole number of {digits} digits is too long (at most {sys.get_int_max_str_digits()})"
-                self.doc.problem(path, Mark.of(node.start_mark), message, poison=True)
-                return None
-        return self.constructor.construct_yaml_float(plain)
+            return self.constructor.construct_yaml_float(plain)
+        except (ValueError, KeyError, IndexError):  # an explicit tag on text it cannot read (`!!int abc`)
+            self.doc.problem(path, Mark.of(node.start_mark), _unreadable(node.tag, text), poison=True)
+            return None
 
     def key(self, node: Node, path: Path) -> str | None:
         target = _deref(node)

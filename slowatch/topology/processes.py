@@ -36,16 +36,18 @@ EPHEMERAL_LOW = _ephemeral_low()
 """Read once, at import: `free_port()` is called from the event loop (the e2e harness), where a file read blocks."""
 
 
-def free_port() -> int:
+def free_port(low: int | None = None) -> int:
     """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range when it can.
 
     A service restarted on its port (a replica after `kill -9`: Prometheus scrapes that port) must find it free.
     A port the OS picks (bind to 0) is an ephemeral one, which any outgoing connection of any process may take
     meanwhile ("address already in use" on the restart, seen under load); ports below the range are only
-    ever taken by a bind that asks for them."""
-    low = EPHEMERAL_LOW
-    for _ in range(200):
-        port = random.randrange(max(1024, low - 12_000), low)
+    ever taken by a bind that asks for them. `low`: the range's first port (default EPHEMERAL_LOW); when it
+    leaves no room above 1024 (`ip_local_port_range` = "1024 65535" is a common tuning) the OS picks."""
+    low = EPHEMERAL_LOW if low is None else low
+    start = max(1024, low - 12_000)
+    for _ in range(200 if start < low else 0):
+        port = random.randrange(start, low)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

@@ -52,7 +52,7 @@ def _bad(message: str) -> web.HTTPError:
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.text() or "{}")
-    except (ValueError, RecursionError):  # RecursionError: nested 100,000 deep
+    except (ValueError, LookupError, RecursionError):  # nested 100,000 deep; LookupError: `charset=no-such`
         raise _bad("the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise _bad("the body must be a JSON object")

@@ -244,3 +244,21 @@ def test_an_integer_too_long_for_python_is_a_located_error(errors: Errors) -> No
     assert errors("server:\n  max_concurrency: " + "9" * 5000 + "\n") == [
         "2:20 server.max_concurrency: a whole number of 5000 digits is too long (at most 4300)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("!!int abc", "'abc' is not a whole number (tag !!int)"),
+        ("!!int 0x", "'0x' is not a whole number (tag !!int)"),
+        ('!!int ""', "'' is not a whole number (tag !!int)"),
+        ("!!float abc", "'abc' is not a number (tag !!float)"),
+        ("!!bool maybe", "'maybe' is not true or false (tag !!bool)"),
+    ],
+)
+def test_an_explicit_scalar_tag_on_a_value_it_cannot_read_is_a_located_error(
+    errors: Errors, value: str, message: str
+) -> None:
+    """PyYAML's constructors raise ValueError, IndexError or KeyError on these: a traceback from `check`, or
+    for `!!int abc` the digit-limit message (it says nothing of 3 letters)."""
+    assert errors(f"server:\n  max_concurrency: {value}\n") == [f"2:20 server.max_concurrency: {message}"]

@@ -98,3 +98,13 @@ async def test_a_correction_older_than_raw_retention_cannot_be_revoked(build: Bu
     assert "retention.raw" in answer["error"]
     rows = json.loads((await fetch(daemon, "/api/v1/corrections", OPERATOR))[2])["corrections"]
     assert [(r["action"], r["revoked_by"], r["applied"]) for r in rows] == [("correct", None, True)]
+
+
+async def test_a_body_in_a_charset_python_does_not_know_is_a_400_not_a_500(build: Builder) -> None:
+    """aiohttp's `request.text()` decodes with the Content-Type's charset: an unknown one raised LookupError."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS)
+    url = f"http://127.0.0.1:{daemon.bound_port}/api/v1/corrections"
+    headers = {"Authorization": f"Bearer {OPERATOR}", "Content-Type": "application/json; charset=no-such-charset"}
+    async with aiohttp.ClientSession() as s, s.post(url, data=b'{"consumer": "checkout"}', headers=headers) as r:
+        assert r.status == 400, (r.status, await r.text())
+        assert (await r.json())["error"] == "the body must be a JSON object"
