@@ -24,20 +24,10 @@ from slowatch.slo.definitions import compile_config
 from slowatch.store import MIGRATIONS
 from slowatch.store.read_only import READS
 from slowatch.store.schema import migrate
+from tests.store.test_store_upgrade import _config
 
 KNOWN = len(MIGRATIONS)
 HOUR = 3600
-
-
-def _config(tmp_path: Path, db: Path) -> str:
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        f"server:\n  database: {db}\n"
-        "endpoints:\n  - {name: api, kind: http, url: 'http://127.0.0.1:1/'}\n"
-        "consumers:\n  - name: shop\n    endpoints: [api]\n"
-        "    slos:\n      - {name: availability, sli: availability, objective: 99, window: 7d}\n"
-    )
-    return str(path)
 
 
 def _filled(db: Path, config: str, version: int) -> None:
