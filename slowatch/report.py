@@ -41,7 +41,7 @@ Key = tuple[str, str]
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="the slowatch YAML config")
+    parser.add_argument("--config", "-c", required=True, help="the slowatch YAML config")
     parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
     parser.add_argument("--consumer", help="only this consumer")
     parser.add_argument("--slo", help="only SLOs with this name")

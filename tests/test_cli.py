@@ -154,3 +154,23 @@ def test_every_command_on_a_database_takes_both_db_and_database() -> None:
         for flag in ("--db", "--database"):
             args = vars(parser.parse_args([*command, flag, "shard0-a.db"]))
             assert args.get("db", args.get("database")) == "shard0-a.db", (command, flag)
+
+
+def test_every_command_taking_a_config_takes_dash_c() -> None:
+    """The README writes `-c FILE` (run, shard, generate); `report -c` was a usage error, alone of them."""
+    parser = build_parser()
+    for command in (
+        ["run"],
+        ["probe", "api"],
+        ["report"],
+        ["gate", "--consumer", "shop"],
+        ["annotate", "--kind", "note", "--text", "x"],
+        ["alerts"],
+        ["test-sink", "hook"],
+        ["silence", "--endpoint", "api", "--until", "2099-01-01T00:00Z"],
+        ["correct", "--list"],
+        ["shard"],
+        ["generate", "prometheus-rules"],
+    ):
+        assert vars(parser.parse_args([*command, "-c", "c.yaml"]))["config"] == "c.yaml", command
+
