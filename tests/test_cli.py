@@ -174,3 +174,21 @@ def test_every_command_taking_a_config_takes_dash_c() -> None:
     ):
         assert vars(parser.parse_args([*command, "-c", "c.yaml"]))["config"] == "c.yaml", command
 
+
+def test_a_silence_until_a_past_time_says_it_silences_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`silence --until` a time already past (a wrong year) printed "silenced until ...", exit 0, and silenced
+    nothing. It is still how a silence is lifted early, so it is written, and said so."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"server: {{database: {tmp_path / 's.db'}}}\nendpoints: [{{name: api, kind: tcp, host: 127.0.0.1, port: 9}}]\n"
+    )
+    assert main(["silence", "-c", str(path), "--endpoint", "api", "--until", "2099-01-01T00:00Z"]) == 0
+    assert "endpoint api silenced until 2099-01-01 00:00:00 UTC" in capsys.readouterr().out
+    assert main(["silence", "-c", str(path), "--endpoint", "api", "--until", "2020-01-01T00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "silenced until" not in out
+    assert "endpoint api is not silenced: 2020-01-01 00:00:00 UTC is in the past (any silence on it is lifted)" in out
+    assert main(["alerts", "-c", str(path)]) == 0
+    assert "SILENCES (0)" in capsys.readouterr().out

@@ -81,6 +81,9 @@ def silence(
     failed = asyncio.run(write_once(path, config.server.retention, put, wait=wait))
     if failed:
         return [failed], 1
+    if until.timestamp() <= SystemClock().time():  # how a silence is lifted early; or a wrong year
+        past = f"{when(until.timestamp())} is in the past"
+        return [f"{target} {name} is not silenced: {past} (any silence on it is lifted)"], 0
     return [f"{target} {name} silenced until {when(until.timestamp())} (the daemon picks it up within seconds)"], 0
 
 
