@@ -197,7 +197,8 @@ def run_report(args: argparse.Namespace) -> int:
                 for f in figures]  # fmt: skip
         sys.stdout.write(json.dumps(docs, indent=2) + "\n")
         return 0
-    sys.stdout.write(render(figures, args.format) + (deploys_text(deploys) if args.format != "csv" else ""))
+    after = deploys_text(deploys, markdown=args.format == "markdown") if args.format != "csv" else ""
+    sys.stdout.write(render(figures, args.format) + after)
     return 0
 
 

@@ -86,14 +86,21 @@ def impact_json(i: DeployImpact) -> dict[str, object]:
             "total": i.total, "budget_share": i.share}  # fmt: skip
 
 
-def deploys_text(rows: dict[tuple[str, str], list[DeployImpact]], hours: int = DEPLOY_HOURS) -> str:
-    """Lines for the table and markdown formats; empty when no deploy falls in a reported period."""
+def deploys_text(
+    rows: dict[tuple[str, str], list[DeployImpact]], hours: int = DEPLOY_HOURS, *, markdown: bool = False
+) -> str:
+    """Lines for the table and markdown formats (a list); empty when no deploy falls in a reported period."""
     lines = []
     for (consumer, slo), impacts in rows.items():
         for i in impacts:
-            lines.append(f"  {consumer}/{slo}  {when(i.deploy.ts)}  {one_line(i.deploy.text, 60)}: "
-                         f"{i.bad:,} bad of {i.total:,} in {hours} h, {i.of_budget()}")  # fmt: skip
-    return f"\nBudget burned in the {hours} h after each deploy:\n" + "\n".join(lines) + "\n" if lines else ""
+            lines.append(f"{'- ' if markdown else '  '}{consumer}/{slo}  {when(i.deploy.ts)}  "
+                         f"{one_line(i.deploy.text, 60)}: {i.bad:,} bad of {i.total:,} in {hours} h, "
+                         f"{i.of_budget()}")  # fmt: skip
+    if not lines:
+        return ""
+    title = f"**Budget burned in the {hours} h after each deploy**\n" if markdown else (
+        f"Budget burned in the {hours} h after each deploy:")  # fmt: skip
+    return f"\n{title}\n" + "\n".join(lines) + "\n"
 
 
 def deploys_html(impacts: Sequence[DeployImpact], unit: str, hours: int = DEPLOY_HOURS) -> str:

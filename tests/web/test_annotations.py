@@ -172,3 +172,8 @@ async def test_text_and_json_reports_list_the_budget_burned_after_deploys(build:
     assert "Budget burned in the 4 h after each deploy:" in table
     assert "checkout/availability  2026-11-11 05:30 UTC  pay v142: 6 bad of 48 in 4 h, 71.4% of the budget" in table
     assert "Budget burned" not in await report("csv")
+    # markdown (pasted into an update): a list under a bold title, not indented lines that render as one paragraph
+    assert (
+        "\n**Budget burned in the 4 h after each deploy**\n\n"
+        "- checkout/availability  2026-11-11 05:30 UTC  pay v142: 6 bad of 48 in 4 h, 71.4% of the budget\n"
+    ) in await report("markdown")
