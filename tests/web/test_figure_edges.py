@@ -1,0 +1,83 @@
+"""Figures near their edges, read where a person reads them, from a real daemon over a real SQLite file.
+
+- a budget almost whole (one bad probe of 5,000 at 50%: 99.96% left) never reads "100%", on the badge,
+  the consumer page or the status page;
+- a 1h SLO's burn-rate threshold (0.02x) is not "0.0x" in the alert's summary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from slowatch.clock import FakeClock
+from slowatch.config import load_text
+from slowatch.daemon import Daemon
+from slowatch.models import Outcome, ProbeResult
+from tests.web.conftest import T0, fetch
+from tests.web.test_extreme_figures import readable
+
+PROBES = 5000  # one every 30 s: 41.7 h
+
+
+def config_text(db: Path) -> str:
+    return f"""
+server: {{listen: "127.0.0.1:0", database: "{db}"}}
+endpoints:
+  - {{name: nearly, kind: http, url: "http://127.0.0.1:9/nearly"}}
+  - {{name: down, kind: http, url: "http://127.0.0.1:9/down"}}
+  - {{name: patched, kind: http, url: "http://127.0.0.1:9/patched"}}
+consumers:
+  - name: edge
+    endpoints: [nearly, down, patched]
+    slos:
+      - {{name: nearly, sli: availability, objective: 50, window: 7d, endpoints: [nearly]}}
+      - {{name: hour, sli: availability, objective: 50, window: 1h, endpoints: [down]}}
+      - {{name: patched, sli: availability, objective: 99, window: 7d, endpoints: [patched]}}
+maintenance:
+  - {{name: patching, endpoints: [patched], start: 2026-11-10T06:00:00Z, end: 2026-11-10T08:00:00Z}}
+"""
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    text = config_text(tmp_path / "edges.db")
+    clock = FakeClock(T0 - 60)
+    d = Daemon(load_text(text, env={}), clock=clock)
+    await d.start(schedule=False)
+    try:
+        for i in range(PROBES):
+            ts = T0 + 30 * i
+            clock.set(ts)
+            bad = Outcome.CONNECTION_REFUSED
+            d.on_result(ProbeResult("nearly", "http", bad if i == PROBES // 2 else Outcome.SUCCESS, ts, 0.05))
+            d.on_result(ProbeResult("down", "http", bad, ts, 0.05, message="refused"))
+            d.on_result(ProbeResult("patched", "http", Outcome.SUCCESS, ts, 0.05))
+        snapshot = d._slo.refresh()
+        d._slo.persist()
+        d._alerts.evaluate(snapshot)
+        await d.store.flush()
+        yield d
+    finally:
+        await d.stop()
+
+
+async def test_an_almost_whole_budget_never_reads_100_percent(daemon: Daemon) -> None:
+    [st] = [s for s in daemon._slo.snapshot.slos if s.slo == "nearly"]
+    assert st.budget_remaining is not None and 0.9995 < st.budget_remaining < 1.0  # 1 - (1/5000)/0.5 = 0.9996
+    _, _, badge = await fetch(daemon, "/badges/edge/nearly.svg")
+    assert "<title>edge nearly: 99.96% budget left</title>" in badge  # was "100% budget left"
+    _, _, page = await fetch(daemon, "/consumers/edge")
+    assert "budget left 99.96%" in " ".join(readable(page).split())
+    _, _, status = await fetch(daemon, "/")
+    assert "edge nearly 50% 7d 99.98% 99.96%" in " ".join(readable(status).split())  # SLI, budget left
+
+
+async def test_a_small_burn_threshold_is_not_zero_in_the_alert_summary(daemon: Daemon) -> None:
+    _, _, body = await fetch(daemon, "/api/v1/alerts")
+    summaries = [a["summary"] for a in json.loads(body)["alerts"] if "burning" in a["summary"]]
+    assert summaries and all("0.0x" not in s for s in summaries), summaries
+    assert any("(threshold 0.02x)" in s for s in summaries), summaries  # 2% of a 1h budget over 1h
