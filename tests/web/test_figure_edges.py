@@ -2,12 +2,14 @@
 
 - a budget almost whole (one bad probe of 5,000 at 50%: 99.96% left) never reads "100%", on the badge,
   the consumer page or the status page;
-- a 1h SLO's burn-rate threshold (0.02x) is not "0.0x" in the alert's summary.
+- a 1h SLO's burn-rate threshold (0.02x) is not "0.0x" in the alert's summary;
+- maintenance on one endpoint (and an outage) is drawn only on the SLOs and endpoint bars it concerns.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -81,3 +83,27 @@ async def test_a_small_burn_threshold_is_not_zero_in_the_alert_summary(daemon: D
     summaries = [a["summary"] for a in json.loads(body)["alerts"] if "burning" in a["summary"]]
     assert summaries and all("0.0x" not in s for s in summaries), summaries
     assert any("(threshold 0.02x)" in s for s in summaries), summaries  # 2% of a 1h budget over 1h
+
+
+def cards(page: str) -> dict[str, str]:
+    """Each SLO card's HTML by SLO name, and each endpoint's day bars by endpoint name."""
+    parts = re.split(r"<div class='card slo' id='slo-([\w.-]+)'>", page)
+    found = dict(zip(parts[1::2], parts[2::2], strict=True))
+    last = found[parts[-2]]
+    for name, bars in re.findall(r"<div class='endpoint'>(.*?)</div>(.*?)(?=<div class='endpoint'>|$)", last, re.S):
+        found["endpoint " + readable(name).strip()] = bars
+    return found
+
+
+async def test_maintenance_and_outages_are_drawn_only_on_what_they_touch(daemon: Daemon) -> None:
+    """The window on `patched` (2h, 06:00-08:00 on day one) and the outage of `down` are drawn on the charts
+    and day bars of what they concern, not on every SLO and endpoint of the consumer."""
+    _, _, page = await fetch(daemon, "/consumers/edge")
+    found = cards(page)
+    assert "<title>maintenance patching" in found["patched"] and "maintenance 2h" in found["patched"]
+    for other in ("nearly", "hour"):
+        assert "maintenance patching" not in found[other] and "maintenance 2h" not in found[other], other
+    assert "<title>outage" not in found["patched"]  # `patched` never failed
+    assert "<title>outage" in found["hour"]
+    assert "maintenance 2h" in found["endpoint patched"]  # the per-endpoint day bars likewise
+    assert "maintenance 2h" not in found["endpoint nearly"] and "maintenance 2h" not in found["endpoint down"]
