@@ -3,7 +3,8 @@
 - a budget almost whole (one bad probe of 5,000 at 50%: 99.96% left) never reads "100%", on the badge,
   the consumer page or the status page;
 - a 1h SLO's burn-rate threshold (0.02x) is not "0.0x" in the alert's summary;
-- maintenance on one endpoint (and an outage) is drawn only on the SLOs and endpoint bars it concerns.
+- maintenance on one endpoint (and an outage) is drawn only on the SLOs and endpoint bars it concerns;
+- the deploy gate's reason does not round the budget left onto its freeze line or 100%.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.web.conftest import T0, fetch
 from tests.web.test_extreme_figures import readable
 
 PROBES = 5000  # one every 30 s: 41.7 h
+WORN = 1876  # bad probes of `worn`: 1 - (1876/5000)/0.5 = 24.96% of its budget left, just under its 25% line
 
 
 def config_text(db: Path) -> str:
@@ -32,11 +34,14 @@ endpoints:
   - {{name: nearly, kind: http, url: "http://127.0.0.1:9/nearly"}}
   - {{name: down, kind: http, url: "http://127.0.0.1:9/down"}}
   - {{name: patched, kind: http, url: "http://127.0.0.1:9/patched"}}
+  - {{name: worn, kind: http, url: "http://127.0.0.1:9/worn"}}
 consumers:
   - name: edge
-    endpoints: [nearly, down, patched]
+    endpoints: [nearly, down, patched, worn]
     slos:
-      - {{name: nearly, sli: availability, objective: 50, window: 7d, endpoints: [nearly]}}
+      - {{name: nearly, sli: availability, objective: 50, window: 7d, endpoints: [nearly],
+         policy: {{max_burn_rate: 9}}}}
+      - {{name: worn, sli: availability, objective: 50, window: 7d, endpoints: [worn], policy: {{freeze_below: 25%}}}}
       - {{name: hour, sli: availability, objective: 50, window: 1h, endpoints: [down]}}
       - {{name: patched, sli: availability, objective: 99, window: 7d, endpoints: [patched]}}
 maintenance:
@@ -58,6 +63,7 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
             d.on_result(ProbeResult("nearly", "http", bad if i == PROBES // 2 else Outcome.SUCCESS, ts, 0.05))
             d.on_result(ProbeResult("down", "http", bad, ts, 0.05, message="refused"))
             d.on_result(ProbeResult("patched", "http", Outcome.SUCCESS, ts, 0.05))
+            d.on_result(ProbeResult("worn", "http", bad if i < WORN else Outcome.SUCCESS, ts, 0.05))
         snapshot = d._slo.refresh()
         d._slo.persist()
         d._alerts.evaluate(snapshot)
@@ -107,3 +113,11 @@ async def test_maintenance_and_outages_are_drawn_only_on_what_they_touch(daemon:
     assert "<title>outage" in found["hour"]
     assert "maintenance 2h" in found["endpoint patched"]  # the per-endpoint day bars likewise
     assert "maintenance 2h" not in found["endpoint nearly"] and "maintenance 2h" not in found["endpoint down"]
+
+
+async def test_the_gate_reason_does_not_round_the_budget_left_onto_the_freeze_line(daemon: Daemon) -> None:
+    _, _, body = await fetch(daemon, "/api/v1/consumers/edge/gate")
+    reasons = {s["slo"]: s["reason"] for s in json.loads(body)["slos"]}
+    assert reasons["worn"].startswith("edge/worn: 24.96% of the error budget left"), reasons  # was 25.0%
+    assert reasons["worn"].endswith("below the 25.0% freeze line")
+    assert reasons["nearly"].startswith("edge/nearly: 99.96% of the error budget left"), reasons  # was 100.0%
