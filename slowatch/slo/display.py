@@ -135,18 +135,18 @@ def duration_words(seconds: float | None) -> str:
         return "never" if seconds > 0 else "none"
     if seconds < 0:
         return "none"
-    s = seconds
+    s = abs(seconds)  # (-0.0: not "-0ms")
     if s > LIMIT * 86400:  # a time to exhaustion at a tiny burn: "> 1,000d", not "11,574,074.1d"
         return f"> {LIMIT:,.0f}d"
     if 0 < s < 0.0005:
         return "under 1ms"
-    if s < 1:
+    if round(s * 1000) < 1000:
         return f"{s * 1000:.0f}ms"
     if s < 90:
         return f"{s:.0f}s"
-    if s < 3600:
+    if round(s / 60) < 60:  # (3,599 s: "1h", not "60m"; 86,399 s: "1d", not "24h")
         return f"{s / 60:.0f}m"
-    if s < 86400:
+    if round(s / 60) < 24 * 60:
         h, m = divmod(round(s / 60), 60)
         return f"{h}h {m}m" if m else f"{h}h"
     return f"{s / 86400:,.1f}d".replace(".0d", "d")

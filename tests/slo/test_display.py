@@ -85,6 +85,13 @@ def test_durations_are_never_negative() -> None:
     assert span(-241315.2) == "none (2d19h1m55s over budget)" and span(0.0006) == "under 1s"
 
 
+def test_durations_never_read_a_unit_full_of_the_one_below() -> None:
+    """0.9996 s read "1000ms", 3,599 s "60m", 86,399 s "24h", -0.0 "-0ms"."""
+    assert duration_words(0.9996) == "1s" and duration_words(3599) == "1h" and duration_words(86399) == "1d"
+    assert duration_words(-0.0) == "0ms" and duration_words(3570) == "1h" and duration_words(3540) == "59m"
+    assert duration_words(86370) == "1d" and duration_words(86340) == "23h 59m" and duration_words(0.9994) == "999ms"
+
+
 def test_durations_beyond_a_thousand_days_or_under_a_millisecond_are_bounds() -> None:
     assert duration_words(1e12) == "> 1,000d" and duration_words(400 * 86400) == "400d"
     assert duration_words(0.0006048) == "1ms" and duration_words(0.0001) == "under 1ms"
