@@ -93,7 +93,7 @@ def consumer_main(args: argparse.Namespace) -> None:
         return [bars[i][0] for i in sorted(ranked[: args.draw])], (len(rest), sum(sum(missed[i]) for i in rest))
 
     def after() -> tuple[list[str], tuple[int, int]]:
-        drawn, rest = drawn_endpoint_days(conn, names, objective, NOW, args.days, (), args.draw)
+        drawn, rest = drawn_endpoint_days(conn, names, objective, NOW, args.days, {}, args.draw)
         return [ep for ep, _ in drawn], rest
 
     load0 = os.getloadavg()[0]

@@ -67,6 +67,26 @@ def consumer_rules(config: Config, consumer: str, endpoints: tuple[str, ...]) ->
     return list(dict.fromkeys(r for ep in endpoints for r in calendar.rules(consumer, ep)))
 
 
+class _OwnMaintenance:
+    """The maintenance rules (and their spans over the page's days) of some of a consumer's endpoints: an SLO's
+    or one endpoint's, never the whole consumer's (a window on one endpoint is not drawn on the others)."""
+
+    def __init__(self, config: Config, consumer: str, endpoints: tuple[str, ...], lo: float, hi: float) -> None:
+        calendar = MaintenanceCalendar(config)
+        self._rules = {ep: tuple(calendar.rules(consumer, ep)) for ep in endpoints}
+        self._lo, self._hi = lo, hi
+        self._spans: dict[tuple[Rule, ...], list[Span]] = {}
+
+    def rules(self, endpoints: tuple[str, ...]) -> tuple[Rule, ...]:
+        return tuple(dict.fromkeys(r for ep in endpoints for r in self._rules.get(ep, ())))
+
+    def spans(self, endpoints: tuple[str, ...]) -> list[Span]:
+        rules = self.rules(endpoints)
+        if rules not in self._spans:  # 2,000 endpoints share a handful of rule sets
+            self._spans[rules] = maintenance_spans(rules, self._lo, self._hi)
+        return self._spans[rules]
+
+
 def consumer_figures(
     conn: sqlite3.Connection,
     config: Config,
@@ -82,22 +102,23 @@ def consumer_figures(
     `draw`: the day bars of at most this many endpoints, those with the most missed days (the page's); the
     others are only counted (daybars.drawn_endpoint_days)."""
     endpoints = tuple(resolve_endpoints(consumer.endpoints, config.endpoints))
-    rules = consumer_rules(config, consumer.name, endpoints)
     history_from = now - days * DAY
     defs = [(compile_slo(consumer, s, config), s) for s in consumer.slos]
     periods = {d.name: bounds(d) if bounds else period(d, now) for d, _ in defs}
     since = min([history_from, *(p[0] for p in periods.values())])
     found = outages(conn, endpoints, since, now + 1)
-    spans = maintenance_spans(rules, history_from, now + DAY)
+    own = _OwnMaintenance(config, consumer.name, endpoints, history_from, now + DAY)
     slos = []
-    for d, cfg in defs:
+    for d, cfg in defs:  # each SLO's chart and bars show only the maintenance and outages of its endpoints
         start, end = periods[d.name]
-        burn = burn_down(conn, d, start, end, min(now, end), rules, found)
-        bars = tuple(slo_days(conn, d, now, days, spans))
+        own_outages = [o for o in found if set(o.endpoints) & set(d.endpoints)]
+        burn = burn_down(conn, d, start, end, min(now, end), own.rules(d.endpoints), own_outages)
+        bars = tuple(slo_days(conn, d, now, days, own.spans(d.endpoints)))
         corrected = correction_figures(conn, d, start, end)
         slos.append(SloFigure(d, cfg, snapshot.get(consumer.name, d.name), burn, bars, corrected))
     objective = {ep: max((d.objective for d, _ in defs if ep in d.endpoints), default=0.99) for ep in endpoints}
     most = len(endpoints) if draw is None else draw
+    spans = {ep: own.spans((ep,)) for ep in endpoints}
     drawn, undrawn = drawn_endpoint_days(conn, endpoints, objective, now, days, spans, most)
     per_endpoint = tuple((ep, tuple(bars)) for ep, bars in drawn)
     figures = []
@@ -112,7 +133,7 @@ def consumer_figures(
             else:
                 shares.append((d.name, bad_units(conn, d, o.start, o.end or now) / s.burn.budget_units))
         figures.append(OutageFigure(o, tuple(shares)))
-    upcoming = tuple(span for span in maintenance_spans(rules, now, now + UPCOMING) if span[1] > now)
+    upcoming = tuple(span for span in maintenance_spans(own.rules(endpoints), now, now + UPCOMING) if span[1] > now)
     return ConsumerFigures(consumer, now, endpoints, tuple(slos), per_endpoint, tuple(figures), upcoming, undrawn)
 
 

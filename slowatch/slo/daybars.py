@@ -146,12 +146,12 @@ def missed_days(
 
 def drawn_endpoint_days(
     conn: sqlite3.Connection, endpoints: Sequence[str], objective: Mapping[str, float], now: float, days: int,
-    spans: Sequence[Span], draw: int,
+    spans: Mapping[str, Sequence[Span]], draw: int,
 ) -> tuple[list[tuple[str, list[DayBar]]], tuple[int, int]]:  # fmt: skip
     """The bars of at most `draw` endpoints: all of them, or (more endpoints) those with the most missed days
-    (badly missed first; ties in the given order), in the given order; and (endpoints not drawn, the days
-    they missed together). Only the drawn endpoints' bars are built (2,000 endpoints: 2,000 `endpoint_days`
-    before; benchmarks/daybars.py --consumer)."""
+    (badly missed first; ties in the given order), in the given order, each with its own maintenance `spans`;
+    and (endpoints not drawn, the days they missed together). Only the drawn endpoints' bars are built
+    (2,000 endpoints: 2,000 `endpoint_days` before; benchmarks/daybars.py --consumer)."""
     chosen = list(endpoints)
     rest = (0, 0)
     if len(chosen) > draw:
@@ -160,7 +160,7 @@ def drawn_endpoint_days(
         left = [chosen[i] for i in ranked[draw:]]
         rest = (len(left), sum(sum(missed[ep]) for ep in left))
         chosen = [chosen[i] for i in sorted(ranked[:draw])]
-    return [(ep, endpoint_days(conn, ep, objective[ep], now, days, spans)) for ep in chosen], rest
+    return [(ep, endpoint_days(conn, ep, objective[ep], now, days, spans.get(ep, ()))) for ep in chosen], rest
 
 
 __all__ = [

@@ -8,7 +8,10 @@ instead of "-39,900%", and an SLO without counted probes reads "no data" instead
 
 - a percentage beyond ±1,000% is never printed: `percent` says "> 1,000%" / "< -1,000%", and the budget
   helpers say it as a multiple ("spent 400x its budget");
-- a multiple (burn rate, budget spent) above 1,000x reads "> 1,000x" (`times`);
+- a percentage that is not exactly 0% or ±100% never reads as one (99.96% budget left is not "100%",
+  0.004% not "0%"; `percent`), and none reads "-0%";
+- a multiple (burn rate, budget spent) above 1,000x reads "> 1,000x"; one under 0.1 keeps two decimals (a
+  1h SLO's burn threshold: "0.02x", not "0.0x"), under 0.01 "< 0.01x" (`times`);
 - an overspent budget reads "exhausted (overspent by 50%)" or "exhausted (spent 400x its budget)",
   never a negative percentage (`budget_left_words`); as time it reads "none (2.8d over budget)", never a
   negative duration (`budget_time_words`; `duration_words` never prints a sign);
@@ -72,17 +75,34 @@ LIMIT = 1000.0
 TIMES = "\u00d7"  # the multiplication sign pages and reports print after a multiple ("400\u00d7")
 
 
+BOUNDARIES = (0.0, 100.0, -100.0)
+"""Percentages a figure reads only when it is exactly that: all or none of a budget (or of the probes)."""
+
+BOUNDARY_DIGITS = 4
+
+
 def percent(ratio: float | None, digits: int | None = None) -> str:
     """A ratio as a percentage, rounded sensibly: 62.3%, 4.25%, 100%, 999.5%; 'n/a' for None or NaN;
-    beyond ±1,000% only the bound: '> 1,000%', '< -1,000%' (say more with the budget helpers below)."""
+    beyond ±1,000% only the bound: '> 1,000%', '< -1,000%' (say more with the budget helpers below).
+    Never rounded onto 0% or ±100% when not exactly that: 99.996% reads '99.996%', 99.99999% '99.9999%',
+    0.00001% '0.0001%' (more digits, up to 4, then one step short of the boundary); never '-0%'."""
     if ratio is None or math.isnan(ratio):
         return "n/a"
     value = ratio * 100
     if abs(value) > LIMIT:
         return f"> {LIMIT:,.0f}%" if value > 0 else f"< -{LIMIT:,.0f}%"
+    if value == 0:
+        return "0%"  # (and -0.0: never "-0%")
     if digits is None:
         digits = 1 if abs(value) >= 10 else 2
-    text = f"{value:,.{digits}f}"
+    shown = round(value, digits)
+    while digits < BOUNDARY_DIGITS and shown in BOUNDARIES and shown != value:
+        digits += 1  # 99.96% budget left is not "100%", 0.004% is not "0%"
+        shown = round(value, digits)
+    if shown in BOUNDARIES and shown != value:  # still: step away from it, never onto it
+        step = 10.0**-digits
+        shown = shown - step if value < shown else shown + step
+    text = f"{shown:,.{digits}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return f"{text}%"
@@ -115,30 +135,36 @@ def duration_words(seconds: float | None) -> str:
         return "never" if seconds > 0 else "none"
     if seconds < 0:
         return "none"
-    s = seconds
+    s = abs(seconds)  # (-0.0: not "-0ms")
     if s > LIMIT * 86400:  # a time to exhaustion at a tiny burn: "> 1,000d", not "11,574,074.1d"
         return f"> {LIMIT:,.0f}d"
     if 0 < s < 0.0005:
         return "under 1ms"
-    if s < 1:
+    if round(s * 1000) < 1000:
         return f"{s * 1000:.0f}ms"
     if s < 90:
         return f"{s:.0f}s"
-    if s < 3600:
+    if round(s / 60) < 60:  # (3,599 s: "1h", not "60m"; 86,399 s: "1d", not "24h")
         return f"{s / 60:.0f}m"
-    if s < 86400:
+    if round(s / 60) < 24 * 60:
         h, m = divmod(round(s / 60), 60)
         return f"{h}h {m}m" if m else f"{h}h"
     return f"{s / 86400:,.1f}d".replace(".0d", "d")
 
 
 def times(multiple: float | None, sign: str = TIMES) -> str:
-    """A multiple for people: 0.4x, 14.4x, 400x, 1,000x; above 1,000 only '> 1,000x'; 'n/a' for None or
-    NaN. `sign`: 'x' for plain-text channels (alert texts, CI logs)."""
+    """A multiple for people: 0.02x, 0.4x, 14.4x, 400x, 1,000x; above 1,000 only '> 1,000x'; under 0.01
+    '< 0.01x' (0 reads '0.0x'); 'n/a' for None or NaN. `sign`: 'x' for plain-text channels (alert texts, CI logs)."""
     if multiple is None or math.isnan(multiple):
         return "n/a"
     if multiple > LIMIT:
         return f"> {LIMIT:,.0f}{sign}"
+    if multiple <= 0:
+        return f"0.0{sign}"  # (a multiple is never negative: no "-0.0x")
+    if multiple < 0.01:
+        return f"< 0.01{sign}"
+    if multiple < 0.095:  # a 1h SLO's burn threshold of 0.02 is not "0.0x"
+        return f"{multiple:.2f}{sign}"
     return f"{multiple:,.1f}{sign}" if multiple < 99.95 else f"{multiple:,.0f}{sign}"
 
 

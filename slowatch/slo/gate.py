@@ -44,8 +44,16 @@ class SloGate:
         return asdict(self)
 
 
-def _pct(ratio: float) -> str:
-    return f"{ratio * 100:.1f}%"
+def _pct(ratio: float, *near: float) -> str:
+    """'10.0%'; with more digits (up to 4) where one decimal would read as one of `near` (0%, 100%, the
+    freeze line) without being it: 24.96% left is not '25.0% left, below the 25.0% freeze line'."""
+    for digits in range(1, 5):
+        text = f"{ratio * 100:.{digits}f}%"
+        if not any(ratio != b and text == f"{b * 100:.{digits}f}%" for b in near):
+            return text
+    scaled = ratio * 100 * 10**4  # still: one step short of it, on its own side
+    below = any(ratio < b for b in near if f"{b * 100:.4f}%" == text)
+    return f"{(math.floor(scaled) if below else math.ceil(scaled)) / 10**4:.4f}%"
 
 
 def _finite(x: float | None) -> float | None:
@@ -70,7 +78,8 @@ def decide(consumer: str, slo: SloConfig, state: str, remaining: float | None, b
         return answer("go", "collecting data", f"{consumer}/{slo.name} {why}")
     # "10.0% of the error budget left"; overspent: "400x the budget spent", never "-39900.0%" or "0.0%"
     spent = f"{of_budget(1.0 - remaining, sign='x')} spent"
-    left = spent if remaining < 0 else f"{_pct(remaining)} of the error budget left"
+    line = () if policy.freeze_below is None else (policy.freeze_below,)
+    left = spent if remaining < 0 else f"{_pct(remaining, 0.0, 1.0, *line)} of the error budget left"
     left += f", burning {burn} over the last hour"
     if remaining <= 0:
         if policy.on_exhausted == "freeze":

@@ -118,8 +118,9 @@ def _incident(i: IncidentFigure, until: float) -> str:
     """`until`: the end of the report's period (now + 1 s for the current one), where an ongoing incident is
     still down; its length in whole minutes, as `when` shows times."""
     detail = f": {one_line(i.message, 300)}" if i.message else ""
-    if i.end is None:
-        length = f"{span((until - i.start) // 60 * 60)} (still down at {when(until)})"
+    if i.end is None:  # under a minute: not "down for 0s (still down ...)"
+        lasted = "under 1m" if until - i.start < 60 else span((until - i.start) // 60 * 60)
+        length = f"{lasted} (still down at {when(until)})"
     else:
         length = span(i.end - i.start)
     return f"{when(i.start)} {i.endpoint} down for {length} ({i.outcome}{detail})"
@@ -160,9 +161,11 @@ def table(figures: list[SloFigures]) -> str:
             days = ", ".join(f"{d.day} {pct(d.sli)}" for d in f.worst_days)
             extra.append(f"  worst days: {days}")
         extra.extend(f"  incident: {_incident(i, f.end)}" for i in f.incidents)
-        if f.excluded_events or f.maintenance:
+        if f.sli_kind == "composite" and f.maintenance:  # as the HTML report: not "0 probes excluded"
+            extra.append(f"  maintenance: in its members' figures ({', '.join(f.maintenance)})")
+        elif f.excluded_events or f.maintenance:
             names = ", ".join(f.maintenance) or "-"
-            extra.append(f"  maintenance: {f.excluded_events} probes excluded ({names})")
+            extra.append(f"  maintenance: {f.excluded_events:,} probes excluded ({names})")
         extra.extend(f"  correction: {correction_line(c, f)}" for c in f.corrections)
         if f.sli_kind == "composite":
             extra.insert(0, f"  {f.sli_words}")
@@ -194,9 +197,11 @@ def markdown(figures: list[SloFigures]) -> str:
             if f.incidents:
                 notes.append(f"Incidents ({len(f.incidents)}):")
                 notes.extend(f"  - {_incident(i, f.end)}" for i in f.incidents[:10])
-            if f.excluded_events or f.maintenance:
+            if f.sli_kind == "composite" and f.maintenance:
+                notes.append(f"Planned maintenance ({', '.join(f.maintenance)}): in its members' figures")
+            elif f.excluded_events or f.maintenance:
                 names = ", ".join(f.maintenance) or "maintenance"
-                notes.append(f"Planned maintenance ({names}): {f.excluded_events} probes excluded from the budget")
+                notes.append(f"Planned maintenance ({names}): {f.excluded_events:,} probes excluded from the budget")
             if f.corrections:
                 notes.append(f"Budget corrections ({len(f.corrections)}):")
                 notes.extend(f"  - {correction_line(c, f)}" for c in f.corrections)

@@ -89,7 +89,7 @@ def test_the_drawn_bars_and_the_note_are_those_of_all_bars_ranked(
     assert counts == {
         ep: (sum(b.state == "bad" for b in bars), sum(b.state == "degraded" for b in bars)) for ep, bars in everything
     }
-    drawn, (left, missed) = drawn_endpoint_days(conn, names, objective, NOW, DAYS, spans, draw)
+    drawn, (left, missed) = drawn_endpoint_days(conn, names, objective, NOW, DAYS, dict.fromkeys(names, spans), draw)
     want_names, _ = before_section(everything, draw)
     assert [ep for ep, _ in drawn] == want_names
     assert drawn == [(ep, bars) for ep, bars in everything if ep in want_names]  # the same bars, maintenance too

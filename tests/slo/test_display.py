@@ -38,6 +38,18 @@ def test_a_multiple_above_a_thousand_reads_as_the_bound() -> None:
     assert times(math.inf, "x") == "> 1,000x" and times(math.nan) == "n/a" and times(None) == "n/a"
 
 
+def test_a_percentage_is_never_rounded_onto_0_or_100_nor_reads_minus_0() -> None:
+    assert percent(0.9996) == "99.96%" and percent(0.99996) == "99.996%" and percent(0.999999999) == "99.9999%"
+    assert percent(4e-5) == "0.004%" and percent(1e-12) == "0.0001%" and percent(-0.0) == "0%"
+    assert percent(-1e-5) == "-0.001%" and percent(1.0000001) == "100.0001%" and percent(1.0) == "100%"
+    assert budget_left_words(-1e-7) == "exhausted (overspent by 0.0001%)" and percent(0.0) == "0%"
+
+
+def test_a_small_multiple_is_not_zero_and_none_is_negative() -> None:
+    assert times(0.02, "x") == "0.02x" and times(0.005, "x") == "< 0.01x" and times(0.0, "x") == "0.0x"
+    assert times(-0.01, "x") == "0.0x" and times(0.1, "x") == "0.1x" and times(0.094, "x") == "0.09x"
+
+
 def test_an_overspent_budget_reads_exhausted_never_a_negative_percentage() -> None:
     assert budget_left_words(0.25) == "25%" and budget_left_words(0.0) == "0%"
     assert budget_left_words(-0.5) == "exhausted (overspent by 50%)"
@@ -71,6 +83,13 @@ def test_durations_are_never_negative() -> None:
     assert budget_time_words(-5.8 * 86400) == "none (5.8d over budget)"
     assert budget_time_words(3 * 3600 + 20 * 60) == "3h 20m"
     assert span(-241315.2) == "none (2d19h1m55s over budget)" and span(0.0006) == "under 1s"
+
+
+def test_durations_never_read_a_unit_full_of_the_one_below() -> None:
+    """0.9996 s read "1000ms", 3,599 s "60m", 86,399 s "24h", -0.0 "-0ms"."""
+    assert duration_words(0.9996) == "1s" and duration_words(3599) == "1h" and duration_words(86399) == "1d"
+    assert duration_words(-0.0) == "0ms" and duration_words(3570) == "1h" and duration_words(3540) == "59m"
+    assert duration_words(86370) == "1d" and duration_words(86340) == "23h 59m" and duration_words(0.9994) == "999ms"
 
 
 def test_durations_beyond_a_thousand_days_or_under_a_millisecond_are_bounds() -> None:
