@@ -71,8 +71,9 @@ class AlertService:
         self._latest: Mapping[str, ProbeResult] = latest if latest is not None else own
         self.suppressor = Suppressor(config)
         self.dispatcher = Dispatcher(
-            store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait
-        )
+            store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait,
+            doubtful=self._doubtful,
+        )  # fmt: skip
         self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue)
         self.health = EndpointHealth(config, self.book, self.suppressor)
         self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
@@ -221,6 +222,11 @@ class AlertService:
             for f in self.book.firing.values()
             if f.notified and f.confirmed and sink in self.book.router.sinks_for(f.event)
         ]
+
+    def _doubtful(self, key: str) -> bool:
+        """Firing here, but not seen so by this process since it started (or no longer: `Firing.confirmed`)."""
+        f = self.book.firing.get(key)
+        return f is not None and not f.confirmed
 
     async def test_sink(self, name: str) -> Attempt:
         """Send a clearly marked test message to sink `name` now (no outbox, no retries)."""
