@@ -11,13 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
 
+from slowatch.alerting import AlertService
 from slowatch.alerting.sinks.text import iso
-from slowatch.config.schema import Config
+from slowatch.clock import Clock, FakeClock, SystemClock
+from slowatch.config.schema import Config, RetentionConfig
+from slowatch.probes import ProbeContext, make_session, run_probe
+from slowatch.slo.service import SloService
+from slowatch.store import Store
 from tests.alerting.conftest import FAST_SINK, Rig, am_alerts, http_endpoint, make_config
 from tests.alerting.fakes import FakeReceiver, Hit, Reply, Target
 from tests.e2e.harness import free_port
@@ -163,3 +170,141 @@ async def test_a_firing_restored_from_the_outbox_does_not_re_open_what_a_peer_re
     target.up = False
     await a.probe("x")  # and a real failure still reaches it
     await until_active(am, ["endpoint:x"])
+
+
+class SloReplica:
+    """A Store + SloService + AlertService of one replica, evaluated when the test says."""
+
+    def __init__(self, config: Config, clock: Clock) -> None:
+        self.config = config
+        self.store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
+        self.slo = SloService(config, self.store, clock, refresh_interval=3600, persist_interval=3600)
+        self.alerts = AlertService(config, self.store, clock)
+        self.session = make_session()
+        self.ctx = ProbeContext(session=self.session, clock=clock)
+
+    async def start(self) -> SloReplica:
+        await self.store.start()
+        await self.slo.start()
+        await self.alerts.start()
+        return self
+
+    def observe(self, result: Any) -> None:
+        self.slo.observe(result)
+        self.alerts.observe(result)
+
+    async def probe(self) -> None:
+        await run_probe(self.config.endpoint("idle"), self.ctx, self.observe)
+
+    def evaluate(self) -> None:
+        self.alerts.evaluate(self.slo.refresh())
+
+    def counter(self, outcome: str) -> int:
+        return self.alerts.dispatcher.counters[("am", outcome)]
+
+    def firing(self) -> set[str]:
+        return set(self.alerts.book.firing)
+
+    async def stop(self) -> None:
+        await self.alerts.stop()
+        await self.slo.stop()
+        await self.session.close()
+        await self.store.close()
+
+
+NO_DATA = "no_data:quiet/avail"
+
+
+def slo_config(tmp_path: Path, name: str, target: Target, url: str, resend: str = "200ms") -> Config:
+    return make_config(
+        tmp_path,
+        server={"database": str(tmp_path / f"{name}.db")},
+        endpoints=[http_endpoint("idle", target.url())],
+        consumers=[
+            {
+                "name": "quiet",
+                "endpoints": ["idle"],
+                "slos": [{"name": "avail", "sli": "availability", "objective": 99}],
+            }
+        ],
+        sinks={"am": {"kind": "alertmanager", "url": url, "resend_interval": resend, **FAST_SINK}},
+        routes=[{"sinks": ["am"]}],
+        alerting={"resolve_after": "2s", "no_data_after": "1s"},
+    )
+
+
+@pytest.fixture
+async def replicas() -> AsyncIterator[Callable[[Config, Clock], Awaitable[SloReplica]]]:
+    started: list[SloReplica] = []
+
+    async def make(config: Config, clock: Clock) -> SloReplica:
+        r = await SloReplica(config, clock).start()
+        started.append(r)
+        return r
+
+    yield make
+    for r in started:
+        await r.stop()
+
+
+async def test_a_replica_clearing_an_slo_alert_does_not_re_open_it_after_its_peer_resolved_it(
+    tmp_path: Path, target: Target, am: str, replicas: Callable[[Config, Clock], Awaitable[SloReplica]]
+) -> None:
+    """Two replicas fire the same SLO alert (no data). Its condition ends at both, a second later at b. a resolves
+    it after resolve_after; b, still waiting out its own, used to re-POST it as firing every resend_interval:
+    Alertmanager took that as the alert firing again (and would notify it anew). Real time: Alertmanager
+    compares endsAt with its own clock."""
+    clock = SystemClock()
+    a = await replicas(slo_config(tmp_path, "a", target, am), clock)
+    b = await replicas(slo_config(tmp_path, "b", target, am), clock)
+    a.evaluate()
+    b.evaluate()
+    await asyncio.sleep(1.1)  # no_data_after
+    a.evaluate()
+    b.evaluate()
+    assert NO_DATA in a.firing() & b.firing()
+    await until_active(am, [NO_DATA])
+    await a.probe()
+    a.evaluate()  # data again: clearing at a
+    a_cleared = time.monotonic()
+    await asyncio.sleep(1.0)
+    await b.probe()
+    b.evaluate()  # and at b, a second later
+    b_cleared = time.monotonic()
+    refreshed = b.counter("refreshed")
+    await until(lambda: b.counter("refreshed") > refreshed, "b's re-POST while clearing")
+    await asyncio.sleep(max(0.0, a_cleared + 2.05 - time.monotonic()))
+    delivered = a.counter("delivered")
+    a.evaluate()
+    assert NO_DATA not in a.firing() and NO_DATA in b.firing()
+    await until(lambda: a.counter("delivered") > delivered, "a's RESOLVED delivered")
+    await asyncio.sleep(1.0)  # b's re-POSTs, every 200ms, re-opened it here
+    assert await active(am) == []
+    await asyncio.sleep(max(0.0, b_cleared + 2.05 - time.monotonic()))
+    b.evaluate()
+    assert NO_DATA not in b.firing()
+    await until(lambda: not b.alerts.dispatcher.workers["am"].queue, "b's RESOLVED delivered")
+    assert await active(am) == []
+
+
+async def test_an_slo_alert_clearing_is_re_posted_once_with_the_end_it_will_have(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, replicas: Callable[[Config, Clock], Awaitable[SloReplica]]
+) -> None:
+    """While an SLO alert's condition is false for resolve_after it still fires here, but re-POSTing it as firing
+    would re-open it after a peer resolved it. It is posted once more with endsAt set to when it will resolve
+    (so Alertmanager's own resolve_timeout does not end it early), then not again until it fires or resolves."""
+    clock = FakeClock()
+    r = await replicas(slo_config(tmp_path, "one", target, receiver.url(""), resend="100ms"), clock)
+    r.evaluate()
+    clock.advance(2)
+    r.evaluate()
+    await receiver.wait_acked(2)  # the FIRING and a re-POST
+    await r.probe()
+    r.evaluate()
+    cleared = clock.time()
+    posts = len(receiver.acked)
+    await until(lambda: r.counter("refreshed") >= 1 and len(receiver.acked) > posts, "a re-POST while clearing")
+    await asyncio.sleep(0.5)  # five resend_intervals
+    after = [[a for a in hit.body if a["labels"]["alert_key"] == NO_DATA] for hit in receiver.acked[posts:]]
+    assert after and all(after), after
+    assert len(after) == 1 and after[0][0]["endsAt"] == iso(cleared + 2), after

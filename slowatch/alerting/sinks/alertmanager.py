@@ -13,7 +13,9 @@ from one replica after another resolved the alert would make Alertmanager notify
 Alertmanager keeps the state of each alert, so it is never told one older than the newest this process
 queued (`latest_only`): each POST carries the newest queued event of every alert it names, re-POSTs never
 run beside a queued POST, and a FIRING restored from the outbox is not posted while this process has not
-seen the alert's condition since it started (dispatcher.py `SinkWorker.payload`).
+seen the alert's condition since it started (dispatcher.py `SinkWorker.payload`). An SLO alert whose
+condition is false, waiting out `resolve_after`, is re-posted once with endsAt = when it will resolve, then
+not again (service.py `AlertService._firing_for`).
 """
 
 from __future__ import annotations
