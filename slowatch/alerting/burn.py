@@ -107,11 +107,15 @@ class SloAlerts:
     def _hold(self, st: SloStatus, policy: SloPolicy) -> None:
         """In maintenance no probe of the SLO counts: its short windows empty out and its alerts would
         resolve (to fire again when the window ends, if the outage outlasts it). They are held as they
-        are instead, their resolve_after starting again after the window."""
+        are instead, their resolve_after starting again after the window (one clearing is held firing: re-posted to
+        Alertmanager as firing again, not left to end at the endsAt it was told)."""
         severities = {t.severity for t in policy.tiers}
         for key in (*(burn_key(st.consumer, st.slo, s) for s in severities), exhausted_key(st.consumer, st.slo),
                     no_data_key(st.consumer, st.slo)):  # fmt: skip
             if (f := self.book.firing.get(key)) is not None:
+                if f.ends_at is not None:  # clearing after this process saw it: held firing, so re-posted again
+                    f.confirmed, f.ends_at = True, None
+                    f.told_end.clear()
                 f.clear_since = None
         self._no_data_since.pop((st.consumer, st.slo), None)
 

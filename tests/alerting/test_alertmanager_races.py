@@ -215,7 +215,7 @@ class SloReplica:
 NO_DATA = "no_data:quiet/avail"
 
 
-def slo_config(tmp_path: Path, name: str, target: Target, url: str, resend: str = "200ms") -> Config:
+def slo_config(tmp_path: Path, name: str, target: Target, url: str, resend: str = "200ms", **extra: Any) -> Config:
     return make_config(
         tmp_path,
         server={"database": str(tmp_path / f"{name}.db")},
@@ -230,6 +230,7 @@ def slo_config(tmp_path: Path, name: str, target: Target, url: str, resend: str 
         sinks={"am": {"kind": "alertmanager", "url": url, "resend_interval": resend, **FAST_SINK}},
         routes=[{"sinks": ["am"]}],
         alerting={"resolve_after": "2s", "no_data_after": "1s"},
+        **extra,
     )
 
 
