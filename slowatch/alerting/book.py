@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slowatch.alerting.events import AlertEvent
@@ -75,6 +75,11 @@ class Firing:
     no silence, window or dependency of this process held it when last looked at, so the rules' page may be
     out. Like a notified alert, it is no longer held (`slowatch_endpoint_suppressed`, alerting/held.py) by a
     hold starting later. In memory only: a restored alert is looked at again at its next failed probe."""
+    ends_at: float | None = None
+    """SLO alerts whose condition is false (`clear_since`) after this process saw it true: the wall time they
+    will resolve at unless it comes back. Re-posted once per sink with that endsAt (`told_end`), then not
+    again: re-posting them as firing would re-open the alert after a replica ahead of this one resolved it."""
+    told_end: set[str] = field(default_factory=set)
 
     def row(self) -> FiringRow:
         return FiringRow(self.event.alert_key, self.event, self.notified, self.last_sent)

@@ -8,7 +8,9 @@ window, or for a calendar one in its last nominal period, so a month's first hou
 alert resolves once its condition has been false for `resolve_after` (the hysteresis is kept in
 memory: after a restart, a condition already false waits `resolve_after` again). That and
 `no_data_after` are measured on the monotonic clock: a step of the wall clock neither resolves an
-alert nor fires "no data" early.
+alert nor fires "no data" early. While its condition is false an alert is no longer `confirmed` (not
+re-posted to Alertmanager as firing: a replica ahead of this one may have resolved it); if this process had
+confirmed it, it is re-posted once with endsAt = when it will resolve (`Firing.ends_at`).
 """
 
 from __future__ import annotations
@@ -105,11 +107,15 @@ class SloAlerts:
     def _hold(self, st: SloStatus, policy: SloPolicy) -> None:
         """In maintenance no probe of the SLO counts: its short windows empty out and its alerts would
         resolve (to fire again when the window ends, if the outage outlasts it). They are held as they
-        are instead, their resolve_after starting again after the window."""
+        are instead, their resolve_after starting again after the window (one clearing is held firing: re-posted to
+        Alertmanager as firing again, not left to end at the endsAt it was told)."""
         severities = {t.severity for t in policy.tiers}
         for key in (*(burn_key(st.consumer, st.slo, s) for s in severities), exhausted_key(st.consumer, st.slo),
                     no_data_key(st.consumer, st.slo)):  # fmt: skip
             if (f := self.book.firing.get(key)) is not None:
+                if f.ends_at is not None:  # clearing after this process saw it: held firing, so re-posted again
+                    f.confirmed, f.ends_at = True, None
+                    f.told_end.clear()
                 f.clear_since = None
         self._no_data_since.pop((st.consumer, st.slo), None)
 
@@ -123,12 +129,16 @@ class SloAlerts:
             if f is None:
                 self.book.fire(build(), quiet, decision)
             else:
-                f.clear_since, f.confirmed = None, True
+                f.clear_since, f.confirmed, f.ends_at = None, True, None
+                f.told_end.clear()
                 if not f.notified and quiet is None:
                     self.book.notify(key, decision)
         elif f is not None:
             if f.clear_since is None:
                 f.clear_since = self._mono
+                if f.confirmed:  # told firing by this process: tell when it will end (AlertService._firing_for)
+                    f.ends_at = decision.now + policy.resolve_after
+            f.confirmed = False  # no longer re-posted as firing: a peer may have resolved it already
             if self._mono - f.clear_since >= policy.resolve_after:
                 self.book.resolve(key, decision, details=details())
 

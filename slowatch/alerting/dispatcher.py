@@ -23,6 +23,12 @@ worker (a bug in the dispatcher itself) restarts that worker after a backoff (`r
 doubling to `retry_max`), keeping its queue; `restarts` counts it. Either is logged with the sink's
 name, with a traceback (secrets scrubbed) the first time a given place raises, one line after that.
 
+Alertmanager (`Sink.latest_only`) keeps each alert's state, not a log: a sink has one request in flight
+at a time (`SinkWorker.sending`: its worker's and its re-POSTs', so one can never overtake another), each
+POST carries every alert it names in its newest queued state, and a FIRING restored from the outbox is not
+posted while the process has not seen its alert's condition since start (`doubtful`; its row is marked
+delivered: the re-POST tells Alertmanager once it is seen). See `SinkWorker.payload`.
+
 Storm control: the head of a queue waits `group_wait` after it was queued; then everything queued
 behind it is looked at together. When that is more than `storm.threshold` items, they go out as
 ONE grouped message; when fewer, but the sink already got enough in the last `storm.window` to
@@ -70,11 +76,32 @@ class SinkWorker:
         self._sent: deque[float] = deque()  # loop times of events delivered, for storm control
         self._seen: set[tuple[str, str, int]] = set()  # where an unexpected exception came from: see `report`
         self._internal: dict[str, int] = {}  # event id -> attempts the sink raised on (INTERNAL_STRIKES)
+        self._newest: dict[str, OutboxItem] = {}  # alert key -> its newest queued item (latest_only sinks)
+        self.sending = asyncio.Lock()  # held around every request to the sink: the worker's and the re-POSTs'
         self.task: asyncio.Task[None] | None = None
 
     def push(self, item: OutboxItem) -> None:
         self.queue.append(item)
+        self._newest[item.event.alert_key] = item
         self._wake.set()
+
+    def payload(self, batch: Sequence[OutboxItem]) -> list[AlertEvent]:
+        """The events to send for `batch`. A `latest_only` sink gets each alert once, in its newest queued state
+        (an older RESOLVED must not undo a newer FIRING queued behind it, nor a FIRING retried through an outage
+        the RESOLVED queued since), and no FIRING restored from the outbox of an alert this process has not seen
+        firing since start (a replica killed with it pending must not re-open what its peer resolved since)."""
+        if not self.sink.latest_only:
+            return [i.event for i in batch]
+        out: dict[str, AlertEvent] = {}
+        for item in batch:
+            key = item.event.alert_key
+            newest = self._newest.get(key, item)
+            if newest.restored and newest.event.firing and self._owner.doubtful(key):
+                logger.info("restored notification not posted: alert not seen firing since start "
+                            "sink=%s alert=%s event=%s", self.sink.name, key, item.event.event_id)  # fmt: skip
+                continue
+            out.setdefault(key, newest.event)
+        return list(out.values())
 
     async def run(self) -> None:
         while not self._owner.closing.is_set():
@@ -113,9 +140,15 @@ class SinkWorker:
                 await self._finish(expired, EXPIRED)
                 batch = [i for i in batch if i not in expired]
                 continue
-            for item in batch:
-                item.attempts += 1
-            attempt = await self.send([i.event for i in batch])
+            async with self.sending:  # a re-POST in flight lands first; what to send is read after it
+                events = self.payload(batch)
+                if events:
+                    for item in batch:
+                        item.attempts += 1
+                    attempt = await self.send(events)
+            if not events:  # nothing the receiver should be told (payload): done
+                await self._finish(batch, DELIVERED)
+                return
             if attempt.ok:
                 await self._finish(batch, DELIVERED)
                 self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
@@ -193,6 +226,8 @@ class SinkWorker:
             owner.last_failure[self.sink.name] = (items[-1], status, owner.clock.time())
         for item in items:
             self._internal.pop(item.event.event_id, None)
+            if self._newest.get(item.event.alert_key) is item:
+                del self._newest[item.event.alert_key]
 
 
 class Dispatcher:
@@ -200,6 +235,7 @@ class Dispatcher:
         self, store: Store, clock: Clock, storm: StormControl,
         session_factory: Callable[[], aiohttp.ClientSession],
         firing_for: Callable[[str], list[AlertEvent]], durable_wait: float = 10.0,
+        doubtful: Callable[[str], bool] = lambda key: False,
     ) -> None:  # fmt: skip
         self.store, self.clock, self.storm = store, clock, storm
         self.closing = asyncio.Event()
@@ -210,6 +246,7 @@ class Dispatcher:
         self._session_factory = session_factory
         self._session: aiohttp.ClientSession | None = None
         self._firing_for = firing_for
+        self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
         self._tasks: list[asyncio.Task[None]] = []
         self.durable_wait = durable_wait
 
@@ -301,10 +338,11 @@ class Dispatcher:
         """Re-POST the alerts still firing for this sink (Alertmanager), so they do not time out."""
         while not self.closing.is_set():
             await self.sleep(float(getattr(worker.sink, "resend_interval", 60.0)))
-            events = self._firing_for(worker.sink.name)
-            if events and worker.sink.name in self.workers and not self.closing.is_set():
-                attempt = await worker.send(events)
-                self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
+            async with worker.sending:  # never beside the queue's POST: read what fires when it is our turn
+                events = self._firing_for(worker.sink.name)
+                if events and worker.sink.name in self.workers and not self.closing.is_set():
+                    attempt = await worker.send(events)
+                    self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
 
     async def stop(self, grace: float = 2.0) -> None:
         self.closing.set()

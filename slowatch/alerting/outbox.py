@@ -33,6 +33,7 @@ class OutboxItem:
     last_error: str = ""
     queued: float = 0.0  # event-loop time it was queued in memory (0: restored, ready at once)
     born: float | None = None  # Clock.monotonic() when created (set on enqueue): its age for give_up_after
+    restored: bool = False  # read from the outbox at start, decided by an earlier run (SinkWorker.payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ def load_pending(db: Database) -> list[OutboxItem]:
     rows = db.execute(
         "SELECT sink, payload, created, attempts, last_error FROM alert_outbox WHERE status = 'pending' ORDER BY id"
     ).fetchall()
-    return [OutboxItem(s, AlertEvent.from_json(p), c, a, e) for s, p, c, a, e in rows]
+    return [OutboxItem(s, AlertEvent.from_json(p), c, a, e, restored=True) for s, p, c, a, e in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,8 +71,9 @@ class AlertService:
         self._latest: Mapping[str, ProbeResult] = latest if latest is not None else own
         self.suppressor = Suppressor(config)
         self.dispatcher = Dispatcher(
-            store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait
-        )
+            store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait,
+            doubtful=self._doubtful,
+        )  # fmt: skip
         self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue)
         self.health = EndpointHealth(config, self.book, self.suppressor)
         self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
@@ -215,12 +216,24 @@ class AlertService:
 
     # -- sinks ---------------------------------------------------------------------------------
     def _firing_for(self, sink: str) -> list[AlertEvent]:
-        """What to re-post to `sink` (Alertmanager): notified alerts this process has confirmed (`Firing.confirmed`)."""
-        return [
-            f.event
-            for f in self.book.firing.values()
-            if f.notified and f.confirmed and sink in self.book.router.sinks_for(f.event)
-        ]
+        """What to re-post to `sink` (Alertmanager): notified alerts this process has confirmed (`Firing.confirmed`),
+        and once, SLO alerts clearing after it had (`Firing.ends_at`), resolved at the time they will resolve: a
+        future endsAt keeps them active in Alertmanager until then (its resolve_timeout would end them early)."""
+        out = []
+        for f in self.book.firing.values():
+            if not f.notified or sink not in self.book.router.sinks_for(f.event):
+                continue
+            if f.confirmed:
+                out.append(f.event)
+            elif f.ends_at is not None and sink not in f.told_end:
+                f.told_end.add(sink)
+                out.append(f.event.as_resolved(f.ends_at))
+        return out
+
+    def _doubtful(self, key: str) -> bool:
+        """Firing here, but not seen so by this process since it started (or no longer: `Firing.confirmed`)."""
+        f = self.book.firing.get(key)
+        return f is not None and not f.confirmed
 
     async def test_sink(self, name: str) -> Attempt:
         """Send a clearly marked test message to sink `name` now (no outbox, no retries)."""

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from slowatch.alerting import AlertService
@@ -12,6 +18,7 @@ from slowatch.config.schema import Config, RetentionConfig
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.store import Store
 from tests.alerting.fakes import EXPECT_UP, FakeReceiver, Target
+from tests.e2e.harness import free_port
 
 FAST_STORM = {"threshold": 10, "window": "1m", "group_wait": 0, "group_interval": "200ms"}
 FAST_SINK = {"retry_initial": "50ms", "retry_max": "200ms", "timeout": "2s"}
@@ -98,3 +105,67 @@ async def rig(clock: FakeClock) -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
     yield make
     for r in rigs:
         await r.stop()
+
+
+# -- a real Alertmanager (Debian's prometheus-alertmanager) on a loopback port ---------------------------
+BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    if BINARY is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
+        pytest.skip("prometheus-alertmanager is not installed")
+    conf = tmp_path / "am.yml"
+    conf.write_text('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
+    port = free_port()
+    log = (tmp_path / "am.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            BINARY,
+            f"--config.file={conf}",
+            f"--storage.path={tmp_path / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+async def am_alerts(session: aiohttp.ClientSession, url: str) -> list[dict[str, Any]]:
+    async with session.get(f"{url}/api/v2/alerts") as r:
+        assert r.status == 200
+        data: list[dict[str, Any]] = await r.json()
+        return data
+
+
+async def wait_ready(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            try:
+                async with s.get(f"{url}/-/ready") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("alertmanager not ready")
+
+
+@pytest.fixture
+async def am(alertmanager: str) -> AsyncIterator[str]:
+    await wait_ready(alertmanager)
+    yield alertmanager

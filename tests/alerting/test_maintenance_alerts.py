@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from slowatch.clock import FakeClock
+from slowatch.clock import Clock, FakeClock
 from slowatch.config.schema import Config
 from tests.alerting.conftest import http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Target
+from tests.alerting.test_alertmanager_races import NO_DATA, SloReplica, replicas, slo_config, until
 from tests.alerting.test_slo_alerts import SloRig
+
+__all__ = ["replicas"]  # a fixture
 
 
 def iso(ts: float) -> str:
@@ -91,3 +94,31 @@ async def test_an_outage_outlasting_a_window_started_while_paged_is_paged_once_a
         "[RESOLVED] PAGE: shop · avail: error budget burning fast",
     ]
     assert len(receiver.attempts) == 4
+
+
+async def test_an_slo_alert_clearing_when_a_window_starts_is_held_firing_in_alertmanager_too(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, replicas: Callable[[Config, Clock], Awaitable[SloReplica]]
+) -> None:
+    """An SLO alert whose condition is false is told to Alertmanager once with the end it will have, then no
+    longer re-posted (test_alertmanager_races). A window starting meanwhile holds it firing, its resolve_after
+    starting again after the window: it is re-posted as firing again, else Alertmanager would end it inside
+    the window and page it anew if it still fires after."""
+    clock = FakeClock()
+    config = slo_config(tmp_path, "one", target, receiver.url(""), resend="100ms")
+    r = await replicas(config, clock)
+    r.evaluate()
+    clock.advance(2)
+    r.evaluate()
+    await r.probe()
+    r.evaluate()  # clearing: told its end once
+    await until(lambda: any("endsAt" in a for hit in receiver.acked for a in hit.body), "the end told")
+    now = clock.time()
+    window = {"name": "fix", "consumers": ["quiet"], "start": iso(now - 60), "end": iso(now + 1800)}
+    held = slo_config(tmp_path, "one", target, receiver.url(""), resend="100ms", maintenance=[window])
+    await r.slo.reload(held)
+    await r.alerts.reload(held)
+    r.evaluate()
+    assert NO_DATA in r.firing()
+    posts = len(receiver.acked)
+    await receiver.wait_acked(posts + 2)  # re-posted as firing again, every resend_interval
+    assert all("endsAt" not in a for hit in receiver.acked[posts:] for a in hit.body), receiver.acked[posts:]

@@ -10,6 +10,12 @@ a resolved event sets `endsAt`. Firing alerts are re-POSTed every `resend_interv
 dispatcher so Alertmanager does not time them out (its resolve_timeout, 5m by default), but only those this
 process confirmed (`Firing.confirmed`: an endpoint alert while its latest probe failed): a stale "firing"
 from one replica after another resolved the alert would make Alertmanager notify it anew.
+Alertmanager keeps the state of each alert, so it is never told one older than the newest this process
+queued (`latest_only`): each POST carries the newest queued event of every alert it names, re-POSTs never
+run beside a queued POST, and a FIRING restored from the outbox is not posted while this process has not
+seen the alert's condition since it started (dispatcher.py `SinkWorker.payload`). An SLO alert whose
+condition is false, waiting out `resolve_after`, is re-posted once with endsAt = when it will resolve, then
+not again (service.py `AlertService._firing_for`).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ def am_alert(
 class AlertmanagerSink(Sink):
     kind = "alertmanager"
     always_batch = True
+    latest_only = True
 
     def __init__(self, name: str, config: AlertmanagerSinkConfig, external_url: str | None) -> None:
         super().__init__(name, config, external_url)

@@ -48,10 +48,13 @@ class Request:
 
 
 class Sink(ABC):
-    """One configured sink. `always_batch`: every ready item goes in one request (Alertmanager)."""
+    """One configured sink. `always_batch`: every ready item goes in one request (Alertmanager).
+    `latest_only`: the receiver keeps each alert's state, not a log of events (Alertmanager): each request
+    carries every alert it names in its newest state (`SinkWorker.payload`)."""
 
     kind: ClassVar[str]
     always_batch: ClassVar[bool] = False
+    latest_only: ClassVar[bool] = False
 
     def __init__(self, name: str, config: SinkBase, external_url: str | None) -> None:
         self.name = name
