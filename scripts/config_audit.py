@@ -1,6 +1,6 @@
 """Hostile-value audit of the config loader: every field path, many bad values, one verdict each.
 
-    .venv/bin/python scripts/config_audit.py [--cli N] [--only SUBSTRING] [-v]
+    .venv/bin/python scripts/config_audit.py [--cli N] [--only SUBSTRING] [--limit N] [-v]
 
 The base configs are the README's YAML examples (as tests/config/test_readme_examples.py builds them)
 and config/slowatch.yaml. For every field path present in a base (and every field of each model met
@@ -13,7 +13,8 @@ tabs, a BOM, CRLF, non-UTF-8 bytes, duplicate and unknown names.
 Each case must either load, or raise ConfigError whose every problem has a line, a column and (below
 the top level) a field path, never an exception of another type, and no message may hold the value of
 any environment variable given (all are secrets). `--cli N` also runs `slowatch check` on N cases
-(evenly spread) and requires exit 0 or 2, no "Traceback" and located lines on stderr.
+(evenly spread) and requires exit 0 or 2, no "Traceback" and located lines on stderr. `--limit N` stops
+after the first N cases (a smoke run: tests/test_audit_smoke.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -325,7 +327,7 @@ def run_cli(raw: bytes) -> tuple[str, str]:
         path.write_bytes(raw)
         env = {**os.environ, **ENV}
         proc = subprocess.run(
-            [str(ROOT / ".venv/bin/slowatch"), "check", str(path)], capture_output=True, env=env, timeout=120
+            [sys.executable, "-m", "slowatch", "check", str(path)], capture_output=True, env=env, timeout=120
         )
     err = proc.stderr.decode(errors="replace")
     out = proc.stdout.decode(errors="replace")
@@ -347,13 +349,14 @@ def main() -> int:
     parser.add_argument("--cli", type=int, default=0)
     parser.add_argument("--only", default="")
     parser.add_argument("--full", action="store_true", help="every base's paths, not each path shape once")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many cases (the first ones)")
     parser.add_argument("-v", action="store_true")
     args = parser.parse_args()
     bases = readme_bases()
     started = time.process_time()
     tally: Counter[str] = Counter()
     bugs: list[tuple[str, str, str]] = []
-    collected = [c for c in cases(bases, args.full) if args.only in c[0]]
+    collected = list(islice((c for c in cases(bases, args.full) if args.only in c[0]), args.limit or None))
     for name, raw, mutated in collected:
         kind, detail = verdict(name, raw, mutated)
         tally[kind] += 1

@@ -1,16 +1,18 @@
 """Bad edits reloaded by a real `slowatch run`: each must keep the running config and say why.
 
-    .venv/bin/python scripts/reload_audit.py
+    .venv/bin/python scripts/reload_audit.py [--limit N]
 
 Starts a local HTTP target and `slowatch run` on a temporary config (two endpoints every 1 s), then for
 each hostile edit: writes it, sends SIGHUP, waits for the daemon's verdict in its log, and checks that
 the endpoint series on /metrics are the same, probes went on, `slowatch_config_last_reload_successful`
 is 0, the log names file:line:col and a field, holds no traceback and no secret. A good edit after
-each bad one must apply (a third endpoint appears). Prints one line per case and a summary.
+each bad one must apply (a third endpoint appears). Prints one line per case and a summary. `--limit N`
+runs only the first N edits (a smoke run: tests/test_audit_smoke.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -25,7 +27,6 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-Sentinel-9f8e7d"
 
 
@@ -122,10 +123,13 @@ def wait_for(predicate: object, timeout: float = 20.0) -> bool:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=int, default=0, help="only the first N bad edits")
+    args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     target = server.server_address[1]
-    failures = 0
+    failures = ran = 0
     with tempfile.TemporaryDirectory() as tmp:
         path, log, db = Path(tmp) / "slowatch.yaml", Path(tmp) / "log", Path(tmp) / "d.db"
         listen = free_port()
@@ -134,14 +138,15 @@ def main() -> int:
         env = {**os.environ, "AUDIT_SECRET": SECRET, "AUDIT_NL": "nl-Zq9x\nmore"}
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [str(ROOT / ".venv/bin/slowatch"), "run", "--config", str(path)], stdout=out, stderr=out, env=env
+                [sys.executable, "-m", "slowatch", "run", "--config", str(path)], stdout=out, stderr=out, env=env
             )
         try:
             if not wait_for(lambda: "endpoint=" in _try(metrics, listen), 30):
                 print("daemon did not come up:\n" + log.read_text()[-2000:])
                 return 1
             time.sleep(2)
-            for round_, (name, raw) in enumerate(bad_edits(good)):
+            for round_, (name, raw) in enumerate(bad_edits(good)[: args.limit or None]):
+                ran += 1
                 before = metrics(listen)
                 mark = len(log.read_bytes())
                 path.write_bytes(raw)
@@ -186,7 +191,7 @@ def main() -> int:
             server.shutdown()
         tail = log.read_text(errors="replace")
         print(f"traceback anywhere in the log: {'Traceback' in tail}; exit {proc.returncode}")
-    print(f"{len(bad_edits(good))} bad edits, {failures} failures")
+    print(f"{ran} bad edits, {failures} failures")
     return 1 if failures else 0
 
 

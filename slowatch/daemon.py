@@ -12,13 +12,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
-import signal
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -32,12 +28,14 @@ from slowatch.config.diff import EndpointChanges
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.isolated import reloader
 from slowatch.config.schema import Config
+from slowatch.lifecycle import Lifecycle
 from slowatch.metrics import ProbeMetrics, SelfMetrics
 from slowatch.metrics.cluster_labels import LabelledRegistry
 from slowatch.metrics.fleet import FleetMetrics
 from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.reload import SETTLE, ConfigReloader
+from slowatch.results import Results
 from slowatch.scheduler import ProbeScheduler
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
@@ -50,14 +48,6 @@ from slowatch.web.server import fitted_concurrency, fitted_limits, serve
 from slowatch.workers import ProberPool, worker_count
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RunStats:
-    started: float = field(default_factory=time.monotonic)
-    probes: int = 0
-    failures: int = 0
-    reloads: int = 0
 
 
 class Daemon:
@@ -89,46 +79,12 @@ class Daemon:
         self._registry = registry or (LabelledRegistry(labels) if labels else CollectorRegistry())
         self._watch_interval, self._watch_settle = watch_interval, watch_settle
         self._latest: dict[str, ProbeResult] = {}
-        self._listeners = list(listeners or [])
-        self._unprobed = {ep.name for ep in config.endpoints if ep.enabled}
-        self._stats = RunStats()
-        self._stop = asyncio.Event()
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._lifecycle = Lifecycle()
         self._runner: web.AppRunner | None = None
         self._ready = False
         self._scheduling = False
-        self._store = Store(
-            config.server.database, clock=self._clock, retention=config.server.retention,
-            observe_write=self._observe_write,
-        )  # fmt: skip
         thresholds = [s.threshold for c in config.consumers for s in c.slos if s.threshold is not None]
         self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics, thresholds, labels)
-        self._scheduler: ProbeScheduler | ProberPool
-        self._concurrency = fitted_concurrency(config.server.max_concurrency)  # (to the open-file limit)
-        workers = worker_count(config.server.probe_workers, config.endpoints)
-        if workers:
-            self._scheduler = ProberPool(
-                workers,
-                on_result=self.on_result,
-                observe_lag=self._observe_lag,
-                on_skipped=self._on_skipped,
-                on_missed=self._on_missed,
-                max_concurrency=self._concurrency,
-                jitter=config.server.jitter,
-                log_format=config.server.log_format,
-                event_loop=config.server.event_loop,
-                on_restart=self._on_worker_restart,
-                shards=self._view.shards,
-            )
-        else:
-            self._scheduler = ProbeScheduler(
-                self._probe,
-                max_concurrency=self._concurrency,
-                jitter=config.server.jitter,
-                observe_lag=self._observe_lag,
-                on_skipped=self._on_skipped,
-                on_missed=self._on_missed,
-            )
         self._self_metrics = SelfMetrics(
             self._registry,
             pending_writes=lambda: float(self._store.pending),
@@ -138,6 +94,11 @@ class Daemon:
             store_write_errors=lambda: float(self._store.write_errors),
             store_dropped=lambda: float(self._store.dropped),
         )
+        metrics = self._self_metrics
+        self._store = Store(
+            config.server.database, clock=self._clock, retention=config.server.retention,
+            observe_write=metrics.write_duration.observe,
+        )  # fmt: skip
         self._slo = SloService(config, self._store, self._clock)
         self._registry.register(self._slo.collector())
         self._registry.register(FleetMetrics(lambda: self._view.shards, self._config_sha256))
@@ -145,6 +106,25 @@ class Daemon:
             config, self._store, self._clock, snapshot_source=lambda: self._slo.snapshot, latest=self._latest
         )
         self._registry.register(self._alerts.collector())
+        self._results = Results(
+            self._store, self._probe_metrics, self._slo, self._alerts, latest=self._latest,
+            unprobed={ep.name for ep in config.endpoints if ep.enabled}, listeners=listeners or (),
+        )  # fmt: skip
+        self._scheduler: ProbeScheduler | ProberPool
+        self._concurrency = fitted_concurrency(config.server.max_concurrency)  # (to the open-file limit)
+        workers = worker_count(config.server.probe_workers, config.endpoints)
+        if workers:
+            self._scheduler = ProberPool(
+                workers, on_result=self._results.observe, observe_lag=metrics.lag.observe,
+                on_skipped=metrics.skipped_run, on_missed=metrics.missed_run, max_concurrency=self._concurrency,
+                jitter=config.server.jitter, log_format=config.server.log_format, event_loop=config.server.event_loop,
+                on_restart=metrics.worker_restarts.inc, shards=self._view.shards,
+            )  # fmt: skip
+        else:
+            self._scheduler = ProbeScheduler(
+                self._probe, max_concurrency=self._concurrency, jitter=config.server.jitter,
+                observe_lag=metrics.lag.observe, on_skipped=metrics.skipped_run, on_missed=metrics.missed_run,
+            )  # fmt: skip
         self._session: aiohttp.ClientSession | None = None
         self._ctx: ProbeContext | None = None
         self._revision = 0  # reloads switched to (or tried): the next one's changes carry the next number
@@ -200,27 +180,12 @@ class Daemon:
 
     # --- the probe path ----------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
-        """Every attempt goes to history; final results drive metrics and state. O(1), no awaits."""
-        self._store.record(result)
-        if not result.final:
-            return
-        self._stats.probes += 1
-        if not result.ok:
-            self._stats.failures += 1
-        self._latest[result.endpoint] = result
-        if self._unprobed:
-            self._unprobed.discard(result.endpoint)
-            if not self._unprobed:
-                gc.freeze()  # every endpoint's long-lived state now exists: keep it out of GC scans too
-        self._probe_metrics.observe(result)
-        self._slo.observe(result)
-        self._alerts.observe(result)
-        for listener in self._listeners:
-            listener(result)
+        """Every attempt goes to history; final results drive metrics and state (results.py). O(1), no awaits."""
+        self._results.observe(result)
 
     async def _probe(self, endpoint: Endpoint, revision: int) -> None:
         assert self._ctx is not None
-        await run_probe(endpoint, self._ctx, self.on_result, revision)
+        await run_probe(endpoint, self._ctx, self._results.observe, revision)
 
     async def probe_all_once(self) -> list[ProbeResult]:
         """Probe every enabled endpoint once, concurrently within the bound (`slowatch run --once`)."""
@@ -230,24 +195,9 @@ class Daemon:
 
         async def one(ep: Endpoint) -> ProbeResult:
             async with slots:
-                return await run_probe(ep, ctx, self.on_result)
+                return await run_probe(ep, ctx, self._results.observe)
 
         return list(await asyncio.gather(*(one(ep) for ep in self._config.endpoints if ep.enabled)))
-
-    def _observe_lag(self, seconds: float) -> None:
-        self._self_metrics.lag.observe(seconds)
-
-    def _observe_write(self, seconds: float) -> None:
-        self._self_metrics.write_duration.observe(seconds)
-
-    def _on_skipped(self, name: str) -> None:
-        self._self_metrics.skipped_run(name)
-
-    def _on_worker_restart(self) -> None:
-        self._self_metrics.worker_restarts.inc()
-
-    def _on_missed(self, name: str) -> None:
-        self._self_metrics.missed_run(name)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, schedule: bool = True, serve: bool = True) -> None:
@@ -278,7 +228,7 @@ class Daemon:
         if self._reloader is not None:
             await self._reloader.prime()  # (also the sha256 of slowatch_config_info)
             if schedule and self._watch_interval > 0:
-                self._spawn(self._reloader.watch(self._watch_interval, self._watch_settle))
+                self._lifecycle.spawn(self._reloader.watch(self._watch_interval, self._watch_settle))
         self._ready = True
         # Everything built so far lives for the whole run: keep it out of the cyclic GC's scans, which
         # otherwise cost 70-130 ms pauses at 1,000 SLOs (benchmarks/slo_refresh.py). The young generation is
@@ -303,33 +253,24 @@ class Daemon:
         self._runner, site = await serve(app, server.host, server.port, limits)
         self.bound_port = site.port
 
-    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
-        task: asyncio.Task[object] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def request_stop(self) -> None:
-        if self._stop.is_set():
-            logger.warning("second stop signal: exiting now")
-            os._exit(1)
-        self._stop.set()
+        """Stop `run()`; a second request exits the process at once (lifecycle.py)."""
+        self._lifecycle.request_stop()
 
     def install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        """SIGTERM/SIGINT stop, SIGHUP reloads."""
+        self._lifecycle.install_signal_handlers(self.reload)
 
     async def stopped(self) -> None:
         """Returns once a stop was requested."""
-        await self._stop.wait()
+        await self._lifecycle.stopped()
 
     async def run(self) -> None:
         """Start, serve until SIGTERM/SIGINT, then stop cleanly."""
         await self.start()
         self.install_signal_handlers()
         try:
-            await self._stop.wait()
+            await self._lifecycle.stopped()
         finally:
             await self.stop()
 
@@ -339,16 +280,13 @@ class Daemon:
         cancelled = await self._scheduler.stop(grace)
         await self._alerts.stop()
         await self._slo.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=2.0)
+        await self._lifecycle.cancel_tasks(wait=2.0)
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
             await self._session.close()
         await self._store.close()
-        s = self._stats
+        s = self._results.stats
         logger.info(
             "slowatch stopped uptime=%.0fs probes=%d failures=%d reloads=%d cancelled_in_flight=%d",
             time.monotonic() - s.started, s.probes, s.failures, s.reloads, cancelled,
@@ -387,7 +325,7 @@ class Daemon:
 
     def _reloaded(self, ok: bool) -> None:
         if ok:
-            self._stats.reloads += 1
+            self._results.stats.reloads += 1
         self._self_metrics.config_loaded(ok, self._clock.time())
 
     def _apply(self, new: Config, changes: EndpointChanges, want: int) -> None:
@@ -395,11 +333,8 @@ class Daemon:
         say_waiting(self._config, new, want, self._scheduler.workers)
         self._config = new
         added, removed, changed = self._scheduler.update(list(new.endpoints), changes)
-        for ep in changes.upserts:
-            if not ep.enabled:
-                self._latest.pop(ep.name, None)
-        for name in changes.removed:
-            self._latest.pop(name, None)
+        self._results.forget(ep.name for ep in changes.upserts if not ep.enabled)
+        self._results.forget(changes.removed)
         logger.info("config reloaded added=%d removed=%d changed=%d", added, removed, changed)
 
 

@@ -57,6 +57,26 @@ def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "2 error(s)" in err
 
 
+def test_check_names_defaults_timeout_when_it_is_too_long_for_an_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cause is `defaults.timeout`, not the endpoint entry that takes it (an endpoint with its own is its own)."""
+    bad = write(
+        tmp_path,
+        "defaults:\n  interval: 30s\n  timeout: 10s\nendpoints:\n"
+        "  - {name: fast, kind: http, url: 'http://x/', interval: 5s}\n"
+        "  - {name: own, kind: http, url: 'http://y/', interval: 5s, timeout: 6s}\n"
+        "  - {name: plain, kind: http, url: 'http://z/'}\n",
+    )
+    assert main(["check", str(bad)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{bad}:3:12 defaults.timeout: must be shorter than the interval (10s >= 5s) for endpoints[0] 'fast', "
+        "which does not set its own timeout",
+        f"{bad}:6:70 endpoints[1].timeout: must be shorter than the interval (6s >= 5s)",
+        f"{bad}: 2 error(s)",
+    ]
+
+
 def test_bad_run_flags_are_one_line_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write(tmp_path, "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:9/'}\n")
     for flag, value, expected in (

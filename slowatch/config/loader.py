@@ -62,17 +62,25 @@ def _child(node: Any, key: str | int) -> tuple[bool, Any]:
 LONG_QUOTE = 100
 """Quoted values in a message longer than this many characters are shortened (`_shorten`)."""
 _QUOTED = re.compile(rf"'(?:[^'\\\n]|\\.){{{LONG_QUOTE},}}'|\"(?:[^\"\\\n]|\\.){{{LONG_QUOTE},}}\"")
+_VALUE = re.compile(r"""(?:(?<!\w)|(?=.(?:\W|$)))(?:'(?:[^'\\\n]|\\.)*+'?|"(?:[^"\\\n]|\\.)*+"?)""")
+"""A quoted value as repr writes it, from its opening quote to its closing one (or, unclosed, to the line's end);
+a quote inside a word (`slowatch's`) opens none."""
 
 
 def _shorten(message: str) -> str:
     """`'aaaa…aa' (100000 characters)` for each quoted value longer than LONG_QUOTE: a 1 MB value rejected
-    was echoed whole, a 1 MB line in check's output and the daemon's log."""
+    was echoed whole, a 1 MB line in check's output and the daemon's log.
+
+    One pass: each value is consumed whole, so the text between two values is never taken for one, and a
+    message full of quotes that never close costs its length, not its length squared."""
 
     def cut(match: re.Match[str]) -> str:
         quoted = match.group(0)
+        if len(quoted) < LONG_QUOTE + 2 or not _QUOTED.fullmatch(quoted):
+            return quoted  # short, or not closed
         return f"{quoted[:41]}…{quoted[-11:]} ({len(quoted) - 2} characters)"
 
-    return _QUOTED.sub(cut, message) if len(message) > LONG_QUOTE else message
+    return _VALUE.sub(cut, message) if len(message) > LONG_QUOTE else message
 
 
 def _escaped(secret: str) -> set[str]:

@@ -153,6 +153,10 @@ class ServerConfig(Model):
         return int(self.listen.rpartition(":")[2])
 
 
+DEFAULTED = {"interval": "30s", "timeout": "5s"}
+"""Endpoint fields filled from `defaults` when an endpoint does not set them, with the built-in default."""
+
+
 class Defaults(Model):
     interval: Interval = 30.0
     timeout: Timeout = 5.0
@@ -186,8 +190,8 @@ class Config(Model):
         for ep in endpoints:
             if isinstance(ep, dict):
                 ep = dict(ep)
-                ep.setdefault("interval", defaults.get("interval", "30s"))
-                ep.setdefault("timeout", defaults.get("timeout", "5s"))
+                for key, builtin in DEFAULTED.items():
+                    ep.setdefault(key, defaults.get(key, builtin))
                 alerts = defaults.get("alerts")
                 if isinstance(alerts, dict) and isinstance(ep.get("alerts", {}), dict):
                     ep["alerts"] = {**alerts, **ep.get("alerts", {})}  # endpoint keys win
@@ -201,4 +205,4 @@ class Config(Model):
         raise KeyError(name)
 
 
-__all__ = ["Config", "Defaults", "MetricsConfig", "RetentionConfig", "ServerConfig"]
+__all__ = ["DEFAULTED", "Config", "Defaults", "MetricsConfig", "RetentionConfig", "ServerConfig"]

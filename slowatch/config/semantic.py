@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from slowatch.config.checks import CHECKS
-from slowatch.config.schema import Config
+from slowatch.config.schema import DEFAULTED, Config
 from slowatch.config.yamlnodes import Path
 
 if TYPE_CHECKING:
@@ -22,8 +22,24 @@ def run_checks(report: Report, config: Config, original: Callable[[Path], Path |
             mapped = original(tuple(path))
             if mapped is None:
                 continue
+            mapped, message = _where_written(report, mapped, message)
             shown, found, _ = report.resolve(mapped, keep_leaf=True)
             report.add(shown, found, message)
+
+
+def _where_written(report: Report, path: Path, message: str) -> tuple[Path, str]:
+    """A problem with a value an endpoint takes from `defaults` (`Config._apply_defaults`) is where that value
+    is written: `defaults.timeout`, naming the endpoint, not the endpoint's entry, which does not hold it."""
+    if len(path) != 3 or path[0] != "endpoints" or path[2] not in DEFAULTED or report.value_at(path)[0]:
+        return path, message
+    field = path[2]
+    origin: Path = ("defaults", field)
+    if not report.value_at(origin)[0]:
+        return path, message  # the built-in default: the endpoint's entry is the place to set its own
+    _, entry = report.value_at(path[:2])
+    name = entry.get("name") if isinstance(entry, dict) else None
+    named = f" {name!r}" if isinstance(name, str) else ""
+    return origin, f"{message} for endpoints[{path[1]}]{named}, which does not set its own {field}"
 
 
 def check_the_rest(report: Report, errors: list[ErrorDetails]) -> None:

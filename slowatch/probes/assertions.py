@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slowatch.config.endpoints import JSON_PATH_STEP, BodyAssertion, HttpExpect
-from slowatch.probes.failures import show
+from slowatch.models import Outcome
+from slowatch.probes.failures import Failure, show
 
 _STEP = re.compile(JSON_PATH_STEP)
 _MISSING = object()
@@ -44,6 +45,22 @@ def check_headers(expect: HttpExpect, headers: Mapping[str, str]) -> str | None:
             return f"header {name} is missing"
         if not re.search(pattern, value):
             return f"header {name} was {show(value)}, expected /{pattern}/"
+    return None
+
+
+def check_response(
+    expect: HttpExpect, status: int, headers: Mapping[str, str], too_large: bool, limit: int
+) -> Failure | None:
+    """The status, then the headers, then the body's size (`too_large`: over `limit` bytes): the first that
+    fails as (outcome, message), None when all hold (the body's assertions are the caller's)."""
+    failed = check_status(expect, status)
+    if failed is not None:
+        return Outcome.HTTP_STATUS, failed
+    failed = check_headers(expect, headers)
+    if failed is not None:
+        return Outcome.ASSERTION_FAILED, failed
+    if too_large:
+        return Outcome.BODY_TOO_LARGE, f"body larger than max_body_size ({limit} bytes)"
     return None
 
 
@@ -153,4 +170,13 @@ def check_body(assertions: Sequence[BodyAssertion], body: bytes, charset: str | 
     return None
 
 
-__all__ = ["MISSING", "BodyChecker", "check_body", "check_headers", "check_status", "json_path_get", "status_matches"]
+__all__ = [
+    "MISSING",
+    "BodyChecker",
+    "check_body",
+    "check_headers",
+    "check_response",
+    "check_status",
+    "json_path_get",
+    "status_matches",
+]

@@ -26,7 +26,7 @@ from yarl import URL
 from slowatch.config.concealed import concealed_of
 from slowatch.config.endpoints import HttpEndpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.probes.assertions import check_body, check_headers, check_status
+from slowatch.probes.assertions import check_body, check_response
 from slowatch.probes.certs import TlsSettings, load_error
 from slowatch.probes.failures import Failure, classify, classify_os_error, payload_failure, short
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
@@ -214,14 +214,9 @@ async def _exchange(
         body, too_large = await read_bounded(resp, limit, endpoint.method)
         recorder.stop("transfer")
         seen.reading_body = False
-        failed = check_status(endpoint.expect, resp.status)
-        if failed is not None:
-            return Outcome.HTTP_STATUS, failed
-        failed = check_headers(endpoint.expect, resp.headers)
-        if failed is not None:
-            return Outcome.ASSERTION_FAILED, failed
-        if too_large:
-            return Outcome.BODY_TOO_LARGE, f"body larger than max_body_size ({limit} bytes)"
+        head = check_response(endpoint.expect, resp.status, resp.headers, too_large, limit)
+        if head is not None:
+            return head
         failed = check_body(endpoint.expect.body, bytes(body), resp.charset)
         if failed is not None:
             return Outcome.ASSERTION_FAILED, failed

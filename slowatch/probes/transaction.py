@@ -25,7 +25,7 @@ from yarl import URL
 from slowatch.config.concealed import build_concealed
 from slowatch.config.transaction import STEP_REF, Extract, Step, TransactionEndpoint
 from slowatch.models import Outcome, ProbeResult
-from slowatch.probes.assertions import MISSING, BodyChecker, check_headers, check_status, json_path_get
+from slowatch.probes.assertions import MISSING, BodyChecker, check_response, json_path_get
 from slowatch.probes.certs import TlsSettings, load_error
 from slowatch.probes.failures import Failure
 from slowatch.probes.http import NO_CLIENT_TIMEOUT, ProbeRequest, classify_http, keep_host_at_origin, read_bounded
@@ -157,14 +157,9 @@ async def _step(
         run.reading = True
         body, too_large = await read_bounded(resp, endpoint.max_body_size, step.method)
         run.reading = False
-        failed = check_status(step.expect, resp.status)
-        if failed is not None:
-            return Outcome.HTTP_STATUS, failed
-        failed = check_headers(step.expect, resp.headers)
-        if failed is not None:
-            return Outcome.ASSERTION_FAILED, failed
-        if too_large:
-            return Outcome.BODY_TOO_LARGE, f"body larger than max_body_size ({endpoint.max_body_size} bytes)"
+        head = check_response(step.expect, resp.status, resp.headers, too_large, endpoint.max_body_size)
+        if head is not None:
+            return head
         checker = BodyChecker(bytes(body), resp.charset)
         for assertion in step.expect.body:
             failed = checker.check(assertion)

@@ -21,9 +21,14 @@ def test_timeout_must_be_shorter_than_the_interval(errors: Errors) -> None:
     assert errors(text) == ["6:14 endpoints[0].timeout: must be shorter than the interval (5s >= 5s)"]
 
 
-def test_timeout_from_defaults_is_located_at_the_endpoint(errors: Errors) -> None:
+def test_timeout_from_defaults_is_located_at_defaults(errors: Errors) -> None:
     text = "defaults:\n  timeout: 10s\nendpoints:\n" + HTTP.format(name="a") + "    interval: 5s\n"
-    assert errors(text) == ["4:5 endpoints[0].timeout: must be shorter than the interval (10s >= 5s)"]
+    assert errors(text) == [
+        "2:12 defaults.timeout: must be shorter than the interval (10s >= 5s) for endpoints[0] 'a', "
+        "which does not set its own timeout"
+    ]
+    builtin = "endpoints:\n" + HTTP.format(name="a") + "    interval: 3s\n"  # the built-in 5s: no `defaults` line
+    assert errors(builtin) == ["2:5 endpoints[0].timeout: must be shorter than the interval (5s >= 3s)"]
 
 
 def test_timeout_must_be_positive(errors: Errors) -> None:

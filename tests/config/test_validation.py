@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slowatch.config.loader import format_path
+from slowatch.config.loader import _shorten, format_path
 from slowatch.probes.registry import KINDS
 from tests.config.conftest import Errors
 
@@ -159,3 +159,25 @@ def test_a_huge_rejected_value_is_shortened_in_its_message(errors: Errors, field
     assert found[0].startswith(start.format()), found[0][:200]
     assert all(len(problem) < 400 for problem in found), [p[:200] for p in found]
     assert f"({length} characters)" in found[0], found[0][:400]
+
+
+def test_shortening_a_message_full_of_unclosed_quotes_takes_one_pass() -> None:
+    """Each start at one of 400,000 quotes scanned to the end of the message: hours. Now one pass, unchanged."""
+    hostile = "got '" + "\\'" * 200_000 + '\ngot "' + '\\"' * 200_000
+    assert _shorten(hostile) == hostile
+    many = " ".join([repr("v" * 300)] * 2_000 + ["'" + "\\'" * 100_000])  # long values, then an unclosed one
+    shortened = "'" + "v" * 40 + "…" + "v" * 10 + "' (300 characters)"
+    assert _shorten(many) == " ".join([shortened] * 2_000 + ["'" + "\\'" * 100_000])
+
+
+def test_shortening_cuts_values_and_never_the_text_between_them() -> None:
+    long_a, long_b = "a" * 150, "b" * 150
+    between = "got 'ab' but " + "x" * 120 + " expected 'cd'"
+    assert _shorten(between) == between  # was: `got 'ab' but xxx… expected ' (135 characters)cd'`
+    clash = f"'{long_a}' would clash with slowatch's own '{long_b}' label"
+    assert _shorten(clash) == (
+        f"'{'a' * 40}…{'a' * 10}' (150 characters) would clash with slowatch's own '{'b' * 40}…{'b' * 10}' "
+        "(150 characters) label"
+    )
+    quoted = repr("it's " + long_b)  # "it's bbb…": repr's double quotes, an apostrophe inside
+    assert _shorten(f"(got {quoted})") == f'(got "it\'s {"b" * 35}…{"b" * 10}" (155 characters))'
