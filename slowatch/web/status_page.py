@@ -5,7 +5,6 @@ No JavaScript and no external assets (it works air-gapped); it refreshes itself 
 
 from __future__ import annotations
 
-import time
 from html import escape
 from urllib.parse import quote
 
@@ -43,7 +42,7 @@ def _age(ts: float, now: float) -> str:
 
 async def index(request: web.Request) -> web.Response:
     view = request.app[VIEW]
-    now = time.time()
+    now = view.now()  # the daemon's Clock (a stepped clock, a FakeClock in tests), as every other figure
     rows = []
     for ep in view.config.endpoints:
         r = view.latest.get(ep.name)
