@@ -132,6 +132,7 @@ def collect(config: Config, conn: sqlite3.Connection, args: argparse.Namespace, 
         if (args.consumer and d.consumer != args.consumer) or (args.slo and d.name != args.slo):
             continue
         label, start, end, length, tz = _period(d, args, now)
+        calendar = args.month is not None or (args.window is None and isinstance(d.window, CalendarPeriod))
         out.append(
             slo_figures(
                 conn,
@@ -143,6 +144,7 @@ def collect(config: Config, conn: sqlite3.Connection, args: argparse.Namespace, 
                 tz=tz,
                 objective=objective,
                 maintenance=_maintenance(config, d),
+                zone=tz.key if calendar else "",
             )
         )
     return out

@@ -157,7 +157,8 @@ class SloAlerts:
         remaining = st.budget_remaining
         failing, failing_total = self._failing(st)
         return {
-            "objective": st.objective, "slo_window": st.window, "sli": st.sli, "budget_remaining": remaining,
+            "objective": st.objective, "slo_window": st.window, "time_zone": st.time_zone or None,
+            "sli": st.sli, "budget_remaining": remaining,
             "budget_consumed": None if remaining is None else 1.0 - remaining,
             "time_to_exhaustion": st.time_to_exhaustion, "failing": failing, "failing_total": failing_total,
         }  # fmt: skip

@@ -55,11 +55,13 @@ def bounds_for(d: SloDef, month: Month | None, now: float) -> tuple[float, float
 
 
 def period_label(d: SloDef, month: Month | None, now: float) -> str:
+    """'November 2026 (Asia/Kathmandu)', 'month from 01 Nov 2026 (Asia/Kathmandu)', 'the last 30d'."""
     if month is not None:
-        return dt.date(month[0], month[1], 1).strftime("%B %Y")
+        return f"{dt.date(month[0], month[1], 1).strftime('%B %Y')} ({_tz(d).key})"
     start, _ = period(d, now)
     if isinstance(d.window, CalendarPeriod):
-        return f"{d.window.unit} from {dt.datetime.fromtimestamp(start, _tz(d)).strftime('%d %b %Y')}"
+        local = dt.datetime.fromtimestamp(start, _tz(d)).strftime("%d %b %Y")
+        return f"{d.window.unit} from {local} ({_tz(d).key})"
     return f"the last {d.window.label}"
 
 
@@ -134,6 +136,10 @@ def slo_section(
         if f.corrections
         else "<h3 style='margin-top:.8rem'>Budget corrections</h3><p>none</p>"
     )
+    basis = ""  # over the time with data (history.py), as the budget used's share: say so when that is part of it
+    if f.partial and f.sli is not None:
+        basis = (f"<span class='note'>over the {duration_words(f.covered_seconds)} with data"
+                 f"{' so far' if f.running else ''}</span>")  # fmt: skip
     worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>" if f.total else "<p>no data</p>"
     return (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"
@@ -142,7 +148,7 @@ def slo_section(
         f"<div class='figure'><span>objective</span><b>{objective_percent(f.objective)}</b></div>"
         f"<div class='figure'><span>attained</span><b>{sli_percent(f.sli)}</b></div>"
         f"<div class='figure'><span>budget used</span><b>{used_figure(f)}</b></div>"
-        f"<div class='figure'><span>budget as time</span><b>{duration_words(f.budget_seconds)}</b></div>"
+        f"<div class='figure'><span>budget as time</span><b>{duration_words(f.budget_seconds)}</b>{basis}</div>"
         f"<div class='figure'><span>{unit_word(units_of(d))}</span><b>{f.total:,}</b></div></div>"
         f"{chart}<h3 style='margin-top:.8rem'>Worst days</h3>{worst_list}<h3>Incidents</h3>{incidents}{deploys}"
         f"<h3>Maintenance excluded</h3><p>{maintenance}</p>{fixes}</div>"

@@ -25,7 +25,7 @@ from slowatch.slo.display import sli_words, units_of
 from slowatch.slo.ledger import Ledger
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule, any_active
 from slowatch.slo.snapshot import SloStatus, Snapshot, WindowStatus, state_of
-from slowatch.slo.windows import trust_window
+from slowatch.slo.windows import CalendarPeriod, trust_window
 
 Counter = list[int]  # [events, good events], monotonic
 
@@ -281,6 +281,7 @@ class Engine:
             trust_total=ledger.sums[trust][4],
             data_since=ledger.data_since(sums),
             data_seconds=ledger.data_seconds(sums, now),
+            time_zone=d.window.timezone if isinstance(d.window, CalendarPeriod) else "",
             measures=self._words[d.key][0],
             units=self._words[d.key][1],
         )

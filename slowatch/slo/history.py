@@ -5,10 +5,12 @@ each SLO's fingerprint, so the report agrees with the daemon's own numbers; and 
 `incidents` table. Takes a plain read-only sqlite3 connection: the daemon may be running.
 
 A period counts the coarse cells (1 h, or 15 min for zones with sub-hour offsets) that start
-inside it, so `--window 30d` starts at the first whole cell. Budget-as-time is the ratio times the
-period's full length (745 h for October in Europe/Berlin), also while the period is running; the time
-used is (1 - SLI) x the time the period has data for (its cells holding counted probes, to the end), so
-a gap without probes (or a maintenance window) is neither good nor bad time.
+inside it, so `--window 30d` starts at the first whole cell. Budget as time is over the time the period
+has data for (its cells holding counted probes, to the end; `data_seconds`): the budget (1 - objective) x
+that time, the time used (1 - SLI) x it, so that LEFT is the budget left's share of BUDGET, as LEFT% says.
+A gap without probes (or a maintenance window) is neither good nor bad time. Before session 11 the budget
+was x the period's full length (745 h for October in Europe/Berlin) while the time used was x the time with
+data: early in a month `USED 1m24s  LEFT 3h34m36s` stood next to `exhausted (overspent by 815.5%)`.
 """
 
 from __future__ import annotations
@@ -77,20 +79,35 @@ class SloFigures:
     data_seconds: float | None  # the time the period has data for: its cells with counted probes, to `end`
     corrections: tuple[CorrectionFigure, ...] = ()  # budget corrections touching the SLO in the period
     sli_words: str = ""  # "availability", "latency ≤ 300ms", "journey: serial of checkout/availability, ..."
+    time_zone: str = ""  # a calendar period's IANA zone ("" for a rolling window)
+
+    @property
+    def covered_seconds(self) -> float:
+        """The time the budget as time is over: the time the period has data for, at most the period."""
+        return self.period_seconds if self.data_seconds is None else min(self.period_seconds, self.data_seconds)
+
+    @property
+    def partial(self) -> bool:
+        """Whether data covers only part of the period (the time figures say over how much)."""
+        return self.covered_seconds < self.period_seconds
+
+    @property
+    def running(self) -> bool:
+        """Whether the period is not over at the report's end (a calendar period so far)."""
+        return self.end < self.start + self.period_seconds
 
     @property
     def budget_seconds(self) -> float:
-        """The error budget as time: (1 - objective) x the period."""
-        return (1.0 - self.objective) * self.period_seconds
+        """The error budget as time over the time with data: (1 - objective) x `covered_seconds` (SloStatus)."""
+        return budget.error_budget(self.objective) * self.covered_seconds
 
     @property
     def used_seconds(self) -> float | None:
-        """The bad time so far: (1 - SLI) x the time the period has data for (`data_seconds`), not x the whole
+        """The bad time: (1 - SLI) x the time the period has data for (`data_seconds`), not x the whole
         period, nor x the time since its first data: a gap without probes is not in it (SloStatus.time_left)."""
         if self.sli is None:
             return None
-        covered = self.period_seconds if self.data_seconds is None else min(self.period_seconds, self.data_seconds)
-        return (1.0 - self.sli) * covered
+        return (1.0 - self.sli) * self.covered_seconds
 
     @property
     def left_seconds(self) -> float | None:
@@ -110,7 +127,9 @@ def slo_figures(
     objective: float | None = None,
     maintenance: tuple[str, ...] = (),
     worst: int = 3,
+    zone: str = "",
 ) -> SloFigures:
+    """`zone`: a calendar period's time zone, for the figures to name (`tz` groups the days)."""
     rows = conn.execute(
         "SELECT start, good, total, excluded, good_slices, slices FROM slo_cells "
         "WHERE fingerprint = ? AND layer = 'c' AND start >= ? AND start < ? ORDER BY start",
@@ -168,6 +187,7 @@ def slo_figures(
         data_seconds=covered if total_ev else None,
         corrections=correction_figures(conn, d, start, end),
         sli_words=sli_words(d),
+        time_zone=zone,
     )
 
 

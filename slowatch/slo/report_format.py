@@ -20,7 +20,7 @@ from slowatch.untrusted import one_line
 CSV_COLUMNS = (
     "consumer", "slo", "period", "start", "end", "state", "objective_percent", "sli_percent", "good", "total",
     "excluded_events", "budget_total_seconds", "budget_used_seconds", "budget_left_seconds", "budget_used_ratio",
-    "budget_remaining_ratio", "incidents", "corrections", "corrected_bad_units",
+    "budget_remaining_ratio", "incidents", "corrections", "corrected_bad_units", "data_seconds",
 )  # fmt: skip
 
 
@@ -50,6 +50,20 @@ def span(seconds: float | None) -> str:
     if 0 < seconds < 0.5:  # 99.9999999% of 7d: 0.6 ms of budget, not "0s"
         return "under 1s"
     return format_duration(round(seconds))
+
+
+def period_words(f: SloFigures) -> str:
+    """The period, naming a calendar period's time zone: 'month 2026-11 (Asia/Kathmandu)'."""
+    return f"{f.period} ({f.time_zone})" if f.time_zone else f.period
+
+
+def budget_span(f: SloFigures) -> str:
+    """BUDGET: the budget as time over the time with data, saying so when that is part of the period:
+    '7m12s (12h with data so far)'; USED and LEFT are over the same time, so LEFT is LEFT% of it."""
+    text = span(f.budget_seconds)
+    if f.partial and f.sli is not None:
+        text += f" ({span(f.covered_seconds)} with data{' so far' if f.running else ''})"
+    return text
 
 
 def collecting_words(f: SloFigures) -> str:
@@ -110,7 +124,7 @@ def csv_row(f: SloFigures) -> list[object]:
         r(f.objective * 100, 4), r(None if f.sli is None else f.sli * 100, 4), f.good, f.total, f.excluded_events,
         r(f.budget_seconds, 1), r(f.used_seconds, 1), r(f.left_seconds, 1), r(f.budget_used, 6),
         r(f.budget_remaining, 6), len(f.incidents), len(f.corrections),
-        sum(c.bad_units_returned for c in f.corrections if not c.revoked),
+        sum(c.bad_units_returned for c in f.corrections if not c.revoked), r(f.data_seconds, 1),
     ]  # fmt: skip
 
 
@@ -142,10 +156,10 @@ def table(figures: list[SloFigures]) -> str:
         (
             f.consumer,
             f.slo,
-            f.period,
+            period_words(f),
             objective_pct(f.objective),
             pct(f.sli),
-            span(f.budget_seconds),
+            budget_span(f),
             used_span(f),
             left_span(f),
             left_words(f),
@@ -186,7 +200,7 @@ def markdown(figures: list[SloFigures]) -> str:
             ok = f.state is SloState.OK and (f.budget_remaining or 0.0) >= 0  # else the status says it in words
             left = f"{left_span(f)} ({left_words(f)})" if ok else left_span(f)
             out.append(
-                f"| {f.slo} | {f.period} | {objective_pct(f.objective)} | {pct(f.sli)} | {span(f.budget_seconds)} "
+                f"| {f.slo} | {period_words(f)} | {objective_pct(f.objective)} | {pct(f.sli)} | {budget_span(f)} "
                 f"| {used_span(f)} | {left} | {verdict(f)} |"
             )
         out.append("")
@@ -215,6 +229,6 @@ def markdown(figures: list[SloFigures]) -> str:
 
 
 __all__ = [
-    "CSV_COLUMNS", "STATE_WORDS", "correction_line", "csv_row", "left_words", "markdown", "objective_pct", "pct",
-    "span", "state_text", "table", "verdict",
+    "CSV_COLUMNS", "STATE_WORDS", "budget_span", "correction_line", "csv_row", "left_words", "markdown",
+    "objective_pct", "pct", "period_words", "span", "state_text", "table", "verdict",
 ]  # fmt: skip

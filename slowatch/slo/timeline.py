@@ -3,12 +3,13 @@
 Functions take a plain sqlite3 connection (the store's reader thread hands one over via
 `db.conn`; `slowatch report` opens the file read-only), so the page and the report agree.
 
-Burn-down: the period's error budget is (1 - objective) x its units: for a rolling window the units it
-holds (so the line ends at the engine's budget remaining), for a calendar period the units the whole
-period is expected to hold (those so far, scaled from the time they cover to the period's length);
-each coarse cell with data spends its bad units. The ideal line spends the budget evenly: 1 at the period's start, 0
-at its end. A rolling window's period ends now; a calendar one's at the period's end, so the x axis
-shows the whole month while the line stops at now.
+Burn-down: the period's error budget is (1 - objective) x the units it holds so far, for a rolling window
+and a calendar period alike, so the line ends at the budget left every other figure shows (the ratio:
+1 - (1 - SLI) / (1 - objective)); each coarse cell with data spends its bad units. Before session 11 a
+calendar period's budget was the units the whole period was expected to hold, and 12 hours into a month the
+line ended at 99.1 % next to a card reading 44.4 %. The ideal line spends that budget evenly: 1 at the
+period's start, 0 at now (a rolling window's period ends now; a calendar one's x axis shows the whole month
+while the line and the ideal stop at now).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from slowatch.slo.budget import too_few_events
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.history import incidents
 from slowatch.slo.maintenance import OneOff, Recurring, Rule
-from slowatch.slo.windows import CalendarPeriod
 
 Span = tuple[float, float, str]  # start, end, label
 
@@ -105,14 +105,15 @@ class BurnDown:
     end: float  # the period's end (now for a rolling window)
     now: float
     points: tuple[tuple[float, float], ...]  # (time, budget remaining as a ratio of the period's budget)
-    budget_units: float  # the period's budget in bad units (expected)
+    budget_units: float  # the period's budget in bad units: (1 - objective) x the units it holds so far
     spent_units: int
     maintenance: tuple[Span, ...]
     outages: tuple[Outage, ...]
     collecting: bool = False  # the period holds too few units for one bad one (the SLO's too_few_events)
 
     def ideal(self, ts: float) -> float:
-        return 1.0 - (ts - self.start) / (self.end - self.start)
+        """Spending the budget of the units so far evenly: 1 at the period's start, 0 now."""
+        return 1.0 - (ts - self.start) / max(1.0, self.now - self.start)
 
 
 def burn_down(
@@ -126,11 +127,7 @@ def burn_down(
     budget_units = 0.0
     spent = 0
     if cells:
-        expected = float(total)  # a rolling window is always whole: what it holds is its budget's base
-        if isinstance(d.window, CalendarPeriod):
-            covered = max(float(cell_len), min(now, end) - cells[0][0])
-            expected = total * (end - start) / covered
-        budget_units = (1.0 - d.objective) * expected
+        budget_units = (1.0 - d.objective) * total  # what the period holds so far, as the budget left's ratio
         points.append((float(cells[0][0]), 1.0))
         for cell_start, good, units, _ in cells:
             spent += units - good

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -142,7 +141,7 @@ async def rollups(request: web.Request) -> web.Response:
     name = _known(request, request.match_info["name"])
     since = q.timestamp("since")
     if since is None:
-        since = time.time() - 7 * 86400
+        since = request.app[VIEW].now() - 7 * 86400  # the daemon's Clock, as every other figure
     rows = await request.app[VIEW].store.read(lambda db: queries.rollups(db, name, since=since))
     return web.json_response(
         {

@@ -105,7 +105,7 @@ def burn_down_svg(
             f"{'≤' if clipped and v == FLOOR else ''}{escape(percent(v, 0))}</text>"
         )
     parts.append(
-        f"<line class='ideal' x1='{x(b.start):.1f}' y1='{y(1.0):.1f}' x2='{x(b.end):.1f}' y2='{y(0.0):.1f}' "
+        f"<line class='ideal' x1='{x(b.start):.1f}' y1='{y(1.0):.1f}' x2='{x(b.now):.1f}' y2='{y(0.0):.1f}' "
         "stroke='#8c959f' stroke-width='1.5' stroke-dasharray='5 4'><title>spending the budget evenly</title></line>"
     )
     if b.now < b.end:

@@ -29,6 +29,7 @@ from slowatch.slo.display import (
     units_of,
 )
 from slowatch.slo.gate import decide
+from slowatch.slo.snapshot import SloStatus
 from slowatch.slo.windows import CalendarPeriod
 from slowatch.store.annotations import Annotation
 from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
@@ -44,6 +45,7 @@ a{color:#0969da}.muted{color:#57606a}.small{font-size:13px}
 .figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:.6rem;margin:.6rem 0}
 .figure{background:#f6f8fa;border-radius:6px;padding:.45rem .6rem}
 .figure b{display:block;font-size:1.15rem}.figure span{font-size:12px;color:#57606a;text-transform:uppercase}
+.figure span.note{display:block;text-transform:none}
 .state{display:inline-block;border-radius:1rem;padding:.05rem .6rem;font-size:13px;font-weight:600;color:#fff}
 .st-ok{background:#2da44e}.st-burning{background:#bf8700}.st-exhausted{background:#cf222e}
 .st-collecting{background:#6e7781}.st-no-data{background:#8c959f}
@@ -80,8 +82,14 @@ def slo_state(s: SloFigure) -> str:
     return state_word(st.state.value, st.budget_remaining, st.burn(3600.0))
 
 
-def _figure(label: str, value: str) -> str:
-    return f"<div class='figure'><span>{escape(label)}</span><b>{escape(value)}</b></div>"
+def _figure(label: str, value: str, note: str = "") -> str:
+    small = f"<span class='note'>{escape(note)}</span>" if note else ""
+    return f"<div class='figure'><span>{escape(label)}</span><b>{escape(value)}</b>{small}</div>"
+
+
+def basis_words(st: SloStatus) -> str:
+    """What a budget as time is over while data covers only part of the window: 'budget of the 12h with data'."""
+    return f"budget of the {duration_words(st.covered_seconds)} with data"
 
 
 def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
@@ -101,9 +109,12 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
         return head + "<p>no data</p></div>"
     left_words = budget_text(st.state.value, st.total, st.objective, st.budget_remaining, units_of(d),
                              st.excluded_events)  # fmt: skip
-    left_time = "n/a"
+    left_time, time_label = "n/a", "budget left as time"
     if st.budget_remaining is not None and st.state.value == "ok":
         left_time = budget_time_words(st.time_left())
+        if st.partial:  # the budget of the time with data so far, so that the time left agrees with the share
+            time_label += ", so far"
+            left_time += f" of {duration_words(st.budget_seconds())}" if (st.time_left() or 0.0) >= 0 else ""
     tte = duration_words(st.time_to_exhaustion) if st.time_to_exhaustion and st.state.value == "ok" else "not burning"
     if state == "exhausted":
         tte = "exhausted"
@@ -111,7 +122,7 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
         [
             _figure("SLI", sli_percent(st.sli) if st.state.value != "no_data" else "no data"),
             _figure("budget left", left_words),
-            _figure("budget left as time", left_time),
+            _figure(time_label, left_time, basis_words(st) if time_label.endswith("so far") else ""),
             _figure("time to exhaustion", tte if st.state.value == "ok" else state),
             _figure(f"{unit} counted", f"{st.total:,}"),
         ]
@@ -130,9 +141,9 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     svg = burn_down_svg(b, chart_title, correction_marks(s.corrections), marks)
     chart = (
         f"<h3 style='margin-top:.8rem'>Burn-down</h3>{svg}"
-        "<div class='small muted'>solid: budget left"
-        f"{' of the whole period' + chr(39) + 's expected budget' if isinstance(d.window, CalendarPeriod) else ''}"
-        " · dashed: spending it evenly · blue: maintenance (excluded) · teal: budget corrections (excluded)"
+        "<div class='small muted'>solid: budget left (of the budget of the units counted so far, as above)"
+        f" · dashed: spending it evenly{' up to now' if isinstance(d.window, CalendarPeriod) else ''}"
+        " · blue: maintenance (excluded) · teal: budget corrections (excluded)"
         " · red: outages"
         f"{' · marks: deploys (purple), incidents (red), notes (grey)' if marks else ''}</div>"
     )

@@ -5,7 +5,6 @@ No JavaScript and no external assets (it works air-gapped); it refreshes itself 
 
 from __future__ import annotations
 
-import time
 from html import escape
 from urllib.parse import quote
 
@@ -36,6 +35,12 @@ def _objective(ratio: object) -> str:
     return objective_percent(ratio) if isinstance(ratio, float) else ""
 
 
+def window_words(s: dict[str, object]) -> str:
+    """An SLO's window, naming a calendar window's time zone as the consumer page does: 'month (Asia/Kathmandu)'."""
+    window, zone = str(s.get("window", "")), s.get("time_zone")
+    return f"{window} ({zone})" if zone else window
+
+
 def _age(ts: float, now: float) -> str:
     sec = max(0, int(now - ts))
     return f"{sec}s ago" if sec < 120 else f"{duration_words(sec)} ago"  # 3h 20m ago, not 200m ago
@@ -43,7 +48,7 @@ def _age(ts: float, now: float) -> str:
 
 async def index(request: web.Request) -> web.Response:
     view = request.app[VIEW]
-    now = time.time()
+    now = view.now()  # the daemon's Clock (a stepped clock, a FakeClock in tests), as every other figure
     rows = []
     for ep in view.config.endpoints:
         r = view.latest.get(ep.name)
@@ -73,7 +78,7 @@ async def index(request: web.Request) -> web.Response:
         slo_rows.append(
             f"<tr><td class='name'><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
             f"<td class='name'>{escape(str(s.get('slo')))}{journey}</td>"
-            f"<td>{_objective(s.get('objective'))}</td><td>{escape(str(s.get('window', '')))}</td>"
+            f"<td>{_objective(s.get('objective'))}</td><td>{escape(window_words(s))}</td>"
             f"<td>{sli_percent(sli) if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
         )
     slo_table = (

@@ -24,12 +24,18 @@ from tests.alerting.fakes import FakeReceiver, Target
 
 
 def shop_config(tmp_path: Path, target: Target, receiver: FakeReceiver, **policy: Any) -> Config:
+    """`policy`: the alerting section's overrides, and `window`: shop/avail's SLO window (default 30d)."""
+    window = {"window": policy.pop("window")} if "window" in policy else {}
     return make_config(
         tmp_path,
         server={"database": str(tmp_path / "slo.db"), "external_url": "https://slowatch.example/"},
         endpoints=[http_endpoint("api", target.url(), enabled=False), http_endpoint("idle", target.url())],
         consumers=[
-            {"name": "shop", "endpoints": ["api"], "slos": [{"name": "avail", "sli": "availability", "objective": 99}]},
+            {
+                "name": "shop",
+                "endpoints": ["api"],
+                "slos": [{"name": "avail", "sli": "availability", "objective": 99, **window}],
+            },
             {
                 "name": "quiet",
                 "endpoints": ["idle"],
@@ -221,6 +227,25 @@ async def test_exhausted_fires_at_its_threshold_and_resolves_when_the_budget_rec
     texts = [a.body["text"] for a in acked if "exhausted" in a.body["text"]]
     assert texts[0].startswith("[FIRING] TICKET: shop · avail: error budget exhausted")
     assert texts[1].startswith("[RESOLVED] TICKET: shop · avail: error budget exhausted")
+
+
+@pytest.mark.parametrize("slo_rig", [{**HALF_BUDGET, "window": {"calendar": "month", "timezone": "Asia/Kathmandu"}}],
+                         indirect=True)  # fmt: skip
+async def test_a_calendar_windows_alert_names_its_time_zone(
+    slo_rig: SloRig, target: Target, receiver: FakeReceiver
+) -> None:
+    """Slack's SLO field reads the window as the status page and reports do: 'month (Asia/Kathmandu)' (was
+    'month': a month in which zone?)."""
+    rig = slo_rig
+    for _ in range(200):
+        await rig.step()
+    target.up = False
+    await rig.step(), await rig.step()
+    assert "exhausted:shop/avail" in rig.firing()
+    await rig.store.flush()
+    acked = await receiver.wait_acked(2)
+    page = next(a.body for a in acked if "exhausted" in a.body["text"])
+    assert "avail (99% over month (Asia/Kathmandu))" in str(page["blocks"]), page["blocks"]
 
 
 @pytest.mark.parametrize("slo_rig", [HALF_BUDGET], indirect=True)

@@ -119,14 +119,14 @@ def test_a_gap_without_probes_is_not_counted_as_used_time(tmp_path: Path) -> Non
     assert (f["good"], f["total"], f["data_since"]) == (hours * 6 - 6, hours * 6, OCT_START)  # Oct 15's bad six
     assert f["data_seconds"] == hours * 3600
     assert f["used_seconds"] == pytest.approx(3600)  # the six bad probes' hour, not 6/2724 x 745 h (98 min)
-    assert f["left_seconds"] == pytest.approx(0.01 * 745 * 3600 - 3600)
+    assert f["budget_seconds"] == pytest.approx(0.01 * hours * 3600)  # over the time with data (session 11)
+    assert f["left_seconds"] == pytest.approx(0.01 * hours * 3600 - 3600)
+    assert f["left_seconds"] == pytest.approx(f["budget_remaining"] * f["budget_seconds"])
     code, table = report(path, "--month", "2026-10")
     assert code == 0
-    assert table.splitlines()[1].split()[5:8] == [
-        "7h27m",
-        "1h",
-        "6h27m",
-    ]  # BUDGET, USED, LEFT (were 1h38m27s, 5h48m33s)
+    row = table.splitlines()[1]  # BUDGET, USED, LEFT: were 1h38m27s, 5h48m33s; then 7h27m (the whole month), 1h, 6h27m
+    words = "2026-10 (Europe/Berlin) 99.000% 99.780% 4h32m24s (18d22h with data) 1h 3h32m24s 78% ok"  # 78% of 4h32m24s
+    assert " ".join(row.split()).endswith(words), row
 
 
 def test_json_report_for_a_month(config_file: Path) -> None:
@@ -136,7 +136,7 @@ def test_json_report_for_a_month(config_file: Path) -> None:
     assert (f["consumer"], f["slo"], f["period"], f["state"]) == ("checkout", "availability", "2026-10", "ok")
     assert (f["good"], f["total"], f["excluded_events"]) == (4450, 4458, 12)  # 4470 probes, 12 in maintenance
     assert f["period_seconds"] == 745 * 3600
-    assert f["budget_seconds"] == pytest.approx(0.01 * 745 * 3600)
+    assert f["budget_seconds"] == pytest.approx(0.01 * 743 * 3600)  # over the time with data: not the maintenance
     assert f["used_seconds"] == pytest.approx(8 / 4458 * 743 * 3600)  # not x the 2 h of maintenance
     assert f["budget_remaining"] == pytest.approx(1 - (8 / 4458) / 0.01)
     assert [d["day"] for d in f["worst_days"]] == ["2026-10-15", "2026-10-20"]
@@ -154,15 +154,15 @@ def test_what_if_objective_and_other_formats(config_file: Path) -> None:
     assert float(row["budget_remaining_ratio"]) == pytest.approx(1 - (8 / 4458) / 0.001)
     code, text = report(config_file, "--month", "2026-10", "--objective", "99.9", "--format", "markdown")
     assert code == 0
-    assert "## checkout" in text and "| availability | 2026-10 | 99.900% | 99.821% |" in text
+    assert "## checkout" in text and "| availability | 2026-10 (Europe/Berlin) | 99.900% | 99.821% |" in text
     assert "budget exhausted (overspent by 79.5%)" in text and "Worst days: 2026-10-15 (95.833%)" in text
     assert "Planned maintenance (migration): 12 probes excluded from the budget" in text
     code, text = report(config_file, "--month", "2026-10")
     assert code == 0
     head, first = text.splitlines()[:2]
     assert head.split() == ["CONSUMER", "SLO", "PERIOD", "OBJECTIVE", "SLI", "BUDGET", "USED", "LEFT", "LEFT%", "STATE"]
-    assert first.split()[:5] == ["checkout", "availability", "2026-10", "99.000%", "99.821%"]
-    assert "7h27m" in first  # 1% of 745 hours
+    assert first.split()[:6] == ["checkout", "availability", "2026-10", "(Europe/Berlin)", "99.000%", "99.821%"]
+    assert "7h25m48s (30d23h with data)" in first  # 1% of the 743 hours with data (745 less 2 of maintenance)
 
 
 def test_default_period_is_the_slo_window_and_errors_exit_non_zero(config_file: Path, tmp_path: Path) -> None:

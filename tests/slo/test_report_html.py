@@ -40,7 +40,8 @@ def test_csv_figures_are_rounded_sensibly(config_file: Path) -> None:
     code, text = report(config_file, "--month", "2026-10", "--format", "csv")
     assert code == 0
     [row] = list(csv.DictReader(io.StringIO(text)))
-    assert row["budget_total_seconds"] == "26820.0"  # 1% of 745 h, not 26820.000000000004
+    assert row["budget_total_seconds"] == "26748.0"  # 1% of the 743 h with data, not 26748.000000000004
+    assert row["data_seconds"] == "2674800.0"
     assert row["objective_percent"] == "99.0"
     for key in ("sli_percent", "budget_used_seconds", "budget_left_seconds", "budget_used_ratio"):
         decimals = row[key].partition(".")[2]

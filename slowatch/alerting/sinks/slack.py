@@ -98,7 +98,8 @@ def summary(e: AlertEvent, limit: int) -> str:
 
 def slo_fields(e: AlertEvent, d: Mapping[str, Any]) -> list[tuple[str, str]]:
     objective = d.get("objective")
-    target = f"{objective * 100:g}% over {d.get('slo_window', '?')}" if isinstance(objective, float) else "?"
+    zone = f" ({d['time_zone']})" if d.get("time_zone") else ""  # a calendar window's, as the status page says it
+    target = f"{objective * 100:g}% over {d.get('slo_window', '?')}{zone}" if isinstance(objective, float) else "?"
     return [
         ("Consumer", ", ".join(e.consumers) or "-"),
         ("SLO", f"{e.slo} ({target})"),
