@@ -36,10 +36,12 @@ _UNAVAILABLE_CAUSES = (
     (("connection refused", "connect failed"), Outcome.CONNECTION_REFUSED, "connection refused by {where}"),
     (("dns resolution failed", "name or service not known", "domain name not found"), Outcome.DNS_ERROR,
      "cannot resolve {where}"),
-    (("ssl", "handshake", "certificate", "tls"), Outcome.TLS_ERROR, "TLS handshake with {where} failed: {details}"),
-    (("http1", "http/1", "protocol", "frame"), Outcome.PROTOCOL_ERROR, "{where} does not speak gRPC: {details}"),
+    # before TLS: a peer closing during the handshake ("Handshake read failed (Socket closed)") is a reset, as for
+    # kind: tls and http
     (("reset", "socket closed", "connection closed", "eof", "broken pipe"), Outcome.CONNECTION_RESET,
      "connection reset by {where}"),
+    (("ssl", "handshake", "certificate", "tls"), Outcome.TLS_ERROR, "TLS handshake with {where} failed: {details}"),
+    (("http1", "http/1", "protocol", "frame"), Outcome.PROTOCOL_ERROR, "{where} does not speak gRPC: {details}"),
 )  # fmt: skip
 
 
