@@ -14,6 +14,7 @@ then expected headers (`assertion_failed`), then `body_too_large`, then body ass
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,15 @@ from slowatch.config.endpoints import HttpEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.assertions import check_body, check_headers, check_status
 from slowatch.probes.certs import TlsSettings, load_error
-from slowatch.probes.failures import Failure, classify, classify_os_error, payload_failure, short
+from slowatch.probes.failures import (
+    INVALID_HOST_NAME,
+    Failure,
+    causes,
+    classify,
+    classify_os_error,
+    payload_failure,
+    short,
+)
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
 from slowatch.probes.tracing import PhaseRecorder, recording
 from slowatch.redact import join_host_port, redact_url
@@ -297,7 +306,8 @@ def classify_http(exc: BaseException, where: str, timeout: float, max_redirects:
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return Outcome.ERROR, f"proxy refused the tunnel: {exc.status} {short(exc.message, 80)}"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return Outcome.DNS_ERROR, f"cannot resolve {where}"
+        invalid = any(isinstance(e, socket.gaierror) and e.strerror == INVALID_HOST_NAME for e in causes(exc))
+        return Outcome.DNS_ERROR, f"cannot resolve {where}" + (f": {INVALID_HOST_NAME}" if invalid else "")
     if isinstance(exc, aiohttp.ServerFingerprintMismatch | aiohttp.ClientSSLError | ssl.SSLError):
         found = classify_os_error(exc, where)
         return found or (Outcome.TLS_ERROR, short(str(exc)))

@@ -6,8 +6,10 @@ import asyncio
 import ipaddress
 import re
 import socket
+from typing import Any
 
 from slowatch.clock import Clock
+from slowatch.probes.failures import INVALID_HOST_NAME
 
 
 async def open_tcp(
@@ -19,6 +21,15 @@ async def open_tcp(
     return await asyncio.open_connection(sock=sock, limit=limit)
 
 
+async def getaddrinfo(host: str, port: int | None, **kwargs: Any) -> list[Any]:
+    """`loop.getaddrinfo`, with a name the resolver refuses to encode (`a..example`, a label of more than 63
+    characters: UnicodeError, no lookup made) raised as the socket.gaierror any failed lookup is."""
+    try:
+        return await asyncio.get_running_loop().getaddrinfo(host, port, **kwargs)
+    except UnicodeError as exc:
+        raise socket.gaierror(socket.EAI_NONAME, INVALID_HOST_NAME) from exc
+
+
 async def connect_socket(host: str, port: int, clock: Clock, phases: dict[str, float]) -> socket.socket:
     """`open_tcp`'s connected non-blocking socket, for a transport to be built on (TLS from its first byte:
     `tls.probe`). Records `resolve` and `connect`; never leaves a socket open when it raises or is cancelled."""
@@ -26,7 +37,7 @@ async def connect_socket(host: str, port: int, clock: Clock, phases: dict[str, f
     loop = asyncio.get_running_loop()
     if addresses is None:
         t = clock.monotonic()
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await getaddrinfo(host, port, type=socket.SOCK_STREAM)
         phases["resolve"] = clock.monotonic() - t
         found = dict.fromkeys((info[0], str(info[4][0]), int(info[4][1])) for info in infos)
         candidates = [(socket.AddressFamily(family), address, p) for family, address, p in found]
@@ -81,4 +92,4 @@ def decode_escapes(text: str) -> bytes:
     return bytes(out)
 
 
-__all__ = ["connect_socket", "decode_escapes", "literal_address", "open_tcp"]
+__all__ = ["connect_socket", "decode_escapes", "getaddrinfo", "literal_address", "open_tcp"]
