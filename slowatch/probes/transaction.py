@@ -144,7 +144,12 @@ async def _step(
         "max_redirects": endpoint.max_redirects + 1,
         "timeout": NO_CLIENT_TIMEOUT,  # the run's asyncio.timeout bounds every step
     }
-    url = URL(run.fill(step.url), encoded=False)
+    try:  # the config checked the template: only an extracted value (a host, a port) can break it
+        url = URL(run.fill(step.url), encoded=False)
+    except ValueError as exc:
+        return Outcome.ASSERTION_FAILED, f"the URL is not valid once filled ({exc}); not sent"
+    if not url.host:
+        return Outcome.ASSERTION_FAILED, "the URL is not valid once filled (no host); not sent"
     options.update(keep_host_at_origin(headers, url))
     if ssl_option is not None:
         options["ssl"] = ssl_option

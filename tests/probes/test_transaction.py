@@ -237,3 +237,32 @@ async def test_an_extracted_value_that_is_not_utf8_text_fails_its_step_and_is_ne
         f"step login: cannot extract token: {source} is not UTF-8 text",
     )
     assert [r.path for r in target.handler.requests] == ["/login"]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("a:b:c", "Invalid URL: port can't be converted to integer"),
+        ("[::1", "Invalid IPv6 URL"),
+        ("h:99999", "Port out of range 0-65535"),
+        ("", "no host"),
+    ],
+)
+async def test_an_extracted_value_that_makes_the_url_invalid_fails_the_step_unsent(
+    ctx: ProbeContext, serve: Any, caplog: pytest.LogCaptureFixture, value: str, reason: str
+) -> None:
+    """A target handing out a host that does not parse raised ValueError from the URL: a probe bug (`error`,
+    a traceback every interval); an empty one read as "invalid redirect target" though nothing redirected."""
+    target = await serve(HostileHttp(routes={"/login": respond(200, {"host": value})}))
+    steps = [
+        {"name": "login", "url": f"http://127.0.0.1:{target.port}/login", "extract": {"host": {"json_path": "$.host"}}},
+        {"name": "next", "url": "http://{{steps.login.host}}/next"},
+    ]
+    doc = {"kind": "transaction", "name": "t", "interval": 10, "timeout": 1, "steps": steps}
+    with caplog.at_level("ERROR"):
+        result = await probe_once(TransactionEndpoint.model_validate(doc), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.ASSERTION_FAILED,
+        f"step next: the URL is not valid once filled ({reason}); not sent",
+    )
+    assert not caplog.records
