@@ -57,6 +57,9 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
             result.errors.append(NESTED)
             continue
         value = env.get(name)
+        if value is not None and not _utf8(value):  # os.environ keeps bytes that are not UTF-8 as lone surrogates
+            result.errors.append(f"environment variable {name} is not UTF-8 text")
+            continue
         if value is not None and (value or default is None):
             result.secrets.append(value)
             result.stand_ins.append(f"${{{name}}}")
@@ -68,6 +71,14 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
     out.append(text[pos:])
     result.value = "".join(out)
     return result
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 __all__ = ["INVALID", "NESTED", "Interpolated", "interpolate"]

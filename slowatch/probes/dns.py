@@ -34,6 +34,7 @@ from slowatch.config.endpoints import DnsEndpoint, split_hostport
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.failures import Failure, classify, show
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
+from slowatch.probes.net import getaddrinfo
 from slowatch.redact import Shown, join_host_port
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ async def _nameservers(endpoint: DnsEndpoint) -> list[tuple[str, int]]:
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port)
+            infos = await getaddrinfo(host, port)
             host = str(infos[0][4][0])
         return [(host, port)]
     system = dns.resolver.Resolver(configure=True)

@@ -16,6 +16,9 @@ from slowatch.models import Outcome
 
 Failure = tuple[Outcome, str]
 
+INVALID_HOST_NAME = "not a valid host name (an empty label, or one longer than 63 characters)"
+"""The strerror of the socket.gaierror `net.getaddrinfo` raises for a name no resolver is asked about."""
+
 
 def causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception, then what caused it (`__cause__`, `__context__`, aiohttp's `os_error`), once each."""
@@ -115,6 +118,7 @@ def show(value: object, limit: int = 80) -> str:
 
 
 __all__ = [
+    "INVALID_HOST_NAME",
     "Failure",
     "causes",
     "classify",

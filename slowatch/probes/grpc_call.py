@@ -34,12 +34,14 @@ if TYPE_CHECKING:
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _UNAVAILABLE_CAUSES = (
     (("connection refused", "connect failed"), Outcome.CONNECTION_REFUSED, "connection refused by {where}"),
-    (("dns resolution failed", "name or service not known", "domain name not found"), Outcome.DNS_ERROR,
-     "cannot resolve {where}"),
-    (("ssl", "handshake", "certificate", "tls"), Outcome.TLS_ERROR, "TLS handshake with {where} failed: {details}"),
-    (("http1", "http/1", "protocol", "frame"), Outcome.PROTOCOL_ERROR, "{where} does not speak gRPC: {details}"),
+    (("dns resolution failed", "name or service not known", "domain name not found", "errors resolving"),
+     Outcome.DNS_ERROR, "cannot resolve {where}"),
+    # before TLS: a peer closing during the handshake ("Handshake read failed (Socket closed)") is a reset, as for
+    # kind: tls and http
     (("reset", "socket closed", "connection closed", "eof", "broken pipe"), Outcome.CONNECTION_RESET,
      "connection reset by {where}"),
+    (("ssl", "handshake", "certificate", "tls"), Outcome.TLS_ERROR, "TLS handshake with {where} failed: {details}"),
+    (("http1", "http/1", "protocol", "frame"), Outcome.PROTOCOL_ERROR, "{where} does not speak gRPC: {details}"),
 )  # fmt: skip
 
 
@@ -151,7 +153,7 @@ def classify_rpc(exc: grpc.aio.AioRpcError, endpoint: GrpcEndpoint, where: str) 
     if code is grpc.StatusCode.UNIMPLEMENTED:
         return Outcome.PROTOCOL_ERROR, f"{where} does not implement grpc.health.v1.Health"
     if code is grpc.StatusCode.UNAVAILABLE:
-        lowered = details.lower()
+        lowered = (exc.details() or "").lower()  # all of it: a long host name pushed the cause past `details`
         for needles, outcome, template in _UNAVAILABLE_CAUSES:
             if any(n in lowered for n in needles):
                 return outcome, template.format(where=where, details=details)

@@ -14,6 +14,7 @@ then expected headers (`assertion_failed`), then `body_too_large`, then body ass
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,15 @@ from slowatch.config.endpoints import HttpEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.assertions import check_body, check_response
 from slowatch.probes.certs import TlsSettings, load_error
-from slowatch.probes.failures import Failure, classify, classify_os_error, payload_failure, short
+from slowatch.probes.failures import (
+    INVALID_HOST_NAME,
+    Failure,
+    causes,
+    classify,
+    classify_os_error,
+    payload_failure,
+    short,
+)
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, KindGauge, ProbeKind, phases_of
 from slowatch.probes.tracing import PhaseRecorder, recording
 from slowatch.redact import join_host_port, redact_url
@@ -274,18 +283,26 @@ def _classify(exc: BaseException, endpoint: HttpEndpoint) -> Failure:
 
 def classify_http(exc: BaseException, where: str, timeout: float, max_redirects: int, proxy: str | None) -> Failure:
     """An exception of an aiohttp request -> one outcome (also used by the transaction kind's steps). `where`
-    is the configured `host:port`; a connection that failed (DNS, refused, TLS) names its own (redirects)."""
-    if isinstance(exc, aiohttp.ClientProxyConnectionError) and proxy is not None:
+    is the configured `host:port`; a connection that failed (DNS, refused, TLS) names its own (redirects).
+    Through a proxy, the proxy is the socket's peer: a reset or close names it, and the target it was for
+    (it may have been passing on what the target did); TLS is end to end, its errors name the target."""
+    proxy_where = None
+    if proxy is not None:
         proxy_url = URL(proxy)
-        where = f"proxy {join_host_port(proxy_url.host or '', proxy_url.port)}"
+        proxy_where = f"proxy {join_host_port(proxy_url.host or '', proxy_url.port)}"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError) and proxy_where is not None:
+        where = proxy_where
     elif isinstance(exc, aiohttp.ClientConnectorError):  # the hop that failed (after a redirect, not `where`)
         where = join_host_port(exc.host, exc.port)
+    elif proxy_where is not None and not isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError):
+        where = f"{proxy_where} (to {where})"
     if isinstance(exc, aiohttp.TooManyRedirects):
         return Outcome.TOO_MANY_REDIRECTS, f"more than {max_redirects} redirects"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return Outcome.ERROR, f"proxy refused the tunnel: {exc.status} {short(exc.message, 80)}"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return Outcome.DNS_ERROR, f"cannot resolve {where}"
+        invalid = any(isinstance(e, socket.gaierror) and e.strerror == INVALID_HOST_NAME for e in causes(exc))
+        return Outcome.DNS_ERROR, f"cannot resolve {where}" + (f": {INVALID_HOST_NAME}" if invalid else "")
     if isinstance(exc, aiohttp.ServerFingerprintMismatch | aiohttp.ClientSSLError | ssl.SSLError):
         found = classify_os_error(exc, where)
         return found or (Outcome.TLS_ERROR, short(str(exc)))

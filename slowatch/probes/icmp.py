@@ -26,6 +26,7 @@ from slowatch.config.icmp import IcmpEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.failures import Failure, classify
 from slowatch.probes.kind import KindGauge, ProbeKind
+from slowatch.probes.net import getaddrinfo
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext
@@ -103,8 +104,7 @@ async def _address(endpoint: IcmpEndpoint) -> tuple[int, str]:
     else:  # no resolver thread for an address
         return (socket.AF_INET if literal.version == 4 else socket.AF_INET6), str(literal)
     families = {"auto": socket.AF_UNSPEC, "ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
-    infos = await asyncio.get_running_loop().getaddrinfo(endpoint.host, None, family=families[endpoint.family],
-                                                         type=socket.SOCK_RAW)  # fmt: skip
+    infos = await getaddrinfo(endpoint.host, None, family=families[endpoint.family], type=socket.SOCK_RAW)
     family, _, _, _, address = infos[0]
     return int(family), str(address[0])
 

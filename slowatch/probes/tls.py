@@ -11,7 +11,7 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.certs import ChainExpiry, TlsSettings, chain_expiry, load_error
 from slowatch.probes.failures import Failure, classify
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
-from slowatch.probes.net import open_tcp
+from slowatch.probes.net import connect_socket
 from slowatch.redact import join_host_port
 
 if TYPE_CHECKING:
@@ -25,18 +25,22 @@ async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
     server_name = endpoint.server_name or endpoint.host
     phases: dict[str, float] = {}
     expiry: ChainExpiry | None = None
-    writer: asyncio.StreamWriter | None = None
+    transport: asyncio.Transport | None = None
     try:
         context = ctx.ssl_contexts.get(TlsSettings(verify=endpoint.verify, ca_file=endpoint.ca_file))
     except OSError as exc:  # a missing or unreadable ca_file
         return _result(endpoint, started, ctx.clock.monotonic() - t0, Outcome.ERROR, load_error(exc), {}, None)
     try:
         async with asyncio.timeout(endpoint.timeout):
-            _, writer = await open_tcp(endpoint.host, endpoint.port, ctx.clock, phases)
+            sock = await connect_socket(endpoint.host, endpoint.port, ctx.clock, phases)
             t = ctx.clock.monotonic()
-            await writer.start_tls(context, server_hostname=server_name)
+            # TLS from the socket's first byte: a plain stream upgraded with start_tls lost a greeting the peer
+            # sent at once (an SMTP banner) to the stream's buffer on uvloop, and the handshake waited it out
+            transport, _ = await asyncio.get_running_loop().create_connection(
+                asyncio.Protocol, sock=sock, ssl=context, server_hostname=server_name
+            )
             phases["tls"] = ctx.clock.monotonic() - t
-            expiry = chain_expiry(writer.get_extra_info("ssl_object"))
+            expiry = chain_expiry(transport.get_extra_info("ssl_object"))
         outcome, message = _judge(endpoint, server_name, expiry, ctx.clock.time())
     except TimeoutError:
         stage = "TLS handshake with" if "connect" in phases else "connection to"
@@ -44,8 +48,8 @@ async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
     except OSError as exc:  # includes ssl.SSLError
         outcome, message = classify(exc, where, endpoint.timeout)
     finally:
-        if writer is not None:
-            writer.transport.abort()
+        if transport is not None:
+            transport.abort()
     not_after = None if expiry is None else expiry.not_after
     return _result(endpoint, started, ctx.clock.monotonic() - t0, outcome, message, phases, not_after)
 

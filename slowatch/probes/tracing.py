@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import socket
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -28,6 +29,7 @@ from aiohttp.helpers import is_ip_address
 
 from slowatch.clock import Clock
 from slowatch.probes.certs import peer_cert_expiry
+from slowatch.probes.failures import INVALID_HOST_NAME
 
 _current: ContextVar[PhaseRecorder | None] = ContextVar("slowatch_phase_recorder", default=None)
 
@@ -127,12 +129,21 @@ class ProbeConnector(aiohttp.TCPConnector):
     async def _resolve_host(self, host: str, port: int, traces: Any = None) -> Any:
         recorder = _current.get()
         if recorder is None or is_ip_address(host):
-            return await super()._resolve_host(host, port, traces)
+            return await self._resolve(host, port, traces)
         recorder.start("resolve")
         try:
-            return await super()._resolve_host(host, port, traces)
+            return await self._resolve(host, port, traces)
         finally:
             recorder.resolved()
+
+    async def _resolve(self, host: str, port: int, traces: Any) -> Any:
+        """A name the resolver refuses to encode (`a..example`, a label over 63 characters; a redirect can
+        name one) raises UnicodeError, which aiohttp passes on as is: made the OSError it turns into a
+        ClientConnectorDNSError, as `net.getaddrinfo` does for the other kinds."""
+        try:
+            return await super()._resolve_host(host, port, traces)
+        except UnicodeError as exc:
+            raise socket.gaierror(socket.EAI_NONAME, INVALID_HOST_NAME) from exc
 
 
 __all__ = ["PhaseRecorder", "ProbeConnector", "recording"]

@@ -7,7 +7,9 @@ give. Per-step durations are the result's `phases` (the API's `phases`, the metr
 `slowatch_probe_step_duration_seconds{step}`); the status code is the last response's.
 
 Extracted values are secrets: every message is scrubbed of them (shown as `{{steps.login.token}}`), they
-are never logged, and they live only as long as the run. A header that filling would give a control
+are never logged, and they live only as long as the run. A value that is not UTF-8 text (a header's
+latin-1 bytes, a JSON string with a lone surrogate escape) fails its step: sent on, it would not be the
+value the target gave (aiohttp drops such characters from headers and URLs). A header that filling would give a control
 character (a target handing out a token with CR/LF: header injection) fails the step, unsent. Cookies
 set by one step go with the next steps of the same run, never to another run (a fresh jar per run, on
 the daemon's shared connector).
@@ -142,7 +144,12 @@ async def _step(
         "max_redirects": endpoint.max_redirects + 1,
         "timeout": NO_CLIENT_TIMEOUT,  # the run's asyncio.timeout bounds every step
     }
-    url = URL(run.fill(step.url), encoded=False)
+    try:  # the config checked the template: only an extracted value (a host, a port) can break it
+        url = URL(run.fill(step.url), encoded=False)
+    except ValueError as exc:
+        return Outcome.ASSERTION_FAILED, f"the URL is not valid once filled ({exc}); not sent"
+    if not url.host:
+        return Outcome.ASSERTION_FAILED, "the URL is not valid once filled (no host); not sent"
     options.update(keep_host_at_origin(headers, url))
     if ssl_option is not None:
         options["ssl"] = ssl_option
@@ -169,6 +176,8 @@ async def _step(
             value = _extract(how, checker, resp.headers)
             if value is None:
                 return Outcome.ASSERTION_FAILED, f"cannot extract {var}: {_source(how)} not found"
+            if not _utf8(value):  # bytes a header decoded with surrogateescape, a JSON "\ud800": unsendable as is
+                return Outcome.ASSERTION_FAILED, f"cannot extract {var}: {_source(how)} is not UTF-8 text"
             run.values[(step.name, var)] = value
     return Outcome.SUCCESS, ""
 
@@ -188,6 +197,14 @@ def _extract(how: Extract, checker: BodyChecker, headers: Any) -> str | None:
     if value is None or value is MISSING or isinstance(value, dict | list):
         return None
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _source(how: Extract) -> str:

@@ -18,7 +18,7 @@ from slowatch.config.udp import UdpEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.failures import Failure, classify, show
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
-from slowatch.probes.net import decode_escapes, literal_address
+from slowatch.probes.net import decode_escapes, getaddrinfo, literal_address
 from slowatch.probes.tcp import matches, wanted
 from slowatch.redact import join_host_port
 
@@ -85,7 +85,7 @@ async def _open(
     addresses = literal_address(endpoint.host, endpoint.port)
     if addresses is None:
         t = ctx.clock.monotonic()
-        infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM)
+        infos = await getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM)
         phases["resolve"] = ctx.clock.monotonic() - t
         addresses = list(dict.fromkeys((str(info[4][0]), int(info[4][1])) for info in infos))
     else:

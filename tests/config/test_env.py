@@ -196,3 +196,12 @@ def test_short_values_are_hidden_where_they_fail_without_garbling_other_messages
     assert [str(p) for p in info.value.problems] == [
         "c.yaml:7:12 endpoints[1].name: duplicate endpoint name <hidden> (first defined at endpoints[0])"
     ]
+
+
+def test_a_variable_that_is_not_utf8_is_a_located_error(errors: Errors) -> None:
+    """os.environ holds bytes that are not UTF-8 as lone surrogates (`\\udce9` for a latin-1 é): loading
+    raised UnicodeEncodeError (a traceback, no file or line) while building the concealment of the value."""
+    text = ENDPOINT.format(url="'http://api.example/x?k=${TOKEN}'", auth="x")
+    assert errors(text, {"TOKEN": "caf\udce9"}) == [
+        "4:10 endpoints[0].url: environment variable TOKEN is not UTF-8 text"
+    ]

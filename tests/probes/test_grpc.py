@@ -15,7 +15,7 @@ from slowatch.probes import ProbeContext, probe_once
 from slowatch.probes.registry import describe_target
 from tests.support.certs import CertSet
 from tests.support.grpcserver import NOT_SERVING, SERVING, GrpcTarget
-from tests.support.hostile import HostileHttp, TcpTarget, free_port, hang
+from tests.support.hostile import HostileHttp, TcpTarget, close_at_once, free_port, garbage, hang, reset_at_once
 
 
 def grpc_endpoint(port: int, **options: Any) -> GrpcEndpoint:
@@ -85,6 +85,33 @@ async def test_a_huge_reply_is_body_too_large(ctx: ProbeContext) -> None:
         await target.close()
     assert result.outcome is Outcome.BODY_TOO_LARGE
     assert result.message == "reply larger than max_message_size (1048576 bytes)"
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
+@pytest.mark.parametrize(
+    ("handler", "outcome", "plain_message", "tls_message"),
+    [
+        (close_at_once, Outcome.CONNECTION_RESET, "connection reset by 127.0.0.1:{port}", None),
+        (reset_at_once, Outcome.CONNECTION_RESET, "connection reset by 127.0.0.1:{port}", None),
+        (garbage, None, "127.0.0.1:{port} does not speak gRPC: ", "TLS handshake with 127.0.0.1:{port} failed: "),
+    ],
+    ids=["close", "reset", "garbage"],
+)
+async def test_a_peer_that_closes_resets_or_babbles_is_classified_like_the_other_kinds(
+    ctx: ProbeContext, tls: bool, handler: Any, outcome: Outcome | None, plain_message: str, tls_message: str | None
+) -> None:
+    """A peer closing during the TLS handshake is `connection_reset` (as for `kind: tls` and `http`): it was
+    `tls_error` "TLS handshake ... failed: ... Handshake read failed (Socket closed)"."""
+    target = await TcpTarget(handler).start()
+    try:
+        result = await probe_once(grpc_endpoint(target.port, timeout=0.5, **({"tls": {}} if tls else {})), ctx)
+    finally:
+        await target.close()
+    if outcome is None:  # garbage: not gRPC, or not TLS
+        outcome = Outcome.TLS_ERROR if tls else Outcome.PROTOCOL_ERROR
+    message = (tls_message if tls and tls_message is not None else plain_message).format(port=target.port)
+    assert result.outcome is outcome, result
+    assert result.message.startswith(message), result.message
 
 
 async def test_tls_with_the_ca_and_a_wrong_ca(certs: CertSet, ctx: ProbeContext) -> None:

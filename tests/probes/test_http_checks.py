@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, http
 from tests.probes.conftest import http_endpoint
-from tests.support.hostile import HostileHttp, Request, TcpTarget, free_port, redirect, respond
+from tests.support.hostile import HostileHttp, Request, TcpTarget, free_port, redirect, reset, respond
 
 HEALTH = {"status": "up", "version": "1.4.2", "checks": [{"name": "db", "ok": True}, {"name": "cache", "ok": False}]}
 
@@ -195,6 +196,40 @@ async def test_unreachable_proxy_message_has_no_credentials(ctx: ProbeContext) -
         f"connection refused by proxy 127.0.0.1:{port}",
     )
     assert "pr0xy-pass" not in repr(endpoint)
+
+
+async def _read_then_reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    reset(writer)
+
+
+async def _read_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize(
+    ("handler", "message"),
+    [
+        (_read_then_reset, "connection reset by proxy 127.0.0.1:{port} (to upstream.test:{target_port})"),
+        (
+            _read_then_close,
+            "proxy 127.0.0.1:{port} (to upstream.test:{target_port}) closed the connection without a response",
+        ),
+    ],
+)
+async def test_a_proxy_that_drops_the_connection_is_named_not_the_target(
+    ctx: ProbeContext, serve: Any, scheme: str, handler: Any, message: str
+) -> None:
+    """Through a proxy, the proxy is the socket's peer: its reset was reported as the target's (on-call chased a
+    healthy upstream). The target is named too: the proxy may have been passing on what upstream did."""
+    proxy = await serve(handler)
+    endpoint = http_endpoint(f"{scheme}://upstream.test/ok", proxy={"url": f"http://127.0.0.1:{proxy.port}"}, timeout=2)
+    result = await http.probe(endpoint, ctx)
+    assert result.outcome is Outcome.CONNECTION_RESET
+    target_port = 443 if scheme == "https" else 80
+    assert result.message == message.format(port=proxy.port, target_port=target_port)
 
 
 async def test_redirect_to_a_non_http_location_is_protocol_error(ctx: ProbeContext, serve: Any) -> None:

@@ -191,3 +191,78 @@ endpoints:
     assert isinstance(ep, TransactionEndpoint)
     assert ep.steps[0].json_body == {"password": "pw"}
     assert ep.steps[1].headers["Authorization"].get_secret_value() == "Bearer {{steps.login.token}}"
+
+
+def _raw_header(name: bytes, value: bytes) -> Any:
+    async def route(req: Any, reader: Any, writer: Any) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\n" + name + b": " + value + b"\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    return route
+
+
+@pytest.mark.parametrize("use", ["header", "url", "body", "form", "json"])
+@pytest.mark.parametrize(
+    ("route", "how", "source"),
+    [
+        (_raw_header(b"X-Token", b"caf\xe9"), {"header": "X-Token"}, "header X-Token"),  # latin-1, not UTF-8
+        (respond(200, b'{"token": "caf\\udce9"}'), {"json_path": "$.token"}, "$.token"),  # a lone surrogate
+        (respond(200, b'{"token": "caf\\ud800"}'), {"json_path": "$.token"}, "$.token"),
+    ],
+)
+async def test_an_extracted_value_that_is_not_utf8_text_fails_its_step_and_is_never_sent(
+    ctx: ProbeContext, serve: Any, route: Any, how: dict[str, str], source: str, use: str
+) -> None:
+    """Bytes that are not UTF-8 in a header, or a JSON string with a lone surrogate escape, cannot be sent on
+    as they came (aiohttp dropped the character from a header or URL, so another token went out, and raised
+    for a body); it was a probe bug (`error`, a logged traceback) even after a successful run (scrubbing)."""
+    target = await serve(HostileHttp(routes={"/login": route, "/next": respond(200, "ok")}))
+    base = f"http://127.0.0.1:{target.port}"
+    ref = "{{steps.login.token}}"
+    following: dict[str, Any] = {
+        "header": {"headers": {"Authorization": f"Bearer {ref}"}},
+        "url": {"url": f"{base}/next?t={ref}"},
+        "body": {"body": f"t={ref}"},
+        "form": {"form": {"t": ref}},
+        "json": {"json": {"t": ref}},
+    }[use]
+    steps = [
+        {"name": "login", "url": f"{base}/login", "extract": {"token": how}},
+        {"name": "next", "url": f"{base}/next", **following},
+    ]
+    doc = {"kind": "transaction", "name": "t", "interval": 10, "timeout": 1, "steps": steps}
+    result = await probe_once(TransactionEndpoint.model_validate(doc), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.ASSERTION_FAILED,
+        f"step login: cannot extract token: {source} is not UTF-8 text",
+    )
+    assert [r.path for r in target.handler.requests] == ["/login"]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("a:b:c", "Invalid URL: port can't be converted to integer"),
+        ("[::1", "Invalid IPv6 URL"),
+        ("h:99999", "Port out of range 0-65535"),
+        ("", "no host"),
+    ],
+)
+async def test_an_extracted_value_that_makes_the_url_invalid_fails_the_step_unsent(
+    ctx: ProbeContext, serve: Any, caplog: pytest.LogCaptureFixture, value: str, reason: str
+) -> None:
+    """A target handing out a host that does not parse raised ValueError from the URL: a probe bug (`error`,
+    a traceback every interval); an empty one read as "invalid redirect target" though nothing redirected."""
+    target = await serve(HostileHttp(routes={"/login": respond(200, {"host": value})}))
+    steps = [
+        {"name": "login", "url": f"http://127.0.0.1:{target.port}/login", "extract": {"host": {"json_path": "$.host"}}},
+        {"name": "next", "url": "http://{{steps.login.host}}/next"},
+    ]
+    doc = {"kind": "transaction", "name": "t", "interval": 10, "timeout": 1, "steps": steps}
+    with caplog.at_level("ERROR"):
+        result = await probe_once(TransactionEndpoint.model_validate(doc), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.ASSERTION_FAILED,
+        f"step next: the URL is not valid once filled ({reason}); not sent",
+    )
+    assert not caplog.records
