@@ -23,6 +23,11 @@ worker (a bug in the dispatcher itself) restarts that worker after a backoff (`r
 doubling to `retry_max`), keeping its queue; `restarts` counts it. Either is logged with the sink's
 name, with a traceback (secrets scrubbed) the first time a given place raises, one line after that.
 
+Folding (fold.py): a notification queued for a sink supersedes the older ones of the same alert still
+waiting for it and not in flight (being sent or its outcome being recorded): after an outage a sink gets
+each alert's current state, with how many notifications it stands for. `max_pending` per sink drops
+the oldest resolved notifications of alerts the sink never got as firing.
+
 Storm control: the head of a queue waits `group_wait` after it was queued; then everything queued
 behind it is looked at together. When that is more than `storm.threshold` items, they go out as
 ONE grouped message; when fewer, but the sink already got enough in the last `storm.window` to
@@ -33,7 +38,6 @@ queued by then as one message. Otherwise the head goes alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import random
@@ -44,7 +48,8 @@ from collections.abc import Callable, Sequence
 import aiohttp
 
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Mark, OutboxItem
+from slowatch.alerting.fold import PendingQueue, fold
+from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Decision, Mark, OutboxItem
 from slowatch.alerting.sinks.base import Attempt, Sink
 from slowatch.clock import Clock
 from slowatch.config.alerting import StormControl
@@ -64,13 +69,17 @@ notification queued behind it on that sink for a day."""
 class SinkWorker:
     def __init__(self, sink: Sink, owner: Dispatcher) -> None:
         self.sink = sink
-        self.queue: deque[OutboxItem] = deque()
+        self.queue = PendingQueue()
         self._owner = owner
         self._wake = asyncio.Event()
         self._sent: deque[float] = deque()  # loop times of events delivered, for storm control
         self._seen: set[tuple[str, str, int]] = set()  # where an unexpected exception came from: see `report`
         self._internal: dict[str, int] = {}  # event id -> attempts the sink raised on (INTERNAL_STRIKES)
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def max_pending(self) -> int:
+        return self.sink.config.max_pending
 
     def push(self, item: OutboxItem) -> None:
         self.queue.append(item)
@@ -90,6 +99,8 @@ class SinkWorker:
     async def _next_batch(self) -> list[OutboxItem]:
         storm, loop = self._owner.storm, asyncio.get_running_loop()
         await self._owner.sleep(self.queue[0].queued + storm.group_wait - loop.time())
+        if not self.queue:  # (superseded by an item of a sink since removed)
+            return []
         ready = list(itertools.islice(self.queue, MAX_GROUP))  # the head waited group_wait: all go with it
         if self.sink.always_batch or len(ready) > storm.threshold:
             return ready
@@ -105,6 +116,9 @@ class SinkWorker:
         owner, name = self._owner, self.sink.name
         backoff = self.sink.config.retry_initial
         while batch and not owner.closing.is_set():
+            batch = [i for i in batch if not i.superseded]  # (while it waited for its commit or a retry)
+            if not batch:
+                return
             mono, give_up = owner.clock.monotonic(), self.sink.config.give_up_after  # (not the wall clock: steps)
             expired = [i for i in batch if i.born is not None and mono - i.born > give_up]
             if expired:
@@ -115,6 +129,7 @@ class SinkWorker:
                 continue
             for item in batch:
                 item.attempts += 1
+                item.in_flight = True
             attempt = await self.send([i.event for i in batch])
             if attempt.ok:
                 await self._finish(batch, DELIVERED)
@@ -122,7 +137,9 @@ class SinkWorker:
                 return
             for item in batch:
                 item.last_error = attempt.error
-            if attempt.internal and len(batch) > 1:  # find the one this version cannot send: each on its own
+            if attempt.internal and len(batch) > 1:
+                for item in batch:
+                    item.in_flight = False  # find the one this version cannot send: each on its own
                 for item in batch:
                     await self._deliver([item])
                 return
@@ -140,6 +157,8 @@ class SinkWorker:
                 return
             owner.count(name, "retried")
             owner.store.submit(Mark.of(batch, PENDING, owner.clock.time()))  # attempts and last error, for the CLI
+            for item in batch:  # not in flight while it waits: a newer state of its alert may supersede it
+                item.in_flight = False
             if attempt.retry_after is not None:  # floored: `Retry-After: 0` must not become a busy loop
                 delay = max(attempt.retry_after, self.sink.config.retry_initial / 2)
             else:
@@ -180,14 +199,12 @@ class SinkWorker:
 
     async def _finish(self, items: Sequence[OutboxItem], status: str) -> None:
         owner = self._owner
+        for item in items:
+            item.in_flight = True  # its outcome is being recorded: never superseded now
         owner.store.submit(Mark.of(items, status, owner.clock.time()))
         await owner.durable("after the ack")  # durable before the next item is taken: see the module docstring
         for item in items:
-            if self.queue and self.queue[0] is item:
-                self.queue.popleft()
-            else:
-                with contextlib.suppress(ValueError):
-                    self.queue.remove(item)
+            self.queue.remove(item)
         owner.count(self.sink.name, status, len(items))
         if status in (FAILED, EXPIRED):  # shown by /api/v1/alerts (AlertService.sinks_view)
             owner.last_failure[self.sink.name] = (items[-1], status, owner.clock.time())
@@ -245,6 +262,10 @@ class Dispatcher:
         finally:
             for w in waits:
                 w.cancel()
+
+    def admit(self, decision: Decision) -> None:
+        """Before `decision` is submitted: supersede what its items make stale, apply the caps (fold.py)."""
+        self.counters.update(fold(decision, self.workers))
 
     def enqueue(self, items: Sequence[OutboxItem]) -> None:
         now = asyncio.get_running_loop().time()

@@ -73,7 +73,7 @@ class AlertService:
         self.dispatcher = Dispatcher(
             store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait
         )
-        self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue)
+        self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue, self.dispatcher.admit)
         self.health = EndpointHealth(config, self.book, self.suppressor)
         self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
         self._task: asyncio.Task[None] | None = None
@@ -141,6 +141,8 @@ class AlertService:
                     "delivered": d.counters[(name, "delivered")],
                     "failed": d.counters[(name, "failed")],
                     "expired": d.counters[(name, "expired")],
+                    "superseded": d.counters[(name, "superseded")],
+                    "overflow": d.counters[(name, "overflow")],
                     "pending": len(worker.queue),
                     "oldest_pending_age_seconds": max(0.0, self._clock.time() - head.created) if head else 0.0,
                     "retrying": retrying,
