@@ -265,7 +265,7 @@ class Dispatcher:
 
     def admit(self, decision: Decision) -> None:
         """Before `decision` is submitted: supersede what its items make stale, apply the caps (fold.py)."""
-        self.counters.update(fold(decision, self.workers))
+        fold(decision, self.workers, self.counters)
 
     def enqueue(self, items: Sequence[OutboxItem]) -> None:
         now = asyncio.get_running_loop().time()
