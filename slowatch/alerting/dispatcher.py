@@ -49,7 +49,7 @@ import aiohttp
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue, fold
-from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Decision, Mark, OutboxItem
+from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Decision, Mark, OutboxItem, Refold
 from slowatch.alerting.sinks.base import Attempt, Sink
 from slowatch.clock import Clock
 from slowatch.config.alerting import StormControl
@@ -266,6 +266,25 @@ class Dispatcher:
     def admit(self, decision: Decision) -> None:
         """Before `decision` is submitted: supersede what its items make stale, apply the caps (fold.py)."""
         fold(decision, self.workers, self.counters)
+
+    def restore(self, items: Sequence[OutboxItem]) -> None:
+        """Queue the rows pending at start (oldest first), folded as if queued now: an older version, or an
+        item in flight at a crash, may have left several of one alert. One op stores what the fold changed."""
+        op = Decision(self.clock.time())
+        changed: list[OutboxItem] = []
+        for item in items:
+            op.items, before = [item], item.event
+            fold(op, self.workers, self.counters)
+            if not op.items:  # a reminder behind something of its alert: it has a row, unlike a new one
+                op.superseded.append((item.sink, item.event.event_id, "superseded: its alert has a newer notification"))
+                continue
+            if item.event is not before:
+                changed.append(item)
+            self.enqueue(op.items)
+        if op.superseded or changed:
+            payloads = tuple((i.sink, i.event.event_id, i.event.to_json()) for i in changed if not i.superseded)
+            self.store.submit(Refold(tuple(op.superseded), payloads, op.now))
+            logger.info("alerting: restored notifications folded superseded=%d", len(op.superseded))
 
     def enqueue(self, items: Sequence[OutboxItem]) -> None:
         now = asyncio.get_running_loop().time()

@@ -97,11 +97,32 @@ class Decision:
             "INSERT OR IGNORE INTO alert_outbox (sink, event_id, alert_key, payload, created) VALUES (?, ?, ?, ?, ?)",
             [(i.sink, i.event.event_id, i.event.alert_key, i.event.to_json(), i.created) for i in self.items],
         )
-        c.executemany(
-            "UPDATE alert_outbox SET status = ?, last_error = ?, done_at = ? "
-            "WHERE sink = ? AND event_id = ? AND status = 'pending'",
-            [(SUPERSEDED, why, self.now, sink, eid) for sink, eid, why in self.superseded],
+        supersede(db, self.superseded, self.now)
+
+
+def supersede(db: Database, rows: Sequence[tuple[str, str, str]], now: float) -> None:
+    """Mark pending rows (sink, event_id, why) superseded (alerting/fold.py)."""
+    db.conn.executemany(
+        "UPDATE alert_outbox SET status = ?, last_error = ?, done_at = ? "
+        "WHERE sink = ? AND event_id = ? AND status = 'pending'",
+        [(SUPERSEDED, why, now, sink, eid) for sink, eid, why in rows],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Refold:
+    """At start, the fold of the rows restored (fold.py): the superseded marked, the survivors' new payloads."""
+
+    superseded: tuple[tuple[str, str, str], ...]  # sink, event_id, why
+    payloads: tuple[tuple[str, str, str], ...]  # sink, event_id, payload
+    now: float
+
+    def __call__(self, db: Database) -> None:
+        db.conn.executemany(
+            "UPDATE alert_outbox SET payload = ? WHERE sink = ? AND event_id = ? AND status = 'pending'",
+            [(payload, sink, eid) for sink, eid, payload in self.payloads],
         )
+        supersede(db, self.superseded, self.now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,5 +192,5 @@ def list_outbox(db: Database, limit: int = 50) -> list[OutboxRow]:
 
 __all__ = [
     "DELIVERED", "EXPIRED", "FAILED", "PENDING", "SUPERSEDED", "Decision", "FiringRow", "Mark", "OutboxItem",
-    "OutboxRow", "Prune", "list_outbox", "load_firing", "load_pending", "load_streaks",
+    "OutboxRow", "Prune", "Refold", "list_outbox", "load_firing", "load_pending", "load_streaks", "supersede",
 ]  # fmt: skip

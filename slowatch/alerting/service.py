@@ -160,7 +160,7 @@ class AlertService:
         self.health.restore(streaks)
         self.book.restore(firing)
         self.dispatcher.set_sinks(build_sinks(self._config), self._config.alerting.storm)
-        self.dispatcher.enqueue(pending)
+        self.dispatcher.restore(pending)
         self._forget_removed()
         if pending:
             logger.info("alerting: %d undelivered notification(s) restored from the outbox", len(pending))

@@ -280,18 +280,19 @@ async def test_sigkill_after_a_flapping_outage_keeps_superseded_rows_and_sends_t
     targets.app[DOWN].add("e1")
     await wait_until(is_down, what="e1 down")
 
-    def outbox() -> dict[str, int]:
+    def outbox() -> dict[str, str]:
         db = sqlite3.connect(tmp_path / "daemon.db")
         try:
-            return dict(db.execute("SELECT status, count(*) FROM alert_outbox GROUP BY status").fetchall())
+            return dict(db.execute("SELECT event_id, status FROM alert_outbox").fetchall())
         finally:
             db.close()
 
-    await wait_until(lambda: sum(outbox().values()) == 5, what="the 5 notifications committed")
+    await wait_until(lambda: len(outbox()) == 5, what="the 5 notifications committed")
     first.proc.kill()  # type: ignore[union-attr]  # SIGKILL: no shutdown, no flush
     await first.proc.wait()  # type: ignore[union-attr]
     before = outbox()
-    assert before["superseded"] >= 3 and before["pending"] <= 2, before  # one may have been in flight
+    superseded = {k for k, v in before.items() if v == "superseded"}
+    assert len(superseded) >= 3 and len(before) - len(superseded) <= 2, before  # one may have been in flight
     hook.default = Reply()
     second = DaemonProcess(config, tmp_path)
     daemons.append(second)
@@ -302,5 +303,6 @@ async def test_sigkill_after_a_flapping_outage_keeps_superseded_rows_and_sends_t
     assert 1 <= len(events) <= 2 and events[-1]["status"] == "firing", events
     assert sum(1 + e["details"].get("folded", 0) for e in events) == 5  # every notification accounted for
     after = outbox()
-    assert after.get("superseded") == before["superseded"] and "pending" not in after, after
+    assert all(after[k] == "superseded" for k in superseded) and "pending" not in after.values(), after
+    # (the one in flight at the kill, if any, is superseded at the start by the latest: folded into it)
     assert await second.stop(signal.SIGTERM) == 0

@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
+from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.outbox import Decision, OutboxItem
 from slowatch.clock import FakeClock
+from slowatch.config.schema import RetentionConfig
+from slowatch.store import Store
 from tests.alerting.conftest import FAST_SINK, Rig, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Reply, Target
 from tests.alerting.test_delivery import metrics_text
@@ -212,3 +216,39 @@ async def test_restart_keeps_superseded_rows_and_sends_only_the_latest_state(
     after = outbox_counts(config.server.database)
     assert after[("hook", "endpoint:a", "superseded")] == before[("hook", "endpoint:a", "superseded")]
     assert ("hook", "endpoint:a", "pending") not in after
+
+
+async def test_a_replay_left_in_the_outbox_by_an_older_version_is_folded_at_start(
+    tmp_path: Path, receiver: FakeReceiver, rig: Any, clock: FakeClock
+) -> None:
+    """Rows queued before folding existed (or an item in flight at a crash and the one behind it): the
+    next start folds them as if queued now, stores that, and sends the alert's latest state once."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("a", "http://127.0.0.1:9/health")],
+        sinks={"hook": {"kind": "webhook", "url": receiver.url("/hook"), **FAST_SINK}},
+        routes=[{"match": {}, "sinks": ["hook"]}],
+    )
+    now = clock.time()
+    firing = [
+        AlertEvent("endpoint:a", "endpoint_down", "firing", "page", t, t, "endpoint a is down", "down", endpoint="a")
+        for t in (now - 300, now - 200, now - 100)
+    ]
+    replay = [firing[0], firing[0].as_resolved(firing[0].ts + 50), firing[1], firing[1].as_resolved(firing[1].ts + 50),
+              firing[2], firing[2].as_reminder(clock.time(), 1)]  # fmt: skip
+    store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
+    await store.start()
+    store.submit(Decision(clock.time(), items=[OutboxItem("hook", e, e.ts) for e in replay]))  # no fold: as before
+    await store.flush()
+    await store.close()
+
+    r = await rig(config)
+    await until(lambda: not r.service.dispatcher.workers["hook"].queue)
+    await asyncio.sleep(0.2)
+    [event] = hook_events(receiver, "endpoint:a")  # was: all six, FIRING, RESOLVED, ..., STILL FIRING
+    assert (event["id"], event["details"]["folded"]) == (firing[2].event_id, 4)
+    await r.store.flush()
+    counts = outbox_counts(config.server.database)
+    assert counts == {("hook", "endpoint:a", "superseded"): 5, ("hook", "endpoint:a", "delivered"): 1}
+    stored = await r.store.read(lambda db: db.execute("SELECT payload FROM alert_outbox WHERE status = 'delivered'"))
+    assert AlertEvent.from_json(stored.fetchone()[0]).details["folded"] == 4  # the fold was stored with it
