@@ -12,7 +12,8 @@ decided), and a RESOLVED that superseded its own episode's FIRING says so (`firi
 message names when the alert started and how long it lasted (as every RESOLVED does).
 
 A reminder is not queued while anything of its alert waits for that sink (what waits tells the alert's
-state, and is newer news than "still firing"): counted as superseded.
+state, and is newer news than "still firing"): counted as superseded. The rows pending at a start are
+folded the same way, oldest first (`Dispatcher.restore`, stored by one `outbox.Refold` op).
 
 The size backstop, `max_pending` per sink: when a decision would take a sink's queue past it, the oldest
 RESOLVED items whose FIRING that sink never got are dropped (marked superseded, counted as
