@@ -86,8 +86,12 @@ class Firing:
 
 
 class AlertBook:
-    def __init__(self, store: Store, router: Router, enqueue: Callable[[Sequence[OutboxItem]], None]) -> None:
+    def __init__(
+        self, store: Store, router: Router, enqueue: Callable[[Sequence[OutboxItem]], None],
+        admit: Callable[[Decision], None] | None = None,
+    ) -> None:  # fmt: skip
         self.store = store
+        self._admit = admit  # the dispatcher's fold (fold.py): supersedes stale items in the decision's op
         self.router = router
         self.firing: dict[str, Firing] = {}
         self.counters: Counter[tuple[str, str]] = Counter()
@@ -139,6 +143,8 @@ class AlertBook:
 
     def commit(self, decision: Decision) -> None:
         if decision.firing or decision.cleared or decision.items:
+            if decision.items and self._admit is not None:
+                self._admit(decision)
             self.store.submit(decision)
             self._streaks_op = None  # later streaks must be written after this one's: a new op
             if decision.items:

@@ -29,6 +29,11 @@ POST carries every alert it names in its newest queued state, and a FIRING resto
 posted while the process has not seen its alert's condition since start (`doubtful`; its row is marked
 delivered: the re-POST tells Alertmanager once it is seen). See `SinkWorker.payload`.
 
+Folding (fold.py): a notification queued for a sink supersedes the older ones of the same alert still
+waiting for it and not in flight (being sent or its outcome being recorded): after an outage a sink gets
+each alert's current state, with how many notifications it stands for. `max_pending` per sink drops
+the oldest resolved notifications of alerts the sink never got as firing.
+
 Storm control: the head of a queue waits `group_wait` after it was queued; then everything queued
 behind it is looked at together. When that is more than `storm.threshold` items, they go out as
 ONE grouped message; when fewer, but the sink already got enough in the last `storm.window` to
@@ -39,7 +44,6 @@ queued by then as one message. Otherwise the head goes alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import random
@@ -50,7 +54,8 @@ from collections.abc import Callable, Sequence
 import aiohttp
 
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Mark, OutboxItem
+from slowatch.alerting.fold import PendingQueue, fold
+from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Decision, Mark, OutboxItem, Refold
 from slowatch.alerting.sinks.base import Attempt, Sink
 from slowatch.clock import Clock
 from slowatch.config.alerting import StormControl
@@ -70,7 +75,7 @@ notification queued behind it on that sink for a day."""
 class SinkWorker:
     def __init__(self, sink: Sink, owner: Dispatcher) -> None:
         self.sink = sink
-        self.queue: deque[OutboxItem] = deque()
+        self.queue = PendingQueue()
         self._owner = owner
         self._wake = asyncio.Event()
         self._sent: deque[float] = deque()  # loop times of events delivered, for storm control
@@ -79,6 +84,10 @@ class SinkWorker:
         self._newest: dict[str, OutboxItem] = {}  # alert key -> its newest queued item (latest_only sinks)
         self.sending = asyncio.Lock()  # held around every request to the sink: the worker's and the re-POSTs'
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def max_pending(self) -> int:
+        return self.sink.config.max_pending
 
     def push(self, item: OutboxItem) -> None:
         self.queue.append(item)
@@ -117,6 +126,8 @@ class SinkWorker:
     async def _next_batch(self) -> list[OutboxItem]:
         storm, loop = self._owner.storm, asyncio.get_running_loop()
         await self._owner.sleep(self.queue[0].queued + storm.group_wait - loop.time())
+        if not self.queue:  # (superseded by an item of a sink since removed)
+            return []
         ready = list(itertools.islice(self.queue, MAX_GROUP))  # the head waited group_wait: all go with it
         if self.sink.always_batch or len(ready) > storm.threshold:
             return ready
@@ -132,6 +143,9 @@ class SinkWorker:
         owner, name = self._owner, self.sink.name
         backoff = self.sink.config.retry_initial
         while batch and not owner.closing.is_set():
+            batch = [i for i in batch if not i.superseded]  # (while it waited for its commit or a retry)
+            if not batch:
+                return
             mono, give_up = owner.clock.monotonic(), self.sink.config.give_up_after  # (not the wall clock: steps)
             expired = [i for i in batch if i.born is not None and mono - i.born > give_up]
             if expired:
@@ -140,6 +154,8 @@ class SinkWorker:
                 await self._finish(expired, EXPIRED)
                 batch = [i for i in batch if i not in expired]
                 continue
+            for item in batch:
+                item.in_flight = True
             async with self.sending:  # a re-POST in flight lands first; what to send is read after it
                 events = self.payload(batch)
                 if events:
@@ -155,7 +171,9 @@ class SinkWorker:
                 return
             for item in batch:
                 item.last_error = attempt.error
-            if attempt.internal and len(batch) > 1:  # find the one this version cannot send: each on its own
+            if attempt.internal and len(batch) > 1:
+                for item in batch:
+                    item.in_flight = False  # find the one this version cannot send: each on its own
                 for item in batch:
                     await self._deliver([item])
                 return
@@ -173,6 +191,8 @@ class SinkWorker:
                 return
             owner.count(name, "retried")
             owner.store.submit(Mark.of(batch, PENDING, owner.clock.time()))  # attempts and last error, for the CLI
+            for item in batch:  # not in flight while it waits: a newer state of its alert may supersede it
+                item.in_flight = False
             if attempt.retry_after is not None:  # floored: `Retry-After: 0` must not become a busy loop
                 delay = max(attempt.retry_after, self.sink.config.retry_initial / 2)
             else:
@@ -213,14 +233,12 @@ class SinkWorker:
 
     async def _finish(self, items: Sequence[OutboxItem], status: str) -> None:
         owner = self._owner
+        for item in items:
+            item.in_flight = True  # its outcome is being recorded: never superseded now
         owner.store.submit(Mark.of(items, status, owner.clock.time()))
         await owner.durable("after the ack")  # durable before the next item is taken: see the module docstring
         for item in items:
-            if self.queue and self.queue[0] is item:
-                self.queue.popleft()
-            else:
-                with contextlib.suppress(ValueError):
-                    self.queue.remove(item)
+            self.queue.remove(item)
         owner.count(self.sink.name, status, len(items))
         if status in (FAILED, EXPIRED):  # shown by /api/v1/alerts (AlertService.sinks_view)
             owner.last_failure[self.sink.name] = (items[-1], status, owner.clock.time())
@@ -282,6 +300,29 @@ class Dispatcher:
         finally:
             for w in waits:
                 w.cancel()
+
+    def admit(self, decision: Decision) -> None:
+        """Before `decision` is submitted: supersede what its items make stale, apply the caps (fold.py)."""
+        fold(decision, self.workers, self.counters)
+
+    def restore(self, items: Sequence[OutboxItem]) -> None:
+        """Queue the rows pending at start (oldest first), folded as if queued now: an older version, or an
+        item in flight at a crash, may have left several of one alert. One op stores what the fold changed."""
+        op = Decision(self.clock.time())
+        changed: list[OutboxItem] = []
+        for item in items:
+            op.items, before = [item], item.event
+            fold(op, self.workers, self.counters)
+            if not op.items:  # a reminder behind something of its alert: it has a row, unlike a new one
+                op.superseded.append((item.sink, item.event.event_id, "superseded: its alert has a newer notification"))
+                continue
+            if item.event is not before:
+                changed.append(item)
+            self.enqueue(op.items)
+        if op.superseded or changed:
+            payloads = tuple((i.sink, i.event.event_id, i.event.to_json()) for i in changed if not i.superseded)
+            self.store.submit(Refold(tuple(op.superseded), payloads, op.now))
+            logger.info("alerting: restored notifications folded superseded=%d", len(op.superseded))
 
     def enqueue(self, items: Sequence[OutboxItem]) -> None:
         now = asyncio.get_running_loop().time()

@@ -9,6 +9,10 @@ not taken them (`Decision.absorb`, AlertBook.commit): a long store outage holds 
 instead of one per result. Decisions with firing state or outbox rows are never merged nor dropped:
 they are as many as alert transitions (each needs `failure_threshold` / `success_threshold` results
 in a row), and their notifications are delivered from memory meanwhile (dispatcher: `durable_wait`).
+
+A decision's outbox rows may supersede older pending rows of the same alert and sink (alerting/fold.py):
+those are marked `superseded` by the same op that inserts the new rows, so after a crash either both
+or neither happened.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlite_utils import Database
 from slowatch.alerting.events import AlertEvent
 
 PENDING, DELIVERED, FAILED, EXPIRED = "pending", "delivered", "failed", "expired"
+SUPERSEDED = "superseded"  # a newer notification of the same alert for the same sink took its place (fold.py)
 
 
 @dataclass(slots=True, eq=False)
@@ -34,6 +39,8 @@ class OutboxItem:
     queued: float = 0.0  # event-loop time it was queued in memory (0: restored, ready at once)
     born: float | None = None  # Clock.monotonic() when created (set on enqueue): its age for give_up_after
     restored: bool = False  # read from the outbox at start, decided by an earlier run (SinkWorker.payload)
+    in_flight: bool = False  # being sent, or its outcome being recorded: never superseded (fold.py)
+    superseded: bool = False  # a newer item took its place: skipped by the worker, already marked in the outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,7 @@ class Decision:
     firing: dict[str, FiringRow] = field(default_factory=dict)
     cleared: set[str] = field(default_factory=set)
     items: list[OutboxItem] = field(default_factory=list)
+    superseded: list[tuple[str, str, str]] = field(default_factory=list)  # sink, event_id, why (fold.py)
     started: bool = False  # the writer thread has taken it: it no longer absorbs streaks
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -90,6 +98,32 @@ class Decision:
             "INSERT OR IGNORE INTO alert_outbox (sink, event_id, alert_key, payload, created) VALUES (?, ?, ?, ?, ?)",
             [(i.sink, i.event.event_id, i.event.alert_key, i.event.to_json(), i.created) for i in self.items],
         )
+        supersede(db, self.superseded, self.now)
+
+
+def supersede(db: Database, rows: Sequence[tuple[str, str, str]], now: float) -> None:
+    """Mark pending rows (sink, event_id, why) superseded (alerting/fold.py)."""
+    db.conn.executemany(
+        "UPDATE alert_outbox SET status = ?, last_error = ?, done_at = ? "
+        "WHERE sink = ? AND event_id = ? AND status = 'pending'",
+        [(SUPERSEDED, why, now, sink, eid) for sink, eid, why in rows],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Refold:
+    """At start, the fold of the rows restored (fold.py): the superseded marked, the survivors' new payloads."""
+
+    superseded: tuple[tuple[str, str, str], ...]  # sink, event_id, why
+    payloads: tuple[tuple[str, str, str], ...]  # sink, event_id, payload
+    now: float
+
+    def __call__(self, db: Database) -> None:
+        db.conn.executemany(
+            "UPDATE alert_outbox SET payload = ? WHERE sink = ? AND event_id = ? AND status = 'pending'",
+            [(payload, sink, eid) for sink, eid, payload in self.payloads],
+        )
+        supersede(db, self.superseded, self.now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +142,7 @@ class Mark:
         done = None if self.status == PENDING else self.now
         db.conn.executemany(
             "UPDATE alert_outbox SET status = ?, attempts = ?, last_error = ?, done_at = ? "
-            "WHERE sink = ? AND event_id = ?",
+            "WHERE sink = ? AND event_id = ? AND status = 'pending'",  # (never revives a superseded row)
             [(self.status, a, err, done, sink, eid) for sink, eid, a, err in self.items],
         )
 
@@ -158,6 +192,6 @@ def list_outbox(db: Database, limit: int = 50) -> list[OutboxRow]:
 
 
 __all__ = [
-    "DELIVERED", "EXPIRED", "FAILED", "PENDING", "Decision", "FiringRow", "Mark", "OutboxItem", "OutboxRow",
-    "Prune", "list_outbox", "load_firing", "load_pending", "load_streaks",
+    "DELIVERED", "EXPIRED", "FAILED", "PENDING", "SUPERSEDED", "Decision", "FiringRow", "Mark", "OutboxItem",
+    "OutboxRow", "Prune", "Refold", "list_outbox", "load_firing", "load_pending", "load_streaks", "supersede",
 ]  # fmt: skip

@@ -74,7 +74,7 @@ class AlertService:
             store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait,
             doubtful=self._doubtful,
         )  # fmt: skip
-        self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue)
+        self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue, self.dispatcher.admit)
         self.health = EndpointHealth(config, self.book, self.suppressor)
         self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
         self._task: asyncio.Task[None] | None = None
@@ -142,6 +142,8 @@ class AlertService:
                     "delivered": d.counters[(name, "delivered")],
                     "failed": d.counters[(name, "failed")],
                     "expired": d.counters[(name, "expired")],
+                    "superseded": d.counters[(name, "superseded")],
+                    "overflow": d.counters[(name, "overflow")],
                     "pending": len(worker.queue),
                     "oldest_pending_age_seconds": max(0.0, self._clock.time() - head.created) if head else 0.0,
                     "retrying": retrying,
@@ -159,7 +161,7 @@ class AlertService:
         self.health.restore(streaks)
         self.book.restore(firing)
         self.dispatcher.set_sinks(build_sinks(self._config), self._config.alerting.storm)
-        self.dispatcher.enqueue(pending)
+        self.dispatcher.restore(pending)
         self._forget_removed()
         if pending:
             logger.info("alerting: %d undelivered notification(s) restored from the outbox", len(pending))

@@ -77,6 +77,9 @@ class SinkBase(Model):
     retry_initial: RetryStart = 1.0
     retry_max: RetryCap = 300.0
     give_up_after: GiveUp = 86400.0
+    max_pending: Annotated[int, Field(ge=10, le=10_000_000)] = 10_000
+    """Undelivered notifications kept for this sink before the oldest resolved ones of alerts it never got
+    as firing are dropped (alerting/fold.py). One per alert is kept whatever this says."""
 
 
 def _http_url(value: SecretStr) -> SecretStr:

@@ -8,7 +8,8 @@ carrying that code, never counted as delivered. Names (consumers, SLOs, endpoint
 they are; anything taken from a target (error messages, bodies, the outcome) is shown by `quoted`
 (text.py): escaped, truncated and inside an inline code span, so no mention, link, formatting or
 emoji it carries works. A grouped message (storm control) has one line per alert, in the latest
-state the group holds for it.
+state the group holds for it. A notification that superseded others (alerting/fold.py) says how many
+times the alert changed state meanwhile, and since when.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from multidict import CIMultiDictProxy
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.sinks.base import Attempt, Request, Sink
-from slowatch.alerting.sinks.text import burn, clip, duration, escape, left, quoted, quoted_in, used, when
+from slowatch.alerting.sinks.text import burn, clip, duration, escape, folded, left, quoted, quoted_in, used, when
 from slowatch.config.alerting import SlackSinkConfig
 
 ERRORS = frozenset({
@@ -75,6 +76,8 @@ def single(e: AlertEvent, url: str | None) -> dict[str, Any]:
                               f"(lasted {lasted}).{reason}"))  # fmt: skip
     else:
         blocks.append(section(f"{ICON[e.status]} {summary(e, 500)}"))
+    if note := folded(d):
+        blocks.append(section(f":twisted_rightwards_arrows: {note}"))
     if e.kind == "burn_rate":
         blocks.extend(burn_blocks(e, d))
     elif e.kind == "budget_exhausted":
@@ -185,13 +188,13 @@ def grouped(events: Sequence[AlertEvent], url: str | None) -> dict[str, Any]:
     seen: Counter[str] = Counter()
     for e in events:  # (a dict keeps each alert where it first appeared)
         latest[e.alert_key] = e
-        seen[e.alert_key] += 1
+        seen[e.alert_key] += 1 + int(e.details.get("folded", 0))  # (notifications it superseded: fold.py)
     firing = sum(1 for e in latest.values() if e.firing)
     resolved = len(latest) - firing
     title = f"{len(events)} alerts at once: {firing} firing, {resolved} resolved"
-    if len(latest) < len(events):
+    if len(latest) < (total := sum(seen.values())):
         counts = f"{firing} firing, {resolved} resolved"
-        title = f"{plural(len(latest), 'alert')} at once ({len(events)} notifications): {counts}"
+        title = f"{plural(len(latest), 'alert')} at once ({total} notifications): {counts}"
     lines = [f"{ICON[e.status]} *{WORD[e.status]}* {e.severity} — {escape(e.title, 120)}"
              + (f": {quoted(str(e.details['error']), 100)}" if e.firing and e.details.get("error") else "")
              + (f" _(latest of {seen[e.alert_key]})_" if seen[e.alert_key] > 1 else "")

@@ -11,6 +11,8 @@ Budget figures follow slowatch.slo.display's rules (no "-39900.0%", no "1000000.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from slowatch.durations import format_duration
 from slowatch.slo.display import budget_left_words, budget_used_words, times
@@ -76,6 +78,15 @@ def duration(seconds: float | None) -> str:
     return format_duration(max(0.0, round(seconds / 60) * 60) if seconds >= 600 else max(0.0, round(seconds)))
 
 
+def folded(details: Mapping[str, Any]) -> str:
+    """What a notification that superseded others stands for (alerting/fold.py), or ''."""
+    n, since = details.get("folded"), details.get("folded_since")
+    if not isinstance(n, int) or n <= 0 or not isinstance(since, (int, float)):
+        return ""
+    times = "once" if n == 1 else f"{n} times"
+    return f"Changed state {times} since {when(since)} before this sink could be told; this is the latest state."
+
+
 def when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -84,4 +95,4 @@ def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-__all__ = ["burn", "clip", "duration", "escape", "iso", "left", "quoted", "quoted_in", "used", "when"]
+__all__ = ["burn", "clip", "duration", "escape", "folded", "iso", "left", "quoted", "quoted_in", "used", "when"]
