@@ -250,10 +250,10 @@ async def test_no_surface_shows_an_interpolated_secret(
         path.write_text(text)
         shown: dict[str, str] = {}
 
-        shown["slowatch check"] = await cli("check", str(path), cwd=tmp_path)
         d = DaemonProcess(path, tmp_path, env=ENV)
         daemons.append(d)
-        await d.start()
+        # `check` reads the config file only: it runs while the daemon starts
+        shown["slowatch check"], _ = await asyncio.gather(cli("check", str(path), cwd=tmp_path), d.start())
 
         async def alerted_everywhere() -> bool:
             return all(all(n in "".join(bodies[s]) for n in NAMES) for s in SINKS)
