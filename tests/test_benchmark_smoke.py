@@ -147,19 +147,30 @@ def test_store_writer_benchmark_smoke() -> None:
     """benchmarks/store_writer.py drives the store's Writer: its folds come from memory (`--fold sql`: never)."""
     script = RUN.parent / "store_writer.py"
     args = ["--endpoints", "300", "--rate", "60", "--minutes", "10", "--pack-after", "60", "--fold-every", "60"]
+    runs = {  # three runs at once: each writes a database in a temporary directory of its own
+        "memory": [*args, "--fold", "memory", "--sql-profile"],
+        "sql": [*args, "--fold", "sql"],
+        "reads": [*args, "--reads", "3", "--group", "20"],
+    }
+    procs = {name: subprocess.Popen([sys.executable, str(script), *argv], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for name, argv in runs.items()}  # fmt: skip
+    try:
+        done = {name: (*p.communicate(timeout=120), p.returncode) for name, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for name, (out, err, code) in done.items():
+        assert code == 0, (name, out + err)
     for fold, figures in (("memory", "since start 23 from memory, 1 in SQL"), ("sql", "0 from memory, 24 in SQL")):
-        extra = ["--sql-profile"] if fold == "memory" else []
-        proc = subprocess.run([sys.executable, str(script), *args, "--fold", fold, *extra], capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert figures in proc.stdout and "rows packed since start" in proc.stdout, proc.stdout
-        assert "of which system time" in proc.stdout, proc.stdout
-        if extra:  # the statements the writer runs, timed
-            assert "calls  MANY INSERT INTO results" in proc.stdout and "calls  COMMIT" in proc.stdout, proc.stdout
-    proc = subprocess.run([sys.executable, str(script), *args, "--reads", "3", "--group", "20"], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "history of 3 endpoints" in proc.stdout and "recent rows of 20 endpoints" in proc.stdout, proc.stdout
+        out = done[fold][0]
+        assert figures in out and "rows packed since start" in out, out
+        assert "of which system time" in out, out
+    out = done["memory"][0]  # the statements the writer runs, timed
+    assert "calls  MANY INSERT INTO results" in out and "calls  COMMIT" in out, out
+    out = done["reads"][0]
+    assert "history of 3 endpoints" in out and "recent rows of 20 endpoints" in out, out
 
 
 @pytest.mark.slow

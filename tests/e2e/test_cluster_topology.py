@@ -1,12 +1,13 @@
 """Past one machine, proven on one: shards x HA replicas, Prometheus with the generated rules, a clustered
 Alertmanager and a Slack stand-in (slowatch.topology, what scripts/cluster-demo starts), loopback only.
 
-1. 2 shards x 2 replicas probe 9 endpoints every second (2 always fail, 1 has an outage the test starts
-   and ends); a 5th, unsharded instance probes the same ones. The consumer budgets and burn rates the rules
-   compute equal the unsharded instance's own within 2 %; one replica is killed with SIGKILL mid-outage and
-   started again before it ends: no budget jump, and every firing and resolved alert reaches Slack exactly once.
-2. Three locations probe one endpoint through their own address (`${TARGET}`): one failing location fires
-   no quorum alert, two do.
+2 shards x 2 replicas probe 9 endpoints every second (2 always fail, 1 has an outage the test starts and
+ends); a 5th, unsharded instance probes the same ones. The consumer budgets and burn rates the rules compute
+equal the unsharded instance's own within 2 %; one replica is killed with SIGKILL mid-outage and started again
+before it ends: no budget jump, and every firing and resolved alert reaches Slack exactly once.
+
+(Three locations with a quorum: tests/e2e/test_replica_alerts.py, one topology that also routes every
+location's instance to Alertmanager.)
 """
 
 from __future__ import annotations
@@ -223,58 +224,6 @@ async def test_shards_and_replicas_match_one_instance_and_alert_once_through_a_r
     finally:
         codes = await topo.stop()
     assert {n: c for n, c in codes.items() if c != 0} == {}
-
-
-def location_config() -> str:
-    return """\
-server: {database: ./slowatch.db, jitter: 0, cluster: {locations: [eu, us, ap]}}
-defaults: {interval: 1s, timeout: 500ms, alerts: {failure_threshold: 2, success_threshold: 2}}
-endpoints:
-  - {name: api, kind: http, url: "http://${TARGET}", alerts: {locations: {quorum: 2}}}
-consumers:
-  - name: shop
-    endpoints: [api]
-    slos: [{name: up, sli: availability, objective: 99, window: 30d, locations: {quorum: 2}}]
-"""
-
-
-async def test_a_location_quorum_ignores_one_failing_location_and_fires_on_two(
-    target: TestServer, tmp_path: Path
-) -> None:
-    prometheus, alertmanager = binaries()
-    config = tmp_path / "slowatch.yaml"
-    config.write_text(location_config())
-    where = {loc: f"127.0.0.1:{target.port}/switch/{loc}" for loc in ("eu", "us", "ap")}
-    specs = [InstanceSpec(location=loc, env={"TARGET": url}) for loc, url in where.items()]
-    topo = Topology(tmp_path / "topology", config, specs, prometheus=prometheus, alertmanager=alertmanager)
-    target.app[FAILING].add("eu")  # the network near the eu monitor is broken
-    await topo.start()
-    try:
-
-        async def eu_down() -> list[str]:
-            down = await topo.values("slowatch_probe_success == 0", "location")
-            quorum = await topo.values('slowatch_slo:quorum_failed:bool{consumer="shop"}', "slo")
-            return [] if set(down) == {("eu",)} and quorum == {("up",): 0.0} else [f"down {down}, quorum {quorum}"]
-
-        await eventually(eu_down, 30, "eu alone seeing api down")
-        for _ in range(6):  # longer than the down alert's `for` (2 probe intervals)
-            await asyncio.sleep(1)
-            assert not await topo.query('ALERTS{alertname="SlowatchEndpointDown"}')
-            assert (await topo.values('slowatch_slo:quorum_failed:bool{consumer="shop"}', "slo")) == {("up",): 0.0}
-        assert not topo.slack.deliveries
-        target.app[FAILING].add("us")
-
-        async def quorum_fires() -> list[str]:
-            alerts = await topo.values('ALERTS{alertname="SlowatchEndpointDown",alertstate="firing"}', "endpoint")
-            quorum = await topo.values('slowatch_slo:quorum_failed:bool{consumer="shop"}', "slo")
-            slack = [d.labels.get("endpoint") for d in topo.slack.deliveries if d.status == "firing"]
-            ok = set(alerts) == {("api",)} and quorum == {("up",): 1.0} and "api" in slack
-            return [] if ok else [f"alerts {alerts}, quorum {quorum}, slack {slack}"]
-
-        await eventually(quorum_fires, 30, "the quorum alert with two of three locations failing")
-    finally:
-        codes = await topo.stop()
-    assert set(codes.values()) == {0}
 
 
 def test_the_cluster_demo_script_starts_and_stops_cleanly(tmp_path: Path) -> None:

@@ -24,8 +24,12 @@ from slowatch.config import load
 from slowatch.slo.definitions import compile_config
 from tests.e2e.harness import DaemonProcess
 
-KILLS = 20  # alternating in-process probing and two prober workers
-LONG_RUNS = (6, 13)  # these outlive one SLO persist (5 s) before their kill
+# Every kind of moment a kill can hit, and both kinds of probing, against the real process. The exact
+# property at chosen moments (before any save, above the watermark, a save queued, a restart killed before
+# its first save) is checked deterministically by tests/slo/test_kill_restart_counts.py (20 kills here before).
+KILLS = 10  # alternating in-process probing and two prober workers
+LONG_RUNS = (4, 7)  # these outlive one SLO persist (5 s) before their kill (one of each kind of probing)
+DURING_START = (1, 6)  # killed during start-up (one of each kind), besides the random ones
 THRESHOLD = 0.05
 
 
@@ -104,7 +108,7 @@ async def test_slo_counts_equal_stored_results_after_many_kill_9s(
         cfg = write_config(crash_config(targets.port, workers=2 if i % 2 else 0))
         if i in LONG_RUNS:
             await run(cfg, tmp_path, daemons, rng.uniform(5.2, 6.0))
-        elif rng.random() < 0.2:
+        elif i in DURING_START or rng.random() < 0.2:
             await run(cfg, tmp_path, daemons, rng.uniform(0.05, 0.8), ready=False)
         else:
             await run(cfg, tmp_path, daemons, rng.uniform(0.0, 1.2))

@@ -60,13 +60,13 @@ async def test_every_panel_query_returns_data_from_the_demo(tmp_path: Path) -> N
     config = load(config_path, env=env)
     prom = PrometheusServer(prometheus, tmp_path, [f"127.0.0.1:{port}"], render_rules(config))
     try:
-        await wait_ready(f"http://127.0.0.1:{port}/readyz", proc, log)
-        await prom.start()
+        # Prometheus starts while the demo does (it scrapes nothing until the demo listens)
+        await asyncio.gather(wait_ready(f"http://127.0.0.1:{port}/readyz", proc, log), prom.start())
         queries = [(uid, title, expr) for uid, doc in dashboards(config).items() for title, expr in panel_queries(doc)]
         empty = queries
         deadline = time.monotonic() + 90
         while empty and time.monotonic() < deadline:
-            await asyncio.sleep(3)
+            await asyncio.sleep(1)
             now = time.time()
             empty = [q for q in empty if not await prom.query(substitute(q[2], "checkout", now))]
         assert not empty, "panels without data:\n" + "\n".join(f"{u}: {t}: {e}" for u, t, e in empty)

@@ -8,7 +8,9 @@ import asyncio
 import hashlib
 import json
 import signal
+import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +18,23 @@ from aiohttp.test_utils import TestServer
 
 from tests.e2e.harness import DaemonProcess, metric_value
 from tests.support.cli import run_cli
+
+
+async def saved_slo_events(db: Path, consumer: str, within: float = 20.0) -> None:
+    """Wait until a committed SLO save of the daemon in `db` counts events of `consumer`."""
+    deadline = time.monotonic() + within
+    while True:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            saved = conn.execute("SELECT coalesce(sum(events), 0) FROM slo_counters WHERE consumer = ?", (consumer,))
+            if saved.fetchone()[0] > 0:
+                return
+        except sqlite3.OperationalError:  # the daemon has not created the table yet
+            pass
+        finally:
+            conn.close()
+        assert time.monotonic() < deadline, f"no SLO save of {consumer} in {db} within {within:g}s"
+        await asyncio.sleep(0.2)
 
 
 def config(port: int) -> str:
@@ -147,7 +166,7 @@ endpoints:
     daemons.append(d)
     await d.start()
     await d.wait_for_metric('slowatch_slo_events_total{consumer="mixed"')
-    await asyncio.sleep(6)  # the SLO state is saved every 5 s
+    await saved_slo_events(tmp_path / "shard1.db", "mixed")  # the SLO state is saved every 5 s
 
     async def cli(*args: str) -> tuple[int, str, str]:
         return await run_cli(*args, cwd=tmp_path, timeout=30)

@@ -4,8 +4,9 @@ stand-in behind two clustered `prometheus-alertmanager`s; slowatch.topology), lo
 1. Two HA replicas, one outage that starts while the whole Alertmanager cluster is down: the alert waits in both
    outboxes and, once Alertmanager is back, the receiver gets it once firing and once resolved, also when a
    replica is killed (SIGKILL) mid-outage and restarted after the other one resolved it; both outboxes drain.
-2. Three locations with a quorum of 2, every instance routed to Alertmanager: one location's blip pages no
-   one (neither an instance nor the rules); two failing locations page once (the rules' quorum alert).
+2. Three locations probe one endpoint through their own address (`${TARGET}`) with a quorum of 2, every
+   instance routed to Alertmanager: one failing location leaves the rules' quorum at 0 and pages no one
+   (neither an instance nor the rules); two failing locations fire the rules' quorum alert, paged once.
 """
 
 from __future__ import annotations
@@ -153,9 +154,11 @@ alerting: {{evaluate_interval: 1s}}
 {SINKS}"""
 
 
-async def test_a_local_blip_pages_no_one_when_every_location_sends_to_alertmanager(
+async def test_a_local_blip_pages_no_one_and_two_failing_locations_page_once_through_the_rules_quorum(
     target: TestServer, tmp_path: Path
 ) -> None:
+    """Every location's instance routed to Alertmanager: eu failing alone leaves the rules' quorum at 0 and pages
+    no one (neither an instance nor the rules); eu and us failing fire the rules' quorum alert, paged once."""
     prometheus, alertmanager = binaries()
     config = tmp_path / "slowatch.yaml"
     config.write_text(location_config())
@@ -166,19 +169,32 @@ async def test_a_local_blip_pages_no_one_when_every_location_sends_to_alertmanag
     await topo.start()
     try:
 
+        async def quorum() -> dict[tuple[str, ...], float]:
+            return await topo.values('slowatch_slo:quorum_failed:bool{consumer="shop"}', "slo")
+
         async def eu_down() -> list[str]:
             down = await topo.values("slowatch_probe_success == 0", "location")
-            return [] if set(down) == {("eu",)} else [f"down {down}"]
+            failed = await quorum()
+            return [] if set(down) == {("eu",)} and failed == {("up",): 0.0} else [f"down {down}, quorum {failed}"]
 
         await eventually(eu_down, 30, "eu alone seeing api down")
-        await asyncio.sleep(8)  # past the failure threshold, a resend and Alertmanager's group_wait
+        # 8 s: past the down alert's `for` (2 probe intervals), the instances' failure threshold, a resend and
+        # Alertmanager's group_wait
+        for _ in range(8):
+            await asyncio.sleep(1)
+            assert not await topo.query('ALERTS{alertname="SlowatchEndpointDown"}')
+            assert (await quorum()) == {("up",): 0.0}
         assert not topo.slack.deliveries, topo.slack.deliveries
         target.app[FAILING].add("us")
 
-        async def paged() -> list[str]:
-            return [] if any(d.status == "firing" for d in topo.slack.deliveries) else ["nothing yet"]
+        async def quorum_fires() -> list[str]:
+            alerts = await topo.values('ALERTS{alertname="SlowatchEndpointDown",alertstate="firing"}', "endpoint")
+            failed = await quorum()
+            slack = [d.labels.get("endpoint") for d in topo.slack.deliveries if d.status == "firing"]
+            ok = set(alerts) == {("api",)} and failed == {("up",): 1.0} and "api" in slack
+            return [] if ok else [f"alerts {alerts}, quorum {failed}, slack {slack}"]
 
-        await eventually(paged, 30, "a page with two of three locations failing")
+        await eventually(quorum_fires, 30, "the quorum alert and a page with two of three locations failing")
         await asyncio.sleep(6)  # a group_interval: other pages about the same outage would be here
         firing = [d for d in topo.slack.deliveries if d.status == "firing"]
         assert [(d.labels["alertname"], d.labels.get("endpoint")) for d in firing] == [

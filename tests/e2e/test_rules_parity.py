@@ -61,14 +61,13 @@ async def test_prometheus_and_slowatch_agree_on_burn_budget_and_alerts(
     path = write_config(parity_config(targets.port))
     d = DaemonProcess(path, tmp_path)
     daemons.append(d)
-    await d.start()
     prom = PrometheusServer(binary("prometheus"), tmp_path, [f"127.0.0.1:{d.port}"], render_rules(load(path, env={})))
-    await prom.start()
     try:
+        await asyncio.gather(d.start(), prom.start())  # Prometheus scrapes nothing until the daemon listens
         problems: list[str] = ["not compared yet"]
         deadline = time.monotonic() + 90
         while problems and time.monotonic() < deadline:
-            await asyncio.sleep(2)
+            await asyncio.sleep(1)
             problems = []
             ours = await prom.values("slowatch_slo_burn_rate", "slo", "window")
             theirs = await prom.values("slowatch_slo:burn_rate:ratio", "slo", "window")

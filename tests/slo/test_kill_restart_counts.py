@@ -1,0 +1,189 @@
+"""After a kill -9 at any moment, a restart's SLO counts equal the stored final results in each SLO's scope.
+
+A kill -9 leaves the database's committed state (see test_exported_counters.py): here a consistent copy
+of it is taken at chosen moments (before any save, with results committed above the last save's
+watermark, with a save queued but not committed, with results recorded but not committed), a new
+SloService starts on the copy (the catch-up above the watermark) and stops cleanly (the final save);
+its counters and coarse cells must then equal what the copy's final results say, maintenance excluded.
+Restarted services run on and are killed again, so kills also hit a restart that has not saved yet.
+tests/e2e/test_crash_safety.py does the same with the real daemon and real kill -9s at random moments.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from slowatch.clock import FakeClock
+from slowatch.config.schema import Config, RetentionConfig
+from slowatch.slo.definitions import compile_config
+from slowatch.slo.service import SloService
+from slowatch.store import Store
+from tests.slo.helpers import T0, config, result
+
+MakeStore = Callable[[Path], Store]
+THRESHOLD = 0.3
+MAINTENANCE = "c"
+
+
+def crash_config() -> Config:
+    app = [
+        {"name": "avail", "sli": "availability", "objective": 99, "window": "1h"},
+        {"name": "fast", "sli": "latency", "threshold": f"{THRESHOLD * 1000:g}ms", "objective": 95, "window": "1d"},
+    ]
+    forever = {"name": "forever", "endpoints": [MAINTENANCE], "start": "2000-01-01T00:00:00Z",
+               "end": "2100-01-01T00:00:00Z"}  # fmt: skip
+    consumers = [
+        {"name": "app", "endpoints": ["a", "b", "c"], "slos": app},
+        {"name": "batch", "endpoints": ["d"], "slos": [{"name": "avail", "sli": "availability", "objective": 99.5,
+                                                        "window": "7d"}]},
+    ]  # fmt: skip
+    return config(consumers, endpoints=("a", "b", "c", "d"), maintenance=[forever])
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+async def make_store(clock: FakeClock) -> AsyncIterator[MakeStore]:
+    built: list[Store] = []
+
+    def make(path: Path) -> Store:
+        # batches are written when flushed only: results stay uncommitted as long as a test wants
+        store = Store(str(path), clock=clock, retention=RetentionConfig(), batch_interval=3600, close_timeout=2.0)
+        built.append(store)
+        return store
+
+    yield make
+    for store in built:
+        await store.close()
+
+
+def kill(db: Path, copy: Path) -> Path:
+    """What a kill -9 now leaves: the committed state of `db`, as the file `copy`."""
+    copy.unlink(missing_ok=True)
+    src, dst = sqlite3.connect(db), sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return copy
+
+
+async def start(make_store: MakeStore, db: Path, clock: FakeClock) -> tuple[Store, SloService]:
+    store = make_store(db)
+    await store.start()
+    service = SloService(crash_config(), store, clock, refresh_interval=3600, persist_interval=3600)
+    await service.start()
+    return store, service
+
+
+async def feed(service: SloService, store: Store, clock: FakeClock, seconds: int) -> None:
+    """A result of every endpoint every 5 s (some failing, some slow, some retried: a non-final attempt)."""
+    for _ in range(seconds // 5):
+        clock.advance(5)
+        t = int(clock.time())
+        for i, ep in enumerate("abcd"):
+            if (t // 5 + i) % 4 == 0:
+                attempt = result(clock.time(), ok=False, endpoint=ep, final=False)
+                store.record(attempt)
+                service.observe(attempt)
+            r = result(clock.time(), ok=(t // 5 + i) % 7 != 0, endpoint=ep, duration=0.5 if (t // 5) % 3 else 0.1)
+            store.record(r)
+            service.observe(r)
+
+
+def stored(db: sqlite3.Connection, endpoints: tuple[str, ...], threshold: float | None) -> tuple[int, int, int]:
+    """(events, good, excluded) of the final results of `endpoints` in `db`."""
+    marks = ", ".join("?" for _ in endpoints)
+    good_sql = "outcome = 'success'" + ("" if threshold is None else f" AND duration <= {threshold!r}")
+    sql = (
+        f"SELECT coalesce(sum(endpoint != '{MAINTENANCE}'), 0), "
+        f"coalesce(sum(endpoint != '{MAINTENANCE}' AND {good_sql}), 0), "
+        f"coalesce(sum(endpoint = '{MAINTENANCE}'), 0) FROM results WHERE final = 1 AND endpoint IN ({marks})"
+    )
+    events, good, excluded = db.execute(sql, endpoints).fetchone()
+    return int(events), int(good), int(excluded)
+
+
+async def restart_counts_what_is_stored(make_store: MakeStore, copy: Path, clock: FakeClock, what: str) -> None:
+    """A clean run on the killed database `copy` (catch-up, then the final save): its SLO state counts exactly
+    the stored final results."""
+    store, service = await start(make_store, copy, clock)
+    await service.stop()
+    await store.close()
+    db = sqlite3.connect(copy)
+    try:
+        finals = db.execute("SELECT count(*) FROM results WHERE final = 1").fetchone()[0]
+        assert finals > 0, what
+        counters = {(c, s): (e, g) for c, s, e, g in db.execute("SELECT consumer, slo, events, good FROM slo_counters")}
+        cells = {
+            fp: (t, g, x)
+            for fp, t, g, x in db.execute(
+                "SELECT fingerprint, sum(total), sum(good), sum(excluded) FROM slo_cells WHERE layer = 'c' GROUP BY 1"
+            )
+        }
+        for slo in compile_config(crash_config()):
+            events, good, excluded = stored(db, slo.endpoints, slo.threshold)
+            assert counters[slo.key] == (events, good), (what, slo.key, finals)
+            assert cells[slo.fingerprint] == (events, good, excluded), (what, slo.key, finals)
+    finally:
+        db.close()
+
+
+async def test_a_restart_after_a_kill_at_any_moment_counts_exactly_the_stored_results(
+    make_store: MakeStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    live = tmp_path / "live.db"
+    store, service = await start(make_store, live, clock)
+    moments: list[tuple[str, Path]] = []
+
+    def killed(what: str) -> None:
+        moments.append((what, kill(live, tmp_path / f"kill{len(moments)}.db")))
+
+    await feed(service, store, clock, 60)
+    await store.flush(fold=False)
+    killed("results committed, no save yet")
+    service.persist()
+    await store.flush(fold=False)
+    await feed(service, store, clock, 40)
+    await store.flush(fold=False)
+    killed("results committed above the saved watermark")
+    await feed(service, store, clock, 30)
+    service.persist()  # queued with results observed but not committed
+    killed("a save queued, not committed; results recorded, not committed")
+    await store.flush(fold=False)
+    killed("that save and its results committed")
+    await feed(service, store, clock, 20)
+    killed("results recorded after the save, not committed")
+    await service.stop()
+    await store.close()
+
+    for what, copy in moments:  # each on its own copy: a second restart must not see the first one's save
+        await restart_counts_what_is_stored(make_store, kill(copy, tmp_path / "restart.db"), clock, what)
+
+    # Kills of a restarted daemon: before its first save (a second catch-up on top of the first), and after it.
+    again = kill(moments[1][1], tmp_path / "again.db")
+    store, service = await start(make_store, again, clock)  # the catch-up of the killed run's last 40 s
+    await feed(service, store, clock, 30)
+    await store.flush(fold=False)
+    second = kill(again, tmp_path / "second.db")
+    store2, service2 = await start(make_store, kill(second, tmp_path / "third.db"), clock)
+    await feed(service2, store2, clock, 15)
+    await store2.flush(fold=False)
+    third = kill(tmp_path / "third.db", tmp_path / "third-killed.db")
+    await service2.stop()
+    await store2.close()
+    service.persist()
+    await feed(service, store, clock, 10)
+    await store.flush(fold=False)
+    fourth = kill(again, tmp_path / "fourth.db")
+    await service.stop()
+    await store.close()
+    await restart_counts_what_is_stored(make_store, second, clock, "a restart killed before its first save")
+    await restart_counts_what_is_stored(make_store, third, clock, "killed twice before any save since")
+    await restart_counts_what_is_stored(make_store, fourth, clock, "a restart killed after its first save")
