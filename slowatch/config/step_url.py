@@ -45,7 +45,6 @@ class Place(Enum):
     HOST = (re.compile(r"[A-Za-z0-9._-]*"), f"a host name ({_NAME})")
     WHOLE_HOST = (re.compile(r"[A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]"), f"a host name ({_NAME})")
     PORT = (re.compile(r"[0-9]{1,5}"), "a port (1 to 5 digits)")
-    REST = (re.compile(r".*", re.S), "")
 
 
 class Refused(ValueError):
