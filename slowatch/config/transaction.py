@@ -21,10 +21,9 @@ from slowatch.config.endpoints import (
     check_regex,
     http_url,
 )
+from slowatch.config.step_url import STEP_REF, UrlTemplate
 from slowatch.config.types import Headers, Model, Timeout
 
-STEP_REF = re.compile(r"\{\{\s*steps\.([A-Za-z_][\w-]*)\.([A-Za-z_][\w-]*)\s*\}\}")
-"""`{{steps.login.token}}`: the value `token` extracted by the earlier step `login`."""
 _STEP_NAME = r"^[A-Za-z_][\w-]{0,62}$"
 
 
@@ -63,7 +62,9 @@ class Step(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        http_url(STEP_REF.sub("x", v), "credentials do not belong in the URL: use an Authorization header")
+        http_url(
+            UrlTemplate.parse(v).placeholder(), "credentials do not belong in the URL: use an Authorization header"
+        )
         return v
 
     @field_validator("method")

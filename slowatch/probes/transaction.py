@@ -10,7 +10,9 @@ Extracted values are secrets: every message is scrubbed of them (shown as `{{ste
 are never logged, and they live only as long as the run. A value that is not UTF-8 text (a header's
 latin-1 bytes, a JSON string with a lone surrogate escape) fails its step: sent on, it would not be the
 value the target gave (aiohttp drops such characters from headers and URLs). A header that filling would give a control
-character (a target handing out a token with CR/LF: header injection) fails the step, unsent. Cookies
+character (a target handing out a token with CR/LF: header injection) fails the step, unsent; a value in the
+URL never changes where the request goes (`config.step_url`: one encoded component in the path, query and
+fragment; a host name or port fitting its place in the authority, else the step fails unsent). Cookies
 set by one step go with the next steps of the same run, never to another run (a fresh jar per run, on
 the daemon's shared connector).
 """
@@ -25,6 +27,7 @@ import aiohttp
 from yarl import URL
 
 from slowatch.config.concealed import build_concealed
+from slowatch.config.step_url import Refused, UrlTemplate
 from slowatch.config.transaction import STEP_REF, Extract, Step, TransactionEndpoint
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.assertions import MISSING, BodyChecker, check_response, json_path_get
@@ -51,6 +54,10 @@ class _Run:
         self.step = ""
         self.status: int | None = None
         self.reading = False
+        self.url: URL | None = None  # the step's, once built
+
+    def value(self, step: str, var: str) -> str:
+        return self.values[(step, var)]
 
     def fill(self, text: str) -> str:
         return STEP_REF.sub(lambda m: self.values[(m.group(1), m.group(2))], text) if "{{" in text else text
@@ -117,18 +124,13 @@ async def _run(endpoint: TransactionEndpoint, ctx: ProbeContext, run: _Run, ssl_
         stage = "reading the body" if run.reading else "waiting for the response"
         return Outcome.TIMEOUT, f"step {run.step}: timed out {stage} ({endpoint.timeout:g}s for the whole transaction)"
     except (aiohttp.ClientError, OSError) as exc:
-        url = URL(run.fill(_current(endpoint, run.step).url))
-        where = join_host_port(url.host or "", url.port)
+        where = "" if run.url is None else join_host_port(run.url.host or "", run.url.port)
         outcome, message = classify_http(exc, where, endpoint.timeout, endpoint.max_redirects, None)
         return outcome, f"step {run.step}: {message}"
     finally:
         await session.close()
         jar.clear()
     return Outcome.SUCCESS, ""
-
-
-def _current(endpoint: TransactionEndpoint, name: str) -> Step:
-    return next(step for step in endpoint.steps if step.name == name)
 
 
 async def _step(
@@ -144,12 +146,13 @@ async def _step(
         "max_redirects": endpoint.max_redirects + 1,
         "timeout": NO_CLIENT_TIMEOUT,  # the run's asyncio.timeout bounds every step
     }
-    try:  # the config checked the template: only an extracted value (a host, a port) can break it
-        url = URL(run.fill(step.url), encoded=False)
+    try:  # the config checked the template: only an extracted value can break it
+        url = UrlTemplate.parse(step.url).fill(run.value)
+    except Refused as exc:  # names the reference, never the value
+        return Outcome.ASSERTION_FAILED, f"{exc}; not sent"
     except ValueError as exc:
         return Outcome.ASSERTION_FAILED, f"the URL is not valid once filled ({exc}); not sent"
-    if not url.host:
-        return Outcome.ASSERTION_FAILED, "the URL is not valid once filled (no host); not sent"
+    run.url = url
     options.update(keep_host_at_origin(headers, url))
     if ssl_option is not None:
         options["ssl"] = ssl_option

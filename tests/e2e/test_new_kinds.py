@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.e2e.harness import DaemonProcess, metric_value
@@ -78,3 +79,49 @@ endpoints:
     shown.append(d.log())
     shown.append((tmp_path / "slowatch.db").read_bytes().decode("latin-1"))
     assert not [i for i, text in enumerate(shown) if TOKEN in text]
+
+
+@pytest.mark.slow
+async def test_a_hostile_extracted_host_sends_nothing_elsewhere_in_the_daemon(
+    aiohttp_server: Any, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """A login answer naming another host (`127.0.0.1:<evil>/`) where the template fixes the port: before, the
+    next step went to evil with the config's Authorization header; now it fails, unsent, through a worker."""
+    evil_saw: list[str | None] = []
+
+    async def evil_handler(request: web.Request) -> web.Response:
+        evil_saw.append(request.headers.get("Authorization"))
+        return web.Response(text="ok")
+
+    evil_app = web.Application()
+    evil_app.router.add_route("*", "/{tail:.*}", evil_handler)
+    evil: TestServer = await aiohttp_server(evil_app)
+
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response({"host": f"127.0.0.1:{evil.port}/"})
+
+    api_app = web.Application()
+    api_app.router.add_get("/login", login)
+    api: TestServer = await aiohttp_server(api_app)
+    config = f"""
+server: {{database: ./slowatch.db, shutdown_grace: 2s, probe_workers: 1}}
+defaults: {{interval: 1s, timeout: 800ms}}
+endpoints:
+  - name: flow
+    kind: transaction
+    steps:
+      - {{name: login, url: "http://127.0.0.1:{api.port}/login", extract: {{host: {{json_path: $.host}}}}}}
+      - {{name: call, url: "http://{{{{steps.login.host}}}}:{api.port}/v1", headers: {{Authorization: "${{API_KEY}}"}}}}
+"""
+    d = DaemonProcess(write_config(config), tmp_path, env={"API_KEY": "Bearer s3cret-e2e"})
+    daemons.append(d)
+    await d.start()
+    await d.wait_for_metric('slowatch_probes_total{endpoint="flow",kind="transaction",outcome="assertion_failed"}')
+    status, body = await d.get("/api/v1/endpoints/flow")
+    assert status == 200
+    assert json.loads(body)["latest"]["message"] == (
+        "step call: {{steps.login.host}} cannot be a host name (letters, digits, '.', '-', '_'); not sent"
+    )
+    assert await d.stop() == 0
+    assert evil_saw == []
+    assert "s3cret-e2e" not in d.log() and f":{evil.port}/" not in d.log()
