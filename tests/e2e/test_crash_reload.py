@@ -14,6 +14,7 @@ notification reaches the receiver once, and no error is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import sqlite3
@@ -28,6 +29,8 @@ from slowatch.config import load
 from slowatch.slo.definitions import compile_config
 from tests.alerting.fakes import FakeReceiver
 from tests.e2e.harness import DaemonProcess
+from tests.e2e.test_crash_migration import config as migration_config
+from tests.e2e.test_crash_migration import opened, v1_database
 
 SEED = 7
 
@@ -188,3 +191,27 @@ async def test_kill_9_right_after_a_reload_that_swaps_endpoints_consumers_and_sl
     assert delivered and all(n == 1 for n in delivered.values()), delivered
     log = "\n".join(d.log() for d in daemons)
     assert " ERROR " not in log and "Traceback" not in log, log[-3000:]
+
+
+async def test_sighup_while_the_daemon_starts_is_a_reload_once_started_never_a_kill(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """SIGHUP's default action ends a process: before, a reload requested while `slowatch run` started (here
+    while it migrates an old database, seconds) killed it with no word in its log."""
+    await asyncio.to_thread(v1_database, tmp_path / "slowatch.db", time.time())
+    cfg = write_config(migration_config(targets.port))
+    d = DaemonProcess(cfg, tmp_path)
+    daemons.append(d)
+    await d.spawn()
+    assert d.proc is not None
+    await opened(d.proc.pid, tmp_path / "slowatch.db")  # in its start: migrating
+    added = f"endpoints:\n  - {{name: added, kind: http, url: 'http://127.0.0.1:{targets.port}/ok'}}\n"
+    write_config(migration_config(targets.port).replace("endpoints:\n", added, 1))
+    for _ in range(5):
+        with contextlib.suppress(ProcessLookupError):  # (it died of the first, before)
+            d.send(signal.SIGHUP)
+        await asyncio.sleep(0.02)
+    await d.ready(timeout=60)
+    await switched(d)  # to the new file, once started
+    assert "config reloaded added=1 " in d.log()
+    assert await d.stop() == 0, d.log()[-3000:]
