@@ -1,9 +1,21 @@
+"""The command line's entry: `python -m slowatch` and the installed `slowatch` command (pyproject.toml).
+
+For `run`, SIGHUP is ignored from here on, before the imports (most of a second): its default action ends
+the process, and a reload requested while the daemon starts (a config tool, `systemctl reload`) killed it.
+Daemon.run takes SIGHUP over (one reload once started); a changed file is also picked up by the watcher.
+"""
+
 import signal
 import sys
 
-if sys.argv[1:2] == ["run"]:  # a reload request (SIGHUP) while the daemon starts must not end it (its default
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # action): ignored until Daemon.run takes it over
 
-from slowatch.cli import main  # (after the line above: importing it takes most of a second)
+def main() -> int:
+    if sys.argv[1:2] == ["run"]:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    from slowatch.cli import main as cli_main
 
-sys.exit(main())
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
