@@ -266,9 +266,15 @@ class Daemon:
         await self._lifecycle.stopped()
 
     async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT, then stop cleanly."""
+        """Start, serve until SIGTERM/SIGINT, then stop cleanly. A SIGHUP while starting (a migration or an SLO
+        rebuild can take seconds) is one reload once started: its default action would end the process."""
+        hangups: list[int] = []
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangups.append, signal.SIGHUP)
         await self.start()
         self.install_signal_handlers()
+        if hangups:
+            logger.info("reload requested while starting (SIGHUP): reloading now signals=%d", len(hangups))
+            self._spawn(self.reload())
         try:
             await self._lifecycle.stopped()
         finally:

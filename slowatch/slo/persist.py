@@ -14,10 +14,17 @@ on the event loop. Tables (created by `store/slo_tables.py`, migrations v2 and v
                   newest stored result, in the same transaction. Results reach the store's queue before
                   the ledger sees them (daemon.on_result), so the rows up to it are exactly those the saved
                   state counts; after a kill the rows above it are counted again at start (`uncounted`).
+    state['slo.saved_fingerprints']  the fingerprints whose cells the watermark holds for: the ledgers of
+                  the run that last moved it, written with the first save after each start or reload
+                  (`SAVED_KEY`). A fingerprint with cells but not in it left the config while the watermark
+                  moved on: its cells miss the results stored meanwhile, so it is rebuilt from raw history
+                  (`load_all_cells`), as a reload that adds it back rebuilds it. Absent (a database saved
+                  before it existed): every fingerprint's cells are taken as they are.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from array import array
@@ -40,6 +47,8 @@ _UPSERT_CELL = (
 FINE, COARSE = "f", "c"
 _UPSERT_FINE = "INSERT OR REPLACE INTO slo_fine (fingerprint, res, start, good, total) VALUES (?, ?, ?, ?, ?)"
 _UPSERT_COUNTER = "INSERT OR REPLACE INTO slo_counters (consumer, slo, events, good) VALUES (?, ?, ?, ?)"
+SAVED_KEY = "slo.saved_fingerprints"
+"""The `state` key of the fingerprints the SLO watermark holds for (see the module docstring)."""
 
 
 class Batch:
@@ -150,13 +159,34 @@ _COARSE = (
 )
 
 
+def saved_fingerprints_op(fingerprints: Iterable[str], now: float) -> Callable[[Database], None]:
+    """A write (for a save's transaction, `Batch.extra`) recording `fingerprints` as those the watermark it
+    moves holds for."""
+    params = (SAVED_KEY, json.dumps(sorted(fingerprints)), now)
+
+    def put(db: Database) -> None:
+        db.conn.execute("INSERT OR REPLACE INTO state (key, value, updated) VALUES (?, ?, ?)", params)
+
+    return put
+
+
+def saved_fingerprints(db: Database) -> set[str] | None:
+    """The fingerprints the SLO watermark holds for; None if no save recorded them (see the module docstring)."""
+    row = db.conn.execute("SELECT value FROM state WHERE key = ?", (SAVED_KEY,)).fetchone()
+    return None if row is None else set(json.loads(row[0]))
+
+
 def load_all_cells(
-    db: Database, plans: Mapping[str, tuple[int, int, float, float, bool]]
+    db: Database, plans: Mapping[str, tuple[int, int, float, float, bool]], keep: Iterable[str] = ()
 ) -> dict[str, tuple[list[FineBlock], list[CoarseRow]]]:
     """`load_cells` for each fingerprint -> (fine, coarse, fine_since, coarse_since, sliced), in one
-    store read; only fingerprints with persisted cells are in the result."""
+    store read; only fingerprints with persisted cells are in the result, and only those the watermark holds
+    for (`saved_fingerprints`) or in `keep` (composites: recomputed from their members, never rebuilt)."""
+    saved = saved_fingerprints(db)
     out = {}
     for fingerprint, plan in plans.items():
+        if saved is not None and fingerprint not in saved and fingerprint not in keep:
+            continue  # stale: rebuilt from raw history
         blocks, rows = load_cells(db, fingerprint, *plan)
         if blocks or rows:
             out[fingerprint] = (blocks, rows)

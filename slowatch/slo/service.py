@@ -43,7 +43,15 @@ from slowatch.slo.engine import Engine
 from slowatch.slo.exported import ExportedCounters
 from slowatch.slo.judgeable import unjudgeable_warnings
 from slowatch.slo.metrics import SloCollector, refresh_histogram
-from slowatch.slo.persist import COARSE, FINE, Batch, load_all_cells, load_counters, uncounted
+from slowatch.slo.persist import (
+    COARSE,
+    FINE,
+    Batch,
+    load_all_cells,
+    load_counters,
+    saved_fingerprints_op,
+    uncounted,
+)
 from slowatch.slo.rebuild import groups, rebuild_group
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store.slo_tables import drop_cells_after, set_counted_watermark
@@ -80,6 +88,7 @@ class SloService:
         self._exported = ExportedCounters()  # the last ones committed: what a restart restores
         self._replace: list[tuple[str, float, float]] = []
         self._queued: Batch | None = None  # the last save submitted (its `started`: the writer took it)
+        self._saved_fingerprints: frozenset[str] | None = None  # the ledgers the last save submitted recorded
         self.saves_held = 0  # periodic saves skipped while the previous one was still queued
         self._last_prune = self._last_sweep = -SWEEP_EVERY
         self._tasks: list[asyncio.Task[None]] = []
@@ -243,7 +252,8 @@ class SloService:
                 fine_since = (ledger.cur_f - ledger.nf + 1) * ledger.fine
                 coarse_since = (ledger.cur_c - ledger.nc + 1) * ledger.coarse
                 plans[fp] = (ledger.fine, ledger.coarse, fine_since, coarse_since, ledger.sliced)
-            loaded = await self._store.read(functools.partial(load_all_cells, plans=plans))
+            keep = set(engine.composites)  # (recomputed from their members' cells, never rebuilt)
+            loaded = await self._store.read(functools.partial(load_all_cells, plans=plans, keep=keep))
             if engine is not self._engine:
                 return set()  # reloaded again meanwhile: the newer reload restores what it needs
             for fp, (fine, coarse) in loaded.items():
@@ -298,6 +308,10 @@ class SloService:
         if extra is not None:
             batch.extra.append(extra)
         batch.saved_at = self._clock.time()  # always: the watermark holds raw rows back from packing
+        ledgers = frozenset(self._engine.ledgers)
+        if ledgers != self._saved_fingerprints:  # the first save after a start or a reload
+            self._saved_fingerprints = ledgers  # the watermark moves for these only (persist.py SAVED_KEY)
+            batch.extra.append(saved_fingerprints_op(ledgers, batch.saved_at))
         batch.replace, self._replace = self._replace, []
         for fp, ledger in self._engine.ledgers.items():
             fine, coarse = ledger.take_dirty()

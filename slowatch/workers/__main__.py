@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
-from slowatch.workers.child import main
+# Ignored from before the imports (child.main says why): a worker (re)started moments before a SIGHUP to every
+# slowatch process would still be importing, and die of it.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+from slowatch.workers.child import main  # noqa: E402
 
 parser = argparse.ArgumentParser(prog="python -m slowatch.workers", description=__doc__)
 parser.add_argument("--fd", type=int, required=True, help="the inherited socket to the daemon")

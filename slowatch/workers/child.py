@@ -142,8 +142,10 @@ async def serve(sock: socket.socket) -> None:
 
 
 def main(fd: int, index: int, log_format: str, log_level: str, event_loop: str = "auto") -> None:
-    # Ctrl-C in a terminal reaches the whole process group: the daemon decides when its workers stop.
+    # Ctrl-C in a terminal reaches the whole process group: the daemon decides when its workers stop. So does
+    # a hangup, or `pkill -HUP -f slowatch` meant as a reload: the daemon reloads and sends workers their part.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     logger.debug("prober worker started index=%d pid=%d", index, os.getpid())
     try:

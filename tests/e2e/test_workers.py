@@ -169,3 +169,30 @@ async def test_the_standard_asyncio_loop_works_too(
         await d.wait_for_metric(f'slowatch_probes_total{{endpoint="ep{i}",kind="http",outcome=')
     assert await d.stop() == 0
     assert "prober_workers=1 loop=asyncio" in d.log()
+
+
+async def test_a_sighup_to_every_slowatch_process_reloads_and_kills_no_worker(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """`pkill -HUP -f slowatch` (or a hangup of the terminal's process group) reaches the workers too: SIGHUP's
+    default action ended them (restarted after a backoff, their in-flight probes lost, an error logged)."""
+    cfg = write_config(worker_config(targets.port))
+    d = await started(cfg, tmp_path, daemons)
+    assert d.proc is not None
+    workers = children(d.proc.pid)
+    assert len(workers) == 2
+    deadline = time.monotonic() + 15
+    while True:  # both workers probe (past their start)
+        text = await d.metrics()
+        if all(probes(text, i) for i in range(8)):
+            break
+        assert time.monotonic() < deadline, text
+        await asyncio.sleep(0.1)
+    write_config(worker_config(targets.port, endpoints=9))
+    for pid in [d.proc.pid, *workers]:
+        os.kill(pid, signal.SIGHUP)
+    await wait_until(lambda: "config reloaded added=1 " in d.log())
+    await asyncio.sleep(1.0)  # a worker ended by the signal is seen within a moment
+    assert all(alive(pid) for pid in workers) and sorted(children(d.proc.pid)) == sorted(workers), d.log()[-3000:]
+    assert "exited unexpectedly" not in d.log()
+    assert await d.stop() == 0
