@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -274,7 +275,7 @@ class Daemon:
         self.install_signal_handlers()
         if hangups:
             logger.info("reload requested while starting (SIGHUP): reloading now signals=%d", len(hangups))
-            self._spawn(self.reload())
+            self._lifecycle.spawn(self.reload())
         try:
             await self._lifecycle.stopped()
         finally:
