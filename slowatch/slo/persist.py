@@ -15,11 +15,12 @@ on the event loop. Tables (created by `store/slo_tables.py`, migrations v2 and v
                   the ledger sees them (daemon.on_result), so the rows up to it are exactly those the saved
                   state counts; after a kill the rows above it are counted again at start (`uncounted`).
     state['slo.saved_fingerprints']  the fingerprints whose cells the watermark holds for: the ledgers of
-                  the run that last moved it, written with the first save after each start or reload
-                  (`SAVED_KEY`). A fingerprint with cells but not in it left the config while the watermark
-                  moved on: its cells miss the results stored meanwhile, so it is rebuilt from raw history
-                  (`load_all_cells`), as a reload that adds it back rebuilds it. Absent (a database saved
-                  before it existed): every fingerprint's cells are taken as they are.
+                  the run that last moved it, written with the first save after each start, reload or
+                  restore (`SAVED_KEY`); a ledger still loading or rebuilding its cells is not in it. A
+                  fingerprint with cells but not in it left the config (or was being restored) while the
+                  watermark moved on: its cells miss the results stored meanwhile, so it is rebuilt from raw
+                  history (`load_all_cells`), as a reload that adds it back rebuilds it. Absent (a database
+                  saved before it existed): every fingerprint's cells are taken as they are.
 """
 
 from __future__ import annotations

@@ -89,6 +89,9 @@ class SloService:
         self._replace: list[tuple[str, float, float]] = []
         self._queued: Batch | None = None  # the last save submitted (its `started`: the writer took it)
         self._saved_fingerprints: frozenset[str] | None = None  # the ledgers the last save submitted recorded
+        # ledgers whose cells are not restored yet (being loaded or rebuilt): a save never vouches for them
+        self._unrestored: set[str] = set()
+        self._restoring = False  # periodic saves wait: a save now would rewrite their cells with live ones only
         self.saves_held = 0  # periodic saves skipped while the previous one was still queued
         self._last_prune = self._last_sweep = -SWEEP_EVERY
         self._tasks: list[asyncio.Task[None]] = []
@@ -147,6 +150,7 @@ class SloService:
             # cells stamped ahead of now by a run whose clock was ahead: rewound as a running ledger would
             self._store.submit(functools.partial(drop_cells_after, now=self._clock.time()))
             await self.corrector.load()  # before the catch-up: it counts results as the routes' rules say
+            self._unrestored = set(self._engine.ledgers)
             rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
             await self._catch_up(rebuilt)
             self._exported.restored(self._engine.counters)  # all from the database: a restart restores them
@@ -201,6 +205,7 @@ class SloService:
             logger.error("slo reload: state not flushed within %.0fs; resized SLOs may lag", self._stop_timeout)
         engine.link(old)  # the composites, where the old ones are now
         self._config, self._engine = config, engine  # no await since the flush: nothing was missed
+        self._unrestored = (self._unrestored & set(engine.ledgers)) | engine.resized | engine.new_fingerprints
         self._exported.keep(engine.counters)  # (the save above is committed: flushed)
         self.refresh()
         if engine.resized or engine.new_fingerprints:  # else nothing changes what the refresh above saw
@@ -243,7 +248,18 @@ class SloService:
 
     async def _restore(self, fingerprints: set[str], *, persisted: bool) -> set[str]:
         """Load the persisted cells of `fingerprints` (one store read for all of them); rebuild the
-        ones without any (or all of them when not `persisted`) from raw history. Returns the rebuilt."""
+        ones without any (or all of them when not `persisted`) from raw history. Returns the rebuilt.
+
+        Meanwhile periodic saves wait (`persist_due`), and until its cells are in, no save records a ledger
+        among those the watermark holds for (`_unrestored`): its saved cells are stale or about to be
+        replaced, and a kill -9 before its restored cells are saved must find it to rebuild at start."""
+        self._restoring = True
+        try:
+            return await self._restore_cells(fingerprints, persisted=persisted)
+        finally:
+            self._restoring = False
+
+    async def _restore_cells(self, fingerprints: set[str], *, persisted: bool) -> set[str]:
         engine = self._engine
         if persisted and fingerprints:
             plans = {}
@@ -263,7 +279,9 @@ class SloService:
                 ledger.load((), coarse, add=True)
                 ledger.dirty_f, ledger.dirty_c = dirty
             fingerprints = fingerprints - set(loaded)
+            self._unrestored -= set(loaded)
         fingerprints -= set(engine.composites)  # recomputed from their members' cells, never from raw results
+        self._unrestored -= set(engine.composites)
         for comp in engine.composites.values():
             comp.invalidate()  # members' cells changed (or the composite's were loaded): redo the fine ring
         for group in groups(engine.definition(fp) for fp in fingerprints):
@@ -282,6 +300,7 @@ class SloService:
                     (ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse
                 )
                 self._replace.append((slo.fingerprint, since, until))
+                self._unrestored.discard(slo.fingerprint)  # its rebuilt cells go with the next save
                 logger.info("slo ledger rebuilt from the store: fingerprint=%s cells=%d", slo.fingerprint, len(rows[1]))
         return fingerprints
 
@@ -290,6 +309,8 @@ class SloService:
         is catching up). Its cells stay dirty in the ledgers, the truth, so the next save carries their
         newest values: at most two saves are held in memory however long the outage, instead of one per
         `persist_interval`. (Not merged into the queued one: the watermark it sets must match its place.)"""
+        if self._restoring:
+            return  # (saved once the restore is in: a kill -9 meanwhile restores again at start)
         queued = self._queued
         if queued is not None and not queued.started:
             if self.saves_held == 0:
@@ -308,8 +329,8 @@ class SloService:
         if extra is not None:
             batch.extra.append(extra)
         batch.saved_at = self._clock.time()  # always: the watermark holds raw rows back from packing
-        ledgers = frozenset(self._engine.ledgers)
-        if ledgers != self._saved_fingerprints:  # the first save after a start or a reload
+        ledgers = frozenset(self._engine.ledgers.keys() - self._unrestored)
+        if ledgers != self._saved_fingerprints:  # the first save after a start, a reload or a restore
             self._saved_fingerprints = ledgers  # the watermark moves for these only (persist.py SAVED_KEY)
             batch.extra.append(saved_fingerprints_op(ledgers, batch.saved_at))
         batch.replace, self._replace = self._replace, []

@@ -11,7 +11,10 @@ tests/e2e/test_crash_safety.py does the same with the real daemon and real kill 
 
 from __future__ import annotations
 
+import asyncio
+import math
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -29,11 +32,12 @@ THRESHOLD = 0.3
 MAINTENANCE = "c"
 
 
-def crash_config() -> Config:
+def crash_config(fast_window: str = "1d") -> Config:
     app = [
         {"name": "avail", "sli": "availability", "objective": 99, "window": "1h"},
-        {"name": "fast", "sli": "latency", "threshold": f"{THRESHOLD * 1000:g}ms", "objective": 95, "window": "1d"},
-    ]
+        {"name": "fast", "sli": "latency", "threshold": f"{THRESHOLD * 1000:g}ms", "objective": 95,
+         "window": fast_window},
+    ]  # fmt: skip
     forever = {"name": "forever", "endpoints": [MAINTENANCE], "start": "2000-01-01T00:00:00Z",
                "end": "2100-01-01T00:00:00Z"}  # fmt: skip
     consumers = [
@@ -187,3 +191,88 @@ async def test_a_restart_after_a_kill_at_any_moment_counts_exactly_the_stored_re
     await restart_counts_what_is_stored(make_store, second, clock, "a restart killed before its first save")
     await restart_counts_what_is_stored(make_store, third, clock, "killed twice before any save since")
     await restart_counts_what_is_stored(make_store, fourth, clock, "a restart killed after its first save")
+
+
+def without_batch() -> Config:
+    """`crash_config` without the consumer `batch` (its SLO over endpoint d): d is still probed and stored."""
+    data = crash_config().model_dump(mode="json", exclude_unset=True, by_alias=True)
+    data["consumers"] = [c for c in data["consumers"] if c["name"] != "batch"]
+    return Config.model_validate(data)
+
+
+def cells_count_what_is_stored(path: Path, what: str, cfg: Config | None = None) -> None:
+    """Each SLO's coarse cells (its budget) count exactly the stored final results of its endpoints."""
+    db = sqlite3.connect(path)
+    try:
+        cells = {
+            fp: (t, g, x)
+            for fp, t, g, x in db.execute(
+                "SELECT fingerprint, sum(total), sum(good), sum(excluded) FROM slo_cells WHERE layer = 'c' GROUP BY 1"
+            )
+        }
+        for slo in compile_config(cfg or crash_config()):
+            assert cells[slo.fingerprint] == stored(db, slo.endpoints, slo.threshold), (what, slo.key)
+    finally:
+        db.close()
+
+
+async def test_a_save_during_the_rebuild_of_an_slo_added_back_does_not_vouch_for_its_stale_cells(
+    make_store: MakeStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    """An SLO removed (by a reload), its endpoint probed meanwhile, then added back: the reload rebuilds it from
+    raw history, and a periodic save that lands while that rebuild reads (before its cells are saved) recorded
+    it among the fingerprints the watermark holds for. A kill -9 then: the restart loaded its stale cells, which
+    miss every result stored while it was away."""
+    live = tmp_path / "live.db"
+    store, service = await start(make_store, live, clock)
+    await feed(service, store, clock, 30)
+    await service.reload(without_batch())
+    await feed(service, store, clock, 60)  # d's results, counted by no SLO
+    service.persist()
+    await store.flush(fold=False)
+
+    reload = asyncio.create_task(service.reload(crash_config()))
+    batch_fp = next(s.fingerprint for s in compile_config(crash_config()) if s.consumer == "batch")
+    while batch_fp not in service.engine.ledgers or service.engine.ledgers[batch_fp].floor == -math.inf:
+        await asyncio.sleep(0)  # until its rebuild has started (it flushes, then reads the store)
+    service.persist()  # the periodic save, while the rebuild reads
+    await reload
+    await store.flush(fold=False)
+    killed = kill(live, tmp_path / "killed.db")  # before the save that carries the rebuilt cells
+    await service.stop()
+    await store.close()
+
+    store, service = await start(make_store, killed, clock)
+    await service.stop()
+    await store.close()
+    cells_count_what_is_stored(killed, "restart after a kill before the re-added SLO's rebuilt cells were saved")
+
+
+async def test_a_periodic_save_while_a_resized_slo_loads_its_cells_does_not_overwrite_them(
+    make_store: MakeStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A reload that changes an SLO's window gives it an empty ledger that then loads its saved cells. A periodic
+    save before that read (a slow reader: a big store, a report being read) wrote the live results counted
+    meanwhile over the saved cells of the same hours, and the load then read those instead of the saved ones."""
+    live = tmp_path / "live.db"
+    store, service = await start(make_store, live, clock)
+    await feed(service, store, clock, 60)
+    service.persist()
+    await store.flush(fold=False)
+
+    reader_free = threading.Event()
+    busy = asyncio.ensure_future(store.read(lambda db: reader_free.wait(10)))  # the reader is busy
+    old = service.engine
+    reload = asyncio.create_task(service.reload(crash_config(fast_window="2d")))
+    while service.engine is old:
+        await asyncio.sleep(0.01)  # swapped: its resized ledger waits for the reader
+    assert service.engine.resized
+    await feed(service, store, clock, 20)  # live results in the resized ledger
+    service.persist_due()
+    await store.flush(fold=False)
+    reader_free.set()
+    await busy
+    await reload
+    await service.stop()
+    await store.close()
+    cells_count_what_is_stored(live, "a save during a resized SLO's load", crash_config(fast_window="2d"))
