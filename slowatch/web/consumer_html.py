@@ -21,6 +21,7 @@ from slowatch.slo.display import (
     duration_words,
     objective_percent,
     of_budget,
+    percent,
     share_words,
     sli_percent,
     sli_words,
@@ -92,6 +93,16 @@ def basis_words(st: SloStatus) -> str:
     return f"budget of the {duration_words(st.covered_seconds)} with data"
 
 
+def exhaustion_basis(st: SloStatus) -> str:
+    """What a time to exhaustion spends while the time figures read "so far": the share left of the whole
+    window's budget (the generated rule's basis: remaining x window / the 1h burn), not the budget so far."""
+    whole = (st.budget_remaining or 0.0) * st.error_budget * st.window_seconds
+    return (
+        f"{percent(st.budget_remaining)} of the whole {duration_words(st.window_seconds)} budget "
+        f"({duration_words(whole)}) at the 1h burn"
+    )
+
+
 def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     d, st = s.definition, s.status
     state = slo_state(s)
@@ -123,7 +134,11 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
             _figure("SLI", sli_percent(st.sli) if st.state.value != "no_data" else "no data"),
             _figure("budget left", left_words),
             _figure(time_label, left_time, basis_words(st) if time_label.endswith("so far") else ""),
-            _figure("time to exhaustion", tte if st.state.value == "ok" else state),
+            _figure(
+                "time to exhaustion",
+                tte if st.state.value == "ok" else state,
+                exhaustion_basis(st) if st.partial and st.time_to_exhaustion and st.state.value == "ok" else "",
+            ),
             _figure(f"{unit} counted", f"{st.total:,}"),
         ]
     )

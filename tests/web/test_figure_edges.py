@@ -24,6 +24,7 @@ from slowatch.clock import FakeClock
 from slowatch.config import load_text
 from slowatch.daemon import Daemon
 from slowatch.models import Outcome, ProbeResult
+from slowatch.slo.display import duration_words, percent
 from tests.slo.test_report import report
 from tests.web.conftest import T0, fetch
 from tests.web.test_extreme_figures import readable
@@ -152,3 +153,19 @@ async def test_the_report_says_an_incident_of_seconds_and_counts_in_thousands(da
         assert len(lines) == 2 and all("flaky down for under 1m (still down at" in x for x in lines), lines
         assert "1,680 probes excluded" in out, out
         assert not re.search(r"(?<![\d,])0 probes excluded", out) and "in its members' figures" in out, out
+
+
+async def test_time_to_exhaustion_names_the_budget_it_spends_next_to_the_so_far_figures(daemon: Daemon) -> None:
+    """`flaky`, 41.7 h into a 7d window, its one bad probe in the last hour: the card read "budget left as time,
+    so far 24m of 25m" next to "time to exhaustion 8.2d" with nothing to say the latter spends the share left of
+    the whole 7d budget (the Prometheus rule's basis: remaining x window / 1h burn), not the 24 minutes."""
+    [st] = [s for s in daemon._slo.snapshot.slos if s.slo == "flaky"]
+    assert st.partial and st.time_to_exhaustion is not None and st.budget_remaining is not None
+    _, _, page = await fetch(daemon, "/consumers/edge")
+    text = " ".join(readable(cards(page)["flaky"]).split())
+    whole = st.budget_remaining * 0.01 * 7 * 86400  # the share left of the whole 7d budget, as time
+    burn = st.burn(3600.0)
+    assert burn is not None and st.time_to_exhaustion == pytest.approx(whole / (0.01 * burn))
+    note = f"{percent(st.budget_remaining)} of the whole 7d budget ({duration_words(whole)}) at the 1h burn"
+    assert f"time to exhaustion {duration_words(st.time_to_exhaustion)} {note}" in text, text
+    assert "budget left as time, so far" in text
