@@ -108,10 +108,11 @@ def consumer_figures(
     since = min([history_from, *(p[0] for p in periods.values())])
     found = outages(conn, endpoints, since, now + 1)
     own = _OwnMaintenance(config, consumer.name, endpoints, history_from, now + DAY)
+    members = {d.name: frozenset(d.endpoints) for d, _ in defs}  # (not rebuilt per outage: O(outages x endpoints))
     slos = []
     for d, cfg in defs:  # each SLO's chart and bars show only the maintenance and outages of its endpoints
         start, end = periods[d.name]
-        own_outages = [o for o in found if set(o.endpoints) & set(d.endpoints)]
+        own_outages = [o for o in found if not members[d.name].isdisjoint(o.endpoints)]
         burn = burn_down(conn, d, start, end, min(now, end), own.rules(d.endpoints), own_outages)
         bars = tuple(slo_days(conn, d, now, days, own.spans(d.endpoints)))
         corrected = correction_figures(conn, d, start, end)
@@ -126,7 +127,7 @@ def consumer_figures(
         shares: list[tuple[str, float | None]] = []
         for s in slos:
             d = s.definition
-            if not set(o.endpoints) & set(d.endpoints) or s.burn.budget_units <= 0:
+            if members[d.name].isdisjoint(o.endpoints) or s.burn.budget_units <= 0:
                 continue
             if s.burn.collecting:
                 shares.append((d.name, None))
