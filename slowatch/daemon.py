@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -267,14 +266,17 @@ class Daemon:
         await self._lifecycle.stopped()
 
     async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT, then stop cleanly. A SIGHUP while starting (a migration or an SLO
-        rebuild can take seconds) is one reload once started: its default action would end the process."""
-        hangups: list[int] = []
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangups.append, signal.SIGHUP)
+        """Start, serve until SIGTERM/SIGINT, then stop cleanly. While starting (a migration or an SLO rebuild
+        can take seconds) a SIGTERM/SIGINT is a clean stop once started (a second one exits at once), and a
+        SIGHUP is one reload once started: their default actions would end the process with no word."""
+        self._lifecycle.starting()
         await self.start()
         self.install_signal_handlers()
-        if hangups:
-            logger.info("reload requested while starting (SIGHUP): reloading now signals=%d", len(hangups))
+        hangups = self._lifecycle.hangups
+        if self._lifecycle.stopping:
+            logger.info("started, stopping as requested while starting")
+        elif hangups:
+            logger.info("reload requested while starting (SIGHUP): reloading now signals=%d", hangups)
             self._lifecycle.spawn(self.reload())
         try:
             await self._lifecycle.stopped()

@@ -1,7 +1,10 @@
 """The daemon's stop request, the signals that make it, and the background tasks it owns.
 
 SIGTERM/SIGINT request a stop; a second one forces exit (the daemon's `stop()` may hang on a stuck
-component). SIGHUP starts a reload as an owned task, cancelled when the daemon stops.
+component). SIGHUP starts a reload as an owned task, cancelled when the daemon stops; once a stop is
+requested a SIGHUP is logged and ignored (a reload then would run against what the stop is closing).
+While the daemon starts (`starting()`), a stop is requested the same way and honoured once started, and a
+SIGHUP is counted, for one reload once started.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ class Lifecycle:
     def __init__(self) -> None:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
+        self.hangups = 0  # SIGHUPs while starting
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         """Run `coro` as a task owned until it ends or `cancel_tasks()`."""
@@ -33,12 +41,33 @@ class Lifecycle:
             os._exit(1)
         self._stop.set()
 
+    def starting(self) -> None:
+        """Signal handlers for while the daemon starts: SIGTERM/SIGINT `request_stop()`, SIGHUP counted."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop_while_starting, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._hangup_while_starting)
+
+    def _stop_while_starting(self, sig: signal.Signals) -> None:
+        if not self._stop.is_set():
+            logger.info("stop requested while starting: stopping once started signal=%s", sig.name)
+        self.request_stop()
+
+    def _hangup_while_starting(self) -> None:
+        self.hangups += 1
+
     def install_signal_handlers(self, reload: Callable[[], Coroutine[Any, Any, object]]) -> None:
-        """SIGTERM/SIGINT: `request_stop()`; SIGHUP: `reload()` in an owned task."""
+        """SIGTERM/SIGINT: `request_stop()`; SIGHUP: `reload()` in an owned task, unless stopping."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self.spawn(reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._hangup, reload)
+
+    def _hangup(self, reload: Callable[[], Coroutine[Any, Any, object]]) -> None:
+        if self._stop.is_set():
+            logger.info("reload not started: the daemon is stopping signal=SIGHUP")
+            return
+        self.spawn(reload())
 
     async def stopped(self) -> None:
         """Returns once a stop was requested."""

@@ -72,6 +72,19 @@ Host = Annotated[
 ]
 """A name or an address; an IPv6 address bare (`::1`) or in brackets (`[::1]`)."""
 
+
+def _sendable_name(value: str) -> str:
+    try:
+        value.encode("idna")  # as ssl does for SNI: an error there escaped the probe (a bug, not an outcome)
+    except UnicodeError:
+        raise ValueError("not a valid host name (an empty label, or one longer than 63 characters)") from None
+    return value
+
+
+ServerName = Annotated[Host, AfterValidator(_sendable_name)]
+"""The name a TLS client sends (SNI) and checks: a Host that ssl can encode. (A `host` that cannot be one is a
+dns_error at probe time instead: a redirect can name one too.)"""
+
 JSON_PATH_STEP = r"\.[A-Za-z_][\w-]*|\[-?\d+\]|\['[^']*'\]|\[\"[^\"]*\"\]"
 """One step of the JSONPath subset: `.name`, `[0]`, `[-1]`, `['odd key']`. A path is `$` then steps."""
 _JSON_PATH = re.compile(rf"^\$(?:{JSON_PATH_STEP})*$")
@@ -168,7 +181,7 @@ class TlsClient(Model):
     cert_file: str | None = None
     key_file: str | None = None
     key_password: SecretStr | None = None
-    server_name: Host | None = None
+    server_name: ServerName | None = None
 
     @model_validator(mode="after")
     def _pairs(self) -> TlsClient:
@@ -258,7 +271,7 @@ class TlsEndpoint(EndpointBase):
     kind: Literal["tls"]
     host: Host
     port: Port = 443
-    server_name: Host | None = None
+    server_name: ServerName | None = None
     verify: bool = True
     ca_file: str | None = None
     expiry_threshold: Duration = 14 * 86400.0

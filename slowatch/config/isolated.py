@@ -24,10 +24,14 @@ a VM; the OS scheduler elsewhere). A reload takes about twice as long instead (b
 
 from __future__ import annotations
 
+import signal
+
+if __name__ == "__main__":  # the loader child: a SIGHUP to every slowatch process (a reload) is not its end
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
 import logging
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import time

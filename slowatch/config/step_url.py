@@ -12,6 +12,11 @@ goes nor the URL's structure. By place:
     the host, or a part      (`http://{{...}}:8443/x`, `https://api.{{...}}/x`) letters, digits, `.`,
     of it                    `-`, `_` (a bracketed IPv6 literal when the value is the whole host).
     the port                 (`http://10.0.0.1:{{...}}/x`) 1 to 5 digits.
+    right after a host       (`https://api.example{{...}}`, `http://10.0.0.1:8080{{...}}?x=1`) a value that
+                             begins with `/` is the path (and query) itself, as a `Location` header
+                             gives it (`/orders/123`): sent as written, as a configured URL's path is;
+                             the scheme, host and port are the template's own. Any other value is read
+                             as the end of the host name (or port), as above.
 
 A value that does not fit its place raises `Refused`, naming the reference and never the value (it may be a
 secret). After filling, the URL's scheme, host and port must be those of the filled authority alone, and a
@@ -34,6 +39,8 @@ from yarl import URL
 STEP_REF = re.compile(r"\{\{\s*steps\.([A-Za-z_][\w-]*)\.([A-Za-z_][\w-]*)\s*\}\}")
 """`{{steps.login.token}}`: the value `token` extracted by the earlier step `login`."""
 
+_LAST_REF = re.compile(STEP_REF.pattern + r"\Z")
+
 Lookup = Callable[[str, str], str]
 """(step, var) -> the value extracted."""
 
@@ -45,6 +52,10 @@ class Place(Enum):
     HOST = (re.compile(r"[A-Za-z0-9._-]*"), f"a host name ({_NAME})")
     WHOLE_HOST = (re.compile(r"[A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\]"), f"a host name ({_NAME})")
     PORT = (re.compile(r"[0-9]{1,5}"), "a port (1 to 5 digits)")
+
+
+_PATH = " or a path (/...)"
+"""Added to the refusal of a reference right after a host, where a value beginning with `/` is the path."""
 
 
 class Refused(ValueError):
@@ -73,8 +84,18 @@ class UrlTemplate:
     def placeholder(self) -> str:
         """The template with each reference replaced by a value that fits its place (for the config's check)."""
         fits = {Place.PORT: "1"}
-        authority = self._fill_authority(lambda m, place: fits.get(place, "x"))
+        after_host = self._after_host()
+        text = self.authority if after_host is None else self.authority[: after_host.start()]  # (a path: "/x")
+        authority = _fill_authority(text, lambda m, place: fits.get(place, "x"))
         return STEP_REF.sub("x", self.head) + authority + STEP_REF.sub("x", self.rest)
+
+    def _after_host(self) -> re.Match[str] | None:
+        """The reference that ends the authority right after a host (or its port), where a value beginning with
+        `/` is the path; None when there is none (`http://{{...}}/x`, `http://h:{{...}}/x`: no host before it)."""
+        found = _LAST_REF.search(self.authority)
+        if found is None or found.start() == 0:
+            return None
+        return None if self.authority[found.start() - 1] in ":[" else found
 
     def fill(self, lookup: Lookup) -> URL:
         """The URL to send; `Refused` or (yarl's) ValueError when a value makes it invalid."""
@@ -82,20 +103,28 @@ class UrlTemplate:
         if STEP_REF.search(text) is None:  # nothing to fill: the URL as written (the config checked it)
             return URL(text, encoded=False)
 
+        template, lead = self.authority, ""
+        after_host = self._after_host()
+        if after_host is not None:
+            value = lookup(after_host.group(1), after_host.group(2))
+            if value.startswith("/"):  # the path: the authority is the template's text before it
+                template, lead = self.authority[: after_host.start()], value
+
         def checked(match: re.Match[str], place: Place) -> str:
             value = lookup(match.group(1), match.group(2))
             pattern, what = place.value
             if not pattern.fullmatch(value):
-                raise Refused(f"{ref_name(match)} cannot be {what}")
+                path = after_host is not None and match.group(0) == after_host.group(0)
+                raise Refused(f"{ref_name(match)} cannot be {what}" + (_PATH if path else ""))
             return value
 
-        authority = self._fill_authority(checked)
+        authority = _fill_authority(template, checked)
         origin = URL(self.head + authority, encoded=False)
         if not origin.host:
             raise ValueError("no host")
-        if authority != self.authority and not _host_or_ip(origin.raw_host or ""):
+        if STEP_REF.search(template) and not _host_or_ip(origin.raw_host or ""):
             raise Refused("the host once filled is neither a host name nor an IP address")
-        path, query, fragment = self._fill_rest(lookup)
+        path, query, fragment = self._fill_rest(lookup, lead)
         url = URL.build(
             scheme=origin.scheme, authority=origin.raw_authority, path=path, query_string=query, fragment=fragment,
             encoded=True,
@@ -106,25 +135,10 @@ class UrlTemplate:
             raise Refused("the URL's origin would change once filled")
         return url
 
-    def _fill_authority(self, value: Callable[[re.Match[str], Place], str]) -> str:
-        text = self.authority
-        if not STEP_REF.search(text):
-            return text
-        whole = STEP_REF.fullmatch(text)
-        if whole is not None:
-            return value(whole, Place.AUTHORITY)
-        if text.startswith("["):  # `[{{...}}]`: the config refuses it (not an IPv6 literal)
-            host, port = text.partition("]")[0] + "]", text.partition("]")[2].removeprefix(":")
-        else:
-            host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
-        one = STEP_REF.fullmatch(host)
-        filled_host = value(one, Place.WHOLE_HOST) if one else STEP_REF.sub(lambda m: value(m, Place.HOST), host)
-        filled_port = STEP_REF.sub(lambda m: value(m, Place.PORT), port)
-        return filled_host + (":" + filled_port if text[len(host) :].startswith(":") else "")
-
-    def _fill_rest(self, lookup: Lookup) -> tuple[str, str, str]:
-        """Path, query and fragment, encoded: the template's own text as yarl encodes it, each value as one
-        component (a random marker holds its place while yarl encodes the text around it)."""
+    def _fill_rest(self, lookup: Lookup, lead: str) -> tuple[str, str, str]:
+        """Path, query and fragment, encoded: `lead` (a path value right after the host) and the template's own
+        text as yarl encodes a configured URL, each value in them as one component (a random marker holds its
+        place while yarl encodes the text around it)."""
         mark = "swref" + secrets.token_hex(8)
         values: list[str] = []
 
@@ -132,13 +146,29 @@ class UrlTemplate:
             values.append(_component(lookup(match.group(1), match.group(2))))
             return f"{mark}{len(values) - 1}x"
 
-        shell = URL("http://h" + STEP_REF.sub(hold, self.rest), encoded=False)
+        shell = URL("http://h" + lead + STEP_REF.sub(hold, self.rest), encoded=False)
         filled = re.compile(mark + r"(\d+)x")
 
         def put(text: str) -> str:
             return filled.sub(lambda m: values[int(m.group(1))], text)
 
         return put(shell.raw_path), put(shell.raw_query_string), put(shell.raw_fragment)
+
+
+def _fill_authority(text: str, value: Callable[[re.Match[str], Place], str]) -> str:
+    if not STEP_REF.search(text):
+        return text
+    whole = STEP_REF.fullmatch(text)
+    if whole is not None:
+        return value(whole, Place.AUTHORITY)
+    if text.startswith("["):  # `[{{...}}]`: the config refuses it (not an IPv6 literal)
+        host, port = text.partition("]")[0] + "]", text.partition("]")[2].removeprefix(":")
+    else:
+        host, _, port = text.rpartition(":") if ":" in text else (text, "", "")
+    one = STEP_REF.fullmatch(host)
+    filled_host = value(one, Place.WHOLE_HOST) if one else STEP_REF.sub(lambda m: value(m, Place.HOST), host)
+    filled_port = STEP_REF.sub(lambda m: value(m, Place.PORT), port)
+    return filled_host + (":" + filled_port if text[len(host) :].startswith(":") else "")
 
 
 def _component(value: str) -> str:

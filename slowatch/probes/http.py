@@ -286,16 +286,20 @@ def classify_http(exc: BaseException, where: str, timeout: float, max_redirects:
     is the configured `host:port`; a connection that failed (DNS, refused, TLS) names its own (redirects).
     Through a proxy, the proxy is the socket's peer: a reset or close names it, and the target it was for
     (it may have been passing on what the target did); TLS is end to end, its errors name the target."""
-    proxy_where = None
+    proxy_where = proxy_at = None
     if proxy is not None:
         proxy_url = URL(proxy)
-        proxy_where = f"proxy {join_host_port(proxy_url.host or '', proxy_url.port)}"
+        proxy_at = join_host_port(proxy_url.host or "", proxy_url.port)
+        proxy_where = f"proxy {proxy_at}"
     if isinstance(exc, aiohttp.ClientProxyConnectionError) and proxy_where is not None:
         where = proxy_where
-    elif isinstance(exc, aiohttp.ClientConnectorError):  # the hop that failed (after a redirect, not `where`)
-        where = join_host_port(exc.host, exc.port)
-    elif proxy_where is not None and not isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError):
-        where = f"{proxy_where} (to {where})"
+    else:
+        if isinstance(exc, aiohttp.ClientConnectorError):  # the hop that failed (after a redirect, not `where`)
+            where = join_host_port(exc.host, exc.port)
+        # (not the proxy's own host: a name that does not resolve; nor TLS, end to end through the tunnel)
+        tunnelled = where != proxy_at and not isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError)
+        if proxy_where is not None and tunnelled:
+            where = f"{proxy_where} (to {where})"
     if isinstance(exc, aiohttp.TooManyRedirects):
         return Outcome.TOO_MANY_REDIRECTS, f"more than {max_redirects} redirects"
     if isinstance(exc, aiohttp.ClientHttpProxyError):

@@ -12,7 +12,8 @@ latin-1 bytes, a JSON string with a lone surrogate escape) fails its step: sent 
 value the target gave (aiohttp drops such characters from headers and URLs). A header that filling would give a control
 character (a target handing out a token with CR/LF: header injection) fails the step, unsent; a value in the
 URL never changes where the request goes (`config.step_url`: one encoded component in the path, query and
-fragment; a host name or port fitting its place in the authority, else the step fails unsent). Cookies
+fragment; a host name or port fitting its place in the authority, or right after the host a path beginning
+with `/`, else the step fails unsent). Cookies
 set by one step go with the next steps of the same run, never to another run (a fresh jar per run, on
 the daemon's shared connector).
 """

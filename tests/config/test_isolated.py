@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +122,51 @@ def test_equal_sub_models_are_one_instance_but_body_assertions_are_not_shared(
     with_body = [ep.expect for i, ep in enumerate(eps) if i % 3 == 0]
     assert len({id(x) for x in plain}) == 1
     assert len({id(x) for x in with_body}) == len(with_body)
+
+
+def _loader_child(path: Path) -> int | None:
+    """The pid of a running `python -m slowatch.config.isolated <path>`, if any (Linux /proc)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"slowatch.config.isolated" in argv and str(path).encode() in argv:
+            return int(proc.name)
+    return None
+
+
+def _ignores_sighup(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:"))
+    return bool(int(mask, 16) & (1 << (signal.SIGHUP - 1)))
+
+
+def test_a_sighup_to_every_slowatch_process_leaves_a_reload_s_loader_child_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`pkill -HUP -f slowatch` (the README's plain reload) during a reload of a large config killed its loader
+    child (a caught SIGHUP is the default again after exec): the reload then loaded the file in the daemon,
+    the memory peak the child is there to keep out of it ('the loader process failed (exit -1)')."""
+    monkeypatch.setenv("BASE", "http://127.0.0.1:9")
+    path = tmp_path / "big.yaml"
+    path.write_text(big_config(4000))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        loading = pool.submit(load_isolated, path, threshold=1, cpu_share=RELOAD_CPU_SHARE)
+        deadline = time.monotonic() + 30
+        pid = None
+        while pid is None and not loading.done():
+            assert time.monotonic() < deadline, "no loader child"
+            pid = _loader_child(path)
+        assert pid is not None
+        started = time.monotonic()  # its first line ignores SIGHUP; before the fix, 1 s in it was loading
+        while not _ignores_sighup(pid) and time.monotonic() - started < 1.0 and not loading.done():
+            time.sleep(0.005)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGHUP)
+        config = loading.result(timeout=60)
+    assert len(config.endpoints) == 4000
+    assert "loader process failed" not in caplog.text, caplog.text

@@ -215,3 +215,25 @@ async def test_sighup_while_the_daemon_starts_is_a_reload_once_started_never_a_k
     await switched(d)  # to the new file, once started
     assert "config reloaded added=1 " in d.log()
     assert await d.stop() == 0, d.log()[-3000:]
+
+
+async def test_sigterm_while_the_daemon_starts_is_a_clean_stop_once_started(
+    targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """SIGTERM's default action ended `slowatch run` while it started (here while it migrates an old
+    database): exit status -15, no summary line, no word in the log. Now a stop, once started, as at any
+    other time (a pending SIGHUP is then no reload)."""
+    await asyncio.to_thread(v1_database, tmp_path / "slowatch.db", time.time())
+    cfg = write_config(migration_config(targets.port))
+    d = DaemonProcess(cfg, tmp_path)
+    daemons.append(d)
+    await d.spawn()
+    assert d.proc is not None
+    await opened(d.proc.pid, tmp_path / "slowatch.db")  # in its start: migrating
+    d.send(signal.SIGHUP)
+    d.send(signal.SIGTERM)
+    assert await asyncio.wait_for(d.proc.wait(), 60) == 0, d.log()[-3000:]
+    log = d.log()
+    assert "stop requested while starting: stopping once started signal=SIGTERM" in log
+    assert "slowatch stopped uptime=" in log
+    assert "config reload" not in log and "Traceback" not in log, log[-3000:]

@@ -9,9 +9,11 @@ codec failed", with a traceback logged at every interval. A hostile target reach
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from slowatch.config.endpoints import DnsEndpoint, GrpcEndpoint, IcmpEndpoint
 from slowatch.config.udp import UdpEndpoint
@@ -67,3 +69,21 @@ async def test_a_redirect_to_such_a_host_is_a_dns_error_naming_it(
         result = await probe_once(http_endpoint(f"http://127.0.0.1:{target.port}/r"), ctx)
     assert (result.outcome, result.message) == (Outcome.DNS_ERROR, f"cannot resolve {host}:80: {REASON}")
     assert not caplog.records
+
+
+@pytest.mark.parametrize("name", ["a..example", LONG])
+@pytest.mark.parametrize("kind", ["tls", "http"])
+def test_a_server_name_that_cannot_be_sent_is_a_config_error(kind: str, name: str) -> None:
+    """`server_name` (SNI) goes to ssl only, which raised UnicodeError: the tls probe's result was `error` with a
+    traceback at every interval, and on uvloop the half-built transport kept the socket's fd number, so a
+    later probe's socket got 'Bad file descriptor'. The config is the only place it comes from."""
+    with pytest.raises(ValidationError, match=f"server_name\\n.*{re.escape(REASON)}"):
+        if kind == "tls":
+            tls_endpoint(8443, server_name=name)
+        else:
+            http_endpoint("https://127.0.0.1:8443/", tls={"server_name": name})
+
+
+@pytest.mark.parametrize("name", ["api.example", "example.com.", "b\u00fccher.example", "10.0.0.1", "::1", "[::1]"])
+def test_a_server_name_ssl_can_send_loads(name: str) -> None:
+    assert tls_endpoint(8443, server_name=name).server_name == name.strip("[]")

@@ -232,6 +232,43 @@ async def test_a_proxy_that_drops_the_connection_is_named_not_the_target(
     assert result.message == message.format(port=proxy.port, target_port=target_port)
 
 
+async def _tunnel_then_reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    await reader.read(1)  # the start of the ClientHello, through the tunnel
+    reset(writer)
+
+
+async def _tunnel_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    await reader.read(1)
+    writer.close()
+
+
+@pytest.mark.parametrize("handler", [_tunnel_then_reset, _tunnel_then_close])
+async def test_a_proxy_that_drops_the_tunnel_during_the_tls_handshake_is_named_too(
+    ctx: ProbeContext, serve: Any, handler: Any
+) -> None:
+    """The tunnel is up (CONNECT answered 200), then the socket's peer, the proxy, resets or closes it during
+    the handshake: reported as 'connection reset by upstream.test:443' alone, though the target may never
+    have been reached."""
+    proxy = await serve(handler)
+    endpoint = http_endpoint("https://upstream.test/ok", proxy={"url": f"http://127.0.0.1:{proxy.port}"}, timeout=2)
+    result = await http.probe(endpoint, ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.CONNECTION_RESET,
+        f"connection reset by proxy 127.0.0.1:{proxy.port} (to upstream.test:443)",
+    )
+
+
+async def test_a_proxy_name_that_does_not_resolve_names_the_proxy_alone(ctx: ProbeContext) -> None:
+    """(aiohttp raises a plain ClientConnectorDNSError for the proxy's host: not '... (to proxy.invalid:3128)'.)"""
+    endpoint = http_endpoint("https://upstream.test/ok", proxy={"url": "http://proxy.invalid:3128"}, timeout=2)
+    result = await http.probe(endpoint, ctx)
+    assert (result.outcome, result.message) == (Outcome.DNS_ERROR, "cannot resolve proxy.invalid:3128")
+
+
 async def test_redirect_to_a_non_http_location_is_protocol_error(ctx: ProbeContext, serve: Any) -> None:
     bad = redirect(lambda req: "ftp://user:hunter2@files.example/x?token=abc")
     target = await serve(HostileHttp(routes={"/r": bad}))

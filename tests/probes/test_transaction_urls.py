@@ -220,3 +220,60 @@ def test_a_url_without_references_is_sent_as_before(url: str) -> None:
 def test_a_value_filling_the_whole_host_may_be_a_bracketed_ipv6_literal() -> None:
     url = UrlTemplate.parse("http://{{steps.a.h}}:8080/x/{{steps.a.h}}").fill(lambda step, var: "[::1]")
     assert (url.host, url.port, url.raw_path) == ("::1", 8080, "/x/%5B%3A%3A1%5D")
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "sent"),
+    [
+        ("http://127.0.0.1:{A}" + REF, "/orders/123", "/orders/123"),
+        ("http://127.0.0.1:{A}" + REF, "/orders?page=2&size=10", "/orders?page=2&size=10"),
+        ("http://127.0.0.1:{A}" + REF + "?expand=items", "/orders/a b", "/orders/a%20b?expand=items"),
+        ("http://127.0.0.1:{A}" + REF, "//127.0.0.1:{E}/x", "//127.0.0.1:{E}/x"),  # a path, on api
+        ("http://127.0.0.1:{A}" + REF, "/@127.0.0.1:{E}/x", "/@127.0.0.1:{E}/x"),
+    ],
+)
+async def test_a_value_starting_with_a_slash_right_after_the_host_is_the_path(
+    ctx: ProbeContext, api: TestServer, evil: TestServer, template: str, value: str, sent: str
+) -> None:
+    """Create, then follow the `Location` it gives (`/orders/123`): `https://api.example{{steps.create.location}}`.
+    Before, the value was read as the end of the host name, and every run failed unsent."""
+    url = template.replace("{A}", str(api.port))
+    outcome, message = await run(ctx, api, value.replace("{E}", str(evil.port)), url)
+    assert (outcome, message) == (Outcome.SUCCESS, "")
+    assert seen(api).targets == [sent.replace("{E}", str(evil.port))] and seen(api).auth == [SECRET]
+    assert seen(evil).targets == []
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "why"),
+    [
+        ("http://127.0.0.1:{A}" + REF, "orders/1", f"{PORT} or a path (/...)"),  # (the port's digits, or a path)
+        ("http://localhost" + REF, "orders/1", f"{NAME} or a path (/...)"),
+        ("http://{REF}", "/orders/1", WHOLE),  # no host before it
+        ("http://127.0.0.1:{REF}", "/orders/1", PORT),
+    ],
+)
+async def test_a_path_value_needs_a_host_before_it_and_a_leading_slash(
+    ctx: ProbeContext, api: TestServer, evil: TestServer, template: str, value: str, why: str
+) -> None:
+    url = template.replace("{REF}", REF).replace("{A}", str(api.port))
+    outcome, message = await run(ctx, api, value, url)
+    assert (outcome, message) == (Outcome.ASSERTION_FAILED, f"step next: {why}; not sent")
+    assert seen(api).targets == [] and seen(evil).targets == []
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "url"),
+    [
+        ("https://api.example{{steps.a.v}}", "/orders/123", "https://api.example/orders/123"),
+        ("https://api.example{{steps.a.v}}", "/a/../b\\c", "https://api.example/b%5Cc"),  # as a configured path
+        ("https://api.example{{steps.a.v}}#top", "/o?q=1 2", "https://api.example/o?q=1+2#top"),
+        ("http://10.0.0.1{{steps.a.v}}/x", "5", "http://10.0.0.15/x"),  # not a path: still the end of the host
+        ("https://api{{steps.a.v}}/x", "-eu.example", "https://api-eu.example/x"),
+    ],
+)
+def test_a_reference_right_after_the_host_takes_a_path_or_the_end_of_the_host(
+    template: str, value: str, url: str
+) -> None:
+    assert Step(name="s", url=template).url == template
+    assert str(UrlTemplate.parse(template).fill(lambda step, var: value)) == url
