@@ -115,12 +115,15 @@ async def test_a_killed_worker_is_restarted_with_its_shard(
         await asyncio.sleep(0.1)
         status, _ = await d.get("/readyz")
     assert status == 200
-    text = await d.metrics()
+    text = await d.metrics()  # /readyz 200: both workers have scheduled their shards (not merely been spawned)
     before = {i: probes(text, i) for i in range(8)}
-    await asyncio.sleep(2.5)
-    after = await d.metrics()
-    for i in range(8):  # every endpoint, both shards, is probed again
-        assert probes(after, i) > before[i]
+    waiting = set(range(8))  # every endpoint, both shards, is probed again (each is due within its 1 s interval)
+    deadline = time.monotonic() + 15
+    while waiting and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        after = await d.metrics()
+        waiting = {i for i in waiting if probes(after, i) <= before[i]}
+    assert not waiting, f"never probed again after the restart: {sorted(f'ep{i}' for i in waiting)}"
     assert "prober worker exited unexpectedly index=" in d.log()
     assert await d.stop() == 0
 
