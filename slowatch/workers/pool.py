@@ -54,9 +54,10 @@ SILENT_LIMIT = 15.0
 START_LIMIT = 120.0
 """A worker that has not said "ready" (its shard received and scheduled) this long after it was spawned is hung.
 Start-up sends nothing: the interpreter and imports (~0.3 s idle, 3-4 s on a 2-core machine with a load of 6),
-then the shard's chunks and its scheduling, which keep the worker's loop busy (a 100,000-endpoint shard: 20 s
-from the spawn to "ready" at a load of 5, session 11). Until session 11 the SILENT_LIMIT clock ran from the spawn:
-a worker slower than that to start was killed as hung, and again after each restart."""
+then the shard's chunks and its scheduling, which keep the worker's loop busy (a 100,000-endpoint shard, spawn to
+"ready": 4.3 s at a load of 3, 6.3 s with two busy loops added, 20 s once at a load of 5-6; session 11). Until
+session 11 the SILENT_LIMIT clock ran from the spawn: a worker slower than that to start (after a restart, when the
+watchdog already runs) was killed as hung, and again after each restart."""
 
 
 def usable_cpus() -> int:
