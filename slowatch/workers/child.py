@@ -91,6 +91,7 @@ async def serve(sock: socket.socket) -> None:
     )
     scheduler.start(endpoints, options.get("revisions"))
     gc.freeze()  # the shard's long-lived state now exists: keep it out of GC scans (thresholds: process.tune)
+    writer.write(encode(("ready", len(endpoints))))  # the daemon's /readyz and hung-worker clock wait for this
 
     async def flush_forever() -> None:
         quiet = 0

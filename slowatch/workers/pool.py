@@ -20,7 +20,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,7 +50,14 @@ piece of 25 ms and more (benchmarks/README.md, "session 6: reload")."""
 AUTO_MAX_WORKERS = 4
 BACKOFF_MAX = 30.0
 SILENT_LIMIT = 15.0
-"""A worker that sent nothing (not even its ~1 s heartbeat) for this long is hung: it is killed and restarted."""
+"""A running worker that sent nothing (not even its ~1 s heartbeat) for this long is hung: killed and restarted."""
+START_LIMIT = 120.0
+"""A worker that has not said "ready" (its shard received and scheduled) this long after it was spawned is hung.
+Start-up sends nothing: the interpreter and imports (~0.3 s idle, 3-4 s on a 2-core machine with a load of 6),
+then the shard's chunks and its scheduling, which keep the worker's loop busy (a 100,000-endpoint shard, spawn to
+"ready": 4.3 s at a load of 3, 6.3 s with two busy loops added, 20 s once at a load of 5-6; session 11). Until
+session 11 the SILENT_LIMIT clock ran from the spawn: a worker slower than that to start (after a restart, when the
+watchdog already runs) was killed as hung, and again after each restart."""
 
 
 def usable_cpus() -> int:
@@ -86,6 +93,7 @@ class _Worker:
     cancelled: int = 0
     task: asyncio.Task[None] | None = None
     last_seen: float = 0.0
+    ready: bool = False  # its "ready" came: it schedules and probes its shard (until then /readyz says it is down)
     held: list[tuple[object, ...]] | None = None  # while its shard is being sent: messages to send after it
 
     def send(self, message: tuple[object, ...]) -> None:
@@ -112,10 +120,13 @@ class ProberPool:
         event_loop: str = "auto",
         on_restart: Callable[[], None] | None = None,
         silent_limit: float = SILENT_LIMIT,
+        start_limit: float = START_LIMIT,
         shards: int = 1,
+        command: Sequence[str] | None = None,
     ) -> None:
         """`shards`: how many instance shards the endpoints were split into (`server.cluster.shards`), so
-        the workers split by `sharding.worker_of`, independent of the instance's own shard."""
+        the workers split by `sharding.worker_of`, independent of the instance's own shard. `command`: what
+        starts a worker, before its `--fd ...` arguments (default: this interpreter's `-m slowatch.workers`)."""
         if workers < 1:
             raise ValueError("ProberPool needs at least one worker")
         self._workers = [_Worker(i) for i in range(workers)]
@@ -132,6 +143,8 @@ class ProberPool:
         self._stopping = False
         self._started = False
         self._silent_limit = silent_limit
+        self._start_limit = start_limit
+        self._command = tuple(command) if command is not None else (sys.executable, "-m", "slowatch.workers")
         self._shards = shards
         self._watchdog: asyncio.Task[None] | None = None
 
@@ -142,7 +155,7 @@ class ProberPool:
 
     @property
     def running(self) -> bool:
-        return self._started and not self._stopping and all(w.alive for w in self._workers)
+        return self._started and not self._stopping and all(w.ready for w in self._workers)
 
     @property
     def in_flight(self) -> int:
@@ -153,8 +166,8 @@ class ProberPool:
         return len(self._endpoints)
 
     def down(self) -> list[int]:
-        """Indexes of workers that are not running right now (for /readyz)."""
-        return [w.index for w in self._workers if not w.alive] if self._started and not self._stopping else []
+        """Indexes of workers that are not probing right now: down, or started but not "ready" yet (for /readyz)."""
+        return [w.index for w in self._workers if not w.ready] if self._started and not self._stopping else []
 
     def _reshard(self, endpoints: list[Endpoint]) -> None:
         self._endpoints = {ep.name: ep for ep in endpoints if ep.enabled}
@@ -173,7 +186,8 @@ class ProberPool:
         self._watchdog = asyncio.create_task(self._watch(), name="prober-watchdog")
 
     async def _watch(self) -> None:
-        """Kill a worker that went silent (a blocked loop, SIGSTOP, a livelock): its supervisor restarts it."""
+        """Kill a worker that went silent (a blocked loop, SIGSTOP, a livelock) or never got ready: its supervisor
+        restarts it. A starting worker sends nothing until "ready": it has `start_limit` from its spawn."""
         step = min(1.0, self._silent_limit / 4)
         while not self._stopping:
             before = time.monotonic()
@@ -185,10 +199,12 @@ class ProberPool:
                 continue
             for w in self._workers:
                 proc = w.proc
-                if w.alive and proc is not None and proc.returncode is None and now - w.last_seen > self._silent_limit:
+                limit = self._silent_limit if w.ready else self._start_limit
+                if w.alive and proc is not None and proc.returncode is None and now - w.last_seen > limit:
                     logger.error(
-                        "prober worker silent, killing it index=%d pid=%d silent_for=%.0fs endpoints=%d",
-                        w.index, proc.pid, now - w.last_seen, len(w.shard),
+                        "prober worker %s, killing it index=%d pid=%d silent_for=%.0fs endpoints=%d",
+                        "silent" if w.ready else "not ready in time", w.index, proc.pid, now - w.last_seen,
+                        len(w.shard),
                     )  # fmt: skip
                     proc.kill()
                     w.last_seen = now  # one kill per silence; the supervisor takes it from here
@@ -241,7 +257,7 @@ class ProberPool:
         ours, theirs = socket.socketpair()
         try:
             w.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "slowatch.workers", "--fd", str(theirs.fileno()), "--index", str(w.index),
+                *self._command, "--fd", str(theirs.fileno()), "--index", str(w.index),
                 "--log-format", self._log_format, "--loop", self._event_loop,
                 "--log-level", logging.getLevelName(logging.getLogger().level),
                 pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL,
@@ -249,7 +265,7 @@ class ProberPool:
         finally:
             theirs.close()
         reader, w.writer = await asyncio.open_connection(sock=ours)
-        w.alive = True
+        w.alive, w.ready = True, False
         w.in_flight = 0
         w.last_seen = time.monotonic()
         shard = list(w.shard.values())
@@ -265,7 +281,7 @@ class ProberPool:
             held, w.held = w.held, None
         for message in held:  # changes made to the shard meanwhile (they apply to the snapshot just sent)
             w.send(message)
-        logger.info("prober worker started index=%d pid=%d endpoints=%d", w.index, w.proc.pid, len(w.shard))
+        logger.debug("prober worker spawned index=%d pid=%d endpoints=%d", w.index, w.proc.pid, len(w.shard))
         return reader
 
     async def _supervise(self, w: _Worker, ready: asyncio.Future[None]) -> None:
@@ -298,6 +314,7 @@ class ProberPool:
 
     async def _read(self, w: _Worker, reader: asyncio.StreamReader) -> None:
         on_result, observe_lag = self._on_result, self._observe_lag
+        spawned = w.last_seen
         try:
             while (message := await read_frame(reader)) is not None:
                 w.last_seen = time.monotonic()
@@ -315,13 +332,19 @@ class ProberPool:
                         self._on_skipped(name)
                     for name in missed:
                         self._on_missed(name)
+                elif message[0] == "ready":
+                    w.ready = True
+                    logger.info(
+                        "prober worker started index=%d pid=%s endpoints=%d start_seconds=%.1f",
+                        w.index, w.proc.pid if w.proc else None, message[1], w.last_seen - spawned,
+                    )  # fmt: skip
                 elif message[0] == "bye":
                     w.cancelled = int(message[1])
                 await asyncio.sleep(0)  # frames already buffered would otherwise be read without yielding
         except (ConnectionError, OSError, ValueError) as e:
             logger.error("prober worker connection failed index=%d error=%s", w.index, e)
         finally:
-            w.alive = False
+            w.alive = w.ready = False
             w.in_flight = 0
             if w.writer is not None:
                 w.writer.close()
@@ -358,6 +381,7 @@ class ProberPool:
 
 
 __all__ = [
-    "AUTO_MAX_WORKERS", "AUTO_MIN_RATE", "AUTO_RATE_PER_WORKER", "SILENT_LIMIT", "ProberPool", "probe_weight",
+    "AUTO_MAX_WORKERS", "AUTO_MIN_RATE", "AUTO_RATE_PER_WORKER", "SILENT_LIMIT", "START_LIMIT", "ProberPool",
+    "probe_weight",
     "shard_of", "usable_cpus", "worker_count",
 ]  # fmt: skip

@@ -11,6 +11,7 @@ Daemon -> worker:
     ("apply", changes)              a reload's EndpointChanges for the shard (with the reload's revision)
     ("stop", grace)                 stop scheduling, drain for `grace` s, flush, say "bye", exit
 Worker -> daemon:
+    ("ready", count)                                      its shard is received and scheduled (once, first)
     ("batch", results, lags, skipped, missed, in_flight)   every ~50 ms while there is news
     ("bye", cancelled)                                    the last frame before a clean exit
 
