@@ -26,8 +26,8 @@ name, with a traceback (secrets scrubbed) the first time a given place raises, o
 Alertmanager (`Sink.latest_only`) keeps each alert's state, not a log: a sink has one request in flight
 at a time (`SinkWorker.sending`: its worker's and its re-POSTs', so one can never overtake another), each
 POST carries every alert it names in its newest queued state, and a FIRING restored from the outbox is not
-posted while the process has not seen its alert's condition since start (`doubtful`; its row is marked
-delivered: the re-POST tells Alertmanager once it is seen). See `SinkWorker.payload`.
+posted while the process has not seen its alert's condition since start (`doubtful`; its row is marked and
+counted `withheld`: the re-POST tells Alertmanager once it is seen). See `SinkWorker.payload`.
 
 Folding (fold.py): a notification queued for a sink supersedes the older ones of the same alert still
 waiting for it and not in flight (being sent or its outcome being recorded): after an outage a sink gets
@@ -55,7 +55,7 @@ import aiohttp
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue, fold
-from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Decision, Mark, OutboxItem, Refold
+from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, WITHHELD, Decision, Mark, OutboxItem, Refold
 from slowatch.alerting.sinks.base import Attempt, Sink
 from slowatch.clock import Clock
 from slowatch.config.alerting import StormControl
@@ -94,23 +94,26 @@ class SinkWorker:
         self._newest[item.event.alert_key] = item
         self._wake.set()
 
-    def payload(self, batch: Sequence[OutboxItem]) -> list[AlertEvent]:
-        """The events to send for `batch`. A `latest_only` sink gets each alert once, in its newest queued state
-        (an older RESOLVED must not undo a newer FIRING queued behind it, nor a FIRING retried through an outage
-        the RESOLVED queued since), and no FIRING restored from the outbox of an alert this process has not seen
-        firing since start (a replica killed with it pending must not re-open what its peer resolved since)."""
+    def payload(self, batch: Sequence[OutboxItem]) -> tuple[list[AlertEvent], list[OutboxItem]]:
+        """The events to send for `batch`, and the items withheld. A `latest_only` sink gets each alert once, in its
+        newest queued state (an older RESOLVED must not undo a newer FIRING queued behind it, nor a FIRING retried
+        through an outage the RESOLVED queued since), and no FIRING restored from the outbox of an alert this process
+        has not seen firing since start (a replica killed with it pending must not re-open what its peer resolved
+        since): those items are withheld (marked and counted `withheld`, never `delivered`)."""
         if not self.sink.latest_only:
-            return [i.event for i in batch]
+            return [i.event for i in batch], []
         out: dict[str, AlertEvent] = {}
+        withheld: list[OutboxItem] = []
         for item in batch:
             key = item.event.alert_key
             newest = self._newest.get(key, item)
             if newest.restored and newest.event.firing and self._owner.doubtful(key):
                 logger.info("restored notification not posted: alert not seen firing since start "
                             "sink=%s alert=%s event=%s", self.sink.name, key, item.event.event_id)  # fmt: skip
+                withheld.append(item)
                 continue
             out.setdefault(key, newest.event)
-        return list(out.values())
+        return list(out.values()), withheld
 
     async def run(self) -> None:
         while not self._owner.closing.is_set():
@@ -157,15 +160,18 @@ class SinkWorker:
             for item in batch:
                 item.in_flight = True
             async with self.sending:  # a re-POST in flight lands first; what to send is read after it
-                events = self.payload(batch)
+                events, withheld = self.payload(batch)
                 if events:
                     for item in batch:
                         item.attempts += 1
                     attempt = await self.send(events)
             if not events:  # nothing the receiver should be told (payload): done
-                await self._finish(batch, DELIVERED)
+                await self._finish(batch, WITHHELD)
                 return
             if attempt.ok:
+                if withheld:
+                    await self._finish(withheld, WITHHELD)
+                    batch = [i for i in batch if i not in withheld]
                 await self._finish(batch, DELIVERED)
                 self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
                 return
