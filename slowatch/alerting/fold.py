@@ -131,8 +131,9 @@ class Queued(Protocol):
 
 
 def folded(event: AlertEvent, older: list[OutboxItem]) -> AlertEvent:
-    """`event`, saying how many notifications it supersedes (with theirs) and since when."""
-    n, since = 0, event.ts
+    """`event`, saying how many notifications it supersedes (with theirs) and since when, added to what it already
+    says (a row restored at start may have folded others before: `Dispatcher.restore`)."""
+    n, since = event.details.get("folded", 0), event.details.get("folded_since", event.ts)
     for o in older:
         od = o.event.details
         n += 1 + od.get("folded", 0)
