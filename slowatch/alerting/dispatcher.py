@@ -91,7 +91,8 @@ class SinkWorker:
 
     def push(self, item: OutboxItem) -> None:
         self.queue.append(item)
-        self._newest[item.event.alert_key] = item
+        if self.sink.latest_only:  # (only `payload` reads it)
+            self._newest[item.event.alert_key] = item
         self._wake.set()
 
     def payload(self, batch: Sequence[OutboxItem]) -> tuple[list[AlertEvent], list[OutboxItem]]:
