@@ -84,6 +84,7 @@ class SinkWorker:
         self._newest: dict[str, OutboxItem] = {}  # alert key -> its newest queued item (latest_only sinks)
         self.sending = asyncio.Lock()  # held around every request to the sink: the worker's and the re-POSTs'
         self.task: asyncio.Task[None] | None = None
+        self.resend: asyncio.Task[None] | None = None  # the re-POST loop (sinks with a `resend_interval`)
 
     @property
     def max_pending(self) -> int:
@@ -272,7 +273,6 @@ class Dispatcher:
         self._session: aiohttp.ClientSession | None = None
         self._firing_for = firing_for
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
-        self._tasks: list[asyncio.Task[None]] = []
         self.durable_wait = durable_wait
 
     async def durable(self, when: str) -> None:
@@ -347,20 +347,26 @@ class Dispatcher:
         self.storm = storm
         for name in list(self.workers):
             if name not in sinks:
-                worker = self.workers.pop(name)
-                if worker.task is not None:
-                    worker.task.cancel()
-                if worker.queue:
+                gone = self.workers.pop(name)
+                for task in (gone.task, gone.resend):  # (its re-POST loop too: one left running would post
+                    if task is not None:  # beside the worker of a sink added back under this name)
+                        task.cancel()
+                if gone.queue:
                     logger.warning("sink removed with %d undelivered notifications kept in the outbox sink=%s",
-                                   len(worker.queue), name)  # fmt: skip
+                                   len(gone.queue), name)  # fmt: skip
         for name, sink in sinks.items():
-            if name in self.workers:
-                self.workers[name].sink = sink
-                continue
-            worker = self.workers[name] = SinkWorker(sink, self)
-            worker.task = asyncio.create_task(self._run(worker), name=f"alert-sink-{name}")
-            if getattr(sink, "resend_interval", None):
-                self._tasks.append(asyncio.create_task(self._resend(worker), name=f"alert-resend-{name}"))
+            worker = self.workers.get(name)
+            if worker is not None:
+                worker.sink = sink
+            else:
+                worker = self.workers[name] = SinkWorker(sink, self)
+                worker.task = asyncio.create_task(self._run(worker), name=f"alert-sink-{name}")
+            resends = bool(getattr(sink, "resend_interval", None))  # (a reload may change a sink's kind)
+            if resends and worker.resend is None:
+                worker.resend = asyncio.create_task(self._resend(worker), name=f"alert-resend-{name}")
+            elif not resends and worker.resend is not None:
+                worker.resend.cancel()
+                worker.resend = None
 
     async def _run(self, worker: SinkWorker) -> None:
         """Keep `worker` running until close: a crash restarts it after a backoff (see the module docstring)."""
@@ -388,13 +394,13 @@ class Dispatcher:
             await self.sleep(float(getattr(worker.sink, "resend_interval", 60.0)))
             async with worker.sending:  # never beside the queue's POST: read what fires when it is our turn
                 events = self._firing_for(worker.sink.name)
-                if events and worker.sink.name in self.workers and not self.closing.is_set():
+                if events and self.workers.get(worker.sink.name) is worker and not self.closing.is_set():
                     attempt = await worker.send(events)
                     self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
 
     async def stop(self, grace: float = 2.0) -> None:
         self.closing.set()
-        tasks = [w.task for w in self.workers.values() if w.task is not None] + self._tasks
+        tasks = [t for w in self.workers.values() for t in (w.task, w.resend) if t is not None]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:

@@ -359,3 +359,37 @@ async def test_a_restored_firing_not_posted_is_counted_withheld_not_delivered(
         assert rows == {"endpoint:x": "withheld", "endpoint:y": "delivered"}
     finally:
         await other.close()
+
+
+async def test_a_sink_removed_and_added_back_by_reloads_has_one_re_post_loop_under_its_lock(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """Removing an Alertmanager sink by a reload stopped its worker but not its re-POST loop; adding it back (a
+    second reload) started another. The old loop then re-posted beside the new worker's POSTs, under the OLD
+    worker's lock (a re-POST could land after a RESOLVED again), and every remove/add cycle added one more."""
+    with_am = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"am": {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "50ms", **FAST_SINK}},
+        routes=[{"sinks": ["am"]}],
+    )
+    without = make_config(tmp_path, endpoints=[http_endpoint("x", target.url())])
+    r = await rig(with_am)
+
+    def loops() -> list[str]:
+        return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("alert-resend-") and not t.done()]
+
+    assert loops() == ["alert-resend-am"]
+    await r.service.reload(without)
+    await asyncio.sleep(0)  # (a cancelled task is done once it has run)
+    assert loops() == []
+    await r.service.reload(with_am)
+    await r.service.reload(without)
+    await r.service.reload(with_am)
+    await asyncio.sleep(0)
+    assert loops() == ["alert-resend-am"]
+    worker = r.service.dispatcher.workers["am"]
+    target.up = False
+    await r.probe("x")
+    await until(lambda: r.service.dispatcher.counters[("am", "refreshed")] >= 2, "re-POSTs by the new loop")
+    assert not worker.queue
