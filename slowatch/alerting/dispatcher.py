@@ -383,6 +383,8 @@ class Dispatcher:
                 if loop.time() - started > worker.sink.config.retry_max:  # it had been running fine
                     backoff = worker.sink.config.retry_initial
                 self.restarts[worker.sink.name] += 1
+                for item in worker.queue:  # nothing is being sent while it is down: a newer state may supersede
+                    item.in_flight = False
                 what = f"alert sink worker crashed, restarting restart_in={backoff:g}s pending={len(worker.queue)}"
                 worker.report(exc, what, repeat_line=True)
                 await self.sleep(backoff)
