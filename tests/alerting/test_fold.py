@@ -217,7 +217,8 @@ async def test_restart_keeps_superseded_rows_and_sends_only_the_latest_state(
     assert events[-1]["status"] == "firing" and len(events) <= 2
     assert sum(1 + e["details"].get("folded", 0) for e in events) == 11
     after = outbox_counts(config.server.database)
-    assert after[("hook", "endpoint:a", "superseded")] == before[("hook", "endpoint:a", "superseded")]
+    superseded = before[("hook", "endpoint:a", "superseded")]  # (+1: one in flight at the stop, folded at start)
+    assert after[("hook", "endpoint:a", "superseded")] in (superseded, superseded + 1), (before, after)
     assert ("hook", "endpoint:a", "pending") not in after
 
 
