@@ -26,8 +26,8 @@ name, with a traceback (secrets scrubbed) the first time a given place raises, o
 Alertmanager (`Sink.latest_only`) keeps each alert's state, not a log: a sink has one request in flight
 at a time (`SinkWorker.sending`: its worker's and its re-POSTs', so one can never overtake another), each
 POST carries every alert it names in its newest queued state, and a FIRING restored from the outbox is not
-posted while the process has not seen its alert's condition since start (`doubtful`; its row is marked
-delivered: the re-POST tells Alertmanager once it is seen). See `SinkWorker.payload`.
+posted while the process has not seen its alert's condition since start (`doubtful`; its row is marked and
+counted `withheld`: the re-POST tells Alertmanager once it is seen). See `SinkWorker.payload`.
 
 Folding (fold.py): a notification queued for a sink supersedes the older ones of the same alert still
 waiting for it and not in flight (being sent or its outcome being recorded): after an outage a sink gets
@@ -55,7 +55,7 @@ import aiohttp
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue, fold
-from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, Decision, Mark, OutboxItem, Refold
+from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, WITHHELD, Decision, Mark, OutboxItem, Refold
 from slowatch.alerting.sinks.base import Attempt, Sink
 from slowatch.clock import Clock
 from slowatch.config.alerting import StormControl
@@ -84,6 +84,7 @@ class SinkWorker:
         self._newest: dict[str, OutboxItem] = {}  # alert key -> its newest queued item (latest_only sinks)
         self.sending = asyncio.Lock()  # held around every request to the sink: the worker's and the re-POSTs'
         self.task: asyncio.Task[None] | None = None
+        self.resend: asyncio.Task[None] | None = None  # the re-POST loop (sinks with a `resend_interval`)
 
     @property
     def max_pending(self) -> int:
@@ -91,26 +92,30 @@ class SinkWorker:
 
     def push(self, item: OutboxItem) -> None:
         self.queue.append(item)
-        self._newest[item.event.alert_key] = item
+        if self.sink.latest_only:  # (only `payload` reads it)
+            self._newest[item.event.alert_key] = item
         self._wake.set()
 
-    def payload(self, batch: Sequence[OutboxItem]) -> list[AlertEvent]:
-        """The events to send for `batch`. A `latest_only` sink gets each alert once, in its newest queued state
-        (an older RESOLVED must not undo a newer FIRING queued behind it, nor a FIRING retried through an outage
-        the RESOLVED queued since), and no FIRING restored from the outbox of an alert this process has not seen
-        firing since start (a replica killed with it pending must not re-open what its peer resolved since)."""
+    def payload(self, batch: Sequence[OutboxItem]) -> tuple[list[AlertEvent], list[OutboxItem]]:
+        """The events to send for `batch`, and the items withheld. A `latest_only` sink gets each alert once, in its
+        newest queued state (an older RESOLVED must not undo a newer FIRING queued behind it, nor a FIRING retried
+        through an outage the RESOLVED queued since), and no FIRING restored from the outbox of an alert this process
+        has not seen firing since start (a replica killed with it pending must not re-open what its peer resolved
+        since): those items are withheld (marked and counted `withheld`, never `delivered`)."""
         if not self.sink.latest_only:
-            return [i.event for i in batch]
+            return [i.event for i in batch], []
         out: dict[str, AlertEvent] = {}
+        withheld: list[OutboxItem] = []
         for item in batch:
             key = item.event.alert_key
             newest = self._newest.get(key, item)
             if newest.restored and newest.event.firing and self._owner.doubtful(key):
                 logger.info("restored notification not posted: alert not seen firing since start "
                             "sink=%s alert=%s event=%s", self.sink.name, key, item.event.event_id)  # fmt: skip
+                withheld.append(item)
                 continue
             out.setdefault(key, newest.event)
-        return list(out.values())
+        return list(out.values()), withheld
 
     async def run(self) -> None:
         while not self._owner.closing.is_set():
@@ -157,15 +162,18 @@ class SinkWorker:
             for item in batch:
                 item.in_flight = True
             async with self.sending:  # a re-POST in flight lands first; what to send is read after it
-                events = self.payload(batch)
+                events, withheld = self.payload(batch)
                 if events:
                     for item in batch:
                         item.attempts += 1
                     attempt = await self.send(events)
             if not events:  # nothing the receiver should be told (payload): done
-                await self._finish(batch, DELIVERED)
+                await self._finish(batch, WITHHELD)
                 return
             if attempt.ok:
+                if withheld:
+                    await self._finish(withheld, WITHHELD)
+                    batch = [i for i in batch if i not in withheld]
                 await self._finish(batch, DELIVERED)
                 self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
                 return
@@ -265,7 +273,6 @@ class Dispatcher:
         self._session: aiohttp.ClientSession | None = None
         self._firing_for = firing_for
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
-        self._tasks: list[asyncio.Task[None]] = []
         self.durable_wait = durable_wait
 
     async def durable(self, when: str) -> None:
@@ -340,20 +347,26 @@ class Dispatcher:
         self.storm = storm
         for name in list(self.workers):
             if name not in sinks:
-                worker = self.workers.pop(name)
-                if worker.task is not None:
-                    worker.task.cancel()
-                if worker.queue:
+                gone = self.workers.pop(name)
+                for task in (gone.task, gone.resend):  # (its re-POST loop too: one left running would post
+                    if task is not None:  # beside the worker of a sink added back under this name)
+                        task.cancel()
+                if gone.queue:
                     logger.warning("sink removed with %d undelivered notifications kept in the outbox sink=%s",
-                                   len(worker.queue), name)  # fmt: skip
+                                   len(gone.queue), name)  # fmt: skip
         for name, sink in sinks.items():
-            if name in self.workers:
-                self.workers[name].sink = sink
-                continue
-            worker = self.workers[name] = SinkWorker(sink, self)
-            worker.task = asyncio.create_task(self._run(worker), name=f"alert-sink-{name}")
-            if getattr(sink, "resend_interval", None):
-                self._tasks.append(asyncio.create_task(self._resend(worker), name=f"alert-resend-{name}"))
+            worker = self.workers.get(name)
+            if worker is not None:
+                worker.sink = sink
+            else:
+                worker = self.workers[name] = SinkWorker(sink, self)
+                worker.task = asyncio.create_task(self._run(worker), name=f"alert-sink-{name}")
+            resends = bool(getattr(sink, "resend_interval", None))  # (a reload may change a sink's kind)
+            if resends and worker.resend is None:
+                worker.resend = asyncio.create_task(self._resend(worker), name=f"alert-resend-{name}")
+            elif not resends and worker.resend is not None:
+                worker.resend.cancel()
+                worker.resend = None
 
     async def _run(self, worker: SinkWorker) -> None:
         """Keep `worker` running until close: a crash restarts it after a backoff (see the module docstring)."""
@@ -370,6 +383,8 @@ class Dispatcher:
                 if loop.time() - started > worker.sink.config.retry_max:  # it had been running fine
                     backoff = worker.sink.config.retry_initial
                 self.restarts[worker.sink.name] += 1
+                for item in worker.queue:  # nothing is being sent while it is down: a newer state may supersede
+                    item.in_flight = False
                 what = f"alert sink worker crashed, restarting restart_in={backoff:g}s pending={len(worker.queue)}"
                 worker.report(exc, what, repeat_line=True)
                 await self.sleep(backoff)
@@ -381,13 +396,13 @@ class Dispatcher:
             await self.sleep(float(getattr(worker.sink, "resend_interval", 60.0)))
             async with worker.sending:  # never beside the queue's POST: read what fires when it is our turn
                 events = self._firing_for(worker.sink.name)
-                if events and worker.sink.name in self.workers and not self.closing.is_set():
+                if events and self.workers.get(worker.sink.name) is worker and not self.closing.is_set():
                     attempt = await worker.send(events)
                     self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
 
     async def stop(self, grace: float = 2.0) -> None:
         self.closing.set()
-        tasks = [w.task for w in self.workers.values() if w.task is not None] + self._tasks
+        tasks = [t for w in self.workers.values() for t in (w.task, w.resend) if t is not None]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:

@@ -131,8 +131,9 @@ class Queued(Protocol):
 
 
 def folded(event: AlertEvent, older: list[OutboxItem]) -> AlertEvent:
-    """`event`, saying how many notifications it supersedes (with theirs) and since when."""
-    n, since = 0, event.ts
+    """`event`, saying how many notifications it supersedes (with theirs) and since when, added to what it already
+    says (a row restored at start may have folded others before: `Dispatcher.restore`)."""
+    n, since = event.details.get("folded", 0), event.details.get("folded_since", event.ts)
     for o in older:
         od = o.event.details
         n += 1 + od.get("folded", 0)
@@ -149,9 +150,14 @@ def folded(event: AlertEvent, older: list[OutboxItem]) -> AlertEvent:
 
 def fold(decision: Decision, sinks: Mapping[str, Queued], counts: Counter[tuple[str, str]]) -> None:
     """Supersede what `decision`'s items make stale, and apply each sink's cap (before it is submitted:
-    the marks are part of its op). Adds to `counts` per (sink, outcome)."""
+    the marks are part of its op). Adds to `counts` per (sink, outcome).
+
+    Sinks that wait for the same notifications of an alert (the same event objects: the usual case, every
+    sink routed the same decisions) share one folded event and one set of reasons: computed once per
+    decision, not once per sink, and held once in memory while the op waits for the store."""
     kept: list[OutboxItem] = []
     new: dict[str, int] = {}
+    shared: dict[tuple[int, ...], tuple[AlertEvent, list[tuple[int, str]], str]] = {}
     for item in decision.items:
         sink = sinks.get(item.sink)
         if sink is None:
@@ -166,13 +172,23 @@ def fold(decision: Decision, sinks: Mapping[str, Queued], counts: Counter[tuple[
             counts[(item.sink, SUPERSEDED)] += 1
             new[item.sink] -= 1
             continue
-        eid = item.event.event_id
-        older = [o for o in waiting if not o.in_flight and o.event.event_id != eid]
+        idle = [o for o in waiting if not o.in_flight]
+        if not idle:
+            kept.append(item)
+            continue
+        key = (id(item.event), *[id(o.event) for o in idle])  # (all alive while this runs: ids are unique)
+        done = shared.get(key)
+        if done is None:
+            eid = item.event.event_id
+            older = [(n, oid) for n, o in enumerate(idle) if (oid := o.event.event_id) != eid]
+            event = folded(item.event, [idle[n] for n, _ in older]) if older else item.event
+            done = shared[key] = (event, older, f"superseded by {eid}")
+        event, older, why = done
         if older:
-            item.event = folded(item.event, older)
-            for o in older:
-                sink.queue.supersede(o)
-                decision.superseded.append((o.sink, o.event.event_id, f"superseded by {eid}"))
+            item.event = event
+            for n, oid in older:
+                sink.queue.supersede(idle[n])
+                decision.superseded.append((item.sink, oid, why))
             counts[(item.sink, SUPERSEDED)] += len(older)
         kept.append(item)
     decision.items[:] = kept

@@ -13,7 +13,8 @@ slowatch_endpoint_suppressed{endpoint,reason}          1 while slowatch would ke
                                                          otherwise. The generated SlowatchEndpointDown is
                                                          kept quiet by it
 slowatch_alerts_suppressed{alert}                      1 per firing alert kept quiet (silence/maintenance)
-slowatch_notifications_total{sink,outcome}             delivered | failed | expired | superseded |
+slowatch_notifications_total{sink,outcome}             delivered | withheld (a restored FIRING Alertmanager
+                                                         is not told: dispatcher.py) | failed | expired | superseded |
                                                          overflow (fold.py) | retried |
                                                          refreshed | refresh_failed; error: an attempt
                                                          that raised (a bug; also counted as retried);

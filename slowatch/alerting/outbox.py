@@ -27,6 +27,7 @@ from slowatch.alerting.events import AlertEvent
 
 PENDING, DELIVERED, FAILED, EXPIRED = "pending", "delivered", "failed", "expired"
 SUPERSEDED = "superseded"  # a newer notification of the same alert for the same sink took its place (fold.py)
+WITHHELD = "withheld"  # restored at start, not posted: its alert not seen firing since (SinkWorker.payload)
 
 
 @dataclass(slots=True, eq=False)
@@ -128,7 +129,8 @@ class Refold:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """Record the outcome of delivering `items`: DELIVERED, FAILED, EXPIRED, or PENDING after a failed try."""
+    """Record the outcome of delivering `items`: DELIVERED, WITHHELD, FAILED, EXPIRED, or PENDING after a failed
+    try."""
 
     items: tuple[tuple[str, str, int, str], ...]  # sink, event_id, attempts, last_error
     status: str
@@ -192,6 +194,7 @@ def list_outbox(db: Database, limit: int = 50) -> list[OutboxRow]:
 
 
 __all__ = [
-    "DELIVERED", "EXPIRED", "FAILED", "PENDING", "SUPERSEDED", "Decision", "FiringRow", "Mark", "OutboxItem",
-    "OutboxRow", "Prune", "Refold", "list_outbox", "load_firing", "load_pending", "load_streaks", "supersede",
+    "DELIVERED", "EXPIRED", "FAILED", "PENDING", "SUPERSEDED", "WITHHELD", "Decision", "FiringRow", "Mark",
+    "OutboxItem", "OutboxRow", "Prune", "Refold", "list_outbox", "load_firing", "load_pending", "load_streaks",
+    "supersede",
 ]  # fmt: skip

@@ -140,6 +140,7 @@ class AlertService:
                     "sink": name,
                     "kind": worker.sink.kind,
                     "delivered": d.counters[(name, "delivered")],
+                    "withheld": d.counters[(name, "withheld")],
                     "failed": d.counters[(name, "failed")],
                     "expired": d.counters[(name, "expired")],
                     "superseded": d.counters[(name, "superseded")],

@@ -6,7 +6,8 @@
         key TEXT PRIMARY KEY, event TEXT (JSON), notified INTEGER (0/1), last_sent REAL, updated REAL
     alert_outbox    one row per (event, sink): what the dispatcher must deliver, and what it did
         id INTEGER PRIMARY KEY, sink TEXT, event_id TEXT, alert_key TEXT, payload TEXT (JSON),
-        created REAL, status TEXT ('pending' | 'delivered' | 'failed' | 'expired' | 'superseded'),
+        created REAL, status TEXT ('pending' | 'delivered' | 'failed' | 'expired' | 'superseded' |
+            'withheld'),
         attempts INTEGER, last_error TEXT, done_at REAL
         UNIQUE (sink, event_id); index (status, sink, id)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -309,3 +310,86 @@ async def test_an_slo_alert_clearing_is_re_posted_once_with_the_end_it_will_have
     after = [[a for a in hit.body if a["labels"]["alert_key"] == NO_DATA] for hit in receiver.acked[posts:]]
     assert after and all(after), after
     assert len(after) == 1 and after[0][0]["endsAt"] == iso(cleared + 2), after
+
+
+async def test_a_restored_firing_not_posted_is_counted_withheld_not_delivered(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """A FIRING restored from the outbox that is not posted (its alert not seen since start) was marked and counted
+    `delivered`, beside the RESOLVED posted in the same batch: /api/v1/alerts, /metrics and `slowatch alerts` said
+    Alertmanager got it. It is `withheld` (row status, counter, API) and only the RESOLVED is `delivered`."""
+    other = await Target().start()
+    try:
+
+        def config(url: str) -> Config:
+            return make_config(
+                tmp_path,
+                endpoints=[
+                    http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
+                    http_endpoint("y", other.url(), failure_threshold=1, success_threshold=1),
+                ],
+                sinks={"am": {"kind": "alertmanager", "url": url, "resend_interval": "1h", **FAST_SINK}},
+                routes=[{"sinks": ["am"]}],
+            )
+
+        a = await rig(config(f"http://127.0.0.1:{free_port()}"))  # nothing listens there
+        other.up = False
+        await a.probe("y")
+        other.up = True
+        await a.probe("y")  # y's RESOLVED (its FIRING folded into it) waits
+        target.up = False
+        await a.probe("x")  # x's FIRING waits
+        await a.store.flush()
+        await a.stop()
+
+        a = await rig(config(receiver.url("")))
+        await until(drained(a), "the restored outbox drained")
+        posted = [(al["labels"]["alert_key"], "endsAt" in al) for hit in receiver.acked for al in hit.body]
+        assert posted == [("endpoint:y", True)]
+        counters = a.service.dispatcher.counters
+        assert (counters[("am", "delivered")], counters[("am", "withheld")]) == (1, 1)
+        view = a.service.sinks_view()[0]
+        assert (view["delivered"], view["withheld"]) == (1, 1)
+        await a.store.flush()
+        conn = sqlite3.connect(a.config.server.database)
+        try:
+            rows = dict(conn.execute("SELECT alert_key, status FROM alert_outbox WHERE status != 'superseded'"))
+        finally:
+            conn.close()
+        assert rows == {"endpoint:x": "withheld", "endpoint:y": "delivered"}
+    finally:
+        await other.close()
+
+
+async def test_a_sink_removed_and_added_back_by_reloads_has_one_re_post_loop_under_its_lock(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """Removing an Alertmanager sink by a reload stopped its worker but not its re-POST loop; adding it back (a
+    second reload) started another. The old loop then re-posted beside the new worker's POSTs, under the OLD
+    worker's lock (a re-POST could land after a RESOLVED again), and every remove/add cycle added one more."""
+    with_am = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"am": {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "50ms", **FAST_SINK}},
+        routes=[{"sinks": ["am"]}],
+    )
+    without = make_config(tmp_path, endpoints=[http_endpoint("x", target.url())])
+    r = await rig(with_am)
+
+    def loops() -> list[str]:
+        return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("alert-resend-") and not t.done()]
+
+    assert loops() == ["alert-resend-am"]
+    await r.service.reload(without)
+    await asyncio.sleep(0)  # (a cancelled task is done once it has run)
+    assert loops() == []
+    await r.service.reload(with_am)
+    await r.service.reload(without)
+    await r.service.reload(with_am)
+    await asyncio.sleep(0)
+    assert loops() == ["alert-resend-am"]
+    worker = r.service.dispatcher.workers["am"]
+    target.up = False
+    await r.probe("x")
+    await until(lambda: r.service.dispatcher.counters[("am", "refreshed")] >= 2, "re-POSTs by the new loop")
+    assert not worker.queue

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.fold import PendingQueue, fold
 from slowatch.alerting.outbox import Decision, OutboxItem
 from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
@@ -214,7 +217,8 @@ async def test_restart_keeps_superseded_rows_and_sends_only_the_latest_state(
     assert events[-1]["status"] == "firing" and len(events) <= 2
     assert sum(1 + e["details"].get("folded", 0) for e in events) == 11
     after = outbox_counts(config.server.database)
-    assert after[("hook", "endpoint:a", "superseded")] == before[("hook", "endpoint:a", "superseded")]
+    superseded = before[("hook", "endpoint:a", "superseded")]  # (+1: one in flight at the stop, folded at start)
+    assert after[("hook", "endpoint:a", "superseded")] in (superseded, superseded + 1), (before, after)
     assert ("hook", "endpoint:a", "pending") not in after
 
 
@@ -252,3 +256,62 @@ async def test_a_replay_left_in_the_outbox_by_an_older_version_is_folded_at_star
     assert counts == {("hook", "endpoint:a", "superseded"): 5, ("hook", "endpoint:a", "delivered"): 1}
     stored = await r.store.read(lambda db: db.execute("SELECT payload FROM alert_outbox WHERE status = 'delivered'"))
     assert AlertEvent.from_json(stored.fetchone()[0]).details["folded"] == 4  # the fold was stored with it
+
+
+async def test_a_restart_adds_to_the_counts_a_restored_row_already_carries(
+    tmp_path: Path, receiver: FakeReceiver, rig: Any, clock: FakeClock
+) -> None:
+    """An item in flight at a stop (or kill -9) and a newer one behind it that had already folded others: the fold at
+    start replaced the newer one's `folded` / `folded_since` by the in-flight one's alone ('changed state 3 times'
+    after 10 notifications: tests/alerting/test_fold.py's restart test failed now and then on this). It adds."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("a", "http://127.0.0.1:9/health")],
+        sinks={"hook": {"kind": "webhook", "url": receiver.url("/hook"), **FAST_SINK}},
+        routes=[{"match": {}, "sinks": ["hook"]}],
+    )
+    now = clock.time()
+
+    def firing(t: float, **details: Any) -> AlertEvent:
+        return AlertEvent("endpoint:a", "endpoint_down", "firing", "page", t, t, "a is down", "down", endpoint="a",
+                          details=details)  # fmt: skip
+
+    in_flight = firing(now - 300, folded=2, folded_since=now - 400)  # stood for 3 notifications
+    newer = firing(now - 100, folded=6, folded_since=now - 290)  # for 7, queued behind it
+    store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
+    await store.start()
+    store.submit(Decision(clock.time(), items=[OutboxItem("hook", e, e.ts) for e in (in_flight, newer)]))
+    await store.flush()
+    await store.close()
+
+    r = await rig(config)
+    await until(lambda: not r.service.dispatcher.workers["hook"].queue)
+    [event] = hook_events(receiver, "endpoint:a")
+    assert (event["id"], event["details"]["folded"], event["details"]["folded_since"]) == (
+        newer.event_id, 2 + 1 + 6, now - 400,
+    )  # fmt: skip
+
+
+def test_sinks_waiting_for_the_same_notifications_share_one_folded_event() -> None:
+    """Each sink's item used to get its own folded copy of the event (and its own reason string): with two dead
+    webhooks, a flapping partition's ops waiting for the store held twice the events (peak RSS 296 -> 249 MB in
+    benchmarks/alert_fold.py, 2,000 endpoints x 20 flaps). Sinks with the same history now share one."""
+
+    class Sink:
+        def __init__(self) -> None:
+            self.queue = PendingQueue()
+
+        max_pending = 100
+
+    sinks = {"one": Sink(), "two": Sink()}
+    counts: Counter[tuple[str, str]] = Counter()
+    down = AlertEvent("endpoint:a", "endpoint_down", "firing", "page", 100.0, 100.0, "a is down", "down", endpoint="a")
+    for event in (down, down.as_resolved(150.0), replace(down, since=200.0, ts=200.0)):
+        decision = Decision(event.ts, items=[OutboxItem(name, event, event.ts) for name in sinks])
+        fold(decision, sinks, counts)
+        for item in decision.items:
+            sinks[item.sink].queue.append(item)
+    one, two = (next(iter(s.queue)) for s in sinks.values())
+    assert one.event is two.event and one.event.details["folded"] == 2
+    assert len(decision.superseded) == 2 and decision.superseded[0][2] is decision.superseded[1][2]
+    assert counts == {("one", "superseded"): 2, ("two", "superseded"): 2}

@@ -213,3 +213,42 @@ async def test_a_crashed_worker_is_restarted_with_backoff_and_stop_stays_bounded
     await dispatcher.stop(grace=1.0)
     assert time.monotonic() - t0 < 1.0
     assert all(w.task is not None and w.task.done() for w in dispatcher.workers.values())
+
+
+class CrashesWhileSending(SlackSink):
+    """A bug inside the send step (after the batch is marked in flight): reading `latest_only` raises once."""
+
+    crashes = 0
+
+    @property  # type: ignore[misc]
+    def latest_only(self) -> bool:  # type: ignore[override]
+        if CrashesWhileSending.crashes > 0:
+            CrashesWhileSending.crashes -= 1
+            raise ValueError("payload bug")
+        return False
+
+
+async def test_a_worker_crashed_mid_send_leaves_nothing_marked_in_flight_while_it_waits_to_restart(
+    tmp_path: Path, receiver: FakeReceiver, target: Target, rig: Any
+) -> None:
+    """The items a crash interrupted stayed `in_flight` through the restart backoff (up to retry_max): a newer state
+    of their alert could not supersede them (fold.py), so the sink got both. Nothing is in flight while the worker
+    is down: the RESOLVED supersedes the FIRING it interrupted."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("a", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"oncall": slack_sink(receiver.url(), retry_initial="30s", retry_max="30s")},
+        routes=[{"match": {}, "sinks": ["oncall"]}],
+    )
+    r = await rig(config)
+    dispatcher = r.service.dispatcher
+    dispatcher.set_sinks({"oncall": CrashesWhileSending("oncall", config.sinks["oncall"], None)}, config.alerting.storm)
+    target.up = False
+    await r.probe("a")  # queued; the worker reads `latest_only` again after awaiting the outbox commit:
+    CrashesWhileSending.crashes = 1
+    await until(lambda: dispatcher.restarts["oncall"] == 1)  # crashed; restarts in 30 s
+    target.up = True
+    await r.probe("a")
+    queue = dispatcher.workers["oncall"].queue
+    assert [i.event.status for i in queue] == ["resolved"] and dispatcher.counters[("oncall", "superseded")] == 1
+    assert not receiver.attempts
