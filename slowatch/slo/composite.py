@@ -15,7 +15,13 @@ for the slices from `dirty_from` to now, replacing each slice's previous value b
 so its coarse cells and window sums stay exact). Afterwards `dirty_from` trails now by `tail` slices:
 results that arrive late (a slow probe, retries) still reach the slice they started in. A restore or a
 correction moves `dirty_from` back; the members' fine rings (3 days) bound how far back it can go.
-Older composite cells are the persisted ones, like any ledger's.
+Older composite cells are the persisted ones, like any ledger's, except for a composite new to the running
+engine (a reload adds it) or stale at start (not among the fingerprints the last save held for: it was away
+while the others' saves moved on): both paths drop its saved cells in its ledger's range and recompute only
+the members' 3 days, so a reload and a restart give the same budget. Older slices cannot be recomputed:
+`serial` and `worst` need each member's own slice, which only the fine rings hold (raw results are kept 48 h
+by default; rollups are hourly). (`weighted` is linear and could be summed from the members' coarse cells:
+not done.)
 
 The exported event counters (`slowatch_slo_events_total` / `..._good_events_total`) add each slice's
 units once it is final (older than the tail): monotonic, like the members' (a later correction or

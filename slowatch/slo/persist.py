@@ -19,7 +19,8 @@ on the event loop. Tables (created by `store/slo_tables.py`, migrations v2 and v
                   restore (`SAVED_KEY`); a ledger still loading or rebuilding its cells is not in it. A
                   fingerprint with cells but not in it left the config (or was being restored) while the
                   watermark moved on: its cells miss the results stored meanwhile, so it is rebuilt from raw
-                  history (`load_all_cells`), as a reload that adds it back rebuilds it. Absent (a database
+                  history (`load_all_cells`), as a reload that adds it back rebuilds it (a composite is
+                  recomputed from its members' fine rings, its older cells dropped: composite.py). Absent (a database
                   saved before it existed): every fingerprint's cells are taken as they are.
 """
 
@@ -178,16 +179,16 @@ def saved_fingerprints(db: Database) -> set[str] | None:
 
 
 def load_all_cells(
-    db: Database, plans: Mapping[str, tuple[int, int, float, float, bool]], keep: Iterable[str] = ()
+    db: Database, plans: Mapping[str, tuple[int, int, float, float, bool]]
 ) -> dict[str, tuple[list[FineBlock], list[CoarseRow]]]:
     """`load_cells` for each fingerprint -> (fine, coarse, fine_since, coarse_since, sliced), in one
     store read; only fingerprints with persisted cells are in the result, and only those the watermark holds
-    for (`saved_fingerprints`) or in `keep` (composites: recomputed from their members, never rebuilt)."""
+    for (`saved_fingerprints`), composites included (a stale one is recomputed from its members' cells)."""
     saved = saved_fingerprints(db)
     out = {}
     for fingerprint, plan in plans.items():
-        if saved is not None and fingerprint not in saved and fingerprint not in keep:
-            continue  # stale: rebuilt from raw history
+        if saved is not None and fingerprint not in saved:
+            continue  # stale: rebuilt from raw history (a composite: from its members' fine rings)
         blocks, rows = load_cells(db, fingerprint, *plan)
         if blocks or rows:
             out[fingerprint] = (blocks, rows)

@@ -268,8 +268,7 @@ class SloService:
                 fine_since = (ledger.cur_f - ledger.nf + 1) * ledger.fine
                 coarse_since = (ledger.cur_c - ledger.nc + 1) * ledger.coarse
                 plans[fp] = (ledger.fine, ledger.coarse, fine_since, coarse_since, ledger.sliced)
-            keep = set(engine.composites)  # (recomputed from their members' cells, never rebuilt)
-            loaded = await self._store.read(functools.partial(load_all_cells, plans=plans, keep=keep))
+            loaded = await self._store.read(functools.partial(load_all_cells, plans=plans))
             if engine is not self._engine:
                 return set()  # reloaded again meanwhile: the newer reload restores what it needs
             for fp, (fine, coarse) in loaded.items():
@@ -280,6 +279,11 @@ class SloService:
                 ledger.dirty_f, ledger.dirty_c = dirty
             fingerprints = fingerprints - set(loaded)
             self._unrestored -= set(loaded)
+        until = self._clock.time()
+        for fp in fingerprints & set(engine.composites):  # new, or stale (away while the watermark moved on):
+            ledger = engine.ledgers[fp]  # its saved cells in the ledger's range go; the fine ring is recomputed
+            since = min((ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse)
+            self._replace.append((fp, since, until))  # (as a reload adding it back leaves it: see composite.py)
         fingerprints -= set(engine.composites)  # recomputed from their members' cells, never from raw results
         self._unrestored -= set(engine.composites)
         for comp in engine.composites.values():
