@@ -28,13 +28,13 @@ MakeStore = Callable[[Path], Store]
 DAY = 86400
 
 
-def journey_config(*, journey: bool) -> Config:
+def journey_config(*, journey: bool, method: str = "serial") -> Config:
     slos: list[dict[str, Any]] = [
         {"name": "pay", "sli": "availability", "objective": 99, "endpoints": ["a"], "window": "7d"},
         {"name": "cart", "sli": "availability", "objective": 99, "endpoints": ["b"], "window": "7d"},
     ]
     if journey:
-        composite = {"method": "serial", "members": [{"slo": "pay"}, {"slo": "cart"}]}
+        composite = {"method": method, "members": [{"slo": "pay"}, {"slo": "cart"}]}
         slos.append({"name": "j", "objective": 90, "window": "7d", "composite": composite})
     return config([{"name": "shop", "endpoints": ["a", "b"], "slos": slos}])
 
@@ -97,25 +97,26 @@ def journey_figures(service: SloService) -> tuple[int, int, float | None, float 
     return status.good, status.total, status.sli, status.data_since
 
 
+@pytest.mark.parametrize("method", ["serial", "weighted", "worst"])
 async def test_a_composite_back_after_days_away_has_the_same_budget_after_a_reload_or_a_restart(
-    make_store: MakeStore, clock: FakeClock, tmp_path: Path
+    make_store: MakeStore, clock: FakeClock, tmp_path: Path, method: str
 ) -> None:
     live = tmp_path / "live.db"
-    store, service = await start(make_store, live, clock, journey_config(journey=True))
+    store, service = await start(make_store, live, clock, journey_config(journey=True, method=method))
     await feed(service, store, clock, 3600, 10, 3)  # an hour of bad slices in the journey
     await service.reload(journey_config(journey=False))
     await feed(service, store, clock, 4 * DAY, 600, 5)  # 4 days away: its members count on
     killed = kill(live, tmp_path / "killed.db")
 
     # back by a reload
-    await service.reload(journey_config(journey=True))
+    await service.reload(journey_config(journey=True, method=method))
     reloaded = journey_figures(service)
     assert reloaded[1] > 0
     await service.stop()
     await store.close()
 
     # back by a restart after a kill -9 (the same moment, the same stored results)
-    store, service = await start(make_store, killed, clock, journey_config(journey=True))
+    store, service = await start(make_store, killed, clock, journey_config(journey=True, method=method))
     restarted = journey_figures(service)
     await service.stop()
     await store.close()
@@ -123,7 +124,7 @@ async def test_a_composite_back_after_days_away_has_the_same_budget_after_a_relo
 
     # and a clean restart after the reload, and after that restart, keeps those figures
     for db in (live, killed):
-        store, service = await start(make_store, db, clock, journey_config(journey=True))
+        store, service = await start(make_store, db, clock, journey_config(journey=True, method=method))
         again = journey_figures(service)
         await service.stop()
         await store.close()
