@@ -27,7 +27,11 @@ def add_cluster_arguments(run: argparse.ArgumentParser) -> None:
         help="probe only shard I of N (0-based: 0/4 .. 3/4); overrides server.cluster.shard/shards",
     )
     run.add_argument("--replica", help="this instance's replica label (e.g. a, b); overrides server.cluster.replica")
-    run.add_argument("--location", help="this instance's location label; overrides server.cluster.location")
+    run.add_argument(
+        "--location",
+        help="this instance's location label; overrides server.cluster.location (checked against "
+        "server.cluster.locations when listed; a quorum needs that list)",
+    )
 
 
 def apply_cluster_flags(config: Config, args: argparse.Namespace) -> Config:

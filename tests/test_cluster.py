@@ -185,3 +185,34 @@ async def test_report_of_a_shard_notes_partial_consumers(
     assert code == 0, err
     assert "note: consumer mixed: partial on this instance: 1 of 2 endpoints (shard 1 of 2, 0-based)" in err
     assert "elsewhere" not in out and "here" in out
+
+
+def test_a_quorum_needs_the_locations_list_even_where_one_location_is_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A location quorum counts `server.cluster.locations`, the same list on every instance: `location` alone
+    (in the file or from `run --location`) was taken for a list of one, so a file accepted `quorum: 1` on an
+    instance whose location was set and rejected it on one without, and `quorum: 2` said "larger than the 1
+    location(s) in server.cluster.locations" of a file that lists none."""
+    path = tmp_path / "c.yaml"
+    body = """\
+        server:
+          database: "{db}"
+          cluster: {{location: eu-west}}
+        endpoints:
+          - {{name: api, kind: http, url: "http://127.0.0.1:9/"}}
+        consumers:
+          - name: shop
+            endpoints: [api]
+            slos: [{{name: up, sli: availability, objective: 99, locations: {{quorum: 1}}}}]
+        """
+    path.write_text(textwrap.dedent(body).format(db=tmp_path / "c.db"))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "consumers[0].slos[0].locations.quorum: a location quorum needs server.cluster.locations" in err, err
+    assert main(["run", "-c", str(path), "--location", "us-east", "--once"]) == 2
+    assert "a location quorum needs server.cluster.locations" in capsys.readouterr().err
+    path.write_text(path.read_text().replace(", locations: {quorum: 1}", ""))
+    # without a quorum `location` alone is a label (the rules add up every location's probes): accepted
+    assert main(["run", "-c", str(path), "--location", "us-east", "--once"]) == 1  # port 9 refuses: a failed probe
+    assert "--location" not in capsys.readouterr().err

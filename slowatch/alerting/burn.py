@@ -28,7 +28,7 @@ from slowatch.config.schema import Config
 from slowatch.durations import format_duration
 from slowatch.models import ProbeResult
 from slowatch.slo.definitions import SloDef, compile_config
-from slowatch.slo.display import times
+from slowatch.slo.display import exhaustion_basis, times
 from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
 
 SLO_KINDS = ("burn_rate", "budget_exhausted", "no_data")
@@ -160,7 +160,8 @@ class SloAlerts:
             "objective": st.objective, "slo_window": st.window, "time_zone": st.time_zone or None,
             "sli": st.sli, "budget_remaining": remaining,
             "budget_consumed": None if remaining is None else 1.0 - remaining,
-            "time_to_exhaustion": st.time_to_exhaustion, "failing": failing, "failing_total": failing_total,
+            "time_to_exhaustion": st.time_to_exhaustion, "time_to_exhaustion_basis": exhaustion_basis(st),
+            "failing": failing, "failing_total": failing_total,
         }  # fmt: skip
 
     def _burn_details(self, st: SloStatus, tiers: list[Tier]) -> dict[str, Any]:

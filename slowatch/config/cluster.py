@@ -3,8 +3,10 @@
 Every instance runs the same config file; only `server.cluster` differs (or the `--shard I/N`,
 `--replica`, `--location` flags of `slowatch run`, or `${SLOWATCH_LOCATION}` in the file). Shards are
 0-based: `shard: 0..shards-1`. The instance owns the endpoints `slowatch.sharding.shard_of` assigns to
-its shard; `replica` and `location` only label what it exports. `locations: {quorum: q}` on a consumer
-SLO or an endpoint's `alerts` is evaluated by the generated Prometheus rules (slowatch/generate/quorum.py).
+its shard; `replica` and `location` only label what it exports. `locations` is the list a `location` must
+be one of; without it any label value is taken (the rules add up every location's probes). `locations:
+{quorum: q}` on a consumer SLO or an endpoint's `alerts` is evaluated by the generated Prometheus rules
+(slowatch/generate/quorum.py) and needs `locations`, whatever this instance's `location`.
 """
 
 from __future__ import annotations
@@ -118,9 +120,10 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def check_cluster(config: Config) -> Iterable[Problem]:
-    """Location quorums need `server.cluster.locations` and cannot exceed how many there are."""
+    """Location quorums need `server.cluster.locations` and cannot exceed how many there are (`location` alone is
+    not a list of one: a check of the shared file must not depend on the instance it runs on)."""
     cluster = config.server.cluster
-    known = len(cluster.all_locations) if cluster else 0
+    known = len(cluster.locations) if cluster else 0  # not `location` alone: the list is every instance's
     for ci, consumer in enumerate(config.consumers):
         for si, slo in enumerate(consumer.slos):
             yield from _quorum(slo.locations, known, ("consumers", ci, "slos", si, "locations", "quorum"))

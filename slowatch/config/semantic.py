@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from slowatch.config.checks import CHECKS
+from slowatch.config.messages import did_you_mean
 from slowatch.config.schema import DEFAULTED, Config
 from slowatch.config.yamlnodes import Path
 
@@ -106,6 +109,37 @@ def check_the_rest(report: Report, errors: list[ErrorDetails]) -> None:
         return "endpoints" not in broken_items or message.startswith(("duplicate", "unknown"))
 
     report.problems[before:] = [p for p in report.problems[before:] if trustworthy(p.message)]
+    sinks = data.get("sinks")
+    set_aside = {
+        "endpoint": _names(data.get("endpoints")) & dropped_names,
+        "consumer": _names(data.get("consumers")) & dropped_names,
+        "sink": set(sinks) & dropped_names if isinstance(sinks, dict) else set(),
+    }
+    report.problems[before:] = [
+        replace(p, message=_suggest_among(p.message, set_aside)) for p in report.problems[before:]
+    ]
+
+
+_UNKNOWN = re.compile(r"unknown (endpoint|consumer|sink) '([^']*)'(?: \(did you mean '([^']*)'\?\)| \(known: .*\))?")
+
+
+def _names(items: object) -> set[str]:
+    """The `name` of each entry of a list section, as written (valid or not)."""
+    if not isinstance(items, list):
+        return set()
+    return {item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)}
+
+
+def _suggest_among(message: str, set_aside: dict[str, set[str]]) -> str:
+    """`unknown endpoint 'paymnts-api' (did you mean ...?)` with the closest name among every one defined in
+    the file: the checks only saw the valid rest, and a name whose entry has a field error is still a name
+    (the typo of `payments-api` is not `auth-api` because payments-api has a bad interval)."""
+    m = _UNKNOWN.fullmatch(message)
+    if m is None or not set_aside[m[1]]:
+        return message
+    candidates: Iterable[str] = set_aside[m[1]] | ({m[3]} if m[3] else set())
+    better = did_you_mean(m[2], sorted(candidates))
+    return f"unknown {m[1]} {m[2]!r}{better}" if better else message
 
 
 __all__ = ["check_the_rest", "run_checks"]

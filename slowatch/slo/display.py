@@ -24,9 +24,13 @@ instead of "-39,900%", and an SLO without counted probes reads "no data" instead
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from slowatch.slo.budget import too_few_events
 from slowatch.slo.definitions import SloDef
+
+if TYPE_CHECKING:
+    from slowatch.slo.snapshot import SloStatus
 
 
 def units_needed(objective: float) -> int:
@@ -152,6 +156,20 @@ def duration_words(seconds: float | None) -> str:
     return f"{s / 86400:,.1f}d".replace(".0d", "d")
 
 
+def exhaustion_basis(st: SloStatus) -> str | None:
+    """What a time to exhaustion spends while the time figures read "so far" (data covers part of the window):
+    the share left of the whole window's budget (the generated rule's basis: remaining x window / the 1h burn),
+    not the budget so far: '98% of the whole 7d budget (1h 39m) at the 1h burn'. None when there is no such
+    figure or the window is covered (the consumer page's note and the alerts' `time_to_exhaustion_basis`)."""
+    if not st.partial or not st.time_to_exhaustion or st.state.value != "ok":
+        return None
+    whole = (st.budget_remaining or 0.0) * st.error_budget * st.window_seconds
+    return (
+        f"{percent(st.budget_remaining)} of the whole {duration_words(st.window_seconds)} budget "
+        f"({duration_words(whole)}) at the 1h burn"
+    )
+
+
 def times(multiple: float | None, sign: str = TIMES) -> str:
     """A multiple for people: 0.02x, 0.4x, 14.4x, 400x, 1,000x; above 1,000 only '> 1,000x'; under 0.01
     '< 0.01x' (0 reads '0.0x'); 'n/a' for None or NaN. `sign`: 'x' for plain-text channels (alert texts, CI logs)."""
@@ -267,6 +285,7 @@ __all__ = [
     "budget_used_words",
     "burn_words",
     "duration_words",
+    "exhaustion_basis",
     "objective_percent",
     "of_budget",
     "percent",

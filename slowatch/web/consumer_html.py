@@ -19,9 +19,9 @@ from slowatch.slo.display import (
     budget_time_words,
     burn_words,
     duration_words,
+    exhaustion_basis,
     objective_percent,
     of_budget,
-    percent,
     share_words,
     sli_percent,
     sli_words,
@@ -93,16 +93,6 @@ def basis_words(st: SloStatus) -> str:
     return f"budget of the {duration_words(st.covered_seconds)} with data"
 
 
-def exhaustion_basis(st: SloStatus) -> str:
-    """What a time to exhaustion spends while the time figures read "so far": the share left of the whole
-    window's budget (the generated rule's basis: remaining x window / the 1h burn), not the budget so far."""
-    whole = (st.budget_remaining or 0.0) * st.error_budget * st.window_seconds
-    return (
-        f"{percent(st.budget_remaining)} of the whole {duration_words(st.window_seconds)} budget "
-        f"({duration_words(whole)}) at the 1h burn"
-    )
-
-
 def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     d, st = s.definition, s.status
     state = slo_state(s)
@@ -137,7 +127,7 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
             _figure(
                 "time to exhaustion",
                 tte if st.state.value == "ok" else state,
-                exhaustion_basis(st) if st.partial and st.time_to_exhaustion and st.state.value == "ok" else "",
+                exhaustion_basis(st) or "",
             ),
             _figure(f"{unit} counted", f"{st.total:,}"),
         ]

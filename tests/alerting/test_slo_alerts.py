@@ -12,10 +12,12 @@ import pytest
 from slowatch.alerting import AlertService
 from slowatch.alerting.burn import FAILING_LISTED
 from slowatch.alerting.policy import DEFAULT_TIERS, PolicyBook
+from slowatch.alerting.sinks.text import duration
 from slowatch.clock import FakeClock
 from slowatch.config.schema import Config, RetentionConfig
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
+from slowatch.slo.display import duration_words, percent
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
 from slowatch.store import Store
@@ -24,8 +26,10 @@ from tests.alerting.fakes import FakeReceiver, Target
 
 
 def shop_config(tmp_path: Path, target: Target, receiver: FakeReceiver, **policy: Any) -> Config:
-    """`policy`: the alerting section's overrides, and `window`: shop/avail's SLO window (default 30d)."""
+    """`policy`: the alerting section's overrides, `window`: shop/avail's SLO window (default 30d), and
+    `webhook`: a webhook sink (path /webhook of the receiver) beside Slack."""
     window = {"window": policy.pop("window")} if "window" in policy else {}
+    webhook = policy.pop("webhook", False)
     return make_config(
         tmp_path,
         server={"database": str(tmp_path / "slo.db"), "external_url": "https://slowatch.example/"},
@@ -42,8 +46,11 @@ def shop_config(tmp_path: Path, target: Target, receiver: FakeReceiver, **policy
                 "slos": [{"name": "avail", "sli": "availability", "objective": 99}],
             },
         ],
-        sinks={"oncall": slack_sink(receiver.url())},
-        routes=[{"match": {}, "sinks": ["oncall"]}],
+        sinks={
+            "oncall": slack_sink(receiver.url()),
+            **({"hook": {"kind": "webhook", "url": receiver.url("/webhook"), **FAST_SINK}} if webhook else {}),
+        },
+        routes=[{"match": {}, "sinks": ["oncall", "hook"] if webhook else ["oncall"]}],
         alerting={
             "resolve_after": "60s",
             "no_data_after": "2m",
@@ -246,6 +253,32 @@ async def test_a_calendar_windows_alert_names_its_time_zone(
     acked = await receiver.wait_acked(2)
     page = next(a.body for a in acked if "exhausted" in a.body["text"])
     assert "avail (99% over month (Asia/Kathmandu))" in str(page["blocks"]), page["blocks"]
+
+
+@pytest.mark.parametrize("slo_rig", [{**HALF_BUDGET, "window": "7d", "webhook": True}], indirect=True)
+async def test_time_to_exhaustion_in_an_alert_names_the_budget_it_spends_while_data_covers_part_of_the_window(
+    slo_rig: SloRig, target: Target, receiver: FakeReceiver
+) -> None:
+    """About an hour of a 7d window with data: Slack read "Time to exhaustion 8.4d at the current burn" and the
+    webhook gave the bare figure, while the consumer page says what it spends: the share left of the whole
+    window's budget at the 1h burn, not the budget of the hour with data (display.exhaustion_basis)."""
+    rig = slo_rig
+    for _ in range(200):
+        await rig.step()
+    target.up = False
+    st = await rig.step()
+    while "exhausted:shop/avail" not in rig.firing():
+        st = await rig.step()
+    assert st.partial and st.time_to_exhaustion and st.budget_remaining is not None and st.budget_remaining > 0
+    whole = st.budget_remaining * 0.01 * 7 * 86400
+    basis = f"{percent(st.budget_remaining)} of the whole 7d budget ({duration_words(whole)}) at the 1h burn"
+    await rig.store.flush()
+    acked = await receiver.wait_acked(4)  # quiet's no data and shop's exhausted, each to Slack and the webhook
+    slack = next(a.body for a in acked if a.path == "/hook" and "exhausted" in a.body["text"])
+    assert f"*Time to exhaustion*\\n{duration(st.time_to_exhaustion)} to spend {basis}" in str(slack["blocks"])
+    [event] = [e for a in acked if a.path == "/webhook" for e in a.body["events"] if e["kind"] == "budget_exhausted"]
+    assert event["details"]["time_to_exhaustion"] == pytest.approx(st.time_to_exhaustion)
+    assert event["details"]["time_to_exhaustion_basis"] == basis
 
 
 @pytest.mark.parametrize("slo_rig", [HALF_BUDGET], indirect=True)

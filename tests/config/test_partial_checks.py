@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from slowatch.cli import main
 from slowatch.config import load_text
 from slowatch.errors import ConfigError
 
@@ -79,3 +82,31 @@ def test_endpoint_labels_that_clash_with_metric_labels_are_config_errors() -> No
     assert "server.metrics.endpoint_labels: 'kind' would clash with slowatch's own 'kind' label" in found[0]
     found = problems("server:\n  metrics:\n    duration_buckets: [1, 0.5]\n")
     assert "server.metrics.duration_buckets: must be positive, increasing bucket bounds" in found[0]
+
+
+def test_a_typo_is_matched_against_every_name_in_the_file_including_ones_with_field_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`payments-api` (bad interval) was set aside before the reference checks, so the typo `paymnts-api`
+    got "did you mean 'auth-api'?"; likewise a sink with a bad field and a consumer with a bad SLO."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        """\
+endpoints:
+  - {name: payments-api, kind: http, url: "http://x/", interval: banana}
+  - {name: auth-api, kind: http, url: "http://x/"}
+consumers:
+  - {name: checkout, endpoints: [auth-api], slos: [{name: up, sli: availability, objective: 999}]}
+  - {name: chekout-ui, endpoints: [paymnts-api, auth-api]}
+sinks:
+  pager-duty: {kind: webhook, url: "http://x/", timeout: never}
+  pager-chat: {kind: webhook, url: "http://x/"}
+routes:
+  - {match: {consumer: checkot}, sinks: [pager-dutty]}
+"""
+    )
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown endpoint 'paymnts-api' (did you mean 'payments-api'?)" in err, err
+    assert "unknown consumer 'checkot' (did you mean 'checkout'?)" in err, err
+    assert "unknown sink 'pager-dutty' (did you mean 'pager-duty'?)" in err, err

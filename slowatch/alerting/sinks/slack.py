@@ -115,6 +115,9 @@ def exhaustion(d: Mapping[str, Any]) -> str:
     remaining = d.get("budget_remaining")
     if isinstance(remaining, float) and remaining <= 0:
         return "already exhausted"
+    basis = d.get("time_to_exhaustion_basis")  # while data covers part of the window: what the figure spends
+    if isinstance(basis, str) and basis:
+        return f"{duration(d.get('time_to_exhaustion'))} to spend {basis}"
     return f"{duration(d.get('time_to_exhaustion'))} at the current burn"
 
 
