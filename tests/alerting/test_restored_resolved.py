@@ -1,0 +1,139 @@
+"""A RESOLVED restored from the outbox for Alertmanager waits until this process has judged its alert.
+
+Replica A is killed with x's RESOLVED pending for Alertmanager; meanwhile x fails again and its peer fires it. A
+restarted posted its stale RESOLVED at once: Alertmanager resolved x, the peer re-posted it firing at its next
+resend, and receivers got a spurious RESOLVED and FIRING. Against a real aiohttp receiver recording the POSTs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from slowatch.config.schema import Config
+from tests.alerting.conftest import FAST_SINK, Rig, http_endpoint, make_config, slack_sink
+from tests.alerting.fakes import FakeReceiver, Target
+from tests.e2e.harness import free_port
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def posted(receiver: FakeReceiver, key: str) -> list[str]:
+    """firing|resolved of alert `key` in each POST Alertmanager acknowledged, in order."""
+    return [
+        "resolved" if "endsAt" in a else "firing"
+        for hit in receiver.acked
+        if hit.path == "/api/v2/alerts"
+        for a in hit.body
+        if a["labels"]["alert_key"] == key
+    ]
+
+
+def rows(r: Rig, sink: str = "am") -> dict[tuple[str, str], str]:
+    conn = sqlite3.connect(r.config.server.database)
+    try:
+        sql = "SELECT alert_key, payload, status FROM alert_outbox WHERE sink = ? AND status != 'superseded'"
+        return {(k, "resolved" if '"resolved"' in p else "firing"): s for k, p, s in conn.execute(sql, (sink,))}
+    finally:
+        conn.close()
+
+
+async def killed_with_x_resolved_pending(
+    tmp_path: Path, target: Target, other: Target, rig: Callable[..., Awaitable[Rig]], receiver: FakeReceiver
+) -> Callable[[str], Config]:
+    """A replica whose Alertmanager is unreachable sees x fire and resolve, and stops with x's RESOLVED pending."""
+
+    def config(url: str) -> Config:
+        return make_config(
+            tmp_path,
+            endpoints=[
+                http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
+                http_endpoint("z", other.url(), failure_threshold=1, success_threshold=1),
+            ],
+            sinks={
+                "am": {"kind": "alertmanager", "url": url, "resend_interval": "1h", **FAST_SINK},
+                "slack": slack_sink(receiver.url("/slack")),
+            },
+            routes=[{"sinks": ["am", "slack"]}],
+        )
+
+    a = await rig(config(f"http://127.0.0.1:{free_port()}"))  # nothing listens there
+    target.up = False
+    await a.probe("x")
+    target.up = True
+    await a.probe("x")  # x's RESOLVED (its FIRING folded into it) waits for Alertmanager
+    await a.store.flush()
+    await a.stop()
+    return config
+
+
+async def test_a_restored_resolved_is_superseded_when_this_process_finds_the_alert_failing(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    other = await Target().start()
+    try:
+        config = await killed_with_x_resolved_pending(tmp_path, target, other, rig, receiver)
+        target.up = other.up = False  # x fails again while A is down (its peer fires it)
+        a = await rig(config(receiver.url("")))
+        await a.probe("z")  # a new FIRING queued behind x's restored RESOLVED: posted, the RESOLVED is not
+        await until(lambda: posted(receiver, "endpoint:z") == ["firing"], "z's FIRING posted")
+        assert posted(receiver, "endpoint:x") == []
+        await a.probe("x")  # A judges x failing: its FIRING supersedes the held RESOLVED
+        await until(lambda: posted(receiver, "endpoint:x") == ["firing"], "x's FIRING posted")
+        await until(lambda: not a.service.dispatcher.workers["am"].queue, "the queue drained")
+        assert posted(receiver, "endpoint:x") == ["firing"]
+        await a.store.flush()
+        assert rows(a)[("endpoint:x", "firing")] == "delivered"
+        assert ("endpoint:x", "resolved") not in rows(a)  # superseded, not delivered
+    finally:
+        await other.close()
+
+
+async def test_a_restored_resolved_is_posted_once_this_process_finds_the_alert_clear_other_sinks_at_once(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    other = await Target().start()
+    try:
+        config = await killed_with_x_resolved_pending(tmp_path, target, other, rig, receiver)
+        slack_before = len([h for h in receiver.acked if h.path == "/slack"])
+        other.up = False
+        a = await rig(config(receiver.url("")))
+        await a.probe("z")
+        await until(lambda: posted(receiver, "endpoint:z") == ["firing"], "z's FIRING posted")
+        assert posted(receiver, "endpoint:x") == []
+        await a.store.flush()
+        assert rows(a)[("endpoint:x", "resolved")] == "pending"  # held, not lost
+        slack = [h for h in receiver.acked if h.path == "/slack"][slack_before:]
+        assert any("x" in str(h.body) and "resolved" in str(h.body).lower() for h in slack), slack  # Slack: as before
+        await a.probe("x")  # A judges x clear: the RESOLVED goes
+        await until(lambda: posted(receiver, "endpoint:x") == ["resolved"], "x's RESOLVED posted")
+        await until(lambda: not a.service.dispatcher.workers["am"].queue, "the queue drained")
+        await a.store.flush()
+        assert rows(a)[("endpoint:x", "resolved")] == "delivered"
+    finally:
+        await other.close()
+
+
+async def test_a_restored_resolved_never_judged_is_posted_after_the_hold(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """x is never probed again (say it left the config): its RESOLVED is posted once `hold_resolved` has passed."""
+    other = await Target().start()
+    try:
+        config = await killed_with_x_resolved_pending(tmp_path, target, other, rig, receiver)
+        a = await rig(config(receiver.url("")), hold_resolved=0.3)
+        await until(lambda: posted(receiver, "endpoint:x") == ["resolved"], "x's RESOLVED posted after the hold")
+        await until(lambda: not a.service.dispatcher.workers["am"].queue, "the queue drained")
+        await a.store.flush()
+        assert rows(a)[("endpoint:x", "resolved")] == "delivered"
+    finally:
+        await other.close()
