@@ -13,8 +13,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
+
 from slowatch.config.schema import Config
-from tests.alerting.conftest import FAST_SINK, Rig, http_endpoint, make_config, slack_sink
+from tests.alerting.conftest import FAST_SINK, Rig, am_alerts, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Target
 from tests.e2e.harness import free_port
 
@@ -137,3 +139,59 @@ async def test_a_restored_resolved_never_judged_is_posted_after_the_hold(
         assert rows(a)[("endpoint:x", "resolved")] == "delivered"
     finally:
         await other.close()
+
+
+async def test_a_resolved_restored_from_the_outbox_does_not_close_what_a_peer_fires(
+    tmp_path: Path, target: Target, am: str, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """The same against Debian's real Alertmanager: replica a is stopped with x's RESOLVED pending, replica b fires
+    x meanwhile, a restarts. Once a's POST of a new alert z is applied, x is still active in Alertmanager."""
+    other = await Target().start()
+    try:
+
+        def replica(name: str, url: str) -> Config:
+            return make_config(
+                tmp_path,
+                server={"database": str(tmp_path / f"{name}.db")},
+                endpoints=[
+                    http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
+                    http_endpoint("z", other.url(), failure_threshold=1, success_threshold=1),
+                ],
+                sinks={"am": {"kind": "alertmanager", "url": url, "resend_interval": "1h", **FAST_SINK}},
+                routes=[{"sinks": ["am"]}],
+            )
+
+        a = await rig(replica("a", f"http://127.0.0.1:{free_port()}"))  # nothing listens there
+        target.up = False
+        await a.probe("x")
+        target.up = True
+        await a.probe("x")  # x's RESOLVED waits in a's outbox
+        await a.store.flush()
+        await a.stop()
+        target.up = other.up = False
+        b = await rig(replica("b", am))
+        await b.probe("x")
+        await until_active(am, ["endpoint:x"])
+        a = await rig(replica("a", am))
+        await a.probe("z")
+        await until(lambda: not [i for i in a.service.dispatcher.workers["am"].queue if i.event.firing], "z posted")
+        assert await active(am) == ["endpoint:x", "endpoint:z"]
+        await a.probe("x")  # a finds x failing: its FIRING supersedes the held RESOLVED
+        await until(lambda: not a.service.dispatcher.workers["am"].queue, "a's outbox drained")
+        assert await active(am) == ["endpoint:x", "endpoint:z"]
+    finally:
+        await other.close()
+
+
+async def active(url: str) -> list[str]:
+    """The alert keys Alertmanager holds active."""
+    async with aiohttp.ClientSession() as s:
+        return sorted(a["labels"]["alert_key"] for a in await am_alerts(s, url) if a["status"]["state"] == "active")
+
+
+async def until_active(url: str, keys: list[str], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (got := await active(url)) != keys:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Alertmanager holds {got} active, waiting for {keys}")
+        await asyncio.sleep(0.05)
