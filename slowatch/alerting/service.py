@@ -39,7 +39,6 @@ from slowatch.store import Store
 
 logger = logging.getLogger(__name__)
 
-ENDPOINT_PREFIX = endpoint_key("")
 KEEP_DONE = 7 * 86400.0
 PRUNE_EVERY = 3600.0
 
@@ -101,9 +100,10 @@ class AlertService:
 
     def evaluate(self, snapshot: Snapshot) -> None:
         self.slo.evaluate(snapshot, self._clock.time(), self._clock.monotonic())
-        for key in self.dispatcher.holds.alerts():  # the SLO alerts this evaluation found clear (restored.py)
-            if key not in self.book.firing and not key.startswith(ENDPOINT_PREFIX):
-                self.dispatcher.release(key)
+        for held in self.dispatcher.holds.alerts():  # the SLO alerts this evaluation found clear (restored.py)
+            covered = held.slo and held.consumers and snapshot.get(held.consumers[0], held.slo) is not None
+            if covered and held.alert_key not in self.book.firing:
+                self.dispatcher.release(held.alert_key)
 
     def collector(self) -> Collector:
         return AlertCollector(self, self._clock.time)

@@ -15,7 +15,10 @@ from pathlib import Path
 
 import aiohttp
 
+from slowatch.alerting.events import AlertEvent, no_data_key
 from slowatch.config.schema import Config
+from slowatch.slo.service import SloService
+from slowatch.slo.snapshot import Snapshot
 from tests.alerting.conftest import FAST_SINK, Rig, am_alerts, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Target
 from tests.e2e.harness import free_port
@@ -195,3 +198,52 @@ async def until_active(url: str, keys: list[str], timeout: float = 10.0) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"Alertmanager holds {got} active, waiting for {keys}")
         await asyncio.sleep(0.05)
+
+
+async def test_a_restored_slo_resolved_is_posted_once_an_evaluation_finds_its_slo_clear(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """An SLO alert's RESOLVED restored from the outbox waits for an evaluation that covers its SLO (one that does
+    not, say before the SLO is loaded, leaves it held), then goes."""
+    other = await Target().start()
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("idle", target.url()), http_endpoint("z", other.url(), failure_threshold=1)],
+        consumers=[
+            {
+                "name": "quiet",
+                "endpoints": ["idle"],
+                "slos": [{"name": "avail", "sli": "availability", "objective": 99}],
+            }
+        ],
+        sinks={"am": {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "1h", **FAST_SINK}},
+        routes=[{"sinks": ["am"]}],
+    )
+    key = no_data_key("quiet", "avail")
+    first = await rig(config)  # (creates the schema)
+    await first.stop()
+    now = first.clock.time()
+    resolved = AlertEvent(key, "no_data", "firing", "warning", now - 60, now - 60, "no data", "-", ("quiet",), "avail")
+    resolved = resolved.as_resolved(now - 10)
+    conn = sqlite3.connect(config.server.database)
+    with conn:
+        conn.execute(
+            "INSERT INTO alert_outbox (sink, event_id, alert_key, payload, created) VALUES (?, ?, ?, ?, ?)",
+            ("am", resolved.event_id, key, resolved.to_json(), now - 10),
+        )
+    conn.close()
+    r = await rig(config)
+    slo = SloService(config, r.store, r.clock, refresh_interval=3600, persist_interval=3600)
+    await slo.start()
+    try:
+        other.up = False
+        await r.probe("z")
+        await until(lambda: posted(receiver, "endpoint:z") == ["firing"], "z's FIRING posted")
+        assert posted(receiver, key) == []  # (its RESOLVED is ahead of z's FIRING in the queue)
+        r.service.evaluate(Snapshot(r.clock.time()))  # its SLO not in it: not judged
+        assert [e.alert_key for e in r.service.dispatcher.holds.alerts()] == [key]
+        r.service.evaluate(slo.refresh())
+        await until(lambda: posted(receiver, key) == ["resolved"], "the SLO alert's RESOLVED posted")
+    finally:
+        await slo.stop()
+        await other.close()
