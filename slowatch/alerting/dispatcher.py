@@ -27,7 +27,10 @@ Alertmanager (`Sink.latest_only`) keeps each alert's state, not a log: a sink ha
 at a time (`SinkWorker.sending`: its worker's and its re-POSTs', so one can never overtake another), each
 POST carries every alert it names in its newest queued state, and a FIRING restored from the outbox is not
 posted while the process has not seen its alert's condition since start (`doubtful`; its row is marked and
-counted `withheld`: the re-POST tells Alertmanager once it is seen). See `SinkWorker.payload`.
+counted `withheld`: the re-POST tells Alertmanager once it is seen). See `SinkWorker.payload`. Symmetrically, a
+RESOLVED restored from the outbox is held (not posted, still pending) until this process has judged its alert
+(a probe of its endpoint succeeded, or an SLO evaluation found it clear) or `hold_resolved` (5 min) has passed:
+a replica killed with it pending must not resolve what a peer fires meanwhile. See restored.py.
 
 Folding (fold.py): a notification queued for a sink supersedes the older ones of the same alert still
 waiting for it and not in flight (being sent or its outcome being recorded): after an outage a sink gets
@@ -49,13 +52,14 @@ import logging
 import random
 import traceback
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import aiohttp
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue, fold
 from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, WITHHELD, Decision, Mark, OutboxItem, Refold
+from slowatch.alerting.restored import HOLD_RESOLVED, ResolvedHolds
 from slowatch.alerting.sinks.base import Attempt, Sink
 from slowatch.clock import Clock
 from slowatch.config.alerting import StormControl
@@ -89,6 +93,9 @@ class SinkWorker:
     @property
     def max_pending(self) -> int:
         return self.sink.config.max_pending
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def push(self, item: OutboxItem) -> None:
         self.queue.append(item)
@@ -127,13 +134,16 @@ class SinkWorker:
             if batch and not self._owner.closing.is_set():
                 await self._owner.durable("before sending")  # the items' outbox rows are committed
                 await self._deliver(batch)
+            elif self.queue:  # only held items wait: until one is released (or its hold ends), or a new item
+                self._wake.clear()
+                await self._owner.sleep(self._owner.holds.left(), self._wake)
 
     async def _next_batch(self) -> list[OutboxItem]:
         storm, loop = self._owner.storm, asyncio.get_running_loop()
         await self._owner.sleep(self.queue[0].queued + storm.group_wait - loop.time())
         if not self.queue:  # (superseded by an item of a sink since removed)
             return []
-        ready = list(itertools.islice(self.queue, MAX_GROUP))  # the head waited group_wait: all go with it
+        ready = list(itertools.islice(self._ready(), MAX_GROUP))  # the head waited group_wait: all go with it
         if self.sink.always_batch or len(ready) > storm.threshold:
             return ready
         now = loop.time()
@@ -141,8 +151,15 @@ class SinkWorker:
             self._sent.popleft()
         if len(self._sent) + len(ready) > storm.threshold and self.queue:
             await self._owner.sleep(self.queue[0].queued + storm.group_interval - loop.time())
-            return list(itertools.islice(self.queue, MAX_GROUP))
+            return list(itertools.islice(self._ready(), MAX_GROUP))
         return ready[:1]
+
+    def _ready(self) -> Iterator[OutboxItem]:
+        """The queue without the items held (restored.py: latest_only sinks only)."""
+        holds = self._owner.holds
+        if not self.sink.latest_only or not holds:
+            return iter(self.queue)
+        return (i for i in self.queue if not holds.held(i))
 
     async def _deliver(self, batch: list[OutboxItem]) -> None:
         owner, name = self._owner, self.sink.name
@@ -261,7 +278,7 @@ class Dispatcher:
         self, store: Store, clock: Clock, storm: StormControl,
         session_factory: Callable[[], aiohttp.ClientSession],
         firing_for: Callable[[str], list[AlertEvent]], durable_wait: float = 10.0,
-        doubtful: Callable[[str], bool] = lambda key: False,
+        doubtful: Callable[[str], bool] = lambda key: False, hold_resolved: float = HOLD_RESOLVED,
     ) -> None:  # fmt: skip
         self.store, self.clock, self.storm = store, clock, storm
         self.closing = asyncio.Event()
@@ -274,6 +291,7 @@ class Dispatcher:
         self._firing_for = firing_for
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
         self.durable_wait = durable_wait
+        self.holds = ResolvedHolds(hold_resolved)  # restored RESOLVEDs held until their alert is judged
 
     async def durable(self, when: str) -> None:
         """Wait until what was submitted so far is committed, at most `durable_wait` seconds.
@@ -308,6 +326,12 @@ class Dispatcher:
             for w in waits:
                 w.cancel()
 
+    def release(self, key: str) -> None:
+        """This process judged alert `key` clear since start: its restored RESOLVED may be posted (restored.py)."""
+        if self.holds.release(key):
+            for worker in self.workers.values():
+                worker.wake()
+
     def admit(self, decision: Decision) -> None:
         """Before `decision` is submitted: supersede what its items make stale, apply the caps (fold.py)."""
         fold(decision, self.workers, self.counters)
@@ -326,6 +350,12 @@ class Dispatcher:
             if item.event is not before:
                 changed.append(item)
             self.enqueue(op.items)
+            worker = self.workers.get(item.sink)
+            if op.items and item.event.status == "resolved" and worker is not None and worker.sink.latest_only:
+                self.holds.add(item)
+        if self.holds:
+            logger.info("alerting: restored resolved notifications held until their alerts are judged alerts=%d "
+                        "hold_max=%.0fs", len(self.holds.alerts()), self.holds.hold)  # fmt: skip
         if op.superseded or changed:
             payloads = tuple((i.sink, i.event.event_id, i.event.to_json()) for i in changed if not i.superseded)
             self.store.submit(Refold(tuple(op.superseded), payloads, op.now))

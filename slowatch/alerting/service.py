@@ -22,10 +22,11 @@ from prometheus_client.registry import Collector
 from slowatch.alerting.book import AlertBook, Router
 from slowatch.alerting.burn import SloAlerts
 from slowatch.alerting.dispatcher import Dispatcher
-from slowatch.alerting.events import AlertEvent, test_event
+from slowatch.alerting.events import AlertEvent, endpoint_key, test_event
 from slowatch.alerting.health import EndpointHealth, HealthConfig
 from slowatch.alerting.metrics import AlertCollector
 from slowatch.alerting.outbox import Decision, Prune, load_firing, load_pending, load_streaks
+from slowatch.alerting.restored import HOLD_RESOLVED
 from slowatch.alerting.sinks import Attempt, build_sinks
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor
 from slowatch.clock import Clock
@@ -60,6 +61,7 @@ class AlertService:
         session_factory: Callable[[], aiohttp.ClientSession] = default_session,
         snapshot_source: Callable[[], Snapshot | None] | None = None, *,
         latest: Mapping[str, ProbeResult] | None = None, stop_timeout: float = 2.0, durable_wait: float = 10.0,
+        hold_resolved: float = HOLD_RESOLVED,
     ) -> None:  # fmt: skip
         self._config = config
         self._store = store
@@ -72,7 +74,7 @@ class AlertService:
         self.suppressor = Suppressor(config)
         self.dispatcher = Dispatcher(
             store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait,
-            doubtful=self._doubtful,
+            doubtful=self._doubtful, hold_resolved=hold_resolved,
         )  # fmt: skip
         self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue, self.dispatcher.admit)
         self.health = EndpointHealth(config, self.book, self.suppressor)
@@ -91,9 +93,17 @@ class AlertService:
         if self._own_latest is not None:
             self._own_latest[result.endpoint] = result
         self.health.observe(result, self._clock.time())
+        if self.dispatcher.holds and result.ok:  # judged clear: a restored RESOLVED of it may go (restored.py)
+            key = endpoint_key(result.endpoint)
+            if key not in self.book.firing:
+                self.dispatcher.release(key)
 
     def evaluate(self, snapshot: Snapshot) -> None:
         self.slo.evaluate(snapshot, self._clock.time(), self._clock.monotonic())
+        for held in self.dispatcher.holds.alerts():  # the SLO alerts this evaluation found clear (restored.py)
+            covered = held.slo and held.consumers and snapshot.get(held.consumers[0], held.slo) is not None
+            if covered and held.alert_key not in self.book.firing:
+                self.dispatcher.release(held.alert_key)
 
     def collector(self) -> Collector:
         return AlertCollector(self, self._clock.time)
