@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from slowatch.alerting.dispatcher import INTERNAL_STRIKES
 from slowatch.alerting.events import AlertEvent, endpoint_key
 from slowatch.alerting.outbox import Decision, OutboxItem, list_outbox
+from slowatch.alerting.sink_worker import INTERNAL_STRIKES
 from slowatch.alerting.sinks import SlackSink
 from slowatch.alerting.sinks.base import Request
 from slowatch.clock import FakeClock
