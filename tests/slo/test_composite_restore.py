@@ -11,20 +11,18 @@ reload followed by a restart brought them back too.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from slowatch.clock import FakeClock
-from slowatch.config.schema import Config, RetentionConfig
+from slowatch.config.schema import Config
 from slowatch.slo.service import SloService
 from slowatch.store import Store
-from tests.slo.helpers import T0, config, result
+from tests.slo.helpers import config, result
+from tests.slo.restarts import MakeStore, kill
 
-MakeStore = Callable[[Path], Store]
 DAY = 86400
 
 
@@ -37,35 +35,6 @@ def journey_config(*, journey: bool, method: str = "serial") -> Config:
         composite = {"method": method, "members": [{"slo": "pay"}, {"slo": "cart"}]}
         slos.append({"name": "j", "objective": 90, "window": "7d", "composite": composite})
     return config([{"name": "shop", "endpoints": ["a", "b"], "slos": slos}])
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-@pytest.fixture
-async def make_store(clock: FakeClock) -> AsyncIterator[MakeStore]:
-    built: list[Store] = []
-
-    def make(path: Path) -> Store:
-        store = Store(str(path), clock=clock, retention=RetentionConfig(), batch_interval=3600, close_timeout=2.0)
-        built.append(store)
-        return store
-
-    yield make
-    for store in built:
-        await store.close()
-
-
-def kill(db: Path, copy: Path) -> Path:
-    """What a kill -9 now leaves: the committed state of `db`, as the file `copy`."""
-    copy.unlink(missing_ok=True)
-    src, dst = sqlite3.connect(db), sqlite3.connect(copy)
-    src.backup(dst)
-    src.close()
-    dst.close()
-    return copy
 
 
 async def start(make_store: MakeStore, db: Path, clock: FakeClock, cfg: Config) -> tuple[Store, SloService]:

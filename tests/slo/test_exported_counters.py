@@ -13,20 +13,17 @@ counting results once they are committed would not be enough for it).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import pytest
-
 from slowatch.clock import FakeClock
-from slowatch.config.schema import Config, RetentionConfig
+from slowatch.config.schema import Config
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
-from tests.slo.helpers import T0, config, result
+from tests.slo.helpers import config, result
+from tests.slo.restarts import MakeStore
 
 Counters = dict[tuple[str, str], tuple[int, int]]
-MakeStore = Callable[[Path], Store]
 
 
 def journey() -> Config:
@@ -38,26 +35,6 @@ def journey() -> Config:
          "composite": {"method": "weighted", "members": [{"slo": "avail"}, {"slo": "fast"}]}},
     ]  # fmt: skip
     return config([{"name": "shop", "endpoints": ["a", "b"], "slos": slos}])
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-@pytest.fixture
-async def make_store(clock: FakeClock) -> AsyncIterator[MakeStore]:
-    built: list[Store] = []
-
-    def make(path: Path) -> Store:
-        # batches are written when flushed only: results stay uncommitted as long as a test wants
-        store = Store(str(path), clock=clock, retention=RetentionConfig(), batch_interval=3600, close_timeout=2.0)
-        built.append(store)
-        return store
-
-    yield make
-    for store in built:
-        await store.close()
 
 
 def counters(snap: Snapshot) -> Counters:

@@ -15,19 +15,16 @@ import asyncio
 import math
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import pytest
-
 from slowatch.clock import FakeClock
-from slowatch.config.schema import Config, RetentionConfig
+from slowatch.config.schema import Config
 from slowatch.slo.definitions import compile_config
 from slowatch.slo.service import SloService
 from slowatch.store import Store
-from tests.slo.helpers import T0, config, result
+from tests.slo.helpers import config, result
+from tests.slo.restarts import MakeStore, kill
 
-MakeStore = Callable[[Path], Store]
 THRESHOLD = 0.3
 MAINTENANCE = "c"
 
@@ -46,36 +43,6 @@ def crash_config(fast_window: str = "1d") -> Config:
                                                         "window": "7d"}]},
     ]  # fmt: skip
     return config(consumers, endpoints=("a", "b", "c", "d"), maintenance=[forever])
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-@pytest.fixture
-async def make_store(clock: FakeClock) -> AsyncIterator[MakeStore]:
-    built: list[Store] = []
-
-    def make(path: Path) -> Store:
-        # batches are written when flushed only: results stay uncommitted as long as a test wants
-        store = Store(str(path), clock=clock, retention=RetentionConfig(), batch_interval=3600, close_timeout=2.0)
-        built.append(store)
-        return store
-
-    yield make
-    for store in built:
-        await store.close()
-
-
-def kill(db: Path, copy: Path) -> Path:
-    """What a kill -9 now leaves: the committed state of `db`, as the file `copy`."""
-    copy.unlink(missing_ok=True)
-    src, dst = sqlite3.connect(db), sqlite3.connect(copy)
-    src.backup(dst)
-    src.close()
-    dst.close()
-    return copy
 
 
 async def start(make_store: MakeStore, db: Path, clock: FakeClock) -> tuple[Store, SloService]:
