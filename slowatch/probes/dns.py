@@ -151,9 +151,11 @@ async def _udp(query: dns.message.Message, host: str, port: int, ignored: Ignore
     server = ipaddress.ip_address(host)
     family = socket.AF_INET6 if server.version == 6 else socket.AF_INET
     loop = asyncio.get_running_loop()
-    transport, datagrams = await loop.create_datagram_endpoint(_Datagrams, family=family)
+    # Connected, as a stub resolver's: the kernel then drops datagrams from any other address or port, and an
+    # ICMP port unreachable (nothing listens there) comes back as ECONNREFUSED at once instead of a timeout.
+    transport, datagrams = await loop.create_datagram_endpoint(_Datagrams, family=family, remote_addr=(host, port))
     try:
-        transport.sendto(wire, (host, port))
+        transport.sendto(wire)
         while True:
             got = await datagrams.queue.get()
             if isinstance(got, OSError):

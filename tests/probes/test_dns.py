@@ -90,7 +90,8 @@ async def test_replies_not_matching_the_query_are_ignored_and_the_right_one_stil
     assert list(dns_server.queries) == [("udp", "up.test.", "A")]  # a truncated decoy is no reason to ask over TCP
 
 
-@pytest.mark.parametrize(("decoys", "ignored"), [(("id",), "1 reply"), (DECOYS, f"{len(DECOYS)} replies")])
+# (a reply from another port never reaches the probe's connected socket: the kernel drops it, uncounted)
+@pytest.mark.parametrize(("decoys", "ignored"), [(("id",), "1 reply"), (DECOYS, f"{len(DECOYS) - 1} replies")])
 async def test_only_mismatched_replies_until_the_deadline_is_a_timeout_that_counts_them(
     ctx: ProbeContext, dns_server: DnsTarget, decoys: tuple[str, ...], ignored: str
 ) -> None:
@@ -139,10 +140,10 @@ async def test_nothing_listening(ctx: ProbeContext) -> None:
     port = free_port()
     tcp = await dns.probe(dns_endpoint("up.test", port, transport="tcp", timeout=0.3), ctx)
     assert (tcp.outcome, tcp.message) == (Outcome.CONNECTION_REFUSED, f"connection refused by 127.0.0.1:{port}")
-    udp = await dns.probe(dns_endpoint("up.test", port, timeout=0.3), ctx)
-    # dnspython does not surface ICMP port-unreachable for UDP: silence until the timeout
-    assert (udp.outcome, udp.message) == (Outcome.TIMEOUT, f"no answer from 127.0.0.1:{port} within 0.3s")
-    assert udp.duration <= 0.3 + MARGIN
+    udp = await dns.probe(dns_endpoint("up.test", port, timeout=3), ctx)
+    # a connected UDP socket gets the ICMP port unreachable: refused at once, not silence until the timeout
+    assert (udp.outcome, udp.message) == (Outcome.CONNECTION_REFUSED, f"connection refused by 127.0.0.1:{port}")
+    assert udp.duration < 1
 
 
 async def test_system_nameservers_are_tried_in_turn(
@@ -161,4 +162,5 @@ async def test_system_nameservers_are_tried_in_turn(
     t0 = time.monotonic()
     result = await dns.probe(endpoint, ctx)
     assert result.outcome is Outcome.SUCCESS, result.message
-    assert 0.3 <= time.monotonic() - t0 <= 0.6 + MARGIN  # the first server's share (0.3 s) ran out first
+    # nothing listens on 127.0.0.2: refused at once, so 127.0.0.1 is asked without waiting out its share (0.3 s)
+    assert time.monotonic() - t0 < 0.3
