@@ -147,7 +147,12 @@ def measure_reload(
         text = text.replace(f'/fast/7?changed={k - 1}"', '/fast/7"', 1)
     offset = len(log.read_text(errors="replace"))
     changed = config.with_name(config.name + ".new")
-    changed.write_text(text.replace('/fast/7"', f'/fast/7?changed={k}"', 1))
+    if args.change == "all":  # every endpoint: the defaults' timeout, 5 s -> 4 s -> 5 s ...
+        old, new = ("  timeout: 5s\n", "  timeout: 4s\n") if k % 2 else ("  timeout: 4s\n", "  timeout: 5s\n")
+        assert old in text, old
+        changed.write_text(text.replace(old, new, 1))
+    else:
+        changed.write_text(text.replace('/fast/7"', f'/fast/7?changed={k}"', 1))
     busy0, steal0 = m.machine_cpu()
     t0 = time.monotonic()
     changed.replace(config)  # atomically: the daemon's file watcher (every 5 s) reloads it, once
@@ -193,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reload", action="store_true")
     p.add_argument("--reload-only", action="store_true", help="one (cold) start, then only the reload(s)")
     p.add_argument("--reloads", type=int, default=1, help="reloads measured one after the other (each after --warmup)")
+    p.add_argument(
+        "--change",
+        choices=("one", "all"),
+        default="one",
+        help="a reload changes one endpoint's URL, or every endpoint (the defaults' timeout)",
+    )
     p.add_argument("--poll-ms", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=10.0, help="seconds after /readyz before the reload")
     p.add_argument("--settle", type=float, default=10.0, help="seconds observed after the reload")
@@ -202,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="slowatch-startup-"))
     workdir.mkdir(parents=True, exist_ok=True)
     children = run.Children(args.src)
-    res: dict[str, Any] = {"endpoints": args.endpoints, "load_before": m.loadavg(), "date": time.strftime("%F %T")}
+    res: dict[str, Any] = {
+        "endpoints": args.endpoints,
+        "load_before": m.loadavg(),
+        "date": time.strftime("%F %T"),
+        "change": args.change,
+    }
     try:
         _, ports = run.start_targets(children, 1, 4, 200.0, 3600.0)
         config, log = workdir / "bench.yaml", workdir / "daemon.log"
@@ -276,7 +292,7 @@ def report(res: dict[str, Any]) -> str:
         lines.append(f"  {label:<38} {wall:7.2f}s  {ratios[0]:>9}  {cpu:6.2f}s  {ratios[1]:>9}")
     for r in res.get("reloads", []):
         lines += [
-            f"  reload, one endpoint changed: file replaced -> 'config reloaded' {r['reload_s']:.2f} s",
+            f"  reload, {'every endpoint' if res.get('change') == 'all' else 'one endpoint'} changed: file replaced -> 'config reloaded' {r['reload_s']:.2f} s",
             f"    longest /healthz latency: {r['stall_during_s'] * 1000:.0f} ms during the reload"
             f" ({r['stall_during_at_s']:.1f} s after the file was replaced),"
             f" {r['stall_before_s'] * 1000:.0f} ms in the 3 s before ({r['samples']} samples)",

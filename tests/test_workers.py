@@ -244,6 +244,57 @@ async def test_a_reload_while_the_shard_goes_out_reaches_the_worker_after_it() -
     assert sink.restarts == 0  # the worker took the update after its shard (it used to die on it)
 
 
+async def test_a_reload_changing_many_endpoints_goes_out_in_chunks_and_what_follows_after_them() -> None:
+    """A reload changing more than START_CHUNK endpoints is sent in START_CHUNK frames, one per loop step (one
+    17 MB frame held the daemon's loop 4.5-5.5 s at 100,000 endpoints, and the worker's as long): every endpoint
+    gets its new definition, and a reload made while the chunks go out reaches the worker after them."""
+    sink = Sink()
+    pool = sink.pool()
+    first = [ep(f"e{i}", 4.0) for i in range(2 * START_CHUNK + 1)]
+    await pool.start(first)
+    try:
+        await wait_for(lambda: bool(sink.results), 30)
+        edited = [e.model_copy(update={"timeout": 0.5}) for e in first[5:]]  # 5 gone, every other one changed
+        pool.update(edited, replace(diff_endpoints(first, edited), revision=5))
+        assert pool._workers[0].outgoing is not None and len(pool._workers[0].outgoing) >= 2  # (chunks to go)
+        added = [*edited, ep("late", 4.0)]
+        pool.update(added, replace(diff_endpoints(edited, added), revision=6))  # while the chunks go out
+        latest: dict[str, int] = {}
+        read = [0]
+
+        def caught_up() -> bool:
+            for r in sink.results[read[0] :]:
+                latest[r.endpoint] = max(latest.get(r.endpoint, 0), r.revision)
+            read[0] = len(sink.results)
+            return all(latest.get(e.name) == 5 for e in edited) and latest.get("late") == 6
+
+        await wait_for(caught_up, 30)
+        assert pool._workers[0].outgoing is None
+    finally:
+        await pool.stop(1.0)
+    assert sink.restarts == 0
+
+
+async def test_a_worker_killed_while_a_large_change_goes_out_gets_it_with_its_shard() -> None:
+    sink = Sink()
+    pool = sink.pool()
+    first = [ep(f"e{i}", 4.0) for i in range(2 * START_CHUNK + 1)]
+    await pool.start(first)
+    try:
+        await wait_for(lambda: bool(sink.results), 30)
+        edited = [e.model_copy(update={"timeout": 0.5}) for e in first]
+        pool.update(edited, replace(diff_endpoints(first, edited), revision=7))
+        proc = pool._workers[0].proc
+        assert proc is not None and pool._workers[0].outgoing is not None
+        proc.kill()  # while its chunks go out
+        await wait_for(lambda: sink.restarts == 1, 30)
+        seen = len(sink.results)
+        names = {e.name for e in first}
+        await wait_for(lambda: {r.endpoint for r in sink.results[seen:] if r.revision == 7} == names, 30)
+    finally:
+        await pool.stop(1.0)
+
+
 async def test_a_restarted_worker_probes_with_the_revisions_reloads_gave() -> None:
     """The reload's number reaches the worker with its changes and comes back on the results; a worker started
     again afterwards is given it with its shard (else the edited endpoint's results would read as older)."""

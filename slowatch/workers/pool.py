@@ -21,7 +21,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 from slowatch.config.diff import EndpointChanges
@@ -29,6 +28,7 @@ from slowatch.config.endpoints import Endpoint
 from slowatch.models import ProbeResult
 from slowatch.probes.registry import probe_weight
 from slowatch.sharding import shard_of, worker_of
+from slowatch.workers.link import Message, WorkerLink
 from slowatch.workers.protocol import encode, read_frame, unpack_result
 
 logger = logging.getLogger(__name__)
@@ -82,27 +82,6 @@ def worker_count(setting: int | Literal["auto"], endpoints: list[Endpoint], cpus
     return max(1, min(cpus, AUTO_MAX_WORKERS, math.ceil(round(weighted / AUTO_RATE_PER_WORKER, 6))))  # 1000.0000001
 
 
-@dataclass
-class _Worker:
-    index: int
-    shard: dict[str, Endpoint] = field(default_factory=dict)
-    proc: asyncio.subprocess.Process | None = None
-    writer: asyncio.StreamWriter | None = None
-    alive: bool = False
-    in_flight: int = 0
-    cancelled: int = 0
-    task: asyncio.Task[None] | None = None
-    last_seen: float = 0.0
-    ready: bool = False  # its "ready" came: it schedules and probes its shard (until then /readyz says it is down)
-    held: list[tuple[object, ...]] | None = None  # while its shard is being sent: messages to send after it
-
-    def send(self, message: tuple[object, ...]) -> None:
-        if self.held is not None:  # a reload or stop while the shard goes out in chunks: after "start", in order
-            self.held.append(message)
-        elif self.alive and self.writer is not None and not self.writer.is_closing():
-            self.writer.write(encode(message))
-
-
 class ProberPool:
     """Same contract as `ProbeScheduler` (start/update/stop, running, in_flight, job_count), out of process."""
 
@@ -129,7 +108,7 @@ class ProberPool:
         starts a worker, before its `--fd ...` arguments (default: this interpreter's `-m slowatch.workers`)."""
         if workers < 1:
             raise ValueError("ProberPool needs at least one worker")
-        self._workers = [_Worker(i) for i in range(workers)]
+        self._workers = [WorkerLink(i) for i in range(workers)]
         self._on_result = on_result
         self._observe_lag = observe_lag
         self._on_skipped = on_skipped
@@ -248,12 +227,19 @@ class ProberPool:
             self._revisions[name] = changes.revision
             upserts.append(ep)
         for index, (upserts, gone) in parts.items():
-            if upserts or gone:
-                part = EndpointChanges((), (), tuple(gone), tuple(upserts), changes.revision)
-                self._workers[index].send(("apply", part))
+            chunks: list[Message] = [  # START_CHUNK endpoints (or names) a frame: see link.py
+                ("apply", EndpointChanges((), (), tuple(gone[i : i + START_CHUNK]), (), changes.revision))
+                for i in range(0, len(gone), START_CHUNK)
+            ]
+            chunks += [
+                ("apply", EndpointChanges((), (), (), tuple(upserts[i : i + START_CHUNK]), changes.revision))
+                for i in range(0, len(upserts), START_CHUNK)
+            ]
+            self._workers[index].send_chunks(chunks)
         return added, removed, changed
 
-    async def _spawn(self, w: _Worker) -> asyncio.StreamReader:
+    async def _spawn(self, w: WorkerLink) -> asyncio.StreamReader:
+        w.restarted()
         ours, theirs = socket.socketpair()
         try:
             w.proc = await asyncio.create_subprocess_exec(
@@ -284,7 +270,7 @@ class ProberPool:
         logger.debug("prober worker spawned index=%d pid=%d endpoints=%d", w.index, w.proc.pid, len(w.shard))
         return reader
 
-    async def _supervise(self, w: _Worker, ready: asyncio.Future[None]) -> None:
+    async def _supervise(self, w: WorkerLink, ready: asyncio.Future[None]) -> None:
         backoff = 1.0
         while not self._stopping:
             began = time.monotonic()
@@ -312,7 +298,7 @@ class ProberPool:
             await asyncio.sleep(backoff)
             backoff = 1.0 if time.monotonic() - began > 60 else min(BACKOFF_MAX, backoff * 2)
 
-    async def _read(self, w: _Worker, reader: asyncio.StreamReader) -> None:
+    async def _read(self, w: WorkerLink, reader: asyncio.StreamReader) -> None:
         on_result, observe_lag = self._on_result, self._observe_lag
         spawned = w.last_seen
         try:
@@ -349,7 +335,7 @@ class ProberPool:
             if w.writer is not None:
                 w.writer.close()
 
-    async def _reap(self, w: _Worker) -> int | None:
+    async def _reap(self, w: WorkerLink) -> int | None:
         if w.proc is None:
             return None
         try:

@@ -8,7 +8,8 @@ Daemon -> worker:
     ("start", endpoints, options)   the (rest of the) worker's shard and its settings (with "revisions": the
                                     definitions' numbers where not 0); sent once, after the parts
     ("update", endpoints)           a new shard after a reload (unchanged endpoints keep their phase)
-    ("apply", changes)              a reload's EndpointChanges for the shard (with the reload's revision)
+    ("apply", changes)              a reload's EndpointChanges for the shard (with the reload's revision), in
+                                    frames of START_CHUNK endpoints or names (workers/link.py)
     ("stop", grace)                 stop scheduling, drain for `grace` s, flush, say "bye", exit
 Worker -> daemon:
     ("ready", count)                                      its shard is received and scheduled (once, first)
