@@ -122,15 +122,19 @@ async def run_scenario(
     checkpoints: Iterable[float],
     skip: int = 0,
     short: int = 0,
+    persist: float = 0.0,
 ) -> list[str]:
     """Feed `probes[skip:]` (sorted; the first `skip` were fed before) through the daemon's probe path; at each
     checkpoint compare every SLO of `specs` with the oracle over all of `probes` (`short`: only the alerting
-    windows up to that long)."""
+    windows up to that long; `persist`: save the SLO cells every so many seconds of the feed, as the daemon does
+    every 5 s, so the database holds what has left the ledger's rings)."""
     labels: dict[Key, str] = {}
     problems: list[str] = []
     i = skip
     for at in sorted(checkpoints):
         while i < len(probes) and probes[i].ts <= at:
+            if persist and i > skip and probes[i].ts // persist != probes[i - 1].ts // persist:
+                daemon._slo.persist()
             clock.set(probes[i].ts)
             daemon.on_result(to_result(probes[i]))
             i += 1

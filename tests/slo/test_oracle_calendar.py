@@ -4,9 +4,11 @@ over calendar and rolling windows that span DST changes, month ends and the year
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -237,5 +239,55 @@ async def test_the_report_and_the_burn_down_read_the_daemons_rolling_window(tmp_
             remaining = figures(want[("shop", name)], probes, end).remaining
             assert remaining is not None and line is not None
             assert f"by {percent(abs(remaining))})" in line.group(1), (name, line.group(1), remaining)
+    finally:
+        await daemon.stop()
+
+
+async def test_a_past_months_report_and_its_worst_local_days_agree_with_the_oracle(tmp_path: Path) -> None:
+    """`report --month 2026-10` of Berlin and New York SLOs: the month's units and its worst days counted in the
+    zone's local days (October 25 in Berlin has 25 hours: its bad hour after the change is still the 25th)."""
+    import asyncio
+    import json
+
+    from tests.slo.oracle import period, units
+    from tests.slo.test_report import report
+
+    path = tmp_path / "m.yaml"
+    begin, end = utc(2026, 9, 29), utc(2026, 11, 2)
+    path.write_text(CONFIG.format(db=tmp_path / "m.db", m1s=iso(begin), m1e=iso(begin + 1), m2s=iso(begin),
+                                  m2e=iso(begin + 1)))  # fmt: skip
+    clock = FakeClock(begin - 60)
+    daemon = await start(path.read_text(), clock)
+    try:
+        outages = [
+            (utc(2026, 10, 25, 1, 10), utc(2026, 10, 25, 1, 50), "a", "timeout"),  # 02:10-02:50 CET, the 2nd 2 am
+            (utc(2026, 10, 31, 23, 0), utc(2026, 10, 31, 23, 30), "a", "timeout"),  # Nov 1 in Berlin, Oct 31 in NY
+            (utc(2026, 10, 1, 3), utc(2026, 10, 1, 4), "b", "timeout"),  # Oct 1 in Berlin, Sep 30 in NY
+        ]
+        probes = scenario(begin, end, outages, step=600.0)
+        excluded = tuple((s, e, frozenset("ab")) for s, e in sundays(begin, end))
+        every = specs(excluded)
+        assert not await run_scenario(daemon, clock, probes, {}, [end], persist=86400)
+        daemon._slo.persist()
+        await daemon.store.flush()
+        code, text = await asyncio.to_thread(report, path, "--month", "2026-10", "--format", "json", at=iso(end))
+        assert code == 0
+        got = {f["slo"]: f for f in json.loads(text)}
+        for name, zone in (("month", BERLIN), ("slices", NEW_YORK)):
+            spec = every[("shop", name)]
+            start_, stop = period(utc(2026, 10, 15), "month", zone)
+            assert (got[name]["good"], got[name]["total"]) == units(spec, probes, start_, stop - 0.001), name
+            days: dict[str, list[Probe]] = {}
+            for p in probes:
+                if spec.counts(p) and start_ <= p.ts < stop:
+                    day = dt.datetime.fromtimestamp(p.ts, ZoneInfo(zone)).date().isoformat()
+                    days.setdefault(day, []).append(p)
+            worst = []
+            for day, ps in days.items():
+                g, t = units(spec, ps, 0, math.inf)  # (in time order already)
+                if g < t:
+                    worst.append((g / t, day, g, t))
+            want = [(day, g, t) for _, day, g, t in sorted(worst)[:3]]
+            assert [(w["day"], w["good"], w["total"]) for w in got[name]["worst_days"]] == want, name
     finally:
         await daemon.stop()
