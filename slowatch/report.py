@@ -33,7 +33,7 @@ from slowatch.reports.deploys import DeployImpact, deploys_text, impact_json, re
 from slowatch.slo import report_format
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.history import SloFigures, slo_figures
-from slowatch.slo.windows import CalendarPeriod, month_bounds, parse_month
+from slowatch.slo.windows import CalendarPeriod, RollingWindow, month_bounds, parse_month
 from slowatch.store.read_only import begin_read
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
@@ -106,14 +106,13 @@ def _period(d: SloDef, args: argparse.Namespace, now: float) -> tuple[str, float
         start, end = month_bounds(year, month, tz)
         # a month after now is empty (it ended at now: before its start)
         return f"{year:04d}-{month:02d}", start, max(start, min(end, now + 1)), end - start, tz
-    if args.window is not None:
-        return format_duration(args.window), now - args.window, now + 1, args.window, tz
+    if args.window is not None:  # the daemon's rule (RollingWindow.start): the current hour and the window before it
+        return format_duration(args.window), RollingWindow(args.window).start(now), now + 1, args.window, tz
     if isinstance(d.window, CalendarPeriod):
         start, end = d.window.bounds(now)
         label = dt.datetime.fromtimestamp(start, tz).strftime("%Y-%m" if d.window.unit == "month" else "%Y-%m-%d")
         return f"{d.window.unit} {label}", start, now + 1, end - start, tz
-    seconds = d.window.seconds
-    return d.window.label, now - seconds, now + 1, seconds, tz
+    return d.window.label, d.window.start(now), now + 1, d.window.seconds, tz
 
 
 def _maintenance(config: Config, d: SloDef) -> tuple[str, ...]:

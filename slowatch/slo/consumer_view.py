@@ -56,10 +56,11 @@ class ConsumerFigures:
 
 
 def period(d: SloDef, now: float) -> tuple[float, float]:
-    """The SLO's current period: a calendar window's whole period, or the rolling window ending now."""
+    """The SLO's current period: a calendar window's whole period, or the rolling window ending now (from the
+    start of the hour `now - window` is in, as the daemon counts it: `RollingWindow.start`)."""
     if isinstance(d.window, CalendarPeriod):
         return d.window.bounds(now)
-    return now - d.window.seconds, now
+    return d.window.start(now), now
 
 
 def consumer_rules(config: Config, consumer: str, endpoints: tuple[str, ...]) -> list[Rule]:

@@ -5,7 +5,8 @@ each SLO's fingerprint, so the report agrees with the daemon's own numbers; and 
 `incidents` table. Takes a plain read-only sqlite3 connection: the daemon may be running.
 
 A period counts the coarse cells (1 h, or 15 min for zones with sub-hour offsets) that start
-inside it, so `--window 30d` starts at the first whole cell. Budget as time is over the time the period
+inside it; a rolling period starts where the daemon's window does (`RollingWindow.start`: at 12:40 a 30d one
+starts 30 days before 12:00). Budget as time is over the time the period
 has data for (its cells holding counted probes, to the end; `data_seconds`): the budget (1 - objective) x
 that time, the time used (1 - SLI) x it, so that LEFT is the budget left's share of BUDGET, as LEFT% says.
 A gap without probes (or a maintenance window) is neither good nor bad time. Before session 11 the budget

@@ -98,6 +98,11 @@ class RollingWindow:
     def first_cell(self, now: float, cell: int) -> int:
         return int(now // cell) - math.ceil(self.seconds / cell)
 
+    def start(self, now: float, cell: int = 3600) -> float:
+        """The first instant the window covers at `now` (on cells of `cell` s, 1 h for a rolling window's
+        ledger): what the daemon counts, so the report, the gate on the database and the burn-down count it too."""
+        return float(self.first_cell(now, cell) * cell)
+
     def length(self, now: float) -> float:
         return self.seconds
 
