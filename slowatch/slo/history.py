@@ -155,8 +155,6 @@ def slo_figures(
             acc = days.setdefault(day, [0, 0])
             acc[0] += ug
             acc[1] += ut
-    if first is not None and first - start < cell and _straddling_data(conn, d.fingerprint, start, cell):
-        covered += first - start  # the window starts inside a cell with data: its counted cells continue it
     obj = d.objective if objective is None else objective
     used = budget.burn_rate(good, total, obj)
     day_figures = [DayFigure(day, g, t) for day, (g, t) in days.items() if g < t]
@@ -192,18 +190,6 @@ def slo_figures(
         sli_words=sli_words(d),
         time_zone=zone,
     )
-
-
-def _straddling_data(conn: sqlite3.Connection, fingerprint: str, start: float, cell: int) -> bool:
-    """Whether the cell `start` falls inside (not at its start) has counted probes. Cells are counted whole:
-    one that starts before a window's start is not counted in it, but the time from `start` to the next cell
-    has data then (a rolling 30d report from 14:23 is fully covered, not "29d23h with data")."""
-    row = conn.execute(
-        "SELECT 1 FROM slo_cells WHERE fingerprint = ? AND layer = 'c' AND start > ? AND start < ? AND total > 0 "
-        "LIMIT 1",
-        (fingerprint, start - cell, start),
-    ).fetchone()
-    return row is not None
 
 
 def incidents(

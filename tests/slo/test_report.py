@@ -259,13 +259,13 @@ def test_data_seconds_counts_the_stored_cells_length_when_a_sub_hour_zone_shares
 
 
 def test_a_rolling_window_starting_inside_an_hour_with_data_is_covered_from_its_start(config_file: Path) -> None:
-    """A 30d report at 14:23 starts inside an hour cell with data. Cells are counted whole, so that hour is not in
-    the counts, but the time from 14:23 to 15:00 has data: the window read "(29d23h with data)" when every hour of
-    it had probes (its budget as time 37 minutes' worth short)."""
+    """A 30d report at 14:23 starts inside an hour cell with data. It used to start counting at 15:00, and read
+    "(29d23h with data)" when every hour had probes; it starts at the hour, as the daemon's window does."""
     code, text = report(config_file, "--window", "30d", "--format", "json", at="2026-10-31T14:23:00Z")
     assert code == 0
     [f] = json.loads(text)
-    assert f["data_seconds"] == pytest.approx(30 * 86400 + 1 - 2 * 3600)  # all of it but the 2 h of maintenance
+    assert f["start"] == utc(2026, 10, 1, 14)
+    assert f["data_seconds"] == pytest.approx(30 * 86400 + 23 * 60 + 1 - 2 * 3600)  # all of it but maintenance
     # from 00:23 inside maintenance (a cell without counted probes): covered from 02:00, the end of maintenance
     code, text = report(config_file, "--window", "30d", "--format", "json", at="2026-11-09T00:23:00Z")
     [f] = json.loads(text)
