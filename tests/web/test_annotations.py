@@ -177,3 +177,24 @@ async def test_text_and_json_reports_list_the_budget_burned_after_deploys(build:
         "\n**Budget burned in the 4 h after each deploy**\n\n"
         "- checkout/availability  2026-11-11 05:30 UTC  pay v142: 6 bad of 48 in 4 h, 71.4% of the budget\n"
     ) in await report("markdown")
+
+
+async def test_limit_counts_only_the_annotations_a_listing_shows(build: Builder) -> None:
+    """`limit` keeps the newest of the annotations that pass the filters, never of all of them: cut before the
+    filter, checkout's `?limit=1` answered [] whenever partner's latest deploy was newer than checkout's, so
+    checkout's token could tell when (and how often) partner annotated by moving `until` and `limit`."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS)
+    mine = {"kind": "deploy", "text": "checkout v7", "consumers": ["checkout"], "time": T0 + 3600}
+    assert (await post(daemon, mine))[0] == 201
+    for hour in (2, 3, 4):
+        theirs = {"kind": "note", "text": f"partner {hour}", "consumers": ["partner"], "time": T0 + hour * 3600}
+        assert (await post(daemon, theirs))[0] == 201
+    for until in (T0 + 3600, T0 + 2 * 3600, T0 + 5 * 3600):
+        path = f"/api/v1/consumers/checkout/annotations?limit=1&until={until}"
+        status, _, body = await fetch(daemon, path, CHECKOUT)
+        assert status == 200 and [a["text"] for a in json.loads(body)["annotations"]] == ["checkout v7"], (until, body)
+    # The operator's filters likewise: the newest deploy, though three notes are newer.
+    _, doc = await listing(daemon, "?kind=deploy&limit=1")
+    assert [a["text"] for a in doc["annotations"]] == ["checkout v7"]
+    _, doc = await listing(daemon, "?consumer=partner&limit=2")
+    assert [a["text"] for a in doc["annotations"]] == ["partner 3", "partner 4"]
