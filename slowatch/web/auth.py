@@ -16,6 +16,12 @@ consumer in the path. Comparing it with that consumer's tokens instead (`hmac.co
 candidate) made a wrong token on a consumer with 1,000 tokens 0.1 ms slower than on one that does not
 exist (tests/web/test_auth_timing.py). A token with bytes that are not UTF-8 is hashed as those bytes
 (and refused), never an error. Tokens are never logged. Without `server.auth` every request passes.
+
+Whatever the tokens, a write (any method but GET, HEAD, OPTIONS) that a browser marks as sent by a page of
+another origin (`Origin` naming another host, or `null`; `Sec-Fetch-Site: cross-site` or `same-site`) is
+refused with a 403: without `server.auth` any web page the operator opens could otherwise post an
+annotation or a correction through the browser to the local daemon (a `no-cors` fetch or a `text/plain`
+form is a request browsers send without asking). curl, CI and `slowatch annotate` send neither header.
 """
 
 from __future__ import annotations
@@ -24,15 +30,18 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from slowatch.config.schema import Config
+from slowatch.web.params import json_error
 from slowatch.web.view import VIEW
 
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ANNOTATIONS_PATH = "/api/v1/annotations"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -133,6 +142,12 @@ def access(request: web.Request) -> AccessTable:
     return request.app[ACCESS].of(request.app[VIEW].config)
 
 
+def _route(request: web.Request) -> str:
+    """The matched route's pattern (`/api/v1/corrections/{id}/revoke`), never the raw path or query."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
 def _deny(status: int) -> web.HTTPException:
     if status == 401:
         return web.HTTPUnauthorized(
@@ -142,8 +157,28 @@ def _deny(status: int) -> web.HTTPException:
     return web.HTTPForbidden(text="this token may not read this page")
 
 
+def cross_site_write(request: web.Request) -> bool:
+    """A write a browser sent for a page of another origin (see the module docstring)."""
+    if request.method in SAFE_METHODS:
+        return False
+    if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    try:
+        netloc = urlsplit(origin.strip()).netloc.lower()
+    except ValueError:
+        return True
+    return netloc != (request.host or "").lower()  # `null` (a sandboxed or opaque origin) has none
+
+
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if cross_site_write(request):
+        logger.warning("cross-site write refused method=%s route=%s peer=%s outcome=refused", request.method,
+                       _route(request), request.remote)  # fmt: skip
+        raise json_error(web.HTTPForbidden, "cross-site write refused: a page of another origin may not write here")
     table = access(request)
     auth = table.auth
     path = request.path
