@@ -16,50 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-from collections.abc import Callable
 
 from aiohttp import web
 
 from slowatch.annotate import AnnotationError, parse_annotation
 from slowatch.config.consumers import resolve_endpoints
-from slowatch.store.annotations import KINDS, Annotation, add_annotation, list_annotations
+from slowatch.reports.marks import newest_matching
+from slowatch.store.annotations import KINDS, Annotation, add_annotation
 from slowatch.web.auth import ANNOTATIONS_PATH, access, presented_token
 from slowatch.web.consumer_page import known_consumer
 from slowatch.web.params import Query, bad_parameter, json_error, not_found
 from slowatch.web.view import VIEW
 
 STORE_WAIT = 10.0
-FIRST_PAGE = 100
-"""Annotations read at first by `newest_matching`; each further read takes the next ones (twice as many
-when a read brought nothing new: more than that many share one time)."""
-
-
-def newest_matching(
-    conn: sqlite3.Connection, since: float | None, until: float | None, limit: int, keep: Callable[[Annotation], bool]
-) -> list[Annotation]:
-    """The newest `limit` annotations in [since, until] that `keep` accepts, oldest first.
-
-    `limit` counts what is shown: cut before the filter, a consumer's `?limit=1` answered [] whenever
-    another consumer had annotated more recently, telling its token when others did. Read newest first in
-    pages, so a long history is not loaded for the last few."""
-    found: list[Annotation] = []  # newest first
-    seen: set[str] = set()
-    page, cursor = max(limit, FIRST_PAGE), until
-    while True:
-        rows = list_annotations(conn, since=since, until=cursor, limit=page)  # oldest first
-        new = [a for a in reversed(rows) if a.id not in seen]
-        for a in new:
-            seen.add(a.id)
-            if keep(a):
-                found.append(a)
-                if len(found) == limit:
-                    return found[::-1]
-        if len(rows) < page:  # everything in range was read
-            return found[::-1]
-        cursor = rows[0].ts  # inclusive: the rows of that time not read yet come next
-        if not new:
-            page *= 2
 
 
 async def post(request: web.Request) -> web.Response:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlite_utils import Database
 
+from slowatch.reports.marks import FIRST_PAGE, newest_matching
 from slowatch.store.annotations import Annotation, add_annotation, annotation_tables, list_annotations
-from slowatch.web.annotations import FIRST_PAGE, newest_matching
 
 
 @pytest.fixture(scope="module")

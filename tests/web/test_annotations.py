@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from slowatch.daemon import Daemon
+from slowatch.store.annotations import Annotation, add_annotation
 from tests.web.conftest import OUTAGE, T0, Builder, config_text, fetch
 
 OPERATOR = "op-7f3a9c1e5b2d4f60"
@@ -198,3 +199,30 @@ async def test_limit_counts_only_the_annotations_a_listing_shows(build: Builder)
     assert [a["text"] for a in doc["annotations"]] == ["checkout v7"]
     _, doc = await listing(daemon, "?consumer=partner&limit=2")
     assert [a["text"] for a in doc["annotations"]] == ["partner 3", "partner 4"]
+
+
+async def test_a_consumers_deploys_are_not_lost_behind_a_thousand_newer_annotations(
+    build: Builder, tmp_path: Path
+) -> None:
+    """The page, the HTML report and `slowatch report` read the annotations concerning the consumer, not
+    the newest 1,000 of all: a busy other consumer (or a CI loop posting notes) made checkout's deploy
+    vanish from its burn-down and its "after deploys" table."""
+    daemon = await build()
+    await post(daemon, {"kind": "deploy", "text": "pay v142", "consumer": "checkout", "time": OUTAGE[0] - 1800})
+    for i in range(1001):
+        daemon.store.submit(add_annotation(Annotation(T0 + 60 * 3600 + i, "note", f"partner {i}", ("partner",))))
+    await daemon.store.flush()
+    _, _, page = await fetch(daemon, "/consumers/checkout")
+    assert "deploy 2026-11-11 05:30 UTC: pay v142" in page
+    _, _, report = await fetch(daemon, "/consumers/checkout/report")
+    assert "<td>pay v142</td><td>6 of 48</td><td>71.4%</td>" in report
+    config = tmp_path / "slowatch.yaml"
+    config.write_text(config_text(tmp_path))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "slowatch", "report", "--config", str(config), "--consumer", "checkout",
+        "--slo", "availability", "--format", "json", "--at", "2026-11-13T00:00:00+00:00",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    [doc] = json.loads(out)
+    assert [a["deploy"]["text"] for a in doc["after_deploys"]] == ["pay v142"]
