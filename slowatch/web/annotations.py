@@ -3,7 +3,8 @@
 POST /api/v1/annotations   {"kind": "deploy", "text": "checkout v142",
                             "consumers": ["checkout"], "endpoints": ["pay-api"], "time": 1764950000}
     `consumer`/`endpoint` (one name) work too; `time` (Unix seconds or ISO 8601 with an offset)
-    defaults to now. An operator token or an annotation token (server.auth.annotation_tokens).
+    defaults to now. An operator token or an annotation token (server.auth.annotation_tokens); `source`
+    records which: `api:operator:<token name>` or `api:annotation-token`.
     201 with the stored annotation; 400 naming the field for anything wrong.
 GET /api/v1/annotations?since=&until=&consumer=&endpoint=&kind=&limit=
     oldest first; `consumer` also matches annotations about its endpoints, or about everyone.
@@ -41,8 +42,9 @@ async def post(request: web.Request) -> web.Response:
     config = view.config
     if config.server.auth is None:
         source = "api"
-    else:
-        source = "api:operator" if access(request).is_operator(presented_token(request)) else "api:annotation-token"
+    else:  # who: the operator token's name (as a correction's author), or an annotation token (unnamed)
+        operator = access(request).operator_name(presented_token(request))
+        source = "api:annotation-token" if operator is None else f"api:operator:{operator}"
     try:
         annotation = parse_annotation(config, doc, view.now(), source)
     except AnnotationError as e:

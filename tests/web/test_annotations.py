@@ -52,7 +52,7 @@ async def test_post_and_list_with_tokens_and_filters(build: Builder) -> None:
     assert stored["ts"] == T0 + 29.5 * 3600
     status, doc = await post(daemon, {"kind": "note", "text": "partner launch", "consumers": ["partner"],
                                       "time": "2026-11-12T00:00:00Z"})  # fmt: skip
-    assert status == 201 and doc["annotation"]["source"] == "api:operator"
+    assert status == 201 and doc["annotation"]["source"] == "api:operator:operator-1"
     status, doc = await post(daemon, {"kind": "incident", "text": "everyone: DNS"})  # time: now, no scope
     assert status == 201 and doc["annotation"]["ts"] == daemon.now()
     # Who may do what: a consumer token posts nothing; an annotation token only posts.
@@ -226,3 +226,19 @@ async def test_a_consumers_deploys_are_not_lost_behind_a_thousand_newer_annotati
     out, _ = await proc.communicate()
     [doc] = json.loads(out)
     assert [a["deploy"]["text"] for a in doc["after_deploys"]] == ["pay v142"]
+
+
+async def test_an_annotation_records_which_operator_posted_it(build: Builder) -> None:
+    """As a correction records its author: `api:operator:<token name>`, so two operators' notes are told apart."""
+    auth = f"""  auth:
+    operator_tokens: [{{name: alice, token: "alice-0123456789abcdef"}}, "anon-0123456789abcdef"]
+    annotation_tokens: ["{DEPLOYER}"]"""
+    daemon = await build(auth=auth)
+    sources = []
+    for token in ("alice-0123456789abcdef", "anon-0123456789abcdef", DEPLOYER):
+        status, doc = await post(daemon, {"kind": "note", "text": "x"}, token)
+        assert status == 201, doc
+        sources.append(doc["annotation"]["source"])
+    assert sources == ["api:operator:alice", "api:operator:operator-2", "api:annotation-token"]
+    _, listed = await listing(daemon, token="alice-0123456789abcdef")
+    assert [a["source"] for a in listed["annotations"]] == sources
