@@ -50,6 +50,7 @@ def make_app(view: DaemonView) -> web.Application:
     app = web.Application(middlewares=[auth.require_token])
     app[VIEW] = view
     app[auth.ACCESS] = auth.AccessTables()
+    app[auth.REFUSALS] = auth.RefusalLog()
     app[dependencies.GRAPH] = dependencies.DependencyGraph()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
