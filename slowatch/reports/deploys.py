@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from html import escape
 from zoneinfo import ZoneInfo
 
+from slowatch.reports.marks import concerning
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.display import of_budget, share_words
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.snapshot import SloState
-from slowatch.store.annotations import Annotation, list_annotations
+from slowatch.store.annotations import Annotation
 from slowatch.untrusted import one_line
 
 DEPLOY_HOURS = 4
@@ -71,12 +72,11 @@ def report_deploys(
     consumer_endpoints: dict[str, set[str]],
 ) -> dict[tuple[str, str], list[DeployImpact]]:  # fmt: skip
     """(consumer, SLO) -> the deploys in its reported period (for `slowatch report`'s text and JSON)."""
-    stored = list_annotations(conn)
     by_key = {(d.consumer, d.name): d for d in defs}
     out = {}
     for f in periods:
         d = by_key[(f.consumer, f.slo)]
-        marks = [a for a in stored if a.concerns(f.consumer, consumer_endpoints.get(f.consumer, set()))]
+        marks = concerning(conn, f.consumer, consumer_endpoints.get(f.consumer, set()), since=f.start, until=f.end)
         out[(f.consumer, f.slo)] = deploy_impacts(conn, d, f, marks)
     return out
 

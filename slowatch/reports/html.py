@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from slowatch.config.consumers import ConsumerConfig
 from slowatch.config.schema import Config
 from slowatch.reports.deploys import deploy_impacts, deploys_html
+from slowatch.reports.marks import concerning
 from slowatch.slo.consumer_view import ConsumerFigures, SloFigure, consumer_figures, consumer_rules, period
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.display import (
@@ -37,7 +38,7 @@ from slowatch.slo.display import (
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.snapshot import SloState, Snapshot
 from slowatch.slo.windows import CalendarPeriod, month_bounds
-from slowatch.store.annotations import Annotation, list_annotations
+from slowatch.store.annotations import Annotation
 from slowatch.web.charts import burn_down_svg
 from slowatch.web.consumer_html import PRINT_STYLE, STYLE, correction_marks, corrections_table, when
 
@@ -216,7 +217,7 @@ def consumer_part(
                 maintenance=names,
             )
         )
-    marks = [a for a in list_annotations(conn) if a.concerns(consumer.name, figures.endpoints)]
+    marks = concerning(conn, consumer.name, figures.endpoints)
     deploys = {
         f.slo: deploys_html(deploy_impacts(conn, s.definition, f, marks), unit_word(s.definition.budgeting))
         for f, s in zip(periods, figures.slos, strict=True)

@@ -3,7 +3,8 @@
 POST /api/v1/annotations   {"kind": "deploy", "text": "checkout v142",
                             "consumers": ["checkout"], "endpoints": ["pay-api"], "time": 1764950000}
     `consumer`/`endpoint` (one name) work too; `time` (Unix seconds or ISO 8601 with an offset)
-    defaults to now. An operator token or an annotation token (server.auth.annotation_tokens).
+    defaults to now. An operator token or an annotation token (server.auth.annotation_tokens); `source`
+    records which: `api:operator:<token name>` or `api:annotation-token`.
     201 with the stored annotation; 400 naming the field for anything wrong.
 GET /api/v1/annotations?since=&until=&consumer=&endpoint=&kind=&limit=
     oldest first; `consumer` also matches annotations about its endpoints, or about everyone.
@@ -21,7 +22,8 @@ from aiohttp import web
 
 from slowatch.annotate import AnnotationError, parse_annotation
 from slowatch.config.consumers import resolve_endpoints
-from slowatch.store.annotations import KINDS, add_annotation, list_annotations
+from slowatch.reports.marks import newest_matching
+from slowatch.store.annotations import KINDS, Annotation, add_annotation
 from slowatch.web.auth import ANNOTATIONS_PATH, access, presented_token
 from slowatch.web.consumer_page import known_consumer
 from slowatch.web.params import Query, bad_parameter, json_error, not_found
@@ -40,8 +42,9 @@ async def post(request: web.Request) -> web.Response:
     config = view.config
     if config.server.auth is None:
         source = "api"
-    else:
-        source = "api:operator" if access(request).is_operator(presented_token(request)) else "api:annotation-token"
+    else:  # who: the operator token's name (as a correction's author), or an annotation token (unnamed)
+        operator = access(request).operator_name(presented_token(request))
+        source = "api:annotation-token" if operator is None else f"api:operator:{operator}"
     try:
         annotation = parse_annotation(config, doc, view.now(), source)
     except AnnotationError as e:
@@ -72,14 +75,16 @@ async def listing(request: web.Request) -> web.Response:
         scope = set(resolve_endpoints(found.endpoints, config.endpoints))
     if endpoint is not None and endpoint not in {e.name for e in config.endpoints}:
         raise not_found("endpoint", endpoint, [e.name for e in config.endpoints])
-    rows = await view.store.read(lambda db: list_annotations(db.conn, since=since, until=until, limit=limit))
-    out = [
-        a.as_dict() for a in rows
-        if (kind is None or a.kind == kind)
-        and (consumer is None or a.concerns(consumer, scope))
-        and (endpoint is None or endpoint in a.endpoints or not (a.consumers or a.endpoints))
-    ]  # fmt: skip
-    return web.json_response({"annotations": out})
+
+    def keep(a: Annotation) -> bool:
+        return (
+            (kind is None or a.kind == kind)
+            and (consumer is None or a.concerns(consumer, scope))
+            and (endpoint is None or endpoint in a.endpoints or not (a.consumers or a.endpoints))
+        )
+
+    rows = await view.store.read(lambda db: newest_matching(db.conn, since, until, limit, keep))
+    return web.json_response({"annotations": [a.as_dict() for a in rows]})
 
 
 async def consumer_listing(request: web.Request) -> web.Response:
@@ -93,11 +98,12 @@ async def consumer_listing(request: web.Request) -> web.Response:
     limit = q.integer("limit", default=1000, low=1, high=10_000)
     kind = _kind(q)
     scope = set(resolve_endpoints(consumer.endpoints, view.config.endpoints))
-    rows = await view.store.read(lambda db: list_annotations(db.conn, since=since, until=until, limit=limit))
-    out = [
-        a.seen_by(consumer.name, scope).as_dict() for a in rows
-        if (kind is None or a.kind == kind) and a.concerns(consumer.name, scope)
-    ]  # fmt: skip
+
+    def keep(a: Annotation) -> bool:
+        return (kind is None or a.kind == kind) and a.concerns(consumer.name, scope)
+
+    rows = await view.store.read(lambda db: newest_matching(db.conn, since, until, limit, keep))
+    out = [a.seen_by(consumer.name, scope).as_dict() for a in rows]
     return web.json_response({"consumer": consumer.name, "annotations": out})
 
 

@@ -8,6 +8,7 @@ thread held the GIL against the loop, and most endpoints' text is cached between
 
 from __future__ import annotations
 
+import json
 from contextlib import aclosing
 
 from aiohttp import web
@@ -15,7 +16,26 @@ from aiohttp import web
 from slowatch.metrics import Scrape
 from slowatch.web import annotations as annotation_api
 from slowatch.web import api, auth, badges, consumer_page, corrections, dependencies, gate, rules_api, status_page
+from slowatch.web.auth import Handler
 from slowatch.web.view import VIEW, DaemonView
+
+API_PREFIX = "/api/"
+
+
+@web.middleware
+async def api_errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Under /api/, an HTTP error with a body that is not JSON yet (a refused token, an unknown path, a
+    method the route does not take, a body over the size limit) gets `{"error": <its text>}`, keeping its
+    status and headers (`Allow`, `WWW-Authenticate`)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400 or not request.path.startswith(API_PREFIX) or e.content_type == "application/json":
+            raise
+        text = e.text or e.reason
+        e.text = json.dumps({"error": text.removeprefix(f"{e.status}: ")})
+        e.content_type = "application/json"
+        raise
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
@@ -47,9 +67,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def make_app(view: DaemonView) -> web.Application:
-    app = web.Application(middlewares=[auth.require_token])
+    app = web.Application(middlewares=[api_errors_as_json, auth.require_token])
     app[VIEW] = view
     app[auth.ACCESS] = auth.AccessTables()
+    app[auth.REFUSALS] = auth.RefusalLog()
     app[dependencies.GRAPH] = dependencies.DependencyGraph()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)

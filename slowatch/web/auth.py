@@ -16,23 +16,39 @@ consumer in the path. Comparing it with that consumer's tokens instead (`hmac.co
 candidate) made a wrong token on a consumer with 1,000 tokens 0.1 ms slower than on one that does not
 exist (tests/web/test_auth_timing.py). A token with bytes that are not UTF-8 is hashed as those bytes
 (and refused), never an error. Tokens are never logged. Without `server.auth` every request passes.
+A refusal is logged as one INFO line with `peer=` and the matched route's pattern (never the raw path or
+query), at most `REFUSALS_BURST` lines a minute (the next says how many were `suppressed=`): anyone who
+reaches the port can send refused requests as fast as the connection allows.
+
+Whatever the tokens, a write (any method but GET, HEAD, OPTIONS) that a browser marks as sent by a page of
+another origin (`Origin` naming another host, or `null`; `Sec-Fetch-Site: cross-site` or `same-site`) is
+refused with a 403: without `server.auth` any web page the operator opens could otherwise post an
+annotation or a correction through the browser to the local daemon (a `no-cors` fetch or a `text/plain`
+form is a request browsers send without asking). curl, CI and `slowatch annotate` send neither header.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from slowatch.config.schema import Config
+from slowatch.web.params import json_error
 from slowatch.web.view import VIEW
 
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REFUSALS_BURST = 20
+"""Refused requests logged per `REFUSALS_WINDOW` seconds; the rest are counted."""
+REFUSALS_WINDOW = 60.0
 ANNOTATIONS_PATH = "/api/v1/annotations"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -128,9 +144,41 @@ class AccessTables:
 ACCESS: web.AppKey[AccessTables] = web.AppKey("access_tables", AccessTables)
 
 
+class RefusalLog:
+    """Refused requests as INFO lines, at most `burst` per `window` seconds (then one saying how many
+    were suppressed)."""
+
+    def __init__(self, burst: int = REFUSALS_BURST, window: float = REFUSALS_WINDOW) -> None:
+        self.burst, self.window = burst, window
+        self.window_start = -window
+        self.logged = self.suppressed = 0
+
+    def refused(self, request: web.Request, why: str, *, level: int = logging.INFO, now: float | None = None) -> None:
+        at = time.monotonic() if now is None else now
+        if at - self.window_start >= self.window:
+            self.window_start, self.logged = at, 0
+        if self.logged >= self.burst:
+            self.suppressed += 1
+            return
+        self.logged += 1
+        more = f" suppressed={self.suppressed}" if self.suppressed else ""
+        self.suppressed = 0
+        logger.log(level, "request refused route=%s method=%s peer=%s why=%s%s", _route(request), request.method,
+                   request.remote, why, more)  # fmt: skip
+
+
+REFUSALS: web.AppKey[RefusalLog] = web.AppKey("refusals", RefusalLog)
+
+
 def access(request: web.Request) -> AccessTable:
     """The access table of the config the daemon runs now (after a reload, the new one's tokens only)."""
     return request.app[ACCESS].of(request.app[VIEW].config)
+
+
+def _route(request: web.Request) -> str:
+    """The matched route's pattern (`/api/v1/corrections/{id}/revoke`), never the raw path or query."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
 
 
 def _deny(status: int) -> web.HTTPException:
@@ -142,8 +190,27 @@ def _deny(status: int) -> web.HTTPException:
     return web.HTTPForbidden(text="this token may not read this page")
 
 
+def cross_site_write(request: web.Request) -> bool:
+    """A write a browser sent for a page of another origin (see the module docstring)."""
+    if request.method in SAFE_METHODS:
+        return False
+    if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    try:
+        netloc = urlsplit(origin.strip()).netloc.lower()
+    except ValueError:
+        return True
+    return netloc != (request.host or "").lower()  # `null` (a sandboxed or opaque origin) has none
+
+
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if cross_site_write(request):
+        request.app[REFUSALS].refused(request, "cross-site write", level=logging.WARNING)
+        raise json_error(web.HTTPForbidden, "cross-site write refused: a page of another origin may not write here")
     table = access(request)
     auth = table.auth
     path = request.path
@@ -154,11 +221,11 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
     verdict = table.allowed(token, consumer)
     if verdict is True or (verdict is False and table.annotation_writer(request, token)):
         return await handler(request)
-    logger.info("request refused path_kind=%s token=%s", "consumer" if consumer else "operator",
-                "missing" if verdict is None else "not allowed")  # fmt: skip
+    request.app[REFUSALS].refused(request, "token missing" if verdict is None else "token not allowed")
     raise _deny(401 if verdict is None else 403)
 
 
 __all__ = [
-    "ACCESS", "ANNOTATIONS_PATH", "AccessTable", "AccessTables", "Grant", "access", "presented_token", "require_token",
+    "ACCESS", "ANNOTATIONS_PATH", "REFUSALS", "AccessTable", "AccessTables", "Grant", "RefusalLog", "access",
+    "presented_token", "require_token",
 ]  # fmt: skip

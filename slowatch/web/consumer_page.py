@@ -17,9 +17,10 @@ from aiohttp import web
 from slowatch.alerting.health import root_cause_suffix
 from slowatch.config.consumers import ConsumerConfig, resolve_endpoints
 from slowatch.reports.html import report_html
+from slowatch.reports.marks import concerning
 from slowatch.slo.consumer_view import ConsumerFigures, consumer_figures
 from slowatch.slo.windows import MONTH_RANGE, parse_month
-from slowatch.store.annotations import Annotation, list_annotations
+from slowatch.store.annotations import Annotation
 from slowatch.web.api import consumer_json
 from slowatch.web.consumer_html import (
     ENDPOINT_BARS,
@@ -36,6 +37,8 @@ from slowatch.web.params import Query, bad_parameter, not_found
 from slowatch.web.view import VIEW, DaemonView
 
 REFRESH_SECONDS = 60
+PAGE_MARKS = 1000
+"""The most annotations one page marks on its burn-downs (the newest concerning the consumer)."""
 
 
 def find_consumer(view: DaemonView, name: str) -> ConsumerConfig | None:
@@ -123,8 +126,9 @@ async def page(request: web.Request) -> web.Response:
     endpoints = resolve_endpoints(consumer.endpoints, view.config.endpoints)
     tree = DependencyView(view, request.app[GRAPH]).tree_html(endpoints)
     since = min((s.burn.start for s in figures.slos), default=figures.now)
-    stored = await view.store.read(lambda db: list_annotations(db.conn, since=since))
-    marks = [a for a in stored if a.concerns(consumer.name, figures.endpoints)]
+    marks = await view.store.read(
+        lambda db: concerning(db.conn, consumer.name, figures.endpoints, since=since, limit=PAGE_MARKS)
+    )
     html = render_page(figures, consumer_alerts(view, consumer), token_suffix(request), note, tree, marks)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 

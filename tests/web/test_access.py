@@ -11,6 +11,7 @@ import pytest
 
 from slowatch.config import load_text
 from slowatch.errors import ConfigError
+from slowatch.web.auth import REFUSALS, REFUSALS_BURST, REFUSALS_WINDOW
 from tests.web.conftest import Builder, config_text, fetch
 
 OPERATOR = "op-7f3a9c1e5b2d4f60"
@@ -165,3 +166,26 @@ async def test_a_token_that_is_not_utf8_is_refused_not_a_server_error(
             writer.close()
             assert reply.startswith(b"HTTP/1.1 403 Forbidden"), reply[:200]
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_refused_requests_are_logged_with_their_route_and_peer_at_most_a_burst_a_minute(
+    build: Builder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone who reaches the port can send refused requests as fast as it answers: each was an INFO line,
+    without saying where from. Now the route's pattern and the peer, `REFUSALS_BURST` lines a minute."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS, partner_access=PARTNER_ACCESS)
+    caplog.set_level(logging.INFO, logger="slowatch.web.auth")
+    for i in range(REFUSALS_BURST + 30):
+        assert (await fetch(daemon, f"/consumers/partner?token={CHECKOUT}&n={i}"))[0] == 403
+    lines = [r.getMessage() for r in caplog.records if "request refused" in r.getMessage()]
+    assert len(lines) == REFUSALS_BURST
+    assert lines[0] == "request refused route=/consumers/{consumer} method=GET peer=127.0.0.1 why=token not allowed"
+    assert CHECKOUT not in caplog.text
+    # The next window's first line says how many were left out.
+    refusals = daemon._runner.app[REFUSALS] if daemon._runner is not None else None
+    assert refusals is not None
+    caplog.clear()
+    refusals.window_start -= REFUSALS_WINDOW
+    assert (await fetch(daemon, "/api/v1/endpoints"))[0] == 401
+    [line] = [r.getMessage() for r in caplog.records if "request refused" in r.getMessage()]
+    assert line.endswith("why=token missing suppressed=30") and "route=/api/v1/endpoints" in line

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from slowatch.daemon import Daemon
+from slowatch.store.annotations import Annotation, add_annotation
 from tests.web.conftest import OUTAGE, T0, Builder, config_text, fetch
 
 OPERATOR = "op-7f3a9c1e5b2d4f60"
@@ -51,7 +52,7 @@ async def test_post_and_list_with_tokens_and_filters(build: Builder) -> None:
     assert stored["ts"] == T0 + 29.5 * 3600
     status, doc = await post(daemon, {"kind": "note", "text": "partner launch", "consumers": ["partner"],
                                       "time": "2026-11-12T00:00:00Z"})  # fmt: skip
-    assert status == 201 and doc["annotation"]["source"] == "api:operator"
+    assert status == 201 and doc["annotation"]["source"] == "api:operator:operator-1"
     status, doc = await post(daemon, {"kind": "incident", "text": "everyone: DNS"})  # time: now, no scope
     assert status == 201 and doc["annotation"]["ts"] == daemon.now()
     # Who may do what: a consumer token posts nothing; an annotation token only posts.
@@ -177,3 +178,67 @@ async def test_text_and_json_reports_list_the_budget_burned_after_deploys(build:
         "\n**Budget burned in the 4 h after each deploy**\n\n"
         "- checkout/availability  2026-11-11 05:30 UTC  pay v142: 6 bad of 48 in 4 h, 71.4% of the budget\n"
     ) in await report("markdown")
+
+
+async def test_limit_counts_only_the_annotations_a_listing_shows(build: Builder) -> None:
+    """`limit` keeps the newest of the annotations that pass the filters, never of all of them: cut before the
+    filter, checkout's `?limit=1` answered [] whenever partner's latest deploy was newer than checkout's, so
+    checkout's token could tell when (and how often) partner annotated by moving `until` and `limit`."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS)
+    mine = {"kind": "deploy", "text": "checkout v7", "consumers": ["checkout"], "time": T0 + 3600}
+    assert (await post(daemon, mine))[0] == 201
+    for hour in (2, 3, 4):
+        theirs = {"kind": "note", "text": f"partner {hour}", "consumers": ["partner"], "time": T0 + hour * 3600}
+        assert (await post(daemon, theirs))[0] == 201
+    for until in (T0 + 3600, T0 + 2 * 3600, T0 + 5 * 3600):
+        path = f"/api/v1/consumers/checkout/annotations?limit=1&until={until}"
+        status, _, body = await fetch(daemon, path, CHECKOUT)
+        assert status == 200 and [a["text"] for a in json.loads(body)["annotations"]] == ["checkout v7"], (until, body)
+    # The operator's filters likewise: the newest deploy, though three notes are newer.
+    _, doc = await listing(daemon, "?kind=deploy&limit=1")
+    assert [a["text"] for a in doc["annotations"]] == ["checkout v7"]
+    _, doc = await listing(daemon, "?consumer=partner&limit=2")
+    assert [a["text"] for a in doc["annotations"]] == ["partner 3", "partner 4"]
+
+
+async def test_a_consumers_deploys_are_not_lost_behind_a_thousand_newer_annotations(
+    build: Builder, tmp_path: Path
+) -> None:
+    """The page, the HTML report and `slowatch report` read the annotations concerning the consumer, not
+    the newest 1,000 of all: a busy other consumer (or a CI loop posting notes) made checkout's deploy
+    vanish from its burn-down and its "after deploys" table."""
+    daemon = await build()
+    await post(daemon, {"kind": "deploy", "text": "pay v142", "consumer": "checkout", "time": OUTAGE[0] - 1800})
+    for i in range(1001):
+        daemon.store.submit(add_annotation(Annotation(T0 + 60 * 3600 + i, "note", f"partner {i}", ("partner",))))
+    await daemon.store.flush()
+    _, _, page = await fetch(daemon, "/consumers/checkout")
+    assert "deploy 2026-11-11 05:30 UTC: pay v142" in page
+    _, _, report = await fetch(daemon, "/consumers/checkout/report")
+    assert "<td>pay v142</td><td>6 of 48</td><td>71.4%</td>" in report
+    config = tmp_path / "slowatch.yaml"
+    config.write_text(config_text(tmp_path))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "slowatch", "report", "--config", str(config), "--consumer", "checkout",
+        "--slo", "availability", "--format", "json", "--at", "2026-11-13T00:00:00+00:00",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    [doc] = json.loads(out)
+    assert [a["deploy"]["text"] for a in doc["after_deploys"]] == ["pay v142"]
+
+
+async def test_an_annotation_records_which_operator_posted_it(build: Builder) -> None:
+    """As a correction records its author: `api:operator:<token name>`, so two operators' notes are told apart."""
+    auth = f"""  auth:
+    operator_tokens: [{{name: alice, token: "alice-0123456789abcdef"}}, "anon-0123456789abcdef"]
+    annotation_tokens: ["{DEPLOYER}"]"""
+    daemon = await build(auth=auth)
+    sources = []
+    for token in ("alice-0123456789abcdef", "anon-0123456789abcdef", DEPLOYER):
+        status, doc = await post(daemon, {"kind": "note", "text": "x"}, token)
+        assert status == 201, doc
+        sources.append(doc["annotation"]["source"])
+    assert sources == ["api:operator:alice", "api:operator:operator-2", "api:annotation-token"]
+    _, listed = await listing(daemon, token="alice-0123456789abcdef")
+    assert [a["source"] for a in listed["annotations"]] == sources

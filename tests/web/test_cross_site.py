@@ -1,0 +1,113 @@
+"""A web page the operator happens to open may not write to slowatch through the operator's browser.
+
+Without `server.auth` (local use, the default 127.0.0.1 listener) every route is open to whoever reaches
+the port, and a browser tab reaches it: a page on any site could `fetch(..., {mode: "no-cors"})` or submit
+a `text/plain` form to `POST /api/v1/corrections` (the body is read as JSON whatever its Content-Type),
+a "simple request" browsers send without asking, and erase an outage from a budget. Writes that a browser
+marks as coming from another origin (`Origin`, `Sec-Fetch-Site`) are refused; curl, CI and `slowatch
+annotate` send neither header and are unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from slowatch.daemon import Daemon
+from tests.web.conftest import OUTAGE, Builder, fetch
+from tests.web.test_browser import ARGS, CHROMIUM
+
+NOTE = {"kind": "note", "text": "written by another site"}
+
+
+def correction() -> dict[str, Any]:
+    return {"consumer": "checkout", "from": OUTAGE[0], "to": OUTAGE[1], "reason": "not our fault, says another site"}
+
+
+async def post(daemon: Daemon, path: str, body: object, headers: dict[str, str]) -> tuple[int, str]:
+    url = f"http://127.0.0.1:{daemon.bound_port}{path}"
+    async with aiohttp.ClientSession() as s, s.post(url, data=json.dumps(body), headers=headers) as r:
+        return r.status, await r.text()
+
+
+async def stored(daemon: Daemon) -> tuple[list[Any], list[Any]]:
+    _, _, notes = await fetch(daemon, "/api/v1/annotations")
+    _, _, corrections = await fetch(daemon, "/api/v1/corrections")
+    return json.loads(notes)["annotations"], json.loads(corrections)["corrections"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example", "Content-Type": "text/plain;charset=UTF-8"},
+        {"Origin": "null", "Content-Type": "text/plain"},
+        {"Sec-Fetch-Site": "cross-site", "Content-Type": "application/x-www-form-urlencoded"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:1"},
+    ],
+)
+async def test_a_write_another_origin_sends_is_refused_and_records_nothing(
+    build: Builder, headers: dict[str, str]
+) -> None:
+    daemon = await build()  # no server.auth: everything open to this host's processes, not to other sites
+    for path, body in (("/api/v1/annotations", NOTE), ("/api/v1/corrections", correction()),
+                       ("/api/v1/corrections/1/revoke", {"reason": "another site"})):  # fmt: skip
+        status, text = await post(daemon, path, body, headers)
+        assert status == 403 and json.loads(text)["error"].startswith("cross-site"), (path, status, text)
+    assert await stored(daemon) == ([], [])
+
+
+async def test_curl_the_cli_and_the_same_origin_still_write(build: Builder) -> None:
+    daemon = await build()
+    port = daemon.bound_port
+    for headers in ({}, {"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"}):
+        assert (await post(daemon, "/api/v1/annotations", NOTE, headers))[0] == 201
+    assert (await post(daemon, "/api/v1/corrections", correction(), {"Sec-Fetch-Site": "none"}))[0] == 201
+    notes, corrections = await stored(daemon)
+    assert len(notes) == 2 and len(corrections) == 1
+    # Reads are not writes: a cross-site GET still answers (a browser keeps the answer from the other page).
+    url, origin = f"http://127.0.0.1:{port}/api/v1/annotations", {"Origin": "http://evil.example"}
+    async with aiohttp.ClientSession() as s, s.get(url, headers=origin) as r:
+        assert r.status == 200
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+async def test_a_page_on_another_site_opened_in_chromium_writes_nothing(build: Builder) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    daemon = await build()
+    target = f"http://127.0.0.1:{daemon.bound_port}"
+    script = f"""
+      const send = (path, body) =>
+        fetch("{target}" + path, {{method: "POST", mode: "no-cors", body: JSON.stringify(body)}});
+      Promise.all([send("/api/v1/annotations", {json.dumps(NOTE)}),
+                   send("/api/v1/corrections", {json.dumps(correction())})])
+        .then(() => {{ document.title = "sent"; }}, () => {{ document.title = "sent"; }});
+    """  # fmt: skip
+
+    async def evil(request: web.Request) -> web.Response:
+        return web.Response(text=f"<!doctype html><title>cat pictures</title><script>{script}</script>",
+                            content_type="text/html")  # fmt: skip
+
+    app = web.Application()
+    app.router.add_get("/", evil)
+    site = TestServer(app, host="localhost")  # another origin (and site) than 127.0.0.1:<daemon>
+    await site.start_server()
+    try:
+        async with playwright_api.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(f"http://localhost:{site.port}/")
+                await page.wait_for_function("document.title === 'sent'", timeout=30_000)
+            finally:
+                await browser.close()
+    finally:
+        await site.close()
+    await asyncio.sleep(0)
+    assert await stored(daemon) == ([], [])
