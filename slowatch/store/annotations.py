@@ -3,7 +3,7 @@
     annotations
         id TEXT PRIMARY KEY (random hex), ts REAL (when it happened), kind TEXT (deploy | incident | note),
         text TEXT, consumers TEXT (JSON list), endpoints TEXT (JSON list), source TEXT (who wrote it:
-        `api:operator`, `api:annotation-token`, `cli`), created REAL; index (ts)
+        `api:operator:<token name>`, `api:annotation-token`, `cli`), created REAL; index (ts)
 
 An annotation naming neither consumers nor endpoints concerns every consumer. A consumer's token reads
 an annotation `seen_by` it: the other consumers and endpoints it names are left out. Written through
