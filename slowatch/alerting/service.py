@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import aiohttp
 from prometheus_client.registry import Collector
@@ -61,9 +61,12 @@ class AlertService:
         session_factory: Callable[[], aiohttp.ClientSession] = default_session,
         snapshot_source: Callable[[], Snapshot | None] | None = None, *,
         latest: Mapping[str, ProbeResult] | None = None, stop_timeout: float = 2.0, durable_wait: float = 10.0,
-        hold_resolved: float = HOLD_RESOLVED,
+        hold_resolved: float = HOLD_RESOLVED, elsewhere: Callable[[Collection[str]], Collection[str]] | None = None,
     ) -> None:  # fmt: skip
+        """`elsewhere(names)`: of endpoints gone from `config` (this instance's part of it when sharded), those
+        another shard owns now (resharding): their alerts are handed over, not resolved (`_forget_removed`)."""
         self._config = config
+        self._elsewhere = elsewhere
         self._store = store
         self._clock = clock
         self._snapshot_source = snapshot_source
@@ -205,10 +208,25 @@ class AlertService:
             live = {ep.name for ep in self._config.endpoints if ep.enabled}
         gone = self.health.forget(live)
         if gone:
+            moved = self._moved(gone)
             decision = Decision(self._clock.time())
             for key in gone:
-                self.book.resolve(key, decision, details={"reason": "endpoint removed from the config"})
+                if key in moved:
+                    # Another shard probes it now and judges the same alert (an endpoint alert has no shard
+                    # label): a resolution from here would end, in Alertmanager, an outage that goes on there.
+                    self.book.resolve(key, decision, send=False)
+                    logger.info("alert handed over alert=%s reason=another shard owns the endpoint now", key)
+                else:
+                    self.book.resolve(key, decision, details={"reason": "endpoint removed from the config"})
             self.book.commit(decision)
+
+    def _moved(self, keys: Collection[str]) -> set[str]:
+        """Of the alert keys `keys` (endpoints gone from this instance's config), those of endpoints another shard
+        owns now."""
+        if self._elsewhere is None:
+            return set()
+        names = {self.book.firing[k].event.endpoint: k for k in keys if k in self.book.firing}
+        return {names[n] for n in self._elsewhere(list(names)) if n in names}
 
     async def _periodic(self) -> None:
         while True:
