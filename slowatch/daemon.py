@@ -241,13 +241,15 @@ class Daemon:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         logger.info(
-            "slowatch started endpoints=%d consumers=%d prober_workers=%d loop=%s listen=%s database=%s",
+            "slowatch started endpoints=%d consumers=%d prober_workers=%d loop=%s listen=%s database=%s "
+            "config_sha256=%s",
             sum(1 for ep in self._config.endpoints if ep.enabled),
             len(self._config.consumers),
             self._scheduler.workers,
             type(asyncio.get_running_loop()).__module__.partition(".")[0],
             f"{self._config.server.host}:{self.bound_port}" if serve else "-",
             self._config.server.database,
+            self._config_sha256() or "-",
         )
 
     async def _serve(self) -> None:
