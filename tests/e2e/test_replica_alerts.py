@@ -212,6 +212,13 @@ async def test_a_local_blip_pages_no_one_and_two_failing_locations_page_once_thr
         ], firing
         assert "alert_key" not in firing[0].labels, firing  # the rules' quorum alert, not one location's own
         assert not await topo.query(local), await topo.query(local)  # a quorum's outage is no local failure
+        target.app[FAILING].add("ap")  # every location: still one down page, none from an instance
+        await asyncio.sleep(6)  # a group_interval
+        got = topo.slack.deliveries
+        assert not [d for d in got if "alert_key" in d.labels], got
+        assert len({d.fingerprint for d in got}) == len(got), got  # each alert once (the SLO's burn pages besides)
+        assert [d.labels["alertname"] for d in got].count("SlowatchEndpointDown") == 1, got
+        assert not await topo.query(local), await topo.query(local)
     finally:
         codes = await topo.stop()
     assert set(codes.values()) == {0}, codes
