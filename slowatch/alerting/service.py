@@ -24,6 +24,7 @@ from slowatch.alerting.burn import SloAlerts
 from slowatch.alerting.dispatcher import Dispatcher
 from slowatch.alerting.events import AlertEvent, endpoint_key, test_event
 from slowatch.alerting.health import EndpointHealth, HealthConfig
+from slowatch.alerting.held import REASONS
 from slowatch.alerting.metrics import AlertCollector
 from slowatch.alerting.outbox import Decision, Prune, load_firing, load_pending, load_streaks
 from slowatch.alerting.restored import HOLD_RESOLVED
@@ -114,6 +115,7 @@ class AlertService:
     def firing_view(self) -> list[dict[str, object]]:
         """Firing alerts, oldest first, JSON-ready (for the API and the status page)."""
         out: list[dict[str, object]] = []
+        now = self._clock.time()
         for f in sorted(self.book.firing.values(), key=lambda f: f.event.since):
             e = f.event
             out.append(
@@ -128,11 +130,26 @@ class AlertService:
                     "slo": e.slo,
                     "endpoint": e.endpoint,
                     "suppressed": not f.notified,
+                    "suppressed_reason": None if f.notified else self._unsent_because(e, now),
                     "root_cause": self.health.deps.covered_by.get(e.endpoint) if e.endpoint else None,
                     "dependents": list(e.details.get("dependents", ())),
                 }
             )
         return out
+
+    def _unsent_because(self, e: AlertEvent, now: float) -> str | None:
+        """Why an alert was sent to no sink, in `slowatch_endpoint_suppressed`'s words (`silence`, `maintenance`,
+        `dependency`), or `location quorum`: its page is the Prometheus rules' (a local blip looks so here)."""
+        if e.kind == "endpoint_down":
+            deps = self.health.deps
+            if e.endpoint in deps.covered_by or e.endpoint in deps.held:
+                return "dependency"
+            why = self.suppressor.endpoint_suppressed(e.endpoint, self.health.consumers_of(e.endpoint), now)
+        elif e.consumers:
+            why = self.suppressor.slo_suppressed(e.consumers[0], now, e.slo)
+        else:
+            return None
+        return REASONS.get(why, why) if why is not None else None
 
     def sinks_view(self) -> list[dict[str, object]]:
         """Each sink's delivery state, JSON-ready (for the API): counts since start, what waits, the error

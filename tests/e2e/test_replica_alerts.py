@@ -193,8 +193,8 @@ async def test_a_local_blip_pages_no_one_and_two_failing_locations_page_once_thr
         for name, service in topo.instances.items():
             doc = await get_json(f"{service.url}/api/v1/alerts")
             assert isinstance(doc, dict)
-            own = [(a["endpoint"], a["suppressed"]) for a in doc["alerts"]]
-            assert own == ([("api", True)] if name == "eu" else []), (name, doc)
+            own = [(a["endpoint"], a["suppressed"], a["suppressed_reason"]) for a in doc["alerts"]]
+            assert own == ([("api", True, "location quorum")] if name == "eu" else []), (name, doc)
         target.app[FAILING].add("us")
 
         async def quorum_fires() -> list[str]:
