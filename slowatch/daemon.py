@@ -13,7 +13,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import aiohttp
@@ -103,7 +103,12 @@ class Daemon:
         self._registry.register(self._slo.collector())
         self._registry.register(FleetMetrics(lambda: self._view.shards, self._config_sha256))
         self._alerts = AlertService(
-            config, self._store, self._clock, snapshot_source=lambda: self._slo.snapshot, latest=self._latest
+            config,
+            self._store,
+            self._clock,
+            snapshot_source=lambda: self._slo.snapshot,
+            latest=self._latest,
+            elsewhere=self._owned_elsewhere,
         )
         self._registry.register(self._alerts.collector())
         self._results = Results(
@@ -236,13 +241,15 @@ class Daemon:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         logger.info(
-            "slowatch started endpoints=%d consumers=%d prober_workers=%d loop=%s listen=%s database=%s",
+            "slowatch started endpoints=%d consumers=%d prober_workers=%d loop=%s listen=%s database=%s "
+            "config_sha256=%s",
             sum(1 for ep in self._config.endpoints if ep.enabled),
             len(self._config.consumers),
             self._scheduler.workers,
             type(asyncio.get_running_loop()).__module__.partition(".")[0],
             f"{self._config.server.host}:{self.bound_port}" if serve else "-",
             self._config.server.database,
+            self._config_sha256() or "-",
         )
 
     async def _serve(self) -> None:
@@ -300,6 +307,15 @@ class Daemon:
             "slowatch stopped uptime=%.0fs probes=%d failures=%d reloads=%d cancelled_in_flight=%d",
             time.monotonic() - s.started, s.probes, s.failures, s.reloads, cancelled,
         )  # fmt: skip
+
+    def _owned_elsewhere(self, names: Collection[str]) -> list[str]:
+        """Of `names` (endpoints not in this instance's part of the config), those in the whole config: another
+        shard owns them (after resharding). Only called for endpoints with an alert firing here."""
+        full = self._view.full
+        if full is self._view.local:
+            return []
+        wanted = set(names)
+        return [ep.name for ep in full.endpoints if ep.enabled and ep.name in wanted]
 
     def _config_sha256(self) -> str | None:
         return None if self._reloader is None else self._reloader.running

@@ -114,6 +114,8 @@ class ConfigReloader:
             return False
         self.running = digest
         self._report(True)
+        # (instances of one fleet compare it: slowatch_config_info, SlowatchConfigMismatch; sha256sum prints it)
+        logger.info("config running file=%s config_sha256=%s", path, digest)
         return True
 
     def _load(self, path: Path) -> Config:

@@ -72,15 +72,23 @@ routes: [{{sinks: [am]}}]
 
 
 def test_replicas_send_alertmanager_identical_labels_with_shard_and_location() -> None:
+    """An SLO alert says which shard judged it (each judges its part of a consumer); an endpoint alert does not: one
+    shard owns each endpoint, and one that moves to another shard keeps its alert (tests/e2e/test_reshard_alerts.py)."""
     event = AlertEvent(
         alert_key=endpoint_key("api"), kind="endpoint_down", status="firing", severity="page",
         since=1000.0, ts=1001.0, title="api is down", summary="api: connection refused", endpoint="api",
     )  # fmt: skip
+    slo = AlertEvent(
+        alert_key="burn:shop/up:page", kind="burn_rate", status="firing", severity="page", since=1000.0, ts=1001.0,
+        title="shop/up burns", summary="shop/up burns its budget", consumers=("shop",), slo="up",
+    )  # fmt: skip
     sent = []
     for replica in ("a", "b"):
         sink = build_sinks(load_text(CLUSTERED.format(replica=replica)))["am"]
-        sent.append(sink.request([event]).body[0]["labels"])
+        sent.append([a["labels"] for a in sink.request([event, slo]).body])
     assert sent[0] == sent[1]
-    assert sent[0]["shard"] == "1" and sent[0]["location"] == "us" and "replica" not in sent[0]
+    down, burn = sent[0]
+    assert "shard" not in down and down["location"] == "us" and "replica" not in down
+    assert burn["shard"] == "1" and burn["location"] == "us" and "replica" not in burn
     plain = build_sinks(load_text(CLUSTERED.format(replica="a").split("\n", 2)[2]))  # no server.cluster
     assert "shard" not in plain["am"].request([event]).body[0]["labels"]

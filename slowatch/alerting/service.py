@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import aiohttp
 from prometheus_client.registry import Collector
@@ -24,6 +24,7 @@ from slowatch.alerting.burn import SloAlerts
 from slowatch.alerting.dispatcher import Dispatcher
 from slowatch.alerting.events import AlertEvent, endpoint_key, test_event
 from slowatch.alerting.health import EndpointHealth, HealthConfig
+from slowatch.alerting.held import REASONS
 from slowatch.alerting.metrics import AlertCollector
 from slowatch.alerting.outbox import Decision, Prune, load_firing, load_pending, load_streaks
 from slowatch.alerting.restored import HOLD_RESOLVED
@@ -61,9 +62,12 @@ class AlertService:
         session_factory: Callable[[], aiohttp.ClientSession] = default_session,
         snapshot_source: Callable[[], Snapshot | None] | None = None, *,
         latest: Mapping[str, ProbeResult] | None = None, stop_timeout: float = 2.0, durable_wait: float = 10.0,
-        hold_resolved: float = HOLD_RESOLVED,
+        hold_resolved: float = HOLD_RESOLVED, elsewhere: Callable[[Collection[str]], Collection[str]] | None = None,
     ) -> None:  # fmt: skip
+        """`elsewhere(names)`: of endpoints gone from `config` (this instance's part of it when sharded), those
+        another shard owns now (resharding): their alerts are handed over, not resolved (`_forget_removed`)."""
         self._config = config
+        self._elsewhere = elsewhere
         self._store = store
         self._clock = clock
         self._snapshot_source = snapshot_source
@@ -111,6 +115,7 @@ class AlertService:
     def firing_view(self) -> list[dict[str, object]]:
         """Firing alerts, oldest first, JSON-ready (for the API and the status page)."""
         out: list[dict[str, object]] = []
+        now = self._clock.time()
         for f in sorted(self.book.firing.values(), key=lambda f: f.event.since):
             e = f.event
             out.append(
@@ -125,11 +130,26 @@ class AlertService:
                     "slo": e.slo,
                     "endpoint": e.endpoint,
                     "suppressed": not f.notified,
+                    "suppressed_reason": None if f.notified else self._unsent_because(e, now),
                     "root_cause": self.health.deps.covered_by.get(e.endpoint) if e.endpoint else None,
                     "dependents": list(e.details.get("dependents", ())),
                 }
             )
         return out
+
+    def _unsent_because(self, e: AlertEvent, now: float) -> str | None:
+        """Why an alert was sent to no sink, in `slowatch_endpoint_suppressed`'s words (`silence`, `maintenance`,
+        `dependency`), or `location quorum`: its page is the Prometheus rules' (a local blip looks so here)."""
+        if e.kind == "endpoint_down":
+            deps = self.health.deps
+            if e.endpoint in deps.covered_by or e.endpoint in deps.held:
+                return "dependency"
+            why = self.suppressor.endpoint_suppressed(e.endpoint, self.health.consumers_of(e.endpoint), now)
+        elif e.consumers:
+            why = self.suppressor.slo_suppressed(e.consumers[0], now, e.slo)
+        else:
+            return None
+        return REASONS.get(why, why) if why is not None else None
 
     def sinks_view(self) -> list[dict[str, object]]:
         """Each sink's delivery state, JSON-ready (for the API): counts since start, what waits, the error
@@ -205,10 +225,25 @@ class AlertService:
             live = {ep.name for ep in self._config.endpoints if ep.enabled}
         gone = self.health.forget(live)
         if gone:
+            moved = self._moved(gone)
             decision = Decision(self._clock.time())
             for key in gone:
-                self.book.resolve(key, decision, details={"reason": "endpoint removed from the config"})
+                if key in moved:
+                    # Another shard probes it now and judges the same alert (an endpoint alert has no shard
+                    # label): a resolution from here would end, in Alertmanager, an outage that goes on there.
+                    self.book.resolve(key, decision, send=False)
+                    logger.info("alert handed over alert=%s reason=another shard owns the endpoint now", key)
+                else:
+                    self.book.resolve(key, decision, details={"reason": "endpoint removed from the config"})
             self.book.commit(decision)
+
+    def _moved(self, keys: Collection[str]) -> set[str]:
+        """Of the alert keys `keys` (endpoints gone from this instance's config), those of endpoints another shard
+        owns now."""
+        if self._elsewhere is None:
+            return set()
+        names = {self.book.firing[k].event.endpoint: k for k in keys if k in self.book.firing}
+        return {names[n] for n in self._elsewhere(list(names)) if n in names}
 
     async def _periodic(self) -> None:
         while True:

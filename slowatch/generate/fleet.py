@@ -8,17 +8,24 @@ started with `--shard 0/2` and `--shard 1/3` probe some endpoints twice (two pag
 different `shard` labels, so Alertmanager keeps both) and others never. Instances are compared per
 `location` (each location runs every shard) and per scrape job: scrape every instance in one job, as
 the SLO rules already need.
+
+`SlowatchLocalFailures` is the other side of a location quorum: one location that loses its network to the
+targets (a local blip) pages no one, by design, but it should not go unseen either. Per location, it counts
+the endpoints every replica there sees down while another location sees them up and no page fires for them
+(`SlowatchEndpointDown`: with a quorum, q locations agree), and raises a ticket after 5 minutes.
 """
 
 from __future__ import annotations
 
-from slowatch.generate.promql import Aggregation
+from slowatch.generate.alerts import DOWN_ALERT
+from slowatch.generate.promql import PROBE_SUCCESS, Aggregation
 from slowatch.generate.rules import Rule
 from slowatch.metrics.fleet import CONFIG_INFO, SHARDS
 
 SHARD_MISSING_ALERT = "SlowatchShardMissing"
 SHARD_COUNT_ALERT = "SlowatchShardCountMismatch"
 CONFIG_ALERT = "SlowatchConfigMismatch"
+LOCAL_ALERT = "SlowatchLocalFailures"
 
 
 def _without(labels: tuple[str, ...]) -> str:
@@ -26,6 +33,30 @@ def _without(labels: tuple[str, ...]) -> str:
 
 
 def fleet_alerts(agg: Aggregation) -> list[Rule]:
+    return [*_instance_alerts(agg), _local_failures(agg)]
+
+
+def _local_failures(agg: Aggregation) -> Rule:
+    down_here = f"{agg.gauge_per_location(PROBE_SUCCESS)} == 0"
+    up_elsewhere = f"{agg.gauge(PROBE_SUCCESS)} == 1"
+    paged = f'ALERTS{{alertname="{DOWN_ALERT}",alertstate="firing"}}'
+    return {
+        "alert": LOCAL_ALERT,
+        "expr": f"count by (job, {agg.location_label}) (\n  {down_here}\n  and on (endpoint) ({up_elsewhere})\n"
+        f"  unless on (endpoint) {paged}\n)",
+        "for": "5m",
+        "labels": {"severity": "ticket", "kind": "fleet"},
+        "annotations": {
+            "summary": "slowatch: a location sees endpoints down that other locations see up",
+            "description": "Location {{ $labels.location }} sees {{ $value }} endpoint(s) down that another location "
+            "sees up, and no page fires for them: the network near that monitor (a local blip, no budget spent "
+            "with a location quorum), or a regional problem. Which: `max without (instance, replica, shard) "
+            f'({PROBE_SUCCESS}{{location="{{{{ $labels.location }}}}"}}) == 0`.',
+        },
+    }
+
+
+def _instance_alerts(agg: Aggregation) -> list[Rule]:
     copies = agg.replica_labels  # instance, replica
     every = agg.instance_labels  # ... and shard, location
     shards = agg.split_labels
@@ -73,4 +104,4 @@ def fleet_alerts(agg: Aggregation) -> list[Rule]:
     ]
 
 
-__all__ = ["CONFIG_ALERT", "SHARD_COUNT_ALERT", "SHARD_MISSING_ALERT", "fleet_alerts"]
+__all__ = ["CONFIG_ALERT", "LOCAL_ALERT", "SHARD_COUNT_ALERT", "SHARD_MISSING_ALERT", "fleet_alerts"]

@@ -206,3 +206,26 @@ async def test_a_location_does_not_hold_a_quorum_page_the_rules_may_have_sent(
     finally:
         for t in targets.values():
             await t.close()
+
+
+async def test_the_alerts_api_says_why_an_alert_was_not_sent(tmp_path: Path, target: Target, rig: Any) -> None:
+    """`/api/v1/alerts` (`firing_view`) lists an alert sent to no sink with `suppressed: true` and the reason: on an
+    instance with a location, `location quorum` for an endpoint whose page is the rules' (a local blip looks like
+    this there), `silence` for a silenced one (the reasons of `slowatch_endpoint_suppressed`); a sent alert has none."""
+    config = make_config(
+        tmp_path,
+        server={"database": str(tmp_path / "alerts.db"), "cluster": {"location": "eu", "locations": ["eu", "us"]}},
+        endpoints=[
+            http_endpoint("q", target.url(), failure_threshold=1, locations={"quorum": 2}),
+            http_endpoint("s", target.url(), failure_threshold=1),
+            http_endpoint("p", target.url(), failure_threshold=1),
+        ],
+    )
+    r = await rig(config)
+    until = {"until": r.clock.time() + 3600, "reason": "known"}
+    r.service.suppressor.load_stored({silence_key("endpoint", "s"): until})  # as from the store
+    target.up = False
+    for name in ("q", "s", "p"):
+        await r.probe(name, step=0)
+    view = {a["endpoint"]: (a["suppressed"], a["suppressed_reason"]) for a in r.service.firing_view()}
+    assert view == {"q": (True, "location quorum"), "s": (True, "silence"), "p": (False, None)}

@@ -130,16 +130,20 @@ async def test_each_instance_exports_its_shard_count_and_the_sha256_of_the_confi
 
     first = hashlib.sha256(cfg.read_bytes()).hexdigest()
     await d.wait_for_metric(info(first))
+    # and in the log, to compare instances without Prometheus (what `sha256sum slowatch.yaml` prints)
+    assert f"config_sha256={first}" in d.log()
 
     cfg.write_text(config(targets.port).replace("interval: 1s", "interval: 2s"))
     d.send(signal.SIGHUP)
     second = hashlib.sha256(cfg.read_bytes()).hexdigest()
     await d.wait_for_metric(info(second))
+    assert f"config running file={cfg} config_sha256={second}" in d.log()
     cfg.write_text(config(targets.port).replace("interval: 1s", "interval: fast"))  # rejected
     d.send(signal.SIGHUP)
     await d.wait_for_metric(f"slowatch_config_last_reload_successful{{{labels}}} 0.0")
     lines = [x for x in (await d.metrics()).splitlines() if x.startswith("slowatch_config_info{")]
     assert lines == [info(second)]
+    assert d.log().count("config_sha256=") == 2  # a rejected file runs nothing new
 
 
 async def test_report_and_gate_read_a_shards_database_as_that_shard_when_the_shard_came_from_the_run_flags(

@@ -6,7 +6,8 @@ stand-in behind two clustered `prometheus-alertmanager`s; slowatch.topology), lo
    replica is killed (SIGKILL) mid-outage and restarted after the other one resolved it; both outboxes drain.
 2. Three locations probe one endpoint through their own address (`${TARGET}`) with a quorum of 2, every
    instance routed to Alertmanager: one failing location leaves the rules' quorum at 0 and pages no one
-   (neither an instance nor the rules); two failing locations fire the rules' quorum alert, paged once.
+   (neither an instance nor the rules) but is counted by the rules' local-failures ticket for that location; two
+   failing locations fire the rules' quorum alert, paged once, and are no local failure.
 """
 
 from __future__ import annotations
@@ -185,6 +186,15 @@ async def test_a_local_blip_pages_no_one_and_two_failing_locations_page_once_thr
             assert not await topo.query('ALERTS{alertname="SlowatchEndpointDown"}')
             assert (await quorum()) == {("up",): 0.0}
         assert not topo.slack.deliveries, topo.slack.deliveries
+        # ... but it is not unseen: the rules' local-failures ticket counts it for eu (pending: `for: 5m`), and
+        # eu's own instance lists the alert it did not send
+        local = 'ALERTS{alertname="SlowatchLocalFailures"}'
+        assert await topo.values(local, "location", "alertstate") == {("eu", "pending"): 1.0}
+        for name, service in topo.instances.items():
+            doc = await get_json(f"{service.url}/api/v1/alerts")
+            assert isinstance(doc, dict)
+            own = [(a["endpoint"], a["suppressed"], a["suppressed_reason"]) for a in doc["alerts"]]
+            assert own == ([("api", True, "location quorum")] if name == "eu" else []), (name, doc)
         target.app[FAILING].add("us")
 
         async def quorum_fires() -> list[str]:
@@ -201,6 +211,14 @@ async def test_a_local_blip_pages_no_one_and_two_failing_locations_page_once_thr
             ("SlowatchEndpointDown", "api")
         ], firing
         assert "alert_key" not in firing[0].labels, firing  # the rules' quorum alert, not one location's own
+        assert not await topo.query(local), await topo.query(local)  # a quorum's outage is no local failure
+        target.app[FAILING].add("ap")  # every location: still one down page, none from an instance
+        await asyncio.sleep(6)  # a group_interval
+        got = topo.slack.deliveries
+        assert not [d for d in got if "alert_key" in d.labels], got
+        assert len({d.fingerprint for d in got}) == len(got), got  # each alert once (the SLO's burn pages besides)
+        assert [d.labels["alertname"] for d in got].count("SlowatchEndpointDown") == 1, got
+        assert not await topo.query(local), await topo.query(local)
     finally:
         codes = await topo.stop()
     assert set(codes.values()) == {0}, codes

@@ -45,14 +45,31 @@ def fleet(
 
 
 def fleet_alert(name: str, **labels: str) -> dict[str, Any]:
-    severity = "ticket" if name == "SlowatchConfigMismatch" else "page"
+    severity = "ticket" if name in ("SlowatchConfigMismatch", "SlowatchLocalFailures") else "page"
     return alerts(name, severity=severity, kind="fleet", **labels)
 
 
 MISSING = 'ALERTS{alertname="SlowatchShardMissing",alertstate="firing"}'
 COUNTS = 'ALERTS{alertname="SlowatchShardCountMismatch",alertstate="firing"}'
 CONFIGS = 'ALERTS{alertname="SlowatchConfigMismatch",alertstate="firing"}'
-DOWN = 'ALERTS{alertname="SlowatchEndpointDown"}'
+DOWN_NAME = "SlowatchEndpointDown"
+DOWN = f'ALERTS{{alertname="{DOWN_NAME}"}}'
+LOCAL = 'ALERTS{alertname="SlowatchLocalFailures",alertstate="firing"}'
+
+
+def seen_from(**values: str) -> list[dict[str, str]]:
+    """`slowatch_probe_success` of endpoint api as replicas a and b of each location (the keyword) see it."""
+    out = []
+    for loc, value in values.items():
+        for replica in ("a", "b"):
+            labels = f'endpoint="api",kind="http",job="slowatch",location="{loc}",replica="{replica}"'
+            out.append({"series": f"slowatch_probe_success{{{labels},instance=\"{loc}-{replica}:9464\"}}",
+                        "values": value})  # fmt: skip
+    return out
+
+
+def one_replica_down(series: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [s | {"values": "0x60" if 'replica="a"' in s["series"] else "1x60"} for s in series]
 
 
 def case(name: str, input_series: list[dict[str, str]], *tests: dict[str, Any]) -> dict[str, Any]:
@@ -96,6 +113,25 @@ def cases() -> list[dict[str, Any]]:
             expect(CONFIGS, "14m", []),
             expect(CONFIGS, "16m", [fleet_alert("SlowatchConfigMismatch")]),
             expect(COUNTS, "16m", []),
+        ),
+        case(
+            "the network near eu fails for 30 minutes: a ticket for eu after 5 minutes, no page, then it clears",
+            seen_from(eu="1x9 0x30 1x20", us="1x60", ap="1x60"),
+            expect(LOCAL, "14m", []),
+            expect(LOCAL, "16m", [fleet_alert("SlowatchLocalFailures", location="eu")]),
+            expect(DOWN, "16m", []),
+            expect(LOCAL, "45m", []),
+        ),
+        case(
+            "api down from everywhere: the page, and no local failure",
+            seen_from(eu="0x60", us="0x60", ap="0x60"),
+            expect(DOWN, "30m", [alerts(DOWN_NAME, endpoint="api", severity="page", kind="endpoint_down")]),
+            expect(LOCAL, "30m", []),
+        ),
+        case(
+            "one replica in eu still sees api up: eu does not see it down",
+            [*seen_from(us="1x60", ap="1x60"), *one_replica_down(seen_from(eu=""))],
+            expect(LOCAL, "30m", []),
         ),
         case(
             "the same config and shard count everywhere", fleet(), expect(CONFIGS, "50m", []), expect(COUNTS, "50m", [])

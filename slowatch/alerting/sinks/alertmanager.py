@@ -2,9 +2,11 @@
 
 Labels: alertname (SlowatchEndpointDown, SlowatchBurnRate, SlowatchBudgetExhausted, SlowatchNoData,
 SlowatchTest), alert_key, severity, kind, and consumer / slo / endpoint when set (several consumers
-are joined with ","), and, on one of several instances (`server.cluster`), `shard` (when sharded) and
-`location` (when set), never `replica`: HA replicas of one shard send identical labels, so Alertmanager
-deduplicates them, while alerts of different shards or locations stay apart.
+are joined with ","), and, on one of several instances (`server.cluster`), `location` (when set) and, on SLO
+alerts, `shard` (when sharded), never `replica`: HA replicas of one shard send identical labels, so Alertmanager
+deduplicates them, while alerts of different locations, and SLO alerts of different shards (each judges its
+part of a consumer), stay apart. An endpoint alert carries no `shard`: one shard owns each endpoint, so the label
+tells nothing apart, and an endpoint that moves to another shard (resharding) keeps its alert there.
 Annotations: summary, title. `startsAt` is when the alert started firing;
 a resolved event sets `endsAt`. Firing alerts are re-POSTed every `resend_interval` by the
 dispatcher so Alertmanager does not time them out (its resolve_timeout, 5m by default), but only those this
@@ -41,6 +43,8 @@ TEST_LIFETIME = 300.0
 def am_alert(
     e: AlertEvent, url: str | None, *, test: bool = False, scope: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
+    if scope and e.kind == "endpoint_down":
+        scope = {k: v for k, v in scope.items() if k != "shard"}
     labels = {
         **(scope or {}),
         "alertname": ALERTNAMES.get(e.kind, "Slowatch"), "alert_key": e.alert_key, "severity": e.severity,
