@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/slo_rebuild.py --endpoints 100000 [--consumers 300] [--alone 20] [--reuse]
 
 When every SLO needs a rebuild (a default every fingerprint includes changed, or the SLO state is lost),
-`SloService._restore` used to read the store once per SLO; each read scans the unpacked rows of `results`
-(no index on endpoint since store schema v11). Now it reads once per group of SLOs (slo/rebuild.py).
+the restore (`SloService._restore`, now `slo/restore.py`) used to read the store once per SLO; each read scans
+the unpacked rows of `results` (no index on endpoint since store schema v11). Now it reads once per group of SLOs
+(slo/rebuild.py).
 
 The database (benchmarks/dbgen.py's generator, `--db`): `--endpoints` probed every `--interval` s for
 `--raw-hours`, packed up to `--pack-after` before now (the rest, ~25-35 rows per endpoint at the

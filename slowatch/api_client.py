@@ -30,12 +30,13 @@ import argparse
 import json
 import math
 import re
-from typing import Any
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING, Any
 
 from slowatch.untrusted import one_line
+
+if TYPE_CHECKING:  # imported where used: `slowatch --help` and the other commands never need aiohttp
+    import aiohttp
+    from yarl import URL
 
 MAX_BODY = 1 << 20
 DEFAULT_TIMEOUT = 10.0
@@ -67,6 +68,8 @@ def positive_seconds(text: str) -> float:
 
 def base_url(text: str) -> URL:
     """`--url` as a base URL, or ApiError("--url: ...") naming what is wrong (without echoing a password)."""
+    from yarl import URL
+
     try:
         url = URL(text)
         url.port  # noqa: B018 -- a port out of range raises here
@@ -89,6 +92,8 @@ def _safe(text: str) -> str:
 
 async def call(base: URL, path: str, *, token: str | None, within: float, expect: int, json_body: Any = None) -> Any:
     """The daemon's JSON answer to one request to `base` + `path` (GET, or POST with `json_body`)."""
+    import aiohttp
+
     url = base.with_path(base.raw_path.rstrip("/") + path, encoded=True)  # `path` comes quoted
     shown = str(url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}

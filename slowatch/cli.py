@@ -14,29 +14,31 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+from typing import TYPE_CHECKING
 
 from slowatch import __version__, process
-from slowatch.annotate import add_annotate_arguments
+from slowatch.annotate_cli import add_annotate_arguments
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
-from slowatch.config import Config
-from slowatch.config.isolated import load_isolated, reload_isolated
-from slowatch.config.parts import Unpacker
-from slowatch.config.source import fingerprint
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
 from slowatch.generate_cli import add_generate_commands
-from slowatch.report import add_report_arguments, run_report
-from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.report_args import add_report_arguments
 from slowatch.untrusted import Printable
+
+if TYPE_CHECKING:  # each command imports what it needs: `--help` and `check` never load aiohttp, the store, ...
+    from pydantic_core import ErrorDetails
+
+    from slowatch.config import Config
+    from slowatch.config.parts import Unpacker
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
 
 def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | None:
+    from slowatch.config.isolated import load_isolated
+
     try:
         return load_isolated(path, unpacker=unpacker)
     except ConfigError as exc:
@@ -47,6 +49,8 @@ def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | Non
 
 
 def _override(config: Config, listen: str | None, db: str | None, log_format: str | None) -> Config:
+    from pydantic import ValidationError
+
     changes: dict[str, object] = {}
     if listen:
         changes["listen"] = listen
@@ -73,6 +77,9 @@ def _flag_problem(error: ErrorDetails) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from slowatch.config.isolated import reload_isolated
+    from slowatch.config.parts import Unpacker
+    from slowatch.config.source import fingerprint
     from slowatch.daemon import Daemon
 
     unpacker = Unpacker()  # a reload takes over the parts of the Config this start built (config/parts.py)
@@ -202,6 +209,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from slowatch.report import run_report
+
+    return run_report(args)
+
+
 def _print_result(result: tuple[list[str], int]) -> int:
     lines, code = result
     print("\n".join(lines), file=sys.stdout if code == EXIT_OK else sys.stderr)
@@ -254,7 +267,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
-    from slowatch.annotate import run_annotate
+    from slowatch.annotate_cli import run_annotate
 
     config = None
     if args.config:
@@ -301,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="SLO and error-budget report from the database (daemon may run)")
     add_report_arguments(report)
-    report.set_defaults(func=run_report)
+    report.set_defaults(func=cmd_report)
     correct = sub.add_parser("correct", help="record, revoke or list budget corrections (retroactive exclusions)")
     add_correct_arguments(correct)
     correct.set_defaults(func=run_correct)

@@ -8,16 +8,15 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from slowatch.cluster import local_view
-from slowatch.config.cluster import ClusterConfig, parse_shard
-from slowatch.config.schema import Config
-from slowatch.config.source import read_config_bytes
-from slowatch.config.yamlnodes import Document, YamlProblem, parse
 from slowatch.errors import ConfigError, ConfigProblem
-from slowatch.sharding import endpoint_hash, shard_of
+
+if TYPE_CHECKING:  # imported where used: `slowatch --help` builds the parser without the Config tree
+    from pydantic import ValidationError
+
+    from slowatch.config.schema import Config
+    from slowatch.config.yamlnodes import Document
 
 
 def add_cluster_arguments(run: argparse.ArgumentParser) -> None:
@@ -36,6 +35,10 @@ def add_cluster_arguments(run: argparse.ArgumentParser) -> None:
 
 def apply_cluster_flags(config: Config, args: argparse.Namespace) -> Config:
     """`config` with the command line's cluster flags; ValueError with a message naming the flag when bad."""
+    from pydantic import ValidationError
+
+    from slowatch.config.cluster import ClusterConfig, parse_shard
+
     changes: dict[str, object] = {}
     if args.shard:
         changes["shard"], changes["shards"] = parse_shard(args.shard)
@@ -73,6 +76,9 @@ class FlagConflict(ValueError):
     def located(self, path: str | Path) -> ConfigError:
         """As a reload reports it: each problem at server.cluster.<field> in the file (the field itself when
         written there, else the nearest of server.cluster, server)."""
+        from slowatch.config.source import read_config_bytes
+        from slowatch.config.yamlnodes import YamlProblem, parse
+
         try:
             doc: Document | None = parse(read_config_bytes(path).decode("utf-8-sig"), os.environ)
         except (ConfigError, YamlProblem, ValueError):  # (the file changed again since: no place, still the problem)
@@ -98,6 +104,10 @@ def add_shard_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def shard_lines(config: Config, shards: int | None, names: list[str]) -> tuple[list[str], int]:
+    from slowatch.cluster import local_view
+    from slowatch.config.cluster import ClusterConfig
+    from slowatch.sharding import endpoint_hash, shard_of
+
     n = shards or (config.server.cluster.shards if config.server.cluster else 1)
     if n < 1:
         return [f"--shards must be at least 1 (got {n})"], 2

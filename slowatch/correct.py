@@ -16,16 +16,9 @@ import getpass
 import sqlite3
 import sys
 
-from sqlite_utils import Database
-
-from slowatch.config import load
 from slowatch.errors import ConfigError, StoreError
-from slowatch.slo.corrections import reason_problems, revoke_problems, validate
-from slowatch.store.correction_tables import all_corrections, applied, insert_correction
-from slowatch.store.one_write import CLI_WAIT, LOCK_WAIT_HELP
-from slowatch.store.schema import migrate
+from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP
 from slowatch.untrusted import one_line
-from slowatch.web.corrections import parse_time
 
 
 def add_correct_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +41,11 @@ def _when(ts: float) -> str:
 
 
 def run_correct(args: argparse.Namespace) -> int:
+    from sqlite_utils import Database  # (here, not above: `slowatch --help` builds this parser without the store)
+
+    from slowatch.config import load
+    from slowatch.store.schema import migrate
+
     try:
         config = load(args.config)
     except ConfigError as e:
@@ -72,6 +70,9 @@ def run_correct(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, config: object, conn: sqlite3.Connection) -> int:
     from slowatch.config.schema import Config
+    from slowatch.slo.corrections import reason_problems, revoke_problems, validate
+    from slowatch.store.correction_tables import all_corrections, applied, insert_correction
+    from slowatch.web.corrections import parse_time
 
     assert isinstance(config, Config)
     now = dt.datetime.now(dt.UTC).timestamp()

@@ -20,16 +20,15 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from slowatch.api_client import DEFAULT_TIMEOUT, TIMEOUT_HELP, ApiError, base_url, call, positive_seconds, redact
-from slowatch.cluster import database_view, stored_shard
-from slowatch.config.schema import Config
-from slowatch.report import collect
-from slowatch.slo.gate import SloGate, consumer_gate, decide
-from slowatch.store.read_only import begin_read
 from slowatch.untrusted import one_line
+
+if TYPE_CHECKING:  # the database side is imported by from_database: `slowatch --help` needs none of it
+    from slowatch.config.schema import Config
+    from slowatch.slo.gate import SloGate
 
 GO, HOLD, ERROR = 0, 1, 2
 Outcome = tuple[list[str], int]
@@ -101,6 +100,11 @@ def gate_answer(doc: Any, *, one_slo: bool) -> dict[str, Any]:
 
 
 def from_database(config: Config, args: argparse.Namespace) -> Outcome:
+    from slowatch.cluster import database_view, stored_shard
+    from slowatch.report import collect
+    from slowatch.slo.gate import consumer_gate, decide
+    from slowatch.store.read_only import begin_read
+
     if not any(c.name == args.consumer for c in config.consumers):
         return [f"no consumer named {args.consumer!r}"], ERROR
     path = args.database or config.server.database

@@ -9,8 +9,10 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from slowatch.config import Config
+if TYPE_CHECKING:
+    from slowatch.config import Config
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 """The same exit codes as cli.py's."""

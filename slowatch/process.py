@@ -16,8 +16,6 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from prometheus_client import disable_created_metrics
-
 from slowatch import loops
 from slowatch.untrusted import printable
 
@@ -96,6 +94,8 @@ def tune() -> None:
     per-endpoint families never export them, so counters and histograms look alike on /metrics, see
     metrics/exposition.py), a young GC generation collected less often, and the open-file limit
     raised to its hard limit (`raise_open_file_limit`, logged when it changed)."""
+    from prometheus_client import disable_created_metrics  # (here: the command line imports this module)
+
     disable_created_metrics()  # type: ignore[no-untyped-call]
     gc.set_threshold(*GC_THRESHOLDS)
     before, after = raise_open_file_limit()

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -147,16 +149,30 @@ async def test_demo_shows_successes_and_failures(tmp_path: Path) -> None:
     def load_config(env: Mapping[str, str]) -> Config:
         return load(ROOT / "config" / "slowatch.yaml", env={**env, "SLOWATCH_DB": str(tmp_path / "d.db")})
 
+    def shown(screen: str) -> bool:
+        return (
+            "status page http://127.0.0.1:" in screen
+            and "payments-api" in screen
+            and "success" in screen
+            and "connection_refused" in screen  # legacy-reports has nothing listening
+            and "SLO checkout/availability: budget left" in screen
+        )
+
     lines: list[str] = []
+    stopped = False
+
+    def write(line: str) -> None:  # once everything was shown: Ctrl-C, as a user ends the demo
+        nonlocal stopped
+        lines.append(line)
+        if not stopped and shown("\n".join(lines)):
+            stopped = True
+            os.kill(os.getpid(), signal.SIGINT)
+
     code = await run_demo(
-        load_config, config_path=None, port=free_port(), listen="127.0.0.1:0", write=lines.append, duration=7, refresh=3
+        load_config, config_path=None, port=free_port(), listen="127.0.0.1:0", write=write, duration=60, refresh=0.2
     )
     assert code == 0
-    screen = "\n".join(lines)
-    assert "status page http://127.0.0.1:" in screen
-    assert "payments-api" in screen and "success" in screen
-    assert "connection_refused" in screen  # legacy-reports has nothing listening
-    assert "SLO checkout/availability: budget left" in screen
+    assert stopped, "\n".join(lines)  # (not the end of `duration`)
 
 
 def test_every_command_on_a_database_takes_both_db_and_database() -> None:

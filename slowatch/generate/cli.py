@@ -14,11 +14,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from slowatch.config.schema import Config
-from slowatch.generate import openslo
-from slowatch.generate.dashboards import dashboards
-from slowatch.generate.prometheus import render_rules
+if TYPE_CHECKING:  # each generator is imported by its target: `slowatch --help` lists the targets without them
+    from slowatch.config.schema import Config
 
 Output = list[tuple[str, str]]
 
@@ -32,10 +31,14 @@ class Target:
 
 
 def write_rules(config: Config, source: str, out: str | None) -> Output:
+    from slowatch.generate.prometheus import render_rules
+
     return [(out or "-", render_rules(config, source))]
 
 
 def write_dashboards(config: Config, source: str, out: str | None) -> Output:
+    from slowatch.generate.dashboards import dashboards
+
     assert out is not None  # needs_output
     return [
         (str(Path(out) / f"{uid}.json"), json.dumps(doc, indent=2, sort_keys=True) + "\n")
@@ -44,6 +47,8 @@ def write_dashboards(config: Config, source: str, out: str | None) -> Output:
 
 
 def write_openslo(config: Config, source: str, out: str | None) -> Output:
+    from slowatch.generate import openslo
+
     return [(out or "-", openslo.render(openslo.generate(config), source, config))]
 
 

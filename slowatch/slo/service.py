@@ -6,9 +6,7 @@
 
 Restart-safe: `start()` loads every ledger's cells (and the monotonic counters) from the store, so
 budgets after a restart equal those before it (`stop()` persists last). A fingerprint with no persisted
-cells (a new or changed definition) is rebuilt from raw results and rollups (see rebuild.py), in groups
-of SLOs: one flush and one store read per group, which scans `results` once for all its endpoints; live
-results before the group's rebuild point are left to the rebuild.
+cells (a new or changed definition) is rebuilt from raw results and rollups: how, in restore.py.
 Saved cells that start after now (counted while the wall clock was ahead) are deleted at start, as a
 running ledger's rewind empties them: else a later start would load them once the clock had passed them.
 
@@ -43,18 +41,10 @@ from slowatch.slo.engine import Engine
 from slowatch.slo.exported import ExportedCounters
 from slowatch.slo.judgeable import unjudgeable_warnings
 from slowatch.slo.metrics import SloCollector, refresh_histogram
-from slowatch.slo.persist import (
-    COARSE,
-    FINE,
-    Batch,
-    load_all_cells,
-    load_counters,
-    saved_fingerprints_op,
-    uncounted,
-)
-from slowatch.slo.rebuild import groups, rebuild_group
+from slowatch.slo.persist import COARSE, FINE, Batch, load_counters, saved_fingerprints_op
+from slowatch.slo.restore import Restorer
 from slowatch.slo.snapshot import Snapshot
-from slowatch.store.slo_tables import drop_cells_after, set_counted_watermark
+from slowatch.store.slo_tables import drop_cells_after
 from slowatch.store.store import Store
 
 logger = logging.getLogger(__name__)
@@ -86,12 +76,9 @@ class SloService:
         self._snapshot = Snapshot(clock.time())
         self._saved_counters: dict[tuple[str, str], tuple[int, int]] = {}  # the last ones queued
         self._exported = ExportedCounters()  # the last ones committed: what a restart restores
-        self._replace: list[tuple[str, float, float]] = []
         self._queued: Batch | None = None  # the last save submitted (its `started`: the writer took it)
         self._saved_fingerprints: frozenset[str] | None = None  # the ledgers the last save submitted recorded
-        # ledgers whose cells are not restored yet (being loaded or rebuilt): a save never vouches for them
-        self._unrestored: set[str] = set()
-        self._restoring = False  # periodic saves wait: a save now would rewrite their cells with live ones only
+        self._restorer = Restorer(store, clock, lambda: self._engine)  # restore.py; its state feeds persist()
         self.saves_held = 0  # periodic saves skipped while the previous one was still queued
         self._last_prune = self._last_sweep = -SWEEP_EVERY
         self._tasks: list[asyncio.Task[None]] = []
@@ -150,9 +137,9 @@ class SloService:
             # cells stamped ahead of now by a run whose clock was ahead: rewound as a running ledger would
             self._store.submit(functools.partial(drop_cells_after, now=self._clock.time()))
             await self.corrector.load()  # before the catch-up: it counts results as the routes' rules say
-            self._unrestored = set(self._engine.ledgers)
-            rebuilt = await self._restore(set(self._engine.ledgers), persisted=True)
-            await self._catch_up(rebuilt)
+            self._restorer.unrestored = set(self._engine.ledgers)
+            rebuilt = await self._restorer.restore(set(self._engine.ledgers), persisted=True)
+            await self._restorer.catch_up(rebuilt)
             self._exported.restored(self._engine.counters)  # all from the database: a restart restores them
             self.refresh()
         await self._warn_unjudgeable(self._config, self._engine.defs)
@@ -205,12 +192,13 @@ class SloService:
             logger.error("slo reload: state not flushed within %.0fs; resized SLOs may lag", self._stop_timeout)
         engine.link(old)  # the composites, where the old ones are now
         self._config, self._engine = config, engine  # no await since the flush: nothing was missed
-        self._unrestored = (self._unrestored & set(engine.ledgers)) | engine.resized | engine.new_fingerprints
+        restorer = self._restorer
+        restorer.unrestored = (restorer.unrestored & set(engine.ledgers)) | engine.resized | engine.new_fingerprints
         self._exported.keep(engine.counters)  # (the save above is committed: flushed)
         self.refresh()
         if engine.resized or engine.new_fingerprints:  # else nothing changes what the refresh above saw
-            await self._restore(engine.resized, persisted=True)
-            await self._restore(engine.new_fingerprints, persisted=False)
+            await restorer.restore(engine.resized, persisted=True)
+            await restorer.restore(engine.new_fingerprints, persisted=False)
             self.refresh()
 
     async def _poll_corrections(self) -> None:
@@ -231,89 +219,12 @@ class SloService:
                 logger.exception("slo periodic task failed: task=%s", getattr(fn, "__name__", fn))
 
     # -- the store's side ----------------------------------------------------------------------
-    async def _catch_up(self, rebuilt: set[str]) -> None:
-        """Count the stored results the saved state does not include (only after an unclean stop); the
-        `rebuilt` ledgers hold them already, their counters do not. Runs before any probe."""
-        mark, top, rows = await self._store.read(uncounted)
-        if mark is None:  # first start on this database (or its first since the upgrade): nothing to add
-            self._store.submit(functools.partial(set_counted_watermark, now=self._clock.time(), results_id=top))
-            await self._store.flush()
-            return
-        if rows:
-            counted = self._engine.catch_up(rows, rebuilt)
-            logger.warning(
-                "slo: counted %d stored results the saved SLO state did not include (the last stop was "
-                "unclean): results=%d counted=%d ids=%d..%d", len(rows), len(rows), counted, mark + 1, top,
-            )  # fmt: skip
-
-    async def _restore(self, fingerprints: set[str], *, persisted: bool) -> set[str]:
-        """Load the persisted cells of `fingerprints` (one store read for all of them); rebuild the
-        ones without any (or all of them when not `persisted`) from raw history. Returns the rebuilt.
-
-        Meanwhile periodic saves wait (`persist_due`), and until its cells are in, no save records a ledger
-        among those the watermark holds for (`_unrestored`): its saved cells are stale or about to be
-        replaced, and a kill -9 before its restored cells are saved must find it to rebuild at start."""
-        self._restoring = True
-        try:
-            return await self._restore_cells(fingerprints, persisted=persisted)
-        finally:
-            self._restoring = False
-
-    async def _restore_cells(self, fingerprints: set[str], *, persisted: bool) -> set[str]:
-        engine = self._engine
-        if persisted and fingerprints:
-            plans = {}
-            for fp in fingerprints:
-                ledger = engine.ledgers[fp]
-                fine_since = (ledger.cur_f - ledger.nf + 1) * ledger.fine
-                coarse_since = (ledger.cur_c - ledger.nc + 1) * ledger.coarse
-                plans[fp] = (ledger.fine, ledger.coarse, fine_since, coarse_since, ledger.sliced)
-            loaded = await self._store.read(functools.partial(load_all_cells, plans=plans))
-            if engine is not self._engine:
-                return set()  # reloaded again meanwhile: the newer reload restores what it needs
-            for fp, (fine, coarse) in loaded.items():
-                ledger = engine.ledgers[fp]
-                dirty = set(ledger.dirty_f), set(ledger.dirty_c)  # live since start: persist those
-                ledger.add_fine_blocks(fine)
-                ledger.load((), coarse, add=True)
-                ledger.dirty_f, ledger.dirty_c = dirty
-            fingerprints = fingerprints - set(loaded)
-            self._unrestored -= set(loaded)
-        until = self._clock.time()
-        for fp in fingerprints & set(engine.composites):  # new, or stale (away while the watermark moved on):
-            ledger = engine.ledgers[fp]  # its saved cells in the ledger's range go; the fine ring is recomputed
-            since = min((ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse)
-            self._replace.append((fp, since, until))  # (as a reload adding it back leaves it: see composite.py)
-        fingerprints -= set(engine.composites)  # recomputed from their members' cells, never from raw results
-        self._unrestored -= set(engine.composites)
-        for comp in engine.composites.values():
-            comp.invalidate()  # members' cells changed (or the composite's were loaded): redo the fine ring
-        for group in groups(engine.definition(fp) for fp in fingerprints):
-            until = self._clock.time()
-            jobs = [(slo, engine.ledgers[slo.fingerprint], engine.rules_for(slo.fingerprint)) for slo in group]
-            for _, ledger, _ in jobs:
-                ledger.floor = until
-            await self._store.flush()
-            cells = await self._store.read(functools.partial(rebuild_group, jobs=jobs, until=until))
-            if engine is not self._engine:
-                return set()  # reloaded again meanwhile: the newer reload rebuilds what it needs
-            for (slo, ledger, _), rows in zip(jobs, cells, strict=True):
-                await asyncio.sleep(0)  # one ledger's cells at a time (~0.5-3 ms each, hundreds per group);
-                ledger.load(*rows, add=True)  # the group's read was for these ledgers: a reload now keeps them
-                since = min(
-                    (ledger.cur_f - ledger.nf + 1) * ledger.fine, (ledger.cur_c - ledger.nc + 1) * ledger.coarse
-                )
-                self._replace.append((slo.fingerprint, since, until))
-                self._unrestored.discard(slo.fingerprint)  # its rebuilt cells go with the next save
-                logger.info("slo ledger rebuilt from the store: fingerprint=%s cells=%d", slo.fingerprint, len(rows[1]))
-        return fingerprints
-
     def persist_due(self) -> None:
         """The periodic save: skipped while the previous save is still queued (the store cannot write, or
         is catching up). Its cells stay dirty in the ledgers, the truth, so the next save carries their
         newest values: at most two saves are held in memory however long the outage, instead of one per
         `persist_interval`. (Not merged into the queued one: the watermark it sets must match its place.)"""
-        if self._restoring:
+        if self._restorer.restoring:
             return  # (saved once the restore is in: a kill -9 meanwhile restores again at start)
         queued = self._queued
         if queued is not None and not queued.started:
@@ -333,11 +244,11 @@ class SloService:
         if extra is not None:
             batch.extra.append(extra)
         batch.saved_at = self._clock.time()  # always: the watermark holds raw rows back from packing
-        ledgers = frozenset(self._engine.ledgers.keys() - self._unrestored)
+        ledgers = frozenset(self._engine.ledgers.keys() - self._restorer.unrestored)
         if ledgers != self._saved_fingerprints:  # the first save after a start, a reload or a restore
             self._saved_fingerprints = ledgers  # the watermark moves for these only (persist.py SAVED_KEY)
             batch.extra.append(saved_fingerprints_op(ledgers, batch.saved_at))
-        batch.replace, self._replace = self._replace, []
+        batch.replace = self._restorer.take_replace()
         for fp, ledger in self._engine.ledgers.items():
             fine, coarse = ledger.take_dirty()
             batch.add_fine(fp, ledger, fine)

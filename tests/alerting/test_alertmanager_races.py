@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from slowatch.alerting import AlertService
@@ -26,9 +25,9 @@ from slowatch.config.schema import Config, RetentionConfig
 from slowatch.probes import ProbeContext, make_session, run_probe
 from slowatch.slo.service import SloService
 from slowatch.store import Store
-from tests.alerting.conftest import FAST_SINK, Rig, am_alerts, http_endpoint, make_config
+from tests.alerting.conftest import FAST_SINK, Rig, http_endpoint, make_config
 from tests.alerting.fakes import FakeReceiver, Hit, Reply, Target
-from tests.e2e.harness import free_port
+from tests.alerting.outbox_restart import active, am_config, drained, nowhere, stop_with_outbox, until, until_active
 
 
 def states(acked: list[Hit], key: str) -> list[tuple[str, str]]:
@@ -39,18 +38,6 @@ def states(acked: list[Hit], key: str) -> list[tuple[str, str]]:
         if mine:
             out.append(("resolved" if "endsAt" in mine[-1] else "firing", mine[-1]["startsAt"]))
     return out
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def drained(r: Rig, sink: str = "am") -> Callable[[], bool]:
-    return lambda: not r.service.dispatcher.workers[sink].queue
 
 
 async def test_a_backlog_never_shows_alertmanager_an_alert_older_than_the_outbox_s_latest(
@@ -97,12 +84,7 @@ async def test_a_re_post_in_flight_never_lands_after_the_resolution(
     """The re-POST of firing alerts ran beside the queue: one in flight when the alert resolved could be applied
     after the queue's RESOLVED and re-open the alert until its timeout. A sink now has one request at a time,
     and a re-POST reads what fires when it is its turn."""
-    config = make_config(
-        tmp_path,
-        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
-        sinks={"am": {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "200ms", **FAST_SINK}},
-        routes=[{"sinks": ["am"]}],
-    )
+    config = am_config(tmp_path, receiver.url(""), {"x": target}, resend="200ms")
     r = await rig(config)
     target.up = False
     await r.probe("x")
@@ -118,20 +100,6 @@ async def test_a_re_post_in_flight_never_lands_after_the_resolution(
     assert [s for s, _ in states(receiver.acked, "endpoint:x")][-1] == "resolved", receiver.acked
 
 
-async def active(url: str) -> list[str]:
-    """The alert keys Alertmanager holds active."""
-    async with aiohttp.ClientSession() as s:
-        return sorted(a["labels"]["alert_key"] for a in await am_alerts(s, url) if a["status"]["state"] == "active")
-
-
-async def until_active(url: str, keys: list[str], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (got := await active(url)) != keys:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Alertmanager holds {got} active, waiting for {keys}")
-        await asyncio.sleep(0.05)
-
-
 async def test_a_firing_restored_from_the_outbox_does_not_re_open_what_a_peer_resolved(
     tmp_path: Path, target: Target, am: str, rig: Callable[..., Awaitable[Rig]]
 ) -> None:
@@ -141,19 +109,12 @@ async def test_a_firing_restored_from_the_outbox_does_not_re_open_what_a_peer_re
     now posted only once this process sees the alert's condition (then by the re-POST)."""
 
     def replica(name: str, url: str) -> Config:
-        return make_config(
-            tmp_path,
-            server={"database": str(tmp_path / f"{name}.db")},
-            endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
-            sinks={"am": {"kind": "alertmanager", "url": url, "resend_interval": "200ms", **FAST_SINK}},
-            routes=[{"sinks": ["am"]}],
-        )
+        return am_config(tmp_path, url, {"x": target}, replica=name, resend="200ms")
 
     target.up = False
-    a = await rig(replica("a", f"http://127.0.0.1:{free_port()}"))  # nothing listens there
+    a = await rig(replica("a", nowhere()))
     await a.probe("x")
-    await a.store.flush()
-    await a.stop()
+    await stop_with_outbox(a)
     b = await rig(replica("b", am))
     await b.probe("x")
     await until_active(am, ["endpoint:x"])
@@ -320,29 +281,16 @@ async def test_a_restored_firing_not_posted_is_counted_withheld_not_delivered(
     Alertmanager got it. It is `withheld` (row status, counter, API) and only the RESOLVED is `delivered`."""
     other = await Target().start()
     try:
-
-        def config(url: str) -> Config:
-            return make_config(
-                tmp_path,
-                endpoints=[
-                    http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
-                    http_endpoint("y", other.url(), failure_threshold=1, success_threshold=1),
-                ],
-                sinks={"am": {"kind": "alertmanager", "url": url, "resend_interval": "1h", **FAST_SINK}},
-                routes=[{"sinks": ["am"]}],
-            )
-
-        a = await rig(config(f"http://127.0.0.1:{free_port()}"))  # nothing listens there
+        a = await rig(am_config(tmp_path, nowhere(), {"x": target, "y": other}))
         other.up = False
         await a.probe("y")
         other.up = True
         await a.probe("y")  # y's RESOLVED (its FIRING folded into it) waits
         target.up = False
         await a.probe("x")  # x's FIRING waits
-        await a.store.flush()
-        await a.stop()
+        await stop_with_outbox(a)
 
-        a = await rig(config(receiver.url("")))
+        a = await rig(am_config(tmp_path, receiver.url(""), {"x": target, "y": other}))
         await a.probe("y")  # y judged clear since start: its restored RESOLVED may go (test_restored_resolved.py)
         await until(drained(a), "the restored outbox drained")
         posted = [(al["labels"]["alert_key"], "endsAt" in al) for hit in receiver.acked for al in hit.body]
@@ -368,12 +316,7 @@ async def test_a_sink_removed_and_added_back_by_reloads_has_one_re_post_loop_und
     """Removing an Alertmanager sink by a reload stopped its worker but not its re-POST loop; adding it back (a
     second reload) started another. The old loop then re-posted beside the new worker's POSTs, under the OLD
     worker's lock (a re-POST could land after a RESOLVED again), and every remove/add cycle added one more."""
-    with_am = make_config(
-        tmp_path,
-        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
-        sinks={"am": {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "50ms", **FAST_SINK}},
-        routes=[{"sinks": ["am"]}],
-    )
+    with_am = am_config(tmp_path, receiver.url(""), {"x": target}, resend="50ms")
     without = make_config(tmp_path, endpoints=[http_endpoint("x", target.url())])
     r = await rig(with_am)
 

@@ -7,29 +7,17 @@ resend, and receivers got a spurious RESOLVED and FIRING. Against a real aiohttp
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-import aiohttp
 
 from slowatch.alerting.events import AlertEvent, no_data_key
 from slowatch.config.schema import Config
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
-from tests.alerting.conftest import FAST_SINK, Rig, am_alerts, http_endpoint, make_config, slack_sink
+from tests.alerting.conftest import FAST_SINK, Rig, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Target
-from tests.e2e.harness import free_port
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+from tests.alerting.outbox_restart import active, am_config, drained, nowhere, stop_with_outbox, until, until_active
 
 
 def posted(receiver: FakeReceiver, key: str) -> list[str]:
@@ -58,26 +46,14 @@ async def killed_with_x_resolved_pending(
     """A replica whose Alertmanager is unreachable sees x fire and resolve, and stops with x's RESOLVED pending."""
 
     def config(url: str) -> Config:
-        return make_config(
-            tmp_path,
-            endpoints=[
-                http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
-                http_endpoint("z", other.url(), failure_threshold=1, success_threshold=1),
-            ],
-            sinks={
-                "am": {"kind": "alertmanager", "url": url, "resend_interval": "1h", **FAST_SINK},
-                "slack": slack_sink(receiver.url("/slack")),
-            },
-            routes=[{"sinks": ["am", "slack"]}],
-        )
+        return am_config(tmp_path, url, {"x": target, "z": other}, sinks={"slack": slack_sink(receiver.url("/slack"))})
 
-    a = await rig(config(f"http://127.0.0.1:{free_port()}"))  # nothing listens there
+    a = await rig(config(nowhere()))
     target.up = False
     await a.probe("x")
     target.up = True
     await a.probe("x")  # x's RESOLVED (its FIRING folded into it) waits for Alertmanager
-    await a.store.flush()
-    await a.stop()
+    await stop_with_outbox(a)
     return config
 
 
@@ -94,7 +70,7 @@ async def test_a_restored_resolved_is_superseded_when_this_process_finds_the_ale
         assert posted(receiver, "endpoint:x") == []
         await a.probe("x")  # A judges x failing: its FIRING supersedes the held RESOLVED
         await until(lambda: posted(receiver, "endpoint:x") == ["firing"], "x's FIRING posted")
-        await until(lambda: not a.service.dispatcher.workers["am"].queue, "the queue drained")
+        await until(drained(a), "the queue drained")
         assert posted(receiver, "endpoint:x") == ["firing"]
         await a.store.flush()
         assert rows(a)[("endpoint:x", "firing")] == "delivered"
@@ -121,7 +97,7 @@ async def test_a_restored_resolved_is_posted_once_this_process_finds_the_alert_c
         assert any("x" in str(h.body) and "resolved" in str(h.body).lower() for h in slack), slack  # Slack: as before
         await a.probe("x")  # A judges x clear: the RESOLVED goes
         await until(lambda: posted(receiver, "endpoint:x") == ["resolved"], "x's RESOLVED posted")
-        await until(lambda: not a.service.dispatcher.workers["am"].queue, "the queue drained")
+        await until(drained(a), "the queue drained")
         await a.store.flush()
         assert rows(a)[("endpoint:x", "resolved")] == "delivered"
     finally:
@@ -137,7 +113,7 @@ async def test_a_restored_resolved_never_judged_is_posted_after_the_hold(
         config = await killed_with_x_resolved_pending(tmp_path, target, other, rig, receiver)
         a = await rig(config(receiver.url("")), hold_resolved=0.3)
         await until(lambda: posted(receiver, "endpoint:x") == ["resolved"], "x's RESOLVED posted after the hold")
-        await until(lambda: not a.service.dispatcher.workers["am"].queue, "the queue drained")
+        await until(drained(a), "the queue drained")
         await a.store.flush()
         assert rows(a)[("endpoint:x", "resolved")] == "delivered"
     finally:
@@ -153,24 +129,14 @@ async def test_a_resolved_restored_from_the_outbox_does_not_close_what_a_peer_fi
     try:
 
         def replica(name: str, url: str) -> Config:
-            return make_config(
-                tmp_path,
-                server={"database": str(tmp_path / f"{name}.db")},
-                endpoints=[
-                    http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
-                    http_endpoint("z", other.url(), failure_threshold=1, success_threshold=1),
-                ],
-                sinks={"am": {"kind": "alertmanager", "url": url, "resend_interval": "1h", **FAST_SINK}},
-                routes=[{"sinks": ["am"]}],
-            )
+            return am_config(tmp_path, url, {"x": target, "z": other}, replica=name)
 
-        a = await rig(replica("a", f"http://127.0.0.1:{free_port()}"))  # nothing listens there
+        a = await rig(replica("a", nowhere()))
         target.up = False
         await a.probe("x")
         target.up = True
         await a.probe("x")  # x's RESOLVED waits in a's outbox
-        await a.store.flush()
-        await a.stop()
+        await stop_with_outbox(a)
         target.up = other.up = False
         b = await rig(replica("b", am))
         await b.probe("x")
@@ -180,24 +146,10 @@ async def test_a_resolved_restored_from_the_outbox_does_not_close_what_a_peer_fi
         await until(lambda: not [i for i in a.service.dispatcher.workers["am"].queue if i.event.firing], "z posted")
         assert await active(am) == ["endpoint:x", "endpoint:z"]
         await a.probe("x")  # a finds x failing: its FIRING supersedes the held RESOLVED
-        await until(lambda: not a.service.dispatcher.workers["am"].queue, "a's outbox drained")
+        await until(drained(a), "a's outbox drained")
         assert await active(am) == ["endpoint:x", "endpoint:z"]
     finally:
         await other.close()
-
-
-async def active(url: str) -> list[str]:
-    """The alert keys Alertmanager holds active."""
-    async with aiohttp.ClientSession() as s:
-        return sorted(a["labels"]["alert_key"] for a in await am_alerts(s, url) if a["status"]["state"] == "active")
-
-
-async def until_active(url: str, keys: list[str], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (got := await active(url)) != keys:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Alertmanager holds {got} active, waiting for {keys}")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_restored_slo_resolved_is_posted_once_an_evaluation_finds_its_slo_clear(

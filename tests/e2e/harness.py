@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import aiohttp
@@ -119,3 +119,26 @@ def metric_value(text: str, prefix: str) -> float:
         if line.startswith(prefix):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"no sample {prefix!r} in /metrics")
+
+
+def http_fleet(port: int, paths: Mapping[str, str], *, grace: str = "1s", server: str = "") -> str:
+    """The top of most e2e daemons' configs, up to their endpoints: the database `./slowatch.db` (in the daemon's
+    working directory), probes every 1 s (800 ms timeout) of HTTP endpoints, name -> path ("ok", "fail") on the
+    `targets` server at `port`. `server`: more lines of `server:` (each indented two spaces, newline-ended).
+    Append the consumers (and anything else) as plain YAML."""
+    url = f"http://127.0.0.1:{port}"
+    endpoints = "".join(f"  - {{name: {name}, kind: http, url: '{url}/{path}'}}\n" for name, path in paths.items())
+    return f"""
+server:
+  database: ./slowatch.db
+  shutdown_grace: {grace}
+{server}defaults:
+  interval: 1s
+  timeout: 800ms
+endpoints:
+{endpoints}"""
+
+
+def numbered(n: int, fail: Callable[[int], bool] = lambda i: False) -> dict[str, str]:
+    """Endpoints ep0 .. ep{n-1} for `http_fleet`: "fail" where `fail(i)`, else "ok"."""
+    return {f"ep{i}": "fail" if fail(i) else "ok" for i in range(n)}

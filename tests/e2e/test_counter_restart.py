@@ -21,27 +21,16 @@ import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import DaemonProcess
+from tests.e2e.harness import DaemonProcess, http_fleet, numbered
 
 ROUNDS = 1  # (caught the old dip about half the time; tests/slo/test_exported_counters.py is exact)
 COUNTERS = ("slowatch_slo_events_total", "slowatch_slo_good_events_total")
 
 
 def restart_config(port: int) -> str:
-    eps = "\n".join(
-        f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{port}/{'fail' if i % 5 == 0 else 'ok'}'}}"
-        for i in range(100)
-    )
-    return f"""
-server:
-  database: ./slowatch.db
-  shutdown_grace: 1s
-defaults:
-  interval: 1s
-  timeout: 800ms
-endpoints:
-{eps}
-consumers:
+    return (
+        http_fleet(port, numbered(100, lambda i: i % 5 == 0))
+        + f"""consumers:
   - name: app
     endpoints: [{", ".join(f"ep{i}" for i in range(20))}]
     slos:
@@ -57,6 +46,7 @@ consumers:
         window: 1h
         composite: {{method: weighted, members: [{{slo: avail}}, {{slo: app/avail}}]}}
 """
+    )
 
 
 def counters(text: str) -> dict[tuple[str, str, str], float]:

@@ -14,26 +14,21 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
-from tests.e2e.harness import DaemonProcess
+from tests.e2e.harness import DaemonProcess, http_fleet, numbered
 from tests.support.cli import run_cli
 
 SEED = 11
 
 
 def config(port: int) -> str:
-    eps = "".join(
-        f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{port}/{'fail' if i % 3 == 0 else 'ok'}'}}\n"
-        for i in range(8)
-    )
-    return f"""
-server: {{database: ./slowatch.db, shutdown_grace: 1s}}
-defaults: {{interval: 1s, timeout: 800ms}}
-endpoints:
-{eps}consumers:
+    return (
+        http_fleet(port, numbered(8, lambda i: i % 3 == 0))
+        + """consumers:
   - name: app
     endpoints: [ep0, ep1, ep2]
-    slos: [{{name: avail, sli: availability, objective: 99, window: 1d}}]
+    slos: [{name: avail, sli: availability, objective: 99, window: 1d}]
 """
+    )
 
 
 async def test_cli_commands_beside_a_daemon_killed_and_restarted(

@@ -24,7 +24,7 @@ from sqlite_utils import Database
 
 from slowatch.store.raw import raw_results
 from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS, MIGRATIONS, migrate
-from tests.e2e.harness import DaemonProcess
+from tests.e2e.harness import DaemonProcess, http_fleet, numbered
 
 SEED = 20261207
 ENDPOINTS = 10
@@ -94,22 +94,15 @@ def v1_database(path: Path, now: float) -> list[tuple[str, float, str]]:
 
 
 def config(port: int) -> str:
-    eps = "\n".join(f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{port}/ok'}}" for i in range(ENDPOINTS))
-    return f"""
-server:
-  database: ./slowatch.db
-  shutdown_grace: 1s
-defaults:
-  interval: 1s
-  timeout: 800ms
-endpoints:
-{eps}
-consumers:
+    return (
+        http_fleet(port, numbered(ENDPOINTS))
+        + """consumers:
   - name: app
     endpoints: [ep0, ep1]
     slos:
-      - {{name: avail, sli: availability, objective: 99, window: 1d}}
+      - {name: avail, sli: availability, objective: 99, window: 1d}
 """
+    )
 
 
 def inspect(path: Path) -> tuple[int, str, list[tuple[str, float, str]], dict[str, int]]:

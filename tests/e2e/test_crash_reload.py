@@ -28,7 +28,7 @@ from aiohttp.test_utils import TestServer
 from slowatch.config import load
 from slowatch.slo.definitions import compile_config
 from tests.alerting.fakes import FakeReceiver
-from tests.e2e.harness import DaemonProcess
+from tests.e2e.harness import DaemonProcess, http_fleet
 from tests.e2e.test_crash_migration import config as migration_config
 from tests.e2e.test_crash_migration import opened, v1_database
 
@@ -37,20 +37,7 @@ SEED = 7
 
 def config(port: int, *, slo: bool) -> str:
     slos = "    slos:\n      - {name: avail, sli: availability, objective: 99, window: 1h}\n" if slo else ""
-    return f"""
-server:
-  database: ./slowatch.db
-  shutdown_grace: 1s
-defaults:
-  interval: 1s
-  timeout: 800ms
-endpoints:
-  - {{name: a, kind: http, url: 'http://127.0.0.1:{port}/ok'}}
-  - {{name: b, kind: http, url: 'http://127.0.0.1:{port}/fail'}}
-consumers:
-  - name: app
-    endpoints: [a, b]
-{slos}"""
+    return http_fleet(port, {"a": "ok", "b": "fail"}) + "consumers:\n  - name: app\n    endpoints: [a, b]\n" + slos
 
 
 def stored(db_path: Path) -> int:

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from slowatch.config import load
 from slowatch.slo.definitions import compile_config
-from tests.e2e.harness import DaemonProcess
+from tests.e2e.harness import DaemonProcess, http_fleet, numbered
 
 # Every kind of moment a kill can hit, and both kinds of probing, against the real process. The exact
 # property at chosen moments (before any save, above the watermark, a save queued, a restart killed before
@@ -34,21 +34,10 @@ THRESHOLD = 0.05
 
 
 def crash_config(port: int, workers: int) -> str:
-    eps = "\n".join(
-        f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{port}/{'fail' if i % 4 == 0 else 'ok'}'}}"
-        for i in range(24)
-    )
-    return f"""
-server:
-  database: ./slowatch.db
-  shutdown_grace: 1s
-  probe_workers: {workers}
-defaults:
-  interval: 1s
-  timeout: 800ms
-endpoints:
-{eps}
-maintenance:
+    server = f"  probe_workers: {workers}\n"
+    return (
+        http_fleet(port, numbered(24, lambda i: i % 4 == 0), server=server)
+        + f"""maintenance:
   - name: forever
     endpoints: [ep3]
     start: 2000-01-01T00:00:00Z
@@ -64,6 +53,7 @@ consumers:
     slos:
       - {{name: avail, sli: availability, objective: 99.5, window: 7d}}
 """
+    )
 
 
 async def run(cfg: Path, workdir: Path, daemons: list[DaemonProcess], seconds: float, *, ready: bool = True) -> None:

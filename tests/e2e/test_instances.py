@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
-from tests.e2e.harness import DaemonProcess, metric_value
+from tests.e2e.harness import DaemonProcess, http_fleet, metric_value
 from tests.support.cli import run_cli
 
 
@@ -38,20 +38,7 @@ async def saved_slo_events(db: Path, consumer: str, within: float = 20.0) -> Non
 
 
 def config(port: int) -> str:
-    return f"""
-server:
-  database: ./slowatch.db
-  shutdown_grace: 1s
-defaults:
-  interval: 1s
-  timeout: 800ms
-endpoints:
-  - {{name: a, kind: http, url: 'http://127.0.0.1:{port}/ok'}}
-  - {{name: b, kind: http, url: 'http://127.0.0.1:{port}/ok'}}
-consumers:
-  - name: team
-    endpoints: [a, b]
-"""
+    return http_fleet(port, {"a": "ok", "b": "ok"}) + "consumers:\n  - name: team\n    endpoints: [a, b]\n"
 
 
 async def test_a_second_instance_on_the_same_database_refuses_to_start(

@@ -12,31 +12,20 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestServer
 
-from tests.e2e.harness import DaemonProcess, metric_value
+from tests.e2e.harness import DaemonProcess, http_fleet, metric_value, numbered
 
 
 def worker_config(port: int, workers: int = 2, endpoints: int = 8, loop: str = "auto") -> str:
-    eps = "\n".join(
-        f"  - {{name: ep{i}, kind: http, url: 'http://127.0.0.1:{port}/{'fail' if i == 0 else 'ok'}'}}"
-        for i in range(endpoints)
-    )
-    return f"""
-server:
-  database: ./slowatch.db
-  shutdown_grace: 2s
-  probe_workers: {workers}
-  event_loop: {loop}
-defaults:
-  interval: 1s
-  timeout: 800ms
-endpoints:
-{eps}
-consumers:
+    server = f"  probe_workers: {workers}\n  event_loop: {loop}\n"
+    return (
+        http_fleet(port, numbered(endpoints, lambda i: i == 0), grace="2s", server=server)
+        + """consumers:
   - name: app
     endpoints: [ep1, ep2]
     slos:
-      - {{name: avail, sli: availability, objective: 99, window: 1h}}
+      - {name: avail, sli: availability, objective: 99, window: 1h}
 """
+    )
 
 
 async def started(path: Path, workdir: Path, daemons: list[DaemonProcess]) -> DaemonProcess:

@@ -201,7 +201,7 @@ async def test_start_rebuilds_every_slo_from_one_scan_per_group(
             seen.append(rebuilt_so_far())
             await asyncio.sleep(0)
 
-    with caplog.at_level(logging.INFO, logger="slowatch.slo.service"):
+    with caplog.at_level(logging.INFO, logger="slowatch.slo.restore"):
         ticker = asyncio.create_task(other_task())
         await service.start()
         ticker.cancel()
