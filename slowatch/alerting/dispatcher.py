@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -36,6 +37,7 @@ class Dispatcher:
         session_factory: Callable[[], aiohttp.ClientSession],
         firing_for: Callable[[str], list[AlertEvent]], durable_wait: float = 10.0,
         doubtful: Callable[[str], bool] = lambda key: False, hold_resolved: float = HOLD_RESOLVED,
+        refreshed: Callable[[str, Sequence[AlertEvent]], None] = lambda sink, events: None,
     ) -> None:  # fmt: skip
         self.store, self.clock, self.storm = store, clock, storm
         self.closing = asyncio.Event()
@@ -46,6 +48,7 @@ class Dispatcher:
         self._session_factory = session_factory
         self._session: aiohttp.ClientSession | None = None
         self._firing_for = firing_for
+        self._refreshed = refreshed  # (sink, events) a re-POST delivered: AlertService marks the ends told
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
         self.durable_wait = durable_wait
         self.holds = ResolvedHolds(hold_resolved)  # restored RESOLVEDs held until their alert is judged
@@ -178,14 +181,26 @@ class Dispatcher:
                 backoff = min(backoff * 2, worker.sink.config.retry_max)
 
     async def _resend(self, worker: SinkWorker) -> None:
-        """Re-POST the alerts still firing for this sink (Alertmanager), so they do not time out."""
+        """Re-POST the alerts still firing for this sink (Alertmanager), so they do not time out. A failed re-POST
+        is tried again after a backoff (`retry_initial` doubling, at most `resend_interval`), not a whole interval
+        later: it may carry a clearing alert's end (`Firing.ends_at`), told once it lands."""
+        interval = float(getattr(worker.sink, "resend_interval", 60.0))
+        wait = interval
+        backoff = worker.sink.config.retry_initial
         while not self.closing.is_set():
-            await self.sleep(float(getattr(worker.sink, "resend_interval", 60.0)))
+            await self.sleep(wait)
+            wait = interval
             async with worker.sending:  # never beside the queue's POST: read what fires when it is our turn
                 events = self._firing_for(worker.sink.name)
                 if events and self.workers.get(worker.sink.name) is worker and not self.closing.is_set():
                     attempt = await worker.send(events)
                     self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
+                    if attempt.ok:
+                        backoff = worker.sink.config.retry_initial
+                        self._refreshed(worker.sink.name, events)
+                    else:
+                        wait = min(interval, backoff / 2 + random.uniform(0, backoff / 2))
+                        backoff = min(backoff * 2, worker.sink.config.retry_max)
 
     async def stop(self, grace: float = 2.0) -> None:
         self.closing.set()

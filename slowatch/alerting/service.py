@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
 from prometheus_client.registry import Collector
@@ -74,7 +74,7 @@ class AlertService:
         self.suppressor = Suppressor(config)
         self.dispatcher = Dispatcher(
             store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait,
-            doubtful=self._doubtful, hold_resolved=hold_resolved,
+            doubtful=self._doubtful, hold_resolved=hold_resolved, refreshed=self._told_end,
         )  # fmt: skip
         self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue, self.dispatcher.admit)
         self.health = EndpointHealth(config, self.book, self.suppressor)
@@ -230,18 +230,27 @@ class AlertService:
     # -- sinks ---------------------------------------------------------------------------------
     def _firing_for(self, sink: str) -> list[AlertEvent]:
         """What to re-post to `sink` (Alertmanager): notified alerts this process has confirmed (`Firing.confirmed`),
-        and once, SLO alerts clearing after it had (`Firing.ends_at`), resolved at the time they will resolve: a
-        future endsAt keeps them active in Alertmanager until then (its resolve_timeout would end them early)."""
+        and SLO alerts clearing after it had (`Firing.ends_at`), resolved at the time they will resolve: a future
+        endsAt keeps them active in Alertmanager until then (its resolve_timeout would end them early). Those go
+        until one re-POST of them lands (`_told_end`), so a failed one is retried, and not once their end is past
+        (their RESOLVED is queued in the outbox by then, or soon: nothing left to tell)."""
         out = []
+        now = self._clock.time()
         for f in self.book.firing.values():
             if not f.notified or sink not in self.book.router.sinks_for(f.event):
                 continue
             if f.confirmed:
                 out.append(f.event)
-            elif f.ends_at is not None and sink not in f.told_end:
-                f.told_end.add(sink)
+            elif f.ends_at is not None and sink not in f.told_end and now < f.ends_at:
                 out.append(f.event.as_resolved(f.ends_at))
         return out
+
+    def _told_end(self, sink: str, events: Sequence[AlertEvent]) -> None:
+        """A re-POST to `sink` of `events` was acknowledged: the clearing alerts' ends in it were told."""
+        for e in events:
+            f = self.book.firing.get(e.alert_key)
+            if e.status == "resolved" and f is not None and f.ends_at == e.ts:  # (not one cleared anew since)
+                f.told_end.add(sink)
 
     def _doubtful(self, key: str) -> bool:
         """Firing here, but not seen so by this process since it started (or no longer: `Firing.confirmed`)."""
