@@ -1,8 +1,8 @@
 """Folding: after a sink's outage it gets each alert's CURRENT state, not a replay of its history.
 
 Alertmanager's rule, applied per sink. When a decision queues a notification of an alert for a sink
-while older ones of the same alert still wait for that sink, the older ones are superseded: marked
-`superseded` in the outbox by the same store op that inserts the new row (`Decision`), dropped from the
+while older ones of the same alert still wait for that sink, the older ones are superseded: their rows
+deleted from the outbox by the same store op that inserts the new row (`Decision`, outbox.supersede), dropped from the
 worker's queue, counted (`outcome="superseded"`). An item in flight (being sent, or its outcome being
 recorded) is never superseded: the new one waits behind it, so each alert's messages stay in order.
 
@@ -16,7 +16,7 @@ state, and is newer news than "still firing"): counted as superseded. The rows p
 folded the same way, oldest first (`Dispatcher.restore`, stored by one `outbox.Refold` op).
 
 The size backstop, `max_pending` per sink: when a decision would take a sink's queue past it, the oldest
-RESOLVED items whose FIRING that sink never got are dropped (marked superseded, counted as
+RESOLVED items whose FIRING that sink never got are dropped (rows deleted, counted as
 `outcome="overflow"`, logged): the sink believes the alert is not firing, which is its state. A firing
 state, or the RESOLVED of a FIRING the sink got, is never dropped: past the cap with only those, the
 queue holds one of them per alert (a number the config bounds) and a warning says so.
