@@ -195,6 +195,8 @@ class Dispatcher:
                 if events and self.workers.get(worker.sink.name) is worker and not self.closing.is_set():
                     attempt = await worker.send(events)
                     self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
+                    if attempt.ok or attempt.maybe_received:
+                        worker.reached(events)  # a FIRING still queued: Alertmanager has it (fold.folded)
                     if attempt.ok:
                         backoff = worker.sink.config.retry_initial
                         self._refreshed(worker.sink.name, events)

@@ -8,8 +8,9 @@ recorded) is never superseded: the new one waits behind it, so each alert's mess
 
 Nothing is lost in the fold: the new event's `details` say how many notifications it stands for besides
 itself (`folded`, summed over earlier folds) and since when (`folded_since`, when the first of them was
-decided), and a RESOLVED that superseded its own episode's FIRING says so (`firing_undelivered`): its
-message names when the alert started and how long it lasted (as every RESOLVED does).
+decided), and a RESOLVED that superseded its own episode's FIRING says so (`firing_undelivered`), unless the
+receiver may have got it (`OutboxItem.reached`: an attempt timed out or was cut after sending, or an Alertmanager
+re-POST carried it): its message names when the alert started and how long it lasted (as every RESOLVED does).
 
 A reminder is not queued while anything of its alert waits for that sink (what waits tells the alert's
 state, and is newer news than "still firing"): counted as superseded. The rows pending at a start are
@@ -139,8 +140,10 @@ def folded(event: AlertEvent, older: list[OutboxItem]) -> AlertEvent:
         n += 1 + od.get("folded", 0)
         since = min(since, od.get("folded_since", o.event.ts))
     details = {**event.details, "folded": n, "folded_since": since}
-    if event.status == "resolved" and any(o.event.status == "firing" and o.event.since == event.since for o in older):
-        details["firing_undelivered"] = True
+    if event.status == "resolved":  # (not when an attempt may have reached the receiver: OutboxItem.reached)
+        episode = [o for o in older if o.event.firing and o.event.since == event.since]
+        if any(o.event.status == "firing" for o in episode) and not any(o.reached for o in episode):
+            details["firing_undelivered"] = True
     e = event  # (not dataclasses.replace: a third of the fold's time in a flapping partition)
     return AlertEvent(
         e.alert_key, e.kind, e.status, e.severity, e.since, e.ts, e.title, e.summary, e.consumers, e.slo,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from sqlite_utils import Database
 
 from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.sinks.base import maybe_received
 
 PENDING, DELIVERED, FAILED, EXPIRED = "pending", "delivered", "failed", "expired"
 SUPERSEDED = "superseded"  # a newer notification of its alert for its sink took its place (fold.py): its row is
@@ -43,6 +44,9 @@ class OutboxItem:
     restored: bool = False  # read from the outbox at start, decided by an earlier run (SinkWorker.payload)
     in_flight: bool = False  # being sent, or its outcome being recorded: never superseded (fold.py)
     superseded: bool = False  # a newer item took its place: skipped by the worker, already marked in the outbox
+    reached: bool = False
+    """The receiver may have it: an attempt failed after the request went out (`Attempt.maybe_received`), or an
+    Alertmanager re-POST carried it (`SinkWorker.reached`). A RESOLVED folding it is not `firing_undelivered`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +180,10 @@ def load_pending(db: Database) -> list[OutboxItem]:
     rows = db.execute(
         "SELECT sink, payload, created, attempts, last_error FROM alert_outbox WHERE status = 'pending' ORDER BY id"
     ).fetchall()
-    return [OutboxItem(s, AlertEvent.from_json(p), c, a, e, restored=True) for s, p, c, a, e in rows]
+    return [
+        OutboxItem(s, AlertEvent.from_json(p), c, a, e, restored=True, reached=a > 0 and maybe_received(e))
+        for s, p, c, a, e in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -194,6 +194,8 @@ class SinkWorker:
                 return
             for item in batch:
                 item.last_error = attempt.error
+            if attempt.maybe_received:
+                self.reached(events)
             if attempt.internal and len(batch) > 1:
                 for item in batch:
                     item.in_flight = False  # find the one this version cannot send: each on its own
@@ -224,6 +226,14 @@ class SinkWorker:
             logger.warning("notification failed, will retry sink=%s events=%d error=%s retry_in=%.1fs",
                            name, len(batch), attempt.error, delay)  # fmt: skip
             await owner.sleep(delay)
+
+    def reached(self, events: Sequence[AlertEvent]) -> None:
+        """The receiver may have `events` (a cut attempt, or an acknowledged re-POST): so may the queued items that
+        carry them (OutboxItem.reached; fold.folded)."""
+        for e in events:
+            for item in self.queue.by_key.get(e.alert_key, ()):
+                if item.event.event_id == e.event_id:
+                    item.reached = True
 
     async def send(self, events: Sequence[AlertEvent]) -> Attempt:
         """`sink.send`, where an exception is a failed attempt (retried like a 5xx), logged and counted."""
