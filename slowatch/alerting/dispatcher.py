@@ -38,6 +38,7 @@ class Dispatcher:
         firing_for: Callable[[str], list[AlertEvent]], durable_wait: float = 10.0,
         doubtful: Callable[[str], bool] = lambda key: False, hold_resolved: float = HOLD_RESOLVED,
         refreshed: Callable[[str, Sequence[AlertEvent]], None] = lambda sink, events: None,
+        judged_here: Callable[[AlertEvent], bool] = lambda event: True,
     ) -> None:  # fmt: skip
         self.store, self.clock, self.storm = store, clock, storm
         self.closing = asyncio.Event()
@@ -52,6 +53,7 @@ class Dispatcher:
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
         self.durable_wait = durable_wait
         self.holds = ResolvedHolds(hold_resolved)  # restored RESOLVEDs held until their alert is judged
+        self.judged_here = judged_here  # alert -> this instance judges it (its endpoint or SLO is configured here)
 
     async def durable(self, when: str) -> None:
         """Wait until what was submitted so far is committed, at most `durable_wait` seconds.
@@ -112,7 +114,12 @@ class Dispatcher:
             self.enqueue(op.items)
             worker = self.workers.get(item.sink)
             if op.items and item.event.status == "resolved" and worker is not None and worker.sink.latest_only:
-                self.holds.add(item)
+                if self.judged_here(item.event):
+                    self.holds.add(item)
+                    self.count(item.sink, "held")
+                else:  # no replica of this shard judges it: none fires it under our labels (restored.py)
+                    logger.info("restored resolved notification posted at once: its alert is not judged here "
+                                "sink=%s alert=%s", item.sink, item.event.alert_key)  # fmt: skip
         if self.holds:
             logger.info("alerting: restored resolved notifications held until their alerts are judged alerts=%d "
                         "hold_max=%.0fs", len(self.holds.alerts()), self.holds.hold)  # fmt: skip

@@ -75,6 +75,7 @@ class AlertService:
         self.dispatcher = Dispatcher(
             store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait,
             doubtful=self._doubtful, hold_resolved=hold_resolved, refreshed=self._told_end,
+            judged_here=self._judged_here,
         )  # fmt: skip
         self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue, self.dispatcher.admit)
         self.health = EndpointHealth(config, self.book, self.suppressor)
@@ -138,7 +139,8 @@ class AlertService:
         d = self.dispatcher
         out: list[dict[str, object]] = []
         for name, worker in sorted(d.workers.items()):
-            head = worker.queue[0] if worker.queue else None
+            held = d.holds.count(worker.queue)
+            head = d.holds.oldest_waiting(worker.queue) if held else worker.queue[0] if worker.queue else None
             retrying = failure = None
             if head is not None and head.attempts:
                 retrying = {"event": head.event.event_id, "attempts": head.attempts, "error": head.last_error}
@@ -155,7 +157,8 @@ class AlertService:
                     "expired": d.counters[(name, "expired")],
                     "superseded": d.counters[(name, "superseded")],
                     "overflow": d.counters[(name, "overflow")],
-                    "pending": len(worker.queue),
+                    "pending": len(worker.queue) - held,
+                    "held": held,
                     "oldest_pending_age_seconds": max(0.0, self._clock.time() - head.created) if head else 0.0,
                     "retrying": retrying,
                     "last_failure": failure,
@@ -199,6 +202,9 @@ class AlertService:
         self.slo.configure(config, defs)
         self.dispatcher.set_sinks(build_sinks(config), config.alerting.storm)
         self._forget_removed(live)
+        for held in self.dispatcher.holds.alerts():  # its endpoint or SLO left this instance: never judged here
+            if not self._judged_here(held):
+                self.dispatcher.release(held.alert_key)
 
     def _forget_removed(self, live: set[str] | None = None) -> None:
         if live is None:
@@ -251,6 +257,16 @@ class AlertService:
             f = self.book.firing.get(e.alert_key)
             if e.status == "resolved" and f is not None and f.ends_at == e.ts:  # (not one cleared anew since)
                 f.told_end.add(sink)
+
+    def _judged_here(self, event: AlertEvent) -> bool:
+        """This instance judges `event`'s alert: its SLO, or else its endpoint (enabled), is in this instance's config
+        (sharded: the part it owns). A restored RESOLVED of any other is not held (restored.py)."""
+        if event.slo:
+            return any(c.name == event.consumers[0] and any(s.name == event.slo for s in c.slos)
+                       for c in self._config.consumers if event.consumers)  # fmt: skip
+        if event.endpoint:
+            return any(ep.name == event.endpoint and ep.enabled for ep in self._config.endpoints)
+        return False
 
     def _doubtful(self, key: str) -> bool:
         """Firing here, but not seen so by this process since it started (or no longer: `Firing.confirmed`)."""
