@@ -6,10 +6,11 @@ are joined with ","), and, on one of several instances (`server.cluster`), `shar
 `location` (when set), never `replica`: HA replicas of one shard send identical labels, so Alertmanager
 deduplicates them, while alerts of different shards or locations stay apart.
 Annotations: summary, title. `startsAt` is when the alert started firing;
-a resolved event sets `endsAt`. Firing alerts are re-POSTed every `resend_interval` by the
-dispatcher so Alertmanager does not time them out (its resolve_timeout, 5m by default), but only those this
-process confirmed (`Firing.confirmed`: an endpoint alert while its latest probe failed): a stale "firing"
-from one replica after another resolved the alert would make Alertmanager notify it anew.
+a resolved event sets `endsAt` (and `startsAt` to it, if the wall clock stepped back since the alert fired:
+Alertmanager refuses a whole POST with one alert ending before it starts). Firing alerts are re-POSTed every
+`resend_interval` by the dispatcher so Alertmanager does not time them out (its resolve_timeout, 5m by default),
+but only those this process confirmed (`Firing.confirmed`: an endpoint alert while its latest probe failed): a
+stale "firing" from one replica after another resolved the alert would make Alertmanager notify it anew.
 Alertmanager keeps the state of each alert, so it is never told one older than the newest this process
 queued (`latest_only`): each POST carries the newest queued event of every alert it names, re-POSTs never
 run beside a queued POST, and a FIRING restored from the outbox is not posted while this process has not
@@ -55,6 +56,8 @@ def am_alert(
         alert["generatorURL"] = f"{url}/"
     if e.status == "resolved":
         alert["endsAt"] = iso(e.ts)
+        if e.ts < e.since:  # the wall clock stepped back since it fired: Alertmanager refuses (400) endsAt < startsAt
+            alert["startsAt"] = alert["endsAt"]  # (for the whole POST), and keeps the earliest startsAt it has
     elif test:
         alert["endsAt"] = iso(e.ts + TEST_LIFETIME)
     return alert
