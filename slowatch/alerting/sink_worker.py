@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue
 from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, WITHHELD, Mark, OutboxItem
-from slowatch.alerting.sinks.base import Attempt, Sink
+from slowatch.alerting.sinks.base import REACHED_BEFORE, Attempt, Sink
 
 if TYPE_CHECKING:
     from slowatch.alerting.dispatcher import Dispatcher
@@ -192,10 +192,11 @@ class SinkWorker:
                 await self._finish(batch, DELIVERED)
                 self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
                 return
-            for item in batch:
-                item.last_error = attempt.error
             if attempt.maybe_received:
                 self.reached(events)
+            sticky = "" if attempt.maybe_received else REACHED_BEFORE  # (said in the outbox row: restarts)
+            for item in batch:
+                item.last_error = attempt.error + (sticky if item.reached else "")
             if attempt.internal and len(batch) > 1:
                 for item in batch:
                     item.in_flight = False  # find the one this version cannot send: each on its own

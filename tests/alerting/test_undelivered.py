@@ -82,3 +82,33 @@ async def test_a_firing_an_alertmanager_re_post_carried_is_not_said_undelivered(
     assert resolved["details"]["folded"] == 1  # type: ignore[index]
     assert "firing_undelivered" not in resolved["details"], resolved  # type: ignore[operator]
     await until(lambda: not queue, "the RESOLVED delivered")
+
+
+async def test_a_firing_that_may_have_reached_the_receiver_is_known_so_after_a_restart(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """x's FIRING timed out once (the receiver acted on it), then got a 503; the process stops with it pending. The
+    restarted one folds it into x's RESOLVED: still not `firing_undelivered` (the row's last error says so)."""
+    receiver.script.append(Reply(200, hang=1.0))
+    receiver.default = Reply(503)
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"hook": {"kind": "webhook", "url": receiver.url("/hook"), "timeout": "300ms", **SLOW_RETRY}},
+        routes=[{"sinks": ["hook"]}],
+    )
+    first = await rig(config)
+    target.up = False
+    await first.probe("x")
+    await until(lambda: len(receiver.attempts) >= 2, "the timed-out attempt and a 503")
+    await first.stop()
+    second = await rig(config)
+    queue = second.service.dispatcher.workers["hook"].queue
+    await until(lambda: len(receiver.attempts) >= 3 and not queue[0].in_flight, "the restored FIRING refused")
+    target.up = True
+    await second.probe("x")  # the RESOLVED folds the FIRING restored from the outbox
+    receiver.default = Reply()
+    await until(lambda: not queue, "the RESOLVED delivered")
+    [resolved] = [e for hit in receiver.acked for e in hit.body["events"] if e["status"] == "resolved"]
+    assert resolved["details"]["folded"] == 1, resolved
+    assert "firing_undelivered" not in resolved["details"], resolved["details"]

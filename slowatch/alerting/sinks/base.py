@@ -116,11 +116,14 @@ class Sink(ABC):
 
 MAYBE_RECEIVED = ("timeout after ", "network error: ")
 """How the errors of attempts that may have reached the receiver (`Attempt.maybe_received`) start."""
+REACHED_BEFORE = " (an earlier attempt may have reached the receiver)"
+"""Appended to a later attempt's error when an earlier one may have reached the receiver (SinkWorker), so that the
+outbox row says so across a restart."""
 
 
 def maybe_received(error: str) -> bool:
-    """`error` (an outbox row's last error) is that of an attempt the receiver may have acted on."""
-    return error.startswith(MAYBE_RECEIVED)
+    """`error` (an outbox row's last error) says an attempt of it may have reached the receiver."""
+    return error.startswith(MAYBE_RECEIVED) or error.endswith(REACHED_BEFORE)
 
 
 def retry_after(value: str | None) -> float | None:
@@ -137,4 +140,7 @@ def retry_after(value: str | None) -> float | None:
     return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER)
 
 
-__all__ = ["MAX_RETRY_AFTER", "MAYBE_RECEIVED", "Attempt", "Request", "Sink", "maybe_received", "retry_after"]
+__all__ = [
+    "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "Attempt", "Request", "Sink", "maybe_received",
+    "retry_after",
+]  # fmt: skip
