@@ -197,9 +197,9 @@ class SinkWorker:
             sticky = "" if attempt.maybe_received else REACHED_BEFORE  # (said in the outbox row: restarts)
             for item in batch:
                 item.last_error = attempt.error + (sticky if item.reached else "")
-            if attempt.internal and len(batch) > 1:
+            if (attempt.internal or attempt.split) and len(batch) > 1:
                 for item in batch:
-                    item.in_flight = False  # find the one this version cannot send: each on its own
+                    item.in_flight = False  # find the one this version cannot send (or refused): each on its own
                 for item in batch:
                     await self._deliver([item])
                 return

@@ -15,17 +15,21 @@ Alertmanager keeps the state of each alert, so it is never told one older than t
 queued (`latest_only`): each POST carries the newest queued event of every alert it names, re-POSTs never
 run beside a queued POST, and a FIRING restored from the outbox is not posted while this process has not
 seen the alert's condition since it started (dispatcher.py `SinkWorker.payload`). An SLO alert whose
-condition is false, waiting out `resolve_after`, is re-posted once with endsAt = when it will resolve, then
-not again (service.py `AlertService._firing_for`).
+condition is false, waiting out `resolve_after`, is re-posted with endsAt = when it will resolve until one such
+POST lands, then not again (service.py `AlertService._firing_for`). A 400 refusing a batch is retried one alert at
+a time (`classify`), so one invalid alert does not fail the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from multidict import CIMultiDictProxy
+
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.sinks.base import Request, Sink
+from slowatch.alerting.sinks.base import Attempt, Request, Sink
 from slowatch.alerting.sinks.text import iso
 from slowatch.config.alerting import AlertmanagerSinkConfig
 
@@ -78,6 +82,13 @@ class AlertmanagerSink(Sink):
         url = self._url.get_secret_value().rstrip("/") + "/api/v2/alerts"
         headers = {k: v.get_secret_value() for k, v in self._headers.items()}
         return Request(url, [am_alert(e, self.external_url, test=test, scope=self.scope) for e in events], headers)
+
+    def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
+        """A 400 may be one invalid alert of many: Alertmanager stores the valid ones and refuses the request (API v2
+        `postAlertsHandler`). `split`: the worker sends such a batch again one alert at a time, so only the invalid
+        one fails."""
+        attempt = super().classify(status, body, headers)
+        return replace(attempt, split=True) if status == 400 else attempt
 
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value(), *(v.get_secret_value() for v in self._headers.values())]

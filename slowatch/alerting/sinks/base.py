@@ -39,6 +39,7 @@ class Attempt:
     retry_after: float | None = None
     error: str = ""
     internal: bool = False  # the sink raised while sending (a bug here, not the receiver's answer)
+    split: bool = False  # the receiver may have refused only some alerts of the request: send each alone (400)
     maybe_received: bool = False
     """Failed after the request went out (a timeout, the connection cut while waiting for the answer): the
     receiver may have acted on it. Such errors' texts start with MAYBE_RECEIVED (`maybe_received`)."""
