@@ -112,3 +112,56 @@ async def test_a_firing_that_may_have_reached_the_receiver_is_known_so_after_a_r
     [resolved] = [e for hit in receiver.acked for e in hit.body["events"] if e["status"] == "resolved"]
     assert resolved["details"]["folded"] == 1, resolved
     assert "firing_undelivered" not in resolved["details"], resolved["details"]
+
+
+async def test_max_pending_never_drops_the_resolved_of_a_firing_the_receiver_may_have(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """The consequence: x's RESOLVED, wrongly flagged, was the oldest "quiet" one when ten other alerts fired and
+    resolved through the outage, and `max_pending` (10) dropped it: the receiver, which had x's FIRING, never
+    heard x resolve. The RESOLVEDs of alerts it never got go first."""
+    receiver.script.append(Reply(200, hang=1.0))
+    receiver.default = Reply(503)
+    others = [await Target().start() for _ in range(10)]
+    try:
+        config = make_config(
+            tmp_path,
+            endpoints=[
+                http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
+                *(
+                    http_endpoint(f"y{i}", t.url(), failure_threshold=1, success_threshold=1)
+                    for i, t in enumerate(others)
+                ),
+            ],
+            sinks={
+                "hook": {
+                    "kind": "webhook",
+                    "url": receiver.url("/hook"),
+                    "timeout": "300ms",
+                    "max_pending": 10,
+                    "retry_initial": "4s",
+                    "retry_max": "4s",
+                }
+            },
+            routes=[{"sinks": ["hook"]}],
+        )
+        r = await rig(config)
+        queue = r.service.dispatcher.workers["hook"].queue
+        target.up = False
+        await r.probe("x")
+        await until(lambda: bool(queue) and queue[0].attempts == 1 and not queue[0].in_flight, "the FIRING timed out")
+        target.up = True
+        await r.probe("x")  # x's RESOLVED folds its FIRING
+        for i, t in enumerate(others):  # ten alerts fire and resolve, never sent: quiet RESOLVEDs
+            t.up = False
+            await r.probe(f"y{i}")
+            t.up = True
+            await r.probe(f"y{i}")
+        assert r.service.dispatcher.counters[("hook", "overflow")] == 1
+        receiver.default = Reply()
+        await until(lambda: not queue, "the queue delivered", timeout=15.0)
+        sent = [(e["alert"], e["status"]) for hit in receiver.acked for e in hit.body["events"]]
+        assert ("endpoint:x", "resolved") in sent, sent
+    finally:
+        for t in others:
+            await t.close()
