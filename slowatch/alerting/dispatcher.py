@@ -88,6 +88,14 @@ class Dispatcher:
             for w in waits:
                 w.cancel()
 
+    def waiting(self, worker: SinkWorker) -> tuple[int, OutboxItem | None]:
+        """(items held, the first item not held) of `worker`'s queue, for the API and /metrics (restored.py): only
+        Alertmanager (latest_only) sinks hold; O(alerts held)."""
+        if not self.holds or not worker.sink.latest_only:
+            return 0, worker.queue[0] if worker.queue else None
+        n = self.holds.count(worker.queue)
+        return n, self.holds.oldest_waiting(worker.queue) if n else worker.queue[0] if worker.queue else None
+
     def release(self, key: str) -> None:
         """This process judged alert `key` clear since start: its restored RESOLVED may be posted (restored.py)."""
         if self.holds.release(key):

@@ -87,10 +87,8 @@ class AlertCollector(Collector):
                                  labels=["sink"])  # fmt: skip
         age = GaugeMetricFamily("slowatch_outbox_oldest_pending_age_seconds", "Age of the oldest undelivered item.",
                                 labels=["sink"])  # fmt: skip
-        holds = svc.dispatcher.holds
         for name, worker in sorted(svc.dispatcher.workers.items()):
-            n = holds.count(worker.queue)
-            head = holds.oldest_waiting(worker.queue) if n else worker.queue[0] if worker.queue else None
+            n, head = svc.dispatcher.waiting(worker)
             pending.add_metric([name], float(len(worker.queue) - n))
             kept.add_metric([name], float(n))
             age.add_metric([name], max(0.0, now - head.created) if head is not None else 0.0)

@@ -140,8 +140,7 @@ class AlertService:
         d = self.dispatcher
         out: list[dict[str, object]] = []
         for name, worker in sorted(d.workers.items()):
-            held = d.holds.count(worker.queue)
-            head = d.holds.oldest_waiting(worker.queue) if held else worker.queue[0] if worker.queue else None
+            held, head = d.waiting(worker)
             retrying = failure = None
             if head is not None and head.attempts:
                 retrying = {"event": head.event.event_id, "attempts": head.attempts, "error": head.last_error}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from slowatch.alerting.events import AlertEvent, no_data_key
 from slowatch.cluster import local_view
 from slowatch.config.schema import Config
 from tests.alerting.conftest import FAST_SINK, Rig, am_alerts, http_endpoint, make_config
-from tests.alerting.fakes import FakeReceiver, Target
+from tests.alerting.fakes import FakeReceiver, Reply, Target
 from tests.alerting.test_delivery import metrics_text
 from tests.alerting.test_restored_resolved import killed_with_x_resolved_pending, posted, until, until_active
 from tests.e2e.harness import free_port
@@ -29,9 +30,13 @@ async def test_a_held_resolved_shows_as_held_not_pending_in_the_api_and_metrics(
     other = await Target().start()
     try:
         config = await killed_with_x_resolved_pending(tmp_path, target, other, rig, receiver)
+        receiver.scripts["/slack"] = deque([Reply(503)] * 1000)  # Slack down: its copy of x's RESOLVED waits
         a = await rig(config(receiver.url("")))
         [am] = [v for v in a.service.sinks_view() if v["sink"] == "am"]
         assert (am["pending"], am["held"], am["oldest_pending_age_seconds"]) == (0, 1, 0.0), am
+        [slack] = [v for v in a.service.sinks_view() if v["sink"] == "slack"]
+        assert (slack["pending"], slack["held"]) == (1, 0), slack  # only Alertmanager sinks hold
+        receiver.scripts["/slack"].clear()
         text = metrics_text(a)
         assert 'slowatch_outbox_held{sink="am"} 1.0' in text and 'slowatch_outbox_pending{sink="am"} 0.0' in text
         assert 'slowatch_outbox_oldest_pending_age_seconds{sink="am"} 0.0' in text
