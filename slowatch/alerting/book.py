@@ -77,8 +77,9 @@ class Firing:
     hold starting later. In memory only: a restored alert is looked at again at its next failed probe."""
     ends_at: float | None = None
     """SLO alerts whose condition is false (`clear_since`) after this process saw it true: the wall time they
-    will resolve at unless it comes back. Re-posted once per sink with that endsAt (`told_end`), then not
-    again: re-posting them as firing would re-open the alert after a replica ahead of this one resolved it."""
+    will resolve at unless it comes back. Re-posted with that endsAt until one such POST lands per sink
+    (`told_end`; a failed one is retried), then not again: re-posting them as firing would re-open the alert
+    after a replica ahead of this one resolved it."""
     told_end: set[str] = field(default_factory=set)
 
     def row(self) -> FiringRow:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -36,6 +37,9 @@ class Dispatcher:
         session_factory: Callable[[], aiohttp.ClientSession],
         firing_for: Callable[[str], list[AlertEvent]], durable_wait: float = 10.0,
         doubtful: Callable[[str], bool] = lambda key: False, hold_resolved: float = HOLD_RESOLVED,
+        refreshed: Callable[[str, Sequence[AlertEvent]], None] = lambda sink, events: None,
+        judged_here: Callable[[AlertEvent], bool] = lambda event: True,
+        handed_over: Callable[[AlertEvent], bool] = lambda event: False,
     ) -> None:  # fmt: skip
         self.store, self.clock, self.storm = store, clock, storm
         self.closing = asyncio.Event()
@@ -46,9 +50,12 @@ class Dispatcher:
         self._session_factory = session_factory
         self._session: aiohttp.ClientSession | None = None
         self._firing_for = firing_for
+        self._refreshed = refreshed  # (sink, events) a re-POST delivered: AlertService marks the ends told
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
         self.durable_wait = durable_wait
         self.holds = ResolvedHolds(hold_resolved)  # restored RESOLVEDs held until their alert is judged
+        self.judged_here = judged_here  # alert -> this instance judges it (its endpoint or SLO is configured here)
+        self.handed_over = handed_over  # alert -> another shard owns its endpoint now (resharding): its news
 
     async def durable(self, when: str) -> None:
         """Wait until what was submitted so far is committed, at most `durable_wait` seconds.
@@ -83,6 +90,14 @@ class Dispatcher:
             for w in waits:
                 w.cancel()
 
+    def waiting(self, worker: SinkWorker) -> tuple[int, OutboxItem | None]:
+        """(items held, the first item not held) of `worker`'s queue, for the API and /metrics (restored.py): only
+        Alertmanager (latest_only) sinks hold; O(alerts held)."""
+        if not self.holds or not worker.sink.latest_only:
+            return 0, worker.queue[0] if worker.queue else None
+        n = self.holds.count(worker.queue)
+        return n, self.holds.oldest_waiting(worker.queue) if n else worker.queue[0] if worker.queue else None
+
     def release(self, key: str) -> None:
         """This process judged alert `key` clear since start: its restored RESOLVED may be posted (restored.py)."""
         if self.holds.release(key):
@@ -104,12 +119,28 @@ class Dispatcher:
             if not op.items:  # a reminder behind something of its alert: it has a row, unlike a new one
                 op.superseded.append((item.sink, item.event.event_id, "superseded: its alert has a newer notification"))
                 continue
+            worker = self.workers.get(item.sink)
+            if item.event.status == "resolved" and worker is not None and worker.sink.latest_only \
+                    and self.handed_over(item.event):  # fmt: skip
+                # An endpoint alert has no shard label: the shard that owns the endpoint now fires or clears this
+                # very alert, and a RESOLVED from here would end in Alertmanager an outage that goes on there.
+                op.superseded.append(
+                    (item.sink, item.event.event_id, "superseded: another shard owns its endpoint now")
+                )
+                self.count(item.sink, "superseded")
+                logger.info("restored resolved notification dropped: alert handed over to the shard that owns its "
+                            "endpoint now sink=%s alert=%s", item.sink, item.event.alert_key)  # fmt: skip
+                continue
             if item.event is not before:
                 changed.append(item)
             self.enqueue(op.items)
-            worker = self.workers.get(item.sink)
             if op.items and item.event.status == "resolved" and worker is not None and worker.sink.latest_only:
-                self.holds.add(item)
+                if self.judged_here(item.event):
+                    self.holds.add(item)
+                    self.count(item.sink, "held")
+                else:  # no replica of this shard judges it: none fires it under our labels (restored.py)
+                    logger.info("restored resolved notification posted at once: its alert is not judged here "
+                                "sink=%s alert=%s", item.sink, item.event.alert_key)  # fmt: skip
         if self.holds:
             logger.info("alerting: restored resolved notifications held until their alerts are judged alerts=%d "
                         "hold_max=%.0fs", len(self.holds.alerts()), self.holds.hold)  # fmt: skip
@@ -178,14 +209,28 @@ class Dispatcher:
                 backoff = min(backoff * 2, worker.sink.config.retry_max)
 
     async def _resend(self, worker: SinkWorker) -> None:
-        """Re-POST the alerts still firing for this sink (Alertmanager), so they do not time out."""
+        """Re-POST the alerts still firing for this sink (Alertmanager), so they do not time out. A failed re-POST
+        is tried again after a backoff (`retry_initial` doubling, at most `resend_interval`), not a whole interval
+        later: it may carry a clearing alert's end (`Firing.ends_at`), told once it lands."""
+        interval = float(getattr(worker.sink, "resend_interval", 60.0))
+        wait = interval
+        backoff = worker.sink.config.retry_initial
         while not self.closing.is_set():
-            await self.sleep(float(getattr(worker.sink, "resend_interval", 60.0)))
+            await self.sleep(wait)
+            wait = interval
             async with worker.sending:  # never beside the queue's POST: read what fires when it is our turn
                 events = self._firing_for(worker.sink.name)
                 if events and self.workers.get(worker.sink.name) is worker and not self.closing.is_set():
                     attempt = await worker.send(events)
                     self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
+                    if attempt.ok or attempt.maybe_received:
+                        worker.reached(events)  # a FIRING still queued: Alertmanager has it (fold.folded)
+                    if attempt.ok:
+                        backoff = worker.sink.config.retry_initial
+                        self._refreshed(worker.sink.name, events)
+                    else:
+                        wait = min(interval, backoff / 2 + random.uniform(0, backoff / 2))
+                        backoff = min(backoff * 2, worker.sink.config.retry_max)
 
     async def stop(self, grace: float = 2.0) -> None:
         self.closing.set()

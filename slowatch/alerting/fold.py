@@ -1,22 +1,23 @@
 """Folding: after a sink's outage it gets each alert's CURRENT state, not a replay of its history.
 
 Alertmanager's rule, applied per sink. When a decision queues a notification of an alert for a sink
-while older ones of the same alert still wait for that sink, the older ones are superseded: marked
-`superseded` in the outbox by the same store op that inserts the new row (`Decision`), dropped from the
+while older ones of the same alert still wait for that sink, the older ones are superseded: their rows
+deleted from the outbox by the same store op that inserts the new row (`Decision`, outbox.supersede), dropped from the
 worker's queue, counted (`outcome="superseded"`). An item in flight (being sent, or its outcome being
 recorded) is never superseded: the new one waits behind it, so each alert's messages stay in order.
 
 Nothing is lost in the fold: the new event's `details` say how many notifications it stands for besides
 itself (`folded`, summed over earlier folds) and since when (`folded_since`, when the first of them was
-decided), and a RESOLVED that superseded its own episode's FIRING says so (`firing_undelivered`): its
-message names when the alert started and how long it lasted (as every RESOLVED does).
+decided), and a RESOLVED that superseded its own episode's FIRING says so (`firing_undelivered`), unless the
+receiver may have got it (`OutboxItem.reached`: an attempt timed out or was cut after sending, or an Alertmanager
+re-POST carried it): its message names when the alert started and how long it lasted (as every RESOLVED does).
 
 A reminder is not queued while anything of its alert waits for that sink (what waits tells the alert's
 state, and is newer news than "still firing"): counted as superseded. The rows pending at a start are
 folded the same way, oldest first (`Dispatcher.restore`, stored by one `outbox.Refold` op).
 
 The size backstop, `max_pending` per sink: when a decision would take a sink's queue past it, the oldest
-RESOLVED items whose FIRING that sink never got are dropped (marked superseded, counted as
+RESOLVED items whose FIRING that sink never got are dropped (rows deleted, counted as
 `outcome="overflow"`, logged): the sink believes the alert is not firing, which is its state. A firing
 state, or the RESOLVED of a FIRING the sink got, is never dropped: past the cap with only those, the
 queue holds one of them per alert (a number the config bounds) and a warning says so.
@@ -139,8 +140,10 @@ def folded(event: AlertEvent, older: list[OutboxItem]) -> AlertEvent:
         n += 1 + od.get("folded", 0)
         since = min(since, od.get("folded_since", o.event.ts))
     details = {**event.details, "folded": n, "folded_since": since}
-    if event.status == "resolved" and any(o.event.status == "firing" and o.event.since == event.since for o in older):
-        details["firing_undelivered"] = True
+    if event.status == "resolved":  # (not when an attempt may have reached the receiver: OutboxItem.reached)
+        episode = [o for o in older if o.event.firing and o.event.since == event.since]
+        if any(o.event.status == "firing" for o in episode) and not any(o.reached for o in episode):
+            details["firing_undelivered"] = True
     e = event  # (not dataclasses.replace: a third of the fold's time in a flapping partition)
     return AlertEvent(
         e.alert_key, e.kind, e.status, e.severity, e.since, e.ts, e.title, e.summary, e.consumers, e.slo,

@@ -15,14 +15,16 @@ slowatch_endpoint_suppressed{endpoint,reason}          1 while slowatch would ke
 slowatch_alerts_suppressed{alert}                      1 per firing alert kept quiet (silence/maintenance)
 slowatch_notifications_total{sink,outcome}             delivered | withheld (a restored FIRING Alertmanager
                                                          is not told: dispatcher.py) | failed | expired | superseded |
-                                                         overflow (fold.py) | retried |
+                                                         overflow (fold.py) | held (restored.py) | retried |
                                                          refreshed | refresh_failed; error: an attempt
                                                          that raised (a bug; also counted as retried);
                                                          sink="(none)", outcome="unrouted" for events no
                                                          route took
 slowatch_alert_sink_restarts_total{sink}               times the sink's worker crashed and was restarted
-slowatch_outbox_pending{sink}                          undelivered items
-slowatch_outbox_oldest_pending_age_seconds{sink}       age of the oldest undelivered item (0 if none)
+slowatch_outbox_pending{sink}                          undelivered items, but those held
+slowatch_outbox_held{sink}                             restored RESOLVED items an Alertmanager sink holds until
+                                                         this process judges their alert (restored.py)
+slowatch_outbox_oldest_pending_age_seconds{sink}       age of the oldest undelivered item not held (0 if none)
 """
 
 from __future__ import annotations
@@ -80,13 +82,17 @@ class AlertCollector(Collector):
                                        labels=["sink"])  # fmt: skip
         for name in sorted(svc.dispatcher.workers):
             restarts.add_metric([name], float(svc.dispatcher.restarts[name]))
-        pending = GaugeMetricFamily("slowatch_outbox_pending", "Undelivered outbox items.", labels=["sink"])
+        pending = GaugeMetricFamily("slowatch_outbox_pending", "Undelivered outbox items (not held).", labels=["sink"])
+        kept = GaugeMetricFamily("slowatch_outbox_held", "Restored RESOLVED items held until their alert is judged.",
+                                 labels=["sink"])  # fmt: skip
         age = GaugeMetricFamily("slowatch_outbox_oldest_pending_age_seconds", "Age of the oldest undelivered item.",
                                 labels=["sink"])  # fmt: skip
         for name, worker in sorted(svc.dispatcher.workers.items()):
-            pending.add_metric([name], float(len(worker.queue)))
-            age.add_metric([name], max(0.0, now - worker.queue[0].created) if worker.queue else 0.0)
-        yield from (firing, down, held, quiet, sent, restarts, pending, age)
+            n, head = svc.dispatcher.waiting(worker)
+            pending.add_metric([name], float(len(worker.queue) - n))
+            kept.add_metric([name], float(n))
+            age.add_metric([name], max(0.0, now - head.created) if head is not None else 0.0)
+        yield from (firing, down, held, quiet, sent, restarts, pending, kept, age)
 
 
 __all__ = ["AlertCollector"]

@@ -11,8 +11,8 @@ they are as many as alert transitions (each needs `failure_threshold` / `success
 in a row), and their notifications are delivered from memory meanwhile (dispatcher: `durable_wait`).
 
 A decision's outbox rows may supersede older pending rows of the same alert and sink (alerting/fold.py):
-those are marked `superseded` by the same op that inserts the new rows, so after a crash either both
-or neither happened.
+those are deleted by the same op that inserts the new rows (whose payload counts them), so after a crash
+either both or neither happened.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from sqlite_utils import Database
 
 from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.sinks.base import maybe_received
 
 PENDING, DELIVERED, FAILED, EXPIRED = "pending", "delivered", "failed", "expired"
-SUPERSEDED = "superseded"  # a newer notification of the same alert for the same sink took its place (fold.py)
+SUPERSEDED = "superseded"  # a newer notification of its alert for its sink took its place (fold.py): its row is
+# deleted (`supersede`); rows of older versions may still have this status until pruned
 WITHHELD = "withheld"  # restored at start, not posted: its alert not seen firing since (SinkWorker.payload)
 
 
@@ -42,6 +44,9 @@ class OutboxItem:
     restored: bool = False  # read from the outbox at start, decided by an earlier run (SinkWorker.payload)
     in_flight: bool = False  # being sent, or its outcome being recorded: never superseded (fold.py)
     superseded: bool = False  # a newer item took its place: skipped by the worker, already marked in the outbox
+    reached: bool = False
+    """The receiver may have it: an attempt failed after the request went out (`Attempt.maybe_received`), or an
+    Alertmanager re-POST carried it (`SinkWorker.reached`). A RESOLVED folding it is not `firing_undelivered`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +108,16 @@ class Decision:
 
 
 def supersede(db: Database, rows: Sequence[tuple[str, str, str]], now: float) -> None:
-    """Mark pending rows (sink, event_id, why) superseded (alerting/fold.py)."""
+    """Delete the pending rows (sink, event_id, why) a newer row of their alert superseded (alerting/fold.py).
+
+    Deleted, not kept until the 7-day prune: a flapping alert through a long outage would otherwise add two rows
+    per flap while its pending rows stay at one or two. Nothing is lost: what they said is counted in their
+    successor's payload (`folded`, `folded_since`, `firing_undelivered`), written by the same op (a Decision, or
+    at start a Refold), so a kill -9 keeps both or neither. Rows marked `superseded` by older versions are pruned
+    as before."""
     db.conn.executemany(
-        "UPDATE alert_outbox SET status = ?, last_error = ?, done_at = ? "
-        "WHERE sink = ? AND event_id = ? AND status = 'pending'",
-        [(SUPERSEDED, why, now, sink, eid) for sink, eid, why in rows],
+        "DELETE FROM alert_outbox WHERE sink = ? AND event_id = ? AND status = 'pending'",
+        [(sink, eid) for sink, eid, _why in rows],
     )
 
 
@@ -170,7 +180,10 @@ def load_pending(db: Database) -> list[OutboxItem]:
     rows = db.execute(
         "SELECT sink, payload, created, attempts, last_error FROM alert_outbox WHERE status = 'pending' ORDER BY id"
     ).fetchall()
-    return [OutboxItem(s, AlertEvent.from_json(p), c, a, e, restored=True) for s, p, c, a, e in rows]
+    return [
+        OutboxItem(s, AlertEvent.from_json(p), c, a, e, restored=True, reached=a > 0 and maybe_received(e))
+        for s, p, c, a, e in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

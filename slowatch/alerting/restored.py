@@ -6,8 +6,18 @@ fired it: posting the stale RESOLVED would resolve x in Alertmanager until the p
 (not posted, its row still pending) until this process has judged the alert itself (`AlertService`: a probe of
 its endpoint succeeded while it is not firing, or an evaluation of its SLO found it clear): then it is posted. A FIRING
 this process decides meanwhile supersedes it (fold.py), as it would any queued item. The hold is bounded
-(`hold`, 5 min): past it the RESOLVED is posted anyway, so it is never lost when its endpoint left the config or
-is never probed again. The symmetric case, a restored FIRING, is `withheld` (SinkWorker.payload).
+(`hold`, 5 min): past it the RESOLVED is posted anyway, so it is never lost when its endpoint is never probed
+again. The symmetric case, a restored FIRING, is `withheld` (SinkWorker.payload).
+
+An alert this instance will never judge is not held at all (`Dispatcher.restore`, `AlertService._judged_here`): its
+endpoint or SLO left the config. Every replica runs the same config, so none of them fires the alert: nothing
+posted can be a peer's current state, and holding would only leave the alert open in Alertmanager for the hold.
+A reload that drops an alert's endpoint or SLO releases its hold. But an endpoint alert whose endpoint another
+shard owns since a resharding (`AlertService._handed_over`) is the very alert that shard judges (endpoint alerts
+carry no `shard` label): its restored RESOLVED is dropped (superseded, "handed over"), never posted.
+
+A held item is not counted `pending` by the API and /metrics: `held` (`slowatch_outbox_held{sink}`), counted once
+as `outcome="held"` when restored; the oldest pending age ignores it.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import asyncio
 import logging
 
 from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.fold import PendingQueue
 from slowatch.alerting.outbox import OutboxItem
 
 logger = logging.getLogger(__name__)
@@ -31,6 +42,7 @@ class ResolvedHolds:
         self.hold = hold
         self._until: dict[str, float] = {}
         self._events: dict[str, AlertEvent] = {}  # alert key -> the RESOLVED held (what it names: AlertService)
+        self._loop: asyncio.AbstractEventLoop | None = None  # (read by a scrape, which has no running-loop check)
 
     def __bool__(self) -> bool:
         return bool(self._until)
@@ -41,8 +53,24 @@ class ResolvedHolds:
 
     def add(self, item: OutboxItem) -> None:
         """Hold `item` (a restored RESOLVED for a latest_only sink) from now."""
-        self._until.setdefault(item.event.alert_key, asyncio.get_running_loop().time() + self.hold)
+        self._loop = asyncio.get_running_loop()
+        self._until.setdefault(item.event.alert_key, self._loop.time() + self.hold)
         self._events.setdefault(item.event.alert_key, item.event)
+
+    def holding(self, item: OutboxItem) -> bool:
+        """`item` is held now (as `held`, but without ending the holds that ran out: for views and scrapes)."""
+        until = self._until.get(item.event.alert_key)
+        if until is None or self._loop is None or not item.restored or item.event.status != "resolved":
+            return False
+        return self._loop.time() < until
+
+    def count(self, queue: PendingQueue) -> int:
+        """How many items of `queue` are held now: O(alerts held)."""
+        return sum(1 for key in self._until for i in queue.by_key.get(key, ()) if self.holding(i))
+
+    def oldest_waiting(self, queue: PendingQueue) -> OutboxItem | None:
+        """The first item of `queue` not held (the held ones are skipped: at most one per alert held)."""
+        return next((i for i in queue if not self.holding(i)), None)
 
     def held(self, item: OutboxItem) -> bool:
         """`item` is a restored RESOLVED whose alert this process has not judged since start, held for less than

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import aiohttp
 from prometheus_client.registry import Collector
@@ -78,13 +78,15 @@ class AlertService:
         self.suppressor = Suppressor(config)
         self.dispatcher = Dispatcher(
             store, clock, config.alerting.storm, session_factory, self._firing_for, durable_wait=durable_wait,
-            doubtful=self._doubtful, hold_resolved=hold_resolved,
+            doubtful=self._doubtful, hold_resolved=hold_resolved, refreshed=self._told_end,
+            judged_here=self._judged_here, handed_over=self._handed_over,
         )  # fmt: skip
         self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue, self.dispatcher.admit)
         self.health = EndpointHealth(config, self.book, self.suppressor)
         self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
         self._task: asyncio.Task[None] | None = None
         self._last_prune = -PRUNE_EVERY
+        self._judged: tuple[Config, set[str], set[tuple[str, str]]] | None = None  # (_judged_here)
 
     @property
     def config(self) -> Config:
@@ -158,7 +160,7 @@ class AlertService:
         d = self.dispatcher
         out: list[dict[str, object]] = []
         for name, worker in sorted(d.workers.items()):
-            head = worker.queue[0] if worker.queue else None
+            held, head = d.waiting(worker)
             retrying = failure = None
             if head is not None and head.attempts:
                 retrying = {"event": head.event.event_id, "attempts": head.attempts, "error": head.last_error}
@@ -175,7 +177,8 @@ class AlertService:
                     "expired": d.counters[(name, "expired")],
                     "superseded": d.counters[(name, "superseded")],
                     "overflow": d.counters[(name, "overflow")],
-                    "pending": len(worker.queue),
+                    "pending": len(worker.queue) - held,
+                    "held": held,
                     "oldest_pending_age_seconds": max(0.0, self._clock.time() - head.created) if head else 0.0,
                     "retrying": retrying,
                     "last_failure": failure,
@@ -219,6 +222,9 @@ class AlertService:
         self.slo.configure(config, defs)
         self.dispatcher.set_sinks(build_sinks(config), config.alerting.storm)
         self._forget_removed(live)
+        for held in self.dispatcher.holds.alerts():  # its endpoint or SLO left this instance: never judged here
+            if not self._judged_here(held):
+                self.dispatcher.release(held.alert_key)
 
     def _forget_removed(self, live: set[str] | None = None) -> None:
         if live is None:
@@ -265,18 +271,45 @@ class AlertService:
     # -- sinks ---------------------------------------------------------------------------------
     def _firing_for(self, sink: str) -> list[AlertEvent]:
         """What to re-post to `sink` (Alertmanager): notified alerts this process has confirmed (`Firing.confirmed`),
-        and once, SLO alerts clearing after it had (`Firing.ends_at`), resolved at the time they will resolve: a
-        future endsAt keeps them active in Alertmanager until then (its resolve_timeout would end them early)."""
+        and SLO alerts clearing after it had (`Firing.ends_at`), resolved at the time they will resolve: a future
+        endsAt keeps them active in Alertmanager until then (its resolve_timeout would end them early). Those go
+        until one re-POST of them lands (`_told_end`), so a failed one is retried, and not once their end is past
+        (their RESOLVED is queued in the outbox by then, or soon: nothing left to tell)."""
         out = []
+        now = self._clock.time()
         for f in self.book.firing.values():
             if not f.notified or sink not in self.book.router.sinks_for(f.event):
                 continue
             if f.confirmed:
                 out.append(f.event)
-            elif f.ends_at is not None and sink not in f.told_end:
-                f.told_end.add(sink)
+            elif f.ends_at is not None and sink not in f.told_end and now < f.ends_at:
                 out.append(f.event.as_resolved(f.ends_at))
         return out
+
+    def _told_end(self, sink: str, events: Sequence[AlertEvent]) -> None:
+        """A re-POST to `sink` of `events` was acknowledged: the clearing alerts' ends in it were told."""
+        for e in events:
+            f = self.book.firing.get(e.alert_key)
+            if e.status == "resolved" and f is not None and f.ends_at == e.ts:  # (not one cleared anew since)
+                f.told_end.add(sink)
+
+    def _judged_here(self, event: AlertEvent) -> bool:
+        """This instance judges `event`'s alert: its SLO, or else its endpoint (enabled), is in this instance's config
+        (sharded: the part it owns). A restored RESOLVED of any other is not held (restored.py)."""
+        config, cached = self._config, self._judged
+        if cached is None or cached[0] is not config:  # (sets, not scans: thousands held at 100,000 endpoints)
+            slos = {(c.name, s.name) for c in config.consumers for s in c.slos}
+            cached = self._judged = (config, {ep.name for ep in config.endpoints if ep.enabled}, slos)
+        _, endpoints, slos = cached
+        if event.slo:
+            return bool(event.consumers) and (event.consumers[0], event.slo) in slos
+        return bool(event.endpoint) and event.endpoint in endpoints
+
+    def _handed_over(self, event: AlertEvent) -> bool:
+        """`event` is an endpoint alert whose endpoint another shard owns now (resharding): that shard judges it."""
+        if event.slo or not event.endpoint or self._elsewhere is None or self._judged_here(event):
+            return False
+        return bool(self._elsewhere([event.endpoint]))
 
     def _doubtful(self, key: str) -> bool:
         """Firing here, but not seen so by this process since it started (or no longer: `Firing.confirmed`)."""

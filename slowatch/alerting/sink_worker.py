@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue
 from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, WITHHELD, Mark, OutboxItem
-from slowatch.alerting.sinks.base import Attempt, Sink
+from slowatch.alerting.sinks.base import REACHED_BEFORE, Attempt, Sink
 
 if TYPE_CHECKING:
     from slowatch.alerting.dispatcher import Dispatcher
@@ -192,11 +192,14 @@ class SinkWorker:
                 await self._finish(batch, DELIVERED)
                 self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
                 return
+            if attempt.maybe_received:
+                self.reached(events)
+            sticky = "" if attempt.maybe_received else REACHED_BEFORE  # (said in the outbox row: restarts)
             for item in batch:
-                item.last_error = attempt.error
-            if attempt.internal and len(batch) > 1:
+                item.last_error = attempt.error + (sticky if item.reached else "")
+            if (attempt.internal or attempt.split) and len(batch) > 1:
                 for item in batch:
-                    item.in_flight = False  # find the one this version cannot send: each on its own
+                    item.in_flight = False  # find the one this version cannot send (or refused): each on its own
                 for item in batch:
                     await self._deliver([item])
                 return
@@ -224,6 +227,14 @@ class SinkWorker:
             logger.warning("notification failed, will retry sink=%s events=%d error=%s retry_in=%.1fs",
                            name, len(batch), attempt.error, delay)  # fmt: skip
             await owner.sleep(delay)
+
+    def reached(self, events: Sequence[AlertEvent]) -> None:
+        """The receiver may have `events` (a cut attempt, or an acknowledged re-POST): so may the queued items that
+        carry them (OutboxItem.reached; fold.folded)."""
+        for e in events:
+            for item in self.queue.by_key.get(e.alert_key, ()):
+                if item.event.event_id == e.event_id:
+                    item.reached = True
 
     async def send(self, events: Sequence[AlertEvent]) -> Attempt:
         """`sink.send`, where an exception is a failed attempt (retried like a 5xx), logged and counted."""

@@ -11,6 +11,7 @@ import aiohttp
 
 from tests.alerting.conftest import FAST_SINK, am_alerts, http_endpoint, make_config
 from tests.alerting.fakes import Target
+from tests.alerting.test_restored_resolved import until, until_active
 
 
 async def test_alerts_reach_alertmanager_stay_alive_and_resolve(
@@ -95,3 +96,28 @@ async def test_only_alerts_this_process_saw_failing_are_re_posted(
     await asyncio.sleep(0.7)
     assert "endpoint:api" in second.service.book.firing
     assert second.service.dispatcher.counters[("am", "refreshed")] == refreshed
+
+
+async def test_a_resolved_decided_after_the_wall_clock_stepped_back_is_accepted_by_alertmanager(
+    tmp_path: Path, target: Target, am: str, rig: Any
+) -> None:
+    """x fires, then the wall clock is stepped back an hour (NTP fixing a clock ahead) and x recovers: its RESOLVED had
+    endsAt before startsAt, which Debian's real Alertmanager refuses with a 400 (for the whole POST: a permanent
+    failure, every alert in it marked failed), so x stayed active there. endsAt is never before startsAt."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"am": {"kind": "alertmanager", "url": am, "resend_interval": "1h", **FAST_SINK}},
+        routes=[{"sinks": ["am"]}],
+    )
+    r = await rig(config)
+    target.up = False
+    await r.probe("x")
+    await until_active(am, ["endpoint:x"])
+    r.clock.step(-3600)
+    target.up = True
+    await r.probe("x")
+    await until(lambda: not r.service.dispatcher.workers["am"].queue, "x's RESOLVED posted")
+    counters = r.service.dispatcher.counters
+    assert (counters[("am", "failed")], counters[("am", "delivered")]) == (0, 2), counters
+    await until_active(am, [])

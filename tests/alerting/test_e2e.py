@@ -253,12 +253,12 @@ async def test_sigkill_after_the_receiver_got_the_post_resends_it_once_with_the_
         await server.close()
 
 
-async def test_sigkill_after_a_flapping_outage_keeps_superseded_rows_and_sends_the_latest_state(
+async def test_sigkill_after_a_flapping_outage_keeps_the_count_and_sends_the_latest_state(
     tmp_path: Path, targets: TestServer, hook: FakeReceiver, daemons: list[DaemonProcess]
 ) -> None:
-    """e1 flaps while the webhook answers 503: each notification supersedes the one before (fold.py).
-    kill -9, the webhook recovers, restart: the superseded rows stay so, the hook gets e1's latest
-    state (down) with the count of what it stands for, and nothing else."""
+    """e1 flaps while the webhook answers 503: each notification supersedes the one before (fold.py), its row
+    deleted in the op that queues the new one (whose payload counts it). kill -9, the webhook recovers, restart:
+    the hook gets e1's latest state (down) with the count of what it stands for, and nothing else."""
     hook.default = Reply(503, "unavailable")
     sinks = f'  hook: {{kind: webhook, url: "{hook.url()}", retry_initial: 100ms, retry_max: 200ms}}'
     config = daemon_config(tmp_path, targets, ["e1"], sinks, "  - {match: {}, sinks: [hook]}")
@@ -280,19 +280,20 @@ async def test_sigkill_after_a_flapping_outage_keeps_superseded_rows_and_sends_t
     targets.app[DOWN].add("e1")
     await wait_until(is_down, what="e1 down")
 
-    def outbox() -> dict[str, str]:
+    def outbox() -> dict[str, tuple[str, int]]:
+        """event id -> (status, notifications it stands for: itself and those folded into it)."""
         db = sqlite3.connect(tmp_path / "daemon.db")
         try:
-            return dict(db.execute("SELECT event_id, status FROM alert_outbox").fetchall())
+            rows = db.execute("SELECT event_id, status, payload FROM alert_outbox").fetchall()
         finally:
             db.close()
+        return {k: (st, 1 + json.loads(p)["details"].get("folded", 0)) for k, st, p in rows}
 
-    await wait_until(lambda: len(outbox()) == 5, what="the 5 notifications committed")
+    await wait_until(lambda: sum(n for _, n in outbox().values()) == 5, what="the 5 notifications committed")
     first.proc.kill()  # type: ignore[union-attr]  # SIGKILL: no shutdown, no flush
     await first.proc.wait()  # type: ignore[union-attr]
     before = outbox()
-    superseded = {k for k, v in before.items() if v == "superseded"}
-    assert len(superseded) >= 3 and len(before) - len(superseded) <= 2, before  # one may have been in flight
+    assert len(before) <= 2 and {st for st, _ in before.values()} == {"pending"}, before  # one may be in flight
     hook.default = Reply()
     second = DaemonProcess(config, tmp_path)
     daemons.append(second)
@@ -303,6 +304,6 @@ async def test_sigkill_after_a_flapping_outage_keeps_superseded_rows_and_sends_t
     assert 1 <= len(events) <= 2 and events[-1]["status"] == "firing", events
     assert sum(1 + e["details"].get("folded", 0) for e in events) == 5  # every notification accounted for
     after = outbox()
-    assert all(after[k] == "superseded" for k in superseded) and "pending" not in after.values(), after
-    # (the one in flight at the kill, if any, is superseded at the start by the latest: folded into it)
+    assert len(after) <= 2 and {st for st, _ in after.values()} == {"delivered"}, after
+    # (the one in flight at the kill, if any, is folded at the start into the latest, its row deleted)
     assert await second.stop(signal.SIGTERM) == 0

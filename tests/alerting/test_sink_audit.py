@@ -115,7 +115,8 @@ async def test_flapping_endpoints_through_an_outage_get_their_latest_state_and_s
         line = next(ln for ln in last.split("\\n") if f"endpoint {name} is down" in ln)
         assert "RESOLVED" in line, line
     rows = await r.store.read(lambda db: list_outbox(db, 1000))
-    assert len(rows) == 240 and {row.status for row in rows} == {"delivered", "superseded"}
+    assert {row.status for row in rows} == {"delivered"}, rows  # superseded rows deleted, not kept for 7 days
+    assert len(rows) <= 2 * 2 * len(names), len(rows)  # two sinks, at most two per alert each: was 240
 
 
 async def test_a_receiver_that_accepts_and_never_answers_is_retried_each_attempt_cut_at_the_timeout(

@@ -3,7 +3,8 @@
     2xx                    delivered
     429                    retry after `Retry-After` (seconds or an HTTP date; capped at 1h)
     408, 5xx, network      retry with exponential backoff and jitter (the dispatcher's job)
-    timeout                retry (each attempt is bounded by the sink's `timeout`)
+    timeout                retry (each attempt is bounded by the sink's `timeout`); the receiver may have
+                           acted on it (`Attempt.maybe_received`), as on a connection cut after sending
     any other 4xx          permanent: not retried, counted, logged with the sink name
 
 Error texts never contain the sink's URL or header values: they are built from the status, a
@@ -38,6 +39,10 @@ class Attempt:
     retry_after: float | None = None
     error: str = ""
     internal: bool = False  # the sink raised while sending (a bug here, not the receiver's answer)
+    split: bool = False  # the receiver may have refused only some alerts of the request: send each alone (400)
+    maybe_received: bool = False
+    """Failed after the request went out (a timeout, the connection cut while waiting for the answer): the
+    receiver may have acted on it. Such errors' texts start with MAYBE_RECEIVED (`maybe_received`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,20 +97,34 @@ class Sink(ABC):
             async with session.post(req.url, data=data, headers=headers, timeout=timeout, allow_redirects=False) as r:
                 body = (await r.content.read(2048)).decode("utf-8", errors="replace")
                 return self.classify(r.status, body, r.headers)
+        except aiohttp.ConnectionTimeoutError:
+            return Attempt(ok=False, error=f"connect timeout after {self.config.timeout:g}s")
         except TimeoutError:
-            return Attempt(ok=False, error=f"timeout after {self.config.timeout:g}s")
+            return Attempt(ok=False, error=f"timeout after {self.config.timeout:g}s", maybe_received=True)
         except aiohttp.ClientConnectorError as e:
             return Attempt(
                 ok=False, error=self.scrub(f"cannot connect: {e.os_error.strerror or type(e.os_error).__name__}")
             )
         except (aiohttp.ClientError, OSError) as e:
-            return Attempt(ok=False, error=f"network error: {type(e).__name__}")
+            return Attempt(ok=False, error=f"network error: {type(e).__name__}", maybe_received=True)
 
     def scrub(self, text: str) -> str:
         for secret in sorted(self.secrets(), key=len, reverse=True):
             if secret:
                 text = text.replace(secret, "<hidden>")
         return text
+
+
+MAYBE_RECEIVED = ("timeout after ", "network error: ")
+"""How the errors of attempts that may have reached the receiver (`Attempt.maybe_received`) start."""
+REACHED_BEFORE = " (an earlier attempt may have reached the receiver)"
+"""Appended to a later attempt's error when an earlier one may have reached the receiver (SinkWorker), so that the
+outbox row says so across a restart."""
+
+
+def maybe_received(error: str) -> bool:
+    """`error` (an outbox row's last error) says an attempt of it may have reached the receiver."""
+    return error.startswith(MAYBE_RECEIVED) or error.endswith(REACHED_BEFORE)
 
 
 def retry_after(value: str | None) -> float | None:
@@ -122,4 +141,7 @@ def retry_after(value: str | None) -> float | None:
     return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER)
 
 
-__all__ = ["MAX_RETRY_AFTER", "Attempt", "Request", "Sink", "retry_after"]
+__all__ = [
+    "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "Attempt", "Request", "Sink", "maybe_received",
+    "retry_after",
+]  # fmt: skip

@@ -4,8 +4,10 @@ Slack answers 200 `ok`; 400 `invalid_payload`, 403 `action_prohibited`, 404 `no_
 `channel_not_found`, 410 `channel_is_archived` are permanent; 429 carries `Retry-After`; 5xx are
 retried (base.Sink.classify). A 2xx whose whole body is one of Slack's error codes (`ERRORS`: what
 legacy webhooks and some Slack-compatible receivers answer) was not posted: permanent, like the 4xx
-carrying that code, never counted as delivered. Names (consumers, SLOs, endpoints) are config `Name`s and safe as
-they are; anything taken from a target (error messages, bodies, the outcome) is shown by `quoted`
+carrying that code, never counted as delivered. So is a 2xx JSON object saying `"ok": false` (`not_ok`: Web API
+style replies), retried instead when its `error` is transient (`TRANSIENT`: `ratelimited`, honouring
+Retry-After). Names (consumers, SLOs, endpoints) are config `Name`s and safe as they are; anything taken
+from a target (error messages, bodies, the outcome) is shown by `quoted`
 (text.py): escaped, truncated and inside an inline code span, so no mention, link, formatting or
 emoji it carries works. A grouped message (storm control) has one line per alert, in the latest
 state the group holds for it. A notification that superseded others (alerting/fold.py) says how many
@@ -14,6 +16,7 @@ times the alert changed state meanwhile, and since when.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,9 +24,10 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.sinks.base import Attempt, Request, Sink
+from slowatch.alerting.sinks.base import Attempt, Request, Sink, retry_after
 from slowatch.alerting.sinks.text import burn, clip, duration, escape, folded, left, quoted, quoted_in, used, when
 from slowatch.config.alerting import SlackSinkConfig
+from slowatch.untrusted import one_line
 
 ERRORS = frozenset({
     "invalid_payload", "no_text", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
@@ -33,9 +37,30 @@ ERRORS = frozenset({
 })  # fmt: skip
 """Slack's incoming-webhook error codes that mean the message will never be posted (`rollup_error`,
 its 500, is not here: retried)."""
+TRANSIENT = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
+                       "request_timeout", "rollup_error"})  # fmt: skip
+"""Error codes of a JSON `"ok": false` reply (`not_ok`) that a later try may get past: retried. Any other is
+permanent."""
 ICON = {"firing": ":rotating_light:", "reminder": ":bell:", "resolved": ":white_check_mark:"}
 WORD = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}
 Block = dict[str, Any]
+
+
+def not_ok(body: str) -> str | None:
+    """The error code of a JSON object reply saying `"ok": false` (Web API style: workflow webhooks, proxies,
+    Slack-compatible receivers; `"unknown"` without one), else None. Only the first 2 KiB are read (base.Sink.send):
+    a longer JSON reply is not parsed, and counts as the 2xx it is."""
+    text = body.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("ok") is not False:
+        return None
+    error = doc.get("error")
+    return error if isinstance(error, str) and error else "unknown"
 
 
 def mrkdwn(text: str) -> dict[str, str]:
@@ -240,10 +265,15 @@ class SlackSink(Sink):
     def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
         if 200 <= status < 300 and body.strip() in ERRORS:
             return Attempt(ok=False, permanent=True, error=f"HTTP {status} with Slack's error: {body.strip()}")
+        if 200 <= status < 300 and (code := not_ok(body)) is not None:
+            error = self.scrub(f"HTTP {status} with ok: false: {one_line(code, 80)}")
+            if code in TRANSIENT:
+                return Attempt(ok=False, retry_after=retry_after(headers.get("Retry-After")), error=error)
+            return Attempt(ok=False, permanent=True, error=error)
         return super().classify(status, body, headers)
 
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value()]
 
 
-__all__ = ["ERRORS", "SlackSink", "message"]
+__all__ = ["ERRORS", "TRANSIENT", "SlackSink", "message", "not_ok"]

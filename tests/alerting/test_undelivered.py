@@ -1,0 +1,167 @@
+"""`firing_undelivered` says a sink never got an alert's FIRING; it must not say so when the sink may have got it.
+
+A RESOLVED that supersedes its episode's FIRING (fold.py) was flagged `firing_undelivered` whenever that FIRING was
+still queued, even when the receiver had it: an attempt that timed out after the request went out (the receiver
+acted, its answer came too late), or, for Alertmanager, a re-POST that carried the alert firing. The flag is what
+a receiver is told ("this alert never paged you") and what `max_pending` may drop: the sink then kept the alert
+firing for good. Against real aiohttp receivers and the outbox's real SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from tests.alerting.conftest import Rig, http_endpoint, make_config
+from tests.alerting.fakes import FakeReceiver, Reply, Target
+from tests.alerting.test_alertmanager_races import until
+
+SLOW_RETRY = {"retry_initial": "2s", "retry_max": "2s"}  # the first retry 1-2 s after a failure: time to fold
+
+
+def payloads(r: Rig, sink: str) -> list[dict[str, object]]:
+    conn = sqlite3.connect(r.config.server.database)
+    try:
+        rows = conn.execute("SELECT payload FROM alert_outbox WHERE sink = ? ORDER BY id", (sink,)).fetchall()
+    finally:
+        conn.close()
+    return [json.loads(p) for (p,) in rows]
+
+
+async def test_a_firing_whose_attempt_timed_out_is_not_said_undelivered(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """The webhook acts on x's FIRING but answers after the sink's timeout; x recovers before the retry. The RESOLVED
+    that folds the FIRING must not tell the receiver it never got it."""
+    receiver.script.append(Reply(200, hang=1.0))  # acted on, answered too late
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"hook": {"kind": "webhook", "url": receiver.url("/hook"), "timeout": "300ms", **SLOW_RETRY}},
+        routes=[{"sinks": ["hook"]}],
+    )
+    r = await rig(config)
+    queue = r.service.dispatcher.workers["hook"].queue
+    target.up = False
+    await r.probe("x")
+    await until(lambda: bool(queue) and queue[0].attempts == 1 and not queue[0].in_flight, "the FIRING timed out")
+    target.up = True
+    await r.probe("x")  # before the retry: the RESOLVED supersedes the FIRING waiting for it
+    await until(lambda: not queue, "the RESOLVED delivered")
+    got = [e["status"] for hit in receiver.attempts for e in hit.body["events"]]
+    assert got == ["firing", "resolved"]  # the receiver did get the FIRING (its answer was cut)
+    [resolved] = [e for hit in receiver.acked for e in hit.body["events"]]
+    assert resolved["details"]["folded"] == 1
+    assert "firing_undelivered" not in resolved["details"], resolved["details"]
+
+
+async def test_a_firing_an_alertmanager_re_post_carried_is_not_said_undelivered(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """x's queued FIRING is refused (503) and waits for its retry; meanwhile the re-POST carries x firing and is
+    acknowledged. The RESOLVED that folds the waiting FIRING is not flagged (nor droppable by max_pending)."""
+    receiver.script.append(Reply(503))
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"am": {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "100ms", **SLOW_RETRY}},
+        routes=[{"sinks": ["am"]}],
+    )
+    r = await rig(config)
+    queue = r.service.dispatcher.workers["am"].queue
+    target.up = False
+    await r.probe("x")
+    await until(lambda: bool(queue) and queue[0].attempts == 1 and not queue[0].in_flight, "the FIRING refused")
+    await until(lambda: r.service.dispatcher.counters[("am", "refreshed")] >= 1, "a re-POST of x acknowledged")
+    target.up = True
+    await r.probe("x")
+    await r.store.flush()
+    [resolved] = [p for p in payloads(r, "am") if p["status"] == "resolved"]
+    assert resolved["details"]["folded"] == 1  # type: ignore[index]
+    assert "firing_undelivered" not in resolved["details"], resolved  # type: ignore[operator]
+    await until(lambda: not queue, "the RESOLVED delivered")
+
+
+async def test_a_firing_that_may_have_reached_the_receiver_is_known_so_after_a_restart(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """x's FIRING timed out once (the receiver acted on it), then got a 503; the process stops with it pending. The
+    restarted one folds it into x's RESOLVED: still not `firing_undelivered` (the row's last error says so)."""
+    receiver.script.append(Reply(200, hang=1.0))
+    receiver.default = Reply(503)
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"hook": {"kind": "webhook", "url": receiver.url("/hook"), "timeout": "300ms", **SLOW_RETRY}},
+        routes=[{"sinks": ["hook"]}],
+    )
+    first = await rig(config)
+    target.up = False
+    await first.probe("x")
+    await until(lambda: len(receiver.attempts) >= 2, "the timed-out attempt and a 503")
+    await first.stop()
+    second = await rig(config)
+    queue = second.service.dispatcher.workers["hook"].queue
+    await until(lambda: len(receiver.attempts) >= 3 and not queue[0].in_flight, "the restored FIRING refused")
+    target.up = True
+    await second.probe("x")  # the RESOLVED folds the FIRING restored from the outbox
+    receiver.default = Reply()
+    await until(lambda: not queue, "the RESOLVED delivered")
+    [resolved] = [e for hit in receiver.acked for e in hit.body["events"] if e["status"] == "resolved"]
+    assert resolved["details"]["folded"] == 1, resolved
+    assert "firing_undelivered" not in resolved["details"], resolved["details"]
+
+
+async def test_max_pending_never_drops_the_resolved_of_a_firing_the_receiver_may_have(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """The consequence: x's RESOLVED, wrongly flagged, was the oldest "quiet" one when ten other alerts fired and
+    resolved through the outage, and `max_pending` (10) dropped it: the receiver, which had x's FIRING, never
+    heard x resolve. The RESOLVEDs of alerts it never got go first."""
+    receiver.script.append(Reply(200, hang=1.0))
+    receiver.default = Reply(503)
+    others = [await Target().start() for _ in range(10)]
+    try:
+        config = make_config(
+            tmp_path,
+            endpoints=[
+                http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
+                *(
+                    http_endpoint(f"y{i}", t.url(), failure_threshold=1, success_threshold=1)
+                    for i, t in enumerate(others)
+                ),
+            ],
+            sinks={
+                "hook": {
+                    "kind": "webhook",
+                    "url": receiver.url("/hook"),
+                    "timeout": "300ms",
+                    "max_pending": 10,
+                    "retry_initial": "4s",
+                    "retry_max": "4s",
+                }
+            },
+            routes=[{"sinks": ["hook"]}],
+        )
+        r = await rig(config)
+        queue = r.service.dispatcher.workers["hook"].queue
+        target.up = False
+        await r.probe("x")
+        await until(lambda: bool(queue) and queue[0].attempts == 1 and not queue[0].in_flight, "the FIRING timed out")
+        target.up = True
+        await r.probe("x")  # x's RESOLVED folds its FIRING
+        for i, t in enumerate(others):  # ten alerts fire and resolve, never sent: quiet RESOLVEDs
+            t.up = False
+            await r.probe(f"y{i}")
+            t.up = True
+            await r.probe(f"y{i}")
+        assert r.service.dispatcher.counters[("hook", "overflow")] == 1
+        receiver.default = Reply()
+        await until(lambda: not queue, "the queue delivered", timeout=15.0)
+        sent = [(e["alert"], e["status"]) for hit in receiver.acked for e in hit.body["events"]]
+        assert ("endpoint:x", "resolved") in sent, sent
+    finally:
+        for t in others:
+            await t.close()
