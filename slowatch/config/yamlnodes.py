@@ -18,7 +18,17 @@ from typing import Any, NamedTuple
 import yaml
 from yaml.constructor import SafeConstructor
 
-from slowatch.config.compose import MAPPING, SCALAR, SEQUENCE, Alias, Node, compose, compose_stream
+from slowatch.config.compose import (
+    MAPPING,
+    MAX_VALUES,
+    SCALAR,
+    SEQUENCE,
+    Alias,
+    Node,
+    TooManyValues,
+    compose,
+    compose_stream,
+)
 from slowatch.config.interpolate import interpolate
 
 Path = tuple[str | int, ...]
@@ -318,14 +328,29 @@ def _too_deep(text: str) -> YamlProblem:
     return YamlProblem("invalid YAML: nested too deeply")
 
 
-def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, locate: bool = True) -> Document:
+def _too_many(exc: TooManyValues) -> YamlProblem:
+    return YamlProblem(str(exc), Mark.of(exc.mark) if exc.mark is not None else None)
+
+
+def parse(
+    text: str,
+    env: Mapping[str, str],
+    *,
+    max_nodes: int = MAX_NODES,
+    max_values: int = MAX_VALUES,
+    locate: bool = True,
+) -> Document:
     """Compose and build one YAML document whose top level is a mapping. Raises YamlProblem.
+
+    `max_nodes` bounds the document once aliases are expanded, `max_values` the nodes written in it.
 
     `locate=False` keeps no position or source text per value (only the source of interpolated values): at
     100,000 endpoints those records were ~300 MB at the peak of a load. A document with problems then says
     only *that* there are some (the loader parses it again, locating, to report them)."""
     try:
-        root, aliases = compose(text)
+        root, aliases = compose(text, max_values)
+    except TooManyValues as exc:
+        raise _too_many(exc) from None
     except yaml.YAMLError as exc:
         raise _syntax_problem(exc, text) from None
     except RecursionError:
@@ -346,12 +371,14 @@ def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, loca
     return doc
 
 
-def parse_stream(text: str, *, max_nodes: int = MAX_NODES) -> list[Document]:
+def parse_stream(text: str, *, max_nodes: int = MAX_NODES, max_values: int = MAX_VALUES) -> list[Document]:
     """Every document of a multi-document YAML stream, built like `parse` builds one but without
     `${...}` interpolation (the text is data, not config). A document may be any value; empty
     documents are skipped. Raises YamlProblem."""
     try:
-        roots = compose_stream(text)
+        roots = compose_stream(text, max_values)
+    except TooManyValues as exc:
+        raise _too_many(exc) from None
     except yaml.YAMLError as exc:
         raise _syntax_problem(exc, text) from None
     except RecursionError:
@@ -370,4 +397,4 @@ def parse_stream(text: str, *, max_nodes: int = MAX_NODES) -> list[Document]:
     return docs
 
 
-__all__ = ["MAX_NODES", "Document", "Mark", "Path", "YamlProblem", "parse", "parse_stream"]
+__all__ = ["MAX_NODES", "MAX_VALUES", "Document", "Mark", "Path", "YamlProblem", "parse", "parse_stream"]
