@@ -181,3 +181,18 @@ def test_shortening_cuts_values_and_never_the_text_between_them() -> None:
     )
     quoted = repr("it's " + long_b)  # "it's bbb…": repr's double quotes, an apostrophe inside
     assert _shorten(f"(got {quoted})") == f'(got "it\'s {"b" * 35}…{"b" * 10}" (155 characters))'
+
+
+@pytest.mark.parametrize(
+    ("value", "start"),
+    [
+        ("0x" + "f" * 5000, "2:15 endpoints[0].retries: must be at most 10 (got 0xffff"),
+        ("1" + "0" * 4000, "2:15 endpoints[0].retries: must be at most 10 (got 1000"),
+        ("1" + "0" * 4000 + ".5", "2:15 endpoints[0].retries: must be a finite number, not NaN or infinity (got 1000"),
+    ],
+)
+def test_a_huge_number_as_written_is_shortened_in_its_message(errors: Errors, value: str, start: str) -> None:
+    """A number is shown as written, unquoted: a 5,000-digit one was echoed whole (a 5 KB problem line)."""
+    found = errors("endpoints:\n  - {retries: " + value + ", name: a, kind: tcp, host: a.example, port: 1}\n")
+    assert len(found) == 1 and found[0].startswith(start), found[0][:200]
+    assert len(found[0]) < 200 and f"({len(value)} characters))" in found[0], found[0][:300]
