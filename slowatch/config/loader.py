@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from slowatch.config import messages, typewalk
+from slowatch.config import booleans, messages, typewalk
 from slowatch.config.concealed import conceal_endpoints
 from slowatch.config.schema import Config
 from slowatch.config.semantic import check_the_rest, run_checks
@@ -315,6 +315,10 @@ def _load_once(text: str, filename: str, env: Mapping[str, str], *, locate: bool
         _validation_problems(report, errors)
         check_the_rest(report, errors)
     else:
+        for path in booleans.numbers_from_booleans(config, doc.bools):
+            if not locate:
+                return None
+            report.add(path, path, booleans.message(report.got(path)))
         run_checks(report, config, lambda path: path)
     if report.problems:
         if not locate:

@@ -77,6 +77,8 @@ class Document:
     problems: list[tuple[Path, Mark, str]] = field(default_factory=list)
     poisoned: set[Path] = field(default_factory=set)
     """Values swapped for an empty stand-in after a reported problem: later errors about them are noise."""
+    bools: list[Path] = field(default_factory=list)
+    """Where a boolean was built (`on`, `no`, `true`, ...): config/booleans.py finds those that became numbers."""
 
     def problem(self, path: Path, mark: Mark, message: str, *, poison: bool = False) -> None:
         """Record a problem once, even when aliases or merges reach the same text again."""
@@ -93,6 +95,7 @@ class Document:
         self.source.update((p, v) for p, v in other.source.items() if p[:depth] in under)
         self.interpolated.update(p for p in other.interpolated if p[:depth] in under)
         self.poisoned.update(p for p in other.poisoned if p[:depth] in under)
+        self.bools.extend(p for p in other.bools if p[:depth] in under)
         self.secrets.update(other.secrets)
         for path, mark, message in other.problems:
             self.problem(path, mark, message)
@@ -211,6 +214,7 @@ class _Builder:
         plain = node if isinstance(node, yaml.ScalarNode) else yaml.ScalarNode(node.tag, text)  # (PyYAML's own
         try:  # constructors: they accept only its node class)
             if node.tag == _BOOL:
+                self.doc.bools.append(path)
                 return self.constructor.construct_yaml_bool(plain)
             if node.tag == _INT:
                 return self.constructor.construct_yaml_int(plain)
