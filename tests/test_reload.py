@@ -206,3 +206,54 @@ async def test_an_invalid_edit_reloaded_by_sighup_is_not_rejected_again_by_the_w
         assert caplog.text.count("config reload rejected") == 1 and reload_ok(daemon) == 0.0
     finally:
         await daemon.stop()
+
+
+REORDER_A = """server: {{database: '{db}'}}
+defaults: {{interval: 1s, timeout: 500ms}}
+endpoints:
+  - {{name: down, kind: http, url: 'http://127.0.0.1:1/', alerts: {{failure_threshold: 1}}, labels: {{a: '1', b: '2'}}}}
+  - {{name: other, kind: tcp, host: 127.0.0.1, port: 1}}
+consumers:
+  - name: shop
+    endpoints: [down, other]
+    slos:
+      - {{name: up, sli: availability, objective: 99}}
+      - {{name: fast, sli: latency, threshold: 200ms, objective: 95}}
+"""
+REORDER_B = """consumers:
+  - slos:
+      - {{objective: 99, sli: availability, name: up}}
+      - {{threshold: 200ms, name: fast, objective: 95, sli: latency}}
+    endpoints: [other, down]
+    name: shop
+endpoints:
+  - {{port: 1, host: 127.0.0.1, kind: tcp, name: other}}
+  - {{labels: {{b: '2', a: '1'}}, alerts: {{failure_threshold: 1}}, url: 'http://127.0.0.1:1/', kind: http, name: down}}
+defaults: {{timeout: 500ms, interval: 1s}}
+server: {{database: '{db}'}}
+"""
+
+
+async def test_a_reload_that_only_reorders_keys_and_lists_changes_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Same endpoints, consumers and SLOs written in another order: no probe rescheduled, the firing alert
+    keeps its start, the SLOs keep their ledgers (none rebuilt from history)."""
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(REORDER_A.format(db=tmp_path / "d.db"))
+    daemon = Daemon(load(path), config_path=path, watch_interval=3600)
+    await daemon.start(serve=False)
+    try:
+        await eventually(lambda: any(a["alert"] == "endpoint:down" for a in daemon.alerts_view()))
+        before = [(a["alert"], a["since"]) for a in daemon.alerts_view()]
+        slos = [(s["consumer"], s["slo"]) for s in daemon.slo_view()]
+        caplog.clear()
+        path.write_text(REORDER_B.format(db=tmp_path / "d.db"))
+        assert await daemon.reload() is True
+        assert "config reloaded added=0 removed=0 changed=0" in caplog.text
+        assert "rebuilt" not in caplog.text and "restored" not in caplog.text, caplog.text
+        assert [(a["alert"], a["since"]) for a in daemon.alerts_view()][: len(before)] == before
+        assert [(s["consumer"], s["slo"]) for s in daemon.slo_view()] == slos
+    finally:
+        await daemon.stop()
