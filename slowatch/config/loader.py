@@ -248,6 +248,11 @@ def _validation_problems(report: _Report, errors: list[ErrorDetails]) -> None:
 
 def _describe(report: _Report, error: ErrorDetails, shown: Path, found: Path) -> str:
     got = report.got(found) if shown == found else None
+    if error["type"] == "string_type" and got is not None:
+        value = report.value_at(found)[1]
+        if isinstance(value, bool | int | float):  # `country: NO`, `version: 1.10`: YAML's reading, not the text
+            reads = ("true" if value else "false") if isinstance(value, bool) else "a number"
+            return f"must be a string (got {got}, which YAML reads as {reads}: write it in quotes, '{got}')"
     if error["type"] == "extra_forbidden":
         return messages.describe(error, got, fields=report.fields(found[:-1]))
     if error["type"].startswith("union_tag_"):

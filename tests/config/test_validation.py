@@ -196,3 +196,21 @@ def test_a_huge_number_as_written_is_shortened_in_its_message(errors: Errors, va
     found = errors("endpoints:\n  - {retries: " + value + ", name: a, kind: tcp, host: a.example, port: 1}\n")
     assert len(found) == 1 and found[0].startswith(start), found[0][:200]
     assert len(found[0]) < 200 and f"({len(value)} characters))" in found[0], found[0][:300]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("labels: {country: NO}", "5:23 endpoints[0].labels.country: must be a string (got NO, which YAML reads as "
+         "false: write it in quotes, 'NO')"),
+        ("labels: {version: 1.10}", "5:23 endpoints[0].labels.version: must be a string (got 1.10, which YAML reads "
+         "as a number: write it in quotes, '1.10')"),
+    ],
+)  # fmt: skip
+def test_a_string_field_given_what_yaml_reads_as_a_boolean_or_number_says_to_quote_it(
+    errors: Errors, line: str, expected: str
+) -> None:
+    """`must be a string (got NO)` left an SRE wondering: NO *is* text to them (the Norway problem)."""
+    assert errors("endpoints:\n  - name: api\n    kind: http\n    url: http://api.example/\n    " + line + "\n") == [
+        expected
+    ]
