@@ -292,6 +292,8 @@ def _syntax_problem(exc: yaml.YAMLError, text: str) -> YamlProblem:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         message = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.problem == "found character '\\t' that cannot start any token":
+            message += " (indent with spaces, not tabs)"
         if exc.context and exc.problem and exc.problem.startswith("but "):
             message = f"invalid YAML: {exc.context}, {exc.problem}"
         elif exc.context and exc.problem and exc.context_mark is not None:

@@ -287,3 +287,12 @@ def test_too_many_values_is_a_located_config_error_by_default(tmp_path: Path) ->
     with pytest.raises(ConfigError) as info:
         load_text(path.read_text(), str(path))
     assert "unknown field 'x'" in str(info.value)  # (a small file: only its unknown field)
+
+
+@pytest.mark.parametrize("text", ["server:\n\tlisten: x\n", "endpoints:\n  - name: api\n\t  kind: http\n"])
+def test_a_tab_indenting_a_line_says_yaml_indents_with_spaces(errors: Errors, text: str) -> None:
+    """A line pasted from a tab-indented editor: PyYAML's "cannot start any token" names no fix."""
+    line = text.count("\n", 0, text.index("\t")) + 1
+    assert errors(text) == [
+        f"{line}:1: invalid YAML: found character '\\t' that cannot start any token (indent with spaces, not tabs)"
+    ]
