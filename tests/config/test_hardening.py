@@ -289,3 +289,20 @@ def test_on_off_yes_no_in_a_number_field_is_an_error_not_a_one_or_zero(errors: E
     ]
     config = load_config(ONE + "    follow_redirects: no\n")
     assert config.endpoints[0].follow_redirects is False  # type: ignore[union-attr]
+
+
+def test_header_names_that_differ_only_in_case_are_one_header_twice(errors: Errors) -> None:
+    """HTTP header names ignore case: `Authorization` and `authorization` pasted together were both sent."""
+    said = "'{}' and '{}' are the same header (header names ignore case): keep one"
+    text = (
+        ONE
+        + "    headers: {Authorization: 'Bearer a', X-Team: t, authorization: 'Bearer b'}\n"
+        + "    expect: {headers: {Content-Type: a, content-type: b}}\n"
+        + "sinks: {s: {kind: webhook, url: 'https://h.example/', headers: {X-A: a, x-a: b}}}\n"
+        + "routes: [{sinks: [s]}]\n"
+    )
+    assert errors(text) == [
+        "5:5 endpoints[0].headers: " + said.format("Authorization", "authorization"),
+        "6:14 endpoints[0].expect.headers: " + said.format("Content-Type", "content-type"),
+        "7:55 sinks.s.headers: " + said.format("X-A", "x-a"),
+    ]
