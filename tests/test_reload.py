@@ -257,3 +257,31 @@ async def test_a_reload_that_only_reorders_keys_and_lists_changes_nothing(
         assert [(s["consumer"], s["slo"]) for s in daemon.slo_view()] == slos
     finally:
         await daemon.stop()
+
+
+async def test_a_file_renamed_over_with_its_old_mtime_and_a_configmap_swap_are_both_reloaded(
+    watched: tuple[Daemon, Path], tmp_path: Path
+) -> None:
+    """An editor's temp file renamed over the config (even given the old mtime back, as `cp -p` or a restore
+    does), then a Kubernetes ConfigMap update: `..data` swapped to a new directory, the old one deleted."""
+    daemon, path = watched
+    old = path.stat()
+    tmp = tmp_path / ".slowatch.yaml.swp"
+    tmp.write_text(config_text(tmp_path, "first", "renamed"))
+    os.utime(tmp, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(tmp, path)
+    await eventually(lambda: names(daemon) == ["first", "renamed"])
+
+    for version in ("v1", "v2"):  # mounted: config.yaml -> ..data/config.yaml, ..data -> ..v1
+        (tmp_path / f"..{version}").mkdir()
+        (tmp_path / f"..{version}" / "config.yaml").write_text(config_text(tmp_path, "first", version))
+    (tmp_path / "..data").symlink_to("..v1")
+    path.unlink()
+    path.symlink_to("..data/config.yaml")
+    await eventually(lambda: names(daemon) == ["first", "v1"])
+    (tmp_path / "..data_tmp").symlink_to("..v2")
+    os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
+    (tmp_path / "..v1" / "config.yaml").unlink()
+    (tmp_path / "..v1").rmdir()
+    await eventually(lambda: names(daemon) == ["first", "v2"])
+    assert reload_ok(daemon) == 1.0
