@@ -123,12 +123,24 @@ class CompositeConfig(Model):
         return self
 
 
+def _percentage(value: float) -> float:
+    """`objective: 0.999` is a ratio written where a percentage goes (OpenSLO and Sloth write 0.999): as 0.999 %
+    the SLO would never burn. Nobody means an objective of 1 % or less."""
+    if value <= 1:
+        meant = f"{value * 100:.10g}"
+        fix = f"write {meant} for {meant} %" if value < 1 else "an objective is below 100 %, e.g. 99.9"
+        raise ValueError(
+            f"is a percentage: {value:g} means {value:g} % ({fix}; an objective of 1 % or less is refused)"
+        )
+    return value
+
+
 class SloConfig(Model):
     name: Name
     description: str = ""
     sli: Literal["availability", "latency"] | None = None  # required unless `composite`
     threshold: Timeout | None = None
-    objective: Annotated[float, Field(gt=0, lt=100)]
+    objective: Annotated[float, Field(gt=0, lt=100), AfterValidator(_percentage)]
     window: RollingWindow | CalendarWindow = 30 * 86400.0
     budgeting: Literal["occurrences", "timeslices"] = "occurrences"
     timeslice: Timeslice | None = None

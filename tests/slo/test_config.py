@@ -158,3 +158,14 @@ def test_a_misspelled_time_zone_gets_a_suggestion(zone: str, meant: str) -> None
     assert problems(slo(window=window)) == [
         f"consumers[0].slos[0].window.timezone: unknown time zone {zone!r} (did you mean {meant!r}?)"
     ]
+
+
+@pytest.mark.parametrize(("objective", "meant"), [("0.999", "99.9"), ("0.9995", "99.95"), ("0.5", "50"), ("1", "")])
+def test_an_objective_written_as_a_ratio_is_an_error_not_a_tiny_percentage(objective: str, meant: str) -> None:
+    """`objective: 0.999` (a ratio, as OpenSLO and Sloth write it) was 0.999 %: a budget of 99 % of all
+    probes, so the SLO never burned and never paged."""
+    fix = f"write {meant} for {meant} %" if meant else "an objective is below 100 %, e.g. 99.9"
+    assert problems(slo(objective=objective)) == [
+        f"consumers[0].slos[0].objective: is a percentage: {objective} means {objective} % "
+        f"({fix}; an objective of 1 % or less is refused)"
+    ]
