@@ -35,7 +35,10 @@ def _to_seconds(value: Any) -> Any:
     if isinstance(value, str):
         return _parse_duration(value)
     if isinstance(value, bool):
-        raise ValueError("not a duration (use e.g. 500ms, 15s, 5m, 1h, 30d)")
+        raise ValueError(  # `interval: on`
+            "not a duration but true or false (YAML reads on, off, yes and no as such; "
+            "use e.g. 500ms, 15s, 5m, 1h, 30d)"
+        )
     if isinstance(value, (int, float)):
         return float(value)
     return value

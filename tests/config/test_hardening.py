@@ -306,3 +306,10 @@ def test_header_names_that_differ_only_in_case_are_one_header_twice(errors: Erro
         "6:14 endpoints[0].expect.headers: " + said.format("Content-Type", "content-type"),
         "7:55 sinks.s.headers: " + said.format("X-A", "x-a"),
     ]
+
+
+def test_a_duration_that_yaml_read_as_a_boolean_says_so(errors: Errors) -> None:
+    assert errors(ONE + "    interval: on\n") == [
+        "5:15 endpoints[0].interval: not a duration but true or false (YAML reads on, off, yes and no as such; "
+        "use e.g. 500ms, 15s, 5m, 1h, 30d)"
+    ]
