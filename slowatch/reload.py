@@ -59,6 +59,11 @@ class ReloadOutcome:
         return None if ":" in self.fingerprint or not self.fingerprint else self.fingerprint
 
 
+ENVIRONMENT_NOTE = "\n(a reload reads the environment slowatch was started with: restart it to take in a new variable)"
+"""Added to a rejected reload's log when a `${VAR}` is unset (or not UTF-8): a shell's `export` does not reach the
+daemon, and "environment variable TOKEN is not set" alone reads like a typo."""
+
+
 class ConfigReloader:
     """Owns the config path, the fingerprint of what was last loaded, and the reload lock."""
 
@@ -113,9 +118,10 @@ class ConfigReloader:
             new = await asyncio.to_thread(self._load, path)
         except ConfigError as exc:
             self._report(ReloadOutcome(False, self._digest or "", tuple(str(p) for p in exc.problems)))
+            unset = any(p.message.startswith("environment variable ") for p in exc.problems)
             logger.error(
-                "config reload rejected, keeping the running config file=%s errors=%d\n%s",
-                path, len(exc.problems), exc,
+                "config reload rejected, keeping the running config file=%s errors=%d\n%s%s",
+                path, len(exc.problems), exc, ENVIRONMENT_NOTE if unset else "",
             )  # fmt: skip
             return False
         except Exception as exc:  # a bug must not end reloads for good

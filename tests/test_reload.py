@@ -285,3 +285,21 @@ async def test_a_file_renamed_over_with_its_old_mtime_and_a_configmap_swap_are_b
     (tmp_path / "..v1").rmdir()
     await eventually(lambda: names(daemon) == ["first", "v2"])
     assert reload_ok(daemon) == 1.0
+
+
+async def test_an_unset_variable_in_a_reload_says_the_environment_is_the_one_slowatch_started_with(
+    watched: tuple[Daemon, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`export TOKEN=...` in a shell, then SIGHUP: the daemon's environment is not the shell's, and
+    "environment variable TOKEN is not set" alone reads like a typo."""
+    daemon, path = watched
+    monkeypatch.delenv("SLOWATCH_TEST_UNSET", raising=False)
+    path.write_text(
+        config_text(tmp_path, "first").replace("/first'}", "/first', headers: {X-Token: '${SLOWATCH_TEST_UNSET}'}}")
+    )
+    assert await daemon.reload() is False
+    rejected = [r.getMessage() for r in caplog.records if r.getMessage().startswith("config reload rejected")]
+    assert len(rejected) == 1 and "environment variable SLOWATCH_TEST_UNSET is not set" in rejected[0]
+    assert rejected[0].endswith(
+        "(a reload reads the environment slowatch was started with: restart it to take in a new variable)"
+    )
