@@ -44,6 +44,8 @@ def format_path(path: Iterable[str | int]) -> str:
     for key in path:
         if isinstance(key, int):
             out += f"[{key}]"
+        elif len(key) > LONG_QUOTE:  # (`? key` has no length limit in YAML: a 1 MB key made a 1 MB line)
+            out += f"[{_shorten(repr(key))}]"
         elif _PLAIN_KEY.fullmatch(key):
             out += f".{key}" if out else key
         else:

@@ -214,3 +214,12 @@ def test_a_string_field_given_what_yaml_reads_as_a_boolean_or_number_says_to_quo
     assert errors("endpoints:\n  - name: api\n    kind: http\n    url: http://api.example/\n    " + line + "\n") == [
         expected
     ]
+
+
+def test_a_huge_key_is_shortened_in_the_path_too(errors: Errors) -> None:
+    """An explicit key (`? ...`) has no length limit in YAML: a 1 MB unknown key made a 1 MB problem line
+    (the message shortened it; the path in front did not)."""
+    key = "k" * 1_000_000
+    found = errors("endpoints:\n  - name: a\n    kind: http\n    url: http://a.example/\n    ? " + key + "\n    : 5s\n")
+    shortened = f"'{'k' * 40}…{'k' * 10}' (1000000 characters)"
+    assert found == [f"5:7 endpoints[0][{shortened}]: unknown field {shortened}"]
