@@ -186,7 +186,7 @@ class Daemon:
             "sha256": self._config_sha256(),
             "last_reload": None if last is None else {
                 "ok": last[0].ok, "at": last[1], "sha256": last[0].sha256,
-                "problems": list(last[0].problems), "error": last[0].error,
+                "problems": list(last[0].problems), "problem_count": last[0].problem_count, "error": last[0].error,
             },
         }  # fmt: skip
 

@@ -49,7 +49,10 @@ class ReloadOutcome:
     """What was read (config/source.py `fingerprint`: the SHA-256 of a regular file's content, else why it
     was not read: `unreadable:ENOENT`, `refused:...`)."""
     problems: tuple[str, ...] = ()
-    """Each config problem as logged, `file:line:col path: message` (never a secret: see config/loader.py)."""
+    """The first KEPT_PROBLEMS config problems as logged, `file:line:col path: message` (never a secret: see
+    config/loader.py)."""
+    problem_count: int = 0
+    """How many problems there were in all."""
     error: str | None = None
     """A failure that is no config problem (a bug while loading or applying): what failed; the log has the rest."""
 
@@ -58,6 +61,10 @@ class ReloadOutcome:
         """The SHA-256 of the file read, or None when it was not read (see `fingerprint`)."""
         return None if ":" in self.fingerprint or not self.fingerprint else self.fingerprint
 
+
+KEPT_PROBLEMS = 1000
+"""Problems of a rejected reload kept for /api/v1/config (the log has them all): a file of 100,000 broken endpoints
+would otherwise keep ~20 MB of messages."""
 
 ENVIRONMENT_NOTE = "\n(a reload reads the environment slowatch was started with: restart it to take in a new variable)"
 """Added to a rejected reload's log when a `${VAR}` is unset (or not UTF-8): a shell's `export` does not reach the
@@ -117,7 +124,8 @@ class ConfigReloader:
             self._digest = digest = await asyncio.to_thread(fingerprint, path)
             new = await asyncio.to_thread(self._load, path)
         except ConfigError as exc:
-            self._report(ReloadOutcome(False, self._digest or "", tuple(str(p) for p in exc.problems)))
+            kept = tuple(str(p) for p in exc.problems[:KEPT_PROBLEMS])
+            self._report(ReloadOutcome(False, self._digest or "", kept, len(exc.problems)))
             unset = any(p.message.startswith("environment variable ") for p in exc.problems)
             logger.error(
                 "config reload rejected, keeping the running config file=%s errors=%d\n%s%s",
@@ -196,4 +204,4 @@ class ConfigReloader:
         return digest
 
 
-__all__ = ["SETTLE", "SETTLE_ROUNDS", "ConfigReloader", "ReloadOutcome"]
+__all__ = ["KEPT_PROBLEMS", "SETTLE", "SETTLE_ROUNDS", "ConfigReloader", "ReloadOutcome"]

@@ -13,6 +13,7 @@ import pytest
 
 from slowatch.config import Config, load
 from slowatch.daemon import Daemon
+from slowatch.reload import KEPT_PROBLEMS
 
 
 def text(tmp_path: Path, extra: str = "", token: str = "${API_TOKEN}") -> str:
@@ -63,6 +64,7 @@ async def test_a_rejected_reload_is_shown_with_its_problems_and_a_good_one_clear
         f"{path}:7:15 endpoints[0].interval: must be at least 1s (got '0s')",
         f"{path}:8:5 endpoints[0].intervl: unknown field 'intervl' (did you mean 'interval'?)",
     ]
+    assert last["problem_count"] == 2
     assert "s3cret" not in json.dumps(doc)
 
     path.write_text(text(tmp_path, "    interval: 10s\n"))
@@ -70,7 +72,8 @@ async def test_a_rejected_reload_is_shown_with_its_problems_and_a_good_one_clear
     doc = await get(daemon, "/api/v1/config")
     fixed = hashlib.sha256(path.read_bytes()).hexdigest()
     assert doc["sha256"] == fixed and doc["last_reload"] == {
-        "ok": True, "at": doc["last_reload"]["at"], "sha256": fixed, "problems": [], "error": None,  # type: ignore[index]
+        "ok": True, "at": doc["last_reload"]["at"], "sha256": fixed, "problems": [], "problem_count": 0,  # type: ignore[index]
+        "error": None,
     }  # fmt: skip
 
 
@@ -100,7 +103,19 @@ async def test_a_loader_failure_names_what_failed_and_never_its_message(tmp_path
         doc = await get(d, "/api/v1/config")
         assert doc["last_reload"] == {
             "ok": False, "at": doc["last_reload"]["at"], "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),  # type: ignore[index]
-            "problems": [], "error": "loading failed (RuntimeError)",
+            "problems": [], "problem_count": 0, "error": "loading failed (RuntimeError)",
         }  # fmt: skip
     finally:
         await d.stop()
+
+
+async def test_the_problems_kept_are_bounded_and_counted(daemon: Daemon, tmp_path: Path) -> None:
+    """A file of thousands of broken endpoints: the log has every problem, the API the first KEPT_PROBLEMS."""
+    path = tmp_path / "slowatch.yaml"
+    broken = "".join(f"  - {{name: e{i}, kind: http, url: 'http://127.0.0.1:1/', interval: 0s}}\n" for i in range(1500))
+    path.write_text(text(tmp_path).replace("endpoints:\n", "endpoints:\n" + broken))
+    assert await daemon.reload() is False
+    last = (await get(daemon, "/api/v1/config"))["last_reload"]
+    assert isinstance(last, dict) and last["problem_count"] == 1500 and isinstance(last["problems"], list)
+    assert len(last["problems"]) == KEPT_PROBLEMS == 1000
+    assert last["problems"][-1] == f"{path}:1002:68 endpoints[999].interval: must be at least 1s (got '0s')"
