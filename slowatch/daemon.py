@@ -34,7 +34,7 @@ from slowatch.metrics.cluster_labels import LabelledRegistry
 from slowatch.metrics.fleet import FleetMetrics
 from slowatch.models import ProbeResult
 from slowatch.probes import ProbeContext, make_session, run_probe
-from slowatch.reload import SETTLE, ConfigReloader
+from slowatch.reload import SETTLE, ConfigReloader, ReloadOutcome
 from slowatch.results import Results
 from slowatch.scheduler import ProbeScheduler
 from slowatch.slo.service import SloService
@@ -133,6 +133,7 @@ class Daemon:
         self._session: aiohttp.ClientSession | None = None
         self._ctx: ProbeContext | None = None
         self._revision = 0  # reloads switched to (or tried): the next one's changes carry the next number
+        self._last_reload: tuple[ReloadOutcome, float] | None = None  # and when it ended (/api/v1/config)
         self.bound_port: int | None = None
 
     # --- the DaemonView the web layer reads -------------------------------------------------
@@ -182,6 +183,17 @@ class Daemon:
 
     def sinks_view(self) -> list[dict[str, object]]:
         return self._alerts.sinks_view()
+
+    def config_status(self) -> dict[str, object]:
+        reloader, last = self._reloader, self._last_reload
+        return {
+            "file": None if reloader is None else str(reloader.path),
+            "sha256": self._config_sha256(),
+            "last_reload": None if last is None else {
+                "ok": last[0].ok, "at": last[1], "sha256": last[0].sha256,
+                "problems": list(last[0].problems), "problem_count": last[0].problem_count, "error": last[0].error,
+            },
+        }  # fmt: skip
 
     # --- the probe path ----------------------------------------------------------------------
     def on_result(self, result: ProbeResult) -> None:
@@ -348,10 +360,12 @@ class Daemon:
             (t1 - t0) * 1e3, switch.cpu * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t4 - t3) * 1e3,
         )  # fmt: skip
 
-    def _reloaded(self, ok: bool) -> None:
-        if ok:
+    def _reloaded(self, outcome: ReloadOutcome) -> None:
+        now = self._clock.time()
+        if outcome.ok:
             self._results.stats.reloads += 1
-        self._self_metrics.config_loaded(ok, self._clock.time())
+        self._last_reload = (outcome, now)
+        self._self_metrics.config_loaded(outcome.ok, now)
 
     def _apply(self, new: Config, changes: EndpointChanges, want: int) -> None:
         """Switch to `new`: `changes` from the running endpoints, `want` prober workers it calls for."""

@@ -22,10 +22,32 @@ def parse_duration(text: str) -> float:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(s) or pos == 0:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 15s, 5m, 1h, 30d)")
+        raise ValueError(f"not a duration: {text!r} ({_hint(s)})")
     if not math.isfinite(total):
         raise ValueError(f"not a finite duration: {text!r}")
     return total
+
+
+_NEXT = {"d": "h", "h": "m", "m": "s"}
+_ISO = re.compile(r"P(?:\d|T\d)[\dYMWDTHS.,]*", re.IGNORECASE)
+
+
+def _hint(s: str) -> str:
+    """What to write instead of `s`, for the near misses an SRE plausibly writes."""
+    if s.startswith("-"):
+        return "a duration cannot be negative"
+    if _ISO.fullmatch(s):
+        return "ISO 8601 durations are not read: write e.g. 90s, 5m, 1h30m"
+    if re.fullmatch(r"[\d.]+e[+-]?\d+(?:ms|s|m|h|d|w)?", s, re.IGNORECASE):
+        return "no exponents: write e.g. 1000s"
+    joined = re.sub(r"(?<=[\d.])\s+(?=[a-z])|(?<=[a-z])\s+(?=\d)", "", s)
+    last = _PART.findall(joined)
+    if joined != s and "".join(n + u for n, u in last) == joined:
+        return f"did you mean {joined!r}?"
+    bare = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*\d+(?:\.\d+)?(d|h|m))(\d+)", joined)
+    if bare and bare.group(2) in _NEXT:
+        return f"did you mean {joined + _NEXT[bare.group(2)]!r}?"
+    return "use e.g. 500ms, 15s, 5m, 1h, 30d"
 
 
 def format_duration(seconds: float) -> str:

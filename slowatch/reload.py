@@ -2,8 +2,9 @@
 
 Whatever goes wrong (a located config error, a path that is no regular file, a bug in loading or in
 applying the new config) ends the same way: the running config stays (a half-applied one is switched
-back), the error is logged, `report(False)` sets slowatch_config_last_reload_successful to 0, and the
-watcher keeps watching, so the next good edit is picked up.
+back), the error is logged, `report` gets a failed `ReloadOutcome` (slowatch_config_last_reload_successful
+drops to 0; /api/v1/config shows its problems), and the watcher keeps watching, so the next good edit is
+picked up.
 
 The watcher polls: every `interval` seconds it hashes the file's content (config/source.py `fingerprint`,
 following symlinks: a Kubernetes ConfigMap's `..data` swap is a change; mtime, inode and renames are not
@@ -22,6 +23,7 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from slowatch.config.isolated import reload_isolated
@@ -38,6 +40,37 @@ SETTLE_ROUNDS = 10
 """A file that keeps changing for this many settle periods is reloaded as it then is (it may never settle)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    """How one reload ended, as /api/v1/config shows it."""
+
+    ok: bool
+    fingerprint: str
+    """What was read (config/source.py `fingerprint`: the SHA-256 of a regular file's content, else why it
+    was not read: `unreadable:ENOENT`, `refused:...`)."""
+    problems: tuple[str, ...] = ()
+    """The first KEPT_PROBLEMS config problems as logged, `file:line:col path: message` (never a secret: see
+    config/loader.py)."""
+    problem_count: int = 0
+    """How many problems there were in all."""
+    error: str | None = None
+    """A failure that is no config problem (a bug while loading or applying): what failed; the log has the rest."""
+
+    @property
+    def sha256(self) -> str | None:
+        """The SHA-256 of the file read, or None when it was not read (see `fingerprint`)."""
+        return None if ":" in self.fingerprint or not self.fingerprint else self.fingerprint
+
+
+KEPT_PROBLEMS = 1000
+"""Problems of a rejected reload kept for /api/v1/config (the log has them all): a file of 100,000 broken endpoints
+would otherwise keep ~20 MB of messages."""
+
+ENVIRONMENT_NOTE = "\n(a reload reads the environment slowatch was started with: restart it to take in a new variable)"
+"""Added to a rejected reload's log when a `${VAR}` is unset (or not UTF-8): a shell's `export` does not reach the
+daemon, and "environment variable TOKEN is not set" alone reads like a typo."""
+
+
 class ConfigReloader:
     """Owns the config path, the fingerprint of what was last loaded, and the reload lock."""
 
@@ -47,7 +80,7 @@ class ConfigReloader:
         *,
         current: Callable[[], Config],
         switch: Callable[[Config], Awaitable[None]],
-        report: Callable[[bool], None],
+        report: Callable[[ReloadOutcome], None],
         loader: Callable[[Path], Config] = reload_isolated,
         digest: str | None = None,
     ) -> None:
@@ -91,21 +124,23 @@ class ConfigReloader:
             self._digest = digest = await asyncio.to_thread(fingerprint, path)
             new = await asyncio.to_thread(self._load, path)
         except ConfigError as exc:
-            self._report(False)
+            kept = tuple(str(p) for p in exc.problems[:KEPT_PROBLEMS])
+            self._report(ReloadOutcome(False, self._digest or "", kept, len(exc.problems)))
+            unset = any(p.message.startswith("environment variable ") for p in exc.problems)
             logger.error(
-                "config reload rejected, keeping the running config file=%s errors=%d\n%s",
-                path, len(exc.problems), exc,
+                "config reload rejected, keeping the running config file=%s errors=%d\n%s%s",
+                path, len(exc.problems), exc, ENVIRONMENT_NOTE if unset else "",
             )  # fmt: skip
             return False
-        except Exception:  # a bug must not end reloads for good
-            self._report(False)
+        except Exception as exc:  # a bug must not end reloads for good
+            self._report(ReloadOutcome(False, self._digest or "", error=f"loading failed ({type(exc).__name__})"))
             logger.exception("config reload failed, keeping the running config file=%s", path)
             return False
         old = self._current()
         try:
             await self._switch(new)
-        except Exception:
-            self._report(False)
+        except Exception as exc:
+            self._report(ReloadOutcome(False, digest, error=f"applying it failed ({type(exc).__name__})"))
             logger.exception("config reload failed while applying it, restoring the running config file=%s", path)
             try:
                 await self._switch(old)
@@ -113,7 +148,7 @@ class ConfigReloader:
                 logger.exception("config reload: restoring the running config failed too file=%s", path)
             return False
         self.running = digest
-        self._report(True)
+        self._report(ReloadOutcome(True, digest))
         # (instances of one fleet compare it: slowatch_config_info, SlowatchConfigMismatch; sha256sum prints it)
         logger.info("config running file=%s config_sha256=%s", path, digest)
         return True
@@ -171,4 +206,4 @@ class ConfigReloader:
         return digest
 
 
-__all__ = ["SETTLE", "SETTLE_ROUNDS", "ConfigReloader"]
+__all__ = ["KEPT_PROBLEMS", "SETTLE", "SETTLE_ROUNDS", "ConfigReloader", "ReloadOutcome"]

@@ -40,3 +40,24 @@ def test_sub_second_settings_survive_a_command_line_override_and_an_openslo_expo
     assert (server.shutdown_grace, server.http.header_timeout) == (2.5, 1.5)
     sli = next(d for d in generate(config) if d["kind"] == "SLI")
     assert parse_duration(sli["metadata"]["annotations"][A_THRESHOLD]) == 1.5
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("-5s", "a duration cannot be negative"),
+        ("90 m", "did you mean '90m'?"),
+        ("1h 30m", "did you mean '1h30m'?"),
+        ("1h30", "did you mean '1h30m'?"),
+        ("2m30", "did you mean '2m30s'?"),
+        ("PT1M", "ISO 8601 durations are not read: write e.g. 90s, 5m, 1h30m"),
+        ("P1D", "ISO 8601 durations are not read: write e.g. 90s, 5m, 1h30m"),
+        ("1e3s", "no exponents: write e.g. 1000s"),
+        ("5 minutes", "use e.g. 500ms, 15s, 5m, 1h, 30d"),
+    ],
+)
+def test_a_near_miss_says_what_to_write(text: str, hint: str) -> None:
+    """The forms an SRE plausibly writes (Go's `1h30m` with a space, a bare number after hours, ISO 8601)."""
+    with pytest.raises(ValueError) as info:
+        parse_duration(text)
+    assert str(info.value) == f"not a duration: {text!r} ({hint})"

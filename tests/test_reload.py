@@ -206,3 +206,100 @@ async def test_an_invalid_edit_reloaded_by_sighup_is_not_rejected_again_by_the_w
         assert caplog.text.count("config reload rejected") == 1 and reload_ok(daemon) == 0.0
     finally:
         await daemon.stop()
+
+
+REORDER_A = """server: {{database: '{db}'}}
+defaults: {{interval: 1s, timeout: 500ms}}
+endpoints:
+  - {{name: down, kind: http, url: 'http://127.0.0.1:1/', alerts: {{failure_threshold: 1}}, labels: {{a: '1', b: '2'}}}}
+  - {{name: other, kind: tcp, host: 127.0.0.1, port: 1}}
+consumers:
+  - name: shop
+    endpoints: [down, other]
+    slos:
+      - {{name: up, sli: availability, objective: 99}}
+      - {{name: fast, sli: latency, threshold: 200ms, objective: 95}}
+"""
+REORDER_B = """consumers:
+  - slos:
+      - {{objective: 99, sli: availability, name: up}}
+      - {{threshold: 200ms, name: fast, objective: 95, sli: latency}}
+    endpoints: [other, down]
+    name: shop
+endpoints:
+  - {{port: 1, host: 127.0.0.1, kind: tcp, name: other}}
+  - {{labels: {{b: '2', a: '1'}}, alerts: {{failure_threshold: 1}}, url: 'http://127.0.0.1:1/', kind: http, name: down}}
+defaults: {{timeout: 500ms, interval: 1s}}
+server: {{database: '{db}'}}
+"""
+
+
+async def test_a_reload_that_only_reorders_keys_and_lists_changes_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Same endpoints, consumers and SLOs written in another order: no probe rescheduled, the firing alert
+    keeps its start, the SLOs keep their ledgers (none rebuilt from history)."""
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(REORDER_A.format(db=tmp_path / "d.db"))
+    daemon = Daemon(load(path), config_path=path, watch_interval=3600)
+    await daemon.start(serve=False)
+    try:
+        await eventually(lambda: any(a["alert"] == "endpoint:down" for a in daemon.alerts_view()))
+        before = [(a["alert"], a["since"]) for a in daemon.alerts_view()]
+        slos = [(s["consumer"], s["slo"]) for s in daemon.slo_view()]
+        caplog.clear()
+        path.write_text(REORDER_B.format(db=tmp_path / "d.db"))
+        assert await daemon.reload() is True
+        assert "config reloaded added=0 removed=0 changed=0" in caplog.text
+        assert "rebuilt" not in caplog.text and "restored" not in caplog.text, caplog.text
+        assert [(a["alert"], a["since"]) for a in daemon.alerts_view()][: len(before)] == before
+        assert [(s["consumer"], s["slo"]) for s in daemon.slo_view()] == slos
+    finally:
+        await daemon.stop()
+
+
+async def test_a_file_renamed_over_with_its_old_mtime_and_a_configmap_swap_are_both_reloaded(
+    watched: tuple[Daemon, Path], tmp_path: Path
+) -> None:
+    """An editor's temp file renamed over the config (even given the old mtime back, as `cp -p` or a restore
+    does), then a Kubernetes ConfigMap update: `..data` swapped to a new directory, the old one deleted."""
+    daemon, path = watched
+    old = path.stat()
+    tmp = tmp_path / ".slowatch.yaml.swp"
+    tmp.write_text(config_text(tmp_path, "first", "renamed"))
+    os.utime(tmp, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(tmp, path)
+    await eventually(lambda: names(daemon) == ["first", "renamed"])
+
+    for version in ("v1", "v2"):  # mounted: config.yaml -> ..data/config.yaml, ..data -> ..v1
+        (tmp_path / f"..{version}").mkdir()
+        (tmp_path / f"..{version}" / "config.yaml").write_text(config_text(tmp_path, "first", version))
+    (tmp_path / "..data").symlink_to("..v1")
+    path.unlink()
+    path.symlink_to("..data/config.yaml")
+    await eventually(lambda: names(daemon) == ["first", "v1"])
+    (tmp_path / "..data_tmp").symlink_to("..v2")
+    os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
+    (tmp_path / "..v1" / "config.yaml").unlink()
+    (tmp_path / "..v1").rmdir()
+    await eventually(lambda: names(daemon) == ["first", "v2"])
+    assert reload_ok(daemon) == 1.0
+
+
+async def test_an_unset_variable_in_a_reload_says_the_environment_is_the_one_slowatch_started_with(
+    watched: tuple[Daemon, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`export TOKEN=...` in a shell, then SIGHUP: the daemon's environment is not the shell's, and
+    "environment variable TOKEN is not set" alone reads like a typo."""
+    daemon, path = watched
+    monkeypatch.delenv("SLOWATCH_TEST_UNSET", raising=False)
+    path.write_text(
+        config_text(tmp_path, "first").replace("/first'}", "/first', headers: {X-Token: '${SLOWATCH_TEST_UNSET}'}}")
+    )
+    assert await daemon.reload() is False
+    rejected = [r.getMessage() for r in caplog.records if r.getMessage().startswith("config reload rejected")]
+    assert len(rejected) == 1 and "environment variable SLOWATCH_TEST_UNSET is not set" in rejected[0]
+    assert rejected[0].endswith(
+        "(a reload reads the environment slowatch was started with: restart it to take in a new variable)"
+    )

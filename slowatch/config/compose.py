@@ -23,6 +23,20 @@ import yaml
 FAST_DEPTH = 64
 """Deeper documents are left to the pure composer (which reports "nested too deeply")."""
 
+MAX_VALUES = 5_000_000
+"""The most nodes (keys, values, list items, aliases) a document may be composed into. A 100,000-endpoint
+config holds ~1.3 M; a 50 MB file of one flow list (`x: [a,a,...]`, 25 M values) took over 6 GB before the
+loader ran out of memory (then loaded it again in-process). Each node costs ~240 B while composing."""
+
+
+class TooManyValues(Exception):
+    """The document holds more than `limit` nodes; `mark` is where the first one past the limit starts."""
+
+    def __init__(self, limit: int, mark: Any) -> None:
+        super().__init__(f"the document holds more than {limit:,} values (is this the right file?)")
+        self.limit, self.mark = limit, mark
+
+
 _CLoader: Any = getattr(yaml, "CSafeLoader", None)
 
 
@@ -67,7 +81,15 @@ class Alias(yaml.Node):
 
 
 class _PureLoader(yaml.SafeLoader):
+    def __init__(self, stream: str, max_values: int = MAX_VALUES) -> None:
+        super().__init__(stream)
+        self.left = max_values
+        self.max_values = max_values
+
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.left -= 1
+        if self.left < 0:
+            raise TooManyValues(self.max_values, self.peek_event().start_mark)  # type: ignore[no-untyped-call]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             target = super().compose_node(parent, index)
@@ -80,21 +102,21 @@ class _Fallback(Exception):
     """The fast composer declines: compose with the pure one."""
 
 
-def compose_pure(text: str) -> yaml.Node | None:
-    """PyYAML's pure-Python composer (raises its YAMLErrors, or RecursionError when too deep)."""
-    loader = _PureLoader(text)
+def compose_pure(text: str, max_values: int = MAX_VALUES) -> yaml.Node | None:
+    """PyYAML's pure-Python composer (raises its YAMLErrors, RecursionError when too deep, or TooManyValues)."""
+    loader = _PureLoader(text, max_values)
     try:
         return loader.get_single_node()
     finally:
         loader.dispose()
 
 
-def compose_stream(text: str) -> list[yaml.Node]:
+def compose_stream(text: str, max_values: int = MAX_VALUES) -> list[yaml.Node]:
     """Every document of a multi-document stream (`---`), by the pure composer; empty ones are skipped.
 
-    Raises what `compose_pure` raises.
+    Raises what `compose_pure` raises (`max_values` counts the nodes of all documents).
     """
-    loader = _PureLoader(text)
+    loader = _PureLoader(text, max_values)
     try:
         nodes = []
         while loader.check_node():
@@ -106,7 +128,7 @@ def compose_stream(text: str) -> list[yaml.Node]:
         loader.dispose()
 
 
-def _compose_fast(text: str) -> tuple[Node | None, bool]:
+def _compose_fast(text: str, max_values: int = MAX_VALUES) -> tuple[Node | None, bool]:
     """The node graph from libyaml's events, as `compose_pure` builds it, and whether it has
     aliases; raises _Fallback."""
     loader = _CLoader(text)
@@ -124,6 +146,7 @@ def _compose_fast(text: str) -> tuple[Node | None, bool]:
     in_seq = True
     key: Node | None = None
     root: Node | None = None
+    left = max_values
     try:
         if type(get()) is not yaml.StreamStartEvent:
             raise _Fallback
@@ -162,6 +185,9 @@ def _compose_fast(text: str) -> tuple[Node | None, bool]:
                 node = (LightSequence if cls is SeqStart else LightMapping)(tag, [], event.start_mark)
             else:
                 raise _Fallback
+            left -= 1
+            if left < 0:
+                raise TooManyValues(max_values, event.start_mark)
             anchor = getattr(event, "anchor", None)
             if anchor is not None and cls is not AliasEvent:
                 if anchor in anchors:
@@ -192,21 +218,22 @@ def _compose_fast(text: str) -> tuple[Node | None, bool]:
         loader.dispose()
 
 
-def compose(text: str) -> tuple[Node | None, bool]:
+def compose(text: str, max_values: int = MAX_VALUES) -> tuple[Node | None, bool]:
     """The node graph of the single document in `text` (None when empty), and whether it may hold
     aliases (always True from the pure composer).
 
-    Raises what `compose_pure` raises: yaml.YAMLError on bad YAML, RecursionError when too deep.
+    Raises what `compose_pure` raises: yaml.YAMLError on bad YAML, RecursionError when too deep,
+    TooManyValues beyond `max_values` nodes (from either composer: the pure one is not tried again).
     """
     if _CLoader is not None and "\ufeff" not in text:
         try:
-            return _compose_fast(text)
+            return _compose_fast(text, max_values)
         except (_Fallback, UnicodeError):
             pass
-    return compose_pure(text), True
+    return compose_pure(text, max_values), True
 
 
 __all__ = [
-    "FAST_DEPTH", "MAPPING", "SCALAR", "SEQUENCE", "Alias", "Light", "LightMapping", "LightScalar", "LightSequence",
-    "Node", "compose", "compose_pure", "compose_stream",
+    "FAST_DEPTH", "MAPPING", "MAX_VALUES", "SCALAR", "SEQUENCE", "Alias", "Light", "LightMapping", "LightScalar",
+    "LightSequence", "Node", "TooManyValues", "compose", "compose_pure", "compose_stream",
 ]  # fmt: skip

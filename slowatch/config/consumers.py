@@ -8,10 +8,12 @@ names. Semantic checks (unknown endpoints, selectors that match nothing, duplica
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -26,11 +28,29 @@ if TYPE_CHECKING:
     from slowatch.config.schema import Config
 
 
+@lru_cache(maxsize=1)
+def _zones() -> dict[str, str]:
+    """Every IANA name of the tz database, by its lowercase form (read from disk once, when a name is wrong)."""
+    return {name.lower(): name for name in available_timezones()}
+
+
+def _meant(value: str) -> str | None:
+    """The zone `value` was probably meant to be: the same name but for case, spaces or dashes, else a close one."""
+    zones = _zones()
+    for form in (value, value.replace(" ", "_"), value.replace("-", "_")):
+        if form.lower() in zones:
+            return zones[form.lower()]
+    close = difflib.get_close_matches(value.lower(), list(zones), n=1, cutoff=0.8)
+    return zones[close[0]] if close else None
+
+
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory (`Europe`), a name too long
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+        meant = _meant(value) if len(value) <= 100 else None
+        hint = f"did you mean {meant!r}?" if meant else "use an IANA name such as Europe/Berlin"
+        raise ValueError(f"unknown time zone {value!r} ({hint})") from None
     return value
 
 
@@ -103,12 +123,24 @@ class CompositeConfig(Model):
         return self
 
 
+def _percentage(value: float) -> float:
+    """`objective: 0.999` is a ratio written where a percentage goes (OpenSLO and Sloth write 0.999): as 0.999 %
+    the SLO would never burn. Nobody means an objective of 1 % or less."""
+    if value <= 1:
+        meant = f"{value * 100:.10g}"
+        fix = f"write {meant} for {meant} %" if value < 1 else "an objective is below 100 %, e.g. 99.9"
+        raise ValueError(
+            f"is a percentage: {value:g} means {value:g} % ({fix}; an objective of 1 % or less is refused)"
+        )
+    return value
+
+
 class SloConfig(Model):
     name: Name
     description: str = ""
     sli: Literal["availability", "latency"] | None = None  # required unless `composite`
     threshold: Timeout | None = None
-    objective: Annotated[float, Field(gt=0, lt=100)]
+    objective: Annotated[float, Field(gt=0, lt=100), AfterValidator(_percentage)]
     window: RollingWindow | CalendarWindow = 30 * 86400.0
     budgeting: Literal["occurrences", "timeslices"] = "occurrences"
     timeslice: Timeslice | None = None

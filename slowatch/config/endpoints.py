@@ -16,7 +16,7 @@ from slowatch.config.consumers import EndpointRef
 from slowatch.config.types import (
     Delay,
     Duration,
-    HeaderName,
+    ExpectedHeaders,
     Headers,
     Interval,
     Model,
@@ -150,7 +150,7 @@ class HttpExpect(Model):
     in the value (plain text matches as a substring; `""` only requires presence)."""
 
     status: list[int | str] = Field(default_factory=lambda: list[int | str]([200]), min_length=1)
-    headers: dict[HeaderName, str] = Field(default_factory=dict)
+    headers: ExpectedHeaders = Field(default_factory=dict)
     body: list[BodyAssertion] = Field(default_factory=list)
 
     @field_validator("status")

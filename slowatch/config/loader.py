@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from slowatch.config import messages, typewalk
+from slowatch.config import booleans, messages, typewalk
 from slowatch.config.concealed import conceal_endpoints
 from slowatch.config.schema import Config
 from slowatch.config.semantic import check_the_rest, run_checks
@@ -44,6 +44,8 @@ def format_path(path: Iterable[str | int]) -> str:
     for key in path:
         if isinstance(key, int):
             out += f"[{key}]"
+        elif len(key) > LONG_QUOTE:  # (`? key` has no length limit in YAML: a 1 MB key made a 1 MB line)
+            out += f"[{_shorten(repr(key))}]"
         elif _PLAIN_KEY.fullmatch(key):
             out += f".{key}" if out else key
         else:
@@ -248,6 +250,11 @@ def _validation_problems(report: _Report, errors: list[ErrorDetails]) -> None:
 
 def _describe(report: _Report, error: ErrorDetails, shown: Path, found: Path) -> str:
     got = report.got(found) if shown == found else None
+    if error["type"] == "string_type" and got is not None:
+        value = report.value_at(found)[1]
+        if isinstance(value, bool | int | float):  # `country: NO`, `version: 1.10`: YAML's reading, not the text
+            reads = ("true" if value else "false") if isinstance(value, bool) else "a number"
+            return f"must be a string (got {got}, which YAML reads as {reads}: write it in quotes, '{got}')"
     if error["type"] == "extra_forbidden":
         return messages.describe(error, got, fields=report.fields(found[:-1]))
     if error["type"].startswith("union_tag_"):
@@ -315,6 +322,10 @@ def _load_once(text: str, filename: str, env: Mapping[str, str], *, locate: bool
         _validation_problems(report, errors)
         check_the_rest(report, errors)
     else:
+        for path in booleans.numbers_from_booleans(config, doc.bools):
+            if not locate:
+                return None
+            report.add(path, path, booleans.message(report.got(path)))
         run_checks(report, config, lambda path: path)
     if report.problems:
         if not locate:

@@ -44,8 +44,14 @@ _SHOULD = re.compile(r"^(?:Input|String|List|Dictionary|Value|Tuple|Set|Data|Obj
 _VALUE_ERROR = re.compile(r"^(?:Value error|Assertion failed), ")
 
 
+LONG_WRITTEN = 100
+"""A value shown as written (a number, unquoted) longer than this is shortened like a long quoted one."""
+
+
 def shown(value: Any, source: str | None) -> str:
-    """How a rejected value is quoted: `'0s'`, `11` (as written), `a mapping`, `a list`, `nothing`."""
+    """How a rejected value is quoted: `'0s'`, `11` (as written), `a mapping`, `a list`, `nothing`. A number
+    is shown as written, shortened past LONG_WRITTEN characters (`1000…000 (4001 characters)`): a string is
+    quoted, and the loader shortens long quoted values in the whole message."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -54,7 +60,10 @@ def shown(value: Any, source: str | None) -> str:
         return "nothing"
     if isinstance(value, str):
         return repr(value)
-    return source if source is not None else repr(value)
+    written = source if source is not None else repr(value)
+    if len(written) > LONG_WRITTEN:
+        return f"{written[:40]}…{written[-10:]} ({len(written)} characters)"
+    return written
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -35,7 +35,10 @@ def _to_seconds(value: Any) -> Any:
     if isinstance(value, str):
         return _parse_duration(value)
     if isinstance(value, bool):
-        raise ValueError("not a duration (use e.g. 500ms, 15s, 5m, 1h, 30d)")
+        raise ValueError(  # `interval: on`
+            "not a duration but true or false (YAML reads on, off, yes and no as such; "
+            "use e.g. 500ms, 15s, 5m, 1h, 30d)"
+        )
     if isinstance(value, (int, float)):
         return float(value)
     return value
@@ -119,7 +122,21 @@ HeaderName = Annotated[str, AfterValidator(_header_name)]
 HeaderValue = Annotated[SecretStr, AfterValidator(_header_value)]
 """An HTTP header value, kept secret: no CR, LF, NUL or other control character (tab is fine)."""
 
-Headers = dict[HeaderName, HeaderValue]
+
+def _one_each(headers: dict[str, Any]) -> dict[str, Any]:
+    """Header names ignore case (RFC 9110): `Authorization` and `authorization` together are one header twice."""
+    seen: dict[str, str] = {}
+    for name in headers:
+        first = seen.setdefault(name.lower(), name)
+        if first != name:
+            raise ValueError(f"{first!r} and {name!r} are the same header (header names ignore case): keep one")
+    return headers
+
+
+Headers = Annotated[dict[HeaderName, HeaderValue], AfterValidator(_one_each)]
+"""Request headers: each name once, ignoring case."""
+
+ExpectedHeaders = Annotated[dict[HeaderName, str], AfterValidator(_one_each)]
 
 
 def finite_json(value: Any) -> Any:
@@ -143,6 +160,7 @@ __all__ = [
     "MINUTE",
     "Delay",
     "Duration",
+    "ExpectedHeaders",
     "HeaderName",
     "HeaderValue",
     "Headers",

@@ -18,7 +18,17 @@ from typing import Any, NamedTuple
 import yaml
 from yaml.constructor import SafeConstructor
 
-from slowatch.config.compose import MAPPING, SCALAR, SEQUENCE, Alias, Node, compose, compose_stream
+from slowatch.config.compose import (
+    MAPPING,
+    MAX_VALUES,
+    SCALAR,
+    SEQUENCE,
+    Alias,
+    Node,
+    TooManyValues,
+    compose,
+    compose_stream,
+)
 from slowatch.config.interpolate import interpolate
 
 Path = tuple[str | int, ...]
@@ -67,6 +77,8 @@ class Document:
     problems: list[tuple[Path, Mark, str]] = field(default_factory=list)
     poisoned: set[Path] = field(default_factory=set)
     """Values swapped for an empty stand-in after a reported problem: later errors about them are noise."""
+    bools: list[Path] = field(default_factory=list)
+    """Where a boolean was built (`on`, `no`, `true`, ...): config/booleans.py finds those that became numbers."""
 
     def problem(self, path: Path, mark: Mark, message: str, *, poison: bool = False) -> None:
         """Record a problem once, even when aliases or merges reach the same text again."""
@@ -83,6 +95,7 @@ class Document:
         self.source.update((p, v) for p, v in other.source.items() if p[:depth] in under)
         self.interpolated.update(p for p in other.interpolated if p[:depth] in under)
         self.poisoned.update(p for p in other.poisoned if p[:depth] in under)
+        self.bools.extend(p for p in other.bools if p[:depth] in under)
         self.secrets.update(other.secrets)
         for path, mark, message in other.problems:
             self.problem(path, mark, message)
@@ -201,6 +214,7 @@ class _Builder:
         plain = node if isinstance(node, yaml.ScalarNode) else yaml.ScalarNode(node.tag, text)  # (PyYAML's own
         try:  # constructors: they accept only its node class)
             if node.tag == _BOOL:
+                self.doc.bools.append(path)
                 return self.constructor.construct_yaml_bool(plain)
             if node.tag == _INT:
                 return self.constructor.construct_yaml_int(plain)
@@ -278,6 +292,8 @@ def _syntax_problem(exc: yaml.YAMLError, text: str) -> YamlProblem:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         message = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.problem == "found character '\\t' that cannot start any token":
+            message += " (indent with spaces, not tabs)"
         if exc.context and exc.problem and exc.problem.startswith("but "):
             message = f"invalid YAML: {exc.context}, {exc.problem}"
         elif exc.context and exc.problem and exc.context_mark is not None:
@@ -318,14 +334,29 @@ def _too_deep(text: str) -> YamlProblem:
     return YamlProblem("invalid YAML: nested too deeply")
 
 
-def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, locate: bool = True) -> Document:
+def _too_many(exc: TooManyValues) -> YamlProblem:
+    return YamlProblem(str(exc), Mark.of(exc.mark) if exc.mark is not None else None)
+
+
+def parse(
+    text: str,
+    env: Mapping[str, str],
+    *,
+    max_nodes: int = MAX_NODES,
+    max_values: int = MAX_VALUES,
+    locate: bool = True,
+) -> Document:
     """Compose and build one YAML document whose top level is a mapping. Raises YamlProblem.
+
+    `max_nodes` bounds the document once aliases are expanded, `max_values` the nodes written in it.
 
     `locate=False` keeps no position or source text per value (only the source of interpolated values): at
     100,000 endpoints those records were ~300 MB at the peak of a load. A document with problems then says
     only *that* there are some (the loader parses it again, locating, to report them)."""
     try:
-        root, aliases = compose(text)
+        root, aliases = compose(text, max_values)
+    except TooManyValues as exc:
+        raise _too_many(exc) from None
     except yaml.YAMLError as exc:
         raise _syntax_problem(exc, text) from None
     except RecursionError:
@@ -346,12 +377,14 @@ def parse(text: str, env: Mapping[str, str], *, max_nodes: int = MAX_NODES, loca
     return doc
 
 
-def parse_stream(text: str, *, max_nodes: int = MAX_NODES) -> list[Document]:
+def parse_stream(text: str, *, max_nodes: int = MAX_NODES, max_values: int = MAX_VALUES) -> list[Document]:
     """Every document of a multi-document YAML stream, built like `parse` builds one but without
     `${...}` interpolation (the text is data, not config). A document may be any value; empty
     documents are skipped. Raises YamlProblem."""
     try:
-        roots = compose_stream(text)
+        roots = compose_stream(text, max_values)
+    except TooManyValues as exc:
+        raise _too_many(exc) from None
     except yaml.YAMLError as exc:
         raise _syntax_problem(exc, text) from None
     except RecursionError:
@@ -370,4 +403,4 @@ def parse_stream(text: str, *, max_nodes: int = MAX_NODES) -> list[Document]:
     return docs
 
 
-__all__ = ["MAX_NODES", "Document", "Mark", "Path", "YamlProblem", "parse", "parse_stream"]
+__all__ = ["MAX_NODES", "MAX_VALUES", "Document", "Mark", "Path", "YamlProblem", "parse", "parse_stream"]

@@ -198,6 +198,12 @@ def _stored_json(r: queries.StoredResult, where: Mapping[str, str]) -> dict[str,
     return doc
 
 
+async def config_status(request: web.Request) -> web.Response:
+    """The running config's file and SHA-256, and the last reload: a rejected one lists its problems."""
+    Query(request)
+    return web.json_response(request.app[VIEW].config_status())
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/v1/endpoints", endpoints)
     router.add_get("/api/v1/endpoints/{name}", endpoint)
@@ -206,6 +212,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/v1/incidents", incidents)
     router.add_get("/api/v1/consumers", consumers)
     router.add_get("/api/v1/alerts", alerts)
+    router.add_get("/api/v1/config", config_status)
 
 
 __all__ = ["add_routes", "consumer_json", "endpoint_json", "result_json"]

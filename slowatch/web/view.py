@@ -56,6 +56,10 @@ class DaemonView(Protocol):
         """Each sink's delivery state as JSON-ready dicts (AlertService.sinks_view)."""
         ...
 
+    def config_status(self) -> dict[str, object]:
+        """The config file, the SHA-256 of the running config's and how the last reload ended (with its problems)."""
+        ...
+
 
 VIEW: web.AppKey[DaemonView] = web.AppKey("view", DaemonView)
 

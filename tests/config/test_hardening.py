@@ -265,3 +265,51 @@ def test_fewer_suggestions_when_there_are_very_many_names() -> None:
     suggest = Suggester([f"ep-{i:06d}" for i in range(100_000)])
     assert suggest.limit == 5
     assert suggest("ep-00001x") != ""
+
+
+def test_on_off_yes_no_in_a_number_field_is_an_error_not_a_one_or_zero(errors: Errors, load_config: Loader) -> None:
+    """YAML 1.1 reads `on` as true and pydantic took true for 1: `max_concurrency: on` ran one probe at a time,
+    `probe_workers: off` meant none, silently. Through a merge key too; a boolean field still takes them."""
+    said = "must be a number, not true or false (got {}: YAML reads on, off, yes and no as such)"
+    text = (
+        "server: {max_concurrency: on, probe_workers: off}\n"
+        "alerting: {storm: {threshold: ON}}\n"
+        + ONE
+        + "    retries: yes\n    alerts: &a {failure_threshold: true}\n"
+        + HTTP.format(name="web")
+        + "    alerts: {<<: *a}\n"
+    )
+    assert errors(text) == [
+        "1:27 server.max_concurrency: " + said.format("on"),
+        "1:46 server.probe_workers: " + said.format("off"),
+        "2:31 alerting.storm.threshold: " + said.format("ON"),
+        "7:14 endpoints[0].retries: " + said.format("yes"),
+        "8:36 endpoints[0].alerts.failure_threshold: " + said.format("true"),
+        "8:36 endpoints[1].alerts.failure_threshold: " + said.format("true"),
+    ]
+    config = load_config(ONE + "    follow_redirects: no\n")
+    assert config.endpoints[0].follow_redirects is False  # type: ignore[union-attr]
+
+
+def test_header_names_that_differ_only_in_case_are_one_header_twice(errors: Errors) -> None:
+    """HTTP header names ignore case: `Authorization` and `authorization` pasted together were both sent."""
+    said = "'{}' and '{}' are the same header (header names ignore case): keep one"
+    text = (
+        ONE
+        + "    headers: {Authorization: 'Bearer a', X-Team: t, authorization: 'Bearer b'}\n"
+        + "    expect: {headers: {Content-Type: a, content-type: b}}\n"
+        + "sinks: {s: {kind: webhook, url: 'https://h.example/', headers: {X-A: a, x-a: b}}}\n"
+        + "routes: [{sinks: [s]}]\n"
+    )
+    assert errors(text) == [
+        "5:5 endpoints[0].headers: " + said.format("Authorization", "authorization"),
+        "6:14 endpoints[0].expect.headers: " + said.format("Content-Type", "content-type"),
+        "7:55 sinks.s.headers: " + said.format("X-A", "x-a"),
+    ]
+
+
+def test_a_duration_that_yaml_read_as_a_boolean_says_so(errors: Errors) -> None:
+    assert errors(ONE + "    interval: on\n") == [
+        "5:15 endpoints[0].interval: not a duration but true or false (YAML reads on, off, yes and no as such; "
+        "use e.g. 500ms, 15s, 5m, 1h, 30d)"
+    ]

@@ -181,3 +181,45 @@ def test_shortening_cuts_values_and_never_the_text_between_them() -> None:
     )
     quoted = repr("it's " + long_b)  # "it's bbb…": repr's double quotes, an apostrophe inside
     assert _shorten(f"(got {quoted})") == f'(got "it\'s {"b" * 35}…{"b" * 10}" (155 characters))'
+
+
+@pytest.mark.parametrize(
+    ("value", "start"),
+    [
+        ("0x" + "f" * 5000, "2:15 endpoints[0].retries: must be at most 10 (got 0xffff"),
+        ("1" + "0" * 4000, "2:15 endpoints[0].retries: must be at most 10 (got 1000"),
+        ("1" + "0" * 4000 + ".5", "2:15 endpoints[0].retries: must be a finite number, not NaN or infinity (got 1000"),
+    ],
+)
+def test_a_huge_number_as_written_is_shortened_in_its_message(errors: Errors, value: str, start: str) -> None:
+    """A number is shown as written, unquoted: a 5,000-digit one was echoed whole (a 5 KB problem line)."""
+    found = errors("endpoints:\n  - {retries: " + value + ", name: a, kind: tcp, host: a.example, port: 1}\n")
+    assert len(found) == 1 and found[0].startswith(start), found[0][:200]
+    assert len(found[0]) < 200 and f"({len(value)} characters))" in found[0], found[0][:300]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("labels: {country: NO}", "5:23 endpoints[0].labels.country: must be a string (got NO, which YAML reads as "
+         "false: write it in quotes, 'NO')"),
+        ("labels: {version: 1.10}", "5:23 endpoints[0].labels.version: must be a string (got 1.10, which YAML reads "
+         "as a number: write it in quotes, '1.10')"),
+    ],
+)  # fmt: skip
+def test_a_string_field_given_what_yaml_reads_as_a_boolean_or_number_says_to_quote_it(
+    errors: Errors, line: str, expected: str
+) -> None:
+    """`must be a string (got NO)` left an SRE wondering: NO *is* text to them (the Norway problem)."""
+    assert errors("endpoints:\n  - name: api\n    kind: http\n    url: http://api.example/\n    " + line + "\n") == [
+        expected
+    ]
+
+
+def test_a_huge_key_is_shortened_in_the_path_too(errors: Errors) -> None:
+    """An explicit key (`? ...`) has no length limit in YAML: a 1 MB unknown key made a 1 MB problem line
+    (the message shortened it; the path in front did not)."""
+    key = "k" * 1_000_000
+    found = errors("endpoints:\n  - name: a\n    kind: http\n    url: http://a.example/\n    ? " + key + "\n    : 5s\n")
+    shortened = f"'{'k' * 40}…{'k' * 10}' (1000000 characters)"
+    assert found == [f"5:7 endpoints[0][{shortened}]: unknown field {shortened}"]

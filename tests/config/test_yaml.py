@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from slowatch.config import load, load_text
-from slowatch.config.yamlnodes import Mark, parse
+from slowatch.config.yamlnodes import Mark, YamlProblem, parse
 from slowatch.errors import ConfigError
 from tests.config.conftest import Errors, Loader
 
@@ -262,3 +262,37 @@ def test_an_explicit_scalar_tag_on_a_value_it_cannot_read_is_a_located_error(
     """PyYAML's constructors raise ValueError, IndexError or KeyError on these: a traceback from `check`, or
     for `!!int abc` the digit-limit message (it says nothing of 3 letters)."""
     assert errors(f"server:\n  max_concurrency: {value}\n") == [f"2:20 server.max_concurrency: {message}"]
+
+
+@pytest.mark.parametrize("composer", ["fast", "pure"])
+def test_a_document_of_too_many_values_is_refused_where_it_crosses_the_limit(composer: str) -> None:
+    """A 50 MB flow list (`x: [a,a,...]`, 25 M values) took over 6 GB before the loader ran out of memory: the
+    composers stop at `max_values` nodes. (A byte-order mark inside the text sends it to the pure composer.)"""
+    text = "server: {}\n" + ("# \ufeff\n" if composer == "pure" else "") + "x: [" + "a, " * 2000 + "a]\n"
+    line = 3 if composer == "pure" else 2
+    with pytest.raises(YamlProblem) as info:
+        parse(text, {}, max_values=1000)
+    assert info.value.message == "the document holds more than 1,000 values (is this the right file?)"
+    # the document's mapping, server, {}, x and the list are 5 nodes: item 996 (column 5 + 3 * 995) is the 1001st
+    assert info.value.mark == Mark(line, 5 + 3 * 995)
+    parse("server: {}\nx: [" + "a, " * 990 + "a]\n", {}, max_values=1000)
+
+
+def test_too_many_values_is_a_located_config_error_by_default(tmp_path: Path) -> None:
+    from slowatch.config.compose import MAX_VALUES
+
+    assert 2_000_000 < MAX_VALUES <= 5_000_000  # ~1.3 M at 100,000 endpoints; ~240 B each while composing
+    path = tmp_path / "huge.yaml"
+    path.write_text("endpoints: []\nx: [" + "1," * 100 + "1]\n")
+    with pytest.raises(ConfigError) as info:
+        load_text(path.read_text(), str(path))
+    assert "unknown field 'x'" in str(info.value)  # (a small file: only its unknown field)
+
+
+@pytest.mark.parametrize("text", ["server:\n\tlisten: x\n", "endpoints:\n  - name: api\n\t  kind: http\n"])
+def test_a_tab_indenting_a_line_says_yaml_indents_with_spaces(errors: Errors, text: str) -> None:
+    """A line pasted from a tab-indented editor: PyYAML's "cannot start any token" names no fix."""
+    line = text.count("\n", 0, text.index("\t")) + 1
+    assert errors(text) == [
+        f"{line}:1: invalid YAML: found character '\\t' that cannot start any token (indent with spaces, not tabs)"
+    ]

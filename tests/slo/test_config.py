@@ -97,9 +97,10 @@ def test_a_time_zone_that_is_a_directory_or_too_long_is_an_error(zone: str) -> N
     recurring = f"{{weekday: sun, start: '02:00', duration: 2h, timezone: {zone}}}"
     text = slo(window=window) + f"maintenance:\n  - {{name: m, consumers: [shop], recurring: {recurring}}}\n"
     shown = repr(zone) if len(zone) <= 100 else f"'{zone[:40]}…{zone[-10:]}' ({len(zone)} characters)"
+    hint = "did you mean 'Europe/Berlin'?" if zone == "Europe/../Berlin" else "use an IANA name such as Europe/Berlin"
     assert problems(text) == [
-        f"consumers[0].slos[0].window.timezone: unknown time zone {shown} (use an IANA name such as Europe/Berlin)",
-        f"maintenance[0].recurring.timezone: unknown time zone {shown} (use an IANA name such as Europe/Berlin)",
+        f"consumers[0].slos[0].window.timezone: unknown time zone {shown} ({hint})",
+        f"maintenance[0].recurring.timezone: unknown time zone {shown} ({hint})",
     ]
 
 
@@ -146,3 +147,25 @@ def test_invalid_maintenance_windows(window: str, expected: str) -> None:
 def test_objective_ratio_is_the_nearest_double() -> None:
     assert SloConfig(name="s", sli="availability", objective=99.9).ratio == 0.999
     assert SloConfig(name="s", sli="availability", objective=99.95).ratio == 0.9995
+
+
+@pytest.mark.parametrize(
+    ("zone", "meant"),
+    [("Europe/berlin", "Europe/Berlin"), ("America/New York", "America/New_York"), ("Europe/Berln", "Europe/Berlin")],
+)
+def test_a_misspelled_time_zone_gets_a_suggestion(zone: str, meant: str) -> None:
+    window = f"{{calendar: month, timezone: '{zone}'}}"
+    assert problems(slo(window=window)) == [
+        f"consumers[0].slos[0].window.timezone: unknown time zone {zone!r} (did you mean {meant!r}?)"
+    ]
+
+
+@pytest.mark.parametrize(("objective", "meant"), [("0.999", "99.9"), ("0.9995", "99.95"), ("0.5", "50"), ("1", "")])
+def test_an_objective_written_as_a_ratio_is_an_error_not_a_tiny_percentage(objective: str, meant: str) -> None:
+    """`objective: 0.999` (a ratio, as OpenSLO and Sloth write it) was 0.999 %: a budget of 99 % of all
+    probes, so the SLO never burned and never paged."""
+    fix = f"write {meant} for {meant} %" if meant else "an objective is below 100 %, e.g. 99.9"
+    assert problems(slo(objective=objective)) == [
+        f"consumers[0].slos[0].objective: is a percentage: {objective} means {objective} % "
+        f"({fix}; an objective of 1 % or less is refused)"
+    ]
