@@ -48,6 +48,7 @@ class Dispatcher:
         self._firing_for = firing_for
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
         self.durable_wait = durable_wait
+        self._undurable = False  # delivering without waiting for a failing store (logged once per outage)
         self.holds = ResolvedHolds(hold_resolved)  # restored RESOLVEDs held until their alert is judged
 
     async def durable(self, when: str) -> None:
@@ -55,7 +56,17 @@ class Dispatcher:
 
         A store that cannot commit (disk full, locked) must not silence alerts: past the wait the
         worker goes on and the writes land when the store recovers (a crash before then can re-send).
+        A store already failing its writes (unhealthy) is not waited for at all: each send and each ack
+        waited `durable_wait` in turn, so the third page of a full disk's outage left 50 s late. Only
+        durability is given up (a crash before the writes land can send again), never an alert.
         """
+        if not self.store.healthy:
+            if not self._undurable:
+                self._undurable = True
+                logger.warning("store not committing, delivering without waiting for it until it does: error=%s",
+                               self.store.last_error)  # fmt: skip
+            return
+        self._undurable = False
         try:
             await asyncio.wait_for(self.store.flush(fold=False), self.durable_wait)  # committed: no fold needed
         except TimeoutError:
