@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
 
@@ -206,3 +207,33 @@ async def test_state_changes_of_a_failed_batch_are_logged_once_when_it_commits(
     assert [(i.from_state, i.to_state, i.ts) for i in reversed(logged)] == [
         ("unknown", "up", T0), ("up", "down", T0 + 60), ("down", "up", T0 + 180)
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "zeroed header"])
+async def test_a_damaged_database_is_refused_with_what_to_do_and_left_as_it_was(
+    make_store: MakeStore, db_path: str, damage: str
+) -> None:
+    """It said `cannot open database X: file is not a database` (or `database disk image is malformed`) and no
+    more: now it says the file is damaged, that slowatch changed nothing in it, and what to do."""
+    store = make_store()
+    await store.start()
+    for i in range(200):
+        store.record(result(f"ep{i % 10}", at=T0 + i, message="x" * 200))
+    await store.flush()
+    await store.close()
+    with open(db_path, "r+b") as f:
+        if damage == "garbage":
+            f.write(os.urandom(8192))
+        elif damage == "truncated":
+            f.truncate(os.path.getsize(db_path) // 3)
+        else:
+            f.write(b"\0" * 100)
+    with open(db_path, "rb") as f:
+        before = f.read()
+    with pytest.raises(StoreError) as raised:
+        await make_store().start()
+    message = str(raised.value)
+    assert f"database {db_path} is damaged or not an SQLite database" in message
+    assert "slowatch changed nothing in it" in message and "restore it from a backup" in message
+    with open(db_path, "rb") as f:
+        assert f.read() == before
