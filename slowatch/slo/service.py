@@ -75,6 +75,7 @@ class SloService:
         alert_windows: Iterable[float] = DEFAULT_ALERT_WINDOWS,
         stop_timeout: float = 10.0,
         corrections_poll: float = 10.0,
+        store_wait: float = 10.0,
     ) -> None:
         self._config = config
         self._store = store
@@ -82,6 +83,7 @@ class SloService:
         self._refresh_interval = refresh_interval
         self._persist_interval = persist_interval
         self._stop_timeout = stop_timeout
+        self._store_wait = store_wait  # how long a start or rebuild waits for a commit (a full disk: not for ever)
         self._engine = Engine(config, clock.time(), tuple(alert_windows))
         self._snapshot = Snapshot(clock.time())
         self._saved_counters: dict[tuple[str, str], tuple[int, int]] = {}  # the last ones queued
@@ -231,13 +233,23 @@ class SloService:
                 logger.exception("slo periodic task failed: task=%s", getattr(fn, "__name__", fn))
 
     # -- the store's side ----------------------------------------------------------------------
+    async def _committed(self, what: str) -> None:
+        """Wait for the store to commit (and fold) what was queued, at most `store_wait`: a store that cannot
+        write (a full disk) held the start for ever, no probe running and no alert possible. Past the wait,
+        `what` goes on with what is committed; the queued writes land when the store recovers."""
+        try:
+            await asyncio.wait_for(self._store.flush(), self._store_wait)
+        except TimeoutError:
+            logger.error("slo: store not committing within %.0fs, going on without it for %s: error=%s",
+                         self._store_wait, what, self._store.last_error)  # fmt: skip
+
     async def _catch_up(self, rebuilt: set[str]) -> None:
         """Count the stored results the saved state does not include (only after an unclean stop); the
         `rebuilt` ledgers hold them already, their counters do not. Runs before any probe."""
         mark, top, rows = await self._store.read(uncounted)
         if mark is None:  # first start on this database (or its first since the upgrade): nothing to add
             self._store.submit(functools.partial(set_counted_watermark, now=self._clock.time(), results_id=top))
-            await self._store.flush()
+            await self._committed("the first start's SLO watermark")
             return
         if rows:
             counted = self._engine.catch_up(rows, rebuilt)
@@ -293,7 +305,7 @@ class SloService:
             jobs = [(slo, engine.ledgers[slo.fingerprint], engine.rules_for(slo.fingerprint)) for slo in group]
             for _, ledger, _ in jobs:
                 ledger.floor = until
-            await self._store.flush()
+            await self._committed("an SLO rebuild (results not yet written are not in it)")
             cells = await self._store.read(functools.partial(rebuild_group, jobs=jobs, until=until))
             if engine is not self._engine:
                 return set()  # reloaded again meanwhile: the newer reload rebuilds what it needs
