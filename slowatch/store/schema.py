@@ -248,6 +248,12 @@ def open_error(path: str, e: BaseException) -> StoreError:
             "restore it from a backup, or move it (with any -wal beside it) aside and start with a new file "
             "(server.database or --db); `sqlite3 FILE .recover` may save what is readable"
         )
+    name = str(getattr(e, "sqlite_errorname", ""))
+    if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR"):  # (a -shm or -wal that cannot be made or grown)
+        return StoreError(
+            f"cannot open database {path}: {e}; the file system holding it may be full, or a file-size limit "
+            "reached (df -h, ulimit -f): SQLite needs room beside it for its -wal and -shm files"
+        )
     return StoreError(f"cannot open database {path}: {e}")
 
 
