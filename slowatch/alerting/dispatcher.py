@@ -53,6 +53,7 @@ class Dispatcher:
         self._refreshed = refreshed  # (sink, events) a re-POST delivered: AlertService marks the ends told
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
         self.durable_wait = durable_wait
+        self._undurable = False  # delivering without waiting for a failing store (logged once per outage)
         self.holds = ResolvedHolds(hold_resolved)  # restored RESOLVEDs held until their alert is judged
         self.judged_here = judged_here  # alert -> this instance judges it (its endpoint or SLO is configured here)
         self.handed_over = handed_over  # alert -> another shard owns its endpoint now (resharding): its news
@@ -62,7 +63,17 @@ class Dispatcher:
 
         A store that cannot commit (disk full, locked) must not silence alerts: past the wait the
         worker goes on and the writes land when the store recovers (a crash before then can re-send).
+        A store already failing its writes (unhealthy) is not waited for at all: each send and each ack
+        waited `durable_wait` in turn, so the third page of a full disk's outage left 50 s late. Only
+        durability is given up (a crash before the writes land can send again), never an alert.
         """
+        if not self.store.healthy:
+            if not self._undurable:
+                self._undurable = True
+                logger.warning("store not committing, delivering without waiting for it until it does: error=%s",
+                               self.store.last_error)  # fmt: skip
+            return
+        self._undurable = False
         try:
             await asyncio.wait_for(self.store.flush(fold=False), self.durable_wait)  # committed: no fold needed
         except TimeoutError:

@@ -167,8 +167,11 @@ class EndpointHealth:
             self.book.notify(key, decision)
         elif firing.notified and cfg.reminder_interval is not None and suppressed is None:
             last = firing.last_sent if firing.last_sent is not None else firing.event.since
+            if now < last:  # the wall clock stepped back behind the last notice: the interval runs from now
+                firing.last_sent = last = now  # (not until the clock passes it again: a step's length more)
             if now - last >= cfg.reminder_interval:
-                self.book.remind(key, int((now - firing.event.since) // cfg.reminder_interval), decision)
+                n = max(1, int((now - firing.event.since) // cfg.reminder_interval))
+                self.book.remind(key, n, decision)
         if suppressed == QUORUM:  # held by nothing but the quorum: the rules' page may be out (Firing.released)
             self.book.firing[key].released = True
 

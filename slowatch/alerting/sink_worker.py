@@ -6,8 +6,9 @@ it awaits `store.flush(fold=False)` first: committed, not folded), sends it, and
 submits the `delivered` mark and awaits the commit again before taking the next item. A crash can
 therefore re-send only what was acked but not yet marked: at most the one message in flight per sink, within one writer
 transaction (milliseconds: the flush wakes the writer) of its ack. Exception: when the store
-cannot commit for `durable_wait` (10 s; disk full), delivery goes on without waiting, because
-silence is worse than a possible duplicate after a crash.
+cannot commit for `durable_wait` (10 s; disk full), delivery goes on without waiting, and while the store
+is known to be failing (unhealthy) it is not waited for at all, because silence is worse than a possible
+duplicate after a crash.
 
 Transient failures (5xx, 429, timeouts, network) retry the same message with exponential backoff
 and jitter, or after `Retry-After`; a sink's queue waits behind its head, which keeps every

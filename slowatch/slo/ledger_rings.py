@@ -78,7 +78,11 @@ class LedgerRings:
 
         The cells after `now` (results stamped while the clock was ahead) are emptied and marked dirty, so
         the store forgets them too; without this the windows would stay ahead, blind to every new result
-        until the clock caught up (a day ahead and back: no page for a day)."""
+        until the clock caught up (a day ahead and back: no page for a day). A `floor` after `now` (a rebuild
+        from the store covered results up to it) comes down to `now`: results stamped from now on are new
+        ones, where before every one was ignored until the clock passed the rebuild's time again."""
+        if now < self.floor:
+            self.floor = now
         f, c = int(now // self.fine), int(now // self.coarse)
         if f >= self.cur_f and c >= self.cur_c:
             return False

@@ -31,10 +31,11 @@ logger = logging.getLogger(__name__)
 
 
 class Restorer:
-    def __init__(self, store: Store, clock: Clock, current: Callable[[], Engine]) -> None:
+    def __init__(self, store: Store, clock: Clock, current: Callable[[], Engine], *, store_wait: float = 10.0) -> None:
         self._store = store
         self._clock = clock
         self._current = current
+        self._store_wait = store_wait  # how long a start or rebuild waits for a commit (a full disk: not for ever)
         self.replace: list[tuple[str, float, float]] = []  # (fingerprint, since, until) for the next save
         # ledgers whose cells are not restored yet (being loaded or rebuilt): a save never vouches for them
         self.unrestored: set[str] = set()
@@ -45,13 +46,23 @@ class Restorer:
         replace, self.replace = self.replace, []
         return replace
 
+    async def _committed(self, what: str) -> None:
+        """Wait for the store to commit (and fold) what was queued, at most `store_wait`: a store that cannot
+        write (a full disk) held the start for ever, no probe running and no alert possible. Past the wait,
+        `what` goes on with what is committed; the queued writes land when the store recovers."""
+        try:
+            await asyncio.wait_for(self._store.flush(), self._store_wait)
+        except TimeoutError:
+            logger.error("slo: store not committing within %.0fs, going on without it for %s: error=%s",
+                         self._store_wait, what, self._store.last_error)  # fmt: skip
+
     async def catch_up(self, rebuilt: set[str]) -> None:
         """Count the stored results the saved state does not include (only after an unclean stop); the
         `rebuilt` ledgers hold them already, their counters do not. Runs before any probe."""
         mark, top, rows = await self._store.read(uncounted)
         if mark is None:  # first start on this database (or its first since the upgrade): nothing to add
             self._store.submit(functools.partial(set_counted_watermark, now=self._clock.time(), results_id=top))
-            await self._store.flush()
+            await self._committed("the first start's SLO watermark")
             return
         if rows:
             counted = self._current().catch_up(rows, rebuilt)
@@ -107,7 +118,7 @@ class Restorer:
             jobs = [(slo, engine.ledgers[slo.fingerprint], engine.rules_for(slo.fingerprint)) for slo in group]
             for _, ledger, _ in jobs:
                 ledger.floor = until
-            await self._store.flush()
+            await self._committed("an SLO rebuild (results not yet written are not in it)")
             cells = await self._store.read(functools.partial(rebuild_group, jobs=jobs, until=until))
             if engine is not self._current():
                 return set()  # reloaded again meanwhile: the newer reload rebuilds what it needs

@@ -65,6 +65,7 @@ class SloService:
         alert_windows: Iterable[float] = DEFAULT_ALERT_WINDOWS,
         stop_timeout: float = 10.0,
         corrections_poll: float = 10.0,
+        store_wait: float = 10.0,
     ) -> None:
         self._config = config
         self._store = store
@@ -78,7 +79,8 @@ class SloService:
         self._exported = ExportedCounters()  # the last ones committed: what a restart restores
         self._queued: Batch | None = None  # the last save submitted (its `started`: the writer took it)
         self._saved_fingerprints: frozenset[str] | None = None  # the ledgers the last save submitted recorded
-        self._restorer = Restorer(store, clock, lambda: self._engine)  # restore.py; its state feeds persist()
+        # restore.py; its state feeds persist(); `store_wait`: how long a start or rebuild waits for a commit
+        self._restorer = Restorer(store, clock, lambda: self._engine, store_wait=store_wait)
         self.saves_held = 0  # periodic saves skipped while the previous one was still queued
         self._last_prune = self._last_sweep = -SWEEP_EVERY
         self._tasks: list[asyncio.Task[None]] = []

@@ -17,14 +17,16 @@ in it (so the version checked is the version of the rows read, even if a daemon 
   tests/store/test_store_read_versions.py checks it: every such older database gives the same output
   as a copy of it migrated to this version. No note is printed: the answer is the same.
 - **older still**: refused, one line naming both versions and the oldest the command reads.
-- **0**: no slowatch has made the file yet (or it is not a slowatch database): the command's own message.
+- **0**: no slowatch has made the file yet: the command's own message.
+- **damaged**, or **another program's** SQLite file (tables, none of slowatch's): refused, one line, exit 2.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from slowatch.store.schema import MIGRATIONS
+from slowatch.errors import StoreError
+from slowatch.store.schema import MIGRATIONS, check_identity, open_error
 
 READS = {"report": 2, "gate": 2, "alerts": 3}
 """Per command, the oldest schema version it reads: the one that created the tables it cannot do without."""
@@ -33,8 +35,16 @@ READS = {"report": 2, "gate": 2, "alerts": 3}
 def begin_read(conn: sqlite3.Connection, path: str, command: str) -> str | None:
     """Start the read transaction of `command`'s reads on `conn` (a driver in its default, deferred mode)
     and check the schema; None if it may read, else the one line saying why not (exit 2)."""
-    conn.execute("BEGIN")
-    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    try:
+        conn.execute("BEGIN")
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        check_identity(conn, path)  # another program's SQLite file
+    except StoreError as e:
+        return str(e).replace("slowatch wrote nothing to it: ", "")
+    except sqlite3.DatabaseError as e:  # not SQLite at all, or damaged (OperationalError: the caller's message)
+        if isinstance(e, sqlite3.OperationalError):
+            raise
+        return str(open_error(path, e))
     known, oldest = len(MIGRATIONS), READS[command]
     if current > known:
         return (

@@ -214,6 +214,49 @@ def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, path:
             raise
 
 
+CORE_TABLES = frozenset({"results", "latest", "incidents", "state"})
+"""Tables every slowatch schema has had since v1 (none is ever dropped): how its databases are told apart."""
+
+
+def check_identity(conn: sqlite3.Connection, path: str) -> None:
+    """Raise StoreError unless the file is empty or holds a slowatch database, before anything writes to it.
+
+    Another program's SQLite file (a typo in `server.database`, a shared volume) got slowatch's tables added
+    and was switched to WAL; one that numbers its own schema (`user_version`) was taken for an older slowatch's
+    and migrated. Called on the opening connection before `journal_mode = WAL`, which rewrites the header.
+    """
+    tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {t for t in tables if not t.startswith("sqlite_")}
+    if not tables or tables >= CORE_TABLES:
+        return
+    shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    raise StoreError(
+        f"database {path} is not a slowatch database (it holds table{'s' if len(tables) > 1 else ''} {shown}, "
+        f"user_version {version}, and no slowatch tables); slowatch wrote nothing to it: point server.database "
+        "(or --db) at a file of its own"
+    )
+
+
+def open_error(path: str, e: BaseException) -> StoreError:
+    """The StoreError for a database that failed to open: a damaged file says so and what to do."""
+    if isinstance(e, StoreError):
+        return e
+    if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+        return StoreError(
+            f"database {path} is damaged or not an SQLite database ({e}); slowatch changed nothing in it: "
+            "restore it from a backup, or move it (with any -wal beside it) aside and start with a new file "
+            "(server.database or --db); `sqlite3 FILE .recover` may save what is readable"
+        )
+    name = str(getattr(e, "sqlite_errorname", ""))
+    if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR"):  # (a -shm or -wal that cannot be made or grown)
+        return StoreError(
+            f"cannot open database {path}: {e}; the file system holding it may be full, or a file-size limit "
+            "reached (df -h, ulimit -f): SQLite needs room beside it for its -wal and -shm files"
+        )
+    return StoreError(f"cannot open database {path}: {e}")
+
+
 def _check(current: int, known: int, path: str, upgrade: bool) -> None:
     if current > known:
         raise StoreError(
@@ -255,4 +298,7 @@ def wal_mode(conn: sqlite3.Connection, wait: float) -> str:
         pause = min(pause * 2, 0.1)
 
 
-__all__ = ["BUCKET_COLUMNS", "LATENCY_BUCKETS", "MIGRATIONS", "RESULT_COLUMNS", "Migration", "migrate", "wal_mode"]
+__all__ = [
+    "BUCKET_COLUMNS", "CORE_TABLES", "LATENCY_BUCKETS", "MIGRATIONS", "RESULT_COLUMNS", "Migration",
+    "check_identity", "migrate", "open_error", "wal_mode",
+]  # fmt: skip

@@ -255,8 +255,27 @@ class Store:
 
     def _close_reader(self) -> None:
         db, self._read_db = self._read_db, None
-        if db is not None:
+        if db is None:
+            return
+        try:
+            if self._writer.maintain and self._writer.done.done():
+                self._checkpoint(db.conn)
+        finally:
             db.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Move the `-wal` into the database file: the last connection to close does it, and that is this
+        one, but as a `query_only` connection it could not, so the history stayed in `-wal` (a copy of the
+        file alone after a clean stop, or a `-wal` deleted as a leftover, had none of it)."""
+        try:
+            conn.execute("PRAGMA query_only = 0")
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as e:  # (a full disk: the -wal keeps it all, and the next start reads it)
+            logger.warning("store: checkpoint at close failed, history stays in the -wal: path=%s error=%s: %s",
+                           self.path, type(e).__name__, e)  # fmt: skip
+            return
+        if busy:  # another process reads it (report, gate): its last connection checkpoints
+            logger.info("store: checkpoint at close left to a reader of another process: path=%s", self.path)
 
     def _check_open(self) -> None:
         if not self._started:

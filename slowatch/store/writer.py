@@ -44,7 +44,7 @@ from slowatch.store.pack import Pack, oldest_due
 from slowatch.store.recent_ids import RecentIds
 from slowatch.store.results import Written, fast_binding, load_states, write_results
 from slowatch.store.retention import Retention
-from slowatch.store.schema import Migration, migrate, wal_mode
+from slowatch.store.schema import Migration, check_identity, migrate, open_error, wal_mode
 
 logger = logging.getLogger(__name__)
 MIN_BACKOFF = 0.05
@@ -130,7 +130,7 @@ class Writer:
             self._db = self._open()
         except BaseException as e:
             self._lock.release()
-            err = e if isinstance(e, StoreError) else StoreError(f"cannot open database {self.path}: {e}")
+            err = open_error(self.path, e)  # (a damaged file: what to do)
             self.healthy, self.last_error = False, str(err)
             self.finished = True
             self.ready.set_exception(err)
@@ -150,6 +150,7 @@ class Writer:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             db = Database(conn, execute_plugins=False)
+            check_identity(conn, self.path)  # another program's file: refused before WAL rewrites its header
             mode = wal_mode(conn, self._busy_timeout)  # (retried: another process may be creating the file)
             if str(mode).lower() != "wal":
                 logger.warning("store: WAL not available, journal_mode=%s path=%s", mode, self.path)

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from slowatch.alerting.outbox import list_outbox
 from tests.alerting.conftest import FAST_SINK, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Reply, Target
+from tests.store.helpers import eventually
 
 
 @pytest.fixture
@@ -297,3 +298,32 @@ async def test_each_delivery_waits_for_its_commit_not_for_a_fold(
     await receiver.wait_acked(3)
     assert r.store.committed == 3
     assert r.store.rollup_watermark == 0  # committed, not folded: the fold keeps to its interval
+
+
+async def test_a_full_disk_delays_no_alert_once_the_store_is_known_to_be_failing(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
+) -> None:
+    """While the disk is full every alert waited `durable_wait` (10 s) for a commit before its send and again
+    after its ack, one alert after another: the third page of an outage left 50 s late. A store already known
+    not to commit (unhealthy) is not waited for: the alerts go at once, their writes land when space is back."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint(n, target.url(), failure_threshold=1) for n in "abc"],
+        sinks={"oncall": slack_sink(receiver.url())},
+        routes=[{"match": {}, "sinks": ["oncall"]}],
+    )
+    r = await rig(config, durable_wait=120.0)  # the old code waits 2 x 120 s per alert: far past the wait below
+    pages = await r.store.read(lambda db: db.execute("PRAGMA page_count").fetchone()[0])
+    r.store.set_max_page_count(pages)  # the database cannot grow: SQLITE_FULL, as on a full disk
+    r.store.put_state("filler", "x" * 100_000)
+    await eventually(lambda: not r.store.healthy)
+    target.up = False
+    for name in "abc":
+        await r.probe(name)
+    acked = await receiver.wait_acked(3, timeout=20)
+    assert sorted(keyed(hit.body)[1] for hit in acked) == ["a", "b", "c"]
+    assert r.store.pending > 0  # the outbox rows and marks wait for space
+    r.store.set_max_page_count(None)  # space is back
+    await asyncio.wait_for(r.store.flush(), 30)
+    assert sorted(row.status for row in await r.store.read(list_outbox)) == ["delivered"] * 3
+    assert len(receiver.attempts) == 3

@@ -196,3 +196,20 @@ async def test_a_location_leaves_a_quorum_endpoint_alert_to_the_rules(
                               extra={"server": plain}))  # fmt: skip
     await r2.probe("api")
     await receiver.wait_acked(1)
+
+
+async def test_a_clock_stepped_back_delays_a_reminder_by_its_interval_not_by_the_step(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any, clock: FakeClock
+) -> None:
+    """The reminder waited for the wall clock to pass the last notice again: after NTP stepped it back an hour,
+    an endpoint still down got no reminder for an hour and `reminder_interval` (here 65 minutes, not 5)."""
+    r = await rig(config_for(tmp_path, target, receiver, failure_threshold=1, reminder_interval="5m"))
+    target.up = False
+    await r.probe("api")
+    await receiver.wait_acked(1)
+    clock.step(-3600.0)
+    await r.probe("api", 31)  # 310 s after the step, every probe down
+    acked = await receiver.wait_acked(2)
+    assert acked[1].body["text"].startswith("[STILL FIRING] PAGE: endpoint api is down")
+    await settle(r)
+    assert len(receiver.acked) == 2  # one reminder, not one per probe

@@ -370,3 +370,30 @@ async def test_a_start_with_the_clock_far_behind_the_saved_state_drops_none_of_i
     assert await store.read(saved) >= before
     assert any("is the clock set" in r.getMessage() for r in caplog.records)
     await service.stop()
+
+
+async def test_a_clock_stepped_back_after_a_rebuild_leaves_the_slos_counting(
+    make_store: Make, clock: FakeClock
+) -> None:
+    """A rebuild from the store (every start on a new or changed SLO, a reload adding one) ignores live results
+    stamped at or before its time (`floor`), which the rebuild counted. After NTP stepped the wall clock back an
+    hour, every new result was stamped before that time: ignored, so the SLOs counted nothing for an hour and
+    an outage then paged no one (a real `slowatch run` on a new database: 12 probes, SLO total 0)."""
+    store = make_store()
+    await store.start()
+    service = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600)
+    await service.start()  # a new database: rebuilt from the store, up to now
+    clock.advance(30)
+    service.refresh()
+    clock.step(-3600.0)  # NTP: the clock was an hour fast
+    service.refresh()  # (the engine's refresh, every 5 s, sees the step)
+    for _ in range(20):
+        clock.advance(10)
+        r = result(clock.time(), ok=False, endpoint="a")
+        store.record(r)
+        service.observe(r)
+    avail = service.refresh().get("shop", "avail")
+    assert avail is not None and (avail.good, avail.total) == (0, 20)
+    burn = {w.window: (w.good, w.total) for w in avail.windows}
+    assert burn and all(counts == (0, 20) for counts in burn.values())  # the burn windows too: it pages
+    await service.stop()

@@ -78,3 +78,29 @@ async def test_saves_during_a_full_disk_are_held_not_queued_and_the_newest_state
         finally:
             await service.stop()
             await store.close()
+
+
+async def test_a_start_on_a_full_disk_does_not_wait_for_the_store_for_ever(tmp_path: Path) -> None:
+    """`slowatch run` restarted on a full disk (after a kill -9, so the saved SLO state was behind) hung in
+    its start: the SLO rebuild and the first start's watermark awaited a store flush that never came, so no
+    probe ran, no alert could fire, and SIGTERM only logged `stop requested while starting`. Now each waits
+    `store_wait` at most, says so, and the start goes on; what it could not write lands once space is back."""
+    clock = FakeClock(T0)
+    with tmpfs(tmp_path / "disk") as disk:
+        store = make(disk.root / "slo.db", clock)
+        await store.start()
+        try:
+            disk.fill()
+            store.put_state("filler", "x" * 200_000)
+            await eventually(lambda: not store.healthy)
+            service = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600, store_wait=0.2)
+            await asyncio.wait_for(service.start(), 20)  # rebuilt from the store, the watermark not committed
+            await run(service, store, stream(clock, 10))
+            assert service.refresh().get("shop", "avail") is not None
+            assert service.refresh().slos[0].total == 10  # it counts: its alerts can fire
+            disk.free()
+            await asyncio.wait_for(store.flush(), 20)
+            assert store.healthy
+            await service.stop()
+        finally:
+            await store.close()

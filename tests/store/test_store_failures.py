@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
+from slowatch.clock import FakeClock
+from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
 from slowatch.models import Outcome
 from slowatch.store import Store, history, incidents
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, eventually, result
+from tests.support.fulldisk import tmpfs
 
 
 def page_count(store_path: str) -> int:
@@ -206,3 +211,53 @@ async def test_state_changes_of_a_failed_batch_are_logged_once_when_it_commits(
     assert [(i.from_state, i.to_state, i.ts) for i in reversed(logged)] == [
         ("unknown", "up", T0), ("up", "down", T0 + 60), ("down", "up", T0 + 180)
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "zeroed header"])
+async def test_a_damaged_database_is_refused_with_what_to_do_and_left_as_it_was(
+    make_store: MakeStore, db_path: str, damage: str
+) -> None:
+    """It said `cannot open database X: file is not a database` (or `database disk image is malformed`) and no
+    more: now it says the file is damaged, that slowatch changed nothing in it, and what to do."""
+    store = make_store()
+    await store.start()
+    for i in range(200):
+        store.record(result(f"ep{i % 10}", at=T0 + i, message="x" * 200))
+    await store.flush()
+    await store.close()
+    with open(db_path, "r+b") as f:
+        if damage == "garbage":
+            f.write(os.urandom(8192))
+        elif damage == "truncated":
+            f.truncate(os.path.getsize(db_path) // 3)
+        else:
+            f.write(b"\0" * 100)
+    with open(db_path, "rb") as f:
+        before = f.read()
+    with pytest.raises(StoreError) as raised:
+        await make_store().start()
+    message = str(raised.value)
+    assert f"database {db_path} is damaged or not an SQLite database" in message
+    assert "slowatch changed nothing in it" in message and "restore it from a backup" in message
+    with open(db_path, "rb") as f:
+        assert f.read() == before
+
+
+async def test_a_start_on_a_full_disk_says_the_disk_may_be_full(tmp_path: Path, clock: FakeClock) -> None:
+    """After a clean stop SQLite must create `-shm` at the next open; on a full disk that fails and the start
+    said only `cannot open database X: disk I/O error`. Now it says what to look at."""
+    with tmpfs(tmp_path / "disk") as disk:
+        path = str(disk.root / "history.db")
+        store = Store(path, clock=clock, retention=RetentionConfig(), batch_interval=0.02, close_timeout=2.0)
+        await store.start()
+        store.record(result(at=T0))
+        await store.flush()
+        assert await store.read(lambda db: db.execute("SELECT count(*) FROM results").fetchone()[0]) == 1
+        await store.close()
+        disk.fill()
+        again = Store(path, clock=clock, retention=RetentionConfig(), batch_interval=0.02, close_timeout=2.0)
+        with pytest.raises(StoreError) as raised:
+            await again.start()
+        message = str(raised.value)
+        assert f"database {path}" in message and "disk I/O error" in message
+        assert "the file system holding it may be full" in message and "ulimit -f" in message

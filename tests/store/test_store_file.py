@@ -88,3 +88,22 @@ async def test_the_wal_is_cut_back_after_a_large_catch_up_write(make_store: Make
         await store.flush(fold=False)
         await asyncio.sleep(0.05)
     assert os.path.getsize(db_path + "-wal") <= 17 * 2**20  # JOURNAL_SIZE_LIMIT (16 MB) plus a transaction
+
+
+async def test_a_clean_close_leaves_the_history_in_the_database_file_itself(
+    make_store: MakeStore, db_path: str, tmp_path: object
+) -> None:
+    """Once the store's reader had read (the daemon always does: the SLO rebuild, the API), a clean close left
+    every row in `-wal` and a main file of one page: a backup of `slowatch.db` taken after `systemctl stop`, or
+    the `-wal` deleted as a leftover, lost the whole history. Now the close checkpoints: the file is complete."""
+    store = make_store()
+    await store.start()
+    for i in range(50):
+        store.record(result(f"ep{i % 5}", at=T0 + i))
+    await store.flush()
+    assert await store.read(lambda db: db.execute("SELECT count(*) FROM results").fetchone()[0]) == 50
+    await store.close()
+    assert not os.path.exists(db_path + "-wal") or os.path.getsize(db_path + "-wal") == 0
+    copy = str(tmp_path) + "/backup.db"
+    shutil.copyfile(db_path, copy)  # the file alone, as `cp slowatch.db` takes it
+    assert count(copy) == 50

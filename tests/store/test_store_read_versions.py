@@ -157,3 +157,29 @@ def test_a_schema_older_than_a_command_reads_is_refused_in_one_line(
         assert f"schema version {version}, older than `slowatch {command}` reads ({READS[command]} to {KNOWN})" in err
         assert "slowatch run" in err and len(err.strip().splitlines()) == 1
     assert _version(db) == version
+
+
+@pytest.mark.parametrize("command", sorted(READS))
+@pytest.mark.parametrize("kind", ["garbage", "foreign"])
+def test_a_damaged_or_foreign_file_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, kind: str
+) -> None:
+    """`slowatch alerts` on a damaged file ended in a `sqlite3.DatabaseError` traceback, and on another program's
+    SQLite file said `no alerting tables yet (start the daemon once)`; `report` said `no such table`."""
+    db = tmp_path / "s.db"
+    config = _config(tmp_path, db)
+    if kind == "garbage":
+        db.write_bytes(b"not sqlite at all " * 1000)
+    else:
+        conn = sqlite3.connect(db)
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+        conn.commit()
+        conn.close()
+    before = db.read_bytes()
+    for argv in _commands(config)[command]:
+        code, out, err = _run(argv, capsys)
+        assert (code, out) == (2, "")
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert f"database {db} is " in err
+        assert ("damaged or not an SQLite database" if kind == "garbage" else "not a slowatch database") in err
+    assert db.read_bytes() == before

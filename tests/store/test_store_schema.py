@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import sqlite3
 
 import pytest
@@ -157,3 +159,27 @@ async def test_retention_runs_on_its_own_every_interval(make_store: MakeStore, c
         await asyncio.sleep(0.01)
         counts.append(await store.read(lambda db: db["results"].count))
     assert counts[-1] == 1
+
+
+def digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.mark.parametrize("version", [0, 3, len(MIGRATIONS)])
+async def test_a_foreign_sqlite_database_is_refused_and_left_as_it_was(
+    make_store: MakeStore, db_path: str, version: int
+) -> None:
+    """`server.database` pointed at another program's SQLite file (a typo, a shared volume): slowatch added its
+    twenty tables to it, switched it to WAL and ran. Now it names the file and what to do, and writes nothing."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO users VALUES (1, 'ada')")
+    conn.execute(f"PRAGMA user_version = {version}")  # some programs number their schema too
+    conn.commit()
+    conn.close()
+    before = digest(db_path)
+    with pytest.raises(StoreError, match=rf"database {db_path} is not a slowatch database \(it holds table users"):
+        await make_store().start()
+    assert digest(db_path) == before
+    assert not os.path.exists(db_path + "-wal")
