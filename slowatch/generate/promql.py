@@ -76,8 +76,10 @@ class Aggregation:
         return f"sum {self._without(self.split_labels)} (max {self._without(self.replica_labels)} ({expr}))"
 
     def counter_across(self, expr: str, labels: tuple[str, ...]) -> str:
-        """Sum a counter expression over processes and over `labels` too (e.g. the members of a journey)."""
-        return f"sum without ({', '.join((*self.instance_labels, *labels))}) ({expr})"
+        """As `counter`, then summed over `labels` too (e.g. the members of a journey): one replica of each member
+        is taken before they are added, so two replicas of a shard do not double the members' counts."""
+        one = f"max {self._without(self.replica_labels)} ({expr})"
+        return f"sum {self._without((*self.split_labels, self.location_label, *labels))} ({one})"
 
     def gauge(self, expr: str) -> str:
         """The best value of a per-process gauge (an endpoint is up if any process sees it up)."""

@@ -1,8 +1,8 @@
 """The generated rules across shards, HA replicas and locations, unit-tested with `promtool test rules`.
 
 Input: counters of shards 0 and 1, two replicas (a, b) each (b of shard 0 dies half-way), and three
-locations probing the same endpoints; expected: the figures one unsharded slowatch would compute, and the
-location quorum's alerts.
+locations probing the same endpoints; expected: the figures one unsharded slowatch would compute (a weighted
+journey's too, whose members live on different shards), and the location quorum's alerts.
 """
 
 from __future__ import annotations
@@ -34,6 +34,15 @@ consumers:
   - name: shop
     endpoints: [api]
     slos: [{name: avail, sli: availability, objective: 99, window: 1h, locations: {quorum: 2}}]
+  - name: trip
+    endpoints: [web]
+    slos:
+      - {name: pay, sli: availability, objective: 99, window: 1h}
+      - {name: cart, sli: availability, objective: 99, window: 1h}
+      - name: journey
+        objective: 95
+        window: 1h
+        composite: {method: weighted, members: [{slo: pay, weight: 3}, {slo: cart}]}
 """
 EVENTS, GOOD = "slowatch_slo_events_total", "slowatch_slo_good_events_total"
 
@@ -53,6 +62,20 @@ def sharded_replicas() -> list[dict[str, str]]:
             for name, step in ((EVENTS, total), (GOOD, total - bad)):
                 values = f"500+{step}x30 _x30" if gone else f"500+{step}x60"
                 labels = {"consumer": "plain", "slo": "avail", "shard": shard, "replica": replica}
+                out.append(series(name, values, instance=f"s{shard}{replica}:9464", **labels, location="eu"))
+    return out
+
+
+def journey_replicas() -> list[dict[str, str]]:
+    """`trip`: member `pay` on shard 0 (100 probes/min, 10 bad), `cart` on shard 1 (100/min, all good), each
+    counted by replicas a and b; replica b of shard 0 is gone after 30 minutes."""
+    out = []
+    for slo, shard, bad in (("pay", "0", 10), ("cart", "1", 0)):
+        for replica in ("a", "b"):
+            gone = shard == "0" and replica == "b"
+            for name, step in ((EVENTS, 100), (GOOD, 100 - bad)):
+                values = f"500+{step}x30 _x30" if gone else f"500+{step}x60"
+                labels = {"consumer": "trip", "slo": slo, "shard": shard, "replica": replica}
                 out.append(series(name, values, instance=f"s{shard}{replica}:9464", **labels, location="eu"))
     return out
 
@@ -83,6 +106,7 @@ def case(name: str, input_series: list[dict[str, str]], *tests: dict[str, Any]) 
 
 def cases() -> list[dict[str, Any]]:
     plain = '{consumer="plain",slo="avail",job="slowatch"}'
+    journey = '{consumer="trip",slo="journey",job="slowatch"}'
     down = alerts("SlowatchEndpointDown", endpoint="api", severity="page", kind="endpoint_down")
     ratio = 10 / 150
     return [
@@ -103,6 +127,20 @@ def cases() -> list[dict[str, Any]]:
                 f"abs(slowatch_slo:events:window_total{plain} - 9000) < bool 1e-9",
                 "60m",
                 [{"labels": plain, "value": 1}],
+            ),
+        ),
+        case(
+            "a weighted journey takes one replica of each member, as its members do: 3 x 600 bad of 3 x 6000 + 6000",
+            journey_replicas(),
+            expect(
+                f"abs(slowatch_slo:sli_error:ratio_rate1h{journey} - 0.075) < bool 1e-9",
+                "60m",
+                [{"labels": journey, "value": 1}],
+            ),
+            expect(
+                f"abs(slowatch_slo:events:window_total{journey} - 24000) < bool 1e-9",
+                "60m",
+                [{"labels": journey, "value": 1}],
             ),
         ),
         case(
