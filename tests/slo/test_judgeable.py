@@ -4,6 +4,8 @@ check` and in the daemon's log, since such an SLO reads "collecting data" for ev
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from slowatch.clock import FakeClock
 from slowatch.config.loader import load_text
 from slowatch.config.schema import RetentionConfig
 from slowatch.slo.definitions import compile_config
+from slowatch.slo.display import units_needed
 from slowatch.slo.judgeable import units_per_window, unjudgeable_warnings
 from slowatch.slo.service import SloService
 from slowatch.store import Store
@@ -96,3 +99,21 @@ consumers:
     (warning,) = unjudgeable_warnings(config)
     assert "at most 8,640 timeslices" in warning and "needs 10,000 timeslices" in warning
     assert "probe its endpoints at least once a timeslice" in warning
+
+
+def test_check_answers_at_once_for_an_objective_with_a_tiny_budget(tmp_path: Path) -> None:
+    """99.99999999999 % leaves a budget of 1e-13: `units_needed` started from 1 / (1.0 - objective) in floats
+    (1.0008e13) and stepped down one unit at a time, so `slowatch check` (and the daemon's start,
+    which warns the same way, and every /api/v1 SLO answer) spun for hours."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(
+        'endpoints: [{name: api, kind: http, url: "http://127.0.0.1:9/"}]\n'
+        "consumers: [{name: shop, endpoints: [api],\n"
+        "             slos: [{name: avail, sli: availability, objective: 99.99999999999}]}]\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "slowatch", "check", str(path)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "needs 9,999,999,990,000 probes" in proc.stderr  # 1e13 x (1 - 1e-9): too_few_events' tolerance
+    assert units_needed(0.999) == 1000 and units_needed(0.9995) == 2000 and units_needed(0.9) == 10
