@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
 from slowatch.config.schema import Config
 from slowatch.slo.budget import error_budget
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
+from slowatch.slo.display import units_needed
 from slowatch.slo.windows import NOMINAL_SECONDS, CalendarPeriod
 
 EVENTS = "slowatch_slo_events_total"
@@ -150,7 +150,7 @@ class SloTarget:
     @property
     def min_events(self) -> int:
         """Fewest units for a trustworthy SLI: the budget must allow at least one bad one (`too_few_events`)."""
-        return math.ceil((1.0 - 1e-9) / self.error_budget)
+        return units_needed(self.slo.objective)
 
     @property
     def tiers(self) -> tuple[Tier, ...]:
