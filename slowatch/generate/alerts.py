@@ -29,7 +29,7 @@ from slowatch.generate.promql import (
     selector,
 )
 from slowatch.generate.quorum import endpoint_down_expr
-from slowatch.generate.rules import Rule, number
+from slowatch.generate.rules import Rule, number, trusted
 
 BURN_ALERT = "SlowatchErrorBudgetBurn"
 EXHAUSTED_ALERT = "SlowatchErrorBudgetExhausted"
@@ -51,10 +51,6 @@ def _link(config: Config) -> str:
 def _hold(seconds: float) -> Rule:
     """`keep_firing_for` of `seconds`: the alert resolves once its condition has been false that long."""
     return {"keep_firing_for": prom_duration(seconds)} if seconds > 0 else {}
-
-
-def _trusted(t: SloTarget) -> str:
-    return f"on (consumer, slo) ({WINDOW_EVENTS}{t.sel} >= {t.min_events})"
 
 
 def _explain(t: SloTarget, config: Config) -> dict[str, str]:
@@ -83,7 +79,7 @@ def burn_alerts(t: SloTarget, config: Config) -> list[Rule]:
         expr = "\nor\n".join(f"  (\n{c}\n  )" for c in conds)
         rules.append({
             "alert": BURN_ALERT,
-            "expr": f"(\n{expr}\n)\nand {_trusted(t)}",
+            "expr": f"(\n{expr}\n)\nand {trusted(t)}",
             **_hold(t.policy.resolve_after),
             "labels": {"severity": severity, **t.labels, "kind": "burn_rate"},
             "annotations": {
@@ -107,7 +103,7 @@ def budget_alerts(t: SloTarget, config: Config) -> list[Rule]:
     return [
         {
             "alert": EXHAUSTED_ALERT,
-            "expr": f"{BUDGET_REMAINING}{t.sel} <= {threshold}\nand {_trusted(t)}",
+            "expr": f"{BUDGET_REMAINING}{t.sel} <= {threshold}\nand {trusted(t)}",
             **_hold(t.policy.resolve_after),
             "labels": {"severity": t.policy.exhausted_severity, **t.labels, "kind": "budget_exhausted"},
             "annotations": {

@@ -14,7 +14,8 @@ from typing import Any
 from grafana_foundation_sdk.builders import dashboard as gd
 from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, DataTransformerConfig, VariableRefresh
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from slowatch.config.schema import Config
 from slowatch.generate.promql import (
@@ -48,11 +49,25 @@ def _series(title: str, unit: str, *queries: prometheus.Dataquery, width: int = 
     return panel
 
 
-def _table(title: str, *queries: prometheus.Dataquery, width: int = 24) -> table.Panel:
+def _table(title: str, *queries: prometheus.Dataquery, columns: tuple[str, ...] = (), width: int = 24) -> table.Panel:
+    """Instant queries as table frames; several are merged on their labels into one table (a row per series, a
+    column per query, named `columns`): Grafana's table shows one frame at a time, the others behind a frame
+    picker. Their series must carry the same labels (`_per_slo`) for their rows to merge."""
     panel = table.Panel().title(title).datasource(DS).height(8).span(width)
     for q in queries:
-        panel = panel.with_target(q)
+        panel = panel.with_target(q.format(PromQueryFormat.TABLE))
+    if len(queries) > 1:
+        panel = panel.with_transformation(DataTransformerConfig(id_val="merge", options={}))
+        names = {f"Value #{chr(ord('A') + i)}": name for i, name in enumerate(columns)}
+        options = {"excludeByName": {"Time": True}, "renameByName": names}
+        panel = panel.with_transformation(DataTransformerConfig(id_val="organize", options=options))
     return panel
+
+
+def _per_slo(expr: str) -> str:
+    """One series per consumer SLO with just those labels, so a merged table's queries meet on them (the
+    constants have no `job`, the burn rates a `window`)."""
+    return f"max by (consumer, slo) ({expr})"
 
 
 def _stat(title: str, unit: str, query: prometheus.Dataquery, width: int = 6) -> stat.Panel:
@@ -81,9 +96,10 @@ def overview(agg: Aggregation) -> gd.Dashboard:
     latency = "sum by (endpoint, le) (rate(slowatch_probe_duration_seconds_bucket[$__rate_interval]))"
     panels: list[Panel] = [
         _table("Consumers x SLOs: budget left, SLI, burn rates",
-               _query(BUDGET_REMAINING, ref="A", instant=True), _query(SLI, ref="B", instant=True),
-               _query(f'{BURN_RATE}{{window="1h"}}', ref="C", instant=True),
-               _query(f'{BURN_RATE}{{window="6h"}}', ref="D", instant=True)),
+               _query(_per_slo(BUDGET_REMAINING), ref="A", instant=True), _query(_per_slo(SLI), ref="B", instant=True),
+               _query(_per_slo(f'{BURN_RATE}{{window="1h"}}'), ref="C", instant=True),
+               _query(_per_slo(f'{BURN_RATE}{{window="6h"}}'), ref="D", instant=True),
+               columns=("budget left", "SLI", "burn 1h", "burn 6h")),
         _series("Error budget left", "percentunit", _query(BUDGET_REMAINING, by_slo)),
         _series("Burn rate (1h)", "x", _query(f'{BURN_RATE}{{window="1h"}}', by_slo)),
         _table("Firing alerts", _query('ALERTS{alertstate="firing", alertname=~"Slowatch.*"}', instant=True)),
@@ -111,8 +127,10 @@ def per_consumer() -> gd.Dashboard:
         _series("Burn rate per window", "x", _query(f"{BURN_RATE}{c}", "{{slo}} {{window}}")),
         _series("Error ratio (5m, 1h)", "percentunit", _query(f"slowatch_slo:sli_error:ratio_rate5m{c}", "{{slo}} 5m"),
                 _query(f"slowatch_slo:sli_error:ratio_rate1h{c}", "{{slo}} 1h", "B")),
-        _table("SLOs: objective, SLI, budget left", _query(f"{OBJECTIVE}{c}", ref="A", instant=True),
-               _query(f"{SLI}{c}", ref="B", instant=True), _query(f"{BUDGET_REMAINING}{c}", ref="C", instant=True)),
+        _table("SLOs: objective, SLI, budget left", _query(_per_slo(f"{OBJECTIVE}{c}"), ref="A", instant=True),
+               _query(_per_slo(f"{SLI}{c}"), ref="B", instant=True),
+               _query(_per_slo(f"{BUDGET_REMAINING}{c}"), ref="C", instant=True),
+               columns=("objective", "SLI", "budget left")),
         _series("Endpoints it depends on (1 = up)", "bool", _query(f"{ENDPOINT_UP}{c}", "{{slo}}: {{endpoint}}"),
                 width=24),
     ]  # fmt: skip

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from slowatch.alerting.policy import PolicyBook, SloPolicy, Tier
 from slowatch.config.schema import Config
 from slowatch.slo.budget import error_budget
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
+from slowatch.slo.display import units_needed
 from slowatch.slo.windows import NOMINAL_SECONDS, CalendarPeriod
 
 EVENTS = "slowatch_slo_events_total"
@@ -76,8 +76,10 @@ class Aggregation:
         return f"sum {self._without(self.split_labels)} (max {self._without(self.replica_labels)} ({expr}))"
 
     def counter_across(self, expr: str, labels: tuple[str, ...]) -> str:
-        """Sum a counter expression over processes and over `labels` too (e.g. the members of a journey)."""
-        return f"sum without ({', '.join((*self.instance_labels, *labels))}) ({expr})"
+        """As `counter`, then summed over `labels` too (e.g. the members of a journey): one replica of each member
+        is taken before they are added, so two replicas of a shard do not double the members' counts."""
+        one = f"max {self._without(self.replica_labels)} ({expr})"
+        return f"sum {self._without((*self.split_labels, self.location_label, *labels))} ({one})"
 
     def gauge(self, expr: str) -> str:
         """The best value of a per-process gauge (an endpoint is up if any process sees it up)."""
@@ -148,7 +150,7 @@ class SloTarget:
     @property
     def min_events(self) -> int:
         """Fewest units for a trustworthy SLI: the budget must allow at least one bad one (`too_few_events`)."""
-        return math.ceil((1.0 - 1e-9) / self.error_budget)
+        return units_needed(self.slo.objective)
 
     @property
     def tiers(self) -> tuple[Tier, ...]:

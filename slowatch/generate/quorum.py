@@ -5,7 +5,8 @@ Without a quorum their probes add up ("reachability" in Grafana Synthetic Monito
 probe from every location counts). With `quorum: q` slowatch computes a *timeslice* SLI closer to
 Grafana's "uptime":
 
-- per location, the SLO's error ratio over a slice (1m, or the SLO's longest probe interval if longer);
+- per location, the SLO's error ratio over a slice (1m, or the SLO's longest probe interval if longer), from the
+  counters' difference over the slice (`slice_increase`: right at any scrape interval);
 - the slice is **failed when at least q locations saw at least one failed probe of the SLO in it**
   (`slowatch_slo:quorum_failed:bool`, 1 or 0, recorded at every rule evaluation);
 - the error ratio over a window is the fraction of evaluations whose slice failed
@@ -41,12 +42,22 @@ LOCATION_ERROR = "slowatch_slo:location_error:ratio_slice"
 QUORUM_FAILED = "slowatch_slo:quorum_failed:bool"
 
 
+def slice_increase(series: str, seconds: float) -> str:
+    """What a counter counted in the slice that ends now: its last sample minus its last sample a slice ago. Not
+    `increase(series[1m])`, which needs two samples inside the minute: scraped once a minute (Prometheus's default
+    scrape interval) it mostly had one, so a quorum SLO had no error ratio and never paged. Consecutive evaluations a
+    slice apart see consecutive differences, so every probe counts in one slice whatever the scrape interval.
+    slowatch's counters never go backwards (README "Restarts"); a reset would read as an empty slice. In a series'
+    first slice (no sample a slice ago yet) `increase` stands in, which has data there when scraped more often."""
+    rng = prom_duration(seconds)
+    return f"(clamp_min({series} - {series} offset {rng}, 0) or increase({series}[{rng}]))"
+
+
 def quorum_rules(t: SloTarget, agg: Aggregation) -> list[dict[str, object]]:
     """The per-location error ratio over a slice and the failed-slice series of one SLO with a quorum."""
     assert t.quorum is not None
-    rng = prom_duration(t.quorum_slice)
-    total = agg.counter_per_location(f"increase({EVENTS}{t.sel}[{rng}])")
-    good = agg.counter_per_location(f"increase({GOOD_EVENTS}{t.sel}[{rng}])")
+    total = agg.counter_per_location(slice_increase(f"{EVENTS}{t.sel}", t.quorum_slice))
+    good = agg.counter_per_location(slice_increase(f"{GOOD_EVENTS}{t.sel}", t.quorum_slice))
     per_location = f"{LOCATION_ERROR}{t.sel}"
     failed = (
         f"(count without (location) ({per_location} > 0) >= bool {t.quorum})\n"
@@ -84,4 +95,11 @@ def endpoint_down_expr(ep: Endpoint, agg: Aggregation) -> str:
     return f"(\n  {down}\n)\nunless on (endpoint)\n(\n  {held}\n)"
 
 
-__all__ = ["LOCATION_ERROR", "QUORUM_FAILED", "endpoint_down_expr", "quorum_error_ratio", "quorum_rules"]
+__all__ = [
+    "LOCATION_ERROR",
+    "QUORUM_FAILED",
+    "endpoint_down_expr",
+    "quorum_error_ratio",
+    "quorum_rules",
+    "slice_increase",
+]

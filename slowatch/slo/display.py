@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from slowatch.slo.budget import too_few_events
+from slowatch.slo.budget import error_budget, too_few_events
 from slowatch.slo.definitions import SloDef
 
 if TYPE_CHECKING:
@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
 
 def units_needed(objective: float) -> int:
-    """The fewest units (probes or timeslices) for which the budget allows one bad unit: 1,000 at 99.9%."""
-    need = max(1, math.ceil((1.0 - 1e-9) / (1.0 - objective)))
+    """The fewest units (probes or timeslices) for which the budget allows one bad unit: 1,000 at 99.9%. Started
+    from the exact decimal budget (`1.0 - objective` in floats is 1.0008e13 units off at 99.99999999999 %, and the
+    loops below step one unit at a time), so they take a step or two."""
+    need = max(1, math.ceil((1.0 - 1e-9) / error_budget(objective)))
     while need > 1 and not too_few_events(need - 1, objective):
         need -= 1
     while too_few_events(need, objective):

@@ -9,14 +9,18 @@ judged, even through three days of total outage. Nothing in the config is wrong 
 
 Counted at the nominal window length (a calendar month is 30 days) and every enabled endpoint's configured
 interval, final attempts only (retries add none); a composite is judged by its members.
+
+Likewise a burn tier whose factor the SLO's burn rate can never exceed (`unreachable_tier_warnings`: 14.4x at 90 %).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from slowatch.alerting.policy import PolicyBook
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
+from slowatch.slo.budget import error_budget
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.display import objective_percent, unit_word, units_needed
 
@@ -58,4 +62,28 @@ def unjudgeable_warnings(config: Config, defs: Sequence[SloDef] | None = None) -
     return out
 
 
-__all__ = ["units_per_window", "unjudgeable_warnings"]
+def unreachable_tier_warnings(config: Config, defs: Sequence[SloDef] | None = None) -> list[str]:
+    """One warning per burn tier that can never fire: the burn rate is at most 1 / (1 - objective), every unit
+    bad (10x at 90 %), so the Workbook's 14.4x page tier is out of reach at 93.05 % and below, and its 6x one at
+    83.33 % and below. A total outage of a 90 % SLO then pages only through the 6h/30m tier, after 3.6 hours. Sloth
+    and Pyrra generate such tiers silently too; slowatch and its generated rules keep them (harmless), and say so."""
+    book = PolicyBook(config)
+    out = []
+    for slo in compile_config(config) if defs is None else defs:
+        policy = book.get(slo.consumer, slo.name)
+        if not policy.enabled:
+            continue
+        most = 1.0 / error_budget(slo.objective)  # the burn of an all-bad window, as slowatch computes it
+        for tier in policy.tiers_for(slo.window.nominal()):
+            if most > tier.factor:
+                continue
+            out.append(
+                f"SLO {slo.consumer}/{slo.name} ({objective_percent(slo.objective)}): its {tier.severity} burn tier "
+                f"{format_duration(tier.long)}/{format_duration(tier.short)} above {tier.factor:g}x can never fire, "
+                f"since the burn rate is at most {most:g}x (every {unit_word(slo.budgeting, 1)} bad): give it "
+                f"burn_tiers of its own under alerting.slos with factors below {most:g}x, or raise the objective"
+            )
+    return out
+
+
+__all__ = ["units_per_window", "unjudgeable_warnings", "unreachable_tier_warnings"]

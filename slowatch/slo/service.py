@@ -39,7 +39,7 @@ from slowatch.slo.correcting import Corrector
 from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, SloDef, compile_config
 from slowatch.slo.engine import Engine
 from slowatch.slo.exported import ExportedCounters
-from slowatch.slo.judgeable import unjudgeable_warnings
+from slowatch.slo.judgeable import unjudgeable_warnings, unreachable_tier_warnings
 from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_counters, saved_fingerprints_op
 from slowatch.slo.restore import Restorer
@@ -179,6 +179,8 @@ class SloService:
     @staticmethod
     async def _warn_unjudgeable(config: Config, defs: Sequence[SloDef] | None) -> None:
         for warning in await asyncio.to_thread(unjudgeable_warnings, config, defs):
+            logger.warning("%s", warning)
+        for warning in await asyncio.to_thread(unreachable_tier_warnings, config, defs):
             logger.warning("%s", warning)
 
     async def _reload(self, config: Config, defs: Sequence[SloDef]) -> None:

@@ -1,13 +1,14 @@
 """The generated rules across shards, HA replicas and locations, unit-tested with `promtool test rules`.
 
 Input: counters of shards 0 and 1, two replicas (a, b) each (b of shard 0 dies half-way), and three
-locations probing the same endpoints; expected: the figures one unsharded slowatch would compute, and the
-location quorum's alerts.
+locations probing the same endpoints; expected: the figures one unsharded slowatch would compute (a weighted
+journey's too, whose members live on different shards), and the location quorum's alerts.
 """
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ consumers:
   - name: shop
     endpoints: [api]
     slos: [{name: avail, sli: availability, objective: 99, window: 1h, locations: {quorum: 2}}]
+  - name: trip
+    endpoints: [web]
+    slos:
+      - {name: pay, sli: availability, objective: 99, window: 1h}
+      - {name: cart, sli: availability, objective: 99, window: 1h}
+      - name: journey
+        objective: 95
+        window: 1h
+        composite: {method: weighted, members: [{slo: pay, weight: 3}, {slo: cart}]}
 """
 EVENTS, GOOD = "slowatch_slo_events_total", "slowatch_slo_good_events_total"
 
@@ -57,19 +67,40 @@ def sharded_replicas() -> list[dict[str, str]]:
     return out
 
 
-def locations(failing: tuple[str, ...]) -> list[dict[str, str]]:
+def journey_replicas() -> list[dict[str, str]]:
+    """`trip`: member `pay` on shard 0 (100 probes/min, 10 bad), `cart` on shard 1 (100/min, all good), each
+    counted by replicas a and b; replica b of shard 0 is gone after 30 minutes."""
+    out = []
+    for slo, shard, bad in (("pay", "0", 10), ("cart", "1", 0)):
+        for replica in ("a", "b"):
+            gone = shard == "0" and replica == "b"
+            for name, step in ((EVENTS, 100), (GOOD, 100 - bad)):
+                values = f"500+{step}x30 _x30" if gone else f"500+{step}x60"
+                labels = {"consumer": "trip", "slo": slo, "shard": shard, "replica": replica}
+                out.append(series(name, values, instance=f"s{shard}{replica}:9464", **labels, location="eu"))
+    return out
+
+
+def locations(failing: tuple[str, ...], sampled: Callable[[str], str] = lambda v: v) -> list[dict[str, str]]:
     """`shop` from three locations, 6 probes/min each; the `failing` ones see 1 bad probe every minute, and see
-    endpoint `api` down."""
+    endpoint `api` down. `sampled` turns one value a minute into promtool's values (every minute by default)."""
     out = []
     for loc in ("eu", "us", "ap"):
         bad = 1 if loc in failing else 0
         labels = {"consumer": "shop", "slo": "avail", "shard": "0", "replica": "a", "location": loc}
-        out.append(series(EVENTS, "0+6x60", instance=f"{loc}:9464", **labels))
-        out.append(series(GOOD, f"0+{6 - bad}x60", instance=f"{loc}:9464", **labels))
-        up = "0x60" if loc in failing else "1x60"
+        out.append(series(EVENTS, sampled(" ".join(str(6 * m) for m in range(61))), instance=f"{loc}:9464", **labels))
+        good = sampled(" ".join(str((6 - bad) * m) for m in range(61)))
+        out.append(series(GOOD, good, instance=f"{loc}:9464", **labels))
+        up = sampled(" ".join("0" if loc in failing else "1" for _ in range(61)))
         out.append(series("slowatch_probe_success", up, endpoint="api", kind="http", instance=f"{loc}:9464",
                           shard="0", replica="a", location=loc))  # fmt: skip
     return out
+
+
+def once_a_minute(values: str) -> str:
+    """promtool values at a 20s step: one sample a minute, 20s after each rule evaluation (Prometheus's default
+    scrape interval is 1m, and a scrape's offset from the rule evaluations is any)."""
+    return " ".join(f"_ {v} _" for v in values.split())
 
 
 DOWN = 'ALERTS{alertname="SlowatchEndpointDown",endpoint="api"}'
@@ -83,6 +114,7 @@ def case(name: str, input_series: list[dict[str, str]], *tests: dict[str, Any]) 
 
 def cases() -> list[dict[str, Any]]:
     plain = '{consumer="plain",slo="avail",job="slowatch"}'
+    journey = '{consumer="trip",slo="journey",job="slowatch"}'
     down = alerts("SlowatchEndpointDown", endpoint="api", severity="page", kind="endpoint_down")
     ratio = 10 / 150
     return [
@@ -103,6 +135,20 @@ def cases() -> list[dict[str, Any]]:
                 f"abs(slowatch_slo:events:window_total{plain} - 9000) < bool 1e-9",
                 "60m",
                 [{"labels": plain, "value": 1}],
+            ),
+        ),
+        case(
+            "a weighted journey takes one replica of each member, as its members do: 3 x 600 bad of 3 x 6000 + 6000",
+            journey_replicas(),
+            expect(
+                f"abs(slowatch_slo:sli_error:ratio_rate1h{journey} - 0.075) < bool 1e-9",
+                "60m",
+                [{"labels": journey, "value": 1}],
+            ),
+            expect(
+                f"abs(slowatch_slo:events:window_total{journey} - 24000) < bool 1e-9",
+                "60m",
+                [{"labels": journey, "value": 1}],
             ),
         ),
         case(
@@ -130,13 +176,39 @@ def cases() -> list[dict[str, Any]]:
     ]
 
 
+def scraped_once_a_minute_cases() -> list[dict[str, Any]]:
+    return [
+        {
+            **case(
+                "scraped once a minute, 20s after the evaluations: two failing locations still fail the slices",
+                locations(("eu", "us"), once_a_minute),
+                expect(FAILED, "30m", [{"labels": QUORUM_FAILED + SHOP_LABELS, "value": 1}]),
+                expect(
+                    'slowatch_slo:sli_error:ratio_rate30m{consumer="shop"}',
+                    "40m",
+                    [{"labels": "slowatch_slo:sli_error:ratio_rate30m" + SHOP_LABELS, "value": 1}],
+                ),
+            ),
+            "interval": "20s",
+        },
+        {
+            **case(
+                "scraped once a minute, 20s after the evaluations: one failing location does not",
+                locations(("eu",), once_a_minute),
+                expect(FAILED, "30m", [{"labels": QUORUM_FAILED + SHOP_LABELS, "value": 0}]),
+            ),
+            "interval": "20s",
+        },
+    ]
+
+
 def test_cluster_rules_under_promtool(tmp_path: Path) -> None:
     config_path = tmp_path / "slowatch.yaml"
     config_path.write_text(textwrap.dedent(CONFIG))
     rules = tmp_path / "rules.yml"
     rules.write_text(render_rules(load(config_path, env={})))
     assert promtool("check", "rules", str(rules)).returncode == 0
-    doc = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": cases()}
+    doc = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": cases() + scraped_once_a_minute_cases()}
     path = tmp_path / "tests.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
     proc = promtool("test", "rules", str(path))

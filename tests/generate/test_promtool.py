@@ -15,6 +15,7 @@ import yaml
 
 from slowatch.config import Config, load
 from slowatch.generate.prometheus import render_rules
+from slowatch.slo.snapshot import SloState, state_of
 from tests.generate.conftest import binary
 
 pytestmark = pytest.mark.prometheus
@@ -135,6 +136,23 @@ for bad, remaining, firing in ((4, 0.6, []), (5, 0.5, [EXHAUSTED_ALERT]), (6, 0.
             expect(EXHAUSTED, "60m", firing),
         ],
     }
+
+
+QUIET = '{consumer="quiet",slo="avail",job="slowatch"}'
+CASES["too few probes for 99.9 %: an SLI but no budget left nor time to exhaustion, as slowatch exports"] = {
+    "input_series": counters("quiet", "avail", 20, 2),  # 600 probes at 30m, 1,200 at 60m; 1,000 needed
+    "promql_expr_test": [
+        expect(f"slowatch_slo:sli:ratio{QUIET}", "30m", [{"labels": f"slowatch_slo:sli:ratio{QUIET}", "value": 0.9}]),
+        expect(f"slowatch_slo:error_budget_remaining:ratio{QUIET}", "30m", []),
+        expect(f"slowatch_slo:time_to_exhaustion:seconds{QUIET}", "30m", []),
+        expect(f"round(slowatch_slo:error_budget_remaining:ratio{QUIET})", "60m", [{"labels": QUIET, "value": -99}]),
+    ],
+}
+
+
+def test_slowatch_exports_no_budget_below_the_units_needed() -> None:
+    """The other side of the case above: slowatch's state for 600 and 1,200 probes at 99.9 %."""
+    assert state_of(600, 0.999) is SloState.TOO_FEW_EVENTS and state_of(1200, 0.999) is SloState.OK
 
 
 def promtool_test_file(rules: Path) -> dict[str, Any]:

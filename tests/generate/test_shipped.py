@@ -43,3 +43,17 @@ def test_every_panel_has_a_unique_id_and_a_place() -> None:
         ids = [p.get("id") for p in panels]
         assert all(isinstance(i, int) and i > 0 for i in ids) and len(set(ids)) == len(ids), (path.name, ids)
         assert all({"h", "w", "x", "y"} <= set(p["gridPos"]) for p in panels), path.name
+
+
+def test_a_table_of_several_queries_is_one_table() -> None:
+    """A Grafana table panel shows one data frame at a time: four instant queries (budget left, SLI, 1h and 6h
+    burn) were four frames behind a frame picker, the budget alone on screen. As table frames merged on their
+    labels they are one row per consumer SLO with a column per query."""
+    for path in sorted((ROOT / "config" / "grafana").glob("*.json")):
+        for panel in json.loads(path.read_text(encoding="utf-8"))["panels"]:
+            if panel["type"] != "table":
+                continue
+            assert {t.get("format") for t in panel["targets"]} == {"table"}, (path.name, panel["title"])
+            assert all(t.get("instant") for t in panel["targets"]), (path.name, panel["title"])
+            if len(panel["targets"]) > 1:
+                assert [x["id"] for x in panel["transformations"]] == ["merge", "organize"], (path.name, panel["title"])

@@ -4,6 +4,8 @@ check` and in the daemon's log, since such an SLO reads "collecting data" for ev
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from slowatch.clock import FakeClock
 from slowatch.config.loader import load_text
 from slowatch.config.schema import RetentionConfig
 from slowatch.slo.definitions import compile_config
+from slowatch.slo.display import units_needed
 from slowatch.slo.judgeable import units_per_window, unjudgeable_warnings
 from slowatch.slo.service import SloService
 from slowatch.store import Store
@@ -96,3 +99,58 @@ consumers:
     (warning,) = unjudgeable_warnings(config)
     assert "at most 8,640 timeslices" in warning and "needs 10,000 timeslices" in warning
     assert "probe its endpoints at least once a timeslice" in warning
+
+
+def test_check_answers_at_once_for_an_objective_with_a_tiny_budget(tmp_path: Path) -> None:
+    """99.99999999999 % leaves a budget of 1e-13: `units_needed` started from 1 / (1.0 - objective) in floats
+    (1.0008e13) and stepped down one unit at a time, so `slowatch check` (and the daemon's start,
+    which warns the same way, and every /api/v1 SLO answer) spun for hours."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(
+        'endpoints: [{name: api, kind: http, url: "http://127.0.0.1:9/"}]\n'
+        "consumers: [{name: shop, endpoints: [api],\n"
+        "             slos: [{name: avail, sli: availability, objective: 99.99999999999}]}]\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "slowatch", "check", str(path)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "needs 9,999,999,990,000 probes" in proc.stderr  # 1e13 x (1 - 1e-9): too_few_events' tolerance
+    assert units_needed(0.999) == 1000 and units_needed(0.9995) == 2000 and units_needed(0.9) == 10
+
+
+LOW = """
+endpoints: [{name: a, kind: http, url: "http://127.0.0.1:9/", interval: 10s}]
+consumers:
+  - name: shop
+    endpoints: [a]
+    slos:
+      - {name: ninety, sli: availability, objective: 90}
+      - {name: eighty, sli: availability, objective: 80, window: 7d}
+      - {name: tuned, sli: availability, objective: 90}
+      - {name: muted, sli: availability, objective: 50}
+      - {name: usual, sli: availability, objective: 99}
+alerting:
+  slos:
+    - {consumer: shop, slo: tuned, burn_tiers: [{severity: page, long: 1h, short: 5m, factor: 9}]}
+    - {consumer: shop, slo: muted, enabled: false}
+"""
+
+
+def test_check_warns_of_burn_tiers_a_low_objective_can_never_reach(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At 90 % the burn rate is at most 10x (every probe bad): the Workbook's 14.4x page tier never fires, in
+    slowatch or in the generated rules, and a total outage pages only through the 6x tier, hours later. At 80 %
+    (at most 5x) over 7d the tiers are 3.36x, 1.4x, 0.7x and 0.23x: all reachable."""
+    path = tmp_path / "c.yaml"
+    path.write_text(LOW)
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr()
+    warned = [line for line in out.err.splitlines() if "can never fire" in line]
+    assert warned == [
+        "warning: SLO shop/ninety (90%): its page burn tier 1h/5m above 14.4x can never fire, since the burn rate is "
+        "at most 10x (every probe bad): give it burn_tiers of its own under alerting.slos with factors below 10x, or "
+        "raise the objective"
+    ]
+    assert "OK (1 endpoints" in out.out
