@@ -209,8 +209,13 @@ class ProberPool:
     def _apply(self, changes: EndpointChanges) -> tuple[int, int, int]:
         added = removed = changed = 0
         parts: dict[int, tuple[list[Endpoint], list[str]]] = {}
+        workers = self._workers
         for name, ep in [(name, None) for name in changes.removed] + [(ep.name, ep) for ep in changes.upserts]:
-            w = self._workers[worker_of(name, len(self._workers), self._shards)]
+            # the worker whose shard has it (a dict lookup per worker), else its hash's (blake2b: ~3 µs a name)
+            w = (
+                next((w for w in workers if name in w.shard), None)
+                or workers[worker_of(name, len(workers), self._shards)]
+            )
             upserts, gone = parts.setdefault(w.index, ([], []))
             if ep is None or not ep.enabled:
                 self._revisions.pop(name, None)
