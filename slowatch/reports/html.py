@@ -158,15 +158,18 @@ def slo_section(
 Part = tuple[ConsumerFigures, list[SloFigures], dict[str, str], list[Annotation], dict[str, str]]
 
 
+def own_shares(s: SloFigure) -> Shares:
+    return {start: {s.definition.name: share} for start, share in s.outage_shares}
+
+
 def consumer_section(
     figures: ConsumerFigures, periods: list[SloFigures], labels: dict[str, str],
     marks: Sequence[Annotation] = (), deploys: dict[str, str] | None = None,
 ) -> str:  # fmt: skip
     c = figures.consumer
-    shares: Shares = {o.outage.start: dict(o.budget) for o in figures.outages}
     deploys = deploys or {}
-    sections = "".join(
-        slo_section(f, s, labels[s.definition.name], shares, marks, deploys.get(s.definition.name, ""))
+    sections = "".join(  # each SLO's own outages (merged over its endpoints) with the share of its budget
+        slo_section(f, s, labels[s.definition.name], own_shares(s), marks, deploys.get(s.definition.name, ""))
         for f, s in zip(periods, figures.slos, strict=True)
     )
     return (

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from slowatch.slo.budget import too_few_events
 from slowatch.slo.definitions import SloDef
-from slowatch.slo.history import incidents
+from slowatch.slo.history import IncidentFigure
 from slowatch.slo.maintenance import OneOff, Recurring, Rule
 
 Span = tuple[float, float, str]  # start, end, label
@@ -61,12 +61,13 @@ class Outage:
         return (now if self.end is None else self.end) - self.start
 
 
-def outages(conn: sqlite3.Connection, endpoints: Sequence[str], start: float, end: float) -> list[Outage]:
-    """Down periods (from the store's up/down transitions) overlapping [start, end), merged when they
-    overlap, newest first."""
-    found = sorted(incidents(conn, tuple(endpoints), start, end), key=lambda i: i.start)
+def merge_outages(found: Iterable[IncidentFigure], only: Container[str] | None = None) -> list[Outage]:
+    """`found`'s down periods (of the endpoints in `only`, when given) merged when they overlap, newest first.
+    An SLO's chart merges only its own endpoints': a consumer-wide merge drew another SLO's day-long outage,
+    named after endpoints it does not count, on an SLO whose own endpoint was down for an hour."""
+    chosen = sorted((i for i in found if only is None or i.endpoint in only), key=lambda i: i.start)
     groups: list[tuple[float, float, dict[str, None], dict[str, None]]] = []
-    for i in found:
+    for i in chosen:
         i_end = float("inf") if i.end is None else i.end
         note = {f"{i.endpoint}: {i.message}": None} if i.message else {}
         if groups and i.start <= groups[-1][1]:
@@ -139,4 +140,4 @@ def burn_down(
     )  # fmt: skip
 
 
-__all__ = ["BurnDown", "Outage", "Span", "bad_units", "burn_down", "maintenance_spans", "outages"]
+__all__ = ["BurnDown", "Outage", "Span", "bad_units", "burn_down", "maintenance_spans", "merge_outages"]
