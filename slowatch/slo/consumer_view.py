@@ -55,7 +55,7 @@ class ConsumerFigures:
     slos: tuple[SloFigure, ...]
     endpoint_days: tuple[tuple[str, tuple[DayBar, ...]], ...]  # those drawn (`draw`), in the consumer's order
     outages: tuple[OutageFigure, ...]
-    maintenance: tuple[Span, ...]  # active now or starting within a week
+    maintenance: tuple[Span, ...]  # active now or starting within a week, whole (not clipped to now)
     undrawn: tuple[int, int] = (0, 0)  # endpoints whose bars were left out (`draw`), and the days they missed
 
 
@@ -145,7 +145,8 @@ def consumer_figures(
                 continue
             shares.append((d.name, _share(conn, d, s.burn, o, now)))
         figures.append(OutageFigure(o, tuple(shares)))
-    upcoming = tuple(span for span in maintenance_spans(own.rules(endpoints), now, now + UPCOMING) if span[1] > now)
+    rules = own.rules(endpoints)  # whole windows: one that began yesterday reads so, not "from" now
+    upcoming = tuple(span for span in maintenance_spans(rules, now, now + UPCOMING, clip=False) if span[1] > now)
     return ConsumerFigures(consumer, now, endpoints, tuple(slos), per_endpoint, tuple(figures), upcoming, undrawn)
 
 

@@ -27,13 +27,15 @@ from slowatch.slo.maintenance import OneOff, Recurring, Rule
 Span = tuple[float, float, str]  # start, end, label
 
 
-def maintenance_spans(rules: Iterable[Rule], lo: float, hi: float) -> list[Span]:
-    """The maintenance windows of `rules` overlapping [lo, hi), clipped to it, by start."""
+def maintenance_spans(rules: Iterable[Rule], lo: float, hi: float, *, clip: bool = True) -> list[Span]:
+    """The maintenance windows of `rules` overlapping [lo, hi), clipped to it (`clip`, for a chart; else whole,
+    as a table lists them), by start."""
     spans: list[Span] = []
     for rule in dict.fromkeys(rules):
         if isinstance(rule, OneOff):
             if rule.start < hi and rule.end > lo:
-                spans.append((max(lo, rule.start), min(hi, rule.end), rule.name))
+                whole = (rule.start, rule.end, rule.name)
+                spans.append((max(lo, rule.start), min(hi, rule.end), rule.name) if clip else whole)
             continue
         assert isinstance(rule, Recurring)
         day = dt.datetime.fromtimestamp(lo, rule.tz).date() - dt.timedelta(days=int(rule.duration // 86400) + 1)
@@ -42,7 +44,8 @@ def maintenance_spans(rules: Iterable[Rule], lo: float, hi: float) -> list[Span]
             if day.weekday() in rule.weekdays:
                 begin = dt.datetime.combine(day, rule.start, tzinfo=rule.tz).timestamp()
                 if begin < hi and begin + rule.duration > lo:
-                    spans.append((max(lo, begin), min(hi, begin + rule.duration), rule.name))
+                    end = begin + rule.duration
+                    spans.append((max(lo, begin), min(hi, end), rule.name) if clip else (begin, end, rule.name))
             day += dt.timedelta(days=1)
     spans.sort()
     return spans

@@ -121,3 +121,32 @@ consumers:
         assert "<td>99.9999999%</td>" in overview and "<td>99.9%</td>" in overview
     finally:
         await daemon.stop()
+
+
+async def test_the_maintenance_table_shows_a_windows_real_start_and_end(tmp_path: Path) -> None:
+    """A window that began 2 h ago and lasts 10 days: the table read "from" now (the start clipped to the
+    page's time) and "until" a week from now (the end clipped to the lookahead), a different window."""
+    now = T0 + 86400
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "maint.db"}"}}
+endpoints: [{{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}}]
+consumers:
+  - name: shop
+    endpoints: [pay]
+    slos: [{{name: availability, sli: availability, objective: 99, window: 7d}}]
+maintenance:
+  - {{name: long-migration, endpoints: [pay], start: "2026-11-10T22:00:00Z", end: "2026-11-21T22:00:00Z"}}
+""",
+        env={},
+    )
+    clock = FakeClock(now)
+    daemon = Daemon(config, clock=clock)
+    await daemon.start(schedule=False)
+    try:
+        _, _, page = await fetch(daemon, "/consumers/shop")
+        table = page[page.index("<h2>Maintenance</h2>") : page.index("<h2>Endpoints it depends on</h2>")]
+        row = re.findall(r"<tr><td>long-migration</td>(.*?)</tr>", table)
+        assert row == ["<td>2026-11-10 22:00 UTC</td><td>2026-11-21 22:00 UTC</td><td>active now</td>"], table
+    finally:
+        await daemon.stop()
