@@ -25,6 +25,7 @@ from slowatch.slo.consumer_view import ConsumerFigures, SloFigure, consumer_figu
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.display import (
     budget_used_words,
+    collecting_words,
     duration_words,
     objective_percent,
     share_words,
@@ -130,7 +131,10 @@ def slo_section(
         if f.excluded_events or f.maintenance
         else "none"
     )
-    chart = burn_down_svg(s.burn, f"{d.name}: budget remaining, {label}", correction_marks(f.corrections), marks)
+    waiting = collecting_words(s.burn.units, d.objective, units_of(d))
+    chart = burn_down_svg(
+        s.burn, f"{d.name}: budget remaining, {label}", correction_marks(f.corrections), marks, waiting
+    )
     fixes = (
         corrections_table(f.corrections, f.total, f.objective)
         if f.corrections

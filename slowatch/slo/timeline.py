@@ -114,6 +114,7 @@ class BurnDown:
     maintenance: tuple[Span, ...]
     outages: tuple[Outage, ...]
     collecting: bool = False  # the period holds too few units for one bad one (the SLO's too_few_events)
+    units: int = 0  # the units the period holds so far
 
     def ideal(self, ts: float) -> float:
         """Spending the budget of the units so far evenly: 1 at the period's start, 0 now."""
@@ -139,7 +140,7 @@ def burn_down(
     marked = tuple(o for o in outage_list if (o.end is None or o.end > start) and o.start < end)
     return BurnDown(
         start, end, now, tuple(points), budget_units, spent, tuple(maintenance_spans(rules, start, end)), marked,
-        too_few_events(total, d.objective),
+        too_few_events(total, d.objective), total,
     )  # fmt: skip
 
 

@@ -42,23 +42,25 @@ FLOOR = -1.0
 "≤-100%" (a 400x burn would otherwise put -39,900% on it and squash the rest of the chart flat)."""
 
 
-def left_words(ratio: float, collecting: bool = False) -> str:
-    """The line's last figure: 'budget left 62.3%', 'budget exhausted (spent 833x its budget)', or while the
-    period holds too few units to judge, 'collecting data' (display.budget_left_words)."""
-    if collecting:
-        return "collecting data: too few units to judge the budget yet"
+def left_words(ratio: float) -> str:
+    """The line's last figure: 'budget left 62.3%', 'budget exhausted (spent 833x its budget)'
+    (display.budget_left_words)."""
     words = budget_left_words(ratio)
     return f"budget left {words}" if ratio >= 0 else f"budget {words}"
 
 
 def burn_down_svg(
-    b: BurnDown, title: str, corrections: Sequence[tuple[float, float, str]] = (), marks: Sequence[Annotation] = ()
-) -> str:
+    b: BurnDown, title: str, corrections: Sequence[tuple[float, float, str]] = (), marks: Sequence[Annotation] = (),
+    collecting: str = "collecting data: too few units to judge the budget yet",
+) -> str:  # fmt: skip
     """Budget remaining over the period (the line) against spending it evenly (dashed); `corrections`:
     (start, end, label) of budget corrections, shaded like maintenance (they are excluded the same way);
-    `marks`: annotations (deploys, incidents, notes) inside the period as labelled vertical marks."""
-    lowest = max(FLOOR, min([0.0, *(v for _, v in b.points)]))
-    clipped = any(v < FLOOR for _, v in b.points)
+    `marks`: annotations (deploys, incidents, notes) inside the period as labelled vertical marks. While the
+    period holds too few units to judge (`b.collecting`), no line: `collecting` in its place, as on the card
+    (one bad probe of 300 at 99.99 % drew the budget plunging to "≤-100%" under a card reading "collecting")."""
+    drawn = () if b.collecting else b.points
+    lowest = max(FLOOR, min([0.0, *(v for _, v in drawn)]))
+    clipped = any(v < FLOOR for _, v in drawn)
     span_t = max(1.0, b.end - b.start)
 
     def x(ts: float) -> float:
@@ -104,10 +106,12 @@ def burn_down_svg(
             f"<text x='{LEFT - 4}' y='{y(v) + 4:.1f}' text-anchor='end' font-size='13' fill='#57606a'>"
             f"{'≤' if clipped and v == FLOOR else ''}{escape(percent(v, 0))}</text>"
         )
-    parts.append(
-        f"<line class='ideal' x1='{x(b.start):.1f}' y1='{y(1.0):.1f}' x2='{x(b.now):.1f}' y2='{y(0.0):.1f}' "
-        "stroke='#8c959f' stroke-width='1.5' stroke-dasharray='5 4'><title>spending the budget evenly</title></line>"
-    )
+    if drawn:
+        parts.append(
+            f"<line class='ideal' x1='{x(b.start):.1f}' y1='{y(1.0):.1f}' x2='{x(b.now):.1f}' y2='{y(0.0):.1f}' "
+            "stroke='#8c959f' stroke-width='1.5' stroke-dasharray='5 4'>"
+            "<title>spending the budget evenly</title></line>"
+        )
     if b.now < b.end:
         parts.append(
             f"<line class='now' x1='{x(b.now):.1f}' x2='{x(b.now):.1f}' y1='{TOP}' y2='{H - BOTTOM}' "
@@ -122,13 +126,18 @@ def burn_down_svg(
                 f"<path d='M{x(a.ts) - 4:.1f},{TOP} h8 l-4,6 z' fill='{color}'/>"
                 f"<title>{escape(a.kind)} {_when(a.ts)}: {escape(a.text[:200])}</title></g>"
             )
-    if b.points:
-        coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in b.points)
-        last = b.points[-1][1]
-        color = "#2da44e" if last >= b.ideal(b.points[-1][0]) else "#bf8700" if last > 0 else "#cf222e"
+    if drawn:
+        coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in drawn)
+        last = drawn[-1][1]
+        color = "#2da44e" if last >= b.ideal(drawn[-1][0]) else "#bf8700" if last > 0 else "#cf222e"
         parts.append(
             f"<polyline class='burn' points='{coords}' fill='none' stroke='{color}' stroke-width='2.5'>"
-            f"<title>{escape(left_words(last, b.collecting))} at {_when(b.points[-1][0])}</title></polyline>"
+            f"<title>{escape(left_words(last))} at {_when(drawn[-1][0])}</title></polyline>"
+        )
+    elif b.points:
+        parts.append(
+            f"<g class='collecting'><title>{escape(collecting)}</title><text x='{W / 2}' y='{H / 2}' "
+            f"text-anchor='middle' font-size='14' fill='#57606a'>{escape(collecting)}</text></g>"
         )
     else:
         parts.append(

@@ -18,6 +18,7 @@ from slowatch.slo.display import (
     budget_text,
     budget_time_words,
     burn_words,
+    collecting_words,
     duration_words,
     exhaustion_basis,
     objective_percent,
@@ -143,7 +144,8 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     )
     b = s.burn
     chart_title = f"{d.name}: budget remaining from {when(b.start)} to {when(b.end)}"
-    svg = burn_down_svg(b, chart_title, correction_marks(s.corrections), marks)
+    waiting = collecting_words(b.units, d.objective, units_of(d))
+    svg = burn_down_svg(b, chart_title, correction_marks(s.corrections), marks, waiting)
     chart = (
         f"<h3 style='margin-top:.8rem'>Burn-down</h3>{svg}"
         "<div class='small muted'>solid: budget left (of the budget of the units counted so far, as above)"

@@ -150,3 +150,41 @@ maintenance:
         assert row == ["<td>2026-11-10 22:00 UTC</td><td>2026-11-21 22:00 UTC</td><td>active now</td>"], table
     finally:
         await daemon.stop()
+
+
+async def test_the_burn_down_of_an_slo_collecting_data_draws_no_budget_line(tmp_path: Path) -> None:
+    """One bad probe of 300 at 99.99 %: too few to judge (10,000 needed), and the card says "collecting". Its
+    burn-down drew the budget plunging to "≤-100%" all the same, on the page and in the report."""
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "few.db"}"}}
+endpoints: [{{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}}]
+consumers:
+  - name: shop
+    endpoints: [pay]
+    slos: [{{name: strict, sli: availability, objective: 99.99, window: 7d}}]
+""",
+        env={},
+    )
+    clock = FakeClock(T0 - 60)
+    daemon = Daemon(config, clock=clock)
+    await daemon.start(schedule=False)
+    try:
+        for i in range(300):
+            ts = T0 + 60 * i
+            clock.set(ts)
+            outcome = Outcome.CONNECTION_REFUSED if i == 150 else Outcome.SUCCESS
+            daemon.on_result(ProbeResult("pay", "http", outcome, ts, 0.05))
+        clock.set(T0 + 60 * 300)
+        daemon._slo.refresh()
+        daemon._slo.persist()
+        await daemon.store.flush()
+        for path in ("/consumers/shop", "/consumers/shop/report"):
+            _, _, page = await fetch(daemon, path)
+            [chart] = re.findall(r"<svg class='chart burndown'.*?</svg>", page, re.S)
+            assert "<polyline class='burn'" not in chart, path
+            labels = re.findall(r"<text[^>]*>([^<]*)</text>", chart)
+            assert "collecting data: 300 of 10,000 probes needed" in labels, (path, labels)
+            assert not [x for x in labels if x.startswith(("-", "≤"))], (path, labels)
+    finally:
+        await daemon.stop()
