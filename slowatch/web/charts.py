@@ -25,8 +25,8 @@ W, H = 640.0, 220.0
 LEFT, RIGHT, TOP, BOTTOM = 44.0, 10.0, 10.0, 26.0
 
 
-def _date(ts: float, fmt: str = "%d %b") -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime(fmt)
+def _date(ts: float, fmt: str = "%d %b", tz: dt.tzinfo = dt.UTC) -> str:
+    return dt.datetime.fromtimestamp(ts, tz).strftime(fmt)
 
 
 def _when(ts: float) -> str:
@@ -51,13 +51,15 @@ def left_words(ratio: float) -> str:
 
 def burn_down_svg(
     b: BurnDown, title: str, corrections: Sequence[tuple[float, float, str]] = (), marks: Sequence[Annotation] = (),
-    collecting: str = "collecting data: too few units to judge the budget yet",
+    collecting: str = "collecting data: too few units to judge the budget yet", tz: dt.tzinfo = dt.UTC,
 ) -> str:  # fmt: skip
     """Budget remaining over the period (the line) against spending it evenly (dashed); `corrections`:
     (start, end, label) of budget corrections, shaded like maintenance (they are excluded the same way);
     `marks`: annotations (deploys, incidents, notes) inside the period as labelled vertical marks. While the
     period holds too few units to judge (`b.collecting`), no line: `collecting` in its place, as on the card
-    (one bad probe of 300 at 99.99 % drew the budget plunging to "≤-100%" under a card reading "collecting")."""
+    (one bad probe of 300 at 99.99 % drew the budget plunging to "≤-100%" under a card reading "collecting").
+    `tz`: a calendar window's time zone, for the dates at the axis' ends (in UTC, November in Berlin read
+    "31 Oct" to "30 Nov")."""
     drawn = () if b.collecting else b.points
     lowest = max(FLOOR, min([0.0, *(v for _, v in drawn)]))
     clipped = any(v < FLOOR for _, v in drawn)
@@ -145,8 +147,9 @@ def burn_down_svg(
         )
     fmt = "%d %b %H:%M" if span_t <= 2 * 86400 else "%d %b"
     parts.append(
-        f"<text x='{LEFT}' y='{H - 8}' font-size='13' fill='#57606a'>{_date(b.start, fmt)}</text>"
-        f"<text x='{W - RIGHT}' y='{H - 8}' font-size='13' text-anchor='end' fill='#57606a'>{_date(b.end, fmt)}</text>"
+        f"<text x='{LEFT}' y='{H - 8}' font-size='13' fill='#57606a'>{_date(b.start, fmt, tz)}</text>"
+        f"<text x='{W - RIGHT}' y='{H - 8}' font-size='13' text-anchor='end' fill='#57606a'>"
+        f"{_date(b.end, fmt, tz)}</text>"
         "</svg>"
     )
     return "".join(parts)

@@ -37,8 +37,10 @@ async def test_consumer_page_shows_each_slo_with_chart_days_incidents_and_mainte
     assert shown and f"<title>budget left {shown.group(1)} at " in cards["availability"]
     assert "latency ≤ 300ms" in cards["monthly"]
     assert page.count("class='maint'") >= 2 and page.count("class='outage'") == 2
-    # A calendar month: the whole of November on the x axis (Berlin midnight = 23:00 UTC the day before).
-    assert ">31 Oct</text>" in page and ">30 Nov</text>" in page
+    # A calendar month: the whole of November on the x axis, its ends in the month's own time zone (in UTC,
+    # Berlin's midnights read "31 Oct" and "30 Nov": November drawn from October 31st).
+    axis = re.findall(r"<text x='[\d.]+' y='[\d.]+' font-size='13'[^>]*>([^<]*)</text>", cards["monthly"])
+    assert axis == ["01 Nov", "01 Dec"], axis
     # Daily history: 90 bars per SLO and per endpoint, with the day's figures in the title.
     assert page.count("data-days='90'") == 4
     assert "2026-11-11: missed the objective" in page or "2026-11-11: missed it badly" in page
