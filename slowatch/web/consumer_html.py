@@ -49,8 +49,8 @@ a{color:#0969da}.muted{color:#57606a}.small{font-size:13px}
 .figure b{display:block;font-size:1.15rem}.figure span{font-size:12px;color:#57606a;text-transform:uppercase}
 .figure span.note{display:block;text-transform:none}
 .state{display:inline-block;border-radius:1rem;padding:.05rem .6rem;font-size:13px;font-weight:600;color:#fff}
-.st-ok{background:#2da44e}.st-burning{background:#bf8700}.st-exhausted{background:#cf222e}
-.st-collecting{background:#6e7781}.st-no-data{background:#8c959f}
+.st-ok{background:#1a7f37}.st-burning{background:#9a6700}.st-exhausted{background:#cf222e}
+.st-collecting{background:#6e7781}.st-no-data{background:#57606a}
 .chart{width:100%;height:auto;display:block}.burndown{max-height:240px}.days{height:34px}
 .key{display:inline-block;margin-right:.8rem;font-size:12px;color:#57606a}
 .key i{display:inline-block;width:.7rem;height:.7rem;border-radius:2px;margin-right:.3rem;vertical-align:-1px}

@@ -25,7 +25,7 @@ th{font-weight:600;color:#5b6470;font-size:12px;text-transform:uppercase}
 .ok{background:#2da44e}.bad{background:#cf222e}.unknown{background:#8c959f}
 .bar{height:.6rem;background:#eceef1;border-radius:.3rem;min-width:8rem}
 .fill{height:100%;border-radius:.3rem}
-.muted{color:#8c959f}
+.muted{color:#57606a}
 .scroll{overflow-x:auto}td.name{overflow-wrap:anywhere;min-width:7rem}
 @media (max-width:600px){body{margin:1rem .5rem}}
 """

@@ -75,7 +75,7 @@ async def test_report_route_and_badges(build: Builder) -> None:
         assert status == 400 and "from 1970-01 to 9998-12" in text, (month, status, text)
     status, ctype, svg = await fetch(daemon, "/badges/checkout/availability.svg")
     assert status == 200 and ctype.startswith("image/svg+xml")
-    assert re.search(r"<title>checkout availability: [\d.]+% budget left</title>", svg) and "#2da44e" in svg
+    assert re.search(r"<title>checkout availability: [\d.]+% budget left</title>", svg) and "#1a7f37" in svg
     status, _, svg = await fetch(daemon, "/badges/checkout/availability.svg?show=sli")
     assert "<title>checkout availability: 99.285%</title>" in svg
     assert (await fetch(daemon, "/badges/checkout/availability.svg?show=everything"))[0] == 400
