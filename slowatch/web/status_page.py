@@ -13,6 +13,7 @@ from aiohttp import web
 from slowatch.cluster import RULES_POINTER
 from slowatch.probes.registry import describe_target
 from slowatch.slo.display import duration_words, objective_percent, row_budget_text, sli_percent
+from slowatch.web.consumer_page import token_suffix
 from slowatch.web.view import VIEW
 
 _STYLE = """
@@ -48,6 +49,7 @@ def _age(ts: float, now: float) -> str:
 
 async def index(request: web.Request) -> web.Response:
     view = request.app[VIEW]
+    token = escape(token_suffix(request))  # opened with ?token=: its links keep it (README), else ''
     now = view.now()  # the daemon's Clock (a stepped clock, a FakeClock in tests), as every other figure
     rows = []
     for ep in view.config.endpoints:
@@ -76,7 +78,7 @@ async def index(request: web.Request) -> web.Response:
         consumer = str(s.get("consumer"))
         journey = f"<div class='muted'>{escape(str(s['measures']))}</div>" if s.get("sli_kind") == "composite" else ""
         slo_rows.append(
-            f"<tr><td class='name'><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
+            f"<tr><td class='name'><a href='/consumers/{quote(consumer)}{token}'>{escape(consumer)}</a></td>"
             f"<td class='name'>{escape(str(s.get('slo')))}{journey}</td>"
             f"<td>{_objective(s.get('objective'))}</td><td>{escape(window_words(s))}</td>"
             f"<td>{sli_percent(sli) if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
@@ -104,7 +106,7 @@ async def index(request: web.Request) -> web.Response:
     )
     partial = view.cluster.partial
     consumers = " · ".join(
-        f"<a href='/consumers/{quote(c.name)}'>{escape(c.name)}</a>{' (partial)' if c.name in partial else ''}"
+        f"<a href='/consumers/{quote(c.name)}{token}'>{escape(c.name)}</a>{' (partial)' if c.name in partial else ''}"
         for c in view.config.consumers
     )
     if partial:
@@ -121,9 +123,9 @@ async def index(request: web.Request) -> web.Response:
         f"{alert_table}<h2>Endpoints</h2><div class='scroll'><table><tr><th>endpoint</th><th>kind</th><th>target</th>"
         "<th>last outcome</th><th>time</th>"
         f"<th>message</th><th>when</th></tr>{''.join(rows)}</table></div>{slo_table}"
-        "<p class='muted'>JSON: <a href='/api/v1/endpoints'>/api/v1/endpoints</a> · "
-        "<a href='/api/v1/consumers'>/api/v1/consumers</a> · <a href='/api/v1/alerts'>/api/v1/alerts</a> · "
-        "<a href='/metrics'>/metrics</a></p>"
+        f"<p class='muted'>JSON: <a href='/api/v1/endpoints{token}'>/api/v1/endpoints</a> · "
+        f"<a href='/api/v1/consumers{token}'>/api/v1/consumers</a> · <a href='/api/v1/alerts{token}'>/api/v1/alerts</a>"
+        f" · <a href='/metrics{token}'>/metrics</a></p>"
         "</body></html>"
     )
     return web.Response(text=page, content_type="text/html")
