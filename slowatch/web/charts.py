@@ -71,10 +71,12 @@ def burn_down_svg(
     def y(v: float) -> float:
         return TOP + (1.0 - max(v, FLOOR)) / (1.0 - lowest) * (H - TOP - BOTTOM)
 
+    now_words = f"{left_words(drawn[-1][1])}" if drawn else collecting if b.points else "no data yet"
+    name = f"{title}: {now_words}"  # what the line ends at, for those who cannot see it
     parts = [
         f"<svg class='chart burndown' viewBox='0 0 {W:.0f} {H:.0f}' role='img' preserveAspectRatio='none' "
-        f"aria-label='{escape(title)}' data-points='{len(b.points)}'>",
-        f"<title>{escape(title)}</title>",
+        f"aria-label='{escape(name)}' data-points='{len(b.points)}'>",
+        f"<title>{escape(name)}</title>",
         f"<rect x='{LEFT}' y='{TOP}' width='{W - LEFT - RIGHT}' height='{H - TOP - BOTTOM}' fill='#fff'/>",
     ]
     for start, end, name in b.maintenance:
@@ -166,13 +168,23 @@ def day_title(bar: DayBar, unit: str) -> str:
     return text
 
 
+def days_summary(bars: Sequence[DayBar]) -> str:
+    """'last 90 days: 86 met the objective, 1 missed it badly, 3 no data': a day bar chart's name for those who
+    cannot see it (as an image, its bars' titles are hidden from screen readers)."""
+    counts = {state: sum(1 for b in bars if b.state == state) for state in STATE_WORDS}
+    found = ", ".join(f"{n} {STATE_WORDS[state]}" for state, n in counts.items() if n)
+    return f"last {len(bars)} day{'s' if len(bars) != 1 else ''}: {found or 'none'}"
+
+
 def day_bars_svg(bars: Sequence[DayBar], label: str, unit: str = "probes") -> str:
-    """One bar per day, oldest left; colour by state, the day's figures in the hover title."""
+    """One bar per day, oldest left; colour by state, the day's figures in the hover title; the chart named
+    with `label` and how many days were in each state."""
     n = max(1, len(bars))
     step = W / n
+    name = f"{label}, {days_summary(bars)}"
     parts = [
         f"<svg class='chart days' viewBox='0 0 {W:.0f} 34' preserveAspectRatio='none' role='img' "
-        f"aria-label='{escape(label)}' data-days='{len(bars)}'><title>{escape(label)}</title>"
+        f"aria-label='{escape(name)}' data-days='{len(bars)}'><title>{escape(name)}</title>"
     ]
     for i, bar in enumerate(bars):
         parts.append(
@@ -190,4 +202,4 @@ def legend() -> str:
     )
 
 
-__all__ = ["COLORS", "FLOOR", "burn_down_svg", "day_bars_svg", "day_title", "left_words", "legend"]
+__all__ = ["COLORS", "FLOOR", "burn_down_svg", "day_bars_svg", "day_title", "days_summary", "left_words", "legend"]
