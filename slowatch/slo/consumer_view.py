@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slowatch.config.consumers import ConsumerConfig, SloConfig, resolve_endpoints
+from slowatch.config.consumers import ConsumerConfig, EndpointIndex, SloConfig, resolve_endpoints
 from slowatch.config.schema import Config
 from slowatch.slo.correction_report import CorrectionFigure, correction_figures
 from slowatch.slo.daybars import DAY, DayBar, drawn_endpoint_days, slo_days
@@ -111,9 +111,10 @@ def consumer_figures(
     """`bounds`: each SLO's period to report on (e.g. a month in its time zone) instead of its current one.
     `draw`: the day bars of at most this many endpoints, those with the most missed days (the page's); the
     others are only counted (daybars.drawn_endpoint_days)."""
-    endpoints = tuple(resolve_endpoints(consumer.endpoints, config.endpoints))
+    index = EndpointIndex(config.endpoints)  # once: 200 SLOs' selectors each indexing 2,000 endpoints took 0.5 s
+    endpoints = tuple(resolve_endpoints(consumer.endpoints, index))
     history_from = now - days * DAY
-    defs = [(compile_slo(consumer, s, config), s) for s in consumer.slos]
+    defs = [(compile_slo(consumer, s, config, index), s) for s in consumer.slos]
     periods = {d.name: bounds(d) if bounds else period(d, now) for d, _ in defs}
     since = min([history_from, *(p[0] for p in periods.values())])
     down = incidents(conn, endpoints, since, now + 1)
