@@ -132,9 +132,8 @@ def slo_section(
         else "none"
     )
     waiting = collecting_words(s.burn.units, d.objective, units_of(d))
-    chart = burn_down_svg(
-        s.burn, f"{d.name}: budget remaining, {label}", correction_marks(f.corrections), marks, waiting
-    )
+    title = f"{d.name}: budget remaining, {label}"
+    chart = burn_down_svg(s.burn, title, correction_marks(f.corrections), marks, waiting, _tz(d))
     fixes = (
         corrections_table(f.corrections, f.total, f.objective)
         if f.corrections

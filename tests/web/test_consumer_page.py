@@ -68,6 +68,11 @@ async def test_report_route_and_badges(build: Builder) -> None:
     assert status == 200 and ctype.startswith("text/html")
     assert "Service report: checkout, November 2026" in html and "@media print" in html
     assert "mostly by the 11 Nov pay outage (1h)" in html
+    monthly = html[html.index("id='slo-monthly'") :]  # its axis dated in Berlin, as on the page
+    assert re.findall(r"<text x='[\d.]+' y='[\d.]+' font-size='13'[^>]*>([^<]*)</text>", monthly) == [
+        "01 Nov",
+        "01 Dec",
+    ]
     status, _, text = await fetch(daemon, "/consumers/checkout/report?month=November")
     assert status == 400 and "month: must be YYYY-MM" in text
     for month in ("9999-12", "0001-01", "1969-12", "10000-01"):  # past the calendar's ends: a 400, not a 500
