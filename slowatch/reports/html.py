@@ -143,6 +143,7 @@ def slo_section(
     if f.partial and f.sli is not None:
         basis = (f"<span class='note'>over the {duration_words(f.covered_seconds)} with data"
                  f"{' so far' if f.running else ''}</span>")  # fmt: skip
+    budget_time = "no data" if f.sli is None else duration_words(f.budget_seconds)  # (not the whole period's)
     worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>" if f.total else "<p>no data</p>"
     return (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"
@@ -151,7 +152,7 @@ def slo_section(
         f"<div class='figure'><span>objective</span><b>{objective_percent(f.objective)}</b></div>"
         f"<div class='figure'><span>attained</span><b>{sli_percent(f.sli)}</b></div>"
         f"<div class='figure'><span>budget used</span><b>{used_figure(f)}</b></div>"
-        f"<div class='figure'><span>budget as time</span><b>{duration_words(f.budget_seconds)}</b>{basis}</div>"
+        f"<div class='figure'><span>budget as time</span><b>{budget_time}</b>{basis}</div>"
         f"<div class='figure'><span>{unit_word(units_of(d))}</span><b>{f.total:,}</b></div></div>"
         f"{chart}<h3 style='margin-top:.8rem'>Worst days</h3>{worst_list}<h3>Incidents</h3>{incidents}{deploys}"
         f"<h3>Maintenance excluded</h3><p>{maintenance}</p>{fixes}</div>"
