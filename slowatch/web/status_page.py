@@ -47,6 +47,11 @@ def _age(ts: float, now: float) -> str:
     return f"{sec}s ago" if sec < 120 else f"{duration_words(sec)} ago"  # 3h 20m ago, not 200m ago
 
 
+def _took(seconds: float) -> str:
+    """A probe's time: '50 ms'; a refused connection's 0.3 ms 'under 1 ms', not '0 ms'."""
+    return "under 1 ms" if 0 <= seconds < 0.0005 else f"{seconds * 1000:,.0f} ms"
+
+
 async def index(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     token = escape(token_suffix(request))  # opened with ?token=: its links keep it (README), else ''
@@ -58,7 +63,7 @@ async def index(request: web.Request) -> web.Response:
             state, outcome, took, msg, when = "unknown", "waiting", "", "", ""
         else:
             state = "ok" if r.ok else "bad"
-            outcome, took = r.outcome.value, f"{r.duration * 1000:.0f} ms"
+            outcome, took = r.outcome.value, _took(r.duration)
             msg, when = r.message, _age(r.started_at, now)
         rows.append(
             f"<tr><td class='name'><span class='dot {state}'></span>{escape(ep.name)}</td><td>{escape(ep.kind)}</td>"

@@ -175,3 +175,12 @@ async def test_rollups_default_to_the_last_7_days_of_the_daemons_clock(daemon: t
     _, _, body = await fetch(d, "/api/v1/endpoints/api/rollups")
     rows = json.loads(body)["rollups"]
     assert sum(r["total"] for r in rows) == PROBES, rows
+
+
+async def test_the_status_page_never_says_a_probe_took_0_ms(daemon: tuple[Daemon, Path]) -> None:
+    """A refused connection on loopback takes ~0.3 ms: the status page's time column read "0 ms"."""
+    d, _ = daemon
+    d.on_result(ProbeResult("api", "http", Outcome.CONNECTION_REFUSED, d.now(), 0.0003, message="refused"))
+    _, _, page = await fetch(d, "/")
+    text = " ".join(readable(page).split())
+    assert "connection_refused under 1 ms refused 0s ago" in text, text
