@@ -105,7 +105,7 @@ def render_page(
         f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}{TREE_STYLE}</style></head><body><main>"
         f"<h1>{escape(c.name)}</h1>{description}"
         f"<div class='small muted'>as of {when(f.now)} · refreshes every {REFRESH_SECONDS}s · "
-        f"depends on {len(f.endpoints)} endpoint{'s' if len(f.endpoints) != 1 else ''} · "
+        f"depends on {len(f.endpoints):,} endpoint{'s' if len(f.endpoints) != 1 else ''} · "
         f"<a href='/consumers/{quote(c.name)}/report{escape(suffix)}'>monthly report</a></div>"
         f"{alerts_section(alerts)}<h2>Service level objectives</h2>{slos}"
         f"{incidents_section(f)}{maintenance_section(f)}{deps}{endpoints_section(f)}"

@@ -215,3 +215,27 @@ async def test_pages_are_sent_gzipped_to_a_client_that_accepts_it(build: Builder
                 assert "Content-Encoding" not in r.headers and b"checkout" in await r.read(), path
         async with s.get(base + "/healthz", headers={"Accept-Encoding": "gzip"}) as r:
             assert "Content-Encoding" not in r.headers  # a few bytes: not worth it
+
+
+async def test_a_thousand_endpoints_are_counted_with_a_separator(tmp_path: Path) -> None:
+    """The page's head read "depends on 2000 endpoints" where every other count reads 2,000."""
+    eps = "\n".join(f'  - {{name: e{i:04d}, kind: http, url: "http://127.0.0.1:9/{i}"}}' for i in range(1000))
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "many.db"}"}}
+endpoints:
+{eps}
+consumers:
+  - name: shop
+    endpoints: [{", ".join(f"e{i:04d}" for i in range(1000))}]
+    slos: [{{name: availability, sli: availability, objective: 99, window: 7d}}]
+""",
+        env={},
+    )
+    daemon = Daemon(config, clock=FakeClock(T0))
+    await daemon.start(schedule=False)
+    try:
+        _, _, page = await fetch(daemon, "/consumers/shop")
+        assert "depends on 1,000 endpoints" in page and "950 more endpoints not drawn" in page
+    finally:
+        await daemon.stop()
