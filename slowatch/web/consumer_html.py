@@ -64,8 +64,11 @@ th{font-size:12px;color:#57606a;text-transform:uppercase;font-weight:600}
 
 PRINT_STYLE = """
 @media print{body{background:#fff}main{max-width:none;padding:0}.card{break-inside:avoid;border-color:#bbb}
-.noprint{display:none}a{color:inherit;text-decoration:none}}
+.noprint{display:none}a{color:inherit;text-decoration:none}
+.state,.key i{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
+"""Printed (the report; a consumer page): state pills and legend swatches keep their colours (printing drops
+CSS backgrounds by default: the pills' white text vanished on white paper)."""
 
 
 def when(ts: float) -> str:

@@ -57,3 +57,23 @@ async def test_every_state_pill_and_badge_colour_has_aa_contrast(browser: Any) -
     )
     assert len(ratios) == len(COLORS) and all(r >= 4.5 for _, r in ratios), ratios
     await page.close()
+
+
+PRINTED = """() => [...document.querySelectorAll('.state, .key i')].map(e => {
+    const s = getComputedStyle(e);
+    const kept = (s.printColorAdjust || s.webkitPrintColorAdjust) === 'exact';  // else print drops backgrounds
+    return [e.className || e.parentElement.textContent, kept, s.color, s.backgroundColor];
+})"""
+
+
+async def test_the_printed_page_keeps_its_state_pills_and_legend(build: Builder, browser: Any) -> None:
+    """Printing drops CSS backgrounds unless told not to: the consumer page had no print style at all, so its
+    state pills printed white text on white paper and the day bars' legend as empty boxes."""
+    daemon = await build()
+    page, response, problems = await open_page(browser, f"http://127.0.0.1:{daemon.bound_port}/consumers/checkout")
+    assert response.status == 200 and problems == []
+    await page.emulate_media(media="print")
+    marks = await page.evaluate(PRINTED)
+    assert len(marks) >= 2 + 5 and all(kept for _, kept, _, _ in marks), marks
+    assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    await page.context.close()
