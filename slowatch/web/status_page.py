@@ -121,7 +121,7 @@ async def index(request: web.Request) -> web.Response:
             f"probes only some of these consumers' endpoints; {escape(RULES_POINTER)}</span>"
         )
     page = (
-        "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>slowatch status</title><style>{_STYLE}</style></head><body><h1>slowatch status</h1>"
         f"{f'<p class=consumers>Consumer pages: {consumers}</p>' if consumers else ''}"

@@ -36,3 +36,14 @@ async def test_each_chart_is_named_with_what_it_shows(build: Builder, browser: A
     burn = [n for n in names if "budget remaining" in n]
     assert len(burn) == 2 and all(re.search(r"budget left \d+(\.\d+)?%$", n) for n in burn), burn
     await page.context.close()
+
+
+async def test_every_page_names_its_language(build: Builder, browser: Any) -> None:
+    """A screen reader picks its voice from <html lang>: the status page had none (WCAG 3.1.1)."""
+    daemon = await build()
+    base = f"http://127.0.0.1:{daemon.bound_port}"
+    for path in ("/", "/consumers/checkout", "/consumers/checkout/report"):
+        page, response, problems = await open_page(browser, base + path)
+        assert response.status == 200 and problems == []
+        assert await page.evaluate("document.documentElement.lang") == "en", path
+        await page.context.close()
