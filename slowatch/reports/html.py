@@ -221,6 +221,7 @@ def consumer_part(
                 period_seconds=end - start,
                 tz=_tz(d),
                 maintenance=names,
+                now=now,
             )
         )
     marks = [a for a in list_annotations(conn) if a.concerns(consumer.name, figures.endpoints)]
