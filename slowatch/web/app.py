@@ -65,6 +65,7 @@ async def compress(request: web.Request, handler: auth.Handler) -> web.StreamRes
         and len(response.body) >= COMPRESS_FROM
     ):
         response.enable_compression()
+        response.headers["Vary"] = "Accept-Encoding"  # the body depends on it: a cache must keep both apart
     return response
 
 

@@ -211,8 +211,10 @@ async def test_pages_are_sent_gzipped_to_a_client_that_accepts_it(build: Builder
                 assert r.status == 200 and r.headers.get("Content-Encoding") == "gzip", path
                 body = gzip.decompress(await r.read())
                 assert b"checkout" in body and int(r.headers["Content-Length"]) < len(body), path
+                assert r.headers.get("Vary") == "Accept-Encoding", path  # a cache keeps the two apart
             async with s.get(base + path, headers={"Accept-Encoding": "identity"}) as r:
                 assert "Content-Encoding" not in r.headers and b"checkout" in await r.read(), path
+                assert r.headers.get("Vary") == "Accept-Encoding", path
         async with s.get(base + "/healthz", headers={"Accept-Encoding": "gzip"}) as r:
             assert "Content-Encoding" not in r.headers  # a few bytes: not worth it
 
