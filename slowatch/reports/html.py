@@ -147,7 +147,8 @@ def slo_section(
     worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>" if f.total else "<p>no data</p>"
     return (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"
-        f"<div class='muted small'>{escape(sli_words(d))}</div>"
+        f"<div class='muted small'>{escape(sli_words(d))}"
+        f"{' · ' + escape(s.config.description) if s.config.description else ''}</div>"
         f"<p class='summary'>{escape(summary(f, s, shares))}</p><div class='figures'>"
         f"<div class='figure'><span>objective</span><b>{objective_percent(f.objective)}</b></div>"
         f"<div class='figure'><span>attained</span><b>{sli_percent(f.sli)}</b></div>"
