@@ -85,6 +85,7 @@ def collect(config: Config, conn: sqlite3.Connection, args: argparse.Namespace, 
                 objective=objective,
                 maintenance=_maintenance(config, d),
                 zone=tz.key if calendar else "",
+                now=now,
             )
         )
     return out

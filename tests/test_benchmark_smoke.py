@@ -181,3 +181,13 @@ def test_held_pages_benchmark_smoke() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     counts = [line.split()[-2] for line in proc.stdout.splitlines() if line.endswith(" series")]
     assert counts == ["0", "100", "990", "2000"], proc.stdout
+
+
+def test_pages_benchmark_smoke() -> None:
+    """benchmarks/pages.py on a small consumer: every page fetched, figures printed, the pages gzipped."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "pages.py"
+    args = ["--endpoints", "20", "--slos", "4", "--hours", "2", "--repeat", "1"]
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.startswith("/")}
+    assert len(rows) == 7 and rows["/consumers/big"][2] != "-", proc.stdout

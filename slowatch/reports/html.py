@@ -26,6 +26,7 @@ from slowatch.slo.consumer_view import ConsumerFigures, SloFigure, consumer_figu
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.display import (
     budget_used_words,
+    collecting_words,
     duration_words,
     objective_percent,
     share_words,
@@ -131,7 +132,9 @@ def slo_section(
         if f.excluded_events or f.maintenance
         else "none"
     )
-    chart = burn_down_svg(s.burn, f"{d.name}: budget remaining, {label}", correction_marks(f.corrections), marks)
+    waiting = collecting_words(s.burn.units, d.objective, units_of(d))
+    title = f"{d.name}: budget remaining, {label}"
+    chart = burn_down_svg(s.burn, title, correction_marks(f.corrections), marks, waiting, _tz(d))
     fixes = (
         corrections_table(f.corrections, f.total, f.objective)
         if f.corrections
@@ -141,15 +144,17 @@ def slo_section(
     if f.partial and f.sli is not None:
         basis = (f"<span class='note'>over the {duration_words(f.covered_seconds)} with data"
                  f"{' so far' if f.running else ''}</span>")  # fmt: skip
+    budget_time = "no data" if f.sli is None else duration_words(f.budget_seconds)  # (not the whole period's)
     worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>" if f.total else "<p>no data</p>"
     return (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"
-        f"<div class='muted small'>{escape(sli_words(d))}</div>"
+        f"<div class='muted small'>{escape(sli_words(d))}"
+        f"{' · ' + escape(s.config.description) if s.config.description else ''}</div>"
         f"<p class='summary'>{escape(summary(f, s, shares))}</p><div class='figures'>"
         f"<div class='figure'><span>objective</span><b>{objective_percent(f.objective)}</b></div>"
         f"<div class='figure'><span>attained</span><b>{sli_percent(f.sli)}</b></div>"
         f"<div class='figure'><span>budget used</span><b>{used_figure(f)}</b></div>"
-        f"<div class='figure'><span>budget as time</span><b>{duration_words(f.budget_seconds)}</b>{basis}</div>"
+        f"<div class='figure'><span>budget as time</span><b>{budget_time}</b>{basis}</div>"
         f"<div class='figure'><span>{unit_word(units_of(d))}</span><b>{f.total:,}</b></div></div>"
         f"{chart}<h3 style='margin-top:.8rem'>Worst days</h3>{worst_list}<h3>Incidents</h3>{incidents}{deploys}"
         f"<h3>Maintenance excluded</h3><p>{maintenance}</p>{fixes}</div>"
@@ -159,15 +164,18 @@ def slo_section(
 Part = tuple[ConsumerFigures, list[SloFigures], dict[str, str], list[Annotation], dict[str, str]]
 
 
+def own_shares(s: SloFigure) -> Shares:
+    return {start: {s.definition.name: share} for start, share in s.outage_shares}
+
+
 def consumer_section(
     figures: ConsumerFigures, periods: list[SloFigures], labels: dict[str, str],
     marks: Sequence[Annotation] = (), deploys: dict[str, str] | None = None,
 ) -> str:  # fmt: skip
     c = figures.consumer
-    shares: Shares = {o.outage.start: dict(o.budget) for o in figures.outages}
     deploys = deploys or {}
-    sections = "".join(
-        slo_section(f, s, labels[s.definition.name], shares, marks, deploys.get(s.definition.name, ""))
+    sections = "".join(  # each SLO's own outages (merged over its endpoints) with the share of its budget
+        slo_section(f, s, labels[s.definition.name], own_shares(s), marks, deploys.get(s.definition.name, ""))
         for f, s in zip(periods, figures.slos, strict=True)
     )
     return (
@@ -215,6 +223,7 @@ def consumer_part(
                 period_seconds=end - start,
                 tz=_tz(d),
                 maintenance=names,
+                now=now,
             )
         )
     marks = concerning(conn, consumer.name, figures.endpoints)

@@ -11,14 +11,15 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slowatch.config.consumers import ConsumerConfig, SloConfig, resolve_endpoints
+from slowatch.config.consumers import ConsumerConfig, EndpointIndex, SloConfig, resolve_endpoints
 from slowatch.config.schema import Config
 from slowatch.slo.correction_report import CorrectionFigure, correction_figures
 from slowatch.slo.daybars import DAY, DayBar, drawn_endpoint_days, slo_days
 from slowatch.slo.definitions import SloDef, compile_slo
+from slowatch.slo.history import incidents
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule
 from slowatch.slo.snapshot import SloStatus, Snapshot
-from slowatch.slo.timeline import BurnDown, Outage, Span, bad_units, burn_down, maintenance_spans, outages
+from slowatch.slo.timeline import BurnDown, Outage, Span, bad_units, burn_down, maintenance_spans, merge_outages
 from slowatch.slo.windows import CalendarPeriod
 
 HISTORY_DAYS = 90
@@ -33,6 +34,9 @@ class SloFigure:
     burn: BurnDown
     days: tuple[DayBar, ...]
     corrections: tuple[CorrectionFigure, ...] = ()  # budget corrections touching the SLO in its period
+    # (start of each of `burn.outages`, the share of the period's budget its hours spent; None while collecting):
+    # the SLO's own outages, merged over its own endpoints only (the consumer's incidents merge all of them)
+    outage_shares: tuple[tuple[float, float | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,7 @@ class ConsumerFigures:
     slos: tuple[SloFigure, ...]
     endpoint_days: tuple[tuple[str, tuple[DayBar, ...]], ...]  # those drawn (`draw`), in the consumer's order
     outages: tuple[OutageFigure, ...]
-    maintenance: tuple[Span, ...]  # active now or starting within a week
+    maintenance: tuple[Span, ...]  # active now or starting within a week, whole (not clipped to now)
     undrawn: tuple[int, int] = (0, 0)  # endpoints whose bars were left out (`draw`), and the days they missed
 
 
@@ -88,6 +92,11 @@ class _OwnMaintenance:
         return self._spans[rules]
 
 
+def _share(conn: sqlite3.Connection, d: SloDef, burn: BurnDown, o: Outage, now: float) -> float | None:
+    """The share of the period's budget the outage's hours spent; None while the SLO collects data."""
+    return None if burn.collecting else bad_units(conn, d, o.start, o.end or now) / burn.budget_units
+
+
 def consumer_figures(
     conn: sqlite3.Connection,
     config: Config,
@@ -102,22 +111,27 @@ def consumer_figures(
     """`bounds`: each SLO's period to report on (e.g. a month in its time zone) instead of its current one.
     `draw`: the day bars of at most this many endpoints, those with the most missed days (the page's); the
     others are only counted (daybars.drawn_endpoint_days)."""
-    endpoints = tuple(resolve_endpoints(consumer.endpoints, config.endpoints))
+    index = EndpointIndex(config.endpoints)  # once: 200 SLOs' selectors each indexing 2,000 endpoints took 0.5 s
+    endpoints = tuple(resolve_endpoints(consumer.endpoints, index))
     history_from = now - days * DAY
-    defs = [(compile_slo(consumer, s, config), s) for s in consumer.slos]
+    defs = [(compile_slo(consumer, s, config, index), s) for s in consumer.slos]
     periods = {d.name: bounds(d) if bounds else period(d, now) for d, _ in defs}
     since = min([history_from, *(p[0] for p in periods.values())])
-    found = outages(conn, endpoints, since, now + 1)
+    down = incidents(conn, endpoints, since, now + 1)
+    found = merge_outages(down)
     own = _OwnMaintenance(config, consumer.name, endpoints, history_from, now + DAY)
     members = {d.name: frozenset(d.endpoints) for d, _ in defs}  # (not rebuilt per outage: O(outages x endpoints))
     slos = []
     for d, cfg in defs:  # each SLO's chart and bars show only the maintenance and outages of its endpoints
         start, end = periods[d.name]
-        own_outages = [o for o in found if not members[d.name].isdisjoint(o.endpoints)]
+        own_outages = merge_outages(down, members[d.name])
         burn = burn_down(conn, d, start, end, min(now, end), own.rules(d.endpoints), own_outages)
         bars = tuple(slo_days(conn, d, now, days, own.spans(d.endpoints)))
         corrected = correction_figures(conn, d, start, end)
-        slos.append(SloFigure(d, cfg, snapshot.get(consumer.name, d.name), burn, bars, corrected))
+        slo_shares = (
+            tuple((o.start, _share(conn, d, burn, o, now)) for o in burn.outages) if burn.budget_units > 0 else ()
+        )
+        slos.append(SloFigure(d, cfg, snapshot.get(consumer.name, d.name), burn, bars, corrected, slo_shares))
     objective = {ep: max((d.objective for d, _ in defs if ep in d.endpoints), default=0.99) for ep in endpoints}
     most = len(endpoints) if draw is None else draw
     spans = {ep: own.spans((ep,)) for ep in endpoints}
@@ -130,12 +144,10 @@ def consumer_figures(
             d = s.definition
             if members[d.name].isdisjoint(o.endpoints) or s.burn.budget_units <= 0:
                 continue
-            if s.burn.collecting:
-                shares.append((d.name, None))
-            else:
-                shares.append((d.name, bad_units(conn, d, o.start, o.end or now) / s.burn.budget_units))
+            shares.append((d.name, _share(conn, d, s.burn, o, now)))
         figures.append(OutageFigure(o, tuple(shares)))
-    upcoming = tuple(span for span in maintenance_spans(own.rules(endpoints), now, now + UPCOMING) if span[1] > now)
+    rules = own.rules(endpoints)  # whole windows: one that began yesterday reads so, not "from" now
+    upcoming = tuple(span for span in maintenance_spans(rules, now, now + UPCOMING, clip=False) if span[1] > now)
     return ConsumerFigures(consumer, now, endpoints, tuple(slos), per_endpoint, tuple(figures), upcoming, undrawn)
 
 

@@ -260,9 +260,14 @@ def budget_text(
             return "no data: every probe so far fell in a maintenance window"
         return "no data"
     if state == "too_few_events":
-        need = units_needed(objective)
-        return f"collecting data: {total:,} of {need:,} {unit_word(budgeting, need)} needed"
+        return collecting_words(total, objective, budgeting)
     return budget_left_words(budget_remaining)
+
+
+def collecting_words(total: int, objective: float, budgeting: str = "occurrences") -> str:
+    """'collecting data: 12 of 1,000 probes needed': too few units for the budget to allow one bad one."""
+    need = units_needed(objective)
+    return f"collecting data: {total:,} of {need:,} {unit_word(budgeting, need)} needed"
 
 
 def row_budget_text(s: dict[str, object]) -> str:
@@ -286,6 +291,7 @@ __all__ = [
     "budget_time_words",
     "budget_used_words",
     "burn_words",
+    "collecting_words",
     "duration_words",
     "exhaustion_basis",
     "objective_percent",

@@ -129,8 +129,12 @@ def slo_figures(
     maintenance: tuple[str, ...] = (),
     worst: int = 3,
     zone: str = "",
+    now: float | None = None,
 ) -> SloFigures:
-    """`zone`: a calendar period's time zone, for the figures to name (`tz` groups the days)."""
+    """`zone`: a calendar period's time zone, for the figures to name (`tz` groups the days). `now`: the time
+    with data runs to it at most, as the daemon's (a current period's `end` is now + 1 s, to hold a probe at
+    now; counting that second too, at a half minute the page read "2m" of budget and the report "3m")."""
+    until = end if now is None else min(end, now)
     rows = conn.execute(
         "SELECT start, good, total, excluded, good_slices, slices FROM slo_cells "
         "WHERE fingerprint = ? AND layer = 'c' AND start >= ? AND start < ? ORDER BY start",
@@ -149,7 +153,7 @@ def slo_figures(
         good, total, good_ev, total_ev, excluded = good + ug, total + ut, good_ev + g, total_ev + t, excluded + x
         if t:
             first = float(cell_start) if first is None else first
-            covered += max(0.0, min(float(cell), end - cell_start))
+            covered += max(0.0, min(float(cell), until - cell_start))
         if ut:
             day = dt.datetime.fromtimestamp(cell_start, tz).date().isoformat()
             acc = days.setdefault(day, [0, 0])

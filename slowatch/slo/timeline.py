@@ -16,24 +16,26 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from slowatch.slo.budget import too_few_events
 from slowatch.slo.definitions import SloDef
-from slowatch.slo.history import incidents
+from slowatch.slo.history import IncidentFigure
 from slowatch.slo.maintenance import OneOff, Recurring, Rule
 
 Span = tuple[float, float, str]  # start, end, label
 
 
-def maintenance_spans(rules: Iterable[Rule], lo: float, hi: float) -> list[Span]:
-    """The maintenance windows of `rules` overlapping [lo, hi), clipped to it, by start."""
+def maintenance_spans(rules: Iterable[Rule], lo: float, hi: float, *, clip: bool = True) -> list[Span]:
+    """The maintenance windows of `rules` overlapping [lo, hi), clipped to it (`clip`, for a chart; else whole,
+    as a table lists them), by start."""
     spans: list[Span] = []
     for rule in dict.fromkeys(rules):
         if isinstance(rule, OneOff):
             if rule.start < hi and rule.end > lo:
-                spans.append((max(lo, rule.start), min(hi, rule.end), rule.name))
+                whole = (rule.start, rule.end, rule.name)
+                spans.append((max(lo, rule.start), min(hi, rule.end), rule.name) if clip else whole)
             continue
         assert isinstance(rule, Recurring)
         day = dt.datetime.fromtimestamp(lo, rule.tz).date() - dt.timedelta(days=int(rule.duration // 86400) + 1)
@@ -42,7 +44,8 @@ def maintenance_spans(rules: Iterable[Rule], lo: float, hi: float) -> list[Span]
             if day.weekday() in rule.weekdays:
                 begin = dt.datetime.combine(day, rule.start, tzinfo=rule.tz).timestamp()
                 if begin < hi and begin + rule.duration > lo:
-                    spans.append((max(lo, begin), min(hi, begin + rule.duration), rule.name))
+                    end = begin + rule.duration
+                    spans.append((max(lo, begin), min(hi, end), rule.name) if clip else (begin, end, rule.name))
             day += dt.timedelta(days=1)
     spans.sort()
     return spans
@@ -61,12 +64,13 @@ class Outage:
         return (now if self.end is None else self.end) - self.start
 
 
-def outages(conn: sqlite3.Connection, endpoints: Sequence[str], start: float, end: float) -> list[Outage]:
-    """Down periods (from the store's up/down transitions) overlapping [start, end), merged when they
-    overlap, newest first."""
-    found = sorted(incidents(conn, tuple(endpoints), start, end), key=lambda i: i.start)
+def merge_outages(found: Iterable[IncidentFigure], only: Container[str] | None = None) -> list[Outage]:
+    """`found`'s down periods (of the endpoints in `only`, when given) merged when they overlap, newest first.
+    An SLO's chart merges only its own endpoints': a consumer-wide merge drew another SLO's day-long outage,
+    named after endpoints it does not count, on an SLO whose own endpoint was down for an hour."""
+    chosen = sorted((i for i in found if only is None or i.endpoint in only), key=lambda i: i.start)
     groups: list[tuple[float, float, dict[str, None], dict[str, None]]] = []
-    for i in found:
+    for i in chosen:
         i_end = float("inf") if i.end is None else i.end
         note = {f"{i.endpoint}: {i.message}": None} if i.message else {}
         if groups and i.start <= groups[-1][1]:
@@ -110,6 +114,7 @@ class BurnDown:
     maintenance: tuple[Span, ...]
     outages: tuple[Outage, ...]
     collecting: bool = False  # the period holds too few units for one bad one (the SLO's too_few_events)
+    units: int = 0  # the units the period holds so far
 
     def ideal(self, ts: float) -> float:
         """Spending the budget of the units so far evenly: 1 at the period's start, 0 now."""
@@ -135,8 +140,8 @@ def burn_down(
     marked = tuple(o for o in outage_list if (o.end is None or o.end > start) and o.start < end)
     return BurnDown(
         start, end, now, tuple(points), budget_units, spent, tuple(maintenance_spans(rules, start, end)), marked,
-        too_few_events(total, d.objective),
+        too_few_events(total, d.objective), total,
     )  # fmt: skip
 
 
-__all__ = ["BurnDown", "Outage", "Span", "bad_units", "burn_down", "maintenance_spans", "outages"]
+__all__ = ["BurnDown", "Outage", "Span", "bad_units", "burn_down", "maintenance_spans", "merge_outages"]

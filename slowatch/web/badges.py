@@ -16,7 +16,8 @@ from slowatch.web.consumer_page import known_consumer
 from slowatch.web.params import Query, bad_parameter
 from slowatch.web.view import VIEW
 
-COLORS = {"ok": "#2da44e", "burning": "#bf8700", "exhausted": "#cf222e", "collecting": "#6e7781", "no data": "#8c959f"}
+COLORS = {"ok": "#1a7f37", "burning": "#9a6700", "exhausted": "#cf222e", "collecting": "#6e7781", "no data": "#57606a"}
+"""White text on each reads at WCAG AA (4.5:1 and more; GitHub's lighter #2da44e, #bf8700, #8c959f did not)."""
 SHOW = ("budget", "sli")
 
 

@@ -25,8 +25,8 @@ W, H = 640.0, 220.0
 LEFT, RIGHT, TOP, BOTTOM = 44.0, 10.0, 10.0, 26.0
 
 
-def _date(ts: float, fmt: str = "%d %b") -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime(fmt)
+def _date(ts: float, fmt: str = "%d %b", tz: dt.tzinfo = dt.UTC) -> str:
+    return dt.datetime.fromtimestamp(ts, tz).strftime(fmt)
 
 
 def _when(ts: float) -> str:
@@ -42,23 +42,27 @@ FLOOR = -1.0
 "≤-100%" (a 400x burn would otherwise put -39,900% on it and squash the rest of the chart flat)."""
 
 
-def left_words(ratio: float, collecting: bool = False) -> str:
-    """The line's last figure: 'budget left 62.3%', 'budget exhausted (spent 833x its budget)', or while the
-    period holds too few units to judge, 'collecting data' (display.budget_left_words)."""
-    if collecting:
-        return "collecting data: too few units to judge the budget yet"
+def left_words(ratio: float) -> str:
+    """The line's last figure: 'budget left 62.3%', 'budget exhausted (spent 833x its budget)'
+    (display.budget_left_words)."""
     words = budget_left_words(ratio)
     return f"budget left {words}" if ratio >= 0 else f"budget {words}"
 
 
 def burn_down_svg(
-    b: BurnDown, title: str, corrections: Sequence[tuple[float, float, str]] = (), marks: Sequence[Annotation] = ()
-) -> str:
+    b: BurnDown, title: str, corrections: Sequence[tuple[float, float, str]] = (), marks: Sequence[Annotation] = (),
+    collecting: str = "collecting data: too few units to judge the budget yet", tz: dt.tzinfo = dt.UTC,
+) -> str:  # fmt: skip
     """Budget remaining over the period (the line) against spending it evenly (dashed); `corrections`:
     (start, end, label) of budget corrections, shaded like maintenance (they are excluded the same way);
-    `marks`: annotations (deploys, incidents, notes) inside the period as labelled vertical marks."""
-    lowest = max(FLOOR, min([0.0, *(v for _, v in b.points)]))
-    clipped = any(v < FLOOR for _, v in b.points)
+    `marks`: annotations (deploys, incidents, notes) inside the period as labelled vertical marks. While the
+    period holds too few units to judge (`b.collecting`), no line: `collecting` in its place, as on the card
+    (one bad probe of 300 at 99.99 % drew the budget plunging to "≤-100%" under a card reading "collecting").
+    `tz`: a calendar window's time zone, for the dates at the axis' ends (in UTC, November in Berlin read
+    "31 Oct" to "30 Nov")."""
+    drawn = () if b.collecting else b.points
+    lowest = max(FLOOR, min([0.0, *(v for _, v in drawn)]))
+    clipped = any(v < FLOOR for _, v in drawn)
     span_t = max(1.0, b.end - b.start)
 
     def x(ts: float) -> float:
@@ -67,10 +71,12 @@ def burn_down_svg(
     def y(v: float) -> float:
         return TOP + (1.0 - max(v, FLOOR)) / (1.0 - lowest) * (H - TOP - BOTTOM)
 
+    now_words = f"{left_words(drawn[-1][1])}" if drawn else collecting if b.points else "no data yet"
+    name = f"{title}: {now_words}"  # what the line ends at, for those who cannot see it
     parts = [
         f"<svg class='chart burndown' viewBox='0 0 {W:.0f} {H:.0f}' role='img' preserveAspectRatio='none' "
-        f"aria-label='{escape(title)}' data-points='{len(b.points)}'>",
-        f"<title>{escape(title)}</title>",
+        f"aria-label='{escape(name)}' data-points='{len(b.points)}'>",
+        f"<title>{escape(name)}</title>",
         f"<rect x='{LEFT}' y='{TOP}' width='{W - LEFT - RIGHT}' height='{H - TOP - BOTTOM}' fill='#fff'/>",
     ]
     for start, end, name in b.maintenance:
@@ -104,10 +110,12 @@ def burn_down_svg(
             f"<text x='{LEFT - 4}' y='{y(v) + 4:.1f}' text-anchor='end' font-size='13' fill='#57606a'>"
             f"{'≤' if clipped and v == FLOOR else ''}{escape(percent(v, 0))}</text>"
         )
-    parts.append(
-        f"<line class='ideal' x1='{x(b.start):.1f}' y1='{y(1.0):.1f}' x2='{x(b.now):.1f}' y2='{y(0.0):.1f}' "
-        "stroke='#8c959f' stroke-width='1.5' stroke-dasharray='5 4'><title>spending the budget evenly</title></line>"
-    )
+    if drawn:
+        parts.append(
+            f"<line class='ideal' x1='{x(b.start):.1f}' y1='{y(1.0):.1f}' x2='{x(b.now):.1f}' y2='{y(0.0):.1f}' "
+            "stroke='#8c959f' stroke-width='1.5' stroke-dasharray='5 4'>"
+            "<title>spending the budget evenly</title></line>"
+        )
     if b.now < b.end:
         parts.append(
             f"<line class='now' x1='{x(b.now):.1f}' x2='{x(b.now):.1f}' y1='{TOP}' y2='{H - BOTTOM}' "
@@ -122,13 +130,18 @@ def burn_down_svg(
                 f"<path d='M{x(a.ts) - 4:.1f},{TOP} h8 l-4,6 z' fill='{color}'/>"
                 f"<title>{escape(a.kind)} {_when(a.ts)}: {escape(a.text[:200])}</title></g>"
             )
-    if b.points:
-        coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in b.points)
-        last = b.points[-1][1]
-        color = "#2da44e" if last >= b.ideal(b.points[-1][0]) else "#bf8700" if last > 0 else "#cf222e"
+    if drawn:
+        coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in drawn)
+        last = drawn[-1][1]
+        color = "#2da44e" if last >= b.ideal(drawn[-1][0]) else "#bf8700" if last > 0 else "#cf222e"
         parts.append(
             f"<polyline class='burn' points='{coords}' fill='none' stroke='{color}' stroke-width='2.5'>"
-            f"<title>{escape(left_words(last, b.collecting))} at {_when(b.points[-1][0])}</title></polyline>"
+            f"<title>{escape(left_words(last))} at {_when(drawn[-1][0])}</title></polyline>"
+        )
+    elif b.points:
+        parts.append(
+            f"<g class='collecting'><title>{escape(collecting)}</title><text x='{W / 2}' y='{H / 2}' "
+            f"text-anchor='middle' font-size='14' fill='#57606a'>{escape(collecting)}</text></g>"
         )
     else:
         parts.append(
@@ -136,8 +149,9 @@ def burn_down_svg(
         )
     fmt = "%d %b %H:%M" if span_t <= 2 * 86400 else "%d %b"
     parts.append(
-        f"<text x='{LEFT}' y='{H - 8}' font-size='13' fill='#57606a'>{_date(b.start, fmt)}</text>"
-        f"<text x='{W - RIGHT}' y='{H - 8}' font-size='13' text-anchor='end' fill='#57606a'>{_date(b.end, fmt)}</text>"
+        f"<text x='{LEFT}' y='{H - 8}' font-size='13' fill='#57606a'>{_date(b.start, fmt, tz)}</text>"
+        f"<text x='{W - RIGHT}' y='{H - 8}' font-size='13' text-anchor='end' fill='#57606a'>"
+        f"{_date(b.end, fmt, tz)}</text>"
         "</svg>"
     )
     return "".join(parts)
@@ -154,13 +168,23 @@ def day_title(bar: DayBar, unit: str) -> str:
     return text
 
 
+def days_summary(bars: Sequence[DayBar]) -> str:
+    """'last 90 days: 86 met the objective, 1 missed it badly, 3 no data': a day bar chart's name for those who
+    cannot see it (as an image, its bars' titles are hidden from screen readers)."""
+    counts = {state: sum(1 for b in bars if b.state == state) for state in STATE_WORDS}
+    found = ", ".join(f"{n} {STATE_WORDS[state]}" for state, n in counts.items() if n)
+    return f"last {len(bars)} day{'s' if len(bars) != 1 else ''}: {found or 'none'}"
+
+
 def day_bars_svg(bars: Sequence[DayBar], label: str, unit: str = "probes") -> str:
-    """One bar per day, oldest left; colour by state, the day's figures in the hover title."""
+    """One bar per day, oldest left; colour by state, the day's figures in the hover title; the chart named
+    with `label` and how many days were in each state."""
     n = max(1, len(bars))
     step = W / n
+    name = f"{label}, {days_summary(bars)}"
     parts = [
         f"<svg class='chart days' viewBox='0 0 {W:.0f} 34' preserveAspectRatio='none' role='img' "
-        f"aria-label='{escape(label)}' data-days='{len(bars)}'><title>{escape(label)}</title>"
+        f"aria-label='{escape(name)}' data-days='{len(bars)}'><title>{escape(name)}</title>"
     ]
     for i, bar in enumerate(bars):
         parts.append(
@@ -178,4 +202,4 @@ def legend() -> str:
     )
 
 
-__all__ = ["COLORS", "FLOOR", "burn_down_svg", "day_bars_svg", "day_title", "left_words", "legend"]
+__all__ = ["COLORS", "FLOOR", "burn_down_svg", "day_bars_svg", "day_title", "days_summary", "left_words", "legend"]

@@ -18,6 +18,7 @@ from slowatch.slo.display import (
     budget_text,
     budget_time_words,
     burn_words,
+    collecting_words,
     duration_words,
     exhaustion_basis,
     objective_percent,
@@ -48,8 +49,8 @@ a{color:#0969da}.muted{color:#57606a}.small{font-size:13px}
 .figure b{display:block;font-size:1.15rem}.figure span{font-size:12px;color:#57606a;text-transform:uppercase}
 .figure span.note{display:block;text-transform:none}
 .state{display:inline-block;border-radius:1rem;padding:.05rem .6rem;font-size:13px;font-weight:600;color:#fff}
-.st-ok{background:#2da44e}.st-burning{background:#bf8700}.st-exhausted{background:#cf222e}
-.st-collecting{background:#6e7781}.st-no-data{background:#8c959f}
+.st-ok{background:#1a7f37}.st-burning{background:#9a6700}.st-exhausted{background:#cf222e}
+.st-collecting{background:#6e7781}.st-no-data{background:#57606a}
 .chart{width:100%;height:auto;display:block}.burndown{max-height:240px}.days{height:34px}
 .key{display:inline-block;margin-right:.8rem;font-size:12px;color:#57606a}
 .key i{display:inline-block;width:.7rem;height:.7rem;border-radius:2px;margin-right:.3rem;vertical-align:-1px}
@@ -63,8 +64,11 @@ th{font-size:12px;color:#57606a;text-transform:uppercase;font-weight:600}
 
 PRINT_STYLE = """
 @media print{body{background:#fff}main{max-width:none;padding:0}.card{break-inside:avoid;border-color:#bbb}
-.noprint{display:none}a{color:inherit;text-decoration:none}}
+.noprint{display:none}a{color:inherit;text-decoration:none}
+.state,.key i{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
+"""Printed (the report; a consumer page): state pills and legend swatches keep their colours (printing drops
+CSS backgrounds by default: the pills' white text vanished on white paper)."""
 
 
 def when(ts: float) -> str:
@@ -143,7 +147,9 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
     )
     b = s.burn
     chart_title = f"{d.name}: budget remaining from {when(b.start)} to {when(b.end)}"
-    svg = burn_down_svg(b, chart_title, correction_marks(s.corrections), marks)
+    waiting = collecting_words(b.units, d.objective, units_of(d))
+    tz = d.window.tz if isinstance(d.window, CalendarPeriod) else dt.UTC
+    svg = burn_down_svg(b, chart_title, correction_marks(s.corrections), marks, waiting, tz)
     chart = (
         f"<h3 style='margin-top:.8rem'>Burn-down</h3>{svg}"
         "<div class='small muted'>solid: budget left (of the budget of the units counted so far, as above)"

@@ -24,6 +24,7 @@ from slowatch.store.annotations import Annotation
 from slowatch.web.api import consumer_json
 from slowatch.web.consumer_html import (
     ENDPOINT_BARS,
+    PRINT_STYLE,
     STYLE,
     alerts_section,
     endpoints_section,
@@ -105,10 +106,10 @@ def render_page(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<meta http-equiv='refresh' content='{REFRESH_SECONDS}'>"
-        f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}{TREE_STYLE}</style></head><body><main>"
+        f"<title>{escape(c.name)} · slowatch</title><style>{STYLE}{TREE_STYLE}{PRINT_STYLE}</style></head><body><main>"
         f"<h1>{escape(c.name)}</h1>{description}"
         f"<div class='small muted'>as of {when(f.now)} · refreshes every {REFRESH_SECONDS}s · "
-        f"depends on {len(f.endpoints)} endpoint{'s' if len(f.endpoints) != 1 else ''} · "
+        f"depends on {len(f.endpoints):,} endpoint{'s' if len(f.endpoints) != 1 else ''} · "
         f"<a href='/consumers/{quote(c.name)}/report{escape(suffix)}'>monthly report</a></div>"
         f"{alerts_section(alerts)}<h2>Service level objectives</h2>{slos}"
         f"{incidents_section(f)}{maintenance_section(f)}{deps}{endpoints_section(f)}"

@@ -111,7 +111,7 @@ class DependencyView:
 
 TREE_STYLE = (
     ".tree,.tree ul{list-style:none;padding-left:1.1rem;margin:.2rem 0}.tree{padding-left:0}"
-    ".dep{font-weight:600}.dep-down{color:#cf222e}.dep-failing{color:#bf8700}.dep-up{color:#1a7f37}"
+    ".dep{font-weight:600}.dep-down{color:#cf222e}.dep-failing{color:#9a6700}.dep-up{color:#1a7f37}"
     ".dep-unknown{color:#6e7781}"
 )
 

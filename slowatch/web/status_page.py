@@ -13,6 +13,7 @@ from aiohttp import web
 from slowatch.cluster import RULES_POINTER
 from slowatch.probes.registry import describe_target
 from slowatch.slo.display import duration_words, objective_percent, row_budget_text, sli_percent
+from slowatch.web.consumer_page import token_suffix
 from slowatch.web.view import VIEW
 
 _STYLE = """
@@ -25,7 +26,7 @@ th{font-weight:600;color:#5b6470;font-size:12px;text-transform:uppercase}
 .ok{background:#2da44e}.bad{background:#cf222e}.unknown{background:#8c959f}
 .bar{height:.6rem;background:#eceef1;border-radius:.3rem;min-width:8rem}
 .fill{height:100%;border-radius:.3rem}
-.muted{color:#8c959f}
+.muted{color:#57606a}
 .scroll{overflow-x:auto}td.name{overflow-wrap:anywhere;min-width:7rem}
 @media (max-width:600px){body{margin:1rem .5rem}}
 """
@@ -46,8 +47,14 @@ def _age(ts: float, now: float) -> str:
     return f"{sec}s ago" if sec < 120 else f"{duration_words(sec)} ago"  # 3h 20m ago, not 200m ago
 
 
+def _took(seconds: float) -> str:
+    """A probe's time: '50 ms'; a refused connection's 0.3 ms 'under 1 ms', not '0 ms'."""
+    return "under 1 ms" if 0 <= seconds < 0.0005 else f"{seconds * 1000:,.0f} ms"
+
+
 async def index(request: web.Request) -> web.Response:
     view = request.app[VIEW]
+    token = escape(token_suffix(request))  # opened with ?token=: its links keep it (README), else ''
     now = view.now()  # the daemon's Clock (a stepped clock, a FakeClock in tests), as every other figure
     rows = []
     for ep in view.config.endpoints:
@@ -56,7 +63,7 @@ async def index(request: web.Request) -> web.Response:
             state, outcome, took, msg, when = "unknown", "waiting", "", "", ""
         else:
             state = "ok" if r.ok else "bad"
-            outcome, took = r.outcome.value, f"{r.duration * 1000:.0f} ms"
+            outcome, took = r.outcome.value, _took(r.duration)
             msg, when = r.message, _age(r.started_at, now)
         rows.append(
             f"<tr><td class='name'><span class='dot {state}'></span>{escape(ep.name)}</td><td>{escape(ep.kind)}</td>"
@@ -76,7 +83,7 @@ async def index(request: web.Request) -> web.Response:
         consumer = str(s.get("consumer"))
         journey = f"<div class='muted'>{escape(str(s['measures']))}</div>" if s.get("sli_kind") == "composite" else ""
         slo_rows.append(
-            f"<tr><td class='name'><a href='/consumers/{quote(consumer)}'>{escape(consumer)}</a></td>"
+            f"<tr><td class='name'><a href='/consumers/{quote(consumer)}{token}'>{escape(consumer)}</a></td>"
             f"<td class='name'>{escape(str(s.get('slo')))}{journey}</td>"
             f"<td>{_objective(s.get('objective'))}</td><td>{escape(window_words(s))}</td>"
             f"<td>{sli_percent(sli) if isinstance(sli, float) else 'no data'}</td><td>{shown}{bar}</td></tr>"
@@ -104,7 +111,7 @@ async def index(request: web.Request) -> web.Response:
     )
     partial = view.cluster.partial
     consumers = " · ".join(
-        f"<a href='/consumers/{quote(c.name)}'>{escape(c.name)}</a>{' (partial)' if c.name in partial else ''}"
+        f"<a href='/consumers/{quote(c.name)}{token}'>{escape(c.name)}</a>{' (partial)' if c.name in partial else ''}"
         for c in view.config.consumers
     )
     if partial:
@@ -114,16 +121,16 @@ async def index(request: web.Request) -> web.Response:
             f"probes only some of these consumers' endpoints; {escape(RULES_POINTER)}</span>"
         )
     page = (
-        "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><meta http-equiv='refresh' content='15'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'><link rel='icon' href='data:,'>"
         f"<title>slowatch status</title><style>{_STYLE}</style></head><body><h1>slowatch status</h1>"
         f"{f'<p class=consumers>Consumer pages: {consumers}</p>' if consumers else ''}"
         f"{alert_table}<h2>Endpoints</h2><div class='scroll'><table><tr><th>endpoint</th><th>kind</th><th>target</th>"
         "<th>last outcome</th><th>time</th>"
         f"<th>message</th><th>when</th></tr>{''.join(rows)}</table></div>{slo_table}"
-        "<p class='muted'>JSON: <a href='/api/v1/endpoints'>/api/v1/endpoints</a> · "
-        "<a href='/api/v1/consumers'>/api/v1/consumers</a> · <a href='/api/v1/alerts'>/api/v1/alerts</a> · "
-        "<a href='/metrics'>/metrics</a></p>"
+        f"<p class='muted'>JSON: <a href='/api/v1/endpoints{token}'>/api/v1/endpoints</a> · "
+        f"<a href='/api/v1/consumers{token}'>/api/v1/consumers</a> · <a href='/api/v1/alerts{token}'>/api/v1/alerts</a>"
+        f" · <a href='/metrics{token}'>/metrics</a></p>"
         "</body></html>"
     )
     return web.Response(text=page, content_type="text/html")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,17 @@ async def test_refused_requests_are_logged_with_their_route_and_peer_at_most_a_b
     assert (await fetch(daemon, "/api/v1/endpoints"))[0] == 401
     [line] = [r.getMessage() for r in caplog.records if "request refused" in r.getMessage()]
     assert line.endswith("why=token missing suppressed=30") and "route=/api/v1/endpoints" in line
+
+
+async def test_the_status_page_opened_with_a_token_keeps_it_in_its_links(build: Builder) -> None:
+    """README: a page opened with `?token=` keeps it in its links. The status page's links to the consumer
+    pages and the JSON dropped it: each one followed from a browser was a 401."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS, partner_access=PARTNER_ACCESS)
+    status, _, page = await fetch(daemon, f"/?token={OPERATOR}")
+    assert status == 200
+    links = [html.unescape(h) for h in re.findall(r"href='(/[^']*)'", page)]
+    assert "/consumers/checkout?token=" + OPERATOR in links and "/api/v1/alerts?token=" + OPERATOR in links, links
+    for link in links:
+        assert (await fetch(daemon, link))[0] == 200, link
+    _, _, page = await fetch(daemon, "/", OPERATOR)  # a token in the header is not copied into the page
+    assert OPERATOR not in page and "href='/consumers/checkout'" in page

@@ -33,6 +33,8 @@ async def test_a_composite_slo_shows_what_it_is_everywhere(build: Builder) -> No
     _, _, html = await fetch(daemon, "/consumers/checkout/report?month=2026-11")
     section = html[html.index("id='slo-journey'") :]
     assert WORDS in section and "<span>timeslices</span><b>432</b>" in section
+    # what the promise means, as on the page (the report showed only the consumer's description)
+    assert f"{WORDS} · pay, then the partner&#x27;s confirmation</div>" in section
     assert "in its members' figures" in section  # not "0 probes excluded"
     _, _, svg = await fetch(daemon, "/badges/checkout/journey.svg")
     assert "<title>checkout journey: 30.6% budget left</title>" in svg

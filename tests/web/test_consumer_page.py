@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
+
+import aiohttp
 
 from slowatch.clock import FakeClock
 from slowatch.config import load_text
@@ -34,8 +37,10 @@ async def test_consumer_page_shows_each_slo_with_chart_days_incidents_and_mainte
     assert shown and f"<title>budget left {shown.group(1)} at " in cards["availability"]
     assert "latency ≤ 300ms" in cards["monthly"]
     assert page.count("class='maint'") >= 2 and page.count("class='outage'") == 2
-    # A calendar month: the whole of November on the x axis (Berlin midnight = 23:00 UTC the day before).
-    assert ">31 Oct</text>" in page and ">30 Nov</text>" in page
+    # A calendar month: the whole of November on the x axis, its ends in the month's own time zone (in UTC,
+    # Berlin's midnights read "31 Oct" and "30 Nov": November drawn from October 31st).
+    axis = re.findall(r"<text x='[\d.]+' y='[\d.]+' font-size='13'[^>]*>([^<]*)</text>", cards["monthly"])
+    assert axis == ["01 Nov", "01 Dec"], axis
     # Daily history: 90 bars per SLO and per endpoint, with the day's figures in the title.
     assert page.count("data-days='90'") == 4
     assert "2026-11-11: missed the objective" in page or "2026-11-11: missed it badly" in page
@@ -63,6 +68,11 @@ async def test_report_route_and_badges(build: Builder) -> None:
     assert status == 200 and ctype.startswith("text/html")
     assert "Service report: checkout, November 2026" in html and "@media print" in html
     assert "mostly by the 11 Nov pay outage (1h)" in html
+    monthly = html[html.index("id='slo-monthly'") :]  # its axis dated in Berlin, as on the page
+    assert re.findall(r"<text x='[\d.]+' y='[\d.]+' font-size='13'[^>]*>([^<]*)</text>", monthly) == [
+        "01 Nov",
+        "01 Dec",
+    ]
     status, _, text = await fetch(daemon, "/consumers/checkout/report?month=November")
     assert status == 400 and "month: must be YYYY-MM" in text
     for month in ("9999-12", "0001-01", "1969-12", "10000-01"):  # past the calendar's ends: a 400, not a 500
@@ -70,7 +80,7 @@ async def test_report_route_and_badges(build: Builder) -> None:
         assert status == 400 and "from 1970-01 to 9998-12" in text, (month, status, text)
     status, ctype, svg = await fetch(daemon, "/badges/checkout/availability.svg")
     assert status == 200 and ctype.startswith("image/svg+xml")
-    assert re.search(r"<title>checkout availability: [\d.]+% budget left</title>", svg) and "#2da44e" in svg
+    assert re.search(r"<title>checkout availability: [\d.]+% budget left</title>", svg) and "#1a7f37" in svg
     status, _, svg = await fetch(daemon, "/badges/checkout/availability.svg?show=sli")
     assert "<title>checkout availability: 99.285%</title>" in svg
     assert (await fetch(daemon, "/badges/checkout/availability.svg?show=everything"))[0] == 400
@@ -119,5 +129,115 @@ consumers:
             assert "99.9999999%" in page and "100%</b>" not in page  # the objective as written, not rounded up
         status, _, overview = await fetch(daemon, "/")
         assert "<td>99.9999999%</td>" in overview and "<td>99.9%</td>" in overview
+    finally:
+        await daemon.stop()
+
+
+async def test_the_maintenance_table_shows_a_windows_real_start_and_end(tmp_path: Path) -> None:
+    """A window that began 2 h ago and lasts 10 days: the table read "from" now (the start clipped to the
+    page's time) and "until" a week from now (the end clipped to the lookahead), a different window."""
+    now = T0 + 86400
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "maint.db"}"}}
+endpoints: [{{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}}]
+consumers:
+  - name: shop
+    endpoints: [pay]
+    slos: [{{name: availability, sli: availability, objective: 99, window: 7d}}]
+maintenance:
+  - {{name: long-migration, endpoints: [pay], start: "2026-11-10T22:00:00Z", end: "2026-11-21T22:00:00Z"}}
+""",
+        env={},
+    )
+    clock = FakeClock(now)
+    daemon = Daemon(config, clock=clock)
+    await daemon.start(schedule=False)
+    try:
+        _, _, page = await fetch(daemon, "/consumers/shop")
+        table = page[page.index("<h2>Maintenance</h2>") : page.index("<h2>Endpoints it depends on</h2>")]
+        row = re.findall(r"<tr><td>long-migration</td>(.*?)</tr>", table)
+        assert row == ["<td>2026-11-10 22:00 UTC</td><td>2026-11-21 22:00 UTC</td><td>active now</td>"], table
+    finally:
+        await daemon.stop()
+
+
+async def test_the_burn_down_of_an_slo_collecting_data_draws_no_budget_line(tmp_path: Path) -> None:
+    """One bad probe of 300 at 99.99 %: too few to judge (10,000 needed), and the card says "collecting". Its
+    burn-down drew the budget plunging to "≤-100%" all the same, on the page and in the report."""
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "few.db"}"}}
+endpoints: [{{name: pay, kind: http, url: "http://127.0.0.1:9/pay"}}]
+consumers:
+  - name: shop
+    endpoints: [pay]
+    slos: [{{name: strict, sli: availability, objective: 99.99, window: 7d}}]
+""",
+        env={},
+    )
+    clock = FakeClock(T0 - 60)
+    daemon = Daemon(config, clock=clock)
+    await daemon.start(schedule=False)
+    try:
+        for i in range(300):
+            ts = T0 + 60 * i
+            clock.set(ts)
+            outcome = Outcome.CONNECTION_REFUSED if i == 150 else Outcome.SUCCESS
+            daemon.on_result(ProbeResult("pay", "http", outcome, ts, 0.05))
+        clock.set(T0 + 60 * 300)
+        daemon._slo.refresh()
+        daemon._slo.persist()
+        await daemon.store.flush()
+        for path in ("/consumers/shop", "/consumers/shop/report"):
+            _, _, page = await fetch(daemon, path)
+            [chart] = re.findall(r"<svg class='chart burndown'.*?</svg>", page, re.S)
+            assert "<polyline class='burn'" not in chart, path
+            labels = re.findall(r"<text[^>]*>([^<]*)</text>", chart)
+            assert "collecting data: 300 of 10,000 probes needed" in labels, (path, labels)
+            assert not [x for x in labels if x.startswith(("-", "≤"))], (path, labels)
+    finally:
+        await daemon.stop()
+
+
+async def test_pages_are_sent_gzipped_to_a_client_that_accepts_it(build: Builder) -> None:
+    """A consumer page of 200 SLOs over 2,000 endpoints weighed 4.3 MB, sent as it is (gzip: 110 KB). The
+    pages, the report and the JSON go gzipped to a client that asks; /metrics keeps its own negotiation."""
+    daemon = await build()
+    base = f"http://127.0.0.1:{daemon.bound_port}"
+    async with aiohttp.ClientSession(auto_decompress=False) as s:
+        for path in ("/", "/consumers/checkout", "/consumers/checkout/report", "/api/v1/consumers"):
+            async with s.get(base + path, headers={"Accept-Encoding": "gzip"}) as r:
+                assert r.status == 200 and r.headers.get("Content-Encoding") == "gzip", path
+                body = gzip.decompress(await r.read())
+                assert b"checkout" in body and int(r.headers["Content-Length"]) < len(body), path
+                assert r.headers.get("Vary") == "Accept-Encoding", path  # a cache keeps the two apart
+            async with s.get(base + path, headers={"Accept-Encoding": "identity"}) as r:
+                assert "Content-Encoding" not in r.headers and b"checkout" in await r.read(), path
+                assert r.headers.get("Vary") == "Accept-Encoding", path
+        async with s.get(base + "/healthz", headers={"Accept-Encoding": "gzip"}) as r:
+            assert "Content-Encoding" not in r.headers  # a few bytes: not worth it
+
+
+async def test_a_thousand_endpoints_are_counted_with_a_separator(tmp_path: Path) -> None:
+    """The page's head read "depends on 2000 endpoints" where every other count reads 2,000."""
+    eps = "\n".join(f'  - {{name: e{i:04d}, kind: http, url: "http://127.0.0.1:9/{i}"}}' for i in range(1000))
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "many.db"}"}}
+endpoints:
+{eps}
+consumers:
+  - name: shop
+    endpoints: [{", ".join(f"e{i:04d}" for i in range(1000))}]
+    slos: [{{name: availability, sli: availability, objective: 99, window: 7d}}]
+""",
+        env={},
+    )
+    daemon = Daemon(config, clock=FakeClock(T0))
+    await daemon.start(schedule=False)
+    try:
+        _, _, page = await fetch(daemon, "/consumers/shop")
+        assert "depends on 1,000 endpoints" in page and "950 more endpoints not drawn" in page
     finally:
         await daemon.stop()

@@ -169,3 +169,20 @@ async def test_time_to_exhaustion_names_the_budget_it_spends_next_to_the_so_far_
     note = f"{percent(st.budget_remaining)} of the whole 7d budget ({duration_words(whole)}) at the 1h burn"
     assert f"time to exhaustion {duration_words(st.time_to_exhaustion)} {note}" in text, text
     assert "budget left as time, so far" in text
+
+
+async def test_an_slos_chart_and_report_show_its_own_outages_not_the_consumers_merged_ones(daemon: Daemon) -> None:
+    """`worn` was down for its first 15.6 h while `down` is down throughout: the consumer's incidents merge
+    them into one ongoing outage, but worn's burn-down drew that one, 41.7 h long and naming `down`, and its
+    report summary blamed "the down, worn outage (1.7d)" for what worn's own 15.6 h spent."""
+    _, _, page = await fetch(daemon, "/consumers/edge")
+    worn = re.findall(r"<rect class='outage'[^>]*><title>([^<]*)</title>", cards(page)["worn"])
+    assert worn == [f"outage worn: 2026-11-10 00:00 UTC, lasted {duration_words(30 * WORN)}"], worn
+    hour = re.findall(r"<rect class='outage'[^>]*><title>([^<]*)</title>", cards(page)["hour"])
+    assert hour and all(t.startswith("outage down: ") and "worn" not in t for t in hour), hour
+    _, _, html = await fetch(daemon, "/consumers/edge/report")
+    part = html[html.index("id='slo-worn'") :]
+    summary = readable(part[: part.index("</p>")])
+    assert f"the 10 Nov worn outage ({duration_words(30 * WORN)})" in summary, summary
+    incidents = part[part.index("<h3>Incidents</h3>") : part.index("<h3>Maintenance excluded</h3>")]
+    assert ">down" not in incidents and "(ongoing)" not in incidents, incidents

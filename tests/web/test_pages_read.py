@@ -77,11 +77,20 @@ def cli_report(config: Path, *argv: str) -> str:
     return out.getvalue()
 
 
-async def test_a_month_without_data_has_no_worst_days_rather_than_none_below_100(outage: Daemon) -> None:
+async def test_a_month_without_data_has_no_worst_days_rather_than_none_below_100(
+    outage: Daemon, tmp_path: Path
+) -> None:
     status, _, html = await fetch(outage, "/consumers/shop/report?month=2026-10")
     assert status == 200 and "No data for this period." in html
     worst = html[html.index("Worst days") :]
     assert "none below 100%" not in worst[:200] and "<p>no data</p>" in worst[:200]
+    # No data, no budget as time: it read the whole month's (44m38s at 99.9%), which no data stood behind.
+    figures = re.findall(r"<span>budget as time</span><b>([^<]*)</b>", html)
+    assert figures and set(figures) == {"no data"}, figures
+    for fmt in ("table", "markdown"):
+        text = await asyncio.to_thread(cli_report, tmp_path / "slowatch.yaml", "--month", "2026-10", "--format", fmt)
+        rows = [line.split() for line in text.splitlines() if line.startswith(("shop ", "| month", "| slightly"))]
+        assert len(rows) == 2 and all("44m38s" not in r and "11d3h50m24s" not in r for r in rows), text
 
 
 async def test_an_ongoing_outage_says_how_long_it_has_lasted(outage: Daemon, tmp_path: Path) -> None:
