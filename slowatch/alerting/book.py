@@ -81,6 +81,9 @@ class Firing:
     (`told_end`; a failed one is retried), then not again: re-posting them as firing would re-open the alert
     after a replica ahead of this one resolved it."""
     told_end: set[str] = field(default_factory=set)
+    reminded: int = 0
+    """The number of the last reminder sent by this process (in memory: 0 after a restart). The next one's is
+    higher, whatever the wall clock did (`EndpointHealth`)."""
 
     def row(self) -> FiringRow:
         return FiringRow(self.event.alert_key, self.event, self.notified, self.last_sent)
@@ -129,7 +132,7 @@ class AlertBook:
 
     def remind(self, key: str, n: int, decision: Decision) -> None:
         f = self.firing[key]
-        f.last_sent = decision.now
+        f.last_sent, f.reminded = decision.now, n
         self._route(f.event.as_reminder(decision.now, n), decision)
         decision.firing[key] = f.row()
 

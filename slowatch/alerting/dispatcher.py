@@ -131,16 +131,16 @@ class Dispatcher:
                 op.superseded.append((item.sink, item.event.event_id, "superseded: its alert has a newer notification"))
                 continue
             worker = self.workers.get(item.sink)
-            if item.event.status == "resolved" and worker is not None and worker.sink.latest_only \
-                    and self.handed_over(item.event):  # fmt: skip
+            if worker is not None and worker.sink.latest_only and self.handed_over(item.event):
                 # An endpoint alert has no shard label: the shard that owns the endpoint now fires or clears this
-                # very alert, and a RESOLVED from here would end in Alertmanager an outage that goes on there.
-                op.superseded.append(
-                    (item.sink, item.event.event_id, "superseded: another shard owns its endpoint now")
-                )
+                # very alert. A RESOLVED from here would end in Alertmanager an outage that goes on there, a FIRING
+                # re-open one it saw end (or never saw): neither is withheld (no longer firing in the book here).
+                why = "superseded: another shard owns its endpoint now"
+                op.superseded.append((item.sink, item.event.event_id, why))
                 self.count(item.sink, "superseded")
-                logger.info("restored resolved notification dropped: alert handed over to the shard that owns its "
-                            "endpoint now sink=%s alert=%s", item.sink, item.event.alert_key)  # fmt: skip
+                logger.info("restored notification dropped: alert handed over to the shard that owns its endpoint "
+                            "now sink=%s alert=%s status=%s",
+                            item.sink, item.event.alert_key, item.event.status)  # fmt: skip
                 continue
             if item.event is not before:
                 changed.append(item)

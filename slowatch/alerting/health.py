@@ -170,7 +170,9 @@ class EndpointHealth:
             if now < last:  # the wall clock stepped back behind the last notice: the interval runs from now
                 firing.last_sent = last = now  # (not until the clock passes it again: a step's length more)
             if now - last >= cfg.reminder_interval:
-                n = max(1, int((now - firing.event.since) // cfg.reminder_interval))
+                # n names the reminder (its event id): after a step back it must still follow the last one's, or
+                # it repeats that id (a webhook receiver drops it as a duplicate; its outbox row is not written)
+                n = max(1, int((now - firing.event.since) // cfg.reminder_interval), firing.reminded + 1)
                 self.book.remind(key, n, decision)
         if suppressed == QUORUM:  # held by nothing but the quorum: the rules' page may be out (Firing.released)
             self.book.firing[key].released = True

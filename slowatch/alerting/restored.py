@@ -14,7 +14,8 @@ endpoint or SLO left the config. Every replica runs the same config, so none of 
 posted can be a peer's current state, and holding would only leave the alert open in Alertmanager for the hold.
 A reload that drops an alert's endpoint or SLO releases its hold. But an endpoint alert whose endpoint another
 shard owns since a resharding (`AlertService._handed_over`) is the very alert that shard judges (endpoint alerts
-carry no `shard` label): its restored RESOLVED is dropped (superseded, "handed over"), never posted.
+carry no `shard` label): its restored RESOLVED is dropped (superseded, "handed over"), never posted, and so is a
+restored FIRING of it (no longer withheld as doubtful once the hand-over took the alert out of the book).
 
 A held item is not counted `pending` by the API and /metrics: `held` (`slowatch_outbox_held{sink}`), counted once
 as `outcome="held"` when restored; the oldest pending age ignores it.

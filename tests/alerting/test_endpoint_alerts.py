@@ -213,3 +213,31 @@ async def test_a_clock_stepped_back_delays_a_reminder_by_its_interval_not_by_the
     assert acked[1].body["text"].startswith("[STILL FIRING] PAGE: endpoint api is down")
     await settle(r)
     assert len(receiver.acked) == 2  # one reminder, not one per probe
+
+
+async def test_a_reminder_after_a_clock_step_back_is_a_new_notification_not_a_duplicate_of_the_last(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any, clock: FakeClock
+) -> None:
+    """A reminder's id is `<alert>@<since>/reminder/<n>`, n counted from `since` on the wall clock. After a step back
+    the reminder that is now sent after `reminder_interval` (not after the step) got n = 1 again: the id of the one
+    already sent. A webhook receiver drops it as a duplicate (its `Idempotency-Key`), and its outbox row was not
+    written (INSERT OR IGNORE: a kill -9 lost it). Each reminder has its own id."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("api", target.url(), failure_threshold=1, reminder_interval="5m")],
+        sinks={"oncall": {"kind": "webhook", "url": receiver.url(), "retry_initial": "50ms", "timeout": "2s"}},
+        routes=[{"match": {}, "sinks": ["oncall"]}],
+    )
+    r = await rig(config)
+    target.up = False
+    await r.probe("api")
+    await r.probe("api", 31)  # 310 s: the first reminder
+    await receiver.wait_acked(2)
+    clock.step(-3600.0)
+    await r.probe("api", 31)  # 310 s after the step: the second
+    acked = await receiver.wait_acked(3)
+    keys = [hit.headers["Idempotency-Key"] for hit in acked]
+    assert len(set(keys)) == 3, keys
+    await settle(r)
+    rows = await r.store.read(lambda db: db.execute("SELECT event_id FROM alert_outbox").fetchall())
+    assert len(rows) == 3, rows

@@ -150,3 +150,44 @@ async def test_after_a_resharding_a_resolved_of_an_endpoint_another_shard_owns_i
     assert a.service.dispatcher.counters[("am", "superseded")] == 1
     await asyncio.sleep(0.5)  # (what a post would take: FAST_SINK)
     assert await active(am) == ["endpoint:x3"]
+
+
+def sharded(tmp_path: Path, target: Target, db: str, url: str, shard: int, shards: int) -> tuple[Config, Config]:
+    """x3's config on shard `shard` of `shards`: (the whole, the part this shard owns)."""
+    full = make_config(
+        tmp_path,
+        server={"database": str(tmp_path / db), "cluster": {"shards": shards, "shard": shard, "replica": "a"}},
+        endpoints=[http_endpoint("x3", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={"am": {"kind": "alertmanager", "url": url, "resend_interval": "1h", **FAST_SINK}},
+        routes=[{"sinks": ["am"]}],
+    )
+    return full, local_view(full).local
+
+
+def owned_elsewhere(full: Config) -> Callable[[list[str]], list[str]] | None:
+    wanted = {ep.name for ep in full.endpoints}  # (Daemon._owned_elsewhere)
+    return lambda names: [n for n in names if n in wanted]
+
+
+async def test_after_a_resharding_a_restored_firing_of_an_endpoint_another_shard_owns_is_dropped_not_posted(
+    tmp_path: Path, target: Target, am: str, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """Against Debian's real Alertmanager. Shard 0 of 2 fires x3 while Alertmanager is unreachable: its FIRING waits
+    in the outbox. x3 recovers; the cluster goes to 3 shards, where x3 is shard 1's (which sees it up: no alert).
+    Shard 0 restarts: its alert of x3 is handed over (not resolved, no RESOLVED queued), which also ended the doubt
+    that withheld a restored FIRING (`doubtful` asks the book, which no longer has x3): the stale FIRING was posted,
+    paging an endpoint that is up, for Alertmanager's resolve_timeout. It is dropped like a restored RESOLVED."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    full, local = sharded(tmp_path, target, "s0.db", dead, 0, 2)
+    target.up = False
+    a = await rig(local, elsewhere=owned_elsewhere(full))
+    await a.probe("x3")  # FIRING: waits in shard 0's outbox (Alertmanager unreachable)
+    await a.store.flush()
+    await a.stop()
+
+    target.up = True
+    full, local = sharded(tmp_path, target, "s0.db", am, 0, 3)
+    a = await rig(local, elsewhere=owned_elsewhere(full))  # x3 is shard 1's now
+    await until(lambda: not a.service.dispatcher.workers["am"].queue, "shard 0's queue settled")
+    assert await active(am) == []
+    assert a.service.dispatcher.counters[("am", "superseded")] == 1

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from slowatch.alerting.outbox import list_outbox
 from tests.alerting.conftest import slack_sink
@@ -43,3 +45,36 @@ async def test_a_2xx_json_reply_with_ok_false_and_a_transient_error_is_retried(
     assert second.at - first.at >= 0.9  # its Retry-After honoured, not retry_initial (50 ms)
     [row] = await r.store.read(list_outbox)
     assert row.status == "delivered"
+
+
+async def test_a_2xx_ok_false_reply_written_in_two_parts_is_still_read_whole(
+    tmp_path: Path, target: Target, rig: Any
+) -> None:
+    """A receiver (or a proxy before it) may send its reply in several chunks. Only the first one was read
+    (`StreamReader.read(n)` returns what has arrived, up to n bytes): `{"ok": ` alone is no JSON, so the
+    reply counted as the 2xx it is and the undelivered message as delivered. Against a real aiohttp receiver
+    writing the reply in two chunked writes."""
+
+    async def webhook(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b'{"ok": ')
+        await asyncio.sleep(0.2)  # (the first chunk is on its way: a client reading it alone got only that)
+        await response.write(b'false, "error": "channel_not_found"}')
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/hook", webhook)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        r = await one_alert(tmp_path, target, rig, slack_sink(str(server.make_url("/hook"))))
+        await until(lambda: r.service.dispatcher.counters[("oncall", "failed")]
+                    or r.service.dispatcher.counters[("oncall", "delivered")])  # fmt: skip
+        [row] = await r.store.read(list_outbox)
+        assert row.status == "failed" and "channel_not_found" in row.last_error, row
+    finally:
+        await server.close()

@@ -30,6 +30,7 @@ from slowatch.config.alerting import SinkBase
 from slowatch.untrusted import one_line
 
 MAX_RETRY_AFTER = 3600.0
+MAX_BODY = 2048  # bytes of a reply read at most (`Sink.read_body`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +96,7 @@ class Sink(ABC):
         headers = {"Content-Type": "application/json", **req.headers}
         try:
             async with session.post(req.url, data=data, headers=headers, timeout=timeout, allow_redirects=False) as r:
-                body = (await r.content.read(2048)).decode("utf-8", errors="replace")
-                return self.classify(r.status, body, r.headers)
+                return self.classify(r.status, await self.read_body(r), r.headers)
         except aiohttp.ConnectionTimeoutError:
             return Attempt(ok=False, error=f"connect timeout after {self.config.timeout:g}s")
         except TimeoutError:
@@ -107,6 +107,23 @@ class Sink(ABC):
             )
         except (aiohttp.ClientError, OSError) as e:
             return Attempt(ok=False, error=f"network error: {type(e).__name__}", maybe_received=True)
+
+    async def read_body(self, r: aiohttp.ClientResponse) -> str:
+        """The reply's first MAX_BODY bytes, or fewer: what has arrived, unless `wants_more` says it is cut short.
+        (`read(n)` returns what has arrived, not n bytes: a reply in several chunks was judged by its first one.)
+        Never read to its end: an endless or trickling reply must not hold the worker past `timeout`."""
+        data = await r.content.read(MAX_BODY)
+        while data and len(data) < MAX_BODY and self.wants_more(r.status, data):
+            more = await r.content.read(MAX_BODY - len(data))
+            if not more:
+                break
+            data += more
+        return data.decode("utf-8", errors="replace")
+
+    def wants_more(self, status: int, head: bytes) -> bool:
+        """`head`, the start of a reply with `status`, is cut short of what `classify` must see (Slack: an
+        unfinished JSON object, or part of an error code). False: `classify` judges by what has arrived."""
+        return False
 
     def scrub(self, text: str) -> str:
         for secret in sorted(self.secrets(), key=len, reverse=True):
@@ -142,6 +159,6 @@ def retry_after(value: str | None) -> float | None:
 
 
 __all__ = [
-    "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "Attempt", "Request", "Sink", "maybe_received",
+    "MAX_BODY", "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "Attempt", "Request", "Sink", "maybe_received",
     "retry_after",
 ]  # fmt: skip

@@ -48,7 +48,7 @@ Block = dict[str, Any]
 
 def not_ok(body: str) -> str | None:
     """The error code of a JSON object reply saying `"ok": false` (Web API style: workflow webhooks, proxies,
-    Slack-compatible receivers; `"unknown"` without one), else None. Only the first 2 KiB are read (base.Sink.send):
+    Slack-compatible receivers; `"unknown"` without one), else None. Only the first 2 KiB are read (Sink.read_body):
     a longer JSON reply is not parsed, and counts as the 2xx it is."""
     text = body.strip()
     if not text.startswith("{"):
@@ -271,6 +271,20 @@ class SlackSink(Sink):
                 return Attempt(ok=False, retry_after=retry_after(headers.get("Retry-After")), error=error)
             return Attempt(ok=False, permanent=True, error=error)
         return super().classify(status, body, headers)
+
+    def wants_more(self, status: int, head: bytes) -> bool:
+        """A 2xx reply whose start is an unfinished JSON object (`not_ok` must see it whole) or a proper prefix of
+        one of Slack's error codes (a chunk may end in the middle of one): read on, up to 2 KiB or its end."""
+        if not 200 <= status < 300:
+            return False
+        text = head.decode("utf-8", errors="ignore").strip()
+        if text.startswith("{"):
+            try:
+                json.loads(text)
+            except ValueError:
+                return True
+            return False
+        return bool(text) and any(code.startswith(text) and code != text for code in ERRORS)
 
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value()]
