@@ -23,10 +23,12 @@ import yaml
 FAST_DEPTH = 64
 """Deeper documents are left to the pure composer (which reports "nested too deeply")."""
 
-MAX_VALUES = 5_000_000
+MAX_VALUES = 12_000_000
 """The most nodes (keys, values, list items, aliases) a document may be composed into. A 100,000-endpoint
-config holds ~1.3 M; a 50 MB file of one flow list (`x: [a,a,...]`, 25 M values) took over 6 GB before the
-loader ran out of memory (then loaded it again in-process). Each node costs ~240 B while composing."""
+config holds ~1.3 M written as benchmarks/run.py writes it, ~5.6 M with labels, headers and two body checks on
+each endpoint (47 MiB: 5 M refused it; loaded whole: 29 s, 2.0 GB); a 50 MB file of one flow list
+(`x: [a,a,...]`, 25 M values) took over 6 GB before the loader ran out of memory (then loaded it again
+in-process): it is refused at the limit after ~1.9 GB. Each node costs ~160-240 B while composing."""
 
 
 class TooManyValues(Exception):

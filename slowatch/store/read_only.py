@@ -17,7 +17,8 @@ in it (so the version checked is the version of the rows read, even if a daemon 
   tests/store/test_store_read_versions.py checks it: every such older database gives the same output
   as a copy of it migrated to this version. No note is printed: the answer is the same.
 - **older still**: refused, one line naming both versions and the oldest the command reads.
-- **0**: no slowatch has made the file yet: the command's own message.
+- **0**: no slowatch has made the file yet: the command's own message; a copy of a slowatch database that lost
+  its version (`sqlite3 .dump`) is refused, naming the version its tables are.
 - **damaged**, or **another program's** SQLite file (tables, none of slowatch's): refused, one line, exit 2.
 """
 

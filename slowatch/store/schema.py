@@ -217,6 +217,13 @@ def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS, *, path:
 CORE_TABLES = frozenset({"results", "latest", "incidents", "state"})
 """Tables every slowatch schema has had since v1 (none is ever dropped): how its databases are told apart."""
 
+INTRODUCED: tuple[str, ...] = (
+    "results", "slo_cells", "alert_streaks", "slo_fine", "rollup_watermark", "result_blocks", "rollups_daily",
+    "slo_watermark", "corrections", "annotations", "pack_progress",
+)  # fmt: skip
+"""Per migration, a table it creates (tests/store/test_store_schema.py checks it): a copy that lost its
+`user_version` (`sqlite3 .dump`) is told which version its tables are. Append with MIGRATIONS."""
+
 
 def check_identity(conn: sqlite3.Connection, path: str) -> None:
     """Raise StoreError unless the file is empty or holds a slowatch database, before anything writes to it.
@@ -227,10 +234,19 @@ def check_identity(conn: sqlite3.Connection, path: str) -> None:
     """
     tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     tables = {t for t in tables if not t.startswith("sqlite_")}
-    if not tables or tables >= CORE_TABLES:
+    if not tables:
+        return
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if tables >= CORE_TABLES:
+        if version == 0:  # ours, but migration 1 would run on it ('table results already exists')
+            made = max(v for v, table in enumerate(INTRODUCED, 1) if v == 1 or table in tables)
+            raise StoreError(
+                f"database {path} holds slowatch's tables but no schema version (user_version 0: a copy made with "
+                f"`sqlite3 .dump` loses it); slowatch wrote nothing to it. Its tables are those of version {made}: "
+                f"`sqlite3 {path} 'PRAGMA user_version = {made}'`, then try again"
+            )
         return
     shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     raise StoreError(
         f"database {path} is not a slowatch database (it holds table{'s' if len(tables) > 1 else ''} {shown}, "
         f"user_version {version}, and no slowatch tables); slowatch wrote nothing to it: point server.database "
@@ -299,6 +315,6 @@ def wal_mode(conn: sqlite3.Connection, wait: float) -> str:
 
 
 __all__ = [
-    "BUCKET_COLUMNS", "CORE_TABLES", "LATENCY_BUCKETS", "MIGRATIONS", "RESULT_COLUMNS", "Migration",
+    "BUCKET_COLUMNS", "CORE_TABLES", "INTRODUCED", "LATENCY_BUCKETS", "MIGRATIONS", "RESULT_COLUMNS", "Migration",
     "check_identity", "migrate", "open_error", "wal_mode",
 ]  # fmt: skip

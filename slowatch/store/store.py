@@ -269,12 +269,15 @@ class Store:
         file alone after a clean stop, or a `-wal` deleted as a leftover, had none of it)."""
         try:
             conn.execute("PRAGMA query_only = 0")
+            # no wait: TRUNCATE waits (busy_timeout) for every other process's reader to finish; without the
+            # wait it copies what no reader still needs and leaves the rest in -wal (read at the next start)
+            conn.execute("PRAGMA busy_timeout = 0")
             busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as e:  # (a full disk: the -wal keeps it all, and the next start reads it)
             logger.warning("store: checkpoint at close failed, history stays in the -wal: path=%s error=%s: %s",
                            self.path, type(e).__name__, e)  # fmt: skip
             return
-        if busy:  # another process reads it (report, gate): its last connection checkpoints
+        if busy:  # another process reads it (report, gate, a backup tool): its last connection checkpoints
             logger.info("store: checkpoint at close left to a reader of another process: path=%s", self.path)
 
     def _check_open(self) -> None:

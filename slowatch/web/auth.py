@@ -25,6 +25,9 @@ another origin (`Origin` naming another host, or `null`; `Sec-Fetch-Site: cross-
 refused with a 403: without `server.auth` any web page the operator opens could otherwise post an
 annotation or a correction through the browser to the local daemon (a `no-cors` fetch or a `text/plain`
 form is a request browsers send without asking). curl, CI and `slowatch annotate` send neither header.
+A browser's `Sec-Fetch-Site` is believed when present (`same-origin` and `none` pass): behind a reverse proxy
+that sends its upstream's address as Host, Origin (the public host) never equals Host; only a browser too
+old to send it is judged by Origin against Host.
 """
 
 from __future__ import annotations
@@ -194,9 +197,10 @@ def cross_site_write(request: web.Request) -> bool:
     """A write a browser sent for a page of another origin (see the module docstring)."""
     if request.method in SAFE_METHODS:
         return False
-    if request.headers.get("Sec-Fetch-Site", "").lower() in ("cross-site", "same-site"):
-        return True
-    origin = request.headers.get("Origin")
+    site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if site:  # the browser's own word, whatever Host a reverse proxy sends (Origin is the public host)
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")  # (a browser without Sec-Fetch-Site: Origin against Host)
     if origin is None:
         return False
     try:

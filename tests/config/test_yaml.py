@@ -281,12 +281,40 @@ def test_a_document_of_too_many_values_is_refused_where_it_crosses_the_limit(com
 def test_too_many_values_is_a_located_config_error_by_default(tmp_path: Path) -> None:
     from slowatch.config.compose import MAX_VALUES
 
-    assert 2_000_000 < MAX_VALUES <= 5_000_000  # ~1.3 M at 100,000 endpoints; ~240 B each while composing
+    assert 6_000_000 < MAX_VALUES <= 12_000_000  # ~5.6 M at 100,000 rich endpoints (below); ~1.9 GB at the limit
     path = tmp_path / "huge.yaml"
     path.write_text("endpoints: []\nx: [" + "1," * 100 + "1]\n")
     with pytest.raises(ConfigError) as info:
         load_text(path.read_text(), str(path))
     assert "unknown field 'x'" in str(info.value)  # (a small file: only its unknown field)
+
+
+RICH_ENDPOINT = """\
+  - name: payments-api-{i:06d}
+    kind: http
+    url: https://payments-{i}.internal.example/healthz
+    interval: 30s
+    timeout: 5s
+    retries: 1
+    retry_delay: 500ms
+    labels: {{team: payments, env: prod, region: eu-west-1, service: payments, tier: critical}}
+    headers: {{Authorization: "Bearer x", User-Agent: slowatch, Accept: application/json}}
+    depends_on: [auth-api]
+    expect: {{status: [200, 204], body: [{{json_path: $.status, equals: up}}, {{json_path: $.db, equals: ok}}]}}
+"""
+
+
+def test_a_100000_endpoint_config_of_rich_endpoints_is_within_the_value_limit() -> None:
+    """Endpoints with labels, headers and two body checks each are 56 nodes: 100,000 of them (47 MiB, under
+    the 64 MiB file limit) were refused at the 5,000,000-value limit ('is this the right file?'), 89,000
+    endpoints in. A hundredth of them must fit in a hundredth of the limit (the whole file: 29 s, 2.0 GB)."""
+    from slowatch.config.compose import MAX_VALUES
+
+    text = "endpoints:\n  - {name: auth-api, kind: http, url: 'http://127.0.0.1:1/auth'}\n" + "".join(
+        RICH_ENDPOINT.format(i=i) for i in range(1000)
+    )
+    parse(text, {}, max_values=MAX_VALUES // 100)
+    assert len(load_text(text).endpoints) == 1001  # (a valid config, not just YAML)
 
 
 @pytest.mark.parametrize("text", ["server:\n\tlisten: x\n", "endpoints:\n  - name: api\n\t  kind: http\n"])

@@ -6,6 +6,8 @@ import asyncio
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 
 from slowatch.models import Outcome
 from tests.store.conftest import MakeStore
@@ -107,3 +109,46 @@ async def test_a_clean_close_leaves_the_history_in_the_database_file_itself(
     copy = str(tmp_path) + "/backup.db"
     shutil.copyfile(db_path, copy)  # the file alone, as `cp slowatch.db` takes it
     assert count(copy) == 50
+
+
+async def test_a_clean_close_does_not_wait_for_another_process_reading(make_store: MakeStore, db_path: str) -> None:
+    """The close's checkpoint (TRUNCATE) waited `busy_timeout` for every reader of another process to end its
+    read (a long `slowatch report`, a backup tool that holds a read open): the daemon's stop hung that long.
+    It now copies what no reader needs and leaves the rest in -wal, which the reader's close or the next
+    start checkpoints: nothing is lost."""
+    store = make_store(busy_timeout=120.0)
+    await store.start()
+    for i in range(50):
+        store.record(result(f"ep{i % 5}", at=T0 + i))
+    await store.flush()
+    assert await store.read(lambda db: db.execute("SELECT count(*) FROM results").fetchone()[0]) == 50
+    with subprocess.Popen(
+        [sys.executable, "-c", READER, db_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as reader:
+        try:
+            assert reader.stdout is not None and reader.stdin is not None
+            assert reader.stdout.readline().strip() == "50"  # its read transaction is open
+            for i in range(50, 80):
+                store.record(result(f"ep{i % 5}", at=T0 + i))
+            await store.flush()
+            # (generous: the old close waited the whole busy_timeout, 120 s, for the reader)
+            await asyncio.wait_for(store.close(), timeout=30.0)
+            assert reader.poll() is None  # the reader still holds its read: the close did not wait for it
+            reader.stdin.write("\n")
+            reader.stdin.flush()
+            assert reader.wait(timeout=30) == 0
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+    assert count(db_path) == 80
+
+
+READER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN")
+print(conn.execute("SELECT count(*) FROM results").fetchone()[0], flush=True)
+sys.stdin.readline()
+conn.execute("COMMIT")
+conn.close()
+"""

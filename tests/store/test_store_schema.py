@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
@@ -15,6 +16,7 @@ from slowatch.config.schema import RetentionConfig
 from slowatch.errors import StoreError
 from slowatch.models import Outcome
 from slowatch.store import MIGRATIONS, history, incidents, latest_results, rollups
+from slowatch.store.schema import migrate
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, result
 
@@ -183,3 +185,52 @@ async def test_a_foreign_sqlite_database_is_refused_and_left_as_it_was(
         await make_store().start()
     assert digest(db_path) == before
     assert not os.path.exists(db_path + "-wal")
+
+
+async def test_a_copy_without_its_schema_version_says_which_version_its_tables_are(
+    make_store: MakeStore, db_path: str, tmp_path: Path
+) -> None:
+    """A backup restored through `sqlite3 FILE .dump`, which does not copy `user_version`: slowatch took the
+    file for a new one, ran migration 1 on it and failed ('table results already exists'), saying nothing of
+    the cause. Now it says so, names the version its tables are, and changes nothing."""
+    store = make_store()
+    await store.start()
+    store.record(result("api", at=T0))
+    await store.flush()
+    await store.close()
+    copy = str(tmp_path / "restored.db")
+    src, dst = sqlite3.connect(db_path), sqlite3.connect(copy)
+    dst.executescript(";".join(src.iterdump()))  # as `sqlite3 FILE .dump | sqlite3 COPY`: no user_version
+    src.close()
+    dst.close()
+    assert user_version(copy) == 0
+    before = digest(copy)
+    with pytest.raises(StoreError) as info:
+        await make_store(copy).start()
+    assert str(info.value) == (
+        f"database {copy} holds slowatch's tables but no schema version (user_version 0: a copy made with "
+        f"`sqlite3 .dump` loses it); slowatch wrote nothing to it. Its tables are those of version "
+        f"{len(MIGRATIONS)}: `sqlite3 {copy} 'PRAGMA user_version = {len(MIGRATIONS)}'`, then try again"
+    )
+    assert digest(copy) == before
+    conn = sqlite3.connect(copy)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    conn.close()
+    restored = make_store(copy)
+    await restored.start()
+    assert await restored.read(lambda db: db.execute("SELECT count(*) FROM results").fetchone()[0]) == 1
+
+
+def test_each_migration_creates_the_table_introduced_names() -> None:
+    """`INTRODUCED` is how a copy without its user_version is dated: one table per migration, made by it."""
+    from slowatch.store.schema import INTRODUCED
+
+    assert len(INTRODUCED) == len(MIGRATIONS)
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for version, table in enumerate(INTRODUCED, 1):
+            assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0] == 0
+            migrate(Database(conn), MIGRATIONS[:version])
+            assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0] == 1
+    finally:
+        conn.close()

@@ -111,3 +111,53 @@ async def test_a_page_on_another_site_opened_in_chromium_writes_nothing(build: B
         await site.close()
     await asyncio.sleep(0)
     assert await stored(daemon) == ([], [])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+async def test_a_same_origin_page_behind_a_proxy_that_rewrites_host_still_writes_in_chromium(build: Builder) -> None:
+    """Behind a reverse proxy that sends its upstream's address as Host (nginx's default, `$proxy_host`), the
+    Origin a browser sends (the public host) never equals the Host slowatch sees: every browser write, even
+    from a page of slowatch's own public origin (an internal portal proxied on the same host), was refused.
+    A browser that sends Sec-Fetch-Site says where the request came from whatever the proxy did to Host."""
+    playwright_api = pytest.importorskip("playwright.async_api")
+    daemon = await build()
+    upstream = f"http://127.0.0.1:{daemon.bound_port}"
+    script = f"""
+      fetch("/api/v1/annotations", {{method: "POST", headers: {{"Content-Type": "application/json"}},
+                                     body: JSON.stringify({json.dumps(NOTE)})}})
+        .then(r => {{ document.title = "status " + r.status; }}, e => {{ document.title = "error " + e; }});
+    """  # fmt: skip
+
+    async def portal(request: web.Request) -> web.Response:
+        return web.Response(text=f"<!doctype html><title>portal</title><script>{script}</script>",
+                            content_type="text/html")  # fmt: skip
+
+    async def proxy(request: web.Request) -> web.Response:  # forwards with Host: the upstream's, as nginx does
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        body = await request.read()
+        async with aiohttp.ClientSession() as s:
+            r = await s.request(request.method, upstream + request.path_qs, headers=headers, data=body)
+            async with r:
+                return web.Response(status=r.status, body=await r.read(), content_type=r.content_type)
+
+    app = web.Application()
+    app.router.add_get("/portal", portal)
+    app.router.add_route("*", "/api/{tail:.*}", proxy)
+    site = TestServer(app, host="127.0.0.1")
+    await site.start_server()
+    try:
+        async with playwright_api.async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(f"http://127.0.0.1:{site.port}/portal")
+                await page.wait_for_function("document.title !== 'portal'", timeout=30_000)
+                title = await page.title()
+            finally:
+                await browser.close()
+    finally:
+        await site.close()
+    assert title == "status 201"
+    notes, _ = await stored(daemon)
+    assert [n["text"] for n in notes] == [NOTE["text"]]
