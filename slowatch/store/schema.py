@@ -262,7 +262,7 @@ def open_error(path: str, e: BaseException) -> StoreError:
         return StoreError(
             f"database {path} is damaged or not an SQLite database ({e}); slowatch changed nothing in it: "
             "restore it from a backup, or move it (with any -wal beside it) aside and start with a new file "
-            "(server.database or --db); `sqlite3 FILE .recover` may save what is readable"
+            "(server.database or --db); `sqlite3 FILE .dump | sqlite3 NEW` may save what is readable"
         )
     name = str(getattr(e, "sqlite_errorname", ""))
     if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR"):  # (a -shm or -wal that cannot be made or grown)
