@@ -13,10 +13,10 @@ Grafana's "uptime":
   (`avg_over_time(...[window])`), i.e. the share of time the quorum saw the SLO failing;
 - its unit is the slice, so the budget, burn and exhausted alerts wait for the SLO window to hold enough slices
   (`units_needed`: 100 at 99 %), as slowatch's state `ok` waits for units: `slowatch_slo:quorum_slices:window_total`
-  adds up the seconds between evaluations that recorded a failed-slice value (at most a slice each:
-  `slowatch_slo:quorum_evaluated:seconds`) and divides by the slice. Counting probes instead (the other SLOs' guard)
-  let a fresh Prometheus, or one that just loaded the rules, average a handful of slices: a 2-minute blip paged
-  and exhausted a 99 % budget 12 minutes in, since slowatch's counters carry years of probes.
+  counts the failed-slice values in the window times the time between evaluations (at most a slice:
+  `slowatch_slo:quorum_evaluated:seconds`, the least of the last hour), in slices. Counting probes instead (the
+  other SLOs' guard) let a fresh Prometheus, or one that just loaded the rules, average a handful of slices: a
+  2-minute blip paged and exhausted a 99 % budget 12 minutes in, since slowatch's counters carry years of probes.
 
 A location that sends nothing (its instances are down) does not count as failing: with q = 2 of 3 and
 one location gone, both others must see failures. An endpoint alert with a quorum fires when at least
@@ -85,9 +85,15 @@ def quorum_rules(t: SloTarget, agg: Aggregation) -> list[dict[str, object]]:
 
 
 def quorum_slices_rule(t: SloTarget) -> dict[str, object]:
-    """How many slices the SLO window holds (the time covered by failed-slice values, in slices)."""
+    """How many slices the SLO window holds: its failed-slice values times the time between evaluations (the least
+    seen in the last hour, at most a slice), in slices. From the failed-slice series' own history, so rules upgraded
+    in place trust the history they already recorded."""
     rng = prom_duration(t.window_seconds)
-    expr = f"sum_over_time({QUORUM_EVALUATED}{t.sel}[{rng}]) / {number(t.quorum_slice)}"
+    spacing = f"min by (consumer, slo) (min_over_time({QUORUM_EVALUATED}{t.sel}[1h]))"
+    expr = (
+        f"count_over_time({QUORUM_FAILED}{t.sel}[{rng}])\n"
+        f"* on (consumer, slo) group_left () {spacing}\n/ {number(t.quorum_slice)}"
+    )
     return {"record": QUORUM_SLICES, "expr": expr, "labels": t.labels}
 
 
