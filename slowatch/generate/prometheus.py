@@ -59,7 +59,12 @@ def rule_groups(config: Config, agg: Aggregation | None = None) -> dict[str, Any
     return {"groups": groups}
 
 
-class _Dumper(yaml.SafeDumper):
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+"""libyaml's emitter when PyYAML has it: the same text, ~7x faster (100,000 endpoints: the pure-Python emitter took
+most of the render's ~100 s of CPU, which `GET /api/v1/prometheus/rules` spends on the daemon's event loop)."""
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
     def ignore_aliases(self, data: Any) -> bool:
         return True  # every label map written out in full: no &id001 anchors
 

@@ -102,6 +102,15 @@ def prom_duration(seconds: float) -> str:
     return "".join(out)
 
 
+def number(value: float) -> str:
+    """A float for PromQL: the shortest text that reads back as the same double (`0.005`, `14.4`,
+    `2592000`, `0.9333333333333333`), so a rule compares with exactly the number slowatch does (rounded
+    to 12 digits, a 28d SLO's 3d tier factor 0.9333333333333333 became 0.933333333333: a burn between
+    the two fired the rule and not slowatch)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
 def any_of(names: Iterable[str]) -> str:
     """A regex matching exactly these config names (`.` escaped as PromQL's `\\\\.`)."""
     return "|".join(n.replace(".", "\\\\.") for n in names)
@@ -203,6 +212,7 @@ __all__ = [
     "Aggregation",
     "SloTarget",
     "any_of",
+    "number",
     "prom_duration",
     "selector",
     "slo_targets",

@@ -10,7 +10,13 @@ Grafana's "uptime":
 - the slice is **failed when at least q locations saw at least one failed probe of the SLO in it**
   (`slowatch_slo:quorum_failed:bool`, 1 or 0, recorded at every rule evaluation);
 - the error ratio over a window is the fraction of evaluations whose slice failed
-  (`avg_over_time(...[window])`), i.e. the share of time the quorum saw the SLO failing.
+  (`avg_over_time(...[window])`), i.e. the share of time the quorum saw the SLO failing;
+- its unit is the slice, so the budget, burn and exhausted alerts wait for the SLO window to hold enough slices
+  (`units_needed`: 100 at 99 %), as slowatch's state `ok` waits for units: `slowatch_slo:quorum_slices:window_total`
+  counts the failed-slice values in the window times the time between evaluations (at most a slice:
+  `slowatch_slo:quorum_evaluated:seconds`, the least of the last hour), in slices. Counting probes instead (the
+  other SLOs' guard) let a fresh Prometheus, or one that just loaded the rules, average a handful of slices: a
+  2-minute blip paged and exhausted a 99 % budget 12 minutes in, since slowatch's counters carry years of probes.
 
 A location that sends nothing (its instances are down) does not count as failing: with q = 2 of 3 and
 one location gone, both others must see failures. An endpoint alert with a quorum fires when at least
@@ -34,12 +40,15 @@ from slowatch.generate.promql import (
     SUPPRESSED,
     Aggregation,
     SloTarget,
+    number,
     prom_duration,
     selector,
 )
 
 LOCATION_ERROR = "slowatch_slo:location_error:ratio_slice"
 QUORUM_FAILED = "slowatch_slo:quorum_failed:bool"
+QUORUM_EVALUATED = "slowatch_slo:quorum_evaluated:seconds"
+QUORUM_SLICES = "slowatch_slo:quorum_slices:window_total"
 
 
 def slice_increase(series: str, seconds: float) -> str:
@@ -63,10 +72,29 @@ def quorum_rules(t: SloTarget, agg: Aggregation) -> list[dict[str, object]]:
         f"(count without (location) ({per_location} > 0) >= bool {t.quorum})\n"
         f"or on (consumer, slo)\n(0 * count without (location) ({per_location}))"
     )
+    # Before QUORUM_FAILED in the group (rules run in order): its last sample is still the previous evaluation's.
+    since_last = (
+        f"clamp_max(time() - timestamp({QUORUM_FAILED}{t.sel}), {number(t.quorum_slice)})\n"
+        f"and on (consumer, slo) {per_location}"
+    )
     return [
         {"record": LOCATION_ERROR, "expr": f"({total} - {good})\n/\n({total} > 0)", "labels": t.labels},
+        {"record": QUORUM_EVALUATED, "expr": since_last, "labels": t.labels},
         {"record": QUORUM_FAILED, "expr": failed, "labels": t.labels},
     ]
+
+
+def quorum_slices_rule(t: SloTarget) -> dict[str, object]:
+    """How many slices the SLO window holds: its failed-slice values times the time between evaluations (the least
+    seen in the last hour, at most a slice), in slices. From the failed-slice series' own history, so rules upgraded
+    in place trust the history they already recorded."""
+    rng = prom_duration(t.window_seconds)
+    spacing = f"min by (consumer, slo) (min_over_time({QUORUM_EVALUATED}{t.sel}[1h]))"
+    expr = (
+        f"count_over_time({QUORUM_FAILED}{t.sel}[{rng}])\n"
+        f"* on (consumer, slo) group_left () {spacing}\n/ {number(t.quorum_slice)}"
+    )
+    return {"record": QUORUM_SLICES, "expr": expr, "labels": t.labels}
 
 
 def quorum_error_ratio(t: SloTarget, seconds: float) -> str:
@@ -97,9 +125,12 @@ def endpoint_down_expr(ep: Endpoint, agg: Aggregation) -> str:
 
 __all__ = [
     "LOCATION_ERROR",
+    "QUORUM_EVALUATED",
     "QUORUM_FAILED",
+    "QUORUM_SLICES",
     "endpoint_down_expr",
     "quorum_error_ratio",
     "quorum_rules",
+    "quorum_slices_rule",
     "slice_increase",
 ]

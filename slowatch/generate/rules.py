@@ -25,22 +25,14 @@ from slowatch.generate.promql import (
     Aggregation,
     SloTarget,
     any_of,
+    number,
     prom_duration,
     selector,
 )
-from slowatch.generate.quorum import quorum_error_ratio, quorum_rules
+from slowatch.generate.quorum import QUORUM_SLICES, quorum_error_ratio, quorum_rules, quorum_slices_rule
 from slowatch.slo.definitions import EXHAUSTION_WINDOW
 
 Rule = dict[str, Any]
-
-
-def number(value: float) -> str:
-    """A float for PromQL: the shortest text that reads back as the same double (`0.005`, `14.4`,
-    `2592000`, `0.9333333333333333`), so a rule compares with exactly the number slowatch does (rounded
-    to 12 digits, a 28d SLO's 3d tier factor 0.9333333333333333 became 0.933333333333: a burn between
-    the two fired the rule and not slowatch)."""
-    text = repr(float(value))
-    return text.removesuffix(".0")
 
 
 def events_expr(t: SloTarget, metric: str, rng: str, agg: Aggregation) -> str:
@@ -69,8 +61,9 @@ def error_ratio_expr(t: SloTarget, seconds: float, agg: Aggregation) -> str:
 def trusted(t: SloTarget) -> str:
     """The SLO window holds enough units for the budget to allow one bad one: slowatch's state `ok`, without which
     it exports no budget left or time to exhaustion (the budget of 3 probes with one bad is -33,233 % at 99.9 %)
-    and sends no burn or exhausted alert."""
-    return f"on (consumer, slo) ({WINDOW_EVENTS}{t.sel} >= {t.min_events})"
+    and sends no burn or exhausted alert. A location quorum's unit is the slice (slowatch/generate/quorum.py)."""
+    units = QUORUM_SLICES if t.quorum is not None else WINDOW_EVENTS
+    return f"on (consumer, slo) ({units}{t.sel} >= {t.min_events})"
 
 
 def recording_rules(t: SloTarget, agg: Aggregation) -> list[Rule]:
@@ -92,6 +85,7 @@ def recording_rules(t: SloTarget, agg: Aggregation) -> list[Rule]:
     rules += [
         {"record": SLI, "expr": f"1 - {slo_window}{t.sel}", "labels": labels},
         {"record": WINDOW_EVENTS, "expr": events_expr(t, EVENTS, rng, agg), "labels": labels},
+        *([quorum_slices_rule(t)] if t.quorum is not None else []),
         {"record": BUDGET_REMAINING, "expr": f"1 - {slo_window}{t.sel} / {budget}\nand {trusted(t)}", "labels": labels},
         {
             "record": TIME_TO_EXHAUSTION,

@@ -8,7 +8,8 @@ judged, even through three days of total outage. Nothing in the config is wrong 
 (`slowatch check`, and the daemon's log at start and on reload), naming what would fix it.
 
 Counted at the nominal window length (a calendar month is 30 days) and every enabled endpoint's configured
-interval, final attempts only (retries add none); a composite is judged by its members.
+interval, final attempts only (retries add none); a composite is judged by its members. A location-quorum SLO
+(`locations: {quorum: q}`) is judged by the generated rules in slices (1m, or its slowest endpoint's interval).
 
 Likewise a burn tier whose factor the SLO's burn rate can never exceed (`unreachable_tier_warnings`: 14.4x at 90 %).
 """
@@ -40,11 +41,16 @@ def unjudgeable_warnings(config: Config, defs: Sequence[SloDef] | None = None) -
     """One warning per SLO whose window holds fewer units than its objective needs (see the module docstring),
     without the "warning: " that `slowatch check` puts before it."""
     intervals = {ep.name: ep.interval for ep in config.endpoints if ep.enabled}
+    quorums = {(c.name, s.name) for c in config.consumers for s in c.slos if s.locations}
     out = []
     for slo in compile_config(config) if defs is None else defs:
         if slo.composite is not None:
             continue
-        have, need = units_per_window(config, slo, intervals), units_needed(slo.objective)
+        need = units_needed(slo.objective)
+        if slo.key in quorums:
+            out += _quorum_warning(config, slo, need)
+            continue
+        have = units_per_window(config, slo, intervals)
         if have >= need:
             continue
         unit = unit_word(slo.budgeting, need)
@@ -60,6 +66,22 @@ def unjudgeable_warnings(config: Config, defs: Sequence[SloDef] | None = None) -
             f"stays 'collecting data' and never pages: {fix}"
         )
     return out
+
+
+def _quorum_warning(config: Config, slo: SloDef, need: int) -> list[str]:
+    """A location-quorum SLO is the generated rules' (slowatch/generate/quorum.py): a timeslice SLI whose slice is 1m,
+    or its slowest endpoint's interval, judged once its window holds `need` slices, whatever the probes."""
+    slice_ = max([60.0, *(ep.interval for ep in config.endpoints if ep.name in slo.endpoints)])
+    have = int(slo.window.nominal() // slice_)
+    if have >= need:
+        return []
+    objective = objective_percent(slo.objective)
+    return [
+        f"SLO {slo.consumer}/{slo.name} ({objective} over {format_duration(slo.window.nominal())}) can never be "
+        f"judged: its window holds at most {have:,} slices of {format_duration(slice_)} (location quorum) and "
+        f"{objective} needs {need:,} slices before one failed one fits in its budget, so the generated rules never "
+        "page for it: lengthen the window, probe its slowest endpoint more often, or lower the objective"
+    ]
 
 
 def unreachable_tier_warnings(config: Config, defs: Sequence[SloDef] | None = None) -> list[str]:

@@ -154,3 +154,31 @@ def test_check_warns_of_burn_tiers_a_low_objective_can_never_reach(
         "raise the objective"
     ]
     assert "OK (1 endpoints" in out.out
+
+
+QUORUM = """
+server: {cluster: {locations: [eu, us, ap], location: eu}}
+endpoints:
+  - {name: api, kind: http, url: "http://127.0.0.1:9/", interval: 10s}
+  - {name: slow, kind: http, url: "http://127.0.0.1:9/", interval: 2m}
+consumers:
+  - name: shop
+    endpoints: [api]
+    slos:
+      - {name: hourly, sli: availability, objective: 99, window: 1h, locations: {quorum: 2}}
+      - {name: monthly, sli: availability, objective: 99.9, locations: {quorum: 2}}
+      - {name: plain, sli: availability, objective: 99, window: 1h}
+  - name: batch
+    endpoints: [api, slow]
+    slos: [{name: daily, sli: availability, objective: 99.9, window: 1d, locations: {quorum: 2}}]
+"""
+
+
+def test_a_location_quorum_is_judged_by_its_slices_not_its_probes() -> None:
+    """The generated rules judge a location-quorum SLO by slices (1m, or its slowest probe interval): a 1h window
+    holds 60 of them, fewer than the 100 a 99 % objective needs, however many probes the locations send."""
+    warnings = unjudgeable_warnings(load_text(QUORUM))
+    assert [w.split(" (")[0] for w in warnings] == ["SLO shop/hourly", "SLO batch/daily"]
+    assert "at most 60 slices of 1m (location quorum)" in warnings[0] and "needs 100 slices" in warnings[0]
+    assert "at most 720 slices of 2m (location quorum)" in warnings[1] and "needs 1,000 slices" in warnings[1]
+    assert "lengthen the window" in warnings[0]
