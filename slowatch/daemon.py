@@ -13,8 +13,9 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -277,8 +278,8 @@ class Daemon:
         self._lifecycle.request_stop()
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT stop, SIGHUP reloads."""
-        self._lifecycle.install_signal_handlers(self.reload)
+        """SIGTERM/SIGINT stop, SIGHUP reloads (once the file held still, `reload(settle=True)`)."""
+        self._lifecycle.install_signal_handlers(self._hangup)
 
     async def stopped(self) -> None:
         """Returns once a stop was requested."""
@@ -296,7 +297,7 @@ class Daemon:
             logger.info("started, stopping as requested while starting")
         elif hangups:
             logger.info("reload requested while starting (SIGHUP): reloading now signals=%d", hangups)
-            self._lifecycle.spawn(self.reload())
+            self._lifecycle.spawn(self._hangup())
         try:
             await self._lifecycle.stopped()
         finally:
@@ -333,12 +334,17 @@ class Daemon:
         return None if self._reloader is None else self._reloader.running
 
     # --- reload ------------------------------------------------------------------------------
-    async def reload(self) -> bool:
-        """Re-read the config file. On any error keep the running config and say why; never raises."""
+    async def reload(self, *, settle: bool = False) -> bool:
+        """Re-read the config file. On any error keep the running config and say why; never raises. With
+        `settle` (a SIGHUP) the file is read once it held still for `watch_settle` seconds, as the watcher
+        reads it: a SIGHUP sent while the file is being written would apply a cut-short file."""
         if self._reloader is None:
             logger.warning("reload requested but the daemon has no config file")
             return False
-        return await self._reloader.reload()
+        return await self._reloader.reload(self._watch_settle if settle else 0.0)
+
+    def _hangup(self) -> Coroutine[Any, Any, bool]:
+        return self.reload(settle=True)
 
     async def _switch(self, new: Config) -> None:
         """Switch to `new` (this instance's part of it when sharded): what changed is worked out in threads

@@ -11,7 +11,10 @@ following symlinks: a Kubernetes ConfigMap's `..data` swap is a change; mtime, i
 looked at, so identical content is no change and content restored with an older mtime is one). A path it
 cannot open or read (deleted, permission denied) is a change too: reported once, reloaded when readable
 again. A change is reloaded once two reads `settle` seconds apart agree (a file written in place is
-read whole). The first fingerprint is the file's before the start read it (`digest`, from `slowatch
+read whole); a SIGHUP waits the same way (`reload(settle=...)`), since it is often sent while an editor or a
+deploy job is still writing. The fingerprint recorded is checked again after the file was read: a write that
+landed in between would otherwise leave the SHA-256 of content that is not running (the file is read again,
+`READ_ROUNDS` times at most). The first fingerprint is the file's before the start read it (`digest`, from `slowatch
 run`), so an edit made while the daemon starts is a change. Reload requests made while a reload runs
 (SIGHUPs, the watcher) share one reload after it.
 """
@@ -38,6 +41,8 @@ SETTLE = 1.0
 """Seconds a changed file must stay the same before it is reloaded (`ConfigReloader._settled`)."""
 SETTLE_ROUNDS = 10
 """A file that keeps changing for this many settle periods is reloaded as it then is (it may never settle)."""
+READ_ROUNDS = 3
+"""Reads of a file whose fingerprint changed while it was read before the last one is taken as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +103,19 @@ class ConfigReloader:
         self._lock = asyncio.Lock()
         self._queued: asyncio.Future[bool] | None = None  # the reload waiting for the running one, if any
 
-    async def reload(self) -> bool:
+    async def reload(self, settle: float = 0.0) -> bool:
         """Load the file and switch to it; on any failure keep the running config and say why. Requests
         made while a reload runs share one reload after it (it reads the file as it then is): a burst of
-        SIGHUPs during a 20 s reload of 100,000 endpoints used to queue one full reload each."""
+        SIGHUPs during a 20 s reload of 100,000 endpoints used to queue one full reload each. With `settle`
+        (a SIGHUP) the file is read once two reads `settle` seconds apart agree, as the watcher does;
+        requests made meanwhile share this reload."""
         if self._queued is not None:
             return await asyncio.shield(self._queued)
         queued = self._queued = asyncio.get_running_loop().create_future()
         try:
             async with self._lock:
+                if settle > 0:
+                    await self._settled(await asyncio.to_thread(fingerprint, self.path), settle)
                 self._queued = None  # the file is read from here on: a later request needs another reload
                 ok = await self._reload()
             queued.set_result(ok)
@@ -120,9 +129,16 @@ class ConfigReloader:
         """One reload, under the lock."""
         path = self.path
         try:
-            # what is about to be read, recorded whatever comes of it: the watcher reloads only a later change
-            self._digest = digest = await asyncio.to_thread(fingerprint, path)
-            new = await asyncio.to_thread(self._load, path)
+            for _ in range(READ_ROUNDS):
+                # what is about to be read, recorded whatever comes of it: the watcher reloads only a later change
+                self._digest = digest = await asyncio.to_thread(fingerprint, path)
+                new = await asyncio.to_thread(self._load, path)
+                if (after := await asyncio.to_thread(fingerprint, path)) == digest:
+                    break
+                logger.info("config file changed while it was read, reading it again file=%s", path)
+            else:  # still changing: `digest` is older than what was read, so the watcher reloads again
+                logger.warning("config file kept changing while it was read, running it as last read file=%s "
+                               "last_sha256=%s", path, after)  # fmt: skip
         except ConfigError as exc:
             kept = tuple(str(p) for p in exc.problems[:KEPT_PROBLEMS])
             self._report(ReloadOutcome(False, self._digest or "", kept, len(exc.problems)))
@@ -206,4 +222,4 @@ class ConfigReloader:
         return digest
 
 
-__all__ = ["KEPT_PROBLEMS", "SETTLE", "SETTLE_ROUNDS", "ConfigReloader", "ReloadOutcome"]
+__all__ = ["KEPT_PROBLEMS", "READ_ROUNDS", "SETTLE", "SETTLE_ROUNDS", "ConfigReloader", "ReloadOutcome"]

@@ -141,10 +141,11 @@ def slo_section(
         else "<h3 style='margin-top:.8rem'>Budget corrections</h3><p>none</p>"
     )
     basis = ""  # over the time with data (history.py), as the budget used's share: say so when that is part of it
-    if f.partial and f.sli is not None:
+    collecting = f.state is SloState.TOO_FEW_EVENTS  # no time, as the consumer page says it (its used share: words)
+    if f.partial and f.sli is not None and not collecting:
         basis = (f"<span class='note'>over the {duration_words(f.covered_seconds)} with data"
                  f"{' so far' if f.running else ''}</span>")  # fmt: skip
-    budget_time = "no data" if f.sli is None else duration_words(f.budget_seconds)  # (not the whole period's)
+    budget_time = "no data" if f.sli is None else "n/a" if collecting else duration_words(f.budget_seconds)
     worst_list = f"<ul>{worst}</ul>" if worst else "<p>none below 100%</p>" if f.total else "<p>no data</p>"
     return (
         f"<div class='card slo' id='slo-{escape(d.name)}'><h3>{escape(d.name)} · {escape(label)}</h3>"

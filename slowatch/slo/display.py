@@ -131,10 +131,28 @@ def sli_percent(sli: float | None) -> str:
     return f"{math.floor(sli * 100 * 10**digits) / 10**digits:.{digits}f}".rstrip("0").rstrip(".") + "%"
 
 
-def duration_words(seconds: float | None) -> str:
-    """A span for people: 45s, 12m, 3h 20m, 4.5d, 'under 1ms', '> 1,000d'; 'n/a' for None or NaN, 'never'
-    for infinity. Never negative: a span below zero reads 'none' (an overspent budget's time left is
-    `budget_time_words`)."""
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+DAYS_IN_UNITS = 10
+"""Spans under this many days keep their hours ("1d 23h"); longer ones read in days with a decimal ("12.5d")."""
+
+
+def _spelled(s: float, first: int, count: int) -> str:
+    """`s` in `count` units from `_UNITS[first]`, rounded at the last, zeros left out: '1d 23h', '3h 20m'."""
+    size = _UNITS[min(first + count - 1, len(_UNITS) - 1)][1]
+    rest, parts = round(s / size) * size, []
+    for unit, unit_size in _UNITS[first:]:
+        if unit_size < size:
+            break
+        n, rest = divmod(rest, unit_size)
+        if n:
+            parts.append(f"{n}{unit}")
+    return " ".join(parts)
+
+
+def duration_words(seconds: float | None, *, finer: bool = False) -> str:
+    """A span for people: 45s, 12m, 3h 20m, 1d 23h, 12.5d, 'under 1ms', '> 1,000d'; 'n/a' for None or NaN,
+    'never' for infinity. Never negative: a span below zero reads 'none' (an overspent budget's time left is
+    `budget_time_words`). `finer`: one more unit or digit (12m 30s, 1d 22h 40m), for `duration_pair`."""
     if seconds is None or math.isnan(seconds):
         return "n/a"
     if math.isinf(seconds):
@@ -147,15 +165,26 @@ def duration_words(seconds: float | None) -> str:
     if 0 < s < 0.0005:
         return "under 1ms"
     if round(s * 1000) < 1000:
-        return f"{s * 1000:.0f}ms"
+        return f"{s * 1000:.{1 if finer else 0}f}ms"
     if s < 90:
-        return f"{s:.0f}s"
+        return f"{s:.{1 if finer else 0}f}s"
     if round(s / 60) < 60:  # (3,599 s: "1h", not "60m"; 86,399 s: "1d", not "24h")
-        return f"{s / 60:.0f}m"
+        return _spelled(s, 2, 1 + finer)  # minutes alone
     if round(s / 60) < 24 * 60:
-        h, m = divmod(round(s / 60), 60)
-        return f"{h}h {m}m" if m else f"{h}h"
-    return f"{s / 86400:,.1f}d".replace(".0d", "d")
+        return _spelled(s, 1, 2 + finer)  # hours and minutes
+    if round(s / 3600) < DAYS_IN_UNITS * 24:
+        return _spelled(s, 0, 2 + finer)  # days and hours
+    days = f"{s / 86400:,.{2 if finer else 1}f}"
+    return f"{days.rstrip('0').rstrip('.')}d"
+
+
+def duration_pair(part: float | None, whole: float | None) -> tuple[str, str]:
+    """`part` of `whole` in words ("42m 51s of 43m 12s"): one unit finer where the plain words would be the same
+    for different figures, which read as none of it spent next to "99.2% left"."""
+    words = duration_words(part), duration_words(whole)
+    if words[0] == words[1] and part != whole:
+        return duration_words(part, finer=True), duration_words(whole, finer=True)
+    return words
 
 
 def exhaustion_basis(st: SloStatus) -> str | None:
@@ -292,6 +321,7 @@ __all__ = [
     "budget_used_words",
     "burn_words",
     "collecting_words",
+    "duration_pair",
     "duration_words",
     "exhaustion_basis",
     "objective_percent",

@@ -1,14 +1,19 @@
 """`/badges/{consumer}/{slo}.svg`: a small SVG badge with an SLO's budget left (or `?show=sli`).
 
 Coloured by state: ok green, burning amber, exhausted red, collecting or no data grey. Access rules
-are the consumer's (slowatch/web/auth.py); `?token=` lets an `<img>` carry a token.
+are the consumer's (slowatch/web/auth.py); `?token=` lets an `<img>` carry a token. A badge is fetched
+again and again (README renderers, image proxies such as GitHub's camo): it may be kept for 60 s
+(`Cache-Control: max-age=60`) and carries a weak ETag of its content, so a revalidation whose
+`If-None-Match` still matches is a bodiless `304`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from html import escape
 
 from aiohttp import web
+from aiohttp.helpers import ETAG_ANY
 
 from slowatch.slo.display import percent, sli_percent, state_word
 from slowatch.slo.snapshot import SloStatus
@@ -19,6 +24,7 @@ from slowatch.web.view import VIEW
 COLORS = {"ok": "#1a7f37", "burning": "#9a6700", "exhausted": "#cf222e", "collecting": "#6e7781", "no data": "#57606a"}
 """White text on each reads at WCAG AA (4.5:1 and more; GitHub's lighter #2da44e, #bf8700, #8c959f did not)."""
 SHOW = ("budget", "sli")
+CACHE_CONTROL = "max-age=60"
 
 
 def _width(text: str) -> int:
@@ -66,7 +72,11 @@ async def badge(request: web.Request) -> web.Response:
         raise bad_parameter("show", f"must be one of {', '.join(SHOW)} (got {show[:40]!r})")
     value, state = badge_value(view.slo_snapshot().get(consumer.name, slo), show)
     svg = badge_svg(f"{consumer.name} {slo}", value, COLORS[state])
-    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "max-age=60"})
+    tag = hashlib.sha256(svg.encode()).hexdigest()[:20]
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": f'W/"{tag}"'}  # weak: the same badge gzipped or not
+    if any(e.value in (tag, ETAG_ANY) for e in request.if_none_match or ()):
+        return web.Response(status=304, headers=headers)
+    return web.Response(text=svg, content_type="image/svg+xml", headers=headers)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -19,6 +19,7 @@ from slowatch.slo.display import (
     budget_time_words,
     burn_words,
     collecting_words,
+    duration_pair,
     duration_words,
     exhaustion_basis,
     objective_percent,
@@ -119,7 +120,8 @@ def slo_card(s: SloFigure, marks: Sequence[Annotation] = ()) -> str:
         left_time = budget_time_words(st.time_left())
         if st.partial:  # the budget of the time with data so far, so that the time left agrees with the share
             time_label += ", so far"
-            left_time += f" of {duration_words(st.budget_seconds())}" if (st.time_left() or 0.0) >= 0 else ""
+            if (st.time_left() or 0.0) >= 0:  # "42m 51s of 43m 12s", never "43m of 43m" next to 99.2% left
+                left_time = "{} of {}".format(*duration_pair(st.time_left(), st.budget_seconds()))
     tte = duration_words(st.time_to_exhaustion) if st.time_to_exhaustion and st.state.value == "ok" else "not burning"
     if state == "exhausted":
         tte = "exhausted"

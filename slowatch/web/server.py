@@ -19,9 +19,11 @@ A request aiohttp cannot parse (a request line or header over 8 KB, a bad status
 anyone who can reach the port could fill the logs. `ClientErrorLog` (the handlers' logger) makes it
 one WARNING line without a traceback, `peer=` and the error's short text, at most `CLIENT_ERROR_BURST`
 lines a minute (the next line says how many were `suppressed`); a real server error keeps its traceback.
-The parser's text quotes the offending request line or header, which may carry an access token: query
-values and the values of `Authorization`, `Proxy-Authorization` and `Cookie` headers (and anything after
-`Bearer`) are logged as `redacted`, before the text is cut to length.
+The parser's text quotes the offending request line or header, and any header may carry a credential
+(`X-Api-Key`, `Private-Token`, ...): a quoted header line is logged as its name and `redacted`, unless the
+header is one of the harmless `SHOWN_HEADERS` (`Host`, `User-Agent`, ...); a quoted request line or target
+keeps its path and loses its query values; any other quoted text (a value cut off, a continuation line)
+is `redacted` whole. This is done on the whole text, before it is cut to length.
 """
 
 from __future__ import annotations
@@ -48,14 +50,38 @@ RESERVED_FDS = 64
 CLIENT_ERROR_BURST = 10
 """Lines about unparsable requests logged per `CLIENT_ERROR_WINDOW` seconds; the rest are counted."""
 CLIENT_ERROR_WINDOW = 60.0
+SHOWN_HEADERS = frozenset(
+    {"host", "user-agent", "content-type", "content-length", "content-encoding", "transfer-encoding", "connection",
+     "accept", "accept-encoding", "accept-language", "upgrade", "expect", "te"}
+)  # fmt: skip
+"""Headers whose value a log line about a malformed request may show: none of them carries a credential."""
+_QUOTED = re.compile(r"""(b?)('(?:[^'\\]|\\.)*(?:'|$)|"(?:[^"\\]|\\.)*(?:"|$))""", re.DOTALL)
+_HEADER_NAME = re.compile(r"([A-Za-z0-9!#$%&*+.^_`|~-]+)[ \t]*:")
+_REQUEST_LINE = re.compile(r"(?:[A-Z]+ )?/")  # `GET /x?q=1 HTTP/1.1`, or the target alone (a too long one)
 _QUERY_VALUE = re.compile(r"([?&][^=&\s]*=)[^&\s]*")
+_BARE_QUERY_VALUE = re.compile(r"([?&][^=&\s'\"]*=)[^&\s'\"]*")  # outside quotes: up to a closing quote
 _SECRET_HEADER = re.compile(r"((?:proxy-)?authorization|cookie)[^:\n]{0,16}:[^\n]*", re.IGNORECASE)
 _BEARER = re.compile(r"(bearer\s+)\S+", re.IGNORECASE)
 
 
+def _shown_quote(match: re.Match[str]) -> str:
+    prefix, quoted = match.group(1), match.group(2)
+    mark, inner = quoted[0], quoted[1:-1] if len(quoted) > 1 and quoted.endswith(quoted[0]) else quoted[1:]
+    if header := _HEADER_NAME.match(inner):
+        name = header.group(1)
+        shown = inner if name.lower() in SHOWN_HEADERS else f"{name}: redacted"
+    elif _REQUEST_LINE.match(inner):
+        shown = _QUERY_VALUE.sub(r"\1redacted", inner)
+    else:
+        shown = "redacted"
+    return f"{prefix}{mark}{shown}{mark}"
+
+
 def redacted_request_text(text: str) -> str:
-    """The parser's message with what may be a secret replaced: query values, credential headers' values."""
-    text = _QUERY_VALUE.sub(r"\1redacted", text)
+    """The parser's message with what may be a secret replaced (see the module docstring): header values but
+    those of `SHOWN_HEADERS`, query values, any other quoted text; outside quotes, credential headers' values."""
+    text = _QUOTED.sub(_shown_quote, text)
+    text = _BARE_QUERY_VALUE.sub(r"\1redacted", text)
     text = _SECRET_HEADER.sub(r"\1: redacted", text)
     return _BEARER.sub(r"\1redacted", text)
 
@@ -131,7 +157,7 @@ class ClientErrorLog(logging.LoggerAdapter[logging.Logger]):
             self.suppressed += 1
             return
         self.logged += 1
-        message = redacted_request_text(exc.message[:400])
+        message = redacted_request_text(exc.message)[:400]
         text = "".join(c if c.isprintable() else "?" for c in " ".join(message.split()))[:160]
         more = f" suppressed={self.suppressed}" if self.suppressed else ""
         self.suppressed = 0
@@ -241,5 +267,6 @@ async def serve(app: web.Application, host: str, port: int, limits: HttpLimits) 
 
 
 __all__ = [
-    "CLIENT_ERROR_BURST", "ClientErrorLog", "GuardedSite", "HttpLimits", "fitted_concurrency", "fitted_limits", "serve",
+    "CLIENT_ERROR_BURST", "SHOWN_HEADERS", "ClientErrorLog", "GuardedSite", "HttpLimits", "fitted_concurrency",
+    "fitted_limits", "serve",
 ]  # fmt: skip

@@ -15,6 +15,7 @@ from slowatch.slo.display import (
     budget_time_words,
     budget_used_words,
     burn_words,
+    duration_pair,
     duration_words,
     of_budget,
     percent,
@@ -80,7 +81,7 @@ def test_burn_rates_of_an_slo_collecting_data_are_not_shown() -> None:
 
 def test_durations_are_never_negative() -> None:
     assert duration_words(-5.8 * 86400) == "none" and duration_words(0.0) == "0ms"
-    assert budget_time_words(-5.8 * 86400) == "none (5.8d over budget)"
+    assert budget_time_words(-5.8 * 86400) == "none (5d 19h over budget)"
     assert budget_time_words(3 * 3600 + 20 * 60) == "3h 20m"
     assert span(-241315.2) == "none (2d19h1m55s over budget)" and span(0.0006) == "under 1s"
 
@@ -120,3 +121,21 @@ def test_alert_texts_say_budgets_in_words() -> None:
 def test_gate_reasons_say_an_overspent_budget_in_words(remaining: float, burn: float, words: str) -> None:
     slo = SloConfig.model_validate({"name": "avail", "sli": "availability", "objective": 99.9, "policy": {}})
     assert decide("shop", slo, "ok", remaining, burn).reason == f"shop/avail: {words}"
+
+
+def test_spans_of_a_few_days_keep_their_hours() -> None:
+    """1.04 days and 1.96 days read "1d" and "2d": a card said "1d of 1d" next to 99.2% budget left, and a
+    time to exhaustion of 1d 23h read as two days."""
+    assert duration_words(1.96 * 86400) == "1d 23h" and duration_words(1.04 * 86400) == "1d 1h"
+    assert duration_words(86400) == "1d" and duration_words(2 * 86400 + 2400) == "2d 1h"  # (rounded at the hour)
+    assert duration_words(9.99 * 86400) == "10d" and duration_words(12.5 * 86400) == "12.5d"
+    assert budget_time_words(-5.8 * 86400) == "none (5d 19h over budget)"
+
+
+def test_a_share_of_a_span_never_reads_as_the_whole_span() -> None:
+    """The consumer card's "so far 43m of 43m" (99.2% left of 43 min 12 s): one more unit where the words
+    would be equal, the same words only where the figures are."""
+    whole = 43 * 60 + 12
+    assert duration_pair(0.992 * whole, whole) == ("42m 51s", "43m 12s")
+    assert duration_pair(0.992 * 1.04 * 86400, 1.04 * 86400) == ("1d 46m", "1d 58m")
+    assert duration_pair(1800, 3600) == ("30m", "1h") and duration_pair(3600, 3600) == ("1h", "1h")

@@ -98,3 +98,30 @@ async def test_a_malformed_request_never_writes_its_token_to_the_log(
     assert secret[:8] not in caplog.text and secret[-8:] not in caplog.text, lines
     assert "token=redacted" in lines[0] and "HTTP/9.9" in lines[0]  # still says what was wrong
     assert "Authorization: redacted" in lines[2]
+
+
+async def test_a_malformed_request_logs_no_header_value_beyond_a_harmless_few(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any header may carry a credential (`X-Api-Key`, `X-Auth-Token`, `Private-Token`, ...): the line names
+    the header and what was wrong, and shows a value only for a harmless header (`Host`, `User-Agent`, ...)."""
+    secret = "k3y-9f8e7d6c5b4a3210"
+    raws = [
+        f"GET / HTTP/1.1\r\nHost: x\r\nX-Api-Key: {secret}\x01\r\n\r\n",
+        f"GET / HTTP/1.1\r\nHost: x\r\nX-Auth-Token : {secret}\r\n\r\n",  # space before ':': the whole line quoted
+        f"GET / HTTP/1.1\r\nHost: x\r\nPrivate-Token: {secret}{'a' * 9000}\r\n\r\n",  # too long: the value quoted
+        f"GET / HTTP/1.1\r\nHost: x\r\nX-Api-Key: a\r\n {secret}\r\n\r\n",  # an obsolete continuation line
+        f"GET / HTTP/1.1\r\nHost: x\r\nX-Api-Key: '\"{secret}\x01\r\n\r\n",  # quotes in the value
+        "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1.0\x01\r\n\r\n",  # harmless: shown
+    ]
+    async with serving_daemon(tmp_path / "web.db", rounds=1) as daemon:
+        with caplog.at_level(logging.DEBUG):
+            replies = [await exchange(daemon.bound_port, raw.encode("latin-1")) for raw in raws]
+    assert all(reply.startswith(b"HTTP/1.0 400 Bad Request") for reply in replies)
+    lines = [r.getMessage() for r in caplog.records if "bad request from a client" in r.getMessage()]
+    assert len(lines) == len(raws)
+    assert secret[:6] not in caplog.text and secret[-6:] not in caplog.text, lines
+    assert "X-Api-Key: redacted" in lines[0] and "Invalid header value char" in lines[0]
+    assert "X-Auth-Token: redacted" in lines[1]
+    assert "8190 bytes" in lines[2]
+    assert "User-Agent: probe/1.0" in lines[5]
