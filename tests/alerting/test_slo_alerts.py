@@ -429,3 +429,10 @@ async def test_an_outage_of_many_endpoints_lists_a_bounded_number_of_them(
     assert [f["endpoint"] for f in details["failing"][:8]] == [f"svc-{i:03d}" for i in (0, 1, 2, 3, 4, 5, 6, 8)]
     slack = next(a.body for a in receiver.acked if a.path == "/slack" and "burn:big/avail:page" in str(a.body))
     assert "… and 109 more" in str(slack["blocks"])
+
+
+def test_slack_says_a_time_of_days_as_the_consumer_page_does() -> None:
+    """Slack read "8.4d" where the consumer page's card read "8d 10h" for the same time to exhaustion."""
+    for days in (1.2, 8.4, 9.99, 12.5, 400):
+        assert duration(days * 86400) == duration_words(days * 86400), days
+    assert duration(8.4 * 86400) == "8d 10h"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from slowatch.durations import format_duration
-from slowatch.slo.display import budget_left_words, budget_used_words, times
+from slowatch.slo.display import budget_left_words, budget_used_words, duration_words, times
 
 
 def escape(text: str, limit: int = 300) -> str:
@@ -73,8 +73,8 @@ def duration(seconds: float | None) -> str:
         return "never at this rate"
     if seconds > 1000 * 86400:  # display.duration_words' bound
         return "> 1,000d"
-    if seconds >= 86400:
-        return f"{seconds / 86400:.1f}d"
+    if seconds >= 86400:  # as the consumer page says it: "8d 10h", "12.5d"
+        return duration_words(seconds)
     return format_duration(max(0.0, round(seconds / 60) * 60) if seconds >= 600 else max(0.0, round(seconds)))
 
 
