@@ -292,7 +292,8 @@ def report(res: dict[str, Any]) -> str:
         lines.append(f"  {label:<38} {wall:7.2f}s  {ratios[0]:>9}  {cpu:6.2f}s  {ratios[1]:>9}")
     for r in res.get("reloads", []):
         lines += [
-            f"  reload, {'every endpoint' if res.get('change') == 'all' else 'one endpoint'} changed: file replaced -> 'config reloaded' {r['reload_s']:.2f} s",
+            f"  reload, {'every endpoint' if res.get('change') == 'all' else 'one endpoint'} changed:"
+            f" file replaced -> 'config reloaded' {r['reload_s']:.2f} s",
             f"    longest /healthz latency: {r['stall_during_s'] * 1000:.0f} ms during the reload"
             f" ({r['stall_during_at_s']:.1f} s after the file was replaced),"
             f" {r['stall_before_s'] * 1000:.0f} ms in the 3 s before ({r['samples']} samples)",
