@@ -23,7 +23,7 @@ from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
 from slowatch.generate_cli import add_generate_commands
-from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP, lock_wait
 from slowatch.report_args import add_report_arguments
 from slowatch.untrusted import Printable
 
@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--endpoint")
     silence.add_argument("--until", required=True, help="e.g. 2026-12-01T10:00Z")
     silence.add_argument("--reason", default="")
-    silence.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP)
+    silence.add_argument("--lock-wait", type=lock_wait, default=CLI_WAIT, help=LOCK_WAIT_HELP)
     silence.set_defaults(func=cmd_silence)
 
     add_generate_commands(sub, _load_or_report)

@@ -17,7 +17,7 @@ import sqlite3
 import sys
 
 from slowatch.errors import ConfigError, StoreError
-from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP, lock_wait
 from slowatch.untrusted import one_line
 
 
@@ -33,7 +33,7 @@ def add_correct_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", default="")
     parser.add_argument("--revoke", type=int, metavar="ID", help="take back correction ID (recorded too)")
     parser.add_argument("--list", action="store_true", help="print every correction and revocation")
-    parser.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP)
+    parser.add_argument("--lock-wait", type=lock_wait, default=CLI_WAIT, help=LOCK_WAIT_HELP)
 
 
 def _when(ts: float) -> str:

@@ -1,7 +1,7 @@
-"""The commands that write beside a daemon (`silence`, `annotate --config`, `correct`) on a file that is not a
-slowatch database: another program's SQLite file, or a damaged one. Each refuses it in one line and leaves
-its bytes as they were, as `run`, `report`, `gate` and `alerts` do (store/schema.py check_identity, open_error).
-`correct --list` added slowatch's 37 tables to another program's file, exit 0."""
+"""The commands that write beside a daemon (`silence`, `annotate --config`, `correct`): their `--lock-wait`, and a
+file that is not a slowatch database (another program's SQLite file, or a damaged one), which each refuses in one
+line, leaving its bytes as they were, as `run`, `report`, `gate` and `alerts` do (store/schema.py check_identity,
+open_error). `correct --list` added slowatch's 37 tables to another program's file, exit 0."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
+from slowatch.store.schema import migrate
 from tests.support.cli import run_cli
 
 CONFIG = """\
@@ -58,3 +60,21 @@ async def test_a_writing_command_refuses_a_foreign_or_damaged_file_untouched(
     assert ("damaged or not an SQLite database" if kind == "damaged" else "not a slowatch database") in err
     assert db.read_bytes() == before
     assert not (tmp_path / "other.db-wal").exists()
+
+
+@pytest.mark.parametrize("command", ["silence", "annotate", "correct"])
+@pytest.mark.parametrize("wait", ["0", "-1", "nan", "inf"])
+async def test_lock_wait_must_be_a_positive_number_of_seconds(tmp_path: Path, command: str, wait: str) -> None:
+    """`--lock-wait 0` (or -1, nan) on a database nobody locks said `stayed locked by another process for 0 s`,
+    exit 1, and wrote nothing; inf waited without end, what --lock-wait is there to prevent."""
+    (tmp_path / "slowatch.yaml").write_text(CONFIG)
+    conn = sqlite3.connect(tmp_path / "other.db", isolation_level=None)
+    migrate(Database(conn))  # a slowatch database nobody holds
+    conn.close()
+    argv = _commands()[command]
+
+    code, out, err = await run_cli(*argv, f"--lock-wait={wait}", cwd=tmp_path)
+
+    assert (code, out) == (2, ""), (code, out, err)
+    assert f"argument --lock-wait: must be a positive number of seconds (got {wait})" in err
+    assert "locked by another process" not in err
