@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,21 @@ if TYPE_CHECKING:  # each command imports what it needs: `--help` and `check` ne
     from slowatch.config.parts import Unpacker
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def _int_in(low: int, high: int, what: str) -> Callable[[str], int]:
+    """argparse type: an integer from `low` to `high` (an out-of-range one ended in an OverflowError traceback)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what} from {low} to {high} (got {text[:40]})")
+        return value
+
+    return parse
 
 
 def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | None:
@@ -307,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", "-c", default=str(Path("config") / "slowatch.yaml"))
     demo.add_argument("--listen", help="HOST:PORT for the daemon (default: server.listen if free, else a free port)")
     demo.add_argument("--db")
-    demo.add_argument("--demo-port", type=int, help="the demo platform's port (default: 8900 if free, else any)")
+    port = _int_in(0, 65535, "a port")
+    demo.add_argument("--demo-port", type=port, help="the demo platform's port (default: 8900 if free, else any)")
     demo.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
     demo.add_argument("--log-level", type=process.log_level, default="WARNING", help=levels)
     demo.set_defaults(func=cmd_demo)
@@ -329,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
     alerts.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
-    alerts.add_argument("--limit", type=int, default=50, help="outbox rows to show")
+    alerts.add_argument("--limit", type=_int_in(0, 1_000_000, "a count"), default=50, help="outbox rows to show")
     alerts.set_defaults(func=cmd_alerts)
 
     test_sink = sub.add_parser("test-sink", help="send a clearly marked test message to one sink")
