@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -375,6 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout, sys.stderr = Printable(stdout), Printable(stderr)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # (here, where a closed pipe is caught, not at exit)
+    except BrokenPipeError:  # the reader of our output exited first (`| head -1`): stop quietly, no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())  # (the flush at exit writes there)
+        return EXIT_FAILURE
     finally:
         sys.stdout, sys.stderr = stdout, stderr
     return code

@@ -3,6 +3,9 @@ ended in an OverflowError or ValueError traceback, exit 1, found by running ever
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +40,24 @@ async def test_an_out_of_range_value_is_a_usage_error(tmp_path: Path, case: str)
     assert "Traceback" not in err, err
     assert (code, out) == (2, ""), (code, out, err)
     assert named in err.strip().splitlines()[-1], err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("shard", "-c", "slowatch.yaml", "--shards", "2"), ("generate", "prometheus-rules", "-c", "slowatch.yaml")],
+)
+def test_a_closed_standard_output_is_no_traceback(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    """`slowatch gate --format json | head -1` (any command whose reader exits first) ended in a BrokenPipeError
+    traceback on stderr. The reading end is closed before the command starts: every write fails."""
+    (tmp_path / "slowatch.yaml").write_text(CONFIG)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "slowatch", *argv], cwd=tmp_path, stdout=write, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(write)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
