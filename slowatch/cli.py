@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from slowatch import __version__, process
 from slowatch.annotate_cli import add_annotate_arguments
+from slowatch.api_client import positive_seconds
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
@@ -325,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db")
     port = _int_in(0, 65535, "a port")
     demo.add_argument("--demo-port", type=port, help="the demo platform's port (default: 8900 if free, else any)")
-    demo.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
+    until = "stop after this many seconds (default: run until Ctrl-C)"
+    demo.add_argument("--duration", type=positive_seconds, help=until)
     demo.add_argument("--log-level", type=process.log_level, default="WARNING", help=levels)
     demo.set_defaults(func=cmd_demo)
 

@@ -24,6 +24,8 @@ CASES = {
     "alerts --limit": (("alerts", "-c", "slowatch.yaml", "--limit", "99999999999999999999"), "argument --limit"),
     "alerts --limit -1": (("alerts", "-c", "slowatch.yaml", "--limit", "-1"), "argument --limit"),
     "demo --demo-port": (("demo", "-c", "slowatch.yaml", "--demo-port", "99999", "--duration", "1"), "--demo-port"),
+    "demo --duration": (("demo", "-c", "slowatch.yaml", "--duration", "-1"), "argument --duration"),
+    "demo --duration nan": (("demo", "-c", "slowatch.yaml", "--duration", "nan"), "argument --duration"),
     "report --window": (("report", "-c", "slowatch.yaml", "--window", "99999999999d"), "argument --window"),
 }
 
