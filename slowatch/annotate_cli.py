@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from slowatch.api_client import DEFAULT_TIMEOUT, TIMEOUT_HELP, ApiError, base_url, call, positive_seconds, redact
 from slowatch.clock import SystemClock
-from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP, lock_wait
 from slowatch.untrusted import one_line
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--at", help="when (Unix seconds or ISO 8601 with an offset; default now)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT, help=TIMEOUT_HELP)
-    parser.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP + " (--config)")
+    parser.add_argument("--lock-wait", type=lock_wait, default=CLI_WAIT, help=LOCK_WAIT_HELP + " (--config)")
 
 
 def _doc(args: argparse.Namespace) -> dict[str, Any]:

@@ -11,19 +11,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slowatch import __version__, process
 from slowatch.annotate_cli import add_annotate_arguments
+from slowatch.api_client import positive_seconds
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
 from slowatch.gate_cli import add_gate_arguments
 from slowatch.generate_cli import add_generate_commands
-from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP, lock_wait
 from slowatch.report_args import add_report_arguments
 from slowatch.untrusted import Printable
 
@@ -34,6 +36,21 @@ if TYPE_CHECKING:  # each command imports what it needs: `--help` and `check` ne
     from slowatch.config.parts import Unpacker
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def _int_in(low: int, high: int, what: str) -> Callable[[str], int]:
+    """argparse type: an integer from `low` to `high` (an out-of-range one ended in an OverflowError traceback)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what} from {low} to {high} (got {text[:40]})")
+        return value
+
+    return parse
 
 
 def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | None:
@@ -307,8 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", "-c", default=str(Path("config") / "slowatch.yaml"))
     demo.add_argument("--listen", help="HOST:PORT for the daemon (default: server.listen if free, else a free port)")
     demo.add_argument("--db")
-    demo.add_argument("--demo-port", type=int, help="the demo platform's port (default: 8900 if free, else any)")
-    demo.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
+    port = _int_in(0, 65535, "a port")
+    demo.add_argument("--demo-port", type=port, help="the demo platform's port (default: 8900 if free, else any)")
+    until = "stop after this many seconds (default: run until Ctrl-C)"
+    demo.add_argument("--duration", type=positive_seconds, help=until)
     demo.add_argument("--log-level", type=process.log_level, default="WARNING", help=levels)
     demo.set_defaults(func=cmd_demo)
 
@@ -329,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser("alerts", help="list firing alerts, silences and the notification outbox")
     alerts.add_argument("--config", "-c", required=True)
     alerts.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
-    alerts.add_argument("--limit", type=int, default=50, help="outbox rows to show")
+    alerts.add_argument("--limit", type=_int_in(0, 1_000_000, "a count"), default=50, help="outbox rows to show")
     alerts.set_defaults(func=cmd_alerts)
 
     test_sink = sub.add_parser("test-sink", help="send a clearly marked test message to one sink")
@@ -345,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--endpoint")
     silence.add_argument("--until", required=True, help="e.g. 2026-12-01T10:00Z")
     silence.add_argument("--reason", default="")
-    silence.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP)
+    silence.add_argument("--lock-wait", type=lock_wait, default=CLI_WAIT, help=LOCK_WAIT_HELP)
     silence.set_defaults(func=cmd_silence)
 
     add_generate_commands(sub, _load_or_report)
@@ -359,6 +378,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout, sys.stderr = Printable(stdout), Printable(stderr)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # (here, where a closed pipe is caught, not at exit)
+    except BrokenPipeError:  # the reader of our output exited first (`| head -1`): stop quietly, no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())  # (the flush at exit writes there)
+        return EXIT_FAILURE
     finally:
         sys.stdout, sys.stderr = stdout, stderr
     return code

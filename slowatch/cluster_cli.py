@@ -108,9 +108,9 @@ def shard_lines(config: Config, shards: int | None, names: list[str]) -> tuple[l
     from slowatch.config.cluster import ClusterConfig
     from slowatch.sharding import endpoint_hash, shard_of
 
-    n = shards or (config.server.cluster.shards if config.server.cluster else 1)
-    if n < 1:
-        return [f"--shards must be at least 1 (got {n})"], 2
+    n = shards if shards is not None else (config.server.cluster.shards if config.server.cluster else 1)
+    if not 1 <= n <= 4096:  # (server.cluster.shards' range)
+        return [f"--shards must be 1..4096 (got {n})"], 2
     if names:
         known = {ep.name for ep in config.endpoints}
         lines = []

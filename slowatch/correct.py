@@ -17,7 +17,7 @@ import sqlite3
 import sys
 
 from slowatch.errors import ConfigError, StoreError
-from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP
+from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP, lock_wait
 from slowatch.untrusted import one_line
 
 
@@ -33,7 +33,7 @@ def add_correct_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", default="")
     parser.add_argument("--revoke", type=int, metavar="ID", help="take back correction ID (recorded too)")
     parser.add_argument("--list", action="store_true", help="print every correction and revocation")
-    parser.add_argument("--lock-wait", type=float, default=CLI_WAIT, help=LOCK_WAIT_HELP)
+    parser.add_argument("--lock-wait", type=lock_wait, default=CLI_WAIT, help=LOCK_WAIT_HELP)
 
 
 def _when(ts: float) -> str:
@@ -44,7 +44,7 @@ def run_correct(args: argparse.Namespace) -> int:
     from sqlite_utils import Database  # (here, not above: `slowatch --help` builds this parser without the store)
 
     from slowatch.config import load
-    from slowatch.store.schema import migrate
+    from slowatch.store.schema import check_identity, migrate, open_error
 
     try:
         config = load(args.config)
@@ -54,9 +54,15 @@ def run_correct(args: argparse.Namespace) -> int:
     path = args.db or config.server.database
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=args.lock_wait)
+    except sqlite3.Error as e:
+        print(open_error(path, e), file=sys.stderr)
+        return 2
+    try:
+        check_identity(conn, path)  # another program's file: refused before a migration adds our tables to it
         migrate(Database(conn), path=path, upgrade=False)  # a daemon may be running on it (schema.py)
     except (sqlite3.Error, StoreError) as e:
-        print(f"cannot open {path}: {e}", file=sys.stderr)
+        conn.close()
+        print(open_error(path, e), file=sys.stderr)
         return 2
     try:
         return _run(args, config, conn)

@@ -35,6 +35,9 @@ def _month(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+LONGEST_WINDOW = 36_500 * 86_400.0
+"""The longest `--window`: 100 years (any `--at` minus it is still a date Python can show)."""
+
 LAST_INSTANT = dt.datetime(9998, 12, 31, tzinfo=dt.UTC).timestamp()
 """The latest `--at`: its periods (a quarter, a week from Monday) still end before year 10000."""
 
@@ -70,6 +73,8 @@ def _window(text: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"must be longer than 0s (got {text[:40]!r})")
+    if seconds > LONGEST_WINDOW:  # (a window reaching before year 1 ended in a ValueError traceback)
+        raise argparse.ArgumentTypeError(f"must be at most 36500d, 100 years (got {text[:40]!r})")
     return seconds
 
 

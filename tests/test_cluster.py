@@ -16,6 +16,7 @@ from slowatch.cluster import local_view
 from slowatch.config import load_text
 from slowatch.daemon import Daemon
 from slowatch.sharding import shard_of, worker_of
+from tests.support.cli import run_cli
 
 # With 2 shards: e0, e1, e2 live in shard 0; e3, e4 in shard 1 (blake2b-64(name) mod 2).
 CONFIG = """
@@ -167,6 +168,16 @@ def test_shard_command_and_bad_shard_flag(tmp_path: Path, capsys: pytest.Capture
     assert "I must be 0..N-1" in capsys.readouterr().err
     assert main(["run", "-c", str(path), "--location", "ap"]) == 2
     assert "server.cluster.location: 'ap' (from --location) is not one of locations: eu, us" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shards", ["0", "-1", "4097"])
+async def test_shard_command_refuses_shards_out_of_range(tmp_path: Path, shards: str) -> None:
+    """`--shards 0` printed the config's own 2 shards, exit 0, as if the flag had not been given; `--shards 5000`
+    ended in a pydantic ValidationError traceback (server.cluster.shards is 1..4096)."""
+    (tmp_path / "c.yaml").write_text(config_text(9, tmp_path / "c.db"))
+    code, out, err = await run_cli("shard", "-c", "c.yaml", "--shards", shards, cwd=tmp_path)
+    assert (code, out) == (2, ""), (code, out, err)
+    assert err.strip() == f"--shards must be 1..4096 (got {shards})"
 
 
 async def test_report_of_a_shard_notes_partial_consumers(
