@@ -48,9 +48,9 @@ async def prepare(
     planner: Callable[[EndpointChanges], ApplyPlan] | None = None,
 ) -> Switch:
     """The switch from `running` (whose local endpoints are `endpoints`) to `new`, off the event loop;
-        `metrics` gets the new endpoints' slot table if any endpoint changed (a scrape sees one or the other).
-        `revision` numbers this reload (from 1, never reused): the changes carry it, and with them the results of
-        the new definitions. `planner` (ProberPool.plan) splits the changes among the prober workers. A changed
+    `metrics` gets the new endpoints' slot table if any endpoint changed (a scrape sees one or the other).
+    `revision` numbers this reload (from 1, never reused): the changes carry it, and with them the results of
+    the new definitions. `planner` (ProberPool.plan) splits the changes among the prober workers. A changed
     `server.cluster` is kept as it runs (logged: it takes effect after a restart)."""
     cluster = running.full.server.cluster
     if new.server.cluster != cluster:

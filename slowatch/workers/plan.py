@@ -3,8 +3,8 @@
 `plan_changes` does the per-endpoint work of `ProberPool.update` (which worker has the endpoint, whether it is
 added, changed or removed, its revision, the frames each worker is sent) in a thread (switch.py `prepare`); the
 loop then only merges the result into the pool's dicts (`ApplyPlan.merge`, C-level dict updates). Done on the
-loop, a reload changing all 100,000 endpoints held it 0.55-0.8 s in one step, the longest /healthz wait of such
-a reload (benchmarks/README.md, "session 12: a reload that changes every endpoint").
+loop, a reload changing all 100,000 endpoints held it 0.4-1.8 s (at a load of 2-9) in one step, the longest
+/healthz wait of such a reload (benchmarks/README.md, "Session 12: a reload that changes every endpoint").
 
 A plan is worked out for the pool as it is at one moment (`generation`); the pool recomputes a plan made for an
 earlier state of its shards on the loop rather than merge it (ProberPool.update).
@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from slowatch.config.diff import EndpointChanges
 from slowatch.config.endpoints import Endpoint
-
-Message = tuple[object, ...]
+from slowatch.workers.link import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,4 +116,4 @@ def plan_changes(
     )  # fmt: skip
 
 
-__all__ = ["ApplyPlan", "Message", "plan_changes"]
+__all__ = ["ApplyPlan", "plan_changes"]
