@@ -25,7 +25,6 @@ from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
 from slowatch.cluster import STATE_KEY as CLUSTER_STATE
 from slowatch.cluster import ClusterView, local_view
-from slowatch.config.diff import EndpointChanges
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.isolated import reloader
 from slowatch.config.schema import Config
@@ -42,7 +41,7 @@ from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
 from slowatch.store.queries import latest_results
-from slowatch.switch import prepare, say_waiting
+from slowatch.switch import Switch, prepare, say_waiting
 from slowatch.web.app import make_app
 from slowatch.web.corrections import SYNC as CORRECTIONS_SYNC
 from slowatch.web.server import fitted_concurrency, fitted_limits, serve
@@ -351,10 +350,12 @@ class Daemon:
         (switch.py), so the loop applies only that."""
         t0 = time.perf_counter()
         self._revision += 1  # (also when this switch fails: a number is never given to two definitions)
-        switch = await prepare(self._view, self._config.endpoints, new, self._probe_metrics, self._revision)
+        pool = self._scheduler if isinstance(self._scheduler, ProberPool) else None
+        planner = None if pool is None else pool.plan
+        switch = await prepare(self._view, self._config.endpoints, new, self._probe_metrics, self._revision, planner)
         local = switch.view.local
         t1 = time.perf_counter()
-        self._apply(local, switch.changes, switch.workers)
+        self._apply(local, switch)
         self._view = switch.view
         t2 = time.perf_counter()
         await self._slo.reload(local)
@@ -373,12 +374,17 @@ class Daemon:
         self._last_reload = (outcome, now)
         self._self_metrics.config_loaded(outcome.ok, now)
 
-    def _apply(self, new: Config, changes: EndpointChanges, want: int) -> None:
-        """Switch to `new`: `changes` from the running endpoints, `want` prober workers it calls for."""
-        say_waiting(self._config, new, want, self._scheduler.workers)
+    def _apply(self, new: Config, switch: Switch) -> None:
+        """Switch to `new` (`switch.view.local`): the changes from the running endpoints (split among the prober
+        workers in a thread: switch.plan), and what it leaves for a restart."""
+        say_waiting(self._config, new, switch.workers, self._scheduler.workers)
         self._config = new
-        added, removed, changed = self._scheduler.update(list(new.endpoints), changes)
-        self._results.forget(ep.name for ep in changes.upserts if not ep.enabled)
+        changes = switch.changes
+        if isinstance(self._scheduler, ProberPool):
+            added, removed, changed = self._scheduler.update(list(new.endpoints), changes, switch.plan)
+        else:
+            added, removed, changed = self._scheduler.update(list(new.endpoints), changes)
+        self._results.forget(switch.disabled)
         self._results.forget(changes.removed)
         logger.info("config reloaded added=%d removed=%d changed=%d", added, removed, changed)
 

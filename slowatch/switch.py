@@ -20,6 +20,7 @@ from slowatch.config.endpoints import Endpoint
 from slowatch.config.schema import Config
 from slowatch.metrics import ProbeMetrics
 from slowatch.workers import worker_count
+from slowatch.workers.plan import ApplyPlan
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,15 +35,23 @@ class Switch:
     changes: EndpointChanges  # from the running endpoints to `view.local`'s
     workers: int  # prober workers `view.local` calls for
     cpu: float = 0.0  # CPU seconds the threads took to work this out
+    plan: ApplyPlan | None = None  # `changes` split among the prober workers (with `planner`)
+    disabled: tuple[str, ...] = ()  # endpoints `changes` disables (their latest results are forgotten)
 
 
 async def prepare(
-    running: ClusterView, endpoints: Sequence[Endpoint], new: Config, metrics: ProbeMetrics, revision: int
+    running: ClusterView,
+    endpoints: Sequence[Endpoint],
+    new: Config,
+    metrics: ProbeMetrics,
+    revision: int,
+    planner: Callable[[EndpointChanges], ApplyPlan] | None = None,
 ) -> Switch:
     """The switch from `running` (whose local endpoints are `endpoints`) to `new`, off the event loop;
     `metrics` gets the new endpoints' slot table if any endpoint changed (a scrape sees one or the other).
     `revision` numbers this reload (from 1, never reused): the changes carry it, and with them the results of
-    the new definitions. A changed `server.cluster` is kept as it runs (logged: it takes effect after a restart)."""
+    the new definitions. `planner` (ProberPool.plan) splits the changes among the prober workers. A changed
+    `server.cluster` is kept as it runs (logged: it takes effect after a restart)."""
     cluster = running.full.server.cluster
     if new.server.cluster != cluster:
         logger.warning("config reload: server.cluster changed; takes effect after a restart")
@@ -52,9 +61,18 @@ async def prepare(
     local = view.local
     changes = replace(await _thread(cpu, diff_endpoints, endpoints, local.endpoints), revision=revision)
     workers = await _thread(cpu, worker_count, local.server.probe_workers, local.endpoints)
+    plan: ApplyPlan | None = None
+    disabled: tuple[str, ...] = ()
     if changes:
         await _thread(cpu, metrics.set_endpoints, local.endpoints, frozenset(changes.changed), revision)
-    return Switch(view, changes, workers, cpu[0])
+        disabled = await _thread(cpu, _disabled, changes)
+        if planner is not None:
+            plan = await _thread(cpu, planner, changes)
+    return Switch(view, changes, workers, cpu[0], plan, disabled)
+
+
+def _disabled(changes: EndpointChanges) -> tuple[str, ...]:
+    return tuple(ep.name for ep in changes.upserts if not ep.enabled)
 
 
 async def _thread(cpu: list[float], fn: Callable[..., T], *args: Any) -> T:

@@ -28,7 +28,8 @@ from slowatch.config.endpoints import Endpoint
 from slowatch.models import ProbeResult
 from slowatch.probes.registry import probe_weight
 from slowatch.sharding import shard_of, worker_of
-from slowatch.workers.link import Message, WorkerLink
+from slowatch.workers.link import WorkerLink
+from slowatch.workers.plan import ApplyPlan, plan_changes
 from slowatch.workers.protocol import encode, read_frame, unpack_result
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class ProberPool:
         self._event_loop = event_loop
         self._endpoints: dict[str, Endpoint] = {}
         self._revisions: dict[str, int] = {}  # the endpoints whose definition a reload added or edited: its number
+        self._generation = 0  # counts changes to the shards (a plan worked out before one is stale)
         self._stopping = False
         self._started = False
         self._silent_limit = silent_limit
@@ -149,6 +151,7 @@ class ProberPool:
         return [w.index for w in self._workers if not w.ready] if self._started and not self._stopping else []
 
     def _reshard(self, endpoints: list[Endpoint]) -> None:
+        self._generation += 1
         self._endpoints = {ep.name: ep for ep in endpoints if ep.enabled}
         for w in self._workers:
             w.shard = {}
@@ -188,13 +191,16 @@ class ProberPool:
                     proc.kill()
                     w.last_seen = now  # one kill per silence; the supervisor takes it from here
 
-    def update(self, endpoints: list[Endpoint], changes: EndpointChanges | None = None) -> tuple[int, int, int]:
+    def update(
+        self, endpoints: list[Endpoint], changes: EndpointChanges | None = None, plan: ApplyPlan | None = None
+    ) -> tuple[int, int, int]:
         """Apply a new endpoint list: returns (added, removed, changed). Unchanged endpoints keep their phase.
 
         With `changes` (from the running list to `endpoints`) only they are applied, and each worker is sent
-        only its part of them (none when nothing of its shard changed); without, every worker its whole shard."""
+        only its part of them (none when nothing of its shard changed); without, every worker its whole shard.
+        `plan`: `self.plan(changes)`, worked out off the loop (used if nothing changed the shards since)."""
         if changes is not None:
-            return self._apply(changes)
+            return self._apply(changes, plan)
         old = self._endpoints
         self._reshard(endpoints)
         new = self._endpoints
@@ -206,42 +212,23 @@ class ProberPool:
             w.send(("update", list(w.shard.values())))
         return added, removed, changed
 
-    def _apply(self, changes: EndpointChanges) -> tuple[int, int, int]:
-        added = removed = changed = 0
-        parts: dict[int, tuple[list[Endpoint], list[str]]] = {}
-        workers = self._workers
-        for name, ep in [(name, None) for name in changes.removed] + [(ep.name, ep) for ep in changes.upserts]:
-            # the worker whose shard has it (a dict lookup per worker), else its hash's (blake2b: ~3 µs a name)
-            w = (
-                next((w for w in workers if name in w.shard), None)
-                or workers[worker_of(name, len(workers), self._shards)]
-            )
-            upserts, gone = parts.setdefault(w.index, ([], []))
-            if ep is None or not ep.enabled:
-                self._revisions.pop(name, None)
-                if self._endpoints.pop(name, None) is not None:
-                    del w.shard[name]
-                    gone.append(name)
-                    removed += 1
-                continue
-            if name in self._endpoints:
-                changed += 1
-            else:
-                added += 1
-            self._endpoints[name] = w.shard[name] = ep
-            self._revisions[name] = changes.revision
-            upserts.append(ep)
-        for index, (upserts, gone) in parts.items():
-            chunks: list[Message] = [  # START_CHUNK endpoints (or names) a frame: see link.py
-                ("apply", EndpointChanges((), (), tuple(gone[i : i + START_CHUNK]), (), changes.revision))
-                for i in range(0, len(gone), START_CHUNK)
-            ]
-            chunks += [
-                ("apply", EndpointChanges((), (), (), tuple(upserts[i : i + START_CHUNK]), changes.revision))
-                for i in range(0, len(upserts), START_CHUNK)
-            ]
-            self._workers[index].send_chunks(chunks)
-        return added, removed, changed
+    def plan(self, changes: EndpointChanges) -> ApplyPlan:
+        """What `update` with `changes` does, worked out without changing anything (safe in a thread while the
+        loop runs: it only looks names up; switch.py `prepare` calls it off the loop)."""
+        workers, shards = len(self._workers), self._shards
+        return plan_changes(
+            changes, [w.shard for w in self._workers], lambda name: worker_of(name, workers, shards),
+            self._generation, START_CHUNK,
+        )  # fmt: skip
+
+    def _apply(self, changes: EndpointChanges, plan: ApplyPlan | None) -> tuple[int, int, int]:
+        if plan is None or plan.generation != self._generation:  # (the shards changed since: work it out again)
+            plan = self.plan(changes)
+        self._generation += 1
+        plan.merge([w.shard for w in self._workers], self._endpoints, self._revisions)
+        for index, messages in plan.messages.items():
+            self._workers[index].send_chunks(messages)
+        return plan.counts
 
     async def _spawn(self, w: WorkerLink) -> asyncio.StreamReader:
         w.restarted()
