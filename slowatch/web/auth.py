@@ -28,11 +28,17 @@ form is a request browsers send without asking). curl, CI and `slowatch annotate
 A browser's `Sec-Fetch-Site` is believed when present (`same-origin` and `none` pass): behind a reverse proxy
 that sends its upstream's address as Host, Origin (the public host) never equals Host; only a browser too
 old to send it is judged by Origin against Host.
+
+Without `server.auth`, a browser's write (`Origin` or `Sec-Fetch-Site` sent) must also name the daemon by an IP
+address or `localhost` in its Host: DNS rebinding (a site whose name the attacker points at 127.0.0.1 once its
+page is loaded) makes that page same-origin with the daemon, so only the Host tells it apart
+(`rebound_write`). With `server.auth` the page has no token to send; curl, CI and the CLI send no browser header.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -210,6 +216,24 @@ def cross_site_write(request: web.Request) -> bool:
     return netloc != (request.host or "").lower()  # `null` (a sandboxed or opaque origin) has none
 
 
+def rebound_write(request: web.Request) -> bool:
+    """A browser's write to a daemon named by a host name (see the module docstring: DNS rebinding); only
+    asked without `server.auth`."""
+    if request.method in SAFE_METHODS or not ("Origin" in request.headers or "Sec-Fetch-Site" in request.headers):
+        return False
+    try:
+        host = urlsplit(f"//{request.host or ''}").hostname or ""
+    except ValueError:
+        return True
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     if cross_site_write(request):
@@ -217,6 +241,15 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
         raise json_error(web.HTTPForbidden, "cross-site write refused: a page of another origin may not write here")
     table = access(request)
     auth = table.auth
+    if auth is None and rebound_write(request):
+        request.app[REFUSALS].refused(
+            request, "browser write to a host name without server.auth", level=logging.WARNING
+        )
+        raise json_error(
+            web.HTTPForbidden,
+            "a browser may write here only at an IP address or localhost while server.auth is off "
+            "(a host name could be a DNS rebinding attack); turn server.auth on to write from a browser by name",
+        )
     path = request.path
     if auth is None or path in OPEN_PATHS or (path == "/metrics" and not auth.protect_metrics):
         return await handler(request)
