@@ -60,8 +60,8 @@ def period_words(f: SloFigures) -> str:
 def budget_span(f: SloFigures) -> str:
     """BUDGET: the budget as time over the time with data, saying so when that is part of the period:
     '7m12s (12h with data so far)'; USED and LEFT are over the same time, so LEFT is LEFT% of it."""
-    if f.sli is None:  # no data: not the whole period's budget, which no data stands behind
-        return "n/a"
+    if f.sli is None or f.state is SloState.TOO_FEW_EVENTS:  # no data, or not enough to judge (as USED, LEFT
+        return "n/a"  # and the consumer page): not the whole period's budget, which no data stands behind
     text = span(f.budget_seconds)
     if f.partial:
         text += f" ({span(f.covered_seconds)} with data{' so far' if f.running else ''})"

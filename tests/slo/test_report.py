@@ -270,3 +270,15 @@ def test_a_rolling_window_starting_inside_an_hour_with_data_is_covered_from_its_
     code, text = report(config_file, "--window", "30d", "--format", "json", at="2026-11-09T00:23:00Z")
     [f] = json.loads(text)
     assert f["data_seconds"] == pytest.approx(utc(2026, 10, 31, 23) - utc(2026, 10, 10, 2))
+
+
+def test_the_text_report_gives_no_budget_as_time_while_the_slo_collects_data(tmp_path: Path) -> None:
+    """Ten probes of the hundred a 99 % SLO needs: USED and LEFT read n/a, and so does BUDGET now (it read "1m"
+    of a budget the consumer page and the HTML report say there is not yet)."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(CONFIG.format(db=tmp_path / "slowatch.db"))
+    fill(path, lambda ts: ts < OCT_START + 6000)
+    code, table = report(path, "--month", "2026-10")
+    assert code == 0
+    row = " ".join(table.splitlines()[1].split())
+    assert "n/a n/a n/a" in row and "collecting" in row, row
