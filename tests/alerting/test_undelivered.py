@@ -13,7 +13,9 @@ import json
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+from slowatch.config.schema import Config
 from tests.alerting.conftest import Rig, http_endpoint, make_config
 from tests.alerting.fakes import FakeReceiver, Reply, Target
 from tests.alerting.test_alertmanager_races import until
@@ -30,17 +32,24 @@ def payloads(r: Rig, sink: str) -> list[dict[str, object]]:
     return [json.loads(p) for (p,) in rows]
 
 
+def x_config(tmp_path: Path, target: Target, sink: str, settings: dict[str, Any]) -> Config:
+    """One endpoint, x (down after one failure, up after one success), routed to one sink."""
+    return make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+        sinks={sink: settings},
+        routes=[{"sinks": [sink]}],
+    )
+
+
 async def test_a_firing_whose_attempt_timed_out_is_not_said_undelivered(
     tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
 ) -> None:
     """The webhook acts on x's FIRING but answers after the sink's timeout; x recovers before the retry. The RESOLVED
     that folds the FIRING must not tell the receiver it never got it."""
     receiver.script.append(Reply(200, hang=1.0))  # acted on, answered too late
-    config = make_config(
-        tmp_path,
-        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
-        sinks={"hook": {"kind": "webhook", "url": receiver.url("/hook"), "timeout": "300ms", **SLOW_RETRY}},
-        routes=[{"sinks": ["hook"]}],
+    config = x_config(
+        tmp_path, target, "hook", {"kind": "webhook", "url": receiver.url("/hook"), "timeout": "300ms", **SLOW_RETRY}
     )
     r = await rig(config)
     queue = r.service.dispatcher.workers["hook"].queue
@@ -63,11 +72,11 @@ async def test_a_firing_an_alertmanager_re_post_carried_is_not_said_undelivered(
     """x's queued FIRING is refused (503) and waits for its retry; meanwhile the re-POST carries x firing and is
     acknowledged. The RESOLVED that folds the waiting FIRING is not flagged (nor droppable by max_pending)."""
     receiver.script.append(Reply(503))
-    config = make_config(
+    config = x_config(
         tmp_path,
-        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
-        sinks={"am": {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "100ms", **SLOW_RETRY}},
-        routes=[{"sinks": ["am"]}],
+        target,
+        "am",
+        {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "100ms", **SLOW_RETRY},
     )
     r = await rig(config)
     queue = r.service.dispatcher.workers["am"].queue
@@ -91,11 +100,8 @@ async def test_a_firing_that_may_have_reached_the_receiver_is_known_so_after_a_r
     restarted one folds it into x's RESOLVED: still not `firing_undelivered` (the row's last error says so)."""
     receiver.script.append(Reply(200, hang=1.0))
     receiver.default = Reply(503)
-    config = make_config(
-        tmp_path,
-        endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
-        sinks={"hook": {"kind": "webhook", "url": receiver.url("/hook"), "timeout": "300ms", **SLOW_RETRY}},
-        routes=[{"sinks": ["hook"]}],
+    config = x_config(
+        tmp_path, target, "hook", {"kind": "webhook", "url": receiver.url("/hook"), "timeout": "300ms", **SLOW_RETRY}
     )
     first = await rig(config)
     target.up = False
