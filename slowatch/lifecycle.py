@@ -13,10 +13,17 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+SAME_SIGNAL = 0.05
+"""Seconds within which a second stop request is the first signal handled twice, not a second signal: one
+SIGTERM sent while `slowatch run` started (a SIGHUP just before it) was once handled twice in the same
+millisecond, and the daemon exited at once with status 1 instead of stopping cleanly. No person presses
+Ctrl-C twice within 50 ms; a later second signal still forces the exit."""
 
 
 class Lifecycle:
@@ -24,6 +31,7 @@ class Lifecycle:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[object]] = set()
         self.hangups = 0  # SIGHUPs while starting
+        self._stop_at = 0.0  # monotonic time of the first stop request
 
     @property
     def stopping(self) -> bool:
@@ -36,9 +44,13 @@ class Lifecycle:
         task.add_done_callback(self._tasks.discard)
 
     def request_stop(self) -> None:
+        now = time.monotonic()
         if self._stop.is_set():
+            if now - self._stop_at < SAME_SIGNAL:  # one signal handled twice (seen once on uvloop mid-start)
+                return
             logger.warning("second stop signal: exiting now")
             os._exit(1)
+        self._stop_at = now
         self._stop.set()
 
     def starting(self) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from slowatch.config import Config, load
 from slowatch.daemon import Daemon
+from slowatch.lifecycle import Lifecycle
 
 
 def config_text(tmp_path: Path, *names: str) -> str:
@@ -92,3 +93,12 @@ async def test_a_sighup_during_a_write_waits_for_the_file_to_hold_still(
     finally:
         daemon.request_stop()
         await asyncio.wait_for(running, 20)
+
+
+async def test_one_stop_signal_handled_twice_at_once_is_one_stop_not_a_forced_exit() -> None:
+    """One SIGTERM was once handled twice in the same millisecond while the daemon started (uvloop, a SIGHUP just
+    before): the second call forced `os._exit(1)` instead of the clean stop. Within SAME_SIGNAL it is one stop."""
+    lifecycle = Lifecycle()
+    lifecycle.request_stop()
+    lifecycle.request_stop()  # the same signal again: no exit (os._exit would end this test process)
+    assert lifecycle.stopping
