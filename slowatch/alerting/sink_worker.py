@@ -11,10 +11,11 @@ is known to be failing (unhealthy) it is not waited for at all, because silence 
 duplicate after a crash.
 
 Transient failures (5xx, 429, timeouts, network) retry the same message with exponential backoff
-and jitter, or after `Retry-After`; a sink's queue waits behind its head, which keeps every
-alert's events in order. Permanent failures (other 4xx) are marked `failed` and not retried;
-items older than `give_up_after` are marked `expired`: their age is on the monotonic clock (a
-restored item starts at its wall-clock age), so a step of the wall clock expires nothing early.
+and jitter, or after `Retry-After` (bounded; and nothing else is posted to that receiver meanwhile:
+retry_gate.py); a sink's queue waits behind its head, which keeps every alert's events in order.
+Permanent failures (other 4xx) are marked `failed` and not retried; items older than `give_up_after`
+are marked `expired`: their age is on the monotonic clock (a restored item starts at its wall-clock
+age), so a step of the wall clock expires nothing early.
 
 Supervision: an exception a sink raises while sending (a bug, or a reply nobody anticipated) is a
 failed attempt like a 5xx: counted (`error` and `retried`), the notification kept pending in the
@@ -178,11 +179,18 @@ class SinkWorker:
             for item in batch:
                 item.in_flight = True
             async with self.sending:  # a re-POST in flight lands first; what to send is read after it
-                events, withheld = self.payload(batch)
-                if events:
-                    for item in batch:
-                        item.attempts += 1
-                    attempt = await self.send(events)
+                wait = owner.gates.left(self.sink)  # the receiver asked to be left alone (retry_gate.py): maybe
+                if not wait:  # told the re-POST that held the lock, or another sink posting to it
+                    events, withheld = self.payload(batch)
+                    if events:
+                        for item in batch:
+                            item.attempts += 1
+                        attempt = await self.send(events)
+            if wait:
+                for item in batch:
+                    item.in_flight = False
+                await owner.sleep(wait)
+                continue
             if not events:  # nothing the receiver should be told (payload): done
                 await self._finish(batch, WITHHELD)
                 return
@@ -220,13 +228,13 @@ class SinkWorker:
             owner.store.submit(Mark.of(batch, PENDING, owner.clock.time()))  # attempts and last error, for the CLI
             for item in batch:  # not in flight while it waits: a newer state of its alert may supersede it
                 item.in_flight = False
-            if attempt.retry_after is not None:  # floored: `Retry-After: 0` must not become a busy loop
-                delay = max(attempt.retry_after, self.sink.config.retry_initial / 2)
-            else:
+            delay = owner.gates.wait_for(self.sink, attempt)  # Retry-After, bounded: every sender to it waits
+            if delay is None:
                 delay = backoff / 2 + random.uniform(0, backoff / 2)
                 backoff = min(backoff * 2, self.sink.config.retry_max)
-            logger.warning("notification failed, will retry sink=%s events=%d error=%s retry_in=%.1fs",
-                           name, len(batch), attempt.error, delay)  # fmt: skip
+            logger.warning("notification failed, will retry sink=%s events=%d error=%s retry_in=%.1fs%s",
+                           name, len(batch), attempt.error, delay,
+                           " (Retry-After)" if attempt.retry_after is not None else "")  # fmt: skip
             await owner.sleep(delay)
 
     def reached(self, events: Sequence[AlertEvent]) -> None:

@@ -246,7 +246,7 @@ async def test_retry_after_as_an_http_date_is_waited_for(
 ) -> None:
     later = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: waits 1 to 2 s
     receiver.script.append(Reply(429, "rate_limited", {"Retry-After": later}))
-    await one_alert(tmp_path, target, rig, slack_sink(receiver.url()))
+    await one_alert(tmp_path, target, rig, slack_sink(receiver.url(), retry_max="5s"))  # (retry_max bounds it)
     await receiver.wait_acked(1)
     first, second = receiver.attempts
     assert 0.9 <= second.at - first.at < 2.5  # not retry_initial (50 ms)

@@ -94,6 +94,9 @@ class AlertmanagerSink(Sink):
         attempt = super().classify(status, body, headers)
         return replace(attempt, split=True) if status == 400 else attempt
 
+    def target(self) -> str:
+        return self._url.get_secret_value().rstrip("/") + "/api/v2/alerts"
+
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value(), *(v.get_secret_value() for v in self._headers.values())]
 

@@ -1,8 +1,9 @@
 """What every sink shares: one HTTP POST per message, classified into ok / retry / permanent.
 
     2xx                    delivered
-    429                    retry after `Retry-After` (seconds or an HTTP date; capped at 1h)
-    408, 5xx, network      retry with exponential backoff and jitter (the dispatcher's job)
+    429                    retry after `Retry-After` (seconds or an HTTP date), bounded (alerting/retry_gate.py)
+    408, 5xx, network      retry with exponential backoff and jitter (the dispatcher's job), or after
+                           `Retry-After` when the reply has one (a 503 in maintenance)
     timeout                retry (each attempt is bounded by the sink's `timeout`); the receiver may have
                            acted on it (`Attempt.maybe_received`), as on a connection cut after sending
     any other 4xx          permanent: not retried, counted, logged with the sink name
@@ -14,6 +15,7 @@ scrubbed of every secret.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import time
@@ -44,6 +46,19 @@ class Attempt:
     maybe_received: bool = False
     """Failed after the request went out (a timeout, the connection cut while waiting for the answer): the
     receiver may have acted on it. Such errors' texts start with MAYBE_RECEIVED (`maybe_received`)."""
+    status: int = 0  # the reply's HTTP status (0: no reply)
+    retry_after_raw: str = ""  # the reply's `Retry-After`, as sent (one line, clipped: the receiver's text)
+    rate_limited: bool = False  # a 429 (or a 2xx saying so): the URL is limited, not the host (retry_gate.py)
+
+    @classmethod
+    def retry(cls, status: int, headers: CIMultiDictProxy[str], error: str, *, rate_limited: bool = False) -> Attempt:
+        """A transient failure: retried after the reply's `Retry-After` if it has a readable one (seconds from the
+        reply's `Date`), else with ordinary backoff."""
+        raw = headers.get("Retry-After")
+        return cls(
+            ok=False, retry_after=retry_after(raw, headers.get("Date")), error=error, status=status,
+            retry_after_raw=one_line(raw, 40) if raw else "", rate_limited=rate_limited or status == 429,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +89,20 @@ class Sink(ABC):
     def request(self, events: Sequence[AlertEvent], *, test: bool = False) -> Request: ...
 
     @abstractmethod
+    def target(self) -> str:
+        """The URL this sink posts to (a secret: for `Gates` keys in memory only, never shown)."""
+
+    @abstractmethod
     def secrets(self) -> list[str]:
         """Every secret value this sink holds (scrubbed from error texts)."""
 
     def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
         if 200 <= status < 300:
-            return Attempt(ok=True)
+            return Attempt(ok=True, status=status)
         detail = f"HTTP {status}" + (f": {one_line(body, 120)}" if body.strip() else "")
-        if status == 429:
-            return Attempt(ok=False, retry_after=retry_after(headers.get("Retry-After")), error=self.scrub(detail))
-        if status == 408 or status >= 500:
-            return Attempt(ok=False, error=self.scrub(detail))
-        return Attempt(ok=False, permanent=True, error=self.scrub(detail))
+        if status in (408, 429) or status >= 500:
+            return Attempt.retry(status, headers, self.scrub(detail))
+        return Attempt(ok=False, permanent=True, error=self.scrub(detail), status=status)
 
     async def send(
         self, session: aiohttp.ClientSession, events: Sequence[AlertEvent], *, test: bool = False
@@ -144,21 +161,35 @@ def maybe_received(error: str) -> bool:
     return error.startswith(MAYBE_RECEIVED) or error.endswith(REACHED_BEFORE)
 
 
-def retry_after(value: str | None) -> float | None:
-    """`Retry-After` as seconds from now: delta-seconds or an HTTP date; None when absent or invalid."""
+def retry_after(value: str | None, date: str | None = None) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP date; None when absent or invalid. Not bounded
+    here (alerting/retry_gate.py `bounded` does, and logs what it clamps): a huge value may be `inf`.
+
+    An HTTP date is read against the reply's own `Date` (its sender's clock, so a receiver whose clock is off
+    from ours is still waited for as long as it meant), or against our wall clock when the reply has none."""
     if not value:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():  # RFC 9110 delay-seconds; '²'.isdigit() too, but float() refuses it
-        return min(float(value), MAX_RETRY_AFTER)
+        return float(value)
+    when = http_date(value)
+    if when is None:
+        return None
+    now = http_date(date) if date else None
+    return max(0.0, when - (now if now is not None else time.time()))
+
+
+def http_date(value: str) -> float | None:
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER)
+    if when.tzinfo is None:  # (RFC 850 / asctime forms carry no zone: HTTP dates are GMT)
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp()
 
 
 __all__ = [
-    "MAX_BODY", "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "Attempt", "Request", "Sink", "maybe_received",
-    "retry_after",
+    "MAX_BODY", "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "Attempt", "Request", "Sink", "http_date",
+    "maybe_received", "retry_after",
 ]  # fmt: skip
