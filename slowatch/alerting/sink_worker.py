@@ -1,8 +1,8 @@
 """One sink's delivery worker (`SinkWorker`): its queue, batches, sends, retries and marks. The Dispatcher
 (dispatcher.py) owns the workers, the session, the store and the clock.
 
-Each worker takes the head of its sink's queue (items are in the outbox table before it looks:
-it awaits `store.flush(fold=False)` first: committed, not folded), sends it, and on the sink's ack
+Each worker takes the head of its sink's queue, marks its row as going out and awaits the commit
+(`going_out`: `store.flush(fold=False)`, which commits the row itself too), sends it, and on the sink's ack
 submits the `delivered` mark and awaits the commit again before taking the next item. A crash can
 therefore re-send only what was acked but not yet marked: at most the one message in flight per sink, within one writer
 transaction (milliseconds: the flush wakes the writer) of its ack. Exception: when the store
@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue
 from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, WITHHELD, Mark, OutboxItem
-from slowatch.alerting.sinks.base import REACHED_BEFORE, Attempt, Sink
+from slowatch.alerting.sinks.base import IN_FLIGHT, REACHED_BEFORE, REPOSTED, Attempt, Sink, maybe_received
 
 if TYPE_CHECKING:
     from slowatch.alerting.dispatcher import Dispatcher
@@ -132,8 +132,7 @@ class SinkWorker:
                 continue
             batch = await self._next_batch()
             if batch and not self._owner.closing.is_set():
-                await self._owner.durable("before sending")  # the items' outbox rows are committed
-                await self._deliver(batch)
+                await self._deliver(batch)  # (each attempt waits for its rows' commit first: `going_out`)
             elif self.queue:  # only held items wait: until one is released (or its hold ends), or a new item
                 self._wake.clear()
                 await self._owner.sleep(self._owner.holds.left(), self._wake)
@@ -183,8 +182,7 @@ class SinkWorker:
                 if not wait:  # told the re-POST that held the lock, or another sink posting to it
                     events, withheld = self.payload(batch)
                     if events:
-                        for item in batch:
-                            item.attempts += 1
+                        await self.going_out(batch)
                         attempt = await self.send(events)
             if wait:
                 for item in batch:
@@ -202,7 +200,7 @@ class SinkWorker:
                 self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
                 return
             if attempt.maybe_received:
-                self.reached(events)
+                self.reached(events, sent=batch)
             sticky = "" if attempt.maybe_received else REACHED_BEFORE  # (said in the outbox row: restarts)
             for item in batch:
                 item.last_error = attempt.error + (sticky if item.reached else "")
@@ -237,13 +235,36 @@ class SinkWorker:
                            " (Retry-After)" if attempt.retry_after is not None else "")  # fmt: skip
             await owner.sleep(delay)
 
-    def reached(self, events: Sequence[AlertEvent]) -> None:
+    async def going_out(self, batch: Sequence[OutboxItem]) -> None:
+        """Count an attempt of `batch` and say in its outbox rows, committed before the request goes out, that it is
+        going out (IN_FLIGHT; its outcome's mark replaces that): a stop or a kill -9 while it is in flight leaves
+        rows a restart knows the receiver may have (OutboxItem.reached), so the RESOLVED folding one after the
+        restart is not `firing_undelivered` (droppable by max_pending) while the receiver shows it firing."""
+        for item in batch:
+            item.attempts += 1
+        owner = self._owner
+        rows = tuple(
+            (i.sink, i.event.event_id, i.attempts, i.last_error if maybe_received(i.last_error)
+             else f"{i.last_error} {IN_FLIGHT}".lstrip())
+            for i in batch
+        )  # fmt: skip
+        owner.store.submit(Mark(rows, PENDING, owner.clock.time()))
+        await owner.durable("before sending")  # (the items' own rows too: committed before anything is sent)
+
+    def reached(self, events: Sequence[AlertEvent], sent: Sequence[OutboxItem] = ()) -> None:
         """The receiver may have `events` (a cut attempt, or an acknowledged re-POST): so may the queued items that
-        carry them (OutboxItem.reached; fold.folded)."""
+        carry them (OutboxItem.reached; fold.folded). Said in their outbox rows too (REPOSTED), so a restart knows
+        it, except for the items of the attempt itself (`sent`): its error, marked next, says so."""
+        told: list[OutboxItem] = []
         for e in events:
             for item in self.queue.by_key.get(e.alert_key, ()):
-                if item.event.event_id == e.event_id:
+                if item.event.event_id == e.event_id and not item.reached:
                     item.reached = True
+                    if item not in sent and not maybe_received(item.last_error):
+                        item.last_error = f"{item.last_error} {REPOSTED}".lstrip()
+                        told.append(item)
+        if told:
+            self._owner.store.submit(Mark.of(told, PENDING, self._owner.clock.time()))
 
     async def send(self, events: Sequence[AlertEvent]) -> Attempt:
         """`sink.send`, where an exception is a failed attempt (retried like a 5xx), logged and counted."""

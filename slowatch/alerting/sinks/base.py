@@ -156,9 +156,19 @@ REACHED_BEFORE = " (an earlier attempt may have reached the receiver)"
 outbox row says so across a restart."""
 
 
+REPOSTED = "(an Alertmanager re-post carried it: the receiver may have it)"
+"""Appended to an outbox row's last error when a re-POST carried its event (`SinkWorker.reached`): in memory only,
+a kill -9 forgot it, and the RESOLVED folding the row after the restart was `firing_undelivered` (fold.py)."""
+
+
+IN_FLIGHT = "(an attempt going out: if this process stopped or crashed meanwhile, the receiver may have it)"
+"""Written to an outbox row's last error before each attempt goes out (SinkWorker.going_out), replaced by its
+outcome: a row left saying so was in flight at a stop or a kill -9, and its receiver may have it."""
+
+
 def maybe_received(error: str) -> bool:
-    """`error` (an outbox row's last error) says an attempt of it may have reached the receiver."""
-    return error.startswith(MAYBE_RECEIVED) or error.endswith(REACHED_BEFORE)
+    """`error` (an outbox row's last error) says an attempt of it, or a re-POST, may have reached the receiver."""
+    return error.startswith(MAYBE_RECEIVED) or error.endswith((REACHED_BEFORE, REPOSTED, IN_FLIGHT))
 
 
 def retry_after(value: str | None, date: str | None = None) -> float | None:
@@ -190,6 +200,6 @@ def http_date(value: str) -> float | None:
 
 
 __all__ = [
-    "MAX_BODY", "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "Attempt", "Request", "Sink", "http_date",
-    "maybe_received", "retry_after",
+    "IN_FLIGHT", "MAX_BODY", "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "REPOSTED", "Attempt", "Request",
+    "Sink", "http_date", "maybe_received", "retry_after",
 ]  # fmt: skip
