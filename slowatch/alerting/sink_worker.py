@@ -204,6 +204,14 @@ class SinkWorker:
             sticky = "" if attempt.maybe_received else REACHED_BEFORE  # (said in the outbox row: restarts)
             for item in batch:
                 item.last_error = attempt.error + (sticky if item.reached else "")
+            if attempt.too_large and len(batch) > 1:  # (a storm's grouped message past the receiver's limit)
+                logger.warning("grouped message too large for the receiver, sending it in halves sink=%s events=%d "
+                               "error=%s", name, len(batch), attempt.error)  # fmt: skip
+                for item in batch:
+                    item.in_flight = False
+                for part in (batch[: len(batch) // 2], batch[len(batch) // 2 :]):
+                    await self._deliver(part)
+                return
             if (attempt.internal or attempt.split) and len(batch) > 1:
                 for item in batch:
                     item.in_flight = False  # find the one this version cannot send (or refused): each on its own

@@ -194,7 +194,8 @@ async def test_a_redirect_to_another_host_is_not_followed_and_leaks_nothing(
             await until(lambda: r.service.dispatcher.counters[("oncall", "failed")] == 2)
         assert elsewhere.attempts == []  # neither the body nor the Authorization header went there
         rows = await r.store.read(list_outbox)
-        assert sorted(row.last_error for row in rows) == ["HTTP 301: moved", "HTTP 307: moved"]
+        not_followed = "(a redirect, not followed: point the sink at its new URL): moved"
+        assert sorted(row.last_error for row in rows) == [f"HTTP 301 {not_followed}", f"HTTP 307 {not_followed}"]
         assert "REDIRSECRET" not in caplog.text and "HDRSECRET" not in caplog.text
     finally:
         await elsewhere.close()

@@ -6,6 +6,8 @@
                            `Retry-After` when the reply has one (a 503 in maintenance)
     timeout                retry (each attempt is bounded by the sink's `timeout`); the receiver may have
                            acted on it (`Attempt.maybe_received`), as on a connection cut after sending
+    413                    too large: a grouped message is sent again in halves (the dispatcher), one alone fails
+    3xx                    permanent: a redirect is never followed (it would carry the body and headers along)
     any other 4xx          permanent: not retried, counted, logged with the sink name
 
 Error texts never contain the sink's URL or header values: they are built from the status, a
@@ -43,6 +45,7 @@ class Attempt:
     error: str = ""
     internal: bool = False  # the sink raised while sending (a bug here, not the receiver's answer)
     split: bool = False  # the receiver may have refused only some alerts of the request: send each alone (400)
+    too_large: bool = False  # 413: a grouped message is sent again in halves (SinkWorker), one alone is failed
     maybe_received: bool = False
     """Failed after the request went out (a timeout, the connection cut while waiting for the answer): the
     receiver may have acted on it. Such errors' texts start with MAYBE_RECEIVED (`maybe_received`)."""
@@ -81,6 +84,7 @@ class Sink(ABC):
         self.name = name
         self.config = config
         self.external_url = external_url.rstrip("/") if external_url else None
+        self.size = 0  # bytes of the last request body (a 413's error says it)
         self.scope: Mapping[str, str] = {}
         """This instance's `shard` / `location` among several (`ClusterConfig.alert_labels`), set by
         `build_sinks`; never `replica`. The Alertmanager sink adds them to every alert's labels."""
@@ -102,6 +106,11 @@ class Sink(ABC):
         detail = f"HTTP {status}" + (f": {one_line(body, 120)}" if body.strip() else "")
         if status in (408, 429) or status >= 500:
             return Attempt.retry(status, headers, self.scrub(detail))
+        if status == 413:
+            detail = f"HTTP 413 (too large for the receiver at {self.size} bytes)" + detail.removeprefix("HTTP 413")
+            return Attempt(ok=False, permanent=True, too_large=True, error=self.scrub(detail), status=status)
+        if 300 <= status < 400:  # (never followed: it could carry the body and headers to another host)
+            detail = f"HTTP {status} (a redirect, not followed: point the sink at its new URL)" + detail[8:]
         return Attempt(ok=False, permanent=True, error=self.scrub(detail), status=status)
 
     async def send(
@@ -110,6 +119,7 @@ class Sink(ABC):
         req = self.request(events, test=test)
         timeout = aiohttp.ClientTimeout(total=self.config.timeout)
         data = json.dumps(req.body).encode()
+        self.size = len(data)  # (said by a 413's error)
         headers = {"Content-Type": "application/json", **req.headers}
         try:
             async with session.post(req.url, data=data, headers=headers, timeout=timeout, allow_redirects=False) as r:
@@ -118,6 +128,8 @@ class Sink(ABC):
             return Attempt(ok=False, error=f"connect timeout after {self.config.timeout:g}s")
         except TimeoutError:
             return Attempt(ok=False, error=f"timeout after {self.config.timeout:g}s", maybe_received=True)
+        except aiohttp.ClientConnectorDNSError as e:  # (the host is part of the URL, a secret: not said)
+            return Attempt(ok=False, error=f"cannot resolve the receiver's host: {e.os_error.strerror or 'DNS error'}")
         except aiohttp.ClientConnectorError as e:
             return Attempt(
                 ok=False, error=self.scrub(f"cannot connect: {e.os_error.strerror or type(e.os_error).__name__}")
@@ -147,6 +159,17 @@ class Sink(ABC):
             if secret:
                 text = text.replace(secret, "<hidden>")
         return text
+
+
+def html_page(status: int, body: str, headers: CIMultiDictProxy[str], receiver: str) -> Attempt | None:
+    """A 2xx whose body is an HTML page, from a receiver that never answers one (Slack answers `ok`, Alertmanager
+    nothing or JSON): a proxy, captive portal or sign-in page in the way took the request, not the receiver. Not a
+    delivery: retried (fixing the way through rescues it), with its reason. (Not the Content-Type: Slack's `ok`
+    comes as text/html.)"""
+    if not 200 <= status < 300 or not body.lstrip()[:20].lower().startswith(("<!doctype html", "<html", "<head")):
+        return None
+    error = f"HTTP {status} with an HTML page, not {receiver}'s reply (a proxy or sign-in page in the way?)"
+    return Attempt.retry(status, headers, error)
 
 
 MAYBE_RECEIVED = ("timeout after ", "network error: ")
@@ -201,5 +224,5 @@ def http_date(value: str) -> float | None:
 
 __all__ = [
     "IN_FLIGHT", "MAX_BODY", "MAX_RETRY_AFTER", "MAYBE_RECEIVED", "REACHED_BEFORE", "REPOSTED", "Attempt", "Request",
-    "Sink", "http_date", "maybe_received", "retry_after",
+    "Sink", "html_page", "http_date", "maybe_received", "retry_after",
 ]  # fmt: skip

@@ -24,7 +24,7 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.sinks.base import Attempt, Request, Sink
+from slowatch.alerting.sinks.base import Attempt, Request, Sink, html_page
 from slowatch.alerting.sinks.text import burn, clip, duration, escape, folded, left, quoted, quoted_in, used, when
 from slowatch.config.alerting import SlackSinkConfig
 from slowatch.untrusted import one_line
@@ -263,6 +263,8 @@ class SlackSink(Sink):
         return Request(self._url.get_secret_value(), message(events, self.external_url, test=test), {})
 
     def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
+        if (page := html_page(status, body, headers, "Slack")) is not None:
+            return page
         if 200 <= status < 300 and body.strip() in ERRORS:
             error = f"HTTP {status} with Slack's error: {body.strip()}"
             return Attempt(ok=False, permanent=True, error=error, status=status)
