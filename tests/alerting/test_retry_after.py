@@ -45,11 +45,12 @@ async def test_other_sinks_posting_to_a_receiver_that_asked_to_wait_wait_too(
 ) -> None:
     """Sink `oncall` is told to wait 2 s; then an alert for sink `team` comes. A 429 limits the URL it answered (the
     same Slack webhook in two sinks waits; another webhook does not); a 503 closes the host."""
-    receiver.script.append(Reply(status, "slow down", {"Retry-After": "2"}))
+    asked = 2 if waits else 60  # (60: the other sink's post comes first however loaded the machine)
+    receiver.script.append(Reply(status, "slow down", {"Retry-After": str(asked)}))
     config = make_config(
         tmp_path,
         endpoints=[http_endpoint(n, target.url(), failure_threshold=1) for n in "ab"],
-        sinks={"oncall": slack_sink(receiver.url(), retry_max="5s"), "team": slack_sink(receiver.url(path))},
+        sinks={"oncall": slack_sink(receiver.url(), retry_max="60s"), "team": slack_sink(receiver.url(path))},
         routes=[
             {"match": {"endpoint": "a"}, "sinks": ["oncall"]},
             {"match": {"endpoint": "b"}, "sinks": ["team"]},
@@ -60,13 +61,14 @@ async def test_other_sinks_posting_to_a_receiver_that_asked_to_wait_wait_too(
     await r.probe("a")
     await until(lambda: r.service.dispatcher.counters[("oncall", "retried")] == 1)
     await r.probe("b")
-    await receiver.wait_acked(2)
-    assert [a.status for a in receiver.attempts] == [status, 200, 200]
     if waits:  # team's first post, and oncall's retry, after the 2 s asked
+        await receiver.wait_acked(2)
+        assert [a.status for a in receiver.attempts] == [status, 200, 200]
         assert min(not_before(receiver, 0)) >= 2.0
         assert {a.path for a in receiver.attempts[1:]} == {"/hook", path}
-    else:  # team's post did not wait for oncall's limit: it came before oncall's retry
-        assert [a.path for a in receiver.attempts] == ["/hook", "/other", "/hook"]
+    else:  # team's post did not wait for oncall's limit (a minute)
+        await receiver.wait_acked(1)
+        assert [(a.path, a.status) for a in receiver.attempts] == [("/hook", 429), ("/other", 200)]
 
 
 async def test_an_alertmanager_re_post_loop_waits_out_a_retry_after_too(
@@ -114,11 +116,9 @@ async def test_a_test_send_to_a_receiver_that_asked_to_wait_is_not_sent(
     tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any
 ) -> None:
     """An operator's `test` (API) while Slack rate-limits the webhook was posted at once, spending the limit."""
-    receiver.script.append(Reply(429, "", {"Retry-After": "2"}))
-    r = await one_alert(tmp_path, target, rig, slack_sink(receiver.url(), retry_max="5s"))
+    receiver.script.append(Reply(429, "", {"Retry-After": "60"}))
+    r = await one_alert(tmp_path, target, rig, slack_sink(receiver.url(), retry_max="60s"))
     await until(lambda: r.service.dispatcher.counters[("oncall", "retried")] == 1)
     attempt = await r.service.test_sink("oncall")
     assert not attempt.ok and attempt.error.startswith("not sent: the receiver asked to wait (Retry-After)")
     assert len(receiver.attempts) == 1
-    await receiver.wait_acked(1)
-    assert min(not_before(receiver, 0)) >= 2.0

@@ -179,9 +179,11 @@ REACHED_BEFORE = " (an earlier attempt may have reached the receiver)"
 outbox row says so across a restart."""
 
 
-REPOSTED = "(an Alertmanager re-post carried it: the receiver may have it)"
-"""Appended to an outbox row's last error when a re-POST carried its event (`SinkWorker.reached`): in memory only,
-a kill -9 forgot it, and the RESOLVED folding the row after the restart was `firing_undelivered` (fold.py)."""
+REPOSTED = "(another request carried it: the receiver may have it)"
+"""Appended to an outbox row's last error when a request other than its own attempt carried its event (an
+Alertmanager re-POST, or a POST of a batch in which it was the newest state of its alert: `SinkWorker.reached`).
+Held in memory only, a kill -9 forgot it, and the RESOLVED folding the row after the restart was
+`firing_undelivered` (fold.py)."""
 
 
 IN_FLIGHT = "(an attempt going out: if this process stopped or crashed meanwhile, the receiver may have it)"
