@@ -181,8 +181,9 @@ class SinkWorker:
                 wait = owner.gates.left(self.sink)  # the receiver asked to be left alone (retry_gate.py): maybe
                 if not wait:  # told the re-POST that held the lock, or another sink posting to it
                     events, withheld = self.payload(batch)
+                    if events and not await self.going_out(batch):
+                        continue  # superseded while its going-out mark was committed: look at the queue again
                     if events:
-                        await self.going_out(batch)
                         attempt = await self.send(events)
             if wait:
                 for item in batch:
@@ -243,21 +244,31 @@ class SinkWorker:
                            " (Retry-After)" if attempt.retry_after is not None else "")  # fmt: skip
             await owner.sleep(delay)
 
-    async def going_out(self, batch: Sequence[OutboxItem]) -> None:
-        """Count an attempt of `batch` and say in its outbox rows, committed before the request goes out, that it is
-        going out (IN_FLIGHT; its outcome's mark replaces that): a stop or a kill -9 while it is in flight leaves
+    async def going_out(self, batch: Sequence[OutboxItem]) -> bool:
+        """Say in `batch`'s outbox rows, committed before the request goes out, that an attempt is going out
+        (IN_FLIGHT; its outcome's mark replaces that), and count it: a stop or a kill -9 while it is in flight leaves
         rows a restart knows the receiver may have (OutboxItem.reached), so the RESOLVED folding one after the
-        restart is not `firing_undelivered` (droppable by max_pending) while the receiver shows it firing."""
-        for item in batch:
-            item.attempts += 1
+        restart is not `firing_undelivered` (droppable by max_pending) while the receiver shows it firing.
+
+        While the mark commits (behind a store backlog: seconds) the items are not in flight: a newer state of their
+        alert may still supersede them (fold.py). False: one was, nothing is sent, the rows are as they were."""
         owner = self._owner
         rows = tuple(
-            (i.sink, i.event.event_id, i.attempts, i.last_error if maybe_received(i.last_error)
+            (i.sink, i.event.event_id, i.attempts + 1, i.last_error if maybe_received(i.last_error)
              else f"{i.last_error} {IN_FLIGHT}".lstrip())
             for i in batch
         )  # fmt: skip
         owner.store.submit(Mark(rows, PENDING, owner.clock.time()))
+        for item in batch:
+            item.in_flight = False
         await owner.durable("before sending")  # (the items' own rows too: committed before anything is sent)
+        if any(i.superseded for i in batch):
+            owner.store.submit(Mark.of([i for i in batch if not i.superseded], PENDING, owner.clock.time()))
+            return False
+        for item in batch:
+            item.in_flight = True
+            item.attempts += 1
+        return True
 
     def reached(self, events: Sequence[AlertEvent], sent: Sequence[OutboxItem] = ()) -> None:
         """The receiver may have `events` (a cut attempt, or an acknowledged re-POST): so may the queued items that
