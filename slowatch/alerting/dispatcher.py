@@ -21,6 +21,7 @@ from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import fold
 from slowatch.alerting.outbox import Decision, OutboxItem, Refold
 from slowatch.alerting.restored import HOLD_RESOLVED, ResolvedHolds
+from slowatch.alerting.retry_gate import Gates
 from slowatch.alerting.sink_worker import SinkWorker
 from slowatch.alerting.sinks.base import Sink
 from slowatch.clock import Clock
@@ -54,6 +55,7 @@ class Dispatcher:
         self.doubtful = doubtful  # alert key -> firing here but not seen so since start (SinkWorker.payload)
         self.durable_wait = durable_wait
         self._undurable = False  # delivering without waiting for a failing store (logged once per outage)
+        self.gates = Gates()  # receivers that asked to be left alone (Retry-After): nothing posted to them meanwhile
         self.holds = ResolvedHolds(hold_resolved)  # restored RESOLVEDs held until their alert is judged
         self.judged_here = judged_here  # alert -> this instance judges it (its endpoint or SLO is configured here)
         self.handed_over = handed_over  # alert -> another shard owns its endpoint now (resharding): its news
@@ -230,6 +232,9 @@ class Dispatcher:
             await self.sleep(wait)
             wait = interval
             async with worker.sending:  # never beside the queue's POST: read what fires when it is our turn
+                if left := self.gates.left(worker.sink):  # the receiver asked to be left alone (Retry-After)
+                    wait = left
+                    continue
                 events = self._firing_for(worker.sink.name)
                 if events and self.workers.get(worker.sink.name) is worker and not self.closing.is_set():
                     attempt = await worker.send(events)
@@ -239,6 +244,8 @@ class Dispatcher:
                     if attempt.ok:
                         backoff = worker.sink.config.retry_initial
                         self._refreshed(worker.sink.name, events)
+                    elif (asked := self.gates.wait_for(worker.sink, attempt)) is not None:
+                        wait = asked
                     else:
                         wait = min(interval, backoff / 2 + random.uniform(0, backoff / 2))
                         backoff = min(backoff * 2, worker.sink.config.retry_max)

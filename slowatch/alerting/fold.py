@@ -11,6 +11,8 @@ itself (`folded`, summed over earlier folds) and since when (`folded_since`, whe
 decided), and a RESOLVED that superseded its own episode's FIRING says so (`firing_undelivered`), unless the
 receiver may have got it (`OutboxItem.reached`: an attempt timed out or was cut after sending, or an Alertmanager
 re-POST carried it): its message names when the alert started and how long it lasted (as every RESOLVED does).
+Nor when the receiver may still show an EARLIER episode firing (`owes_resolve`): a FIRING that folds the RESOLVED
+of such an episode says so (`resolve_owed`), and the RESOLVED that later folds that FIRING is then no `quiet` one.
 
 A reminder is not queued while anything of its alert waits for that sink (what waits tells the alert's
 state, and is newer news than "still firing"): counted as superseded. The rows pending at a start are
@@ -140,15 +142,29 @@ def folded(event: AlertEvent, older: list[OutboxItem]) -> AlertEvent:
         n += 1 + od.get("folded", 0)
         since = min(since, od.get("folded_since", o.event.ts))
     details = {**event.details, "folded": n, "folded_since": since}
+    owed = any(owes_resolve(o) for o in older)
     if event.status == "resolved":  # (not when an attempt may have reached the receiver: OutboxItem.reached)
         episode = [o for o in older if o.event.firing and o.event.since == event.since]
-        if any(o.event.status == "firing" for o in episode) and not any(o.reached for o in episode):
+        if any(o.event.status == "firing" for o in episode) and not any(o.reached for o in episode) and not owed:
             details["firing_undelivered"] = True
+    elif owed:
+        details["resolve_owed"] = True
     e = event  # (not dataclasses.replace: a third of the fold's time in a flapping partition)
     return AlertEvent(
         e.alert_key, e.kind, e.status, e.severity, e.since, e.ts, e.title, e.summary, e.consumers, e.slo,
         e.endpoint, e.seq, details,
     )  # fmt: skip
+
+
+def owes_resolve(item: OutboxItem) -> bool:
+    """The sink may show `item`'s alert firing from an EARLIER episode than the next RESOLVED's: `item` is a RESOLVED
+    that is not `quiet` (the sink may have its FIRING), a FIRING of another episode that may have reached it, or a
+    FIRING that folded one of those (`resolve_owed`). A RESOLVED folding it (directly, or through the FIRING that
+    folded it) must reach the sink: never `firing_undelivered`, so never dropped by `max_pending`."""
+    e = item.event
+    if e.status == "resolved":
+        return not quiet(e)
+    return e.details.get("resolve_owed") is True or (item.reached and e.firing)
 
 
 def fold(decision: Decision, sinks: Mapping[str, Queued], counts: Counter[tuple[str, str]]) -> None:
@@ -220,4 +236,4 @@ def cap(decision: Decision, name: str, sink: Queued, over: int, counts: Counter[
                        "pending=%d max_pending=%d", name, len(sink.queue), sink.max_pending)  # fmt: skip
 
 
-__all__ = ["OVERFLOW", "PendingQueue", "Queued", "cap", "fold", "folded", "quiet"]
+__all__ = ["OVERFLOW", "PendingQueue", "Queued", "cap", "fold", "folded", "owes_resolve", "quiet"]

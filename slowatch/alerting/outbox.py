@@ -181,7 +181,7 @@ def load_pending(db: Database) -> list[OutboxItem]:
         "SELECT sink, payload, created, attempts, last_error FROM alert_outbox WHERE status = 'pending' ORDER BY id"
     ).fetchall()
     return [
-        OutboxItem(s, AlertEvent.from_json(p), c, a, e, restored=True, reached=a > 0 and maybe_received(e))
+        OutboxItem(s, AlertEvent.from_json(p), c, a, e, restored=True, reached=maybe_received(e))  # (re-POSTed: a=0)
         for s, p, c, a, e in rows
     ]
 

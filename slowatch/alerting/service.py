@@ -319,7 +319,12 @@ class AlertService:
     async def test_sink(self, name: str) -> Attempt:
         """Send a clearly marked test message to sink `name` now (no outbox, no retries)."""
         sink = build_sinks(self._config)[name]
-        return await sink.send(self.dispatcher.session(), [test_event(name, self._clock.time())], test=True)
+        if left := self.dispatcher.gates.left(sink):  # it asked to be left alone (Retry-After): do not spend it
+            return Attempt(ok=False, error=f"not sent: the receiver asked to wait (Retry-After) {left:.0f}s more")
+        attempt = await sink.send(self.dispatcher.session(), [test_event(name, self._clock.time())], test=True)
+        if not attempt.ok and not attempt.permanent:
+            self.dispatcher.gates.wait_for(sink, attempt)
+        return attempt
 
 
 __all__ = ["AlertService", "default_session"]

@@ -1,8 +1,8 @@
 """One sink's delivery worker (`SinkWorker`): its queue, batches, sends, retries and marks. The Dispatcher
 (dispatcher.py) owns the workers, the session, the store and the clock.
 
-Each worker takes the head of its sink's queue (items are in the outbox table before it looks:
-it awaits `store.flush(fold=False)` first: committed, not folded), sends it, and on the sink's ack
+Each worker takes the head of its sink's queue, marks its row as going out and awaits the commit
+(`going_out`: `store.flush(fold=False)`, which commits the row itself too), sends it, and on the sink's ack
 submits the `delivered` mark and awaits the commit again before taking the next item. A crash can
 therefore re-send only what was acked but not yet marked: at most the one message in flight per sink, within one writer
 transaction (milliseconds: the flush wakes the writer) of its ack. Exception: when the store
@@ -11,10 +11,11 @@ is known to be failing (unhealthy) it is not waited for at all, because silence 
 duplicate after a crash.
 
 Transient failures (5xx, 429, timeouts, network) retry the same message with exponential backoff
-and jitter, or after `Retry-After`; a sink's queue waits behind its head, which keeps every
-alert's events in order. Permanent failures (other 4xx) are marked `failed` and not retried;
-items older than `give_up_after` are marked `expired`: their age is on the monotonic clock (a
-restored item starts at its wall-clock age), so a step of the wall clock expires nothing early.
+and jitter, or after `Retry-After` (bounded; and nothing else is posted to that receiver meanwhile:
+retry_gate.py); a sink's queue waits behind its head, which keeps every alert's events in order.
+Permanent failures (other 4xx) are marked `failed` and not retried; items older than `give_up_after`
+are marked `expired`: their age is on the monotonic clock (a restored item starts at its wall-clock
+age), so a step of the wall clock expires nothing early.
 
 Supervision: an exception a sink raises while sending (a bug, or a reply nobody anticipated) is a
 failed attempt like a 5xx: counted (`error` and `retried`), the notification kept pending in the
@@ -60,7 +61,7 @@ from typing import TYPE_CHECKING
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue
 from slowatch.alerting.outbox import DELIVERED, EXPIRED, FAILED, PENDING, WITHHELD, Mark, OutboxItem
-from slowatch.alerting.sinks.base import REACHED_BEFORE, Attempt, Sink
+from slowatch.alerting.sinks.base import IN_FLIGHT, REACHED_BEFORE, REPOSTED, Attempt, Sink, maybe_received
 
 if TYPE_CHECKING:
     from slowatch.alerting.dispatcher import Dispatcher
@@ -131,8 +132,7 @@ class SinkWorker:
                 continue
             batch = await self._next_batch()
             if batch and not self._owner.closing.is_set():
-                await self._owner.durable("before sending")  # the items' outbox rows are committed
-                await self._deliver(batch)
+                await self._deliver(batch)  # (each attempt waits for its rows' commit first: `going_out`)
             elif self.queue:  # only held items wait: until one is released (or its hold ends), or a new item
                 self._wake.clear()
                 await self._owner.sleep(self._owner.holds.left(), self._wake)
@@ -178,11 +178,18 @@ class SinkWorker:
             for item in batch:
                 item.in_flight = True
             async with self.sending:  # a re-POST in flight lands first; what to send is read after it
-                events, withheld = self.payload(batch)
-                if events:
-                    for item in batch:
-                        item.attempts += 1
-                    attempt = await self.send(events)
+                wait = owner.gates.left(self.sink)  # the receiver asked to be left alone (retry_gate.py): maybe
+                if not wait:  # told the re-POST that held the lock, or another sink posting to it
+                    events, withheld = self.payload(batch)
+                    if events and not await self.going_out(batch):
+                        continue  # superseded while its going-out mark was committed: look at the queue again
+                    if events:
+                        attempt = await self.send(events)
+            if wait:
+                for item in batch:
+                    item.in_flight = False
+                await owner.sleep(wait)
+                continue
             if not events:  # nothing the receiver should be told (payload): done
                 await self._finish(batch, WITHHELD)
                 return
@@ -194,10 +201,18 @@ class SinkWorker:
                 self._sent.extend([asyncio.get_running_loop().time()] * len(batch))
                 return
             if attempt.maybe_received:
-                self.reached(events)
+                self.reached(events, sent=batch)
             sticky = "" if attempt.maybe_received else REACHED_BEFORE  # (said in the outbox row: restarts)
             for item in batch:
                 item.last_error = attempt.error + (sticky if item.reached else "")
+            if attempt.too_large and len(batch) > 1:  # (a storm's grouped message past the receiver's limit)
+                logger.warning("grouped message too large for the receiver, sending it in halves sink=%s events=%d "
+                               "error=%s", name, len(batch), attempt.error)  # fmt: skip
+                for item in batch:
+                    item.in_flight = False
+                for part in (batch[: len(batch) // 2], batch[len(batch) // 2 :]):
+                    await self._deliver(part)
+                return
             if (attempt.internal or attempt.split) and len(batch) > 1:
                 for item in batch:
                     item.in_flight = False  # find the one this version cannot send (or refused): each on its own
@@ -220,22 +235,55 @@ class SinkWorker:
             owner.store.submit(Mark.of(batch, PENDING, owner.clock.time()))  # attempts and last error, for the CLI
             for item in batch:  # not in flight while it waits: a newer state of its alert may supersede it
                 item.in_flight = False
-            if attempt.retry_after is not None:  # floored: `Retry-After: 0` must not become a busy loop
-                delay = max(attempt.retry_after, self.sink.config.retry_initial / 2)
-            else:
+            delay = owner.gates.wait_for(self.sink, attempt)  # Retry-After, bounded: every sender to it waits
+            if delay is None:
                 delay = backoff / 2 + random.uniform(0, backoff / 2)
                 backoff = min(backoff * 2, self.sink.config.retry_max)
-            logger.warning("notification failed, will retry sink=%s events=%d error=%s retry_in=%.1fs",
-                           name, len(batch), attempt.error, delay)  # fmt: skip
+            logger.warning("notification failed, will retry sink=%s events=%d error=%s retry_in=%.1fs%s",
+                           name, len(batch), attempt.error, delay,
+                           " (Retry-After)" if attempt.retry_after is not None else "")  # fmt: skip
             await owner.sleep(delay)
 
-    def reached(self, events: Sequence[AlertEvent]) -> None:
+    async def going_out(self, batch: Sequence[OutboxItem]) -> bool:
+        """Say in `batch`'s outbox rows, committed before the request goes out, that an attempt is going out
+        (IN_FLIGHT; its outcome's mark replaces that), and count it: a stop or a kill -9 while it is in flight leaves
+        rows a restart knows the receiver may have (OutboxItem.reached), so the RESOLVED folding one after the
+        restart is not `firing_undelivered` (droppable by max_pending) while the receiver shows it firing.
+
+        While the mark commits (behind a store backlog: seconds) the items are not in flight: a newer state of their
+        alert may still supersede them (fold.py). False: one was, nothing is sent, the rows are as they were."""
+        owner = self._owner
+        rows = tuple(
+            (i.sink, i.event.event_id, i.attempts + 1, i.last_error if maybe_received(i.last_error)
+             else f"{i.last_error} {IN_FLIGHT}".lstrip())
+            for i in batch
+        )  # fmt: skip
+        owner.store.submit(Mark(rows, PENDING, owner.clock.time()))
+        for item in batch:
+            item.in_flight = False
+        await owner.durable("before sending")  # (the items' own rows too: committed before anything is sent)
+        if any(i.superseded for i in batch):
+            owner.store.submit(Mark.of([i for i in batch if not i.superseded], PENDING, owner.clock.time()))
+            return False
+        for item in batch:
+            item.in_flight = True
+            item.attempts += 1
+        return True
+
+    def reached(self, events: Sequence[AlertEvent], sent: Sequence[OutboxItem] = ()) -> None:
         """The receiver may have `events` (a cut attempt, or an acknowledged re-POST): so may the queued items that
-        carry them (OutboxItem.reached; fold.folded)."""
+        carry them (OutboxItem.reached; fold.folded). Said in their outbox rows too (REPOSTED), so a restart knows
+        it, except for the items of the attempt itself (`sent`): its error, marked next, says so."""
+        told: list[OutboxItem] = []
         for e in events:
             for item in self.queue.by_key.get(e.alert_key, ()):
-                if item.event.event_id == e.event_id:
+                if item.event.event_id == e.event_id and not item.reached:
                     item.reached = True
+                    if item not in sent and not maybe_received(item.last_error):
+                        item.last_error = f"{item.last_error} {REPOSTED}".lstrip()
+                        told.append(item)
+        if told:
+            self._owner.store.submit(Mark.of(told, PENDING, self._owner.clock.time()))
 
     async def send(self, events: Sequence[AlertEvent]) -> Attempt:
         """`sink.send`, where an exception is a failed attempt (retried like a 5xx), logged and counted."""

@@ -50,7 +50,7 @@ async def test_500s_then_429_then_200_every_alert_in_order_its_latest_state_last
     config = make_config(
         tmp_path,
         endpoints=[http_endpoint(n, target.url(), failure_threshold=1, success_threshold=1) for n in "abc"],
-        sinks={"oncall": slack_sink(receiver.url())},
+        sinks={"oncall": slack_sink(receiver.url(), retry_max="1s")},
         routes=[{"match": {}, "sinks": ["oncall"]}],
     )
     r = await rig(config)

@@ -194,7 +194,8 @@ async def test_a_redirect_to_another_host_is_not_followed_and_leaks_nothing(
             await until(lambda: r.service.dispatcher.counters[("oncall", "failed")] == 2)
         assert elsewhere.attempts == []  # neither the body nor the Authorization header went there
         rows = await r.store.read(list_outbox)
-        assert sorted(row.last_error for row in rows) == ["HTTP 301: moved", "HTTP 307: moved"]
+        not_followed = "(a redirect, not followed: point the sink at its new URL): moved"
+        assert sorted(row.last_error for row in rows) == [f"HTTP 301 {not_followed}", f"HTTP 307 {not_followed}"]
         assert "REDIRSECRET" not in caplog.text and "HDRSECRET" not in caplog.text
     finally:
         await elsewhere.close()
@@ -246,7 +247,7 @@ async def test_retry_after_as_an_http_date_is_waited_for(
 ) -> None:
     later = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: waits 1 to 2 s
     receiver.script.append(Reply(429, "rate_limited", {"Retry-After": later}))
-    await one_alert(tmp_path, target, rig, slack_sink(receiver.url()))
+    await one_alert(tmp_path, target, rig, slack_sink(receiver.url(), retry_max="5s"))  # (retry_max bounds it)
     await receiver.wait_acked(1)
     first, second = receiver.attempts
     assert 0.9 <= second.at - first.at < 2.5  # not retry_initial (50 ms)

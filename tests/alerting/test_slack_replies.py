@@ -38,7 +38,7 @@ async def test_a_2xx_json_reply_with_ok_false_and_a_transient_error_is_retried(
     receiver.script.append(Reply(200, '{"ok": false, "error": "ratelimited"}', {"Retry-After": "1"}))
     receiver.script.append(Reply(200, '{"ok": false, "error": "internal_error"}'))
     receiver.default = Reply(200, '{"ok": true}')
-    r = await one_alert(tmp_path, target, rig, slack_sink(receiver.url()))
+    r = await one_alert(tmp_path, target, rig, slack_sink(receiver.url(), retry_max="5s"))  # (bounds Retry-After)
     await until(lambda: r.service.dispatcher.counters[("oncall", "delivered")])
     assert len(receiver.attempts) == 3 and r.service.dispatcher.counters[("oncall", "retried")] == 2
     first, second, _ = receiver.attempts

@@ -21,6 +21,7 @@ from tests.alerting.fakes import FakeReceiver, Reply, Target
 from tests.alerting.test_alertmanager_races import until
 
 SLOW_RETRY = {"retry_initial": "2s", "retry_max": "2s"}  # the first retry 1-2 s after a failure: time to fold
+SLOW_RETRY_4S = {"retry_initial": "4s", "retry_max": "4s"}
 
 
 def payloads(r: Rig, sink: str) -> list[dict[str, object]]:
@@ -171,3 +172,112 @@ async def test_max_pending_never_drops_the_resolved_of_a_firing_the_receiver_may
     finally:
         for t in others:
             await t.close()
+
+
+async def test_a_resolved_owed_from_an_earlier_episode_survives_a_fold_through_the_next_firing(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """x's FIRING is delivered; then the receiver answers 503 and x flaps: its RESOLVED (refused, waiting) is folded
+    into the next FIRING, and that FIRING into the next RESOLVED. That RESOLVED was flagged `firing_undelivered` (its
+    own episode's FIRING was never sent) though the receiver still shows x firing from the first episode, and
+    `max_pending` dropped it first: the receiver never heard x resolve."""
+    others = [await Target().start() for _ in range(10)]
+    try:
+        config = make_config(
+            tmp_path,
+            endpoints=[
+                http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1),
+                *(
+                    http_endpoint(f"y{i}", t.url(), failure_threshold=1, success_threshold=1)
+                    for i, t in enumerate(others)
+                ),
+            ],
+            sinks={"hook": {"kind": "webhook", "url": receiver.url("/hook"), "max_pending": 10, **SLOW_RETRY_4S}},
+            routes=[{"sinks": ["hook"]}],
+        )
+        r = await rig(config)
+        queue = r.service.dispatcher.workers["hook"].queue
+        target.up = False
+        await r.probe("x")
+        await receiver.wait_acked(1)  # the receiver shows x firing
+        receiver.default = Reply(503)
+        target.up = True
+        await r.probe("x")
+        await until(lambda: bool(queue) and queue[0].attempts == 1 and not queue[0].in_flight, "the RESOLVED refused")
+        target.up = False
+        await r.probe("x")  # the next FIRING folds the waiting RESOLVED
+        target.up = True
+        await r.probe("x")  # and the next RESOLVED folds that FIRING
+        for i, t in enumerate(others):  # ten alerts fire and resolve, never sent: quiet RESOLVEDs
+            t.up = False
+            await r.probe(f"y{i}")
+            t.up = True
+            await r.probe(f"y{i}")
+        assert r.service.dispatcher.counters[("hook", "overflow")] == 1
+        receiver.default = Reply()
+        await until(lambda: not queue, "the queue delivered", timeout=15.0)
+        x = [e for hit in receiver.acked for e in hit.body["events"] if e["alert"] == "endpoint:x"]
+        assert [e["status"] for e in x] == ["firing", "resolved"], x
+        assert "firing_undelivered" not in x[1]["details"] and x[1]["details"]["folded"] == 2, x[1]["details"]
+    finally:
+        for t in others:
+            await t.close()
+
+
+async def test_a_firing_an_alertmanager_re_post_carried_is_known_so_after_a_restart(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """x's FIRING is refused (503) and waits; a re-POST carrying x firing is acknowledged; x recovers while the
+    FIRING's retry is in flight (so its RESOLVED queues behind it), and the process stops (a kill -9 keeps the same
+    rows). The re-POST's reach was held in memory only: the restarted process folded the RESOLVED over the FIRING as
+    `firing_undelivered`, which `max_pending` drops first, though Alertmanager had x firing."""
+    receiver.script.append(Reply(503))
+    config = x_config(
+        tmp_path,
+        target,
+        "am",
+        {"kind": "alertmanager", "url": receiver.url(""), "resend_interval": "100ms", **SLOW_RETRY},
+    )
+    first = await rig(config)
+    queue = first.service.dispatcher.workers["am"].queue
+    target.up = False
+    await first.probe("x")
+    await until(lambda: bool(queue) and queue[0].attempts == 1 and not queue[0].in_flight, "the FIRING refused")
+    await until(lambda: first.service.dispatcher.counters[("am", "refreshed")] >= 1, "a re-POST of x acknowledged")
+    receiver.default = Reply(200, hang=30.0)  # what comes next hangs: the FIRING's retry is in flight meanwhile
+    await until(lambda: queue[0].in_flight, "the FIRING's retry in flight")
+    target.up = True
+    await first.probe("x")  # queued behind the FIRING in flight: not folded
+    await first.store.flush()
+    assert [i.event.status for i in queue] == ["firing", "resolved"]
+    await first.stop()
+    second = await rig(config)
+    await second.store.flush()
+    [resolved] = [p for p in payloads(second, "am") if p["status"] == "resolved"]
+    assert resolved["details"]["folded"] == 1  # type: ignore[index]
+    assert "firing_undelivered" not in resolved["details"], resolved  # type: ignore[operator]
+
+
+async def test_a_firing_in_flight_at_a_stop_is_known_to_have_maybe_reached_the_receiver_after_it(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """The webhook has x's FIRING (and is slow to answer) when the process stops: nothing of that attempt was in the
+    outbox row (attempts 0, no error), so the restarted process, its receiver now refusing, folded x's RESOLVED over
+    the restored FIRING as `firing_undelivered`: droppable by `max_pending`, though the receiver shows x firing."""
+    receiver.script.append(Reply(200, hang=30.0))
+    receiver.default = Reply(503)
+    config = x_config(tmp_path, target, "hook", {"kind": "webhook", "url": receiver.url("/hook"), **SLOW_RETRY_4S})
+    first = await rig(config)
+    target.up = False
+    await first.probe("x")
+    await until(lambda: len(receiver.attempts) == 1, "the FIRING at the receiver, its answer pending")
+    await first.stop()  # (a kill -9 leaves the same rows: the attempt in flight is cut either way)
+    second = await rig(config)
+    queue = second.service.dispatcher.workers["hook"].queue
+    await until(lambda: len(receiver.attempts) >= 2 and not queue[0].in_flight, "the restored FIRING refused")
+    target.up = True
+    await second.probe("x")  # the RESOLVED folds the FIRING restored from the outbox
+    await second.store.flush()
+    [resolved] = [p for p in payloads(second, "hook") if p["status"] == "resolved"]
+    assert resolved["details"]["folded"] == 1  # type: ignore[index]
+    assert "firing_undelivered" not in resolved["details"], resolved  # type: ignore[operator]

@@ -31,7 +31,7 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.sinks.base import Attempt, Request, Sink
+from slowatch.alerting.sinks.base import Attempt, Request, Sink, html_page
 from slowatch.alerting.sinks.text import iso
 from slowatch.config.alerting import AlertmanagerSinkConfig
 
@@ -91,8 +91,13 @@ class AlertmanagerSink(Sink):
         """A 400 may be one invalid alert of many: Alertmanager stores the valid ones and refuses the request (API v2
         `postAlertsHandler`). `split`: the worker sends such a batch again one alert at a time, so only the invalid
         one fails."""
+        if (page := html_page(status, body, headers, "Alertmanager")) is not None:
+            return page
         attempt = super().classify(status, body, headers)
         return replace(attempt, split=True) if status == 400 else attempt
+
+    def target(self) -> str:
+        return self._url.get_secret_value().rstrip("/") + "/api/v2/alerts"
 
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value(), *(v.get_secret_value() for v in self._headers.values())]

@@ -24,7 +24,7 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.sinks.base import Attempt, Request, Sink, retry_after
+from slowatch.alerting.sinks.base import Attempt, Request, Sink, html_page
 from slowatch.alerting.sinks.text import burn, clip, duration, escape, folded, left, quoted, quoted_in, used, when
 from slowatch.config.alerting import SlackSinkConfig
 from slowatch.untrusted import one_line
@@ -263,13 +263,16 @@ class SlackSink(Sink):
         return Request(self._url.get_secret_value(), message(events, self.external_url, test=test), {})
 
     def classify(self, status: int, body: str, headers: CIMultiDictProxy[str]) -> Attempt:
+        if (page := html_page(status, body, headers, "Slack")) is not None:
+            return page
         if 200 <= status < 300 and body.strip() in ERRORS:
-            return Attempt(ok=False, permanent=True, error=f"HTTP {status} with Slack's error: {body.strip()}")
+            error = f"HTTP {status} with Slack's error: {body.strip()}"
+            return Attempt(ok=False, permanent=True, error=error, status=status)
         if 200 <= status < 300 and (code := not_ok(body)) is not None:
             error = self.scrub(f"HTTP {status} with ok: false: {one_line(code, 80)}")
             if code in TRANSIENT:
-                return Attempt(ok=False, retry_after=retry_after(headers.get("Retry-After")), error=error)
-            return Attempt(ok=False, permanent=True, error=error)
+                return Attempt.retry(status, headers, error, rate_limited=code.startswith("rate"))
+            return Attempt(ok=False, permanent=True, error=error, status=status)
         return super().classify(status, body, headers)
 
     def wants_more(self, status: int, head: bytes) -> bool:
@@ -285,6 +288,9 @@ class SlackSink(Sink):
                 return True
             return False
         return bool(text) and any(code.startswith(text) and code != text for code in ERRORS)
+
+    def target(self) -> str:
+        return self._url.get_secret_value()
 
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value()]

@@ -55,6 +55,9 @@ class WebhookSink(Sink):
         headers["Idempotency-Key"] = idempotency_key(events)
         return Request(self._url.get_secret_value(), body, headers)
 
+    def target(self) -> str:
+        return self._url.get_secret_value()
+
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value(), *(v.get_secret_value() for v in self._headers.values())]
 
