@@ -8,6 +8,7 @@ resend, and receivers got a spurious RESOLVED and FIRING. Against a real aiohttp
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from slowatch.config.schema import Config
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
 from tests.alerting.conftest import FAST_SINK, Rig, http_endpoint, make_config, slack_sink
-from tests.alerting.fakes import FakeReceiver, Target
+from tests.alerting.fakes import FakeReceiver, Reply, Target
 from tests.alerting.outbox_restart import active, am_config, drained, nowhere, stop_with_outbox, until, until_active
 
 
@@ -51,9 +52,12 @@ async def killed_with_x_resolved_pending(
     a = await rig(config(nowhere()))
     target.up = False
     await a.probe("x")
+    await until(lambda: any(h.path == "/slack" for h in receiver.acked), "x's FIRING posted to Slack")
+    receiver.scripts["/slack"] = deque([Reply(503)] * 1000)  # Slack's RESOLVED stays pending too
     target.up = True
     await a.probe("x")  # x's RESOLVED (its FIRING folded into it) waits for Alertmanager
     await stop_with_outbox(a)
+    del receiver.scripts["/slack"]
     return config
 
 
@@ -93,8 +97,12 @@ async def test_a_restored_resolved_is_posted_once_this_process_finds_the_alert_c
         assert posted(receiver, "endpoint:x") == []
         await a.store.flush()
         assert rows(a)[("endpoint:x", "resolved")] == "pending"  # held, not lost
-        slack = [h for h in receiver.acked if h.path == "/slack"][slack_before:]
-        assert any("x" in str(h.body) and "resolved" in str(h.body).lower() for h in slack), slack  # Slack: as before
+
+        def slack_resolved() -> bool:  # Slack: as before (once its going-out mark committed: sink_worker.going_out)
+            slack = [h for h in receiver.acked if h.path == "/slack"][slack_before:]
+            return any("x" in str(h.body) and "resolved" in str(h.body).lower() for h in slack)
+
+        await until(slack_resolved, "x's RESOLVED posted to Slack while Alertmanager's is held")
         await a.probe("x")  # A judges x clear: the RESOLVED goes
         await until(lambda: posted(receiver, "endpoint:x") == ["resolved"], "x's RESOLVED posted")
         await until(drained(a), "the queue drained")
