@@ -200,10 +200,18 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def _demo_config() -> str:
+    """The demo's config: ./config/slowatch.yaml in a checkout, else the copy shipped in the package."""
+    local = Path("config") / "slowatch.yaml"
+    return str(local) if local.is_file() else str(Path(__file__).with_name("demo.yaml"))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from slowatch.config import load
     from slowatch.demo import run_demo
 
+    if args.config is None:
+        args.config = _demo_config()
     config = _load_or_report(args.config)  # reported before anything starts; loaded again with the demo's ports
     if config is None:
         return EXIT_CONFIG
@@ -294,8 +302,23 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return _print_result(run_annotate(args, config))
 
 
+DESCRIPTION = """\
+slowatch, an uptime and SLO monitor. Commands: `slowatch run | shard | check |
+probe | demo | report | correct | gate | annotate | alerts | test-sink |
+silence | generate | import`.
+
+First steps: `slowatch demo` (a local demo platform probed by the daemon, with a
+live table); then write a config (README.md, "Configuration reference"),
+`slowatch check FILE` and `slowatch run --config FILE`: the status page,
+/metrics and /api/v1 are on server.listen (default http://127.0.0.1:9464/).
+`slowatch COMMAND --help` describes one command.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slowatch", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="slowatch", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"slowatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -306,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=["text", "json"])
     levels = f"one of {', '.join(process.LOG_LEVELS)}, in any case"
     run.add_argument("--log-level", type=process.log_level, default="INFO", help=levels)
-    run.add_argument("--once", action="store_true", help="probe every endpoint once, record, print, exit")
+    once = "probe every endpoint once, record, print, exit 1 if any failed"
+    run.add_argument("--once", action="store_true", help=once)
     add_cluster_arguments(run)
     run.set_defaults(func=cmd_run)
     add_shard_command(sub).set_defaults(func=cmd_shard)
@@ -321,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     probe.set_defaults(func=cmd_probe)
 
     demo = sub.add_parser("demo", help="start a local demo platform and the daemon probing it")
-    demo.add_argument("--config", "-c", default=str(Path("config") / "slowatch.yaml"))
+    shipped = "default: config/slowatch.yaml if present, else the same file shipped with slowatch"
+    demo.add_argument("--config", "-c", help=shipped)
     demo.add_argument("--listen", help="HOST:PORT for the daemon (default: server.listen if free, else a free port)")
     demo.add_argument("--db")
     port = _int_in(0, 65535, "a port")

@@ -113,6 +113,16 @@ def test_help_names_every_command() -> None:
     assert [name for name in commands if f" {name} " not in described.replace("`", " ").replace("\n", " ")] == []
 
 
+def test_help_is_written_for_users() -> None:
+    """`slowatch --help` printed cli.py's docstring ("The only module that prints ... `untrusted.printable`");
+    a new user gets what to run first and where the status page is."""
+    out = subprocess.run(
+        [sys.executable, "-m", "slowatch", "--help"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "untrusted" not in out and "module" not in out
+    assert "`slowatch demo`" in out and "slowatch check FILE" in out and "http://127.0.0.1:9464/" in out
+
+
 async def test_probe_and_run_once(target: TestServer, tmp_path: Path) -> None:
     cfg = write(
         tmp_path,
