@@ -143,6 +143,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
+def _count(n: int, noun: str) -> str:
+    return f"no {noun}s" if n == 0 else f"1 {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config)
     if config is None:
@@ -157,7 +161,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for warning in (*unjudgeable_warnings(config), *unreachable_tier_warnings(config)):
         print(f"warning: {warning}", file=sys.stderr)
     enabled = sum(1 for ep in config.endpoints if ep.enabled)
-    print(f"{args.config}: OK ({enabled} endpoints, {len(config.consumers)} consumers)")
+    print(f"{args.config}: OK ({_count(enabled, 'endpoint')}, {_count(len(config.consumers), 'consumer')})")
     return EXIT_OK
 
 

@@ -43,6 +43,13 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def test_check_counts_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A first config of one endpoint read `OK (1 endpoints, 0 consumers)`."""
+    one = write(tmp_path, "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:1/'}\n")
+    assert main(["check", str(one)]) == 0
+    assert capsys.readouterr().out == f"{one}: OK (1 endpoint, no consumers)\n"
+
+
 def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ROOT / "config" / "slowatch.yaml")]) == 0
     assert "OK (7 endpoints" in capsys.readouterr().out
