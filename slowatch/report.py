@@ -34,7 +34,7 @@ from slowatch.slo import report_format
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.windows import CalendarPeriod, RollingWindow, month_bounds
-from slowatch.store.read_only import begin_read
+from slowatch.store.read_only import begin_read, missing
 
 Key = tuple[str, str]
 
@@ -100,6 +100,9 @@ def run_report(args: argparse.Namespace) -> int:
     from slowatch.cluster import database_view, stored_shard
 
     path = args.database or config.server.database
+    if (absent := missing(path)) is not None:
+        print(absent, file=sys.stderr)
+        return 2
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as e:

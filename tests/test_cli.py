@@ -50,6 +50,24 @@ def test_check_counts_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out == f"{one}: OK (1 endpoint, no consumers)\n"
 
 
+def test_readers_of_a_database_the_daemon_has_not_made_yet_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`report` and `gate --config` before any `slowatch run` read `cannot read SLO data from ./slowatch.db:
+    unable to open database file`; `alerts` already said what it means."""
+    config = write(
+        tmp_path,
+        "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:1/'}\n"
+        "consumers:\n  - {name: shop, endpoints: [a], slos: [{name: up, sli: availability, objective: 99}]}\n",
+    )
+    missing = tmp_path / "never.db"
+    expected = f"no database at {missing}: the daemon has not run yet (or --db names another file)\n"
+    for command in (["report"], ["gate", "--consumer", "shop"], ["alerts"]):
+        assert main([*command, "--config", str(config), "--db", str(missing)]) == (1 if command == ["alerts"] else 2)
+        assert capsys.readouterr().err == expected, command
+    assert not missing.exists()
+
+
 def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ROOT / "config" / "slowatch.yaml")]) == 0
     assert "OK (7 endpoints" in capsys.readouterr().out

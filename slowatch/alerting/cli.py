@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
-from pathlib import Path
 
 from sqlite_utils import Database
 
@@ -25,15 +24,15 @@ from slowatch.clock import SystemClock
 from slowatch.config.schema import Config
 from slowatch.store.one_write import CLI_WAIT, write_once
 from slowatch.store.queries import get_states
-from slowatch.store.read_only import begin_read
+from slowatch.store.read_only import begin_read, missing
 from slowatch.store.store import state_op
 from slowatch.untrusted import one_line
 
 
 def alerts_report(config: Config, *, limit: int = 50) -> tuple[list[str], int]:
     path = config.server.database
-    if not Path(path).exists():
-        return [f"no database at {path}: the daemon has not run yet"], 1
+    if (absent := missing(path)) is not None:
+        return [absent], 1
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
