@@ -68,6 +68,25 @@ def test_readers_of_a_database_the_daemon_has_not_made_yet_say_so(
     assert not missing.exists()
 
 
+def test_report_says_why_there_is_nothing_to_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A first config without consumers: `report` read `no SLO matches the given --consumer/--slo` (none was
+    given) and `report --format html` `no consumer named None`; a mistyped --consumer named no known one."""
+    endpoint = "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:1/'}\n"
+    bare = write(tmp_path, endpoint)
+    for fmt in ("table", "html"):
+        assert main(["report", "--config", str(bare), "--format", fmt]) == 1
+        assert capsys.readouterr().err == (
+            f"{bare} defines no consumers: a report is of consumers' SLOs (see `consumers` in the README)\n"
+        )
+    shop = tmp_path / "shop.yaml"
+    shop.write_text(
+        endpoint
+        + "consumers:\n  - {name: shop, endpoints: [a], slos: [{name: up, sli: availability, objective: 99}]}\n"
+    )
+    assert main(["report", "--config", str(shop), "--consumer", "shopp"]) == 1
+    assert capsys.readouterr().err == "no consumer named 'shopp' (did you mean 'shop'?)\n"
+
+
 def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ROOT / "config" / "slowatch.yaml")]) == 0
     assert "OK (7 endpoints" in capsys.readouterr().out
