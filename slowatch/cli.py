@@ -13,13 +13,15 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slowatch import __version__, process
 from slowatch.annotate_cli import add_annotate_arguments
 from slowatch.api_client import positive_seconds
+from slowatch.cli_flags import int_in as _int_in
+from slowatch.cli_flags import override as _override
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
@@ -30,27 +32,10 @@ from slowatch.report_args import add_report_arguments
 from slowatch.untrusted import Printable
 
 if TYPE_CHECKING:  # each command imports what it needs: `--help` and `check` never load aiohttp, the store, ...
-    from pydantic_core import ErrorDetails
-
     from slowatch.config import Config
     from slowatch.config.parts import Unpacker
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
-
-
-def _int_in(low: int, high: int, what: str) -> Callable[[str], int]:
-    """argparse type: an integer from `low` to `high` (an out-of-range one ended in an OverflowError traceback)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {what} from {low} to {high} (got {text[:40]})")
-        return value
-
-    return parse
 
 
 def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | None:
@@ -63,34 +48,6 @@ def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | Non
             print(problem, file=sys.stderr)
         print(f"{path}: {len(exc.problems)} error(s)", file=sys.stderr)
         return None
-
-
-def _override(config: Config, listen: str | None, db: str | None, log_format: str | None) -> Config:
-    from pydantic import ValidationError
-
-    changes: dict[str, object] = {}
-    if listen:
-        changes["listen"] = listen
-    if db:
-        changes["database"] = db
-    if log_format:
-        changes["log_format"] = log_format
-    if not changes:
-        return config
-    try:
-        server = config.server.model_validate({**config.server.model_dump(), **changes})
-    except ValidationError as exc:  # only the overridden fields can be wrong: the config itself was valid
-        raise ValueError("; ".join(_flag_problem(e) for e in exc.errors(include_url=False))) from None
-    return config.model_copy(update={"server": server})
-
-
-FLAGS = {"listen": "--listen", "database": "--db", "log_format": "--log-format"}
-
-
-def _flag_problem(error: ErrorDetails) -> str:
-    field = str(error["loc"][0]) if error["loc"] else ""
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{FLAGS.get(field, field)}: {message}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
