@@ -87,6 +87,40 @@ def test_report_says_why_there_is_nothing_to_report(tmp_path: Path, capsys: pyte
     assert capsys.readouterr().err == "no consumer named 'shopp' (did you mean 'shop'?)\n"
 
 
+def test_commands_suggest_a_mistyped_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`gate`, `silence`, `correct` and `annotate` said `unknown consumer 'shopp'` with no hint, where the config
+    loader, `report` and the API suggest the close name."""
+    config = write(
+        tmp_path,
+        "server: {database: '" + str(tmp_path / "s.db") + "'}\n"
+        "endpoints:\n  - {name: payments-api, kind: http, url: 'http://127.0.0.1:1/'}\n"
+        "consumers:\n  - {name: shop, endpoints: [payments-api],"
+        " slos: [{name: up, sli: availability, objective: 99}]}\n",
+    )
+    c = ["--config", str(config)]
+    for argv in (
+        ["gate", *c, "--consumer", "shopp"],
+        ["silence", *c, "--consumer", "shopp", "--until", "2099-01-01T00:00Z"],
+        [
+            "correct",
+            *c,
+            "--consumer",
+            "shopp",
+            "--from",
+            "2026-01-01T00:00Z",
+            "--to",
+            "2026-01-01T01:00Z",
+            "--reason",
+            "x",
+        ],
+        ["annotate", *c, "--kind", "note", "--text", "x", "--consumer", "shopp"],
+    ):
+        assert main(argv) == 2, argv
+        assert "'shopp' (did you mean 'shop'?)" in capsys.readouterr().err, argv
+    assert main(["silence", *c, "--endpoint", "payment-api", "--until", "2099-01-01T00:00Z"]) == 2
+    assert "'payment-api' (did you mean 'payments-api'?)" in capsys.readouterr().err
+
+
 def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ROOT / "config" / "slowatch.yaml")]) == 0
     assert "OK (7 endpoints" in capsys.readouterr().out
