@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from slowatch.config.messages import did_you_mean
 from slowatch.config.schema import Config
 from slowatch.config.types import Model, Name
 from slowatch.store.annotations import Annotation
@@ -70,8 +71,8 @@ def parse_annotation(config: Config, doc: Any, now: float, source: str) -> Annot
     known_c, known_e = {c.name for c in config.consumers}, {e.name for e in config.endpoints}
     for name in consumers:
         if name not in known_c:
-            raise AnnotationError("consumers", f"unknown consumer {name!r}")
-    for name in endpoints:
+            raise AnnotationError("consumers", f"unknown consumer {name!r}" + did_you_mean(name, known_c))
+    for name in endpoints:  # (no suggestion: a search of 100,000 endpoint names would hold the API's loop)
         if name not in known_e:
             raise AnnotationError("endpoints", f"unknown endpoint {name!r}")
     ts = float(data.time) if data.time is not None else now

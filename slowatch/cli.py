@@ -13,13 +13,15 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slowatch import __version__, process
 from slowatch.annotate_cli import add_annotate_arguments
 from slowatch.api_client import positive_seconds
+from slowatch.cli_flags import int_in as _int_in
+from slowatch.cli_flags import override as _override
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
 from slowatch.correct import add_correct_arguments, run_correct
 from slowatch.errors import ConfigError, SlowatchError
@@ -30,27 +32,10 @@ from slowatch.report_args import add_report_arguments
 from slowatch.untrusted import Printable
 
 if TYPE_CHECKING:  # each command imports what it needs: `--help` and `check` never load aiohttp, the store, ...
-    from pydantic_core import ErrorDetails
-
     from slowatch.config import Config
     from slowatch.config.parts import Unpacker
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
-
-
-def _int_in(low: int, high: int, what: str) -> Callable[[str], int]:
-    """argparse type: an integer from `low` to `high` (an out-of-range one ended in an OverflowError traceback)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {what} from {low} to {high} (got {text[:40]})")
-        return value
-
-    return parse
 
 
 def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | None:
@@ -63,34 +48,6 @@ def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | Non
             print(problem, file=sys.stderr)
         print(f"{path}: {len(exc.problems)} error(s)", file=sys.stderr)
         return None
-
-
-def _override(config: Config, listen: str | None, db: str | None, log_format: str | None) -> Config:
-    from pydantic import ValidationError
-
-    changes: dict[str, object] = {}
-    if listen:
-        changes["listen"] = listen
-    if db:
-        changes["database"] = db
-    if log_format:
-        changes["log_format"] = log_format
-    if not changes:
-        return config
-    try:
-        server = config.server.model_validate({**config.server.model_dump(), **changes})
-    except ValidationError as exc:  # only the overridden fields can be wrong: the config itself was valid
-        raise ValueError("; ".join(_flag_problem(e) for e in exc.errors(include_url=False))) from None
-    return config.model_copy(update={"server": server})
-
-
-FLAGS = {"listen": "--listen", "database": "--db", "log_format": "--log-format"}
-
-
-def _flag_problem(error: ErrorDetails) -> str:
-    field = str(error["loc"][0]) if error["loc"] else ""
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{FLAGS.get(field, field)}: {message}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -143,6 +100,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
+def _count(n: int, noun: str) -> str:
+    return f"no {noun}s" if n == 0 else f"1 {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config)
     if config is None:
@@ -157,7 +118,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for warning in (*unjudgeable_warnings(config), *unreachable_tier_warnings(config)):
         print(f"warning: {warning}", file=sys.stderr)
     enabled = sum(1 for ep in config.endpoints if ep.enabled)
-    print(f"{args.config}: OK ({enabled} endpoints, {len(config.consumers)} consumers)")
+    print(f"{args.config}: OK ({_count(enabled, 'endpoint')}, {_count(len(config.consumers), 'consumer')})")
     return EXIT_OK
 
 
@@ -200,10 +161,18 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def _demo_config() -> str:
+    """The demo's config: ./config/slowatch.yaml in a checkout, else the copy shipped in the package."""
+    local = Path("config") / "slowatch.yaml"
+    return str(local) if local.is_file() else str(Path(__file__).with_name("demo.yaml"))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from slowatch.config import load
     from slowatch.demo import run_demo
 
+    if args.config is None:
+        args.config = _demo_config()
     config = _load_or_report(args.config)  # reported before anything starts; loaded again with the demo's ports
     if config is None:
         return EXIT_CONFIG
@@ -294,8 +263,23 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return _print_result(run_annotate(args, config))
 
 
+DESCRIPTION = """\
+slowatch, an uptime and SLO monitor. Commands: `slowatch run | shard | check |
+probe | demo | report | correct | gate | annotate | alerts | test-sink |
+silence | generate | import`.
+
+First steps: `slowatch demo` (a local demo platform probed by the daemon, with a
+live table); then write a config (README.md, "Configuration reference"),
+`slowatch check FILE` and `slowatch run --config FILE`: the status page,
+/metrics and /api/v1 are on server.listen (default http://127.0.0.1:9464/).
+`slowatch COMMAND --help` describes one command.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slowatch", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="slowatch", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"slowatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -306,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=["text", "json"])
     levels = f"one of {', '.join(process.LOG_LEVELS)}, in any case"
     run.add_argument("--log-level", type=process.log_level, default="INFO", help=levels)
-    run.add_argument("--once", action="store_true", help="probe every endpoint once, record, print, exit")
+    once = "probe every endpoint once, record, print, exit 1 if any failed"
+    run.add_argument("--once", action="store_true", help=once)
     add_cluster_arguments(run)
     run.set_defaults(func=cmd_run)
     add_shard_command(sub).set_defaults(func=cmd_shard)
@@ -321,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     probe.set_defaults(func=cmd_probe)
 
     demo = sub.add_parser("demo", help="start a local demo platform and the daemon probing it")
-    demo.add_argument("--config", "-c", default=str(Path("config") / "slowatch.yaml"))
+    shipped = "default: config/slowatch.yaml if present, else the same file shipped with slowatch"
+    demo.add_argument("--config", "-c", help=shipped)
     demo.add_argument("--listen", help="HOST:PORT for the daemon (default: server.listen if free, else a free port)")
     demo.add_argument("--db")
     port = _int_in(0, 65535, "a port")

@@ -101,13 +101,17 @@ def gate_answer(doc: Any, *, one_slo: bool) -> dict[str, Any]:
 
 def from_database(config: Config, args: argparse.Namespace) -> Outcome:
     from slowatch.cluster import database_view, stored_shard
+    from slowatch.config.messages import did_you_mean
     from slowatch.report import collect
     from slowatch.slo.gate import consumer_gate, decide
-    from slowatch.store.read_only import begin_read
+    from slowatch.store.read_only import begin_read, missing
 
-    if not any(c.name == args.consumer for c in config.consumers):
-        return [f"no consumer named {args.consumer!r}"], ERROR
+    consumer_names = [c.name for c in config.consumers]
+    if args.consumer not in consumer_names:
+        return [f"no consumer named {args.consumer!r}" + did_you_mean(args.consumer, consumer_names)], ERROR
     path = args.database or config.server.database
+    if (absent := missing(path)) is not None:
+        return [absent], ERROR
     now = dt.datetime.now(dt.UTC).timestamp()
     notes: list[str] = []
     try:

@@ -34,7 +34,7 @@ from slowatch.slo import report_format
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.history import SloFigures, slo_figures
 from slowatch.slo.windows import CalendarPeriod, RollingWindow, month_bounds
-from slowatch.store.read_only import begin_read
+from slowatch.store.read_only import begin_read, missing
 
 Key = tuple[str, str]
 
@@ -99,7 +99,13 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     from slowatch.cluster import database_view, stored_shard
 
+    if (nothing := _nothing_to_report(config, args)) is not None:
+        print(nothing, file=sys.stderr)
+        return 1
     path = args.database or config.server.database
+    if (absent := missing(path)) is not None:
+        print(absent, file=sys.stderr)
+        return 2
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as e:
@@ -145,6 +151,18 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nothing_to_report(config: Config, args: argparse.Namespace) -> str | None:
+    """Why no SLO can match, before the database is read: no consumers at all, or an unknown --consumer."""
+    from slowatch.config.messages import did_you_mean
+
+    names = [c.name for c in config.consumers]
+    if not names:
+        return f"{args.config} defines no consumers: a report is of consumers' SLOs (see `consumers` in the README)"
+    if args.consumer and args.consumer not in names:
+        return f"no consumer named {args.consumer!r}" + did_you_mean(args.consumer, names)
+    return None
+
+
 def _deploys(config: Config, conn: sqlite3.Connection, figures: list[SloFigures]) -> dict[Key, list[DeployImpact]]:
     """The budget burned after each deploy annotation, per reported SLO (slowatch/reports/deploys.py)."""
     endpoints = {c.name: set(resolve_endpoints(c.endpoints, config.endpoints)) for c in config.consumers}
@@ -157,7 +175,13 @@ def _html(config: Config, conn: sqlite3.Connection, args: argparse.Namespace, no
 
     consumers = [c for c in config.consumers if not args.consumer or c.name == args.consumer]
     if not consumers:
-        print(f"no consumer named {args.consumer!r}", file=sys.stderr)
+        here = "in this database's shard"  # (the config's consumers were checked before the database was read)
+        why = (
+            f"consumer {args.consumer!r} has no endpoint {here}"
+            if args.consumer
+            else f"no consumer has an endpoint {here}"
+        )
+        print(why, file=sys.stderr)
         return 1
     sys.stdout.write(report_html(conn, config, consumers, Snapshot(now), now, args.month))
     return 0

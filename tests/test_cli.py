@@ -43,6 +43,84 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def test_check_counts_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A first config of one endpoint read `OK (1 endpoints, 0 consumers)`."""
+    one = write(tmp_path, "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:1/'}\n")
+    assert main(["check", str(one)]) == 0
+    assert capsys.readouterr().out == f"{one}: OK (1 endpoint, no consumers)\n"
+
+
+def test_readers_of_a_database_the_daemon_has_not_made_yet_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`report` and `gate --config` before any `slowatch run` read `cannot read SLO data from ./slowatch.db:
+    unable to open database file`; `alerts` already said what it means."""
+    config = write(
+        tmp_path,
+        "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:1/'}\n"
+        "consumers:\n  - {name: shop, endpoints: [a], slos: [{name: up, sli: availability, objective: 99}]}\n",
+    )
+    missing = tmp_path / "never.db"
+    expected = f"no database at {missing}: the daemon has not run yet (or --db names another file)\n"
+    for command in (["report"], ["gate", "--consumer", "shop"], ["alerts"]):
+        assert main([*command, "--config", str(config), "--db", str(missing)]) == (1 if command == ["alerts"] else 2)
+        assert capsys.readouterr().err == expected, command
+    assert not missing.exists()
+
+
+def test_report_says_why_there_is_nothing_to_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A first config without consumers: `report` read `no SLO matches the given --consumer/--slo` (none was
+    given) and `report --format html` `no consumer named None`; a mistyped --consumer named no known one."""
+    endpoint = "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:1/'}\n"
+    bare = write(tmp_path, endpoint)
+    for fmt in ("table", "html"):
+        assert main(["report", "--config", str(bare), "--format", fmt]) == 1
+        assert capsys.readouterr().err == (
+            f"{bare} defines no consumers: a report is of consumers' SLOs (see `consumers` in the README)\n"
+        )
+    shop = tmp_path / "shop.yaml"
+    shop.write_text(
+        endpoint
+        + "consumers:\n  - {name: shop, endpoints: [a], slos: [{name: up, sli: availability, objective: 99}]}\n"
+    )
+    assert main(["report", "--config", str(shop), "--consumer", "shopp"]) == 1
+    assert capsys.readouterr().err == "no consumer named 'shopp' (did you mean 'shop'?)\n"
+
+
+def test_commands_suggest_a_mistyped_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`gate`, `silence`, `correct` and `annotate` said `unknown consumer 'shopp'` with no hint, where the config
+    loader, `report` and the API suggest the close name."""
+    config = write(
+        tmp_path,
+        "server: {database: '" + str(tmp_path / "s.db") + "'}\n"
+        "endpoints:\n  - {name: payments-api, kind: http, url: 'http://127.0.0.1:1/'}\n"
+        "consumers:\n  - {name: shop, endpoints: [payments-api],"
+        " slos: [{name: up, sli: availability, objective: 99}]}\n",
+    )
+    c = ["--config", str(config)]
+    for argv in (
+        ["gate", *c, "--consumer", "shopp"],
+        ["silence", *c, "--consumer", "shopp", "--until", "2099-01-01T00:00Z"],
+        [
+            "correct",
+            *c,
+            "--consumer",
+            "shopp",
+            "--from",
+            "2026-01-01T00:00Z",
+            "--to",
+            "2026-01-01T01:00Z",
+            "--reason",
+            "x",
+        ],
+        ["annotate", *c, "--kind", "note", "--text", "x", "--consumer", "shopp"],
+    ):
+        assert main(argv) == 2, argv
+        assert "'shopp' (did you mean 'shop'?)" in capsys.readouterr().err, argv
+    assert main(["silence", *c, "--endpoint", "payment-api", "--until", "2099-01-01T00:00Z"]) == 2
+    assert "'payment-api' (did you mean 'payments-api'?)" in capsys.readouterr().err
+
+
 def test_check_valid_and_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(ROOT / "config" / "slowatch.yaml")]) == 0
     assert "OK (7 endpoints" in capsys.readouterr().out
@@ -111,6 +189,16 @@ def test_help_names_every_command() -> None:
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     described = (parser.description or "").split("\n\n")[0]
     assert [name for name in commands if f" {name} " not in described.replace("`", " ").replace("\n", " ")] == []
+
+
+def test_help_is_written_for_users() -> None:
+    """`slowatch --help` printed cli.py's docstring ("The only module that prints ... `untrusted.printable`");
+    a new user gets what to run first and where the status page is."""
+    out = subprocess.run(
+        [sys.executable, "-m", "slowatch", "--help"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "untrusted" not in out and "module" not in out
+    assert "`slowatch demo`" in out and "slowatch check FILE" in out and "http://127.0.0.1:9464/" in out
 
 
 async def test_probe_and_run_once(target: TestServer, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import slowatch
 from slowatch.cli import main
 from slowatch.demo import demo_env
 
@@ -23,6 +24,7 @@ def taken_ports() -> Iterator[None]:
     held = []
     for port in (8900, 8925, 9464):
         sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a demo that just ended leaves TIME_WAIT
         try:
             sock.bind(("127.0.0.1", port))
             sock.listen()
@@ -72,3 +74,22 @@ def test_demo_env_keeps_real_webhooks() -> None:
     assert env["DEMO_HOST"] == "127.0.0.1:4100" and env["DEMO_SMTP_PORT"] == "4125"
     assert env["ONCALL_SLACK_WEBHOOK"] == "https://hooks.example/T/B/x"
     assert env["PLATFORM_SLACK_WEBHOOK"] == "http://127.0.0.1:4100/demo-slack/platform-feed"
+
+
+def test_demo_runs_outside_a_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`slowatch demo` as the README lists it, from a directory without ./config/slowatch.yaml (an installed
+    slowatch, the Docker image): it stopped with `config/slowatch.yaml: cannot read the file`."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["demo", "--duration", "2", "--demo-port", "0", "--listen", "127.0.0.1:0"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "slowatch demo: platform on http://127.0.0.1:" in out
+    assert (tmp_path / "slowatch.db").exists()  # the shipped config's database, in the working directory
+
+
+def test_the_packaged_demo_config_is_the_shipped_one() -> None:
+    """The copy inside the package that `slowatch demo` falls back to is config/slowatch.yaml, byte for byte."""
+    packaged = Path(slowatch.__file__).parent / "demo.yaml"
+    assert packaged.read_bytes() == (ROOT / "config" / "slowatch.yaml").read_bytes()

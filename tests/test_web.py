@@ -266,3 +266,26 @@ async def test_scrape_never_blocks_the_event_loop() -> None:
         assert max(late) < min(0.1, took / 2), f"the loop stalled {max(late) * 1e3:.0f} ms in a {took:.3f} s scrape"
     finally:
         await server.close()
+
+
+async def test_the_status_page_says_when_an_endpoint_is_disabled_or_not_probed_yet(tmp_path: Path) -> None:
+    """An endpoint with `enabled: false` read `waiting` for ever, as one not probed yet did, with no word on when
+    its first probe comes (first runs are spread over the interval: up to an hour for `interval: 1h`)."""
+    config = load_text(
+        f"""
+server: {{listen: "127.0.0.1:0", database: "{tmp_path / "w.db"}"}}
+endpoints:
+  - {{name: hourly, kind: http, url: "http://127.0.0.1:1/", interval: 1h}}
+  - {{name: parked, kind: http, url: "http://127.0.0.1:1/", enabled: false}}
+"""
+    )
+    d = Daemon(config)
+    await d.start(schedule=False)
+    try:
+        status, page = await get(d, "/")
+    finally:
+        await d.stop()
+    assert status == 200
+    cells = {row.split("</span>")[1].split("<")[0]: row for row in page.split("<tr>") if "class='dot" in row}
+    assert "<td>waiting</td>" in cells["hourly"] and "first probe within 1h" in cells["hourly"]
+    assert "<td>disabled</td>" in cells["parked"] and "waiting" not in cells["parked"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
-from pathlib import Path
 
 from sqlite_utils import Database
 
@@ -22,18 +21,19 @@ from slowatch.alerting.sinks import build_sinks
 from slowatch.alerting.sinks.text import when
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor, silence_key
 from slowatch.clock import SystemClock
+from slowatch.config.messages import did_you_mean
 from slowatch.config.schema import Config
 from slowatch.store.one_write import CLI_WAIT, write_once
 from slowatch.store.queries import get_states
-from slowatch.store.read_only import begin_read
+from slowatch.store.read_only import begin_read, missing
 from slowatch.store.store import state_op
 from slowatch.untrusted import one_line
 
 
 def alerts_report(config: Config, *, limit: int = 50) -> tuple[list[str], int]:
     path = config.server.database
-    if not Path(path).exists():
-        return [f"no database at {path}: the daemon has not run yet"], 1
+    if (absent := missing(path)) is not None:
+        return [absent], 1
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
@@ -74,7 +74,7 @@ def silence(
         return ["--until needs an offset, e.g. 2026-12-01T10:00Z"], 2
     known = {c.name for c in config.consumers} if target == "consumer" else {ep.name for ep in config.endpoints}
     if name not in known:
-        return [f"unknown {target} {name!r}"], 2
+        return [f"unknown {target} {name!r}" + did_you_mean(name, known)], 2
 
     put = state_op(silence_key(target, name), {"until": until.timestamp(), "reason": reason}, SystemClock().time())
     path = config.server.database  # a daemon may be writing it (store/one_write.py)

@@ -153,6 +153,12 @@ class HttpExpect(Model):
     headers: ExpectedHeaders = Field(default_factory=dict)
     body: list[BodyAssertion] = Field(default_factory=list)
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_status(cls, v: object) -> object:
+        """`status: 204` is `status: [204]` (a boolean stays refused: YAML's `on` is no status)."""
+        return [v] if isinstance(v, int | str) and not isinstance(v, bool) else v
+
     @field_validator("status")
     @classmethod
     def _status(cls, v: list[int | str]) -> list[int | str]:

@@ -37,8 +37,9 @@ def _where_written(report: Report, path: Path, message: str) -> tuple[Path, str]
         return path, message
     field = path[2]
     origin: Path = ("defaults", field)
-    if not report.value_at(origin)[0]:
-        return path, message  # the built-in default: the endpoint's entry is the place to set its own
+    if not report.value_at(origin)[0]:  # the built-in default: the endpoint's entry is the place to set its own
+        builtin = f"{DEFAULTED[field]} is the built-in default {field}"
+        return path, f"{message}; {builtin}: set a shorter `{field}` on the endpoint or in `defaults`"
     _, entry = report.value_at(path[:2])
     name = entry.get("name") if isinstance(entry, dict) else None
     named = f" {name!r}" if isinstance(name, str) else ""

@@ -18,6 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from slowatch.config.consumers import resolve_endpoints
+from slowatch.config.messages import did_you_mean
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
 from slowatch.models import Outcome
@@ -74,7 +75,7 @@ def validate(
     errors = []
     target = next((c for c in config.consumers if c.name == consumer), None)
     if target is None:
-        return [f"unknown consumer {consumer!r}"]
+        return [f"unknown consumer {consumer!r}" + did_you_mean(consumer, [c.name for c in config.consumers])]
     if slo is not None and endpoint is not None:
         errors.append("give --slo or --endpoint, not both")
     if slo is not None and all(s.name != slo for s in target.slos):

@@ -57,6 +57,12 @@ class DatabaseLock:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as e:
+            directory = os.path.dirname(path)
+            if not os.path.isdir(directory):
+                where = "create it, or set server.database or pass --db FILE"
+                raise StoreError(
+                    f"cannot open database {self.database}: the directory {directory} does not exist ({where})"
+                ) from e
             raise StoreError(f"cannot open database {self.database}: its lock file {path}: {e.strerror}") from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

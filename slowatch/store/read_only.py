@@ -24,6 +24,7 @@ in it (so the version checked is the version of the rows read, even if a daemon 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 from slowatch.errors import StoreError
@@ -31,6 +32,13 @@ from slowatch.store.schema import MIGRATIONS, check_identity, open_error
 
 READS = {"report": 2, "gate": 2, "alerts": 3}
 """Per command, the oldest schema version it reads: the one that created the tables it cannot do without."""
+
+
+def missing(path: str) -> str | None:
+    """What a reader says when no file is at `path` yet (before connecting: `mode=ro` cannot create it)."""
+    if os.path.exists(path):
+        return None
+    return f"no database at {path}: the daemon has not run yet (or --db names another file)"
 
 
 def begin_read(conn: sqlite3.Connection, path: str, command: str) -> str | None:
@@ -62,4 +70,4 @@ def begin_read(conn: sqlite3.Connection, path: str, command: str) -> str | None:
     return None
 
 
-__all__ = ["READS", "begin_read"]
+__all__ = ["READS", "begin_read", "missing"]

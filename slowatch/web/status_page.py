@@ -11,6 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from slowatch.cluster import RULES_POINTER
+from slowatch.durations import format_duration
 from slowatch.probes.registry import describe_target
 from slowatch.slo.display import duration_words, objective_percent, row_budget_text, sli_percent
 from slowatch.web.consumer_page import token_suffix
@@ -59,8 +60,11 @@ async def index(request: web.Request) -> web.Response:
     rows = []
     for ep in view.config.endpoints:
         r = view.latest.get(ep.name)
-        if r is None:
-            state, outcome, took, msg, when = "unknown", "waiting", "", "", ""
+        if not ep.enabled:
+            state, outcome, took, msg, when = "unknown", "disabled", "", "not probed (enabled: false)", ""
+        elif r is None:  # first runs are spread over the interval (scheduler.phase_offset)
+            due = f"first probe within {format_duration(ep.interval)}"
+            state, outcome, took, msg, when = "unknown", "waiting", "", due, ""
         else:
             state = "ok" if r.ok else "bad"
             outcome, took = r.outcome.value, _took(r.duration)

@@ -28,7 +28,10 @@ def test_timeout_from_defaults_is_located_at_defaults(errors: Errors) -> None:
         "which does not set its own timeout"
     ]
     builtin = "endpoints:\n" + HTTP.format(name="a") + "    interval: 3s\n"  # the built-in 5s: no `defaults` line
-    assert errors(builtin) == ["2:5 endpoints[0].timeout: must be shorter than the interval (5s >= 3s)"]
+    assert errors(builtin) == [  # it named a timeout the file does not hold, without saying it is the default
+        "2:5 endpoints[0].timeout: must be shorter than the interval (5s >= 3s); 5s is the built-in default "
+        "timeout: set a shorter `timeout` on the endpoint or in `defaults`"
+    ]
 
 
 def test_timeout_must_be_positive(errors: Errors) -> None:

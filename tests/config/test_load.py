@@ -111,3 +111,19 @@ def test_shipped_example_config_loads() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "slowatch.yaml"
     config = load(example, env={})
     assert config.endpoints and all(ep.interval >= 1.0 for ep in config.endpoints)
+
+
+def test_one_expected_status_needs_no_list() -> None:
+    """`expect: {status: 204}`, as one writes a single code, was refused (`must be a list (got 204)`)."""
+    config = load_text(
+        "endpoints:\n"
+        "  - {name: a, kind: http, url: 'http://x/', expect: {status: 204}}\n"
+        "  - {name: b, kind: http, url: 'http://x/', expect: {status: 2xx}}\n"
+        "  - {name: c, kind: transaction, steps: [{name: s, url: 'http://x/', expect: {status: 200-299}}]}\n"
+    )
+    a, b, c = config.endpoints
+    assert isinstance(a, HttpEndpoint) and isinstance(b, HttpEndpoint)
+    assert a.expect.status == [204] and b.expect.status == ["2xx"]
+    assert c.steps[0].expect.status == ["200-299"]  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"status: must be a list \(got true\)|status"):
+        load_text("endpoints:\n  - {name: a, kind: http, url: 'http://x/', expect: {status: true}}\n")

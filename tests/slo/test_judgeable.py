@@ -153,7 +153,7 @@ def test_check_warns_of_burn_tiers_a_low_objective_can_never_reach(
         "at most 10x (every probe bad): give it burn_tiers of its own under alerting.slos with factors below 10x, or "
         "raise the objective"
     ]
-    assert "OK (1 endpoints" in out.out
+    assert "OK (1 endpoint," in out.out
 
 
 QUORUM = """

@@ -18,7 +18,7 @@ from slowatch.clock import FakeClock
 from slowatch.errors import StoreError
 from slowatch.store import Store
 from slowatch.store.blocks import BLOCK
-from slowatch.store.owner import lock_path
+from slowatch.store.owner import DatabaseLock, lock_path
 from slowatch.store.pack import Pack, oldest_due
 from slowatch.store.queries import history
 from tests.store.conftest import MakeStore
@@ -143,3 +143,15 @@ async def test_a_pack_pass_another_process_left_is_finished(
     assert scalar(db_path, "SELECT count(*) FROM results") == 1  # "other", the newest row
     rows = await store.read(lambda db: history(db, "api"))
     assert sorted(r.ts for r in rows) == [T0 + i * 30 for i in range(10)]  # each once
+
+
+def test_a_database_in_a_missing_directory_says_so(tmp_path: Path) -> None:
+    """`--db /srv/slowatch/x.db` before /srv/slowatch exists read `its lock file /srv/slowatch/x.db.lock: No such
+    file or directory`, a file the user never named."""
+    database = str(tmp_path / "missing" / "x.db")
+    with pytest.raises(StoreError) as caught:
+        DatabaseLock(database).acquire()
+    assert str(caught.value) == (
+        f"cannot open database {database}: the directory {tmp_path / 'missing'} does not exist "
+        "(create it, or set server.database or pass --db FILE)"
+    )
