@@ -173,6 +173,7 @@ class Writer:
             if applied:
                 logger.info("store: applied %d migration(s): path=%s", applied, self.path)
             if self.maintain:  # (a store with maintain=False records no results: it needs neither)
+                self.retention.start(db)  # (before any new result: the time the last run's retention went by)
                 self.folds.catch_up(lambda fn: self._transact(db, fn))  # failed: load_states sees unfolded rows
                 self._states = load_states(db)
             return db
