@@ -15,9 +15,8 @@ Across a restart there is no monotonic reference. The time retention last truste
 (STATE_KEY, in the first transaction of a retention pass, every SAVE_EVERY); a new run starts from there: a wall
 clock at most `START_SLACK` past it is taken as it is (a restart, a short stop), one further ahead is held back and
 caught up as above (a long stop is then caught up in as long as it lasted: the history is kept longer meanwhile,
-never shorter).
-A database without the key (new, or from an older slowatch) starts from its newest stored result; an empty one from
-the wall clock (nothing to delete).
+never shorter). A database without the key (new, or from an older slowatch) starts from its newest stored result;
+an empty one from the wall clock (nothing to delete).
 """
 
 from __future__ import annotations
@@ -103,8 +102,9 @@ class RetentionClock:
         elapsed = max(0.0, mono - mono0)
         caught_up = time0 + elapsed * (1.0 + self._catch_up) if self.behind else time0 + elapsed + self._slack
         if wall <= max(caught_up, time0 + elapsed + self._slack):
-            if self.behind and self._what is not None:
-                logger.info("store: %s goes by the wall clock again (caught up): now=%.0f", self._what, wall)
+            if self.behind:
+                if self._what is not None:
+                    logger.info("store: %s goes by the wall clock again (caught up): now=%.0f", self._what, wall)
                 self.behind = 0.0
             self._anchor = (wall, mono)
             return wall

@@ -12,8 +12,9 @@ from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome
 from slowatch.store import Store
 from slowatch.store.retention import TARGETS
+from slowatch.store.retention_clock import RetentionClock
 from tests.store.conftest import MakeStore
-from tests.store.helpers import eventually, result, scalar, settled
+from tests.store.helpers import T0, eventually, result, scalar, settled
 
 DAY = 86400.0
 
@@ -137,3 +138,21 @@ async def test_a_start_with_the_wall_clock_a_year_ahead_deletes_no_history(
     await third.start()
     await third.prune()
     assert kept(db_path) == before and third.retention_behind == 0.0
+
+
+def test_a_clock_following_retention_holds_back_a_second_step_ahead(clock: FakeClock) -> None:
+    """The SLO state's and the alert outbox's prunes follow retention's clock without logging; once a hold ended,
+    such a clock stayed in catch-up mode and took a later step ahead as it was if it was shorter than the time
+    since its last reading (an hour for those prunes), instead of holding back any step over 60 s."""
+    leader = RetentionClock(clock, what="retention")
+    leader.start(None)
+    follower = RetentionClock(clock, what="")
+    follower.follow(leader)
+    clock.step(YEAR)
+    assert follower.now() == T0 and follower.behind == YEAR
+    clock.step(-YEAR)
+    clock.advance(3600)
+    assert follower.now() == clock.time() and follower.behind == 0.0
+    clock.advance(3600)
+    clock.step(1800)
+    assert follower.now() == clock.time() - 1800 and follower.behind == 1800
