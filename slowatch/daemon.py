@@ -93,6 +93,7 @@ class Daemon:
             jobs=lambda: float(self._scheduler.job_count),
             store_write_errors=lambda: float(self._store.write_errors),
             store_dropped=lambda: float(self._store.dropped),
+            store_retention_behind=lambda: self._store.retention_behind,
         )
         metrics = self._self_metrics
         self._store = Store(

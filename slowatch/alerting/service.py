@@ -37,6 +37,7 @@ from slowatch.models import ProbeResult
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
+from slowatch.store.retention_clock import RetentionClock
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class AlertService:
         self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
         self._task: asyncio.Task[None] | None = None
         self._last_prune = -PRUNE_EVERY
+        self._prune_clock: RetentionClock | None = None  # the outbox prune's time: not a wall clock that jumped ahead
         self._judged: tuple[Config, set[str], set[tuple[str, str]]] | None = None  # (_judged_here)
 
     @property
@@ -259,7 +261,9 @@ class AlertService:
                 snapshot = self._snapshot_source() if self._snapshot_source is not None else None
                 if snapshot is not None:
                     self.evaluate(snapshot)
-                now = self._clock.time()
+                if self._prune_clock is None:  # (started after the store: store/retention_clock.py)
+                    self._prune_clock = self._store.deletion_clock()
+                now = self._prune_clock.now()
                 if now - self._last_prune >= PRUNE_EVERY:
                     self._last_prune = now
                     self._store.submit(Prune(now - KEEP_DONE))

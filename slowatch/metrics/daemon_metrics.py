@@ -86,6 +86,7 @@ class SelfMetrics:
         jobs: Callable[[], float],
         store_write_errors: Callable[[], float],
         store_dropped: Callable[[], float],
+        store_retention_behind: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._missed_log = SummedLog(MISS_LOG_EVERY, "scheduled runs missed: runs=%d endpoints=%d example=%s (each "
                                      "endpoint's overdue runs ran once: the process was stopped or its event loop "
@@ -118,6 +119,11 @@ class SelfMetrics:
         Gauge("slowatch_store_healthy", "1 if the last database write succeeded", registry=registry).set_function(
             store_healthy
         )
+        Gauge(
+            "slowatch_store_retention_clock_behind_seconds",
+            "Seconds the wall clock is ahead of the time retention deletes by (0 unless the clock jumped ahead)",
+            registry=registry,
+        ).set_function(store_retention_behind)
         self.write_duration = Histogram(
             "slowatch_store_write_duration_seconds",
             "Duration of one batched database transaction",

@@ -44,6 +44,7 @@ from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, load_counters, saved_fingerprints_op
 from slowatch.slo.restore import Restorer
 from slowatch.slo.snapshot import Snapshot
+from slowatch.store.retention_clock import RetentionClock
 from slowatch.store.slo_tables import drop_cells_after
 from slowatch.store.store import Store
 
@@ -83,6 +84,7 @@ class SloService:
         self._restorer = Restorer(store, clock, lambda: self._engine, store_wait=store_wait)
         self.saves_held = 0  # periodic saves skipped while the previous one was still queued
         self._last_prune = self._last_sweep = -SWEEP_EVERY
+        self._prune_clock: RetentionClock | None = None  # the prune's time: not a wall clock that jumped ahead
         self._tasks: list[asyncio.Task[None]] = []
         self.refresh_times = refresh_histogram()
         self.lock = asyncio.Lock()  # one correction or reload at a time
@@ -261,7 +263,9 @@ class SloService:
             if self._saved_counters.get((consumer, slo)) != (events, good):
                 self._saved_counters[(consumer, slo)] = (events, good)
                 batch.counters.append((consumer, slo, events, good))
-        now = self._clock.time()
+        if self._prune_clock is None:  # (the store has started: it knows when the last run's retention went by)
+            self._prune_clock = self._store.deletion_clock()
+        now = self._prune_clock.now()  # (a clock a year ahead would prune every cell: store/retention_clock.py)
         if now - self._last_prune >= PRUNE_EVERY:
             self._last_prune = now
             fine_cut = now - max(self._engine.alert_windows, default=0.0) - 86400.0

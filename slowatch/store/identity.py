@@ -9,8 +9,8 @@ another database. Either way history is lost without a word.
 So the writer remembers the file's (device, inode) when it opens it and checks, before every write
 transaction (one `stat`, microseconds), that the path still names that file. If not, the transaction
 fails like a full disk does: the batch is kept in memory, the store is unhealthy (`/readyz` 503 with
-the reason, `slowatch_store_healthy 0`, one error log line per retry with backoff) and writes resume by
-themselves once the path names the same file again (moved back). A deleted file cannot come back:
+the reason, `slowatch_store_healthy 0`, one error log line, then a reminder a minute: write_health.py) and
+writes resume by themselves once the path names the same file again (moved back). A deleted file cannot come back:
 restart slowatch (its history since the last backup is gone; the message says so).
 """
 

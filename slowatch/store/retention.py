@@ -1,7 +1,9 @@
 """Retention: delete expired rows in small transactions on the writer thread.
 
 Every `interval` seconds (by the Clock's monotonic time) a pass starts: for each table, rows older than its cutoff
-are deleted at most `batch` rows per transaction. The writer runs one such transaction per loop
+are deleted at most `batch` rows per transaction. The cutoffs are taken from the wall clock, unless it jumped
+ahead: then from a time that advances no faster than twice the monotonic clock (retention_clock.py), so a clock
+stepped a year ahead does not delete a year of history. The writer runs one such transaction per loop
 turn, between result batches, so retention never holds the write lock long and never starves
 recording. Raw `results` and packed `result_blocks` use `retention.raw`; rollups, per-outcome counts,
 incidents and stale `latest` rows (endpoints not probed for that long) use `retention.rollups`.
@@ -31,6 +33,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 from typing import Literal
 
 from sqlite_utils import Database
@@ -43,6 +46,7 @@ from slowatch.store.fold import watermark
 from slowatch.store.pack_marker import outside_pass
 from slowatch.store.queries import EACH_ENDPOINT
 from slowatch.store.results import DAY
+from slowatch.store.retention_clock import SAVE_EVERY, RetentionClock, save_reference, saved_reference
 from slowatch.store.slo_tables import counted_watermark
 
 logger = logging.getLogger(__name__)
@@ -138,6 +142,12 @@ def delete_results_batch(db: Database, cutoff: float, limit: int) -> int:
     return cur.rowcount
 
 
+def _saving(db: Database, step: Callable[[Database], int], trusted: float) -> int:
+    """`step`, and save the time the pass goes by (for the next run: retention_clock.py)."""
+    save_reference(db, trusted)
+    return step(db)
+
+
 class Retention:
     """The retention schedule. `tick` is called by the writer thread once per loop turn."""
 
@@ -147,6 +157,9 @@ class Retention:
         self._interval = interval
         self._batch = batch
         self._next_due = clock.monotonic()  # (a step of the wall clock neither stalls nor hurries the passes)
+        self.time = RetentionClock(clock, what="retention")  # the wall clock, unless it jumped ahead
+        self._save: float | None = None  # the time this pass goes by, saved with its first step (retention_clock.py)
+        self._saved: float | None = None  # the time last saved (by this run)
         self._todo: list[tuple[str, str, float]] = []
         self._deleted: dict[str, int] = {}
         self._requests: deque[Future[dict[str, int]]] = deque()  # appended from any thread
@@ -163,9 +176,11 @@ class Retention:
 
     def tick(self, transact: Transact) -> None:
         if not self._todo:
-            now = self._clock.time()
             if not self._requests and self._clock.monotonic() < self._next_due:
                 return
+            now = self.time.now()
+            if self._saved is None or abs(now - self._saved) >= SAVE_EVERY:
+                self._save = now
             while self._requests:
                 self._waiters.append(self._requests.popleft())
             hourly = self._config.hourly_kept
@@ -178,16 +193,20 @@ class Retention:
             self._deleted = dict.fromkeys((t for t, _, _ in TARGETS), 0)
         table, column, cutoff_ts = self._todo[0]
         limit = self._batch
+        step: Callable[[Database], int]
         if table == "results":
-            n = transact(lambda db: delete_results_batch(db, cutoff_ts, limit))
+            step = partial(delete_results_batch, cutoff=cutoff_ts, limit=limit)
         elif table == DOWNSAMPLE:
-            n = transact(lambda db: downsample_batch(db, cutoff_ts, limit))
+            step = partial(downsample_batch, cutoff=cutoff_ts, limit=limit)
         elif table in _KEYED:
-            n = transact(lambda db: delete_per_endpoint(db, table, cutoff_ts, limit))
+            step = partial(delete_per_endpoint, table=table, cutoff=cutoff_ts, limit=limit)
         else:
-            n = transact(lambda db: delete_batch(db, table, column, cutoff_ts, limit))
+            step = partial(delete_batch, table=table, column=column, cutoff=cutoff_ts, limit=limit)
+        n = transact(step if self._save is None else partial(_saving, step=step, trusted=self._save))
         if n is None:  # the writer logged and counted the failure; retry on the next turn
             return
+        if self._save is not None:
+            self._saved, self._save = self._save, None
         self._deleted[table] += n
         if n < limit:
             self._todo.pop(0)
@@ -201,6 +220,10 @@ class Retention:
             for fut in self._waiters:
                 fut.set_result(dict(self._deleted))
             self._waiters.clear()
+
+    def start(self, db: Database) -> None:
+        """At open: where the time retention goes by starts (the time an earlier run last went by)."""
+        self.time.start(saved_reference(db))
 
     def fail_waiters(self, error: StoreError) -> None:
         while self._requests:

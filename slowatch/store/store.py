@@ -33,6 +33,7 @@ from slowatch.models import ProbeResult
 from slowatch.store import queries
 from slowatch.store.items import FlushMarker, Op, running_future
 from slowatch.store.recent_ids import ListedDatabase
+from slowatch.store.retention_clock import RetentionClock
 from slowatch.store.schema import MIGRATIONS, Migration
 from slowatch.store.writer import Writer
 
@@ -296,6 +297,19 @@ class Store:
     def healthy(self) -> bool:
         w = self._writer
         return self._started and not self._closed and w.healthy and w.thread.is_alive()
+
+    @property
+    def retention_behind(self) -> float:
+        """Seconds the wall clock is ahead of the time retention deletes by (0 unless it jumped ahead:
+        retention_clock.py)."""
+        return self._writer.retention.time.behind
+
+    def deletion_clock(self) -> RetentionClock:
+        """A RetentionClock for another deleter, on the caller's thread: where retention's is now (a clock that jumped
+        ahead is held back for both; retention logs it). Call it after `start`."""
+        time = RetentionClock(self._clock, what="")
+        time.follow(self._writer.retention.time)
+        return time
 
     @property
     def last_error(self) -> str | None:

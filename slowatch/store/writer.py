@@ -8,8 +8,9 @@ counts and `latest` are folded from raw rows every `rollup_interval`, in a batch
 at close, and at open first: fold.py; normally from what the writer accumulated from the rows it
 committed, `_committed`: fold_memory.py; then packed: pack.py; the rows' ids are listed per endpoint for the
 readers: recent_ids.py). A failed transaction (disk full, locked
-past `busy_timeout`, I/O error) is rolled back, logged, counted, turns the store unhealthy and is
-retried with exponential backoff up to `max_backoff`; the batch is kept. So is a transaction
+past `busy_timeout`, I/O error) is rolled back, counted, turns the store unhealthy and is
+retried with exponential backoff up to `max_backoff`; the batch is kept (the log says so once, with the
+cause, then at most once a minute, and "resumed" once a write really commits: write_health.py). So is a transaction
 refused because the path no longer names the file the writer opened (deleted, moved, replaced:
 identity.py). An op submitted with a `committed` future (Store.submit_tracked) has it resolved after
 the COMMIT (with an exception when it is dropped, or lost at close). A submitted op that raises
@@ -45,6 +46,7 @@ from slowatch.store.recent_ids import RecentIds
 from slowatch.store.results import Written, fast_binding, load_states, write_results
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, check_identity, migrate, open_error, wal_mode
+from slowatch.store.write_health import WriteHealth
 
 logger = logging.getLogger(__name__)
 MIN_BACKOFF = 0.05
@@ -70,8 +72,8 @@ class Writer:
         self.max_pending = max_pending
         self.max_page_count = max_page_count  # test hook: applied before the next transaction
         self.dropped = self.write_errors = self.rejected = self.transactions = self.committed = 0
-        self.healthy, self.finished = True, False
-        self.last_error: str | None = None
+        self.finished = False
+        self.health = WriteHealth(path)  # healthy, last_error, and the log lines about failing writes
         self.ready: Future[None] = running_future()
         self.done: Future[None] = running_future()
         self.retention = Retention(clock, retention, interval=retention_interval, batch=retention_batch)
@@ -90,6 +92,14 @@ class Writer:
         self._lock = DatabaseLock(path)
         self._file = FileIdentity(path)  # the path still names the file opened (identity.py)
         self.thread = threading.Thread(target=self._run, name="slowatch-store-writer", daemon=True)
+
+    @property
+    def healthy(self) -> bool:
+        return self.health.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.health.last_error
 
     # -- any thread ---------------------------------------------------------------------------
     def put_result(self, result: ProbeResult) -> None:
@@ -131,7 +141,7 @@ class Writer:
         except BaseException as e:
             self._lock.release()
             err = open_error(self.path, e)  # (a damaged file: what to do)
-            self.healthy, self.last_error = False, str(err)
+            self.health.crashed(str(err))
             self.finished = True
             self.ready.set_exception(err)
             self.done.set_result(None)
@@ -141,7 +151,7 @@ class Writer:
             self._loop(self._db)
         except BaseException as e:  # a bug: make it loud and visible on /readyz
             logger.exception("store writer crashed: path=%s", self.path)
-            self.healthy, self.last_error = False, f"writer crashed: {type(e).__name__}: {e}"
+            self.health.crashed(f"writer crashed: {type(e).__name__}: {e}")
         finally:
             self._finish()
 
@@ -163,6 +173,7 @@ class Writer:
             if applied:
                 logger.info("store: applied %d migration(s): path=%s", applied, self.path)
             if self.maintain:  # (a store with maintain=False records no results: it needs neither)
+                self.retention.start(db)  # (before any new result: the time the last run's retention went by)
                 self.folds.catch_up(lambda fn: self._transact(db, fn))  # failed: load_states sees unfolded rows
                 self._states = load_states(db)
             return db
@@ -282,9 +293,10 @@ class Writer:
         return rejected, None if fold is None else fold(db)
 
     def _transact(self, db: Database, fn: Callable[[Database], T], *, raise_errors: bool = False) -> T | None:
-        """Run `fn` in one transaction. On failure: roll back, log, count, mark unhealthy."""
+        """Run `fn` in one transaction. On failure: roll back, log, count, mark unhealthy (write_health.py)."""
         conn = db.conn
         started = time.perf_counter()
+        changes = conn.total_changes
         try:
             self._file.check()
             self._apply_page_limit(conn)
@@ -300,17 +312,13 @@ class Writer:
             raise
         except Exception as e:
             self.write_errors += 1
-            self.healthy, self.last_error = False, f"{type(e).__name__}: {e}"
-            logger.error("store write failed, keeping the batch and retrying: error=%r pending=%d path=%s",
-                         self.last_error, len(self.queue) + self.inflight, self.path)  # fmt: skip
+            self.health.failed(f"{type(e).__name__}: {e}", len(self.queue) + self.inflight)
             if raise_errors:
                 raise
             return None
         elapsed = time.perf_counter() - started
         self.transactions += 1
-        if not self.healthy:
-            logger.warning("store writes resumed: path=%s pending=%d", self.path, len(self.queue))
-            self.healthy = True
+        self.health.committed(conn.total_changes != changes, len(self.queue))
         if self._observe is not None:
             try:
                 self._observe(elapsed)

@@ -288,6 +288,34 @@ async def test_expired_cells_are_pruned_in_the_persist_transaction(make_store: M
     assert [start for layer, start in kept if layer == "f" and start >= clock.time() - 3600]
 
 
+async def test_a_wall_clock_a_year_ahead_prunes_no_saved_cell(make_store: Make, clock: FakeClock) -> None:
+    """The prune of the saved SLO state took its cutoffs from the wall clock: a save while it was a year ahead
+    deleted every fine cell and every coarse one older than 35 days, so the rolling windows that README says come
+    back at the next restart (read from the database) could not."""
+    store = make_store()
+    await store.start()
+    service = SloService(shop(), store, clock, refresh_interval=3600, persist_interval=3600)
+    await service.start()
+    for _ in range(120):
+        clock.advance(60)
+        r = result(clock.time(), endpoint="a")
+        store.record(r)
+        service.observe(r)
+    service.persist()
+    await store.flush()
+
+    def saved(db: Any) -> tuple[int, int]:
+        cells = db.conn.execute("SELECT count(*) FROM slo_cells WHERE layer = 'c'").fetchone()[0]
+        return int(cells), int(db.conn.execute("SELECT count(*) FROM slo_fine").fetchone()[0])
+
+    before = await store.read(saved)
+    assert before[0] > 0 and before[1] > 0
+    clock.step(365 * 86400.0)
+    clock.advance(2 * 3600)  # (over an hour: a prune is due)
+    await service.stop()  # persists, and prunes
+    assert await store.read(saved) == before
+
+
 async def test_cells_stamped_ahead_are_dropped_by_a_start_behind_them(make_store: Make, clock: FakeClock) -> None:
     """The wall clock a day ahead while the daemon runs and stops; it starts again after the clock stepped
     back. The running daemon's rewind empties such cells; a start left them in slo_cells, out of its

@@ -180,6 +180,33 @@ async def test_a_store_that_cannot_write_reports_it(make_store: MakeStore, db_pa
     assert await store.read(lambda db: db["big"].exists())
 
 
+async def test_a_full_disk_is_logged_once_and_resumed_only_by_a_real_write(
+    make_store: MakeStore, db_path: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fold that cannot be written is retried every `rollup_interval`: each failure logged its own "store write
+    failed" line, and a transaction that wrote nothing (a retention step with nothing to delete: it commits on a full
+    disk) logged "store writes resumed" and made the store healthy between them, though nothing could be written."""
+    store = make_store(rollup_interval=60)
+    await store.start()
+    for i in range(300):
+        store.record(result(f"ep{i}", at=T0 + i, message="x" * 500))
+    await store.flush(fold=False)  # committed, not yet folded
+    store.set_max_page_count(page_count(db_path))  # no free page: the fold's rollups cannot be written
+    with caplog.at_level(logging.INFO, logger="slowatch.store"):
+        for tries in range(1, 5):
+            clock.advance(120)  # the fold is due: it fails (retried after another interval)
+            await eventually(lambda: store.write_errors >= tries)  # noqa: B023
+            await asyncio.wait_for(store.prune(), 5.0)  # a retention pass commits between the fold's tries
+        assert not store.healthy
+        failing = [r.getMessage() for r in caplog.records if "store write" in r.getMessage()]
+        assert len(failing) == 1 and "database or disk is full" in failing[0], failing
+        store.set_max_page_count(None)
+        await asyncio.wait_for(store.flush(), 5.0)
+        assert store.healthy
+    lines = [r.getMessage() for r in caplog.records if "store write" in r.getMessage()]
+    assert len(lines) == 2 and lines[1].startswith("store writes resumed after "), lines
+
+
 async def test_flush_after_close_and_prune_after_close_fail(store: Store) -> None:
     await store.close()
     with pytest.raises(StoreError, match="closed"):

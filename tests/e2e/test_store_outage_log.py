@@ -1,0 +1,79 @@
+"""What the log of `slowatch run` says when its database cannot be written: once, with the cause."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.e2e.harness import DaemonProcess, metric_value
+from tests.support.cli import run_cli
+
+CONFIG = """\
+server: {database: ./slowatch.db, shutdown_grace: 1s}
+endpoints:
+  - {name: api, kind: http, url: "http://127.0.0.1:9/", interval: 1s, timeout: 500ms}
+consumers:
+  - {name: shop, endpoints: [api], slos: [{name: up, sli: availability, objective: 99}]}
+"""
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """`path` read-only for the daemon: its mode (root ignores it: then a read-only bind mount of the file)."""
+    path.chmod(0o444)
+    if os.geteuid() != 0:
+        yield
+        return
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True, capture_output=True)
+    try:
+        done = subprocess.run(["mount", "-o", "remount,ro,bind", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot make a read-only bind mount: {done.stderr.decode().strip()}")
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+async def test_a_read_only_database_is_logged_once_with_its_cause_and_never_as_resumed(tmp_path: Path) -> None:
+    """Started on a read-only database file, the daemon logged "store write failed" at every retry (7 lines in its
+    first 3 s, ~45 in a minute), with "store writes resumed" between them whenever a transaction that wrote
+    nothing (a retention step with nothing to delete) committed."""
+    (tmp_path / "slowatch.yaml").write_text(CONFIG)
+    code, out, _ = await run_cli("run", "-c", "slowatch.yaml", "--once", cwd=tmp_path, merged=True)
+    assert code == 1, out  # (the endpoint refuses: a failure, recorded)
+    d = DaemonProcess(tmp_path / "slowatch.yaml", tmp_path)
+    with read_only(tmp_path / "slowatch.db"):
+        await d.spawn()
+        try:
+            deadline = time.monotonic() + 30.0
+            while await write_errors(d) < 6:  # retried with backoff (0.05 s, 0.1 s, ...): ~2 s
+                assert time.monotonic() < deadline, d.log()
+                await asyncio.sleep(0.2)
+            status, ready = await d.get("/readyz")
+            assert status == 503 and "readonly" in ready, ready
+        finally:
+            await d.stop(signal.SIGKILL)  # (a stop waits ~20 s for writes that cannot happen: not this test's)
+    log = d.log()
+    failed = [line for line in log.splitlines() if "store write failed" in line]
+    assert len(failed) == 1, log  # the cause, once (a reminder comes after a minute)
+    assert "attempt to write a readonly database" in failed[0] and "path=" in failed[0]
+    assert "resumed" not in log, log
+
+
+async def write_errors(d: DaemonProcess) -> float:
+    """`slowatch_store_write_errors_total`, or 0 while /metrics does not answer yet."""
+    assert d.proc is not None and d.proc.returncode is None, d.log()
+    try:
+        status, text = await d.get("/metrics")
+    except aiohttp.ClientError:
+        return 0.0
+    return metric_value(text, "slowatch_store_write_errors_total") if status == 200 else 0.0
