@@ -67,6 +67,7 @@ class Decision:
     cleared: set[str] = field(default_factory=set)
     items: list[OutboxItem] = field(default_factory=list)
     superseded: list[tuple[str, str, str]] = field(default_factory=list)  # sink, event_id, why (fold.py)
+    forgotten: set[str] = field(default_factory=set)  # endpoints gone from the config: their streak rows go
     started: bool = False  # the writer thread has taken it: it no longer absorbs streaks
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -91,6 +92,7 @@ class Decision:
                 "updated = excluded.updated",
                 (endpoint, fails, oks, self.now),
             )
+        c.executemany("DELETE FROM alert_streaks WHERE endpoint = ?", [(e,) for e in sorted(self.forgotten)])
         for row in self.firing.values():
             c.execute(
                 "INSERT INTO alert_firing (key, event, notified, last_sent, updated) VALUES (?, ?, ?, ?, ?) "

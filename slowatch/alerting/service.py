@@ -229,10 +229,11 @@ class AlertService:
     def _forget_removed(self, live: set[str] | None = None) -> None:
         if live is None:
             live = {ep.name for ep in self._config.endpoints if ep.enabled}
-        gone = self.health.forget(live)
-        if gone:
+        dropped, gone = self.health.forget(live)
+        if gone or dropped:
             moved = self._moved(gone)
-            decision = Decision(self._clock.time())
+            # (the stored streaks of endpoints gone go too: else every endpoint ever configured kept a row)
+            decision = Decision(self._clock.time(), forgotten=dropped)
             for key in gone:
                 if key in moved:
                     # Another shard probes it now and judges the same alert (an endpoint alert has no shard
