@@ -7,10 +7,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from slowatch.alerting import AlertService
 from slowatch.clock import FakeClock
 from slowatch.config.schema import Config
 from slowatch.models import Outcome, ProbeResult
-from tests.alerting.conftest import make_config
+from tests.alerting.conftest import FAST_SINK, make_config
+from tests.alerting.fakes import FakeReceiver
 
 
 def endpoints_config(tmp_path: Path, names: list[str]) -> Config:
@@ -59,3 +61,32 @@ async def test_streak_rows_of_endpoints_gone_while_stopped_go_at_start(
     await r2.store.flush()
     assert streak_rows(db) == {"a"}
     assert r2.service.health.streaks["a"].fails == 1  # (what stays is restored as it was)
+
+
+async def test_removed_sinks_leave_no_counters_or_series(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """A sink per tenant, added and removed by reloads: each left its counts in memory and its
+    `slowatch_notifications_total{sink=...}` series on every scrape, for good."""
+
+    def with_sink(name: str) -> Config:
+        hook = {"kind": "webhook", "url": receiver.url(f"/{name}"), **FAST_SINK}
+        eps = [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/", "interval": "10s",
+                "alerts": {"failure_threshold": 1, "success_threshold": 1}}]  # fmt: skip
+        return make_config(tmp_path, endpoints=eps, sinks={name: hook}, routes=[{"match": {}, "sinks": [name]}])
+
+    r = await rig(with_sink("tenant-1"))
+    for gen in range(1, 4):
+        if gen > 1:
+            await r.service.reload(with_sink(f"tenant-{gen}"))
+        for i, outcome in enumerate((Outcome.TIMEOUT, Outcome.SUCCESS)):  # down, then up: two notifications
+            clock.advance(10)
+            r.service.observe(ProbeResult("api", "http", outcome, clock.time(), 0.1))
+            await receiver.wait_acked(2 * gen - 1 + i)
+        sinks = {labels["sink"] for labels in series(r.service, "slowatch_notifications_total")}
+        assert sinks == {f"tenant-{gen}"}, sinks
+        assert {s for s, _ in r.service.dispatcher.counters} == {f"tenant-{gen}"}
+
+
+def series(service: AlertService, name: str) -> list[dict[str, str]]:
+    return [s.labels for fam in service.collector().collect() for s in fam.samples if s.name == name]
