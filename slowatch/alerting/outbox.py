@@ -163,9 +163,23 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class Prune:
+    """Delete the rows done before `before`. Pending rows of sinks not in `sinks` (removed by a reload: kept for
+    a sink added back) created before `orphaned_before` are marked EXPIRED at `now` (pruned like any done row
+    later): a sink added back would give them up at once, and nothing else ever would."""
+
     before: float
+    sinks: tuple[str, ...] = ()
+    orphaned_before: float | None = None
+    now: float = 0.0
 
     def __call__(self, db: Database) -> None:
+        if self.orphaned_before is not None:
+            marks = ", ".join("?" for _ in self.sinks)
+            db.conn.execute(
+                "UPDATE alert_outbox SET status = 'expired', done_at = ?, last_error = ? "
+                f"WHERE status = 'pending' AND created < ? AND sink NOT IN ({marks})",
+                (self.now, "sink removed from the config", self.orphaned_before, *self.sinks),
+            )
         db.conn.execute("DELETE FROM alert_outbox WHERE status != 'pending' AND done_at < ?", (self.before,))
 
 

@@ -31,6 +31,7 @@ from slowatch.alerting.restored import HOLD_RESOLVED
 from slowatch.alerting.sinks import Attempt, build_sinks
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor
 from slowatch.clock import Clock
+from slowatch.config.alerting import GIVE_UP_MAX
 from slowatch.config.schema import Config
 from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
@@ -263,7 +264,8 @@ class AlertService:
                 now = self._clock.time()
                 if now - self._last_prune >= PRUNE_EVERY:
                     self._last_prune = now
-                    self._store.submit(Prune(now - KEEP_DONE))
+                    sinks = tuple(sorted(self.dispatcher.workers))
+                    self._store.submit(Prune(now - KEEP_DONE, sinks, now - GIVE_UP_MAX, now))
             except StoreError as e:
                 logger.error("alert evaluation skipped: store error=%s", e)
             except Exception:

@@ -3,7 +3,10 @@ stays in the database or in memory (benchmarks/soak_days.py found each of these 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ from slowatch.alerting import AlertService
 from slowatch.clock import FakeClock
 from slowatch.config.schema import Config
 from slowatch.models import Outcome, ProbeResult
-from tests.alerting.conftest import FAST_SINK, make_config
+from tests.alerting.conftest import FAST_SINK, FAST_STORM, make_config
 from tests.alerting.fakes import FakeReceiver
 
 
@@ -90,3 +93,49 @@ async def test_removed_sinks_leave_no_counters_or_series(
 
 def series(service: AlertService, name: str) -> list[dict[str, str]]:
     return [s.labels for fam in service.collector().collect() for s in fam.samples if s.name == name]
+
+
+async def test_pending_rows_of_a_removed_sink_expire_once_no_sink_would_send_them(
+    tmp_path: Path, clock: FakeClock, rig: Any
+) -> None:
+    """A sink removed while it was failing kept its undelivered rows `pending` for good (only done rows are
+    pruned), each read back into memory at every start. Past the longest `give_up_after` (30d) any sink would
+    give them up: they are marked expired then, and pruned 7 days later like any done row."""
+    dead = {"kind": "webhook", "url": "http://127.0.0.1:9/refused", **FAST_SINK}
+    eps = [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/", "interval": "10s",
+            "alerts": {"failure_threshold": 1}}]  # fmt: skip
+
+    def with_sinks(**sinks: Any) -> Config:
+        routes = [{"match": {}, "sinks": sorted(sinks)}] if sinks else []
+        return make_config(tmp_path, endpoints=eps, sinks=sinks, routes=routes,
+                           alerting={"evaluate_interval": "20ms", "storm": FAST_STORM})  # fmt: skip
+
+    r = await rig(with_sinks(broken=dead))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await r.store.flush()
+    await r.service.reload(with_sinks())  # the operator drops the broken sink; its notification stays pending
+    db = r.config.server.database
+    assert outbox(db) == [("broken", "pending")]
+
+    clock.advance(29 * 86400)  # (a sink added back now could still deliver it)
+    await asyncio.sleep(0.2)
+    await r.store.flush()
+    assert outbox(db) == [("broken", "pending")]
+    clock.advance(2 * 86400)
+    await wait_for(lambda: outbox(db) == [("broken", "expired")], r)
+    clock.advance(8 * 86400)
+    await wait_for(lambda: outbox(db) == [], r)
+
+
+def outbox(db: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return [(s, st) for s, st in conn.execute("SELECT sink, status FROM alert_outbox ORDER BY id")]
+
+
+async def wait_for(cond: Callable[[], bool], r: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met"
+        await asyncio.sleep(0.05)
+        await r.store.flush()
