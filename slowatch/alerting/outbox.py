@@ -17,6 +17,7 @@ either both or neither happened.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from sqlite_utils import Database
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.sinks.base import maybe_received
+from slowatch.alerting.suppress import SILENCE_PREFIX
 
 PENDING, DELIVERED, FAILED, EXPIRED = "pending", "delivered", "failed", "expired"
 SUPERSEDED = "superseded"  # a newer notification of its alert for its sink took its place (fold.py): its row is
@@ -171,8 +173,14 @@ class Prune:
     sinks: tuple[str, ...] = ()
     orphaned_before: float | None = None
     now: float = 0.0
+    silences_before: float | None = None  # and the stored silences (`slowatch alerts silence`) ended before it
 
     def __call__(self, db: Database) -> None:
+        if self.silences_before is not None:
+            n = len(SILENCE_PREFIX)
+            rows = db.conn.execute("SELECT key, value FROM state WHERE substr(key, 1, ?) = ?", (n, SILENCE_PREFIX))
+            ended = [(k,) for k, v in rows.fetchall() if _ended(v, self.silences_before)]
+            db.conn.executemany("DELETE FROM state WHERE key = ?", ended)
         if self.orphaned_before is not None:
             marks = ", ".join("?" for _ in self.sinks)
             db.conn.execute(
@@ -181,6 +189,14 @@ class Prune:
                 (self.now, "sink removed from the config", self.orphaned_before, *self.sinks),
             )
         db.conn.execute("DELETE FROM alert_outbox WHERE status != 'pending' AND done_at < ?", (self.before,))
+
+
+def _ended(value: str, before: float) -> bool:
+    try:
+        until = json.loads(value).get("until")
+    except (ValueError, AttributeError):
+        return False  # not a silence this version wrote: left alone
+    return isinstance(until, int | float) and until < before
 
 
 def load_streaks(db: Database) -> dict[str, tuple[int, int]]:

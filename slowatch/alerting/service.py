@@ -265,7 +265,7 @@ class AlertService:
                 if now - self._last_prune >= PRUNE_EVERY:
                     self._last_prune = now
                     sinks = tuple(sorted(self.dispatcher.workers))
-                    self._store.submit(Prune(now - KEEP_DONE, sinks, now - GIVE_UP_MAX, now))
+                    self._store.submit(Prune(now - KEEP_DONE, sinks, now - GIVE_UP_MAX, now, now - KEEP_DONE))
             except StoreError as e:
                 logger.error("alert evaluation skipped: store error=%s", e)
             except Exception:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from slowatch.alerting import AlertService
+from slowatch.alerting.suppress import silence_key
 from slowatch.clock import FakeClock
 from slowatch.config.schema import Config
 from slowatch.models import Outcome, ProbeResult
@@ -139,3 +140,29 @@ async def wait_for(cond: Callable[[], bool], r: Any, timeout: float = 10.0) -> N
         assert time.monotonic() < deadline, "condition not met"
         await asyncio.sleep(0.05)
         await r.store.flush()
+
+
+async def test_stored_silences_go_a_week_after_they_end(tmp_path: Path, clock: FakeClock, rig: Any) -> None:
+    """`slowatch alerts silence` stores one row per target; an ended one was never deleted, and every
+    evaluation (every 5 s) read them all: silencing each deploy's canary endpoint grew that without bound."""
+    r = await rig(make_config(tmp_path, alerting={"evaluate_interval": "20ms", "storm": FAST_STORM}))
+    now = clock.time()
+    r.store.put_state(silence_key("endpoint", "canary-1"), {"until": now + 3600, "reason": "deploy 1"})
+    r.store.put_state(silence_key("consumer", "shop"), {"until": now + 30 * 86400, "reason": "migration"})
+    await r.store.flush()
+    db = r.config.server.database
+    both = {silence_key("endpoint", "canary-1"), silence_key("consumer", "shop")}
+    assert silences(db) == both
+
+    clock.advance(3 * 86400)  # ended 2 days ago: still kept
+    await asyncio.sleep(0.2)
+    await r.store.flush()
+    assert silences(db) == both
+    clock.advance(6 * 86400)
+    await wait_for(lambda: silences(db) == {silence_key("consumer", "shop")}, r)
+    assert r.service.suppressor.silenced("consumer", "shop", clock.time())
+
+
+def silences(db: str) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {k for (k,) in conn.execute("SELECT key FROM state WHERE key LIKE 'alerting.silence.%'")}
