@@ -20,7 +20,9 @@ from tests.alerting.fakes import FakeReceiver
 
 
 def endpoints_config(tmp_path: Path, names: list[str]) -> Config:
-    eps = [{"name": n, "kind": "http", "url": f"http://127.0.0.1:9/{n}", "interval": "10s"} for n in names]
+    alerts = {"failure_threshold": 1, "success_threshold": 1}
+    eps = [{"name": n, "kind": "http", "url": f"http://127.0.0.1:9/{n}", "interval": "10s", "alerts": alerts}
+           for n in names]  # fmt: skip
     return make_config(tmp_path, endpoints=eps)
 
 
@@ -166,3 +168,16 @@ async def test_stored_silences_go_a_week_after_they_end(tmp_path: Path, clock: F
 def silences(db: str) -> set[str]:
     with sqlite3.connect(db) as conn:
         return {k for (k,) in conn.execute("SELECT key FROM state WHERE key LIKE 'alerting.silence.%'")}
+
+
+async def test_dependency_memory_of_removed_endpoints_goes(tmp_path: Path, clock: FakeClock, rig: Any) -> None:
+    """When an endpoint's down alert resolves, the dependency tracker notes when (to blame its dependents'
+    failures that started before): a note per endpoint ever configured, kept after the endpoint was removed."""
+    r = await rig(endpoints_config(tmp_path, ["steady", "canary-1"]))
+    for gen in range(1, 4):
+        if gen > 1:
+            await r.service.reload(endpoints_config(tmp_path, ["steady", f"canary-{gen}"]))
+        for outcome in (Outcome.TIMEOUT, Outcome.SUCCESS):  # the canary goes down and comes back
+            clock.advance(10)
+            r.service.observe(ProbeResult(f"canary-{gen}", "http", outcome, clock.time(), 0.1))
+        assert set(r.service.health.deps._recovered) == {f"canary-{gen}"}
