@@ -191,3 +191,19 @@ def test_pages_benchmark_smoke() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.startswith("/")}
     assert len(rows) == 7 and rows["/consumers/big"][2] != "-", proc.stdout
+
+
+@pytest.mark.slow
+def test_soak_days_smoke(tmp_path: Path) -> None:
+    """benchmarks/soak_days.py (weeks on a FakeClock) still runs: 3 simulated days of 20 endpoints, a reload,
+    the annotation and correction APIs, and what it measures at each checkpoint."""
+    out = tmp_path / "soak.json"
+    script = RUN.parent / "soak_days.py"
+    args = ["--days", "3", "--endpoints", "20", "--checkpoints", "2", "--workdir", str(tmp_path / "w"), "--json"]
+    proc = subprocess.run([sys.executable, str(script), *args, str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    assert report["reloads"] >= 1 and report["failed_api"] == 0
+    (row,) = report["rows"]
+    assert row["day"] == 2 and row["tables"]["results"] > 0 and row["tables"]["annotations"] == 2
+    assert row["memory"]["latest"] == 20 and row["memory"]["slo_counters"] == 4

@@ -146,7 +146,7 @@ class AlertBook:
         decision.cleared.add(key)
 
     def commit(self, decision: Decision) -> None:
-        if decision.firing or decision.cleared or decision.items:
+        if decision.firing or decision.cleared or decision.items or decision.forgotten:
             if decision.items and self._admit is not None:
                 self._admit(decision)
             self.store.submit(decision)

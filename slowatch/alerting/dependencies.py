@@ -68,6 +68,12 @@ class Dependencies:
         ~110 ms at 100,000 endpoints) or, without it, worked out here."""
         plan = plan if plan is not None else DependencyPlan.of(config)
         self._ancestors, self._dependents, self._hold_for = plan.ancestors, plan.dependents, plan.hold_for
+        known = plan.hold_for  # (every endpoint of the config): what is kept of the others goes with them
+        if any(n not in known for n in (*self._recovered, *self.affected, *self.held, *self.covered_by)):
+            self._recovered = {n: t for n, t in self._recovered.items() if n in known}
+            self.affected = {n: d for n, d in self.affected.items() if n in known}
+            self.held = {n: t for n, t in self.held.items() if n in known}
+            self.covered_by = {n: r for n, r in self.covered_by.items() if n in known}
 
     def ancestors(self, name: str) -> tuple[str, ...]:
         return self._ancestors.get(name, ())

@@ -185,6 +185,7 @@ class Dispatcher:
                 if gone.queue:
                     logger.warning("sink removed with %d undelivered notifications kept in the outbox sink=%s",
                                    len(gone.queue), name)  # fmt: skip
+                self._forget_sink(name)
         for name, sink in sinks.items():
             worker = self.workers.get(name)
             if worker is not None:
@@ -198,6 +199,14 @@ class Dispatcher:
             elif not resends and worker.resend is not None:
                 worker.resend.cancel()
                 worker.resend = None
+
+    def _forget_sink(self, name: str) -> None:
+        """Drop the counts of a removed sink (its /metrics series go: else one set per sink ever configured stayed
+        in memory and on every scrape); added back, it counts from 0 (a counter reset)."""
+        for key in [k for k in self.counters if k[0] == name]:
+            del self.counters[key]
+        self.restarts.pop(name, None)
+        self.last_failure.pop(name, None)
 
     async def _run(self, worker: SinkWorker) -> None:
         """Keep `worker` running until close: a crash restarts it after a backoff (see the module docstring)."""

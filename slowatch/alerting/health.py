@@ -219,11 +219,13 @@ class EndpointHealth:
         details = {**event.details, "dependents": list(dependents), "dependents_failing": failing}
         return replace(event, summary=summary, consumers=tuple(consumers), details=details)
 
-    def forget(self, live: set[str]) -> list[str]:
-        """Drop streaks of endpoints that are gone; return the firing alert keys to resolve."""
-        for name in set(self.streaks) - live:
+    def forget(self, live: set[str]) -> tuple[set[str], list[str]]:
+        """Drop streaks of endpoints that are gone; return their names (their stored rows go too) and the firing
+        alert keys to resolve."""
+        dropped = set(self.streaks) - live
+        for name in dropped:
             del self.streaks[name]
-        return [
+        return dropped, [
             k for k, f in self.book.firing.items() if f.event.kind == "endpoint_down" and f.event.endpoint not in live
         ]
 

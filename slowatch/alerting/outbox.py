@@ -17,6 +17,7 @@ either both or neither happened.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from sqlite_utils import Database
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.sinks.base import maybe_received
+from slowatch.alerting.suppress import SILENCE_PREFIX
 
 PENDING, DELIVERED, FAILED, EXPIRED = "pending", "delivered", "failed", "expired"
 SUPERSEDED = "superseded"  # a newer notification of its alert for its sink took its place (fold.py): its row is
@@ -67,6 +69,7 @@ class Decision:
     cleared: set[str] = field(default_factory=set)
     items: list[OutboxItem] = field(default_factory=list)
     superseded: list[tuple[str, str, str]] = field(default_factory=list)  # sink, event_id, why (fold.py)
+    forgotten: set[str] = field(default_factory=set)  # endpoints gone from the config: their streak rows go
     started: bool = False  # the writer thread has taken it: it no longer absorbs streaks
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -91,6 +94,7 @@ class Decision:
                 "updated = excluded.updated",
                 (endpoint, fails, oks, self.now),
             )
+        c.executemany("DELETE FROM alert_streaks WHERE endpoint = ?", [(e,) for e in sorted(self.forgotten)])
         for row in self.firing.values():
             c.execute(
                 "INSERT INTO alert_firing (key, event, notified, last_sent, updated) VALUES (?, ?, ?, ?, ?) "
@@ -161,10 +165,38 @@ class Mark:
 
 @dataclass(frozen=True, slots=True)
 class Prune:
+    """Delete the rows done before `before`. Pending rows of sinks not in `sinks` (removed by a reload: kept for
+    a sink added back) created before `orphaned_before` are marked EXPIRED at `now` (pruned like any done row
+    later): a sink added back would give them up at once, and nothing else ever would."""
+
     before: float
+    sinks: tuple[str, ...] = ()
+    orphaned_before: float | None = None
+    now: float = 0.0
+    silences_before: float | None = None  # and the stored silences (`slowatch alerts silence`) ended before it
 
     def __call__(self, db: Database) -> None:
+        if self.silences_before is not None:
+            n = len(SILENCE_PREFIX)
+            rows = db.conn.execute("SELECT key, value FROM state WHERE substr(key, 1, ?) = ?", (n, SILENCE_PREFIX))
+            ended = [(k,) for k, v in rows.fetchall() if _ended(v, self.silences_before)]
+            db.conn.executemany("DELETE FROM state WHERE key = ?", ended)
+        if self.orphaned_before is not None:
+            marks = ", ".join("?" for _ in self.sinks)
+            db.conn.execute(
+                "UPDATE alert_outbox SET status = 'expired', done_at = ?, last_error = ? "
+                f"WHERE status = 'pending' AND created < ? AND sink NOT IN ({marks})",
+                (self.now, "sink removed from the config", self.orphaned_before, *self.sinks),
+            )
         db.conn.execute("DELETE FROM alert_outbox WHERE status != 'pending' AND done_at < ?", (self.before,))
+
+
+def _ended(value: str, before: float) -> bool:
+    try:
+        until = json.loads(value).get("until")
+    except (ValueError, AttributeError):
+        return False  # not a silence this version wrote: left alone
+    return isinstance(until, int | float) and until < before
 
 
 def load_streaks(db: Database) -> dict[str, tuple[int, int]]:

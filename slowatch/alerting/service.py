@@ -31,6 +31,7 @@ from slowatch.alerting.restored import HOLD_RESOLVED
 from slowatch.alerting.sinks import Attempt, build_sinks
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor
 from slowatch.clock import Clock
+from slowatch.config.alerting import GIVE_UP_MAX
 from slowatch.config.schema import Config
 from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
@@ -231,10 +232,11 @@ class AlertService:
     def _forget_removed(self, live: set[str] | None = None) -> None:
         if live is None:
             live = {ep.name for ep in self._config.endpoints if ep.enabled}
-        gone = self.health.forget(live)
-        if gone:
+        dropped, gone = self.health.forget(live)
+        if gone or dropped:
             moved = self._moved(gone)
-            decision = Decision(self._clock.time())
+            # (the stored streaks of endpoints gone go too: else every endpoint ever configured kept a row)
+            decision = Decision(self._clock.time(), forgotten=dropped)
             for key in gone:
                 if key in moved:
                     # Another shard probes it now and judges the same alert (an endpoint alert has no shard
@@ -266,7 +268,8 @@ class AlertService:
                 now = self._prune_clock.now()
                 if now - self._last_prune >= PRUNE_EVERY:
                     self._last_prune = now
-                    self._store.submit(Prune(now - KEEP_DONE))
+                    sinks = tuple(sorted(self.dispatcher.workers))
+                    self._store.submit(Prune(now - KEEP_DONE, sinks, now - GIVE_UP_MAX, now, now - KEEP_DONE))
             except StoreError as e:
                 logger.error("alert evaluation skipped: store error=%s", e)
             except Exception:

@@ -47,7 +47,9 @@ Problem = tuple[tuple[str | int, ...], str]
 Reminder = Annotated[float, duration_between(5 * MINUTE, 30 * DAY), AS_TEXT]
 RetryStart = Annotated[float, duration_between(0.0, HOUR, exclusive=True), AS_TEXT]
 RetryCap = Annotated[float, duration_between(0.0, DAY, exclusive=True), AS_TEXT]
-GiveUp = Annotated[float, duration_between(0.0, 30 * DAY, exclusive=True), AS_TEXT]
+GIVE_UP_MAX = 30 * DAY
+"""The longest `give_up_after`: a notification older than this is given up by any sink."""
+GiveUp = Annotated[float, duration_between(0.0, GIVE_UP_MAX, exclusive=True), AS_TEXT]
 Every = Annotated[float, duration_between(0.0, HOUR, exclusive=True), AS_TEXT]
 """A period of repeated work (evaluating, resending): more than 0s, at most 1h."""
 

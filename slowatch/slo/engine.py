@@ -54,7 +54,8 @@ class Engine:
         *,
         link: bool = True,
     ) -> None:
-        """Build ledgers for `config`; ledgers and counters of `previous` carry over by fingerprint.
+        """Build ledgers for `config`; ledgers and counters of `previous` carry over by fingerprint (counters by
+        (consumer, slo): a removed SLO's go, so one added back starts from 0, as after a restart).
         `defs`: `compile_config(config)` when already worked out (off the event loop, on reload).
 
         A ledger whose windows changed starts empty (in `resized`): persist and flush the previous
@@ -67,14 +68,16 @@ class Engine:
         self.alert_windows = tuple(alert_windows)
         self.alert_labels = tuple(format_duration(w) for w in self.alert_windows)
         self.defs = compile_config(config) if defs is None else list(defs)
-        self.counters: dict[tuple[str, str], Counter] = dict(previous.counters) if previous else {}
+        carried = previous.counters if previous else {}  # (only the SLOs still configured: `counters` below)
+        self.counters: dict[tuple[str, str], Counter] = {}
         self.new_fingerprints: set[str] = set()  # not in `previous`: rebuild from raw history
         self.resized: set[str] = set()  # in `previous` with other windows: reload persisted cells
         year = dt.datetime.fromtimestamp(now, dt.UTC).year
         groups: dict[str, list[SloDef]] = {}
         for d in self.defs:
             groups.setdefault(d.fingerprint, []).append(d)
-            self.counters.setdefault(d.key, [0, 0])
+            if d.key not in self.counters:
+                self.counters[d.key] = carried.get(d.key) or [0, 0]
         self.ledgers: dict[str, Ledger] = {}
         self.window_index: dict[tuple[str, str], int] = {}
         self.trust_index: dict[tuple[str, str], int] = {}

@@ -161,6 +161,19 @@ _COARSE = (
 )
 
 
+def kept_counters_op(keys: Iterable[tuple[str, str]]) -> Callable[[Database], None]:
+    """A write (for a save's transaction) deleting the `slo_counters` rows of SLOs not in `keys` (the configured
+    ones): else a row stayed for every SLO ever configured, and was read at every start."""
+    kept = set(keys)
+
+    def drop(db: Database) -> None:
+        stored = db.conn.execute("SELECT consumer, slo FROM slo_counters").fetchall()
+        gone = [(c, s) for c, s in stored if (c, s) not in kept]
+        db.conn.executemany("DELETE FROM slo_counters WHERE consumer = ? AND slo = ?", gone)
+
+    return drop
+
+
 def saved_fingerprints_op(fingerprints: Iterable[str], now: float) -> Callable[[Database], None]:
     """A write (for a save's transaction, `Batch.extra`) recording `fingerprints` as those the watermark it
     moves holds for."""
@@ -263,6 +276,7 @@ __all__ = [
     "HourRow",
     "RawRow",
     "hourly_rollups",
+    "kept_counters_op",
     "load_all_cells",
     "load_cells",
     "load_counters",

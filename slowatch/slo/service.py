@@ -41,7 +41,7 @@ from slowatch.slo.engine import Engine
 from slowatch.slo.exported import ExportedCounters
 from slowatch.slo.judgeable import unjudgeable_warnings, unreachable_tier_warnings
 from slowatch.slo.metrics import SloCollector, refresh_histogram
-from slowatch.slo.persist import COARSE, FINE, Batch, load_counters, saved_fingerprints_op
+from slowatch.slo.persist import COARSE, FINE, Batch, kept_counters_op, load_counters, saved_fingerprints_op
 from slowatch.slo.restore import Restorer
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store.retention_clock import RetentionClock
@@ -80,6 +80,7 @@ class SloService:
         self._exported = ExportedCounters()  # the last ones committed: what a restart restores
         self._queued: Batch | None = None  # the last save submitted (its `started`: the writer took it)
         self._saved_fingerprints: frozenset[str] | None = None  # the ledgers the last save submitted recorded
+        self._saved_keys: frozenset[tuple[str, str]] | None = None  # the SLOs whose counters the database keeps
         # restore.py; its state feeds persist(); `store_wait`: how long a start or rebuild waits for a commit
         self._restorer = Restorer(store, clock, lambda: self._engine, store_wait=store_wait)
         self.saves_held = 0  # periodic saves skipped while the previous one was still queued
@@ -137,7 +138,7 @@ class SloService:
                     counter = self._engine.counters[key]  # add in place: routes hold this list
                     counter[0] += events
                     counter[1] += good
-            self._saved_counters = {k: (v[0], v[1]) for k, v in counters.items()}
+            self._saved_counters = {k: (v[0], v[1]) for k, v in counters.items() if k in self._engine.counters}
             # cells stamped ahead of now by a run whose clock was ahead: rewound as a running ledger would
             self._store.submit(functools.partial(drop_cells_after, now=self._clock.time()))
             await self.corrector.load()  # before the catch-up: it counts results as the routes' rules say
@@ -254,6 +255,11 @@ class SloService:
         if ledgers != self._saved_fingerprints:  # the first save after a start, a reload or a restore
             self._saved_fingerprints = ledgers  # the watermark moves for these only (persist.py SAVED_KEY)
             batch.extra.append(saved_fingerprints_op(ledgers, batch.saved_at))
+        keys = frozenset(self._engine.counters)
+        if keys != self._saved_keys:  # the first save after a start or a reload: removed SLOs' counters go
+            self._saved_keys = keys
+            self._saved_counters = {k: v for k, v in self._saved_counters.items() if k in keys}
+            batch.extra.append(kept_counters_op(keys))
         batch.replace = self._restorer.take_replace()
         for fp, ledger in self._engine.ledgers.items():
             fine, coarse = ledger.take_dirty()

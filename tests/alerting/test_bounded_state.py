@@ -1,0 +1,183 @@
+"""What alerting keeps of endpoints and sinks a reload removed is bounded: nothing keyed by a name that is gone
+stays in the database or in memory (benchmarks/soak_days.py found each of these growing over simulated weeks)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slowatch.alerting import AlertService
+from slowatch.alerting.suppress import silence_key
+from slowatch.clock import FakeClock
+from slowatch.config.schema import Config
+from slowatch.models import Outcome, ProbeResult
+from tests.alerting.conftest import FAST_SINK, FAST_STORM, make_config
+from tests.alerting.fakes import FakeReceiver
+
+
+def endpoints_config(tmp_path: Path, names: list[str]) -> Config:
+    alerts = {"failure_threshold": 1, "success_threshold": 1}
+    eps = [{"name": n, "kind": "http", "url": f"http://127.0.0.1:9/{n}", "interval": "10s", "alerts": alerts}
+           for n in names]  # fmt: skip
+    return make_config(tmp_path, endpoints=eps)
+
+
+def streak_rows(db: str) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT endpoint FROM alert_streaks")}
+
+
+async def test_removed_endpoints_leave_no_streak_rows(tmp_path: Path, clock: FakeClock, rig: Any) -> None:
+    """A config whose endpoints are renamed at every reload (tenants, per-deploy canaries) kept one
+    `alert_streaks` row for every endpoint ever configured: forgotten in memory, never in the database."""
+    names = ["steady", "canary-1", "canary-2"]
+    r = await rig(endpoints_config(tmp_path, names))
+    for n in names:
+        r.service.observe(ProbeResult(n, "http", Outcome.TIMEOUT, clock.time(), 1.0))
+    await r.store.flush()
+    db = r.config.server.database
+    assert streak_rows(db) == set(names)
+
+    for gen in range(3, 6):  # each reload replaces the canaries
+        clock.advance(60)
+        new = ["steady", f"canary-{gen}"]
+        await r.service.reload(endpoints_config(tmp_path, new))
+        for n in new:
+            r.service.observe(ProbeResult(n, "http", Outcome.SUCCESS, clock.time(), 0.1))
+        await r.store.flush()
+        assert streak_rows(db) == set(new)
+        assert set(r.service.health.streaks) == set(new)
+
+
+async def test_streak_rows_of_endpoints_gone_while_stopped_go_at_start(
+    tmp_path: Path, clock: FakeClock, rig: Any
+) -> None:
+    r = await rig(endpoints_config(tmp_path, ["a", "b"]))
+    for n in ("a", "b"):
+        r.service.observe(ProbeResult(n, "http", Outcome.TIMEOUT, clock.time(), 1.0))
+    await r.stop()
+    db = r.config.server.database
+    assert streak_rows(db) == {"a", "b"}
+
+    r2 = await rig(endpoints_config(tmp_path, ["a"]))  # b left the config while the daemon was down
+    await r2.store.flush()
+    assert streak_rows(db) == {"a"}
+    assert r2.service.health.streaks["a"].fails == 1  # (what stays is restored as it was)
+
+
+async def test_removed_sinks_leave_no_counters_or_series(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """A sink per tenant, added and removed by reloads: each left its counts in memory and its
+    `slowatch_notifications_total{sink=...}` series on every scrape, for good."""
+
+    def with_sink(name: str) -> Config:
+        hook = {"kind": "webhook", "url": receiver.url(f"/{name}"), **FAST_SINK}
+        eps = [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/", "interval": "10s",
+                "alerts": {"failure_threshold": 1, "success_threshold": 1}}]  # fmt: skip
+        return make_config(tmp_path, endpoints=eps, sinks={name: hook}, routes=[{"match": {}, "sinks": [name]}])
+
+    r = await rig(with_sink("tenant-1"))
+    for gen in range(1, 4):
+        if gen > 1:
+            await r.service.reload(with_sink(f"tenant-{gen}"))
+        for i, outcome in enumerate((Outcome.TIMEOUT, Outcome.SUCCESS)):  # down, then up: two notifications
+            clock.advance(10)
+            r.service.observe(ProbeResult("api", "http", outcome, clock.time(), 0.1))
+            await receiver.wait_acked(2 * gen - 1 + i)
+        sinks = {labels["sink"] for labels in series(r.service, "slowatch_notifications_total")}
+        assert sinks == {f"tenant-{gen}"}, sinks
+        assert {s for s, _ in r.service.dispatcher.counters} == {f"tenant-{gen}"}
+
+
+def series(service: AlertService, name: str) -> list[dict[str, str]]:
+    return [s.labels for fam in service.collector().collect() for s in fam.samples if s.name == name]
+
+
+async def test_pending_rows_of_a_removed_sink_expire_once_no_sink_would_send_them(
+    tmp_path: Path, clock: FakeClock, rig: Any
+) -> None:
+    """A sink removed while it was failing kept its undelivered rows `pending` for good (only done rows are
+    pruned), each read back into memory at every start. Past the longest `give_up_after` (30d) any sink would
+    give them up: they are marked expired then, and pruned 7 days later like any done row."""
+    dead = {"kind": "webhook", "url": "http://127.0.0.1:9/refused", **FAST_SINK}
+    eps = [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/", "interval": "10s",
+            "alerts": {"failure_threshold": 1}}]  # fmt: skip
+
+    def with_sinks(**sinks: Any) -> Config:
+        routes = [{"match": {}, "sinks": sorted(sinks)}] if sinks else []
+        return make_config(tmp_path, endpoints=eps, sinks=sinks, routes=routes,
+                           alerting={"evaluate_interval": "20ms", "storm": FAST_STORM})  # fmt: skip
+
+    r = await rig(with_sinks(broken=dead))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await r.store.flush()
+    await r.service.reload(with_sinks())  # the operator drops the broken sink; its notification stays pending
+    db = r.config.server.database
+    assert outbox(db) == [("broken", "pending")]
+
+    clock.advance(29 * 86400)  # (a sink added back now could still deliver it)
+    await asyncio.sleep(0.2)
+    await r.store.flush()
+    assert outbox(db) == [("broken", "pending")]
+    clock.advance(2 * 86400)
+    await wait_for(lambda: outbox(db) == [("broken", "expired")], r)
+    clock.advance(8 * 86400)
+    await wait_for(lambda: outbox(db) == [], r)
+
+
+def outbox(db: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return [(s, st) for s, st in conn.execute("SELECT sink, status FROM alert_outbox ORDER BY id")]
+
+
+async def wait_for(cond: Callable[[], bool], r: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met"
+        await asyncio.sleep(0.05)
+        await r.store.flush()
+
+
+async def test_stored_silences_go_a_week_after_they_end(tmp_path: Path, clock: FakeClock, rig: Any) -> None:
+    """`slowatch alerts silence` stores one row per target; an ended one was never deleted, and every
+    evaluation (every 5 s) read them all: silencing each deploy's canary endpoint grew that without bound."""
+    r = await rig(make_config(tmp_path, alerting={"evaluate_interval": "20ms", "storm": FAST_STORM}))
+    now = clock.time()
+    r.store.put_state(silence_key("endpoint", "canary-1"), {"until": now + 3600, "reason": "deploy 1"})
+    r.store.put_state(silence_key("consumer", "shop"), {"until": now + 30 * 86400, "reason": "migration"})
+    await r.store.flush()
+    db = r.config.server.database
+    both = {silence_key("endpoint", "canary-1"), silence_key("consumer", "shop")}
+    assert silences(db) == both
+
+    clock.advance(3 * 86400)  # ended 2 days ago: still kept
+    await asyncio.sleep(0.2)
+    await r.store.flush()
+    assert silences(db) == both
+    clock.advance(6 * 86400)
+    await wait_for(lambda: silences(db) == {silence_key("consumer", "shop")}, r)
+    assert r.service.suppressor.silenced("consumer", "shop", clock.time())
+
+
+def silences(db: str) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {k for (k,) in conn.execute("SELECT key FROM state WHERE key LIKE 'alerting.silence.%'")}
+
+
+async def test_dependency_memory_of_removed_endpoints_goes(tmp_path: Path, clock: FakeClock, rig: Any) -> None:
+    """When an endpoint's down alert resolves, the dependency tracker notes when (to blame its dependents'
+    failures that started before): a note per endpoint ever configured, kept after the endpoint was removed."""
+    r = await rig(endpoints_config(tmp_path, ["steady", "canary-1"]))
+    for gen in range(1, 4):
+        if gen > 1:
+            await r.service.reload(endpoints_config(tmp_path, ["steady", f"canary-{gen}"]))
+        for outcome in (Outcome.TIMEOUT, Outcome.SUCCESS):  # the canary goes down and comes back
+            clock.advance(10)
+            r.service.observe(ProbeResult(f"canary-{gen}", "http", outcome, clock.time(), 0.1))
+        assert set(r.service.health.deps._recovered) == {f"canary-{gen}"}
