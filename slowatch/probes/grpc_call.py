@@ -6,10 +6,10 @@ never loads them).
 
 Outcomes: SERVING is `success`; NOT_SERVING (or SERVICE_UNKNOWN from a Watch-style server) is
 `not_serving`; the status NOT_FOUND (the server does not know `service`) is `unknown_service`;
-DEADLINE_EXCEEDED is `timeout`; UNAVAILABLE is split by its cause (`connection_refused`, `tls_error`,
-`dns_error`, `connection_reset`, `protocol_error` for a peer that is not gRPC); a reply larger than
-`max_message_size` (RESOURCE_EXHAUSTED) is `body_too_large`; UNIMPLEMENTED (no health service) is
-`protocol_error`; anything else is `error` with the status name.
+DEADLINE_EXCEEDED (or UNAVAILABLE because the connect attempt timed out) is `timeout`; UNAVAILABLE is split
+by its cause (`connection_refused`, `tls_error`, `dns_error`, `connection_reset`, `protocol_error` for a peer
+that is not gRPC); a reply larger than `max_message_size` (RESOURCE_EXHAUSTED) is `body_too_large`;
+UNIMPLEMENTED (no health service) is `protocol_error`; anything else is `error` with the status name.
 """
 
 from __future__ import annotations
@@ -141,10 +141,17 @@ def _judge(endpoint: GrpcEndpoint, status: int) -> Failure:
     return Outcome.NOT_SERVING, f"{what} is {name}"
 
 
+def _connect_timed_out(exc: grpc.aio.AioRpcError) -> bool:
+    """grpc's connect attempt is bounded by the probe's timeout too (`min_reconnect_backoff_ms`), so a silent
+    peer ends in DEADLINE_EXCEEDED or, when that timer fires first, UNAVAILABLE "connection attempt timed out
+    before receiving SETTINGS frame" (not a protocol problem: nothing was received)."""
+    return "timed out" in (exc.details() or "").lower()
+
+
 def classify_rpc(exc: grpc.aio.AioRpcError, endpoint: GrpcEndpoint, where: str) -> Failure:
     code = exc.code()
     details = short(exc.details() or "", 160)
-    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED or (code is grpc.StatusCode.UNAVAILABLE and _connect_timed_out(exc)):
         return Outcome.TIMEOUT, f"no answer from {where} within {endpoint.timeout:g}s"
     if code is grpc.StatusCode.NOT_FOUND:
         return Outcome.UNKNOWN_SERVICE, f"{where} does not know the service {endpoint.service!r}"

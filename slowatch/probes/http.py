@@ -316,6 +316,10 @@ def classify_http(exc: BaseException, where: str, timeout: float, max_redirects:
     found = classify_os_error(exc, where)
     if found is not None:
         return found
+    head_code = getattr(exc.message, "code", None) if isinstance(exc, aiohttp.ServerDisconnectedError) else None
+    if isinstance(head_code, int):  # the head parsed so far (aiohttp's RawResponseMessage): a status line came
+        message = f"{where} closed the connection in the middle of the response headers (status {head_code})"
+        return Outcome.PROTOCOL_ERROR, message  # as a body cut short is
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return Outcome.CONNECTION_RESET, f"{where} closed the connection without a response"
     if isinstance(exc, aiohttp.ClientResponseError):  # the response could not be parsed

@@ -11,7 +11,7 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.certs import ChainExpiry, TlsSettings, chain_expiry, load_error
 from slowatch.probes.failures import Failure, classify
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
-from slowatch.probes.net import connect_socket
+from slowatch.probes.net import connect_socket, forget_if_taken, socket_inode
 from slowatch.redact import join_host_port
 
 if TYPE_CHECKING:
@@ -34,11 +34,15 @@ async def probe(endpoint: TlsEndpoint, ctx: ProbeContext) -> ProbeResult:
         async with asyncio.timeout(endpoint.timeout):
             sock = await connect_socket(endpoint.host, endpoint.port, ctx.clock, phases)
             t = ctx.clock.monotonic()
+            inode = socket_inode(sock)
             # TLS from the socket's first byte: a plain stream upgraded with start_tls lost a greeting the peer
             # sent at once (an SMTP banner) to the stream's buffer on uvloop, and the handshake waited it out
-            transport, _ = await asyncio.get_running_loop().create_connection(
-                asyncio.Protocol, sock=sock, ssl=context, server_hostname=server_name
-            )
+            try:
+                transport, _ = await asyncio.get_running_loop().create_connection(
+                    asyncio.Protocol, sock=sock, ssl=context, server_hostname=server_name
+                )
+            finally:
+                forget_if_taken(sock, inode)
             phases["tls"] = ctx.clock.monotonic() - t
             expiry = chain_expiry(transport.get_extra_info("ssl_object"))
         outcome, message = _judge(endpoint, server_name, expiry, ctx.clock.time())

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import grpc
+import grpc.aio
 import pytest
 
 from slowatch.config.endpoints import GrpcEndpoint
 from slowatch.models import Outcome
 from slowatch.probes import ProbeContext, probe_once
+from slowatch.probes.grpc_call import classify_rpc
 from slowatch.probes.registry import describe_target
 from tests.support.certs import CertSet
 from tests.support.grpcserver import NOT_SERVING, SERVING, GrpcTarget
@@ -65,6 +69,34 @@ async def test_a_server_that_accepts_and_never_answers_is_a_timeout(ctx: ProbeCo
         await target.close()
     assert (result.outcome, result.message) == (Outcome.TIMEOUT, f"no answer from 127.0.0.1:{target.port} within 0.5s")
     assert time.monotonic() - t0 < 1.0
+
+
+SETTINGS_TIMEOUT = (
+    "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:{port}: "
+    "connection attempt timed out before receiving SETTINGS frame"
+)
+"""What grpc says (UNAVAILABLE) when its connect attempt, bounded like the call by the probe's timeout, ends
+first: the same silent peer as DEADLINE_EXCEEDED, seen from the other of two timers that expire together."""
+
+
+async def test_a_silent_peer_is_a_timeout_whichever_grpc_timer_fires_first(ctx: ProbeContext) -> None:
+    """In the hostile soak (1,000 endpoints, 3 s timeouts) a tarpit was `protocol_error` "does not speak gRPC:
+    ... timed out before receiving SETTINGS frame" in about a third of its probes ("frame" read as a protocol
+    problem), `timeout` in the rest. Both of grpc's ways of saying it are a timeout."""
+    target = await TcpTarget(hang).start()
+    try:
+        ep = grpc_endpoint(target.port, timeout=1)
+        exc = grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, details=SETTINGS_TIMEOUT.format(port=target.port))
+        assert classify_rpc(exc, ep, f"127.0.0.1:{target.port}") == (
+            Outcome.TIMEOUT,
+            f"no answer from 127.0.0.1:{target.port} within 1s",
+        )
+        results = await asyncio.gather(*(probe_once(ep.model_copy(update={"name": f"t{i}"}), ctx) for i in range(8)))
+    finally:
+        await target.close()
+    assert {(r.outcome, r.message) for r in results} == {
+        (Outcome.TIMEOUT, f"no answer from 127.0.0.1:{target.port} within 1s")
+    }
 
 
 async def test_an_http1_server_is_a_protocol_error(ctx: ProbeContext) -> None:

@@ -113,3 +113,33 @@ async def test_a_body_that_does_not_decode_as_its_content_encoding_says_so(ctx: 
         Outcome.PROTOCOL_ERROR,
         "cannot decode the body (Content-Encoding: gzip)",
     )
+
+
+def _close_after(data: bytes) -> Any:
+    async def route(req: Any, reader: Any, writer: Any) -> None:
+        writer.write(data)
+        await writer.drain()
+        writer.close()
+
+    return route
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Type: text/pl", b"HTTP/1.1 503 Unavail"],
+    ids=["after-status-line", "mid-header", "mid-status-line"],
+)
+async def test_a_close_in_the_middle_of_the_headers_is_a_cut_short_response(
+    ctx: ProbeContext, serve: Any, head: bytes
+) -> None:
+    """In the hostile soak a server that sent its status line and part of a header, then closed, was
+    `connection_reset` "closed the connection without a response": it had sent one. Like a body cut short,
+    it is a `protocol_error` that says where the response stopped (aiohttp's ServerDisconnectedError carries
+    the head parsed so far)."""
+    target = await serve(HostileHttp(routes={"/": _close_after(head)}))
+    result = await http.probe(http_endpoint(f"http://127.0.0.1:{target.port}/"), ctx)
+    assert (result.outcome, result.message) == (
+        Outcome.PROTOCOL_ERROR,
+        f"127.0.0.1:{target.port} closed the connection in the middle of the response headers "
+        f"(status {head.split()[1].decode()})",
+    )
