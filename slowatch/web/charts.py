@@ -28,10 +28,11 @@ LEFT, RIGHT, TOP, BOTTOM = 2.0, 10.0, 10.0, 10.0
 
 CHART_STYLE = """
 .burnchart{display:grid;grid-template-columns:auto 1fr;color:#57606a;font-size:13px;line-height:1.2}
-.burnchart .yaxis{position:relative;width:3.6em;margin-right:.3rem}
+.burnchart .yaxis{grid-area:1/1;position:relative;width:3.6em;margin-right:.3rem}
 .burnchart .yaxis span{position:absolute;right:0;transform:translateY(-50%);white-space:nowrap}
-.burnchart .xaxis{grid-column:2;display:flex;justify-content:space-between;gap:1rem;padding:.15rem 0 0}
-.burnchart .note{grid-column:2;grid-row:1;align-self:center;justify-self:center;margin:0;padding:0 .5rem;
+.burnchart>svg{grid-area:1/2}
+.burnchart .xaxis{grid-area:2/2;display:flex;justify-content:space-between;gap:1rem;padding:.15rem 0 0}
+.burnchart .note{grid-area:1/2;align-self:center;justify-self:center;margin:0;padding:0 .5rem;
 font-size:14px;text-align:center}
 @media (max-width:600px){.burnchart .burndown{height:160px}}
 """

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from slowatch.slo.timeline import BurnDown
+from slowatch.web.charts import burn_down_svg
+from slowatch.web.consumer_html import STYLE
 from tests.web.conftest import Builder
 from tests.web.test_browser import ARTIFACTS, CHROMIUM, browser
 
@@ -75,3 +78,41 @@ async def test_axis_labels_sit_at_their_lines(
     assert chart["width"] > min(width, 980) * 0.7 and chart["height"] >= 150, chart  # wide, and not squashed
     await page.locator(".burnchart").first.screenshot(path=str(ARTIFACTS / f"slowatch-burndown-{width}-{media}.png"))
     await page.context.close()
+
+
+def burn_downs() -> str:
+    """A page of three burn-downs as the consumer page renders them: a line, one collecting data, one empty."""
+    day = 86400.0
+    line = BurnDown(0.0, 7 * day, 7 * day, ((0.0, 1.0), (3 * day, 0.6), (7 * day, -0.2)), 10.0, 12, (), ())
+    collecting = BurnDown(0.0, 7 * day, 2 * day, ((0.0, 1.0), (2 * day, 1.0)), 0.3, 0, (), (), True, 30)
+    empty = BurnDown(0.0, 7 * day, 2 * day, (), 0.0, 0, (), ())
+    charts = "".join(f"<div class='card'>{burn_down_svg(b, name)}</div>" for b, name in
+                     ((line, "line"), (collecting, "collecting"), (empty, "empty")))  # fmt: skip
+    return f"<!doctype html><meta name='viewport' content='width=device-width'><style>{STYLE}</style><main>{charts}"
+
+
+LAYOUT = """() => [...document.querySelectorAll('.burnchart')].map(c => {
+    const box = s => { const e = c.querySelector(s); return e && e.getBoundingClientRect().toJSON(); };
+    return {chart: c.getBoundingClientRect().toJSON(), svg: box('svg'), y: box('.yaxis'), x: box('.xaxis'), note: box('.note')};
+})"""
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+async def test_a_line_a_collecting_chart_and_an_empty_one_lay_out_alike(browser: Any, width: int) -> None:
+    """The words sit around the SVG whatever it holds (a note once pushed a collecting chart's SVG into
+    the labels' column, under it)."""
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    page = await context.new_page()
+    await page.set_content(burn_downs())
+    layouts = await page.evaluate(LAYOUT)
+    assert len(layouts) == 3
+    for i, b in enumerate(layouts):
+        assert b["svg"]["width"] > 0.7 * b["chart"]["width"], (i, b)  # the SVG has the wide column
+        assert abs(b["y"]["top"] - b["svg"]["top"]) < 1 and b["y"]["right"] <= b["svg"]["left"], (i, b)
+        assert abs(b["x"]["left"] - b["svg"]["left"]) < 1 and b["x"]["top"] >= b["svg"]["bottom"] - 1, (i, b)
+        if b["note"]:
+            assert b["svg"]["top"] <= b["note"]["top"] and b["note"]["bottom"] <= b["svg"]["bottom"], (i, b)
+    assert [b["note"] is not None for b in layouts] == [False, True, True]
+    small = [w for w in await page.evaluate(WORDS) if w["px"] < 11 or w["height"] < 11]
+    assert small == []
+    await context.close()
