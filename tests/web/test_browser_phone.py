@@ -93,7 +93,8 @@ def burn_downs() -> str:
 
 LAYOUT = """() => [...document.querySelectorAll('.burnchart')].map(c => {
     const box = s => { const e = c.querySelector(s); return e && e.getBoundingClientRect().toJSON(); };
-    return {chart: c.getBoundingClientRect().toJSON(), svg: box('svg'), y: box('.yaxis'), x: box('.xaxis'), note: box('.note')};
+    return {chart: c.getBoundingClientRect().toJSON(), svg: box('svg'), y: box('.yaxis'), x: box('.xaxis'),
+            note: box('.note')};
 })"""
 
 
