@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from slowatch.config.endpoints import ByteSize, EndpointBase, Host, Port, TlsClient
+from slowatch.config.endpoint_base import ByteSize, EndpointBase, Host, Port, TlsClient
 
 
 class GrpcEndpoint(EndpointBase):

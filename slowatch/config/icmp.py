@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from slowatch.config.endpoints import EndpointBase, Host
+from slowatch.config.endpoint_base import EndpointBase, Host
 from slowatch.config.types import Delay, Timeout
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from slowatch.config.endpoints import (
+from slowatch.config.endpoint_base import (
     ByteSize,
     EndpointBase,
     HttpExpect,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from slowatch.config.endpoints import ByteSize, EndpointBase, Host, Port, TcpExpect
+from slowatch.config.endpoint_base import ByteSize, EndpointBase, Host, Port, TcpExpect
 
 
 class UdpEndpoint(EndpointBase):

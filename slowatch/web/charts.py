@@ -1,7 +1,9 @@
 """Server-rendered SVG charts (no JavaScript, no CDN): an SLO's burn-down and a row of daily bars.
 
 The SVG scales with its container (`viewBox`, width 100%), so the charts read on a phone. Every
-mark has a `<title>`, which browsers show on hover (and screen readers read). A burn-down stops at
+mark has a `<title>`, which browsers show on hover (and screen readers read). The burn-down's words (axis
+labels, "collecting data") are HTML around the SVG, sized in CSS px (`CHART_STYLE`): inside it they shrank
+with the chart, to ~7 px on a 375 px phone, and stretched sideways on a wide screen. A burn-down stops at
 -100% (`FLOOR`): a budget overspent further is drawn there, and its title says so in words.
 """
 
@@ -22,7 +24,20 @@ STATE_WORDS = {"good": "met the objective", "degraded": "missed the objective", 
                "nodata": "no data", "maintenance": "maintenance"}  # fmt: skip
 
 W, H = 640.0, 220.0
-LEFT, RIGHT, TOP, BOTTOM = 44.0, 10.0, 10.0, 26.0
+LEFT, RIGHT, TOP, BOTTOM = 2.0, 10.0, 10.0, 10.0
+
+CHART_STYLE = """
+.burnchart{display:grid;grid-template-columns:auto 1fr;color:#57606a;font-size:13px;line-height:1.2}
+.burnchart .yaxis{grid-area:1/1;position:relative;width:3.6em;margin-right:.3rem}
+.burnchart .yaxis span{position:absolute;right:0;transform:translateY(-50%);white-space:nowrap}
+.burnchart>svg{grid-area:1/2}
+.burnchart .xaxis{grid-area:2/2;display:flex;justify-content:space-between;gap:1rem;padding:.15rem 0 0}
+.burnchart .note{grid-area:1/2;align-self:center;justify-self:center;margin:0;padding:0 .5rem;
+font-size:14px;text-align:center}
+@media (max-width:600px){.burnchart .burndown{height:160px}}
+"""
+"""The burn-down's layout: the y labels in a column left of the SVG, at the heights of their lines (the SVG
+fills its row: `preserveAspectRatio='none'`), the dates under it; on a phone a taller chart."""
 
 
 def _date(ts: float, fmt: str = "%d %b", tz: dt.tzinfo = dt.UTC) -> str:
@@ -34,8 +49,9 @@ def _when(ts: float) -> str:
 
 
 MARK_COLORS = {"deploy": "#8250df", "incident": "#cf222e", "note": "#57606a"}
-LABEL_GAP = 14.0
-"""The least distance between two axis labels (font-size 13): a lower line closer to 0% goes unlabelled."""
+LABEL_GAP = 20.0
+"""The least distance between two axis labels, in SVG units: a line of 13 px text where the chart is
+smallest (160 px high on a phone); a lower line closer to 0% goes unlabelled."""
 
 FLOOR = -1.0
 """The burn-down's lowest line, -100%: a budget overspent further is drawn there and the axis reads
@@ -100,15 +116,16 @@ def burn_down_svg(
             f"<rect class='outage' x='{x(o.start):.1f}' y='{TOP}' width='{max(2.0, x(end) - x(o.start)):.1f}' "
             f"height='{H - TOP - BOTTOM}' fill='#cf222e' opacity='0.25'><title>{escape(label)}</title></rect>"
         )
+    labels = []
     for v in sorted({1.0, 0.5, 0.0, lowest}):
         parts.append(
             f"<line x1='{LEFT}' x2='{W - RIGHT}' y1='{y(v):.1f}' y2='{y(v):.1f}' stroke='#d0d7de' stroke-width='1'/>"
         )
         if v == lowest < 0.0 and y(lowest) - y(0.0) < LABEL_GAP:  # -4% would sit on the 0% label
             continue
-        parts.append(
-            f"<text x='{LEFT - 4}' y='{y(v) + 4:.1f}' text-anchor='end' font-size='13' fill='#57606a'>"
-            f"{'≤' if clipped and v == FLOOR else ''}{escape(percent(v, 0))}</text>"
+        labels.append(
+            f"<span style='top:{y(v) / H * 100:.2f}%'>{'≤' if clipped and v == FLOOR else ''}"
+            f"{escape(percent(v, 0))}</span>"
         )
     if drawn:
         parts.append(
@@ -138,23 +155,16 @@ def burn_down_svg(
             f"<polyline class='burn' points='{coords}' fill='none' stroke='{color}' stroke-width='2.5'>"
             f"<title>{escape(left_words(last))} at {_when(drawn[-1][0])}</title></polyline>"
         )
-    elif b.points:
-        parts.append(
-            f"<g class='collecting'><title>{escape(collecting)}</title><text x='{W / 2}' y='{H / 2}' "
-            f"text-anchor='middle' font-size='14' fill='#57606a'>{escape(collecting)}</text></g>"
-        )
-    else:
-        parts.append(
-            f"<text x='{W / 2}' y='{H / 2}' text-anchor='middle' font-size='14' fill='#57606a'>no data yet</text>"
-        )
+    parts.append("</svg>")
+    note = "" if drawn else f"<p class='note collecting'>{escape(collecting)}</p>" if b.points else (
+        "<p class='note'>no data yet</p>"
+    )  # fmt: skip
     fmt = "%d %b %H:%M" if span_t <= 2 * 86400 else "%d %b"
-    parts.append(
-        f"<text x='{LEFT}' y='{H - 8}' font-size='13' fill='#57606a'>{_date(b.start, fmt, tz)}</text>"
-        f"<text x='{W - RIGHT}' y='{H - 8}' font-size='13' text-anchor='end' fill='#57606a'>"
-        f"{_date(b.end, fmt, tz)}</text>"
-        "</svg>"
+    return (  # the SVG names itself (role=img, aria-label): its axis words are for the eye only
+        f"<div class='burnchart'><div class='yaxis' aria-hidden='true'>{''.join(labels)}</div>{''.join(parts)}"
+        f"{note}<div class='xaxis' aria-hidden='true'><span>{_date(b.start, fmt, tz)}</span>"
+        f"<span>{_date(b.end, fmt, tz)}</span></div></div>"
     )
-    return "".join(parts)
 
 
 def day_title(bar: DayBar, unit: str) -> str:
@@ -202,4 +212,14 @@ def legend() -> str:
     )
 
 
-__all__ = ["COLORS", "FLOOR", "burn_down_svg", "day_bars_svg", "day_title", "days_summary", "left_words", "legend"]
+__all__ = [
+    "CHART_STYLE",
+    "COLORS",
+    "FLOOR",
+    "burn_down_svg",
+    "day_bars_svg",
+    "day_title",
+    "days_summary",
+    "left_words",
+    "legend",
+]

@@ -35,9 +35,10 @@ from slowatch.slo.gate import decide
 from slowatch.slo.snapshot import SloStatus
 from slowatch.slo.windows import CalendarPeriod
 from slowatch.store.annotations import Annotation
-from slowatch.web.charts import burn_down_svg, day_bars_svg, legend
+from slowatch.web.charts import CHART_STYLE, burn_down_svg, day_bars_svg, legend
 
-STYLE = """
+STYLE = (
+    """
 *{box-sizing:border-box}
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1f2328;background:#f6f8fa;
 overflow-wrap:break-word}
@@ -62,6 +63,8 @@ th{font-size:12px;color:#57606a;text-transform:uppercase;font-weight:600}
 .endpoint{margin:.4rem 0}.endpoint div{font-size:13px}
 @media (max-width:600px){main{padding:.5rem}.card{padding:.7rem}body{font-size:14px}}
 """
+    + CHART_STYLE
+)
 
 PRINT_STYLE = """
 @media print{body{background:#fff}main{max-width:none;padding:0}.card{break-inside:avoid;border-color:#bbb}
