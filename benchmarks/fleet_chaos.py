@@ -1,6 +1,7 @@
 """A fleet under kill -9 chaos: does every outage page exactly once, and every recovery resolve once?
 
-    .venv/bin/python benchmarks/fleet_chaos.py [--seed 1] [--duration 480] [--workdir DIR]
+    .venv/bin/python -m benchmarks.fleet_chaos [--seed 1] [--duration 480] [--workdir DIR] [--storm-threshold 0]
+    .venv/bin/python -m benchmarks.fleet_chaos --judge DIR/result.json     # judge a finished run again
 
 2 shards x 2 replicas (slowatch.topology: real `python -m slowatch run` processes on loopback, Debian's
 prometheus and a 2-member `prometheus-alertmanager` cluster whose receiver is a Slack stand-in recording every

@@ -41,6 +41,8 @@ DOWN_GRACE = 8.0
 FOR = 3.0
 """failure_threshold 3 at interval 1s; an outage is judged when it lasts at least FOR + 3 s."""
 QUALIFY = FOR + 3.0
+SEEN_UP = 3.0
+"""success_threshold 2 at 1 s, plus a probe: a recovery seen up for less than this may not resolve."""
 
 
 @dataclass
@@ -54,8 +56,20 @@ class Plan:
     def is_down(self, name: str, t: float) -> bool:
         return any(s <= t < e for s, e in self.down.get(name, ()))
 
-    def down_since(self, name: str, t: float) -> float | None:
+    def seen(self, name: str) -> list[tuple[float, float]]:
+        """The outages as the fleet could see them: two outages whose gap (up) fell while every replica of the
+        endpoint's shard was down, but for less than SEEN_UP, are one (no one probed it up success_threshold
+        times, so the alert rightly stayed firing)."""
+        out: list[tuple[float, float]] = []
         for s, e in self.down.get(name, ()):
+            if out and any(name in names and a <= out[-1][1] + SEEN_UP and s <= b for names, a, b in self.blind):
+                out[-1] = (out[-1][0], e)
+            else:
+                out.append((s, e))
+        return out
+
+    def down_since(self, name: str, t: float) -> float | None:
+        for s, e in self.seen(name):
             if s <= t < e:
                 return s
         return None
@@ -108,7 +122,7 @@ class Verdict:
 def _outage_of(plan: Plan, name: str, t: float) -> int | None:
     """The qualifying outage a firing at `t` belongs to: the latest one started by `t` and ended at most LATE ago."""
     best = None
-    for k, (s, e) in enumerate(plan.down.get(name, ())):
+    for k, (s, e) in enumerate(plan.seen(name)):
         if e - s >= QUALIFY and s <= t <= e + LATE:
             best = k
     return best
@@ -141,8 +155,8 @@ def judge_alertmanager(plan: Plan, notes: Sequence[Note], am_outage: tuple[float
             v.violations.append(f"am: {n.status} {n.endpoint} at {n.t:.1f}s matches no outage longer than for")
             continue
         per[(n.endpoint, k)].append(n)
-    for name, spans in plan.down.items():
-        for k, (s, e) in enumerate(spans):
+    for name in plan.down:
+        for k, (s, e) in enumerate(plan.seen(name)):
             if e - s < QUALIFY or s > plan.end:
                 continue
             v.count("outages")
@@ -186,7 +200,7 @@ def _am_race(extra: Sequence[Note], got: Sequence[Note], am_outage: tuple[float,
 def _ended_outage(plan: Plan, name: str, t: float) -> int | None:
     """The qualifying outage a resolved at `t` closes: the latest one ended by `t` (DOWN_GRACE early at most)."""
     best = None
-    for k, (s, e) in enumerate(plan.down.get(name, ())):
+    for k, (s, e) in enumerate(plan.seen(name)):
         if e - s >= QUALIFY and e - DOWN_GRACE <= t and s <= t:
             best = k
     return best
@@ -215,7 +229,7 @@ def judge_webhook(plan: Plan, notes: Sequence[Note], moved: Iterable[tuple[str, 
         per[(n.sender, n.endpoint, k)].append(n)
         reached.add((n.endpoint, k))
     for (sender, name, k), got in sorted(per.items()):
-        s, e = plan.down[name][k]
+        s, e = plan.seen(name)[k]
         firing = sum(n.status == "firing" for n in got)
         resolved = sum(n.status == "resolved" for n in got)
         what = f"{name} outage {s:.0f}-{e:.0f}s from {sender}"
@@ -223,8 +237,8 @@ def judge_webhook(plan: Plan, notes: Sequence[Note], moved: Iterable[tuple[str, 
             v.violations.append(f"hook: {what}: {firing} firing, {resolved} resolved")
         if firing and not resolved and not math.isinf(e) and (sender, name) not in handed:
             v.violations.append(f"hook: {what}: firing never resolved")
-    for name, spans in plan.down.items():
-        for k, (s, e) in enumerate(spans):
+    for name in plan.down:
+        for k, (s, e) in enumerate(plan.seen(name)):
             if e - s >= QUALIFY and s <= plan.end and (name, k) not in reached and not blinded(plan, name, (s, e)):
                 v.violations.append(f"hook: {name} outage {s:.0f}-{e:.0f}s reached no instance")
     return v
