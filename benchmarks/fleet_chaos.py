@@ -233,7 +233,13 @@ async def main(args: argparse.Namespace) -> int:
         for x in topo.slack.deliveries
         if "alert_key" in x.labels and x.labels.get("endpoint")
     ]
-    meta = {"seed": args.seed, "duration": run.duration, "am_window": am_window, "moved": sorted(run.moved)}
+    meta = {
+        "seed": args.seed,
+        "duration": run.duration,
+        "storm": args.storm_threshold,
+        "am_window": am_window,
+        "moved": sorted(run.moved),
+    }
     meta |= {"blind": [(sorted(n), a, b) for n, a, b in run.plan.blind], "log": run.log, "t0": run.t0}
     raw = {"am": [dataclasses.asdict(n) for n in am_notes], "hook": [dataclasses.asdict(n) for n in run.hook_notes]}
     (workdir / "result.json").write_text(json.dumps(meta | {"raw": raw}, indent=1))
@@ -248,7 +254,7 @@ def judge(path: Path) -> int:
     notes = {k: [Note(**n) for n in v] for k, v in doc["raw"].items()}
     verdicts = {
         "alertmanager": judge_alertmanager(plan, notes["am"], tuple(doc["am_window"])),
-        "webhook": judge_webhook(plan, notes["hook"], [tuple(m) for m in doc["moved"]]),
+        "webhook": judge_webhook(plan, notes["hook"], [tuple(m) for m in doc["moved"]], storm=doc.get("storm") == 0),
     }
     bad = 0
     for name, v in verdicts.items():
