@@ -118,8 +118,8 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
         }
 
     rows = [row(0, None, None)]
-    quiet = [rows[0]]
-    while time.monotonic() - t0 - quiet[0]["t_s"] < args.quiet:  # the same daemon, no reload: its own growth
+    quiet, until = [rows[0]], time.monotonic() + args.quiet
+    while time.monotonic() < until:  # the same daemon, no reload: its own growth meanwhile
         time.sleep(max(1.0, args.quiet / 20))
         quiet.append(row(0, None, None))
     rows[0] = quiet[-1]
@@ -184,6 +184,7 @@ def report(res: dict[str, Any]) -> str:
             f" live Configs {d['configs_live']}",
             "    frozen garbage by type: " + ", ".join(f"{t} {n:,}" for t, n in d["frozen_garbage_types"][:10]),
         ]
+        lines += [f"    live Config {i} held by: {held}" for i, held in enumerate(d.get("configs_live_held_by", []))]
     return "\n".join(lines)
 
 

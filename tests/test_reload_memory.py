@@ -4,13 +4,20 @@ session 13). The daemon logs how many of the Configs its reloader loaded or repl
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
+
+import aiohttp
+
+from slowatch.config import load
+from slowatch.daemon import Daemon
 
 RUNNING = re.compile(r"config running .*?configs_alive=(\d+) gc_frozen=(\d+)")
 
@@ -55,3 +62,27 @@ def test_the_config_started_with_is_freed_once_a_reload_replaced_it(tmp_path: Pa
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+async def test_a_replaced_config_is_freed_though_the_web_layer_served_it(tmp_path: Path) -> None:
+    """Before, the web layer's per-config caches (the access table any request builds, the dependency graph of an
+    endpoint's page, the rendered Prometheus rules) held the last config they served until a request came for the
+    next one: a daemon nobody fetched the rules from again kept that config, endpoints and all, for good."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(tmp_path, "5s"))
+    daemon = Daemon(load(path), config_path=path, watch_interval=0)
+    await daemon.start()
+    try:
+        served = weakref.ref(daemon.config)
+        base = f"http://127.0.0.1:{daemon.bound_port}"
+        async with aiohttp.ClientSession() as s:
+            for route in ("/api/v1/endpoints/e1", "/api/v1/prometheus/rules"):
+                async with s.get(base + route) as r:
+                    assert r.status == 200, await r.text()
+        path.write_text(config_text(tmp_path, "4s"))
+        assert await daemon.reload()
+        assert daemon.config.endpoints[0].timeout == 4.0
+        gc.collect()
+        assert served() is None  # (no request since the reload)
+    finally:
+        await daemon.stop()

@@ -7,7 +7,8 @@ When RELOAD_MEMORY_DIAG is a directory, a daemon thread of `python -m slowatch` 
     a second full collection finds unreachable among them (cyclic garbage that a `gc.freeze()` kept for good),
     with its most common types; `configs_frozen_garbage`, `configs_live`: slowatch Config objects among the
     garbage and among what is left. Everything left is frozen again afterwards. It scans every object (a second
-    or more at 100,000 endpoints): ask once, at the end of a run.
+    or more at 100,000 endpoints): ask once, at the end of a run. `configs_live_held_by`: for each live Config,
+    what refers to it (three levels up).
 """
 
 from __future__ import annotations
@@ -19,10 +20,36 @@ import os
 import sys
 import threading
 import time
+import types
+
+
+def _is_config(o: object) -> bool:
+    return type(o).__name__ == "Config" and type(o).__module__ == "slowatch.config.schema"
 
 
 def _configs(objects: list[object]) -> int:
-    return sum(1 for o in objects if type(o).__name__ == "Config" and type(o).__module__ == "slowatch.config.schema")
+    return sum(1 for o in objects if _is_config(o))
+
+
+def _describe(o: object) -> str:
+    if isinstance(o, types.FrameType):
+        return f"frame {o.f_code.co_filename.rsplit('/', 2)[-1]}:{o.f_code.co_name}"
+    if isinstance(o, types.FunctionType | types.CellType):
+        return f"{type(o).__name__} {getattr(o, '__qualname__', '')}"
+    return type(o).__qualname__
+
+
+def _holders(target: object, objects: list[object], depth: int = 3) -> list[str]:
+    """What refers to `target`, and what refers to those, `depth` levels up (cells and dicts are not owners)."""
+    out = []
+    for r in gc.get_referrers(target):
+        if r is objects or (isinstance(r, types.FrameType) and r.f_code.co_name == "_holders"):
+            continue
+        line = _describe(r)
+        if depth > 1 and isinstance(r, dict | list | tuple | types.CellType):
+            line += " <- [" + "; ".join(_holders(r, objects, depth - 1)[:4]) + "]"
+        out.append(line)
+    return out[:6]
 
 
 def _answer() -> dict[str, object]:
@@ -37,7 +64,11 @@ def _answer() -> dict[str, object]:
         gc.set_debug(0)
         gc.garbage.clear()
     gc.collect()
-    out["configs_live"] = _configs(gc.get_objects())
+    objects = gc.get_objects()
+    live = [o for o in objects if _is_config(o)]
+    out["configs_live"] = len(live)
+    out["configs_live_held_by"] = [_holders(c, objects) for c in live]
+    del objects, live
     gc.freeze()
     return out
 

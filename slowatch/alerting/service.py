@@ -32,6 +32,7 @@ from slowatch.alerting.sinks import Attempt, build_sinks
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor
 from slowatch.clock import Clock
 from slowatch.config.schema import Config
+from slowatch.config.seen import LastSeen
 from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
 from slowatch.slo.definitions import SloDef, compile_config
@@ -86,7 +87,7 @@ class AlertService:
         self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
         self._task: asyncio.Task[None] | None = None
         self._last_prune = -PRUNE_EVERY
-        self._judged: tuple[Config, set[str], set[tuple[str, str]]] | None = None  # (_judged_here)
+        self._judged: tuple[LastSeen, set[str], set[tuple[str, str]]] | None = None  # (_judged_here)
 
     @property
     def config(self) -> Config:
@@ -297,9 +298,11 @@ class AlertService:
         """This instance judges `event`'s alert: its SLO, or else its endpoint (enabled), is in this instance's config
         (sharded: the part it owns). A restored RESOLVED of any other is not held (restored.py)."""
         config, cached = self._config, self._judged
-        if cached is None or cached[0] is not config:  # (sets, not scans: thousands held at 100,000 endpoints)
+        if cached is None or not cached[0](config):  # (sets, not scans: thousands held at 100,000 endpoints)
             slos = {(c.name, s.name) for c in config.consumers for s in c.slos}
-            cached = self._judged = (config, {ep.name for ep in config.endpoints if ep.enabled}, slos)
+            seen = LastSeen()
+            seen.seen(config)
+            cached = self._judged = (seen, {ep.name for ep in config.endpoints if ep.enabled}, slos)
         _, endpoints, slos = cached
         if event.slo:
             return bool(event.consumers) and (event.consumers[0], event.slo) in slos
