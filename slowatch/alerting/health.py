@@ -9,7 +9,7 @@ Along `depends_on`, a dependent's alert is covered by its root's (slowatch/alert
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from slowatch.alerting.book import AlertBook
@@ -219,10 +219,11 @@ class EndpointHealth:
         details = {**event.details, "dependents": list(dependents), "dependents_failing": failing}
         return replace(event, summary=summary, consumers=tuple(consumers), details=details)
 
-    def forget(self, live: set[str]) -> list[str]:
-        """Drop streaks of endpoints that are gone; return the firing alert keys to resolve."""
-        for name in set(self.streaks) - live:
-            del self.streaks[name]
+    def forget(self, live: set[str], stale: Iterable[str] | None = None) -> list[str]:
+        """Drop streaks of endpoints that are gone (those named in `stale`, when given: found off the event
+        loop); return the firing alert keys to resolve."""
+        for name in set(self.streaks) - live if stale is None else stale:
+            self.streaks.pop(name, None)
         return [
             k for k, f in self.book.firing.items() if f.event.kind == "endpoint_down" and f.event.endpoint not in live
         ]
