@@ -76,9 +76,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         except FlagConflict as exc:  # a new file that no longer fits the flags: rejected like any bad config
             raise exc.located(path) from None
 
+    # The daemon holds the Config while it runs it: nothing here may (as a local of this frame or a closure
+    # variable of main), or the start's Config, endpoints and all, outlives every reload that replaced it.
+    server = config.server
+    handed = [config]
+    del config
+
     async def main() -> int:
         # here: after process.run raised nofile
-        daemon = Daemon(config, config_path=args.config, load=load, config_digest=digest)
+        daemon = Daemon(handed.pop(), config_path=args.config, load=load, config_digest=digest)
         if args.once:
             await daemon.start(schedule=False, serve=False)
             try:
@@ -92,9 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     try:
-        return process.run(
-            main(), event_loop=config.server.event_loop, log_format=config.server.log_format, log_level=args.log_level
-        )
+        return process.run(main(), event_loop=server.event_loop, log_format=server.log_format, log_level=args.log_level)
     except SlowatchError as exc:
         logging.getLogger("slowatch").error("%s", exc)
         return EXIT_FAILURE

@@ -25,6 +25,7 @@ import asyncio
 import gc
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,8 @@ class ConfigReloader:
         start and by each successful reload, kept by a rejected one."""
         self._lock = asyncio.Lock()
         self._queued: asyncio.Future[bool] | None = None  # the reload waiting for the running one, if any
+        # every Config loaded or replaced, by id (a frozen model hashes its fields: some are lists)
+        self._configs: weakref.WeakValueDictionary[int, Config] = weakref.WeakValueDictionary()
 
     async def reload(self, settle: float = 0.0) -> bool:
         """Load the file and switch to it; on any failure keep the running config and say why. Requests
@@ -153,6 +156,8 @@ class ConfigReloader:
             logger.exception("config reload failed, keeping the running config file=%s", path)
             return False
         old = self._current()
+        self._configs[id(old)] = old
+        self._configs[id(new)] = new
         try:
             await self._switch(new)
         except Exception as exc:
@@ -165,9 +170,19 @@ class ConfigReloader:
             return False
         self.running = digest
         self._report(ReloadOutcome(True, digest))
+        del old, new
         # (instances of one fleet compare it: slowatch_config_info, SlowatchConfigMismatch; sha256sum prints it)
-        logger.info("config running file=%s config_sha256=%s", path, digest)
+        logger.info(
+            "config running file=%s config_sha256=%s configs_alive=%d gc_frozen=%d",
+            path, digest, self.configs_alive, gc.get_freeze_count(),
+        )  # fmt: skip
         return True
+
+    @property
+    def configs_alive(self) -> int:
+        """How many of the Configs this reloader loaded or replaced are still in memory (the running one, the
+        one replaced last while something still holds it, and any kept alive by mistake: a leak over reloads)."""
+        return len(self._configs)
 
     def _load(self, path: Path) -> Config:
         """The loader, then the new Config (millions of objects, all long-lived) out of the cyclic GC's

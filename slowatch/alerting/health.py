@@ -9,7 +9,7 @@ Along `depends_on`, a dependent's alert is covered by its root's (slowatch/alert
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from slowatch.alerting.book import AlertBook
@@ -219,12 +219,12 @@ class EndpointHealth:
         details = {**event.details, "dependents": list(dependents), "dependents_failing": failing}
         return replace(event, summary=summary, consumers=tuple(consumers), details=details)
 
-    def forget(self, live: set[str]) -> tuple[set[str], list[str]]:
-        """Drop streaks of endpoints that are gone; return their names (their stored rows go too) and the firing
-        alert keys to resolve."""
-        dropped = set(self.streaks) - live
+    def forget(self, live: set[str], stale: Iterable[str] | None = None) -> tuple[set[str], list[str]]:
+        """Drop streaks of endpoints that are gone (those named in `stale`, when given: found off the event
+        loop); return their names (their stored rows go too) and the firing alert keys to resolve."""
+        dropped = set(self.streaks) - live if stale is None else set(stale)
         for name in dropped:
-            del self.streaks[name]
+            self.streaks.pop(name, None)
         return dropped, [
             k for k, f in self.book.firing.items() if f.event.kind == "endpoint_down" and f.event.endpoint not in live
         ]

@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from slowatch.config.schema import Config
+from slowatch.config.seen import LastSeen
 from slowatch.web.params import json_error
 from slowatch.web.view import VIEW
 
@@ -141,12 +142,13 @@ class AccessTables:
     """The table of the last config seen (configs are immutable: identity is enough)."""
 
     def __init__(self) -> None:
-        self._config: Config | None = None
+        self._config = LastSeen()
         self._table: AccessTable | None = None
 
     def of(self, config: Config) -> AccessTable:
-        if config is not self._config or self._table is None:
-            self._table, self._config = AccessTable(config), config
+        if not self._config(config) or self._table is None:
+            self._table = AccessTable(config)
+            self._config.seen(config)
         return self._table
 
 

@@ -13,6 +13,7 @@ import asyncio
 from aiohttp import web
 
 from slowatch.config.schema import Config
+from slowatch.config.seen import LastSeen
 from slowatch.generate.prometheus import render_rules
 from slowatch.web.params import Query
 from slowatch.web.view import VIEW
@@ -22,15 +23,15 @@ class RulesCache:
     """The rendered rules of the last config seen (configs are immutable: identity is enough)."""
 
     def __init__(self) -> None:
-        self._config: Config | None = None
+        self._config = LastSeen()
         self._text = ""
         self._lock = asyncio.Lock()  # one rendering at a time: concurrent requests for a new config wait for it
 
     async def text(self, config: Config) -> str:
         async with self._lock:
-            if config is not self._config:
+            if not self._config(config):
                 self._text = await asyncio.to_thread(render_rules, config, "the running slowatch config")
-                self._config = config
+                self._config.seen(config)
             return self._text
 
 

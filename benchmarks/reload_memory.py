@@ -1,0 +1,226 @@
+"""Memory over many reloads: does a daemon that reloads every few minutes for months grow?
+
+    .venv/bin/python benchmarks/reload_memory.py --endpoints 2000 --reloads 100
+
+Starts loopback targets (benchmarks/targets.py) and a real `python -m slowatch run` on the config of
+benchmarks/run.py (N HTTP endpoints, 90 % answering, 10 % slow / failing / refused; `--consumers` consumers
+x 2 SLOs), then reloads it `--reloads` times by SIGHUP, alternating a small edit (one endpoint's URL) and an
+all-changing one (the defaults' timeout, which every endpoint inherits). After each reload ("config
+running" in the log) it records:
+  - the daemon's RSS (VmRSS in /proc/PID/status);
+  - `gc_frozen` and `configs_alive` from the daemon's "config running" log line: objects in the cyclic GC's
+    permanent generation (`gc.get_freeze_count()`), and how many of the Configs the reloader loaded or
+    replaced are still in memory (a weak set; 1 when only the running one is);
+  - the prober workers' RSS (their own /proc figures; none at small N).
+The trend is a least-squares slope per reload over the second half (the first reloads grow caches and
+SLO state up to their size). `--json FILE` keeps every row. Every child is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import measure as m  # noqa: E402
+import run  # noqa: E402
+
+RUNNING = re.compile(r"config running [^\n]*")
+FIGURES = re.compile(r"configs_alive=(\d+) gc_frozen=(\d+)")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def edit(base: str, k: int) -> str:
+    """The k-th edit (from 1): odd ones change every endpoint (the defaults' timeout 5s -> 4s / 3s), even ones
+    one endpoint's URL (and put the timeout back): each is a change from the config running."""
+    if k % 2:
+        return base.replace("  timeout: 5s\n", f"  timeout: {4 if k % 4 == 1 else 3}s\n", 1)
+    return base.replace('/fast/7"', f'/fast/7?k={k}"', 1)
+
+
+def wait_running(log: Path, count: int, timeout: float) -> tuple[int | None, int | None]:
+    """Wait for the `count`-th "config running" line; its (configs_alive, gc_frozen), None where not logged
+    (before session 13)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = RUNNING.findall(log.read_text(errors="replace"))
+        if len(found) >= count:
+            figures = FIGURES.search(found[count - 1])
+            return (int(figures[1]), int(figures[2])) if figures else (None, None)
+        if re.search(
+            r"config reload (rejected|failed)|Task exception was never retrieved", log.read_text(errors="replace")
+        ):
+            raise RuntimeError(f"a reload failed; see {log}")
+        time.sleep(0.05)
+    raise TimeoutError(f"reload {count} not done after {timeout:.0f}s; see {log}")
+
+
+def slope(ys: list[float]) -> float:
+    """Least-squares slope of `ys` against their index."""
+    n = len(ys)
+    if n < 2:
+        return 0.0
+    mx, my = (n - 1) / 2, sum(ys) / n
+    return sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sum((i - mx) ** 2 for i in range(n))
+
+
+def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> dict[str, Any]:
+    _, ports = run.start_targets(children, 1, 4, 200.0, 3600.0)
+    config, log = workdir / "bench.yaml", workdir / "daemon.log"
+    listen = f"127.0.0.1:{run.free_port()}"
+    run.write_config(config, n=args.endpoints, interval=args.interval, timeout=5.0, ports=ports,
+                     refused_port=run.free_port(), mix=run.parse_mix("fast=90,slow=5,fail=4,refused=1"),
+                     consumers=args.consumers, db=workdir / "bench.db", listen=listen, histograms=True,
+                     max_concurrency=None, jitter=None)  # fmt: skip
+    base = config.read_text()
+    t0 = time.monotonic()
+    env = dict(children.env or os.environ)
+    diag = workdir / "diag"
+    if args.diag:
+        diag.mkdir(exist_ok=True)
+        paths = [str(HERE / "reload_memory_diag"), *filter(None, [env.get("PYTHONPATH")])]
+        env.update(RELOAD_MEMORY_DIAG=str(diag), PYTHONPATH=os.pathsep.join(paths))
+    with open(log, "ab") as f:
+        proc = children.start([sys.executable, "-m", "slowatch", "run", "--config", str(config), "--listen", listen,
+                               "--log-level", "INFO"], stdout=f, stderr=f, cwd=str(workdir), env=env)  # fmt: skip
+    while m.http_status(f"http://{listen}/readyz", timeout=1.0) != 200:
+        if proc.poll() is not None or time.monotonic() - t0 > args.ready_timeout:
+            raise RuntimeError(f"daemon not ready; see {log}")
+        time.sleep(0.1)
+    time.sleep(args.warmup)  # every endpoint probed once (and the start's last freeze done)
+
+    def row(k: int, alive: int | None, frozen: int | None) -> dict[str, Any]:
+        workers = [p for p in m.tree(proc.pid) if p != proc.pid]
+        return {
+            "reload": k,
+            "t_s": round(time.monotonic() - t0, 1),
+            "rss_mb": round(rss_mb(proc.pid), 1),
+            "configs_alive": alive,
+            "gc_frozen": frozen,
+            "workers_rss_mb": round(sum(rss_mb(p) for p in workers), 1),
+            "change": "start" if k == 0 else ("all" if k % 2 else "one"),
+        }
+
+    rows = [row(0, None, None)]
+    quiet, until = [rows[0]], time.monotonic() + args.quiet
+    while time.monotonic() < until:  # the same daemon, no reload: its own growth meanwhile
+        time.sleep(max(1.0, args.quiet / 20))
+        quiet.append(row(0, None, None))
+    rows[0] = quiet[-1]
+    for k in range(1, args.reloads + 1):
+        staged = config.with_name(config.name + ".new")
+        staged.write_text(edit(base, k))
+        staged.replace(config)
+        os.kill(proc.pid, signal.SIGHUP)
+        alive, frozen = wait_running(log, k, args.reload_timeout)
+        time.sleep(args.pause)
+        rows.append(row(k, alive, frozen))
+        r = rows[-1]
+        if args.verbose or k % 10 == 0:
+            print(f"  reload {k:3d} ({r['change']:>3}): rss {r['rss_mb']:7.1f} MB  frozen {frozen:>9,}  "
+                  f"configs alive {alive}  workers {r['workers_rss_mb']:.0f} MB", flush=True)  # fmt: skip
+    answer = None
+    if args.diag:
+        (diag / "ask").touch()
+        while not (diag / "answer.json").exists():
+            if proc.poll() is not None:
+                raise RuntimeError(f"daemon exited; see {log}")
+            time.sleep(0.2)
+        answer = json.loads((diag / "answer.json").read_text())
+    children.stop(proc)
+    return {"endpoints": args.endpoints, "consumers": args.consumers, "config_bytes": len(base), "rows": rows,
+            "quiet": quiet, "diag": answer}  # fmt: skip
+
+
+def report(res: dict[str, Any]) -> str:
+    rows = res["rows"]
+    half = rows[len(rows) // 2 :]
+    lines = [
+        f"{res['date']}  {res['endpoints']:,} endpoints, {res['consumers']} consumers,"
+        f" {res['config_bytes'] / 2**20:.2f} MiB; {len(rows) - 1} reloads; load {res['load_before'][0]:.1f}"
+        f" -> {res['load_after'][0]:.1f}",
+        f"  {'':22} {'RSS MB':>8} {'gc_frozen':>10} {'configs alive':>14} {'workers MB':>11}",
+    ]
+    for r in rows:
+        if r["reload"] in (0, 1, 2, 10, 25, 50, 75) or r is rows[-1]:
+            label = "after start" if r["reload"] == 0 else f"after reload {r['reload']} ({r['change']})"
+            frozen = "-" if r["gc_frozen"] is None else f"{r['gc_frozen']:,}"
+            alive = "-" if r["configs_alive"] is None else str(r["configs_alive"])
+            lines.append(f"  {label:22} {r['rss_mb']:8.1f} {frozen:>10} {alive:>14} {r['workers_rss_mb']:11.1f}")
+    frozen = [float(r["gc_frozen"]) for r in half if r["gc_frozen"] is not None]
+    quiet, span = res["quiet"], rows[-1]["t_s"] - rows[0]["t_s"]
+    if len(quiet) > 1 and span > 0:
+        q = quiet[-1]["t_s"] - quiet[0]["t_s"]
+        lines.append(
+            f"  RSS growth per minute: {(quiet[-1]['rss_mb'] - quiet[0]['rss_mb']) / q * 60 * 1024:+.0f} kB with no"
+            f" reload ({q:.0f} s), {(rows[-1]['rss_mb'] - rows[0]['rss_mb']) / span * 60 * 1024:+.0f} kB while"
+            f" reloading ({span:.0f} s)"
+        )
+    lines.append(
+        f"  second half, per reload: RSS {slope([r['rss_mb'] for r in half]) * 1000:+.0f} kB,"
+        f" gc_frozen {slope(frozen):+.0f} objects; configs alive max {max(r['configs_alive'] or 0 for r in rows)}"
+    )
+    if res.get("diag"):
+        d = res["diag"]
+        lines += [
+            f"  at the end (--diag): pending cyclic garbage {d['pending']:,}; of {d['frozen']:,} frozen objects"
+            f" {d['frozen_garbage']:,} were cyclic garbage (Config objects among them: {d['configs_frozen_garbage']});"
+            f" live Configs {d['configs_live']}",
+            "    frozen garbage by type: " + ", ".join(f"{t} {n:,}" for t, n in d["frozen_garbage_types"][:10]),
+        ]
+        lines += [f"    live Config {i} held by: {held}" for i, held in enumerate(d.get("configs_live_held_by", []))]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--endpoints", type=int, default=2000)
+    p.add_argument("--consumers", type=int, default=100)
+    p.add_argument("--interval", type=float, default=10.0, help="probe interval, seconds")
+    p.add_argument("--reloads", type=int, default=100)
+    p.add_argument("--warmup", type=float, default=15.0, help="seconds after /readyz before the first reload")
+    p.add_argument("--quiet", type=float, default=0.0, help="seconds measured with no reload first (a control)")
+    p.add_argument(
+        "--diag", action="store_true", help="at the end, count the frozen cyclic garbage (reload_memory_diag/)"
+    )
+    p.add_argument("--pause", type=float, default=0.5, help="seconds after each reload before measuring")
+    p.add_argument("--ready-timeout", type=float, default=600.0)
+    p.add_argument("--reload-timeout", type=float, default=300.0)
+    p.add_argument("--workdir", type=Path)
+    p.add_argument("--src", help="measure another snapshot of the slowatch package (see run.py)")
+    p.add_argument("--json", type=Path)
+    p.add_argument("-v", "--verbose", action="store_true", help="print every reload, not every 10th")
+    args = p.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="slowatch-reload-memory-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    children = run.Children(args.src)
+    load_before, date = m.loadavg(), time.strftime("%F %T")
+    try:
+        res = measure(args, children, workdir)
+    finally:
+        children.stop_all()
+    res.update(date=date, load_before=load_before, load_after=m.loadavg())
+    print(report(res))
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
