@@ -124,13 +124,19 @@ def describe(error: ErrorDetails, got: str | None, *, fields: Sequence[str] = ()
     return _SHOULD.sub("must", message) + suffix
 
 
-def combine(messages: Sequence[str], got: str | None) -> str:
-    """Errors of each alternative of a union: `must be a string or a mapping (got 1)`."""
-    unique = list(dict.fromkeys(messages))
+def combine(messages: Sequence[str], got: str | None, mapping: str | None = None) -> str:
+    """Errors of each alternative of a union, as the forms it accepts: `must be a string or a mapping with
+    labels (got 1)`; a reason the value fails one form is kept (`not a duration: '30 days' (use e.g. ...); also
+    accepted: a mapping with calendar ...`). `mapping` names the mapping form's fields."""
+    suffix = f" (got {got})" if got is not None else ""
+    unique = [m.removesuffix(suffix) if suffix else m for m in dict.fromkeys(messages)]
+    if mapping is not None:
+        unique = [f"must be {mapping}" if m == "must be a mapping" else m for m in unique]
     if all(m.startswith("must be ") for m in unique):
-        joined = "must be " + " or ".join(m.removeprefix("must be ") for m in unique)
-        return joined + (f" (got {got})" if got is not None else "")
-    return "; or ".join(unique)
+        return "must be " + " or ".join(m.removeprefix("must be ") for m in unique) + suffix
+    reasons = [m for m in unique if not m.startswith("must be ")]
+    forms = [m.removeprefix("must be ") for m in unique if m.startswith("must be ")]
+    return "; or ".join(reasons) + (f"; also accepted: {' or '.join(forms)}" if forms else "")
 
 
 __all__ = ["Suggester", "combine", "describe", "did_you_mean", "shown"]
