@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from pydantic_core import ErrorDetails
@@ -69,6 +69,19 @@ def shown(value: Any, source: str | None) -> str:
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+Suggest = Callable[[str, Collection[str]], str]
+"""`did_you_mean`, or `loop_did_you_mean` on the event loop."""
+
+LOOP_CHOICES = 1_000
+"""The most names `loop_did_you_mean` searches: ~15 ms on the event loop at worst (10,000 consumer names of ~23
+characters: ~150 ms per request, repeatable by any client with a token)."""
+
+
+def loop_did_you_mean(word: str, choices: Collection[str]) -> str:
+    """`did_you_mean` for code on the event loop (the API): no suggestion among more than LOOP_CHOICES names."""
+    return did_you_mean(word, choices) if len(choices) <= LOOP_CHOICES else ""
 
 
 class Suggester:
@@ -139,4 +152,4 @@ def combine(messages: Sequence[str], got: str | None, mapping: str | None = None
     return "; or ".join(reasons) + (f"; also accepted: {' or '.join(forms)}" if forms else "")
 
 
-__all__ = ["Suggester", "combine", "describe", "did_you_mean", "shown"]
+__all__ = ["LOOP_CHOICES", "Suggest", "Suggester", "combine", "describe", "did_you_mean", "loop_did_you_mean", "shown"]
