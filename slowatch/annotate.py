@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from slowatch.config.messages import did_you_mean
+from slowatch.config.messages import Suggest, did_you_mean
 from slowatch.config.schema import Config
 from slowatch.config.types import Model, Name
 from slowatch.store.annotations import Annotation
@@ -58,8 +58,9 @@ def parse_time(text: str) -> float:
     return parsed.timestamp()
 
 
-def parse_annotation(config: Config, doc: Any, now: float, source: str) -> Annotation:
-    """`doc` (a JSON object) as an Annotation; AnnotationError naming the field when anything is wrong."""
+def parse_annotation(config: Config, doc: Any, now: float, source: str, suggest: Suggest = did_you_mean) -> Annotation:
+    """`doc` (a JSON object) as an Annotation; AnnotationError naming the field when anything is wrong. The API
+    passes a `suggest` bounded for the event loop (`loop_did_you_mean`)."""
     try:
         data = AnnotationIn.model_validate(doc)
     except ValidationError as e:
@@ -71,7 +72,7 @@ def parse_annotation(config: Config, doc: Any, now: float, source: str) -> Annot
     known_c, known_e = {c.name for c in config.consumers}, {e.name for e in config.endpoints}
     for name in consumers:
         if name not in known_c:
-            raise AnnotationError("consumers", f"unknown consumer {name!r}" + did_you_mean(name, known_c))
+            raise AnnotationError("consumers", f"unknown consumer {name!r}" + suggest(name, known_c))
     for name in endpoints:  # (no suggestion: a search of 100,000 endpoint names would hold the API's loop)
         if name not in known_e:
             raise AnnotationError("endpoints", f"unknown endpoint {name!r}")

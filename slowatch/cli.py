@@ -194,8 +194,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print("\n".join(map(str, exc.problems)), file=sys.stderr)
         return EXIT_CONFIG
-    except OSError as exc:  # a port given with --demo-port or --listen is taken
+    except BrokenPipeError:  # our reader exited (`| head -1`): main() ends quietly
+        raise
+    except OSError as exc:  # the port given with --demo-port is taken
         print(f"slowatch demo: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except SlowatchError as exc:  # the daemon's (--listen's) port is taken
+        print(f"slowatch demo: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
 

@@ -239,8 +239,8 @@ async def _watch(
     duration: float | None,
     refresh: float,
 ) -> int:
+    await daemon.start()  # (a start that fails stops what it started: stopping again would fail)
     try:
-        await daemon.start()
         daemon.install_signal_handlers()
         web_at = f"http://{daemon.config.server.host}:{daemon.bound_port}"
         write(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +96,36 @@ def test_the_packaged_demo_config_is_the_shipped_one() -> None:
     """The copy inside the package that `slowatch demo` falls back to is config/slowatch.yaml, byte for byte."""
     packaged = Path(slowatch.__file__).parent / "demo.yaml"
     assert packaged.read_bytes() == (ROOT / "config" / "slowatch.yaml").read_bytes()
+
+
+def test_a_taken_listen_port_is_one_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`slowatch demo --listen 127.0.0.1:PORT` with PORT taken said "cannot listen", then the daemon's second
+    stop (the demo's own, after the one `start` made when serving failed) raised `StoreError: store is closed`."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        config = str(ROOT / "config" / "slowatch.yaml")
+        argv = ["demo", "-c", config, "--db", str(tmp_path / "d.db"), "--demo-port", "0", "--listen"]
+        code = main([*argv, f"127.0.0.1:{port}", "--duration", "1"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.startswith(f"slowatch demo: cannot listen on 127.0.0.1:{port}:"), err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_closed_standard_output_ends_the_demo_quietly(tmp_path: Path) -> None:
+    """`slowatch demo | head -1`: the reader gone, the demo stops as other commands do, without "slowatch demo:
+    Broken pipe" (the message meant for a taken port) or a traceback. The reading end is closed before the start."""
+    read, write = os.pipe()
+    os.close(read)
+    argv = ["demo", "--db", str(tmp_path / "d.db"), "--demo-port", "0", "--listen", "127.0.0.1:0", "--duration", "5"]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "slowatch", *argv], cwd=tmp_path, stdout=write, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(write)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert err == "", err

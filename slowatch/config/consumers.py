@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from slowatch.config.access import AccessConfig
 from slowatch.config.cluster import LocationQuorum
@@ -85,7 +85,13 @@ def _rolling(seconds: float) -> float:
     return seconds
 
 
-RollingWindow = Annotated[Window, AfterValidator(_rolling)]
+def _calendar_word(value: object) -> object:
+    if isinstance(value, str) and value.strip().lower() in ("week", "month", "quarter"):  # `window: month`
+        raise ValueError(f"a calendar window is written {{calendar: {value.strip().lower()}}}")
+    return value
+
+
+RollingWindow = Annotated[Window, AfterValidator(_rolling), BeforeValidator(_calendar_word)]
 
 TIMESLICE_LENGTHS = (60, 120, 180, 240, 300, 360, 600, 720, 900, 1200, 1800, 3600)
 

@@ -232,7 +232,8 @@ def _validation_problems(report: _Report, errors: list[ErrorDetails]) -> None:
         elif tuple(error["loc"][:dropped]) not in deep:
             merged.setdefault(found, []).append(messages.describe(error, None))
     for found, parts in merged.items():
-        report.add(found, found, messages.combine(parts, report.got(found)))
+        form = typewalk.mapping_form(typewalk.types_at(Config, report.doc.data, found))
+        report.add(found, found, messages.combine(parts, report.got(found), form))
     # Values filled in from `defaults` are validated there too: report each such problem once.
     direct = {messages.describe(e, None) for e, s, f, _ in resolved if s == f}
     for error, shown, found in singles:

@@ -190,6 +190,27 @@ def field_names(candidates: list[Any]) -> list[str]:
     return list(names)
 
 
+def _words(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def mapping_form(candidates: list[Any]) -> str | None:
+    """The mapping form of a field that also takes a plain value, in words: `a mapping with calendar (week,
+    month or quarter) and optionally timezone`. None unless exactly one model is among `candidates`."""
+    models = [tp for tp in candidates if _is_model(tp)]
+    if len(models) != 1:
+        return None
+    model = models[0]
+    required: list[str] = []
+    optional: list[str] = []
+    for name, info in model.model_fields.items():
+        allowed = [str(v) for v in _literal_fields(model).get(name, ())]
+        key = (info.alias or name) + (f" ({_words(allowed).replace(' and ', ' or ')})" if allowed else "")
+        (required if info.is_required() else optional).append(key)
+    parts = ([_words(required)] if required else []) + ([f"optionally {_words(optional)}"] if optional else [])
+    return "a mapping with " + " and ".join(parts) if parts else "a mapping"
+
+
 def tags(candidates: list[Any], discriminator: str) -> list[str]:
     """The values a discriminator field may take across the union members among `candidates`."""
     out: dict[str, None] = {}
@@ -199,4 +220,4 @@ def tags(candidates: list[Any], discriminator: str) -> list[str]:
     return list(out)
 
 
-__all__ = ["field_names", "is_secret", "secret_paths", "tags", "types_at"]
+__all__ = ["field_names", "is_secret", "mapping_form", "secret_paths", "tags", "types_at"]

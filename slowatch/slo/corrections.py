@@ -18,7 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from slowatch.config.consumers import resolve_endpoints
-from slowatch.config.messages import did_you_mean
+from slowatch.config.messages import Suggest, did_you_mean
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
 from slowatch.models import Outcome
@@ -70,12 +70,14 @@ def validate(
     end: float,
     reason: str,
     now: float,
+    suggest: Suggest = did_you_mean,
 ) -> list[str]:
-    """What is wrong with a correction request (empty: it may be recorded)."""
+    """What is wrong with a correction request (empty: it may be recorded). The API passes a `suggest` bounded for
+    the event loop (`loop_did_you_mean`)."""
     errors = []
     target = next((c for c in config.consumers if c.name == consumer), None)
     if target is None:
-        return [f"unknown consumer {consumer!r}" + did_you_mean(consumer, [c.name for c in config.consumers])]
+        return [f"unknown consumer {consumer!r}" + suggest(consumer, [c.name for c in config.consumers])]
     if slo is not None and endpoint is not None:
         errors.append("give --slo or --endpoint, not both")
     if slo is not None and all(s.name != slo for s in target.slos):

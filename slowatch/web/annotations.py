@@ -22,6 +22,7 @@ from aiohttp import web
 
 from slowatch.annotate import AnnotationError, parse_annotation
 from slowatch.config.consumers import resolve_endpoints
+from slowatch.config.messages import loop_did_you_mean
 from slowatch.reports.marks import newest_matching
 from slowatch.store.annotations import KINDS, Annotation, add_annotation
 from slowatch.web.auth import ANNOTATIONS_PATH, access, presented_token
@@ -46,7 +47,7 @@ async def post(request: web.Request) -> web.Response:
         operator = access(request).operator_name(presented_token(request))
         source = "api:annotation-token" if operator is None else f"api:operator:{operator}"
     try:
-        annotation = parse_annotation(config, doc, view.now(), source)
+        annotation = parse_annotation(config, doc, view.now(), source, loop_did_you_mean)
     except AnnotationError as e:
         raise bad_parameter(e.field, e.message) from None
     view.store.submit(add_annotation(annotation))

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from slowatch.config.messages import loop_did_you_mean
 from slowatch.slo.corrections import reason_problems, revoke_problems, validate
 from slowatch.store.correction_tables import all_corrections, applied, insert_correction
 from slowatch.web.auth import access, presented_token
@@ -94,7 +95,7 @@ async def create(request: web.Request) -> web.Response:
         raise _bad(str(e)) from None
     consumer, reason = _opt(body, "consumer") or "", _opt(body, "reason") or ""
     slo, endpoint = _opt(body, "slo"), _opt(body, "endpoint")
-    errors = validate(view.config, consumer, slo, endpoint, start, end, reason, view.now())
+    errors = validate(view.config, consumer, slo, endpoint, start, end, reason, view.now(), loop_did_you_mean)
     if errors:
         raise _bad("; ".join(errors))
     author = access(request).operator_name(presented_token(request)) or "operator"

@@ -84,7 +84,8 @@ def test_timeslice_good_when_rejects_nan(errors: Errors) -> None:
         ),
         (
             SLO.format(field="objective: 99, window: 401d"),
-            "9:62 consumers[0].slos[0].window: must be at most 400d (got '401d') or a mapping (got '401d')",
+            "9:62 consumers[0].slos[0].window: must be at most 400d or a mapping with calendar (week, month or quarter)"
+            " and optionally timezone (got '401d')",
         ),
         (
             SLO.replace("availability", "latency").format(field="objective: 99, threshold: 1h"),

@@ -50,6 +50,35 @@ consumers:
     # Later list items keep their original index in the message after a broken one is set aside.
 
 
+def test_an_item_with_a_field_error_still_has_its_references_checked() -> None:
+    """A consumer with a bad SLO field, an endpoint with a bad interval: their unknown references were
+    reported only by a second `check` run, after the field errors were fixed."""
+    found = problems(
+        """
+endpoints:
+  - {name: a, kind: http, url: "http://x/", interval: 0s, depends_on: [nope]}
+  - {name: b, kind: http, url: "http://x/"}
+consumers:
+  - name: c
+    endpoints: [b, missing, 7]
+    slos:
+      - {name: up, sli: availability, objective: 999}
+      - {name: fast, sli: availability, objective: 99, alert_sinks: [x]}
+      - {name: trip, objective: 99, composite: {method: worst, members: [{slo: up}, {slo: fast}, {slo: nah}]}}
+  - {name: d, endpoints: [a]}
+"""
+    )
+    assert found == [
+        "c.yaml:3:55 endpoints[0].interval: must be at least 1s (got '0s')",
+        "c.yaml:3:72 endpoints[0].depends_on[0]: unknown endpoint 'nope'",
+        "c.yaml:7:20 consumers[0].endpoints[1]: unknown endpoint 'missing'",
+        "c.yaml:7:29 consumers[0].endpoints[2]: must be a string or a mapping with labels (got 7)",
+        "c.yaml:9:50 consumers[0].slos[0].objective: must be less than 100.0 (got 999)",
+        "c.yaml:10:56 consumers[0].slos[1].alert_sinks: unknown field 'alert_sinks'",
+        "c.yaml:11:104 consumers[0].slos[2].composite.members[2].slo: unknown SLO 'c/nah'",
+    ]
+
+
 def test_indices_after_a_broken_item_point_at_the_right_line() -> None:
     found = problems(
         """

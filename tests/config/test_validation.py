@@ -88,8 +88,28 @@ def test_plain_union_alternatives_are_merged(errors: Errors) -> None:
         + "consumers:\n  - name: c\n    endpoints: [a, 7, {labels: {t: x}, lables: 1}]\n"
     )
     assert errors(text) == [
-        "7:20 consumers[0].endpoints[1]: must be a string or a mapping (got 7)",
+        "7:20 consumers[0].endpoints[1]: must be a string or a mapping with labels (got 7)",
         "7:40 consumers[0].endpoints[2].lables: unknown field 'lables' (did you mean 'labels'?)",
+    ]
+
+
+def test_a_field_of_two_forms_says_both_in_plain_words(errors: Errors) -> None:
+    """`window: 30 days` read "not a duration: ...; or must be a mapping": the other form was not said."""
+    slo = "      - {{name: s{i}, objective: 99, window: {window}}}\n"
+    text = (
+        "server:\n  auth:\n    operator_tokens: [short]\nendpoints:\n"
+        + HTTP.format(name="a")
+        + "consumers:\n  - name: c\n    endpoints: [a]\n    slos:\n"
+        + "".join(slo.format(i=i, window=w) for i, w in enumerate(("30 days", "month", "30m")))
+    )
+    calendar = "also accepted: a mapping with calendar (week, month or quarter) and optionally timezone"
+    assert errors(text) == [
+        "3:23 server.auth.operator_tokens[0]: a token must be at least 16 characters (e.g. `openssl rand -hex 24`);"
+        " also accepted: a mapping with name and token",
+        f"12:43 consumers[0].slos[0].window: not a duration: '30 days' (use e.g. 500ms, 15s, 5m, 1h, 30d); {calendar}",
+        f"13:43 consumers[0].slos[1].window: a calendar window is written {{calendar: month}}; {calendar}",
+        "14:43 consumers[0].slos[2].window: a rolling window must be a whole number of hours (e.g. 7d, 30d, 36h);"
+        f" {calendar}",
     ]
 
 
