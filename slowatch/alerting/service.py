@@ -38,6 +38,7 @@ from slowatch.errors import StoreError
 from slowatch.models import ProbeResult
 from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.snapshot import Snapshot
+from slowatch.sockets import HandoffConnector
 from slowatch.store import Store
 from slowatch.store.retention_clock import RetentionClock
 
@@ -50,8 +51,9 @@ PRUNE_EVERY = 3600.0
 def default_session() -> aiohttp.ClientSession:
     """The sinks' own session (never the probes'). Each sink has at most two requests in flight (its
     worker and, for Alertmanager, the re-POST), so the pool is unbounded; HTTP(S)_PROXY and NO_PROXY
-    from the environment apply, as outbound webhooks often need an egress proxy."""
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), trust_env=True)
+    from the environment apply, as outbound webhooks often need an egress proxy. Its connector detaches the
+    socket a receiver's early reset left behind, and refuses a self-connect (slowatch.sockets)."""
+    return aiohttp.ClientSession(connector=HandoffConnector(limit=0), trust_env=True)
 
 
 def _prepare(config: Config, streaks: list[str]) -> tuple[HealthConfig, list[SloDef], set[str], list[str]]:

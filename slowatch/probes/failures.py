@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import aiohttp
 
 from slowatch.models import Outcome
+from slowatch.sockets import SelfConnectedError
 
 Failure = tuple[Outcome, str]
 
@@ -50,6 +51,9 @@ def classify_os_error(exc: BaseException, where: str) -> Failure | None:
             return Outcome.TLS_ERROR, tls_message(e)
         if isinstance(e, socket.gaierror):
             return Outcome.DNS_ERROR, f"cannot resolve {where}: {e.strerror or e}"
+        if isinstance(e, SelfConnectedError):
+            why = "the probe's socket was given that port and connected to itself (TCP self-connect)"
+            return Outcome.CONNECTION_REFUSED, f"nothing listens on {where}: {why}"
         if isinstance(e, ConnectionRefusedError):
             return Outcome.CONNECTION_REFUSED, f"connection refused by {where}"
         if isinstance(e, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):

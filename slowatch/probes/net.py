@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import re
 import socket
 from typing import Any
 
 from slowatch.clock import Clock
 from slowatch.probes.failures import INVALID_HOST_NAME
+from slowatch.sockets import SelfConnectedError, self_connected
 
 
 async def open_tcp(
@@ -54,6 +54,8 @@ async def connect_socket(host: str, port: int, clock: Clock, phases: dict[str, f
         try:
             sock.setblocking(False)
             await loop.sock_connect(sock, (address, address_port))
+            if self_connected(sock):  # nothing listens there (see slowatch.sockets)
+                raise SelfConnectedError()
         except OSError as exc:
             sock.close()
             error = exc
@@ -64,30 +66,6 @@ async def connect_socket(host: str, port: int, clock: Clock, phases: dict[str, f
         phases["connect"] = clock.monotonic() - t
         return sock
     raise error
-
-
-def socket_inode(sock: socket.socket) -> int:
-    """The inode of `sock`'s open file: which socket an fd number is, while it is open."""
-    return os.fstat(sock.fileno()).st_ino
-
-
-def forget_if_taken(sock: socket.socket, inode: int) -> None:
-    """After a transport was built on `sock`: detach the socket object when its fd number no longer is that
-    socket (closed by the transport, maybe another connection's by now), so that freeing it cannot close the
-    number again. uvloop's `create_connection(sock=...)` attaches the object to the transport only once the TCP
-    part is up, so a peer whose reset was already there leaves it attached to a closed transport (libuv closed
-    the fd) and never detached: freed with the transport's handle, it closed another connection's fd (in the
-    hostile soak: probes failing with 'File descriptor N is used by transport', or reading other targets' bytes).
-    A number still naming the socket is left to its transport, which closes it."""
-    fd = sock.fileno()
-    if fd == -1:
-        return
-    try:
-        same = os.fstat(fd).st_ino == inode
-    except OSError:
-        same = False
-    if not same:
-        sock.detach()
 
 
 def literal_address(host: str, port: int) -> list[tuple[str, int]] | None:

@@ -11,8 +11,9 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.probes.certs import ChainExpiry, TlsSettings, chain_expiry, load_error
 from slowatch.probes.failures import Failure, classify
 from slowatch.probes.kind import TRANSPORT_OUTCOMES, ProbeKind
-from slowatch.probes.net import connect_socket, forget_if_taken, socket_inode
+from slowatch.probes.net import connect_socket
 from slowatch.redact import join_host_port
+from slowatch.sockets import forget_if_taken, socket_inode
 
 if TYPE_CHECKING:
     from slowatch.probes.context import ProbeContext

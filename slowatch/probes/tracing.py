@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-import aiohttp
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.connector import Connection
 from aiohttp.helpers import is_ip_address
@@ -30,20 +29,9 @@ from aiohttp.helpers import is_ip_address
 from slowatch.clock import Clock
 from slowatch.probes.certs import peer_cert_expiry
 from slowatch.probes.failures import INVALID_HOST_NAME
-from slowatch.probes.net import forget_if_taken, socket_inode
+from slowatch.sockets import HandoffConnector
 
 _current: ContextVar[PhaseRecorder | None] = ContextVar("slowatch_phase_recorder", default=None)
-_handed: ContextVar[list[tuple[socket.socket, int]] | None] = ContextVar("slowatch_handed_sockets", default=None)
-
-
-def _new_socket(addr_info: Any) -> socket.socket:
-    """aiohappyeyeballs' socket, remembered (with its inode) for the connection attempt under way (`connect`)."""
-    family, type_, proto = addr_info[0], addr_info[1], addr_info[2]
-    sock = socket.socket(family=family, type=type_, proto=proto)
-    handed = _handed.get()
-    if handed is not None:
-        handed.append((sock, socket_inode(sock)))
-    return sock
 
 
 class PhaseRecorder:
@@ -117,28 +105,18 @@ def _reporting_factory(factory: Callable[[], ResponseHandler]) -> ResponseHandle
     return protocol
 
 
-class ProbeConnector(aiohttp.TCPConnector):
+class ProbeConnector(HandoffConnector):
     """A TCPConnector that times the phases of the current probe's connections (see module doc).
 
     Requests made outside `recording(...)` (no current PhaseRecorder) pass straight through."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(socket_factory=_new_socket, **kwargs)
+        super().__init__(**kwargs)
         factory = getattr(self, "_factory", None)
         if isinstance(factory, functools.partial):
             self._factory = functools.partial(_reporting_factory, factory)
 
     async def connect(self, req: Any, traces: Any, timeout: Any) -> Connection:  # noqa: ASYNC109 (aiohttp's signature)
-        handed: list[tuple[socket.socket, int]] = []
-        token = _handed.set(handed)
-        try:
-            return await self._connect_timed(req, traces, timeout)
-        finally:
-            _handed.reset(token)
-            for sock, inode in handed:  # the sockets aiohttp gave to transports (see net.forget_if_taken)
-                forget_if_taken(sock, inode)
-
-    async def _connect_timed(self, req: Any, traces: Any, timeout: Any) -> Connection:  # noqa: ASYNC109
         recorder = _current.get()
         if recorder is None:
             return await super().connect(req, traces, timeout)

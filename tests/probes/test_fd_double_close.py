@@ -32,7 +32,7 @@ from slowatch import loops
 from slowatch.clock import SystemClock
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes import ProbeContext, make_session, probe_once
-from tests.probes.conftest import http_endpoint, tls_endpoint
+from tests.probes.conftest import http_endpoint, tcp_endpoint, tls_endpoint
 from tests.probes.test_http_non_http_peer import loop_names
 
 PROBES = 30
@@ -100,12 +100,16 @@ async def tls_probe(ctx: ProbeContext, port: int) -> ProbeResult:
     return await probe_once(tls_endpoint(port, timeout=2), ctx)
 
 
+async def tcp_probe(ctx: ProbeContext, port: int) -> ProbeResult:
+    return await probe_once(tcp_endpoint(port, timeout=2, send="PING\\r\\n", expect={"contains": "+PONG"}), ctx)
+
+
 async def https_probe(ctx: ProbeContext, port: int) -> ProbeResult:
     return await probe_once(http_endpoint(f"https://127.0.0.1:{port}/", timeout=2), ctx)
 
 
 @pytest.mark.parametrize("loop", loop_names())
-@pytest.mark.parametrize("probe", [tls_probe, https_probe], ids=["tls", "https"])
+@pytest.mark.parametrize("probe", [tls_probe, https_probe, tcp_probe], ids=["tls", "https", "tcp"])
 def test_a_reset_before_the_tls_handshake_leaves_no_socket_holding_a_closed_fd(
     rst_port: int, loop: str, probe: Any
 ) -> None:
