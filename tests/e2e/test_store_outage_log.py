@@ -64,7 +64,7 @@ async def test_a_read_only_database_is_logged_once_with_its_cause_and_never_as_r
             status, ready = await d.get("/readyz")
             assert status == 503 and "readonly" in ready, ready
         finally:
-            await d.stop(signal.SIGKILL)  # (a stop waits ~20 s for writes that cannot happen: not this test's)
+            await d.stop(signal.SIGKILL)  # (the stop itself: the test below)
     log = d.log()
     failed = [line for line in log.splitlines() if "store write failed" in line]
     assert len(failed) == 1, log  # the cause, once (a reminder comes after a minute)
