@@ -40,10 +40,12 @@ def override(config: Config, listen: str | None, db: str | None, log_format: str
         changes["log_format"] = log_format
     if not changes:
         return config
-    try:
-        server = config.server.model_validate({**config.server.model_dump(), **changes})
+    try:  # the flags' fields alone: re-validating the whole section with every default written out refused a
+        # valid config whose defaults are not valid as explicit values (`retention.rollups: 30d`, hourly unset)
+        checked = type(config.server).model_validate(changes)
     except ValidationError as exc:  # only the overridden fields can be wrong: the config itself was valid
         raise ValueError("; ".join(flag_problem(e) for e in exc.errors(include_url=False))) from None
+    server = config.server.model_copy(update={field: getattr(checked, field) for field in changes})
     return config.model_copy(update={"server": server})
 
 

@@ -1,7 +1,8 @@
 """The composition root: builds and owns every component, starts, reloads and stops them.
 
 Lifecycle: SIGTERM/SIGINT stop scheduling, let in-flight probes finish for `server.shutdown_grace`,
-flush the store, close everything and log a one-line summary; a second SIGINT/SIGTERM forces exit.
+flush the store (failing writes retried for `shutdown_grace` more, then reported as lost), close everything and
+log a one-line summary; a second SIGINT/SIGTERM forces exit.
 SIGHUP, or a change of the config file's content, reloads: added endpoints start, removed ones stop,
 changed ones reschedule; an invalid new config (or any failure while reloading) is logged and the old
 one keeps running, and the watcher keeps watching (slowatch/reload.py).
@@ -308,13 +309,14 @@ class Daemon:
         grace = self._config.server.shutdown_grace
         cancelled = await self._scheduler.stop(grace)
         await self._alerts.stop()
-        await self._slo.stop()
+        writes_until = time.monotonic() + grace  # failing writes are retried for the grace, not more
+        await self._slo.stop(wait_for=grace)
         await self._lifecycle.cancel_tasks(wait=2.0)
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
             await self._session.close()
-        await self._store.close()
+        await self._store.close(retry_for=max(0.0, writes_until - time.monotonic()))
         s = self._results.stats
         logger.info(
             "slowatch stopped uptime=%.0fs probes=%d failures=%d reloads=%d cancelled_in_flight=%d",

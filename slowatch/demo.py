@@ -26,6 +26,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from slowatch.cli_flags import override
 from slowatch.config.schema import Config
 from slowatch.daemon import Daemon
 from slowatch.models import ProbeResult
@@ -226,7 +227,7 @@ def _listening(config: Config, listen: str | None) -> Config:
         if server.port == 0 or _port_free(server.host, server.port):
             return config
         listen = server.listen.rpartition(":")[0] + ":0"
-    return config.model_copy(update={"server": server.model_validate({**server.model_dump(), "listen": listen})})
+    return override(config, listen, None, None)
 
 
 async def _watch(

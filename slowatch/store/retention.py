@@ -46,7 +46,15 @@ from slowatch.store.fold import watermark
 from slowatch.store.pack_marker import outside_pass
 from slowatch.store.queries import EACH_ENDPOINT
 from slowatch.store.results import DAY
-from slowatch.store.retention_clock import SAVE_EVERY, RetentionClock, save_reference, saved_reference
+from slowatch.store.retention_clock import (
+    SAVE_EVERY,
+    START_SLACK,
+    RetentionClock,
+    save_reference,
+    save_run,
+    saved_reference,
+    saved_run,
+)
 from slowatch.store.slo_tables import counted_watermark
 
 logger = logging.getLogger(__name__)
@@ -91,15 +99,19 @@ _KEYED = {  # table -> (its key, the condition on a row `r` to delete; :cutoff, 
 }
 
 
-def delete_per_endpoint(db: Database, table: str, cutoff: float, limit: int) -> int:
-    """Delete up to `limit` expired rows of `table` (a key of _KEYED), endpoint by endpoint; return how many."""
+def delete_per_endpoint(db: Database, table: str, cutoff: float, limit: int, since: float | None = None) -> int:
+    """Delete up to `limit` expired rows of `table` (a key of _KEYED), endpoint by endpoint; return how many.
+    `since` (result_blocks only): only blocks starting at or after it."""
     key, expired = _KEYED[table]
+    if since is not None:
+        assert table == "result_blocks"
+        expired += " AND r.start >= :since"
     cols = ", ".join(f"r.{c.strip()}" for c in key.strip("()").split(","))
     before = db.conn.total_changes  # (a statement starting with WITH has no rowcount)
     db.conn.execute(
         f"WITH RECURSIVE {EACH_ENDPOINT.format(table=table)} DELETE FROM {table} WHERE {key} IN "
         f"(SELECT {cols} FROM eps JOIN {table} AS r ON r.endpoint = eps.e AND {expired} LIMIT :limit)",
-        {"cutoff": cutoff, "limit": limit},
+        {"cutoff": cutoff, "limit": limit, "since": since},
     )
     return db.conn.total_changes - before
 
@@ -122,8 +134,9 @@ def first_id_at(db: Database, cutoff: float) -> int:
     return int(lo)
 
 
-def delete_results_batch(db: Database, cutoff: float, limit: int) -> int:
-    """Delete up to `limit` raw results with ts < cutoff, oldest ids first; return how many.
+def delete_results_batch(db: Database, cutoff: float, limit: int, since: float | None = None) -> int:
+    """Delete up to `limit` raw results with ts < cutoff (and >= `since`, if given), oldest ids first; return how
+    many.
 
     Only rows already folded (id <= the watermark) and counted in the persisted SLO state (id <= the SLO
     watermark, slo_tables.py), and never the newest row: SQLite numbers a new
@@ -134,6 +147,9 @@ def delete_results_batch(db: Database, cutoff: float, limit: int) -> int:
     counted = counted_watermark(db)
     below = min(first_id_at(db, cutoff + OUT_OF_ORDER), watermark(db) + 1, top if counted is None else counted + 1, top)
     outside, params = outside_pass(db.conn)  # a pack pass's rows are its own until it ends (pack_marker.py)
+    if since is not None:  # (from where ts crosses it, less the rows that may arrive late: not every older id)
+        outside += " AND id >= :first AND ts >= :since"
+        params = {**params, "first": first_id_at(db, since - OUT_OF_ORDER), "since": since}
     cur = db.conn.execute(
         "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE id < :below AND ts < :cutoff"
         f"{outside} ORDER BY id LIMIT :limit)",
@@ -142,9 +158,10 @@ def delete_results_batch(db: Database, cutoff: float, limit: int) -> int:
     return cur.rowcount
 
 
-def _saving(db: Database, step: Callable[[Database], int], trusted: float) -> int:
-    """`step`, and save the time the pass goes by (for the next run: retention_clock.py)."""
+def _saving(db: Database, step: Callable[[Database], int], trusted: float, run: tuple[float, float]) -> int:
+    """`step`, and save the time the pass goes by and this run's (for the next run: retention_clock.py)."""
     save_reference(db, trusted)
+    save_run(db, *run)
     return step(db)
 
 
@@ -158,9 +175,13 @@ class Retention:
         self._batch = batch
         self._next_due = clock.monotonic()  # (a step of the wall clock neither stalls nor hurries the passes)
         self.time = RetentionClock(clock, what="retention")  # the wall clock, unless it jumped ahead
-        self._save: float | None = None  # the time this pass goes by, saved with its first step (retention_clock.py)
+        # The raw rows stamped since `_run_since` by this run's clock (or a restarted one's) go by that clock: held
+        # back like `time` if it jumps ahead while it runs, not by an earlier run's time (retention_clock.py).
+        self.run_time = RetentionClock(clock, what=None)
+        self._run_since = clock.time()
+        self._save: tuple[float, float] | None = None  # the times this pass goes by, saved with its first step
         self._saved: float | None = None  # the time last saved (by this run)
-        self._todo: list[tuple[str, str, float]] = []
+        self._todo: list[tuple[str, str, float, float | None]] = []  # table, column, cutoff, since
         self._deleted: dict[str, int] = {}
         self._requests: deque[Future[dict[str, int]]] = deque()  # appended from any thread
         self._waiters: list[Future[dict[str, int]]] = []
@@ -178,35 +199,42 @@ class Retention:
         if not self._todo:
             if not self._requests and self._clock.monotonic() < self._next_due:
                 return
-            now = self.time.now()
+            now, run_now = self.time.now(), self.run_time.now()
             if self._saved is None or abs(now - self._saved) >= SAVE_EVERY:
-                self._save = now
+                self._save = (now, run_now)
             while self._requests:
                 self._waiters.append(self._requests.popleft())
             hourly = self._config.hourly_kept
             cutoff = {"raw": now - self._config.raw, "rollups": now - self._config.rollups,
                       "hourly": downsample_cutoff(now, hourly)}  # fmt: skip
             self._todo = [
-                (table, column, cutoff[kind]) for table, column, kind in TARGETS
+                (table, column, cutoff[kind], None) for table, column, kind in TARGETS
                 if kind != "hourly" or hourly < self._config.rollups
             ]  # fmt: skip
+            run_cutoff = run_now - self._config.raw
+            if run_cutoff > max(cutoff["raw"], self._run_since):  # held back, and this run's rows have expired
+                low = max(cutoff["raw"], self._run_since)  # (older ones: gone by the held-back time, or kept)
+                self._todo[2:2] = [("results", "ts", run_cutoff, low), ("result_blocks", "end", run_cutoff, low)]
             self._deleted = dict.fromkeys((t for t, _, _ in TARGETS), 0)
-        table, column, cutoff_ts = self._todo[0]
+        table, column, cutoff_ts, since = self._todo[0]
         limit = self._batch
         step: Callable[[Database], int]
         if table == "results":
-            step = partial(delete_results_batch, cutoff=cutoff_ts, limit=limit)
+            step = partial(delete_results_batch, cutoff=cutoff_ts, limit=limit, since=since)
         elif table == DOWNSAMPLE:
             step = partial(downsample_batch, cutoff=cutoff_ts, limit=limit)
         elif table in _KEYED:
-            step = partial(delete_per_endpoint, table=table, cutoff=cutoff_ts, limit=limit)
+            step = partial(delete_per_endpoint, table=table, cutoff=cutoff_ts, limit=limit, since=since)
         else:
             step = partial(delete_batch, table=table, column=column, cutoff=cutoff_ts, limit=limit)
-        n = transact(step if self._save is None else partial(_saving, step=step, trusted=self._save))
+        save = self._save
+        n = transact(
+            step if save is None else partial(_saving, step=step, trusted=save[0], run=(self._run_since, save[1]))
+        )
         if n is None:  # the writer logged and counted the failure; retry on the next turn
             return
-        if self._save is not None:
-            self._saved, self._save = self._save, None
+        if save is not None:
+            self._saved, self._save = save[0], None
         self._deleted[table] += n
         if n < limit:
             self._todo.pop(0)
@@ -222,8 +250,12 @@ class Retention:
             self._waiters.clear()
 
     def start(self, db: Database) -> None:
-        """At open: where the time retention goes by starts (the time an earlier run last went by)."""
+        """At open: where the time retention goes by starts (the time an earlier run last went by), and since when
+        raw rows were stamped by this clock (an earlier run's time, if it was restarted within START_SLACK)."""
         self.time.start(saved_reference(db))
+        self.run_time.start(None)
+        wall, run = self._clock.time(), saved_run(db)
+        self._run_since = run[0] if run is not None and run[1] - START_SLACK <= wall <= run[1] + START_SLACK else wall
 
     def fail_waiters(self, error: StoreError) -> None:
         while self._requests:

@@ -15,7 +15,10 @@ Across a restart there is no monotonic reference. The time retention last truste
 (STATE_KEY, in the first transaction of a retention pass, every SAVE_EVERY); a new run starts from there: a wall
 clock at most `START_SLACK` past it is taken as it is (a restart, a short stop), one further ahead is held back and
 caught up as above (a long stop is then caught up in as long as it lasted: the history is kept longer meanwhile,
-never shorter). A database without the key (new, or from an older slowatch) starts from its newest stored result;
+never shorter). Only what was recorded before the start needs that: the raw rows this run records are stamped by
+its own clock, and retention deletes them by a second RetentionClock started at the start (`Retention.run_time`),
+so after a month's stop the raw history stays `retention.raw` long instead of growing for half the stop
+(retention.py). A database without the key (new, or from an older slowatch) starts from its newest stored result;
 an empty one from the wall clock (nothing to delete).
 """
 
@@ -31,13 +34,16 @@ from slowatch.clock import Clock
 logger = logging.getLogger(__name__)
 
 STATE_KEY = "store.retention_time"
+RUN_KEY = "store.retention_run"
+"""[since, time]: raw rows stamped since `since` by the clock (of this run, or of earlier ones restarted within
+START_SLACK) whose time was `time` at the last save; they go by that clock, not by the held-back one."""
 SLACK = 60.0
 """Seconds the wall clock may run ahead of the monotonic time between two readings and still be taken as it is."""
 START_SLACK = 3600.0
+"""Seconds a new run's wall clock may be past the time retention last trusted and still be taken as it is."""
 SAVE_EVERY = 600.0
 """Seconds of retention's time between two saves of it (a save is a write: on a full disk it may succeed while
 other writes fail, and log "store writes resumed"; so not at every pass)."""
-"""Seconds a new run's wall clock may be past the time retention last trusted and still be taken as it is."""
 CATCH_UP = 1.0
 """While held back: extra seconds of catch-up per monotonic second."""
 
@@ -59,10 +65,32 @@ def saved_reference(db: Database) -> float | None:
 
 def save_reference(db: Database, trusted: float) -> None:
     """Save `trusted` as the time retention last went by (in the caller's transaction)."""
+    _save(db, STATE_KEY, trusted, trusted)
+
+
+def saved_run(db: Database) -> tuple[float, float] | None:
+    """(since, time): since when raw rows were stamped by one clock, and its time at the last save (save_run)."""
+    row = db.conn.execute("SELECT value FROM state WHERE key = ?", (RUN_KEY,)).fetchone()
+    if row is None:
+        return None
+    try:
+        since, at = json.loads(row[0])
+        return float(since), float(at)
+    except (TypeError, ValueError):
+        logger.warning("store: ignored an unreadable %s in the state table: value=%r", RUN_KEY, row[0])
+        return None
+
+
+def save_run(db: Database, since: float, at: float) -> None:
+    """Save that raw rows from `since` on were stamped by the clock whose time is now `at` (caller's transaction)."""
+    _save(db, RUN_KEY, [since, at], at)
+
+
+def _save(db: Database, key: str, value: object, updated: float) -> None:
     db.conn.execute(
         "INSERT INTO state (key, value, updated) VALUES (?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-        (STATE_KEY, json.dumps(trusted), trusted),
+        (key, json.dumps(value), updated),
     )
 
 
@@ -70,11 +98,11 @@ class RetentionClock:
     """See the module docstring. `now()` is called by one thread (the writer's, or the event loop's)."""
 
     def __init__(
-        self, clock: Clock, *, what: str, slack: float = SLACK, catch_up: float = CATCH_UP,
+        self, clock: Clock, *, what: str | None, slack: float = SLACK, catch_up: float = CATCH_UP,
         start_slack: float = START_SLACK,
     ) -> None:  # fmt: skip
         self._clock = clock
-        self._what: str | None = what  # for the log: whose deletions are held back (None: not logged)
+        self._what = what  # for the log: whose deletions are held back (None: not logged)
         self._slack, self._catch_up, self._start_slack = slack, catch_up, start_slack
         self._anchor: tuple[float, float] | None = None  # (trusted time, monotonic time) at the last reading
         self.behind = 0.0  # seconds the wall clock is ahead of the time given (read by other threads)
@@ -125,11 +153,14 @@ class RetentionClock:
 
 __all__ = [
     "CATCH_UP",
+    "RUN_KEY",
     "SAVE_EVERY",
     "SLACK",
     "START_SLACK",
     "STATE_KEY",
     "RetentionClock",
     "save_reference",
+    "save_run",
     "saved_reference",
+    "saved_run",
 ]

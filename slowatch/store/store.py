@@ -220,12 +220,15 @@ class Store:
         return await self.read(lambda db: queries.get_states(db, prefix))
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def close(self, *, discard: bool = False) -> None:
-        """Write what is queued (retrying for at most `close_timeout` s), stop both threads, close.
-        `discard`: write nothing more (a statement in progress is interrupted; store/one_write.py).
+    async def close(self, *, discard: bool = False, retry_for: float | None = None) -> None:
+        """Write what is queued (retrying failed transactions for at most `retry_for` s, default `close_timeout`),
+        stop both threads, close. `discard`: write nothing more (a statement in progress is interrupted;
+        store/one_write.py).
 
-        Bounded: at most close_timeout + busy_timeout + 2 s even if a statement is stuck (it is
-        interrupted; a wait on a lock cannot be, hence busy_timeout). Unwritten items are logged.
+        Transactions that commit go on past `retry_for` (what can be written is written); the writer is
+        interrupted only once none committed for `retry_for` + 1 s: at most that + busy_timeout + 1 s after the
+        last commit even if a statement is stuck (a wait on a lock cannot be interrupted, hence busy_timeout).
+        Unwritten items are logged.
         """
         if self._closed or not self._started:
             self._closed = True
@@ -234,9 +237,14 @@ class Store:
         writer = self._writer
         if discard:
             writer.abort()
-        writer.stop(self._close_timeout)
+        wait = self._close_timeout if retry_for is None else retry_for
+        writer.stop(wait)
         done = asyncio.wrap_future(writer.done)
-        _, pending = await asyncio.wait({done}, timeout=self._close_timeout + 1.0)
+        while True:
+            transactions = writer.transactions
+            _, pending = await asyncio.wait({done}, timeout=wait + 1.0)
+            if not pending or writer.transactions == transactions:
+                break
         if pending:  # stuck in a statement (e.g. waiting on a lock): interrupt it
             writer.abort()
             _, pending = await asyncio.wait({done}, timeout=self._busy_timeout + 1.0)

@@ -183,7 +183,7 @@ class Writer:
 
     def _loop(self, db: Database) -> None:
         kept: list[Item] = []
-        backoff = 0.0
+        backoff = upkeep_backoff = 0.0
         while True:
             self._report_drops()
             if not kept:
@@ -200,7 +200,7 @@ class Writer:
                     continue
             if self._stop.is_set():
                 if not self.queue:
-                    if self.maintain and time.monotonic() < self._deadline:  # fold the rest (aborted: at next start)
+                    if self.maintain and not self._abort.is_set():  # fold the rest (aborted: at the next start)
                         self.folds.run(lambda fn: self._transact(db, fn))
                     break
                 continue
@@ -208,6 +208,7 @@ class Writer:
                 self._wake.wait(self._batch_interval)
                 self._wake.clear()
                 continue
+            errors = self.write_errors
             self.retention.tick(lambda fn: self._transact(db, fn))
             if self.folds.due:
                 self.folds.run(lambda fn: self._transact(db, fn))
@@ -215,6 +216,13 @@ class Writer:
             self.packs.tick(lambda fn: self._transact(db, fn), lambda cutoff: oldest_due(db, cutoff))
             if self.packs.passes != passes:  # a pass deleted what it packed: drop those ids (recent_ids.py)
                 self.recent.prune(db.conn)
+            if self.write_errors != errors:  # a retention or pack step failed and is still `busy`: retried after
+                # a backoff, like a batch (at once, it failed ~50,000 times a second on a read-only file)
+                upkeep_backoff = min(self._max_backoff, max(upkeep_backoff * 2, MIN_BACKOFF))
+                self._wake.wait(min(upkeep_backoff, self._batch_interval) if self.queue else upkeep_backoff)
+                self._wake.clear()
+                continue
+            upkeep_backoff = 0.0
             if len(self.queue) >= self._max_batch or self.retention.busy or self.packs.busy:
                 continue
             self._wake.wait(self._batch_interval)

@@ -14,6 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from slowatch.clock import SystemClock
+from slowatch.config.schema import RetentionConfig
+from slowatch.store import Store
 from tests.e2e.harness import DaemonProcess, metric_value
 from tests.support.cli import run_cli
 
@@ -61,7 +64,7 @@ async def test_a_read_only_database_is_logged_once_with_its_cause_and_never_as_r
             status, ready = await d.get("/readyz")
             assert status == 503 and "readonly" in ready, ready
         finally:
-            await d.stop(signal.SIGKILL)  # (a stop waits ~20 s for writes that cannot happen: not this test's)
+            await d.stop(signal.SIGKILL)  # (the stop itself: the test below)
     log = d.log()
     failed = [line for line in log.splitlines() if "store write failed" in line]
     assert len(failed) == 1, log  # the cause, once (a reminder comes after a minute)
@@ -77,3 +80,54 @@ async def write_errors(d: DaemonProcess) -> float:
     except aiohttp.ClientError:
         return 0.0
     return metric_value(text, "slowatch_store_write_errors_total") if status == 200 else 0.0
+
+
+async def test_a_stop_on_a_read_only_database_takes_the_shutdown_grace_and_reports_what_is_lost(
+    tmp_path: Path,
+) -> None:
+    """With `shutdown_grace: 1s`, a SIGTERM on a read-only database took ~20 s: the alert outbox's and the SLO
+    state's flushes, then the store's close, each retried writes that could not happen for 10 s of their own."""
+    (tmp_path / "slowatch.yaml").write_text(CONFIG)
+    code, out, _ = await run_cli("run", "-c", "slowatch.yaml", "--once", cwd=tmp_path, merged=True)
+    assert code == 1, out
+    d = DaemonProcess(tmp_path / "slowatch.yaml", tmp_path)
+    with read_only(tmp_path / "slowatch.db"):
+        await d.spawn()
+        try:
+            deadline = time.monotonic() + 30.0
+            while await write_errors(d) < 3:
+                assert time.monotonic() < deadline, d.log()
+                await asyncio.sleep(0.2)
+            started = time.monotonic()
+            assert await d.stop(signal.SIGTERM, timeout=60.0) == 0, d.log()
+            took = time.monotonic() - started
+        finally:
+            if d.proc is not None and d.proc.returncode is None:
+                await d.stop(signal.SIGKILL)
+    log = d.log()
+    assert took < 8.0, log  # 1 s of grace for the writes, and what a start of Python costs on a loaded machine
+    assert "store closed with" in log and "unwritten items" in log, log  # what could not be written is reported
+
+
+async def test_an_idle_store_on_a_read_only_database_retries_retention_with_backoff(tmp_path: Path) -> None:
+    """A retention step that failed left its pass `busy`, and the writer ran the next turn at once instead of
+    waiting: an idle daemon on a read-only file (no result pending, whose retry has a backoff) retried its
+    retention transaction in a loop, ~100 failed transactions a second, a core kept busy for nothing."""
+    path = tmp_path / "slowatch.db"
+    first = Store(str(path), clock=SystemClock(), retention=RetentionConfig())
+    await first.start()
+    await first.close()
+    with read_only(path):
+        store = Store(str(path), clock=SystemClock(), retention=RetentionConfig(), max_backoff=30.0)
+        await store.start()
+        try:
+            deadline = time.monotonic() + 30.0
+            while store.write_errors < 1:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(3.0)
+            errors = store.write_errors
+            assert not store.healthy and store.last_error is not None and "readonly" in store.last_error
+        finally:
+            await store.close(retry_for=0.0)
+    assert errors <= 12, errors  # backoff from 0.05 s, doubling: ~7 tries in 3 s (a loaded machine makes fewer)

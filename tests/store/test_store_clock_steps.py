@@ -156,3 +156,58 @@ def test_a_clock_following_retention_holds_back_a_second_step_ahead(clock: FakeC
     clock.advance(3600)
     clock.step(1800)
     assert follower.now() == clock.time() - 1800 and follower.behind == 1800
+
+
+RAW_ROWS = "(SELECT count(*) FROM results WHERE ts < {t})"
+RAW_BLOCKED = "(SELECT coalesce(sum(n), 0) FROM result_blocks WHERE end < {t})"
+RAW_KEPT = f"SELECT {RAW_ROWS} + {RAW_BLOCKED}"
+
+
+async def test_after_a_long_stop_what_this_run_records_is_kept_raw_for_retention_raw_not_half_the_stop(
+    make_store: MakeStore, clock: FakeClock, db_path: str
+) -> None:
+    """Started 30 days after the last run stopped, retention went by the last run's time, catching up at 2x: for
+    16 days nothing this run recorded was deleted (16 days of raw history with `raw: 1d`, 183 days after a
+    year-old backup was restored: a disk sized for the configured retention fills). This run's own rows were
+    stamped by this run's clock, whose steps are held back while it runs: they go by it; the older rows (a clock
+    ahead at the start would make them look expired) still go by the held time."""
+    retention = RetentionConfig(raw=DAY, rollups=30 * DAY, hourly=30 * DAY)
+    store = make_store(retention=retention)
+    await store.start()
+    await two_hours(store, clock)
+    await store.prune()
+    await store.close()
+    before_stop = clock.time()
+    clock.step(30 * DAY)
+    again = make_store(retention=retention)
+    await again.start()
+    assert again.retention_behind >= 30 * DAY - 60
+    for _ in range(3 * 24):  # three days of this run: one result an hour per endpoint
+        clock.advance(3600)
+        for e in range(3):
+            again.record(result(f"ep{e}", at=clock.time()))
+        await again.flush(fold=False)
+    await again.flush()
+    await again.prune()
+    now = clock.time()
+    assert again.retention_behind > 0  # (still catching up: what was recorded before the stop ...)
+    expired = RAW_KEPT.format(t=now - DAY - 3600)
+    assert query_value_row(db_path, expired) == (0,)  # ... but this run's rows older than a day are gone
+    assert query_value_row(db_path, RAW_KEPT.format(t=now + 1))[0] >= 3 * 24  # (and the last day's kept)
+    assert query_value_row(db_path, RAW_KEPT.format(t=before_stop + 1))[0] <= 1  # (the old ones: held, expired)
+    assert query_value_row(db_path, "SELECT count(*) FROM result_blocks")[0] > 0  # (packed ones too)
+    await again.close()
+    clock.advance(600)  # a restart: this run's rows still go by its clock, the older ones by the held time
+    third = make_store(retention=retention)
+    await third.start()
+    for _ in range(24):
+        clock.advance(3600)
+        for e in range(3):
+            third.record(result(f"ep{e}", at=clock.time()))
+        await third.flush(fold=False)
+    await third.flush()
+    await third.prune()
+    now = clock.time()
+    assert third.retention_behind > 0
+    assert query_value_row(db_path, RAW_KEPT.format(t=now - DAY - 3600)) == (0,)
+    await third.close()

@@ -177,7 +177,7 @@ async def test_rollups_fold_on_the_clocks_interval(make_store: MakeStore, clock:
     await eventually(lambda: store.committed == 2)
     clock.advance(59)
     store.put_state("turn", 1)  # a later batch commits: no fold is due yet
-    await eventually(lambda: scalar(db_path, "SELECT count(*) FROM state") == 1)
+    await eventually(lambda: scalar(db_path, "SELECT count(*) FROM state WHERE key = 'turn'") == 1)
     assert await store.read(lambda db: rollups(db, "api", since=T0)) == []
     assert await store.read(latest_results) == {}
     assert store.rollup_watermark == 0

@@ -20,7 +20,7 @@ from slowatch.store import (
     rollup_counts_since,
     rollups,
 )
-from slowatch.store.retention_clock import STATE_KEY
+from slowatch.store.retention_clock import RUN_KEY, STATE_KEY
 from tests.store.conftest import MakeStore
 from tests.store.helpers import T0, result, settled
 
@@ -190,7 +190,8 @@ async def test_history_and_state_survive_restart(make_store: MakeStore, db_path:
     again.put_state("slo/web/window", None)
     await again.flush()
     assert (await again.get_states("slo/w")) == {"slo/web/window": None}
-    assert (await again.get_states()).keys() - {STATE_KEY} == {"alert/outbox", "slo/api/window", "slo/web/window"}
+    retention_keys = {STATE_KEY, RUN_KEY}
+    assert (await again.get_states()).keys() - retention_keys == {"alert/outbox", "slo/api/window", "slo/web/window"}
     with pytest.raises(TypeError):
         again.put_state("bad", object())
 
