@@ -9,9 +9,14 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from slowatch.alerting import AlertService
 from slowatch.alerting.cli import alerts_report
 from slowatch.alerting.outbox import list_outbox, load_pending
 from slowatch.alerting.sinks.base import IN_FLIGHT
+from slowatch.clock import FakeClock
+from slowatch.config.schema import RetentionConfig
+from slowatch.probes import ProbeContext, make_session, run_probe
+from slowatch.store import Store
 from tests.alerting.conftest import http_endpoint, make_config
 from tests.alerting.fakes import FakeReceiver, Reply, Target
 from tests.alerting.test_sink_audit import until
@@ -93,3 +98,41 @@ async def test_a_row_in_flight_at_a_stop_is_shown_as_maybe_received_not_as_going
     assert "going out" not in line and "may have reached the receiver" in line, line
     [row] = await second.store.read(list_outbox)
     assert IN_FLIGHT not in row.last_error
+
+
+async def test_a_store_failing_while_an_alert_waits_for_its_going_out_mark_does_not_hold_the_alert(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, clock: FakeClock
+) -> None:
+    """Another process holds the database's write lock as x fires (a backup, a `sqlite3` shell; a full disk fails
+    the same way, only at once): the store is still healthy when x's attempt starts waiting for its going-out
+    mark, and turns unhealthy when that commit fails (after `busy_timeout`, 0.3 s here). The wait went on for the
+    whole `durable_wait` (10 s by default; 120 s here) though the store had said it could not commit."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1)],
+        sinks={"hook": {"kind": "webhook", "url": receiver.url()}},
+        routes=[{"match": {}, "sinks": ["hook"]}],
+    )
+    store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02,
+                  busy_timeout=0.3)  # fmt: skip
+    service = AlertService(config, store, clock, durable_wait=120.0)
+    session = make_session()
+    await store.start()
+    await service.start()
+    lock = sqlite3.connect(config.server.database, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")  # nothing commits until it ends
+        assert store.healthy
+        target.up = False
+        clock.advance(10)
+        await run_probe(config.endpoint("x"), ProbeContext(session=session, clock=clock), service.observe)
+        await receiver.wait_acked(1, timeout=30)
+        assert not store.healthy
+        lock.execute("ROLLBACK")
+        await asyncio.wait_for(store.flush(), 30)
+        assert [row.status for row in await store.read(list_outbox)] == ["delivered"]
+    finally:
+        lock.close()
+        await service.stop()
+        await session.close()
+        await store.close()
