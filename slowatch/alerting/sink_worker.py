@@ -252,7 +252,8 @@ class SinkWorker:
         restart is not `firing_undelivered` (droppable by max_pending) while the receiver shows it firing.
 
         While the mark commits (behind a store backlog: seconds) the items are not in flight: a newer state of their
-        alert may still supersede them (fold.py). False: one was, nothing is sent, the rows are as they were."""
+        alert may still supersede them (fold.py). False: one was, or a stop was asked meanwhile: nothing is sent, the
+        rows are as they were."""
         owner = self._owner
         rows = tuple(
             (i.sink, i.event.event_id, i.attempts + 1, i.last_error if maybe_received(i.last_error)
@@ -263,7 +264,7 @@ class SinkWorker:
         for item in batch:
             item.in_flight = False
         await owner.durable("before sending")  # (the items' own rows too: committed before anything is sent)
-        if any(i.superseded for i in batch):
+        if any(i.superseded for i in batch) or owner.closing.is_set():  # (a stop asked meanwhile: none starts)
             owner.store.submit(Mark.of([i for i in batch if not i.superseded], PENDING, owner.clock.time()))
             return False
         for item in batch:

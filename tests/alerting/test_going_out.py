@@ -136,3 +136,43 @@ async def test_a_store_failing_while_an_alert_waits_for_its_going_out_mark_does_
         await service.stop()
         await session.close()
         await store.close()
+
+
+async def test_no_attempt_starts_once_a_stop_is_asked_while_its_going_out_mark_commits(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, clock: FakeClock
+) -> None:
+    """x's attempt waits for its going-out mark (another process holds the write lock: `durable_wait`, 1 s here)
+    when the daemon is asked to stop. The attempt then went out all the same, after the stop was asked (before the
+    going-out mark, the worker looked at `closing` after that wait and sent nothing): a POST during shutdown, cut
+    by the stop's grace or acknowledged with nothing left to record it."""
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1)],
+        sinks={"hook": {"kind": "webhook", "url": receiver.url()}},
+        routes=[{"match": {}, "sinks": ["hook"]}],
+    )
+    store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02,
+                  busy_timeout=30.0)  # fmt: skip  # (healthy all along: the lock outlasts the test's wait)
+    service = AlertService(config, store, clock, durable_wait=1.0, stop_timeout=5.0)
+    session = make_session()
+    await store.start()
+    await service.start()
+    lock = sqlite3.connect(config.server.database, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        target.up = False
+        clock.advance(10)
+        await run_probe(config.endpoint("x"), ProbeContext(session=session, clock=clock), service.observe)
+        worker = service.dispatcher.workers["hook"]
+        await until(lambda: worker.queue and worker.queue[0].attempts == 0 and not worker.queue[0].in_flight)
+        await asyncio.sleep(0.2)  # (in its going-out wait: a worker not there yet sends nothing either way)
+        await service.stop()
+        assert receiver.attempts == []
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+        await service.stop()
+        await session.close()
+        await store.close()
+    rows_now = rows(config.server.database)
+    assert [(s, a, IN_FLIGHT in e) for s, a, e in rows_now.values()] == [("pending", 0, False)], rows_now
