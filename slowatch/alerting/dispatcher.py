@@ -31,6 +31,9 @@ from slowatch.store import Store
 
 logger = logging.getLogger(__name__)
 
+DURABLE_POLL = 0.05
+"""Seconds between two looks at the store's health while a delivery waits for a commit (`Dispatcher.durable`)."""
+
 
 class Dispatcher:
     def __init__(
@@ -66,21 +69,38 @@ class Dispatcher:
         A store that cannot commit (disk full, locked) must not silence alerts: past the wait the
         worker goes on and the writes land when the store recovers (a crash before then can re-send).
         A store already failing its writes (unhealthy) is not waited for at all: each send and each ack
-        waited `durable_wait` in turn, so the third page of a full disk's outage left 50 s late. Only
+        waited `durable_wait` in turn, so the third page of a full disk's outage left 50 s late; nor is one
+        that fails while it is waited for (the first page of that outage waited the whole `durable_wait`). Only
         durability is given up (a crash before the writes land can send again), never an alert.
         """
-        if not self.store.healthy:
-            if not self._undurable:
-                self._undurable = True
-                logger.warning("store not committing, delivering without waiting for it until it does: error=%s",
-                               self.store.last_error)  # fmt: skip
-            return
-        self._undurable = False
+        if self.store.healthy:
+            self._undurable = False
+            if await self._committed(when):
+                return
+        if not self._undurable:  # (failing already, or since the wait began: a full disk fails at once)
+            self._undurable = True
+            logger.warning("store not committing, delivering without waiting for it until it does: error=%s",
+                           self.store.last_error)  # fmt: skip
+
+    async def _committed(self, when: str) -> bool:
+        """Wait for a commit of what was submitted so far: True once it is, or once `durable_wait` passed (logged);
+        False as soon as the store fails to commit meanwhile (unhealthy: not waited for, see `durable`)."""
+        loop = asyncio.get_running_loop()
+        flush = asyncio.ensure_future(self.store.flush(fold=False))  # committed: no fold needed
+        deadline = loop.time() + self.durable_wait
         try:
-            await asyncio.wait_for(self.store.flush(fold=False), self.durable_wait)  # committed: no fold needed
-        except TimeoutError:
-            logger.warning("store not committing within %.0fs %s; delivering anyway: error=%s",
-                           self.durable_wait, when, self.store.last_error)  # fmt: skip
+            while not flush.done():
+                if not self.store.healthy:
+                    return False
+                if (left := deadline - loop.time()) <= 0:
+                    logger.warning("store not committing within %.0fs %s; delivering anyway: error=%s",
+                                   self.durable_wait, when, self.store.last_error)  # fmt: skip
+                    return True
+                await asyncio.wait({flush}, timeout=min(left, DURABLE_POLL))
+            flush.result()  # (a StoreError: the store is gone)
+            return True
+        finally:
+            flush.cancel()
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:

@@ -173,10 +173,11 @@ def fold(decision: Decision, sinks: Mapping[str, Queued], counts: Counter[tuple[
 
     Sinks that wait for the same notifications of an alert (the same event objects: the usual case, every
     sink routed the same decisions) share one folded event and one set of reasons: computed once per
-    decision, not once per sink, and held once in memory while the op waits for the store."""
+    decision, not once per sink, and held once in memory while the op waits for the store. Not across sinks
+    whose items differ in `reached` (one sink may have got a FIRING another never did)."""
     kept: list[OutboxItem] = []
     new: dict[str, int] = {}
-    shared: dict[tuple[int, ...], tuple[AlertEvent, list[tuple[int, str]], str]] = {}
+    shared: dict[tuple[object, ...], tuple[AlertEvent, list[tuple[int, str]], str]] = {}
     for item in decision.items:
         sink = sinks.get(item.sink)
         if sink is None:
@@ -195,7 +196,8 @@ def fold(decision: Decision, sinks: Mapping[str, Queued], counts: Counter[tuple[
         if not idle:
             kept.append(item)
             continue
-        key = (id(item.event), *[id(o.event) for o in idle])  # (all alive while this runs: ids are unique)
+        # (all alive while this runs: ids are unique; `reached` is the sink's own, and `folded` reads it)
+        key = (id(item.event), *[(id(o.event), o.reached) for o in idle])
         done = shared.get(key)
         if done is None:
             eid = item.event.event_id

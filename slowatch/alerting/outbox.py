@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from sqlite_utils import Database
 
 from slowatch.alerting.events import AlertEvent
-from slowatch.alerting.sinks.base import maybe_received
+from slowatch.alerting.sinks.base import IN_FLIGHT, REACHED_BEFORE, maybe_received
 from slowatch.alerting.suppress import SILENCE_PREFIX
 
 PENDING, DELIVERED, FAILED, EXPIRED = "pending", "delivered", "failed", "expired"
@@ -213,9 +213,19 @@ def load_pending(db: Database) -> list[OutboxItem]:
         "SELECT sink, payload, created, attempts, last_error FROM alert_outbox WHERE status = 'pending' ORDER BY id"
     ).fetchall()
     return [
-        OutboxItem(s, AlertEvent.from_json(p), c, a, e, restored=True, reached=maybe_received(e))  # (re-POSTed: a=0)
+        OutboxItem(s, AlertEvent.from_json(p), c, a, restored_error(e), restored=True, reached=maybe_received(e))
         for s, p, c, a, e in rows
-    ]
+    ]  # (reached: an Alertmanager re-POST may have carried a row never attempted, attempts 0)
+
+
+def restored_error(error: str) -> str:
+    """A pending row's last error as a restart takes it over: IN_FLIGHT (an attempt of the run that wrote it was
+    going out when that run stopped) becomes REACHED_BEFORE, which is what it means now (no attempt of this run
+    is going out). Else the row kept the old run's "an attempt going out" text, shown by `slowatch alerts` and
+    /api/v1/alerts even once delivered."""
+    if not error.endswith(IN_FLIGHT):
+        return error
+    return error.removesuffix(IN_FLIGHT).rstrip() + REACHED_BEFORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,5 +251,5 @@ def list_outbox(db: Database, limit: int = 50) -> list[OutboxRow]:
 __all__ = [
     "DELIVERED", "EXPIRED", "FAILED", "PENDING", "SUPERSEDED", "WITHHELD", "Decision", "FiringRow", "Mark",
     "OutboxItem", "OutboxRow", "Prune", "Refold", "list_outbox", "load_firing", "load_pending", "load_streaks",
-    "supersede",
+    "restored_error", "supersede",
 ]  # fmt: skip

@@ -205,19 +205,20 @@ class SinkWorker:
             sticky = "" if attempt.maybe_received else REACHED_BEFORE  # (said in the outbox row: restarts)
             for item in batch:
                 item.last_error = attempt.error + (sticky if item.reached else "")
-            if attempt.too_large and len(batch) > 1:  # (a storm's grouped message past the receiver's limit)
-                logger.warning("grouped message too large for the receiver, sending it in halves sink=%s events=%d "
-                               "error=%s", name, len(batch), attempt.error)  # fmt: skip
+            if (attempt.too_large or attempt.internal or attempt.split) and len(batch) > 1:
+                # The rows' going-out mark is replaced by this attempt's outcome at once: a part waits for the
+                # others to be delivered (retries, Retry-After), not in flight, and the receiver does not have it.
+                owner.store.submit(Mark.of(batch, PENDING, owner.clock.time()))
                 for item in batch:
                     item.in_flight = False
-                for part in (batch[: len(batch) // 2], batch[len(batch) // 2 :]):
+                if attempt.too_large:  # (a storm's grouped message past the receiver's limit)
+                    logger.warning("grouped message too large for the receiver, sending it in halves sink=%s "
+                                   "events=%d error=%s", name, len(batch), attempt.error)  # fmt: skip
+                    parts = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+                else:  # find the one this version cannot send (or the receiver refused): each on its own
+                    parts = [[item] for item in batch]
+                for part in parts:
                     await self._deliver(part)
-                return
-            if (attempt.internal or attempt.split) and len(batch) > 1:
-                for item in batch:
-                    item.in_flight = False  # find the one this version cannot send (or refused): each on its own
-                for item in batch:
-                    await self._deliver([item])
                 return
             if attempt.internal:
                 strikes = self._internal[batch[0].event.event_id] = self._internal.get(batch[0].event.event_id, 0) + 1
@@ -251,7 +252,8 @@ class SinkWorker:
         restart is not `firing_undelivered` (droppable by max_pending) while the receiver shows it firing.
 
         While the mark commits (behind a store backlog: seconds) the items are not in flight: a newer state of their
-        alert may still supersede them (fold.py). False: one was, nothing is sent, the rows are as they were."""
+        alert may still supersede them (fold.py). False: one was, or a stop was asked meanwhile: nothing is sent, the
+        rows are as they were."""
         owner = self._owner
         rows = tuple(
             (i.sink, i.event.event_id, i.attempts + 1, i.last_error if maybe_received(i.last_error)
@@ -262,7 +264,7 @@ class SinkWorker:
         for item in batch:
             item.in_flight = False
         await owner.durable("before sending")  # (the items' own rows too: committed before anything is sent)
-        if any(i.superseded for i in batch):
+        if any(i.superseded for i in batch) or owner.closing.is_set():  # (a stop asked meanwhile: none starts)
             owner.store.submit(Mark.of([i for i in batch if not i.superseded], PENDING, owner.clock.time()))
             return False
         for item in batch:

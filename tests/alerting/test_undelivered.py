@@ -281,3 +281,40 @@ async def test_a_firing_in_flight_at_a_stop_is_known_to_have_maybe_reached_the_r
     [resolved] = [p for p in payloads(second, "hook") if p["status"] == "resolved"]
     assert resolved["details"]["folded"] == 1  # type: ignore[index]
     assert "firing_undelivered" not in resolved["details"], resolved  # type: ignore[operator]
+
+
+async def test_each_sink_s_resolved_says_what_that_sink_may_have_got_when_two_sinks_fold_the_same_firing(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Callable[..., Awaitable[Rig]]
+) -> None:
+    """x's FIRING goes to two webhooks: `acted` acts on it but answers after the timeout (it may have it), `down`
+    answers 503 (it does not). x recovers before either retries. The fold computes one folded RESOLVED for the
+    sinks that wait for the same events (fold.fold's `shared`), but whether the FIRING may have reached the
+    receiver is the sink's own: whichever sink came first, the other got its flag. `acted` told "never got the
+    FIRING" (`firing_undelivered`: droppable by max_pending, the receiver showing x firing for good), or `down`
+    not told that it never got it."""
+    other = await FakeReceiver().start()
+    try:
+        receiver.script.append(Reply(200, hang=1.0))  # acted on, answered too late
+        other.script.append(Reply(503))
+        hook = {"kind": "webhook", "timeout": "300ms", **SLOW_RETRY}
+        config = make_config(
+            tmp_path,
+            endpoints=[http_endpoint("x", target.url(), failure_threshold=1, success_threshold=1)],
+            sinks={"acted": {**hook, "url": receiver.url("/hook")}, "down": {**hook, "url": other.url("/hook")}},
+            routes=[{"sinks": ["acted", "down"]}],
+        )
+        r = await rig(config)
+        queues = [r.service.dispatcher.workers[name].queue for name in ("acted", "down")]
+        target.up = False
+        await r.probe("x")
+        await until(lambda: all(q and q[0].attempts == 1 and not q[0].in_flight for q in queues), "both FIRINGs failed")
+        target.up = True
+        await r.probe("x")  # before either retry: each sink's RESOLVED folds its FIRING
+        await until(lambda: not any(queues), "both RESOLVEDs delivered")
+        [acted] = [e for hit in receiver.acked for e in hit.body["events"]]
+        [down] = [e for hit in other.acked for e in hit.body["events"]]
+        assert (acted["status"], down["status"]) == ("resolved", "resolved")
+        assert "firing_undelivered" not in acted["details"], acted["details"]
+        assert down["details"].get("firing_undelivered") is True, down["details"]
+    finally:
+        await other.close()
