@@ -237,7 +237,7 @@ def _validation_problems(report: _Report, errors: list[ErrorDetails]) -> None:
     # Values filled in from `defaults` are validated there too: report each such problem once.
     direct = {messages.describe(e, None) for e, s, f, _ in resolved if s == f}
     for error, shown, found in singles:
-        injected = shown != found and error["type"] != "missing"
+        injected = (shown != found and error["type"] != "missing") or _default_alert(report, error["loc"])
         if injected and messages.describe(error, None) in direct:
             continue
         message = _describe(report, error, shown, found)
@@ -247,6 +247,22 @@ def _validation_problems(report: _Report, errors: list[ErrorDetails]) -> None:
             if report.value_at(shown)[0]:
                 found = shown
         report.add(shown, found, message, key=key)
+
+
+def _default_alert(report: _Report, loc: Iterable[str | int]) -> bool:
+    """Whether `loc` is in an endpoint's `alerts` at a key the endpoint does not set: a value merged in from
+    `defaults.alerts` (`Config._apply_defaults`), whose own error is reported there."""
+    keys = list(loc)
+    if len(keys) < 4 or keys[0] != "endpoints":
+        return False
+    _, entry = report.value_at(tuple(keys[:2]))
+    if not isinstance(entry, dict):
+        return False
+    rest = keys[3:] if keys[2] == entry.get("kind") else keys[2:]  # (the union tag)
+    if len(rest) < 2 or rest[0] != "alerts":
+        return False
+    own = entry.get("alerts")
+    return not (isinstance(own, dict) and rest[1] in own)
 
 
 def _describe(report: _Report, error: ErrorDetails, shown: Path, found: Path) -> str:

@@ -181,8 +181,8 @@ class Config(Model):
         if not isinstance(data, dict):
             return data
         defaults = data.get("defaults") or {}
-        if not isinstance(defaults, dict):
-            return data
+        if not isinstance(defaults, dict):  # reported at `defaults`; the endpoints get the built-in values
+            defaults = {}
         endpoints = data.get("endpoints")
         if not isinstance(endpoints, list):
             return data

@@ -53,9 +53,9 @@ def check_the_rest(report: Report, errors: list[ErrorDetails]) -> None:
 
     A list item with a field error is repaired (config/repair.py: the bad optional field or the innermost
     element holding the error taken out) or, failing that, set aside; a section with one is set aside; the
-    rest is validated again and checked. Problems about set-aside items, naming one (`unknown endpoint 'x'`
-    when endpoint x only had a bad field) or naming what a repair took out are dropped: they would be
-    false. Of a repaired item's own problems only unknown and duplicate names are kept.
+    rest is validated again and checked. Problems about set-aside items or a whole list they are in (`routes`),
+    naming one (`unknown endpoint 'x'` when endpoint x only had a bad field) or naming what a repair took out
+    are dropped: they would be false. Of a repaired item's own problems only unknown and duplicate names are kept.
     """
     data = report.doc.data
     if not isinstance(data, dict):
@@ -102,8 +102,8 @@ def check_the_rest(report: Report, errors: list[ErrorDetails]) -> None:
     names_only = "endpoints" in broken_items or any(item[0] == "endpoints" for item in repairs.removed)
 
     def trustworthy(problem: ConfigProblem) -> bool:
-        if any(q in problem.message for q in quoted):
-            return False
+        if any(q in problem.message for q in quoted) or problem.path in broken_items:
+            return False  # (a problem with a whole section, `routes`, was judged without its set-aside items)
         name_level = problem.message.startswith(("duplicate", "unknown"))
         item = _ITEM.match(problem.path)
         if item is not None and (item[1], int(item[2])) in repairs.removed:

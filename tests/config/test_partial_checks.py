@@ -139,3 +139,19 @@ routes:
     assert "unknown endpoint 'paymnts-api' (did you mean 'payments-api'?)" in err, err
     assert "unknown consumer 'checkot' (did you mean 'checkout'?)" in err, err
     assert "unknown sink 'pager-dutty' (did you mean 'pager-duty'?)" in err, err
+
+
+@pytest.mark.parametrize("route", ["{sinks: oops}", "{match: {}}", "7"])
+def test_a_set_aside_route_is_not_called_missing(route: str) -> None:
+    """The only route has a field error of its own: it was set aside, and the check of the rest said no route
+    sent anything to the sinks (`routes: sinks are defined but no route sends anything to them`)."""
+    found = problems(
+        f"""
+sinks:
+  hook: {{kind: webhook, url: "http://x/"}}
+routes:
+  - {route}
+"""
+    )
+    assert len(found) == 1, found
+    assert "routes[0]" in found[0]

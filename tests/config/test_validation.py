@@ -47,6 +47,32 @@ def test_default_interval_is_reported_once_at_defaults(errors: Errors) -> None:
 
 
 @pytest.mark.parametrize(
+    ("alerts", "expected"),
+    [
+        ("failure_threshold: [1]", "3:5 defaults.alerts.failure_threshold: must be a whole number (got a list)"),
+        (
+            "failur_threshold: 2",
+            "3:5 defaults.alerts.failur_threshold: unknown field 'failur_threshold'"
+            " (did you mean 'failure_threshold'?)",
+        ),
+    ],
+)
+def test_a_bad_default_alerts_field_is_reported_once_at_defaults(errors: Errors, alerts: str, expected: str) -> None:
+    """`defaults.alerts` is merged into each endpoint's `alerts` (Config._apply_defaults): its bad field was also
+    reported at every endpoint (not setting that field itself), at the endpoint's entry (`endpoints[0]: must be
+    a whole number (got a mapping)`, the mapping being the endpoint)."""
+    text = f"defaults:\n  alerts:\n    {alerts}\nendpoints:\n" + HTTP.format(name="a") + HTTP.format(name="b")
+    text += "    alerts: {success_threshold: 2}\n"
+    assert errors(text) == [expected]
+
+
+def test_defaults_that_are_not_a_mapping_are_the_one_problem(errors: Errors) -> None:
+    """Not a mapping, `defaults` gave no interval or timeout to the endpoints: each was reported as missing both."""
+    text = "defaults: 10s\nendpoints:\n" + HTTP.format(name="a") + HTTP.format(name="b")
+    assert errors(text) == ["1:11 defaults: must be a mapping (got '10s')"]
+
+
+@pytest.mark.parametrize(
     ("line", "expected"),
     [
         ("retries: many", "5:14 endpoints[0].retries: must be a whole number (got 'many')"),

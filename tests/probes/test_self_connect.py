@@ -46,3 +46,14 @@ def test_a_probe_connected_to_itself_is_connection_refused(loop: str) -> None:
     for r in results:
         assert (r["case"], r["outcome"]) == (r["case"], "connection_refused"), r
         assert "connected to itself" in r["message"], r
+
+
+@pytest.mark.parametrize("loop", loop_names())
+def test_a_sink_connected_to_itself_cannot_connect(loop: str) -> None:
+    """The sinks' session (HandoffConnector) refuses a self-connect too: the attempt fails as a refusal (retried,
+    `cannot connect`), not as an HTTP reply read from its own request."""
+    cmd = ["unshare", "-rn", sys.executable, "-m", "tests.support.selfconnect", "40001", f"sink:{loop}"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [result] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (result["outcome"], result["message"]) == ("failed", "cannot connect: connected to itself")

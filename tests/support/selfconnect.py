@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from slowatch import loops
+from slowatch.alerting.service import default_session
+from slowatch.alerting.sinks import build_sinks
 from slowatch.clock import SystemClock
+from slowatch.config import load_text
 from slowatch.config.endpoints import TransactionEndpoint
 from slowatch.probes import ProbeContext, make_session, probe_once
 from tests.support.endpoints import http_endpoint, tcp_endpoint, tls_endpoint
@@ -38,7 +41,18 @@ def endpoint(kind: str, port: int) -> Any:
     )
 
 
+async def deliver(port: int) -> dict[str, Any]:
+    """A webhook sink's test notification through the sinks' own session (alerting.service.default_session)."""
+    text = f"sinks:\n  hook: {{kind: webhook, url: 'http://127.0.0.1:{port}/'}}\nroutes: [{{sinks: [hook]}}]\n"
+    sink = build_sinks(load_text(text))["hook"]
+    async with default_session() as session:
+        attempt = await sink.send(session, [], test=True)
+    return {"outcome": "success" if attempt.ok else "failed", "message": attempt.error}
+
+
 async def probe(kind: str, port: int) -> dict[str, Any]:
+    if kind == "sink":
+        return await deliver(port)
     async with make_session() as session:
         result = await probe_once(endpoint(kind, port), ProbeContext(session=session, clock=SystemClock()))
     return {"outcome": result.outcome.value, "message": result.message}
