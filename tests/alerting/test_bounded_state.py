@@ -232,3 +232,33 @@ async def test_a_sink_added_back_is_not_told_of_an_alert_that_ended_meanwhile(
     db = r.config.server.database
     await wait_for(lambda: outbox(db) == [("hook", "expired")], r)
     assert receiver.acked == []
+
+
+async def test_a_dependent_is_not_blamed_on_a_dependency_a_reload_removed(
+    tmp_path: Path, clock: FakeClock, rig: Any
+) -> None:
+    """db down covers api (depends_on: [db]). A reload removes db (and api's depends_on): api's alert, still
+    firing, kept `root_cause: db` and `suppressed_reason: dependency` in /api/v1/alerts and the status page for
+    the rest of its outage, naming an endpoint no longer configured (the tracker forgot what db covered only by
+    db's own name, and a dependent with no dependencies left never looked at its cover again)."""
+    alerts = {"failure_threshold": 1, "success_threshold": 1}
+
+    def config(*names: str, deps: bool) -> Config:
+        eps = [{"name": n, "kind": "http", "url": f"http://127.0.0.1:9/{n}", "interval": "10s", "alerts": alerts,
+                "depends_on": ["db"] if deps and n == "api" else []} for n in names]  # fmt: skip
+        return make_config(tmp_path, endpoints=eps)
+
+    r = await rig(config("db", "api", deps=True))
+    for n in ("db", "api"):
+        clock.advance(1)
+        r.service.observe(ProbeResult(n, "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    (api,) = [a for a in r.service.firing_view() if a["endpoint"] == "api"]
+    assert (api["root_cause"], api["suppressed_reason"]) == ("db", "dependency")
+
+    await r.service.reload(config("api", deps=False))
+    (api,) = r.service.firing_view()
+    assert api["root_cause"] is None
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))  # paged now: nothing covers it
+    (api,) = r.service.firing_view()
+    assert (api["root_cause"], api["suppressed"], api["suppressed_reason"]) == (None, False, None)
