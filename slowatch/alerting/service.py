@@ -244,9 +244,10 @@ class AlertService:
 
     async def _pending_of(self, sinks: list[str]) -> list[OutboxItem]:
         """The rows still pending of `sinks` (added by a reload): those of a sink removed by an earlier reload and
-        now added back, kept for it (outbox.Prune). Those of alerts that have ended meanwhile (a FIRING or reminder
-        of an alert not firing now: its RESOLVED went to no sink then) are marked expired, not sent: the receiver
-        would show the outage for good. Read before the new sinks get workers: nothing newer is queued for them."""
+        now added back, kept for it (outbox.Prune). Those of outages that have ended meanwhile (a FIRING or reminder
+        of an alert not firing now, or firing again since another time: the RESOLVED went to no sink then) are
+        marked expired, not sent: the receiver would show that outage for good (a RESOLVED is sent: it is true).
+        Read before the new sinks get workers: nothing newer is queued for them."""
         if not sinks:
             return []
         try:
@@ -254,15 +255,19 @@ class AlertService:
         except StoreError as e:
             logger.error("undelivered notifications of sinks added back not read: store error=%s sinks=%s", e, sinks)
             return []
-        ended = [i for i in items if i.event.status != "resolved" and i.event.alert_key not in self.book.firing]
-        for item in ended:
-            item.last_error = "not sent: its alert ended while the sink was not configured"
+        kept, ended = [], []
+        for item in items:
+            firing = self.book.firing.get(item.event.alert_key)
+            if item.event.status == "resolved" or (firing is not None and firing.event.since == item.event.since):
+                kept.append(item)
+            else:
+                item.last_error = "not sent: its alert ended while the sink was not configured"
+                ended.append(item)
         if ended:
             self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
-        kept = [i for i in items if i.event.status == "resolved" or i.event.alert_key in self.book.firing]
         if items:
             logger.info(
-                "alerting: undelivered notifications of sinks added back requeued=%d superseded=%d sinks=%s",
+                "alerting: undelivered notifications of sinks added back requeued=%d expired=%d sinks=%s",
                 len(kept), len(ended), ",".join(sorted({i.sink for i in items})),
             )  # fmt: skip
         return kept

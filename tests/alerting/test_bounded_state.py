@@ -234,6 +234,28 @@ async def test_a_sink_added_back_is_not_told_of_an_alert_that_ended_meanwhile(
     assert receiver.acked == []
 
 
+async def test_a_sink_added_back_is_not_told_of_an_earlier_outage_of_an_alert_firing_again(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """api went down, came back and went down again while its sink was removed: the FIRING pending for the sink
+    is of the first outage, whose RESOLVED went to no sink. Sent, the receiver shows that outage for good."""
+    receiver.default = Reply(503)
+    r = await rig(hook_config(tmp_path, receiver, hook=True))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await wait_for(lambda: len(receiver.attempts) >= 1, r)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=False))
+    for outcome in (Outcome.SUCCESS, Outcome.TIMEOUT):  # resolved, then firing again: told to no sink
+        clock.advance(10)
+        r.service.observe(ProbeResult("api", "http", outcome, clock.time(), 0.1))
+    assert "endpoint:api" in r.service.book.firing
+    receiver.default = Reply(200)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=True))
+    db = r.config.server.database
+    await wait_for(lambda: outbox(db) == [("hook", "expired")], r)
+    assert receiver.acked == []
+
+
 async def test_a_dependent_is_not_blamed_on_a_dependency_a_reload_removed(
     tmp_path: Path, clock: FakeClock, rig: Any
 ) -> None:
