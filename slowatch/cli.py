@@ -76,15 +76,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         except FlagConflict as exc:  # a new file that no longer fits the flags: rejected like any bad config
             raise exc.located(path) from None
 
-    # The daemon holds the Config while it runs it: nothing here may (as a local of this frame or a closure
-    # variable of main), or the start's Config, endpoints and all, outlives every reload that replaced it.
-    server = config.server
-    handed = [config]
-    del config
-
-    async def main() -> int:
+    async def main(config: Config) -> int:
         # here: after process.run raised nofile
-        daemon = Daemon(handed.pop(), config_path=args.config, load=load, config_digest=digest)
+        daemon = Daemon(config, config_path=args.config, load=load, config_digest=digest)
+        del config  # (see below)
         if args.once:
             await daemon.start(schedule=False, serve=False)
             try:
@@ -97,8 +92,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         await daemon.run()
         return EXIT_OK
 
+    # The daemon holds the Config while it runs it: nothing else may (a local of this frame or of main), or the
+    # start's Config, endpoints and all, outlives every reload that replaced it.
+    server, coro = config.server, main(config)
+    del config
     try:
-        return process.run(main(), event_loop=server.event_loop, log_format=server.log_format, log_level=args.log_level)
+        return process.run(coro, event_loop=server.event_loop, log_format=server.log_format, log_level=args.log_level)
     except SlowatchError as exc:
         logging.getLogger("slowatch").error("%s", exc)
         return EXIT_FAILURE

@@ -72,8 +72,13 @@ class Dependencies:
         if any(n not in known for n in (*self._recovered, *self.affected, *self.held, *self.covered_by)):
             self._recovered = {n: t for n, t in self._recovered.items() if n in known}
             self.affected = {n: d for n, d in self.affected.items() if n in known}
-            self.held = {n: t for n, t in self.held.items() if n in known}
-            self.covered_by = {n: r for n, r in self.covered_by.items() if n in known}
+        # A dependent stays covered or held only by what it still depends on: its root removed (or its depends_on
+        # changed), the API and status page named a root it no longer has for the rest of its outage.
+        ancestors = self._ancestors
+        if any(r not in ancestors.get(n, ()) for n, r in self.covered_by.items()):
+            self.covered_by = {n: r for n, r in self.covered_by.items() if r in ancestors.get(n, ())}
+        if any(not ancestors.get(n) for n in self.held):
+            self.held = {n: t for n, t in self.held.items() if ancestors.get(n)}
 
     def ancestors(self, name: str) -> tuple[str, ...]:
         return self._ancestors.get(name, ())
@@ -88,6 +93,7 @@ class Dependencies:
         """Whether `name`'s failing (started at `started_at`) belongs to a dependency's outage."""
         ancestors = self.ancestors(name)
         if not ancestors:
+            self.forget(name)  # (none left since a reload: no cover of an earlier config stays)
             return None
         blamed = [a for a in ancestors if down(a) or self._recovered.get(a, -1.0) > started_at]
         if blamed:

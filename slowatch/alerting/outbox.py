@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
@@ -208,9 +208,13 @@ def load_firing(db: Database) -> list[FiringRow]:
     return [FiringRow(k, AlertEvent.from_json(e), bool(n), s) for k, e, n, s in rows]
 
 
-def load_pending(db: Database) -> list[OutboxItem]:
+def load_pending(db: Database, sinks: Collection[str] | None = None) -> list[OutboxItem]:
+    """The pending rows, oldest first (of `sinks` only, when given: sinks a reload added back)."""
+    only = "" if sinks is None else f" AND sink IN ({', '.join('?' for _ in sinks)})"
     rows = db.execute(
-        "SELECT sink, payload, created, attempts, last_error FROM alert_outbox WHERE status = 'pending' ORDER BY id"
+        f"SELECT sink, payload, created, attempts, last_error FROM alert_outbox WHERE status = 'pending'{only} "
+        "ORDER BY id",
+        () if sinks is None else tuple(sinks),
     ).fetchall()
     return [
         OutboxItem(s, AlertEvent.from_json(p), c, a, restored_error(e), restored=True, reached=maybe_received(e))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
@@ -26,7 +27,7 @@ from slowatch.alerting.events import AlertEvent, endpoint_key, test_event
 from slowatch.alerting.health import EndpointHealth, HealthConfig
 from slowatch.alerting.held import REASONS
 from slowatch.alerting.metrics import AlertCollector
-from slowatch.alerting.outbox import Decision, Prune, load_firing, load_pending, load_streaks
+from slowatch.alerting.outbox import EXPIRED, Decision, Mark, OutboxItem, Prune, load_firing, load_pending, load_streaks
 from slowatch.alerting.restored import HOLD_RESOLVED
 from slowatch.alerting.sinks import Attempt, build_sinks
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor
@@ -228,15 +229,48 @@ class AlertService:
         self.suppressor = Suppressor(config)
         with contextlib.suppress(StoreError):
             self.suppressor.load_stored(await self._store.get_states(SILENCE_PREFIX))
+        readded = await self._pending_of([name for name in config.sinks if name not in self.dispatcher.workers])
         self.health.suppressor = self.slo.suppressor = self.suppressor
         self.book.router = Router(config.routes)
         self.health.configure(config, health)
         self.slo.configure(config, defs)
         self.dispatcher.set_sinks(build_sinks(config), config.alerting.storm)
+        if readded:
+            self.dispatcher.restore(readded)
         self._forget_removed(live, stale)
         for held in self.dispatcher.holds.alerts():  # its endpoint or SLO left this instance: never judged here
             if not self._judged_here(held):
                 self.dispatcher.release(held.alert_key)
+
+    async def _pending_of(self, sinks: list[str]) -> list[OutboxItem]:
+        """The rows still pending of `sinks` (added by a reload): those of a sink removed by an earlier reload and
+        now added back, kept for it (outbox.Prune). Those of outages that have ended meanwhile (a FIRING or reminder
+        of an alert not firing now, or firing again since another time: the RESOLVED went to no sink then) are
+        marked expired, not sent: the receiver would show that outage for good (a RESOLVED is sent: it is true).
+        Read before the new sinks get workers: nothing newer is queued for them."""
+        if not sinks:
+            return []
+        try:
+            items = await self._store.read(functools.partial(load_pending, sinks=sinks))
+        except StoreError as e:
+            logger.error("undelivered notifications of sinks added back not read: store error=%s sinks=%s", e, sinks)
+            return []
+        kept, ended = [], []
+        for item in items:
+            firing = self.book.firing.get(item.event.alert_key)
+            if item.event.status == "resolved" or (firing is not None and firing.event.since == item.event.since):
+                kept.append(item)
+            else:
+                item.last_error = "not sent: its alert ended while the sink was not configured"
+                ended.append(item)
+        if ended:
+            self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
+        if items:
+            logger.info(
+                "alerting: undelivered notifications of sinks added back requeued=%d expired=%d sinks=%s",
+                len(kept), len(ended), ",".join(sorted({i.sink for i in items})),
+            )  # fmt: skip
+        return kept
 
     def _forget_removed(self, live: set[str] | None = None, stale: Iterable[str] | None = None) -> None:
         """Forget the streaks of endpoints not in `live` (or only those of `stale`, worked out in a thread) and

@@ -16,7 +16,7 @@ from slowatch.clock import FakeClock
 from slowatch.config.schema import Config
 from slowatch.models import Outcome, ProbeResult
 from tests.alerting.conftest import FAST_SINK, FAST_STORM, make_config
-from tests.alerting.fakes import FakeReceiver
+from tests.alerting.fakes import FakeReceiver, Reply
 
 
 def endpoints_config(tmp_path: Path, names: list[str]) -> Config:
@@ -181,3 +181,106 @@ async def test_dependency_memory_of_removed_endpoints_goes(tmp_path: Path, clock
             clock.advance(10)
             r.service.observe(ProbeResult(f"canary-{gen}", "http", outcome, clock.time(), 0.1))
         assert set(r.service.health.deps._recovered) == {f"canary-{gen}"}
+
+
+def hook_config(tmp_path: Path, receiver: FakeReceiver, *, hook: bool) -> Config:
+    sinks = {"hook": {"kind": "webhook", "url": receiver.url("/hook"), **FAST_SINK}} if hook else {}
+    eps = [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/", "interval": "10s",
+            "alerts": {"failure_threshold": 1, "success_threshold": 1}}]  # fmt: skip
+    routes = [{"match": {}, "sinks": ["hook"]}] if hook else []
+    return make_config(tmp_path, endpoints=eps, sinks=sinks, routes=routes)
+
+
+async def test_a_sink_added_back_gets_its_pending_notification_of_an_alert_still_firing(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """The rows of a removed sink are kept pending 30 days "for a sink added back", but a reload adding it back
+    never queued them (only a restart read the outbox): the receiver never heard of an outage still going on,
+    and as the sink was configured again, nothing ever expired the rows either."""
+    receiver.default = Reply(503)  # the receiver is down when api goes down: the FIRING stays pending
+    r = await rig(hook_config(tmp_path, receiver, hook=True))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await wait_for(lambda: len(receiver.attempts) >= 1, r)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=False))  # the operator takes the broken sink out
+    db = r.config.server.database
+    await r.store.flush()
+    assert outbox(db) == [("hook", "pending")]
+
+    receiver.default = Reply(200)  # fixed: the sink is added back while api is still down
+    await r.service.reload(hook_config(tmp_path, receiver, hook=True))
+    (hit,) = await receiver.wait_acked(1, timeout=5.0)
+    assert "api" in str(hit.body)
+    await wait_for(lambda: outbox(db) == [("hook", "delivered")], r)
+
+
+async def test_a_sink_added_back_is_not_told_of_an_alert_that_ended_meanwhile(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """An alert that resolved while its sink was removed sent its RESOLVED to no sink: its FIRING still pending
+    for the sink would, sent once the sink is added back, show the receiver an outage that never ends."""
+    receiver.default = Reply(503)
+    r = await rig(hook_config(tmp_path, receiver, hook=True))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await wait_for(lambda: len(receiver.attempts) >= 1, r)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=False))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.SUCCESS, clock.time(), 0.1))  # resolved, told to no sink
+    receiver.default = Reply(200)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=True))
+    db = r.config.server.database
+    await wait_for(lambda: outbox(db) == [("hook", "expired")], r)
+    assert receiver.acked == []
+
+
+async def test_a_sink_added_back_is_not_told_of_an_earlier_outage_of_an_alert_firing_again(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """api went down, came back and went down again while its sink was removed: the FIRING pending for the sink
+    is of the first outage, whose RESOLVED went to no sink. Sent, the receiver shows that outage for good."""
+    receiver.default = Reply(503)
+    r = await rig(hook_config(tmp_path, receiver, hook=True))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await wait_for(lambda: len(receiver.attempts) >= 1, r)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=False))
+    for outcome in (Outcome.SUCCESS, Outcome.TIMEOUT):  # resolved, then firing again: told to no sink
+        clock.advance(10)
+        r.service.observe(ProbeResult("api", "http", outcome, clock.time(), 0.1))
+    assert "endpoint:api" in r.service.book.firing
+    receiver.default = Reply(200)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=True))
+    db = r.config.server.database
+    await wait_for(lambda: outbox(db) == [("hook", "expired")], r)
+    assert receiver.acked == []
+
+
+async def test_a_dependent_is_not_blamed_on_a_dependency_a_reload_removed(
+    tmp_path: Path, clock: FakeClock, rig: Any
+) -> None:
+    """db down covers api (depends_on: [db]). A reload removes db (and api's depends_on): api's alert, still
+    firing, kept `root_cause: db` and `suppressed_reason: dependency` in /api/v1/alerts and the status page for
+    the rest of its outage, naming an endpoint no longer configured (the tracker forgot what db covered only by
+    db's own name, and a dependent with no dependencies left never looked at its cover again)."""
+    alerts = {"failure_threshold": 1, "success_threshold": 1}
+
+    def config(*names: str, deps: bool) -> Config:
+        eps = [{"name": n, "kind": "http", "url": f"http://127.0.0.1:9/{n}", "interval": "10s", "alerts": alerts,
+                "depends_on": ["db"] if deps and n == "api" else []} for n in names]  # fmt: skip
+        return make_config(tmp_path, endpoints=eps)
+
+    r = await rig(config("db", "api", deps=True))
+    for n in ("db", "api"):
+        clock.advance(1)
+        r.service.observe(ProbeResult(n, "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    (api,) = [a for a in r.service.firing_view() if a["endpoint"] == "api"]
+    assert (api["root_cause"], api["suppressed_reason"]) == ("db", "dependency")
+
+    await r.service.reload(config("api", deps=False))
+    (api,) = r.service.firing_view()
+    assert api["root_cause"] is None
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))  # paged now: nothing covers it
+    (api,) = r.service.firing_view()
+    assert (api["root_cause"], api["suppressed"], api["suppressed_reason"]) == (None, False, None)
