@@ -46,10 +46,10 @@ from slowatch.store.recent_ids import RecentIds
 from slowatch.store.results import Written, fast_binding, load_states, write_results
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, check_identity, migrate, open_error, wal_mode
+from slowatch.store.step_backoff import MIN_BACKOFF, StepBackoff
 from slowatch.store.write_health import WriteHealth
 
 logger = logging.getLogger(__name__)
-MIN_BACKOFF = 0.05
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 """Bytes the `-wal` file is cut back to when SQLite restarts it after a checkpoint. Without it, the
 file stays at its high-water mark until close (74 MB after a 1,000,000-result catch-up at 200 endpoints,
@@ -79,6 +79,7 @@ class Writer:
         self.retention = Retention(clock, retention, interval=retention_interval, batch=retention_batch)
         self.folds = FoldSchedule(clock, rollup_interval, path=path, memory=FoldMemory())
         self.packs = Pack(clock, pack_after=retention.pack_after, interval=rollup_interval, batch=pack_batch, path=path)
+        self._retention_retry, self._pack_retry = StepBackoff(max_backoff), StepBackoff(max_backoff)
         self.recent = RecentIds()  # where each endpoint's rows are in `results`, for the readers (recent_ids.py)
         self._batch_interval, self._max_batch, self._max_backoff = batch_interval, max_batch, max_backoff
         self._busy_timeout, self._migrations, self._observe = busy_timeout, migrations, observe_write
@@ -183,7 +184,7 @@ class Writer:
 
     def _loop(self, db: Database) -> None:
         kept: list[Item] = []
-        backoff = upkeep_backoff = 0.0
+        backoff = 0.0
         while True:
             self._report_drops()
             if not kept:
@@ -208,25 +209,26 @@ class Writer:
                 self._wake.wait(self._batch_interval)
                 self._wake.clear()
                 continue
-            errors = self.write_errors
-            self.retention.tick(lambda fn: self._transact(db, fn))
+            failures = self._failures  # a failed step is retried after a backoff of its own (step_backoff.py)
+            self._retention_retry.run(lambda: self.retention.tick(lambda fn: self._transact(db, fn)), failures)
             if self.folds.due:
                 self.folds.run(lambda fn: self._transact(db, fn))
             passes = self.packs.passes
-            self.packs.tick(lambda fn: self._transact(db, fn), lambda cutoff: oldest_due(db, cutoff))
+            self._pack_retry.run(
+                lambda: self.packs.tick(lambda fn: self._transact(db, fn), lambda cutoff: oldest_due(db, cutoff)),
+                failures,
+            )
             if self.packs.passes != passes:  # a pass deleted what it packed: drop those ids (recent_ids.py)
                 self.recent.prune(db.conn)
-            if self.write_errors != errors:  # a retention or pack step failed and is still `busy`: retried after
-                # a backoff, like a batch (at once, it failed ~50,000 times a second on a read-only file)
-                upkeep_backoff = min(self._max_backoff, max(upkeep_backoff * 2, MIN_BACKOFF))
-                self._wake.wait(min(upkeep_backoff, self._batch_interval) if self.queue else upkeep_backoff)
-                self._wake.clear()
+            steps = ((self.retention.busy, self._retention_retry), (self.packs.busy, self._pack_retry))
+            if len(self.queue) >= self._max_batch or any(busy and not retry.waiting for busy, retry in steps):
                 continue
-            upkeep_backoff = 0.0
-            if len(self.queue) >= self._max_batch or self.retention.busy or self.packs.busy:
-                continue
-            self._wake.wait(self._batch_interval)
+            retry_at = min((retry.retry_at for busy, retry in steps if busy), default=math.inf)
+            self._wake.wait(max(0.0, min(self._batch_interval, retry_at - time.monotonic())))
             self._wake.clear()
+
+    def _failures(self) -> int:
+        return self.write_errors
 
     def _drain(self) -> list[Item]:
         n = min(len(self.queue), self._max_batch)

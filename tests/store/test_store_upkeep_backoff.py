@@ -1,0 +1,47 @@
+"""A maintenance step (retention, pack) that keeps failing is retried with a backoff of its own: the other steps and
+the result batches go on at their pace meanwhile."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from slowatch.clock import FakeClock
+from tests.store.conftest import MakeStore
+from tests.store.helpers import T0, eventually, pass_done, result
+
+NO_RETENTION = """
+CREATE TRIGGER no_retention_time_insert BEFORE INSERT ON state WHEN NEW.key = 'store.retention_time'
+BEGIN SELECT RAISE(ABORT, 'retention refused'); END;
+CREATE TRIGGER no_retention_time_update BEFORE UPDATE ON state WHEN NEW.key = 'store.retention_time'
+BEGIN SELECT RAISE(ABORT, 'retention refused'); END;
+"""
+
+
+async def test_a_failing_retention_step_does_not_hold_back_the_pack_or_the_batches(
+    make_store: MakeStore, db_path: str, clock: FakeClock
+) -> None:
+    """A failed retention (or pack) step made the whole writer wait out its backoff, doubling up to `max_backoff`
+    (30 s), whenever no result was queued at that moment: with a retention step that kept failing, a pack pass moved
+    one batch per retention retry (its 2,000 rows here: ~20 turns, minutes), so `results` grew faster than it was
+    packed at a few thousand endpoints, and results recorded meanwhile waited up to 30 s to be written."""
+    first = make_store()
+    await first.start()
+    await first.close()
+    conn = sqlite3.connect(db_path)
+    conn.executescript(NO_RETENTION)  # a step that fails every time (a real SQLite error on each try)
+    conn.close()
+    store = make_store(max_backoff=30.0, pack_batch=100, rollup_interval=60.0, batch_interval=0.05)
+    await store.start()
+    await eventually(lambda: store.write_errors >= 1)  # the start's retention pass fails, and keeps failing
+    for i in range(2_000):
+        store.record(result(f"ep{i % 20}", at=T0 + i))
+    await store.flush()
+    clock.advance(3_600.0)  # a pass is due: its rows are an hour old (pack_after: 15 minutes)
+    store.record(result("ep0", at=clock.time()))
+    await store.flush(fold=False)  # (wakes the writer once; then it runs by itself)
+    await eventually(lambda: store.packed == 2_000 and pass_done(db_path), timeout=20.0)
+    assert "retention refused" in (store.last_error or "")
+    errors = store.write_errors
+    assert errors <= 12, errors  # retried with backoff all along, not once per pack turn
+    store.record(result("ep1", at=clock.time()))  # written at the next batch, not after the retention's backoff
+    await eventually(lambda: store.committed == 2_002, timeout=10.0)
