@@ -28,7 +28,7 @@ class StepBackoff:
     def waiting(self) -> bool:
         return time.monotonic() < self.retry_at
 
-    def run(self, step: Callable[[], None], failures: Callable[[], int]) -> None:
+    def run(self, step: Callable[[], object], failures: Callable[[], int]) -> None:
         """Run `step` unless it waits for its retry; `failures()`: the writer's failed transactions so far."""
         if self.waiting:
             return
