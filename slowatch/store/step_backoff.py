@@ -1,4 +1,4 @@
-"""When a failed maintenance step of the writer (a retention or pack transaction) may be tried again.
+"""When a failed maintenance step of the writer (a retention, pack or fold transaction) may be tried again.
 
 A step that fails stays due (its pass is `busy`), and tried at every turn of the writer it failed ~50,000 times a
 second on a read-only file. The writer used to wait out the backoff itself, so one step that kept failing (a lock,
@@ -6,6 +6,8 @@ a damaged table, a trigger refusing a delete) held back everything else: the pac
 the failing retention step (every 30 s at `max_backoff`: `results` grew faster than it was packed) and results
 recorded meanwhile waited as long. So each step has its own backoff: a step waiting for its retry is skipped, and
 the writer's turns go on at their pace (result batches every `batch_interval`, the other step's turns at once).
+A fold or a pack pass that failed to start is retried the same way (it waited a whole `rollup_interval`, and the
+store stayed unhealthy as long after a lock that had gone: write_health.py).
 """
 
 from __future__ import annotations

@@ -76,7 +76,10 @@ class WriteHealth:
 
     def committed(self, source: str, pending: int) -> None:
         """A transaction of `source` committed."""
-        if self._failing.pop(source, None) is None or self._failing or self._since is None:
+        if self._failing.pop(source, None) is None or self._since is None:
+            return
+        if self._failing:  # (/readyz names what still fails, not the error of a source that works again)
+            self.last_error = [*self._failing.values()][-1]
             return
         logger.warning(
             "store writes resumed after %d failed transactions over %.0fs: path=%s pending=%d",

@@ -81,6 +81,8 @@ async def test_steps_failing_with_alternating_causes_keep_the_store_unhealthy_an
             await eventually(lambda: store.write_errors >= errors + 2)  # noqa: B023
             assert not store.healthy, turn
             assert store.last_error is not None and "refused" in store.last_error
+        await store.flush()  # a batch commits (the batch source was never failing: nothing changes)
+        assert not store.healthy and "refused" in (store.last_error or "")
         assert store.committed == 300
         lines = [r.getMessage() for r in caplog.records if "store write" in r.getMessage()]
         assert len(lines) == 2, lines  # each cause once (reminders come after a minute)
