@@ -145,6 +145,7 @@ class FoldSchedule:
         self.interval = interval
         self.next_due = clock.monotonic() + interval  # (a step of the wall clock neither stalls nor hurries it)
         self.watermark = 0  # as last committed (read by other threads: an int, swapped atomically)
+        self.failed = False  # the last fold in a transaction of its own failed: the writer retries it with backoff
 
     @property
     def due(self) -> bool:
@@ -167,17 +168,20 @@ class FoldSchedule:
 
     def folded(self, watermark: int) -> None:
         """A fold committed (everything up to `watermark`, max(id) then): start the next interval."""
-        self.watermark = watermark
+        self.watermark, self.failed = watermark, False
         now = self._clock.monotonic()
         if self.memory is not None:
             self.memory.arm(watermark, now)
         self.next_due = now + self.interval
 
     def run(self, transact: Transact) -> tuple[int, int] | None:
-        """Fold in a transaction of its own; a failure (logged by `transact`) is retried next interval."""
+        """Fold in a transaction of its own; a failure (logged by `transact`) sets `failed`: the writer retries it
+        (with a backoff: step_backoff.py), and a batch folds at the next interval (not before: a fold that cannot
+        be written must not hold back the results)."""
         marks = transact(self.fold)
         if marks is None:
             self.next_due = self._clock.monotonic() + self.interval
+            self.failed = True
         else:
             self.folded(marks[1])
         return marks

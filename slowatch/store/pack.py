@@ -178,8 +178,12 @@ class Pack:
         cutoff = float(block_of(self._clock.time() - self._pack_after))
         if cutoff == self._last_cutoff and not due_check(cutoff):  # (a cutoff back in time: the clock stepped)
             return
-        self._last_cutoff = cutoff
-        top = transact(lambda db: start_pass(db, cutoff))
+        last, self._last_cutoff = self._last_cutoff, cutoff
+        started = transact(lambda db: (start_pass(db, cutoff),))
+        if started is None:  # failed: retried at the next turn (after the writer's backoff: step_backoff.py)
+            self._next_due, self._last_cutoff = mono, last
+            return
+        top = started[0]
         if top is None:
             return
         if top == LEFTOVER:  # finish it (delete what it covered) in the next turns, then pass again

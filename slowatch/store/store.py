@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -226,9 +227,11 @@ class Store:
         store/one_write.py).
 
         Transactions that commit go on past `retry_for` (what can be written is written); the writer is
-        interrupted only once none committed for `retry_for` + 1 s: at most that + busy_timeout + 1 s after the
-        last commit even if a statement is stuck (a wait on a lock cannot be interrupted, hence busy_timeout).
-        Unwritten items are logged.
+        interrupted only once none committed for `retry_for` + 1 s while writes fail, or for
+        max(`retry_for`, `close_timeout`) + 1 s while they succeed (a healthy transaction taking long, a big batch
+        or the fold at close on a slow disk, is not cut short because the grace went on the SLO flush): at most
+        that + busy_timeout + 1 s after the last commit even if a statement is stuck (a wait on a lock cannot be
+        interrupted, hence busy_timeout). Unwritten items are logged.
         """
         if self._closed or not self._started:
             self._closed = True
@@ -240,11 +243,16 @@ class Store:
         wait = self._close_timeout if retry_for is None else retry_for
         writer.stop(wait)
         done = asyncio.wrap_future(writer.done)
-        while True:
-            transactions = writer.transactions
-            _, pending = await asyncio.wait({done}, timeout=wait + 1.0)
-            if not pending or writer.transactions == transactions:
+        transactions, since = writer.transactions, time.monotonic()
+        pending = {done}
+        while pending:
+            allowed = max(wait, self._close_timeout) if writer.healthy else wait
+            left = since + allowed + 1.0 - time.monotonic()
+            if left <= 0:
                 break
+            _, pending = await asyncio.wait({done}, timeout=left)
+            if writer.transactions != transactions:  # (one committed meanwhile: the wait starts again)
+                transactions, since = writer.transactions, time.monotonic()
         if pending:  # stuck in a statement (e.g. waiting on a lock): interrupt it
             writer.abort()
             _, pending = await asyncio.wait({done}, timeout=self._busy_timeout + 1.0)

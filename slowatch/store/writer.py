@@ -10,7 +10,8 @@ committed, `_committed`: fold_memory.py; then packed: pack.py; the rows' ids are
 readers: recent_ids.py). A failed transaction (disk full, locked
 past `busy_timeout`, I/O error) is rolled back, counted, turns the store unhealthy and is
 retried with exponential backoff up to `max_backoff`; the batch is kept (the log says so once, with the
-cause, then at most once a minute, and "resumed" once a write really commits: write_health.py). So is a transaction
+cause, then at most once a minute, and "resumed" once every kind of transaction that failed commits again:
+write_health.py; a failed retention or pack step backs off on its own: step_backoff.py). So is a transaction
 refused because the path no longer names the file the writer opened (deleted, moved, replaced:
 identity.py). An op submitted with a `committed` future (Store.submit_tracked) has it resolved after
 the COMMIT (with an exception when it is dropped, or lost at close). A submitted op that raises
@@ -46,10 +47,10 @@ from slowatch.store.recent_ids import RecentIds
 from slowatch.store.results import Written, fast_binding, load_states, write_results
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, check_identity, migrate, open_error, wal_mode
+from slowatch.store.step_backoff import MIN_BACKOFF, StepBackoff
 from slowatch.store.write_health import WriteHealth
 
 logger = logging.getLogger(__name__)
-MIN_BACKOFF = 0.05
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 """Bytes the `-wal` file is cut back to when SQLite restarts it after a checkpoint. Without it, the
 file stays at its high-water mark until close (74 MB after a 1,000,000-result catch-up at 200 endpoints,
@@ -79,6 +80,8 @@ class Writer:
         self.retention = Retention(clock, retention, interval=retention_interval, batch=retention_batch)
         self.folds = FoldSchedule(clock, rollup_interval, path=path, memory=FoldMemory())
         self.packs = Pack(clock, pack_after=retention.pack_after, interval=rollup_interval, batch=pack_batch, path=path)
+        self._retention_retry, self._pack_retry = StepBackoff(max_backoff), StepBackoff(max_backoff)
+        self._fold_retry = StepBackoff(max_backoff)
         self.recent = RecentIds()  # where each endpoint's rows are in `results`, for the readers (recent_ids.py)
         self._batch_interval, self._max_batch, self._max_backoff = batch_interval, max_batch, max_backoff
         self._busy_timeout, self._migrations, self._observe = busy_timeout, migrations, observe_write
@@ -174,7 +177,7 @@ class Writer:
                 logger.info("store: applied %d migration(s): path=%s", applied, self.path)
             if self.maintain:  # (a store with maintain=False records no results: it needs neither)
                 self.retention.start(db)  # (before any new result: the time the last run's retention went by)
-                self.folds.catch_up(lambda fn: self._transact(db, fn))  # failed: load_states sees unfolded rows
+                self.folds.catch_up(lambda fn: self._transact(db, fn, "fold"))  # failed: load_states sees unfolded rows
                 self._states = load_states(db)
             return db
         except BaseException:
@@ -183,7 +186,7 @@ class Writer:
 
     def _loop(self, db: Database) -> None:
         kept: list[Item] = []
-        backoff = upkeep_backoff = 0.0
+        backoff = 0.0
         while True:
             self._report_drops()
             if not kept:
@@ -201,32 +204,40 @@ class Writer:
             if self._stop.is_set():
                 if not self.queue:
                     if self.maintain and not self._abort.is_set():  # fold the rest (aborted: at the next start)
-                        self.folds.run(lambda fn: self._transact(db, fn))
+                        self.folds.run(lambda fn: self._transact(db, fn, "fold"))
                     break
                 continue
             if not self.maintain:
                 self._wake.wait(self._batch_interval)
                 self._wake.clear()
                 continue
-            errors = self.write_errors
-            self.retention.tick(lambda fn: self._transact(db, fn))
-            if self.folds.due:
-                self.folds.run(lambda fn: self._transact(db, fn))
+            failures = self._failures  # a failed step is retried after a backoff of its own (step_backoff.py)
+            self._retention_retry.run(
+                lambda: self.retention.tick(lambda fn: self._transact(db, fn, "retention")), failures
+            )
+            if self.folds.due or self.folds.failed:
+                self._fold_retry.run(lambda: self.folds.run(lambda fn: self._transact(db, fn, "fold")), failures)
             passes = self.packs.passes
-            self.packs.tick(lambda fn: self._transact(db, fn), lambda cutoff: oldest_due(db, cutoff))
+            self._pack_retry.run(
+                lambda: self.packs.tick(
+                    lambda fn: self._transact(db, fn, "pack"), lambda cutoff: oldest_due(db, cutoff)
+                ),
+                failures,
+            )
             if self.packs.passes != passes:  # a pass deleted what it packed: drop those ids (recent_ids.py)
                 self.recent.prune(db.conn)
-            if self.write_errors != errors:  # a retention or pack step failed and is still `busy`: retried after
-                # a backoff, like a batch (at once, it failed ~50,000 times a second on a read-only file)
-                upkeep_backoff = min(self._max_backoff, max(upkeep_backoff * 2, MIN_BACKOFF))
-                self._wake.wait(min(upkeep_backoff, self._batch_interval) if self.queue else upkeep_backoff)
-                self._wake.clear()
+            steps = (
+                (self.retention.busy, self._retention_retry), (self.packs.busy, self._pack_retry),
+                (self.folds.failed, self._fold_retry),
+            )  # fmt: skip
+            if len(self.queue) >= self._max_batch or any(busy and not retry.waiting for busy, retry in steps):
                 continue
-            upkeep_backoff = 0.0
-            if len(self.queue) >= self._max_batch or self.retention.busy or self.packs.busy:
-                continue
-            self._wake.wait(self._batch_interval)
+            retry_at = min((retry.retry_at for busy, retry in steps if busy), default=math.inf)
+            self._wake.wait(max(0.0, min(self._batch_interval, retry_at - time.monotonic())))
             self._wake.clear()
+
+    def _failures(self) -> int:
+        return self.write_errors
 
     def _drain(self) -> list[Item]:
         n = min(len(self.queue), self._max_batch)
@@ -242,8 +253,9 @@ class Writer:
             written: list[Written] = []
             write = partial(self._write, batch=batch, states=changes, committed=self._states, written=written,
                             fold=self.folds.fold if fold_now else None)  # fmt: skip
+            sources = ("batch", "fold") if fold_now else ("batch",)  # (a batch that folds: the fold works too)
             try:
-                rejected, marks = self._transact(db, write, raise_errors=True) or (0, None)
+                rejected, marks = self._transact(db, write, *sources, raise_errors=True) or (0, None)
             except BadOp as bad:
                 logger.error("store: a submitted write failed and was dropped: op=%r", bad.op.fn,
                              exc_info=bad.__cause__)  # fmt: skip
@@ -300,11 +312,13 @@ class Writer:
             rejected += write_results(db, run, states, written, committed=committed)
         return rejected, None if fold is None else fold(db)
 
-    def _transact(self, db: Database, fn: Callable[[Database], T], *, raise_errors: bool = False) -> T | None:
-        """Run `fn` in one transaction. On failure: roll back, log, count, mark unhealthy (write_health.py)."""
+    def _transact(
+        self, db: Database, fn: Callable[[Database], T], *sources: str, raise_errors: bool = False
+    ) -> T | None:
+        """Run `fn` in one transaction. On failure: roll back, log, count, mark `sources[0]` failing; committed:
+        `sources` work again (write_health.py)."""
         conn = db.conn
         started = time.perf_counter()
-        changes = conn.total_changes
         try:
             self._file.check()
             self._apply_page_limit(conn)
@@ -320,13 +334,14 @@ class Writer:
             raise
         except Exception as e:
             self.write_errors += 1
-            self.health.failed(f"{type(e).__name__}: {e}", len(self.queue) + self.inflight)
+            self.health.failed(sources[0], f"{type(e).__name__}: {e}", len(self.queue) + self.inflight)
             if raise_errors:
                 raise
             return None
         elapsed = time.perf_counter() - started
         self.transactions += 1
-        self.health.committed(conn.total_changes != changes, len(self.queue))
+        for source in sources:
+            self.health.committed(source, len(self.queue))
         if self._observe is not None:
             try:
                 self._observe(elapsed)
