@@ -63,12 +63,19 @@ class TcpTarget:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            await task
-        for writer in list(self._writers):
-            writer.transport.abort()
+            # A connection accepted just before takes two loop turns to reach `_serve` (the accept's transport,
+            # then the handler's task): end it too, or its socket is left open (a ResourceWarning at teardown,
+            # seen with grpc's parallel connection attempts).
+            await asyncio.sleep(0.02)
+        while self._tasks or self._writers:
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                await task
+            for writer in list(self._writers):
+                writer.transport.abort()
+            self._writers.clear()
+            await asyncio.sleep(0.01)
         if self._server is not None:
             await self._server.wait_closed()
         await asyncio.sleep(0)  # let aborted transports finish closing
