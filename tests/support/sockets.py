@@ -27,11 +27,26 @@ class TcpTarget:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._transports: set[asyncio.BaseTransport] = set()
+        self._accepted = 0  # protocols the server made; each gets its transport a loop turn or two later
         self.port = 0
         self.connections = 0
 
     async def start(self) -> TcpTarget:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._ssl)
+        target = self
+
+        class Tracked(asyncio.StreamReaderProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                target._transports.add(transport)
+                super().connection_made(transport)
+
+        def factory() -> asyncio.StreamReaderProtocol:
+            self._accepted += 1
+            reader = asyncio.StreamReader(limit=2**16)
+            return Tracked(reader, self._serve)
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(factory, "127.0.0.1", 0, ssl=self._ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -63,11 +78,20 @@ class TcpTarget:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            # A connection accepted just before takes two loop turns to reach `_serve` (the accept's transport,
-            # then the handler's task): end it too, or its socket is left open (a ResourceWarning at teardown,
-            # seen with grpc's parallel connection attempts).
+            # A connection accepted just before reaches `connection_made` a loop turn or two later, and `_serve`
+            # later still: it is tracked from the protocol the server made, so it is ended even if its handler
+            # never ran (a ResourceWarning at teardown, seen with grpc's parallel connection attempts on a
+            # loaded CI machine, where a fixed 20 ms wait was not enough).
+            # Over TLS a failed handshake never reaches `connection_made` (the TLS layer closes that socket),
+            # so there the count is not awaited. The first sleep lets accepts already taken reach the factory.
             await asyncio.sleep(0.02)
-        while self._tasks or self._writers:
+            deadline = asyncio.get_running_loop().time() + (2.0 if self._ssl is None else 0.02)
+            while len(self._transports) < self._accepted and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.005)
+        while self._tasks or self._writers or self._transports:
+            for transport in list(self._transports):
+                transport.abort()  # type: ignore[attr-defined]
+            self._transports.clear()
             for task in list(self._tasks):
                 task.cancel()
             for task in list(self._tasks):
