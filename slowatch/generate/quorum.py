@@ -6,7 +6,8 @@ probe from every location counts). With `quorum: q` slowatch computes a *timesli
 Grafana's "uptime":
 
 - per location, the SLO's error ratio over a slice (1m, or the SLO's longest probe interval if longer), from the
-  counters' difference over the slice (`slice_increase`: right at any scrape interval);
+  counters' difference over the slice (`slice_increase`: right at any scrape interval; a reset counts as
+  `increase()` counts it);
 - the slice is **failed when at least q locations saw at least one failed probe of the SLO in it**
   (`slowatch_slo:quorum_failed:bool`, 1 or 0, recorded at every rule evaluation);
 - the error ratio over a window is the fraction of evaluations whose slice failed
@@ -56,10 +57,13 @@ def slice_increase(series: str, seconds: float) -> str:
     `increase(series[1m])`, which needs two samples inside the minute: scraped once a minute (Prometheus's default
     scrape interval) it mostly had one, so a quorum SLO had no error ratio and never paged. Consecutive evaluations a
     slice apart see consecutive differences, so every probe counts in one slice whatever the scrape interval.
-    slowatch's counters never go backwards (README "Restarts"); a reset would read as an empty slice. In a series'
-    first slice (no sample a slice ago yet) `increase` stands in, which has data there when scraped more often."""
+    A counter that went down was reset (an SLO removed and added back by a reload starts again from 0): as
+    `increase()` takes a decrease between two samples, the slice counts the value now, what it counted since the
+    reset (clamped to 0 it read as an empty slice, and the location's failures in it were lost). In a series' first
+    slice (no sample a slice ago yet) `increase` stands in, which has data there when scraped more often."""
     rng = prom_duration(seconds)
-    return f"(clamp_min({series} - {series} offset {rng}, 0) or increase({series}[{rng}]))"
+    diff = f"{series} - {series} offset {rng}"
+    return f"(({diff} >= 0) or ({diff} < 0) + {series} offset {rng} or increase({series}[{rng}]))"
 
 
 def quorum_rules(t: SloTarget, agg: Aggregation) -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ import yaml
 
 from slowatch.config import load
 from slowatch.generate.prometheus import render_rules
-from slowatch.generate.quorum import QUORUM_FAILED
+from slowatch.generate.quorum import LOCATION_ERROR, QUORUM_FAILED
 from tests.generate.test_promtool import alerts, expect, promtool
 
 pytestmark = pytest.mark.prometheus
@@ -97,6 +97,20 @@ def locations(failing: tuple[str, ...], sampled: Callable[[str], str] = lambda v
     return out
 
 
+def reset_at(minute: int, loc: str, failing: tuple[str, ...]) -> list[dict[str, str]]:
+    """`locations(failing)`, but `loc`'s SLO is removed and added back by a reload just before `minute`: its counters
+    start again from 0 (README), 3 probes (1 bad when failing) counted since by the sample at `minute`."""
+    out = locations(failing)
+    bad = 1 if loc in failing else 0
+    for s in out:
+        if f'location="{loc}"' in s["series"] and "slowatch_slo_" in s["series"]:
+            good = s["series"].startswith(GOOD)
+            values = [int(v) for v in s["values"].split()]
+            after = [(3 - bad if good else 3) + ((6 - bad) if good else 6) * k for k in range(len(values) - minute)]
+            s["values"] = " ".join(str(v) for v in values[:minute] + after)
+    return out
+
+
 def once_a_minute(values: str) -> str:
     """promtool values at a 20s step: one sample a minute, 20s after each rule evaluation (Prometheus's default
     scrape interval is 1m, and a scrape's offset from the rule evaluations is any)."""
@@ -106,6 +120,7 @@ def once_a_minute(values: str) -> str:
 DOWN = 'ALERTS{alertname="SlowatchEndpointDown",endpoint="api"}'
 FAILED = f'{QUORUM_FAILED}{{consumer="shop"}}'
 SHOP_LABELS = '{consumer="shop",slo="avail",job="slowatch"}'
+US_ERROR = LOCATION_ERROR + '{consumer="shop",slo="avail",job="slowatch",location="us"}'
 
 
 def case(name: str, input_series: list[dict[str, str]], *tests: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +187,14 @@ def cases() -> list[dict[str, Any]]:
                 [{"labels": "slowatch_slo:sli_error:ratio_rate30m" + SHOP_LABELS, "value": 1}],
             ),
             expect(DOWN, "30m", [down]),
+        ),
+        case(
+            "a location's counters reset (its SLO removed and added back in one scrape): the slice counts what they "
+            "counted since, as increase() does, so two failing locations still fail it",
+            reset_at(10, "us", ("eu", "us")),
+            expect(FAILED, "10m", [{"labels": QUORUM_FAILED + SHOP_LABELS, "value": 1}]),
+            expect(f'{LOCATION_ERROR}{{location="us"}}', "10m", [{"labels": US_ERROR, "value": 1 / 3}]),
+            expect(FAILED, "11m", [{"labels": QUORUM_FAILED + SHOP_LABELS, "value": 1}]),
         ),
     ]
 
