@@ -11,6 +11,7 @@ one keeps running, and the watcher keeps watching (slowatch/reload.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import time
@@ -75,7 +76,8 @@ class Daemon:
         self._clock = clock or SystemClock()
         self._reloader = None if config_path is None else ConfigReloader(
             Path(config_path), current=lambda: self._view.full, switch=self._switch, report=self._reloaded,
-            loader=load or reloader(), digest=config_digest)  # fmt: skip
+            loader=load or reloader(), digest=config_digest,
+            switch_back=functools.partial(self._switch, rollback=True))  # fmt: skip
         labels = self._view.labels  # shard / replica / location on every series, when configured
         self._registry = registry or (LabelledRegistry(labels) if labels else CollectorRegistry())
         self._watch_interval, self._watch_settle = watch_interval, watch_settle
@@ -348,9 +350,10 @@ class Daemon:
     def _hangup(self) -> Coroutine[Any, Any, bool]:
         return self.reload(settle=True)
 
-    async def _switch(self, new: Config) -> None:
+    async def _switch(self, new: Config, *, rollback: bool = False) -> None:
         """Switch to `new` (this instance's part of it when sharded): what changed is worked out in threads
-        (switch.py), so the loop applies only that."""
+        (switch.py), so the loop applies only that. `rollback`: back to the running config after a switch failed
+        part-way (the SLOs it removed carry on: slo/rollback.py)."""
         t0 = time.perf_counter()
         self._revision += 1  # (also when this switch fails: a number is never given to two definitions)
         pool = self._scheduler if isinstance(self._scheduler, ProberPool) else None
@@ -361,9 +364,10 @@ class Daemon:
         self._apply(local, switch)
         self._view = switch.view
         t2 = time.perf_counter()
-        await self._slo.reload(local)
+        await self._slo.reload(local, rollback=rollback)
         t3 = time.perf_counter()
         await self._alerts.reload(local)
+        self._slo.applied()
         t4 = time.perf_counter()
         logger.info(
             "config switched prepare_ms=%.0f prepare_cpu_ms=%.0f apply_ms=%.0f slo_ms=%.0f alerts_ms=%.0f",

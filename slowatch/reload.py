@@ -89,12 +89,15 @@ class ConfigReloader:
         report: Callable[[ReloadOutcome], None],
         loader: Callable[[Path], Config] = reload_isolated,
         digest: str | None = None,
+        switch_back: Callable[[Config], Awaitable[None]] | None = None,
     ) -> None:
         """`digest`: the fingerprint of the file the running config came from, taken before it was read
-        (else `prime` takes it when the daemon starts: an edit made meanwhile would be taken as running)."""
+        (else `prime` takes it when the daemon starts: an edit made meanwhile would be taken as running).
+        `switch_back`: how to return to the running config after `switch` failed part-way (default `switch`)."""
         self.path = path
         self._current = current
         self._switch = switch
+        self._switch_back = switch if switch_back is None else switch_back
         self._report = report
         self._loader = loader
         self._digest = digest  # or taken off the loop when watch() starts (or by a reload)
@@ -164,7 +167,7 @@ class ConfigReloader:
             self._report(ReloadOutcome(False, digest, error=f"applying it failed ({type(exc).__name__})"))
             logger.exception("config reload failed while applying it, restoring the running config file=%s", path)
             try:
-                await self._switch(old)
+                await self._switch_back(old)
             except Exception:
                 logger.exception("config reload: restoring the running config failed too file=%s", path)
             return False

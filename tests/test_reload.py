@@ -14,6 +14,7 @@ import pytest
 
 from slowatch.config import Config, load
 from slowatch.daemon import Daemon
+from slowatch.reload import ConfigReloader, ReloadOutcome
 
 RELOAD_OK = "slowatch_config_last_reload_successful"
 
@@ -305,3 +306,30 @@ async def test_an_unset_variable_in_a_reload_says_the_environment_is_the_one_slo
     assert rejected[0].endswith(
         "(a reload reads the environment slowatch was started with: restart it to take in a new variable)"
     )
+
+
+async def test_a_switch_that_fails_part_way_is_switched_back_with_switch_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon switches back through `switch_back` (its `_switch(old, rollback=True)`), so the SLO service knows
+    the config it gets is the running one and the SLOs the failed switch removed carry on (slo/rollback.py)."""
+    path = tmp_path / "slowatch.yaml"
+    path.write_text(config_text(tmp_path, "first"))
+    running = load(path)
+    calls: list[tuple[str, list[str]]] = []
+
+    async def switch(config: Config) -> None:
+        calls.append(("switch", [ep.name for ep in config.endpoints]))
+        raise RuntimeError("a later step of the switch failed")
+
+    async def switch_back(config: Config) -> None:
+        calls.append(("back", [ep.name for ep in config.endpoints]))
+
+    outcomes: list[ReloadOutcome] = []
+    reloader = ConfigReloader(
+        path, current=lambda: running, switch=switch, report=outcomes.append, loader=load, switch_back=switch_back
+    )
+    path.write_text(config_text(tmp_path, "first", "second"))
+    assert await reloader.reload() is False
+    assert calls == [("switch", ["first", "second"]), ("back", ["first"])]
+    assert [o.ok for o in outcomes] == [False] and "applying it failed (RuntimeError)" in (outcomes[0].error or "")

@@ -24,6 +24,7 @@ from slowatch.slo.definitions import DEFAULT_ALERT_WINDOWS, EXHAUSTION_WINDOW, S
 from slowatch.slo.display import sli_words, units_of
 from slowatch.slo.ledger import Ledger
 from slowatch.slo.maintenance import MaintenanceCalendar, Rule, any_active
+from slowatch.slo.rollback import Dropped
 from slowatch.slo.snapshot import SloStatus, Snapshot, WindowStatus, state_of
 from slowatch.slo.windows import CalendarPeriod, trust_window
 
@@ -53,6 +54,7 @@ class Engine:
         defs: Sequence[SloDef] | None = None,
         *,
         link: bool = True,
+        taken_back: Dropped | None = None,
     ) -> None:
         """Build ledgers for `config`; ledgers and counters of `previous` carry over by fingerprint (counters by
         (consumer, slo): a removed SLO's go, so one added back starts from 0, as after a restart).
@@ -64,11 +66,20 @@ class Engine:
         With `link=False` the constructor reads nothing of `previous` that the event loop changes (its routes
         for 100,000 endpoints take ~20 ms: a reload builds them in a thread); `link(previous)`, on the loop
         right before the swap, then adds the composites, which take over the progress of `previous`'s.
+
+        `taken_back` (a rollback: rollback.py): what the reload `previous` came from dropped; its counters, ledgers
+        and composites carry over too, where `previous` has none of the same key or fingerprint (`replay` then
+        counts the results they missed).
         """
         self.alert_windows = tuple(alert_windows)
         self.alert_labels = tuple(format_duration(w) for w in self.alert_windows)
         self.defs = compile_config(config) if defs is None else list(defs)
         carried = previous.counters if previous else {}  # (only the SLOs still configured: `counters` below)
+        back = taken_back
+        if back is not None:
+            carried = {**back.counters, **carried}
+        self._back_composites = back.composites if back is not None else {}
+        self.taken_back: set[str] = set()  # fingerprints whose ledger came from `taken_back`
         self.counters: dict[tuple[str, str], Counter] = {}
         self.new_fingerprints: set[str] = set()  # not in `previous`: rebuild from raw history
         self.resized: set[str] = set()  # in `previous` with other windows: reload persisted cells
@@ -90,10 +101,15 @@ class Engine:
             first = defs[0]
             ledger = Ledger(first.fine_cell, coarse, first.good_when, self.alert_windows, windows, now)
             old = previous.ledgers.get(fp) if previous else None
+            from_back = old is None and back is not None and fp in back.ledgers
+            if from_back and back is not None:
+                old = back.ledgers[fp]
             if old is None or previous is None:
                 self.new_fingerprints.add(fp)
             elif old.windows == windows and old.coarse == coarse and previous.alert_windows == self.alert_windows:
                 ledger = old
+                if from_back:
+                    self.taken_back.add(fp)
             else:
                 self.resized.add(fp)
             self.ledgers[fp] = ledger
@@ -128,6 +144,7 @@ class Engine:
         """Build the composites, taking over where `previous`'s were (their counted and dirty slices, which each
         refresh moves on): on the event loop, right before this engine replaces `previous`."""
         self.composites = self._composites(previous)
+        self._back_composites = {}
         self._correct_composites()
 
     def _composites(self, previous: Engine | None) -> dict[str, Composite]:
@@ -156,6 +173,7 @@ class Engine:
             counters = [self.counters[x.key] for x in self.defs if x.fingerprint == d.fingerprint]
             comp = Composite(d, self.ledgers[d.fingerprint], members, tail, counters)
             old = previous.composites.get(d.fingerprint) if previous else None
+            old = old or self._back_composites.get(d.fingerprint)
             if old is not None:
                 comp.counted_to = old.counted_to
             if (
@@ -202,6 +220,25 @@ class Engine:
                 for counter in route.counters:
                     counter[0] += 1
                     counter[1] += good
+
+    def replay(self, results: Iterable[ProbeResult], ledgers: Set[str], counters: Sequence[Counter]) -> None:
+        """Count `results` (final ones, observed by another engine) into the `ledgers` (fingerprints) and the
+        `counters` only: a rollback's (rollback.py) taken-back SLOs, which missed them."""
+        wanted = {id(c) for c in counters}
+        for result in results:
+            ts = result.started_at
+            for route in self._routes.get(result.endpoint, ()):
+                fp = route.slo.fingerprint
+                if fp not in ledgers and not any(id(c) in wanted for c in route.counters):
+                    continue
+                excluded = bool(route.rules) and any_active(route.rules, ts)
+                good = route.slo.good(result)
+                kept = route.ledger.observe(ts, good, excluded) if fp in ledgers else route.ledger.holds(ts)
+                if kept and not excluded:
+                    for counter in route.counters:
+                        if id(counter) in wanted:
+                            counter[0] += 1
+                            counter[1] += good
 
     def catch_up(self, rows: Iterable[tuple[float, str, str, float]], counters_only: Set[str] = frozenset()) -> int:
         """Count stored final results (ts, endpoint, outcome, duration) as `observe` would; the ledgers of

@@ -55,5 +55,10 @@ class ExportedCounters:
         wanted = set(keys)
         self.values = {k: v for k, v in self.values.items() if k in wanted}
 
+    def bring_back(self, values: Mapping[Key, tuple[int, int]]) -> None:
+        """After a rollback: the SLOs the rolled-back reload forgot export what they did (not (0, 0) till a save)."""
+        for key, value in values.items():
+            self.values.setdefault(key, value)
+
 
 __all__ = ["ExportedCounters"]

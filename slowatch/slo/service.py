@@ -43,6 +43,7 @@ from slowatch.slo.judgeable import unjudgeable_warnings, unreachable_tier_warnin
 from slowatch.slo.metrics import SloCollector, refresh_histogram
 from slowatch.slo.persist import COARSE, FINE, Batch, kept_counters_op, load_counters, saved_fingerprints_op
 from slowatch.slo.restore import Restorer
+from slowatch.slo.rollback import Dropped, dropped_by
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store.retention_clock import RetentionClock
 from slowatch.store.slo_tables import drop_cells_after
@@ -90,12 +91,15 @@ class SloService:
         self.refresh_times = refresh_histogram()
         self.lock = asyncio.Lock()  # one correction or reload at a time
         self.corrector = Corrector(self)
+        self._dropped: Dropped | None = None  # what the reload in progress dropped, until applied(): rollback.py
         self._corrections_poll = corrections_poll
 
     # -- the event loop's side: O(1)-ish, no I/O ------------------------------------------------
     def observe(self, result: ProbeResult) -> None:
         """Count a final result for every SLO that includes its endpoint (non-final ones are ignored)."""
         self._engine.observe(result)
+        if self._dropped is not None:
+            self._dropped.keep(result)
 
     def refresh(self) -> Snapshot:
         t0 = time.perf_counter()
@@ -175,16 +179,22 @@ class SloService:
                 "last_error=%r", wait, self._store.healthy, self._store.last_error,
             )  # fmt: skip
 
-    async def reload(self, config: Config) -> None:
+    async def reload(self, config: Config, *, rollback: bool = False) -> None:
         """Swap in `config`'s SLOs; removed ones are dropped.
 
         Unchanged fingerprints keep their ledgers (an objective change only recomputes), ones with
         other windows reload their persisted cells, new fingerprints are rebuilt from raw history.
+        What a reload dropped is kept until `applied()`; `rollback`: `config` is the one the last reload replaced,
+        and the SLOs that reload dropped carry on where they were (rollback.py).
         """
         defs = await asyncio.to_thread(compile_config, config)  # ~0.1 s at 100,000 endpoints: off the loop
         async with self.lock:
-            await self._reload(config, defs)
+            await self._reload(config, defs, rollback)
         await self._warn_unjudgeable(config, defs)
+
+    def applied(self) -> None:
+        """The last reload went through (the daemon switched everything): forget what it dropped."""
+        self._dropped = None
 
     @staticmethod
     async def _warn_unjudgeable(config: Config, defs: Sequence[SloDef] | None) -> None:
@@ -193,11 +203,12 @@ class SloService:
         for warning in await asyncio.to_thread(unreachable_tier_warnings, config, defs):
             logger.warning("%s", warning)
 
-    async def _reload(self, config: Config, defs: Sequence[SloDef]) -> None:
+    async def _reload(self, config: Config, defs: Sequence[SloDef], rollback: bool) -> None:
         old = self._engine  # (under the lock: no correction changes it meanwhile)
+        back = self._dropped if rollback else None  # (it keeps results until the swap)
         engine = await asyncio.to_thread(  # its routes (~20 ms at 100,000 endpoints) off the event loop
             Engine, config, self._clock.time(), old.alert_windows, previous=old, corrections=old.corrections,
-            defs=defs, link=False,
+            defs=defs, link=False, taken_back=back,
         )  # fmt: skip
         self.persist()
         try:  # (committed is enough: the state is read back, not the rollups)
@@ -208,7 +219,16 @@ class SloService:
         self._config, self._engine = config, engine  # no await since the flush: nothing was missed
         restorer = self._restorer
         restorer.unrestored = (restorer.unrestored & set(engine.ledgers)) | engine.resized | engine.new_fingerprints
+        self._dropped = None if rollback else dropped_by(old, engine, self._exported.confirm())
         self._exported.keep(engine.counters)  # (the save above is committed: flushed)
+        if back is not None:
+            returned = [k for k in engine.counters if k not in old.counters and k in back.counters]
+            engine.replay(back.results, engine.taken_back, [engine.counters[k] for k in returned])
+            self._exported.bring_back({k: back.exported[k] for k in returned if k in back.exported})
+            logger.info(
+                "slo reload rolled back: slos_taken_back=%d ledgers_taken_back=%d results_replayed=%d",
+                len(returned), len(engine.taken_back), len(back.results),
+            )  # fmt: skip
         self.refresh()
         if engine.resized or engine.new_fingerprints:  # else nothing changes what the refresh above saw
             await restorer.restore(engine.resized, persisted=True)
