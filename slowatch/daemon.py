@@ -358,15 +358,21 @@ class Daemon:
         self._revision += 1  # (also when this switch fails: a number is never given to two definitions)
         pool = self._scheduler if isinstance(self._scheduler, ProberPool) else None
         planner = None if pool is None else pool.plan
-        switch = await prepare(self._view, self._config.endpoints, new, self._probe_metrics, self._revision, planner)
-        local = switch.view.local
-        t1 = time.perf_counter()
-        self._apply(local, switch)
-        self._view = switch.view
-        t2 = time.perf_counter()
-        await self._slo.reload(local, rollback=rollback)
-        t3 = time.perf_counter()
-        await self._alerts.reload(local)
+        try:
+            endpoints, metrics = self._config.endpoints, self._probe_metrics
+            switch = await prepare(self._view, endpoints, new, metrics, self._revision, planner)
+            local = switch.view.local
+            t1 = time.perf_counter()
+            self._apply(local, switch)
+            self._view = switch.view
+            t2 = time.perf_counter()
+            await self._slo.reload(local, rollback=rollback)
+            t3 = time.perf_counter()
+            await self._alerts.reload(local)
+        except BaseException:
+            if rollback:  # nothing more to take back: what the failed switch dropped is not kept (nor its results)
+                self._slo.applied()
+            raise
         self._slo.applied()
         t4 = time.perf_counter()
         logger.info(
