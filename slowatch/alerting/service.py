@@ -204,7 +204,7 @@ class AlertService:
         self.health.restore(streaks)
         self.book.restore(firing)
         self.dispatcher.set_sinks(build_sinks(self._config), self._config.alerting.storm)
-        self.dispatcher.restore(pending)
+        self.dispatcher.restore(self._unended(pending, "at start"))
         self._forget_removed()
         if pending:
             logger.info("alerting: %d undelivered notification(s) restored from the outbox", len(pending))
@@ -255,22 +255,49 @@ class AlertService:
         except StoreError as e:
             logger.error("undelivered notifications of sinks added back not read: store error=%s sinks=%s", e, sinks)
             return []
+        kept = self._unended(items, "on reload")
+        if items:
+            logger.info(
+                "alerting: undelivered notifications of sinks added back requeued=%d expired=%d sinks=%s",
+                len(kept), len(items) - len(kept), ",".join(sorted({i.sink for i in items})),
+            )  # fmt: skip
+        return kept
+
+    def _unended(self, items: Sequence[OutboxItem], when: str) -> list[OutboxItem]:
+        """`items` (pending rows, oldest first) without the FIRING or reminder of an outage that has ended (its alert
+        not firing now, or firing again since another time) with nothing of the alert queued behind it for that sink:
+        the sink was not configured when the alert resolved, so its RESOLVED went to no sink, and sent, the FIRING
+        would show the receiver that outage for good. Those are marked expired (and counted). Read at a start too: a
+        sink removed by a reload may be in the file again when the daemon starts. An endpoint alert with
+        `send_resolved: false` queues no RESOLVED anyway: its FIRING is its sink's last news, sent late as it would be
+        without a restart."""
+        last = {(i.sink, i.event.alert_key): i for i in items}
         kept, ended = [], []
         for item in items:
-            firing = self.book.firing.get(item.event.alert_key)
-            if item.event.status == "resolved" or (firing is not None and firing.event.since == item.event.since):
+            e = item.event
+            firing = self.book.firing.get(e.alert_key)
+            if e.status == "resolved" or (firing is not None and firing.event.since == e.since):
                 kept.append(item)
+            elif last[(item.sink, e.alert_key)] is not item or not self._resolve_sent(e):
+                kept.append(item)  # (what follows it tells the sink the alert's state: folded by the dispatcher)
             else:
                 item.last_error = "not sent: its alert ended while the sink was not configured"
                 ended.append(item)
         if ended:
             self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
-        if items:
-            logger.info(
-                "alerting: undelivered notifications of sinks added back requeued=%d expired=%d sinks=%s",
-                len(kept), len(ended), ",".join(sorted({i.sink for i in items})),
-            )  # fmt: skip
+            for item in ended:
+                self.dispatcher.count(item.sink, EXPIRED)
+            logger.info("alerting: notifications of ended alerts expired, not sent (their sink was not configured "
+                        "when the alert resolved) %s expired=%d sinks=%s", when, len(ended),
+                        ",".join(sorted({i.sink for i in ended})))  # fmt: skip
         return kept
+
+    def _resolve_sent(self, event: AlertEvent) -> bool:
+        """Whether the end of `event`'s alert queues a RESOLVED (not an endpoint alert with `send_resolved: false`)."""
+        if event.kind != "endpoint_down":
+            return True
+        alerts = self.health.state.alerts.get(event.endpoint)
+        return alerts is None or alerts.send_resolved
 
     def _forget_removed(self, live: set[str] | None = None, stale: Iterable[str] | None = None) -> None:
         """Forget the streaks of endpoints not in `live` (or only those of `stale`, worked out in a thread) and
