@@ -276,7 +276,7 @@ class AlertService:
         for item in items:
             e = item.event
             firing = self.book.firing.get(e.alert_key)
-            if e.status == "resolved" or (firing is not None and firing.event.since == e.since):
+            if e.status not in ("firing", "reminder") or (firing is not None and firing.event.since == e.since):
                 kept.append(item)
             elif last[(item.sink, e.alert_key)] is not item or not self._resolve_sent(e):
                 kept.append(item)  # (what follows it tells the sink the alert's state: folded by the dispatcher)
