@@ -46,6 +46,11 @@ from slowatch.store.retention_clock import RetentionClock
 logger = logging.getLogger(__name__)
 
 KEEP_DONE = 7 * 86400.0
+HANDED_OVER = {
+    "handed_over": True,
+    "reason": "Handed over: another shard watches this endpoint now (resharding), and pages it if still down",
+}
+"""The details of the RESOLVED an endpoint alert's old owner sends to Slack and webhook sinks at a reshard."""
 PRUNE_EVERY = 3600.0
 
 
@@ -312,12 +317,19 @@ class AlertService:
             for key in gone:
                 if key in moved:
                     # Another shard probes it now and judges the same alert (an endpoint alert has no shard
-                    # label): a resolution from here would end, in Alertmanager, an outage that goes on there.
-                    self.book.resolve(key, decision, send=False)
+                    # label): a resolution from here would end, in Alertmanager, an outage that goes on there. Sinks
+                    # that keep a log of messages, not alerts (Slack, webhook), are told this outage's end here: the
+                    # new owner's messages name an outage of its own (or none: it may never see this one).
+                    self.book.resolve(key, decision, details=dict(HANDED_OVER), only=self._keeps_no_state)
                     logger.info("alert handed over alert=%s reason=another shard owns the endpoint now", key)
                 else:
                     self.book.resolve(key, decision, details={"reason": "endpoint removed from the config"})
             self.book.commit(decision)
+
+    def _keeps_no_state(self, sink: str) -> bool:
+        """Sink `sink` keeps a log of messages, not each alert's state (not Alertmanager): see `_forget_removed`."""
+        worker = self.dispatcher.workers.get(sink)
+        return worker is not None and not worker.sink.latest_only
 
     def _moved(self, keys: Collection[str]) -> set[str]:
         """Of the alert keys `keys` (endpoints gone from this instance's config), those of endpoints another shard
