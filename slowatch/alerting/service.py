@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from slowatch.alerting.book import AlertBook, Router
 from slowatch.alerting.burn import SloAlerts
 from slowatch.alerting.dispatcher import Dispatcher
+from slowatch.alerting.ended import ENDED, resolve_sent, split_ended
 from slowatch.alerting.events import AlertEvent, endpoint_key, test_event
 from slowatch.alerting.health import EndpointHealth, HealthConfig
 from slowatch.alerting.held import REASONS
@@ -249,10 +250,8 @@ class AlertService:
 
     async def _pending_of(self, sinks: list[str]) -> list[OutboxItem]:
         """The rows still pending of `sinks` (added by a reload): those of a sink removed by an earlier reload and
-        now added back, kept for it (outbox.Prune). Those of outages that have ended meanwhile (a FIRING or reminder
-        of an alert not firing now, or firing again since another time: the RESOLVED went to no sink then) are
-        marked expired, not sent: the receiver would show that outage for good (a RESOLVED is sent: it is true).
-        Read before the new sinks get workers: nothing newer is queued for them."""
+        now added back, kept for it (outbox.Prune), but those of outages that ended meanwhile (`_unended`). Read
+        before the new sinks get workers: nothing newer is queued for them."""
         if not sinks:
             return []
         try:
@@ -269,40 +268,18 @@ class AlertService:
         return kept
 
     def _unended(self, items: Sequence[OutboxItem], when: str) -> list[OutboxItem]:
-        """`items` (pending rows, oldest first) without the FIRING or reminder of an outage that has ended (its alert
-        not firing now, or firing again since another time) with nothing of the alert queued behind it for that sink:
-        the sink was not configured when the alert resolved, so its RESOLVED went to no sink, and sent, the FIRING
-        would show the receiver that outage for good. Those are marked expired (and counted). Read at a start too: a
-        sink removed by a reload may be in the file again when the daemon starts. An endpoint alert with
-        `send_resolved: false` queues no RESOLVED anyway: its FIRING is its sink's last news, sent late as it would be
-        without a restart."""
-        last = {(i.sink, i.event.alert_key): i for i in items}
-        kept, ended = [], []
-        for item in items:
-            e = item.event
-            firing = self.book.firing.get(e.alert_key)
-            if e.status not in ("firing", "reminder") or (firing is not None and firing.event.since == e.since):
-                kept.append(item)
-            elif last[(item.sink, e.alert_key)] is not item or not self._resolve_sent(e):
-                kept.append(item)  # (what follows it tells the sink the alert's state: folded by the dispatcher)
-            else:
-                item.last_error = "not sent: its alert ended while the sink was not configured"
-                ended.append(item)
+        """`items` (pending rows, oldest first) without the FIRING or reminder of an outage that ended while their
+        sink was not configured (ended.py): those are marked expired and counted, `when` (at start, on reload)."""
+        kept, ended = split_ended(items, self.book.firing, functools.partial(resolve_sent, self.health.state.alerts))
         if ended:
-            self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
             for item in ended:
+                item.last_error = ENDED
                 self.dispatcher.count(item.sink, EXPIRED)
+            self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
             logger.info("alerting: notifications of ended alerts expired, not sent (their sink was not configured "
                         "when the alert resolved) %s expired=%d sinks=%s", when, len(ended),
                         ",".join(sorted({i.sink for i in ended})))  # fmt: skip
         return kept
-
-    def _resolve_sent(self, event: AlertEvent) -> bool:
-        """Whether the end of `event`'s alert queues a RESOLVED (not an endpoint alert with `send_resolved: false`)."""
-        if event.kind != "endpoint_down":
-            return True
-        alerts = self.health.state.alerts.get(event.endpoint)
-        return alerts is None or alerts.send_resolved
 
     def _forget_removed(self, live: set[str] | None = None, stale: Iterable[str] | None = None) -> None:
         """Forget the streaks of endpoints not in `live` (or only those of `stale`, worked out in a thread) and
