@@ -210,7 +210,7 @@ class AlertService:
         self.health.restore(streaks)
         self.book.restore(firing)
         self.dispatcher.set_sinks(build_sinks(self._config), self._config.alerting.storm)
-        self.dispatcher.restore(self._unended(pending, "at start"))
+        self.dispatcher.restore(self._unended(pending, "at start", self.dispatcher.workers))
         self._forget_removed()
         if pending:
             logger.info("alerting: %d undelivered notification(s) restored from the outbox", len(pending))
@@ -259,7 +259,7 @@ class AlertService:
         except StoreError as e:
             logger.error("undelivered notifications of sinks added back not read: store error=%s sinks=%s", e, sinks)
             return []
-        kept = self._unended(items, "on reload")
+        kept = self._unended(items, "on reload", sinks)
         if items:
             logger.info(
                 "alerting: undelivered notifications of sinks added back requeued=%d expired=%d sinks=%s",
@@ -267,19 +267,23 @@ class AlertService:
             )  # fmt: skip
         return kept
 
-    def _unended(self, items: Sequence[OutboxItem], when: str) -> list[OutboxItem]:
+    def _unended(self, items: Sequence[OutboxItem], when: str, sinks: Collection[str]) -> list[OutboxItem]:
         """`items` (pending rows, oldest first) without the FIRING or reminder of an outage that ended while their
-        sink was not configured (ended.py): those are marked expired and counted, `when` (at start, on reload)."""
-        kept, ended = split_ended(items, self.book.firing, functools.partial(resolve_sent, self.health.state.alerts))
-        if ended:
-            for item in ended:
-                item.last_error = ENDED
-                self.dispatcher.count(item.sink, EXPIRED)
-            self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
-            logger.info("alerting: notifications of ended alerts expired, not sent (their sink was not configured "
-                        "when the alert resolved) %s expired=%d sinks=%s", when, len(ended),
-                        ",".join(sorted({i.sink for i in ended})))  # fmt: skip
-        return kept
+        sink was not configured (ended.py): those of `sinks` (configured now; the others wait for theirs: outbox.Prune)
+        are marked expired and counted, `when` (at start, on reload)."""
+        configured = [i for i in items if i.sink in sinks]
+        _, ended = split_ended(configured, self.book.firing, functools.partial(resolve_sent, self.health.state.alerts))
+        if not ended:
+            return list(items)
+        for item in ended:
+            item.last_error = ENDED
+            self.dispatcher.count(item.sink, EXPIRED)
+        self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
+        logger.info("alerting: notifications of ended alerts expired, not sent (their sink was not configured "
+                    "when the alert resolved) %s expired=%d sinks=%s", when, len(ended),
+                    ",".join(sorted({i.sink for i in ended})))  # fmt: skip
+        gone = {id(i) for i in ended}
+        return [i for i in items if id(i) not in gone]
 
     def _forget_removed(self, live: set[str] | None = None, stale: Iterable[str] | None = None) -> None:
         """Forget the streaks of endpoints not in `live` (or only those of `stale`, worked out in a thread) and
