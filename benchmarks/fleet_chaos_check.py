@@ -228,6 +228,13 @@ def judge_webhook(
         if seen_keys[(n.sender, n.key)] > 1:
             v.documented.append(f"hook: {n.sender} sent {n.key} again at {n.t:.1f}s (same Idempotency-Key)")
             continue
+        if n.status == "resolved" and _resolved_while_down(plan, n) and (n.sender, n.endpoint) in handed:
+            # the old owner's RESOLVED of an alert handed over at the reshard (README "Resharding"): it ends its own
+            # messages of the outage; the new owner pages it again from its own start
+            if (k := _outage_of(plan, n.endpoint, n.t)) is not None:
+                per[(n.sender, n.endpoint, k)].append(n)
+                reached.add((n.endpoint, k))
+            continue
         if n.status == "resolved" and _resolved_while_down(plan, n):
             late = storm and _ended_outage(plan, n.endpoint, n.t - STORM_LATE) is not None
             (folded if late else v.violations).append(

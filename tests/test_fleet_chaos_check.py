@@ -74,6 +74,9 @@ def test_a_webhook_instance_paging_twice_or_never_resolving_is_a_violation() -> 
     unresolved = [n for n in hooks if not (n.endpoint == "out" and n.status == "resolved")]
     assert any("never resolved" in x for x in judge_webhook(plan(), unresolved, []).violations)
     assert judge_webhook(plan(), unresolved, [("a", "out")]).violations == []  # handed over at the reshard
+    handover = [*unresolved, Note(30.0, "out", "resolved", "a", "handed")]  # its RESOLVED at the handover, while down
+    assert judge_webhook(plan(), handover, [("a", "out")]).violations == []
+    assert any("while down" in x for x in judge_webhook(plan(), handover, []).violations)  # (not moved: a violation)
     again = [*hooks, Note(50.0, "out", "resolved", "a", "k1")]  # the same Idempotency-Key: the documented residual
     w = judge_webhook(plan(), again, [])
     assert w.violations == [] and len(w.documented) == 1, w

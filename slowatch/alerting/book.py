@@ -105,8 +105,10 @@ class AlertBook:
     def restore(self, rows: Sequence[FiringRow]) -> None:
         self.firing = {r.key: Firing(r.event, r.notified, r.last_sent, confirmed=False) for r in rows}
 
-    def _route(self, event: AlertEvent, decision: Decision) -> bool:
+    def _route(self, event: AlertEvent, decision: Decision, only: Callable[[str], bool] | None = None) -> bool:
         sinks = self.router.sinks_for(event)
+        if only is not None:
+            sinks = tuple(s for s in sinks if only(s))
         if not sinks:
             self.counters[("(none)", "unrouted")] += 1
             logger.info("alert matched no route alert=%s status=%s", event.alert_key, event.status)
@@ -137,11 +139,14 @@ class AlertBook:
         decision.firing[key] = f.row()
 
     def resolve(
-        self, key: str, decision: Decision, *, send: bool = True, details: dict[str, Any] | None = None
-    ) -> None:
+        self, key: str, decision: Decision, *, send: bool = True, details: dict[str, Any] | None = None,
+        only: Callable[[str], bool] | None = None,
+    ) -> None:  # fmt: skip
+        """End alert `key`; its RESOLVED goes (when `send`, and it was notified) to its routes' sinks (of those,
+        the ones `only` keeps, when given)."""
         f = self.firing.pop(key)
         if f.notified and send:
-            self._route(f.event.as_resolved(decision.now, details), decision)
+            self._route(f.event.as_resolved(decision.now, details), decision, only)
         decision.firing.pop(key, None)
         decision.cleared.add(key)
 

@@ -23,7 +23,7 @@ from slowatch.alerting.outbox import Decision, OutboxItem, Refold
 from slowatch.alerting.restored import HOLD_RESOLVED, ResolvedHolds
 from slowatch.alerting.retry_gate import Gates
 from slowatch.alerting.sink_worker import SinkWorker
-from slowatch.alerting.sinks.base import Sink
+from slowatch.alerting.sinks.base import Attempt, Sink
 from slowatch.clock import Clock
 from slowatch.config.alerting import StormControl
 from slowatch.errors import StoreError
@@ -266,7 +266,12 @@ class Dispatcher:
                     continue
                 events = self._firing_for(worker.sink.name)
                 if events and self.workers.get(worker.sink.name) is worker and not self.closing.is_set():
+                    marked = await worker.reposting(events)  # (its queued items' rows say it, committed first)
+                    if self.closing.is_set():  # a stop asked while it committed: nothing goes out
+                        worker.reposted(marked, Attempt(ok=False, error="not sent: stopping"))
+                        return
                     attempt = await worker.send(events)
+                    worker.reposted(marked, attempt)
                     self.count(worker.sink.name, "refreshed" if attempt.ok else "refresh_failed")
                     if attempt.ok or attempt.maybe_received:
                         worker.reached(events)  # a FIRING still queued: Alertmanager has it (fold.folded)

@@ -74,6 +74,8 @@ class AlertEvent:
         left = details.get("budget_remaining")
         budget = f"; {left_words(left)}" if isinstance(left, float) else ""
         if self.kind == "endpoint_down":
+            if details.get("handed_over") is True:  # (not known to be up: service.py `_forget_removed`)
+                return f"{self.endpoint} no longer watched here after {lasted} down: handed over to another shard"
             return f"{self.endpoint} is up again after {lasted} down"
         if self.kind == "burn_rate":
             return (

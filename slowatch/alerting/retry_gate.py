@@ -8,9 +8,11 @@ per sink and reason, with the value (one line, clipped: it is the receiver's tex
 
 Meanwhile NOTHING is sent to that receiver (`Gates`), not only the notification that was refused: the rest of its
 sink's queue waits behind it anyway, but so do the Alertmanager re-POST loop, a `test` send from the API, and other
-sinks posting to the same place. What "the same place" is depends on the reply: a 429 limits the URL it answered
-(a Slack webhook: two sinks with the same webhook URL share its limit, two webhooks of other workspaces do not); any
-other status (503: the service is down for maintenance) closes the whole host (scheme, host and port).
+sinks posting to the same place. What "the same place" is depends on the reply: a 429 limits the URL it answered,
+for the credentials it was sent with (a Slack webhook: two sinks with the same webhook URL share its limit, two
+webhooks of other workspaces do not; two webhook sinks posting to one URL with their own `Authorization` headers are
+two tenants of a receiver that limits each apart); any other status (503: the service is down for maintenance)
+closes the whole host (scheme, host and port), whoever asks.
 
 Gates are times on the event loop's clock (the clock every wait of the dispatcher uses), held in memory only: after
 a restart the first attempt asks again, and the receiver says again how long to wait.
@@ -19,6 +21,7 @@ a restart the first attempt asks again, and the receiver says again how long to 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 
 from yarl import URL
@@ -40,10 +43,18 @@ def bounded(asked: float, sink: Sink) -> tuple[float, str]:
 
 def keys(sink: Sink, attempt: Attempt) -> tuple[str, ...]:
     """The gates `attempt`'s reply closes for `sink`: its URL when rate limited (429), its host otherwise."""
-    target = sink.target()
     if attempt.rate_limited:
-        return (f"url {target}",)
-    return (f"host {origin(target)}",)
+        return (rate_key(sink),)
+    return (f"host {origin(sink.target())}",)
+
+
+def rate_key(sink: Sink) -> str:
+    """The gate a 429 to `sink` closes: a hash of its URL and of the headers it authenticates with (`Sink.credentials`),
+    so sinks posting to one URL with other credentials are other gates. Hashed: the key holds no secret."""
+    h = hashlib.sha256(sink.target().encode())
+    for name, value in sorted((k.lower(), v) for k, v in sink.credentials().items()):
+        h.update(b"\0" + name.encode() + b"\0" + value.encode())
+    return f"url {h.hexdigest()}"
 
 
 def origin(url: str) -> str:
@@ -55,8 +66,8 @@ def origin(url: str) -> str:
 
 
 class Gates:
-    """Loop times before which nothing is posted to a receiver, by URL or host (`keys`). Secret URLs are keys
-    in memory only: never logged, never shown."""
+    """Loop times before which nothing is posted to a receiver, by URL and credentials (hashed) or host (`keys`):
+    never logged, never shown."""
 
     def __init__(self) -> None:
         self._until: dict[str, float] = {}
@@ -67,8 +78,7 @@ class Gates:
         if not self._until:
             return 0.0
         now = asyncio.get_running_loop().time()
-        target = sink.target()
-        until = max(self._until.get(f"url {target}", 0.0), self._until.get(f"host {origin(target)}", 0.0))
+        until = max(self._until.get(rate_key(sink), 0.0), self._until.get(f"host {origin(sink.target())}", 0.0))
         if until <= now:
             self._until = {k: t for k, t in self._until.items() if t > now}  # (few: only receivers that asked)
             return 0.0
@@ -97,4 +107,4 @@ class Gates:
                        sink.name, reason, text)  # fmt: skip
 
 
-__all__ = ["Gates", "bounded", "keys", "origin"]
+__all__ = ["Gates", "bounded", "keys", "origin", "rate_key"]

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from slowatch.alerting.book import AlertBook, Router
 from slowatch.alerting.burn import SloAlerts
 from slowatch.alerting.dispatcher import Dispatcher
+from slowatch.alerting.ended import ENDED, resolve_sent, split_ended
 from slowatch.alerting.events import AlertEvent, endpoint_key, test_event
 from slowatch.alerting.health import EndpointHealth, HealthConfig
 from slowatch.alerting.held import REASONS
@@ -46,6 +47,11 @@ from slowatch.store.retention_clock import RetentionClock
 logger = logging.getLogger(__name__)
 
 KEEP_DONE = 7 * 86400.0
+HANDED_OVER = {
+    "handed_over": True,
+    "reason": "Handed over: another shard watches this endpoint now (resharding), and pages it if still down",
+}
+"""The details of the RESOLVED an endpoint alert's old owner sends to Slack and webhook sinks at a reshard."""
 PRUNE_EVERY = 3600.0
 
 
@@ -204,7 +210,7 @@ class AlertService:
         self.health.restore(streaks)
         self.book.restore(firing)
         self.dispatcher.set_sinks(build_sinks(self._config), self._config.alerting.storm)
-        self.dispatcher.restore(pending)
+        self.dispatcher.restore(self._unended(pending, "at start", self.dispatcher.workers))
         self._forget_removed()
         if pending:
             logger.info("alerting: %d undelivered notification(s) restored from the outbox", len(pending))
@@ -244,10 +250,8 @@ class AlertService:
 
     async def _pending_of(self, sinks: list[str]) -> list[OutboxItem]:
         """The rows still pending of `sinks` (added by a reload): those of a sink removed by an earlier reload and
-        now added back, kept for it (outbox.Prune). Those of outages that have ended meanwhile (a FIRING or reminder
-        of an alert not firing now, or firing again since another time: the RESOLVED went to no sink then) are
-        marked expired, not sent: the receiver would show that outage for good (a RESOLVED is sent: it is true).
-        Read before the new sinks get workers: nothing newer is queued for them."""
+        now added back, kept for it (outbox.Prune), but those of outages that ended meanwhile (`_unended`). Read
+        before the new sinks get workers: nothing newer is queued for them."""
         if not sinks:
             return []
         try:
@@ -255,22 +259,31 @@ class AlertService:
         except StoreError as e:
             logger.error("undelivered notifications of sinks added back not read: store error=%s sinks=%s", e, sinks)
             return []
-        kept, ended = [], []
-        for item in items:
-            firing = self.book.firing.get(item.event.alert_key)
-            if item.event.status == "resolved" or (firing is not None and firing.event.since == item.event.since):
-                kept.append(item)
-            else:
-                item.last_error = "not sent: its alert ended while the sink was not configured"
-                ended.append(item)
-        if ended:
-            self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
+        kept = self._unended(items, "on reload", sinks)
         if items:
             logger.info(
                 "alerting: undelivered notifications of sinks added back requeued=%d expired=%d sinks=%s",
-                len(kept), len(ended), ",".join(sorted({i.sink for i in items})),
+                len(kept), len(items) - len(kept), ",".join(sorted({i.sink for i in items})),
             )  # fmt: skip
         return kept
+
+    def _unended(self, items: Sequence[OutboxItem], when: str, sinks: Collection[str]) -> list[OutboxItem]:
+        """`items` (pending rows, oldest first) without the FIRING or reminder of an outage that ended while their
+        sink was not configured (ended.py): those of `sinks` (configured now; the others wait for theirs: outbox.Prune)
+        are marked expired and counted, `when` (at start, on reload)."""
+        configured = [i for i in items if i.sink in sinks]
+        _, ended = split_ended(configured, self.book.firing, functools.partial(resolve_sent, self.health.state.alerts))
+        if not ended:
+            return list(items)
+        for item in ended:
+            item.last_error = ENDED
+            self.dispatcher.count(item.sink, EXPIRED)
+        self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
+        logger.info("alerting: notifications of ended alerts expired, not sent (their sink was not configured "
+                    "when the alert resolved) %s expired=%d sinks=%s", when, len(ended),
+                    ",".join(sorted({i.sink for i in ended})))  # fmt: skip
+        gone = {id(i) for i in ended}
+        return [i for i in items if id(i) not in gone]
 
     def _forget_removed(self, live: set[str] | None = None, stale: Iterable[str] | None = None) -> None:
         """Forget the streaks of endpoints not in `live` (or only those of `stale`, worked out in a thread) and
@@ -285,12 +298,19 @@ class AlertService:
             for key in gone:
                 if key in moved:
                     # Another shard probes it now and judges the same alert (an endpoint alert has no shard
-                    # label): a resolution from here would end, in Alertmanager, an outage that goes on there.
-                    self.book.resolve(key, decision, send=False)
+                    # label): a resolution from here would end, in Alertmanager, an outage that goes on there. Sinks
+                    # that keep a log of messages, not alerts (Slack, webhook), are told this outage's end here: the
+                    # new owner's messages name an outage of its own (or none: it may never see this one).
+                    self.book.resolve(key, decision, details=dict(HANDED_OVER), only=self._keeps_no_state)
                     logger.info("alert handed over alert=%s reason=another shard owns the endpoint now", key)
                 else:
                     self.book.resolve(key, decision, details={"reason": "endpoint removed from the config"})
             self.book.commit(decision)
+
+    def _keeps_no_state(self, sink: str) -> bool:
+        """Sink `sink` keeps a log of messages, not each alert's state (not Alertmanager): see `_forget_removed`."""
+        worker = self.dispatcher.workers.get(sink)
+        return worker is not None and not worker.sink.latest_only
 
     def _moved(self, keys: Collection[str]) -> set[str]:
         """Of the alert keys `keys` (endpoints gone from this instance's config), those of endpoints another shard

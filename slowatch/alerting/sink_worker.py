@@ -272,6 +272,38 @@ class SinkWorker:
             item.attempts += 1
         return True
 
+    async def reposting(self, events: Sequence[AlertEvent]) -> list[tuple[OutboxItem, str]]:
+        """Before a re-POST of `events` goes out: the queued items carrying them (not being sent or recorded) say so in
+        their rows (REPOSTED), committed first, so a stop or a kill -9 while it is out leaves rows a restart knows the
+        receiver may have, as the worker's own attempts do (`going_out`). (item, its last error before) of each:
+        `reposted` takes the mark back if the re-POST surely did not reach the receiver."""
+        marked = [
+            (item, item.last_error)
+            for e in events
+            for item in self.queue.by_key.get(e.alert_key, ())
+            if item.event.event_id == e.event_id and not item.in_flight and not maybe_received(item.last_error)
+        ]  # fmt: skip
+        if marked:
+            for item, before in marked:
+                item.last_error = f"{before} {REPOSTED}".lstrip()
+            self._owner.store.submit(Mark.of([i for i, _ in marked], PENDING, self._owner.clock.time()))
+            await self._owner.durable("before a re-POST")
+        return marked
+
+    def reposted(self, marked: Sequence[tuple[OutboxItem, str]], attempt: Attempt) -> None:
+        """A re-POST that carried the items `reposting` marked got `attempt`: the receiver may have them (`reached`),
+        or surely not (refused, or not connected): their rows say what they said before."""
+        if attempt.ok or attempt.maybe_received:
+            for item, _ in marked:
+                item.reached = True
+            return
+        undone = [item for item, before in marked if item.last_error.endswith(REPOSTED) and not item.superseded]
+        for item, before in marked:
+            if item in undone:
+                item.last_error = before
+        if undone:
+            self._owner.store.submit(Mark.of(undone, PENDING, self._owner.clock.time()))
+
     def reached(self, events: Sequence[AlertEvent], sent: Sequence[OutboxItem] = ()) -> None:
         """The receiver may have `events` (a cut attempt, or an acknowledged re-POST): so may the queued items that
         carry them (OutboxItem.reached; fold.folded). Said in their outbox rows too (REPOSTED), so a restart knows

@@ -284,3 +284,53 @@ async def test_a_dependent_is_not_blamed_on_a_dependency_a_reload_removed(
     r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))  # paged now: nothing covers it
     (api,) = r.service.firing_view()
     assert (api["root_cause"], api["suppressed"], api["suppressed_reason"]) == (None, False, None)
+
+
+async def test_a_sink_added_back_at_a_restart_is_not_told_of_an_alert_that_ended_meanwhile(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """As above, but the sink is added back while the daemon is stopped: the filter ran only on a reload, so the
+    restart restored the FIRING of the ended outage and sent it (the receiver showed api down for good)."""
+    receiver.default = Reply(503)
+    r = await rig(hook_config(tmp_path, receiver, hook=True))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await wait_for(lambda: len(receiver.attempts) >= 1, r)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=False))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.SUCCESS, clock.time(), 0.1))  # resolved, told to no sink
+    await r.store.flush()
+    await r.stop()
+    receiver.default = Reply(200)
+    attempts = len(receiver.attempts)
+    again = await rig(hook_config(tmp_path, receiver, hook=True))  # the sink is in the file again at the restart
+    db = again.config.server.database
+    await wait_for(lambda: outbox(db) == [("hook", "expired")], again)
+    assert len(receiver.attempts) == attempts
+    assert again.service.dispatcher.counters[("hook", "expired")] == 1
+
+
+async def test_a_pending_firing_of_an_alert_without_send_resolved_is_still_sent_after_a_restart(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """send_resolved: false queues no RESOLVED when an alert ends, so a FIRING pending then (the receiver down) is the
+    sink's last news of it, sent when the receiver is back, across a restart as without one (the filter above leaves
+    it alone)."""
+    receiver.default = Reply(503)
+    config = hook_config(tmp_path, receiver, hook=True)
+    eps = [{**config.endpoints[0].model_dump(exclude_unset=True), "alerts": {
+        "failure_threshold": 1, "success_threshold": 1, "send_resolved": False}}]  # fmt: skip
+    sinks = {"hook": {"kind": "webhook", "url": receiver.url("/hook"), **FAST_SINK}}
+    config = make_config(tmp_path, endpoints=eps, sinks=sinks, routes=[{"match": {}, "sinks": ["hook"]}])
+    r = await rig(config)
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await wait_for(lambda: len(receiver.attempts) >= 1, r)
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.SUCCESS, clock.time(), 0.1))
+    await r.store.flush()
+    await r.stop()
+    receiver.default = Reply(200)
+    await rig(config)
+    (hit,) = await receiver.wait_acked(1, timeout=5.0)
+    assert hit.body["events"][0]["status"] == "firing"

@@ -14,7 +14,7 @@ import pytest
 
 from slowatch.alerting.events import AlertEvent
 from slowatch.alerting.fold import PendingQueue, fold
-from slowatch.alerting.outbox import Decision, OutboxItem
+from slowatch.alerting.outbox import Decision, FiringRow, OutboxItem
 from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.store import Store
@@ -242,7 +242,10 @@ async def test_a_replay_left_in_the_outbox_by_an_older_version_is_folded_at_star
               firing[2], firing[2].as_reminder(clock.time(), 1)]  # fmt: skip
     store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
     await store.start()
-    store.submit(Decision(clock.time(), items=[OutboxItem("hook", e, e.ts) for e in replay]))  # no fold: as before
+    # no fold: as before; with the alert's firing state, written with its rows by every version (service.py
+    # `_unended` expires the FIRING of an alert not firing: its sink was not configured when it resolved)
+    state = {"endpoint:a": FiringRow("endpoint:a", firing[2], True, firing[2].ts)}
+    store.submit(Decision(clock.time(), firing=state, items=[OutboxItem("hook", e, e.ts) for e in replay]))
     await store.flush()
     await store.close()
 
@@ -280,7 +283,8 @@ async def test_a_restart_adds_to_the_counts_a_restored_row_already_carries(
     newer = firing(now - 100, folded=6, folded_since=now - 290)  # for 7, queued behind it
     store = Store(config.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
     await store.start()
-    store.submit(Decision(clock.time(), items=[OutboxItem("hook", e, e.ts) for e in (in_flight, newer)]))
+    state = {"endpoint:a": FiringRow("endpoint:a", newer, True, newer.ts)}  # (it fires: test above)
+    store.submit(Decision(clock.time(), firing=state, items=[OutboxItem("hook", e, e.ts) for e in (in_flight, newer)]))
     await store.flush()
     await store.close()
 

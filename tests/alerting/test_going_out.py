@@ -9,10 +9,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from slowatch.alerting import AlertService
 from slowatch.alerting.cli import alerts_report
 from slowatch.alerting.outbox import list_outbox, load_pending
-from slowatch.alerting.sinks.base import IN_FLIGHT
+from slowatch.alerting.sinks.base import IN_FLIGHT, maybe_received
 from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.probes import ProbeContext, make_session, run_probe
@@ -176,3 +178,37 @@ async def test_no_attempt_starts_once_a_stop_is_asked_while_its_going_out_mark_c
         await store.close()
     rows_now = rows(config.server.database)
     assert [(s, a, IN_FLIGHT in e) for s, a, e in rows_now.values()] == [("pending", 0, False)], rows_now
+
+
+@pytest.mark.parametrize("re_post", [Reply(200, hang=30), Reply(500, "down")], ids=["out-at-the-stop", "refused"])
+async def test_an_alertmanager_re_post_carrying_a_queued_firing_says_so_before_it_goes_out(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any, re_post: Reply
+) -> None:
+    """x's FIRING is refused by Alertmanager (503) and waits for its retry; the re-POST loop then carries that very
+    alert, and Alertmanager has it as the daemon stops (or is killed) with the re-POST out. Its row said so only once
+    the re-POST was acknowledged (REPOSTED): it was left saying the 503, so the restart took it for never received
+    (a RESOLVED folding it was `firing_undelivered`, which max_pending may drop, while Alertmanager shows it
+    firing). The mark is committed before the re-POST goes out, like the worker's own (IN_FLIGHT), and taken back
+    when the re-POST is refused (Alertmanager surely does not have it)."""
+    receiver.script.extend([Reply(503, "busy"), re_post])  # the queue's POST, then the first re-POST
+    sink = {"kind": "alertmanager", "url": receiver.url("/am"), "resend_interval": "2s", "timeout": "20s",
+            "retry_initial": "60s", "retry_max": "60s"}  # fmt: skip
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint("x", target.url(), failure_threshold=1)],
+        sinks={"am": sink},
+        routes=[{"match": {}, "sinks": ["am"]}],
+    )
+    first = await rig(config)
+    target.up = False
+    await first.probe("x")
+    await until(lambda: first.service.dispatcher.counters[("am", "retried")] == 1)
+    assert len(receiver.attempts) == 1  # (the queue's POST came first: the re-POST waits 2 s)
+    await until(lambda: len(receiver.attempts) == 2)  # the re-POST
+    if re_post.status == 500:
+        await until(lambda: first.service.dispatcher.counters[("am", "refresh_failed")] == 1)
+    await first.stop()
+    [(status, attempts, error)] = rows(config.server.database).values()
+    assert (status, attempts) == ("pending", 1) and error.startswith("HTTP 503"), error
+    # out at the stop: a restart takes it as maybe received (OutboxItem.reached); refused: not
+    assert maybe_received(error) is (re_post.status == 200), error

@@ -122,3 +122,46 @@ async def test_a_test_send_to_a_receiver_that_asked_to_wait_is_not_sent(
     attempt = await r.service.test_sink("oncall")
     assert not attempt.ok and attempt.error.startswith("not sent: the receiver asked to wait (Retry-After)")
     assert len(receiver.attempts) == 1
+
+
+def webhook_sink(url: str, token: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": "webhook", "url": url, "headers": {"Authorization": f"Bearer {token}"}, **FAST_SINK, **extra}
+
+
+@pytest.mark.parametrize(("tokens", "waits"), [(("tok-A1x", "tok-B2y"), False), (("tok-A1x", "tok-A1x"), True)],
+                         ids=["other-credentials", "same-credentials"])  # fmt: skip
+async def test_a_429_limits_the_credentials_it_answered_not_other_tenants_of_the_same_url(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, rig: Any, caplog: pytest.LogCaptureFixture,
+    tokens: tuple[str, str], waits: bool,
+) -> None:  # fmt: skip
+    """Two webhook sinks post to one URL with their own tokens (a multi-tenant receiver rate-limits per token). A 429
+    to tenant A's token paused tenant B's page as well, for as long as A was told to wait (a minute here)."""
+    asked = 2 if waits else 60
+    receiver.script.append(Reply(429, "slow down", {"Retry-After": str(asked)}))
+    config = make_config(
+        tmp_path,
+        endpoints=[http_endpoint(n, target.url(), failure_threshold=1) for n in "ab"],
+        sinks={
+            "tenant-a": webhook_sink(receiver.url(), tokens[0], retry_max="60s"),
+            "tenant-b": webhook_sink(receiver.url(), tokens[1]),
+        },
+        routes=[
+            {"match": {"endpoint": "a"}, "sinks": ["tenant-a"]},
+            {"match": {"endpoint": "b"}, "sinks": ["tenant-b"]},
+        ],
+    )
+    with caplog.at_level(logging.DEBUG, logger="slowatch"):
+        r = await rig(config)
+        target.up = False
+        await r.probe("a")
+        await until(lambda: r.service.dispatcher.counters[("tenant-a", "retried")] == 1)
+        await r.probe("b")
+        if waits:  # the same credentials: B waits with A (and A's retry comes after the 2 s too)
+            await receiver.wait_acked(2)
+            assert min(not_before(receiver, 0)) >= 2.0
+        else:  # B's page went at once, A still waiting out its minute
+            await receiver.wait_acked(1)
+            assert [(a.headers["Authorization"], a.status) for a in receiver.attempts] == [
+                ("Bearer tok-A1x", 429), ("Bearer tok-B2y", 200)
+            ]  # fmt: skip
+    assert "tok-" not in caplog.text  # (the credential is never logged)

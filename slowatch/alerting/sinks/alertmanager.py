@@ -99,6 +99,9 @@ class AlertmanagerSink(Sink):
     def target(self) -> str:
         return self._url.get_secret_value().rstrip("/") + "/api/v2/alerts"
 
+    def credentials(self) -> Mapping[str, str]:
+        return {k: v.get_secret_value() for k, v in self._headers.items()}
+
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value(), *(v.get_secret_value() for v in self._headers.values())]
 

@@ -96,6 +96,11 @@ class Sink(ABC):
     def target(self) -> str:
         """The URL this sink posts to (a secret: for `Gates` keys in memory only, never shown)."""
 
+    def credentials(self) -> Mapping[str, str]:
+        """The headers this sink authenticates with (secrets: hashed into `Gates` keys, never shown). A receiver's
+        rate limit (429) is per URL and credentials: one tenant's limit must not pause another's."""
+        return {}
+
     @abstractmethod
     def secrets(self) -> list[str]:
         """Every secret value this sink holds (scrubbed from error texts)."""

@@ -13,7 +13,7 @@ on every retry and after a restart, so the receiver can drop repeats.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slowatch.alerting.events import AlertEvent
@@ -57,6 +57,9 @@ class WebhookSink(Sink):
 
     def target(self) -> str:
         return self._url.get_secret_value()
+
+    def credentials(self) -> Mapping[str, str]:
+        return {k: v.get_secret_value() for k, v in self._headers.items()}
 
     def secrets(self) -> list[str]:
         return [self._url.get_secret_value(), *(v.get_secret_value() for v in self._headers.values())]
