@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from slowatch.config.access import AuthConfig
 from slowatch.config.alerting import AlertingPolicy, EndpointAlerts, Route, SilenceConfig, SinkConfig
@@ -173,6 +173,7 @@ class Config(Model):
     routes: list[Route] = Field(default_factory=list)
     alerting: AlertingPolicy = Field(default_factory=AlertingPolicy)
     silences: list[SilenceConfig] = Field(default_factory=list)
+    _unset_secrets: tuple[str, ...] = PrivateAttr(default=())
 
     @model_validator(mode="before")
     @classmethod
@@ -197,6 +198,16 @@ class Config(Model):
                     ep["alerts"] = {**alerts, **ep.get("alerts", {})}  # endpoint keys win
             filled.append(ep)
         return {**data, "endpoints": filled}
+
+    @property
+    def unset_secrets(self) -> tuple[str, ...]:
+        """The variables whose secret-typed fields hold stand-ins (config/stand_ins.py): empty for a Config that
+        may run. Kept through copies and pickles; a Config with stand-ins never equals one without."""
+        return self._unset_secrets
+
+    def mark_stand_ins(self, names: tuple[str, ...]) -> None:
+        """Record the loader's stand-ins (the one change a frozen Config takes, right after it is built)."""
+        self._unset_secrets = names
 
     def endpoint(self, name: str) -> Endpoint:
         for ep in self.endpoints:
