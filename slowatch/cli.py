@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from slowatch import __version__, process
 from slowatch.annotate_cli import add_annotate_arguments
 from slowatch.api_client import positive_seconds
+from slowatch.cli_config import load_or_report as _load_or_report
 from slowatch.cli_flags import int_in as _int_in
 from slowatch.cli_flags import override as _override
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
@@ -33,21 +34,8 @@ from slowatch.untrusted import Printable
 
 if TYPE_CHECKING:  # each command imports what it needs: `--help` and `check` never load aiohttp, the store, ...
     from slowatch.config import Config
-    from slowatch.config.parts import Unpacker
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
-
-
-def _load_or_report(path: str, unpacker: Unpacker | None = None) -> Config | None:
-    from slowatch.config.isolated import load_isolated
-
-    try:
-        return load_isolated(path, unpacker=unpacker)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"{path}: {len(exc.problems)} error(s)", file=sys.stderr)
-        return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -128,7 +116,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_shard(args: argparse.Namespace) -> int:
     from slowatch.cluster_cli import shard_lines
 
-    config = _load_or_report(args.config)
+    config = _load_or_report(args.config, command="shard")
     if config is None:
         return EXIT_CONFIG
     return _print_result(shard_lines(config, args.shards, args.names))
@@ -218,7 +206,7 @@ def _print_result(result: tuple[list[str], int]) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from slowatch.alerting.cli import alerts_report
 
-    config = _load_or_report(args.config)
+    config = _load_or_report(args.config, command="alerts")
     if config is None:
         return EXIT_CONFIG
     return _print_result(alerts_report(_override(config, None, args.db, None), limit=args.limit))
@@ -234,7 +222,7 @@ def cmd_test_sink(args: argparse.Namespace) -> int:
 def cmd_silence(args: argparse.Namespace) -> int:
     from slowatch.alerting.cli import parse_until, silence
 
-    config = _load_or_report(args.config)
+    config = _load_or_report(args.config, command="silence")
     if config is None:
         return EXIT_CONFIG
     try:
@@ -252,7 +240,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     config = None
     if args.config:
-        config = _load_or_report(args.config)
+        config = _load_or_report(args.config, command="gate")
         if config is None:
             return EXIT_CONFIG
     lines, code = run(args, config)
@@ -265,7 +253,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
     config = None
     if args.config:
-        config = _load_or_report(args.config)
+        config = _load_or_report(args.config, command="annotate")
         if config is None:
             return EXIT_CONFIG
     return _print_result(run_annotate(args, config))
@@ -361,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     silence.add_argument("--lock-wait", type=lock_wait, default=CLI_WAIT, help=LOCK_WAIT_HELP)
     silence.set_defaults(func=cmd_silence)
 
-    add_generate_commands(sub, _load_or_report)
+    add_generate_commands(sub, lambda path: _load_or_report(path, command="generate"))
 
     return parser
 

@@ -16,7 +16,7 @@ import getpass
 import sqlite3
 import sys
 
-from slowatch.errors import ConfigError, StoreError
+from slowatch.errors import StoreError
 from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP, lock_wait
 from slowatch.untrusted import one_line
 
@@ -43,13 +43,11 @@ def _when(ts: float) -> str:
 def run_correct(args: argparse.Namespace) -> int:
     from sqlite_utils import Database  # (here, not above: `slowatch --help` builds this parser without the store)
 
-    from slowatch.config import load
+    from slowatch.cli_config import load_or_report
     from slowatch.store.schema import check_identity, migrate, open_error
 
-    try:
-        config = load(args.config)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
+    config = load_or_report(args.config, command="correct")
+    if config is None:
         return 2
     path = args.db or config.server.database
     try:

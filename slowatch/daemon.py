@@ -30,6 +30,7 @@ from slowatch.cluster import ClusterView, local_view
 from slowatch.config.endpoints import Endpoint
 from slowatch.config.isolated import reloader
 from slowatch.config.schema import Config
+from slowatch.config.stand_ins import refuse_stand_ins
 from slowatch.lifecycle import Lifecycle
 from slowatch.metrics import ProbeMetrics, SelfMetrics
 from slowatch.metrics.cluster_labels import LabelledRegistry
@@ -70,6 +71,7 @@ class Daemon:
         The file is checked every `watch_interval` s, a change reloaded once it held still `watch_settle` s;
         `config_digest` is `fingerprint(config_path)` taken before `config` was loaded (default: at start).
         With `server.cluster` sharded, everything works on the endpoints this instance owns (`cluster.local_view`)."""
+        refuse_stand_ins(config, str(config_path or "<config>"))  # a Config loaded for `report` never runs
         self._view = local_view(config)
         config = self._view.local
         self._config = config

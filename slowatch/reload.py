@@ -34,6 +34,7 @@ from slowatch.config.isolated import reload_isolated
 from slowatch.config.loader import gc_paused
 from slowatch.config.schema import Config
 from slowatch.config.source import fingerprint
+from slowatch.config.stand_ins import refuse_stand_ins
 from slowatch.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ class ConfigReloader:
         started, cpu = time.monotonic(), time.thread_time()
         with gc_paused():
             config = self._loader(path)
+            refuse_stand_ins(config, str(path))  # (never from the daemon's loaders: they load strictly)
             gc.freeze()
         logger.info(  # this thread's CPU: taking the Config over (a loader child's parsing is another process's)
             "config file loaded file=%s seconds=%.1f cpu_ms=%.0f endpoints=%d",

@@ -23,11 +23,10 @@ import sys
 from dataclasses import asdict
 from zoneinfo import ZoneInfo
 
-from slowatch.config import load
+from slowatch.cli_config import load_or_report
 from slowatch.config.consumers import resolve_endpoints
 from slowatch.config.schema import Config
 from slowatch.durations import format_duration
-from slowatch.errors import ConfigError
 from slowatch.report_args import add_report_arguments
 from slowatch.reports.deploys import DeployImpact, deploys_text, impact_json, report_deploys
 from slowatch.slo import report_format
@@ -92,10 +91,8 @@ def collect(config: Config, conn: sqlite3.Connection, args: argparse.Namespace, 
 
 
 def run_report(args: argparse.Namespace) -> int:
-    try:
-        config = load(args.config)
-    except ConfigError as e:
-        print(e, file=sys.stderr)
+    config = load_or_report(args.config, command="report")
+    if config is None:
         return 2
     from slowatch.cluster import database_view, stored_shard
 

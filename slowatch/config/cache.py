@@ -70,14 +70,21 @@ def _code_digest() -> bytes:
     return digest.digest()
 
 
-def cache_key(raw: bytes, env: Mapping[str, str]) -> bytes:
-    """The AES-256 key of the cache of a config with content `raw` loaded under `env`."""
+def cache_key(raw: bytes, env: Mapping[str, str], *, stand_ins: bool = False) -> bytes:
+    """The AES-256 key of the cache of a config with content `raw` loaded under `env`; with `stand_ins` (a load
+    for a command that uses no secret, config/stand_ins.py) and a variable unset, another key than a strict
+    load's: a Config holding stand-ins is never read back by `run` (nor by `check`), whose load of the same file
+    and environment fails."""
     digest = hashlib.sha256(_MAGIC + _code_digest())
     digest.update(hashlib.sha256(raw).digest())
+    unset = False
     for name in sorted({m.decode() for m in _NAMES.findall(raw)}):
         value = env.get(name)
+        unset = unset or value is None
         digest.update(name.encode() + (b"\0-" if value is None else b"\0=" + value.encode("utf-8", "surrogatepass")))
         digest.update(b"\0")
+    if stand_ins and unset:
+        digest.update(b"stand-ins\0")
     return digest.digest()
 
 

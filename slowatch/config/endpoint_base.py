@@ -125,6 +125,19 @@ def http_url(value: str, no_credentials: str) -> str:
     return value
 
 
+def request_url(value: str) -> str:
+    """The URL an HTTP probe (or a transaction step) requests: `http_url`, credentials refused: they go in an
+    `Authorization` header, which is never shown (a URL is, redacted)."""
+    return http_url(value, "credentials do not belong in the URL: use an Authorization header")
+
+
+def http_method(value: str) -> str:
+    """A request method (`get` -> `GET`): letters only, at most 20."""
+    if not re.fullmatch(r"[A-Za-z]{1,20}", value):
+        raise ValueError(f"not an HTTP method: {value!r}")
+    return value.upper()
+
+
 class BodyAssertion(Model):
     """Exactly one of `contains`, `regex` (searched) or `json_path` (with `equals` or `exists`)."""
 
@@ -236,14 +249,12 @@ class HttpEndpoint(EndpointBase):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        return http_url(v, "credentials do not belong in the URL: use an Authorization header")
+        return request_url(v)
 
     @field_validator("method")
     @classmethod
     def _method(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z]{1,20}", v):
-            raise ValueError(f"not an HTTP method: {v!r}")
-        return v.upper()
+        return http_method(v)
 
     @model_validator(mode="after")
     def _one_body(self) -> HttpEndpoint:

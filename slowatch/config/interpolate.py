@@ -32,10 +32,19 @@ class Interpolated:
     stand_ins: list[str] = field(default_factory=list)
     """For each of `secrets`, how it is written in the config (`${NAME}`): what is shown in its place."""
     errors: list[str] = field(default_factory=list)
+    """Problems other than unset variables."""
+    unset: list[str] = field(default_factory=list)
+    """Variables that are unset (or empty) and have no default: each an error (`unset_error`), unless the caller
+    puts a stand-in in the place of the whole value (config/stand_ins.py)."""
+
+
+def unset_error(name: str) -> str:
+    return f"environment variable {name} is not set"
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
-    """Replace every `${...}` and `$$` in `text`; unset variables without a default are errors."""
+    """Replace every `${...}` and `$$` in `text`; unset variables without a default are listed in `unset`
+    (and replaced by nothing)."""
     if "$" not in text:
         return Interpolated(text)
     result = Interpolated("")
@@ -67,7 +76,7 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
         elif default is not None:
             out.append(default)
         else:
-            result.errors.append(f"environment variable {name} is not set")
+            result.unset.append(name)
     out.append(text[pos:])
     result.value = "".join(out)
     return result
@@ -81,4 +90,4 @@ def _utf8(value: str) -> bool:
     return True
 
 
-__all__ = ["INVALID", "NESTED", "Interpolated", "interpolate"]
+__all__ = ["INVALID", "NESTED", "Interpolated", "interpolate", "unset_error"]

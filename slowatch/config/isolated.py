@@ -63,23 +63,27 @@ CHILD_HASH_SEED = "0"
 unchanged parts of the Config are the same bytes and the daemon takes over their objects (config/parts.py)."""
 
 
-def load_cached(path: str | Path, *, cache_above: int = CACHE_ABOVE, unpacker: Unpacker | None = None) -> Config:
-    """`load(path)` under this process's environment, through the compiled cache when the file has at
-    least `cache_above` bytes (a miss writes it). Raises ConfigError like `load`."""
-    return _load_cached(path, cache_above, unpacker)[0]
+def load_cached(
+    path: str | Path, *, cache_above: int = CACHE_ABOVE, unpacker: Unpacker | None = None, stand_ins: bool = False
+) -> Config:
+    """`load(path, stand_ins=...)` under this process's environment, through the compiled cache when the file has
+    at least `cache_above` bytes (a miss writes it). Raises ConfigError like `load`."""
+    return _load_cached(path, cache_above, unpacker, stand_ins)[0]
 
 
-def _load_cached(path: str | Path, cache_above: int, unpacker: Unpacker | None = None) -> tuple[Config, bytes | None]:
+def _load_cached(
+    path: str | Path, cache_above: int, unpacker: Unpacker | None = None, stand_ins: bool = False
+) -> tuple[Config, bytes | None]:
     """The Config and, when it was just loaded from YAML and written to the cache, its pickle."""
     raw = read_config_bytes(path)
     if len(raw) < cache_above:
-        return load_bytes(raw, str(path)), None
-    key = cache_key(raw, os.environ)
+        return load_bytes(raw, str(path), stand_ins=stand_ins), None
+    key = cache_key(raw, os.environ, stand_ins=stand_ins)
     cached = read_cached(path, key, unpacker)
     if cached is not None:
         logger.info("config loaded from the compiled cache file=%s", path)
         return cached, None
-    config = load_bytes(raw, str(path))
+    config = load_bytes(raw, str(path), stand_ins=stand_ins)
     return config, write_cached(path, key, config)
 
 
@@ -91,22 +95,25 @@ def load_isolated(
     cpu_share: float = 1.0,
     python: str = sys.executable,
     unpacker: Unpacker | None = None,
+    stand_ins: bool = False,
 ) -> Config:
     """`load_cached(path)`, in a child process (`python -m slowatch.config.isolated`) when the file is large and
     not cached; the child uses at most `cpu_share` of one core. Raises ConfigError like `load` (a path that is
     no regular file, or too large, is refused here, before any child starts). A child that fails, or whose
     output cannot be read back, is logged and the file is loaded in this process instead. `unpacker` (kept
-    from one load to the next by the caller) takes over the unchanged parts of the last Config it built."""
+    from one load to the next by the caller) takes over the unchanged parts of the last Config it built.
+    `stand_ins`: see `loader.load_text` (the child loads the same way)."""
     size = config_size(path)
     if size < threshold:
-        return load_cached(path, cache_above=cache_above, unpacker=unpacker)
+        return load_cached(path, cache_above=cache_above, unpacker=unpacker, stand_ins=stand_ins)
     if size >= cache_above:
         raw = read_config_bytes(path)
-        cached = read_cached(path, cache_key(raw, os.environ), unpacker)
+        cached = read_cached(path, cache_key(raw, os.environ, stand_ins=stand_ins), unpacker)
         if cached is not None:
             logger.info("config loaded from the compiled cache file=%s", path)
             return cached
     command = [python, "-m", "slowatch.config.isolated", str(path), str(cache_above), repr(cpu_share)]
+    command += ["--stand-ins"] if stand_ins else []
     env = {**os.environ, "PYTHONHASHSEED": CHILD_HASH_SEED}  # equal parts pickle to equal bytes (parts.py)
     proc = subprocess.run(command, capture_output=True, check=False, env=env)
     failure = f"exit {proc.returncode}"
@@ -129,7 +136,7 @@ def load_isolated(
         path,
         proc.stderr.decode(errors="replace")[-500:],
     )
-    return load(path)
+    return load(path, stand_ins=stand_ins)
 
 
 def reload_isolated(path: str | Path, unpacker: Unpacker | None = None) -> Config:
@@ -163,10 +170,10 @@ def throttled(share: float, period: float = THROTTLE_PERIOD) -> Iterator[None]:
         signal.signal(signal.SIGPROF, previous)
 
 
-def _child(path: str, cache_above: int, cpu_share: float) -> int:
+def _child(path: str, cache_above: int, cpu_share: float, stand_ins: bool = False) -> int:
     with throttled(cpu_share):
         try:
-            config, pickled = _load_cached(path, cache_above)
+            config, pickled = _load_cached(path, cache_above, stand_ins=stand_ins)
             if pickled is None:
                 pickled = pack(config)
             result: tuple[str, object] = ("ok", pickled)
@@ -178,7 +185,7 @@ def _child(path: str, cache_above: int, cpu_share: float) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], int(sys.argv[2]), float(sys.argv[3])))
+    sys.exit(_child(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:] == ["--stand-ins"]))
 
 
 __all__ = [

@@ -28,6 +28,7 @@ from slowatch.config.schema import Config
 from slowatch.config.semantic import check_the_rest, run_checks
 from slowatch.config.share import share_equal_parts
 from slowatch.config.source import read_config_bytes
+from slowatch.config.stand_ins import put_stand_ins
 from slowatch.config.yamlnodes import Document, Mark, Path, YamlProblem, parse
 from slowatch.errors import ConfigError, ConfigProblem
 
@@ -51,14 +52,6 @@ def format_path(path: Iterable[str | int]) -> str:
         else:
             out += f"[{key!r}]"
     return out
-
-
-def _child(node: Any, key: str | int) -> tuple[bool, Any]:
-    if isinstance(node, dict) and isinstance(key, str) and key in node:
-        return True, node[key]
-    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
-        return True, node[key]
-    return False, None
 
 
 LONG_QUOTE = 100
@@ -129,7 +122,7 @@ class _Report:
     def value_at(self, path: Path) -> tuple[bool, Any]:
         node: Any = self.doc.data
         for key in path:
-            found, node = _child(node, key)
+            found, node = typewalk.child(node, key)
             if not found:
                 return False, None
         return True, node
@@ -159,7 +152,7 @@ class _Report:
         dropped: int | None = None
         node: Any = self.doc.data
         for i, key in enumerate(keys):
-            present, child = _child(node, key)
+            present, child = typewalk.child(node, key)
             if present:
                 node = child
                 shown.append(key)
@@ -298,33 +291,41 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_text(text: str, filename: str = "<string>", *, env: Mapping[str, str] | None = None) -> Config:
-    """Parse, interpolate, validate and check one YAML document. Raises ConfigError."""
+def load_text(
+    text: str, filename: str = "<string>", *, env: Mapping[str, str] | None = None, stand_ins: bool = False
+) -> Config:
+    """Parse, interpolate, validate and check one YAML document. Raises ConfigError.
+
+    `stand_ins` (for commands that use no secret): an unset variable in a secret-typed field gets a stand-in
+    value instead of being an error, and is named in the Config's `unset_secrets` (config/stand_ins.py)."""
     with gc_paused():
-        return _load_text(text, filename, os.environ if env is None else env)
+        return _load_text(text, filename, os.environ if env is None else env, stand_ins)
 
 
-def _load_text(text: str, filename: str, env: Mapping[str, str]) -> Config:
+def _load_text(text: str, filename: str, env: Mapping[str, str], stand_ins: bool) -> Config:
     """A valid document is loaded without the parser's per-value positions (`yamlnodes.parse`,
     `locate=False`: ~300 MB less at the peak for 100,000 endpoints); one with any problem is parsed
     again with them, and every problem is reported with its line and column."""
-    config = _load_once(text, filename, env, locate=False)
-    return config if config is not None else _located(text, filename, env)
+    config = _load_once(text, filename, env, locate=False, stand_ins=stand_ins)
+    return config if config is not None else _located(text, filename, env, stand_ins)
 
 
-def _located(text: str, filename: str, env: Mapping[str, str]) -> Config:
-    config = _load_once(text, filename, env, locate=True)
+def _located(text: str, filename: str, env: Mapping[str, str], stand_ins: bool) -> Config:
+    config = _load_once(text, filename, env, locate=True, stand_ins=stand_ins)
     assert config is not None  # (a located load raises ConfigError for any problem)
     return config
 
 
-def _load_once(text: str, filename: str, env: Mapping[str, str], *, locate: bool) -> Config | None:
+def _load_once(
+    text: str, filename: str, env: Mapping[str, str], *, locate: bool, stand_ins: bool = False
+) -> Config | None:
     """The Config, or ConfigError; without `locate`, None for any problem (the caller loads again, locating)."""
     try:
-        doc = parse(text, env, locate=locate)
+        doc = parse(text, env, locate=locate, stand_ins=stand_ins)
     except YamlProblem as exc:
         line, column = (exc.mark.line, exc.mark.column) if exc.mark else (None, None)
         raise ConfigError([ConfigProblem(filename, line, column, "", exc.message)]) from None
+    unset_secrets = put_stand_ins(doc)
     if doc.problems and not locate:
         return None
     report = _Report(filename, doc)
@@ -350,16 +351,17 @@ def _load_once(text: str, filename: str, env: Mapping[str, str], *, locate: bool
         raise ConfigError(report.sorted())
     conceal_endpoints(config.endpoints, doc.interpolated, doc.source, env)
     share_equal_parts(config.endpoints)
+    config.mark_stand_ins(unset_secrets)
     return config
 
 
-def load(path: str | FsPath, *, env: Mapping[str, str] | None = None) -> Config:
+def load(path: str | FsPath, *, env: Mapping[str, str] | None = None, stand_ins: bool = False) -> Config:
     """Read `path` (UTF-8; a regular file of at most `source.MAX_CONFIG_BYTES`) and load it like
     `load_text`. Raises ConfigError."""
-    return load_bytes(read_config_bytes(path), str(path), env=env)
+    return load_bytes(read_config_bytes(path), str(path), env=env, stand_ins=stand_ins)
 
 
-def load_bytes(raw: bytes, filename: str, *, env: Mapping[str, str] | None = None) -> Config:
+def load_bytes(raw: bytes, filename: str, *, env: Mapping[str, str] | None = None, stand_ins: bool = False) -> Config:
     """Decode `raw` (UTF-8, an optional BOM) and load it like `load_text`. Raises ConfigError."""
     try:
         text = raw.decode("utf-8-sig")
@@ -368,7 +370,7 @@ def load_bytes(raw: bytes, filename: str, *, env: Mapping[str, str] | None = Non
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         problem = ConfigProblem(filename, line, column, "", "not UTF-8 text")
         raise ConfigError([problem]) from None
-    return load_text(text, filename, env=env)
+    return load_text(text, filename, env=env, stand_ins=stand_ins)
 
 
 __all__ = ["format_path", "gc_paused", "load", "load_bytes", "load_text"]

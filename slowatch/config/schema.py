@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from slowatch.config.access import AuthConfig
 from slowatch.config.alerting import AlertingPolicy, EndpointAlerts, Route, SilenceConfig, SinkConfig
@@ -106,14 +107,30 @@ class MetricsConfig(Model):
         return v
 
 
+def _allowed_host(name: str) -> str:
+    if name != "*" and not re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_.])?", name):
+        raise ValueError(
+            f"must be a host name as a browser sends it, without scheme or port (e.g. status.example.com), "
+            f"or '*' for any (got {name!r})"
+        )
+    return name
+
+
+AllowedHost = Annotated[str, AfterValidator(_allowed_host)]
+
+
 class HttpConfig(Model):
-    """Limits of the HTTP listener against slow and greedy clients (slowatch/web/server.py)."""
+    """Limits of the HTTP listener against slow and greedy clients (slowatch/web/server.py), and the host names
+    it answers to (slowatch/web/hosts.py)."""
 
     header_timeout: Annotated[float, duration_between(0.0, HOUR, exclusive=True), AS_TEXT] = 10.0
     """Time a client has, from connecting or from its previous response, to send a whole request head;
     idle keep-alive connections close after the same time (behind a load balancer: longer than its idle timeout)."""
     max_connections: Annotated[int, Field(ge=16, le=1_000_000)] = 1024
     """Open connections at most (lowered to fit the open-file limit); one more is answered 503."""
+    allowed_hosts: list[AllowedHost] = Field(default_factory=list)
+    """Host names answered besides IP addresses, localhost and `external_url`'s host, where the Host header is
+    checked (without `auth` on a loopback listener, or whenever this is set); `["*"]`: any (web/hosts.py)."""
 
 
 class ServerConfig(Model):
@@ -173,6 +190,7 @@ class Config(Model):
     routes: list[Route] = Field(default_factory=list)
     alerting: AlertingPolicy = Field(default_factory=AlertingPolicy)
     silences: list[SilenceConfig] = Field(default_factory=list)
+    _unset_secrets: tuple[str, ...] = PrivateAttr(default=())
 
     @model_validator(mode="before")
     @classmethod
@@ -197,6 +215,16 @@ class Config(Model):
                     ep["alerts"] = {**alerts, **ep.get("alerts", {})}  # endpoint keys win
             filled.append(ep)
         return {**data, "endpoints": filled}
+
+    @property
+    def unset_secrets(self) -> tuple[str, ...]:
+        """The variables whose secret-typed fields hold stand-ins (config/stand_ins.py): empty for a Config that
+        may run. Kept through copies and pickles; a Config with stand-ins never equals one without."""
+        return self._unset_secrets
+
+    def mark_stand_ins(self, names: tuple[str, ...]) -> None:
+        """Record the loader's stand-ins (the one change a frozen Config takes, right after it is built)."""
+        self._unset_secrets = names
 
     def endpoint(self, name: str) -> Endpoint:
         for ep in self.endpoints:

@@ -8,8 +8,12 @@ reloads for months must let each replaced config go (benchmarks/README.md, sessi
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from slowatch.config.schema import Config
+
+T = TypeVar("T")
 
 
 class LastSeen:
@@ -28,4 +32,21 @@ class LastSeen:
         self._ref = weakref.ref(config)
 
 
-__all__ = ["LastSeen"]
+class PerConfig(Generic[T]):
+    """`make(config)` for the config last asked about, worked out again when the config changes (a reload)."""
+
+    __slots__ = ("_config", "_make", "_value")
+
+    def __init__(self, make: Callable[[Config], T]) -> None:
+        self._make = make
+        self._config = LastSeen()
+        self._value: T | None = None
+
+    def of(self, config: Config) -> T:
+        if not self._config(config) or self._value is None:
+            self._value = self._make(config)
+            self._config.seen(config)
+        return self._value
+
+
+__all__ = ["LastSeen", "PerConfig"]

@@ -7,7 +7,6 @@ in their URL, headers and body. That syntax is not the loader's `${VAR}` (enviro
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -19,7 +18,8 @@ from slowatch.config.endpoint_base import (
     TlsClient,
     check_json_path,
     check_regex,
-    http_url,
+    http_method,
+    request_url,
 )
 from slowatch.config.step_url import STEP_REF, UrlTemplate
 from slowatch.config.types import Headers, Model, Timeout
@@ -62,17 +62,13 @@ class Step(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        http_url(
-            UrlTemplate.parse(v).placeholder(), "credentials do not belong in the URL: use an Authorization header"
-        )
+        request_url(UrlTemplate.parse(v).placeholder())  # (the template's references filled in with values that fit)
         return v
 
     @field_validator("method")
     @classmethod
     def _method(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z]{1,20}", v):
-            raise ValueError(f"not an HTTP method: {v!r}")
-        return v.upper()
+        return http_method(v)
 
     @model_validator(mode="after")
     def _one_body(self) -> Step:

@@ -100,6 +100,15 @@ def _step(tp: Any, key: str | int) -> Any:
     return _MISSING
 
 
+def child(node: Any, key: str | int) -> tuple[bool, Any]:
+    """(True, the value under `key`) in a mapping or list of config data, else (False, None)."""
+    if isinstance(node, dict) and key in node:
+        return True, node[key]
+    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        return True, node[key]
+    return False, None
+
+
 def types_at(root: type[BaseModel], data: Any, path: Path) -> list[Any]:
     """The possible types of the value at `path` (empty when the path leaves the schema)."""
     current = _candidates(root, data)
@@ -220,4 +229,4 @@ def tags(candidates: list[Any], discriminator: str) -> list[str]:
     return list(out)
 
 
-__all__ = ["field_names", "is_secret", "mapping_form", "secret_paths", "tags", "types_at"]
+__all__ = ["child", "field_names", "is_secret", "mapping_form", "secret_paths", "tags", "types_at"]

@@ -29,7 +29,7 @@ from slowatch.config.compose import (
     compose,
     compose_stream,
 )
-from slowatch.config.interpolate import interpolate
+from slowatch.config.interpolate import interpolate, unset_error
 
 Path = tuple[str | int, ...]
 
@@ -79,6 +79,8 @@ class Document:
     """Values swapped for an empty stand-in after a reported problem: later errors about them are noise."""
     bools: list[Path] = field(default_factory=list)
     """Where a boolean was built (`on`, `no`, `true`, ...): config/booleans.py finds those that became numbers."""
+    unset: dict[Path, tuple[Mark, list[str]]] = field(default_factory=dict)
+    """Only when parsed with `stand_ins`: values naming unset variables, not yet reported (config/stand_ins.py)."""
 
     def problem(self, path: Path, mark: Mark, message: str, *, poison: bool = False) -> None:
         """Record a problem once, even when aliases or merges reach the same text again."""
@@ -96,6 +98,7 @@ class Document:
         self.interpolated.update(p for p in other.interpolated if p[:depth] in under)
         self.poisoned.update(p for p in other.poisoned if p[:depth] in under)
         self.bools.extend(p for p in other.bools if p[:depth] in under)
+        self.unset.update((p, v) for p, v in other.unset.items() if p[:depth] in under)
         self.secrets.update(other.secrets)
         for path, mark, message in other.problems:
             self.problem(path, mark, message)
@@ -168,10 +171,13 @@ def _unreadable(tag: str, text: str) -> str:
 
 
 class _Builder:
-    def __init__(self, doc: Document, env: Mapping[str, str] | None, locate: bool = True) -> None:
+    def __init__(
+        self, doc: Document, env: Mapping[str, str] | None, locate: bool = True, stand_ins: bool = False
+    ) -> None:
         self.doc = doc
         self.env = env
         self.locate = locate
+        self.stand_ins = stand_ins
         self.constructor = SafeConstructor()
 
     def value(self, node: Node, path: Path) -> Any:
@@ -204,6 +210,11 @@ class _Builder:
                 self.doc.secrets.update(result.secrets)
             for message in result.errors:
                 self.doc.problem(path, Mark.of(node.start_mark), message, poison=True)
+            if result.unset and self.stand_ins:  # reported, or given a stand-in, once the data is whole
+                self.doc.unset[path] = (Mark.of(node.start_mark), result.unset)
+            else:
+                for name in result.unset:
+                    self.doc.problem(path, Mark.of(node.start_mark), unset_error(name), poison=True)
             return result.value
         if node.tag in (_TIMESTAMP,) or (node.tag in (_INT, _FLOAT) and ":" in text):
             return text  # pydantic parses ISO 8601; YAML 1.1 base-60 numbers (10:30) stay text
@@ -268,7 +279,7 @@ class _Builder:
                 self.doc.problem(path, Mark.of(source.start_mark), message)
                 continue
             scratch = Document({})
-            built = _Builder(scratch, self.env, self.locate).mapping(mapping, path)
+            built = _Builder(scratch, self.env, self.locate, self.stand_ins).mapping(mapping, path)
             adopted = [k for k in built if k not in out]
             for k in adopted:
                 out[k] = built[k]
@@ -345,6 +356,7 @@ def parse(
     max_nodes: int = MAX_NODES,
     max_values: int = MAX_VALUES,
     locate: bool = True,
+    stand_ins: bool = False,
 ) -> Document:
     """Compose and build one YAML document whose top level is a mapping. Raises YamlProblem.
 
@@ -352,7 +364,10 @@ def parse(
 
     `locate=False` keeps no position or source text per value (only the source of interpolated values): at
     100,000 endpoints those records were ~300 MB at the peak of a load. A document with problems then says
-    only *that* there are some (the loader parses it again, locating, to report them)."""
+    only *that* there are some (the loader parses it again, locating, to report them).
+
+    `stand_ins`: a value naming an unset variable is not a problem yet but recorded in `Document.unset`, for
+    config/stand_ins.py to decide (a secret-typed field gets a stand-in, any other is the usual error)."""
     try:
         root, aliases = compose(text, max_values)
     except TooManyValues as exc:
@@ -371,7 +386,7 @@ def parse(
     try:
         if aliases:
             _check_expansion(root, max_nodes)
-        doc.data = _Builder(doc, env, locate).value(root, ())
+        doc.data = _Builder(doc, env, locate, stand_ins).value(root, ())
     except RecursionError:
         raise _too_deep(text) from None
     return doc

@@ -13,9 +13,11 @@ from contextlib import aclosing
 
 from aiohttp import web
 
+from slowatch.config.seen import PerConfig
 from slowatch.metrics import Scrape
 from slowatch.web import annotations as annotation_api
 from slowatch.web import api, auth, badges, consumer_page, corrections, dependencies, gate, rules_api, status_page
+from slowatch.web import hosts as known_hosts
 from slowatch.web.auth import Handler
 from slowatch.web.view import VIEW, DaemonView
 
@@ -90,9 +92,10 @@ async def compress(request: web.Request, handler: auth.Handler) -> web.StreamRes
 
 
 def make_app(view: DaemonView) -> web.Application:
-    app = web.Application(middlewares=[compress, api_errors_as_json, auth.require_token])
+    app = web.Application(middlewares=[compress, api_errors_as_json, known_hosts.known_hosts_only, auth.require_token])
     app[VIEW] = view
-    app[auth.ACCESS] = auth.AccessTables()
+    app[known_hosts.KNOWN_HOSTS] = PerConfig(known_hosts.KnownHosts)
+    app[auth.ACCESS] = PerConfig(auth.AccessTable)
     app[auth.REFUSALS] = auth.RefusalLog()
     app[dependencies.GRAPH] = dependencies.DependencyGraph()
     app.router.add_get("/metrics", metrics)

@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from slowatch.config.schema import Config
-from slowatch.config.seen import LastSeen
+from slowatch.config.seen import PerConfig
 from slowatch.web.params import json_error
 from slowatch.web.view import VIEW
 
@@ -138,21 +138,8 @@ class AccessTable:
         return self.grant(token).annotation
 
 
-class AccessTables:
-    """The table of the last config seen (configs are immutable: identity is enough)."""
-
-    def __init__(self) -> None:
-        self._config = LastSeen()
-        self._table: AccessTable | None = None
-
-    def of(self, config: Config) -> AccessTable:
-        if not self._config(config) or self._table is None:
-            self._table = AccessTable(config)
-            self._config.seen(config)
-        return self._table
-
-
-ACCESS: web.AppKey[AccessTables] = web.AppKey("access_tables", AccessTables)
+ACCESS: web.AppKey[PerConfig[AccessTable]] = web.AppKey("access_tables")
+"""The access table of the config the daemon runs (configs are immutable: identity is enough)."""
 
 
 class RefusalLog:
@@ -265,6 +252,6 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 __all__ = [
-    "ACCESS", "ANNOTATIONS_PATH", "REFUSALS", "AccessTable", "AccessTables", "Grant", "RefusalLog", "access",
+    "ACCESS", "ANNOTATIONS_PATH", "REFUSALS", "AccessTable", "Grant", "RefusalLog", "access",
     "presented_token", "require_token",
 ]  # fmt: skip

@@ -79,17 +79,19 @@ async def test_curl_the_cli_and_the_same_origin_still_write(build: Builder) -> N
 async def test_a_browser_write_by_host_name_without_auth_is_refused_as_dns_rebinding(build: Builder) -> None:
     """DNS rebinding: a page on http://evil.example:PORT whose name the attacker then points at 127.0.0.1 is
     same-origin with the daemon (its browser says `same-origin`, its Origin is its Host): it could silence pages
-    or erase outages. Without server.auth a browser's write must name the daemon by address or `localhost`."""
-    daemon = await build()
+    or erase outages. Without server.auth a browser's write must name the daemon by address or `localhost`.
+
+    A loopback daemon answers no other name at all (421, tests/web/test_dns_rebinding.py); one the operator allows
+    (`server.http.allowed_hosts`, here `monitor.example`) is read, and a browser's write to it is still refused."""
+    daemon = await build(auth="  http: {allowed_hosts: [monitor.example]}")
     port = daemon.bound_port
-    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}", "Sec-Fetch-Site": "same-origin"}
-    for path, body in (("/api/v1/annotations", NOTE), ("/api/v1/corrections", correction())):
-        status, text = await post(daemon, path, body, rebound)
-        assert status == 403 and "DNS rebinding" in json.loads(text)["error"], (path, status, text)
-        status, text = await post(
-            daemon, path, body, {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
-        )
-        assert status == 403, (path, status, text)
+    for name, refused in (("evil.example", 421), ("monitor.example", 403)):
+        rebound = {"Host": f"{name}:{port}", "Origin": f"http://{name}:{port}", "Sec-Fetch-Site": "same-origin"}
+        for path, body in (("/api/v1/annotations", NOTE), ("/api/v1/corrections", correction())):
+            status, text = await post(daemon, path, body, rebound)
+            assert status == refused and "DNS rebinding" in json.loads(text)["error"], (path, status, text)
+            status, text = await post(daemon, path, body, {"Host": f"{name}:{port}", "Origin": f"http://{name}:{port}"})
+            assert status == refused, (path, status, text)
     assert await stored(daemon) == ([], [])
     for host in (f"localhost:{port}", f"app.localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
         headers = {"Host": host, "Origin": f"http://{host}", "Sec-Fetch-Site": "same-origin"}
