@@ -143,6 +143,26 @@ def test_block_encode_benchmark_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_pack_readback_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/pack_readback.py builds every way's blocks (checked equal to blocks.encode's) and prices them."""
+    script = RUN.parent / "pack_readback.py"
+    cmd = [sys.executable, str(script), "--endpoints", "200", "--rate", "4", "--minutes", "20", "--repeat", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4,800 rows in" in proc.stdout and proc.stdout.count(" µs") == 5, proc.stdout
+
+
+@pytest.mark.slow
+def test_pack_intake_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/pack_intake.py runs store_writer.py with the intake in its commit hook and reports what it holds."""
+    script = RUN.parent / "pack_intake.py"
+    cmd = [sys.executable, str(script), "--endpoints", "200", "--rate", "10", "--minutes", "10", "--warmup", "20"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "total:" in proc.stdout and "the intake at the end: 12,000 rows in records, 400 open blocks" in proc.stdout
+
+
+@pytest.mark.slow
 def test_store_writer_benchmark_smoke() -> None:
     """benchmarks/store_writer.py drives the store's Writer: its folds come from memory (`--fold sql`: never)."""
     script = RUN.parent / "store_writer.py"
