@@ -12,6 +12,12 @@ replica only (`--one-replica`), a share everywhere (`--everywhere`); the rest ar
 scrapes it and evaluates the `slowatch-fleet` group; each phase loads a rule set (`/-/reload`) and reads
 `prometheus_rule_group_last_duration_seconds` from Prometheus's own /metrics after every evaluation. Each phase
 also checks that the alert's expression gives the same counts per location as the `before` expression.
+
+On a shared machine those wall-clock durations mostly measure the competition for the cores. `--cpu N` then
+(after the phases; the last must be `after`, so its recording rules have samples) stops scraping and rule
+evaluation (a config without either) and runs each variant's rules N times, alternately, as instant queries at
+the time of that last evaluation, reading Prometheus's own CPU time (utime + stime in /proc/PID/stat) around each:
+`before` is its one expression, `after` its two recording rules' expressions and the alert's.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -98,6 +105,27 @@ async def exporter(args: argparse.Namespace) -> tuple[list[web.AppRunner], list[
     return runners, targets
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_rounds(
+    session: aiohttp.ClientSession, url: str, pid: int, at: float, rounds: int
+) -> dict[str, list[float]]:
+    """Prometheus CPU seconds per evaluation of each variant's rules, as instant queries at `at`."""
+    exprs = {v: [str(r["expr"]) for r in _rules(v)] for v in ("before", "after")}
+    out: dict[str, list[float]] = {v: [] for v in exprs}
+    for k in range(rounds):
+        for variant in ("before", "after") if k % 2 == 0 else ("after", "before"):
+            t0 = cpu_seconds(pid)
+            for expr in exprs[variant]:
+                await query(session, url, expr, at=at)
+            out[variant].append(cpu_seconds(pid) - t0)
+            print(f"  cpu {variant}: {out[variant][-1]:.2f} s", flush=True)
+    return out
+
+
 def parse_metrics(text: str, name: str) -> float | None:
     for line in text.splitlines():
         if line.startswith(name + "{") and 'rule_group="' in line and GROUP in line:
@@ -105,8 +133,10 @@ def parse_metrics(text: str, name: str) -> float | None:
     return None
 
 
-async def query(session: aiohttp.ClientSession, url: str, expr: str, stats: bool = False) -> dict[str, object]:
-    params = {"query": expr, **({"stats": "all"} if stats else {})}
+async def query(
+    session: aiohttp.ClientSession, url: str, expr: str, stats: bool = False, at: float | None = None
+) -> dict[str, object]:
+    params = {"query": expr, **({"stats": "all"} if stats else {}), **({"time": repr(at)} if at else {})}
     async with session.get(f"{url}/api/v1/query", params=params) as resp:
         data: dict[str, object] = await resp.json()
     if data.get("status") != "success":
@@ -157,6 +187,7 @@ async def phase(
         out["query_stats"] = stats
     with open("/proc/loadavg") as f:
         out["load"] = f.read().split()[:3]
+    out["last_evaluation"] = last_ts
     return out
 
 
@@ -205,13 +236,24 @@ async def main(args: argparse.Namespace) -> int:
                 print(f"{variant}: median {statistics.median(d):.3f} s, min {min(d):.3f}, max {max(d):.3f} over "
                       f"{len(d)} evaluations; counts {r['counts']}; same as before: {r['same_as_before']}; "
                       f"load {r['load']}", flush=True)  # fmt: skip
+            if args.cpu:
+                at = results[-1]["last_evaluation"]
+                (workdir / "prometheus.yml").write_text("global: {scrape_interval: 1h}\n")  # nothing more comes in
+                async with session.post(f"{prom.url}/-/reload") as resp:
+                    assert resp.status == 200, await resp.text()
+                assert prom.proc is not None
+                cpu = await cpu_rounds(session, prom.url, prom.proc.pid, float(str(at)), args.cpu)
+                for variant, values in cpu.items():
+                    print(f"cpu {variant}: median {statistics.median(values):.2f} s, min {min(values):.2f}, "
+                          f"max {max(values):.2f} over {len(values)} runs", flush=True)  # fmt: skip
+                results.append({"cpu_seconds": cpu, "at": at})
     finally:
         await prom.stop()
         for runner in runners:
             await runner.cleanup()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    return 0 if all(r["same_as_before"] for r in results) else 1
+    return 0 if all(r.get("same_as_before", True) for r in results) else 1
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -228,6 +270,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=5, help="evaluations measured per phase")
     p.add_argument("--phases", default="before,after,before,after")
     p.add_argument("--stats", action="store_true")
+    p.add_argument("--cpu", type=int, default=0, help="then Prometheus's CPU per evaluation, N runs of each variant")
     p.add_argument("--workdir")
     p.add_argument("--json")
     return p.parse_args(argv)
