@@ -93,7 +93,8 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
     env = dict(children.env or os.environ)
     diag, traces = workdir / "diag", workdir / "traces"
     snap_at = {int(k) for k in args.tracemalloc.split(",")} if args.tracemalloc else set()
-    if args.diag or snap_at:
+    trim_at = {int(k) for k in args.trim.split(",")} if args.trim else set()
+    if args.diag or snap_at or trim_at:
         diag.mkdir(exist_ok=True)
         paths = [str(HERE / "reload_memory_diag"), *filter(None, [env.get("PYTHONPATH")])]
         env.update(RELOAD_MEMORY_DIAG=str(diag), PYTHONPATH=os.pathsep.join(paths))
@@ -122,6 +123,9 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
         }
 
     rows = [row(0, None, None)]
+    if 0 in trim_at:
+        rows[0]["trim"] = trim(diag, 0, len([p for p in m.tree(proc.pid) if p != proc.pid]))
+        print(f"  start: prober workers' RSS before / after malloc_trim(0): {rows[0]['trim']}", flush=True)
     quiet, until = [rows[0]], time.monotonic() + args.quiet
     while time.monotonic() < until:  # the same daemon, no reload: its own growth meanwhile
         time.sleep(max(1.0, args.quiet / 20))
@@ -136,6 +140,9 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
         time.sleep(args.pause)
         rows.append(row(k, alive, frozen))
         r = rows[-1]
+        if k in trim_at:
+            r["trim"] = trim(diag, k, len([p for p in m.tree(proc.pid) if p != proc.pid]))
+            print(f"  reload {k}: prober workers' RSS before / after malloc_trim(0): {r['trim']}", flush=True)
         if k in snap_at:
             time.sleep(args.interval + 2)  # every endpoint probed since the reload: caches hold the new definitions
             snapshot(traces, k, len([p for p in m.tree(proc.pid) if p != proc.pid]))
@@ -154,6 +161,17 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
     growth = trace_diff(traces, min(snap_at), max(snap_at)) if len(snap_at) > 1 else None
     return {"endpoints": args.endpoints, "consumers": args.consumers, "config_bytes": len(base), "rows": rows,
             "quiet": quiet, "diag": answer, "worker_growth": growth}  # fmt: skip
+
+
+def trim(diag: Path, k: int, workers: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Ask every prober worker for its RSS before and after `malloc_trim(0)`, now (after reload `k`)."""
+    (diag / f"trim-{k}").touch()
+    deadline = time.monotonic() + timeout
+    while len(found := list(diag.glob(f"worker-*-trim-{k}.json"))) < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no malloc_trim answer from the workers after reload {k}")
+        time.sleep(0.2)
+    return [json.loads(p.read_text()) for p in found]
 
 
 def snapshot(traces: Path, k: int, workers: int, timeout: float = 120.0) -> None:
@@ -255,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         "--tracemalloc",
         help="reloads after which the prober workers dump a tracemalloc snapshot, e.g."
         " 5,50: the first and last are diffed (tracing slows the workers)",
+    )
+    p.add_argument(
+        "--trim",
+        help="reloads after which each prober worker reports its RSS before and after glibc's"
+        " malloc_trim(0), e.g. 0,10,30,60 (0: before the first reload)",
     )
     p.add_argument("--pause", type=float, default=0.5, help="seconds after each reload before measuring")
     p.add_argument("--ready-timeout", type=float, default=600.0)

@@ -16,6 +16,10 @@ each, it writes `worker-PID-LABEL.tracemalloc` (a `tracemalloc.Snapshot` dump, t
 `reload_memory.py --tracemalloc 5,50` asks after those reloads and diffs the snapshots. Tracing and a snapshot
 can keep a worker from its heartbeat for longer than the daemon's SILENT_LIMIT on a loaded machine, so the daemon's
 ProberPool then waits 10 minutes before it calls a worker hung.
+
+In a prober worker with RELOAD_MEMORY_DIAG set, a thread waits for files `trim-LABEL` there: for each it writes
+`worker-PID-trim-LABEL.json` with its RSS before and after glibc's `malloc_trim(0)` (what freed memory the
+allocators kept) and the Python allocator's arenas (`sys._debugmallocstats`).
 """
 
 from __future__ import annotations
@@ -111,12 +115,57 @@ def _snapshots(directory: str) -> None:
                 os.replace(out + ".tmp", out + ".tracemalloc")
 
 
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def _arenas() -> str:
+    import io
+    import re
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as tmp:  # _debugmallocstats writes to the C stderr
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = io.StringIO(tmp.read()).getvalue()
+    found = re.findall(r"# arenas (allocated current|highwater mark) += +([\d,]+)", text)
+    return ", ".join(f"{k} {v}" for k, v in found)
+
+
+def _trims(directory: str) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    done: set[str] = set()
+    while True:
+        time.sleep(0.2)
+        for name in sorted(os.listdir(directory)):
+            if name.startswith("trim-") and name not in done:
+                done.add(name)
+                gc.collect()
+                before, arenas = _rss_kb(), _arenas()
+                libc.malloc_trim(0)
+                out = os.path.join(directory, f"worker-{os.getpid()}-{name}.json")
+                with open(out + ".tmp", "w") as f:
+                    json.dump({"rss_kb_before": before, "rss_kb_after": _rss_kb(), "arenas": arenas}, f)
+                os.replace(out + ".tmp", out)
+
+
 def _start() -> None:
     directory = os.environ.get("RELOAD_MEMORY_DIAG")
     argv = sys.orig_argv
     module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else None
     if directory and module == "slowatch":
         threading.Thread(target=_loop, args=(directory,), name="reload-memory-diag", daemon=True).start()
+    if directory and module == "slowatch.workers":
+        threading.Thread(target=_trims, args=(directory,), name="reload-memory-trim", daemon=True).start()
     traces = os.environ.get("RELOAD_MEMORY_TRACEMALLOC")
     if traces and module == "slowatch":
         from slowatch.workers import pool
