@@ -91,11 +91,16 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
     base = config.read_text()
     t0 = time.monotonic()
     env = dict(children.env or os.environ)
-    diag = workdir / "diag"
-    if args.diag:
+    diag, traces = workdir / "diag", workdir / "traces"
+    snap_at = {int(k) for k in args.tracemalloc.split(",")} if args.tracemalloc else set()
+    trim_at = {int(k) for k in args.trim.split(",")} if args.trim else set()
+    if args.diag or snap_at or trim_at:
         diag.mkdir(exist_ok=True)
         paths = [str(HERE / "reload_memory_diag"), *filter(None, [env.get("PYTHONPATH")])]
         env.update(RELOAD_MEMORY_DIAG=str(diag), PYTHONPATH=os.pathsep.join(paths))
+    if snap_at:
+        traces.mkdir(exist_ok=True)
+        env.update(RELOAD_MEMORY_TRACEMALLOC=str(traces))
     with open(log, "ab") as f:
         proc = children.start([sys.executable, "-m", "slowatch", "run", "--config", str(config), "--listen", listen,
                                "--log-level", "INFO"], stdout=f, stderr=f, cwd=str(workdir), env=env)  # fmt: skip
@@ -118,6 +123,9 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
         }
 
     rows = [row(0, None, None)]
+    if 0 in trim_at:
+        rows[0]["trim"] = trim(diag, 0, len([p for p in m.tree(proc.pid) if p != proc.pid]))
+        print(f"  start: prober workers' RSS before / after malloc_trim(0): {rows[0]['trim']}", flush=True)
     quiet, until = [rows[0]], time.monotonic() + args.quiet
     while time.monotonic() < until:  # the same daemon, no reload: its own growth meanwhile
         time.sleep(max(1.0, args.quiet / 20))
@@ -132,6 +140,12 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
         time.sleep(args.pause)
         rows.append(row(k, alive, frozen))
         r = rows[-1]
+        if k in trim_at:
+            r["trim"] = trim(diag, k, len([p for p in m.tree(proc.pid) if p != proc.pid]))
+            print(f"  reload {k}: prober workers' RSS before / after malloc_trim(0): {r['trim']}", flush=True)
+        if k in snap_at:
+            time.sleep(args.interval + 2)  # every endpoint probed since the reload: caches hold the new definitions
+            snapshot(traces, k, len([p for p in m.tree(proc.pid) if p != proc.pid]))
         if args.verbose or k % 10 == 0:
             print(f"  reload {k:3d} ({r['change']:>3}): rss {r['rss_mb']:7.1f} MB  frozen {frozen:>9,}  "
                   f"configs alive {alive}  workers {r['workers_rss_mb']:.0f} MB", flush=True)  # fmt: skip
@@ -144,8 +158,58 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
             time.sleep(0.2)
         answer = json.loads((diag / "answer.json").read_text())
     children.stop(proc)
+    growth = trace_diff(traces, min(snap_at), max(snap_at)) if len(snap_at) > 1 else None
     return {"endpoints": args.endpoints, "consumers": args.consumers, "config_bytes": len(base), "rows": rows,
-            "quiet": quiet, "diag": answer}  # fmt: skip
+            "quiet": quiet, "diag": answer, "worker_growth": growth}  # fmt: skip
+
+
+def trim(diag: Path, k: int, workers: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Ask every prober worker for its RSS before and after `malloc_trim(0)`, now (after reload `k`)."""
+    (diag / f"trim-{k}").touch()
+    deadline = time.monotonic() + timeout
+    while len(found := list(diag.glob(f"worker-*-trim-{k}.json"))) < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no malloc_trim answer from the workers after reload {k}")
+        time.sleep(0.2)
+    return [json.loads(p.read_text()) for p in found]
+
+
+def snapshot(traces: Path, k: int, workers: int, timeout: float = 120.0) -> None:
+    """Ask every prober worker for a tracemalloc snapshot now (after reload `k`) and wait for them."""
+    (traces / f"snap-{k}").touch()
+    deadline = time.monotonic() + timeout
+    while len(list(traces.glob(f"worker-*-{k}.tracemalloc"))) < workers:  # (a restarted worker answers them all)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no tracemalloc snapshot from the workers after reload {k}")
+        time.sleep(0.2)
+
+
+def trace_diff(traces: Path, first: int, last: int, top: int = 15) -> list[dict[str, Any]]:
+    """Per worker: the traced total at both reloads and the `top` call sites (innermost 4 frames) that grew most."""
+    import tracemalloc
+
+    out = []
+    for path in sorted(traces.glob(f"worker-*-{first}.tracemalloc")):
+        pid = path.name.split("-")[1]
+        a = tracemalloc.Snapshot.load(str(path))
+        b = tracemalloc.Snapshot.load(str(traces / f"worker-{pid}-{last}.tracemalloc"))
+        stats = b.compare_to(a, "traceback")
+        sites = []
+        for s in sorted(stats, key=lambda s: -s.size_diff)[:top]:
+            frames = [f"{f.filename.rsplit('site-packages/', 1)[-1].rsplit('/slowatch/', 1)[-1]}:{f.lineno}"
+                      for f in reversed(s.traceback[-4:])]  # fmt: skip
+            sites.append({"kb": round(s.size_diff / 1024, 1), "blocks": s.count_diff, "at": " <- ".join(frames)})
+        total = [sum(t.size for t in snap.traces) / 2**20 for snap in (a, b)]
+        every = {}  # traced MB after each reload asked, and the GC-tracked object types that grew most since the first
+        types_a = json.loads((traces / f"worker-{pid}-{first}.types.json").read_text())
+        for snap in sorted(traces.glob(f"worker-{pid}-*.tracemalloc"), key=lambda p: int(p.stem.split("-")[2])):
+            k = snap.stem.split("-")[2]
+            every[k] = round(sum(t.size for t in tracemalloc.Snapshot.load(str(snap)).traces) / 2**20, 2)
+        types_b = json.loads((traces / f"worker-{pid}-{last}.types.json").read_text())
+        types = sorted(((t, n - types_a.get(t, 0)) for t, n in types_b.items()), key=lambda x: -x[1])[:8]
+        out.append({"pid": pid, "traced_mb": [round(x, 2) for x in total], "from": first, "to": last, "grew": sites,
+                    "traced_mb_at": every, "types_grew": types})  # fmt: skip
+    return out
 
 
 def report(res: dict[str, Any]) -> str:
@@ -176,6 +240,12 @@ def report(res: dict[str, Any]) -> str:
         f"  second half, per reload: RSS {slope([r['rss_mb'] for r in half]) * 1000:+.0f} kB,"
         f" gc_frozen {slope(frozen):+.0f} objects; configs alive max {max(r['configs_alive'] or 0 for r in rows)}"
     )
+    for w in res.get("worker_growth") or []:
+        lines.append(f"  worker {w['pid']}: traced {w['traced_mb'][0]:.2f} MB after reload {w['from']} -> "
+                     f"{w['traced_mb'][1]:.2f} MB after reload {w['to']}; grew most:")  # fmt: skip
+        lines += [f"    {g['kb']:+9.1f} kB {g['blocks']:+7d} blocks  {g['at']}" for g in w["grew"]]
+        lines.append("    traced MB after reload " + ", ".join(f"{k}: {v}" for k, v in w["traced_mb_at"].items()))
+        lines.append("    GC-tracked objects that grew most: " + ", ".join(f"{t} {n:+,}" for t, n in w["types_grew"]))
     if res.get("diag"):
         d = res["diag"]
         lines += [
@@ -198,6 +268,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", type=float, default=0.0, help="seconds measured with no reload first (a control)")
     p.add_argument(
         "--diag", action="store_true", help="at the end, count the frozen cyclic garbage (reload_memory_diag/)"
+    )
+    p.add_argument(
+        "--tracemalloc",
+        help="reloads after which the prober workers dump a tracemalloc snapshot, e.g."
+        " 5,50: the first and last are diffed (tracing slows the workers)",
+    )
+    p.add_argument(
+        "--trim",
+        help="reloads after which each prober worker reports its RSS before and after glibc's"
+        " malloc_trim(0), e.g. 0,10,30,60 (0: before the first reload)",
     )
     p.add_argument("--pause", type=float, default=0.5, help="seconds after each reload before measuring")
     p.add_argument("--ready-timeout", type=float, default=600.0)

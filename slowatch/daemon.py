@@ -401,6 +401,8 @@ class Daemon:
             added, removed, changed = self._scheduler.update(list(new.endpoints), changes)
         self._results.forget(switch.disabled)
         self._results.forget(changes.removed)
+        if self._ctx is not None:  # (the prober workers prune their own)
+            self._ctx.forget([*changes.removed, *switch.disabled])
         logger.info("config reloaded added=%d removed=%d changed=%d", added, removed, changed)
 
 

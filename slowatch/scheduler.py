@@ -109,6 +109,10 @@ class ProbeScheduler:
     def job_count(self) -> int:
         return len(self._slots)
 
+    def names(self) -> set[str]:
+        """The endpoints scheduled here."""
+        return set(self._slots)
+
     workers = 0
     """Prober worker processes: none, this scheduler probes in the daemon's own loop (cf. ProberPool)."""
 

@@ -9,6 +9,17 @@ When RELOAD_MEMORY_DIAG is a directory, a daemon thread of `python -m slowatch` 
     garbage and among what is left. Everything left is frozen again afterwards. It scans every object (a second
     or more at 100,000 endpoints): ask once, at the end of a run. `configs_live_held_by`: for each live Config,
     what refers to it (three levels up).
+
+When RELOAD_MEMORY_TRACEMALLOC is a directory, every prober worker (`python -m slowatch.workers`) traces its
+allocations from its start (`tracemalloc`, 12 frames) and a thread of it waits for files `snap-LABEL` there: for
+each, it writes `worker-PID-LABEL.tracemalloc` (a `tracemalloc.Snapshot` dump, taken after a full collection).
+`reload_memory.py --tracemalloc 5,50` asks after those reloads and diffs the snapshots. Tracing and a snapshot
+can keep a worker from its heartbeat for longer than the daemon's SILENT_LIMIT on a loaded machine, so the daemon's
+ProberPool then waits 10 minutes before it calls a worker hung.
+
+In a prober worker with RELOAD_MEMORY_DIAG set, a thread waits for files `trim-LABEL` there: for each it writes
+`worker-PID-trim-LABEL.json` with its RSS before and after glibc's `malloc_trim(0)` (what freed memory the
+allocators kept) and the Python allocator's arenas (`sys._debugmallocstats`).
 """
 
 from __future__ import annotations
@@ -86,11 +97,91 @@ def _loop(directory: str) -> None:
             os.unlink(ask)
 
 
+def _snapshots(directory: str) -> None:
+    import tracemalloc
+
+    done: set[str] = set()
+    while True:
+        time.sleep(0.2)
+        for name in sorted(os.listdir(directory)):
+            if name.startswith("snap-") and name not in done:
+                done.add(name)
+                gc.collect()
+                out = os.path.join(directory, f"worker-{os.getpid()}-{name[5:]}")
+                types_ = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+                with open(out + ".types.json", "w") as f:  # (objects the GC tracks and has not frozen)
+                    json.dump(dict(types_.most_common(60)), f)
+                tracemalloc.take_snapshot().dump(out + ".tmp")
+                os.replace(out + ".tmp", out + ".tracemalloc")
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def _arenas() -> str:
+    import io
+    import re
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as tmp:  # _debugmallocstats writes to the C stderr
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = io.StringIO(tmp.read()).getvalue()
+    found = re.findall(r"# arenas (allocated current|highwater mark) += +([\d,]+)", text)
+    return ", ".join(f"{k} {v}" for k, v in found)
+
+
+def _trims(directory: str) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    done: set[str] = set()
+    while True:
+        time.sleep(0.2)
+        for name in sorted(os.listdir(directory)):
+            if name.startswith("trim-") and name not in done:
+                done.add(name)
+                gc.collect()
+                before, arenas = _rss_kb(), _arenas()
+                libc.malloc_trim(0)
+                out = os.path.join(directory, f"worker-{os.getpid()}-{name}.json")
+                with open(out + ".tmp", "w") as f:
+                    json.dump({"rss_kb_before": before, "rss_kb_after": _rss_kb(), "arenas": arenas}, f)
+                os.replace(out + ".tmp", out)
+
+
 def _start() -> None:
     directory = os.environ.get("RELOAD_MEMORY_DIAG")
     argv = sys.orig_argv
-    if directory and "-m" in argv[:-1] and argv[argv.index("-m") + 1] == "slowatch":
+    module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else None
+    if directory and module == "slowatch":
         threading.Thread(target=_loop, args=(directory,), name="reload-memory-diag", daemon=True).start()
+    if directory and module == "slowatch.workers":
+        threading.Thread(target=_trims, args=(directory,), name="reload-memory-trim", daemon=True).start()
+    traces = os.environ.get("RELOAD_MEMORY_TRACEMALLOC")
+    if traces and module == "slowatch":
+        from slowatch.workers import pool
+
+        init = pool.ProberPool.__init__
+
+        def patient(self: pool.ProberPool, *args: object, **kwargs: object) -> None:
+            kwargs["silent_limit"] = 600.0
+            init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        pool.ProberPool.__init__ = patient  # type: ignore[method-assign]
+    if traces and module == "slowatch.workers":
+        import tracemalloc
+
+        tracemalloc.start(12)
+        threading.Thread(target=_snapshots, args=(traces,), name="reload-memory-traces", daemon=True).start()
 
 
 _start()

@@ -120,10 +120,14 @@ async def serve(sock: socket.socket) -> None:
                 return
             if message[0] == "update":
                 share_equal_parts(message[1], shared)
+                before = scheduler.names()
                 scheduler.update(message[1])
+                ctx.forget(before - scheduler.names())
             elif message[0] == "apply":
-                share_equal_parts(message[1].upserts, shared)
-                scheduler.apply(message[1])
+                changes = message[1]
+                share_equal_parts(changes.upserts, shared)
+                scheduler.apply(changes)
+                ctx.forget([*changes.removed, *(ep.name for ep in changes.upserts if not ep.enabled)])
             elif message[0] == "stop":
                 cancelled = await scheduler.stop(float(message[1]))
                 break

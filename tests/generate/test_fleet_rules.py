@@ -6,6 +6,7 @@ export them, scraped once a minute; instances die, start with another shard coun
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +56,18 @@ CONFIGS = 'ALERTS{alertname="SlowatchConfigMismatch",alertstate="firing"}'
 DOWN_NAME = "SlowatchEndpointDown"
 DOWN = f'ALERTS{{alertname="{DOWN_NAME}"}}'
 LOCAL = 'ALERTS{alertname="SlowatchLocalFailures",alertstate="firing"}'
+SUPPRESSED_API = (
+    'slowatch_endpoint_suppressed{endpoint="api",reason="silence",job="slowatch",location="eu",replica="a"}'
+)
 
 
-def seen_from(**values: str) -> list[dict[str, str]]:
+def seen_from(shard: str = "", **values: str) -> list[dict[str, str]]:
     """`slowatch_probe_success` of endpoint api as replicas a and b of each location (the keyword) see it."""
     out = []
     for loc, value in values.items():
         for replica in ("a", "b"):
             labels = f'endpoint="api",kind="http",job="slowatch",location="{loc}",replica="{replica}"'
+            labels += f',shard="{shard}"' if shard else ""
             out.append({"series": f"slowatch_probe_success{{{labels},instance=\"{loc}-{replica}:9464\"}}",
                         "values": value})  # fmt: skip
     return out
@@ -134,6 +139,23 @@ def cases() -> list[dict[str, Any]]:
             expect(LOCAL, "30m", []),
         ),
         case(
+            "eu and us lose api, ap still sees it up: a ticket for each of the two, no page",
+            seen_from(eu="0x60", us="1x9 0x50", ap="1x60"),
+            expect(LOCAL, "16m", [fleet_alert("SlowatchLocalFailures", location=loc) for loc in ("eu", "us")]),
+            expect(DOWN, "16m", []),
+        ),
+        case(
+            "sharded instances: the shard label does not split a location",
+            seen_from(shard="1", eu="0x60", us="1x60"),
+            expect(LOCAL, "16m", [fleet_alert("SlowatchLocalFailures", location="eu")]),
+        ),
+        case(
+            "api down from everywhere while a process holds its page: neither the page nor a local failure",
+            [*seen_from(eu="0x60", us="0x60"), {"series": SUPPRESSED_API, "values": "1x60"}],
+            expect(DOWN, "30m", []),
+            expect(LOCAL, "30m", []),
+        ),
+        case(
             "the same config and shard count everywhere", fleet(), expect(CONFIGS, "50m", []), expect(COUNTS, "50m", [])
         ),
     ]
@@ -143,6 +165,88 @@ def test_fleet_alerts_under_promtool(rules_config: Config, tmp_path: Path) -> No
     rules = tmp_path / "rules.yml"
     rules.write_text(render_rules(rules_config))
     doc = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": cases()}
+    path = tmp_path / "tests.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
+    proc = promtool("test", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+BEFORE_SESSION_14 = """count by (job, location) (
+  max without (instance, replica, shard) (slowatch_probe_success) == 0
+  and on (endpoint) (max without (instance, replica, shard, location) (slowatch_probe_success) == 1)
+  unless on (endpoint) ALERTS{alertname="SlowatchEndpointDown",alertstate="firing"}
+)"""
+"""`SlowatchLocalFailures` as one expression (5.4 s per evaluation at 600,000 series): the reference for the rules."""
+
+PLACES = [(loc, replica) for loc in ("eu", "us", "ap") for replica in ("a", "b")]
+
+
+def random_fleet(seed: int, endpoints: int, minutes: int) -> dict[tuple[str, str, str], list[int]]:
+    """0/1 per minute for (endpoint, location, replica); some replicas, and some whole locations, export nothing
+    for an endpoint. Each minute an endpoint is up everywhere, down near one or two locations, down at one
+    replica, or down everywhere (endpoints not in the config: no page can fire for them)."""
+    rng = random.Random(seed)
+    out: dict[tuple[str, str, str], list[int]] = {}
+    for e in range(endpoints):
+        name = f"x{e}"
+        gone = {p for p in PLACES if rng.random() < 0.15} | (
+            {p for p in PLACES if p[0] == "ap"} if e % 5 == 0 else set()
+        )
+        for p in PLACES:
+            if p not in gone:
+                out[(name, *p)] = []
+        for _ in range(minutes):
+            kind = rng.choice(["up", "up", "local", "local", "two", "replica", "everywhere"])
+            down_locs = set(rng.sample(["eu", "us", "ap"], 2 if kind == "two" else 1))
+            for (ep, loc, replica), values in out.items():
+                if ep != name:
+                    continue
+                down = (kind == "everywhere" or (kind in ("local", "two") and loc in down_locs)
+                        or (kind == "replica" and loc in down_locs and replica == "a"))  # fmt: skip
+                values.append(0 if down else 1)
+    return out
+
+
+def local_failures_oracle(fleet: dict[tuple[str, str, str], list[int]], minute: int) -> dict[str, int]:
+    """The alert's meaning per location: endpoints every replica there sees down while some series sees up."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for (ep, loc, _), values in fleet.items():
+        groups.setdefault((ep, loc), []).append(values[minute])
+    up_somewhere = {ep for (ep, _), vs in groups.items() if max(vs) == 1}
+    counts: dict[str, int] = {}
+    for (ep, loc), vs in groups.items():
+        if max(vs) == 0 and ep in up_somewhere:
+            counts[loc] = counts.get(loc, 0) + 1
+    return counts
+
+
+def test_local_failures_rules_agree_with_their_meaning(rules_config: Config, tmp_path: Path) -> None:
+    """The recording rules and the alert's expression give, minute by minute, what the meaning says (computed here)
+    and what the single expression gave, over a seeded random fleet of 3 locations x 2 replicas."""
+    rules = tmp_path / "rules.yml"
+    rules.write_text(render_rules(rules_config))
+    doc = yaml.safe_load(rules.read_text())
+    fleet_group = next(g for g in doc["groups"] if g["name"] == "slowatch-fleet")
+    alert_expr = next(r["expr"] for r in fleet_group["rules"] if r.get("alert") == "SlowatchLocalFailures")
+    minutes = 40
+    fleet = random_fleet(seed=14, endpoints=12, minutes=minutes)
+    series = []
+    for (ep, loc, replica), values in fleet.items():
+        labels = f'endpoint="{ep}",kind="http",job="slowatch",location="{loc}",replica="{replica}",shard="0"'
+        instance = f"{loc}-{replica}:9464"
+        series.append({"series": f'slowatch_probe_success{{{labels},instance="{instance}"}}',
+                       "values": " ".join(map(str, values))})  # fmt: skip
+    tests = []
+    seen_counts = set()
+    for minute in range(0, minutes, 3):
+        want = local_failures_oracle(fleet, minute)
+        seen_counts.update(want.values())
+        samples = [{"labels": f'{{job="slowatch",location="{loc}"}}', "value": n} for loc, n in sorted(want.items())]
+        for expr in (alert_expr, BEFORE_SESSION_14):
+            tests.append(expect(expr, f"{minute}m", samples))
+    assert len(seen_counts) >= 3, "the random fleet should give several different counts"
+    doc = {"rule_files": [rules.name], "evaluation_interval": "1m",
+           "tests": [case("a random fleet", series, *tests)]}  # fmt: skip
     path = tmp_path / "tests.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
     proc = promtool("test", "rules", str(path))
