@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from itertools import chain
 from typing import cast
 
 from sqlite_utils import Database
@@ -30,6 +31,13 @@ DAY = 86400
 _SUCCESS = Outcome.SUCCESS.value
 _PLACEHOLDERS = ", ".join("?" for _ in RESULT_COLUMNS)
 _INSERT_RESULTS = f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({_PLACEHOLDERS})"
+_INSERT_INCIDENT = (
+    "INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome, message) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+ROWS_PER_INSERT = 32
+"""Rows per statement of `insert_rows` (384 parameters; SQLite allows 32,766 since 3.32, 999 before)."""
+_INSERT_MANY = _INSERT_RESULTS + f", ({_PLACEHOLDERS})" * (ROWS_PER_INSERT - 1)
 _INSERT_INCIDENT = (
     "INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome, message) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -77,6 +85,24 @@ def result_row(r: ProbeResult) -> Row:
         None if status is None else int(status), message, int(r.attempt), 1 if r.final else 0,
         encode_phases(r.phases), None if cert is None else float(cert), url,
     )  # fmt: skip
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+    """Insert `rows` into `results`, in order (so with consecutive ids), ROWS_PER_INSERT to a statement.
+
+    One multi-row VALUES statement per ROWS_PER_INSERT rows (an `executemany` of flat parameter tuples), the
+    remainder one row per statement: the same rows and ids as one row per statement, ~0.25 µs per row cheaper
+    (the sqlite3 module's and SQLite's per-statement work: a step, a reset, the binding loop's set-up; session 14).
+    """
+    n = len(rows)
+    full = n - n % ROWS_PER_INSERT
+    if full:
+        flat = chain.from_iterable
+        conn.executemany(
+            _INSERT_MANY, [tuple(flat(rows[i : i + ROWS_PER_INSERT])) for i in range(0, full, ROWS_PER_INSERT)]
+        )
+    if full < n:
+        conn.executemany(_INSERT_RESULTS, rows[full:])
 
 
 def hour_of(ts: float) -> int:
@@ -133,7 +159,7 @@ def write_results(
                 incidents.append((ep, row[0], old, new, row[3], row[6]))
                 states[ep] = new
     conn = db.conn
-    conn.executemany(_INSERT_RESULTS, rows)
+    insert_rows(conn, rows)
     if written is not None and rows:
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         written.append((last - len(rows) + 1, rows))
@@ -154,6 +180,6 @@ def load_states(db: Database) -> dict[str, str]:
 
 
 __all__ = [
-    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "Written", "day_of", "fast_binding", "hour_of", "load_states",
-    "result_row", "write_results",
+    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "Written", "day_of", "fast_binding", "hour_of", "insert_rows",
+    "load_states", "result_row", "write_results",
 ]  # fmt: skip
