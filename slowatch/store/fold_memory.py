@@ -32,7 +32,9 @@ only when a transaction committed (`add`, `arm`), so a failed fold leaves it as 
 
 Memory: endpoints get slots (rebuilt hourly, so removed endpoints are forgotten); per hour and slot an
 int64 (µs) and 12 uint32 bins (an overflow disarms), per slot the newest id: at 100,000 endpoints
-5.6 MB per hour (rows of more than MAX_HOURS hours between two folds disarm), 0.8 MB, and the slot table.
+5.6 MB per hour (rows of more than MAX_HOURS hours between two folds disarm), 0.8 MB, and the slot table;
+since session 14 also the writer's endpoint number -> slot (`add`'s `numbered`: recent_ids.py), 8 bytes per
+number, dropped with the slots and whenever the numbers start over.
 """
 
 from __future__ import annotations
