@@ -258,7 +258,9 @@ def main() -> None:
         conn, folds, packs = db.conn, writer.folds, writer.packs
         meter = Meter()
         committed = folds.committed
-        folds.committed = lambda written: meter.timed("memory", lambda: committed(written))  # type: ignore[method-assign]
+        folds.committed = lambda written, numbered=None: meter.timed(  # type: ignore[method-assign]
+            "memory", lambda: committed(written, numbered)
+        )
 
         def transact(fn: Callable[[Any], Any]) -> Any:
             return writer._transact(db, fn)

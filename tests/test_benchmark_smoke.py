@@ -193,6 +193,15 @@ def test_store_writer_benchmark_smoke() -> None:
     assert "history of 3 endpoints" in out and "recent rows of 20 endpoints" in out, out
 
 
+def test_store_batch_benchmark_smoke() -> None:
+    """benchmarks/store_batch.py: the batch path and one fold from memory (it checks the memory stayed armed)."""
+    script = RUN.parent / "store_batch.py"
+    cmd = [sys.executable, str(script), "--endpoints", "300", "--rate", "100", "--batches", "12"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "µs CPU per result; one fold of 600 results from memory" in proc.stdout, proc.stdout
+
+
 @pytest.mark.slow
 def test_held_pages_benchmark_smoke() -> None:
     """benchmarks/held_pages.py: the series `slowatch_endpoint_suppressed` exports in each scene."""

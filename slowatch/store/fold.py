@@ -43,6 +43,7 @@ from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS, RESULT_COLUMN
 
 if TYPE_CHECKING:
     from slowatch.store.fold_memory import FoldMemory
+    from slowatch.store.recent_ids import Numbered
 
 logger = logging.getLogger(__name__)
 
@@ -161,10 +162,11 @@ class FoldSchedule:
             marks = fold(db, now)
         return marks
 
-    def committed(self, written: Sequence[Written]) -> None:
-        """The rows of a transaction were committed (in id order): the memory takes them in."""
+    def committed(self, written: Sequence[Written], numbered: Sequence[Numbered] | None = None) -> None:
+        """The rows of a transaction were committed (in id order): the memory takes them in (`numbered`: their
+        endpoints' numbers, recent_ids.py)."""
         if self.memory is not None:
-            self.memory.add(written)
+            self.memory.add(written, numbered)
 
     def folded(self, watermark: int) -> None:
         """A fold committed (everything up to `watermark`, max(id) then): start the next interval."""

@@ -6,7 +6,8 @@ exactly what the SQL fold (fold.py `fold`) derives from them:
 
   - per (endpoint, hour) of the good (successful) final attempts: the latency in whole µs and a
     histogram over LATENCY_BUCKETS (non-cumulative bins, the last one slower than every bound; `good`
-    is their sum, `le_<N>ms` their running sums: the upsert adds them up);
+    is their sum, `le_<N>ms` their running sums: `itertools.accumulate` at the fold, not SQL expressions over
+    the bins, which cost the upsert ~0.7 µs a row, session 14);
   - per (endpoint, hour, outcome) the count of the other final attempts (`total` = good + these);
   - per endpoint the id of its newest final row (by id: fold.py).
 
@@ -31,7 +32,9 @@ only when a transaction committed (`add`, `arm`), so a failed fold leaves it as 
 
 Memory: endpoints get slots (rebuilt hourly, so removed endpoints are forgotten); per hour and slot an
 int64 (µs) and 12 uint32 bins (an overflow disarms), per slot the newest id: at 100,000 endpoints
-5.6 MB per hour (rows of more than MAX_HOURS hours between two folds disarm), 0.8 MB, and the slot table.
+5.6 MB per hour (rows of more than MAX_HOURS hours between two folds disarm), 0.8 MB, and the slot table;
+since session 14 also the writer's endpoint number -> slot (`add`'s `numbered`: recent_ids.py), 8 bytes per
+number, dropped with the slots and whenever the numbers start over.
 """
 
 from __future__ import annotations
@@ -41,15 +44,20 @@ import logging
 import math
 from array import array
 from bisect import bisect_left, insort
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from heapq import merge
-from typing import Any
+from itertools import accumulate, count, repeat
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from slowatch.models import Outcome
 from slowatch.store import fold as sql
 from slowatch.store.schema import LATENCY_BUCKETS, RESULT_COLUMNS
+
+if TYPE_CHECKING:
+    from slowatch.store.recent_ids import Numbered
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +77,9 @@ waiting (a single sort of 100,000 names by name held it ~45 ms, once per hour an
 
 _BINS = len(LATENCY_BUCKETS) + 1
 _SUCCESS = Outcome.SUCCESS.value
-_BIN_PARAMS = [f"?{5 + i}" for i in range(_BINS)]  # ?1 endpoint, ?2 hour, ?3 other outcomes, ?4 latency_us
-_GOOD = " + ".join(_BIN_PARAMS)
-_CUMULATIVE = ", ".join(" + ".join(_BIN_PARAMS[: i + 1]) for i in range(len(LATENCY_BUCKETS)))
 _UPSERT_ROLLUP = (
     f"INSERT INTO rollups (endpoint, hour, {', '.join(sql.COUNTERS)}) "
-    f"VALUES (?1, ?2, ?3 + {_GOOD}, {_GOOD}, ?4, {_CUMULATIVE}) " + sql.UPSERT_ROLLUPS
+    f"VALUES (?, ?, {', '.join('?' for _ in sql.COUNTERS)}) " + sql.UPSERT_ROLLUPS
 )
 _UPSERT_OUTCOME = (
     "INSERT INTO rollup_outcomes (endpoint, hour, outcome, count) VALUES (?, ?, ?, ?) " + sql.UPSERT_OUTCOMES
@@ -103,6 +108,7 @@ def name_order(names: Sequence[str], order: list[int]) -> list[int]:
 
 _ZERO_BINS: array[int] = array("I", bytes(4 * _BINS))
 _NONE: array[int] = array("q")
+_ENDPOINT = itemgetter(1)  # (a row's endpoint: results.result_row)
 
 
 class _Unusual(Exception):
@@ -122,6 +128,8 @@ class FoldMemory:
         self._slots: dict[str, int] = {}
         self._order: list[int] = []  # slots in name order (stale while shorter than _names)
         self._slots_since = -math.inf
+        self._by_number: array[int] = array("l")  # the writer's endpoint number (recent_ids.py) -> slot, or -1
+        self._generation = -1  # of those numbers
         self._clear()
 
     @property
@@ -139,6 +147,7 @@ class FoldMemory:
         """A fold up to `watermark` committed, with max(results.id) == watermark: start empty from there."""
         if now - self._slots_since >= SLOTS_TTL:
             self._names, self._slots, self._order, self._slots_since = [], {}, [], now
+            self._by_number, self._generation = array("l"), -1
         self.armed, self.base, self.next_id = True, watermark, watermark + 1
         self._clear()
 
@@ -149,27 +158,51 @@ class FoldMemory:
         self.armed, self.disarmed_because = False, reason
         self._clear()
 
-    def add(self, written: Sequence[sql.Written]) -> None:
-        """Take in committed runs of rows (in id order); a gap or an unusual value disarms."""
-        for first, rows in written:
+    def add(self, written: Sequence[sql.Written], numbered: Sequence[Numbered] | None = None) -> None:
+        """Take in committed runs of rows (in id order); a gap or an unusual value disarms. `numbered` (if given:
+        `RecentIds.add`'s answer for the same runs) has each row's endpoint number, which finds its slot without
+        a lookup by name (a dict of 100,000 names: a cache miss or two per row)."""
+        for k, (first, rows) in enumerate(written):
             if not self.armed:
                 return
             if first != self.next_id:
                 self.disarm(f"ids {first}..{first + len(rows) - 1} committed, {self.next_id} expected next")
                 return
             try:
-                self._take(first, rows)
+                self._take(first, rows, None if numbered is None else numbered[k])
             except (_Unusual, OverflowError) as e:
                 self.disarm(str(e))
                 return
             self.next_id = first + len(rows)
 
-    def _take(self, first: int, rows: Sequence[tuple[Any, ...]]) -> None:
-        slots, newest_id, outcomes = self._slots, self._newest_id, self._outcomes
+    def _found(self, rows: Sequence[tuple[Any, ...]], numbered: Numbered | None) -> Iterable[tuple[int, int | None]]:
+        """Each row's (slot, or -1 if it has none yet; its endpoint number, or None), lazily: a slot given to a row
+        is found for the rows after it."""
+        names = map(_ENDPOINT, rows)
+        if numbered is None:
+            return zip(map(self._slots.get, names, repeat(-1)), repeat(None))
+        generation, numbers = numbered
+        if generation != self._generation:
+            self._by_number, self._generation = array("l"), generation
+        by_number = self._by_number
+        if (missing := max(numbers, default=-1) + 1 - len(by_number)) > 0:
+            by_number.extend(repeat(-1, missing))
+        return zip(map(by_number.__getitem__, numbers), numbers, strict=True)
+
+    def _slot(self, name: str, number: int | None) -> int:
+        slot = self._slots.get(name)
+        if slot is None:
+            slot = self._new_slot(name)
+        if number is not None:
+            self._by_number[number] = slot
+        return slot
+
+    def _take(self, first: int, rows: Sequence[tuple[Any, ...]], numbered: Numbered | None) -> None:
+        newest_id, outcomes = self._newest_id, self._outcomes
         bounds, bins_per_slot, success = LATENCY_BUCKETS, _BINS, _SUCCESS
         lo = hi = 0.0  # [lo, hi): the hour of `lat` and `bins` (none yet)
         hour, lat, bins = 0, _NONE, _NONE
-        for rid, row in enumerate(rows, first):
+        for rid, row, (slot, number) in zip(count(first), rows, self._found(rows, numbered)):
             if not row[8]:  # not final: not folded
                 continue
             ts = row[0]
@@ -177,9 +210,8 @@ class FoldMemory:
                 hour, lat, bins = self._hour(ts, rid)
                 lo = float(hour)
                 hi = lo + 3600.0
-            slot = slots.get(row[1])
-            if slot is None:
-                slot = self._new_slot(row[1])
+            if slot < 0:
+                slot = self._slot(row[1], number)
             if row[3] == success:
                 d = row[4]
                 if not 0.0 <= d <= DURATION_LIMIT:
@@ -249,7 +281,8 @@ class FoldMemory:
             conn.execute(_UPSERT_NEWEST, (json.dumps(newest[i : i + GIL_CHUNK]),))
 
     def _rollup_rows(self, others: dict[tuple[int, int], int]) -> Iterator[tuple[Any, ...]]:
-        """(endpoint, hour, other outcomes, latency_us, *bins) of each group, in (endpoint, hour) order."""
+        """(endpoint, hour, *COUNTERS) of each group, in (endpoint, hour) order: total, good, latency_us, then the
+        cumulative bucket counts (the bins' running sums; the last one, the +Inf bucket, is `good`)."""
         names, order, width = self._names, self._order, _BINS
         for hour in sorted(self._hours):
             lat, bins = self._hours[hour]
@@ -258,7 +291,9 @@ class FoldMemory:
                 seg = bins[first : first + width]
                 n = others.get((slot, hour), 0)
                 if n or any(seg):
-                    yield (names[slot], hour, n, lat[slot], *seg)
+                    cumulative = list(accumulate(seg))
+                    good = cumulative.pop()
+                    yield (names[slot], hour, n + good, good, lat[slot], *cumulative)
 
 
 __all__ = ["DURATION_LIMIT", "GIL_CHUNK", "MAX_HOURS", "SLOTS_TTL", "TS_LIMIT", "FoldMemory", "name_order"]

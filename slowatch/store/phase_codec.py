@@ -64,10 +64,10 @@ def _shape(keys: tuple[object, ...]) -> tuple[bytes, struct.Struct] | None:
 
 def encode(phases: Mapping[str, float] | None) -> bytes | None:
     """The stored form of `phases` (None for None or no phases)."""
-    if not phases:
-        return None
-    if type(phases) is Phases:
+    if type(phases) is Phases:  # (first, and without `len()`: a Python call on a Phases, ~0.1 µs)
         keys, values = phases.parts()
+        if not keys:
+            return None
         if values.typecode == "d" and len(values) == len(keys):
             shape = _HEADERS.get(keys) or _shape(keys)
             if shape is None:
@@ -75,7 +75,9 @@ def encode(phases: Mapping[str, float] | None) -> bytes | None:
             if _BIG:
                 values = array("d", values)
                 values.byteswap()
-            return shape[0] + values.tobytes()
+            return shape[0] + values  # (bytes + a buffer: the values' bytes without a copy of their own)
+    if not phases:
+        return None
     keys = tuple(phases)
     shape = _HEADERS.get(keys) or _shape(keys)
     if shape is not None:

@@ -25,7 +25,10 @@ Cost (100,000 endpoints every 60 s, benchmarks/README.md session 10): ~0.4 µs p
 thread (a dict lookup per row: cache misses; an array of ids per endpoint cost the same, and twice the
 memory); 4 bytes per row of `results` and ~80 per endpoint (2.1 M rows: ~15 MB); a lookup of one endpoint
 ~10 ms (the runs searched as bytes), of 2,000 endpoints ~0.12 s (in Python). Endpoints removed by a reload keep
-their numbers until the list is empty or starts over.
+their numbers until the list is empty or starts over. Since session 14 the writer numbers a run's rows before it
+writes them (`number`), and that one lookup by name serves three: the committed up/down states are found by
+number (updown.py), the list keeps the numbers (`add`) and the fold memory finds its slots by them
+(fold_memory.py). A number means one endpoint within one `generation` of the numbers.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ NONE_YET = 2**63 - 1
 _SLOT: Literal["I"] = "I"  # an endpoint's number per row: 4 bytes
 _WIDTH = array(_SLOT).itemsize
 _ENDPOINT = itemgetter(1)  # (a row's endpoint: results.result_row)
+Numbered = tuple[int, "array[int]"]
+"""(generation, each row's endpoint number) of one committed run: `RecentIds.add`'s answer, for the fold memory."""
 _FIND = 8
 """Up to this many endpoints, each run is searched for each one's number as bytes (C speed); more, in Python."""
 
@@ -67,30 +72,50 @@ class RecentIds:
         self._runs: deque[tuple[int, bytes]] = deque()  # (first id, each row's endpoint number as _SLOT items)
         self._listed = 0  # rows in the runs
         self.floor, self.known = NONE_YET, NONE_YET - 1
+        self.generation = 0  # bumped whenever the numbers start over (a number means one endpoint within one)
 
     def start(self, conn: sqlite3.Connection) -> None:
         """The writer opened the database: the rows already there are read by range until packed."""
         top = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
         with self._lock:
             self._runs.clear()
-            self._slots.clear()
+            self._renumber()
             self._listed = 0
             self.floor, self.known = top + 1, top
 
-    def add(self, written: Sequence[Written]) -> None:
-        """Runs of rows (first id, rows) a transaction committed, in id order."""
+    def number(self, rows: Sequence[tuple[Any, ...]]) -> Numbered:
+        """Each row's endpoint number (numbering new endpoints), with the numbers' generation: the writer numbers a
+        run before it writes it (updown.py), and hands the numbers to `add` once it commits."""
         with self._lock:
-            for first, rows in written:
+            return self.generation, array(_SLOT, map(self._slots.__getitem__, map(_ENDPOINT, rows)))
+
+    def add(self, written: Sequence[Written], numbered: Sequence[Numbered] | None = None) -> list[Numbered]:
+        """Runs of rows (first id, rows) a transaction committed, in id order, with their `number`s if the writer has
+        them; return each run's numbers (in `written`'s order), for the fold memory to find its own slots without a
+        lookup by name (fold_memory.py)."""
+        out: list[Numbered] = []
+        with self._lock:
+            for k, (first, rows) in enumerate(written):
                 if first != self.known + 1:  # rows in between that we did not see: start over from here
                     self._runs.clear()
-                    self._slots.clear()
+                    self._renumber()
                     self._listed = 0
                     self.floor = first
+                given = None if numbered is None else numbered[k]
+                if given is not None and given[0] == self.generation and len(given[1]) == len(rows):
+                    out.append(given)
+                else:
+                    out.append((self.generation, array(_SLOT, map(self._slots.__getitem__, map(_ENDPOINT, rows)))))
                 if rows:
-                    slots = array(_SLOT, map(self._slots.__getitem__, map(_ENDPOINT, rows)))
-                    self._runs.append((first, slots.tobytes()))
+                    self._runs.append((first, out[-1][1].tobytes()))
                     self._listed += len(rows)
                     self.known = first + len(rows) - 1
+        return out
+
+    def _renumber(self) -> None:
+        """Forget every endpoint's number (under the lock): numbers given out before belong to another generation."""
+        self._slots.clear()
+        self.generation += 1
 
     def prune(self, conn: sqlite3.Connection) -> None:
         """Drop the runs below the lowest id left in `results` (deleted), and raise `floor` to it."""
@@ -104,7 +129,7 @@ class RecentIds:
             while runs and runs[0][0] + len(runs[0][1]) // _WIDTH <= lowest:
                 self._listed -= len(runs.popleft()[1]) // _WIDTH
             if not runs:  # (endpoints removed by a reload keep their numbers until nothing is listed)
-                self._slots.clear()
+                self._renumber()
 
     def lookup(self, endpoints: Sequence[str], most: int) -> tuple[int, int, list[int]] | None:
         """(floor, known, the listed ids of `endpoints`, ascending), or None if they have more than `most`."""
@@ -147,4 +172,4 @@ class ListedDatabase(Database):
         self.recent = recent
 
 
-__all__ = ["ListedDatabase", "RecentIds"]
+__all__ = ["ListedDatabase", "Numbered", "RecentIds"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from itertools import chain
 from typing import cast
 
 from sqlite_utils import Database
@@ -19,6 +20,7 @@ from slowatch.models import Outcome, ProbeResult
 from slowatch.store.fold import unfolded_newest
 from slowatch.store.phase_codec import encode as encode_phases
 from slowatch.store.schema import RESULT_COLUMNS
+from slowatch.store.updown import CODES, STATES, StateCache
 from slowatch.untrusted import valid
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,9 @@ DAY = 86400
 _SUCCESS = Outcome.SUCCESS.value
 _PLACEHOLDERS = ", ".join("?" for _ in RESULT_COLUMNS)
 _INSERT_RESULTS = f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({_PLACEHOLDERS})"
+ROWS_PER_INSERT = 32
+"""Rows per statement of `insert_rows` (384 parameters; SQLite allows 32,766 since 3.32, 999 before)."""
+_INSERT_MANY = _INSERT_RESULTS + f", ({_PLACEHOLDERS})" * (ROWS_PER_INSERT - 1)
 _INSERT_INCIDENT = (
     "INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome, message) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -79,6 +84,24 @@ def result_row(r: ProbeResult) -> Row:
     )  # fmt: skip
 
 
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+    """Insert `rows` into `results`, in order (so with consecutive ids), ROWS_PER_INSERT to a statement.
+
+    One multi-row VALUES statement per ROWS_PER_INSERT rows (an `executemany` of flat parameter tuples), the
+    remainder one row per statement: the same rows and ids as one row per statement, ~0.25 µs per row cheaper
+    (the sqlite3 module's and SQLite's per-statement work: a step, a reset, the binding loop's set-up; session 14).
+    """
+    n = len(rows)
+    full = n - n % ROWS_PER_INSERT
+    if full:
+        flat = chain.from_iterable
+        conn.executemany(
+            _INSERT_MANY, [tuple(flat(rows[i : i + ROWS_PER_INSERT])) for i in range(0, full, ROWS_PER_INSERT)]
+        )
+    if full < n:
+        conn.executemany(_INSERT_RESULTS, rows[full:])
+
+
 def hour_of(ts: float) -> int:
     return int(ts // HOUR) * HOUR
 
@@ -95,6 +118,7 @@ Written = tuple[int, list[Row]]
 def write_results(
     db: Database, results: Sequence[ProbeResult], states: MutableMapping[str, str],
     written: list[Written] | None = None, *, committed: Mapping[str, str] | None = None,
+    cache: StateCache | None = None,
 ) -> int:  # fmt: skip
     """Insert `results` (raw rows) and log up/down transitions as incidents; return how many were rejected.
 
@@ -109,37 +133,65 @@ def write_results(
     `states` maps endpoint -> "up"/"down" and is updated in place; with `committed`, a state not in
     `states` is looked up there (the writer passes an empty dict of this transaction's changes and its
     committed view, merged once the transaction commits: a ChainMap's `get` cost ~0.9 µs per result, two
-    dict lookups ~0.1).
+    dict lookups ~0.1). With `cache` (the writer's: updown.py; its `states` are `committed`) the rows are
+    numbered first and a committed state is found by number, the dict asked once per endpoint.
     """
-    rows: list[Row] = []
+    try:
+        rows = list(map(result_row, results))
+        rejected = 0
+    except (TypeError, ValueError, AttributeError):
+        rows, rejected = _valid_rows(results)
     incidents: list[Row] = []
-    rejected = 0
     success = _SUCCESS
-    for r in results:
-        try:
-            row = result_row(r)
-        except (TypeError, ValueError, AttributeError) as e:
-            logger.error("store: malformed result dropped: error=%r result=%r", e, r)
-            rejected += 1
-            continue
-        rows.append(row)
-        if row[8]:  # final: only final attempts move the up/down state
-            ep = r.endpoint
-            new = UP if row[3] == success else DOWN
-            old = states.get(ep)
-            if old is None:
-                old = UNKNOWN if committed is None else committed.get(ep, UNKNOWN)
-            if new != old:
-                incidents.append((ep, row[0], old, new, row[3], row[6]))
-                states[ep] = new
+    if cache is None or not rows:
+        for row in rows:
+            if row[8]:  # final: only final attempts move the up/down state
+                ep: str = row[1]  # type: ignore[assignment]  # (result_row made it a str)
+                new = UP if row[3] == success else DOWN
+                old = states.get(ep)
+                if old is None:
+                    old = UNKNOWN if committed is None else committed.get(ep, UNKNOWN)
+                if new != old:
+                    incidents.append((ep, row[0], old, new, row[3], row[6]))
+                    states[ep] = new
+    else:
+        numbers, codes = cache.number(rows)
+        known, by_name = STATES, cache.states
+        for row, number in zip(rows, numbers, strict=True):
+            if row[8]:
+                ep = row[1]  # type: ignore[assignment]
+                new = UP if row[3] == success else DOWN
+                old = states.get(ep)
+                if old is None:
+                    old = known[codes[number]]
+                    if old is None:
+                        old = by_name.get(ep, UNKNOWN)
+                        codes[number] = CODES[old]
+                if new != old:
+                    incidents.append((ep, row[0], old, new, row[3], row[6]))
+                    states[ep] = new
+                    cache.changed(number, new)
     conn = db.conn
-    conn.executemany(_INSERT_RESULTS, rows)
+    insert_rows(conn, rows)
     if written is not None and rows:
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         written.append((last - len(rows) + 1, rows))
     if incidents:
         conn.executemany(_INSERT_INCIDENT, incidents)
     return rejected
+
+
+def _valid_rows(results: Sequence[ProbeResult]) -> tuple[list[Row], int]:
+    """The rows of the results that make one, and how many did not (each logged)."""
+    rows: list[Row] = []
+    rejected = 0
+    for r in results:
+        try:
+            rows.append(result_row(r))
+        except (TypeError, ValueError, AttributeError) as e:
+            logger.error("store: malformed result dropped: error=%r result=%r", e, r)
+            rejected += 1
+    return rows, rejected
 
 
 def load_states(db: Database) -> dict[str, str]:
@@ -154,6 +206,6 @@ def load_states(db: Database) -> dict[str, str]:
 
 
 __all__ = [
-    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "Written", "day_of", "fast_binding", "hour_of", "load_states",
-    "result_row", "write_results",
+    "DAY", "DOWN", "HOUR", "UNKNOWN", "UP", "Written", "day_of", "fast_binding", "hour_of", "insert_rows",
+    "load_states", "result_row", "write_results",
 ]  # fmt: skip

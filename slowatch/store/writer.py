@@ -48,6 +48,7 @@ from slowatch.store.results import Written, fast_binding, load_states, write_res
 from slowatch.store.retention import Retention
 from slowatch.store.schema import Migration, check_identity, migrate, open_error, wal_mode
 from slowatch.store.step_backoff import MIN_BACKOFF, StepBackoff
+from slowatch.store.updown import StateCache
 from slowatch.store.write_health import WriteHealth
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Writer:
         self._wake, self._stop, self._abort = threading.Event(), threading.Event(), threading.Event()
         self._drop_lock, self._deadline = threading.Lock(), math.inf
         self._states: dict[str, str] = {}
+        self._cache = StateCache(self.recent, self._states)  # the committed states by endpoint number (updown.py)
         self._db: Database | None = None
         self._page_count_applied: int | None = None
         self._default_page_count = self._dropped_logged = 0
@@ -179,6 +181,7 @@ class Writer:
                 self.retention.start(db)  # (before any new result: the time the last run's retention went by)
                 self.folds.catch_up(lambda fn: self._transact(db, fn, "fold"))  # failed: load_states sees unfolded rows
                 self._states = load_states(db)
+                self._cache = StateCache(self.recent, self._states)
             return db
         except BaseException:
             conn.close()
@@ -248,11 +251,12 @@ class Writer:
     def _commit(self, db: Database, batch: list[Item]) -> bool:
         while True:
             changes: dict[str, str] = {}  # this transaction's up/down changes over self._states
+            self._cache.begin()
             asked = any(isinstance(item, FlushMarker) and item.fold for item in batch)
             fold_now = self.maintain and (self.folds.due or asked)
             written: list[Written] = []
             write = partial(self._write, batch=batch, states=changes, committed=self._states, written=written,
-                            fold=self.folds.fold if fold_now else None)  # fmt: skip
+                            fold=self.folds.fold if fold_now else None, cache=self._cache)  # fmt: skip
             sources = ("batch", "fold") if fold_now else ("batch",)  # (a batch that folds: the fold works too)
             try:
                 rejected, marks = self._transact(db, write, *sources, raise_errors=True) or (0, None)
@@ -268,6 +272,7 @@ class Writer:
             except Exception:
                 return False
             self._states.update(changes)
+            self._cache.commit()
             self._committed(written)
             if marks is not None:
                 self.folds.folded(marks[1])
@@ -282,14 +287,15 @@ class Writer:
             return True
 
     def _committed(self, written: list[Written]) -> None:
-        """The rows of a batch's transaction were committed (their ids and values)."""
-        self.folds.committed(written)
-        self.recent.add(written)
+        """The rows of a batch's transaction were committed (their ids and values). Their endpoints were numbered
+        before they were written (updown.py): the list of ids keeps those numbers and the fold memory finds its
+        slots by them (one lookup by name per row, not three)."""
+        self.folds.committed(written, self.recent.add(written, self._cache.runs))
 
     @staticmethod
     def _write(db: Database, batch: list[Item], states: dict[str, str], committed: dict[str, str],
                fold: Callable[[Database], tuple[int, int]] | None,
-               written: list[Written]) -> tuple[int, tuple[int, int] | None]:  # fmt: skip
+               written: list[Written], cache: StateCache) -> tuple[int, tuple[int, int] | None]:  # fmt: skip
         """Write the batch in order, then fold if asked; return (malformed results skipped, fold marks).
         `states` gets the up/down changes over `committed`; `written` the rows inserted, with their ids
         (results.write_results)."""
@@ -300,7 +306,7 @@ class Writer:
                 run.append(item)
             elif isinstance(item, Op):
                 if run:
-                    rejected += write_results(db, run, states, written, committed=committed)
+                    rejected += write_results(db, run, states, written, committed=committed, cache=cache)
                     run = []
                 try:
                     item.fn(db)
@@ -309,7 +315,7 @@ class Writer:
                         raise
                     raise BadOp(item) from e
         if run:
-            rejected += write_results(db, run, states, written, committed=committed)
+            rejected += write_results(db, run, states, written, committed=committed, cache=cache)
         return rejected, None if fold is None else fold(db)
 
     def _transact(

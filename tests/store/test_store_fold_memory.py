@@ -20,7 +20,8 @@ from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome, ProbeResult
 from slowatch.store.fold import FoldSchedule, fold
-from slowatch.store.fold_memory import MAX_HOURS, FoldMemory
+from slowatch.store.fold_memory import MAX_HOURS, SLOTS_TTL, FoldMemory
+from slowatch.store.recent_ids import RecentIds
 from slowatch.store.results import Written, write_results
 from slowatch.store.schema import LATENCY_BUCKETS, RESULT_COLUMNS, migrate
 from tests.store.conftest import MakeStore
@@ -111,21 +112,35 @@ async def test_memory_folds_equal_the_sql_fold(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**32), plan=st.lists(st.sampled_from(["write", "fold", "write+fold", "failed"]),
-                                                 min_size=1, max_size=12))  # fmt: skip
-def test_each_fold_equals_the_sql_fold_of_its_range(tmp_path: Path, seed: int, plan: list[str]) -> None:
-    """The memory's tables and the SQL's, fold by fold, on the same rows (the same ids)."""
+@given(seed=st.integers(0, 2**32), plan=st.lists(st.sampled_from(["write", "fold", "write+fold", "failed", "renumber",
+                                                                  "slots"]), min_size=1, max_size=12),
+       numbered=st.booleans())  # fmt: skip
+def test_each_fold_equals_the_sql_fold_of_its_range(tmp_path: Path, seed: int, plan: list[str], numbered: bool) -> None:
+    """The memory's tables and the SQL's, fold by fold, on the same rows (the same ids); the memory finding its
+    slots by name, or by the writer's endpoint numbers (recent_ids.py), also after they start over ("renumber")
+    and after the memory's own slots are rebuilt ("slots": an arm SLOTS_TTL later)."""
     rng = random.Random(seed)
     where = Path(tempfile.mkdtemp(dir=tmp_path))
     paths = [str(where / "memory.db"), str(where / "sql.db")]
     mem, ref = (Database(sqlite3.connect(path, isolation_level=None)) for path in paths)
     for db in (mem, ref):
         migrate(db)
-    folds = FoldSchedule(FakeClock(T0), 1e9, memory=FoldMemory())
+    clock = FakeClock(T0)
+    folds = FoldSchedule(clock, 1e9, memory=FoldMemory())
+    recent = RecentIds()
+    recent.start(mem.conn)
     mem.conn.execute("BEGIN")
     folds.folded(folds.fold(mem)[1])  # at start: SQL, then armed
     mem.conn.execute("COMMIT")
     for step in plan:
+        if step == "renumber":  # the list's numbers start over (as after a gap, or a prune that empties it)
+            generation = recent.generation
+            recent.start(mem.conn)
+            assert recent.generation == generation + 1
+            continue
+        if step == "slots":
+            clock.advance(SLOTS_TTL)
+            continue
         rs = tricky(rng, rng.randrange(1, 40), T0 + rng.uniform(0, 2 * HOUR), endpoints=4, late=(0, 1))  # 5 hours
         written: list[Written] = []
         mem.conn.execute("BEGIN")
@@ -136,7 +151,7 @@ def test_each_fold_equals_the_sql_fold_of_its_range(tmp_path: Path, seed: int, p
             mem.conn.execute("ROLLBACK")
             continue
         mem.conn.execute("COMMIT")
-        folds.committed(written)
+        folds.committed(written, recent.add(written) if numbered else None)
         if marks is not None:
             folds.folded(marks[1])
         ref.conn.execute("BEGIN")
