@@ -90,8 +90,8 @@ def main() -> None:
     intake = Intake()
     committed = fold.FoldSchedule.committed
 
-    def with_intake(self: fold.FoldSchedule, written: Sequence[Any]) -> None:
-        committed(self, written)
+    def with_intake(self: fold.FoldSchedule, written: Sequence[Any], numbered: Sequence[Any] | None = None) -> None:
+        committed(self, written, numbered)
         intake.add(written)
 
     fold.FoldSchedule.committed = with_intake  # type: ignore[method-assign]
