@@ -42,6 +42,36 @@ ALLOWED = (
 """(file, function) pairs where slowatch's blocking calls are accepted, each with its reason."""
 
 
+UNGROUPED = pytest.StashKey[bool]()
+"""On a test of an xdist_group that pytest-xdist could not keep on one worker (see below)."""
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's own, which names each test's group in its id
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`scripts/dev test`), the tests marked `slow` first, in their usual order otherwise:
+    a worker that picks up a 40 s end-to-end test last keeps the other idle meanwhile, while short tests at the
+    end even out. Every worker sorts its collection the same way (xdist needs identical collections).
+
+    `--dist loadgroup` keeps a group on one worker only if xdist could name the group in the test's id: with
+    pytest 9.2 it silently cannot (pytest-xdist #1386): those tests then fail, saying so, instead of overlapping."""
+    if not hasattr(config, "workerinput"):
+        return
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    if config.getvalue("loadgroup"):
+        for item in items:
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+                item.stash[UNGROUPED] = True
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.stash.get(UNGROUPED, False):
+        pytest.fail(
+            "--dist loadgroup: pytest-xdist did not keep this test's xdist_group on one worker: this pytest is too "
+            "new for it (pytest-xdist #1386); install the pytest that pyproject.toml's test extra allows",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(autouse=True)
 def blockbuster() -> Iterator[BlockBuster]:
     """Only calls made from `slowatch` count: test code may set up files and databases synchronously."""
