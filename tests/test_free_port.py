@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +52,22 @@ def test_each_xdist_worker_has_its_own_share(monkeypatch: pytest.MonkeyPatch) ->
         picked[worker] = worker_ports()
         assert worker_free_port() in picked[worker]
     assert picked["gw0"] == port_share(0, 2) and picked["gw1"] == port_share(1, 2)
+
+
+def test_every_test_starting_topology_services_takes_ports_from_its_worker_share() -> None:
+    """Topology, AlertmanagerCluster and SlackStandIn pick ports anywhere below the ephemeral range unless given
+    `ports=`: test_clock_skew's cluster, without it, drew a port the other xdist worker had picked from its own
+    share ("listen tcp 127.0.0.1:22962: bind: address already in use")."""
+    root = Path(__file__).resolve().parent
+    missing = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in STARTERS):
+                continue
+            if not any(k.arg == "ports" for k in node.keywords):
+                missing.append(f"{path.relative_to(root)}:{node.lineno} {node.func.id}(...)")
+    assert not missing, "pass ports=worker_ports(): " + ", ".join(missing)
+
+
+STARTERS = ("Topology", "AlertmanagerCluster", "SlackStandIn")
