@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from slowatch.topology.demo import parse_args
 from slowatch.topology.processes import EPHEMERAL_LOW, free_port, port_share
 from tests.support.sockets import free_port as worker_free_port
 from tests.support.sockets import worker_ports
@@ -71,3 +72,13 @@ def test_every_test_starting_topology_services_takes_ports_from_its_worker_share
 
 
 STARTERS = ("Topology", "AlertmanagerCluster", "SlackStandIn")
+
+
+def test_the_cluster_demo_takes_a_port_range(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args(["--ports", "20000-26000"]).ports == range(20000, 26000)
+    assert parse_args([]).ports is None
+    for bad in ("26000-20000", "20000", "80-1000", "a-b"):
+        with pytest.raises(SystemExit) as stopped:
+            parse_args(["--ports", bad])
+        assert stopped.value.code == 2
+        assert f"--ports must be LOW-HIGH with 1024 <= LOW < HIGH <= 65536 (got '{bad}')" in capsys.readouterr().err

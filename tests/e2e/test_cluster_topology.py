@@ -242,9 +242,10 @@ def test_the_cluster_demo_script_starts_and_stops_cleanly(tmp_path: Path) -> Non
 
     binaries()
     root = Path(__file__).resolve().parents[2]
+    ports = worker_ports()
     done = subprocess.run(
         [str(root / "scripts" / "cluster-demo"), "--shards", "1", "--replicas", "2", "--duration", "3",
-         "--workdir", str(tmp_path / "demo")],
+         "--workdir", str(tmp_path / "demo"), "--ports", f"{ports.start}-{ports.stop}"],
         capture_output=True, text=True, timeout=90, cwd=root,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
