@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
 
@@ -70,6 +71,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             "new for it (pytest-xdist #1386); install the pytest that pyproject.toml's test extra allows",
             pytrace=False,
         )
+
+
+@pytest.fixture(autouse=True)
+def root_logging() -> Iterator[None]:
+    """`slowatch run` or `demo` called in-process (cli.main) points the root logger at the stderr of that moment:
+    the test's captured stderr, closed after it. A record logged later by whichever test then comes on that
+    worker printed "--- Logging error --- ValueError: I/O operation on closed file" into the run's output.
+    The handlers such a test added go, and the root level is restored (pytest's own come and go per phase)."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
