@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
 
@@ -40,6 +41,51 @@ ALLOWED = (
     # the fixture below collects after each test, unguarded, so it never lands in a later test).
 )
 """(file, function) pairs where slowatch's blocking calls are accepted, each with its reason."""
+
+
+UNGROUPED = pytest.StashKey[bool]()
+"""On a test of an xdist_group that pytest-xdist could not keep on one worker (see below)."""
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's own, which names each test's group in its id
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`scripts/dev test`), the tests marked `slow` first, in their usual order otherwise:
+    a worker that picks up a 40 s end-to-end test last keeps the other idle meanwhile, while short tests at the
+    end even out. Every worker sorts its collection the same way (xdist needs identical collections).
+
+    `--dist loadgroup` keeps a group on one worker only if xdist could name the group in the test's id: with
+    pytest 9.2 it silently cannot (pytest-xdist #1386): those tests then fail, saying so, instead of overlapping."""
+    if not hasattr(config, "workerinput"):
+        return
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    if config.getvalue("loadgroup"):
+        for item in items:
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+                item.stash[UNGROUPED] = True
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.stash.get(UNGROUPED, False):
+        pytest.fail(
+            "--dist loadgroup: pytest-xdist did not keep this test's xdist_group on one worker: this pytest is too "
+            "new for it (pytest-xdist #1386); install the pytest that pyproject.toml's test extra allows",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def root_logging() -> Iterator[None]:
+    """`slowatch run` or `demo` called in-process (cli.main) points the root logger at the stderr of that moment:
+    the test's captured stderr, closed after it. A record logged later by whichever test then comes on that
+    worker printed "--- Logging error --- ValueError: I/O operation on closed file" into the run's output.
+    The handlers such a test added go, and the root level is restored (pytest's own come and go per phase)."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -201,6 +201,7 @@ def test_help_is_written_for_users() -> None:
     assert "`slowatch demo`" in out and "slowatch check FILE" in out and "http://127.0.0.1:9464/" in out
 
 
+@pytest.mark.slow
 async def test_probe_and_run_once(target: TestServer, tmp_path: Path) -> None:
     cfg = write(
         tmp_path,

@@ -195,6 +195,7 @@ def test_the_cycle_finder_sees_a_package_and_its_modules() -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_every_module_imports_and_every_cycle_member_imports_first() -> None:
     found = modules()
     graph = {name: import_time_edges(name, path, set(found)) for name, path in found.items()}

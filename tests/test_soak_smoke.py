@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,24 @@ def test_soak_trace_and_diag(tmp_path: Path) -> None:
     assert last["collected"] >= 0 and isinstance(last["types"], list)
     worker = json.loads(diag["worker"].read_text().splitlines()[-1])
     assert "sqlite_mb" not in worker or worker["sqlite_mb"] == 0  # the worker has no database
+
+
+def test_the_diagnosis_starts_no_process(tmp_path: Path) -> None:
+    """Each diagnosis row (every --diag seconds, in the daemon and in each worker) looked libc up with
+    ctypes.util.find_library, which runs `ldconfig -p` in a child: the daemon's trace row then listed that
+    fork of it as a second worker (seen with the suite on two workers, the machine loaded)."""
+    path = SOAK.parent / "soak_diag" / "sitecustomize.py"
+    probe = textwrap.dedent(f"""
+        import importlib.util, sys
+        spec = importlib.util.spec_from_file_location("soak_diag", {str(path)!r})
+        diag = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(diag)
+        started = []
+        sys.addaudithook(lambda event, args: started.append(event) if event in
+                         ("subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec") else None)
+        figures = diag._c_figures()
+        print(sorted(figures), started)
+    """)
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['malloc_free_mb', 'malloc_used_mb', 'mmapped_mb'] []", proc.stdout

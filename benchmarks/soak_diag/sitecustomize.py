@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import ctypes
-import ctypes.util
 import gc
 import json
 import os
@@ -43,7 +42,8 @@ def _c_figures() -> dict[str, float]:
     out: dict[str, float] = {}
     mb = 2**20
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc = ctypes.CDLL(None)  # this process's own symbols, glibc's among them (find_library runs `ldconfig -p`
+        # in a child at every call: a fork of the daemon in its trace rows, on every sample)
         libc.mallinfo2.restype = _Mallinfo2
         m = libc.mallinfo2()
         out.update(

@@ -60,11 +60,13 @@ receivers:
 
 
 class AlertmanagerCluster:
-    def __init__(self, binary: str, workdir: Path, members: int, timing: AmTiming) -> None:
+    def __init__(
+        self, binary: str, workdir: Path, members: int, timing: AmTiming, *, ports: range | None = None
+    ) -> None:
         self.workdir = workdir
         self.timing = timing
-        web = [free_port() for _ in range(members)]
-        gossip = [free_port() for _ in range(members)]
+        web = [free_port(ports=ports) for _ in range(members)]
+        gossip = [free_port(ports=ports) for _ in range(members)]
         self.urls = [f"http://127.0.0.1:{p}" for p in web]
         self.members: list[Service] = []
         for i in range(members):

@@ -33,9 +33,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--workdir", help="where logs, databases and configs go (default: a temporary directory)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory at the end")
+    p.add_argument("--ports", metavar="LOW-HIGH", help="take every port from LOW..HIGH-1 (default: any free one)")
     args = p.parse_args(argv)
     if not 1 <= args.shards <= 16 or not 1 <= args.replicas <= 4:
         p.error("--shards must be 1..16 and --replicas 1..4")
+    if args.ports is not None:
+        low, _, high = args.ports.partition("-")
+        if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) <= 65536):
+            p.error(f"--ports must be LOW-HIGH with 1024 <= LOW < HIGH <= 65536 (got {args.ports!r})")
+        args.ports = range(int(low), int(high))
     return args
 
 
@@ -50,13 +56,13 @@ async def run(args: argparse.Namespace, write: Callable[[str], None]) -> int:
         write(f"error: {config}: no such config file")
         return 66
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="slowatch-cluster-"))
-    port = free_port()
+    port = free_port(ports=args.ports)
     runner = web.AppRunner(make_platform(random.Random()), access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     topology = Topology(
         workdir, config, grid(args.shards, args.replicas), prometheus=prometheus, alertmanager=alertmanager,
-        env={"DEMO_HOST": f"127.0.0.1:{port}"},
+        env={"DEMO_HOST": f"127.0.0.1:{port}"}, ports=args.ports,
     )  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -36,18 +36,21 @@ EPHEMERAL_LOW = _ephemeral_low()
 """Read once, at import: `free_port()` is called from the event loop (the e2e harness), where a file read blocks."""
 
 
-def free_port(low: int | None = None) -> int:
+def free_port(low: int | None = None, *, ports: range | None = None) -> int:
     """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range when it can.
 
     A service restarted on its port (a replica after `kill -9`: Prometheus scrapes that port) must find it free.
     A port the OS picks (bind to 0) is an ephemeral one, which any outgoing connection of any process may take
     meanwhile ("address already in use" on the restart, seen under load); ports below the range are only
     ever taken by a bind that asks for them. `low`: the range's first port (default EPHEMERAL_LOW); when it
-    leaves no room above 1024 (`ip_local_port_range` = "1024 65535" is a common tuning) the OS picks."""
+    leaves no room above 1024 (`ip_local_port_range` = "1024 65535" is a common tuning) the OS picks.
+    `ports`: pick from these instead (one `port_share` each: processes that start services side by side, such
+    as parallel test workers, then never pick a port another picked and has not bound yet)."""
     low = EPHEMERAL_LOW if low is None else low
-    start = max(1024, low - 12_000)
-    for _ in range(200 if start < low else 0):
-        port = random.randrange(start, low)
+    if ports is None:
+        ports = range(max(1024, low - 12_000), low)
+    for _ in range(200 if len(ports) else 0):
+        port = random.choice(ports)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -57,6 +60,15 @@ def free_port(low: int | None = None) -> int:
     with socket.socket() as s:  # (everything there taken: let the OS pick)
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def port_share(index: int, count: int, low: int | None = None) -> range:
+    """The `index`-th of `count` equal, disjoint shares of the ports `free_port` picks from (below the
+    ephemeral range; of the ports above 1024 when the range leaves no room below it)."""
+    low = EPHEMERAL_LOW if low is None else low
+    whole = range(max(1024, low - 12_000), low) if low > 2048 else range(1024, 65536)
+    size = len(whole) // max(1, count)
+    return range(whole.start + index * size, whole.start + (index + 1) * size)
 
 
 def find_binary(*names: str) -> str | None:
@@ -145,4 +157,4 @@ async def get_json(url: str, params: Mapping[str, str] | None = None) -> object:
         return await r.json()
 
 
-__all__ = ["Service", "find_binary", "free_port", "get_json"]
+__all__ = ["Service", "find_binary", "free_port", "get_json", "port_share"]

@@ -54,10 +54,10 @@ def parse_text(text: str, at: float) -> list[Delivery]:
 
 
 class SlackStandIn:
-    def __init__(self) -> None:
+    def __init__(self, *, ports: range | None = None) -> None:
         self.deliveries: list[Delivery] = []
         self.arrived = asyncio.Event()
-        self.port = free_port()
+        self.port = free_port(ports=ports)
         self.url = f"http://127.0.0.1:{self.port}/slack"
         self._runner: web.AppRunner | None = None
 

@@ -90,18 +90,23 @@ class Topology:
         timing: AmTiming | None = None,
         env: Mapping[str, str] | None = None,
         prometheus_alerts: bool = True,
+        ports: range | None = None,
     ) -> None:
+        """`ports`: take every port from these (`port_share`), else from anywhere below the ephemeral range."""
         self.workdir = workdir.resolve()
         self.config = config.resolve()
-        self.slack = SlackStandIn()
-        self.ams = AlertmanagerCluster(alertmanager, self.workdir / "alertmanager", alertmanagers, timing or AmTiming())
+        self.ports = ports
+        self.slack = SlackStandIn(ports=ports)
+        self.ams = AlertmanagerCluster(
+            alertmanager, self.workdir / "alertmanager", alertmanagers, timing or AmTiming(), ports=ports
+        )
         self.env = {**(env or {}), **{f"SLOWATCH_ALERTMANAGER_{i + 1}": u for i, u in enumerate(self.ams.urls)}}
         self.instances = {spec.name: self._instance(spec) for spec in specs}
         self.specs = {spec.name: spec for spec in specs}
         self.prometheus_binary = prometheus
         self.prometheus_alerts = prometheus_alerts
         self.interval = interval
-        port = free_port()
+        port = free_port(ports=self.ports)
         self.prometheus = Service(
             "prometheus",
             [prometheus, "--config.file=prometheus.yml", "--storage.tsdb.path=tsdb",
@@ -110,7 +115,7 @@ class Topology:
         )  # fmt: skip
 
     def _instance(self, spec: InstanceSpec) -> Service:
-        port = free_port()
+        port = free_port(ports=self.ports)
         config = (spec.config or self.config).resolve()
         argv = [sys.executable, "-m", "slowatch", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
         return Service(

@@ -26,6 +26,7 @@ from slowatch.topology.processes import find_binary
 from slowatch.topology.slack import SlackStandIn
 from tests.alerting.conftest import FAST_SINK, Rig, http_endpoint, make_config
 from tests.alerting.fakes import Target
+from tests.support.sockets import worker_ports
 
 SKEW = 4.0
 
@@ -41,9 +42,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[AlertmanagerCluster, Sl
     binary = find_binary("prometheus-alertmanager", "alertmanager")
     if binary is None:
         pytest.skip("needs Debian's prometheus-alertmanager")
-    slack = SlackStandIn()
+    slack = SlackStandIn(ports=worker_ports())
     await slack.start()
-    ams = AlertmanagerCluster(binary, tmp_path / "am", 2, AmTiming())
+    ams = AlertmanagerCluster(binary, tmp_path / "am", 2, AmTiming(), ports=worker_ports())
     ams.write_config(slack.url)
     try:
         await ams.spawn()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from slowatch.topology.processes import free_port
+from tests.support.sockets import free_port
 
 
 class DaemonProcess:

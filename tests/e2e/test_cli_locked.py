@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import run_cli
 
 CONFIG = """\
@@ -35,6 +37,7 @@ async def slowatch(tmp_path: Path, *args: str) -> tuple[int, str]:
     return code, out
 
 
+@pytest.mark.slow
 async def test_writing_commands_give_up_on_a_locked_database_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "slowatch.yaml").write_text(CONFIG)
     code, out = await slowatch(tmp_path, "run", "-c", "slowatch.yaml", "--once")  # creates the database

@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from slowatch.sharding import shard_of
 from slowatch.topology import AmTiming, InstanceSpec, Topology, find_binary, grid
 from slowatch.topology.processes import Service
+from tests.support.sockets import worker_ports
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +37,8 @@ def blockbuster() -> Iterator[None]:
     yield
 
 
-pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
+# One topology at a time (2 Alertmanagers, Prometheus, 3-5 daemons each): under pytest-xdist, on one worker.
+pytestmark = [pytest.mark.prometheus, pytest.mark.slow, pytest.mark.xdist_group("topology")]
 
 FAILING: web.AppKey[set[str]] = web.AppKey("failing", set)
 ENDPOINTS = [f"ep{i}" for i in range(8)]
@@ -153,7 +155,7 @@ async def test_shards_and_replicas_match_one_instance_and_alert_once_through_a_r
     assert {shard_of(n, 2) for n in ENDPOINTS[:2]} == {0, 1}  # the failing endpoints span both shards
     specs = [*grid(2, 2), InstanceSpec(config=reference, scraped=False)]
     topo = Topology(tmp_path / "topology", config, specs, prometheus=prometheus, alertmanager=alertmanager,
-                    timing=AmTiming())  # fmt: skip
+                    timing=AmTiming(), ports=worker_ports())  # fmt: skip
     await topo.start()
     try:
         single = topo.instances["single"]
@@ -240,9 +242,10 @@ def test_the_cluster_demo_script_starts_and_stops_cleanly(tmp_path: Path) -> Non
 
     binaries()
     root = Path(__file__).resolve().parents[2]
+    ports = worker_ports()
     done = subprocess.run(
         [str(root / "scripts" / "cluster-demo"), "--shards", "1", "--replicas", "2", "--duration", "3",
-         "--workdir", str(tmp_path / "demo")],
+         "--workdir", str(tmp_path / "demo"), "--ports", f"{ports.start}-{ports.stop}"],
         capture_output=True, text=True, timeout=90, cwd=root,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

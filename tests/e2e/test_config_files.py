@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.e2e.harness import DaemonProcess
@@ -19,6 +20,7 @@ def many(port: int, count: int, extra: str = "") -> str:
     return f"server: {{database: ./slowatch.db}}\nendpoints:\n{endpoints}{extra}"
 
 
+@pytest.mark.slow
 async def test_an_edit_made_while_the_daemon_starts_is_applied(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from slowatch.config import load
@@ -63,6 +64,7 @@ async def run_until(cfg: Path, workdir: Path, daemons: list[DaemonProcess], resu
     return d
 
 
+@pytest.mark.slow
 async def test_an_slo_back_after_a_restart_without_it_counts_the_results_stored_meanwhile(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.e2e.harness import DaemonProcess, http_fleet, metric_value
@@ -41,6 +42,7 @@ def config(port: int) -> str:
     return http_fleet(port, {"a": "ok", "b": "ok"}) + "consumers:\n  - name: team\n    endpoints: [a, b]\n"
 
 
+@pytest.mark.slow
 async def test_a_second_instance_on_the_same_database_refuses_to_start(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
@@ -133,6 +135,7 @@ async def test_each_instance_exports_its_shard_count_and_the_sha256_of_the_confi
     assert d.log().count("config_sha256=") == 2  # a rejected file runs nothing new
 
 
+@pytest.mark.slow
 async def test_report_and_gate_read_a_shards_database_as_that_shard_when_the_shard_came_from_the_run_flags(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:

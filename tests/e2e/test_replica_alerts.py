@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestServer
 from slowatch.topology import AmTiming, Delivery, InstanceSpec, Topology, grid
 from slowatch.topology.processes import get_json
 from tests.e2e.test_cluster_topology import FAILING, binaries, eventually
+from tests.support.sockets import worker_ports
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +33,8 @@ def blockbuster() -> Iterator[None]:
     yield
 
 
-pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
+# One topology at a time (2 Alertmanagers, Prometheus, 3-5 daemons each): under pytest-xdist, on one worker.
+pytestmark = [pytest.mark.prometheus, pytest.mark.slow, pytest.mark.xdist_group("topology")]
 
 
 @pytest.fixture
@@ -101,7 +103,7 @@ async def test_replicas_page_once_through_an_alertmanager_outage_a_crash_and_a_r
     config = tmp_path / "slowatch.yaml"
     config.write_text(replica_config(target.port))
     topo = Topology(tmp_path / "topology", config, grid(1, 2), prometheus=prometheus, alertmanager=alertmanager,
-                    timing=AmTiming(), prometheus_alerts=False)  # fmt: skip
+                    timing=AmTiming(), prometheus_alerts=False, ports=worker_ports())  # fmt: skip
     await topo.start()
     try:
         await topo.ams.stop()
@@ -165,7 +167,8 @@ async def test_a_local_blip_pages_no_one_and_two_failing_locations_page_once_thr
     config.write_text(location_config())
     where = {loc: f"127.0.0.1:{target.port}/switch/{loc}" for loc in ("eu", "us", "ap")}
     specs = [InstanceSpec(location=loc, env={"TARGET": url}) for loc, url in where.items()]
-    topo = Topology(tmp_path / "topology", config, specs, prometheus=prometheus, alertmanager=alertmanager)
+    topo = Topology(tmp_path / "topology", config, specs, prometheus=prometheus, alertmanager=alertmanager,
+                    ports=worker_ports())  # fmt: skip
     target.app[FAILING].add("eu")  # the network near the eu monitor is broken
     await topo.start()
     try:

@@ -22,6 +22,7 @@ from slowatch.topology import AmTiming, InstanceSpec, Topology
 from slowatch.topology.processes import get_json
 from tests.e2e.test_cluster_topology import FAILING, binaries, eventually
 from tests.e2e.test_replica_alerts import SINKS, arrived, ours, target
+from tests.support.sockets import worker_ports
 
 __all__ = ["target"]  # (the fixture, shared)
 
@@ -32,7 +33,8 @@ def blockbuster() -> Iterator[None]:
     yield
 
 
-pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
+# One topology at a time (2 Alertmanagers, Prometheus, 3-5 daemons each): under pytest-xdist, on one worker.
+pytestmark = [pytest.mark.prometheus, pytest.mark.slow, pytest.mark.xdist_group("topology")]
 
 
 def config(port: int) -> str:
@@ -54,7 +56,7 @@ async def test_an_endpoint_moved_to_another_shard_mid_outage_is_one_alert_paged_
     path.write_text(config(target.port))
     specs = [InstanceSpec(shard=s, shards=2, replica="a") for s in (0, 1)]
     topo = Topology(tmp_path / "topology", path, specs, prometheus=prometheus, alertmanager=alertmanager,
-                    timing=AmTiming(), prometheus_alerts=False)  # fmt: skip
+                    timing=AmTiming(), prometheus_alerts=False, ports=worker_ports())  # fmt: skip
     target.app[FAILING].add("web")
     await topo.start()
     try:

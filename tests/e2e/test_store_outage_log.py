@@ -46,6 +46,7 @@ def read_only(path: Path) -> Iterator[None]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
+@pytest.mark.slow
 async def test_a_read_only_database_is_logged_once_with_its_cause_and_never_as_resumed(tmp_path: Path) -> None:
     """Started on a read-only database file, the daemon logged "store write failed" at every retry (7 lines in its
     first 3 s, ~45 in a minute), with "store writes resumed" between them whenever a transaction that wrote
@@ -82,6 +83,7 @@ async def write_errors(d: DaemonProcess) -> float:
     return metric_value(text, "slowatch_store_write_errors_total") if status == 200 else 0.0
 
 
+@pytest.mark.slow
 async def test_a_stop_on_a_read_only_database_takes_the_shutdown_grace_and_reports_what_is_lost(
     tmp_path: Path,
 ) -> None:

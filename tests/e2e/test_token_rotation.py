@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.e2e.harness import DaemonProcess
 
@@ -57,6 +58,7 @@ def malformed(port: int, token: str) -> bytes:
         return s.recv(4096)
 
 
+@pytest.mark.slow
 async def test_a_rotated_token_is_refused_at_once_and_no_token_is_logged(tmp_path: Path) -> None:
     path = tmp_path / "slowatch.yaml"
     path.write_text(config(tmp_path, OLD))

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.e2e.harness import DaemonProcess, http_fleet, metric_value, numbered
@@ -66,6 +67,7 @@ async def wait_until(check: Callable[[], bool], timeout: float = 15.0) -> None:
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.slow
 async def test_workers_probe_every_endpoint_and_feed_metrics_store_and_slos(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
@@ -88,6 +90,7 @@ async def test_workers_probe_every_endpoint_and_feed_metrics_store_and_slos(
     assert "prober worker started index=1" in d.log()
 
 
+@pytest.mark.slow
 async def test_a_killed_worker_is_restarted_with_its_shard(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
@@ -117,6 +120,7 @@ async def test_a_killed_worker_is_restarted_with_its_shard(
     assert await d.stop() == 0
 
 
+@pytest.mark.slow
 async def test_workers_do_not_outlive_a_killed_daemon(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
@@ -159,6 +163,7 @@ async def test_the_standard_asyncio_loop_works_too(
     assert "prober_workers=1 loop=asyncio" in d.log()
 
 
+@pytest.mark.slow
 async def test_a_sighup_to_every_slowatch_process_reloads_and_kills_no_worker(
     targets: TestServer, write_config: Callable[[str], Path], tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:

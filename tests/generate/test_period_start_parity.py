@@ -33,6 +33,7 @@ async def test_slowatch_pages_in_the_first_hour_of_a_month(tmp_path: Path) -> No
 
 
 @pytest.mark.prometheus
+@pytest.mark.slow
 def test_the_generated_rules_page_in_the_first_hour_too(tmp_path: Path) -> None:
     expr = 'ALERTS{alertname="SlowatchErrorBudgetBurn",alertstate="firing",severity="page"}'
     page = alert_sample("SlowatchErrorBudgetBurn", severity="page", kind="burn_rate")

@@ -162,6 +162,7 @@ def promtool_test_file(rules: Path) -> dict[str, Any]:
     return {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests}
 
 
+@pytest.mark.slow
 def test_promtool_unit_tests(rules_config: Config, tmp_path: Path) -> None:
     rules = tmp_path / "rules.yml"
     rules.write_text(render_rules(rules_config))

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from slowatch.models import Outcome, ProbeResult
 from slowatch.probes import ProbeContext, probe_once
 from tests.probes.conftest import http_endpoint
@@ -32,6 +34,7 @@ async def test_healthy_probes_are_not_slowed_by_hanging_ones(ctx: ProbeContext, 
     assert min(finished["hang"]) >= 0.95
 
 
+@pytest.mark.slow
 def test_no_fd_or_memory_growth_after_1000_failing_probes() -> None:
     """1,000 failing probes (20 kinds of failure) in a fresh interpreter: no more fds and (within allocator
     noise) no more RSS than after the first 100; and nothing left for asyncio or GC to complain about."""

@@ -160,6 +160,7 @@ async def test_autumn_dst_and_month_end_agree_with_the_oracle(daemon_at: tuple[l
     assert not problems, "\n".join(problems[:40])
 
 
+@pytest.mark.slow
 async def test_year_change_february_and_spring_dst_agree_with_the_oracle(daemon_at: tuple[list[Daemon], Path]) -> None:
     """Dec 20, 2025 to Apr 3, 2026 (a probe per endpoint every 10 minutes): the ISO week and the quarter across
     the year change, January 31 -> February, February 28 -> March, New York's 23-hour day (Mar 8) and

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from slowatch.topology.processes import free_port as topology_free_port
+from slowatch.topology.processes import port_share
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -152,12 +156,21 @@ async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     await hang(reader, writer)
 
 
+def worker_ports() -> range:
+    """This test process's share of the ports below the kernel's ephemeral range: under pytest-xdist each
+    worker (PYTEST_XDIST_WORKER gwN of PYTEST_XDIST_WORKER_COUNT) has its own, so a port one worker picked
+    and has not bound yet (a daemon starting, or restarting after kill -9) is never the other's pick; being
+    below the ephemeral range, no outgoing connection or bind to port 0 takes it either."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return port_share(index, count)
+
+
 def free_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    """A loopback port with nothing listening (bound, then released), from this worker's `worker_ports()`:
+    for a service to start on, or a port that refuses connections."""
+    return topology_free_port(ports=worker_ports())
 
 
 __all__ = [
@@ -171,4 +184,5 @@ __all__ = [
     "hang",
     "reset",
     "reset_at_once",
+    "worker_ports",
 ]
