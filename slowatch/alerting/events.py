@@ -21,6 +21,9 @@ from slowatch.durations import format_duration
 from slowatch.slo.display import budget_left_words
 
 Status = Literal["firing", "reminder", "resolved"]
+ENDED_WORDS = {"burn_rate": "{severity} burn-rate alert", "budget_exhausted": "budget-exhausted alert",
+               "no_data": "no-data alert"}  # fmt: skip
+"""An SLO alert, as the RESOLVED of one ended for a reason (not a recovery) names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +70,30 @@ class AlertEvent:
             self.title, self._resolved_summary(ts, merged), self.consumers, self.slo, self.endpoint, 0, merged,
         )  # fmt: skip
 
+    @property
+    def recovered(self) -> bool:
+        """A RESOLVED that means the condition cleared: not one that ended for a `reason` (its endpoint or SLO
+        removed or disabled in the config, its alerting turned off, handed over to another shard), which says
+        nothing about whether the outage goes on."""
+        return self.status == "resolved" and not self.details.get("reason")
+
     def _resolved_summary(self, ts: float, details: Mapping[str, Any]) -> str:
-        """What changed, in the words of on-call: not the firing summary again."""
+        """What changed, in the words of on-call: not the firing summary again. An alert ended for a `reason`
+        (not a recovery) says so, and never that the endpoint is up or the SLO fine again."""
         lasted = format_duration(max(0, round(ts - self.since)))
         subject = f"{self.consumers[0]}/{self.slo}" if self.consumers and self.slo else self.endpoint
         left = details.get("budget_remaining")
         budget = f"; {left_words(left)}" if isinstance(left, float) else ""
+        reason = str(details.get("reason") or "")
         if self.kind == "endpoint_down":
             if details.get("handed_over") is True:  # (not known to be up: service.py `_forget_removed`)
                 return f"{self.endpoint} no longer watched here after {lasted} down: handed over to another shard"
+            if reason:
+                return f"{self.endpoint} no longer alerted on after {lasted} down: {reason} (not known to be up)"
             return f"{self.endpoint} is up again after {lasted} down"
+        if reason and self.kind in ENDED_WORDS:  # (the budget figure in `details` is the firing one's: stale)
+            what = ENDED_WORDS[self.kind].format(severity=self.severity)
+            return f"{subject} {what} no longer evaluated after {lasted}: {reason} (not known to have cleared)"
         if self.kind == "burn_rate":
             return (
                 f"{subject} burns its error budget below the {self.severity} thresholds again (fired {lasted}){budget}"

@@ -114,7 +114,8 @@ class EndpointHealth:
         if not cfg.enabled:
             if key in self.book.firing:
                 decision = Decision(now)
-                self.book.resolve(key, decision, send=cfg.send_resolved)
+                off = {"reason": "alerting turned off for the endpoint in the config (alerts.enabled: false)"}
+                self.book.resolve(key, decision, send=cfg.send_resolved, details=off)
                 self.book.commit(decision)
             return
         s = self.streaks.get(name)
@@ -228,6 +229,13 @@ class EndpointHealth:
         return dropped, [
             k for k, f in self.book.firing.items() if f.event.kind == "endpoint_down" and f.event.endpoint not in live
         ]
+
+    def gone_because(self, key: str) -> str:
+        """Why the endpoint of alert `key`, gone from the live set (`forget`), is no longer probed here: the reason
+        its RESOLVED gives (it may still be down: no recovery was seen)."""
+        f = self.book.firing.get(key)
+        known = f is not None and f.event.endpoint in self._state.endpoints  # (in the config, so not enabled)
+        return "endpoint disabled in the config (enabled: false)" if known else "endpoint removed from the config"
 
 
 __all__ = ["EndpointHealth", "HealthConfig", "Streak", "root_cause_suffix"]

@@ -304,7 +304,7 @@ class AlertService:
                     self.book.resolve(key, decision, details=dict(HANDED_OVER), only=self._keeps_no_state)
                     logger.info("alert handed over alert=%s reason=another shard owns the endpoint now", key)
                 else:
-                    self.book.resolve(key, decision, details={"reason": "endpoint removed from the config"})
+                    self.book.resolve(key, decision, details={"reason": self.health.gone_because(key)})
             self.book.commit(decision)
 
     def _keeps_no_state(self, sink: str) -> bool:

@@ -306,6 +306,9 @@ async def test_an_slo_missing_from_a_snapshot_stays_firing_one_removed_from_the_
     acked = receiver.acked
     assert acked[-1].body["text"].startswith("[RESOLVED] TICKET: shop · avail: error budget exhausted")
     assert "SLO, tier or its alerting removed from the config" in str(acked[-1].body["blocks"])
+    text = acked[-1].body["text"]  # not "error budget is above its threshold again": nobody saw it recover
+    assert "again" not in text and "budget-exhausted alert no longer evaluated after" in text, text
+    assert "(not known to have cleared)" in text and ":white_check_mark:" not in str(acked[-1].body["blocks"])
     if len(acked) == 2:  # its FIRING was not sent yet when it resolved: folded into the RESOLVED (fold.py)
         assert "Changed state once since" in str(acked[-1].body["blocks"])
     else:

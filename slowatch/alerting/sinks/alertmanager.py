@@ -60,6 +60,8 @@ def am_alert(
         "annotations": {"summary": e.summary[:1000], "title": e.title},
         "startsAt": iso(e.since),
     }
+    if e.status == "resolved" and not e.recovered:  # ended for a reason, not a recovery: say which
+        alert["annotations"]["reason"] = str(e.details["reason"])[:1000]
     if url:
         alert["generatorURL"] = f"{url}/"
     if e.status == "resolved":

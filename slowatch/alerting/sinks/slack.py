@@ -42,6 +42,7 @@ TRANSIENT = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_e
 """Error codes of a JSON `"ok": false` reply (`not_ok`) that a later try may get past: retried. Any other is
 permanent."""
 ICON = {"firing": ":rotating_light:", "reminder": ":bell:", "resolved": ":white_check_mark:"}
+NOT_RECOVERED = ":heavy_minus_sign:"
 WORD = {"firing": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}
 Block = dict[str, Any]
 
@@ -97,7 +98,8 @@ def single(e: AlertEvent, url: str | None) -> dict[str, Any]:
     if e.status == "resolved":
         lasted = duration(float(d.get("duration", e.ts - e.since)))
         reason = f" {escape(str(d['reason']), 200)}." if d.get("reason") else ""
-        blocks.append(section(f":white_check_mark: Resolves `{e.alert_key}`, firing since {when(e.since)} "
+        ended = "Resolves" if e.recovered else "Ends, with no recovery seen,"  # (a reason: not known to be up)
+        blocks.append(section(f"{icon(e)} {ended} `{e.alert_key}`, firing since {when(e.since)} "
                               f"(lasted {lasted}).{reason}"))  # fmt: skip
     else:
         blocks.append(section(f"{ICON[e.status]} {summary(e, 500)}"))
@@ -117,6 +119,12 @@ def single(e: AlertEvent, url: str | None) -> dict[str, Any]:
         blocks.extend(dependent_blocks(e, d))
     blocks.append(context(e, url))
     return {"text": clip(f"{headline(e)} — {summary(e, 300)}", 3000), "blocks": blocks}
+
+
+def icon(e: AlertEvent) -> str:
+    """The status's emoji; no green tick for a RESOLVED that ended for a reason, not a recovery (AlertEvent.recovered):
+    its outage may go on."""
+    return ICON["resolved"] if e.recovered or e.status != "resolved" else NOT_RECOVERED
 
 
 def summary(e: AlertEvent, limit: int) -> str:
@@ -177,7 +185,7 @@ def failing_blocks(d: Mapping[str, Any]) -> list[Block]:
 def endpoint_fields(e: AlertEvent, d: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = [("Endpoint", f"`{e.endpoint}`"), ("Target", escape(str(d.get("target", "")), 200) or "-")]
     if e.status == "resolved":
-        out.append(("Down for", duration(d.get("duration"))))
+        out.append(("Down for" if e.recovered else "Down when last alerted on", duration(d.get("duration"))))
     else:
         out.append(("Failures", f"{d.get('failures', '?')} in a row (threshold {d.get('threshold', '?')})"))
         out.append(("Outcome", quoted(str(d.get("outcome", "")), 60)))
@@ -223,8 +231,9 @@ def grouped(events: Sequence[AlertEvent], url: str | None) -> dict[str, Any]:
     if len(latest) < (total := sum(seen.values())):
         counts = f"{firing} firing, {resolved} resolved"
         title = f"{plural(len(latest), 'alert')} at once ({total} notifications): {counts}"
-    lines = [f"{ICON[e.status]} *{WORD[e.status]}* {e.severity} — {escape(e.title, 120)}"
+    lines = [f"{icon(e)} *{WORD[e.status]}* {e.severity} — {escape(e.title, 120)}"
              + (f": {quoted(str(e.details['error']), 100)}" if e.firing and e.details.get("error") else "")
+             + ("" if e.firing or e.recovered else f" _(not recovered: {escape(str(e.details['reason']), 120)})_")
              + (f" _(latest of {seen[e.alert_key]})_" if seen[e.alert_key] > 1 else "")
              for e in latest.values()]  # fmt: skip
     blocks: list[Block] = [header(f":rotating_light: {title}"), section("Grouped by storm control (one message).")]
