@@ -100,12 +100,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_CONFIG
     from slowatch.config.access import exposure_warning, metrics_exposure_warning
-    from slowatch.config.cluster import replica_sink_warning
+    from slowatch.config.cluster import replica_sink_warning, shard_sink_warnings
+    from slowatch.config.located import located
     from slowatch.slo.judgeable import unjudgeable_warnings, unreachable_tier_warnings
 
     for warning in (exposure_warning(config), metrics_exposure_warning(config), replica_sink_warning(config)):
         if warning:
             print(warning, file=sys.stderr)
+    for problem in located(args.config, shard_sink_warnings(config)):
+        print(f"warning: {problem}", file=sys.stderr)
     for warning in (*unjudgeable_warnings(config), *unreachable_tier_warnings(config)):
         print(f"warning: {warning}", file=sys.stderr)
     enabled = sum(1 for ep in config.endpoints if ep.enabled)

@@ -160,4 +160,35 @@ def replica_sink_warning(config: Config) -> str | None:
     )
 
 
-__all__ = ["ClusterConfig", "LabelValue", "LocationQuorum", "check_cluster", "parse_shard", "replica_sink_warning"]
+def shard_sink_warnings(config: Config) -> list[Problem]:
+    """For `slowatch check` (located at the sink: config/located.py): a sharded config whose routes send alerts to
+    Slack or webhook sinks. Each shard sends its own FIRING and RESOLVED for what it owns, so an outage that goes on
+    across a reshard is paged twice there (the old owner ends its page, the new one opens another: alerting/service.py
+    `_forget_removed`); Alertmanager takes the new owner's as the same alert. Every route can carry endpoint and SLO
+    alerts (`match.kind` names one of those)."""
+    cluster = config.server.cluster
+    if cluster is None or not cluster.sharded:
+        return []
+    first: dict[str, int] = {}
+    for ri, route in enumerate(config.routes):
+        for name in route.sinks:
+            sink = config.sinks.get(name)
+            if sink is not None and sink.kind in ("slack", "webhook"):
+                first.setdefault(name, ri)
+    out: list[Problem] = []
+    for name, ri in first.items():
+        kind = config.routes[ri].match.kind
+        what = f"{kind} alerts" if kind else "endpoint and SLO alerts"
+        out.append((("sinks", name), (
+            f"{config.sinks[name].kind} sink routed {what} (routes[{ri}]) on a sharded setup (server.cluster.shards: "
+            f"{cluster.shards}): each shard sends its own FIRING and RESOLVED, so an outage that goes on across a "
+            "reshard pages twice here (the old owner ends its page, the new owner opens another). For one page per "
+            "outage route these alerts to an `alertmanager` sink (README: Resharding)"
+        )))  # fmt: skip
+    return out
+
+
+__all__ = [
+    "ClusterConfig", "LabelValue", "LocationQuorum", "check_cluster", "parse_shard", "replica_sink_warning",
+    "shard_sink_warnings",
+]  # fmt: skip
