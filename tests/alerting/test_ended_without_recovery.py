@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from slowatch.alerting.events import AlertEvent
+from slowatch.alerting.sinks.slack import message
 from slowatch.config.schema import Config
 from tests.alerting.conftest import FAST_SINK, Rig, http_endpoint, make_config, slack_sink
 from tests.alerting.fakes import FakeReceiver, Hit, Target
@@ -116,3 +117,16 @@ def test_no_slo_alert_ended_for_a_reason_reads_as_cleared() -> None:
         assert ended.summary.startswith("shop/avail ") and "no longer evaluated after 5m" in ended.summary
         assert "removed from the config (not known to have cleared)" in ended.summary
         assert "again" not in ended.summary and "budget left" not in ended.summary
+
+
+def test_a_grouped_slack_message_gives_no_green_tick_to_an_alert_ended_for_a_reason() -> None:
+    """Storm control's one message per burst: each alert's line in its latest state; an alert ended for a reason
+    reads as not recovered, with the reason, and one that recovered keeps its tick."""
+    down = [AlertEvent(f"endpoint:{n}", "endpoint_down", "firing", "page", 100.0, 100.0, f"endpoint {n} is down",
+                       "down", endpoint=n) for n in ("gone", "back")]  # fmt: skip
+    events = [down[0].as_resolved(400.0, {"reason": "endpoint removed from the config"}), down[1].as_resolved(400.0)]
+    texts = [b["text"]["text"] for b in message(events, None)["blocks"] if b["type"] == "section"]
+    gone, back = [line for text in texts for line in text.split("\n") if " — endpoint " in line]
+    assert "endpoint gone is down" in gone and "endpoint back is down" in back
+    assert ":white_check_mark:" not in gone and "not recovered: endpoint removed from the config" in gone
+    assert back.startswith(":white_check_mark: *RESOLVED*") and "not recovered" not in back
