@@ -123,10 +123,12 @@ def test_a_grouped_slack_message_gives_no_green_tick_to_an_alert_ended_for_a_rea
     """Storm control's one message per burst: each alert's line in its latest state; an alert ended for a reason
     reads as not recovered, with the reason, and one that recovered keeps its tick."""
     down = [AlertEvent(f"endpoint:{n}", "endpoint_down", "firing", "page", 100.0, 100.0, f"endpoint {n} is down",
-                       "down", endpoint=n) for n in ("gone", "back")]  # fmt: skip
-    events = [down[0].as_resolved(400.0, {"reason": "endpoint removed from the config"}), down[1].as_resolved(400.0)]
+                       "down", endpoint=n) for n in ("gone", "back", "still")]  # fmt: skip
+    events = [down[0].as_resolved(400.0, {"reason": "endpoint removed from the config"}), down[1].as_resolved(400.0),
+              down[2]]  # fmt: skip
     texts = [b["text"]["text"] for b in message(events, None)["blocks"] if b["type"] == "section"]
-    gone, back = [line for text in texts for line in text.split("\n") if " — endpoint " in line]
+    gone, back, still = [line for text in texts for line in text.split("\n") if " — endpoint " in line]
+    assert still.startswith(":rotating_light: *FIRING* page — endpoint still is down"), still
     assert "endpoint gone is down" in gone and "endpoint back is down" in back
     assert ":white_check_mark:" not in gone and "not recovered: endpoint removed from the config" in gone
     assert back.startswith(":white_check_mark: *RESOLVED*") and "not recovered" not in back

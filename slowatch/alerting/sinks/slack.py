@@ -124,7 +124,7 @@ def single(e: AlertEvent, url: str | None) -> dict[str, Any]:
 def icon(e: AlertEvent) -> str:
     """The status's emoji; no green tick for a RESOLVED that ended for a reason, not a recovery (AlertEvent.recovered):
     its outage may go on."""
-    return ICON["resolved"] if e.recovered or e.status != "resolved" else NOT_RECOVERED
+    return NOT_RECOVERED if e.status == "resolved" and not e.recovered else ICON[e.status]
 
 
 def summary(e: AlertEvent, limit: int) -> str:
