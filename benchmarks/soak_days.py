@@ -210,7 +210,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await d.start(schedule=False)
     # A reload applies its changes to the scheduler, which would then probe for real: give it the loop but keep
     # it from arming any run (the FakeClock's results come from this script only).
-    sched = d._scheduler
+    sched = d._probing.scheduler
     assert isinstance(sched, ProbeScheduler)
     sched._loop, sched._accepting = asyncio.get_running_loop(), False
     names = [ep.name for ep in d.config.endpoints]

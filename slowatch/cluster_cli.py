@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # imported where used: `slowatch --help` builds the parser wi
     from pydantic import ValidationError
 
     from slowatch.config.schema import Config
-    from slowatch.config.yamlnodes import Document
+    from slowatch.config.yamldoc import Document
 
 
 def add_cluster_arguments(run: argparse.ArgumentParser) -> None:

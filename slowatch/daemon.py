@@ -6,6 +6,7 @@ log a one-line summary; a second SIGINT/SIGTERM forces exit.
 SIGHUP, or a change of the config file's content, reloads: added endpoints start, removed ones stop,
 changed ones reschedule; an invalid new config (or any failure while reloading) is logged and the old
 one keeps running, and the watcher keeps watching (slowatch/reload.py).
+Probes run on this loop or in prober worker processes (`server.probe_workers`): slowatch/probing.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from collections.abc import Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -27,7 +27,6 @@ from slowatch.alerting import AlertService
 from slowatch.clock import Clock, SystemClock
 from slowatch.cluster import STATE_KEY as CLUSTER_STATE
 from slowatch.cluster import ClusterView, local_view
-from slowatch.config.endpoints import Endpoint
 from slowatch.config.isolated import reloader
 from slowatch.config.schema import Config
 from slowatch.config.stand_ins import refuse_stand_ins
@@ -36,10 +35,9 @@ from slowatch.metrics import ProbeMetrics, SelfMetrics
 from slowatch.metrics.cluster_labels import LabelledRegistry
 from slowatch.metrics.fleet import FleetMetrics
 from slowatch.models import ProbeResult
-from slowatch.probes import ProbeContext, make_session, run_probe
+from slowatch.probing import Probing
 from slowatch.reload import SETTLE, ConfigReloader, ReloadOutcome
 from slowatch.results import Results
-from slowatch.scheduler import ProbeScheduler
 from slowatch.slo.service import SloService
 from slowatch.slo.snapshot import Snapshot
 from slowatch.store import Store
@@ -48,7 +46,6 @@ from slowatch.switch import Switch, prepare, say_waiting
 from slowatch.web.app import make_app
 from slowatch.web.corrections import SYNC as CORRECTIONS_SYNC
 from slowatch.web.server import fitted_concurrency, fitted_limits, serve
-from slowatch.workers import ProberPool, worker_count
 
 logger = logging.getLogger(__name__)
 
@@ -87,15 +84,14 @@ class Daemon:
         self._lifecycle = Lifecycle()
         self._runner: web.AppRunner | None = None
         self._ready = False
-        self._scheduling = False
         thresholds = [s.threshold for c in config.consumers for s in c.slos if s.threshold is not None]
         self._probe_metrics = ProbeMetrics(self._registry, config.server.metrics, thresholds, labels)
         self._self_metrics = SelfMetrics(
             self._registry,
             pending_writes=lambda: float(self._store.pending),
             store_healthy=lambda: 1.0 if self._store.healthy else 0.0,
-            in_flight=lambda: float(self._scheduler.in_flight),
-            jobs=lambda: float(self._scheduler.job_count),
+            in_flight=lambda: float(self._probing.scheduler.in_flight),
+            jobs=lambda: float(self._probing.scheduler.job_count),
             store_write_errors=lambda: float(self._store.write_errors),
             store_dropped=lambda: float(self._store.dropped),
             store_retention_behind=lambda: self._store.retention_behind,
@@ -121,23 +117,10 @@ class Daemon:
             self._store, self._probe_metrics, self._slo, self._alerts, latest=self._latest,
             unprobed={ep.name for ep in config.endpoints if ep.enabled}, listeners=listeners or (),
         )  # fmt: skip
-        self._scheduler: ProbeScheduler | ProberPool
-        self._concurrency = fitted_concurrency(config.server.max_concurrency)  # (to the open-file limit)
-        workers = worker_count(config.server.probe_workers, config.endpoints)
-        if workers:
-            self._scheduler = ProberPool(
-                workers, on_result=self._results.observe, observe_lag=metrics.lag.observe,
-                on_skipped=metrics.skipped_run, on_missed=metrics.missed_run, max_concurrency=self._concurrency,
-                jitter=config.server.jitter, log_format=config.server.log_format, event_loop=config.server.event_loop,
-                on_restart=metrics.worker_restarts.inc, shards=self._view.shards,
-            )  # fmt: skip
-        else:
-            self._scheduler = ProbeScheduler(
-                self._probe, max_concurrency=self._concurrency, jitter=config.server.jitter,
-                observe_lag=metrics.lag.observe, on_skipped=metrics.skipped_run, on_missed=metrics.missed_run,
-            )  # fmt: skip
-        self._session: aiohttp.ClientSession | None = None
-        self._ctx: ProbeContext | None = None
+        concurrency = fitted_concurrency(config.server.max_concurrency)  # (to the open-file limit)
+        self._probing = Probing(
+            config, self._results.observe, metrics, concurrency=concurrency, shards=self._view.shards
+        )  # (in this process, or in prober workers: probing.py)
         self._revision = 0  # reloads switched to (or tried): the next one's changes carry the next number
         self._last_reload: tuple[ReloadOutcome, float] | None = None  # and when it ended (/api/v1/config)
         self.bound_port: int | None = None
@@ -168,9 +151,8 @@ class Daemon:
         reasons = []
         if not self._ready:
             reasons.append("starting")
-        if self._ready and self._scheduling and not self._scheduler.running:
-            down = self._scheduler.down()
-            reasons.append(f"prober workers down: {down}" if down else "scheduler is not running")
+        if self._ready and (why := self._probing.not_running()):
+            reasons.append(why)
         if not self._store.healthy:
             reasons.append(f"database is not writable: {self._store.last_error or 'unknown error'}")
         return reasons
@@ -206,21 +188,9 @@ class Daemon:
         """Every attempt goes to history; final results drive metrics and state (results.py). O(1), no awaits."""
         self._results.observe(result)
 
-    async def _probe(self, endpoint: Endpoint, revision: int) -> None:
-        assert self._ctx is not None
-        await run_probe(endpoint, self._ctx, self._results.observe, revision)
-
     async def probe_all_once(self) -> list[ProbeResult]:
         """Probe every enabled endpoint once, concurrently within the bound (`slowatch run --once`)."""
-        assert self._ctx is not None
-        ctx = self._ctx
-        slots = asyncio.Semaphore(self._concurrency)
-
-        async def one(ep: Endpoint) -> ProbeResult:
-            async with slots:
-                return await run_probe(ep, ctx, self._results.observe)
-
-        return list(await asyncio.gather(*(one(ep) for ep in self._config.endpoints if ep.enabled)))
+        return await self._probing.probe_all_once(self._config.endpoints)
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self, *, schedule: bool = True, serve: bool = True) -> None:
@@ -232,8 +202,7 @@ class Daemon:
         self._latest.update({name: row.to_probe_result() for name, row in restored.items()})
         await self._slo.start()
         await self._alerts.start()
-        self._session = make_session(limit=self._concurrency)
-        self._ctx = ProbeContext(session=self._session, clock=self._clock)
+        self._probing.open(self._clock)
         self._probe_metrics.set_endpoints(self._config.endpoints)
         self._self_metrics.config_loaded(True, self._clock.time())
         if serve:
@@ -243,11 +212,7 @@ class Daemon:
                 await self.stop()
                 raise
         if schedule:
-            self._scheduling = True
-            if isinstance(self._scheduler, ProberPool):
-                await self._scheduler.start(list(self._config.endpoints))
-            else:
-                self._scheduler.start(list(self._config.endpoints))
+            await self._probing.start(list(self._config.endpoints))
         if self._reloader is not None:
             await self._reloader.prime()  # (also the sha256 of slowatch_config_info)
             if schedule and self._watch_interval > 0:
@@ -263,7 +228,7 @@ class Daemon:
             "config_sha256=%s",
             sum(1 for ep in self._config.endpoints if ep.enabled),
             len(self._config.consumers),
-            self._scheduler.workers,
+            self._probing.scheduler.workers,
             type(asyncio.get_running_loop()).__module__.partition(".")[0],
             f"{self._config.server.host}:{self.bound_port}" if serve else "-",
             self._config.server.database,
@@ -272,7 +237,7 @@ class Daemon:
 
     async def _serve(self) -> None:
         server = self._config.server
-        limits = fitted_limits(server.http, probe_sockets=self._concurrency)
+        limits = fitted_limits(server.http, probe_sockets=self._probing.concurrency)
         app = make_app(self)
         app[CORRECTIONS_SYNC] = self._slo.sync_corrections
         self._runner, site = await serve(app, server.host, server.port, limits)
@@ -311,15 +276,14 @@ class Daemon:
     async def stop(self) -> None:
         self._ready = False
         grace = self._config.server.shutdown_grace
-        cancelled = await self._scheduler.stop(grace)
+        cancelled = await self._probing.stop(grace)
         await self._alerts.stop()
         writes_until = time.monotonic() + grace  # failing writes are retried for the grace, not more
         await self._slo.stop(wait_for=grace)
         await self._lifecycle.cancel_tasks(wait=2.0)
         if self._runner is not None:
             await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
+        await self._probing.close()
         await self._store.close(retry_for=max(0.0, writes_until - time.monotonic()))
         s = self._results.stats
         logger.info(
@@ -358,7 +322,7 @@ class Daemon:
         part-way (the SLOs it removed carry on: slo/rollback.py)."""
         t0 = time.perf_counter()
         self._revision += 1  # (also when this switch fails: a number is never given to two definitions)
-        pool = self._scheduler if isinstance(self._scheduler, ProberPool) else None
+        pool = self._probing.pool
         planner = None if pool is None else pool.plan
         try:
             endpoints, metrics = self._config.endpoints, self._probe_metrics
@@ -392,17 +356,13 @@ class Daemon:
     def _apply(self, new: Config, switch: Switch) -> None:
         """Switch to `new` (`switch.view.local`): the changes from the running endpoints (split among the prober
         workers in a thread: switch.plan), and what it leaves for a restart."""
-        say_waiting(self._config, new, switch.workers, self._scheduler.workers)
+        say_waiting(self._config, new, switch.workers, self._probing.scheduler.workers)
         self._config = new
         changes = switch.changes
-        if isinstance(self._scheduler, ProberPool):
-            added, removed, changed = self._scheduler.update(list(new.endpoints), changes, switch.plan)
-        else:
-            added, removed, changed = self._scheduler.update(list(new.endpoints), changes)
+        gone = [*changes.removed, *switch.disabled]
+        added, removed, changed = self._probing.update(list(new.endpoints), changes, switch.plan, gone)
         self._results.forget(switch.disabled)
         self._results.forget(changes.removed)
-        if self._ctx is not None:  # (the prober workers prune their own)
-            self._ctx.forget([*changes.removed, *switch.disabled])
         logger.info("config reloaded added=%d removed=%d changed=%d", added, removed, changed)
 
 

@@ -133,33 +133,34 @@ def test_consumer_daybars_and_newest_cell_benchmarks_smoke(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_block_encode_benchmark_smoke(tmp_path: Path) -> None:
-    """benchmarks/block_encode.py beside a baseline checkout (here: this one) reports every case."""
-    script = RUN.parent / "block_encode.py"
-    cmd = [sys.executable, str(script), "--number", "20", "--repeat", "1", "--baseline", str(RUN.parent.parent)]
+@pytest.mark.parametrize(
+    ("script", "args", "says", "counts"),
+    [
+        pytest.param(  # beside a baseline checkout (here: this one), it reports every case
+            "block_encode.py", ["--number", "20", "--repeat", "1", "--baseline", str(RUN.parent.parent)],
+            ["ok10       10"], {"x   ": 7}, id="block_encode",
+        ),
+        pytest.param(  # it builds every way's blocks (checked equal to blocks.encode's) and prices them
+            "pack_readback.py", ["--endpoints", "200", "--rate", "4", "--minutes", "20", "--repeat", "1"],
+            ["4,800 rows in"], {" µs": 5}, id="pack_readback",
+        ),
+        pytest.param(  # it runs store_writer.py with the intake in its commit hook and reports what it holds
+            "pack_intake.py", ["--endpoints", "200", "--rate", "10", "--minutes", "10", "--warmup", "20"],
+            ["total:", "the intake at the end: 12,000 rows in records, 400 open blocks"], {}, id="pack_intake",
+        ),
+    ],
+)  # fmt: skip
+def test_block_benchmark_smoke(
+    tmp_path: Path, script: str, args: list[str], says: list[str], counts: dict[str, int]
+) -> None:
+    """benchmarks/block_encode.py, pack_readback.py and pack_intake.py run and report what they measure."""
+    cmd = [sys.executable, str(RUN.parent / script), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("x   ") == 7 and "ok10       10" in proc.stdout, proc.stdout
-
-
-@pytest.mark.slow
-def test_pack_readback_benchmark_smoke(tmp_path: Path) -> None:
-    """benchmarks/pack_readback.py builds every way's blocks (checked equal to blocks.encode's) and prices them."""
-    script = RUN.parent / "pack_readback.py"
-    cmd = [sys.executable, str(script), "--endpoints", "200", "--rate", "4", "--minutes", "20", "--repeat", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "4,800 rows in" in proc.stdout and proc.stdout.count(" µs") == 5, proc.stdout
-
-
-@pytest.mark.slow
-def test_pack_intake_benchmark_smoke(tmp_path: Path) -> None:
-    """benchmarks/pack_intake.py runs store_writer.py with the intake in its commit hook and reports what it holds."""
-    script = RUN.parent / "pack_intake.py"
-    cmd = [sys.executable, str(script), "--endpoints", "200", "--rate", "10", "--minutes", "10", "--warmup", "20"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "total:" in proc.stdout and "the intake at the end: 12,000 rows in records, 400 open blocks" in proc.stdout
+    for text in says:
+        assert text in proc.stdout, proc.stdout
+    for text, n in counts.items():
+        assert proc.stdout.count(text) == n, proc.stdout
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ async def test_reloads_do_not_keep_what_was_built_for_removed_endpoints_or_old_h
             path.write_text(config_text(tmp_path, target.port or 0, names, f"t{k}"))
             assert await daemon.reload() is True
             assert all(r.ok for r in await daemon.probe_all_once())
-        ctx = daemon._ctx
+        ctx = daemon._probing.ctx
         assert ctx is not None
         assert sorted(ctx.http_options) == sorted(names)
         assert len(ctx.http_options_shared) <= 2 * 70 + 70  # at most twice what the last pruning kept, + a round

@@ -238,7 +238,7 @@ async def test_a_reload_plans_the_prober_workers_changes_off_the_loop(tmp_path: 
     )
     path.write_text(text)
     daemon = Daemon(load(path), config_path=path, watch_interval=0)
-    pool = daemon._scheduler
+    pool = daemon._probing.scheduler
     assert isinstance(pool, ProberPool)
     planned: list[threading.Thread] = []
     plan = pool.plan

@@ -25,6 +25,7 @@ allocators kept) and the Python allocator's arenas (`sys._debugmallocstats`).
 from __future__ import annotations
 
 import collections
+import functools
 import gc
 import json
 import os
@@ -32,6 +33,8 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable
+from typing import Any
 
 
 def _is_config(o: object) -> bool:
@@ -97,22 +100,32 @@ def _loop(directory: str) -> None:
             os.unlink(ask)
 
 
-def _snapshots(directory: str) -> None:
-    import tracemalloc
-
+def _each_new(directory: str, prefix: str, answer: Callable[[str], None]) -> None:
+    """Every 0.2 s, for each file of `directory` named `prefix...` not seen yet: a full collection, then
+    `answer(name)`."""
     done: set[str] = set()
     while True:
         time.sleep(0.2)
         for name in sorted(os.listdir(directory)):
-            if name.startswith("snap-") and name not in done:
+            if name.startswith(prefix) and name not in done:
                 done.add(name)
                 gc.collect()
-                out = os.path.join(directory, f"worker-{os.getpid()}-{name[5:]}")
-                types_ = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
-                with open(out + ".types.json", "w") as f:  # (objects the GC tracks and has not frozen)
-                    json.dump(dict(types_.most_common(60)), f)
-                tracemalloc.take_snapshot().dump(out + ".tmp")
-                os.replace(out + ".tmp", out + ".tracemalloc")
+                answer(name)
+
+
+def _snapshot(directory: str, name: str) -> None:
+    import tracemalloc
+
+    out = os.path.join(directory, f"worker-{os.getpid()}-{name[5:]}")
+    types_ = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+    with open(out + ".types.json", "w") as f:  # (objects the GC tracks and has not frozen)
+        json.dump(dict(types_.most_common(60)), f)
+    tracemalloc.take_snapshot().dump(out + ".tmp")
+    os.replace(out + ".tmp", out + ".tracemalloc")
+
+
+def _snapshots(directory: str) -> None:
+    _each_new(directory, "snap-", functools.partial(_snapshot, directory))
 
 
 def _rss_kb() -> int:
@@ -139,23 +152,20 @@ def _arenas() -> str:
     return ", ".join(f"{k} {v}" for k, v in found)
 
 
+def _trim(libc: Any, directory: str, name: str) -> None:
+    before, arenas = _rss_kb(), _arenas()
+    libc.malloc_trim(0)
+    out = os.path.join(directory, f"worker-{os.getpid()}-{name}.json")
+    with open(out + ".tmp", "w") as f:
+        json.dump({"rss_kb_before": before, "rss_kb_after": _rss_kb(), "arenas": arenas}, f)
+    os.replace(out + ".tmp", out)
+
+
 def _trims(directory: str) -> None:
     import ctypes
 
-    libc = ctypes.CDLL("libc.so.6")
-    done: set[str] = set()
-    while True:
-        time.sleep(0.2)
-        for name in sorted(os.listdir(directory)):
-            if name.startswith("trim-") and name not in done:
-                done.add(name)
-                gc.collect()
-                before, arenas = _rss_kb(), _arenas()
-                libc.malloc_trim(0)
-                out = os.path.join(directory, f"worker-{os.getpid()}-{name}.json")
-                with open(out + ".tmp", "w") as f:
-                    json.dump({"rss_kb_before": before, "rss_kb_after": _rss_kb(), "arenas": arenas}, f)
-                os.replace(out + ".tmp", out)
+    libc = ctypes.CDLL("libc.so.6")  # (looked up once)
+    _each_new(directory, "trim-", functools.partial(_trim, libc, directory))
 
 
 def _start() -> None:

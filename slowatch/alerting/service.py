@@ -3,6 +3,7 @@
     on_result -> observe(result)      O(1), no awaits: streaks -> decisions -> store.submit + queues
     every evaluate_interval           silences from the store, evaluate(snapshot_source()), prune
     Dispatcher                        outbox -> sinks, one worker per sink (dispatcher.py)
+    firing_view, sinks_view           JSON-ready views of that state for the API (views.py)
 
 `start()` restores streaks, firing alerts and undelivered outbox items from the store before
 anything is observed; `stop()` is bounded (in-flight sends get `stop_timeout`, then are cancelled
@@ -26,12 +27,12 @@ from slowatch.alerting.dispatcher import Dispatcher
 from slowatch.alerting.ended import ENDED, resolve_sent, split_ended
 from slowatch.alerting.events import AlertEvent, endpoint_key, test_event
 from slowatch.alerting.health import EndpointHealth, HealthConfig
-from slowatch.alerting.held import REASONS
 from slowatch.alerting.metrics import AlertCollector
 from slowatch.alerting.outbox import EXPIRED, Decision, Mark, OutboxItem, Prune, load_firing, load_pending, load_streaks
 from slowatch.alerting.restored import HOLD_RESOLVED
 from slowatch.alerting.sinks import Attempt, build_sinks
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor
+from slowatch.alerting.views import firing_view, sinks_view
 from slowatch.clock import Clock
 from slowatch.config.alerting import GIVE_UP_MAX
 from slowatch.config.schema import Config
@@ -130,76 +131,12 @@ class AlertService:
         return AlertCollector(self, self._clock.time)
 
     def firing_view(self) -> list[dict[str, object]]:
-        """Firing alerts, oldest first, JSON-ready (for the API and the status page)."""
-        out: list[dict[str, object]] = []
-        now = self._clock.time()
-        for f in sorted(self.book.firing.values(), key=lambda f: f.event.since):
-            e = f.event
-            out.append(
-                {
-                    "alert": e.alert_key,
-                    "kind": e.kind,
-                    "severity": e.severity,
-                    "since": e.since,
-                    "title": e.title,
-                    "summary": e.summary,
-                    "consumers": list(e.consumers),
-                    "slo": e.slo,
-                    "endpoint": e.endpoint,
-                    "suppressed": not f.notified,
-                    "suppressed_reason": None if f.notified else self._unsent_because(e, now),
-                    "root_cause": self.health.deps.covered_by.get(e.endpoint) if e.endpoint else None,
-                    "dependents": list(e.details.get("dependents", ())),
-                }
-            )
-        return out
-
-    def _unsent_because(self, e: AlertEvent, now: float) -> str | None:
-        """Why an alert was sent to no sink, in `slowatch_endpoint_suppressed`'s words (`silence`, `maintenance`,
-        `dependency`), or `location quorum`: its page is the Prometheus rules' (a local blip looks so here)."""
-        if e.kind == "endpoint_down":
-            deps = self.health.deps
-            if e.endpoint in deps.covered_by or e.endpoint in deps.held:
-                return "dependency"
-            why = self.suppressor.endpoint_suppressed(e.endpoint, self.health.consumers_of(e.endpoint), now)
-        elif e.consumers:
-            why = self.suppressor.slo_suppressed(e.consumers[0], now, e.slo)
-        else:
-            return None
-        return REASONS.get(why, why) if why is not None else None
+        """Firing alerts, oldest first, JSON-ready (for the API and the status page: views.py)."""
+        return firing_view(self.book, self.health, self.suppressor, self._clock.time())
 
     def sinks_view(self) -> list[dict[str, object]]:
-        """Each sink's delivery state, JSON-ready (for the API): counts since start, what waits, the error
-        the head of its queue last got (retrying) and the last notification given up on (failed, expired).
-        Errors are the sinks' scrubbed texts: never a URL or header value."""
-        d = self.dispatcher
-        out: list[dict[str, object]] = []
-        for name, worker in sorted(d.workers.items()):
-            held, head = d.waiting(worker)
-            retrying = failure = None
-            if head is not None and head.attempts:
-                retrying = {"event": head.event.event_id, "attempts": head.attempts, "error": head.last_error}
-            if (last := d.last_failure.get(name)) is not None:
-                item, status, at = last
-                failure = {"event": item.event.event_id, "status": status, "at": at, "error": item.last_error}
-            out.append(
-                {
-                    "sink": name,
-                    "kind": worker.sink.kind,
-                    "delivered": d.counters[(name, "delivered")],
-                    "withheld": d.counters[(name, "withheld")],
-                    "failed": d.counters[(name, "failed")],
-                    "expired": d.counters[(name, "expired")],
-                    "superseded": d.counters[(name, "superseded")],
-                    "overflow": d.counters[(name, "overflow")],
-                    "pending": len(worker.queue) - held,
-                    "held": held,
-                    "oldest_pending_age_seconds": max(0.0, self._clock.time() - head.created) if head else 0.0,
-                    "retrying": retrying,
-                    "last_failure": failure,
-                }
-            )
-        return out
+        """Each sink's delivery state, JSON-ready (for the API: views.py)."""
+        return sinks_view(self.dispatcher, self._clock.time)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from slowatch.config.yamlnodes import Path
+from slowatch.config.yamldoc import Path
 
 
 def message(got: str | None) -> str:

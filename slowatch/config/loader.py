@@ -29,7 +29,8 @@ from slowatch.config.semantic import check_the_rest, run_checks
 from slowatch.config.share import share_equal_parts
 from slowatch.config.source import read_config_bytes
 from slowatch.config.stand_ins import put_stand_ins
-from slowatch.config.yamlnodes import Document, Mark, Path, YamlProblem, parse
+from slowatch.config.yamldoc import Document, Mark, Path
+from slowatch.config.yamlnodes import YamlProblem, parse
 from slowatch.errors import ConfigError, ConfigProblem
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")

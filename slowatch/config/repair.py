@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from slowatch.config import typewalk
 from slowatch.config.schema import DEFAULTED, Config
-from slowatch.config.yamlnodes import Path
+from slowatch.config.yamldoc import Path
 
 
 def _removable(data: Any, parent: Path, key: str | int) -> bool:

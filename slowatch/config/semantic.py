@@ -14,7 +14,7 @@ from slowatch.config.checks import CHECKS
 from slowatch.config.messages import did_you_mean
 from slowatch.config.repair import Repairs, found, target
 from slowatch.config.schema import DEFAULTED, Config
-from slowatch.config.yamlnodes import Path
+from slowatch.config.yamldoc import Path
 
 if TYPE_CHECKING:
     from slowatch.config.loader import _Report as Report

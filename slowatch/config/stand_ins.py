@@ -23,7 +23,7 @@ from typing import Any
 from slowatch.config import typewalk
 from slowatch.config.interpolate import unset_error
 from slowatch.config.schema import Config
-from slowatch.config.yamlnodes import Document, Path
+from slowatch.config.yamldoc import Document, Path
 from slowatch.errors import ConfigError, ConfigProblem
 
 STAND_IN = "http://slowatch-stand-in-{n}.invalid/unset"

@@ -25,7 +25,7 @@ from slowatch.config import messages
 from slowatch.config.alerting import BurnTier, SloAlertOverride
 from slowatch.config.consumers import SloConfig
 from slowatch.config.maintenance import MaintenanceConfig
-from slowatch.config.yamlnodes import Path
+from slowatch.config.yamldoc import Path
 from slowatch.durations import format_duration
 from slowatch.generate import openslo as gen
 from slowatch.generate.openslo_map import Unmappable, check_ratio, objective, policy, tier, window

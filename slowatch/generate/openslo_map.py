@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from slowatch.config import messages
 from slowatch.config.alerting import BurnTier
-from slowatch.config.yamlnodes import Path
+from slowatch.config.yamldoc import Path
 from slowatch.generate import openslo as gen
 from slowatch.generate.openslo_read import Source
 from slowatch.generate.openslo_schema import (

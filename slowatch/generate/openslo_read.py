@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from slowatch.config import messages
 from slowatch.config.loader import format_path
-from slowatch.config.yamlnodes import Document, Mark, Path, YamlProblem, parse_stream
+from slowatch.config.yamldoc import Document, Mark, Path
+from slowatch.config.yamlnodes import YamlProblem, parse_stream
 from slowatch.generate.openslo_schema import AnyDoc, parse_document
 
 

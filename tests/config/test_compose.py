@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slowatch.config import compose
-from slowatch.config.yamlnodes import Document, Mark, YamlProblem, parse
+from slowatch.config.yamldoc import Document, Mark
+from slowatch.config.yamlnodes import YamlProblem, parse
 
 pytestmark = pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
 

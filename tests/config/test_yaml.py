@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from slowatch.config import load, load_text
-from slowatch.config.yamlnodes import Mark, YamlProblem, parse
+from slowatch.config.yamldoc import Mark
+from slowatch.config.yamlnodes import YamlProblem, parse
 from slowatch.errors import ConfigError
 from tests.config.conftest import Errors, Loader
 
