@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from slowatch.config.loader import format_path
 from slowatch.config.source import read_config_bytes
-from slowatch.config.yamlnodes import Mark, Path, YamlProblem, parse
+from slowatch.config.yamldoc import Mark, Path
+from slowatch.config.yamlnodes import YamlProblem, parse
 from slowatch.errors import ConfigError, ConfigProblem
 
 
