@@ -1,23 +1,29 @@
 """`SlowatchLocalFailures` under a real Prometheus: rule-group evaluation time at N endpoints x locations x replicas.
 
     .venv/bin/python -m benchmarks.local_failures_rule --endpoints 100000 --rounds 6      # 600,000 series
-    #   --phases before,after,before,after   which rule set each phase loads (`before`: the single-expression rule
-    #                                        of sessions 11-13, kept here; `after`: what slowatch generates now)
+    #   --phases dense,sparse,dense,sparse   which rule set each phase loads (`before`: the single-expression rule
+    #                                        of sessions 11-13; `dense`: session 14's recording rules, both reading
+    #                                        every `slowatch_probe_success`; `sparse`: what slowatch generates now,
+    #                                        the first from `slowatch_probe_failing`)
     #   --stats   also run each variant's alert expression through /api/v1/query?stats=all once per phase
 
 A synthetic exporter (aiohttp, one port per location x replica) serves `slowatch_probe_success` in the shape a
 slowatch fleet exports it (`endpoint`, `kind`, `shard`, `replica`, `location`; `instance` and `job` from the
-scrape). A share of the endpoints is down at every replica of the first location (`--local`), a share at one
-replica only (`--one-replica`), a share everywhere (`--everywhere`); the rest are up. Debian's `prometheus`
+scrape), and `slowatch_probe_failing 1` for the series that are 0. A share of the endpoints is down at every
+replica of the first location (`--local`), a share at one replica only (`--one-replica`), a share everywhere
+(`--everywhere`); the rest are up. Debian's `prometheus`
 scrapes it and evaluates the `slowatch-fleet` group; each phase loads a rule set (`/-/reload`) and reads
 `prometheus_rule_group_last_duration_seconds` from Prometheus's own /metrics after every evaluation. Each phase
 also checks that the alert's expression gives the same counts per location as the `before` expression.
 
 On a shared machine those wall-clock durations mostly measure the competition for the cores. `--cpu N` then
-(after the phases; the last must be `after`, so its recording rules have samples) stops scraping and rule
-evaluation (a config without either) and runs each variant's rules N times, alternately, as instant queries at
-the time of that last evaluation, reading Prometheus's own CPU time (utime + stime in /proc/PID/stat) around each:
-`before` is its one expression, `after` its two recording rules' expressions and the alert's.
+(after the phases; the last must be `dense` or `sparse`, so the recording rules have samples) stops scraping and
+rule evaluation (a config without either) and runs each variant's rules N times, in a rotating order, as instant
+queries at the time of that last evaluation, reading Prometheus's own CPU time (utime + stime in /proc/PID/stat)
+around each: `before` is its one expression, `dense` and `sparse` their two recording rules' expressions and the
+alert's (the alert reads the recorded series: the same samples for both), and the ratios to `dense`. `--gc` also
+runs a full Go collection before each run (untimed) and at its end (timed), and a collection alone (`idle`), so
+that no run pays for the garbage of the one before it.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from slowatch.generate.fleet import fleet_alerts
+from slowatch.generate.fleet import PROBE_DOWN, fleet_alerts
 from slowatch.generate.promql import Aggregation
 from slowatch.topology.processes import Service, find_binary, free_port
 
@@ -45,13 +51,18 @@ BEFORE_EXPR = """count by (job, location) (
   and on (endpoint) (max without (instance, replica, shard, location) (slowatch_probe_success) == 1)
   unless on (endpoint) ALERTS{alertname="SlowatchEndpointDown",alertstate="firing"}
 )"""
+DENSE_DOWN = "slowatch_probe_success == 0"
+"""Session 14's `slowatch_fleet:probe_success:down`: a read of every series (now from `slowatch_probe_failing`)."""
 GROUP = "slowatch-fleet"
+VARIANTS = ("before", "dense", "sparse")
 
 
 def _rules(variant: str) -> list[dict[str, object]]:
     local = [r for r in fleet_alerts(Aggregation()) if r.get("alert") in (None, "SlowatchLocalFailures")]
-    if variant == "after":
+    if variant == "sparse":
         return local
+    if variant == "dense":
+        return [r | {"expr": DENSE_DOWN} if r.get("record") == PROBE_DOWN else r for r in local]
     alert = next(r for r in local if r.get("alert"))
     return [alert | {"expr": BEFORE_EXPR}]
 
@@ -76,13 +87,19 @@ def body(loc: int, replica: int, args: argparse.Namespace) -> bytes:
     locations, letters = ("eu", "us", "ap", "sa", "af", "oc"), "abcdefgh"
     out = ["# HELP slowatch_probe_success 1 if the endpoint's last probe succeeded, else 0\n",
            "# TYPE slowatch_probe_success gauge\n"]  # fmt: skip
+    failing = ["# HELP slowatch_probe_failing 1 while the endpoint's last probe failed (no series otherwise)\n",
+               "# TYPE slowatch_probe_failing gauge\n"]  # fmt: skip
     for i in range(args.endpoints):
         shard = i % args.shards
-        out.append(
-            f'slowatch_probe_success{{endpoint="endpoint-{i:06d}",kind="http",shard="{shard}",'
-            f'replica="{letters[replica]}",location="{locations[loc]}"}} {_state(i, loc, replica, args)}\n'
+        labels = (
+            f'endpoint="endpoint-{i:06d}",kind="http",shard="{shard}",replica="{letters[replica]}",'
+            f'location="{locations[loc]}"'
         )
-    return "".join(out).encode()
+        state = _state(i, loc, replica, args)
+        out.append(f"slowatch_probe_success{{{labels}}} {state}\n")
+        if state == 0:
+            failing.append(f"slowatch_probe_failing{{{labels}}} 1\n")
+    return "".join(out + failing).encode()
 
 
 async def exporter(args: argparse.Namespace) -> tuple[list[web.AppRunner], list[str]]:
@@ -110,17 +127,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def collect_garbage(session: aiohttp.ClientSession, url: str) -> None:
+    """A full Go garbage collection in Prometheus (its pprof heap handler runs `runtime.GC()` first)."""
+    async with session.get(f"{url}/debug/pprof/heap", params={"gc": "1"}) as resp:
+        await resp.read()
+
+
 async def cpu_rounds(
-    session: aiohttp.ClientSession, url: str, pid: int, at: float, rounds: int
+    session: aiohttp.ClientSession, url: str, pid: int, at: float, rounds: int, gc: bool
 ) -> dict[str, list[float]]:
-    """Prometheus CPU seconds per evaluation of each variant's rules, as instant queries at `at`."""
-    exprs = {v: [str(r["expr"]) for r in _rules(v)] for v in ("before", "after")}
+    """Prometheus CPU seconds per evaluation of each variant's rules, as instant queries at `at`. With `gc`, each
+    measurement starts after a full collection (untimed: no variant pays for the previous one's garbage) and ends
+    with one (timed: it pays for its own), and `idle` is such a collection alone (what every figure includes)."""
+    exprs = {v: [str(r["expr"]) for r in _rules(v)] for v in VARIANTS}
+    if gc:
+        exprs["idle"] = []
     out: dict[str, list[float]] = {v: [] for v in exprs}
+    names = list(exprs)
     for k in range(rounds):
-        for variant in ("before", "after") if k % 2 == 0 else ("after", "before"):
+        for variant in names[k % len(names) :] + names[: k % len(names)]:  # each variant in every place in turn
+            if gc:
+                await collect_garbage(session, url)
             t0 = cpu_seconds(pid)
             for expr in exprs[variant]:
                 await query(session, url, expr, at=at)
+            if gc:
+                await collect_garbage(session, url)
             out[variant].append(cpu_seconds(pid) - t0)
             print(f"  cpu {variant}: {out[variant][-1]:.2f} s", flush=True)
     return out
@@ -242,10 +274,17 @@ async def main(args: argparse.Namespace) -> int:
                 async with session.post(f"{prom.url}/-/reload") as resp:
                     assert resp.status == 200, await resp.text()
                 assert prom.proc is not None
-                cpu = await cpu_rounds(session, prom.url, prom.proc.pid, float(str(at)), args.cpu)
+                cpu = await cpu_rounds(session, prom.url, prom.proc.pid, float(str(at)), args.cpu, args.gc)
+                dense = statistics.median(cpu["dense"])
                 for variant, values in cpu.items():
                     print(f"cpu {variant}: median {statistics.median(values):.2f} s, min {min(values):.2f}, "
-                          f"max {max(values):.2f} over {len(values)} runs", flush=True)  # fmt: skip
+                          f"max {max(values):.2f} over {len(values)} runs; "
+                          f"{statistics.median(values) / dense:.2f}x dense", flush=True)  # fmt: skip
+                idle = statistics.median(cpu["idle"]) if "idle" in cpu else 0.0
+                for k in range(len(cpu["dense"])):
+                    raw = cpu["sparse"][k] / cpu["dense"][k]
+                    net = (cpu["sparse"][k] - idle) / (cpu["dense"][k] - idle)
+                    print(f"round {k}: sparse / dense {raw:.2f} ({net:.2f} less the idle collection)", flush=True)
                 results.append({"cpu_seconds": cpu, "at": at})
     finally:
         await prom.stop()
@@ -268,9 +307,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scrape-interval", type=int, default=30)
     p.add_argument("--eval-interval", type=int, default=15)
     p.add_argument("--rounds", type=int, default=5, help="evaluations measured per phase")
-    p.add_argument("--phases", default="before,after,before,after")
+    p.add_argument("--phases", default="dense,sparse,dense,sparse")
     p.add_argument("--stats", action="store_true")
     p.add_argument("--cpu", type=int, default=0, help="then Prometheus's CPU per evaluation, N runs of each variant")
+    p.add_argument("--gc", action="store_true", help="--cpu: a full collection before (untimed) and after each run")
     p.add_argument("--workdir")
     p.add_argument("--json")
     return p.parse_args(argv)

@@ -36,6 +36,8 @@ class ClientProbeMetrics:
         base = ["endpoint", "kind"]
         self.success = Gauge("slowatch_probe_success", "1 if the endpoint's last probe succeeded, else 0", base,
                              registry=registry)  # fmt: skip
+        self.failing = Gauge("slowatch_probe_failing", "1 while the endpoint's last probe failed; no series otherwise",
+                             base, registry=registry)  # fmt: skip
         self.duration = None
         if config.histograms:
             self.duration = Histogram("slowatch_probe_duration_seconds", "Probe duration (final attempts)", base,
@@ -54,6 +56,11 @@ class ClientProbeMetrics:
 
     def observe(self, r: ProbeResult) -> None:
         self.success.labels(r.endpoint, r.kind).set(1.0 if r.ok else 0.0)
+        if not r.ok:
+            self.failing.labels(r.endpoint, r.kind).set(1.0)
+        else:
+            with contextlib.suppress(KeyError):
+                self.failing.remove(r.endpoint, r.kind)
         if self.duration is not None:
             self.duration.labels(r.endpoint, r.kind).observe(r.duration)
         self.total.labels(r.endpoint, r.kind, r.outcome.value).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 import os
@@ -197,6 +198,8 @@ class ClientMetrics:
         base, ep = ["endpoint", "kind", *extra], ["endpoint", *extra]
         self.success = Gauge("slowatch_probe_success", "1 if the endpoint's last probe succeeded, else 0", base,
                              registry=registry)  # fmt: skip
+        self.failing = Gauge("slowatch_probe_failing", "1 while the endpoint's last probe failed; no series otherwise",
+                             base, registry=registry)  # fmt: skip
         self.duration = Histogram("slowatch_probe_duration_seconds", "Probe duration (final attempts)", base,
                                   buckets=sorted(config.duration_buckets), registry=registry)  # fmt: skip
         self.total = Counter("slowatch_probes", "Final probe results by outcome", [*base, "outcome"], registry=registry)
@@ -224,6 +227,11 @@ class ClientMetrics:
 
     def observe(self, r: ProbeResult, extra: tuple[str, ...]) -> None:
         self.success.labels(r.endpoint, r.kind, *extra).set(1.0 if r.ok else 0.0)
+        if r.ok:
+            with contextlib.suppress(KeyError):  # no series while it does not fail
+                self.failing.remove(r.endpoint, r.kind, *extra)
+        else:
+            self.failing.labels(r.endpoint, r.kind, *extra).set(1.0)
         self.duration.labels(r.endpoint, r.kind, *extra).observe(r.duration)
         self.total.labels(r.endpoint, r.kind, *extra, r.outcome.value).inc()
         self.last_run.labels(r.endpoint, *extra).set(r.started_at)

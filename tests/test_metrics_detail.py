@@ -56,6 +56,7 @@ def test_defaults_keep_what_alerts_and_rules_need_and_nothing_per_phase_or_bucke
     }
     assert series_of(registry, "db") == {
         "slowatch_probe_success": 1, "slowatch_probes": 1, "slowatch_probe_last_run_timestamp_seconds": 1,
+        "slowatch_probe_failing": 1,  # sparse: only while the last probe failed (db timed out), for the fleet rules
     }  # fmt: skip
 
 
@@ -85,3 +86,32 @@ def test_default_body_fits_50_mb_at_100000_endpoints() -> None:
 def test_phases_off_keeps_no_phase_state() -> None:
     _, pm = served(2)
     assert all(not slot.kind_gauges and not slot.gauges and not slot.splits for slot in pm._by_name.values())
+
+
+def test_failing_series_exists_exactly_while_success_is_0() -> None:
+    """`slowatch_probe_failing` is `slowatch_probe_success == 0` as a sparse series (the fleet rules read it instead
+    of every success series): the same label set in the same scrape, and gone from the first scrape after a success
+    (Prometheus then marks it stale at once). Outcomes other than success all count as failing."""
+    registry = CollectorRegistry()
+    pm = ProbeMetrics(registry, MetricsConfig(endpoint_labels=["team"]), const_labels=[("location", "eu")])
+    docs = [{"name": n, "kind": "http", "url": "https://x.test/", "labels": {"team": "t"}} for n in ("a", "b")]
+    pm.set_endpoints(Config.model_validate({"endpoints": docs}).endpoints)
+
+    def scrape() -> tuple[dict[str, Any], dict[str, Any]]:
+        families = {f.name: f for f in parse_text(render_metrics(registry, "")[0].decode())}
+        success = {s.labels["endpoint"]: (s.labels, s.value) for s in families["slowatch_probe_success"].samples}
+        failing = {s.labels["endpoint"]: (s.labels, s.value) for s in families["slowatch_probe_failing"].samples}
+        return success, failing
+
+    assert scrape() == ({}, {})  # no result yet: neither
+    steps = [(Outcome.SUCCESS, Outcome.TIMEOUT), (Outcome.ASSERTION_FAILED, Outcome.SUCCESS)]
+    for i, (outcome_a, outcome_b) in enumerate([*steps, (Outcome.SUCCESS, Outcome.SUCCESS)]):
+        for name, outcome in (("a", outcome_a), ("b", outcome_b)):
+            pm.observe(ProbeResult(endpoint=name, kind="http", outcome=outcome, started_at=1.7e9 + i, duration=0.1))
+        success, failing = scrape()
+        assert failing == {ep: (labels, 1.0) for ep, (labels, value) in success.items() if value == 0.0}, i
+        assert {ep for ep, (_, value) in success.items() if value == 0.0} == {
+            ep for ep, o in (("a", outcome_a), ("b", outcome_b)) if o is not Outcome.SUCCESS
+        }
+    assert failing == {}
+    assert success["a"][0] == {"endpoint": "a", "kind": "http", "team": "t", "location": "eu"}

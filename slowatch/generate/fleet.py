@@ -14,19 +14,27 @@ targets (a local blip) pages no one, by design, but it should not go unseen eith
 the endpoints every replica there sees down while another location sees them up and no page fires for them
 (`SlowatchEndpointDown`: with a quorum, q locations agree), and raises a ticket after 5 minutes.
 
-It reads `slowatch_probe_success` through two recording rules that keep only the few series that matter, so no
-step aggregates the whole fleet: `slowatch_fleet:probe_success:down` (every series that is 0) and
+It works through two recording rules that keep only the few series that matter, so no step aggregates the whole
+fleet: `slowatch_fleet:probe_success:down` (every `slowatch_probe_success` series that is 0, read from the sparse
+`slowatch_probe_failing`, which exists only for those: slowatch/metrics/probe.py) and
 `slowatch_fleet:probe_success:up_where_down` (the series that are 1, of endpoints that have a 0 somewhere). The
 alert then works on those alone. One `max without (instance, replica, shard)` over every series, then another
-over every endpoint, took 5.4 s per evaluation at 600,000 series (benchmarks/README.md, session 14). The values
-are 0 or 1, so "the highest value in the location is 0" is "a 0 there and no 1 there", and "the highest value
-anywhere is 1" is "a 1 somewhere".
+over every endpoint, took 5.4 s per evaluation at 600,000 series (benchmarks/README.md, session 14); the first
+recording rule read every series too until session 15 (`slowatch_probe_success == 0`). The values are 0 or 1, so
+"the highest value in the location is 0" is "a 0 there and no 1 there", and "the highest value anywhere is 1"
+is "a 1 somewhere".
+
+`slowatch_probe_failing` is `slowatch_probe_success == 0` with the same labels, in the same scrape: a scrape
+that no longer has it (the endpoint recovered) marks it stale at once, as a failed scrape marks both, so the
+first rule sees exactly what `== 0` saw. It needs every instance to export it (README "Operations: upgrading"):
+an older instance's failures would be missing from the first rule, and so would those behind a
+`metric_relabel_configs` that keeps only `slowatch_probe_success`.
 """
 
 from __future__ import annotations
 
 from slowatch.generate.alerts import DOWN_ALERT
-from slowatch.generate.promql import PROBE_SUCCESS, Aggregation
+from slowatch.generate.promql import PROBE_FAILING, PROBE_SUCCESS, Aggregation
 from slowatch.generate.rules import Rule
 from slowatch.metrics.fleet import CONFIG_INFO, SHARDS
 
@@ -35,7 +43,8 @@ SHARD_COUNT_ALERT = "SlowatchShardCountMismatch"
 CONFIG_ALERT = "SlowatchConfigMismatch"
 LOCAL_ALERT = "SlowatchLocalFailures"
 PROBE_DOWN = "slowatch_fleet:probe_success:down"
-"""Every `slowatch_probe_success` series that is 0, all its labels kept (few: only endpoints failing somewhere)."""
+"""Every `slowatch_probe_success` series that is 0 (value 0), all its labels kept (few: only endpoints failing
+somewhere), read from `slowatch_probe_failing` so that no rule but `PROBE_UP_WHERE_DOWN` reads every series."""
 PROBE_UP_WHERE_DOWN = "slowatch_fleet:probe_success:up_where_down"
 """The `slowatch_probe_success` series that are 1, of the endpoints in `PROBE_DOWN` (few too)."""
 
@@ -57,7 +66,7 @@ def _local_failures(agg: Aggregation) -> list[Rule]:
     )
     paged = f'ALERTS{{alertname="{DOWN_ALERT}",alertstate="firing"}}'
     return [
-        {"record": PROBE_DOWN, "expr": f"{PROBE_SUCCESS} == 0"},
+        {"record": PROBE_DOWN, "expr": f"{PROBE_FAILING} * 0"},
         {"record": PROBE_UP_WHERE_DOWN, "expr": f"{PROBE_SUCCESS} == 1\nand on (endpoint) {PROBE_DOWN}"},
         {
             "alert": LOCAL_ALERT,

@@ -29,6 +29,8 @@ from slowatch.slo.windows import NOMINAL_SECONDS, CalendarPeriod
 EVENTS = "slowatch_slo_events_total"
 GOOD_EVENTS = "slowatch_slo_good_events_total"
 PROBE_SUCCESS = "slowatch_probe_success"
+PROBE_FAILING = "slowatch_probe_failing"
+"""Sparse: 1 while the endpoint's last final result failed, absent otherwise (`PROBE_SUCCESS == 0`, cheaper to read)."""
 SUPPRESSED = "slowatch_endpoint_suppressed"
 """Sparse: 1 while a process holds the endpoint's page (slowatch/alerting/held.py); taken if ANY process says so."""
 
@@ -203,6 +205,7 @@ __all__ = [
     "EVENTS",
     "GOOD_EVENTS",
     "OBJECTIVE",
+    "PROBE_FAILING",
     "PROBE_SUCCESS",
     "SLI",
     "SUPPRESSED",

@@ -95,6 +95,16 @@ def success_chunk(name: str) -> Chunk:
     return chunk
 
 
+def failing_chunk(name: str) -> Chunk:
+    """`name{labels} 1.0` while the last result failed, nothing otherwise: `success == 0` as a sparse series, with
+    the same labels and from the same rendering, so a scrape that has one never lacks the other."""
+
+    def chunk(s: EndpointSlot) -> str:
+        return "" if s.last_run is None or s.ok else f"{name}{{{s.base}}} 1.0\n"
+
+    return chunk
+
+
 def value_chunk(name: str, value: Callable[[EndpointSlot], V | None], text: Callable[[V], str]) -> Chunk:
     """One `name{endpoint labels} value` line when the endpoint's `value` is set."""
 

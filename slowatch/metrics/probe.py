@@ -33,10 +33,14 @@ SCRAPE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 
 def _specs(bounds: tuple[float, ...] | None, phases: bool) -> tuple[FamilySpec, ...]:
     """The families, in /metrics order. By default an HTTP endpoint has 4 series (success, one `probes_total`
-    per outcome seen, last run, status code; +1 cert expiry with TLS); `histograms` adds len(bounds) + 2
-    (buckets with +Inf, `_count`, `_sum`) and `phases` 5 (resolve, connect, tls, processing, transfer)."""
+    per outcome seen, last run, status code; +1 cert expiry with TLS; +1 `failing` while its last probe failed);
+    `histograms` adds len(bounds) + 2 (buckets with +Inf, `_count`, `_sum`) and `phases` 5 (resolve, connect,
+    tls, processing, transfer)."""
     name = "slowatch_probe_success"
     specs = [FamilySpec(name, "1 if the endpoint's last probe succeeded, else 0", "gauge", f.success_chunk(name))]
+    name = "slowatch_probe_failing"  # sparse: what the fleet rules read instead of every success series
+    help_text = "1 while the endpoint's last probe failed; no series otherwise"
+    specs.append(FamilySpec(name, help_text, "gauge", f.failing_chunk(name)))
     if bounds is not None:
         name = "slowatch_probe_duration_seconds"
         specs.append(FamilySpec(name, "Probe duration (final attempts)", "histogram", f.histogram_chunk(name, bounds)))

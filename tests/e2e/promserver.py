@@ -49,9 +49,14 @@ class PrometheusServer:
         raise TimeoutError(f"prometheus not ready:\n{self.log()}")
 
     async def query(self, expr: str) -> list[dict[str, Any]]:
+        return await self.query_at(expr, None)
+
+    async def query_at(self, expr: str, ts: float | None) -> list[dict[str, Any]]:
+        """`expr` at unix time `ts` (now when None)."""
+        params = {"query": expr} if ts is None else {"query": expr, "time": repr(ts)}
         async with aiohttp.ClientSession() as s:
             url = f"http://127.0.0.1:{self.port}/api/v1/query"
-            async with s.get(url, params={"query": expr}) as r:
+            async with s.get(url, params=params) as r:
                 doc = await r.json()
         assert doc["status"] == "success", (expr, doc)
         result: list[dict[str, Any]] = doc["data"]["result"]

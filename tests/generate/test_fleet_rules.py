@@ -7,6 +7,7 @@ export them, scraped once a minute; instances die, start with another shard coun
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ import pytest
 import yaml
 
 from slowatch.config import Config
+from slowatch.generate.fleet import PROBE_DOWN
 from slowatch.generate.prometheus import render_rules
+from slowatch.generate.promql import PROBE_FAILING, PROBE_SUCCESS
 from tests.generate.test_promtool import alerts, expect, promtool
 
 pytestmark = pytest.mark.prometheus
@@ -77,8 +80,53 @@ def one_replica_down(series: list[dict[str, str]]) -> list[dict[str, str]]:
     return [s | {"values": "0x60" if 'replica="a"' in s["series"] else "1x60"} for s in series]
 
 
+def expand(values: str) -> list[str]:
+    """promtool's input notation (`1x9 0x30 _x20 stale`) as one token per sample: a number, `_` or `stale`."""
+    out: list[str] = []
+    for token in values.split():
+        m = re.fullmatch(r"(_|stale|-?[0-9.]+)(?:([+-][0-9.]+)?x([0-9]+))?", token)
+        assert m is not None, token
+        start, step, times = m.group(1), float(m.group(2) or 0), m.group(3)
+        if times is None:
+            out.append(start)
+        elif start in ("_", "stale"):
+            out += [start] * int(times)
+        else:  # `a+bxn`: a, a+b, ..., a+n*b (n + 1 samples)
+            out += [f"{float(start) + k * step:g}" for k in range(int(times) + 1)]
+    return out
+
+
+def failing_of(values: str) -> str:
+    """`slowatch_probe_failing` as the scrapes that gave `slowatch_probe_success` these samples give it to Prometheus:
+    1 where success is 0; where success is 1 the series is missing from the scrape, which Prometheus marks stale at
+    once (a stale marker, not a gap: promtool would otherwise keep the last 1 for 5 minutes); a missing success
+    sample misses both."""
+    out, live = [], False
+    for v in expand(values):
+        if v in ("_", "stale"):
+            out.append(v)
+            live = live and v == "_"
+        elif float(v) == 0:
+            out.append("1")
+            live = True
+        else:
+            out.append("stale" if live else "_")
+            live = False
+    return " ".join(out)
+
+
+def with_failing(input_series: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Each `slowatch_probe_success` input with the `slowatch_probe_failing` series slowatch exports next to it
+    (the `SlowatchLocalFailures` rules read that one instead of every success series, since session 15)."""
+    out = list(input_series)
+    for s in input_series:
+        if s["series"].startswith(f"{PROBE_SUCCESS}{{"):
+            out.append({"series": PROBE_FAILING + s["series"][len(PROBE_SUCCESS) :], "values": failing_of(s["values"])})
+    return out
+
+
 def case(name: str, input_series: list[dict[str, str]], *tests: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "interval": "1m", "input_series": input_series, "promql_expr_test": list(tests)}
+    return {"name": name, "interval": "1m", "input_series": with_failing(input_series), "promql_expr_test": list(tests)}
 
 
 def cases() -> list[dict[str, Any]]:
@@ -125,6 +173,8 @@ def cases() -> list[dict[str, Any]]:
             expect(LOCAL, "14m", []),
             expect(LOCAL, "16m", [fleet_alert("SlowatchLocalFailures", location="eu")]),
             expect(DOWN, "16m", []),
+            expect(f"count({PROBE_DOWN})", "40m", [{"labels": "{}", "value": 2}]),  # both eu replicas, 0 until 40m
+            expect(PROBE_DOWN, "41m", []),  # at the first scrape that sees it up (stale at once, not 5 minutes on)
             expect(LOCAL, "45m", []),
         ),
         case(
@@ -244,6 +294,11 @@ def test_local_failures_rules_agree_with_their_meaning(rules_config: Config, tmp
         samples = [{"labels": f'{{job="slowatch",location="{loc}"}}', "value": n} for loc, n in sorted(want.items())]
         for expr in (alert_expr, BEFORE_SESSION_14):
             tests.append(expect(expr, f"{minute}m", samples))
+        # the down series, read from `slowatch_probe_failing`: exactly the success series that are 0, none left over
+        # from an earlier minute (the endpoints flap from minute to minute: each recovery is a stale marker)
+        zeros = sum(1 for values in fleet.values() if values[minute] == 0)
+        tests.append(expect(f"count({PROBE_DOWN})", f"{minute}m", [{"labels": "{}", "value": zeros}] if zeros else []))
+        tests.append(expect(f"{PROBE_DOWN} unless {PROBE_SUCCESS} == 0", f"{minute}m", []))
     assert len(seen_counts) >= 3, "the random fleet should give several different counts"
     doc = {"rule_files": [rules.name], "evaluation_interval": "1m",
            "tests": [case("a random fleet", series, *tests)]}  # fmt: skip
