@@ -332,6 +332,12 @@ class DnsEndpoint(EndpointBase):
         return v
 
 
+def _port(text: str) -> int:
+    """A port in ASCII digits (`int` also reads `٣` as 3, and `str.isdigit` passes `¹`, which `int` refuses); -1
+    for anything else."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else -1
+
+
 def split_hostport(value: str, default_port: int) -> tuple[str, int]:
     """`host`, `host:port`, `1.2.3.4:53`, `::1`, `[::1]:53` -> (host, port). Raises ValueError."""
     host, port = value, default_port
@@ -340,10 +346,10 @@ def split_hostport(value: str, default_port: int) -> tuple[str, int]:
         if not sep or (rest and not rest.startswith(":")):
             raise ValueError(f"not host[:port]: {value!r}")
         if rest:
-            port = int(rest[1:]) if rest[1:].isdigit() else -1
+            port = _port(rest[1:])
     elif value.count(":") == 1:
         host, _, p = value.partition(":")
-        port = int(p) if p.isdigit() else -1
+        port = _port(p)
     elif ":" in value:
         try:
             ipaddress.IPv6Address(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from slowatch.cli_flags import override
+from slowatch.config.cluster import parse_shard
 from tests.config.conftest import Errors, Loader
 
 LISTEN = "must be HOST:PORT or [IPV6]:PORT"
@@ -39,3 +40,18 @@ def test_a_listen_override_is_checked_the_same_way(load_config: Loader) -> None:
     config = load_config("server: {}\n")
     with pytest.raises(ValueError, match=r"^--listen: must be HOST:PORT"):
         override(config, "[::1", None, None)
+
+
+@pytest.mark.parametrize("nameserver", ["10.0.0.2:¹", "10.0.0.2:٣", "[::1]:¹", "[::1]:٣٣"])
+def test_a_nameserver_port_in_other_than_ascii_digits_is_refused_where_it_is_written(
+    errors: Errors, nameserver: str
+) -> None:
+    """`:¹` was `int()`'s own words (invalid literal for int() with base 10); `:٣` was taken as port 3."""
+    text = f'endpoints:\n  - {{name: d, kind: dns, query: a.example, nameserver: "{nameserver}"}}\n'
+    assert errors(text) == [f"2:56 endpoints[0].nameserver: not host[:port]: {nameserver!r}"]
+
+
+@pytest.mark.parametrize("shard", ["¹/4", "0/٤", "\u0660/4"])
+def test_a_shard_in_other_than_ascii_digits_is_refused_in_the_flags_own_words(shard: str) -> None:
+    with pytest.raises(ValueError, match=r"^--shard must be I/N, e.g. 0/4"):
+        parse_shard(shard)
