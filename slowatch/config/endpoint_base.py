@@ -46,7 +46,7 @@ class EndpointBase(Model):
     depends_on: list[EndpointRef] = Field(default_factory=list)  # names or label selectors (config/dependencies.py)
 
 
-_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.ASCII)  # (`\d`: ASCII digits only)
 _SIZE_UNITS = {None: 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 10**6, "MiB": 1 << 20, "GB": 10**9, "GiB": 1 << 30}
 
 
@@ -93,7 +93,7 @@ dns_error at probe time instead: a redirect can name one too.)"""
 JSON_PATH_STEP = r"\.[A-Za-z_][\w-]*|\[-?\d+\]|\['[^']*'\]|\[\"[^\"]*\"\]"
 """One step of the JSONPath subset: `.name`, `[0]`, `[-1]`, `['odd key']`. A path is `$` then steps."""
 _JSON_PATH = re.compile(rf"^\$(?:{JSON_PATH_STEP})*$")
-_STATUS_RANGE = re.compile(r"^[1-5]xx$|^([1-5]\d\d)-([1-5]\d\d)$")
+_STATUS_RANGE = re.compile(r"^[1-5]xx$|^([1-5]\d\d)-([1-5]\d\d)$", re.ASCII)
 
 
 def check_regex(pattern: str) -> str:

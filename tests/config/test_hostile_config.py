@@ -148,3 +148,21 @@ def test_a_mutated_demo_config_loads_or_fails_with_located_problems(text: str) -
             assert problem.file == "demo.yaml", problem
             assert problem.line is not None or problem.message.startswith("the file is empty"), problem
             assert len(str(problem)) < 1000, str(problem)[:300]  # (long values are shortened)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('defaults: {interval: "\u0663\u0660s"}', "1:22 defaults.interval: not a duration"),  # Arabic-Indic 30s
+        ('defaults: {interval: "\uff11\uff10s"}', "1:22 defaults.interval: not a duration"),  # fullwidth 10s
+        ("endpoints: [{name: t, kind: http, url: 'http://h/', max_body_size: \"\u0661 MB\"}]", "max_body_size"),
+        ("endpoints: [{name: t, kind: http, url: 'http://h/', expect: {status: ['2\u0660\u0660-299']}}]", "status"),
+        ("consumers: [{name: c, endpoints: [], slos: [{name: a, sli: availability, objective: 99, window: 7d,"
+         " policy: {freeze_below: \"\u0662\u0665%\"}}]}]", "freeze_below: not a percentage"),
+    ],
+)  # fmt: skip
+def test_durations_sizes_statuses_and_percentages_take_ascii_digits(errors: Errors, text: str, where: str) -> None:
+    """A regex's `\\d` also matches other scripts' digits, and `int`/`float` read them: an Arabic-Indic `30s` was
+    30 s, a fullwidth `10s` 10 s, an Arabic-Indic `25%` 25 % (session h15)."""
+    found = errors(text + "\n")
+    assert any(where in problem for problem in found), found
