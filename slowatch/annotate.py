@@ -45,8 +45,9 @@ class AnnotationIn(Model):
 
 
 def parse_time(text: str) -> float:
-    try:
-        return float(text)
+    try:  # (ASCII only: `float` also reads other scripts' digits and `1_000`)
+        if text.isascii() and "_" not in text:
+            return float(text)
     except ValueError:
         pass
     try:

@@ -160,8 +160,8 @@ def test_check_names_defaults_timeout_when_it_is_too_long_for_an_endpoint(
 def test_bad_run_flags_are_one_line_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write(tmp_path, "endpoints:\n  - {name: a, kind: http, url: 'http://127.0.0.1:9/'}\n")
     for flag, value, expected in (
-        ("--listen", "nothost", "slowatch run: --listen: must be HOST:PORT (got 'nothost')"),
-        ("--listen", "127.0.0.1:99999", "slowatch run: --listen: must be HOST:PORT (got '127.0.0.1:99999')"),
+        ("--listen", "nothost", "slowatch run: --listen: must be HOST:PORT or [IPV6]:PORT (got 'nothost')"),
+        ("--listen", "127.0.0.1:99999", "--listen: must be HOST:PORT or [IPV6]:PORT (got '127.0.0.1:99999')"),
         ("--log-level", "LOUD", "not a log level: 'LOUD' (choose from DEBUG, INFO, WARNING, ERROR, CRITICAL)"),
     ):
         with pytest.raises(SystemExit) if flag == "--log-level" else contextlib.nullcontext() as exited:

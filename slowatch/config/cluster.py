@@ -111,7 +111,8 @@ class ClusterConfig(Model):
 def parse_shard(text: str) -> tuple[int, int]:
     """`--shard I/N` (0-based I): the pair, or ValueError with a message for the command line."""
     index, sep, total = text.partition("/")
-    if not sep or not index.strip().isdigit() or not total.strip().isdigit():
+    index, total = index.strip(), total.strip()
+    if not sep or not all(n.isascii() and n.isdigit() for n in (index, total)):  # (`int` reads `٤` as 4)
         raise ValueError(f"--shard must be I/N, e.g. 0/4 (0-based shard I of N; got {text!r})")
     i, n = int(index), int(total)
     if not 1 <= n <= 4096 or not 0 <= i < n:

@@ -46,7 +46,7 @@ class EndpointBase(Model):
     depends_on: list[EndpointRef] = Field(default_factory=list)  # names or label selectors (config/dependencies.py)
 
 
-_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.ASCII)  # (`\d`: ASCII digits only)
 _SIZE_UNITS = {None: 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 10**6, "MiB": 1 << 20, "GB": 10**9, "GiB": 1 << 30}
 
 
@@ -93,7 +93,7 @@ dns_error at probe time instead: a redirect can name one too.)"""
 JSON_PATH_STEP = r"\.[A-Za-z_][\w-]*|\[-?\d+\]|\['[^']*'\]|\[\"[^\"]*\"\]"
 """One step of the JSONPath subset: `.name`, `[0]`, `[-1]`, `['odd key']`. A path is `$` then steps."""
 _JSON_PATH = re.compile(rf"^\$(?:{JSON_PATH_STEP})*$")
-_STATUS_RANGE = re.compile(r"^[1-5]xx$|^([1-5]\d\d)-([1-5]\d\d)$")
+_STATUS_RANGE = re.compile(r"^[1-5]xx$|^([1-5]\d\d)-([1-5]\d\d)$", re.ASCII)
 
 
 def check_regex(pattern: str) -> str:
@@ -332,6 +332,12 @@ class DnsEndpoint(EndpointBase):
         return v
 
 
+def _port(text: str) -> int:
+    """A port in ASCII digits (`int` also reads `٣` as 3, and `str.isdigit` passes `¹`, which `int` refuses); -1
+    for anything else."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else -1
+
+
 def split_hostport(value: str, default_port: int) -> tuple[str, int]:
     """`host`, `host:port`, `1.2.3.4:53`, `::1`, `[::1]:53` -> (host, port). Raises ValueError."""
     host, port = value, default_port
@@ -340,10 +346,10 @@ def split_hostport(value: str, default_port: int) -> tuple[str, int]:
         if not sep or (rest and not rest.startswith(":")):
             raise ValueError(f"not host[:port]: {value!r}")
         if rest:
-            port = int(rest[1:]) if rest[1:].isdigit() else -1
+            port = _port(rest[1:])
     elif value.count(":") == 1:
         host, _, p = value.partition(":")
-        port = int(p) if p.isdigit() else -1
+        port = _port(p)
     elif ":" in value:
         try:
             ipaddress.IPv6Address(value)

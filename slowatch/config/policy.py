@@ -22,7 +22,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer
 
 from slowatch.config.types import Model
 
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$", re.ASCII)  # (`\d`: ASCII digits only)
 
 
 def _percent(value: Any) -> Any:

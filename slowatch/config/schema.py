@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -156,18 +157,44 @@ class ServerConfig(Model):
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
-        host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"must be HOST:PORT (got {v!r})")
+        if split_listen(v) is None:
+            raise ValueError(f"must be HOST:PORT or [IPV6]:PORT (got {v!r})")
         return v
 
     @property
     def host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
+        return _split(self.listen)[0]
 
     @property
     def port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
+        return _split(self.listen)[1]
+
+
+def split_listen(listen: str) -> tuple[str, int] | None:
+    """`127.0.0.1:9464` -> ("127.0.0.1", 9464), `[::1]:9464` (or `::1:9464`) -> ("::1", 9464); None for anything
+    else: a port of other than 0-65535 in ASCII digits, a host left empty (`[]:80` would listen everywhere), or
+    brackets or colons that do not hold one IPv6 address (`[::1` and `::1` read as port 1 on the host ':')."""
+    host, sep, port = listen.rpartition(":")
+    if not (sep and host and port.isascii() and port.isdigit() and int(port) <= 65535):
+        return None
+    bracketed = host.startswith("[") and host.endswith("]")
+    inner = host[1:-1] if bracketed else host
+    if ("[" in inner or "]" in inner) or ((bracketed or ":" in inner) and not _ipv6(inner)):
+        return None
+    return inner, int(port)
+
+
+def _ipv6(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv6Address)
+    except ValueError:
+        return False
+
+
+def _split(listen: str) -> tuple[str, int]:
+    parts = split_listen(listen)
+    assert parts is not None  # (validated)
+    return parts
 
 
 DEFAULTED = {"interval": "30s", "timeout": "5s"}

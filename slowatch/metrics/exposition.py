@@ -1,7 +1,9 @@
 """/metrics: one exposition from the daemon's registry, as a stream of pieces with points to pause at.
 
-The format is negotiated from the Accept header exactly as prometheus-client does it (`choose_encoder`:
-text 0.0.4 by default, OpenMetrics 1.0 when asked). Everything in the registry that is not an
+The format is negotiated from the Accept header as prometheus-client does it (`choose_encoder`: text
+0.0.4 by default, OpenMetrics 1.0 when asked), but a media range whose `version` is not dotted whole numbers
+(`version=x`, `1.x`) is one slowatch does not offer and is passed over: the client compared 'x' with 0 and
+raised TypeError, a 500 for the scrape (`negotiate`). Everything in the registry that is not an
 `EndpointFamily` (self metrics, SLO and alert collectors: ~10,000 lines at 600 SLOs) is collected from
 the client's collectors one family at a time; its HELP/TYPE lines come from the client's own encoder and
 its plain sample lines are written here, in slices, byte for byte as that encoder writes them (anything
@@ -49,6 +51,21 @@ class _Collected(Collector):
 
     def collect(self) -> Iterable[Metric]:
         return self._metrics
+
+
+def _numbered(media_range: str) -> bool:
+    """Whether a media range of an Accept header names no `version`, or one of dotted whole numbers (the
+    first `version=` counts, as in prometheus-client's `_get_version`)."""
+    for token in media_range.split(";"):
+        key, equals, value = token.strip().partition("=")
+        if equals and key == "version":
+            return all(part.isascii() and part.isdecimal() for part in value.split(".")) if value else True
+    return True
+
+
+def negotiate(accept: str) -> tuple[Encoder, str]:
+    """The encoder and Content-Type for a scrape with this Accept header (see the module docstring)."""
+    return choose_encoder(",".join(r for r in accept.split(",") if _numbered(r)))
 
 
 def is_openmetrics(content_type: str) -> bool:
@@ -147,7 +164,7 @@ def pieces(
 
 def render_metrics(registry: Collector, accept: str) -> tuple[bytes, str]:
     """The whole body and its Content-Type for a scrape with this Accept header, in one go."""
-    encoder, content_type = choose_encoder(accept)
+    encoder, content_type = negotiate(accept)
     parts = pieces(registry, encoder, is_openmetrics(content_type), [])
     return b"".join([p for p in parts if p is not None]), content_type
 
@@ -162,4 +179,4 @@ def render_response(registry: Collector, accept: str, accept_encoding: str) -> t
     return body, headers
 
 
-__all__ = ["PAUSE", "is_openmetrics", "pieces", "render_metrics", "render_response"]
+__all__ = ["PAUSE", "is_openmetrics", "negotiate", "pieces", "render_metrics", "render_response"]

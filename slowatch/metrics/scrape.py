@@ -26,10 +26,9 @@ import time
 import zlib
 from collections.abc import AsyncGenerator
 
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from slowatch.metrics.exposition import is_openmetrics, pieces
+from slowatch.metrics.exposition import is_openmetrics, negotiate, pieces
 from slowatch.metrics.families import EndpointTable
 
 CHUNK_BYTES = 256 * 1024  # body bytes gathered before a write (and before a deflate call)
@@ -45,7 +44,7 @@ class Scrape:
     ) -> None:
         self._started = time.monotonic()
         self._registry = registry
-        self._encoder, content_type = choose_encoder(accept)
+        self._encoder, content_type = negotiate(accept)
         self._openmetrics = is_openmetrics(content_type)
         self.gzip = "gzip" in accept_encoding.lower()
         self.headers = {"Content-Type": content_type}

@@ -107,10 +107,10 @@ async def create(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     Query(request)
     view = request.app[VIEW]
-    try:
-        target = int(request.match_info["id"])
-    except ValueError:
-        raise _bad("id: must be a correction's number") from None
+    raw = request.match_info["id"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):  # (`int` also reads Arabic-Indic digits, `0_1`, `+1`)
+        raise _bad("id: must be a correction's number")
+    target = int(raw)
     reason = _opt(await _body(request), "reason") or ""
     if problems := reason_problems(reason):
         raise _bad(problems[0])

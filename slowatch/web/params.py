@@ -63,12 +63,12 @@ class Query:
         return self._values.get(name)
 
     def number(self, name: str, *, low: float, high: float, meaning: str = "a number") -> float | None:
-        """A finite decimal number in [low, high]; None when absent."""
+        """A finite decimal number in [low, high], in ASCII; None when absent."""
         raw = self._values.get(name)
         if raw is None:
             return None
-        try:
-            value = float(raw)
+        try:  # (`float` also reads other scripts' digits and `1_000`: ASCII decimals and exponents only)
+            value = float(raw) if raw.isascii() and "_" not in raw else math.nan
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or not low <= value <= high:

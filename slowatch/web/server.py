@@ -23,12 +23,16 @@ The parser's text quotes the offending request line or header, and any header ma
 (`X-Api-Key`, `Private-Token`, ...): a quoted header line is logged as its name and `redacted`, unless the
 header is one of the harmless `SHOWN_HEADERS` (`Host`, `User-Agent`, ...); a quoted request line or target
 keeps its path and loses its query values; any other quoted text (a value cut off, a continuation line)
-is `redacted` whole. This is done on the whole text, before it is cut to length.
+is `redacted` whole. This is done on the whole text, before it is cut to length. The client's answer quoted the
+same text (aiohttp's 400 body is the parser's message, `?token=` and key headers included) as text/plain;
+it is now `{"error": "malformed request: <the parser's reason, without what it quotes>"}` (`JsonClientErrors`):
+the API's clients get the JSON error they get for everything else (the path is unknown: the parser failed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import resource
@@ -38,6 +42,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.web_protocol import RequestHandler
 
 from slowatch.config.schema import HttpConfig
 from slowatch.errors import SlowatchError
@@ -164,6 +169,30 @@ class ClientErrorLog(logging.LoggerAdapter[logging.Logger]):
         logger.warning("http: bad request from a client, answered %d peer=%s error=%r%s", exc.code, peer, text, more)
 
 
+_REASON_END = re.compile(r"[:'\"(\[]")
+
+
+class JsonClientErrors(RequestHandler):
+    """aiohttp's request handler, answering a request its parser refused with a JSON 4xx that does not quote the
+    request (see the module docstring); every other error as aiohttp does. `GuardedSite` makes each handler one
+    (`__class__`: aiohttp's `Server` builds the handler, and a subclass adding no slots has its layout)."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        response = super().handle_error(request, status, exc, message)  # (logs it, through ClientErrorLog)
+        if not isinstance(exc, BadHttpMessage) or not 400 <= status < 500:
+            return response
+        reason = _REASON_END.split(exc.message, maxsplit=1)[0].strip()
+        reason = "".join(c for c in reason if c.isprintable())[:80] or "unreadable"
+        refused = web.Response(status=status, text=json.dumps({"error": f"malformed request: {reason}"}),
+                               content_type="application/json")  # fmt: skip
+        refused.force_close()
+        return refused
+
+
 class _Counted(asyncio.Protocol):
     """Passes everything to aiohttp's handler; gives its slot back when the connection ends."""
 
@@ -233,7 +262,9 @@ class GuardedSite(web.BaseSite):
         server = self._runner.server
         assert server is not None
         self.open_connections += 1
-        return _Counted(server(), self)
+        handler = server()
+        handler.__class__ = JsonClientErrors
+        return _Counted(handler, self)
 
     async def start(self) -> None:
         await super().start()
@@ -267,6 +298,6 @@ async def serve(app: web.Application, host: str, port: int, limits: HttpLimits) 
 
 
 __all__ = [
-    "CLIENT_ERROR_BURST", "SHOWN_HEADERS", "ClientErrorLog", "GuardedSite", "HttpLimits", "fitted_concurrency",
-    "fitted_limits", "serve",
+    "CLIENT_ERROR_BURST", "SHOWN_HEADERS", "ClientErrorLog", "GuardedSite", "HttpLimits", "JsonClientErrors",
+    "fitted_concurrency", "fitted_limits", "serve",
 ]  # fmt: skip

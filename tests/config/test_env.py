@@ -140,7 +140,7 @@ consumers:
         load_text(text, "secrets.yaml", env=env)
     rendered = [str(p) for p in info.value.problems]
     assert rendered == [
-        "secrets.yaml:2:11 server.listen: must be HOST:PORT (got <hidden>)",
+        "secrets.yaml:2:11 server.listen: must be HOST:PORT or [IPV6]:PORT (got <hidden>)",
         "secrets.yaml:4:13 defaults.interval: must be at least 1s (got <hidden>)",
         "secrets.yaml:8:10 endpoints[0].url: must be an http:// or https:// URL",
         "secrets.yaml:9:13 endpoints[0].method: not an HTTP method: <hidden>",

@@ -160,7 +160,7 @@ def test_every_problem_is_reported_sorted_by_line(errors: Errors) -> None:
         slo: []
     """
     assert errors(text) == [
-        "2:11 server.listen: must be HOST:PORT (got 'nowhere')",
+        "2:11 server.listen: must be HOST:PORT or [IPV6]:PORT (got 'nowhere')",
         "3:20 server.max_concurrency: must be at least 1 (got 0)",
         "7:10 endpoints[0].url: must be an http:// or https:// URL",
         "8:15 endpoints[0].interval: must be at least 1s (got '0s')",

@@ -88,6 +88,8 @@ async def test_bad_input_is_a_400_naming_the_field(build: Builder) -> None:
         ({"kind": "deploy", "text": "x", "time": "yesterday"}, "time"),
         ({"kind": "deploy", "text": "x", "time": "2026-11-11T00:00:00"}, "time"),
         ({"kind": "deploy", "text": "x", "time": 1e300}, "time"),
+        ({"kind": "deploy", "text": "x", "time": "".join(chr(0x660 + int(d)) for d in "1764950000")}, "time"),
+        ({"kind": "deploy", "text": "x", "time": "1_764_950_000"}, "time"),  # (float() read both, h15)
         ({"kind": "deploy", "text": "x", "colour": "red"}, "colour"),
     ]
     for body, field in cases:

@@ -108,3 +108,16 @@ async def test_a_body_in_a_charset_python_does_not_know_is_a_400_not_a_500(build
     async with aiohttp.ClientSession() as s, s.post(url, data=b'{"consumer": "checkout"}', headers=headers) as r:
         assert r.status == 400, (r.status, await r.text())
         assert (await r.json())["error"] == "the body must be a JSON object"
+
+
+async def test_a_correction_id_in_other_than_ascii_digits_is_a_400(build: Builder) -> None:
+    """`int()` reads Arabic-Indic digits and `0_1` as numbers: `/corrections/%D9%A1/revoke` revoked #1 (session h15)."""
+    daemon = await build(auth=AUTH, checkout_access=CHECKOUT_ACCESS)
+    good = {"consumer": "checkout", "endpoint": "pay", "from": T0 + 60 * H, "to": T0 + 61 * H, "reason": "planned"}
+    status, made = await post(daemon, "/api/v1/corrections", good)
+    assert status == 201 and made["id"] == 1
+    for raw in ("%D9%A1", "0_1", "%2B1", "%C2%B9"):  # Arabic-Indic one, 0_1, +1, superscript one
+        status, answer = await post(daemon, f"/api/v1/corrections/{raw}/revoke", {"reason": "not this way"})
+        assert status == 400 and answer["error"] == "id: must be a correction's number", (raw, answer)
+    rows = json.loads((await fetch(daemon, "/api/v1/corrections", OPERATOR))[2])["corrections"]
+    assert [(r["id"], r["revoked_by"]) for r in rows] == [(1, None)]

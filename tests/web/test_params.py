@@ -41,6 +41,10 @@ async def get(d: Daemon, path: str) -> tuple[int, dict[str, object]]:
         ("/api/v1/endpoints?x=1", "x", "accepts: none"),
         ("/api/v1/consumers?verbose=1", "verbose", "accepts: none"),
         ("/api/v1/consumers/shop?consumer=other", "consumer", "accepts: none"),  # no widening, said as such
+        # float() also reads other scripts' digits and `_` separators: since=%D9%A3 (Arabic-Indic 3) was 3 s (h15)
+        ("/api/v1/incidents?since=%D9%A3", "since", "Unix time in seconds"),
+        ("/api/v1/endpoints/down/results?until=1_700_000_000", "until", "Unix time in seconds"),
+        ("/api/v1/annotations?since=%EF%BC%91", "since", "Unix time in seconds"),  # a fullwidth 1
     ],
 )
 async def test_bad_parameter_is_a_400_naming_it(daemon: Daemon, path: str, parameter: str, allowed: str) -> None:
