@@ -103,6 +103,23 @@ def blockbuster() -> Iterator[BlockBuster]:
         gc.collect()
 
 
+@pytest.fixture(autouse=True)
+def cyclic_gc(blockbuster: BlockBuster) -> Iterator[None]:
+    """A daemon run in-process tunes the cyclic GC for the whole process, as it should when it owns one:
+    `gc.freeze()` (Daemon.start, the first round of probes, a reload) and thresholds of (50,000, 20, 100)
+    (`process.tune` via cli.main, Daemon.start). In pytest that process is the whole run: every later test ran with
+    the tests' garbage frozen (never collected: a socket leaked in a cycle then never says so) and young
+    collections 70 times rarer. After such a test everything goes back to the GC, which collects it now, so that
+    what the test left behind is reported at its own teardown. (`blockbuster`, requested here, collects after
+    this fixture's teardown too, when grpc was imported.)"""
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
+
+
 @pytest.fixture
 async def target() -> AsyncIterator[TestServer]:
     """A probe target on a loopback port: `GET /ok` answers 200 "ok"."""
