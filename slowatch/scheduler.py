@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -112,6 +112,10 @@ class ProbeScheduler:
     def names(self) -> set[str]:
         """The endpoints scheduled here."""
         return set(self._slots)
+
+    def endpoints(self) -> Iterator[Endpoint]:
+        """The definitions scheduled here (lazily: do not reload meanwhile)."""
+        return (slot.ep for slot in self._slots.values())
 
     workers = 0
     """Prober worker processes: none, this scheduler probes in the daemon's own loop (cf. ProberPool)."""

@@ -123,11 +123,13 @@ async def serve(sock: socket.socket) -> None:
                 before = scheduler.names()
                 scheduler.update(message[1])
                 ctx.forget(before - scheduler.names())
+                shared.prune(scheduler.endpoints())
             elif message[0] == "apply":
                 changes = message[1]
                 share_equal_parts(changes.upserts, shared)
                 scheduler.apply(changes)
                 ctx.forget([*changes.removed, *(ep.name for ep in changes.upserts if not ep.enabled)])
+                shared.prune(scheduler.endpoints())  # the label/header dicts of old definitions (rotated tokens)
             elif message[0] == "stop":
                 cancelled = await scheduler.stop(float(message[1]))
                 break
