@@ -209,6 +209,8 @@ class Daemon:
     async def _probe(self, endpoint: Endpoint, revision: int) -> None:
         assert self._ctx is not None
         await run_probe(endpoint, self._ctx, self._results.observe, revision)
+        if isinstance(self._scheduler, ProbeScheduler) and not self._scheduler.scheduled(endpoint.name):
+            self._ctx.forget([endpoint.name])  # removed by a reload during the probe: a retry rebuilt its caches
 
     async def probe_all_once(self) -> list[ProbeResult]:
         """Probe every enabled endpoint once, concurrently within the bound (`slowatch run --once`)."""

@@ -76,6 +76,8 @@ async def serve(sock: socket.socket) -> None:
 
     async def probe(ep: Endpoint, revision: int) -> None:
         await run_probe(ep, ctx, out.result, revision)
+        if not scheduler.scheduled(ep.name):  # removed by a reload during the probe: a retry rebuilt its caches
+            ctx.forget([ep.name])
         if unprobed:
             unprobed.discard(ep.name)
             if not unprobed:  # every endpoint's per-endpoint caches (prepared requests, URLs) now exist:
