@@ -12,6 +12,11 @@ running" in the log) it records:
     permanent generation (`gc.get_freeze_count()`), and how many of the Configs the reloader loaded or
     replaced are still in memory (a weak set; 1 when only the running one is);
   - the prober workers' RSS (their own /proc figures; none at small N).
+`--change churn` (session 15) makes every reload rotate a `${TOKEN_Tn:-...}` in every endpoint's `Authorization`
+header (one token per team of 50) and add `--added` new endpoints while removing the previous reload's;
+`--counts N` asks the prober workers every N reloads for their GC-tracked objects by type and the sizes of their
+per-endpoint and per-reload structures (reload_memory_diag/: the Interner's tables, ProbeContext's caches, the
+scheduler's slots and heap, APScheduler jobs, the loop's timers, the connector's connections).
 The trend is a least-squares slope per reload over the second half (the first reloads grow caches and
 SLO state up to their size). `--json FILE` keeps every row. Every child is stopped on exit.
 """
@@ -54,6 +59,31 @@ def edit(base: str, k: int) -> str:
     return base.replace('/fast/7"', f'/fast/7?k={k}"', 1)
 
 
+def churn(base: str, k: int, added: int) -> str:
+    """The k-th edit of `--change churn` (k = 0: the config started with): every endpoint sends an `Authorization`
+    header with its team's token, `${TOKEN_Tn:-...}` whose value every reload rotates (50 distinct header sets per
+    reload, every endpoint changed), and `added` endpoints `add-K-J` are added and the previous reload's removed
+    (names never seen before, each with its own URL)."""
+    out, url = [], None
+    for line in base.splitlines():
+        if line.startswith('  - {"name": "ep-'):
+            ep = json.loads(line[4:])
+            ep["headers"] = {
+                "Authorization": f"Bearer ${{TOKEN_{ep['labels']['team'].upper()}:-r{k}-{ep['labels']['team']}}}"
+            }
+            url = url or ep["url"]
+            line = "  - " + json.dumps(ep)
+        elif line == "consumers:" and url is not None:
+            root = url.rsplit("/", 2)[0]
+            for j in range(added if k else 0):
+                headers = {"Authorization": f"Bearer r{k}-add"}
+                ep = {"name": f"add-{k}-{j}", "kind": "http", "url": f"{root}/fast/a{k}-{j}",
+                      "labels": {"team": "tadd", "class": "fast"}, "headers": headers}  # fmt: skip
+                out.append("  - " + json.dumps(ep))
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def wait_running(log: Path, count: int, timeout: float) -> tuple[int | None, int | None]:
     """Wait for the `count`-th "config running" line; its (configs_alive, gc_frozen), None where not logged
     (before session 13)."""
@@ -89,12 +119,14 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
                      consumers=args.consumers, db=workdir / "bench.db", listen=listen, histograms=True,
                      max_concurrency=None, jitter=None)  # fmt: skip
     base = config.read_text()
+    if args.change == "churn":
+        config.write_text(churn(base, 0, args.added))
     t0 = time.monotonic()
     env = dict(children.env or os.environ)
     diag, traces = workdir / "diag", workdir / "traces"
     snap_at = {int(k) for k in args.tracemalloc.split(",")} if args.tracemalloc else set()
     trim_at = {int(k) for k in args.trim.split(",")} if args.trim else set()
-    if args.diag or snap_at or trim_at:
+    if args.diag or snap_at or trim_at or args.counts:
         diag.mkdir(exist_ok=True)
         paths = [str(HERE / "reload_memory_diag"), *filter(None, [env.get("PYTHONPATH")])]
         env.update(RELOAD_MEMORY_DIAG=str(diag), PYTHONPATH=os.pathsep.join(paths))
@@ -119,9 +151,10 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
             "configs_alive": alive,
             "gc_frozen": frozen,
             "workers_rss_mb": round(sum(rss_mb(p) for p in workers), 1),
-            "change": "start" if k == 0 else ("all" if k % 2 else "one"),
+            "change": "start" if k == 0 else ("churn" if args.change == "churn" else "all" if k % 2 else "one"),
         }
 
+    count_at = set(range(0, args.reloads + 1, args.counts)) | {args.reloads} if args.counts else set()
     rows = [row(0, None, None)]
     if 0 in trim_at:
         rows[0]["trim"] = trim(diag, 0, len([p for p in m.tree(proc.pid) if p != proc.pid]))
@@ -131,9 +164,11 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
         time.sleep(max(1.0, args.quiet / 20))
         quiet.append(row(0, None, None))
     rows[0] = quiet[-1]
+    if 0 in count_at:
+        rows[0]["counts"] = counts(diag, 0, len([p for p in m.tree(proc.pid) if p != proc.pid]))
     for k in range(1, args.reloads + 1):
         staged = config.with_name(config.name + ".new")
-        staged.write_text(edit(base, k))
+        staged.write_text(churn(base, k, args.added) if args.change == "churn" else edit(base, k))
         staged.replace(config)
         os.kill(proc.pid, signal.SIGHUP)
         alive, frozen = wait_running(log, k, args.reload_timeout)
@@ -143,6 +178,10 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
         if k in trim_at:
             r["trim"] = trim(diag, k, len([p for p in m.tree(proc.pid) if p != proc.pid]))
             print(f"  reload {k}: prober workers' RSS before / after malloc_trim(0): {r['trim']}", flush=True)
+        if k in count_at:
+            r["counts"] = counts(diag, k, len([p for p in m.tree(proc.pid) if p != proc.pid]))
+            sizes = r["counts"][0]["sizes"] if r["counts"] else {}
+            print(f"  reload {k}: worker objects {r['counts'][0]['objects']:,}, {sizes}", flush=True)
         if k in snap_at:
             time.sleep(args.interval + 2)  # every endpoint probed since the reload: caches hold the new definitions
             snapshot(traces, k, len([p for p in m.tree(proc.pid) if p != proc.pid]))
@@ -170,6 +209,17 @@ def trim(diag: Path, k: int, workers: int, timeout: float = 60.0) -> list[dict[s
     while len(found := list(diag.glob(f"worker-*-trim-{k}.json"))) < workers:
         if time.monotonic() > deadline:
             raise TimeoutError(f"no malloc_trim answer from the workers after reload {k}")
+        time.sleep(0.2)
+    return [json.loads(p.read_text()) for p in found]
+
+
+def counts(diag: Path, k: int, workers: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Ask every prober worker for its GC-tracked objects by type and its structures' sizes now (after reload `k`)."""
+    (diag / f"count-{k}").touch()
+    deadline = time.monotonic() + timeout
+    while len(found := list(diag.glob(f"worker-*-count-{k}.json"))) < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no object counts from the workers after reload {k}")
         time.sleep(0.2)
     return [json.loads(p.read_text()) for p in found]
 
@@ -222,7 +272,7 @@ def report(res: dict[str, Any]) -> str:
         f"  {'':22} {'RSS MB':>8} {'gc_frozen':>10} {'configs alive':>14} {'workers MB':>11}",
     ]
     for r in rows:
-        if r["reload"] in (0, 1, 2, 10, 25, 50, 75) or r is rows[-1]:
+        if r["reload"] in (0, 1, 2, 10, 25, 50, 75, 100, 200, 300, 400) or r is rows[-1]:
             label = "after start" if r["reload"] == 0 else f"after reload {r['reload']} ({r['change']})"
             frozen = "-" if r["gc_frozen"] is None else f"{r['gc_frozen']:,}"
             alive = "-" if r["configs_alive"] is None else str(r["configs_alive"])
@@ -240,6 +290,18 @@ def report(res: dict[str, Any]) -> str:
         f"  second half, per reload: RSS {slope([r['rss_mb'] for r in half]) * 1000:+.0f} kB,"
         f" gc_frozen {slope(frozen):+.0f} objects; configs alive max {max(r['configs_alive'] or 0 for r in rows)}"
     )
+    counted = [r for r in rows if r.get("counts")]
+    if counted:
+        lines.append("  prober worker (--counts): reload, RSS MB, GC-tracked objects not frozen, frozen, and sizes")
+        keys = ("interner_dicts", "http_options", "http_options_shared", "slots", "heap", "in_flight", "loop_scheduled")
+        for r in counted:
+            c = r["counts"][0]
+            sizes = ", ".join(f"{k} {c['sizes'].get(k, '-')}" for k in keys)
+            lines.append(f"    {r['reload']:4d} {c['rss_kb'] / 1024:6.1f} {c['objects']:8,} {c['frozen']:8,}  {sizes}")
+        a, b = counted[0]["counts"][0]["types"], counted[-1]["counts"][0]["types"]
+        grew = sorted(((t, n - a.get(t, 0)) for t, n in b.items()), key=lambda x: -x[1])[:8]
+        lines.append(f"    objects that grew most, reload {counted[0]['reload']} -> {counted[-1]['reload']}: "
+                     + ", ".join(f"{t} {n:+,}" for t, n in grew))  # fmt: skip
     for w in res.get("worker_growth") or []:
         lines.append(f"  worker {w['pid']}: traced {w['traced_mb'][0]:.2f} MB after reload {w['from']} -> "
                      f"{w['traced_mb'][1]:.2f} MB after reload {w['to']}; grew most:")  # fmt: skip
@@ -279,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
         help="reloads after which each prober worker reports its RSS before and after glibc's"
         " malloc_trim(0), e.g. 0,10,30,60 (0: before the first reload)",
     )
+    p.add_argument("--change", choices=["alternate", "churn"], default="alternate",
+                   help="alternate: one endpoint's URL / every endpoint's timeout; churn: every endpoint's rotated"
+                   " ${TOKEN} header and --added endpoints added and removed, each reload")  # fmt: skip
+    p.add_argument("--added", type=int, default=20, help="--change churn: endpoints added (and removed) per reload")
+    p.add_argument("--counts", type=int, default=0,
+                   help="every this many reloads, the workers' objects by type and structure sizes")  # fmt: skip
     p.add_argument("--pause", type=float, default=0.5, help="seconds after each reload before measuring")
     p.add_argument("--ready-timeout", type=float, default=600.0)
     p.add_argument("--reload-timeout", type=float, default=300.0)

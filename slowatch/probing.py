@@ -82,6 +82,8 @@ class Probing:
     async def _probe(self, endpoint: Endpoint, revision: int) -> None:
         assert self.ctx is not None
         await run_probe(endpoint, self.ctx, self._observe, revision)
+        if isinstance(self.scheduler, ProbeScheduler) and not self.scheduler.scheduled(endpoint.name):
+            self.ctx.forget([endpoint.name])  # removed by a reload during the probe: a retry rebuilt its caches
 
     async def probe_all_once(self, endpoints: Iterable[Endpoint]) -> list[ProbeResult]:
         """Probe every enabled one of `endpoints` once, concurrently within the bound (`slowatch run --once`)."""

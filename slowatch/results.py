@@ -54,7 +54,8 @@ class Results:
         self.stats.probes += 1
         if not result.ok:
             self.stats.failures += 1
-        self.latest[result.endpoint] = result
+        if self._metrics.configured(result.endpoint):  # not a late result of an endpoint a reload removed (forget)
+            self.latest[result.endpoint] = result
         if self._unprobed:
             self._unprobed.discard(result.endpoint)
             if not self._unprobed:
@@ -66,7 +67,9 @@ class Results:
             listener(result)
 
     def forget(self, names: Iterable[str]) -> None:
-        """Drop the latest results of endpoints a reload removed or disabled."""
+        """Drop the latest results of endpoints a reload removed or disabled. (A result of a probe in flight across
+        the reload comes later: `observe` keeps it only for an endpoint still configured. Before session 15, each
+        kept a removed endpoint's result for the run.)"""
         for name in names:
             self.latest.pop(name, None)
 

@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -112,6 +112,14 @@ class ProbeScheduler:
     def names(self) -> set[str]:
         """The endpoints scheduled here."""
         return set(self._slots)
+
+    def scheduled(self, name: str) -> bool:
+        """Whether the endpoint `name` is scheduled here (not removed or disabled by a reload)."""
+        return name in self._slots
+
+    def endpoints(self) -> Iterator[Endpoint]:
+        """The definitions scheduled here (lazily: do not reload meanwhile)."""
+        return (slot.ep for slot in self._slots.values())
 
     workers = 0
     """Prober worker processes: none, this scheduler probes in the daemon's own loop (cf. ProberPool)."""
@@ -231,7 +239,9 @@ class ProbeScheduler:
             async with self._slots_sem:
                 assert self._loop is not None
                 self._observe_lag(max(0.0, self._loop.time() - planned))
-                if self._accepting:
+                # Not when a reload removed (or re-timed) the endpoint while this waited for a slot: its probe would
+                # rebuild the per-endpoint caches the reload let go (ProbeContext.forget), for good (session 15).
+                if self._accepting and self._slots.get(name) is slot:
                     await self._run_probe(slot.ep, slot.revision)  # read together: one definition
         except asyncio.CancelledError:
             # Only stop() cancels probes: a cancelled probe at shutdown is expected, not an error.

@@ -20,6 +20,13 @@ ProberPool then waits 10 minutes before it calls a worker hung.
 In a prober worker with RELOAD_MEMORY_DIAG set, a thread waits for files `trim-LABEL` there: for each it writes
 `worker-PID-trim-LABEL.json` with its RSS before and after glibc's `malloc_trim(0)` (what freed memory the
 allocators kept) and the Python allocator's arenas (`sys._debugmallocstats`).
+
+In a prober worker with RELOAD_MEMORY_DIAG set, a thread also waits for files `count-LABEL`: for each it writes
+`worker-PID-count-LABEL.json` with, after a full collection, the GC-tracked objects by type (those not frozen:
+`gc.freeze()` hides the rest, `gc.get_freeze_count()` counts them) and the sizes of the worker's per-endpoint
+and per-reload structures, read from its `serve` coroutine's frame without unfreezing anything: the
+ProbeContext's caches, the Interner's tables, the scheduler's slots, heap and tasks, the APScheduler jobs, the
+event loop's timers and ready handles, the aiohttp connector's connections, the logging handlers.
 """
 
 from __future__ import annotations
@@ -168,6 +175,88 @@ def _trims(directory: str) -> None:
     _each_new(directory, "trim-", functools.partial(_trim, libc, directory))
 
 
+def _serve_frame() -> types.FrameType | None:
+    """The frame of the worker's `serve` coroutine (suspended at a read), found from the main thread's loop (held
+    by a frame of asyncio.run, or its Runner: uvloop's run_forever has no Python frame)."""
+    import asyncio
+
+    main = threading.main_thread().ident
+    frame = sys._current_frames().get(main or 0)
+    loop = None
+    while frame is not None and loop is None:
+        for value in list(frame.f_locals.values()):
+            for candidate in (value, getattr(value, "_loop", None)):
+                if isinstance(candidate, asyncio.AbstractEventLoop):
+                    loop = candidate
+        frame = frame.f_back
+    if loop is None:
+        return None
+    for _ in range(5):
+        try:
+            tasks = list(asyncio.all_tasks(loop))  # type: ignore[arg-type]
+            break
+        except RuntimeError:  # the set changed while copied (another thread)
+            time.sleep(0.01)
+    else:
+        return None
+    for task in tasks:
+        coro = task.get_coro()
+        if getattr(coro, "__qualname__", "") == "serve":
+            return coro.cr_frame  # type: ignore[union-attr]
+    return None
+
+
+def _sizes() -> dict[str, object]:
+    frame = _serve_frame()
+    if frame is None:
+        return {}
+    f = frame.f_locals
+    out: dict[str, object] = {}
+    ctx, sched, shared, session = f.get("ctx"), f.get("scheduler"), f.get("shared"), f.get("session")
+    if ctx is not None:
+        out.update(http_options=len(ctx.http_options), http_options_shared=len(ctx.http_options_shared),
+                   prepared=len(ctx.prepared), ssl_contexts=len(getattr(ctx.ssl_contexts, "_cache", ())))  # fmt: skip
+    if shared is not None:
+        out.update(interner_dicts=len(shared.dicts), interner_models=sum(len(v) for v in shared.models.values()),
+                   interner_fields_sets=len(shared.fields_sets), interner_scalars=len(shared.scalars))  # fmt: skip
+    if sched is not None:
+        out.update(slots=len(sched._slots), heap=len(sched._heap), in_flight=len(sched._in_flight),
+                   aps_jobs=len(sched._scheduler.get_jobs()))  # fmt: skip
+        loop = sched._loop
+        if loop is not None:
+            out.update(loop_scheduled=len(getattr(loop, "_scheduled", ())), loop_ready=len(getattr(loop, "_ready", ())))
+    if session is not None:
+        conn = session.connector
+        pools = getattr(conn, "_conns", {})
+        out.update(conns=sum(len(v) for v in pools.values()), conn_keys=len(pools),
+                   acquired=len(getattr(conn, "_acquired", ())))  # fmt: skip
+    out["unprobed"] = len(f.get("unprobed") or ())
+    import logging
+
+    out["log_handlers"] = len(logging.getLogger().handlers)
+    out["loggers"] = len(logging.Logger.manager.loggerDict)
+    return out
+
+
+def _counts(directory: str) -> None:
+    done: set[str] = set()
+    while True:
+        time.sleep(0.2)
+        for name in sorted(os.listdir(directory)):
+            if name.startswith("count-") and name not in done:
+                done.add(name)
+                gc.collect()
+                objects = gc.get_objects()
+                kinds = collections.Counter(type(o).__qualname__ for o in objects)
+                answer = {"objects": len(objects), "frozen": gc.get_freeze_count(), "sizes": _sizes(),
+                          "types": dict(kinds.most_common(200)), "rss_kb": _rss_kb()}  # fmt: skip
+                del objects
+                out = os.path.join(directory, f"worker-{os.getpid()}-{name}.json")
+                with open(out + ".tmp", "w") as fh:
+                    json.dump(answer, fh)
+                os.replace(out + ".tmp", out)
+
+
 def _start() -> None:
     directory = os.environ.get("RELOAD_MEMORY_DIAG")
     argv = sys.orig_argv
@@ -176,6 +265,7 @@ def _start() -> None:
         threading.Thread(target=_loop, args=(directory,), name="reload-memory-diag", daemon=True).start()
     if directory and module == "slowatch.workers":
         threading.Thread(target=_trims, args=(directory,), name="reload-memory-trim", daemon=True).start()
+        threading.Thread(target=_counts, args=(directory,), name="reload-memory-counts", daemon=True).start()
     traces = os.environ.get("RELOAD_MEMORY_TRACEMALLOC")
     if traces and module == "slowatch":
         from slowatch.workers import pool

@@ -73,7 +73,7 @@ class Unpacker:
 
     def __init__(self) -> None:
         self._parts: dict[bytes, list[Endpoint]] = {}
-        self._shared = Interner()  # bounded: share.KEPT
+        self._shared = Interner()  # bounded: pruned after each build, and share.KEPT
         self.reused = 0  # parts taken over by the last build (for tests and logs)
 
     def build(self, packed: bytes) -> Config:
@@ -100,6 +100,7 @@ class Unpacker:
                     by_name[ep.name] = ep
             endpoints = [by_name[name] for name in order]
         self._parts, self.reused = current, reused  # what the last config does not hold is let go
+        self._shared.prune(ep for part in current.values() for ep in part)  # and the dicts only old parts held
         return head.model_copy(update={"endpoints": endpoints})
 
 

@@ -11,7 +11,7 @@ alone (`BodyAssertion` tells an explicit `equals: null` from an absent one by it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -43,6 +43,9 @@ def _dict_key(value: dict[Any, Any]) -> tuple[Any, ...] | None:
 KEPT = 1 << 16
 """Distinct dicts, fields-sets and scalars an Interner keeps at most; past that it starts afresh (they were
 of endpoints long gone, or the config has that many distinct ones and sharing buys little)."""
+PRUNE_FROM = 64
+"""`Interner.prune` looks for dicts and sub-models no endpoint holds once they are at least this many, and twice as
+many as its last pruning kept."""
 
 
 class Interner:
@@ -57,6 +60,23 @@ class Interner:
         self.dicts: dict[tuple[str, tuple[Any, ...]], dict[Any, Any]] = {}
         self.fields_sets: dict[frozenset[str], set[str]] = {}
         self.scalars: dict[tuple[type, Any], Any] = {}
+        self._kept = 0  # dicts and sub-models the last pruning kept
+
+    def prune(self, in_use: Iterable[Any]) -> int:
+        """After a reload: forget the label/header dicts and sub-models that none of `in_use` (the endpoints still
+        held: a lazy iterable, read only when pruning) holds any more; return how many. It looks once they are
+        twice as many as the last pruning kept (at least PRUNE_FROM), so a reload costs O(endpoints) only now and
+        then. Without it, each reload that rotated a `${TOKEN}` in `headers` kept one more dict per distinct
+        header set, secrets included, until KEPT (a prober worker: +51 dicts a reload with one token per team of
+        50; benchmarks/README.md, session 15)."""
+        held = len(self.dicts) + sum(len(known) for known in self.models.values())
+        if held < max(PRUNE_FROM, 2 * self._kept):
+            return 0
+        used = {id(v) for ep in in_use for name in _SHARED_FIELDS if (v := ep.__dict__.get(name)) is not None}
+        self.dicts = {key: value for key, value in self.dicts.items() if id(value) in used}
+        self.models = {key: [m for m in known if id(m) in used] for key, known in self.models.items()}
+        self._kept = len(self.dicts) + sum(len(known) for known in self.models.values())
+        return held - self._kept
 
     def forget(self) -> None:
         """Start afresh (the instances shared so far stay shared)."""
@@ -151,4 +171,4 @@ def share_equal_parts(endpoints: Sequence[Any], interner: Interner | None = None
     return interner.replaced - before
 
 
-__all__ = ["KEPT", "Interner", "share_equal_parts", "share_scalars"]
+__all__ = ["KEPT", "PRUNE_FROM", "Interner", "share_equal_parts", "share_scalars"]

@@ -133,6 +133,10 @@ class ProbeMetrics(Collector):
         self._by_name = new
         self._slots = tuple(new.values())  # one reference swap: a scrape sees the old set or the new one
 
+    def configured(self, name: str) -> bool:
+        """Whether the endpoint `name` is one of this instance's (`set_endpoints`): not removed by a reload."""
+        return name in self._by_name
+
     def observe(self, result: ProbeResult) -> None:
         """Every final result, on the event loop. Results of endpoints no longer configured (or of another kind:
         an in-flight probe across a reload) are dropped, so removed endpoints stay gone. A result of an older

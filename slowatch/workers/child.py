@@ -76,6 +76,8 @@ async def serve(sock: socket.socket) -> None:
 
     async def probe(ep: Endpoint, revision: int) -> None:
         await run_probe(ep, ctx, out.result, revision)
+        if not scheduler.scheduled(ep.name):  # removed by a reload during the probe: a retry rebuilt its caches
+            ctx.forget([ep.name])
         if unprobed:
             unprobed.discard(ep.name)
             if not unprobed:  # every endpoint's per-endpoint caches (prepared requests, URLs) now exist:
@@ -123,11 +125,13 @@ async def serve(sock: socket.socket) -> None:
                 before = scheduler.names()
                 scheduler.update(message[1])
                 ctx.forget(before - scheduler.names())
+                shared.prune(scheduler.endpoints())
             elif message[0] == "apply":
                 changes = message[1]
                 share_equal_parts(changes.upserts, shared)
                 scheduler.apply(changes)
                 ctx.forget([*changes.removed, *(ep.name for ep in changes.upserts if not ep.enabled)])
+                shared.prune(scheduler.endpoints())  # the label/header dicts of old definitions (rotated tokens)
             elif message[0] == "stop":
                 cancelled = await scheduler.stop(float(message[1]))
                 break

@@ -160,3 +160,21 @@ def test_equal_parts_of_endpoints_in_different_parts_are_one_instance(
     assert distinct(second) == dict.fromkeys(fields, 1)
     assert second.endpoints[7] is not first.endpoints[7]
     assert second.endpoints[7].labels is first.endpoints[1].labels
+
+
+def test_the_unpacker_does_not_keep_the_header_dicts_of_old_reloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_parts: None
+) -> None:
+    """Before, its Interner kept every header dict it had met (until share.KEPT, 65,536): a reload rotating each
+    endpoint's token left one more per endpoint, the old secrets in them (benchmarks/README.md, session 15)."""
+    path, unpacker = tmp_path / "c.yaml", Unpacker()
+    for k in range(12):
+        lines = [f"  - {{name: e{i}, kind: http, url: 'http://127.0.0.1:9/', headers: {{X-Token: e{i}-t{k}}}}}\n"
+                 for i in range(40)]  # fmt: skip
+        path.write_text(f"server: {{database: '{tmp_path / 'd.db'}'}}\nendpoints:\n" + "".join(lines))
+        built = unpacker.build(pack(load(path)))
+        assert built.endpoints[3].headers["X-Token"].get_secret_value() == f"e3-t{k}"
+    tokens = {v.get_secret_value() for (field, items), _ in unpacker._shared.dicts.items() if field == "headers"
+              for _, v in items}  # fmt: skip
+    assert {t.rsplit("-", 1)[1] for t in tokens} <= {"t9", "t10", "t11"}, sorted(tokens)
+    assert len(unpacker._shared.dicts) <= 3 * 40 + 1  # at most twice what the last pruning kept, + a reload's

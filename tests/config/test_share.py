@@ -65,3 +65,20 @@ def test_an_interner_grown_past_its_bound_starts_afresh(
     share_equal_parts(later, shared)  # forgot the first call's instances: shares only among its own
     assert later[1].labels is not first[1].labels
     assert later[1].labels is later[2].labels
+
+
+def test_pruning_forgets_only_what_no_endpoint_in_use_holds(
+    endpoints: list[Endpoint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("slowatch.config.share.PRUNE_FROM", 1)
+    shared = Interner()
+    first, later = chunks(endpoints, 30)
+    share_equal_parts(first, shared)
+    assert shared.prune(first) == 0  # everything it holds is held by `first`
+    share_equal_parts(later, shared)
+    assert later[1].labels is first[1].labels and later[1].alerts is first[1].alerts  # still shared
+    assert shared.prune([]) == 0  # not twice as many as the last pruning kept: not looked at
+    fresh = Interner()
+    share_equal_parts(first, fresh)
+    assert fresh.prune([]) > 0  # no endpoint in use (e.g. all removed): all forgotten
+    assert not fresh.dicts and not any(fresh.models.values())
