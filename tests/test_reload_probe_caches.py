@@ -84,7 +84,7 @@ async def test_a_prober_worker_does_not_keep_the_header_dicts_of_old_reloads(
     names = [f"e{i}" for i in range(30)]
     path.write_text(config_text(tmp_path, target.port or 0, names, "t0", workers=1))
     daemon = Daemon(load(path), config_path=path, watch_interval=0)
-    pool = daemon._scheduler
+    pool = daemon._probing.scheduler
     assert isinstance(pool, ProberPool)
     pool._command = (sys.executable, str(WORKER_SIZES), str(asked))  # a real worker that answers ask_worker
     await daemon.start(serve=False)
@@ -151,7 +151,7 @@ async def test_endpoints_removed_while_their_probes_waited_leave_nothing_cached_
 
     path.write_text(config("old-", "hold"))
     daemon = Daemon(load(path), config_path=path, watch_interval=0)
-    pool = daemon._scheduler
+    pool = daemon._probing.scheduler
     assert isinstance(pool, ProberPool)
     pool._command = (sys.executable, str(WORKER_SIZES), str(asked))
     await daemon.start(serve=False)
