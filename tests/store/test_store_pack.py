@@ -223,7 +223,7 @@ async def test_migration_v11_on_a_v10_database_with_data(make_store: MakeStore, 
     clock.set(T0 + 10 * HOUR)
     store = make_store(rollup_interval=60.0)
     await store.start()
-    assert scalar(db_path, "PRAGMA user_version") == len(MIGRATIONS) == 11
+    assert scalar(db_path, "PRAGMA user_version") == len(MIGRATIONS) >= 11
     assert scalar(db_path, "SELECT count(*) FROM sqlite_schema WHERE name = 'results_endpoint_ts'") == 0
     await eventually(lambda: scalar(db_path, "SELECT count(*) FROM results") == 1)  # the rows are packed as before
     want = sorted((r.endpoint, r.message) for r in recorded)
