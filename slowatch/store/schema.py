@@ -1,7 +1,7 @@
 """The SQLite schema, as an ordered list of migrations. `PRAGMA user_version` = migrations applied.
 
 Tables (all times are unix seconds; `hour` is the start of a UTC hour, `day` of a UTC day, as integers),
-as of v12:
+as of v13:
 
     results          recent raw attempts, one row per ProbeResult, until packed into result_blocks
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
@@ -31,7 +31,8 @@ as of v12:
         day is older than `retention.rollups`. An hour is counted in exactly one of the two tables.
     incidents        up/down transitions from final results, kept `retention.rollups`
         id INTEGER PRIMARY KEY, endpoint, ts, from_state ('unknown' | 'up' | 'down'),
-        to_state ('up' | 'down'), outcome, message; indexes (endpoint, ts), (ts)
+        to_state ('up' | 'down'), outcome, message; indexes (endpoint, ts), (ts); since v13 the writer
+        appends to `incidents_recent` (same columns, no index) and each fold moves them here (incident_log.py)
     state            small durable key/value state for other layers (JSON values)
         key TEXT PRIMARY KEY, value TEXT (JSON), updated REAL
     rollup_watermark one row (v5): results_id INTEGER, the highest results.id folded into rollups,
@@ -67,6 +68,7 @@ from slowatch.store.alert_tables import alert_tables
 from slowatch.store.annotations import annotation_tables
 from slowatch.store.compact import compact_storage, daily_rollups
 from slowatch.store.correction_tables import correction_tables
+from slowatch.store.incident_log import incidents_recent
 from slowatch.store.pack_marker import pack_marker
 from slowatch.store.phase_codec import phase_names
 from slowatch.store.slo_tables import slo_fine_blocks, slo_tables, slo_watermark
@@ -168,6 +170,7 @@ MIGRATIONS: list[Migration] = [
     annotation_tables,  # v10: annotations, deploys/incidents/notes (slowatch/store/annotations.py)
     pack_marker,  # v11: drop index results_endpoint_ts; pack_progress (slowatch/store/pack_marker.py)
     phase_names,  # v12: phase_names, the names of phases format 2 (slowatch/store/phase_codec.py)
+    incidents_recent,  # v13: incidents_recent, new transitions until the next fold (slowatch/store/incident_log.py)
 ]
 
 
@@ -223,6 +226,7 @@ CORE_TABLES = frozenset({"results", "latest", "incidents", "state"})
 INTRODUCED: tuple[str, ...] = (
     "results", "slo_cells", "alert_streaks", "slo_fine", "rollup_watermark", "result_blocks", "rollups_daily",
     "slo_watermark", "corrections", "annotations", "pack_progress", "phase_names",
+    "incidents_recent",
 )  # fmt: skip
 """Per migration, a table it creates (tests/store/test_store_schema.py checks it): a copy that lost its
 `user_version` (`sqlite3 .dump`) is told which version its tables are. Append with MIGRATIONS."""
