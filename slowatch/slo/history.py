@@ -207,7 +207,7 @@ def incidents(
     select = (
         f"SELECT endpoint, ts, to_state, outcome, message, id FROM incidents WHERE endpoint IN ({marks}) AND ts < ?1"
     )
-    rows = conn.execute(both(select) + " ORDER BY ts, id", (end, *endpoints)).fetchall()  # (incident_log.py)
+    rows = conn.execute(both(conn, select) + " ORDER BY ts, id", (end, *endpoints)).fetchall()  # (incident_log.py)
     open_: dict[str, tuple[float, str, str]] = {}
     found: list[IncidentFigure] = []
     for endpoint, ts, to_state, outcome, message, _ in rows:

@@ -19,6 +19,8 @@ slo/history.py): the recent one holds at most a fold interval of transitions (a 
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlite_utils import Database
 
 COLUMNS = "id, endpoint, ts, from_state, to_state, outcome, message"
@@ -60,10 +62,13 @@ def move_recent(db: Database) -> int:
     return int(moved)
 
 
-def both(select: str) -> str:
+def both(conn: sqlite3.Connection, select: str) -> str:
     """`select` (reading `incidents`) over both tables: a UNION ALL of it and the same on `incidents_recent`
-    (an ORDER BY after it orders the whole; name its columns by position or as selected)."""
-    return f"{select} UNION ALL {select.replace(' FROM incidents ', ' FROM incidents_recent ')}"
+    (an ORDER BY after it orders the whole; name its columns by position or as selected). On a database of
+    before v13 (read as it is by `report`, `gate` and `alerts`: read_only.py), `select` alone."""
+    if conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'incidents_recent'").fetchone():
+        return f"{select} UNION ALL {select.replace(' FROM incidents ', ' FROM incidents_recent ')}"
+    return select
 
 
 __all__ = ["COLUMNS", "INSERT_INCIDENT", "both", "incidents_recent", "move_recent"]

@@ -180,7 +180,7 @@ def incidents(
     if endpoint is not None:
         sql += " AND endpoint = :endpoint"
     # both tables (incident_log.py), merged: each side in (ts, id) order (an index on `incidents`), up to LIMIT
-    sql = both(sql) + " ORDER BY ts DESC, id DESC LIMIT :limit"
+    sql = both(db.conn, sql) + " ORDER BY ts DESC, id DESC LIMIT :limit"
     params = {"since": -1e18 if since is None else since, "endpoint": endpoint, "limit": limit}
     return [Incident(*row) for row in db.conn.execute(sql, params)]
 

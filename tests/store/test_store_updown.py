@@ -21,7 +21,7 @@ from tests.store.helpers import T0, result
 
 def incidents(db: Database) -> list[tuple[object, ...]]:
     select = "SELECT endpoint, ts, from_state, to_state, outcome, message, id FROM incidents "
-    return [row[:6] for row in db.conn.execute(both(select) + " ORDER BY id")]  # (unfolded: the recent table)
+    return [row[:6] for row in db.conn.execute(both(db.conn, select) + " ORDER BY id")]  # (unfolded: the recent table)
 
 
 @pytest.mark.parametrize("seed", range(6))
