@@ -32,10 +32,10 @@ INSERT_INCIDENT = (
 """One transition (endpoint, ts, from_state, to_state, outcome, message), numbered after every other: the
 recent table's ids are all above `incidents`' (its rows move there, keeping their ids, all at once)."""
 
-_MOVE = (
-    f"INSERT INTO incidents ({COLUMNS}) SELECT {COLUMNS} FROM incidents_recent ORDER BY endpoint, ts, id",
-    "DELETE FROM incidents_recent",
-)
+_MOVE = f"INSERT INTO incidents ({COLUMNS}) SELECT {COLUMNS} FROM incidents_recent ORDER BY endpoint, ts, id"
+_COLUMNS_BUT_ID = COLUMNS.removeprefix("id, ")
+_RENUMBER = f"INSERT INTO incidents ({_COLUMNS_BUT_ID}) SELECT {_COLUMNS_BUT_ID} FROM incidents_recent ORDER BY id"
+_CLASH = "SELECT (SELECT min(id) FROM incidents_recent) <= (SELECT max(id) FROM incidents)"
 
 
 def incidents_recent(db: Database) -> None:
@@ -57,8 +57,9 @@ def move_recent(db: Database) -> int:
     conn = db.conn
     if conn.execute("SELECT 1 FROM incidents_recent LIMIT 1").fetchone() is None:
         return 0
-    moved = conn.execute(_MOVE[0]).rowcount
-    conn.execute(_MOVE[1])
+    clash = conn.execute(_CLASH).fetchone()[0]  # a row not numbered by INSERT_INCIDENT (another program's)
+    moved = conn.execute(_RENUMBER if clash else _MOVE).rowcount  # (renumbered in their order: not lost, no conflict)
+    conn.execute("DELETE FROM incidents_recent")
     return int(moved)
 
 

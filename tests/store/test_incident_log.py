@@ -81,3 +81,30 @@ async def test_down_periods_join_a_moved_start_to_a_recent_end(make_store: MakeS
     (period,) = await asyncio.to_thread(read_down_periods, db_path)
     assert (period.endpoint, period.start, period.end, period.message) == ("a", T0, T0 + 300, "slow")
     await store.close()
+
+
+async def test_a_recent_row_numbered_by_another_program_is_moved_renumbered_not_lost(
+    make_store: MakeStore, db_path: str
+) -> None:
+    store = make_store(rollup_interval=3600.0)
+    await store.start()
+    for r in flips("a", T0, 3):
+        store.record(r)
+    await store.flush()
+    moved = await rows(db_path, "incidents")
+
+    def foreign() -> None:  # a row with an id that `incidents` has already (not INSERT_INCIDENT's numbering)
+        conn = sqlite3.connect(db_path)
+        with conn:
+            conn.execute("INSERT INTO incidents_recent (id, endpoint, ts, from_state, to_state, outcome) "
+                         "VALUES (1, 'b', ?, 'up', 'down', 'timeout')", (T0 + 500,))  # fmt: skip
+        conn.close()
+
+    await asyncio.to_thread(foreign)
+    store.record(result("a", at=T0 + 600))  # a's recovery, numbered after both
+    await store.flush()  # the fold moves both, renumbered in their order
+    after = await rows(db_path, "incidents")
+    assert after[:3] == moved and [(ep, to) for _, ep, _, _, to in after[3:]] == [("b", "down"), ("a", "up")]
+    assert await rows(db_path, "incidents_recent") == []
+    assert store.healthy
+    await store.close()
