@@ -26,6 +26,7 @@ from slowatch.slo.correction_report import CorrectionFigure, correction_figures
 from slowatch.slo.definitions import SloDef
 from slowatch.slo.display import sli_words
 from slowatch.slo.snapshot import SloState, state_of
+from slowatch.store.incident_log import both
 
 SUB_HOUR_CELL = 900
 """The coarse cell of a ledger with a calendar SLO in a zone with a sub-hour offset (SloDef.coarse_cell)."""
@@ -202,15 +203,14 @@ def incidents(
     """Down periods of `endpoints` overlapping [start, end), from the store's up/down transitions."""
     if not endpoints:
         return ()
-    marks = ", ".join("?" for _ in endpoints)
-    rows = conn.execute(
-        f"SELECT endpoint, ts, to_state, outcome, message FROM incidents WHERE endpoint IN ({marks}) "
-        "AND ts < ? ORDER BY ts, id",
-        (*endpoints, end),
-    ).fetchall()
+    marks = ", ".join(f"?{i}" for i in range(2, len(endpoints) + 2))  # (numbered: both tables' SELECTs use them)
+    select = (
+        f"SELECT endpoint, ts, to_state, outcome, message, id FROM incidents WHERE endpoint IN ({marks}) AND ts < ?1"
+    )
+    rows = conn.execute(both(conn, select) + " ORDER BY ts, id", (end, *endpoints)).fetchall()  # (incident_log.py)
     open_: dict[str, tuple[float, str, str]] = {}
     found: list[IncidentFigure] = []
-    for endpoint, ts, to_state, outcome, message in rows:
+    for endpoint, ts, to_state, outcome, message, _ in rows:
         if to_state == "down" and endpoint not in open_:
             open_[endpoint] = (ts, outcome, message)
         elif to_state == "up" and endpoint in open_:

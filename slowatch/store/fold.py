@@ -39,6 +39,7 @@ from sqlite_utils import Database
 
 from slowatch.clock import Clock
 from slowatch.models import Outcome
+from slowatch.store.incident_log import move_recent
 from slowatch.store.schema import BUCKET_COLUMNS, LATENCY_BUCKETS, RESULT_COLUMNS
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ class FoldSchedule:
         if marks is None:
             self.sql_folds += 1
             marks = fold(db, now)
+        move_recent(db)  # the transitions since the last fold, into `incidents` (incident_log.py)
         return marks
 
     def committed(self, written: Sequence[Written], numbered: Sequence[Numbered] | None = None) -> None:

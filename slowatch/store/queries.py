@@ -28,6 +28,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from slowatch.models import Outcome, ProbeResult
+from slowatch.store.incident_log import COLUMNS as INCIDENT_COLUMNS
+from slowatch.store.incident_log import both
 from slowatch.store.phase_codec import decode as decode_phases
 from slowatch.store.raw import raw_results
 from slowatch.store.results import DAY, HOUR, day_of, hour_of
@@ -174,13 +176,12 @@ def incidents(
     db: Database, endpoint: str | None = None, *, since: float | None = None, limit: int = 100
 ) -> list[Incident]:
     """State changes, newest first; all endpoints unless `endpoint` is given."""
-    sql = "SELECT id, endpoint, ts, from_state, to_state, outcome, message FROM incidents WHERE ts >= ?"
-    params: list[Any] = [-1e18 if since is None else since]
+    sql = f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ts >= :since"
     if endpoint is not None:
-        sql += " AND endpoint = ?"
-        params.append(endpoint)
-    sql += " ORDER BY ts DESC, id DESC LIMIT ?"
-    params.append(limit)
+        sql += " AND endpoint = :endpoint"
+    # both tables (incident_log.py), merged: each side in (ts, id) order (an index on `incidents`), up to LIMIT
+    sql = both(db.conn, sql) + " ORDER BY ts DESC, id DESC LIMIT :limit"
+    params = {"since": -1e18 if since is None else since, "endpoint": endpoint, "limit": limit}
     return [Incident(*row) for row in db.conn.execute(sql, params)]
 
 

@@ -18,6 +18,7 @@ from sqlite_utils import Database
 
 from slowatch.models import Outcome, ProbeResult
 from slowatch.store.fold import unfolded_newest
+from slowatch.store.incident_log import INSERT_INCIDENT
 from slowatch.store.phase_codec import encode as encode_phases
 from slowatch.store.schema import RESULT_COLUMNS
 from slowatch.store.updown import CODES, STATES, StateCache
@@ -35,9 +36,6 @@ _INSERT_RESULTS = f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({_
 ROWS_PER_INSERT = 32
 """Rows per statement of `insert_rows` (384 parameters; SQLite allows 32,766 since 3.32, 999 before)."""
 _INSERT_MANY = _INSERT_RESULTS + f", ({_PLACEHOLDERS})" * (ROWS_PER_INSERT - 1)
-_INSERT_INCIDENT = (
-    "INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome, message) VALUES (?, ?, ?, ?, ?, ?)"
-)
 
 Row = tuple[object, ...]
 _OUTCOME_VALUES: dict[str, str] = {o.value: o.value for o in Outcome}  # Outcome members are str: both look up
@@ -177,7 +175,7 @@ def write_results(
         last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         written.append((last - len(rows) + 1, rows))
     if incidents:
-        conn.executemany(_INSERT_INCIDENT, incidents)
+        conn.executemany(INSERT_INCIDENT, incidents)  # (to incidents_recent: incident_log.py)
     return rejected
 
 

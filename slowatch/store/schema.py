@@ -1,13 +1,13 @@
 """The SQLite schema, as an ordered list of migrations. `PRAGMA user_version` = migrations applied.
 
 Tables (all times are unix seconds; `hour` is the start of a UTC hour, `day` of a UTC day, as integers),
-as of v11:
+as of v13:
 
     results          recent raw attempts, one row per ProbeResult, until packed into result_blocks
         id INTEGER PRIMARY KEY, ts REAL (started_at), endpoint, kind, outcome, duration REAL,
         status_code INTEGER NULL, message, attempt INTEGER, final INTEGER (0/1),
-        phases TEXT NULL (phase -> seconds: since session 5 a BLOB in phase_codec.py's binary form; rows
-        written before hold JSON text; both are read; SQLite columns are dynamically typed, so no migration),
+        phases TEXT NULL (phase -> seconds: since session 5 a BLOB in phase_codec.py's binary forms, format 2
+        since v12; rows written before hold JSON text; all are read; SQLite columns are dynamically typed),
         cert_expiry REAL NULL, final_url NULL
         no index since v11: (endpoint, ts) until v10 (each row dirtied a random leaf; see pack_marker.py),
         (ts) until v5 (retention deletes by id range, see retention.py)
@@ -31,7 +31,8 @@ as of v11:
         day is older than `retention.rollups`. An hour is counted in exactly one of the two tables.
     incidents        up/down transitions from final results, kept `retention.rollups`
         id INTEGER PRIMARY KEY, endpoint, ts, from_state ('unknown' | 'up' | 'down'),
-        to_state ('up' | 'down'), outcome, message; indexes (endpoint, ts), (ts)
+        to_state ('up' | 'down'), outcome, message; indexes (endpoint, ts), (ts); since v13 the writer
+        appends to `incidents_recent` (same columns, no index) and each fold moves them here (incident_log.py)
     state            small durable key/value state for other layers (JSON values)
         key TEXT PRIMARY KEY, value TEXT (JSON), updated REAL
     rollup_watermark one row (v5): results_id INTEGER, the highest results.id folded into rollups,
@@ -41,6 +42,7 @@ as of v11:
     slo_cells, slo_fine, slo_counters   the SLO ledger's state (slo_tables.py, slo/persist.py)
     corrections, correction_applied, correction_effects   budget corrections (v9, correction_tables.py)
     annotations      (v10) deploys, incidents and notes (annotations.py)
+    phase_names      (v12) the names format 2 of `phases` stands for, by bit (phase_codec.py; read-only)
     pack_progress    (v11) one row while a pack pass runs: its rows (top, cutoff) and the last one packed
                      (endpoint, ts, rid); the rows of `results` it covers are packed (pack_marker.py)
 
@@ -66,7 +68,9 @@ from slowatch.store.alert_tables import alert_tables
 from slowatch.store.annotations import annotation_tables
 from slowatch.store.compact import compact_storage, daily_rollups
 from slowatch.store.correction_tables import correction_tables
+from slowatch.store.incident_log import incidents_recent
 from slowatch.store.pack_marker import pack_marker
+from slowatch.store.phase_codec import phase_names
 from slowatch.store.slo_tables import slo_fine_blocks, slo_tables, slo_watermark
 
 Migration = Callable[[Database], None]
@@ -165,6 +169,8 @@ MIGRATIONS: list[Migration] = [
     correction_tables,  # v9: corrections (append-only), correction_applied, correction_effects
     annotation_tables,  # v10: annotations, deploys/incidents/notes (slowatch/store/annotations.py)
     pack_marker,  # v11: drop index results_endpoint_ts; pack_progress (slowatch/store/pack_marker.py)
+    phase_names,  # v12: phase_names, the names of phases format 2 (slowatch/store/phase_codec.py)
+    incidents_recent,  # v13: incidents_recent, new transitions until the next fold (slowatch/store/incident_log.py)
 ]
 
 
@@ -219,7 +225,8 @@ CORE_TABLES = frozenset({"results", "latest", "incidents", "state"})
 
 INTRODUCED: tuple[str, ...] = (
     "results", "slo_cells", "alert_streaks", "slo_fine", "rollup_watermark", "result_blocks", "rollups_daily",
-    "slo_watermark", "corrections", "annotations", "pack_progress",
+    "slo_watermark", "corrections", "annotations", "pack_progress", "phase_names",
+    "incidents_recent",
 )  # fmt: skip
 """Per migration, a table it creates (tests/store/test_store_schema.py checks it): a copy that lost its
 `user_version` (`sqlite3 .dump`) is told which version its tables are. Append with MIGRATIONS."""

@@ -65,7 +65,7 @@ def test_phases_round_trip_exactly_from_a_dict_and_from_phases(phases: dict[str,
     if not phases:
         assert stored is None and codec.decode(stored) == {} and codec.as_json(stored) is None
         return
-    assert isinstance(stored, bytes) and stored[0] == codec.FORMAT
+    assert isinstance(stored, bytes) and stored[0] in (codec.FORMAT, codec.NAMED)
     assert codec.encode(Phases.of(phases)) == stored  # what a worker's result stores: the same bytes
     assert bits(codec.decode(stored)) == bits(phases)
     assert codec.as_json(stored) == old_json(phases)  # JSON text spelled as the old rows hold it
@@ -106,9 +106,62 @@ def test_phases_with_a_float32_array_store_their_values_as_doubles() -> None:
     assert codec.encode(phases) == codec.encode({"connect": 0.5, "tls": 0.25})
 
 
+KNOWN_V2 = ("resolve", "connect", "tls", "processing", "transfer", "loss_ratio", "rtt_min", "rtt_avg", "rtt_max")
+"""Format 2's names as released (session 15): stored masks name these positions, so they never change."""
+
+
+def test_format_2s_names_are_append_only_and_in_the_database(db_path: str) -> None:
+    assert codec.KNOWN[: len(KNOWN_V2)] == KNOWN_V2 and len(codec.KNOWN) <= 16
+    from slowatch.store.schema import MIGRATIONS, migrate
+
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        from sqlite_utils import Database
+
+        migrate(Database(conn), MIGRATIONS)
+        assert conn.execute("SELECT bit, name FROM phase_names ORDER BY bit").fetchall() == list(enumerate(codec.KNOWN))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("phases", "form", "size"),
+    [
+        (PHASES, 2, 3 + 5 * 8),  # an HTTPS probe's five phases: 43 bytes (96 in format 1)
+        ({"connect": 0.5, "processing": 0.25}, 2, 3 + 2 * 8),  # TCP
+        ({"loss_ratio": 0.0, "rtt_min": 1e-3, "rtt_avg": 2e-3, "rtt_max": 3e-3}, 2, 3 + 4 * 8),  # ICMP
+        ({"processing": 0.5, "connect": 0.25}, 1, None),  # out of KNOWN's order: the names are written
+        ({"login": 0.5, "checkout": 0.25}, 1, None),  # a transaction's steps
+        ({"resolve": 0.1, "Connect": 0.2}, 1, None),
+    ],
+)
+def test_known_names_in_their_order_store_a_mask_others_their_names(
+    phases: dict[str, float], form: int, size: int | None
+) -> None:
+    for form_in in (phases, Phases.of(phases)):
+        stored = codec.encode(form_in)
+        assert stored is not None and stored[0] == form
+        assert size is None or len(stored) == size
+        assert list(codec.decode(stored).items()) == list(phases.items())  # names, order and values
+        assert codec.as_json(stored) == old_json(phases)
+
+
+def test_format_1_rows_of_known_names_still_read() -> None:
+    """Rows written before v12 (format 1 for every shape) read as they did."""
+    names = json.dumps(list(PHASES), separators=(",", ":")).encode()
+    stored = bytes((1,)) + struct.pack("<I", len(names)) + names + struct.pack("<5d", *PHASES.values())
+    assert bits(codec.decode(stored)) == bits(PHASES)
+    assert codec.as_json(stored) == old_json(PHASES)
+
+
+def test_a_mask_naming_no_known_phase_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown names in mask"):
+        codec.decode(b"\x02" + struct.pack("<H", 1 << 15) + struct.pack("<d", 1.0))
+
+
 def test_a_broken_stored_value_is_an_error() -> None:
-    stored = codec.encode({"connect": 0.5})
-    assert stored is not None
+    stored = codec.encode({"a-step": 0.5})
+    assert stored is not None and stored[0] == codec.NAMED
     with pytest.raises(ValueError, match="unknown stored format"):
         codec.decode(b"\x07" + stored[1:])
     with pytest.raises(ValueError, match="1 names but 2 values"):

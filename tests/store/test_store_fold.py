@@ -99,7 +99,7 @@ async def test_crash_states_fold_exactly_at_start(make_store: MakeStore, db_path
     with conn:  # as a killed writer leaves it: raw rows and their incident, no fold
         raw = "INSERT INTO results (ts, endpoint, kind, outcome, duration) VALUES (?, 'api', 'http', 'timeout', 5)"
         conn.execute(raw, (T0 + 60,))
-        conn.execute("INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome) "
+        conn.execute("INSERT INTO incidents_recent (endpoint, ts, from_state, to_state, outcome) "
                      "VALUES ('api', ?, 'up', 'down', 'timeout')", (T0 + 60,))  # fmt: skip
     conn.close()
     again = make_store()
@@ -121,8 +121,8 @@ async def test_a_failed_catch_up_is_retried_and_the_states_see_unfolded_rows(
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("INSERT INTO results (ts, endpoint, kind, outcome, duration) VALUES (?, 'api', 'http', 'timeout', 5)",
                  (T0 + 60,))  # fmt: skip
-    conn.execute("INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome) VALUES ('api', ?, 'up', 'down', "
-                 "'timeout')", (T0 + 60,))  # fmt: skip
+    conn.execute("INSERT INTO incidents_recent (endpoint, ts, from_state, to_state, outcome) "
+                 "VALUES ('api', ?, 'up', 'down', 'timeout')", (T0 + 60,))  # fmt: skip
     conn.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the start-up fold fails
     again = make_store(busy_timeout=0.1, rollup_interval=1e9)
     await again.start()
@@ -158,7 +158,7 @@ async def test_after_the_wall_clock_steps_back_latest_and_the_states_follow_writ
     with conn:  # as a killed writer leaves it: a raw row (an hour further back), not folded, and its incident
         conn.execute("INSERT INTO results (ts, endpoint, kind, outcome, duration) VALUES (?, 'api', 'http', "
                      "'success', 0.1)", (T0 - 2 * HOUR,))  # fmt: skip
-        conn.execute("INSERT INTO incidents (endpoint, ts, from_state, to_state, outcome) "
+        conn.execute("INSERT INTO incidents_recent (endpoint, ts, from_state, to_state, outcome) "
                      "VALUES ('api', ?, 'down', 'up', 'success')", (T0 - 2 * HOUR,))  # fmt: skip
     conn.close()
     again = make_store()
