@@ -2,7 +2,7 @@
 fold and the pack step, amortised over the results written, with a `results` table of live size.
 
   .venv/bin/python benchmarks/store_writer.py --endpoints 100000 --rate 1667 [--minutes 20] [--warmup 31]
-                                              [--fold memory|sql]
+                                              [--fold memory|sql] [--gc daemon|default]
 
 It drives the store's own `Writer` (store/writer.py) on this thread, without its thread and queue: its
 `_commit` per batch (write_results, incidents, the commit hook that hands the rows to the fold memory),
@@ -19,9 +19,10 @@ without memory: every fold is the SQL `fold.fold`, as before fold_memory.py); af
 `--pack-ticks` turns of the writer's pack schedule (`pack.Pack`, FakeClock at the simulated time: passes
 of what is older than `--pack-after`, `--pack-batch` rows per turn), so passes run between batches.
 
-The first `--warmup` simulated minutes are written but not measured (default: pack_after + a block + a
-fold interval + 1 minute, so `results` has reached its live size and passes are running); then
-`--minutes` are measured (whole 10-minute blocks: each has one pass). Reports µs CPU (user + system, os.times)
+The cyclic GC runs with the daemon's thresholds (process.GC_THRESHOLDS, as `slowatch run` sets them; since
+session 15: `--gc default` for Python's, as the figures before). The first `--warmup` simulated minutes
+are written but not measured (default: pack_after + a block + a fold interval + 1 minute, so `results` has
+reached its live size and passes are running); then `--minutes` are measured (whole 10-minute blocks: each has one pass). Reports µs CPU (user + system, os.times)
 per result, split into batch writes (of which the fold memory taking the committed rows in), folds and packs,
 and the system time of each; the size range of `results`, the process's peak RSS and the load average.
 `--sql-profile` adds the thread CPU of each SQL statement per result (connections made with a timing factory).
@@ -36,6 +37,7 @@ before session 10); CPU (process_time) per read, the rows read compared, and the
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import resource
@@ -50,6 +52,7 @@ from slowatch.clock import FakeClock
 from slowatch.config.schema import RetentionConfig
 from slowatch.models import Outcome, ProbeResult
 from slowatch.phases import Phases
+from slowatch.process import GC_THRESHOLDS
 from slowatch.scheduler import phase_offset
 from slowatch.store import pack as store_pack
 from slowatch.store.fold import FoldSchedule
@@ -241,7 +244,11 @@ def main() -> None:
         action="store_true",
         help="also print the thread CPU of each SQL statement (and of the pack's fetchmany) per result",
     )
+    ap.add_argument("--gc", choices=("daemon", "default"), default="daemon",
+                    help="the cyclic GC's thresholds: `slowatch run`'s (GC_THRESHOLDS) or Python's")  # fmt: skip
     args = ap.parse_args()
+    if args.gc == "daemon":  # the writer thread runs in the daemon's process, under its thresholds (process.tune)
+        gc.set_threshold(*GC_THRESHOLDS)
     if args.sql_profile:
         sqlite3.connect = _timed_connect  # type: ignore[assignment]
     warmup = args.warmup if args.warmup is not None else (args.pack_after + 600 + args.fold_every + 60) / 60
