@@ -20,11 +20,12 @@ without memory: every fold is the SQL `fold.fold`, as before fold_memory.py); af
 of what is older than `--pack-after`, `--pack-batch` rows per turn), so passes run between batches.
 
 The cyclic GC runs with the daemon's thresholds (process.GC_THRESHOLDS, as `slowatch run` sets them; since
-session 15: `--gc default` for Python's, as the figures before). The first `--warmup` simulated minutes
-are written but not measured (default: pack_after + a block + a fold interval + 1 minute, so `results` has
-reached its live size and passes are running); then `--minutes` are measured (whole 10-minute blocks: each has
-one pass). Reports µs CPU (user + system, os.times) per result, split into batch writes (of which the fold memory taking the committed rows in), folds and packs,
-and the system time of each; the size range of `results`, the process's peak RSS and the load average.
+session 15: `--gc default` for Python's, as the figures before). The first `--warmup` simulated minutes are
+written but not measured (default: pack_after + a block + a fold interval + 1 minute, so `results` has reached
+its live size and passes are running); then `--minutes` are measured (whole 10-minute blocks: each has one
+pass). Reports µs CPU (user + system, os.times) per result, split into batch writes (of which the fold memory
+taking the committed rows in), folds and packs, and the system time of each; the size range of `results`, the
+process's peak RSS and the load average.
 `--sql-profile` adds the thread CPU of each SQL statement per result (connections made with a timing factory).
 
 `--reads N` then reads, at that live size, N endpoints' history (`queries.history`, limit 100: the API's
