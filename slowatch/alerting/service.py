@@ -24,13 +24,13 @@ from prometheus_client.registry import Collector
 from slowatch.alerting.book import AlertBook, Router
 from slowatch.alerting.burn import SloAlerts
 from slowatch.alerting.dispatcher import Dispatcher
-from slowatch.alerting.ended import ENDED, resolve_sent, split_ended
+from slowatch.alerting.ended import ENDED, owed_resolved, resolve_sent, split_ended
 from slowatch.alerting.events import AlertEvent, endpoint_key, test_event
 from slowatch.alerting.health import EndpointHealth, HealthConfig
 from slowatch.alerting.metrics import AlertCollector
 from slowatch.alerting.outbox import EXPIRED, Decision, Mark, OutboxItem, Prune, load_firing, load_pending, load_streaks
 from slowatch.alerting.restored import HOLD_RESOLVED
-from slowatch.alerting.sinks import Attempt, build_sinks
+from slowatch.alerting.sinks import SINKS, Attempt, build_sinks
 from slowatch.alerting.suppress import SILENCE_PREFIX, Suppressor
 from slowatch.alerting.views import firing_view, sinks_view
 from slowatch.clock import Clock
@@ -200,27 +200,50 @@ class AlertService:
         if items:
             logger.info(
                 "alerting: undelivered notifications of sinks added back requeued=%d expired=%d sinks=%s",
-                len(kept), len(items) - len(kept), ",".join(sorted({i.sink for i in items})),
+                len(kept), sum(i.last_error == ENDED for i in items), ",".join(sorted({i.sink for i in items})),
             )  # fmt: skip
         return kept
 
     def _unended(self, items: Sequence[OutboxItem], when: str, sinks: Collection[str]) -> list[OutboxItem]:
         """`items` (pending rows, oldest first) without the FIRING or reminder of an outage that ended while their
         sink was not configured (ended.py): those of `sinks` (configured now; the others wait for theirs: outbox.Prune)
-        are marked expired and counted, `when` (at start, on reload)."""
+        are marked expired and counted, `when` (at start, on reload). One that may have reached its receiver is
+        followed by its RESOLVED instead (stored now: the dispatcher's fold supersedes the FIRING by it)."""
         configured = [i for i in items if i.sink in sinks]
-        _, ended = split_ended(configured, self.book.firing, functools.partial(resolve_sent, self.health.state.alerts))
-        if not ended:
+        _, ended, owed = split_ended(
+            configured, self.book.firing, functools.partial(resolve_sent, self.health.state.alerts), self._keeps_state
+        )
+        if not ended and not owed:
             return list(items)
-        for item in ended:
-            item.last_error = ENDED
-            self.dispatcher.count(item.sink, EXPIRED)
-        self._store.submit(Mark.of(ended, EXPIRED, self._clock.time()))
-        logger.info("alerting: notifications of ended alerts expired, not sent (their sink was not configured "
-                    "when the alert resolved) %s expired=%d sinks=%s", when, len(ended),
-                    ",".join(sorted({i.sink for i in ended})))  # fmt: skip
+        now = self._clock.time()
+        if ended:
+            for item in ended:
+                item.last_error = ENDED
+                self.dispatcher.count(item.sink, EXPIRED)
+            self._store.submit(Mark.of(ended, EXPIRED, now))
+            logger.info("alerting: notifications of ended alerts expired, not sent (their sink was not configured "
+                        "when the alert resolved) %s expired=%d sinks=%s", when, len(ended),
+                        ",".join(sorted({i.sink for i in ended})))  # fmt: skip
+        resolved = {id(i): owed_resolved(i, now) for i in owed}
+        if resolved:
+            self._store.submit(Decision(now, items=list(resolved.values())))
+            for item in owed:
+                logger.info("alerting: resolved notification queued for a sink added back, its alert ended while the "
+                            "sink was not configured and its firing may have reached the receiver %s sink=%s alert=%s",
+                            when, item.sink, item.event.alert_key)  # fmt: skip
         gone = {id(i) for i in ended}
-        return [i for i in items if id(i) not in gone]
+        out: list[OutboxItem] = []
+        for item in items:
+            if id(item) not in gone:
+                out.append(item)
+                if id(item) in resolved:
+                    out.append(resolved[id(item)])
+        return out
+
+    def _keeps_state(self, sink: str) -> bool:
+        """Sink `sink` (in the config) keeps each alert's state, not a log of messages (Alertmanager): ended.py."""
+        config = self._config.sinks.get(sink)
+        return config is not None and SINKS[config.kind].latest_only
 
     def _forget_removed(self, live: set[str] | None = None, stale: Iterable[str] | None = None) -> None:
         """Forget the streaks of endpoints not in `live` (or only those of `stale`, worked out in a thread) and

@@ -187,9 +187,11 @@ PATIENT_SINK = {**FAST_SINK, "retry_initial": "30s", "retry_max": "60s"}
 """A failed attempt is retried 15 s or more later: none is in flight while a test reloads."""
 
 
-def hook_config(tmp_path: Path, receiver: FakeReceiver, *, hook: bool, patient: bool = False) -> Config:
+def hook_config(
+    tmp_path: Path, receiver: FakeReceiver, *, hook: bool, patient: bool = False, kind: str = "webhook"
+) -> Config:
     options = PATIENT_SINK if patient else FAST_SINK
-    sinks = {"hook": {"kind": "webhook", "url": receiver.url("/hook"), **options}} if hook else {}
+    sinks = {"hook": {"kind": kind, "url": receiver.url("/hook"), **options}} if hook else {}
     eps = [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/", "interval": "10s",
             "alerts": {"failure_threshold": 1, "success_threshold": 1}}]  # fmt: skip
     routes = [{"match": {}, "sinks": ["hook"]}] if hook else []
@@ -335,3 +337,87 @@ async def test_a_pending_firing_of_an_alert_without_send_resolved_is_still_sent_
     await rig(config)
     (hit,) = await receiver.wait_acked(1, timeout=5.0)
     assert hit.body["events"][0]["status"] == "firing"
+
+
+async def firing_in_flight_then_sink_removed(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any, kind: str = "webhook"
+) -> Any:
+    """api goes down; its FIRING reaches the receiver, which holds its reply: the attempt is still in flight (its
+    row says so, committed before it went out) when a reload takes the sink out. Returns the rig."""
+    receiver.default = Reply(200, hang=60.0)
+    r = await rig(hook_config(tmp_path, receiver, hook=True, patient=True, kind=kind))
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.TIMEOUT, clock.time(), 0.1))
+    await wait_for(lambda: len(receiver.attempts) == 1, r)
+    await r.service.reload(hook_config(tmp_path, receiver, hook=False))
+    receiver.default = Reply(200)
+    receiver.release.set()  # (the receiver has the FIRING: its late ack reaches no one)
+    return r
+
+
+def statuses(receiver: FakeReceiver) -> list[str]:
+    return [e["status"] for hit in receiver.attempts for e in hit.body["events"]]
+
+
+async def test_a_sink_added_back_gets_the_resolved_of_an_ended_alert_whose_firing_may_have_reached_it(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """The FIRING may have reached the receiver (in flight when the reload removed its sink), then the outage ended
+    (its RESOLVED told to no sink): adding the sink back marked the FIRING's row expired without looking at that, and
+    the receiver showed the outage firing for good. It gets the RESOLVED instead (the FIRING is not sent again)."""
+    r = await firing_in_flight_then_sink_removed(tmp_path, clock, receiver, rig)
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.SUCCESS, clock.time(), 0.1))  # resolved, told to no sink
+    await r.service.reload(hook_config(tmp_path, receiver, hook=True))
+    db = r.config.server.database
+    await wait_for(lambda: outbox(db) == [("hook", "delivered")], r)
+    assert statuses(receiver) == ["firing", "resolved"]
+    event = receiver.attempts[-1].body["events"][0]
+    assert (event["alert"], event["since"]) == ("endpoint:api", receiver.attempts[0].body["events"][0]["since"])
+
+
+async def test_a_sink_added_back_at_a_restart_gets_the_resolved_of_an_ended_alert_whose_firing_may_have_reached_it(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """As above, the sink added back while the daemon is stopped."""
+    r = await firing_in_flight_then_sink_removed(tmp_path, clock, receiver, rig)
+    clock.advance(10)
+    r.service.observe(ProbeResult("api", "http", Outcome.SUCCESS, clock.time(), 0.1))
+    await r.store.flush()
+    await r.stop()
+    again = await rig(hook_config(tmp_path, receiver, hook=True))
+    db = again.config.server.database
+    await wait_for(lambda: outbox(db) == [("hook", "delivered")], again)
+    assert statuses(receiver) == ["firing", "resolved"]
+
+
+async def test_a_sink_added_back_gets_the_resolved_of_an_earlier_outage_whose_firing_may_have_reached_it(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """As above, api firing again by then: the webhook receiver keys outages by their start, so the first one's
+    RESOLVED is still owed to it."""
+    r = await firing_in_flight_then_sink_removed(tmp_path, clock, receiver, rig)
+    for outcome in (Outcome.SUCCESS, Outcome.TIMEOUT):  # resolved, then firing again: told to no sink
+        clock.advance(10)
+        r.service.observe(ProbeResult("api", "http", outcome, clock.time(), 0.1))
+    await r.service.reload(hook_config(tmp_path, receiver, hook=True))
+    db = r.config.server.database
+    await wait_for(lambda: outbox(db) == [("hook", "delivered")], r)
+    assert statuses(receiver) == ["firing", "resolved"]
+    first, last = (hit.body["events"][0] for hit in (receiver.attempts[0], receiver.attempts[-1]))
+    assert last["since"] == first["since"]
+
+
+async def test_an_alertmanager_added_back_is_not_told_an_alert_firing_again_ended(
+    tmp_path: Path, clock: FakeClock, receiver: FakeReceiver, rig: Any
+) -> None:
+    """Alertmanager keeps each alert's state by its labels, not by outage: the alert firing again, it shows the alert
+    firing, which it is, and a RESOLVED of the earlier outage would end it there. The FIRING expires as before."""
+    r = await firing_in_flight_then_sink_removed(tmp_path, clock, receiver, rig, kind="alertmanager")
+    for outcome in (Outcome.SUCCESS, Outcome.TIMEOUT):
+        clock.advance(10)
+        r.service.observe(ProbeResult("api", "http", outcome, clock.time(), 0.1))
+    await r.service.reload(hook_config(tmp_path, receiver, hook=True, kind="alertmanager"))
+    db = r.config.server.database
+    await wait_for(lambda: outbox(db) == [("hook", "expired")], r)
+    assert not [a for hit in receiver.attempts for a in hit.body if "endsAt" in a]
