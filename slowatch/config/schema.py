@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Annotated, Any, Literal
 
@@ -159,6 +160,19 @@ class ServerConfig(Model):
     def _listen(cls, v: str) -> str:
         if split_listen(v) is None:
             raise ValueError(f"must be HOST:PORT or [IPV6]:PORT (got {v!r})")
+        return v
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        """Refused here, where the file and line are known, not at start (a bare "embedded null byte", or the
+        store's hard-link check misreading a directory's link count): a NUL byte, or an existing directory
+        (relative to the working directory, as the daemon opens it)."""
+        if "\0" in v:
+            raise ValueError(f"must not contain a NUL byte (got {v!r})")
+        if os.path.isdir(v):
+            example = os.path.join(v, "slowatch.db")
+            raise ValueError(f"is a directory (got {v!r}): name the SQLite file, e.g. {example!r}")
         return v
 
     @property
