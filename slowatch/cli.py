@@ -21,6 +21,7 @@ from slowatch import __version__, process
 from slowatch.annotate_cli import add_annotate_arguments
 from slowatch.api_client import positive_seconds
 from slowatch.cli_config import load_or_report as _load_or_report
+from slowatch.cli_flags import check_db as _check_db
 from slowatch.cli_flags import int_in as _int_in
 from slowatch.cli_flags import override as _override
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
@@ -54,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = (args.listen, args.db, args.log_format)
     try:
         config = apply_cluster_flags(_override(config, *overrides), args)
+        _check_db(args.db)
     except ValueError as exc:
         print(f"slowatch run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -197,6 +199,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _with_db(config: Config, db: str | None, command: str) -> Config | None:
     """`config` with `--db` in place of `server.database`; None (said why) when `db` cannot be a database path."""
     try:
+        _check_db(db)
         return _override(config, None, db, None)
     except ValueError as exc:
         print(f"slowatch {command}: {exc}", file=sys.stderr)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import slowatch
-from slowatch.cli_flags import override
+from slowatch.cli_flags import check_db, override
 from slowatch.config.cluster import parse_shard
 from slowatch.config.loader import load_bytes
 from slowatch.errors import ConfigError
@@ -192,5 +192,6 @@ def test_a_database_override_is_checked_the_same_way(load_config: Loader, tmp_pa
     with pytest.raises(ValueError, match=r"^--db: must not contain a NUL byte"):
         override(config, None, "a\0b.db", None)
     with pytest.raises(ValueError, match=r"^--db: is a directory"):
-        override(config, None, str(tmp_path), None)
+        check_db(str(tmp_path))
+    check_db(str(tmp_path / "x.db"))
     assert override(config, None, str(tmp_path / "x.db"), None).server.database == str(tmp_path / "x.db")
