@@ -54,7 +54,7 @@ class Shard:
     """Shard 0's SloService + AlertService; `full` is what the daemon's view holds as the whole config."""
 
     def __init__(self, full: Config, clock: FakeClock) -> None:
-        self.full, self.clock = full, clock
+        self.full, self.clock, self.stopped = full, clock, False
         local = local_view(full).local
         self.store = Store(local.server.database, clock=clock, retention=RetentionConfig(), batch_interval=0.02)
         self.slo = SloService(local, self.store, clock, refresh_interval=3600, persist_interval=3600)
@@ -79,6 +79,9 @@ class Shard:
         self.slo.applied()
 
     async def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         await self.alerts.stop()
         await self.slo.stop()
         await self.store.close()
@@ -87,9 +90,10 @@ class Shard:
 @pytest.fixture
 async def shards() -> AsyncIterator[Callable[[Config], Any]]:
     made: list[Shard] = []
+    clock = FakeClock()  # (one clock for the instance, across its restarts)
 
     async def make(full: Config) -> Shard:
-        made.append(s := await Shard(full, FakeClock()).start())
+        made.append(s := await Shard(full, clock).start())
         return s
 
     yield make
@@ -141,6 +145,28 @@ async def test_an_slo_alert_ended_by_a_reshard_says_handed_over_not_removed(
     assert hook["summary"].startswith("shop/avail no-data alert no longer evaluated here after ")
     assert "another shard" in hook["summary"] and "not known to have cleared" in hook["summary"]
     assert ":white_check_mark:" not in str(slack["blocks"])
+
+
+async def test_an_slo_alert_ended_by_a_restart_on_more_shards_says_handed_over(
+    tmp_path: Path, target: Target, receiver: FakeReceiver, shards: Callable[[Config], Any]
+) -> None:
+    """`server.cluster` changes take effect at a restart: the firing alert is restored from the database, and the
+    first evaluation finds shop/avail gone from this shard's part, still in the whole config."""
+    s = await shards(whole(tmp_path, target, receiver, 2))
+    for _ in range(10):
+        s.evaluate()
+    assert KEY in s.alerts.book.firing
+    await s.store.flush()
+    await until(lambda: any(h.path == "/hook" for h in receiver.acked), "the FIRING delivered")
+    await s.stop()
+    s = await shards(whole(tmp_path, target, receiver, 3))
+    assert KEY in s.alerts.book.firing  # (restored)
+    s.evaluate()
+    assert KEY not in s.alerts.book.firing
+    await s.store.flush()
+    await until(lambda: len(ends(receiver)) == 3, "the RESOLVED at each sink")
+    hook = ends(receiver)["hook"]
+    assert hook["details"]["handed_over"] is True and "handed over to another shard" in hook["summary"]
 
 
 async def test_an_slo_removed_from_a_sharded_config_still_says_removed(
