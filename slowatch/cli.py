@@ -21,6 +21,7 @@ from slowatch import __version__, process
 from slowatch.annotate_cli import add_annotate_arguments
 from slowatch.api_client import positive_seconds
 from slowatch.cli_config import load_or_report as _load_or_report
+from slowatch.cli_flags import check_db as _check_db
 from slowatch.cli_flags import int_in as _int_in
 from slowatch.cli_flags import override as _override
 from slowatch.cluster_cli import add_cluster_arguments, add_shard_command
@@ -54,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = (args.listen, args.db, args.log_format)
     try:
         config = apply_cluster_flags(_override(config, *overrides), args)
+        _check_db(args.db)
     except ValueError as exc:
         print(f"slowatch run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -168,7 +170,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.config is None:
         args.config = _demo_config()
     config = _load_or_report(args.config)  # reported before anything starts; loaded again with the demo's ports
-    if config is None:
+    if config is None or _with_db(config, args.db, "demo") is None:
         return EXIT_CONFIG
 
     def load_config(env: Mapping[str, str]) -> Config:
@@ -194,6 +196,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
+def _with_db(config: Config, db: str | None, command: str) -> Config | None:
+    """`config` with `--db` in place of `server.database`; None (said why) when `db` cannot be a database path."""
+    try:
+        _check_db(db)
+        return _override(config, None, db, None)
+    except ValueError as exc:
+        print(f"slowatch {command}: {exc}", file=sys.stderr)
+        return None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from slowatch.report import run_report
 
@@ -212,7 +224,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     config = _load_or_report(args.config, command="alerts")
     if config is None:
         return EXIT_CONFIG
-    return _print_result(alerts_report(_override(config, None, args.db, None), limit=args.limit))
+    config = _with_db(config, args.db, "alerts")
+    return EXIT_CONFIG if config is None else _print_result(alerts_report(config, limit=args.limit))
 
 
 def cmd_test_sink(args: argparse.Namespace) -> int:
@@ -234,7 +247,9 @@ def cmd_silence(args: argparse.Namespace) -> int:
         print(f"--until: not a timestamp: {args.until!r} (use e.g. 2026-12-01T10:00Z)", file=sys.stderr)
         return EXIT_CONFIG
     target, name = ("consumer", args.consumer) if args.consumer else ("endpoint", args.endpoint)
-    config = _override(config, None, args.db, None)
+    config = _with_db(config, args.db, "silence")
+    if config is None:
+        return EXIT_CONFIG
     return _print_result(silence(config, target, name, until, args.reason, wait=args.lock_wait))
 
 

@@ -49,6 +49,15 @@ def override(config: Config, listen: str | None, db: str | None, log_format: str
     return config.model_copy(update={"server": server})
 
 
+def check_db(db: str | None) -> None:
+    """`--db` names a file SQLite can open (`override` checks only what the field's validators do, which look at no
+    file system): ValueError in the flag's words."""
+    from slowatch.config.schema import database_problem
+
+    if db and (problem := database_problem(db)) is not None:
+        raise ValueError(f"--db: {problem}")
+
+
 FLAGS = {"listen": "--listen", "database": "--db", "log_format": "--log-format"}
 
 
@@ -58,4 +67,4 @@ def flag_problem(error: ErrorDetails) -> str:
     return f"{FLAGS.get(field, field)}: {message}"
 
 
-__all__ = ["FLAGS", "flag_problem", "int_in", "override"]
+__all__ = ["FLAGS", "check_db", "flag_problem", "int_in", "override"]

@@ -111,6 +111,7 @@ class Daemon:
             snapshot_source=lambda: self._slo.snapshot,
             latest=self._latest,
             elsewhere=self._owned_elsewhere,
+            whole=lambda: self._view.full,
         )
         self._registry.register(self._alerts.collector())
         self._results = Results(

@@ -63,3 +63,37 @@ def test_a_closed_standard_output_is_no_traceback(tmp_path: Path, argv: tuple[st
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
     assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [('"a\\0b.db"', "must not contain a NUL byte"), ("/", "is a directory (got '/')")],
+)
+async def test_a_database_path_that_cannot_be_a_sqlite_file_fails_check_and_run_located(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    """`check` said OK, and `run` exited 1 with "cannot open database a\\u0000b.db: embedded null byte" or
+    "database / has 21 names (hard links)": no file, line or field. Now both exit 2 naming them."""
+    (tmp_path / "slowatch.yaml").write_text(CONFIG.replace("./slowatch.db", value))
+    for argv in (("check", "slowatch.yaml"), ("run", "-c", "slowatch.yaml", "--once")):
+        code, out, err = await run_cli(*argv, cwd=tmp_path)
+        assert code == 2, (argv, code, out, err)
+        assert f"slowatch.yaml:1:20 server.database: {message}" in err, (argv, err)
+        assert "Traceback" not in err, err
+    (tmp_path / "good.yaml").write_text(CONFIG)
+    code, _, err = await run_cli("run", "-c", "good.yaml", "--once", "--db", str(tmp_path), cwd=tmp_path)
+    assert code == 2 and f"--db: is a directory (got {str(tmp_path)!r})" in err, (code, err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("alerts",), ("silence", "--endpoint", "api", "--until", "2099-01-01T00:00Z", "--reason", "x"),
+     ("demo", "--duration", "1")],
+)  # fmt: skip
+async def test_a_db_flag_naming_a_directory_is_a_usage_error(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    """The other commands whose `--db` replaces `server.database` check it the same way: a ValueError traceback
+    (exit 1) once `run`'s check refused a directory, and before it the store's misleading "21 names (hard links)"."""
+    (tmp_path / "slowatch.yaml").write_text(CONFIG)
+    code, out, err = await run_cli(argv[0], "-c", "slowatch.yaml", *argv[1:], "--db", str(tmp_path), cwd=tmp_path)
+    assert "Traceback" not in err, err
+    assert code == 2 and f"slowatch {argv[0]}: --db: is a directory (got {str(tmp_path)!r})" in err, (code, out, err)

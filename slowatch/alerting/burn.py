@@ -15,7 +15,8 @@ confirmed it, it is re-posted once with endsAt = when it will resolve (`Firing.e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -31,7 +32,16 @@ from slowatch.slo.definitions import SloDef, compile_config
 from slowatch.slo.display import exhaustion_basis, times
 from slowatch.slo.snapshot import SloState, SloStatus, Snapshot
 
+logger = logging.getLogger(__name__)
+
 SLO_KINDS = ("burn_rate", "budget_exhausted", "no_data")
+REMOVED = "SLO, tier or its alerting removed from the config"
+HANDED_OVER = {
+    "handed_over": True,
+    "reason": "Handed over: another shard evaluates this SLO now (resharding), and alerts on it if it still fires",
+}
+"""The details of the RESOLVED of an SLO alert whose SLO left this shard at a reshard, still in the whole config (an
+SLO alert carries `shard`: this shard's alert ends, the new owner's is its own, so every sink is told)."""
 FAILING_LISTED = 50
 """The failing endpoints an SLO alert's details list at most (`failing`, in the SLO's endpoint order; how many
 there are in all: `failing_total`). Before session 9 every one was listed: in a platform-wide outage a
@@ -40,9 +50,12 @@ the outbox and every webhook receiver, for each consumer affected."""
 
 
 class SloAlerts:
-    def __init__(self, config: Config, book: AlertBook, suppressor: Suppressor,
-                 latest: Mapping[str, ProbeResult]) -> None:  # fmt: skip
+    def __init__(self, config: Config, book: AlertBook, suppressor: Suppressor, latest: Mapping[str, ProbeResult],
+                 whole: Callable[[], Config] | None = None) -> None:  # fmt: skip
+        """`whole()`: the whole config when this instance evaluates only its part of it (sharded; `config` is that
+        part): an alert the part can no longer fire but the whole can is handed over, not removed (`_moved`)."""
         self.book = book
+        self._whole = whole
         self.suppressor = suppressor
         self._latest = latest
         self._no_data_since: dict[tuple[str, str], float] = {}  # Clock.monotonic() first seen without data
@@ -57,15 +70,13 @@ class SloAlerts:
         self._nominal = {d.key: d.window.nominal() for d in defs}  # the length tier factors derive from
         self._possible: set[str] = set()  # every SLO alert key this config can fire
         for consumer, slo in self._endpoints:
-            policy = self.policies.get(consumer, slo)
-            if policy.enabled:
-                self._possible |= {exhausted_key(consumer, slo), no_data_key(consumer, slo)}
-                self._possible |= {burn_key(consumer, slo, t.severity) for t in policy.tiers}
+            self._possible |= _keys(consumer, slo, self.policies)
 
     def evaluate(self, snapshot: Snapshot, now: float, mono: float | None = None) -> None:
         """Decide every SLO's alerts from `snapshot` at wall time `now` (`mono`: the monotonic clock, for
         durations; default `now`). Alerts the config can no longer fire (SLO or tier removed, alerting
-        disabled) resolve; an SLO merely absent from a snapshot is left alone."""
+        disabled) resolve, or are handed over when their SLO left this shard (`_moved`); an SLO merely absent from a
+        snapshot is left alone."""
         self._mono = now if mono is None else mono
         decision = Decision(now)
         for st in snapshot.slos:
@@ -73,9 +84,30 @@ class SloAlerts:
             if policy.enabled:
                 self._evaluate_one(st, policy, decision)
         stale = [k for k, f in self.book.firing.items() if f.event.kind in SLO_KINDS and k not in self._possible]
+        moved = self._moved(stale) if stale else set()
         for key in stale:
-            self.book.resolve(key, decision, details={"reason": "SLO, tier or its alerting removed from the config"})
+            if key in moved:
+                self.book.resolve(key, decision, details=dict(HANDED_OVER))
+                logger.info("alert handed over alert=%s reason=another shard evaluates the SLO now", key)
+            else:
+                self.book.resolve(key, decision, details={"reason": REMOVED})
         self.book.commit(decision)
+
+    def _moved(self, keys: Collection[str]) -> set[str]:
+        """Of the alert keys `keys` (this instance's part of the config cannot fire them), those the whole config
+        can: their SLO moved to another shard (resharding, or a restart with another `--shard`). Only called when
+        an SLO alert went stale (after a reload or a start), so the whole config's policies are worked out here."""
+        whole = None if self._whole is None else self._whole()
+        if whole is None:
+            return set()
+        slos = {(c.name, s.name) for c in whole.consumers for s in c.slos}
+        policies, out = PolicyBook(whole), set()
+        for key in keys:
+            event = self.book.firing[key].event
+            pair = (event.consumers[0], event.slo) if event.consumers and event.slo else None
+            if pair is not None and pair in slos and key in _keys(*pair, policies):
+                out.add(key)
+        return out
 
     def _evaluate_one(self, st: SloStatus, policy: SloPolicy, decision: Decision) -> None:
         now = decision.now
@@ -200,6 +232,16 @@ class SloAlerts:
                           {**self._slo_details(st), "no_data_for": now - since})  # fmt: skip
 
 
+def _keys(consumer: str, slo: str, policies: PolicyBook) -> set[str]:
+    """Every alert key SLO `consumer`/`slo` can fire under `policies` (none with its alerting disabled)."""
+    policy = policies.get(consumer, slo)
+    if not policy.enabled:
+        return set()
+    return {exhausted_key(consumer, slo), no_data_key(consumer, slo)} | {
+        burn_key(consumer, slo, t.severity) for t in policy.tiers
+    }
+
+
 def _by_severity(tiers: tuple[Tier, ...]) -> dict[str, list[Tier]]:
     out: dict[str, list[Tier]] = {}
     for t in tiers:
@@ -222,4 +264,4 @@ def _left(ratio: float | None) -> str:
     return "error budget left: n/a" if ratio is None else left_words(ratio)
 
 
-__all__ = ["SLO_KINDS", "SloAlerts"]
+__all__ = ["HANDED_OVER", "REMOVED", "SLO_KINDS", "SloAlerts"]

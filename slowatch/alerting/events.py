@@ -93,6 +93,9 @@ class AlertEvent:
             return f"{self.endpoint} is up again after {lasted} down"
         if reason and self.kind in ENDED_WORDS:  # (the budget figure in `details` is the firing one's: stale)
             what = ENDED_WORDS[self.kind].format(severity=self.severity)
+            if details.get("handed_over") is True:  # (its SLO left this shard: burn.py `SloAlerts._moved`)
+                return (f"{subject} {what} no longer evaluated here after {lasted}: handed over to another shard "
+                        "(resharding; not known to have cleared)")  # fmt: skip
             return f"{subject} {what} no longer evaluated after {lasted}: {reason} (not known to have cleared)"
         if self.kind == "burn_rate":
             return (

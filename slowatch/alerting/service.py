@@ -78,9 +78,12 @@ class AlertService:
         snapshot_source: Callable[[], Snapshot | None] | None = None, *,
         latest: Mapping[str, ProbeResult] | None = None, stop_timeout: float = 2.0, durable_wait: float = 10.0,
         hold_resolved: float = HOLD_RESOLVED, elsewhere: Callable[[Collection[str]], Collection[str]] | None = None,
+        whole: Callable[[], Config] | None = None,
     ) -> None:  # fmt: skip
         """`elsewhere(names)`: of endpoints gone from `config` (this instance's part of it when sharded), those
-        another shard owns now (resharding): their alerts are handed over, not resolved (`_forget_removed`)."""
+        another shard owns now (resharding): their alerts are handed over, not resolved (`_forget_removed`).
+        `whole()`: the whole config of which `config` is this instance's part: SLO alerts whose SLO moved to
+        another shard are handed over, not resolved as removed (burn.py `SloAlerts._moved`)."""
         self._config = config
         self._elsewhere = elsewhere
         self._store = store
@@ -98,7 +101,7 @@ class AlertService:
         )  # fmt: skip
         self.book = AlertBook(store, Router(config.routes), self.dispatcher.enqueue, self.dispatcher.admit)
         self.health = EndpointHealth(config, self.book, self.suppressor)
-        self.slo = SloAlerts(config, self.book, self.suppressor, self._latest)
+        self.slo = SloAlerts(config, self.book, self.suppressor, self._latest, whole)
         self._task: asyncio.Task[None] | None = None
         self._last_prune = -PRUNE_EVERY
         self._prune_clock: RetentionClock | None = None  # the outbox prune's time: not a wall clock that jumped ahead

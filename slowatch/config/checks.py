@@ -17,7 +17,7 @@ from slowatch.config.composite import check_composites
 from slowatch.config.consumers import check_consumers
 from slowatch.config.dependencies import check_dependencies
 from slowatch.config.maintenance import check_maintenance
-from slowatch.config.schema import Config
+from slowatch.config.schema import Config, database_problem
 from slowatch.durations import format_duration
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -68,9 +68,15 @@ def check_prometheus_labels(config: Config) -> Iterable[Problem]:
             yield path, f"{key!r} would clash with the {label!r} label of the generated Prometheus rules"
 
 
+def check_database(config: Config) -> Iterable[Problem]:
+    """`server.database` names a file SQLite can open: not an existing directory."""
+    if (problem := database_problem(config.server.database)) is not None:
+        yield ("server", "database"), problem
+
+
 CHECKS: list[Check] = [
     check_endpoints, check_consumers, check_composites, check_maintenance, check_alerting, check_access,
-    check_prometheus_labels, check_cluster, check_dependencies,
+    check_prometheus_labels, check_cluster, check_dependencies, check_database,
 ]  # fmt: skip
 """Every semantic check, run in order; their problems are merged and sorted by position."""
 
@@ -81,6 +87,7 @@ __all__ = [
     "Problem",
     "check_alerting",
     "check_consumers",
+    "check_database",
     "check_endpoints",
     "check_maintenance",
     "check_prometheus_labels",

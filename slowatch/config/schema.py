@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Annotated, Any, Literal
 
@@ -161,6 +162,15 @@ class ServerConfig(Model):
             raise ValueError(f"must be HOST:PORT or [IPV6]:PORT (got {v!r})")
         return v
 
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        """Refused here, where the file and line are known, not at start with a bare "embedded null byte" (a
+        directory is refused by the loader's checks: `database_problem`, a look at the file system)."""
+        if "\0" in v:
+            raise ValueError(f"must not contain a NUL byte (got {v!r})")
+        return v
+
     @property
     def host(self) -> str:
         return _split(self.listen)[0]
@@ -168,6 +178,15 @@ class ServerConfig(Model):
     @property
     def port(self) -> int:
         return _split(self.listen)[1]
+
+
+def database_problem(path: str) -> str | None:
+    """Why `path` cannot be the SQLite file: an existing directory (relative to the working directory, as the
+    daemon opens it; the store's hard-link check misread one's link count as "21 names (hard links)"). It stats
+    the file system: for the loader's checks and the command line, never on the event loop."""
+    if os.path.isdir(path):
+        return f"is a directory (got {path!r}): name the SQLite file, e.g. {os.path.join(path, 'slowatch.db')!r}"
+    return None
 
 
 def split_listen(listen: str) -> tuple[str, int] | None:

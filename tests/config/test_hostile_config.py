@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import slowatch
-from slowatch.cli_flags import override
+from slowatch.cli_flags import check_db, override
 from slowatch.config.cluster import parse_shard
 from slowatch.config.loader import load_bytes
 from slowatch.errors import ConfigError
@@ -166,3 +166,32 @@ def test_durations_sizes_statuses_and_percentages_take_ascii_digits(errors: Erro
     30 s, a fullwidth `10s` 10 s, an Arabic-Indic `25%` 25 % (session h15)."""
     found = errors(text + "\n")
     assert any(where in problem for problem in found), found
+
+
+DATABASES = {  # YAML value -> the message's end
+    '"a\\0b.db"': "must not contain a NUL byte (got 'a\\x00b.db')",
+    "/": "is a directory (got '/'): name the SQLite file, e.g. '/slowatch.db'",
+    "data": "is a directory (got 'data'): name the SQLite file, e.g. 'data/slowatch.db'",
+}
+
+
+@pytest.mark.parametrize("value", sorted(DATABASES))
+def test_a_database_path_that_cannot_be_a_sqlite_file_is_refused_where_it_is_written(
+    errors: Errors, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`database: "a\\0b.db"` loaded and the daemon then stopped with "cannot open database a\\u0000b.db: embedded
+    null byte", and `database: /` with "database / has 21 names (hard links)": neither named the file, line or
+    field. A directory is one as the daemon would open it: relative to the working directory."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert errors(f"server:\n  database: {value}\n") == [f"2:13 server.database: {DATABASES[value]}"]
+
+
+def test_a_database_override_is_checked_the_same_way(load_config: Loader, tmp_path: Path) -> None:
+    config = load_config("server: {}\n")
+    with pytest.raises(ValueError, match=r"^--db: must not contain a NUL byte"):
+        override(config, None, "a\0b.db", None)
+    with pytest.raises(ValueError, match=r"^--db: is a directory"):
+        check_db(str(tmp_path))
+    check_db(str(tmp_path / "x.db"))
+    assert override(config, None, str(tmp_path / "x.db"), None).server.database == str(tmp_path / "x.db")
