@@ -169,6 +169,8 @@ class ServerConfig(Model):
         directory is refused by the loader's checks: `database_problem`, a look at the file system)."""
         if "\0" in v:
             raise ValueError(f"must not contain a NUL byte (got {v!r})")
+        if not v.strip():  # SQLite opens "" as a temporary database: the history would be gone at every stop
+            raise ValueError("must name a file (empty: SQLite would keep the history in a temporary database)")
         return v
 
     @property

@@ -172,6 +172,8 @@ DATABASES = {  # YAML value -> the message's end
     '"a\\0b.db"': "must not contain a NUL byte (got 'a\\x00b.db')",
     "/": "is a directory (got '/'): name the SQLite file, e.g. '/slowatch.db'",
     "data": "is a directory (got 'data'): name the SQLite file, e.g. 'data/slowatch.db'",
+    '""': "must name a file (empty: SQLite would keep the history in a temporary database)",
+    '" "': "must name a file (empty: SQLite would keep the history in a temporary database)",
 }
 
 
