@@ -23,6 +23,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from slowatch.api_client import DEFAULT_TIMEOUT, TIMEOUT_HELP, ApiError, base_url, call, positive_seconds, redact
+from slowatch.cli_flags import db_argument
 from slowatch.clock import SystemClock
 from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP, lock_wait
 from slowatch.untrusted import one_line
@@ -38,7 +39,9 @@ def add_annotate_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="a running daemon, e.g. http://slowatch:9464")
     target.add_argument("--config", "-c", help="the YAML config: write to the database directly")
-    parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
+    parser.add_argument(
+        "--database", "--db", type=db_argument, help="SQLite file (default: server.database from the config)"
+    )
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--text", required=True)
     parser.add_argument("--consumer", action="append", default=[], help="repeatable; none: every consumer")

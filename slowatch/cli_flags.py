@@ -58,6 +58,19 @@ def check_db(db: str | None) -> None:
         raise ValueError(f"--db: {problem}")
 
 
+def db_argument(value: str) -> str:
+    """An argparse `type` for `--db`/`--database` of the commands that take it straight to the store (report,
+    gate, correct, annotate): a usage error for a path that cannot be the SQLite file (a directory, a NUL byte,
+    nothing), as `run` and `alerts` refuse it, instead of the store's "unable to open database file"."""
+    from slowatch.config.schema import database_problem
+
+    if "\0" in value or not value.strip():
+        raise argparse.ArgumentTypeError(f"must name the SQLite file (got {value!r})")
+    if (problem := database_problem(value)) is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
 FLAGS = {"listen": "--listen", "database": "--db", "log_format": "--log-format"}
 
 
@@ -67,4 +80,4 @@ def flag_problem(error: ErrorDetails) -> str:
     return f"{FLAGS.get(field, field)}: {message}"
 
 
-__all__ = ["FLAGS", "check_db", "flag_problem", "int_in", "override"]
+__all__ = ["FLAGS", "check_db", "db_argument", "flag_problem", "int_in", "override"]

@@ -16,6 +16,7 @@ import getpass
 import sqlite3
 import sys
 
+from slowatch.cli_flags import db_argument
 from slowatch.errors import StoreError
 from slowatch.lock_wait import CLI_WAIT, LOCK_WAIT_HELP, lock_wait
 from slowatch.untrusted import one_line
@@ -23,7 +24,7 @@ from slowatch.untrusted import one_line
 
 def add_correct_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", required=True)
-    parser.add_argument("--db", "--database", help="SQLite database path (default: server.database)")
+    parser.add_argument("--db", "--database", type=db_argument, help="SQLite database path (default: server.database)")
     parser.add_argument("--consumer")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--slo", help="only this SLO (and SLOs that differ from it only by objective or window)")

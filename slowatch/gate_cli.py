@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from slowatch.api_client import DEFAULT_TIMEOUT, TIMEOUT_HELP, ApiError, base_url, call, positive_seconds, redact
+from slowatch.cli_flags import db_argument
 from slowatch.untrusted import one_line
 
 if TYPE_CHECKING:  # the database side is imported by from_database: `slowatch --help` needs none of it
@@ -38,7 +39,9 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--url", help="a running daemon, e.g. http://slowatch:9464")
     source.add_argument("--config", "-c", help="the YAML config: read the database directly")
-    parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
+    parser.add_argument(
+        "--database", "--db", type=db_argument, help="SQLite file (default: server.database from the config)"
+    )
     parser.add_argument("--consumer", required=True)
     parser.add_argument("--slo", help="only this SLO (default: the consumer's gate over all its SLOs)")
     parser.add_argument("--token", help="bearer token for --url (default: $SLOWATCH_TOKEN)")

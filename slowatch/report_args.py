@@ -8,6 +8,7 @@ import argparse
 import datetime as dt
 import math
 
+from slowatch.cli_flags import db_argument
 from slowatch.durations import parse_duration
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
@@ -15,7 +16,9 @@ FORMATS = ("table", "json", "csv", "markdown", "html")
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", required=True, help="the slowatch YAML config")
-    parser.add_argument("--database", "--db", help="SQLite file (default: server.database from the config)")
+    parser.add_argument(
+        "--database", "--db", type=db_argument, help="SQLite file (default: server.database from the config)"
+    )
     parser.add_argument("--consumer", help="only this consumer")
     parser.add_argument("--slo", help="only SLOs with this name")
     period = parser.add_mutually_exclusive_group()

@@ -97,3 +97,23 @@ async def test_a_db_flag_naming_a_directory_is_a_usage_error(tmp_path: Path, arg
     code, out, err = await run_cli(argv[0], "-c", "slowatch.yaml", *argv[1:], "--db", str(tmp_path), cwd=tmp_path)
     assert "Traceback" not in err, err
     assert code == 2 and f"slowatch {argv[0]}: --db: is a directory (got {str(tmp_path)!r})" in err, (code, out, err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("report",), ("gate", "--consumer", "checkout"), ("correct", "--list"), ("annotate", "--note", "x")],
+)
+@pytest.mark.parametrize("db", ["{dir}", ""])
+async def test_a_db_flag_of_the_store_reading_commands_that_is_no_file_is_a_usage_error(
+    tmp_path: Path, argv: tuple[str, ...], db: str
+) -> None:
+    """report, gate, correct and annotate took `--db DIR` (or "") straight to the store: "unable to open database
+    file", or a directory opened as an empty database; now argparse's usage error naming the flag (exit 2)."""
+    (tmp_path / "slowatch.yaml").write_text(CONFIG)
+    code, out, err = await run_cli(argv[0], "-c", "slowatch.yaml", *argv[1:], "--db", db.format(dir=tmp_path),
+                                   cwd=tmp_path)  # fmt: skip
+    assert "Traceback" not in err, err
+    said = "is a directory" in err or "must name the SQLite file" in err
+    assert code == 2 and "error: argument --d" in err and "--db" in err and said, (
+        code, out, err,
+    )  # fmt: skip
