@@ -202,26 +202,25 @@ def measure(args: argparse.Namespace, children: run.Children, workdir: Path) -> 
             "quiet": quiet, "diag": answer, "worker_growth": growth}  # fmt: skip
 
 
-def trim(diag: Path, k: int, workers: int, timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Ask every prober worker for its RSS before and after `malloc_trim(0)`, now (after reload `k`)."""
-    (diag / f"trim-{k}").touch()
+def ask_workers(diag: Path, what: str, k: int, workers: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Touch `diag/{what}-{k}` and wait for every prober worker's `worker-*-{what}-{k}.json` answer."""
+    (diag / f"{what}-{k}").touch()
     deadline = time.monotonic() + timeout
-    while len(found := list(diag.glob(f"worker-*-trim-{k}.json"))) < workers:
+    while len(found := list(diag.glob(f"worker-*-{what}-{k}.json"))) < workers:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no malloc_trim answer from the workers after reload {k}")
+            raise TimeoutError(f"no {what} answer from the workers after reload {k}")
         time.sleep(0.2)
     return [json.loads(p.read_text()) for p in found]
 
 
-def counts(diag: Path, k: int, workers: int, timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Ask every prober worker for its GC-tracked objects by type and its structures' sizes now (after reload `k`)."""
-    (diag / f"count-{k}").touch()
-    deadline = time.monotonic() + timeout
-    while len(found := list(diag.glob(f"worker-*-count-{k}.json"))) < workers:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no object counts from the workers after reload {k}")
-        time.sleep(0.2)
-    return [json.loads(p.read_text()) for p in found]
+def trim(diag: Path, k: int, workers: int) -> list[dict[str, Any]]:
+    """Every prober worker's RSS before and after `malloc_trim(0)`, now (after reload `k`)."""
+    return ask_workers(diag, "trim", k, workers)
+
+
+def counts(diag: Path, k: int, workers: int) -> list[dict[str, Any]]:
+    """Every prober worker's GC-tracked objects by type and its structures' sizes now (after reload `k`)."""
+    return ask_workers(diag, "count", k, workers)
 
 
 def snapshot(traces: Path, k: int, workers: int, timeout: float = 120.0) -> None:
